@@ -1,0 +1,2 @@
+export * from './config-error';
+export * from './read-config';

@@ -1,0 +1,4 @@
+export * from './crypto-provider';
+export * from './pem';
+export * from './dev-certificates';
+export * from './verify-certificate';
