@@ -1,0 +1,3 @@
+export * from './runtime-config';
+export * from './service-module';
+export * from './start-services';

@@ -1,0 +1,34 @@
+import type { Migration } from 'kysely';
+import type { DatabaseHandle } from '@kfrm/db';
+import type { Logger } from '@kfrm/logging';
+import type { ServiceRegistration } from '@kfrm/server-kit';
+import type { Store } from '@kfrm/store';
+import type { RuntimeConfig } from './runtime-config';
+
+/** What a service needs from the process it runs in. */
+export interface ServiceDeps {
+  db: DatabaseHandle;
+  store: Store;
+  logger: Logger;
+  config: RuntimeConfig;
+}
+
+/** A running service: what it serves on each listener, and what it must release at shutdown. */
+export interface ServiceInstance {
+  mobile?: ServiceRegistration[];
+  internal?: ServiceRegistration[];
+  close?(): Promise<void>;
+}
+
+/**
+ * One service, as an entry point sees it. `create` is the service's own composition: it builds
+ * repositories, use cases and handlers from the deps. The same module runs alone (the service's
+ * main.ts) or with all the others in one process (packages/backend).
+ */
+export interface ServiceModule {
+  name: string;
+  /** The Postgres schema the service owns, and its migrations (run in key order). */
+  schema?: string;
+  migrations?: Record<string, Migration>;
+  create(deps: ServiceDeps): Promise<ServiceInstance> | ServiceInstance;
+}

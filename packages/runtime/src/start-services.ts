@@ -1,0 +1,156 @@
+import { readFile } from 'node:fs/promises';
+import { openDatabase, migrateSchema, type DatabaseHandle } from '@kfrm/db';
+import { createLogger, type Logger } from '@kfrm/logging';
+import { CLIENT_AUTH_EKU, ensureDevCertificates, verifyIssuedBy, x509 } from '@kfrm/pki';
+import { descriptorSetPath } from '@kfrm/proto';
+import {
+  GrpcListener,
+  createMobileAccessGuard,
+  internalAccessGuard,
+  internalServerCredentials,
+  mobileServerCredentials,
+} from '@kfrm/server-kit';
+import { createStore, type Store } from '@kfrm/store';
+import type { DestinationStream } from 'pino';
+import { readRuntimeConfig, type RuntimeConfig } from './runtime-config';
+import type { ServiceInstance, ServiceModule } from './service-module';
+
+export interface RunningServices {
+  config: RuntimeConfig;
+  logger: Logger;
+  mobilePort: number;
+  internalPort: number;
+  /** The CA a client must trust to reach the mobile listener. */
+  serverCaCertFile: string;
+  deviceCaCertFile: string;
+  deviceCaKeyFile: string;
+  db: DatabaseHandle;
+  store: Store;
+  /** Drain both listeners, close the services, then the store and the database. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Process name for logs: 'backend' or the service's name. */
+  name: string;
+  env?: Record<string, string | undefined>;
+  /** Tests capture logs here. */
+  logDestination?: DestinationStream;
+  /** Tests pass their own isolated database and store; the caller then closes them. */
+  db?: DatabaseHandle;
+  store?: Store;
+}
+
+/** Runs every module's migrations, in module order, each in its own schema. */
+export async function migrateModules(db: DatabaseHandle, modules: ServiceModule[], logger: Logger): Promise<void> {
+  for (const module of modules) {
+    if (!module.schema || !module.migrations) continue;
+    await migrateSchema(db, { schema: module.schema, migrations: module.migrations });
+    logger.info({ module: module.name, schema: module.schema }, 'migrations applied');
+  }
+}
+
+async function tlsFiles(config: RuntimeConfig) {
+  if (config.mode === 'real') {
+    return {
+      serverCertFile: config.tlsCertFile!,
+      serverKeyFile: config.tlsKeyFile!,
+      deviceCaCertFile: config.deviceCaCertFile!,
+      deviceCaKeyFile: config.deviceCaKeyFile!,
+      serverCaCertFile: config.tlsCertFile!,
+    };
+  }
+  return ensureDevCertificates(config.devTlsDir);
+}
+
+/**
+ * The shared start-up of every entry point: configuration, logger, database, store, migrations
+ * (embedded default), both listeners with the modules' services, and an orderly stop.
+ */
+export async function startServices(modules: ServiceModule[], options: StartOptions): Promise<RunningServices> {
+  const config = readRuntimeConfig(options.env ?? process.env);
+  const logger = createLogger({ service: options.name, level: config.logLevel, destination: options.logDestination });
+  logger.info({ mode: config.mode, data_dir: config.mode === 'embedded' ? config.dataDir : undefined }, 'starting');
+
+  const files = await tlsFiles(config);
+  const deviceCa = new x509.X509Certificate(await readFile(files.deviceCaCertFile));
+  const ownsDb = !options.db;
+  const ownsStore = !options.store;
+  const db =
+    options.db ??
+    (await openDatabase({
+      databaseUrl: config.databaseUrl,
+      dataDir: config.pgliteDir,
+      poolMax: config.dbPoolMax,
+      statementTimeoutMs: config.dbStatementTimeoutMs,
+      log: logger.child({ component: 'db' }),
+    }));
+  let store: Store | undefined = options.store;
+  const instances: ServiceInstance[] = [];
+  try {
+    store ??= await createStore({ redisUrl: config.redisUrl });
+    if (config.migrateOnStart) await migrateModules(db, modules, logger);
+
+    const descriptorSet = await readFile(descriptorSetPath);
+    const mobile = new GrpcListener({
+      name: 'mobile',
+      ...config.mobileListen,
+      credentials: mobileServerCredentials({ certFile: files.serverCertFile, keyFile: files.serverKeyFile, clientCaFile: files.deviceCaCertFile }),
+      guard: createMobileAccessGuard({
+        // Chain, validity and usage here; revocation is added by the device service (issue 3).
+        async verifyDevice(der) {
+          const check = await verifyIssuedBy(der, deviceCa, { requiredExtendedKeyUsage: CLIENT_AUTH_EKU });
+          return check.ok ? { deviceId: check.certificate.serialNumber, certificateDer: der } : undefined;
+        },
+      }),
+      logger,
+      descriptorSet,
+      limits: { maxReceiveMessageBytes: config.maxReceiveMessageBytes },
+    });
+    const internal = new GrpcListener({
+      name: 'internal',
+      ...config.internalListen,
+      credentials: internalServerCredentials(),
+      guard: internalAccessGuard,
+      logger,
+      descriptorSet,
+      limits: { maxReceiveMessageBytes: config.maxReceiveMessageBytes },
+    });
+
+    for (const module of modules) {
+      const instance = await module.create({ db, store, logger: logger.child({ component: module.name }), config });
+      instances.push(instance);
+      for (const registration of instance.mobile ?? []) mobile.addService(registration);
+      for (const registration of instance.internal ?? []) internal.addService(registration);
+    }
+    const [mobilePort, internalPort] = await Promise.all([mobile.start(), internal.start()]);
+
+    let stopped: Promise<void> | undefined;
+    const openStore = store;
+    return {
+      config,
+      logger,
+      mobilePort,
+      internalPort,
+      serverCaCertFile: files.serverCaCertFile,
+      deviceCaCertFile: files.deviceCaCertFile,
+      deviceCaKeyFile: files.deviceCaKeyFile,
+      db,
+      store: openStore,
+      stop() {
+        stopped ??= (async () => {
+          await Promise.all([mobile.shutdown(config.shutdownGraceMs), internal.shutdown(config.shutdownGraceMs)]);
+          for (const instance of instances.reverse()) await instance.close?.();
+          if (ownsStore) await openStore.close();
+          if (ownsDb) await db.close();
+        })();
+        return stopped;
+      },
+    };
+  } catch (err) {
+    for (const instance of instances.reverse()) await instance.close?.().catch(() => undefined);
+    if (ownsStore) await store?.close().catch(() => undefined);
+    if (ownsDb) await db.close().catch(() => undefined);
+    throw err;
+  }
+}

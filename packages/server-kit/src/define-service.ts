@@ -1,0 +1,77 @@
+import type { Metadata } from '@grpc/grpc-js';
+import type { Logger } from '@kfrm/logging';
+import type { AccessLevel, Principal } from './access';
+import type { ApiErrorType } from './api-error-type';
+
+/** What every handler gets besides its request. */
+export interface CallContext {
+  requestId: string;
+  /** Full method path, e.g. /kfrm.api.key.KeyService/GetKey. */
+  method: string;
+  logger: Logger;
+  metadata: Metadata;
+  principal: Principal;
+  /** Aborted when the client cancels, the deadline passes or the server shuts down. */
+  signal: AbortSignal;
+  deadline?: Date;
+}
+
+/** A server-stream writer that respects back-pressure and the call's life. */
+export interface StreamWriter<Res> {
+  /** Resolves once the message is handed to the transport (waits while the client is slow). */
+  write(message: Res): Promise<void>;
+}
+
+export type UnaryHandler<Req, Res> = (request: Req, ctx: CallContext) => Promise<Res>;
+export type ServerStreamHandler<Req, Res> = (request: Req, ctx: CallContext, stream: StreamWriter<Res>) => Promise<void>;
+
+/** The shape ts-proto generates for a grpc-js method definition. */
+export interface MethodDefinitionLike {
+  path: string;
+  requestStream: boolean;
+  responseStream: boolean;
+  requestSerialize: (value: never) => Buffer;
+  requestDeserialize: (bytes: Buffer) => unknown;
+  responseSerialize: (value: never) => Buffer;
+  responseDeserialize: (bytes: Buffer) => unknown;
+}
+export type ServiceDefinitionLike = Record<string, MethodDefinitionLike>;
+
+type RequestOf<M> = M extends { requestDeserialize: (bytes: Buffer) => infer R } ? R : never;
+type ResponseOf<M> = M extends { responseDeserialize: (bytes: Buffer) => infer R } ? R : never;
+
+export type HandlersOf<D extends ServiceDefinitionLike> = {
+  [K in keyof D]?: D[K]['responseStream'] extends true
+    ? ServerStreamHandler<RequestOf<D[K]>, ResponseOf<D[K]>>
+    : UnaryHandler<RequestOf<D[K]>, ResponseOf<D[K]>>;
+};
+
+export interface MethodPolicy {
+  access: AccessLevel;
+  /** The method's `…ApiError` message and enum; omitted when the seed gives the method none. */
+  errors?: ApiErrorType;
+}
+
+export interface ServiceRegistration<D extends ServiceDefinitionLike = ServiceDefinitionLike> {
+  /** Fully qualified name, e.g. kfrm.api.key.KeyService (for health and logs). */
+  name: string;
+  definition: D;
+  handlers: HandlersOf<D>;
+  policies: { [K in keyof D]: MethodPolicy };
+}
+
+/**
+ * Binds a generated service definition to async handlers and a policy per method. A method
+ * without a handler answers UNIMPLEMENTED (after its access check, so an unauthenticated caller
+ * learns nothing about what exists).
+ */
+export function defineService<D extends ServiceDefinitionLike>(
+  definition: D,
+  handlers: HandlersOf<D>,
+  policies: { [K in keyof D]: MethodPolicy },
+): ServiceRegistration<D> {
+  const first = Object.values(definition)[0];
+  if (!first) throw new Error('service definition has no methods');
+  const name = first.path.split('/')[1]!;
+  return { name, definition, handlers, policies };
+}

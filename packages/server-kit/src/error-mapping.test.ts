@@ -1,0 +1,85 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { status } from '@grpc/grpc-js';
+import { describe, expect, it } from 'vitest';
+import { DomainError, InvalidArgumentError } from '@kfrm/errors';
+import { GetKeyApiError, GetKeyApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/api/key/key';
+import { CommonApiError, CommonApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/api/common/error';
+import { apiErrorType } from './api-error-type';
+import { apiErrorCode, decodeStatusDetails } from './error-details';
+import { mapError } from './error-mapping';
+import { ERROR_STATUS } from './error-status-table';
+
+const getKeyErrors = apiErrorType(GetKeyApiError, GetKeyApiError_ErrorCode);
+
+function listGenerated(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? listGenerated(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
+}
+
+describe('ERROR_STATUS', () => {
+  it('has a row for every code of every ApiError enum in the contract', async () => {
+    const genDir = join(import.meta.dirname, '../../proto/src/gen/kfrm');
+    const missing: string[] = [];
+    let enums = 0;
+    for (const file of listGenerated(genDir)) {
+      const mod = (await import(file)) as Record<string, unknown>;
+      for (const [name, value] of Object.entries(mod)) {
+        if (!name.endsWith('ApiError_ErrorCode') || typeof value !== 'object' || value === null) continue;
+        enums++;
+        for (const code of Object.keys(value)) {
+          if (/^-?\d+$/.test(code) || code === 'UNRECOGNIZED') continue;
+          if (ERROR_STATUS[code] === undefined) missing.push(`${name}.${code}`);
+        }
+      }
+    }
+    expect(enums).toBeGreaterThan(30);
+    expect(missing).toEqual([]);
+  });
+});
+
+describe('mapError', () => {
+  it("puts the method's seed code into google.rpc.Status details", () => {
+    const { error, unexpected } = mapError(new DomainError('PROVIDER_NOT_FOUND', 'unknown provider'), getKeyErrors);
+    expect(unexpected).toBe(false);
+    expect(error.code).toBe(status.NOT_FOUND);
+    expect(error.details).toBe('unknown provider');
+    expect(apiErrorCode(error, GetKeyApiError)).toBe(GetKeyApiError_ErrorCode.PROVIDER_NOT_FOUND);
+    expect(decodeStatusDetails(error)?.details[0]?.typeName).toBe('kfrm.api.key.GetKeyApiError');
+  });
+
+  it('uses CommonApiError for cross-cutting codes', () => {
+    const { error } = mapError(new DomainError('E2E_DECRYPTION_FAILED'), getKeyErrors);
+    expect(error.code).toBe(status.INVALID_ARGUMENT);
+    expect(apiErrorCode(error, CommonApiError)).toBe(CommonApiError_ErrorCode.E2E_DECRYPTION_FAILED);
+    expect(apiErrorCode(error, GetKeyApiError)).toBeUndefined();
+  });
+
+  it('turns a code the method does not declare into INTERNAL without leaking it', () => {
+    const { error, unexpected } = mapError(new DomainError('INSUFFICIENT_BALANCE', 'balance 12 < 30'), getKeyErrors);
+    expect(unexpected).toBe(true);
+    expect(error.code).toBe(status.INTERNAL);
+    expect(error.details).toBe('internal error');
+  });
+
+  it('hides unknown errors behind a generic INTERNAL', () => {
+    const { error, unexpected } = mapError(new Error('password=hunter2 at db.ts:12'), getKeyErrors);
+    expect(unexpected).toBe(true);
+    expect(error.code).toBe(status.INTERNAL);
+    expect(error.details).toBe('internal error');
+    expect(JSON.stringify(decodeStatusDetails(error))).not.toContain('hunter2');
+    expect(apiErrorCode(error, CommonApiError)).toBe(CommonApiError_ErrorCode.UNKNOWN_ERROR);
+  });
+
+  it('maps infrastructure errors by name: store down is UNAVAILABLE, conflicts ABORTED', () => {
+    const down = Object.assign(new Error('connect ECONNREFUSED'), { name: 'StoreUnavailableError' });
+    expect(mapError(down, undefined).error.code).toBe(status.UNAVAILABLE);
+    const conflict = Object.assign(new Error('40001'), { name: 'TransactionConflictError' });
+    expect(mapError(conflict, undefined).error.code).toBe(status.ABORTED);
+  });
+
+  it('maps bad input without a seed code to INVALID_ARGUMENT', () => {
+    expect(mapError(new InvalidArgumentError('page_size must be <= 100'), undefined).error.code).toBe(status.INVALID_ARGUMENT);
+  });
+});

@@ -1,0 +1,78 @@
+import { status } from '@grpc/grpc-js';
+
+/**
+ * The one table from seed error codes to gRPC status codes. Keyed by the code's name, because
+ * the same name means the same thing in every method's `…ApiError.ErrorCode` enum (for example
+ * ALREADY_REGISTERED_USER in RegisterPin and ConfirmPin). A test checks that every code of every
+ * ApiError message in the contract has a row here.
+ */
+export const ERROR_STATUS: Readonly<Record<string, status>> = {
+  // CommonApiError
+  UNKNOWN_ERROR: status.INTERNAL,
+  UNAUTHENTICATED_USER: status.UNAUTHENTICATED,
+  E2E_KEY_SESSION_EXPIRED: status.FAILED_PRECONDITION, // fetch a new key and retry
+  E2E_DECRYPTION_FAILED: status.INVALID_ARGUMENT,
+  DIGITAL_SIGNATURE_VERIFICATION_FAILED: status.PERMISSION_DENIED,
+
+  // key, app version, device
+  PROVIDER_NOT_FOUND: status.NOT_FOUND,
+  APP_VERSION_NOT_FOUND: status.NOT_FOUND,
+  DEVICE_CERTIFICATE_ISSUANCE_FAILED: status.INVALID_ARGUMENT, // the only cause we report is a bad key
+
+  // registration
+  ALREADY_REGISTERED_USER: status.ALREADY_EXISTS,
+  USER_REGISTRATION_NOT_FOUND: status.NOT_FOUND,
+  USER_REGISTRATION_EXPIRED: status.FAILED_PRECONDITION,
+  USER_VERIFICATION_HINT_REQUIRED: status.INVALID_ARGUMENT,
+  USER_VERIFICATION_FAILED: status.PERMISSION_DENIED,
+  USER_DEVICE_UUID_REQUIRED: status.INVALID_ARGUMENT,
+  INVALID_USER_PIN: status.INVALID_ARGUMENT,
+  WEAK_USER_PIN: status.INVALID_ARGUMENT,
+  USER_PIN_MISMATCH: status.INVALID_ARGUMENT,
+  INVALID_USER_PATTERN: status.INVALID_ARGUMENT,
+  WEAK_USER_PATTERN: status.INVALID_ARGUMENT,
+  USER_PATTERN_MISMATCH: status.INVALID_ARGUMENT,
+  INVALID_SIGNING_CSR: status.INVALID_ARGUMENT,
+  SIGNING_CERTIFICATE_ISSUANCE_FAILED: status.FAILED_PRECONDITION,
+  SIGNING_CERTIFICATE_NOT_FOUND: status.NOT_FOUND,
+  SIGNING_CERTIFICATE_VERIFICATION_FAILED: status.PERMISSION_DENIED,
+
+  // login, sessions, device change, processes
+  AUTHENTICATION_FAILED: status.UNAUTHENTICATED,
+  DEVICE_CHANGE_NOT_ALLOWED: status.FAILED_PRECONDITION,
+  AUTHENTICATION_POLICY_NOT_FOUND: status.NOT_FOUND,
+  AUTHENTICATION_PROCESS_NOT_FOUND: status.NOT_FOUND,
+  EMPTY_AUTHENTICATION_PROCESS: status.FAILED_PRECONDITION,
+  INVALID_LOGIN_SESSION: status.UNAUTHENTICATED,
+  AUTHENTICATION_TYPE_NOT_DEFINED: status.FAILED_PRECONDITION,
+  RUNNING_PROCESS_NOT_FOUND: status.FAILED_PRECONDITION,
+  USER_BIOMETRIC_NOT_FOUND: status.NOT_FOUND,
+  USER_BIOMETRIC_DISABLED: status.FAILED_PRECONDITION,
+  USER_PATTERN_NOT_FOUND: status.NOT_FOUND,
+  USER_PIN_NOT_FOUND: status.NOT_FOUND,
+
+  // internal UserService
+  SESSION_TOKEN_REQUIRED: status.INVALID_ARGUMENT,
+  LOGIN_SESSION_EXPIRED: status.UNAUTHENTICATED,
+  USER_NOT_FOUND: status.NOT_FOUND,
+
+  // accounts and transfers
+  ACCOUNT_NOT_FOUND: status.NOT_FOUND,
+  UNKNOWN: status.UNKNOWN,
+  INSUFFICIENT_BALANCE: status.FAILED_PRECONDITION,
+  INVALID_TARGET_ACCOUNT: status.INVALID_ARGUMENT,
+  INVALID_TARGET_INSTITUTION: status.INVALID_ARGUMENT,
+  INVALID_SOURCE_ACCOUNT: status.INVALID_ARGUMENT,
+  NOT_VALID_ACCOUNT: status.NOT_FOUND,
+  BLOCKED_ACCOUNT: status.FAILED_PRECONDITION,
+  CERTIFICATE_ISSUANCE_FAILURE: status.INTERNAL,
+};
+
+/**
+ * Infrastructure errors that are not the caller's fault but are not bugs either, by `name` (the
+ * packages that throw them do not depend on the server kit). Everything else unknown is INTERNAL.
+ */
+export const INFRASTRUCTURE_ERROR_STATUS: Readonly<Record<string, { code: status; message: string }>> = {
+  StoreUnavailableError: { code: status.UNAVAILABLE, message: 'service temporarily unavailable' },
+  TransactionConflictError: { code: status.ABORTED, message: 'concurrent update, retry the call' },
+};

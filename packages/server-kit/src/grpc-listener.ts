@@ -1,0 +1,257 @@
+import { randomUUID } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import { HealthImplementation } from 'grpc-health-check';
+import { ReflectionService } from '@grpc/reflection';
+import { NotImplementedError } from '@kfrm/errors';
+import type { Logger } from '@kfrm/logging';
+import type { AccessGuard } from './access';
+import type { CallContext, MethodDefinitionLike, MethodPolicy, ServiceRegistration } from './define-service';
+import { splitFileDescriptorSet } from './descriptor-set';
+import { mapError } from './error-mapping';
+
+export interface ListenerLimits {
+  /** Largest request we accept; larger ones (also after decompression) get RESOURCE_EXHAUSTED. */
+  maxReceiveMessageBytes: number;
+  maxSendMessageBytes: number;
+  /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS: bounds what one connection can keep open. */
+  maxConcurrentStreams: number;
+  /** Per-connection memory cap in grpc-js (MiB) against stream and ping floods. */
+  maxSessionMemoryMb: number;
+}
+
+/** Chosen on purpose: every app message is small (a CSR or certificate is a few KiB). */
+export const DEFAULT_LIMITS: ListenerLimits = {
+  maxReceiveMessageBytes: 256 * 1024,
+  maxSendMessageBytes: 4 * 1024 * 1024,
+  maxConcurrentStreams: 64,
+  maxSessionMemoryMb: 16,
+};
+
+export interface ListenerOptions {
+  /** For logs and health: 'mobile' or 'internal'. */
+  name: string;
+  host: string;
+  port: number;
+  credentials: grpc.ServerCredentials;
+  guard: AccessGuard;
+  logger: Logger;
+  /** Serialized FileDescriptorSet of the contract, for server reflection. */
+  descriptorSet?: Buffer;
+  limits?: Partial<ListenerLimits>;
+}
+
+const REQUEST_ID_HEADER = 'x-request-id';
+const SAFE_REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+function requestIdOf(metadata: grpc.Metadata): string {
+  const given = metadata.get(REQUEST_ID_HEADER)[0];
+  return typeof given === 'string' && SAFE_REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+type SurfaceCall = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>;
+
+function deadlineOf(call: SurfaceCall): Date | undefined {
+  const deadline = call.getDeadline();
+  if (deadline instanceof Date) return deadline;
+  return Number.isFinite(deadline) ? new Date(deadline) : undefined;
+}
+
+/**
+ * One gRPC server on one address, with the standard health and reflection services, a guard
+ * that decides access per method, and uniform logging and error mapping for every call.
+ */
+export class GrpcListener {
+  readonly server: grpc.Server;
+  readonly health = new HealthImplementation({ '': 'NOT_SERVING' });
+  private readonly serviceNames: string[] = [];
+  /** Aborted at shutdown so long-lived streams end cleanly. */
+  private readonly shutdownController = new AbortController();
+  private boundPort: number | undefined;
+
+  constructor(private readonly options: ListenerOptions) {
+    const limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.server = new grpc.Server({
+      'grpc.max_receive_message_length': limits.maxReceiveMessageBytes,
+      'grpc.max_send_message_length': limits.maxSendMessageBytes,
+      'grpc.max_concurrent_streams': limits.maxConcurrentStreams,
+      'grpc-node.max_session_memory': limits.maxSessionMemoryMb,
+      // Idle phones should not pin server memory forever; connections are recycled now and
+      // then so load spreads across replicas after a scale-out.
+      'grpc.max_connection_idle_ms': 15 * 60_000,
+      'grpc.max_connection_age_ms': 60 * 60_000,
+      'grpc.max_connection_age_grace_ms': 30_000,
+      'grpc.keepalive_time_ms': 120_000,
+      'grpc.keepalive_timeout_ms': 20_000,
+    });
+    this.health.addToServer(this.server);
+  }
+
+  get port(): number {
+    if (this.boundPort === undefined) throw new Error(`${this.options.name} listener is not started`);
+    return this.boundPort;
+  }
+
+  addService(registration: ServiceRegistration): void {
+    const implementation: grpc.UntypedServiceImplementation = {};
+    for (const [key, definition] of Object.entries(registration.definition)) {
+      const policy = registration.policies[key];
+      if (!policy) throw new Error(`${definition.path} has no access policy`);
+      const handler = registration.handlers[key] as ((...args: never[]) => Promise<unknown>) | undefined;
+      implementation[key] = definition.responseStream
+        ? this.serverStreamHandler(definition, policy, handler)
+        : this.unaryHandler(definition, policy, handler);
+    }
+    this.server.addService(registration.definition as unknown as grpc.ServiceDefinition, implementation);
+    this.serviceNames.push(registration.name);
+  }
+
+  async start(): Promise<number> {
+    const { host, port, credentials, descriptorSet } = this.options;
+    if (descriptorSet) {
+      // Reflection lists only what this listener serves: the mobile listener does not advertise
+      // internal services and vice versa.
+      const packageDefinition = { contract: { fileDescriptorProtos: splitFileDescriptorSet(descriptorSet) } };
+      new ReflectionService(packageDefinition as never, { services: [...this.serviceNames] }).addToServer(this.server);
+    }
+    const address = host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
+    this.boundPort = await new Promise<number>((resolve, reject) =>
+      this.server.bindAsync(address, credentials, (err, bound) => (err ? reject(err) : resolve(bound))),
+    );
+    for (const name of this.serviceNames) this.health.setStatus(name, 'SERVING');
+    this.health.setStatus('', 'SERVING');
+    this.options.logger.info({ listener: this.options.name, address: `${host}:${this.boundPort}`, services: this.serviceNames.length }, 'listening');
+    return this.boundPort;
+  }
+
+  /** Stops taking calls, lets running ones finish for up to `graceMs`, then cuts the rest. */
+  async shutdown(graceMs = 10_000): Promise<void> {
+    for (const name of this.serviceNames) this.health.setStatus(name, 'NOT_SERVING');
+    this.health.setStatus('', 'NOT_SERVING');
+    this.shutdownController.abort();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, graceMs);
+      timer.unref();
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private async prepareCall(call: SurfaceCall, policy: MethodPolicy) {
+    const started = process.hrtime.bigint();
+    const metadata = call.metadata;
+    const requestId = requestIdOf(metadata);
+    const method = call.getPath();
+    const logger = this.options.logger.child({ listener: this.options.name, request_id: requestId, method });
+    const controller = new AbortController();
+    const abort = () => controller.abort();
+    call.on('cancelled', abort);
+    this.shutdownController.signal.addEventListener('abort', abort, { once: true });
+    const deadline = deadlineOf(call);
+    const timer = deadline ? setTimeout(abort, Math.max(0, deadline.getTime() - Date.now())) : undefined;
+    timer?.unref();
+    const cleanup = () => {
+      if (timer) clearTimeout(timer);
+      this.shutdownController.signal.removeEventListener('abort', abort);
+    };
+    const responseMetadata = new grpc.Metadata();
+    responseMetadata.set(REQUEST_ID_HEADER, requestId);
+    call.sendMetadata(responseMetadata);
+    const peer = call.getAuthContext?.()?.sslPeerCertificate?.raw;
+    const principal = await this.options.guard.authorize(policy.access, {
+      metadata,
+      peerCertificateDer: peer ? new Uint8Array(peer) : undefined,
+    }).catch((err: unknown) => {
+      cleanup();
+      throw err;
+    });
+    const ctx: CallContext = { requestId, method, logger, metadata, principal, signal: controller.signal, deadline };
+    const elapsedMs = () => Number(process.hrtime.bigint() - started) / 1e6;
+    return { ctx, cleanup, elapsedMs };
+  }
+
+  private logOutcome(logger: Logger, err: unknown, policy: MethodPolicy, elapsedMs: number) {
+    const mapped = mapError(err, policy.errors);
+    const fields = { code: grpc.status[mapped.error.code], duration_ms: Math.round(elapsedMs * 10) / 10 };
+    if (mapped.unexpected) logger.error({ ...fields, err }, 'call failed');
+    else logger.info({ ...fields, reason: mapped.error.details }, 'call rejected');
+    return mapped.error;
+  }
+
+  private unaryHandler(definition: MethodDefinitionLike, policy: MethodPolicy, handler: ((...args: never[]) => Promise<unknown>) | undefined) {
+    return (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      const started = process.hrtime.bigint();
+      let prepared: Awaited<ReturnType<GrpcListener['prepareCall']>> | undefined;
+      this.prepareCall(call, policy)
+        .then(async (p) => {
+          prepared = p;
+          if (!handler) throw new NotImplementedError(`${definition.path} is not implemented yet`);
+          return (handler as (req: unknown, ctx: CallContext) => Promise<unknown>)(call.request, p.ctx);
+        })
+        .then(
+          (response) => {
+            prepared!.ctx.logger.info({ code: 'OK', duration_ms: Math.round(prepared!.elapsedMs() * 10) / 10 }, 'call done');
+            callback(null, response);
+          },
+          (err: unknown) => {
+            const logger = prepared?.ctx.logger ?? this.options.logger.child({ listener: this.options.name, method: definition.path });
+            callback(this.logOutcome(logger, err, policy, Number(process.hrtime.bigint() - started) / 1e6));
+          },
+        )
+        .finally(() => prepared?.cleanup());
+    };
+  }
+
+  private serverStreamHandler(definition: MethodDefinitionLike, policy: MethodPolicy, handler: ((...args: never[]) => Promise<unknown>) | undefined) {
+    return (call: grpc.ServerWritableStream<unknown, unknown>) => {
+      const started = process.hrtime.bigint();
+      let prepared: Awaited<ReturnType<GrpcListener['prepareCall']>> | undefined;
+      this.prepareCall(call, policy)
+        .then(async (p) => {
+          prepared = p;
+          if (!handler) throw new NotImplementedError(`${definition.path} is not implemented yet`);
+          const signal = p.ctx.signal;
+          const writer = {
+            write: (message: unknown) =>
+              new Promise<void>((resolve, reject) => {
+                if (signal.aborted) return reject(signal.reason ?? new Error('call ended'));
+                if (call.write(message)) return resolve();
+                // The client is slow: wait for the transport to drain instead of buffering.
+                const onDrain = () => {
+                  signal.removeEventListener('abort', onAbort);
+                  resolve();
+                };
+                const onAbort = () => {
+                  call.off('drain', onDrain);
+                  reject(signal.reason ?? new Error('call ended'));
+                };
+                call.once('drain', onDrain);
+                signal.addEventListener('abort', onAbort, { once: true });
+              }),
+          };
+          await (handler as (req: unknown, ctx: CallContext, w: typeof writer) => Promise<void>)(call.request, p.ctx, writer);
+        })
+        .then(
+          () => {
+            prepared!.ctx.logger.info({ code: 'OK', duration_ms: Math.round(prepared!.elapsedMs() * 10) / 10 }, 'stream done');
+            call.end();
+          },
+          (err: unknown) => {
+            if (call.cancelled) return;
+            // A stream cut by shutdown ends with OK: the client reconnects elsewhere and resumes.
+            if (this.shutdownController.signal.aborted) {
+              call.end();
+              return;
+            }
+            const logger = prepared?.ctx.logger ?? this.options.logger.child({ listener: this.options.name, method: definition.path });
+            call.emit('error', this.logOutcome(logger, err, policy, Number(process.hrtime.bigint() - started) / 1e6));
+          },
+        )
+        .finally(() => prepared?.cleanup());
+    };
+  }
+}
