@@ -1,0 +1,1 @@
+export { serviceModules } from './service-modules';

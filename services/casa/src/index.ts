@@ -1,0 +1,1 @@
+export { casaModule } from './casa.module';

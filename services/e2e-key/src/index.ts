@@ -1,0 +1,1 @@
+export { e2eKeyModule } from './e2e-key.module';

@@ -1,0 +1,1 @@
+export { fundingModule } from './funding.module';

@@ -1,0 +1,1 @@
+export { tabMenuModule } from './tab-menu.module';
