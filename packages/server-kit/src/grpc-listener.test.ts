@@ -1,0 +1,196 @@
+import * as grpc from '@grpc/grpc-js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createCapturingDestination, createLogger } from '@kfrm/logging';
+import { E2eTestServiceClient, E2eTestServiceService } from '@kfrm/proto/gen/kfrm/api/e2e/e2e_test';
+import { NotificationServiceClient, NotificationServiceService, NotificationEventType, type NotificationEventResponse } from '@kfrm/proto/gen/kfrm/api/notification/notification';
+import { CommonApiError, CommonApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/api/common/error';
+import { createMobileAccessGuard, type AccessGuard } from './access';
+import { defineService, type HandlersOf } from './define-service';
+import { apiErrorCode } from './error-details';
+import { GrpcListener, type ListenerLimits } from './grpc-listener';
+
+const openGuard: AccessGuard = { authorize: async (level) => ({ level }) };
+
+interface Harness {
+  listener: GrpcListener;
+  address: string;
+  logs: ReturnType<typeof createCapturingDestination>;
+}
+
+const started: GrpcListener[] = [];
+afterEach(async () => {
+  await Promise.all(started.splice(0).map((l) => l.shutdown(100)));
+});
+
+async function startE2eTestService(
+  handlers: HandlersOf<typeof E2eTestServiceService>,
+  options: { guard?: AccessGuard; limits?: Partial<ListenerLimits>; access?: 'public' | 'device' } = {},
+): Promise<Harness> {
+  const logs = createCapturingDestination();
+  const listener = new GrpcListener({
+    name: 'test',
+    host: '127.0.0.1',
+    port: 0,
+    credentials: grpc.ServerCredentials.createInsecure(),
+    guard: options.guard ?? openGuard,
+    logger: createLogger({ service: 'test', destination: logs }),
+    limits: options.limits,
+  });
+  const access = options.access ?? 'public';
+  listener.addService(defineService(E2eTestServiceService, handlers, { encryptText: { access }, decryptText: { access } }));
+  const port = await listener.start();
+  started.push(listener);
+  return { listener, address: `127.0.0.1:${port}`, logs };
+}
+
+function encryptText(address: string, plainText: string, deadlineMs?: number) {
+  const client = new E2eTestServiceClient(address, grpc.credentials.createInsecure());
+  return new Promise<{ encryptedText: string }>((resolve, reject) =>
+    client.encryptText(
+      { plainText, provider: 1, sessionId: 's' },
+      new grpc.Metadata(),
+      deadlineMs ? { deadline: Date.now() + deadlineMs } : {},
+      (err, res) => {
+        client.close();
+        if (err) reject(err);
+        else resolve(res);
+      },
+    ),
+  );
+}
+
+describe('GrpcListener', () => {
+  it('serves a handler and answers UNIMPLEMENTED for a method without one', async () => {
+    const { address } = await startE2eTestService({ encryptText: async (req) => ({ encryptedText: req.plainText.toUpperCase() }) });
+    expect(await encryptText(address, 'abc')).toEqual({ encryptedText: 'ABC' });
+    const client = new E2eTestServiceClient(address, grpc.credentials.createInsecure());
+    const err = await new Promise<grpc.ServiceError>((resolve) =>
+      client.decryptText({ encryptedMessage: undefined }, (e) => resolve(e!)),
+    );
+    client.close();
+    expect(err.code).toBe(grpc.status.UNIMPLEMENTED);
+  });
+
+  it('aborts the handler signal at the deadline and answers DEADLINE_EXCEEDED', async () => {
+    let sawAbort = false;
+    const { address } = await startE2eTestService({
+      encryptText: (_req, ctx) =>
+        new Promise((_resolve, reject) =>
+          ctx.signal.addEventListener('abort', () => {
+            sawAbort = true;
+            reject(new Error('aborted'));
+          }),
+        ),
+    });
+    const err = (await encryptText(address, 'x', 200).catch((e) => e)) as grpc.ServiceError;
+    expect(err.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(sawAbort).toBe(true);
+  });
+
+  it('refuses a request over the size limit with RESOURCE_EXHAUSTED before the handler runs', async () => {
+    let called = false;
+    const { address } = await startE2eTestService(
+      {
+        encryptText: async () => {
+          called = true;
+          return { encryptedText: '' };
+        },
+      },
+      { limits: { maxReceiveMessageBytes: 1024 } },
+    );
+    const err = (await encryptText(address, 'x'.repeat(4096)).catch((e) => e)) as grpc.ServiceError;
+    expect(err.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(called).toBe(false);
+    expect(await encryptText(address, 'small')).toBeDefined();
+  });
+
+  it('hides a thrown error behind INTERNAL and logs its cause', async () => {
+    const { address, logs } = await startE2eTestService({
+      encryptText: async () => {
+        throw new Error('db password leaked in message');
+      },
+    });
+    const err = (await encryptText(address, 'x').catch((e) => e)) as grpc.ServiceError;
+    expect(err.code).toBe(grpc.status.INTERNAL);
+    expect(err.details).toBe('internal error');
+    expect(JSON.stringify(err.metadata.getMap())).not.toContain('leaked');
+    expect(apiErrorCode(err, CommonApiError)).toBe(CommonApiError_ErrorCode.UNKNOWN_ERROR);
+    expect(logs.text()).toContain('db password leaked in message');
+  });
+
+  it('refuses a device method without a client certificate and never runs the handler', async () => {
+    let called = false;
+    const guard = createMobileAccessGuard({ verifyDevice: async () => ({ deviceId: '1', certificateDer: new Uint8Array() }) });
+    const { address } = await startE2eTestService(
+      {
+        encryptText: async () => {
+          called = true;
+          return { encryptedText: '' };
+        },
+      },
+      { guard, access: 'device' },
+    );
+    const err = (await encryptText(address, 'x').catch((e) => e)) as grpc.ServiceError;
+    expect(err.code).toBe(grpc.status.UNAUTHENTICATED);
+    expect(apiErrorCode(err, CommonApiError)).toBe(CommonApiError_ErrorCode.UNAUTHENTICATED_USER);
+    expect(called).toBe(false);
+  });
+
+  it('lets a running call finish during graceful shutdown', async () => {
+    const { listener, address } = await startE2eTestService({
+      encryptText: async (req) => {
+        await new Promise((r) => setTimeout(r, 300));
+        return { encryptedText: req.plainText };
+      },
+    });
+    started.splice(started.indexOf(listener), 1);
+    const inFlight = encryptText(address, 'finish me');
+    await new Promise((r) => setTimeout(r, 100));
+    const shutdown = listener.shutdown(5_000);
+    expect(await inFlight).toEqual({ encryptedText: 'finish me' });
+    await shutdown;
+    const after = (await encryptText(address, 'late', 1000).catch((e) => e)) as grpc.ServiceError;
+    expect([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED]).toContain(after.code);
+  });
+
+  it('ends server streams cleanly on shutdown', async () => {
+    const logs = createCapturingDestination();
+    const listener = new GrpcListener({
+      name: 'test',
+      host: '127.0.0.1',
+      port: 0,
+      credentials: grpc.ServerCredentials.createInsecure(),
+      guard: openGuard,
+      logger: createLogger({ service: 'test', destination: logs }),
+    });
+    listener.addService(
+      defineService(
+        NotificationServiceService,
+        {
+          async subscribeNotification(_req, ctx, stream) {
+            let n = 0;
+            while (!ctx.signal.aborted) {
+              await stream.write({ id: String(++n), title: 't', content: 'c', type: NotificationEventType.TRANSFER_SUCCEED });
+              await new Promise((r) => setTimeout(r, 20));
+            }
+          },
+        },
+        { subscribeNotification: { access: 'public' } },
+      ),
+    );
+    const port = await listener.start();
+    const client = new NotificationServiceClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    const call = client.subscribeNotification({});
+    const received: NotificationEventResponse[] = [];
+    const ended = new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
+    call.on('data', (event: NotificationEventResponse) => received.push(event));
+    call.on('error', () => undefined);
+    await new Promise((r) => setTimeout(r, 150));
+    await listener.shutdown(2_000);
+    const status = await ended;
+    client.close();
+    expect(received.length).toBeGreaterThan(0);
+    expect(status.code).toBe(grpc.status.OK);
+  });
+});
