@@ -18,6 +18,8 @@ export function readRuntimeConfig(env: Env = process.env) {
       tlsKeyFile: str('KFRM_TLS_KEY_FILE', { optional: true }),
       deviceCaCertFile: str('KFRM_DEVICE_CA_CERT_FILE', { optional: true }),
       deviceCaKeyFile: str('KFRM_DEVICE_CA_KEY_FILE', { optional: true }),
+      // Seals E2E session private keys in the store (32 raw bytes, or their base64).
+      e2eKekFile: str('KFRM_E2E_KEK_FILE', { optional: true }),
       migrateOnStart: oneOf('KFRM_MIGRATE_ON_START', ['auto', 'true', 'false'], { default: 'auto' }),
       logLevel: oneOf('LOG_LEVEL', ['trace', 'debug', 'info', 'warn', 'error', 'silent'], { default: 'info' }),
       dbPoolMax: int('DB_POOL_MAX', { default: 10, min: 1, max: 200 }),
@@ -29,13 +31,14 @@ export function readRuntimeConfig(env: Env = process.env) {
   );
   const mode = base.databaseUrl ? ('real' as const) : ('embedded' as const);
   const dataDir = resolve(base.dataDir);
-  const tlsFromFiles = [base.tlsCertFile, base.tlsKeyFile, base.deviceCaCertFile, base.deviceCaKeyFile];
-  if (mode === 'real' && tlsFromFiles.some((f) => f === undefined)) {
-    // Real mode never invents certificates: a server whose identity changes at each start
-    // would break every pinned app.
+  const fromFiles = [base.tlsCertFile, base.tlsKeyFile, base.deviceCaCertFile, base.deviceCaKeyFile, base.e2eKekFile];
+  if (mode === 'real' && fromFiles.some((f) => f === undefined)) {
+    // Real mode never invents certificates or keys: a server whose identity changes at each
+    // start would break every pinned app, and instances with different E2E key-encryption keys
+    // could not open each other's key sessions.
     throw new ConfigError(
-      ['KFRM_TLS_CERT_FILE', 'KFRM_TLS_KEY_FILE', 'KFRM_DEVICE_CA_CERT_FILE', 'KFRM_DEVICE_CA_KEY_FILE']
-        .filter((_, i) => tlsFromFiles[i] === undefined)
+      ['KFRM_TLS_CERT_FILE', 'KFRM_TLS_KEY_FILE', 'KFRM_DEVICE_CA_CERT_FILE', 'KFRM_DEVICE_CA_KEY_FILE', 'KFRM_E2E_KEK_FILE']
+        .filter((_, i) => fromFiles[i] === undefined)
         .map((name) => `${name} is required when DATABASE_URL is set`),
     );
   }
@@ -45,6 +48,9 @@ export function readRuntimeConfig(env: Env = process.env) {
     dataDir,
     pgliteDir: join(dataDir, 'pglite'),
     devTlsDir: join(dataDir, 'tls'),
+    // The embedded default generates the key once into the data directory (see @kfrm/e2e-crypto).
+    e2eKekFile: base.e2eKekFile ?? join(dataDir, 'keys', 'e2e-kek'),
+    e2eKekGenerate: base.e2eKekFile === undefined,
     migrateOnStart: base.migrateOnStart === 'auto' ? mode === 'embedded' : base.migrateOnStart === 'true',
   };
 }
