@@ -1,0 +1,201 @@
+/**
+ * Opening the database: a pg Pool on `DATABASE_URL` (real mode) or one in-process PGlite
+ * (embedded default). One handle per process; every service gets its Kysely instance from it via
+ * `handle.kysely<ServiceDB>('<its schema>')`. All those instances share the handle's pool (or the
+ * single PGlite connection), so close the handle, never the Kysely instances.
+ */
+import { mkdirSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
+import type { PGlite } from '@electric-sql/pglite';
+import { Kysely, PostgresDialect, type LogEvent } from 'kysely';
+import pg from 'pg';
+import { PGliteDialect } from './pglite-dialect';
+import { OID, keepText, parseUnquotedArray } from './type-parsers';
+
+/** Structural logger (pino-compatible: `(object, message)`). */
+export interface DatabaseLogger {
+  debug?(obj: Record<string, unknown>, msg?: string): void;
+  warn?(obj: Record<string, unknown>, msg?: string): void;
+  error?(obj: Record<string, unknown>, msg?: string): void;
+}
+
+export interface OpenDatabaseOptions {
+  /** Postgres connection string. Empty/undefined selects the embedded PGlite. */
+  databaseUrl?: string;
+  /** PGlite only: persist in this directory (created if missing). Without it: in memory. */
+  dataDir?: string;
+  /** pg only: pool size. Default 10. */
+  poolMax?: number;
+  /** pg only: server-side `statement_timeout` for every connection. Default 30 s; 0 disables. */
+  statementTimeoutMs?: number;
+  /** pg only: `idle_in_transaction_session_timeout`. Default 60 s; 0 disables. */
+  idleInTransactionTimeoutMs?: number;
+  /** pg only: `application_name` shown in pg_stat_activity. Default 'kfrm-backend'. */
+  applicationName?: string;
+  /** Queries slower than this are logged at warn (when `log` is given). Default 500 ms. */
+  slowQueryMs?: number;
+  log?: DatabaseLogger;
+}
+
+export interface DatabaseHandle {
+  readonly kind: 'postgres' | 'pglite';
+  /**
+   * A Kysely instance on the shared pool. With `schema`, unqualified table names in query
+   * builders resolve to that schema (Kysely's `withSchema`); raw `sql` is not rewritten.
+   * Do not call `destroy()` on it; close the handle.
+   */
+  kysely<DB = any>(schema?: string): Kysely<DB>;
+  /** Drains the pool / closes PGlite. Idempotent. */
+  close(): Promise<void>;
+  readonly closed: boolean;
+}
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** Service schemas are plain lower-case identifiers, so they never need quoting. */
+export function assertSchemaName(schema: string): void {
+  if (!SCHEMA_NAME.test(schema) || schema.startsWith('pg_')) {
+    throw new Error(`invalid schema name ${JSON.stringify(schema)}: use lower-case letters, digits and _`);
+  }
+}
+
+/** pg per-pool type parsers: int8 stays a string even if some code changed pg's global parsers. */
+const pgTypeParsers: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
+    if (format !== 'binary') {
+      if (oid === OID.INT8 || oid === OID.NUMERIC) return keepText;
+      if (oid === OID.INT8_ARRAY || oid === OID.NUMERIC_ARRAY) return parseUnquotedArray;
+    }
+    return pg.types.getTypeParser(oid, format);
+  }) as pg.CustomTypesConfig['getTypeParser'],
+};
+
+/** PGlite data directories opened by this process: two instances on one directory corrupt it. */
+const openDataDirs = new Set<string>();
+
+export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<DatabaseHandle> {
+  return options.databaseUrl ? openPostgres(options.databaseUrl, options) : openPGlite(options);
+}
+
+function kyselyLog(options: OpenDatabaseOptions): ((event: LogEvent) => void) | undefined {
+  const log = options.log;
+  if (!log) return undefined;
+  const slowMs = options.slowQueryMs ?? 500;
+  return (event) => {
+    const fields: Record<string, unknown> = {
+      sql: event.query.sql,
+      durationMs: Math.round(event.queryDurationMillis),
+    };
+    if (event.level === 'error') {
+      // Constraint violations etc. are normal control flow for callers; they decide what to log.
+      const err = event.error as { code?: unknown; message?: unknown };
+      log.debug?.({ ...fields, code: err?.code, err: err?.message }, 'db query failed');
+    } else if (event.queryDurationMillis >= slowMs) {
+      log.warn?.(fields, 'slow db query');
+    } else {
+      log.debug?.(fields, 'db query');
+    }
+  };
+}
+
+function makeHandle(kind: DatabaseHandle['kind'], base: Kysely<any>, afterDestroy?: () => Promise<void> | void): DatabaseHandle {
+  const bySchema = new Map<string, Kysely<any>>();
+  let closing: Promise<void> | undefined;
+  let closed = false;
+  return {
+    kind,
+    get closed() {
+      return closed;
+    },
+    kysely<DB = any>(schema?: string): Kysely<DB> {
+      if (closed) throw new Error('database handle is closed');
+      if (schema === undefined) return base as Kysely<DB>;
+      let db = bySchema.get(schema);
+      if (!db) {
+        assertSchemaName(schema);
+        db = base.withSchema(schema);
+        bySchema.set(schema, db);
+      }
+      return db as Kysely<DB>;
+    },
+    close() {
+      closed = true;
+      closing ??= base.destroy().finally(() => afterDestroy?.());
+      return closing;
+    },
+  };
+}
+
+async function openPostgres(databaseUrl: string, options: OpenDatabaseOptions): Promise<DatabaseHandle> {
+  const statementTimeout = options.statementTimeoutMs ?? 30_000;
+  const idleInTxTimeout = options.idleInTransactionTimeoutMs ?? 60_000;
+  const pool = new pg.Pool({
+    connectionString: databaseUrl,
+    max: options.poolMax ?? 10,
+    idleTimeoutMillis: 30_000,
+    connectionTimeoutMillis: 10_000,
+    application_name: options.applicationName ?? 'kfrm-backend',
+    ...(statementTimeout > 0 ? { statement_timeout: statementTimeout } : {}),
+    ...(idleInTxTimeout > 0 ? { idle_in_transaction_session_timeout: idleInTxTimeout } : {}),
+    types: pgTypeParsers,
+  });
+  // An idle client losing its connection emits 'error' on the pool; unhandled, it kills the process.
+  pool.on('error', (err) => {
+    if (options.log?.error) options.log.error({ err: err.message }, 'idle postgres connection failed');
+    else console.error('[@kfrm/db] idle postgres connection failed:', err.message);
+  });
+  // pool.end() resolves before the sockets are closed; track them so close() really drains.
+  const socketsClosed = new Set<Promise<void>>();
+  pool.on('connect', (client) => {
+    const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
+    socketsClosed.add(ended);
+    void ended.then(() => socketsClosed.delete(ended));
+  });
+  try {
+    // Fail at startup, not on the first request, when the URL is wrong.
+    await pool.query('select 1');
+  } catch (err) {
+    await pool.end().catch(() => {});
+    throw err;
+  }
+  const log = kyselyLog(options);
+  const base = new Kysely<any>({ dialect: new PostgresDialect({ pool }), ...(log ? { log } : {}) });
+  return makeHandle('postgres', base, async () => {
+    // Kysely only ends the pool if its driver was initialised (i.e. a query went through it).
+    if (!pool.ending) await pool.end();
+    await Promise.all([...socketsClosed]);
+  });
+}
+
+async function openPGlite(options: OpenDatabaseOptions): Promise<DatabaseHandle> {
+  const { PGlite } = await import('@electric-sql/pglite');
+  let dataDir: string | undefined;
+  if (options.dataDir) {
+    dataDir = resolvePath(options.dataDir);
+    if (openDataDirs.has(dataDir)) {
+      throw new Error(`PGlite data directory ${dataDir} is already open in this process; share the handle instead`);
+    }
+    mkdirSync(dataDir, { recursive: true });
+    openDataDirs.add(dataDir);
+  }
+  let pglite: PGlite;
+  try {
+    pglite = await PGlite.create(dataDir !== undefined ? { dataDir } : {});
+  } catch (err) {
+    if (dataDir) openDataDirs.delete(dataDir);
+    throw err;
+  }
+  const log = kyselyLog(options);
+  const base = new Kysely<any>({
+    dialect: new PGliteDialect({ pglite, closeOnDestroy: true }),
+    ...(log ? { log } : {}),
+  });
+  return makeHandle('pglite', base, async () => {
+    try {
+      // Kysely only destroys an initialised driver; close an instance nobody queried, too.
+      if (!pglite.closed) await pglite.close();
+    } finally {
+      if (dataDir) openDataDirs.delete(dataDir);
+    }
+  });
+}

@@ -1,0 +1,17 @@
+export { openDatabase, assertSchemaName } from './database';
+export type { DatabaseHandle, DatabaseLogger, OpenDatabaseOptions } from './database';
+export { migrateSchema, MigrationError } from './migrations';
+export type { Migration, MigrateSchemaOptions, MigrateSchemaResult } from './migrations';
+export {
+  SQLSTATE,
+  TransactionConflictError,
+  findDatabaseError,
+  isForeignKeyViolation,
+  isSerializationFailure,
+  isUniqueViolation,
+  pgErrorCode,
+} from './errors';
+export { withSerializableRetry } from './transaction';
+export type { SerializableRetryOptions } from './transaction';
+export { PGliteDialect, PG_COMPATIBLE_PARSERS, AsyncMutex } from './pglite-dialect';
+export type { PGliteDialectConfig, PGliteLike } from './pglite-dialect';
