@@ -1,0 +1,4 @@
+export * from './device-ca';
+export * from './device-identity';
+export * from './device-verifier';
+export * from './revocation';
