@@ -1,20 +1,22 @@
+import { openKeySessions, DEFAULT_SESSION_TTL_MS } from '@kfrm/e2e-crypto';
 import type { ServiceModule } from '@kfrm/runtime';
-import { defineService } from '@kfrm/server-kit';
-import { KeyServiceService } from '@kfrm/proto/gen/kfrm/api/key/key';
-import { E2eTestServiceService } from '@kfrm/proto/gen/kfrm/api/e2e/e2e_test';
+import { e2eTestHandlers, keyServiceHandlers } from './e2e-key.handlers';
 
-export const e2eKeyModule: ServiceModule = {
-  name: 'e2e-key',
-  create() {
-    // Key sessions arrive with the device-trust issue; until then UNIMPLEMENTED.
-    return {
-      mobile: [
-        // Keys are fetched before the device has a certificate.
-        defineService(KeyServiceService, {}, { getKey: { access: 'public' }, listKeys: { access: 'public' } }),
-        // DecryptText turns a captured ciphertext of a live session into plaintext, so it is
-        // never public: device certificate at least.
-        defineService(E2eTestServiceService, {}, { encryptText: { access: 'device' }, decryptText: { access: 'device' } }),
-      ],
-    };
-  },
-};
+export interface E2eKeyModuleOptions {
+  /** Life of a key session (default 10 minutes). */
+  sessionTtlMs?: number;
+}
+
+/** No schema: key sessions live only in the store, sealed under the key-encryption key, with a TTL. */
+export function createE2eKeyModule(options: E2eKeyModuleOptions = {}): ServiceModule {
+  return {
+    name: 'e2e-key',
+    async create({ store, config }) {
+      // Reads KFRM_E2E_KEK_FILE, or creates ${dataDir}/keys/e2e-kek once in the embedded default.
+      const sessions = await openKeySessions(store, config, { ttlMs: options.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS });
+      return { mobile: [keyServiceHandlers(sessions), e2eTestHandlers(sessions)] };
+    },
+  };
+}
+
+export const e2eKeyModule: ServiceModule = createE2eKeyModule();

@@ -1,1 +1,1 @@
-export { e2eKeyModule } from './e2e-key.module';
+export { createE2eKeyModule, e2eKeyModule, type E2eKeyModuleOptions } from './e2e-key.module';

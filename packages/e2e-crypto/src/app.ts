@@ -1,0 +1,60 @@
+import type { EncryptedMessage } from '@kfrm/proto/gen/kfrm/api/common/common';
+import type { CryptoKey } from './webcrypto-types';
+import { decryptCompact, encryptCompact, parseE2eJwe, PROVIDER_HEADER } from './jwe';
+import { generateP256KeyPair, importSpkiBase64 } from './keys';
+import { providerType, type E2eProvider } from './provider';
+
+/**
+ * The app's side of the scheme, for tests, benchmarks and the typed client. A phone does the
+ * same with its platform's JOSE library (see docs/e2e.md).
+ */
+export interface AppEncryption {
+  encryptedMessage: EncryptedMessage;
+  /**
+   * The ephemeral private key this message was encrypted with. Keep it only while waiting for a
+   * server reply in the same session (EncryptText): the reply is encrypted to its public half.
+   */
+  ephemeralPrivateKey: CryptoKey;
+}
+
+export interface AppEncryptionOptions {
+  /** Test vectors only: a fixed ephemeral key and IV make the output deterministic. */
+  fixed?: { ephemeralPrivateKey: CryptoKey; iv: Uint8Array };
+}
+
+function bytesOf(plaintext: Uint8Array | string): Uint8Array {
+  return typeof plaintext === 'string' ? new TextEncoder().encode(plaintext) : plaintext;
+}
+
+/** Encrypts for a key session obtained from GetKey/ListKeys. */
+export async function encryptForSession(
+  publicKeySpkiBase64: string,
+  sessionId: string,
+  provider: E2eProvider,
+  plaintext: Uint8Array | string,
+  options: AppEncryptionOptions = {},
+): Promise<AppEncryption> {
+  const serverKey = await importSpkiBase64(publicKeySpkiBase64);
+  const ephemeralPrivateKey = options.fixed?.ephemeralPrivateKey ?? (await generateP256KeyPair()).privateKey;
+  const message = await encryptCompact(serverKey, { kid: sessionId, provider }, bytesOf(plaintext), {
+    ephemeralPrivateKey,
+    iv: options.fixed?.iv ?? crypto.getRandomValues(new Uint8Array(12)),
+  });
+  return { encryptedMessage: { message, provider: providerType(provider), sessionId }, ephemeralPrivateKey };
+}
+
+/**
+ * Decrypts what the server encrypted for the app (EncryptText's `encrypted_text`) with the
+ * ephemeral private key of the app's last message in that session, checking the same header
+ * rules as the server and that kid and provider are the expected session's. Throws on failure.
+ */
+export async function decryptFromServer(
+  compact: string,
+  ephemeralPrivateKey: CryptoKey,
+  expected: { sessionId: string; provider: E2eProvider },
+): Promise<Uint8Array> {
+  const header = parseE2eJwe(compact);
+  if (header.kid !== expected.sessionId) throw new Error('kid is not the expected session');
+  if (header[PROVIDER_HEADER] !== expected.provider) throw new Error('provider is not the expected one');
+  return decryptCompact(compact, ephemeralPrivateKey);
+}

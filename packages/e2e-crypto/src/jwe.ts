@@ -1,0 +1,125 @@
+import { CompactEncrypt, compactDecrypt, type DecryptOptions } from 'jose';
+import type { CryptoKey } from './webcrypto-types';
+import { isE2eProvider, type E2eProvider } from './provider';
+
+/** The only key-management algorithm: ephemeral-static ECDH, the derived key used directly. */
+export const JWE_ALG = 'ECDH-ES';
+/** The only content encryption. */
+export const JWE_ENC = 'A256GCM';
+/** Header parameter carrying the provider; protected, so bound by the AEAD like everything in the header. */
+export const PROVIDER_HEADER = 'kfrm_provider';
+/** Longest compact JWE accepted, in characters (checked before any parsing or cryptography). */
+export const MAX_COMPACT_JWE_LENGTH = 16 * 1024;
+
+/** Header parameters an E2E JWE may carry. Anything else (zip, crit, jku, jwk, x5u, ...) is refused. */
+const ALLOWED_HEADER = new Set(['alg', 'enc', 'kid', PROVIDER_HEADER, 'epk', 'apu', 'apv', 'typ', 'cty']);
+const EPK_MEMBERS = ['crv', 'kty', 'x', 'y'];
+const B64URL = /^[A-Za-z0-9_-]*$/;
+const COORDINATE = /^[A-Za-z0-9_-]{43}$/; // 32 bytes, unpadded base64url
+
+export interface P256PublicJwk {
+  kty: 'EC';
+  crv: 'P-256';
+  x: string;
+  y: string;
+}
+
+export interface E2eJweHeader {
+  alg: typeof JWE_ALG;
+  enc: typeof JWE_ENC;
+  /** The key session id. */
+  kid: string;
+  [PROVIDER_HEADER]: E2eProvider;
+  /** The sender's ephemeral public key. */
+  epk: P256PublicJwk;
+}
+
+const DECRYPT_OPTIONS: DecryptOptions = {
+  keyManagementAlgorithms: [JWE_ALG],
+  contentEncryptionAlgorithms: [JWE_ENC],
+  maxDecompressedLength: 0, // refuse compressed JWEs outright
+};
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Checks a compact JWE's shape and protected header strictly, before any cryptography, and
+ * returns the header. Throws an Error whose message is the reason (for logs only: callers turn
+ * every failure into one E2E_DECRYPTION_FAILED).
+ */
+export function parseE2eJwe(compact: unknown): E2eJweHeader {
+  if (typeof compact !== 'string') throw new Error('not a string');
+  if (compact.length > MAX_COMPACT_JWE_LENGTH) throw new Error('too long');
+  const parts = compact.split('.');
+  if (parts.length !== 5) throw new Error('not a compact JWE');
+  const [protectedB64, encryptedKey, iv, ciphertext, tag] = parts as [string, string, string, string, string];
+  if (!parts.every((p) => B64URL.test(p))) throw new Error('not base64url');
+  // ECDH-ES in direct mode has no encrypted key; a non-empty one means another algorithm.
+  if (encryptedKey !== '') throw new Error('unexpected encrypted key');
+  if (iv.length !== 16) throw new Error('IV is not 96 bits');
+  if (tag.length !== 22) throw new Error('tag is not 128 bits');
+  if (protectedB64 === '' || ciphertext === '') throw new Error('empty part');
+
+  let header: unknown;
+  try {
+    header = JSON.parse(Buffer.from(protectedB64, 'base64url').toString('utf8'));
+  } catch {
+    throw new Error('protected header is not JSON');
+  }
+  if (!isPlainObject(header)) throw new Error('protected header is not an object');
+  for (const name of Object.keys(header)) if (!ALLOWED_HEADER.has(name)) throw new Error(`header parameter ${name} is not allowed`);
+  if (header.alg !== JWE_ALG) throw new Error('alg is not allowed');
+  if (header.enc !== JWE_ENC) throw new Error('enc is not allowed');
+  if (typeof header.kid !== 'string' || header.kid === '') throw new Error('kid missing');
+  if (!isE2eProvider(header[PROVIDER_HEADER])) throw new Error('provider missing or unknown');
+  const epk = header.epk;
+  if (!isPlainObject(epk)) throw new Error('epk missing');
+  if (Object.keys(epk).sort().join() !== EPK_MEMBERS.join()) throw new Error('epk has unexpected members');
+  if (epk.kty !== 'EC' || epk.crv !== 'P-256') throw new Error('epk is not a P-256 key');
+  if (typeof epk.x !== 'string' || typeof epk.y !== 'string' || !COORDINATE.test(epk.x) || !COORDINATE.test(epk.y)) {
+    throw new Error('epk coordinates malformed');
+  }
+  return {
+    alg: JWE_ALG,
+    enc: JWE_ENC,
+    kid: header.kid,
+    [PROVIDER_HEADER]: header[PROVIDER_HEADER],
+    epk: { kty: 'EC', crv: 'P-256', x: epk.x, y: epk.y },
+  };
+}
+
+/**
+ * Decrypts a compact JWE with the recipient's private key after {@link parseE2eJwe} accepted
+ * it; jose enforces the same allow-list again and checks that epk is a point on P-256.
+ */
+export async function decryptCompact(compact: string, privateKey: CryptoKey): Promise<Uint8Array> {
+  const { plaintext } = await compactDecrypt(compact, privateKey, DECRYPT_OPTIONS);
+  return plaintext;
+}
+
+export interface FixedEncryptionInputs {
+  /** The sender's ephemeral private key (extractable ECDH P-256 CryptoKey). */
+  ephemeralPrivateKey: CryptoKey;
+  /** 12 bytes. */
+  iv: Uint8Array;
+}
+
+/**
+ * ECDH-ES + A256GCM to a P-256 public key, with `kid` and `kfrm_provider` in the protected
+ * header. `fixed` pins the ephemeral key and IV; it exists for test vectors only (a fixed epk
+ * or IV in real traffic would destroy the scheme's security).
+ */
+export async function encryptCompact(
+  recipientPublicKey: CryptoKey,
+  header: { kid: string; provider: E2eProvider },
+  plaintext: Uint8Array,
+  fixed?: FixedEncryptionInputs,
+): Promise<string> {
+  const jwe = new CompactEncrypt(plaintext).setProtectedHeader({ alg: JWE_ALG, enc: JWE_ENC, kid: header.kid, [PROVIDER_HEADER]: header.provider });
+  if (fixed) {
+    jwe.setKeyManagementParameters({ epk: fixed.ephemeralPrivateKey }).setInitializationVector(fixed.iv);
+  }
+  return jwe.encrypt(recipientPublicKey);
+}

@@ -1,0 +1,57 @@
+import { DomainError, InvalidArgumentError } from '@kfrm/errors';
+import {
+  E2E_PROVIDERS,
+  createKeySession,
+  decryptionFailed,
+  encryptForApp,
+  openEncryptedText,
+  providerFromType,
+  type KeySession,
+  type KeySessions,
+} from '@kfrm/e2e-crypto';
+import type { EncryptedMessage } from '@kfrm/proto/gen/kfrm/api/common/common';
+
+/**
+ * The e2e-key service's use cases. The cryptography is in @kfrm/e2e-crypto, shared with every
+ * service that receives an EncryptedMessage; this file only decides what each RPC means.
+ */
+
+/** GetKey: a new key session for AUTH or BANKING; PROVIDER_NOT_FOUND for UNKNOWN and numbers the contract does not define. */
+export async function issueKey(sessions: KeySessions, providerType: number): Promise<KeySession> {
+  const provider = providerFromType(providerType);
+  if (!provider) throw new DomainError('PROVIDER_NOT_FOUND', 'provider must be AUTH or BANKING');
+  return createKeySession(sessions, provider);
+}
+
+/** ListKeys: one fresh session per provider, in contract order. */
+export async function issueAllKeys(sessions: KeySessions): Promise<KeySession[]> {
+  return Promise.all(E2E_PROVIDERS.map((provider) => createKeySession(sessions, provider)));
+}
+
+/**
+ * DecryptText: what a provider would do with a message the app encrypted, returned in clear so
+ * the app team can check its implementation. The message names its own provider.
+ */
+export async function decryptText(sessions: KeySessions, message: EncryptedMessage | undefined): Promise<string> {
+  if (!message) throw new InvalidArgumentError('encrypted_message is required');
+  const provider = providerFromType(message.provider);
+  if (!provider) throw decryptionFailed('message provider is UNKNOWN or undefined');
+  return openEncryptedText(sessions, message, provider);
+}
+
+export interface EncryptTextInput {
+  plainText: string;
+  provider: number;
+  sessionId: string;
+}
+
+/**
+ * EncryptText: encrypts for the app, so it can check it decrypts what a provider sends. The
+ * recipient key is the ephemeral key of the app's last message the server opened in this
+ * session (see docs/e2e.md, "Server to app").
+ */
+export async function encryptText(sessions: KeySessions, input: EncryptTextInput): Promise<string> {
+  const provider = providerFromType(input.provider);
+  if (!provider) throw new InvalidArgumentError('provider must be AUTH or BANKING');
+  return encryptForApp(sessions, input.sessionId, provider, new TextEncoder().encode(input.plainText));
+}
