@@ -1,0 +1,405 @@
+/**
+ * Typed client for two Konaplate Open API calls:
+ * - POST /api/v1/bankaccounts/user/valid — account-holder real-name verification (seed 001),
+ *   request encrypted when a cipher is configured;
+ * - POST /api/v1/bankaccounts/inquiry — the member's registered accounts (seed 002), response
+ *   encrypted when a cipher is configured.
+ *
+ * Safety rules (reliability.md item 9):
+ * - Holder verification is sent at most once once it may have reached the server. A timeout, a
+ *   reset connection, a 5xx without a result code or an unreadable success surfaces as
+ *   `OutcomeUnknownError`; only a refused connection (the request never left) is retried.
+ * - The inquiry only reads, so network failures and 5xx are retried with jittered backoff.
+ */
+import type { Logger } from '@kfrm/logging';
+import type { FieldCipher } from './cipher';
+import { EnvelopeDecryptionError, parseEnvelope, type JsonObject } from './envelope';
+import {
+  errorForResultCode,
+  errorOfKind,
+  KonaplateError,
+  KonaplateValidationError,
+  OutcomeUnknownError,
+  type KonaplateOperation,
+} from './errors';
+import {
+  buildSignedHeaders,
+  createCorrelationId,
+  HEADER,
+  HEADER_LENGTH,
+  isCorrelationId,
+  type KonaplateTimeZone,
+  type TranTokenForm,
+} from './headers';
+import { maskAccountNumber, maskBirthDate, maskName } from './log-fields';
+import { isJsonObject, JsonNumber, stringifyJson, type JsonValue } from './lossless-json';
+import { SUCCESS_CODE } from './result-codes';
+import {
+  validateAccountHolderVerification,
+  validateBankAccountInquiry,
+  type AccountHolderVerificationRequest,
+  type BankAccountInquiryRequest,
+} from './validation';
+
+export const PATHS = {
+  verifyAccountHolder: '/api/v1/bankaccounts/user/valid',
+  inquireBankAccounts: '/api/v1/bankaccounts/inquiry',
+} as const satisfies Record<KonaplateOperation, string>;
+
+export interface RetryPolicy {
+  /** Attempts in total, the first included. */
+  maxAttempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+export interface KonaplateClientOptions {
+  /** e.g. https://sandbox.konaplate.com/open-api, or a local sandbox's url. */
+  baseUrl: string;
+  aspId: string;
+  accessKey: string;
+  secretKey: string;
+  /** Zone of every header timestamp; KST by default. */
+  timeZone?: KonaplateTimeZone;
+  /** Message encryption; when absent requests and responses are plain JSON. */
+  cipher?: FieldCipher;
+  /** Per-attempt time limit, 10 s by default. */
+  timeoutMs?: number;
+  inquiryRetry?: Partial<RetryPolicy>;
+  /** Extra attempts of holder verification when the connection was refused (never sent). */
+  connectRetries?: number;
+  tranTokenForm?: TranTokenForm;
+  maxResponseBytes?: number;
+  logger?: Logger;
+  /** The clock for header timestamps (tests move it). */
+  now?: () => Date;
+}
+
+export interface CallOptions {
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /**
+   * X-KM-Correlation-Id of the (first) attempt. Storing it before calling lets a crashed caller
+   * reconcile later; generated when absent.
+   */
+  correlationId?: string;
+}
+
+export interface AccountHolderVerified {
+  verified: true;
+  correlationId: string;
+}
+
+export interface RegisteredBankAccount {
+  bankAccount: string;
+  bankCode: string;
+  bankName: string;
+}
+
+export interface RegisteredBankAccounts {
+  /** 일반 충전 계좌 */
+  bankAccForNormalRcg?: RegisteredBankAccount;
+  /** 자동 충전 계좌 */
+  bankAccForAutoRcg?: RegisteredBankAccount;
+  /** true when a normal account exists and no auto-recharge account does yet. */
+  isAutoRcgAccRegAllowed: boolean;
+  correlationId: string;
+}
+
+export interface KonaplateClient {
+  verifyAccountHolder(request: AccountHolderVerificationRequest, options?: CallOptions): Promise<AccountHolderVerified>;
+  inquireBankAccounts(request: BankAccountInquiryRequest, options?: CallOptions): Promise<RegisteredBankAccounts>;
+}
+
+const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 3, baseDelayMs: 200, maxDelayMs: 2_000 };
+const DEFAULT_TIMEOUT_MS = 10_000;
+const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
+
+/** Connection errors raised before any byte of the request was written. */
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+
+type Transport =
+  | { ok: true; status: number; bodyText: string; correlationIdEcho: string | null }
+  | { ok: false; failure: 'not_sent' | 'timeout' | 'aborted' | 'connection_lost' | 'too_large'; cause: unknown };
+
+export function createKonaplateClient(options: KonaplateClientOptions): KonaplateClient {
+  checkCredentials(options);
+  const baseUrl = options.baseUrl.replace(/\/+$/, '');
+  const timeZone = options.timeZone ?? 'KST';
+  const now = options.now ?? (() => new Date());
+  const retry: RetryPolicy = { ...DEFAULT_RETRY, ...options.inquiryRetry };
+  const connectRetries = options.connectRetries ?? 2;
+  const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+  const log = options.logger;
+  const credentials = { aspId: options.aspId, accessKey: options.accessKey, secretKey: options.secretKey };
+
+  async function send(
+    operation: KonaplateOperation,
+    body: string,
+    correlationId: string,
+    call: CallOptions,
+  ): Promise<Transport> {
+    const headers = buildSignedHeaders({
+      credentials,
+      body,
+      at: now(),
+      timeZone,
+      correlationId,
+      cryptoKeyId: options.cipher?.keyId,
+      tranTokenForm: options.tranTokenForm,
+    });
+    const timeout = AbortSignal.timeout(call.timeoutMs ?? options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    const signal = call.signal ? AbortSignal.any([timeout, call.signal]) : timeout;
+    try {
+      const response = await fetch(`${baseUrl}${PATHS[operation]}`, { method: 'POST', headers, body, signal });
+      const bodyText = await readCapped(response, maxResponseBytes);
+      if (bodyText === undefined) return { ok: false, failure: 'too_large', cause: undefined };
+      return { ok: true, status: response.status, bodyText, correlationIdEcho: response.headers.get(HEADER.correlationId) };
+    } catch (cause) {
+      if (call.signal?.aborted) return { ok: false, failure: 'aborted', cause: call.signal.reason };
+      if (timeout.aborted) return { ok: false, failure: 'timeout', cause };
+      const code = errorCode(cause);
+      return { ok: false, failure: code !== undefined && NOT_SENT_CODES.has(code) ? 'not_sent' : 'connection_lost', cause };
+    }
+  }
+
+  /** Turns a transport result into data or a typed error; `unknown` tells how to treat doubt. */
+  async function interpret(
+    operation: KonaplateOperation,
+    correlationId: string,
+    transport: Extract<Transport, { ok: true }>,
+  ): Promise<{ data: JsonObject } | { error: KonaplateError; doubtful: boolean }> {
+    const { status } = transport;
+    const details = { operation, httpStatus: status, correlationId };
+    if (transport.correlationIdEcho !== null && transport.correlationIdEcho !== correlationId) {
+      // An answer to some other request: what happened to ours is not known.
+      return { error: errorOfKind('protocol', 'PROTOCOL', details), doubtful: true };
+    }
+    let envelope;
+    try {
+      envelope = await parseEnvelope(transport.bodyText, options.cipher);
+    } catch (cause) {
+      if (cause instanceof EnvelopeDecryptionError) {
+        return { error: errorOfKind('protocol', 'PROTOCOL', { ...details, cause }), doubtful: status < 300 };
+      }
+      throw cause;
+    }
+    if (envelope.type === 'no_result') {
+      if (status === 401 || status === 403) return { error: errorOfKind('unauthorized', 'HTTP_STATUS', details), doubtful: false };
+      if (status >= 500 || status === 429) return { error: errorOfKind('server_error', 'HTTP_STATUS', details), doubtful: status >= 500 };
+      return { error: errorOfKind('protocol', 'PROTOCOL', details), doubtful: status < 300 };
+    }
+    if (envelope.code === SUCCESS_CODE && status >= 200 && status < 300) return { data: envelope.data };
+    return { error: errorForResultCode(envelope.code, { ...details, serverDescription: envelope.description }), doubtful: false };
+  }
+
+  function logAttempt(
+    operation: KonaplateOperation,
+    correlationId: string,
+    attempt: number,
+    started: number,
+    outcome: { http_status?: number; result_code?: string; failure?: string },
+    context: Record<string, unknown>,
+  ) {
+    log?.info(
+      { konaplate: { operation, correlation_id: correlationId, attempt, duration_ms: Date.now() - started, ...outcome }, ...context },
+      'konaplate call',
+    );
+  }
+
+  return {
+    async verifyAccountHolder(request, call = {}) {
+      const operation = 'verifyAccountHolder';
+      const issues = validateAccountHolderVerification(request);
+      if (call.correlationId !== undefined && !isCorrelationId(call.correlationId, timeZone)) {
+        issues.push({ field: 'correlationId', rule: 'must be yyMMddHHmmss-xxxxxxx (7 hex characters)' });
+      }
+      if (issues.length > 0) throw new KonaplateValidationError(issues, operation);
+
+      const payload = stringifyJson({
+        userId: new JsonNumber(request.userId),
+        userName: request.userName,
+        birthDate: request.birthDate,
+        bankCode: request.bankCode,
+        bankAccount: request.bankAccount,
+      });
+      const body = options.cipher ? stringifyJson({ encData: await options.cipher.encrypt(payload) }) : payload;
+      const context = {
+        user_id: request.userId,
+        holder_name: maskName(request.userName),
+        bank_code: request.bankCode,
+        bank_account: maskAccountNumber(request.bankAccount),
+        birth: maskBirthDate(request.birthDate),
+      };
+
+      for (let attempt = 1; ; attempt++) {
+        const correlationId = attempt === 1 && call.correlationId ? call.correlationId : createCorrelationId(now(), timeZone);
+        const started = Date.now();
+        const transport = await send(operation, body, correlationId, call);
+        if (!transport.ok) {
+          logAttempt(operation, correlationId, attempt, started, { failure: transport.failure }, context);
+          // Only a refused connection proves the request was never sent.
+          if (transport.failure === 'not_sent') {
+            if (attempt <= connectRetries && !call.signal?.aborted) {
+              await sleep(backoffMs(attempt, retry), call.signal);
+              continue;
+            }
+            throw errorOfKind('network', 'NETWORK', { operation, correlationId, cause: transport.cause });
+          }
+          throw new OutcomeUnknownError(operation, correlationId, { cause: transport.cause });
+        }
+        const result = await interpret(operation, correlationId, transport);
+        logAttempt(
+          operation,
+          correlationId,
+          attempt,
+          started,
+          { http_status: transport.status, result_code: 'error' in result ? result.error.code : SUCCESS_CODE },
+          context,
+        );
+        if ('error' in result) {
+          if (result.doubtful) {
+            throw new OutcomeUnknownError(operation, correlationId, { httpStatus: transport.status, cause: result.error });
+          }
+          throw result.error;
+        }
+        return { verified: true, correlationId };
+      }
+    },
+
+    async inquireBankAccounts(request, call = {}) {
+      const operation = 'inquireBankAccounts';
+      const issues = validateBankAccountInquiry(request);
+      if (call.correlationId !== undefined && !isCorrelationId(call.correlationId, timeZone)) {
+        issues.push({ field: 'correlationId', rule: 'must be yyMMddHHmmss-xxxxxxx (7 hex characters)' });
+      }
+      if (issues.length > 0) throw new KonaplateValidationError(issues, operation);
+
+      const body = stringifyJson({ userId: new JsonNumber(request.userId) });
+      const context = { user_id: request.userId };
+      let lastError: KonaplateError | undefined;
+
+      for (let attempt = 1; attempt <= retry.maxAttempts; attempt++) {
+        if (attempt > 1) await sleep(backoffMs(attempt - 1, retry), call.signal);
+        const correlationId = attempt === 1 && call.correlationId ? call.correlationId : createCorrelationId(now(), timeZone);
+        const started = Date.now();
+        const transport = await send(operation, body, correlationId, call);
+        if (!transport.ok) {
+          logAttempt(operation, correlationId, attempt, started, { failure: transport.failure }, context);
+          lastError = errorOfKind('network', 'NETWORK', { operation, correlationId, cause: transport.cause });
+          if (transport.failure === 'aborted' || transport.failure === 'too_large') throw lastError;
+          continue;
+        }
+        const result = await interpret(operation, correlationId, transport);
+        logAttempt(
+          operation,
+          correlationId,
+          attempt,
+          started,
+          { http_status: transport.status, result_code: 'error' in result ? result.error.code : SUCCESS_CODE },
+          context,
+        );
+        if ('error' in result) {
+          lastError = result.error;
+          // Reading is idempotent: a server failure may pass; a result code will not change.
+          if (result.error.kind === 'server_error') continue;
+          throw result.error;
+        }
+        return { ...readRegisteredAccounts(result.data, correlationId), correlationId };
+      }
+      throw lastError ?? errorOfKind('network', 'NETWORK', { operation });
+    },
+  };
+}
+
+function readRegisteredAccounts(data: JsonObject, correlationId: string): Omit<RegisteredBankAccounts, 'correlationId'> {
+  const fail = () => errorOfKind('protocol', 'PROTOCOL', { operation: 'inquireBankAccounts', httpStatus: 200, correlationId });
+  const allowed = data.isAutoRcgAccRegAllowed;
+  if (typeof allowed !== 'boolean') throw fail();
+  const normal = readAccount(data.bankAccForNormalRcg);
+  const auto = readAccount(data.bankAccForAutoRcg);
+  if (normal === null || auto === null) throw fail();
+  return {
+    ...(normal ? { bankAccForNormalRcg: normal } : {}),
+    ...(auto ? { bankAccForAutoRcg: auto } : {}),
+    isAutoRcgAccRegAllowed: allowed,
+  };
+}
+
+/** undefined when absent, null when present but malformed. */
+function readAccount(value: JsonValue | undefined): RegisteredBankAccount | undefined | null {
+  if (value === undefined || value === null) return undefined;
+  if (!isJsonObject(value)) return null;
+  const { bankAccount, bankCode, bankName } = value;
+  if (typeof bankAccount !== 'string' || !/^\d{1,20}$/.test(bankAccount)) return null;
+  if (typeof bankCode !== 'string' || !/^\d{3}$/.test(bankCode)) return null;
+  if (typeof bankName !== 'string' || bankName.length === 0) return null;
+  return { bankAccount, bankCode, bankName };
+}
+
+function checkCredentials(options: KonaplateClientOptions): void {
+  const problems: string[] = [];
+  if (options.aspId.length !== HEADER_LENGTH.aspId) problems.push(`aspId must have ${HEADER_LENGTH.aspId} characters`);
+  if (options.accessKey.length !== HEADER_LENGTH.accessKey) problems.push(`accessKey must have ${HEADER_LENGTH.accessKey} characters`);
+  if (options.secretKey.length === 0) problems.push('secretKey is empty');
+  if (options.cipher && options.cipher.keyId.length !== HEADER_LENGTH.cryptoKeyId) {
+    problems.push(`cipher.keyId must have ${HEADER_LENGTH.cryptoKeyId} characters`);
+  }
+  if (!/^https?:\/\//.test(options.baseUrl)) problems.push('baseUrl must be an http(s) URL');
+  // Header values are ASCII; anything else would be mangled on the wire and fail the HMAC check.
+  if (!/^[\x21-\x7e]*$/.test(options.aspId + options.accessKey)) problems.push('aspId and accessKey must be printable ASCII');
+  if (problems.length > 0) throw new TypeError(`Konaplate client options: ${problems.join('; ')}`);
+}
+
+/** Full jitter: a random wait up to base·2^(n-1), capped. */
+function backoffMs(failedAttempts: number, policy: RetryPolicy): number {
+  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (failedAttempts - 1));
+  return Math.floor(Math.random() * ceiling);
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(abortError(signal));
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(abortError(signal!));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function abortError(signal: AbortSignal): KonaplateError {
+  return errorOfKind('network', 'NETWORK', { cause: signal.reason });
+}
+
+async function readCapped(response: Response, maxBytes: number): Promise<string | undefined> {
+  if (!response.body) return '';
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await reader.cancel();
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function errorCode(err: unknown): string | undefined {
+  // fetch wraps socket errors: TypeError('fetch failed') with the system error as `cause`.
+  for (let current: unknown = err, depth = 0; current && depth < 4; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}

@@ -1,0 +1,449 @@
+/**
+ * A local stand-in for Konaplate's Open API, for tests and the embedded default. It checks what
+ * the real service checks as far as it is documented: every X-KM-* header (ASP id, access key,
+ * Tran-Token HMAC over the exact body bytes, Tran-Time freshness, correlation id format, time
+ * zone, crypto key id), decrypts requests and encrypts responses with its own key pair, validates
+ * fields, and answers every documented result code for the inputs in test-data.ts. Faults
+ * (delay, HTTP status, connection reset, forced result) can be injected for tests.
+ */
+import { generateKeyPair as generateKeyPairCallback, randomBytes, type KeyObject } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { promisify } from 'node:util';
+import type { Logger } from '@kfrm/logging';
+import { bankName, isListedBankCode } from '../bank-codes';
+import { CipherError, decryptCompact, encryptCompact, toPublicKey, type KeyMaterial } from '../cipher';
+import { PATHS } from '../konaplate-client';
+import {
+  HEADER,
+  HEADER_LENGTH,
+  isCorrelationId,
+  isTimeZone,
+  parseTimestampDigits,
+  parseTranToken,
+  verifyTranTokenSignature,
+  type KonaplateTimeZone,
+} from '../headers';
+import { maskAccountNumber, maskBirthDate, maskName } from '../log-fields';
+import { isJsonObject, JsonNumber, JsonSyntaxError, parseJsonLossless, stringifyJson, type JsonValue } from '../lossless-json';
+import { resultCodeInfo, type KonaplateResultCode } from '../result-codes';
+import { isCalendarDate } from '../validation';
+import {
+  SANDBOX_ACCOUNT_DIGITS,
+  SANDBOX_EARLIEST_BIRTH_DATE,
+  SANDBOX_HOLDERS,
+  SANDBOX_MEMBERS,
+  TRIGGER_ACCOUNTS,
+  type SandboxHolder,
+  type SandboxRegisteredAccounts,
+} from './test-data';
+
+const generateKeyPair = promisify(generateKeyPairCallback);
+
+export interface KonaplateSandboxOptions {
+  /** 0 picks a free port. */
+  port?: number;
+  host?: string;
+  aspId?: string;
+  accessKey?: string;
+  secretKey?: string;
+  cryptoKeyId?: string;
+  /** Message encryption as Konaplate's "Data Encryption = Y" projects do it; on by default. */
+  encryption?: boolean;
+  /** The client's public key for encrypting responses; a pair is generated when absent. */
+  clientPublicKey?: KeyMaterial;
+  /** How far X-KM-Tran-Time and the token's time may be from the sandbox clock; 5 minutes. */
+  maxClockSkewMs?: number;
+  now?: () => Date;
+  /** Extra bank accounts for holder verification, beside SANDBOX_HOLDERS. */
+  holders?: readonly SandboxHolder[];
+  /** Extra members for the inquiry, beside SANDBOX_MEMBERS. */
+  members?: Readonly<Record<string, SandboxRegisteredAccounts>>;
+  logger?: Logger;
+}
+
+export interface KonaplateSandboxKeys {
+  aspId: string;
+  accessKey: string;
+  secretKey: string;
+  cryptoKeyId: string;
+  /** SPKI PEM: the "server key" clients encrypt requests to. */
+  serverPublicKey: string;
+  /** SPKI PEM of the client key responses are encrypted to. */
+  clientPublicKey: string;
+  /** PKCS#8 PEM of the generated client key; absent when the client's public key was given. */
+  clientPrivateKey?: string;
+}
+
+export type SandboxFault =
+  /** Process the request, then hold the answer back this long (forces client timeouts). */
+  | { type: 'delay'; ms: number }
+  /** Answer this HTTP status with a non-JSON body, as a failing proxy or server would. */
+  | { type: 'status'; status: number; body?: string }
+  /** Process the request, then drop the connection without an answer. */
+  | { type: 'reset' }
+  /** Answer this result code whatever the input (after the header checks). */
+  | { type: 'result'; code: string };
+
+export type SandboxEndpoint = keyof typeof PATHS;
+
+export interface SandboxRequestRecord {
+  endpoint: SandboxEndpoint | 'other';
+  correlationId?: string;
+  httpStatus?: number;
+  resultCode?: string;
+  fault?: SandboxFault['type'];
+}
+
+export interface KonaplateSandbox {
+  url: string;
+  keys: KonaplateSandboxKeys;
+  encryption: boolean;
+  /** Every request received, in order: tests count what reached the server. */
+  readonly requests: readonly SandboxRequestRecord[];
+  injectFault(fault: SandboxFault, options?: { endpoint?: SandboxEndpoint; times?: number }): void;
+  clearFaults(): void;
+  addHolder(holder: SandboxHolder): void;
+  setRegisteredAccounts(userId: string, accounts: SandboxRegisteredAccounts): void;
+  close(): Promise<void>;
+}
+
+interface Reply {
+  status: number;
+  body: string;
+  resultCode?: string;
+  cryptoKeyId?: string;
+}
+
+class Refusal extends Error {
+  constructor(
+    readonly code: KonaplateResultCode,
+    readonly detail?: string,
+  ) {
+    super(code);
+  }
+}
+
+const MAX_BODY_BYTES = 64 * 1024;
+const ENDPOINT_BY_PATH = new Map<string, SandboxEndpoint>(Object.entries(PATHS).map(([endpoint, path]) => [path, endpoint as SandboxEndpoint]));
+
+export async function startKonaplateSandbox(options: KonaplateSandboxOptions = {}): Promise<KonaplateSandbox> {
+  const aspId = options.aspId ?? `ASP${randomHex(12)}`.slice(0, HEADER_LENGTH.aspId);
+  const accessKey = options.accessKey ?? randomHex(HEADER_LENGTH.accessKey);
+  const secretKey = options.secretKey ?? randomBytes(32).toString('base64url');
+  const cryptoKeyId = options.cryptoKeyId ?? randomHex(HEADER_LENGTH.cryptoKeyId);
+  const encryption = options.encryption ?? true;
+  const maxSkewMs = options.maxClockSkewMs ?? 5 * 60_000;
+  const now = options.now ?? (() => new Date());
+  const log = options.logger;
+
+  const server = await generateKeyPair('rsa', { modulusLength: 2048 });
+  let clientPublic: KeyObject;
+  let clientPrivatePem: string | undefined;
+  if (options.clientPublicKey !== undefined) {
+    clientPublic = toPublicKey(options.clientPublicKey);
+  } else {
+    const client = await generateKeyPair('rsa', { modulusLength: 2048 });
+    clientPublic = client.publicKey;
+    clientPrivatePem = client.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  }
+
+  const holders = new Map<string, SandboxHolder>();
+  const addHolder = (holder: SandboxHolder) => holders.set(`${holder.bankCode}:${holder.bankAccount}`, holder);
+  for (const holder of [...SANDBOX_HOLDERS, ...(options.holders ?? [])]) addHolder(holder);
+  const members = new Map<string, SandboxRegisteredAccounts>(Object.entries({ ...SANDBOX_MEMBERS, ...options.members }));
+
+  const requests: SandboxRequestRecord[] = [];
+  const faults: { fault: SandboxFault; endpoint?: SandboxEndpoint; remaining: number }[] = [];
+  const timers = new Set<NodeJS.Timeout>();
+
+  function takeFault(endpoint: SandboxEndpoint | 'other'): SandboxFault | undefined {
+    const index = faults.findIndex((entry) => entry.remaining > 0 && (entry.endpoint === undefined || entry.endpoint === endpoint));
+    if (index < 0) return undefined;
+    const entry = faults[index]!;
+    entry.remaining -= 1;
+    if (entry.remaining === 0) faults.splice(index, 1);
+    return entry.fault;
+  }
+
+  /** Header checks in the order a gateway would do them: presence, format, authentication. */
+  function checkHeaders(req: IncomingMessage, rawBody: Buffer, encryptedEndpoint: boolean): KonaplateTimeZone {
+    const header = (name: string) => {
+      const value = req.headers[name];
+      return Array.isArray(value) ? value[0] : value;
+    };
+    for (const name of [HEADER.aspId, HEADER.correlationId, HEADER.accessKey, HEADER.tranToken, HEADER.tranTime, HEADER.timeZone]) {
+      if (!header(name)) throw new Refusal('000_003', name);
+    }
+    const zone = header(HEADER.timeZone)!;
+    if (!isTimeZone(zone)) throw new Refusal('000_002', HEADER.timeZone);
+    if (!isCorrelationId(header(HEADER.correlationId)!, zone)) throw new Refusal('000_002', HEADER.correlationId);
+    const tranTime = header(HEADER.tranTime)!;
+    const tranInstant = /^\d{14}$/.test(tranTime) ? parseTimestampDigits(tranTime, zone) : undefined;
+    if (!tranInstant) throw new Refusal('000_002', HEADER.tranTime);
+
+    if (header(HEADER.aspId) !== aspId || header(HEADER.accessKey) !== accessKey) throw new Refusal('000_001', 'credentials');
+    const clock = now().getTime();
+    if (Math.abs(clock - tranInstant.getTime()) > maxSkewMs) throw new Refusal('000_001', HEADER.tranTime);
+    const token = parseTranToken(header(HEADER.tranToken)!);
+    if (!token) throw new Refusal('000_001', HEADER.tranToken);
+    const tokenInstant = parseTimestampDigits(token.timestamp17, zone);
+    if (!tokenInstant || Math.abs(clock - tokenInstant.getTime()) > maxSkewMs) throw new Refusal('000_001', HEADER.tranToken);
+    if (!verifyTranTokenSignature(secretKey, rawBody, token)) throw new Refusal('000_001', HEADER.tranToken);
+
+    const keyId = header(HEADER.cryptoKeyId);
+    if (keyId !== undefined && keyId !== cryptoKeyId) throw new Refusal('000_001', HEADER.cryptoKeyId);
+    if (encryption && encryptedEndpoint && keyId === undefined) throw new Refusal('000_003', HEADER.cryptoKeyId);
+    return zone;
+  }
+
+  async function readPayload(rawBody: Buffer, encryptedRequest: boolean): Promise<{ [key: string]: JsonValue }> {
+    let outer: JsonValue;
+    try {
+      outer = parseJsonLossless(new TextDecoder('utf-8', { fatal: true }).decode(rawBody));
+    } catch (err) {
+      if (err instanceof JsonSyntaxError || err instanceof TypeError) throw new Refusal('000_002', 'body');
+      throw err;
+    }
+    if (!isJsonObject(outer)) throw new Refusal('000_002', 'body');
+    if (!encryptedRequest) return outer;
+    const encData = outer.encData;
+    if (encData === undefined) throw new Refusal('000_003', 'encData');
+    if (typeof encData !== 'string') throw new Refusal('000_002', 'encData');
+    let plaintext: string;
+    try {
+      plaintext = await decryptCompact(encData, server.privateKey, ['RSA-OAEP-256', 'RSA-OAEP'], ['A256GCM', 'A128GCM']);
+    } catch (err) {
+      if (err instanceof CipherError) throw new Refusal('000_002', 'encData');
+      throw err;
+    }
+    try {
+      const inner = parseJsonLossless(plaintext);
+      if (!isJsonObject(inner)) throw new Refusal('000_002', 'encData');
+      return inner;
+    } catch (err) {
+      if (err instanceof JsonSyntaxError) throw new Refusal('000_002', 'encData');
+      throw err;
+    }
+  }
+
+  function verifyHolder(payload: { [key: string]: JsonValue }): KonaplateResultCode {
+    for (const field of ['userId', 'userName', 'birthDate', 'bankCode', 'bankAccount']) {
+      if (payload[field] === undefined || payload[field] === null) throw new Refusal('000_003', field);
+    }
+    readUserId(payload.userId);
+    const { userName, birthDate, bankCode, bankAccount } = payload;
+    if (typeof userName !== 'string' || userName.trim().length === 0 || Array.from(userName).length > 100) {
+      throw new Refusal('000_002', 'userName');
+    }
+    if (typeof birthDate !== 'string' || !isCalendarDate(birthDate)) throw new Refusal('000_002', 'birthDate');
+    if (typeof bankCode !== 'string' || !/^\d{3}$/.test(bankCode)) throw new Refusal('000_002', 'bankCode');
+    if (typeof bankAccount !== 'string') throw new Refusal('000_002', 'bankAccount');
+    if (!/^\d{1,20}$/.test(bankAccount)) return '002_001';
+    if (bankAccount.length < SANDBOX_ACCOUNT_DIGITS.min || bankAccount.length > SANDBOX_ACCOUNT_DIGITS.max) return '002_001';
+    const today = digitsOfDay(now());
+    if (birthDate < SANDBOX_EARLIEST_BIRTH_DATE || birthDate > today) throw new Refusal('000_002', 'birthDate');
+
+    if (!isListedBankCode(bankCode)) return '002_012';
+    const triggered = TRIGGER_ACCOUNTS[bankAccount];
+    if (triggered) return triggered;
+    const holder = holders.get(`${bankCode}:${bankAccount}`);
+    if (!holder) return '002_007';
+    if (holder.birthDate !== birthDate) return '002_005';
+    if (holder.holderName.normalize('NFC') !== userName.trim().normalize('NFC')) return '002_003';
+    return '000_000';
+  }
+
+  function inquire(payload: { [key: string]: JsonValue }): { [key: string]: JsonValue } {
+    if (payload.userId === undefined || payload.userId === null) throw new Refusal('000_003', 'userId');
+    const userId = readUserId(payload.userId);
+    const accounts = members.get(userId) ?? {};
+    const data: { [key: string]: JsonValue } = {};
+    if (accounts.normal) data.bankAccForNormalRcg = accountJson(accounts.normal);
+    if (accounts.auto) data.bankAccForAutoRcg = accountJson(accounts.auto);
+    data.isAutoRcgAccRegAllowed = accounts.normal !== undefined && accounts.auto === undefined;
+    return data;
+  }
+
+  async function handle(req: IncomingMessage, rawBody: Buffer, endpoint: SandboxEndpoint, record: SandboxRequestRecord, forced?: string): Promise<Reply> {
+    const encryptedRequest = encryption && endpoint === 'verifyAccountHolder';
+    const encryptedResponse = encryption && endpoint === 'inquireBankAccounts';
+    const keyIdHeader = req.headers[HEADER.cryptoKeyId] as string | undefined;
+    try {
+      checkHeaders(req, rawBody, encryptedRequest || encryptedResponse);
+      if (forced !== undefined) return resultReply(forced);
+      const payload = await readPayload(rawBody, encryptedRequest);
+      if (endpoint === 'verifyAccountHolder') {
+        const code = verifyHolder(payload);
+        logHolder(payload, code, record.correlationId);
+        return resultReply(code);
+      }
+      const data = inquire(payload);
+      const plain = stringifyJson({ response: resultJson('000_000'), ...data });
+      if (!encryptedResponse) return { status: 200, body: plain, resultCode: '000_000' };
+      return {
+        status: 200,
+        body: stringifyJson({ encData: await encryptCompact(plain, clientPublic) }),
+        resultCode: '000_000',
+        cryptoKeyId: keyIdHeader,
+      };
+    } catch (err) {
+      if (err instanceof Refusal) return resultReply(err.code, err.detail);
+      throw err;
+    }
+  }
+
+  function logHolder(payload: { [key: string]: JsonValue }, code: string, correlationId?: string) {
+    if (!log) return;
+    const text = (value: JsonValue | undefined) => (typeof value === 'string' ? value : '');
+    log.info(
+      {
+        sandbox: 'konaplate',
+        correlation_id: correlationId,
+        result_code: code,
+        holder_name: maskName(text(payload.userName)),
+        bank_code: text(payload.bankCode),
+        bank_account: maskAccountNumber(text(payload.bankAccount)),
+        birth: maskBirthDate(text(payload.birthDate)),
+      },
+      'konaplate sandbox holder verification',
+    );
+  }
+
+  const httpServer = createServer((req, res) => {
+    const endpoint = ENDPOINT_BY_PATH.get((req.url ?? '').split('?')[0] ?? '') ?? 'other';
+    const correlationHeader = req.headers[HEADER.correlationId];
+    const record: SandboxRequestRecord = { endpoint, correlationId: typeof correlationHeader === 'string' ? correlationHeader : undefined };
+    requests.push(record);
+    readBody(req)
+      .then(async (rawBody) => {
+        if (rawBody === undefined) return send(res, record, { status: 413, body: '' });
+        if (endpoint === 'other') return send(res, record, { status: 404, body: 'Not Found' });
+        if (req.method !== 'POST') return send(res, record, { status: 405, body: '' });
+        const fault = takeFault(endpoint);
+        if (fault) record.fault = fault.type;
+        if (fault?.type === 'status') {
+          return send(res, record, { status: fault.status, body: fault.body ?? `<html><body>${fault.status}</body></html>` });
+        }
+        const reply = await handle(req, rawBody, endpoint, record, fault?.type === 'result' ? fault.code : undefined);
+        if (fault?.type === 'reset') {
+          record.httpStatus = undefined;
+          req.socket.destroy();
+          return;
+        }
+        if (fault?.type === 'delay') {
+          const timer = setTimeout(() => {
+            timers.delete(timer);
+            send(res, record, reply);
+          }, fault.ms);
+          timers.add(timer);
+          return;
+        }
+        send(res, record, reply);
+      })
+      .catch((err: unknown) => {
+        log?.error({ err }, 'konaplate sandbox failure');
+        send(res, record, { status: 500, body: 'Internal Server Error' });
+      });
+  });
+
+  function send(res: ServerResponse, record: SandboxRequestRecord, reply: Reply) {
+    if (res.destroyed || res.headersSent) return;
+    record.httpStatus = reply.status;
+    record.resultCode = reply.resultCode;
+    const headers: Record<string, string> = {
+      'content-type': reply.body.startsWith('{') ? 'application/json; charset=UTF-8' : 'text/html',
+      'content-length': String(Buffer.byteLength(reply.body)),
+    };
+    if (record.correlationId && isCorrelationId(record.correlationId)) headers[HEADER.correlationId] = record.correlationId;
+    if (reply.cryptoKeyId) headers[HEADER.cryptoKeyId] = reply.cryptoKeyId;
+    res.writeHead(reply.status, headers);
+    res.end(reply.body);
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+  });
+  const address = httpServer.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+
+  return {
+    url: `http://${host}:${address.port}`,
+    encryption,
+    keys: {
+      aspId,
+      accessKey,
+      secretKey,
+      cryptoKeyId,
+      serverPublicKey: server.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+      clientPublicKey: clientPublic.export({ type: 'spki', format: 'pem' }).toString(),
+      ...(clientPrivatePem ? { clientPrivateKey: clientPrivatePem } : {}),
+    },
+    requests,
+    injectFault(fault, faultOptions = {}) {
+      faults.push({ fault, endpoint: faultOptions.endpoint, remaining: faultOptions.times ?? 1 });
+    },
+    clearFaults() {
+      faults.length = 0;
+    },
+    addHolder,
+    setRegisteredAccounts(userId, accounts) {
+      members.set(userId, accounts);
+    },
+    async close() {
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+      await new Promise<void>((resolve) => {
+        httpServer.close(() => resolve());
+        httpServer.closeAllConnections();
+      });
+    },
+  };
+}
+
+function resultJson(code: string, detail?: string): { [key: string]: JsonValue } {
+  const message = resultCodeInfo(code)?.message ?? 'Unknown result.';
+  // Konaplate names the offending parameter after the message ("Invalid input parameter. userId").
+  return { code, description: detail ? `${message} ${detail}` : message };
+}
+
+function resultReply(code: string, detail?: string): Reply {
+  const status = resultCodeInfo(code)?.httpStatus ?? 400;
+  return { status, body: stringifyJson({ response: resultJson(code, detail) }), resultCode: code };
+}
+
+/** userId is a JSON number: an integer of 1 to 19 digits, read from its exact text. */
+function readUserId(value: JsonValue | undefined): string {
+  if (!(value instanceof JsonNumber) || !/^[1-9]\d{0,18}$/.test(value.raw)) throw new Refusal('000_002', 'userId');
+  return value.raw;
+}
+
+function accountJson(holder: SandboxHolder): { [key: string]: JsonValue } {
+  return { bankAccount: holder.bankAccount, bankCode: holder.bankCode, bankName: bankName(holder.bankCode) ?? '기타' };
+}
+
+function digitsOfDay(at: Date): string {
+  // The sandbox's "today" is the KST calendar day, as a Korean bank's would be.
+  const kst = new Date(at.getTime() + 9 * 3_600_000);
+  return kst.toISOString().slice(0, 10).replace(/-/g, '');
+}
+
+function randomHex(length: number): string {
+  return randomBytes(Math.ceil(length / 2)).toString('hex').slice(0, length);
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    let tooLarge = false;
+    req.on('data', (chunk: Buffer) => {
+      total += chunk.length;
+      if (total > MAX_BODY_BYTES) tooLarge = true;
+      else chunks.push(chunk);
+    });
+    req.on('end', () => resolve(tooLarge ? undefined : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
