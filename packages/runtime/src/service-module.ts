@@ -1,5 +1,6 @@
 import type { Migration } from 'kysely';
 import type { DatabaseHandle } from '@kfrm/db';
+import type { DeviceCa } from '@kfrm/device-trust';
 import type { Logger } from '@kfrm/logging';
 import type { ServiceRegistration } from '@kfrm/server-kit';
 import type { Store } from '@kfrm/store';
@@ -11,6 +12,12 @@ export interface ServiceDeps {
   store: Store;
   logger: Logger;
   config: RuntimeConfig;
+  /**
+   * The device CA, loaded once per process: its certificate (checked, parsed) and the key file's
+   * path. Only the device service reads the key (`loadDeviceCaSigner`), so other processes never
+   * hold it in memory.
+   */
+  deviceCa: DeviceCa;
 }
 
 /** A running service: what it serves on each listener, and what it must release at shutdown. */

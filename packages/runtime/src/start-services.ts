@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { openDatabase, migrateSchema, type DatabaseHandle } from '@kfrm/db';
 import { createLogger, type Logger } from '@kfrm/logging';
-import { CLIENT_AUTH_EKU, ensureDevCertificates, verifyIssuedBy, x509 } from '@kfrm/pki';
+import { createDeviceVerifier, loadDeviceCa } from '@kfrm/device-trust';
+import { ensureDevCertificates } from '@kfrm/pki';
 import { descriptorSetPath } from '@kfrm/proto';
 import {
   GrpcListener,
@@ -73,7 +74,8 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
   logger.info({ mode: config.mode, data_dir: config.mode === 'embedded' ? config.dataDir : undefined }, 'starting');
 
   const files = await tlsFiles(config);
-  const deviceCa = new x509.X509Certificate(await readFile(files.deviceCaCertFile));
+  // Parsed and checked once (a CA, valid now); the key stays on disk until the device service loads it.
+  const deviceCa = await loadDeviceCa({ certFile: files.deviceCaCertFile, keyFile: files.deviceCaKeyFile });
   const ownsDb = !options.db;
   const ownsStore = !options.store;
   const db =
@@ -97,11 +99,9 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
       ...config.mobileListen,
       credentials: mobileServerCredentials({ certFile: files.serverCertFile, keyFile: files.serverKeyFile, clientCaFile: files.deviceCaCertFile }),
       guard: createMobileAccessGuard({
-        // Chain, validity and usage here; revocation is added by the device service (issue 3).
-        async verifyDevice(der) {
-          const check = await verifyIssuedBy(der, deviceCa, { requiredExtendedKeyUsage: CLIENT_AUTH_EKU });
-          return check.ok ? { deviceId: check.certificate.serialNumber, certificateDer: der } : undefined;
-        },
+        // Chain, validity, clientAuth, the device id it names, and revocation (a store read that
+        // fails closed: an unreachable store is UNAVAILABLE, never "not revoked").
+        verifyDevice: createDeviceVerifier({ deviceCaCert: deviceCa.certificate, store, logger: logger.child({ component: 'device-trust' }) }),
       }),
       logger,
       descriptorSet,
@@ -118,7 +118,7 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
     });
 
     for (const module of modules) {
-      const instance = await module.create({ db, store, logger: logger.child({ component: module.name }), config });
+      const instance = await module.create({ db, store, logger: logger.child({ component: module.name }), config, deviceCa });
       instances.push(instance);
       for (const registration of instance.mobile ?? []) mobile.addService(registration);
       for (const registration of instance.internal ?? []) internal.addService(registration);

@@ -18,6 +18,7 @@ export const ERROR_STATUS: Readonly<Record<string, status>> = {
   PROVIDER_NOT_FOUND: status.NOT_FOUND,
   APP_VERSION_NOT_FOUND: status.NOT_FOUND,
   DEVICE_CERTIFICATE_ISSUANCE_FAILED: status.INVALID_ARGUMENT, // the only cause we report is a bad key
+  DEVICE_NOT_FOUND: status.NOT_FOUND, // internal DeviceRegistryService.RevokeDevice
 
   // registration
   ALREADY_REGISTERED_USER: status.ALREADY_EXISTS,

@@ -1,12 +1,72 @@
+import { int, readConfig, type Env } from '@kfrm/config';
+import { loadDeviceCaSigner } from '@kfrm/device-trust';
 import type { ServiceModule } from '@kfrm/runtime';
-import { defineService } from '@kfrm/server-kit';
-import { DeviceServiceService } from '@kfrm/proto/gen/kfrm/api/device/device';
+import { createDeviceRegistry } from './device';
+import { deviceHandlers, deviceRegistryHandlers } from './device.handlers';
+import { DEVICE_SCHEMA, type DeviceDatabase } from './device.table';
+import { migrations } from './migrations';
 
-export const deviceModule: ServiceModule = {
-  name: 'device',
-  create() {
-    // Certificate issuance arrives with the device-trust issue; until then UNIMPLEMENTED.
-    // Public: a phone calls it to get its first certificate.
-    return { mobile: [defineService(DeviceServiceService, {}, { createDevice: { access: 'public' } })] };
-  },
-};
+export { DEVICE_SCHEMA } from './device.table';
+
+export interface DeviceModuleOptions {
+  /** Validity of issued device certificates; default KFRM_DEVICE_CERT_VALIDITY_DAYS, else 365. */
+  certificateValidityDays?: number;
+  /** How often revocation marks are rewritten from Postgres; default KFRM_DEVICE_REVOCATION_RESYNC_MS, else 5 minutes. */
+  revocationResyncMs?: number;
+  /** Where the defaults above are read (process.env by default). */
+  env?: Env;
+  /** Clock for issuance and revocation (tests). */
+  now?: () => Date;
+}
+
+function readDeviceConfig(env: Env | undefined) {
+  return readConfig(
+    {
+      certificateValidityDays: int('KFRM_DEVICE_CERT_VALIDITY_DAYS', { default: 365, min: 1, max: 825 }),
+      revocationResyncMs: int('KFRM_DEVICE_REVOCATION_RESYNC_MS', { default: 5 * 60_000, min: 1_000, max: 24 * 60 * 60_000 }),
+    },
+    env,
+  );
+}
+
+/**
+ * The device service: issues device certificates (public CreateDevice on the mobile listener)
+ * and revokes them (internal DeviceRegistryService). The device CA's key is loaded once, here.
+ */
+export function createDeviceModule(options: DeviceModuleOptions = {}): ServiceModule {
+  return {
+    name: 'device',
+    schema: DEVICE_SCHEMA,
+    migrations,
+    async create({ db, store, logger, deviceCa }) {
+      const config = readDeviceConfig(options.env);
+      const signer = await loadDeviceCaSigner(deviceCa);
+      const registry = createDeviceRegistry({
+        db: db.kysely<DeviceDatabase>(DEVICE_SCHEMA),
+        store,
+        logger,
+        signer,
+        validityDays: options.certificateValidityDays ?? config.certificateValidityDays,
+        now: options.now,
+      });
+      // The store is a copy of Postgres' revocations and may have been flushed: write the marks
+      // again before serving, and periodically while running. A failure at start stops start-up
+      // (fail closed); a failed periodic run is logged and retried at the next tick.
+      const marked = await registry.remarkRevokedDevices();
+      logger.info({ marked }, 'revocation marks written');
+      const resync = setInterval(() => {
+        registry.remarkRevokedDevices().catch((err: unknown) => logger.error({ err }, 'revocation resync failed'));
+      }, options.revocationResyncMs ?? config.revocationResyncMs);
+      resync.unref();
+      return {
+        mobile: [deviceHandlers(registry)],
+        internal: [deviceRegistryHandlers(registry)],
+        async close() {
+          clearInterval(resync);
+        },
+      };
+    },
+  };
+}
+
+export const deviceModule: ServiceModule = createDeviceModule();
