@@ -41,7 +41,7 @@ export interface KakaocertClientOptions {
   /** Linkhub auth base URL (the sandbox's `authUrl` in tests). */
   authUrl?: string;
   timeouts?: Partial<KakaocertTimeouts>;
-  /** Extra attempts of GetCMSState after a transport error. Default 2. */
+  /** Extra attempts of GetCMSState after a transport error or a 5xx. Default 2. */
   statusRetries?: number;
   /** Pause before such a retry, times the attempt number. Default 250 ms. */
   retryDelayMs?: number;
@@ -119,7 +119,7 @@ export function createKakaocertClient(options: KakaocertClientOptions): Kakaocer
     now,
     refreshMarginMs: options.tokenRefreshMarginMs ?? 60_000,
     fetchToken: async (clientCode) => {
-      const started = now();
+      const started = performance.now();
       try {
         const token = await fetchLinkhubToken({
           authUrl,
@@ -132,7 +132,7 @@ export function createKakaocertClient(options: KakaocertClientOptions): Kakaocer
           forwardIp: options.forwardIp,
           agent,
         });
-        log?.info({ op: 'LinkhubToken', client_code: clientCode, expires_at: token.expiration, duration_ms: now() - started }, 'kakaocert token issued');
+        log?.info({ op: 'LinkhubToken', client_code: clientCode, expires_at: token.expiration, duration_ms: Math.round(performance.now() - started) }, 'kakaocert token issued');
         return token;
       } catch (err) {
         log?.warn({ op: 'LinkhubToken', client_code: clientCode, ...errorFields(err) }, 'kakaocert token request failed');
@@ -221,7 +221,7 @@ export function createKakaocertClient(options: KakaocertClientOptions): Kakaocer
     async requestCMS(clientCode, request, callOptions) {
       validateClientCode(clientCode);
       const body = validateRequestCMS(request, new Date(now()));
-      const started = now();
+      const started = performance.now();
       const logFields = { op: 'RequestCMS', client_code: clientCode, ...maskedRequestFields(body) };
       // Plain JSON.stringify: false, 0 and '' are sent (the SDK's replacer drops them, so
       // isVerifyNameYN: false never reached the server).
@@ -241,10 +241,10 @@ export function createKakaocertClient(options: KakaocertClientOptions): Kakaocer
           }
           throw err;
         }
-        log?.info({ ...logFields, receipt_id: receiptId, duration_ms: now() - started }, 'kakaocert RequestCMS accepted');
+        log?.info({ ...logFields, receipt_id: receiptId, duration_ms: Math.round(performance.now() - started) }, 'kakaocert RequestCMS accepted');
         return receiptId;
       } catch (err) {
-        log?.warn({ ...logFields, duration_ms: now() - started, ...errorFields(err) }, 'kakaocert RequestCMS failed');
+        log?.warn({ ...logFields, duration_ms: Math.round(performance.now() - started), ...errorFields(err) }, 'kakaocert RequestCMS failed');
         throw err;
       }
     },
@@ -255,16 +255,19 @@ export function createKakaocertClient(options: KakaocertClientOptions): Kakaocer
       const path = `/SignDirectDebit/Status/${receiptId}`;
       let tokenRetried = false;
       for (let attempt = 0; ; attempt++) {
-        const started = now();
+        const started = performance.now();
         try {
           const prepared = await call('GetCMSState', clientCode, 'GET', path, callOptions, timeouts.statusMs);
           const result = parseResultCMS(await prepared.sent());
-          log?.debug({ op: 'GetCMSState', client_code: clientCode, receipt_id: receiptId, state: result.state, duration_ms: now() - started }, 'kakaocert GetCMSState');
+          log?.debug({ op: 'GetCMSState', client_code: clientCode, receipt_id: receiptId, state: result.state, duration_ms: Math.round(performance.now() - started) }, 'kakaocert GetCMSState');
           return result;
         } catch (err) {
-          // A read changes nothing: retry transport failures (not the caller's own abort), and a
-          // refused token once with a fresh one.
-          const transient = err instanceof KakaocertTransportError && err.kind !== 'aborted' && attempt < statusRetries;
+          // A read changes nothing: retry transport failures (not the caller's own abort) and
+          // server errors, and a refused token once with a fresh one.
+          const transient =
+            attempt < statusRetries &&
+            ((err instanceof KakaocertTransportError && err.kind !== 'aborted') ||
+              (err instanceof KakaocertError && (err.httpStatus ?? 0) >= 500));
           const staleToken = err instanceof KakaocertError && err.httpStatus === 401 && !tokenRetried;
           log?.warn(
             { op: 'GetCMSState', client_code: clientCode, receipt_id: receiptId, attempt, will_retry: transient || staleToken, ...errorFields(err) },
@@ -283,7 +286,7 @@ export function createKakaocertClient(options: KakaocertClientOptions): Kakaocer
     async verifyCMS(clientCode, receiptId, callOptions) {
       validateClientCode(clientCode);
       validateReceiptId(receiptId);
-      const started = now();
+      const started = performance.now();
       const logFields = { op: 'VerifyCMS', client_code: clientCode, receipt_id: receiptId };
       try {
         // Token errors surface unchanged: the verify request itself was never sent.
@@ -301,10 +304,10 @@ export function createKakaocertClient(options: KakaocertClientOptions): Kakaocer
           // The signature of another receipt must never be stored as this one's evidence.
           throw new OutcomeUnknownError('VerifyCMS', receiptId, 'VerifyCMS answered for a different receipt');
         }
-        log?.info({ ...logFields, ...signedDataFingerprint(result.signedData), duration_ms: now() - started }, 'kakaocert VerifyCMS succeeded');
+        log?.info({ ...logFields, ...signedDataFingerprint(result.signedData), duration_ms: Math.round(performance.now() - started) }, 'kakaocert VerifyCMS succeeded');
         return result;
       } catch (err) {
-        log?.warn({ ...logFields, duration_ms: now() - started, ...errorFields(err) }, 'kakaocert VerifyCMS failed');
+        log?.warn({ ...logFields, duration_ms: Math.round(performance.now() - started), ...errorFields(err) }, 'kakaocert VerifyCMS failed');
         throw err;
       }
     },

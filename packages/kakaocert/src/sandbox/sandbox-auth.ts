@@ -110,6 +110,11 @@ export class SandboxAuth {
     return { ok: true, value: token };
   }
 
+  /** Every live session token (tests assert that none reaches a log). */
+  issuedTokens(): string[] {
+    return [...this.tokens.keys()];
+  }
+
   revokeAll(): void {
     this.tokens.clear();
   }

@@ -82,6 +82,8 @@ export interface KakaocertSandbox {
   lastRequestBody(): string | undefined;
   /** Forget every issued session token (as if the server restarted or revoked them). */
   revokeTokens(): void;
+  /** Live session tokens, for tests that check they never reach a log. */
+  sessionTokens(): string[];
   close(): Promise<void>;
 }
 
@@ -399,6 +401,7 @@ export async function startKakaocertSandbox(options: KakaocertSandboxOptions = {
     },
     lastRequestBody: () => lastRequestBody,
     revokeTokens: () => auth.revokeAll(),
+    sessionTokens: () => auth.issuedTokens(),
     async close() {
       for (const t of timers) clearTimeout(t);
       timers.clear();
