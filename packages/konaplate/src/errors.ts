@@ -31,7 +31,6 @@ export interface KonaplateErrorDetails {
 }
 
 export class KonaplateError extends Error {
-  override name = 'KonaplateError';
   readonly operation?: KonaplateOperation;
   readonly httpStatus?: number;
   readonly correlationId?: string;
@@ -45,6 +44,9 @@ export class KonaplateError extends Error {
     details: KonaplateErrorDetails = {},
   ) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    // Not enumerable, as on Error itself: a log record lists the error's data, not its name
+    // (the shared logger would mask a `name` field as if it were a person's name).
+    Object.defineProperty(this, 'name', { value: new.target.name, enumerable: false, configurable: true, writable: true });
     this.operation = details.operation;
     this.httpStatus = details.httpStatus;
     this.correlationId = details.correlationId;
@@ -65,7 +67,6 @@ export interface ValidationIssue {
 
 /** The request broke a documented rule; it was never sent. */
 export class KonaplateValidationError extends KonaplateError {
-  override name = 'KonaplateValidationError';
   constructor(
     readonly issues: readonly ValidationIssue[],
     operation?: KonaplateOperation,
@@ -80,57 +81,31 @@ export class KonaplateValidationError extends KonaplateError {
 }
 
 /** 000_002, 000_003: Konaplate refused the input. */
-export class KonaplateInvalidRequestError extends KonaplateError {
-  override name = 'KonaplateInvalidRequestError';
-}
+export class KonaplateInvalidRequestError extends KonaplateError {}
 /** 002_001 */
-export class KonaplateInvalidAccountError extends KonaplateError {
-  override name = 'KonaplateInvalidAccountError';
-}
+export class KonaplateInvalidAccountError extends KonaplateError {}
 /** 002_003 */
-export class KonaplateNameMismatchError extends KonaplateError {
-  override name = 'KonaplateNameMismatchError';
-}
+export class KonaplateNameMismatchError extends KonaplateError {}
 /** 002_005 */
-export class KonaplateHolderNotFoundError extends KonaplateError {
-  override name = 'KonaplateHolderNotFoundError';
-}
+export class KonaplateHolderNotFoundError extends KonaplateError {}
 /** 002_007 */
-export class KonaplateAccountNotFoundError extends KonaplateError {
-  override name = 'KonaplateAccountNotFoundError';
-}
+export class KonaplateAccountNotFoundError extends KonaplateError {}
 /** 002_008, 002_009 */
-export class KonaplateAccountNotUsableError extends KonaplateError {
-  override name = 'KonaplateAccountNotUsableError';
-}
+export class KonaplateAccountNotUsableError extends KonaplateError {}
 /** 002_002, 002_004, 002_006, 002_010, 002_011: try again later. */
-export class KonaplateBankUnavailableError extends KonaplateError {
-  override name = 'KonaplateBankUnavailableError';
-}
+export class KonaplateBankUnavailableError extends KonaplateError {}
 /** 002_012 */
-export class KonaplateBankNotSupportedError extends KonaplateError {
-  override name = 'KonaplateBankNotSupportedError';
-}
+export class KonaplateBankNotSupportedError extends KonaplateError {}
 /** HTTP 401/403 (the sandbox answers 000_001): access key, HMAC, time or key id refused. */
-export class KonaplateAuthError extends KonaplateError {
-  override name = 'KonaplateAuthError';
-}
-/** HTTP 5xx without a result code, on a call where that outcome is known (not processed). */
-export class KonaplateServerError extends KonaplateError {
-  override name = 'KonaplateServerError';
-}
+export class KonaplateAuthError extends KonaplateError {}
+/** HTTP 5xx or 429 without a result code (holder verification reports a 5xx as OutcomeUnknownError). */
+export class KonaplateServerError extends KonaplateError {}
 /** The request never reached the server; safe to retry. */
-export class KonaplateNetworkError extends KonaplateError {
-  override name = 'KonaplateNetworkError';
-}
+export class KonaplateNetworkError extends KonaplateError {}
 /** The response was not a Konaplate response we can read. */
-export class KonaplateProtocolError extends KonaplateError {
-  override name = 'KonaplateProtocolError';
-}
+export class KonaplateProtocolError extends KonaplateError {}
 /** A result code missing from RESULT_CODES. */
-export class KonaplateUnknownCodeError extends KonaplateError {
-  override name = 'KonaplateUnknownCodeError';
-}
+export class KonaplateUnknownCodeError extends KonaplateError {}
 
 /**
  * The request may have reached Konaplate and been processed, but no answer arrived (timeout,
@@ -138,7 +113,6 @@ export class KonaplateUnknownCodeError extends KonaplateError {
  * (reliability.md item 9) using `correlationId`, the X-KM-Correlation-Id that was sent.
  */
 export class OutcomeUnknownError extends KonaplateError {
-  override name = 'OutcomeUnknownError';
   constructor(operation: KonaplateOperation, correlationId: string, details: Omit<KonaplateErrorDetails, 'operation' | 'correlationId'>) {
     super('OUTCOME_UNKNOWN', 'outcome_unknown', 'The outcome of the Konaplate request is unknown.', {
       ...details,

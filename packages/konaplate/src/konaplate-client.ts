@@ -163,7 +163,11 @@ export function createKonaplateClient(options: KonaplateClientOptions): Konaplat
     }
   }
 
-  /** Turns a transport result into data or a typed error; `unknown` tells how to treat doubt. */
+  /**
+   * Turns an answer into data or a typed error. `doubtful` marks answers that do not prove the
+   * request was refused (a 5xx, an unreadable success): for holder verification they become
+   * OutcomeUnknownError.
+   */
   async function interpret(
     operation: KonaplateOperation,
     correlationId: string,
