@@ -1,0 +1,327 @@
+import * as asn1js from 'asn1js';
+import * as pkijs from 'pkijs';
+import type { webcrypto as WebCrypto } from 'node:crypto';
+import { webcrypto, x509 } from '../crypto-provider';
+import { verifyIssuedBy, type CertificateRejection } from '../verify-certificate';
+import { checkPublicKey, HASH_BY_OID, isAllowedSignatureAlgorithm, OID, type HashName, type KeyRejection } from './algorithms';
+import { decodePemOrBase64 } from './csr';
+import { checkDerStructure } from './der';
+import { pkiEngine } from './engine';
+
+type CryptoKey = WebCrypto.CryptoKey;
+
+// ---------------------------------------------------------------------------------------------
+// App side: producing CMS SignedData
+// ---------------------------------------------------------------------------------------------
+
+export interface SignDataParams {
+  content: Uint8Array;
+  /** The signer's certificate (DER); embedded in the SignedData and named as its signer. */
+  certificateDer: Uint8Array;
+  privateKey: CryptoKey;
+  /** true: the content is left out (the verifier supplies it); false: it is encapsulated. */
+  detached: boolean;
+  /** Digest for messageDigest (default: the RSA key's own hash, else SHA-256). */
+  hash?: HashName;
+  signingTime?: Date;
+}
+
+/**
+ * Test-only deviations from a correct SignedData, so the verifier's refusals can be shown on
+ * real, correctly signed structures. Not exported from the package index.
+ */
+export interface SignedDataOverrides {
+  /** Put this value in the messageDigest attribute instead of the content's digest. */
+  messageDigest?: Uint8Array;
+  /** Leave out the signed attributes (sign the content directly). */
+  omitSignedAttributes?: boolean;
+  /** Identify the signer by subjectKeyIdentifier instead of issuer and serial number. */
+  subjectKeyIdentifierSid?: boolean;
+  /** Add further signers (each with its own SignerInfo and certificate). */
+  extraSigners?: { certificateDer: Uint8Array; privateKey: CryptoKey }[];
+  /** Embed these certificates instead of the signer's own. */
+  embeddedCertificates?: Uint8Array[];
+}
+
+/**
+ * CMS SignedData (RFC 5652) as a phone SDK produces it: one SignerInfo identified by issuer and
+ * serial number, the signer's certificate embedded, signed attributes contentType (id-data),
+ * messageDigest and signingTime, content attached or detached. Returns the ContentInfo DER.
+ */
+export async function signData(params: SignDataParams): Promise<{ der: Uint8Array; base64: string }> {
+  return buildSignedData(params, {});
+}
+
+export async function buildSignedData(params: SignDataParams, overrides: SignedDataOverrides): Promise<{ der: Uint8Array; base64: string }> {
+  const signers = [{ certificateDer: params.certificateDer, privateKey: params.privateKey }, ...(overrides.extraSigners ?? [])];
+  const certificates = (overrides.embeddedCertificates ?? signers.map((s) => s.certificateDer)).map((der) => pkijs.Certificate.fromBER(der));
+  const signedData = new pkijs.SignedData({
+    version: overrides.subjectKeyIdentifierSid ? 3 : 1,
+    encapContentInfo: new pkijs.EncapsulatedContentInfo({
+      eContentType: OID.data,
+      ...(params.detached ? {} : { eContent: new asn1js.OctetString({ valueHex: params.content }) }),
+    }),
+    signerInfos: [],
+    certificates,
+  });
+  for (const [index, signer] of signers.entries()) {
+    const certificate = pkijs.Certificate.fromBER(signer.certificateDer);
+    const hash = params.hash ?? keyHash(signer.privateKey) ?? 'SHA-256';
+    const digest = overrides.messageDigest ?? new Uint8Array(await webcrypto.subtle.digest(hash, params.content));
+    signedData.signerInfos.push(
+      new pkijs.SignerInfo({
+        version: overrides.subjectKeyIdentifierSid ? 3 : 1,
+        sid: overrides.subjectKeyIdentifierSid
+          ? new asn1js.Primitive({
+              idBlock: { tagClass: 3, tagNumber: 0 },
+              valueHex: await webcrypto.subtle.digest('SHA-1', certificate.subjectPublicKeyInfo.subjectPublicKey.valueBlock.valueHexView),
+            })
+          : new pkijs.IssuerAndSerialNumber({ issuer: certificate.issuer, serialNumber: certificate.serialNumber }),
+        ...(overrides.omitSignedAttributes
+          ? {}
+          : {
+              signedAttrs: new pkijs.SignedAndUnsignedAttributes({
+                type: 0,
+                attributes: [
+                  new pkijs.Attribute({ type: OID.contentTypeAttribute, values: [new asn1js.ObjectIdentifier({ value: OID.data })] }),
+                  new pkijs.Attribute({ type: OID.messageDigestAttribute, values: [new asn1js.OctetString({ valueHex: digest })] }),
+                  new pkijs.Attribute({ type: OID.signingTimeAttribute, values: [new asn1js.UTCTime({ valueDate: params.signingTime ?? new Date() })] }),
+                ],
+              }),
+            }),
+      }),
+    );
+    await signedData.sign(signer.privateKey, index, hash, params.content.slice().buffer, pkiEngine);
+  }
+  const contentInfo = new pkijs.ContentInfo({ contentType: OID.signedData, content: signedData.toSchema(true) });
+  const der = new Uint8Array(contentInfo.toSchema().toBER());
+  return { der, base64: Buffer.from(der).toString('base64') };
+}
+
+function keyHash(key: CryptoKey): HashName | undefined {
+  const hash = (key.algorithm as Partial<WebCrypto.RsaHashedKeyAlgorithm>).hash?.name;
+  return hash === 'SHA-256' || hash === 'SHA-384' || hash === 'SHA-512' ? hash : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server side: verifying CMS SignedData
+// ---------------------------------------------------------------------------------------------
+
+/** Largest SignedData accepted (base64 characters), content included when attached. */
+export const MAX_SIGNED_DATA_BASE64_LENGTH = 1024 * 1024;
+/** SignedData with a certificate nests ~12 levels; 40 is generous and still refuses bombs. */
+const MAX_SIGNED_DATA_DEPTH = 40;
+
+/** Internal detail of a refusal, for logs and tests only. Outwardly every refusal is the same. */
+export type SignedDataRejection =
+  | 'empty-content'
+  | 'too-large'
+  | 'not-base64'
+  | 'malformed-der'
+  | 'too-deep'
+  | 'not-signed-data'
+  | 'signer-count'
+  | 'content-type'
+  | 'content-mismatch'
+  | 'signing-ca-not-a-ca'
+  | 'signing-ca-not-valid'
+  | 'trusted-signer-unparseable'
+  | `signer-certificate-${CertificateRejection}`
+  | 'signer-key-usage'
+  | `signer-key-${KeyRejection}`
+  | 'signer-id-mismatch'
+  | 'embedded-certificate-mismatch'
+  | 'digest-algorithm-not-allowed'
+  | 'signature-algorithm-not-allowed'
+  | 'signed-attributes-missing'
+  | 'signed-attributes-malformed'
+  | 'content-type-attribute'
+  | 'message-digest-mismatch'
+  | 'bad-signature';
+
+export type SignedDataVerification =
+  | { ok: true; signerSerialNumber: string; digestAlgorithm: HashName; signingTime?: Date }
+  | { ok: false; detail: SignedDataRejection };
+
+export interface VerifySignedDataParams {
+  /** base64 (or PEM) of a CMS ContentInfo carrying SignedData, content attached or detached. */
+  signedData: string;
+  /** The exact bytes the signature must cover. */
+  expectedContent: Uint8Array;
+  /** The user's active signing certificate (DER); the caller has already checked revocation. */
+  trustedSigner: Uint8Array;
+  /** Our signing CA. */
+  signingCa: x509.X509Certificate;
+  now?: Date;
+}
+
+/**
+ * Verifies that `signedData` is a signature by exactly `trustedSigner`, issued by our signing CA
+ * and valid at `now`, over exactly `expectedContent`. Returns a result instead of throwing; a
+ * refusal carries only an internal `detail`, and callers map every refusal to one outward code.
+ */
+export async function verifySignedData(params: VerifySignedDataParams): Promise<SignedDataVerification> {
+  try {
+    return await verify(params);
+  } catch {
+    // Every expected refusal returns above; anything thrown is a structure pkijs could not handle.
+    return { ok: false, detail: 'malformed-der' };
+  }
+}
+
+async function verify(params: VerifySignedDataParams): Promise<SignedDataVerification> {
+  const refuse = (detail: SignedDataRejection): SignedDataVerification => ({ ok: false, detail });
+  const now = params.now ?? new Date();
+  const expected = params.expectedContent;
+  if (!(expected instanceof Uint8Array) || expected.length === 0) return refuse('empty-content');
+
+  // 1. Our own CA must be a CA in date; a misconfigured leaf "CA" must not vouch for anything.
+  const ca = params.signingCa;
+  const caConstraints = ca.getExtension(x509.BasicConstraintsExtension);
+  const caUsage = ca.getExtension(x509.KeyUsagesExtension);
+  if (!caConstraints?.ca || (caUsage && (caUsage.usages & x509.KeyUsageFlags.keyCertSign) === 0)) return refuse('signing-ca-not-a-ca');
+  if (now < ca.notBefore || now > ca.notAfter) return refuse('signing-ca-not-valid');
+
+  // 2. Bounded decoding: size, then structure and depth, before asn1js sees the bytes.
+  if (typeof params.signedData !== 'string' || params.signedData.length > MAX_SIGNED_DATA_BASE64_LENGTH) return refuse('too-large');
+  const der = decodePemOrBase64(params.signedData, 'CMS') ?? decodePemOrBase64(params.signedData, 'PKCS7');
+  if (!der) return refuse('not-base64');
+  const structure = checkDerStructure(der, { maxDepth: MAX_SIGNED_DATA_DEPTH, allowIndefiniteLength: true });
+  if (!structure.ok) return refuse(structure.problem === 'too-deep' ? 'too-deep' : 'malformed-der');
+  const asn = asn1js.fromBER(der);
+  if (asn.offset !== der.length) return refuse('malformed-der');
+  const contentInfo = new pkijs.ContentInfo({ schema: asn.result });
+  if (contentInfo.contentType !== OID.signedData) return refuse('not-signed-data');
+  const signedDataAsn = contentInfo.content as asn1js.Sequence;
+  const signedData = new pkijs.SignedData({ schema: signedDataAsn });
+
+  // 3. Exactly one signer, over id-data, with the encapsulated content (if any) byte-equal.
+  if (signedData.signerInfos.length !== 1) return refuse('signer-count');
+  const signerInfo = signedData.signerInfos[0]!;
+  if (signedData.encapContentInfo.eContentType !== OID.data) return refuse('content-type');
+  const eContent = signedData.encapContentInfo.eContent;
+  if (eContent) {
+    if (!(eContent instanceof asn1js.OctetString)) return refuse('content-mismatch');
+    if (!bytesEqual(new Uint8Array(eContent.getValue()), expected)) return refuse('content-mismatch');
+  }
+
+  // 4. The signer certificate is the caller's: the user's active one, from our CA, in date, not a
+  //    CA, with our EKU and a signing key usage, and a key we accept (RSA e = 65537 included).
+  let trusted: pkijs.Certificate;
+  try {
+    trusted = pkijs.Certificate.fromBER(params.trustedSigner);
+  } catch {
+    return refuse('trusted-signer-unparseable');
+  }
+  const chain = await verifyIssuedBy(params.trustedSigner, ca, { now, requiredExtendedKeyUsage: OID.documentSigningEku });
+  if (!chain.ok) return refuse(`signer-certificate-${chain.reason}`);
+  const usage = chain.certificate.getExtension(x509.KeyUsagesExtension);
+  if (!usage || (usage.usages & (x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.nonRepudiation)) === 0) return refuse('signer-key-usage');
+  const key = await checkPublicKey(trusted.subjectPublicKeyInfo);
+  if (!key.ok) return refuse(`signer-key-${key.reason}`);
+
+  // 5. The SignerInfo must name that certificate, and any embedded copy of it must be byte-equal
+  //    (a look-alike from another CA with the same issuer name and serial is refused here).
+  if (!(await sidMatches(signerInfo.sid, trusted))) return refuse('signer-id-mismatch');
+  for (const raw of embeddedCertificates(signedDataAsn)) {
+    let embedded: pkijs.Certificate;
+    try {
+      embedded = pkijs.Certificate.fromBER(raw);
+    } catch {
+      continue; // other certificate formats cannot name the signer
+    }
+    if ((await sidMatches(signerInfo.sid, embedded)) && !bytesEqual(raw, params.trustedSigner)) return refuse('embedded-certificate-mismatch');
+  }
+
+  // 6. Algorithms from the allow-list only.
+  const digestAlgorithm = HASH_BY_OID[signerInfo.digestAlgorithm.algorithmId];
+  if (!digestAlgorithm) return refuse('digest-algorithm-not-allowed');
+  if (!isAllowedSignatureAlgorithm(signerInfo.signatureAlgorithm, key.kind, digestAlgorithm)) return refuse('signature-algorithm-not-allowed');
+
+  // 7. Signed attributes are required: without them the signature would cover only the content,
+  //    with no content type binding. contentType must be id-data and messageDigest must be the
+  //    digest of the expected content (checked here, not only inside pkijs).
+  const attributes = signerInfo.signedAttrs?.attributes;
+  if (!attributes || attributes.length === 0) return refuse('signed-attributes-missing');
+  const byType = new Map<string, pkijs.Attribute>();
+  for (const attribute of attributes) {
+    if (byType.has(attribute.type)) return refuse('signed-attributes-malformed'); // RFC 5652: each type once
+    byType.set(attribute.type, attribute);
+  }
+  const contentType = byType.get(OID.contentTypeAttribute);
+  const contentTypeValue = contentType?.values.length === 1 ? contentType.values[0] : undefined;
+  if (!(contentTypeValue instanceof asn1js.ObjectIdentifier) || contentTypeValue.valueBlock.toString() !== OID.data) return refuse('content-type-attribute');
+  const messageDigest = byType.get(OID.messageDigestAttribute);
+  const messageDigestValue = messageDigest?.values.length === 1 ? messageDigest.values[0] : undefined;
+  if (!(messageDigestValue instanceof asn1js.OctetString) || messageDigestValue.valueBlock.isConstructed) return refuse('signed-attributes-malformed');
+  const digest = new Uint8Array(await webcrypto.subtle.digest(digestAlgorithm, expected));
+  if (!bytesEqual(messageDigestValue.valueBlock.valueHexView, digest)) return refuse('message-digest-mismatch');
+  const signingTime = readSigningTime(byType.get(OID.signingTimeAttribute));
+  if (signingTime === null) return refuse('signed-attributes-malformed');
+
+  // 8. The signature itself, by pkijs, against the trusted certificate only (the embedded set is
+  //    replaced so pkijs cannot pick any other key).
+  signedData.certificates = [trusted];
+  let verified = false;
+  try {
+    const result = await signedData.verify(
+      { signer: 0, data: expected.slice().buffer, checkChain: false, checkDate: now, extendedMode: true },
+      pkiEngine,
+    );
+    verified = result.signatureVerified === true;
+  } catch {
+    verified = false;
+  }
+  if (!verified) return refuse('bad-signature');
+
+  return {
+    ok: true,
+    signerSerialNumber: chain.certificate.serialNumber.toLowerCase(),
+    digestAlgorithm,
+    ...(signingTime ? { signingTime } : {}),
+  };
+}
+
+async function sidMatches(sid: pkijs.SignerInfo['sid'], certificate: pkijs.Certificate): Promise<boolean> {
+  if (sid instanceof pkijs.IssuerAndSerialNumber) {
+    return sid.issuer.isEqual(certificate.issuer) && sid.serialNumber.isEqual(certificate.serialNumber);
+  }
+  // [0] SubjectKeyIdentifier: compared the way pkijs finds the certificate (SHA-1 of the key
+  // bits, RFC 5280 method 1), which is also how our issued certificates' SKI is made.
+  const block = sid as asn1js.BaseBlock<asn1js.ValueBlock> & { valueBlock: { valueHexView?: Uint8Array; value?: asn1js.BaseBlock[] } };
+  if (!(block instanceof asn1js.BaseBlock) || block.idBlock.tagClass !== 3 || block.idBlock.tagNumber !== 0) return false;
+  const keyId = block.idBlock.isConstructed
+    ? (block.valueBlock.value?.[0] as asn1js.OctetString | undefined)?.valueBlock.valueHexView
+    : block.valueBlock.valueHexView;
+  if (!keyId) return false;
+  const own = new Uint8Array(await webcrypto.subtle.digest('SHA-1', certificate.subjectPublicKeyInfo.subjectPublicKey.valueBlock.valueHexView));
+  return bytesEqual(keyId, own);
+}
+
+/** The raw bytes of each entry of SignedData's `certificates [0] IMPLICIT` set, as received. */
+function embeddedCertificates(signedData: asn1js.Sequence): Uint8Array[] {
+  for (const child of signedData.valueBlock.value) {
+    if (child.idBlock.tagClass === 3 && child.idBlock.tagNumber === 0) {
+      const entries = (child as asn1js.Constructed).valueBlock.value ?? [];
+      return entries.map((entry) => new Uint8Array(entry.valueBeforeDecodeView));
+    }
+  }
+  return [];
+}
+
+/** undefined when absent; null when present but not a single UTCTime/GeneralizedTime. */
+function readSigningTime(attribute: pkijs.Attribute | undefined): Date | undefined | null {
+  if (!attribute) return undefined;
+  const value = attribute.values.length === 1 ? attribute.values[0] : undefined;
+  if (value instanceof asn1js.UTCTime || value instanceof asn1js.GeneralizedTime) {
+    const date = value.toDate();
+    return Number.isNaN(date.getTime()) ? null : date;
+  }
+  return null;
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
