@@ -100,16 +100,20 @@ export async function decryptCompact(compact: string, privateKey: CryptoKey): Pr
 }
 
 export interface FixedEncryptionInputs {
-  /** The sender's ephemeral private key (extractable ECDH P-256 CryptoKey). */
+  /**
+   * The sender's ephemeral private key (extractable ECDH P-256 CryptoKey). The app side passes a
+   * fresh one because it must keep the private half to read the server's reply; test vectors
+   * pin one.
+   */
   ephemeralPrivateKey: CryptoKey;
-  /** 12 bytes. */
-  iv: Uint8Array;
+  /** 12 bytes; test vectors only. Omitted, jose draws a random IV. */
+  iv?: Uint8Array;
 }
 
 /**
  * ECDH-ES + A256GCM to a P-256 public key, with `kid` and `kfrm_provider` in the protected
- * header. `fixed` pins the ephemeral key and IV; it exists for test vectors only (a fixed epk
- * or IV in real traffic would destroy the scheme's security).
+ * header. Without `fixed`, jose makes the ephemeral key and IV. A fixed IV is for test vectors
+ * only: reusing an ephemeral key and IV in real traffic would destroy the scheme's security.
  */
 export async function encryptCompact(
   recipientPublicKey: CryptoKey,
@@ -118,8 +122,7 @@ export async function encryptCompact(
   fixed?: FixedEncryptionInputs,
 ): Promise<string> {
   const jwe = new CompactEncrypt(plaintext).setProtectedHeader({ alg: JWE_ALG, enc: JWE_ENC, kid: header.kid, [PROVIDER_HEADER]: header.provider });
-  if (fixed) {
-    jwe.setKeyManagementParameters({ epk: fixed.ephemeralPrivateKey }).setInitializationVector(fixed.iv);
-  }
+  if (fixed) jwe.setKeyManagementParameters({ epk: fixed.ephemeralPrivateKey });
+  if (fixed?.iv) jwe.setInitializationVector(fixed.iv);
   return jwe.encrypt(recipientPublicKey);
 }
