@@ -269,7 +269,7 @@ describe('retries', () => {
     const since = sandbox.requests.length;
     sandbox.injectFault({ type: 'reset' }, { endpoint: 'inquireBankAccounts' });
     sandbox.injectFault({ type: 'delay', ms: 30_000 }, { endpoint: 'inquireBankAccounts' });
-    const result = await client.inquireBankAccounts({ userId: '1000000001' }, { timeoutMs: 300 });
+    const result = await client.inquireBankAccounts({ userId: '1000000001' }, { timeoutMs: 2_000 });
     expect(result.bankAccForNormalRcg).toBeDefined();
     expect(requestsFor('inquireBankAccounts', since).map((r) => r.fault ?? 'none')).toEqual(['reset', 'delay', 'none']);
   });

@@ -148,6 +148,8 @@ export function createKonaplateClient(options: KonaplateClientOptions): Konaplat
       cryptoKeyId: options.cipher?.keyId,
       tranTokenForm: options.tranTokenForm,
     });
+    // Aborted before anything left: provably not sent.
+    if (call.signal?.aborted) return { ok: false, failure: 'not_sent', cause: call.signal.reason };
     const timeout = AbortSignal.timeout(call.timeoutMs ?? options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     const signal = call.signal ? AbortSignal.any([timeout, call.signal]) : timeout;
     try {

@@ -99,7 +99,7 @@ export interface KonaplateSandbox {
   url: string;
   keys: KonaplateSandboxKeys;
   encryption: boolean;
-  /** Every request received, in order: tests count what reached the server. */
+  /** Requests received, in order (the last 1000): tests count what reached the server. */
   readonly requests: readonly SandboxRequestRecord[];
   injectFault(fault: SandboxFault, options?: { endpoint?: SandboxEndpoint; times?: number }): void;
   clearFaults(): void;
@@ -125,6 +125,7 @@ class Refusal extends Error {
 }
 
 const MAX_BODY_BYTES = 64 * 1024;
+const MAX_RECORDS = 1_000;
 const ENDPOINT_BY_PATH = new Map<string, SandboxEndpoint>(Object.entries(PATHS).map(([endpoint, path]) => [path, endpoint as SandboxEndpoint]));
 
 export async function startKonaplateSandbox(options: KonaplateSandboxOptions = {}): Promise<KonaplateSandbox> {
@@ -315,6 +316,8 @@ export async function startKonaplateSandbox(options: KonaplateSandboxOptions = {
     const correlationHeader = req.headers[HEADER.correlationId];
     const record: SandboxRequestRecord = { endpoint, correlationId: typeof correlationHeader === 'string' ? correlationHeader : undefined };
     requests.push(record);
+    // The embedded default runs for days: keep the recent history only.
+    if (requests.length > MAX_RECORDS) requests.splice(0, requests.length - MAX_RECORDS);
     readBody(req)
       .then(async (rawBody) => {
         if (rawBody === undefined) return send(res, record, { status: 413, body: '' });
