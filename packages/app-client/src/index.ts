@@ -1,0 +1,3 @@
+export * from './app-client';
+export * from './device-identity';
+export * from './unary';
