@@ -1,0 +1,5 @@
+export * from './pin-rules';
+export * from './pattern-rules';
+export * from './secret-hasher';
+export * from './attempt-limiter';
+export * from './rate-limit';
