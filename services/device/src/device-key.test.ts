@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
+import { createHash, createPublicKey } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { DomainError } from '@kfrm/errors';
 import { encodeTlv } from './der';
 import { MAX_PUBLIC_KEY_CHARS, parseDevicePublicKey, type DeviceKeyAlgorithm } from './device-key';
-import { keyPair, P256, RSA2048, spkiBase64, spkiDer, spkiPem, type KeySpec } from './test-keys';
+import { keyPair, keyText, P256, RSA2048, spkiBase64, spkiDer, spkiPem, RSA_PUBLIC_FIXTURES, type KeySpec } from './test-keys';
 
 async function refusal(text: string): Promise<string> {
   try {
@@ -18,21 +18,22 @@ const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
 const hex = (text: string) => Uint8Array.from(Buffer.from(text.replace(/\s+/g, ''), 'hex'));
 
 describe('parseDevicePublicKey accepts the keys phones make', () => {
-  const accepted: Array<[string, KeySpec, DeviceKeyAlgorithm]> = [
+  const accepted: Array<[string, KeySpec | keyof typeof RSA_PUBLIC_FIXTURES, DeviceKeyAlgorithm]> = [
     ['EC P-256', P256, 'EC_P256'],
     ['RSA 2048', RSA2048, 'RSA_2048'],
-    ['RSA 3072', { type: 'rsa', modulusLength: 3072 }, 'RSA_3072'],
-    ['RSA 4096', { type: 'rsa', modulusLength: 4096 }, 'RSA_4096'],
+    ['RSA 3072', 'RSA_3072', 'RSA_3072'],
+    ['RSA 4096', 'RSA_4096', 'RSA_4096'],
   ];
-  for (const [name, spec, algorithm] of accepted) {
+  for (const [name, source, algorithm] of accepted) {
     it(`${name}, as PEM and as base64 DER, unchanged`, async () => {
-      const fromPem = await parseDevicePublicKey(spkiPem(spec));
-      const fromBase64 = await parseDevicePublicKey(spkiBase64(spec));
+      const key = keyText(source);
+      const fromPem = await parseDevicePublicKey(key.pem);
+      const fromBase64 = await parseDevicePublicKey(key.base64);
       expect(fromPem.algorithm).toBe(algorithm);
       expect(fromBase64).toEqual(fromPem);
       // Node's export is canonical DER: re-encoding gives the same bytes and fingerprint.
-      expect(b64(fromPem.spki)).toBe(spkiBase64(spec));
-      expect(fromPem.fingerprint).toBe(createHash('sha256').update(spkiDer(spec)).digest('hex'));
+      expect(b64(fromPem.spki)).toBe(key.base64);
+      expect(fromPem.fingerprint).toBe(createHash('sha256').update(key.der).digest('hex'));
     });
   }
 
@@ -53,23 +54,34 @@ describe('parseDevicePublicKey accepts the keys phones make', () => {
 });
 
 describe('parseDevicePublicKey refuses everything else with DEVICE_CERTIFICATE_ISSUANCE_FAILED', () => {
-  const refusedKeys: Array<[string, KeySpec]> = [
-    ['RSA 1024', { type: 'rsa', modulusLength: 1024 }],
-    ['RSA 2047-bit modulus', { type: 'rsa', modulusLength: 2047 }],
-    ['RSA 2048 with e=3', { type: 'rsa', modulusLength: 2048, publicExponent: 3 }],
+  const refusedKeys: Array<[string, KeySpec | keyof typeof RSA_PUBLIC_FIXTURES]> = [
+    ['RSA 1024', 'RSA_1024'],
+    ['RSA 2047-bit modulus', 'RSA_2047'],
+    ['RSA 2048 with e=3', 'RSA_2048_E3'],
     ['EC P-384', { type: 'ec', namedCurve: 'secp384r1' }],
     ['EC secp256k1', { type: 'ec', namedCurve: 'secp256k1' }],
     ['Ed25519', { type: 'ed25519' }],
   ];
-  for (const [name, spec] of refusedKeys) {
+  for (const [name, source] of refusedKeys) {
     it(name, async () => {
-      expect(await refusal(spkiPem(spec))).toBe('DEVICE_CERTIFICATE_ISSUANCE_FAILED');
-      expect(await refusal(spkiBase64(spec))).toBe('DEVICE_CERTIFICATE_ISSUANCE_FAILED');
+      const key = keyText(source);
+      expect(await refusal(key.pem)).toBe('DEVICE_CERTIFICATE_ISSUANCE_FAILED');
+      expect(await refusal(key.base64)).toBe('DEVICE_CERTIFICATE_ISSUANCE_FAILED');
     });
   }
 
+  it('the fixtures are what their names say', () => {
+    const details = (name: keyof typeof RSA_PUBLIC_FIXTURES) =>
+      createPublicKey({ key: Buffer.from(RSA_PUBLIC_FIXTURES[name], 'base64'), format: 'der', type: 'spki' }).asymmetricKeyDetails;
+    expect(details('RSA_3072')).toEqual({ modulusLength: 3072, publicExponent: 65537n });
+    expect(details('RSA_4096')).toEqual({ modulusLength: 4096, publicExponent: 65537n });
+    expect(details('RSA_1024')).toEqual({ modulusLength: 1024, publicExponent: 65537n });
+    expect(details('RSA_2047')).toEqual({ modulusLength: 2047, publicExponent: 65537n });
+    expect(details('RSA_2048_E3')).toEqual({ modulusLength: 2048, publicExponent: 3n });
+  });
+
   it('an RSA-PSS key', async () => {
-    const pss = keyPair({ type: 'rsa', modulusLength: 2048 }).publicKey; // same modulus, PSS OID below
+    const pss = keyPair(RSA2048).publicKey; // the same key, with the RSA-PSS OID written below
     const der = new Uint8Array(pss.export({ type: 'spki', format: 'der' }));
     const index = Buffer.from(der).indexOf(Buffer.from('2a864886f70d010101', 'hex'));
     der[index + 8] = 0x0a; // 1.2.840.113549.1.1.10
