@@ -108,7 +108,9 @@ describe('backend over TLS', () => {
     const listed = stdout.trim().split('\n').sort();
     expect(listed).toEqual([...SEED_SERVICES].sort());
     const internal = await run(BUF, ['curl', '--protocol', 'grpc', '--http2-prior-knowledge', '--list-services', `http://127.0.0.1:${running.internalPort}`]);
-    expect(internal.stdout.trim().split('\n')).toEqual(['kfrm.api.user.UserService']);
+    const internalServices = internal.stdout.trim().split('\n');
+    expect(internalServices).toEqual(expect.arrayContaining(['kfrm.api.user.UserService', 'kfrm.api.device.DeviceRegistryService']));
+    for (const name of SEED_SERVICES) expect(internalServices).not.toContain(name);
   });
 
   it('serves the tab menu from Postgres', async () => {

@@ -25,7 +25,8 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 
 function randomSerial(): string {
   const bytes = webcrypto.getRandomValues(new Uint8Array(16));
-  bytes[0] = bytes[0]! & 0x7f; // positive INTEGER
+  // Positive and minimal DER: a leading zero byte would be a non-minimal INTEGER.
+  bytes[0] = (bytes[0]! & 0x7f) | 0x40;
   return Buffer.from(bytes).toString('hex');
 }
 

@@ -20,6 +20,8 @@ export function readRuntimeConfig(env: Env = process.env) {
       deviceCaKeyFile: str('KFRM_DEVICE_CA_KEY_FILE', { optional: true }),
       // Seals E2E session private keys in the store (32 raw bytes, or their base64).
       e2eKekFile: str('KFRM_E2E_KEK_FILE', { optional: true }),
+      // Where other services' internal APIs are; unset = this process's internal listener.
+      internalTarget: str('KFRM_INTERNAL_TARGET', { optional: true }),
       migrateOnStart: oneOf('KFRM_MIGRATE_ON_START', ['auto', 'true', 'false'], { default: 'auto' }),
       logLevel: oneOf('LOG_LEVEL', ['trace', 'debug', 'info', 'warn', 'error', 'silent'], { default: 'info' }),
       dbPoolMax: int('DB_POOL_MAX', { default: 10, min: 1, max: 200 }),
@@ -29,6 +31,12 @@ export function readRuntimeConfig(env: Env = process.env) {
     },
     env,
   );
+  // KFRM_INTERNAL_TARGET_<PKG>=host:port routes one service package's internal API elsewhere.
+  const internalTargets: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    const match = /^KFRM_INTERNAL_TARGET_([A-Z0-9_]+)$/.exec(name);
+    if (match && value) internalTargets[match[1]!.toLowerCase()] = value.trim();
+  }
   const mode = base.databaseUrl ? ('real' as const) : ('embedded' as const);
   const dataDir = resolve(base.dataDir);
   const fromFiles = [base.tlsCertFile, base.tlsKeyFile, base.deviceCaCertFile, base.deviceCaKeyFile, base.e2eKekFile];
@@ -46,6 +54,7 @@ export function readRuntimeConfig(env: Env = process.env) {
     ...base,
     mode,
     dataDir,
+    internalTargets,
     pgliteDir: join(dataDir, 'pglite'),
     devTlsDir: join(dataDir, 'tls'),
     // The embedded default generates the key once into the data directory (see @kfrm/e2e-crypto).

@@ -4,6 +4,7 @@ import type { DeviceCa } from '@kfrm/device-trust';
 import type { Logger } from '@kfrm/logging';
 import type { ServiceRegistration } from '@kfrm/server-kit';
 import type { Store } from '@kfrm/store';
+import type { InternalClients } from './internal-clients';
 import type { RuntimeConfig } from './runtime-config';
 
 /** What a service needs from the process it runs in. */
@@ -18,6 +19,8 @@ export interface ServiceDeps {
    * hold it in memory.
    */
   deviceCa: DeviceCa;
+  /** Generated clients for other services' internal APIs (usable once the listeners are up). */
+  internalClients: InternalClients;
 }
 
 /** A running service: what it serves on each listener, and what it must release at shutdown. */

@@ -13,6 +13,7 @@ import {
 } from '@kfrm/server-kit';
 import { createStore, type Store } from '@kfrm/store';
 import type { DestinationStream } from 'pino';
+import { createInternalClients, type InternalClients } from './internal-clients';
 import { readRuntimeConfig, type RuntimeConfig } from './runtime-config';
 import type { ServiceInstance, ServiceModule } from './service-module';
 
@@ -21,6 +22,7 @@ export interface RunningServices {
   logger: Logger;
   mobilePort: number;
   internalPort: number;
+  internalClients: InternalClients;
   /** The CA a client must trust to reach the mobile listener. */
   serverCaCertFile: string;
   deviceCaCertFile: string;
@@ -94,6 +96,15 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
     if (config.migrateOnStart) await migrateModules(db, modules, logger);
 
     const descriptorSet = await readFile(descriptorSetPath);
+    let internalPort: number | undefined;
+    const internalClients = createInternalClients({
+      targets: config.internalTargets,
+      defaultTarget: config.internalTarget,
+      ownListener: () => {
+        if (internalPort === undefined) throw new Error('internal clients are usable once the listeners are up');
+        return { host: config.internalListen.host, port: internalPort };
+      },
+    });
     const mobile = new GrpcListener({
       name: 'mobile',
       ...config.mobileListen,
@@ -118,12 +129,13 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
     });
 
     for (const module of modules) {
-      const instance = await module.create({ db, store, logger: logger.child({ component: module.name }), config, deviceCa });
+      const instance = await module.create({ db, store, logger: logger.child({ component: module.name }), config, deviceCa, internalClients });
       instances.push(instance);
       for (const registration of instance.mobile ?? []) mobile.addService(registration);
       for (const registration of instance.internal ?? []) internal.addService(registration);
     }
-    const [mobilePort, internalPort] = await Promise.all([mobile.start(), internal.start()]);
+    internalPort = await internal.start();
+    const mobilePort = await mobile.start();
 
     let stopped: Promise<void> | undefined;
     const openStore = store;
@@ -132,6 +144,7 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
       logger,
       mobilePort,
       internalPort,
+      internalClients,
       serverCaCertFile: files.serverCaCertFile,
       deviceCaCertFile: files.deviceCaCertFile,
       deviceCaKeyFile: files.deviceCaKeyFile,
@@ -141,6 +154,7 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
         stopped ??= (async () => {
           await Promise.all([mobile.shutdown(config.shutdownGraceMs), internal.shutdown(config.shutdownGraceMs)]);
           for (const instance of instances.reverse()) await instance.close?.();
+          internalClients.close();
           if (ownsStore) await openStore.close();
           if (ownsDb) await db.close();
         })();

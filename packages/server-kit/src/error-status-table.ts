@@ -56,6 +56,7 @@ export const ERROR_STATUS: Readonly<Record<string, status>> = {
   SESSION_TOKEN_REQUIRED: status.INVALID_ARGUMENT,
   LOGIN_SESSION_EXPIRED: status.UNAUTHENTICATED,
   USER_NOT_FOUND: status.NOT_FOUND,
+  USER_STATUS_CONFLICT: status.FAILED_PRECONDITION,
 
   // accounts and transfers
   ACCOUNT_NOT_FOUND: status.NOT_FOUND,

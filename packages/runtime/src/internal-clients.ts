@@ -1,0 +1,59 @@
+import * as grpc from '@grpc/grpc-js';
+import type { ListenAddress } from '@kfrm/config';
+
+export type ClientConstructor<C extends grpc.Client> = (new (address: string, credentials: grpc.ChannelCredentials, options?: Partial<grpc.ClientOptions>) => C) & {
+  service: Record<string, { path: string }>;
+};
+
+/**
+ * Generated clients for other services' internal APIs. A service reaches another only through
+ * these (never through its tables). The target of `kfrm.api.<pkg>.*` services is
+ * KFRM_INTERNAL_TARGET_<PKG> when set (services deployed apart), else KFRM_INTERNAL_TARGET,
+ * else this process's own internal listener (the embedded default, where every service is in
+ * one process). Clients are made on first use, after the listeners are bound.
+ */
+export interface InternalClients {
+  get<C extends grpc.Client>(ctor: ClientConstructor<C>): C;
+  close(): void;
+}
+
+export function internalPackageOf(ctor: { service: Record<string, { path: string }> }): string {
+  const path = Object.values(ctor.service)[0]?.path ?? '';
+  // "/kfrm.api.user.UserService/FindBySessionToken" → "user"
+  const match = /^\/kfrm\.api\.([a-z0-9_]+)\./.exec(path);
+  if (!match) throw new Error(`not a kfrm service client: ${path}`);
+  return match[1]!;
+}
+
+export function createInternalClients(options: {
+  targets: Record<string, string>;
+  defaultTarget: string | undefined;
+  /** The bound internal listener, for the embedded default. */
+  ownListener: () => ListenAddress;
+}): InternalClients {
+  const clients = new Map<unknown, grpc.Client>();
+  const targetFor = (pkg: string) => {
+    const explicit = options.targets[pkg] ?? options.defaultTarget;
+    if (explicit) return explicit;
+    const own = options.ownListener();
+    const host = own.host === '0.0.0.0' || own.host === '::' || own.host === '[::]' ? '127.0.0.1' : own.host;
+    return `${host}:${own.port}`;
+  };
+  return {
+    get<C extends grpc.Client>(ctor: ClientConstructor<C>): C {
+      let client = clients.get(ctor) as C | undefined;
+      if (!client) {
+        client = new ctor(targetFor(internalPackageOf(ctor)), grpc.credentials.createInsecure(), {
+          // Fail fast when the other service is down instead of queueing calls.
+          'grpc.enable_retries': 0,
+        });
+        clients.set(ctor, client);
+      }
+      return client;
+    },
+    close() {
+      for (const client of clients.values()) client.close();
+      clients.clear();
+    },
+  };
+}
