@@ -119,6 +119,7 @@ export type SignedDataRejection =
   | 'not-base64'
   | 'malformed-der'
   | 'too-deep'
+  | 'unparseable'
   | 'not-signed-data'
   | 'signer-count'
   | 'content-type'
@@ -164,8 +165,9 @@ export async function verifySignedData(params: VerifySignedDataParams): Promise<
   try {
     return await verify(params);
   } catch {
-    // Every expected refusal returns above; anything thrown is a structure pkijs could not handle.
-    return { ok: false, detail: 'malformed-der' };
+    // Every expected refusal returns from verify(); anything thrown is a structure asn1js/pkijs
+    // could not map (for example well-formed DER that is not a ContentInfo). Fail closed.
+    return { ok: false, detail: 'unparseable' };
   }
 }
 

@@ -21,7 +21,7 @@ export function wrapDer(tag: number, inner: Uint8Array): Uint8Array {
 
 /** `depth` SEQUENCEs, each holding the next, around a NULL. */
 export function nestedSequences(depth: number): Uint8Array {
-  let der = new Uint8Array([0x05, 0x00]);
+  let der: Uint8Array = new Uint8Array([0x05, 0x00]);
   for (let i = 0; i < depth; i++) der = wrapDer(0x30, der);
   return der;
 }
