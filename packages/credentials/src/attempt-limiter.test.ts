@@ -6,6 +6,8 @@ import { createSecretHasher } from './secret-hasher';
 import { sleep, storeTargets, type OpenedStore } from './test-stores';
 
 const MAX_ATTEMPTS = 5;
+// Short TTLs so a shared Redis does not keep test keys for the production defaults (30/365 days).
+const TTLS = { counterTtlMs: 60_000, lockTtlMs: 60_000 };
 const hasher = createSecretHasher({ pepper: randomBytes(32) });
 const rightPin = '385170';
 const wrongPin = '385171';
@@ -55,7 +57,7 @@ for (const target of storeTargets) {
     beforeEach(async () => {
       opened = await target.open();
       store = opened.store;
-      limiter = createAttemptLimiter(store, { kind: 'pin', maxAttempts: MAX_ATTEMPTS });
+      limiter = createAttemptLimiter(store, { kind: 'pin', maxAttempts: MAX_ATTEMPTS, ...TTLS });
       id = randomUUID();
     });
     afterEach(async () => {
@@ -91,7 +93,7 @@ for (const target of storeTargets) {
     });
 
     it('stays locked after the attempt counter has expired: only unlock opens it', async () => {
-      const shortCounter = createAttemptLimiter(store, { kind: 'pin', maxAttempts: 2, counterTtlMs: 200 });
+      const shortCounter = createAttemptLimiter(store, { kind: 'pin', maxAttempts: 2, counterTtlMs: 200, lockTtlMs: 60_000 });
       for (let i = 1; i <= 2; i++) {
         const claim = await shortCounter.claim(id);
         if (!claim.allowed) throw new Error('expected the claim to be allowed');
@@ -125,7 +127,7 @@ for (const target of storeTargets) {
 
     it(`N+50 racing wrong attempts from two instances evaluate exactly N, and the next correct one is refused`, async () => {
       const peer = await opened.openPeer();
-      const instances = [limiter, createAttemptLimiter(peer, { kind: 'pin', maxAttempts: MAX_ATTEMPTS })];
+      const instances = [limiter, createAttemptLimiter(peer, { kind: 'pin', maxAttempts: MAX_ATTEMPTS, ...TTLS })];
       const callers = instances.map(makeCaller);
       const outcomes = await Promise.all(
         Array.from({ length: MAX_ATTEMPTS + 50 }, (_, i) => callers[i % 2]!.attempt(id, wrongPin, undefined)),
@@ -163,13 +165,13 @@ for (const target of storeTargets) {
       for (let i = 1; i <= MAX_ATTEMPTS; i++) await caller.attempt(id, wrongPin, undefined);
       expect(await limiter.claim(id)).toEqual({ allowed: false, reason: 'locked' });
       expect(await limiter.claim(randomUUID())).toEqual({ allowed: true, attempt: 1 });
-      const pattern = createAttemptLimiter(store, { kind: 'pattern', maxAttempts: MAX_ATTEMPTS });
+      const pattern = createAttemptLimiter(store, { kind: 'pattern', maxAttempts: MAX_ATTEMPTS, ...TTLS });
       expect(await pattern.claim(id)).toEqual({ allowed: true, attempt: 1 });
     });
 
     it('fails closed when the store is down: every call rejects, nothing is treated as zero attempts', async () => {
       const down = await opened.openPeer();
-      const downLimiter = createAttemptLimiter(down, { kind: 'pin', maxAttempts: MAX_ATTEMPTS });
+      const downLimiter = createAttemptLimiter(down, { kind: 'pin', maxAttempts: MAX_ATTEMPTS, ...TTLS });
       const caller = makeCaller(downLimiter);
       await down.close();
       await expect(caller.attempt(id, rightPin)).rejects.toBeInstanceOf(StoreUnavailableError);

@@ -20,10 +20,11 @@
  * {@link SecretHasher.needsRehash} tells the caller to re-hash after the next successful check.
  *
  * Event loop: @node-rs/argon2's async functions run on libuv's thread pool, so hashing never
- * blocks the event loop (a test checks that timers keep firing while 8 verifies run). That pool
- * has UV_THREADPOOL_SIZE threads (default 4) shared with fs, dns.lookup, zlib and crypto.pbkdf2/
- * scrypt: at most that many hashes run at once, each holding m KiB of memory (4 × 19 MiB by
- * default), and a burst of logins queues behind them and delays file and DNS work too. Set
+ * blocks the event loop (a test checks that timers keep firing while 8 verifies and 8 hashes
+ * run). That pool has UV_THREADPOOL_SIZE threads (default 4), shared with fs, dns.lookup, zlib
+ * and crypto.pbkdf2/scrypt: at most that many hashes run at once, each holding m KiB of memory
+ * (4 × 19 MiB by default), and a burst of logins queues behind them and delays file and DNS work
+ * too. Set
  * UV_THREADPOOL_SIZE to about the number of cores available for hashing, in the environment
  * before the process starts (setting it from code after the pool is first used has no effect).
  *
