@@ -50,7 +50,10 @@ describe('issueSigningCertificate', () => {
     const constraints = parsed.getExtension(x509.BasicConstraintsExtension)!;
     expect(constraints.critical).toBe(true);
     expect(constraints.ca).toBe(false);
-    expect(parsed.getExtension(x509.SubjectKeyIdentifierExtension)).not.toBeNull();
+    // SKI = SHA-1 of the key bits (RFC 5280 method 1), which is what a CMS subjectKeyIdentifier sid carries.
+    const keyBits = pkijs.PublicKeyInfo.fromBER(csr.subjectPublicKeyInfo).subjectPublicKey.valueBlock.valueHexView;
+    const sha1 = Buffer.from(await crypto.subtle.digest('SHA-1', keyBits)).toString('hex');
+    expect(parsed.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId).toBe(sha1);
     expect(parsed.getExtension(x509.AuthorityKeyIdentifierExtension)?.keyId).toBe(
       longCa.cert.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId,
     );
