@@ -14,6 +14,7 @@ import {
 import { createStore, type Store } from '@kfrm/store';
 import type { DestinationStream } from 'pino';
 import { createInternalClients, type InternalClients } from './internal-clients';
+import { createSessionResolver } from './session-resolver';
 import { readRuntimeConfig, type RuntimeConfig } from './runtime-config';
 import type { ServiceInstance, ServiceModule } from './service-module';
 
@@ -113,6 +114,7 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
         // Chain, validity, clientAuth, the device id it names, and revocation (a store read that
         // fails closed: an unreachable store is UNAVAILABLE, never "not revoked").
         verifyDevice: createDeviceVerifier({ deviceCaCert: deviceCa.certificate, store, logger: logger.child({ component: 'device-trust' }) }),
+        resolveSession: createSessionResolver(internalClients),
       }),
       logger,
       descriptorSet,

@@ -1,0 +1,35 @@
+import { status, type ServiceError } from '@grpc/grpc-js';
+import { UserServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user';
+import type { DeviceIdentity, SessionIdentity } from '@kfrm/server-kit';
+import type { InternalClients } from './internal-clients';
+
+/** Answers that mean "no live session": the guard turns them into UNAUTHENTICATED. */
+const NO_SESSION = new Set([status.NOT_FOUND, status.UNAUTHENTICATED, status.INVALID_ARGUMENT]);
+
+export class SessionLookupUnavailableError extends Error {
+  // Mapped to UNAVAILABLE by the server kit's infrastructure table: a session that cannot be
+  // checked is never treated as valid.
+  override name = 'StoreUnavailableError';
+}
+
+/**
+ * The mobile guard's "session" level: the session token from `authorization: Bearer …` is
+ * resolved by the user service's FindBySessionToken, and the session must belong to the device
+ * whose certificate the call came with.
+ */
+export function createSessionResolver(clients: InternalClients, timeoutMs = 3_000) {
+  return (token: string, device: DeviceIdentity): Promise<SessionIdentity | undefined> => {
+    const users = clients.get(UserServiceClient);
+    return new Promise((resolve, reject) => {
+      users.findBySessionToken({ sessionToken: token }, { deadline: Date.now() + timeoutMs } as never, (err: ServiceError | null, response) => {
+        if (err) {
+          if (NO_SESSION.has(err.code)) return resolve(undefined);
+          return reject(new SessionLookupUnavailableError('session lookup failed', { cause: err }));
+        }
+        const session = response.userSession;
+        if (!session || String(session.deviceId) !== device.deviceId) return resolve(undefined);
+        resolve({ userId: String(session.userId), deviceId: String(session.deviceId), sessionToken: token });
+      });
+    });
+  };
+}
