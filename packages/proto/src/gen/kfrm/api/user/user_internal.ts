@@ -148,6 +148,11 @@ export interface UpdateUserStatusRequest {
   expectedStatus: UserStatus;
   newStatus: UserStatus;
   reason: string;
+  /**
+   * Added: true only from the unlock flow, after the user's identity was verified again.
+   * BLOCKED -> ACTIVATED is refused (USER_STATUS_CONFLICT) without it; ignored otherwise.
+   */
+  unlock: boolean;
 }
 
 export interface UpdateUserStatusResponse {
@@ -1192,7 +1197,7 @@ export const FindByUserTokenApiError: MessageFns<FindByUserTokenApiError, "kfrm.
 };
 
 function createBaseUpdateUserStatusRequest(): UpdateUserStatusRequest {
-  return { userId: 0n, expectedStatus: 0, newStatus: 0, reason: "" };
+  return { userId: 0n, expectedStatus: 0, newStatus: 0, reason: "", unlock: false };
 }
 
 export const UpdateUserStatusRequest: MessageFns<UpdateUserStatusRequest, "kfrm.api.user.UpdateUserStatusRequest"> = {
@@ -1213,6 +1218,9 @@ export const UpdateUserStatusRequest: MessageFns<UpdateUserStatusRequest, "kfrm.
     }
     if (message.reason !== "") {
       writer.uint32(34).string(message.reason);
+    }
+    if (message.unlock !== false) {
+      writer.uint32(40).bool(message.unlock);
     }
     return writer;
   },
@@ -1262,6 +1270,14 @@ export const UpdateUserStatusRequest: MessageFns<UpdateUserStatusRequest, "kfrm.
             message.reason = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.unlock = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1288,6 +1304,7 @@ export const UpdateUserStatusRequest: MessageFns<UpdateUserStatusRequest, "kfrm.
         ? userStatusFromJSON(object.new_status)
         : 0,
       reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      unlock: isSet(object.unlock) ? globalThis.Boolean(object.unlock) : false,
     };
   },
 
@@ -1305,6 +1322,9 @@ export const UpdateUserStatusRequest: MessageFns<UpdateUserStatusRequest, "kfrm.
     if (message.reason !== "") {
       obj.reason = message.reason;
     }
+    if (message.unlock !== false) {
+      obj.unlock = message.unlock;
+    }
     return obj;
   },
 
@@ -1317,6 +1337,7 @@ export const UpdateUserStatusRequest: MessageFns<UpdateUserStatusRequest, "kfrm.
     message.expectedStatus = object.expectedStatus ?? 0;
     message.newStatus = object.newStatus ?? 0;
     message.reason = object.reason ?? "";
+    message.unlock = object.unlock ?? false;
     return message;
   },
 };
