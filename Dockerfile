@@ -1,0 +1,54 @@
+# One image for every entry point of the backend (see docs/deploy.md):
+#   docker build -t kfrm-backend:dev .
+#   docker run kfrm-backend:dev                                   all services in one process
+#   docker run kfrm-backend:dev packages/backend/src/migrate.ts   apply migrations and exit
+#   docker run kfrm-backend:dev services/tab-menu/src/main.ts     one service alone
+# The argument is the TypeScript entry point; the code runs as TypeScript through tsx, as in
+# development, so there is no separate compile step to drift from what the tests ran.
+
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+# --- deps: the workspace with its node_modules, installed from the lockfile ------------------
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+RUN npm install --global pnpm@10
+# The lockfile alone decides what is downloaded, so this layer stays cached until it changes.
+COPY pnpm-lock.yaml pnpm-workspace.yaml ./
+RUN pnpm fetch
+COPY . .
+# Development dependencies stay: tsx (the runtime loader) is one of them.
+RUN pnpm install --frozen-lockfile --offline
+
+# --- runtime ---------------------------------------------------------------------------------
+FROM ${NODE_IMAGE} AS runtime
+# tini runs as PID 1: it forwards SIGTERM to node (which then drains both listeners, see
+# onShutdownSignal in @kfrm/server-kit) and reaps zombies.
+RUN apt-get update \
+ && apt-get install --yes --no-install-recommends tini \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --system --gid 10001 kfrm \
+ && useradd --system --uid 10001 --gid kfrm --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin kfrm \
+ && mkdir -p /var/lib/kfrm \
+ && chown kfrm:kfrm /var/lib/kfrm
+WORKDIR /app
+# Owned by root and not writable by the service user: the code cannot be changed at run time.
+COPY --from=deps /app /app
+
+ENV NODE_ENV=production \
+    KFRM_DATA_DIR=/var/lib/kfrm \
+    KFRM_MOBILE_LISTEN=0.0.0.0:50051 \
+    KFRM_INTERNAL_LISTEN=0.0.0.0:50052
+# mobile listener (TLS), internal listener (plaintext, service to service)
+EXPOSE 50051 50052
+# A numeric user, so Kubernetes can verify runAsNonRoot without reading /etc/passwd.
+USER 10001:10001
+
+# grpc.health.v1 on the internal listener (plaintext, so no CA is needed here); compose also
+# checks the mobile listener over TLS. Kubernetes uses its native grpc probes instead.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["node", "--import", "tsx", "scripts/grpc-health-check.ts", "--timeout-ms", "3000"]
+
+# `node --import tsx` keeps one process (the tsx CLI would start a second node and relay
+# signals to it), so SIGTERM from tini reaches the code directly.
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--import", "tsx"]
+CMD ["packages/backend/src/main.ts"]

@@ -1,0 +1,52 @@
+// Makes the files docker-compose mounts as secrets (see docs/deploy.md): a dev server CA and a
+// server certificate, the device CA, and the E2E key-encryption key, in deploy/dev-secrets/
+// (gitignored). Run once; existing files are kept, delete the folder to start over.
+//
+//   node --import tsx scripts/dev-certs.ts [DIR]
+//
+// Development only: real deployments bring their own certificates and keys (Secrets in deploy/).
+import { randomBytes } from 'node:crypto';
+import { chmod, readdir, stat, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { ensureDevCertificates } from '@kfrm/pki';
+
+const repoRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
+
+/** Names the server certificate answers to: loopback, and every compose service's host name. */
+export async function devCertificateHosts(root = repoRoot): Promise<string[]> {
+  const services = (await readdir(join(root, 'services'), { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name);
+  return ['localhost', '127.0.0.1', '::1', 'backend', ...services.sort()];
+}
+
+export interface DevSecrets {
+  serverCaCertFile: string;
+  serverCertFile: string;
+  serverKeyFile: string;
+  deviceCaCertFile: string;
+  deviceCaKeyFile: string;
+  e2eKekFile: string;
+}
+
+export async function ensureDevSecrets(dir: string, hosts: string[]): Promise<DevSecrets> {
+  const tls = await ensureDevCertificates(dir, hosts);
+  const e2eKekFile = join(dir, 'e2e-kek');
+  const exists = await stat(e2eKekFile).then(
+    () => true,
+    () => false,
+  );
+  if (!exists) await writeFile(e2eKekFile, randomBytes(32).toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
+  const files = { ...tls, e2eKekFile };
+  // Compose mounts file secrets as bind mounts and ignores `uid`/`mode` for them, so the
+  // container's user (uid 10001) can read them only if they are world-readable. Acceptable for
+  // throwaway dev keys in a gitignored folder; never do this with real keys.
+  await chmod(dir, 0o755);
+  for (const file of Object.values(files)) await chmod(file, 0o644);
+  return files;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const dir = resolve(process.argv[2] ?? join(repoRoot, 'deploy', 'dev-secrets'));
+  const files = await ensureDevSecrets(dir, await devCertificateHosts());
+  for (const [name, file] of Object.entries(files)) process.stdout.write(`${name.padEnd(17)} ${file}\n`);
+}
