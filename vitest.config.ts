@@ -8,5 +8,8 @@ export default defineConfig({
     hookTimeout: 90_000,
     // Two cores: more workers only add contention (PGlite start-up is CPU-bound).
     poolOptions: { forks: { maxForks: 4, minForks: 1 } },
+    // The JSON report lets .ci/run print a plain "N passed, N failed" summary line.
+    reporters: ['default', 'json'],
+    outputFile: { json: '.tmp/vitest-report.json' },
   },
 });
