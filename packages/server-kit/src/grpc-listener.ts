@@ -141,12 +141,8 @@ export class GrpcListener {
     });
   }
 
-  private async prepareCall(call: SurfaceCall, policy: MethodPolicy) {
-    const started = process.hrtime.bigint();
-    const metadata = call.metadata;
-    const requestId = requestIdOf(metadata);
-    const method = call.getPath();
-    const logger = this.options.logger.child({ listener: this.options.name, request_id: requestId, method });
+  /** Sets up a call's context: request id, logger, cancellation (client, deadline, shutdown), access. */
+  private async prepareCall(call: SurfaceCall, policy: MethodPolicy, requestId: string, logger: Logger) {
     const controller = new AbortController();
     const abort = () => controller.abort();
     call.on('cancelled', abort);
@@ -158,63 +154,92 @@ export class GrpcListener {
       if (timer) clearTimeout(timer);
       this.shutdownController.signal.removeEventListener('abort', abort);
     };
+    try {
+      const peer = call.getAuthContext?.()?.sslPeerCertificate?.raw;
+      const principal = await this.options.guard.authorize(policy.access, {
+        metadata: call.metadata,
+        peerCertificateDer: peer ? new Uint8Array(peer) : undefined,
+      });
+      const ctx: CallContext = {
+        requestId,
+        method: call.getPath(),
+        logger,
+        metadata: call.metadata,
+        principal,
+        signal: controller.signal,
+        deadline,
+      };
+      return { ctx, cleanup };
+    } catch (err) {
+      cleanup();
+      throw err;
+    }
+  }
+
+  /**
+   * What unary and streaming calls share: the request id echoed to the client, the context,
+   * UNIMPLEMENTED for a method without a handler, one log line per call and the error mapping.
+   */
+  private serve(
+    call: SurfaceCall,
+    definition: MethodDefinitionLike,
+    policy: MethodPolicy,
+    handler: ((...args: never[]) => Promise<unknown>) | undefined,
+    invoke: (ctx: CallContext) => Promise<unknown>,
+    finish: (error: ReturnType<typeof mapError>['error'] | null, result?: unknown) => void,
+  ): void {
+    const started = process.hrtime.bigint();
+    const elapsedMs = () => Math.round(Number(process.hrtime.bigint() - started) / 1e5) / 10;
+    const requestId = requestIdOf(call.metadata);
+    const logger = this.options.logger.child({ listener: this.options.name, request_id: requestId, method: definition.path });
     const responseMetadata = new grpc.Metadata();
     responseMetadata.set(REQUEST_ID_HEADER, requestId);
     call.sendMetadata(responseMetadata);
-    const peer = call.getAuthContext?.()?.sslPeerCertificate?.raw;
-    const principal = await this.options.guard.authorize(policy.access, {
-      metadata,
-      peerCertificateDer: peer ? new Uint8Array(peer) : undefined,
-    }).catch((err: unknown) => {
-      cleanup();
-      throw err;
-    });
-    const ctx: CallContext = { requestId, method, logger, metadata, principal, signal: controller.signal, deadline };
-    const elapsedMs = () => Number(process.hrtime.bigint() - started) / 1e6;
-    return { ctx, cleanup, elapsedMs };
-  }
-
-  private logOutcome(logger: Logger, err: unknown, policy: MethodPolicy, elapsedMs: number) {
-    const mapped = mapError(err, policy.errors);
-    const fields = { code: grpc.status[mapped.error.code], duration_ms: Math.round(elapsedMs * 10) / 10 };
-    if (mapped.unexpected) logger.error({ ...fields, err }, 'call failed');
-    else logger.info({ ...fields, reason: mapped.error.details }, 'call rejected');
-    return mapped.error;
+    let cleanup: (() => void) | undefined;
+    this.prepareCall(call, policy, requestId, logger)
+      .then((prepared) => {
+        cleanup = prepared.cleanup;
+        if (!handler) throw new NotImplementedError(`${definition.path} is not implemented yet`);
+        return invoke(prepared.ctx);
+      })
+      .then(
+        (result) => {
+          logger.info({ code: 'OK', duration_ms: elapsedMs() }, 'call done');
+          finish(null, result);
+        },
+        (err: unknown) => {
+          const mapped = mapError(err, policy.errors);
+          const fields = { code: grpc.status[mapped.error.code], duration_ms: elapsedMs() };
+          if (mapped.unexpected) logger.error({ ...fields, err }, 'call failed');
+          else logger.info({ ...fields, reason: mapped.error.details }, 'call rejected');
+          finish(mapped.error);
+        },
+      )
+      .finally(() => cleanup?.());
   }
 
   private unaryHandler(definition: MethodDefinitionLike, policy: MethodPolicy, handler: ((...args: never[]) => Promise<unknown>) | undefined) {
     return (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-      const started = process.hrtime.bigint();
-      let prepared: Awaited<ReturnType<GrpcListener['prepareCall']>> | undefined;
-      this.prepareCall(call, policy)
-        .then(async (p) => {
-          prepared = p;
-          if (!handler) throw new NotImplementedError(`${definition.path} is not implemented yet`);
-          return (handler as (req: unknown, ctx: CallContext) => Promise<unknown>)(call.request, p.ctx);
-        })
-        .then(
-          (response) => {
-            prepared!.ctx.logger.info({ code: 'OK', duration_ms: Math.round(prepared!.elapsedMs() * 10) / 10 }, 'call done');
-            callback(null, response);
-          },
-          (err: unknown) => {
-            const logger = prepared?.ctx.logger ?? this.options.logger.child({ listener: this.options.name, method: definition.path });
-            callback(this.logOutcome(logger, err, policy, Number(process.hrtime.bigint() - started) / 1e6));
-          },
-        )
-        .finally(() => prepared?.cleanup());
+      this.serve(
+        call,
+        definition,
+        policy,
+        handler,
+        (ctx) => (handler as (req: unknown, ctx: CallContext) => Promise<unknown>)(call.request, ctx),
+        (error, result) => (error ? callback(error) : callback(null, result)),
+      );
     };
   }
 
   private serverStreamHandler(definition: MethodDefinitionLike, policy: MethodPolicy, handler: ((...args: never[]) => Promise<unknown>) | undefined) {
     return (call: grpc.ServerWritableStream<unknown, unknown>) => {
-      const started = process.hrtime.bigint();
-      let prepared: Awaited<ReturnType<GrpcListener['prepareCall']>> | undefined;
-      this.prepareCall(call, policy)
-        .then(async (p) => {
-          prepared = p;
-          if (!handler) throw new NotImplementedError(`${definition.path} is not implemented yet`);
-          const signal = p.ctx.signal;
+      this.serve(
+        call,
+        definition,
+        policy,
+        handler,
+        (ctx) => {
+          const signal = ctx.signal;
           const writer = {
             write: (message: unknown) =>
               new Promise<void>((resolve, reject) => {
@@ -233,25 +258,15 @@ export class GrpcListener {
                 signal.addEventListener('abort', onAbort, { once: true });
               }),
           };
-          await (handler as (req: unknown, ctx: CallContext, w: typeof writer) => Promise<void>)(call.request, p.ctx, writer);
-        })
-        .then(
-          () => {
-            prepared!.ctx.logger.info({ code: 'OK', duration_ms: Math.round(prepared!.elapsedMs() * 10) / 10 }, 'stream done');
-            call.end();
-          },
-          (err: unknown) => {
-            if (call.cancelled) return;
-            // A stream cut by shutdown ends with OK: the client reconnects elsewhere and resumes.
-            if (this.shutdownController.signal.aborted) {
-              call.end();
-              return;
-            }
-            const logger = prepared?.ctx.logger ?? this.options.logger.child({ listener: this.options.name, method: definition.path });
-            call.emit('error', this.logOutcome(logger, err, policy, Number(process.hrtime.bigint() - started) / 1e6));
-          },
-        )
-        .finally(() => prepared?.cleanup());
+          return (handler as (req: unknown, ctx: CallContext, w: typeof writer) => Promise<void>)(call.request, ctx, writer);
+        },
+        (error) => {
+          if (call.cancelled) return;
+          // A stream cut by shutdown ends with OK: the client reconnects elsewhere and resumes.
+          if (!error || this.shutdownController.signal.aborted) call.end();
+          else call.emit('error', error);
+        },
+      );
     };
   }
 }
