@@ -20,6 +20,12 @@ export function readRuntimeConfig(env: Env = process.env) {
       deviceCaKeyFile: str('KFRM_DEVICE_CA_KEY_FILE', { optional: true }),
       // Seals E2E session private keys in the store (32 raw bytes, or their base64).
       e2eKekFile: str('KFRM_E2E_KEK_FILE', { optional: true }),
+      // Auth service: pepper of PIN/pattern hashes (>= 32 raw bytes, or their base64) and the CA
+      // that issues users' signing certificates. The auth module requires them in real mode; the
+      // embedded default generates them into the data directory.
+      authPepperFile: str('KFRM_AUTH_PEPPER_FILE', { optional: true }),
+      signingCaCertFile: str('KFRM_SIGNING_CA_CERT_FILE', { optional: true }),
+      signingCaKeyFile: str('KFRM_SIGNING_CA_KEY_FILE', { optional: true }),
       // Where other services' internal APIs are; unset = this process's internal listener.
       internalTarget: str('KFRM_INTERNAL_TARGET', { optional: true }),
       migrateOnStart: oneOf('KFRM_MIGRATE_ON_START', ['auto', 'true', 'false'], { default: 'auto' }),

@@ -77,4 +77,5 @@ export const ERROR_STATUS: Readonly<Record<string, status>> = {
 export const INFRASTRUCTURE_ERROR_STATUS: Readonly<Record<string, { code: status; message: string }>> = {
   StoreUnavailableError: { code: status.UNAVAILABLE, message: 'service temporarily unavailable' },
   TransactionConflictError: { code: status.ABORTED, message: 'concurrent update, retry the call' },
+  RateLimitedError: { code: status.RESOURCE_EXHAUSTED, message: 'too many requests, retry later' },
 };
