@@ -65,6 +65,9 @@ export const ERROR_STATUS: Readonly<Record<string, status>> = {
   INVALID_TARGET_ACCOUNT: status.INVALID_ARGUMENT,
   INVALID_TARGET_INSTITUTION: status.INVALID_ARGUMENT,
   INVALID_SOURCE_ACCOUNT: status.INVALID_ARGUMENT,
+  IDEMPOTENCY_KEY_REUSED: status.ALREADY_EXISTS, // internal LedgerService: same key, another body
+  TRANSFER_LIMIT_EXCEEDED: status.FAILED_PRECONDITION, // per-transaction or daily limit
+  INVALID_AMOUNT: status.INVALID_ARGUMENT, // zero, negative, fractional or beyond int64
   NOT_VALID_ACCOUNT: status.NOT_FOUND,
   BLOCKED_ACCOUNT: status.FAILED_PRECONDITION,
   CERTIFICATE_ISSUANCE_FAILURE: status.INTERNAL,
