@@ -80,5 +80,6 @@ export const ERROR_STATUS: Readonly<Record<string, status>> = {
 export const INFRASTRUCTURE_ERROR_STATUS: Readonly<Record<string, { code: status; message: string }>> = {
   StoreUnavailableError: { code: status.UNAVAILABLE, message: 'service temporarily unavailable' },
   TransactionConflictError: { code: status.ABORTED, message: 'concurrent update, retry the call' },
+  UpstreamUnavailableError: { code: status.UNAVAILABLE, message: 'service temporarily unavailable' }, // another service could not answer (services/user)
   RateLimitedError: { code: status.RESOURCE_EXHAUSTED, message: 'too many requests, retry later' },
 };

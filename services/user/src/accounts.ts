@@ -1,0 +1,213 @@
+import { isUniqueViolation } from '@kfrm/db';
+import { DomainError, InvalidArgumentError } from '@kfrm/errors';
+import type { UserDomainDeps } from './deps';
+import { isPlausibleResidentId } from './resident-id';
+import { newCustomerId, newToken, tokenHash } from './tokens';
+import type { KycStatusName, UserRecord, UserStatusName } from './user.model';
+import {
+  findLiveUsersByCi,
+  findUserByCustomerId,
+  findUserById,
+  findUserByTokenHash,
+  insertUser,
+  lockIdentity,
+  revokeUserSessions,
+  setCustomerInfo,
+  setKyc,
+  setUserDevice,
+  setUserStatus,
+} from './user.repository';
+import { isAllowedTransition, isLeftoverRegistration } from './user-status';
+
+const MAX_FIELD_CHARS = 256;
+
+function requireText(value: string, field: string, options: { optional?: boolean } = {}): string {
+  if (typeof value !== 'string' || value.length > MAX_FIELD_CHARS) throw new InvalidArgumentError(`${field} is too long`);
+  if (!options.optional && value.trim() === '') throw new InvalidArgumentError(`${field} is required`);
+  return value;
+}
+
+const userNotFound = () => new DomainError('USER_NOT_FOUND', 'user not found');
+
+export interface RegisterUserInput {
+  idpType: string;
+  idpName: string;
+  userName: string;
+  phoneNumber: string;
+  userCi: string;
+  deviceId: bigint;
+  deviceUuid: string;
+}
+
+export interface RegisteredUser {
+  user: UserRecord;
+  /** Returned once; only its hash is stored. */
+  userToken: string;
+}
+
+export interface UpdateUserStatusInput {
+  userId: bigint;
+  expectedStatus: UserStatusName;
+  newStatus: UserStatusName;
+  reason: string;
+  unlock: boolean;
+}
+
+/** User records: registration, look-ups, status, customer info, KYC and the bound device. */
+export function createAccounts(deps: UserDomainDeps) {
+  const clock = deps.now ?? (() => new Date());
+  const { db, logger } = deps;
+
+  async function blockSideEffects(user: UserRecord): Promise<void> {
+    if (user.deviceId === null) return;
+    await deps.devices.revokeDevice(user.deviceId, 'USER_BLOCKED');
+  }
+
+  return {
+    /**
+     * Creates a CREATED user for a verified identity. ALREADY_REGISTERED_USER when an ACTIVATED or
+     * BLOCKED user holds the identity; a CREATED/AGREED leftover of an earlier attempt is
+     * DEACTIVATED ("registration replaced"), so its token stops working and the new one wins.
+     */
+    async registerUser(input: RegisterUserInput): Promise<RegisteredUser> {
+      const userCi = requireText(input.userCi, 'user_ci');
+      const deviceUuid = requireText(input.deviceUuid, 'device_uuid');
+      const fields = {
+        idpType: requireText(input.idpType, 'idp_type', { optional: true }),
+        idpName: requireText(input.idpName, 'idp_name', { optional: true }),
+        userName: requireText(input.userName, 'user_name'),
+        phoneNumber: requireText(input.phoneNumber, 'phone_number'),
+      };
+      const userToken = newToken();
+      const now = clock();
+      const user = await db.transaction().execute(async (trx) => {
+        await lockIdentity(trx, userCi);
+        const live = await findLiveUsersByCi(trx, userCi);
+        if (live.some((u) => !isLeftoverRegistration(u.status))) throw new DomainError('ALREADY_REGISTERED_USER', 'the user is already registered');
+        for (const leftover of live) {
+          await setUserStatus(trx, leftover.id, 'DEACTIVATED', 'registration replaced', now);
+          await revokeUserSessions(trx, leftover.id, null, 'registration replaced', now);
+        }
+        return insertUser(trx, {
+          ...fields,
+          userCi,
+          userTokenHash: tokenHash(userToken),
+          deviceId: input.deviceId === 0n ? null : input.deviceId,
+          deviceUuid,
+          now,
+        });
+      });
+      logger.info({ user_id: user.id.toString(), device_id: user.deviceId?.toString() }, 'user registered');
+      return { user, userToken };
+    },
+
+    async findByUserToken(userToken: string): Promise<UserRecord> {
+      if (typeof userToken !== 'string' || userToken === '' || userToken.length > 512) throw userNotFound();
+      const user = await findUserByTokenHash(db, tokenHash(userToken));
+      if (!user) throw userNotFound();
+      return user;
+    },
+
+    async findByUserId(userId: bigint): Promise<UserRecord> {
+      const user = await findUserById(db, userId);
+      if (!user) throw userNotFound();
+      return user;
+    },
+
+    async findByCustomerId(customerId: string): Promise<UserRecord> {
+      if (!/^C[0-9]{12}$/.test(customerId)) throw userNotFound();
+      const user = await findUserByCustomerId(db, customerId);
+      if (!user) throw userNotFound();
+      return user;
+    },
+
+    /**
+     * Compare-and-set of the user's status along the allowed transitions (user-status.ts).
+     * BLOCKED and DEACTIVATED end every session of the user in the same transaction; BLOCKED
+     * then revokes the bound device's certificate. If that call fails the status stays BLOCKED
+     * and the error (UNAVAILABLE) reaches the caller, who repeats BLOCKED → BLOCKED to retry.
+     */
+    async updateUserStatus(input: UpdateUserStatusInput): Promise<UserRecord> {
+      const reason = requireText(input.reason, 'reason', { optional: true });
+      const now = clock();
+      const { user, revoked } = await db.transaction().execute(async (trx) => {
+        const current = await findUserById(trx, input.userId, { forUpdate: true });
+        if (!current) throw userNotFound();
+        if (current.status !== input.expectedStatus || !isAllowedTransition(current.status, input.newStatus, input.unlock)) {
+          throw new DomainError('USER_STATUS_CONFLICT', 'the user status cannot be changed like this');
+        }
+        const updated = await setUserStatus(trx, current.id, input.newStatus, reason === '' ? null : reason, now);
+        const ended = input.newStatus === 'BLOCKED' || input.newStatus === 'DEACTIVATED';
+        const revoked = ended ? await revokeUserSessions(trx, current.id, null, `user ${input.newStatus.toLowerCase()}`, now) : 0;
+        return { user: updated, revoked };
+      });
+      logger.info(
+        { user_id: user.id.toString(), from: input.expectedStatus, to: input.newStatus, sessions_revoked: revoked },
+        'user status changed',
+      );
+      if (input.newStatus === 'BLOCKED') await blockSideEffects(user);
+      return user;
+    },
+
+    /**
+     * Records the resident id (format and plausible birth date checked; the name must be the one
+     * identity verification established) and gives the user a customer id on the first call.
+     * A resident id once recorded cannot be replaced by another. USER_VERIFICATION_FAILED when
+     * any of this does not hold.
+     */
+    async updateCustomerInfo(input: { userId: bigint; residentId: string; name: string }): Promise<UserRecord> {
+      const now = clock();
+      const verificationFailed = () => new DomainError('USER_VERIFICATION_FAILED', 'the customer information does not match the verified identity');
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await db.transaction().execute(async (trx) => {
+            const user = await findUserById(trx, input.userId, { forUpdate: true });
+            if (!user) throw userNotFound();
+            if (typeof input.residentId !== 'string' || !isPlausibleResidentId(input.residentId, now)) throw verificationFailed();
+            if (typeof input.name !== 'string' || input.name.trim() === '' || input.name.trim() !== user.userName.trim()) throw verificationFailed();
+            if (user.residentId !== null && user.residentId !== input.residentId) throw verificationFailed();
+            return setCustomerInfo(trx, user.id, input.residentId, user.customerId ?? newCustomerId(), now);
+          });
+        } catch (err) {
+          // Two users drew the same customer id (one in 10^12): draw again.
+          if (attempt < 3 && isUniqueViolation(err)) continue;
+          throw err;
+        }
+      }
+    },
+
+    async updateKyc(input: { userId: bigint; kycStatus: KycStatusName; reason: string }): Promise<UserRecord> {
+      const reason = requireText(input.reason, 'reason', { optional: true });
+      const user = await setKyc(db, input.userId, input.kycStatus, reason === '' ? null : reason, clock());
+      if (!user) throw userNotFound();
+      logger.info({ user_id: user.id.toString(), kyc_status: user.kycStatus }, 'kyc status changed');
+      return user;
+    },
+
+    /**
+     * Moves the user to another device and ends the sessions bound to the previous one (they
+     * are bound to a device the user no longer uses). Revoking the previous device's certificate
+     * is the caller's step (device change / reinstall flow), with DeviceRegistryService.
+     */
+    async bindDevice(input: { userId: bigint; deviceId: bigint }): Promise<{ previousDeviceId: bigint | null }> {
+      if (input.deviceId === 0n) throw new InvalidArgumentError('device_id is required');
+      const now = clock();
+      const result = await db.transaction().execute(async (trx) => {
+        const user = await findUserById(trx, input.userId, { forUpdate: true });
+        if (!user) throw userNotFound();
+        const previous = user.deviceId;
+        if (previous === input.deviceId) return { previousDeviceId: previous, revoked: 0 };
+        await setUserDevice(trx, user.id, input.deviceId, now);
+        const revoked = previous === null ? 0 : await revokeUserSessions(trx, user.id, previous, 'device changed', now);
+        return { previousDeviceId: previous, revoked };
+      });
+      logger.info(
+        { user_id: input.userId.toString(), device_id: input.deviceId.toString(), previous_device_id: result.previousDeviceId?.toString(), sessions_revoked: result.revoked },
+        'device bound',
+      );
+      return { previousDeviceId: result.previousDeviceId };
+    },
+  };
+}
+
+export type Accounts = ReturnType<typeof createAccounts>;

@@ -1,0 +1,51 @@
+import type { Logger } from '@kfrm/logging';
+import type { UserDb } from './user.repository';
+
+/** Why the user service asks the device service to revoke a device. */
+export type DeviceRevocationReason = 'USER_BLOCKED';
+
+/** The device service, as the user service needs it (DeviceRegistryService.RevokeDevice). */
+export interface DeviceRevoker {
+  /** Idempotent; resolves also when the device service does not know the device. */
+  revokeDevice(deviceId: bigint, reason: DeviceRevocationReason): Promise<void>;
+}
+
+export interface ActiveSigningCertificate {
+  certificateDer: Uint8Array;
+  issuerDer: Uint8Array;
+}
+
+/** The auth service's CredentialService.GetActiveSigningCertificate. */
+export interface SigningCertificateSource {
+  /** The user's active certificate and its CA; undefined when the user has none. */
+  getActive(userId: bigint): Promise<ActiveSigningCertificate | undefined>;
+}
+
+export interface UserDomainDeps {
+  db: UserDb;
+  logger: Logger;
+  devices: DeviceRevoker;
+  signingCertificates: SigningCertificateSource;
+  /** Session token lifetime. */
+  sessionTtlMs: number;
+  /** Absolute lifetime of a refresh-token family (rotation never extends it). */
+  refreshFamilyTtlMs: number;
+  /** How long an authentication process can be completed and consumed. */
+  processTtlMs: number;
+  now?: () => Date;
+}
+
+export const DEFAULT_TTLS = {
+  sessionTtlMs: 30 * 60_000,
+  refreshFamilyTtlMs: 14 * 24 * 60 * 60_000,
+  processTtlMs: 5 * 60_000,
+} as const;
+
+/**
+ * A dependency (another service) could not be reached or answered unexpectedly. Mapped to
+ * UNAVAILABLE by the server kit's infrastructure table: the caller may retry, and nothing is
+ * decided on a guess (a signature is never reported as invalid because auth was down).
+ */
+export class UpstreamUnavailableError extends Error {
+  override name = 'UpstreamUnavailableError';
+}

@@ -1,0 +1,145 @@
+import { DomainError } from '@kfrm/errors';
+import type { UserDomainDeps } from './deps';
+import { newFamilyId, newToken, tokenHash } from './tokens';
+import type { ResolvedSession } from './user.model';
+import {
+  consumeDoneProcess,
+  findLiveSession,
+  findProcess,
+  findUserById,
+  insertSession,
+  lockSessionByRefreshHash,
+  markSessionRotated,
+  revokeSessionFamily,
+  revokeUserSessions,
+  type UserTrx,
+} from './user.repository';
+
+export interface IssuedSession {
+  sessionToken: string;
+  sessionExpiresAt: Date;
+  refreshToken: string;
+  refreshExpiresAt: Date;
+}
+
+const MAX_TOKEN_CHARS = 512;
+
+/**
+ * Login sessions. A session token (short) and a refresh token (rotating, single use) are issued
+ * together, bound to one device, and stored only as SHA-256 hashes. A refresh-token family is
+ * one login and all its rotations: it ends at an absolute time, and the reuse of a spent refresh
+ * token revokes all of it (the token was copied; the legitimate holder logs in again).
+ */
+export function createSessions(deps: UserDomainDeps) {
+  const clock = deps.now ?? (() => new Date());
+  const { db, logger } = deps;
+
+  async function issue(trx: UserTrx, params: { userId: bigint; deviceId: bigint; familyId: string; familyExpiresAt: Date; now: Date }): Promise<IssuedSession> {
+    const sessionToken = newToken();
+    const refreshToken = newToken();
+    const sessionExpiresAt = new Date(Math.min(params.now.getTime() + deps.sessionTtlMs, params.familyExpiresAt.getTime()));
+    await insertSession(trx, {
+      familyId: params.familyId,
+      userId: params.userId,
+      deviceId: params.deviceId,
+      sessionTokenHash: tokenHash(sessionToken),
+      refreshTokenHash: tokenHash(refreshToken),
+      sessionExpiresAt,
+      familyExpiresAt: params.familyExpiresAt,
+      now: params.now,
+    });
+    return { sessionToken, sessionExpiresAt, refreshToken, refreshExpiresAt: params.familyExpiresAt };
+  }
+
+  return {
+    /**
+     * Consumes the user's DONE LOGIN process (one statement, so one process yields one session
+     * however many calls race) and issues a session on the user's bound device. Unknown, expired
+     * or another user's process: AUTHENTICATION_PROCESS_NOT_FOUND; not DONE, not LOGIN, already
+     * used, user not ACTIVATED or not on this device: AUTHENTICATION_FAILED (nothing consumed).
+     */
+    async createSession(input: { userId: bigint; deviceId: bigint; processId: string }): Promise<IssuedSession> {
+      const now = clock();
+      const issued = await db.transaction().execute(async (trx) => {
+        const consumed = await consumeDoneProcess(trx, { id: input.processId, userId: input.userId, transactionType: 'LOGIN', now });
+        if (!consumed) {
+          const process = await findProcess(trx, input.processId, input.userId);
+          if (!process || process.expiresAt <= now) throw new DomainError('AUTHENTICATION_PROCESS_NOT_FOUND', 'authentication process not found');
+          throw new DomainError('AUTHENTICATION_FAILED', 'authentication failed');
+        }
+        const user = await findUserById(trx, input.userId, { forUpdate: true });
+        if (!user || user.status !== 'ACTIVATED' || input.deviceId === 0n || user.deviceId !== input.deviceId) {
+          throw new DomainError('AUTHENTICATION_FAILED', 'authentication failed');
+        }
+        return issue(trx, {
+          userId: user.id,
+          deviceId: input.deviceId,
+          familyId: newFamilyId(),
+          familyExpiresAt: new Date(now.getTime() + deps.refreshFamilyTtlMs),
+          now,
+        });
+      });
+      logger.info({ user_id: input.userId.toString(), device_id: input.deviceId.toString() }, 'session created');
+      return issued;
+    },
+
+    /**
+     * Spends the refresh token and issues the next pair in its family. The row is locked, so of
+     * concurrent rotations with one token the first wins and the others see a spent token. A
+     * spent token, or a live one from another device, revokes the whole family. Every refusal is
+     * INVALID_LOGIN_SESSION.
+     */
+    async rotateSession(input: { refreshToken: string; deviceId: bigint }): Promise<IssuedSession> {
+      const invalid = () => new DomainError('INVALID_LOGIN_SESSION', 'invalid login session');
+      if (typeof input.refreshToken !== 'string' || input.refreshToken === '' || input.refreshToken.length > MAX_TOKEN_CHARS) throw invalid();
+      const now = clock();
+      const outcome = await db.transaction().execute(async (trx) => {
+        const session = await lockSessionByRefreshHash(trx, tokenHash(input.refreshToken));
+        if (!session || session.revokedAt !== null || session.familyExpiresAt <= now) return { refused: 'unknown' as const };
+        if (session.rotatedAt !== null || session.deviceId !== input.deviceId) {
+          // Committed before the refusal is thrown: the revocation must outlive this call.
+          const revoked = await revokeSessionFamily(trx, session.familyId, session.rotatedAt !== null ? 'refresh token reused' : 'refresh token from another device', now);
+          return { refused: session.rotatedAt !== null ? ('reused' as const) : ('other-device' as const), userId: session.userId, revoked };
+        }
+        const user = await findUserById(trx, session.userId);
+        if (!user || user.status !== 'ACTIVATED' || user.deviceId !== session.deviceId) return { refused: 'user' as const };
+        await markSessionRotated(trx, session.id, now);
+        const issued = await issue(trx, { userId: session.userId, deviceId: session.deviceId, familyId: session.familyId, familyExpiresAt: session.familyExpiresAt, now });
+        return { issued, userId: session.userId };
+      });
+      if ('refused' in outcome) {
+        if (outcome.refused === 'reused' || outcome.refused === 'other-device') {
+          logger.warn({ user_id: outcome.userId.toString(), device_id: input.deviceId.toString(), why: outcome.refused, sessions_revoked: outcome.revoked }, 'session family revoked');
+        }
+        throw invalid();
+      }
+      logger.info({ user_id: outcome.userId.toString(), device_id: input.deviceId.toString() }, 'session rotated');
+      return outcome.issued;
+    },
+
+    /** Ends the user's sessions on one device, or on all (deviceId 0). Returns how many. */
+    async revokeSessions(input: { userId: bigint; deviceId: bigint; reason: string }): Promise<number> {
+      const reason = input.reason.trim() === '' ? 'revoked' : input.reason.slice(0, 256);
+      const revoked = await revokeUserSessions(db, input.userId, input.deviceId === 0n ? null : input.deviceId, reason, clock());
+      logger.info({ user_id: input.userId.toString(), device_id: input.deviceId.toString(), sessions_revoked: revoked }, 'sessions revoked');
+      return revoked;
+    },
+
+    /**
+     * The session a token names and its user. SESSION_TOKEN_REQUIRED for an empty token;
+     * LOGIN_SESSION_EXPIRED for unknown, expired, rotated or revoked tokens alike, and for a user
+     * who is no longer ACTIVATED or has moved to another device.
+     */
+    async findBySessionToken(sessionToken: string): Promise<ResolvedSession> {
+      if (typeof sessionToken !== 'string' || sessionToken === '') throw new DomainError('SESSION_TOKEN_REQUIRED', 'session token is required');
+      const expired = () => new DomainError('LOGIN_SESSION_EXPIRED', 'login session expired');
+      if (sessionToken.length > MAX_TOKEN_CHARS) throw expired();
+      const found = await findLiveSession(db, tokenHash(sessionToken), clock());
+      if (!found) throw expired();
+      if (found.user.status !== 'ACTIVATED' || found.user.deviceId !== found.session.deviceId) throw expired();
+      return found;
+    },
+  };
+}
+
+export type Sessions = ReturnType<typeof createSessions>;

@@ -1,0 +1,127 @@
+// Shared set-up for the user service's integration tests (not a test file itself).
+import { migrateSchema } from '@kfrm/db';
+import { openTestDatabase, type TestDatabase } from '@kfrm/db/test-database';
+import { createCapturingDestination, createLogger } from '@kfrm/logging';
+import { createAccounts } from './accounts';
+import { DEFAULT_TTLS, UpstreamUnavailableError, type ActiveSigningCertificate, type DeviceRevocationReason, type UserDomainDeps } from './deps';
+import { migrations } from './migrations';
+import { createProcesses } from './processes';
+import { createSessions } from './sessions';
+import type { UserDb } from './user.repository';
+import { USER_SCHEMA, type UserDatabase } from './user.table';
+
+/** A clock tests move by hand. */
+export function manualClock(start = new Date('2026-11-24T09:00:00.000Z')) {
+  let now = start.getTime();
+  return {
+    now: () => new Date(now),
+    advance(ms: number) {
+      now += ms;
+    },
+  };
+}
+
+export interface Harness {
+  database: TestDatabase;
+  db: UserDb;
+  clock: ReturnType<typeof manualClock>;
+  logs: ReturnType<typeof createCapturingDestination>;
+  /** Devices the fake device service was asked to revoke. */
+  revokedDevices: Array<{ deviceId: bigint; reason: DeviceRevocationReason }>;
+  /** Set to make the fake device service fail. */
+  deviceServiceDown: { value: boolean };
+  /** The fake auth service's active certificates by user id. */
+  certificates: Map<bigint, ActiveSigningCertificate>;
+  deps: UserDomainDeps;
+  accounts: ReturnType<typeof createAccounts>;
+  sessions: ReturnType<typeof createSessions>;
+  processes: ReturnType<typeof createProcesses>;
+  close(): Promise<void>;
+}
+
+export async function openHarness(): Promise<Harness> {
+  const database = await openTestDatabase();
+  await migrateSchema(database, { schema: USER_SCHEMA, migrations });
+  const db = database.kysely<UserDatabase>(USER_SCHEMA);
+  const clock = manualClock();
+  const logs = createCapturingDestination();
+  const logger = createLogger({ service: 'user-test', level: 'debug', destination: logs });
+  const revokedDevices: Harness['revokedDevices'] = [];
+  const deviceServiceDown = { value: false };
+  const certificates = new Map<bigint, ActiveSigningCertificate>();
+  const deps: UserDomainDeps = {
+    db,
+    logger,
+    ...DEFAULT_TTLS,
+    now: clock.now,
+    devices: {
+      async revokeDevice(deviceId, reason) {
+        if (deviceServiceDown.value) {
+          throw new UpstreamUnavailableError('device service down');
+        }
+        revokedDevices.push({ deviceId, reason });
+      },
+    },
+    signingCertificates: {
+      async getActive(userId) {
+        return certificates.get(userId);
+      },
+    },
+  };
+  return {
+    database,
+    db,
+    clock,
+    logs,
+    revokedDevices,
+    deviceServiceDown,
+    certificates,
+    deps,
+    accounts: createAccounts(deps),
+    sessions: createSessions(deps),
+    processes: createProcesses(deps),
+    close: () => database.close(),
+  };
+}
+
+let ciCounter = 0;
+
+/** Registration input for a fresh identity (unique CI per call). */
+export function newIdentity(overrides: Partial<{ userCi: string; deviceId: bigint; userName: string }> = {}) {
+  ciCounter++;
+  return {
+    idpType: 'PASS',
+    idpName: 'SKT',
+    userName: overrides.userName ?? '홍길동',
+    phoneNumber: '01012345678',
+    userCi: overrides.userCi ?? `ci-${process.pid}-${ciCounter}-${Math.random().toString(36).slice(2)}`,
+    deviceId: overrides.deviceId ?? BigInt(1000 + ciCounter),
+    deviceUuid: `uuid-${ciCounter}`,
+  };
+}
+
+/** A registered, ACTIVATED user on `deviceId`. */
+export async function activatedUser(h: Harness, deviceId?: bigint) {
+  const { user, userToken } = await h.accounts.registerUser(newIdentity(deviceId === undefined ? {} : { deviceId }));
+  await h.accounts.updateUserStatus({ userId: user.id, expectedStatus: 'CREATED', newStatus: 'AGREED', reason: '', unlock: false });
+  const activated = await h.accounts.updateUserStatus({ userId: user.id, expectedStatus: 'AGREED', newStatus: 'ACTIVATED', reason: '', unlock: false });
+  return { user: activated, userToken };
+}
+
+/** A DONE LOGIN process of the user (PIN, the default policy's factor). */
+export async function doneLogin(h: Harness, userId: bigint): Promise<string> {
+  const process = await h.processes.createProcess({ userId, transactionType: 'LOGIN', transactionContext: '{}' });
+  await h.processes.completeAuthentication({ processId: process.id, userId, type: 'PIN' });
+  return process.id;
+}
+
+/** The DomainError code a promise fails with, 'ok' when it succeeds. */
+export async function codeOf(promise: Promise<unknown>): Promise<string> {
+  return promise.then(
+    () => 'ok',
+    (err: unknown) => {
+      const code = (err as { code?: unknown }).code;
+      return typeof code === 'string' ? code : `${(err as Error).name}: ${(err as Error).message}`;
+    },
+  );
+}

@@ -1,0 +1,220 @@
+import {
+  CreateProcessApiError,
+  CreateProcessApiError_ErrorCode,
+  FindBySessionTokenApiError,
+  FindBySessionTokenApiError_ErrorCode,
+  GetProcessApiError,
+  GetProcessApiError_ErrorCode,
+  UserServiceService,
+} from '@kfrm/proto/gen/kfrm/api/user/user';
+import {
+  BindDeviceApiError,
+  BindDeviceApiError_ErrorCode,
+  CompleteAuthenticationApiError,
+  CompleteAuthenticationApiError_ErrorCode,
+  ConsumeProcessApiError,
+  ConsumeProcessApiError_ErrorCode,
+  CreateSessionApiError,
+  CreateSessionApiError_ErrorCode,
+  FindByUserTokenApiError,
+  FindByUserTokenApiError_ErrorCode,
+  GetRunningProcessApiError,
+  GetRunningProcessApiError_ErrorCode,
+  ProcessStepServiceService,
+  RegisterUserApiError,
+  RegisterUserApiError_ErrorCode,
+  RotateSessionApiError,
+  RotateSessionApiError_ErrorCode,
+  SessionServiceService,
+  UpdateCustomerInfoApiError,
+  UpdateCustomerInfoApiError_ErrorCode,
+  UpdateKycApiError,
+  UpdateKycApiError_ErrorCode,
+  UpdateUserStatusApiError,
+  UpdateUserStatusApiError_ErrorCode,
+  UserAccountServiceService,
+} from '@kfrm/proto/gen/kfrm/api/user/user_internal';
+import { apiErrorType, defineService } from '@kfrm/server-kit';
+import type { Accounts } from './accounts';
+import type { Processes } from './processes';
+import type { Sessions } from './sessions';
+import {
+  factorType,
+  kycStatusName,
+  parseUserId,
+  requireId,
+  toProtoProcess,
+  toProtoTransactionType,
+  toProtoUser,
+  toProtoUserSession,
+  toProtoUserStatus,
+  transactionTypeName,
+  userStatusName,
+} from './user.mapping';
+
+export interface UserUseCases {
+  accounts: Accounts;
+  sessions: Sessions;
+  processes: Processes;
+}
+
+/** The seed's internal UserService. */
+export function userServiceHandlers({ accounts, sessions, processes }: UserUseCases) {
+  const findErrors = apiErrorType(FindBySessionTokenApiError, FindBySessionTokenApiError_ErrorCode);
+  return defineService(
+    UserServiceService,
+    {
+      async findBySessionToken(request) {
+        const { session, user } = await sessions.findBySessionToken(request.sessionToken);
+        return { userSession: toProtoUserSession(user, session) };
+      },
+      async findByCustomerId(request) {
+        return { userSession: toProtoUserSession(await accounts.findByCustomerId(request.customerId)) };
+      },
+      async findByUserId(request) {
+        return { user: toProtoUser(await accounts.findByUserId(parseUserId(request.userId))) };
+      },
+      async createProcess(request) {
+        const process = await processes.createProcess({
+          userId: requireId(request.userId, 'user_id'),
+          transactionType: transactionTypeName(request.transactionType),
+          transactionContext: request.transactionContext,
+        });
+        return { process: toProtoProcess(process) };
+      },
+      async getProcess(request) {
+        const { process, verified } = await processes.getProcess({
+          processId: request.processId,
+          userId: requireId(request.userId, 'user_id'),
+          signedData: request.signedData,
+          originData: request.originData,
+        });
+        return { process: toProtoProcess(process), isVerified: verified };
+      },
+    },
+    {
+      findBySessionToken: { access: 'internal', errors: findErrors },
+      findByCustomerId: { access: 'internal', errors: findErrors },
+      findByUserId: { access: 'internal', errors: findErrors },
+      createProcess: { access: 'internal', errors: apiErrorType(CreateProcessApiError, CreateProcessApiError_ErrorCode) },
+      getProcess: { access: 'internal', errors: apiErrorType(GetProcessApiError, GetProcessApiError_ErrorCode) },
+    },
+  );
+}
+
+export function userAccountHandlers({ accounts }: UserUseCases) {
+  return defineService(
+    UserAccountServiceService,
+    {
+      async registerUser(request) {
+        const { user, userToken } = await accounts.registerUser({
+          idpType: request.idpType,
+          idpName: request.idpName,
+          userName: request.userName,
+          phoneNumber: request.phoneNumber,
+          userCi: request.userCi,
+          deviceId: request.deviceId,
+          deviceUuid: request.deviceUuid,
+        });
+        return { userId: user.id, userToken, userStatus: toProtoUserStatus(user.status), createdAt: user.createdAt.toISOString() };
+      },
+      async findByUserToken(request) {
+        return { user: toProtoUser(await accounts.findByUserToken(request.userToken)) };
+      },
+      async updateUserStatus(request) {
+        const user = await accounts.updateUserStatus({
+          userId: requireId(request.userId, 'user_id'),
+          expectedStatus: userStatusName(request.expectedStatus, 'expected_status'),
+          newStatus: userStatusName(request.newStatus, 'new_status'),
+          reason: request.reason,
+          unlock: request.unlock,
+        });
+        return { user: toProtoUser(user) };
+      },
+      async updateCustomerInfo(request) {
+        const user = await accounts.updateCustomerInfo({ userId: requireId(request.userId, 'user_id'), residentId: request.residentId, name: request.name });
+        return { customerId: user.customerId ?? '' };
+      },
+      async updateKyc(request) {
+        const user = await accounts.updateKyc({ userId: requireId(request.userId, 'user_id'), kycStatus: kycStatusName(request.kycStatus), reason: request.reason });
+        return { user: toProtoUser(user) };
+      },
+      async bindDevice(request) {
+        const { previousDeviceId } = await accounts.bindDevice({ userId: requireId(request.userId, 'user_id'), deviceId: request.deviceId });
+        return { previousDeviceId: previousDeviceId ?? 0n };
+      },
+    },
+    {
+      registerUser: { access: 'internal', errors: apiErrorType(RegisterUserApiError, RegisterUserApiError_ErrorCode) },
+      findByUserToken: { access: 'internal', errors: apiErrorType(FindByUserTokenApiError, FindByUserTokenApiError_ErrorCode) },
+      updateUserStatus: { access: 'internal', errors: apiErrorType(UpdateUserStatusApiError, UpdateUserStatusApiError_ErrorCode) },
+      updateCustomerInfo: { access: 'internal', errors: apiErrorType(UpdateCustomerInfoApiError, UpdateCustomerInfoApiError_ErrorCode) },
+      updateKyc: { access: 'internal', errors: apiErrorType(UpdateKycApiError, UpdateKycApiError_ErrorCode) },
+      bindDevice: { access: 'internal', errors: apiErrorType(BindDeviceApiError, BindDeviceApiError_ErrorCode) },
+    },
+  );
+}
+
+export function sessionHandlers({ sessions }: UserUseCases) {
+  const pair = (s: { sessionToken: string; sessionExpiresAt: Date; refreshToken: string; refreshExpiresAt: Date }) => ({
+    sessionToken: s.sessionToken,
+    sessionExpiredAt: s.sessionExpiresAt.toISOString(),
+    refreshToken: s.refreshToken,
+    refreshExpiredAt: s.refreshExpiresAt.toISOString(),
+  });
+  return defineService(
+    SessionServiceService,
+    {
+      async createSession(request) {
+        return pair(
+          await sessions.createSession({ userId: requireId(request.userId, 'user_id'), deviceId: requireId(request.deviceId, 'device_id'), processId: request.processId }),
+        );
+      },
+      async rotateSession(request) {
+        return pair(await sessions.rotateSession({ refreshToken: request.refreshToken, deviceId: requireId(request.deviceId, 'device_id') }));
+      },
+      async revokeSessions(request) {
+        return { revoked: await sessions.revokeSessions({ userId: requireId(request.userId, 'user_id'), deviceId: request.deviceId, reason: request.reason }) };
+      },
+    },
+    {
+      createSession: { access: 'internal', errors: apiErrorType(CreateSessionApiError, CreateSessionApiError_ErrorCode) },
+      rotateSession: { access: 'internal', errors: apiErrorType(RotateSessionApiError, RotateSessionApiError_ErrorCode) },
+      revokeSessions: { access: 'internal' },
+    },
+  );
+}
+
+export function processStepHandlers({ processes }: UserUseCases) {
+  return defineService(
+    ProcessStepServiceService,
+    {
+      async getRunningProcess(request) {
+        const process = await processes.getRunningProcess({ processId: request.processId, userId: requireId(request.userId, 'user_id') });
+        return { process: toProtoProcess(process), transactionType: toProtoTransactionType(process.transactionType), expiresAt: process.expiresAt.toISOString() };
+      },
+      async completeAuthentication(request) {
+        const process = await processes.completeAuthentication({
+          processId: request.processId,
+          userId: requireId(request.userId, 'user_id'),
+          type: factorType(request.type),
+        });
+        return { process: toProtoProcess(process) };
+      },
+      async consumeProcess(request) {
+        const process = await processes.consumeProcess({
+          processId: request.processId,
+          userId: requireId(request.userId, 'user_id'),
+          transactionType: transactionTypeName(request.transactionType),
+          transactionContext: request.transactionContext,
+        });
+        return { process: toProtoProcess(process) };
+      },
+    },
+    {
+      getRunningProcess: { access: 'internal', errors: apiErrorType(GetRunningProcessApiError, GetRunningProcessApiError_ErrorCode) },
+      completeAuthentication: { access: 'internal', errors: apiErrorType(CompleteAuthenticationApiError, CompleteAuthenticationApiError_ErrorCode) },
+      consumeProcess: { access: 'internal', errors: apiErrorType(ConsumeProcessApiError, ConsumeProcessApiError_ErrorCode) },
+    },
+  );
+}

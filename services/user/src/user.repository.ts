@@ -1,0 +1,345 @@
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import type { ProcessRecord, SessionRecord, UserRecord } from './user.model';
+import type {
+  KycStatusName,
+  ProcessStatusName,
+  ProcessesTable,
+  SessionsTable,
+  StoredAuthentication,
+  TransactionTypeName,
+  UserDatabase,
+  UserStatusName,
+  UsersTable,
+} from './user.table';
+
+export type UserDb = Kysely<UserDatabase>;
+export type UserTrx = Transaction<UserDatabase>;
+
+const LIVE_STATUSES: UserStatusName[] = ['CREATED', 'AGREED', 'ACTIVATED', 'BLOCKED'];
+
+function toUser(row: Selectable<UsersTable>): UserRecord {
+  return {
+    id: BigInt(row.id),
+    status: row.status,
+    idpType: row.idp_type,
+    idpName: row.idp_name,
+    userName: row.user_name,
+    phoneNumber: row.phone_number,
+    userCi: row.user_ci,
+    deviceId: row.device_id === null ? null : BigInt(row.device_id),
+    deviceUuid: row.device_uuid,
+    residentId: row.resident_id,
+    customerId: row.customer_id,
+    kycStatus: row.kyc_status,
+    reason: row.reason,
+    validatedAt: row.validated_at,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function toSession(row: Selectable<SessionsTable>): SessionRecord {
+  return {
+    id: BigInt(row.id),
+    familyId: row.family_id,
+    userId: BigInt(row.user_id),
+    deviceId: BigInt(row.device_id),
+    sessionExpiresAt: row.session_expires_at,
+    familyExpiresAt: row.family_expires_at,
+    rotatedAt: row.rotated_at,
+    revokedAt: row.revoked_at,
+  };
+}
+
+function toProcess(row: Selectable<ProcessesTable>): ProcessRecord {
+  return {
+    id: row.id,
+    userId: BigInt(row.user_id),
+    transactionType: row.transaction_type,
+    transactionContext: row.transaction_context,
+    status: row.status,
+    authentications: row.authentications,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    completedAt: row.completed_at,
+    consumedAt: row.consumed_at,
+  };
+}
+
+// ---- users ---------------------------------------------------------------------------------
+
+/**
+ * Serialises registrations of one identity until the transaction ends (a transaction-scoped
+ * advisory lock on a hash of the CI): the check for an existing user and the insert cannot
+ * interleave. The partial unique index on live users' user_ci is the backstop.
+ */
+export async function lockIdentity(trx: UserTrx, userCi: string): Promise<void> {
+  await sql`select pg_advisory_xact_lock(hashtextextended(${`users.user_ci:${userCi}`}, 0))`.execute(trx);
+}
+
+export async function findLiveUsersByCi(trx: UserTrx, userCi: string): Promise<UserRecord[]> {
+  const rows = await trx.selectFrom('users').selectAll().where('user_ci', '=', userCi).where('status', 'in', LIVE_STATUSES).forUpdate().execute();
+  return rows.map(toUser);
+}
+
+export interface NewUser {
+  idpType: string;
+  idpName: string;
+  userName: string;
+  phoneNumber: string;
+  userCi: string;
+  userTokenHash: string;
+  deviceId: bigint | null;
+  deviceUuid: string;
+  now: Date;
+}
+
+export async function insertUser(trx: UserTrx, user: NewUser): Promise<UserRecord> {
+  const row = await trx
+    .insertInto('users')
+    .values({
+      status: 'CREATED',
+      idp_type: user.idpType,
+      idp_name: user.idpName,
+      user_name: user.userName,
+      phone_number: user.phoneNumber,
+      user_ci: user.userCi,
+      user_token_hash: user.userTokenHash,
+      device_id: user.deviceId,
+      device_uuid: user.deviceUuid,
+      resident_id: null,
+      customer_id: null,
+      reason: null,
+      validated_at: null,
+      created_at: user.now,
+      updated_at: user.now,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return toUser(row);
+}
+
+export async function findUserById(db: UserDb | UserTrx, id: bigint, options: { forUpdate?: boolean } = {}): Promise<UserRecord | undefined> {
+  let query = db.selectFrom('users').selectAll().where('id', '=', id.toString());
+  if (options.forUpdate) query = query.forUpdate();
+  const row = await query.executeTakeFirst();
+  return row && toUser(row);
+}
+
+export async function findUserByTokenHash(db: UserDb, hash: string): Promise<UserRecord | undefined> {
+  const row = await db.selectFrom('users').selectAll().where('user_token_hash', '=', hash).executeTakeFirst();
+  return row && toUser(row);
+}
+
+export async function findUserByCustomerId(db: UserDb, customerId: string): Promise<UserRecord | undefined> {
+  const row = await db.selectFrom('users').selectAll().where('customer_id', '=', customerId).executeTakeFirst();
+  return row && toUser(row);
+}
+
+export async function setUserStatus(trx: UserTrx, id: bigint, status: UserStatusName, reason: string | null, now: Date): Promise<UserRecord> {
+  const row = await trx
+    .updateTable('users')
+    .set({ status, reason, updated_at: now })
+    .where('id', '=', id.toString())
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return toUser(row);
+}
+
+export async function setCustomerInfo(trx: UserTrx, id: bigint, residentId: string, customerId: string, now: Date): Promise<UserRecord> {
+  const row = await trx
+    .updateTable('users')
+    .set({ resident_id: residentId, customer_id: customerId, updated_at: now })
+    .where('id', '=', id.toString())
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return toUser(row);
+}
+
+export async function setKyc(db: UserDb, id: bigint, kycStatus: KycStatusName, reason: string | null, now: Date): Promise<UserRecord | undefined> {
+  const row = await db
+    .updateTable('users')
+    .set({
+      kyc_status: kycStatus,
+      reason,
+      updated_at: now,
+      // The time the KYC was last verified; kept when it later changes to something else.
+      ...(kycStatus === 'VERIFIED' ? { validated_at: now } : {}),
+    })
+    .where('id', '=', id.toString())
+    .returningAll()
+    .executeTakeFirst();
+  return row && toUser(row);
+}
+
+export async function setUserDevice(trx: UserTrx, id: bigint, deviceId: bigint, now: Date): Promise<void> {
+  await trx.updateTable('users').set({ device_id: deviceId, updated_at: now }).where('id', '=', id.toString()).execute();
+}
+
+// ---- sessions ------------------------------------------------------------------------------
+
+export interface NewSession {
+  familyId: string;
+  userId: bigint;
+  deviceId: bigint;
+  sessionTokenHash: string;
+  refreshTokenHash: string;
+  sessionExpiresAt: Date;
+  familyExpiresAt: Date;
+  now: Date;
+}
+
+export async function insertSession(trx: UserTrx, session: NewSession): Promise<void> {
+  await trx
+    .insertInto('sessions')
+    .values({
+      family_id: session.familyId,
+      user_id: session.userId,
+      device_id: session.deviceId,
+      session_token_hash: session.sessionTokenHash,
+      refresh_token_hash: session.refreshTokenHash,
+      session_expires_at: session.sessionExpiresAt,
+      family_expires_at: session.familyExpiresAt,
+      created_at: session.now,
+    })
+    .execute();
+}
+
+/** A session whose token is live at `now` (not expired, rotated or revoked), with its user. */
+export async function findLiveSession(db: UserDb, sessionTokenHash: string, now: Date): Promise<{ session: SessionRecord; user: UserRecord } | undefined> {
+  const session = await db
+    .selectFrom('sessions')
+    .selectAll()
+    .where('session_token_hash', '=', sessionTokenHash)
+    .where('revoked_at', 'is', null)
+    .where('rotated_at', 'is', null)
+    .where('session_expires_at', '>', now)
+    .where('family_expires_at', '>', now)
+    .executeTakeFirst();
+  if (!session) return undefined;
+  const user = await findUserById(db, BigInt(session.user_id));
+  return user && { session: toSession(session), user };
+}
+
+/** The session holding this refresh token, row-locked: concurrent rotations queue here. */
+export async function lockSessionByRefreshHash(trx: UserTrx, refreshTokenHash: string): Promise<SessionRecord | undefined> {
+  const row = await trx.selectFrom('sessions').selectAll().where('refresh_token_hash', '=', refreshTokenHash).forUpdate().executeTakeFirst();
+  return row && toSession(row);
+}
+
+export async function markSessionRotated(trx: UserTrx, id: bigint, now: Date): Promise<void> {
+  await trx.updateTable('sessions').set({ rotated_at: now }).where('id', '=', id.toString()).execute();
+}
+
+export async function revokeSessionFamily(db: UserDb | UserTrx, familyId: string, reason: string, now: Date): Promise<number> {
+  const result = await db
+    .updateTable('sessions')
+    .set({ revoked_at: now, revoke_reason: reason })
+    .where('family_id', '=', familyId)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
+/** Revokes the user's unrevoked sessions, on one device or (deviceId null) all; returns how many. */
+export async function revokeUserSessions(db: UserDb | UserTrx, userId: bigint, deviceId: bigint | null, reason: string, now: Date): Promise<number> {
+  let query = db
+    .updateTable('sessions')
+    .set({ revoked_at: now, revoke_reason: reason })
+    .where('user_id', '=', userId.toString())
+    .where('revoked_at', 'is', null)
+    // Spent (rotated) rows stay as they are: they are dead already and keep reuse detection.
+    .where('rotated_at', 'is', null);
+  if (deviceId !== null) query = query.where('device_id', '=', deviceId.toString());
+  const result = await query.executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
+// ---- policies and processes ----------------------------------------------------------------
+
+export async function listPolicies(db: UserDb, transactionType: TransactionTypeName) {
+  const rows = await db
+    .selectFrom('authentication_policies')
+    .select(['id', 'priority', 'condition', 'authentications'])
+    .where('transaction_type', '=', transactionType)
+    .where('enabled', '=', true)
+    .orderBy('priority')
+    .execute();
+  return rows.map((r) => ({ id: r.id, priority: r.priority, condition: r.condition, authentications: r.authentications }));
+}
+
+export interface NewProcess {
+  id: string;
+  userId: bigint;
+  transactionType: TransactionTypeName;
+  transactionContext: string;
+  policyId: string;
+  authentications: StoredAuthentication[];
+  now: Date;
+  expiresAt: Date;
+}
+
+export async function insertProcess(db: UserDb, process: NewProcess): Promise<ProcessRecord> {
+  const row = await db
+    .insertInto('processes')
+    .values({
+      id: process.id,
+      user_id: process.userId,
+      transaction_type: process.transactionType,
+      transaction_context: process.transactionContext,
+      policy_id: process.policyId,
+      status: 'READY',
+      authentications: JSON.stringify(process.authentications),
+      created_at: process.now,
+      expires_at: process.expiresAt,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return toProcess(row);
+}
+
+/** The user's process with this id (another user's is not found, by construction). */
+export async function findProcess(db: UserDb | UserTrx, id: string, userId: bigint, options: { forUpdate?: boolean } = {}): Promise<ProcessRecord | undefined> {
+  let query = db.selectFrom('processes').selectAll().where('id', '=', id).where('user_id', '=', userId.toString());
+  if (options.forUpdate) query = query.forUpdate();
+  const row = await query.executeTakeFirst();
+  return row && toProcess(row);
+}
+
+export async function updateProcessProgress(
+  trx: UserTrx,
+  id: string,
+  status: ProcessStatusName,
+  authentications: StoredAuthentication[],
+  completedAt: Date | null,
+): Promise<ProcessRecord> {
+  const row = await trx
+    .updateTable('processes')
+    .set({ status, authentications: JSON.stringify(authentications), ...(completedAt ? { completed_at: completedAt } : {}) })
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return toProcess(row);
+}
+
+/**
+ * Marks a DONE, unexpired, unconsumed process of this user, type and (when given) exact context
+ * consumed, in one statement: of any number of concurrent calls, one gets the row.
+ */
+export async function consumeDoneProcess(
+  db: UserDb | UserTrx,
+  params: { id: string; userId: bigint; transactionType: TransactionTypeName; transactionContext?: string; now: Date },
+): Promise<ProcessRecord | undefined> {
+  let query = db
+    .updateTable('processes')
+    .set({ consumed_at: params.now })
+    .where('id', '=', params.id)
+    .where('user_id', '=', params.userId.toString())
+    .where('status', '=', 'DONE')
+    .where('transaction_type', '=', params.transactionType)
+    .where('consumed_at', 'is', null)
+    .where('expires_at', '>', params.now);
+  if (params.transactionContext !== undefined) query = query.where('transaction_context', '=', params.transactionContext);
+  const row = await query.returningAll().executeTakeFirst();
+  return row && toProcess(row);
+}
