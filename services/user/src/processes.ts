@@ -134,7 +134,9 @@ export function createProcesses(deps: UserDomainDeps) {
       const now = clock();
       const process = await findProcess(db, input.processId, input.userId);
       if (!process || process.expiresAt <= now) throw processNotFound();
-      const origin = Buffer.from(input.originData, 'utf8');
+      // TextEncoder gives the bytes their own ArrayBuffer; a small Buffer is a view into a shared
+      // pool, and the CMS code hashes views by their underlying buffer.
+      const origin = new TextEncoder().encode(input.originData);
       if (input.signedData === '' || origin.length === 0 || origin.length > MAX_ORIGIN_DATA_BYTES) return { process, verified: false };
       const active = await deps.signingCertificates.getActive(input.userId);
       if (!active) return { process, verified: false };

@@ -1,0 +1,209 @@
+import { webcrypto } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCsr, createSigningCa, issueSigningCertificate, parseSigningCsr, signData } from '@kfrm/pki';
+import { DEFAULT_TTLS } from './deps';
+import { activatedUser, codeOf, openHarness, type Harness } from './test-support';
+
+let h: Harness;
+
+beforeAll(async () => {
+  h = await openHarness();
+});
+
+afterAll(async () => {
+  await h?.close();
+});
+
+const transfer = (major: number | string) => JSON.stringify({ amount: { currency_code: 'KRW', major_amount: String(major), minor_amount: '0' }, to: '110-123-456789' });
+
+describe('createProcess picks the seeded policy', () => {
+  it.each([
+    ['LOGIN', '{}', [['PIN', 'PATTERN']]],
+    ['LOGIN', '', [['PIN', 'PATTERN']]],
+    ['LOGIN', '{"biometric_enabled":true}', [['BIO', 'PIN']]],
+    ['ACTIVATE_BIOMETRIC', '{}', [['PIN', 'NONE']]],
+    ['DEACTIVATE_BIOMETRIC', '{}', [['PIN', 'NONE']]],
+    ['CHANGE_DEVICE', '{}', [['PIN', 'NONE']]],
+    ['REINSTALL_APP', '{}', [['PIN', 'NONE']]],
+    ['TRANSFER', transfer(1_000_000), [['PIN', 'NONE'], ['BIO', 'NONE']]],
+    ['TRANSFER', transfer(50_000_000), [['PIN', 'NONE'], ['BIO', 'NONE']]],
+    ['TRANSFER', transfer(999_999), [['BIO', 'PIN']]],
+    ['TRANSFER', transfer(0), [['BIO', 'PIN']]],
+  ] as const)('%s %s', async (type, context, expected) => {
+    const { user } = await activatedUser(h);
+    const process = await h.processes.createProcess({ userId: user.id, transactionType: type, transactionContext: context });
+    expect(process.status).toBe('READY');
+    expect(process.id).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(process.authentications.map((a) => [a.type, a.fallback])).toEqual(expected);
+    expect(process.expiresAt.getTime() - process.createdAt.getTime()).toBe(DEFAULT_TTLS.processTtlMs);
+  });
+
+  it('AUTHENTICATION_POLICY_NOT_FOUND when no policy holds (a transfer without a usable amount)', async () => {
+    const { user } = await activatedUser(h);
+    expect(await codeOf(h.processes.createProcess({ userId: user.id, transactionType: 'TRANSFER', transactionContext: '{}' }))).toBe('AUTHENTICATION_POLICY_NOT_FOUND');
+    expect(await codeOf(h.processes.createProcess({ userId: user.id, transactionType: 'TRANSFER', transactionContext: transfer(-5) }))).toBe(
+      'AUTHENTICATION_POLICY_NOT_FOUND',
+    );
+  });
+
+  it('EMPTY_AUTHENTICATION_PROCESS when the policy lists no factor', async () => {
+    const { user } = await activatedUser(h);
+    await h.db
+      .insertInto('authentication_policies')
+      .values({ transaction_type: 'LOGIN', priority: 5, condition: JSON.stringify({ path: 'test_empty', op: 'exists' }), authentications: '[]', description: 'test' })
+      .execute();
+    expect(await codeOf(h.processes.createProcess({ userId: user.id, transactionType: 'LOGIN', transactionContext: '{"test_empty":1}' }))).toBe(
+      'EMPTY_AUTHENTICATION_PROCESS',
+    );
+  });
+
+  it('refuses a context that is not a JSON object of at most 4 KiB', async () => {
+    const { user } = await activatedUser(h);
+    for (const context of ['not json', '[1]', JSON.stringify({ pad: 'x'.repeat(4096) })]) {
+      expect(await codeOf(h.processes.createProcess({ userId: user.id, transactionType: 'LOGIN', transactionContext: context }))).toMatch(/^InvalidArgumentError/);
+    }
+  });
+});
+
+describe('completing a process', () => {
+  it('READY → IN_PROGRESS → DONE, and then it is no longer running', async () => {
+    const { user } = await activatedUser(h);
+    const p = await h.processes.createProcess({ userId: user.id, transactionType: 'TRANSFER', transactionContext: transfer(2_000_000) });
+    const afterPin = await h.processes.completeAuthentication({ processId: p.id, userId: user.id, type: 'PIN' });
+    expect(afterPin.status).toBe('IN_PROGRESS');
+    expect(afterPin.authentications.map((a) => a.status)).toEqual(['DONE', 'READY']);
+    expect(await codeOf(h.processes.completeAuthentication({ processId: p.id, userId: user.id, type: 'PIN' }))).toBe('AUTHENTICATION_TYPE_NOT_DEFINED');
+    expect(await codeOf(h.processes.completeAuthentication({ processId: p.id, userId: user.id, type: 'PATTERN' }))).toBe('AUTHENTICATION_TYPE_NOT_DEFINED');
+    expect((await h.processes.getRunningProcess({ processId: p.id, userId: user.id })).status).toBe('IN_PROGRESS');
+    const done = await h.processes.completeAuthentication({ processId: p.id, userId: user.id, type: 'BIO' });
+    expect(done.status).toBe('DONE');
+    expect(await codeOf(h.processes.getRunningProcess({ processId: p.id, userId: user.id }))).toBe('RUNNING_PROCESS_NOT_FOUND');
+    expect(await codeOf(h.processes.completeAuthentication({ processId: p.id, userId: user.id, type: 'BIO' }))).toBe('RUNNING_PROCESS_NOT_FOUND');
+  });
+
+  it('a fallback factor completes its step', async () => {
+    const { user } = await activatedUser(h);
+    const p = await h.processes.createProcess({ userId: user.id, transactionType: 'TRANSFER', transactionContext: transfer(10_000) });
+    expect((await h.processes.completeAuthentication({ processId: p.id, userId: user.id, type: 'PIN' })).status).toBe('DONE');
+  });
+
+  it('an unknown factor is AUTHENTICATION_TYPE_NOT_DEFINED', async () => {
+    const { user } = await activatedUser(h);
+    const p = await h.processes.createProcess({ userId: user.id, transactionType: 'CHANGE_DEVICE', transactionContext: '{}' });
+    expect(await codeOf(h.processes.completeAuthentication({ processId: p.id, userId: user.id, type: undefined }))).toBe('AUTHENTICATION_TYPE_NOT_DEFINED');
+    expect(await codeOf(h.processes.completeAuthentication({ processId: p.id, userId: user.id, type: 'BIO' }))).toBe('AUTHENTICATION_TYPE_NOT_DEFINED');
+  });
+
+  it("another user's, an expired or an unknown process is RUNNING_PROCESS_NOT_FOUND", async () => {
+    const { user } = await activatedUser(h);
+    const other = await activatedUser(h);
+    const p = await h.processes.createProcess({ userId: user.id, transactionType: 'LOGIN', transactionContext: '{}' });
+    expect(await codeOf(h.processes.getRunningProcess({ processId: p.id, userId: other.user.id }))).toBe('RUNNING_PROCESS_NOT_FOUND');
+    expect(await codeOf(h.processes.completeAuthentication({ processId: p.id, userId: other.user.id, type: 'PIN' }))).toBe('RUNNING_PROCESS_NOT_FOUND');
+    expect(await codeOf(h.processes.getRunningProcess({ processId: 'nope', userId: user.id }))).toBe('RUNNING_PROCESS_NOT_FOUND');
+    expect(await codeOf(h.processes.getRunningProcess({ processId: '', userId: user.id }))).toBe('RUNNING_PROCESS_NOT_FOUND');
+    h.clock.advance(DEFAULT_TTLS.processTtlMs);
+    expect(await codeOf(h.processes.getRunningProcess({ processId: p.id, userId: user.id }))).toBe('RUNNING_PROCESS_NOT_FOUND');
+    expect(await codeOf(h.processes.completeAuthentication({ processId: p.id, userId: user.id, type: 'PIN' }))).toBe('RUNNING_PROCESS_NOT_FOUND');
+  });
+
+  it('racing completions of the same factor complete one step once', async () => {
+    const { user } = await activatedUser(h);
+    const p = await h.processes.createProcess({ userId: user.id, transactionType: 'TRANSFER', transactionContext: transfer(3_000_000) });
+    const results = await Promise.all(Array.from({ length: 6 }, () => codeOf(h.processes.completeAuthentication({ processId: p.id, userId: user.id, type: 'PIN' }))));
+    expect(results.filter((r) => r === 'ok')).toHaveLength(1);
+    expect(results.filter((r) => r === 'AUTHENTICATION_TYPE_NOT_DEFINED')).toHaveLength(5);
+    expect((await h.processes.getRunningProcess({ processId: p.id, userId: user.id })).authentications.map((a) => a.status)).toEqual(['DONE', 'READY']);
+  });
+
+  it('racing completions of both factors end DONE with both steps done', async () => {
+    const { user } = await activatedUser(h);
+    const p = await h.processes.createProcess({ userId: user.id, transactionType: 'TRANSFER', transactionContext: transfer(3_000_000) });
+    const results = await Promise.all(
+      (['PIN', 'BIO'] as const).map((type) => h.processes.completeAuthentication({ processId: p.id, userId: user.id, type })),
+    );
+    expect(results.map((r) => r.status).sort()).toEqual(['DONE', 'IN_PROGRESS']);
+    const row = await h.db.selectFrom('processes').selectAll().where('id', '=', p.id).executeTakeFirstOrThrow();
+    expect(row.status).toBe('DONE');
+    expect(row.authentications.map((a) => a.status)).toEqual(['DONE', 'DONE']);
+  });
+});
+
+describe('consumeProcess', () => {
+  async function doneTransfer(amount: number) {
+    const { user } = await activatedUser(h);
+    const context = transfer(amount);
+    const p = await h.processes.createProcess({ userId: user.id, transactionType: 'TRANSFER', transactionContext: context });
+    await h.processes.completeAuthentication({ processId: p.id, userId: user.id, type: 'BIO' });
+    return { user, context, processId: p.id };
+  }
+
+  it('uses a DONE process once, with the exact type and context; racing consumers get one', async () => {
+    const { user, context, processId } = await doneTransfer(5_000);
+    const consume = (overrides: Partial<{ userId: bigint; transactionContext: string; transactionType: 'TRANSFER' | 'LOGIN' }> = {}) =>
+      codeOf(h.processes.consumeProcess({ processId, userId: user.id, transactionType: 'TRANSFER', transactionContext: context, ...overrides }));
+    expect(await consume({ transactionContext: transfer(5_001) })).toBe('AUTHENTICATION_FAILED');
+    expect(await consume({ transactionContext: ` ${context}` })).toBe('AUTHENTICATION_FAILED');
+    expect(await consume({ transactionType: 'LOGIN' })).toBe('AUTHENTICATION_FAILED');
+    const other = await activatedUser(h);
+    expect(await consume({ userId: other.user.id })).toBe('AUTHENTICATION_PROCESS_NOT_FOUND');
+    const results = await Promise.all(Array.from({ length: 5 }, () => consume()));
+    expect(results.filter((r) => r === 'ok')).toHaveLength(1);
+    expect(results.filter((r) => r === 'AUTHENTICATION_FAILED')).toHaveLength(4);
+  });
+
+  it('refuses a process that is not DONE, and an expired one as not found', async () => {
+    const { user } = await activatedUser(h);
+    const context = transfer(2_000_000);
+    const p = await h.processes.createProcess({ userId: user.id, transactionType: 'TRANSFER', transactionContext: context });
+    await h.processes.completeAuthentication({ processId: p.id, userId: user.id, type: 'PIN' });
+    expect(await codeOf(h.processes.consumeProcess({ processId: p.id, userId: user.id, transactionType: 'TRANSFER', transactionContext: context }))).toBe(
+      'AUTHENTICATION_FAILED',
+    );
+    const late = await doneTransfer(100);
+    h.clock.advance(DEFAULT_TTLS.processTtlMs);
+    expect(
+      await codeOf(h.processes.consumeProcess({ processId: late.processId, userId: late.user.id, transactionType: 'TRANSFER', transactionContext: late.context })),
+    ).toBe('AUTHENTICATION_PROCESS_NOT_FOUND');
+  });
+});
+
+describe('getProcess verifies the signature with the active signing certificate', () => {
+  it('true only for a signature by the active certificate over exactly the origin data', async () => {
+    // Certificates are checked at the service's clock, so they are made at it.
+    const now = h.clock.now();
+    const ca = await createSigningCa({ now });
+    const otherCa = await createSigningCa({ now });
+    const keys = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as CryptoKeyPair;
+    const csr = await parseSigningCsr((await createCsr(keys)).pem);
+    const { user } = await activatedUser(h);
+    const other = await activatedUser(h);
+    const certificate = await issueSigningCertificate({ csr, ca, userId: user.id.toString(), validityDays: 365, now });
+    const rogue = await issueSigningCertificate({ csr, ca: otherCa, userId: user.id.toString(), validityDays: 365, now });
+    h.certificates.set(user.id, { certificateDer: certificate.der, issuerDer: new Uint8Array(ca.cert.rawData) });
+
+    const context = transfer(10_000);
+    const p = await h.processes.createProcess({ userId: user.id, transactionType: 'TRANSFER', transactionContext: context });
+    const origin = context;
+    const sign = async (content: string, der = certificate.der, detached = true) =>
+      (await signData({ content: new TextEncoder().encode(content), certificateDer: der, privateKey: keys.privateKey, detached, signingTime: now })).base64;
+    const get = (signedData: string, originData = origin, userId = user.id) => h.processes.getProcess({ processId: p.id, userId, signedData, originData });
+
+    const good = await get(await sign(origin));
+    expect(good.verified).toBe(true);
+    expect(good.process.id).toBe(p.id);
+    expect((await get(await sign(origin, certificate.der, false))).verified).toBe(true);
+    expect((await get(await sign(origin), origin + ' ')).verified).toBe(false); // other content
+    expect((await get(await sign(transfer(10_001)))).verified).toBe(false);
+    expect((await get(await sign(origin, rogue.der))).verified).toBe(false); // another CA
+    expect((await get('')).verified).toBe(false);
+    expect((await get('bm90IGNtcw==')).verified).toBe(false);
+    expect((await get(await sign(origin), '')).verified).toBe(false);
+    // Another user asking: the process is not found (same as a missing one).
+    expect(await codeOf(get(await sign(origin), origin, other.user.id))).toBe('AUTHENTICATION_PROCESS_NOT_FOUND');
+    expect(await codeOf(h.processes.getProcess({ processId: 'missing', userId: user.id, signedData: '', originData: '' }))).toBe('AUTHENTICATION_PROCESS_NOT_FOUND');
+    // No active certificate (revoked or never issued): not verified.
+    h.certificates.delete(user.id);
+    expect((await get(await sign(origin))).verified).toBe(false);
+  });
+});

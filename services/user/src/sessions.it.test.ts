@@ -1,0 +1,165 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_TTLS } from './deps';
+import { tokenHash } from './tokens';
+import { activatedUser, codeOf, doneLogin, openHarness, type Harness } from './test-support';
+
+let h: Harness;
+
+beforeAll(async () => {
+  h = await openHarness();
+});
+
+afterAll(async () => {
+  await h?.close();
+});
+
+async function loggedIn() {
+  const { user } = await activatedUser(h);
+  const deviceId = user.deviceId!;
+  const issued = await h.sessions.createSession({ userId: user.id, deviceId, processId: await doneLogin(h, user.id) });
+  return { user, deviceId, issued };
+}
+
+describe('createSession', () => {
+  it('issues random tokens bound to the device, stored only as hashes, with the configured lifetimes', async () => {
+    const { user, deviceId, issued } = await loggedIn();
+    expect(issued.sessionToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(issued.refreshToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(issued.sessionExpiresAt.getTime() - h.clock.now().getTime()).toBe(DEFAULT_TTLS.sessionTtlMs);
+    expect(issued.refreshExpiresAt.getTime() - h.clock.now().getTime()).toBe(DEFAULT_TTLS.refreshFamilyTtlMs);
+    const rows = await h.db.selectFrom('sessions').selectAll().where('user_id', '=', user.id.toString()).execute();
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ device_id: deviceId.toString(), session_token_hash: tokenHash(issued.sessionToken), refresh_token_hash: tokenHash(issued.refreshToken) });
+    expect(JSON.stringify(rows)).not.toContain(issued.sessionToken);
+
+    const found = await h.sessions.findBySessionToken(issued.sessionToken);
+    expect(found.user.id).toBe(user.id);
+    expect(found.session.deviceId).toBe(deviceId);
+    expect(h.logs.text()).not.toContain(issued.sessionToken);
+    expect(h.logs.text()).not.toContain(issued.refreshToken);
+  });
+
+  it('consumes the process: one process yields one session, also when calls race', async () => {
+    const { user } = await activatedUser(h);
+    const processId = await doneLogin(h, user.id);
+    const results = await Promise.all(Array.from({ length: 5 }, () => codeOf(h.sessions.createSession({ userId: user.id, deviceId: user.deviceId!, processId }))));
+    expect(results.filter((r) => r === 'ok')).toHaveLength(1);
+    expect(results.filter((r) => r === 'AUTHENTICATION_FAILED')).toHaveLength(4);
+    const rows = await h.db.selectFrom('sessions').select('id').where('user_id', '=', user.id.toString()).execute();
+    expect(rows).toHaveLength(1);
+  });
+
+  it('refuses processes that are not a DONE LOGIN of this user on this device', async () => {
+    const { user } = await activatedUser(h);
+    const other = await activatedUser(h);
+    const deviceId = user.deviceId!;
+    const create = (processId: string, overrides: { userId?: bigint; deviceId?: bigint } = {}) =>
+      codeOf(h.sessions.createSession({ userId: overrides.userId ?? user.id, deviceId: overrides.deviceId ?? deviceId, processId }));
+
+    const ready = await h.processes.createProcess({ userId: user.id, transactionType: 'LOGIN', transactionContext: '{}' });
+    expect(await create(ready.id)).toBe('AUTHENTICATION_FAILED');
+
+    const change = await h.processes.createProcess({ userId: user.id, transactionType: 'CHANGE_DEVICE', transactionContext: '' });
+    await h.processes.completeAuthentication({ processId: change.id, userId: user.id, type: 'PIN' });
+    expect(await create(change.id)).toBe('AUTHENTICATION_FAILED');
+
+    const done = await doneLogin(h, user.id);
+    expect(await create(done, { userId: other.user.id, deviceId: other.user.deviceId! })).toBe('AUTHENTICATION_PROCESS_NOT_FOUND');
+    expect(await create(done, { deviceId: deviceId + 1n })).toBe('AUTHENTICATION_FAILED');
+    // A refusal does not use the process up.
+    expect(await create(done)).toBe('ok');
+    expect(await create('no-such-process')).toBe('AUTHENTICATION_PROCESS_NOT_FOUND');
+
+    const late = await doneLogin(h, user.id);
+    h.clock.advance(DEFAULT_TTLS.processTtlMs);
+    expect(await create(late)).toBe('AUTHENTICATION_PROCESS_NOT_FOUND');
+  });
+
+  it('refuses a user who is not ACTIVATED', async () => {
+    const { user } = await activatedUser(h);
+    const processId = await doneLogin(h, user.id);
+    await h.accounts.updateUserStatus({ userId: user.id, expectedStatus: 'ACTIVATED', newStatus: 'BLOCKED', reason: '', unlock: false });
+    expect(await codeOf(h.sessions.createSession({ userId: user.id, deviceId: user.deviceId!, processId }))).toBe('AUTHENTICATION_FAILED');
+  });
+});
+
+describe('findBySessionToken', () => {
+  it('SESSION_TOKEN_REQUIRED for empty; LOGIN_SESSION_EXPIRED for unknown, expired and revoked alike', async () => {
+    expect(await codeOf(h.sessions.findBySessionToken(''))).toBe('SESSION_TOKEN_REQUIRED');
+    expect(await codeOf(h.sessions.findBySessionToken('A'.repeat(43)))).toBe('LOGIN_SESSION_EXPIRED');
+
+    const expiring = await loggedIn();
+    h.clock.advance(DEFAULT_TTLS.sessionTtlMs);
+    expect(await codeOf(h.sessions.findBySessionToken(expiring.issued.sessionToken))).toBe('LOGIN_SESSION_EXPIRED');
+
+    const revoked = await loggedIn();
+    expect(await h.sessions.revokeSessions({ userId: revoked.user.id, deviceId: 0n, reason: 'logout' })).toBe(1);
+    expect(await codeOf(h.sessions.findBySessionToken(revoked.issued.sessionToken))).toBe('LOGIN_SESSION_EXPIRED');
+  });
+});
+
+describe('rotateSession', () => {
+  it('issues a new pair in the family; the old session token and refresh token stop working', async () => {
+    const { deviceId, issued } = await loggedIn();
+    h.clock.advance(60_000);
+    const next = await h.sessions.rotateSession({ refreshToken: issued.refreshToken, deviceId });
+    expect(next.refreshToken).not.toBe(issued.refreshToken);
+    expect(next.refreshExpiresAt).toEqual(issued.refreshExpiresAt); // the family's absolute end
+    expect(await codeOf(h.sessions.findBySessionToken(issued.sessionToken))).toBe('LOGIN_SESSION_EXPIRED');
+    expect(await codeOf(h.sessions.findBySessionToken(next.sessionToken))).toBe('ok');
+  });
+
+  it('reuse of a spent refresh token revokes the whole family', async () => {
+    const { deviceId, issued } = await loggedIn();
+    const second = await h.sessions.rotateSession({ refreshToken: issued.refreshToken, deviceId });
+    expect(await codeOf(h.sessions.rotateSession({ refreshToken: issued.refreshToken, deviceId }))).toBe('INVALID_LOGIN_SESSION');
+    // The thief replayed the old token; the live pair of the family is gone too.
+    expect(await codeOf(h.sessions.findBySessionToken(second.sessionToken))).toBe('LOGIN_SESSION_EXPIRED');
+    expect(await codeOf(h.sessions.rotateSession({ refreshToken: second.refreshToken, deviceId }))).toBe('INVALID_LOGIN_SESSION');
+  });
+
+  it('a refresh token presented from another device is refused and revokes the family', async () => {
+    const { deviceId, issued } = await loggedIn();
+    expect(await codeOf(h.sessions.rotateSession({ refreshToken: issued.refreshToken, deviceId: deviceId + 1n }))).toBe('INVALID_LOGIN_SESSION');
+    expect(await codeOf(h.sessions.rotateSession({ refreshToken: issued.refreshToken, deviceId }))).toBe('INVALID_LOGIN_SESSION');
+    expect(await codeOf(h.sessions.findBySessionToken(issued.sessionToken))).toBe('LOGIN_SESSION_EXPIRED');
+  });
+
+  it('of two concurrent rotations with one token, exactly one succeeds', async () => {
+    for (let round = 0; round < 5; round++) {
+      const { deviceId, issued } = await loggedIn();
+      const results = await Promise.all([
+        codeOf(h.sessions.rotateSession({ refreshToken: issued.refreshToken, deviceId })),
+        codeOf(h.sessions.rotateSession({ refreshToken: issued.refreshToken, deviceId })),
+      ]);
+      expect(results.sort()).toEqual(['INVALID_LOGIN_SESSION', 'ok']);
+    }
+  });
+
+  it('enforces the family absolute lifetime however often it rotates', async () => {
+    const { deviceId, issued } = await loggedIn();
+    let refreshToken = issued.refreshToken;
+    for (let i = 0; i < 3; i++) {
+      h.clock.advance(DEFAULT_TTLS.refreshFamilyTtlMs / 4);
+      refreshToken = (await h.sessions.rotateSession({ refreshToken, deviceId })).refreshToken;
+    }
+    h.clock.advance(DEFAULT_TTLS.refreshFamilyTtlMs / 4);
+    expect(await codeOf(h.sessions.rotateSession({ refreshToken, deviceId }))).toBe('INVALID_LOGIN_SESSION');
+  });
+
+  it('refuses unknown and empty tokens', async () => {
+    expect(await codeOf(h.sessions.rotateSession({ refreshToken: '', deviceId: 1n }))).toBe('INVALID_LOGIN_SESSION');
+    expect(await codeOf(h.sessions.rotateSession({ refreshToken: 'B'.repeat(43), deviceId: 1n }))).toBe('INVALID_LOGIN_SESSION');
+  });
+});
+
+describe('revokeSessions', () => {
+  it('ends the sessions on one device or all, never another user\'s', async () => {
+    const a = await loggedIn();
+    const b = await loggedIn();
+    expect(await h.sessions.revokeSessions({ userId: a.user.id, deviceId: a.deviceId + 7n, reason: '' })).toBe(0);
+    expect(await h.sessions.revokeSessions({ userId: a.user.id, deviceId: a.deviceId, reason: 'logout' })).toBe(1);
+    expect(await codeOf(h.sessions.findBySessionToken(a.issued.sessionToken))).toBe('LOGIN_SESSION_EXPIRED');
+    expect(await codeOf(h.sessions.findBySessionToken(b.issued.sessionToken))).toBe('ok');
+  });
+});
