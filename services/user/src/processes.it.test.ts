@@ -174,7 +174,7 @@ describe('getProcess verifies the signature with the active signing certificate'
     const now = h.clock.now();
     const ca = await createSigningCa({ now });
     const otherCa = await createSigningCa({ now });
-    const keys = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as CryptoKeyPair;
+    const keys = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
     const csr = await parseSigningCsr((await createCsr(keys)).pem);
     const { user } = await activatedUser(h);
     const other = await activatedUser(h);

@@ -1,0 +1,325 @@
+// The user service as other services reach it: the seed's UserService and the internal
+// UserAccountService, SessionService and ProcessStepService on the internal listener. The auth
+// and device services it calls are small fakes registered in the same process (the real ones
+// are separate modules); GetProcess's signature check runs on real CMS signatures.
+import { webcrypto } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openTestDatabase, type TestDatabase } from '@kfrm/db/test-database';
+import { DomainError } from '@kfrm/errors';
+import { createCapturingDestination } from '@kfrm/logging';
+import { createCsr, createSigningCa, issueSigningCertificate, parseSigningCsr, signData } from '@kfrm/pki';
+import {
+  CredentialServiceService,
+  GetActiveSigningCertificateApiError,
+  GetActiveSigningCertificateApiError_ErrorCode,
+} from '@kfrm/proto/gen/kfrm/api/auth/auth_internal';
+import { AuthenticatedTransactionType, AuthenticationProcess_ProcessStatus, AuthenticationType } from '@kfrm/proto/gen/kfrm/api/common/common';
+import { UserStatus } from '@kfrm/proto/gen/kfrm/api/common/user/status/user_status';
+import { DeviceRegistryServiceService, RevocationReason, RevokeDeviceApiError, RevokeDeviceApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/api/device/device_internal';
+import {
+  CreateProcessApiError,
+  CreateProcessApiError_ErrorCode,
+  FindBySessionTokenApiError,
+  FindBySessionTokenApiError_ErrorCode,
+  GetProcessApiError,
+  GetProcessApiError_ErrorCode,
+  KycStatus,
+  UserServiceClient,
+} from '@kfrm/proto/gen/kfrm/api/user/user';
+import {
+  CompleteAuthenticationApiError,
+  CompleteAuthenticationApiError_ErrorCode,
+  ProcessStepServiceClient,
+  RegisterUserApiError,
+  RegisterUserApiError_ErrorCode,
+  RotateSessionApiError,
+  RotateSessionApiError_ErrorCode,
+  SessionServiceClient,
+  UpdateUserStatusApiError,
+  UpdateUserStatusApiError_ErrorCode,
+  UserAccountServiceClient,
+} from '@kfrm/proto/gen/kfrm/api/user/user_internal';
+import { startServices, type RunningServices, type ServiceModule } from '@kfrm/runtime';
+import { apiErrorCode, apiErrorType, defineService } from '@kfrm/server-kit';
+import { createMemoryStore, type Store } from '@kfrm/store';
+import { userModule } from './user.module';
+
+type Callback<Res> = (err: grpc.ServiceError | null, res: Res) => void;
+function call<Req, Res>(fn: (req: Req, md: grpc.Metadata, opts: Partial<grpc.CallOptions>, cb: Callback<Res>) => unknown, req: Req): Promise<Res> {
+  return new Promise((resolve, reject) => fn(req, new grpc.Metadata(), {}, (err, res) => (err ? reject(err) : resolve(res))));
+}
+
+async function failure(promise: Promise<unknown>): Promise<grpc.ServiceError> {
+  try {
+    await promise;
+  } catch (err) {
+    return err as grpc.ServiceError;
+  }
+  throw new Error('the call succeeded');
+}
+
+/** The auth service's CredentialService, as far as the user service uses it. */
+const activeCertificates = new Map<bigint, { certificate: string; issuerCertificate: string }>();
+const fakeAuthModule: ServiceModule = {
+  name: 'fake-auth',
+  create: () => ({
+    internal: [
+      defineService(
+        CredentialServiceService,
+        {
+          async getActiveSigningCertificate(request) {
+            const active = activeCertificates.get(request.userId);
+            if (!active) throw new DomainError('SIGNING_CERTIFICATE_NOT_FOUND', 'no active signing certificate');
+            return active;
+          },
+        },
+        {
+          getActiveSigningCertificate: {
+            access: 'internal',
+            errors: apiErrorType(GetActiveSigningCertificateApiError, GetActiveSigningCertificateApiError_ErrorCode),
+          },
+        },
+      ),
+    ],
+  }),
+};
+
+/** The device service's DeviceRegistryService: records what it is asked to revoke. */
+const revokedDevices: Array<{ deviceId: bigint; reason: RevocationReason }> = [];
+const fakeDeviceModule: ServiceModule = {
+  name: 'fake-device',
+  create: () => ({
+    internal: [
+      defineService(
+        DeviceRegistryServiceService,
+        {
+          async revokeDevice(request) {
+            revokedDevices.push({ deviceId: request.deviceId, reason: request.reason });
+            return { revokedAt: new Date().toISOString() };
+          },
+        },
+        { revokeDevice: { access: 'internal', errors: apiErrorType(RevokeDeviceApiError, RevokeDeviceApiError_ErrorCode) } },
+      ),
+    ],
+  }),
+};
+
+describe('user service over gRPC', () => {
+  let dataDir: string;
+  let database: TestDatabase;
+  let store: Store;
+  let running: RunningServices;
+  let users: UserServiceClient;
+  let accounts: UserAccountServiceClient;
+  let sessions: SessionServiceClient;
+  let steps: ProcessStepServiceClient;
+  const logs = createCapturingDestination();
+  let deviceCounter = 5000n;
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'kfrm-user-'));
+    database = await openTestDatabase();
+    store = createMemoryStore();
+    running = await startServices([userModule, fakeAuthModule, fakeDeviceModule], {
+      name: 'user-test',
+      env: {
+        KFRM_DATA_DIR: dataDir,
+        KFRM_MOBILE_LISTEN: '127.0.0.1:0',
+        KFRM_INTERNAL_LISTEN: '127.0.0.1:0',
+        KFRM_MIGRATE_ON_START: 'true',
+        LOG_LEVEL: 'debug',
+      },
+      db: database,
+      store,
+      logDestination: logs,
+    });
+    const address = `127.0.0.1:${running.internalPort}`;
+    const insecure = grpc.credentials.createInsecure();
+    users = new UserServiceClient(address, insecure);
+    accounts = new UserAccountServiceClient(address, insecure);
+    sessions = new SessionServiceClient(address, insecure);
+    steps = new ProcessStepServiceClient(address, insecure);
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const client of [users, accounts, sessions, steps]) client?.close();
+    await running?.stop();
+    await store?.close();
+    await database?.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  /** Registration as the auth service drives it, to ACTIVATED, with KYC data. */
+  async function activated(name = '홍길동') {
+    const deviceId = ++deviceCounter;
+    const registered = await call(accounts.registerUser.bind(accounts), {
+      idpType: 'PASS',
+      idpName: 'KT',
+      userName: name,
+      phoneNumber: '01098765432',
+      userCi: `ci-grpc-${deviceId}`,
+      deviceId,
+      deviceUuid: `uuid-${deviceId}`,
+    });
+    expect(registered.userStatus).toBe(UserStatus.CREATED);
+    const userId = registered.userId;
+    await call(accounts.updateUserStatus.bind(accounts), { userId, expectedStatus: UserStatus.CREATED, newStatus: UserStatus.AGREED, reason: '', unlock: false });
+    const { customerId } = await call(accounts.updateCustomerInfo.bind(accounts), { userId, residentId: '900115-1234567', name });
+    await call(accounts.updateKyc.bind(accounts), { userId, kycStatus: KycStatus.REGISTERED, reason: '' });
+    await call(accounts.updateUserStatus.bind(accounts), { userId, expectedStatus: UserStatus.AGREED, newStatus: UserStatus.ACTIVATED, reason: '', unlock: false });
+    return { userId, deviceId, customerId, userToken: registered.userToken };
+  }
+
+  async function login(userId: bigint, deviceId: bigint) {
+    const created = await call(users.createProcess.bind(users), { userId, transactionType: AuthenticatedTransactionType.LOGIN, transactionContext: '{}' });
+    const processId = created.process!.processId;
+    const running = await call(steps.getRunningProcess.bind(steps), { processId, userId });
+    expect(running.transactionType).toBe(AuthenticatedTransactionType.LOGIN);
+    const done = await call(steps.completeAuthentication.bind(steps), { processId, userId, type: AuthenticationType.PIN });
+    expect(done.process?.status).toBe(AuthenticationProcess_ProcessStatus.DONE);
+    return call(sessions.createSession.bind(sessions), { userId, deviceId, processId });
+  }
+
+  it('registers, logs in, and answers FindBySessionToken, FindByUserId and FindByCustomerId with the seed fields', async () => {
+    const { userId, deviceId, customerId, userToken } = await activated();
+    expect(customerId).toMatch(/^C\d{12}$/);
+    const byToken = await call(accounts.findByUserToken.bind(accounts), { userToken });
+    expect(byToken.user?.userId).toBe(userId);
+    expect(byToken.user?.userToken).toBe('');
+
+    const session = await login(userId, deviceId);
+    const found = await call(users.findBySessionToken.bind(users), { sessionToken: session.sessionToken });
+    expect(found.userSession).toEqual({
+      userId,
+      deviceId,
+      userStatus: UserStatus.ACTIVATED,
+      userName: '홍길동',
+      phoneNumber: '01098765432',
+      customerId,
+      kycStatus: KycStatus.REGISTERED,
+      expiredAt: session.sessionExpiredAt,
+    });
+    expect(new Date(session.sessionExpiredAt).toISOString()).toBe(session.sessionExpiredAt);
+
+    const byId = await call(users.findByUserId.bind(users), { userId: userId.toString() });
+    expect(byId.user).toMatchObject({ userId, deviceId, userStatus: UserStatus.ACTIVATED, customerId, kycStatus: KycStatus.REGISTERED, residentId: '900115-1234567' });
+    expect(byId.user?.createdAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+
+    const byCustomer = await call(users.findByCustomerId.bind(users), { customerId });
+    expect(byCustomer.userSession).toMatchObject({ userId, customerId, expiredAt: '' });
+  });
+
+  it('answers the seed errors of the Find methods', async () => {
+    const required = await failure(call(users.findBySessionToken.bind(users), { sessionToken: '' }));
+    expect(required.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(apiErrorCode(required, FindBySessionTokenApiError)).toBe(FindBySessionTokenApiError_ErrorCode.SESSION_TOKEN_REQUIRED);
+
+    const expired = await failure(call(users.findBySessionToken.bind(users), { sessionToken: 'x'.repeat(43) }));
+    expect(expired.code).toBe(grpc.status.UNAUTHENTICATED);
+    expect(apiErrorCode(expired, FindBySessionTokenApiError)).toBe(FindBySessionTokenApiError_ErrorCode.LOGIN_SESSION_EXPIRED);
+
+    for (const promise of [call(users.findByUserId.bind(users), { userId: '999999999' }), call(users.findByCustomerId.bind(users), { customerId: 'C999999999999' })]) {
+      const err = await failure(promise);
+      expect(err.code).toBe(grpc.status.NOT_FOUND);
+      expect(apiErrorCode(err, FindBySessionTokenApiError)).toBe(FindBySessionTokenApiError_ErrorCode.USER_NOT_FOUND);
+    }
+    expect((await failure(call(users.findByUserId.bind(users), { userId: 'abc' }))).code).toBe(grpc.status.INVALID_ARGUMENT);
+  });
+
+  it('rotates a session; the reused refresh token is INVALID_LOGIN_SESSION and ends the family', async () => {
+    const { userId, deviceId } = await activated();
+    const first = await login(userId, deviceId);
+    const second = await call(sessions.rotateSession.bind(sessions), { refreshToken: first.refreshToken, deviceId });
+    const reused = await failure(call(sessions.rotateSession.bind(sessions), { refreshToken: first.refreshToken, deviceId }));
+    expect(reused.code).toBe(grpc.status.UNAUTHENTICATED);
+    expect(apiErrorCode(reused, RotateSessionApiError)).toBe(RotateSessionApiError_ErrorCode.INVALID_LOGIN_SESSION);
+    const gone = await failure(call(users.findBySessionToken.bind(users), { sessionToken: second.sessionToken }));
+    expect(apiErrorCode(gone, FindBySessionTokenApiError)).toBe(FindBySessionTokenApiError_ErrorCode.LOGIN_SESSION_EXPIRED);
+  });
+
+  it('registering a held identity is ALREADY_REGISTERED_USER; a forbidden status change is USER_STATUS_CONFLICT', async () => {
+    const { userId, deviceId } = await activated();
+    const again = await failure(
+      call(accounts.registerUser.bind(accounts), { idpType: 'PASS', idpName: 'KT', userName: 'x', phoneNumber: '0', userCi: `ci-grpc-${deviceId}`, deviceId: 1n, deviceUuid: 'u' }),
+    );
+    expect(again.code).toBe(grpc.status.ALREADY_EXISTS);
+    expect(apiErrorCode(again, RegisterUserApiError)).toBe(RegisterUserApiError_ErrorCode.ALREADY_REGISTERED_USER);
+    const conflict = await failure(
+      call(accounts.updateUserStatus.bind(accounts), { userId, expectedStatus: UserStatus.CREATED, newStatus: UserStatus.AGREED, reason: '', unlock: false }),
+    );
+    expect(conflict.code).toBe(grpc.status.FAILED_PRECONDITION);
+    expect(apiErrorCode(conflict, UpdateUserStatusApiError)).toBe(UpdateUserStatusApiError_ErrorCode.USER_STATUS_CONFLICT);
+  });
+
+  it('blocking a user ends the session and revokes the bound device through DeviceRegistryService', async () => {
+    const { userId, deviceId } = await activated();
+    const session = await login(userId, deviceId);
+    await call(accounts.updateUserStatus.bind(accounts), { userId, expectedStatus: UserStatus.ACTIVATED, newStatus: UserStatus.BLOCKED, reason: 'too many PINs', unlock: false });
+    expect(revokedDevices).toContainEqual({ deviceId, reason: RevocationReason.REVOCATION_REASON_USER_BLOCKED });
+    const err = await failure(call(users.findBySessionToken.bind(users), { sessionToken: session.sessionToken }));
+    expect(apiErrorCode(err, FindBySessionTokenApiError)).toBe(FindBySessionTokenApiError_ErrorCode.LOGIN_SESSION_EXPIRED);
+  });
+
+  it('CreateProcess and CompleteAuthentication errors', async () => {
+    const { userId } = await activated();
+    const noPolicy = await failure(call(users.createProcess.bind(users), { userId, transactionType: AuthenticatedTransactionType.TRANSFER, transactionContext: '{}' }));
+    expect(noPolicy.code).toBe(grpc.status.NOT_FOUND);
+    expect(apiErrorCode(noPolicy, CreateProcessApiError)).toBe(CreateProcessApiError_ErrorCode.AUTHENTICATION_POLICY_NOT_FOUND);
+    const badJson = await failure(call(users.createProcess.bind(users), { userId, transactionType: AuthenticatedTransactionType.LOGIN, transactionContext: '{' }));
+    expect(badJson.code).toBe(grpc.status.INVALID_ARGUMENT);
+    const unknownType = await failure(call(users.createProcess.bind(users), { userId, transactionType: AuthenticatedTransactionType.UNKNOWN, transactionContext: '{}' }));
+    expect(unknownType.code).toBe(grpc.status.INVALID_ARGUMENT);
+
+    const created = await call(users.createProcess.bind(users), { userId, transactionType: AuthenticatedTransactionType.CHANGE_DEVICE, transactionContext: '{}' });
+    const wrongType = await failure(call(steps.completeAuthentication.bind(steps), { processId: created.process!.processId, userId, type: AuthenticationType.NA }));
+    expect(wrongType.code).toBe(grpc.status.FAILED_PRECONDITION);
+    expect(apiErrorCode(wrongType, CompleteAuthenticationApiError)).toBe(CompleteAuthenticationApiError_ErrorCode.AUTHENTICATION_TYPE_NOT_DEFINED);
+  });
+
+  it('GetProcess checks the signature with the certificate auth reports, and hides other users\' processes', async () => {
+    const { userId } = await activated();
+    const other = await activated('김철수');
+    const ca = await createSigningCa();
+    const keys = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+    const certificate = await issueSigningCertificate({ csr: await parseSigningCsr((await createCsr(keys)).pem), ca, userId: userId.toString(), validityDays: 30 });
+    activeCertificates.set(userId, { certificate: certificate.base64, issuerCertificate: Buffer.from(ca.cert.rawData).toString('base64') });
+
+    const context = JSON.stringify({ amount: { currency_code: 'KRW', major_amount: '2500000', minor_amount: '0' } });
+    const created = await call(users.createProcess.bind(users), { userId, transactionType: AuthenticatedTransactionType.TRANSFER, transactionContext: context });
+    expect(created.process?.authentications.map((a) => a.type)).toEqual([AuthenticationType.PIN, AuthenticationType.BIO]);
+    const processId = created.process!.processId;
+    const signed = (await signData({ content: new TextEncoder().encode(context), certificateDer: certificate.der, privateKey: keys.privateKey, detached: true })).base64;
+
+    const verified = await call(users.getProcess.bind(users), { processId, userId, signedData: signed, originData: context });
+    expect(verified.isVerified).toBe(true);
+    expect(verified.process?.processId).toBe(processId);
+    expect((await call(users.getProcess.bind(users), { processId, userId, signedData: signed, originData: `${context} ` })).isVerified).toBe(false);
+
+    const hidden = await failure(call(users.getProcess.bind(users), { processId, userId: other.userId, signedData: signed, originData: context }));
+    expect(hidden.code).toBe(grpc.status.NOT_FOUND);
+    expect(apiErrorCode(hidden, GetProcessApiError)).toBe(GetProcessApiError_ErrorCode.AUTHENTICATION_PROCESS_NOT_FOUND);
+
+    // The other user has no certificate at auth: SIGNING_CERTIFICATE_NOT_FOUND there is "not verified" here.
+    const theirs = await call(users.createProcess.bind(users), { userId: other.userId, transactionType: AuthenticatedTransactionType.TRANSFER, transactionContext: context });
+    expect((await call(users.getProcess.bind(users), { processId: theirs.process!.processId, userId: other.userId, signedData: signed, originData: context })).isVerified).toBe(false);
+  });
+
+  it('is not served on the mobile listener', async () => {
+    const serverCa = await readFile(running.serverCaCertFile);
+    const client = new UserServiceClient(`127.0.0.1:${running.mobilePort}`, grpc.credentials.createSsl(serverCa));
+    const err = await failure(call(client.findByUserId.bind(client), { userId: '1' }));
+    client.close();
+    expect(err.code).toBe(grpc.status.UNIMPLEMENTED);
+  });
+
+  it('never logs tokens or resident ids', async () => {
+    const { userId, deviceId, userToken } = await activated();
+    const session = await login(userId, deviceId);
+    const text = logs.text();
+    for (const secret of [userToken, session.sessionToken, session.refreshToken, '900115-1234567']) expect(text).not.toContain(secret);
+  });
+});
