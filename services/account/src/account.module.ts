@@ -1,15 +1,54 @@
+import { int, readConfig, str, type Env } from '@kfrm/config';
 import type { ServiceModule } from '@kfrm/runtime';
-import { defineService } from '@kfrm/server-kit';
-import { AccountServiceService } from '@kfrm/proto/gen/kfrm/api/account/account';
+import { createLedger } from './ledger';
+import { accountHandlers, ledgerHandlers } from './ledger.handlers';
+import { LedgerPoster, type LedgerPosterOptions } from './ledger-poster';
+import { LEDGER_SCHEMA, type LedgerDatabase } from './ledger.table';
+import { migrations } from './migrations';
 
-const session = { access: 'session' } as const;
+export { LEDGER_SCHEMA } from './ledger.table';
 
-export const accountModule: ServiceModule = {
-  name: 'account',
-  create() {
-    // The ledger arrives with the money issue; until then UNIMPLEMENTED.
-    return {
-      mobile: [defineService(AccountServiceService, {}, { listTransactions: session, listAccounts: session, getAccount: session })],
-    };
-  },
-};
+export interface AccountModuleOptions {
+  /** Batching of postings; defaults from KFRM_LEDGER_* (see README). */
+  poster?: LedgerPosterOptions;
+  /** Where the defaults are read (process.env by default). */
+  env?: Env;
+}
+
+function readAccountConfig(env: Env | undefined) {
+  return readConfig(
+    {
+      maxBatchSize: int('KFRM_LEDGER_BATCH_MAX', { default: 32, min: 1, max: 1000 }),
+      lingerMs: int('KFRM_LEDGER_BATCH_LINGER_MS', { default: 1, min: 0, max: 100 }),
+      maxConcurrentBatches: int('KFRM_LEDGER_BATCH_CONCURRENCY', { default: 4, min: 1, max: 64 }),
+      timeZone: str('KFRM_LEDGER_TIME_ZONE', { default: 'Asia/Seoul' }),
+    },
+    env,
+  );
+}
+
+/**
+ * The account service: the double-entry ledger (internal LedgerService) and the app's
+ * AccountService over it. The LedgerPoster is the only writer of balances.
+ */
+export function createAccountModule(options: AccountModuleOptions = {}): ServiceModule {
+  return {
+    name: 'account',
+    schema: LEDGER_SCHEMA,
+    migrations,
+    create({ db, store }) {
+      const config = readAccountConfig(options.env);
+      const kysely = db.kysely<LedgerDatabase>(LEDGER_SCHEMA);
+      const poster = new LedgerPoster(kysely, { ...config, ...options.poster });
+      const ledger = createLedger({ db: kysely, poster, store });
+      return {
+        mobile: [accountHandlers(ledger)],
+        internal: [ledgerHandlers(ledger)],
+        // Listeners drain first; then the batches still queued are committed before the pool closes.
+        close: () => poster.close(),
+      };
+    },
+  };
+}
+
+export const accountModule: ServiceModule = createAccountModule();

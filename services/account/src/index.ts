@@ -1,1 +1,2 @@
-export { accountModule } from './account.module';
+export { accountModule, createAccountModule, LEDGER_SCHEMA } from './account.module';
+export type { AccountModuleOptions } from './account.module';

@@ -1,0 +1,71 @@
+// Operator CLI: credits a customer account from outside (the external-settlement account)
+// through the internal LedgerService.Deposit, so a new installation can be funded.
+//
+//   tsx services/account/src/deposit-cli.ts <account-number> <amount> <idempotency-key> [memo] [--currency KRW|USD|THB]
+//
+// <amount> is a decimal in major units ("50000" won, "12.34" dollars). The target is
+// KFRM_INTERNAL_TARGET_ACCOUNT, else KFRM_INTERNAL_TARGET, else 127.0.0.1:50052 (the default
+// internal listener). Running it again with the same key deposits nothing more and prints the
+// first result.
+import * as grpc from '@grpc/grpc-js';
+import { DepositApiError, DepositApiError_ErrorCode, LedgerServiceClient, type DepositResponse } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
+import { CurrencyCode } from '@kfrm/proto/gen/kfrm/api/common/common';
+import { apiErrorCode } from '@kfrm/server-kit';
+
+const USAGE = 'usage: deposit-cli <account-number> <amount> <idempotency-key> [memo] [--currency KRW|USD|THB]';
+
+/** "12.34" → major 12, minor 34 (KRW: no fraction). Exact string parsing: no floats. */
+export function parseAmount(text: string, currency: 'KRW' | 'USD' | 'THB'): { majorAmount: bigint; minorAmount: bigint } {
+  const decimals = currency === 'KRW' ? 0 : 2;
+  const match = /^(\d{1,19})(?:\.(\d+))?$/.exec(text);
+  if (!match) throw new Error(`amount must be a non-negative decimal: ${text}`);
+  const fraction = match[2] ?? '';
+  if (fraction.length > decimals) throw new Error(`${currency} amounts have ${decimals} decimal places`);
+  return { majorAmount: BigInt(match[1]!), minorAmount: BigInt(fraction.padEnd(decimals, '0') || '0') };
+}
+
+async function main(argv: string[]): Promise<number> {
+  const args = [...argv];
+  let currency: 'KRW' | 'USD' | 'THB' = 'KRW';
+  const flag = args.indexOf('--currency');
+  if (flag >= 0) {
+    const value = args[flag + 1];
+    if (value !== 'KRW' && value !== 'USD' && value !== 'THB') {
+      console.error(USAGE);
+      return 2;
+    }
+    currency = value;
+    args.splice(flag, 2);
+  }
+  const [accountNumber, amountText, idempotencyKey, memo = 'operator deposit'] = args;
+  if (!accountNumber || !amountText || !idempotencyKey) {
+    console.error(USAGE);
+    return 2;
+  }
+  const amount = { currencyCode: CurrencyCode[currency], ...parseAmount(amountText, currency) };
+  const target = process.env.KFRM_INTERNAL_TARGET_ACCOUNT || process.env.KFRM_INTERNAL_TARGET || '127.0.0.1:50052';
+  const client = new LedgerServiceClient(target, grpc.credentials.createInsecure());
+  try {
+    const response = await new Promise<DepositResponse>((resolve, reject) =>
+      client.deposit({ idempotencyKey, accountNumber, amount, memo }, new grpc.Metadata(), { deadline: Date.now() + 15_000 }, (err, res) =>
+        err ? reject(err) : resolve(res),
+      ),
+    );
+    const balance = response.balanceAfter!;
+    console.log(
+      JSON.stringify({ entryId: response.entryId.toString(), postedAt: response.postedAt, balanceAfter: { currency, major: balance.majorAmount.toString(), minor: balance.minorAmount.toString() } }),
+    );
+    return 0;
+  } catch (err) {
+    const code = apiErrorCode(err, DepositApiError);
+    const name = code === undefined ? undefined : DepositApiError_ErrorCode[code];
+    console.error(`deposit failed: ${(err as grpc.ServiceError).code ?? ''} ${name ?? ''} ${(err as Error).message}`);
+    return 1;
+  } finally {
+    client.close();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  process.exitCode = await main(process.argv.slice(2));
+}

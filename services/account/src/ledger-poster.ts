@@ -1,0 +1,366 @@
+import { createHash } from 'node:crypto';
+import { DomainError } from '@kfrm/errors';
+import {
+  appendOutbox,
+  claimEntries,
+  findEntriesByKeys,
+  insertPostings,
+  lockAccounts,
+  updateAccountBalances,
+  type AccountRow,
+  type LedgerDb,
+  type LedgerTrx,
+  type NewEntryRow,
+  type NewOutboxRow,
+  type NewPostingRow,
+  type StoredEntry,
+} from './ledger.repository';
+import { ClaimRaceError, withLedgerTransaction, type LedgerRetryOptions } from './ledger-transaction';
+import { INT64_MAX, INT64_MIN, type Money } from './money';
+
+export type PostingKind = 'TRANSFER' | 'DEPOSIT';
+
+export interface LedgerEvent {
+  userId: string;
+  type: 'TRANSFER_SUCCEED';
+  title: string;
+  content: string;
+}
+
+/** One journal entry to post: `amount` moves from one account to the other. */
+export interface PostRequest {
+  kind: PostingKind;
+  idempotencyKey: string;
+  fromAccountNumber: string;
+  toAccountNumber: string;
+  amount: Money;
+  debitMemo: string;
+  creditMemo: string;
+  events: LedgerEvent[];
+  /** When set, the source must be this user's account (else INVALID_SOURCE_ACCOUNT). */
+  sourceOwnerUserId?: string;
+}
+
+export interface PostedSide {
+  accountNumber: string;
+  balanceAfter: Money;
+}
+
+export interface PostResult {
+  entryId: bigint;
+  postedAt: Date;
+  from: PostedSide;
+  to: PostedSide;
+}
+
+export interface LedgerPosterOptions {
+  /** Most postings per transaction. 1 = one transaction per posting (unbatched). Default 32. */
+  maxBatchSize?: number;
+  /**
+   * How long the first posting of a batch waits for others (ms). 0: a batch starts as soon as a
+   * transaction slot is free, with whatever has queued meanwhile. Default 1.
+   */
+  lingerMs?: number;
+  /** Batches in flight at once (each holds one connection). Default 4. */
+  maxConcurrentBatches?: number;
+  retry?: LedgerRetryOptions;
+  /** Clock for the daily limit's business day. */
+  now?: () => Date;
+  /** Time zone of the business day. Default Asia/Seoul. */
+  timeZone?: string;
+}
+
+interface Pending {
+  request: PostRequest;
+  requestHash: string;
+  resolve(result: PostResult): void;
+  reject(err: unknown): void;
+}
+
+type Outcome = { ok: true; result: PostResult } | { ok: false; error: unknown };
+
+/** SHA-256 over the request's canonical form: everything that defines the posting, in a fixed order. */
+export function requestHashOf(r: PostRequest): string {
+  const canonical = JSON.stringify([
+    r.kind,
+    r.fromAccountNumber,
+    r.toAccountNumber,
+    r.amount.currency,
+    r.amount.minor.toString(),
+    r.debitMemo,
+    r.creditMemo,
+    r.sourceOwnerUserId ?? '',
+    r.events.map((e) => [e.userId, e.type, e.title, e.content]),
+  ]);
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+/** 'YYYY-MM-DD' of `now` in the time zone (the daily limit resets at local midnight). */
+export function businessDay(now: Date, timeZone: string): string {
+  return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(now);
+}
+
+const refuse = (code: string, message: string) => new DomainError(code, message);
+
+/**
+ * Posts journal entries, batching concurrent requests: up to `maxBatchSize` postings share one
+ * READ COMMITTED transaction that locks every account they touch in id order, checks and applies
+ * each posting in arrival order against the locked balances (so one refused posting does not
+ * fail the others, and in-flight debits count), writes entries, postings, balances and outbox
+ * events, and commits. Each caller is answered only after that COMMIT. A failed COMMIT is
+ * retried as a whole (serialization failure, deadlock, lost idempotency claim); when retries run
+ * out, or on any other failure, every posting of the batch fails with the same error and none
+ * is posted.
+ */
+export class LedgerPoster {
+  private readonly queue: Pending[] = [];
+  private inFlight = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private readonly idle = new Set<() => void>();
+  private readonly maxBatchSize: number;
+  private readonly lingerMs: number;
+  private readonly maxConcurrentBatches: number;
+  private readonly now: () => Date;
+  private readonly timeZone: string;
+
+  constructor(
+    private readonly db: LedgerDb,
+    private readonly options: LedgerPosterOptions = {},
+  ) {
+    this.maxBatchSize = options.maxBatchSize ?? 32;
+    this.lingerMs = options.lingerMs ?? 1;
+    this.maxConcurrentBatches = options.maxConcurrentBatches ?? 4;
+    if (!Number.isInteger(this.maxBatchSize) || this.maxBatchSize < 1) throw new RangeError('maxBatchSize must be a positive integer');
+    if (!Number.isInteger(this.maxConcurrentBatches) || this.maxConcurrentBatches < 1) throw new RangeError('maxConcurrentBatches must be a positive integer');
+    if (!(this.lingerMs >= 0)) throw new RangeError('lingerMs must be >= 0');
+    this.now = options.now ?? (() => new Date());
+    this.timeZone = options.timeZone ?? 'Asia/Seoul';
+  }
+
+  /** Resolves after the entry is committed (or was committed before under the same key). */
+  post(request: PostRequest): Promise<PostResult> {
+    if (this.closed) return Promise.reject(new Error('the ledger poster is closed'));
+    const requestHash = requestHashOf(request);
+    return new Promise<PostResult>((resolve, reject) => {
+      this.queue.push({ request, requestHash, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Stops taking postings; resolves when every queued and running batch is done. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    this.drain();
+    if (this.queue.length === 0 && this.inFlight === 0) return;
+    await new Promise<void>((resolve) => this.idle.add(resolve));
+  }
+
+  private schedule(): void {
+    // Full batches go at once; a partial one waits for the linger (or for a free slot).
+    while (this.inFlight < this.maxConcurrentBatches && this.queue.length >= this.maxBatchSize) this.startBatch();
+    if (this.queue.length === 0 || this.inFlight >= this.maxConcurrentBatches) return;
+    if (this.lingerMs === 0 || this.closed) {
+      this.drain();
+    } else if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.drain();
+      }, this.lingerMs);
+    }
+  }
+
+  private drain(): void {
+    while (this.inFlight < this.maxConcurrentBatches && this.queue.length > 0) this.startBatch();
+  }
+
+  private startBatch(): void {
+    const batch = this.queue.splice(0, this.maxBatchSize);
+    this.inFlight++;
+    void this.runBatch(batch).finally(() => {
+      this.inFlight--;
+      // Requests that queued while every slot was busy have waited long enough: no linger.
+      if (this.queue.length > 0) this.drain();
+      if (this.queue.length === 0 && this.inFlight === 0) {
+        for (const resolve of this.idle) resolve();
+        this.idle.clear();
+      }
+    });
+  }
+
+  private async runBatch(batch: Pending[]): Promise<void> {
+    let outcomes: Outcome[];
+    try {
+      outcomes = await withLedgerTransaction(this.db, (trx) => this.postBatch(trx, batch), this.options.retry);
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+      return;
+    }
+    // Only now, after COMMIT, does anyone hear about their posting.
+    outcomes.forEach((o, i) => (o.ok ? batch[i]!.resolve(o.result) : batch[i]!.reject(o.error)));
+  }
+
+  /** One attempt at the batch, inside its transaction. Pure function of the locked state. */
+  private async postBatch(trx: LedgerTrx, batch: Pending[]): Promise<Outcome[]> {
+    const today = businessDay(this.now(), this.timeZone);
+    const numbers = new Set<string>();
+    const keys = new Set<string>();
+    for (const p of batch) {
+      numbers.add(p.request.fromAccountNumber);
+      numbers.add(p.request.toAccountNumber);
+      keys.add(p.request.idempotencyKey);
+    }
+    const locked = await lockAccounts(trx, [...numbers].sort());
+    const accounts = new Map<string, AccountRow>(locked.map((a) => [a.accountNumber, { ...a }]));
+    const changed = new Set<AccountRow>();
+    // A key committed before: a replay (same body) or a reuse (another body). The claim below
+    // is still INSERT ... ON CONFLICT; this read only tells which postings not to apply.
+    const stored = await findEntriesByKeys(trx, [...keys].sort());
+
+    // Keys decided earlier in this batch: same key again gets the same answer.
+    const seen = new Map<string, { hash: string; outcome: Outcome | 'new'; index: number }>();
+    const outcomes: (Outcome | 'new' | { sameAs: number })[] = [];
+    const applied: { index: number; from: AccountRow; to: AccountRow; fromAfter: bigint; toAfter: bigint; fromSeq: bigint; toSeq: bigint }[] = [];
+
+    batch.forEach((p, index) => {
+      const r = p.request;
+      const earlier = stored.get(r.idempotencyKey);
+      if (earlier) {
+        outcomes.push(earlier.requestHash === p.requestHash ? { ok: true, result: replayResult(earlier) } : reused());
+        return;
+      }
+      const prior = seen.get(r.idempotencyKey);
+      if (prior && (prior.outcome === 'new' || prior.hash === p.requestHash)) {
+        outcomes.push(prior.hash === p.requestHash ? { sameAs: prior.index } : reused());
+        return;
+      }
+      const check = this.apply(r, accounts, today);
+      if (!check.ok) {
+        outcomes.push(check);
+        seen.set(r.idempotencyKey, { hash: p.requestHash, outcome: check, index });
+        return;
+      }
+      changed.add(check.from).add(check.to);
+      applied.push({ index, ...check });
+      outcomes.push('new');
+      seen.set(r.idempotencyKey, { hash: p.requestHash, outcome: 'new', index });
+    });
+
+    const results = new Map<number, PostResult>();
+    if (applied.length > 0) {
+      const entryRows: NewEntryRow[] = applied
+        .map(({ index }) => {
+          const r = batch[index]!.request;
+          return { idempotencyKey: r.idempotencyKey, requestHash: batch[index]!.requestHash, kind: r.kind, memo: r.debitMemo };
+        })
+        // Keys in a fixed order, so two transactions claiming overlapping keys cannot deadlock.
+        .sort((a, b) => (a.idempotencyKey < b.idempotencyKey ? -1 : a.idempotencyKey > b.idempotencyKey ? 1 : 0));
+      const claimed = await claimEntries(trx, entryRows);
+      if (claimed.size !== entryRows.length) throw new ClaimRaceError('an idempotency key was claimed concurrently');
+      const postings: NewPostingRow[] = [];
+      const events: NewOutboxRow[] = [];
+      for (const a of applied) {
+        const r = batch[a.index]!.request;
+        const entry = claimed.get(r.idempotencyKey)!;
+        const currency = r.amount.currency;
+        postings.push(
+          { entryId: entry.id, accountId: a.from.id, currency, amountMinor: -r.amount.minor, balanceAfterMinor: a.fromAfter, accountSeq: a.fromSeq, memo: r.debitMemo },
+          { entryId: entry.id, accountId: a.to.id, currency, amountMinor: r.amount.minor, balanceAfterMinor: a.toAfter, accountSeq: a.toSeq, memo: r.creditMemo },
+        );
+        for (const e of r.events) events.push({ entryId: entry.id, userId: e.userId, type: e.type, title: e.title, content: e.content });
+        results.set(a.index, {
+          entryId: entry.id,
+          postedAt: entry.createdAt,
+          from: { accountNumber: a.from.accountNumber, balanceAfter: { currency, minor: a.fromAfter } },
+          to: { accountNumber: a.to.accountNumber, balanceAfter: { currency, minor: a.toAfter } },
+        });
+      }
+      await insertPostings(trx, postings);
+      await updateAccountBalances(
+        trx,
+        [...changed].map((a) => ({
+          id: a.id,
+          balanceMinor: a.balanceMinor,
+          postingCount: a.postingCount,
+          dayDebitedOn: a.dayDebitedOn,
+          dayDebitedMinor: a.dayDebitedMinor,
+        })),
+      );
+      // Last: holds the outbox position row only until COMMIT.
+      await appendOutbox(trx, events);
+    }
+    const resolved: Outcome[] = [];
+    outcomes.forEach((o, i) => {
+      if (o === 'new') resolved.push({ ok: true, result: results.get(i)! });
+      else if ('sameAs' in o) resolved.push(resolved[o.sameAs]!);
+      else resolved.push(o);
+    });
+    return resolved;
+  }
+
+  /** The posting's own checks, in a fixed order; on success the in-memory accounts are updated. */
+  private apply(
+    r: PostRequest,
+    accounts: Map<string, AccountRow>,
+    today: string,
+  ):
+    | { ok: true; from: AccountRow; to: AccountRow; fromAfter: bigint; toAfter: bigint; fromSeq: bigint; toSeq: bigint }
+    | { ok: false; error: DomainError } {
+    const transfer = r.kind === 'TRANSFER';
+    const fail = (code: string, message: string) => ({ ok: false as const, error: refuse(code, message) });
+    const amount = r.amount.minor;
+    if (amount <= 0n || amount > INT64_MAX) return fail('INVALID_AMOUNT', 'amount must be positive and fit int64');
+
+    const from = accounts.get(r.fromAccountNumber);
+    if (!from || from.kind !== (transfer ? 'CUSTOMER' : 'SYSTEM')) return fail('INVALID_SOURCE_ACCOUNT', 'source account is not valid');
+    if (r.sourceOwnerUserId !== undefined && from.ownerUserId !== r.sourceOwnerUserId) return fail('INVALID_SOURCE_ACCOUNT', 'source account is not valid');
+    if (from.currency !== r.amount.currency) return fail('INVALID_AMOUNT', 'amount is not in the account currency');
+
+    const to = accounts.get(r.toAccountNumber);
+    const missingTarget = transfer ? 'INVALID_TARGET_ACCOUNT' : 'ACCOUNT_NOT_FOUND';
+    if (!to || to.kind !== 'CUSTOMER' || to === from) return fail(missingTarget, transfer ? 'target account is not valid' : 'account not found');
+    if (to.currency !== r.amount.currency) return transfer ? fail('INVALID_TARGET_ACCOUNT', 'target account is in another currency') : fail('INVALID_AMOUNT', 'amount is not in the account currency');
+
+    let dayDebited = from.dayDebitedOn === today ? from.dayDebitedMinor : 0n;
+    if (transfer) {
+      if (from.limitPerTransactionMinor !== null && amount > from.limitPerTransactionMinor) return fail('TRANSFER_LIMIT_EXCEEDED', 'amount exceeds the per-transaction limit');
+      if (from.limitPerDayMinor !== null && dayDebited + amount > from.limitPerDayMinor) return fail('TRANSFER_LIMIT_EXCEEDED', 'amount exceeds the daily limit');
+      // Saturating: without a daily limit the counter only has to stay a valid int64.
+      dayDebited = dayDebited + amount > INT64_MAX ? INT64_MAX : dayDebited + amount;
+    }
+    const fromAfter = from.balanceMinor - amount;
+    if ((fromAfter < 0n && !from.allowOverdraft) || fromAfter < INT64_MIN) return fail('INSUFFICIENT_BALANCE', 'insufficient balance');
+    const toAfter = to.balanceMinor + amount;
+    if (toAfter > INT64_MAX) return fail('INVALID_AMOUNT', 'the resulting balance would be too large');
+
+    from.balanceMinor = fromAfter;
+    from.postingCount += 1n;
+    if (transfer) {
+      from.dayDebitedOn = today;
+      from.dayDebitedMinor = dayDebited;
+    }
+    to.balanceMinor = toAfter;
+    to.postingCount += 1n;
+    return { ok: true, from, to, fromAfter, toAfter, fromSeq: from.postingCount, toSeq: to.postingCount };
+  }
+}
+
+function reused(): Outcome {
+  return { ok: false, error: refuse('IDEMPOTENCY_KEY_REUSED', 'the idempotency key was used for another request') };
+}
+
+/** The first result again, from what was stored with the entry. */
+function replayResult(entry: StoredEntry): PostResult {
+  const debit = entry.postings.find((p) => p.amountMinor < 0n)!;
+  const credit = entry.postings.find((p) => p.amountMinor > 0n)!;
+  return {
+    entryId: entry.id,
+    postedAt: entry.createdAt,
+    from: { accountNumber: debit.accountNumber, balanceAfter: { currency: debit.currency, minor: debit.balanceAfterMinor } },
+    to: { accountNumber: credit.accountNumber, balanceAfter: { currency: credit.currency, minor: credit.balanceAfterMinor } },
+  };
+}

@@ -1,0 +1,220 @@
+import { DomainError, InvalidArgumentError } from '@kfrm/errors';
+import {
+  AccountServiceService,
+  GetAccountApiError,
+  GetAccountApiError_ErrorCode,
+  ListTransactionsApiError,
+  ListTransactionsApiError_ErrorCode,
+  TransactionType,
+  type Account,
+} from '@kfrm/proto/gen/kfrm/api/account/account';
+import {
+  CreateAccountApiError,
+  CreateAccountApiError_ErrorCode,
+  DepositApiError,
+  DepositApiError_ErrorCode,
+  GetAccountForOwnerApiError,
+  GetAccountForOwnerApiError_ErrorCode,
+  LedgerServiceService,
+  OutboxEventType,
+  PostTransferApiError,
+  PostTransferApiError_ErrorCode,
+  type LedgerAccount,
+} from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
+import { CurrencyCode, type MonetaryValue } from '@kfrm/proto/gen/kfrm/api/common/common';
+import { apiErrorType, defineService, type CallContext } from '@kfrm/server-kit';
+import { createHash } from 'node:crypto';
+import type { Ledger } from './ledger';
+import type { LedgerEvent, PostResult } from './ledger-poster';
+import type { AccountRow, StatementLine } from './ledger.repository';
+import { fromMinor, toMinor, type Currency, type Money } from './money';
+
+const CURRENCY_OF: Partial<Record<CurrencyCode, Currency>> = {
+  [CurrencyCode.KRW]: 'KRW',
+  [CurrencyCode.USD]: 'USD',
+  [CurrencyCode.THB]: 'THB',
+};
+const CODE_OF: Record<Currency, CurrencyCode> = { KRW: CurrencyCode.KRW, USD: CurrencyCode.USD, THB: CurrencyCode.THB };
+
+function currencyOf(code: CurrencyCode): Currency {
+  const currency = CURRENCY_OF[code];
+  if (!currency) throw new DomainError('INVALID_AMOUNT', 'unsupported currency');
+  return currency;
+}
+
+/** A wire amount to move: present, positive, exact (reliability 8). */
+export function amountFromWire(value: MonetaryValue | undefined): Money {
+  if (!value) throw new DomainError('INVALID_AMOUNT', 'amount is required');
+  return toMinor({ currency: currencyOf(value.currencyCode), major: value.majorAmount, minor: value.minorAmount });
+}
+
+function limitFromWire(value: MonetaryValue | undefined): Money | undefined {
+  if (!value) return undefined;
+  return toMinor({ currency: currencyOf(value.currencyCode), major: value.majorAmount, minor: value.minorAmount }, { allowZero: true });
+}
+
+export function moneyToWire(money: Money): MonetaryValue {
+  const { major, minor } = fromMinor(money);
+  return { currencyCode: CODE_OF[money.currency], majorAmount: major, minorAmount: minor };
+}
+
+function ledgerAccountToWire(a: AccountRow): LedgerAccount {
+  const zero = { currency: a.currency, minor: 0n };
+  return {
+    accountNumber: a.accountNumber,
+    ownerUserId: a.ownerUserId ?? '',
+    accountName: a.name,
+    balance: moneyToWire({ currency: a.currency, minor: a.balanceMinor }),
+    limitPerTransaction: moneyToWire(a.limitPerTransactionMinor === null ? zero : { currency: a.currency, minor: a.limitPerTransactionMinor }),
+    limitPerDay: moneyToWire(a.limitPerDayMinor === null ? zero : { currency: a.currency, minor: a.limitPerDayMinor }),
+    accountColor: a.color,
+    bookmarked: a.bookmarked,
+    createdAt: a.createdAt.toISOString(),
+  };
+}
+
+const EVENT_TYPES: Partial<Record<OutboxEventType, LedgerEvent['type']>> = {
+  [OutboxEventType.OUTBOX_EVENT_TYPE_TRANSFER_SUCCEED]: 'TRANSFER_SUCCEED',
+};
+
+function transferResponse(r: PostResult) {
+  return {
+    entryId: r.entryId,
+    fromBalanceAfter: moneyToWire(r.from.balanceAfter),
+    toBalanceAfter: moneyToWire(r.to.balanceAfter),
+    postedAt: r.postedAt.toISOString(),
+  };
+}
+
+/** The internal LedgerService: the only way other services change or read the ledger. */
+export function ledgerHandlers(ledger: Ledger) {
+  const internal = 'internal' as const;
+  return defineService(
+    LedgerServiceService,
+    {
+      async createAccount(request) {
+        const currency = currencyOf(request.currency);
+        const account = await ledger.createAccount({
+          ownerUserId: request.ownerUserId,
+          name: request.accountName,
+          currency,
+          limitPerTransaction: limitFromWire(request.limitPerTransaction),
+          limitPerDay: limitFromWire(request.limitPerDay),
+          color: request.accountColor,
+        });
+        return { account: ledgerAccountToWire(account) };
+      },
+      async postTransfer(request) {
+        const events = request.events.map((e) => {
+          const type = EVENT_TYPES[e.type];
+          if (!type) throw new InvalidArgumentError('event type is required');
+          return { userId: e.userId, type, title: e.title, content: e.content };
+        });
+        const result = await ledger.postTransfer({
+          idempotencyKey: request.idempotencyKey,
+          fromAccountNumber: request.fromAccountNumber,
+          toAccountNumber: request.toAccountNumber,
+          amount: amountFromWire(request.amount),
+          debitMemo: request.debitMemo,
+          creditMemo: request.creditMemo,
+          events,
+          ...(request.sourceOwnerUserId !== '' ? { sourceOwnerUserId: request.sourceOwnerUserId } : {}),
+        });
+        return transferResponse(result);
+      },
+      async deposit(request) {
+        const result = await ledger.deposit({
+          idempotencyKey: request.idempotencyKey,
+          accountNumber: request.accountNumber,
+          amount: amountFromWire(request.amount),
+          memo: request.memo,
+        });
+        return { entryId: result.entryId, balanceAfter: moneyToWire(result.to.balanceAfter), postedAt: result.postedAt.toISOString() };
+      },
+      async getAccountForOwner(request) {
+        return { account: ledgerAccountToWire(await ledger.getAccountForOwner(request.ownerUserId, request.accountNumber)) };
+      },
+      async listOutboxEvents(request) {
+        const events = await ledger.listOutboxEvents(request.afterId, request.limit);
+        return {
+          events: events.map((e) => ({
+            id: e.id,
+            entryId: e.entryId,
+            userId: e.userId,
+            type: OutboxEventType.OUTBOX_EVENT_TYPE_TRANSFER_SUCCEED,
+            title: e.title,
+            content: e.content,
+            createdAt: e.createdAt.toISOString(),
+          })),
+        };
+      },
+    },
+    {
+      createAccount: { access: internal, errors: apiErrorType(CreateAccountApiError, CreateAccountApiError_ErrorCode) },
+      postTransfer: { access: internal, errors: apiErrorType(PostTransferApiError, PostTransferApiError_ErrorCode) },
+      deposit: { access: internal, errors: apiErrorType(DepositApiError, DepositApiError_ErrorCode) },
+      getAccountForOwner: { access: internal, errors: apiErrorType(GetAccountForOwnerApiError, GetAccountForOwnerApiError_ErrorCode) },
+      listOutboxEvents: { access: internal },
+    },
+  );
+}
+
+function sessionUser(ctx: CallContext): string {
+  const userId = ctx.principal.session?.userId;
+  // The guard guarantees a session at this level; without one nothing is anyone's.
+  if (!userId) throw new DomainError('UNAUTHENTICATED_USER', 'client certificate or session is not valid');
+  return userId;
+}
+
+function accountToWire(a: AccountRow): Account {
+  return {
+    accountNumber: a.accountNumber,
+    accountName: a.name,
+    balance: moneyToWire({ currency: a.currency, minor: a.balanceMinor }),
+    accountColor: a.color,
+    bookmarked: a.bookmarked,
+  };
+}
+
+/** Credits read as 입금 (DEPOSIT); a transfer's debit as 이체 (TRANSFER); any other debit as 출금 (WITHDRAW). */
+function transactionType(line: StatementLine): TransactionType {
+  if (line.amountMinor > 0n) return TransactionType.DEPOSIT;
+  return line.kind === 'TRANSFER' ? TransactionType.TRANSFER : TransactionType.WITHDRAW;
+}
+
+/** The app's AccountService: the session user's own accounts only. */
+export function accountHandlers(ledger: Ledger) {
+  const session = 'session' as const;
+  return defineService(
+    AccountServiceService,
+    {
+      async listAccounts(_request, ctx) {
+        return { accounts: (await ledger.listAccounts(sessionUser(ctx))).map(accountToWire) };
+      },
+      async getAccount(request, ctx) {
+        const a = await ledger.getAccountForOwner(sessionUser(ctx), request.accountNumber);
+        return { accountNumber: a.accountNumber, accountName: a.name, balance: moneyToWire({ currency: a.currency, minor: a.balanceMinor }) };
+      },
+      async listTransactions(request, ctx) {
+        // Page 1's snapshot bound is kept per session (hashed: the token itself is a secret).
+        const scope = createHash('sha256').update(ctx.principal.session?.sessionToken ?? '').digest('hex');
+        const page = await ledger.listTransactions(sessionUser(ctx), request.accountNumber, request.page, request.pageSize, scope);
+        return {
+          transactions: page.lines.map((l) => ({
+            transactionId: l.entryId.toString(),
+            transactionType: transactionType(l),
+            transactionDate: l.createdAt.toISOString(),
+            amount: moneyToWire({ currency: page.currency, minor: l.amountMinor < 0n ? -l.amountMinor : l.amountMinor }),
+            afterBalance: moneyToWire({ currency: page.currency, minor: l.balanceAfterMinor }),
+            transactionMemo: l.memo,
+          })),
+        };
+      },
+    },
+    {
+      listAccounts: { access: session },
+      getAccount: { access: session, errors: apiErrorType(GetAccountApiError, GetAccountApiError_ErrorCode) },
+      listTransactions: { access: session, errors: apiErrorType(ListTransactionsApiError, ListTransactionsApiError_ErrorCode) },
+    },
+  );
+}

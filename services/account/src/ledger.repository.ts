@@ -1,0 +1,347 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Currency } from './money';
+import { LEDGER_SCHEMA, type LedgerDatabase } from './ledger.table';
+
+export type LedgerDb = Kysely<LedgerDatabase>;
+export type LedgerTrx = Transaction<LedgerDatabase>;
+
+export interface AccountRow {
+  id: bigint;
+  accountNumber: string;
+  kind: 'CUSTOMER' | 'SYSTEM';
+  ownerUserId: string | null;
+  name: string;
+  color: string;
+  bookmarked: boolean;
+  currency: Currency;
+  allowOverdraft: boolean;
+  limitPerTransactionMinor: bigint | null;
+  limitPerDayMinor: bigint | null;
+  balanceMinor: bigint;
+  postingCount: bigint;
+  dayDebitedOn: string | null;
+  dayDebitedMinor: bigint;
+  createdAt: Date;
+}
+
+const ACCOUNT_COLUMNS = [
+  'id',
+  'account_number',
+  'kind',
+  'owner_user_id',
+  'name',
+  'color',
+  'bookmarked',
+  'currency',
+  'allow_overdraft',
+  'limit_per_transaction_minor',
+  'limit_per_day_minor',
+  'balance_minor',
+  'posting_count',
+  'day_debited_minor',
+  'created_at',
+] as const;
+
+type RawAccount = {
+  id: string;
+  account_number: string;
+  kind: 'CUSTOMER' | 'SYSTEM';
+  owner_user_id: string | null;
+  name: string;
+  color: string;
+  bookmarked: boolean;
+  currency: string;
+  allow_overdraft: boolean;
+  limit_per_transaction_minor: string | null;
+  limit_per_day_minor: string | null;
+  balance_minor: string;
+  posting_count: string;
+  day_debited_on: string | null;
+  day_debited_minor: string;
+  created_at: Date;
+};
+
+function toAccount(r: RawAccount): AccountRow {
+  return {
+    id: BigInt(r.id),
+    accountNumber: r.account_number,
+    kind: r.kind,
+    ownerUserId: r.owner_user_id,
+    name: r.name,
+    color: r.color,
+    bookmarked: r.bookmarked,
+    currency: r.currency as Currency,
+    allowOverdraft: r.allow_overdraft,
+    limitPerTransactionMinor: r.limit_per_transaction_minor === null ? null : BigInt(r.limit_per_transaction_minor),
+    limitPerDayMinor: r.limit_per_day_minor === null ? null : BigInt(r.limit_per_day_minor),
+    balanceMinor: BigInt(r.balance_minor),
+    postingCount: BigInt(r.posting_count),
+    dayDebitedOn: r.day_debited_on,
+    dayDebitedMinor: BigInt(r.day_debited_minor),
+    createdAt: r.created_at,
+  };
+}
+
+/** `date` columns: the db package may hand them back as Date or as text; the ledger wants 'YYYY-MM-DD'. */
+function dateText(value: unknown): string | null {
+  if (value === null || value === undefined) return null;
+  if (value instanceof Date) return value.toISOString().slice(0, 10);
+  return String(value);
+}
+
+function selectAccounts(db: LedgerDb | LedgerTrx) {
+  return db
+    .selectFrom('accounts')
+    .select([...ACCOUNT_COLUMNS])
+    .select(sql<string | null>`to_char(day_debited_on, 'YYYY-MM-DD')`.as('day_debited_on'));
+}
+
+function normalise(r: unknown): AccountRow {
+  const raw = r as RawAccount;
+  return toAccount({ ...raw, day_debited_on: dateText(raw.day_debited_on) });
+}
+
+export interface NewAccountRow {
+  accountNumber: string;
+  ownerUserId: string;
+  name: string;
+  color: string;
+  currency: Currency;
+  limitPerTransactionMinor: bigint | null;
+  limitPerDayMinor: bigint | null;
+}
+
+export async function insertCustomerAccount(db: LedgerDb, row: NewAccountRow): Promise<AccountRow> {
+  const inserted = await db
+    .insertInto('accounts')
+    .values({
+      account_number: row.accountNumber,
+      kind: 'CUSTOMER',
+      owner_user_id: row.ownerUserId,
+      name: row.name,
+      color: row.color,
+      currency: row.currency,
+      limit_per_transaction_minor: row.limitPerTransactionMinor,
+      limit_per_day_minor: row.limitPerDayMinor,
+    })
+    .returning('account_number')
+    .executeTakeFirstOrThrow();
+  return (await findAccountByNumber(db, inserted.account_number))!;
+}
+
+export async function findAccountByNumber(db: LedgerDb | LedgerTrx, accountNumber: string): Promise<AccountRow | undefined> {
+  const row = await selectAccounts(db).where('account_number', '=', accountNumber).executeTakeFirst();
+  return row ? normalise(row) : undefined;
+}
+
+export async function listAccountsOfOwner(db: LedgerDb, ownerUserId: string): Promise<AccountRow[]> {
+  const rows = await selectAccounts(db).where('owner_user_id', '=', ownerUserId).where('kind', '=', 'CUSTOMER').orderBy('id').execute();
+  return rows.map(normalise);
+}
+
+/**
+ * Locks the accounts with these numbers, in id order (every transaction takes account locks in
+ * the same order, so two batches touching the same accounts queue instead of deadlocking), and
+ * returns them as of the lock: the latest committed balances.
+ */
+export async function lockAccounts(trx: LedgerTrx, accountNumbers: string[]): Promise<AccountRow[]> {
+  if (accountNumbers.length === 0) return [];
+  const rows = await selectAccounts(trx).where('account_number', 'in', accountNumbers).orderBy('id').forUpdate().execute();
+  return rows.map(normalise);
+}
+
+export interface StoredPosting {
+  accountNumber: string;
+  currency: Currency;
+  amountMinor: bigint;
+  balanceAfterMinor: bigint;
+}
+
+export interface StoredEntry {
+  id: bigint;
+  idempotencyKey: string;
+  requestHash: string;
+  createdAt: Date;
+  postings: StoredPosting[];
+}
+
+/** Committed entries (with their postings) under these idempotency keys. */
+export async function findEntriesByKeys(trx: LedgerTrx, keys: string[]): Promise<Map<string, StoredEntry>> {
+  const found = new Map<string, StoredEntry>();
+  if (keys.length === 0) return found;
+  const rows = await trx
+    .selectFrom('entries as e')
+    .innerJoin('postings as p', 'p.entry_id', 'e.id')
+    .innerJoin('accounts as a', 'a.id', 'p.account_id')
+    .select(['e.id', 'e.idempotency_key', 'e.request_hash', 'e.created_at', 'a.account_number', 'p.currency', 'p.amount_minor', 'p.balance_after_minor'])
+    .where('e.idempotency_key', 'in', keys)
+    .orderBy('e.id')
+    .orderBy('p.amount_minor')
+    .execute();
+  for (const r of rows) {
+    let entry = found.get(r.idempotency_key);
+    if (!entry) {
+      entry = { id: BigInt(r.id), idempotencyKey: r.idempotency_key, requestHash: r.request_hash, createdAt: r.created_at, postings: [] };
+      found.set(r.idempotency_key, entry);
+    }
+    entry.postings.push({
+      accountNumber: r.account_number,
+      currency: r.currency as Currency,
+      amountMinor: BigInt(r.amount_minor),
+      balanceAfterMinor: BigInt(r.balance_after_minor),
+    });
+  }
+  return found;
+}
+
+export interface NewEntryRow {
+  idempotencyKey: string;
+  requestHash: string;
+  kind: 'TRANSFER' | 'DEPOSIT';
+  memo: string;
+}
+
+/**
+ * Claims the keys and inserts the entries in one statement. A key that is already taken
+ * (a concurrent transaction committed it since we looked) is skipped and missing from the result.
+ */
+export async function claimEntries(trx: LedgerTrx, rows: NewEntryRow[]): Promise<Map<string, { id: bigint; createdAt: Date }>> {
+  const claimed = new Map<string, { id: bigint; createdAt: Date }>();
+  if (rows.length === 0) return claimed;
+  const inserted = await trx
+    .insertInto('entries')
+    .values(rows.map((r) => ({ idempotency_key: r.idempotencyKey, request_hash: r.requestHash, kind: r.kind, memo: r.memo })))
+    .onConflict((oc) => oc.column('idempotency_key').doNothing())
+    .returning(['id', 'idempotency_key', 'created_at'])
+    .execute();
+  for (const r of inserted) claimed.set(r.idempotency_key, { id: BigInt(r.id), createdAt: r.created_at });
+  return claimed;
+}
+
+export interface NewPostingRow {
+  entryId: bigint;
+  accountId: bigint;
+  currency: Currency;
+  amountMinor: bigint;
+  balanceAfterMinor: bigint;
+  accountSeq: bigint;
+  memo: string;
+}
+
+export async function insertPostings(trx: LedgerTrx, rows: NewPostingRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  await trx
+    .insertInto('postings')
+    .values(
+      rows.map((r) => ({
+        entry_id: r.entryId,
+        account_id: r.accountId,
+        currency: r.currency,
+        amount_minor: r.amountMinor,
+        balance_after_minor: r.balanceAfterMinor,
+        account_seq: r.accountSeq,
+        memo: r.memo,
+      })),
+    )
+    .execute();
+}
+
+export interface AccountBalanceUpdate {
+  id: bigint;
+  balanceMinor: bigint;
+  postingCount: bigint;
+  dayDebitedOn: string | null;
+  dayDebitedMinor: bigint;
+}
+
+/** Writes the new balances of every account the batch changed, in one statement. */
+export async function updateAccountBalances(trx: LedgerTrx, rows: AccountBalanceUpdate[]): Promise<void> {
+  if (rows.length === 0) return;
+  // Raw SQL is not schema-rewritten: the table is qualified with the (constant) schema name.
+  await sql`
+    update ${sql.table(`${LEDGER_SCHEMA}.accounts`)} as a
+    set balance_minor = v.balance_minor, posting_count = v.posting_count,
+        day_debited_on = v.day_debited_on, day_debited_minor = v.day_debited_minor
+    from unnest(${rows.map((r) => r.id.toString())}::bigint[], ${rows.map((r) => r.balanceMinor.toString())}::bigint[],
+                ${rows.map((r) => r.postingCount.toString())}::bigint[], ${rows.map((r) => r.dayDebitedOn)}::date[],
+                ${rows.map((r) => r.dayDebitedMinor.toString())}::bigint[])
+      as v(id, balance_minor, posting_count, day_debited_on, day_debited_minor)
+    where a.id = v.id`.execute(trx);
+}
+
+export interface NewOutboxRow {
+  entryId: bigint;
+  userId: string;
+  type: 'TRANSFER_SUCCEED';
+  title: string;
+  content: string;
+}
+
+/**
+ * Appends events with ids from the single outbox_position row. Call it last in the transaction:
+ * the row stays locked until COMMIT, so outbox writers commit in id order (see the migration).
+ */
+export async function appendOutbox(trx: LedgerTrx, rows: NewOutboxRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  const position = await trx
+    .updateTable('outbox_position')
+    .set((eb) => ({ last_id: eb('last_id', '+', String(rows.length)) }))
+    .where('singleton', '=', true)
+    .returning('last_id')
+    .executeTakeFirstOrThrow();
+  const first = BigInt(position.last_id) - BigInt(rows.length) + 1n;
+  await trx
+    .insertInto('outbox')
+    .values(rows.map((r, i) => ({ id: first + BigInt(i), entry_id: r.entryId, user_id: r.userId, type: r.type, title: r.title, content: r.content })))
+    .execute();
+}
+
+export interface OutboxRow extends NewOutboxRow {
+  id: bigint;
+  createdAt: Date;
+}
+
+export async function listOutboxAfter(db: LedgerDb, afterId: bigint, limit: number): Promise<OutboxRow[]> {
+  const rows = await db.selectFrom('outbox').selectAll().where('id', '>', afterId.toString()).orderBy('id').limit(limit).execute();
+  return rows.map((r) => ({
+    id: BigInt(r.id),
+    entryId: BigInt(r.entry_id),
+    userId: r.user_id,
+    type: r.type,
+    title: r.title,
+    content: r.content,
+    createdAt: r.created_at,
+  }));
+}
+
+export interface StatementLine {
+  entryId: bigint;
+  kind: 'TRANSFER' | 'DEPOSIT';
+  accountSeq: bigint;
+  amountMinor: bigint;
+  balanceAfterMinor: bigint;
+  memo: string;
+  createdAt: Date;
+}
+
+/** The account's postings with account_seq in (fromSeqExclusive, toSeqInclusive], newest first. */
+export async function listStatementLines(db: LedgerDb, accountId: bigint, fromSeqExclusive: bigint, toSeqInclusive: bigint): Promise<StatementLine[]> {
+  const rows = await db
+    .selectFrom('postings as p')
+    .innerJoin('entries as e', 'e.id', 'p.entry_id')
+    .select(['p.entry_id', 'e.kind', 'p.account_seq', 'p.amount_minor', 'p.balance_after_minor', 'p.memo', 'e.created_at'])
+    .where('p.account_id', '=', accountId.toString())
+    .where('p.account_seq', '>', fromSeqExclusive.toString())
+    .where('p.account_seq', '<=', toSeqInclusive.toString())
+    .orderBy('p.account_seq', 'desc')
+    .execute();
+  return rows.map((r) => ({
+    entryId: BigInt(r.entry_id),
+    kind: r.kind,
+    accountSeq: BigInt(r.account_seq),
+    amountMinor: BigInt(r.amount_minor),
+    balanceAfterMinor: BigInt(r.balance_after_minor),
+    memo: r.memo,
+    createdAt: r.created_at,
+  }));
+}

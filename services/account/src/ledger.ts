@@ -1,0 +1,201 @@
+import { createHash } from 'node:crypto';
+import { isUniqueViolation } from '@kfrm/db';
+import { DomainError, InvalidArgumentError } from '@kfrm/errors';
+import type { Store } from '@kfrm/store';
+import { isCustomerAccountNumber, newAccountNumber } from './account-number';
+import type { LedgerEvent, LedgerPoster, PostResult } from './ledger-poster';
+import {
+  findAccountByNumber,
+  insertCustomerAccount,
+  listAccountsOfOwner,
+  listOutboxAfter,
+  listStatementLines,
+  type AccountRow,
+  type LedgerDb,
+  type OutboxRow,
+  type StatementLine,
+} from './ledger.repository';
+import type { Currency, Money } from './money';
+
+export const SETTLEMENT_ACCOUNT: Record<Currency, string> = {
+  KRW: '0000-SETTLEMENT-KRW',
+  USD: '0000-SETTLEMENT-USD',
+  THB: '0000-SETTLEMENT-THB',
+};
+
+export const MAX_PAGE_SIZE = 100;
+export const DEFAULT_PAGE_SIZE = 20;
+export const MAX_OUTBOX_PAGE = 1000;
+/** How long page 1's snapshot bound is kept for the pages after it. */
+export const STATEMENT_SNAPSHOT_TTL_MS = 30 * 60_000;
+
+const KEY_FORMAT = /^[\x21-\x7e]{1,128}$/;
+const COLOR_FORMAT = /^#[0-9A-Fa-f]{6}$/;
+const MAX_MEMO = 200;
+const MAX_EVENTS = 8;
+const MAX_EVENT_TEXT = 1000;
+
+export interface CreateAccountInput {
+  ownerUserId: string;
+  name: string;
+  currency: Currency;
+  /** Zero or undefined: no limit. */
+  limitPerTransaction?: Money;
+  limitPerDay?: Money;
+  color?: string;
+}
+
+export interface PostTransferInput {
+  idempotencyKey: string;
+  fromAccountNumber: string;
+  toAccountNumber: string;
+  amount: Money;
+  debitMemo: string;
+  creditMemo: string;
+  events: LedgerEvent[];
+  sourceOwnerUserId?: string;
+}
+
+export interface DepositInput {
+  idempotencyKey: string;
+  accountNumber: string;
+  amount: Money;
+  memo: string;
+}
+
+export interface StatementPage {
+  lines: StatementLine[];
+  currency: Currency;
+}
+
+export interface Ledger {
+  createAccount(input: CreateAccountInput): Promise<AccountRow>;
+  postTransfer(input: PostTransferInput): Promise<PostResult>;
+  deposit(input: DepositInput): Promise<PostResult>;
+  /** The account if it is the owner's; ACCOUNT_NOT_FOUND otherwise (unknown or someone else's alike). */
+  getAccountForOwner(ownerUserId: string, accountNumber: string): Promise<AccountRow>;
+  listAccounts(ownerUserId: string): Promise<AccountRow[]>;
+  /**
+   * One page of the owner's account statement, newest first. `snapshotScope` names the reader
+   * (e.g. a hash of the session): page 1 records how many postings the account had, and later
+   * pages of the same reader count back from that bound, so postings that arrive meanwhile do
+   * not shift them.
+   */
+  listTransactions(ownerUserId: string, accountNumber: string, page: number, pageSize: number, snapshotScope: string): Promise<StatementPage>;
+  listOutboxEvents(afterId: bigint, limit: number): Promise<OutboxRow[]>;
+}
+
+function checkKey(key: string): void {
+  if (!KEY_FORMAT.test(key)) throw new InvalidArgumentError('idempotency_key must be 1-128 printable ASCII characters');
+}
+
+function checkText(name: string, value: string, max: number): void {
+  if (value.length > max) throw new InvalidArgumentError(`${name} is longer than ${max} characters`);
+}
+
+function limitOf(money: Money | undefined, currency: Currency): bigint | null {
+  if (!money || money.minor === 0n) return null;
+  if (money.currency !== currency) throw new DomainError('INVALID_AMOUNT', 'limit is not in the account currency');
+  if (money.minor < 0n) throw new DomainError('INVALID_AMOUNT', 'limit must not be negative');
+  return money.minor;
+}
+
+export function createLedger(deps: { db: LedgerDb; poster: LedgerPoster; store: Store }): Ledger {
+  const { db, poster, store } = deps;
+
+  async function ownAccount(ownerUserId: string, accountNumber: string): Promise<AccountRow> {
+    // One answer for "no such account" and "not yours", and no lookup for malformed numbers.
+    const account = isCustomerAccountNumber(accountNumber) && ownerUserId !== '' ? await findAccountByNumber(db, accountNumber) : undefined;
+    if (!account || account.kind !== 'CUSTOMER' || account.ownerUserId !== ownerUserId) throw new DomainError('ACCOUNT_NOT_FOUND', 'account not found');
+    return account;
+  }
+
+  return {
+    async createAccount(input) {
+      if (!/^[0-9A-Za-z_-]{1,64}$/.test(input.ownerUserId)) throw new InvalidArgumentError('owner_user_id is required');
+      const name = input.name.trim();
+      if (name.length === 0 || name.length > 100) throw new InvalidArgumentError('account_name must be 1-100 characters');
+      const color = input.color ? input.color : '#000000';
+      if (!COLOR_FORMAT.test(color)) throw new InvalidArgumentError('account_color must be #RRGGBB');
+      const limitPerTransactionMinor = limitOf(input.limitPerTransaction, input.currency);
+      const limitPerDayMinor = limitOf(input.limitPerDay, input.currency);
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await insertCustomerAccount(db, {
+            accountNumber: newAccountNumber(),
+            ownerUserId: input.ownerUserId,
+            name,
+            color,
+            currency: input.currency,
+            limitPerTransactionMinor,
+            limitPerDayMinor,
+          });
+        } catch (err) {
+          // A random number that is already taken: draw another (10^10 numbers, so rarely twice).
+          if (attempt < 5 && isUniqueViolation(err, 'accounts_account_number_key')) continue;
+          throw err;
+        }
+      }
+    },
+
+    async postTransfer(input) {
+      checkKey(input.idempotencyKey);
+      checkText('debit_memo', input.debitMemo, MAX_MEMO);
+      checkText('credit_memo', input.creditMemo, MAX_MEMO);
+      if (input.events.length > MAX_EVENTS) throw new InvalidArgumentError(`at most ${MAX_EVENTS} events`);
+      for (const e of input.events) {
+        if (e.userId === '') throw new InvalidArgumentError('event user_id is required');
+        checkText('event title', e.title, MAX_EVENT_TEXT);
+        checkText('event content', e.content, MAX_EVENT_TEXT);
+      }
+      if (input.amount.minor <= 0n) throw new DomainError('INVALID_AMOUNT', 'amount must be positive');
+      return poster.post({ kind: 'TRANSFER', ...input });
+    },
+
+    async deposit(input) {
+      checkKey(input.idempotencyKey);
+      checkText('memo', input.memo, MAX_MEMO);
+      if (input.amount.minor <= 0n) throw new DomainError('INVALID_AMOUNT', 'amount must be positive');
+      return poster.post({
+        kind: 'DEPOSIT',
+        idempotencyKey: input.idempotencyKey,
+        fromAccountNumber: SETTLEMENT_ACCOUNT[input.amount.currency],
+        toAccountNumber: input.accountNumber,
+        amount: input.amount,
+        debitMemo: input.memo,
+        creditMemo: input.memo,
+        events: [],
+      });
+    },
+
+    getAccountForOwner: ownAccount,
+
+    listAccounts(ownerUserId) {
+      return listAccountsOfOwner(db, ownerUserId);
+    },
+
+    async listTransactions(ownerUserId, accountNumber, page, pageSize, snapshotScope) {
+      const account = await ownAccount(ownerUserId, accountNumber);
+      const size = BigInt(pageSize === 0 ? DEFAULT_PAGE_SIZE : Math.min(pageSize, MAX_PAGE_SIZE));
+      const pageNumber = BigInt(Math.max(page, 1));
+      const key = `account:statement-bound:${createHash('sha256').update(`${snapshotScope}\n${account.accountNumber}`).digest('hex')}`;
+      let bound = account.postingCount;
+      if (pageNumber === 1n) {
+        await store.set(key, bound.toString(), { ttlMs: STATEMENT_SNAPSHOT_TTL_MS });
+      } else {
+        const saved = await store.get(key);
+        // Without page 1's bound (expired, or page 1 never read) the current count is the bound.
+        if (saved !== null && /^\d+$/.test(saved) && BigInt(saved) <= bound) bound = BigInt(saved);
+      }
+      const to = bound - (pageNumber - 1n) * size;
+      if (to <= 0n) return { lines: [], currency: account.currency };
+      const from = to - size > 0n ? to - size : 0n;
+      return { lines: await listStatementLines(db, account.id, from, to), currency: account.currency };
+    },
+
+    listOutboxEvents(afterId, limit) {
+      if (afterId < 0n) throw new InvalidArgumentError('after_id must not be negative');
+      return listOutboxAfter(db, afterId, limit === 0 ? 100 : Math.min(Math.max(limit, 1), MAX_OUTBOX_PAGE));
+    },
+  };
+}

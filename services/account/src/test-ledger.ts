@@ -1,0 +1,37 @@
+// Test helpers: a migrated ledger on an isolated database, and a few accounts.
+import { migrateSchema } from '@kfrm/db';
+import { openTestDatabase, type TestDatabase } from '@kfrm/db/test-database';
+import { createMemoryStore } from '@kfrm/store';
+import { createLedger, type Ledger } from './ledger';
+import { LedgerPoster, type LedgerPosterOptions } from './ledger-poster';
+import { LEDGER_SCHEMA, type LedgerDatabase } from './ledger.table';
+import { migrations } from './migrations';
+import type { Kysely } from 'kysely';
+
+export interface TestLedger {
+  database: TestDatabase;
+  db: Kysely<LedgerDatabase>;
+  poster: LedgerPoster;
+  ledger: Ledger;
+  close(): Promise<void>;
+}
+
+export async function openTestLedger(options: LedgerPosterOptions & { poolMax?: number } = {}): Promise<TestLedger> {
+  const database = await openTestDatabase({ poolMax: options.poolMax ?? 12 });
+  await migrateSchema(database, { schema: LEDGER_SCHEMA, migrations });
+  const db = database.kysely<LedgerDatabase>(LEDGER_SCHEMA);
+  const poster = new LedgerPoster(db, options);
+  const ledger = createLedger({ db, poster, store: createMemoryStore() });
+  return {
+    database,
+    db,
+    poster,
+    ledger,
+    async close() {
+      await poster.close();
+      await database.close();
+    },
+  };
+}
+
+export const krw = (minor: bigint | number) => ({ currency: 'KRW' as const, minor: BigInt(minor) });
