@@ -1,68 +1,103 @@
+import { int, readConfig, type Env } from '@kfrm/config';
+import { createAttemptLimiter, createSecretHasher } from '@kfrm/credentials';
+import { openKeySessions } from '@kfrm/e2e-crypto';
 import type { ServiceModule } from '@kfrm/runtime';
-import { defineService } from '@kfrm/server-kit';
-import {
-  BiometricServiceService,
-  DeviceChangeServiceService,
-  LoginServiceService,
-  RegistrationServiceService,
-} from '@kfrm/proto/gen/kfrm/api/auth/auth';
-import { AuthenticationServiceService } from '@kfrm/proto/gen/kfrm/api/authentication/authentication';
+import { prefixed } from '@kfrm/store';
 import { appVersionHandlers } from './app-version/app-version.handlers';
 import type { AppVersionTable } from './app-version/app-version.table';
+import { createAuthentication } from './identity/authentication';
+import { createBiometric } from './identity/biometric';
+import { createDeviceChange } from './identity/device-change';
+import { DEFAULT_IDENTITY_SETTINGS, type IdentityDeps, type IdentitySettings } from './identity/identity-deps';
+import {
+  authenticationHandlers,
+  biometricHandlers,
+  credentialHandlers,
+  deviceChangeHandlers,
+  loginHandlers,
+  registrationHandlers,
+} from './identity/identity.handlers';
+import type { IdentityDatabase } from './identity/identity.table';
+import { createSandboxIdentityVerifier, type IdentityVerifier } from './identity/identity-verifier';
+import { createLogin } from './identity/login';
+import { createRegistration } from './identity/registration';
+import { loadAuthSigningCa, loadPepper } from './identity/secrets';
+import { createUserDirectory, type UserDirectory } from './identity/user-directory';
 import { migrations } from './migrations';
 
 export const AUTH_SCHEMA = 'auth';
 
-export interface AuthDatabase {
+export interface AuthDatabase extends IdentityDatabase {
   app_versions: AppVersionTable;
 }
 
-// Registration and login run on a device certificate plus the user token in the request (there
-// is no session yet); biometric (de)activation and the generic authentications need a session.
-const device = { access: 'device' } as const;
-const session = { access: 'session' } as const;
+export interface AuthModuleOptions {
+  /** Identity provider check; default: the documented sandbox (identity-verifier.ts). */
+  identityVerifier?: IdentityVerifier;
+  /** Overrides of the settings (tests); the rest come from the environment. */
+  settings?: Partial<IdentitySettings>;
+  /** Where the users/processes/sessions live; default: the user service's internal API. */
+  userDirectory?: UserDirectory;
+  env?: Env;
+  now?: () => Date;
+}
 
-export const authModule: ServiceModule = {
-  name: 'auth',
-  schema: AUTH_SCHEMA,
-  migrations,
-  create({ db }) {
-    const authDb = db.kysely<AuthDatabase>(AUTH_SCHEMA);
-    return {
-      mobile: [
-        appVersionHandlers(authDb),
-        // Handlers arrive with the identity issue; until then these answer UNIMPLEMENTED.
-        defineService(RegistrationServiceService, {}, {
-          createUser: device,
-          listTerms: device,
-          agreeTerms: device,
-          registerPin: device,
-          confirmPin: device,
-          registerPattern: device,
-          confirmPattern: device,
-          registerBiometric: device,
-          issueSigningCertificate: device,
-          verifySigningCertificate: device,
-          submitCustomerInfo: device,
-          registerKyc: device,
-        }),
-        defineService(LoginServiceService, {}, { prepareLogin: device, login: device, refreshSession: device }),
-        defineService(DeviceChangeServiceService, {}, { prepareDeviceChange: device, changeDevice: device }),
-        defineService(BiometricServiceService, {}, {
-          prepareActivateBiometric: session,
-          activateBiometric: session,
-          prepareDeactivateBiometric: session,
-          deactivateBiometric: session,
-        }),
-        defineService(AuthenticationServiceService, {}, {
-          authenticatePin: session,
-          authenticatePattern: session,
-          authenticateBiometric: session,
-          authenticatePinForLogin: device,
-          authenticatePatternForLogin: device,
-          authenticateBiometricForLogin: device,
-        }),
-      ],
-    };
-  },
-};
+function readIdentitySettings(env: Env | undefined): IdentitySettings {
+  const d = DEFAULT_IDENTITY_SETTINGS;
+  return {
+    ...d,
+    ...readConfig(
+      {
+        registrationTtlMs: int('KFRM_AUTH_REGISTRATION_TTL_MS', { default: d.registrationTtlMs, min: 60_000, max: 7 * 24 * 60 * 60_000 }),
+        maxSecretAttempts: int('KFRM_AUTH_MAX_PIN_ATTEMPTS', { default: d.maxSecretAttempts, min: 3, max: 10 }),
+        signingValidityDays: int('KFRM_SIGNING_CERT_VALIDITY_DAYS', { default: d.signingValidityDays, min: 1, max: 1825 }),
+      },
+      env,
+    ),
+  };
+}
+
+export function createAuthModule(options: AuthModuleOptions = {}): ServiceModule {
+  return {
+    name: 'auth',
+    schema: AUTH_SCHEMA,
+    migrations,
+    async create({ db, store, logger, config, internalClients }) {
+      const identityDb = db.kysely<IdentityDatabase>(AUTH_SCHEMA);
+      const settings = { ...readIdentitySettings(options.env), ...options.settings };
+      // Keys are read once, here: the pepper never reaches the database or a log.
+      const [pepper, signingCa, e2e] = await Promise.all([loadPepper(config), loadAuthSigningCa(config), openKeySessions(store, config)]);
+      const authStore = prefixed(store, 'auth:');
+      const deps: IdentityDeps = {
+        db: identityDb,
+        store: authStore,
+        users: options.userDirectory ?? createUserDirectory(internalClients),
+        e2e,
+        hasher: createSecretHasher({ pepper }),
+        limiters: {
+          pin: createAttemptLimiter(authStore, { kind: 'pin', maxAttempts: settings.maxSecretAttempts }),
+          pattern: createAttemptLimiter(authStore, { kind: 'pattern', maxAttempts: settings.maxSecretAttempts }),
+        },
+        signingCa,
+        verifier: options.identityVerifier ?? createSandboxIdentityVerifier(),
+        logger,
+        settings,
+        now: options.now ?? (() => new Date()),
+      };
+      pepper.fill(0);
+      return {
+        mobile: [
+          appVersionHandlers(db.kysely<Pick<AuthDatabase, 'app_versions'>>(AUTH_SCHEMA)),
+          registrationHandlers(createRegistration(deps)),
+          loginHandlers(createLogin(deps)),
+          deviceChangeHandlers(createDeviceChange(deps)),
+          biometricHandlers(createBiometric(deps)),
+          authenticationHandlers(createAuthentication(deps)),
+        ],
+        internal: [credentialHandlers(deps)],
+      };
+    },
+  };
+}
+
+export const authModule: ServiceModule = createAuthModule();

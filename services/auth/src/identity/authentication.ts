@@ -1,0 +1,152 @@
+import { createHash } from 'node:crypto';
+import { openEncryptedText } from '@kfrm/e2e-crypto';
+import { DomainError } from '@kfrm/errors';
+import {
+  AuthenticatedTransactionType,
+  Authentication_AuthenticationStatus,
+  AuthenticationType,
+  type AuthenticationProcess,
+  type EncryptedMessage,
+} from '@kfrm/proto/gen/kfrm/api/common/common';
+import { UserStatus } from '@kfrm/proto/gen/kfrm/api/common/user/status/user_status';
+import { verifyBiometricSignature } from './biometric-key';
+import { throttle, type IdentityDeps } from './identity-deps';
+import * as repo from './identity.repository';
+import type { SecretKind } from './identity.table';
+import { isDomainError } from './remote';
+
+const TEN_MINUTES_MS = 10 * 60_000;
+/** Longer than any process lives: a used challenge must stay used until its process is gone. */
+const USED_CHALLENGE_TTL_MS = 24 * 60 * 60_000;
+
+/** One code and one message for wrong secret, locked credential, blocked or unknown user. */
+export const authenticationFailed = () => new DomainError('AUTHENTICATION_FAILED', 'authentication failed');
+
+export type Factor =
+  | { type: 'PIN' | 'PATTERN'; secret: EncryptedMessage | undefined }
+  | { type: 'BIO'; signature: string };
+
+/** Who asks: a session's user, or the holder of a user token (login, device change). */
+export type Caller = { kind: 'session'; userId: bigint; deviceId: bigint } | { kind: 'userToken'; userToken: string; deviceId: bigint };
+
+const PROTO_TYPE = { PIN: AuthenticationType.PIN, PATTERN: AuthenticationType.PATTERN, BIO: AuthenticationType.BIO } as const;
+const KIND: Record<'PIN' | 'PATTERN', SecretKind> = { PIN: 'pin', PATTERN: 'pattern' };
+
+export function deviceChangeKey(processId: string): string {
+  return `device-change:${processId}`;
+}
+
+/**
+ * Moves an authentication process by one verified factor. The process must be running and the
+ * caller's; the factor must be one the process asks for (as type or fallback); then the factor is
+ * checked and the user service records it.
+ */
+export function createAuthentication(deps: IdentityDeps) {
+  const { db, users, store } = deps;
+
+  /** Same store calls and one argon2 verify, as a real wrong attempt costs. */
+  async function refuseLikeWrongSecret(kind: SecretKind, pseudoId: string): Promise<never> {
+    const claim = await deps.limiters[kind].claim(pseudoId);
+    await deps.hasher.dummyVerify();
+    if (claim.allowed) await deps.limiters[kind].recordFailure(pseudoId, claim.attempt);
+    throw authenticationFailed();
+  }
+
+  async function resolveUser(caller: Caller, factor: Factor, processId: string): Promise<bigint> {
+    if (caller.kind === 'session') return caller.userId;
+    const user = await users.findByUserToken(caller.userToken);
+    let usable = user !== undefined && user.userStatus === UserStatus.ACTIVATED;
+    if (usable && user!.deviceId !== caller.deviceId) {
+      // Only a device change runs on another device than the user's, and only on the device
+      // that prepared it.
+      usable = (await store.get(deviceChangeKey(processId))) === `${user!.userId}:${caller.deviceId}`;
+    }
+    if (!usable) {
+      if (factor.type === 'BIO') throw authenticationFailed();
+      // Keyed by a hash of the token asked for, so the unknown-user path also takes a slot.
+      const pseudo = `unknown-${createHash('sha256').update(caller.userToken).digest('hex').slice(0, 32)}`;
+      return refuseLikeWrongSecret(KIND[factor.type], pseudo);
+    }
+    return user!.userId;
+  }
+
+  async function verifySecret(userId: bigint, type: 'PIN' | 'PATTERN', message: EncryptedMessage | undefined, deviceId: bigint): Promise<void> {
+    const kind = KIND[type];
+    const secret = await openEncryptedText(deps.e2e, message, 'AUTH');
+    await throttle(store, `${kind}:device:${deviceId}`, deps.settings.secretChecksPerDeviceWindow, TEN_MINUTES_MS);
+    const row = await repo.findSecret(db, userId, kind);
+    if (!row) {
+      await deps.hasher.dummyVerify();
+      throw new DomainError(type === 'PIN' ? 'USER_PIN_NOT_FOUND' : 'USER_PATTERN_NOT_FOUND', `no ${kind} is registered`);
+    }
+    const limiter = deps.limiters[kind];
+    const credentialId = String(userId);
+    // Claimed before the check: N+50 racing attempts evaluate at most N.
+    const claim = await limiter.claim(credentialId, { failures: row.failures, locked: row.locked });
+    if (!claim.allowed) {
+      await deps.hasher.dummyVerify();
+      await blockUser(userId);
+      throw authenticationFailed();
+    }
+    if (await deps.hasher.verifySecret(row.hash, secret)) {
+      await limiter.recordSuccess(credentialId);
+      await repo.recordSecretSuccess(db, userId, kind, deps.hasher.needsRehash(row.hash) ? await deps.hasher.hashSecret(secret) : undefined);
+      return;
+    }
+    let failure: { failures: number; locked: boolean };
+    try {
+      failure = await limiter.recordFailure(credentialId, claim.attempt);
+    } catch (err) {
+      // The lock could not be stored: persist the count anyway, claim rebuilds the lock from it.
+      await repo.recordSecretFailure(db, userId, kind, claim.attempt, claim.attempt >= limiter.maxAttempts);
+      throw err;
+    }
+    await repo.recordSecretFailure(db, userId, kind, failure.failures, failure.locked);
+    if (failure.locked) {
+      deps.logger.warn({ user_id: String(userId), kind }, 'credential locked after repeated failures');
+      await blockUser(userId);
+    }
+    throw authenticationFailed();
+  }
+
+  /** A locked credential blocks the user; only the unlock flow (identity re-verification) lifts it. */
+  async function blockUser(userId: bigint): Promise<void> {
+    await users.updateUserStatus(userId, UserStatus.ACTIVATED, UserStatus.BLOCKED, 'credential locked').catch((err: unknown) => {
+      if (!isDomainError(err, 'USER_STATUS_CONFLICT', 'USER_NOT_FOUND')) throw err;
+    });
+  }
+
+  async function verifyBiometric(userId: bigint, processId: string, signature: string, deviceId: bigint): Promise<void> {
+    const key = await repo.findBiometricKey(db, userId);
+    if (!key) throw new DomainError('USER_BIOMETRIC_NOT_FOUND', 'no biometric key is registered');
+    if (!key.enabled) throw new DomainError('USER_BIOMETRIC_DISABLED', 'biometric authentication is turned off');
+    // The key lives in this device's secure hardware; a signature from elsewhere is not ours.
+    if (BigInt(key.device_id) !== deviceId) throw authenticationFailed();
+    if (!verifyBiometricSignature(key.public_key, processId, signature)) throw authenticationFailed();
+    // The challenge (the process id) is good for one successful signature, ever: the first
+    // writer wins atomically, a replay of the same signature finds the mark.
+    if (!(await store.setIfAbsent(`bio-challenge:${processId}`, '1', USED_CHALLENGE_TTL_MS))) throw authenticationFailed();
+  }
+
+  return {
+    async authenticate(caller: Caller, processId: string, factor: Factor): Promise<AuthenticationProcess> {
+      if (!processId) throw new DomainError('RUNNING_PROCESS_NOT_FOUND', 'no such running process');
+      const userId = await resolveUser(caller, factor, processId);
+      const running = await users.getRunningProcess(processId, userId);
+      if (caller.kind === 'userToken' && running.transactionType !== AuthenticatedTransactionType.LOGIN && running.transactionType !== AuthenticatedTransactionType.CHANGE_DEVICE) {
+        // The ForLogin methods serve only processes started with a user token.
+        throw new DomainError('RUNNING_PROCESS_NOT_FOUND', 'no such running process');
+      }
+      const type = PROTO_TYPE[factor.type];
+      const defined = running.process.authentications.some(
+        (a) => a.status === Authentication_AuthenticationStatus.READY && (a.type === type || a.fallback === type),
+      );
+      if (!defined) throw new DomainError('AUTHENTICATION_TYPE_NOT_DEFINED', 'the process does not ask for this authentication');
+      if (factor.type === 'BIO') await verifyBiometric(userId, processId, factor.signature, caller.deviceId);
+      else await verifySecret(userId, factor.type, factor.secret, caller.deviceId);
+      return users.completeAuthentication(processId, userId, type);
+    },
+  };
+}
+
+export type Authenticator = ReturnType<typeof createAuthentication>;

@@ -1,0 +1,28 @@
+import { openEncryptedText } from '@kfrm/e2e-crypto';
+import { AuthenticatedTransactionType, type EncryptedMessage } from '@kfrm/proto/gen/kfrm/api/common/common';
+import { parseBiometricPublicKey } from './biometric-key';
+import type { IdentityDeps } from './identity-deps';
+import * as repo from './identity.repository';
+
+/** Turning biometric authentication on and off for a logged-in user, each behind a process. */
+export function createBiometric(deps: IdentityDeps) {
+  const { db, users } = deps;
+  return {
+    prepareActivate: (userId: bigint) => users.createProcess(userId, AuthenticatedTransactionType.ACTIVATE_BIOMETRIC, '{}'),
+    prepareDeactivate: (userId: bigint) => users.createProcess(userId, AuthenticatedTransactionType.DEACTIVATE_BIOMETRIC, '{}'),
+
+    async activate(userId: bigint, deviceId: bigint, processId: string, publicKey: EncryptedMessage | undefined) {
+      // The key is checked before the process is used up, so a bad key costs no authentication.
+      const spki = parseBiometricPublicKey(await openEncryptedText(deps.e2e, publicKey, 'AUTH'));
+      await users.consumeProcess(processId, userId, AuthenticatedTransactionType.ACTIVATE_BIOMETRIC);
+      await repo.saveBiometricKey(db, userId, deviceId, spki);
+    },
+
+    async deactivate(userId: bigint, processId: string) {
+      await users.consumeProcess(processId, userId, AuthenticatedTransactionType.DEACTIVATE_BIOMETRIC);
+      await repo.disableBiometricKey(db, userId);
+    },
+  };
+}
+
+export type Biometric = ReturnType<typeof createBiometric>;

@@ -1,0 +1,284 @@
+import { DomainError, PermissionDeniedError } from '@kfrm/errors';
+import {
+  BiometricServiceService,
+  ChangeDeviceApiError,
+  ChangeDeviceApiError_ErrorCode,
+  ConfirmPatternApiError,
+  ConfirmPatternApiError_ErrorCode,
+  ConfirmPinApiError,
+  ConfirmPinApiError_ErrorCode,
+  CreateUserApiError,
+  CreateUserApiError_ErrorCode,
+  DeviceChangeServiceService,
+  IssueSigningCertificateApiError,
+  IssueSigningCertificateApiError_ErrorCode,
+  LoginApiError,
+  LoginApiError_ErrorCode,
+  LoginServiceService,
+  PrepareActivateBiometricApiError,
+  PrepareActivateBiometricApiError_ErrorCode,
+  PrepareDeactivateBiometricApiError,
+  PrepareDeactivateBiometricApiError_ErrorCode,
+  PrepareDeviceChangeApiError,
+  PrepareDeviceChangeApiError_ErrorCode,
+  PrepareLoginApiError,
+  PrepareLoginApiError_ErrorCode,
+  RefreshSessionApiError,
+  RefreshSessionApiError_ErrorCode,
+  RegisterPatternApiError,
+  RegisterPatternApiError_ErrorCode,
+  RegisterPinApiError,
+  RegisterPinApiError_ErrorCode,
+  RegistrationServiceService,
+  VerifySigningCertificateApiError,
+  VerifySigningCertificateApiError_ErrorCode,
+} from '@kfrm/proto/gen/kfrm/api/auth/auth';
+import {
+  CredentialServiceService,
+  GetActiveSigningCertificateApiError,
+  GetActiveSigningCertificateApiError_ErrorCode,
+} from '@kfrm/proto/gen/kfrm/api/auth/auth_internal';
+import {
+  AuthenticateBiometricApiError,
+  AuthenticateBiometricApiError_ErrorCode,
+  AuthenticateBiometricForLoginApiError,
+  AuthenticateBiometricForLoginApiError_ErrorCode,
+  AuthenticatePatternApiError,
+  AuthenticatePatternApiError_ErrorCode,
+  AuthenticatePatternForLoginApiError,
+  AuthenticatePatternForLoginApiError_ErrorCode,
+  AuthenticatePinApiError,
+  AuthenticatePinApiError_ErrorCode,
+  AuthenticatePinForLoginApiError,
+  AuthenticatePinForLoginApiError_ErrorCode,
+  AuthenticationServiceService,
+} from '@kfrm/proto/gen/kfrm/api/authentication/authentication';
+import { apiErrorType, codeNumber, commonApiError, defineService, type ApiErrorType, type CallContext } from '@kfrm/server-kit';
+import type { Authenticator, Caller } from './authentication';
+import type { Biometric } from './biometric';
+import type { DeviceChange } from './device-change';
+import type { IdentityDeps } from './identity-deps';
+import * as repo from './identity.repository';
+import type { Login } from './login';
+import type { Registration } from './registration';
+
+/** The device the call came from (its certificate, checked by the access guard). */
+function deviceOf(ctx: CallContext): bigint {
+  const id = ctx.principal.device?.deviceId;
+  if (!id) throw new Error('device-level method called without a device identity');
+  return BigInt(id);
+}
+
+function sessionOf(ctx: CallContext): Caller & { kind: 'session' } {
+  const userId = ctx.principal.session?.userId;
+  if (!userId) throw new Error('session-level method called without a session');
+  return { kind: 'session', userId: BigInt(userId), deviceId: deviceOf(ctx) };
+}
+
+/**
+ * The seed gives several methods only part of the codes a flow can meet (RegisterPattern has no
+ * USER_REGISTRATION_NOT_FOUND, ListTerms none at all). A seed code the method does not declare
+ * goes out as PERMISSION_DENIED with the same safe message instead of an INTERNAL error.
+ */
+function declared<Req, Res>(errors: ApiErrorType | undefined, handler: (request: Req, ctx: CallContext) => Promise<Res>) {
+  return async (request: Req, ctx: CallContext): Promise<Res> => {
+    try {
+      return await handler(request, ctx);
+    } catch (err) {
+      if (
+        err instanceof DomainError &&
+        (!errors || codeNumber(errors, err.code) === undefined) &&
+        codeNumber(commonApiError, err.code) === undefined
+      ) {
+        throw new PermissionDeniedError(err.message, { cause: err });
+      }
+      throw err;
+    }
+  };
+}
+
+const E = {
+  createUser: apiErrorType(CreateUserApiError, CreateUserApiError_ErrorCode),
+  registerPin: apiErrorType(RegisterPinApiError, RegisterPinApiError_ErrorCode),
+  confirmPin: apiErrorType(ConfirmPinApiError, ConfirmPinApiError_ErrorCode),
+  registerPattern: apiErrorType(RegisterPatternApiError, RegisterPatternApiError_ErrorCode),
+  confirmPattern: apiErrorType(ConfirmPatternApiError, ConfirmPatternApiError_ErrorCode),
+  issueSigningCertificate: apiErrorType(IssueSigningCertificateApiError, IssueSigningCertificateApiError_ErrorCode),
+  verifySigningCertificate: apiErrorType(VerifySigningCertificateApiError, VerifySigningCertificateApiError_ErrorCode),
+  prepareLogin: apiErrorType(PrepareLoginApiError, PrepareLoginApiError_ErrorCode),
+  login: apiErrorType(LoginApiError, LoginApiError_ErrorCode),
+  refreshSession: apiErrorType(RefreshSessionApiError, RefreshSessionApiError_ErrorCode),
+  prepareDeviceChange: apiErrorType(PrepareDeviceChangeApiError, PrepareDeviceChangeApiError_ErrorCode),
+  changeDevice: apiErrorType(ChangeDeviceApiError, ChangeDeviceApiError_ErrorCode),
+  prepareActivateBiometric: apiErrorType(PrepareActivateBiometricApiError, PrepareActivateBiometricApiError_ErrorCode),
+  prepareDeactivateBiometric: apiErrorType(PrepareDeactivateBiometricApiError, PrepareDeactivateBiometricApiError_ErrorCode),
+  authenticatePin: apiErrorType(AuthenticatePinApiError, AuthenticatePinApiError_ErrorCode),
+  authenticatePattern: apiErrorType(AuthenticatePatternApiError, AuthenticatePatternApiError_ErrorCode),
+  authenticateBiometric: apiErrorType(AuthenticateBiometricApiError, AuthenticateBiometricApiError_ErrorCode),
+  authenticatePinForLogin: apiErrorType(AuthenticatePinForLoginApiError, AuthenticatePinForLoginApiError_ErrorCode),
+  authenticatePatternForLogin: apiErrorType(AuthenticatePatternForLoginApiError, AuthenticatePatternForLoginApiError_ErrorCode),
+  authenticateBiometricForLogin: apiErrorType(AuthenticateBiometricForLoginApiError, AuthenticateBiometricForLoginApiError_ErrorCode),
+  getActiveSigningCertificate: apiErrorType(GetActiveSigningCertificateApiError, GetActiveSigningCertificateApiError_ErrorCode),
+};
+
+// Registration and login run on a device certificate plus the user token in the request (there
+// is no session yet); biometric (de)activation and the generic authentications need a session.
+const device = (errors?: ApiErrorType) => ({ access: 'device' as const, errors });
+const session = (errors?: ApiErrorType) => ({ access: 'session' as const, errors });
+
+export function registrationHandlers(registration: Registration) {
+  return defineService(
+    RegistrationServiceService,
+    {
+      createUser: declared(E.createUser, async (r, ctx) => {
+        const created = await registration.createUser(
+          { idpType: r.idpType, idpName: r.idpName, name: r.name, phoneNumber: r.phoneNumber, verificationHint: r.verificationHint, deviceUuid: r.deviceUuid?.id ?? '' },
+          deviceOf(ctx),
+        );
+        return { userId: created.userId, userToken: created.userToken, userStatus: created.userStatus, createdAt: created.createdAt };
+      }),
+      listTerms: declared(undefined, async (r, ctx) => ({
+        terms: (await registration.listTerms(r.userToken, deviceOf(ctx))).map((t) => ({ id: BigInt(t.id), name: t.name, url: t.url, description: t.description, mandatory: t.mandatory })),
+      })),
+      agreeTerms: declared(undefined, async (r, ctx) => {
+        await registration.agreeTerms(r.userToken, deviceOf(ctx), r.agreements);
+        return { success: true };
+      }),
+      registerPin: declared(E.registerPin, async (r, ctx) => (await registration.registerPin(r.userToken, deviceOf(ctx), r.pin), {})),
+      confirmPin: declared(E.confirmPin, async (r, ctx) => (await registration.confirmPin(r.userToken, deviceOf(ctx), r.pin), {})),
+      registerPattern: declared(E.registerPattern, async (r, ctx) => (await registration.registerPattern(r.userToken, deviceOf(ctx), r.pattern), {})),
+      confirmPattern: declared(E.confirmPattern, async (r, ctx) => (await registration.confirmPattern(r.userToken, deviceOf(ctx), r.pattern), {})),
+      registerBiometric: declared(undefined, async (r, ctx) => (await registration.registerBiometric(r.userToken, deviceOf(ctx), r.publicKey), {})),
+      issueSigningCertificate: declared(E.issueSigningCertificate, async (r, ctx) => {
+        const issued = await registration.issueSigningCertificate(r.userToken, deviceOf(ctx), r.csr);
+        return { certificate: issued.certificate, verificationToken: issued.verificationToken, createdAt: issued.createdAt.toISOString() };
+      }),
+      verifySigningCertificate: declared(E.verifySigningCertificate, async (r, ctx) => (await registration.verifySigningCertificate(r.userToken, deviceOf(ctx), r.signedData), {})),
+      submitCustomerInfo: declared(undefined, async (r, ctx) => ({ customerId: await registration.submitCustomerInfo(deviceOf(ctx), r.residentId, r.name) })),
+      registerKyc: declared(undefined, async (r, ctx) => (await registration.registerKyc(deviceOf(ctx), r.kycData), {})),
+    },
+    {
+      createUser: device(E.createUser),
+      listTerms: device(),
+      agreeTerms: device(),
+      registerPin: device(E.registerPin),
+      confirmPin: device(E.confirmPin),
+      registerPattern: device(E.registerPattern),
+      confirmPattern: device(E.confirmPattern),
+      registerBiometric: device(),
+      issueSigningCertificate: device(E.issueSigningCertificate),
+      verifySigningCertificate: device(E.verifySigningCertificate),
+      submitCustomerInfo: device(),
+      registerKyc: device(),
+    },
+  );
+}
+
+export function loginHandlers(login: Login) {
+  return defineService(
+    LoginServiceService,
+    {
+      prepareLogin: declared(E.prepareLogin, async (r, ctx) => ({ process: await login.prepareLogin(r.userToken, deviceOf(ctx)) })),
+      login: declared(E.login, async (r, ctx) => {
+        const result = await login.login(r.userToken, r.processId, deviceOf(ctx));
+        return {
+          sessionToken: result.sessionToken,
+          sessionExpiredAt: result.sessionExpiredAt,
+          refreshToken: result.refreshToken,
+          refreshExpiredAt: result.refreshExpiredAt,
+          userInfo: { userName: result.userName },
+        };
+      }),
+      refreshSession: declared(E.refreshSession, async (r, ctx) => login.refreshSession(r.refreshToken, deviceOf(ctx))),
+    },
+    { prepareLogin: device(E.prepareLogin), login: device(E.login), refreshSession: device(E.refreshSession) },
+  );
+}
+
+export function deviceChangeHandlers(change: DeviceChange) {
+  return defineService(
+    DeviceChangeServiceService,
+    {
+      prepareDeviceChange: declared(E.prepareDeviceChange, async (r, ctx) => ({
+        process: await change.prepare(r.userToken, r.deviceUuid?.id ?? '', deviceOf(ctx)),
+      })),
+      changeDevice: declared(E.changeDevice, async (r, ctx) => (await change.change(r.userToken, r.processId, deviceOf(ctx)), {})),
+    },
+    { prepareDeviceChange: device(E.prepareDeviceChange), changeDevice: device(E.changeDevice) },
+  );
+}
+
+export function biometricHandlers(biometric: Biometric) {
+  return defineService(
+    BiometricServiceService,
+    {
+      prepareActivateBiometric: declared(E.prepareActivateBiometric, async (_r, ctx) => ({ process: await biometric.prepareActivate(sessionOf(ctx).userId) })),
+      activateBiometric: declared(undefined, async (r, ctx) => {
+        const caller = sessionOf(ctx);
+        await biometric.activate(caller.userId, caller.deviceId, r.processId, r.publicKey);
+        return {};
+      }),
+      prepareDeactivateBiometric: declared(E.prepareDeactivateBiometric, async (_r, ctx) => ({
+        process: await biometric.prepareDeactivate(sessionOf(ctx).userId),
+      })),
+      deactivateBiometric: declared(undefined, async (r, ctx) => (await biometric.deactivate(sessionOf(ctx).userId, r.processId), {})),
+    },
+    {
+      prepareActivateBiometric: session(E.prepareActivateBiometric),
+      activateBiometric: session(),
+      prepareDeactivateBiometric: session(E.prepareDeactivateBiometric),
+      deactivateBiometric: session(),
+    },
+  );
+}
+
+export function authenticationHandlers(auth: Authenticator) {
+  const byToken = (userToken: string, ctx: CallContext): Caller => ({ kind: 'userToken', userToken, deviceId: deviceOf(ctx) });
+  return defineService(
+    AuthenticationServiceService,
+    {
+      authenticatePin: declared(E.authenticatePin, async (r, ctx) => ({ process: await auth.authenticate(sessionOf(ctx), r.processId, { type: 'PIN', secret: r.pin }) })),
+      authenticatePattern: declared(E.authenticatePattern, async (r, ctx) => ({
+        process: await auth.authenticate(sessionOf(ctx), r.processId, { type: 'PATTERN', secret: r.pattern }),
+      })),
+      authenticateBiometric: declared(E.authenticateBiometric, async (r, ctx) => ({
+        process: await auth.authenticate(sessionOf(ctx), r.processId, { type: 'BIO', signature: r.signature }),
+      })),
+      authenticatePinForLogin: declared(E.authenticatePinForLogin, async (r, ctx) => ({
+        process: await auth.authenticate(byToken(r.userToken, ctx), r.processId, { type: 'PIN', secret: r.pin }),
+      })),
+      authenticatePatternForLogin: declared(E.authenticatePatternForLogin, async (r, ctx) => ({
+        process: await auth.authenticate(byToken(r.userToken, ctx), r.processId, { type: 'PATTERN', secret: r.pattern }),
+      })),
+      authenticateBiometricForLogin: declared(E.authenticateBiometricForLogin, async (r, ctx) => ({
+        process: await auth.authenticate(byToken(r.userToken, ctx), r.processId, { type: 'BIO', signature: r.signature }),
+      })),
+    },
+    {
+      authenticatePin: session(E.authenticatePin),
+      authenticatePattern: session(E.authenticatePattern),
+      authenticateBiometric: session(E.authenticateBiometric),
+      authenticatePinForLogin: device(E.authenticatePinForLogin),
+      authenticatePatternForLogin: device(E.authenticatePatternForLogin),
+      authenticateBiometricForLogin: device(E.authenticateBiometricForLogin),
+    },
+  );
+}
+
+/** Internal: the user service's GetProcess checks transfer signatures against this. */
+export function credentialHandlers(deps: IdentityDeps) {
+  return defineService(
+    CredentialServiceService,
+    {
+      getActiveSigningCertificate: declared(E.getActiveSigningCertificate, async (r) => {
+        const active = await repo.findActiveCertificate(deps.db, r.userId, deps.now());
+        if (!active) throw new DomainError('SIGNING_CERTIFICATE_NOT_FOUND', 'no active signing certificate');
+        return {
+          certificate: Buffer.from(active.der).toString('base64'),
+          issuerCertificate: Buffer.from(deps.signingCa.cert.rawData).toString('base64'),
+        };
+      }),
+    },
+    { getActiveSigningCertificate: { access: 'internal', errors: E.getActiveSigningCertificate } },
+  );
+}

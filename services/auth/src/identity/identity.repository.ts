@@ -1,0 +1,178 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { IdentityDatabase, SecretKind } from './identity.table';
+
+type Db = Kysely<IdentityDatabase>;
+
+// ---- terms ---------------------------------------------------------------------------------
+
+export function listActiveTerms(db: Db) {
+  return db.selectFrom('terms').select(['id', 'name', 'url', 'description', 'mandatory']).where('active', '=', true).orderBy('id').execute();
+}
+
+export async function saveAgreements(db: Db, userId: bigint, agreements: { termId: string; agreed: boolean }[]): Promise<void> {
+  if (agreements.length === 0) return;
+  await db
+    .insertInto('term_agreements')
+    .values(agreements.map((a) => ({ user_id: userId, term_id: a.termId, agreed: a.agreed, updated_at: new Date() })))
+    .onConflict((oc) => oc.columns(['user_id', 'term_id']).doUpdateSet((eb) => ({ agreed: eb.ref('excluded.agreed'), updated_at: eb.ref('excluded.updated_at') })))
+    .execute();
+}
+
+// ---- registrations -------------------------------------------------------------------------
+
+/** A new sign-up for the user, or a fresh start of one that did not complete. */
+export async function startRegistration(db: Db, userId: bigint, deviceId: bigint, expiresAt: Date): Promise<void> {
+  await db
+    .insertInto('registrations')
+    .values({ user_id: userId, device_id: deviceId, expires_at: expiresAt, pending_pin_hash: null, pending_pattern_hash: null })
+    .onConflict((oc) =>
+      oc.column('user_id').doUpdateSet({ device_id: deviceId, expires_at: expiresAt, pending_pin_hash: null, pending_pattern_hash: null, completed_at: null }),
+    )
+    .execute();
+}
+
+export function findRegistration(db: Db, userId: bigint) {
+  return db.selectFrom('registrations').selectAll().where('user_id', '=', String(userId)).executeTakeFirst();
+}
+
+/** The newest sign-up run on this device (SubmitCustomerInfo and RegisterKyc carry no user token). */
+export function findLatestRegistrationOfDevice(db: Db, deviceId: bigint) {
+  return db.selectFrom('registrations').selectAll().where('device_id', '=', String(deviceId)).orderBy('created_at', 'desc').orderBy('user_id', 'desc').limit(1).executeTakeFirst();
+}
+
+export async function setPendingSecret(db: Db, userId: bigint, kind: SecretKind, hash: string | null): Promise<void> {
+  await db
+    .updateTable('registrations')
+    .set(kind === 'pin' ? { pending_pin_hash: hash } : { pending_pattern_hash: hash })
+    .where('user_id', '=', String(userId))
+    .execute();
+}
+
+export async function completeRegistration(db: Db, userId: bigint): Promise<void> {
+  await db.updateTable('registrations').set({ completed_at: new Date(), pending_pin_hash: null, pending_pattern_hash: null }).where('user_id', '=', String(userId)).execute();
+}
+
+// ---- PIN and pattern -----------------------------------------------------------------------
+
+export function findSecret(db: Db, userId: bigint, kind: SecretKind) {
+  return db.selectFrom('secret_credentials').select(['hash', 'failures', 'locked']).where('user_id', '=', String(userId)).where('kind', '=', kind).executeTakeFirst();
+}
+
+/** Confirms a secret: the pending hash becomes the credential, with a clean attempt record. */
+export async function confirmSecret(tx: Transaction<IdentityDatabase>, userId: bigint, kind: SecretKind, hash: string): Promise<void> {
+  await tx
+    .insertInto('secret_credentials')
+    .values({ user_id: userId, kind, hash, failures: 0, locked: false, updated_at: new Date() })
+    .onConflict((oc) => oc.columns(['user_id', 'kind']).doUpdateSet({ hash, failures: 0, locked: false, updated_at: new Date() }))
+    .execute();
+  await tx
+    .updateTable('registrations')
+    .set(kind === 'pin' ? { pending_pin_hash: null } : { pending_pattern_hash: null })
+    .where('user_id', '=', String(userId))
+    .execute();
+}
+
+/** Monotonic, as the attempt limiter requires: a late writer never lowers the count or unlocks. */
+export async function recordSecretFailure(db: Db, userId: bigint, kind: SecretKind, failures: number, locked: boolean): Promise<void> {
+  await db
+    .updateTable('secret_credentials')
+    .set({ failures: sql`greatest(failures, ${failures})`, locked: sql`locked or ${locked}`, updated_at: new Date() })
+    .where('user_id', '=', String(userId))
+    .where('kind', '=', kind)
+    .execute();
+}
+
+export async function recordSecretSuccess(db: Db, userId: bigint, kind: SecretKind, rehash?: string): Promise<void> {
+  await db
+    .updateTable('secret_credentials')
+    .set({ failures: 0, updated_at: new Date(), ...(rehash ? { hash: rehash } : {}) })
+    .where('user_id', '=', String(userId))
+    .where('kind', '=', kind)
+    .where('locked', '=', false)
+    .execute();
+}
+
+// ---- biometric keys ------------------------------------------------------------------------
+
+export function findBiometricKey(db: Db, userId: bigint) {
+  return db.selectFrom('biometric_keys').select(['device_id', 'public_key', 'enabled']).where('user_id', '=', String(userId)).executeTakeFirst();
+}
+
+export async function saveBiometricKey(db: Db, userId: bigint, deviceId: bigint, publicKey: Uint8Array): Promise<void> {
+  const values = { device_id: deviceId, public_key: Buffer.from(publicKey), enabled: true, updated_at: new Date() };
+  await db
+    .insertInto('biometric_keys')
+    .values({ user_id: userId, ...values })
+    .onConflict((oc) => oc.column('user_id').doUpdateSet(values))
+    .execute();
+}
+
+export async function disableBiometricKey(db: Db, userId: bigint): Promise<void> {
+  await db.updateTable('biometric_keys').set({ enabled: false, updated_at: new Date() }).where('user_id', '=', String(userId)).execute();
+}
+
+// ---- signing certificates ------------------------------------------------------------------
+
+export async function insertPendingCertificate(
+  db: Db,
+  row: { userId: bigint; serialNumber: string; der: Uint8Array; notAfter: Date; verificationToken: string; tokenExpiresAt: Date },
+): Promise<void> {
+  await db
+    .insertInto('signing_certificates')
+    .values({
+      user_id: row.userId,
+      serial_number: row.serialNumber,
+      der: Buffer.from(row.der),
+      status: 'pending',
+      not_after: row.notAfter,
+      verification_token: row.verificationToken,
+      token_expires_at: row.tokenExpiresAt,
+    })
+    .execute();
+}
+
+/**
+ * Takes the verification token of the user's newest pending certificate, once: the token is
+ * cleared by a compare-and-set, so of two racing callers only one gets it, and a signature can
+ * be checked against it a single time.
+ */
+export async function takeVerificationToken(db: Db, userId: bigint, now: Date) {
+  const pending = await db
+    .selectFrom('signing_certificates')
+    .select(['id', 'der', 'verification_token'])
+    .where('user_id', '=', String(userId))
+    .where('status', '=', 'pending')
+    .where('verification_token', 'is not', null)
+    .where('token_expires_at', '>', now)
+    .orderBy('id', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  if (!pending?.verification_token) return undefined;
+  const taken = await db
+    .updateTable('signing_certificates')
+    .set({ verification_token: null, token_expires_at: null })
+    .where('id', '=', pending.id)
+    .where('verification_token', '=', pending.verification_token)
+    .executeTakeFirst();
+  return taken.numUpdatedRows === 1n ? { id: pending.id, der: pending.der, verificationToken: pending.verification_token } : undefined;
+}
+
+export async function activateCertificate(tx: Transaction<IdentityDatabase>, userId: bigint, id: string, now: Date): Promise<void> {
+  await tx
+    .updateTable('signing_certificates')
+    .set({ status: 'revoked', revoked_at: now })
+    .where('user_id', '=', String(userId))
+    .where('status', '=', 'active')
+    .execute();
+  await tx.updateTable('signing_certificates').set({ status: 'active', activated_at: now }).where('id', '=', id).where('status', '=', 'pending').execute();
+}
+
+export function findActiveCertificate(db: Db, userId: bigint, now: Date) {
+  return db
+    .selectFrom('signing_certificates')
+    .select(['der', 'serial_number', 'not_after'])
+    .where('user_id', '=', String(userId))
+    .where('status', '=', 'active')
+    .where('not_after', '>', now)
+    .executeTakeFirst();
+}
