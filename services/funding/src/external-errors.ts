@@ -1,0 +1,100 @@
+/**
+ * The one place where adapter errors become the funding contract's error codes. Each method
+ * declares the codes it may answer; a code a method does not declare falls back to
+ * EXTERNAL_SERVICE_FAILED (every method has it), so nothing reaches the app as INTERNAL without
+ * a code. Messages are ours and safe to show; the adapter error is the cause (logged, masked).
+ */
+import { DomainError } from '@kfrm/errors';
+import {
+  KakaocertError,
+  KakaocertTransportError,
+  KakaocertValidationError,
+  OutcomeUnknownError as KakaocertOutcomeUnknownError,
+} from '@kfrm/kakaocert';
+import { KonaplateError, KonaplateValidationError } from '@kfrm/konaplate';
+
+export type FundingErrorCode =
+  | 'ACCOUNT_HOLDER_MISMATCH'
+  | 'INVALID_BANK_ACCOUNT'
+  | 'BANK_ACCOUNT_NOT_FOUND'
+  | 'BANK_ACCOUNT_NOT_USABLE'
+  | 'BANK_NOT_SUPPORTED'
+  | 'BANK_UNAVAILABLE'
+  | 'USER_PROFILE_INCOMPLETE'
+  | 'OUTCOME_UNKNOWN'
+  | 'EXTERNAL_SERVICE_UNAVAILABLE'
+  | 'EXTERNAL_SERVICE_FAILED'
+  | 'CONSENT_REQUEST_REFUSED';
+
+const MESSAGES: Record<FundingErrorCode, string> = {
+  ACCOUNT_HOLDER_MISMATCH: "The account holder's name or birth date does not match the user.",
+  INVALID_BANK_ACCOUNT: 'The bank code or account number is not valid.',
+  BANK_ACCOUNT_NOT_FOUND: 'The bank account was not found.',
+  BANK_ACCOUNT_NOT_USABLE: 'The bank account cannot be used for this.',
+  BANK_NOT_SUPPORTED: 'The bank does not take part in this service.',
+  BANK_UNAVAILABLE: 'The bank cannot be reached now; try again later.',
+  USER_PROFILE_INCOMPLETE: "The user's record lacks what this check needs.",
+  OUTCOME_UNKNOWN: 'The outcome is not known yet; check again.',
+  EXTERNAL_SERVICE_UNAVAILABLE: 'An external service cannot be reached now; try again later.',
+  EXTERNAL_SERVICE_FAILED: 'An external service failed to process the request.',
+  CONSENT_REQUEST_REFUSED: 'The consent request was refused.',
+};
+
+export function fundingError(code: FundingErrorCode, cause?: unknown): DomainError {
+  return new DomainError(code, MESSAGES[code], cause === undefined ? undefined : { cause });
+}
+
+function konaplateCode(err: KonaplateError): FundingErrorCode {
+  if (err instanceof KonaplateValidationError) {
+    // Only our own data can break the other rules (name, birth date, user id).
+    return err.issues.some((i) => i.field === 'bankCode' || i.field === 'bankAccount') ? 'INVALID_BANK_ACCOUNT' : 'USER_PROFILE_INCOMPLETE';
+  }
+  switch (err.kind) {
+    case 'invalid_account':
+      return 'INVALID_BANK_ACCOUNT';
+    case 'name_mismatch':
+    case 'holder_not_found':
+      return 'ACCOUNT_HOLDER_MISMATCH';
+    case 'account_not_found':
+      return 'BANK_ACCOUNT_NOT_FOUND';
+    case 'account_not_usable':
+      return 'BANK_ACCOUNT_NOT_USABLE';
+    case 'bank_not_supported':
+      return 'BANK_NOT_SUPPORTED';
+    case 'bank_unavailable':
+      return 'BANK_UNAVAILABLE';
+    case 'outcome_unknown':
+      return 'OUTCOME_UNKNOWN';
+    case 'network':
+    case 'server_error':
+      return 'EXTERNAL_SERVICE_UNAVAILABLE';
+    default:
+      // invalid_request, unauthorized, protocol, unknown_code: our request or our credentials.
+      return 'EXTERNAL_SERVICE_FAILED';
+  }
+}
+
+/** A Konaplate failure as the method's error; `allowed` are the codes the method declares. */
+export function fromKonaplate(err: unknown, allowed: readonly FundingErrorCode[]): unknown {
+  if (!(err instanceof KonaplateError)) return err;
+  const code = konaplateCode(err);
+  return fundingError(allowed.includes(code) ? code : 'EXTERNAL_SERVICE_FAILED', err);
+}
+
+/** A kakaoCert failure outside VerifyCMS (which the consent use case handles itself). */
+export function fromKakaocert(err: unknown, allowed: readonly FundingErrorCode[]): unknown {
+  let code: FundingErrorCode;
+  if (err instanceof KakaocertValidationError) {
+    code = err.field === 'BankCode' || err.field === 'BankAccountNum' ? 'INVALID_BANK_ACCOUNT' : err.field.startsWith('Receiver') ? 'USER_PROFILE_INCOMPLETE' : 'EXTERNAL_SERVICE_FAILED';
+  } else if (err instanceof KakaocertOutcomeUnknownError) {
+    code = 'OUTCOME_UNKNOWN';
+  } else if (err instanceof KakaocertTransportError) {
+    code = err.kind === 'bad_response' ? 'EXTERNAL_SERVICE_FAILED' : 'EXTERNAL_SERVICE_UNAVAILABLE';
+  } else if (err instanceof KakaocertError) {
+    // 401/403: our credentials; other definite answers: kakaoCert refused this request.
+    code = err.httpStatus === 401 || err.httpStatus === 403 ? 'EXTERNAL_SERVICE_FAILED' : 'CONSENT_REQUEST_REFUSED';
+  } else {
+    return err;
+  }
+  return fundingError(allowed.includes(code) ? code : 'EXTERNAL_SERVICE_FAILED', err);
+}

@@ -1,0 +1,181 @@
+/**
+ * The funding service's own configuration and the external adapters built from it.
+ *
+ * With KONAPLATE_URL / KAKAOCERT_URL set, the real clients talk to them and their credentials
+ * are required. Unset in the embedded default (no DATABASE_URL), the module starts the local
+ * sandboxes on 127.0.0.1 so a new user can try the whole flow; unset in real mode is a start-up
+ * error naming the variable.
+ */
+import { readFile } from 'node:fs/promises';
+import { ConfigError, int, readConfig, str, url, type Env } from '@kfrm/config';
+import { createKakaocertClient, createKakaocertConsentProvider, type CmsConsentProvider } from '@kfrm/kakaocert';
+import { startKakaocertSandbox, type KakaocertSandbox } from '@kfrm/kakaocert/sandbox';
+import { createJweFieldCipher, createKonaplateClient, type KonaplateClient } from '@kfrm/konaplate';
+import { sandboxClientOptions, startKonaplateSandbox, type KonaplateSandbox } from '@kfrm/konaplate/sandbox/index';
+import type { Logger } from '@kfrm/logging';
+
+export function readFundingConfig(env: Env = process.env) {
+  return readConfig(
+    {
+      konaplateUrl: url('KONAPLATE_URL', ['http', 'https'], { optional: true }),
+      konaplateAspId: str('KONAPLATE_ASP_ID', { optional: true }),
+      konaplateAccessKey: str('KONAPLATE_ACCESS_KEY', { optional: true }),
+      konaplateSecretKey: str('KONAPLATE_SECRET_KEY', { optional: true }),
+      // Message encryption: all three or none.
+      konaplateCryptoKeyId: str('KONAPLATE_CRYPTO_KEY_ID', { optional: true }),
+      konaplateServerPublicKeyFile: str('KONAPLATE_SERVER_PUBLIC_KEY_FILE', { optional: true }),
+      konaplateClientPrivateKeyFile: str('KONAPLATE_CLIENT_PRIVATE_KEY_FILE', { optional: true }),
+      konaplateTimeoutMs: int('KONAPLATE_TIMEOUT_MS', { default: 10_000, min: 100, max: 120_000 }),
+      kakaocertUrl: url('KAKAOCERT_URL', ['http', 'https'], { optional: true }),
+      kakaocertAuthUrl: url('KAKAOCERT_AUTH_URL', ['http', 'https'], { optional: true }),
+      kakaocertLinkId: str('KAKAOCERT_LINK_ID', { optional: true }),
+      kakaocertSecretKey: str('KAKAOCERT_SECRET_KEY', { optional: true }),
+      kakaocertClientCode: str('KAKAOCERT_CLIENT_CODE', { optional: true }),
+      kakaocertCallCenterNum: str('KAKAOCERT_CALL_CENTER_NUM', { default: '1600-0000' }),
+      kakaocertSubClientId: str('KAKAOCERT_SUB_CLIENT_ID', { optional: true }),
+      kakaocertVerifyTimeoutMs: int('KAKAOCERT_VERIFY_TIMEOUT_MS', { default: 10_000, min: 100, max: 120_000 }),
+    },
+    env,
+  );
+}
+
+export type FundingConfig = ReturnType<typeof readFundingConfig>;
+
+export interface FundingAdapters {
+  konaplate: KonaplateClient;
+  consents: CmsConsentProvider;
+  /** The embedded sandboxes, when they were started (their control API signs consents). */
+  sandboxes: { konaplate?: KonaplateSandbox; kakaocert?: KakaocertSandbox };
+  close(): Promise<void>;
+}
+
+function required(config: FundingConfig, names: Record<string, string | undefined>, why: string): string[] {
+  return Object.entries(names)
+    .filter(([, value]) => value === undefined)
+    .map(([name]) => `${name} is required ${why}`);
+}
+
+/** Checks that the real-mode variables are complete, listing every missing one at once. */
+function checkConfig(config: FundingConfig, mode: 'embedded' | 'real'): void {
+  const problems: string[] = [];
+  if (config.konaplateUrl === undefined) {
+    if (mode === 'real') problems.push('KONAPLATE_URL is required when DATABASE_URL is set (the sandbox runs only in the embedded default)');
+  } else {
+    problems.push(
+      ...required(
+        config,
+        { KONAPLATE_ASP_ID: config.konaplateAspId, KONAPLATE_ACCESS_KEY: config.konaplateAccessKey, KONAPLATE_SECRET_KEY: config.konaplateSecretKey },
+        'with KONAPLATE_URL',
+      ),
+    );
+    const crypto = {
+      KONAPLATE_CRYPTO_KEY_ID: config.konaplateCryptoKeyId,
+      KONAPLATE_SERVER_PUBLIC_KEY_FILE: config.konaplateServerPublicKeyFile,
+      KONAPLATE_CLIENT_PRIVATE_KEY_FILE: config.konaplateClientPrivateKeyFile,
+    };
+    if (Object.values(crypto).some((v) => v !== undefined)) problems.push(...required(config, crypto, 'with the other KONAPLATE encryption variables'));
+  }
+  if (config.kakaocertUrl === undefined) {
+    if (mode === 'real') problems.push('KAKAOCERT_URL is required when DATABASE_URL is set (the sandbox runs only in the embedded default)');
+  } else {
+    problems.push(
+      ...required(
+        config,
+        {
+          KAKAOCERT_AUTH_URL: config.kakaocertAuthUrl,
+          KAKAOCERT_LINK_ID: config.kakaocertLinkId,
+          KAKAOCERT_SECRET_KEY: config.kakaocertSecretKey,
+          KAKAOCERT_CLIENT_CODE: config.kakaocertClientCode,
+        },
+        'with KAKAOCERT_URL',
+      ),
+    );
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+}
+
+export async function createFundingAdapters(config: FundingConfig, mode: 'embedded' | 'real', logger: Logger): Promise<FundingAdapters> {
+  checkConfig(config, mode);
+  const sandboxes: FundingAdapters['sandboxes'] = {};
+  const closers: (() => Promise<void> | void)[] = [];
+  const close = async () => {
+    for (const closer of closers.reverse()) await closer();
+  };
+  try {
+    let konaplate: KonaplateClient;
+    if (config.konaplateUrl === undefined) {
+      const sandbox = await startKonaplateSandbox({ port: 0, host: '127.0.0.1', logger: logger.child({ component: 'konaplate-sandbox' }) });
+      closers.push(() => sandbox.close());
+      sandboxes.konaplate = sandbox;
+      konaplate = createKonaplateClient(sandboxClientOptions(sandbox, { logger, timeoutMs: config.konaplateTimeoutMs }));
+    } else {
+      const cipher = config.konaplateCryptoKeyId
+        ? createJweFieldCipher({
+            keyId: config.konaplateCryptoKeyId,
+            encryptTo: await readFile(config.konaplateServerPublicKeyFile!, 'utf8'),
+            decryptWith: await readFile(config.konaplateClientPrivateKeyFile!, 'utf8'),
+          })
+        : undefined;
+      konaplate = createKonaplateClient({
+        baseUrl: config.konaplateUrl,
+        aspId: config.konaplateAspId!,
+        accessKey: config.konaplateAccessKey!,
+        secretKey: config.konaplateSecretKey!,
+        ...(cipher ? { cipher } : {}),
+        timeoutMs: config.konaplateTimeoutMs,
+        logger,
+      });
+    }
+
+    let kakaocert;
+    let clientCode: string;
+    let subClientId = config.kakaocertSubClientId;
+    if (config.kakaocertUrl === undefined) {
+      const sandbox = await startKakaocertSandbox({ port: 0, authPort: 0, host: '127.0.0.1', logger: logger.child({ component: 'kakaocert-sandbox' }) });
+      closers.push(() => sandbox.close());
+      sandboxes.kakaocert = sandbox;
+      kakaocert = createKakaocertClient({
+        linkId: sandbox.linkId,
+        secretKey: sandbox.secretKey,
+        serviceUrl: sandbox.url,
+        authUrl: sandbox.authUrl,
+        timeouts: { verifyMs: config.kakaocertVerifyTimeoutMs },
+        logger,
+      });
+      clientCode = sandbox.clientCode;
+      subClientId = undefined;
+    } else {
+      kakaocert = createKakaocertClient({
+        linkId: config.kakaocertLinkId!,
+        secretKey: config.kakaocertSecretKey!,
+        serviceUrl: config.kakaocertUrl,
+        authUrl: config.kakaocertAuthUrl!,
+        timeouts: { verifyMs: config.kakaocertVerifyTimeoutMs },
+        logger,
+      });
+      clientCode = config.kakaocertClientCode!;
+    }
+    const kakaocertClient = kakaocert;
+    closers.push(() => kakaocertClient.close());
+    const consents = createKakaocertConsentProvider(kakaocertClient, {
+      clientCode,
+      callCenterNum: config.kakaocertCallCenterNum,
+      ...(subClientId ? { subClientId } : {}),
+    });
+    if (sandboxes.konaplate || sandboxes.kakaocert) {
+      logger.info(
+        {
+          konaplate_sandbox: sandboxes.konaplate?.url,
+          kakaocert_sandbox: sandboxes.kakaocert?.url,
+          // Stands in for the user signing in KakaoTalk.
+          sign_consent: sandboxes.kakaocert ? `POST ${sandboxes.kakaocert.url}/__sandbox/sign/{receiptId}` : undefined,
+        },
+        'funding: embedded sandboxes started (KONAPLATE_URL / KAKAOCERT_URL unset)',
+      );
+    }
+    return { konaplate, consents, sandboxes, close };
+  } catch (err) {
+    await close().catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,0 +1,134 @@
+import { maskAccountNumber } from '@kfrm/logging';
+import {
+  ConfirmAutoDebitConsentApiError,
+  ConfirmAutoDebitConsentApiError_ErrorCode,
+  ConsentState as ProtoConsentState,
+  FundingServiceService,
+  GetAutoDebitConsentApiError,
+  GetAutoDebitConsentApiError_ErrorCode,
+  LinkedAccountState as ProtoLinkedAccountState,
+  ListRegisteredAccountsApiError,
+  ListRegisteredAccountsApiError_ErrorCode,
+  RegisterAutoTopUpAccountApiError,
+  RegisterAutoTopUpAccountApiError_ErrorCode,
+  RequestAutoDebitConsentApiError,
+  RequestAutoDebitConsentApiError_ErrorCode,
+  VerifyAccountHolderApiError,
+  VerifyAccountHolderApiError_ErrorCode,
+  type AutoDebitConsent,
+  type BankAccount,
+  type LinkedAccount,
+} from '@kfrm/proto/gen/kfrm/api/funding/funding';
+import type { RegisteredBankAccount } from '@kfrm/konaplate';
+import { apiErrorType, defineService, unauthenticated, type CallContext } from '@kfrm/server-kit';
+import type { ConsentRow, Funding, LinkedAccountRow } from './funding';
+import type { ConsentState } from './funding.table';
+
+const CONSENT_STATES: Record<ConsentState, ProtoConsentState> = {
+  REQUESTING: ProtoConsentState.REQUESTING,
+  REQUESTED: ProtoConsentState.REQUESTED,
+  SIGNED: ProtoConsentState.SIGNED,
+  VERIFYING: ProtoConsentState.VERIFYING,
+  VERIFIED: ProtoConsentState.VERIFIED,
+  EXPIRED: ProtoConsentState.EXPIRED,
+  REQUEST_FAILED: ProtoConsentState.REQUEST_FAILED,
+  VERIFY_UNKNOWN: ProtoConsentState.VERIFY_UNKNOWN,
+  EVIDENCE_LOST: ProtoConsentState.EVIDENCE_LOST,
+};
+
+const iso = (date: Date | null | undefined) => date?.toISOString() ?? '';
+
+function bankAccount(bankCode: string, bankName: string, accountNumber: string): BankAccount {
+  return { bankCode, bankName, maskedAccountNumber: maskAccountNumber(accountNumber) };
+}
+
+function registered(account: RegisteredBankAccount | undefined): BankAccount | undefined {
+  return account && bankAccount(account.bankCode, account.bankName, account.bankAccount);
+}
+
+export function toLinkedAccount(row: LinkedAccountRow): LinkedAccount {
+  return {
+    linkedAccountId: row.id,
+    account: bankAccount(row.bankCode, row.bankName, row.accountNumber),
+    state: row.state === 'LINKED' ? ProtoLinkedAccountState.LINKED : ProtoLinkedAccountState.HOLDER_VERIFIED,
+    holderVerifiedAt: iso(row.holderVerifiedAt),
+    linkedAt: iso(row.linkedAt),
+    autoTopUp: row.autoTopUpRegisteredAt !== null,
+    autoTopUpRegisteredAt: iso(row.autoTopUpRegisteredAt),
+  };
+}
+
+export function toConsent(row: ConsentRow): AutoDebitConsent {
+  return {
+    consentId: row.id,
+    linkedAccountId: row.linkedAccountId,
+    state: CONSENT_STATES[row.state],
+    expiresAt: iso(row.expiresAt),
+    signedAt: iso(row.signedAt),
+    verifiedAt: iso(row.verifiedAt),
+  };
+}
+
+/** The caller on a 'session' method; the guard has checked it. */
+function sessionUser(ctx: CallContext): string {
+  const userId = ctx.principal.session?.userId;
+  if (!userId) throw unauthenticated();
+  return userId;
+}
+
+/** The app's FundingService: protobuf ⇄ use cases only. */
+export function fundingHandlers(funding: Funding) {
+  return defineService(
+    FundingServiceService,
+    {
+      async verifyAccountHolder(request, ctx) {
+        const account = await funding.verifyAccountHolder(sessionUser(ctx), request.bankCode, request.accountNumber);
+        return { linkedAccount: toLinkedAccount(account) };
+      },
+      async listRegisteredAccounts(_request, ctx) {
+        const accounts = await funding.listRegisteredAccounts(sessionUser(ctx));
+        return {
+          normalTopUpAccount: registered(accounts.normal),
+          autoTopUpAccount: registered(accounts.auto),
+          autoTopUpRegistrationAllowed: accounts.autoRegistrationAllowed,
+          linkedAccounts: accounts.linked.map(toLinkedAccount),
+        };
+      },
+      async requestAutoDebitConsent(request, ctx) {
+        const consent = await funding.requestAutoDebitConsent(sessionUser(ctx), request.bankCode, request.accountNumber, request.expiresInSeconds);
+        return { consent: toConsent(consent) };
+      },
+      async getAutoDebitConsent(request, ctx) {
+        return { consent: toConsent(await funding.getAutoDebitConsent(sessionUser(ctx), request.consentId)) };
+      },
+      async confirmAutoDebitConsent(request, ctx) {
+        const confirmed = await funding.confirmAutoDebitConsent(sessionUser(ctx), request.consentId);
+        return { consent: toConsent(confirmed.consent), linkedAccount: toLinkedAccount(confirmed.account) };
+      },
+      async registerAutoTopUpAccount(request, ctx) {
+        const account = await funding.registerAutoTopUpAccount(sessionUser(ctx), request.linkedAccountId);
+        return { linkedAccount: toLinkedAccount(account) };
+      },
+    },
+    {
+      verifyAccountHolder: { access: 'session', errors: apiErrorType(VerifyAccountHolderApiError, VerifyAccountHolderApiError_ErrorCode) },
+      listRegisteredAccounts: {
+        access: 'session',
+        errors: apiErrorType(ListRegisteredAccountsApiError, ListRegisteredAccountsApiError_ErrorCode),
+      },
+      requestAutoDebitConsent: {
+        access: 'session',
+        errors: apiErrorType(RequestAutoDebitConsentApiError, RequestAutoDebitConsentApiError_ErrorCode),
+      },
+      getAutoDebitConsent: { access: 'session', errors: apiErrorType(GetAutoDebitConsentApiError, GetAutoDebitConsentApiError_ErrorCode) },
+      confirmAutoDebitConsent: {
+        access: 'session',
+        errors: apiErrorType(ConfirmAutoDebitConsentApiError, ConfirmAutoDebitConsentApiError_ErrorCode),
+      },
+      registerAutoTopUpAccount: {
+        access: 'session',
+        errors: apiErrorType(RegisterAutoTopUpAccountApiError, RegisterAutoTopUpAccountApiError_ErrorCode),
+      },
+    },
+  );
+}

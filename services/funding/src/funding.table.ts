@@ -1,0 +1,74 @@
+import type { ColumnType } from 'kysely';
+
+/** The Postgres schema the funding service owns. */
+export const FUNDING_SCHEMA = 'funding';
+
+export const LINKED_ACCOUNT_STATES = ['HOLDER_VERIFIED', 'LINKED'] as const;
+export type LinkedAccountState = (typeof LINKED_ACCOUNT_STATES)[number];
+
+/**
+ * REQUESTING → REQUESTED → SIGNED → VERIFYING → VERIFIED, with the side exits REQUEST_FAILED,
+ * EXPIRED, VERIFY_UNKNOWN (the VerifyCMS answer was lost: reconciled by GetCMSState, never by
+ * calling VerifyCMS blindly) and EVIDENCE_LOST (kakaoCert verified it but the evidence never
+ * reached us). See consent-state.ts for the transitions.
+ */
+export const CONSENT_STATES = [
+  'REQUESTING',
+  'REQUESTED',
+  'SIGNED',
+  'VERIFYING',
+  'VERIFIED',
+  'EXPIRED',
+  'REQUEST_FAILED',
+  'VERIFY_UNKNOWN',
+  'EVIDENCE_LOST',
+] as const;
+export type ConsentState = (typeof CONSENT_STATES)[number];
+
+export interface LinkedAccountTable {
+  /** int8, read back as a decimal string. */
+  id: ColumnType<string, never, never>;
+  /** The user's id (uint64) as decimal text. */
+  user_id: string;
+  bank_code: string;
+  /** Full number: needed for the consent request and for Konaplate; masked in every log line. */
+  account_number: string;
+  bank_name: string;
+  state: LinkedAccountState;
+  holder_verified_at: Date;
+  /** X-KM-Correlation-Id of the last successful holder verification (for Konaplate support). */
+  holder_correlation_id: string;
+  linked_at: Date | null;
+  /** The consent whose evidence linked the account. */
+  consent_id: string | null;
+  auto_top_up_registered_at: Date | null;
+  created_at: ColumnType<Date, Date | undefined, never>;
+  updated_at: Date;
+}
+
+export interface ConsentTable {
+  /** uuid text: the id the app polls with. */
+  id: string;
+  user_id: string;
+  linked_account_id: string;
+  provider: string;
+  state: ConsentState;
+  receipt_id: string | null;
+  expires_at: Date | null;
+  signed_at: Date | null;
+  verify_started_at: Date | null;
+  verified_at: Date | null;
+  /** signedData as kakaoCert returned it (base64url). */
+  signed_data: string | null;
+  /** signedData decoded: the DER file submitted to KFTC. */
+  evidence_der: Uint8Array | null;
+  /** Why the consent failed (a provider code or OUTCOME_UNKNOWN), for operators. */
+  failure: string | null;
+  created_at: ColumnType<Date, Date | undefined, never>;
+  updated_at: Date;
+}
+
+export interface FundingDatabase {
+  linked_accounts: LinkedAccountTable;
+  consents: ConsentTable;
+}
