@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_TTLS } from './deps';
+import { purgeExpiredRows, PURGE_GRACE_MS } from './housekeeping';
 import { tokenHash } from './tokens';
 import { activatedUser, codeOf, doneLogin, openHarness, type Harness } from './test-support';
 
@@ -161,5 +162,24 @@ describe('revokeSessions', () => {
     expect(await h.sessions.revokeSessions({ userId: a.user.id, deviceId: a.deviceId, reason: 'logout' })).toBe(1);
     expect(await codeOf(h.sessions.findBySessionToken(a.issued.sessionToken))).toBe('LOGIN_SESSION_EXPIRED');
     expect(await codeOf(h.sessions.findBySessionToken(b.issued.sessionToken))).toBe('ok');
+  });
+});
+
+describe('purgeExpiredRows', () => {
+  it('deletes processes and session families a day after they ended, and nothing live', async () => {
+    const old = await loggedIn();
+    const oldProcess = await h.processes.createProcess({ userId: old.user.id, transactionType: 'LOGIN', transactionContext: '' });
+    h.clock.advance(DEFAULT_TTLS.refreshFamilyTtlMs + PURGE_GRACE_MS + 1);
+    const fresh = await loggedIn();
+    const freshProcess = await h.processes.createProcess({ userId: fresh.user.id, transactionType: 'LOGIN', transactionContext: '' });
+    const purged = await purgeExpiredRows(h.deps);
+    expect(purged.sessions).toBeGreaterThanOrEqual(1);
+    expect(purged.processes).toBeGreaterThanOrEqual(1);
+    const ids = async (table: 'sessions' | 'processes', userId: bigint) =>
+      (await h.db.selectFrom(table).select('user_id').where('user_id', '=', userId.toString()).execute()).length;
+    expect(await ids('sessions', old.user.id)).toBe(0);
+    expect(await ids('sessions', fresh.user.id)).toBe(1);
+    expect(await h.db.selectFrom('processes').select('id').where('id', 'in', [oldProcess.id, freshProcess.id]).execute()).toEqual([{ id: freshProcess.id }]);
+    expect(await codeOf(h.sessions.findBySessionToken(fresh.issued.sessionToken))).toBe('ok');
   });
 });

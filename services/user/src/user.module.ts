@@ -1,6 +1,7 @@
 import { int, readConfig, type Env } from '@kfrm/config';
 import type { ServiceModule } from '@kfrm/runtime';
 import { createAccounts } from './accounts';
+import { purgeExpiredRows } from './housekeeping';
 import type { DeviceRevoker, SigningCertificateSource } from './deps';
 import { migrations } from './migrations';
 import { createProcesses } from './processes';
@@ -27,6 +28,7 @@ function readUserConfig(env: Env | undefined) {
       sessionTtlSeconds: int('KFRM_USER_SESSION_TTL_SECONDS', { default: 30 * 60, min: 60, max: 24 * 60 * 60 }),
       refreshFamilyTtlSeconds: int('KFRM_USER_REFRESH_TTL_SECONDS', { default: 14 * 24 * 60 * 60, min: 60 * 60, max: 90 * 24 * 60 * 60 }),
       processTtlSeconds: int('KFRM_USER_PROCESS_TTL_SECONDS', { default: 5 * 60, min: 30, max: 60 * 60 }),
+      purgeIntervalMs: int('KFRM_USER_PURGE_INTERVAL_MS', { default: 60 * 60_000, min: 1_000, max: 24 * 60 * 60_000 }),
     },
     env,
   );
@@ -55,8 +57,16 @@ export function createUserModule(options: UserModuleOptions = {}): ServiceModule
         now: options.now,
       };
       const useCases = { accounts: createAccounts(deps), sessions: createSessions(deps), processes: createProcesses(deps) };
+      // Housekeeping only: a failed run is logged and retried at the next tick.
+      const purge = setInterval(() => {
+        purgeExpiredRows(deps).catch((err: unknown) => logger.error({ err }, 'purging expired rows failed'));
+      }, config.purgeIntervalMs);
+      purge.unref();
       return {
         internal: [userServiceHandlers(useCases), userAccountHandlers(useCases), sessionHandlers(useCases), processStepHandlers(useCases)],
+        async close() {
+          clearInterval(purge);
+        },
       };
     },
   };

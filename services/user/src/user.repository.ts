@@ -343,3 +343,15 @@ export async function consumeDoneProcess(
   const row = await query.returningAll().executeTakeFirst();
   return row && toProcess(row);
 }
+
+// ---- housekeeping --------------------------------------------------------------------------
+
+/**
+ * Deletes processes that expired before `cutoff` and sessions whose family ended before it.
+ * Spent and revoked rows of a live family stay: reuse detection needs them until the family ends.
+ */
+export async function purgeExpired(db: UserDb, cutoff: Date): Promise<{ processes: number; sessions: number }> {
+  const processes = await db.deleteFrom('processes').where('expires_at', '<', cutoff).executeTakeFirst();
+  const sessions = await db.deleteFrom('sessions').where('family_expires_at', '<', cutoff).executeTakeFirst();
+  return { processes: Number(processes.numDeletedRows), sessions: Number(sessions.numDeletedRows) };
+}
