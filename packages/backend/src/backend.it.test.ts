@@ -45,6 +45,7 @@ const SEED_SERVICES = [
   'kfrm.api.casa.CasaOpeningService',
   'kfrm.api.device.DeviceService',
   'kfrm.api.e2e.E2eTestService',
+  'kfrm.api.funding.FundingService',
   'kfrm.api.key.KeyService',
   'kfrm.api.notification.NotificationService',
   'kfrm.api.tabmenu.TabMenuService',
