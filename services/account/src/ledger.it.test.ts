@@ -1,31 +1,420 @@
+// The ledger's promises (../../shared/reliability.md items 1-8), against PGlite and, with
+// DATABASE_URL set, real Postgres, each with batching on and off.
+import { DomainError } from '@kfrm/errors';
+import { TransactionConflictError } from '@kfrm/db';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTestLedger, krw, type TestLedger } from './test-ledger';
+import type { PostResult } from './ledger-poster';
+import { LedgerPoster } from './ledger-poster';
+import { createLedger, type PostTransferInput } from './ledger';
+import type { AccountRow } from './ledger.repository';
+import { krw, openTestLedger, type TestLedger } from './test-ledger';
+import { createMemoryStore } from '@kfrm/store';
 
-describe('ledger basics', () => {
+const onPostgres = Boolean(process.env.DATABASE_URL);
+
+/** Deterministic PRNG (mulberry32): the same seed gives the same workload. */
+function prng(seed: number) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+    return 'OK';
+  } catch (err) {
+    if (err instanceof DomainError) return err.code;
+    if (err instanceof TransactionConflictError) return 'ABORTED';
+    throw err;
+  }
+}
+
+/** Runs tasks with at most `limit` at once. */
+async function pool<T>(tasks: (() => Promise<T>)[], limit: number): Promise<T[]> {
+  const results: T[] = new Array(tasks.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, tasks.length) }, async () => {
+      while (next < tasks.length) {
+        const i = next++;
+        results[i] = await tasks[i]!();
+      }
+    }),
+  );
+  return results;
+}
+
+const modes = [
+  { name: 'batched', options: { maxBatchSize: 16, lingerMs: 2, maxConcurrentBatches: 4 } },
+  { name: 'unbatched', options: { maxBatchSize: 1, lingerMs: 0, maxConcurrentBatches: 12 } },
+];
+
+for (const mode of modes) {
+  describe(`ledger (${mode.name})`, () => {
+    let t: TestLedger;
+    let seq = 0;
+    const key = (label: string) => `${mode.name}-${label}-${++seq}`;
+
+    beforeAll(async () => {
+      t = await openTestLedger(mode.options);
+    }, 60_000);
+    afterAll(async () => t?.close());
+
+    async function funded(owner: string, minor: bigint, limits: { perTransaction?: bigint; perDay?: bigint } = {}): Promise<AccountRow> {
+      const account = await t.ledger.createAccount({
+        ownerUserId: owner,
+        name: `acct-${owner}`,
+        currency: 'KRW',
+        ...(limits.perTransaction ? { limitPerTransaction: krw(limits.perTransaction) } : {}),
+        ...(limits.perDay ? { limitPerDay: krw(limits.perDay) } : {}),
+      });
+      if (minor > 0n) await t.ledger.deposit({ idempotencyKey: key('fund'), accountNumber: account.accountNumber, amount: krw(minor), memo: 'fund' });
+      return account;
+    }
+
+    async function balanceOf(accountNumber: string): Promise<bigint> {
+      const row = await t.db.selectFrom('accounts').select('balance_minor').where('account_number', '=', accountNumber).executeTakeFirstOrThrow();
+      return BigInt(row.balance_minor);
+    }
+
+    async function entryCount(idempotencyKey: string): Promise<number> {
+      const rows = await t.db.selectFrom('entries').select('id').where('idempotency_key', '=', idempotencyKey).execute();
+      return rows.length;
+    }
+
+    const transfer = (from: AccountRow, to: AccountRow, minor: bigint, idempotencyKey: string, extra: Partial<PostTransferInput> = {}) =>
+      t.ledger.postTransfer({
+        idempotencyKey,
+        fromAccountNumber: from.accountNumber,
+        toAccountNumber: to.accountNumber,
+        amount: krw(minor),
+        debitMemo: 'out',
+        creditMemo: 'in',
+        events: [],
+        ...extra,
+      });
+
+    it('conservation: random concurrent transfers keep the total, never go negative, balances equal their postings, acknowledged ones posted once', async () => {
+      const random = prng(20261124);
+      const initial = [3_000n, 4_000n, 5_000n, 6_000n, 7_000n];
+      const accounts = await Promise.all(initial.map((minor, i) => funded(`conserve-${i}`, minor)));
+      const total = initial.reduce((s, m) => s + m, 0n);
+      const count = onPostgres ? 2_000 : 300;
+      const requests = Array.from({ length: count }, (_, i) => {
+        const from = accounts[Math.floor(random() * accounts.length)]!;
+        let to = accounts[Math.floor(random() * accounts.length)]!;
+        if (to === from) to = accounts[(accounts.indexOf(from) + 1) % accounts.length]!;
+        return { from, to, minor: BigInt(1 + Math.floor(random() * 3_000)), key: key(`c${i}`), retries: random() < 0.2 ? 2 : 0 };
+      });
+      const acknowledged = new Map<string, PostResult>();
+      const refused = new Set<string>();
+      await pool(
+        requests.map((r) => async () => {
+          // A client that retries the same call (same key) now and then, as after a lost reply.
+          const attempts = await Promise.allSettled(Array.from({ length: 1 + r.retries }, () => transfer(r.from, r.to, r.minor, r.key)));
+          const ok = attempts.filter((a): a is PromiseFulfilledResult<PostResult> => a.status === 'fulfilled').map((a) => a.value);
+          if (ok.length > 0) {
+            // Every reply to the same key is the same reply.
+            for (const o of ok) expect(o).toEqual(ok[0]);
+            acknowledged.set(r.key, ok[0]!);
+          } else {
+            for (const a of attempts) expect((a as PromiseRejectedResult).reason).toBeInstanceOf(DomainError);
+            refused.add(r.key);
+          }
+        }),
+        32,
+      );
+      expect(acknowledged.size).toBeGreaterThan(count / 4);
+
+      const balances = await t.db.selectFrom('accounts').select(['id', 'account_number', 'balance_minor', 'kind']).execute();
+      const customers = balances.filter((b) => accounts.some((a) => a.accountNumber === b.account_number));
+      expect(customers.reduce((s, b) => s + BigInt(b.balance_minor), 0n)).toBe(total);
+      for (const b of customers) expect(BigInt(b.balance_minor)).toBeGreaterThanOrEqual(0n);
+      // Each balance is the sum of its journal lines (every account, system ones too).
+      const sums = await t.db.selectFrom('postings').select(['account_id', sql<string>`sum(amount_minor)`.as('sum')]).groupBy('account_id').execute();
+      for (const b of balances) expect(BigInt(sums.find((s) => s.account_id === b.id)?.sum ?? '0')).toBe(BigInt(b.balance_minor));
+      // Every entry balances; every acknowledged key is there once with the acknowledged id; no refused key is.
+      const unbalanced = await sql`select entry_id from ledger.postings group by entry_id having sum(amount_minor) <> 0`.execute(t.db);
+      expect(unbalanced.rows).toEqual([]);
+      const keys = [...acknowledged.keys(), ...refused];
+      const entries = await t.db.selectFrom('entries').select(['id', 'idempotency_key']).where('idempotency_key', 'in', keys).execute();
+      expect(entries).toHaveLength(acknowledged.size);
+      for (const e of entries) expect(BigInt(e.id)).toBe(acknowledged.get(e.idempotency_key)?.entryId);
+    }, 120_000);
+
+    it('lost update: balance 5000, six concurrent debits of 1000 -> exactly five succeed', async () => {
+      const from = await funded('lost-a', 5_000n);
+      const to = await funded('lost-b', 0n);
+      const codes = await Promise.all(Array.from({ length: 6 }, (_, i) => codeOf(transfer(from, to, 1_000n, key(`lost${i}`)))));
+      expect(codes.filter((c) => c === 'OK')).toHaveLength(5);
+      expect(codes.filter((c) => c === 'INSUFFICIENT_BALANCE')).toHaveLength(1);
+      expect(await balanceOf(from.accountNumber)).toBe(0n);
+      expect(await balanceOf(to.accountNumber)).toBe(5_000n);
+    });
+
+    it('shared daily limit: two concurrent transfers that each fit but not together -> one refused', async () => {
+      const from = await funded('limit-a', 100_000n, { perTransaction: 8_000n, perDay: 10_000n });
+      const to = await funded('limit-b', 0n);
+      const codes = await Promise.all([codeOf(transfer(from, to, 6_000n, key('day1'))), codeOf(transfer(from, to, 6_000n, key('day2')))]);
+      expect(codes.sort()).toEqual(['OK', 'TRANSFER_LIMIT_EXCEEDED']);
+      expect(await codeOf(transfer(from, to, 9_000n, key('pertx')))).toBe('TRANSFER_LIMIT_EXCEEDED');
+      expect(await codeOf(transfer(from, to, 4_000n, key('rest')))).toBe('OK');
+      expect(await codeOf(transfer(from, to, 1n, key('over')))).toBe('TRANSFER_LIMIT_EXCEEDED');
+      expect(await balanceOf(from.accountNumber)).toBe(90_000n);
+    });
+
+    it('idempotency: sequential replay and 20 concurrent duplicates post once with identical replies', async () => {
+      const from = await funded('idem-a', 10_000n);
+      const to = await funded('idem-b', 0n);
+      const k1 = key('seq');
+      const first = await transfer(from, to, 1_000n, k1);
+      expect(await transfer(from, to, 1_000n, k1)).toEqual(first);
+      expect(await entryCount(k1)).toBe(1);
+
+      const k2 = key('concurrent');
+      const replies = await Promise.all(Array.from({ length: 20 }, () => transfer(from, to, 1_000n, k2)));
+      for (const r of replies) expect(r).toEqual(replies[0]);
+      expect(await entryCount(k2)).toBe(1);
+      expect(await balanceOf(from.accountNumber)).toBe(8_000n);
+    });
+
+    it('same key with another amount is refused and posts nothing', async () => {
+      const from = await funded('reuse-a', 10_000n);
+      const to = await funded('reuse-b', 0n);
+      const k = key('reuse');
+      await transfer(from, to, 1_000n, k);
+      expect(await codeOf(transfer(from, to, 2_000n, k))).toBe('IDEMPOTENCY_KEY_REUSED');
+      expect(await codeOf(transfer(from, to, 1_000n, k, { debitMemo: 'changed' }))).toBe('IDEMPOTENCY_KEY_REUSED');
+      // Concurrently, in one batch or several: the first claim wins, the others are refused.
+      const k2 = key('reuse-race');
+      const codes = await Promise.all([codeOf(transfer(from, to, 100n, k2)), codeOf(transfer(from, to, 200n, k2)), codeOf(transfer(from, to, 300n, k2))]);
+      expect(codes.filter((c) => c === 'OK')).toHaveLength(1);
+      expect(codes.filter((c) => c === 'IDEMPOTENCY_KEY_REUSED')).toHaveLength(2);
+      expect(await entryCount(k)).toBe(1);
+      expect(await entryCount(k2)).toBe(1);
+      const moved = 10_000n - (await balanceOf(from.accountNumber));
+      expect([1_100n, 1_200n, 1_300n]).toContain(moved);
+    });
+
+    it('a reply lost after COMMIT: the client retries with the same key and nothing is posted twice', async () => {
+      const from = await funded('reset-a', 3_000n);
+      const to = await funded('reset-b', 0n);
+      const k = key('reset');
+      // The first call commits; its reply is dropped (as by a connection reset).
+      void (await transfer(from, to, 1_000n, k).then(() => undefined));
+      const retried = await transfer(from, to, 1_000n, k);
+      expect(retried.from.balanceAfter.minor).toBe(2_000n);
+      expect(await entryCount(k)).toBe(1);
+      expect(await balanceOf(from.accountNumber)).toBe(2_000n);
+    });
+
+    it('refuses zero, negative and beyond-int64 amounts, unknown and foreign accounts, with exact codes inside one batch', async () => {
+      const from = await funded('checks-a', 1_000n);
+      const to = await funded('checks-b', 0n);
+      const other = await funded('checks-c', 0n);
+      // The first 600 is posted first, so the outcome of each posting below does not depend on
+      // the order the unbatched mode happens to run them in.
+      expect(await codeOf(transfer(from, to, 600n, key('ok1')))).toBe('OK');
+      const results = await Promise.all([
+        codeOf(transfer(from, to, 0n, key('zero'))),
+        codeOf(transfer(from, to, -5n, key('neg'))),
+        codeOf(transfer(from, to, 2n ** 63n, key('huge'))),
+        codeOf(transfer(from, to, 600n, key('short'))),
+        codeOf(transfer(from, { ...to, accountNumber: '3333-00000000000' }, 1n, key('notarget'))),
+        codeOf(transfer({ ...from, accountNumber: '3333-99999999999' }, to, 1n, key('nosource'))),
+        codeOf(transfer(from, from, 1n, key('self'))),
+        codeOf(transfer(from, to, 1n, key('owner'), { sourceOwnerUserId: 'someone-else' })),
+        codeOf(transfer(other, to, 1n, key('empty'))),
+        codeOf(transfer(from, to, 400n, key('ok2'))),
+      ]);
+      expect(results).toEqual([
+        'INVALID_AMOUNT',
+        'INVALID_AMOUNT',
+        'INVALID_AMOUNT',
+        'INSUFFICIENT_BALANCE',
+        'INVALID_TARGET_ACCOUNT',
+        'INVALID_SOURCE_ACCOUNT',
+        'INVALID_TARGET_ACCOUNT',
+        'INVALID_SOURCE_ACCOUNT',
+        'INSUFFICIENT_BALANCE',
+        'OK',
+      ]);
+      expect(await balanceOf(from.accountNumber)).toBe(0n);
+      expect(await codeOf(t.ledger.deposit({ idempotencyKey: key('dep'), accountNumber: '3333-00000000000', amount: krw(1), memo: '' }))).toBe('ACCOUNT_NOT_FOUND');
+      expect(await codeOf(t.ledger.deposit({ idempotencyKey: key('dep'), accountNumber: from.accountNumber, amount: { currency: 'USD', minor: 1n }, memo: '' }))).toBe(
+        'INVALID_AMOUNT',
+      );
+    });
+
+    it('writes outbox events with the entry, none for a refused posting, readable after a cursor', async () => {
+      const from = await funded('outbox-a', 1_000n);
+      const to = await funded('outbox-b', 0n);
+      const before = await t.ledger.listOutboxEvents(0n, 1000);
+      const cursor = before.at(-1)?.id ?? 0n;
+      const events = [
+        { userId: 'outbox-a', type: 'TRANSFER_SUCCEED' as const, title: 'sent', content: '700' },
+        { userId: 'outbox-b', type: 'TRANSFER_SUCCEED' as const, title: 'received', content: '700' },
+      ];
+      const posted = await transfer(from, to, 700n, key('ev1'), { events });
+      expect(await codeOf(transfer(from, to, 700n, key('ev2'), { events }))).toBe('INSUFFICIENT_BALANCE');
+      const after = await t.ledger.listOutboxEvents(cursor, 1000);
+      expect(after.map((e) => [e.id, e.entryId, e.userId, e.title])).toEqual([
+        [cursor + 1n, posted.entryId, 'outbox-a', 'sent'],
+        [cursor + 2n, posted.entryId, 'outbox-b', 'received'],
+      ]);
+      expect(await t.ledger.listOutboxEvents(cursor + 1n, 1)).toHaveLength(1);
+    });
+  });
+}
+
+describe('ledger failures and invariants', () => {
   let t: TestLedger;
+  let from: AccountRow;
+  let to: AccountRow;
+  let n = 0;
+
   beforeAll(async () => {
-    t = await openTestLedger();
+    t = await openTestLedger({ maxBatchSize: 8, lingerMs: 1 });
+    from = await t.ledger.createAccount({ ownerUserId: 'f1', name: 'from', currency: 'KRW' });
+    to = await t.ledger.createAccount({ ownerUserId: 'f2', name: 'to', currency: 'KRW' });
+    await t.ledger.deposit({ idempotencyKey: 'fund-f1', accountNumber: from.accountNumber, amount: krw(100_000), memo: '' });
   }, 60_000);
   afterAll(async () => t?.close());
 
-  it('opens accounts, deposits and transfers', async () => {
-    const a = await t.ledger.createAccount({ ownerUserId: '1', name: 'A', currency: 'KRW' });
-    const b = await t.ledger.createAccount({ ownerUserId: '2', name: 'B', currency: 'KRW' });
-    expect(a.accountNumber).toMatch(/^3333-\d{11}$/);
-    const d = await t.ledger.deposit({ idempotencyKey: 'd1', accountNumber: a.accountNumber, amount: krw(5000), memo: 'in' });
-    expect(d.to.balanceAfter.minor).toBe(5000n);
-    const r = await t.ledger.postTransfer({
-      idempotencyKey: 't1',
-      fromAccountNumber: a.accountNumber,
-      toAccountNumber: b.accountNumber,
-      amount: krw(1200),
-      debitMemo: 'to b',
-      creditMemo: 'from a',
-      events: [{ userId: '1', type: 'TRANSFER_SUCCEED', title: 't', content: 'c' }],
+  const transfer = (minor: bigint, idempotencyKey = `f-${++n}`, poster = t.ledger) =>
+    poster.postTransfer({ idempotencyKey, fromAccountNumber: from.accountNumber, toAccountNumber: to.accountNumber, amount: krw(minor), debitMemo: '', creditMemo: '', events: [] });
+
+  async function balance(accountNumber: string) {
+    return BigInt((await t.db.selectFrom('accounts').select('balance_minor').where('account_number', '=', accountNumber).executeTakeFirstOrThrow()).balance_minor);
+  }
+
+  /** A serialization failure at COMMIT for the next `times` entries (a sequence: not rolled back). */
+  async function injectCommitFailures(times: number) {
+    await sql`drop trigger if exists test_fault on ledger.entries`.execute(t.db);
+    await sql`drop sequence if exists ledger.test_fault_seq`.execute(t.db);
+    await sql`create sequence ledger.test_fault_seq`.execute(t.db);
+    await sql`create or replace function ledger.test_fault() returns trigger language plpgsql as $$
+      begin
+        if nextval('ledger.test_fault_seq') <= ${sql.lit(times)} then
+          raise exception 'injected serialization failure' using errcode = '40001';
+        end if;
+        return null;
+      end $$`.execute(t.db);
+    await sql`create constraint trigger test_fault after insert on ledger.entries deferrable initially deferred
+      for each row execute function ledger.test_fault()`.execute(t.db);
+  }
+  async function removeFault() {
+    await sql`drop trigger if exists test_fault on ledger.entries`.execute(t.db);
+  }
+
+  it('a serialization failure at COMMIT is retried: one posting', async () => {
+    const retries: number[] = [];
+    const poster = new LedgerPoster(t.db, { maxBatchSize: 1, retry: { onRetry: (_e, attempt) => retries.push(attempt) } });
+    const ledger = createLedger({ db: t.db, poster, store: createMemoryStore() });
+    const before = await balance(from.accountNumber);
+    await injectCommitFailures(1);
+    try {
+      const k = `retry-${++n}`;
+      const r = await transfer(100n, k, ledger);
+      expect(retries).toEqual([1]);
+      expect(r.from.balanceAfter.minor).toBe(before - 100n);
+      expect((await t.db.selectFrom('entries').select('id').where('idempotency_key', '=', k).execute()).length).toBe(1);
+      expect(await balance(from.accountNumber)).toBe(before - 100n);
+    } finally {
+      await removeFault();
+      await poster.close();
+    }
+  });
+
+  it('retries exhausted: every posting of the batch fails with TransactionConflictError and nothing is posted', async () => {
+    const poster = new LedgerPoster(t.db, { maxBatchSize: 4, lingerMs: 5, retry: { maxAttempts: 3, baseDelayMs: 1 } });
+    const ledger = createLedger({ db: t.db, poster, store: createMemoryStore() });
+    const before = await balance(from.accountNumber);
+    await injectCommitFailures(1_000_000);
+    try {
+      const results = await Promise.allSettled([transfer(1n, undefined, ledger), transfer(2n, undefined, ledger), transfer(3n, undefined, ledger)]);
+      for (const r of results) {
+        expect(r.status).toBe('rejected');
+        expect((r as PromiseRejectedResult).reason).toBeInstanceOf(TransactionConflictError);
+      }
+      expect(await balance(from.accountNumber)).toBe(before);
+    } finally {
+      await removeFault();
+      await poster.close();
+    }
+  });
+
+  it('a failure inside a batch fails all of its postings with the same error and commits none of them', async () => {
+    const poster = new LedgerPoster(t.db, { maxBatchSize: 8, lingerMs: 20, maxConcurrentBatches: 1 });
+    const ledger = createLedger({ db: t.db, poster, store: createMemoryStore() });
+    const before = await balance(from.accountNumber);
+    // A non-retryable failure on one posting's write (as if the process died between writes).
+    await sql`create or replace function ledger.test_boom() returns trigger language plpgsql as $$
+      begin
+        if new.memo = 'boom' then raise exception 'boom' using errcode = 'XX000'; end if;
+        return new;
+      end $$`.execute(t.db);
+    await sql`create trigger test_boom before insert on ledger.postings for each row execute function ledger.test_boom()`.execute(t.db);
+    try {
+      const results = await Promise.allSettled([
+        transfer(10n, `boom-1-${n}`, ledger),
+        ledger.postTransfer({ idempotencyKey: `boom-2-${n}`, fromAccountNumber: from.accountNumber, toAccountNumber: to.accountNumber, amount: krw(20), debitMemo: 'boom', creditMemo: '', events: [] }),
+        transfer(30n, `boom-3-${n}`, ledger),
+      ]);
+      const reasons = results.map((r) => (r as PromiseRejectedResult).reason);
+      expect(results.every((r) => r.status === 'rejected')).toBe(true);
+      expect(reasons[0]).toBe(reasons[1]);
+      expect(reasons[2]).toBe(reasons[1]);
+      expect(await balance(from.accountNumber)).toBe(before);
+      const leftovers = await t.db.selectFrom('entries').select('id').where('idempotency_key', 'like', 'boom-%').execute();
+      expect(leftovers).toEqual([]);
+    } finally {
+      await sql`drop trigger test_boom on ledger.postings`.execute(t.db);
+      await poster.close();
+    }
+  });
+
+  it('entries, postings and outbox are append-only; an unbalanced entry cannot commit', async () => {
+    await t.ledger.postTransfer({
+      idempotencyKey: `f-${++n}`,
+      fromAccountNumber: from.accountNumber,
+      toAccountNumber: to.accountNumber,
+      amount: krw(5),
+      debitMemo: '',
+      creditMemo: '',
+      events: [{ userId: 'f2', type: 'TRANSFER_SUCCEED', title: 't', content: 'c' }],
     });
-    expect(r.from.balanceAfter.minor).toBe(3800n);
-    expect(r.to.balanceAfter.minor).toBe(1200n);
-    const events = await t.ledger.listOutboxEvents(0n, 10);
-    expect(events.map((e) => e.id)).toEqual([1n]);
+    for (const table of ['entries', 'postings', 'outbox']) {
+      await expect(sql`delete from ${sql.table(`ledger.${table}`)}`.execute(t.db)).rejects.toThrow(/append-only/);
+    }
+    await expect(sql`update ledger.outbox set title = 'changed'`.execute(t.db)).rejects.toThrow(/append-only/);
+    await expect(sql`update ledger.entries set memo = 'changed'`.execute(t.db)).rejects.toThrow(/append-only/);
+    await expect(sql`delete from ledger.entries`.execute(t.db)).rejects.toThrow(/append-only/);
+    await expect(sql`update ledger.postings set amount_minor = amount_minor * 2`.execute(t.db)).rejects.toThrow(/append-only/);
+    await expect(sql`delete from ledger.postings`.execute(t.db)).rejects.toThrow(/append-only/);
+    await expect(sql`truncate ledger.postings`.execute(t.db)).rejects.toThrow(/append-only/);
+    const fromId = (await t.db.selectFrom('accounts').select('id').where('account_number', '=', from.accountNumber).executeTakeFirstOrThrow()).id;
+    // One-sided entry: refused at COMMIT by the deferred check.
+    await expect(
+      t.db.transaction().execute(async (trx) => {
+        const e = await trx.insertInto('entries').values({ idempotency_key: 'one-sided', request_hash: 'a'.repeat(64), kind: 'DEPOSIT', memo: '' }).returning('id').executeTakeFirstOrThrow();
+        await trx.insertInto('postings').values({ entry_id: e.id, account_id: fromId, currency: 'KRW', amount_minor: 1n, balance_after_minor: 0n, account_seq: 999_999n, memo: '' }).execute();
+      }),
+    ).rejects.toThrow(/does not balance/);
+    // An entry without postings, likewise.
+    await expect(
+      t.db.transaction().execute(async (trx) => {
+        await trx.insertInto('entries').values({ idempotency_key: 'empty', request_hash: 'a'.repeat(64), kind: 'DEPOSIT', memo: '' }).execute();
+      }),
+    ).rejects.toThrow(/no postings/);
+    // A negative balance on a customer account is refused by the table itself.
+    await expect(sql`update ledger.accounts set balance_minor = -1 where id = ${fromId}`.execute(t.db)).rejects.toThrow(/accounts_no_negative_balance/);
   });
 });
