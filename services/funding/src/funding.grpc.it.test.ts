@@ -1,0 +1,241 @@
+// The funding flow as the app drives it: over TLS with a device certificate and a session
+// token, through the real mobile guard, against the module's embedded default (both sandboxes
+// started in-process). The user service is a small fake on the internal listener: it resolves
+// session tokens and answers FindByUserId with the user's record.
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openTestDatabase, type TestDatabase } from '@kfrm/db/test-database';
+import { DomainError } from '@kfrm/errors';
+import { createCapturingDestination } from '@kfrm/logging';
+import { CommonApiError, CommonApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/api/common/error';
+import { DeviceServiceClient } from '@kfrm/proto/gen/kfrm/api/device/device';
+import {
+  ConfirmAutoDebitConsentApiError,
+  ConfirmAutoDebitConsentApiError_ErrorCode,
+  ConsentState,
+  FundingServiceClient,
+  GetAutoDebitConsentApiError,
+  GetAutoDebitConsentApiError_ErrorCode,
+  LinkedAccountState,
+  VerifyAccountHolderApiError,
+  VerifyAccountHolderApiError_ErrorCode,
+} from '@kfrm/proto/gen/kfrm/api/funding/funding';
+import { User, UserServiceService, UserSession } from '@kfrm/proto/gen/kfrm/api/user/user';
+// The real device service issues the app's certificate. Imported by path: it is a test-only
+// need, and @kfrm/service-device is not (yet) a dependency of this package.
+import { deviceModule } from '../../device/src/device.module';
+import { startServices, type RunningServices, type ServiceModule } from '@kfrm/runtime';
+import { apiErrorCode, defineService } from '@kfrm/server-kit';
+import { createStore, type Store } from '@kfrm/store';
+import type { FundingAdapters } from './funding.config';
+import { createFundingModule } from './funding.module';
+
+const USERS: Record<string, { userName: string; phoneNumber: string; residentId: string }> = {
+  '1000000001': { userName: '홍길동', phoneNumber: '010-1234-5678', residentId: '800101-1234567' },
+  '1000000003': { userName: '김철수', phoneNumber: '010-1111-2222', residentId: '800101-1234567' },
+};
+
+/** session token → user and device, filled as the test signs users in. */
+const sessions = new Map<string, { userId: string; deviceId: bigint }>();
+
+const notFound = () => new DomainError('USER_NOT_FOUND', 'no such user');
+
+/** Stands in for the user service's internal API. */
+const fakeUserModule: ServiceModule = {
+  name: 'fake-user',
+  create: () => ({
+    internal: [
+      defineService(
+        UserServiceService,
+        {
+          async findBySessionToken(request) {
+            const session = sessions.get(request.sessionToken);
+            if (!session) throw notFound();
+            return { userSession: UserSession.fromPartial({ userId: BigInt(session.userId), deviceId: session.deviceId }) };
+          },
+          async findByUserId(request) {
+            const user = USERS[request.userId];
+            if (!user) throw notFound();
+            return { user: User.fromPartial({ userId: BigInt(request.userId), ...user }) };
+          },
+        },
+        {
+          findBySessionToken: { access: 'internal' },
+          findByCustomerId: { access: 'internal' },
+          findByUserId: { access: 'internal' },
+          createProcess: { access: 'internal' },
+          getProcess: { access: 'internal' },
+        },
+      ),
+    ],
+  }),
+};
+
+const toPem = (der: Buffer) => `-----BEGIN CERTIFICATE-----\n${der.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`;
+
+type Unary<Req, Res> = (req: Req, md: grpc.Metadata, opts: Partial<grpc.CallOptions>, cb: (err: grpc.ServiceError | null, res: Res) => void) => unknown;
+
+async function failure(promise: Promise<unknown>): Promise<grpc.ServiceError> {
+  try {
+    await promise;
+  } catch (err) {
+    return err as grpc.ServiceError;
+  }
+  throw new Error('the call succeeded');
+}
+
+describe('funding over gRPC with a session', () => {
+  let dataDir: string;
+  let database: TestDatabase;
+  let store: Store;
+  let running: RunningServices;
+  let adapters: FundingAdapters | undefined;
+  let serverCa: Buffer;
+  let mobileAddress: string;
+  const logs = createCapturingDestination();
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'kfrm-funding-'));
+    database = await openTestDatabase();
+    store = await createStore({ redisUrl: process.env.REDIS_URL });
+    running = await startServices([deviceModule, fakeUserModule, createFundingModule({ env: {}, onAdapters: (a) => (adapters = a) })], {
+      name: 'funding-test',
+      env: {
+        KFRM_DATA_DIR: dataDir,
+        KFRM_MOBILE_LISTEN: '127.0.0.1:0',
+        KFRM_INTERNAL_LISTEN: '127.0.0.1:0',
+        KFRM_MIGRATE_ON_START: 'true',
+        LOG_LEVEL: 'debug',
+      },
+      db: database,
+      store,
+      logDestination: logs,
+    });
+    serverCa = await readFile(running.serverCaCertFile);
+    mobileAddress = `127.0.0.1:${running.mobilePort}`;
+  }, 60_000);
+
+  afterAll(async () => {
+    await running?.stop();
+    await store?.close();
+    await database?.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  /** What the app does before it can call session methods: a device certificate, then a session. */
+  async function signIn(userId: string) {
+    const keys = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const devices = new DeviceServiceClient(mobileAddress, grpc.credentials.createSsl(serverCa));
+    const device = await new Promise<{ deviceId: bigint; certificate: string }>((resolve, reject) =>
+      devices.createDevice({ publicKey: keys.publicKey.export({ type: 'spki', format: 'pem' }) as string }, (e, r) => (e ? reject(e) : resolve(r))),
+    );
+    devices.close();
+    const token = `session-${userId}-${device.deviceId}-abcdefgh`;
+    sessions.set(token, { userId, deviceId: device.deviceId });
+    const credentials = grpc.credentials.createSsl(
+      serverCa,
+      Buffer.from(keys.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string),
+      Buffer.from(toPem(Buffer.from(device.certificate, 'base64'))),
+    );
+    const client = new FundingServiceClient(mobileAddress, credentials);
+    const metadata = () => {
+      const md = new grpc.Metadata();
+      md.set('authorization', `Bearer ${token}`);
+      return md;
+    };
+    const call = <Req, Res>(fn: Unary<Req, Res>, req: Req, md = metadata()): Promise<Res> =>
+      new Promise((resolve, reject) => fn.call(client, req, md, {}, (err, res) => (err ? reject(err) : resolve(res))));
+    return { client, call, noSession: () => new grpc.Metadata() };
+  }
+
+  it('links an account end to end: holder check, consent, signature, confirmation, automatic top-up', async () => {
+    const { client, call } = await signIn('1000000001');
+    try {
+      const verified = await call(client.verifyAccountHolder, { bankCode: '088', accountNumber: '110234567890' });
+      expect(verified.linkedAccount).toMatchObject({
+        account: { bankCode: '088', bankName: '신한은행', maskedAccountNumber: '********7890' },
+        state: LinkedAccountState.HOLDER_VERIFIED,
+        autoTopUp: false,
+      });
+      const linkedAccountId = verified.linkedAccount!.linkedAccountId;
+
+      const listed = await call(client.listRegisteredAccounts, {});
+      expect(listed.normalTopUpAccount?.maskedAccountNumber).toBe('********7890');
+      expect(listed.autoTopUpRegistrationAllowed).toBe(true);
+      expect(listed.linkedAccounts.map((a) => a.linkedAccountId)).toEqual([linkedAccountId]);
+
+      const requested = await call(client.requestAutoDebitConsent, { bankCode: '088', accountNumber: '110234567890', expiresInSeconds: 0 });
+      const consentId = requested.consent!.consentId;
+      expect(requested.consent).toMatchObject({ linkedAccountId, state: ConsentState.REQUESTED });
+
+      const early = await failure(call(client.confirmAutoDebitConsent, { consentId }));
+      expect(early.code).toBe(grpc.status.FAILED_PRECONDITION);
+      expect(apiErrorCode(early, ConfirmAutoDebitConsentApiError)).toBe(ConfirmAutoDebitConsentApiError_ErrorCode.CONSENT_NOT_SIGNED);
+
+      // The user signs in KakaoTalk: the embedded sandbox's control API stands in for it.
+      const receiptId = (await database.kysely('funding').selectFrom('consents').select('receipt_id').where('id', '=', consentId).executeTakeFirstOrThrow())
+        .receipt_id as string;
+      const signed = await fetch(`${adapters!.sandboxes.kakaocert!.url}/__sandbox/sign/${receiptId}`, { method: 'POST' });
+      expect(signed.status).toBe(200);
+      expect((await call(client.getAutoDebitConsent, { consentId })).consent?.state).toBe(ConsentState.SIGNED);
+
+      const confirmed = await call(client.confirmAutoDebitConsent, { consentId });
+      expect(confirmed.consent?.state).toBe(ConsentState.VERIFIED);
+      expect(confirmed.linkedAccount).toMatchObject({ linkedAccountId, state: LinkedAccountState.LINKED });
+      expect(confirmed.linkedAccount!.linkedAt).not.toBe('');
+      // Idempotent.
+      expect((await call(client.confirmAutoDebitConsent, { consentId })).consent?.state).toBe(ConsentState.VERIFIED);
+      expect(adapters!.sandboxes.kakaocert!.calls().verify).toBe(1);
+
+      const registered = await call(client.registerAutoTopUpAccount, { linkedAccountId });
+      expect(registered.linkedAccount).toMatchObject({ linkedAccountId, autoTopUp: true });
+
+      // Another user cannot see the consent.
+      const other = await signIn('1000000003');
+      const foreign = await failure(other.call(other.client.getAutoDebitConsent, { consentId }));
+      expect(foreign.code).toBe(grpc.status.NOT_FOUND);
+      expect(apiErrorCode(foreign, GetAutoDebitConsentApiError)).toBe(GetAutoDebitConsentApiError_ErrorCode.CONSENT_NOT_FOUND);
+      other.client.close();
+    } finally {
+      client.close();
+    }
+  });
+
+  it('answers an account held by someone else with FAILED_PRECONDITION and ACCOUNT_HOLDER_MISMATCH', async () => {
+    const { client, call } = await signIn('1000000003');
+    try {
+      const err = await failure(call(client.verifyAccountHolder, { bankCode: '088', accountNumber: '110234567890' }));
+      expect(err.code).toBe(grpc.status.FAILED_PRECONDITION);
+      expect(apiErrorCode(err, VerifyAccountHolderApiError)).toBe(VerifyAccountHolderApiError_ErrorCode.ACCOUNT_HOLDER_MISMATCH);
+      const invalid = await failure(call(client.verifyAccountHolder, { bankCode: '088', accountNumber: '12345678901234567' }));
+      expect(invalid.code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(apiErrorCode(invalid, VerifyAccountHolderApiError)).toBe(VerifyAccountHolderApiError_ErrorCode.INVALID_BANK_ACCOUNT);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('refuses every method without a session', async () => {
+    const { client, call, noSession } = await signIn('1000000001');
+    try {
+      const err = await failure(call(client.listRegisteredAccounts, {}, noSession()));
+      expect(err.code).toBe(grpc.status.UNAUTHENTICATED);
+      expect(apiErrorCode(err, CommonApiError)).toBe(CommonApiError_ErrorCode.UNAUTHENTICATED_USER);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('never logs a full account number, a name or a phone number', () => {
+    const text = logs.text();
+    expect(text).toContain('consent verified; account linked');
+    expect(text).not.toContain('110234567890');
+    expect(text).not.toContain('홍길동');
+    expect(text).not.toContain('김철수');
+    expect(text).not.toContain('01012345678');
+  });
+});
