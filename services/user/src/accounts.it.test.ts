@@ -120,10 +120,11 @@ describe('updateUserStatus', () => {
 
 describe('updateCustomerInfo', () => {
   it('records the resident id and gives a stable customer id', async () => {
-    const { user } = await activatedUser(h);
+    const { user } = await h.accounts.registerUser(newIdentity({ userName: 'Hong Gildong' }));
     const first = await h.accounts.updateCustomerInfo({ userId: user.id, residentId: '900115-1234567', name: user.userName });
     expect(first.customerId).toMatch(/^C\d{12}$/);
-    const again = await h.accounts.updateCustomerInfo({ userId: user.id, residentId: '900115-1234567', name: user.userName });
+    // The name compares without regard to surrounding white space or letter case.
+    const again = await h.accounts.updateCustomerInfo({ userId: user.id, residentId: '900115-1234567', name: ' HONG   gildong ' });
     expect(again.customerId).toBe(first.customerId);
     expect((await h.accounts.findByCustomerId(first.customerId!)).id).toBe(user.id);
   });
@@ -134,6 +135,7 @@ describe('updateCustomerInfo', () => {
     expect(await update('9001151234567')).toBe('USER_VERIFICATION_FAILED');
     expect(await update('901315-1234567')).toBe('USER_VERIFICATION_FAILED');
     expect(await update('900115-1234567', '김철수')).toBe('USER_VERIFICATION_FAILED');
+    expect(await update('900115-1234567', '홍길')).toBe('USER_VERIFICATION_FAILED');
     expect(await update('900115-1234567')).toBe('ok');
     expect(await update('850505-1234567')).toBe('USER_VERIFICATION_FAILED');
     expect(await codeOf(h.accounts.updateCustomerInfo({ userId: 444_444n, residentId: '900115-1234567', name: 'x' }))).toBe('USER_NOT_FOUND');

@@ -27,6 +27,11 @@ function requireText(value: string, field: string, options: { optional?: boolean
   return value;
 }
 
+/** Names compare after Unicode normalisation, case folding and collapsing of white space. */
+function comparableName(name: string): string {
+  return name.normalize('NFC').trim().replace(/\s+/gu, ' ').toLowerCase();
+}
+
 const userNotFound = () => new DomainError('USER_NOT_FOUND', 'user not found');
 
 export interface RegisterUserInput {
@@ -164,7 +169,7 @@ export function createAccounts(deps: UserDomainDeps) {
             const user = await findUserById(trx, input.userId, { forUpdate: true });
             if (!user) throw userNotFound();
             if (typeof input.residentId !== 'string' || !isPlausibleResidentId(input.residentId, now)) throw verificationFailed();
-            if (typeof input.name !== 'string' || input.name.trim() === '' || input.name.trim() !== user.userName.trim()) throw verificationFailed();
+            if (typeof input.name !== 'string' || input.name.trim() === '' || comparableName(input.name) !== comparableName(user.userName)) throw verificationFailed();
             if (user.residentId !== null && user.residentId !== input.residentId) throw verificationFailed();
             return setCustomerInfo(trx, user.id, input.residentId, user.customerId ?? newCustomerId(), now);
           });
