@@ -308,6 +308,37 @@ describe('user service over gRPC', () => {
     expect((await call(users.getProcess.bind(users), { processId: theirs.process!.processId, userId: other.userId, signedData: signed, originData: context })).isVerified).toBe(false);
   });
 
+  it("user B's id never reads or moves user A's processes or sessions", async () => {
+    const a = await activated('Alice');
+    const b = await activated('Bob');
+    const transferContext = JSON.stringify({ amount: { currency_code: 'KRW', major_amount: '1000', minor_amount: '0' } });
+    const created = await call(users.createProcess.bind(users), { userId: a.userId, transactionType: AuthenticatedTransactionType.TRANSFER, transactionContext: transferContext });
+    const processId = created.process!.processId;
+    const asB = { processId, userId: b.userId };
+    const refusals = await Promise.all([
+      failure(call(steps.getRunningProcess.bind(steps), asB)),
+      failure(call(steps.completeAuthentication.bind(steps), { ...asB, type: AuthenticationType.BIO })),
+      failure(call(users.getProcess.bind(users), { ...asB, signedData: '', originData: '' })),
+    ]);
+    for (const err of refusals) expect([grpc.status.FAILED_PRECONDITION, grpc.status.NOT_FOUND]).toContain(err.code);
+    // Still untouched for A, who completes and consumes it; B cannot consume or log in with it.
+    await call(steps.completeAuthentication.bind(steps), { processId, userId: a.userId, type: AuthenticationType.BIO });
+    const consumeAsB = await failure(
+      call(steps.consumeProcess.bind(steps), { ...asB, transactionType: AuthenticatedTransactionType.TRANSFER, transactionContext: transferContext }),
+    );
+    expect(consumeAsB.code).toBe(grpc.status.NOT_FOUND);
+    expect((await failure(call(sessions.createSession.bind(sessions), { ...asB, deviceId: b.deviceId }))).code).toBe(grpc.status.NOT_FOUND);
+    await call(steps.consumeProcess.bind(steps), { processId, userId: a.userId, transactionType: AuthenticatedTransactionType.TRANSFER, transactionContext: transferContext });
+
+    // A's session resolves to A only; revoking B's sessions leaves it alive.
+    const sessionA = await login(a.userId, a.deviceId);
+    await call(sessions.revokeSessions.bind(sessions), { userId: b.userId, deviceId: 0n, reason: 'logout' });
+    expect((await call(users.findBySessionToken.bind(users), { sessionToken: sessionA.sessionToken })).userSession?.userId).toBe(a.userId);
+    // A's refresh token presented from B's device is refused (and ends A's family).
+    const other = await failure(call(sessions.rotateSession.bind(sessions), { refreshToken: sessionA.refreshToken, deviceId: b.deviceId }));
+    expect(apiErrorCode(other, RotateSessionApiError)).toBe(RotateSessionApiError_ErrorCode.INVALID_LOGIN_SESSION);
+  });
+
   it('is not served on the mobile listener', async () => {
     const serverCa = await readFile(running.serverCaCertFile);
     const client = new UserServiceClient(`127.0.0.1:${running.mobilePort}`, grpc.credentials.createSsl(serverCa));
