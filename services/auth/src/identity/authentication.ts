@@ -102,14 +102,15 @@ export function createAuthentication(deps: IdentityDeps) {
       throw err;
     }
     await repo.recordSecretFailure(db, userId, kind, failure.failures, failure.locked);
-    if (failure.locked) {
-      deps.logger.warn({ user_id: String(userId), kind }, 'credential locked after repeated failures');
-      await blockUser(userId);
-    }
+    if (failure.locked) deps.logger.warn({ user_id: String(userId), kind }, 'credential locked after repeated failures');
     throw authenticationFailed();
   }
 
-  /** A locked credential blocks the user; only the unlock flow (identity re-verification) lifts it. */
+  /**
+   * An attempt on a locked (or exhausted) credential blocks the user: N failures lock the
+   * credential, the next try sets the user BLOCKED (the user service then ends the sessions and
+   * revokes the device). Only an unlock flow with identity re-verification lifts it.
+   */
   async function blockUser(userId: bigint): Promise<void> {
     await users.updateUserStatus(userId, UserStatus.ACTIVATED, UserStatus.BLOCKED, 'credential locked').catch((err: unknown) => {
       if (!isDomainError(err, 'USER_STATUS_CONFLICT', 'USER_NOT_FOUND')) throw err;

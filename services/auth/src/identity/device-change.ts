@@ -8,6 +8,8 @@ import { isDomainError } from './remote';
 
 const notAllowed = () => new DomainError('DEVICE_CHANGE_NOT_ALLOWED', 'the device cannot be changed now');
 const HOUR_MS = 60 * 60_000;
+/** A device change has no transaction context; created and consumed with exactly this. */
+const NO_CONTEXT = '{}';
 
 /**
  * Moving an ACTIVATED user to the calling (new) device. The process is bound to the device that
@@ -28,7 +30,7 @@ export function createDeviceChange(deps: IdentityDeps) {
       if (!deviceUuid.trim()) throw notAllowed();
       await throttle(store, `device-change:device:${deviceId}`, deps.settings.registrationsPerDeviceHour, HOUR_MS);
       const user = await eligibleUser(userToken, deviceId);
-      const process = await users.createProcess(user.userId, AuthenticatedTransactionType.CHANGE_DEVICE, '{}');
+      const process = await users.createProcess(user.userId, AuthenticatedTransactionType.CHANGE_DEVICE, NO_CONTEXT);
       await store.set(deviceChangeKey(process.processId), `${user.userId}:${deviceId}`, { ttlMs: deps.settings.deviceChangeTtlMs });
       return process;
     },
@@ -37,7 +39,7 @@ export function createDeviceChange(deps: IdentityDeps) {
       const user = await eligibleUser(userToken, deviceId);
       if (!processId || (await store.get(deviceChangeKey(processId))) !== `${user.userId}:${deviceId}`) throw authenticationFailed();
       try {
-        await users.consumeProcess(processId, user.userId, AuthenticatedTransactionType.CHANGE_DEVICE);
+        await users.consumeProcess(processId, user.userId, AuthenticatedTransactionType.CHANGE_DEVICE, NO_CONTEXT);
       } catch (err) {
         if (isDomainError(err, 'AUTHENTICATION_PROCESS_NOT_FOUND', 'AUTHENTICATION_FAILED')) throw authenticationFailed();
         throw err;

@@ -51,6 +51,8 @@ export function createRegistration(deps: IdentityDeps) {
 
   async function checkOpen(user: User): Promise<object> {
     if (user.userStatus === UserStatus.ACTIVATED || user.userStatus === UserStatus.BLOCKED) throw alreadyRegistered();
+    // A sign-up replaced by a newer one of the same identity.
+    if (user.userStatus === UserStatus.DEACTIVATED) throw notFound();
     const registration = await repo.findRegistration(db, user.userId);
     if (!registration) throw notFound();
     if (registration.completed_at) throw alreadyRegistered();

@@ -78,7 +78,8 @@ export interface UserDirectory {
   createProcess(userId: bigint, type: AuthenticatedTransactionType, context: string): Promise<AuthenticationProcess>;
   getRunningProcess(processId: string, userId: bigint): Promise<RunningProcess>;
   completeAuthentication(processId: string, userId: bigint, type: AuthenticationType): Promise<AuthenticationProcess>;
-  consumeProcess(processId: string, userId: bigint, type: AuthenticatedTransactionType): Promise<void>;
+  /** `context` must be byte-for-byte the one the process was created with. */
+  consumeProcess(processId: string, userId: bigint, type: AuthenticatedTransactionType, context: string): Promise<void>;
   createSession(userId: bigint, deviceId: bigint, processId: string): Promise<SessionTokens>;
   rotateSession(refreshToken: string, deviceId: bigint): Promise<SessionTokens>;
   revokeSessions(userId: bigint, deviceId: bigint, reason: string): Promise<number>;
@@ -155,9 +156,9 @@ export function createUserDirectory(clients: InternalClients): UserDirectory {
       if (!r.process) throw new Error('CompleteAuthentication answered without a process');
       return r.process;
     },
-    async consumeProcess(processId, userId, transactionType) {
+    async consumeProcess(processId, userId, transactionType, transactionContext) {
       const c = steps();
-      await callRemote(c, c.consumeProcess, { processId, userId, transactionType, transactionContext: '' }, errors(ConsumeProcessApiError, ConsumeProcessApiError_ErrorCode));
+      await callRemote(c, c.consumeProcess, { processId, userId, transactionType, transactionContext }, errors(ConsumeProcessApiError, ConsumeProcessApiError_ErrorCode));
     },
     async createSession(userId, deviceId, processId) {
       const c = sessions();
