@@ -6,7 +6,7 @@ import type { DeviceRevoker, SigningCertificateSource } from './deps';
 import { migrations } from './migrations';
 import { createProcesses } from './processes';
 import { createSessions } from './sessions';
-import { deviceRevokerFrom, signingCertificatesFrom } from './upstream';
+import { deviceRevokerFrom, signingCertificatesFrom } from './upstream.client';
 import { processStepHandlers, sessionHandlers, userAccountHandlers, userServiceHandlers } from './user.handlers';
 import { USER_SCHEMA, type UserDatabase } from './user.table';
 
