@@ -24,7 +24,8 @@ export function parseAmount(text: string, currency: 'KRW' | 'USD' | 'THB'): { ma
   return { majorAmount: BigInt(match[1]!), minorAmount: BigInt(fraction.padEnd(decimals, '0') || '0') };
 }
 
-async function main(argv: string[]): Promise<number> {
+/** Runs the CLI; returns the process exit code (0 deposited or replayed, 1 refused, 2 usage). */
+export async function runDepositCli(argv: string[], env: Record<string, string | undefined> = process.env): Promise<number> {
   const args = [...argv];
   let currency: 'KRW' | 'USD' | 'THB' = 'KRW';
   const flag = args.indexOf('--currency');
@@ -42,8 +43,15 @@ async function main(argv: string[]): Promise<number> {
     console.error(USAGE);
     return 2;
   }
-  const amount = { currencyCode: CurrencyCode[currency], ...parseAmount(amountText, currency) };
-  const target = process.env.KFRM_INTERNAL_TARGET_ACCOUNT || process.env.KFRM_INTERNAL_TARGET || '127.0.0.1:50052';
+  let parsed: { majorAmount: bigint; minorAmount: bigint };
+  try {
+    parsed = parseAmount(amountText, currency);
+  } catch (err) {
+    console.error((err as Error).message);
+    return 2;
+  }
+  const amount = { currencyCode: CurrencyCode[currency], ...parsed };
+  const target = env.KFRM_INTERNAL_TARGET_ACCOUNT || env.KFRM_INTERNAL_TARGET || '127.0.0.1:50052';
   const client = new LedgerServiceClient(target, grpc.credentials.createInsecure());
   try {
     const response = await new Promise<DepositResponse>((resolve, reject) =>
@@ -67,5 +75,5 @@ async function main(argv: string[]): Promise<number> {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  process.exitCode = await main(process.argv.slice(2));
+  process.exitCode = await runDepositCli(process.argv.slice(2));
 }

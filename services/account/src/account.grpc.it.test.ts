@@ -1,0 +1,285 @@
+// The account service as callers reach it: the app's AccountService on a listener whose guard
+// yields a session principal (the user named by a test header), and the internal LedgerService.
+// Reliability 26: no user reads another user's account or transactions; the answer for someone
+// else's account is the answer for one that does not exist.
+import * as grpc from '@grpc/grpc-js';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '@kfrm/logging';
+import {
+  AccountServiceClient,
+  GetAccountApiError,
+  GetAccountApiError_ErrorCode,
+  ListTransactionsApiError,
+  ListTransactionsApiError_ErrorCode,
+  TransactionType,
+} from '@kfrm/proto/gen/kfrm/api/account/account';
+import {
+  DepositApiError,
+  DepositApiError_ErrorCode,
+  GetAccountForOwnerApiError,
+  GetAccountForOwnerApiError_ErrorCode,
+  LedgerServiceClient,
+  OutboxEventType,
+  PostTransferApiError,
+  PostTransferApiError_ErrorCode,
+} from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
+import { CurrencyCode } from '@kfrm/proto/gen/kfrm/api/common/common';
+import { CommonApiError, CommonApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/api/common/error';
+import { GrpcListener, apiErrorCode, decodeStatusDetails, internalAccessGuard, unauthenticated, type AccessGuard } from '@kfrm/server-kit';
+import { runDepositCli } from './deposit-cli';
+import { accountHandlers, ledgerHandlers } from './ledger.handlers';
+import { openTestLedger, type TestLedger } from './test-ledger';
+
+type Callback<Res> = (err: grpc.ServiceError | null, res: Res) => void;
+type Method<Req, Res> = (req: Req, md: grpc.Metadata, opts: Partial<grpc.CallOptions>, cb: Callback<Res>) => unknown;
+
+function call<Req, Res>(fn: Method<Req, Res>, req: Req, user?: string, opts: Partial<grpc.CallOptions> = {}): Promise<Res> {
+  const md = new grpc.Metadata();
+  if (user) md.set('x-test-user', user);
+  return new Promise((resolve, reject) => fn(req, md, opts, (err, res) => (err ? reject(err) : resolve(res))));
+}
+
+async function failure(promise: Promise<unknown>): Promise<grpc.ServiceError> {
+  try {
+    await promise;
+  } catch (err) {
+    return err as grpc.ServiceError;
+  }
+  throw new Error('the call succeeded');
+}
+
+/** Stands in for device certificate + session checks: the session is the user the header names. */
+const testSessionGuard: AccessGuard = {
+  async authorize(level, credentials) {
+    if (level === 'public') return { level };
+    const user = credentials.metadata.get('x-test-user')[0];
+    if (level !== 'session' || typeof user !== 'string') throw unauthenticated();
+    return { level, session: { userId: user, deviceId: `device-${user}`, sessionToken: `token-${user}` } };
+  },
+};
+
+const krw = (major: bigint) => ({ currencyCode: CurrencyCode.KRW, majorAmount: major, minorAmount: 0n });
+
+describe('account service over gRPC', () => {
+  let t: TestLedger;
+  let mobile: GrpcListener;
+  let internal: GrpcListener;
+  let app: AccountServiceClient;
+  let ledgerClient: LedgerServiceClient;
+  let internalPort: number;
+
+  beforeAll(async () => {
+    t = await openTestLedger({ maxBatchSize: 8, lingerMs: 1, retry: { maxAttempts: 2, baseDelayMs: 1 } });
+    const logger = createLogger({ service: 'account-test', level: 'silent' });
+    mobile = new GrpcListener({ name: 'mobile', host: '127.0.0.1', port: 0, credentials: grpc.ServerCredentials.createInsecure(), guard: testSessionGuard, logger });
+    mobile.addService(accountHandlers(t.ledger));
+    internal = new GrpcListener({ name: 'internal', host: '127.0.0.1', port: 0, credentials: grpc.ServerCredentials.createInsecure(), guard: internalAccessGuard, logger });
+    internal.addService(ledgerHandlers(t.ledger));
+    const mobilePort = await mobile.start();
+    internalPort = await internal.start();
+    app = new AccountServiceClient(`127.0.0.1:${mobilePort}`, grpc.credentials.createInsecure());
+    ledgerClient = new LedgerServiceClient(`127.0.0.1:${internalPort}`, grpc.credentials.createInsecure());
+  }, 60_000);
+
+  afterAll(async () => {
+    app?.close();
+    ledgerClient?.close();
+    await mobile?.shutdown(1_000);
+    await internal?.shutdown(1_000);
+    await t?.close();
+  });
+
+  const L = () => ledgerClient;
+  async function open(owner: string, name: string) {
+    const res = await call(L().createAccount.bind(L()), {
+      ownerUserId: owner,
+      accountName: name,
+      currency: CurrencyCode.KRW,
+      limitPerTransaction: krw(1_000_000n),
+      limitPerDay: krw(5_000_000n),
+      accountColor: '#12ab34',
+    });
+    return res.account!;
+  }
+  const deposit = (accountNumber: string, major: bigint, idempotencyKey: string) =>
+    call(L().deposit.bind(L()), { idempotencyKey, accountNumber, amount: krw(major), memo: 'deposit' });
+  const postTransfer = (from: string, to: string, major: bigint, idempotencyKey: string, opts: Partial<grpc.CallOptions> = {}) =>
+    call(L().postTransfer.bind(L()), { idempotencyKey, fromAccountNumber: from, toAccountNumber: to, amount: krw(major), debitMemo: 'to', creditMemo: 'from', events: [], sourceOwnerUserId: '' }, undefined, opts);
+
+  it('lets each user read only their own accounts and transactions; someone else\'s looks like none at all', async () => {
+    const a = await open('user-a', 'A main');
+    const b = await open('user-b', 'B main');
+    await deposit(b.accountNumber, 10_000n, 'matrix-fund-b');
+    await postTransfer(b.accountNumber, a.accountNumber, 1_000n, 'matrix-b-to-a');
+
+    const listA = await call(app.listAccounts.bind(app), {}, 'user-a');
+    expect(listA.accounts.map((x) => x.accountNumber)).toEqual([a.accountNumber]);
+    expect(listA.accounts[0]).toMatchObject({ accountName: 'A main', accountColor: '#12ab34', bookmarked: false, balance: krw(1_000n) });
+    const own = await call(app.getAccount.bind(app), { accountNumber: b.accountNumber }, 'user-b');
+    expect(own.balance).toEqual(krw(9_000n));
+
+    for (const [label, accountNumber] of [
+      ['foreign', b.accountNumber],
+      // Well-formed (check digit right): looked up and not found.
+      ['unknown', '3333-12345678905'],
+      ['bad-check-digit', '3333-12345678903'],
+      ['malformed', "'; drop table ledger.accounts; --"],
+      ['system', '0000-SETTLEMENT-KRW'],
+    ] as const) {
+      const getErr = await failure(call(app.getAccount.bind(app), { accountNumber }, 'user-a'));
+      expect(getErr.code, label).toBe(grpc.status.NOT_FOUND);
+      expect(apiErrorCode(getErr, GetAccountApiError), label).toBe(GetAccountApiError_ErrorCode.ACCOUNT_NOT_FOUND);
+      expect(decodeStatusDetails(getErr)?.message, label).toBe('account not found');
+      const listErr = await failure(call(app.listTransactions.bind(app), { accountNumber, page: 1, pageSize: 10 }, 'user-a'));
+      expect(listErr.code, label).toBe(grpc.status.NOT_FOUND);
+      expect(apiErrorCode(listErr, ListTransactionsApiError), label).toBe(ListTransactionsApiError_ErrorCode.ACCOUNT_NOT_FOUND);
+      expect(decodeStatusDetails(listErr)?.message, label).toBe('account not found');
+    }
+    // No session: nothing at all.
+    const anonymous = await failure(call(app.listAccounts.bind(app), {}));
+    expect(anonymous.code).toBe(grpc.status.UNAUTHENTICATED);
+    expect(apiErrorCode(anonymous, CommonApiError)).toBe(CommonApiError_ErrorCode.UNAUTHENTICATED_USER);
+    // The internal owner lookup answers the same way.
+    const foreign = await failure(call(L().getAccountForOwner.bind(L()), { ownerUserId: 'user-a', accountNumber: b.accountNumber }));
+    expect(foreign.code).toBe(grpc.status.NOT_FOUND);
+    expect(apiErrorCode(foreign, GetAccountForOwnerApiError)).toBe(GetAccountForOwnerApiError_ErrorCode.ACCOUNT_NOT_FOUND);
+    expect((await call(L().getAccountForOwner.bind(L()), { ownerUserId: 'user-b', accountNumber: b.accountNumber })).account?.balance).toEqual(krw(9_000n));
+  });
+
+  it('lists transactions newest first, in pages that do not shift when new ones arrive', async () => {
+    const acct = await open('user-pages', 'Pages');
+    const other = await open('user-other', 'Other');
+    for (let i = 1; i <= 5; i++) await deposit(acct.accountNumber, BigInt(i * 100), `pages-dep-${i}`);
+    await postTransfer(acct.accountNumber, other.accountNumber, 50n, 'pages-out');
+    const page = (n: number, size: number) => call(app.listTransactions.bind(app), { accountNumber: acct.accountNumber, page: n, pageSize: size }, 'user-pages');
+
+    const first = await page(1, 2);
+    expect(first.transactions.map((x) => [x.transactionType, x.amount?.majorAmount, x.afterBalance?.majorAmount])).toEqual([
+      [TransactionType.TRANSFER, 50n, 1_450n],
+      [TransactionType.DEPOSIT, 500n, 1_500n],
+    ]);
+    expect(first.transactions[0]!.transactionMemo).toBe('to');
+    expect(first.transactions[0]!.transactionDate).toMatch(/^\d{4}-\d\d-\d\dT/);
+    // Money arrives between page 1 and page 2: page 2 still continues where page 1 ended.
+    await deposit(acct.accountNumber, 7n, 'pages-late');
+    expect((await page(2, 2)).transactions.map((x) => x.amount?.majorAmount)).toEqual([400n, 300n]);
+    expect((await page(3, 2)).transactions.map((x) => x.amount?.majorAmount)).toEqual([200n, 100n]);
+    expect((await page(4, 2)).transactions).toEqual([]);
+    // A new page 1 sees the new deposit; page size 0 means the default (20), huge ones are capped.
+    expect((await page(1, 0)).transactions.map((x) => x.amount?.majorAmount)).toEqual([7n, 50n, 500n, 400n, 300n, 200n, 100n]);
+    expect((await page(1, 4_000_000_000)).transactions).toHaveLength(7);
+  });
+
+  it('maps ledger refusals to status codes with the method\'s error code', async () => {
+    const a = await open('user-errors', 'E');
+    const b = await open('user-errors-2', 'E2');
+    await deposit(a.accountNumber, 1_000n, 'errors-fund');
+
+    const insufficient = await failure(postTransfer(a.accountNumber, b.accountNumber, 5_000n, 'errors-1'));
+    expect(insufficient.code).toBe(grpc.status.FAILED_PRECONDITION);
+    expect(apiErrorCode(insufficient, PostTransferApiError)).toBe(PostTransferApiError_ErrorCode.INSUFFICIENT_BALANCE);
+
+    const overLimit = await failure(postTransfer(a.accountNumber, b.accountNumber, 1_000_001n, 'errors-2'));
+    expect(overLimit.code).toBe(grpc.status.FAILED_PRECONDITION);
+    expect(apiErrorCode(overLimit, PostTransferApiError)).toBe(PostTransferApiError_ErrorCode.TRANSFER_LIMIT_EXCEEDED);
+
+    await postTransfer(a.accountNumber, b.accountNumber, 100n, 'errors-3');
+    const reused = await failure(postTransfer(a.accountNumber, b.accountNumber, 200n, 'errors-3'));
+    expect(reused.code).toBe(grpc.status.ALREADY_EXISTS);
+    expect(apiErrorCode(reused, PostTransferApiError)).toBe(PostTransferApiError_ErrorCode.IDEMPOTENCY_KEY_REUSED);
+
+    const badTarget = await failure(postTransfer(a.accountNumber, '3333-12345678905', 1n, 'errors-4'));
+    expect(badTarget.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(apiErrorCode(badTarget, PostTransferApiError)).toBe(PostTransferApiError_ErrorCode.INVALID_TARGET_ACCOUNT);
+
+    for (const amount of [
+      { currencyCode: CurrencyCode.KRW, majorAmount: 0n, minorAmount: 0n },
+      { currencyCode: CurrencyCode.KRW, majorAmount: -1n, minorAmount: 0n },
+      { currencyCode: CurrencyCode.KRW, majorAmount: 1n, minorAmount: 5n },
+      { currencyCode: CurrencyCode.USD, majorAmount: 2n ** 63n - 1n, minorAmount: 0n },
+      { currencyCode: CurrencyCode.USD, majorAmount: 1n, minorAmount: 0n },
+    ]) {
+      const err = await failure(call(L().postTransfer.bind(L()), { idempotencyKey: 'errors-amount', fromAccountNumber: a.accountNumber, toAccountNumber: b.accountNumber, amount, debitMemo: '', creditMemo: '', events: [], sourceOwnerUserId: '' }));
+      expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(apiErrorCode(err, PostTransferApiError)).toBe(PostTransferApiError_ErrorCode.INVALID_AMOUNT);
+    }
+    const noAccount = await failure(deposit('3333-12345678905', 1n, 'errors-dep'));
+    expect(noAccount.code).toBe(grpc.status.NOT_FOUND);
+    expect(apiErrorCode(noAccount, DepositApiError)).toBe(DepositApiError_ErrorCode.ACCOUNT_NOT_FOUND);
+    const noKey = await failure(deposit(a.accountNumber, 1n, ''));
+    expect(noKey.code).toBe(grpc.status.INVALID_ARGUMENT);
+  });
+
+  it('retries exhausted answer ABORTED, not INTERNAL, and post nothing', async () => {
+    const a = await open('user-aborted', 'A');
+    const b = await open('user-aborted-2', 'B');
+    await deposit(a.accountNumber, 1_000n, 'aborted-fund');
+    await sql`create or replace function ledger.test_always_conflict() returns trigger language plpgsql as $$
+      begin raise exception 'injected' using errcode = '40001'; end $$`.execute(t.db);
+    await sql`create constraint trigger test_always_conflict after insert on ledger.entries deferrable initially deferred
+      for each row execute function ledger.test_always_conflict()`.execute(t.db);
+    try {
+      const err = await failure(postTransfer(a.accountNumber, b.accountNumber, 10n, 'aborted-1'));
+      expect(err.code).toBe(grpc.status.ABORTED);
+    } finally {
+      await sql`drop trigger test_always_conflict on ledger.entries`.execute(t.db);
+    }
+    expect((await call(L().getAccountForOwner.bind(L()), { ownerUserId: 'user-aborted', accountNumber: a.accountNumber })).account?.balance).toEqual(krw(1_000n));
+    // The retry after the conflict cleared posts once.
+    expect((await postTransfer(a.accountNumber, b.accountNumber, 10n, 'aborted-1')).fromBalanceAfter).toEqual(krw(990n));
+  });
+
+  it('a client that gave up before the reply retries with the same key: posted once', async () => {
+    const a = await open('user-reset', 'A');
+    const b = await open('user-reset-2', 'B');
+    await deposit(a.accountNumber, 1_000n, 'reset-fund');
+    // The deadline may pass before or after the server commits; either way the retry settles it.
+    await postTransfer(a.accountNumber, b.accountNumber, 300n, 'reset-1', { deadline: Date.now() + 1 }).catch((err: grpc.ServiceError) =>
+      expect(err.code).toBe(grpc.status.DEADLINE_EXCEEDED),
+    );
+    const retried = await postTransfer(a.accountNumber, b.accountNumber, 300n, 'reset-1');
+    expect(retried.fromBalanceAfter).toEqual(krw(700n));
+    expect(await postTransfer(a.accountNumber, b.accountNumber, 300n, 'reset-1')).toEqual(retried);
+    const entries = await t.db.selectFrom('entries').select('id').where('idempotency_key', '=', 'reset-1').execute();
+    expect(entries).toHaveLength(1);
+  });
+
+  it('writes outbox events for sender and recipient and lists them after a cursor', async () => {
+    const a = await open('user-ev-a', 'A');
+    const b = await open('user-ev-b', 'B');
+    await deposit(a.accountNumber, 1_000n, 'ev-fund');
+    const before = await call(L().listOutboxEvents.bind(L()), { afterId: 0n, limit: 1000 });
+    const cursor = before.events.at(-1)?.id ?? 0n;
+    const posted = await call(L().postTransfer.bind(L()), {
+      idempotencyKey: 'ev-1',
+      fromAccountNumber: a.accountNumber,
+      toAccountNumber: b.accountNumber,
+      amount: krw(100n),
+      debitMemo: 'out',
+      creditMemo: 'in',
+      events: [
+        { userId: 'user-ev-a', type: OutboxEventType.OUTBOX_EVENT_TYPE_TRANSFER_SUCCEED, title: 'Sent', content: '100 KRW' },
+        { userId: 'user-ev-b', type: OutboxEventType.OUTBOX_EVENT_TYPE_TRANSFER_SUCCEED, title: 'Received', content: '100 KRW' },
+      ],
+      sourceOwnerUserId: 'user-ev-a',
+    });
+    const after = await call(L().listOutboxEvents.bind(L()), { afterId: cursor, limit: 0 });
+    expect(after.events.map((e) => [e.id, e.entryId, e.userId, e.type, e.title])).toEqual([
+      [cursor + 1n, posted.entryId, 'user-ev-a', OutboxEventType.OUTBOX_EVENT_TYPE_TRANSFER_SUCCEED, 'Sent'],
+      [cursor + 2n, posted.entryId, 'user-ev-b', OutboxEventType.OUTBOX_EVENT_TYPE_TRANSFER_SUCCEED, 'Received'],
+    ]);
+  });
+
+  it('the operator CLI funds an account through LedgerService.Deposit, once per key', async () => {
+    const a = await open('user-cli', 'CLI');
+    const env = { KFRM_INTERNAL_TARGET: `127.0.0.1:${internalPort}` };
+    expect(await runDepositCli([a.accountNumber, '50000', 'cli-1'], env)).toBe(0);
+    expect(await runDepositCli([a.accountNumber, '50000', 'cli-1'], env)).toBe(0);
+    expect(await runDepositCli([a.accountNumber, '1.5', 'cli-2'], env)).toBe(2);
+    expect(await runDepositCli(['3333-12345678905', '1', 'cli-3'], env)).toBe(1);
+    expect(await runDepositCli([a.accountNumber], env)).toBe(2);
+    const account = await call(L().getAccountForOwner.bind(L()), { ownerUserId: 'user-cli', accountNumber: a.accountNumber });
+    expect(account.account?.balance).toEqual(krw(50_000n));
+  });
+});

@@ -1,0 +1,105 @@
+// Batching is an optimisation only: the same requests in the same order give the same outcome
+// (codes, balances after, errors) whether they share one transaction or each have their own.
+import { DomainError } from '@kfrm/errors';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLedger, type Ledger } from './ledger';
+import { LedgerPoster } from './ledger-poster';
+import type { AccountRow } from './ledger.repository';
+import { krw, openTestLedger, type TestLedger } from './test-ledger';
+import { createMemoryStore } from '@kfrm/store';
+
+function prng(seed: number) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Step {
+  from: number;
+  to: number;
+  minor: bigint;
+  key: string;
+}
+
+describe('batched and unbatched posting agree', () => {
+  let t: TestLedger;
+  beforeAll(async () => {
+    t = await openTestLedger();
+  }, 60_000);
+  afterAll(async () => t?.close());
+
+  async function accountsFor(prefix: string, ledger: Ledger): Promise<AccountRow[]> {
+    const accounts: AccountRow[] = [];
+    for (let i = 0; i < 4; i++) {
+      const a = await ledger.createAccount({ ownerUserId: `${prefix}${i}`, name: `${prefix}${i}`, currency: 'KRW', limitPerDay: krw(9_000), limitPerTransaction: krw(4_000) });
+      await ledger.deposit({ idempotencyKey: `${prefix}-fund-${i}`, accountNumber: a.accountNumber, amount: krw(5_000), memo: '' });
+      accounts.push(a);
+    }
+    return accounts;
+  }
+
+  function steps(): Step[] {
+    const random = prng(7);
+    const list: Step[] = [];
+    for (let i = 0; i < 120; i++) {
+      const roll = random();
+      const previous = list[Math.floor(random() * Math.max(list.length, 1))];
+      if (previous && roll < 0.1) list.push({ ...previous }); // a replay
+      else if (previous && roll < 0.3) list.push({ ...previous, minor: previous.minor + 1n }); // a reused key
+      else if (roll < 0.33) list.push({ from: 0, to: 1, minor: 0n, key: `k${i}` }); // refused before any batch
+      else {
+        // Index 4 is an account that does not exist; amounts up to 5000 hit balance and limits.
+        list.push({ from: Math.floor(random() * 5), to: Math.floor(random() * 5), minor: BigInt(Math.floor(random() * 5_000)), key: `k${i}` });
+      }
+    }
+    return list;
+  }
+
+  function describeOutcome(accounts: AccountRow[], step: Step, outcome: PromiseSettledResult<{ from: { balanceAfter: { minor: bigint } }; to: { balanceAfter: { minor: bigint } } }>) {
+    if (outcome.status === 'fulfilled') return `OK ${outcome.value.from.balanceAfter.minor} ${outcome.value.to.balanceAfter.minor}`;
+    const reason = outcome.reason as unknown;
+    return reason instanceof DomainError ? reason.code : `unexpected ${String(reason)}`;
+  }
+
+  const number = (accounts: AccountRow[], i: number) => accounts[i]?.accountNumber ?? '3333-00000000000';
+
+  it('gives the same codes and balances for the same sequence', async () => {
+    const sequence = steps();
+
+    // Unbatched: one transaction per posting, one after another.
+    const single = new LedgerPoster(t.db, { maxBatchSize: 1, lingerMs: 0 });
+    const singleLedger = createLedger({ db: t.db, poster: single, store: createMemoryStore() });
+    const a = await accountsFor('single', singleLedger);
+    const one: string[] = [];
+    for (const s of sequence) {
+      const [outcome] = await Promise.allSettled([
+        singleLedger.postTransfer({ idempotencyKey: `single-${s.key}`, fromAccountNumber: number(a, s.from), toAccountNumber: number(a, s.to), amount: krw(s.minor), debitMemo: '', creditMemo: '', events: [] }),
+      ]);
+      one.push(describeOutcome(a, s, outcome!));
+    }
+    await single.close();
+
+    // Batched: everything submitted at once; batches of 32 in arrival order.
+    const batched = new LedgerPoster(t.db, { maxBatchSize: 32, lingerMs: 20, maxConcurrentBatches: 1 });
+    const batchedLedger = createLedger({ db: t.db, poster: batched, store: createMemoryStore() });
+    const b = await accountsFor('batched', batchedLedger);
+    const outcomes = await Promise.allSettled(
+      sequence.map((s) =>
+        batchedLedger.postTransfer({ idempotencyKey: `batched-${s.key}`, fromAccountNumber: number(b, s.from), toAccountNumber: number(b, s.to), amount: krw(s.minor), debitMemo: '', creditMemo: '', events: [] }),
+      ),
+    );
+    await batched.close();
+    const many = outcomes.map((o, i) => describeOutcome(b, sequence[i]!, o));
+
+    expect(many).toEqual(one);
+    // The workload exercised every path.
+    for (const code of ['OK', 'INSUFFICIENT_BALANCE', 'TRANSFER_LIMIT_EXCEEDED', 'INVALID_AMOUNT', 'INVALID_SOURCE_ACCOUNT', 'INVALID_TARGET_ACCOUNT', 'IDEMPOTENCY_KEY_REUSED']) {
+      expect(one.filter((o) => o.startsWith(code)), code).not.toEqual([]);
+    }
+  });
+});
