@@ -91,8 +91,14 @@ export function fromKakaocert(err: unknown, allowed: readonly FundingErrorCode[]
   } else if (err instanceof KakaocertTransportError) {
     code = err.kind === 'bad_response' ? 'EXTERNAL_SERVICE_FAILED' : 'EXTERNAL_SERVICE_UNAVAILABLE';
   } else if (err instanceof KakaocertError) {
-    // 401/403: our credentials; other definite answers: kakaoCert refused this request.
-    code = err.httpStatus === 401 || err.httpStatus === 403 ? 'EXTERNAL_SERVICE_FAILED' : 'CONSENT_REQUEST_REFUSED';
+    // 401/403: our credentials; 5xx: kakaoCert failed; other definite answers refuse the request.
+    const httpStatus = err.httpStatus ?? 400;
+    code =
+      httpStatus === 401 || httpStatus === 403
+        ? 'EXTERNAL_SERVICE_FAILED'
+        : httpStatus >= 500
+          ? 'EXTERNAL_SERVICE_UNAVAILABLE'
+          : 'CONSENT_REQUEST_REFUSED';
   } else {
     return err;
   }

@@ -230,12 +230,61 @@ describe('funding use cases against the sandboxes', () => {
       expect(await codeOf(funding.confirmAutoDebitConsent('1000000002', consent.id))).toBe('CONSENT_NOT_FOUND');
     });
 
-    it('marks a refused request REQUEST_FAILED', async () => {
+    it('marks a refused or failed request REQUEST_FAILED', async () => {
       await verifiedHong();
+      // kakaoCert refuses the request (here: a SubClientID it does not know).
+      const refusing = createFunding({
+        db: database.kysely<FundingDatabase>(FUNDING_SCHEMA),
+        konaplate: createKonaplateClient(sandboxClientOptions(konaplateSandbox)),
+        consents: createKakaocertConsentProvider(kakaocert, {
+          clientCode: kakaocertSandbox.clientCode,
+          callCenterNum: '1600-0000',
+          subClientId: 'UNKNOWN00001',
+        }),
+        users,
+        logger: createLogger({ service: 'funding-test', level: 'silent' }),
+        now: () => new Date(clock.now()),
+      });
+      expect(await codeOf(refusing.requestAutoDebitConsent(HONG, '088', '110234567890'))).toBe('CONSENT_REQUEST_REFUSED');
       kakaocertSandbox.injectFault({ route: 'request', kind: 'http500' });
-      expect(await codeOf(funding.requestAutoDebitConsent(HONG, '088', '110234567890'))).toBe('CONSENT_REQUEST_REFUSED');
-      const rows = await database.kysely<FundingDatabase>(FUNDING_SCHEMA).selectFrom('consents').select(['state', 'failure']).execute();
-      expect(rows).toEqual([{ state: 'REQUEST_FAILED', failure: 'CONSENT_REQUEST_REFUSED' }]);
+      expect(await codeOf(funding.requestAutoDebitConsent(HONG, '088', '110234567890'))).toBe('EXTERNAL_SERVICE_UNAVAILABLE');
+      const rows = await database
+        .kysely<FundingDatabase>(FUNDING_SCHEMA)
+        .selectFrom('consents')
+        .select(['state', 'failure'])
+        .orderBy('created_at')
+        .execute();
+      expect(rows).toEqual([
+        { state: 'REQUEST_FAILED', failure: 'CONSENT_REQUEST_REFUSED' },
+        { state: 'REQUEST_FAILED', failure: 'EXTERNAL_SERVICE_UNAVAILABLE' },
+      ]);
+      // A request whose answer was lost cannot be reconciled (no receipt id): REQUEST_FAILED too.
+      kakaocertSandbox.injectFault({ route: 'request', kind: 'reset', phase: 'after' });
+      expect(await codeOf(funding.requestAutoDebitConsent(HONG, '088', '110234567890'))).toBe('OUTCOME_UNKNOWN');
+    });
+
+    it('puts a consent whose VerifyCMS was refused back to SIGNED after asking GetCMSState', async () => {
+      const consent = await signedConsent();
+      const verifyCalls = kakaocertSandbox.calls().verify;
+      // A definite error before kakaoCert processed the call.
+      kakaocertSandbox.injectFault({ route: 'verify', kind: 'http500', phase: 'before' });
+      expect(await codeOf(funding.confirmAutoDebitConsent(HONG, consent.id))).toBe('EXTERNAL_SERVICE_FAILED');
+      const db = database.kysely<FundingDatabase>(FUNDING_SCHEMA);
+      expect((await db.selectFrom('consents').select('state').executeTakeFirstOrThrow()).state).toBe('SIGNED');
+      expect((await funding.confirmAutoDebitConsent(HONG, consent.id)).consent.state).toBe('VERIFIED');
+      expect(kakaocertSandbox.calls().verify - verifyCalls).toBe(2);
+    });
+
+    it('reports EVIDENCE_LOST when kakaoCert processed VerifyCMS and then answered with an error', async () => {
+      const consent = await signedConsent();
+      kakaocertSandbox.injectFault({ route: 'verify', kind: 'http500', phase: 'after' });
+      // Any error answer from VerifyCMS is checked with GetCMSState at once: verified there.
+      expect(await codeOf(funding.confirmAutoDebitConsent(HONG, consent.id))).toBe('CONSENT_EVIDENCE_LOST');
+      // And stays so, without another VerifyCMS.
+      const verifyCalls = kakaocertSandbox.calls().verify;
+      expect(await codeOf(funding.confirmAutoDebitConsent(HONG, consent.id))).toBe('CONSENT_EVIDENCE_LOST');
+      expect(kakaocertSandbox.calls().verify).toBe(verifyCalls);
+      expect((await funding.listRegisteredAccounts(HONG)).linked[0]!.state).toBe('HOLDER_VERIFIED');
     });
 
     it('makes a lost VerifyCMS answer VERIFY_UNKNOWN, and reconciliation finds the evidence was handed out', async () => {
