@@ -64,6 +64,7 @@ async function failure(promise: Promise<unknown>): Promise<grpc.ServiceError> {
 
 /** The auth service's CredentialService, as far as the user service uses it. */
 const activeCertificates = new Map<bigint, { certificate: string; issuerCertificate: string }>();
+const authState = { down: false };
 const fakeAuthModule: ServiceModule = {
   name: 'fake-auth',
   create: () => ({
@@ -72,6 +73,7 @@ const fakeAuthModule: ServiceModule = {
         CredentialServiceService,
         {
           async getActiveSigningCertificate(request) {
+            if (authState.down) throw new Error('auth is failing');
             const active = activeCertificates.get(request.userId);
             if (!active) throw new DomainError('SIGNING_CERTIFICATE_NOT_FOUND', 'no active signing certificate');
             return active;
@@ -90,6 +92,8 @@ const fakeAuthModule: ServiceModule = {
 
 /** The device service's DeviceRegistryService: records what it is asked to revoke. */
 const revokedDevices: Array<{ deviceId: bigint; reason: RevocationReason }> = [];
+/** Devices the fake device service does not know. */
+const unknownDevices = new Set<bigint>();
 const fakeDeviceModule: ServiceModule = {
   name: 'fake-device',
   create: () => ({
@@ -98,6 +102,7 @@ const fakeDeviceModule: ServiceModule = {
         DeviceRegistryServiceService,
         {
           async revokeDevice(request) {
+            if (unknownDevices.has(request.deviceId)) throw new DomainError('DEVICE_NOT_FOUND', 'no such device');
             revokedDevices.push({ deviceId: request.deviceId, reason: request.reason });
             return { revokedAt: new Date().toISOString() };
           },
@@ -337,6 +342,26 @@ describe('user service over gRPC', () => {
     // A's refresh token presented from B's device is refused (and ends A's family).
     const other = await failure(call(sessions.rotateSession.bind(sessions), { refreshToken: sessionA.refreshToken, deviceId: b.deviceId }));
     expect(apiErrorCode(other, RotateSessionApiError)).toBe(RotateSessionApiError_ErrorCode.INVALID_LOGIN_SESSION);
+  });
+
+  it('GetProcess answers UNAVAILABLE, not "not verified", when auth cannot answer', async () => {
+    const { userId } = await activated();
+    const created = await call(users.createProcess.bind(users), { userId, transactionType: AuthenticatedTransactionType.LOGIN, transactionContext: '' });
+    authState.down = true;
+    try {
+      const err = await failure(call(users.getProcess.bind(users), { processId: created.process!.processId, userId, signedData: 'MAA=', originData: 'x' }));
+      expect(err.code).toBe(grpc.status.UNAVAILABLE);
+    } finally {
+      authState.down = false;
+    }
+  });
+
+  it('blocking a user whose device the device service does not know still blocks', async () => {
+    const { userId, deviceId } = await activated();
+    unknownDevices.add(deviceId);
+    const blocked = await call(accounts.updateUserStatus.bind(accounts), { userId, expectedStatus: UserStatus.ACTIVATED, newStatus: UserStatus.BLOCKED, reason: '', unlock: false });
+    expect(blocked.user?.userStatus).toBe(UserStatus.BLOCKED);
+    expect(revokedDevices.map((r) => r.deviceId)).not.toContain(deviceId);
   });
 
   it('is not served on the mobile listener', async () => {
