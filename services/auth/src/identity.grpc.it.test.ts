@@ -33,12 +33,18 @@ import {
 } from '@kfrm/proto/gen/kfrm/api/auth/auth';
 import { CredentialServiceClient, GetActiveSigningCertificateApiError, GetActiveSigningCertificateApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/api/auth/auth_internal';
 import {
+  AuthenticateBiometricApiError,
+  AuthenticateBiometricApiError_ErrorCode,
+  AuthenticatePatternApiError,
+  AuthenticatePatternApiError_ErrorCode,
+  AuthenticatePinApiError,
+  AuthenticatePinApiError_ErrorCode,
   AuthenticateBiometricForLoginApiError,
   AuthenticateBiometricForLoginApiError_ErrorCode,
   AuthenticatePinForLoginApiError,
   AuthenticatePinForLoginApiError_ErrorCode,
 } from '@kfrm/proto/gen/kfrm/api/authentication/authentication';
-import { AuthenticationProcess_ProcessStatus, AuthenticationType } from '@kfrm/proto/gen/kfrm/api/common/common';
+import { AuthenticatedTransactionType, AuthenticationProcess_ProcessStatus, AuthenticationType } from '@kfrm/proto/gen/kfrm/api/common/common';
 import { UserServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user';
 import { apiErrorCode } from '@kfrm/server-kit';
 import { userModule } from '@kfrm/service-user';
@@ -333,6 +339,98 @@ describe('identity over gRPC', () => {
     // A's refresh token from B's device: refused (and A's family is revoked).
     const refresh = await refusal(unary(loginSvc(appB), loginSvc(appB).refreshSession, { refreshToken: sessionA.refreshToken }));
     expect(apiErrorCode(refresh, RefreshSessionApiError)).toBe(RefreshSessionApiError_ErrorCode.INVALID_LOGIN_SESSION);
+  });
+
+  it('runs the generic authentications on a transfer process: PIN and biometric, with their seed errors', async () => {
+    const app = await h.newPhone();
+    const user = await h.register(app);
+    const session = await h.loginWithPin(app, user.userToken);
+    const internal = new UserServiceClient(`127.0.0.1:${h.running.internalPort}`, grpc.credentials.createInsecure());
+    const transfer = async () =>
+      (await unary(internal, internal.createProcess, {
+        userId: user.userId,
+        transactionType: AuthenticatedTransactionType.TRANSFER,
+        transactionContext: '{"amount":{"currency_code":"KRW","major_amount":"1500000","minor_amount":"0"}}',
+      })).process!.processId;
+    const a = authn(app);
+    const auth = bearer(session.sessionToken);
+    const bioSignature = (processId: string) => sign('sha256', biometricChallenge(processId), user.bio.privateKey).toString('base64');
+
+    const processId = await transfer();
+    const pattern = await refusal(unary(a, a.authenticatePattern, { processId, pattern: await app.encrypt(AUTH, PATTERN) }, auth));
+    expect(apiErrorCode(pattern, AuthenticatePatternApiError)).toBe(AuthenticatePatternApiError_ErrorCode.AUTHENTICATION_TYPE_NOT_DEFINED);
+    const half = await unary(a, a.authenticatePin, { processId, pin: await app.encrypt(AUTH, PIN) }, auth);
+    expect(half.process?.status).toBe(AuthenticationProcess_ProcessStatus.IN_PROGRESS);
+    const done = await unary(a, a.authenticateBiometric, { processId, signature: bioSignature(processId) }, auth);
+    expect(done.process?.status).toBe(AuthenticationProcess_ProcessStatus.DONE);
+    const finished = await refusal(unary(a, a.authenticatePin, { processId, pin: await app.encrypt(AUTH, PIN) }, auth));
+    expect(apiErrorCode(finished, AuthenticatePinApiError)).toBe(AuthenticatePinApiError_ErrorCode.RUNNING_PROCESS_NOT_FOUND);
+    const unknown = await refusal(unary(a, a.authenticateBiometric, { processId: 'no-such-process', signature: bioSignature('no-such-process') }, auth));
+    expect(apiErrorCode(unknown, AuthenticateBiometricApiError)).toBe(AuthenticateBiometricApiError_ErrorCode.RUNNING_PROCESS_NOT_FOUND);
+
+    // Biometric turned off: the transfer's BIO step says so.
+    const b = app.client(BiometricServiceClient);
+    const off = await unary(b, b.prepareDeactivateBiometric, {}, auth);
+    await unary(a, a.authenticatePin, { processId: off.process!.processId, pin: await app.encrypt(AUTH, PIN) }, auth);
+    await unary(b, b.deactivateBiometric, { processId: off.process!.processId }, auth);
+    // The DEACTIVATE process is used up.
+    const reuse = await refusal(unary(b, b.deactivateBiometric, { processId: off.process!.processId }, auth));
+    expect(reuse.code).toBe(grpc.status.PERMISSION_DENIED);
+    const next = await transfer();
+    const disabled = await refusal(unary(a, a.authenticateBiometric, { processId: next, signature: bioSignature(next) }, auth));
+    expect(apiErrorCode(disabled, AuthenticateBiometricApiError)).toBe(AuthenticateBiometricApiError_ErrorCode.USER_BIOMETRIC_DISABLED);
+    internal.close();
+  });
+
+  it('signs up an RSA device with RSA signing and biometric keys, without biometric it logs in with the pattern fallback', async () => {
+    const rsaApp = await h.newPhone('rsa-2048');
+    const rsaUser = await h.register(rsaApp, { biometric: 'rsa', signing: 'rsa' });
+    const l = loginSvc(rsaApp);
+    const { process } = await unary(l, l.prepareLogin, { userToken: rsaUser.userToken });
+    const signature = sign('sha256', biometricChallenge(process!.processId), rsaUser.bio.privateKey).toString('base64');
+    await unary(authn(rsaApp), authn(rsaApp).authenticateBiometricForLogin, { userToken: rsaUser.userToken, processId: process!.processId, signature });
+    await unary(l, l.login, { userToken: rsaUser.userToken, processId: process!.processId });
+
+    const app = await h.newPhone();
+    const user = await h.register(app, { biometric: false });
+    const pl = loginSvc(app);
+    const pinOrPattern = await unary(pl, pl.prepareLogin, { userToken: user.userToken });
+    expect(pinOrPattern.process?.authentications).toEqual([expect.objectContaining({ type: AuthenticationType.PIN, fallback: AuthenticationType.PATTERN })]);
+    const noBio = await refusal(
+      unary(authn(app), authn(app).authenticateBiometricForLogin, { userToken: user.userToken, processId: pinOrPattern.process!.processId, signature: 'AAAA' }),
+    );
+    expect(apiErrorCode(noBio, AuthenticateBiometricForLoginApiError)).toBe(AuthenticateBiometricForLoginApiError_ErrorCode.AUTHENTICATION_TYPE_NOT_DEFINED);
+    const done = await unary(authn(app), authn(app).authenticatePatternForLogin, {
+      userToken: user.userToken,
+      processId: pinOrPattern.process!.processId,
+      pattern: await app.encrypt(AUTH, PATTERN),
+    });
+    expect(done.process?.status).toBe(AuthenticationProcess_ProcessStatus.DONE);
+    const session = await unary(pl, pl.login, { userToken: user.userToken, processId: pinOrPattern.process!.processId });
+    h.secretsSeen.push(session.sessionToken, session.refreshToken);
+
+    // With a session, a transfer needing BIO finds no biometric key.
+    const internal = new UserServiceClient(`127.0.0.1:${h.running.internalPort}`, grpc.credentials.createInsecure());
+    const { process: transfer } = await unary(internal, internal.createProcess, {
+      userId: user.userId,
+      transactionType: AuthenticatedTransactionType.TRANSFER,
+      transactionContext: '{"amount":{"currency_code":"KRW","major_amount":"1000","minor_amount":"0"}}',
+    });
+    internal.close();
+    const missing = await refusal(
+      unary(authn(app), authn(app).authenticateBiometric, { processId: transfer!.processId, signature: 'AAAA' }, bearer(session.sessionToken)),
+    );
+    expect(apiErrorCode(missing, AuthenticateBiometricApiError)).toBe(AuthenticateBiometricApiError_ErrorCode.USER_BIOMETRIC_NOT_FOUND);
+  });
+
+  it('throttles sign-ups per device with RESOURCE_EXHAUSTED', async () => {
+    const app = await h.newPhone();
+    const statuses: number[] = [];
+    for (let i = 0; i < 11; i++) {
+      statuses.push(await h.createUser(app).then(() => grpc.status.OK, (e: grpc.ServiceError) => e.code));
+    }
+    expect(statuses.slice(0, 10)).toEqual(Array(10).fill(grpc.status.OK));
+    expect(statuses[10]).toBe(grpc.status.RESOURCE_EXHAUSTED);
   });
 
   it('keeps PINs, patterns, tokens and keys out of the logs', () => {

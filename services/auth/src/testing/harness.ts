@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import type * as grpc from '@grpc/grpc-js';
-import { AppClient, unary } from '@kfrm/app-client';
+import { AppClient, unary, type DeviceKeyKind } from '@kfrm/app-client';
 import { openTestDatabase, type TestDatabase } from '@kfrm/db/test-database';
 import { createCapturingDestination } from '@kfrm/logging';
 import { createCsr, signData } from '@kfrm/pki';
@@ -58,10 +58,10 @@ export async function startIdentityHarness(userModule: ServiceModule, authOption
   const secretsSeen: string[] = [];
   let seq = 0;
 
-  async function newPhone() {
+  async function newPhone(kind: DeviceKeyKind = 'ec-p256') {
     const app = new AppClient({ address, serverCaPem });
     apps.push(app);
-    await app.registerDevice();
+    await app.registerDevice(kind);
     return app;
   }
 
@@ -80,14 +80,18 @@ export async function startIdentityHarness(userModule: ServiceModule, authOption
   }
 
   /** A fresh P-256 signing key and its CSR, as the app makes them. */
-  async function signingKey() {
-    const keyPair = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  async function signingKey(kind: 'ec' | 'rsa' = 'ec') {
+    const algorithm =
+      kind === 'ec'
+        ? { name: 'ECDSA', namedCurve: 'P-256' }
+        : { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' };
+    const keyPair = (await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
     return { keyPair, csr: (await createCsr(keyPair)).pem };
   }
 
-  async function issueAndVerify(app: AppClient, userToken: string) {
+  async function issueAndVerify(app: AppClient, userToken: string, kind: 'ec' | 'rsa' = 'ec') {
     const r = reg(app);
-    const { keyPair, csr } = await signingKey();
+    const { keyPair, csr } = await signingKey(kind);
     const issued = await unary(r, r.issueSigningCertificate, { userToken, csr });
     secretsSeen.push(issued.verificationToken);
     const signed = await signData({ content: Buffer.from(issued.verificationToken), certificateDer: Buffer.from(issued.certificate, 'base64'), privateKey: keyPair.privateKey, detached: false });
@@ -96,7 +100,7 @@ export async function startIdentityHarness(userModule: ServiceModule, authOption
   }
 
   /** The whole sign-up; returns what the phone keeps. */
-  async function register(app: AppClient) {
+  async function register(app: AppClient, options: { biometric?: 'ec' | 'rsa' | false; signing?: 'ec' | 'rsa' } = {}) {
     const r = reg(app);
     const created = await createUser(app);
     const userToken = created.userToken;
@@ -105,11 +109,14 @@ export async function startIdentityHarness(userModule: ServiceModule, authOption
     await unary(r, r.confirmPin, { userToken, pin: await app.encrypt(AUTH, PIN) });
     await unary(r, r.registerPattern, { userToken, pattern: await app.encrypt(AUTH, PATTERN) });
     await unary(r, r.confirmPattern, { userToken, pattern: await app.encrypt(AUTH, PATTERN) });
-    const bio = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-    const bioSpki = (bio.publicKey.export({ type: 'spki', format: 'der' }) as Buffer).toString('base64');
-    secretsSeen.push(bioSpki);
-    await unary(r, r.registerBiometric, { userToken, publicKey: await app.encrypt(AUTH, bioSpki) });
-    const issued = await issueAndVerify(app, userToken);
+    const bioKind = options.biometric ?? 'ec';
+    const bio = bioKind === 'rsa' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    if (bioKind) {
+      const bioSpki = (bio.publicKey.export({ type: 'spki', format: 'der' }) as Buffer).toString('base64');
+      secretsSeen.push(bioSpki);
+      await unary(r, r.registerBiometric, { userToken, publicKey: await app.encrypt(AUTH, bioSpki) });
+    }
+    const issued = await issueAndVerify(app, userToken, options.signing);
     const { customerId } = await unary(r, r.submitCustomerInfo, { residentId: '900115-1234567', name: created.name });
     await unary(r, r.registerKyc, { kycData: '{"document":"id-card"}' });
     return { userId: created.userId, userToken, customerId, bio, certificate: issued.certificate };
