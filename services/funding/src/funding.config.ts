@@ -7,7 +7,7 @@
  * error naming the variable.
  */
 import { readFile } from 'node:fs/promises';
-import { ConfigError, int, readConfig, str, url, type Env } from '@kfrm/config';
+import { ConfigError, bool, int, readConfig, str, url, type Env } from '@kfrm/config';
 import { createKakaocertClient, createKakaocertConsentProvider, type CmsConsentProvider } from '@kfrm/kakaocert';
 import { startKakaocertSandbox, type KakaocertSandbox } from '@kfrm/kakaocert/sandbox';
 import { createJweFieldCipher, createKonaplateClient, type KonaplateClient } from '@kfrm/konaplate';
@@ -34,6 +34,9 @@ export function readFundingConfig(env: Env = process.env) {
       kakaocertCallCenterNum: str('KAKAOCERT_CALL_CENTER_NUM', { default: '1600-0000' }),
       kakaocertSubClientId: str('KAKAOCERT_SUB_CLIENT_ID', { optional: true }),
       kakaocertVerifyTimeoutMs: int('KAKAOCERT_VERIFY_TIMEOUT_MS', { default: 10_000, min: 100, max: 120_000 }),
+      // Opt-in for dev stacks on PostgreSQL (docker-compose, a demo cluster): the in-process
+      // sandboxes stand in for both providers although DATABASE_URL is set. Never in production.
+      useSandboxes: bool('KFRM_FUNDING_SANDBOXES', { default: false }),
     },
     env,
   );
@@ -59,7 +62,7 @@ function required(config: FundingConfig, names: Record<string, string | undefine
 function checkConfig(config: FundingConfig, mode: 'embedded' | 'real'): void {
   const problems: string[] = [];
   if (config.konaplateUrl === undefined) {
-    if (mode === 'real') problems.push('KONAPLATE_URL is required when DATABASE_URL is set (the sandbox runs only in the embedded default)');
+    if (mode === 'real' && !config.useSandboxes) problems.push('KONAPLATE_URL is required when DATABASE_URL is set (or KFRM_FUNDING_SANDBOXES=true for a dev stack)');
   } else {
     problems.push(
       ...required(
@@ -76,7 +79,7 @@ function checkConfig(config: FundingConfig, mode: 'embedded' | 'real'): void {
     if (Object.values(crypto).some((v) => v !== undefined)) problems.push(...required(config, crypto, 'with the other KONAPLATE encryption variables'));
   }
   if (config.kakaocertUrl === undefined) {
-    if (mode === 'real') problems.push('KAKAOCERT_URL is required when DATABASE_URL is set (the sandbox runs only in the embedded default)');
+    if (mode === 'real' && !config.useSandboxes) problems.push('KAKAOCERT_URL is required when DATABASE_URL is set (or KFRM_FUNDING_SANDBOXES=true for a dev stack)');
   } else {
     problems.push(
       ...required(
