@@ -70,9 +70,8 @@ export function createAuthentication(deps: IdentityDeps) {
     return user!.userId;
   }
 
-  async function verifySecret(userId: bigint, type: 'PIN' | 'PATTERN', message: EncryptedMessage | undefined, deviceId: bigint): Promise<void> {
+  async function verifySecret(userId: bigint, type: 'PIN' | 'PATTERN', secret: string, deviceId: bigint): Promise<void> {
     const kind = KIND[type];
-    const secret = await openEncryptedText(deps.e2e, message, 'AUTH');
     await throttle(store, `${kind}:device:${deviceId}`, deps.settings.secretChecksPerDeviceWindow, TEN_MINUTES_MS);
     const row = await repo.findSecret(db, userId, kind);
     if (!row) {
@@ -132,6 +131,8 @@ export function createAuthentication(deps: IdentityDeps) {
   return {
     async authenticate(caller: Caller, processId: string, factor: Factor): Promise<AuthenticationProcess> {
       if (!processId) throw new DomainError('RUNNING_PROCESS_NOT_FOUND', 'no such running process');
+      // Decrypted first, for every caller: an E2E error must not tell a valid user token from an unknown one.
+      const secret = factor.type === 'BIO' ? undefined : await openEncryptedText(deps.e2e, factor.secret, 'AUTH');
       const userId = await resolveUser(caller, factor, processId);
       const running = await users.getRunningProcess(processId, userId);
       if (caller.kind === 'userToken' && running.transactionType !== AuthenticatedTransactionType.LOGIN && running.transactionType !== AuthenticatedTransactionType.CHANGE_DEVICE) {
@@ -144,7 +145,7 @@ export function createAuthentication(deps: IdentityDeps) {
       );
       if (!defined) throw new DomainError('AUTHENTICATION_TYPE_NOT_DEFINED', 'the process does not ask for this authentication');
       if (factor.type === 'BIO') await verifyBiometric(userId, processId, factor.signature, caller.deviceId);
-      else await verifySecret(userId, factor.type, factor.secret, caller.deviceId);
+      else await verifySecret(userId, factor.type, secret!, caller.deviceId);
       return users.completeAuthentication(processId, userId, type);
     },
   };
