@@ -97,6 +97,16 @@ describe('signData / verifySignedData', () => {
     }
   });
 
+  it('signs and verifies content given as a small Node Buffer (a view into the shared pool)', async () => {
+    const content = Buffer.from('{"v":1,"amount_minor":"1000"}');
+    expect(content.buffer.byteLength).toBeGreaterThan(content.byteLength);
+    for (const detached of [false, true]) {
+      const signed = await signData({ content, certificateDer: alice.certificateDer, privateKey: alice.keys.privateKey, detached });
+      expect((await verifyAs(alice, signed.base64, Buffer.from('{"v":1,"amount_minor":"1000"}'))).ok).toBe(true);
+      expect((await verifyAs(alice, signed.base64, Buffer.from('{"v":1,"amount_minor":"9000"}'))).ok).toBe(false);
+    }
+  });
+
   it('accepts RSA PKCS#1 v1.5, RSA-PSS, SHA-512 and a subjectKeyIdentifier signer id', async () => {
     const rsa = await signData({ content: token, certificateDer: rsaUser.certificateDer, privateKey: rsaUser.keys.privateKey, detached: false });
     expect((await verifyAs(rsaUser, rsa.base64, token)).ok).toBe(true);

@@ -6,6 +6,14 @@ import { verifyIssuedBy, type CertificateRejection } from '../verify-certificate
 import { checkPublicKey, HASH_BY_OID, isAllowedSignatureAlgorithm, OID, type HashName, type KeyRejection } from './algorithms';
 import { decodePemOrBase64 } from './csr';
 import { checkDerStructure } from './der';
+
+/**
+ * A fresh ArrayBuffer holding exactly these bytes. `buffer.slice()` is not enough: on a Node
+ * Buffer, `slice()` is a view into the shared pool, so `.buffer` would be the whole pool.
+ */
+function exactArrayBuffer(bytes: Uint8Array): ArrayBuffer {
+  return Uint8Array.prototype.slice.call(bytes).buffer as ArrayBuffer;
+}
 import { pkiEngine } from './engine';
 
 type CryptoKey = WebCrypto.CryptoKey;
@@ -91,7 +99,7 @@ export async function buildSignedData(params: SignDataParams, overrides: SignedD
             }),
       }),
     );
-    await signedData.sign(signer.privateKey, index, hash, params.content.slice().buffer, pkiEngine);
+    await signedData.sign(signer.privateKey, index, hash, exactArrayBuffer(params.content), pkiEngine);
   }
   const contentInfo = new pkijs.ContentInfo({ contentType: OID.signedData, content: signedData.toSchema(true) });
   const der = new Uint8Array(contentInfo.toSchema().toBER());
@@ -267,7 +275,7 @@ async function verify(params: VerifySignedDataParams): Promise<SignedDataVerific
   let verified = false;
   try {
     const result = await signedData.verify(
-      { signer: 0, data: expected.slice().buffer, checkChain: false, checkDate: now, extendedMode: true },
+      { signer: 0, data: exactArrayBuffer(expected), checkChain: false, checkDate: now, extendedMode: true },
       pkiEngine,
     );
     verified = result.signatureVerified === true;
