@@ -1,12 +1,9 @@
 import { createHash } from 'node:crypto';
 import { DomainError } from '@kfrm/errors';
 import {
-  appendOutbox,
-  claimEntries,
   findEntriesByKeys,
-  insertPostings,
   lockAccounts,
-  updateAccountBalances,
+  writeBatch,
   type AccountRow,
   type LedgerDb,
   type LedgerTrx,
@@ -259,19 +256,31 @@ export class LedgerPoster {
         })
         // Keys in a fixed order, so two transactions claiming overlapping keys cannot deadlock.
         .sort((a, b) => (a.idempotencyKey < b.idempotencyKey ? -1 : a.idempotencyKey > b.idempotencyKey ? 1 : 0));
-      const claimed = await claimEntries(trx, entryRows);
-      if (claimed.size !== entryRows.length) throw new ClaimRaceError('an idempotency key was claimed concurrently');
       const postings: NewPostingRow[] = [];
       const events: NewOutboxRow[] = [];
       for (const a of applied) {
         const r = batch[a.index]!.request;
-        const entry = claimed.get(r.idempotencyKey)!;
+        const k = r.idempotencyKey;
         const currency = r.amount.currency;
         postings.push(
-          { entryId: entry.id, accountId: a.from.id, currency, amountMinor: -r.amount.minor, balanceAfterMinor: a.fromAfter, accountSeq: a.fromSeq, memo: r.debitMemo },
-          { entryId: entry.id, accountId: a.to.id, currency, amountMinor: r.amount.minor, balanceAfterMinor: a.toAfter, accountSeq: a.toSeq, memo: r.creditMemo },
+          { idempotencyKey: k, accountId: a.from.id, currency, amountMinor: -r.amount.minor, balanceAfterMinor: a.fromAfter, accountSeq: a.fromSeq, memo: r.debitMemo },
+          { idempotencyKey: k, accountId: a.to.id, currency, amountMinor: r.amount.minor, balanceAfterMinor: a.toAfter, accountSeq: a.toSeq, memo: r.creditMemo },
         );
-        for (const e of r.events) events.push({ entryId: entry.id, userId: e.userId, type: e.type, title: e.title, content: e.content });
+        for (const e of r.events) events.push({ idempotencyKey: k, userId: e.userId, type: e.type, title: e.title, content: e.content });
+      }
+      const balances = [...changed].map((a) => ({
+        id: a.id,
+        balanceMinor: a.balanceMinor,
+        postingCount: a.postingCount,
+        dayDebitedOn: a.dayDebitedOn,
+        dayDebitedMinor: a.dayDebitedMinor,
+      }));
+      const claimed = await writeBatch(trx, { entries: entryRows, postings, balances, events });
+      if (claimed.size !== entryRows.length) throw new ClaimRaceError('an idempotency key was claimed concurrently');
+      for (const a of applied) {
+        const r = batch[a.index]!.request;
+        const entry = claimed.get(r.idempotencyKey)!;
+        const currency = r.amount.currency;
         results.set(a.index, {
           entryId: entry.id,
           postedAt: entry.createdAt,
@@ -279,19 +288,6 @@ export class LedgerPoster {
           to: { accountNumber: a.to.accountNumber, balanceAfter: { currency, minor: a.toAfter } },
         });
       }
-      await insertPostings(trx, postings);
-      await updateAccountBalances(
-        trx,
-        [...changed].map((a) => ({
-          id: a.id,
-          balanceMinor: a.balanceMinor,
-          postingCount: a.postingCount,
-          dayDebitedOn: a.dayDebitedOn,
-          dayDebitedMinor: a.dayDebitedMinor,
-        })),
-      );
-      // Last: holds the outbox position row only until COMMIT.
-      await appendOutbox(trx, events);
     }
     const resolved: Outcome[] = [];
     outcomes.forEach((o, i) => {

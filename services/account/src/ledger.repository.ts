@@ -201,49 +201,15 @@ export interface NewEntryRow {
   memo: string;
 }
 
-/**
- * Claims the keys and inserts the entries in one statement. A key that is already taken
- * (a concurrent transaction committed it since we looked) is skipped and missing from the result.
- */
-export async function claimEntries(trx: LedgerTrx, rows: NewEntryRow[]): Promise<Map<string, { id: bigint; createdAt: Date }>> {
-  const claimed = new Map<string, { id: bigint; createdAt: Date }>();
-  if (rows.length === 0) return claimed;
-  const inserted = await trx
-    .insertInto('entries')
-    .values(rows.map((r) => ({ idempotency_key: r.idempotencyKey, request_hash: r.requestHash, kind: r.kind, memo: r.memo })))
-    .onConflict((oc) => oc.column('idempotency_key').doNothing())
-    .returning(['id', 'idempotency_key', 'created_at'])
-    .execute();
-  for (const r of inserted) claimed.set(r.idempotency_key, { id: BigInt(r.id), createdAt: r.created_at });
-  return claimed;
-}
-
+/** A posting of a new entry, named by the entry's idempotency key (its id is not known yet). */
 export interface NewPostingRow {
-  entryId: bigint;
+  idempotencyKey: string;
   accountId: bigint;
   currency: Currency;
   amountMinor: bigint;
   balanceAfterMinor: bigint;
   accountSeq: bigint;
   memo: string;
-}
-
-export async function insertPostings(trx: LedgerTrx, rows: NewPostingRow[]): Promise<void> {
-  if (rows.length === 0) return;
-  await trx
-    .insertInto('postings')
-    .values(
-      rows.map((r) => ({
-        entry_id: r.entryId,
-        account_id: r.accountId,
-        currency: r.currency,
-        amount_minor: r.amountMinor,
-        balance_after_minor: r.balanceAfterMinor,
-        account_seq: r.accountSeq,
-        memo: r.memo,
-      })),
-    )
-    .execute();
 }
 
 export interface AccountBalanceUpdate {
@@ -254,50 +220,90 @@ export interface AccountBalanceUpdate {
   dayDebitedMinor: bigint;
 }
 
-/** Writes the new balances of every account the batch changed, in one statement. */
-export async function updateAccountBalances(trx: LedgerTrx, rows: AccountBalanceUpdate[]): Promise<void> {
-  if (rows.length === 0) return;
-  // Raw SQL is not schema-rewritten: the table is qualified with the (constant) schema name.
-  await sql`
-    update ${sql.table(`${LEDGER_SCHEMA}.accounts`)} as a
-    set balance_minor = v.balance_minor, posting_count = v.posting_count,
-        day_debited_on = v.day_debited_on, day_debited_minor = v.day_debited_minor
-    from unnest(${rows.map((r) => r.id.toString())}::bigint[], ${rows.map((r) => r.balanceMinor.toString())}::bigint[],
-                ${rows.map((r) => r.postingCount.toString())}::bigint[], ${rows.map((r) => r.dayDebitedOn)}::date[],
-                ${rows.map((r) => r.dayDebitedMinor.toString())}::bigint[])
-      as v(id, balance_minor, posting_count, day_debited_on, day_debited_minor)
-    where a.id = v.id`.execute(trx);
-}
-
 export interface NewOutboxRow {
-  entryId: bigint;
+  idempotencyKey: string;
   userId: string;
   type: 'TRANSFER_SUCCEED';
   title: string;
   content: string;
 }
 
-/**
- * Appends events with ids from the single outbox_position row. Call it last in the transaction:
- * the row stays locked until COMMIT, so outbox writers commit in id order (see the migration).
- */
-export async function appendOutbox(trx: LedgerTrx, rows: NewOutboxRow[]): Promise<void> {
-  if (rows.length === 0) return;
-  const position = await trx
-    .updateTable('outbox_position')
-    .set((eb) => ({ last_id: eb('last_id', '+', String(rows.length)) }))
-    .where('singleton', '=', true)
-    .returning('last_id')
-    .executeTakeFirstOrThrow();
-  const first = BigInt(position.last_id) - BigInt(rows.length) + 1n;
-  await trx
-    .insertInto('outbox')
-    .values(rows.map((r, i) => ({ id: first + BigInt(i), entry_id: r.entryId, user_id: r.userId, type: r.type, title: r.title, content: r.content })))
-    .execute();
+export interface BatchWrite {
+  entries: NewEntryRow[];
+  postings: NewPostingRow[];
+  balances: AccountBalanceUpdate[];
+  events: NewOutboxRow[];
 }
 
-export interface OutboxRow extends NewOutboxRow {
+const ids = (values: bigint[]) => values.map((v) => v.toString());
+
+/**
+ * Writes a batch in one statement (one round trip): claims the idempotency keys and inserts the
+ * entries (INSERT ... ON CONFLICT DO NOTHING), their postings, the accounts' new balances, and the
+ * outbox events with ids from the outbox_position row. Returns the entries actually inserted: a
+ * key that was taken meanwhile is missing, and the caller must then roll back (its postings were
+ * dropped but the balances were not).
+ *
+ * The outbox_position row is locked here, in the batch's last statement, and stays locked until
+ * COMMIT, so outbox writers commit in id order (see the migration).
+ */
+export async function writeBatch(trx: LedgerTrx, batch: BatchWrite): Promise<Map<string, { id: bigint; createdAt: Date }>> {
+  const claimed = new Map<string, { id: bigint; createdAt: Date }>();
+  if (batch.entries.length === 0) return claimed;
+  const { entries, postings, balances, events } = batch;
+  // Raw SQL is not schema-rewritten: tables are qualified with the (constant) schema name. All
+  // values travel as bound arrays.
+  const t = (name: string) => sql.table(`${LEDGER_SCHEMA}.${name}`);
+  const { rows } = await sql<{ id: string; idempotency_key: string; created_at: Date }>`
+    with e as (
+      insert into ${t('entries')} (idempotency_key, request_hash, kind, memo)
+      select * from unnest(${entries.map((r) => r.idempotencyKey)}::text[], ${entries.map((r) => r.requestHash)}::text[],
+                           ${entries.map((r) => r.kind)}::text[], ${entries.map((r) => r.memo)}::text[])
+      on conflict (idempotency_key) do nothing
+      returning id, idempotency_key, created_at
+    ),
+    p as (
+      insert into ${t('postings')} (entry_id, account_id, currency, amount_minor, balance_after_minor, account_seq, memo)
+      select e.id, v.account_id, v.currency, v.amount_minor, v.balance_after_minor, v.account_seq, v.memo
+      from unnest(${postings.map((r) => r.idempotencyKey)}::text[], ${ids(postings.map((r) => r.accountId))}::bigint[],
+                  ${postings.map((r) => r.currency)}::text[], ${ids(postings.map((r) => r.amountMinor))}::bigint[],
+                  ${ids(postings.map((r) => r.balanceAfterMinor))}::bigint[], ${ids(postings.map((r) => r.accountSeq))}::bigint[],
+                  ${postings.map((r) => r.memo)}::text[])
+        as v(idempotency_key, account_id, currency, amount_minor, balance_after_minor, account_seq, memo)
+      join e on e.idempotency_key = v.idempotency_key
+    ),
+    u as (
+      update ${t('accounts')} as a
+      set balance_minor = v.balance_minor, posting_count = v.posting_count,
+          day_debited_on = v.day_debited_on, day_debited_minor = v.day_debited_minor
+      from unnest(${ids(balances.map((r) => r.id))}::bigint[], ${ids(balances.map((r) => r.balanceMinor))}::bigint[],
+                  ${ids(balances.map((r) => r.postingCount))}::bigint[], ${balances.map((r) => r.dayDebitedOn)}::date[],
+                  ${ids(balances.map((r) => r.dayDebitedMinor))}::bigint[])
+        as v(id, balance_minor, posting_count, day_debited_on, day_debited_minor)
+      where a.id = v.id
+    ),
+    pos as (
+      update ${t('outbox_position')} set last_id = last_id + ${events.length}::bigint
+      where singleton and ${events.length}::bigint > 0
+      returning last_id
+    ),
+    o as (
+      insert into ${t('outbox')} (id, entry_id, user_id, type, title, content)
+      select pos.last_id - ${events.length}::bigint + v.ord, e.id, v.user_id, v.type, v.title, v.content
+      from unnest(${events.map((r) => r.idempotencyKey)}::text[], ${events.map((r) => r.userId)}::text[], ${events.map((r) => r.type)}::text[],
+                  ${events.map((r) => r.title)}::text[], ${events.map((r) => r.content)}::text[]) with ordinality
+        as v(idempotency_key, user_id, type, title, content, ord)
+      join e on e.idempotency_key = v.idempotency_key
+      cross join pos
+    )
+    select id, idempotency_key, created_at from e`.execute(trx);
+  for (const r of rows) claimed.set(r.idempotency_key, { id: BigInt(r.id), createdAt: r.created_at });
+  return claimed;
+}
+
+export interface OutboxRow extends Omit<NewOutboxRow, 'idempotencyKey'> {
   id: bigint;
+  entryId: bigint;
   createdAt: Date;
 }
 

@@ -1,0 +1,155 @@
+// Ledger benchmark (not a test): transfers per second through the LedgerPoster, batched and
+// unbatched, with 1, 16 and 64 concurrent callers, on spread-out accounts and with every
+// transfer crediting one hot account; and pgbench's built-in TPC-B-like transaction on the same
+// server with the same client counts, for comparison.
+//
+//   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npx tsx bench/ledger.ts
+//
+// Env: BENCH_SECONDS (per run, default 5), BENCH_CLIENTS (default "1,16,64"). Everything runs in
+// scratch databases (created here, dropped at the end). Callers are closed loops: each awaits its
+// transfer's acknowledgement (after COMMIT) before sending the next.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { cpus } from 'node:os';
+// The root package has no dependencies of its own: the workspace packages are imported by path.
+import { migrateSchema, openDatabase, type DatabaseHandle } from '../packages/db/src/index';
+import { createMemoryStore } from '../packages/store/src/index';
+import { createLedger } from '../services/account/src/ledger';
+import { LedgerPoster, type LedgerPosterOptions } from '../services/account/src/ledger-poster';
+import { LEDGER_SCHEMA, type LedgerDatabase } from '../services/account/src/ledger.table';
+import { migrations } from '../services/account/src/migrations';
+
+const databaseUrl = process.env.DATABASE_URL;
+if (!databaseUrl) {
+  console.error('set DATABASE_URL (a Postgres server where scratch databases may be created)');
+  process.exit(2);
+}
+const seconds = Number(process.env.BENCH_SECONDS ?? 5);
+const clientCounts = (process.env.BENCH_CLIENTS ?? '1,16,64').split(',').map(Number);
+const ACCOUNTS = 1_000;
+const POOL_MAX = 70;
+
+const MODES: Record<'unbatched' | 'batched', (clients: number) => LedgerPosterOptions> = {
+  // One transaction per transfer, as many in flight as there are callers.
+  unbatched: (clients) => ({ maxBatchSize: 1, lingerMs: 0, maxConcurrentBatches: Math.min(clients, POOL_MAX - 2) }),
+  // Batches form while earlier ones commit (no linger wait).
+  batched: () => ({ maxBatchSize: 64, lingerMs: 0, maxConcurrentBatches: 4 }),
+};
+
+function withDatabase(url: string, name: string): string {
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+/** CREATE/DROP DATABASE on the server (through psql: no driver needed at the root). */
+function admin(text: string): void {
+  execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', databaseUrl!, '-c', text], { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+interface Result {
+  tps: number;
+  p50: number;
+  p99: number;
+  refused: number;
+}
+
+async function runLedger(db: DatabaseHandle, mode: keyof typeof MODES, clients: number, hot: boolean, accounts: string[], hotAccount: string, runId: string): Promise<Result> {
+  const kysely = db.kysely<LedgerDatabase>(LEDGER_SCHEMA);
+  const poster = new LedgerPoster(kysely, MODES[mode](clients));
+  const ledger = createLedger({ db: kysely, poster, store: createMemoryStore() });
+  const latencies: number[] = [];
+  let refused = 0;
+  let seq = 0;
+  const deadline = performance.now() + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: clients }, async (_, c) => {
+      let state = (c + 1) * 2654435761;
+      const next = () => (state = (Math.imul(state, 1103515245) + 12345) >>> 0);
+      while (performance.now() < deadline) {
+        const from = accounts[next() % accounts.length]!;
+        let to = hot ? hotAccount : accounts[next() % accounts.length]!;
+        if (to === from) to = accounts[(accounts.indexOf(from) + 1) % accounts.length]!;
+        const start = performance.now();
+        try {
+          await ledger.postTransfer({ idempotencyKey: `${runId}-${c}-${seq++}`, fromAccountNumber: from, toAccountNumber: to, amount: { currency: 'KRW', minor: 1n }, debitMemo: 'bench', creditMemo: 'bench', events: [] });
+          latencies.push(performance.now() - start);
+        } catch {
+          refused++;
+        }
+      }
+    }),
+  );
+  await poster.close();
+  latencies.sort((a, b) => a - b);
+  return { tps: latencies.length / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), refused };
+}
+
+function runPgbench(url: string, clients: number): number | undefined {
+  const threads = Math.max(1, Math.min(clients, cpus().length));
+  const out = spawnSync('pgbench', ['-M', 'prepared', '-c', String(clients), '-j', String(threads), '-T', String(seconds), '-n', url], { encoding: 'utf8' });
+  const match = /tps = ([\d.]+) \(without initial connection time\)/.exec(out.stdout) ?? /tps = ([\d.]+)/.exec(out.stdout);
+  if (!match) {
+    console.error('pgbench failed:', out.stderr.slice(0, 500));
+    return undefined;
+  }
+  return Number(match[1]);
+}
+
+const name = `kfrm_bench_${randomBytes(4).toString('hex')}`;
+const pgbenchName = `${name}_pgbench`;
+admin(`create database "${name}"`);
+const db = await openDatabase({ databaseUrl: withDatabase(databaseUrl, name), poolMax: POOL_MAX });
+const rows: { workload: string; clients: number; unbatched: Result; batched: Result; pgbench: number | undefined }[] = [];
+try {
+  await migrateSchema(db, { schema: LEDGER_SCHEMA, migrations });
+  const kysely = db.kysely<LedgerDatabase>(LEDGER_SCHEMA);
+  const setupPoster = new LedgerPoster(kysely, { maxBatchSize: 64, lingerMs: 0 });
+  const setup = createLedger({ db: kysely, poster: setupPoster, store: createMemoryStore() });
+  const accounts: string[] = [];
+  for (let i = 0; i < ACCOUNTS; i++) accounts.push((await setup.createAccount({ ownerUserId: `bench-${i}`, name: `bench ${i}`, currency: 'KRW' })).accountNumber);
+  const hotAccount = (await setup.createAccount({ ownerUserId: 'bench-hot', name: 'hot', currency: 'KRW' })).accountNumber;
+  await Promise.all(accounts.map((a, i) => setup.deposit({ idempotencyKey: `fund-${i}`, accountNumber: a, amount: { currency: 'KRW', minor: 10n ** 12n }, memo: 'fund' })));
+  await setupPoster.close();
+
+  const haveTools = spawnSync('pgbench', ['--version']).status === 0;
+  const pgbenchUrl = withDatabase(databaseUrl, pgbenchName);
+  if (haveTools) {
+    admin(`create database "${pgbenchName}"`);
+    execFileSync('pgbench', ['-i', '-s', '1', '-q', pgbenchUrl], { stdio: 'ignore' });
+  }
+  const syncCommit = execFileSync('psql', ['-X', '-tA', '-d', databaseUrl!, '-c', 'show synchronous_commit'], { encoding: 'utf8' }).trim();
+
+  for (const hot of [false, true]) {
+    for (const clients of clientCounts) {
+      const runId = randomBytes(4).toString('hex');
+      const unbatched = await runLedger(db, 'unbatched', clients, hot, accounts, hotAccount, `u${runId}`);
+      const batched = await runLedger(db, 'batched', clients, hot, accounts, hotAccount, `b${runId}`);
+      // pgbench at scale 1 has a single branch row that every transaction updates: its own hot row.
+      const pgbench = haveTools && !hot ? runPgbench(pgbenchUrl, clients) : rows.find((r) => r.clients === clients)?.pgbench;
+      rows.push({ workload: hot ? 'one hot account' : `${ACCOUNTS} accounts`, clients, unbatched, batched, pgbench });
+      console.error(`done: ${rows.at(-1)!.workload}, ${clients} clients`);
+    }
+  }
+
+  const f = (n: number | undefined, digits = 0) => (n === undefined || Number.isNaN(n) ? '-' : n.toFixed(digits));
+  console.log(`\nledger benchmark: ${seconds}s per run, synchronous_commit=${syncCommit}, ${cpus().length} CPUs, batched = ${JSON.stringify(MODES.batched(1))}`);
+  console.log('| workload | clients | unbatched tx/s | p50 / p99 ms | batched tx/s | p50 / p99 ms | pgbench TPC-B tps | batched / pgbench |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of rows) {
+    console.log(
+      `| ${r.workload} | ${r.clients} | ${f(r.unbatched.tps)} | ${f(r.unbatched.p50, 1)} / ${f(r.unbatched.p99, 1)} | ${f(r.batched.tps)} | ${f(r.batched.p50, 1)} / ${f(r.batched.p99, 1)} | ${f(r.pgbench)} | ${r.pgbench ? (r.batched.tps / r.pgbench).toFixed(2) : '-'} |`,
+    );
+  }
+  const refused = rows.reduce((s, r) => s + r.unbatched.refused + r.batched.refused, 0);
+  if (refused > 0) console.log(`(${refused} transfers refused or failed; not counted)`);
+} finally {
+  await db.close();
+  admin(`drop database if exists "${name}" with (force)`);
+  admin(`drop database if exists "${pgbenchName}" with (force)`);
+}
