@@ -4,7 +4,9 @@ import { generateKeyPairSync, sign } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unary } from '@kfrm/app-client';
-import { signData } from '@kfrm/pki';
+import { createCsr, signData } from '@kfrm/pki';
+import { ecKeys, nestedSequences, rsaKeys } from '@kfrm/pki/signing/test-fixtures';
+import { CommonApiError, CommonApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/api/common/error';
 import {
   BiometricServiceClient,
   ChangeDeviceApiError,
@@ -44,7 +46,7 @@ import {
   AuthenticatePinForLoginApiError,
   AuthenticatePinForLoginApiError_ErrorCode,
 } from '@kfrm/proto/gen/kfrm/api/authentication/authentication';
-import { AuthenticatedTransactionType, AuthenticationProcess_ProcessStatus, AuthenticationType } from '@kfrm/proto/gen/kfrm/api/common/common';
+import { AuthenticatedTransactionType, AuthenticationProcess_ProcessStatus, AuthenticationType, EncryptedMessage_ProviderType } from '@kfrm/proto/gen/kfrm/api/common/common';
 import { UserServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user';
 import { apiErrorCode } from '@kfrm/server-kit';
 import { userModule } from '@kfrm/service-user';
@@ -431,6 +433,54 @@ describe('identity over gRPC', () => {
     }
     expect(statuses.slice(0, 10)).toEqual(Array(10).fill(grpc.status.OK));
     expect(statuses[10]).toBe(grpc.status.RESOURCE_EXHAUSTED);
+  });
+
+  it('refuses bad CSRs, signatures over other content, replayed activations and secrets for the wrong E2E provider', async () => {
+    const app = await h.newPhone();
+    const { userToken } = await h.createUser(app);
+    await h.agree(app, userToken);
+    const r = reg(app);
+    const csrCode = async (csr: string) => apiErrorCode(await refusal(unary(r, r.issueSigningCertificate, { userToken, csr })), IssueSigningCertificateApiError);
+    expect(await csrCode(Buffer.from(nestedSequences(10_000)).toString('base64'))).toBe(IssueSigningCertificateApiError_ErrorCode.INVALID_SIGNING_CSR);
+    expect(await csrCode((await createCsr(await rsaKeys(1024))).pem)).toBe(IssueSigningCertificateApiError_ErrorCode.INVALID_SIGNING_CSR);
+    expect(await csrCode((await createCsr(await ecKeys('P-384'))).pem)).toBe(IssueSigningCertificateApiError_ErrorCode.INVALID_SIGNING_CSR);
+
+    // The right key over other content: refused, and the token is spent.
+    const { keyPair, csr } = await h.signingKey();
+    const issued = await unary(r, r.issueSigningCertificate, { userToken, csr });
+    const certificateDer = Buffer.from(issued.certificate, 'base64');
+    const other = await signData({ content: Buffer.from(issued.verificationToken + 'x'), certificateDer, privateKey: keyPair.privateKey, detached: false });
+    const altered = await refusal(unary(r, r.verifySigningCertificate, { userToken, signedData: other.base64 }));
+    expect(apiErrorCode(altered, VerifySigningCertificateApiError)).toBe(VerifySigningCertificateApiError_ErrorCode.SIGNING_CERTIFICATE_VERIFICATION_FAILED);
+    const right = await signData({ content: Buffer.from(issued.verificationToken), certificateDer, privateKey: keyPair.privateKey, detached: true });
+    const late = await refusal(unary(r, r.verifySigningCertificate, { userToken, signedData: right.base64 }));
+    expect(apiErrorCode(late, VerifySigningCertificateApiError)).toBe(VerifySigningCertificateApiError_ErrorCode.SIGNING_CERTIFICATE_NOT_FOUND);
+
+    // A good activation, then the same signature again: nothing left to activate.
+    const fresh = await h.issueAndVerify(app, userToken);
+    const again = await signData({ content: Buffer.from(fresh.verificationToken), certificateDer: Buffer.from(fresh.certificate, 'base64'), privateKey: fresh.keyPair.privateKey, detached: false });
+    const replay = await refusal(unary(r, r.verifySigningCertificate, { userToken, signedData: again.base64 }));
+    expect(apiErrorCode(replay, VerifySigningCertificateApiError)).toBe(VerifySigningCertificateApiError_ErrorCode.SIGNING_CERTIFICATE_NOT_FOUND);
+
+    // A PIN encrypted for the BANKING provider is not opened by an AUTH method.
+    const wrongProvider = await refusal(unary(r, r.registerPin, { userToken, pin: await app.encrypt(EncryptedMessage_ProviderType.BANKING, PIN) }));
+    expect(wrongProvider.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(apiErrorCode(wrongProvider, CommonApiError)).toBe(CommonApiError_ErrorCode.E2E_DECRYPTION_FAILED);
+  });
+
+  it('lets one of two racing uses of a biometric challenge or a refresh token win, never both', async () => {
+    const app = await h.newPhone();
+    const user = await h.register(app);
+    const l = loginSvc(app);
+    const a = authn(app);
+    const { process } = await unary(l, l.prepareLogin, { userToken: user.userToken });
+    const signature = sign('sha256', biometricChallenge(process!.processId), user.bio.privateKey).toString('base64');
+    const bio = await Promise.allSettled([1, 2, 3].map(() => unary(a, a.authenticateBiometricForLogin, { userToken: user.userToken, processId: process!.processId, signature })));
+    expect(bio.filter((x) => x.status === 'fulfilled')).toHaveLength(1);
+    const session = await unary(l, l.login, { userToken: user.userToken, processId: process!.processId });
+    h.secretsSeen.push(session.sessionToken, session.refreshToken);
+    const rotations = await Promise.allSettled([1, 2].map(() => unary(l, l.refreshSession, { refreshToken: session.refreshToken })));
+    expect(rotations.filter((x) => x.status === 'fulfilled').length).toBeLessThanOrEqual(1);
   });
 
   it('keeps PINs, patterns, tokens and keys out of the logs', () => {
