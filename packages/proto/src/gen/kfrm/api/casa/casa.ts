@@ -142,6 +142,192 @@ export interface ListTermsResponse {
   terms: Term[];
 }
 
+/**
+ * Not in the seed (it shows no error enum for CasaOpeningService); the
+ * wrappers follow the project convention `<Method>ApiError { ErrorCode code = 1; }`
+ * and reuse the seed's code names where they fit (USER_NOT_FOUND,
+ * OUTCOME_UNKNOWN, EXTERNAL_SERVICE_UNAVAILABLE, USER_STATUS_CONFLICT).
+ */
+export interface InitiateOpeningApiError {
+  code: InitiateOpeningApiError_ErrorCode;
+}
+
+export enum InitiateOpeningApiError_ErrorCode {
+  /** USER_NOT_FOUND - 사용자 정보를 찾을 수 없습니다. */
+  USER_NOT_FOUND = 0,
+  /** EXTERNAL_SERVICE_UNAVAILABLE - 사용자 서비스에 연결할 수 없습니다. */
+  EXTERNAL_SERVICE_UNAVAILABLE = 1,
+  UNRECOGNIZED = -1,
+}
+
+export function initiateOpeningApiError_ErrorCodeFromJSON(object: any): InitiateOpeningApiError_ErrorCode {
+  switch (object) {
+    case 0:
+    case "USER_NOT_FOUND":
+      return InitiateOpeningApiError_ErrorCode.USER_NOT_FOUND;
+    case 1:
+    case "EXTERNAL_SERVICE_UNAVAILABLE":
+      return InitiateOpeningApiError_ErrorCode.EXTERNAL_SERVICE_UNAVAILABLE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return InitiateOpeningApiError_ErrorCode.UNRECOGNIZED;
+  }
+}
+
+export function initiateOpeningApiError_ErrorCodeToJSON(object: InitiateOpeningApiError_ErrorCode): string {
+  switch (object) {
+    case InitiateOpeningApiError_ErrorCode.USER_NOT_FOUND:
+      return "USER_NOT_FOUND";
+    case InitiateOpeningApiError_ErrorCode.EXTERNAL_SERVICE_UNAVAILABLE:
+      return "EXTERNAL_SERVICE_UNAVAILABLE";
+    case InitiateOpeningApiError_ErrorCode.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export interface AgreeTermsApiError {
+  code: AgreeTermsApiError_ErrorCode;
+}
+
+export enum AgreeTermsApiError_ErrorCode {
+  /** TERM_NOT_FOUND - 알 수 없는 약관입니다. */
+  TERM_NOT_FOUND = 0,
+  /** MANDATORY_TERMS_NOT_AGREED - 필수 약관에 모두 동의해야 합니다. */
+  MANDATORY_TERMS_NOT_AGREED = 1,
+  UNRECOGNIZED = -1,
+}
+
+export function agreeTermsApiError_ErrorCodeFromJSON(object: any): AgreeTermsApiError_ErrorCode {
+  switch (object) {
+    case 0:
+    case "TERM_NOT_FOUND":
+      return AgreeTermsApiError_ErrorCode.TERM_NOT_FOUND;
+    case 1:
+    case "MANDATORY_TERMS_NOT_AGREED":
+      return AgreeTermsApiError_ErrorCode.MANDATORY_TERMS_NOT_AGREED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return AgreeTermsApiError_ErrorCode.UNRECOGNIZED;
+  }
+}
+
+export function agreeTermsApiError_ErrorCodeToJSON(object: AgreeTermsApiError_ErrorCode): string {
+  switch (object) {
+    case AgreeTermsApiError_ErrorCode.TERM_NOT_FOUND:
+      return "TERM_NOT_FOUND";
+    case AgreeTermsApiError_ErrorCode.MANDATORY_TERMS_NOT_AGREED:
+      return "MANDATORY_TERMS_NOT_AGREED";
+    case AgreeTermsApiError_ErrorCode.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export interface CompleteOpeningApiError {
+  code: CompleteOpeningApiError_ErrorCode;
+}
+
+export enum CompleteOpeningApiError_ErrorCode {
+  /** CASA_ALREADY_OPENED - 이미 계좌를 개설했습니다. */
+  CASA_ALREADY_OPENED = 0,
+  /** CIF_NOT_FOUND - 고객 정보(CIF)가 아직 없습니다. */
+  CIF_NOT_FOUND = 1,
+  /** KYC_NOT_VERIFIED - 본인 확인(KYC)이 완료되지 않았습니다. */
+  KYC_NOT_VERIFIED = 2,
+  /** MANDATORY_TERMS_NOT_AGREED - 필수 약관에 모두 동의해야 합니다. */
+  MANDATORY_TERMS_NOT_AGREED = 3,
+  /** INVALID_ACCOUNT_PASSWORD - 계좌 비밀번호는 숫자 4자리입니다. */
+  INVALID_ACCOUNT_PASSWORD = 4,
+  /** WEAK_ACCOUNT_PASSWORD - 추측하기 쉬운 계좌 비밀번호입니다. */
+  WEAK_ACCOUNT_PASSWORD = 5,
+  /** USER_NOT_FOUND - 사용자 정보를 찾을 수 없습니다. */
+  USER_NOT_FOUND = 6,
+  /** USER_STATUS_CONFLICT - 계좌를 개설할 수 없는 회원 상태입니다. */
+  USER_STATUS_CONFLICT = 7,
+  /** CASA_OPENING_IN_PROGRESS - 같은 회원의 개설이 진행 중입니다. 잠시 후 다시 시도하세요. */
+  CASA_OPENING_IN_PROGRESS = 8,
+  /** OUTCOME_UNKNOWN - 개설 결과를 알 수 없습니다. 다시 시도하면 이어서 처리합니다. */
+  OUTCOME_UNKNOWN = 9,
+  /** EXTERNAL_SERVICE_UNAVAILABLE - 사용자 또는 원장 서비스에 연결할 수 없습니다. */
+  EXTERNAL_SERVICE_UNAVAILABLE = 10,
+  UNRECOGNIZED = -1,
+}
+
+export function completeOpeningApiError_ErrorCodeFromJSON(object: any): CompleteOpeningApiError_ErrorCode {
+  switch (object) {
+    case 0:
+    case "CASA_ALREADY_OPENED":
+      return CompleteOpeningApiError_ErrorCode.CASA_ALREADY_OPENED;
+    case 1:
+    case "CIF_NOT_FOUND":
+      return CompleteOpeningApiError_ErrorCode.CIF_NOT_FOUND;
+    case 2:
+    case "KYC_NOT_VERIFIED":
+      return CompleteOpeningApiError_ErrorCode.KYC_NOT_VERIFIED;
+    case 3:
+    case "MANDATORY_TERMS_NOT_AGREED":
+      return CompleteOpeningApiError_ErrorCode.MANDATORY_TERMS_NOT_AGREED;
+    case 4:
+    case "INVALID_ACCOUNT_PASSWORD":
+      return CompleteOpeningApiError_ErrorCode.INVALID_ACCOUNT_PASSWORD;
+    case 5:
+    case "WEAK_ACCOUNT_PASSWORD":
+      return CompleteOpeningApiError_ErrorCode.WEAK_ACCOUNT_PASSWORD;
+    case 6:
+    case "USER_NOT_FOUND":
+      return CompleteOpeningApiError_ErrorCode.USER_NOT_FOUND;
+    case 7:
+    case "USER_STATUS_CONFLICT":
+      return CompleteOpeningApiError_ErrorCode.USER_STATUS_CONFLICT;
+    case 8:
+    case "CASA_OPENING_IN_PROGRESS":
+      return CompleteOpeningApiError_ErrorCode.CASA_OPENING_IN_PROGRESS;
+    case 9:
+    case "OUTCOME_UNKNOWN":
+      return CompleteOpeningApiError_ErrorCode.OUTCOME_UNKNOWN;
+    case 10:
+    case "EXTERNAL_SERVICE_UNAVAILABLE":
+      return CompleteOpeningApiError_ErrorCode.EXTERNAL_SERVICE_UNAVAILABLE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return CompleteOpeningApiError_ErrorCode.UNRECOGNIZED;
+  }
+}
+
+export function completeOpeningApiError_ErrorCodeToJSON(object: CompleteOpeningApiError_ErrorCode): string {
+  switch (object) {
+    case CompleteOpeningApiError_ErrorCode.CASA_ALREADY_OPENED:
+      return "CASA_ALREADY_OPENED";
+    case CompleteOpeningApiError_ErrorCode.CIF_NOT_FOUND:
+      return "CIF_NOT_FOUND";
+    case CompleteOpeningApiError_ErrorCode.KYC_NOT_VERIFIED:
+      return "KYC_NOT_VERIFIED";
+    case CompleteOpeningApiError_ErrorCode.MANDATORY_TERMS_NOT_AGREED:
+      return "MANDATORY_TERMS_NOT_AGREED";
+    case CompleteOpeningApiError_ErrorCode.INVALID_ACCOUNT_PASSWORD:
+      return "INVALID_ACCOUNT_PASSWORD";
+    case CompleteOpeningApiError_ErrorCode.WEAK_ACCOUNT_PASSWORD:
+      return "WEAK_ACCOUNT_PASSWORD";
+    case CompleteOpeningApiError_ErrorCode.USER_NOT_FOUND:
+      return "USER_NOT_FOUND";
+    case CompleteOpeningApiError_ErrorCode.USER_STATUS_CONFLICT:
+      return "USER_STATUS_CONFLICT";
+    case CompleteOpeningApiError_ErrorCode.CASA_OPENING_IN_PROGRESS:
+      return "CASA_OPENING_IN_PROGRESS";
+    case CompleteOpeningApiError_ErrorCode.OUTCOME_UNKNOWN:
+      return "OUTCOME_UNKNOWN";
+    case CompleteOpeningApiError_ErrorCode.EXTERNAL_SERVICE_UNAVAILABLE:
+      return "EXTERNAL_SERVICE_UNAVAILABLE";
+    case CompleteOpeningApiError_ErrorCode.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 function createBaseAgreeTermsRequest(): AgreeTermsRequest {
   return { agreements: [] };
 }
@@ -787,6 +973,213 @@ export const ListTermsResponse: MessageFns<ListTermsResponse, "kfrm.api.casa.Lis
   fromPartial(object: DeepPartial<ListTermsResponse>): ListTermsResponse {
     const message = createBaseListTermsResponse();
     message.terms = object.terms?.map((e) => Term.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseInitiateOpeningApiError(): InitiateOpeningApiError {
+  return { code: 0 };
+}
+
+export const InitiateOpeningApiError: MessageFns<InitiateOpeningApiError, "kfrm.api.casa.InitiateOpeningApiError"> = {
+  $type: "kfrm.api.casa.InitiateOpeningApiError" as const,
+
+  encode(message: InitiateOpeningApiError, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== 0) {
+      writer.uint32(8).int32(message.code);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InitiateOpeningApiError {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInitiateOpeningApiError();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.code = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InitiateOpeningApiError {
+    return { code: isSet(object.code) ? initiateOpeningApiError_ErrorCodeFromJSON(object.code) : 0 };
+  },
+
+  toJSON(message: InitiateOpeningApiError): unknown {
+    const obj: any = {};
+    if (message.code !== 0) {
+      obj.code = initiateOpeningApiError_ErrorCodeToJSON(message.code);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<InitiateOpeningApiError>): InitiateOpeningApiError {
+    return InitiateOpeningApiError.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<InitiateOpeningApiError>): InitiateOpeningApiError {
+    const message = createBaseInitiateOpeningApiError();
+    message.code = object.code ?? 0;
+    return message;
+  },
+};
+
+function createBaseAgreeTermsApiError(): AgreeTermsApiError {
+  return { code: 0 };
+}
+
+export const AgreeTermsApiError: MessageFns<AgreeTermsApiError, "kfrm.api.casa.AgreeTermsApiError"> = {
+  $type: "kfrm.api.casa.AgreeTermsApiError" as const,
+
+  encode(message: AgreeTermsApiError, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== 0) {
+      writer.uint32(8).int32(message.code);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AgreeTermsApiError {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAgreeTermsApiError();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.code = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AgreeTermsApiError {
+    return { code: isSet(object.code) ? agreeTermsApiError_ErrorCodeFromJSON(object.code) : 0 };
+  },
+
+  toJSON(message: AgreeTermsApiError): unknown {
+    const obj: any = {};
+    if (message.code !== 0) {
+      obj.code = agreeTermsApiError_ErrorCodeToJSON(message.code);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AgreeTermsApiError>): AgreeTermsApiError {
+    return AgreeTermsApiError.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AgreeTermsApiError>): AgreeTermsApiError {
+    const message = createBaseAgreeTermsApiError();
+    message.code = object.code ?? 0;
+    return message;
+  },
+};
+
+function createBaseCompleteOpeningApiError(): CompleteOpeningApiError {
+  return { code: 0 };
+}
+
+export const CompleteOpeningApiError: MessageFns<CompleteOpeningApiError, "kfrm.api.casa.CompleteOpeningApiError"> = {
+  $type: "kfrm.api.casa.CompleteOpeningApiError" as const,
+
+  encode(message: CompleteOpeningApiError, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== 0) {
+      writer.uint32(8).int32(message.code);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CompleteOpeningApiError {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCompleteOpeningApiError();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.code = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CompleteOpeningApiError {
+    return { code: isSet(object.code) ? completeOpeningApiError_ErrorCodeFromJSON(object.code) : 0 };
+  },
+
+  toJSON(message: CompleteOpeningApiError): unknown {
+    const obj: any = {};
+    if (message.code !== 0) {
+      obj.code = completeOpeningApiError_ErrorCodeToJSON(message.code);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CompleteOpeningApiError>): CompleteOpeningApiError {
+    return CompleteOpeningApiError.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CompleteOpeningApiError>): CompleteOpeningApiError {
+    const message = createBaseCompleteOpeningApiError();
+    message.code = object.code ?? 0;
     return message;
   },
 };
