@@ -105,7 +105,7 @@ describe('account service over gRPC', () => {
   const deposit = (accountNumber: string, major: bigint, idempotencyKey: string) =>
     call(L().deposit.bind(L()), { idempotencyKey, accountNumber, amount: krw(major), memo: 'deposit' });
   const postTransfer = (from: string, to: string, major: bigint, idempotencyKey: string, opts: Partial<grpc.CallOptions> = {}) =>
-    call(L().postTransfer.bind(L()), { idempotencyKey, fromAccountNumber: from, toAccountNumber: to, amount: krw(major), debitMemo: 'to', creditMemo: 'from', events: [], sourceOwnerUserId: '' }, undefined, opts);
+    call(L().postTransfer.bind(L()), { idempotencyKey, fromAccountNumber: from, toAccountNumber: to, amount: krw(major), debitMemo: 'to', creditMemo: 'from', events: [], sourceOwnerUserId: '', toExternalSettlement: false }, undefined, opts);
 
   it('lets each user read only their own accounts and transactions; someone else\'s looks like none at all', async () => {
     const a = await open('user-a', 'A main');
@@ -200,7 +200,7 @@ describe('account service over gRPC', () => {
       { currencyCode: CurrencyCode.USD, majorAmount: 2n ** 63n - 1n, minorAmount: 0n },
       { currencyCode: CurrencyCode.USD, majorAmount: 1n, minorAmount: 0n },
     ]) {
-      const err = await failure(call(L().postTransfer.bind(L()), { idempotencyKey: 'errors-amount', fromAccountNumber: a.accountNumber, toAccountNumber: b.accountNumber, amount, debitMemo: '', creditMemo: '', events: [], sourceOwnerUserId: '' }));
+      const err = await failure(call(L().postTransfer.bind(L()), { idempotencyKey: 'errors-amount', fromAccountNumber: a.accountNumber, toAccountNumber: b.accountNumber, amount, debitMemo: '', creditMemo: '', events: [], sourceOwnerUserId: '', toExternalSettlement: false }));
       expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
       expect(apiErrorCode(err, PostTransferApiError)).toBe(PostTransferApiError_ErrorCode.INVALID_AMOUNT);
     }
@@ -263,6 +263,7 @@ describe('account service over gRPC', () => {
         { userId: 'user-ev-b', type: OutboxEventType.OUTBOX_EVENT_TYPE_TRANSFER_SUCCEED, title: 'Received', content: '100 KRW' },
       ],
       sourceOwnerUserId: 'user-ev-a',
+      toExternalSettlement: false,
     });
     const after = await call(L().listOutboxEvents.bind(L()), { afterId: cursor, limit: 0 });
     expect(after.events.map((e) => [e.id, e.entryId, e.userId, e.type, e.title])).toEqual([

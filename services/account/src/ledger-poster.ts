@@ -36,6 +36,8 @@ export interface PostRequest {
   events: LedgerEvent[];
   /** When set, the source must be this user's account (else INVALID_SOURCE_ACCOUNT). */
   sourceOwnerUserId?: string;
+  /** A transfer out of the bank: the target is the external-settlement (SYSTEM) account. */
+  toSettlement?: boolean;
 }
 
 export interface PostedSide {
@@ -318,7 +320,8 @@ export class LedgerPoster {
 
     const to = accounts.get(r.toAccountNumber);
     const missingTarget = transfer ? 'INVALID_TARGET_ACCOUNT' : 'ACCOUNT_NOT_FOUND';
-    if (!to || to.kind !== 'CUSTOMER' || to === from) return fail(missingTarget, transfer ? 'target account is not valid' : 'account not found');
+    const targetKind = transfer && r.toSettlement ? 'SYSTEM' : 'CUSTOMER';
+    if (!to || to.kind !== targetKind || to === from) return fail(missingTarget, transfer ? 'target account is not valid' : 'account not found');
     if (to.currency !== r.amount.currency) return transfer ? fail('INVALID_TARGET_ACCOUNT', 'target account is in another currency') : fail('INVALID_AMOUNT', 'amount is not in the account currency');
 
     let dayDebited = from.dayDebitedOn === today ? from.dayDebitedMinor : 0n;

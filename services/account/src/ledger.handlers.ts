@@ -15,6 +15,8 @@ import {
   DepositApiError_ErrorCode,
   GetAccountForOwnerApiError,
   GetAccountForOwnerApiError_ErrorCode,
+  GetTransferTargetApiError,
+  GetTransferTargetApiError_ErrorCode,
   LedgerServiceService,
   OutboxEventType,
   PostTransferApiError,
@@ -118,6 +120,7 @@ export function ledgerHandlers(ledger: Ledger) {
           debitMemo: request.debitMemo,
           creditMemo: request.creditMemo,
           events,
+          ...(request.toExternalSettlement ? { toExternalSettlement: true } : {}),
           ...(request.sourceOwnerUserId !== '' ? { sourceOwnerUserId: request.sourceOwnerUserId } : {}),
         });
         return transferResponse(result);
@@ -133,6 +136,10 @@ export function ledgerHandlers(ledger: Ledger) {
       },
       async getAccountForOwner(request) {
         return { account: ledgerAccountToWire(await ledger.getAccountForOwner(request.ownerUserId, request.accountNumber)) };
+      },
+      async getTransferTarget(request) {
+        const a = await ledger.getTransferTarget(request.accountNumber);
+        return { accountNumber: a.accountNumber, ownerUserId: a.ownerUserId ?? '', currency: CODE_OF[a.currency] };
       },
       async listOutboxEvents(request) {
         const events = await ledger.listOutboxEvents(request.afterId, request.limit);
@@ -154,6 +161,7 @@ export function ledgerHandlers(ledger: Ledger) {
       postTransfer: { access: internal, errors: apiErrorType(PostTransferApiError, PostTransferApiError_ErrorCode) },
       deposit: { access: internal, errors: apiErrorType(DepositApiError, DepositApiError_ErrorCode) },
       getAccountForOwner: { access: internal, errors: apiErrorType(GetAccountForOwnerApiError, GetAccountForOwnerApiError_ErrorCode) },
+      getTransferTarget: { access: internal, errors: apiErrorType(GetTransferTargetApiError, GetTransferTargetApiError_ErrorCode) },
       listOutboxEvents: { access: internal },
     },
   );

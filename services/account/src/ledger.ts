@@ -54,6 +54,8 @@ export interface PostTransferInput {
   creditMemo: string;
   events: LedgerEvent[];
   sourceOwnerUserId?: string;
+  /** Interbank: credit the external-settlement account (toAccountNumber must be empty). */
+  toExternalSettlement?: boolean;
 }
 
 export interface DepositInput {
@@ -74,6 +76,8 @@ export interface Ledger {
   deposit(input: DepositInput): Promise<PostResult>;
   /** The account if it is the owner's; ACCOUNT_NOT_FOUND otherwise (unknown or someone else's alike). */
   getAccountForOwner(ownerUserId: string, accountNumber: string): Promise<AccountRow>;
+  /** Any customer account by number (a transfer shows its holder); ACCOUNT_NOT_FOUND otherwise. */
+  getTransferTarget(accountNumber: string): Promise<AccountRow>;
   listAccounts(ownerUserId: string): Promise<AccountRow[]>;
   /**
    * One page of the owner's account statement, newest first. `snapshotScope` names the reader
@@ -149,7 +153,13 @@ export function createLedger(deps: { db: LedgerDb; poster: LedgerPoster; store: 
         checkText('event content', e.content, MAX_EVENT_TEXT);
       }
       if (input.amount.minor <= 0n) throw new DomainError('INVALID_AMOUNT', 'amount must be positive');
-      return poster.post({ kind: 'TRANSFER', ...input });
+      if (input.toExternalSettlement) {
+        if (input.toAccountNumber !== '') throw new InvalidArgumentError('to_account_number must be empty for the external settlement');
+        const { toExternalSettlement: _, ...rest } = input;
+        return poster.post({ kind: 'TRANSFER', ...rest, toAccountNumber: SETTLEMENT_ACCOUNT[input.amount.currency], toSettlement: true });
+      }
+      const { toExternalSettlement: _, ...rest } = input;
+      return poster.post({ kind: 'TRANSFER', ...rest });
     },
 
     async deposit(input) {
@@ -169,6 +179,12 @@ export function createLedger(deps: { db: LedgerDb; poster: LedgerPoster; store: 
     },
 
     getAccountForOwner: ownAccount,
+
+    async getTransferTarget(accountNumber) {
+      const account = isCustomerAccountNumber(accountNumber) ? await findAccountByNumber(db, accountNumber) : undefined;
+      if (!account || account.kind !== 'CUSTOMER') throw new DomainError('ACCOUNT_NOT_FOUND', 'account not found');
+      return account;
+    },
 
     listAccounts(ownerUserId) {
       return listAccountsOfOwner(db, ownerUserId);

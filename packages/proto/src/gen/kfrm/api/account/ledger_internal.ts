@@ -174,6 +174,12 @@ export interface PostTransferRequest {
   events: OutboxEventRequest[];
   /** when set, the source account must belong to this user (else INVALID_SOURCE_ACCOUNT) */
   sourceOwnerUserId: string;
+  /**
+   * Added for interbank transfers: when true, to_account_number must be empty and the credit
+   * goes to the external-settlement account of the amount's currency (money leaving the bank
+   * for another institution)
+   */
+  toExternalSettlement: boolean;
 }
 
 export interface PostTransferResponse {
@@ -337,6 +343,52 @@ export function getAccountForOwnerApiError_ErrorCodeToJSON(object: GetAccountFor
     case GetAccountForOwnerApiError_ErrorCode.ACCOUNT_NOT_FOUND:
       return "ACCOUNT_NOT_FOUND";
     case GetAccountForOwnerApiError_ErrorCode.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/**
+ * Added for transfers: who holds one of our customer accounts, for showing the holder's
+ * (masked) name before a transfer. Unknown and non-customer accounts: ACCOUNT_NOT_FOUND.
+ */
+export interface GetTransferTargetRequest {
+  accountNumber: string;
+}
+
+export interface GetTransferTargetResponse {
+  accountNumber: string;
+  /** the user id of the holder (decimal string) */
+  ownerUserId: string;
+  currency: CurrencyCode;
+}
+
+export interface GetTransferTargetApiError {
+  code: GetTransferTargetApiError_ErrorCode;
+}
+
+export enum GetTransferTargetApiError_ErrorCode {
+  ACCOUNT_NOT_FOUND = 0,
+  UNRECOGNIZED = -1,
+}
+
+export function getTransferTargetApiError_ErrorCodeFromJSON(object: any): GetTransferTargetApiError_ErrorCode {
+  switch (object) {
+    case 0:
+    case "ACCOUNT_NOT_FOUND":
+      return GetTransferTargetApiError_ErrorCode.ACCOUNT_NOT_FOUND;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return GetTransferTargetApiError_ErrorCode.UNRECOGNIZED;
+  }
+}
+
+export function getTransferTargetApiError_ErrorCodeToJSON(object: GetTransferTargetApiError_ErrorCode): string {
+  switch (object) {
+    case GetTransferTargetApiError_ErrorCode.ACCOUNT_NOT_FOUND:
+      return "ACCOUNT_NOT_FOUND";
+    case GetTransferTargetApiError_ErrorCode.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
   }
@@ -1062,6 +1114,7 @@ function createBasePostTransferRequest(): PostTransferRequest {
     creditMemo: "",
     events: [],
     sourceOwnerUserId: "",
+    toExternalSettlement: false,
   };
 }
 
@@ -1092,6 +1145,9 @@ export const PostTransferRequest: MessageFns<PostTransferRequest, "kfrm.api.acco
     }
     if (message.sourceOwnerUserId !== "") {
       writer.uint32(66).string(message.sourceOwnerUserId);
+    }
+    if (message.toExternalSettlement !== false) {
+      writer.uint32(72).bool(message.toExternalSettlement);
     }
     return writer;
   },
@@ -1173,6 +1229,14 @@ export const PostTransferRequest: MessageFns<PostTransferRequest, "kfrm.api.acco
             message.sourceOwnerUserId = reader.string();
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.toExternalSettlement = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1221,6 +1285,11 @@ export const PostTransferRequest: MessageFns<PostTransferRequest, "kfrm.api.acco
         : isSet(object.source_owner_user_id)
         ? globalThis.String(object.source_owner_user_id)
         : "",
+      toExternalSettlement: isSet(object.toExternalSettlement)
+        ? globalThis.Boolean(object.toExternalSettlement)
+        : isSet(object.to_external_settlement)
+        ? globalThis.Boolean(object.to_external_settlement)
+        : false,
     };
   },
 
@@ -1250,6 +1319,9 @@ export const PostTransferRequest: MessageFns<PostTransferRequest, "kfrm.api.acco
     if (message.sourceOwnerUserId !== "") {
       obj.sourceOwnerUserId = message.sourceOwnerUserId;
     }
+    if (message.toExternalSettlement !== false) {
+      obj.toExternalSettlement = message.toExternalSettlement;
+    }
     return obj;
   },
 
@@ -1268,6 +1340,7 @@ export const PostTransferRequest: MessageFns<PostTransferRequest, "kfrm.api.acco
     message.creditMemo = object.creditMemo ?? "";
     message.events = object.events?.map((e) => OutboxEventRequest.fromPartial(e)) || [];
     message.sourceOwnerUserId = object.sourceOwnerUserId ?? "";
+    message.toExternalSettlement = object.toExternalSettlement ?? false;
     return message;
   },
 };
@@ -2037,6 +2110,270 @@ export const GetAccountForOwnerApiError: MessageFns<
   },
 };
 
+function createBaseGetTransferTargetRequest(): GetTransferTargetRequest {
+  return { accountNumber: "" };
+}
+
+export const GetTransferTargetRequest: MessageFns<
+  GetTransferTargetRequest,
+  "kfrm.api.account.GetTransferTargetRequest"
+> = {
+  $type: "kfrm.api.account.GetTransferTargetRequest" as const,
+
+  encode(message: GetTransferTargetRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accountNumber !== "") {
+      writer.uint32(10).string(message.accountNumber);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetTransferTargetRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetTransferTargetRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accountNumber = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetTransferTargetRequest {
+    return {
+      accountNumber: isSet(object.accountNumber)
+        ? globalThis.String(object.accountNumber)
+        : isSet(object.account_number)
+        ? globalThis.String(object.account_number)
+        : "",
+    };
+  },
+
+  toJSON(message: GetTransferTargetRequest): unknown {
+    const obj: any = {};
+    if (message.accountNumber !== "") {
+      obj.accountNumber = message.accountNumber;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetTransferTargetRequest>): GetTransferTargetRequest {
+    return GetTransferTargetRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetTransferTargetRequest>): GetTransferTargetRequest {
+    const message = createBaseGetTransferTargetRequest();
+    message.accountNumber = object.accountNumber ?? "";
+    return message;
+  },
+};
+
+function createBaseGetTransferTargetResponse(): GetTransferTargetResponse {
+  return { accountNumber: "", ownerUserId: "", currency: 0 };
+}
+
+export const GetTransferTargetResponse: MessageFns<
+  GetTransferTargetResponse,
+  "kfrm.api.account.GetTransferTargetResponse"
+> = {
+  $type: "kfrm.api.account.GetTransferTargetResponse" as const,
+
+  encode(message: GetTransferTargetResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accountNumber !== "") {
+      writer.uint32(10).string(message.accountNumber);
+    }
+    if (message.ownerUserId !== "") {
+      writer.uint32(18).string(message.ownerUserId);
+    }
+    if (message.currency !== 0) {
+      writer.uint32(24).int32(message.currency);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetTransferTargetResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetTransferTargetResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accountNumber = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.ownerUserId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.currency = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetTransferTargetResponse {
+    return {
+      accountNumber: isSet(object.accountNumber)
+        ? globalThis.String(object.accountNumber)
+        : isSet(object.account_number)
+        ? globalThis.String(object.account_number)
+        : "",
+      ownerUserId: isSet(object.ownerUserId)
+        ? globalThis.String(object.ownerUserId)
+        : isSet(object.owner_user_id)
+        ? globalThis.String(object.owner_user_id)
+        : "",
+      currency: isSet(object.currency) ? currencyCodeFromJSON(object.currency) : 0,
+    };
+  },
+
+  toJSON(message: GetTransferTargetResponse): unknown {
+    const obj: any = {};
+    if (message.accountNumber !== "") {
+      obj.accountNumber = message.accountNumber;
+    }
+    if (message.ownerUserId !== "") {
+      obj.ownerUserId = message.ownerUserId;
+    }
+    if (message.currency !== 0) {
+      obj.currency = currencyCodeToJSON(message.currency);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetTransferTargetResponse>): GetTransferTargetResponse {
+    return GetTransferTargetResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetTransferTargetResponse>): GetTransferTargetResponse {
+    const message = createBaseGetTransferTargetResponse();
+    message.accountNumber = object.accountNumber ?? "";
+    message.ownerUserId = object.ownerUserId ?? "";
+    message.currency = object.currency ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetTransferTargetApiError(): GetTransferTargetApiError {
+  return { code: 0 };
+}
+
+export const GetTransferTargetApiError: MessageFns<
+  GetTransferTargetApiError,
+  "kfrm.api.account.GetTransferTargetApiError"
+> = {
+  $type: "kfrm.api.account.GetTransferTargetApiError" as const,
+
+  encode(message: GetTransferTargetApiError, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== 0) {
+      writer.uint32(8).int32(message.code);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetTransferTargetApiError {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetTransferTargetApiError();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.code = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetTransferTargetApiError {
+    return { code: isSet(object.code) ? getTransferTargetApiError_ErrorCodeFromJSON(object.code) : 0 };
+  },
+
+  toJSON(message: GetTransferTargetApiError): unknown {
+    const obj: any = {};
+    if (message.code !== 0) {
+      obj.code = getTransferTargetApiError_ErrorCodeToJSON(message.code);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetTransferTargetApiError>): GetTransferTargetApiError {
+    return GetTransferTargetApiError.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetTransferTargetApiError>): GetTransferTargetApiError {
+    const message = createBaseGetTransferTargetApiError();
+    message.code = object.code ?? 0;
+    return message;
+  },
+};
+
 function createBaseListOutboxEventsRequest(): ListOutboxEventsRequest {
   return { afterId: 0n, limit: 0 };
 }
@@ -2430,6 +2767,18 @@ export const LedgerServiceService = {
       Buffer.from(GetAccountForOwnerResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetAccountForOwnerResponse => GetAccountForOwnerResponse.decode(value),
   },
+  /** The holder of any customer account (transfers show the recipient's name); else ACCOUNT_NOT_FOUND. */
+  getTransferTarget: {
+    path: "/kfrm.api.account.LedgerService/GetTransferTarget" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetTransferTargetRequest): Buffer =>
+      Buffer.from(GetTransferTargetRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetTransferTargetRequest => GetTransferTargetRequest.decode(value),
+    responseSerialize: (value: GetTransferTargetResponse): Buffer =>
+      Buffer.from(GetTransferTargetResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetTransferTargetResponse => GetTransferTargetResponse.decode(value),
+  },
   /** Outbox events after a cursor, in id order; only committed events are ever returned. */
   listOutboxEvents: {
     path: "/kfrm.api.account.LedgerService/ListOutboxEvents" as const,
@@ -2453,6 +2802,8 @@ export interface LedgerServiceServer extends UntypedServiceImplementation {
   deposit: handleUnaryCall<DepositRequest, DepositResponse>;
   /** The account when it belongs to the owner; else ACCOUNT_NOT_FOUND. */
   getAccountForOwner: handleUnaryCall<GetAccountForOwnerRequest, GetAccountForOwnerResponse>;
+  /** The holder of any customer account (transfers show the recipient's name); else ACCOUNT_NOT_FOUND. */
+  getTransferTarget: handleUnaryCall<GetTransferTargetRequest, GetTransferTargetResponse>;
   /** Outbox events after a cursor, in id order; only committed events are ever returned. */
   listOutboxEvents: handleUnaryCall<ListOutboxEventsRequest, ListOutboxEventsResponse>;
 }
@@ -2521,6 +2872,22 @@ export interface LedgerServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetAccountForOwnerResponse) => void,
+  ): ClientUnaryCall;
+  /** The holder of any customer account (transfers show the recipient's name); else ACCOUNT_NOT_FOUND. */
+  getTransferTarget(
+    request: GetTransferTargetRequest,
+    callback: (error: ServiceError | null, response: GetTransferTargetResponse) => void,
+  ): ClientUnaryCall;
+  getTransferTarget(
+    request: GetTransferTargetRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetTransferTargetResponse) => void,
+  ): ClientUnaryCall;
+  getTransferTarget(
+    request: GetTransferTargetRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetTransferTargetResponse) => void,
   ): ClientUnaryCall;
   /** Outbox events after a cursor, in id order; only committed events are ever returned. */
   listOutboxEvents(
