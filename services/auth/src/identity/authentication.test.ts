@@ -1,0 +1,142 @@
+// The factor check as a use case, on a real database and a store that can be made to fail, with
+// the user service replaced by a recording stand-in: what is persisted when the store fails.
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createAttemptLimiter, createSecretHasher } from '@kfrm/credentials';
+import { migrateSchema } from '@kfrm/db';
+import { openTestDatabase, type TestDatabase } from '@kfrm/db/test-database';
+import { createKeySession, createKeySessions, encryptForSession, parseKeyEncryptionKey } from '@kfrm/e2e-crypto';
+import { DomainError } from '@kfrm/errors';
+import { createLogger } from '@kfrm/logging';
+import { createSigningCa } from '@kfrm/pki';
+import {
+  AuthenticatedTransactionType,
+  Authentication_AuthenticationStatus,
+  AuthenticationProcess_ProcessStatus,
+  AuthenticationType,
+  type EncryptedMessage,
+} from '@kfrm/proto/gen/kfrm/api/common/common';
+import { UserStatus } from '@kfrm/proto/gen/kfrm/api/common/user/status/user_status';
+import { createMemoryStore, StoreUnavailableError, type Store } from '@kfrm/store';
+import type { Kysely } from 'kysely';
+import { migrations } from '../migrations';
+import { createAuthentication, type Caller } from './authentication';
+import { DEFAULT_IDENTITY_SETTINGS, type IdentityDeps } from './identity-deps';
+import { createSandboxIdentityVerifier } from './identity-verifier';
+import type { IdentityDatabase } from './identity.table';
+import type { UserDirectory } from './user-directory';
+
+const MAX = 3;
+const PIN = '582916';
+
+/** A memory store whose calls fail (as an unreachable Redis does) while `failing(method, key)` says so. */
+function flakyStore(failing: { when: (method: string, key: string) => boolean }): Store {
+  const inner = createMemoryStore();
+  return new Proxy(inner, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        if (failing.when(String(prop), String(args[0] ?? ''))) return Promise.reject(new StoreUnavailableError('store down'));
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+}
+
+describe('authentication use case', () => {
+  let database: TestDatabase;
+  let db: Kysely<IdentityDatabase>;
+  const failing = { when: (_method: string, _key: string) => false };
+  const completed: AuthenticationType[] = [];
+  const statusChanges: UserStatus[] = [];
+  let deps: IdentityDeps;
+  let encrypt: (text: string) => Promise<EncryptedMessage>;
+  const userId = 42n;
+  const caller: Caller = { kind: 'session', userId, deviceId: 7n };
+
+  const users = {
+    async getRunningProcess(processId: string) {
+      return {
+        transactionType: AuthenticatedTransactionType.TRANSFER,
+        process: {
+          processId,
+          status: AuthenticationProcess_ProcessStatus.READY,
+          authentications: [{ type: AuthenticationType.PIN, fallback: AuthenticationType.NONE, status: Authentication_AuthenticationStatus.READY }],
+        },
+      };
+    },
+    async completeAuthentication(processId: string, _user: bigint, type: AuthenticationType) {
+      completed.push(type);
+      return { processId, status: AuthenticationProcess_ProcessStatus.DONE, authentications: [] };
+    },
+    async updateUserStatus(_user: bigint, _expected: UserStatus, next: UserStatus) {
+      statusChanges.push(next);
+    },
+  } as unknown as UserDirectory;
+
+  beforeAll(async () => {
+    database = await openTestDatabase();
+    await migrateSchema(database, { schema: 'auth', migrations });
+    db = database.kysely<IdentityDatabase>('auth');
+    const store = flakyStore(failing);
+    const e2e = createKeySessions(createMemoryStore(), parseKeyEncryptionKey(randomBytes(32)));
+    const session = await createKeySession(e2e, 'AUTH');
+    encrypt = async (text) => (await encryptForSession(session.publicKeySpkiBase64, session.sessionId, 'AUTH', text)).encryptedMessage;
+    const hasher = createSecretHasher({ pepper: randomBytes(32) });
+    deps = {
+      db,
+      store,
+      users,
+      e2e,
+      hasher,
+      limiters: { pin: createAttemptLimiter(store, { kind: 'pin', maxAttempts: MAX }), pattern: createAttemptLimiter(store, { kind: 'pattern', maxAttempts: MAX }) },
+      signingCa: await createSigningCa(),
+      verifier: createSandboxIdentityVerifier(),
+      logger: createLogger({ service: 'test', level: 'silent' }),
+      settings: { ...DEFAULT_IDENTITY_SETTINGS, maxSecretAttempts: MAX, secretChecksPerDeviceWindow: 1_000 },
+      now: () => new Date(),
+    };
+    await db.insertInto('secret_credentials').values({ user_id: userId, kind: 'pin', hash: await hasher.hashSecret(PIN), updated_at: new Date() }).execute();
+  }, 60_000);
+
+  afterAll(async () => {
+    await database?.close();
+  });
+
+  beforeEach(() => {
+    failing.when = () => false;
+    completed.length = 0;
+    statusChanges.length = 0;
+  });
+
+  const row = () => db.selectFrom('secret_credentials').select(['failures', 'locked']).where('user_id', '=', String(userId)).where('kind', '=', 'pin').executeTakeFirstOrThrow();
+  const attempt = async (pin: string) => createAuthentication(deps).authenticate(caller, 'process-1', { type: 'PIN', secret: await encrypt(pin) });
+  const code = (p: Promise<unknown>) => p.then(() => 'OK', (e: unknown) => (e instanceof DomainError ? e.code : (e as Error).name));
+
+  it('completes the step with the right PIN and clears earlier failures', async () => {
+    expect(await code(attempt('582917'))).toBe('AUTHENTICATION_FAILED');
+    expect((await row()).failures).toBe(1);
+    expect(await code(attempt(PIN))).toBe('OK');
+    expect(completed).toEqual([AuthenticationType.PIN]);
+    expect(await row()).toEqual({ failures: 0, locked: false });
+  });
+
+  it('fails closed when the store cannot count the attempt: no success, nothing completed', async () => {
+    failing.when = (method) => method === 'incrWithTtl';
+    expect(await code(attempt(PIN))).toBe('StoreUnavailableError');
+    expect(completed).toEqual([]);
+  });
+
+  it('persists the lock on the row when the store cannot take it, and refuses the right PIN after', async () => {
+    for (let i = 1; i < MAX; i++) expect(await code(attempt('582917'))).toBe('AUTHENTICATION_FAILED');
+    failing.when = (method, key) => method === 'set' && key.includes('locked:');
+    expect(await code(attempt('582917'))).toBe('StoreUnavailableError');
+    expect(await row()).toEqual({ failures: MAX, locked: true });
+    failing.when = () => false;
+    // The store lost nothing it could not rebuild: the row refuses, and the user is blocked.
+    expect(await code(attempt(PIN))).toBe('AUTHENTICATION_FAILED');
+    expect(completed).toEqual([]);
+    expect(statusChanges).toEqual([UserStatus.BLOCKED]);
+  });
+});
