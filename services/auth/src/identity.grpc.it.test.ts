@@ -489,6 +489,8 @@ describe('identity over gRPC', () => {
     for (const secret of [PIN, PATTERN, ...h.secretsSeen]) expect(text).not.toContain(`"${secret}"`);
     for (const secret of h.secretsSeen) expect(text).not.toContain(secret.slice(-24));
     expect(text).not.toContain('PRIVATE KEY');
+    expect(text).not.toContain('900115-1234567');
+    expect(text).not.toContain('id-card');
   });
 
   // Last: it closes the store the process uses.
