@@ -1,17 +1,51 @@
+import type { Env } from '@kfrm/config';
+import { createSecretHasher } from '@kfrm/credentials';
 import type { ServiceModule } from '@kfrm/runtime';
-import { defineService } from '@kfrm/server-kit';
-import { CasaOpeningServiceService } from '@kfrm/proto/gen/kfrm/api/casa/casa';
+import { LedgerServiceClient } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
+import { UserServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user';
+import { createCasa } from './casa';
+import { loadCasaPepper, readCasaConfig } from './casa.config';
+import { casaHandlers } from './casa.handlers';
+import { CASA_SCHEMA, type CasaDatabase } from './casa.table';
+import { migrations } from './migrations';
+import { grpcLedgerAccounts, grpcUserDirectory } from './upstream';
 
-const session = { access: 'session' } as const;
+export { CASA_SCHEMA } from './casa.table';
 
-export const casaModule: ServiceModule = {
-  name: 'casa',
-  create() {
-    // Account opening arrives with the money issue; until then UNIMPLEMENTED.
-    return {
-      mobile: [
-        defineService(CasaOpeningServiceService, {}, { initiateOpening: session, listTerms: session, agreeTerms: session, completeOpening: session }),
-      ],
-    };
-  },
-};
+export interface CasaModuleOptions {
+  /** Where KFRM_CASA_* are read (process.env by default). */
+  env?: Env;
+  now?: () => Date;
+  /** Tests shorten the claim of a running opening (see CasaDeps.claimMs). */
+  claimMs?: number;
+}
+
+/**
+ * CASA opening on the mobile listener (session access for every method). The user's CIF/KYC
+ * state comes from the user service's FindByUserId; the account is created by the ledger's
+ * internal CreateAccount.
+ */
+export function createCasaModule(options: CasaModuleOptions = {}): ServiceModule {
+  return {
+    name: 'casa',
+    schema: CASA_SCHEMA,
+    migrations,
+    async create({ db, logger, config, internalClients }) {
+      const casaConfig = readCasaConfig(options.env);
+      const pepper = await loadCasaPepper(casaConfig, config);
+      const casa = createCasa({
+        db: db.kysely<CasaDatabase>(CASA_SCHEMA),
+        users: grpcUserDirectory(() => internalClients.get(UserServiceClient)),
+        ledger: grpcLedgerAccounts(() => internalClients.get(LedgerServiceClient)),
+        hasher: createSecretHasher({ pepper }),
+        logger,
+        limit: { perTransactionKrw: BigInt(casaConfig.limitPerTransactionKrw), perDayKrw: BigInt(casaConfig.limitPerDayKrw) },
+        ...(options.claimMs !== undefined ? { claimMs: options.claimMs } : {}),
+        ...(options.now ? { now: options.now } : {}),
+      });
+      return { mobile: [casaHandlers(casa)] };
+    },
+  };
+}
+
+export const casaModule: ServiceModule = createCasaModule();

@@ -1,1 +1,1 @@
-export { casaModule } from './casa.module';
+export { casaModule, createCasaModule, CASA_SCHEMA } from './casa.module';

@@ -1,0 +1,120 @@
+// The two services casa calls, behind small ports: the user service (whose record says where the
+// user stands) and the ledger (which creates the account). The gRPC adapters live here so the use
+// cases never see grpc-js.
+import { status, type ServiceError } from '@grpc/grpc-js';
+import { DomainError } from '@kfrm/errors';
+import { CurrencyCode } from '@kfrm/proto/gen/kfrm/api/common/common';
+import { LedgerServiceClient } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
+import { KycStatus, UserServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user';
+import { UserStatus } from '@kfrm/proto/gen/kfrm/api/common/user/status/user_status';
+
+/** What casa needs of a user; always the user service's record, never the request. */
+export interface CasaUser {
+  userId: string;
+  /** Only an ACTIVATED user can open an account. */
+  active: boolean;
+  /** Empty until the CIF process has given the user a customer id. */
+  customerId: string;
+  kycVerified: boolean;
+  residentId: string;
+  phoneNumber: string;
+}
+
+export interface UserDirectory {
+  /** Throws DomainError USER_NOT_FOUND or EXTERNAL_SERVICE_UNAVAILABLE. */
+  findUser(userId: string): Promise<CasaUser>;
+}
+
+export interface NewLedgerAccount {
+  /** The same for every attempt of one user's opening (see README: the ledger contract has no field for it yet). */
+  idempotencyKey: string;
+  ownerUserId: string;
+  accountName: string;
+  limitPerTransactionKrw: bigint;
+  limitPerDayKrw: bigint;
+}
+
+/** The ledger answered "no": nothing was created. */
+export class LedgerRefusedError extends Error {
+  override name = 'LedgerRefusedError';
+}
+
+/** The call may or may not have created the account (timeout, lost connection, server error). */
+export class LedgerOutcomeUnknownError extends Error {
+  override name = 'LedgerOutcomeUnknownError';
+}
+
+export interface LedgerAccounts {
+  /** The new account's number; throws LedgerRefusedError or LedgerOutcomeUnknownError. */
+  createAccount(input: NewLedgerAccount): Promise<{ accountNumber: string }>;
+}
+
+export function grpcUserDirectory(client: () => UserServiceClient, timeoutMs = 3_000): UserDirectory {
+  return {
+    findUser(userId) {
+      return new Promise((resolve, reject) => {
+        client().findByUserId({ userId }, { deadline: Date.now() + timeoutMs } as never, (err: ServiceError | null, response) => {
+          if (err) {
+            if (err.code === status.NOT_FOUND) return reject(new DomainError('USER_NOT_FOUND', 'The user was not found.', { cause: err }));
+            return reject(new DomainError('EXTERNAL_SERVICE_UNAVAILABLE', 'The user service cannot be reached.', { cause: err }));
+          }
+          const user = response.user;
+          if (!user || user.userId.toString() !== userId) return reject(new DomainError('USER_NOT_FOUND', 'The user was not found.'));
+          resolve({
+            userId,
+            active: user.userStatus === UserStatus.ACTIVATED,
+            customerId: user.customerId.trim(),
+            kycVerified: user.kycStatus === KycStatus.VERIFIED,
+            residentId: user.residentId,
+            phoneNumber: user.phoneNumber,
+          });
+        });
+      });
+    },
+  };
+}
+
+/** Codes after which the ledger surely did not create anything. Everything else: outcome unknown. */
+const DEFINITE_REFUSALS = new Set<status>([
+  status.INVALID_ARGUMENT,
+  status.FAILED_PRECONDITION,
+  status.OUT_OF_RANGE,
+  status.NOT_FOUND,
+  status.ALREADY_EXISTS,
+  status.PERMISSION_DENIED,
+  status.UNAUTHENTICATED,
+  status.UNIMPLEMENTED,
+]);
+
+const krw = (amount: bigint) => ({ currencyCode: CurrencyCode.KRW, majorAmount: amount, minorAmount: 0n });
+
+export function grpcLedgerAccounts(client: () => LedgerServiceClient, timeoutMs = 5_000): LedgerAccounts {
+  return {
+    createAccount(input) {
+      return new Promise((resolve, reject) => {
+        client().createAccount(
+          {
+            ownerUserId: input.ownerUserId,
+            accountName: input.accountName,
+            currency: CurrencyCode.KRW,
+            limitPerTransaction: krw(input.limitPerTransactionKrw),
+            limitPerDay: krw(input.limitPerDayKrw),
+            accountColor: '',
+          },
+          { deadline: Date.now() + timeoutMs } as never,
+          (err: ServiceError | null, response) => {
+            if (err) {
+              const Kind = DEFINITE_REFUSALS.has(err.code) ? LedgerRefusedError : LedgerOutcomeUnknownError;
+              return reject(new Kind(`ledger CreateAccount failed: ${status[err.code]}`, { cause: err }));
+            }
+            const account = response.account;
+            if (!account?.accountNumber || account.ownerUserId !== input.ownerUserId) {
+              return reject(new LedgerOutcomeUnknownError('ledger CreateAccount answered without the account'));
+            }
+            resolve({ accountNumber: account.accountNumber });
+          },
+        );
+      });
+    },
+  };
+}
