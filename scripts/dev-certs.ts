@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, readdir, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { ensureDevCertificates } from '@kfrm/pki';
+import { ensureDevCertificates, ensureDevSigningCa } from '@kfrm/pki';
 
 const repoRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
 
@@ -26,17 +26,27 @@ export interface DevSecrets {
   deviceCaCertFile: string;
   deviceCaKeyFile: string;
   e2eKekFile: string;
+  authPepperFile: string;
+  signingCaCertFile: string;
+  signingCaKeyFile: string;
+}
+
+async function ensureRandomKeyFile(file: string): Promise<void> {
+  const exists = await stat(file).then(
+    () => true,
+    () => false,
+  );
+  if (!exists) await writeFile(file, randomBytes(32).toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
 }
 
 export async function ensureDevSecrets(dir: string, hosts: string[]): Promise<DevSecrets> {
   const tls = await ensureDevCertificates(dir, hosts);
   const e2eKekFile = join(dir, 'e2e-kek');
-  const exists = await stat(e2eKekFile).then(
-    () => true,
-    () => false,
-  );
-  if (!exists) await writeFile(e2eKekFile, randomBytes(32).toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
-  const files = { ...tls, e2eKekFile };
+  const authPepperFile = join(dir, 'auth-pepper');
+  await ensureRandomKeyFile(e2eKekFile);
+  await ensureRandomKeyFile(authPepperFile);
+  const signing = await ensureDevSigningCa(dir);
+  const files = { ...tls, e2eKekFile, authPepperFile, ...signing };
   // Compose mounts file secrets as bind mounts and ignores `uid`/`mode` for them, so the
   // container's user (uid 10001) can read them only if they are world-readable. Acceptable for
   // throwaway dev keys in a gitignored folder; never do this with real keys.
