@@ -1,1 +1,2 @@
-export { transferModule } from './transfer.module';
+export { createTransferModule, transferModule, TRANSFER_SCHEMA } from './transfer.module';
+export { signedContent, processContext } from './canonical';

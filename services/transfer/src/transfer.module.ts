@@ -1,24 +1,57 @@
+import { readConfig, str, type Env } from '@kfrm/config';
+import { LedgerServiceClient } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
+import { UserServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user';
+import { ProcessStepServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user_internal';
 import type { ServiceModule } from '@kfrm/runtime';
-import { defineService } from '@kfrm/server-kit';
-import { TransferServiceService } from '@kfrm/proto/gen/kfrm/api/transfer/transfer';
+import { DEFAULT_ICON_BASE_URL } from './institutions';
+import { sandboxInterbankDirectory, type InterbankDirectory } from './interbank-directory';
+import { migrations } from './migrations';
+import { transferHandlers } from './transfer.handlers';
+import { TRANSFER_SCHEMA, type TransferDatabase } from './transfer.table';
+import { createTransfers, type TransferDeps } from './transfers';
+import { grpcLedger, grpcUsers } from './upstream';
 
-const session = { access: 'session' } as const;
+export { TRANSFER_SCHEMA } from './transfer.table';
 
-export const transferModule: ServiceModule = {
-  name: 'transfer',
-  create() {
-    // Transfers arrive with the money issue; until then UNIMPLEMENTED.
-    return {
-      mobile: [
-        defineService(TransferServiceService, {}, {
-          getSourceAccountInfo: session,
-          listLatestTargets: session,
-          listTargetInstitutions: session,
-          getTargetAccountInfo: session,
-          getPreCheck: session,
-          execute: session,
-        }),
-      ],
-    };
-  },
-};
+export interface TransferModuleOptions {
+  /** Where KFRM_TRANSFER_* are read (process.env by default). */
+  env?: Env;
+  /** The interbank account inquiry; the sandbox by default (the only one there is today). */
+  interbank?: InterbankDirectory;
+  /** Clock and lease timings (tests). */
+  tuning?: Pick<TransferDeps, 'now' | 'leaseMs' | 'waitMs' | 'maxWaits'>;
+}
+
+function readTransferConfig(env: Env | undefined) {
+  return readConfig({ iconBaseUrl: str('KFRM_TRANSFER_ICON_BASE_URL', { default: DEFAULT_ICON_BASE_URL }) }, env);
+}
+
+/**
+ * The transfer service: TransferService on the mobile listener (session access). Money moves
+ * only through the ledger's internal API; authentication processes and signatures are the user
+ * service's (UserService, ProcessStepService).
+ */
+export function createTransferModule(options: TransferModuleOptions = {}): ServiceModule {
+  return {
+    name: 'transfer',
+    schema: TRANSFER_SCHEMA,
+    migrations,
+    create({ db, logger, internalClients }) {
+      const config = readTransferConfig(options.env);
+      const transfers = createTransfers({
+        db: db.kysely<TransferDatabase>(TRANSFER_SCHEMA),
+        ledger: grpcLedger(() => internalClients.get(LedgerServiceClient)),
+        users: grpcUsers(
+          () => internalClients.get(UserServiceClient),
+          () => internalClients.get(ProcessStepServiceClient),
+        ),
+        interbank: options.interbank ?? sandboxInterbankDirectory(),
+        logger,
+        ...options.tuning,
+      });
+      return { mobile: [transferHandlers(transfers, { iconBaseUrl: config.iconBaseUrl })] };
+    },
+  };
+}
+
+export const transferModule: ServiceModule = createTransferModule();

@@ -1,0 +1,99 @@
+import { DomainError } from '@kfrm/errors';
+import { CurrencyCode, type MonetaryValue } from '@kfrm/proto/gen/kfrm/api/common/common';
+import {
+  ExecuteApiError,
+  ExecuteApiError_ErrorCode,
+  GetPreCheckApiError,
+  GetPreCheckApiError_ErrorCode,
+  GetTargetAccountInfoApiError,
+  GetTargetAccountInfoApiError_ErrorCode,
+  TransferServiceService,
+} from '@kfrm/proto/gen/kfrm/api/transfer/transfer';
+import { apiErrorType, defineService, type CallContext } from '@kfrm/server-kit';
+import { krwAmount } from './canonical';
+import { iconUrl, type InstitutionEntry } from './institutions';
+import type { Transfers } from './transfers';
+
+function sessionUser(ctx: CallContext): string {
+  const userId = ctx.principal.session?.userId;
+  // The guard guarantees a session at this level; without one nothing is anyone's.
+  if (!userId) throw new DomainError('UNAUTHENTICATED_USER', 'client certificate or session is not valid');
+  return userId;
+}
+
+const wireCurrency = (v: MonetaryValue | undefined) =>
+  v === undefined ? undefined : { currencyCode: v.currencyCode === CurrencyCode.KRW ? ('KRW' as const) : ('OTHER' as const), majorAmount: v.majorAmount, minorAmount: v.minorAmount };
+
+const krw = (amount: bigint): MonetaryValue => ({ currencyCode: CurrencyCode.KRW, majorAmount: amount, minorAmount: 0n });
+
+/** The app's TransferService: protobuf ⇄ domain only. */
+export function transferHandlers(transfers: Transfers, options: { iconBaseUrl: string }) {
+  const institution = (i: InstitutionEntry) => ({ code: i.code, name: i.name, iconUrl: iconUrl(options.iconBaseUrl, i.code) });
+  const preCheckErrors = apiErrorType(GetPreCheckApiError, GetPreCheckApiError_ErrorCode);
+  return defineService(
+    TransferServiceService,
+    {
+      async getSourceAccountInfo(request, ctx) {
+        const account = await transfers.getSourceAccountInfo(sessionUser(ctx), request.accountNumber);
+        return { accountNumber: account.accountNumber, accountName: account.name, balance: krw(account.balanceMinor) };
+      },
+      async listLatestTargets(_request, ctx) {
+        const targets = await transfers.listLatestTargets(sessionUser(ctx));
+        return { targets: targets.map((t) => ({ accountNumber: t.accountNumber, accountName: t.holderName, institution: institution(t.institution) })) };
+      },
+      async listTargetInstitutions() {
+        return { institutions: transfers.listInstitutions().map(institution) };
+      },
+      async getTargetAccountInfo(request, ctx) {
+        sessionUser(ctx);
+        const target = await transfers.getTargetAccountInfo(request.institutionCode, request.accountNumber);
+        return { accountNumber: target.accountNumber, accountName: target.holderName };
+      },
+      async getPreCheck(request, ctx) {
+        const { process } = await transfers.preCheck(sessionUser(ctx), {
+          sourceAccountNumber: request.sourceAccountNumber,
+          targetAccountNumber: request.targetAccountNumber,
+          targetInstitutionCode: request.targetInstitutionCode,
+          amountMinor: krwAmount(wireCurrency(request.amount)),
+          recipientVisibleMessage: request.recipientVisibleMessage,
+          selfVisibleMessage: request.selfVisibleMessage,
+        });
+        return { success: true, process };
+      },
+      async execute(request, ctx) {
+        const userId = sessionUser(ctx);
+        const sig = request.signatureInfo;
+        let amountMinor: bigint | undefined;
+        try {
+          amountMinor = sig ? krwAmount(wireCurrency(sig.amount)) : undefined;
+        } catch {
+          // Not a valid amount, so not the amount of any transfer: refused like any mismatch.
+          amountMinor = undefined;
+        }
+        await transfers.execute(userId, {
+          processId: request.authenticationProcessId,
+          signature: sig
+            ? {
+                signedData: sig.signedData,
+                sourceAccountNumber: sig.sourceAccountNumber,
+                targetAccountNumber: sig.targetAccountNumber,
+                targetInstitutionCode: sig.targetInstitutionCode,
+                amountMinor,
+              }
+            : undefined,
+        });
+        return { success: true };
+      },
+    },
+    {
+      // The seed gives GetSourceAccountInfo no error enum; INVALID_SOURCE_ACCOUNT travels as
+      // GetPreCheckApiError's (the same code the app handles for the same account in GetPreCheck).
+      getSourceAccountInfo: { access: 'session', errors: preCheckErrors },
+      listLatestTargets: { access: 'session' },
+      listTargetInstitutions: { access: 'session' },
+      getTargetAccountInfo: { access: 'session', errors: apiErrorType(GetTargetAccountInfoApiError, GetTargetAccountInfoApiError_ErrorCode) },
+      getPreCheck: { access: 'session', errors: preCheckErrors },
+      execute: { access: 'session', errors: apiErrorType(ExecuteApiError, ExecuteApiError_ErrorCode) },
+    },
+  );
+}
