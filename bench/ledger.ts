@@ -12,7 +12,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
 // The root package has no dependencies of its own: the workspace packages are imported by path.
-import { migrateSchema, openDatabase, type DatabaseHandle } from '../packages/db/src/index';
+import { migrateSchema, openDatabase } from '../packages/db/src/index';
 import { createMemoryStore } from '../packages/store/src/index';
 import { createLedger } from '../services/account/src/ledger';
 import { LedgerPoster, type LedgerPosterOptions } from '../services/account/src/ledger-poster';
@@ -27,11 +27,12 @@ if (!databaseUrl) {
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const clientCounts = (process.env.BENCH_CLIENTS ?? '1,16,64').split(',').map(Number);
 const ACCOUNTS = 1_000;
-const POOL_MAX = 70;
+// Unbatched mode gets one connection per caller, as pgbench does (max_connections permitting).
+const POOL_MAX = 80;
 
 const MODES: Record<'unbatched' | 'batched', (clients: number) => LedgerPosterOptions> = {
   // One transaction per transfer, as many in flight as there are callers.
-  unbatched: (clients) => ({ maxBatchSize: 1, lingerMs: 0, maxConcurrentBatches: Math.min(clients, POOL_MAX - 2) }),
+  unbatched: (clients) => ({ maxBatchSize: 1, lingerMs: 0, maxConcurrentBatches: Math.min(clients, POOL_MAX) }),
   // Batches form while earlier ones commit (no linger wait).
   batched: () => ({ maxBatchSize: 64, lingerMs: 0, maxConcurrentBatches: 4 }),
 };
@@ -59,9 +60,12 @@ interface Result {
   refused: number;
 }
 
-async function runLedger(db: DatabaseHandle, mode: keyof typeof MODES, clients: number, hot: boolean, accounts: string[], hotAccount: string, runId: string): Promise<Result> {
+async function runLedger(mode: keyof typeof MODES, clients: number, hot: boolean, accounts: string[], hotAccount: string, runId: string): Promise<Result> {
+  const options = MODES[mode](clients);
+  // A pool per run, as large as the mode can use, closed afterwards (pgbench needs the connections).
+  const db = await openDatabase({ databaseUrl: benchUrl, poolMax: (options.maxConcurrentBatches ?? 4) + 1 });
   const kysely = db.kysely<LedgerDatabase>(LEDGER_SCHEMA);
-  const poster = new LedgerPoster(kysely, MODES[mode](clients));
+  const poster = new LedgerPoster(kysely, options);
   const ledger = createLedger({ db: kysely, poster, store: createMemoryStore() });
   const latencies: number[] = [];
   let refused = 0;
@@ -86,6 +90,7 @@ async function runLedger(db: DatabaseHandle, mode: keyof typeof MODES, clients: 
     }),
   );
   await poster.close();
+  await db.close();
   latencies.sort((a, b) => a - b);
   return { tps: latencies.length / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), refused };
 }
@@ -104,7 +109,8 @@ function runPgbench(url: string, clients: number): number | undefined {
 const name = `kfrm_bench_${randomBytes(4).toString('hex')}`;
 const pgbenchName = `${name}_pgbench`;
 admin(`create database "${name}"`);
-const db = await openDatabase({ databaseUrl: withDatabase(databaseUrl, name), poolMax: POOL_MAX });
+const benchUrl = withDatabase(databaseUrl, name);
+const db = await openDatabase({ databaseUrl: benchUrl, poolMax: 8 });
 const rows: { workload: string; clients: number; unbatched: Result; batched: Result; pgbench: number | undefined }[] = [];
 try {
   await migrateSchema(db, { schema: LEDGER_SCHEMA, migrations });
@@ -116,6 +122,7 @@ try {
   const hotAccount = (await setup.createAccount({ ownerUserId: 'bench-hot', name: 'hot', currency: 'KRW' })).accountNumber;
   await Promise.all(accounts.map((a, i) => setup.deposit({ idempotencyKey: `fund-${i}`, accountNumber: a, amount: { currency: 'KRW', minor: 10n ** 12n }, memo: 'fund' })));
   await setupPoster.close();
+  await db.close();
 
   const haveTools = spawnSync('pgbench', ['--version']).status === 0;
   const pgbenchUrl = withDatabase(databaseUrl, pgbenchName);
@@ -128,8 +135,8 @@ try {
   for (const hot of [false, true]) {
     for (const clients of clientCounts) {
       const runId = randomBytes(4).toString('hex');
-      const unbatched = await runLedger(db, 'unbatched', clients, hot, accounts, hotAccount, `u${runId}`);
-      const batched = await runLedger(db, 'batched', clients, hot, accounts, hotAccount, `b${runId}`);
+      const unbatched = await runLedger('unbatched', clients, hot, accounts, hotAccount, `u${runId}`);
+      const batched = await runLedger('batched', clients, hot, accounts, hotAccount, `b${runId}`);
       // pgbench at scale 1 has a single branch row that every transaction updates: its own hot row.
       const pgbench = haveTools && !hot ? runPgbench(pgbenchUrl, clients) : rows.find((r) => r.clients === clients)?.pgbench;
       rows.push({ workload: hot ? 'one hot account' : `${ACCOUNTS} accounts`, clients, unbatched, batched, pgbench });

@@ -96,6 +96,8 @@ describe('batched and unbatched posting agree', () => {
     await batched.close();
     const many = outcomes.map((o, i) => describeOutcome(b, sequence[i]!, o));
 
+    // Differences first, by step, to make a failure readable.
+    expect(many.map((m, i) => `${i}: ${m} / ${one[i]}`).filter((_m, i) => many[i] !== one[i])).toEqual([]);
     expect(many).toEqual(one);
     // The workload exercised every path.
     for (const code of ['OK', 'INSUFFICIENT_BALANCE', 'TRANSFER_LIMIT_EXCEEDED', 'INVALID_AMOUNT', 'INVALID_SOURCE_ACCOUNT', 'INVALID_TARGET_ACCOUNT', 'IDEMPOTENCY_KEY_REUSED']) {

@@ -194,7 +194,22 @@ export class LedgerPoster {
   private async runBatch(batch: Pending[]): Promise<void> {
     let outcomes: Outcome[];
     try {
-      outcomes = await withLedgerTransaction(this.db, (trx) => this.postBatch(trx, batch), this.options.retry);
+      // Optimistic first: claim the keys without looking them up. When a key turns out to be
+      // taken (a replay, a reuse, or a concurrent claim), the attempt is rolled back and redone
+      // with a lookup of the committed entries, which decides replays and reuses.
+      let lookUpKeys = false;
+      outcomes = await withLedgerTransaction(
+        this.db,
+        async (trx) => {
+          try {
+            return await this.postBatch(trx, batch, lookUpKeys);
+          } catch (err) {
+            if (err instanceof ClaimRaceError) lookUpKeys = true;
+            throw err;
+          }
+        },
+        this.options.retry,
+      );
     } catch (err) {
       for (const p of batch) p.reject(err);
       return;
@@ -204,7 +219,7 @@ export class LedgerPoster {
   }
 
   /** One attempt at the batch, inside its transaction. Pure function of the locked state. */
-  private async postBatch(trx: LedgerTrx, batch: Pending[]): Promise<Outcome[]> {
+  private async postBatch(trx: LedgerTrx, batch: Pending[], lookUpKeys: boolean): Promise<Outcome[]> {
     const today = businessDay(this.now(), this.timeZone);
     const numbers = new Set<string>();
     const keys = new Set<string>();
@@ -217,8 +232,9 @@ export class LedgerPoster {
     const accounts = new Map<string, AccountRow>(locked.map((a) => [a.accountNumber, { ...a }]));
     const changed = new Set<AccountRow>();
     // A key committed before: a replay (same body) or a reuse (another body). The claim below
-    // is still INSERT ... ON CONFLICT; this read only tells which postings not to apply.
-    const stored = await findEntriesByKeys(trx, [...keys].sort());
+    // is still INSERT ... ON CONFLICT; this read only tells which postings not to apply. It runs
+    // after the account locks, so a duplicate that held them has committed and is seen here.
+    const stored = lookUpKeys ? await findEntriesByKeys(trx, [...keys].sort()) : new Map<string, StoredEntry>();
 
     // Keys decided earlier in this batch: same key again gets the same answer.
     const seen = new Map<string, { hash: string; outcome: Outcome | 'new'; index: number }>();
@@ -248,6 +264,25 @@ export class LedgerPoster {
       outcomes.push('new');
       seen.set(r.idempotencyKey, { hash: p.requestHash, outcome: 'new', index });
     });
+
+    if (!lookUpKeys) {
+      // A refused posting may be the replay of one that succeeded before (same key): its answer
+      // is the first result (or IDEMPOTENCY_KEY_REUSED), not this refusal. Refusals changed
+      // nothing, so correcting them leaves the other postings' outcomes valid.
+      const refusedKeys = new Set<string>();
+      outcomes.forEach((o, i) => {
+        if (typeof o === 'object' && 'ok' in o && !o.ok) refusedKeys.add(batch[i]!.request.idempotencyKey);
+      });
+      if (refusedKeys.size > 0) {
+        const found = await findEntriesByKeys(trx, [...refusedKeys].sort());
+        outcomes.forEach((o, i) => {
+          const earlier = found.get(batch[i]!.request.idempotencyKey);
+          if (earlier && typeof o === 'object' && 'ok' in o && !o.ok) {
+            outcomes[i] = earlier.requestHash === batch[i]!.requestHash ? { ok: true, result: replayResult(earlier) } : reused();
+          }
+        });
+      }
+    }
 
     const results = new Map<number, PostResult>();
     if (applied.length > 0) {

@@ -2,9 +2,9 @@ import { isSerializationFailure, TransactionConflictError } from '@kfrm/db';
 import type { Kysely, Transaction } from 'kysely';
 
 /**
- * Thrown inside a ledger transaction when its idempotency claim lost a race (another
- * transaction committed the same key between our check and our insert): the work is rolled back
- * and redone, and the redo sees the other transaction's entry.
+ * Thrown inside a ledger transaction when an idempotency key it claims is already taken (a
+ * replay, a reused key, or another transaction that committed it first): the work is rolled
+ * back and redone, and the redo reads the committed entry.
  */
 export class ClaimRaceError extends Error {
   override readonly name = 'ClaimRaceError';
@@ -48,6 +48,8 @@ export async function withLedgerTransaction<DB, T>(
     } catch (err) {
       if (!(err instanceof ClaimRaceError) && !isSerializationFailure(err)) throw err;
       lastError = err;
+      // A lost claim is not contention: redo at once (the redo reads the committed entry).
+      if (attempt < maxAttempts && err instanceof ClaimRaceError) continue;
       if (attempt < maxAttempts) {
         options.onRetry?.(err, attempt);
         const cap = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));

@@ -185,6 +185,19 @@ for (const mode of modes) {
       expect(await balanceOf(from.accountNumber)).toBe(8_000n);
     });
 
+    it('a replay answers with the first result even when the posting could not be made again', async () => {
+      const from = await funded('drain-a', 1_000n);
+      const to = await funded('drain-b', 0n);
+      const k = key('drain');
+      const first = await transfer(from, to, 1_000n, k);
+      // The balance is now 0: the same request again is still the first result, not a refusal.
+      expect(await transfer(from, to, 1_000n, k)).toEqual(first);
+      expect(await codeOf(transfer(from, to, 1_001n, k))).toBe('IDEMPOTENCY_KEY_REUSED');
+      const replies = await Promise.all([transfer(from, to, 1_000n, k), codeOf(transfer(from, to, 5n, k)), codeOf(transfer(from, to, 5n, key('drain-new')))]);
+      expect(replies).toEqual([first, 'IDEMPOTENCY_KEY_REUSED', 'INSUFFICIENT_BALANCE']);
+      expect(await entryCount(k)).toBe(1);
+    });
+
     it('same key with another amount is refused and posts nothing', async () => {
       const from = await funded('reuse-a', 10_000n);
       const to = await funded('reuse-b', 0n);
