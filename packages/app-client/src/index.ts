@@ -1,3 +1,4 @@
 export * from './app-client';
 export * from './device-identity';
 export * from './unary';
+export * from './identity-flows';
