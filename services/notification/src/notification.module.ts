@@ -1,11 +1,114 @@
+import { int, readConfig, type Env } from '@kfrm/config';
+import { LedgerServiceClient } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
 import type { ServiceModule } from '@kfrm/runtime';
-import { defineService } from '@kfrm/server-kit';
-import { NotificationServiceService } from '@kfrm/proto/gen/kfrm/api/notification/notification';
+import type { DatabaseHandle } from '@kfrm/db';
+import type { Logger } from '@kfrm/logging';
+import { prefixed, type Store } from '@kfrm/store';
+import { ledgerOutboxSource } from './ledger-outbox';
+import { migrations } from './migrations';
+import { notificationHandlers } from './notification.handlers';
+import { NOTIFICATION_SCHEMA, type NotificationDatabase } from './notification.table';
+import type { OutboxSource } from './notification-event';
+import { OutboxRelay, type OutboxRelayOptions } from './outbox-relay';
+import { StreamSlots } from './stream-slots';
+import type { SubscriptionOptions } from './subscription';
 
-export const notificationModule: ServiceModule = {
-  name: 'notification',
-  create() {
-    // The event stream arrives with the money issue; until then UNIMPLEMENTED.
-    return { mobile: [defineService(NotificationServiceService, {}, { subscribeNotification: { access: 'session' } })] };
-  },
-};
+export { NOTIFICATION_SCHEMA } from './notification.table';
+
+/** Prefix of every store key and channel the service uses. */
+export const NOTIFICATION_STORE_PREFIX = 'notification:';
+
+export interface NotificationConfig extends OutboxRelayOptions, SubscriptionOptions {
+  streamsPerUser: number;
+  streamSlotTtlMs: number;
+}
+
+export function readNotificationConfig(env?: Env): NotificationConfig {
+  const c = readConfig(
+    {
+      pollMs: int('KFRM_NOTIFICATION_POLL_MS', { default: 250, min: 10, max: 60_000 }),
+      lockTtlMs: int('KFRM_NOTIFICATION_RELAY_LOCK_TTL_MS', { default: 10_000, min: 100, max: 600_000 }),
+      // Keep it below the queue limit: a page for one user arrives at their stream as one burst.
+      batchSize: int('KFRM_NOTIFICATION_RELAY_BATCH', { default: 200, min: 1, max: 1000 }),
+      retentionDays: int('KFRM_NOTIFICATION_RETENTION_DAYS', { default: 7, min: 1, max: 365 }),
+      queueLimit: int('KFRM_NOTIFICATION_QUEUE_LIMIT', { default: 256, min: 1, max: 10_000 }),
+      replayLimit: int('KFRM_NOTIFICATION_REPLAY_LIMIT', { default: 500, min: 1, max: 10_000 }),
+      streamsPerUser: int('KFRM_NOTIFICATION_STREAMS_PER_USER', { default: 5, min: 1, max: 100 }),
+    },
+    env,
+  );
+  return {
+    pollMs: c.pollMs,
+    lockTtlMs: c.lockTtlMs,
+    batchSize: c.batchSize,
+    retentionMs: c.retentionDays * 86_400_000,
+    purgeEveryMs: 3_600_000,
+    queueLimit: c.queueLimit,
+    replayLimit: c.replayLimit,
+    streamsPerUser: c.streamsPerUser,
+    streamSlotTtlMs: 30_000,
+  };
+}
+
+export interface NotificationServiceDeps {
+  db: DatabaseHandle;
+  store: Store;
+  logger: Logger;
+  source: OutboxSource;
+  config: NotificationConfig;
+  onLive?: (userId: string) => void;
+}
+
+export interface NotificationService {
+  registration: ReturnType<typeof notificationHandlers>;
+  relay: OutboxRelay;
+  /** Stops the relay (releasing its lock) and drops the service's store subscriptions. */
+  close(): Promise<void>;
+}
+
+/** The service's composition: the relay (started) and the stream handler, over one store view. */
+export function createNotificationService(deps: NotificationServiceDeps): NotificationService {
+  const kysely = deps.db.kysely<NotificationDatabase>(NOTIFICATION_SCHEMA);
+  const view = prefixed(deps.store, NOTIFICATION_STORE_PREFIX);
+  const relay = new OutboxRelay(kysely, view, deps.source, deps.logger.child({ component: 'outbox-relay' }), deps.config);
+  relay.start();
+  const slots = new StreamSlots(view, deps.config.streamsPerUser, deps.config.streamSlotTtlMs);
+  return {
+    registration: notificationHandlers({ db: kysely, store: view, slots, options: deps.config, onLive: deps.onLive }),
+    relay,
+    close: async () => {
+      await relay.stop();
+      await view.close();
+    },
+  };
+}
+
+export interface NotificationModuleOptions {
+  /** Where the KFRM_NOTIFICATION_* variables are read (process.env by default). */
+  env?: Env;
+}
+
+/**
+ * The notification service: a relay (one active replica) from the ledger's outbox to per-user
+ * store channels, and SubscribeNotification streaming a user's events with resume by id.
+ */
+export function createNotificationModule(options: NotificationModuleOptions = {}): ServiceModule {
+  return {
+    name: 'notification',
+    schema: NOTIFICATION_SCHEMA,
+    migrations,
+    create({ db, store, logger, internalClients }) {
+      const service = createNotificationService({
+        db,
+        store,
+        logger,
+        config: readNotificationConfig(options.env),
+        source: ledgerOutboxSource(() => internalClients.get(LedgerServiceClient)),
+      });
+      // Listeners drain first (streams end with OK); then close stops the relay and hands the lock on.
+      return { mobile: [service.registration], close: service.close };
+    },
+  };
+}
+
+export const notificationModule: ServiceModule = createNotificationModule();

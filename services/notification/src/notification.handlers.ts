@@ -1,0 +1,44 @@
+import { InvalidArgumentError, DomainError } from '@kfrm/errors';
+import { NotificationEventType, NotificationServiceService } from '@kfrm/proto/gen/kfrm/api/notification/notification';
+import { defineService, type CallContext } from '@kfrm/server-kit';
+import type { Metadata } from '@grpc/grpc-js';
+import { streamUserEvents, type SubscriptionDeps } from './subscription';
+
+/** Request metadata naming the last event id the client saw (the seed request has no field for it). */
+export const LAST_EVENT_ID_HEADER = 'last-event-id';
+const MAX_U64 = (1n << 64n) - 1n;
+
+/** The resume cursor, or undefined for "live events only". */
+export function lastEventIdOf(metadata: Metadata): bigint | undefined {
+  const values = metadata.get(LAST_EVENT_ID_HEADER);
+  if (values.length === 0) return undefined;
+  const value = values[0];
+  if (typeof value !== 'string' || values.length > 1 || !/^\d{1,20}$/.test(value) || BigInt(value) > MAX_U64) {
+    throw new InvalidArgumentError(`${LAST_EVENT_ID_HEADER} must be one unsigned decimal event id`);
+  }
+  return BigInt(value);
+}
+
+function sessionUser(ctx: CallContext): string {
+  const userId = ctx.principal.session?.userId;
+  // The guard guarantees a session at this level; without one nothing is anyone's.
+  if (!userId) throw new DomainError('UNAUTHENTICATED_USER', 'client certificate or session is not valid');
+  return userId;
+}
+
+export function notificationHandlers(deps: SubscriptionDeps) {
+  return defineService(
+    NotificationServiceService,
+    {
+      async subscribeNotification(_request, ctx, stream) {
+        const userId = sessionUser(ctx);
+        const lastEventId = lastEventIdOf(ctx.metadata);
+        await streamUserEvents(deps, userId, lastEventId, ctx.signal, (event) =>
+          stream.write({ id: event.id.toString(), title: event.title, content: event.content, type: NotificationEventType.TRANSFER_SUCCEED }),
+        );
+      },
+    },
+    // The seed gives this method no error message of its own.
+    { subscribeNotification: { access: 'session' } },
+  );
+}

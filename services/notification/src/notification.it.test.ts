@@ -1,0 +1,215 @@
+// SubscribeNotification over gRPC against a fake LedgerService feeding an outbox: per-user
+// delivery, fan-out across replicas through the store, resume by last-event-id, bounded queues,
+// stream limits and shutdown. Runs on PGlite/memory store, or on Postgres/Redis when
+// DATABASE_URL/REDIS_URL are set.
+import * as grpc from '@grpc/grpc-js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { TestDatabase } from '@kfrm/db/test-database';
+import { NotificationEventType } from '@kfrm/proto/gen/kfrm/api/notification/notification';
+import { FakeLedger, Instance, openNotificationDatabase, openSharedStores, testConfig, until } from './test-notification';
+
+const range = (from: bigint, to: bigint) => Array.from({ length: Number(to - from + 1n) }, (_, i) => from + BigInt(i));
+
+describe('SubscribeNotification', () => {
+  let database: TestDatabase;
+  let ledger: FakeLedger;
+  let closeStores: () => Promise<void>;
+  let instances: Instance[];
+
+  async function startInstances(count: number, config = testConfig): Promise<Instance[]> {
+    const shared = await openSharedStores(count);
+    closeStores = shared.close;
+    instances = await Promise.all(shared.stores.map((store) => new Instance(database, store, () => ledger.client, config).start()));
+    return instances;
+  }
+
+  beforeEach(async () => {
+    database = await openNotificationDatabase();
+    ledger = new FakeLedger();
+    await ledger.start();
+    instances = [];
+    closeStores = async () => undefined;
+  });
+
+  afterEach(async () => {
+    for (const instance of instances) await instance.stop();
+    await closeStores();
+    await ledger.stop();
+    await database.close();
+  });
+
+  it('delivers each event live to its own user only', async () => {
+    const [node] = await startInstances(1);
+    const a = await node!.subscribe('user-a');
+    const b = await node!.subscribe('user-b');
+    const a1 = ledger.append('user-a', 'Sent 1,000 KRW', 'to B');
+    const b1 = ledger.append('user-b', 'Received 1,000 KRW', 'from A');
+    const a2 = ledger.append('user-a');
+    await until(() => a.events.length === 2 && b.events.length === 1, 'both users\' events');
+    // A marker for B after A's last event: had A's events leaked to B, they would be there by now.
+    const b2 = ledger.append('user-b');
+    await until(() => b.events.length >= 2, 'B\'s marker');
+    expect(a.ids()).toEqual([a1, a2]);
+    expect(b.ids()).toEqual([b1, b2]);
+    expect(a.events[0]).toEqual({ id: a1.toString(), title: 'Sent 1,000 KRW', content: 'to B', type: NotificationEventType.TRANSFER_SUCCEED });
+    expect(b.events[0]).toMatchObject({ title: 'Received 1,000 KRW', content: 'from A', type: NotificationEventType.TRANSFER_SUCCEED });
+    a.call.cancel();
+    b.call.cancel();
+  });
+
+  it('reaches a subscriber on one replica with an event relayed by another, and only one replica relays', async () => {
+    const nodes = await startInstances(2);
+    await until(() => nodes.some((n) => n.service.relay.isLeader), 'a relayer');
+    const relayer = nodes.find((n) => n.service.relay.isLeader)!;
+    const other = nodes.find((n) => n !== relayer)!;
+    const sub = await other.subscribe('user-a');
+    const ids = range(1n, 40n).map(() => ledger.append('user-a'));
+    let bothLeading = false;
+    await until(() => {
+      if (nodes.every((n) => n.service.relay.isLeader)) bothLeading = true;
+      return sub.events.length >= ids.length;
+    }, 'events through the other replica');
+    expect(sub.ids()).toEqual(ids);
+    expect(bothLeading).toBe(false);
+    expect(other.service.relay.isLeader).toBe(false);
+
+    // The relayer goes away: the other replica takes over and the stream there goes on.
+    await relayer.stop();
+    instances = instances.filter((n) => n !== relayer);
+    await until(() => other.service.relay.isLeader, 'the other replica to take over');
+    const later = ledger.append('user-a');
+    await until(() => sub.events.length > ids.length, 'an event relayed by the new relayer');
+    expect(sub.ids()).toEqual([...ids, later]);
+    sub.call.cancel();
+  });
+
+  it('publishes each outbox range once even when two relayers overlap (the cursor is compare-and-set)', async () => {
+    // Background rounds are parked (a long poll interval) so the two rounds below are the only ones.
+    const nodes = await startInstances(2, { ...testConfig, pollMs: 60_000 });
+    const sub = await nodes[0]!.subscribe('user-a', 0n);
+    const ids = range(1n, 30n).map(() => ledger.append('user-a'));
+    // Both run a round at once, as two replicas would if the lock were lost during a pause.
+    const counts = await Promise.all(nodes.map((n) => n.service.relay.relayOnce()));
+    expect(counts.sort((x, y) => x - y)).toEqual([0, ids.length]);
+    await until(() => sub.events.length >= ids.length, 'all events');
+    const marker = ledger.append('user-a');
+    expect(await nodes[1]!.service.relay.relayOnce()).toBe(1);
+    // Any duplicate would have arrived before the marker.
+    await until(() => sub.events.length > ids.length, 'the marker');
+    expect(sub.ids()).toEqual([...ids, marker]);
+    sub.call.cancel();
+  });
+
+  it('resumes after last-event-id with every missed event once, then live ones', async () => {
+    const [node] = await startInstances(1);
+    const first = await node!.subscribe('user-a');
+    const seen = range(1n, 5n).map(() => ledger.append('user-a'));
+    ledger.append('user-b');
+    await until(() => first.events.length === seen.length, 'the first events');
+    first.call.cancel();
+    await first.status;
+    const last = BigInt(first.events.at(-1)!.id);
+
+    // Missed while disconnected; more keep coming while the client reconnects.
+    const missed = range(1n, 20n).map((i) => ledger.append(i % 3n === 0n ? 'user-b' : 'user-a'));
+    let appending = true;
+    const during: bigint[] = [];
+    const appender = (async () => {
+      while (appending) {
+        during.push(ledger.append('user-a'));
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    })();
+    const resumed = await node!.subscribe('user-a', last);
+    appending = false;
+    await appender;
+    const after = ledger.append('user-a');
+    const expected = [...missed.filter((id) => ledger.outbox[Number(id) - 1]!.userId === 'user-a'), ...during, after];
+    await until(() => resumed.ids().includes(after), 'the live event after the replay');
+    expect(resumed.ids()).toEqual(expected);
+    expect(resumed.ids()[0]! > last).toBe(true);
+    resumed.call.cancel();
+  });
+
+  it('replays only the user\'s newest events, at most the replay limit', async () => {
+    const [node] = await startInstances(1, { ...testConfig, replayLimit: 10 });
+    const watcher = await node!.subscribe('user-a');
+    const ids = range(1n, 25n).map(() => ledger.append('user-a'));
+    await until(() => watcher.events.length === ids.length, 'relay of all events');
+    watcher.call.cancel();
+    const resumed = await node!.subscribe('user-a', 0n);
+    const marker = ledger.append('user-a');
+    await until(() => resumed.ids().includes(marker), 'a live event after the replay');
+    expect(resumed.ids()).toEqual([...ids.slice(-10), marker]);
+    resumed.call.cancel();
+  });
+
+  it('ends a stream that falls behind with RESOURCE_EXHAUSTED without holding up a fast one; the slow client resumes by id', async () => {
+    // The relay publishes a page at a time; a queue larger than a page lets a client that keeps
+    // reading absorb any burst.
+    const [node] = await startInstances(1, { ...testConfig, queueLimit: 32, batchSize: 4 });
+    const slow = await node!.subscribe('user-a', undefined, { ownConnection: true });
+    const fast = await node!.subscribe('user-a', undefined, { ownConnection: true });
+    slow.call.pause();
+    // Large events fill the slow client's transport window, so its queue must overflow.
+    const content = 'x'.repeat(16 * 1024);
+    const ids = range(1n, 300n).map(() => ledger.append('user-a', 'Transfer', content));
+    await until(() => fast.events.length === ids.length, 'the fast client to get everything');
+    expect(fast.ids()).toEqual(ids);
+    slow.call.resume();
+    const status = await slow.status;
+    expect(status.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    // It got a prefix of the events, with nothing skipped, and far from all of them.
+    expect(slow.ids()).toEqual(ids.slice(0, slow.events.length));
+    expect(slow.events.length).toBeLessThan(ids.length);
+
+    const resumed = await node!.subscribe('user-a', slow.events.at(-1)?.id ?? 0n);
+    await until(() => slow.events.length + resumed.events.length >= ids.length, 'the rest after resuming');
+    expect([...slow.ids(), ...resumed.ids()]).toEqual(ids);
+    fast.call.cancel();
+    resumed.call.cancel();
+  });
+
+  it('limits concurrent streams per user across replicas', async () => {
+    const nodes = await startInstances(2, { ...testConfig, streamsPerUser: 3 });
+    const open = [await nodes[0]!.subscribe('user-a'), await nodes[1]!.subscribe('user-a'), await nodes[0]!.subscribe('user-a')];
+    const refused = await nodes[1]!.subscribe('user-a', undefined, { waitLive: false });
+    expect((await refused.status).code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    // Another user is not affected.
+    const other = await nodes[1]!.subscribe('user-b');
+    expect(other.ended).toBe(false);
+    // A freed slot can be taken again.
+    open[0]!.call.cancel();
+    await open[0]!.status;
+    let again = await nodes[1]!.subscribe('user-a', undefined, { waitLive: false });
+    await until(async () => {
+      if (!again.ended) return nodes[1]!.liveCount('user-a') > 1;
+      again = await nodes[1]!.subscribe('user-a', undefined, { waitLive: false });
+      return false;
+    }, 'a stream in the freed slot');
+    const id = ledger.append('user-a');
+    await until(() => again.ids().includes(id), 'delivery on the new stream');
+    for (const s of [...open, other, again]) s.call.cancel();
+  });
+
+  it('refuses a malformed last-event-id', async () => {
+    const [node] = await startInstances(1);
+    for (const bad of ['abc', '-1', '18446744073709551616', '']) {
+      const sub = await node!.subscribe('user-a', bad, { waitLive: false });
+      expect((await sub.status).code).toBe(grpc.status.INVALID_ARGUMENT);
+    }
+  });
+
+  it('ends streams with OK at shutdown', async () => {
+    const [node] = await startInstances(1);
+    const a = await node!.subscribe('user-a');
+    const b = await node!.subscribe('user-b');
+    const id = ledger.append('user-a');
+    await until(() => a.events.length === 1, 'an event before shutdown');
+    await node!.stop();
+    instances = [];
+    expect((await a.status).code).toBe(grpc.status.OK);
+    expect((await b.status).code).toBe(grpc.status.OK);
+    expect(a.ids()).toEqual([id]);
+  });
+});

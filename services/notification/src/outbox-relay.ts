@@ -1,0 +1,179 @@
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { Logger } from '@kfrm/logging';
+import type { Store, Unsubscribe } from '@kfrm/store';
+import { encodeEvent, userChannel, WAKE_CHANNEL, type OutboxSource } from './notification-event';
+import { purgeEventsBefore, readCursor, saveRelayed } from './notification.repository';
+import type { NotificationDatabase } from './notification.table';
+
+export interface OutboxRelayOptions {
+  /** How often the active relayer polls the outbox when nobody wakes it. */
+  pollMs: number;
+  /** Lifetime of the relayer lock; renewed every third of it while the relayer is alive. */
+  lockTtlMs: number;
+  /** Outbox events read per call (the ledger allows up to 1000). */
+  batchSize: number;
+  /** Relayed events older than this are purged from the replay table. */
+  retentionMs: number;
+  /** How often the active relayer purges. */
+  purgeEveryMs: number;
+}
+
+export const RELAY_LOCK_KEY = 'relay-lock';
+
+/**
+ * Moves committed events from the ledger's outbox to subscribers. One replica at a time holds
+ * the relayer lock (a store key with a TTL, renewed while alive, released with compare-and-delete);
+ * the others retry it now and then, so a crashed relayer is replaced within the lock's TTL.
+ *
+ * Each round: read the cursor, fetch the next page after it, copy the page into `events` and move
+ * the cursor in one transaction (compare-and-set: an overlapping relayer loses and publishes
+ * nothing), and only then publish each event on its user's channel. Publishing after the commit
+ * is what makes a subscriber's "subscribe, then replay from `events`" gap-free: an event is either
+ * in `events` when the replay reads, or published after the subscription is active.
+ */
+export class OutboxRelay {
+  private readonly token = randomUUID();
+  private leader = false;
+  private stopped = false;
+  private loop: Promise<void> | undefined;
+  private renewTimer: NodeJS.Timeout | undefined;
+  private wake: (() => void) | undefined;
+  private woken = false;
+  private unsubscribeWake: Unsubscribe | undefined;
+  private lastPurge = 0;
+
+  constructor(
+    private readonly db: Kysely<NotificationDatabase>,
+    private readonly store: Store,
+    private readonly source: OutboxSource,
+    private readonly logger: Logger,
+    private readonly options: OutboxRelayOptions,
+  ) {}
+
+  /** True while this instance holds the relayer lock (for tests and health). */
+  get isLeader(): boolean {
+    return this.leader;
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  /** Makes the active relayer poll now (any replica may call it; it travels through the store). */
+  async nudge(): Promise<void> {
+    await this.store.publish(WAKE_CHANNEL, '1');
+  }
+
+  /** Stops polling, waits for the round in progress, and releases the lock for another replica. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    await this.loop;
+    await this.unsubscribeWake?.();
+    if (this.renewTimer) clearInterval(this.renewTimer);
+    if (this.leader) {
+      this.leader = false;
+      await this.store.compareAndDelete(RELAY_LOCK_KEY, this.token).catch(() => undefined);
+    }
+  }
+
+  private async run(): Promise<void> {
+    try {
+      this.unsubscribeWake = await this.store.subscribe(WAKE_CHANNEL, () => this.signalWake());
+    } catch (err) {
+      // Polling alone still delivers; the wake-up only shortens the wait.
+      this.logger.warn({ err }, 'relay wake-up channel unavailable');
+    }
+    // The first round waits one interval: the ledger client is usable once the listeners are up.
+    await this.sleep(this.options.pollMs);
+    while (!this.stopped) {
+      let full = false;
+      try {
+        if (!this.leader) await this.tryAcquire();
+        if (this.leader) {
+          full = (await this.relayOnce()) >= this.options.batchSize;
+          await this.purgeIfDue();
+        }
+      } catch (err) {
+        this.logger.warn({ err }, 'outbox relay round failed');
+      }
+      // A full page means more is waiting: go on without sleeping.
+      if (!full) await this.sleep(this.leader ? this.options.pollMs : Math.max(this.options.pollMs, this.options.lockTtlMs / 2));
+    }
+  }
+
+  private async tryAcquire(): Promise<void> {
+    if (!(await this.store.setIfAbsent(RELAY_LOCK_KEY, this.token, this.options.lockTtlMs))) return;
+    this.leader = true;
+    this.logger.info('relayer lock acquired');
+    if (this.renewTimer) clearInterval(this.renewTimer);
+    this.renewTimer = setInterval(() => void this.renew(), Math.max(1, Math.floor(this.options.lockTtlMs / 3)));
+    this.renewTimer.unref();
+  }
+
+  private async renew(): Promise<void> {
+    try {
+      // Extend only our own lock. (Between the read and the extension the key could expire and be
+      // taken by another replica; we would then extend theirs, which is harmless, and find out
+      // at the next renewal. The cursor's compare-and-set keeps the overlap from double-publishing.)
+      if ((await this.store.get(RELAY_LOCK_KEY)) === this.token && (await this.store.expireMs(RELAY_LOCK_KEY, this.options.lockTtlMs))) return;
+      this.logger.warn('relayer lock lost');
+    } catch (err) {
+      // Without the store we cannot prove we still hold the lock: step down.
+      this.logger.warn({ err }, 'relayer lock renewal failed');
+    }
+    this.leader = false;
+    if (this.renewTimer) clearInterval(this.renewTimer);
+    this.renewTimer = undefined;
+  }
+
+  /** One round; returns how many events it relayed. */
+  async relayOnce(): Promise<number> {
+    const cursor = await readCursor(this.db);
+    const events = await this.source.listAfter(cursor, this.options.batchSize);
+    const last = events.at(-1);
+    if (!last) return 0;
+    const deliverable = events.filter((e) => e.userId !== '');
+    if (!(await saveRelayed(this.db, cursor, last.id, deliverable))) {
+      this.logger.warn({ cursor: cursor.toString() }, 'another relayer moved the cursor; this round publishes nothing');
+      return 0;
+    }
+    for (const event of deliverable) {
+      await this.store.publish(userChannel(event.userId), encodeEvent(event));
+    }
+    this.logger.debug({ count: events.length, last_id: last.id.toString() }, 'outbox events relayed');
+    return events.length;
+  }
+
+  private async purgeIfDue(): Promise<void> {
+    const now = Date.now();
+    if (now - this.lastPurge < this.options.purgeEveryMs) return;
+    this.lastPurge = now;
+    const purged = await purgeEventsBefore(this.db, new Date(now - this.options.retentionMs));
+    if (purged > 0n) this.logger.info({ purged: purged.toString() }, 'old notification events purged');
+  }
+
+  private signalWake(): void {
+    this.woken = true;
+    this.wake?.();
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    if (this.woken) {
+      this.woken = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        this.woken = false;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wake = done;
+    });
+  }
+}

@@ -1,0 +1,124 @@
+import type { Kysely } from 'kysely';
+import type { Store } from '@kfrm/store';
+import { decodeEvent, userChannel, type NotificationEvent } from './notification-event';
+import { listUserEventsAfter } from './notification.repository';
+import type { NotificationDatabase } from './notification.table';
+import type { StreamSlots } from './stream-slots';
+
+export interface SubscriptionOptions {
+  /** Live events buffered for one stream while its client is slow; beyond it the stream ends. */
+  queueLimit: number;
+  /** At most this many of the user's events are replayed after `last-event-id` (the newest ones). */
+  replayLimit: number;
+}
+
+/**
+ * The infrastructure layer maps errors by name, and RateLimitedError is the name that becomes
+ * RESOURCE_EXHAUSTED ("retry later"): exactly what both refusals below mean to the client.
+ */
+export class TooManyStreamsError extends Error {
+  override name = 'RateLimitedError';
+}
+
+/** The client did not read fast enough and its queue filled: it reconnects with `last-event-id`. */
+export class SubscriberTooSlowError extends Error {
+  override name = 'RateLimitedError';
+}
+
+export interface SubscriptionDeps {
+  db: Kysely<NotificationDatabase>;
+  /** The service's store view (its channels). */
+  store: Store;
+  slots: StreamSlots;
+  options: SubscriptionOptions;
+  /** Called once a stream is live (subscribed and replayed); tests wait on it instead of sleeping. */
+  onLive?: (userId: string) => void;
+}
+
+/**
+ * Streams one user's events until `signal` aborts (client gone, deadline, shutdown: returns
+ * normally) or the client falls `queueLimit` events behind (throws SubscriberTooSlowError).
+ *
+ * Order of work, so nothing falls between replay and live: subscribe to the user's channel first
+ * (live events buffer in a bounded queue), then replay the stored events after `lastEventId`,
+ * then drain the queue, skipping every id not above the last one sent. Ids increase per user, so
+ * "not above the last sent" is exactly "already sent".
+ */
+export async function streamUserEvents(
+  deps: SubscriptionDeps,
+  userId: string,
+  lastEventId: bigint | undefined,
+  signal: AbortSignal,
+  write: (event: NotificationEvent) => Promise<void>,
+): Promise<void> {
+  const slot = await deps.slots.acquire(userId);
+  if (!slot) throw new TooManyStreamsError('too many notification streams for this user');
+  const queue: NotificationEvent[] = [];
+  let overflow = false;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  // Settles when the queue overflows, so a write stuck on a client that stopped reading is not
+  // waited for: the stream ends and releases its subscription and slot.
+  let onOverflow: () => void = () => undefined;
+  const overflowed = new Promise<void>((resolve) => (onOverflow = resolve));
+  signal.addEventListener('abort', notify);
+  let unsubscribe: (() => Promise<void>) | undefined;
+  try {
+    unsubscribe = await deps.store.subscribe(userChannel(userId), (message) => {
+      const event = decodeEvent(message);
+      if (!event || event.userId !== userId || overflow) return;
+      if (queue.length >= deps.options.queueLimit) {
+        // Drop what is buffered: the client resumes from the last id it saw, which the replay covers.
+        overflow = true;
+        queue.length = 0;
+        onOverflow();
+      } else {
+        queue.push(event);
+      }
+      notify();
+    });
+
+    let lastSent = lastEventId ?? 0n;
+    const send = async (event: NotificationEvent): Promise<boolean> => {
+      if (event.id <= lastSent) return true;
+      const written = write(event);
+      // The write may still reject (at abort) after the race is decided; that is expected.
+      written.catch(() => undefined);
+      try {
+        await Promise.race([written, overflowed]);
+      } catch (err) {
+        if (signal.aborted) return false;
+        throw err;
+      }
+      if (overflow) throw new SubscriberTooSlowError('notification stream fell too far behind');
+      lastSent = event.id;
+      return true;
+    };
+
+    if (lastEventId !== undefined) {
+      for (const event of await listUserEventsAfter(deps.db, userId, lastEventId, deps.options.replayLimit)) {
+        if (signal.aborted || overflow) break;
+        if (!(await send(event))) return;
+      }
+    }
+    deps.onLive?.(userId);
+    for (;;) {
+      if (signal.aborted) return;
+      if (overflow) throw new SubscriberTooSlowError('notification stream fell too far behind');
+      const event = queue.shift();
+      if (!event) {
+        await new Promise<void>((resolve) => (wake = resolve));
+        continue;
+      }
+      if (!(await send(event))) return;
+    }
+  } finally {
+    signal.removeEventListener('abort', notify);
+    await unsubscribe?.();
+    await slot.release();
+  }
+}
