@@ -1,0 +1,234 @@
+// Test support: the real account module (ledger) and a small stand-in for the user service's
+// internal API (sessions, TRANSFER processes, signature check, single-use consumption), served
+// by defineService on the internal listener of one startServices, with the transfer module.
+//
+// The stand-in's "signature" is an HMAC of the origin bytes under a per-user key: the real
+// PKCS#7 check is the user service's (tested there); what matters here is that is_verified is
+// true exactly for the bytes the user signed.
+import { createHmac } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { openTestDatabase, type TestDatabase } from '@kfrm/db/test-database';
+import { DomainError } from '@kfrm/errors';
+import { createCapturingDestination } from '@kfrm/logging';
+import {
+  LedgerServiceClient,
+  type CreateAccountResponse,
+  type DepositResponse,
+  type GetAccountForOwnerResponse,
+  type LedgerAccount,
+  type ListOutboxEventsResponse,
+} from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
+import { Authentication_AuthenticationStatus, AuthenticatedTransactionType, AuthenticationProcess_ProcessStatus, AuthenticationType, CurrencyCode } from '@kfrm/proto/gen/kfrm/api/common/common';
+import {
+  CreateProcessApiError,
+  CreateProcessApiError_ErrorCode,
+  GetProcessApiError,
+  GetProcessApiError_ErrorCode,
+  User,
+  UserServiceService,
+  UserSession,
+} from '@kfrm/proto/gen/kfrm/api/user/user';
+import { ConsumeProcessApiError, ConsumeProcessApiError_ErrorCode, ProcessStepServiceService } from '@kfrm/proto/gen/kfrm/api/user/user_internal';
+import { startServices, type RunningServices, type ServiceModule } from '@kfrm/runtime';
+import { apiErrorType, defineService } from '@kfrm/server-kit';
+import { createStore, type Store } from '@kfrm/store';
+// The real account module; imported by path (a test-only need, not a package dependency).
+import { accountModule } from '../../account/src/account.module';
+
+export const USERS: Record<string, string> = {
+  '1000000001': '홍길동',
+  '1000000002': '김철수',
+  '1000000003': '남궁민수',
+};
+
+interface FakeProcess {
+  id: string;
+  userId: string;
+  context: string;
+  status: 'READY' | 'DONE';
+  consumed: boolean;
+}
+
+/** The user service as the transfer service sees it; `processes` lets tests complete and inspect. */
+export function fakeUserService() {
+  const processes = new Map<string, FakeProcess>();
+  const sessions = new Map<string, { userId: string; deviceId: bigint }>();
+  const calls = { createProcess: 0, getProcess: 0, consumeProcess: 0 };
+  let next = 0;
+  const notFound = () => new DomainError('AUTHENTICATION_PROCESS_NOT_FOUND', 'authentication process not found');
+  const own = (id: string, userId: bigint) => {
+    const p = processes.get(id);
+    if (!p || p.userId !== userId.toString()) throw notFound();
+    return p;
+  };
+  const wire = (p: FakeProcess) => ({
+    processId: p.id,
+    status: p.status === 'DONE' ? AuthenticationProcess_ProcessStatus.DONE : AuthenticationProcess_ProcessStatus.READY,
+    authentications: [
+      { type: AuthenticationType.PIN, status: p.status === 'DONE' ? Authentication_AuthenticationStatus.DONE : Authentication_AuthenticationStatus.READY, fallback: AuthenticationType.NONE },
+    ],
+  });
+
+  const module: ServiceModule = {
+    name: 'fake-user',
+    create: () => ({
+      internal: [
+        defineService(
+          UserServiceService,
+          {
+            async findBySessionToken(request) {
+              const session = sessions.get(request.sessionToken);
+              if (!session) throw new DomainError('LOGIN_SESSION_EXPIRED', 'session expired');
+              return { userSession: UserSession.fromPartial({ userId: BigInt(session.userId), deviceId: session.deviceId }) };
+            },
+            async findByUserId(request) {
+              const name = USERS[request.userId];
+              if (!name) throw new DomainError('USER_NOT_FOUND', 'no such user');
+              return { user: User.fromPartial({ userId: BigInt(request.userId), userName: name }) };
+            },
+            async createProcess(request) {
+              calls.createProcess++;
+              if (request.transactionType !== AuthenticatedTransactionType.TRANSFER) throw new DomainError('AUTHENTICATION_POLICY_NOT_FOUND', 'no policy');
+              // Like the real policies: the context must carry amount.major_amount.
+              const context = JSON.parse(request.transactionContext) as { amount?: { major_amount?: string } };
+              if (!/^\d+$/.test(context.amount?.major_amount ?? '')) throw new DomainError('AUTHENTICATION_POLICY_NOT_FOUND', 'no policy');
+              const p: FakeProcess = { id: `proc-${++next}-x`, userId: request.userId.toString(), context: request.transactionContext, status: 'READY', consumed: false };
+              processes.set(p.id, p);
+              return { process: wire(p) };
+            },
+            async getProcess(request) {
+              calls.getProcess++;
+              const p = own(request.processId, request.userId);
+              const verified = request.signedData !== '' && request.signedData === fakeSign(p.userId, request.originData);
+              return { process: wire(p), isVerified: verified };
+            },
+          },
+          {
+            findBySessionToken: { access: 'internal' },
+            findByCustomerId: { access: 'internal' },
+            findByUserId: { access: 'internal' },
+            createProcess: { access: 'internal', errors: apiErrorType(CreateProcessApiError, CreateProcessApiError_ErrorCode) },
+            getProcess: { access: 'internal', errors: apiErrorType(GetProcessApiError, GetProcessApiError_ErrorCode) },
+          },
+        ),
+        defineService(
+          ProcessStepServiceService,
+          {
+            async consumeProcess(request) {
+              calls.consumeProcess++;
+              const p = own(request.processId, request.userId);
+              if (p.status !== 'DONE' || p.consumed || request.transactionType !== AuthenticatedTransactionType.TRANSFER || request.transactionContext !== p.context) {
+                throw new DomainError('AUTHENTICATION_FAILED', 'authentication failed');
+              }
+              p.consumed = true;
+              return { process: wire(p) };
+            },
+          },
+          {
+            getRunningProcess: { access: 'internal' },
+            completeAuthentication: { access: 'internal' },
+            consumeProcess: { access: 'internal', errors: apiErrorType(ConsumeProcessApiError, ConsumeProcessApiError_ErrorCode) },
+          },
+        ),
+      ],
+    }),
+  };
+  return {
+    module,
+    processes,
+    sessions,
+    calls,
+    /** The user completes the process's authentications. */
+    complete(processId: string) {
+      processes.get(processId)!.status = 'DONE';
+    },
+  };
+}
+
+/** The stand-in for the app's PKCS#7 signature over `bytes` (see the file comment). */
+export function fakeSign(userId: string, bytes: string): string {
+  return createHmac('sha256', `signing-key-of-${userId}`).update(bytes, 'utf8').digest('base64');
+}
+
+export interface Harness {
+  running: RunningServices;
+  database: TestDatabase;
+  users: ReturnType<typeof fakeUserService>;
+  ledger: LedgerServiceClient;
+  logs: ReturnType<typeof createCapturingDestination>;
+  /** A KRW account for the user with an opening balance (deposited through the ledger). */
+  openAccount(userId: string, balance: bigint, limits?: { perTransaction?: bigint; perDay?: bigint }): Promise<LedgerAccount>;
+  balance(userId: string, accountNumber: string): Promise<bigint>;
+  /** Every outbox event so far (the notification feed). */
+  events(): Promise<{ userId: string; title: string; entryId: bigint }[]>;
+  close(): Promise<void>;
+}
+
+/** A unary call as a promise: `call<Res>((cb) => client.method(request, cb))`. */
+export function call<Res>(start: (cb: (e: grpc.ServiceError | null, r: Res) => void) => unknown): Promise<Res> {
+  return new Promise((resolve, reject) => start((e, r) => (e ? reject(e) : resolve(r))));
+}
+
+const krw = (majorAmount: bigint) => ({ currencyCode: CurrencyCode.KRW, majorAmount, minorAmount: 0n });
+
+export async function startHarness(modules: ServiceModule[]): Promise<Harness> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'kfrm-transfer-'));
+  const database = await openTestDatabase({ poolMax: 16 });
+  const store: Store = await createStore({ redisUrl: process.env.REDIS_URL });
+  const users = fakeUserService();
+  const logs = createCapturingDestination();
+  const running = await startServices([accountModule, users.module, ...modules], {
+    name: 'transfer-test',
+    env: {
+      KFRM_DATA_DIR: dataDir,
+      KFRM_MOBILE_LISTEN: '127.0.0.1:0',
+      KFRM_INTERNAL_LISTEN: '127.0.0.1:0',
+      KFRM_MIGRATE_ON_START: 'true',
+      LOG_LEVEL: 'debug',
+    },
+    db: database,
+    store,
+    logDestination: logs,
+  });
+  const ledger = running.internalClients.get(LedgerServiceClient);
+  let deposits = 0;
+  return {
+    running,
+    database,
+    users,
+    ledger,
+    logs,
+    async openAccount(userId, balance, limits = {}) {
+      const { account } = await call<CreateAccountResponse>((cb) => ledger.createAccount({
+        ownerUserId: userId,
+        accountName: '입출금통장',
+        currency: CurrencyCode.KRW,
+        limitPerTransaction: krw(limits.perTransaction ?? 0n),
+        limitPerDay: krw(limits.perDay ?? 0n),
+        accountColor: '',
+      }, cb));
+      if (balance > 0n) {
+        const request = { idempotencyKey: `opening-${++deposits}-${account!.accountNumber}`, accountNumber: account!.accountNumber, amount: krw(balance), memo: 'opening' };
+        await call<DepositResponse>((cb) => ledger.deposit(request, cb));
+      }
+      return account!;
+    },
+    async balance(userId, accountNumber) {
+      const { account } = await call<GetAccountForOwnerResponse>((cb) => ledger.getAccountForOwner({ ownerUserId: userId, accountNumber }, cb));
+      return account!.balance!.majorAmount;
+    },
+    async events() {
+      const { events } = await call<ListOutboxEventsResponse>((cb) => ledger.listOutboxEvents({ afterId: 0n, limit: 1000 }, cb));
+      return events.map((e) => ({ userId: e.userId, title: e.title, entryId: e.entryId }));
+    },
+    async close() {
+      await running.stop();
+      await store.close();
+      await database.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,331 @@
+// Transfer use cases against the real ledger (account module over its internal gRPC API) and a
+// stand-in user service (test-harness.ts), on PostgreSQL or PGlite. Faults are injected by
+// wrapping the ports: a reply lost after the ledger committed, a crash between any two steps.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DomainError } from '@kfrm/errors';
+import { createLogger } from '@kfrm/logging';
+import { LedgerServiceClient } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
+import { CurrencyCode } from '@kfrm/proto/gen/kfrm/api/common/common';
+import { UserServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user';
+import { ProcessStepServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user_internal';
+import { signedContent } from './canonical';
+import { sandboxInterbankDirectory } from './interbank-directory';
+import { OWN_INSTITUTION_CODE } from './institutions';
+import { call, fakeSign, startHarness, type Harness } from './test-harness';
+import { createTransferModule } from './transfer.module';
+import { findTransferByProcess, type TransferDb } from './transfer.repository';
+import { TRANSFER_SCHEMA, type TransferDatabase } from './transfer.table';
+import { createTransfers, TransactionConflictError, type PreCheckInput, type TransferDeps } from './transfers';
+import { grpcLedger, grpcUsers, UpstreamUnavailableError, type LedgerPort, type UserPort } from './upstream';
+
+const A = '1000000001';
+const B = '1000000002';
+const C = '1000000003';
+
+let h: Harness;
+let db: TransferDb;
+let realLedger: LedgerPort;
+let realUsers: UserPort;
+
+beforeAll(async () => {
+  h = await startHarness([createTransferModule({ env: {} })]);
+  db = h.database.kysely<TransferDatabase>(TRANSFER_SCHEMA);
+  realLedger = grpcLedger(() => h.running.internalClients.get(LedgerServiceClient));
+  realUsers = grpcUsers(
+    () => h.running.internalClients.get(UserServiceClient),
+    () => h.running.internalClients.get(ProcessStepServiceClient),
+  );
+}, 60_000);
+
+afterAll(async () => {
+  await h?.close();
+});
+
+function transfers(overrides: Partial<TransferDeps> = {}) {
+  return createTransfers({
+    db,
+    ledger: realLedger,
+    users: realUsers,
+    interbank: sandboxInterbankDirectory(),
+    logger: createLogger({ service: 'transfer-test', level: 'silent' }),
+    ...overrides,
+  });
+}
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof DomainError) return err.code;
+    if (err instanceof Error) return err.name;
+    throw err;
+  }
+  return 'OK';
+}
+
+/** Pre-check, complete the process, sign: what the app does before Execute. */
+async function prepare(t: ReturnType<typeof transfers>, userId: string, input: PreCheckInput, { complete = true } = {}) {
+  const { process } = await t.preCheck(userId, input);
+  if (complete) h.users.complete(process.processId);
+  const bytes = signedContent(process.processId, {
+    sourceAccountNumber: input.sourceAccountNumber,
+    targetInstitutionCode: input.targetInstitutionCode,
+    targetAccountNumber: input.targetAccountNumber,
+    currency: 'KRW',
+    amountMinor: input.amountMinor,
+  });
+  const signature = {
+    signedData: fakeSign(userId, bytes),
+    sourceAccountNumber: input.sourceAccountNumber,
+    targetAccountNumber: input.targetAccountNumber,
+    targetInstitutionCode: input.targetInstitutionCode,
+    amountMinor: input.amountMinor,
+  };
+  return { processId: process.processId, signature, request: { processId: process.processId, signature } };
+}
+
+const internal = (source: string, target: string, amountMinor: bigint): PreCheckInput => ({
+  sourceAccountNumber: source,
+  targetAccountNumber: target,
+  targetInstitutionCode: OWN_INSTITUTION_CODE,
+  amountMinor,
+  recipientVisibleMessage: '',
+  selfVisibleMessage: '',
+});
+
+describe('transfers on the real ledger', () => {
+  it('moves money once with a signed, DONE process; retries answer the same and move nothing more', async () => {
+    const t = transfers();
+    const a = await h.openAccount(A, 100_000n);
+    const b = await h.openAccount(B, 0n);
+    const { request, processId } = await prepare(t, A, { ...internal(a.accountNumber, b.accountNumber, 30_000n), recipientVisibleMessage: '점심값' });
+    expect(JSON.parse((await findTransferByProcess(db, processId))!.process_context)).toMatchObject({ amount: { major_amount: '30000' } });
+    const before = await h.events();
+
+    await t.execute(A, request);
+    for (let i = 0; i < 3; i++) await t.execute(A, request);
+
+    expect(await h.balance(A, a.accountNumber)).toBe(70_000n);
+    expect(await h.balance(B, b.accountNumber)).toBe(30_000n);
+    const row = (await findTransferByProcess(db, processId))!;
+    expect(row.state).toBe('SUCCEEDED');
+    const added = (await h.events()).slice(before.length);
+    // One entry, one event for the sender and one for the recipient.
+    expect(added.map((e) => e.userId).sort()).toEqual([A, B]);
+    expect(new Set(added.map((e) => e.entryId.toString()))).toEqual(new Set([row.entry_id]));
+    expect(h.users.processes.get(processId)!.consumed).toBe(true);
+  });
+
+  it('20 concurrent Executes of one transfer post once and all answer success', async () => {
+    const t = transfers();
+    const a = await h.openAccount(A, 50_000n);
+    const b = await h.openAccount(B, 0n);
+    const { request, processId } = await prepare(t, A, internal(a.accountNumber, b.accountNumber, 1_000n));
+    const results = await Promise.all(Array.from({ length: 20 }, () => codeOf(t.execute(A, request))));
+    expect(results).toEqual(Array(20).fill('OK'));
+    expect(await h.balance(A, a.accountNumber)).toBe(49_000n);
+    expect(await h.balance(B, b.accountNumber)).toBe(1_000n);
+    const entry = (await findTransferByProcess(db, processId))!.entry_id;
+    expect((await h.events()).filter((e) => e.entryId.toString() === entry)).toHaveLength(2);
+  });
+
+  it('refuses altered terms, a signature over other bytes, a replay from another transfer, another user and a process not DONE', async () => {
+    const t = transfers();
+    const a = await h.openAccount(A, 50_000n);
+    const b = await h.openAccount(B, 0n);
+    const other = await h.openAccount(B, 0n);
+    const first = await prepare(t, A, internal(a.accountNumber, b.accountNumber, 2_000n));
+    const refused = 'DIGITAL_SIGNATURE_VERIFICATION_FAILED';
+
+    // signature_info says another amount or target than the pre-checked transfer.
+    expect(await codeOf(t.execute(A, { ...first.request, signature: { ...first.signature, amountMinor: 2_001n } }))).toBe(refused);
+    expect(await codeOf(t.execute(A, { ...first.request, signature: { ...first.signature, targetAccountNumber: other.accountNumber } }))).toBe(refused);
+    expect(await codeOf(t.execute(A, { ...first.request, signature: { ...first.signature, targetInstitutionCode: '088' } }))).toBe(refused);
+    expect(await codeOf(t.execute(A, { ...first.request, signature: { ...first.signature, amountMinor: undefined } }))).toBe(refused);
+    // The terms match but the signature is over other bytes (a larger amount).
+    const altered = signedContent(first.processId, { sourceAccountNumber: a.accountNumber, targetInstitutionCode: OWN_INSTITUTION_CODE, targetAccountNumber: b.accountNumber, currency: 'KRW', amountMinor: 20_000n });
+    expect(await codeOf(t.execute(A, { ...first.request, signature: { ...first.signature, signedData: fakeSign(A, altered) } }))).toBe(refused);
+    // Signed by someone else's key.
+    expect(await codeOf(t.execute(A, { ...first.request, signature: { ...first.signature, signedData: fakeSign(B, (await findTransferByProcess(db, first.processId))!.signed_content) } }))).toBe(refused);
+    // B presents A's process and A's valid signature.
+    expect(await codeOf(t.execute(B, first.request))).toBe(refused);
+    // Unknown process, no signature.
+    expect(await codeOf(t.execute(A, { ...first.request, processId: 'no-such-process' }))).toBe(refused);
+    expect(await codeOf(t.execute(A, { processId: first.processId, signature: undefined }))).toBe(refused);
+
+    // A second transfer: the first one's signature replayed on it is over the wrong bytes.
+    const second = await prepare(t, A, internal(a.accountNumber, b.accountNumber, 2_000n));
+    expect(await codeOf(t.execute(A, { processId: second.processId, signature: first.signature }))).toBe(refused);
+
+    // Not DONE yet: refused, and stays executable once it is.
+    const third = await prepare(t, A, internal(a.accountNumber, b.accountNumber, 3_000n), { complete: false });
+    expect(await codeOf(t.execute(A, third.request))).toBe(refused);
+    expect((await findTransferByProcess(db, third.processId))!.state).toBe('PENDING');
+
+    expect(await h.balance(A, a.accountNumber)).toBe(50_000n);
+    expect(await h.balance(B, b.accountNumber)).toBe(0n);
+
+    h.users.complete(third.processId);
+    await t.execute(A, third.request);
+    await t.execute(A, first.request);
+    // A replay of the first, already succeeded, with a stranger's signature bytes: refused.
+    expect(await codeOf(t.execute(A, { ...first.request, signature: { ...first.signature, signedData: fakeSign(C, 'x') } }))).toBe(refused);
+    expect(await h.balance(A, a.accountNumber)).toBe(45_000n);
+  });
+
+  it('after a reply lost once the ledger committed, the retry posts nothing twice', async () => {
+    let lose = true;
+    const lossy: LedgerPort = {
+      ...realLedger,
+      async postTransfer(input) {
+        const result = await realLedger.postTransfer(input);
+        if (lose) {
+          lose = false;
+          throw new UpstreamUnavailableError('connection reset after COMMIT');
+        }
+        return result;
+      },
+    };
+    const t = transfers({ ledger: lossy });
+    const a = await h.openAccount(A, 10_000n);
+    const b = await h.openAccount(B, 0n);
+    const { request, processId } = await prepare(t, A, internal(a.accountNumber, b.accountNumber, 4_000n));
+    expect(await codeOf(t.execute(A, request))).toBe('UpstreamUnavailableError');
+    expect((await findTransferByProcess(db, processId))!.state).toBe('EXECUTING');
+    await t.execute(A, request);
+    expect(await h.balance(A, a.accountNumber)).toBe(6_000n);
+    expect(await h.balance(B, b.accountNumber)).toBe(4_000n);
+  });
+
+  it('a crash between any two steps leaves all or nothing, and the retry completes exactly once', async () => {
+    const a = await h.openAccount(A, 100_000n);
+    const b = await h.openAccount(B, 0n);
+    const crash = () => new Error('process killed');
+    // Each scenario: the first Execute dies at one point; a fresh instance (a restarted replica) retries.
+    const scenarios: { name: string; deps: (armed: { on: boolean }) => Partial<TransferDeps> }[] = [
+      {
+        name: 'before consuming',
+        deps: (armed) => ({
+          users: { ...realUsers, async consumeTransferProcess(i) { if (armed.on) { armed.on = false; throw crash(); } return realUsers.consumeTransferProcess(i); } },
+        }),
+      },
+      {
+        name: 'after consuming, before posting',
+        deps: (armed) => ({
+          users: { ...realUsers, async consumeTransferProcess(i) { const r = await realUsers.consumeTransferProcess(i); if (armed.on) { armed.on = false; throw crash(); } return r; } },
+        }),
+      },
+      {
+        name: 'after posting, before recording',
+        deps: (armed) => ({
+          ledger: { ...realLedger, async postTransfer(i) { const r = await realLedger.postTransfer(i); if (armed.on) { armed.on = false; throw crash(); } return r; } },
+        }),
+      },
+    ];
+    let expected = 100_000n;
+    for (const [i, scenario] of scenarios.entries()) {
+      const armed = { on: true };
+      const dying = transfers(scenario.deps(armed));
+      const { request, processId } = await prepare(dying, A, internal(a.accountNumber, b.accountNumber, 1_000n + BigInt(i)));
+      expect(await codeOf(dying.execute(A, request)), scenario.name).toBe('Error');
+      // A killed process does not release its lease: emulate that, then restart later than the lease.
+      await db.updateTable('transfers').set({ lease_owner: 'dead', lease_until: new Date(Date.now() + 30_000) }).where('process_id', '=', processId).execute();
+      const tooEarly = transfers({ maxWaits: 2 });
+      expect(await codeOf(tooEarly.execute(A, request)), scenario.name).toBe(TransactionConflictError.name);
+      const restarted = transfers({ now: () => new Date(Date.now() + 31_000) });
+      await restarted.execute(A, request);
+      await restarted.execute(A, request);
+      expected -= 1_000n + BigInt(i);
+      expect(await h.balance(A, a.accountNumber), scenario.name).toBe(expected);
+      expect((await findTransferByProcess(db, processId))!.state, scenario.name).toBe('SUCCEEDED');
+    }
+    expect(await h.balance(B, b.accountNumber)).toBe(100_000n - expected);
+  });
+
+  it('a ledger refusal at Execute is final: the same answer on retry, even after the balance is topped up', async () => {
+    const t = transfers();
+    const a = await h.openAccount(A, 5_000n);
+    const b = await h.openAccount(B, 0n);
+    const { request, processId } = await prepare(t, A, internal(a.accountNumber, b.accountNumber, 5_000n));
+    // Spent elsewhere between the pre-check and Execute.
+    const drain = await prepare(t, A, internal(a.accountNumber, b.accountNumber, 4_000n));
+    await t.execute(A, drain.request);
+    expect(await codeOf(t.execute(A, request))).toBe('INSUFFICIENT_BALANCE');
+    const topUp = { idempotencyKey: `top-up-${a.accountNumber}`, accountNumber: a.accountNumber, amount: { currencyCode: CurrencyCode.KRW, majorAmount: 10_000n, minorAmount: 0n }, memo: 'top up' };
+    await call((cb) => h.ledger.deposit(topUp, cb));
+    expect(await codeOf(t.execute(A, request))).toBe('INSUFFICIENT_BALANCE');
+    const row = (await findTransferByProcess(db, processId))!;
+    expect([row.state, row.failure_code]).toEqual(['FAILED', 'INSUFFICIENT_BALANCE']);
+    expect(await h.balance(B, b.accountNumber)).toBe(4_000n);
+  });
+
+  it('pre-checks source, institution, target, balance and limits', async () => {
+    const t = transfers();
+    const a = await h.openAccount(A, 100_000n, { perTransaction: 50_000n, perDay: 70_000n });
+    const b = await h.openAccount(B, 0n);
+    const aOther = await h.openAccount(A, 0n);
+    expect(await codeOf(t.preCheck(A, internal(a.accountNumber, b.accountNumber, 100_001n)))).toBe('INSUFFICIENT_BALANCE');
+    expect(await codeOf(t.preCheck(A, internal(a.accountNumber, b.accountNumber, 50_001n)))).toBe('INSUFFICIENT_BALANCE');
+    expect(await codeOf(t.preCheck(A, internal(b.accountNumber, a.accountNumber, 1n)))).toBe('INVALID_SOURCE_ACCOUNT');
+    expect(await codeOf(t.preCheck(A, internal('3333-00000000000', b.accountNumber, 1n)))).toBe('INVALID_SOURCE_ACCOUNT');
+    expect(await codeOf(t.preCheck(A, internal(a.accountNumber, a.accountNumber, 1n)))).toBe('INVALID_TARGET_ACCOUNT');
+    expect(await codeOf(t.preCheck(A, internal(a.accountNumber, '3333-00000000000', 1n)))).toBe('INVALID_TARGET_ACCOUNT');
+    expect(await codeOf(t.preCheck(A, { ...internal(a.accountNumber, '110-234-567890', 1n), targetInstitutionCode: '999' }))).toBe('INVALID_TARGET_INSTITUTION');
+    expect(await codeOf(t.preCheck(A, { ...internal(a.accountNumber, '110-234-560000', 1n), targetInstitutionCode: '088' }))).toBe('INVALID_TARGET_ACCOUNT');
+    expect(await codeOf(t.preCheck(A, { ...internal(a.accountNumber, '999-234-567890', 1n), targetInstitutionCode: '088' }))).toBe('INVALID_TARGET_ACCOUNT');
+    expect(await codeOf(t.preCheck(A, { ...internal(a.accountNumber, b.accountNumber, 1n), recipientVisibleMessage: 'x'.repeat(51) }))).toBe('InvalidArgumentError');
+    // Daily limit: 50,000 sent today, so 20,001 more is over 70,000; 20,000 fits.
+    const sent = await prepare(t, A, internal(a.accountNumber, aOther.accountNumber, 50_000n));
+    await t.execute(A, sent.request);
+    expect(await codeOf(t.preCheck(A, internal(a.accountNumber, b.accountNumber, 20_001n)))).toBe('INSUFFICIENT_BALANCE');
+    expect(await codeOf(t.preCheck(A, internal(a.accountNumber, b.accountNumber, 20_000n)))).toBe('OK');
+    expect(await h.balance(A, aOther.accountNumber)).toBe(50_000n);
+  });
+
+  it('sends to another institution through the settlement account, with the sender event only', async () => {
+    const t = transfers();
+    const a = await h.openAccount(A, 10_000n);
+    const target = { ...internal(a.accountNumber, '110-234-567890', 3_000n), targetInstitutionCode: '088' };
+    const info = await t.getTargetAccountInfo('088', '110-234-567890');
+    expect(info.holderName).toMatch(/^.\*.$/u);
+    const before = await h.events();
+    const { request, processId } = await prepare(t, A, target);
+    await t.execute(A, request);
+    expect(await h.balance(A, a.accountNumber)).toBe(7_000n);
+    const added = (await h.events()).slice(before.length);
+    expect(added.map((e) => e.userId)).toEqual([A]);
+    expect((await findTransferByProcess(db, processId))!.state).toBe('SUCCEEDED');
+  });
+
+  it('shows target holders masked, and each user only their own sources and latest targets', async () => {
+    const t = transfers();
+    const a = await h.openAccount(C, 10_000n);
+    const b = await h.openAccount(B, 0n);
+    expect(await t.getTargetAccountInfo(OWN_INSTITUTION_CODE, b.accountNumber)).toEqual({ accountNumber: b.accountNumber, holderName: '김*수' });
+    expect(await t.getTargetAccountInfo(OWN_INSTITUTION_CODE, a.accountNumber)).toEqual({ accountNumber: a.accountNumber, holderName: '남**수' });
+    expect(await codeOf(t.getTargetAccountInfo(OWN_INSTITUTION_CODE, '3333-00000000000'))).toBe('NOT_VALID_ACCOUNT');
+    expect(await codeOf(t.getTargetAccountInfo('088', '999-234-567890'))).toBe('BLOCKED_ACCOUNT');
+    expect(await codeOf(t.getTargetAccountInfo('088', '110-234-560000'))).toBe('NOT_VALID_ACCOUNT');
+    expect(await codeOf(t.getTargetAccountInfo('999', '110-234-567890'))).toBe('NOT_VALID_ACCOUNT');
+
+    expect((await t.getSourceAccountInfo(C, a.accountNumber)).balanceMinor).toBe(10_000n);
+    expect(await codeOf(t.getSourceAccountInfo(B, a.accountNumber))).toBe('INVALID_SOURCE_ACCOUNT');
+    expect(await codeOf(t.getSourceAccountInfo(B, '3333-00000000000'))).toBe('INVALID_SOURCE_ACCOUNT');
+
+    for (const amount of [100n, 200n]) {
+      const p = await prepare(t, C, internal(a.accountNumber, b.accountNumber, amount));
+      await t.execute(C, p.request);
+    }
+    const p = await prepare(t, C, { ...internal(a.accountNumber, '110-234-567890', 300n), targetInstitutionCode: '088' });
+    await t.execute(C, p.request);
+    // A pre-checked but never executed transfer is not a "latest target".
+    await prepare(t, C, { ...internal(a.accountNumber, '220-234-567890', 300n), targetInstitutionCode: '004' });
+    const latest = await t.listLatestTargets(C);
+    expect(latest.map((x) => [x.institution.code, x.accountNumber])).toEqual([
+      ['088', '110-234-567890'],
+      [OWN_INSTITUTION_CODE, b.accountNumber],
+    ]);
+    expect(latest[1]!.holderName).toBe('김*수');
+    expect((await t.listLatestTargets(B)).map((x) => x.accountNumber)).not.toContain(b.accountNumber);
+  });
+});
