@@ -1,0 +1,82 @@
+// With the real account module (its ledger and internal LedgerService over gRPC) instead of the
+// fake: a posted transfer yields exactly one event per party, a refused one none at all.
+// (services/account is reached by a relative path: @kfrm/service-account is not a dependency of
+// this package, and adding one needs a workspace install.)
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrateSchema } from '@kfrm/db';
+import { LedgerServiceClient } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
+import { GrpcListener, internalAccessGuard } from '@kfrm/server-kit';
+import { createMemoryStore, type Store } from '@kfrm/store';
+import { ledgerHandlers } from '../../account/src/ledger.handlers';
+import { krw, openTestLedger, type TestLedger } from '../../account/src/test-ledger';
+import { migrations } from './migrations';
+import { NOTIFICATION_SCHEMA } from './notification.table';
+import { Instance, silentLogger, until } from './test-notification';
+
+describe('notifications from the real ledger', () => {
+  let t: TestLedger;
+  let internal: GrpcListener;
+  let client: LedgerServiceClient;
+  let store: Store;
+  let node: Instance;
+
+  beforeAll(async () => {
+    t = await openTestLedger({ maxBatchSize: 8, lingerMs: 1 });
+    await migrateSchema(t.database, { schema: NOTIFICATION_SCHEMA, migrations });
+    internal = new GrpcListener({ name: 'internal', host: '127.0.0.1', port: 0, credentials: grpc.ServerCredentials.createInsecure(), guard: internalAccessGuard, logger: silentLogger });
+    internal.addService(ledgerHandlers(t.ledger));
+    const port = await internal.start();
+    client = new LedgerServiceClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    store = createMemoryStore();
+    node = await new Instance(t.database, store, () => client).start();
+  }, 60_000);
+
+  afterAll(async () => {
+    await node?.stop();
+    client?.close();
+    await internal?.shutdown(1_000);
+    await store?.close();
+    await t?.close();
+  });
+
+  it('delivers one TRANSFER_SUCCEED to the sender and one to the recipient, and nothing for a refused transfer', async () => {
+    const from = await t.ledger.createAccount({ ownerUserId: 'alice', name: 'from', currency: 'KRW' });
+    const to = await t.ledger.createAccount({ ownerUserId: 'bob', name: 'to', currency: 'KRW' });
+    await t.ledger.deposit({ idempotencyKey: 'fund', accountNumber: from.accountNumber, amount: krw(10_000), memo: '' });
+    const alice = await node.subscribe('alice', 0n);
+    const bob = await node.subscribe('bob', 0n);
+
+    const transfer = (key: string, amount: number) =>
+      t.ledger.postTransfer({
+        idempotencyKey: key,
+        fromAccountNumber: from.accountNumber,
+        toAccountNumber: to.accountNumber,
+        amount: krw(amount),
+        debitMemo: 'to bob',
+        creditMemo: 'from alice',
+        events: [
+          { userId: 'alice', type: 'TRANSFER_SUCCEED', title: `Sent ${amount} KRW`, content: 'to bob' },
+          { userId: 'bob', type: 'TRANSFER_SUCCEED', title: `Received ${amount} KRW`, content: 'from alice' },
+        ],
+      });
+    await transfer('t1', 1_000);
+    // Rolled back (insufficient balance): its events never exist.
+    await expect(transfer('t2', 1_000_000)).rejects.toMatchObject({ code: 'INSUFFICIENT_BALANCE' });
+    // A retry of the first posts nothing, so it writes no second event.
+    await transfer('t1', 1_000);
+    await transfer('t3', 2_000);
+
+    await until(() => alice.events.length >= 2 && bob.events.length >= 2, 'both parties\' events');
+    // A last transfer as a marker: a duplicate of the earlier events would arrive before it.
+    await transfer('t4', 3_000);
+    await until(() => alice.events.length >= 3 && bob.events.length >= 3, 'the marker transfer');
+    expect(alice.events.map((e) => e.title)).toEqual(['Sent 1000 KRW', 'Sent 2000 KRW', 'Sent 3000 KRW']);
+    expect(bob.events.map((e) => e.title)).toEqual(['Received 1000 KRW', 'Received 2000 KRW', 'Received 3000 KRW']);
+    const outbox = await t.ledger.listOutboxEvents(0n, 100);
+    expect(outbox).toHaveLength(6);
+    expect([...alice.ids(), ...bob.ids()].sort((x, y) => Number(x - y))).toEqual(outbox.map((e) => e.id));
+    alice.call.cancel();
+    bob.call.cancel();
+  });
+});
