@@ -36,8 +36,10 @@ export function createTransferModule(options: TransferModuleOptions = {}): Servi
     name: 'transfer',
     schema: TRANSFER_SCHEMA,
     migrations,
-    create({ db, logger, internalClients }) {
+    create({ db, logger, config: runtime, internalClients }) {
       const config = readTransferConfig(options.env);
+      // There is no interbank network adapter yet: a production start says so loudly.
+      if (!options.interbank && runtime.mode === 'real') logger.warn('transfers to other institutions use the interbank sandbox (no network adapter configured)');
       const transfers = createTransfers({
         db: db.kysely<TransferDatabase>(TRANSFER_SCHEMA),
         ledger: grpcLedger(() => internalClients.get(LedgerServiceClient)),
