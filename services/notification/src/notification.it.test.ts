@@ -147,7 +147,7 @@ describe('SubscribeNotification', () => {
   it('ends a stream that falls behind with RESOURCE_EXHAUSTED without holding up a fast one; the slow client resumes by id', async () => {
     // The relay publishes a page at a time; a queue larger than a page lets a client that keeps
     // reading absorb any burst.
-    const [node] = await startInstances(1, { ...testConfig, queueLimit: 32, batchSize: 4 });
+    const [node] = await startInstances(1, { ...testConfig, queueLimit: 32, batchSize: 4, streamsPerUser: 2 });
     const slow = await node!.subscribe('user-a', undefined, { ownConnection: true });
     const fast = await node!.subscribe('user-a', undefined, { ownConnection: true });
     slow.call.pause();
@@ -156,6 +156,17 @@ describe('SubscribeNotification', () => {
     const ids = range(1n, 300n).map(() => ledger.append('user-a', 'Transfer', content));
     await until(() => fast.events.length === ids.length, 'the fast client to get everything');
     expect(fast.ids()).toEqual(ids);
+    // While the slow client still reads nothing, the server has already let go of its stream:
+    // its slot (2 per user here) is free for a new one.
+    let third = await node!.subscribe('user-a', undefined, { waitLive: false });
+    await until(async () => {
+      if (!third.ended) return node!.liveCount('user-a') > 2;
+      third = await node!.subscribe('user-a', undefined, { waitLive: false });
+      return false;
+    }, 'the stuck stream to release its slot');
+    expect(slow.ended).toBe(false);
+    third.call.cancel();
+    await third.status;
     slow.call.resume();
     const status = await slow.status;
     expect(status.code).toBe(grpc.status.RESOURCE_EXHAUSTED);

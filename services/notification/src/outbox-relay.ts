@@ -87,6 +87,7 @@ export class OutboxRelay {
     }
     // The first round waits one interval: the ledger client is usable once the listeners are up.
     await this.sleep(this.options.pollMs);
+    let failures = 0;
     while (!this.stopped) {
       let full = false;
       try {
@@ -95,8 +96,13 @@ export class OutboxRelay {
           full = (await this.relayOnce()) >= this.options.batchSize;
           await this.purgeIfDue();
         }
+        failures = 0;
       } catch (err) {
-        this.logger.warn({ err }, 'outbox relay round failed');
+        // Ledger, database or store down: back off (up to 5 s) so the log and the callee are not flooded.
+        failures++;
+        if (failures === 1 || failures % 20 === 0) this.logger.warn({ err, failures }, 'outbox relay round failed');
+        await this.sleep(Math.min(5_000, this.options.pollMs * 2 ** Math.min(failures, 10)));
+        continue;
       }
       // A full page means more is waiting: go on without sleeping.
       if (!full) await this.sleep(this.leader ? this.options.pollMs : Math.max(this.options.pollMs, this.options.lockTtlMs / 2));
