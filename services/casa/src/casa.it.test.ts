@@ -344,6 +344,22 @@ describe('CASA opening use cases', () => {
       expect((await openings().where('user_id', '=', userId).executeTakeFirstOrThrow()).account_number).toBe(opened.accountNumber);
     });
 
+    it('the user service being unreachable is EXTERNAL_SERVICE_UNAVAILABLE and nothing is created', async () => {
+      const userId = await readyToOpen();
+      const blind = createCasa({
+        db: database.kysely<CasaDatabase>(CASA_SCHEMA),
+        users: grpcUserDirectory(() => new UserServiceClient('127.0.0.1:1', grpc.credentials.createInsecure())),
+        ledger: grpcLedgerAccounts(() => running.internalClients.get(LedgerServiceClient)),
+        hasher,
+        logger: createLogger({ service: 'casa-test', level: 'silent' }),
+        now: () => clock,
+      });
+      expect(await domainCode(blind.initiateOpening(userId))).toBe('EXTERNAL_SERVICE_UNAVAILABLE');
+      expect(await domainCode(blind.completeOpening(userId, '2580'))).toBe('EXTERNAL_SERVICE_UNAVAILABLE');
+      expect(ledgerCallsFor(userId)).toHaveLength(0);
+      expect(await openings().where('user_id', '=', userId).execute()).toEqual([]);
+    });
+
     it('the ledger being unreachable is OUTCOME_UNKNOWN (a request may have left) and nothing is opened', async () => {
       const userId = await readyToOpen();
       const unreachable = createCasa({
