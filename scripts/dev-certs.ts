@@ -27,6 +27,7 @@ export interface DevSecrets {
   deviceCaKeyFile: string;
   e2eKekFile: string;
   authPepperFile: string;
+  casaPepperFile: string;
   signingCaCertFile: string;
   signingCaKeyFile: string;
 }
@@ -45,8 +46,10 @@ export async function ensureDevSecrets(dir: string, hosts: string[]): Promise<De
   const authPepperFile = join(dir, 'auth-pepper');
   await ensureRandomKeyFile(e2eKekFile);
   await ensureRandomKeyFile(authPepperFile);
+  const casaPepperFile = join(dir, 'casa-pepper');
+  await ensureRandomKeyFile(casaPepperFile);
   const signing = await ensureDevSigningCa(dir);
-  const files = { ...tls, e2eKekFile, authPepperFile, ...signing };
+  const files = { ...tls, e2eKekFile, authPepperFile, casaPepperFile, ...signing };
   // Compose mounts file secrets as bind mounts and ignores `uid`/`mode` for them, so the
   // container's user (uid 10001) can read them only if they are world-readable. Acceptable for
   // throwaway dev keys in a gitignored folder; never do this with real keys.
