@@ -5,7 +5,8 @@
 //
 //   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npx tsx bench/ledger.ts
 //
-// Env: BENCH_SECONDS (per run, default 5), BENCH_CLIENTS (default "1,16,64"). Everything runs in
+// Env: BENCH_SECONDS (per run, default 5), BENCH_CLIENTS (default "1,16,64"), BENCH_BATCH_CONCURRENCY
+// (batches in flight in batched mode, default 2). Everything runs in
 // scratch databases (created here, dropped at the end). Callers are closed loops: each awaits its
 // transfer's acknowledgement (after COMMIT) before sending the next.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -34,7 +35,7 @@ const MODES: Record<'unbatched' | 'batched', (clients: number) => LedgerPosterOp
   // One transaction per transfer, as many in flight as there are callers.
   unbatched: (clients) => ({ maxBatchSize: 1, lingerMs: 0, maxConcurrentBatches: Math.min(clients, POOL_MAX) }),
   // Batches form while earlier ones commit (no linger wait).
-  batched: () => ({ maxBatchSize: 64, lingerMs: 0, maxConcurrentBatches: 4 }),
+  batched: () => ({ maxBatchSize: 64, lingerMs: 0, maxConcurrentBatches: Number(process.env.BENCH_BATCH_CONCURRENCY ?? 2) }),
 };
 
 function withDatabase(url: string, name: string): string {

@@ -20,7 +20,7 @@ function readAccountConfig(env: Env | undefined) {
     {
       maxBatchSize: int('KFRM_LEDGER_BATCH_MAX', { default: 32, min: 1, max: 1000 }),
       lingerMs: int('KFRM_LEDGER_BATCH_LINGER_MS', { default: 1, min: 0, max: 100 }),
-      maxConcurrentBatches: int('KFRM_LEDGER_BATCH_CONCURRENCY', { default: 4, min: 1, max: 64 }),
+      maxConcurrentBatches: int('KFRM_LEDGER_BATCH_CONCURRENCY', { default: 2, min: 1, max: 64 }),
       timeZone: str('KFRM_LEDGER_TIME_ZONE', { default: 'Asia/Seoul' }),
     },
     env,

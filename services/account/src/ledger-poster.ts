@@ -60,7 +60,7 @@ export interface LedgerPosterOptions {
    * transaction slot is free, with whatever has queued meanwhile. Default 1.
    */
   lingerMs?: number;
-  /** Batches in flight at once (each holds one connection). Default 4. */
+  /** Batches in flight at once (each holds one connection). Default 2. */
   maxConcurrentBatches?: number;
   retry?: LedgerRetryOptions;
   /** Clock for the daily limit's business day. */
@@ -129,7 +129,7 @@ export class LedgerPoster {
   ) {
     this.maxBatchSize = options.maxBatchSize ?? 32;
     this.lingerMs = options.lingerMs ?? 1;
-    this.maxConcurrentBatches = options.maxConcurrentBatches ?? 4;
+    this.maxConcurrentBatches = options.maxConcurrentBatches ?? 2;
     if (!Number.isInteger(this.maxBatchSize) || this.maxBatchSize < 1) throw new RangeError('maxBatchSize must be a positive integer');
     if (!Number.isInteger(this.maxConcurrentBatches) || this.maxConcurrentBatches < 1) throw new RangeError('maxConcurrentBatches must be a positive integer');
     if (!(this.lingerMs >= 0)) throw new RangeError('lingerMs must be >= 0');
