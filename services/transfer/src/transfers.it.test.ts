@@ -393,11 +393,14 @@ describe('transfers on the real ledger', () => {
     // A pre-checked but never executed transfer is not a "latest target".
     await prepare(t, C, { ...internal(a.accountNumber, '220-234-567890', 300n), targetInstitutionCode: '004' });
     const latest = await t.listLatestTargets(C);
-    expect(latest.map((x) => [x.institution.code, x.accountNumber])).toEqual([
+    // Earlier tests' transfers of C come after these two.
+    expect(latest.slice(0, 2).map((x) => [x.institution.code, x.accountNumber])).toEqual([
       ['088', '110-234-567890'],
       [OWN_INSTITUTION_CODE, b.accountNumber],
     ]);
     expect(latest[1]!.holderName).toBe('김*수');
+    expect(latest.map((x) => x.accountNumber)).not.toContain('220-234-567890');
+    expect(new Set(latest.map((x) => `${x.institution.code}/${x.accountNumber}`)).size).toBe(latest.length);
     expect((await t.listLatestTargets(B)).map((x) => x.accountNumber)).not.toContain(b.accountNumber);
   });
 });
