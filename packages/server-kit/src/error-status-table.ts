@@ -115,4 +115,5 @@ export const INFRASTRUCTURE_ERROR_STATUS: Readonly<Record<string, { code: status
   TransactionConflictError: { code: status.ABORTED, message: 'concurrent update, retry the call' },
   UpstreamUnavailableError: { code: status.UNAVAILABLE, message: 'service temporarily unavailable' }, // another service could not answer (services/user)
   RateLimitedError: { code: status.RESOURCE_EXHAUSTED, message: 'too many requests, retry later' },
+  LedgerOverloadedError: { code: status.UNAVAILABLE, message: 'service temporarily unavailable' }, // ledger posting queue full (services/account)
 };

@@ -3,7 +3,7 @@
 import { DomainError } from '@kfrm/errors';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLedger, type Ledger } from './ledger';
-import { LedgerPoster } from './ledger-poster';
+import { LedgerOverloadedError, LedgerPoster } from './ledger-poster';
 import type { AccountRow } from './ledger.repository';
 import { krw, openTestLedger, type TestLedger } from './test-ledger';
 import { createMemoryStore } from '@kfrm/store';
@@ -102,6 +102,30 @@ describe('batched and unbatched posting agree', () => {
     // The workload exercised every path.
     for (const code of ['OK', 'INSUFFICIENT_BALANCE', 'TRANSFER_LIMIT_EXCEEDED', 'INVALID_AMOUNT', 'INVALID_SOURCE_ACCOUNT', 'INVALID_TARGET_ACCOUNT', 'IDEMPOTENCY_KEY_REUSED']) {
       expect(one.filter((o) => o.startsWith(code)), code).not.toEqual([]);
+    }
+  });
+});
+
+describe('overload', () => {
+  it('refuses postings beyond the queue bound at once, and posts the ones it took', async () => {
+    const t = await openTestLedger({ maxBatchSize: 1, maxConcurrentBatches: 1, maxQueued: 3 });
+    try {
+      const a = await t.ledger.createAccount({ ownerUserId: 'q1', name: 'a', currency: 'KRW' });
+      const b = await t.ledger.createAccount({ ownerUserId: 'q2', name: 'b', currency: 'KRW' });
+      await t.ledger.deposit({ idempotencyKey: 'q-fund', accountNumber: a.accountNumber, amount: krw(100), memo: '' });
+      const results = await Promise.allSettled(
+        Array.from({ length: 8 }, (_, i) =>
+          t.ledger.postTransfer({ idempotencyKey: `q-${i}`, fromAccountNumber: a.accountNumber, toAccountNumber: b.accountNumber, amount: krw(1), debitMemo: '', creditMemo: '', events: [] }),
+        ),
+      );
+      const refused = results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason as Error);
+      expect(refused.length).toBeGreaterThan(0);
+      for (const err of refused) expect(err).toBeInstanceOf(LedgerOverloadedError);
+      const posted = results.filter((r) => r.status === 'fulfilled').length;
+      const entries = await t.db.selectFrom('entries').select('id').where('idempotency_key', 'like', 'q-%').where('idempotency_key', '!=', 'q-fund').execute();
+      expect(entries).toHaveLength(posted);
+    } finally {
+      await t.close();
     }
   });
 });

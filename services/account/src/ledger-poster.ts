@@ -63,6 +63,11 @@ export interface LedgerPosterOptions {
   /** Batches in flight at once (each holds one connection). Default 2. */
   maxConcurrentBatches?: number;
   retry?: LedgerRetryOptions;
+  /**
+   * Most postings waiting for a batch; more are refused at once with LedgerOverloadedError
+   * (UNAVAILABLE) instead of growing memory and latency without bound. Default 10000.
+   */
+  maxQueued?: number;
   /** Clock for the daily limit's business day. */
   now?: () => Date;
   /** Time zone of the business day. Default Asia/Seoul. */
@@ -74,6 +79,11 @@ interface Pending {
   requestHash: string;
   resolve(result: PostResult): void;
   reject(err: unknown): void;
+}
+
+/** The posting queue is full: the database cannot keep up. Nothing was posted; retry later. */
+export class LedgerOverloadedError extends Error {
+  override readonly name = 'LedgerOverloadedError';
 }
 
 type Outcome = { ok: true; result: PostResult } | { ok: false; error: unknown };
@@ -120,6 +130,7 @@ export class LedgerPoster {
   private readonly maxBatchSize: number;
   private readonly lingerMs: number;
   private readonly maxConcurrentBatches: number;
+  private readonly maxQueued: number;
   private readonly now: () => Date;
   private readonly timeZone: string;
 
@@ -130,6 +141,7 @@ export class LedgerPoster {
     this.maxBatchSize = options.maxBatchSize ?? 32;
     this.lingerMs = options.lingerMs ?? 1;
     this.maxConcurrentBatches = options.maxConcurrentBatches ?? 2;
+    this.maxQueued = options.maxQueued ?? 10_000;
     if (!Number.isInteger(this.maxBatchSize) || this.maxBatchSize < 1) throw new RangeError('maxBatchSize must be a positive integer');
     if (!Number.isInteger(this.maxConcurrentBatches) || this.maxConcurrentBatches < 1) throw new RangeError('maxConcurrentBatches must be a positive integer');
     if (!(this.lingerMs >= 0)) throw new RangeError('lingerMs must be >= 0');
@@ -140,6 +152,7 @@ export class LedgerPoster {
   /** Resolves after the entry is committed (or was committed before under the same key). */
   post(request: PostRequest): Promise<PostResult> {
     if (this.closed) return Promise.reject(new Error('the ledger poster is closed'));
+    if (this.queue.length >= this.maxQueued) return Promise.reject(new LedgerOverloadedError('too many postings waiting'));
     const requestHash = requestHashOf(request);
     return new Promise<PostResult>((resolve, reject) => {
       this.queue.push({ request, requestHash, resolve, reject });
