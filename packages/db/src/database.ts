@@ -45,9 +45,22 @@ export interface DatabaseHandle {
    * Do not call `destroy()` on it; close the handle.
    */
   kysely<DB = any>(schema?: string): Kysely<DB>;
+  /**
+   * pg only: the pool's connections right now (for metrics). Absent for PGlite, which has one
+   * in-process connection and no pool.
+   */
+  readonly poolStats?: () => PoolStats;
   /** Drains the pool / closes PGlite. Idempotent. */
   close(): Promise<void>;
   readonly closed: boolean;
+}
+
+export interface PoolStats {
+  /** Open connections, idle or in use. */
+  total: number;
+  idle: number;
+  /** Queries queued for a connection: sustained > 0 means the pool is too small or queries too slow. */
+  waiting: number;
 }
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -160,10 +173,13 @@ async function openPostgres(databaseUrl: string, options: OpenDatabaseOptions): 
   }
   const log = kyselyLog(options);
   const base = new Kysely<any>({ dialect: new PostgresDialect({ pool }), ...(log ? { log } : {}) });
-  return makeHandle('postgres', base, async () => {
+  const handle = makeHandle('postgres', base, async () => {
     // Kysely only ends the pool if its driver was initialised (i.e. a query went through it).
     if (!pool.ending) await pool.end();
     await Promise.all([...socketsClosed]);
+  });
+  return Object.assign(handle, {
+    poolStats: (): PoolStats => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
   });
 }
 

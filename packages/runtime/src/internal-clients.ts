@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import type { ListenAddress } from '@kfrm/config';
+import { outgoingHeaders } from '@kfrm/observability';
 
 export type ClientConstructor<C extends grpc.Client> = (new (address: string, credentials: grpc.ChannelCredentials, options?: Partial<grpc.ClientOptions>) => C) & {
   service: Record<string, { path: string }>;
@@ -25,6 +26,21 @@ export function internalPackageOf(ctor: { service: Record<string, { path: string
   return match[1]!;
 }
 
+/**
+ * Puts the caller's trace context (`traceparent`, `tracestate`) and request id (`x-request-id`)
+ * on every internal call, so the callee's server span is a child of the caller's and both log
+ * the same request id. A header the caller set itself is kept.
+ */
+export const propagationInterceptor: grpc.Interceptor = (options, nextCall) =>
+  new grpc.InterceptingCall(nextCall(options), {
+    start(metadata, listener, next) {
+      for (const [key, value] of Object.entries(outgoingHeaders())) {
+        if (metadata.get(key).length === 0) metadata.set(key, value);
+      }
+      next(metadata, listener);
+    },
+  });
+
 export function createInternalClients(options: {
   targets: Record<string, string>;
   defaultTarget: string | undefined;
@@ -46,6 +62,7 @@ export function createInternalClients(options: {
         client = new ctor(targetFor(internalPackageOf(ctor)), grpc.credentials.createInsecure(), {
           // Fail fast when the other service is down instead of queueing calls.
           'grpc.enable_retries': 0,
+          interceptors: [propagationInterceptor],
         });
         clients.set(ctor, client);
       }

@@ -34,6 +34,10 @@ export function readRuntimeConfig(env: Env = process.env) {
       dbStatementTimeoutMs: int('DB_STATEMENT_TIMEOUT_MS', { default: 10_000, min: 100, max: 600_000 }),
       shutdownGraceMs: int('KFRM_SHUTDOWN_GRACE_MS', { default: 10_000, min: 0, max: 300_000 }),
       maxReceiveMessageBytes: int('KFRM_MAX_RECEIVE_MESSAGE_BYTES', { default: 256 * 1024, min: 1024, max: 16 * 1024 * 1024 }),
+      // Prometheus scrape endpoint (GET /metrics, GET /healthz), plain HTTP.
+      metricsListen: listenAddress('KFRM_METRICS_LISTEN', { default: '127.0.0.1:9464' }),
+      // OTLP/HTTP collector base URL; unset = spans are made (ids reach logs and callees) but not exported.
+      otlpEndpoint: url('OTEL_EXPORTER_OTLP_ENDPOINT', ['http', 'https'], { optional: true }),
     },
     env,
   );

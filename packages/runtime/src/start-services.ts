@@ -3,6 +3,16 @@ import { openDatabase, migrateSchema, type DatabaseHandle } from '@kfrm/db';
 import { createLogger, type Logger } from '@kfrm/logging';
 import { createDeviceVerifier, loadDeviceCa } from '@kfrm/device-trust';
 import { ensureDevCertificates } from '@kfrm/pki';
+import {
+  createGrpcServerObserver,
+  createMetrics,
+  createTracing,
+  startMetricsEndpoint,
+  type KfrmMetrics,
+  type MetricsEndpoint,
+  type SpanExporter,
+  type Tracing,
+} from '@kfrm/observability';
 import { descriptorSetPath } from '@kfrm/proto';
 import {
   GrpcListener,
@@ -11,7 +21,7 @@ import {
   internalServerCredentials,
   mobileServerCredentials,
 } from '@kfrm/server-kit';
-import { createStore, type Store } from '@kfrm/store';
+import { createStore, instrumentStore, type Store } from '@kfrm/store';
 import type { DestinationStream } from 'pino';
 import { createInternalClients, type InternalClients } from './internal-clients';
 import { createSessionResolver } from './session-resolver';
@@ -29,7 +39,13 @@ export interface RunningServices {
   deviceCaCertFile: string;
   deviceCaKeyFile: string;
   db: DatabaseHandle;
+  /** The store the services use (instrumented: its operations are counted in `metrics`). */
   store: Store;
+  /** This process's registry; `metrics.streamSubscribers` is for services that hold streams open. */
+  metrics: KfrmMetrics;
+  /** Port of GET /metrics and /healthz; undefined when KFRM_METRICS_LISTEN was taken. */
+  metricsPort: number | undefined;
+  tracing: Tracing;
   /** Drain both listeners, close the services, then the store and the database. */
   stop(): Promise<void>;
 }
@@ -43,6 +59,25 @@ export interface StartOptions {
   /** Tests pass their own isolated database and store; the caller then closes them. */
   db?: DatabaseHandle;
   store?: Store;
+  /** Tests: every finished span is exported here as well (e.g. an InMemorySpanExporter). */
+  spanExporter?: SpanExporter;
+}
+
+/**
+ * The metrics endpoint is not on any request's path: when its port is taken (two processes on
+ * one host with the default, parallel test files) the process still serves, logs why, and the
+ * scrape target shows as down.
+ */
+async function startMetricsIfFree(metrics: KfrmMetrics, config: RuntimeConfig, logger: Logger): Promise<MetricsEndpoint | undefined> {
+  try {
+    const endpoint = await startMetricsEndpoint({ metrics, ...config.metricsListen });
+    logger.info({ address: `${config.metricsListen.host}:${endpoint.port}` }, 'metrics endpoint listening');
+    return endpoint;
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== 'EADDRINUSE') throw err;
+    logger.warn({ address: `${config.metricsListen.host}:${config.metricsListen.port}` }, 'metrics endpoint not started: address in use');
+    return undefined;
+  }
 }
 
 /** Runs every module's migrations, in module order, each in its own schema. */
@@ -75,6 +110,9 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
   const config = readRuntimeConfig(options.env ?? process.env);
   const logger = createLogger({ service: options.name, level: config.logLevel, destination: options.logDestination });
   logger.info({ mode: config.mode, data_dir: config.mode === 'embedded' ? config.dataDir : undefined }, 'starting');
+  // One registry and one tracer provider per process, passed down (never the global ones).
+  const metrics = createMetrics();
+  const tracing = createTracing({ serviceName: options.name, otlpEndpoint: config.otlpEndpoint, exporter: options.spanExporter });
 
   const files = await tlsFiles(config);
   // Parsed and checked once (a CA, valid now); the key stays on disk until the device service loads it.
@@ -90,10 +128,12 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
       statementTimeoutMs: config.dbStatementTimeoutMs,
       log: logger.child({ component: 'db' }),
     }));
-  let store: Store | undefined = options.store;
+  metrics.observeDbPool(() => db.poolStats?.());
+  let store: Store | undefined;
+  let metricsEndpoint: MetricsEndpoint | undefined;
   const instances: ServiceInstance[] = [];
   try {
-    store ??= await createStore({ redisUrl: config.redisUrl });
+    store = instrumentStore(options.store ?? (await createStore({ redisUrl: config.redisUrl })), metrics.storeObserver);
     if (config.migrateOnStart) await migrateModules(db, modules, logger);
 
     const descriptorSet = await readFile(descriptorSetPath);
@@ -119,6 +159,8 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
       logger,
       descriptorSet,
       limits: { maxReceiveMessageBytes: config.maxReceiveMessageBytes },
+      // Trace context from a phone is not trusted: mobile calls start their own traces.
+      observer: createGrpcServerObserver({ listener: 'mobile', metrics, tracing, trustIncomingTraceContext: false }),
     });
     const internal = new GrpcListener({
       name: 'internal',
@@ -128,6 +170,7 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
       logger,
       descriptorSet,
       limits: { maxReceiveMessageBytes: config.maxReceiveMessageBytes },
+      observer: createGrpcServerObserver({ listener: 'internal', metrics, tracing, trustIncomingTraceContext: true }),
     });
 
     for (const module of modules) {
@@ -138,6 +181,8 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
     }
     internalPort = await internal.start();
     const mobilePort = await mobile.start();
+    metricsEndpoint = await startMetricsIfFree(metrics, config, logger);
+    const openMetrics = metricsEndpoint;
 
     let stopped: Promise<void> | undefined;
     const openStore = store;
@@ -152,6 +197,9 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
       deviceCaKeyFile: files.deviceCaKeyFile,
       db,
       store: openStore,
+      metrics,
+      metricsPort: openMetrics?.port,
+      tracing,
       stop() {
         stopped ??= (async () => {
           await Promise.all([mobile.shutdown(config.shutdownGraceMs), internal.shutdown(config.shutdownGraceMs)]);
@@ -159,6 +207,9 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
           internalClients.close();
           if (ownsStore) await openStore.close();
           if (ownsDb) await db.close();
+          // Last, so the endpoint shows the final counts while draining and the last spans are sent.
+          await openMetrics?.close();
+          await tracing.shutdown();
         })();
         return stopped;
       },
@@ -167,6 +218,8 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
     for (const instance of instances.reverse()) await instance.close?.().catch(() => undefined);
     if (ownsStore) await store?.close().catch(() => undefined);
     if (ownsDb) await db.close().catch(() => undefined);
+    await metricsEndpoint?.close().catch(() => undefined);
+    await tracing.shutdown().catch(() => undefined);
     throw err;
   }
 }

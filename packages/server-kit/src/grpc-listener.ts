@@ -38,6 +38,23 @@ export interface ListenerOptions {
   /** Serialized FileDescriptorSet of the contract, for server reflection. */
   descriptorSet?: Buffer;
   limits?: Partial<ListenerLimits>;
+  /** Metrics and tracing per call (see @kfrm/observability); calls are served the same without it. */
+  observer?: CallObserver;
+}
+
+/**
+ * Told about every call `serve()` handles. `start` runs before the access check; `run` wraps the
+ * guard and the handler (so the observer's context, e.g. the active span, covers both); `end`
+ * gets the final status once.
+ */
+export interface CallObserver {
+  start(call: { path: string; requestId: string; metadata: grpc.Metadata }): CallObservation;
+}
+export interface CallObservation {
+  /** Extra fields for the call's logger, e.g. trace_id and span_id. */
+  logFields: Record<string, string>;
+  run<T>(fn: () => T): T;
+  end(code: grpc.status, codeName: string): void;
 }
 
 const REQUEST_ID_HEADER = 'x-request-id';
@@ -191,31 +208,42 @@ export class GrpcListener {
     const started = process.hrtime.bigint();
     const elapsedMs = () => Math.round(Number(process.hrtime.bigint() - started) / 1e5) / 10;
     const requestId = requestIdOf(call.metadata);
-    const logger = this.options.logger.child({ listener: this.options.name, request_id: requestId, method: definition.path });
+    const observation = this.options.observer?.start({ path: definition.path, requestId, metadata: call.metadata });
+    const logger = this.options.logger.child({
+      listener: this.options.name,
+      request_id: requestId,
+      ...observation?.logFields,
+      method: definition.path,
+    });
     const responseMetadata = new grpc.Metadata();
     responseMetadata.set(REQUEST_ID_HEADER, requestId);
     call.sendMetadata(responseMetadata);
     let cleanup: (() => void) | undefined;
-    this.prepareCall(call, policy, requestId, logger)
-      .then((prepared) => {
-        cleanup = prepared.cleanup;
-        if (!handler) throw new NotImplementedError(`${definition.path} is not implemented yet`);
-        return invoke(prepared.ctx);
-      })
-      .then(
-        (result) => {
-          logger.info({ code: 'OK', duration_ms: elapsedMs() }, 'call done');
-          finish(null, result);
-        },
-        (err: unknown) => {
-          const mapped = mapError(err, policy.errors);
-          const fields = { code: grpc.status[mapped.error.code], duration_ms: elapsedMs() };
-          if (mapped.unexpected) logger.error({ ...fields, err }, 'call failed');
-          else logger.info({ ...fields, reason: mapped.error.details }, 'call rejected');
-          finish(mapped.error);
-        },
-      )
-      .finally(() => cleanup?.());
+    const work = () =>
+      this.prepareCall(call, policy, requestId, logger)
+        .then((prepared) => {
+          cleanup = prepared.cleanup;
+          if (!handler) throw new NotImplementedError(`${definition.path} is not implemented yet`);
+          return invoke(prepared.ctx);
+        })
+        .then(
+          (result) => {
+            logger.info({ code: 'OK', duration_ms: elapsedMs() }, 'call done');
+            observation?.end(grpc.status.OK, 'OK');
+            finish(null, result);
+          },
+          (err: unknown) => {
+            const mapped = mapError(err, policy.errors);
+            const fields = { code: grpc.status[mapped.error.code], duration_ms: elapsedMs() };
+            if (mapped.unexpected) logger.error({ ...fields, err }, 'call failed');
+            else logger.info({ ...fields, reason: mapped.error.details }, 'call rejected');
+            observation?.end(mapped.error.code, fields.code);
+            finish(mapped.error);
+          },
+        )
+        .finally(() => cleanup?.());
+    if (observation) void observation.run(work);
+    else void work();
   }
 
   private unaryHandler(definition: MethodDefinitionLike, policy: MethodPolicy, handler: ((...args: never[]) => Promise<unknown>) | undefined) {

@@ -6,6 +6,7 @@ export { StoreUnavailableError, isStoreUnavailableError } from './errors';
 export { prefixed, type MessageHandler, type SetOptions, type Store, type Unsubscribe } from './store';
 export { MemoryStore, createMemoryStore, type MemoryStoreOptions } from './memory-store';
 export { RedisStore, createRedisStore, redactRedisUrl, type RedisStoreOptions } from './redis-store';
+export { instrumentStore, type StoreObserver, type StoreOperation, type StoreOutcome } from './instrumented-store';
 
 export interface StoreConfig {
   /**

@@ -1,0 +1,174 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Seconds; from sub-millisecond store reads to multi-second external calls. */
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export interface DbPoolStats {
+  total: number;
+  idle: number;
+  waiting: number;
+}
+
+/** Outcome of a store operation or an external call; a fixed set, so label values stay bounded. */
+export type Outcome = 'ok' | 'error' | 'unavailable';
+
+/** What an instrumented store reports per operation (see `instrumentStore` in @kfrm/store). */
+export type StoreOperationObserver = (op: string, outcome: Outcome, seconds: number) => void;
+
+/**
+ * What an external-API client reports per HTTP attempt (the `observer` option of @kfrm/konaplate
+ * and @kfrm/kakaocert). `outcome` is the client's own short classification (ok, timeout,
+ * http_5xx, …), never request data.
+ */
+export interface ExternalCallEvent {
+  operation: string;
+  outcome: string;
+  seconds: number;
+}
+export type ExternalCallObserver = (event: ExternalCallEvent) => void;
+
+/** Counts live server streams per service; `open` returns the matching, idempotent close. */
+export interface StreamSubscribers {
+  readonly gauge: Gauge<'service'>;
+  open(service: string): () => void;
+}
+
+export interface KfrmMetrics {
+  readonly registry: Registry;
+  readonly grpcStarted: Counter<'listener' | 'service' | 'method'>;
+  readonly grpcHandled: Counter<'listener' | 'service' | 'method' | 'code'>;
+  readonly grpcHandlingSeconds: Histogram<'listener' | 'service' | 'method'>;
+  readonly storeOperations: Counter<'op' | 'outcome'>;
+  readonly storeOperationSeconds: Histogram<'op'>;
+  readonly externalCalls: Counter<'provider' | 'operation' | 'outcome'>;
+  readonly externalCallSeconds: Histogram<'provider' | 'operation'>;
+  readonly streamSubscribers: StreamSubscribers;
+  /** Reads the pool at every scrape; call once with the process's database handle. */
+  observeDbPool(read: () => DbPoolStats | undefined): void;
+  storeObserver: StoreOperationObserver;
+  externalCallObserver(provider: string): ExternalCallObserver;
+  /** The exposition text of every metric (Prometheus text format 0.0.4). */
+  text(): Promise<string>;
+}
+
+export interface CreateMetricsOptions {
+  /** Node process metrics (CPU, memory, event loop lag, GC); on by default. */
+  defaultMetrics?: boolean;
+  /** Labels added to every series, e.g. { process: 'backend' }. */
+  defaultLabels?: Record<string, string>;
+}
+
+/**
+ * One registry per process (never prom-client's global one), so two processes started in one
+ * test worker do not see each other's counts.
+ */
+export function createMetrics(options: CreateMetricsOptions = {}): KfrmMetrics {
+  const registry = new Registry();
+  if (options.defaultLabels) registry.setDefaultLabels(options.defaultLabels);
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+
+  const grpcStarted = new Counter({
+    name: 'kfrm_grpc_server_started_total',
+    help: 'gRPC calls started, per listener and method.',
+    labelNames: ['listener', 'service', 'method'] as const,
+    registers,
+  });
+  const grpcHandled = new Counter({
+    name: 'kfrm_grpc_server_handled_total',
+    help: 'gRPC calls completed, per listener, method and status code.',
+    labelNames: ['listener', 'service', 'method', 'code'] as const,
+    registers,
+  });
+  const grpcHandlingSeconds = new Histogram({
+    name: 'kfrm_grpc_server_handling_seconds',
+    help: 'Time from receiving a call to its status (for server streams: the stream life).',
+    labelNames: ['listener', 'service', 'method'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers,
+  });
+  let readPool: (() => DbPoolStats | undefined) | undefined;
+  new Gauge({
+    name: 'kfrm_db_pool_connections',
+    help: 'PostgreSQL pool connections by state (total, idle, waiting clients); absent for PGlite.',
+    labelNames: ['state'] as const,
+    registers,
+    collect() {
+      const stats = readPool?.();
+      if (!stats) return;
+      this.set({ state: 'total' }, stats.total);
+      this.set({ state: 'idle' }, stats.idle);
+      this.set({ state: 'waiting' }, stats.waiting);
+    },
+  });
+  const storeOperations = new Counter({
+    name: 'kfrm_store_operations_total',
+    help: 'Key/value store operations by operation and outcome.',
+    labelNames: ['op', 'outcome'] as const,
+    registers,
+  });
+  const storeOperationSeconds = new Histogram({
+    name: 'kfrm_store_operation_seconds',
+    help: 'Key/value store operation latency.',
+    labelNames: ['op'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers,
+  });
+  const externalCalls = new Counter({
+    name: 'kfrm_external_calls_total',
+    help: 'HTTP attempts to external providers by provider, operation and outcome.',
+    labelNames: ['provider', 'operation', 'outcome'] as const,
+    registers,
+  });
+  const externalCallSeconds = new Histogram({
+    name: 'kfrm_external_call_seconds',
+    help: 'External provider attempt latency.',
+    labelNames: ['provider', 'operation'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers,
+  });
+  const subscribers = new Gauge({
+    name: 'kfrm_stream_subscribers',
+    help: 'Server streams currently open, per service.',
+    labelNames: ['service'] as const,
+    registers,
+  });
+
+  return {
+    registry,
+    grpcStarted,
+    grpcHandled,
+    grpcHandlingSeconds,
+    storeOperations,
+    storeOperationSeconds,
+    externalCalls,
+    externalCallSeconds,
+    streamSubscribers: {
+      gauge: subscribers,
+      open(service) {
+        subscribers.inc({ service });
+        let open = true;
+        return () => {
+          // Idempotent: a stream's cleanup may run from both its end and its cancellation.
+          if (!open) return;
+          open = false;
+          subscribers.dec({ service });
+        };
+      },
+    },
+    observeDbPool(read) {
+      readPool = read;
+    },
+    storeObserver(op, outcome, seconds) {
+      storeOperations.inc({ op, outcome });
+      storeOperationSeconds.observe({ op }, seconds);
+    },
+    externalCallObserver(provider) {
+      return ({ operation, outcome, seconds }) => {
+        externalCalls.inc({ provider, operation, outcome });
+        externalCallSeconds.observe({ provider, operation }, seconds);
+      };
+    },
+    text: () => registry.metrics(),
+  };
+}
