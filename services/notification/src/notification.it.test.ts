@@ -6,6 +6,8 @@ import * as grpc from '@grpc/grpc-js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { TestDatabase } from '@kfrm/db/test-database';
 import { NotificationEventType } from '@kfrm/proto/gen/kfrm/api/notification/notification';
+import { NOTIFICATION_STORE_PREFIX } from './notification.module';
+import { RELAY_LOCK_KEY } from './outbox-relay';
 import { FakeLedger, Instance, openNotificationDatabase, openSharedStores, testConfig, until } from './test-notification';
 
 const range = (from: bigint, to: bigint) => Array.from({ length: Number(to - from + 1n) }, (_, i) => from + BigInt(i));
@@ -80,6 +82,28 @@ describe('SubscribeNotification', () => {
     const later = ledger.append('user-a');
     await until(() => sub.events.length > ids.length, 'an event relayed by the new relayer');
     expect(sub.ids()).toEqual([...ids, later]);
+    sub.call.cancel();
+  });
+
+  it('waits out a crashed relayer\'s lock, then one replica takes over', async () => {
+    const shared = await openSharedStores(3);
+    closeStores = shared.close;
+    // A replica that died holding the lock: nobody may relay until it lapses.
+    const lockKey = `${NOTIFICATION_STORE_PREFIX}${RELAY_LOCK_KEY}`;
+    await shared.stores[2]!.set(lockKey, 'dead-replica', { ttlMs: 1_500 });
+    instances = await Promise.all(shared.stores.slice(0, 2).map((store) => new Instance(database, store, () => ledger.client, testConfig).start()));
+    const sub = await instances[1]!.subscribe('user-a', 0n);
+    const id = ledger.append('user-a');
+    let relayedUnderDeadLock = false;
+    await until(async () => {
+      // Look first, then read the lock: if it is still the dead one's now, it was when we looked.
+      const relaying = instances.some((n) => n.service.relay.isLeader) || sub.events.length > 0;
+      if (relaying && (await shared.stores[2]!.get(lockKey)) === 'dead-replica') relayedUnderDeadLock = true;
+      return sub.events.length > 0;
+    }, 'delivery after the lock lapsed');
+    expect(relayedUnderDeadLock).toBe(false);
+    expect(sub.ids()).toEqual([id]);
+    expect(instances.filter((n) => n.service.relay.isLeader)).toHaveLength(1);
     sub.call.cancel();
   });
 
