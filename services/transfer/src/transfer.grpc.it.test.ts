@@ -201,6 +201,44 @@ describe('TransferService over gRPC with a session', () => {
     expect(anonymous.code).toBe(grpc.status.UNAUTHENTICATED);
   });
 
+  it('answers malformed requests to every method without INTERNAL, and keeps signatures and memos out of the logs', async () => {
+    const app = await signIn(A);
+    const a = await h.openAccount(A, 10_000n);
+    const huge = '9'.repeat(100_000);
+    const int64Max = 2n ** 63n - 1n;
+    const calls: (() => Promise<unknown>)[] = [
+      () => app.call(app.client.getSourceAccountInfo, { accountNumber: '' }),
+      () => app.call(app.client.getSourceAccountInfo, { accountNumber: huge }),
+      () => app.call(app.client.getTargetAccountInfo, { accountNumber: '', institutionCode: '' }),
+      () => app.call(app.client.getTargetAccountInfo, { accountNumber: huge, institutionCode: '088' }),
+      () => app.call(app.client.getTargetAccountInfo, { accountNumber: "1' or '1'='1", institutionCode: OWN_INSTITUTION_CODE }),
+      () => app.call(app.client.getPreCheck, { ...preCheck('', '', undefined as never), amount: undefined }),
+      () => app.call(app.client.getPreCheck, preCheck(a.accountNumber, huge, krw(1n))),
+      () => app.call(app.client.getPreCheck, preCheck(a.accountNumber, '3333-00000000000', krw(int64Max))),
+      () => app.call(app.client.getPreCheck, preCheck(a.accountNumber, '3333-00000000000', { currencyCode: 99 as CurrencyCode, majorAmount: 1n, minorAmount: 0n })),
+      () => app.call(app.client.execute, { recipientVisibleMessage: '', selfVisibleMessage: '', authenticationProcessId: '', signatureInfo: undefined }),
+      () => app.call(app.client.execute, {
+        recipientVisibleMessage: '',
+        selfVisibleMessage: '',
+        authenticationProcessId: huge,
+        signatureInfo: { signedData: huge, sourceAccountNumber: huge, targetAccountNumber: '', targetInstitutionCode: '', amount: krw(-int64Max) },
+      }),
+    ];
+    for (const start of calls) {
+      const err = await failure(start());
+      expect([grpc.status.INVALID_ARGUMENT, grpc.status.NOT_FOUND, grpc.status.FAILED_PRECONDITION, grpc.status.PERMISSION_DENIED, grpc.status.RESOURCE_EXHAUSTED]).toContain(err.code);
+    }
+
+    const b = await h.openAccount(B, 0n);
+    const execute = await preCheckAndSign(app, { ...preCheck(a.accountNumber, b.accountNumber, krw(1_000n)), recipientVisibleMessage: '비밀메모-7731' });
+    await app.call(app.client.execute, execute);
+    const logs = h.logs.text();
+    expect(logs).toContain('transfer succeeded');
+    expect(logs).not.toContain(execute.signatureInfo!.signedData);
+    expect(logs).not.toContain('비밀메모-7731');
+    expect(logs).not.toContain(b.accountNumber);
+  });
+
   it("never lets one user use, see or execute with another user's source account or process", async () => {
     const appA = await signIn(A);
     const appB = await signIn(B);

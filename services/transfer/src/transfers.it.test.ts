@@ -314,6 +314,30 @@ describe('transfers on the real ledger', () => {
     expect(await h.balance(B, b.accountNumber)).toBe(100_000n - expected);
   });
 
+  it('decides nothing while the user service or the ledger cannot answer', async () => {
+    const down = () => {
+      throw new UpstreamUnavailableError('down');
+    };
+    const a = await h.openAccount(A, 10_000n);
+    const b = await h.openAccount(B, 0n);
+    const created = h.users.calls.createProcess;
+    const noLedger = transfers({ ledger: { ...realLedger, getAccountForOwner: async () => down() } });
+    expect(await codeOf(noLedger.preCheck(A, internal(a.accountNumber, b.accountNumber, 1_000n)))).toBe('UpstreamUnavailableError');
+    expect(h.users.calls.createProcess).toBe(created);
+
+    const { request, processId } = await prepare(transfers(), A, internal(a.accountNumber, b.accountNumber, 1_000n));
+    const noUsers = transfers({ users: { ...realUsers, getProcess: async () => down() } });
+    expect(await codeOf(noUsers.execute(A, request))).toBe('UpstreamUnavailableError');
+    expect((await findTransferByProcess(db, processId))!.state).toBe('PENDING');
+    const noPosting = transfers({ ledger: { ...realLedger, postTransfer: async () => down() } });
+    expect(await codeOf(noPosting.execute(A, request))).toBe('UpstreamUnavailableError');
+    expect((await findTransferByProcess(db, processId))!.state).toBe('EXECUTING');
+    expect(await h.balance(A, a.accountNumber)).toBe(10_000n);
+    // Everything back: the same Execute completes it.
+    await transfers().execute(A, request);
+    expect(await h.balance(A, a.accountNumber)).toBe(9_000n);
+  });
+
   it('a ledger refusal at Execute is final: the same answer on retry, even after the balance is topped up', async () => {
     const t = transfers();
     const a = await h.openAccount(A, 5_000n);
