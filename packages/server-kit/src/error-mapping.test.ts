@@ -77,6 +77,11 @@ describe('mapError', () => {
     expect(mapError(down, undefined).error.code).toBe(status.UNAVAILABLE);
     const conflict = Object.assign(new Error('40001'), { name: 'TransactionConflictError' });
     expect(mapError(conflict, undefined).error.code).toBe(status.ABORTED);
+    // An outage is logged as a failure; contention and throttling are expected rejections.
+    expect(mapError(down, undefined).unexpected).toBe(true);
+    expect(mapError(conflict, undefined).unexpected).toBe(false);
+    const throttled = Object.assign(new Error('rate limit'), { name: 'RateLimitedError' });
+    expect(mapError(throttled, undefined)).toMatchObject({ error: { code: status.RESOURCE_EXHAUSTED }, unexpected: false });
   });
 
   it('maps bad input without a seed code to INVALID_ARGUMENT', () => {

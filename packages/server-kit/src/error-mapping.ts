@@ -51,7 +51,7 @@ export function mapError(err: unknown, methodErrors: ApiErrorType | undefined): 
   if (err instanceof NotImplementedError) return { error: withDetails(status.UNIMPLEMENTED, err.message), unexpected: false };
   const name = err instanceof Error ? err.name : undefined;
   const infrastructure = name ? INFRASTRUCTURE_ERROR_STATUS[name] : undefined;
-  if (infrastructure) return { error: withDetails(infrastructure.code, infrastructure.message), unexpected: true };
+  if (infrastructure) return { error: withDetails(infrastructure.code, infrastructure.message), unexpected: !infrastructure.expected };
   return {
     error: withDetails(status.INTERNAL, 'internal error', { type: commonApiError, code: CommonApiError_ErrorCode.UNKNOWN_ERROR }),
     unexpected: true,

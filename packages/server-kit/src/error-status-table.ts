@@ -110,10 +110,11 @@ export const ERROR_STATUS: Readonly<Record<string, status>> = {
  * Infrastructure errors that are not the caller's fault but are not bugs either, by `name` (the
  * packages that throw them do not depend on the server kit). Everything else unknown is INTERNAL.
  */
-export const INFRASTRUCTURE_ERROR_STATUS: Readonly<Record<string, { code: status; message: string }>> = {
+export const INFRASTRUCTURE_ERROR_STATUS: Readonly<Record<string, { code: status; message: string; expected?: boolean }>> = {
   StoreUnavailableError: { code: status.UNAVAILABLE, message: 'service temporarily unavailable' },
-  TransactionConflictError: { code: status.ABORTED, message: 'concurrent update, retry the call' },
+  // Expected under contention or load: logged as a rejection, not as a failure.
+  TransactionConflictError: { code: status.ABORTED, message: 'concurrent update, retry the call', expected: true },
   UpstreamUnavailableError: { code: status.UNAVAILABLE, message: 'service temporarily unavailable' }, // another service could not answer (services/user)
-  RateLimitedError: { code: status.RESOURCE_EXHAUSTED, message: 'too many requests, retry later' },
+  RateLimitedError: { code: status.RESOURCE_EXHAUSTED, message: 'too many requests, retry later', expected: true },
   LedgerOverloadedError: { code: status.UNAVAILABLE, message: 'service temporarily unavailable' }, // ledger posting queue full (services/account)
 };
