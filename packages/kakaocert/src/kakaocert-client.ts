@@ -31,6 +31,13 @@ export interface KakaocertTimeouts {
   verifyMs: number;
 }
 
+/**
+ * Told once per HTTP exchange (metrics), token requests included (operation 'LinkhubToken').
+ * `outcome` is 'ok', 'http_4xx', 'http_5xx', a transport failure kind (timeout, aborted,
+ * network, bad_response) or 'error': a small fixed set.
+ */
+export type KakaocertCallObserver = (event: { operation: Operation | 'LinkhubToken'; outcome: string; seconds: number }) => void;
+
 export interface KakaocertClientOptions {
   /** 링크아이디 issued by Linkhub. */
   linkId: string;
@@ -52,6 +59,7 @@ export interface KakaocertClientOptions {
   /** Milliseconds since the epoch; injectable so tests can move time. */
   now?: () => number;
   logger?: Logger;
+  observer?: KakaocertCallObserver;
 }
 
 export interface KakaocertClient {
@@ -100,6 +108,12 @@ function errorFields(err: unknown): Record<string, unknown> {
   return { error: 'unexpected' };
 }
 
+function outcomeOf(err: unknown): string {
+  if (err instanceof KakaocertTransportError) return err.kind;
+  if (err instanceof KakaocertError && err.httpStatus !== undefined) return err.httpStatus >= 500 ? 'http_5xx' : 'http_4xx';
+  return 'error';
+}
+
 export function createKakaocertClient(options: KakaocertClientOptions): KakaocertClient {
   if (!options.linkId) throw new Error('kakaocert: linkId is required');
   if (!options.secretKey || Buffer.from(options.secretKey, 'base64').length === 0) {
@@ -112,6 +126,13 @@ export function createKakaocertClient(options: KakaocertClientOptions): Kakaocer
   const retryDelayMs = options.retryDelayMs ?? 250;
   const now = options.now ?? Date.now;
   const log = options.logger;
+  const observe = (operation: Operation | 'LinkhubToken', outcome: string, started: number) => {
+    try {
+      options.observer?.({ operation, outcome, seconds: (performance.now() - started) / 1000 });
+    } catch {
+      // Metrics must never fail a consent call.
+    }
+  };
   // Pooled connections for reads and token fetches; state-changing calls open their own.
   const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
 
@@ -133,8 +154,10 @@ export function createKakaocertClient(options: KakaocertClientOptions): Kakaocer
           agent,
         });
         log?.info({ op: 'LinkhubToken', client_code: clientCode, expires_at: token.expiration, duration_ms: Math.round(performance.now() - started) }, 'kakaocert token issued');
+        observe('LinkhubToken', 'ok', started);
         return token;
       } catch (err) {
+        observe('LinkhubToken', outcomeOf(err), started);
         log?.warn({ op: 'LinkhubToken', client_code: clientCode, ...errorFields(err) }, 'kakaocert token request failed');
         throw err;
       }
@@ -207,7 +230,15 @@ export function createKakaocertClient(options: KakaocertClientOptions): Kakaocer
     });
     return {
       sent: async () => {
-        const response = await prepared.response();
+        const started = performance.now();
+        let response: HttpResponse;
+        try {
+          response = await prepared.response();
+        } catch (err) {
+          observe(op, outcomeOf(err), started);
+          throw err;
+        }
+        observe(op, response.status === 200 ? 'ok' : response.status >= 500 ? 'http_5xx' : 'http_4xx', started);
         if (response.status === 200) return jsonObject(response);
         if (response.status === 401) tokens.invalidate(clientCode, prepared.token);
         throw errorFromResponse(response);

@@ -53,6 +53,12 @@ export interface RetryPolicy {
   maxDelayMs: number;
 }
 
+/**
+ * Told once per HTTP attempt (metrics). `outcome` is 'ok', a transport failure (not_sent, timeout,
+ * aborted, connection_lost, too_large) or the error kind of the answer: a small fixed set.
+ */
+export type KonaplateCallObserver = (event: { operation: KonaplateOperation; outcome: string; seconds: number }) => void;
+
 export interface KonaplateClientOptions {
   /** e.g. https://sandbox.konaplate.com/open-api, or a local sandbox's url. */
   baseUrl: string;
@@ -71,6 +77,7 @@ export interface KonaplateClientOptions {
   tranTokenForm?: TranTokenForm;
   maxResponseBytes?: number;
   logger?: Logger;
+  observer?: KonaplateCallObserver;
   /** The clock for header timestamps (tests move it). */
   now?: () => Date;
 }
@@ -206,7 +213,13 @@ export function createKonaplateClient(options: KonaplateClientOptions): Konaplat
     started: number,
     outcome: { http_status?: number; result_code?: string; failure?: string },
     context: Record<string, unknown>,
+    observed: string,
   ) {
+    try {
+      options.observer?.({ operation, outcome: observed, seconds: (Date.now() - started) / 1000 });
+    } catch {
+      // Metrics must never fail a payment call.
+    }
     log?.info(
       { konaplate: { operation, correlation_id: correlationId, attempt, duration_ms: Date.now() - started, ...outcome }, ...context },
       'konaplate call',
@@ -243,7 +256,7 @@ export function createKonaplateClient(options: KonaplateClientOptions): Konaplat
         const started = Date.now();
         const transport = await send(operation, body, correlationId, call);
         if (!transport.ok) {
-          logAttempt(operation, correlationId, attempt, started, { failure: transport.failure }, context);
+          logAttempt(operation, correlationId, attempt, started, { failure: transport.failure }, context, transport.failure);
           // Only a refused connection proves the request was never sent.
           if (transport.failure === 'not_sent') {
             if (attempt <= connectRetries && !call.signal?.aborted) {
@@ -262,6 +275,7 @@ export function createKonaplateClient(options: KonaplateClientOptions): Konaplat
           started,
           { http_status: transport.status, result_code: 'error' in result ? result.error.code : SUCCESS_CODE },
           context,
+          'error' in result ? result.error.kind : 'ok',
         );
         if ('error' in result) {
           if (result.doubtful) {
@@ -291,7 +305,7 @@ export function createKonaplateClient(options: KonaplateClientOptions): Konaplat
         const started = Date.now();
         const transport = await send(operation, body, correlationId, call);
         if (!transport.ok) {
-          logAttempt(operation, correlationId, attempt, started, { failure: transport.failure }, context);
+          logAttempt(operation, correlationId, attempt, started, { failure: transport.failure }, context, transport.failure);
           lastError = errorOfKind('network', 'NETWORK', { operation, correlationId, cause: transport.cause });
           if (transport.failure === 'aborted' || transport.failure === 'too_large') throw lastError;
           continue;
@@ -304,6 +318,7 @@ export function createKonaplateClient(options: KonaplateClientOptions): Konaplat
           started,
           { http_status: transport.status, result_code: 'error' in result ? result.error.code : SUCCESS_CODE },
           context,
+          'error' in result ? result.error.kind : 'ok',
         );
         if ('error' in result) {
           lastError = result.error;
