@@ -14,6 +14,7 @@ import { openTestDatabase, type TestDatabase } from '@kfrm/db/test-database';
 import { DomainError } from '@kfrm/errors';
 import { createCapturingDestination } from '@kfrm/logging';
 import {
+  CreateAccountRequest,
   LedgerServiceClient,
   type CreateAccountResponse,
   type DepositResponse,
@@ -174,13 +175,14 @@ export function call<Res>(start: (cb: (e: grpc.ServiceError | null, r: Res) => v
 
 const krw = (majorAmount: bigint) => ({ currencyCode: CurrencyCode.KRW, majorAmount, minorAmount: 0n });
 
-export async function startHarness(modules: ServiceModule[]): Promise<Harness> {
+/** `userModule`: the real user service instead of the stand-in (whose helpers then see nothing). */
+export async function startHarness(modules: ServiceModule[], options: { userModule?: ServiceModule } = {}): Promise<Harness> {
   const dataDir = await mkdtemp(join(tmpdir(), 'kfrm-transfer-'));
   const database = await openTestDatabase({ poolMax: 16 });
   const store: Store = await createStore({ redisUrl: process.env.REDIS_URL });
   const users = fakeUserService();
   const logs = createCapturingDestination();
-  const running = await startServices([accountModule, users.module, ...modules], {
+  const running = await startServices([accountModule, options.userModule ?? users.module, ...modules], {
     name: 'transfer-test',
     env: {
       KFRM_DATA_DIR: dataDir,
@@ -202,14 +204,16 @@ export async function startHarness(modules: ServiceModule[]): Promise<Harness> {
     ledger,
     logs,
     async openAccount(userId, balance, limits = {}) {
-      const { account } = await call<CreateAccountResponse>((cb) => ledger.createAccount({
+      // fromPartial: fields the ledger contract gains later keep their defaults.
+      const request = CreateAccountRequest.fromPartial({
         ownerUserId: userId,
         accountName: '입출금통장',
         currency: CurrencyCode.KRW,
         limitPerTransaction: krw(limits.perTransaction ?? 0n),
         limitPerDay: krw(limits.perDay ?? 0n),
         accountColor: '',
-      }, cb));
+      });
+      const { account } = await call<CreateAccountResponse>((cb) => ledger.createAccount(request, cb));
       if (balance > 0n) {
         const request = { idempotencyKey: `opening-${++deposits}-${account!.accountNumber}`, accountNumber: account!.accountNumber, amount: krw(balance), memo: 'opening' };
         await call<DepositResponse>((cb) => ledger.deposit(request, cb));

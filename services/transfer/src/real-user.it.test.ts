@@ -1,0 +1,174 @@
+// Transfers with the real user service (processes from its seeded policies, PKCS#7 signature
+// check, single-use consumption) and the real ledger. The user's signing certificate, which the
+// auth service would hold, is given to the user module directly.
+import { webcrypto } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DomainError } from '@kfrm/errors';
+import { createLogger } from '@kfrm/logging';
+import { LedgerServiceClient } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
+import { AuthenticationType } from '@kfrm/proto/gen/kfrm/api/common/common';
+import { UserServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user';
+import {
+  ProcessStepServiceClient,
+  UserAccountServiceClient,
+  type CompleteAuthenticationResponse,
+  type RegisterUserResponse,
+} from '@kfrm/proto/gen/kfrm/api/user/user_internal';
+// Test-only imports by path: the real user service and the PKI helpers the app would use.
+import { createUserModule } from '../../user/src/user.module';
+import { createCsr, createSigningCa, issueSigningCertificate, parseSigningCsr, signData } from '../../../packages/pki/src/index';
+import { signedContent } from './canonical';
+import { sandboxInterbankDirectory } from './interbank-directory';
+import { OWN_INSTITUTION_CODE } from './institutions';
+import { call, startHarness, type Harness } from './test-harness';
+import { createTransferModule } from './transfer.module';
+import { findTransferByProcess } from './transfer.repository';
+import { TRANSFER_SCHEMA, type TransferDatabase } from './transfer.table';
+import { createTransfers, type PreCheckInput } from './transfers';
+import { grpcLedger, grpcUsers } from './upstream';
+
+const certificates = new Map<string, { certificateDer: Uint8Array; issuerDer: Uint8Array }>();
+let h: Harness;
+let transfers: ReturnType<typeof createTransfers>;
+
+beforeAll(async () => {
+  const userModule = createUserModule({
+    env: {},
+    signingCertificates: { getActive: async (userId) => certificates.get(userId.toString()) },
+    devices: { revokeDevice: async () => undefined },
+  });
+  h = await startHarness([createTransferModule({ env: {} })], { userModule });
+  const clients = h.running.internalClients;
+  transfers = createTransfers({
+    db: h.database.kysely<TransferDatabase>(TRANSFER_SCHEMA),
+    ledger: grpcLedger(() => clients.get(LedgerServiceClient)),
+    users: grpcUsers(
+      () => clients.get(UserServiceClient),
+      () => clients.get(ProcessStepServiceClient),
+    ),
+    interbank: sandboxInterbankDirectory(),
+    logger: createLogger({ service: 'transfer-test', level: 'silent' }),
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await h?.close();
+});
+
+let registered = 0;
+
+/** A registered user with a signing certificate; returns what the app holds to sign. */
+async function user(userName: string) {
+  registered++;
+  const accounts = h.running.internalClients.get(UserAccountServiceClient);
+  const request = {
+    idpType: 'PASS',
+    idpName: 'SKT',
+    userName,
+    phoneNumber: '01012345678',
+    userCi: `ci-transfer-${process.pid}-${registered}-${Math.random().toString(36).slice(2)}`,
+    deviceId: BigInt(5000 + registered),
+    deviceUuid: `uuid-transfer-${registered}`,
+  };
+  const res = await call<RegisterUserResponse>((cb) => accounts.registerUser(request, cb));
+  const userId = res.userId.toString();
+  const now = new Date();
+  const ca = await createSigningCa({ now });
+  const keys = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const csr = await parseSigningCsr((await createCsr(keys)).pem);
+  const certificate = await issueSigningCertificate({ csr, ca, userId, validityDays: 365, now });
+  certificates.set(userId, { certificateDer: certificate.der, issuerDer: new Uint8Array(ca.cert.rawData) });
+  const sign = async (bytes: string) =>
+    (await signData({ content: new TextEncoder().encode(bytes), certificateDer: certificate.der, privateKey: keys.privateKey, detached: false })).base64;
+  return { userId, sign };
+}
+
+async function complete(processId: string, userId: string, type: AuthenticationType) {
+  const steps = h.running.internalClients.get(ProcessStepServiceClient);
+  return call<CompleteAuthenticationResponse>((cb) => steps.completeAuthentication({ processId, userId: BigInt(userId), type }, cb));
+}
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof DomainError) return err.code;
+    throw err;
+  }
+  return 'OK';
+}
+
+const internal = (source: string, target: string, amountMinor: bigint): PreCheckInput => ({
+  sourceAccountNumber: source,
+  targetAccountNumber: target,
+  targetInstitutionCode: OWN_INSTITUTION_CODE,
+  amountMinor,
+  recipientVisibleMessage: '',
+  selfVisibleMessage: '',
+});
+
+const terms = (input: PreCheckInput) => ({
+  sourceAccountNumber: input.sourceAccountNumber,
+  targetInstitutionCode: input.targetInstitutionCode,
+  targetAccountNumber: input.targetAccountNumber,
+  currency: 'KRW' as const,
+  amountMinor: input.amountMinor,
+});
+
+describe('transfers with the real user service', () => {
+  it('executes once with a PKCS#7 signature over the canonical bytes; refuses other bytes, other signers and unfinished processes', async () => {
+    const alice = await user('홍길동');
+    const bob = await user('김영희');
+    const a = await h.openAccount(alice.userId, 2_000_000n);
+    const b = await h.openAccount(bob.userId, 0n);
+    expect(await transfers.getTargetAccountInfo(OWN_INSTITUTION_CODE, b.accountNumber)).toEqual({ accountNumber: b.accountNumber, holderName: '김*희' });
+
+    // Below 1,000,000 KRW the policy asks for biometric, or PIN instead.
+    const small = internal(a.accountNumber, b.accountNumber, 30_000n);
+    const { process } = await transfers.preCheck(alice.userId, small);
+    const bytes = signedContent(process.processId, terms(small));
+    const execute = async (signedData: string, userId = alice.userId, amountMinor = small.amountMinor) =>
+      transfers.execute(userId, { processId: process.processId, signature: { ...small, signedData, amountMinor } });
+
+    const signed = await alice.sign(bytes);
+    expect(await codeOf(execute(signed)), 'not DONE yet').toBe('DIGITAL_SIGNATURE_VERIFICATION_FAILED');
+    await complete(process.processId, alice.userId, AuthenticationType.PIN);
+    expect(await codeOf(execute(await alice.sign(signedContent(process.processId, { ...terms(small), amountMinor: 300_000n })))), 'other bytes').toBe(
+      'DIGITAL_SIGNATURE_VERIFICATION_FAILED',
+    );
+    expect(await codeOf(execute(await bob.sign(bytes))), 'another signer').toBe('DIGITAL_SIGNATURE_VERIFICATION_FAILED');
+    expect(await codeOf(execute(signed, bob.userId)), "another user's process").toBe('DIGITAL_SIGNATURE_VERIFICATION_FAILED');
+    expect(await h.balance(alice.userId, a.accountNumber)).toBe(2_000_000n);
+
+    await execute(signed);
+    await execute(signed);
+    expect(await h.balance(alice.userId, a.accountNumber)).toBe(1_970_000n);
+    expect(await h.balance(bob.userId, b.accountNumber)).toBe(30_000n);
+    expect((await findTransferByProcess(h.database.kysely<TransferDatabase>(TRANSFER_SCHEMA), process.processId))!.state).toBe('SUCCEEDED');
+
+    // The signature of this transfer replayed on a new one (same terms) is over another process id.
+    const again = await transfers.preCheck(alice.userId, small);
+    await complete(again.process.processId, alice.userId, AuthenticationType.PIN);
+    expect(await codeOf(transfers.execute(alice.userId, { processId: again.process.processId, signature: { ...small, signedData: signed } }))).toBe(
+      'DIGITAL_SIGNATURE_VERIFICATION_FAILED',
+    );
+  });
+
+  it('asks PIN and biometric from 1,000,000 KRW, and runs only once both are done', async () => {
+    const alice = await user('남궁민수');
+    const bob = await user('이서연');
+    const a = await h.openAccount(alice.userId, 5_000_000n);
+    const b = await h.openAccount(bob.userId, 0n);
+    const large = internal(a.accountNumber, b.accountNumber, 1_000_000n);
+    const { process } = await transfers.preCheck(alice.userId, large);
+    expect(process.authentications.map((x) => x.type)).toEqual([AuthenticationType.PIN, AuthenticationType.BIO]);
+    const signed = await alice.sign(signedContent(process.processId, terms(large)));
+    const execute = () => transfers.execute(alice.userId, { processId: process.processId, signature: { ...large, signedData: signed } });
+    await complete(process.processId, alice.userId, AuthenticationType.PIN);
+    expect(await codeOf(execute())).toBe('DIGITAL_SIGNATURE_VERIFICATION_FAILED');
+    await complete(process.processId, alice.userId, AuthenticationType.BIO);
+    await Promise.all([execute(), execute(), execute()]);
+    expect(await h.balance(alice.userId, a.accountNumber)).toBe(4_000_000n);
+    expect(await h.balance(bob.userId, b.accountNumber)).toBe(1_000_000n);
+  });
+});
