@@ -93,6 +93,7 @@ describe('account service over gRPC', () => {
   const L = () => ledgerClient;
   async function open(owner: string, name: string) {
     const res = await call(L().createAccount.bind(L()), {
+      idempotencyKey: '',
       ownerUserId: owner,
       accountName: name,
       currency: CurrencyCode.KRW,

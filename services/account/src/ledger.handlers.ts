@@ -103,6 +103,7 @@ export function ledgerHandlers(ledger: Ledger) {
           limitPerTransaction: limitFromWire(request.limitPerTransaction),
           limitPerDay: limitFromWire(request.limitPerDay),
           color: request.accountColor,
+          idempotencyKey: request.idempotencyKey,
         });
         return { account: ledgerAccountToWire(account) };
       },

@@ -109,6 +109,14 @@ export interface NewAccountRow {
   currency: Currency;
   limitPerTransactionMinor: bigint | null;
   limitPerDayMinor: bigint | null;
+  /** CreateAccount's idempotency key, when the caller gave one. */
+  creationKey?: string;
+}
+
+/** The account created with this idempotency key, and its owner, if any. */
+export async function findAccountByCreationKey(db: LedgerDb, creationKey: string): Promise<AccountRow | undefined> {
+  const row = await db.selectFrom('accounts').select('account_number').where('creation_key', '=', creationKey).executeTakeFirst();
+  return row ? findAccountByNumber(db, row.account_number) : undefined;
 }
 
 export async function insertCustomerAccount(db: LedgerDb, row: NewAccountRow): Promise<AccountRow> {
@@ -123,6 +131,7 @@ export async function insertCustomerAccount(db: LedgerDb, row: NewAccountRow): P
       currency: row.currency,
       limit_per_transaction_minor: row.limitPerTransactionMinor,
       limit_per_day_minor: row.limitPerDayMinor,
+      creation_key: row.creationKey ?? null,
     })
     .returning('account_number')
     .executeTakeFirstOrThrow();

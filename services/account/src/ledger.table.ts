@@ -23,6 +23,7 @@ export interface AccountsTable {
   posting_count: ColumnType<string, never, bigint | string>;
   day_debited_on: ColumnType<string | null, never, string | null>;
   day_debited_minor: ColumnType<string, never, bigint | string>;
+  creation_key: ColumnType<string | null, string | null | undefined, never>;
   created_at: ColumnType<Date, never, never>;
 }
 

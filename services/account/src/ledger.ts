@@ -6,6 +6,7 @@ import { isCustomerAccountNumber, newAccountNumber } from './account-number';
 import type { LedgerEvent, LedgerPoster, PostResult } from './ledger-poster';
 import {
   findAccountByNumber,
+  findAccountByCreationKey,
   insertCustomerAccount,
   listAccountsOfOwner,
   listOutboxAfter,
@@ -43,6 +44,8 @@ export interface CreateAccountInput {
   limitPerTransaction?: Money;
   limitPerDay?: Money;
   color?: string;
+  /** Optional: the same key returns the account first created with it. */
+  idempotencyKey?: string;
 }
 
 export interface PostTransferInput {
@@ -123,9 +126,22 @@ export function createLedger(deps: { db: LedgerDb; poster: LedgerPoster; store: 
       if (!COLOR_FORMAT.test(color)) throw new InvalidArgumentError('account_color must be #RRGGBB');
       const limitPerTransactionMinor = limitOf(input.limitPerTransaction, input.currency);
       const limitPerDayMinor = limitOf(input.limitPerDay, input.currency);
+      const creationKey = input.idempotencyKey ? input.idempotencyKey : undefined;
+      if (creationKey !== undefined) checkKey(creationKey);
+      // A retry with the same key gets the account it created; another owner's key is refused.
+      const existing = async () => {
+        const account = creationKey === undefined ? undefined : await findAccountByCreationKey(db, creationKey);
+        if (account && account.ownerUserId !== input.ownerUserId) {
+          throw new DomainError('IDEMPOTENCY_KEY_REUSED', 'idempotency key already used for another account');
+        }
+        return account;
+      };
+      const first = await existing();
+      if (first) return first;
       for (let attempt = 0; ; attempt++) {
         try {
           return await insertCustomerAccount(db, {
+            creationKey,
             accountNumber: newAccountNumber(),
             ownerUserId: input.ownerUserId,
             name,
@@ -137,6 +153,11 @@ export function createLedger(deps: { db: LedgerDb; poster: LedgerPoster; store: 
         } catch (err) {
           // A random number that is already taken: draw another (10^10 numbers, so rarely twice).
           if (attempt < 5 && isUniqueViolation(err, 'accounts_account_number_key')) continue;
+          // A concurrent call with the same key won: answer with its account.
+          if (isUniqueViolation(err, 'accounts_creation_key_key')) {
+            const winner = await existing();
+            if (winner) return winner;
+          }
           throw err;
         }
       }

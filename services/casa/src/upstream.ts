@@ -26,7 +26,7 @@ export interface UserDirectory {
 }
 
 export interface NewLedgerAccount {
-  /** The same for every attempt of one user's opening (see README: the ledger contract has no field for it yet). */
+  /** The same for every attempt of one user's opening: a retry after a lost answer gets the same account. */
   idempotencyKey: string;
   ownerUserId: string;
   accountName: string;
@@ -100,6 +100,7 @@ export function grpcLedgerAccounts(client: () => LedgerServiceClient, timeoutMs 
             limitPerTransaction: krw(input.limitPerTransactionKrw),
             limitPerDay: krw(input.limitPerDayKrw),
             accountColor: '',
+            idempotencyKey: input.idempotencyKey,
           },
           { deadline: Date.now() + timeoutMs } as never,
           (err: ServiceError | null, response) => {

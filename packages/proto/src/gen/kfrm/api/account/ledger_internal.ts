@@ -111,6 +111,11 @@ export interface CreateAccountRequest {
     | undefined;
   /** "#RRGGBB"; empty: a default colour */
   accountColor: string;
+  /**
+   * optional; the same key returns the account first created with it (a caller's retry after a
+   * lost answer opens nothing twice); the same key for another owner is refused
+   */
+  idempotencyKey: string;
 }
 
 export interface CreateAccountResponse {
@@ -123,6 +128,7 @@ export interface CreateAccountApiError {
 
 export enum CreateAccountApiError_ErrorCode {
   INVALID_AMOUNT = 0,
+  IDEMPOTENCY_KEY_REUSED = 1,
   UNRECOGNIZED = -1,
 }
 
@@ -131,6 +137,9 @@ export function createAccountApiError_ErrorCodeFromJSON(object: any): CreateAcco
     case 0:
     case "INVALID_AMOUNT":
       return CreateAccountApiError_ErrorCode.INVALID_AMOUNT;
+    case 1:
+    case "IDEMPOTENCY_KEY_REUSED":
+      return CreateAccountApiError_ErrorCode.IDEMPOTENCY_KEY_REUSED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -142,6 +151,8 @@ export function createAccountApiError_ErrorCodeToJSON(object: CreateAccountApiEr
   switch (object) {
     case CreateAccountApiError_ErrorCode.INVALID_AMOUNT:
       return "INVALID_AMOUNT";
+    case CreateAccountApiError_ErrorCode.IDEMPOTENCY_KEY_REUSED:
+      return "IDEMPOTENCY_KEY_REUSED";
     case CreateAccountApiError_ErrorCode.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -667,6 +678,7 @@ function createBaseCreateAccountRequest(): CreateAccountRequest {
     limitPerTransaction: undefined,
     limitPerDay: undefined,
     accountColor: "",
+    idempotencyKey: "",
   };
 }
 
@@ -691,6 +703,9 @@ export const CreateAccountRequest: MessageFns<CreateAccountRequest, "kfrm.api.ac
     }
     if (message.accountColor !== "") {
       writer.uint32(50).string(message.accountColor);
+    }
+    if (message.idempotencyKey !== "") {
+      writer.uint32(58).string(message.idempotencyKey);
     }
     return writer;
   },
@@ -756,6 +771,14 @@ export const CreateAccountRequest: MessageFns<CreateAccountRequest, "kfrm.api.ac
             message.accountColor = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.idempotencyKey = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -796,6 +819,11 @@ export const CreateAccountRequest: MessageFns<CreateAccountRequest, "kfrm.api.ac
         : isSet(object.account_color)
         ? globalThis.String(object.account_color)
         : "",
+      idempotencyKey: isSet(object.idempotencyKey)
+        ? globalThis.String(object.idempotencyKey)
+        : isSet(object.idempotency_key)
+        ? globalThis.String(object.idempotency_key)
+        : "",
     };
   },
 
@@ -819,6 +847,9 @@ export const CreateAccountRequest: MessageFns<CreateAccountRequest, "kfrm.api.ac
     if (message.accountColor !== "") {
       obj.accountColor = message.accountColor;
     }
+    if (message.idempotencyKey !== "") {
+      obj.idempotencyKey = message.idempotencyKey;
+    }
     return obj;
   },
 
@@ -837,6 +868,7 @@ export const CreateAccountRequest: MessageFns<CreateAccountRequest, "kfrm.api.ac
       ? MonetaryValue.fromPartial(object.limitPerDay)
       : undefined;
     message.accountColor = object.accountColor ?? "";
+    message.idempotencyKey = object.idempotencyKey ?? "";
     return message;
   },
 };
