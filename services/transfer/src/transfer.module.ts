@@ -1,4 +1,4 @@
-import { readConfig, str, type Env } from '@kfrm/config';
+import { int, readConfig, str, type Env } from '@kfrm/config';
 import { LedgerServiceClient } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
 import { UserServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user';
 import { ProcessStepServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user_internal';
@@ -19,11 +19,17 @@ export interface TransferModuleOptions {
   /** The interbank account inquiry; the sandbox by default (the only one there is today). */
   interbank?: InterbankDirectory;
   /** Clock and lease timings (tests). */
-  tuning?: Pick<TransferDeps, 'now' | 'leaseMs' | 'waitMs' | 'maxWaits'>;
+  tuning?: Pick<TransferDeps, 'now' | 'leaseMs' | 'waitMs' | 'maxWaits' | 'pendingRetentionMs'>;
 }
 
 function readTransferConfig(env: Env | undefined) {
-  return readConfig({ iconBaseUrl: str('KFRM_TRANSFER_ICON_BASE_URL', { default: DEFAULT_ICON_BASE_URL }) }, env);
+  return readConfig(
+    {
+      iconBaseUrl: str('KFRM_TRANSFER_ICON_BASE_URL', { default: DEFAULT_ICON_BASE_URL }),
+      purgeIntervalMs: int('KFRM_TRANSFER_PURGE_INTERVAL_MS', { default: 60 * 60_000, min: 1_000, max: 24 * 60 * 60_000 }),
+    },
+    env,
+  );
 }
 
 /**
@@ -51,7 +57,17 @@ export function createTransferModule(options: TransferModuleOptions = {}): Servi
         logger,
         ...options.tuning,
       });
-      return { mobile: [transferHandlers(transfers, { iconBaseUrl: config.iconBaseUrl })] };
+      // Housekeeping only: a failed run is logged and retried at the next tick.
+      const purge = setInterval(() => {
+        transfers.purgeStalePending().catch((err: unknown) => logger.error({ err }, 'purging stale pending transfers failed'));
+      }, config.purgeIntervalMs);
+      purge.unref();
+      return {
+        mobile: [transferHandlers(transfers, { iconBaseUrl: config.iconBaseUrl })],
+        async close() {
+          clearInterval(purge);
+        },
+      };
     },
   };
 }

@@ -147,3 +147,9 @@ export async function listRecentTargets(db: TransferDb, userId: string, limit: n
     .execute();
   return rows.map((r) => ({ institutionCode: r.target_institution_code, accountNumber: r.target_account_number, holderName: r.holder_name }));
 }
+
+/** Removes PENDING transfers created before `cutoff` (their process has long expired); how many. */
+export async function deletePendingBefore(db: TransferDb, cutoff: Date): Promise<number> {
+  const result = await db.deleteFrom('transfers').where('state', '=', 'PENDING').where('created_at', '<', cutoff).executeTakeFirst();
+  return Number(result.numDeletedRows);
+}

@@ -355,6 +355,23 @@ describe('transfers on the real ledger', () => {
     expect(await h.balance(B, b.accountNumber)).toBe(4_000n);
   });
 
+  it('purges pre-checked transfers never executed after a day, and nothing else', async () => {
+    const t = transfers();
+    const a = await h.openAccount(A, 10_000n);
+    const b = await h.openAccount(B, 0n);
+    const stale = await prepare(t, A, internal(a.accountNumber, b.accountNumber, 100n));
+    const done = await prepare(t, A, internal(a.accountNumber, b.accountNumber, 200n));
+    await t.execute(A, done.request);
+    const fresh = transfers();
+    expect(await fresh.purgeStalePending()).toBe(0);
+    const later = transfers({ now: () => new Date(Date.now() + 25 * 60 * 60_000) });
+    expect(await later.purgeStalePending()).toBeGreaterThanOrEqual(1);
+    expect(await findTransferByProcess(db, stale.processId)).toBeUndefined();
+    expect((await findTransferByProcess(db, done.processId))!.state).toBe('SUCCEEDED');
+    // Its process is still DONE and signed, but there is no transfer to execute any more.
+    expect(await codeOf(t.execute(A, stale.request))).toBe('DIGITAL_SIGNATURE_VERIFICATION_FAILED');
+  });
+
   it('pre-checks source, institution, target, balance and limits', async () => {
     const t = transfers();
     const a = await h.openAccount(A, 100_000n, { perTransaction: 50_000n, perDay: 70_000n });

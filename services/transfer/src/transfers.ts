@@ -20,6 +20,7 @@ import { isWellFormedAccountNumber, isWellFormedInstitutionCode, maskName, proce
 import { findInstitution, INSTITUTIONS, OWN_INSTITUTION_CODE, type InstitutionEntry } from './institutions';
 import type { InterbankDirectory } from './interbank-directory';
 import {
+  deletePendingBefore,
   findTransfer,
   findTransferByProcess,
   insertPendingTransfer,
@@ -50,6 +51,8 @@ export interface TransferDeps {
   waitMs?: number;
   /** …this many times before answering ABORTED (default 200). */
   maxWaits?: number;
+  /** PENDING transfers older than this are purged (default a day; processes live minutes). */
+  pendingRetentionMs?: number;
 }
 
 /** Another call is executing the same transfer right now (ABORTED: retry the call). */
@@ -130,6 +133,7 @@ export function createTransfers(deps: TransferDeps) {
   const leaseMs = deps.leaseMs ?? 30_000;
   const waitMs = deps.waitMs ?? 50;
   const maxWaits = deps.maxWaits ?? 200;
+  const pendingRetentionMs = deps.pendingRetentionMs ?? 24 * 60 * 60_000;
 
   async function resolveTarget(institutionCode: string, accountNumber: string): Promise<Target> {
     if (!isWellFormedAccountNumber(accountNumber)) return { ok: false, code: 'NOT_VALID_ACCOUNT' };
@@ -211,6 +215,13 @@ export function createTransfers(deps: TransferDeps) {
   }
 
   return {
+    /** Housekeeping: drops pre-checked transfers that were never executed and can no longer be. */
+    async purgeStalePending(): Promise<number> {
+      const purged = await deletePendingBefore(db, new Date(clock().getTime() - pendingRetentionMs));
+      if (purged > 0) logger.info({ purged }, 'stale pending transfers purged');
+      return purged;
+    },
+
     listInstitutions(): readonly InstitutionEntry[] {
       return INSTITUTIONS;
     },
@@ -327,7 +338,10 @@ export function createTransfers(deps: TransferDeps) {
           throw notAuthorised();
         }
         if (await markExecuting(db, t.id, sha256, clock())) logger.info({ transfer_id: t.id, user_id: userId }, 'transfer authorised');
-        t = (await findTransfer(db, t.id))!;
+        const current = await findTransfer(db, t.id);
+        // Purged meanwhile (only ever a long-expired PENDING one): nothing to execute.
+        if (!current) throw notAuthorised();
+        t = current;
       }
       if (!(await authorised(t, userId, sig.signedData, sha256))) throw notAuthorised();
       if (t.state === 'SUCCEEDED' || t.state === 'FAILED') {
