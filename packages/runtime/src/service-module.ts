@@ -2,6 +2,7 @@ import type { Migration } from 'kysely';
 import type { DatabaseHandle } from '@kfrm/db';
 import type { DeviceCa } from '@kfrm/device-trust';
 import type { Logger } from '@kfrm/logging';
+import type { KfrmMetrics } from '@kfrm/observability';
 import type { ServiceRegistration } from '@kfrm/server-kit';
 import type { Store } from '@kfrm/store';
 import type { InternalClients } from './internal-clients';
@@ -21,12 +22,16 @@ export interface ServiceDeps {
   deviceCa: DeviceCa;
   /** Generated clients for other services' internal APIs (usable once the listeners are up). */
   internalClients: InternalClients;
+  /** This process's metrics: services add their own series (streams held open, external calls). */
+  metrics: KfrmMetrics;
 }
 
 /** A running service: what it serves on each listener, and what it must release at shutdown. */
 export interface ServiceInstance {
   mobile?: ServiceRegistration[];
   internal?: ServiceRegistration[];
+  /** Background work (relays, pollers) that may call other services: run once the listeners are up. */
+  start?(): void | Promise<void>;
   close?(): Promise<void>;
 }
 

@@ -174,13 +174,14 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
     });
 
     for (const module of modules) {
-      const instance = await module.create({ db, store, logger: logger.child({ component: module.name }), config, deviceCa, internalClients });
+      const instance = await module.create({ db, store, logger: logger.child({ component: module.name }), config, deviceCa, internalClients, metrics });
       instances.push(instance);
       for (const registration of instance.mobile ?? []) mobile.addService(registration);
       for (const registration of instance.internal ?? []) internal.addService(registration);
     }
     internalPort = await internal.start();
     const mobilePort = await mobile.start();
+    for (const instance of instances) await instance.start?.();
     metricsEndpoint = await startMetricsIfFree(metrics, config, logger);
     const openMetrics = metricsEndpoint;
 

@@ -97,7 +97,18 @@ function checkConfig(config: FundingConfig, mode: 'embedded' | 'real'): void {
   if (problems.length > 0) throw new ConfigError(problems);
 }
 
-export async function createFundingAdapters(config: FundingConfig, mode: 'embedded' | 'real', logger: Logger): Promise<FundingAdapters> {
+/** Counts each provider call (metrics); optional so tests can build adapters without a registry. */
+export interface ProviderCallObservers {
+  konaplate?: (call: { operation: string; outcome: string; seconds: number }) => void;
+  kakaocert?: (call: { operation: string; outcome: string; seconds: number }) => void;
+}
+
+export async function createFundingAdapters(
+  config: FundingConfig,
+  mode: 'embedded' | 'real',
+  logger: Logger,
+  observers: ProviderCallObservers = {},
+): Promise<FundingAdapters> {
   checkConfig(config, mode);
   const sandboxes: FundingAdapters['sandboxes'] = {};
   const closers: (() => Promise<void> | void)[] = [];
@@ -110,7 +121,7 @@ export async function createFundingAdapters(config: FundingConfig, mode: 'embedd
       const sandbox = await startKonaplateSandbox({ port: 0, host: '127.0.0.1', logger: logger.child({ component: 'konaplate-sandbox' }) });
       closers.push(() => sandbox.close());
       sandboxes.konaplate = sandbox;
-      konaplate = createKonaplateClient(sandboxClientOptions(sandbox, { logger, timeoutMs: config.konaplateTimeoutMs }));
+      konaplate = createKonaplateClient(sandboxClientOptions(sandbox, { logger, timeoutMs: config.konaplateTimeoutMs, observer: observers.konaplate }));
     } else {
       const cipher = config.konaplateCryptoKeyId
         ? createJweFieldCipher({
@@ -127,6 +138,7 @@ export async function createFundingAdapters(config: FundingConfig, mode: 'embedd
         ...(cipher ? { cipher } : {}),
         timeoutMs: config.konaplateTimeoutMs,
         logger,
+        observer: observers.konaplate,
       });
     }
 
@@ -144,6 +156,7 @@ export async function createFundingAdapters(config: FundingConfig, mode: 'embedd
         authUrl: sandbox.authUrl,
         timeouts: { verifyMs: config.kakaocertVerifyTimeoutMs },
         logger,
+        observer: observers.kakaocert,
       });
       clientCode = sandbox.clientCode;
       subClientId = undefined;
@@ -155,6 +168,7 @@ export async function createFundingAdapters(config: FundingConfig, mode: 'embedd
         authUrl: config.kakaocertAuthUrl!,
         timeouts: { verifyMs: config.kakaocertVerifyTimeoutMs },
         logger,
+        observer: observers.kakaocert,
       });
       clientCode = config.kakaocertClientCode!;
     }

@@ -28,8 +28,11 @@ export function createFundingModule(options: FundingModuleOptions = {}): Service
     name: 'funding',
     schema: FUNDING_SCHEMA,
     migrations,
-    async create({ db, logger, config, internalClients }) {
-      const adapters = await createFundingAdapters(readFundingConfig(options.env), config.mode, logger);
+    async create({ db, logger, config, internalClients, metrics }) {
+      const adapters = await createFundingAdapters(readFundingConfig(options.env), config.mode, logger, {
+        konaplate: metrics.externalCallObserver('konaplate'),
+        kakaocert: metrics.externalCallObserver('kakaocert'),
+      });
       options.onAdapters?.(adapters);
       const funding = createFunding({
         db: db.kysely<FundingDatabase>(FUNDING_SCHEMA),

@@ -57,6 +57,7 @@ export interface NotificationServiceDeps {
   source: OutboxSource;
   config: NotificationConfig;
   onLive?: (userId: string) => void;
+  onStreamOpen?: () => () => void;
 }
 
 export interface NotificationService {
@@ -66,15 +67,19 @@ export interface NotificationService {
   close(): Promise<void>;
 }
 
-/** The service's composition: the relay (started) and the stream handler, over one store view. */
-export function createNotificationService(deps: NotificationServiceDeps): NotificationService {
+/**
+ * The service's composition: the relay and the stream handler, over one store view. The relay
+ * starts at once unless `startRelay` is false (the module starts it once the listeners are up,
+ * since it calls the ledger through the internal listener).
+ */
+export function createNotificationService(deps: NotificationServiceDeps, options: { startRelay?: boolean } = {}): NotificationService {
   const kysely = deps.db.kysely<NotificationDatabase>(NOTIFICATION_SCHEMA);
   const view = prefixed(deps.store, NOTIFICATION_STORE_PREFIX);
   const relay = new OutboxRelay(kysely, view, deps.source, deps.logger.child({ component: 'outbox-relay' }), deps.config);
-  relay.start();
+  if (options.startRelay !== false) relay.start();
   const slots = new StreamSlots(view, deps.config.streamsPerUser, deps.config.streamSlotTtlMs);
   return {
-    registration: notificationHandlers({ db: kysely, store: view, slots, options: deps.config, onLive: deps.onLive }),
+    registration: notificationHandlers({ db: kysely, store: view, slots, options: deps.config, onLive: deps.onLive, onStreamOpen: deps.onStreamOpen }),
     relay,
     close: async () => {
       await relay.stop();
@@ -97,16 +102,17 @@ export function createNotificationModule(options: NotificationModuleOptions = {}
     name: 'notification',
     schema: NOTIFICATION_SCHEMA,
     migrations,
-    create({ db, store, logger, internalClients }) {
+    create({ db, store, logger, internalClients, metrics }) {
       const service = createNotificationService({
         db,
         store,
         logger,
         config: readNotificationConfig(options.env),
         source: ledgerOutboxSource(() => internalClients.get(LedgerServiceClient)),
-      });
+        onStreamOpen: () => metrics.streamSubscribers.open('notification'),
+      }, { startRelay: false });
       // Listeners drain first (streams end with OK); then close stops the relay and hands the lock on.
-      return { mobile: [service.registration], close: service.close };
+      return { mobile: [service.registration], start: () => service.relay.start(), close: service.close };
     },
   };
 }

@@ -33,6 +33,8 @@ export interface SubscriptionDeps {
   options: SubscriptionOptions;
   /** Called once a stream is live (subscribed and replayed); tests wait on it instead of sleeping. */
   onLive?: (userId: string) => void;
+  /** Counts a stream held open; returns what closes it (the subscribers gauge). */
+  onStreamOpen?: () => () => void;
 }
 
 /**
@@ -53,6 +55,7 @@ export async function streamUserEvents(
 ): Promise<void> {
   const slot = await deps.slots.acquire(userId);
   if (!slot) throw new TooManyStreamsError('too many notification streams for this user');
+  const closeGauge = deps.onStreamOpen?.();
   const queue: NotificationEvent[] = [];
   let overflow = false;
   let wake: (() => void) | undefined;
@@ -120,5 +123,6 @@ export async function streamUserEvents(
     signal.removeEventListener('abort', notify);
     await unsubscribe?.();
     await slot.release();
+    closeGauge?.();
   }
 }

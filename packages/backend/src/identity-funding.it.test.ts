@@ -1,0 +1,120 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AppClient, loginWithPin, registerUser, unary, withSession } from '@kfrm/app-client';
+import { openTestDatabase, type TestDatabase } from '@kfrm/db/test-database';
+import { CommonApiError, CommonApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/api/common/error';
+import {
+  ConsentState,
+  FundingServiceClient,
+  LinkedAccountState,
+  VerifyAccountHolderApiError,
+  VerifyAccountHolderApiError_ErrorCode,
+} from '@kfrm/proto/gen/kfrm/api/funding/funding';
+import { startServices, type RunningServices, type ServiceModule } from '@kfrm/runtime';
+import { apiErrorCode } from '@kfrm/server-kit';
+import { createFundingModule } from '@kfrm/service-funding';
+import { createStore, prefixed, type Store } from '@kfrm/store';
+import { serviceModules } from './service-modules';
+
+/**
+ * The whole backend, as the phone uses it: a device, a real sign-up and PIN login through auth
+ * and user, then the session-level funding flow against the embedded provider sandboxes.
+ */
+describe('sign-up, login and linking a bank account through gRPC', () => {
+  let dataDir: string;
+  let database: TestDatabase;
+  let baseStore: Store;
+  let running: RunningServices;
+  let kakaocertUrl: string;
+  let registerAtBank: (userId: string) => void;
+  const apps: AppClient[] = [];
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'kfrm-identity-funding-'));
+    database = await openTestDatabase();
+    baseStore = await createStore({ redisUrl: process.env.REDIS_URL });
+    const funding = createFundingModule({
+      env: {},
+      onAdapters: (a) => {
+        kakaocertUrl = a.sandboxes.kakaocert!.url;
+        // The sandbox bank's registered-accounts inquiry knows members by user id.
+        registerAtBank = (userId) =>
+          a.sandboxes.konaplate!.setRegisteredAccounts(userId, { normal: { bankCode: '088', bankAccount: '110234567890', holderName: '홍길동', birthDate: '19800101' } });
+      },
+    });
+    const modules: ServiceModule[] = serviceModules.map((m) => (m.name === 'funding' ? funding : m));
+    running = await startServices(modules, {
+      name: 'identity-funding-test',
+      env: { KFRM_DATA_DIR: dataDir, KFRM_MOBILE_LISTEN: '127.0.0.1:0', KFRM_INTERNAL_LISTEN: '127.0.0.1:0', KFRM_MIGRATE_ON_START: 'true', LOG_LEVEL: 'warn' },
+      db: database,
+      // Redis outlives the test database: a key prefix keeps counters of earlier runs away.
+      store: prefixed(baseStore, `identity-funding-${Date.now()}:`),
+    });
+  }, 90_000);
+
+  afterAll(async () => {
+    for (const app of apps) app.close();
+    await running?.stop();
+    await baseStore?.close();
+    await database?.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  async function signedUp(name: string, residentId: string, n: number) {
+    const app = new AppClient({ address: `127.0.0.1:${running.mobilePort}`, serverCaPem: await readFile(running.serverCaCertFile) });
+    apps.push(app);
+    await app.registerDevice();
+    const user = await registerUser(app, { name, phoneNumber: '010-2468-1357', deviceUuid: `uuid-${n}`, pin: '582916', pattern: '14763', residentId });
+    const session = await loginWithPin(app, user.userToken, '582916');
+    return { app, user, session, funding: app.client(FundingServiceClient) };
+  }
+
+  it('links an account: holder verified from the user record, consent signed, verified once, registered for top-up', async () => {
+    // The sandbox bank knows 088-110234567890 as 홍길동, born 1980-01-01 (packages/konaplate).
+    const { session, funding, user } = await signedUp('홍길동', '800101-1234567', 1);
+    registerAtBank(String(user.userId));
+    const auth = withSession(session.sessionToken);
+    const verified = await unary(funding, funding.verifyAccountHolder, { bankCode: '088', accountNumber: '110234567890' }, auth);
+    expect(verified.linkedAccount?.state).toBe(LinkedAccountState.HOLDER_VERIFIED);
+    const linkedAccountId = verified.linkedAccount!.linkedAccountId;
+
+    const requested = await unary(funding, funding.requestAutoDebitConsent, { bankCode: '088', accountNumber: '110234567890', expiresInSeconds: 0 }, auth);
+    const consentId = requested.consent!.consentId;
+    const receipt = await database.kysely('funding').selectFrom('consents').select('receipt_id').where('id', '=', consentId).executeTakeFirstOrThrow();
+    // The user signs in KakaoTalk; the sandbox's control API stands in for that.
+    expect((await fetch(`${kakaocertUrl}/__sandbox/sign/${receipt.receipt_id}`, { method: 'POST' })).status).toBe(200);
+
+    const confirmed = await unary(funding, funding.confirmAutoDebitConsent, { consentId }, auth);
+    expect(confirmed.consent?.state).toBe(ConsentState.VERIFIED);
+    expect(confirmed.linkedAccount?.state).toBe(LinkedAccountState.LINKED);
+    const registered = await unary(funding, funding.registerAutoTopUpAccount, { linkedAccountId }, auth);
+    expect(registered.linkedAccount?.autoTopUp).toBe(true);
+
+    // The provider calls are counted per provider and outcome.
+    const exposition = await running.metrics.registry.metrics();
+    expect(exposition).toMatch(/kfrm_external_calls_total\{[^}]*provider="konaplate"[^}]*\} [1-9]/);
+    expect(exposition).toMatch(/kfrm_external_calls_total\{[^}]*provider="kakaocert"[^}]*\} [1-9]/);
+  });
+
+  it("refuses someone else's bank account: the name comes from the user's record, not the request", async () => {
+    const { session, funding } = await signedUp('김철수', '850505-1234567', 2);
+    const err = await unary(funding, funding.verifyAccountHolder, { bankCode: '088', accountNumber: '110234567890' }, withSession(session.sessionToken)).catch(
+      (e: grpc.ServiceError) => e,
+    );
+    expect((err as grpc.ServiceError).code).toBe(grpc.status.FAILED_PRECONDITION);
+    expect(apiErrorCode(err, VerifyAccountHolderApiError)).toBe(VerifyAccountHolderApiError_ErrorCode.ACCOUNT_HOLDER_MISMATCH);
+  });
+
+  it('refuses a session token from another device, and calls without one', async () => {
+    const alice = await signedUp('이영희', '900303-2234567', 3);
+    const mallory = await signedUp('박민수', '920404-1234567', 4);
+    for (const options of [withSession(alice.session.sessionToken), {}]) {
+      const err = (await unary(mallory.funding, mallory.funding.listRegisteredAccounts, {}, options).catch((e: grpc.ServiceError) => e)) as grpc.ServiceError;
+      expect(err.code).toBe(grpc.status.UNAUTHENTICATED);
+      expect(apiErrorCode(err, CommonApiError)).toBe(CommonApiError_ErrorCode.UNAUTHENTICATED_USER);
+    }
+  });
+});
