@@ -1,0 +1,396 @@
+import { X509Certificate, randomBytes, randomInt, randomUUID, sign } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import { AppClient, loginWithPin, registerUser, unary, withSession, type RegisteredUser, type UserProfile } from '@kfrm/app-client';
+import { signData } from '@kfrm/pki';
+import { AccountServiceClient, TransactionType, type Transaction } from '@kfrm/proto/gen/kfrm/api/account/account';
+import { LedgerServiceClient } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
+import { AuthenticationServiceClient } from '@kfrm/proto/gen/kfrm/api/authentication/authentication';
+import { CasaOpeningServiceClient, UserStatus } from '@kfrm/proto/gen/kfrm/api/casa/casa';
+import {
+  Authentication_AuthenticationStatus,
+  AuthenticationProcess_ProcessStatus,
+  AuthenticationType,
+  EncryptedMessage_ProviderType,
+  type AuthenticationProcess,
+  type MonetaryValue,
+} from '@kfrm/proto/gen/kfrm/api/common/common';
+import { NotificationEventType, NotificationServiceClient, type NotificationEventResponse } from '@kfrm/proto/gen/kfrm/api/notification/notification';
+import { TransferServiceClient } from '@kfrm/proto/gen/kfrm/api/transfer/transfer';
+import { KycStatus } from '@kfrm/proto/gen/kfrm/api/user/user';
+import { UserAccountServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user_internal';
+import { biometricChallenge, canonicalTransferBytes } from './canonical';
+import { formatMoney, krw, maskAccountNumber } from './format';
+import { Reporter, StepFailedError, type Output, type StepRecord } from './reporter';
+
+const { AUTH } = EncryptedMessage_ProviderType;
+/** Our bank's institution code (ListTargetInstitutions lists it first). */
+const OWN_INSTITUTION = '333';
+/** The steps, in order; the reporter numbers them and draws the progress bar from the count. */
+export const STEP_COUNT = 18;
+
+export interface DemoOptions {
+  address: string;
+  internalAddress: string;
+  serverCaPem: string | Buffer;
+  depositKrw: bigint;
+  transferKrw: bigint;
+  notificationTimeoutMs: number;
+  /** Spinner and colours; default: when the output is a terminal. */
+  interactive?: boolean;
+}
+
+export interface DemoAccount {
+  accountNumber: string;
+  balance?: MonetaryValue;
+  transactions: Transaction[];
+}
+
+export interface DemoResult {
+  ok: boolean;
+  steps: StepRecord[];
+  failed?: StepRecord;
+  alice?: DemoAccount;
+  bob?: DemoAccount;
+  notifications: { alice: NotificationEventResponse[]; bob: NotificationEventResponse[] };
+}
+
+/** A person on a phone: the profile they typed, and what the app keeps. */
+interface Person {
+  label: string;
+  profile: UserProfile;
+  accountPassword: string;
+  app: AppClient;
+  user?: RegisteredUser;
+  sessionToken?: string;
+  accountNumber?: string;
+  notifications?: NotificationFeed;
+}
+
+const maskPhone = (phone: string) => phone.replace(/^(\d{3})-\d{4}-(\d{4})$/, '$1-****-$2');
+
+/**
+ * A phone number that none of this person's secrets repeat: the PIN rules refuse a PIN holding the
+ * phone's last four digits (or the four before them), the account-password rules the same for
+ * the four-digit password.
+ */
+function phoneFor(pin: string, accountPassword: string): string {
+  for (;;) {
+    const middle = String(randomInt(0, 10_000)).padStart(4, '0');
+    const last = String(randomInt(0, 10_000)).padStart(4, '0');
+    const clash = [middle, last].some((four) => pin.includes(four) || accountPassword === four) || pin === `${middle.slice(2)}${last}`;
+    if (!clash) return `010-${middle}-${last}`;
+  }
+}
+
+/**
+ * Fixed secrets that pass the PIN, pattern and account-password rules for the fixed birth dates
+ * (services/auth and services/casa READMEs); names, phones and device uuids are new on every run,
+ * so the demo can run any number of times against the same backend.
+ */
+function people(options: DemoOptions, tag: string): [Person, Person] {
+  const make = (label: string, pin: string, pattern: string, accountPassword: string, residentPrefix: string): Person => ({
+    label,
+    accountPassword,
+    app: new AppClient({ address: options.address, serverCaPem: options.serverCaPem }),
+    profile: {
+      name: `${label} ${tag}`,
+      phoneNumber: phoneFor(pin, accountPassword),
+      deviceUuid: randomUUID(),
+      pin,
+      pattern,
+      residentId: `${residentPrefix}${String(randomInt(0, 1_000_000)).padStart(6, '0')}`,
+      biometric: true,
+    },
+  });
+  return [make('Alice', '582916', '14763', '2580', '900327-2'), make('Bob', '714095', '25418', '3916', '881104-1')];
+}
+
+/** A notification stream opened with `last-event-id: 0`: a new user has no events before it, and
+ * the server replays stored ones after the id, so an event committed before the stream is live
+ * still arrives (services/notification README). */
+class NotificationFeed {
+  readonly events: NotificationEventResponse[] = [];
+  private error: grpc.ServiceError | undefined;
+  private closed = false;
+  private wake: (() => void) | undefined;
+  private readonly call: grpc.ClientReadableStream<NotificationEventResponse>;
+
+  constructor(client: NotificationServiceClient, sessionToken: string) {
+    const metadata = new grpc.Metadata();
+    metadata.set('authorization', `Bearer ${sessionToken}`);
+    metadata.set('last-event-id', '0');
+    this.call = client.subscribeNotification({}, metadata);
+    this.call.on('data', (event: NotificationEventResponse) => {
+      this.events.push(event);
+      this.wake?.();
+    });
+    this.call.on('error', (err: grpc.ServiceError) => {
+      if (!this.closed) this.error = err;
+      this.wake?.();
+    });
+    this.call.on('end', () => this.wake?.());
+  }
+
+  /** The first event of this type, waiting up to timeoutMs; a stream error is thrown as it came. */
+  async first(type: NotificationEventType, timeoutMs: number): Promise<NotificationEventResponse> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.events.find((e) => e.type === type);
+      if (found) return found;
+      if (this.error) throw this.error;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no ${NotificationEventType[type]} notification within ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    this.call.cancel();
+  }
+}
+
+const session = (person: Person) => {
+  if (!person.sessionToken) throw new Error(`${person.label} has no session`);
+  return withSession(person.sessionToken);
+};
+
+const describeProcess = (process: AuthenticationProcess) =>
+  process.authentications
+    .map((a) => `${AuthenticationType[a.type]}${a.fallback !== AuthenticationType.NONE && a.fallback !== a.type ? ` (or ${AuthenticationType[a.fallback]})` : ''}`)
+    .join(' and ') || 'nothing';
+
+const describeTransaction = (t: Transaction) =>
+  `${t.transactionDate}  ${(TransactionType[t.transactionType] ?? '?').padEnd(8)} ${formatMoney(t.amount).padStart(16)}  balance ${formatMoney(t.afterBalance).padStart(16)}  ${t.transactionMemo}`;
+
+/**
+ * The phone's journey against a running backend, step by step, written to `out`. Never prints
+ * PINs, patterns, passwords, tokens or keys; account numbers are masked.
+ */
+export async function runDemo(options: DemoOptions, out: Output): Promise<DemoResult> {
+  const reporter = new Reporter(out, STEP_COUNT, { interactive: options.interactive });
+  const tag = randomBytes(3).toString('hex').toUpperCase();
+  const [alice, bob] = people(options, tag);
+  const result: DemoResult = { ok: false, steps: reporter.records, notifications: { alice: [], bob: [] } };
+  // The operator's side: the internal listener (plaintext, never exposed to phones).
+  const ledger = new LedgerServiceClient(options.internalAddress, grpc.credentials.createInsecure());
+  const userAccounts = new UserAccountServiceClient(options.internalAddress, grpc.credentials.createInsecure());
+  out.write(
+    `KFRM app simulator · run ${tag}\n  mobile listener ${options.address} (TLS) · internal listener ${options.internalAddress} · ` +
+      `deposit ${formatMoney(krw(options.depositKrw))} · transfer ${formatMoney(krw(options.transferKrw))}\n`,
+  );
+
+  try {
+    for (const person of [alice, bob]) {
+      await reporter.step(`${person.label}'s phone: device key and certificate`, async (s) => {
+        s.send('DeviceService/CreateDevice', 'a new P-256 public key (the private key stays on the phone)');
+        const device = await person.app.registerDevice('ec-p256');
+        const certificate = new X509Certificate(device.certificateDer);
+        s.receive(`device id ${device.deviceId}, certificate "${certificate.subject.replace(/\n/g, ', ')}" valid until ${certificate.validTo}`);
+        s.note('reconnected with the certificate as the TLS client certificate');
+      });
+      await reporter.step(`${person.label}'s phone: E2E keys`, async (s) => {
+        s.send('KeyService/ListKeys');
+        const keys = await person.app.fetchKeys();
+        const providers = [...keys.keys()].map((p) => EncryptedMessage_ProviderType[p]).join(', ');
+        s.receive(`${keys.size} key session(s): ${providers}; PIN, pattern and biometric key are encrypted to the AUTH key from now on`);
+        if (!keys.has(AUTH)) throw new Error('no AUTH key session: secrets cannot be encrypted');
+      });
+      await reporter.step(`${person.label}: sign-up with PIN and pattern`, async (s) => {
+        s.send(
+          'RegistrationService (11 calls)',
+          `CreateUser "${person.profile.name}", phone ${maskPhone(person.profile.phoneNumber)} (sandbox identity check); terms agreed; ` +
+            'PIN and pattern registered and confirmed (E2E-encrypted); biometric key; signing certificate from a CSR, activated with a PKCS#7 signature; customer info; KYC',
+        );
+        person.user = await registerUser(person.app, person.profile);
+        s.receive(`user id ${person.user.userId}, customer id issued, signing certificate active, biometric key registered`);
+      });
+      await reporter.step(`${person.label}: login with PIN`, async (s) => {
+        s.send('LoginService/PrepareLogin → AuthenticationService/AuthenticatePinForLogin → LoginService/Login', 'PIN E2E-encrypted');
+        const login = await loginWithPin(person.app, person.user!.userToken, person.profile.pin);
+        person.sessionToken = login.sessionToken;
+        s.receive(`session for "${login.userInfo?.userName ?? '?'}" until ${login.sessionExpiredAt} (token kept by the app, not shown)`);
+      });
+    }
+
+    await reporter.step('Operator: KYC review approves Alice and Bob', async (s) => {
+      // RegisterKyc leaves the user's KYC REGISTERED; the bank's back office verifies it, and CASA
+      // opening waits for VERIFIED. There is no back-office app, so the operator sets it.
+      for (const person of [alice, bob]) {
+        s.send(`UserAccountService/UpdateKyc (internal listener)`, `user ${person.user!.userId} → VERIFIED`);
+        const updated = await unary(userAccounts, userAccounts.updateKyc, { userId: person.user!.userId, kycStatus: KycStatus.VERIFIED, reason: 'demo: documents reviewed' });
+        s.receive(`${person.label}: KYC ${KycStatus[updated.user?.kycStatus ?? KycStatus.NONE]}`);
+      }
+    });
+
+    for (const person of [alice, bob]) {
+      await reporter.step(`${person.label}: open a CASA account`, async (s) => {
+        const casa = person.app.client(CasaOpeningServiceClient);
+        s.send('CasaOpeningService/InitiateOpening');
+        const { userStatus } = await unary(casa, casa.initiateOpening, {}, session(person));
+        s.receive(`user status ${UserStatus[userStatus]}`);
+        if (userStatus !== UserStatus.OK) throw new Error(`cannot open an account while the user status is ${UserStatus[userStatus]}`);
+        s.send('CasaOpeningService/ListTerms');
+        const { terms } = await unary(casa, casa.listTerms, {}, session(person));
+        s.receive(`${terms.length} terms: ${terms.map((t) => `${t.name}${t.mandatory ? '' : ' (optional)'}`).join(', ')}`);
+        s.send('CasaOpeningService/AgreeTerms', 'every term agreed');
+        await unary(casa, casa.agreeTerms, { agreements: terms.map((t) => ({ termId: t.id, agreed: true })) }, session(person));
+        s.send('CasaOpeningService/CompleteOpening', 'a four-digit account password (not shown)');
+        const opened = await unary(casa, casa.completeOpening, { password: person.accountPassword }, session(person));
+        if (!opened.account) throw new Error('CompleteOpening returned no account');
+        person.accountNumber = opened.account.accountNumber;
+        s.receive(`account ${maskAccountNumber(person.accountNumber)}, transfer limit ${formatMoney(opened.account.transferLimit)} per transaction`);
+      });
+    }
+
+    await reporter.step(`Operator: fund Alice's account`, async (s) => {
+      s.send('LedgerService/Deposit (internal listener)', `${formatMoney(krw(options.depositKrw))} to ${maskAccountNumber(alice.accountNumber!)} from the external-settlement account`);
+      const deposited = await unary(ledger, ledger.deposit, {
+        idempotencyKey: `demo-deposit:${alice.accountNumber}`,
+        accountNumber: alice.accountNumber!,
+        amount: krw(options.depositKrw),
+        memo: 'demo funding',
+      });
+      s.receive(`entry ${deposited.entryId} posted at ${deposited.postedAt}, balance ${formatMoney(deposited.balanceAfter)}`);
+    });
+
+    await reporter.step('Both phones: subscribe to notifications', async (s) => {
+      for (const person of [alice, bob]) {
+        s.send(`NotificationService/SubscribeNotification (${person.label})`, 'server stream, metadata last-event-id: 0');
+        person.notifications = new NotificationFeed(person.app.client(NotificationServiceClient), person.sessionToken!);
+      }
+      s.note('streams stay open in the background; events are read after the transfer');
+    });
+
+    const transfers = alice.app.client(TransferServiceClient);
+    const amount = krw(options.transferKrw);
+    const process = await reporter.step(`Alice: transfer ${formatMoney(amount)} to Bob (pre-check)`, async (s) => {
+      s.send('TransferService/GetSourceAccountInfo', maskAccountNumber(alice.accountNumber!));
+      const source = await unary(transfers, transfers.getSourceAccountInfo, { accountNumber: alice.accountNumber! }, session(alice));
+      s.receive(`${source.accountName}, balance ${formatMoney(source.balance)}`);
+      s.send('TransferService/GetTargetAccountInfo', `${maskAccountNumber(bob.accountNumber!)} at ${OWN_INSTITUTION} (our bank)`);
+      const target = await unary(transfers, transfers.getTargetAccountInfo, { accountNumber: bob.accountNumber!, institutionCode: OWN_INSTITUTION }, session(alice));
+      s.receive(`holder "${target.accountName}" (masked by the bank)`);
+      s.send('TransferService/GetPreCheck', `${formatMoney(amount)} ${maskAccountNumber(alice.accountNumber!)} → ${maskAccountNumber(bob.accountNumber!)}`);
+      const preCheck = await unary(
+        transfers,
+        transfers.getPreCheck,
+        {
+          sourceAccountNumber: alice.accountNumber!,
+          targetAccountNumber: bob.accountNumber!,
+          targetInstitutionCode: OWN_INSTITUTION,
+          amount,
+          recipientVisibleMessage: `from Alice ${tag}`,
+          selfVisibleMessage: `to Bob ${tag}`,
+        },
+        session(alice),
+      );
+      if (!preCheck.success || !preCheck.process) throw new Error('GetPreCheck did not succeed');
+      s.receive(`checks passed; TRANSFER authentication process asks ${describeProcess(preCheck.process)}`);
+      return preCheck.process;
+    });
+
+    await reporter.step('Alice: authenticate the transfer', async (s) => {
+      const authentication = alice.app.client(AuthenticationServiceClient);
+      let current = process;
+      // Each answer is the process as it stands; do the first factor still READY until it is DONE.
+      for (let round = 0; current.status !== AuthenticationProcess_ProcessStatus.DONE; round++) {
+        const next = current.authentications.find((a) => a.status === Authentication_AuthenticationStatus.READY);
+        if (!next || round > current.authentications.length) throw new Error(`process ${AuthenticationProcess_ProcessStatus[current.status]} with no factor left to give`);
+        if (next.type === AuthenticationType.BIO) {
+          const signature = sign('sha256', biometricChallenge(process.processId), alice.user!.biometricKey!.privateKey).toString('base64');
+          s.send('AuthenticationService/AuthenticateBiometric', 'signature over kfrm-biometric-v1:<process id> with the biometric key');
+          current = (await unary(authentication, authentication.authenticateBiometric, { processId: process.processId, signature }, session(alice))).process!;
+        } else if (next.type === AuthenticationType.PATTERN) {
+          s.send('AuthenticationService/AuthenticatePattern', 'pattern E2E-encrypted');
+          const pattern = await alice.app.encrypt(AUTH, alice.profile.pattern);
+          current = (await unary(authentication, authentication.authenticatePattern, { processId: process.processId, pattern }, session(alice))).process!;
+        } else if (next.type === AuthenticationType.PIN) {
+          s.send('AuthenticationService/AuthenticatePin', 'PIN E2E-encrypted');
+          const pin = await alice.app.encrypt(AUTH, alice.profile.pin);
+          current = (await unary(authentication, authentication.authenticatePin, { processId: process.processId, pin }, session(alice))).process!;
+        } else {
+          throw new Error(`the process asks for ${AuthenticationType[next.type]}, which the simulator cannot give`);
+        }
+        s.receive(`process ${AuthenticationProcess_ProcessStatus[current.status]}`);
+      }
+    });
+
+    await reporter.step('Alice: sign and execute the transfer', async (s) => {
+      const signed = {
+        processId: process.processId,
+        sourceAccountNumber: alice.accountNumber!,
+        targetInstitutionCode: OWN_INSTITUTION,
+        targetAccountNumber: bob.accountNumber!,
+        amountMinor: options.transferKrw,
+      };
+      const bytes = canonicalTransferBytes(signed);
+      const signature = await signData({ content: bytes, certificateDer: alice.user!.signingCertificateDer, privateKey: alice.user!.signingKey.privateKey, detached: false });
+      s.note(`signed the canonical bytes (${bytes.length} bytes of JSON) with Alice's signing certificate: PKCS#7, SHA-256`);
+      s.send('TransferService/Execute', `process id, the signature, and the signed accounts and amount`);
+      const executed = await unary(
+        transfers,
+        transfers.execute,
+        {
+          recipientVisibleMessage: `from Alice ${tag}`,
+          selfVisibleMessage: `to Bob ${tag}`,
+          authenticationProcessId: process.processId,
+          signatureInfo: {
+            signedData: signature.base64,
+            sourceAccountNumber: signed.sourceAccountNumber,
+            targetAccountNumber: signed.targetAccountNumber,
+            targetInstitutionCode: signed.targetInstitutionCode,
+            amount,
+          },
+        },
+        session(alice),
+      );
+      if (!executed.success) throw new Error('Execute answered success = false');
+      s.receive('success: the ledger posted the transfer');
+    });
+
+    await reporter.step('Both phones: the notifications', async (s) => {
+      s.waiting('waiting for TRANSFER_SUCCEED on both streams');
+      for (const person of [alice, bob]) {
+        const event = await person.notifications!.first(NotificationEventType.TRANSFER_SUCCEED, options.notificationTimeoutMs);
+        s.receive(`${person.label}: #${event.id} ${NotificationEventType[event.type]} "${event.title}" — ${event.content}`);
+      }
+    });
+
+    await reporter.step('Both phones: statements and balances', async (s) => {
+      for (const person of [alice, bob]) {
+        const accounts = person.app.client(AccountServiceClient);
+        s.send(`AccountService/ListTransactions + GetAccount (${person.label})`, maskAccountNumber(person.accountNumber!));
+        const { transactions } = await unary(accounts, accounts.listTransactions, { accountNumber: person.accountNumber!, page: 1, pageSize: 20 }, session(person));
+        const account = await unary(accounts, accounts.getAccount, { accountNumber: person.accountNumber! }, session(person));
+        for (const t of transactions) s.receive(describeTransaction(t));
+        s.receive(`${person.label}'s balance: ${formatMoney(account.balance)}`);
+        result[person === alice ? 'alice' : 'bob'] = { accountNumber: person.accountNumber!, balance: account.balance, transactions };
+      }
+    });
+  } catch (err) {
+    // A step failure is already reported; anything else is a fault of the simulator itself.
+    if (!(err instanceof StepFailedError)) throw err;
+  } finally {
+    for (const person of [alice, bob]) {
+      person.notifications?.close();
+      person.app.close();
+    }
+    ledger.close();
+    userAccounts.close();
+    result.notifications = { alice: alice.notifications?.events ?? [], bob: bob.notifications?.events ?? [] };
+  }
+
+  const extra = result.alice && result.bob ? [`balances: Alice ${formatMoney(result.alice.balance)}, Bob ${formatMoney(result.bob.balance)}`] : [];
+  reporter.summary(extra);
+  result.ok = reporter.succeeded;
+  result.failed = reporter.records.find((r) => !r.ok);
+  return result;
+}

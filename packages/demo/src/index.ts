@@ -1,0 +1,4 @@
+export * from './demo';
+export * from './options';
+export * from './reporter';
+export * from './grpc-errors';
