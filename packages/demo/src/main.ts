@@ -32,5 +32,12 @@ export async function main(argv: string[], env: Record<string, string | undefine
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
+  // grpc-js sets the TLS server name to the target even when it is an IP address (127.0.0.1),
+  // which Node flags as DEP0123 on every run; the certificate is still checked against its IP SAN.
+  // Every other warning is printed as Node would.
+  process.removeAllListeners('warning');
+  process.on('warning', (warning: Error & { code?: string }) => {
+    if (warning.code !== 'DEP0123') console.error(`(node) ${warning.name}: ${warning.message}`);
+  });
   process.exitCode = await main(process.argv.slice(2), process.env);
 }

@@ -90,6 +90,22 @@ describe('Reporter', () => {
     expect(reporter.succeeded).toBe(false);
   });
 
+  it('cuts the spinner line to the terminal width', async () => {
+    const c = capture(true);
+    const out = { ...c.out, columns: 60 };
+    const reporter = new Reporter(out, 3, { color: false });
+    await reporter.step('Long', async (s) => {
+      s.send('LoginService/PrepareLogin → AuthenticationService/AuthenticatePinForLogin → LoginService/Login');
+    });
+    const spinnerLines = c
+      .text()
+      .split('\r\x1b[2K')
+      .filter((part) => /^ {7}[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]/.test(part));
+    expect(spinnerLines.length).toBeGreaterThan(0);
+    for (const line of spinnerLines) expect([...line].length).toBeLessThan(60);
+    expect(spinnerLines.at(-1)).toMatch(/ LoginService\/Prepa\S*… \d+\.\ds /);
+  });
+
   it('reports success only when every step ran and succeeded', async () => {
     const c = capture(false);
     const reporter = new Reporter(c.out, 1);

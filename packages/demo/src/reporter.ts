@@ -5,6 +5,8 @@ import { formatDuration } from './format';
 export interface Output {
   write(text: string): unknown;
   isTTY?: boolean;
+  /** Terminal width: the spinner line is cut to it, since a wrapped line cannot be redrawn. */
+  columns?: number;
 }
 
 export interface StepRecord {
@@ -84,7 +86,11 @@ export class Reporter {
     const bar = `${'█'.repeat(filled)}${'░'.repeat(BAR_WIDTH - filled)}`;
     const elapsed = ((performance.now() - this.spinnerStart) / 1000).toFixed(1);
     const spinner = this.paint('36', SPINNER[this.frame % SPINNER.length]!);
-    this.out.write(`\r\x1b[2K${INDENT}${spinner} ${this.spinnerLabel} ${this.paint('2', `${elapsed}s`)}  ${bar} ${done}/${this.totalSteps}`);
+    const tail = `  ${bar} ${done}/${this.totalSteps}`;
+    // Visible width without the label: indent, spinner and space, space, elapsed, tail.
+    const room = (this.out.columns ?? 120) - 1 - (INDENT.length + 2 + 1 + elapsed.length + 1 + tail.length);
+    const label = this.spinnerLabel.length <= room ? this.spinnerLabel : `${this.spinnerLabel.slice(0, Math.max(0, room - 1))}…`;
+    this.out.write(`\r\x1b[2K${INDENT}${spinner} ${label} ${this.paint('2', `${elapsed}s`)}${tail}`);
   }
 
   private startSpinner(label: string): void {
