@@ -1,6 +1,7 @@
 // The simulator against the embedded backend started in this process: every service module, the
 // real listeners (TLS mobile, plaintext internal) on free ports, a test database and store.
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -108,7 +109,19 @@ describe('the app simulator against the embedded backend', () => {
     );
   });
 
-  it('exits 0 from the command line when every step succeeds, 2 for bad options or an unreadable CA', async () => {
+  it('stops at the first step with UNAVAILABLE and a hint when nothing listens at the address', async () => {
+    const closed = createServer();
+    const port = await new Promise<number>((resolve) => closed.listen(0, '127.0.0.1', () => resolve((closed.address() as { port: number }).port)));
+    await new Promise((resolve) => closed.close(resolve));
+    const c = capture();
+    const result = await runDemo({ ...options, address: `127.0.0.1:${port}` }, c.out);
+    expect(result.ok).toBe(false);
+    expect(result.steps).toHaveLength(1);
+    expect(result.failed).toMatchObject({ index: 1, call: 'DeviceService/CreateDevice', error: { status: 'UNAVAILABLE' } });
+    expect(c.text()).toContain(`nothing answered at 127.0.0.1:${port} with that CA: is the backend running`);
+  });
+
+  it('exits 0 from the command line when every step succeeds, 1 when one fails, 2 for bad options or an unreadable CA', async () => {
     const args = ['--address', options.address, '--internal-address', options.internalAddress, '--ca', running.serverCaCertFile];
     const writes: string[] = [];
     const write = process.stdout.write;
@@ -116,6 +129,7 @@ describe('the app simulator against the embedded backend', () => {
     process.stdout.write = ((chunk: string) => writes.push(chunk) > 0) as typeof process.stdout.write;
     try {
       expect(await main(args, {})).toBe(0);
+      expect(await main([...args, '--deposit', '1000', '--amount', '2000'], {})).toBe(1);
     } finally {
       process.stdout.write = write;
     }

@@ -389,8 +389,11 @@ export async function runDemo(options: DemoOptions, out: Output): Promise<DemoRe
   }
 
   const extra = result.alice && result.bob ? [`balances: Alice ${formatMoney(result.alice.balance)}, Bob ${formatMoney(result.bob.balance)}`] : [];
+  result.failed = reporter.records.find((r) => !r.ok);
+  if (result.failed?.index === 1 && result.failed.error?.status === 'UNAVAILABLE') {
+    extra.push(`nothing answered at ${options.address} with that CA: is the backend running (pnpm start), and is --ca its server CA?`);
+  }
   reporter.summary(extra);
   result.ok = reporter.succeeded;
-  result.failed = reporter.records.find((r) => !r.ok);
   return result;
 }
