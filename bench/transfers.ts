@@ -1,0 +1,366 @@
+// Transfer benchmark (not a test): transfers per second through the whole backend, as the phone
+// drives them — GetPreCheck, AuthenticatePin on the TRANSFER process, a PKCS#7 signature over the
+// canonical bytes (docs/transfer-signing.md), Execute — over TLS with real device certificates
+// and sessions, with 1, 16 and 64 concurrent clients, on spread-out accounts and with every
+// transfer crediting one hot account. Beside it, in the same run: the ledger post alone
+// (LedgerService.PostTransfer on the internal listener, same clients and accounts) and pgbench's
+// built-in TPC-B-like transaction on the same server with the same client counts.
+//
+//   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379 \
+//     npx tsx bench/transfers.ts
+//
+// Env: BENCH_SECONDS (per run, default 5), BENCH_CLIENTS (default "1,16,64"), BENCH_POOL_MAX
+// (the backend's connection pool, default 20). Everything runs in scratch databases (created
+// here, dropped at the end) and under a random store prefix. Clients are closed loops: each
+// awaits its transfer's answer before starting the next. Setup and runs are bounded in count and
+// time; a watchdog ends the process if anything hangs.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes, randomInt } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { AppClient, loginWithPin, registerUser, unary, withSession, type RegisteredUser } from '@kfrm/app-client';
+import { openTestDatabase } from '@kfrm/db/test-database';
+import { signData } from '@kfrm/pki';
+import { LedgerServiceClient } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
+import { AuthenticationServiceClient } from '@kfrm/proto/gen/kfrm/api/authentication/authentication';
+import { CasaOpeningServiceClient, UserStatus } from '@kfrm/proto/gen/kfrm/api/casa/casa';
+import { AuthenticationProcess_ProcessStatus, CurrencyCode, EncryptedMessage_ProviderType } from '@kfrm/proto/gen/kfrm/api/common/common';
+import { TransferServiceClient } from '@kfrm/proto/gen/kfrm/api/transfer/transfer';
+import { KycStatus } from '@kfrm/proto/gen/kfrm/api/user/user';
+import { UserAccountServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user_internal';
+import { startServices } from '@kfrm/runtime';
+import { authModule, createAuthModule } from '@kfrm/service-auth';
+import { createStore, prefixed } from '@kfrm/store';
+// Every service of the backend, as packages/backend composes them (imported by path: the root
+// package does not depend on @kfrm/backend).
+import { serviceModules } from '../packages/backend/src/service-modules';
+
+const databaseUrl = process.env.DATABASE_URL;
+if (!databaseUrl) {
+  console.error('set DATABASE_URL (a Postgres server where scratch databases may be created; pgbench runs against it)');
+  process.exit(2);
+}
+const seconds = Number(process.env.BENCH_SECONDS ?? 5);
+const clientCounts = (process.env.BENCH_CLIENTS ?? '1,16,64').split(',').map(Number);
+const poolMax = Number(process.env.BENCH_POOL_MAX ?? 20);
+if (!(seconds > 0 && seconds <= 120) || clientCounts.some((c) => !Number.isInteger(c) || c < 1 || c > 64)) {
+  console.error('BENCH_SECONDS must be in (0, 120], BENCH_CLIENTS integers in 1..64');
+  process.exit(2);
+}
+const maxClients = Math.max(...clientCounts);
+/** One sender per client, plus the owner of the hot account. */
+const USERS = maxClients + 1;
+const FUNDING_KRW = 10_000_000n;
+/** Small enough that the TRANSFER policy asks for the PIN alone (biometric from 1,000,000 KRW). */
+const AMOUNT_KRW = 1n;
+const OWN_INSTITUTION = '333';
+// Secrets that pass the PIN, pattern and account-password rules for this birth date and phone
+// (the demo's; services/auth and services/casa READMEs).
+const PIN = '582916';
+const PATTERN = '14763';
+const ACCOUNT_PASSWORD = '2580';
+const PHONE = '010-2468-1357';
+const { AUTH } = EncryptedMessage_ProviderType;
+
+// Setup (USERS sign-ups, each a few argon2 hashes) plus 15 runs of `seconds`, with a wide margin.
+const watchdog = setTimeout(
+  () => {
+    console.error('bench/transfers: watchdog fired, giving up');
+    process.exit(1);
+  },
+  (600 + 20 * seconds * clientCounts.length) * 1000,
+);
+watchdog.unref();
+
+const krw = (majorAmount: bigint) => ({ currencyCode: CurrencyCode.KRW, majorAmount, minorAmount: 0n });
+const loadAverage = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+
+/** The canonical bytes the app signs (docs/transfer-signing.md), built on the app's side. */
+function canonicalBytes(processId: string, source: string, target: string, amountMinor: bigint): Uint8Array {
+  return new TextEncoder().encode(
+    JSON.stringify({
+      v: 1,
+      process_id: processId,
+      source_account_number: source,
+      target_institution_code: OWN_INSTITUTION,
+      target_account_number: target,
+      currency: 'KRW',
+      amount_minor: amountMinor.toString(),
+    }),
+  );
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** Runs `items` through `work` with at most `parallel` at once. */
+async function inBatches<T>(items: T[], parallel: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      while (next < items.length) await work(items[next++]!);
+    }),
+  );
+}
+
+/** Milliseconds spent in each step of the full transfers of one run (successful ones only). */
+const PHASES = ['GetPreCheck', 'AuthenticatePin', 'sign', 'Execute'] as const;
+type Phases = Record<(typeof PHASES)[number], number>;
+const noPhases = (): Phases => ({ GetPreCheck: 0, AuthenticatePin: 0, sign: 0, Execute: 0 });
+
+interface Result {
+  tps: number;
+  p50: number;
+  p99: number;
+  failed: Map<string, number>;
+}
+
+/** Closed-loop clients for `seconds`; latencies of the calls that succeeded. */
+async function closedLoop(clients: number, work: (client: number, next: () => number) => Promise<void>): Promise<Result> {
+  const latencies: number[] = [];
+  const failed = new Map<string, number>();
+  const deadline = performance.now() + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: clients }, async (_, c) => {
+      let state = ((c + 1) * 2654435761) >>> 0;
+      const next = () => (state = (Math.imul(state, 1103515245) + 12345) >>> 0);
+      while (performance.now() < deadline) {
+        const start = performance.now();
+        try {
+          await work(c, next);
+          latencies.push(performance.now() - start);
+        } catch (err) {
+          const e = err as grpc.ServiceError;
+          const key = e.code !== undefined ? `${grpc.status[e.code]}: ${e.details}` : String(err);
+          failed.set(key, (failed.get(key) ?? 0) + 1);
+        }
+      }
+    }),
+  );
+  latencies.sort((a, b) => a - b);
+  return { tps: latencies.length / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), failed };
+}
+
+function withDatabase(url: string, name: string): string {
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+function admin(text: string): void {
+  execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', databaseUrl!, '-c', text], { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+function runPgbench(url: string, clients: number): number | undefined {
+  const threads = Math.max(1, Math.min(clients, 2));
+  const out = spawnSync('pgbench', ['-M', 'prepared', '-c', String(clients), '-j', String(threads), '-T', String(seconds), '-n', url], {
+    encoding: 'utf8',
+    timeout: (seconds + 60) * 1000,
+  });
+  const match = /tps = ([\d.]+) \(without initial connection time\)/.exec(out.stdout ?? '') ?? /tps = ([\d.]+)/.exec(out.stdout ?? '');
+  if (!match) {
+    console.error('pgbench failed:', (out.stderr ?? '').slice(0, 500));
+    return undefined;
+  }
+  return Number(match[1]);
+}
+
+interface Phone {
+  app: AppClient;
+  user: RegisteredUser;
+  session: ReturnType<typeof withSession>;
+  accountNumber: string;
+}
+
+const dataDir = await mkdtemp(join(tmpdir(), 'kfrm-bench-transfers-'));
+const database = await openTestDatabase({ backend: 'postgres', poolMax });
+const baseStore = await createStore({ redisUrl: process.env.REDIS_URL });
+const store = prefixed(baseStore, `bench-${randomBytes(4).toString('hex')}:`);
+// Raised throttle: every transfer is a PIN check on its client's device (default 30 per 10 min).
+const modules = serviceModules.map((m) => (m.name === authModule.name ? createAuthModule({ settings: { secretChecksPerDeviceWindow: 10_000_000 } }) : m));
+const running = await startServices(modules, {
+  name: 'bench-transfers',
+  env: { KFRM_DATA_DIR: dataDir, KFRM_MOBILE_LISTEN: '127.0.0.1:0', KFRM_INTERNAL_LISTEN: '127.0.0.1:0', KFRM_MIGRATE_ON_START: 'true', LOG_LEVEL: 'warn' },
+  db: database,
+  store,
+});
+const pgbenchName = `kfrm_bench_pgbench_${randomBytes(4).toString('hex')}`;
+let pgbenchCreated = false;
+const internalAddress = `127.0.0.1:${running.internalPort}`;
+const ledger = new LedgerServiceClient(internalAddress, grpc.credentials.createInsecure());
+const userAccounts = new UserAccountServiceClient(internalAddress, grpc.credentials.createInsecure());
+const phones: Phone[] = [];
+try {
+  const serverCaPem = await readFile(running.serverCaCertFile);
+  const address = `127.0.0.1:${running.mobilePort}`;
+  const setupStart = performance.now();
+
+  // Sign-up, login, KYC approval (operator), CASA opening, funding (operator): what a new
+  // customer goes through, four phones at a time.
+  await inBatches(
+    Array.from({ length: USERS }, (_, i) => i),
+    4,
+    async (i) => {
+      const app = new AppClient({ address, serverCaPem });
+      await app.registerDevice();
+      const user = await registerUser(app, {
+        name: `Bench User ${i}`,
+        phoneNumber: PHONE,
+        deviceUuid: `bench-transfer-${i}-${randomBytes(4).toString('hex')}`,
+        pin: PIN,
+        pattern: PATTERN,
+        residentId: `900327-2${String(randomInt(0, 1_000_000)).padStart(6, '0')}`,
+        biometric: false,
+      });
+      const { sessionToken } = await loginWithPin(app, user.userToken, PIN);
+      const session = withSession(sessionToken);
+      await unary(userAccounts, userAccounts.updateKyc, { userId: user.userId, kycStatus: KycStatus.VERIFIED, reason: 'bench' });
+      const casa = app.client(CasaOpeningServiceClient);
+      const { userStatus } = await unary(casa, casa.initiateOpening, {}, session);
+      if (userStatus !== UserStatus.OK) throw new Error(`user status ${UserStatus[userStatus]}`);
+      const { terms } = await unary(casa, casa.listTerms, {}, session);
+      await unary(casa, casa.agreeTerms, { agreements: terms.map((t) => ({ termId: t.id, agreed: true })) }, session);
+      const opened = await unary(casa, casa.completeOpening, { password: ACCOUNT_PASSWORD }, session);
+      const accountNumber = opened.account!.accountNumber;
+      await unary(ledger, ledger.deposit, { idempotencyKey: `bench-fund-${accountNumber}`, accountNumber, amount: krw(FUNDING_KRW), memo: 'bench funding' });
+      phones[i] = { app, user, session, accountNumber };
+    },
+  );
+  const setupSeconds = (performance.now() - setupStart) / 1000;
+  const hot = phones[USERS - 1]!;
+  const senders = phones.slice(0, maxClients);
+  const targetOf = (c: number, next: () => number, hotScenario: boolean) =>
+    hotScenario ? hot.accountNumber : senders[(c + 1 + (next() % (senders.length - 1 || 1))) % senders.length]!.accountNumber;
+
+  /** One transfer as the phone makes it; throws on anything but success. Adds its steps' times to `phases`. */
+  const transfer = async (phone: Phone, target: string, phases: Phases = noPhases()) => {
+    const own = noPhases();
+    let mark = performance.now();
+    const lap = (phase: keyof Phases) => {
+      const now = performance.now();
+      own[phase] += now - mark;
+      mark = now;
+    };
+    const transfers = phone.app.client(TransferServiceClient);
+    const authentication = phone.app.client(AuthenticationServiceClient);
+    const amount = krw(AMOUNT_KRW);
+    const preCheck = await unary(
+      transfers,
+      transfers.getPreCheck,
+      { sourceAccountNumber: phone.accountNumber, targetAccountNumber: target, targetInstitutionCode: OWN_INSTITUTION, amount, recipientVisibleMessage: 'bench', selfVisibleMessage: 'bench' },
+      phone.session,
+    );
+    const processId = preCheck.process?.processId;
+    if (!preCheck.success || !processId) throw new Error('GetPreCheck did not succeed');
+    lap('GetPreCheck');
+    const pin = await phone.app.encrypt(AUTH, PIN);
+    const done = await unary(authentication, authentication.authenticatePin, { processId, pin }, phone.session);
+    if (done.process?.status !== AuthenticationProcess_ProcessStatus.DONE) throw new Error('TRANSFER process not DONE after the PIN');
+    lap('AuthenticatePin');
+    const signature = await signData({
+      content: canonicalBytes(processId, phone.accountNumber, target, AMOUNT_KRW),
+      certificateDer: phone.user.signingCertificateDer,
+      privateKey: phone.user.signingKey.privateKey,
+      detached: false,
+    });
+    lap('sign');
+    const executed = await unary(
+      transfers,
+      transfers.execute,
+      {
+        recipientVisibleMessage: 'bench',
+        selfVisibleMessage: 'bench',
+        authenticationProcessId: processId,
+        signatureInfo: { signedData: signature.base64, sourceAccountNumber: phone.accountNumber, targetAccountNumber: target, targetInstitutionCode: OWN_INSTITUTION, amount },
+      },
+      phone.session,
+    );
+    if (!executed.success) throw new Error('Execute answered success = false');
+    lap('Execute');
+    for (const phase of PHASES) phases[phase] += own[phase];
+  };
+
+  // Warm up: every phone's connection, E2E key session and code paths, one transfer each.
+  await inBatches(senders, 8, (p) => transfer(p, hot.accountNumber));
+
+  const runId = randomBytes(4).toString('hex');
+  let seq = 0;
+  const postOnly = (phone: Phone, target: string) =>
+    unary(ledger, ledger.postTransfer, {
+      idempotencyKey: `bench-${runId}-${seq++}`,
+      fromAccountNumber: phone.accountNumber,
+      toAccountNumber: target,
+      amount: krw(AMOUNT_KRW),
+      debitMemo: 'bench',
+      creditMemo: 'bench',
+      events: [],
+      sourceOwnerUserId: phone.user.userId.toString(),
+      toExternalSettlement: false,
+    }).then(() => undefined);
+
+  const haveTools = spawnSync('pgbench', ['--version']).status === 0;
+  const pgbenchUrl = withDatabase(databaseUrl, pgbenchName);
+  if (haveTools) {
+    admin(`create database "${pgbenchName}"`);
+    pgbenchCreated = true;
+    execFileSync('pgbench', ['-i', '-s', '1', '-q', pgbenchUrl], { stdio: 'ignore', timeout: 120_000 });
+  }
+  const syncCommit = execFileSync('psql', ['-X', '-tA', '-d', databaseUrl, '-c', 'show synchronous_commit'], { encoding: 'utf8' }).trim();
+
+  const rows: { workload: string; clients: number; full: Result; phases: Phases; post: Result; pgbench: number | undefined; load: string }[] = [];
+  for (const hotScenario of [false, true]) {
+    for (const clients of clientCounts) {
+      // E2E key sessions last 10 minutes: a fresh one per run for every phone.
+      await Promise.all(senders.map((p) => p.app.fetchKeys()));
+      const load = loadAverage();
+      const phases = noPhases();
+      const full = await closedLoop(clients, (c, next) => transfer(senders[c]!, targetOf(c, next, hotScenario), phases));
+      const post = await closedLoop(clients, (c, next) => postOnly(senders[c]!, targetOf(c, next, hotScenario)));
+      // pgbench at scale 1 has a single branch row every transaction updates: its own hot row.
+      const pgbench = haveTools && !hotScenario ? runPgbench(pgbenchUrl, clients) : rows.find((r) => r.clients === clients)?.pgbench;
+      rows.push({ workload: hotScenario ? 'one hot account (credited)' : `${senders.length} accounts, random pairs`, clients, full, phases, post, pgbench, load });
+      console.error(`done: ${rows.at(-1)!.workload}, ${clients} clients (load ${load})`);
+    }
+  }
+
+  const f = (n: number | undefined, digits = 0) => (n === undefined || Number.isNaN(n) ? '-' : n.toFixed(digits));
+  const ratio = (a: number, b: number | undefined) => (b ? (a / b).toFixed(2) : '-');
+  console.log(
+    `\ntransfer benchmark: ${seconds}s per run, ${USERS} users set up in ${setupSeconds.toFixed(0)}s, synchronous_commit=${syncCommit}, ${cpus().length} CPUs, ` +
+      `pool ${poolMax}, database ${database.source}, store ${process.env.REDIS_URL ? 'redis' : 'memory'}, ledger batching ${process.env.KFRM_LEDGER_BATCH_MAX ?? 'default'}`,
+  );
+  console.log('| workload | clients | transfers/s (full) | p50 / p99 ms | PostTransfer/s (ledger only) | p50 / p99 ms | pgbench TPC-B tps | full / pgbench | ledger / pgbench | load avg (1/5/15 min) |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+  for (const r of rows) {
+    console.log(
+      `| ${r.workload} | ${r.clients} | ${f(r.full.tps, 1)} | ${f(r.full.p50, 1)} / ${f(r.full.p99, 1)} | ${f(r.post.tps)} | ${f(r.post.p50, 1)} / ${f(r.post.p99, 1)} | ${f(r.pgbench)} | ${ratio(r.full.tps, r.pgbench)} | ${ratio(r.post.tps, r.pgbench)} | ${r.load} |`,
+    );
+  }
+  console.log('\nwhere a full transfer spends its time (mean ms per successful transfer, as the client sees it):');
+  console.log(`| workload | clients | ${PHASES.join(' | ')} |`);
+  console.log(`|---|---:|${PHASES.map(() => '---:').join('|')}|`);
+  for (const r of rows) {
+    const n = r.full.tps * seconds;
+    console.log(`| ${r.workload} | ${r.clients} | ${PHASES.map((p) => f(n ? r.phases[p] / n : NaN, 1)).join(' | ')} |`);
+  }
+  for (const r of rows) {
+    for (const [kind, result] of [['full', r.full], ['ledger', r.post]] as const) {
+      for (const [reason, count] of result.failed) console.log(`(${r.workload}, ${r.clients} clients, ${kind}: ${count} failed: ${reason})`);
+    }
+  }
+} finally {
+  for (const p of phones) p?.app.close();
+  ledger.close();
+  userAccounts.close();
+  await running.stop();
+  await store.close();
+  await baseStore.close();
+  await database.close();
+  if (pgbenchCreated) admin(`drop database if exists "${pgbenchName}" with (force)`);
+  await rm(dataDir, { recursive: true, force: true });
+}
