@@ -89,6 +89,10 @@ describe('backend over TLS', () => {
     await rm(dataDir, { recursive: true, force: true });
   });
 
+  it('has a handler for every method it serves', () => {
+    expect(running.unimplementedMethods).toEqual([]);
+  });
+
   it('answers the standard health check', async () => {
     const Health = grpc.makeClientConstructor(healthService, 'Health');
     const client = new Health(mobileAddress, credentials) as unknown as {

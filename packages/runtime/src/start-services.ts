@@ -32,6 +32,8 @@ export interface RunningServices {
   config: RuntimeConfig;
   logger: Logger;
   mobilePort: number;
+  /** Full paths of registered methods that have no handler (they answer UNIMPLEMENTED). */
+  unimplementedMethods: string[];
   internalPort: number;
   internalClients: InternalClients;
   /** The CA a client must trust to reach the mobile listener. */
@@ -191,6 +193,7 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
       config,
       logger,
       mobilePort,
+      unimplementedMethods: [...mobile.unimplementedMethods, ...internal.unimplementedMethods],
       internalPort,
       internalClients,
       serverCaCertFile: files.serverCaCertFile,

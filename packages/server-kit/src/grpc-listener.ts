@@ -81,6 +81,8 @@ export class GrpcListener {
   readonly server: grpc.Server;
   readonly health = new HealthImplementation({ '': 'NOT_SERVING' });
   private readonly serviceNames: string[] = [];
+  /** Methods registered without a handler (they answer UNIMPLEMENTED). */
+  readonly unimplementedMethods: string[] = [];
   /** Aborted at shutdown so long-lived streams end cleanly. */
   private readonly shutdownController = new AbortController();
   private boundPort: number | undefined;
@@ -114,6 +116,7 @@ export class GrpcListener {
       const policy = registration.policies[key];
       if (!policy) throw new Error(`${definition.path} has no access policy`);
       const handler = registration.handlers[key] as ((...args: never[]) => Promise<unknown>) | undefined;
+      if (!handler) this.unimplementedMethods.push(definition.path);
       implementation[key] = definition.responseStream
         ? this.serverStreamHandler(definition, policy, handler)
         : this.unaryHandler(definition, policy, handler);
