@@ -1,12 +1,11 @@
 /**
  * The institutions a transfer can go to: our own bank first, then the Korean banks and
  * securities firms with their KFTC codes as listed in seed 001 (Konaplate's bankCode table).
- * This is data: adding an institution is a line here, nothing else changes.
+ * This is data: the banks come from @kfrm/bank-codes, the one table of them.
  */
-export interface InstitutionEntry {
-  code: string;
-  name: string;
-}
+import { KOREAN_BANK_CODES, type BankCodeEntry } from '@kfrm/bank-codes';
+
+export type InstitutionEntry = BankCodeEntry;
 
 /**
  * Our bank's own code. Not a KFTC-assigned code (the seed names none for us); chosen outside the
@@ -14,38 +13,7 @@ export interface InstitutionEntry {
  */
 export const OWN_INSTITUTION_CODE = '333';
 
-export const INSTITUTIONS: readonly InstitutionEntry[] = [
-  { code: OWN_INSTITUTION_CODE, name: 'KFRM뱅크' },
-  { code: '088', name: '신한은행' },
-  { code: '004', name: 'KB국민은행' },
-  { code: '020', name: '우리은행' },
-  { code: '081', name: '하나은행' },
-  { code: '003', name: 'IBK기업은행' },
-  { code: '002', name: '산업은행' },
-  { code: '011', name: 'NH농협은행' },
-  { code: '012', name: '지역농축협' },
-  { code: '023', name: 'SC은행' },
-  { code: '090', name: '카카오뱅크' },
-  { code: '071', name: '우체국' },
-  { code: '045', name: '새마을금고' },
-  { code: '007', name: '수협은행' },
-  { code: '048', name: '신협' },
-  { code: '032', name: '부산은행' },
-  { code: '039', name: '경남은행' },
-  { code: '034', name: '광주은행' },
-  { code: '037', name: '전북은행' },
-  { code: '035', name: '제주은행' },
-  { code: '031', name: '대구은행' },
-  { code: '064', name: '산림조합' },
-  { code: '089', name: '케이뱅크' },
-  { code: '050', name: '저축은행' },
-  { code: '092', name: '토스뱅크' },
-  { code: '027', name: '씨티은행' },
-  { code: '240', name: '삼성증권' },
-  { code: '269', name: '한화투자' },
-  { code: '278', name: '신한투자' },
-  { code: '261', name: '교보증권' },
-];
+export const INSTITUTIONS: readonly InstitutionEntry[] = [{ code: OWN_INSTITUTION_CODE, name: 'KFRM뱅크' }, ...KOREAN_BANK_CODES];
 
 const BY_CODE = new Map(INSTITUTIONS.map((i) => [i.code, i]));
 
