@@ -36,6 +36,31 @@ afterAll(async () => {
 const verifier = () => createDeviceVerifier({ deviceCaCert: ca.certificate, store });
 
 describe('createDeviceVerifier', () => {
+  it('remembers a verified certificate yet checks revocation and validity on every call', async () => {
+    let at = new Date();
+    const one = createDeviceVerifier({ deviceCaCert: ca.certificate, store, now: () => at });
+    const { der, certificate } = await issueTestCertificate(signerOf(ca), { deviceId: 11n });
+    expect(await one(der)).toMatchObject({ deviceId: '11' });
+    // A second call on the same verifier (the remembered path) sees the revocation.
+    expect(await one(der)).toMatchObject({ deviceId: '11' });
+    await markDeviceRevoked(store, certificate.serialNumber, certificate.notAfter);
+    expect(await one(der)).toBeUndefined();
+
+    const fresh = await issueTestCertificate(signerOf(ca), { deviceId: 12n });
+    expect(await one(fresh.der)).toMatchObject({ deviceId: '12' });
+    at = new Date(fresh.certificate.notAfter.getTime() + 1000);
+    expect(await one(fresh.der)).toBeUndefined();
+  });
+
+  it('keeps at most cacheSize certificates and still verifies the ones it forgot', async () => {
+    const small = createDeviceVerifier({ deviceCaCert: ca.certificate, store, cacheSize: 1 });
+    const a = await issueTestCertificate(signerOf(ca), { deviceId: 21n });
+    const b = await issueTestCertificate(signerOf(ca), { deviceId: 22n });
+    expect(await small(a.der)).toMatchObject({ deviceId: '21' });
+    expect(await small(b.der)).toMatchObject({ deviceId: '22' });
+    expect(await small(a.der)).toMatchObject({ deviceId: '21' });
+  });
+
   it('accepts a certificate from the device CA and returns the device id it names', async () => {
     const { der, certificate } = await issueTestCertificate(signerOf(ca), { deviceId: 9_007_199_254_740_993n });
     const device = await verifier()(der);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Logger } from '@kfrm/logging';
 import { CLIENT_AUTH_EKU, verifyIssuedBy, x509 } from '@kfrm/pki';
 import type { Store } from '@kfrm/store';
@@ -22,6 +23,15 @@ export interface DeviceVerifierOptions {
   /** Rejection reasons go here at debug level (never the certificate itself). */
   logger?: Logger;
   now?: () => Date;
+  /** How many verified certificates to remember (chain checks are skipped for them). */
+  cacheSize?: number;
+}
+
+interface ChainChecked {
+  deviceId: string;
+  serial: string;
+  notBefore: Date;
+  notAfter: Date;
 }
 
 /**
@@ -33,7 +43,31 @@ export interface DeviceVerifierOptions {
 export function createDeviceVerifier(options: DeviceVerifierOptions): DeviceVerifier {
   const { deviceCaCert, store, logger } = options;
   const now = options.now ?? (() => new Date());
+  const cacheSize = options.cacheSize ?? 10_000;
+  // Every mobile call presents the certificate again; parsing it and checking its signature in
+  // JavaScript was a large share of a call's CPU (docs/performance.md). A certificate that passed
+  // once is remembered by its hash; validity and revocation are still checked on every call.
+  const verified = new Map<string, ChainChecked>();
+  const remember = (key: string, entry: ChainChecked) => {
+    if (verified.size >= cacheSize) verified.delete(verified.keys().next().value!);
+    verified.set(key, entry);
+  };
   return async (certificateDer) => {
+    const key = createHash('sha256').update(certificateDer).digest('hex');
+    const known = verified.get(key);
+    if (known) {
+      const at = now();
+      if (at < known.notBefore || at > known.notAfter) {
+        verified.delete(key);
+        logger?.debug({ reason: 'expired' }, 'device certificate refused');
+        return undefined;
+      }
+      if (await isDeviceRevoked(store, known.serial)) {
+        logger?.debug({ reason: 'revoked', device_id: known.deviceId }, 'device certificate refused');
+        return undefined;
+      }
+      return { deviceId: known.deviceId, certificateDer, serial: known.serial, notAfter: known.notAfter };
+    }
     const check = await verifyIssuedBy(certificateDer, deviceCaCert, { now: now(), requiredExtendedKeyUsage: CLIENT_AUTH_EKU });
     if (!check.ok) {
       logger?.debug({ reason: check.reason }, 'device certificate refused');
@@ -50,6 +84,7 @@ export function createDeviceVerifier(options: DeviceVerifierOptions): DeviceVeri
       logger?.debug({ reason: 'revoked', device_id: deviceId }, 'device certificate refused');
       return undefined;
     }
+    remember(key, { deviceId, serial, notBefore: certificate.notBefore, notAfter: certificate.notAfter });
     return { deviceId, certificateDer, serial, notAfter: certificate.notAfter };
   };
 }
