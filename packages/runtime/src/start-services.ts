@@ -134,6 +134,7 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
   let store: Store | undefined;
   let metricsEndpoint: MetricsEndpoint | undefined;
   const instances: ServiceInstance[] = [];
+  const listeners: GrpcListener[] = [];
   try {
     store = instrumentStore(options.store ?? (await createStore({ redisUrl: config.redisUrl })), metrics.storeObserver);
     if (config.migrateOnStart) await migrateModules(db, modules, logger);
@@ -175,6 +176,7 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
       observer: createGrpcServerObserver({ listener: 'internal', metrics, tracing, trustIncomingTraceContext: true }),
     });
 
+    listeners.push(mobile, internal);
     for (const module of modules) {
       const instance = await module.create({ db, store, logger: logger.child({ component: module.name }), config, deviceCa, internalClients, metrics });
       instances.push(instance);
@@ -219,6 +221,8 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
       },
     };
   } catch (err) {
+    // A failed start must not leave ports bound or background work running.
+    await Promise.all(listeners.map((listener) => listener.shutdown(0).catch(() => undefined)));
     for (const instance of instances.reverse()) await instance.close?.().catch(() => undefined);
     if (ownsStore) await store?.close().catch(() => undefined);
     if (ownsDb) await db.close().catch(() => undefined);

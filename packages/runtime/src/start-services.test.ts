@@ -1,0 +1,65 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { openTestDatabase } from '@kfrm/db/test-database';
+import { createCapturingDestination } from '@kfrm/logging';
+import { createMemoryStore } from '@kfrm/store';
+import { startServices } from './start-services';
+import type { ServiceModule } from './service-module';
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function canBind(port: number): Promise<boolean> {
+  const server = createServer();
+  return new Promise((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+describe('startServices', () => {
+  it('releases both listeners when a module fails to start its background work', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'kfrm-runtime-'));
+    const database = await openTestDatabase({ backend: 'pglite' });
+    const store = createMemoryStore();
+    const [mobilePort, internalPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
+    const failing: ServiceModule = {
+      name: 'failing',
+      create: () => ({
+        start() {
+          throw new Error('relay could not start');
+        },
+      }),
+    };
+    try {
+      await expect(
+        startServices([failing], {
+          name: 'runtime-test',
+          env: {
+            KFRM_DATA_DIR: dataDir,
+            KFRM_MOBILE_LISTEN: `127.0.0.1:${mobilePort}`,
+            KFRM_INTERNAL_LISTEN: `127.0.0.1:${internalPort}`,
+            KFRM_METRICS_LISTEN: `127.0.0.1:${metricsPort}`,
+          },
+          db: database,
+          store,
+          logDestination: createCapturingDestination(),
+        }),
+      ).rejects.toThrow('relay could not start');
+      expect(await canBind(mobilePort)).toBe(true);
+      expect(await canBind(internalPort)).toBe(true);
+    } finally {
+      await store.close();
+      await database.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
