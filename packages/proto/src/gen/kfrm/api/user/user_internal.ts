@@ -108,7 +108,14 @@ export interface FindByUserTokenRequest {
 }
 
 export interface FindByUserTokenResponse {
-  user: User | undefined;
+  user:
+    | User
+    | undefined;
+  /**
+   * Added: the DeviceUUID.id the user registered with. The auth service compares it with the
+   * one a new device certificate presents: same UUID = app reinstall, else device change.
+   */
+  deviceUuid: string;
 }
 
 export interface FindByUserTokenApiError {
@@ -1059,7 +1066,7 @@ export const FindByUserTokenRequest: MessageFns<FindByUserTokenRequest, "kfrm.ap
 };
 
 function createBaseFindByUserTokenResponse(): FindByUserTokenResponse {
-  return { user: undefined };
+  return { user: undefined, deviceUuid: "" };
 }
 
 export const FindByUserTokenResponse: MessageFns<FindByUserTokenResponse, "kfrm.api.user.FindByUserTokenResponse"> = {
@@ -1068,6 +1075,9 @@ export const FindByUserTokenResponse: MessageFns<FindByUserTokenResponse, "kfrm.
   encode(message: FindByUserTokenResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.user !== undefined) {
       User.encode(message.user, writer.uint32(10).fork()).join();
+    }
+    if (message.deviceUuid !== "") {
+      writer.uint32(18).string(message.deviceUuid);
     }
     return writer;
   },
@@ -1093,6 +1103,14 @@ export const FindByUserTokenResponse: MessageFns<FindByUserTokenResponse, "kfrm.
             message.user = User.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.deviceUuid = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1106,13 +1124,23 @@ export const FindByUserTokenResponse: MessageFns<FindByUserTokenResponse, "kfrm.
   },
 
   fromJSON(object: any): FindByUserTokenResponse {
-    return { user: isSet(object.user) ? User.fromJSON(object.user) : undefined };
+    return {
+      user: isSet(object.user) ? User.fromJSON(object.user) : undefined,
+      deviceUuid: isSet(object.deviceUuid)
+        ? globalThis.String(object.deviceUuid)
+        : isSet(object.device_uuid)
+        ? globalThis.String(object.device_uuid)
+        : "",
+    };
   },
 
   toJSON(message: FindByUserTokenResponse): unknown {
     const obj: any = {};
     if (message.user !== undefined) {
       obj.user = User.toJSON(message.user);
+    }
+    if (message.deviceUuid !== "") {
+      obj.deviceUuid = message.deviceUuid;
     }
     return obj;
   },
@@ -1123,6 +1151,7 @@ export const FindByUserTokenResponse: MessageFns<FindByUserTokenResponse, "kfrm.
   fromPartial(object: DeepPartial<FindByUserTokenResponse>): FindByUserTokenResponse {
     const message = createBaseFindByUserTokenResponse();
     message.user = (object.user !== undefined && object.user !== null) ? User.fromPartial(object.user) : undefined;
+    message.deviceUuid = object.deviceUuid ?? "";
     return message;
   },
 };
