@@ -47,7 +47,8 @@ import {
   AuthenticatePinForLoginApiError_ErrorCode,
 } from '@kfrm/proto/gen/kfrm/api/authentication/authentication';
 import { AuthenticatedTransactionType, AuthenticationProcess_ProcessStatus, AuthenticationType, EncryptedMessage_ProviderType } from '@kfrm/proto/gen/kfrm/api/common/common';
-import { UserServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user';
+import { FindBySessionTokenApiError, FindBySessionTokenApiError_ErrorCode, UserServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user';
+import { ProcessStepServiceClient, UserAccountServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user_internal';
 import { apiErrorCode } from '@kfrm/server-kit';
 import { userModule } from '@kfrm/service-user';
 import { biometricChallenge } from './identity/biometric-key';
@@ -183,6 +184,53 @@ describe('identity over gRPC', () => {
     // The new device logs in (biometric was bound to the old device: PIN now).
     const fresh = await h.loginWithPin(newPhoneApp, user.userToken);
     expect(fresh.sessionToken).not.toBe('');
+  });
+
+  it('runs an app reinstall (same DeviceUUID, new device certificate) as a REINSTALL_APP process, and another UUID as CHANGE_DEVICE', async () => {
+    const internalAddress = `127.0.0.1:${h.running.internalPort}`;
+    const accounts = new UserAccountServiceClient(internalAddress, grpc.credentials.createInsecure());
+    const steps = new ProcessStepServiceClient(internalAddress, grpc.credentials.createInsecure());
+    const users = new UserServiceClient(internalAddress, grpc.credentials.createInsecure());
+    const typeOf = async (processId: string, userId: bigint) => (await unary(steps, steps.getRunningProcess, { processId, userId })).transactionType;
+
+    const oldApp = await h.newPhone();
+    const user = await h.register(oldApp);
+    const oldSession = await h.loginWithPin(oldApp, user.userToken);
+    // The DeviceUUID.id the user registered with, as the user service keeps it.
+    const { deviceUuid } = await unary(accounts, accounts.findByUserToken, { userToken: user.userToken });
+    expect(deviceUuid).not.toBe('');
+    expect((await unary(users, users.findBySessionToken, { sessionToken: oldSession.sessionToken })).userSession?.userId).toBe(user.userId);
+
+    // Reinstalled: a new key and device certificate, the same phone's DeviceUUID.
+    const reinstalled = await h.newPhone();
+    expect(reinstalled.device!.deviceId).not.toBe(oldApp.device!.deviceId);
+    const dc = reinstalled.client(DeviceChangeServiceClient);
+    const { process } = await unary(dc, dc.prepareDeviceChange, { userToken: user.userToken, deviceUuid: { id: deviceUuid } });
+    const processId = process!.processId;
+    expect(await typeOf(processId, user.userId)).toBe(AuthenticatedTransactionType.REINSTALL_APP);
+    const done = await unary(authn(reinstalled), authn(reinstalled).authenticatePinForLogin, { userToken: user.userToken, processId, pin: await reinstalled.encrypt(AUTH, PIN) });
+    expect(done.process?.status).toBe(AuthenticationProcess_ProcessStatus.DONE);
+    await unary(dc, dc.changeDevice, { userToken: user.userToken, processId });
+    expect((await userRow(user.userId)).device_id).toBe(String(reinstalled.device!.deviceId));
+    // Consumed once.
+    const again = await refusal(unary(dc, dc.changeDevice, { userToken: user.userToken, processId }));
+    expect(apiErrorCode(again, ChangeDeviceApiError)).toBe(ChangeDeviceApiError_ErrorCode.DEVICE_CHANGE_NOT_ALLOWED);
+
+    // The old installation's certificate is refused, and its session is over.
+    const oldLogin = await refusal(unary(loginSvc(oldApp), loginSvc(oldApp).prepareLogin, { userToken: user.userToken }));
+    expect(oldLogin.code).toBe(grpc.status.UNAUTHENTICATED);
+    const ended = await refusal(unary(users, users.findBySessionToken, { sessionToken: oldSession.sessionToken }));
+    expect(apiErrorCode(ended, FindBySessionTokenApiError)).toBe(FindBySessionTokenApiError_ErrorCode.LOGIN_SESSION_EXPIRED);
+    // The reinstalled app logs in (with the PIN: the biometric key stayed with the old install).
+    const fresh = await h.loginWithPin(reinstalled, user.userToken);
+    expect((await unary(users, users.findBySessionToken, { sessionToken: fresh.sessionToken })).userSession?.deviceId).toBe(reinstalled.device!.deviceId);
+
+    // Another phone (another DeviceUUID) is a device change.
+    const otherPhone = await h.newPhone();
+    const other = otherPhone.client(DeviceChangeServiceClient);
+    const change = await unary(other, other.prepareDeviceChange, { userToken: user.userToken, deviceUuid: { id: `${deviceUuid}-other-phone` } });
+    expect(await typeOf(change.process!.processId, user.userId)).toBe(AuthenticatedTransactionType.CHANGE_DEVICE);
+    for (const c of [accounts, steps, users]) c.close();
   });
 
   it('answers each registration error with its seed code', async () => {

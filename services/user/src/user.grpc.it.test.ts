@@ -195,6 +195,7 @@ describe('user service over gRPC', () => {
     const byToken = await call(accounts.findByUserToken.bind(accounts), { userToken });
     expect(byToken.user?.userId).toBe(userId);
     expect(byToken.user?.userToken).toBe('');
+    expect(byToken.deviceUuid).toBe(`uuid-${deviceId}`);
 
     const session = await login(userId, deviceId);
     const found = await call(users.findBySessionToken.bind(users), { sessionToken: session.sessionToken });

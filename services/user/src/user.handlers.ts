@@ -119,7 +119,8 @@ export function userAccountHandlers({ accounts }: UserUseCases) {
         return { userId: user.id, userToken, userStatus: toProtoUserStatus(user.status), createdAt: user.createdAt.toISOString() };
       },
       async findByUserToken(request) {
-        return { user: toProtoUser(await accounts.findByUserToken(request.userToken)) };
+        const user = await accounts.findByUserToken(request.userToken);
+        return { user: toProtoUser(user), deviceUuid: user.deviceUuid };
       },
       async updateUserStatus(request) {
         const user = await accounts.updateUserStatus({

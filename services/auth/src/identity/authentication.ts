@@ -31,9 +31,23 @@ export type Caller = { kind: 'session'; userId: bigint; deviceId: bigint } | { k
 
 const PROTO_TYPE = { PIN: AuthenticationType.PIN, PATTERN: AuthenticationType.PATTERN, BIO: AuthenticationType.BIO } as const;
 const KIND: Record<'PIN' | 'PATTERN', SecretKind> = { PIN: 'pin', PATTERN: 'pattern' };
+/** The processes a user-token caller (no session yet) may authenticate: login, device change, app reinstall. */
+const USER_TOKEN_TYPES: ReadonlySet<AuthenticatedTransactionType> = new Set([
+  AuthenticatedTransactionType.LOGIN,
+  AuthenticatedTransactionType.CHANGE_DEVICE,
+  AuthenticatedTransactionType.REINSTALL_APP,
+]);
 
 export function deviceChangeKey(processId: string): string {
   return `device-change:${processId}`;
+}
+
+/**
+ * The start of what the device-change key holds: the user and the device that prepared it (the
+ * process type follows, see device-change.ts). Only that device may run the process's steps.
+ */
+export function deviceChangeOwner(userId: bigint, deviceId: bigint): string {
+  return `${userId}:${deviceId}:`;
 }
 
 /**
@@ -59,7 +73,7 @@ export function createAuthentication(deps: IdentityDeps) {
     if (usable && user!.deviceId !== caller.deviceId) {
       // Only a device change runs on another device than the user's, and only on the device
       // that prepared it.
-      usable = (await store.get(deviceChangeKey(processId))) === `${user!.userId}:${caller.deviceId}`;
+      usable = (await store.get(deviceChangeKey(processId)))?.startsWith(deviceChangeOwner(user!.userId, caller.deviceId)) === true;
     }
     if (!usable) {
       if (factor.type === 'BIO') throw authenticationFailed();
@@ -135,7 +149,7 @@ export function createAuthentication(deps: IdentityDeps) {
       const secret = factor.type === 'BIO' ? undefined : await openEncryptedText(deps.e2e, factor.secret, 'AUTH');
       const userId = await resolveUser(caller, factor, processId);
       const running = await users.getRunningProcess(processId, userId);
-      if (caller.kind === 'userToken' && running.transactionType !== AuthenticatedTransactionType.LOGIN && running.transactionType !== AuthenticatedTransactionType.CHANGE_DEVICE) {
+      if (caller.kind === 'userToken' && !USER_TOKEN_TYPES.has(running.transactionType)) {
         // The ForLogin methods serve only processes started with a user token.
         throw new DomainError('RUNNING_PROCESS_NOT_FOUND', 'no such running process');
       }

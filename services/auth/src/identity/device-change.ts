@@ -1,7 +1,7 @@
 import { DomainError } from '@kfrm/errors';
 import { AuthenticatedTransactionType } from '@kfrm/proto/gen/kfrm/api/common/common';
 import { UserStatus } from '@kfrm/proto/gen/kfrm/api/common/user/status/user_status';
-import { authenticationFailed, deviceChangeKey } from './authentication';
+import { authenticationFailed, deviceChangeKey, deviceChangeOwner } from './authentication';
 import { throttle, type IdentityDeps } from './identity-deps';
 import * as repo from './identity.repository';
 import { isDomainError } from './remote';
@@ -10,11 +10,22 @@ const notAllowed = () => new DomainError('DEVICE_CHANGE_NOT_ALLOWED', 'the devic
 const HOUR_MS = 60 * 60_000;
 /** A device change has no transaction context; created and consumed with exactly this. */
 const NO_CONTEXT = '{}';
+/** The process types this flow runs, by the name kept in the store value. */
+const TYPES = {
+  CHANGE_DEVICE: AuthenticatedTransactionType.CHANGE_DEVICE,
+  REINSTALL_APP: AuthenticatedTransactionType.REINSTALL_APP,
+} as const;
+type FlowType = keyof typeof TYPES;
+const isFlowType = (name: string): name is FlowType => Object.hasOwn(TYPES, name);
 
 /**
  * Moving an ACTIVATED user to the calling (new) device. The process is bound to the device that
  * prepared it; ChangeDevice consumes it, binds the user to the new device, and revokes the old
  * device's certificate and sessions.
+ *
+ * An app reinstall is the same move with another process type: the reinstalled app has a new key
+ * and device certificate (a new device id) but sends the DeviceUUID the user registered with, so
+ * a matching UUID prepares a REINSTALL_APP process and any other a CHANGE_DEVICE one.
  */
 export function createDeviceChange(deps: IdentityDeps) {
   const { users, store } = deps;
@@ -30,16 +41,22 @@ export function createDeviceChange(deps: IdentityDeps) {
       if (!deviceUuid.trim()) throw notAllowed();
       await throttle(store, `device-change:device:${deviceId}`, deps.settings.registrationsPerDeviceHour, HOUR_MS);
       const user = await eligibleUser(userToken, deviceId);
-      const process = await users.createProcess(user.userId, AuthenticatedTransactionType.CHANGE_DEVICE, NO_CONTEXT);
-      await store.set(deviceChangeKey(process.processId), `${user.userId}:${deviceId}`, { ttlMs: deps.settings.deviceChangeTtlMs });
+      const flow: FlowType = user.deviceUuid !== '' && user.deviceUuid === deviceUuid ? 'REINSTALL_APP' : 'CHANGE_DEVICE';
+      const process = await users.createProcess(user.userId, TYPES[flow], NO_CONTEXT);
+      await store.set(deviceChangeKey(process.processId), `${deviceChangeOwner(user.userId, deviceId)}${flow}`, { ttlMs: deps.settings.deviceChangeTtlMs });
       return process;
     },
 
     async change(userToken: string, processId: string, deviceId: bigint) {
       const user = await eligibleUser(userToken, deviceId);
-      if (!processId || (await store.get(deviceChangeKey(processId))) !== `${user.userId}:${deviceId}`) throw authenticationFailed();
+      const held = processId ? await store.get(deviceChangeKey(processId)) : undefined;
+      const owner = deviceChangeOwner(user.userId, deviceId);
+      const flow = held?.startsWith(owner) ? held.slice(owner.length) : '';
+      if (!isFlowType(flow)) throw authenticationFailed();
       try {
-        await users.consumeProcess(processId, user.userId, AuthenticatedTransactionType.CHANGE_DEVICE, NO_CONTEXT);
+        // The type prepared is the type consumed: a REINSTALL_APP process cannot pass as a
+        // CHANGE_DEVICE one (their policies may differ).
+        await users.consumeProcess(processId, user.userId, TYPES[flow], NO_CONTEXT);
       } catch (err) {
         if (isDomainError(err, 'AUTHENTICATION_PROCESS_NOT_FOUND', 'AUTHENTICATION_FAILED')) throw authenticationFailed();
         throw err;
@@ -52,7 +69,7 @@ export function createDeviceChange(deps: IdentityDeps) {
         await users.revokeDevice(previous);
         await users.revokeSessions(user.userId, previous, 'device changed');
       }
-      deps.logger.info({ user_id: String(user.userId), device_id: String(deviceId), previous_device_id: String(previous) }, 'device changed');
+      deps.logger.info({ user_id: String(user.userId), device_id: String(deviceId), previous_device_id: String(previous), flow }, flow === 'REINSTALL_APP' ? 'app reinstalled' : 'device changed');
     },
   };
 }

@@ -50,6 +50,9 @@ import { callRemote, isDomainError } from './remote';
 
 export type { User };
 
+/** A user as found by its user token, with the DeviceUUID.id it registered with. */
+export type RegisteredUser = User & { deviceUuid: string };
+
 export interface RunningProcess {
   process: AuthenticationProcess;
   transactionType: AuthenticatedTransactionType;
@@ -69,7 +72,7 @@ export interface SessionTokens {
 export interface UserDirectory {
   registerUser(request: RegisterUserRequest): Promise<RegisterUserResponse>;
   /** undefined when no user has this token. */
-  findByUserToken(userToken: string): Promise<User | undefined>;
+  findByUserToken(userToken: string): Promise<RegisteredUser | undefined>;
   findByUserId(userId: bigint): Promise<User | undefined>;
   updateUserStatus(userId: bigint, expected: UserStatus, next: UserStatus, reason: string): Promise<void>;
   updateCustomerInfo(userId: bigint, residentId: string, name: string): Promise<string>;
@@ -107,7 +110,8 @@ export function createUserDirectory(clients: InternalClients): UserDirectory {
       if (!userToken) return undefined;
       try {
         const c = accounts();
-        return (await callRemote(c, c.findByUserToken, { userToken }, errors(FindByUserTokenApiError, FindByUserTokenApiError_ErrorCode))).user;
+        const r = await callRemote(c, c.findByUserToken, { userToken }, errors(FindByUserTokenApiError, FindByUserTokenApiError_ErrorCode));
+        return r.user && { ...r.user, deviceUuid: r.deviceUuid };
       } catch (err) {
         if (isDomainError(err, 'USER_NOT_FOUND')) return undefined;
         throw err;

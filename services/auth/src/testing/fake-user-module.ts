@@ -59,6 +59,7 @@ const internal = (message: unknown, codes: Record<string, string | number>) => (
 interface FakeUser {
   userId: bigint;
   deviceId: bigint;
+  deviceUuid: string;
   idpType: string;
   idpName: string;
   userName: string;
@@ -209,10 +210,10 @@ export function createFakeUserModule(): { module: ServiceModule; state: FakeUser
               }
               const userToken = token();
               const u: FakeUser = existing ?? {
-                userId: nextId++, deviceId: r.deviceId, idpType: r.idpType, idpName: r.idpName, userName: r.userName, phoneNumber: r.phoneNumber,
+                userId: nextId++, deviceId: r.deviceId, deviceUuid: r.deviceUuid, idpType: r.idpType, idpName: r.idpName, userName: r.userName, phoneNumber: r.phoneNumber,
                 userCi: r.userCi, tokenHash: '', status: UserStatus.CREATED, customerId: '', kycStatus: KycStatus.NONE, createdAt: new Date(),
               };
-              Object.assign(u, { deviceId: r.deviceId, tokenHash: hash(userToken), status: UserStatus.CREATED });
+              Object.assign(u, { deviceId: r.deviceId, deviceUuid: r.deviceUuid, tokenHash: hash(userToken), status: UserStatus.CREATED });
               state.users.set(u.userId, u);
               return { userId: u.userId, userToken, userStatus: u.status, createdAt: u.createdAt.toISOString() };
             },
@@ -220,7 +221,7 @@ export function createFakeUserModule(): { module: ServiceModule; state: FakeUser
               check();
               const u = [...state.users.values()].find((x) => x.tokenHash === hash(r.userToken));
               if (!u) throw new DomainError('USER_NOT_FOUND', 'user not found');
-              return { user: toUser(u) };
+              return { user: toUser(u), deviceUuid: u.deviceUuid };
             },
             async updateUserStatus(r) {
               check();
