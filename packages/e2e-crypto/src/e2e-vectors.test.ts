@@ -66,18 +66,25 @@ function encryptByHand(senderPrivate: JsonWebKey, recipientPublic: JsonWebKey, d
 
 describe('docs/e2e.md test vectors', () => {
   let v: Vectors;
-  let store: Store;
   let sessions: KeySessions;
+
+  const stores: Store[] = [];
+  /** The documented key session in a store of its own (a message opens once per session). */
+  async function documentedSessions(): Promise<KeySessions> {
+    const own = createMemoryStore();
+    stores.push(own);
+    const opened = createKeySessions(own, KeyEncryptionKey.generate());
+    const session = await saveKeySession(opened, v.session_id, v.provider, await pairOf(v.server_session_key));
+    expect(session.publicKeySpkiBase64).toBe(v.server_public_key_spki_base64);
+    return opened;
+  }
 
   beforeAll(async () => {
     v = await readVectors();
-    store = createMemoryStore();
-    sessions = createKeySessions(store, KeyEncryptionKey.generate());
-    const session = await saveKeySession(sessions, v.session_id, v.provider, await pairOf(v.server_session_key));
-    expect(session.publicKeySpkiBase64).toBe(v.server_public_key_spki_base64);
+    sessions = await documentedSessions();
   });
   afterAll(async () => {
-    await store.close();
+    await Promise.all(stores.map((s) => s.close()));
   });
 
   it('the headers are the documented ones', () => {
@@ -91,8 +98,9 @@ describe('docs/e2e.md test vectors', () => {
 
   const documentedMessage = () => ({ message: v.app_to_server.compact_jwe, provider: EncryptedMessage_ProviderType[v.provider], sessionId: v.session_id });
 
-  it('app → server: the server opens the documented JWE', async () => {
+  it('app → server: the server opens the documented JWE, once', async () => {
     expect(await openEncryptedText(sessions, documentedMessage(), v.provider)).toBe(v.app_to_server.plaintext);
+    await expect(openEncryptedText(sessions, documentedMessage(), v.provider)).rejects.toMatchObject({ code: 'E2E_DECRYPTION_FAILED' });
   });
 
   it('app → server: re-derived with jose and by hand, byte for byte', async () => {
@@ -106,8 +114,9 @@ describe('docs/e2e.md test vectors', () => {
 
   it('server → app: re-derived by the server code (to the app key it remembered) and by hand; the app opens it', async () => {
     // Opening the documented app → server message makes its epk this session's app key.
-    await openEncryptedText(sessions, documentedMessage(), v.provider);
-    const reply = await encryptForApp(sessions, v.session_id, v.provider, new TextEncoder().encode(v.server_to_app.plaintext), {
+    const own = await documentedSessions();
+    await openEncryptedText(own, documentedMessage(), v.provider);
+    const reply = await encryptForApp(own, v.session_id, v.provider, new TextEncoder().encode(v.server_to_app.plaintext), {
       ephemeralPrivateKey: await importPrivateJwk(v.server_to_app.server_ephemeral_key, true),
       iv: Buffer.from(v.server_to_app.iv, 'base64url'),
     });

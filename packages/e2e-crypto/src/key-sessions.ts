@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { CryptoKey, CryptoKeyPair } from './webcrypto-types';
 import { InvalidArgumentError } from '@kfrm/errors';
 import type { EncryptedMessage } from '@kfrm/proto/gen/kfrm/api/common/common';
@@ -67,6 +67,8 @@ interface SessionRecord {
 
 const sessionKey = (id: string) => `session:${id}`;
 const appKeyKey = (id: string) => `app-epk:${id}`;
+/** One key per opened message (hash of the compact JWE): a message opens once. */
+const usedMessageKey = (id: string, jwe: string) => `used:${id}:${createHash('sha256').update(jwe).digest('base64url')}`;
 const sealAad = (id: string, provider: E2eProvider) => `${SEAL_CONTEXT}|${id}|${provider}`;
 
 function newSessionId(): string {
@@ -163,6 +165,14 @@ export async function openEncryptedMessage(
     plaintext = await decryptCompact(message.message, privateKey);
   } catch (err) {
     throw decryptionFailed('JWE decryption failed', err);
+  }
+  // A captured message must not be usable twice (a PIN replayed into another process): the first
+  // opening claims it for the rest of the session's life. Claimed after a successful decryption,
+  // so garbage cannot fill the store.
+  const remaining = Math.floor(record.exp - sessions.now());
+  if (remaining <= 0 || !(await sessions.store.setIfAbsent(usedMessageKey(message.sessionId, message.message), '1', remaining))) {
+    plaintext.fill(0);
+    throw decryptionFailed('message was already opened');
   }
   await rememberAppKey(sessions, message.sessionId, record, header.epk);
   return plaintext;

@@ -315,9 +315,10 @@ describe('identity over gRPC', () => {
     const a = authn(app);
     const { process } = await unary(l, l.prepareLogin, { userToken: user.userToken });
     // Biometric login is on for this user; PIN is its fallback.
-    const wrong = await app.encrypt(AUTH, WRONG_PIN);
+    // Each attempt encrypted on its own, as the app does: an E2E message opens only once.
+    const attempts = await Promise.all(Array.from({ length: MAX_ATTEMPTS + 50 }, () => app.encrypt(AUTH, WRONG_PIN)));
     const results = await Promise.allSettled(
-      Array.from({ length: MAX_ATTEMPTS + 50 }, () => unary(a, a.authenticatePinForLogin, { userToken: user.userToken, processId: process!.processId, pin: wrong })),
+      attempts.map((wrong) => unary(a, a.authenticatePinForLogin, { userToken: user.userToken, processId: process!.processId, pin: wrong })),
     );
     for (const result of results) {
       expect(result.status).toBe('rejected');
