@@ -1,12 +1,10 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { service as healthService } from 'grpc-health-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTestDatabase, type TestDatabase } from '@kfrm/db/test-database';
+import type { TestDatabase } from '@kfrm/db/test-database';
 import { createCapturingDestination } from '@kfrm/logging';
 import {
   AppVersionServiceClient,
@@ -17,9 +15,9 @@ import { AccountServiceClient } from '@kfrm/proto/gen/kfrm/api/account/account';
 import { CommonApiError, CommonApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/api/common/error';
 import { TabMenuServiceClient } from '@kfrm/proto/gen/kfrm/api/tabmenu/tab_menu';
 import { UserServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user';
-import { startServices, type RunningServices } from '@kfrm/runtime';
+import type { RunningServices } from '@kfrm/runtime';
+import { startTestServices, type TestServices } from '@kfrm/runtime/testing';
 import { apiErrorCode } from '@kfrm/server-kit';
-import { createStore, type Store } from '@kfrm/store';
 import { serviceModules } from './service-modules';
 
 const run = promisify(execFile);
@@ -53,41 +51,20 @@ const SEED_SERVICES = [
 ];
 
 describe('backend over TLS', () => {
-  let dataDir: string;
+  let services: TestServices;
   let database: TestDatabase;
-  let store: Store;
   let running: RunningServices;
   let credentials: grpc.ChannelCredentials;
   let mobileAddress: string;
   const logs = createCapturingDestination();
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'kfrm-backend-'));
-    database = await openTestDatabase();
-    store = await createStore({ redisUrl: process.env.REDIS_URL });
-    running = await startServices(serviceModules, {
-      name: 'backend-test',
-      env: {
-        KFRM_DATA_DIR: dataDir,
-        KFRM_MOBILE_LISTEN: '127.0.0.1:0',
-        KFRM_INTERNAL_LISTEN: '127.0.0.1:0',
-        KFRM_MIGRATE_ON_START: 'true',
-        LOG_LEVEL: 'info',
-      },
-      db: database,
-      store,
-      logDestination: logs,
-    });
-    credentials = grpc.credentials.createSsl(await readFile(running.serverCaCertFile));
-    mobileAddress = `127.0.0.1:${running.mobilePort}`;
+    services = await startTestServices(serviceModules, { name: 'backend-test', env: { LOG_LEVEL: 'info' }, logDestination: logs });
+    ({ running, database, mobileAddress } = services);
+    credentials = grpc.credentials.createSsl(services.serverCaPem);
   }, 60_000);
 
-  afterAll(async () => {
-    await running?.stop();
-    await store?.close();
-    await database?.close();
-    await rm(dataDir, { recursive: true, force: true });
-  });
+  afterAll(async () => services?.close());
 
   it('has a handler for every method it serves', () => {
     expect(running.unimplementedMethods).toEqual([]);

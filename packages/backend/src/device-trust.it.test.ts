@@ -1,11 +1,8 @@
 import { webcrypto } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppClient, generateDeviceKeyPair, toDeviceIdentity, unary } from '@kfrm/app-client';
-import { openTestDatabase, type TestDatabase } from '@kfrm/db/test-database';
 import { deviceCertificateNames } from '@kfrm/device-trust';
 import { createCapturingDestination } from '@kfrm/logging';
 import { x509 } from '@kfrm/pki';
@@ -13,11 +10,11 @@ import { CommonApiError, CommonApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/a
 import { EncryptedMessage_ProviderType } from '@kfrm/proto/gen/kfrm/api/common/common';
 import { DeviceRegistryServiceClient, RevocationReason } from '@kfrm/proto/gen/kfrm/api/device/device_internal';
 import { E2eTestServiceClient } from '@kfrm/proto/gen/kfrm/api/e2e/e2e_test';
-import { startServices, type RunningServices } from '@kfrm/runtime';
+import type { RunningServices } from '@kfrm/runtime';
+import { startTestServices, type TestServices } from '@kfrm/runtime/testing';
 import { apiErrorCode } from '@kfrm/server-kit';
 import { deviceModule } from '@kfrm/service-device';
 import { createE2eKeyModule } from '@kfrm/service-e2e-key';
-import { createStore, type Store } from '@kfrm/store';
 
 const { AUTH, BANKING } = EncryptedMessage_ProviderType;
 const SESSION_TTL_MS = 1_500;
@@ -27,9 +24,7 @@ const SESSION_TTL_MS = 1_500;
  * certificates), through the app client.
  */
 describe('device certificates and E2E encryption over TLS', () => {
-  let dataDir: string;
-  let database: TestDatabase;
-  let store: Store;
+  let services: TestServices;
   let running: RunningServices;
   let serverCaPem: Buffer;
   let address: string;
@@ -44,26 +39,13 @@ describe('device certificates and E2E encryption over TLS', () => {
   const refusal = (promise: Promise<unknown>) => promise.then(() => expect.unreachable('call succeeded'), (e: grpc.ServiceError) => e);
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'kfrm-device-trust-'));
-    database = await openTestDatabase();
-    store = await createStore({ redisUrl: process.env.REDIS_URL });
-    running = await startServices([deviceModule, createE2eKeyModule({ sessionTtlMs: SESSION_TTL_MS })], {
-      name: 'device-trust-test',
-      env: { KFRM_DATA_DIR: dataDir, KFRM_MOBILE_LISTEN: '127.0.0.1:0', KFRM_INTERNAL_LISTEN: '127.0.0.1:0', KFRM_MIGRATE_ON_START: 'true', LOG_LEVEL: 'debug' },
-      db: database,
-      store,
-      logDestination: logs,
-    });
-    serverCaPem = await readFile(running.serverCaCertFile);
-    address = `127.0.0.1:${running.mobilePort}`;
+    services = await startTestServices([deviceModule, createE2eKeyModule({ sessionTtlMs: SESSION_TTL_MS })], { name: 'device-trust-test', logDestination: logs });
+    ({ running, serverCaPem, mobileAddress: address } = services);
   }, 60_000);
 
   afterAll(async () => {
     for (const app of clients) app.close();
-    await running?.stop();
-    await store?.close();
-    await database?.close();
-    await rm(dataDir, { recursive: true, force: true });
+    await services?.close();
   });
 
   async function decryptThroughServer(app: AppClient, provider: EncryptedMessage_ProviderType, secret: string) {

@@ -1,10 +1,7 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppClient, loginWithPin, registerUser, unary, withSession } from '@kfrm/app-client';
-import { openTestDatabase, type TestDatabase } from '@kfrm/db/test-database';
+import type { TestDatabase } from '@kfrm/db/test-database';
 import { CommonApiError, CommonApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/api/common/error';
 import {
   ConsentState,
@@ -13,7 +10,8 @@ import {
   VerifyAccountHolderApiError,
   VerifyAccountHolderApiError_ErrorCode,
 } from '@kfrm/proto/gen/kfrm/api/funding/funding';
-import { startServices, type RunningServices, type ServiceModule } from '@kfrm/runtime';
+import type { RunningServices, ServiceModule } from '@kfrm/runtime';
+import { startTestServices, type TestServices } from '@kfrm/runtime/testing';
 import { apiErrorCode } from '@kfrm/server-kit';
 import { createFundingModule } from '@kfrm/service-funding';
 import { createStore, prefixed, type Store } from '@kfrm/store';
@@ -24,7 +22,7 @@ import { serviceModules } from './service-modules';
  * and user, then the session-level funding flow against the embedded provider sandboxes.
  */
 describe('sign-up, login and linking a bank account through gRPC', () => {
-  let dataDir: string;
+  let services: TestServices;
   let database: TestDatabase;
   let baseStore: Store;
   let running: RunningServices;
@@ -33,8 +31,6 @@ describe('sign-up, login and linking a bank account through gRPC', () => {
   const apps: AppClient[] = [];
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'kfrm-identity-funding-'));
-    database = await openTestDatabase();
     baseStore = await createStore({ redisUrl: process.env.REDIS_URL });
     const funding = createFundingModule({
       env: {},
@@ -46,25 +42,23 @@ describe('sign-up, login and linking a bank account through gRPC', () => {
       },
     });
     const modules: ServiceModule[] = serviceModules.map((m) => (m.name === 'funding' ? funding : m));
-    running = await startServices(modules, {
+    services = await startTestServices(modules, {
       name: 'identity-funding-test',
-      env: { KFRM_DATA_DIR: dataDir, KFRM_MOBILE_LISTEN: '127.0.0.1:0', KFRM_INTERNAL_LISTEN: '127.0.0.1:0', KFRM_MIGRATE_ON_START: 'true', LOG_LEVEL: 'warn' },
-      db: database,
+      env: { LOG_LEVEL: 'warn' },
       // Redis outlives the test database: a key prefix keeps counters of earlier runs away.
       store: prefixed(baseStore, `identity-funding-${Date.now()}:`),
     });
+    ({ running, database } = services);
   }, 90_000);
 
   afterAll(async () => {
     for (const app of apps) app.close();
-    await running?.stop();
+    await services?.close();
     await baseStore?.close();
-    await database?.close();
-    await rm(dataDir, { recursive: true, force: true });
   });
 
   async function signedUp(name: string, residentId: string, n: number) {
-    const app = new AppClient({ address: `127.0.0.1:${running.mobilePort}`, serverCaPem: await readFile(running.serverCaCertFile) });
+    const app = new AppClient({ address: `127.0.0.1:${running.mobilePort}`, serverCaPem: services.serverCaPem });
     apps.push(app);
     await app.registerDevice();
     const user = await registerUser(app, { name, phoneNumber: '010-2468-1357', deviceUuid: `uuid-${n}`, pin: '582916', pattern: '14763', residentId });

@@ -3,12 +3,10 @@
 // directory, migrations on start). The user and ledger services are fakes on the internal
 // listener. Every method acts on the session's user only: no request names a user.
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTestDatabase, type TestDatabase } from '@kfrm/db/test-database';
+import type { TestDatabase } from '@kfrm/db/test-database';
 import { createCapturingDestination } from '@kfrm/logging';
 import {
   AgreeTermsApiError,
@@ -26,9 +24,10 @@ import { DeviceServiceClient } from '@kfrm/proto/gen/kfrm/api/device/device';
 import { KycStatus } from '@kfrm/proto/gen/kfrm/api/user/user';
 // The real device service issues the app's certificate. Imported by path: a test-only need.
 import { deviceModule } from '../../device/src/device.module';
-import { startServices, type RunningServices } from '@kfrm/runtime';
+import type { RunningServices } from '@kfrm/runtime';
+import { startTestServices, type TestServices } from '@kfrm/runtime/testing';
 import { apiErrorCode } from '@kfrm/server-kit';
-import { createStore, type Store } from '@kfrm/store';
+import { type Store } from '@kfrm/store';
 import { createCasaModule } from './casa.module';
 import { CASA_SCHEMA, type CasaDatabase } from './casa.table';
 import { fakeLedgerService, fakeUserService, readyUser } from './test-fakes';
@@ -52,7 +51,7 @@ describe('CASA opening over gRPC with a session', () => {
   const users = fakeUserService();
   const ledger = fakeLedgerService();
   const logs = createCapturingDestination();
-  let dataDir: string;
+  let services: TestServices;
   let database: TestDatabase;
   let store: Store;
   let running: RunningServices;
@@ -61,31 +60,13 @@ describe('CASA opening over gRPC with a session', () => {
   let nextUser = 3_000_000_000;
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'kfrm-casa-grpc-'));
-    database = await openTestDatabase();
-    store = await createStore({ redisUrl: process.env.REDIS_URL });
-    running = await startServices([deviceModule, users.module, ledger.module, createCasaModule({ env: {} })], {
-      name: 'casa-test',
-      env: {
-        KFRM_DATA_DIR: dataDir,
-        KFRM_MOBILE_LISTEN: '127.0.0.1:0',
-        KFRM_INTERNAL_LISTEN: '127.0.0.1:0',
-        KFRM_MIGRATE_ON_START: 'true',
-        LOG_LEVEL: 'debug',
-      },
-      db: database,
-      store,
-      logDestination: logs,
-    });
-    serverCa = await readFile(running.serverCaCertFile);
-    mobileAddress = `127.0.0.1:${running.mobilePort}`;
+    services = await startTestServices([deviceModule, users.module, ledger.module, createCasaModule({ env: {} })], { name: 'casa-test', logDestination: logs });
+    ({ running, database, store } = services);
+    ({ serverCaPem: serverCa, mobileAddress } = services);
   }, 60_000);
 
   afterAll(async () => {
-    await running?.stop();
-    await store?.close();
-    await database?.close();
-    await rm(dataDir, { recursive: true, force: true });
+    await services?.close();
   });
 
   /** A device certificate from the device service, then a session the fake user service resolves. */

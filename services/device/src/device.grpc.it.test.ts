@@ -1,12 +1,9 @@
 // The device service as a phone and another service reach it: CreateDevice over TLS, the issued
 // certificate used for a device-only method, RevokeDevice on the internal listener.
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTestDatabase, type TestDatabase } from '@kfrm/db/test-database';
+import type { TestDatabase } from '@kfrm/db/test-database';
 import { createCapturingDestination } from '@kfrm/logging';
 import { AppVersionServiceClient, AppVersionServiceService } from '@kfrm/proto/gen/kfrm/api/appversion/app_version';
 import { CommonApiError, CommonApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/api/common/error';
@@ -17,9 +14,10 @@ import {
   RevokeDeviceApiError,
   RevokeDeviceApiError_ErrorCode,
 } from '@kfrm/proto/gen/kfrm/api/device/device_internal';
-import { startServices, type RunningServices, type ServiceModule } from '@kfrm/runtime';
+import type { RunningServices, ServiceModule } from '@kfrm/runtime';
+import { startTestServices, type TestServices } from '@kfrm/runtime/testing';
 import { apiErrorCode, defineService } from '@kfrm/server-kit';
-import { createStore, type Store } from '@kfrm/store';
+import { type Store } from '@kfrm/store';
 import { deviceModule } from './device.module';
 import { toPem } from '@kfrm/pki';
 
@@ -62,7 +60,7 @@ const echoDeviceModule: ServiceModule = {
 };
 
 describe('device service over gRPC', () => {
-  let dataDir: string;
+  let services: TestServices;
   let database: TestDatabase;
   let store: Store;
   let running: RunningServices;
@@ -71,31 +69,13 @@ describe('device service over gRPC', () => {
   const logs = createCapturingDestination();
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'kfrm-device-'));
-    database = await openTestDatabase();
-    store = await createStore({ redisUrl: process.env.REDIS_URL });
-    running = await startServices([deviceModule, echoDeviceModule], {
-      name: 'device-test',
-      env: {
-        KFRM_DATA_DIR: dataDir,
-        KFRM_MOBILE_LISTEN: '127.0.0.1:0',
-        KFRM_INTERNAL_LISTEN: '127.0.0.1:0',
-        KFRM_MIGRATE_ON_START: 'true',
-        LOG_LEVEL: 'debug',
-      },
-      db: database,
-      store,
-      logDestination: logs,
-    });
-    serverCa = await readFile(running.serverCaCertFile);
-    mobileAddress = `127.0.0.1:${running.mobilePort}`;
+    services = await startTestServices([deviceModule, echoDeviceModule], { name: 'device-test', logDestination: logs });
+    ({ running, database, store } = services);
+    ({ serverCaPem: serverCa, mobileAddress } = services);
   }, 60_000);
 
   afterAll(async () => {
-    await running?.stop();
-    await store?.close();
-    await database?.close();
-    await rm(dataDir, { recursive: true, force: true });
+    await services?.close();
   });
 
   /** What the phone does: make a key, send its public half, keep the certificate. */

@@ -3,12 +3,10 @@
 // started in-process). The user service is a small fake on the internal listener: it resolves
 // session tokens and answers FindByUserId with the user's record.
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTestDatabase, type TestDatabase } from '@kfrm/db/test-database';
+import type { TestDatabase } from '@kfrm/db/test-database';
 import { DomainError } from '@kfrm/errors';
 import { createCapturingDestination } from '@kfrm/logging';
 import { CommonApiError, CommonApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/api/common/error';
@@ -28,9 +26,10 @@ import { User, UserServiceService, UserSession } from '@kfrm/proto/gen/kfrm/api/
 // The real device service issues the app's certificate. Imported by path: it is a test-only
 // need, and @kfrm/service-device is not (yet) a dependency of this package.
 import { deviceModule } from '../../device/src/device.module';
-import { startServices, type RunningServices, type ServiceModule } from '@kfrm/runtime';
+import type { RunningServices, ServiceModule } from '@kfrm/runtime';
+import { startTestServices, type TestServices } from '@kfrm/runtime/testing';
 import { apiErrorCode, defineService } from '@kfrm/server-kit';
-import { createStore, type Store } from '@kfrm/store';
+import { type Store } from '@kfrm/store';
 import type { FundingAdapters } from './funding.config';
 import { createFundingModule } from './funding.module';
 
@@ -89,7 +88,7 @@ async function failure(promise: Promise<unknown>): Promise<grpc.ServiceError> {
 }
 
 describe('funding over gRPC with a session', () => {
-  let dataDir: string;
+  let services: TestServices;
   let database: TestDatabase;
   let store: Store;
   let running: RunningServices;
@@ -99,31 +98,13 @@ describe('funding over gRPC with a session', () => {
   const logs = createCapturingDestination();
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'kfrm-funding-'));
-    database = await openTestDatabase();
-    store = await createStore({ redisUrl: process.env.REDIS_URL });
-    running = await startServices([deviceModule, fakeUserModule, createFundingModule({ env: {}, onAdapters: (a) => (adapters = a) })], {
-      name: 'funding-test',
-      env: {
-        KFRM_DATA_DIR: dataDir,
-        KFRM_MOBILE_LISTEN: '127.0.0.1:0',
-        KFRM_INTERNAL_LISTEN: '127.0.0.1:0',
-        KFRM_MIGRATE_ON_START: 'true',
-        LOG_LEVEL: 'debug',
-      },
-      db: database,
-      store,
-      logDestination: logs,
-    });
-    serverCa = await readFile(running.serverCaCertFile);
-    mobileAddress = `127.0.0.1:${running.mobilePort}`;
+    services = await startTestServices([deviceModule, fakeUserModule, createFundingModule({ env: {}, onAdapters: (a) => (adapters = a) })], { name: 'funding-test', logDestination: logs });
+    ({ running, database, store } = services);
+    ({ serverCaPem: serverCa, mobileAddress } = services);
   }, 60_000);
 
   afterAll(async () => {
-    await running?.stop();
-    await store?.close();
-    await database?.close();
-    await rm(dataDir, { recursive: true, force: true });
+    await services?.close();
   });
 
   /** What the app does before it can call session methods: a device certificate, then a session. */

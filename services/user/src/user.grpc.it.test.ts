@@ -3,12 +3,10 @@
 // and device services it calls are small fakes registered in the same process (the real ones
 // are separate modules); GetProcess's signature check runs on real CMS signatures.
 import { webcrypto } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTestDatabase, type TestDatabase } from '@kfrm/db/test-database';
+import type { TestDatabase } from '@kfrm/db/test-database';
 import { DomainError } from '@kfrm/errors';
 import { createCapturingDestination } from '@kfrm/logging';
 import { createCsr, createSigningCa, issueSigningCertificate, parseSigningCsr, signData } from '@kfrm/pki';
@@ -43,7 +41,8 @@ import {
   UpdateUserStatusApiError_ErrorCode,
   UserAccountServiceClient,
 } from '@kfrm/proto/gen/kfrm/api/user/user_internal';
-import { startServices, type RunningServices, type ServiceModule } from '@kfrm/runtime';
+import type { RunningServices, ServiceModule } from '@kfrm/runtime';
+import { startTestServices, type TestServices } from '@kfrm/runtime/testing';
 import { apiErrorCode, apiErrorType, defineService } from '@kfrm/server-kit';
 import { createMemoryStore, type Store } from '@kfrm/store';
 import { userModule } from './user.module';
@@ -114,7 +113,7 @@ const fakeDeviceModule: ServiceModule = {
 };
 
 describe('user service over gRPC', () => {
-  let dataDir: string;
+  let services: TestServices;
   let database: TestDatabase;
   let store: Store;
   let running: RunningServices;
@@ -126,22 +125,8 @@ describe('user service over gRPC', () => {
   let deviceCounter = 5000n;
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'kfrm-user-'));
-    database = await openTestDatabase();
-    store = createMemoryStore();
-    running = await startServices([userModule, fakeAuthModule, fakeDeviceModule], {
-      name: 'user-test',
-      env: {
-        KFRM_DATA_DIR: dataDir,
-        KFRM_MOBILE_LISTEN: '127.0.0.1:0',
-        KFRM_INTERNAL_LISTEN: '127.0.0.1:0',
-        KFRM_MIGRATE_ON_START: 'true',
-        LOG_LEVEL: 'debug',
-      },
-      db: database,
-      store,
-      logDestination: logs,
-    });
+    services = await startTestServices([userModule, fakeAuthModule, fakeDeviceModule], { name: 'user-test', logDestination: logs, store: createMemoryStore() });
+    ({ running, database, store } = services);
     const address = `127.0.0.1:${running.internalPort}`;
     const insecure = grpc.credentials.createInsecure();
     users = new UserServiceClient(address, insecure);
@@ -152,10 +137,7 @@ describe('user service over gRPC', () => {
 
   afterAll(async () => {
     for (const client of [users, accounts, sessions, steps]) client?.close();
-    await running?.stop();
-    await store?.close();
-    await database?.close();
-    await rm(dataDir, { recursive: true, force: true });
+    await services?.close();
   });
 
   /** Registration as the auth service drives it, to ACTIVATED, with KYC data. */

@@ -1,0 +1,72 @@
+/**
+ * `@kfrm/runtime/testing`: the set-up every integration test of a service repeats — a temp data
+ * directory, an isolated database (fresh per call, see @kfrm/db/test-database), the store (Redis
+ * when REDIS_URL is set), both listeners on free ports, migrations — and its teardown.
+ * Not for production code.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openTestDatabase, type TestDatabase } from '@kfrm/db/test-database';
+import { createStore, type Store } from '@kfrm/store';
+import type { DestinationStream } from 'pino';
+import type { ServiceModule } from './service-module';
+import { startServices, type RunningServices, type StartOptions } from './start-services';
+
+export interface TestServices {
+  running: RunningServices;
+  database: TestDatabase;
+  store: Store;
+  dataDir: string;
+  /** PEM of the dev server CA, for `grpc.credentials.createSsl`. */
+  serverCaPem: Buffer;
+  mobileAddress: string;
+  internalAddress: string;
+  /** Stops the services, then closes the store and drops the database. */
+  close(): Promise<void>;
+}
+
+export async function startTestServices(
+  modules: ServiceModule[],
+  options: { name: string; env?: Record<string, string>; logDestination?: DestinationStream; store?: Store } & Pick<StartOptions, 'spanExporter'>,
+): Promise<TestServices> {
+  const dataDir = await mkdtemp(join(tmpdir(), `kfrm-${options.name}-`));
+  const database = await openTestDatabase();
+  const ownsStore = !options.store;
+  const store = options.store ?? (await createStore({ redisUrl: process.env.REDIS_URL }));
+  const running = await startServices(modules, {
+    name: options.name,
+    env: {
+      KFRM_DATA_DIR: dataDir,
+      KFRM_MOBILE_LISTEN: '127.0.0.1:0',
+      KFRM_INTERNAL_LISTEN: '127.0.0.1:0',
+      KFRM_MIGRATE_ON_START: 'true',
+      LOG_LEVEL: 'debug',
+      ...options.env,
+    },
+    db: database,
+    store,
+    logDestination: options.logDestination,
+    spanExporter: options.spanExporter,
+  }).catch(async (err: unknown) => {
+    if (ownsStore) await store.close();
+    await database.close();
+    await rm(dataDir, { recursive: true, force: true });
+    throw err;
+  });
+  return {
+    running,
+    database,
+    store,
+    dataDir,
+    serverCaPem: await readFile(running.serverCaCertFile),
+    mobileAddress: `127.0.0.1:${running.mobilePort}`,
+    internalAddress: `127.0.0.1:${running.internalPort}`,
+    async close() {
+      await running.stop();
+      if (ownsStore) await store.close();
+      await database.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
