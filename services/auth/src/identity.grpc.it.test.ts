@@ -167,7 +167,7 @@ describe('identity over gRPC', () => {
     const same = await refusal(unary(oldPhone.client(DeviceChangeServiceClient), oldPhone.client(DeviceChangeServiceClient).prepareDeviceChange, { userToken: user.userToken, deviceUuid: { id: 'x' } }));
     expect(apiErrorCode(same, PrepareDeviceChangeApiError)).toBe(PrepareDeviceChangeApiError_ErrorCode.DEVICE_CHANGE_NOT_ALLOWED);
 
-    const { process } = await unary(dc, dc.prepareDeviceChange, { userToken: user.userToken, deviceUuid: { id: 'new-uuid' } });
+    const { process } = await unary(dc, dc.prepareDeviceChange, { userToken: user.userToken, deviceUuid: { id: 'uuid-b' } });
     const a = authn(newPhoneApp);
     // Not yet authenticated: the process cannot be used.
     const early = await refusal(unary(dc, dc.changeDevice, { userToken: user.userToken, processId: process!.processId }));
@@ -184,6 +184,29 @@ describe('identity over gRPC', () => {
     // The new device logs in (biometric was bound to the old device: PIN now).
     const fresh = await h.loginWithPin(newPhoneApp, user.userToken);
     expect(fresh.sessionToken).not.toBe('');
+
+    // The new phone's DeviceUUID is the registered one now: reinstalling the app on it (a new
+    // device certificate, phone C to the server, sending "uuid-b") is an app reinstall.
+    const internalAddress = `127.0.0.1:${h.running.internalPort}`;
+    const accounts = new UserAccountServiceClient(internalAddress, grpc.credentials.createInsecure());
+    const steps = new ProcessStepServiceClient(internalAddress, grpc.credentials.createInsecure());
+    expect((await unary(accounts, accounts.findByUserToken, { userToken: user.userToken })).deviceUuid).toBe('uuid-b');
+    const reinstalled = await h.newPhone();
+    const rdc = reinstalled.client(DeviceChangeServiceClient);
+    const reinstall = await unary(rdc, rdc.prepareDeviceChange, { userToken: user.userToken, deviceUuid: { id: 'uuid-b' } });
+    const running = await unary(steps, steps.getRunningProcess, { processId: reinstall.process!.processId, userId: user.userId });
+    expect(running.transactionType).toBe(AuthenticatedTransactionType.REINSTALL_APP);
+    await unary(authn(reinstalled), authn(reinstalled).authenticatePinForLogin, {
+      userToken: user.userToken,
+      processId: reinstall.process!.processId,
+      pin: await reinstalled.encrypt(AUTH, PIN),
+    });
+    await unary(rdc, rdc.changeDevice, { userToken: user.userToken, processId: reinstall.process!.processId });
+    expect((await userRow(user.userId)).device_id).toBe(String(reinstalled.device!.deviceId));
+    // A reinstall keeps the UUID.
+    expect((await unary(accounts, accounts.findByUserToken, { userToken: user.userToken })).deviceUuid).toBe('uuid-b');
+    accounts.close();
+    steps.close();
   });
 
   it('runs an app reinstall (same DeviceUUID, new device certificate) as a REINSTALL_APP process, and another UUID as CHANGE_DEVICE', async () => {

@@ -170,4 +170,23 @@ describe('updateKyc and bindDevice', () => {
     expect(await h.accounts.bindDevice({ userId: user.id, deviceId: newDevice })).toEqual({ previousDeviceId: newDevice });
     expect(await codeOf(h.accounts.bindDevice({ userId: 222_222n, deviceId: 1n }))).toBe('USER_NOT_FOUND');
   });
+
+  it('stores the new DeviceUUID with the device; an empty one keeps the registered UUID', async () => {
+    const { user } = await activatedUser(h);
+    expect(user.deviceUuid).toMatch(/^uuid-/);
+    const phoneB = user.deviceId! + 200_000n;
+    await h.accounts.bindDevice({ userId: user.id, deviceId: phoneB, deviceUuid: 'uuid-b' });
+    expect(await h.accounts.findByUserId(user.id)).toMatchObject({ deviceId: phoneB, deviceUuid: 'uuid-b' });
+    const row = await h.db.selectFrom('users').select(['device_id', 'device_uuid']).where('id', '=', user.id.toString()).executeTakeFirstOrThrow();
+    expect(row).toEqual({ device_id: phoneB.toString(), device_uuid: 'uuid-b' });
+    // An app reinstall (new device id, no UUID given) keeps it.
+    await h.accounts.bindDevice({ userId: user.id, deviceId: phoneB + 1n, deviceUuid: '' });
+    expect(await h.accounts.findByUserId(user.id)).toMatchObject({ deviceId: phoneB + 1n, deviceUuid: 'uuid-b' });
+    // The same device again with another UUID: the UUID follows, no session of this device ends.
+    const issued = await h.sessions.createSession({ userId: user.id, deviceId: phoneB + 1n, processId: await doneLogin(h, user.id) });
+    await h.accounts.bindDevice({ userId: user.id, deviceId: phoneB + 1n, deviceUuid: 'uuid-c' });
+    expect((await h.accounts.findByUserId(user.id)).deviceUuid).toBe('uuid-c');
+    expect(await codeOf(h.sessions.findBySessionToken(issued.sessionToken))).toBe('ok');
+    expect(await codeOf(h.accounts.bindDevice({ userId: user.id, deviceId: phoneB, deviceUuid: 'u'.repeat(257) }))).toMatch(/^InvalidArgumentError/);
+  });
 });

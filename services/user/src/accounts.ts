@@ -193,17 +193,23 @@ export function createAccounts(deps: UserDomainDeps) {
      * Moves the user to another device and ends the sessions bound to the previous one (they
      * are bound to a device the user no longer uses). Revoking the previous device's certificate
      * is the caller's step (device change / reinstall flow), with DeviceRegistryService.
+     * A non-empty `deviceUuid` becomes the registered DeviceUUID in the same transaction: a later
+     * reinstall of the app on the new phone sends it and must be told from a device change.
+     * Empty keeps the one on record.
      */
-    async bindDevice(input: { userId: bigint; deviceId: bigint }): Promise<{ previousDeviceId: bigint | null }> {
+    async bindDevice(input: { userId: bigint; deviceId: bigint; deviceUuid?: string }): Promise<{ previousDeviceId: bigint | null }> {
       if (input.deviceId === 0n) throw new InvalidArgumentError('device_id is required');
+      const uuid = requireText(input.deviceUuid ?? '', 'device_uuid', { optional: true });
+      const deviceUuid = uuid.trim() === '' ? undefined : uuid;
       const now = clock();
       const result = await db.transaction().execute(async (trx) => {
         const user = await findUserById(trx, input.userId, { forUpdate: true });
         if (!user) throw userNotFound();
         const previous = user.deviceId;
-        if (previous === input.deviceId) return { previousDeviceId: previous, revoked: 0 };
-        await setUserDevice(trx, user.id, input.deviceId, now);
-        const revoked = previous === null ? 0 : await revokeUserSessions(trx, user.id, previous, 'device changed', now);
+        // A retry of the same binding changes nothing.
+        if (previous === input.deviceId && (deviceUuid === undefined || deviceUuid === user.deviceUuid)) return { previousDeviceId: previous, revoked: 0 };
+        await setUserDevice(trx, user.id, input.deviceId, deviceUuid, now);
+        const revoked = previous === null || previous === input.deviceId ? 0 : await revokeUserSessions(trx, user.id, previous, 'device changed', now);
         return { previousDeviceId: previous, revoked };
       });
       logger.info(

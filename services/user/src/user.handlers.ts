@@ -141,7 +141,7 @@ export function userAccountHandlers({ accounts }: UserUseCases) {
         return { user: toProtoUser(user) };
       },
       async bindDevice(request) {
-        const { previousDeviceId } = await accounts.bindDevice({ userId: requireId(request.userId, 'user_id'), deviceId: request.deviceId });
+        const { previousDeviceId } = await accounts.bindDevice({ userId: requireId(request.userId, 'user_id'), deviceId: request.deviceId, deviceUuid: request.deviceUuid });
         return { previousDeviceId: previousDeviceId ?? 0n };
       },
     },

@@ -172,8 +172,13 @@ export async function setKyc(db: UserDb, id: bigint, kycStatus: KycStatusName, r
   return row && toUser(row);
 }
 
-export async function setUserDevice(trx: UserTrx, id: bigint, deviceId: bigint, now: Date): Promise<void> {
-  await trx.updateTable('users').set({ device_id: deviceId, updated_at: now }).where('id', '=', id.toString()).execute();
+/** `deviceUuid` undefined keeps the registered DeviceUUID. */
+export async function setUserDevice(trx: UserTrx, id: bigint, deviceId: bigint, deviceUuid: string | undefined, now: Date): Promise<void> {
+  await trx
+    .updateTable('users')
+    .set({ device_id: deviceId, updated_at: now, ...(deviceUuid === undefined ? {} : { device_uuid: deviceUuid }) })
+    .where('id', '=', id.toString())
+    .execute();
 }
 
 // ---- sessions ------------------------------------------------------------------------------

@@ -8,6 +8,8 @@ import { isDomainError } from './remote';
 
 const notAllowed = () => new DomainError('DEVICE_CHANGE_NOT_ALLOWED', 'the device cannot be changed now');
 const HOUR_MS = 60 * 60_000;
+/** The user service keeps at most this many characters of a DeviceUUID: refused here, before a process is spent. */
+const MAX_DEVICE_UUID_CHARS = 256;
 /** A device change has no transaction context; created and consumed with exactly this. */
 const NO_CONTEXT = '{}';
 /** The process types this flow runs, by the name kept in the store value. */
@@ -17,6 +19,17 @@ const TYPES = {
 } as const;
 type FlowType = keyof typeof TYPES;
 const isFlowType = (name: string): name is FlowType => Object.hasOwn(TYPES, name);
+
+/**
+ * What follows the owner in the store value: `<flow>:<DeviceUUID>`. The flow name has no ':',
+ * so the UUID is everything after the first one (it may contain ':' itself). A value written
+ * before the UUID was kept is just `<flow>`: its UUID reads as '' and BindDevice keeps the one
+ * on record.
+ */
+function heldFlow(rest: string): { flow: string; deviceUuid: string } {
+  const colon = rest.indexOf(':');
+  return colon < 0 ? { flow: rest, deviceUuid: '' } : { flow: rest.slice(0, colon), deviceUuid: rest.slice(colon + 1) };
+}
 
 /**
  * Moving an ACTIVATED user to the calling (new) device. The process is bound to the device that
@@ -38,12 +51,13 @@ export function createDeviceChange(deps: IdentityDeps) {
 
   return {
     async prepare(userToken: string, deviceUuid: string, deviceId: bigint) {
-      if (!deviceUuid.trim()) throw notAllowed();
+      if (!deviceUuid.trim() || deviceUuid.length > MAX_DEVICE_UUID_CHARS) throw notAllowed();
       await throttle(store, `device-change:device:${deviceId}`, deps.settings.registrationsPerDeviceHour, HOUR_MS);
       const user = await eligibleUser(userToken, deviceId);
       const flow: FlowType = user.deviceUuid !== '' && user.deviceUuid === deviceUuid ? 'REINSTALL_APP' : 'CHANGE_DEVICE';
       const process = await users.createProcess(user.userId, TYPES[flow], NO_CONTEXT);
-      await store.set(deviceChangeKey(process.processId), `${deviceChangeOwner(user.userId, deviceId)}${flow}`, { ttlMs: deps.settings.deviceChangeTtlMs });
+      // The UUID the process was prepared with becomes the user's registered one on ChangeDevice.
+      await store.set(deviceChangeKey(process.processId), `${deviceChangeOwner(user.userId, deviceId)}${flow}:${deviceUuid}`, { ttlMs: deps.settings.deviceChangeTtlMs });
       return process;
     },
 
@@ -51,7 +65,7 @@ export function createDeviceChange(deps: IdentityDeps) {
       const user = await eligibleUser(userToken, deviceId);
       const held = processId ? await store.get(deviceChangeKey(processId)) : undefined;
       const owner = deviceChangeOwner(user.userId, deviceId);
-      const flow = held?.startsWith(owner) ? held.slice(owner.length) : '';
+      const { flow, deviceUuid } = heldFlow(held?.startsWith(owner) ? held.slice(owner.length) : '');
       if (!isFlowType(flow)) throw authenticationFailed();
       try {
         // The type prepared is the type consumed: a REINSTALL_APP process cannot pass as a
@@ -62,7 +76,7 @@ export function createDeviceChange(deps: IdentityDeps) {
         throw err;
       }
       await store.del(deviceChangeKey(processId));
-      const previous = await users.bindDevice(user.userId, deviceId);
+      const previous = await users.bindDevice(user.userId, deviceId, deviceUuid);
       // The biometric key lives in the old device's hardware: it cannot follow the user.
       await repo.disableBiometricKey(deps.db, user.userId);
       if (previous !== 0n && previous !== deviceId) {

@@ -77,7 +77,8 @@ export interface UserDirectory {
   updateUserStatus(userId: bigint, expected: UserStatus, next: UserStatus, reason: string): Promise<void>;
   updateCustomerInfo(userId: bigint, residentId: string, name: string): Promise<string>;
   updateKyc(userId: bigint, kycStatus: KycStatus, reason: string): Promise<void>;
-  bindDevice(userId: bigint, deviceId: bigint): Promise<bigint>;
+  /** `deviceUuid` becomes the user's registered DeviceUUID; '' keeps the one on record. */
+  bindDevice(userId: bigint, deviceId: bigint, deviceUuid: string): Promise<bigint>;
   createProcess(userId: bigint, type: AuthenticatedTransactionType, context: string): Promise<AuthenticationProcess>;
   getRunningProcess(processId: string, userId: bigint): Promise<RunningProcess>;
   completeAuthentication(processId: string, userId: bigint, type: AuthenticationType): Promise<AuthenticationProcess>;
@@ -138,9 +139,9 @@ export function createUserDirectory(clients: InternalClients): UserDirectory {
       const c = accounts();
       await callRemote(c, c.updateKyc, { userId, kycStatus, reason }, errors(UpdateKycApiError, UpdateKycApiError_ErrorCode));
     },
-    async bindDevice(userId, deviceId) {
+    async bindDevice(userId, deviceId, deviceUuid) {
       const c = accounts();
-      return (await callRemote(c, c.bindDevice, { userId, deviceId }, errors(BindDeviceApiError, BindDeviceApiError_ErrorCode))).previousDeviceId;
+      return (await callRemote(c, c.bindDevice, { userId, deviceId, deviceUuid }, errors(BindDeviceApiError, BindDeviceApiError_ErrorCode))).previousDeviceId;
     },
     async createProcess(userId, transactionType, transactionContext) {
       const c = users();

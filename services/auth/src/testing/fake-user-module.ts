@@ -248,6 +248,7 @@ export function createFakeUserModule(): { module: ServiceModule; state: FakeUser
               const u = user(r.userId);
               const previousDeviceId = u.deviceId;
               u.deviceId = r.deviceId;
+              if (r.deviceUuid.trim() !== '') u.deviceUuid = r.deviceUuid;
               return { previousDeviceId };
             },
           },

@@ -297,6 +297,12 @@ export function updateKycApiError_ErrorCodeToJSON(object: UpdateKycApiError_Erro
 export interface BindDeviceRequest {
   userId: bigint;
   deviceId: bigint;
+  /**
+   * Added: the DeviceUUID.id of the new device, stored as the user's registered one in the same
+   * transaction, so a later app reinstall on that phone is recognised (REINSTALL_APP). Empty
+   * keeps the one on record (callers from before this field).
+   */
+  deviceUuid: string;
 }
 
 export interface BindDeviceResponse {
@@ -2023,7 +2029,7 @@ export const UpdateKycApiError: MessageFns<UpdateKycApiError, "kfrm.api.user.Upd
 };
 
 function createBaseBindDeviceRequest(): BindDeviceRequest {
-  return { userId: 0n, deviceId: 0n };
+  return { userId: 0n, deviceId: 0n, deviceUuid: "" };
 }
 
 export const BindDeviceRequest: MessageFns<BindDeviceRequest, "kfrm.api.user.BindDeviceRequest"> = {
@@ -2041,6 +2047,9 @@ export const BindDeviceRequest: MessageFns<BindDeviceRequest, "kfrm.api.user.Bin
         throw new globalThis.Error("value provided for field message.deviceId of type uint64 too large");
       }
       writer.uint32(16).uint64(message.deviceId);
+    }
+    if (message.deviceUuid !== "") {
+      writer.uint32(26).string(message.deviceUuid);
     }
     return writer;
   },
@@ -2074,6 +2083,14 @@ export const BindDeviceRequest: MessageFns<BindDeviceRequest, "kfrm.api.user.Bin
             message.deviceId = reader.uint64() as bigint;
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.deviceUuid = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2094,6 +2111,11 @@ export const BindDeviceRequest: MessageFns<BindDeviceRequest, "kfrm.api.user.Bin
         : isSet(object.device_id)
         ? BigInt(object.device_id)
         : 0n,
+      deviceUuid: isSet(object.deviceUuid)
+        ? globalThis.String(object.deviceUuid)
+        : isSet(object.device_uuid)
+        ? globalThis.String(object.device_uuid)
+        : "",
     };
   },
 
@@ -2105,6 +2127,9 @@ export const BindDeviceRequest: MessageFns<BindDeviceRequest, "kfrm.api.user.Bin
     if (message.deviceId !== 0n) {
       obj.deviceId = message.deviceId.toString();
     }
+    if (message.deviceUuid !== "") {
+      obj.deviceUuid = message.deviceUuid;
+    }
     return obj;
   },
 
@@ -2115,6 +2140,7 @@ export const BindDeviceRequest: MessageFns<BindDeviceRequest, "kfrm.api.user.Bin
     const message = createBaseBindDeviceRequest();
     message.userId = (object.userId !== undefined && object.userId !== null) ? BigInt(object.userId) : 0n;
     message.deviceId = (object.deviceId !== undefined && object.deviceId !== null) ? BigInt(object.deviceId) : 0n;
+    message.deviceUuid = object.deviceUuid ?? "";
     return message;
   },
 };
