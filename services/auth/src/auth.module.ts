@@ -22,6 +22,7 @@ import { createSandboxIdentityVerifier, type IdentityVerifier } from './identity
 import { createLogin } from './identity/login';
 import { createRegistration } from './identity/registration';
 import { loadAuthSigningCa, loadPepper } from './identity/secrets';
+import { createUnlock } from './identity/unlock';
 import { createUserDirectory, type UserDirectory } from './identity/user-directory';
 import { migrations } from './migrations';
 
@@ -94,7 +95,7 @@ export function createAuthModule(options: AuthModuleOptions = {}): ServiceModule
           biometricHandlers(createBiometric(deps)),
           authenticationHandlers(createAuthentication(deps)),
         ],
-        internal: [credentialHandlers(deps)],
+        internal: [credentialHandlers(deps, createUnlock(deps))],
       };
     },
   };

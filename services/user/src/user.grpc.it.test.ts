@@ -77,12 +77,17 @@ const fakeAuthModule: ServiceModule = {
             if (!active) throw new DomainError('SIGNING_CERTIFICATE_NOT_FOUND', 'no active signing certificate');
             return active;
           },
+          // The operator's unlock calls the user service, never the other way round.
+          async unlockUser() {
+            throw new Error('the user service does not call UnlockUser');
+          },
         },
         {
           getActiveSigningCertificate: {
             access: 'internal',
             errors: apiErrorType(GetActiveSigningCertificateApiError, GetActiveSigningCertificateApiError_ErrorCode),
           },
+          unlockUser: { access: 'internal' },
         },
       ),
     ],

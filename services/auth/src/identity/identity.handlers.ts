@@ -37,7 +37,10 @@ import {
   CredentialServiceService,
   GetActiveSigningCertificateApiError,
   GetActiveSigningCertificateApiError_ErrorCode,
+  UnlockUserApiError,
+  UnlockUserApiError_ErrorCode,
 } from '@kfrm/proto/gen/kfrm/api/auth/auth_internal';
+import { UserStatus } from '@kfrm/proto/gen/kfrm/api/common/user/status/user_status';
 import {
   AuthenticateBiometricApiError,
   AuthenticateBiometricApiError_ErrorCode,
@@ -61,6 +64,7 @@ import type { IdentityDeps } from './identity-deps';
 import * as repo from './identity.repository';
 import type { Login } from './login';
 import type { Registration } from './registration';
+import type { Unlock } from './unlock';
 
 /** The device the call came from (its certificate, checked by the access guard). */
 function deviceOf(ctx: CallContext): bigint {
@@ -119,6 +123,7 @@ const E = {
   authenticatePatternForLogin: apiErrorType(AuthenticatePatternForLoginApiError, AuthenticatePatternForLoginApiError_ErrorCode),
   authenticateBiometricForLogin: apiErrorType(AuthenticateBiometricForLoginApiError, AuthenticateBiometricForLoginApiError_ErrorCode),
   getActiveSigningCertificate: apiErrorType(GetActiveSigningCertificateApiError, GetActiveSigningCertificateApiError_ErrorCode),
+  unlockUser: apiErrorType(UnlockUserApiError, UnlockUserApiError_ErrorCode),
 };
 
 // Registration and login run on a device certificate plus the user token in the request (there
@@ -265,8 +270,11 @@ export function authenticationHandlers(auth: Authenticator) {
   );
 }
 
-/** Internal: the user service's GetProcess checks transfer signatures against this. */
-export function credentialHandlers(deps: IdentityDeps) {
+/**
+ * Internal: the user service's GetProcess checks transfer signatures against the active
+ * certificate; the operator's unlock CLI calls UnlockUser.
+ */
+export function credentialHandlers(deps: IdentityDeps, unlock: Unlock) {
   return defineService(
     CredentialServiceService,
     {
@@ -278,7 +286,14 @@ export function credentialHandlers(deps: IdentityDeps) {
           issuerCertificate: Buffer.from(deps.signingCa.cert.rawData).toString('base64'),
         };
       }),
+      unlockUser: declared(E.unlockUser, async (r) => {
+        const { statusChanged } = await unlock.unlockUser(r.userId, r.reason);
+        return { userStatus: UserStatus.ACTIVATED, statusChanged };
+      }),
     },
-    { getActiveSigningCertificate: { access: 'internal', errors: E.getActiveSigningCertificate } },
+    {
+      getActiveSigningCertificate: { access: 'internal', errors: E.getActiveSigningCertificate },
+      unlockUser: { access: 'internal', errors: E.unlockUser },
+    },
   );
 }

@@ -92,6 +92,11 @@ export async function recordSecretSuccess(db: Db, userId: bigint, kind: SecretKi
     .execute();
 }
 
+/** The operator's unlock: every secret of the user back to no failures and unlocked. */
+export async function resetSecretAttempts(db: Db, userId: bigint): Promise<void> {
+  await db.updateTable('secret_credentials').set({ failures: 0, locked: false, updated_at: new Date() }).where('user_id', '=', String(userId)).execute();
+}
+
 // ---- biometric keys ------------------------------------------------------------------------
 
 export function findBiometricKey(db: Db, userId: bigint) {

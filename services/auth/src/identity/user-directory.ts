@@ -74,7 +74,8 @@ export interface UserDirectory {
   /** undefined when no user has this token. */
   findByUserToken(userToken: string): Promise<RegisteredUser | undefined>;
   findByUserId(userId: bigint): Promise<User | undefined>;
-  updateUserStatus(userId: bigint, expected: UserStatus, next: UserStatus, reason: string): Promise<void>;
+  /** `unlock` only from the operator's unlock (BLOCKED → ACTIVATED). */
+  updateUserStatus(userId: bigint, expected: UserStatus, next: UserStatus, reason: string, options?: { unlock?: boolean }): Promise<void>;
   updateCustomerInfo(userId: bigint, residentId: string, name: string): Promise<string>;
   updateKyc(userId: bigint, kycStatus: KycStatus, reason: string): Promise<void>;
   /** `deviceUuid` becomes the user's registered DeviceUUID; '' keeps the one on record. */
@@ -127,9 +128,9 @@ export function createUserDirectory(clients: InternalClients): UserDirectory {
         throw err;
       }
     },
-    async updateUserStatus(userId, expectedStatus, newStatus, reason) {
+    async updateUserStatus(userId, expectedStatus, newStatus, reason, options) {
       const c = accounts();
-      await callRemote(c, c.updateUserStatus, { userId, expectedStatus, newStatus, reason, unlock: false }, errors(UpdateUserStatusApiError, UpdateUserStatusApiError_ErrorCode));
+      await callRemote(c, c.updateUserStatus, { userId, expectedStatus, newStatus, reason, unlock: options?.unlock === true }, errors(UpdateUserStatusApiError, UpdateUserStatusApiError_ErrorCode));
     },
     async updateCustomerInfo(userId, residentId, name) {
       const c = accounts();

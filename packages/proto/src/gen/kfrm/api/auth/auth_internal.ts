@@ -18,6 +18,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { UserStatus, userStatusFromJSON, userStatusToJSON } from "../common/user/status/user_status";
 
 export const protobufPackage = "kfrm.api.auth";
 
@@ -25,8 +26,9 @@ export const protobufFileName = "kfrm/api/auth/auth_internal.proto";
 
 /**
  * Internal auth-service API (not in the product seed): credentials that other services need to
- * read. Served on the internal listener only (access level `internal`). The user service's
- * GetProcess uses it to check a PKCS#7 signature against the user's active signing certificate.
+ * read, and the operator's unlock. Served on the internal listener only (access level
+ * `internal`). The user service's GetProcess uses it to check a PKCS#7 signature against the
+ * user's active signing certificate; services/auth/src/unlock-cli.ts calls UnlockUser.
  */
 
 export interface GetActiveSigningCertificateRequest {
@@ -70,6 +72,57 @@ export function getActiveSigningCertificateApiError_ErrorCodeToJSON(
     case GetActiveSigningCertificateApiError_ErrorCode.SIGNING_CERTIFICATE_NOT_FOUND:
       return "SIGNING_CERTIFICATE_NOT_FOUND";
     case GetActiveSigningCertificateApiError_ErrorCode.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export interface UnlockUserRequest {
+  userId: bigint;
+  /** why the operator unlocks (required; kept as the user's status reason) */
+  reason: string;
+}
+
+export interface UnlockUserResponse {
+  /** ACTIVATED */
+  userStatus: UserStatus;
+  /** false when the user was ACTIVATED already (a retry): only the credentials were cleared */
+  statusChanged: boolean;
+}
+
+export interface UnlockUserApiError {
+  code: UnlockUserApiError_ErrorCode;
+}
+
+export enum UnlockUserApiError_ErrorCode {
+  USER_NOT_FOUND = 0,
+  /** USER_STATUS_CONFLICT - the user is neither BLOCKED nor ACTIVATED (CREATED, AGREED, DEACTIVATED) */
+  USER_STATUS_CONFLICT = 1,
+  UNRECOGNIZED = -1,
+}
+
+export function unlockUserApiError_ErrorCodeFromJSON(object: any): UnlockUserApiError_ErrorCode {
+  switch (object) {
+    case 0:
+    case "USER_NOT_FOUND":
+      return UnlockUserApiError_ErrorCode.USER_NOT_FOUND;
+    case 1:
+    case "USER_STATUS_CONFLICT":
+      return UnlockUserApiError_ErrorCode.USER_STATUS_CONFLICT;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return UnlockUserApiError_ErrorCode.UNRECOGNIZED;
+  }
+}
+
+export function unlockUserApiError_ErrorCodeToJSON(object: UnlockUserApiError_ErrorCode): string {
+  switch (object) {
+    case UnlockUserApiError_ErrorCode.USER_NOT_FOUND:
+      return "USER_NOT_FOUND";
+    case UnlockUserApiError_ErrorCode.USER_STATUS_CONFLICT:
+      return "USER_STATUS_CONFLICT";
+    case UnlockUserApiError_ErrorCode.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
   }
@@ -318,6 +371,260 @@ export const GetActiveSigningCertificateApiError: MessageFns<
   },
 };
 
+function createBaseUnlockUserRequest(): UnlockUserRequest {
+  return { userId: 0n, reason: "" };
+}
+
+export const UnlockUserRequest: MessageFns<UnlockUserRequest, "kfrm.api.auth.UnlockUserRequest"> = {
+  $type: "kfrm.api.auth.UnlockUserRequest" as const,
+
+  encode(message: UnlockUserRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== 0n) {
+      if (BigInt.asUintN(64, message.userId) !== message.userId) {
+        throw new globalThis.Error("value provided for field message.userId of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.userId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UnlockUserRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUnlockUserRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.userId = reader.uint64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UnlockUserRequest {
+    return {
+      userId: isSet(object.userId) ? BigInt(object.userId) : isSet(object.user_id) ? BigInt(object.user_id) : 0n,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: UnlockUserRequest): unknown {
+    const obj: any = {};
+    if (message.userId !== 0n) {
+      obj.userId = message.userId.toString();
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UnlockUserRequest>): UnlockUserRequest {
+    return UnlockUserRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UnlockUserRequest>): UnlockUserRequest {
+    const message = createBaseUnlockUserRequest();
+    message.userId = (object.userId !== undefined && object.userId !== null) ? BigInt(object.userId) : 0n;
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseUnlockUserResponse(): UnlockUserResponse {
+  return { userStatus: 0, statusChanged: false };
+}
+
+export const UnlockUserResponse: MessageFns<UnlockUserResponse, "kfrm.api.auth.UnlockUserResponse"> = {
+  $type: "kfrm.api.auth.UnlockUserResponse" as const,
+
+  encode(message: UnlockUserResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userStatus !== 0) {
+      writer.uint32(8).int32(message.userStatus);
+    }
+    if (message.statusChanged !== false) {
+      writer.uint32(16).bool(message.statusChanged);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UnlockUserResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUnlockUserResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.userStatus = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.statusChanged = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UnlockUserResponse {
+    return {
+      userStatus: isSet(object.userStatus)
+        ? userStatusFromJSON(object.userStatus)
+        : isSet(object.user_status)
+        ? userStatusFromJSON(object.user_status)
+        : 0,
+      statusChanged: isSet(object.statusChanged)
+        ? globalThis.Boolean(object.statusChanged)
+        : isSet(object.status_changed)
+        ? globalThis.Boolean(object.status_changed)
+        : false,
+    };
+  },
+
+  toJSON(message: UnlockUserResponse): unknown {
+    const obj: any = {};
+    if (message.userStatus !== 0) {
+      obj.userStatus = userStatusToJSON(message.userStatus);
+    }
+    if (message.statusChanged !== false) {
+      obj.statusChanged = message.statusChanged;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UnlockUserResponse>): UnlockUserResponse {
+    return UnlockUserResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UnlockUserResponse>): UnlockUserResponse {
+    const message = createBaseUnlockUserResponse();
+    message.userStatus = object.userStatus ?? 0;
+    message.statusChanged = object.statusChanged ?? false;
+    return message;
+  },
+};
+
+function createBaseUnlockUserApiError(): UnlockUserApiError {
+  return { code: 0 };
+}
+
+export const UnlockUserApiError: MessageFns<UnlockUserApiError, "kfrm.api.auth.UnlockUserApiError"> = {
+  $type: "kfrm.api.auth.UnlockUserApiError" as const,
+
+  encode(message: UnlockUserApiError, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== 0) {
+      writer.uint32(8).int32(message.code);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UnlockUserApiError {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUnlockUserApiError();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.code = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UnlockUserApiError {
+    return { code: isSet(object.code) ? unlockUserApiError_ErrorCodeFromJSON(object.code) : 0 };
+  },
+
+  toJSON(message: UnlockUserApiError): unknown {
+    const obj: any = {};
+    if (message.code !== 0) {
+      obj.code = unlockUserApiError_ErrorCodeToJSON(message.code);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UnlockUserApiError>): UnlockUserApiError {
+    return UnlockUserApiError.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UnlockUserApiError>): UnlockUserApiError {
+    const message = createBaseUnlockUserApiError();
+    message.code = object.code ?? 0;
+    return message;
+  },
+};
+
 export type CredentialServiceService = typeof CredentialServiceService;
 export const CredentialServiceService = {
   getActiveSigningCertificate: {
@@ -333,10 +640,32 @@ export const CredentialServiceService = {
     responseDeserialize: (value: Buffer): GetActiveSigningCertificateResponse =>
       GetActiveSigningCertificateResponse.decode(value),
   },
+  /**
+   * Operator path, after the user's identity was verified again outside the system: clears the
+   * PIN and pattern failure counters and locks, then BLOCKED -> ACTIVATED. Idempotent: an
+   * ACTIVATED user only gets the credentials cleared. The device revoked by the block stays
+   * revoked (the app moves with PrepareDeviceChange/ChangeDevice).
+   */
+  unlockUser: {
+    path: "/kfrm.api.auth.CredentialService/UnlockUser" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UnlockUserRequest): Buffer => Buffer.from(UnlockUserRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UnlockUserRequest => UnlockUserRequest.decode(value),
+    responseSerialize: (value: UnlockUserResponse): Buffer => Buffer.from(UnlockUserResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UnlockUserResponse => UnlockUserResponse.decode(value),
+  },
 } as const;
 
 export interface CredentialServiceServer extends UntypedServiceImplementation {
   getActiveSigningCertificate: handleUnaryCall<GetActiveSigningCertificateRequest, GetActiveSigningCertificateResponse>;
+  /**
+   * Operator path, after the user's identity was verified again outside the system: clears the
+   * PIN and pattern failure counters and locks, then BLOCKED -> ACTIVATED. Idempotent: an
+   * ACTIVATED user only gets the credentials cleared. The device revoked by the block stays
+   * revoked (the app moves with PrepareDeviceChange/ChangeDevice).
+   */
+  unlockUser: handleUnaryCall<UnlockUserRequest, UnlockUserResponse>;
 }
 
 export interface CredentialServiceClient extends Client {
@@ -354,6 +683,27 @@ export interface CredentialServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetActiveSigningCertificateResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Operator path, after the user's identity was verified again outside the system: clears the
+   * PIN and pattern failure counters and locks, then BLOCKED -> ACTIVATED. Idempotent: an
+   * ACTIVATED user only gets the credentials cleared. The device revoked by the block stays
+   * revoked (the app moves with PrepareDeviceChange/ChangeDevice).
+   */
+  unlockUser(
+    request: UnlockUserRequest,
+    callback: (error: ServiceError | null, response: UnlockUserResponse) => void,
+  ): ClientUnaryCall;
+  unlockUser(
+    request: UnlockUserRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UnlockUserResponse) => void,
+  ): ClientUnaryCall;
+  unlockUser(
+    request: UnlockUserRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UnlockUserResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -1,0 +1,48 @@
+// Operator CLI: unlocks a user that repeated wrong PINs (or patterns) BLOCKED, through the
+// internal CredentialService.UnlockUser: clears the credentials' failure counters and locks, then
+// BLOCKED → ACTIVATED. Run it only after the person's identity was verified again outside the
+// system (branch, call centre): the service cannot check that and trusts its internal caller.
+//
+//   tsx services/auth/src/unlock-cli.ts <user-id> <reason...>
+//
+// The target is KFRM_INTERNAL_TARGET_AUTH, else KFRM_INTERNAL_TARGET, else 127.0.0.1:50052 (the
+// default internal listener). Running it again is safe: an ACTIVATED user only gets the
+// credentials cleared. The device the block revoked stays revoked: the app moves the user to a
+// new device certificate with the device-change flow.
+import * as grpc from '@grpc/grpc-js';
+import { CredentialServiceClient, UnlockUserApiError, UnlockUserApiError_ErrorCode, type UnlockUserResponse } from '@kfrm/proto/gen/kfrm/api/auth/auth_internal';
+import { UserStatus } from '@kfrm/proto/gen/kfrm/api/common/user/status/user_status';
+import { apiErrorCode } from '@kfrm/server-kit';
+
+const USAGE = 'usage: unlock-cli <user-id> <reason...>';
+
+/** Runs the CLI; returns the process exit code (0 unlocked or already unlocked, 1 refused, 2 usage). */
+export async function runUnlockCli(argv: string[], env: Record<string, string | undefined> = process.env): Promise<number> {
+  const [userIdText, ...reasonWords] = argv;
+  const reason = reasonWords.join(' ').trim();
+  if (!userIdText || !/^[1-9][0-9]{0,19}$/.test(userIdText) || BigInt(userIdText) > 0xffff_ffff_ffff_ffffn || reason === '') {
+    console.error(USAGE);
+    return 2;
+  }
+  const userId = BigInt(userIdText);
+  const target = env.KFRM_INTERNAL_TARGET_AUTH || env.KFRM_INTERNAL_TARGET || '127.0.0.1:50052';
+  const client = new CredentialServiceClient(target, grpc.credentials.createInsecure());
+  try {
+    const response = await new Promise<UnlockUserResponse>((resolve, reject) =>
+      client.unlockUser({ userId, reason }, new grpc.Metadata(), { deadline: Date.now() + 15_000 }, (err, res) => (err ? reject(err) : resolve(res))),
+    );
+    console.log(JSON.stringify({ userId: userId.toString(), userStatus: UserStatus[response.userStatus], statusChanged: response.statusChanged }));
+    return 0;
+  } catch (err) {
+    const code = apiErrorCode(err, UnlockUserApiError);
+    const name = code === undefined ? undefined : UnlockUserApiError_ErrorCode[code];
+    console.error(`unlock failed: ${(err as grpc.ServiceError).code ?? ''} ${name ?? ''} ${(err as Error).message}`);
+    return 1;
+  } finally {
+    client.close();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  process.exitCode = await runUnlockCli(process.argv.slice(2));
+}
