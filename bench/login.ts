@@ -6,24 +6,21 @@
 //
 // A login is what the phone does: PrepareLogin, AuthenticatePinForLogin (E2E-encrypted PIN,
 // argon2id verify, process step) and Login (session issued), over TLS with a device certificate.
-// Both sides run with the same concurrency; the client (E2E encryption, TLS) shares the CPU.
+// Both sides run with the same concurrency. The backend runs in a child process; the phones (E2E
+// encryption, TLS) run in this one and share the machine's CPUs with it.
+// BENCH_CONCURRENCY (default 1,4,8); BENCH_BACKEND_PROF=<dir> writes the backend's CPU profile.
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { AppClient, loginWithPin, registerUser } from '@kfrm/app-client';
 import { createSecretHasher, OWASP_ARGON2ID_PARAMETERS } from '@kfrm/credentials';
-import { openTestDatabase } from '@kfrm/db/test-database';
-import { startServices } from '@kfrm/runtime';
-import { createAuthModule } from '@kfrm/service-auth';
-import { deviceModule } from '@kfrm/service-device';
-import { e2eKeyModule } from '@kfrm/service-e2e-key';
-import { userModule } from '@kfrm/service-user';
-import { createStore, prefixed } from '@kfrm/store';
+import { startBackendProcess } from './lib/backend-process';
+import { cpuDelta, cpuMsByCommand } from './lib/process-cpu';
 
 const seconds = Number(process.argv[2] ?? 5);
-const concurrencies = [1, 4, 8];
+const concurrencies = (process.env.BENCH_CONCURRENCY ?? '1,4,8').split(',').map(Number);
 const PIN = '582916';
+/** The servers the logins use besides the backend, by command name (their CPU per login is printed). */
+const SERVERS = ['postgres', 'redis-server'] as const;
 
 async function forDuration(workers: number, durationMs: number, work: (worker: number) => Promise<void>): Promise<number> {
   let done = 0;
@@ -39,22 +36,15 @@ async function forDuration(workers: number, durationMs: number, work: (worker: n
   return done / (durationMs / 1000);
 }
 
-const dataDir = await mkdtemp(join(tmpdir(), 'kfrm-bench-login-'));
-const database = await openTestDatabase({ poolMax: 10 });
-const baseStore = await createStore({ redisUrl: process.env.REDIS_URL });
-const store = prefixed(baseStore, `bench-${randomBytes(4).toString('hex')}:`);
-const running = await startServices(
-  [userModule, deviceModule, e2eKeyModule, createAuthModule({ settings: { secretChecksPerDeviceWindow: 1_000_000 } })],
-  {
-    name: 'bench-login',
-    env: { KFRM_DATA_DIR: dataDir, KFRM_MOBILE_LISTEN: '127.0.0.1:0', KFRM_INTERNAL_LISTEN: '127.0.0.1:0', KFRM_MIGRATE_ON_START: 'true', LOG_LEVEL: 'warn' },
-    db: database,
-    store,
-  },
-);
+// The backend in its own process: the simulated phones' work (TLS, E2E encryption) runs here.
+const backend = await startBackendProcess({
+  services: ['user', 'device', 'e2e-key', 'auth'],
+  authSettings: { secretChecksPerDeviceWindow: 1_000_000 },
+  poolMax: 10,
+});
 try {
-  const serverCaPem = await readFile(running.serverCaCertFile);
-  const address = `127.0.0.1:${running.mobilePort}`;
+  const serverCaPem = await readFile(backend.serverCaCertFile);
+  const address = `127.0.0.1:${backend.mobilePort}`;
   const maxWorkers = Math.max(...concurrencies);
   const phones: { app: AppClient; userToken: string }[] = [];
   for (let i = 0; i < maxWorkers; i++) {
@@ -78,8 +68,24 @@ try {
   const hash = await hasher.hashSecret(PIN);
 
   const rows: string[][] = [];
+  const cpuRows: string[][] = [];
   for (const workers of concurrencies) {
-    const logins = await forDuration(workers, seconds * 1000, (w) => loginWithPin(phones[w]!.app, phones[w]!.userToken, PIN).then(() => undefined));
+    const cpuBefore = { backend: await backend.cpuMs(), phones: process.cpuUsage(), servers: cpuMsByCommand(SERVERS) };
+    let loginCount = 0;
+    const logins = await forDuration(workers, seconds * 1000, (w) =>
+      loginWithPin(phones[w]!.app, phones[w]!.userToken, PIN).then(() => {
+        loginCount++;
+      }),
+    );
+    const phonesUsage = process.cpuUsage(cpuBefore.phones);
+    const servers = cpuDelta(cpuBefore.servers, cpuMsByCommand(SERVERS));
+    const perLogin = (ms: number) => (ms / loginCount).toFixed(1);
+    cpuRows.push([
+      String(workers),
+      perLogin((await backend.cpuMs()) - cpuBefore.backend),
+      perLogin((phonesUsage.user + phonesUsage.system) / 1000),
+      ...SERVERS.map((name) => perLogin(servers[name]!)),
+    ]);
     const verifies = await forDuration(workers, seconds * 1000, async () => {
       if (!(await hasher.verifySecret(hash, PIN))) throw new Error('verify failed');
     });
@@ -87,15 +93,15 @@ try {
   }
   const p = OWASP_ARGON2ID_PARAMETERS;
   console.log(`argon2id m=${p.memoryCostKiB} KiB t=${p.timeCost} p=${p.parallelism}; ${seconds}s per step; UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? '4 (default)'}`);
-  console.log(`database: ${database.source}; store: ${process.env.REDIS_URL ? 'redis' : 'memory'}`);
+  console.log(`database: ${backend.databaseSource}; store: ${process.env.REDIS_URL ? 'redis' : 'memory'}; backend in its own process, load generator in this one`);
   console.log('| concurrency | logins/s (gRPC) | argon2 verifies/s | ratio |');
   console.log('|---:|---:|---:|---:|');
   for (const row of rows) console.log(`| ${row.join(' | ')} |`);
+  console.log('\nCPU per login (ms, all threads of each process; the argon2id verify is in the backend):');
+  console.log(`| concurrency | backend | phones (this process) | ${SERVERS.join(' | ')} |`);
+  console.log(`|---:|---:|---:|${SERVERS.map(() => '---:').join('|')}|`);
+  for (const row of cpuRows) console.log(`| ${row.join(' | ')} |`);
   for (const p of phones) p.app.close();
 } finally {
-  await running.stop();
-  await store.close();
-  await baseStore.close();
-  await database.close();
-  await rm(dataDir, { recursive: true, force: true });
+  await backend.stop();
 }

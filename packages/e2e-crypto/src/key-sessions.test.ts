@@ -299,6 +299,32 @@ describe('key sessions', () => {
     });
   });
 
+  describe('unsealed keys kept in memory', () => {
+    it('serve the next messages of a session, but never bypass the seal when the record under that id changes', async () => {
+      const own = createKeySessions(store, sessions.kek);
+      const session = await createKeySession(own, 'AUTH');
+      const other = await createKeySession(own, 'AUTH');
+      expect(await openEncryptedText(own, (await seal(session, 'first')).encryptedMessage, 'AUTH')).toBe('first');
+      expect(own.unsealed.has(session.sessionId)).toBe(true);
+      expect(await openEncryptedText(own, (await seal(session, 'second')).encryptedMessage, 'AUTH')).toBe('second');
+
+      const key = `e2e:session:${session.sessionId}`;
+      const original = (await store.get(key))!;
+      const record = JSON.parse(original) as { sealedKey: string };
+      // Relabelled to another provider: the seal (bound to id and provider) must decide again.
+      await store.set(key, JSON.stringify({ ...record, provider: 'BANKING' }), { ttlMs: 60_000 });
+      const relabelled = await encryptForSession(session.publicKeySpkiBase64, session.sessionId, 'BANKING', 'x');
+      expect((await failure(openEncryptedMessage(own, relabelled.encryptedMessage, 'BANKING'))).code).toBe('E2E_KEY_SESSION_EXPIRED');
+      // Another session's sealed key copied under this id does not unseal here either.
+      const otherRecord = JSON.parse((await store.get(`e2e:session:${other.sessionId}`))!) as { sealedKey: string };
+      await store.set(key, JSON.stringify({ ...record, sealedKey: otherRecord.sealedKey }), { ttlMs: 60_000 });
+      expect((await failure(openEncryptedMessage(own, (await seal(session, 'x')).encryptedMessage, 'AUTH'))).code).toBe('E2E_KEY_SESSION_EXPIRED');
+      // The genuine record back: the session works again.
+      await store.set(key, original, { ttlMs: 60_000 });
+      expect(await openEncryptedText(own, (await seal(session, 'third')).encryptedMessage, 'AUTH')).toBe('third');
+    });
+  });
+
   describe('server to app', () => {
     it('encrypts to the ephemeral key of the last message opened in the session', async () => {
       const session = await createKeySession(sessions, 'BANKING');

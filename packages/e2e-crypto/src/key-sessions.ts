@@ -24,7 +24,15 @@ export interface KeySessions {
   readonly ttlMs: number;
   /** Wall clock in ms; the deadline stored with each session is checked against it as well as the store TTL. */
   readonly now: () => number;
+  /**
+   * Unsealed private keys of sessions this process has opened messages for, by session id (see
+   * {@link unsealPrivateKey}). Internal: use {@link createKeySessions}.
+   */
+  readonly unsealed: Map<string, { sealedKey: string; provider: E2eProvider; exp: number; key: CryptoKey }>;
 }
+
+/** Upper bound of {@link KeySessions.unsealed}: beyond it the oldest entries are dropped (and unsealed again when needed). */
+const MAX_UNSEALED_KEYS = 10_000;
 
 export interface KeySessionsOptions {
   /** Life of a new session (default 10 minutes). */
@@ -35,7 +43,7 @@ export interface KeySessionsOptions {
 export function createKeySessions(store: Store, kek: KeyEncryptionKey, options: KeySessionsOptions = {}): KeySessions {
   const ttlMs = options.ttlMs ?? DEFAULT_SESSION_TTL_MS;
   if (!Number.isSafeInteger(ttlMs) || ttlMs <= 0) throw new RangeError('ttlMs must be a positive integer');
-  return { store: prefixed(store, STORE_PREFIX), kek, ttlMs, now: options.now ?? Date.now };
+  return { store: prefixed(store, STORE_PREFIX), kek, ttlMs, now: options.now ?? Date.now, unsealed: new Map() };
 }
 
 /**
@@ -115,7 +123,30 @@ async function loadSession(sessions: KeySessions, sessionId: string): Promise<Se
   return record;
 }
 
+/**
+ * The session's private key. Unsealing (AES-GCM open, PKCS#8 parse, key import) was the largest
+ * single cost of opening a message, and an app sends several secrets per session, so the
+ * imported key is kept in memory until the session's deadline. That adds no exposure: this
+ * process holds the KEK that unseals every session anyway. The entry is used only while the
+ * store still holds the same sealed key for the same provider: a record replaced or relabelled
+ * under the same id is unsealed again, so the seal's binding to id and provider still decides.
+ */
 async function unsealPrivateKey(sessions: KeySessions, sessionId: string, record: SessionRecord): Promise<CryptoKey> {
+  const cached = sessions.unsealed.get(sessionId);
+  if (cached && cached.sealedKey === record.sealedKey && cached.provider === record.provider && cached.exp > sessions.now()) return cached.key;
+  if (cached) sessions.unsealed.delete(sessionId);
+  const key = await unsealFromRecord(sessions, sessionId, record);
+  if (sessions.unsealed.size >= MAX_UNSEALED_KEYS) {
+    const now = sessions.now();
+    for (const [id, entry] of sessions.unsealed) if (entry.exp <= now) sessions.unsealed.delete(id);
+    // Still full of live sessions: drop the oldest (Map keeps insertion order).
+    while (sessions.unsealed.size >= MAX_UNSEALED_KEYS) sessions.unsealed.delete(sessions.unsealed.keys().next().value!);
+  }
+  sessions.unsealed.set(sessionId, { sealedKey: record.sealedKey, provider: record.provider, exp: record.exp, key });
+  return key;
+}
+
+async function unsealFromRecord(sessions: KeySessions, sessionId: string, record: SessionRecord): Promise<CryptoKey> {
   let pkcs8: Buffer;
   try {
     pkcs8 = sessions.kek.open(Buffer.from(record.sealedKey, 'base64url'), sealAad(sessionId, record.provider));

@@ -2,3 +2,4 @@ export * from './runtime-config';
 export * from './service-module';
 export * from './start-services';
 export * from './internal-clients';
+export * from './in-process-calls';

@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { ListenAddress } from '@kfrm/config';
 import { outgoingHeaders } from '@kfrm/observability';
+import { inProcessInterceptor, type InProcessResolver } from './in-process-calls';
 
 export type ClientConstructor<C extends grpc.Client> = (new (address: string, credentials: grpc.ChannelCredentials, options?: Partial<grpc.ClientOptions>) => C) & {
   service: Record<string, { path: string }>;
@@ -11,7 +12,8 @@ export type ClientConstructor<C extends grpc.Client> = (new (address: string, cr
  * these (never through its tables). The target of `kfrm.api.<pkg>.*` services is
  * KFRM_INTERNAL_TARGET_<PKG> when set (services deployed apart), else KFRM_INTERNAL_TARGET,
  * else this process's own internal listener (the embedded default, where every service is in
- * one process). Clients are made on first use, after the listeners are bound.
+ * one process). Clients are made on first use, after the listeners are bound. Calls to the own
+ * listener skip HTTP/2 when `inProcess` is given (in-process-calls.ts).
  */
 export interface InternalClients {
   get<C extends grpc.Client>(ctor: ClientConstructor<C>): C;
@@ -46,6 +48,11 @@ export function createInternalClients(options: {
   defaultTarget: string | undefined;
   /** The bound internal listener, for the embedded default. */
   ownListener: () => ListenAddress;
+  /**
+   * Methods this process serves itself, called without the network when the target is the own
+   * listener (KFRM_INTERNAL_IN_PROCESS, default on). Unset: every call goes over the network.
+   */
+  inProcess?: InProcessResolver;
 }): InternalClients {
   const clients = new Map<unknown, grpc.Client>();
   const targetFor = (pkg: string) => {
@@ -59,10 +66,13 @@ export function createInternalClients(options: {
     get<C extends grpc.Client>(ctor: ClientConstructor<C>): C {
       let client = clients.get(ctor) as C | undefined;
       if (!client) {
-        client = new ctor(targetFor(internalPackageOf(ctor)), grpc.credentials.createInsecure(), {
+        const pkg = internalPackageOf(ctor);
+        const own = options.targets[pkg] === undefined && options.defaultTarget === undefined;
+        client = new ctor(targetFor(pkg), grpc.credentials.createInsecure(), {
           // Fail fast when the other service is down instead of queueing calls.
           'grpc.enable_retries': 0,
-          interceptors: [propagationInterceptor],
+          // Propagation first: the in-process interceptor ends the chain and carries its headers.
+          interceptors: own && options.inProcess ? [propagationInterceptor, inProcessInterceptor(options.inProcess)] : [propagationInterceptor],
         });
         clients.set(ctor, client);
       }

@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import { ConfigError, int, listenAddress, oneOf, readConfig, str, url, type Env } from '@kfrm/config';
+import { bool, ConfigError, int, listenAddress, oneOf, readConfig, str, url, type Env } from '@kfrm/config';
 
 /**
  * Configuration every entry point reads once at start. Without DATABASE_URL the process runs
@@ -28,6 +28,9 @@ export function readRuntimeConfig(env: Env = process.env) {
       signingCaKeyFile: str('KFRM_SIGNING_CA_KEY_FILE', { optional: true }),
       // Where other services' internal APIs are; unset = this process's internal listener.
       internalTarget: str('KFRM_INTERNAL_TARGET', { optional: true }),
+      // Calls to a service in this same process skip HTTP/2 (guard, handler, metrics, spans and
+      // logs as for a network call); false sends them through the own internal listener.
+      internalInProcess: bool('KFRM_INTERNAL_IN_PROCESS', { default: true }),
       migrateOnStart: oneOf('KFRM_MIGRATE_ON_START', ['auto', 'true', 'false'], { default: 'auto' }),
       logLevel: oneOf('LOG_LEVEL', ['trace', 'debug', 'info', 'warn', 'error', 'silent'], { default: 'info' }),
       dbPoolMax: int('DB_POOL_MAX', { default: 10, min: 1, max: 200 }),

@@ -148,6 +148,8 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
         if (internalPort === undefined) throw new Error('internal clients are usable once the listeners are up');
         return { host: config.internalListen.host, port: internalPort };
       },
+      // Resolved per client on first use, once every module's services are registered.
+      inProcess: config.internalInProcess ? (path) => internal.inProcessUnary(path) : undefined,
     });
     const mobile = new GrpcListener({
       name: 'mobile',

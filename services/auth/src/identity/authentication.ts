@@ -103,7 +103,9 @@ export function createAuthentication(deps: IdentityDeps) {
     }
     if (await deps.hasher.verifySecret(row.hash, secret)) {
       await limiter.recordSuccess(credentialId);
-      await repo.recordSecretSuccess(db, userId, kind, deps.hasher.needsRehash(row.hash) ? await deps.hasher.hashSecret(secret) : undefined);
+      const rehash = deps.hasher.needsRehash(row.hash) ? await deps.hasher.hashSecret(secret) : undefined;
+      // Most checks succeed with no failures on record: no write then (one less WAL flush per login).
+      if (row.failures > 0 || rehash) await repo.recordSecretSuccess(db, userId, kind, rehash);
       return;
     }
     let failure: { failures: number; locked: boolean };

@@ -1,0 +1,67 @@
+// The backend under benchmark, in its own process (started by ./backend-process.ts): what an
+// operator runs — every service module in one Node process on a scratch PostgreSQL database and
+// a store prefix — so the simulated phones' work (TLS, E2E encryption, signatures) does not run
+// on the backend's event loop. Talks to its parent over the IPC channel only.
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openTestDatabase } from '@kfrm/db/test-database';
+import { startServices, type ServiceModule } from '@kfrm/runtime';
+import { authModule, createAuthModule, type AuthModuleOptions } from '@kfrm/service-auth';
+import { createStore, prefixed } from '@kfrm/store';
+import { serviceModules } from '../../packages/backend/src/service-modules';
+import type { BackendConfig, FromBackend, ToBackend } from './backend-process';
+
+const send = (message: FromBackend) => process.send!(message);
+const config = JSON.parse(process.env.BENCH_BACKEND_CONFIG ?? '{}') as BackendConfig;
+
+const wanted = new Set(config.services ?? serviceModules.map((m) => m.name));
+const modules: ServiceModule[] = serviceModules
+  .filter((m) => wanted.has(m.name))
+  .map((m) => (m.name === authModule.name && config.authSettings ? createAuthModule({ settings: config.authSettings as AuthModuleOptions['settings'] }) : m));
+
+/** The ledger's batching knobs (services/account README) pass through from the benchmark's environment. */
+const ledgerTuning = () => Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('KFRM_LEDGER_')));
+
+const dataDir = await mkdtemp(join(tmpdir(), 'kfrm-bench-backend-'));
+const database = await openTestDatabase({ backend: 'postgres', poolMax: config.poolMax ?? 20 });
+const baseStore = await createStore({ redisUrl: process.env.REDIS_URL });
+const store = prefixed(baseStore, `bench-${randomBytes(4).toString('hex')}:`);
+const running = await startServices(modules, {
+  name: 'bench-backend',
+  env: { ...ledgerTuning(), KFRM_DATA_DIR: dataDir, KFRM_MOBILE_LISTEN: '127.0.0.1:0', KFRM_INTERNAL_LISTEN: '127.0.0.1:0', KFRM_METRICS_LISTEN: '127.0.0.1:0', KFRM_MIGRATE_ON_START: 'true', LOG_LEVEL: 'warn' },
+  db: database,
+  store,
+});
+
+let stopping = false;
+async function stop(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  try {
+    await running.stop();
+    await store.close();
+    await baseStore.close();
+    await database.close();
+    await rm(dataDir, { recursive: true, force: true });
+  } finally {
+    send({ type: 'stopped' });
+    process.disconnect();
+  }
+}
+
+process.on('message', (message: ToBackend) => {
+  if (message.type === 'cpu') send({ type: 'cpu', usage: process.cpuUsage() });
+  else if (message.type === 'stop') void stop();
+});
+// The parent died without asking: do not leave a listener and a scratch database behind.
+process.on('disconnect', () => void stop());
+
+send({
+  type: 'ready',
+  mobilePort: running.mobilePort,
+  internalPort: running.internalPort,
+  serverCaCertFile: running.serverCaCertFile,
+  databaseSource: database.source,
+});

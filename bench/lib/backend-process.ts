@@ -1,0 +1,85 @@
+// Starts the backend for a benchmark in a child process (./backend-child.ts) and stops it.
+// Benchmarks used to start it in their own process, so the load generator's TLS, E2E encryption
+// and signatures ran on the backend's event loop and were counted as the backend's cost.
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export interface BackendConfig {
+  /** Service module names (packages/backend/src/service-modules.ts); default all. */
+  services?: string[];
+  /** Overrides of the auth service's identity settings (e.g. raised per-device throttles). */
+  authSettings?: Record<string, number>;
+  /** The backend's database pool. */
+  poolMax?: number;
+}
+
+export type ToBackend = { type: 'cpu' } | { type: 'stop' };
+export type FromBackend =
+  | { type: 'ready'; mobilePort: number; internalPort: number; serverCaCertFile: string; databaseSource: string }
+  | { type: 'cpu'; usage: NodeJS.CpuUsage }
+  | { type: 'stopped' };
+
+export interface BackendProcess {
+  mobilePort: number;
+  internalPort: number;
+  serverCaCertFile: string;
+  databaseSource: string;
+  /** CPU time the backend process has used so far (all its threads), in ms. */
+  cpuMs(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/**
+ * `BENCH_BACKEND_PROF=<dir>` runs the child with `--cpu-prof` into that directory (the profile
+ * of the backend alone, written when it stops).
+ */
+export async function startBackendProcess(config: BackendConfig = {}, timeoutMs = 180_000): Promise<BackendProcess> {
+  const profDir = process.env.BENCH_BACKEND_PROF;
+  const child: ChildProcess = fork(fileURLToPath(new URL('./backend-child.ts', import.meta.url)), [], {
+    execArgv: ['--import', 'tsx', ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [])],
+    env: { ...process.env, BENCH_BACKEND_CONFIG: JSON.stringify(config) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const next = <T extends FromBackend['type']>(type: T, ms: number) =>
+    new Promise<Extract<FromBackend, { type: T }>>((resolve, reject) => {
+      const timer = setTimeout(() => done(new Error(`backend process: no '${type}' within ${ms} ms`)), ms);
+      const onMessage = (m: FromBackend) => m.type === type && done(undefined, m as Extract<FromBackend, { type: T }>);
+      const onExit = (code: number | null) => done(new Error(`backend process exited (${code}) before '${type}'`));
+      function done(err?: Error, value?: Extract<FromBackend, { type: T }>) {
+        clearTimeout(timer);
+        child.off('message', onMessage);
+        child.off('exit', onExit);
+        if (err) reject(err);
+        else resolve(value!);
+      }
+      child.on('message', onMessage);
+      child.on('exit', onExit);
+    });
+  let ready: Extract<FromBackend, { type: 'ready' }>;
+  try {
+    ready = await next('ready', timeoutMs);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+  return {
+    mobilePort: ready.mobilePort,
+    internalPort: ready.internalPort,
+    serverCaCertFile: ready.serverCaCertFile,
+    databaseSource: ready.databaseSource,
+    async cpuMs() {
+      const answer = next('cpu', 10_000);
+      child.send({ type: 'cpu' } satisfies ToBackend);
+      const { usage } = await answer;
+      return (usage.user + usage.system) / 1000;
+    },
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.send({ type: 'stop' } satisfies ToBackend);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}

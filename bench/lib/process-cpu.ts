@@ -1,0 +1,39 @@
+// CPU time of the machine's processes by command name, from /proc (Linux only): lets a benchmark
+// say where its CPU went — the backend, the load generator, PostgreSQL, Redis — per operation.
+import { readdirSync, readFileSync } from 'node:fs';
+
+const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+
+/** Milliseconds of CPU (user + system) used so far by every process whose command name is in `names`. */
+export function cpuMsByCommand(names: readonly string[]): Record<string, number> {
+  const totals: Record<string, number> = Object.fromEntries(names.map((n) => [n, 0]));
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return totals;
+  }
+  for (const pid of pids) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue; // gone since the listing
+    }
+    // pid (comm) state ... : comm may hold spaces, so split after the last ')'.
+    const open = stat.indexOf('(');
+    const close = stat.lastIndexOf(')');
+    const comm = stat.slice(open + 1, close);
+    const name = names.find((n) => comm === n || comm.startsWith(n));
+    if (!name) continue;
+    const fields = stat.slice(close + 2).split(' ');
+    // fields[0] is state (field 3); utime and stime are fields 14 and 15.
+    totals[name]! += ((Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND) * 1000;
+  }
+  return totals;
+}
+
+/** What `cpuMsByCommand` grew by between two readings. */
+export function cpuDelta(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.keys(after).map((k) => [k, after[k]! - (before[k] ?? 0)]));
+}

@@ -1,0 +1,98 @@
+import * as grpc from '@grpc/grpc-js';
+import type { InProcessUnary } from '@kfrm/server-kit';
+
+/** The unary method at a full path, when this process serves it; else undefined (the call goes over the network). */
+export type InProcessResolver = (path: string) => InProcessUnary | undefined;
+
+/**
+ * The bottom of an in-process call's interceptor chain: nothing below the interceptor is used
+ * (no channel call is created), but grpc-js still asks it for the peer and to start reading.
+ */
+const noTransport: ConstructorParameters<typeof grpc.InterceptingCall>[0] = {
+  cancelWithStatus() {},
+  getPeer: () => 'in-process',
+  start() {},
+  sendMessageWithContext() {},
+  sendMessage() {},
+  startRead() {},
+  halfClose() {},
+  getAuthContext: () => null,
+};
+
+function deadlineDate(deadline: grpc.Deadline | undefined): Date | undefined {
+  if (deadline === undefined) return undefined;
+  if (deadline instanceof Date) return deadline;
+  return Number.isFinite(deadline) ? new Date(deadline) : undefined;
+}
+
+/** Timers of the same instant fire a few ms apart; see the deadline check in halfClose. */
+const DEADLINE_SLACK_MS = 5;
+
+const statusOnly = (code: grpc.status, details: string): grpc.StatusObject => ({ code, details, metadata: new grpc.Metadata() });
+
+/**
+ * A client interceptor that answers unary calls to methods this process serves by calling the
+ * internal listener directly ({@link GrpcListener.inProcessUnary}) instead of through HTTP/2.
+ * Put it last, after the interceptors that add headers (trace context, request id): it ends the
+ * chain. The caller sees what a network call gives: response headers, the message, the status
+ * with its details, DEADLINE_EXCEEDED at the deadline and CANCELLED on cancel (the server-side
+ * handler's signal is aborted in both cases). Streaming methods and methods served elsewhere go
+ * on over the network.
+ */
+export function inProcessInterceptor(resolve: InProcessResolver): grpc.Interceptor {
+  return (options, nextCall) => {
+    const method = options.method_definition;
+    const serve = method.requestStream || method.responseStream ? undefined : resolve(method.path);
+    if (!serve) return new grpc.InterceptingCall(nextCall(options));
+
+    let listener: grpc.InterceptingListener | undefined;
+    let metadata = new grpc.Metadata();
+    let request: unknown;
+    let ended = false;
+    let timer: NodeJS.Timeout | undefined;
+    const controller = new AbortController();
+    const end = (status: grpc.StatusObject, headers?: grpc.Metadata, response?: unknown) => {
+      if (ended) return;
+      ended = true;
+      if (timer) clearTimeout(timer);
+      if (headers) listener?.onReceiveMetadata(headers);
+      if (response !== undefined) listener?.onReceiveMessage(response);
+      listener?.onReceiveStatus(status);
+    };
+    return new grpc.InterceptingCall(noTransport, {
+      start(md, l) {
+        metadata = md;
+        listener = l;
+      },
+      sendMessage(message) {
+        request = message;
+      },
+      halfClose() {
+        const deadline = deadlineDate(options.deadline);
+        if (deadline) {
+          const left = deadline.getTime() - Date.now();
+          if (left <= 0) return end(statusOnly(grpc.status.DEADLINE_EXCEEDED, 'Deadline exceeded'));
+          timer = setTimeout(() => {
+            controller.abort();
+            end(statusOnly(grpc.status.DEADLINE_EXCEEDED, 'Deadline exceeded'));
+          }, left);
+        }
+        serve({ request, metadata, deadline, signal: controller.signal }).then(
+          (result) => {
+            // The handler's own deadline timer (same instant, its own clock reading) may fire just
+            // before ours and fail the call: a failure at the deadline is DEADLINE_EXCEEDED, as a
+            // network client reports whatever the server said after its own timer.
+            const atDeadline = deadline !== undefined && Date.now() >= deadline.getTime() - DEADLINE_SLACK_MS;
+            if (atDeadline && result.status.code !== grpc.status.OK) return end(statusOnly(grpc.status.DEADLINE_EXCEEDED, 'Deadline exceeded'));
+            end(result.status, result.metadata, result.status.code === grpc.status.OK ? result.response : undefined);
+          },
+          (err: unknown) => end(statusOnly(grpc.status.INTERNAL, `in-process call failed: ${(err as Error)?.message ?? String(err)}`)),
+        );
+      },
+      cancel() {
+        controller.abort();
+        end(statusOnly(grpc.status.CANCELLED, 'Cancelled on client'));
+      },
+    });
+  };
+}
