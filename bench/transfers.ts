@@ -16,14 +16,12 @@
 // time; a watchdog ends the process if anything hangs.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
+import { cpus } from 'node:os';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { AppClient, loginWithPin, registerUser, unary, withSession, type RegisteredUser } from '@kfrm/app-client';
 import { createSecretHasher, OWASP_ARGON2ID_PARAMETERS } from '@kfrm/credentials';
-import { openTestDatabase } from '@kfrm/db/test-database';
 import { signData } from '@kfrm/pki';
 import { LedgerServiceClient } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
 import { AuthenticationServiceClient } from '@kfrm/proto/gen/kfrm/api/authentication/authentication';
@@ -32,12 +30,8 @@ import { AuthenticationProcess_ProcessStatus, CurrencyCode, EncryptedMessage_Pro
 import { TransferServiceClient } from '@kfrm/proto/gen/kfrm/api/transfer/transfer';
 import { KycStatus } from '@kfrm/proto/gen/kfrm/api/user/user';
 import { UserAccountServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user_internal';
-import { startServices } from '@kfrm/runtime';
-import { authModule, createAuthModule } from '@kfrm/service-auth';
-import { createStore, prefixed } from '@kfrm/store';
-// Every service of the backend, as packages/backend composes them (imported by path: the root
-// package does not depend on @kfrm/backend).
-import { serviceModules } from '../packages/backend/src/service-modules';
+import { startBackendProcess } from './lib/backend-process';
+import { cpuDelta, cpuMsByCommand } from './lib/process-cpu';
 
 const databaseUrl = process.env.DATABASE_URL;
 if (!databaseUrl) {
@@ -64,6 +58,8 @@ const PIN = '582916';
 const PATTERN = '14763';
 const ACCOUNT_PASSWORD = '2580';
 const PHONE = '010-2468-1357';
+/** Servers whose CPU per transfer is printed besides the backend's. */
+const SERVERS = ['postgres', 'redis-server'] as const;
 const { AUTH } = EncryptedMessage_ProviderType;
 
 // Setup (USERS sign-ups, each a few argon2 hashes) plus 15 runs of `seconds`, with a wide margin.
@@ -120,8 +116,12 @@ interface Result {
   tps: number;
   p50: number;
   p99: number;
-  /** CPU time of this process (every service and the clients, argon2 threads included) per completion. */
+  /** CPU time of the backend process (every service, argon2 threads included) per completion. */
   cpuMs: number;
+  /** CPU time of this process (the phones, or the ledger client) per completion. */
+  phonesCpuMs: number;
+  /** CPU time of PostgreSQL and Redis per completion. */
+  dbCpuMs: number;
   failed: Map<string, number>;
 }
 
@@ -135,6 +135,8 @@ async function closedLoop(clients: number, work: (client: number, next: () => nu
   const failed = new Map<string, number>();
   const begin = performance.now();
   const cpuBefore = process.cpuUsage();
+  const backendBefore = await backend.cpuMs();
+  const serversBefore = cpuMsByCommand(SERVERS);
   const deadline = begin + seconds * 1000;
   await Promise.all(
     Array.from({ length: clients }, async (_, c) => {
@@ -155,13 +157,17 @@ async function closedLoop(clients: number, work: (client: number, next: () => nu
   );
   const elapsedSeconds = (performance.now() - begin) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
+  const backendMs = (await backend.cpuMs()) - backendBefore;
+  const servers = cpuDelta(serversBefore, cpuMsByCommand(SERVERS));
   latencies.sort((a, b) => a - b);
   return {
     count: latencies.length,
     tps: latencies.length / elapsedSeconds,
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
-    cpuMs: latencies.length ? (cpu.user + cpu.system) / 1000 / latencies.length : NaN,
+    cpuMs: latencies.length ? backendMs / latencies.length : NaN,
+    phonesCpuMs: latencies.length ? (cpu.user + cpu.system) / 1000 / latencies.length : NaN,
+    dbCpuMs: latencies.length ? (servers.postgres! + servers['redis-server']!) / latencies.length : NaN,
     failed,
   };
 }
@@ -197,27 +203,18 @@ interface Phone {
   accountNumber: string;
 }
 
-const dataDir = await mkdtemp(join(tmpdir(), 'kfrm-bench-transfers-'));
-const database = await openTestDatabase({ backend: 'postgres', poolMax });
-const baseStore = await createStore({ redisUrl: process.env.REDIS_URL });
-const store = prefixed(baseStore, `bench-${randomBytes(4).toString('hex')}:`);
+// The backend in its own process, as an operator runs it; the phones run in this one.
 // Raised throttle: every transfer is a PIN check on its client's device (default 30 per 10 min).
-const modules = serviceModules.map((m) => (m.name === authModule.name ? createAuthModule({ settings: { secretChecksPerDeviceWindow: 10_000_000 } }) : m));
-const running = await startServices(modules, {
-  name: 'bench-transfers',
-  env: { KFRM_DATA_DIR: dataDir, KFRM_MOBILE_LISTEN: '127.0.0.1:0', KFRM_INTERNAL_LISTEN: '127.0.0.1:0', KFRM_MIGRATE_ON_START: 'true', LOG_LEVEL: 'warn' },
-  db: database,
-  store,
-});
+const backend = await startBackendProcess({ authSettings: { secretChecksPerDeviceWindow: 10_000_000 }, poolMax });
 const pgbenchName = `kfrm_bench_pgbench_${randomBytes(4).toString('hex')}`;
 let pgbenchCreated = false;
-const internalAddress = `127.0.0.1:${running.internalPort}`;
+const internalAddress = `127.0.0.1:${backend.internalPort}`;
 const ledger = new LedgerServiceClient(internalAddress, grpc.credentials.createInsecure());
 const userAccounts = new UserAccountServiceClient(internalAddress, grpc.credentials.createInsecure());
 const phones: Phone[] = [];
 try {
-  const serverCaPem = await readFile(running.serverCaCertFile);
-  const address = `127.0.0.1:${running.mobilePort}`;
+  const serverCaPem = await readFile(backend.serverCaCertFile);
+  const address = `127.0.0.1:${backend.mobilePort}`;
   const setupStart = performance.now();
 
   // Sign-up, login, KYC approval (operator), CASA opening, funding (operator): what a new
@@ -359,13 +356,13 @@ try {
   const ratio = (a: number, b: number | undefined) => (b ? (a / b).toFixed(2) : '-');
   console.log(
     `\ntransfer benchmark: ${seconds}s per run, ${USERS} users set up in ${setupSeconds.toFixed(0)}s, synchronous_commit=${syncCommit}, ${cpus().length} CPUs, ` +
-      `pool ${poolMax}, database ${database.source}, store ${process.env.REDIS_URL ? 'redis' : 'memory'}, ledger batching ${process.env.KFRM_LEDGER_BATCH_MAX ?? 'default'}`,
+      `pool ${poolMax}, database ${backend.databaseSource}, store ${process.env.REDIS_URL ? 'redis' : 'memory'}, ledger batching ${process.env.KFRM_LEDGER_BATCH_MAX ?? 'default'}`,
   );
-  console.log('| workload | clients | transfers/s (full) | p50 / p99 ms | CPU ms / transfer | PostTransfer/s (ledger only) | p50 / p99 ms | CPU ms / post | pgbench TPC-B tps | full / pgbench | ledger / pgbench | load avg (1/5/15 min) |');
+  console.log('| workload | clients | transfers/s (full) | p50 / p99 ms | CPU ms / transfer (backend, phones, pg+redis) | PostTransfer/s (ledger only) | p50 / p99 ms | CPU ms / post (backend, pg+redis) | pgbench TPC-B tps | full / pgbench | ledger / pgbench | load avg (1/5/15 min) |');
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const r of rows) {
     console.log(
-      `| ${r.workload} | ${r.clients} | ${f(r.full.tps, 1)} | ${f(r.full.p50, 1)} / ${f(r.full.p99, 1)} | ${f(r.full.cpuMs, 1)} | ${f(r.post.tps)} | ${f(r.post.p50, 1)} / ${f(r.post.p99, 1)} | ${f(r.post.cpuMs, 2)} | ${f(r.pgbench)} | ${ratio(r.full.tps, r.pgbench)} | ${ratio(r.post.tps, r.pgbench)} | ${r.load} |`,
+      `| ${r.workload} | ${r.clients} | ${f(r.full.tps, 1)} | ${f(r.full.p50, 1)} / ${f(r.full.p99, 1)} | ${f(r.full.cpuMs, 1)}, ${f(r.full.phonesCpuMs, 1)}, ${f(r.full.dbCpuMs, 1)} | ${f(r.post.tps)} | ${f(r.post.p50, 1)} / ${f(r.post.p99, 1)} | ${f(r.post.cpuMs, 2)}, ${f(r.post.dbCpuMs, 2)} | ${f(r.pgbench)} | ${ratio(r.full.tps, r.pgbench)} | ${ratio(r.post.tps, r.pgbench)} | ${r.load} |`,
     );
   }
   console.log('\nwhere a full transfer spends its time (mean ms per successful transfer, as the client sees it):');
@@ -386,10 +383,6 @@ try {
   for (const p of phones) p?.app.close();
   ledger.close();
   userAccounts.close();
-  await running.stop();
-  await store.close();
-  await baseStore.close();
-  await database.close();
+  await backend.stop();
   if (pgbenchCreated) admin(`drop database if exists "${pgbenchName}" with (force)`);
-  await rm(dataDir, { recursive: true, force: true });
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { EventEmitter } from 'node:events';
+import { EventEmitter, setMaxListeners } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { ReflectionService } from '@grpc/reflection';
@@ -126,6 +126,9 @@ export class GrpcListener {
       'grpc.keepalive_timeout_ms': 20_000,
     });
     this.health.addToServer(this.server);
+    // Every running call listens for shutdown (and removes itself when done): many at once is
+    // normal, not a leak, so Node's warning past 10 listeners would only be noise.
+    setMaxListeners(0, this.shutdownController.signal);
   }
 
   get port(): number {

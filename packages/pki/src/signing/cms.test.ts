@@ -184,6 +184,12 @@ describe('signData / verifySignedData', () => {
     const foreign = await enroll(otherCa, mallory, 'alice');
     const signed = await signData({ content: token, certificateDer: foreign.certificateDer, privateKey: mallory.privateKey, detached: true });
     expect(rejected(await verifyAs(foreign, signed.base64, token))).toBe('signer-certificate-bad-signature');
+
+    // A certificate that passed under our CA (checks remembered per CA) does not pass under another.
+    const byAlice = await signData({ content: token, certificateDer: alice.certificateDer, privateKey: alice.keys.privateKey, detached: true });
+    expect((await verifyAs(alice, byAlice.base64, token)).ok).toBe(true);
+    const underOther = await verifySignedData({ signedData: byAlice.base64, expectedContent: token, trustedSigner: alice.certificateDer, signingCa: otherCa.cert });
+    expect(rejected(underOther)).toBe('signer-certificate-bad-signature');
   });
 
   it('refuses an expired (or not yet valid) signer certificate', async () => {

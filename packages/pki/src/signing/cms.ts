@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import type { webcrypto as WebCrypto } from 'node:crypto';
@@ -217,18 +218,9 @@ async function verify(params: VerifySignedDataParams): Promise<SignedDataVerific
 
   // 4. The signer certificate is the caller's: the user's active one, from our CA, in date, not a
   //    CA, with our EKU and a signing key usage, and a key we accept (RSA e = 65537 included).
-  let trusted: pkijs.Certificate;
-  try {
-    trusted = pkijs.Certificate.fromBER(params.trustedSigner);
-  } catch {
-    return refuse('trusted-signer-unparseable');
-  }
-  const chain = await verifyIssuedBy(params.trustedSigner, ca, { now, requiredExtendedKeyUsage: OID.documentSigningEku });
-  if (!chain.ok) return refuse(`signer-certificate-${chain.reason}`);
-  const usage = chain.certificate.getExtension(x509.KeyUsagesExtension);
-  if (!usage || (usage.usages & (x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.nonRepudiation)) === 0) return refuse('signer-key-usage');
-  const key = await checkPublicKey(trusted.subjectPublicKeyInfo);
-  if (!key.ok) return refuse(`signer-key-${key.reason}`);
+  const signer = await checkTrustedSigner(params.trustedSigner, ca, now);
+  if (!signer.ok) return refuse(signer.detail);
+  const { trusted, certificate: signerCertificate, key } = signer;
 
   // 5. The SignerInfo must name that certificate, and any embedded copy of it must be byte-equal
   //    (a look-alike from another CA with the same issuer name and serial is refused here).
@@ -286,10 +278,55 @@ async function verify(params: VerifySignedDataParams): Promise<SignedDataVerific
 
   return {
     ok: true,
-    signerSerialNumber: chain.certificate.serialNumber.toLowerCase(),
+    signerSerialNumber: signerCertificate.serialNumber.toLowerCase(),
     digestAlgorithm,
     ...(signingTime ? { signingTime } : {}),
   };
+}
+
+interface TrustedSigner {
+  trusted: pkijs.Certificate;
+  certificate: x509.X509Certificate;
+  key: Extract<Awaited<ReturnType<typeof checkPublicKey>>, { ok: true }>;
+}
+
+/**
+ * The checks of step 4 that do not depend on the time — parsing, our CA's signature, not a CA,
+ * EKU, key usage, key — passed once per certificate and CA, by the certificate's SHA-256. They
+ * were about a third of a transfer's signature check (ASN.1 in JavaScript and a signature
+ * verify), and a user signs every transfer with the same certificate. Only passes are kept; the
+ * validity period is checked on every call, and revocation is the caller's (it passes the
+ * user's active certificate). Bounded: the oldest entries go first.
+ */
+const passedSignerChecks = new WeakMap<x509.X509Certificate, Map<string, TrustedSigner>>();
+const MAX_PASSED_SIGNER_CHECKS = 10_000;
+
+async function checkTrustedSigner(der: Uint8Array, ca: x509.X509Certificate, now: Date): Promise<({ ok: true } & TrustedSigner) | { ok: false; detail: SignedDataRejection }> {
+  let passed = passedSignerChecks.get(ca);
+  if (!passed) passedSignerChecks.set(ca, (passed = new Map()));
+  const id = createHash('sha256').update(der).digest('base64');
+  const known = passed.get(id);
+  if (known) {
+    if (now < known.certificate.notBefore) return { ok: false, detail: 'signer-certificate-not-yet-valid' };
+    if (now > known.certificate.notAfter) return { ok: false, detail: 'signer-certificate-expired' };
+    return { ok: true, ...known };
+  }
+  let trusted: pkijs.Certificate;
+  try {
+    trusted = pkijs.Certificate.fromBER(der);
+  } catch {
+    return { ok: false, detail: 'trusted-signer-unparseable' };
+  }
+  const chain = await verifyIssuedBy(der, ca, { now, requiredExtendedKeyUsage: OID.documentSigningEku });
+  if (!chain.ok) return { ok: false, detail: `signer-certificate-${chain.reason}` };
+  const usage = chain.certificate.getExtension(x509.KeyUsagesExtension);
+  if (!usage || (usage.usages & (x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.nonRepudiation)) === 0) return { ok: false, detail: 'signer-key-usage' };
+  const key = await checkPublicKey(trusted.subjectPublicKeyInfo);
+  if (!key.ok) return { ok: false, detail: `signer-key-${key.reason}` };
+  const entry: TrustedSigner = { trusted, certificate: chain.certificate, key };
+  if (passed.size >= MAX_PASSED_SIGNER_CHECKS) passed.delete(passed.keys().next().value!);
+  passed.set(id, entry);
+  return { ok: true, ...entry };
 }
 
 async function sidMatches(sid: pkijs.SignerInfo['sid'], certificate: pkijs.Certificate): Promise<boolean> {
