@@ -31,6 +31,9 @@ export function readRuntimeConfig(env: Env = process.env) {
       // Calls to a service in this same process skip HTTP/2 (guard, handler, metrics, spans and
       // logs as for a network call); false sends them through the own internal listener.
       internalInProcess: bool('KFRM_INTERNAL_IN_PROCESS', { default: true }),
+      // E2eTestService (EncryptText/DecryptText, for app teams): auto = on in the embedded
+      // default, off in real mode, where DecryptText would be a decryption oracle.
+      e2eTestService: oneOf('KFRM_E2E_TEST_SERVICE', ['auto', 'true', 'false'], { default: 'auto' }),
       migrateOnStart: oneOf('KFRM_MIGRATE_ON_START', ['auto', 'true', 'false'], { default: 'auto' }),
       logLevel: oneOf('LOG_LEVEL', ['trace', 'debug', 'info', 'warn', 'error', 'silent'], { default: 'info' }),
       dbPoolMax: int('DB_POOL_MAX', { default: 10, min: 1, max: 200 }),
@@ -74,6 +77,7 @@ export function readRuntimeConfig(env: Env = process.env) {
     e2eKekFile: base.e2eKekFile ?? join(dataDir, 'keys', 'e2e-kek'),
     e2eKekGenerate: base.e2eKekFile === undefined,
     migrateOnStart: base.migrateOnStart === 'auto' ? mode === 'embedded' : base.migrateOnStart === 'true',
+    e2eTestService: base.e2eTestService === 'auto' ? mode === 'embedded' : base.e2eTestService === 'true',
   };
 }
 

@@ -1,4 +1,4 @@
-import { DomainError } from '@kfrm/errors';
+import { DomainError, PermissionDeniedError } from '@kfrm/errors';
 import type { KeySession, KeySessions } from '@kfrm/e2e-crypto';
 import { providerType } from '@kfrm/e2e-crypto';
 import { E2eTestServiceService } from '@kfrm/proto/gen/kfrm/api/e2e/e2e_test';
@@ -47,16 +47,23 @@ export function keyServiceHandlers(sessions: KeySessions) {
 
 /**
  * E2eTestService: lets an app team check its implementation against the server. DecryptText
- * turns a captured ciphertext of a live session into plaintext, so it is never public.
+ * turns a captured ciphertext of a live session into plaintext, so it is never public, and a
+ * production server does not offer it at all (`enabled` false, KFRM_E2E_TEST_SERVICE): a
+ * message taken on its way to the server (a PIN) would otherwise be one call from its plaintext.
  */
-export function e2eTestHandlers(sessions: KeySessions) {
+export function e2eTestHandlers(sessions: KeySessions, options: { enabled: boolean } = { enabled: true }) {
+  const available = () => {
+    if (!options.enabled) throw new PermissionDeniedError('the E2E test service is disabled on this server (KFRM_E2E_TEST_SERVICE)');
+  };
   return defineService(
     E2eTestServiceService,
     {
       async encryptText(request) {
+        available();
         return { encryptedText: await encryptText(sessions, request) };
       },
       async decryptText(request, ctx) {
+        available();
         return { plainText: await withRefusalReason(ctx, () => decryptText(sessions, request.encryptedMessage)) };
       },
     },

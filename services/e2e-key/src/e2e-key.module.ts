@@ -14,7 +14,7 @@ export function createE2eKeyModule(options: E2eKeyModuleOptions = {}): ServiceMo
     async create({ store, config }) {
       // Reads KFRM_E2E_KEK_FILE, or creates ${dataDir}/keys/e2e-kek once in the embedded default.
       const sessions = await openKeySessions(store, config, { ttlMs: options.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS });
-      return { mobile: [keyServiceHandlers(sessions), e2eTestHandlers(sessions)] };
+      return { mobile: [keyServiceHandlers(sessions), e2eTestHandlers(sessions, { enabled: config.e2eTestService })] };
     },
   };
 }

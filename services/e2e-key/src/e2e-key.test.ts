@@ -1,6 +1,6 @@
 import { Metadata } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DomainError, InvalidArgumentError } from '@kfrm/errors';
+import { DomainError, InvalidArgumentError, PermissionDeniedError } from '@kfrm/errors';
 import {
   DECRYPTION_FAILED_MESSAGE,
   KeyEncryptionKey,
@@ -120,6 +120,18 @@ describe('e2e-key handlers', () => {
     expect(keys.policies.listKeys.access).toBe('public');
     const test = e2eTestHandlers(sessions);
     expect([test.policies.encryptText.access, test.policies.decryptText.access]).toEqual(['device', 'device']);
+  });
+
+  it('E2eTestService answers PERMISSION_DENIED when disabled (real mode by default), and works when enabled', async () => {
+    const keys = keyServiceHandlers(sessions);
+    const key = await keys.handlers.getKey!({ provider: AUTH }, ctx());
+    const off = e2eTestHandlers(sessions, { enabled: false });
+    const on = e2eTestHandlers(sessions, { enabled: true });
+    const first = await encryptForSession(key.publicKey, key.sessionId, 'AUTH', 'PIN-1');
+    expect(await rejection(off.handlers.decryptText!({ encryptedMessage: first.encryptedMessage }, ctx()))).toBeInstanceOf(PermissionDeniedError);
+    expect(await rejection(off.handlers.encryptText!({ plainText: 'x', provider: AUTH, sessionId: key.sessionId }, ctx()))).toBeInstanceOf(PermissionDeniedError);
+    // Refused before opening: the message was not consumed, the enabled service still opens it.
+    expect(await on.handlers.decryptText!({ encryptedMessage: first.encryptedMessage }, ctx())).toEqual({ plainText: 'PIN-1' });
   });
 
   it('log neither plaintext, ciphertext nor key material, and keep the reason of a refusal', async () => {
