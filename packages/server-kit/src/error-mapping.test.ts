@@ -88,3 +88,21 @@ describe('mapError', () => {
     expect(mapError(new InvalidArgumentError('page_size must be <= 100'), undefined).error.code).toBe(status.INVALID_ARGUMENT);
   });
 });
+
+describe('mapError: database data exceptions', () => {
+  const pgError = (code: string, message: string) => Object.assign(new Error(message), { code, severity: 'ERROR' });
+
+  it('answers INVALID_ARGUMENT for SQLSTATE class 22 (a request value the database cannot hold), also wrapped', () => {
+    for (const err of [pgError('22003', 'value "18446744073709551615" is out of range for type bigint'), new Error('wrapped', { cause: pgError('22021', 'invalid byte sequence for encoding "UTF8": 0x00') })]) {
+      const mapped = mapError(err, undefined);
+      expect(mapped.error.code).toBe(status.INVALID_ARGUMENT);
+      expect(mapped.error.details).not.toContain('bigint');
+      expect(mapped.unexpected).toBe(false);
+    }
+  });
+
+  it('keeps other database errors INTERNAL', () => {
+    expect(mapError(pgError('23505', 'duplicate key'), undefined).error.code).toBe(status.INTERNAL);
+    expect(mapError(Object.assign(new Error('x'), { code: '22003' }), undefined).error.code).toBe(status.INTERNAL); // no severity: not a database error
+  });
+});

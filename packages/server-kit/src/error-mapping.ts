@@ -49,6 +49,11 @@ export function mapError(err: unknown, methodErrors: ApiErrorType | undefined): 
   if (err instanceof InvalidArgumentError) return { error: withDetails(status.INVALID_ARGUMENT, err.message), unexpected: false };
   if (err instanceof PermissionDeniedError) return { error: withDetails(status.PERMISSION_DENIED, err.message), unexpected: false };
   if (err instanceof NotImplementedError) return { error: withDetails(status.UNIMPLEMENTED, err.message), unexpected: false };
+  if (isDatabaseDataException(err)) {
+    // SQLSTATE class 22: the database could not hold a value the request carried (an id past
+    // bigint, a NUL byte in text, ...). The caller's input, not our failure.
+    return { error: withDetails(status.INVALID_ARGUMENT, 'a value in the request is out of range or not valid text'), unexpected: false };
+  }
   const name = err instanceof Error ? err.name : undefined;
   const infrastructure = name ? INFRASTRUCTURE_ERROR_STATUS[name] : undefined;
   if (infrastructure) return { error: withDetails(infrastructure.code, infrastructure.message), unexpected: !infrastructure.expected };
@@ -56,4 +61,18 @@ export function mapError(err: unknown, methodErrors: ApiErrorType | undefined): 
     error: withDetails(status.INTERNAL, 'internal error', { type: commonApiError, code: CommonApiError_ErrorCode.UNKNOWN_ERROR }),
     unexpected: true,
   };
+}
+
+/**
+ * A PostgreSQL "data exception" (SQLSTATE class 22) behind `err` (itself or its cause chain), from
+ * pg or PGlite: both throw pg-protocol errors with the SQLSTATE in `code` and a `severity`.
+ */
+function isDatabaseDataException(err: unknown): boolean {
+  let current: unknown = err;
+  for (let depth = 0; depth < 8 && typeof current === 'object' && current !== null; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && code.length === 5 && code.startsWith('22') && 'severity' in current) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
 }

@@ -1,5 +1,5 @@
 import { Metadata, status, type CallOptions, type ClientUnaryCall, type ServiceError } from '@grpc/grpc-js';
-import { DomainError } from '@kfrm/errors';
+import { DomainError, InvalidArgumentError } from '@kfrm/errors';
 import { apiErrorCode, type ApiErrorMessage } from '@kfrm/server-kit';
 
 /**
@@ -38,6 +38,8 @@ export function callRemote<C, Req, Res>(client: C, method: Unary<Req, Res>, requ
       const name = code === undefined ? undefined : errors?.codes[code];
       if (typeof name === 'string') return reject(new DomainError(name, err.details || name, { cause: err }));
       if (OUTAGE.has(err.code)) return reject(new UpstreamUnavailableError('internal call failed', { cause: err }));
+      // The other service refused a value that came from this call's request: the caller's error.
+      if (err.code === status.INVALID_ARGUMENT) return reject(new InvalidArgumentError(err.details || 'invalid argument'));
       reject(new Error(`internal call failed with status ${err.code}`, { cause: err }));
     });
   });
