@@ -7,7 +7,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openTestDatabase, type TestDatabase } from '@kfrm/db/test-database';
+import { openTestDatabase, type OpenTestDatabaseOptions, type TestDatabase } from '@kfrm/db/test-database';
 import { createStore, type Store } from '@kfrm/store';
 import type { DestinationStream } from 'pino';
 import type { ServiceModule } from './service-module';
@@ -28,10 +28,18 @@ export interface TestServices {
 
 export async function startTestServices(
   modules: ServiceModule[],
-  options: { name: string; env?: Record<string, string>; logDestination?: DestinationStream; store?: Store } & Pick<StartOptions, 'spanExporter'>,
+  options: {
+    name: string;
+    env?: Record<string, string>;
+    logDestination?: DestinationStream;
+    /** A store the caller owns and closes (e.g. a `prefixed` view); default: one of our own. */
+    store?: Store;
+    /** For openTestDatabase, e.g. a bigger `poolMax` for tests that run many calls at once. */
+    databaseOptions?: OpenTestDatabaseOptions;
+  } & Pick<StartOptions, 'spanExporter'>,
 ): Promise<TestServices> {
   const dataDir = await mkdtemp(join(tmpdir(), `kfrm-${options.name}-`));
-  const database = await openTestDatabase();
+  const database = await openTestDatabase(options.databaseOptions);
   const ownsStore = !options.store;
   const store = options.store ?? (await createStore({ redisUrl: process.env.REDIS_URL }));
   const running = await startServices(modules, {

@@ -1,19 +1,17 @@
 import { createPrivateKey } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTestDatabase, type TestDatabase } from '@kfrm/db/test-database';
 import { KeyEncryptionKey, encryptForSession, openEncryptedText, openKeySessions } from '@kfrm/e2e-crypto';
 import { createCapturingDestination } from '@kfrm/logging';
 import { EncryptedMessage_ProviderType } from '@kfrm/proto/gen/kfrm/api/common/common';
 import { CommonApiError, CommonApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/api/common/error';
 import { E2eTestServiceClient } from '@kfrm/proto/gen/kfrm/api/e2e/e2e_test';
 import { GetKeyApiError, GetKeyApiError_ErrorCode, KeyServiceClient } from '@kfrm/proto/gen/kfrm/api/key/key';
-import { startServices, type RunningServices } from '@kfrm/runtime';
+import type { RunningServices } from '@kfrm/runtime';
+import { startTestServices, type TestServices } from '@kfrm/runtime/testing';
 import { apiErrorCode } from '@kfrm/server-kit';
-import { createStore, type Store } from '@kfrm/store';
 import { e2eKeyModule } from './e2e-key.module';
 
 const { AUTH, BANKING, UNKNOWN } = EncryptedMessage_ProviderType;
@@ -33,33 +31,21 @@ const failed = (promise: Promise<unknown>) =>
   );
 
 describe('e2e-key over TLS', () => {
+  let services: TestServices;
   let dataDir: string;
-  let database: TestDatabase;
-  let store: Store;
   let running: RunningServices;
   let keys: KeyServiceClient;
   const logs = createCapturingDestination();
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'kfrm-e2e-key-'));
-    database = await openTestDatabase();
-    store = await createStore({ redisUrl: process.env.REDIS_URL });
-    running = await startServices([e2eKeyModule], {
-      name: 'e2e-key-test',
-      env: { KFRM_DATA_DIR: dataDir, KFRM_MOBILE_LISTEN: '127.0.0.1:0', KFRM_INTERNAL_LISTEN: '127.0.0.1:0', LOG_LEVEL: 'trace' },
-      db: database,
-      store,
-      logDestination: logs,
-    });
-    keys = new KeyServiceClient(`127.0.0.1:${running.mobilePort}`, grpc.credentials.createSsl(await readFile(running.serverCaCertFile)));
+    services = await startTestServices([e2eKeyModule], { name: 'e2e-key-test', env: { LOG_LEVEL: 'trace' }, logDestination: logs });
+    ({ dataDir, running } = services);
+    keys = new KeyServiceClient(services.mobileAddress, grpc.credentials.createSsl(services.serverCaPem));
   }, 60_000);
 
   afterAll(async () => {
     keys?.close();
-    await running?.stop();
-    await store?.close();
-    await database?.close();
-    await rm(dataDir, { recursive: true, force: true });
+    await services?.close();
   });
 
   it('creates the embedded key-encryption key in the data directory, readable by the owner only', async () => {
@@ -93,7 +79,7 @@ describe('e2e-key over TLS', () => {
   });
 
   it('E2eTestService needs a device certificate', async () => {
-    const client = new E2eTestServiceClient(`127.0.0.1:${running.mobilePort}`, grpc.credentials.createSsl(await readFile(running.serverCaCertFile)));
+    const client = new E2eTestServiceClient(services.mobileAddress, grpc.credentials.createSsl(services.serverCaPem));
     try {
       const key = await call(keys.getKey.bind(keys), { provider: AUTH });
       const { encryptedMessage } = await encryptForSession(key.publicKey, key.sessionId, 'AUTH', 'not for strangers');

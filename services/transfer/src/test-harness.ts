@@ -6,11 +6,8 @@
 // PKCS#7 check is the user service's (tested there); what matters here is that is_verified is
 // true exactly for the bytes the user signed.
 import { createHmac } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { openTestDatabase, type TestDatabase } from '@kfrm/db/test-database';
+import type { TestDatabase } from '@kfrm/db/test-database';
 import { DomainError } from '@kfrm/errors';
 import { createCapturingDestination } from '@kfrm/logging';
 import {
@@ -33,9 +30,9 @@ import {
   UserSession,
 } from '@kfrm/proto/gen/kfrm/api/user/user';
 import { ConsumeProcessApiError, ConsumeProcessApiError_ErrorCode, ProcessStepServiceService } from '@kfrm/proto/gen/kfrm/api/user/user_internal';
-import { startServices, type RunningServices, type ServiceModule } from '@kfrm/runtime';
+import type { RunningServices, ServiceModule } from '@kfrm/runtime';
+import { startTestServices } from '@kfrm/runtime/testing';
 import { apiErrorType, defineService } from '@kfrm/server-kit';
-import { createStore, type Store } from '@kfrm/store';
 // The real account module; imported by path (a test-only need, not a package dependency).
 import { accountModule } from '../../account/src/account.module';
 
@@ -177,24 +174,14 @@ const krw = (majorAmount: bigint) => ({ currencyCode: CurrencyCode.KRW, majorAmo
 
 /** `userModule`: the real user service instead of the stand-in (whose helpers then see nothing). */
 export async function startHarness(modules: ServiceModule[], options: { userModule?: ServiceModule } = {}): Promise<Harness> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'kfrm-transfer-'));
-  const database = await openTestDatabase({ poolMax: 16 });
-  const store: Store = await createStore({ redisUrl: process.env.REDIS_URL });
   const users = fakeUserService();
   const logs = createCapturingDestination();
-  const running = await startServices([accountModule, options.userModule ?? users.module, ...modules], {
+  const services = await startTestServices([accountModule, options.userModule ?? users.module, ...modules], {
     name: 'transfer-test',
-    env: {
-      KFRM_DATA_DIR: dataDir,
-      KFRM_MOBILE_LISTEN: '127.0.0.1:0',
-      KFRM_INTERNAL_LISTEN: '127.0.0.1:0',
-      KFRM_MIGRATE_ON_START: 'true',
-      LOG_LEVEL: 'debug',
-    },
-    db: database,
-    store,
+    databaseOptions: { poolMax: 16 },
     logDestination: logs,
   });
+  const { running, database } = services;
   const ledger = running.internalClients.get(LedgerServiceClient);
   let deposits = 0;
   return {
@@ -228,11 +215,6 @@ export async function startHarness(modules: ServiceModule[], options: { userModu
       const { events } = await call<ListOutboxEventsResponse>((cb) => ledger.listOutboxEvents({ afterId: 0n, limit: 1000 }, cb));
       return events.map((e) => ({ userId: e.userId, title: e.title, entryId: e.entryId }));
     },
-    async close() {
-      await running.stop();
-      await store.close();
-      await database.close();
-      await rm(dataDir, { recursive: true, force: true });
-    },
+    close: () => services.close(),
   };
 }

@@ -1,19 +1,16 @@
 // Shared set-up of the identity gRPC tests: device, E2E key and auth services plus a user service
 // (the real one, or the in-memory stand-in), and what the phone does to sign up and log in.
 import { generateKeyPairSync, randomBytes, webcrypto } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { expect } from 'vitest';
 import type * as grpc from '@grpc/grpc-js';
 import { AppClient, unary, type DeviceKeyKind } from '@kfrm/app-client';
-import { openTestDatabase, type TestDatabase } from '@kfrm/db/test-database';
 import { createCapturingDestination } from '@kfrm/logging';
 import { createCsr, signData } from '@kfrm/pki';
 import { LoginServiceClient, RegistrationServiceClient } from '@kfrm/proto/gen/kfrm/api/auth/auth';
 import { AuthenticationServiceClient } from '@kfrm/proto/gen/kfrm/api/authentication/authentication';
 import { AuthenticationProcess_ProcessStatus, EncryptedMessage_ProviderType } from '@kfrm/proto/gen/kfrm/api/common/common';
-import { startServices, type RunningServices, type ServiceModule } from '@kfrm/runtime';
+import type { ServiceModule } from '@kfrm/runtime';
+import { startTestServices } from '@kfrm/runtime/testing';
 import { deviceModule } from '@kfrm/service-device';
 import { e2eKeyModule } from '@kfrm/service-e2e-key';
 import { createStore, prefixed, type Store } from '@kfrm/store';
@@ -37,22 +34,19 @@ export const loginSvc = (app: AppClient) => app.client(LoginServiceClient);
 export const authn = (app: AppClient) => app.client(AuthenticationServiceClient);
 
 export async function startIdentityHarness(userModule: ServiceModule, authOptions: AuthModuleOptions = {}) {
-  const dataDir = await mkdtemp(join(tmpdir(), 'kfrm-auth-'));
-  const database: TestDatabase = await openTestDatabase();
   const baseStore = await createStore({ redisUrl: process.env.REDIS_URL });
   // Redis outlives each test database, whose user ids start again at 1: a view of our own keeps
   // an earlier run's attempt counters and locks away from this run's users.
   const store: Store = prefixed(baseStore, `test-${randomBytes(6).toString('hex')}:`);
   const logs = createCapturingDestination();
-  const running: RunningServices = await startServices([deviceModule, e2eKeyModule, createAuthModule(authOptions), userModule], {
-    name: 'auth-test',
-    env: { KFRM_DATA_DIR: dataDir, KFRM_MOBILE_LISTEN: '127.0.0.1:0', KFRM_INTERNAL_LISTEN: '127.0.0.1:0', KFRM_MIGRATE_ON_START: 'true', LOG_LEVEL: 'debug' },
-    db: database,
-    store,
-    logDestination: logs,
+  const modules = [deviceModule, e2eKeyModule, createAuthModule(authOptions), userModule];
+  // startTestServices closes only a store it made: the view and the store under it are ours.
+  const services = await startTestServices(modules, { name: 'auth-test', store, logDestination: logs }).catch(async (err: unknown) => {
+    await store.close();
+    await baseStore.close();
+    throw err;
   });
-  const serverCaPem = await readFile(running.serverCaCertFile);
-  const address = `127.0.0.1:${running.mobilePort}`;
+  const { running, serverCaPem, mobileAddress: address } = services;
   const apps: AppClient[] = [];
   /** Every token and key the tests saw, for the log check. */
   const secretsSeen: string[] = [];
@@ -135,11 +129,9 @@ export async function startIdentityHarness(userModule: ServiceModule, authOption
 
   async function close() {
     for (const app of apps) app.close();
-    await running.stop();
+    await services.close();
     await store.close();
     await baseStore.close();
-    await database.close();
-    await rm(dataDir, { recursive: true, force: true });
   }
 
   return { running, store, logs, secretsSeen, newPhone, createUser, agree, signingKey, issueAndVerify, register, loginWithPin, close };
