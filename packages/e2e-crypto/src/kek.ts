@@ -80,6 +80,8 @@ export interface KeyEncryptionKeySource {
   e2eKekFile: string;
   /** True in the embedded default only: create the file on first start when it is missing. */
   e2eKekGenerate: boolean;
+  /** The variable named in error messages (other keys in the same format reuse this loader); default `KFRM_E2E_KEK_FILE`. */
+  variable?: string;
 }
 
 /**
@@ -90,17 +92,18 @@ export interface KeyEncryptionKeySource {
  */
 export async function loadKeyEncryptionKey(source: KeyEncryptionKeySource): Promise<KeyEncryptionKey> {
   const file = source.e2eKekFile;
+  const variable = source.variable ?? KEK_VARIABLE;
   if (source.e2eKekGenerate) await createKeyFileIfMissing(file);
   let content: Buffer;
   try {
     content = await readFile(file);
   } catch (err) {
-    throw new Error(`${KEK_VARIABLE}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err });
+    throw new Error(`${variable}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err });
   }
   try {
     return parseKeyEncryptionKey(content);
   } catch (err) {
-    throw new Error(`${KEK_VARIABLE}: ${file} ${(err as Error).message}`);
+    throw new Error(`${variable}: ${file} ${(err as Error).message}`);
   } finally {
     content.fill(0);
   }

@@ -2,6 +2,7 @@ import { isUniqueViolation } from '@kfrm/db';
 import { DomainError, InvalidArgumentError } from '@kfrm/errors';
 import type { UserDomainDeps } from './deps';
 import { isPlausibleResidentId } from './resident-id';
+import { residentIdOf } from './resident-id-seal';
 import { newCustomerId, newToken, tokenHash } from './tokens';
 import type { KycStatusName, UserRecord, UserStatusName } from './user.model';
 import {
@@ -170,8 +171,10 @@ export function createAccounts(deps: UserDomainDeps) {
             if (!user) throw userNotFound();
             if (typeof input.residentId !== 'string' || !isPlausibleResidentId(input.residentId, now)) throw verificationFailed();
             if (typeof input.name !== 'string' || input.name.trim() === '' || comparableName(input.name) !== comparableName(user.userName)) throw verificationFailed();
-            if (user.residentId !== null && user.residentId !== input.residentId) throw verificationFailed();
-            return setCustomerInfo(trx, user.id, input.residentId, user.customerId ?? newCustomerId(), now);
+            const recorded = residentIdOf(deps.residentIds, user);
+            if (recorded !== null && recorded !== input.residentId) throw verificationFailed();
+            // Sealed afresh even when unchanged: a legacy plain row is sealed here too.
+            return setCustomerInfo(trx, user.id, deps.residentIds.seal(user.id, input.residentId), user.customerId ?? newCustomerId(), now);
           });
         } catch (err) {
           // Two users drew the same customer id (one in 10^12): draw again.

@@ -1,4 +1,5 @@
 import type { Logger } from '@kfrm/logging';
+import type { ResidentIdSealer } from './resident-id-seal';
 import type { UserDb } from './user.repository';
 
 /** Why the user service asks the device service to revoke a device. */
@@ -26,6 +27,8 @@ export interface UserDomainDeps {
   logger: Logger;
   devices: DeviceRevoker;
   signingCertificates: SigningCertificateSource;
+  /** Seals and opens resident ids (under the user data key). */
+  residentIds: ResidentIdSealer;
   /** Session token lifetime. */
   sessionTtlMs: number;
   /** Absolute lifetime of a refresh-token family (rotation never extends it). */

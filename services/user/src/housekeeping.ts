@@ -1,5 +1,5 @@
 import type { UserDomainDeps } from './deps';
-import { purgeExpired } from './user.repository';
+import { lockUnsealedResidentIds, purgeExpired, replaceWithSealedResidentId } from './user.repository';
 
 /** Expired rows are kept this long after they expire (for support and audit), then deleted. */
 export const PURGE_GRACE_MS = 24 * 60 * 60_000;
@@ -10,4 +10,24 @@ export async function purgeExpiredRows(deps: Pick<UserDomainDeps, 'db' | 'logger
   const purged = await purgeExpired(deps.db, new Date(now.getTime() - PURGE_GRACE_MS));
   if (purged.processes > 0 || purged.sessions > 0) deps.logger.info(purged, 'expired processes and sessions deleted');
   return purged;
+}
+
+/**
+ * Seals resident ids still held in plain text (rows written before migration 003, or by an older
+ * replica during a rolling update) and clears the plain column, a batch per transaction. Safe to
+ * run again and on several replicas at once. Logs the count only, never a value.
+ */
+export async function sealUnsealedResidentIds(deps: Pick<UserDomainDeps, 'db' | 'logger' | 'residentIds'>, batchSize = 500): Promise<number> {
+  let sealed = 0;
+  for (;;) {
+    const batch = await deps.db.transaction().execute(async (trx) => {
+      const rows = await lockUnsealedResidentIds(trx, batchSize);
+      for (const row of rows) await replaceWithSealedResidentId(trx, row.id, deps.residentIds.seal(row.id, row.residentId));
+      return rows.length;
+    });
+    sealed += batch;
+    if (batch < batchSize) break;
+  }
+  if (sealed > 0) deps.logger.info({ sealed }, 'plain resident ids sealed');
+  return sealed;
 }

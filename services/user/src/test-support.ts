@@ -1,11 +1,13 @@
 // Shared set-up for the user service's integration tests (not a test file itself).
 import { migrateSchema } from '@kfrm/db';
 import { openTestDatabase, type TestDatabase } from '@kfrm/db/test-database';
+import { KeyEncryptionKey } from '@kfrm/e2e-crypto';
 import { createCapturingDestination, createLogger } from '@kfrm/logging';
 import { createAccounts } from './accounts';
 import { DEFAULT_TTLS, UpstreamUnavailableError, type ActiveSigningCertificate, type DeviceRevocationReason, type UserDomainDeps } from './deps';
 import { migrations } from './migrations';
 import { createProcesses } from './processes';
+import { createResidentIdSealer } from './resident-id-seal';
 import { createSessions } from './sessions';
 import type { UserDb } from './user.repository';
 import { USER_SCHEMA, type UserDatabase } from './user.table';
@@ -54,6 +56,7 @@ export async function openHarness(): Promise<Harness> {
     logger,
     ...DEFAULT_TTLS,
     now: clock.now,
+    residentIds: createResidentIdSealer(KeyEncryptionKey.generate()),
     devices: {
       async revokeDevice(deviceId, reason) {
         if (deviceServiceDown.value) {

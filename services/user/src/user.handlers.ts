@@ -37,6 +37,7 @@ import {
 import { apiErrorType, defineService } from '@kfrm/server-kit';
 import type { Accounts } from './accounts';
 import type { Processes } from './processes';
+import type { ResidentIdSealer } from './resident-id-seal';
 import type { Sessions } from './sessions';
 import {
   factorType,
@@ -56,10 +57,11 @@ export interface UserUseCases {
   accounts: Accounts;
   sessions: Sessions;
   processes: Processes;
+  residentIds: ResidentIdSealer;
 }
 
 /** The seed's internal UserService. */
-export function userServiceHandlers({ accounts, sessions, processes }: UserUseCases) {
+export function userServiceHandlers({ accounts, sessions, processes, residentIds }: UserUseCases) {
   const findErrors = apiErrorType(FindBySessionTokenApiError, FindBySessionTokenApiError_ErrorCode);
   return defineService(
     UserServiceService,
@@ -72,7 +74,7 @@ export function userServiceHandlers({ accounts, sessions, processes }: UserUseCa
         return { userSession: toProtoUserSession(await accounts.findByCustomerId(request.customerId)) };
       },
       async findByUserId(request) {
-        return { user: toProtoUser(await accounts.findByUserId(parseUserId(request.userId))) };
+        return { user: toProtoUser(await accounts.findByUserId(parseUserId(request.userId)), residentIds) };
       },
       async createProcess(request) {
         const process = await processes.createProcess({
@@ -102,7 +104,7 @@ export function userServiceHandlers({ accounts, sessions, processes }: UserUseCa
   );
 }
 
-export function userAccountHandlers({ accounts }: UserUseCases) {
+export function userAccountHandlers({ accounts, residentIds }: UserUseCases) {
   return defineService(
     UserAccountServiceService,
     {
@@ -120,7 +122,7 @@ export function userAccountHandlers({ accounts }: UserUseCases) {
       },
       async findByUserToken(request) {
         const user = await accounts.findByUserToken(request.userToken);
-        return { user: toProtoUser(user), deviceUuid: user.deviceUuid };
+        return { user: toProtoUser(user, residentIds), deviceUuid: user.deviceUuid };
       },
       async updateUserStatus(request) {
         const user = await accounts.updateUserStatus({
@@ -130,7 +132,7 @@ export function userAccountHandlers({ accounts }: UserUseCases) {
           reason: request.reason,
           unlock: request.unlock,
         });
-        return { user: toProtoUser(user) };
+        return { user: toProtoUser(user, residentIds) };
       },
       async updateCustomerInfo(request) {
         const user = await accounts.updateCustomerInfo({ userId: requireId(request.userId, 'user_id'), residentId: request.residentId, name: request.name });
@@ -138,7 +140,7 @@ export function userAccountHandlers({ accounts }: UserUseCases) {
       },
       async updateKyc(request) {
         const user = await accounts.updateKyc({ userId: requireId(request.userId, 'user_id'), kycStatus: kycStatusName(request.kycStatus), reason: request.reason });
-        return { user: toProtoUser(user) };
+        return { user: toProtoUser(user, residentIds) };
       },
       async bindDevice(request) {
         const { previousDeviceId } = await accounts.bindDevice({ userId: requireId(request.userId, 'user_id'), deviceId: request.deviceId, deviceUuid: request.deviceUuid });

@@ -10,6 +10,7 @@ import {
 import { UserStatus } from '@kfrm/proto/gen/kfrm/api/common/user/status/user_status';
 import { KycStatus, type User, type UserSession } from '@kfrm/proto/gen/kfrm/api/user/user';
 import type { FactorType } from './policy';
+import { residentIdOf, type ResidentIdSealer } from './resident-id-seal';
 import type { KycStatusName, ProcessRecord, TransactionTypeName, UserRecord, UserStatusName } from './user.model';
 
 const USER_STATUS: Record<UserStatusName, UserStatus> = {
@@ -96,9 +97,11 @@ export function requireId(value: bigint, field: string): bigint {
 
 /**
  * The seed's User. `user_token` is always empty (only its hash is kept) and so is
- * `verification_hint` (registration state, held by auth).
+ * `verification_hint` (registration state, held by auth). `resident_id` is opened here, for
+ * internal callers only (casa's birth-date rule); a seal that does not open throws (INTERNAL)
+ * rather than answering an empty resident id.
  */
-export function toProtoUser(user: UserRecord): User {
+export function toProtoUser(user: UserRecord, residentIds: ResidentIdSealer): User {
   return {
     userId: user.id,
     deviceId: user.deviceId ?? 0n,
@@ -110,7 +113,7 @@ export function toProtoUser(user: UserRecord): User {
     userCi: user.userCi,
     userToken: '',
     userStatus: USER_STATUS[user.status],
-    residentId: user.residentId ?? '',
+    residentId: residentIdOf(residentIds, user) ?? '',
     customerId: user.customerId ?? '',
     reason: user.reason ?? '',
     kycStatus: KYC_STATUS[user.kycStatus],

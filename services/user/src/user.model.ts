@@ -12,7 +12,10 @@ export interface UserRecord {
   userCi: string;
   deviceId: bigint | null;
   deviceUuid: string;
-  residentId: string | null;
+  /** Sealed resident id (see resident-id-seal.ts); read it with `residentIdOf`. */
+  residentIdSealed: string | null;
+  /** A plain resident id not yet sealed (legacy row); null once sealed. */
+  residentIdUnsealed: string | null;
   customerId: string | null;
   kycStatus: KycStatusName;
   reason: string | null;

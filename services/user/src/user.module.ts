@@ -1,10 +1,13 @@
-import { int, readConfig, type Env } from '@kfrm/config';
-import type { ServiceModule } from '@kfrm/runtime';
+import { join } from 'node:path';
+import { ConfigError, int, readConfig, str, type Env } from '@kfrm/config';
+import { loadKeyEncryptionKey, type KeyEncryptionKey } from '@kfrm/e2e-crypto';
+import type { RuntimeConfig, ServiceModule } from '@kfrm/runtime';
 import { createAccounts } from './accounts';
-import { purgeExpiredRows } from './housekeeping';
+import { purgeExpiredRows, sealUnsealedResidentIds } from './housekeeping';
 import type { DeviceRevoker, SigningCertificateSource } from './deps';
 import { migrations } from './migrations';
 import { createProcesses } from './processes';
+import { createResidentIdSealer } from './resident-id-seal';
 import { createSessions } from './sessions';
 import { deviceRevokerFrom, signingCertificatesFrom } from './upstream.client';
 import { processStepHandlers, sessionHandlers, userAccountHandlers, userServiceHandlers } from './user.handlers';
@@ -29,9 +32,24 @@ function readUserConfig(env: Env | undefined) {
       refreshFamilyTtlSeconds: int('KFRM_USER_REFRESH_TTL_SECONDS', { default: 14 * 24 * 60 * 60, min: 60 * 60, max: 90 * 24 * 60 * 60 }),
       processTtlSeconds: int('KFRM_USER_PROCESS_TTL_SECONDS', { default: 5 * 60, min: 30, max: 60 * 60 }),
       purgeIntervalMs: int('KFRM_USER_PURGE_INTERVAL_MS', { default: 60 * 60_000, min: 1_000, max: 24 * 60 * 60_000 }),
+      // Seals resident ids at rest (32 raw bytes, or their base64); see resident-id-seal.ts.
+      dataKeyFile: str(USER_DATA_KEY_VARIABLE, { optional: true }),
     },
     env,
   );
+}
+
+const USER_DATA_KEY_VARIABLE = 'KFRM_USER_DATA_KEY_FILE';
+
+/**
+ * The user data key: from KFRM_USER_DATA_KEY_FILE; required in real mode (a key invented at
+ * start would leave every sealed resident id unreadable after a restart or on another replica).
+ * The embedded default generates one once into the data directory (0600).
+ */
+export async function loadUserDataKey(file: string | undefined, runtime: Pick<RuntimeConfig, 'mode' | 'dataDir'>): Promise<KeyEncryptionKey> {
+  if (file !== undefined) return loadKeyEncryptionKey({ e2eKekFile: file, e2eKekGenerate: false, variable: USER_DATA_KEY_VARIABLE });
+  if (runtime.mode === 'real') throw new ConfigError([`${USER_DATA_KEY_VARIABLE} is required when DATABASE_URL is set`]);
+  return loadKeyEncryptionKey({ e2eKekFile: join(runtime.dataDir, 'keys', 'user-data-key'), e2eKekGenerate: true, variable: USER_DATA_KEY_VARIABLE });
 }
 
 /**
@@ -44,19 +62,23 @@ export function createUserModule(options: UserModuleOptions = {}): ServiceModule
     name: 'user',
     schema: USER_SCHEMA,
     migrations,
-    create({ db, logger, internalClients }) {
+    async create({ db, logger, internalClients, config: runtime }) {
       const config = readUserConfig(options.env);
+      const residentIds = createResidentIdSealer(await loadUserDataKey(config.dataKeyFile, runtime));
       const deps = {
         db: db.kysely<UserDatabase>(USER_SCHEMA),
         logger,
         devices: options.devices ?? deviceRevokerFrom(internalClients, logger),
         signingCertificates: options.signingCertificates ?? signingCertificatesFrom(internalClients),
+        residentIds,
         sessionTtlMs: config.sessionTtlSeconds * 1000,
         refreshFamilyTtlMs: config.refreshFamilyTtlSeconds * 1000,
         processTtlMs: config.processTtlSeconds * 1000,
         now: options.now,
       };
-      const useCases = { accounts: createAccounts(deps), sessions: createSessions(deps), processes: createProcesses(deps) };
+      // Before serving: every resident id read afterwards is sealed (or read plain until sealed).
+      await sealUnsealedResidentIds(deps);
+      const useCases = { accounts: createAccounts(deps), sessions: createSessions(deps), processes: createProcesses(deps), residentIds };
       // Housekeeping only: a failed run is logged and retried at the next tick.
       const purge = setInterval(() => {
         purgeExpiredRows(deps).catch((err: unknown) => logger.error({ err }, 'purging expired rows failed'));

@@ -28,7 +28,8 @@ function toUser(row: Selectable<UsersTable>): UserRecord {
     userCi: row.user_ci,
     deviceId: row.device_id === null ? null : BigInt(row.device_id),
     deviceUuid: row.device_uuid,
-    residentId: row.resident_id,
+    residentIdSealed: row.resident_id_sealed,
+    residentIdUnsealed: row.resident_id,
     customerId: row.customer_id,
     kycStatus: row.kyc_status,
     reason: row.reason,
@@ -146,14 +147,36 @@ export async function setUserStatus(trx: UserTrx, id: bigint, status: UserStatus
   return toUser(row);
 }
 
-export async function setCustomerInfo(trx: UserTrx, id: bigint, residentId: string, customerId: string, now: Date): Promise<UserRecord> {
+/** `residentIdSealed` is the sealed form; the plain column is cleared. */
+export async function setCustomerInfo(trx: UserTrx, id: bigint, residentIdSealed: string, customerId: string, now: Date): Promise<UserRecord> {
   const row = await trx
     .updateTable('users')
-    .set({ resident_id: residentId, customer_id: customerId, updated_at: now })
+    .set({ resident_id_sealed: residentIdSealed, resident_id: null, customer_id: customerId, updated_at: now })
     .where('id', '=', id.toString())
     .returningAll()
     .executeTakeFirstOrThrow();
   return toUser(row);
+}
+
+/**
+ * Up to `limit` rows that still hold a plain resident id, locked for the backfill. SKIP LOCKED:
+ * replicas starting together take different rows instead of waiting on each other.
+ */
+export async function lockUnsealedResidentIds(trx: UserTrx, limit: number): Promise<Array<{ id: bigint; residentId: string }>> {
+  const rows = await trx
+    .selectFrom('users')
+    .select(['id', 'resident_id'])
+    .where('resident_id', 'is not', null)
+    .orderBy('id')
+    .limit(limit)
+    .forUpdate()
+    .skipLocked()
+    .execute();
+  return rows.map((row) => ({ id: BigInt(row.id), residentId: row.resident_id! }));
+}
+
+export async function replaceWithSealedResidentId(trx: UserTrx, id: bigint, residentIdSealed: string): Promise<void> {
+  await trx.updateTable('users').set({ resident_id_sealed: residentIdSealed, resident_id: null }).where('id', '=', id.toString()).execute();
 }
 
 export async function setKyc(db: UserDb, id: bigint, kycStatus: KycStatusName, reason: string | null, now: Date): Promise<UserRecord | undefined> {

@@ -23,8 +23,13 @@ export interface UsersTable {
   user_token_hash: string;
   device_id: ColumnType<string | null, bigint | string | null, bigint | string | null>;
   device_uuid: string;
-  /** Never logged (the logger redacts `resident_id` by name); see README. */
+  /**
+   * Legacy plain resident id: null once sealed (migration 003 and the backfill at start). Never
+   * logged (the logger redacts `resident_id` by name); see README.
+   */
   resident_id: string | null;
+  /** base64url(iv ‖ ciphertext ‖ tag) of the resident id under the user data key; never logged. */
+  resident_id_sealed: ColumnType<string | null, string | null | undefined, string | null>;
   customer_id: string | null;
   kyc_status: ColumnType<KycStatusName, KycStatusName | undefined, KycStatusName>;
   reason: string | null;
