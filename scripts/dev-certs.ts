@@ -28,6 +28,7 @@ export interface DevSecrets {
   e2eKekFile: string;
   authPepperFile: string;
   casaPepperFile: string;
+  userDataKeyFile: string;
   signingCaCertFile: string;
   signingCaKeyFile: string;
 }
@@ -48,8 +49,10 @@ export async function ensureDevSecrets(dir: string, hosts: string[]): Promise<De
   await ensureRandomKeyFile(authPepperFile);
   const casaPepperFile = join(dir, 'casa-pepper');
   await ensureRandomKeyFile(casaPepperFile);
+  const userDataKeyFile = join(dir, 'user-data-key');
+  await ensureRandomKeyFile(userDataKeyFile);
   const signing = await ensureDevSigningCa(dir);
-  const files = { ...tls, e2eKekFile, authPepperFile, casaPepperFile, ...signing };
+  const files = { ...tls, e2eKekFile, authPepperFile, casaPepperFile, userDataKeyFile, ...signing };
   // Compose mounts file secrets as bind mounts and ignores `uid`/`mode` for them, so the
   // container's user (uid 10001) can read them only if they are world-readable. Acceptable for
   // throwaway dev keys in a gitignored folder; never do this with real keys.
