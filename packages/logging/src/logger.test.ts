@@ -13,7 +13,7 @@ describe('createLogger', () => {
   it('never writes secrets at any depth, also inside errors', () => {
     const dest = createCapturingDestination();
     const log = createLogger({ service: 'test', destination: dest });
-    const secrets = ['123456', 'tok-abc', 'refresh-xyz', 'pw-1', '900101-1234567', 'PRIVATEKEYDATA', 'MIIBsig'];
+    const secrets = ['123456', 'tok-abc', 'refresh-xyz', 'pw-1', '900101-1234567', 'PRIVATEKEYDATA', 'MIIBsig', 'SEALED-RRN-1', 'SEALED-RRN-2', '900101-7654321'];
     const err = Object.assign(new Error('boom'), { request: { pin: secrets[0] } });
     log.error(
       {
@@ -24,6 +24,7 @@ describe('createLogger', () => {
           nested: { refreshToken: secrets[2], password: secrets[3], residentId: secrets[4] },
           keys: [{ privateKey: secrets[5] }],
           signed_data: secrets[6],
+          row: { resident_id_sealed: secrets[7], residentIdSealed: secrets[8], residentIdUnsealed: secrets[9] },
         },
       },
       'failed',

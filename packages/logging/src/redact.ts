@@ -6,7 +6,7 @@
 
 // Keys whose values are secrets: never written, not even in part.
 const SECRET_KEY =
-  /^(pin|pins|pattern|patterns|password|passwd|secret|.*_?secret|.*secret_?key|.*token|.*tokens|authorization|cookie|private_?key|.*privatekey|key_?material|pepper|signed_?data|signeddata|signature|enc_?data|encdata|csr|otp|cvc|cvv|kyc_?data|kycdata|resident_?id|residentid|ssn|birth_?date|birthdate|birthday)$/i;
+  /^(pin|pins|pattern|patterns|password|passwd|secret|.*_?secret|.*secret_?key|.*token|.*tokens|authorization|cookie|private_?key|.*privatekey|key_?material|pepper|signed_?data|signeddata|signature|enc_?data|encdata|csr|otp|cvc|cvv|kyc_?data|kycdata|resident_?id(_?(un)?sealed)?|residentid(un)?sealed|residentid|ssn|birth_?date|birthdate|birthday)$/i;
 
 // Keys whose values identify an account: only the last four characters are kept.
 const ACCOUNT_KEY = /(account_?number|accountnumber|acc_?no|account_?num|bank_?acc.*|iban)$/i;
