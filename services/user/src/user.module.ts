@@ -82,6 +82,8 @@ export function createUserModule(options: UserModuleOptions = {}): ServiceModule
       // Housekeeping only: a failed run is logged and retried at the next tick.
       const purge = setInterval(() => {
         purgeExpiredRows(deps).catch((err: unknown) => logger.error({ err }, 'purging expired rows failed'));
+        // During a rolling update older replicas may still write plain ids: seal them soon, not at the next start.
+        sealUnsealedResidentIds(deps).catch((err: unknown) => logger.error({ err }, 'sealing resident ids failed'));
       }, config.purgeIntervalMs);
       purge.unref();
       return {
