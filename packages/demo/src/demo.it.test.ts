@@ -1,5 +1,6 @@
 // The simulator against the embedded backend started in this process: every service module, the
 // real listeners (TLS mobile, plaintext internal) on free ports, a test database and store.
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,12 +13,13 @@ import { TransactionType } from '@kfrm/proto/gen/kfrm/api/account/account';
 import { CurrencyCode } from '@kfrm/proto/gen/kfrm/api/common/common';
 import { NotificationEventType } from '@kfrm/proto/gen/kfrm/api/notification/notification';
 import { startServices, type RunningServices } from '@kfrm/runtime';
-import { createStore, type Store } from '@kfrm/store';
+import { createStore, prefixed, type Store } from '@kfrm/store';
 import { runDemo, STEP_COUNT, type DemoOptions } from './demo';
 import { main } from './main';
 
 let dataDir: string;
 let database: TestDatabase;
+let baseStore: Store;
 let store: Store;
 let running: RunningServices;
 let options: DemoOptions;
@@ -25,7 +27,9 @@ let options: DemoOptions;
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'kfrm-demo-'));
   database = await openTestDatabase();
-  store = await createStore({ redisUrl: process.env.REDIS_URL });
+  baseStore = await createStore({ redisUrl: process.env.REDIS_URL });
+  // Redis outlives the test database: per-device throttles (device ids restart at 1) must not add up across runs.
+  store = prefixed(baseStore, `demo-test-${randomUUID()}:`);
   running = await startServices(serviceModules, {
     name: 'demo-test',
     env: {
@@ -52,6 +56,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await running?.stop();
   await store?.close();
+  await baseStore?.close();
   await database?.close();
   await rm(dataDir, { recursive: true, force: true });
 });

@@ -4,11 +4,12 @@
  * when REDIS_URL is set), both listeners on free ports, migrations — and its teardown.
  * Not for production code.
  */
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openTestDatabase, type OpenTestDatabaseOptions, type TestDatabase } from '@kfrm/db/test-database';
-import { createStore, type Store } from '@kfrm/store';
+import { createStore, prefixed, type Store } from '@kfrm/store';
 import type { DestinationStream } from 'pino';
 import type { ServiceModule } from './service-module';
 import { startServices, type RunningServices, type StartOptions } from './start-services';
@@ -40,8 +41,10 @@ export async function startTestServices(
 ): Promise<TestServices> {
   const dataDir = await mkdtemp(join(tmpdir(), `kfrm-${options.name}-`));
   const database = await openTestDatabase(options.databaseOptions);
-  const ownsStore = !options.store;
-  const store = options.store ?? (await createStore({ redisUrl: process.env.REDIS_URL }));
+  // Redis outlives the fresh database: without a prefix of its own, counters keyed by ids that
+  // restart at 1 in every database (per-device throttles) would add up across runs and files.
+  const ownStore = options.store ? undefined : await createStore({ redisUrl: process.env.REDIS_URL });
+  const store = options.store ?? prefixed(ownStore!, `test-${options.name}-${randomUUID()}:`);
   const running = await startServices(modules, {
     name: options.name,
     env: {
@@ -57,7 +60,10 @@ export async function startTestServices(
     logDestination: options.logDestination,
     spanExporter: options.spanExporter,
   }).catch(async (err: unknown) => {
-    if (ownsStore) await store.close();
+    if (ownStore) {
+      await store.close();
+      await ownStore.close();
+    }
     await database.close();
     await rm(dataDir, { recursive: true, force: true });
     throw err;
@@ -72,7 +78,10 @@ export async function startTestServices(
     internalAddress: `127.0.0.1:${running.internalPort}`,
     async close() {
       await running.stop();
-      if (ownsStore) await store.close();
+      if (ownStore) {
+        await store.close();
+        await ownStore.close();
+      }
       await database.close();
       await rm(dataDir, { recursive: true, force: true });
     },
