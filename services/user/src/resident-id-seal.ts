@@ -43,7 +43,7 @@ export function createResidentIdSealer(key: KeyEncryptionKey): ResidentIdSealer 
 /**
  * The user's resident id in the clear, or null when none is recorded. A row still holding the
  * plain column (written before the column was sealed, or by an older replica during a rolling
- * update) is read as it is; the backfill at the next start seals it.
+ * update) is read as it is; the backfill (at start and on the hourly housekeeping tick) seals it.
  */
 export function residentIdOf(sealer: ResidentIdSealer, user: Pick<UserRecord, 'id' | 'residentIdSealed' | 'residentIdUnsealed'>): string | null {
   if (user.residentIdSealed !== null) return sealer.open(user.id, user.residentIdSealed);
