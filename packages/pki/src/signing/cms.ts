@@ -292,20 +292,20 @@ interface TrustedSigner {
 
 /**
  * The checks of step 4 that do not depend on the time — parsing, our CA's signature, not a CA,
- * EKU, key usage, key — passed once per certificate and CA, by the certificate's SHA-256. They
+ * EKU, key usage, key — passed once per certificate and CA, by the SHA-256 of both. They
  * were about a third of a transfer's signature check (ASN.1 in JavaScript and a signature
  * verify), and a user signs every transfer with the same certificate. Only passes are kept; the
  * validity period is checked on every call, and revocation is the caller's (it passes the
  * user's active certificate). Bounded: the oldest entries go first.
  */
-const passedSignerChecks = new WeakMap<x509.X509Certificate, Map<string, TrustedSigner>>();
+// Keyed by the bytes of the CA and of the certificate, not by object: callers parse the CA per
+// call (the user service reads it with the active certificate), so an object key never hit.
+const passedSignerChecks = new Map<string, TrustedSigner>();
 const MAX_PASSED_SIGNER_CHECKS = 10_000;
 
 async function checkTrustedSigner(der: Uint8Array, ca: x509.X509Certificate, now: Date): Promise<({ ok: true } & TrustedSigner) | { ok: false; detail: SignedDataRejection }> {
-  let passed = passedSignerChecks.get(ca);
-  if (!passed) passedSignerChecks.set(ca, (passed = new Map()));
-  const id = createHash('sha256').update(der).digest('base64');
-  const known = passed.get(id);
+  const id = `${createHash('sha256').update(new Uint8Array(ca.rawData)).digest('base64')}|${createHash('sha256').update(der).digest('base64')}`;
+  const known = passedSignerChecks.get(id);
   if (known) {
     if (now < known.certificate.notBefore) return { ok: false, detail: 'signer-certificate-not-yet-valid' };
     if (now > known.certificate.notAfter) return { ok: false, detail: 'signer-certificate-expired' };
@@ -324,8 +324,8 @@ async function checkTrustedSigner(der: Uint8Array, ca: x509.X509Certificate, now
   const key = await checkPublicKey(trusted.subjectPublicKeyInfo);
   if (!key.ok) return { ok: false, detail: `signer-key-${key.reason}` };
   const entry: TrustedSigner = { trusted, certificate: chain.certificate, key };
-  if (passed.size >= MAX_PASSED_SIGNER_CHECKS) passed.delete(passed.keys().next().value!);
-  passed.set(id, entry);
+  if (passedSignerChecks.size >= MAX_PASSED_SIGNER_CHECKS) passedSignerChecks.delete(passedSignerChecks.keys().next().value!);
+  passedSignerChecks.set(id, entry);
   return { ok: true, ...entry };
 }
 
