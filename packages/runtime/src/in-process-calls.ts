@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import type { InProcessUnary } from '@kfrm/server-kit';
+import { deadlineToDate, type InProcessUnary } from '@kfrm/server-kit';
 
 /** The unary method at a full path, when this process serves it; else undefined (the call goes over the network). */
 export type InProcessResolver = (path: string) => InProcessUnary | undefined;
@@ -18,12 +18,6 @@ const noTransport: ConstructorParameters<typeof grpc.InterceptingCall>[0] = {
   halfClose() {},
   getAuthContext: () => null,
 };
-
-function deadlineDate(deadline: grpc.Deadline | undefined): Date | undefined {
-  if (deadline === undefined) return undefined;
-  if (deadline instanceof Date) return deadline;
-  return Number.isFinite(deadline) ? new Date(deadline) : undefined;
-}
 
 /** Timers of the same instant fire a few ms apart; see the deadline check in halfClose. */
 const DEADLINE_SLACK_MS = 5;
@@ -68,7 +62,7 @@ export function inProcessInterceptor(resolve: InProcessResolver): grpc.Intercept
         request = message;
       },
       halfClose() {
-        const deadline = deadlineDate(options.deadline);
+        const deadline = deadlineToDate(options.deadline);
         if (deadline) {
           const left = deadline.getTime() - Date.now();
           if (left <= 0) return end(statusOnly(grpc.status.DEADLINE_EXCEEDED, 'Deadline exceeded'));

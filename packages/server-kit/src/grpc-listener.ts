@@ -85,11 +85,14 @@ function requestIdOf(metadata: grpc.Metadata): string {
 
 type SurfaceCall = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>;
 
-function deadlineOf(call: SurfaceCall): Date | undefined {
-  const deadline = call.getDeadline();
+/** A gRPC deadline (Date, ms since the epoch, or Infinity for none) as a Date, or undefined for none. */
+export function deadlineToDate(deadline: grpc.Deadline | undefined): Date | undefined {
+  if (deadline === undefined) return undefined;
   if (deadline instanceof Date) return deadline;
   return Number.isFinite(deadline) ? new Date(deadline) : undefined;
 }
+
+const deadlineOf = (call: SurfaceCall): Date | undefined => deadlineToDate(call.getDeadline());
 
 /**
  * One gRPC server on one address, with the standard health and reflection services, a guard
