@@ -27,8 +27,10 @@ export function cpuMsByCommand(names: readonly string[]): Record<string, number>
     const name = names.find((n) => comm === n || comm.startsWith(n));
     if (!name) continue;
     const fields = stat.slice(close + 2).split(' ');
-    // fields[0] is state (field 3); utime and stime are fields 14 and 15.
-    totals[name]! += ((Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND) * 1000;
+    // fields[0] is state (field 3); utime, stime, cutime, cstime are fields 14-17. The children's
+    // times count too: a PostgreSQL backend that exits mid-run (a closed connection) leaves its
+    // CPU in the postmaster's cutime/cstime, and would otherwise vanish from the sum.
+    totals[name]! += ((Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / TICKS_PER_SECOND) * 1000;
   }
   return totals;
 }
