@@ -1,4 +1,5 @@
 import { status, type ServiceError } from '@grpc/grpc-js';
+import { DependencyUnavailableError } from '@kfrm/errors';
 import { UserServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user';
 import type { DeviceIdentity, SessionIdentity } from '@kfrm/server-kit';
 import type { InternalClients } from './internal-clients';
@@ -6,10 +7,9 @@ import type { InternalClients } from './internal-clients';
 /** Answers that mean "no live session": the guard turns them into UNAUTHENTICATED. */
 const NO_SESSION = new Set([status.NOT_FOUND, status.UNAUTHENTICATED, status.INVALID_ARGUMENT]);
 
-export class SessionLookupUnavailableError extends Error {
-  // Mapped to UNAVAILABLE by the server kit's infrastructure table: a session that cannot be
-  // checked is never treated as valid.
-  override name = 'StoreUnavailableError';
+/** UNAVAILABLE: a session that cannot be checked is never treated as valid. */
+export class SessionLookupUnavailableError extends DependencyUnavailableError {
+  override name = 'SessionLookupUnavailableError';
 }
 
 /**

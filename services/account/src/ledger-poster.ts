@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { DomainError } from '@kfrm/errors';
+import { DependencyUnavailableError, DomainError } from '@kfrm/errors';
 import {
   findEntriesByKeys,
   lockAccounts,
@@ -81,8 +81,8 @@ interface Pending {
   reject(err: unknown): void;
 }
 
-/** The posting queue is full: the database cannot keep up. Nothing was posted; retry later. */
-export class LedgerOverloadedError extends Error {
+/** The posting queue is full: the database cannot keep up. Nothing was posted; retry later (UNAVAILABLE). */
+export class LedgerOverloadedError extends DependencyUnavailableError {
   override readonly name = 'LedgerOverloadedError';
 }
 

@@ -14,7 +14,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DomainError, InvalidArgumentError } from '@kfrm/errors';
+import { ConcurrentUpdateError, DomainError, InvalidArgumentError } from '@kfrm/errors';
 import type { Logger } from '@kfrm/logging';
 import { isWellFormedAccountNumber, isWellFormedInstitutionCode, maskName, processContext, signedContent, type TransferTerms } from './canonical';
 import { findInstitution, INSTITUTIONS, OWN_INSTITUTION_CODE, type InstitutionEntry } from './institutions';
@@ -56,7 +56,7 @@ export interface TransferDeps {
 }
 
 /** Another call is executing the same transfer right now (ABORTED: retry the call). */
-export class TransactionConflictError extends Error {
+export class TransactionConflictError extends ConcurrentUpdateError {
   override name = 'TransactionConflictError';
 }
 

@@ -5,7 +5,7 @@
  * nothing is decided on a guess.
  */
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
-import { DomainError } from '@kfrm/errors';
+import { DependencyUnavailableError, DomainError } from '@kfrm/errors';
 import {
   GetAccountForOwnerApiError,
   GetAccountForOwnerApiError_ErrorCode,
@@ -21,8 +21,8 @@ import { GetProcessApiError, GetProcessApiError_ErrorCode, UserServiceClient } f
 import { ConsumeProcessApiError, ConsumeProcessApiError_ErrorCode, ProcessStepServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user_internal';
 import { apiErrorCode } from '@kfrm/server-kit';
 
-/** Another service could not answer (mapped to UNAVAILABLE by the server kit). */
-export class UpstreamUnavailableError extends Error {
+/** Another service could not answer (UNAVAILABLE). */
+export class UpstreamUnavailableError extends DependencyUnavailableError {
   override name = 'UpstreamUnavailableError';
 }
 

@@ -1,13 +1,10 @@
 import { Metadata, status, type CallOptions, type ClientUnaryCall, type ServiceError } from '@grpc/grpc-js';
-import { DomainError, InvalidArgumentError } from '@kfrm/errors';
+import { DependencyUnavailableError, DomainError, InvalidArgumentError } from '@kfrm/errors';
 import { apiErrorCode, type ApiErrorMessage } from '@kfrm/server-kit';
 
-/**
- * Another service could not answer. Named like the store's outage error so the server kit maps it
- * to UNAVAILABLE: an identity check that cannot be made is never a pass.
- */
-export class UpstreamUnavailableError extends Error {
-  override name = 'StoreUnavailableError';
+/** Another service could not answer (UNAVAILABLE): an identity check that cannot be made is never a pass. */
+export class UpstreamUnavailableError extends DependencyUnavailableError {
+  override name = 'UpstreamUnavailableError';
 }
 
 const OUTAGE = new Set([status.UNAVAILABLE, status.DEADLINE_EXCEEDED, status.CANCELLED, status.RESOURCE_EXHAUSTED, status.ABORTED]);
