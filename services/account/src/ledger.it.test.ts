@@ -1,4 +1,4 @@
-// The ledger's promises (../../shared/reliability.md items 1-8), against PGlite and, with
+// The ledger's promises (docs/reliability.md items 1-8), against PGlite and, with
 // DATABASE_URL set, real Postgres, each with batching on and off.
 import { DomainError } from '@kfrm/errors';
 import { TransactionConflictError } from '@kfrm/db';
