@@ -8,7 +8,7 @@ import type { PostResult } from './ledger-poster';
 import { LedgerPoster } from './ledger-poster';
 import { createLedger, type PostTransferInput } from './ledger';
 import type { AccountRow } from './ledger.repository';
-import { krw, openTestLedger, type TestLedger } from './test-ledger';
+import { krw, openTestLedger, type TestLedger } from './testing/ledger.harness';
 import { createMemoryStore } from '@kfrm/store';
 
 const onPostgres = Boolean(process.env.DATABASE_URL);

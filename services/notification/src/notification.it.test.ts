@@ -8,7 +8,7 @@ import type { TestDatabase } from '@kfrm/db/test-database';
 import { NotificationEventType } from '@kfrm/proto/gen/kfrm/api/notification/notification';
 import { NOTIFICATION_STORE_PREFIX } from './notification.module';
 import { RELAY_LOCK_KEY } from './outbox-relay';
-import { FakeLedger, Instance, openNotificationDatabase, openSharedStores, testConfig, until } from './test-notification';
+import { FakeLedger, Instance, openNotificationDatabase, openSharedStores, testConfig, until } from './testing/notification.harness';
 
 const range = (from: bigint, to: bigint) => Array.from({ length: Number(to - from + 1n) }, (_, i) => from + BigInt(i));
 
