@@ -11,7 +11,7 @@ import { EncryptedMessage_ProviderType } from '@kfrm/proto/gen/kfrm/api/common/c
 import { DeviceRegistryServiceClient, RevocationReason } from '@kfrm/proto/gen/kfrm/api/device/device_internal';
 import { E2eTestServiceClient } from '@kfrm/proto/gen/kfrm/api/e2e/e2e_test';
 import type { RunningServices } from '@kfrm/runtime';
-import { startTestServices, type TestServices } from '@kfrm/runtime/testing';
+import { startTestServices, type TestServices } from '@kfrm/runtime/testing/services.harness';
 import { apiErrorCode } from '@kfrm/server-kit';
 import { deviceModule } from '@kfrm/service-device';
 import { createE2eKeyModule } from '@kfrm/service-e2e-key';

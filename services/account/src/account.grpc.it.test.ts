@@ -29,7 +29,7 @@ import { CommonApiError, CommonApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/a
 import { GrpcListener, apiErrorCode, decodeStatusDetails, internalAccessGuard, unauthenticated, type AccessGuard } from '@kfrm/server-kit';
 import { runDepositCli } from './deposit-cli';
 import { accountHandlers, ledgerHandlers } from './ledger.handlers';
-import { openTestLedger, type TestLedger } from './test-ledger';
+import { openTestLedger, type TestLedger } from './testing/ledger.harness';
 
 type Callback<Res> = (err: grpc.ServiceError | null, res: Res) => void;
 type Method<Req, Res> = (req: Req, md: grpc.Metadata, opts: Partial<grpc.CallOptions>, cb: Callback<Res>) => unknown;

@@ -1,4 +1,4 @@
-// The ledger's promises (../../shared/reliability.md items 1-8), against PGlite and, with
+// The ledger's promises (docs/reliability.md items 1-8), against PGlite and, with
 // DATABASE_URL set, real Postgres, each with batching on and off.
 import { DomainError } from '@kfrm/errors';
 import { TransactionConflictError } from '@kfrm/db';
@@ -8,7 +8,7 @@ import type { PostResult } from './ledger-poster';
 import { LedgerPoster } from './ledger-poster';
 import { createLedger, type PostTransferInput } from './ledger';
 import type { AccountRow } from './ledger.repository';
-import { krw, openTestLedger, type TestLedger } from './test-ledger';
+import { krw, openTestLedger, type TestLedger } from './testing/ledger.harness';
 import { createMemoryStore } from '@kfrm/store';
 
 const onPostgres = Boolean(process.env.DATABASE_URL);

@@ -2,7 +2,7 @@
 // every committed event exactly once and in order; ids of events are never skipped.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OutboxRow } from './ledger.repository';
-import { krw, openTestLedger, type TestLedger } from './test-ledger';
+import { krw, openTestLedger, type TestLedger } from './testing/ledger.harness';
 
 describe('outbox cursor under concurrent writers', () => {
   let t: TestLedger;

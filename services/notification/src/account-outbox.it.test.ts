@@ -9,10 +9,10 @@ import { LedgerServiceClient } from '@kfrm/proto/gen/kfrm/api/account/ledger_int
 import { GrpcListener, internalAccessGuard } from '@kfrm/server-kit';
 import { createMemoryStore, type Store } from '@kfrm/store';
 import { ledgerHandlers } from '../../account/src/ledger.handlers';
-import { krw, openTestLedger, type TestLedger } from '../../account/src/test-ledger';
+import { krw, openTestLedger, type TestLedger } from '../../account/src/testing/ledger.harness';
 import { migrations } from './migrations';
 import { NOTIFICATION_SCHEMA } from './notification.table';
-import { Instance, silentLogger, until } from './test-notification';
+import { Instance, silentLogger, until } from './testing/notification.harness';
 
 describe('notifications from the real ledger', () => {
   let t: TestLedger;

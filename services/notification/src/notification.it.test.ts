@@ -11,7 +11,7 @@ import { NOTIFICATION_STORE_PREFIX } from './notification.module';
 import { RELAY_LOCK_KEY } from './outbox-relay';
 import { readCursor } from './notification.repository';
 import { NOTIFICATION_SCHEMA } from './notification.table';
-import { FakeLedger, Instance, openNotificationDatabase, openSharedStores, testConfig, until } from './test-notification';
+import { FakeLedger, Instance, openNotificationDatabase, openSharedStores, testConfig, until } from './testing/notification.harness';
 
 const range = (from: bigint, to: bigint) => Array.from({ length: Number(to - from + 1n) }, (_, i) => from + BigInt(i));
 

@@ -1,5 +1,5 @@
 // Transfer use cases against the real ledger (account module over its internal gRPC API) and a
-// stand-in user service (test-harness.ts), on PostgreSQL or PGlite. Faults are injected by
+// stand-in user service (testing/transfer.harness.ts), on PostgreSQL or PGlite. Faults are injected by
 // wrapping the ports: a reply lost after the ledger committed, a crash between any two steps.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DomainError } from '@kfrm/errors';
@@ -11,7 +11,7 @@ import { ProcessStepServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user_int
 import { signedContent } from './canonical';
 import { sandboxInterbankDirectory } from './interbank-directory';
 import { OWN_INSTITUTION_CODE } from './institutions';
-import { call, fakeSign, startHarness, type Harness } from './test-harness';
+import { call, fakeSign, startHarness, type Harness } from './testing/transfer.harness';
 import { createTransferModule } from './transfer.module';
 import { findTransferByProcess, type TransferDb } from './transfer.repository';
 import { TRANSFER_SCHEMA, type TransferDatabase } from './transfer.table';

@@ -31,10 +31,10 @@ import {
 } from '@kfrm/proto/gen/kfrm/api/user/user';
 import { ConsumeProcessApiError, ConsumeProcessApiError_ErrorCode, ProcessStepServiceService } from '@kfrm/proto/gen/kfrm/api/user/user_internal';
 import type { RunningServices, ServiceModule } from '@kfrm/runtime';
-import { startTestServices } from '@kfrm/runtime/testing';
+import { startTestServices } from '@kfrm/runtime/testing/services.harness';
 import { apiErrorType, defineService } from '@kfrm/server-kit';
 // The real account module; imported by path (a test-only need, not a package dependency).
-import { accountModule } from '../../account/src/account.module';
+import { accountModule } from '../../../account/src/account.module';
 
 export const USERS: Record<string, string> = {
   '1000000001': '홍길동',

@@ -15,11 +15,11 @@ import {
 import { NotificationServiceClient, type NotificationEventResponse } from '@kfrm/proto/gen/kfrm/api/notification/notification';
 import { defineService, GrpcListener, internalAccessGuard, unauthenticated, type AccessGuard } from '@kfrm/server-kit';
 import { createMemoryStore, createStore, prefixed, type Store } from '@kfrm/store';
-import { ledgerOutboxSource } from './ledger-outbox';
-import { migrations } from './migrations';
-import { LAST_EVENT_ID_HEADER } from './notification.handlers';
-import { createNotificationService, type NotificationConfig, type NotificationService } from './notification.module';
-import { NOTIFICATION_SCHEMA } from './notification.table';
+import { ledgerOutboxSource } from '../ledger-outbox';
+import { migrations } from '../migrations';
+import { LAST_EVENT_ID_HEADER } from '../notification.handlers';
+import { createNotificationService, type NotificationConfig, type NotificationService } from '../notification.module';
+import { NOTIFICATION_SCHEMA } from '../notification.table';
 
 export const testConfig: NotificationConfig = {
   pollMs: 20,
