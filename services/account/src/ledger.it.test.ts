@@ -204,7 +204,7 @@ for (const mode of modes) {
       const k = key('reuse');
       await transfer(from, to, 1_000n, k);
       expect(await codeOf(transfer(from, to, 2_000n, k))).toBe('IDEMPOTENCY_KEY_REUSED');
-      expect(await codeOf(transfer(from, to, 1_000n, k, { debitMemo: 'changed' }))).toBe('IDEMPOTENCY_KEY_REUSED');
+      expect(await codeOf(transfer(from, to, 1_000n, k, { sourceOwnerUserId: 'someone-else' }))).toBe('IDEMPOTENCY_KEY_REUSED');
       // Concurrently, in one batch or several: the first claim wins, the others are refused.
       const k2 = key('reuse-race');
       const codes = await Promise.all([codeOf(transfer(from, to, 100n, k2)), codeOf(transfer(from, to, 200n, k2)), codeOf(transfer(from, to, 300n, k2))]);
@@ -214,6 +214,23 @@ for (const mode of modes) {
       expect(await entryCount(k2)).toBe(1);
       const moved = 10_000n - (await balanceOf(from.accountNumber));
       expect([1_100n, 1_200n, 1_300n]).toContain(moved);
+    });
+
+    it('same key with other display text (memos, notification wording) is the same request; other money fields are not', async () => {
+      const from = await funded('text-a', 10_000n);
+      const to = await funded('text-b', 0n);
+      const other = await funded('text-c', 0n);
+      const k = key('text');
+      const first = await transfer(from, to, 1_000n, k, { events: [{ userId: 'text-a', type: 'TRANSFER_SUCCEED', title: '이체 완료', content: 'old wording' }] });
+      // A retry after the notification was reworded (or the memo edited): the first result.
+      const reworded = { debitMemo: 'other memo', creditMemo: 'other memo', events: [{ userId: 'text-a', type: 'TRANSFER_SUCCEED' as const, title: '송금 완료', content: 'new wording' }] };
+      expect(await transfer(from, to, 1_000n, k, reworded)).toEqual(first);
+      expect(await codeOf(transfer(from, to, 1_001n, k, reworded))).toBe('IDEMPOTENCY_KEY_REUSED');
+      expect(await codeOf(transfer(from, other, 1_000n, k))).toBe('IDEMPOTENCY_KEY_REUSED');
+      expect(await codeOf(transfer(to, from, 1_000n, k))).toBe('IDEMPOTENCY_KEY_REUSED');
+      expect(await entryCount(k)).toBe(1);
+      expect(await balanceOf(from.accountNumber)).toBe(9_000n);
+      expect(await balanceOf(other.accountNumber)).toBe(0n);
     });
 
     it('a reply lost after COMMIT: the client retries with the same key and nothing is posted twice', async () => {

@@ -161,6 +161,7 @@ export async function lockAccounts(trx: LedgerTrx, accountNumbers: string[]): Pr
 
 export interface StoredPosting {
   accountNumber: string;
+  ownerUserId: string | null;
   currency: Currency;
   amountMinor: bigint;
   balanceAfterMinor: bigint;
@@ -169,7 +170,9 @@ export interface StoredPosting {
 export interface StoredEntry {
   id: bigint;
   idempotencyKey: string;
+  kind: 'TRANSFER' | 'DEPOSIT';
   requestHash: string;
+  requestHashVersion: number;
   createdAt: Date;
   postings: StoredPosting[];
 }
@@ -182,7 +185,19 @@ export async function findEntriesByKeys(trx: LedgerTrx, keys: string[]): Promise
     .selectFrom('entries as e')
     .innerJoin('postings as p', 'p.entry_id', 'e.id')
     .innerJoin('accounts as a', 'a.id', 'p.account_id')
-    .select(['e.id', 'e.idempotency_key', 'e.request_hash', 'e.created_at', 'a.account_number', 'p.currency', 'p.amount_minor', 'p.balance_after_minor'])
+    .select([
+      'e.id',
+      'e.idempotency_key',
+      'e.kind',
+      'e.request_hash',
+      'e.request_hash_version',
+      'e.created_at',
+      'a.account_number',
+      'a.owner_user_id',
+      'p.currency',
+      'p.amount_minor',
+      'p.balance_after_minor',
+    ])
     .where('e.idempotency_key', 'in', keys)
     .orderBy('e.id')
     .orderBy('p.amount_minor')
@@ -190,11 +205,20 @@ export async function findEntriesByKeys(trx: LedgerTrx, keys: string[]): Promise
   for (const r of rows) {
     let entry = found.get(r.idempotency_key);
     if (!entry) {
-      entry = { id: BigInt(r.id), idempotencyKey: r.idempotency_key, requestHash: r.request_hash, createdAt: r.created_at, postings: [] };
+      entry = {
+        id: BigInt(r.id),
+        idempotencyKey: r.idempotency_key,
+        kind: r.kind,
+        requestHash: r.request_hash,
+        requestHashVersion: Number(r.request_hash_version),
+        createdAt: r.created_at,
+        postings: [],
+      };
       found.set(r.idempotency_key, entry);
     }
     entry.postings.push({
       accountNumber: r.account_number,
+      ownerUserId: r.owner_user_id,
       currency: r.currency as Currency,
       amountMinor: BigInt(r.amount_minor),
       balanceAfterMinor: BigInt(r.balance_after_minor),
@@ -206,6 +230,7 @@ export async function findEntriesByKeys(trx: LedgerTrx, keys: string[]): Promise
 export interface NewEntryRow {
   idempotencyKey: string;
   requestHash: string;
+  requestHashVersion: number;
   kind: 'TRANSFER' | 'DEPOSIT';
   memo: string;
 }
@@ -265,8 +290,9 @@ export async function writeBatch(trx: LedgerTrx, batch: BatchWrite): Promise<Map
   const t = (name: string) => sql.table(`${LEDGER_SCHEMA}.${name}`);
   const { rows } = await sql<{ id: string; idempotency_key: string; created_at: Date }>`
     with e as (
-      insert into ${t('entries')} (idempotency_key, request_hash, kind, memo)
+      insert into ${t('entries')} (idempotency_key, request_hash, request_hash_version, kind, memo)
       select * from unnest(${entries.map((r) => r.idempotencyKey)}::text[], ${entries.map((r) => r.requestHash)}::text[],
+                           ${entries.map((r) => r.requestHashVersion)}::smallint[],
                            ${entries.map((r) => r.kind)}::text[], ${entries.map((r) => r.memo)}::text[])
       on conflict (idempotency_key) do nothing
       returning id, idempotency_key, created_at

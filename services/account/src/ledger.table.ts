@@ -31,6 +31,8 @@ export interface EntriesTable {
   id: Int8Generated;
   idempotency_key: string;
   request_hash: string;
+  /** 1: the whole request was hashed (entries before migration 003); 2: its money fields only. */
+  request_hash_version: ColumnType<number, number | undefined, never>;
   kind: 'TRANSFER' | 'DEPOSIT';
   memo: string;
   created_at: Generated<Date>;
