@@ -10,6 +10,7 @@ import {
   type NewEntryRow,
   type NewOutboxRow,
   type NewPostingRow,
+  type OutboxEventKind,
   type StoredEntry,
 } from './ledger.repository';
 import { ClaimRaceError, withLedgerTransaction, type LedgerRetryOptions } from './ledger-transaction';
@@ -17,12 +18,14 @@ import { INT64_MAX, INT64_MIN, type Money } from './money';
 
 export type PostingKind = 'TRANSFER' | 'DEPOSIT';
 
-export interface LedgerEvent {
-  userId: string;
-  type: 'TRANSFER_SUCCEED';
-  title: string;
-  content: string;
-}
+/**
+ * A notification written to the outbox with the entry. Facts only: the amount, the account and
+ * the memo are taken from the entry itself, so an event cannot disagree with what was posted.
+ * `TEXT` is for callers that still send rendered text (before facts); it is stored as given.
+ */
+export type LedgerEvent =
+  | { userId: string; type: 'TRANSFER_SUCCEED'; kind: OutboxEventKind; counterpartyName: string }
+  | { userId: string; type: 'TRANSFER_SUCCEED'; kind: 'TEXT'; title: string; content: string };
 
 /** One journal entry to post: `amount` moves from one account to the other. */
 export interface PostRequest {
@@ -338,7 +341,7 @@ export class LedgerPoster {
           { idempotencyKey: k, accountId: a.from.id, currency, amountMinor: -r.amount.minor, balanceAfterMinor: a.fromAfter, accountSeq: a.fromSeq, memo: r.debitMemo },
           { idempotencyKey: k, accountId: a.to.id, currency, amountMinor: r.amount.minor, balanceAfterMinor: a.toAfter, accountSeq: a.toSeq, memo: r.creditMemo },
         );
-        for (const e of r.events) events.push({ idempotencyKey: k, userId: e.userId, type: e.type, title: e.title, content: e.content });
+        for (const e of r.events) events.push({ idempotencyKey: k, userId: e.userId, type: e.type, body: outboxBody(r, e) });
       }
       const balances = [...changed].map((a) => ({
         id: a.id,
@@ -416,6 +419,22 @@ export class LedgerPoster {
     to.postingCount += 1n;
     return { ok: true, from, to, fromAfter, toAfter, fromSeq: from.postingCount, toSeq: to.postingCount };
   }
+}
+
+/** The stored form of an event: its facts, completed from the entry, or the caller's text. */
+function outboxBody(r: PostRequest, e: LedgerEvent): NewOutboxRow['body'] {
+  if (e.kind === 'TEXT') return { text: { title: e.title, content: e.content } };
+  const out = e.kind === 'TRANSFER_OUT';
+  return {
+    facts: {
+      kind: e.kind,
+      accountNumber: out ? r.fromAccountNumber : r.toAccountNumber,
+      currency: r.amount.currency,
+      amountMinor: r.amount.minor,
+      counterpartyName: e.counterpartyName,
+      memo: out ? r.debitMemo : r.creditMemo,
+    },
+  };
 }
 
 function reused(): Outcome {

@@ -254,12 +254,32 @@ export interface AccountBalanceUpdate {
   dayDebitedMinor: bigint;
 }
 
+export type OutboxEventKind = 'TRANSFER_OUT' | 'TRANSFER_IN';
+
+/** What an outbox event says happened; the notification service puts it in words. */
+export interface OutboxFacts {
+  kind: OutboxEventKind;
+  /** The user's account in the entry: debited (TRANSFER_OUT) or credited (TRANSFER_IN). */
+  accountNumber: string;
+  currency: Currency;
+  amountMinor: bigint;
+  /** As the poster gave it (already masked); may be empty. */
+  counterpartyName: string;
+  /** The memo of the user's side of the entry. */
+  memo: string;
+}
+
+/** Rendered text: rows written before facts, and events from callers that still send text. */
+export interface OutboxText {
+  title: string;
+  content: string;
+}
+
 export interface NewOutboxRow {
   idempotencyKey: string;
   userId: string;
   type: 'TRANSFER_SUCCEED';
-  title: string;
-  content: string;
+  body: { facts: OutboxFacts } | { text: OutboxText };
 }
 
 export interface BatchWrite {
@@ -285,6 +305,8 @@ export async function writeBatch(trx: LedgerTrx, batch: BatchWrite): Promise<Map
   const claimed = new Map<string, { id: bigint; createdAt: Date }>();
   if (batch.entries.length === 0) return claimed;
   const { entries, postings, balances, events } = batch;
+  const facts = events.map((r) => ('facts' in r.body ? r.body.facts : undefined));
+  const texts = events.map((r) => ('text' in r.body ? r.body.text : undefined));
   // Raw SQL is not schema-rewritten: tables are qualified with the (constant) schema name. All
   // values travel as bound arrays.
   const t = (name: string) => sql.table(`${LEDGER_SCHEMA}.${name}`);
@@ -323,11 +345,15 @@ export async function writeBatch(trx: LedgerTrx, batch: BatchWrite): Promise<Map
       returning last_id
     ),
     o as (
-      insert into ${t('outbox')} (id, entry_id, user_id, type, title, content)
-      select pos.last_id - ${events.length}::bigint + v.ord, e.id, v.user_id, v.type, v.title, v.content
+      insert into ${t('outbox')} (id, entry_id, user_id, type, kind, account_number, currency, amount_minor, counterparty_name, memo, title, content)
+      select pos.last_id - ${events.length}::bigint + v.ord, e.id, v.user_id, v.type,
+             v.kind, v.account_number, v.currency, v.amount_minor, v.counterparty_name, v.memo, v.title, v.content
       from unnest(${events.map((r) => r.idempotencyKey)}::text[], ${events.map((r) => r.userId)}::text[], ${events.map((r) => r.type)}::text[],
-                  ${events.map((r) => r.title)}::text[], ${events.map((r) => r.content)}::text[]) with ordinality
-        as v(idempotency_key, user_id, type, title, content, ord)
+                  ${facts.map((f) => f?.kind ?? null)}::text[], ${facts.map((f) => f?.accountNumber ?? null)}::text[],
+                  ${facts.map((f) => f?.currency ?? null)}::text[], ${facts.map((f) => f?.amountMinor.toString() ?? null)}::bigint[],
+                  ${facts.map((f) => f?.counterpartyName ?? null)}::text[], ${facts.map((f) => f?.memo ?? null)}::text[],
+                  ${texts.map((x) => x?.title ?? null)}::text[], ${texts.map((x) => x?.content ?? null)}::text[]) with ordinality
+        as v(idempotency_key, user_id, type, kind, account_number, currency, amount_minor, counterparty_name, memo, title, content, ord)
       join e on e.idempotency_key = v.idempotency_key
       cross join pos
     )
@@ -349,8 +375,20 @@ export async function listOutboxAfter(db: LedgerDb, afterId: bigint, limit: numb
     entryId: BigInt(r.entry_id),
     userId: r.user_id,
     type: r.type,
-    title: r.title,
-    content: r.content,
+    // The table's check constraint makes a row either all facts or all text.
+    body:
+      r.kind !== null
+        ? {
+            facts: {
+              kind: r.kind,
+              accountNumber: r.account_number!,
+              currency: r.currency as Currency,
+              amountMinor: BigInt(r.amount_minor!),
+              counterpartyName: r.counterparty_name!,
+              memo: r.memo!,
+            },
+          }
+        : { text: { title: r.title!, content: r.content! } },
     createdAt: r.created_at,
   }));
 }

@@ -174,4 +174,26 @@ describe('ledger rows written in the old shape', () => {
     const row = await db.selectFrom('entries').select('request_hash_version').where('idempotency_key', '=', 'new-1').executeTakeFirstOrThrow();
     expect(row.request_hash_version).toBe(2);
   });
+
+  it('old outbox rows are served with their text, after them new rows with facts, in one id sequence', async () => {
+    const posted = await ledger.postTransfer({
+      idempotencyKey: 'new-2',
+      fromAccountNumber: ALICE,
+      toAccountNumber: CAROL,
+      amount: krw(300n),
+      debitMemo: '박*영',
+      creditMemo: '앨리스',
+      events: [{ userId: 'alice', type: 'TRANSFER_SUCCEED', kind: 'TRANSFER_OUT', counterpartyName: '박*영' }],
+    });
+    const events = await ledger.listOutboxEvents(0n, 100);
+    expect(events.map((e) => [e.id, e.entryId, e.userId, e.body])).toEqual([
+      [1n, oldEntryId, 'alice', { text: { title: oldEvents[0]!.title, content: oldEvents[0]!.content } }],
+      [2n, oldEntryId, 'bob', { text: { title: oldEvents[1]!.title, content: oldEvents[1]!.content } }],
+      [3n, posted.entryId, 'alice', { facts: { kind: 'TRANSFER_OUT', accountNumber: ALICE, currency: 'KRW', amountMinor: 300n, counterpartyName: '박*영', memo: '박*영' } }],
+    ]);
+    // A row is facts or text, never half of each.
+    await expect(
+      sql`insert into ledger.outbox (id, entry_id, user_id, type, kind, title, content) values (99, ${oldEntryId.toString()}::bigint, 'x', 'TRANSFER_SUCCEED', 'TRANSFER_OUT', 't', 'c')`.execute(db),
+    ).rejects.toThrow(/outbox_facts_or_text/);
+  });
 });
