@@ -47,8 +47,8 @@ describe('outbox cursor under concurrent writers', () => {
             debitMemo: '',
             creditMemo: '',
             events: [
-              { userId: `o${i}`, type: 'TRANSFER_SUCCEED', title: 'sent', content: `${n}` },
-              { userId: `r${i}`, type: 'TRANSFER_SUCCEED', title: 'received', content: `${n}` },
+              { userId: `o${i}`, type: 'TRANSFER_SUCCEED', kind: 'TRANSFER_OUT', counterpartyName: `${n}` },
+              { userId: `r${i}`, type: 'TRANSFER_SUCCEED', kind: 'TRANSFER_IN', counterpartyName: '' },
             ],
           });
         }

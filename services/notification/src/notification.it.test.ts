@@ -5,6 +5,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { TestDatabase } from '@kfrm/db/test-database';
+import { OutboxEventKind } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
+import { CurrencyCode } from '@kfrm/proto/gen/kfrm/api/common/common';
 import { NotificationEventType } from '@kfrm/proto/gen/kfrm/api/notification/notification';
 import type { Store } from '@kfrm/store';
 import { NOTIFICATION_STORE_PREFIX } from './notification.module';
@@ -92,6 +94,29 @@ describe('SubscribeNotification', () => {
     await until(() => sub.events.length >= 4, 'every event on the stream');
     expect(sub.ids()).toEqual([before, ...during, after]);
     sub.call.cancel();
+  });
+
+  it('words events from their facts, passes text events through, and skips what it cannot word', async () => {
+    const [node] = await startInstances(1);
+    const a = await node!.subscribe('user-a');
+    const amount = { currencyCode: CurrencyCode.KRW, majorAmount: 1_200_000n, minorAmount: 0n };
+    const out = ledger.appendEvent({ userId: 'user-a', kind: OutboxEventKind.OUTBOX_EVENT_KIND_TRANSFER_OUT, amount, counterpartyName: '김*수', memo: 'rent' });
+    const text = ledger.append('user-a', '이체 완료', 'stored before facts');
+    // A kind this service does not know yet: delivered to nobody, and it holds nothing up.
+    ledger.appendEvent({ userId: 'user-a', kind: 99 as OutboxEventKind, amount });
+    const into = ledger.appendEvent({ userId: 'user-a', kind: OutboxEventKind.OUTBOX_EVENT_KIND_TRANSFER_IN, amount, memo: '점심값' });
+    await until(() => a.events.length >= 3, 'the events');
+    expect(a.events).toEqual([
+      { id: out.toString(), title: '이체 완료', content: '김*수님에게 1,200,000원을 보냈습니다.', type: NotificationEventType.TRANSFER_SUCCEED },
+      { id: text.toString(), title: '이체 완료', content: 'stored before facts', type: NotificationEventType.TRANSFER_SUCCEED },
+      { id: into.toString(), title: '입금', content: '1,200,000원이 입금되었습니다. (점심값)', type: NotificationEventType.TRANSFER_SUCCEED },
+    ]);
+    // The replay reads the stored (already worded) events.
+    const again = await node!.subscribe('user-a', 0n);
+    await until(() => again.events.length >= 3, 'the replay');
+    expect(again.events).toEqual(a.events);
+    a.call.cancel();
+    again.call.cancel();
   });
 
   it('reaches a subscriber on one replica with an event relayed by another, and only one replica relays', async () => {

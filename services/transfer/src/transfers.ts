@@ -35,7 +35,7 @@ import {
   type TransferDb,
   type TransferRow,
 } from './transfer.repository';
-import type { LedgerPort, UserPort } from './upstream';
+import type { LedgerPort, TransferEvent, UserPort } from './upstream';
 import type { AuthenticationProcess } from '@kfrm/proto/gen/kfrm/api/common/common';
 
 export interface TransferDeps {
@@ -123,10 +123,6 @@ export function startOfBusinessDay(now: Date): Date {
   return new Date(Date.UTC(local.getUTCFullYear(), local.getUTCMonth(), local.getUTCDate()) - KST_OFFSET_MS);
 }
 
-function formatWon(amount: bigint): string {
-  return amount.toString().replace(/\B(?=(\d{3})+(?!\d))/g, ',');
-}
-
 export function createTransfers(deps: TransferDeps) {
   const { db, ledger, users, interbank, logger } = deps;
   const clock = deps.now ?? (() => new Date());
@@ -171,10 +167,10 @@ export function createTransfers(deps: TransferDeps) {
       if (consumed !== 'consumed') log.info({ consumed }, 'process already consumed or gone; continuing the decided transfer');
       const amount = BigInt(t.amount_minor);
       const internal = t.target_institution_code === OWN_INSTITUTION_CODE;
-      const events = [{ userId: t.user_id, title: '이체 완료', content: `${t.target_holder_name}님에게 ${formatWon(amount)}원을 보냈습니다.` }];
-      if (internal && t.target_owner_user_id) {
-        events.push({ userId: t.target_owner_user_id, title: '입금', content: `${formatWon(amount)}원이 입금되었습니다. (${t.credit_memo})` });
-      }
+      // Facts only; the notification service words them. The recipient sees the credit memo,
+      // which already names the sender when the sender left no message.
+      const events: TransferEvent[] = [{ userId: t.user_id, kind: 'TRANSFER_OUT', counterpartyName: t.target_holder_name }];
+      if (internal && t.target_owner_user_id) events.push({ userId: t.target_owner_user_id, kind: 'TRANSFER_IN', counterpartyName: '' });
       const posted = await ledger.postTransfer({
         idempotencyKey: t.id,
         fromAccountNumber: t.source_account_number,
