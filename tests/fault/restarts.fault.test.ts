@@ -46,6 +46,7 @@ describe.skipIf(!canRunPrivatePostgres() || !canRunPrivateRedis())('restarts und
   let load: TransferLoad;
   let db: DatabaseHandle | undefined;
   const reports: FaultReport[] = [];
+  let loadStartedAt = 0;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'kfrm-fault-'));
@@ -89,6 +90,7 @@ describe.skipIf(!canRunPrivatePostgres() || !canRunPrivateRedis())('restarts und
     for (const watcher of watchers) watcher.open();
     load = new TransferLoad(phones, { executeGiveUpMs: 60_000, pauseMs: 100 });
     load.start();
+    loadStartedAt = performance.now();
   }, 240_000);
 
   afterAll(async () => {
@@ -153,6 +155,7 @@ describe.skipIf(!canRunPrivatePostgres() || !canRunPrivateRedis())('restarts und
     const backAt = performance.now();
     const successAt = await firstSuccessAfter(backAt, DEPENDENCY_RECOVERY_BOUND_MS);
     reports.push({ fault: name, recoveryMs: successAt - backAt, answers: answersBetween(faultAt, successAt), healthDuringOutage });
+    console.log(`${name}: fault at ${((faultAt - loadStartedAt) / 1000).toFixed(1)} s, back at ${((backAt - loadStartedAt) / 1000).toFixed(1)} s`);
     expect(backend.unexpectedExits, 'the backend must survive the outage').toEqual([]);
     expect(healthDuringOutage).toBe('NOT_SERVING');
     expect(await healthBecomes('SERVING', 5_000)).toBe('SERVING');
@@ -165,6 +168,7 @@ describe.skipIf(!canRunPrivatePostgres() || !canRunPrivateRedis())('restarts und
     const restartAt = performance.now();
     const restartMs = await backend.start(BACKEND_RECOVERY_BOUND_MS);
     const successAt = await firstSuccessAfter(restartAt, BACKEND_RECOVERY_BOUND_MS);
+    console.log(`backend SIGKILL: at ${((faultAt - loadStartedAt) / 1000).toFixed(1)} s, restarted at ${((restartAt - loadStartedAt) / 1000).toFixed(1)} s`);
     reports.push({ fault: 'backend SIGKILL + restart', recoveryMs: successAt - restartAt, restartMs, answers: answersBetween(faultAt, successAt) });
   }, 120_000);
 
@@ -184,6 +188,9 @@ describe.skipIf(!canRunPrivatePostgres() || !canRunPrivateRedis())('restarts und
     await sleep(STEADY_MS);
     await load.stop();
     expect(load.unresolved, 'every Execute reached a final answer').toEqual([]);
+    // An outage is UNAVAILABLE, answered at once: never INTERNAL, never a call left to its deadline.
+    const wrong = load.answers.filter((a) => ['INTERNAL', 'UNKNOWN', 'DEADLINE_EXCEEDED'].includes(a.answer) || a.answer.startsWith('client error'));
+    expect(wrong.map((a) => `${a.step} ${a.answer} at ${((a.at - loadStartedAt) / 1000).toFixed(1)} s`)).toEqual([]);
     const successes = load.outcomes.filter((o) => o.answer === 'OK');
     expect(successes.length).toBeGreaterThan(0);
 

@@ -128,7 +128,9 @@ export function createTransfers(deps: TransferDeps) {
   const clock = deps.now ?? (() => new Date());
   const leaseMs = deps.leaseMs ?? 30_000;
   const waitMs = deps.waitMs ?? 50;
-  const maxWaits = deps.maxWaits ?? 200;
+  // About 2 s: well inside a phone's deadline, so a call that waits on another answers ABORTED
+  // ("retry") instead of running into DEADLINE_EXCEEDED.
+  const maxWaits = deps.maxWaits ?? 40;
   const pendingRetentionMs = deps.pendingRetentionMs ?? 24 * 60 * 60_000;
 
   async function resolveTarget(institutionCode: string, accountNumber: string): Promise<Target> {
@@ -190,9 +192,22 @@ export function createTransfers(deps: TransferDeps) {
         throw failureError(err.code);
       }
       // Outcome unknown (or a bug): stays EXECUTING for the next Execute; let it start at once.
-      await releaseLease(db, t.id, owner).catch((e: unknown) => log.warn({ err: e }, 'could not release the transfer lease'));
+      // When the database itself is what failed, the release fails too: keep trying in the
+      // background, so the retry after the outage does not wait for the lease to run out.
+      await releaseLease(db, t.id, owner).catch((e: unknown) => {
+        log.warn({ err: e }, 'could not release the transfer lease; retrying until it expires');
+        releaseLater(t.id, owner, Date.now() + leaseMs);
+      });
       throw err;
     }
+  }
+
+  function releaseLater(transferId: string, owner: string, until: number): void {
+    const attempt = () => {
+      if (Date.now() > until) return;
+      releaseLease(db, transferId, owner).catch(() => setTimeout(attempt, 250).unref());
+    };
+    setTimeout(attempt, 250).unref();
   }
 
   async function drive(t: TransferRow): Promise<void> {
