@@ -8,7 +8,7 @@ import type { TestDatabase } from '@kfrm/db/test-database';
 import { OutboxEventKind } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
 import { CurrencyCode } from '@kfrm/proto/gen/kfrm/api/common/common';
 import { NotificationEventType } from '@kfrm/proto/gen/kfrm/api/notification/notification';
-import type { Store } from '@kfrm/store';
+import { StoreUnavailableError, type Store } from '@kfrm/store';
 import { NOTIFICATION_STORE_PREFIX } from './notification.module';
 import { RELAY_LOCK_KEY } from './outbox-relay';
 import { readCursor } from './notification.repository';
@@ -93,6 +93,34 @@ describe('SubscribeNotification', () => {
     const after = ledger.append('user-a');
     await until(() => sub.events.length >= 4, 'every event on the stream');
     expect(sub.ids()).toEqual([before, ...during, after]);
+    sub.call.cancel();
+  });
+
+  it('an event whose publish failed is published again when the store answers, to streams that never lost their subscription', async () => {
+    const shared = await openSharedStores(1);
+    closeStores = shared.close;
+    const inner = shared.stores[0]!;
+    let failPublish = false;
+    let failed = 0;
+    const publish: Store['publish'] = async (channel, message) => {
+      if (failPublish && channel.includes('user:')) {
+        failed++;
+        throw new StoreUnavailableError('publish failed (test)');
+      }
+      return inner.publish(channel, message);
+    };
+    const store = new Proxy(inner, { get: (target, prop) => (prop === 'publish' ? publish : (Reflect.get(target, prop) as unknown)) });
+    const node = await new Instance(database, store, () => ledger.client, testConfig).start();
+    instances = [node];
+    const sub = await node.subscribe('user-a');
+    failPublish = true;
+    const lostId = ledger.append('user-a');
+    await until(() => failed > 0, 'a failed publish');
+    await until(async () => (await readCursor(database.kysely(NOTIFICATION_SCHEMA))) === lostId, 'the relay to store the event');
+    failPublish = false;
+    const nextId = ledger.append('user-a');
+    await until(() => sub.events.length >= 2, 'both events on the stream');
+    expect(sub.ids()).toEqual([lostId, nextId]);
     sub.call.cancel();
   });
 
