@@ -1,10 +1,11 @@
 # One image for every entry point of the backend (see docs/deploy.md):
 #   docker build -t kfrm-backend:dev .
 #   docker run kfrm-backend:dev                                   all services in one process
-#   docker run kfrm-backend:dev packages/backend/src/migrate.ts   apply migrations and exit
-#   docker run kfrm-backend:dev services/tab-menu/src/main.ts     one service alone
-# The argument is the TypeScript entry point; the code runs as TypeScript through tsx, as in
-# development, so there is no separate compile step to drift from what the tests ran.
+#   docker run kfrm-backend:dev dist/migrate.mjs                  apply migrations and exit
+#   docker run kfrm-backend:dev dist/services/tab-menu.mjs        one service alone
+# The argument is a bundle `pnpm build` made from a TypeScript entry point (scripts/build.ts):
+# plain JavaScript starts in about half the time of loading the TypeScript through tsx
+# (docs/performance.md, "Start and recovery"), which is what a restart costs in an outage.
 
 ARG NODE_IMAGE=node:20-bookworm-slim
 
@@ -16,8 +17,10 @@ RUN npm install --global pnpm@10
 COPY pnpm-lock.yaml pnpm-workspace.yaml ./
 RUN pnpm fetch
 COPY . .
-# Development dependencies stay: tsx (the runtime loader) is one of them.
-RUN pnpm install --frozen-lockfile --offline
+# Development dependencies stay: esbuild builds the bundles, and tsx runs the operator tools
+# (unlock-cli, deposit-cli) as TypeScript.
+RUN pnpm install --frozen-lockfile --offline \
+ && pnpm build
 
 # --- runtime ---------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
@@ -46,9 +49,9 @@ USER 10001:10001
 # grpc.health.v1 on the internal listener (plaintext, so no CA is needed here); compose also
 # checks the mobile listener over TLS. Kubernetes uses its native grpc probes instead.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
-  CMD ["node", "--import", "tsx", "scripts/grpc-health-check.ts", "--timeout-ms", "3000"]
+  CMD ["node", "dist/grpc-health-check.mjs", "--timeout-ms", "3000"]
 
-# `node --import tsx` keeps one process (the tsx CLI would start a second node and relay
-# signals to it), so SIGTERM from tini reaches the code directly.
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "--import", "tsx"]
-CMD ["packages/backend/src/main.ts"]
+# One node process, so SIGTERM from tini reaches the code directly; stack traces point into the
+# TypeScript through the bundles' source maps.
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--enable-source-maps"]
+CMD ["dist/backend.mjs"]

@@ -49,7 +49,16 @@ export function formatProblem(p: Problem): string {
 }
 
 const scriptsDir = dirname(fileURLToPath(import.meta.url));
-const IMAGE_ENTRY = /^(?:packages|services|scripts)\/[\w./-]+\.ts$/;
+/** What the image runs: a bundle `pnpm build` makes in dist/ (scripts/build.ts). */
+const IMAGE_ENTRY = /^dist\/[\w./-]+\.mjs$/;
+
+/** The TypeScript entry point a dist/ bundle is built from, or undefined when the build makes no such bundle. */
+function entrySource(entry: string): string | undefined {
+  const name = entry.replace(/^dist\//, '').replace(/\.mjs$/, '');
+  const service = /^services\/([\w-]+)$/.exec(name);
+  if (service) return `services/${service[1]}/src/main.ts`;
+  return ({ backend: 'packages/backend/src/main.ts', migrate: 'packages/backend/src/migrate.ts', 'grpc-health-check': 'scripts/grpc-health-check.ts' } as Record<string, string>)[name];
+}
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
@@ -235,13 +244,14 @@ function validateCompose(options: ValidateOptions, serviceNames: string[], probl
     }
     const command = arr(service['command']);
     const entry = str(command[0]);
-    if (entry && IMAGE_ENTRY.test(entry) && !existsSync(join(options.sourceRoot, entry))) {
-      report(['services', name, 'command', 0], `entry point ${entry} does not exist`);
+    const source = entry && IMAGE_ENTRY.test(entry) ? entrySource(entry) : undefined;
+    if (entry && IMAGE_ENTRY.test(entry) && (!source || !existsSync(join(options.sourceRoot, source)))) {
+      report(['services', name, 'command', 0], `entry point ${entry} is not built from an entry point that exists`);
     }
   }
   for (const name of serviceNames) {
     const wanted = `services/${name}/src/main.ts`;
-    const found = Object.values(services).some((s) => str(arr(obj(s)['command'])[0]) === wanted);
+    const found = Object.values(services).some((s) => entrySource(str(arr(obj(s)['command'])[0]) ?? '') === wanted);
     if (!found) report(['services'], `no compose service runs ${wanted}`);
   }
   return 1;
@@ -476,8 +486,9 @@ function validateKubernetes(options: ValidateOptions, serviceNames: string[], pr
         }
         const entry = str(arr(container['args'])[0]);
         if (entry && IMAGE_ENTRY.test(entry)) {
-          deployedEntries.add(entry);
-          if (!existsSync(join(options.sourceRoot, entry))) problemAt(owner.doc, cAt(['args', 0]), `entry point ${entry} does not exist`);
+          const source = entrySource(entry);
+          if (source) deployedEntries.add(source);
+          if (!source || !existsSync(join(options.sourceRoot, source))) problemAt(owner.doc, cAt(['args', 0]), `entry point ${entry} is not built from an entry point that exists`);
         }
       });
     }
