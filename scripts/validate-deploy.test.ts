@@ -60,7 +60,7 @@ describe('validate-deploy', () => {
     edit(dir, 'docker-compose.yml', /(\n  migrate:\n[\s\S]*?depends_on:\n\s+)postgres:/, '$1postgress:');
     // Dockerfile: an impossible port and an entry point that does not exist.
     edit(dir, 'Dockerfile', 'EXPOSE 50051 50052', 'EXPOSE 50051 internal');
-    edit(dir, 'Dockerfile', 'CMD ["packages/backend/src/main.ts"]', 'CMD ["packages/backend/src/server.ts"]');
+    edit(dir, 'Dockerfile', 'CMD ["dist/backend.mjs"]', 'CMD ["dist/server.mjs"]');
 
     const { problems } = validateDeploy({ deployRoot: dir, sourceRoot: repo });
     const expected: [string, string, RegExp][] = [
@@ -74,7 +74,7 @@ describe('validate-deploy', () => {
       ['docker-compose.yml', '/services/tab-menu/ports/0', /format "ports"/],
       ['docker-compose.yml', '/services/migrate/depends_on/postgress', /unknown service "postgress"/],
       ['Dockerfile', '', /Invalid containerPort: internal/],
-      ['Dockerfile', '', /packages\/backend\/src\/server\.ts does not exist/],
+      ['Dockerfile', '', /dist\/server\.mjs is not built from an entry point that exists/],
     ];
     for (const [file, path, message] of expected) {
       expect(find(problems, file, path, message), `${file} ${path} ${message}\n${problems.map(formatProblem).join('\n')}`).toBeDefined();
@@ -86,8 +86,8 @@ describe('validate-deploy', () => {
   it('requires every service to be deployed by both compose and Kubernetes', () => {
     const dir = copyDeployFiles();
     copies.push(dir);
-    edit(dir, 'deploy/services/notification.yaml', 'args: ["services/notification/src/main.ts"]', 'args: ["services/account/src/main.ts"]');
-    edit(dir, 'docker-compose.yml', 'command: ["services/notification/src/main.ts"]', 'command: ["services/account/src/main.ts"]');
+    edit(dir, 'deploy/services/notification.yaml', 'args: ["dist/services/notification.mjs"]', 'args: ["dist/services/account.mjs"]');
+    edit(dir, 'docker-compose.yml', 'command: ["dist/services/notification.mjs"]', 'command: ["dist/services/account.mjs"]');
     const messages = validateDeploy({ deployRoot: dir, sourceRoot: repo }).problems.map((p) => p.message);
     expect(messages).toContain('no workload runs services/notification/src/main.ts');
     expect(messages).toContain('no compose service runs services/notification/src/main.ts');

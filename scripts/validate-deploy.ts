@@ -575,8 +575,11 @@ function validateDockerfile(options: ValidateOptions, problems: Problem[]): numb
   }
   text.split('\n').forEach((line, i) => {
     if (line.trimStart().startsWith('#')) return;
-    for (const m of line.matchAll(/"((?:packages|services|scripts)\/[\w./-]+\.ts)"/g)) {
-      if (!existsSync(join(options.sourceRoot, m[1]!))) problems.push({ file, line: i + 1, path: '', message: `${m[1]} does not exist` });
+    for (const m of line.matchAll(/"(dist\/[\w./-]+\.mjs)"/g)) {
+      const source = entrySource(m[1]!);
+      if (!source || !existsSync(join(options.sourceRoot, source))) {
+        problems.push({ file, line: i + 1, path: '', message: `${m[1]} is not built from an entry point that exists` });
+      }
     }
   });
   return 1;
