@@ -193,6 +193,14 @@ export function createTransfers(deps: TransferDeps) {
         log.info({ code: err.code }, 'transfer refused by the ledger');
         throw failureError(err.code);
       }
+      if (err instanceof DomainError && err.code === 'IDEMPOTENCY_KEY_REUSED') {
+        // The ledger holds a posting under this transfer's id with another body: an earlier
+        // attempt (answer lost) sent by a release that built the posting differently. Money may
+        // have moved, so it is neither FAILED nor SUCCEEDED: it stays EXECUTING for an operator.
+        log.error({ err }, 'the ledger holds this transfer with another body; left EXECUTING to reconcile');
+        await releaseLease(db, t.id, owner).catch((e: unknown) => log.warn({ err: e }, 'could not release the transfer lease'));
+        throw new DomainError('IDEMPOTENCY_KEY_REUSED', 'this transfer was already submitted with other details', { cause: err });
+      }
       // Outcome unknown (or a bug): stays EXECUTING for the next Execute; let it start at once.
       await releaseLease(db, t.id, owner).catch((e: unknown) => log.warn({ err: e }, 'could not release the transfer lease'));
       throw err;
