@@ -1,5 +1,5 @@
-import * as grpc from '@grpc/grpc-js';
-import { LedgerServiceClient, OutboxEventType, type ListOutboxEventsResponse } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
+import { LedgerServiceClient, OutboxEventType } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
+import { unaryCall } from '@kfrm/runtime';
 import type { NotificationEvent, OutboxSource } from './notification-event';
 
 const CALL_TIMEOUT_MS = 5_000;
@@ -8,12 +8,7 @@ const CALL_TIMEOUT_MS = 5_000;
 export function ledgerOutboxSource(client: () => LedgerServiceClient): OutboxSource {
   return {
     async listAfter(afterId, limit) {
-      const ledger = client();
-      const response = await new Promise<ListOutboxEventsResponse>((resolve, reject) =>
-        ledger.listOutboxEvents({ afterId, limit }, new grpc.Metadata(), { deadline: Date.now() + CALL_TIMEOUT_MS }, (err, res) =>
-          err ? reject(err) : resolve(res),
-        ),
-      );
+      const response = await unaryCall(client(), 'listOutboxEvents', { afterId, limit }, { timeoutMs: CALL_TIMEOUT_MS });
       const events: NotificationEvent[] = [];
       let previous = afterId;
       for (const e of response.events) {

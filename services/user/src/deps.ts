@@ -45,10 +45,8 @@ export const DEFAULT_TTLS = {
 } as const;
 
 /**
- * A dependency (another service) could not be reached or answered unexpectedly. Mapped to
- * UNAVAILABLE by the server kit's infrastructure table: the caller may retry, and nothing is
- * decided on a guess (a signature is never reported as invalid because auth was down).
+ * A dependency (another service) could not be reached or answered unexpectedly: the shared
+ * outage error of internal calls (UNAVAILABLE), so nothing is decided on a guess (a signature is
+ * never reported as invalid because auth was down).
  */
-export class UpstreamUnavailableError extends Error {
-  override name = 'UpstreamUnavailableError';
-}
+export { UpstreamUnavailableError } from '@kfrm/errors';
