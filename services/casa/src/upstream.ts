@@ -2,7 +2,7 @@
 // user stands) and the ledger (which creates the account). The gRPC adapters live here so the use
 // cases never see grpc-js.
 import { status } from '@grpc/grpc-js';
-import { DomainError, UpstreamRefusal } from '@kfrm/errors';
+import { failWith, UpstreamRefusal } from '@kfrm/errors';
 import { CurrencyCode } from '@kfrm/proto/gen/kfrm/api/common/common';
 import { CreateAccountApiError, CreateAccountApiError_ErrorCode, LedgerServiceClient } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
 import { FindBySessionTokenApiError, FindBySessionTokenApiError_ErrorCode, KycStatus, UserServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user';
@@ -22,8 +22,12 @@ export interface CasaUser {
   phoneNumber: string;
 }
 
+/** What finding a user raises (the use cases that call it list these in their own unions). */
+export type FindUserCode = 'USER_NOT_FOUND' | 'EXTERNAL_SERVICE_UNAVAILABLE';
+const findUserFailed = failWith<FindUserCode>();
+
 export interface UserDirectory {
-  /** Throws DomainError USER_NOT_FOUND or EXTERNAL_SERVICE_UNAVAILABLE. */
+  /** Throws DomainError USER_NOT_FOUND or EXTERNAL_SERVICE_UNAVAILABLE (FindUserCode). */
   findUser(userId: string): Promise<CasaUser>;
 }
 
@@ -63,11 +67,11 @@ export function grpcUserDirectory(client: () => UserServiceClient, timeoutMs = 3
         response = await unaryCall(client(), 'findByUserId', { userId }, { errors: findUserErrors, timeoutMs });
       } catch (err) {
         const notFound = (err instanceof UpstreamRefusal && err.code === 'USER_NOT_FOUND') || grpcStatusOf(err) === status.NOT_FOUND;
-        if (notFound) throw new DomainError('USER_NOT_FOUND', 'The user was not found.', { cause: err });
-        throw new DomainError('EXTERNAL_SERVICE_UNAVAILABLE', 'The user service cannot be reached.', { cause: err });
+        if (notFound) throw findUserFailed('USER_NOT_FOUND', 'The user was not found.', { cause: err });
+        throw findUserFailed('EXTERNAL_SERVICE_UNAVAILABLE', 'The user service cannot be reached.', { cause: err });
       }
       const user = response.user;
-      if (!user || user.userId.toString() !== userId) throw new DomainError('USER_NOT_FOUND', 'The user was not found.');
+      if (!user || user.userId.toString() !== userId) throw findUserFailed('USER_NOT_FOUND', 'The user was not found.');
       return {
         userId,
         active: user.userStatus === UserStatus.ACTIVATED,
