@@ -6,6 +6,8 @@ import { AppVersionServiceClient } from '@kfrm/proto/gen/kfrm/api/appversion/app
 import { TabMenuServiceClient } from '@kfrm/proto/gen/kfrm/api/tabmenu/tab_menu';
 import { AccountServiceClient } from '@kfrm/proto/gen/kfrm/api/account/account';
 import { EncryptedMessage_ProviderType, type EncryptedMessage } from '@kfrm/proto/gen/kfrm/api/common/common';
+import { CommonApiError, CommonApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/api/common/error';
+import { apiErrorCode } from '@kfrm/server-kit';
 import { decryptFromServer, encryptForSession, providerFromType, type AppEncryption } from '@kfrm/e2e-crypto';
 import { generateDeviceKeyPair, spkiBase64, toDeviceIdentity, type DeviceIdentity, type DeviceKeyKind } from './device-identity';
 import { unary } from './unary';
@@ -111,6 +113,23 @@ export class AppClient {
     return encryption.encryptedMessage;
   }
 
+  /**
+   * Encrypts `plaintext` for the provider and makes `call` with it. E2E key sessions live in the
+   * server's store and can vanish before their expiry (a store restart or failover): on
+   * E2E_KEY_SESSION_EXPIRED the app makes a new key exchange once and calls again with the secret
+   * encrypted anew, so the customer never sees it. Safe to repeat: the server refuses such a
+   * message before it reads the secret or counts an attempt.
+   */
+  async withEncrypted<T>(provider: EncryptedMessage_ProviderType, plaintext: string, call: (message: EncryptedMessage) => Promise<T>): Promise<T> {
+    try {
+      return await call(await this.encrypt(provider, plaintext));
+    } catch (err) {
+      if (!isKeySessionExpired(err)) throw err;
+      await this.fetchKeys();
+      return call(await this.encrypt(provider, plaintext));
+    }
+  }
+
   /** Decrypts what the server encrypted for this app (EncryptText) with the last ephemeral key. */
   async decryptFromServer(provider: EncryptedMessage_ProviderType, compactJwe: string): Promise<string> {
     const name = providerFromType(provider);
@@ -128,4 +147,9 @@ export class AppClient {
   close(): void {
     this.closeClients();
   }
+}
+
+/** The server no longer has the E2E key session the message was encrypted for. */
+export function isKeySessionExpired(err: unknown): boolean {
+  return apiErrorCode(err, CommonApiError) === CommonApiError_ErrorCode.E2E_KEY_SESSION_EXPIRED;
 }

@@ -44,15 +44,15 @@ export async function registerUser(app: AppClient, profile: UserProfile): Promis
   const userToken = created.userToken;
   const { terms } = await unary(r, r.listTerms, { userToken });
   await unary(r, r.agreeTerms, { userToken, agreements: terms.map((t) => ({ termId: t.id, agreed: true })) });
-  await unary(r, r.registerPin, { userToken, pin: await app.encrypt(AUTH, profile.pin) });
-  await unary(r, r.confirmPin, { userToken, pin: await app.encrypt(AUTH, profile.pin) });
-  await unary(r, r.registerPattern, { userToken, pattern: await app.encrypt(AUTH, profile.pattern) });
-  await unary(r, r.confirmPattern, { userToken, pattern: await app.encrypt(AUTH, profile.pattern) });
+  await app.withEncrypted(AUTH, profile.pin, (pin) => unary(r, r.registerPin, { userToken, pin }));
+  await app.withEncrypted(AUTH, profile.pin, (pin) => unary(r, r.confirmPin, { userToken, pin }));
+  await app.withEncrypted(AUTH, profile.pattern, (pattern) => unary(r, r.registerPattern, { userToken, pattern }));
+  await app.withEncrypted(AUTH, profile.pattern, (pattern) => unary(r, r.confirmPattern, { userToken, pattern }));
   let biometricKey: RegisteredUser['biometricKey'];
   if (profile.biometric !== false) {
     biometricKey = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
     const spki = (biometricKey.publicKey.export({ type: 'spki', format: 'der' }) as Buffer).toString('base64');
-    await unary(r, r.registerBiometric, { userToken, publicKey: await app.encrypt(AUTH, spki) });
+    await app.withEncrypted(AUTH, spki, (publicKey) => unary(r, r.registerBiometric, { userToken, publicKey }));
   }
   const signingKey = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const issued = await unary(r, r.issueSigningCertificate, { userToken, csr: (await createCsr(signingKey)).pem });
@@ -75,9 +75,19 @@ export async function loginWithPin(app: AppClient, userToken: string, pin: strin
   const authentication = app.client(AuthenticationServiceClient);
   const { process } = await unary(login, login.prepareLogin, { userToken });
   if (!process) throw new Error('PrepareLogin returned no process');
-  const done = await unary(authentication, authentication.authenticatePinForLogin, { userToken, processId: process.processId, pin: await app.encrypt(AUTH, pin) });
+  const done = await app.withEncrypted(AUTH, pin, (encrypted) =>
+    unary(authentication, authentication.authenticatePinForLogin, { userToken, processId: process.processId, pin: encrypted }),
+  );
   if (done.process?.status !== AuthenticationProcess_ProcessStatus.DONE) throw new Error('login process not DONE after the PIN');
   return unary(login, login.login, { userToken, processId: process.processId });
+}
+
+/** AuthenticatePin on a session-level process (a transfer's, say); DONE or an error. */
+export async function authenticatePin(app: AppClient, processId: string, pin: string, session: ReturnType<typeof withSession>) {
+  const authentication = app.client(AuthenticationServiceClient);
+  const done = await app.withEncrypted(AUTH, pin, (encrypted) => unary(authentication, authentication.authenticatePin, { processId, pin: encrypted }, session));
+  if (done.process?.status !== AuthenticationProcess_ProcessStatus.DONE) throw new Error('process not DONE after the PIN');
+  return done;
 }
 
 /** Call options carrying a session token, for session-level methods. */

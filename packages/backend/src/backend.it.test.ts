@@ -16,7 +16,7 @@ import { CommonApiError, CommonApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/a
 import { TabMenuServiceClient } from '@kfrm/proto/gen/kfrm/api/tabmenu/tab_menu';
 import { UserServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user';
 import type { RunningServices } from '@kfrm/runtime';
-import { startTestServices, type TestServices } from '@kfrm/runtime/testing';
+import { startTestServices, type TestServices } from '@kfrm/runtime/testing/services.harness';
 import { apiErrorCode } from '@kfrm/server-kit';
 import { serviceModules } from './service-modules';
 

@@ -11,7 +11,7 @@ import { EncryptedMessage_ProviderType } from '@kfrm/proto/gen/kfrm/api/common/c
 import { DeviceRegistryServiceClient, RevocationReason } from '@kfrm/proto/gen/kfrm/api/device/device_internal';
 import { E2eTestServiceClient } from '@kfrm/proto/gen/kfrm/api/e2e/e2e_test';
 import type { RunningServices } from '@kfrm/runtime';
-import { startTestServices, type TestServices } from '@kfrm/runtime/testing';
+import { startTestServices, type TestServices } from '@kfrm/runtime/testing/services.harness';
 import { apiErrorCode } from '@kfrm/server-kit';
 import { deviceModule } from '@kfrm/service-device';
 import { createE2eKeyModule } from '@kfrm/service-e2e-key';
@@ -191,6 +191,30 @@ describe('device certificates and E2E encryption over TLS', () => {
       const err = await decrypt(message);
       expect(err.code).toBe(grpc.status.FAILED_PRECONDITION);
       expectCode(err, CommonApiError_ErrorCode.E2E_KEY_SESSION_EXPIRED);
+    });
+
+    it('the app SDK makes a new key exchange once on E2E_KEY_SESSION_EXPIRED and the customer sees the answer', async () => {
+      await app.fetchKeys();
+      const staleSession = (await app.fetchKeys()).get(AUTH)!.sessionId;
+      // The session vanishes from the store (expiry here; a store restart does the same).
+      await new Promise((r) => setTimeout(r, SESSION_TTL_MS + 500));
+      const calls: string[] = [];
+      const plainText = await app.withEncrypted(AUTH, '135790', async (encryptedMessage) => {
+        calls.push(encryptedMessage.sessionId);
+        return (await unary(app.e2eTestService, app.e2eTestService.decryptText, { encryptedMessage })).plainText;
+      });
+      expect(plainText).toBe('135790');
+      expect(calls).toHaveLength(2);
+      expect(calls[0]).toBe(staleSession);
+      expect(calls[1]).not.toBe(staleSession);
+      // Only once: a second expiry in a row is the caller's to see.
+      let attempts = 0;
+      const err = await refusal(app.withEncrypted(AUTH, '135790', async (encryptedMessage) => {
+        attempts++;
+        return unary(app.e2eTestService, app.e2eTestService.decryptText, { encryptedMessage: { ...encryptedMessage, sessionId: staleSession } });
+      }));
+      expectCode(err as grpc.ServiceError, CommonApiError_ErrorCode.E2E_KEY_SESSION_EXPIRED);
+      expect(attempts).toBe(2);
     });
   });
 

@@ -8,7 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppClient, loginWithPin, registerUser } from '@kfrm/app-client';
 import { contractMethods, fuzzRequests } from '@kfrm/proto/fuzz-requests';
-import { startTestServices, type TestServices } from '@kfrm/runtime/testing';
+import { startTestServices, type TestServices } from '@kfrm/runtime/testing/services.harness';
 import { createStore, prefixed, type Store } from '@kfrm/store';
 import { serviceModules } from './service-modules';
 

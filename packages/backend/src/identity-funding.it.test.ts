@@ -11,7 +11,7 @@ import {
   VerifyAccountHolderApiError_ErrorCode,
 } from '@kfrm/proto/gen/kfrm/api/funding/funding';
 import type { RunningServices, ServiceModule } from '@kfrm/runtime';
-import { startTestServices, type TestServices } from '@kfrm/runtime/testing';
+import { startTestServices, type TestServices } from '@kfrm/runtime/testing/services.harness';
 import { apiErrorCode } from '@kfrm/server-kit';
 import { createFundingModule } from '@kfrm/service-funding';
 import { createStore, prefixed, type Store } from '@kfrm/store';

@@ -3,7 +3,7 @@ import { StoreUnavailableError, type Store } from '@kfrm/store';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createAttemptLimiter, type AttemptLimiter, type PersistedAttemptState } from './attempt-limiter';
 import { createSecretHasher } from './secret-hasher';
-import { sleep, storeTargets, type OpenedStore } from './test-stores';
+import { sleep, storeTargets, type OpenedStore } from './testing/stores.harness';
 
 const MAX_ATTEMPTS = 5;
 // Short TTLs so a shared Redis does not keep test keys for the production defaults (30/365 days).

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { StoreUnavailableError, createMemoryStore } from '@kfrm/store';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { rateLimit } from './rate-limit';
-import { sleep, storeTargets, type OpenedStore } from './test-stores';
+import { sleep, storeTargets, type OpenedStore } from './testing/stores.harness';
 
 for (const target of storeTargets) {
   describe.skipIf(target.skip !== undefined)(`rateLimit on the ${target.name}${target.skip ? ` (skipped: ${target.skip})` : ''}`, () => {

@@ -7,8 +7,9 @@
 import { mkdirSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
-import { Kysely, PostgresDialect, type LogEvent } from 'kysely';
+import { Kysely, PostgresDialect, type LogEvent, type PostgresPool, type PostgresPoolClient } from 'kysely';
 import pg from 'pg';
+import { asDatabaseUnavailable } from './errors';
 import { PGliteDialect } from './pglite-dialect';
 import { OID, keepText, parseUnquotedArray } from './type-parsers';
 
@@ -152,14 +153,21 @@ async function openPostgres(databaseUrl: string, options: OpenDatabaseOptions): 
     ...(idleInTxTimeout > 0 ? { idle_in_transaction_session_timeout: idleInTxTimeout } : {}),
     types: pgTypeParsers,
   });
+  const connectionLost = (err: Error & { code?: string }, state: string) => {
+    const fields = { err: err.message, code: err.code, state };
+    if (options.log?.warn) options.log.warn(fields, 'postgres connection lost');
+    else console.error('[@kfrm/db] postgres connection lost:', err.message);
+  };
   // An idle client losing its connection emits 'error' on the pool; unhandled, it kills the process.
-  pool.on('error', (err) => {
-    if (options.log?.error) options.log.error({ err: err.message }, 'idle postgres connection failed');
-    else console.error('[@kfrm/db] idle postgres connection failed:', err.message);
-  });
+  pool.on('error', (err) => connectionLost(err, 'idle'));
   // pool.end() resolves before the sockets are closed; track them so close() really drains.
   const socketsClosed = new Set<Promise<void>>();
   pool.on('connect', (client) => {
+    // A checked-out client (inside a transaction, between two statements) has no pool listener:
+    // when the server goes away (restart, failover, `pg_ctl stop -m fast` → 57P01) its 'error'
+    // event would be unhandled and end the process. The statement in flight, if any, rejects on
+    // its own; the pool drops the broken client when it is released.
+    client.on('error', (err) => connectionLost(err, 'in use'));
     const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
     socketsClosed.add(ended);
     void ended.then(() => socketsClosed.delete(ended));
@@ -172,7 +180,7 @@ async function openPostgres(databaseUrl: string, options: OpenDatabaseOptions): 
     throw err;
   }
   const log = kyselyLog(options);
-  const base = new Kysely<any>({ dialect: new PostgresDialect({ pool }), ...(log ? { log } : {}) });
+  const base = new Kysely<any>({ dialect: new PostgresDialect({ pool: outageTypedPool(pool) }), ...(log ? { log } : {}) });
   const handle = makeHandle('postgres', base, async () => {
     // Kysely only ends the pool if its driver was initialised (i.e. a query went through it).
     if (!pool.ending) await pool.end();
@@ -181,6 +189,37 @@ async function openPostgres(databaseUrl: string, options: OpenDatabaseOptions): 
   return Object.assign(handle, {
     poolStats: (): PoolStats => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
   });
+}
+
+/**
+ * The pool as Kysely sees it, with connection failures turned into DatabaseUnavailableError (so
+ * the server kit answers UNAVAILABLE, not INTERNAL): at checkout, and for each statement.
+ */
+function outageTypedPool(pool: pg.Pool): PostgresPool {
+  const wrapped = new WeakMap<pg.PoolClient, PostgresPoolClient>();
+  const rethrow = (err: unknown): never => {
+    throw asDatabaseUnavailable(err);
+  };
+  return {
+    async connect() {
+      const client = await pool.connect().catch(rethrow);
+      let facade = wrapped.get(client);
+      if (!facade) {
+        facade = {
+          query: ((...args: Parameters<pg.PoolClient['query']>) => {
+            const result = (client.query as (...a: unknown[]) => unknown)(...args);
+            // A Cursor (streamed query) comes back as itself, not as a promise.
+            return result instanceof Promise ? result.catch(rethrow) : result;
+          }) as PostgresPoolClient['query'],
+          release: () => client.release(),
+        };
+        // Kysely keys its connection objects by client: one facade per pg client.
+        wrapped.set(client, facade);
+      }
+      return facade;
+    },
+    end: () => pool.end(),
+  };
 }
 
 async function openPGlite(options: OpenDatabaseOptions): Promise<DatabaseHandle> {

@@ -1,3 +1,5 @@
+import { ConcurrentUpdateError, DependencyUnavailableError } from '@kfrm/errors';
+
 /**
  * Helpers to classify database errors. They work for errors thrown by `pg` and by PGlite: both
  * throw pg-protocol `DatabaseError`s that carry the five-character SQLSTATE in `code` (plus
@@ -16,7 +18,7 @@ export const SQLSTATE = {
 } as const;
 
 /** Thrown by `withSerializableRetry` when every attempt hit a serialization failure or deadlock. */
-export class TransactionConflictError extends Error {
+export class TransactionConflictError extends ConcurrentUpdateError {
   override readonly name = 'TransactionConflictError';
   constructor(
     readonly attempts: number,
@@ -83,4 +85,40 @@ export function isForeignKeyViolation(err: unknown): boolean {
 export function isSerializationFailure(err: unknown): boolean {
   const code = pgErrorCode(err);
   return code === SQLSTATE.SERIALIZATION_FAILURE || code === SQLSTATE.DEADLOCK_DETECTED;
+}
+
+/**
+ * The database could not be reached, or it dropped the connection (a restart, a failover, an
+ * administrator's shutdown). The statement's outcome may be unknown (a COMMIT in flight): the
+ * caller answers UNAVAILABLE and the client retries with the same idempotency key.
+ */
+export class DatabaseUnavailableError extends DependencyUnavailableError {
+  override readonly name = 'DatabaseUnavailableError';
+}
+
+/**
+ * SQLSTATEs that mean "this connection or server cannot serve you now": connection exceptions
+ * (class 08), admin/crash shutdown and "cannot connect now" (57P01–57P03, what a restarting
+ * server answers), and too many connections (53300).
+ */
+const UNAVAILABLE_SQLSTATE = /^(08...|57P0[123]|53300)$/;
+/** Node's socket errors, and what pg says when its connection is gone or never came. */
+const UNAVAILABLE_SYSTEM_CODE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+const UNAVAILABLE_MESSAGE = /Connection terminated|is not queryable|timeout exceeded when trying to connect|Connection ended unexpectedly|the database system is (shutting down|starting up|in recovery mode)/i;
+
+/** True when `err` says the database was unreachable, not that the statement was wrong. */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  if (err instanceof DatabaseUnavailableError) return true;
+  if (typeof err !== 'object' || err === null) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && UNAVAILABLE_SQLSTATE.test(code) && 'severity' in err) return true;
+  if (typeof code === 'string' && UNAVAILABLE_SYSTEM_CODE.has(code)) return true;
+  const message = (err as { message?: unknown }).message;
+  return err instanceof Error && typeof message === 'string' && UNAVAILABLE_MESSAGE.test(message);
+}
+
+/** `err` as a DatabaseUnavailableError when it is an outage; otherwise `err` itself. */
+export function asDatabaseUnavailable(err: unknown): unknown {
+  if (err instanceof DatabaseUnavailableError || !isDatabaseUnavailable(err)) return err;
+  return new DatabaseUnavailableError(`database unavailable: ${(err as Error).message}`, { cause: err });
 }

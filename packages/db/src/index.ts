@@ -5,6 +5,9 @@ export type { Migration, MigrateSchemaOptions, MigrateSchemaResult } from './mig
 export {
   SQLSTATE,
   TransactionConflictError,
+  DatabaseUnavailableError,
+  asDatabaseUnavailable,
+  isDatabaseUnavailable,
   findDatabaseError,
   isForeignKeyViolation,
   isSerializationFailure,

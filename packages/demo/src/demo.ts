@@ -310,12 +310,18 @@ export async function runDemo(options: DemoOptions, out: Output): Promise<DemoRe
           current = (await unary(authentication, authentication.authenticateBiometric, { processId: process.processId, signature }, session(alice))).process!;
         } else if (next.type === AuthenticationType.PATTERN) {
           s.send('AuthenticationService/AuthenticatePattern', 'pattern E2E-encrypted');
-          const pattern = await alice.app.encrypt(AUTH, alice.profile.pattern);
-          current = (await unary(authentication, authentication.authenticatePattern, { processId: process.processId, pattern }, session(alice))).process!;
+          current = (
+            await alice.app.withEncrypted(AUTH, alice.profile.pattern, (pattern) =>
+              unary(authentication, authentication.authenticatePattern, { processId: process.processId, pattern }, session(alice)),
+            )
+          ).process!;
         } else if (next.type === AuthenticationType.PIN) {
           s.send('AuthenticationService/AuthenticatePin', 'PIN E2E-encrypted');
-          const pin = await alice.app.encrypt(AUTH, alice.profile.pin);
-          current = (await unary(authentication, authentication.authenticatePin, { processId: process.processId, pin }, session(alice))).process!;
+          current = (
+            await alice.app.withEncrypted(AUTH, alice.profile.pin, (pin) =>
+              unary(authentication, authentication.authenticatePin, { processId: process.processId, pin }, session(alice)),
+            )
+          ).process!;
         } else {
           throw new Error(`the process asks for ${AuthenticationType[next.type]}, which the simulator cannot give`);
         }

@@ -8,7 +8,7 @@ import { DeviceCaError, loadDeviceCa, loadDeviceCaSigner, type DeviceCaSigner } 
 import { deviceCertificateNames, DEVICE_URI_PREFIX } from './device-identity';
 import { createDeviceVerifier } from './device-verifier';
 import { isDeviceRevoked, markDeviceRevoked, revokedDeviceKey } from './revocation';
-import { deviceKeyPair, issueTestCertificate } from './test-certificates';
+import { deviceKeyPair, issueTestCertificate } from './testing/certificates.fixtures';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 

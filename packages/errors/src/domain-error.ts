@@ -1,4 +1,5 @@
 import type { SeedCode } from './codes';
+import { DependencyUnavailableError } from './infrastructure-errors';
 
 /**
  * Errors that domain code throws. They name a seed error code (for example
@@ -53,10 +54,10 @@ export class NotImplementedError extends Error {
 
 /**
  * Another service could not answer (unreachable, deadline, overloaded): the caller may retry, and
- * nothing is decided on a guess. The server kit answers UNAVAILABLE. Thrown by the internal call
- * helper (`unaryCall`, @kfrm/runtime) and by ports that wrap it.
+ * nothing is decided on a guess. The server kit answers UNAVAILABLE (a DependencyUnavailableError).
+ * Thrown by the internal call helper (`unaryCall`, @kfrm/runtime) and by ports that wrap it.
  */
-export class UpstreamUnavailableError extends Error {
+export class UpstreamUnavailableError extends DependencyUnavailableError {
   override name = 'UpstreamUnavailableError';
 }
 

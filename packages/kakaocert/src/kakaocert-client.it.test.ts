@@ -11,7 +11,7 @@ import { decodeObjectIdentifier, readDer } from './sandbox/der';
 import { SANDBOX_ERRORS } from './sandbox/sandbox-error-codes';
 import { startKakaocertSandbox, type KakaocertSandbox, type KakaocertSandboxOptions } from './sandbox/sandbox-server';
 import { OID_SIGNED_DATA, SANDBOX_EVIDENCE_MARKER } from './sandbox/sandbox-signed-data';
-import { manualClock, validRequestCMS } from './test-fixtures';
+import { manualClock, validRequestCMS } from './testing/cms.fixtures';
 import { CMS_STATE } from './types';
 
 const cleanups: (() => Promise<void> | void)[] = [];

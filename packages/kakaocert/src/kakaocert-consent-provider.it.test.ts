@@ -5,7 +5,7 @@ import { createKakaocertConsentProvider } from './kakaocert-consent-provider';
 import { decodeObjectIdentifier, readDer } from './sandbox/der';
 import { startKakaocertSandbox, type KakaocertSandbox } from './sandbox/sandbox-server';
 import { OID_DATA, OID_SIGNED_DATA, SANDBOX_EVIDENCE_MARKER } from './sandbox/sandbox-signed-data';
-import { manualClock } from './test-fixtures';
+import { manualClock } from './testing/cms.fixtures';
 import type { CmsConsentRequest } from './cms-consent-provider';
 
 let sandbox: KakaocertSandbox | undefined;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createCapturingDestination, createLogger } from '@kfrm/logging';
 import { createKakaocertClient } from './kakaocert-client';
 import { startKakaocertSandbox } from './sandbox/sandbox-server';
-import { manualClock, validRequestCMS } from './test-fixtures';
+import { manualClock, validRequestCMS } from './testing/cms.fixtures';
 
 describe('kakaocert logs', () => {
   it('carry only masked personal data and never tokens, signatures, keys or signedData', async () => {

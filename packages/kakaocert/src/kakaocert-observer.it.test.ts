@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createKakaocertClient, type KakaocertCallObserver } from './kakaocert-client';
 import { startKakaocertSandbox } from './sandbox/sandbox-server';
-import { manualClock, validRequestCMS } from './test-fixtures';
+import { manualClock, validRequestCMS } from './testing/cms.fixtures';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { kcAuthHeader, linkhubAuthorization, sha256Base64 } from './linkhub-signature';
 
 // Expected values computed with the openssl CLI (dgst -sha256, -mac HMAC), independently of
-// node:crypto and of this code, from the string layout in external-apis.md.
+// node:crypto and of this code, from the string layout in docs/external-apis.md.
 const SECRET = Buffer.from('secret').toString('base64');
 const TOKEN_BODY = Buffer.from('{"access_id":"020040000001","scope":["member","310","320","330"]}');
 const X_DATE = '2025-03-01T01:00:00.000Z';

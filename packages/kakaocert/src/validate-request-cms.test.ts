@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { KakaocertValidationError, LOCAL_ERROR_CODE } from './errors';
-import { validRequestCMS as validRequest } from './test-fixtures';
+import { validRequestCMS as validRequest } from './testing/cms.fixtures';
 import { isValidBirthDay, validateClientCode, validateReceiptId, validateRequestCMS } from './validate-request-cms';
 
 const TODAY = new Date('2025-03-01T01:00:00Z');

@@ -110,7 +110,7 @@ export class KonaplateUnknownCodeError extends KonaplateError {}
 /**
  * The request may have reached Konaplate and been processed, but no answer arrived (timeout,
  * connection reset, a 5xx from a proxy). Not retried by the client: the caller reconciles
- * (reliability.md item 9) using `correlationId`, the X-KM-Correlation-Id that was sent.
+ * (docs/reliability.md item 9) using `correlationId`, the X-KM-Correlation-Id that was sent.
  */
 export class OutcomeUnknownError extends KonaplateError {
   constructor(operation: KonaplateOperation, correlationId: string, details: Omit<KonaplateErrorDetails, 'operation' | 'correlationId'>) {

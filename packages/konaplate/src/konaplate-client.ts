@@ -5,7 +5,7 @@
  * - POST /api/v1/bankaccounts/inquiry — the member's registered accounts (seed 002), response
  *   encrypted when a cipher is configured.
  *
- * Safety rules (reliability.md item 9):
+ * Safety rules (docs/reliability.md item 9):
  * - Holder verification is sent at most once once it may have reached the server. A timeout, a
  *   reset connection, a 5xx without a result code or an unreadable success surfaces as
  *   `OutcomeUnknownError`; only a refused connection (the request never left) is retried.

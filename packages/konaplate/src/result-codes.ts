@@ -37,7 +37,7 @@ export type KonaplateErrorKind =
 export type ResultCodeSource =
   /** Listed with its code in seed 001 or 002. */
   | 'seed'
-  /** Seen on other Konaplate pages (external-apis.md). */
+  /** Seen on other Konaplate pages (docs/external-apis.md). */
   | 'konaplate-docs'
   /** Listed in seed 001's test data without a code; the code here is our placeholder. */
   | 'assumed';

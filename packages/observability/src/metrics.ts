@@ -43,6 +43,8 @@ export interface KfrmMetrics {
   readonly externalCalls: Counter<'provider' | 'operation' | 'outcome'>;
   readonly externalCallSeconds: Histogram<'provider' | 'operation'>;
   readonly streamSubscribers: StreamSubscribers;
+  /** 1 while a required dependency (postgres, redis) answers this process's checks, 0 while it does not. */
+  readonly dependencyUp: Gauge<'dependency'>;
   /** Reads the pool at every scrape; call once with the process's database handle. */
   observeDbPool(read: () => DbPoolStats | undefined): void;
   storeObserver: StoreOperationObserver;
@@ -134,8 +136,16 @@ export function createMetrics(options: CreateMetricsOptions = {}): KfrmMetrics {
     registers,
   });
 
+  const dependencyUp = new Gauge({
+    name: 'kfrm_dependency_up',
+    help: 'Whether a required dependency answered the last health check (1) or not (0); health is NOT_SERVING while any is 0.',
+    labelNames: ['dependency'] as const,
+    registers,
+  });
+
   return {
     registry,
+    dependencyUp,
     grpcStarted,
     grpcHandled,
     grpcHandlingSeconds,

@@ -1,5 +1,5 @@
 import { status } from '@grpc/grpc-js';
-import { UpstreamRefusal } from '@kfrm/errors';
+import { DependencyUnavailableError, UpstreamRefusal } from '@kfrm/errors';
 import { FindBySessionTokenApiError, FindBySessionTokenApiError_ErrorCode, UserServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user';
 import { apiErrorType, type DeviceIdentity, type SessionIdentity } from '@kfrm/server-kit';
 import { grpcStatusOf, unaryCall } from './internal-calls';
@@ -13,10 +13,9 @@ import type { InternalClients } from './internal-clients';
 const NO_SESSION = new Set([status.NOT_FOUND, status.UNAUTHENTICATED, status.INVALID_ARGUMENT]);
 const findErrors = apiErrorType(FindBySessionTokenApiError, FindBySessionTokenApiError_ErrorCode);
 
-export class SessionLookupUnavailableError extends Error {
-  // Mapped to UNAVAILABLE by the server kit's infrastructure table: a session that cannot be
-  // checked is never treated as valid.
-  override name = 'StoreUnavailableError';
+/** UNAVAILABLE: a session that cannot be checked is never treated as valid. */
+export class SessionLookupUnavailableError extends DependencyUnavailableError {
+  override name = 'SessionLookupUnavailableError';
 }
 
 /**

@@ -24,6 +24,7 @@ import {
 import { createStore, instrumentStore, type Store } from '@kfrm/store';
 import type { DestinationStream } from 'pino';
 import { createInternalClients, type InternalClients } from './internal-clients';
+import { watchDependencies } from './dependency-health';
 import { createSessionResolver } from './session-resolver';
 import { readRuntimeConfig, type RuntimeConfig } from './runtime-config';
 import type { ServiceInstance, ServiceModule } from './service-module';
@@ -190,6 +191,18 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
     for (const instance of instances) await instance.start?.();
     metricsEndpoint = await startMetricsIfFree(metrics, config, logger);
     const openMetrics = metricsEndpoint;
+    const dependencies = watchDependencies({
+      db,
+      store,
+      metrics,
+      logger,
+      intervalMs: config.dependencyCheckMs,
+      timeoutMs: Math.max(100, Math.min(1_000, config.dependencyCheckMs)),
+      onChange(serving) {
+        mobile.setServing(serving);
+        internal.setServing(serving);
+      },
+    });
 
     let stopped: Promise<void> | undefined;
     const openStore = store;
@@ -210,6 +223,7 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
       tracing,
       stop() {
         stopped ??= (async () => {
+          dependencies.stop();
           await Promise.all([mobile.shutdown(config.shutdownGraceMs), internal.shutdown(config.shutdownGraceMs)]);
           for (const instance of instances.reverse()) await instance.close?.();
           internalClients.close();

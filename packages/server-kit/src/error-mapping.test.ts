@@ -2,7 +2,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
-import { DomainError, InvalidArgumentError } from '@kfrm/errors';
+import { ConcurrentUpdateError, DependencyUnavailableError, DomainError, InvalidArgumentError, RateLimitedError } from '@kfrm/errors';
 import { GetKeyApiError, GetKeyApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/api/key/key';
 import { CommonApiError, CommonApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/api/common/error';
 import { apiErrorType } from './api-error-type';
@@ -72,15 +72,18 @@ describe('mapError', () => {
     expect(apiErrorCode(error, CommonApiError)).toBe(CommonApiError_ErrorCode.UNKNOWN_ERROR);
   });
 
-  it('maps infrastructure errors by name: store down is UNAVAILABLE, conflicts ABORTED', () => {
-    const down = Object.assign(new Error('connect ECONNREFUSED'), { name: 'StoreUnavailableError' });
+  it('maps infrastructure errors by base class: an outage is UNAVAILABLE, conflicts ABORTED', () => {
+    class StoreDown extends DependencyUnavailableError {}
+    const down = new StoreDown('connect ECONNREFUSED');
     expect(mapError(down, undefined).error.code).toBe(status.UNAVAILABLE);
-    const conflict = Object.assign(new Error('40001'), { name: 'TransactionConflictError' });
+    // The name no longer decides: an error that only borrows an outage's name is a bug (INTERNAL).
+    expect(mapError(Object.assign(new Error('x'), { name: 'StoreUnavailableError' }), undefined).error.code).toBe(status.INTERNAL);
+    const conflict = new (class extends ConcurrentUpdateError {})('40001');
     expect(mapError(conflict, undefined).error.code).toBe(status.ABORTED);
     // An outage is logged as a failure; contention and throttling are expected rejections.
     expect(mapError(down, undefined).unexpected).toBe(true);
     expect(mapError(conflict, undefined).unexpected).toBe(false);
-    const throttled = Object.assign(new Error('rate limit'), { name: 'RateLimitedError' });
+    const throttled = new (class DeviceThrottled extends RateLimitedError {})('rate limit');
     expect(mapError(throttled, undefined)).toMatchObject({ error: { code: status.RESOURCE_EXHAUSTED }, unexpected: false });
   });
 

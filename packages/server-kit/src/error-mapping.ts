@@ -54,8 +54,7 @@ export function mapError(err: unknown, methodErrors: ApiErrorType | undefined): 
     // bigint, a NUL byte in text, ...). The caller's input, not our failure.
     return { error: withDetails(status.INVALID_ARGUMENT, 'a value in the request is out of range or not valid text'), unexpected: false };
   }
-  const name = err instanceof Error ? err.name : undefined;
-  const infrastructure = name ? INFRASTRUCTURE_ERROR_STATUS[name] : undefined;
+  const infrastructure = INFRASTRUCTURE_ERROR_STATUS.find((row) => err instanceof row.base);
   if (infrastructure) return { error: withDetails(infrastructure.code, infrastructure.message), unexpected: !infrastructure.expected };
   return {
     error: withDetails(status.INTERNAL, 'internal error', { type: commonApiError, code: CommonApiError_ErrorCode.UNKNOWN_ERROR }),

@@ -1,5 +1,5 @@
 import { status } from '@grpc/grpc-js';
-import type { SeedCode } from '@kfrm/errors';
+import { ConcurrentUpdateError, DependencyUnavailableError, RateLimitedError, type SeedCode } from '@kfrm/errors';
 
 /**
  * The one table from seed error codes to gRPC status codes. Keyed by the code's name, because
@@ -108,14 +108,18 @@ export const ERROR_STATUS: Readonly<Record<string, status>> = {
 } satisfies Record<SeedCode, status>; // every seed code has a row, and a row is a seed code
 
 /**
- * Infrastructure errors that are not the caller's fault but are not bugs either, by `name` (the
- * packages that throw them do not depend on the server kit). Everything else unknown is INTERNAL.
+ * Infrastructure errors that are not the caller's fault but are not bugs either, by base class
+ * (@kfrm/errors): a package or service throws its own subclass (the store's, the database's, a
+ * service's upstream outage) and needs no row here. Everything else unknown is INTERNAL.
  */
-export const INFRASTRUCTURE_ERROR_STATUS: Readonly<Record<string, { code: status; message: string; expected?: boolean }>> = {
-  StoreUnavailableError: { code: status.UNAVAILABLE, message: 'service temporarily unavailable' },
-  // Expected under contention or load: logged as a rejection, not as a failure.
-  TransactionConflictError: { code: status.ABORTED, message: 'concurrent update, retry the call', expected: true },
-  UpstreamUnavailableError: { code: status.UNAVAILABLE, message: 'service temporarily unavailable' }, // another service could not answer (services/user)
-  RateLimitedError: { code: status.RESOURCE_EXHAUSTED, message: 'too many requests, retry later', expected: true },
-  LedgerOverloadedError: { code: status.UNAVAILABLE, message: 'service temporarily unavailable' }, // ledger posting queue full (services/account)
-};
+export const INFRASTRUCTURE_ERROR_STATUS: ReadonlyArray<{
+  base: abstract new (...args: never[]) => Error;
+  code: status;
+  message: string;
+  /** Expected under contention or load: logged as a rejection, not as a failure. */
+  expected?: boolean;
+}> = [
+  { base: DependencyUnavailableError, code: status.UNAVAILABLE, message: 'service temporarily unavailable' },
+  { base: ConcurrentUpdateError, code: status.ABORTED, message: 'concurrent update, retry the call', expected: true },
+  { base: RateLimitedError, code: status.RESOURCE_EXHAUSTED, message: 'too many requests, retry later', expected: true },
+];

@@ -176,6 +176,18 @@ export class GrpcListener {
     return this.boundPort;
   }
 
+  /**
+   * What grpc.health.v1 reports for the listener and each of its services while it runs: NOT_SERVING
+   * while a required dependency is down (the listener still answers, with UNAVAILABLE), so load
+   * balancers and orchestrators route around this process until it can serve again.
+   */
+  setServing(serving: boolean): void {
+    if (this.acceptingInProcess === false) return; // shutting down: stays NOT_SERVING
+    const state = serving ? 'SERVING' : 'NOT_SERVING';
+    for (const name of this.serviceNames) this.health.setStatus(name, state);
+    this.health.setStatus('', state);
+  }
+
   /** Stops taking calls, lets running ones finish for up to `graceMs`, then cuts the rest. */
   async shutdown(graceMs = 10_000): Promise<void> {
     for (const name of this.serviceNames) this.health.setStatus(name, 'NOT_SERVING');

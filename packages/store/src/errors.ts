@@ -1,3 +1,5 @@
+import { DependencyUnavailableError } from '@kfrm/errors';
+
 /**
  * The store could not be reached, or it has been closed.
  *
@@ -10,7 +12,7 @@
  * `cause` carries the underlying error (ECONNREFUSED, "Connection is closed.", a command
  * timeout, ...) for logs; callers should branch on the type, not on the cause.
  */
-export class StoreUnavailableError extends Error {
+export class StoreUnavailableError extends DependencyUnavailableError {
   override readonly name = 'StoreUnavailableError';
 
   constructor(message: string, options?: { cause?: unknown }) {

@@ -38,7 +38,7 @@ export function instrumentStore(store: Store, observe: StoreObserver): Store {
     incrWithTtl: (key, ttlMs) => timed('incrWithTtl', () => store.incrWithTtl(key, ttlMs)),
     compareAndDelete: (key, expected) => timed('compareAndDelete', () => store.compareAndDelete(key, expected)),
     publish: (channel, message) => timed('publish', () => store.publish(channel, message)),
-    subscribe: (channel, onMessage) => timed('subscribe', () => store.subscribe(channel, onMessage)),
+    subscribe: (channel, onMessage, options) => timed('subscribe', () => store.subscribe(channel, onMessage, options)),
     ping: () => timed('ping', () => store.ping()),
     close: () => store.close(),
   };

@@ -242,13 +242,14 @@ if (target.kind === 'skip') {
         }
       });
 
-      it('CLIENT KILL on the subscriber connection: the subscription is re-established', async () => {
+      it('CLIENT KILL on the subscriber connection: the subscription is re-established and the gap reported', async () => {
         const name = `kfrm-test-${randomUUID().slice(0, 8)}`;
         const store = await createRedisStore(redisUrl, { ...quiet, connectionName: name });
         try {
           const channel = `it:ch:${randomUUID()}`;
           const got: string[] = [];
-          await store.subscribe(channel, (m) => void got.push(m));
+          let gaps = 0;
+          await store.subscribe(channel, (m) => void got.push(m), { onGap: () => void gaps++ });
           const [id] = await clientIdsNamed(`${name}:sub`);
           expect(id).toBeDefined();
           await admin.client('KILL', 'ID', id!);
@@ -257,7 +258,12 @@ if (target.kind === 'skip') {
             await store.publish(channel, `m${++n}`);
             await sleep(20);
             expect(got.length).toBeGreaterThan(0);
+            expect(gaps).toBe(1);
           });
+          // Once the gap is reported the channel is subscribed again: everything published after it arrives.
+          const after = Array.from({ length: 3 }, (_, i) => `after-${i}`);
+          for (const m of after) await store.publish(channel, m);
+          await eventually(async () => expect(got).toEqual(expect.arrayContaining(after)));
         } finally {
           await store.close();
         }

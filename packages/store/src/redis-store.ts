@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import { StoreUnavailableError } from './errors';
-import { assertString, assertTtl, type MessageHandler, type SetOptions, type Store, type Unsubscribe } from './store';
+import { assertString, assertTtl, type MessageHandler, type SetOptions, type Store, type SubscribeOptions, type Unsubscribe } from './store';
 
 export interface RedisStoreOptions {
   /** TCP connect (+ TLS) timeout per attempt, ms. Default 2000. */
@@ -147,7 +147,7 @@ async function shutdown(client: Redis): Promise<void> {
 }
 
 interface ChannelState {
-  handlers: Set<{ handler: MessageHandler; active: boolean }>;
+  handlers: Set<{ handler: MessageHandler; active: boolean; onGap?: () => void }>;
   /** Settles when Redis has acknowledged SUBSCRIBE; later subscribers to the channel wait on it too. */
   ready: Promise<void>;
 }
@@ -264,7 +264,7 @@ export class RedisStore implements Store {
     await this.run('PUBLISH', () => this.client.publish(channel, message));
   }
 
-  async subscribe(channel: string, onMessage: MessageHandler): Promise<Unsubscribe> {
+  async subscribe(channel: string, onMessage: MessageHandler, options: SubscribeOptions = {}): Promise<Unsubscribe> {
     assertString(channel, 'channel');
     if (typeof onMessage !== 'function') throw new TypeError('onMessage must be a function');
     const subscriber = await this.run('connect subscriber', () => this.getSubscriber());
@@ -277,7 +277,7 @@ export class RedisStore implements Store {
       this.channels.set(channel, existing);
     }
     const state = existing;
-    const entry = { handler: onMessage, active: true };
+    const entry = { handler: onMessage, active: true, onGap: options.onGap };
     state.handlers.add(entry);
     try {
       await this.run('SUBSCRIBE', () => state.ready);
@@ -360,6 +360,11 @@ export class RedisStore implements Store {
       const subscriber = this.client.duplicate({ connectionName: `${this.options.connectionName}:sub` });
       subscriber.on('message', (channel: string, message: string) => this.dispatch(channel, message));
       this.watchConnection(subscriber, 'subscriber connection');
+      let connectedBefore = false;
+      subscriber.on('ready', () => {
+        if (connectedBefore) void this.resubscribed(subscriber);
+        connectedBefore = true;
+      });
       const ready = connectReady(subscriber, this.options.readyTimeoutMs, this.url, 'subscriber').then(async () => {
         if (this.closed) {
           await shutdown(subscriber);
@@ -374,6 +379,35 @@ export class RedisStore implements Store {
       });
     }
     return this.subscriber;
+  }
+
+  /**
+   * After a lost subscriber connection came back: make sure every channel is subscribed again
+   * (ioredis re-sends SUBSCRIBE by itself; waiting for our own SUBSCRIBE's reply proves the
+   * server has them all, since it answers one connection in order), then tell each subscriber
+   * that messages may have been lost meanwhile. If the connection drops again first, the next
+   * 'ready' does it again.
+   */
+  private async resubscribed(subscriber: Redis): Promise<void> {
+    const channels = [...this.channels.keys()];
+    if (channels.length === 0 || this.closed) return;
+    try {
+      await subscriber.subscribe(...channels);
+    } catch (error) {
+      this.onError(error, 'resubscribe after reconnect failed');
+      return;
+    }
+    for (const channel of channels) {
+      const state = this.channels.get(channel);
+      for (const entry of state ? [...state.handlers] : []) {
+        if (!entry.active || !entry.onGap) continue;
+        try {
+          entry.onGap();
+        } catch (error) {
+          this.onError(error, `gap handler on channel '${channel}' threw`);
+        }
+      }
+    }
   }
 
   private dispatch(channel: string, message: string): void {

@@ -16,6 +16,11 @@ export type MessageHandler = (message: string) => void | Promise<void>;
  */
 export type Unsubscribe = () => Promise<void>;
 
+export interface SubscribeOptions {
+  /** Messages may have been lost before this call (the subscription was re-established); see Store.subscribe. */
+  onGap?: () => void;
+}
+
 export interface SetOptions {
   /** Time to live in milliseconds; a positive integer. Required: see {@link Store}. */
   ttlMs: number;
@@ -99,8 +104,12 @@ export interface Store {
   /**
    * Registers a handler for the channel. Resolves once the subscription is active, so a message
    * published after that point is delivered. Several handlers may share a channel.
+   *
+   * Pub/sub is at-most-once: while the connection to the store is lost, messages are lost.
+   * `options.onGap` is called once the subscription is active again after such a loss, so a
+   * subscriber that must miss nothing re-reads its source of truth from there.
    */
-  subscribe(channel: string, onMessage: MessageHandler): Promise<Unsubscribe>;
+  subscribe(channel: string, onMessage: MessageHandler, options?: SubscribeOptions): Promise<Unsubscribe>;
 
   /** Round-trip to the backend; rejects with StoreUnavailableError when it is not reachable. For readiness probes. */
   ping(): Promise<void>;
@@ -162,9 +171,9 @@ export function prefixed(store: Store, prefix: string): Store {
     incrWithTtl: (key, ttlMs) => guard(() => store.incrWithTtl(k(key), ttlMs)),
     compareAndDelete: (key, expected) => guard(() => store.compareAndDelete(k(key), expected)),
     publish: (channel, message) => guard(() => store.publish(k(channel), message)),
-    subscribe: (channel, onMessage) =>
+    subscribe: (channel, onMessage, options) =>
       guard(async () => {
-        const inner = await store.subscribe(k(channel), onMessage);
+        const inner = await store.subscribe(k(channel), onMessage, options);
         if (closed) {
           // The view was closed while the subscription was being set up.
           await inner();

@@ -2,7 +2,7 @@
 // must open exactly one account.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DomainError } from '@kfrm/errors';
-import { openTestLedger, type TestLedger } from './test-ledger';
+import { openTestLedger, type TestLedger } from './testing/ledger.harness';
 import { listAccountsOfOwner } from './ledger.repository';
 
 describe('CreateAccount with an idempotency key', () => {

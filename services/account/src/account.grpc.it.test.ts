@@ -20,6 +20,7 @@ import {
   GetAccountForOwnerApiError,
   GetAccountForOwnerApiError_ErrorCode,
   LedgerServiceClient,
+  OutboxEventKind,
   OutboxEventType,
   PostTransferApiError,
   PostTransferApiError_ErrorCode,
@@ -29,7 +30,7 @@ import { CommonApiError, CommonApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/a
 import { GrpcListener, apiErrorCode, decodeStatusDetails, internalAccessGuard, unauthenticated, type AccessGuard } from '@kfrm/server-kit';
 import { runDepositCli } from './deposit-cli';
 import { accountHandlers, ledgerHandlers } from './ledger.handlers';
-import { openTestLedger, type TestLedger } from './test-ledger';
+import { openTestLedger, type TestLedger } from './testing/ledger.harness';
 
 type Callback<Res> = (err: grpc.ServiceError | null, res: Res) => void;
 type Method<Req, Res> = (req: Req, md: grpc.Metadata, opts: Partial<grpc.CallOptions>, cb: Callback<Res>) => unknown;
@@ -60,6 +61,15 @@ const testSessionGuard: AccessGuard = {
 };
 
 const krw = (major: bigint) => ({ currencyCode: CurrencyCode.KRW, majorAmount: major, minorAmount: 0n });
+/** An outbox event request with nothing set but its user and type. */
+const event = (userId: string) => ({
+  userId,
+  type: OutboxEventType.OUTBOX_EVENT_TYPE_TRANSFER_SUCCEED,
+  kind: OutboxEventKind.OUTBOX_EVENT_KIND_UNSPECIFIED,
+  counterpartyName: '',
+  title: '',
+  content: '',
+});
 
 describe('account service over gRPC', () => {
   let t: TestLedger;
@@ -260,17 +270,30 @@ describe('account service over gRPC', () => {
       debitMemo: 'out',
       creditMemo: 'in',
       events: [
-        { userId: 'user-ev-a', type: OutboxEventType.OUTBOX_EVENT_TYPE_TRANSFER_SUCCEED, title: 'Sent', content: '100 KRW' },
-        { userId: 'user-ev-b', type: OutboxEventType.OUTBOX_EVENT_TYPE_TRANSFER_SUCCEED, title: 'Received', content: '100 KRW' },
+        { ...event('user-ev-a'), kind: OutboxEventKind.OUTBOX_EVENT_KIND_TRANSFER_OUT, counterpartyName: 'B' },
+        { ...event('user-ev-b'), kind: OutboxEventKind.OUTBOX_EVENT_KIND_TRANSFER_IN },
+        // A caller from before facts: its text is stored and served as given.
+        { ...event('user-ev-c'), title: 'Sent', content: '100 KRW' },
       ],
       sourceOwnerUserId: 'user-ev-a',
       toExternalSettlement: false,
     });
     const after = await call(L().listOutboxEvents.bind(L()), { afterId: cursor, limit: 0 });
-    expect(after.events.map((e) => [e.id, e.entryId, e.userId, e.type, e.title])).toEqual([
-      [cursor + 1n, posted.entryId, 'user-ev-a', OutboxEventType.OUTBOX_EVENT_TYPE_TRANSFER_SUCCEED, 'Sent'],
-      [cursor + 2n, posted.entryId, 'user-ev-b', OutboxEventType.OUTBOX_EVENT_TYPE_TRANSFER_SUCCEED, 'Received'],
+    const common = { entryId: posted.entryId, type: OutboxEventType.OUTBOX_EVENT_TYPE_TRANSFER_SUCCEED, createdAt: posted.postedAt };
+    expect(after.events).toEqual([
+      { ...common, id: cursor + 1n, userId: 'user-ev-a', kind: OutboxEventKind.OUTBOX_EVENT_KIND_TRANSFER_OUT, amount: krw(100n), accountNumber: a.accountNumber, counterpartyName: 'B', memo: 'out', title: '', content: '' },
+      { ...common, id: cursor + 2n, userId: 'user-ev-b', kind: OutboxEventKind.OUTBOX_EVENT_KIND_TRANSFER_IN, amount: krw(100n), accountNumber: b.accountNumber, counterpartyName: '', memo: 'in', title: '', content: '' },
+      { ...common, id: cursor + 3n, userId: 'user-ev-c', kind: OutboxEventKind.OUTBOX_EVENT_KIND_UNSPECIFIED, amount: undefined, accountNumber: '', counterpartyName: '', memo: '', title: 'Sent', content: '100 KRW' },
     ]);
+
+    // An event needs a kind, or text from an old caller, never both; nothing is posted.
+    for (const bad of [event('user-ev-a'), { ...event('user-ev-a'), kind: OutboxEventKind.OUTBOX_EVENT_KIND_TRANSFER_OUT, title: 'Sent' }]) {
+      const err = await failure(
+        call(L().postTransfer.bind(L()), { idempotencyKey: 'ev-bad', fromAccountNumber: a.accountNumber, toAccountNumber: b.accountNumber, amount: krw(1n), debitMemo: '', creditMemo: '', events: [bad], sourceOwnerUserId: '', toExternalSettlement: false }),
+      );
+      expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    }
+    expect((await call(L().listOutboxEvents.bind(L()), { afterId: cursor + 3n, limit: 0 })).events).toEqual([]);
   });
 
   it('the operator CLI funds an account through LedgerService.Deposit, once per key', async () => {

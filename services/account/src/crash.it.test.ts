@@ -39,7 +39,7 @@ describe.skipIf(skip !== undefined)(skip ? `process killed while posting (skippe
       end $$`.execute(db);
     await sql`create trigger test_hang before insert on ledger.postings for each row execute function ledger.test_hang()`.execute(db);
 
-    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./crash-fixture.ts', import.meta.url)), database.databaseUrl!, 'crash-1', from.accountNumber, to.accountNumber], {
+    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./testing/crash.child.ts', import.meta.url)), database.databaseUrl!, 'crash-1', from.accountNumber, to.accountNumber], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLedger, type Ledger } from './ledger';
 import { LedgerOverloadedError, LedgerPoster } from './ledger-poster';
 import type { AccountRow } from './ledger.repository';
-import { krw, openTestLedger, type TestLedger } from './test-ledger';
+import { krw, openTestLedger, type TestLedger } from './testing/ledger.harness';
 import { createMemoryStore } from '@kfrm/store';
 
 function prng(seed: number) {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { DomainError, type SeedCode } from '@kfrm/errors';
+import { DependencyUnavailableError, DomainError, type SeedCode } from '@kfrm/errors';
 import {
   findEntriesByKeys,
   lockAccounts,
@@ -10,6 +10,7 @@ import {
   type NewEntryRow,
   type NewOutboxRow,
   type NewPostingRow,
+  type OutboxEventKind,
   type StoredEntry,
 } from './ledger.repository';
 import { ClaimRaceError, withLedgerTransaction, type LedgerRetryOptions } from './ledger-transaction';
@@ -17,12 +18,14 @@ import { INT64_MAX, INT64_MIN, type Money } from './money';
 
 export type PostingKind = 'TRANSFER' | 'DEPOSIT';
 
-export interface LedgerEvent {
-  userId: string;
-  type: 'TRANSFER_SUCCEED';
-  title: string;
-  content: string;
-}
+/**
+ * A notification written to the outbox with the entry. Facts only: the amount, the account and
+ * the memo are taken from the entry itself, so an event cannot disagree with what was posted.
+ * `TEXT` is for callers that still send rendered text (before facts); it is stored as given.
+ */
+export type LedgerEvent =
+  | { userId: string; type: 'TRANSFER_SUCCEED'; kind: OutboxEventKind; counterpartyName: string }
+  | { userId: string; type: 'TRANSFER_SUCCEED'; kind: 'TEXT'; title: string; content: string };
 
 /** One journal entry to post: `amount` moves from one account to the other. */
 export interface PostRequest {
@@ -81,27 +84,49 @@ interface Pending {
   reject(err: unknown): void;
 }
 
-/** The posting queue is full: the database cannot keep up. Nothing was posted; retry later. */
-export class LedgerOverloadedError extends Error {
+/** The posting queue is full: the database cannot keep up. Nothing was posted; retry later (UNAVAILABLE). */
+export class LedgerOverloadedError extends DependencyUnavailableError {
   override readonly name = 'LedgerOverloadedError';
 }
 
 type Outcome = { ok: true; result: PostResult } | { ok: false; error: unknown };
 
-/** SHA-256 over the request's canonical form: everything that defines the posting, in a fixed order. */
+/** The version of `requestHashOf` that new entries store (entries.request_hash_version). */
+export const REQUEST_HASH_VERSION = 2;
+
+/**
+ * SHA-256 over the money fields of the request, in a fixed order: what moves, from where, to
+ * where, and on whose authority. Memos and notification events are display text and stay out,
+ * so rewording them never turns a retry into IDEMPOTENCY_KEY_REUSED; a retry with other text
+ * gets the first result (and the first text).
+ */
 export function requestHashOf(r: PostRequest): string {
-  const canonical = JSON.stringify([
-    r.kind,
-    r.fromAccountNumber,
-    r.toAccountNumber,
-    r.amount.currency,
-    r.amount.minor.toString(),
-    r.debitMemo,
-    r.creditMemo,
-    r.sourceOwnerUserId ?? '',
-    r.events.map((e) => [e.userId, e.type, e.title, e.content]),
-  ]);
+  const canonical = JSON.stringify([r.kind, r.fromAccountNumber, r.toAccountNumber, r.amount.currency, r.amount.minor.toString(), r.sourceOwnerUserId ?? '']);
   return createHash('sha256').update(canonical).digest('hex');
+}
+
+/**
+ * Whether a committed entry was posted for this request. Version-2 entries compare hashes.
+ * Version-1 entries (before migration 003) hashed the memos and notification text as well, which
+ * updated callers no longer send, so their old hash could never match a retry; they are compared
+ * on the same money fields, read from their postings: kind, debited and credited account,
+ * currency, amount, and the source owner when the request names one.
+ */
+export function sameRequest(p: { request: PostRequest; requestHash: string }, entry: StoredEntry): boolean {
+  if (entry.requestHashVersion === REQUEST_HASH_VERSION) return entry.requestHash === p.requestHash;
+  if (entry.requestHashVersion !== 1) return false;
+  const r = p.request;
+  const debit = entry.postings.find((x) => x.amountMinor < 0n);
+  const credit = entry.postings.find((x) => x.amountMinor > 0n);
+  if (!debit || !credit || entry.postings.length !== 2) return false;
+  return (
+    entry.kind === r.kind &&
+    debit.accountNumber === r.fromAccountNumber &&
+    credit.accountNumber === r.toAccountNumber &&
+    credit.currency === r.amount.currency &&
+    credit.amountMinor === r.amount.minor &&
+    (r.sourceOwnerUserId === undefined || debit.ownerUserId === r.sourceOwnerUserId)
+  );
 }
 
 /** 'YYYY-MM-DD' of `now` in the time zone (the daily limit resets at local midnight). */
@@ -258,7 +283,7 @@ export class LedgerPoster {
       const r = p.request;
       const earlier = stored.get(r.idempotencyKey);
       if (earlier) {
-        outcomes.push(earlier.requestHash === p.requestHash ? { ok: true, result: replayResult(earlier) } : reused());
+        outcomes.push(sameRequest(p, earlier) ? { ok: true, result: replayResult(earlier) } : reused());
         return;
       }
       const prior = seen.get(r.idempotencyKey);
@@ -291,7 +316,7 @@ export class LedgerPoster {
         outcomes.forEach((o, i) => {
           const earlier = found.get(batch[i]!.request.idempotencyKey);
           if (earlier && typeof o === 'object' && 'ok' in o && !o.ok) {
-            outcomes[i] = earlier.requestHash === batch[i]!.requestHash ? { ok: true, result: replayResult(earlier) } : reused();
+            outcomes[i] = sameRequest(batch[i]!, earlier) ? { ok: true, result: replayResult(earlier) } : reused();
           }
         });
       }
@@ -302,7 +327,7 @@ export class LedgerPoster {
       const entryRows: NewEntryRow[] = applied
         .map(({ index }) => {
           const r = batch[index]!.request;
-          return { idempotencyKey: r.idempotencyKey, requestHash: batch[index]!.requestHash, kind: r.kind, memo: r.debitMemo };
+          return { idempotencyKey: r.idempotencyKey, requestHash: batch[index]!.requestHash, requestHashVersion: REQUEST_HASH_VERSION, kind: r.kind, memo: r.debitMemo };
         })
         // Keys in a fixed order, so two transactions claiming overlapping keys cannot deadlock.
         .sort((a, b) => (a.idempotencyKey < b.idempotencyKey ? -1 : a.idempotencyKey > b.idempotencyKey ? 1 : 0));
@@ -316,7 +341,7 @@ export class LedgerPoster {
           { idempotencyKey: k, accountId: a.from.id, currency, amountMinor: -r.amount.minor, balanceAfterMinor: a.fromAfter, accountSeq: a.fromSeq, memo: r.debitMemo },
           { idempotencyKey: k, accountId: a.to.id, currency, amountMinor: r.amount.minor, balanceAfterMinor: a.toAfter, accountSeq: a.toSeq, memo: r.creditMemo },
         );
-        for (const e of r.events) events.push({ idempotencyKey: k, userId: e.userId, type: e.type, title: e.title, content: e.content });
+        for (const e of r.events) events.push({ idempotencyKey: k, userId: e.userId, type: e.type, body: outboxBody(r, e) });
       }
       const balances = [...changed].map((a) => ({
         id: a.id,
@@ -394,6 +419,22 @@ export class LedgerPoster {
     to.postingCount += 1n;
     return { ok: true, from, to, fromAfter, toAfter, fromSeq: from.postingCount, toSeq: to.postingCount };
   }
+}
+
+/** The stored form of an event: its facts, completed from the entry, or the caller's text. */
+function outboxBody(r: PostRequest, e: LedgerEvent): NewOutboxRow['body'] {
+  if (e.kind === 'TEXT') return { text: { title: e.title, content: e.content } };
+  const out = e.kind === 'TRANSFER_OUT';
+  return {
+    facts: {
+      kind: e.kind,
+      accountNumber: out ? r.fromAccountNumber : r.toAccountNumber,
+      currency: r.amount.currency,
+      amountMinor: r.amount.minor,
+      counterpartyName: e.counterpartyName,
+      memo: out ? r.debitMemo : r.creditMemo,
+    },
+  };
 }
 
 function reused(): Outcome {

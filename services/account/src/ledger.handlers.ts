@@ -18,7 +18,10 @@ import {
   GetTransferTargetApiError,
   GetTransferTargetApiError_ErrorCode,
   LedgerServiceService,
+  OutboxEventKind,
   OutboxEventType,
+  type OutboxEvent,
+  type OutboxEventRequest,
   PostTransferApiError,
   PostTransferApiError_ErrorCode,
   type LedgerAccount,
@@ -28,7 +31,7 @@ import { apiErrorType, defineService, type CallContext } from '@kfrm/server-kit'
 import { createHash } from 'node:crypto';
 import type { Ledger } from './ledger';
 import type { LedgerEvent, PostResult } from './ledger-poster';
-import type { AccountRow, StatementLine } from './ledger.repository';
+import type { AccountRow, OutboxEventKind as LedgerEventKind, OutboxRow, StatementLine } from './ledger.repository';
 import { fromMinor, toMinor, type Currency, type Money } from './money';
 
 const CURRENCY_OF: Partial<Record<CurrencyCode, Currency>> = {
@@ -78,6 +81,48 @@ function ledgerAccountToWire(a: AccountRow): LedgerAccount {
 const EVENT_TYPES: Partial<Record<OutboxEventType, LedgerEvent['type']>> = {
   [OutboxEventType.OUTBOX_EVENT_TYPE_TRANSFER_SUCCEED]: 'TRANSFER_SUCCEED',
 };
+const EVENT_KINDS: Partial<Record<OutboxEventKind, LedgerEventKind>> = {
+  [OutboxEventKind.OUTBOX_EVENT_KIND_TRANSFER_OUT]: 'TRANSFER_OUT',
+  [OutboxEventKind.OUTBOX_EVENT_KIND_TRANSFER_IN]: 'TRANSFER_IN',
+};
+const WIRE_KINDS: Record<LedgerEventKind, OutboxEventKind> = {
+  TRANSFER_OUT: OutboxEventKind.OUTBOX_EVENT_KIND_TRANSFER_OUT,
+  TRANSFER_IN: OutboxEventKind.OUTBOX_EVENT_KIND_TRANSFER_IN,
+};
+
+function eventFromWire(e: OutboxEventRequest): LedgerEvent {
+  const type = EVENT_TYPES[e.type];
+  if (!type) throw new InvalidArgumentError('event type is required');
+  if (e.kind === OutboxEventKind.OUTBOX_EVENT_KIND_UNSPECIFIED) {
+    // A caller from before facts: its text is kept and relayed as it is.
+    if (e.title === '' && e.content === '') throw new InvalidArgumentError('event kind is required');
+    return { userId: e.userId, type, kind: 'TEXT', title: e.title, content: e.content };
+  }
+  const kind = EVENT_KINDS[e.kind];
+  if (!kind) throw new InvalidArgumentError('event kind is not known');
+  // Text next to facts would be silently dropped: refuse it instead, so no caller believes it is shown.
+  if (e.title !== '' || e.content !== '') throw new InvalidArgumentError('event title and content are only for events without a kind');
+  return { userId: e.userId, type, kind, counterpartyName: e.counterpartyName };
+}
+
+function outboxEventToWire(e: OutboxRow): OutboxEvent {
+  const common = { id: e.id, entryId: e.entryId, userId: e.userId, type: OutboxEventType.OUTBOX_EVENT_TYPE_TRANSFER_SUCCEED, createdAt: e.createdAt.toISOString() };
+  if ('text' in e.body) {
+    const { title, content } = e.body.text;
+    return { ...common, title, content, kind: OutboxEventKind.OUTBOX_EVENT_KIND_UNSPECIFIED, amount: undefined, accountNumber: '', counterpartyName: '', memo: '' };
+  }
+  const f = e.body.facts;
+  return {
+    ...common,
+    title: '',
+    content: '',
+    kind: WIRE_KINDS[f.kind],
+    amount: moneyToWire({ currency: f.currency, minor: f.amountMinor }),
+    accountNumber: f.accountNumber,
+    counterpartyName: f.counterpartyName,
+    memo: f.memo,
+  };
+}
 
 function transferResponse(r: PostResult) {
   return {
@@ -108,11 +153,7 @@ export function ledgerHandlers(ledger: Ledger) {
         return { account: ledgerAccountToWire(account) };
       },
       async postTransfer(request) {
-        const events = request.events.map((e) => {
-          const type = EVENT_TYPES[e.type];
-          if (!type) throw new InvalidArgumentError('event type is required');
-          return { userId: e.userId, type, title: e.title, content: e.content };
-        });
+        const events = request.events.map(eventFromWire);
         const result = await ledger.postTransfer({
           idempotencyKey: request.idempotencyKey,
           fromAccountNumber: request.fromAccountNumber,
@@ -144,17 +185,7 @@ export function ledgerHandlers(ledger: Ledger) {
       },
       async listOutboxEvents(request) {
         const events = await ledger.listOutboxEvents(request.afterId, request.limit);
-        return {
-          events: events.map((e) => ({
-            id: e.id,
-            entryId: e.entryId,
-            userId: e.userId,
-            type: OutboxEventType.OUTBOX_EVENT_TYPE_TRANSFER_SUCCEED,
-            title: e.title,
-            content: e.content,
-            createdAt: e.createdAt.toISOString(),
-          })),
-        };
+        return { events: events.map(outboxEventToWire) };
       },
     },
     {

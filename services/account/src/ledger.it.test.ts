@@ -1,6 +1,6 @@
-// The ledger's promises (../../shared/reliability.md items 1-8), against PGlite and, with
+// The ledger's promises (docs/reliability.md items 1-8), against PGlite and, with
 // DATABASE_URL set, real Postgres, each with batching on and off.
-import { DomainError } from '@kfrm/errors';
+import { DomainError, InvalidArgumentError } from '@kfrm/errors';
 import { TransactionConflictError } from '@kfrm/db';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,7 +8,7 @@ import type { PostResult } from './ledger-poster';
 import { LedgerPoster } from './ledger-poster';
 import { createLedger, type PostTransferInput } from './ledger';
 import type { AccountRow } from './ledger.repository';
-import { krw, openTestLedger, type TestLedger } from './test-ledger';
+import { krw, openTestLedger, type TestLedger } from './testing/ledger.harness';
 import { createMemoryStore } from '@kfrm/store';
 
 const onPostgres = Boolean(process.env.DATABASE_URL);
@@ -204,7 +204,7 @@ for (const mode of modes) {
       const k = key('reuse');
       await transfer(from, to, 1_000n, k);
       expect(await codeOf(transfer(from, to, 2_000n, k))).toBe('IDEMPOTENCY_KEY_REUSED');
-      expect(await codeOf(transfer(from, to, 1_000n, k, { debitMemo: 'changed' }))).toBe('IDEMPOTENCY_KEY_REUSED');
+      expect(await codeOf(transfer(from, to, 1_000n, k, { sourceOwnerUserId: 'someone-else' }))).toBe('IDEMPOTENCY_KEY_REUSED');
       // Concurrently, in one batch or several: the first claim wins, the others are refused.
       const k2 = key('reuse-race');
       const codes = await Promise.all([codeOf(transfer(from, to, 100n, k2)), codeOf(transfer(from, to, 200n, k2)), codeOf(transfer(from, to, 300n, k2))]);
@@ -214,6 +214,29 @@ for (const mode of modes) {
       expect(await entryCount(k2)).toBe(1);
       const moved = 10_000n - (await balanceOf(from.accountNumber));
       expect([1_100n, 1_200n, 1_300n]).toContain(moved);
+    });
+
+    it('same key with other display text (memos, notification wording) is the same request; other money fields are not', async () => {
+      const from = await funded('text-a', 10_000n);
+      const to = await funded('text-b', 0n);
+      const other = await funded('text-c', 0n);
+      const k = key('text');
+      // The first attempt from a caller that still sent sentences…
+      const first = await transfer(from, to, 1_000n, k, { events: [{ userId: 'text-a', type: 'TRANSFER_SUCCEED', kind: 'TEXT', title: '이체 완료', content: 'old wording' }] });
+      // …retried after an update that sends facts and other memos: the first result.
+      const reworded: Partial<PostTransferInput> = {
+        debitMemo: 'other memo',
+        creditMemo: 'other memo',
+        events: [{ userId: 'text-a', type: 'TRANSFER_SUCCEED', kind: 'TRANSFER_OUT', counterpartyName: '김*수' }],
+      };
+      expect(await transfer(from, to, 1_000n, k, { ...reworded, events: [] })).toEqual(first);
+      expect(await transfer(from, to, 1_000n, k, reworded)).toEqual(first);
+      expect(await codeOf(transfer(from, to, 1_001n, k, reworded))).toBe('IDEMPOTENCY_KEY_REUSED');
+      expect(await codeOf(transfer(from, other, 1_000n, k))).toBe('IDEMPOTENCY_KEY_REUSED');
+      expect(await codeOf(transfer(to, from, 1_000n, k))).toBe('IDEMPOTENCY_KEY_REUSED');
+      expect(await entryCount(k)).toBe(1);
+      expect(await balanceOf(from.accountNumber)).toBe(9_000n);
+      expect(await balanceOf(other.accountNumber)).toBe(0n);
     });
 
     it('a reply lost after COMMIT: the client retries with the same key and nothing is posted twice', async () => {
@@ -271,18 +294,26 @@ for (const mode of modes) {
       const to = await funded('outbox-b', 0n);
       const before = await t.ledger.listOutboxEvents(0n, 1000);
       const cursor = before.at(-1)?.id ?? 0n;
-      const events = [
-        { userId: 'outbox-a', type: 'TRANSFER_SUCCEED' as const, title: 'sent', content: '700' },
-        { userId: 'outbox-b', type: 'TRANSFER_SUCCEED' as const, title: 'received', content: '700' },
+      const events: PostTransferInput['events'] = [
+        { userId: 'outbox-a', type: 'TRANSFER_SUCCEED', kind: 'TRANSFER_OUT', counterpartyName: '김*수' },
+        { userId: 'outbox-b', type: 'TRANSFER_SUCCEED', kind: 'TRANSFER_IN', counterpartyName: '' },
+        { userId: 'outbox-c', type: 'TRANSFER_SUCCEED', kind: 'TEXT', title: 'sent', content: '700' },
       ];
-      const posted = await transfer(from, to, 700n, key('ev1'), { events });
+      const posted = await transfer(from, to, 700n, key('ev1'), { events, debitMemo: 'rent', creditMemo: 'from a' });
       expect(await codeOf(transfer(from, to, 700n, key('ev2'), { events }))).toBe('INSUFFICIENT_BALANCE');
       const after = await t.ledger.listOutboxEvents(cursor, 1000);
-      expect(after.map((e) => [e.id, e.entryId, e.userId, e.title])).toEqual([
-        [cursor + 1n, posted.entryId, 'outbox-a', 'sent'],
-        [cursor + 2n, posted.entryId, 'outbox-b', 'received'],
+      // Facts are completed from the entry (amount, the user's side's account and memo); text is kept as given.
+      expect(after.map((e) => [e.id, e.entryId, e.userId, e.body])).toEqual([
+        [cursor + 1n, posted.entryId, 'outbox-a', { facts: { kind: 'TRANSFER_OUT', accountNumber: from.accountNumber, currency: 'KRW', amountMinor: 700n, counterpartyName: '김*수', memo: 'rent' } }],
+        [cursor + 2n, posted.entryId, 'outbox-b', { facts: { kind: 'TRANSFER_IN', accountNumber: to.accountNumber, currency: 'KRW', amountMinor: 700n, counterpartyName: '', memo: 'from a' } }],
+        [cursor + 3n, posted.entryId, 'outbox-c', { text: { title: 'sent', content: '700' } }],
       ]);
       expect(await t.ledger.listOutboxEvents(cursor + 1n, 1)).toHaveLength(1);
+      // Money leaving the bank has no recipient here to tell.
+      await expect(
+        transfer(from, { ...to, accountNumber: '' }, 1n, key('ev3'), { toExternalSettlement: true, events: [{ userId: 'outbox-b', type: 'TRANSFER_SUCCEED', kind: 'TRANSFER_IN', counterpartyName: '' }] }),
+      ).rejects.toBeInstanceOf(InvalidArgumentError);
+      expect(await t.ledger.listOutboxEvents(cursor + 3n, 10)).toEqual([]);
     });
   });
 }
@@ -402,12 +433,12 @@ describe('ledger failures and invariants', () => {
       amount: krw(5),
       debitMemo: '',
       creditMemo: '',
-      events: [{ userId: 'f2', type: 'TRANSFER_SUCCEED', title: 't', content: 'c' }],
+      events: [{ userId: 'f2', type: 'TRANSFER_SUCCEED', kind: 'TRANSFER_OUT', counterpartyName: 'c' }],
     });
     for (const table of ['entries', 'postings', 'outbox']) {
       await expect(sql`delete from ${sql.table(`ledger.${table}`)}`.execute(t.db)).rejects.toThrow(/append-only/);
     }
-    await expect(sql`update ledger.outbox set title = 'changed'`.execute(t.db)).rejects.toThrow(/append-only/);
+    await expect(sql`update ledger.outbox set memo = 'changed'`.execute(t.db)).rejects.toThrow(/append-only/);
     await expect(sql`update ledger.entries set memo = 'changed'`.execute(t.db)).rejects.toThrow(/append-only/);
     await expect(sql`delete from ledger.entries`.execute(t.db)).rejects.toThrow(/append-only/);
     await expect(sql`update ledger.postings set amount_minor = amount_minor * 2`.execute(t.db)).rejects.toThrow(/append-only/);

@@ -161,6 +161,7 @@ export async function lockAccounts(trx: LedgerTrx, accountNumbers: string[]): Pr
 
 export interface StoredPosting {
   accountNumber: string;
+  ownerUserId: string | null;
   currency: Currency;
   amountMinor: bigint;
   balanceAfterMinor: bigint;
@@ -169,7 +170,9 @@ export interface StoredPosting {
 export interface StoredEntry {
   id: bigint;
   idempotencyKey: string;
+  kind: 'TRANSFER' | 'DEPOSIT';
   requestHash: string;
+  requestHashVersion: number;
   createdAt: Date;
   postings: StoredPosting[];
 }
@@ -182,7 +185,19 @@ export async function findEntriesByKeys(trx: LedgerTrx, keys: string[]): Promise
     .selectFrom('entries as e')
     .innerJoin('postings as p', 'p.entry_id', 'e.id')
     .innerJoin('accounts as a', 'a.id', 'p.account_id')
-    .select(['e.id', 'e.idempotency_key', 'e.request_hash', 'e.created_at', 'a.account_number', 'p.currency', 'p.amount_minor', 'p.balance_after_minor'])
+    .select([
+      'e.id',
+      'e.idempotency_key',
+      'e.kind',
+      'e.request_hash',
+      'e.request_hash_version',
+      'e.created_at',
+      'a.account_number',
+      'a.owner_user_id',
+      'p.currency',
+      'p.amount_minor',
+      'p.balance_after_minor',
+    ])
     .where('e.idempotency_key', 'in', keys)
     .orderBy('e.id')
     .orderBy('p.amount_minor')
@@ -190,11 +205,20 @@ export async function findEntriesByKeys(trx: LedgerTrx, keys: string[]): Promise
   for (const r of rows) {
     let entry = found.get(r.idempotency_key);
     if (!entry) {
-      entry = { id: BigInt(r.id), idempotencyKey: r.idempotency_key, requestHash: r.request_hash, createdAt: r.created_at, postings: [] };
+      entry = {
+        id: BigInt(r.id),
+        idempotencyKey: r.idempotency_key,
+        kind: r.kind,
+        requestHash: r.request_hash,
+        requestHashVersion: Number(r.request_hash_version),
+        createdAt: r.created_at,
+        postings: [],
+      };
       found.set(r.idempotency_key, entry);
     }
     entry.postings.push({
       accountNumber: r.account_number,
+      ownerUserId: r.owner_user_id,
       currency: r.currency as Currency,
       amountMinor: BigInt(r.amount_minor),
       balanceAfterMinor: BigInt(r.balance_after_minor),
@@ -206,6 +230,7 @@ export async function findEntriesByKeys(trx: LedgerTrx, keys: string[]): Promise
 export interface NewEntryRow {
   idempotencyKey: string;
   requestHash: string;
+  requestHashVersion: number;
   kind: 'TRANSFER' | 'DEPOSIT';
   memo: string;
 }
@@ -229,12 +254,32 @@ export interface AccountBalanceUpdate {
   dayDebitedMinor: bigint;
 }
 
+export type OutboxEventKind = 'TRANSFER_OUT' | 'TRANSFER_IN';
+
+/** What an outbox event says happened; the notification service puts it in words. */
+export interface OutboxFacts {
+  kind: OutboxEventKind;
+  /** The user's account in the entry: debited (TRANSFER_OUT) or credited (TRANSFER_IN). */
+  accountNumber: string;
+  currency: Currency;
+  amountMinor: bigint;
+  /** As the poster gave it (already masked); may be empty. */
+  counterpartyName: string;
+  /** The memo of the user's side of the entry. */
+  memo: string;
+}
+
+/** Rendered text: rows written before facts, and events from callers that still send text. */
+export interface OutboxText {
+  title: string;
+  content: string;
+}
+
 export interface NewOutboxRow {
   idempotencyKey: string;
   userId: string;
   type: 'TRANSFER_SUCCEED';
-  title: string;
-  content: string;
+  body: { facts: OutboxFacts } | { text: OutboxText };
 }
 
 export interface BatchWrite {
@@ -260,13 +305,16 @@ export async function writeBatch(trx: LedgerTrx, batch: BatchWrite): Promise<Map
   const claimed = new Map<string, { id: bigint; createdAt: Date }>();
   if (batch.entries.length === 0) return claimed;
   const { entries, postings, balances, events } = batch;
+  const facts = events.map((r) => ('facts' in r.body ? r.body.facts : undefined));
+  const texts = events.map((r) => ('text' in r.body ? r.body.text : undefined));
   // Raw SQL is not schema-rewritten: tables are qualified with the (constant) schema name. All
   // values travel as bound arrays.
   const t = (name: string) => sql.table(`${LEDGER_SCHEMA}.${name}`);
   const { rows } = await sql<{ id: string; idempotency_key: string; created_at: Date }>`
     with e as (
-      insert into ${t('entries')} (idempotency_key, request_hash, kind, memo)
+      insert into ${t('entries')} (idempotency_key, request_hash, request_hash_version, kind, memo)
       select * from unnest(${entries.map((r) => r.idempotencyKey)}::text[], ${entries.map((r) => r.requestHash)}::text[],
+                           ${entries.map((r) => r.requestHashVersion)}::smallint[],
                            ${entries.map((r) => r.kind)}::text[], ${entries.map((r) => r.memo)}::text[])
       on conflict (idempotency_key) do nothing
       returning id, idempotency_key, created_at
@@ -297,11 +345,15 @@ export async function writeBatch(trx: LedgerTrx, batch: BatchWrite): Promise<Map
       returning last_id
     ),
     o as (
-      insert into ${t('outbox')} (id, entry_id, user_id, type, title, content)
-      select pos.last_id - ${events.length}::bigint + v.ord, e.id, v.user_id, v.type, v.title, v.content
+      insert into ${t('outbox')} (id, entry_id, user_id, type, kind, account_number, currency, amount_minor, counterparty_name, memo, title, content)
+      select pos.last_id - ${events.length}::bigint + v.ord, e.id, v.user_id, v.type,
+             v.kind, v.account_number, v.currency, v.amount_minor, v.counterparty_name, v.memo, v.title, v.content
       from unnest(${events.map((r) => r.idempotencyKey)}::text[], ${events.map((r) => r.userId)}::text[], ${events.map((r) => r.type)}::text[],
-                  ${events.map((r) => r.title)}::text[], ${events.map((r) => r.content)}::text[]) with ordinality
-        as v(idempotency_key, user_id, type, title, content, ord)
+                  ${facts.map((f) => f?.kind ?? null)}::text[], ${facts.map((f) => f?.accountNumber ?? null)}::text[],
+                  ${facts.map((f) => f?.currency ?? null)}::text[], ${facts.map((f) => f?.amountMinor.toString() ?? null)}::bigint[],
+                  ${facts.map((f) => f?.counterpartyName ?? null)}::text[], ${facts.map((f) => f?.memo ?? null)}::text[],
+                  ${texts.map((x) => x?.title ?? null)}::text[], ${texts.map((x) => x?.content ?? null)}::text[]) with ordinality
+        as v(idempotency_key, user_id, type, kind, account_number, currency, amount_minor, counterparty_name, memo, title, content, ord)
       join e on e.idempotency_key = v.idempotency_key
       cross join pos
     )
@@ -323,8 +375,20 @@ export async function listOutboxAfter(db: LedgerDb, afterId: bigint, limit: numb
     entryId: BigInt(r.entry_id),
     userId: r.user_id,
     type: r.type,
-    title: r.title,
-    content: r.content,
+    // The table's check constraint makes a row either all facts or all text.
+    body:
+      r.kind !== null
+        ? {
+            facts: {
+              kind: r.kind,
+              accountNumber: r.account_number!,
+              currency: r.currency as Currency,
+              amountMinor: BigInt(r.amount_minor!),
+              counterpartyName: r.counterparty_name!,
+              memo: r.memo!,
+            },
+          }
+        : { text: { title: r.title!, content: r.content! } },
     createdAt: r.created_at,
   }));
 }

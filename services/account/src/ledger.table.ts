@@ -31,6 +31,8 @@ export interface EntriesTable {
   id: Int8Generated;
   idempotency_key: string;
   request_hash: string;
+  /** 1: the whole request was hashed (entries before migration 003); 2: its money fields only. */
+  request_hash_version: ColumnType<number, number | undefined, never>;
   kind: 'TRANSFER' | 'DEPOSIT';
   memo: string;
   created_at: Generated<Date>;
@@ -56,8 +58,16 @@ export interface OutboxTable {
   entry_id: Int8;
   user_id: string;
   type: 'TRANSFER_SUCCEED';
-  title: string;
-  content: string;
+  /** Facts (migration 004): all set, or all null on rows written as text. */
+  kind: 'TRANSFER_OUT' | 'TRANSFER_IN' | null;
+  account_number: string | null;
+  currency: string | null;
+  amount_minor: ColumnType<string | null, bigint | string | null, never>;
+  counterparty_name: string | null;
+  memo: string | null;
+  /** Rendered text: rows written before facts (and by callers that still send text) only. */
+  title: string | null;
+  content: string | null;
   created_at: Generated<Date>;
 }
 

@@ -35,6 +35,7 @@ const COLOR_FORMAT = /^#[0-9A-Fa-f]{6}$/;
 const MAX_MEMO = 200;
 const MAX_EVENTS = 8;
 const MAX_EVENT_TEXT = 1000;
+const MAX_COUNTERPARTY_NAME = 100;
 
 export interface CreateAccountInput {
   ownerUserId: string;
@@ -170,8 +171,14 @@ export function createLedger(deps: { db: LedgerDb; poster: LedgerPoster; store: 
       if (input.events.length > MAX_EVENTS) throw new InvalidArgumentError(`at most ${MAX_EVENTS} events`);
       for (const e of input.events) {
         if (e.userId === '') throw new InvalidArgumentError('event user_id is required');
-        checkText('event title', e.title, MAX_EVENT_TEXT);
-        checkText('event content', e.content, MAX_EVENT_TEXT);
+        if (e.kind === 'TEXT') {
+          checkText('event title', e.title, MAX_EVENT_TEXT);
+          checkText('event content', e.content, MAX_EVENT_TEXT);
+        } else {
+          checkText('event counterparty_name', e.counterpartyName, MAX_COUNTERPARTY_NAME);
+          // Money leaving the bank credits the settlement account: nobody here receives it.
+          if (e.kind === 'TRANSFER_IN' && input.toExternalSettlement) throw new InvalidArgumentError('no TRANSFER_IN event for a transfer to the external settlement');
+        }
       }
       if (input.amount.minor <= 0n) throw new DomainError('INVALID_AMOUNT', 'amount must be positive');
       if (input.toExternalSettlement) {

@@ -2,7 +2,7 @@
 // every committed event exactly once and in order; ids of events are never skipped.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OutboxRow } from './ledger.repository';
-import { krw, openTestLedger, type TestLedger } from './test-ledger';
+import { krw, openTestLedger, type TestLedger } from './testing/ledger.harness';
 
 describe('outbox cursor under concurrent writers', () => {
   let t: TestLedger;
@@ -47,8 +47,8 @@ describe('outbox cursor under concurrent writers', () => {
             debitMemo: '',
             creditMemo: '',
             events: [
-              { userId: `o${i}`, type: 'TRANSFER_SUCCEED', title: 'sent', content: `${n}` },
-              { userId: `r${i}`, type: 'TRANSFER_SUCCEED', title: 'received', content: `${n}` },
+              { userId: `o${i}`, type: 'TRANSFER_SUCCEED', kind: 'TRANSFER_OUT', counterpartyName: `${n}` },
+              { userId: `r${i}`, type: 'TRANSFER_SUCCEED', kind: 'TRANSFER_IN', counterpartyName: '' },
             ],
           });
         }

@@ -52,6 +52,8 @@ function readIdentitySettings(env: Env | undefined): IdentitySettings {
         registrationTtlMs: int('KFRM_AUTH_REGISTRATION_TTL_MS', { default: d.registrationTtlMs, min: 60_000, max: 7 * 24 * 60 * 60_000 }),
         maxSecretAttempts: int('KFRM_AUTH_MAX_PIN_ATTEMPTS', { default: d.maxSecretAttempts, min: 3, max: 10 }),
         signingValidityDays: int('KFRM_SIGNING_CERT_VALIDITY_DAYS', { default: d.signingValidityDays, min: 1, max: 1825 }),
+        // A device making many transfers in a row (a load or fault test, a shop's till) needs more.
+        secretChecksPerDeviceWindow: int('KFRM_AUTH_SECRET_CHECKS_PER_DEVICE_WINDOW', { default: d.secretChecksPerDeviceWindow, min: 5, max: 1_000_000 }),
       },
       env,
     ),

@@ -25,12 +25,12 @@ import { KycStatus } from '@kfrm/proto/gen/kfrm/api/user/user';
 // The real device service issues the app's certificate. Imported by path: a test-only need.
 import { deviceModule } from '../../device/src/device.module';
 import type { RunningServices } from '@kfrm/runtime';
-import { startTestServices, type TestServices } from '@kfrm/runtime/testing';
+import { startTestServices, type TestServices } from '@kfrm/runtime/testing/services.harness';
 import { apiErrorCode } from '@kfrm/server-kit';
 import { type Store } from '@kfrm/store';
 import { createCasaModule } from './casa.module';
 import { CASA_SCHEMA, type CasaDatabase } from './casa.table';
-import { fakeLedgerService, fakeUserService, readyUser } from './test-fakes';
+import { fakeLedgerService, fakeUserService, readyUser } from './testing/upstreams.fake';
 
 const toPem = (der: Buffer) => `-----BEGIN CERTIFICATE-----\n${der.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`;
 

@@ -21,7 +21,7 @@ import { createMemoryStore } from '@kfrm/store';
 import { createCasa, idempotencyKeyFor, type Casa } from './casa';
 import { CASA_SCHEMA, type CasaDatabase } from './casa.table';
 import { migrations } from './migrations';
-import { fakeLedgerService, fakeUserService, readyUser } from './test-fakes';
+import { fakeLedgerService, fakeUserService, readyUser } from './testing/upstreams.fake';
 import { grpcLedgerAccounts, grpcUserDirectory } from './upstream';
 
 async function domainCode(promise: Promise<unknown>): Promise<string> {

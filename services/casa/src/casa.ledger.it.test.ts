@@ -28,7 +28,7 @@ import { createAccountModule } from '../../account/src/account.module';
 import { createCasa, type Casa } from './casa';
 import { CASA_SCHEMA, type CasaDatabase } from './casa.table';
 import { migrations } from './migrations';
-import { fakeUserService, readyUser } from './test-fakes';
+import { fakeUserService, readyUser } from './testing/upstreams.fake';
 import { grpcLedgerAccounts, grpcUserDirectory } from './upstream';
 
 describe('CASA opening on the real ledger', () => {

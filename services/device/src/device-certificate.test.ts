@@ -8,7 +8,7 @@ import { CLIENT_AUTH_EKU, ensureDevCertificates, verifyIssuedBy, x509 } from '@k
 import { createMemoryStore } from '@kfrm/store';
 import { issueDeviceCertificate, randomSerial } from './device-certificate';
 import { parseDevicePublicKey } from './device-key';
-import { P256, RSA2048, spkiPem } from './test-keys';
+import { P256, RSA2048, spkiPem } from './testing/keys.fixtures';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 let dir: string;

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { DomainError } from '@kfrm/errors';
 import { encodeTlv } from './der';
 import { MAX_PUBLIC_KEY_CHARS, parseDevicePublicKey, type DeviceKeyAlgorithm } from './device-key';
-import { keyPair, keyText, P256, RSA2048, spkiBase64, spkiDer, spkiPem, RSA_PUBLIC_FIXTURES, type KeySpec } from './test-keys';
+import { keyPair, keyText, P256, RSA2048, spkiBase64, spkiDer, spkiPem, RSA_PUBLIC_FIXTURES, type KeySpec } from './testing/keys.fixtures';
 
 async function refusal(text: string): Promise<string> {
   try {

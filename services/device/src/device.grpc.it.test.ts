@@ -15,7 +15,7 @@ import {
   RevokeDeviceApiError_ErrorCode,
 } from '@kfrm/proto/gen/kfrm/api/device/device_internal';
 import type { RunningServices, ServiceModule } from '@kfrm/runtime';
-import { startTestServices, type TestServices } from '@kfrm/runtime/testing';
+import { startTestServices, type TestServices } from '@kfrm/runtime/testing/services.harness';
 import { apiErrorCode, defineService } from '@kfrm/server-kit';
 import { type Store } from '@kfrm/store';
 import { deviceModule } from './device.module';

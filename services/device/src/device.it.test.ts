@@ -14,7 +14,7 @@ import { createDeviceRegistry, remarkRevokedDevices, type DeviceRegistry } from 
 import { findDevice, nextDeviceId, type DeviceDb } from './device.repository';
 import { DEVICE_SCHEMA, type DeviceDatabase } from './device.table';
 import { migrations } from './migrations';
-import { P256, RSA2048, spkiPem } from './test-keys';
+import { P256, RSA2048, spkiPem } from './testing/keys.fixtures';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 let dir: string;

@@ -10,7 +10,7 @@ import { CommonApiError, CommonApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/a
 import { E2eTestServiceClient } from '@kfrm/proto/gen/kfrm/api/e2e/e2e_test';
 import { GetKeyApiError, GetKeyApiError_ErrorCode, KeyServiceClient } from '@kfrm/proto/gen/kfrm/api/key/key';
 import type { RunningServices } from '@kfrm/runtime';
-import { startTestServices, type TestServices } from '@kfrm/runtime/testing';
+import { startTestServices, type TestServices } from '@kfrm/runtime/testing/services.harness';
 import { apiErrorCode } from '@kfrm/server-kit';
 import { e2eKeyModule } from './e2e-key.module';
 

@@ -27,7 +27,7 @@ import { User, UserServiceService, UserSession } from '@kfrm/proto/gen/kfrm/api/
 // need, and @kfrm/service-device is not (yet) a dependency of this package.
 import { deviceModule } from '../../device/src/device.module';
 import type { RunningServices, ServiceModule } from '@kfrm/runtime';
-import { startTestServices, type TestServices } from '@kfrm/runtime/testing';
+import { startTestServices, type TestServices } from '@kfrm/runtime/testing/services.harness';
 import { apiErrorCode, defineService } from '@kfrm/server-kit';
 import { type Store } from '@kfrm/store';
 import type { FundingAdapters } from './funding.config';

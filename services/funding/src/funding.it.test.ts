@@ -5,7 +5,7 @@ import { migrateSchema } from '@kfrm/db';
 import { openTestDatabase, type TestDatabase } from '@kfrm/db/test-database';
 import { createKakaocertClient, createKakaocertConsentProvider, type KakaocertClient } from '@kfrm/kakaocert';
 import { readDer, SANDBOX_EVIDENCE_MARKER, startKakaocertSandbox, type KakaocertSandbox } from '@kfrm/kakaocert/sandbox';
-import { manualClock } from '@kfrm/kakaocert/test-fixtures';
+import { manualClock } from '@kfrm/kakaocert/testing/cms.fixtures';
 import { createKonaplateClient } from '@kfrm/konaplate';
 import { sandboxClientOptions, startKonaplateSandbox, type KonaplateSandbox } from '@kfrm/konaplate/sandbox/index';
 import { createCapturingDestination, createLogger } from '@kfrm/logging';

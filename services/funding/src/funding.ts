@@ -2,7 +2,7 @@
  * The funding use cases: verify an account holder, list registered accounts, request, poll and
  * confirm an auto-debit (CMS) consent, and register a linked account for automatic top-up.
  *
- * Rules (reliability.md item 9):
+ * Rules (docs/reliability.md item 9):
  * - Nothing is stored as linked until the external step succeeded: an account row appears only
  *   after Konaplate verified its holder, and becomes LINKED only in the transaction that stores
  *   the consent's signedData.

@@ -3,16 +3,18 @@
 // (services/account is reached by a relative path: @kfrm/service-account is not a dependency of
 // this package, and adding one needs a workspace install.)
 import * as grpc from '@grpc/grpc-js';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateSchema } from '@kfrm/db';
 import { LedgerServiceClient } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
+import { NotificationEventType } from '@kfrm/proto/gen/kfrm/api/notification/notification';
 import { GrpcListener, internalAccessGuard } from '@kfrm/server-kit';
 import { createMemoryStore, type Store } from '@kfrm/store';
 import { ledgerHandlers } from '../../account/src/ledger.handlers';
-import { krw, openTestLedger, type TestLedger } from '../../account/src/test-ledger';
+import { krw, openTestLedger, type TestLedger } from '../../account/src/testing/ledger.harness';
 import { migrations } from './migrations';
 import { NOTIFICATION_SCHEMA } from './notification.table';
-import { Instance, silentLogger, until } from './test-notification';
+import { Instance, silentLogger, until } from './testing/notification.harness';
 
 describe('notifications from the real ledger', () => {
   let t: TestLedger;
@@ -56,8 +58,8 @@ describe('notifications from the real ledger', () => {
         debitMemo: 'to bob',
         creditMemo: 'from alice',
         events: [
-          { userId: 'alice', type: 'TRANSFER_SUCCEED', title: `Sent ${amount} KRW`, content: 'to bob' },
-          { userId: 'bob', type: 'TRANSFER_SUCCEED', title: `Received ${amount} KRW`, content: 'from alice' },
+          { userId: 'alice', type: 'TRANSFER_SUCCEED', kind: 'TRANSFER_OUT', counterpartyName: 'B*b' },
+          { userId: 'bob', type: 'TRANSFER_SUCCEED', kind: 'TRANSFER_IN', counterpartyName: '' },
         ],
       });
     await transfer('t1', 1_000);
@@ -71,12 +73,31 @@ describe('notifications from the real ledger', () => {
     // A last transfer as a marker: a duplicate of the earlier events would arrive before it.
     await transfer('t4', 3_000);
     await until(() => alice.events.length >= 3 && bob.events.length >= 3, 'the marker transfer');
-    expect(alice.events.map((e) => e.title)).toEqual(['Sent 1000 KRW', 'Sent 2000 KRW', 'Sent 3000 KRW']);
-    expect(bob.events.map((e) => e.title)).toEqual(['Received 1000 KRW', 'Received 2000 KRW', 'Received 3000 KRW']);
+    // Worded here from the ledger's facts (amount and memo come from the entry).
+    expect(alice.events.map((e) => [e.title, e.content])).toEqual(
+      ['1,000', '2,000', '3,000'].map((won) => ['이체 완료', `B*b님에게 ${won}원을 보냈습니다.`]),
+    );
+    expect(bob.events.map((e) => [e.title, e.content])).toEqual(['1,000', '2,000', '3,000'].map((won) => ['입금', `${won}원이 입금되었습니다. (from alice)`]));
     const outbox = await t.ledger.listOutboxEvents(0n, 100);
     expect(outbox).toHaveLength(6);
     expect([...alice.ids(), ...bob.ids()].sort((x, y) => Number(x - y))).toEqual(outbox.map((e) => e.id));
     alice.call.cancel();
     bob.call.cancel();
+  });
+
+  it('relays an outbox row written in the old shape (rendered text, no facts) with its stored text', async () => {
+    const from = await t.ledger.createAccount({ ownerUserId: 'carol', name: 'from', currency: 'KRW' });
+    await t.ledger.deposit({ idempotencyKey: 'fund-carol', accountNumber: from.accountNumber, amount: krw(10_000), memo: '' });
+    const entry = await t.db.selectFrom('entries').select('id').where('idempotency_key', '=', 'fund-carol').executeTakeFirstOrThrow();
+    const carol = await node.subscribe('carol', 0n);
+    // As the ledger wrote rows before migration 004 (the columns it knew, in its id order).
+    await sql`with pos as (update ledger.outbox_position set last_id = last_id + 1 where singleton returning last_id)
+      insert into ledger.outbox (id, entry_id, user_id, type, title, content)
+      select pos.last_id, ${entry.id}::bigint, 'carol', 'TRANSFER_SUCCEED', '이체 완료', '김*수님에게 1,000원을 보냈습니다.' from pos`.execute(t.db);
+    await until(() => carol.events.length >= 1, 'the old-shape event');
+    expect(carol.events).toEqual([
+      { id: expect.any(String), title: '이체 완료', content: '김*수님에게 1,000원을 보냈습니다.', type: NotificationEventType.TRANSFER_SUCCEED },
+    ]);
+    carol.call.cancel();
   });
 });

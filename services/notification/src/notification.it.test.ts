@@ -5,10 +5,15 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { TestDatabase } from '@kfrm/db/test-database';
+import { OutboxEventKind } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
+import { CurrencyCode } from '@kfrm/proto/gen/kfrm/api/common/common';
 import { NotificationEventType } from '@kfrm/proto/gen/kfrm/api/notification/notification';
+import { StoreUnavailableError, type Store } from '@kfrm/store';
 import { NOTIFICATION_STORE_PREFIX } from './notification.module';
 import { RELAY_LOCK_KEY } from './outbox-relay';
-import { FakeLedger, Instance, openNotificationDatabase, openSharedStores, testConfig, until } from './test-notification';
+import { readCursor } from './notification.repository';
+import { NOTIFICATION_SCHEMA } from './notification.table';
+import { FakeLedger, Instance, openNotificationDatabase, openSharedStores, testConfig, until } from './testing/notification.harness';
 
 const range = (from: bigint, to: bigint) => Array.from({ length: Number(to - from + 1n) }, (_, i) => from + BigInt(i));
 
@@ -57,6 +62,89 @@ describe('SubscribeNotification', () => {
     expect(b.events[0]).toMatchObject({ title: 'Received 1,000 KRW', content: 'from A', type: NotificationEventType.TRANSFER_SUCCEED });
     a.call.cancel();
     b.call.cancel();
+  });
+
+  it('a stream open across a store outage misses nothing: the gap is replayed from the stored events', async () => {
+    const shared = await openSharedStores(1);
+    closeStores = shared.close;
+    // The store as seen through a connection that is lost for a while: messages published then
+    // never arrive, and when it is back the store reports the gap (as the Redis store does).
+    let lost = false;
+    const gapHandlers: (() => void)[] = [];
+    const inner = shared.stores[0]!;
+    const subscribe: Store['subscribe'] = (channel, onMessage, options) => {
+      if (options?.onGap) gapHandlers.push(options.onGap);
+      return inner.subscribe(channel, (m) => (lost ? undefined : onMessage(m)), options);
+    };
+    const store = new Proxy(inner, {
+      get: (target, prop) => (prop === 'subscribe' ? subscribe : (Reflect.get(target, prop) as unknown)),
+    });
+    const node = await new Instance(database, store, () => ledger.client, testConfig).start();
+    instances = [node];
+    const sub = await node.subscribe('user-a');
+    const before = ledger.append('user-a');
+    await until(() => sub.events.length === 1, 'the first event live');
+    lost = true;
+    const during = [ledger.append('user-a'), ledger.append('user-a')];
+    await until(async () => (await readCursor(database.kysely(NOTIFICATION_SCHEMA))) === during[1], 'the relay to store the events');
+    expect(sub.events).toHaveLength(1);
+    lost = false;
+    for (const onGap of gapHandlers) onGap();
+    const after = ledger.append('user-a');
+    await until(() => sub.events.length >= 4, 'every event on the stream');
+    expect(sub.ids()).toEqual([before, ...during, after]);
+    sub.call.cancel();
+  });
+
+  it('an event whose publish failed is published again when the store answers, to streams that never lost their subscription', async () => {
+    const shared = await openSharedStores(1);
+    closeStores = shared.close;
+    const inner = shared.stores[0]!;
+    let failPublish = false;
+    let failed = 0;
+    const publish: Store['publish'] = async (channel, message) => {
+      if (failPublish && channel.includes('user:')) {
+        failed++;
+        throw new StoreUnavailableError('publish failed (test)');
+      }
+      return inner.publish(channel, message);
+    };
+    const store = new Proxy(inner, { get: (target, prop) => (prop === 'publish' ? publish : (Reflect.get(target, prop) as unknown)) });
+    const node = await new Instance(database, store, () => ledger.client, testConfig).start();
+    instances = [node];
+    const sub = await node.subscribe('user-a');
+    failPublish = true;
+    const lostId = ledger.append('user-a');
+    await until(() => failed > 0, 'a failed publish');
+    await until(async () => (await readCursor(database.kysely(NOTIFICATION_SCHEMA))) === lostId, 'the relay to store the event');
+    failPublish = false;
+    const nextId = ledger.append('user-a');
+    await until(() => sub.events.length >= 2, 'both events on the stream');
+    expect(sub.ids()).toEqual([lostId, nextId]);
+    sub.call.cancel();
+  });
+
+  it('words events from their facts, passes text events through, and skips what it cannot word', async () => {
+    const [node] = await startInstances(1);
+    const a = await node!.subscribe('user-a');
+    const amount = { currencyCode: CurrencyCode.KRW, majorAmount: 1_200_000n, minorAmount: 0n };
+    const out = ledger.appendEvent({ userId: 'user-a', kind: OutboxEventKind.OUTBOX_EVENT_KIND_TRANSFER_OUT, amount, counterpartyName: '김*수', memo: 'rent' });
+    const text = ledger.append('user-a', '이체 완료', 'stored before facts');
+    // A kind this service does not know yet: delivered to nobody, and it holds nothing up.
+    ledger.appendEvent({ userId: 'user-a', kind: 99 as OutboxEventKind, amount });
+    const into = ledger.appendEvent({ userId: 'user-a', kind: OutboxEventKind.OUTBOX_EVENT_KIND_TRANSFER_IN, amount, memo: '점심값' });
+    await until(() => a.events.length >= 3, 'the events');
+    expect(a.events).toEqual([
+      { id: out.toString(), title: '이체 완료', content: '김*수님에게 1,200,000원을 보냈습니다.', type: NotificationEventType.TRANSFER_SUCCEED },
+      { id: text.toString(), title: '이체 완료', content: 'stored before facts', type: NotificationEventType.TRANSFER_SUCCEED },
+      { id: into.toString(), title: '입금', content: '1,200,000원이 입금되었습니다. (점심값)', type: NotificationEventType.TRANSFER_SUCCEED },
+    ]);
+    // The replay reads the stored (already worded) events.
+    const again = await node!.subscribe('user-a', 0n);
+    await until(() => again.events.length >= 3, 'the replay');
+    expect(again.events).toEqual(a.events);
+    a.call.cancel();
+    again.call.cancel();
   });
 
   it('reaches a subscriber on one replica with an event relayed by another, and only one replica relays', async () => {

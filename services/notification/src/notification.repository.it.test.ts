@@ -5,7 +5,7 @@ import type { TestDatabase } from '@kfrm/db/test-database';
 import type { NotificationEvent } from './notification-event';
 import { listUserEventsAfter, purgeEventsBefore, readCursor, saveRelayed } from './notification.repository';
 import { NOTIFICATION_SCHEMA, type NotificationDatabase } from './notification.table';
-import { openNotificationDatabase } from './test-notification';
+import { openNotificationDatabase } from './testing/notification.harness';
 
 const ev = (id: bigint, userId: string, createdAt = new Date()): NotificationEvent => ({ id, userId, type: 'TRANSFER_SUCCEED', title: `t${id}`, content: 'c', createdAt });
 

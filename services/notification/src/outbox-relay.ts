@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Logger } from '@kfrm/logging';
 import type { Store, Unsubscribe } from '@kfrm/store';
-import { encodeEvent, userChannel, WAKE_CHANNEL, type OutboxSource } from './notification-event';
+import { encodeEvent, userChannel, WAKE_CHANNEL, type NotificationEvent, type OutboxSource } from './notification-event';
 import { purgeEventsBefore, readCursor, saveRelayed } from './notification.repository';
 import type { NotificationDatabase } from './notification.table';
 
@@ -20,6 +20,7 @@ export interface OutboxRelayOptions {
 }
 
 export const RELAY_LOCK_KEY = 'relay-lock';
+const MAX_UNPUBLISHED = 10_000;
 
 /**
  * Moves committed events from the ledger's outbox to subscribers. One replica at a time holds
@@ -42,6 +43,12 @@ export class OutboxRelay {
   private woken = false;
   private unsubscribeWake: Unsubscribe | undefined;
   private lastPurge = 0;
+  /**
+   * Events committed to `events` whose publish failed (the store was down): published again,
+   * in order, before the next page, so live streams on other replicas get them too. Bounded:
+   * beyond it a stream's own gap replay from `events` is what delivers them.
+   */
+  private unpublished: NotificationEvent[] = [];
 
   constructor(
     private readonly db: Kysely<NotificationDatabase>,
@@ -130,12 +137,15 @@ export class OutboxRelay {
       this.logger.warn({ err }, 'relayer lock renewal failed');
     }
     this.leader = false;
+    // The next relayer publishes from its own rounds; streams replay the rest from `events`.
+    this.unpublished = [];
     if (this.renewTimer) clearInterval(this.renewTimer);
     this.renewTimer = undefined;
   }
 
   /** One round; returns how many events it relayed. */
   async relayOnce(): Promise<number> {
+    await this.publishAll([]);
     const cursor = await readCursor(this.db);
     const events = await this.source.listAfter(cursor, this.options.batchSize);
     const last = events.at(-1);
@@ -145,11 +155,27 @@ export class OutboxRelay {
       this.logger.warn({ cursor: cursor.toString() }, 'another relayer moved the cursor; this round publishes nothing');
       return 0;
     }
-    for (const event of deliverable) {
-      await this.store.publish(userChannel(event.userId), encodeEvent(event));
-    }
+    await this.publishAll(deliverable);
     this.logger.debug({ count: events.length, last_id: last.id.toString() }, 'outbox events relayed');
     return events.length;
+  }
+
+  /**
+   * Publishes what is still owed from earlier rounds, then `events`. On a failure the rest is
+   * kept for the next round (the events are committed: they must still reach live streams).
+   */
+  private async publishAll(events: NotificationEvent[]): Promise<void> {
+    const owed = [...this.unpublished, ...events];
+    this.unpublished = [];
+    for (let i = 0; i < owed.length; i++) {
+      const event = owed[i]!;
+      try {
+        await this.store.publish(userChannel(event.userId), encodeEvent(event));
+      } catch (err) {
+        this.unpublished = owed.slice(i, i + MAX_UNPUBLISHED);
+        throw err;
+      }
+    }
   }
 
   private async purgeIfDue(): Promise<void> {

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { RateLimitedError } from '@kfrm/errors';
 import type { Store } from '@kfrm/store';
 import { decodeEvent, userChannel, type NotificationEvent } from './notification-event';
 import { listUserEventsAfter } from './notification.repository';
@@ -12,17 +13,17 @@ export interface SubscriptionOptions {
   replayLimit: number;
 }
 
-/**
- * The infrastructure layer maps errors by name, and RateLimitedError is the name that becomes
- * RESOURCE_EXHAUSTED ("retry later"): exactly what both refusals below mean to the client.
- */
-export class TooManyStreamsError extends Error {
-  override name = 'RateLimitedError';
+/** RESOURCE_EXHAUSTED ("retry later"): the user holds as many streams as allowed. */
+export class TooManyStreamsError extends RateLimitedError {
+  override name = 'TooManyStreamsError';
 }
 
-/** The client did not read fast enough and its queue filled: it reconnects with `last-event-id`. */
-export class SubscriberTooSlowError extends Error {
-  override name = 'RateLimitedError';
+/**
+ * RESOURCE_EXHAUSTED ("retry later"): the client did not read fast enough and its queue filled;
+ * it reconnects with `last-event-id`.
+ */
+export class SubscriberTooSlowError extends RateLimitedError {
+  override name = 'SubscriberTooSlowError';
 }
 
 export interface SubscriptionDeps {
@@ -45,6 +46,11 @@ export interface SubscriptionDeps {
  * (live events buffer in a bounded queue), then replay the stored events after `lastEventId`,
  * then drain the queue, skipping every id not above the last one sent. Ids increase per user, so
  * "not above the last sent" is exactly "already sent".
+ *
+ * When the store reports a gap (its connection was lost and the subscription is active again),
+ * live events published meanwhile are gone: the stream reads the stored events after the last
+ * one sent, as a reconnecting client would, before it drains the queue again. The relay copies
+ * events into `events` before it publishes them, so every event is in one of the two.
  */
 export async function streamUserEvents(
   deps: SubscriptionDeps,
@@ -58,6 +64,7 @@ export async function streamUserEvents(
   const closeGauge = deps.onStreamOpen?.();
   const queue: NotificationEvent[] = [];
   let overflow = false;
+  let gap = false;
   let wake: (() => void) | undefined;
   const notify = () => {
     const w = wake;
@@ -71,19 +78,28 @@ export async function streamUserEvents(
   signal.addEventListener('abort', notify);
   let unsubscribe: (() => Promise<void>) | undefined;
   try {
-    unsubscribe = await deps.store.subscribe(userChannel(userId), (message) => {
-      const event = decodeEvent(message);
-      if (!event || event.userId !== userId || overflow) return;
-      if (queue.length >= deps.options.queueLimit) {
-        // Drop what is buffered: the client resumes from the last id it saw, which the replay covers.
-        overflow = true;
-        queue.length = 0;
-        onOverflow();
-      } else {
-        queue.push(event);
-      }
-      notify();
-    });
+    unsubscribe = await deps.store.subscribe(
+      userChannel(userId),
+      (message) => {
+        const event = decodeEvent(message);
+        if (!event || event.userId !== userId || overflow) return;
+        if (queue.length >= deps.options.queueLimit) {
+          // Drop what is buffered: the client resumes from the last id it saw, which the replay covers.
+          overflow = true;
+          queue.length = 0;
+          onOverflow();
+        } else {
+          queue.push(event);
+        }
+        notify();
+      },
+      {
+        onGap: () => {
+          gap = true;
+          notify();
+        },
+      },
+    );
 
     let lastSent = lastEventId ?? 0n;
     const send = async (event: NotificationEvent): Promise<boolean> => {
@@ -112,6 +128,15 @@ export async function streamUserEvents(
     for (;;) {
       if (signal.aborted) return;
       if (overflow) throw new SubscriberTooSlowError('notification stream fell too far behind');
+      if (gap) {
+        gap = false;
+        // A failed read ends the stream (UNAVAILABLE); the client resumes from its last id.
+        for (const event of await listUserEventsAfter(deps.db, userId, lastSent, deps.options.replayLimit)) {
+          if (signal.aborted || overflow) break;
+          if (!(await send(event))) return;
+        }
+        continue;
+      }
       const event = queue.shift();
       if (!event) {
         await new Promise<void>((resolve) => (wake = resolve));

@@ -1,7 +1,7 @@
 // Conservation under load: thousands of random transfers among a few accounts, each Execute
 // retried (sometimes several calls at once, and again after its answer) while the ledger's
 // answers are sometimes lost before or after it committed. The real ledger (account module over
-// its internal gRPC API), the stand-in user service of test-harness.ts (processes completed at
+// its internal gRPC API), the stand-in user service of testing/transfer.harness.ts (processes completed at
 // once, signatures checked against the exact canonical bytes). Checked at the end, against the
 // ledger's own tables: the total is unchanged, no balance is negative, each balance is what the
 // acknowledged transfers make it and the sum of its postings, every acknowledged transfer is one
@@ -16,7 +16,7 @@ import { ProcessStepServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user_int
 import { signedContent } from './canonical';
 import { sandboxInterbankDirectory } from './interbank-directory';
 import { OWN_INSTITUTION_CODE } from './institutions';
-import { fakeSign, startHarness, type Harness } from './test-harness';
+import { fakeSign, startHarness, type Harness } from './testing/transfer.harness';
 import { createTransferModule } from './transfer.module';
 import type { TransferDb } from './transfer.repository';
 import { TRANSFER_SCHEMA, type TransferDatabase } from './transfer.table';

@@ -20,7 +20,7 @@ import { createCsr, createSigningCa, issueSigningCertificate, parseSigningCsr, s
 import { signedContent } from './canonical';
 import { sandboxInterbankDirectory } from './interbank-directory';
 import { OWN_INSTITUTION_CODE } from './institutions';
-import { call, startHarness, type Harness } from './test-harness';
+import { call, startHarness, type Harness } from './testing/transfer.harness';
 import { createTransferModule } from './transfer.module';
 import { findTransferByProcess } from './transfer.repository';
 import { TRANSFER_SCHEMA, type TransferDatabase } from './transfer.table';

@@ -1,6 +1,6 @@
 // TransferService as the app calls it: over TLS with a device certificate (issued by the real
 // device service) and a session token, through the real mobile guard, on the real ledger, with
-// the stand-in user service (test-harness.ts) for sessions, processes and signatures.
+// the stand-in user service (testing/transfer.harness.ts) for sessions, processes and signatures.
 import { generateKeyPairSync } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import * as grpc from '@grpc/grpc-js';
@@ -24,7 +24,7 @@ import { apiErrorCode } from '@kfrm/server-kit';
 import { deviceModule } from '../../device/src/device.module';
 import { signedContent } from './canonical';
 import { OWN_INSTITUTION_CODE } from './institutions';
-import { fakeSign, startHarness, type Harness } from './test-harness';
+import { fakeSign, startHarness, type Harness } from './testing/transfer.harness';
 import { createTransferModule } from './transfer.module';
 
 const A = '1000000001';

@@ -1,11 +1,11 @@
 // Transfer use cases against the real ledger (account module over its internal gRPC API) and a
-// stand-in user service (test-harness.ts), on PostgreSQL or PGlite. Faults are injected by
+// stand-in user service (testing/transfer.harness.ts), on PostgreSQL or PGlite. Faults are injected by
 // wrapping the ports: a reply lost after the ledger committed, a crash between any two steps.
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DomainError } from '@kfrm/errors';
 import { createLogger } from '@kfrm/logging';
-import { LedgerServiceClient } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
+import { LedgerServiceClient, OutboxEventKind, OutboxEventType, type PostTransferResponse } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
 import { CurrencyCode } from '@kfrm/proto/gen/kfrm/api/common/common';
 import { ExecuteApiError, ExecuteApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/api/transfer/transfer';
 import { UserServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user';
@@ -14,7 +14,7 @@ import { apiErrorCode, mapError } from '@kfrm/server-kit';
 import { signedContent } from './canonical';
 import { sandboxInterbankDirectory } from './interbank-directory';
 import { OWN_INSTITUTION_CODE } from './institutions';
-import { call, fakeSign, startHarness, type Harness } from './test-harness';
+import { call, fakeSign, startHarness, type Harness } from './testing/transfer.harness';
 import { transferHandlers } from './transfer.handlers';
 import { createTransferModule } from './transfer.module';
 import { findTransferByProcess, type TransferDb } from './transfer.repository';
@@ -114,10 +114,52 @@ describe('transfers on the real ledger', () => {
     const row = (await findTransferByProcess(db, processId))!;
     expect(row.state).toBe('SUCCEEDED');
     const added = (await h.events()).slice(before.length);
-    // One entry, one event for the sender and one for the recipient.
+    // One entry, one event for the sender and one for the recipient: facts, no sentences.
     expect(added.map((e) => e.userId).sort()).toEqual([A, B]);
+    const sent = { kind: 'OUTBOX_EVENT_KIND_TRANSFER_OUT', amount: 30_000n, counterpartyName: row.target_holder_name, memo: row.debit_memo };
+    expect(added.find((e) => e.userId === A)).toMatchObject(sent);
+    expect(added.find((e) => e.userId === B)).toMatchObject({ kind: 'OUTBOX_EVENT_KIND_TRANSFER_IN', amount: 30_000n, counterpartyName: '', memo: '점심값' });
     expect(new Set(added.map((e) => e.entryId.toString()))).toEqual(new Set([row.entry_id]));
     expect(h.users.processes.get(processId)!.consumed).toBe(true);
+  });
+
+  it('an Execute retried after the notification wording changed answers success and moves no more money', async () => {
+    const t = transfers();
+    const a = await h.openAccount(A, 10_000n);
+    const b = await h.openAccount(B, 0n);
+    const { request, processId } = await prepare(t, A, { ...internal(a.accountNumber, b.accountNumber, 4_000n), recipientVisibleMessage: '월세' });
+    const row = (await findTransferByProcess(db, processId))!;
+    // The posting an earlier version made under the transfer's id (sentences in its events, a
+    // memo worded otherwise), whose answer was lost before the transfer was marked done.
+    await call<PostTransferResponse>((cb) =>
+      h.ledger.postTransfer(
+        {
+          idempotencyKey: row.id,
+          fromAccountNumber: a.accountNumber,
+          toAccountNumber: b.accountNumber,
+          amount: { currencyCode: CurrencyCode.KRW, majorAmount: 4_000n, minorAmount: 0n },
+          debitMemo: `${row.debit_memo} (old wording)`,
+          creditMemo: row.credit_memo,
+          sourceOwnerUserId: A,
+          toExternalSettlement: false,
+          events: [
+            {
+              userId: A,
+              type: OutboxEventType.OUTBOX_EVENT_TYPE_TRANSFER_SUCCEED,
+              kind: OutboxEventKind.OUTBOX_EVENT_KIND_UNSPECIFIED,
+              counterpartyName: '',
+              title: '이체 완료',
+              content: `${row.target_holder_name}님에게 4,000원을 보냈습니다.`,
+            },
+          ],
+        },
+        cb,
+      ),
+    );
+    expect(await codeOf(t.execute(A, request))).toBe('OK');
+    expect((await findTransferByProcess(db, processId))!.state).toBe('SUCCEEDED');
+    expect(await h.balance(A, a.accountNumber)).toBe(6_000n);
+    expect(await h.balance(B, b.accountNumber)).toBe(4_000n);
   });
 
   it('20 concurrent Executes of one transfer post once and all answer success', async () => {
@@ -319,15 +361,16 @@ describe('transfers on the real ledger', () => {
   });
 
   it('a key the ledger already holds with another body answers a code Execute declares, not INTERNAL, and moves the money once', async () => {
-    // An earlier attempt of this transfer posted with other event text (a deploy reworded it)
-    // and its answer was lost: the retry's posting is refused as IDEMPOTENCY_KEY_REUSED.
+    // An earlier attempt under this transfer's id posted other money fields (a release that
+    // built the posting otherwise) and its answer was lost: the retry's posting is refused as
+    // IDEMPOTENCY_KEY_REUSED.
     let earlier = true;
     const reworded: LedgerPort = {
       ...realLedger,
       async postTransfer(input) {
         if (!earlier) return realLedger.postTransfer(input);
         earlier = false;
-        await realLedger.postTransfer({ ...input, events: input.events.map((e) => ({ ...e, content: `${e.content} (old wording)` })) });
+        await realLedger.postTransfer({ ...input, amountMinor: input.amountMinor + 1n });
         throw new UpstreamUnavailableError('answer lost');
       },
     };
@@ -343,10 +386,10 @@ describe('transfers on the real ledger', () => {
     expect(mapped.unexpected).toBe(false);
     expect(mapped.error.code).toBe(status.ALREADY_EXISTS);
     expect(ExecuteApiError_ErrorCode[apiErrorCode(mapped.error, ExecuteApiError) ?? -1]).toBe('IDEMPOTENCY_KEY_REUSED');
-    // Not decided either way here: the transfer stays EXECUTING, the money moved once.
+    // Not decided either way here: the transfer stays EXECUTING, and only the earlier posting moved money.
     expect((await findTransferByProcess(db, processId))!.state).toBe('EXECUTING');
-    expect(await h.balance(A, a.accountNumber)).toBe(6_000n);
-    expect(await h.balance(B, b.accountNumber)).toBe(4_000n);
+    expect(await h.balance(A, a.accountNumber)).toBe(5_999n);
+    expect(await h.balance(B, b.accountNumber)).toBe(4_001n);
   });
 
   it('decides nothing while the user service or the ledger cannot answer', async () => {

@@ -14,7 +14,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DomainError, failWith, InvalidArgumentError, UpstreamRefusal } from '@kfrm/errors';
+import { ConcurrentUpdateError, DomainError, failWith, InvalidArgumentError, UpstreamRefusal } from '@kfrm/errors';
 import type { Logger } from '@kfrm/logging';
 import { isWellFormedAccountNumber, isWellFormedInstitutionCode, maskName, processContext, signedContent, type TransferTerms } from './canonical';
 import { findInstitution, INSTITUTIONS, OWN_INSTITUTION_CODE, type InstitutionEntry } from './institutions';
@@ -35,7 +35,7 @@ import {
   type TransferDb,
   type TransferRow,
 } from './transfer.repository';
-import type { LedgerPort, LedgerRefusalCode, UserPort } from './upstream';
+import type { LedgerPort, LedgerRefusalCode, TransferEvent, UserPort } from './upstream';
 import type { AuthenticationProcess } from '@kfrm/proto/gen/kfrm/api/common/common';
 
 export interface TransferDeps {
@@ -56,7 +56,7 @@ export interface TransferDeps {
 }
 
 /** Another call is executing the same transfer right now (ABORTED: retry the call). */
-export class TransactionConflictError extends Error {
+export class TransactionConflictError extends ConcurrentUpdateError {
   override name = 'TransactionConflictError';
 }
 
@@ -152,16 +152,14 @@ export function startOfBusinessDay(now: Date): Date {
   return new Date(Date.UTC(local.getUTCFullYear(), local.getUTCMonth(), local.getUTCDate()) - KST_OFFSET_MS);
 }
 
-function formatWon(amount: bigint): string {
-  return amount.toString().replace(/\B(?=(\d{3})+(?!\d))/g, ',');
-}
-
 export function createTransfers(deps: TransferDeps) {
   const { db, ledger, users, interbank, logger } = deps;
   const clock = deps.now ?? (() => new Date());
   const leaseMs = deps.leaseMs ?? 30_000;
   const waitMs = deps.waitMs ?? 50;
-  const maxWaits = deps.maxWaits ?? 200;
+  // About 2 s: well inside a phone's deadline, so a call that waits on another answers ABORTED
+  // ("retry") instead of running into DEADLINE_EXCEEDED.
+  const maxWaits = deps.maxWaits ?? 40;
   const pendingRetentionMs = deps.pendingRetentionMs ?? 24 * 60 * 60_000;
 
   async function resolveTarget(institutionCode: string, accountNumber: string): Promise<Target> {
@@ -200,10 +198,10 @@ export function createTransfers(deps: TransferDeps) {
       if (consumed !== 'consumed') log.info({ consumed }, 'process already consumed or gone; continuing the decided transfer');
       const amount = BigInt(t.amount_minor);
       const internal = t.target_institution_code === OWN_INSTITUTION_CODE;
-      const events = [{ userId: t.user_id, title: '이체 완료', content: `${t.target_holder_name}님에게 ${formatWon(amount)}원을 보냈습니다.` }];
-      if (internal && t.target_owner_user_id) {
-        events.push({ userId: t.target_owner_user_id, title: '입금', content: `${formatWon(amount)}원이 입금되었습니다. (${t.credit_memo})` });
-      }
+      // Facts only; the notification service words them. The recipient sees the credit memo,
+      // which already names the sender when the sender left no message.
+      const events: TransferEvent[] = [{ userId: t.user_id, kind: 'TRANSFER_OUT', counterpartyName: t.target_holder_name }];
+      if (internal && t.target_owner_user_id) events.push({ userId: t.target_owner_user_id, kind: 'TRANSFER_IN', counterpartyName: '' });
       const posted = await ledger.postTransfer({
         idempotencyKey: t.id,
         fromAccountNumber: t.source_account_number,
@@ -229,13 +227,29 @@ export function createTransfers(deps: TransferDeps) {
         // attempt (answer lost) sent by a release that built the posting differently. Money may
         // have moved, so it is neither FAILED nor SUCCEEDED: it stays EXECUTING for an operator.
         log.error({ err }, 'the ledger holds this transfer with another body; left EXECUTING to reconcile');
-        await releaseLease(db, t.id, owner).catch((e: unknown) => log.warn({ err: e }, 'could not release the transfer lease'));
+        await releaseLease(db, t.id, owner).catch((e: unknown) => {
+          log.warn({ err: e }, 'could not release the transfer lease; retrying until it expires');
+          releaseLater(t.id, owner, Date.now() + leaseMs);
+        });
         throw executeFailed(refusal.answer, 'this transfer was already submitted with other details', { cause: err });
       }
       // Outcome unknown (or a bug): stays EXECUTING for the next Execute; let it start at once.
-      await releaseLease(db, t.id, owner).catch((e: unknown) => log.warn({ err: e }, 'could not release the transfer lease'));
+      // When the database itself is what failed, the release fails too: keep trying in the
+      // background, so the retry after the outage does not wait for the lease to run out.
+      await releaseLease(db, t.id, owner).catch((e: unknown) => {
+        log.warn({ err: e }, 'could not release the transfer lease; retrying until it expires');
+        releaseLater(t.id, owner, Date.now() + leaseMs);
+      });
       throw err;
     }
+  }
+
+  function releaseLater(transferId: string, owner: string, until: number): void {
+    const attempt = () => {
+      if (Date.now() > until) return;
+      releaseLease(db, transferId, owner).catch(() => setTimeout(attempt, 250).unref());
+    };
+    setTimeout(attempt, 250).unref();
   }
 
   async function drive(t: TransferRow): Promise<void> {

@@ -12,6 +12,7 @@ import {
   GetTransferTargetApiError,
   GetTransferTargetApiError_ErrorCode,
   LedgerServiceClient,
+  OutboxEventKind,
   OutboxEventType,
   PostTransferApiError,
   PostTransferApiError_ErrorCode,
@@ -41,6 +42,17 @@ export interface PostedTransfer {
   entryId: bigint;
 }
 
+/**
+ * A notification posted with the transfer: who is told and what happened to them. Facts only:
+ * the ledger adds the amount, account and memo from the entry, the notification service words it.
+ */
+export interface TransferEvent {
+  userId: string;
+  kind: 'TRANSFER_OUT' | 'TRANSFER_IN';
+  /** The other side as the user may see it (masked); may be empty. */
+  counterpartyName: string;
+}
+
 export interface LedgerPort {
   /** The owner's account; undefined when unknown or someone else's. */
   getAccountForOwner(ownerUserId: string, accountNumber: string): Promise<OwnAccount | undefined>;
@@ -60,7 +72,7 @@ export interface LedgerPort {
     debitMemo: string;
     creditMemo: string;
     sourceOwnerUserId: string;
-    events: { userId: string; title: string; content: string }[];
+    events: TransferEvent[];
   }): Promise<PostedTransfer>;
 }
 
@@ -135,7 +147,14 @@ export function grpcLedger(client: () => LedgerServiceClient, timeoutMs = 5_000)
             debitMemo: input.debitMemo,
             creditMemo: input.creditMemo,
             sourceOwnerUserId: input.sourceOwnerUserId,
-            events: input.events.map((e) => ({ ...e, type: OutboxEventType.OUTBOX_EVENT_TYPE_TRANSFER_SUCCEED })),
+            events: input.events.map((e) => ({
+              userId: e.userId,
+              type: OutboxEventType.OUTBOX_EVENT_TYPE_TRANSFER_SUCCEED,
+              kind: e.kind === 'TRANSFER_OUT' ? OutboxEventKind.OUTBOX_EVENT_KIND_TRANSFER_OUT : OutboxEventKind.OUTBOX_EVENT_KIND_TRANSFER_IN,
+              counterpartyName: e.counterpartyName,
+              title: '',
+              content: '',
+            })),
           },
           { errors: errors.postTransfer, timeoutMs },
         );

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tokenHash } from './tokens';
-import { activatedUser, codeOf, doneLogin, newIdentity, openHarness, type Harness } from './test-support';
+import { activatedUser, codeOf, doneLogin, newIdentity, openHarness, type Harness } from './testing/user.harness';
 
 let h: Harness;
 

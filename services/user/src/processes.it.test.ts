@@ -2,7 +2,7 @@ import { webcrypto } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCsr, createSigningCa, issueSigningCertificate, parseSigningCsr, signData } from '@kfrm/pki';
 import { DEFAULT_TTLS } from './deps';
-import { activatedUser, codeOf, openHarness, type Harness } from './test-support';
+import { activatedUser, codeOf, openHarness, type Harness } from './testing/user.harness';
 
 let h: Harness;
 

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccounts } from './accounts';
 import { sealUnsealedResidentIds } from './housekeeping';
 import { createResidentIdSealer, residentIdOf, SealedResidentIdError } from './resident-id-seal';
-import { activatedUser, openHarness, type Harness } from './test-support';
+import { activatedUser, openHarness, type Harness } from './testing/user.harness';
 import { toProtoUser } from './user.mapping';
 import { loadUserDataKey } from './user.module';
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_TTLS } from './deps';
 import { purgeExpiredRows, PURGE_GRACE_MS } from './housekeeping';
 import { tokenHash } from './tokens';
-import { activatedUser, codeOf, doneLogin, openHarness, type Harness } from './test-support';
+import { activatedUser, codeOf, doneLogin, openHarness, type Harness } from './testing/user.harness';
 
 let h: Harness;
 

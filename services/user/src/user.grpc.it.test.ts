@@ -42,7 +42,7 @@ import {
   UserAccountServiceClient,
 } from '@kfrm/proto/gen/kfrm/api/user/user_internal';
 import type { RunningServices, ServiceModule } from '@kfrm/runtime';
-import { startTestServices, type TestServices } from '@kfrm/runtime/testing';
+import { startTestServices, type TestServices } from '@kfrm/runtime/testing/services.harness';
 import { apiErrorCode, apiErrorType, defineService } from '@kfrm/server-kit';
 import { createMemoryStore, type Store } from '@kfrm/store';
 import { userModule } from './user.module';

@@ -1,7 +1,7 @@
 /**
  * The sandbox's side of Linkhub authentication: checks the token request signature and the
  * x-kc-auth of service POSTs, and issues and checks session tokens. Written apart from the
- * client's signing code on purpose, from external-apis.md, so that a mistake in one is not
+ * client's signing code on purpose, from docs/external-apis.md, so that a mistake in one is not
  * mirrored by the other.
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';

@@ -1,7 +1,7 @@
 /** The sandbox's HTTP surface seen by clients other than ours: control API, auth checks, /Time. */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { kcAuthHeader, linkhubAuthorization } from '../linkhub-signature';
-import { manualClock, validRequestCMS } from '../test-fixtures';
+import { manualClock, validRequestCMS } from '../testing/cms.fixtures';
 import { SANDBOX_ERRORS } from './sandbox-error-codes';
 import { startKakaocertSandbox, type KakaocertSandbox } from './sandbox-server';
 

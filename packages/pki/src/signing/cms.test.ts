@@ -7,7 +7,7 @@ import { buildSignedData, signData, verifySignedData, type SignedDataVerificatio
 import { createCsr, parseSigningCsr } from './csr';
 import { issueSigningCertificate, SIGNING_CERTIFICATE_EKU, type SigningCa } from './issue';
 import { createSigningCa } from './signing-ca';
-import { ecKeys, nestedSequences, rsaKeys } from './test-fixtures';
+import { ecKeys, nestedSequences, rsaKeys } from '../testing/signing.fixtures';
 
 type CryptoKeyPair = WebCrypto.CryptoKeyPair;
 type CryptoKey = WebCrypto.CryptoKey;

@@ -4,7 +4,7 @@ import { x509 } from '../crypto-provider';
 import { toPem } from '../pem';
 import { createCsr, MAX_CSR_INPUT_LENGTH, parseSigningCsr } from './csr';
 import { SigningError, type CsrRejection } from './errors';
-import { ecKeys, nestedSequences, rsaKeys, wrapDer } from './test-fixtures';
+import { ecKeys, nestedSequences, rsaKeys, wrapDer } from '../testing/signing.fixtures';
 
 type CryptoKeyPair = WebCrypto.CryptoKeyPair;
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { checkDerStructure } from './der';
-import { nestedSequences, wrapDer as wrap } from './test-fixtures';
+import { nestedSequences, wrapDer as wrap } from '../testing/signing.fixtures';
 
 const STRICT = { maxDepth: 32, allowIndefiniteLength: false };
 const BER = { maxDepth: 32, allowIndefiniteLength: true };

@@ -7,7 +7,7 @@ import { createCsr, parseSigningCsr, type SigningCsr } from './csr';
 import { SigningError } from './errors';
 import { createVerificationToken, issueSigningCertificate, SIGNING_CERTIFICATE_EKU, type SigningCa } from './issue';
 import { createSigningCa } from './signing-ca';
-import { ecKeys, rsaKeys } from './test-fixtures';
+import { ecKeys, rsaKeys } from '../testing/signing.fixtures';
 
 async function issuanceFailure(promise: Promise<unknown>): Promise<string> {
   const error = await promise.then(

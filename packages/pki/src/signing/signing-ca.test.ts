@@ -9,7 +9,7 @@ import { signData, verifySignedData } from './cms';
 import { createCsr, parseSigningCsr } from './csr';
 import { issueSigningCertificate, SIGNING_CERTIFICATE_EKU } from './issue';
 import { ensureDevSigningCa, loadSigningCa } from './signing-ca';
-import { ecKeys } from './test-fixtures';
+import { ecKeys } from '../testing/signing.fixtures';
 
 describe('ensureDevSigningCa / loadSigningCa', () => {
   const dirs: string[] = [];

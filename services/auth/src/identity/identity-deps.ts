@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { RateLimitedError } from '@kfrm/errors';
 import { rateLimit, type AttemptLimiter, type SecretHasher } from '@kfrm/credentials';
 import type { KeySessions } from '@kfrm/e2e-crypto';
 import type { Logger } from '@kfrm/logging';
@@ -52,12 +53,12 @@ export interface IdentityDeps {
   now: () => Date;
 }
 
-/** Too many calls of one kind from one device; the server kit maps the name to RESOURCE_EXHAUSTED. */
-export class RateLimitedError extends Error {
-  override name = 'RateLimitedError';
+/** Too many calls of one kind from one device (RESOURCE_EXHAUSTED). */
+export class DeviceRateLimitedError extends RateLimitedError {
+  override name = 'DeviceRateLimitedError';
 }
 
 export async function throttle(store: Store, key: string, limit: number, windowMs: number): Promise<void> {
   const result = await rateLimit(store, key, limit, windowMs);
-  if (!result.allowed) throw new RateLimitedError(`rate limit ${key.split(':')[0]} exceeded`);
+  if (!result.allowed) throw new DeviceRateLimitedError(`rate limit ${key.split(':')[0]} exceeded`);
 }

@@ -76,6 +76,55 @@ export function outboxEventTypeToJSON(object: OutboxEventType): string {
   }
 }
 
+/**
+ * What an outbox event records, for the notification service to put in words: the ledger stores
+ * facts about the entry, never sentences (wording changes without touching the ledger).
+ */
+export enum OutboxEventKind {
+  /**
+   * OUTBOX_EVENT_KIND_UNSPECIFIED - events written before kinds existed (or by a caller that sends text): title and content
+   * carry rendered text
+   */
+  OUTBOX_EVENT_KIND_UNSPECIFIED = 0,
+  /** OUTBOX_EVENT_KIND_TRANSFER_OUT - the user's account was debited by the transfer */
+  OUTBOX_EVENT_KIND_TRANSFER_OUT = 1,
+  /** OUTBOX_EVENT_KIND_TRANSFER_IN - the user's account was credited by the transfer (not for a transfer to another institution) */
+  OUTBOX_EVENT_KIND_TRANSFER_IN = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function outboxEventKindFromJSON(object: any): OutboxEventKind {
+  switch (object) {
+    case 0:
+    case "OUTBOX_EVENT_KIND_UNSPECIFIED":
+      return OutboxEventKind.OUTBOX_EVENT_KIND_UNSPECIFIED;
+    case 1:
+    case "OUTBOX_EVENT_KIND_TRANSFER_OUT":
+      return OutboxEventKind.OUTBOX_EVENT_KIND_TRANSFER_OUT;
+    case 2:
+    case "OUTBOX_EVENT_KIND_TRANSFER_IN":
+      return OutboxEventKind.OUTBOX_EVENT_KIND_TRANSFER_IN;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return OutboxEventKind.UNRECOGNIZED;
+  }
+}
+
+export function outboxEventKindToJSON(object: OutboxEventKind): string {
+  switch (object) {
+    case OutboxEventKind.OUTBOX_EVENT_KIND_UNSPECIFIED:
+      return "OUTBOX_EVENT_KIND_UNSPECIFIED";
+    case OutboxEventKind.OUTBOX_EVENT_KIND_TRANSFER_OUT:
+      return "OUTBOX_EVENT_KIND_TRANSFER_OUT";
+    case OutboxEventKind.OUTBOX_EVENT_KIND_TRANSFER_IN:
+      return "OUTBOX_EVENT_KIND_TRANSFER_IN";
+    case OutboxEventKind.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** A ledger account as other services see it. */
 export interface LedgerAccount {
   accountNumber: string;
@@ -162,14 +211,23 @@ export function createAccountApiError_ErrorCodeToJSON(object: CreateAccountApiEr
 export interface OutboxEventRequest {
   userId: string;
   type: OutboxEventType;
+  /**
+   * Deprecated: rendered text from callers that predate `kind`, stored and relayed as given.
+   * Only with kind UNSPECIFIED; must be empty when kind is set.
+   */
   title: string;
   content: string;
+  /** Required for new callers. The amount, account and memo come from the entry itself. */
+  kind: OutboxEventKind;
+  /** who is on the other side, as the user may see it (already masked, e.g. "김*수"); may be empty */
+  counterpartyName: string;
 }
 
 export interface PostTransferRequest {
   /**
-   * required, 1..128 characters; the same key and body returns the first result, the same key
-   * with another body is refused with IDEMPOTENCY_KEY_REUSED
+   * required, 1..128 characters; the same key and money fields (accounts, amount, source owner)
+   * returns the first result, the same key with other money fields is refused with
+   * IDEMPOTENCY_KEY_REUSED
    */
   idempotencyKey: string;
   fromAccountNumber: string;
@@ -181,7 +239,10 @@ export interface PostTransferRequest {
   debitMemo: string;
   /** shown to the recipient (credit side) */
   creditMemo: string;
-  /** events written to the outbox with the entry (at most 8) */
+  /**
+   * events written to the outbox with the entry (at most 8); like the memos, display data that
+   * the idempotency check ignores (a retry with other events gets the first result)
+   */
   events: OutboxEventRequest[];
   /** when set, the source account must belong to this user (else INVALID_SOURCE_ACCOUNT) */
   sourceOwnerUserId: string;
@@ -418,9 +479,22 @@ export interface OutboxEvent {
   entryId: bigint;
   userId: string;
   type: OutboxEventType;
+  /** only for kind UNSPECIFIED (events written as text): the text to show */
   title: string;
   content: string;
   createdAt: string;
+  /** the facts, for every other kind */
+  kind: OutboxEventKind;
+  /** the entry's amount */
+  amount:
+    | MonetaryValue
+    | undefined;
+  /** the user's account in the entry (debited for TRANSFER_OUT, credited for TRANSFER_IN) */
+  accountNumber: string;
+  /** as the poster gave it (masked); may be empty */
+  counterpartyName: string;
+  /** the memo of the user's side of the entry (debit memo for TRANSFER_OUT, credit memo for TRANSFER_IN) */
+  memo: string;
 }
 
 export interface ListOutboxEventsResponse {
@@ -1014,7 +1088,7 @@ export const CreateAccountApiError: MessageFns<CreateAccountApiError, "kfrm.api.
 };
 
 function createBaseOutboxEventRequest(): OutboxEventRequest {
-  return { userId: "", type: 0, title: "", content: "" };
+  return { userId: "", type: 0, title: "", content: "", kind: 0, counterpartyName: "" };
 }
 
 export const OutboxEventRequest: MessageFns<OutboxEventRequest, "kfrm.api.account.OutboxEventRequest"> = {
@@ -1032,6 +1106,12 @@ export const OutboxEventRequest: MessageFns<OutboxEventRequest, "kfrm.api.accoun
     }
     if (message.content !== "") {
       writer.uint32(34).string(message.content);
+    }
+    if (message.kind !== 0) {
+      writer.uint32(40).int32(message.kind);
+    }
+    if (message.counterpartyName !== "") {
+      writer.uint32(50).string(message.counterpartyName);
     }
     return writer;
   },
@@ -1081,6 +1161,22 @@ export const OutboxEventRequest: MessageFns<OutboxEventRequest, "kfrm.api.accoun
             message.content = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.counterpartyName = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1103,6 +1199,12 @@ export const OutboxEventRequest: MessageFns<OutboxEventRequest, "kfrm.api.accoun
       type: isSet(object.type) ? outboxEventTypeFromJSON(object.type) : 0,
       title: isSet(object.title) ? globalThis.String(object.title) : "",
       content: isSet(object.content) ? globalThis.String(object.content) : "",
+      kind: isSet(object.kind) ? outboxEventKindFromJSON(object.kind) : 0,
+      counterpartyName: isSet(object.counterpartyName)
+        ? globalThis.String(object.counterpartyName)
+        : isSet(object.counterparty_name)
+        ? globalThis.String(object.counterparty_name)
+        : "",
     };
   },
 
@@ -1120,6 +1222,12 @@ export const OutboxEventRequest: MessageFns<OutboxEventRequest, "kfrm.api.accoun
     if (message.content !== "") {
       obj.content = message.content;
     }
+    if (message.kind !== 0) {
+      obj.kind = outboxEventKindToJSON(message.kind);
+    }
+    if (message.counterpartyName !== "") {
+      obj.counterpartyName = message.counterpartyName;
+    }
     return obj;
   },
 
@@ -1132,6 +1240,8 @@ export const OutboxEventRequest: MessageFns<OutboxEventRequest, "kfrm.api.accoun
     message.type = object.type ?? 0;
     message.title = object.title ?? "";
     message.content = object.content ?? "";
+    message.kind = object.kind ?? 0;
+    message.counterpartyName = object.counterpartyName ?? "";
     return message;
   },
 };
@@ -2498,7 +2608,20 @@ export const ListOutboxEventsRequest: MessageFns<ListOutboxEventsRequest, "kfrm.
   };
 
 function createBaseOutboxEvent(): OutboxEvent {
-  return { id: 0n, entryId: 0n, userId: "", type: 0, title: "", content: "", createdAt: "" };
+  return {
+    id: 0n,
+    entryId: 0n,
+    userId: "",
+    type: 0,
+    title: "",
+    content: "",
+    createdAt: "",
+    kind: 0,
+    amount: undefined,
+    accountNumber: "",
+    counterpartyName: "",
+    memo: "",
+  };
 }
 
 export const OutboxEvent: MessageFns<OutboxEvent, "kfrm.api.account.OutboxEvent"> = {
@@ -2531,6 +2654,21 @@ export const OutboxEvent: MessageFns<OutboxEvent, "kfrm.api.account.OutboxEvent"
     }
     if (message.createdAt !== "") {
       writer.uint32(58).string(message.createdAt);
+    }
+    if (message.kind !== 0) {
+      writer.uint32(64).int32(message.kind);
+    }
+    if (message.amount !== undefined) {
+      MonetaryValue.encode(message.amount, writer.uint32(74).fork()).join();
+    }
+    if (message.accountNumber !== "") {
+      writer.uint32(82).string(message.accountNumber);
+    }
+    if (message.counterpartyName !== "") {
+      writer.uint32(90).string(message.counterpartyName);
+    }
+    if (message.memo !== "") {
+      writer.uint32(98).string(message.memo);
     }
     return writer;
   },
@@ -2604,6 +2742,46 @@ export const OutboxEvent: MessageFns<OutboxEvent, "kfrm.api.account.OutboxEvent"
             message.createdAt = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.amount = MonetaryValue.decode(reader, reader.uint32());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.accountNumber = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.counterpartyName = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.memo = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2633,6 +2811,19 @@ export const OutboxEvent: MessageFns<OutboxEvent, "kfrm.api.account.OutboxEvent"
         : isSet(object.created_at)
         ? globalThis.String(object.created_at)
         : "",
+      kind: isSet(object.kind) ? outboxEventKindFromJSON(object.kind) : 0,
+      amount: isSet(object.amount) ? MonetaryValue.fromJSON(object.amount) : undefined,
+      accountNumber: isSet(object.accountNumber)
+        ? globalThis.String(object.accountNumber)
+        : isSet(object.account_number)
+        ? globalThis.String(object.account_number)
+        : "",
+      counterpartyName: isSet(object.counterpartyName)
+        ? globalThis.String(object.counterpartyName)
+        : isSet(object.counterparty_name)
+        ? globalThis.String(object.counterparty_name)
+        : "",
+      memo: isSet(object.memo) ? globalThis.String(object.memo) : "",
     };
   },
 
@@ -2659,6 +2850,21 @@ export const OutboxEvent: MessageFns<OutboxEvent, "kfrm.api.account.OutboxEvent"
     if (message.createdAt !== "") {
       obj.createdAt = message.createdAt;
     }
+    if (message.kind !== 0) {
+      obj.kind = outboxEventKindToJSON(message.kind);
+    }
+    if (message.amount !== undefined) {
+      obj.amount = MonetaryValue.toJSON(message.amount);
+    }
+    if (message.accountNumber !== "") {
+      obj.accountNumber = message.accountNumber;
+    }
+    if (message.counterpartyName !== "") {
+      obj.counterpartyName = message.counterpartyName;
+    }
+    if (message.memo !== "") {
+      obj.memo = message.memo;
+    }
     return obj;
   },
 
@@ -2674,6 +2880,13 @@ export const OutboxEvent: MessageFns<OutboxEvent, "kfrm.api.account.OutboxEvent"
     message.title = object.title ?? "";
     message.content = object.content ?? "";
     message.createdAt = object.createdAt ?? "";
+    message.kind = object.kind ?? 0;
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? MonetaryValue.fromPartial(object.amount)
+      : undefined;
+    message.accountNumber = object.accountNumber ?? "";
+    message.counterpartyName = object.counterpartyName ?? "";
+    message.memo = object.memo ?? "";
     return message;
   },
 };

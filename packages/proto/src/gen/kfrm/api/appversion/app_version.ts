@@ -25,7 +25,7 @@ export const protobufFileName = "kfrm/api/appversion/app_version.proto";
 
 /**
  * Reconstructed from the product seed (protoc-gen-doc markdown output,
- * /work/shared/seeds/000_6f72f408ebc7f9a9.txt). Where the seed is silent:
+ * seed 000 of the seed contract). Where the seed is silent:
  * - package `kfrm.api.appversion`, file name, service name `AppVersionService`
  *   and the message name `AppVersion` (the type of `minimum` / `latest`);
  * - GetReleasedAppVersionRequest has no fields and no comment, so

@@ -27,7 +27,7 @@ export const protobufFileName = "kfrm/api/auth/auth.proto";
 
 /**
  * Reconstructed from the product seed (protoc-gen-doc markdown output,
- * /work/shared/seeds/000_6f72f408ebc7f9a9.txt): registration, login, session
+ * seed 000 of the seed contract): registration, login, session
  * refresh, device change, biometric (de)activation and signing certificates.
  *
  * Where the seed is silent:

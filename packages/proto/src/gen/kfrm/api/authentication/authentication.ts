@@ -26,7 +26,7 @@ export const protobufFileName = "kfrm/api/authentication/authentication.proto";
 
 /**
  * Reconstructed from the product seed (protoc-gen-doc markdown output,
- * /work/shared/seeds/000_6f72f408ebc7f9a9.txt). Where the seed is silent:
+ * seed 000 of the seed contract). Where the seed is silent:
  * - package `kfrm.api.authentication`, file name and service name
  *   `AuthenticationService`; the rpc order is the seed's method table order;
  * - the seed shows the error enums without a field table for their wrapper

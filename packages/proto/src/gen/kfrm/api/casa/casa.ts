@@ -26,7 +26,7 @@ export const protobufFileName = "kfrm/api/casa/casa.proto";
 
 /**
  * Reconstructed from the product seed (protoc-gen-doc markdown output,
- * /work/shared/seeds/000_6f72f408ebc7f9a9.txt). CASA = current and savings
+ * seed 000 of the seed contract). CASA = current and savings
  * account opening.
  *
  * Where the seed is silent:

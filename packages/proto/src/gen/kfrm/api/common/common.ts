@@ -13,7 +13,7 @@ export const protobufFileName = "kfrm/api/common/common.proto";
 
 /**
  * Reconstructed from the product seed (protoc-gen-doc markdown output,
- * /work/shared/seeds/000_6f72f408ebc7f9a9.txt). Where the seed is silent:
+ * seed 000 of the seed contract). Where the seed is silent:
  * - package: `kfrm.api.common`, from the fully qualified names other files use
  *   (e.g. `kfrm.api.common.EncryptedMessage.ProviderType`);
  * - message names: protoc-gen-doc lists messages alphabetically (nested ones as

@@ -13,7 +13,7 @@ export const protobufFileName = "kfrm/api/common/error.proto";
 
 /**
  * Reconstructed from the product seed (protoc-gen-doc markdown output,
- * /work/shared/seeds/000_6f72f408ebc7f9a9.txt). Where the seed is silent:
+ * seed 000 of the seed contract). Where the seed is silent:
  * - file: the seed lists CommonApiError after all of common.proto's enums (it
  *   is not among common.proto's alphabetical messages), so it lives in its own
  *   file of package `kfrm.api.common`;

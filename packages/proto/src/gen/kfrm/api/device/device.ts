@@ -25,7 +25,7 @@ export const protobufFileName = "kfrm/api/device/device.proto";
 
 /**
  * Reconstructed from the product seed (protoc-gen-doc markdown output,
- * /work/shared/seeds/000_6f72f408ebc7f9a9.txt). Where the seed is silent:
+ * seed 000 of the seed contract). Where the seed is silent:
  * - package `kfrm.api.device`, file name and service name `DeviceService`;
  * - CreateDeviceApiError: the seed shows only its enum; the wrapper message
  *   follows the `<Method>ApiError { ErrorCode code = 1; }` convention (see

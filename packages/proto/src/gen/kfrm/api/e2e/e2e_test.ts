@@ -31,7 +31,7 @@ export const protobufFileName = "kfrm/api/e2e/e2e_test.proto";
 
 /**
  * Reconstructed from the product seed (protoc-gen-doc markdown output,
- * /work/shared/seeds/000_6f72f408ebc7f9a9.txt). Where the seed is silent:
+ * seed 000 of the seed contract). Where the seed is silent:
  * - package `kfrm.api.e2e`, file name and service name `E2eTestService`;
  * - message names: recovered from the method table and from the seed's
  *   alphabetical message order (DecryptText*, EncryptText*);

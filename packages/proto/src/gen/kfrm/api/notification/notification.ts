@@ -24,7 +24,7 @@ export const protobufFileName = "kfrm/api/notification/notification.proto";
 
 /**
  * Reconstructed from the product seed (protoc-gen-doc markdown output,
- * /work/shared/seeds/000_6f72f408ebc7f9a9.txt). Where the seed is silent:
+ * seed 000 of the seed contract). Where the seed is silent:
  * - package `kfrm.api.notification` and file name;
  * - SubscribeNotificationRequest has no fields and no comment, so
  *   protoc-gen-doc omitted it; it is restored here as an empty message;

@@ -25,7 +25,7 @@ export const protobufFileName = "kfrm/api/tabmenu/tab_menu.proto";
 
 /**
  * Reconstructed from the product seed (protoc-gen-doc markdown output,
- * /work/shared/seeds/000_6f72f408ebc7f9a9.txt). Where the seed is silent:
+ * seed 000 of the seed contract). Where the seed is silent:
  * - package `kfrm.api.tabmenu`, file name, service name `TabMenuService` and
  *   the message names (from the method table and the seed's alphabetical
  *   message order);

@@ -26,7 +26,7 @@ export const protobufFileName = "kfrm/api/transfer/transfer.proto";
 
 /**
  * Reconstructed from the product seed (protoc-gen-doc markdown output,
- * /work/shared/seeds/000_6f72f408ebc7f9a9.txt). Where the seed is silent:
+ * seed 000 of the seed contract). Where the seed is silent:
  * - package `kfrm.api.transfer`, file name and the message names (from the
  *   method table and the seed's alphabetical message order);
  * - CreateApiError (with its `code` field) is in the seed but belongs to no

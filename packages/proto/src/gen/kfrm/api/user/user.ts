@@ -32,7 +32,7 @@ export const protobufFileName = "kfrm/api/user/user.proto";
 
 /**
  * Reconstructed from the product seed (protoc-gen-doc markdown output,
- * /work/shared/seeds/000_6f72f408ebc7f9a9.txt). Internal service (used by the
+ * seed 000 of the seed contract). Internal service (used by the
  * other backend services, not by the app).
  *
  * Where the seed is silent:

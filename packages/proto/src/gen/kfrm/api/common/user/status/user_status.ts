@@ -12,7 +12,7 @@ export const protobufFileName = "kfrm/api/common/user/status/user_status.proto";
 
 /**
  * Reconstructed from the product seed (protoc-gen-doc markdown output,
- * /work/shared/seeds/000_6f72f408ebc7f9a9.txt). Where the seed is silent:
+ * seed 000 of the seed contract). Where the seed is silent:
  * - package / file path: taken from the fully qualified name the seed uses
  *   (`kfrm.api.common.user.status.UserStatus`);
  * - enum value names and numbers are exactly as in the seed.

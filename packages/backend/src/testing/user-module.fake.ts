@@ -4,7 +4,7 @@
 // and compared by hash, processes are 128-bit random ids that run READY → IN_PROGRESS → DONE and
 // are consumed once, refresh tokens rotate and a reused one revokes the family.
 import { createHash, randomBytes } from 'node:crypto';
-import { DomainError } from '@kfrm/errors';
+import { DependencyUnavailableError, DomainError } from '@kfrm/errors';
 import {
   AuthenticatedTransactionType,
   Authentication_AuthenticationStatus,
@@ -138,7 +138,7 @@ export function createFakeUserModule(): { module: ServiceModule; state: FakeUser
   const refresh = new Map<string, { session: FakeSession; used: boolean }>();
   let nextId = 1000n;
   const check = () => {
-    if (state.down) throw Object.assign(new Error('user store down'), { name: 'StoreUnavailableError' });
+    if (state.down) throw new DependencyUnavailableError('user store down');
   };
   const user = (id: bigint) => {
     const u = state.users.get(id);

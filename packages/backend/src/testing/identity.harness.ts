@@ -10,11 +10,11 @@ import { LoginServiceClient, RegistrationServiceClient } from '@kfrm/proto/gen/k
 import { AuthenticationServiceClient } from '@kfrm/proto/gen/kfrm/api/authentication/authentication';
 import { AuthenticationProcess_ProcessStatus, EncryptedMessage_ProviderType } from '@kfrm/proto/gen/kfrm/api/common/common';
 import type { ServiceModule } from '@kfrm/runtime';
-import { startTestServices } from '@kfrm/runtime/testing';
+import { startTestServices } from '@kfrm/runtime/testing/services.harness';
 import { deviceModule } from '@kfrm/service-device';
 import { e2eKeyModule } from '@kfrm/service-e2e-key';
 import { createStore, prefixed, type Store } from '@kfrm/store';
-import { createAuthModule, type AuthModuleOptions } from '../auth.module';
+import { createAuthModule, type AuthModuleOptions } from '@kfrm/service-auth/auth.module';
 
 export const { AUTH } = EncryptedMessage_ProviderType;
 export const PHONE = '010-2468-1357';

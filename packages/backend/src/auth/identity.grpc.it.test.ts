@@ -5,7 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unary } from '@kfrm/app-client';
 import { createCsr, signData } from '@kfrm/pki';
-import { ecKeys, nestedSequences, rsaKeys } from '@kfrm/pki/signing/test-fixtures';
+import { ecKeys, nestedSequences, rsaKeys } from '@kfrm/pki/testing/signing.fixtures';
 import { CommonApiError, CommonApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/api/common/error';
 import {
   BiometricServiceClient,
@@ -51,8 +51,8 @@ import { FindBySessionTokenApiError, FindBySessionTokenApiError_ErrorCode, UserS
 import { ProcessStepServiceClient, UserAccountServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user_internal';
 import { apiErrorCode } from '@kfrm/server-kit';
 import { userModule } from '@kfrm/service-user';
-import { biometricChallenge } from './identity/biometric-key';
-import { AUTH, PATTERN, PHONE, PIN, WRONG_PIN, authn, bearer, loginSvc, reg, refusal, startIdentityHarness, type IdentityHarness } from './testing/harness';
+import { biometricChallenge } from '@kfrm/service-auth/identity/biometric-key';
+import { AUTH, PATTERN, PHONE, PIN, WRONG_PIN, authn, bearer, loginSvc, reg, refusal, startIdentityHarness, type IdentityHarness } from '../testing/identity.harness';
 
 const MAX_ATTEMPTS = 5;
 

@@ -13,6 +13,7 @@ import { createCapturingDestination } from '@kfrm/logging';
 import {
   CreateAccountRequest,
   LedgerServiceClient,
+  OutboxEventKind,
   type CreateAccountResponse,
   type DepositResponse,
   type GetAccountForOwnerResponse,
@@ -31,10 +32,10 @@ import {
 } from '@kfrm/proto/gen/kfrm/api/user/user';
 import { ConsumeProcessApiError, ConsumeProcessApiError_ErrorCode, ProcessStepServiceService } from '@kfrm/proto/gen/kfrm/api/user/user_internal';
 import type { RunningServices, ServiceModule } from '@kfrm/runtime';
-import { startTestServices } from '@kfrm/runtime/testing';
+import { startTestServices } from '@kfrm/runtime/testing/services.harness';
 import { apiErrorType, defineService } from '@kfrm/server-kit';
 // The real account module; imported by path (a test-only need, not a package dependency).
-import { accountModule } from '../../account/src/account.module';
+import { accountModule } from '../../../account/src/account.module';
 
 export const USERS: Record<string, string> = {
   '1000000001': '홍길동',
@@ -161,7 +162,7 @@ export interface Harness {
   openAccount(userId: string, balance: bigint, limits?: { perTransaction?: bigint; perDay?: bigint }): Promise<LedgerAccount>;
   balance(userId: string, accountNumber: string): Promise<bigint>;
   /** Every outbox event so far (the notification feed). */
-  events(): Promise<{ userId: string; title: string; entryId: bigint }[]>;
+  events(): Promise<{ userId: string; entryId: bigint; kind: string; amount: bigint; counterpartyName: string; memo: string }[]>;
   close(): Promise<void>;
 }
 
@@ -213,7 +214,14 @@ export async function startHarness(modules: ServiceModule[], options: { userModu
     },
     async events() {
       const { events } = await call<ListOutboxEventsResponse>((cb) => ledger.listOutboxEvents({ afterId: 0n, limit: 1000 }, cb));
-      return events.map((e) => ({ userId: e.userId, title: e.title, entryId: e.entryId }));
+      return events.map((e) => ({
+        userId: e.userId,
+        entryId: e.entryId,
+        kind: OutboxEventKind[e.kind],
+        amount: e.amount?.majorAmount ?? 0n,
+        counterpartyName: e.counterpartyName,
+        memo: e.memo,
+      }));
     },
     close: () => services.close(),
   };

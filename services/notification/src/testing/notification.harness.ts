@@ -9,17 +9,17 @@ import { createLogger, type Logger } from '@kfrm/logging';
 import {
   LedgerServiceClient,
   LedgerServiceService,
+  OutboxEvent,
   OutboxEventType,
-  type OutboxEvent,
 } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
 import { NotificationServiceClient, type NotificationEventResponse } from '@kfrm/proto/gen/kfrm/api/notification/notification';
 import { defineService, GrpcListener, internalAccessGuard, unauthenticated, type AccessGuard } from '@kfrm/server-kit';
 import { createMemoryStore, createStore, prefixed, type Store } from '@kfrm/store';
-import { ledgerOutboxSource } from './ledger-outbox';
-import { migrations } from './migrations';
-import { LAST_EVENT_ID_HEADER } from './notification.handlers';
-import { createNotificationService, type NotificationConfig, type NotificationService } from './notification.module';
-import { NOTIFICATION_SCHEMA } from './notification.table';
+import { ledgerOutboxSource } from '../ledger-outbox';
+import { migrations } from '../migrations';
+import { LAST_EVENT_ID_HEADER } from '../notification.handlers';
+import { createNotificationService, type NotificationConfig, type NotificationService } from '../notification.module';
+import { NOTIFICATION_SCHEMA } from '../notification.table';
 
 export const testConfig: NotificationConfig = {
   pollMs: 20,
@@ -79,10 +79,15 @@ export class FakeLedger {
     this.client = new LedgerServiceClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
   }
 
-  /** Commits one event for `userId`; returns its id. */
+  /** Commits one event for `userId` stored as text (as the ledger wrote them before facts); returns its id. */
   append(userId: string, title = 'Transfer', content = 'done'): bigint {
+    return this.appendEvent({ userId, title, content });
+  }
+
+  /** Commits one event with these fields (facts when `kind` is set); returns its id. */
+  appendEvent(fields: Partial<OutboxEvent> & { userId: string }): bigint {
     const id = BigInt(this.outbox.length + 1);
-    this.outbox.push({ id, entryId: id, userId, type: OutboxEventType.OUTBOX_EVENT_TYPE_TRANSFER_SUCCEED, title, content, createdAt: new Date().toISOString() });
+    this.outbox.push(OutboxEvent.fromPartial({ type: OutboxEventType.OUTBOX_EVENT_TYPE_TRANSFER_SUCCEED, createdAt: new Date().toISOString(), ...fields, id, entryId: id }));
     return id;
   }
 

@@ -1,5 +1,5 @@
 /**
- * `@kfrm/runtime/testing`: the set-up every integration test of a service repeats — a temp data
+ * `@kfrm/runtime/testing/services.harness`: the set-up every integration test of a service repeats — a temp data
  * directory, an isolated database (fresh per call, see @kfrm/db/test-database), the store (Redis
  * when REDIS_URL is set), both listeners on free ports, migrations — and its teardown.
  * Not for production code.
@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { openTestDatabase, type OpenTestDatabaseOptions, type TestDatabase } from '@kfrm/db/test-database';
 import { createStore, prefixed, type Store } from '@kfrm/store';
 import type { DestinationStream } from 'pino';
-import type { ServiceModule } from './service-module';
-import { startServices, type RunningServices, type StartOptions } from './start-services';
+import type { ServiceModule } from '../service-module';
+import { startServices, type RunningServices, type StartOptions } from '../start-services';
 
 export interface TestServices {
   running: RunningServices;

@@ -2,10 +2,10 @@
 import { migrateSchema } from '@kfrm/db';
 import { openTestDatabase, type TestDatabase } from '@kfrm/db/test-database';
 import { createMemoryStore } from '@kfrm/store';
-import { createLedger, type Ledger } from './ledger';
-import { LedgerPoster, type LedgerPosterOptions } from './ledger-poster';
-import { LEDGER_SCHEMA, type LedgerDatabase } from './ledger.table';
-import { migrations } from './migrations';
+import { createLedger, type Ledger } from '../ledger';
+import { LedgerPoster, type LedgerPosterOptions } from '../ledger-poster';
+import { LEDGER_SCHEMA, type LedgerDatabase } from '../ledger.table';
+import { migrations } from '../migrations';
 import type { Kysely } from 'kysely';
 
 export interface TestLedger {

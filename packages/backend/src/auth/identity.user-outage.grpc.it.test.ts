@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unary } from '@kfrm/app-client';
 import { LoginApiError, LoginApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/api/auth/auth';
 import { apiErrorCode } from '@kfrm/server-kit';
-import { createFakeUserModule, type FakeUserState } from './testing/fake-user-module';
-import { AUTH, PIN, authn, loginSvc, reg, refusal, startIdentityHarness, type IdentityHarness } from './testing/harness';
+import { createFakeUserModule, type FakeUserState } from '../testing/user-module.fake';
+import { AUTH, PIN, authn, loginSvc, reg, refusal, startIdentityHarness, type IdentityHarness } from '../testing/identity.harness';
 
 describe('identity with the user service down', () => {
   let h: IdentityHarness;

@@ -12,8 +12,8 @@ import { UserStatus } from '@kfrm/proto/gen/kfrm/api/common/user/status/user_sta
 import { ProcessStepServiceClient, UserAccountServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user_internal';
 import { apiErrorCode } from '@kfrm/server-kit';
 import { userModule } from '@kfrm/service-user';
-import { AUTH, PIN, WRONG_PIN, authn, loginSvc, refusal, startIdentityHarness, type IdentityHarness } from './testing/harness';
-import { runUnlockCli } from './unlock-cli';
+import { AUTH, PIN, WRONG_PIN, authn, loginSvc, refusal, startIdentityHarness, type IdentityHarness } from '../testing/identity.harness';
+import { runUnlockCli } from '@kfrm/service-auth/unlock-cli';
 
 const MAX_ATTEMPTS = 3;
 

@@ -1,8 +1,8 @@
 // Test helper (not exported from the package index): certificates made directly with a CA key,
 // including the broken ones the device service would never issue.
 import { webcrypto, x509 } from '@kfrm/pki';
-import { deviceCertificateNames } from './device-identity';
-import type { DeviceCaSigner } from './device-ca';
+import { deviceCertificateNames } from '../device-identity';
+import type { DeviceCaSigner } from '../device-ca';
 type CryptoKeyPair = import('node:crypto').webcrypto.CryptoKeyPair;
 
 const EC_P256 = { name: 'ECDSA', namedCurve: 'P-256' } as const;

@@ -1,5 +1,5 @@
 /** Shared by this package's tests (and usable by the funding service's): a valid RequestCMS. */
-import type { RequestCMS } from './types';
+import type { RequestCMS } from '../types';
 
 export const TEST_START_MS = Date.parse('2025-03-01T01:00:00.000Z');
 

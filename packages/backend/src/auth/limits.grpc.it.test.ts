@@ -11,7 +11,7 @@ import { CreateProcessApiError, CreateProcessApiError_ErrorCode, UserServiceClie
 import { UserAccountServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user_internal';
 import { apiErrorCode } from '@kfrm/server-kit';
 import { userModule } from '@kfrm/service-user';
-import { AUTH, PIN, WRONG_PIN, authn, loginSvc, reg, refusal, startIdentityHarness, type IdentityHarness } from './testing/harness';
+import { AUTH, PIN, WRONG_PIN, authn, loginSvc, reg, refusal, startIdentityHarness, type IdentityHarness } from '../testing/identity.harness';
 
 const CERTIFICATES_PER_DEVICE_HOUR = 2;
 const SECRET_CHECKS_PER_DEVICE_WINDOW = 3;

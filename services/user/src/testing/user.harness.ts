@@ -3,14 +3,14 @@ import { migrateSchema } from '@kfrm/db';
 import { openTestDatabase, type TestDatabase } from '@kfrm/db/test-database';
 import { KeyEncryptionKey } from '@kfrm/e2e-crypto';
 import { createCapturingDestination, createLogger } from '@kfrm/logging';
-import { createAccounts } from './accounts';
-import { DEFAULT_TTLS, UpstreamUnavailableError, type ActiveSigningCertificate, type DeviceRevocationReason, type UserDomainDeps } from './deps';
-import { migrations } from './migrations';
-import { createProcesses } from './processes';
-import { createResidentIdSealer } from './resident-id-seal';
-import { createSessions } from './sessions';
-import type { UserDb } from './user.repository';
-import { USER_SCHEMA, type UserDatabase } from './user.table';
+import { createAccounts } from '../accounts';
+import { DEFAULT_TTLS, UpstreamUnavailableError, type ActiveSigningCertificate, type DeviceRevocationReason, type UserDomainDeps } from '../deps';
+import { migrations } from '../migrations';
+import { createProcesses } from '../processes';
+import { createResidentIdSealer } from '../resident-id-seal';
+import { createSessions } from '../sessions';
+import type { UserDb } from '../user.repository';
+import { USER_SCHEMA, type UserDatabase } from '../user.table';
 
 /** A clock tests move by hand. */
 export function manualClock(start = new Date('2026-11-24T09:00:00.000Z')) {

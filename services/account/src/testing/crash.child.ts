@@ -2,9 +2,9 @@
 // transfer against the database at argv[2] and waits, so the test can kill it mid-transaction.
 import { openDatabase } from '@kfrm/db';
 import { createMemoryStore } from '@kfrm/store';
-import { createLedger } from './ledger';
-import { LedgerPoster } from './ledger-poster';
-import { LEDGER_SCHEMA, type LedgerDatabase } from './ledger.table';
+import { createLedger } from '../ledger';
+import { LedgerPoster } from '../ledger-poster';
+import { LEDGER_SCHEMA, type LedgerDatabase } from '../ledger.table';
 
 const [databaseUrl, key, from, to] = process.argv.slice(2);
 if (!databaseUrl || !key || !from || !to) throw new Error('usage: crash-fixture <database-url> <key> <from> <to>');

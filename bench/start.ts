@@ -1,0 +1,122 @@
+// Start benchmark (not a test): time from spawning a backend process to its first SERVING answer
+// on grpc.health.v1 (internal listener), for the TypeScript entry point run through tsx (what
+// `pnpm start` does) and the compiled bundle (dist/, `pnpm build`; what containers run), in the
+// embedded default and in real mode. "cold" is the first start on a new data directory or
+// database (migrations run); "warm" the starts after it on the migrated one.
+//
+//   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379 \
+//     npx tsx bench/start.ts
+//
+// Env: BENCH_STARTS (warm starts per case, default 3). Real mode is skipped without
+// DATABASE_URL and REDIS_URL. Scratch databases and directories are removed at the end.
+import { spawn, execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { checkHealth } from '../scripts/grpc-health-check';
+import { ensureDevSecrets } from '../scripts/dev-certs';
+import { buildDist } from '../scripts/build';
+import { freePort } from '../tests/fault/lib/free-port';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const warmStarts = Number(process.env.BENCH_STARTS ?? 3);
+const loadAverage = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+
+const watchdog = setTimeout(() => {
+  console.error('bench/start: watchdog fired');
+  process.exit(1);
+}, 15 * 60_000);
+watchdog.unref();
+
+type Runner = 'tsx' | 'compiled';
+const command = (runner: Runner): string[] =>
+  runner === 'tsx' ? ['--import', 'tsx', 'packages/backend/src/main.ts'] : ['--enable-source-maps', 'dist/backend.mjs'];
+
+/** Spawns the backend, waits for SERVING, stops it; milliseconds from spawn to SERVING. */
+async function timeStart(runner: Runner, env: Record<string, string>): Promise<number> {
+  const internalPort = await freePort();
+  const started = performance.now();
+  const child = spawn(process.execPath, command(runner), {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env, KFRM_MOBILE_LISTEN: '127.0.0.1:0', KFRM_INTERNAL_LISTEN: `127.0.0.1:${internalPort}`, KFRM_METRICS_LISTEN: '127.0.0.1:0', LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  try {
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`backend exited (${child.exitCode}): ${stderr.slice(-2000)}`);
+      const status = await checkHealth({ address: `127.0.0.1:${internalPort}`, timeoutMs: 200 }).catch(() => undefined);
+      if (status === 'SERVING') return performance.now() - started;
+      if (performance.now() - started > 120_000) throw new Error('no SERVING within 120 s');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  } finally {
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+  }
+}
+
+const scratch = mkdtempSync(join(tmpdir(), 'kfrm-bench-start-'));
+const databases: string[] = [];
+const rows: { runner: Runner; mode: string; cold: number; warm: number[]; load: string }[] = [];
+try {
+  if (!existsSync(join(root, 'dist/backend.mjs')) || process.env.BENCH_REBUILD !== 'false') await buildDist();
+  const secrets = await ensureDevSecrets(join(scratch, 'secrets'), ['localhost', '127.0.0.1']);
+  const realEnv = (databaseUrl: string) => ({
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: process.env.REDIS_URL!,
+    KFRM_MIGRATE_ON_START: 'true',
+    KFRM_TLS_CERT_FILE: secrets.serverCertFile,
+    KFRM_TLS_KEY_FILE: secrets.serverKeyFile,
+    KFRM_DEVICE_CA_CERT_FILE: secrets.deviceCaCertFile,
+    KFRM_DEVICE_CA_KEY_FILE: secrets.deviceCaKeyFile,
+    KFRM_E2E_KEK_FILE: secrets.e2eKekFile,
+    KFRM_AUTH_PEPPER_FILE: secrets.authPepperFile,
+    KFRM_CASA_PEPPER_FILE: secrets.casaPepperFile,
+    KFRM_USER_DATA_KEY_FILE: secrets.userDataKeyFile,
+    KFRM_SIGNING_CA_CERT_FILE: secrets.signingCaCertFile,
+    KFRM_SIGNING_CA_KEY_FILE: secrets.signingCaKeyFile,
+    KFRM_FUNDING_SANDBOXES: 'true',
+    KFRM_DATA_DIR: join(scratch, `data-${randomBytes(3).toString('hex')}`),
+  });
+  for (const runner of ['tsx', 'compiled'] as const) {
+    const cases: { mode: string; env: () => Record<string, string> }[] = [
+      { mode: 'embedded default', env: (() => { const dir = join(scratch, `embedded-${runner}`); return () => ({ KFRM_DATA_DIR: dir }); })() },
+    ];
+    const adminUrl = process.env.DATABASE_URL;
+    if (adminUrl && process.env.REDIS_URL) {
+      const name = `kfrm_bench_start_${randomBytes(4).toString('hex')}`;
+      execFileSync('psql', ['-X', '-q', '-d', adminUrl, '-c', `create database "${name}"`]);
+      databases.push(name);
+      const url = new URL(adminUrl);
+      url.pathname = `/${name}`;
+      const env = realEnv(url.toString());
+      cases.push({ mode: 'real mode (PostgreSQL, Redis)', env: () => env });
+    }
+    for (const c of cases) {
+      const load = loadAverage();
+      const cold = await timeStart(runner, c.env());
+      const warm: number[] = [];
+      for (let i = 0; i < warmStarts; i++) warm.push(await timeStart(runner, c.env()));
+      rows.push({ runner, mode: c.mode, cold, warm, load });
+      console.error(`done: ${runner}, ${c.mode}`);
+    }
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  console.log('\nstart to first SERVING (grpc.health.v1, internal listener), ms:');
+  console.log('| runner | mode | cold (first start, migrations) | warm (median of starts) | warm, each | load avg (1/5/15 min) |');
+  console.log('|---|---|---:|---:|---|---|');
+  for (const r of rows) console.log(`| ${r.runner} | ${r.mode} | ${r.cold.toFixed(0)} | ${median(r.warm).toFixed(0)} | ${r.warm.map((w) => w.toFixed(0)).join(', ')} | ${r.load} |`);
+  for (const mode of new Set(rows.map((r) => r.mode))) {
+    const tsx = rows.find((r) => r.runner === 'tsx' && r.mode === mode);
+    const compiled = rows.find((r) => r.runner === 'compiled' && r.mode === mode);
+    if (tsx && compiled) console.log(`${mode}: compiled / tsx warm = ${(median(compiled.warm) / median(tsx.warm)).toFixed(2)}`);
+  }
+} finally {
+  for (const name of databases) execFileSync('psql', ['-X', '-q', '-d', process.env.DATABASE_URL!, '-c', `drop database if exists "${name}" with (force)`]);
+  rmSync(scratch, { recursive: true, force: true });
+}
