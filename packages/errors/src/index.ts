@@ -1,2 +1,3 @@
+export * from './codes';
 export * from './domain-error';
 export * from './infrastructure-errors';

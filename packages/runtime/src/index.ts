@@ -3,3 +3,4 @@ export * from './service-module';
 export * from './start-services';
 export * from './internal-clients';
 export * from './in-process-calls';
+export * from './internal-calls';

@@ -1,11 +1,17 @@
-import { status, type ServiceError } from '@grpc/grpc-js';
-import { DependencyUnavailableError } from '@kfrm/errors';
-import { UserServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user';
-import type { DeviceIdentity, SessionIdentity } from '@kfrm/server-kit';
+import { status } from '@grpc/grpc-js';
+import { DependencyUnavailableError, UpstreamRefusal } from '@kfrm/errors';
+import { FindBySessionTokenApiError, FindBySessionTokenApiError_ErrorCode, UserServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user';
+import { apiErrorType, type DeviceIdentity, type SessionIdentity } from '@kfrm/server-kit';
+import { grpcStatusOf, unaryCall } from './internal-calls';
 import type { InternalClients } from './internal-clients';
 
-/** Answers that mean "no live session": the guard turns them into UNAUTHENTICATED. */
+/**
+ * Answers that mean "no live session": every seed code of FindBySessionToken (token missing,
+ * session expired, user gone), or one of these statuses without a code. The guard turns them
+ * into UNAUTHENTICATED.
+ */
 const NO_SESSION = new Set([status.NOT_FOUND, status.UNAUTHENTICATED, status.INVALID_ARGUMENT]);
+const findErrors = apiErrorType(FindBySessionTokenApiError, FindBySessionTokenApiError_ErrorCode);
 
 /** UNAVAILABLE: a session that cannot be checked is never treated as valid. */
 export class SessionLookupUnavailableError extends DependencyUnavailableError {
@@ -18,18 +24,16 @@ export class SessionLookupUnavailableError extends DependencyUnavailableError {
  * whose certificate the call came with.
  */
 export function createSessionResolver(clients: InternalClients, timeoutMs = 3_000) {
-  return (token: string, device: DeviceIdentity): Promise<SessionIdentity | undefined> => {
-    const users = clients.get(UserServiceClient);
-    return new Promise((resolve, reject) => {
-      users.findBySessionToken({ sessionToken: token }, { deadline: Date.now() + timeoutMs } as never, (err: ServiceError | null, response) => {
-        if (err) {
-          if (NO_SESSION.has(err.code)) return resolve(undefined);
-          return reject(new SessionLookupUnavailableError('session lookup failed', { cause: err }));
-        }
-        const session = response.userSession;
-        if (!session || String(session.deviceId) !== device.deviceId) return resolve(undefined);
-        resolve({ userId: String(session.userId), deviceId: String(session.deviceId), sessionToken: token });
-      });
-    });
+  return async (token: string, device: DeviceIdentity): Promise<SessionIdentity | undefined> => {
+    let response;
+    try {
+      response = await unaryCall(clients.get(UserServiceClient), 'findBySessionToken', { sessionToken: token }, { errors: findErrors, timeoutMs });
+    } catch (err) {
+      if (err instanceof UpstreamRefusal || NO_SESSION.has(grpcStatusOf(err) ?? status.UNKNOWN)) return undefined;
+      throw new SessionLookupUnavailableError('session lookup failed', { cause: err });
+    }
+    const session = response.userSession;
+    if (!session || String(session.deviceId) !== device.deviceId) return undefined;
+    return { userId: String(session.userId), deviceId: String(session.deviceId), sessionToken: token };
   };
 }

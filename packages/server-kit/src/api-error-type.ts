@@ -1,3 +1,5 @@
+import type { CodeOf } from '@kfrm/errors';
+
 /**
  * A method's `…ApiError` message from the contract together with its `ErrorCode` enum, as
  * ts-proto generates them. Handlers declare one per method; the server kit uses it to put the
@@ -9,13 +11,14 @@ export interface ApiErrorMessage {
   decode(input: Uint8Array): { code: number };
 }
 
-export interface ApiErrorType {
+/** `Code`: the enum's code names, so a policy can be checked against what its handler raises. */
+export interface ApiErrorType<Code extends string = string> {
   readonly message: ApiErrorMessage;
   /** Code name → number, e.g. { APP_VERSION_NOT_FOUND: 0 } (a TypeScript enum object works). */
-  readonly codes: Readonly<Record<string, string | number>>;
+  readonly codes: Readonly<Record<Code, string | number>> & Readonly<Record<string, string | number>>;
 }
 
-export function apiErrorType(message: ApiErrorMessage, codes: Readonly<Record<string, string | number>>): ApiErrorType {
+export function apiErrorType<E extends Readonly<Record<string, string | number>>>(message: ApiErrorMessage, codes: E): ApiErrorType<CodeOf<E>> {
   return { message, codes };
 }
 
@@ -23,4 +26,10 @@ export function apiErrorType(message: ApiErrorMessage, codes: Readonly<Record<st
 export function codeNumber(type: ApiErrorType, name: string): number | undefined {
   const value = type.codes[name];
   return typeof value === 'number' && value >= 0 ? value : undefined;
+}
+
+/** The code's name in this enum (the reverse of codeNumber), or undefined for a number it lacks. */
+export function codeName<Code extends string>(type: ApiErrorType<Code>, value: number): Code | undefined {
+  for (const [name, number] of Object.entries(type.codes)) if (number === value && name !== 'UNRECOGNIZED') return name as Code;
+  return undefined;
 }

@@ -1,4 +1,5 @@
 import type { Metadata } from '@grpc/grpc-js';
+import type { CommonCode, SeedCode } from '@kfrm/errors';
 import type { Logger } from '@kfrm/logging';
 import type { AccessLevel, Principal } from './access';
 import type { ApiErrorType } from './api-error-type';
@@ -46,11 +47,38 @@ export type HandlersOf<D extends ServiceDefinitionLike> = {
     : UnaryHandler<RequestOf<D[K]>, ResponseOf<D[K]>>;
 };
 
+declare const raisedCodes: unique symbol;
+
+/** A type-only witness of the seed codes a handler can raise: see {@link raises}. */
+export interface Raises<Code extends SeedCode> {
+  readonly [raisedCodes]?: Code;
+}
+
+/**
+ * What a method's handler can raise: the union of the codes of the use cases it calls (each use
+ * case exports its union, e.g. `ExecuteCode`). `defineService` then fails to compile when one of
+ * them is neither in the method's ApiError enum nor in CommonApiError, which at run time would
+ * reach the client as INTERNAL.
+ */
+export function raises<Code extends SeedCode = never>(): Raises<NoInfer<Code>> {
+  return {};
+}
+
 export interface MethodPolicy {
   access: AccessLevel;
   /** The method's `…ApiError` message and enum; omitted when the seed gives the method none. */
   errors?: ApiErrorType;
+  /** The codes the handler can raise (checked against `errors` and CommonApiError). */
+  raises?: Raises<SeedCode>;
 }
+
+/** The codes of `P.raises` that `P.errors` and CommonApiError do not declare. */
+type Undeclared<P> = P extends { raises: Raises<infer Raised> }
+  ? Exclude<Raised, CommonCode | (P extends { errors: ApiErrorType<infer Declared> } ? Declared : never)>
+  : never;
+
+/** A policy whose `raises` names an undeclared code gets an impossible `raises` type naming it. */
+type Checked<P> = [Undeclared<P>] extends [never] ? P : Omit<P, 'raises'> & { raises: { undeclaredCodes: Undeclared<P> } };
 
 export interface ServiceRegistration<D extends ServiceDefinitionLike = ServiceDefinitionLike> {
   /** Fully qualified name, e.g. kfrm.api.key.KeyService (for health and logs). */
@@ -65,10 +93,10 @@ export interface ServiceRegistration<D extends ServiceDefinitionLike = ServiceDe
  * without a handler answers UNIMPLEMENTED (after its access check, so an unauthenticated caller
  * learns nothing about what exists).
  */
-export function defineService<D extends ServiceDefinitionLike>(
+export function defineService<D extends ServiceDefinitionLike, P extends { [K in keyof D]: MethodPolicy }>(
   definition: D,
   handlers: HandlersOf<D>,
-  policies: { [K in keyof D]: MethodPolicy },
+  policies: P & { [K in keyof P]: Checked<P[K]> },
 ): ServiceRegistration<D> {
   const first = Object.values(definition)[0];
   if (!first) throw new Error('service definition has no methods');

@@ -1,5 +1,5 @@
 import { status } from '@grpc/grpc-js';
-import { ConcurrentUpdateError, DependencyUnavailableError, RateLimitedError } from '@kfrm/errors';
+import { ConcurrentUpdateError, DependencyUnavailableError, RateLimitedError, type SeedCode } from '@kfrm/errors';
 
 /**
  * The one table from seed error codes to gRPC status codes. Keyed by the code's name, because
@@ -105,7 +105,7 @@ export const ERROR_STATUS: Readonly<Record<string, status>> = {
   INVALID_ACCOUNT_PASSWORD: status.INVALID_ARGUMENT,
   WEAK_ACCOUNT_PASSWORD: status.INVALID_ARGUMENT,
   CASA_OPENING_IN_PROGRESS: status.ABORTED, // another CompleteOpening of the same user is running
-};
+} satisfies Record<SeedCode, status>; // every seed code has a row, and a row is a seed code
 
 /**
  * Infrastructure errors that are not the caller's fault but are not bugs either, by base class

@@ -8,9 +8,13 @@
 // internal listener). Running it again with the same key deposits nothing more and prints the
 // first result.
 import * as grpc from '@grpc/grpc-js';
-import { DepositApiError, DepositApiError_ErrorCode, LedgerServiceClient, type DepositResponse } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
+import { UpstreamRefusal, UpstreamUnavailableError } from '@kfrm/errors';
+import { DepositApiError, DepositApiError_ErrorCode, LedgerServiceClient } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
 import { CurrencyCode } from '@kfrm/proto/gen/kfrm/api/common/common';
-import { apiErrorCode } from '@kfrm/server-kit';
+import { unaryCall } from '@kfrm/runtime';
+import { apiErrorType } from '@kfrm/server-kit';
+
+const depositErrors = apiErrorType(DepositApiError, DepositApiError_ErrorCode);
 
 const USAGE = 'usage: deposit-cli <account-number> <amount> <idempotency-key> [memo] [--currency KRW|USD|THB]';
 
@@ -54,20 +58,16 @@ export async function runDepositCli(argv: string[], env: Record<string, string |
   const target = env.KFRM_INTERNAL_TARGET_ACCOUNT || env.KFRM_INTERNAL_TARGET || '127.0.0.1:50052';
   const client = new LedgerServiceClient(target, grpc.credentials.createInsecure());
   try {
-    const response = await new Promise<DepositResponse>((resolve, reject) =>
-      client.deposit({ idempotencyKey, accountNumber, amount, memo }, new grpc.Metadata(), { deadline: Date.now() + 15_000 }, (err, res) =>
-        err ? reject(err) : resolve(res),
-      ),
-    );
+    const response = await unaryCall(client, 'deposit', { idempotencyKey, accountNumber, amount, memo }, { errors: depositErrors, timeoutMs: 15_000 });
     const balance = response.balanceAfter!;
     console.log(
       JSON.stringify({ entryId: response.entryId.toString(), postedAt: response.postedAt, balanceAfter: { currency, major: balance.majorAmount.toString(), minor: balance.minorAmount.toString() } }),
     );
     return 0;
   } catch (err) {
-    const code = apiErrorCode(err, DepositApiError);
-    const name = code === undefined ? undefined : DepositApiError_ErrorCode[code];
-    console.error(`deposit failed: ${(err as grpc.ServiceError).code ?? ''} ${name ?? ''} ${(err as Error).message}`);
+    const cause = err instanceof UpstreamRefusal || err instanceof UpstreamUnavailableError ? err.cause : err;
+    const name = err instanceof UpstreamRefusal ? err.code : undefined;
+    console.error(`deposit failed: ${(cause as grpc.ServiceError).code ?? ''} ${name ?? ''} ${(cause as Error).message}`);
     return 1;
   } finally {
     client.close();

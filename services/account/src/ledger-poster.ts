@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { DependencyUnavailableError, DomainError } from '@kfrm/errors';
+import { DependencyUnavailableError, DomainError, type SeedCode } from '@kfrm/errors';
 import {
   findEntriesByKeys,
   lockAccounts,
@@ -134,7 +134,7 @@ export function businessDay(now: Date, timeZone: string): string {
   return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(now);
 }
 
-const refuse = (code: string, message: string) => new DomainError(code, message);
+const refuse = (code: SeedCode, message: string) => new DomainError(code, message);
 
 /**
  * Posts journal entries, batching concurrent requests: up to `maxBatchSize` postings share one
@@ -382,7 +382,7 @@ export class LedgerPoster {
     | { ok: true; from: AccountRow; to: AccountRow; fromAfter: bigint; toAfter: bigint; fromSeq: bigint; toSeq: bigint }
     | { ok: false; error: DomainError } {
     const transfer = r.kind === 'TRANSFER';
-    const fail = (code: string, message: string) => ({ ok: false as const, error: refuse(code, message) });
+    const fail = (code: SeedCode, message: string) => ({ ok: false as const, error: refuse(code, message) });
     const amount = r.amount.minor;
     if (amount <= 0n || amount > INT64_MAX) return fail('INVALID_AMOUNT', 'amount must be positive and fit int64');
 

@@ -10,9 +10,13 @@
 // credentials cleared. The device the block revoked stays revoked: the app moves the user to a
 // new device certificate with the device-change flow.
 import * as grpc from '@grpc/grpc-js';
-import { CredentialServiceClient, UnlockUserApiError, UnlockUserApiError_ErrorCode, type UnlockUserResponse } from '@kfrm/proto/gen/kfrm/api/auth/auth_internal';
+import { UpstreamRefusal, UpstreamUnavailableError } from '@kfrm/errors';
+import { CredentialServiceClient, UnlockUserApiError, UnlockUserApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/api/auth/auth_internal';
 import { UserStatus } from '@kfrm/proto/gen/kfrm/api/common/user/status/user_status';
-import { apiErrorCode } from '@kfrm/server-kit';
+import { unaryCall } from '@kfrm/runtime';
+import { apiErrorType } from '@kfrm/server-kit';
+
+const unlockErrors = apiErrorType(UnlockUserApiError, UnlockUserApiError_ErrorCode);
 
 const USAGE = 'usage: unlock-cli <user-id> <reason...>';
 
@@ -28,15 +32,13 @@ export async function runUnlockCli(argv: string[], env: Record<string, string | 
   const target = env.KFRM_INTERNAL_TARGET_AUTH || env.KFRM_INTERNAL_TARGET || '127.0.0.1:50052';
   const client = new CredentialServiceClient(target, grpc.credentials.createInsecure());
   try {
-    const response = await new Promise<UnlockUserResponse>((resolve, reject) =>
-      client.unlockUser({ userId, reason }, new grpc.Metadata(), { deadline: Date.now() + 15_000 }, (err, res) => (err ? reject(err) : resolve(res))),
-    );
+    const response = await unaryCall(client, 'unlockUser', { userId, reason }, { errors: unlockErrors, timeoutMs: 15_000 });
     console.log(JSON.stringify({ userId: userId.toString(), userStatus: UserStatus[response.userStatus], statusChanged: response.statusChanged }));
     return 0;
   } catch (err) {
-    const code = apiErrorCode(err, UnlockUserApiError);
-    const name = code === undefined ? undefined : UnlockUserApiError_ErrorCode[code];
-    console.error(`unlock failed: ${(err as grpc.ServiceError).code ?? ''} ${name ?? ''} ${(err as Error).message}`);
+    const cause = err instanceof UpstreamRefusal || err instanceof UpstreamUnavailableError ? err.cause : err;
+    const name = err instanceof UpstreamRefusal ? err.code : undefined;
+    console.error(`unlock failed: ${(cause as grpc.ServiceError).code ?? ''} ${name ?? ''} ${(cause as Error).message}`);
     return 1;
   } finally {
     client.close();

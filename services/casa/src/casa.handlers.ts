@@ -9,8 +9,8 @@ import {
   InitiateOpeningApiError_ErrorCode,
   UserStatus,
 } from '@kfrm/proto/gen/kfrm/api/casa/casa';
-import { apiErrorType, defineService, unauthenticated, type CallContext } from '@kfrm/server-kit';
-import type { Casa, OpeningStatus } from './casa';
+import { apiErrorType, defineService, raises, unauthenticated, type CallContext } from '@kfrm/server-kit';
+import type { AgreeTermsCode, Casa, CompleteOpeningCode, InitiateOpeningCode, OpeningStatus } from './casa';
 
 const USER_STATUS: Record<OpeningStatus, UserStatus> = {
   NONE: UserStatus.NONE,
@@ -59,10 +59,14 @@ export function casaHandlers(casa: Casa) {
       },
     },
     {
-      initiateOpening: { access: 'session', errors: apiErrorType(InitiateOpeningApiError, InitiateOpeningApiError_ErrorCode) },
-      listTerms: { access: 'session' },
-      agreeTerms: { access: 'session', errors: apiErrorType(AgreeTermsApiError, AgreeTermsApiError_ErrorCode) },
-      completeOpening: { access: 'session', errors: apiErrorType(CompleteOpeningApiError, CompleteOpeningApiError_ErrorCode) },
+      initiateOpening: { access: 'session', errors: apiErrorType(InitiateOpeningApiError, InitiateOpeningApiError_ErrorCode), raises: raises<InitiateOpeningCode>() },
+      listTerms: { access: 'session', raises: raises() },
+      agreeTerms: { access: 'session', errors: apiErrorType(AgreeTermsApiError, AgreeTermsApiError_ErrorCode), raises: raises<AgreeTermsCode>() },
+      completeOpening: {
+        access: 'session',
+        errors: apiErrorType(CompleteOpeningApiError, CompleteOpeningApiError_ErrorCode),
+        raises: raises<CompleteOpeningCode>(),
+      },
     },
   );
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { DomainError, InvalidArgumentError } from '@kfrm/errors';
+import { failWith, InvalidArgumentError } from '@kfrm/errors';
 import type { SecretHasher } from '@kfrm/credentials';
 import type { Logger } from '@kfrm/logging';
 import { birthDateFromResidentId, evaluateAccountPassword } from './account-password';
@@ -16,7 +16,7 @@ import {
   type CasaDb,
   type TermRow,
 } from './casa.repository';
-import { LedgerOutcomeUnknownError, type CasaUser, type LedgerAccounts, type UserDirectory } from './upstream';
+import { LedgerOutcomeUnknownError, type CasaUser, type FindUserCode, type LedgerAccounts, type UserDirectory } from './upstream';
 
 /** Where the user stands in the opening process (the seed's UserStatus of kfrm.api.casa). */
 export type OpeningStatus = 'NONE' | 'WAIT_FOR_CIF' | 'WAIT_FOR_KYC' | 'OK';
@@ -63,7 +63,28 @@ export function openingStatusOf(user: CasaUser): OpeningStatus {
   return 'OK';
 }
 
-const alreadyOpened = () => new DomainError('CASA_ALREADY_OPENED', 'You already have an account.');
+/*
+ * The seed codes each use case raises (users.findUser's included). The handlers' policies check
+ * them against each method's ApiError at compile time; each use case throws through its maker.
+ */
+export type InitiateOpeningCode = FindUserCode;
+export type AgreeTermsCode = 'TERM_NOT_FOUND' | 'MANDATORY_TERMS_NOT_AGREED';
+export type CompleteOpeningCode =
+  | FindUserCode
+  | 'CASA_ALREADY_OPENED'
+  | 'USER_STATUS_CONFLICT'
+  | 'CIF_NOT_FOUND'
+  | 'KYC_NOT_VERIFIED'
+  | 'MANDATORY_TERMS_NOT_AGREED'
+  | 'INVALID_ACCOUNT_PASSWORD'
+  | 'WEAK_ACCOUNT_PASSWORD'
+  | 'CASA_OPENING_IN_PROGRESS'
+  | 'OUTCOME_UNKNOWN';
+
+const agreeFailed = failWith<AgreeTermsCode>();
+const openingFailed = failWith<CompleteOpeningCode>();
+
+const alreadyOpened = () => openingFailed('CASA_ALREADY_OPENED', 'You already have an account.');
 
 export function createCasa(deps: CasaDeps) {
   const { db, users, ledger, hasher, logger } = deps;
@@ -75,11 +96,11 @@ export function createCasa(deps: CasaDeps) {
     const user = await users.findUser(userId);
     switch (openingStatusOf(user)) {
       case 'NONE':
-        throw new DomainError('USER_STATUS_CONFLICT', 'This member cannot open an account.');
+        throw openingFailed('USER_STATUS_CONFLICT', 'This member cannot open an account.');
       case 'WAIT_FOR_CIF':
-        throw new DomainError('CIF_NOT_FOUND', 'Your customer information is not registered yet.');
+        throw openingFailed('CIF_NOT_FOUND', 'Your customer information is not registered yet.');
       case 'WAIT_FOR_KYC':
-        throw new DomainError('KYC_NOT_VERIFIED', 'Your identity verification is not complete.');
+        throw openingFailed('KYC_NOT_VERIFIED', 'Your identity verification is not complete.');
       case 'OK':
         return user;
     }
@@ -88,7 +109,7 @@ export function createCasa(deps: CasaDeps) {
   async function requireMandatoryTerms(userId: string): Promise<void> {
     const [terms, agreed] = await Promise.all([listActiveTerms(db), agreedTermIds(db, userId)]);
     if (terms.some((t) => t.mandatory && !agreed.has(t.id))) {
-      throw new DomainError('MANDATORY_TERMS_NOT_AGREED', 'Every mandatory term must be agreed.');
+      throw openingFailed('MANDATORY_TERMS_NOT_AGREED', 'Every mandatory term must be agreed.');
     }
   }
 
@@ -121,7 +142,7 @@ export function createCasa(deps: CasaDeps) {
       }
       const terms = await listActiveTerms(db);
       const known = new Set(terms.map((t) => t.id));
-      if (agreements.some((a) => !known.has(a.termId))) throw new DomainError('TERM_NOT_FOUND', 'A term was not found.');
+      if (agreements.some((a) => !known.has(a.termId))) throw agreeFailed('TERM_NOT_FOUND', 'A term was not found.');
       await db.transaction().execute(async (trx) => {
         const agreed = await agreedTermIds(trx, userId);
         for (const a of agreements) {
@@ -129,7 +150,7 @@ export function createCasa(deps: CasaDeps) {
           else agreed.delete(a.termId);
         }
         if (terms.some((t) => t.mandatory && !agreed.has(t.id))) {
-          throw new DomainError('MANDATORY_TERMS_NOT_AGREED', 'Every mandatory term must be agreed.');
+          throw agreeFailed('MANDATORY_TERMS_NOT_AGREED', 'Every mandatory term must be agreed.');
         }
         await saveAgreements(trx, userId, agreements, now());
       });
@@ -146,10 +167,10 @@ export function createCasa(deps: CasaDeps) {
       await requireMandatoryTerms(userId);
       const birthDate = birthDateFromResidentId(user.residentId);
       const checked = evaluateAccountPassword(password, { ...(birthDate ? { birthDate } : {}), phoneNumber: user.phoneNumber });
-      if (checked.result === 'INVALID_ACCOUNT_PASSWORD') throw new DomainError('INVALID_ACCOUNT_PASSWORD', 'The account password must be 4 digits.');
+      if (checked.result === 'INVALID_ACCOUNT_PASSWORD') throw openingFailed('INVALID_ACCOUNT_PASSWORD', 'The account password must be 4 digits.');
       if (checked.result === 'WEAK_ACCOUNT_PASSWORD') {
         logger.info({ user_id: userId, rule: checked.rule }, 'weak account password refused');
-        throw new DomainError('WEAK_ACCOUNT_PASSWORD', 'The account password is too easy to guess.');
+        throw openingFailed('WEAK_ACCOUNT_PASSWORD', 'The account password is too easy to guess.');
       }
       // Slow (argon2id on the thread pool): before the transaction, never while holding a lock.
       const passwordHash = await hasher.hashSecret(password);
@@ -169,7 +190,7 @@ export function createCasa(deps: CasaDeps) {
         if (inserted) return;
         if (row.state === 'OPENED') throw alreadyOpened();
         if (row.claimToken !== null && row.claimedUntil !== null && row.claimedUntil > started) {
-          throw new DomainError('CASA_OPENING_IN_PROGRESS', 'Your account is being opened. Try again shortly.');
+          throw openingFailed('CASA_OPENING_IN_PROGRESS', 'Your account is being opened. Try again shortly.');
         }
         // A released claim (outcome unknown) or a lapsed one (its holder died): retry with the same key.
         if (row.outcomeUnknownAt || row.claimToken) logger.warn({ user_id: userId, outcome_unknown_at: row.outcomeUnknownAt }, 'retrying an unfinished opening');
@@ -189,7 +210,7 @@ export function createCasa(deps: CasaDeps) {
         if (err instanceof LedgerOutcomeUnknownError) {
           await markOutcomeUnknown(db, userId, claimToken, now());
           logger.warn({ user_id: userId, err }, 'ledger CreateAccount outcome unknown; the next attempt retries with the same key');
-          throw new DomainError('OUTCOME_UNKNOWN', 'We could not confirm the opening. Please try again.', { cause: err });
+          throw openingFailed('OUTCOME_UNKNOWN', 'We could not confirm the opening. Please try again.', { cause: err });
         }
         await abandonOpening(db, userId, claimToken);
         throw err;

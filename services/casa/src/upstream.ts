@@ -1,11 +1,13 @@
 // The two services casa calls, behind small ports: the user service (whose record says where the
 // user stands) and the ledger (which creates the account). The gRPC adapters live here so the use
 // cases never see grpc-js.
-import { status, type ServiceError } from '@grpc/grpc-js';
-import { DomainError } from '@kfrm/errors';
+import { status } from '@grpc/grpc-js';
+import { failWith, UpstreamRefusal } from '@kfrm/errors';
 import { CurrencyCode } from '@kfrm/proto/gen/kfrm/api/common/common';
-import { LedgerServiceClient } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
-import { KycStatus, UserServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user';
+import { CreateAccountApiError, CreateAccountApiError_ErrorCode, LedgerServiceClient } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
+import { FindBySessionTokenApiError, FindBySessionTokenApiError_ErrorCode, KycStatus, UserServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user';
+import { grpcStatusOf, unaryCall } from '@kfrm/runtime';
+import { apiErrorType } from '@kfrm/server-kit';
 import { UserStatus } from '@kfrm/proto/gen/kfrm/api/common/user/status/user_status';
 
 /** What casa needs of a user; always the user service's record, never the request. */
@@ -20,8 +22,12 @@ export interface CasaUser {
   phoneNumber: string;
 }
 
+/** What finding a user raises (the use cases that call it list these in their own unions). */
+export type FindUserCode = 'USER_NOT_FOUND' | 'EXTERNAL_SERVICE_UNAVAILABLE';
+const findUserFailed = failWith<FindUserCode>();
+
 export interface UserDirectory {
-  /** Throws DomainError USER_NOT_FOUND or EXTERNAL_SERVICE_UNAVAILABLE. */
+  /** Throws DomainError USER_NOT_FOUND or EXTERNAL_SERVICE_UNAVAILABLE (FindUserCode). */
   findUser(userId: string): Promise<CasaUser>;
 }
 
@@ -49,27 +55,31 @@ export interface LedgerAccounts {
   createAccount(input: NewLedgerAccount): Promise<{ accountNumber: string }>;
 }
 
+// FindByUserId answers with FindBySessionToken's ApiError (USER_NOT_FOUND).
+const findUserErrors = apiErrorType(FindBySessionTokenApiError, FindBySessionTokenApiError_ErrorCode);
+const createAccountErrors = apiErrorType(CreateAccountApiError, CreateAccountApiError_ErrorCode);
+
 export function grpcUserDirectory(client: () => UserServiceClient, timeoutMs = 3_000): UserDirectory {
   return {
-    findUser(userId) {
-      return new Promise((resolve, reject) => {
-        client().findByUserId({ userId }, { deadline: Date.now() + timeoutMs } as never, (err: ServiceError | null, response) => {
-          if (err) {
-            if (err.code === status.NOT_FOUND) return reject(new DomainError('USER_NOT_FOUND', 'The user was not found.', { cause: err }));
-            return reject(new DomainError('EXTERNAL_SERVICE_UNAVAILABLE', 'The user service cannot be reached.', { cause: err }));
-          }
-          const user = response.user;
-          if (!user || user.userId.toString() !== userId) return reject(new DomainError('USER_NOT_FOUND', 'The user was not found.'));
-          resolve({
-            userId,
-            active: user.userStatus === UserStatus.ACTIVATED,
-            customerId: user.customerId.trim(),
-            kycVerified: user.kycStatus === KycStatus.VERIFIED,
-            residentId: user.residentId,
-            phoneNumber: user.phoneNumber,
-          });
-        });
-      });
+    async findUser(userId) {
+      let response;
+      try {
+        response = await unaryCall(client(), 'findByUserId', { userId }, { errors: findUserErrors, timeoutMs });
+      } catch (err) {
+        const notFound = (err instanceof UpstreamRefusal && err.code === 'USER_NOT_FOUND') || grpcStatusOf(err) === status.NOT_FOUND;
+        if (notFound) throw findUserFailed('USER_NOT_FOUND', 'The user was not found.', { cause: err });
+        throw findUserFailed('EXTERNAL_SERVICE_UNAVAILABLE', 'The user service cannot be reached.', { cause: err });
+      }
+      const user = response.user;
+      if (!user || user.userId.toString() !== userId) throw findUserFailed('USER_NOT_FOUND', 'The user was not found.');
+      return {
+        userId,
+        active: user.userStatus === UserStatus.ACTIVATED,
+        customerId: user.customerId.trim(),
+        kycVerified: user.kycStatus === KycStatus.VERIFIED,
+        residentId: user.residentId,
+        phoneNumber: user.phoneNumber,
+      };
     },
   };
 }
@@ -90,9 +100,12 @@ const krw = (amount: bigint) => ({ currencyCode: CurrencyCode.KRW, majorAmount: 
 
 export function grpcLedgerAccounts(client: () => LedgerServiceClient, timeoutMs = 5_000): LedgerAccounts {
   return {
-    createAccount(input) {
-      return new Promise((resolve, reject) => {
-        client().createAccount(
+    async createAccount(input) {
+      let response;
+      try {
+        response = await unaryCall(
+          client(),
+          'createAccount',
           {
             ownerUserId: input.ownerUserId,
             accountName: input.accountName,
@@ -102,20 +115,20 @@ export function grpcLedgerAccounts(client: () => LedgerServiceClient, timeoutMs 
             accountColor: '',
             idempotencyKey: input.idempotencyKey,
           },
-          { deadline: Date.now() + timeoutMs } as never,
-          (err: ServiceError | null, response) => {
-            if (err) {
-              const Kind = DEFINITE_REFUSALS.has(err.code) ? LedgerRefusedError : LedgerOutcomeUnknownError;
-              return reject(new Kind(`ledger CreateAccount failed: ${status[err.code]}`, { cause: err }));
-            }
-            const account = response.account;
-            if (!account?.accountNumber || account.ownerUserId !== input.ownerUserId) {
-              return reject(new LedgerOutcomeUnknownError('ledger CreateAccount answered without the account'));
-            }
-            resolve({ accountNumber: account.accountNumber });
-          },
+          { errors: createAccountErrors, timeoutMs },
         );
-      });
+      } catch (err) {
+        // A seed code is a definite "no"; so is a status that says the request itself was refused.
+        // An outage or anything else: the account may exist.
+        const refused = err instanceof UpstreamRefusal || DEFINITE_REFUSALS.has(grpcStatusOf(err) ?? status.UNKNOWN);
+        const Kind = refused ? LedgerRefusedError : LedgerOutcomeUnknownError;
+        throw new Kind(`ledger CreateAccount failed: ${err instanceof UpstreamRefusal ? err.code : status[grpcStatusOf(err) ?? status.UNKNOWN]}`, { cause: err });
+      }
+      const account = response.account;
+      if (!account?.accountNumber || account.ownerUserId !== input.ownerUserId) {
+        throw new LedgerOutcomeUnknownError('ledger CreateAccount answered without the account');
+      }
+      return { accountNumber: account.accountNumber };
     },
   };
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { DomainError } from '@kfrm/errors';
+import { failWith } from '@kfrm/errors';
 import { webcrypto } from '@kfrm/pki';
 import { bytesEqual, concat, DerError, encodePositiveInteger, encodeTlv, expectTag, positiveInteger, readTlv } from './der';
 
@@ -36,8 +36,12 @@ const BIT_STRING = 0x03;
 export const KEY_REFUSED_MESSAGE =
   'public key is not accepted: send an EC P-256 or RSA 2048/3072/4096 (e=65537) key as SPKI, PEM or base64 DER';
 
+/** What CreateDevice's key checks raise (checked against CreateDevice's ApiError by its handler). */
+export type DeviceKeyCode = 'DEVICE_CERTIFICATE_ISSUANCE_FAILED';
+const keyRefused = failWith<DeviceKeyCode>();
+
 function refuse(reason: string, cause?: unknown): never {
-  throw new DomainError('DEVICE_CERTIFICATE_ISSUANCE_FAILED', KEY_REFUSED_MESSAGE, { cause: new Error(reason, { cause }) });
+  throw keyRefused('DEVICE_CERTIFICATE_ISSUANCE_FAILED', KEY_REFUSED_MESSAGE, { cause: new Error(reason, { cause }) });
 }
 
 /** PEM (`BEGIN PUBLIC KEY`, exactly one block) or bare standard base64 to DER. */

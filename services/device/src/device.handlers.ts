@@ -10,8 +10,9 @@ import {
   RevokeDeviceApiError,
   RevokeDeviceApiError_ErrorCode,
 } from '@kfrm/proto/gen/kfrm/api/device/device_internal';
-import { apiErrorType, defineService } from '@kfrm/server-kit';
-import type { DeviceRegistry } from './device';
+import { apiErrorType, defineService, raises } from '@kfrm/server-kit';
+import type { DeviceRegistry, RevokeDeviceCode } from './device';
+import type { DeviceKeyCode } from './device-key';
 import type { RevocationReason } from './revocation-reason';
 
 /** The app's DeviceService: CreateDevice is public, a phone calls it before it has a certificate. */
@@ -29,7 +30,7 @@ export function deviceHandlers(registry: DeviceRegistry) {
       },
     },
     {
-      createDevice: { access: 'public', errors: apiErrorType(CreateDeviceApiError, CreateDeviceApiError_ErrorCode) },
+      createDevice: { access: 'public', errors: apiErrorType(CreateDeviceApiError, CreateDeviceApiError_ErrorCode), raises: raises<DeviceKeyCode>() },
     },
   );
 }
@@ -54,7 +55,7 @@ export function deviceRegistryHandlers(registry: DeviceRegistry) {
       },
     },
     {
-      revokeDevice: { access: 'internal', errors: apiErrorType(RevokeDeviceApiError, RevokeDeviceApiError_ErrorCode) },
+      revokeDevice: { access: 'internal', errors: apiErrorType(RevokeDeviceApiError, RevokeDeviceApiError_ErrorCode), raises: raises<RevokeDeviceCode>() },
     },
   );
 }

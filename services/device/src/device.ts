@@ -1,5 +1,5 @@
 import { markDeviceRevoked, type DeviceCaSigner } from '@kfrm/device-trust';
-import { DomainError } from '@kfrm/errors';
+import { failWith } from '@kfrm/errors';
 import type { Logger } from '@kfrm/logging';
 import type { Store } from '@kfrm/store';
 import { issueDeviceCertificate } from './device-certificate';
@@ -32,10 +32,14 @@ export interface DeviceRegistryDeps extends RevocationDeps {
  * mark again, so a call that failed on the store (StoreUnavailableError, UNAVAILABLE) is simply
  * retried. DEVICE_NOT_FOUND when there is no such device.
  */
+/** What revokeDevice raises (checked against RevokeDevice's ApiError by its handler). */
+export type RevokeDeviceCode = 'DEVICE_NOT_FOUND';
+const revokeFailed = failWith<RevokeDeviceCode>();
+
 export async function revokeDevice(deps: RevocationDeps, deviceId: bigint, reason: RevocationReason): Promise<{ revokedAt: Date }> {
   const now = deps.now?.() ?? new Date();
   const revoked = await revokeDeviceRow(deps.db, deviceId, reason, now);
-  if (!revoked) throw new DomainError('DEVICE_NOT_FOUND', 'no such device');
+  if (!revoked) throw revokeFailed('DEVICE_NOT_FOUND', 'no such device');
   await markDeviceRevoked(deps.store, revoked.serial, revoked.notAfter, now);
   deps.logger.info({ device_id: deviceId.toString(), reason, serial: revoked.serial }, 'device revoked');
   return { revokedAt: revoked.revokedAt };

@@ -3,8 +3,8 @@ import type { KeySession, KeySessions } from '@kfrm/e2e-crypto';
 import { providerType } from '@kfrm/e2e-crypto';
 import { E2eTestServiceService } from '@kfrm/proto/gen/kfrm/api/e2e/e2e_test';
 import { GetKeyApiError, GetKeyApiError_ErrorCode, KeyServiceService, type GetKeyResponse } from '@kfrm/proto/gen/kfrm/api/key/key';
-import { apiErrorType, defineService, type CallContext } from '@kfrm/server-kit';
-import { decryptText, encryptText, issueAllKeys, issueKey } from './e2e-key';
+import { apiErrorType, defineService, raises, type CallContext } from '@kfrm/server-kit';
+import { decryptText, encryptText, issueAllKeys, issueKey, type IssueKeyCode } from './e2e-key';
 
 function toGetKeyResponse(session: KeySession): GetKeyResponse {
   return { provider: providerType(session.provider), sessionId: session.sessionId, publicKey: session.publicKeySpkiBase64 };
@@ -39,8 +39,8 @@ export function keyServiceHandlers(sessions: KeySessions) {
       },
     },
     {
-      getKey: { access: 'public', errors: apiErrorType(GetKeyApiError, GetKeyApiError_ErrorCode) },
-      listKeys: { access: 'public' },
+      getKey: { access: 'public', errors: apiErrorType(GetKeyApiError, GetKeyApiError_ErrorCode), raises: raises<IssueKeyCode>() },
+      listKeys: { access: 'public', raises: raises() },
     },
   );
 }

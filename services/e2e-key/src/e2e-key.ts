@@ -1,4 +1,4 @@
-import { DomainError, InvalidArgumentError } from '@kfrm/errors';
+import { failWith, InvalidArgumentError } from '@kfrm/errors';
 import {
   E2E_PROVIDERS,
   createKeySession,
@@ -16,10 +16,14 @@ import type { EncryptedMessage } from '@kfrm/proto/gen/kfrm/api/common/common';
  * service that receives an EncryptedMessage; this file only decides what each RPC means.
  */
 
+/** What issueKey raises (checked against GetKey's ApiError by its handler). */
+export type IssueKeyCode = 'PROVIDER_NOT_FOUND';
+const issueFailed = failWith<IssueKeyCode>();
+
 /** GetKey: a new key session for AUTH or BANKING; PROVIDER_NOT_FOUND for UNKNOWN and numbers the contract does not define. */
 export async function issueKey(sessions: KeySessions, providerType: number): Promise<KeySession> {
   const provider = providerFromType(providerType);
-  if (!provider) throw new DomainError('PROVIDER_NOT_FOUND', 'provider must be AUTH or BANKING');
+  if (!provider) throw issueFailed('PROVIDER_NOT_FOUND', 'provider must be AUTH or BANKING');
   return createKeySession(sessions, provider);
 }
 

@@ -12,7 +12,7 @@
  *   lost answer makes the consent VERIFY_UNKNOWN, and the next call asks GetCMSState first.
  */
 import { randomUUID } from 'node:crypto';
-import { DomainError, InvalidArgumentError } from '@kfrm/errors';
+import { DomainError, InvalidArgumentError, type SeedCode } from '@kfrm/errors';
 import {
   KakaocertError,
   KakaocertTransportError,
@@ -78,7 +78,7 @@ function checkAccountInput(bankCode: string, accountNumber: string): void {
   }
 }
 
-const consentError = (code: string, message: string, cause?: unknown) => new DomainError(code, message, cause === undefined ? undefined : { cause });
+const consentError = (code: SeedCode, message: string, cause?: unknown) => new DomainError(code, message, cause === undefined ? undefined : { cause });
 const NOT_FOUND = () => consentError('CONSENT_NOT_FOUND', 'The consent was not found.');
 const NOT_SIGNED = () => consentError('CONSENT_NOT_SIGNED', 'The consent has not been signed yet.');
 const EXPIRED = () => consentError('CONSENT_EXPIRED', 'The consent expired before it was signed; request a new one.');

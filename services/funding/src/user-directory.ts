@@ -1,6 +1,8 @@
-import { status, type ServiceError } from '@grpc/grpc-js';
-import { DomainError } from '@kfrm/errors';
-import { UserServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user';
+import { status } from '@grpc/grpc-js';
+import { DomainError, UpstreamRefusal } from '@kfrm/errors';
+import { FindBySessionTokenApiError, FindBySessionTokenApiError_ErrorCode, UserServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user';
+import { grpcStatusOf, unaryCall } from '@kfrm/runtime';
+import { apiErrorType } from '@kfrm/server-kit';
 
 /** What funding needs of a user; always from the user service's record, never from a request. */
 export interface UserRecord {
@@ -48,25 +50,24 @@ export function userRecordFrom(user: { userId: string; userName: string; phoneNu
   return { userId: user.userId, name, phone, birthDate };
 }
 
+// FindByUserId answers with FindBySessionToken's ApiError (USER_NOT_FOUND).
+const findUserErrors = apiErrorType(FindBySessionTokenApiError, FindBySessionTokenApiError_ErrorCode);
+
 /** The user service's internal FindByUserId. */
 export function grpcUserDirectory(client: () => UserServiceClient, timeoutMs = 3_000): UserDirectory {
   return {
-    findUser(userId) {
-      return new Promise((resolve, reject) => {
-        client().findByUserId({ userId }, { deadline: Date.now() + timeoutMs } as never, (err: ServiceError | null, response) => {
-          if (err) {
-            if (err.code === status.NOT_FOUND) return reject(new DomainError('USER_NOT_FOUND', 'The user was not found.', { cause: err }));
-            return reject(new DomainError('EXTERNAL_SERVICE_UNAVAILABLE', 'The user service cannot be reached.', { cause: err }));
-          }
-          const user = response.user;
-          if (!user) return reject(new DomainError('USER_NOT_FOUND', 'The user was not found.'));
-          try {
-            resolve(userRecordFrom({ userId, userName: user.userName, phoneNumber: user.phoneNumber, residentId: user.residentId }));
-          } catch (e) {
-            reject(e);
-          }
-        });
-      });
+    async findUser(userId, signal) {
+      let response;
+      try {
+        response = await unaryCall(client(), 'findByUserId', { userId }, { errors: findUserErrors, timeoutMs, signal });
+      } catch (err) {
+        const notFound = (err instanceof UpstreamRefusal && err.code === 'USER_NOT_FOUND') || grpcStatusOf(err) === status.NOT_FOUND;
+        if (notFound) throw new DomainError('USER_NOT_FOUND', 'The user was not found.', { cause: err });
+        throw new DomainError('EXTERNAL_SERVICE_UNAVAILABLE', 'The user service cannot be reached.', { cause: err });
+      }
+      const user = response.user;
+      if (!user) throw new DomainError('USER_NOT_FOUND', 'The user was not found.');
+      return userRecordFrom({ userId, userName: user.userName, phoneNumber: user.phoneNumber, residentId: user.residentId });
     },
   };
 }

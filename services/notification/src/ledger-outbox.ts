@@ -1,6 +1,6 @@
-import * as grpc from '@grpc/grpc-js';
-import { LedgerServiceClient, OutboxEventKind, OutboxEventType, type ListOutboxEventsResponse, type OutboxEvent } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
+import { LedgerServiceClient, OutboxEventKind, OutboxEventType, type OutboxEvent } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
 import { CurrencyCode } from '@kfrm/proto/gen/kfrm/api/common/common';
+import { unaryCall } from '@kfrm/runtime';
 import type { NotificationEvent, OutboxSource } from './notification-event';
 import { renderTransfer, type NotificationText, type TransferEventKind } from './notification-text';
 
@@ -28,12 +28,7 @@ function textOf(e: OutboxEvent): NotificationText | undefined {
 export function ledgerOutboxSource(client: () => LedgerServiceClient): OutboxSource {
   return {
     async listAfter(afterId, limit) {
-      const ledger = client();
-      const response = await new Promise<ListOutboxEventsResponse>((resolve, reject) =>
-        ledger.listOutboxEvents({ afterId, limit }, new grpc.Metadata(), { deadline: Date.now() + CALL_TIMEOUT_MS }, (err, res) =>
-          err ? reject(err) : resolve(res),
-        ),
-      );
+      const response = await unaryCall(client(), 'listOutboxEvents', { afterId, limit }, { timeoutMs: CALL_TIMEOUT_MS });
       const events: NotificationEvent[] = [];
       let previous = afterId;
       for (const e of response.events) {

@@ -9,10 +9,10 @@ import {
   GetTargetAccountInfoApiError_ErrorCode,
   TransferServiceService,
 } from '@kfrm/proto/gen/kfrm/api/transfer/transfer';
-import { apiErrorType, defineService, type CallContext } from '@kfrm/server-kit';
+import { apiErrorType, defineService, raises, type CallContext } from '@kfrm/server-kit';
 import { krwAmount } from './canonical';
 import { iconUrl, type InstitutionEntry } from './institutions';
-import type { Transfers } from './transfers';
+import type { ExecuteCode, PreCheckCode, SourceAccountCode, TargetAccountCode, Transfers } from './transfers';
 
 function sessionUser(ctx: CallContext): string {
   const userId = ctx.principal.session?.userId;
@@ -88,12 +88,18 @@ export function transferHandlers(transfers: Transfers, options: { iconBaseUrl: s
     {
       // The seed gives GetSourceAccountInfo no error enum; INVALID_SOURCE_ACCOUNT travels as
       // GetPreCheckApiError's (the same code the app handles for the same account in GetPreCheck).
-      getSourceAccountInfo: { access: 'session', errors: preCheckErrors },
-      listLatestTargets: { access: 'session' },
-      listTargetInstitutions: { access: 'session' },
-      getTargetAccountInfo: { access: 'session', errors: apiErrorType(GetTargetAccountInfoApiError, GetTargetAccountInfoApiError_ErrorCode) },
-      getPreCheck: { access: 'session', errors: preCheckErrors },
-      execute: { access: 'session', errors: apiErrorType(ExecuteApiError, ExecuteApiError_ErrorCode) },
+      // `raises`: what the use cases each handler calls can throw (plus sessionUser's common
+      // UNAUTHENTICATED_USER), checked against the method's enum at compile time.
+      getSourceAccountInfo: { access: 'session', errors: preCheckErrors, raises: raises<SourceAccountCode>() },
+      listLatestTargets: { access: 'session', raises: raises() },
+      listTargetInstitutions: { access: 'session', raises: raises() },
+      getTargetAccountInfo: {
+        access: 'session',
+        errors: apiErrorType(GetTargetAccountInfoApiError, GetTargetAccountInfoApiError_ErrorCode),
+        raises: raises<TargetAccountCode>(),
+      },
+      getPreCheck: { access: 'session', errors: preCheckErrors, raises: raises<PreCheckCode>() },
+      execute: { access: 'session', errors: apiErrorType(ExecuteApiError, ExecuteApiError_ErrorCode), raises: raises<ExecuteCode>() },
     },
   );
 }

@@ -1,17 +1,21 @@
 // Transfer use cases against the real ledger (account module over its internal gRPC API) and a
 // stand-in user service (testing/transfer.harness.ts), on PostgreSQL or PGlite. Faults are injected by
 // wrapping the ports: a reply lost after the ledger committed, a crash between any two steps.
+import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DomainError } from '@kfrm/errors';
 import { createLogger } from '@kfrm/logging';
 import { LedgerServiceClient, OutboxEventKind, OutboxEventType, type PostTransferResponse } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
 import { CurrencyCode } from '@kfrm/proto/gen/kfrm/api/common/common';
+import { ExecuteApiError, ExecuteApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/api/transfer/transfer';
 import { UserServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user';
 import { ProcessStepServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user_internal';
+import { apiErrorCode, mapError } from '@kfrm/server-kit';
 import { signedContent } from './canonical';
 import { sandboxInterbankDirectory } from './interbank-directory';
 import { OWN_INSTITUTION_CODE } from './institutions';
 import { call, fakeSign, startHarness, type Harness } from './testing/transfer.harness';
+import { transferHandlers } from './transfer.handlers';
 import { createTransferModule } from './transfer.module';
 import { findTransferByProcess, type TransferDb } from './transfer.repository';
 import { TRANSFER_SCHEMA, type TransferDatabase } from './transfer.table';
@@ -354,6 +358,38 @@ describe('transfers on the real ledger', () => {
       expect((await findTransferByProcess(db, processId))!.state, scenario.name).toBe('SUCCEEDED');
     }
     expect(await h.balance(B, b.accountNumber)).toBe(100_000n - expected);
+  });
+
+  it('a key the ledger already holds with another body answers a code Execute declares, not INTERNAL, and moves the money once', async () => {
+    // An earlier attempt under this transfer's id posted other money fields (a release that
+    // built the posting otherwise) and its answer was lost: the retry's posting is refused as
+    // IDEMPOTENCY_KEY_REUSED.
+    let earlier = true;
+    const reworded: LedgerPort = {
+      ...realLedger,
+      async postTransfer(input) {
+        if (!earlier) return realLedger.postTransfer(input);
+        earlier = false;
+        await realLedger.postTransfer({ ...input, amountMinor: input.amountMinor + 1n });
+        throw new UpstreamUnavailableError('answer lost');
+      },
+    };
+    const t = transfers({ ledger: reworded });
+    const a = await h.openAccount(A, 10_000n);
+    const b = await h.openAccount(B, 0n);
+    const { request, processId } = await prepare(t, A, internal(a.accountNumber, b.accountNumber, 4_000n));
+    expect(await codeOf(t.execute(A, request))).toBe('UpstreamUnavailableError');
+
+    const err = await t.execute(A, request).then(() => undefined, (e: unknown) => e);
+    const execute = transferHandlers(t, { iconBaseUrl: 'https://icons.test/i' }).policies.execute;
+    const mapped = mapError(err, execute.errors);
+    expect(mapped.unexpected).toBe(false);
+    expect(mapped.error.code).toBe(status.ALREADY_EXISTS);
+    expect(ExecuteApiError_ErrorCode[apiErrorCode(mapped.error, ExecuteApiError) ?? -1]).toBe('IDEMPOTENCY_KEY_REUSED');
+    // Not decided either way here: the transfer stays EXECUTING, and only the earlier posting moved money.
+    expect((await findTransferByProcess(db, processId))!.state).toBe('EXECUTING');
+    expect(await h.balance(A, a.accountNumber)).toBe(5_999n);
+    expect(await h.balance(B, b.accountNumber)).toBe(4_001n);
   });
 
   it('decides nothing while the user service or the ledger cannot answer', async () => {

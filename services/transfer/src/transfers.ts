@@ -14,7 +14,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ConcurrentUpdateError, DomainError, InvalidArgumentError } from '@kfrm/errors';
+import { ConcurrentUpdateError, DomainError, failWith, InvalidArgumentError, UpstreamRefusal } from '@kfrm/errors';
 import type { Logger } from '@kfrm/logging';
 import { isWellFormedAccountNumber, isWellFormedInstitutionCode, maskName, processContext, signedContent, type TransferTerms } from './canonical';
 import { findInstitution, INSTITUTIONS, OWN_INSTITUTION_CODE, type InstitutionEntry } from './institutions';
@@ -35,7 +35,7 @@ import {
   type TransferDb,
   type TransferRow,
 } from './transfer.repository';
-import type { LedgerPort, TransferEvent, UserPort } from './upstream';
+import type { LedgerPort, LedgerRefusalCode, TransferEvent, UserPort } from './upstream';
 import type { AuthenticationProcess } from '@kfrm/proto/gen/kfrm/api/common/common';
 
 export interface TransferDeps {
@@ -73,20 +73,49 @@ const KST_OFFSET_MS = 9 * 60 * 60_000;
  * not DONE, signature_info not matching the transfer, signature not verifying. One answer, so
  * nobody learns which processes exist.
  */
-const notAuthorised = () => new DomainError('DIGITAL_SIGNATURE_VERIFICATION_FAILED', 'the transfer could not be authorised');
+const notAuthorised = () => executeFailed('DIGITAL_SIGNATURE_VERIFICATION_FAILED', 'the transfer could not be authorised');
 
-/** The ledger's refusals that end a transfer, and the Execute code each one is shown as. */
-const FINAL_LEDGER_CODES: Readonly<Record<string, string>> = {
-  INSUFFICIENT_BALANCE: 'INSUFFICIENT_BALANCE',
+/*
+ * The seed codes each use case raises. The handlers' policies check every union against the
+ * method's ApiError enum (plus CommonApiError) at compile time, and each use case throws through
+ * a maker bound to its union, so a code a method cannot answer does not compile.
+ */
+export type SourceAccountCode = 'INVALID_SOURCE_ACCOUNT';
+export type TargetAccountCode = 'NOT_VALID_ACCOUNT' | 'BLOCKED_ACCOUNT';
+export type PreCheckCode = 'INVALID_SOURCE_ACCOUNT' | 'INVALID_TARGET_INSTITUTION' | 'INVALID_TARGET_ACCOUNT' | 'INSUFFICIENT_BALANCE';
+export type ExecuteCode =
+  | 'DIGITAL_SIGNATURE_VERIFICATION_FAILED'
+  | 'INSUFFICIENT_BALANCE'
+  | 'INVALID_SOURCE_ACCOUNT'
+  | 'INVALID_TARGET_ACCOUNT'
+  | 'UNKNOWN'
+  | 'IDEMPOTENCY_KEY_REUSED';
+
+const sourceFailed = failWith<SourceAccountCode>();
+const targetFailed = failWith<TargetAccountCode>();
+const preCheckFailed = failWith<PreCheckCode>();
+const executeFailed = failWith<ExecuteCode>();
+
+/**
+ * Every refusal of the ledger's PostTransfer, and how Execute answers it. `final`: the transfer
+ * ends FAILED (the ledger posted nothing). A record, so a code the ledger gains does not compile
+ * until someone decides what Execute says for it.
+ */
+const LEDGER_REFUSALS: Readonly<Record<LedgerRefusalCode, { answer: ExecuteCode; final: boolean }>> = {
+  INSUFFICIENT_BALANCE: { answer: 'INSUFFICIENT_BALANCE', final: true },
   // The seed has no limit code: a transfer over a limit is "more than can be sent now".
-  TRANSFER_LIMIT_EXCEEDED: 'INSUFFICIENT_BALANCE',
-  INVALID_SOURCE_ACCOUNT: 'INVALID_SOURCE_ACCOUNT',
-  INVALID_TARGET_ACCOUNT: 'INVALID_TARGET_ACCOUNT',
-  INVALID_AMOUNT: 'UNKNOWN',
+  TRANSFER_LIMIT_EXCEEDED: { answer: 'INSUFFICIENT_BALANCE', final: true },
+  INVALID_SOURCE_ACCOUNT: { answer: 'INVALID_SOURCE_ACCOUNT', final: true },
+  INVALID_TARGET_ACCOUNT: { answer: 'INVALID_TARGET_ACCOUNT', final: true },
+  INVALID_AMOUNT: { answer: 'UNKNOWN', final: true },
+  // A posting under this transfer's id with another body: money may have moved (see runLeased).
+  IDEMPOTENCY_KEY_REUSED: { answer: 'IDEMPOTENCY_KEY_REUSED', final: false },
 };
 
-function failureError(code: string): DomainError {
-  return new DomainError(FINAL_LEDGER_CODES[code] ?? 'UNKNOWN', 'the transfer was refused');
+/** The answer for a transfer recorded FAILED with the ledger's `code` (as stored). */
+function failureError(code: string): DomainError<ExecuteCode> {
+  const refusal = LEDGER_REFUSALS[code as LedgerRefusalCode] as (typeof LEDGER_REFUSALS)[LedgerRefusalCode] | undefined;
+  return executeFailed(refusal?.final ? refusal.answer : 'UNKNOWN', 'the transfer was refused');
 }
 
 export interface PreCheckInput {
@@ -186,10 +215,23 @@ export function createTransfers(deps: TransferDeps) {
       await markSucceeded(db, t.id, posted.entryId, clock());
       log.info({ entry_id: posted.entryId.toString(), internal }, 'transfer succeeded');
     } catch (err) {
-      if (err instanceof DomainError && err.code in FINAL_LEDGER_CODES) {
-        await markFailed(db, t.id, owner, err.code, clock());
-        log.info({ code: err.code }, 'transfer refused by the ledger');
-        throw failureError(err.code);
+      const refusal = err instanceof UpstreamRefusal ? LEDGER_REFUSALS[err.code as LedgerRefusalCode] : undefined;
+      if (refusal?.final) {
+        const code = (err as UpstreamRefusal).code;
+        await markFailed(db, t.id, owner, code, clock());
+        log.info({ code }, 'transfer refused by the ledger');
+        throw executeFailed(refusal.answer, 'the transfer was refused');
+      }
+      if (refusal) {
+        // The ledger holds a posting under this transfer's id with another body: an earlier
+        // attempt (answer lost) sent by a release that built the posting differently. Money may
+        // have moved, so it is neither FAILED nor SUCCEEDED: it stays EXECUTING for an operator.
+        log.error({ err }, 'the ledger holds this transfer with another body; left EXECUTING to reconcile');
+        await releaseLease(db, t.id, owner).catch((e: unknown) => {
+          log.warn({ err: e }, 'could not release the transfer lease; retrying until it expires');
+          releaseLater(t.id, owner, Date.now() + leaseMs);
+        });
+        throw executeFailed(refusal.answer, 'this transfer was already submitted with other details', { cause: err });
       }
       // Outcome unknown (or a bug): stays EXECUTING for the next Execute; let it start at once.
       // When the database itself is what failed, the release fails too: keep trying in the
@@ -240,15 +282,15 @@ export function createTransfers(deps: TransferDeps) {
     /** The user's own account; another user's or an unknown one: INVALID_SOURCE_ACCOUNT alike. */
     async getSourceAccountInfo(userId: string, accountNumber: string) {
       const account = isWellFormedAccountNumber(accountNumber) ? await ledger.getAccountForOwner(userId, accountNumber) : undefined;
-      if (!account) throw new DomainError('INVALID_SOURCE_ACCOUNT', 'the source account is not valid');
+      if (!account) throw sourceFailed('INVALID_SOURCE_ACCOUNT', 'the source account is not valid');
       return account;
     },
 
     /** The target's holder, masked (홍*동): our accounts through the ledger, others through the interbank directory. */
     async getTargetAccountInfo(institutionCode: string, accountNumber: string): Promise<{ accountNumber: string; holderName: string }> {
-      if (!isWellFormedInstitutionCode(institutionCode) || !findInstitution(institutionCode)) throw new DomainError('NOT_VALID_ACCOUNT', 'the account is not valid');
+      if (!isWellFormedInstitutionCode(institutionCode) || !findInstitution(institutionCode)) throw targetFailed('NOT_VALID_ACCOUNT', 'the account is not valid');
       const target = await resolveTarget(institutionCode, accountNumber);
-      if (!target.ok) throw new DomainError(target.code, target.code === 'BLOCKED_ACCOUNT' ? 'the account is blocked' : 'the account is not valid');
+      if (!target.ok) throw targetFailed(target.code, target.code === 'BLOCKED_ACCOUNT' ? 'the account is blocked' : 'the account is not valid');
       return { accountNumber, holderName: target.holderName };
     },
 
@@ -272,25 +314,25 @@ export function createTransfers(deps: TransferDeps) {
       ] as const) {
         if (Array.from(memo).length > MAX_MEMO_CHARS) throw new InvalidArgumentError(`${name} is longer than ${MAX_MEMO_CHARS} characters`);
       }
-      if (!isWellFormedAccountNumber(input.sourceAccountNumber)) throw new DomainError('INVALID_SOURCE_ACCOUNT', 'the source account is not valid');
-      if (!findInstitution(input.targetInstitutionCode)) throw new DomainError('INVALID_TARGET_INSTITUTION', 'the target institution is not valid');
+      if (!isWellFormedAccountNumber(input.sourceAccountNumber)) throw preCheckFailed('INVALID_SOURCE_ACCOUNT', 'the source account is not valid');
+      if (!findInstitution(input.targetInstitutionCode)) throw preCheckFailed('INVALID_TARGET_INSTITUTION', 'the target institution is not valid');
       const source = await ledger.getAccountForOwner(userId, input.sourceAccountNumber);
-      if (!source || source.currency !== 'KRW') throw new DomainError('INVALID_SOURCE_ACCOUNT', 'the source account is not valid');
+      if (!source || source.currency !== 'KRW') throw preCheckFailed('INVALID_SOURCE_ACCOUNT', 'the source account is not valid');
       const internal = input.targetInstitutionCode === OWN_INSTITUTION_CODE;
-      if (internal && input.targetAccountNumber === input.sourceAccountNumber) throw new DomainError('INVALID_TARGET_ACCOUNT', 'the target account is not valid');
+      if (internal && input.targetAccountNumber === input.sourceAccountNumber) throw preCheckFailed('INVALID_TARGET_ACCOUNT', 'the target account is not valid');
       const target = await resolveTarget(input.targetInstitutionCode, input.targetAccountNumber);
-      if (!target.ok) throw new DomainError('INVALID_TARGET_ACCOUNT', 'the target account is not valid');
+      if (!target.ok) throw preCheckFailed('INVALID_TARGET_ACCOUNT', 'the target account is not valid');
 
       const amount = input.amountMinor;
-      if (amount > source.balanceMinor) throw new DomainError('INSUFFICIENT_BALANCE', 'the balance is not sufficient');
+      if (amount > source.balanceMinor) throw preCheckFailed('INSUFFICIENT_BALANCE', 'the balance is not sufficient');
       if (source.limitPerTransactionMinor !== null && amount > source.limitPerTransactionMinor) {
-        throw new DomainError('INSUFFICIENT_BALANCE', 'the amount is over the per-transaction limit');
+        throw preCheckFailed('INSUFFICIENT_BALANCE', 'the amount is over the per-transaction limit');
       }
       const now = clock();
       if (source.limitPerDayMinor !== null) {
         // What this service has sent today; the ledger enforces the limit exactly at posting.
         const sentToday = await sumCommittedSince(db, userId, source.accountNumber, startOfBusinessDay(now));
-        if (sentToday + amount > source.limitPerDayMinor) throw new DomainError('INSUFFICIENT_BALANCE', 'the amount is over the daily limit');
+        if (sentToday + amount > source.limitPerDayMinor) throw preCheckFailed('INSUFFICIENT_BALANCE', 'the amount is over the daily limit');
       }
 
       const senderName = input.recipientVisibleMessage.trim() === '' ? ((await users.findUserName(userId)) ?? '') : '';

@@ -1,11 +1,11 @@
 /**
  * The other services as the transfer service needs them (ports), and their gRPC adapters over
- * the internal clients. Business refusals come back as values or DomainErrors with the other
+ * the internal clients. Business refusals come back as values or UpstreamRefusals with the other
  * service's code; a service that cannot answer is UpstreamUnavailableError (UNAVAILABLE), so
  * nothing is decided on a guess.
  */
-import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
-import { DependencyUnavailableError, DomainError } from '@kfrm/errors';
+import { status } from '@grpc/grpc-js';
+import { UpstreamRefusal, UpstreamUnavailableError, type CodeOf } from '@kfrm/errors';
 import {
   GetAccountForOwnerApiError,
   GetAccountForOwnerApiError_ErrorCode,
@@ -20,12 +20,13 @@ import {
 import { AuthenticatedTransactionType, AuthenticationProcess, AuthenticationProcess_ProcessStatus, CurrencyCode } from '@kfrm/proto/gen/kfrm/api/common/common';
 import { GetProcessApiError, GetProcessApiError_ErrorCode, UserServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user';
 import { ConsumeProcessApiError, ConsumeProcessApiError_ErrorCode, ProcessStepServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user_internal';
-import { apiErrorCode } from '@kfrm/server-kit';
+import { grpcStatusOf, unaryCall } from '@kfrm/runtime';
+import { apiErrorType } from '@kfrm/server-kit';
 
-/** Another service could not answer (UNAVAILABLE). */
-export class UpstreamUnavailableError extends DependencyUnavailableError {
-  override name = 'UpstreamUnavailableError';
-}
+export { UpstreamUnavailableError };
+
+/** The ledger's refusals of a posting (PostTransferApiError), which the transfer use cases translate. */
+export type LedgerRefusalCode = CodeOf<typeof PostTransferApiError_ErrorCode>;
 
 export interface OwnAccount {
   accountNumber: string;
@@ -58,9 +59,9 @@ export interface LedgerPort {
   /** The holder of one of our customer accounts; undefined when there is none. */
   getTransferTarget(accountNumber: string): Promise<{ ownerUserId: string; currency: 'KRW' | 'OTHER' } | undefined>;
   /**
-   * Posts exactly once per idempotency key. Refusals throw DomainError with the ledger's code
+   * Posts exactly once per idempotency key. Refusals throw `UpstreamRefusal<LedgerRefusalCode>`
    * (INSUFFICIENT_BALANCE, TRANSFER_LIMIT_EXCEEDED, INVALID_SOURCE_ACCOUNT, INVALID_TARGET_ACCOUNT,
-   * INVALID_AMOUNT, IDEMPOTENCY_KEY_REUSED).
+   * INVALID_AMOUNT, IDEMPOTENCY_KEY_REUSED): the ledger's answer, for the use case to translate.
    */
   postTransfer(input: {
     idempotencyKey: string;
@@ -88,40 +89,27 @@ export interface UserPort {
   findUserName(userId: string): Promise<string | undefined>;
 }
 
-type Callback<Res> = (err: ServiceError | null, res: Res) => void;
-type UnaryMethod<Req, Res> = (req: Req, md: Metadata, opts: { deadline: number }, cb: Callback<Res>) => unknown;
-
-function unary<Req, Res>(client: object, method: UnaryMethod<Req, Res>, request: Req, timeoutMs: number): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    method.call(client, request, new Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => (err ? reject(err) : resolve(res)));
-  });
-}
-
-function isServiceError(err: unknown): err is ServiceError {
-  return typeof err === 'object' && err !== null && 'code' in err && typeof (err as { code: unknown }).code === 'number';
-}
-
 const unavailable = (what: string, cause: unknown) => new UpstreamUnavailableError(`${what} could not answer`, { cause });
 
 const currencyOf = (code: CurrencyCode | undefined): 'KRW' | 'OTHER' => (code === CurrencyCode.KRW ? 'KRW' : 'OTHER');
 const limitOf = (value: { majorAmount: bigint } | undefined): bigint | null => (!value || value.majorAmount === 0n ? null : value.majorAmount);
 
-const POST_CODES: Partial<Record<PostTransferApiError_ErrorCode, string>> = {
-  [PostTransferApiError_ErrorCode.INSUFFICIENT_BALANCE]: 'INSUFFICIENT_BALANCE',
-  [PostTransferApiError_ErrorCode.INVALID_SOURCE_ACCOUNT]: 'INVALID_SOURCE_ACCOUNT',
-  [PostTransferApiError_ErrorCode.INVALID_TARGET_ACCOUNT]: 'INVALID_TARGET_ACCOUNT',
-  [PostTransferApiError_ErrorCode.IDEMPOTENCY_KEY_REUSED]: 'IDEMPOTENCY_KEY_REUSED',
-  [PostTransferApiError_ErrorCode.TRANSFER_LIMIT_EXCEEDED]: 'TRANSFER_LIMIT_EXCEEDED',
-  [PostTransferApiError_ErrorCode.INVALID_AMOUNT]: 'INVALID_AMOUNT',
+const errors = {
+  getAccountForOwner: apiErrorType(GetAccountForOwnerApiError, GetAccountForOwnerApiError_ErrorCode),
+  getTransferTarget: apiErrorType(GetTransferTargetApiError, GetTransferTargetApiError_ErrorCode),
+  postTransfer: apiErrorType(PostTransferApiError, PostTransferApiError_ErrorCode),
+  getProcess: apiErrorType(GetProcessApiError, GetProcessApiError_ErrorCode),
+  consumeProcess: apiErrorType(ConsumeProcessApiError, ConsumeProcessApiError_ErrorCode),
 };
+
+const isRefusal = (err: unknown, code: string): boolean => err instanceof UpstreamRefusal && err.code === code;
 
 /** The ledger through its internal API. `timeoutMs` bounds each call (a lost answer is retried by the caller). */
 export function grpcLedger(client: () => LedgerServiceClient, timeoutMs = 5_000): LedgerPort {
   return {
     async getAccountForOwner(ownerUserId, accountNumber) {
-      const c = client();
       try {
-        const { account } = await unary(c, c.getAccountForOwner, { ownerUserId, accountNumber }, timeoutMs);
+        const { account } = await unaryCall(client(), 'getAccountForOwner', { ownerUserId, accountNumber }, { errors: errors.getAccountForOwner, timeoutMs });
         if (!account) return undefined;
         return {
           accountNumber: account.accountNumber,
@@ -132,26 +120,24 @@ export function grpcLedger(client: () => LedgerServiceClient, timeoutMs = 5_000)
           limitPerDayMinor: limitOf(account.limitPerDay),
         };
       } catch (err) {
-        if (apiErrorCode(err, GetAccountForOwnerApiError) === GetAccountForOwnerApiError_ErrorCode.ACCOUNT_NOT_FOUND) return undefined;
+        if (isRefusal(err, 'ACCOUNT_NOT_FOUND')) return undefined;
         throw unavailable('the ledger', err);
       }
     },
     async getTransferTarget(accountNumber) {
-      const c = client();
       try {
-        const res = await unary(c, c.getTransferTarget, { accountNumber }, timeoutMs);
+        const res = await unaryCall(client(), 'getTransferTarget', { accountNumber }, { errors: errors.getTransferTarget, timeoutMs });
         return { ownerUserId: res.ownerUserId, currency: currencyOf(res.currency) };
       } catch (err) {
-        if (apiErrorCode(err, GetTransferTargetApiError) === GetTransferTargetApiError_ErrorCode.ACCOUNT_NOT_FOUND) return undefined;
+        if (isRefusal(err, 'ACCOUNT_NOT_FOUND')) return undefined;
         throw unavailable('the ledger', err);
       }
     },
     async postTransfer(input) {
-      const c = client();
       try {
-        const res = await unary(
-          c,
-          c.postTransfer,
+        const res = await unaryCall(
+          client(),
+          'postTransfer',
           {
             idempotencyKey: input.idempotencyKey,
             fromAccountNumber: input.fromAccountNumber,
@@ -170,13 +156,12 @@ export function grpcLedger(client: () => LedgerServiceClient, timeoutMs = 5_000)
               content: '',
             })),
           },
-          timeoutMs,
+          { errors: errors.postTransfer, timeoutMs },
         );
         return { entryId: res.entryId };
       } catch (err) {
-        const code = apiErrorCode(err, PostTransferApiError);
-        const name = code === undefined ? undefined : POST_CODES[code as PostTransferApiError_ErrorCode];
-        if (name) throw new DomainError(name, 'the ledger refused the transfer', { cause: err });
+        // The ledger's refusal, typed: the use case decides what it means for the transfer.
+        if (err instanceof UpstreamRefusal) throw err;
         // Deadline, reset connection, ABORTED after the ledger's own retries: the outcome is not
         // known, so the transfer stays EXECUTING and the next Execute posts again under the same key.
         throw unavailable('the ledger', err);
@@ -195,58 +180,54 @@ const STATUS: Record<number, ProcessStatus> = {
 export function grpcUsers(users: () => UserServiceClient, steps: () => ProcessStepServiceClient, timeoutMs = 5_000): UserPort {
   return {
     async createTransferProcess(userId, context) {
-      const c = users();
+      let res;
       try {
-        const res = await unary(c, c.createProcess, { userId: BigInt(userId), transactionType: AuthenticatedTransactionType.TRANSFER, transactionContext: context }, timeoutMs);
-        if (!res.process) throw new Error('CreateProcess answered without a process');
-        return res.process;
+        res = await unaryCall(users(), 'createProcess', { userId: BigInt(userId), transactionType: AuthenticatedTransactionType.TRANSFER, transactionContext: context }, { timeoutMs });
       } catch (err) {
+        if (err instanceof UpstreamUnavailableError) throw unavailable('the user service', err);
         // A refusal (no policy for this context) is a configuration bug, not an outage.
-        if (isServiceError(err) && err.code !== status.UNAVAILABLE && err.code !== status.DEADLINE_EXCEEDED) throw new Error('CreateProcess refused the transfer context', { cause: err });
-        throw unavailable('the user service', err);
+        throw new Error('CreateProcess refused the transfer context', { cause: err });
       }
+      if (!res.process) throw unavailable('the user service', new Error('CreateProcess answered without a process'));
+      return res.process;
     },
     async getProcess(input) {
-      const c = users();
       try {
-        const res = await unary(
-          c,
-          c.getProcess,
+        const res = await unaryCall(
+          users(),
+          'getProcess',
           { processId: input.processId, userId: BigInt(input.userId), signedData: input.signedData, originData: input.originData },
-          timeoutMs,
+          { errors: errors.getProcess, timeoutMs },
         );
         const processStatus = res.process ? STATUS[res.process.status] : undefined;
         if (!processStatus) throw new Error('GetProcess answered without a known process status');
         return { status: processStatus, verified: res.isVerified };
       } catch (err) {
-        if (apiErrorCode(err, GetProcessApiError) === GetProcessApiError_ErrorCode.AUTHENTICATION_PROCESS_NOT_FOUND) return undefined;
+        if (isRefusal(err, 'AUTHENTICATION_PROCESS_NOT_FOUND')) return undefined;
         throw unavailable('the user service', err);
       }
     },
     async consumeTransferProcess(input) {
-      const c = steps();
       try {
-        await unary(
-          c,
-          c.consumeProcess,
+        await unaryCall(
+          steps(),
+          'consumeProcess',
           { processId: input.processId, userId: BigInt(input.userId), transactionType: AuthenticatedTransactionType.TRANSFER, transactionContext: input.context },
-          timeoutMs,
+          { errors: errors.consumeProcess, timeoutMs },
         );
         return 'consumed';
       } catch (err) {
-        const code = apiErrorCode(err, ConsumeProcessApiError);
-        if (code === ConsumeProcessApiError_ErrorCode.AUTHENTICATION_FAILED) return 'refused';
-        if (code === ConsumeProcessApiError_ErrorCode.AUTHENTICATION_PROCESS_NOT_FOUND) return 'not-found';
+        if (isRefusal(err, 'AUTHENTICATION_FAILED')) return 'refused';
+        if (isRefusal(err, 'AUTHENTICATION_PROCESS_NOT_FOUND')) return 'not-found';
         throw unavailable('the user service', err);
       }
     },
     async findUserName(userId) {
-      const c = users();
       try {
-        const res = await unary(c, c.findByUserId, { userId }, timeoutMs);
+        const res = await unaryCall(users(), 'findByUserId', { userId }, { timeoutMs });
         return res.user?.userName;
       } catch (err) {
-        if (isServiceError(err) && err.code === status.NOT_FOUND) return undefined;
+        if (grpcStatusOf(err) === status.NOT_FOUND) return undefined;
         throw unavailable('the user service', err);
       }
     },

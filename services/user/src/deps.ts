@@ -1,4 +1,3 @@
-import { DependencyUnavailableError } from '@kfrm/errors';
 import type { Logger } from '@kfrm/logging';
 import type { ResidentIdSealer } from './resident-id-seal';
 import type { UserDb } from './user.repository';
@@ -46,10 +45,8 @@ export const DEFAULT_TTLS = {
 } as const;
 
 /**
- * A dependency (another service) could not be reached or answered unexpectedly (UNAVAILABLE):
- * the caller may retry, and nothing is decided on a guess (a signature is never reported as
- * invalid because auth was down).
+ * A dependency (another service) could not be reached or answered unexpectedly: the shared
+ * outage error of internal calls (UNAVAILABLE), so nothing is decided on a guess (a signature is
+ * never reported as invalid because auth was down).
  */
-export class UpstreamUnavailableError extends DependencyUnavailableError {
-  override name = 'UpstreamUnavailableError';
-}
+export { UpstreamUnavailableError } from '@kfrm/errors';

@@ -4,8 +4,8 @@ import {
   GetReleasedAppVersionApiError,
   GetReleasedAppVersionApiError_ErrorCode,
 } from '@kfrm/proto/gen/kfrm/api/appversion/app_version';
-import { apiErrorType, defineService } from '@kfrm/server-kit';
-import { pickReleasedVersions } from './app-version';
+import { apiErrorType, defineService, raises } from '@kfrm/server-kit';
+import { pickReleasedVersions, type ReleasedVersionsCode } from './app-version';
 import { listReleasedVersions } from './app-version.repository';
 import type { AppVersionTable } from './app-version.table';
 
@@ -23,6 +23,7 @@ export function appVersionHandlers(db: Kysely<{ app_versions: AppVersionTable }>
       getReleasedAppVersion: {
         access: 'public',
         errors: apiErrorType(GetReleasedAppVersionApiError, GetReleasedAppVersionApiError_ErrorCode),
+        raises: raises<ReleasedVersionsCode>(),
       },
     },
   );

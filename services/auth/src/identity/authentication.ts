@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { openEncryptedText } from '@kfrm/e2e-crypto';
-import { DomainError } from '@kfrm/errors';
+import { DomainError, isDomainError } from '@kfrm/errors';
 import {
   AuthenticatedTransactionType,
   Authentication_AuthenticationStatus,
@@ -13,7 +13,6 @@ import { verifyBiometricSignature } from './biometric-key';
 import { throttle, type IdentityDeps } from './identity-deps';
 import * as repo from './identity.repository';
 import type { SecretKind } from './identity.table';
-import { isDomainError } from './remote';
 
 const TEN_MINUTES_MS = 10 * 60_000;
 /** Longer than any process lives: a used challenge must stay used until its process is gone. */

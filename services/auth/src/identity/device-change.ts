@@ -1,10 +1,9 @@
-import { DomainError } from '@kfrm/errors';
+import { DomainError, isDomainError } from '@kfrm/errors';
 import { AuthenticatedTransactionType } from '@kfrm/proto/gen/kfrm/api/common/common';
 import { UserStatus } from '@kfrm/proto/gen/kfrm/api/common/user/status/user_status';
 import { authenticationFailed, deviceChangeKey, deviceChangeOwner } from './authentication';
 import { throttle, type IdentityDeps } from './identity-deps';
 import * as repo from './identity.repository';
-import { isDomainError } from './remote';
 
 const notAllowed = () => new DomainError('DEVICE_CHANGE_NOT_ALLOWED', 'the device cannot be changed now');
 const HOUR_MS = 60 * 60_000;

@@ -1,10 +1,9 @@
-import { DomainError, PermissionDeniedError } from '@kfrm/errors';
+import { DomainError, isDomainError, PermissionDeniedError } from '@kfrm/errors';
 import { AuthenticatedTransactionType } from '@kfrm/proto/gen/kfrm/api/common/common';
 import { UserStatus } from '@kfrm/proto/gen/kfrm/api/common/user/status/user_status';
 import { authenticationFailed } from './authentication';
 import type { IdentityDeps } from './identity-deps';
 import * as repo from './identity.repository';
-import { isDomainError } from './remote';
 
 /** Login with a LOGIN process, and session refresh; everything bound to the calling device. */
 export function createLogin(deps: IdentityDeps) {

@@ -1,6 +1,6 @@
 import { checkPattern, checkPin } from '@kfrm/credentials';
 import { openEncryptedText } from '@kfrm/e2e-crypto';
-import { DomainError, InvalidArgumentError, PermissionDeniedError } from '@kfrm/errors';
+import { DomainError, InvalidArgumentError, isDomainError, PermissionDeniedError } from '@kfrm/errors';
 import { createVerificationToken, issueSigningCertificate, parseSigningCsr, SigningError, verifySignedData } from '@kfrm/pki';
 import type { EncryptedMessage } from '@kfrm/proto/gen/kfrm/api/common/common';
 import { UserStatus } from '@kfrm/proto/gen/kfrm/api/common/user/status/user_status';
@@ -9,7 +9,6 @@ import { parseBiometricPublicKey } from './biometric-key';
 import { throttle, type IdentityDeps } from './identity-deps';
 import * as repo from './identity.repository';
 import type { SecretKind } from './identity.table';
-import { isDomainError } from './remote';
 import type { User } from './user-directory';
 
 const HOUR_MS = 60 * 60_000;

@@ -1,9 +1,8 @@
-import { DomainError, InvalidArgumentError } from '@kfrm/errors';
+import { DomainError, InvalidArgumentError, isDomainError } from '@kfrm/errors';
 import { UserStatus } from '@kfrm/proto/gen/kfrm/api/common/user/status/user_status';
 import type { IdentityDeps } from './identity-deps';
 import * as repo from './identity.repository';
 import type { SecretKind } from './identity.table';
-import { isDomainError } from './remote';
 
 const KINDS: readonly SecretKind[] = ['pin', 'pattern'];
 const MAX_REASON_CHARS = 256;

@@ -1,4 +1,7 @@
-import type { InternalClients } from '@kfrm/runtime';
+import { status } from '@grpc/grpc-js';
+import { DomainError, InvalidArgumentError, isDomainError, UpstreamRefusal, UpstreamUnavailableError } from '@kfrm/errors';
+import { grpcStatusOf, unaryCall, type InternalClients } from '@kfrm/runtime';
+import { apiErrorType } from '@kfrm/server-kit';
 import type { AuthenticatedTransactionType, AuthenticationProcess, AuthenticationType } from '@kfrm/proto/gen/kfrm/api/common/common';
 import type { UserStatus } from '@kfrm/proto/gen/kfrm/api/common/user/status/user_status';
 import {
@@ -46,7 +49,6 @@ import {
   type RegisterUserRequest,
   type RegisterUserResponse,
 } from '@kfrm/proto/gen/kfrm/api/user/user_internal';
-import { callRemote, isDomainError } from './remote';
 
 export type { User };
 
@@ -92,7 +94,38 @@ export interface UserDirectory {
   revokeDevice(deviceId: bigint): Promise<void>;
 }
 
-const errors = <M, C extends Record<string | number, string | number>>(message: M, codes: C) => ({ message: message as never, codes });
+const errors = {
+  registerUser: apiErrorType(RegisterUserApiError, RegisterUserApiError_ErrorCode),
+  findByUserToken: apiErrorType(FindByUserTokenApiError, FindByUserTokenApiError_ErrorCode),
+  // FindByUserId shares FindBySessionToken's ApiError (USER_NOT_FOUND).
+  findByUserId: apiErrorType(FindBySessionTokenApiError, FindBySessionTokenApiError_ErrorCode),
+  updateUserStatus: apiErrorType(UpdateUserStatusApiError, UpdateUserStatusApiError_ErrorCode),
+  updateCustomerInfo: apiErrorType(UpdateCustomerInfoApiError, UpdateCustomerInfoApiError_ErrorCode),
+  updateKyc: apiErrorType(UpdateKycApiError, UpdateKycApiError_ErrorCode),
+  bindDevice: apiErrorType(BindDeviceApiError, BindDeviceApiError_ErrorCode),
+  createProcess: apiErrorType(CreateProcessApiError, CreateProcessApiError_ErrorCode),
+  getRunningProcess: apiErrorType(GetRunningProcessApiError, GetRunningProcessApiError_ErrorCode),
+  completeAuthentication: apiErrorType(CompleteAuthenticationApiError, CompleteAuthenticationApiError_ErrorCode),
+  consumeProcess: apiErrorType(ConsumeProcessApiError, ConsumeProcessApiError_ErrorCode),
+  createSession: apiErrorType(CreateSessionApiError, CreateSessionApiError_ErrorCode),
+  rotateSession: apiErrorType(RotateSessionApiError, RotateSessionApiError_ErrorCode),
+  revokeDevice: apiErrorType(RevokeDeviceApiError, RevokeDeviceApiError_ErrorCode),
+};
+
+/**
+ * What a failed call to the user or device service becomes for auth's use cases. Their seed
+ * codes are the ones auth's own methods answer for the same facts (USER_NOT_FOUND,
+ * AUTHENTICATION_FAILED, …; ADR 0003), so a refusal comes back as a DomainError with the same
+ * code; the use cases translate the few they must. An outage stays UpstreamUnavailableError
+ * (UNAVAILABLE: an identity check that cannot be made is never a pass); a value the other service
+ * refused came from this call's request (INVALID_ARGUMENT); anything else is a bug (INTERNAL).
+ */
+function asAuthError(err: unknown): never {
+  if (err instanceof UpstreamRefusal) throw new DomainError(err.code, err.message, { cause: err });
+  if (err instanceof UpstreamUnavailableError) throw err;
+  if (grpcStatusOf(err) === status.INVALID_ARGUMENT) throw new InvalidArgumentError((err as { details?: string }).details || 'invalid argument');
+  throw new Error(`internal call failed with status ${grpcStatusOf(err)}`, { cause: err });
+}
 
 export function createUserDirectory(clients: InternalClients): UserDirectory {
   const accounts = () => clients.get(UserAccountServiceClient);
@@ -107,12 +140,11 @@ export function createUserDirectory(clients: InternalClients): UserDirectory {
     refreshExpiredAt: r.refreshExpiredAt,
   });
   return {
-    registerUser: (request) => callRemote(accounts(), accounts().registerUser, request, errors(RegisterUserApiError, RegisterUserApiError_ErrorCode)),
+    registerUser: (request) => unaryCall(accounts(), 'registerUser', request, { errors: errors.registerUser }).catch(asAuthError),
     async findByUserToken(userToken) {
       if (!userToken) return undefined;
       try {
-        const c = accounts();
-        const r = await callRemote(c, c.findByUserToken, { userToken }, errors(FindByUserTokenApiError, FindByUserTokenApiError_ErrorCode));
+        const r = await unaryCall(accounts(), 'findByUserToken', { userToken }, { errors: errors.findByUserToken }).catch(asAuthError);
         return r.user && { ...r.user, deviceUuid: r.deviceUuid };
       } catch (err) {
         if (isDomainError(err, 'USER_NOT_FOUND')) return undefined;
@@ -121,69 +153,57 @@ export function createUserDirectory(clients: InternalClients): UserDirectory {
     },
     async findByUserId(userId) {
       try {
-        const c = users();
-        return (await callRemote(c, c.findByUserId, { userId: String(userId) }, errors(FindBySessionTokenApiError, FindBySessionTokenApiError_ErrorCode))).user;
+        return (await unaryCall(users(), 'findByUserId', { userId: String(userId) }, { errors: errors.findByUserId }).catch(asAuthError)).user;
       } catch (err) {
         if (isDomainError(err, 'USER_NOT_FOUND')) return undefined;
         throw err;
       }
     },
     async updateUserStatus(userId, expectedStatus, newStatus, reason, options) {
-      const c = accounts();
-      await callRemote(c, c.updateUserStatus, { userId, expectedStatus, newStatus, reason, unlock: options?.unlock === true }, errors(UpdateUserStatusApiError, UpdateUserStatusApiError_ErrorCode));
+      await unaryCall(accounts(), 'updateUserStatus', { userId, expectedStatus, newStatus, reason, unlock: options?.unlock === true }, { errors: errors.updateUserStatus }).catch(asAuthError);
     },
     async updateCustomerInfo(userId, residentId, name) {
-      const c = accounts();
-      return (await callRemote(c, c.updateCustomerInfo, { userId, residentId, name }, errors(UpdateCustomerInfoApiError, UpdateCustomerInfoApiError_ErrorCode))).customerId;
+      return (await unaryCall(accounts(), 'updateCustomerInfo', { userId, residentId, name }, { errors: errors.updateCustomerInfo }).catch(asAuthError)).customerId;
     },
     async updateKyc(userId, kycStatus, reason) {
-      const c = accounts();
-      await callRemote(c, c.updateKyc, { userId, kycStatus, reason }, errors(UpdateKycApiError, UpdateKycApiError_ErrorCode));
+      await unaryCall(accounts(), 'updateKyc', { userId, kycStatus, reason }, { errors: errors.updateKyc }).catch(asAuthError);
     },
     async bindDevice(userId, deviceId, deviceUuid) {
-      const c = accounts();
-      return (await callRemote(c, c.bindDevice, { userId, deviceId, deviceUuid }, errors(BindDeviceApiError, BindDeviceApiError_ErrorCode))).previousDeviceId;
+      return (await unaryCall(accounts(), 'bindDevice', { userId, deviceId, deviceUuid }, { errors: errors.bindDevice }).catch(asAuthError)).previousDeviceId;
     },
     async createProcess(userId, transactionType, transactionContext) {
-      const c = users();
-      const r = await callRemote(c, c.createProcess, { userId, transactionType, transactionContext }, errors(CreateProcessApiError, CreateProcessApiError_ErrorCode));
+      const r = await unaryCall(users(), 'createProcess', { userId, transactionType, transactionContext }, { errors: errors.createProcess }).catch(asAuthError);
       if (!r.process) throw new Error('CreateProcess answered without a process');
       return r.process;
     },
     async getRunningProcess(processId, userId) {
-      const c = steps();
-      const r = await callRemote(c, c.getRunningProcess, { processId, userId }, errors(GetRunningProcessApiError, GetRunningProcessApiError_ErrorCode));
+      const r = await unaryCall(steps(), 'getRunningProcess', { processId, userId }, { errors: errors.getRunningProcess }).catch(asAuthError);
       if (!r.process) throw new Error('GetRunningProcess answered without a process');
       return { process: r.process, transactionType: r.transactionType };
     },
     async completeAuthentication(processId, userId, type) {
-      const c = steps();
-      const r = await callRemote(c, c.completeAuthentication, { processId, userId, type }, errors(CompleteAuthenticationApiError, CompleteAuthenticationApiError_ErrorCode));
+      const r = await unaryCall(steps(), 'completeAuthentication', { processId, userId, type }, { errors: errors.completeAuthentication }).catch(asAuthError);
       if (!r.process) throw new Error('CompleteAuthentication answered without a process');
       return r.process;
     },
     async consumeProcess(processId, userId, transactionType, transactionContext) {
-      const c = steps();
-      await callRemote(c, c.consumeProcess, { processId, userId, transactionType, transactionContext }, errors(ConsumeProcessApiError, ConsumeProcessApiError_ErrorCode));
+      await unaryCall(steps(), 'consumeProcess', { processId, userId, transactionType, transactionContext }, { errors: errors.consumeProcess }).catch(asAuthError);
     },
     async createSession(userId, deviceId, processId) {
-      const c = sessions();
-      return tokens(await callRemote(c, c.createSession, { userId, deviceId, processId }, errors(CreateSessionApiError, CreateSessionApiError_ErrorCode)));
+      return tokens(await unaryCall(sessions(), 'createSession', { userId, deviceId, processId }, { errors: errors.createSession }).catch(asAuthError));
     },
     async rotateSession(refreshToken, deviceId) {
-      const c = sessions();
-      return tokens(await callRemote(c, c.rotateSession, { refreshToken, deviceId }, errors(RotateSessionApiError, RotateSessionApiError_ErrorCode)));
+      return tokens(await unaryCall(sessions(), 'rotateSession', { refreshToken, deviceId }, { errors: errors.rotateSession }).catch(asAuthError));
     },
     async revokeSessions(userId, deviceId, reason) {
-      const c = sessions();
-      return (await callRemote(c, c.revokeSessions, { userId, deviceId, reason })).revoked;
+      return (await unaryCall(sessions(), 'revokeSessions', { userId, deviceId, reason }).catch(asAuthError)).revoked;
     },
     async revokeDevice(deviceId) {
-      const c = devices();
       try {
-        await callRemote(c, c.revokeDevice, { deviceId, reason: RevocationReason.REVOCATION_REASON_DEVICE_CHANGED }, errors(RevokeDeviceApiError, RevokeDeviceApiError_ErrorCode));
+        await unaryCall(devices(), 'revokeDevice', { deviceId, reason: RevocationReason.REVOCATION_REASON_DEVICE_CHANGED }, { errors: errors.revokeDevice });
       } catch (err) {
-        if (!isDomainError(err, 'DEVICE_NOT_FOUND')) throw err;
+        if (err instanceof UpstreamRefusal && err.code === 'DEVICE_NOT_FOUND') return;
+        asAuthError(err);
       }
     },
   };

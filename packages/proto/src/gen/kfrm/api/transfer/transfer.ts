@@ -36,6 +36,8 @@ export const protobufFileName = "kfrm/api/transfer/transfer.proto";
  *   `<Method>ApiError { ErrorCode code = 1; }` convention (see
  *   kfrm/api/common/error.proto);
  * - field numbers: 1..n in the order the seed lists the fields.
+ * - ExecuteApiError.ErrorCode IDEMPOTENCY_KEY_REUSED is an additive extension
+ *   (documented at the value).
  * Descriptions are the seed's, kept verbatim (including the truncated
  * "이체 사전 검사 응답 모").
  */
@@ -214,6 +216,14 @@ export enum ExecuteApiError_ErrorCode {
   INVALID_TARGET_ACCOUNT = 2,
   INVALID_TARGET_INSTITUTION = 3,
   INVALID_SOURCE_ACCOUNT = 4,
+  /**
+   * IDEMPOTENCY_KEY_REUSED - Not in the seed (additive extension): the ledger already holds a posting
+   * under this transfer's idempotency key with another request body (an
+   * earlier attempt whose answer was lost, sent by an older release). The
+   * transfer is neither refused nor confirmed: it stays executing until an
+   * operator reconciles it. Status ALREADY_EXISTS.
+   */
+  IDEMPOTENCY_KEY_REUSED = 5,
   UNRECOGNIZED = -1,
 }
 
@@ -234,6 +244,9 @@ export function executeApiError_ErrorCodeFromJSON(object: any): ExecuteApiError_
     case 4:
     case "INVALID_SOURCE_ACCOUNT":
       return ExecuteApiError_ErrorCode.INVALID_SOURCE_ACCOUNT;
+    case 5:
+    case "IDEMPOTENCY_KEY_REUSED":
+      return ExecuteApiError_ErrorCode.IDEMPOTENCY_KEY_REUSED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -253,6 +266,8 @@ export function executeApiError_ErrorCodeToJSON(object: ExecuteApiError_ErrorCod
       return "INVALID_TARGET_INSTITUTION";
     case ExecuteApiError_ErrorCode.INVALID_SOURCE_ACCOUNT:
       return "INVALID_SOURCE_ACCOUNT";
+    case ExecuteApiError_ErrorCode.IDEMPOTENCY_KEY_REUSED:
+      return "IDEMPOTENCY_KEY_REUSED";
     case ExecuteApiError_ErrorCode.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
