@@ -61,7 +61,14 @@ interface Result {
   refused: number;
 }
 
-async function runLedger(mode: keyof typeof MODES, clients: number, hot: boolean, accounts: string[], hotAccount: string, runId: string): Promise<Result> {
+async function runLedger(
+  mode: keyof typeof MODES,
+  clients: number,
+  hot: boolean,
+  accounts: string[],
+  hotAccount: string,
+  runId: string,
+): Promise<Result> {
   const options = MODES[mode](clients);
   // A pool per run, as large as the mode can use, closed afterwards (pgbench needs the connections).
   const db = await openDatabase({ databaseUrl: benchUrl, poolMax: (options.maxConcurrentBatches ?? 4) + 1 });
@@ -82,7 +89,15 @@ async function runLedger(mode: keyof typeof MODES, clients: number, hot: boolean
         if (to === from) to = accounts[(accounts.indexOf(from) + 1) % accounts.length]!;
         const start = performance.now();
         try {
-          await ledger.postTransfer({ idempotencyKey: `${runId}-${c}-${seq++}`, fromAccountNumber: from, toAccountNumber: to, amount: { currency: 'KRW', minor: 1n }, debitMemo: 'bench', creditMemo: 'bench', events: [] });
+          await ledger.postTransfer({
+            idempotencyKey: `${runId}-${c}-${seq++}`,
+            fromAccountNumber: from,
+            toAccountNumber: to,
+            amount: { currency: 'KRW', minor: 1n },
+            debitMemo: 'bench',
+            creditMemo: 'bench',
+            events: [],
+          });
           latencies.push(performance.now() - start);
         } catch {
           refused++;
@@ -98,7 +113,9 @@ async function runLedger(mode: keyof typeof MODES, clients: number, hot: boolean
 
 function runPgbench(url: string, clients: number): number | undefined {
   const threads = Math.max(1, Math.min(clients, cpus().length));
-  const out = spawnSync('pgbench', ['-M', 'prepared', '-c', String(clients), '-j', String(threads), '-T', String(seconds), '-n', url], { encoding: 'utf8' });
+  const out = spawnSync('pgbench', ['-M', 'prepared', '-c', String(clients), '-j', String(threads), '-T', String(seconds), '-n', url], {
+    encoding: 'utf8',
+  });
   const match = /tps = ([\d.]+) \(without initial connection time\)/.exec(out.stdout) ?? /tps = ([\d.]+)/.exec(out.stdout);
   if (!match) {
     console.error('pgbench failed:', out.stderr.slice(0, 500));
@@ -119,9 +136,14 @@ try {
   const setupPoster = new LedgerPoster(kysely, { maxBatchSize: 64, lingerMs: 0 });
   const setup = createLedger({ db: kysely, poster: setupPoster, store: createMemoryStore() });
   const accounts: string[] = [];
-  for (let i = 0; i < ACCOUNTS; i++) accounts.push((await setup.createAccount({ ownerUserId: `bench-${i}`, name: `bench ${i}`, currency: 'KRW' })).accountNumber);
+  for (let i = 0; i < ACCOUNTS; i++)
+    accounts.push((await setup.createAccount({ ownerUserId: `bench-${i}`, name: `bench ${i}`, currency: 'KRW' })).accountNumber);
   const hotAccount = (await setup.createAccount({ ownerUserId: 'bench-hot', name: 'hot', currency: 'KRW' })).accountNumber;
-  await Promise.all(accounts.map((a, i) => setup.deposit({ idempotencyKey: `fund-${i}`, accountNumber: a, amount: { currency: 'KRW', minor: 10n ** 12n }, memo: 'fund' })));
+  await Promise.all(
+    accounts.map((a, i) =>
+      setup.deposit({ idempotencyKey: `fund-${i}`, accountNumber: a, amount: { currency: 'KRW', minor: 10n ** 12n }, memo: 'fund' }),
+    ),
+  );
   await setupPoster.close();
   await db.close();
 
@@ -146,8 +168,12 @@ try {
   }
 
   const f = (n: number | undefined, digits = 0) => (n === undefined || Number.isNaN(n) ? '-' : n.toFixed(digits));
-  console.log(`\nledger benchmark: ${seconds}s per run, synchronous_commit=${syncCommit}, ${cpus().length} CPUs, batched = ${JSON.stringify(MODES.batched(1))}`);
-  console.log('| workload | clients | unbatched tx/s | p50 / p99 ms | batched tx/s | p50 / p99 ms | pgbench TPC-B tps | batched / pgbench |');
+  console.log(
+    `\nledger benchmark: ${seconds}s per run, synchronous_commit=${syncCommit}, ${cpus().length} CPUs, batched = ${JSON.stringify(MODES.batched(1))}`,
+  );
+  console.log(
+    '| workload | clients | unbatched tx/s | p50 / p99 ms | batched tx/s | p50 / p99 ms | pgbench TPC-B tps | batched / pgbench |',
+  );
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of rows) {
     console.log(

@@ -21,16 +21,33 @@ const dataDir = await mkdtemp(join(tmpdir(), 'kfrm-bench-steps-'));
 const database = await openTestDatabase({ poolMax: 10 });
 const baseStore = await createStore({ redisUrl: process.env.REDIS_URL });
 const store = prefixed(baseStore, `bench-${randomBytes(4).toString('hex')}:`);
-const running = await startServices([userModule, deviceModule, e2eKeyModule, createAuthModule({ settings: { secretChecksPerDeviceWindow: 1_000_000 } })], {
-  name: 'bench-steps',
-  env: { KFRM_DATA_DIR: dataDir, KFRM_MOBILE_LISTEN: '127.0.0.1:0', KFRM_INTERNAL_LISTEN: '127.0.0.1:0', KFRM_MIGRATE_ON_START: 'true', LOG_LEVEL: 'warn' },
-  db: database,
-  store,
-});
+const running = await startServices(
+  [userModule, deviceModule, e2eKeyModule, createAuthModule({ settings: { secretChecksPerDeviceWindow: 1_000_000 } })],
+  {
+    name: 'bench-steps',
+    env: {
+      KFRM_DATA_DIR: dataDir,
+      KFRM_MOBILE_LISTEN: '127.0.0.1:0',
+      KFRM_INTERNAL_LISTEN: '127.0.0.1:0',
+      KFRM_MIGRATE_ON_START: 'true',
+      LOG_LEVEL: 'warn',
+    },
+    db: database,
+    store,
+  },
+);
 try {
   const app = new AppClient({ address: `127.0.0.1:${running.mobilePort}`, serverCaPem: await readFile(running.serverCaCertFile) });
   await app.registerDevice();
-  const user = await registerUser(app, { name: 'Steps', phoneNumber: '010-2468-1357', deviceUuid: 'steps', pin: PIN, pattern: '14763', residentId: '900115-1234567', biometric: false });
+  const user = await registerUser(app, {
+    name: 'Steps',
+    phoneNumber: '010-2468-1357',
+    deviceUuid: 'steps',
+    pin: PIN,
+    pattern: '14763',
+    residentId: '900115-1234567',
+    biometric: false,
+  });
   const login = app.client(LoginServiceClient);
   const authn = app.client(AuthenticationServiceClient);
   const totals = { prepare: 0, encrypt: 0, authenticate: 0, login: 0 };

@@ -92,8 +92,12 @@ try {
     rows.push([String(workers), logins.toFixed(1), verifies.toFixed(1), (logins / verifies).toFixed(2)]);
   }
   const p = OWASP_ARGON2ID_PARAMETERS;
-  console.log(`argon2id m=${p.memoryCostKiB} KiB t=${p.timeCost} p=${p.parallelism}; ${seconds}s per step; UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? '4 (default)'}`);
-  console.log(`database: ${backend.databaseSource}; store: ${process.env.REDIS_URL ? 'redis' : 'memory'}; backend in its own process, load generator in this one`);
+  console.log(
+    `argon2id m=${p.memoryCostKiB} KiB t=${p.timeCost} p=${p.parallelism}; ${seconds}s per step; UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? '4 (default)'}`,
+  );
+  console.log(
+    `database: ${backend.databaseSource}; store: ${process.env.REDIS_URL ? 'redis' : 'memory'}; backend in its own process, load generator in this one`,
+  );
   console.log('| concurrency | logins/s (gRPC) | argon2 verifies/s | ratio |');
   console.log('|---:|---:|---:|---:|');
   for (const row of rows) console.log(`| ${row.join(' | ')} |`);

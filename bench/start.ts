@@ -40,7 +40,15 @@ async function timeStart(runner: Runner, env: Record<string, string>): Promise<n
   const started = performance.now();
   const child = spawn(process.execPath, command(runner), {
     cwd: root,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env, KFRM_MOBILE_LISTEN: '127.0.0.1:0', KFRM_INTERNAL_LISTEN: `127.0.0.1:${internalPort}`, KFRM_METRICS_LISTEN: '127.0.0.1:0', LOG_LEVEL: 'warn' },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/root',
+      ...env,
+      KFRM_MOBILE_LISTEN: '127.0.0.1:0',
+      KFRM_INTERNAL_LISTEN: `127.0.0.1:${internalPort}`,
+      KFRM_METRICS_LISTEN: '127.0.0.1:0',
+      LOG_LEVEL: 'warn',
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -85,7 +93,13 @@ try {
   });
   for (const runner of ['tsx', 'compiled'] as const) {
     const cases: { mode: string; env: () => Record<string, string> }[] = [
-      { mode: 'embedded default', env: (() => { const dir = join(scratch, `embedded-${runner}`); return () => ({ KFRM_DATA_DIR: dir }); })() },
+      {
+        mode: 'embedded default',
+        env: (() => {
+          const dir = join(scratch, `embedded-${runner}`);
+          return () => ({ KFRM_DATA_DIR: dir });
+        })(),
+      },
     ];
     const adminUrl = process.env.DATABASE_URL;
     if (adminUrl && process.env.REDIS_URL) {
@@ -110,13 +124,17 @@ try {
   console.log('\nstart to first SERVING (grpc.health.v1, internal listener), ms:');
   console.log('| runner | mode | cold (first start, migrations) | warm (median of starts) | warm, each | load avg (1/5/15 min) |');
   console.log('|---|---|---:|---:|---|---|');
-  for (const r of rows) console.log(`| ${r.runner} | ${r.mode} | ${r.cold.toFixed(0)} | ${median(r.warm).toFixed(0)} | ${r.warm.map((w) => w.toFixed(0)).join(', ')} | ${r.load} |`);
+  for (const r of rows)
+    console.log(
+      `| ${r.runner} | ${r.mode} | ${r.cold.toFixed(0)} | ${median(r.warm).toFixed(0)} | ${r.warm.map((w) => w.toFixed(0)).join(', ')} | ${r.load} |`,
+    );
   for (const mode of new Set(rows.map((r) => r.mode))) {
     const tsx = rows.find((r) => r.runner === 'tsx' && r.mode === mode);
     const compiled = rows.find((r) => r.runner === 'compiled' && r.mode === mode);
     if (tsx && compiled) console.log(`${mode}: compiled / tsx warm = ${(median(compiled.warm) / median(tsx.warm)).toFixed(2)}`);
   }
 } finally {
-  for (const name of databases) execFileSync('psql', ['-X', '-q', '-d', process.env.DATABASE_URL!, '-c', `drop database if exists "${name}" with (force)`]);
+  for (const name of databases)
+    execFileSync('psql', ['-X', '-q', '-d', process.env.DATABASE_URL!, '-c', `drop database if exists "${name}" with (force)`]);
   rmSync(scratch, { recursive: true, force: true });
 }

@@ -244,7 +244,12 @@ try {
       await unary(casa, casa.agreeTerms, { agreements: terms.map((t) => ({ termId: t.id, agreed: true })) }, session);
       const opened = await unary(casa, casa.completeOpening, { password: ACCOUNT_PASSWORD }, session);
       const accountNumber = opened.account!.accountNumber;
-      await unary(ledger, ledger.deposit, { idempotencyKey: `bench-fund-${accountNumber}`, accountNumber, amount: krw(FUNDING_KRW), memo: 'bench funding' });
+      await unary(ledger, ledger.deposit, {
+        idempotencyKey: `bench-fund-${accountNumber}`,
+        accountNumber,
+        amount: krw(FUNDING_KRW),
+        memo: 'bench funding',
+      });
       phones[i] = { app, user, session, accountNumber };
     },
   );
@@ -269,7 +274,14 @@ try {
     const preCheck = await unary(
       transfers,
       transfers.getPreCheck,
-      { sourceAccountNumber: phone.accountNumber, targetAccountNumber: target, targetInstitutionCode: OWN_INSTITUTION, amount, recipientVisibleMessage: 'bench', selfVisibleMessage: 'bench' },
+      {
+        sourceAccountNumber: phone.accountNumber,
+        targetAccountNumber: target,
+        targetInstitutionCode: OWN_INSTITUTION,
+        amount,
+        recipientVisibleMessage: 'bench',
+        selfVisibleMessage: 'bench',
+      },
       phone.session,
     );
     const processId = preCheck.process?.processId;
@@ -293,7 +305,13 @@ try {
         recipientVisibleMessage: 'bench',
         selfVisibleMessage: 'bench',
         authenticationProcessId: processId,
-        signatureInfo: { signedData: signature.base64, sourceAccountNumber: phone.accountNumber, targetAccountNumber: target, targetInstitutionCode: OWN_INSTITUTION, amount },
+        signatureInfo: {
+          signedData: signature.base64,
+          sourceAccountNumber: phone.accountNumber,
+          targetAccountNumber: target,
+          targetInstitutionCode: OWN_INSTITUTION,
+          amount,
+        },
       },
       phone.session,
     );
@@ -336,7 +354,15 @@ try {
   for (let k = 0; k < 10; k++) if (!(await hasher.verifySecret(pinHash, PIN))) throw new Error('argon2 verify failed');
   const argonMs = (performance.now() - argonStart) / 10;
 
-  const rows: { workload: string; clients: number; full: Result; phases: Phases; post: Result; pgbench: number | undefined; load: string }[] = [];
+  const rows: {
+    workload: string;
+    clients: number;
+    full: Result;
+    phases: Phases;
+    post: Result;
+    pgbench: number | undefined;
+    load: string;
+  }[] = [];
   for (const hotScenario of [false, true]) {
     for (const clients of clientCounts) {
       // E2E key sessions last 10 minutes: a fresh one per run for every phone.
@@ -347,7 +373,15 @@ try {
       const post = await closedLoop(clients, (c, next) => postOnly(senders[c]!, targetOf(c, next, hotScenario)));
       // pgbench at scale 1 has a single branch row every transaction updates: its own hot row.
       const pgbench = haveTools && !hotScenario ? runPgbench(pgbenchUrl, clients) : rows.find((r) => r.clients === clients)?.pgbench;
-      rows.push({ workload: hotScenario ? 'one hot account (credited)' : `${senders.length} accounts, random pairs`, clients, full, phases, post, pgbench, load });
+      rows.push({
+        workload: hotScenario ? 'one hot account (credited)' : `${senders.length} accounts, random pairs`,
+        clients,
+        full,
+        phases,
+        post,
+        pgbench,
+        load,
+      });
       console.error(`done: ${rows.at(-1)!.workload}, ${clients} clients (load ${load})`);
     }
   }
@@ -358,7 +392,9 @@ try {
     `\ntransfer benchmark: ${seconds}s per run, ${USERS} users set up in ${setupSeconds.toFixed(0)}s, synchronous_commit=${syncCommit}, ${cpus().length} CPUs, ` +
       `pool ${poolMax}, database ${backend.databaseSource}, store ${process.env.REDIS_URL ? 'redis' : 'memory'}, ledger batching ${process.env.KFRM_LEDGER_BATCH_MAX ?? 'default'}`,
   );
-  console.log('| workload | clients | transfers/s (full) | p50 / p99 ms | CPU ms / transfer (backend, phones, pg+redis) | PostTransfer/s (ledger only) | p50 / p99 ms | CPU ms / post (backend, pg+redis) | pgbench TPC-B tps | full / pgbench | ledger / pgbench | load avg (1/5/15 min) |');
+  console.log(
+    '| workload | clients | transfers/s (full) | p50 / p99 ms | CPU ms / transfer (backend, phones, pg+redis) | PostTransfer/s (ledger only) | p50 / p99 ms | CPU ms / post (backend, pg+redis) | pgbench TPC-B tps | full / pgbench | ledger / pgbench | load avg (1/5/15 min) |',
+  );
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const r of rows) {
     console.log(
@@ -373,10 +409,16 @@ try {
     console.log(`| ${r.workload} | ${r.clients} | ${PHASES.map((p) => f(n ? r.phases[p] / n : NaN, 1)).join(' | ')} |`);
   }
   const a = OWASP_ARGON2ID_PARAMETERS;
-  console.log(`\none argon2id verify (m=${a.memoryCostKiB} KiB t=${a.timeCost} p=${a.parallelism}), alone, sequential: ${argonMs.toFixed(1)} ms`);
+  console.log(
+    `\none argon2id verify (m=${a.memoryCostKiB} KiB t=${a.timeCost} p=${a.parallelism}), alone, sequential: ${argonMs.toFixed(1)} ms`,
+  );
   for (const r of rows) {
-    for (const [kind, result] of [['full', r.full], ['ledger', r.post]] as const) {
-      for (const [reason, count] of result.failed) console.log(`(${r.workload}, ${r.clients} clients, ${kind}: ${count} failed: ${reason})`);
+    for (const [kind, result] of [
+      ['full', r.full],
+      ['ledger', r.post],
+    ] as const) {
+      for (const [reason, count] of result.failed)
+        console.log(`(${r.workload}, ${r.clients} clients, ${kind}: ${count} failed: ${reason})`);
     }
   }
 } finally {

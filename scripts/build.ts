@@ -56,7 +56,9 @@ export async function buildDist(): Promise<void> {
     sourcemap: true,
     logLevel: 'warning',
     // Bundled CommonJS packages call require() for Node's built-ins.
-    banner: { js: "import { createRequire as __kfrmCreateRequire } from 'node:module'; const require = __kfrmCreateRequire(import.meta.url);" },
+    banner: {
+      js: "import { createRequire as __kfrmCreateRequire } from 'node:module'; const require = __kfrmCreateRequire(import.meta.url);",
+    },
   });
   // @kfrm/proto finds its descriptor set next to the code: dist/gen/ once bundled.
   await mkdir(join(outdir, 'gen'), { recursive: true });

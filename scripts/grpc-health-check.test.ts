@@ -52,9 +52,9 @@ describe('grpc-health-check', () => {
     const caPem = readFileSync(secrets.serverCaCertFile);
     expect(await checkHealth({ address: `127.0.0.1:${tls.port}`, caPem })).toBe('SERVING');
     expect(await checkHealth({ address: `localhost:${tls.port}`, caPem, serverName: 'localhost' })).toBe('SERVING');
-    await expect(checkHealth({ address: `127.0.0.1:${tls.port}`, caPem: readFileSync(secrets.deviceCaCertFile), timeoutMs: 2_000 })).rejects.toThrow(
-      HealthCheckError,
-    );
+    await expect(
+      checkHealth({ address: `127.0.0.1:${tls.port}`, caPem: readFileSync(secrets.deviceCaCertFile), timeoutMs: 2_000 }),
+    ).rejects.toThrow(HealthCheckError);
   });
 
   it('tells NOT_SERVING and unknown services apart from SERVING', async () => {
@@ -82,7 +82,10 @@ describe('grpc-health-check', () => {
 
   it('as a command, exits 0 only on SERVING (the contract Docker health checks rely on)', async () => {
     const run = (args: string[]) =>
-      promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/grpc-health-check.ts', ...args], { cwd: repo, env: { ...process.env, KFRM_INTERNAL_LISTEN: `0.0.0.0:${plain.port}` } }).then(
+      promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/grpc-health-check.ts', ...args], {
+        cwd: repo,
+        env: { ...process.env, KFRM_INTERNAL_LISTEN: `0.0.0.0:${plain.port}` },
+      }).then(
         (r) => ({ code: 0, stdout: r.stdout }),
         (err: { code?: number; stdout?: string }) => ({ code: err.code ?? -1, stdout: err.stdout ?? '' }),
       );

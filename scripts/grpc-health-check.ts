@@ -89,7 +89,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   });
   try {
     if (values.tls && !values.ca) throw new HealthCheckError('--tls needs --ca FILE (the CA of the server certificate)');
-    const listen = values.address ?? (values.tls ? env.KFRM_MOBILE_LISTEN ?? '127.0.0.1:50051' : env.KFRM_INTERNAL_LISTEN ?? '127.0.0.1:50052');
+    const listen =
+      values.address ?? (values.tls ? (env.KFRM_MOBILE_LISTEN ?? '127.0.0.1:50051') : (env.KFRM_INTERNAL_LISTEN ?? '127.0.0.1:50052'));
     const timeoutMs = Number(values['timeout-ms']);
     if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new HealthCheckError('--timeout-ms must be a positive integer');
     const address = dialAddress(listen);

@@ -80,7 +80,9 @@ describe('validate-deploy', () => {
       expect(find(problems, file, path, message), `${file} ${path} ${message}\n${problems.map(formatProblem).join('\n')}`).toBeDefined();
     }
     // Lines point into the file, for a reader to jump to.
-    expect(find(problems, 'deploy/services/auth.yaml', '/spec/template/spec/containers/0/readinesProbe', /unknown/)?.line).toBeGreaterThan(1);
+    expect(find(problems, 'deploy/services/auth.yaml', '/spec/template/spec/containers/0/readinesProbe', /unknown/)?.line).toBeGreaterThan(
+      1,
+    );
   });
 
   it('requires every service to be deployed by both compose and Kubernetes', () => {

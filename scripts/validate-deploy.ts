@@ -57,7 +57,13 @@ function entrySource(entry: string): string | undefined {
   const name = entry.replace(/^dist\//, '').replace(/\.mjs$/, '');
   const service = /^services\/([\w-]+)$/.exec(name);
   if (service) return `services/${service[1]}/src/main.ts`;
-  return ({ backend: 'packages/backend/src/main.ts', migrate: 'packages/backend/src/migrate.ts', 'grpc-health-check': 'scripts/grpc-health-check.ts' } as Record<string, string>)[name];
+  return (
+    {
+      backend: 'packages/backend/src/main.ts',
+      migrate: 'packages/backend/src/migrate.ts',
+      'grpc-health-check': 'scripts/grpc-health-check.ts',
+    } as Record<string, string>
+  )[name];
 }
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -80,7 +86,12 @@ function pointer(segments: Segment[]): string {
   return segments.map((s) => `/${String(s).replaceAll('~', '~0').replaceAll('/', '~1')}`).join('');
 }
 function segmentsOf(instancePath: string): string[] {
-  return instancePath === '' ? [] : instancePath.slice(1).split('/').map((s) => s.replaceAll('~1', '/').replaceAll('~0', '~'));
+  return instancePath === ''
+    ? []
+    : instancePath
+        .slice(1)
+        .split('/')
+        .map((s) => s.replaceAll('~1', '/').replaceAll('~0', '~'));
 }
 
 // --- YAML ------------------------------------------------------------------------------------
@@ -104,7 +115,10 @@ function firstDifference(a: unknown, b: unknown, path: Segment[] = []): Segment[
   const kb = Object.keys(b as object);
   if (ka.length !== kb.length) return path;
   for (const k of ka) {
-    const d = firstDifference((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], [...path, Array.isArray(a) ? Number(k) : k]);
+    const d = firstDifference((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], [
+      ...path,
+      Array.isArray(a) ? Number(k) : k,
+    ]);
     if (d) return d;
   }
   return undefined;
@@ -229,7 +243,8 @@ function validateCompose(options: ValidateOptions, serviceNames: string[], probl
     for (const dep of deps) if (!(dep in services)) report(['services', name, 'depends_on', dep], `depends on unknown service "${dep}"`);
     arr(service['secrets']).forEach((s, i) => {
       const source = typeof s === 'string' ? s : str(obj(s)['source']);
-      if (source && !(source in secrets)) report(['services', name, 'secrets', i], `secret "${source}" is not declared under top-level secrets`);
+      if (source && !(source in secrets))
+        report(['services', name, 'secrets', i], `secret "${source}" is not declared under top-level secrets`);
     });
     arr(service['volumes']).forEach((v, i) => {
       const source = typeof v === 'string' ? v.split(':')[0] : str(obj(v)['source']);
@@ -364,9 +379,24 @@ class KnownFields {
 let knownFieldsCache: { key: string; value: KnownFields } | undefined;
 
 const KUSTOMIZATION_FIELDS = new Set([
-  'apiVersion', 'kind', 'metadata', 'namespace', 'namePrefix', 'nameSuffix', 'resources', 'components', 'labels',
-  'commonLabels', 'commonAnnotations', 'images', 'replicas', 'patches', 'configMapGenerator', 'secretGenerator',
-  'generatorOptions', 'buildMetadata',
+  'apiVersion',
+  'kind',
+  'metadata',
+  'namespace',
+  'namePrefix',
+  'nameSuffix',
+  'resources',
+  'components',
+  'labels',
+  'commonLabels',
+  'commonAnnotations',
+  'images',
+  'replicas',
+  'patches',
+  'configMapGenerator',
+  'secretGenerator',
+  'generatorOptions',
+  'buildMetadata',
 ]);
 const EXAMPLE_FILE = /\.example\.ya?ml$/;
 
@@ -397,7 +427,13 @@ function validateKubernetes(options: ValidateOptions, serviceNames: string[], pr
   const problemAt = (d: LoadedDocument, path: Segment[], message: string) => {
     const v = obj(d.value);
     const name = str(obj(v['metadata'])['name']);
-    problems.push({ file: d.file, line: lineOf(d, path), document: `${str(v['kind']) ?? '?'}${name ? `/${name}` : ''}`, path: pointer(path), message });
+    problems.push({
+      file: d.file,
+      line: lineOf(d, path),
+      document: `${str(v['kind']) ?? '?'}${name ? `/${name}` : ''}`,
+      path: pointer(path),
+      message,
+    });
   };
 
   const kustomizations = docs.filter((d) => obj(d.value)['kind'] === 'Kustomization');
@@ -443,7 +479,14 @@ function validateKubernetes(options: ValidateOptions, serviceNames: string[], pr
   const podOwners: PodOwner[] = objects.flatMap((d) => {
     const value = obj(d.value);
     if (value['kind'] !== 'Deployment' && value['kind'] !== 'Job' && value['kind'] !== 'StatefulSet') return [];
-    return [{ doc: d, name: str(obj(value['metadata'])['name']) ?? '?', templatePath: ['spec', 'template'], template: obj(obj(value['spec'])['template']) }];
+    return [
+      {
+        doc: d,
+        name: str(obj(value['metadata'])['name']) ?? '?',
+        templatePath: ['spec', 'template'],
+        template: obj(obj(value['spec'])['template']),
+      },
+    ];
   });
   const labelsMatch = (selector: JsonObject, labels: JsonObject) =>
     Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels[k] === v);
@@ -455,9 +498,11 @@ function validateKubernetes(options: ValidateOptions, serviceNames: string[], pr
     const volumeNames = new Set(arr(spec['volumes']).map((v) => str(obj(v)['name'])));
     arr(spec['volumes']).forEach((v, i) => {
       const secretName = str(obj(obj(v)['secret'])['secretName']);
-      if (secretName && !secrets.has(secretName)) problemAt(owner.doc, at(['spec', 'volumes', i]), `Secret "${secretName}" is not defined under deploy/`);
+      if (secretName && !secrets.has(secretName))
+        problemAt(owner.doc, at(['spec', 'volumes', i]), `Secret "${secretName}" is not defined under deploy/`);
       const configMapName = str(obj(obj(v)['configMap'])['name']);
-      if (configMapName && !configMaps.has(configMapName)) problemAt(owner.doc, at(['spec', 'volumes', i]), `ConfigMap "${configMapName}" is not defined under deploy/`);
+      if (configMapName && !configMaps.has(configMapName))
+        problemAt(owner.doc, at(['spec', 'volumes', i]), `ConfigMap "${configMapName}" is not defined under deploy/`);
     });
     const containerGroups: [string, Json[]][] = [
       ['initContainers', arr(spec['initContainers'])],
@@ -488,7 +533,8 @@ function validateKubernetes(options: ValidateOptions, serviceNames: string[], pr
         if (entry && IMAGE_ENTRY.test(entry)) {
           const source = entrySource(entry);
           if (source) deployedEntries.add(source);
-          if (!source || !existsSync(join(options.sourceRoot, source))) problemAt(owner.doc, cAt(['args', 0]), `entry point ${entry} is not built from an entry point that exists`);
+          if (!source || !existsSync(join(options.sourceRoot, source)))
+            problemAt(owner.doc, cAt(['args', 0]), `entry point ${entry} is not built from an entry point that exists`);
         }
       });
     }
@@ -571,7 +617,8 @@ function validateDockerfile(options: ValidateOptions, problems: Problem[]): numb
   const text = readFileSync(join(options.deployRoot, file), 'utf8');
   for (const d of validateDockerfileText(text)) {
     // 1 = error, 2 = warning; both fail.
-    if (d.severity === 1 || d.severity === 2) problems.push({ file, line: d.range.start.line + 1, path: '', message: typeof d.message === 'string' ? d.message : d.message.value });
+    if (d.severity === 1 || d.severity === 2)
+      problems.push({ file, line: d.range.start.line + 1, path: '', message: typeof d.message === 'string' ? d.message : d.message.value });
   }
   text.split('\n').forEach((line, i) => {
     if (line.trimStart().startsWith('#')) return;

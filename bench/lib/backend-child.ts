@@ -19,7 +19,11 @@ const config = JSON.parse(process.env.BENCH_BACKEND_CONFIG ?? '{}') as BackendCo
 const wanted = new Set(config.services ?? serviceModules.map((m) => m.name));
 const modules: ServiceModule[] = serviceModules
   .filter((m) => wanted.has(m.name))
-  .map((m) => (m.name === authModule.name && config.authSettings ? createAuthModule({ settings: config.authSettings as AuthModuleOptions['settings'] }) : m));
+  .map((m) =>
+    m.name === authModule.name && config.authSettings
+      ? createAuthModule({ settings: config.authSettings as AuthModuleOptions['settings'] })
+      : m,
+  );
 
 /** The ledger's batching knobs (services/account README) pass through from the benchmark's environment. */
 const ledgerTuning = () => Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('KFRM_LEDGER_')));
@@ -30,7 +34,15 @@ const baseStore = await createStore({ redisUrl: process.env.REDIS_URL });
 const store = prefixed(baseStore, `bench-${randomBytes(4).toString('hex')}:`);
 const running = await startServices(modules, {
   name: 'bench-backend',
-  env: { ...ledgerTuning(), KFRM_DATA_DIR: dataDir, KFRM_MOBILE_LISTEN: '127.0.0.1:0', KFRM_INTERNAL_LISTEN: '127.0.0.1:0', KFRM_METRICS_LISTEN: '127.0.0.1:0', KFRM_MIGRATE_ON_START: 'true', LOG_LEVEL: 'warn' },
+  env: {
+    ...ledgerTuning(),
+    KFRM_DATA_DIR: dataDir,
+    KFRM_MOBILE_LISTEN: '127.0.0.1:0',
+    KFRM_INTERNAL_LISTEN: '127.0.0.1:0',
+    KFRM_METRICS_LISTEN: '127.0.0.1:0',
+    KFRM_MIGRATE_ON_START: 'true',
+    LOG_LEVEL: 'warn',
+  },
   db: database,
   store,
 });

@@ -84,7 +84,11 @@ describe.skipIf(!canRunPrivatePostgres() || !canRunPrivateRedis())('restarts und
     const serverCaPem = readFileSync(secrets.serverCaCertFile);
     const address = `127.0.0.1:${mobilePort}`;
     for (let i = 0; i < PHONES; i += 3) {
-      phones.push(...(await Promise.all([i, i + 1, i + 2].filter((k) => k < PHONES).map((k) => setUpPhone(k, address, serverCaPem, `127.0.0.1:${internalPort}`)))));
+      phones.push(
+        ...(await Promise.all(
+          [i, i + 1, i + 2].filter((k) => k < PHONES).map((k) => setUpPhone(k, address, serverCaPem, `127.0.0.1:${internalPort}`)),
+        )),
+      );
     }
     watchers = phones.map((phone) => new NotificationWatcher(phone));
     for (const watcher of watchers) watcher.open();
@@ -104,11 +108,17 @@ describe.skipIf(!canRunPrivatePostgres() || !canRunPrivateRedis())('restarts und
     if (dir) rmSync(dir, { recursive: true, force: true });
     if (reports.length > 0) {
       console.log('\nrestarts under load — per fault:');
-      console.log('| fault | first new transfer after the return (ms) | backend restart (ms) | health while down | answers seen from the fault to that transfer |');
+      console.log(
+        '| fault | first new transfer after the return (ms) | backend restart (ms) | health while down | answers seen from the fault to that transfer |',
+      );
       console.log('|---|---:|---:|---|---|');
       for (const r of reports) {
-        const answers = Object.entries(r.answers).map(([k, n]) => `${k} ×${n}`).join(', ');
-        console.log(`| ${r.fault} | ${r.recoveryMs.toFixed(0)} | ${r.restartMs?.toFixed(0) ?? '-'} | ${r.healthDuringOutage ?? '-'} | ${answers} |`);
+        const answers = Object.entries(r.answers)
+          .map(([k, n]) => `${k} ×${n}`)
+          .join(', ');
+        console.log(
+          `| ${r.fault} | ${r.recoveryMs.toFixed(0)} | ${r.restartMs?.toFixed(0) ?? '-'} | ${r.healthDuringOutage ?? '-'} | ${answers} |`,
+        );
       }
     }
   }, 120_000);
@@ -132,10 +142,15 @@ describe.skipIf(!canRunPrivatePostgres() || !canRunPrivateRedis())('restarts und
   /** Health of the backend's internal listener until it is `wanted` (or the time is up). */
   async function healthBecomes(wanted: string, timeoutMs: number): Promise<string> {
     let last = 'no answer';
-    await waitFor(`health ${wanted}`, timeoutMs, async () => {
-      last = await backend.health(500).catch(() => 'no answer');
-      return last === wanted ? true : undefined;
-    }, 100).catch(() => undefined);
+    await waitFor(
+      `health ${wanted}`,
+      timeoutMs,
+      async () => {
+        last = await backend.health(500).catch(() => 'no answer');
+        return last === wanted ? true : undefined;
+      },
+      100,
+    ).catch(() => undefined);
     return last;
   }
 
@@ -155,7 +170,9 @@ describe.skipIf(!canRunPrivatePostgres() || !canRunPrivateRedis())('restarts und
     const backAt = performance.now();
     const successAt = await firstSuccessAfter(backAt, DEPENDENCY_RECOVERY_BOUND_MS);
     reports.push({ fault: name, recoveryMs: successAt - backAt, answers: answersBetween(faultAt, successAt), healthDuringOutage });
-    console.log(`${name}: fault at ${((faultAt - loadStartedAt) / 1000).toFixed(1)} s, back at ${((backAt - loadStartedAt) / 1000).toFixed(1)} s`);
+    console.log(
+      `${name}: fault at ${((faultAt - loadStartedAt) / 1000).toFixed(1)} s, back at ${((backAt - loadStartedAt) / 1000).toFixed(1)} s`,
+    );
     expect(backend.unexpectedExits, 'the backend must survive the outage').toEqual([]);
     expect(healthDuringOutage).toBe('NOT_SERVING');
     expect(await healthBecomes('SERVING', 5_000)).toBe('SERVING');
@@ -168,20 +185,39 @@ describe.skipIf(!canRunPrivatePostgres() || !canRunPrivateRedis())('restarts und
     const restartAt = performance.now();
     const restartMs = await backend.start(BACKEND_RECOVERY_BOUND_MS);
     const successAt = await firstSuccessAfter(restartAt, BACKEND_RECOVERY_BOUND_MS);
-    console.log(`backend SIGKILL: at ${((faultAt - loadStartedAt) / 1000).toFixed(1)} s, restarted at ${((restartAt - loadStartedAt) / 1000).toFixed(1)} s`);
-    reports.push({ fault: 'backend SIGKILL + restart', recoveryMs: successAt - restartAt, restartMs, answers: answersBetween(faultAt, successAt) });
+    console.log(
+      `backend SIGKILL: at ${((faultAt - loadStartedAt) / 1000).toFixed(1)} s, restarted at ${((restartAt - loadStartedAt) / 1000).toFixed(1)} s`,
+    );
+    reports.push({
+      fault: 'backend SIGKILL + restart',
+      recoveryMs: successAt - restartAt,
+      restartMs,
+      answers: answersBetween(faultAt, successAt),
+    });
   }, 120_000);
 
   it('Redis SIGKILL and restart: the backend survives, says NOT_SERVING, and serves again', async () => {
-    await dependencyFault('Redis SIGKILL + restart', () => redis.kill(), () => redis.start());
+    await dependencyFault(
+      'Redis SIGKILL + restart',
+      () => redis.kill(),
+      () => redis.start(),
+    );
   }, 60_000);
 
   it('PostgreSQL fast stop and start: the backend survives, says NOT_SERVING, and serves again', async () => {
-    await dependencyFault('PostgreSQL stop -m fast + start', () => postgres.stopFast(), () => postgres.start());
+    await dependencyFault(
+      'PostgreSQL stop -m fast + start',
+      () => postgres.stopFast(),
+      () => postgres.start(),
+    );
   }, 90_000);
 
   it('PostgreSQL SIGKILL and restart: the backend survives, says NOT_SERVING, and serves again', async () => {
-    await dependencyFault('PostgreSQL SIGKILL + restart', () => postgres.killAll(), () => postgres.start());
+    await dependencyFault(
+      'PostgreSQL SIGKILL + restart',
+      () => postgres.killAll(),
+      () => postgres.start(),
+    );
   }, 90_000);
 
   it('money is exact and every notification arrived', async () => {
@@ -189,28 +225,40 @@ describe.skipIf(!canRunPrivatePostgres() || !canRunPrivateRedis())('restarts und
     await load.stop();
     expect(load.unresolved, 'every Execute reached a final answer').toEqual([]);
     // An outage is UNAVAILABLE, answered at once: never INTERNAL, never a call left to its deadline.
-    const wrong = load.answers.filter((a) => ['INTERNAL', 'UNKNOWN', 'DEADLINE_EXCEEDED'].includes(a.answer) || a.answer.startsWith('client error'));
+    const wrong = load.answers.filter(
+      (a) => ['INTERNAL', 'UNKNOWN', 'DEADLINE_EXCEEDED'].includes(a.answer) || a.answer.startsWith('client error'),
+    );
     expect(wrong.map((a) => `${a.step} ${a.answer} at ${((a.at - loadStartedAt) / 1000).toFixed(1)} s`)).toEqual([]);
     const successes = load.outcomes.filter((o) => o.answer === 'OK');
     expect(successes.length).toBeGreaterThan(0);
 
     db = await openDatabase({ databaseUrl: postgres.url, poolMax: 2 });
     const k = db.kysely();
-    const rows = async <T,>(query: ReturnType<typeof sql<T>>) => (await query.execute(k)).rows;
+    const rows = async <T>(query: ReturnType<typeof sql<T>>) => (await query.execute(k)).rows;
 
     // Every balance is the sum of its postings; double entry sums to zero; the customers hold what was deposited.
     expect(
       await rows(sql`select a.account_number from ledger.accounts a left join ledger.postings p on p.account_id = a.id
                      group by a.id having a.balance_minor <> coalesce(sum(p.amount_minor), 0)`),
     ).toEqual([]);
-    expect(await rows(sql<{ total: string }>`select coalesce(sum(amount_minor), 0)::text as total from ledger.postings`)).toEqual([{ total: '0' }]);
+    expect(await rows(sql<{ total: string }>`select coalesce(sum(amount_minor), 0)::text as total from ledger.postings`)).toEqual([
+      { total: '0' },
+    ]);
     const accountNumbers = phones.map((p) => p.accountNumber);
-    const [held] = await rows(sql<{ total: string }>`select sum(balance_minor)::text as total from ledger.accounts where account_number in (${sql.join(accountNumbers)})`);
+    const [held] = await rows(
+      sql<{
+        total: string;
+      }>`select sum(balance_minor)::text as total from ledger.accounts where account_number in (${sql.join(accountNumbers)})`,
+    );
     expect(BigInt(held!.total)).toBe(FUNDING_KRW * BigInt(PHONES));
 
     // No transfer posted twice: one entry per idempotency key, two postings per transfer entry.
     expect(await rows(sql`select idempotency_key from ledger.entries group by 1 having count(*) > 1`)).toEqual([]);
-    expect(await rows(sql`select e.id from ledger.entries e join ledger.postings p on p.entry_id = e.id where e.kind = 'TRANSFER' group by e.id having count(*) <> 2`)).toEqual([]);
+    expect(
+      await rows(
+        sql`select e.id from ledger.entries e join ledger.postings p on p.entry_id = e.id where e.kind = 'TRANSFER' group by e.id having count(*) <> 2`,
+      ),
+    ).toEqual([]);
 
     // Every success a phone saw is posted; no refusal is.
     const transfers = await rows(
@@ -219,13 +267,23 @@ describe.skipIf(!canRunPrivatePostgres() || !canRunPrivateRedis())('restarts und
     );
     const byProcess = new Map(transfers.map((t) => [t.process_id, t]));
     for (const success of successes) {
-      expect(byProcess.get(success.processId), `transfer of process ${success.processId}`).toMatchObject({ state: 'SUCCEEDED', posted: true, amount_minor: AMOUNT_KRW.toString() });
+      expect(byProcess.get(success.processId), `transfer of process ${success.processId}`).toMatchObject({
+        state: 'SUCCEEDED',
+        posted: true,
+        amount_minor: AMOUNT_KRW.toString(),
+      });
     }
     for (const refusal of load.outcomes.filter((o) => o.answer !== 'OK')) {
-      expect(byProcess.get(refusal.processId)?.posted ?? false, `refused transfer of process ${refusal.processId} (${refusal.answer})`).toBe(false);
+      expect(
+        byProcess.get(refusal.processId)?.posted ?? false,
+        `refused transfer of process ${refusal.processId} (${refusal.answer})`,
+      ).toBe(false);
     }
     // Nothing posted that no phone was told about (each phone finished its Execute before stopping).
-    const posted = transfers.filter((t) => t.posted).map((t) => t.process_id).sort();
+    const posted = transfers
+      .filter((t) => t.posted)
+      .map((t) => t.process_id)
+      .sort();
     expect(posted).toEqual(successes.map((s) => s.processId).sort());
 
     // One outbox event per party of each transfer, all relayed.
@@ -234,7 +292,11 @@ describe.skipIf(!canRunPrivatePostgres() || !canRunPrivateRedis())('restarts und
                      group by e.id having count(o.id) <> 2 or count(distinct o.user_id) <> 2`),
     ).toEqual([]);
     await waitFor('the relay to reach the end of the outbox', 15_000, async () => {
-      const [r] = await rows(sql<{ relayed: boolean }>`select (select last_id from notification.relay_cursor) >= coalesce((select max(id) from ledger.outbox), 0) as relayed`);
+      const [r] = await rows(
+        sql<{
+          relayed: boolean;
+        }>`select (select last_id from notification.relay_cursor) >= coalesce((select max(id) from ledger.outbox), 0) as relayed`,
+      );
       return r?.relayed ? true : undefined;
     });
 
@@ -243,13 +305,20 @@ describe.skipIf(!canRunPrivatePostgres() || !canRunPrivateRedis())('restarts und
     await waitFor('every event on its stream', 15_000, async () => {
       missed.length = 0;
       for (const [i, phone] of phones.entries()) {
-        const events = await rows(sql<{ id: string }>`select id::text from ledger.outbox where user_id = ${phone.user.userId.toString()} order by id`);
+        const events = await rows(
+          sql<{ id: string }>`select id::text from ledger.outbox where user_id = ${phone.user.userId.toString()} order by id`,
+        );
         for (const e of events) if (!watchers[i]!.has(BigInt(e.id))) missed.push(`user ${phone.user.userId} event ${e.id}`);
       }
       return missed.length === 0 ? true : undefined;
     }).catch(() => undefined);
     expect(missed, 'notifications missed').toEqual([]);
-    expect(watchers.flatMap((w) => w.duplicates.map(String)), 'no event twice on a stream').toEqual([]);
-    console.log(`\n${successes.length} transfers succeeded, ${load.outcomes.length - successes.length} refused; streams reopened ${watchers.reduce((n, w) => n + w.ends.length, 0)} times`);
+    expect(
+      watchers.flatMap((w) => w.duplicates.map(String)),
+      'no event twice on a stream',
+    ).toEqual([]);
+    console.log(
+      `\n${successes.length} transfers succeeded, ${load.outcomes.length - successes.length} refused; streams reopened ${watchers.reduce((n, w) => n + w.ends.length, 0)} times`,
+    );
   }, 120_000);
 });

@@ -120,7 +120,11 @@ export class AppClient {
    * encrypted anew, so the customer never sees it. Safe to repeat: the server refuses such a
    * message before it reads the secret or counts an attempt.
    */
-  async withEncrypted<T>(provider: EncryptedMessage_ProviderType, plaintext: string, call: (message: EncryptedMessage) => Promise<T>): Promise<T> {
+  async withEncrypted<T>(
+    provider: EncryptedMessage_ProviderType,
+    plaintext: string,
+    call: (message: EncryptedMessage) => Promise<T>,
+  ): Promise<T> {
     try {
       return await call(await this.encrypt(provider, plaintext));
     } catch (err) {
@@ -136,7 +140,9 @@ export class AppClient {
     const last = this.lastEncryption.get(provider);
     const key = this.e2eKeys.get(provider);
     if (!name || !last || !key) throw new Error('nothing encrypted for this provider yet');
-    return new TextDecoder().decode(await decryptFromServer(compactJwe, last.ephemeralPrivateKey, { sessionId: key.sessionId, provider: name }));
+    return new TextDecoder().decode(
+      await decryptFromServer(compactJwe, last.ephemeralPrivateKey, { sessionId: key.sessionId, provider: name }),
+    );
   }
 
   private closeClients(): void {

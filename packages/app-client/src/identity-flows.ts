@@ -54,7 +54,10 @@ export async function registerUser(app: AppClient, profile: UserProfile): Promis
     const spki = (biometricKey.publicKey.export({ type: 'spki', format: 'der' }) as Buffer).toString('base64');
     await app.withEncrypted(AUTH, spki, (publicKey) => unary(r, r.registerBiometric, { userToken, publicKey }));
   }
-  const signingKey = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const signingKey = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, [
+    'sign',
+    'verify',
+  ])) as webcrypto.CryptoKeyPair;
   const issued = await unary(r, r.issueSigningCertificate, { userToken, csr: (await createCsr(signingKey)).pem });
   const signingCertificateDer = new Uint8Array(Buffer.from(issued.certificate, 'base64'));
   const activation = await signData({
@@ -85,7 +88,9 @@ export async function loginWithPin(app: AppClient, userToken: string, pin: strin
 /** AuthenticatePin on a session-level process (a transfer's, say); DONE or an error. */
 export async function authenticatePin(app: AppClient, processId: string, pin: string, session: ReturnType<typeof withSession>) {
   const authentication = app.client(AuthenticationServiceClient);
-  const done = await app.withEncrypted(AUTH, pin, (encrypted) => unary(authentication, authentication.authenticatePin, { processId, pin: encrypted }, session));
+  const done = await app.withEncrypted(AUTH, pin, (encrypted) =>
+    unary(authentication, authentication.authenticatePin, { processId, pin: encrypted }, session),
+  );
   if (done.process?.status !== AuthenticationProcess_ProcessStatus.DONE) throw new Error('process not DONE after the PIN');
   return done;
 }

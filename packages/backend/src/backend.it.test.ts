@@ -76,7 +76,9 @@ describe('backend over TLS', () => {
       check: (req: { service: string }, cb: (err: grpc.ServiceError | null, res: { status: string }) => void) => void;
       close(): void;
     };
-    const overall = await new Promise<{ status: string }>((resolve, reject) => client.check({ service: '' }, (e, r) => (e ? reject(e) : resolve(r))));
+    const overall = await new Promise<{ status: string }>((resolve, reject) =>
+      client.check({ service: '' }, (e, r) => (e ? reject(e) : resolve(r))),
+    );
     expect(overall.status).toBe('SERVING');
     const tabMenu = await new Promise<{ status: string }>((resolve, reject) =>
       client.check({ service: 'kfrm.api.tabmenu.TabMenuService' }, (e, r) => (e ? reject(e) : resolve(r))),
@@ -86,10 +88,25 @@ describe('backend over TLS', () => {
   });
 
   it('lists every seed service through server reflection (buf curl), and no internal one', async () => {
-    const { stdout } = await run(BUF, ['curl', '--protocol', 'grpc', '--cacert', running.serverCaCertFile, '--list-services', `https://${mobileAddress}`]);
+    const { stdout } = await run(BUF, [
+      'curl',
+      '--protocol',
+      'grpc',
+      '--cacert',
+      running.serverCaCertFile,
+      '--list-services',
+      `https://${mobileAddress}`,
+    ]);
     const listed = stdout.trim().split('\n').sort();
     expect(listed).toEqual([...SEED_SERVICES].sort());
-    const internal = await run(BUF, ['curl', '--protocol', 'grpc', '--http2-prior-knowledge', '--list-services', `http://127.0.0.1:${running.internalPort}`]);
+    const internal = await run(BUF, [
+      'curl',
+      '--protocol',
+      'grpc',
+      '--http2-prior-knowledge',
+      '--list-services',
+      `http://127.0.0.1:${running.internalPort}`,
+    ]);
     const internalServices = internal.stdout.trim().split('\n');
     expect(internalServices).toEqual(expect.arrayContaining(['kfrm.api.user.UserService', 'kfrm.api.device.DeviceRegistryService']));
     for (const name of SEED_SERVICES) expect(internalServices).not.toContain(name);
@@ -135,18 +152,24 @@ describe('backend over TLS', () => {
 
   it('answers UNIMPLEMENTED for mobile services on the internal listener and internal ones on the mobile listener', async () => {
     const internalTabMenu = new TabMenuServiceClient(`127.0.0.1:${running.internalPort}`, grpc.credentials.createInsecure());
-    const err = (await call(internalTabMenu.listBenefitItems.bind(internalTabMenu), {}).catch((e: grpc.ServiceError) => e)) as grpc.ServiceError;
+    const err = (await call(internalTabMenu.listBenefitItems.bind(internalTabMenu), {}).catch(
+      (e: grpc.ServiceError) => e,
+    )) as grpc.ServiceError;
     expect(err.code).toBe(grpc.status.UNIMPLEMENTED);
     internalTabMenu.close();
     const mobileUser = new UserServiceClient(mobileAddress, credentials);
-    const err2 = (await call(mobileUser.findByUserId.bind(mobileUser), { userId: '1' }).catch((e: grpc.ServiceError) => e)) as grpc.ServiceError;
+    const err2 = (await call(mobileUser.findByUserId.bind(mobileUser), { userId: '1' }).catch(
+      (e: grpc.ServiceError) => e,
+    )) as grpc.ServiceError;
     expect(err2.code).toBe(grpc.status.UNIMPLEMENTED);
     mobileUser.close();
   });
 
   it('refuses plaintext connections on the mobile listener', async () => {
     const client = new TabMenuServiceClient(mobileAddress, grpc.credentials.createInsecure());
-    const err = (await call(client.listBenefitItems.bind(client), {}, { deadline: Date.now() + 3000 }).catch((e: grpc.ServiceError) => e)) as grpc.ServiceError;
+    const err = (await call(client.listBenefitItems.bind(client), {}, { deadline: Date.now() + 3000 }).catch(
+      (e: grpc.ServiceError) => e,
+    )) as grpc.ServiceError;
     expect([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED]).toContain(err.code);
     client.close();
   });

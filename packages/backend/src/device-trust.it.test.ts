@@ -36,10 +36,17 @@ describe('device certificates and E2E encryption over TLS', () => {
     clients.push(app);
     return app;
   };
-  const refusal = (promise: Promise<unknown>) => promise.then(() => expect.unreachable('call succeeded'), (e: grpc.ServiceError) => e);
+  const refusal = (promise: Promise<unknown>) =>
+    promise.then(
+      () => expect.unreachable('call succeeded'),
+      (e: grpc.ServiceError) => e,
+    );
 
   beforeAll(async () => {
-    services = await startTestServices([deviceModule, createE2eKeyModule({ sessionTtlMs: SESSION_TTL_MS })], { name: 'device-trust-test', logDestination: logs });
+    services = await startTestServices([deviceModule, createE2eKeyModule({ sessionTtlMs: SESSION_TTL_MS })], {
+      name: 'device-trust-test',
+      logDestination: logs,
+    });
     ({ running, serverCaPem, mobileAddress: address } = services);
   }, 60_000);
 
@@ -103,7 +110,10 @@ describe('device certificates and E2E encryption over TLS', () => {
         notAfter: new Date(Date.now() + 86_400_000),
         signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
         keys: keyPair,
-        extensions: [new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]), new x509.SubjectAlternativeNameExtension([{ type: 'url', value: names.uri }])],
+        extensions: [
+          new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
+          new x509.SubjectAlternativeNameExtension([{ type: 'url', value: names.uri }]),
+        ],
       });
       app.useDevice(await toDeviceIdentity(keyPair, 424242n, Buffer.from(selfSigned.rawData).toString('base64')));
       expectUnauthenticated(await refusal(decryptThroughServer(app, AUTH, '1')));
@@ -145,7 +155,10 @@ describe('device certificates and E2E encryption over TLS', () => {
       const device = await app.registerDevice();
       expect(await decryptThroughServer(app, AUTH, 'before')).toBe('before');
       const registry = new DeviceRegistryServiceClient(`127.0.0.1:${running.internalPort}`, grpc.credentials.createInsecure());
-      await unary(registry, registry.revokeDevice, { deviceId: device.deviceId, reason: RevocationReason.REVOCATION_REASON_DEVICE_CHANGED });
+      await unary(registry, registry.revokeDevice, {
+        deviceId: device.deviceId,
+        reason: RevocationReason.REVOCATION_REASON_DEVICE_CHANGED,
+      });
       registry.close();
       expectUnauthenticated(await refusal(decryptThroughServer(app, AUTH, 'after')));
     });
@@ -209,10 +222,14 @@ describe('device certificates and E2E encryption over TLS', () => {
       expect(calls[1]).not.toBe(staleSession);
       // Only once: a second expiry in a row is the caller's to see.
       let attempts = 0;
-      const err = await refusal(app.withEncrypted(AUTH, '135790', async (encryptedMessage) => {
-        attempts++;
-        return unary(app.e2eTestService, app.e2eTestService.decryptText, { encryptedMessage: { ...encryptedMessage, sessionId: staleSession } });
-      }));
+      const err = await refusal(
+        app.withEncrypted(AUTH, '135790', async (encryptedMessage) => {
+          attempts++;
+          return unary(app.e2eTestService, app.e2eTestService.decryptText, {
+            encryptedMessage: { ...encryptedMessage, sessionId: staleSession },
+          });
+        }),
+      );
       expectCode(err as grpc.ServiceError, CommonApiError_ErrorCode.E2E_KEY_SESSION_EXPIRED);
       expect(attempts).toBe(2);
     });

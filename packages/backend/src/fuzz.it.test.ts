@@ -43,7 +43,8 @@ function callStream(client: grpc.Client, path: string, bytes: Uint8Array, metada
     call.on('data', () => undefined);
     call.on('error', (err: grpc.ServiceError) => {
       clearTimeout(timer);
-      if (err.code !== grpc.status.CANCELLED || !err.details.startsWith('Cancelled on client')) resolve({ code: err.code, details: err.details });
+      if (err.code !== grpc.status.CANCELLED || !err.details.startsWith('Cancelled on client'))
+        resolve({ code: err.code, details: err.details });
     });
     call.on('status', (status: grpc.StatusObject) => {
       clearTimeout(timer);
@@ -64,7 +65,11 @@ describe('fuzzed requests for every method', () => {
   beforeAll(async () => {
     baseStore = await createStore({ redisUrl: process.env.REDIS_URL });
     // Redis outlives the test database: a key prefix keeps throttle counters of earlier runs away.
-    services = await startTestServices(serviceModules, { name: 'fuzz', env: { LOG_LEVEL: 'warn' }, store: prefixed(baseStore, `fuzz-${randomUUID()}:`) });
+    services = await startTestServices(serviceModules, {
+      name: 'fuzz',
+      env: { LOG_LEVEL: 'warn' },
+      store: prefixed(baseStore, `fuzz-${randomUUID()}:`),
+    });
     app = new AppClient({ address: services.mobileAddress, serverCaPem: services.serverCaPem });
     await app.registerDevice();
     const user = await registerUser(app, {
@@ -104,7 +109,8 @@ describe('fuzzed requests for every method', () => {
         for (let next = queue.shift(); next; next = queue.shift()) {
           const { path, serverStreaming, input } = next;
           // Where it is served: the seed's UserService is in user.proto but internal-only.
-          const internal = next.internal || (await callUnary(mobileClient, path, new Uint8Array(), new grpc.Metadata())).details.startsWith(NOT_HERE);
+          const internal =
+            next.internal || (await callUnary(mobileClient, path, new Uint8Array(), new grpc.Metadata())).details.startsWith(NOT_HERE);
           for (const fuzzed of fuzzRequests(input, 6, path.length)) {
             const client = internal ? internalClient : mobileClient;
             const metadata = internal ? new grpc.Metadata() : sessionMetadata.clone();

@@ -38,7 +38,9 @@ describe('sign-up, login and linking a bank account through gRPC', () => {
         kakaocertUrl = a.sandboxes.kakaocert!.url;
         // The sandbox bank's registered-accounts inquiry knows members by user id.
         registerAtBank = (userId) =>
-          a.sandboxes.konaplate!.setRegisteredAccounts(userId, { normal: { bankCode: '088', bankAccount: '110234567890', holderName: '홍길동', birthDate: '19800101' } });
+          a.sandboxes.konaplate!.setRegisteredAccounts(userId, {
+            normal: { bankCode: '088', bankAccount: '110234567890', holderName: '홍길동', birthDate: '19800101' },
+          });
       },
     });
     const modules: ServiceModule[] = serviceModules.map((m) => (m.name === 'funding' ? funding : m));
@@ -61,7 +63,14 @@ describe('sign-up, login and linking a bank account through gRPC', () => {
     const app = new AppClient({ address: `127.0.0.1:${running.mobilePort}`, serverCaPem: services.serverCaPem });
     apps.push(app);
     await app.registerDevice();
-    const user = await registerUser(app, { name, phoneNumber: '010-2468-1357', deviceUuid: `uuid-${n}`, pin: '582916', pattern: '14763', residentId });
+    const user = await registerUser(app, {
+      name,
+      phoneNumber: '010-2468-1357',
+      deviceUuid: `uuid-${n}`,
+      pin: '582916',
+      pattern: '14763',
+      residentId,
+    });
     const session = await loginWithPin(app, user.userToken, '582916');
     return { app, user, session, funding: app.client(FundingServiceClient) };
   }
@@ -75,9 +84,19 @@ describe('sign-up, login and linking a bank account through gRPC', () => {
     expect(verified.linkedAccount?.state).toBe(LinkedAccountState.HOLDER_VERIFIED);
     const linkedAccountId = verified.linkedAccount!.linkedAccountId;
 
-    const requested = await unary(funding, funding.requestAutoDebitConsent, { bankCode: '088', accountNumber: '110234567890', expiresInSeconds: 0 }, auth);
+    const requested = await unary(
+      funding,
+      funding.requestAutoDebitConsent,
+      { bankCode: '088', accountNumber: '110234567890', expiresInSeconds: 0 },
+      auth,
+    );
     const consentId = requested.consent!.consentId;
-    const receipt = await database.kysely('funding').selectFrom('consents').select('receipt_id').where('id', '=', consentId).executeTakeFirstOrThrow();
+    const receipt = await database
+      .kysely('funding')
+      .selectFrom('consents')
+      .select('receipt_id')
+      .where('id', '=', consentId)
+      .executeTakeFirstOrThrow();
     // The user signs in KakaoTalk; the sandbox's control API stands in for that.
     expect((await fetch(`${kakaocertUrl}/__sandbox/sign/${receipt.receipt_id}`, { method: 'POST' })).status).toBe(200);
 
@@ -95,9 +114,12 @@ describe('sign-up, login and linking a bank account through gRPC', () => {
 
   it("refuses someone else's bank account: the name comes from the user's record, not the request", async () => {
     const { session, funding } = await signedUp('김철수', '850505-1234567', 2);
-    const err = await unary(funding, funding.verifyAccountHolder, { bankCode: '088', accountNumber: '110234567890' }, withSession(session.sessionToken)).catch(
-      (e: grpc.ServiceError) => e,
-    );
+    const err = await unary(
+      funding,
+      funding.verifyAccountHolder,
+      { bankCode: '088', accountNumber: '110234567890' },
+      withSession(session.sessionToken),
+    ).catch((e: grpc.ServiceError) => e);
     expect((err as grpc.ServiceError).code).toBe(grpc.status.FAILED_PRECONDITION);
     expect(apiErrorCode(err, VerifyAccountHolderApiError)).toBe(VerifyAccountHolderApiError_ErrorCode.ACCOUNT_HOLDER_MISMATCH);
   });
@@ -106,7 +128,9 @@ describe('sign-up, login and linking a bank account through gRPC', () => {
     const alice = await signedUp('이영희', '900303-2234567', 3);
     const mallory = await signedUp('박민수', '920404-1234567', 4);
     for (const options of [withSession(alice.session.sessionToken), {}]) {
-      const err = (await unary(mallory.funding, mallory.funding.listRegisteredAccounts, {}, options).catch((e: grpc.ServiceError) => e)) as grpc.ServiceError;
+      const err = (await unary(mallory.funding, mallory.funding.listRegisteredAccounts, {}, options).catch(
+        (e: grpc.ServiceError) => e,
+      )) as grpc.ServiceError;
       expect(err.code).toBe(grpc.status.UNAUTHENTICATED);
       expect(apiErrorCode(err, CommonApiError)).toBe(CommonApiError_ErrorCode.UNAUTHENTICATED_USER);
     }

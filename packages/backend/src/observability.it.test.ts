@@ -116,7 +116,10 @@ describe('observability of a running process', () => {
       logDestination: logs,
       spanExporter: exporter,
     });
-    mobile = new TabMenuServiceClient(`127.0.0.1:${running.mobilePort}`, grpc.credentials.createSsl(await readFile(running.serverCaCertFile)));
+    mobile = new TabMenuServiceClient(
+      `127.0.0.1:${running.mobilePort}`,
+      grpc.credentials.createSsl(await readFile(running.serverCaCertFile)),
+    );
     internal = new UserServiceClient(`127.0.0.1:${running.internalPort}`, grpc.credentials.createInsecure());
   }, 60_000);
 
@@ -192,12 +195,17 @@ describe('observability of a running process', () => {
     expect(inner!.parentSpanContext?.spanId).toBe(spanId);
     expect(outer!.parentSpanContext).toBeUndefined();
     for (const span of [outer!, inner!] as ReadableSpan[]) {
-      expect(span.attributes).toMatchObject({ 'rpc.system': 'grpc', 'rpc.service': 'kfrm.api.user.UserService', 'rpc.grpc.status_code': 0 });
+      expect(span.attributes).toMatchObject({
+        'rpc.system': 'grpc',
+        'rpc.service': 'kfrm.api.user.UserService',
+        'rpc.grpc.status_code': 0,
+      });
     }
     expect(outer!.attributes['rpc.method']).toBe('FindByUserId');
 
     const lines = logLines().filter((line) => line.request_id === requestId);
-    const done = (method: string) => lines.find((line) => line.msg === 'call done' && line.method === `/kfrm.api.user.UserService/${method}`);
+    const done = (method: string) =>
+      lines.find((line) => line.msg === 'call done' && line.method === `/kfrm.api.user.UserService/${method}`);
     expect(done('FindByUserId')).toMatchObject({ trace_id: traceId, span_id: spanId });
     expect(done('FindBySessionToken')).toMatchObject({ trace_id: traceId, span_id: inner!.spanContext().spanId });
     // The handler's own log line carries them too (it logs through ctx.logger).

@@ -65,43 +65,59 @@ export function str(name: string, opts?: Default<string>): Field<string | undefi
 }
 
 export function int(name: string, opts: { default: number; min?: number; max?: number }): Field<number> {
-  return field(name, (t) => {
-    if (!/^-?\d+$/.test(t)) return problem(`must be an integer, got "${t}"`);
-    const n = Number(t);
-    if (!Number.isSafeInteger(n)) return problem(`is out of range`);
-    if (opts.min !== undefined && n < opts.min) return problem(`must be >= ${opts.min}, got ${n}`);
-    if (opts.max !== undefined && n > opts.max) return problem(`must be <= ${opts.max}, got ${n}`);
-    return n;
-  }, { value: opts.default }) as Field<number>;
+  return field(
+    name,
+    (t) => {
+      if (!/^-?\d+$/.test(t)) return problem(`must be an integer, got "${t}"`);
+      const n = Number(t);
+      if (!Number.isSafeInteger(n)) return problem(`is out of range`);
+      if (opts.min !== undefined && n < opts.min) return problem(`must be >= ${opts.min}, got ${n}`);
+      if (opts.max !== undefined && n > opts.max) return problem(`must be <= ${opts.max}, got ${n}`);
+      return n;
+    },
+    { value: opts.default },
+  ) as Field<number>;
 }
 
 export function bool(name: string, opts: { default: boolean }): Field<boolean> {
-  return field(name, (t) => {
-    if (/^(1|true|yes|on)$/i.test(t)) return true;
-    if (/^(0|false|no|off)$/i.test(t)) return false;
-    return problem(`must be true or false, got "${t}"`);
-  }, { value: opts.default }) as Field<boolean>;
+  return field(
+    name,
+    (t) => {
+      if (/^(1|true|yes|on)$/i.test(t)) return true;
+      if (/^(0|false|no|off)$/i.test(t)) return false;
+      return problem(`must be true or false, got "${t}"`);
+    },
+    { value: opts.default },
+  ) as Field<boolean>;
 }
 
 export function oneOf<const T extends string>(name: string, values: readonly T[], opts: { default: T }): Field<T> {
-  return field(name, (t) => ((values as readonly string[]).includes(t) ? (t as T) : problem(`must be one of ${values.join(', ')}, got "${t}"`)), {
-    value: opts.default,
-  }) as Field<T>;
+  return field(
+    name,
+    (t) => ((values as readonly string[]).includes(t) ? (t as T) : problem(`must be one of ${values.join(', ')}, got "${t}"`)),
+    {
+      value: opts.default,
+    },
+  ) as Field<T>;
 }
 
 export function url(name: string, protocols: string[], opts: { optional: true }): Field<string | undefined>;
 export function url(name: string, protocols: string[]): Field<string>;
 export function url(name: string, protocols: string[], opts?: { optional: true }): Field<string | undefined> {
-  return field<string | undefined>(name, (t) => {
-    let parsed: URL;
-    try {
-      parsed = new URL(t);
-    } catch {
-      return problem(`must be a URL`);
-    }
-    if (!protocols.includes(parsed.protocol.replace(/:$/, ''))) return problem(`must use ${protocols.join(' or ')}://`);
-    return t;
-  }, fallbackOf(opts));
+  return field<string | undefined>(
+    name,
+    (t) => {
+      let parsed: URL;
+      try {
+        parsed = new URL(t);
+      } catch {
+        return problem(`must be a URL`);
+      }
+      if (!protocols.includes(parsed.protocol.replace(/:$/, ''))) return problem(`must use ${protocols.join(' or ')}://`);
+      return t;
+    },
+    fallbackOf(opts),
+  );
 }
 
 export interface ListenAddress {

@@ -48,143 +48,146 @@ function makeCaller(limiter: AttemptLimiter) {
 }
 
 for (const target of storeTargets) {
-  describe.skipIf(target.skip !== undefined)(`attempt limiter on the ${target.name}${target.skip ? ` (skipped: ${target.skip})` : ''}`, () => {
-    let opened: OpenedStore;
-    let store: Store;
-    let limiter: AttemptLimiter;
-    let id: string;
+  describe.skipIf(target.skip !== undefined)(
+    `attempt limiter on the ${target.name}${target.skip ? ` (skipped: ${target.skip})` : ''}`,
+    () => {
+      let opened: OpenedStore;
+      let store: Store;
+      let limiter: AttemptLimiter;
+      let id: string;
 
-    beforeEach(async () => {
-      opened = await target.open();
-      store = opened.store;
-      limiter = createAttemptLimiter(store, { kind: 'pin', maxAttempts: MAX_ATTEMPTS, ...TTLS });
-      id = randomUUID();
-    });
-    afterEach(async () => {
-      await opened.close();
-    });
+      beforeEach(async () => {
+        opened = await target.open();
+        store = opened.store;
+        limiter = createAttemptLimiter(store, { kind: 'pin', maxAttempts: MAX_ATTEMPTS, ...TTLS });
+        id = randomUUID();
+      });
+      afterEach(async () => {
+        await opened.close();
+      });
 
-    it('counts failures and locks when the last allowed attempt fails', async () => {
-      const results = [];
-      for (let i = 1; i <= MAX_ATTEMPTS; i++) {
-        const claim = await limiter.claim(id);
-        expect(claim).toEqual({ allowed: true, attempt: i });
-        results.push(await limiter.recordFailure(id, i));
-      }
-      expect(results).toEqual([
-        { failures: 1, locked: false },
-        { failures: 2, locked: false },
-        { failures: 3, locked: false },
-        { failures: 4, locked: false },
-        { failures: 5, locked: true },
-      ]);
-      expect(await limiter.isLocked(id)).toBe(true);
-      expect(await limiter.claim(id)).toEqual({ allowed: false, reason: 'locked' });
-    });
+      it('counts failures and locks when the last allowed attempt fails', async () => {
+        const results = [];
+        for (let i = 1; i <= MAX_ATTEMPTS; i++) {
+          const claim = await limiter.claim(id);
+          expect(claim).toEqual({ allowed: true, attempt: i });
+          results.push(await limiter.recordFailure(id, i));
+        }
+        expect(results).toEqual([
+          { failures: 1, locked: false },
+          { failures: 2, locked: false },
+          { failures: 3, locked: false },
+          { failures: 4, locked: false },
+          { failures: 5, locked: true },
+        ]);
+        expect(await limiter.isLocked(id)).toBe(true);
+        expect(await limiter.claim(id)).toEqual({ allowed: false, reason: 'locked' });
+      });
 
-    it('after N wrong attempts the next correct one is refused too, without the PIN being checked', async () => {
-      const caller = makeCaller(limiter);
-      for (let i = 1; i < MAX_ATTEMPTS; i++) expect(await caller.attempt(id, wrongPin)).toBe('wrong');
-      expect(await caller.attempt(id, wrongPin)).toBe('locked-now');
-      expect(await caller.attempt(id, rightPin)).toBe('refused');
-      expect(await caller.attempt(id, rightPin, undefined)).toBe('refused'); // even if the caller's row were lost
-      expect(caller.checks()).toBe(MAX_ATTEMPTS);
-      expect(caller.row).toEqual({ failures: MAX_ATTEMPTS, locked: true });
-    });
+      it('after N wrong attempts the next correct one is refused too, without the PIN being checked', async () => {
+        const caller = makeCaller(limiter);
+        for (let i = 1; i < MAX_ATTEMPTS; i++) expect(await caller.attempt(id, wrongPin)).toBe('wrong');
+        expect(await caller.attempt(id, wrongPin)).toBe('locked-now');
+        expect(await caller.attempt(id, rightPin)).toBe('refused');
+        expect(await caller.attempt(id, rightPin, undefined)).toBe('refused'); // even if the caller's row were lost
+        expect(caller.checks()).toBe(MAX_ATTEMPTS);
+        expect(caller.row).toEqual({ failures: MAX_ATTEMPTS, locked: true });
+      });
 
-    it('stays locked after the attempt counter has expired: only unlock opens it', async () => {
-      const shortCounter = createAttemptLimiter(store, { kind: 'pin', maxAttempts: 2, counterTtlMs: 200, lockTtlMs: 60_000 });
-      for (let i = 1; i <= 2; i++) {
-        const claim = await shortCounter.claim(id);
-        if (!claim.allowed) throw new Error('expected the claim to be allowed');
-        await shortCounter.recordFailure(id, claim.attempt);
-      }
-      await sleep(400);
-      expect(await shortCounter.claim(id)).toEqual({ allowed: false, reason: 'locked' });
-      await shortCounter.unlock(id);
-      expect(await shortCounter.isLocked(id)).toBe(false);
-      expect(await shortCounter.claim(id)).toEqual({ allowed: true, attempt: 1 });
-    });
+      it('stays locked after the attempt counter has expired: only unlock opens it', async () => {
+        const shortCounter = createAttemptLimiter(store, { kind: 'pin', maxAttempts: 2, counterTtlMs: 200, lockTtlMs: 60_000 });
+        for (let i = 1; i <= 2; i++) {
+          const claim = await shortCounter.claim(id);
+          if (!claim.allowed) throw new Error('expected the claim to be allowed');
+          await shortCounter.recordFailure(id, claim.attempt);
+        }
+        await sleep(400);
+        expect(await shortCounter.claim(id)).toEqual({ allowed: false, reason: 'locked' });
+        await shortCounter.unlock(id);
+        expect(await shortCounter.isLocked(id)).toBe(false);
+        expect(await shortCounter.claim(id)).toEqual({ allowed: true, attempt: 1 });
+      });
 
-    it('a success resets the count of failures', async () => {
-      const caller = makeCaller(limiter);
-      for (let i = 1; i < MAX_ATTEMPTS; i++) expect(await caller.attempt(id, wrongPin)).toBe('wrong');
-      expect(await caller.attempt(id, rightPin)).toBe('ok');
-      for (let i = 1; i < MAX_ATTEMPTS; i++) expect(await caller.attempt(id, wrongPin)).toBe('wrong');
-      expect(await caller.attempt(id, rightPin)).toBe('ok');
-      expect(caller.row).toEqual({ failures: 0, locked: false });
-    });
+      it('a success resets the count of failures', async () => {
+        const caller = makeCaller(limiter);
+        for (let i = 1; i < MAX_ATTEMPTS; i++) expect(await caller.attempt(id, wrongPin)).toBe('wrong');
+        expect(await caller.attempt(id, rightPin)).toBe('ok');
+        for (let i = 1; i < MAX_ATTEMPTS; i++) expect(await caller.attempt(id, wrongPin)).toBe('wrong');
+        expect(await caller.attempt(id, rightPin)).toBe('ok');
+        expect(caller.row).toEqual({ failures: 0, locked: false });
+      });
 
-    it('unlock clears the lock and the counter', async () => {
-      const caller = makeCaller(limiter);
-      for (let i = 1; i <= MAX_ATTEMPTS; i++) await caller.attempt(id, wrongPin);
-      expect(await caller.attempt(id, rightPin)).toBe('refused');
-      await limiter.unlock(id);
-      // The caller clears its row too after re-verifying the user's identity.
-      Object.assign(caller.row, { failures: 0, locked: false });
-      expect(await caller.attempt(id, rightPin)).toBe('ok');
-    });
+      it('unlock clears the lock and the counter', async () => {
+        const caller = makeCaller(limiter);
+        for (let i = 1; i <= MAX_ATTEMPTS; i++) await caller.attempt(id, wrongPin);
+        expect(await caller.attempt(id, rightPin)).toBe('refused');
+        await limiter.unlock(id);
+        // The caller clears its row too after re-verifying the user's identity.
+        Object.assign(caller.row, { failures: 0, locked: false });
+        expect(await caller.attempt(id, rightPin)).toBe('ok');
+      });
 
-    it(`N+50 racing wrong attempts from two instances evaluate exactly N, and the next correct one is refused`, async () => {
-      const peer = await opened.openPeer();
-      const instances = [limiter, createAttemptLimiter(peer, { kind: 'pin', maxAttempts: MAX_ATTEMPTS, ...TTLS })];
-      const callers = instances.map(makeCaller);
-      const outcomes = await Promise.all(
-        Array.from({ length: MAX_ATTEMPTS + 50 }, (_, i) => callers[i % 2]!.attempt(id, wrongPin, undefined)),
-      );
-      const checks = callers.reduce((sum, c) => sum + c.checks(), 0);
-      expect(checks).toBe(MAX_ATTEMPTS);
-      expect(outcomes.filter((o) => o === 'refused')).toHaveLength(50);
-      expect(outcomes.filter((o) => o === 'locked-now')).toHaveLength(1);
-      expect(await callers[0]!.attempt(id, rightPin, undefined)).toBe('refused');
-      expect(await callers[1]!.attempt(id, rightPin, undefined)).toBe('refused');
-    });
+      it(`N+50 racing wrong attempts from two instances evaluate exactly N, and the next correct one is refused`, async () => {
+        const peer = await opened.openPeer();
+        const instances = [limiter, createAttemptLimiter(peer, { kind: 'pin', maxAttempts: MAX_ATTEMPTS, ...TTLS })];
+        const callers = instances.map(makeCaller);
+        const outcomes = await Promise.all(
+          Array.from({ length: MAX_ATTEMPTS + 50 }, (_, i) => callers[i % 2]!.attempt(id, wrongPin, undefined)),
+        );
+        const checks = callers.reduce((sum, c) => sum + c.checks(), 0);
+        expect(checks).toBe(MAX_ATTEMPTS);
+        expect(outcomes.filter((o) => o === 'refused')).toHaveLength(50);
+        expect(outcomes.filter((o) => o === 'locked-now')).toHaveLength(1);
+        expect(await callers[0]!.attempt(id, rightPin, undefined)).toBe('refused');
+        expect(await callers[1]!.attempt(id, rightPin, undefined)).toBe('refused');
+      });
 
-    it('persisted failures survive a store that forgot them: racing attempts get only the remaining slots', async () => {
-      // The row says 3 failures; this store (fresh, as after a Redis flush) knows nothing.
-      const persisted = { failures: 3, locked: false };
-      const caller = makeCaller(limiter);
-      const outcomes = await Promise.all(Array.from({ length: 20 }, () => caller.attempt(id, wrongPin, persisted)));
-      expect(caller.checks()).toBe(MAX_ATTEMPTS - 3);
-      expect(outcomes.filter((o) => o === 'locked-now')).toHaveLength(1);
-      expect(caller.row).toEqual({ failures: MAX_ATTEMPTS, locked: true });
-    });
+      it('persisted failures survive a store that forgot them: racing attempts get only the remaining slots', async () => {
+        // The row says 3 failures; this store (fresh, as after a Redis flush) knows nothing.
+        const persisted = { failures: 3, locked: false };
+        const caller = makeCaller(limiter);
+        const outcomes = await Promise.all(Array.from({ length: 20 }, () => caller.attempt(id, wrongPin, persisted)));
+        expect(caller.checks()).toBe(MAX_ATTEMPTS - 3);
+        expect(outcomes.filter((o) => o === 'locked-now')).toHaveLength(1);
+        expect(caller.row).toEqual({ failures: MAX_ATTEMPTS, locked: true });
+      });
 
-    it('a persisted lock refuses even when the store has no lock', async () => {
-      expect(await limiter.claim(id, { failures: 0, locked: true })).toEqual({ allowed: false, reason: 'locked' });
-    });
+      it('a persisted lock refuses even when the store has no lock', async () => {
+        expect(await limiter.claim(id, { failures: 0, locked: true })).toEqual({ allowed: false, reason: 'locked' });
+      });
 
-    it('persisted failures at the limit without a persisted lock refuse and restore the lock', async () => {
-      expect(await limiter.claim(id, { failures: MAX_ATTEMPTS, locked: false })).toEqual({ allowed: false, reason: 'locked' });
-      expect(await limiter.isLocked(id)).toBe(true);
-      expect(await limiter.claim(id)).toEqual({ allowed: false, reason: 'locked' });
-    });
+      it('persisted failures at the limit without a persisted lock refuse and restore the lock', async () => {
+        expect(await limiter.claim(id, { failures: MAX_ATTEMPTS, locked: false })).toEqual({ allowed: false, reason: 'locked' });
+        expect(await limiter.isLocked(id)).toBe(true);
+        expect(await limiter.claim(id)).toEqual({ allowed: false, reason: 'locked' });
+      });
 
-    it('keeps credentials and kinds apart', async () => {
-      const caller = makeCaller(limiter);
-      for (let i = 1; i <= MAX_ATTEMPTS; i++) await caller.attempt(id, wrongPin, undefined);
-      expect(await limiter.claim(id)).toEqual({ allowed: false, reason: 'locked' });
-      expect(await limiter.claim(randomUUID())).toEqual({ allowed: true, attempt: 1 });
-      const pattern = createAttemptLimiter(store, { kind: 'pattern', maxAttempts: MAX_ATTEMPTS, ...TTLS });
-      expect(await pattern.claim(id)).toEqual({ allowed: true, attempt: 1 });
-    });
+      it('keeps credentials and kinds apart', async () => {
+        const caller = makeCaller(limiter);
+        for (let i = 1; i <= MAX_ATTEMPTS; i++) await caller.attempt(id, wrongPin, undefined);
+        expect(await limiter.claim(id)).toEqual({ allowed: false, reason: 'locked' });
+        expect(await limiter.claim(randomUUID())).toEqual({ allowed: true, attempt: 1 });
+        const pattern = createAttemptLimiter(store, { kind: 'pattern', maxAttempts: MAX_ATTEMPTS, ...TTLS });
+        expect(await pattern.claim(id)).toEqual({ allowed: true, attempt: 1 });
+      });
 
-    it('fails closed when the store is down: every call rejects, nothing is treated as zero attempts', async () => {
-      const down = await opened.openPeer();
-      const downLimiter = createAttemptLimiter(down, { kind: 'pin', maxAttempts: MAX_ATTEMPTS, ...TTLS });
-      const caller = makeCaller(downLimiter);
-      await down.close();
-      await expect(caller.attempt(id, rightPin)).rejects.toBeInstanceOf(StoreUnavailableError);
-      expect(caller.checks()).toBe(0);
-      await expect(downLimiter.claim(id, { failures: 0, locked: false })).rejects.toBeInstanceOf(StoreUnavailableError);
-      // Below the limit a failure needs no write (the claim's INCR already counted it); the
-      // failure that must set the lock rejects when it cannot.
-      await expect(downLimiter.recordFailure(id, MAX_ATTEMPTS)).rejects.toBeInstanceOf(StoreUnavailableError);
-      await expect(downLimiter.recordSuccess(id)).rejects.toBeInstanceOf(StoreUnavailableError);
-      await expect(downLimiter.isLocked(id)).rejects.toBeInstanceOf(StoreUnavailableError);
-      await expect(downLimiter.unlock(id)).rejects.toBeInstanceOf(StoreUnavailableError);
-    });
-  });
+      it('fails closed when the store is down: every call rejects, nothing is treated as zero attempts', async () => {
+        const down = await opened.openPeer();
+        const downLimiter = createAttemptLimiter(down, { kind: 'pin', maxAttempts: MAX_ATTEMPTS, ...TTLS });
+        const caller = makeCaller(downLimiter);
+        await down.close();
+        await expect(caller.attempt(id, rightPin)).rejects.toBeInstanceOf(StoreUnavailableError);
+        expect(caller.checks()).toBe(0);
+        await expect(downLimiter.claim(id, { failures: 0, locked: false })).rejects.toBeInstanceOf(StoreUnavailableError);
+        // Below the limit a failure needs no write (the claim's INCR already counted it); the
+        // failure that must set the lock rejects when it cannot.
+        await expect(downLimiter.recordFailure(id, MAX_ATTEMPTS)).rejects.toBeInstanceOf(StoreUnavailableError);
+        await expect(downLimiter.recordSuccess(id)).rejects.toBeInstanceOf(StoreUnavailableError);
+        await expect(downLimiter.isLocked(id)).rejects.toBeInstanceOf(StoreUnavailableError);
+        await expect(downLimiter.unlock(id)).rejects.toBeInstanceOf(StoreUnavailableError);
+      });
+    },
+  );
 }
 
 describe('attempt limiter arguments', () => {

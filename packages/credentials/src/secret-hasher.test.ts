@@ -48,7 +48,13 @@ describe('hashSecret', () => {
   });
 
   it('contains neither the secret nor the pepper in any common encoding', () => {
-    for (const encoded of [pin, pepper.toString('hex'), pepper.toString('base64'), pepper.toString('base64').replace(/=+$/, ''), pepper.toString('base64url')]) {
+    for (const encoded of [
+      pin,
+      pepper.toString('hex'),
+      pepper.toString('base64'),
+      pepper.toString('base64').replace(/=+$/, ''),
+      pepper.toString('base64url'),
+    ]) {
       expect(stored).not.toContain(encoded);
     }
   });

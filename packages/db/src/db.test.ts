@@ -5,12 +5,7 @@
 import { sql, type Kysely, type Migration } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from './database';
-import {
-  isSerializationFailure,
-  isUniqueViolation,
-  pgErrorCode,
-  TransactionConflictError,
-} from './errors';
+import { isSerializationFailure, isUniqueViolation, pgErrorCode, TransactionConflictError } from './errors';
 import { migrateSchema, MigrationError } from './migrations';
 import { isDockerReachable, openTestDatabase, type TestDatabase } from './test-database';
 import { withSerializableRetry } from './transaction';
@@ -119,7 +114,9 @@ for (const b of backends) {
       expect((err as MigrationError).migrationName).toBe('0002_broken');
       expect((err as MigrationError).message).toMatch(/migration "0002_broken" of schema "broken" failed: .*no_such_table/);
       expect(pgErrorCode(err)).toBe('42P01');
-      const t1 = await sql`select 1 from information_schema.tables where table_schema = 'broken' and table_name = 't1'`.execute(tdb.kysely());
+      const t1 = await sql`select 1 from information_schema.tables where table_schema = 'broken' and table_name = 't1'`.execute(
+        tdb.kysely(),
+      );
       expect(t1.rows).toHaveLength(0);
       // Fixing the migration and rerunning applies both.
       const fixed = { ...migrations, '0002_broken': { up: async () => {} } };
@@ -150,7 +147,11 @@ for (const b of backends) {
       await migrateSchema(tdb, { schema: 'uniq', migrations: itemsMigrations });
       const db = tdb.kysely('uniq');
       await db.insertInto('items').values({ name: 'dup' }).execute();
-      const err = await db.insertInto('items').values({ name: 'dup' }).execute().catch((e: unknown) => e);
+      const err = await db
+        .insertInto('items')
+        .values({ name: 'dup' })
+        .execute()
+        .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(Error);
       expect(pgErrorCode(err)).toBe('23505');
       expect(isUniqueViolation(err)).toBe(true);
@@ -164,11 +165,14 @@ for (const b of backends) {
       await migrateSchema(tdb, { schema: 'big', migrations: itemsMigrations });
       const db = tdb.kysely('big');
       const huge = '9223372036854775807';
-      await db.insertInto('items').values([
-        { name: 'max', amount: huge },
-        { name: 'bigint-param', amount: 9007199254740993n },
-        { name: 'small', amount: 5 },
-      ]).execute();
+      await db
+        .insertInto('items')
+        .values([
+          { name: 'max', amount: huge },
+          { name: 'bigint-param', amount: 9007199254740993n },
+          { name: 'small', amount: 5 },
+        ])
+        .execute();
       const rows = await db.selectFrom('items').select(['name', 'amount']).orderBy('id').execute();
       expect(rows).toEqual([
         { name: 'max', amount: huge },
@@ -194,7 +198,10 @@ for (const b of backends) {
     it('reports affected rows for insert/update/delete, builder and raw', async () => {
       await migrateSchema(tdb, { schema: 'counts', migrations: itemsMigrations });
       const db = tdb.kysely('counts');
-      const ins = await db.insertInto('items').values([{ name: 'a' }, { name: 'b' }, { name: 'c' }]).executeTakeFirstOrThrow();
+      const ins = await db
+        .insertInto('items')
+        .values([{ name: 'a' }, { name: 'b' }, { name: 'c' }])
+        .executeTakeFirstOrThrow();
       expect(ins.numInsertedOrUpdatedRows).toBe(3n);
       const upd = await db.updateTable('items').set({ amount: 1 }).where('name', 'in', ['a', 'b']).executeTakeFirstOrThrow();
       expect(upd.numUpdatedRows).toBe(2n);

@@ -103,8 +103,18 @@ export class DatabaseUnavailableError extends DependencyUnavailableError {
  */
 const UNAVAILABLE_SQLSTATE = /^(08...|57P0[123]|53300)$/;
 /** Node's socket errors, and what pg says when its connection is gone or never came. */
-const UNAVAILABLE_SYSTEM_CODE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
-const UNAVAILABLE_MESSAGE = /Connection terminated|is not queryable|timeout exceeded when trying to connect|Connection ended unexpectedly|the database system is (shutting down|starting up|in recovery mode)/i;
+const UNAVAILABLE_SYSTEM_CODE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+const UNAVAILABLE_MESSAGE =
+  /Connection terminated|is not queryable|timeout exceeded when trying to connect|Connection ended unexpectedly|the database system is (shutting down|starting up|in recovery mode)/i;
 
 /** True when `err` says the database was unreachable, not that the statement was wrong. */
 export function isDatabaseUnavailable(err: unknown): boolean {

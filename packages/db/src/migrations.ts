@@ -94,11 +94,7 @@ async function runScoped(trx: Kysely<any>, schema: string, fn: (scoped: Kysely<a
 }
 
 async function schemaExists(db: Kysely<any>, schema: string): Promise<boolean> {
-  const row = await db
-    .selectFrom('pg_catalog.pg_namespace')
-    .select('nspname')
-    .where('nspname', '=', schema)
-    .executeTakeFirst();
+  const row = await db.selectFrom('pg_catalog.pg_namespace').select('nspname').where('nspname', '=', schema).executeTakeFirst();
   return row !== undefined;
 }
 

@@ -42,7 +42,10 @@ describe('PGlite dialect', () => {
         events.push(`${who}:begin`);
         await trx.insertInto('entries').values({ id: firstId, who }).execute();
         await sleep(30); // yield: without exclusivity the other transaction would interleave here
-        await trx.insertInto('entries').values({ id: firstId + 1, who }).execute();
+        await trx
+          .insertInto('entries')
+          .values({ id: firstId + 1, who })
+          .execute();
         events.push(`${who}:end`);
       });
     await Promise.all([tx('A', 1), tx('B', 10)]);
@@ -152,7 +155,10 @@ describe('helpers', () => {
   it('parses int8/numeric array text and bytea', () => {
     expect(parseUnquotedArray('{}')).toEqual([]);
     expect(parseUnquotedArray('{1,NULL,-9223372036854775808}')).toEqual(['1', null, '-9223372036854775808']);
-    expect(parseUnquotedArray('{{1,2},{3,4}}')).toEqual([['1', '2'], ['3', '4']]);
+    expect(parseUnquotedArray('{{1,2},{3,4}}')).toEqual([
+      ['1', '2'],
+      ['3', '4'],
+    ]);
     expect(parseUnquotedArray('[0:1]={5,6}')).toEqual(['5', '6']);
     expect(parseBytea('\\x00ff')).toEqual(Buffer.from([0, 255]));
     expect(parseBytea('a\\\\b\\001')).toEqual(Buffer.from([0x61, 0x5c, 0x62, 1]));

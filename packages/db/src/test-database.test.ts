@@ -26,7 +26,9 @@ describe('openTestDatabase', () => {
   }, 30_000);
 
   it.skipIf(!url)(
-    url ? 'creates a fresh database on DATABASE_URL and drops it on close' : 'DATABASE_URL database lifecycle (skipped: DATABASE_URL not set)',
+    url
+      ? 'creates a fresh database on DATABASE_URL and drops it on close'
+      : 'DATABASE_URL database lifecycle (skipped: DATABASE_URL not set)',
     async () => {
       const [a, b] = await Promise.all([openTestDatabase(), openTestDatabase()]);
       const exists = async (name: string) => {

@@ -84,7 +84,9 @@ describe('the app simulator against the embedded backend', () => {
       [TransactionType.TRANSFER, krw(1_200_000n), krw(1_800_000n)],
       [TransactionType.DEPOSIT, krw(3_000_000n), krw(3_000_000n)],
     ]);
-    expect(result.bob!.transactions.map((t) => [t.transactionType, t.amount, t.afterBalance])).toEqual([[TransactionType.DEPOSIT, krw(1_200_000n), krw(1_200_000n)]]);
+    expect(result.bob!.transactions.map((t) => [t.transactionType, t.amount, t.afterBalance])).toEqual([
+      [TransactionType.DEPOSIT, krw(1_200_000n), krw(1_200_000n)],
+    ]);
     // One TRANSFER_SUCCEED each: the sender's and the recipient's.
     expect(result.notifications.alice.map((e) => e.type)).toEqual([NotificationEventType.TRANSFER_SUCCEED]);
     expect(result.notifications.bob.map((e) => e.type)).toEqual([NotificationEventType.TRANSFER_SUCCEED]);
@@ -105,7 +107,11 @@ describe('the app simulator against the embedded backend', () => {
     expect(result.failed).toMatchObject({
       title: 'Alice: transfer 20,000 KRW to Bob (pre-check)',
       call: 'TransferService/GetPreCheck',
-      error: { status: 'FAILED_PRECONDITION', statusCode: grpc.status.FAILED_PRECONDITION, seedCode: 'GetPreCheckApiError.INSUFFICIENT_BALANCE' },
+      error: {
+        status: 'FAILED_PRECONDITION',
+        statusCode: grpc.status.FAILED_PRECONDITION,
+        seedCode: 'GetPreCheckApiError.INSUFFICIENT_BALANCE',
+      },
     });
     expect(result.steps.slice(0, -1).every((s) => s.ok)).toBe(true);
     expect(result.steps).toHaveLength(result.failed!.index);
@@ -116,7 +122,9 @@ describe('the app simulator against the embedded backend', () => {
 
   it('stops at the first step with UNAVAILABLE and a hint when nothing listens at the address', async () => {
     const closed = createServer();
-    const port = await new Promise<number>((resolve) => closed.listen(0, '127.0.0.1', () => resolve((closed.address() as { port: number }).port)));
+    const port = await new Promise<number>((resolve) =>
+      closed.listen(0, '127.0.0.1', () => resolve((closed.address() as { port: number }).port)),
+    );
     await new Promise((resolve) => closed.close(resolve));
     const c = capture();
     const result = await runDemo({ ...options, address: `127.0.0.1:${port}` }, c.out);

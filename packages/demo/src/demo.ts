@@ -14,7 +14,11 @@ import {
   type AuthenticationProcess,
   type MonetaryValue,
 } from '@kfrm/proto/gen/kfrm/api/common/common';
-import { NotificationEventType, NotificationServiceClient, type NotificationEventResponse } from '@kfrm/proto/gen/kfrm/api/notification/notification';
+import {
+  NotificationEventType,
+  NotificationServiceClient,
+  type NotificationEventResponse,
+} from '@kfrm/proto/gen/kfrm/api/notification/notification';
 import { TransferServiceClient } from '@kfrm/proto/gen/kfrm/api/transfer/transfer';
 import { KycStatus } from '@kfrm/proto/gen/kfrm/api/user/user';
 import { UserAccountServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user_internal';
@@ -164,7 +168,10 @@ const session = (person: Person) => {
 
 const describeProcess = (process: AuthenticationProcess) =>
   process.authentications
-    .map((a) => `${AuthenticationType[a.type]}${a.fallback !== AuthenticationType.NONE && a.fallback !== a.type ? ` (or ${AuthenticationType[a.fallback]})` : ''}`)
+    .map(
+      (a) =>
+        `${AuthenticationType[a.type]}${a.fallback !== AuthenticationType.NONE && a.fallback !== a.type ? ` (or ${AuthenticationType[a.fallback]})` : ''}`,
+    )
     .join(' and ') || 'nothing';
 
 const describeTransaction = (t: Transaction) =>
@@ -193,7 +200,9 @@ export async function runDemo(options: DemoOptions, out: Output): Promise<DemoRe
         s.send('DeviceService/CreateDevice', 'a new P-256 public key (the private key stays on the phone)');
         const device = await person.app.registerDevice('ec-p256');
         const certificate = new X509Certificate(device.certificateDer);
-        s.receive(`device id ${device.deviceId}, certificate "${certificate.subject.replace(/\n/g, ', ')}" valid until ${certificate.validTo}`);
+        s.receive(
+          `device id ${device.deviceId}, certificate "${certificate.subject.replace(/\n/g, ', ')}" valid until ${certificate.validTo}`,
+        );
         s.note('reconnected with the certificate as the TLS client certificate');
       });
       await reporter.step(`${person.label}'s phone: E2E keys`, async (s) => {
@@ -225,7 +234,11 @@ export async function runDemo(options: DemoOptions, out: Output): Promise<DemoRe
       // opening waits for VERIFIED. There is no back-office app, so the operator sets it.
       for (const person of [alice, bob]) {
         s.send(`UserAccountService/UpdateKyc (internal listener)`, `user ${person.user!.userId} → VERIFIED`);
-        const updated = await unary(userAccounts, userAccounts.updateKyc, { userId: person.user!.userId, kycStatus: KycStatus.VERIFIED, reason: 'demo: documents reviewed' });
+        const updated = await unary(userAccounts, userAccounts.updateKyc, {
+          userId: person.user!.userId,
+          kycStatus: KycStatus.VERIFIED,
+          reason: 'demo: documents reviewed',
+        });
         s.receive(`${person.label}: KYC ${KycStatus[updated.user?.kycStatus ?? KycStatus.NONE]}`);
       }
     });
@@ -246,12 +259,17 @@ export async function runDemo(options: DemoOptions, out: Output): Promise<DemoRe
         const opened = await unary(casa, casa.completeOpening, { password: person.accountPassword }, session(person));
         if (!opened.account) throw new Error('CompleteOpening returned no account');
         person.accountNumber = opened.account.accountNumber;
-        s.receive(`account ${maskAccountNumber(person.accountNumber)}, transfer limit ${formatMoney(opened.account.transferLimit)} per transaction`);
+        s.receive(
+          `account ${maskAccountNumber(person.accountNumber)}, transfer limit ${formatMoney(opened.account.transferLimit)} per transaction`,
+        );
       });
     }
 
     await reporter.step(`Operator: fund Alice's account`, async (s) => {
-      s.send('LedgerService/Deposit (internal listener)', `${formatMoney(krw(options.depositKrw))} to ${maskAccountNumber(alice.accountNumber!)} from the external-settlement account`);
+      s.send(
+        'LedgerService/Deposit (internal listener)',
+        `${formatMoney(krw(options.depositKrw))} to ${maskAccountNumber(alice.accountNumber!)} from the external-settlement account`,
+      );
       const deposited = await unary(ledger, ledger.deposit, {
         idempotencyKey: `demo-deposit:${alice.accountNumber}`,
         accountNumber: alice.accountNumber!,
@@ -276,9 +294,17 @@ export async function runDemo(options: DemoOptions, out: Output): Promise<DemoRe
       const source = await unary(transfers, transfers.getSourceAccountInfo, { accountNumber: alice.accountNumber! }, session(alice));
       s.receive(`${source.accountName}, balance ${formatMoney(source.balance)}`);
       s.send('TransferService/GetTargetAccountInfo', `${maskAccountNumber(bob.accountNumber!)} at ${OWN_INSTITUTION} (our bank)`);
-      const target = await unary(transfers, transfers.getTargetAccountInfo, { accountNumber: bob.accountNumber!, institutionCode: OWN_INSTITUTION }, session(alice));
+      const target = await unary(
+        transfers,
+        transfers.getTargetAccountInfo,
+        { accountNumber: bob.accountNumber!, institutionCode: OWN_INSTITUTION },
+        session(alice),
+      );
       s.receive(`holder "${target.accountName}" (masked by the bank)`);
-      s.send('TransferService/GetPreCheck', `${formatMoney(amount)} ${maskAccountNumber(alice.accountNumber!)} → ${maskAccountNumber(bob.accountNumber!)}`);
+      s.send(
+        'TransferService/GetPreCheck',
+        `${formatMoney(amount)} ${maskAccountNumber(alice.accountNumber!)} → ${maskAccountNumber(bob.accountNumber!)}`,
+      );
       const preCheck = await unary(
         transfers,
         transfers.getPreCheck,
@@ -303,11 +329,14 @@ export async function runDemo(options: DemoOptions, out: Output): Promise<DemoRe
       // Each answer is the process as it stands; do the first factor still READY until it is DONE.
       for (let round = 0; current.status !== AuthenticationProcess_ProcessStatus.DONE; round++) {
         const next = current.authentications.find((a) => a.status === Authentication_AuthenticationStatus.READY);
-        if (!next || round > current.authentications.length) throw new Error(`process ${AuthenticationProcess_ProcessStatus[current.status]} with no factor left to give`);
+        if (!next || round > current.authentications.length)
+          throw new Error(`process ${AuthenticationProcess_ProcessStatus[current.status]} with no factor left to give`);
         if (next.type === AuthenticationType.BIO) {
           const signature = sign('sha256', biometricChallenge(process.processId), alice.user!.biometricKey!.privateKey).toString('base64');
           s.send('AuthenticationService/AuthenticateBiometric', 'signature over kfrm-biometric-v1:<process id> with the biometric key');
-          current = (await unary(authentication, authentication.authenticateBiometric, { processId: process.processId, signature }, session(alice))).process!;
+          current = (
+            await unary(authentication, authentication.authenticateBiometric, { processId: process.processId, signature }, session(alice))
+          ).process!;
         } else if (next.type === AuthenticationType.PATTERN) {
           s.send('AuthenticationService/AuthenticatePattern', 'pattern E2E-encrypted');
           current = (
@@ -338,7 +367,12 @@ export async function runDemo(options: DemoOptions, out: Output): Promise<DemoRe
         amountMinor: options.transferKrw,
       };
       const bytes = canonicalTransferBytes(signed);
-      const signature = await signData({ content: bytes, certificateDer: alice.user!.signingCertificateDer, privateKey: alice.user!.signingKey.privateKey, detached: false });
+      const signature = await signData({
+        content: bytes,
+        certificateDer: alice.user!.signingCertificateDer,
+        privateKey: alice.user!.signingKey.privateKey,
+        detached: false,
+      });
       s.note(`signed the canonical bytes (${bytes.length} bytes of JSON) with Alice's signing certificate: PKCS#7, SHA-256`);
       s.send('TransferService/Execute', `process id, the signature, and the signed accounts and amount`);
       const executed = await unary(
@@ -374,7 +408,12 @@ export async function runDemo(options: DemoOptions, out: Output): Promise<DemoRe
       for (const person of [alice, bob]) {
         const accounts = person.app.client(AccountServiceClient);
         s.send(`AccountService/ListTransactions + GetAccount (${person.label})`, maskAccountNumber(person.accountNumber!));
-        const { transactions } = await unary(accounts, accounts.listTransactions, { accountNumber: person.accountNumber!, page: 1, pageSize: 20 }, session(person));
+        const { transactions } = await unary(
+          accounts,
+          accounts.listTransactions,
+          { accountNumber: person.accountNumber!, page: 1, pageSize: 20 },
+          session(person),
+        );
         const account = await unary(accounts, accounts.getAccount, { accountNumber: person.accountNumber! }, session(person));
         for (const t of transactions) s.receive(describeTransaction(t));
         s.receive(`${person.label}'s balance: ${formatMoney(account.balance)}`);
@@ -394,7 +433,8 @@ export async function runDemo(options: DemoOptions, out: Output): Promise<DemoRe
     result.notifications = { alice: alice.notifications?.events ?? [], bob: bob.notifications?.events ?? [] };
   }
 
-  const extra = result.alice && result.bob ? [`balances: Alice ${formatMoney(result.alice.balance)}, Bob ${formatMoney(result.bob.balance)}`] : [];
+  const extra =
+    result.alice && result.bob ? [`balances: Alice ${formatMoney(result.alice.balance)}, Bob ${formatMoney(result.bob.balance)}`] : [];
   result.failed = reporter.records.find((r) => !r.ok);
   if (result.failed?.index === 1 && result.failed.error?.status === 'UNAVAILABLE') {
     extra.push(`nothing answered at ${options.address} with that CA: is the backend running (pnpm start), and is --ca its server CA?`);

@@ -22,7 +22,10 @@ interface KnownApiError {
  */
 const KNOWN: ReadonlyMap<string, KnownApiError> = (() => {
   const known = new Map<string, KnownApiError>();
-  for (const module of [accountApi, ledgerApi, authApi, authenticationApi, casaApi, commonErrors, deviceApi, keyApi, transferApi] as Record<string, unknown>[]) {
+  for (const module of [accountApi, ledgerApi, authApi, authenticationApi, casaApi, commonErrors, deviceApi, keyApi, transferApi] as Record<
+    string,
+    unknown
+  >[]) {
     for (const [name, value] of Object.entries(module)) {
       const codes = module[`${name}_ErrorCode`];
       if (!name.endsWith('ApiError') || !codes || typeof value !== 'object' || value === null || !('$type' in value)) continue;
@@ -48,7 +51,11 @@ const isServiceError = (err: unknown): err is grpc.ServiceError =>
 /** The gRPC status and the seed error code of a failed call, in words. */
 export function describeError(err: unknown): DescribedError {
   if (!isServiceError(err)) return { message: err instanceof Error ? err.message : String(err) };
-  const described: DescribedError = { status: grpc.status[err.code] ?? String(err.code), statusCode: err.code, message: err.details || err.message };
+  const described: DescribedError = {
+    status: grpc.status[err.code] ?? String(err.code),
+    statusCode: err.code,
+    message: err.details || err.message,
+  };
   const decoded = decodeStatusDetails(err);
   for (const detail of decoded?.details ?? []) {
     const known = KNOWN.get(detail.typeName);

@@ -15,9 +15,21 @@ describe('options', () => {
   });
 
   it('takes the environment, and flags over the environment', () => {
-    const env = { KFRM_DEMO_ADDRESS: 'backend:50051', KFRM_DEMO_INTERNAL_ADDRESS: 'backend:50052', KFRM_DEMO_CA_FILE: 'deploy/dev-secrets/server-ca.pem', KFRM_DEMO_TRANSFER_KRW: '500' };
-    expect(parseOptions([], env)).toMatchObject({ address: 'backend:50051', internalAddress: 'backend:50052', caFile: 'deploy/dev-secrets/server-ca.pem', transferKrw: 500n });
-    expect(parseOptions(['--address', '[::1]:7000', '--amount', '999999', '--ca', 'x.pem', '--notification-timeout', '100'], env)).toMatchObject({
+    const env = {
+      KFRM_DEMO_ADDRESS: 'backend:50051',
+      KFRM_DEMO_INTERNAL_ADDRESS: 'backend:50052',
+      KFRM_DEMO_CA_FILE: 'deploy/dev-secrets/server-ca.pem',
+      KFRM_DEMO_TRANSFER_KRW: '500',
+    };
+    expect(parseOptions([], env)).toMatchObject({
+      address: 'backend:50051',
+      internalAddress: 'backend:50052',
+      caFile: 'deploy/dev-secrets/server-ca.pem',
+      transferKrw: 500n,
+    });
+    expect(
+      parseOptions(['--address', '[::1]:7000', '--amount', '999999', '--ca', 'x.pem', '--notification-timeout', '100'], env),
+    ).toMatchObject({
       address: '[::1]:7000',
       caFile: 'x.pem',
       transferKrw: 999_999n,
@@ -27,7 +39,15 @@ describe('options', () => {
   });
 
   it('refuses unknown flags, bad addresses and amounts that are not whole positive won', () => {
-    for (const argv of [['--bogus'], ['--address', 'nohost'], ['--amount', '0'], ['--amount', '12.5'], ['--deposit', '-1'], ['--notification-timeout', '0'], ['extra']]) {
+    for (const argv of [
+      ['--bogus'],
+      ['--address', 'nohost'],
+      ['--amount', '0'],
+      ['--amount', '12.5'],
+      ['--deposit', '-1'],
+      ['--notification-timeout', '0'],
+      ['extra'],
+    ]) {
       expect(() => parseOptions(argv, {}), argv.join(' ')).toThrow(UsageError);
     }
   });

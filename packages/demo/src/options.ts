@@ -39,7 +39,8 @@ function positiveWon(text: string, what: string): bigint {
 }
 
 function hostPort(text: string, what: string): string {
-  if (!/^[^\s:]+:[0-9]{1,5}$/.test(text) && !/^\[[0-9a-fA-F:]+\]:[0-9]{1,5}$/.test(text)) throw new UsageError(`${what} must be host:port: ${text}`);
+  if (!/^[^\s:]+:[0-9]{1,5}$/.test(text) && !/^\[[0-9a-fA-F:]+\]:[0-9]{1,5}$/.test(text))
+    throw new UsageError(`${what} must be host:port: ${text}`);
   return text;
 }
 
@@ -65,7 +66,8 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
     throw new UsageError((err as Error).message);
   }
   const timeout = values['notification-timeout'] ?? env.KFRM_DEMO_NOTIFICATION_TIMEOUT_MS ?? '15000';
-  if (!/^[0-9]{1,7}$/.test(timeout) || Number(timeout) === 0) throw new UsageError(`the notification timeout must be milliseconds above 0: ${timeout}`);
+  if (!/^[0-9]{1,7}$/.test(timeout) || Number(timeout) === 0)
+    throw new UsageError(`the notification timeout must be milliseconds above 0: ${timeout}`);
   const options: CliOptions = {
     address: hostPort(values.address ?? env.KFRM_DEMO_ADDRESS ?? '127.0.0.1:50051', 'the address'),
     internalAddress: hostPort(values['internal-address'] ?? env.KFRM_DEMO_INTERNAL_ADDRESS ?? '127.0.0.1:50052', 'the internal address'),

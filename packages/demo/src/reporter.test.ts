@@ -30,14 +30,27 @@ const kycNotVerified = () =>
 describe('errors in words', () => {
   it('names the gRPC status and the seed code from grpc-status-details-bin', () => {
     const described = describeError(kycNotVerified());
-    expect(described).toEqual({ status: 'FAILED_PRECONDITION', statusCode: 9, seedCode: 'CompleteOpeningApiError.KYC_NOT_VERIFIED', message: 'KYC is not verified' });
-    expect(formatError(described)).toBe('gRPC status FAILED_PRECONDITION (9), seed code CompleteOpeningApiError.KYC_NOT_VERIFIED: KYC is not verified');
+    expect(described).toEqual({
+      status: 'FAILED_PRECONDITION',
+      statusCode: 9,
+      seedCode: 'CompleteOpeningApiError.KYC_NOT_VERIFIED',
+      message: 'KYC is not verified',
+    });
+    expect(formatError(described)).toBe(
+      'gRPC status FAILED_PRECONDITION (9), seed code CompleteOpeningApiError.KYC_NOT_VERIFIED: KYC is not verified',
+    );
   });
 
   it('says when there is no seed code, shows an unknown detail type by name, and passes plain errors through', () => {
-    const bare = Object.assign(new Error('x'), { code: grpc.status.UNAVAILABLE, details: 'No connection established', metadata: new grpc.Metadata() });
+    const bare = Object.assign(new Error('x'), {
+      code: grpc.status.UNAVAILABLE,
+      details: 'No connection established',
+      metadata: new grpc.Metadata(),
+    });
     expect(formatError(describeError(bare))).toBe('gRPC status UNAVAILABLE (14), no seed code: No connection established');
-    expect(describeError(seedError(grpc.status.INTERNAL, 'other.pkg.SomeError', new Uint8Array([8, 1]), 'm')).seedCode).toBe('other.pkg.SomeError');
+    expect(describeError(seedError(grpc.status.INTERNAL, 'other.pkg.SomeError', new Uint8Array([8, 1]), 'm')).seedCode).toBe(
+      'other.pkg.SomeError',
+    );
     expect(describeError(new Error('plain'))).toEqual({ message: 'plain' });
   });
 });
@@ -64,7 +77,9 @@ describe('Reporter', () => {
     expect(text).not.toMatch(/\x1b/);
     expect(text).toContain('[1/2] First\n       → Service/Method: a request\n       ← an answer\n         context\n       ✓ done in ');
     expect(text).toContain('✗ failed after');
-    expect(text).toContain('Step 2 failed (Second) in CasaOpeningService/CompleteOpening: gRPC status FAILED_PRECONDITION (9), seed code CompleteOpeningApiError.KYC_NOT_VERIFIED');
+    expect(text).toContain(
+      'Step 2 failed (Second) in CasaOpeningService/CompleteOpening: gRPC status FAILED_PRECONDITION (9), seed code CompleteOpeningApiError.KYC_NOT_VERIFIED',
+    );
     expect(reporter.succeeded).toBe(false);
     expect(reporter.records.map((r) => [r.index, r.ok, r.call])).toEqual([
       [1, true, 'Service/Method'],

@@ -165,10 +165,16 @@ export class Reporter {
       const mark = r.ok ? this.paint('32', '✓') : this.paint('31', '✗');
       this.line(`  ${mark} ${String(r.index).padStart(width)}. ${r.title.padEnd(56)} ${formatDuration(r.ms).padStart(9)}`);
     }
-    for (let index = this.records.length + 1; index <= this.totalSteps; index++) this.line(`  ${this.paint('2', '·')} ${String(index).padStart(width)}. (not run)`);
+    for (let index = this.records.length + 1; index <= this.totalSteps; index++)
+      this.line(`  ${this.paint('2', '·')} ${String(index).padStart(width)}. (not run)`);
     for (const text of extra) this.line(`  ${text}`);
     if (failed) {
-      this.line(this.paint('31', `Step ${failed.index} failed (${failed.title})${failed.call ? ` in ${failed.call}` : ''}: ${formatError(failed.error!)}`));
+      this.line(
+        this.paint(
+          '31',
+          `Step ${failed.index} failed (${failed.title})${failed.call ? ` in ${failed.call}` : ''}: ${formatError(failed.error!)}`,
+        ),
+      );
     } else if (this.records.length === this.totalSteps) {
       this.line(this.paint('32', `All ${this.totalSteps} steps succeeded in ${total}.`));
     } else {

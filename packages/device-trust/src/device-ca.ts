@@ -65,16 +65,24 @@ export async function loadDeviceCa(files: { certFile: string; keyFile: string },
 
 const EC_HASH: Record<string, string> = { 'P-256': 'SHA-256', 'P-384': 'SHA-384', 'P-521': 'SHA-512' };
 
-function keyAlgorithmOf(certificate: x509.X509Certificate): { importAlgorithm: KeyImportAlgorithm; signingAlgorithm: DeviceCaSigner['signingAlgorithm'] } {
+function keyAlgorithmOf(certificate: x509.X509Certificate): {
+  importAlgorithm: KeyImportAlgorithm;
+  signingAlgorithm: DeviceCaSigner['signingAlgorithm'];
+} {
   const algorithm = certificate.publicKey.algorithm as { name: string; namedCurve?: string };
   if (algorithm.name === 'ECDSA' && algorithm.namedCurve && EC_HASH[algorithm.namedCurve]) {
     const hash = EC_HASH[algorithm.namedCurve]!;
     return { importAlgorithm: { name: 'ECDSA', namedCurve: algorithm.namedCurve }, signingAlgorithm: { name: 'ECDSA', hash } };
   }
   if (algorithm.name === 'RSASSA-PKCS1-v1_5') {
-    return { importAlgorithm: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, signingAlgorithm: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } };
+    return {
+      importAlgorithm: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
+      signingAlgorithm: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
+    };
   }
-  throw new DeviceCaError(`device CA key algorithm ${algorithm.name}${algorithm.namedCurve ? ` ${algorithm.namedCurve}` : ''} is not supported (EC P-256/P-384/P-521 or RSA)`);
+  throw new DeviceCaError(
+    `device CA key algorithm ${algorithm.name}${algorithm.namedCurve ? ` ${algorithm.namedCurve}` : ''} is not supported (EC P-256/P-384/P-521 or RSA)`,
+  );
 }
 
 /**
@@ -95,7 +103,9 @@ export async function loadDeviceCaSigner(ca: Pick<DeviceCa, 'certificate' | 'key
   try {
     privateKey = await webcrypto.subtle.importKey('pkcs8', der, importAlgorithm, false, ['sign']);
   } catch (err) {
-    throw new DeviceCaError(`device CA key ${ca.keyFile}: not a ${importAlgorithm.name} PKCS#8 key matching the certificate`, { cause: err });
+    throw new DeviceCaError(`device CA key ${ca.keyFile}: not a ${importAlgorithm.name} PKCS#8 key matching the certificate`, {
+      cause: err,
+    });
   }
   const publicKey = await webcrypto.subtle.importKey('spki', ca.certificate.publicKey.rawData, importAlgorithm, false, ['verify']);
   const challenge = webcrypto.getRandomValues(new Uint8Array(32));

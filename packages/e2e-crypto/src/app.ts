@@ -37,7 +37,10 @@ export async function encryptForSession(
   const serverKey = await importSpkiBase64(publicKeySpkiBase64);
   const ephemeralPrivateKey = options.fixed?.ephemeralPrivateKey ?? (await generateP256KeyPair()).privateKey;
   // The ephemeral key is made here rather than inside jose so the app can keep its private half.
-  const message = await encryptCompact(serverKey, { kid: sessionId, provider }, bytesOf(plaintext), { ephemeralPrivateKey, iv: options.fixed?.iv });
+  const message = await encryptCompact(serverKey, { kid: sessionId, provider }, bytesOf(plaintext), {
+    ephemeralPrivateKey,
+    iv: options.fixed?.iv,
+  });
   return { encryptedMessage: { message, provider: providerType(provider), sessionId }, ephemeralPrivateKey };
 }
 

@@ -36,7 +36,8 @@ async function readVectors(): Promise<Vectors> {
   return JSON.parse(match[1]!) as Vectors;
 }
 
-const pub = ({ kty, crv, x, y }: JsonWebKey) => ({ kty: kty!, crv: crv!, x: x!, y: y! }) as { kty: 'EC'; crv: 'P-256'; x: string; y: string };
+const pub = ({ kty, crv, x, y }: JsonWebKey) =>
+  ({ kty: kty!, crv: crv!, x: x!, y: y! }) as { kty: 'EC'; crv: 'P-256'; x: string; y: string };
 
 async function pairOf(jwk: JsonWebKey): Promise<CryptoKeyPair> {
   return { privateKey: await importPrivateJwk(jwk, true), publicKey: await importPublicJwk(pub(jwk)) };
@@ -53,8 +54,17 @@ function encryptByHand(senderPrivate: JsonWebKey, recipientPublic: JsonWebKey, d
     length.writeUInt32BE(b.length);
     return Buffer.concat([length, b]);
   };
-  const otherInfo = Buffer.concat([len32(Buffer.from('A256GCM')), len32(Buffer.alloc(0)), len32(Buffer.alloc(0)), Buffer.from([0, 0, 1, 0])]);
-  const cek = createHash('sha256').update(Buffer.from([0, 0, 0, 1])).update(z).update(otherInfo).digest();
+  const otherInfo = Buffer.concat([
+    len32(Buffer.from('A256GCM')),
+    len32(Buffer.alloc(0)),
+    len32(Buffer.alloc(0)),
+    Buffer.from([0, 0, 1, 0]),
+  ]);
+  const cek = createHash('sha256')
+    .update(Buffer.from([0, 0, 0, 1]))
+    .update(z)
+    .update(otherInfo)
+    .digest();
   const h = Buffer.from(direction.protected_header, 'utf8').toString('base64url');
   const iv = Buffer.from(direction.iv, 'base64url');
   const cipher = createCipheriv('aes-256-gcm', cek, iv);
@@ -90,13 +100,22 @@ describe('docs/e2e.md test vectors', () => {
   it('the headers are the documented ones', () => {
     for (const direction of [v.app_to_server, v.server_to_app]) {
       expect(Buffer.from(direction.compact_jwe.split('.')[0]!, 'base64url').toString('utf8')).toBe(direction.protected_header);
-      expect(JSON.parse(direction.protected_header)).toMatchObject({ alg: 'ECDH-ES', enc: 'A256GCM', kid: v.session_id, kfrm_provider: v.provider });
+      expect(JSON.parse(direction.protected_header)).toMatchObject({
+        alg: 'ECDH-ES',
+        enc: 'A256GCM',
+        kid: v.session_id,
+        kfrm_provider: v.provider,
+      });
     }
     expect(JSON.parse(v.app_to_server.protected_header).epk).toEqual(pub(v.app_to_server.app_ephemeral_key));
     expect(JSON.parse(v.server_to_app.protected_header).epk).toEqual(pub(v.server_to_app.server_ephemeral_key));
   });
 
-  const documentedMessage = () => ({ message: v.app_to_server.compact_jwe, provider: EncryptedMessage_ProviderType[v.provider], sessionId: v.session_id });
+  const documentedMessage = () => ({
+    message: v.app_to_server.compact_jwe,
+    provider: EncryptedMessage_ProviderType[v.provider],
+    sessionId: v.session_id,
+  });
 
   it('app → server: the server opens the documented JWE, once', async () => {
     expect(await openEncryptedText(sessions, documentedMessage(), v.provider)).toBe(v.app_to_server.plaintext);
@@ -104,9 +123,18 @@ describe('docs/e2e.md test vectors', () => {
   });
 
   it('app → server: re-derived with jose and by hand, byte for byte', async () => {
-    const { encryptedMessage } = await encryptForSession(v.server_public_key_spki_base64, v.session_id, v.provider, v.app_to_server.plaintext, {
-      fixed: { ephemeralPrivateKey: await importPrivateJwk(v.app_to_server.app_ephemeral_key, true), iv: Buffer.from(v.app_to_server.iv, 'base64url') },
-    });
+    const { encryptedMessage } = await encryptForSession(
+      v.server_public_key_spki_base64,
+      v.session_id,
+      v.provider,
+      v.app_to_server.plaintext,
+      {
+        fixed: {
+          ephemeralPrivateKey: await importPrivateJwk(v.app_to_server.app_ephemeral_key, true),
+          iv: Buffer.from(v.app_to_server.iv, 'base64url'),
+        },
+      },
+    );
     expect(encryptedMessage.message).toBe(v.app_to_server.compact_jwe);
     const byHand = encryptByHand(v.app_to_server.app_ephemeral_key, v.server_session_key, v.app_to_server);
     expect(byHand).toEqual({ z: v.app_to_server.shared_secret_z_hex, cek: v.app_to_server.cek_hex, compact: v.app_to_server.compact_jwe });

@@ -121,7 +121,12 @@ export async function encryptCompact(
   plaintext: Uint8Array,
   fixed?: FixedEncryptionInputs,
 ): Promise<string> {
-  const jwe = new CompactEncrypt(plaintext).setProtectedHeader({ alg: JWE_ALG, enc: JWE_ENC, kid: header.kid, [PROVIDER_HEADER]: header.provider });
+  const jwe = new CompactEncrypt(plaintext).setProtectedHeader({
+    alg: JWE_ALG,
+    enc: JWE_ENC,
+    kid: header.kid,
+    [PROVIDER_HEADER]: header.provider,
+  });
   if (fixed) jwe.setKeyManagementParameters({ epk: fixed.ephemeralPrivateKey });
   if (fixed?.iv) jwe.setInitializationVector(fixed.iv);
   return jwe.encrypt(recipientPublicKey);

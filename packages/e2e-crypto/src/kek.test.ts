@@ -39,7 +39,13 @@ describe('key-encryption key', () => {
     const raw = parseKeyEncryptionKey(bytes);
     expect(sameKey(raw, parseKeyEncryptionKey(Buffer.from(`${bytes.toString('base64')}\n`)))).toBe(true);
     expect(sameKey(raw, parseKeyEncryptionKey(Buffer.from(bytes.toString('base64url'))))).toBe(true);
-    for (const bad of [randomBytes(31), randomBytes(33), Buffer.from(randomBytes(24).toString('base64')), Buffer.from(randomBytes(48).toString('base64')), Buffer.from('')]) {
+    for (const bad of [
+      randomBytes(31),
+      randomBytes(33),
+      Buffer.from(randomBytes(24).toString('base64')),
+      Buffer.from(randomBytes(48).toString('base64')),
+      Buffer.from(''),
+    ]) {
       expect(() => parseKeyEncryptionKey(bad)).toThrow(/32 bytes/);
     }
   });

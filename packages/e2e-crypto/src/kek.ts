@@ -68,7 +68,8 @@ export function parseKeyEncryptionKey(content: Uint8Array): KeyEncryptionKey {
   if (content.length === KEK_BYTES) {
     // 32 characters of base64 text is the encoding of a 24-byte key, not 32 raw bytes (random
     // bytes are all base64 characters with probability 4^-32).
-    if (/^[A-Za-z0-9+/=_-]+$/.test(text)) throw new Error(`must hold ${KEK_BYTES} bytes, raw or base64 (this looks like base64 of a shorter key)`);
+    if (/^[A-Za-z0-9+/=_-]+$/.test(text))
+      throw new Error(`must hold ${KEK_BYTES} bytes, raw or base64 (this looks like base64 of a shorter key)`);
     return KeyEncryptionKey.fromBytes(content);
   }
   if (!BASE64_32.test(text)) throw new Error(`must hold ${KEK_BYTES} bytes, raw or base64`);

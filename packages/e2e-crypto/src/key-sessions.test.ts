@@ -21,7 +21,8 @@ import {
 
 const text = (s: string) => new TextEncoder().encode(s);
 const b64url = (s: string) => Buffer.from(s, 'utf8').toString('base64url');
-const headerOf = (compact: string) => JSON.parse(Buffer.from(compact.split('.')[0]!, 'base64url').toString('utf8')) as Record<string, unknown>;
+const headerOf = (compact: string) =>
+  JSON.parse(Buffer.from(compact.split('.')[0]!, 'base64url').toString('utf8')) as Record<string, unknown>;
 
 /** The error a promise rejects with (fails the test when it resolves). */
 async function failure(promise: Promise<unknown>): Promise<DomainError> {
@@ -103,7 +104,12 @@ describe('key sessions', () => {
 
     it('puts the session id as kid and the provider as kfrm_provider in the protected header', async () => {
       const { encryptedMessage } = await seal(banking, 'x');
-      expect(headerOf(encryptedMessage.message)).toMatchObject({ alg: 'ECDH-ES', enc: 'A256GCM', kid: banking.sessionId, kfrm_provider: 'BANKING' });
+      expect(headerOf(encryptedMessage.message)).toMatchObject({
+        alg: 'ECDH-ES',
+        enc: 'A256GCM',
+        kid: banking.sessionId,
+        kfrm_provider: 'BANKING',
+      });
       expect(encryptedMessage.provider).toBe(EncryptedMessage_ProviderType.BANKING);
       expect(encryptedMessage.sessionId).toBe(banking.sessionId);
     });
@@ -128,7 +134,10 @@ describe('key sessions', () => {
       await refused({ ...m, message: withPart(m.message, 0, () => b64url(JSON.stringify({ ...header, typ: 'JWE' }))) });
       // Another epk (a valid point) in the header: another shared secret.
       const other = await seal(auth, 'other');
-      await refused({ ...m, message: withPart(m.message, 0, () => b64url(JSON.stringify({ ...header, epk: headerOf(other.encryptedMessage.message).epk }))) });
+      await refused({
+        ...m,
+        message: withPart(m.message, 0, () => b64url(JSON.stringify({ ...header, epk: headerOf(other.encryptedMessage.message).epk }))),
+      });
       // The untouched message still opens, so the refusals above are the tampering's doing.
       expect(await openEncryptedText(sessions, m, 'AUTH')).toBe('secret PIN 135790');
     });
@@ -151,7 +160,11 @@ describe('key sessions', () => {
       const { encryptedMessage: m } = await seal(auth, 'x');
       await refused({ ...m, sessionId: auth2.sessionId });
       // Even with kid rewritten to the other session, the other session's key cannot open it.
-      await refused({ ...m, sessionId: auth2.sessionId, message: withPart(m.message, 0, () => b64url(JSON.stringify({ ...headerOf(m.message), kid: auth2.sessionId }))) });
+      await refused({
+        ...m,
+        sessionId: auth2.sessionId,
+        message: withPart(m.message, 0, () => b64url(JSON.stringify({ ...headerOf(m.message), kid: auth2.sessionId }))),
+      });
       // And a message built for one session's key but labelled with another's id.
       const { encryptedMessage: crossed } = await encryptForSession(auth.publicKeySpkiBase64, auth2.sessionId, 'AUTH', 'x');
       await refused(crossed);
@@ -161,7 +174,11 @@ describe('key sessions', () => {
 
     it('key management or content algorithms other than ECDH-ES + A256GCM, compression, crit, RSA', async () => {
       const serverKey = await importSpkiBase64(auth.publicKeySpkiBase64);
-      const as = (message: string): EncryptedMessage => ({ message, provider: EncryptedMessage_ProviderType.AUTH, sessionId: auth.sessionId });
+      const as = (message: string): EncryptedMessage => ({
+        message,
+        provider: EncryptedMessage_ProviderType.AUTH,
+        sessionId: auth.sessionId,
+      });
       const header = { kid: auth.sessionId, kfrm_provider: 'AUTH' };
       const enc = (protectedHeader: Record<string, unknown>, key: Parameters<CompactEncrypt['encrypt']>[0], plaintext = 'x') =>
         new CompactEncrypt(text(plaintext)).setProtectedHeader({ ...header, ...protectedHeader } as never).encrypt(key);
@@ -175,7 +192,10 @@ describe('key sessions', () => {
       await refused(as(await enc({ alg: 'RSA-OAEP-256', enc: 'A256GCM' }, rsa.publicKey)));
       // A valid ECDH-ES + A256GCM message with one extra header parameter that is not on the list.
       const { encryptedMessage: m } = await seal(auth, 'x');
-      await refused({ ...m, message: withPart(m.message, 0, () => b64url(JSON.stringify({ ...headerOf(m.message), crit: ['exp'], exp: 1 }))) });
+      await refused({
+        ...m,
+        message: withPart(m.message, 0, () => b64url(JSON.stringify({ ...headerOf(m.message), crit: ['exp'], exp: 1 }))),
+      });
       await refused({ ...m, message: withPart(m.message, 0, () => b64url(JSON.stringify({ ...headerOf(m.message), alg: 'none' }))) });
     });
 
@@ -184,7 +204,10 @@ describe('key sessions', () => {
       const header = headerOf(m.message);
       const bogus = { ...(header.epk as object), y: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE' };
       await refused({ ...m, message: withPart(m.message, 0, () => b64url(JSON.stringify({ ...header, epk: bogus }))) });
-      await refused({ ...m, message: withPart(m.message, 0, () => b64url(JSON.stringify({ ...header, epk: { ...(header.epk as object), crv: 'P-384' } }))) });
+      await refused({
+        ...m,
+        message: withPart(m.message, 0, () => b64url(JSON.stringify({ ...header, epk: { ...(header.epk as object), crv: 'P-384' } }))),
+      });
     });
 
     it('an oversize message, before any cryptography', async () => {
@@ -198,7 +221,14 @@ describe('key sessions', () => {
 
     it('malformed compact strings', async () => {
       const { encryptedMessage: m } = await seal(auth, 'x');
-      for (const message of ['', 'a.b.c', `${m.message}.`, m.message.replace('..', '.QUFB.'), m.message.replace(/\./g, '!'), '{"ciphertext":"x"}']) {
+      for (const message of [
+        '',
+        'a.b.c',
+        `${m.message}.`,
+        m.message.replace('..', '.QUFB.'),
+        m.message.replace(/\./g, '!'),
+        '{"ciphertext":"x"}',
+      ]) {
         await refused({ ...m, message });
       }
     });
@@ -269,7 +299,13 @@ describe('key sessions', () => {
       const parsed = JSON.parse(raw) as Record<string, unknown>;
       expect(parsed).not.toHaveProperty('d');
       expect(JSON.stringify(parsed)).not.toMatch(/"d"\s*:/);
-      for (const form of [jwk.d!, pkcs8.toString('base64'), pkcs8.toString('base64url'), pkcs8.toString('hex'), Buffer.from(jwk.d!, 'base64url').toString('hex')]) {
+      for (const form of [
+        jwk.d!,
+        pkcs8.toString('base64'),
+        pkcs8.toString('base64url'),
+        pkcs8.toString('hex'),
+        Buffer.from(jwk.d!, 'base64url').toString('hex'),
+      ]) {
         expect(raw).not.toContain(form);
       }
       // The session works, so the sealed value really is that key.
@@ -318,7 +354,9 @@ describe('key sessions', () => {
       // Another session's sealed key copied under this id does not unseal here either.
       const otherRecord = JSON.parse((await store.get(`e2e:session:${other.sessionId}`))!) as { sealedKey: string };
       await store.set(key, JSON.stringify({ ...record, sealedKey: otherRecord.sealedKey }), { ttlMs: 60_000 });
-      expect((await failure(openEncryptedMessage(own, (await seal(session, 'x')).encryptedMessage, 'AUTH'))).code).toBe('E2E_KEY_SESSION_EXPIRED');
+      expect((await failure(openEncryptedMessage(own, (await seal(session, 'x')).encryptedMessage, 'AUTH'))).code).toBe(
+        'E2E_KEY_SESSION_EXPIRED',
+      );
       // The genuine record back: the session works again.
       await store.set(key, original, { ttlMs: 60_000 });
       expect(await openEncryptedText(own, (await seal(session, 'third')).encryptedMessage, 'AUTH')).toBe('third');
@@ -339,10 +377,18 @@ describe('key sessions', () => {
       const second = await seal(session, 'again');
       await openEncryptedMessage(sessions, second.encryptedMessage, 'BANKING');
       const reply2 = await encryptForApp(sessions, session.sessionId, 'BANKING', text('second'));
-      await expect(decryptFromServer(reply2, first.ephemeralPrivateKey, { sessionId: session.sessionId, provider: 'BANKING' })).rejects.toThrow();
-      expect(new TextDecoder().decode(await decryptFromServer(reply2, second.ephemeralPrivateKey, { sessionId: session.sessionId, provider: 'BANKING' }))).toBe('second');
+      await expect(
+        decryptFromServer(reply2, first.ephemeralPrivateKey, { sessionId: session.sessionId, provider: 'BANKING' }),
+      ).rejects.toThrow();
+      expect(
+        new TextDecoder().decode(
+          await decryptFromServer(reply2, second.ephemeralPrivateKey, { sessionId: session.sessionId, provider: 'BANKING' }),
+        ),
+      ).toBe('second');
       // The app checks the reply is for its session.
-      await expect(decryptFromServer(reply2, second.ephemeralPrivateKey, { sessionId: auth.sessionId, provider: 'BANKING' })).rejects.toThrow();
+      await expect(
+        decryptFromServer(reply2, second.ephemeralPrivateKey, { sessionId: auth.sessionId, provider: 'BANKING' }),
+      ).rejects.toThrow();
     });
 
     it('keeps the app key no longer than the session', async () => {

@@ -50,7 +50,11 @@ export function createKeySessions(store: Store, kek: KeyEncryptionKey, options: 
  * The key sessions of a service, from the runtime configuration (`config.e2eKekFile`,
  * `config.e2eKekGenerate`): reads (or, in the embedded default, creates) the key-encryption key.
  */
-export async function openKeySessions(store: Store, config: KeyEncryptionKeySource, options: KeySessionsOptions = {}): Promise<KeySessions> {
+export async function openKeySessions(
+  store: Store,
+  config: KeyEncryptionKeySource,
+  options: KeySessionsOptions = {},
+): Promise<KeySessions> {
   return createKeySessions(store, await loadKeyEncryptionKey(config), options);
 }
 
@@ -90,7 +94,12 @@ export async function createKeySession(sessions: KeySessions, provider: E2eProvi
 }
 
 /** Stores a session for a given key pair. Exported for the test vectors; services call {@link createKeySession}. */
-export async function saveKeySession(sessions: KeySessions, sessionId: string, provider: E2eProvider, pair: CryptoKeyPair): Promise<KeySession> {
+export async function saveKeySession(
+  sessions: KeySessions,
+  sessionId: string,
+  provider: E2eProvider,
+  pair: CryptoKeyPair,
+): Promise<KeySession> {
   if (!SESSION_ID.test(sessionId)) throw new RangeError('session id must be 22 base64url characters');
   const pkcs8 = await exportPkcs8(pair.privateKey);
   let sealedKey: string;
@@ -133,7 +142,8 @@ async function loadSession(sessions: KeySessions, sessionId: string): Promise<Se
  */
 async function unsealPrivateKey(sessions: KeySessions, sessionId: string, record: SessionRecord): Promise<CryptoKey> {
   const cached = sessions.unsealed.get(sessionId);
-  if (cached && cached.sealedKey === record.sealedKey && cached.provider === record.provider && cached.exp > sessions.now()) return cached.key;
+  if (cached && cached.sealedKey === record.sealedKey && cached.provider === record.provider && cached.exp > sessions.now())
+    return cached.key;
   if (cached) sessions.unsealed.delete(sessionId);
   const key = await unsealFromRecord(sessions, sessionId, record);
   if (sessions.unsealed.size >= MAX_UNSEALED_KEYS) {
@@ -210,7 +220,11 @@ export async function openEncryptedMessage(
 }
 
 /** {@link openEncryptedMessage}, for secrets that are text: the plaintext must be valid UTF-8. */
-export async function openEncryptedText(sessions: KeySessions, message: EncryptedMessage | undefined, expectedProvider: E2eProvider): Promise<string> {
+export async function openEncryptedText(
+  sessions: KeySessions,
+  message: EncryptedMessage | undefined,
+  expectedProvider: E2eProvider,
+): Promise<string> {
   const bytes = await openEncryptedMessage(sessions, message, expectedProvider);
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
@@ -241,14 +255,15 @@ export async function encryptForApp(
   plaintext: Uint8Array,
   fixed?: FixedEncryptionInputs,
 ): Promise<string> {
-  if (plaintext.length > MAX_SERVER_PLAINTEXT_BYTES) throw new InvalidArgumentError(`plain text is longer than ${MAX_SERVER_PLAINTEXT_BYTES} bytes`);
+  if (plaintext.length > MAX_SERVER_PLAINTEXT_BYTES)
+    throw new InvalidArgumentError(`plain text is longer than ${MAX_SERVER_PLAINTEXT_BYTES} bytes`);
   const record = await loadSession(sessions, sessionId);
   if (record.provider !== provider) throw new InvalidArgumentError('provider does not match the key session');
   const raw = await sessions.store.get(appKeyKey(sessionId));
   if (raw === null) {
     throw new InvalidArgumentError(
       'the app has no key in this session yet: send an EncryptedMessage in it first (for example with DecryptText); ' +
-        'the reply is encrypted to that message\'s ephemeral key',
+        "the reply is encrypted to that message's ephemeral key",
     );
   }
   const appKey = await importPublicJwk(JSON.parse(raw) as P256PublicJwk);

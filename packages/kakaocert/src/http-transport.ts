@@ -97,7 +97,11 @@ export function sendHttp(request: HttpRequest): Promise<HttpResponse> {
           try {
             if (res.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
           } catch (err) {
-            settle(() => reject(new KakaocertTransportError('bad_response', 'answer is not valid gzip', true, { cause: err, httpStatus: res.statusCode })));
+            settle(() =>
+              reject(
+                new KakaocertTransportError('bad_response', 'answer is not valid gzip', true, { cause: err, httpStatus: res.statusCode }),
+              ),
+            );
             return;
           }
           settle(() => resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), body }));

@@ -151,7 +151,12 @@ describe('CMS state transitions', () => {
 
   it('an unknown receipt, or another client code’s, is not found', async () => {
     const { client, clientCode } = await setup({
-      sandbox: { clients: [{ clientCode: '020040000001', clientName: 'A' }, { clientCode: '020040000002', clientName: 'B' }] },
+      sandbox: {
+        clients: [
+          { clientCode: '020040000001', clientName: 'A' },
+          { clientCode: '020040000002', clientName: 'B' },
+        ],
+      },
     });
     expect((await kakaocertError(client.getCMSState(clientCode, '02503010000000000000'))).code).toBe(SANDBOX_ERRORS.RECEIPT_NOT_FOUND.code);
     expect((await kakaocertError(client.verifyCMS(clientCode, '02503010000000000000'))).code).toBe(SANDBOX_ERRORS.RECEIPT_NOT_FOUND.code);
@@ -162,7 +167,10 @@ describe('CMS state transitions', () => {
   it('SubClientID is echoed with its name; an unregistered one is refused', async () => {
     const { client, clientCode } = await setup();
     const receiptId = await client.requestCMS(clientCode, validRequestCMS({ SubClientID: 'SUB000000001' }));
-    expect(await client.getCMSState(clientCode, receiptId)).toMatchObject({ subClientCode: 'SUB000000001', subClientName: 'KFRM 자동충전' });
+    expect(await client.getCMSState(clientCode, receiptId)).toMatchObject({
+      subClientCode: 'SUB000000001',
+      subClientName: 'KFRM 자동충전',
+    });
     expect((await kakaocertError(client.requestCMS(clientCode, validRequestCMS({ SubClientID: 'SUB999' })))).code).toBe(
       SANDBOX_ERRORS.SUB_CLIENT_UNKNOWN.code,
     );
@@ -222,7 +230,12 @@ describe('token caching', () => {
 
   it('keeps a token per client code', async () => {
     const { client, sandbox } = await setup({
-      sandbox: { clients: [{ clientCode: '020040000001', clientName: 'A' }, { clientCode: '020040000002', clientName: 'B' }] },
+      sandbox: {
+        clients: [
+          { clientCode: '020040000001', clientName: 'A' },
+          { clientCode: '020040000002', clientName: 'B' },
+        ],
+      },
     });
     await client.requestCMS('020040000001', validRequestCMS());
     await client.requestCMS('020040000002', validRequestCMS());
@@ -231,7 +244,10 @@ describe('token caching', () => {
   });
 
   it('refetches shortly before expiry, not earlier', async () => {
-    const { client, sandbox, clock, clientCode } = await setup({ sandbox: { tokenTtlSeconds: 3600 }, client: { tokenRefreshMarginMs: 60_000 } });
+    const { client, sandbox, clock, clientCode } = await setup({
+      sandbox: { tokenTtlSeconds: 3600 },
+      client: { tokenRefreshMarginMs: 60_000 },
+    });
     const receiptId = await client.requestCMS(clientCode, validRequestCMS({ Expires_in: 1000 }));
     clock.advance(3_540_000 - 1);
     await client.getCMSState(clientCode, receiptId);

@@ -153,7 +153,15 @@ export function createKakaocertClient(options: KakaocertClientOptions): Kakaocer
           forwardIp: options.forwardIp,
           agent,
         });
-        log?.info({ op: 'LinkhubToken', client_code: clientCode, expires_at: token.expiration, duration_ms: Math.round(performance.now() - started) }, 'kakaocert token issued');
+        log?.info(
+          {
+            op: 'LinkhubToken',
+            client_code: clientCode,
+            expires_at: token.expiration,
+            duration_ms: Math.round(performance.now() - started),
+          },
+          'kakaocert token issued',
+        );
         observe('LinkhubToken', 'ok', started);
         return token;
       } catch (err) {
@@ -162,7 +170,8 @@ export function createKakaocertClient(options: KakaocertClientOptions): Kakaocer
         throw err;
       }
     },
-    onUncacheable: (clientCode) => log?.warn({ op: 'LinkhubToken', client_code: clientCode }, 'kakaocert token has no parseable expiration; not cached'),
+    onUncacheable: (clientCode) =>
+      log?.warn({ op: 'LinkhubToken', client_code: clientCode }, 'kakaocert token has no parseable expiration; not cached'),
   });
 
   /**
@@ -272,10 +281,16 @@ export function createKakaocertClient(options: KakaocertClientOptions): Kakaocer
           }
           throw err;
         }
-        log?.info({ ...logFields, receipt_id: receiptId, duration_ms: Math.round(performance.now() - started) }, 'kakaocert RequestCMS accepted');
+        log?.info(
+          { ...logFields, receipt_id: receiptId, duration_ms: Math.round(performance.now() - started) },
+          'kakaocert RequestCMS accepted',
+        );
         return receiptId;
       } catch (err) {
-        log?.warn({ ...logFields, duration_ms: Math.round(performance.now() - started), ...errorFields(err) }, 'kakaocert RequestCMS failed');
+        log?.warn(
+          { ...logFields, duration_ms: Math.round(performance.now() - started), ...errorFields(err) },
+          'kakaocert RequestCMS failed',
+        );
         throw err;
       }
     },
@@ -290,7 +305,16 @@ export function createKakaocertClient(options: KakaocertClientOptions): Kakaocer
         try {
           const prepared = await call('GetCMSState', clientCode, 'GET', path, callOptions, timeouts.statusMs);
           const result = parseResultCMS(await prepared.sent());
-          log?.debug({ op: 'GetCMSState', client_code: clientCode, receipt_id: receiptId, state: result.state, duration_ms: Math.round(performance.now() - started) }, 'kakaocert GetCMSState');
+          log?.debug(
+            {
+              op: 'GetCMSState',
+              client_code: clientCode,
+              receipt_id: receiptId,
+              state: result.state,
+              duration_ms: Math.round(performance.now() - started),
+            },
+            'kakaocert GetCMSState',
+          );
           return result;
         } catch (err) {
           // A read changes nothing: retry transport failures (not the caller's own abort) and
@@ -301,7 +325,14 @@ export function createKakaocertClient(options: KakaocertClientOptions): Kakaocer
               (err instanceof KakaocertError && (err.httpStatus ?? 0) >= 500));
           const staleToken = err instanceof KakaocertError && err.httpStatus === 401 && !tokenRetried;
           log?.warn(
-            { op: 'GetCMSState', client_code: clientCode, receipt_id: receiptId, attempt, will_retry: transient || staleToken, ...errorFields(err) },
+            {
+              op: 'GetCMSState',
+              client_code: clientCode,
+              receipt_id: receiptId,
+              attempt,
+              will_retry: transient || staleToken,
+              ...errorFields(err),
+            },
             'kakaocert GetCMSState failed',
           );
           if (staleToken) {
@@ -327,7 +358,9 @@ export function createKakaocertClient(options: KakaocertClientOptions): Kakaocer
           result = parseVerifyResult(await prepared.sent());
         } catch (err) {
           if (err instanceof KakaocertTransportError && err.maybeReachedServer) {
-            throw new OutcomeUnknownError('VerifyCMS', receiptId, 'VerifyCMS may have been processed; its answer was not received', { cause: err });
+            throw new OutcomeUnknownError('VerifyCMS', receiptId, 'VerifyCMS may have been processed; its answer was not received', {
+              cause: err,
+            });
           }
           throw err;
         }
@@ -335,10 +368,16 @@ export function createKakaocertClient(options: KakaocertClientOptions): Kakaocer
           // The signature of another receipt must never be stored as this one's evidence.
           throw new OutcomeUnknownError('VerifyCMS', receiptId, 'VerifyCMS answered for a different receipt');
         }
-        log?.info({ ...logFields, ...signedDataFingerprint(result.signedData), duration_ms: Math.round(performance.now() - started) }, 'kakaocert VerifyCMS succeeded');
+        log?.info(
+          { ...logFields, ...signedDataFingerprint(result.signedData), duration_ms: Math.round(performance.now() - started) },
+          'kakaocert VerifyCMS succeeded',
+        );
         return result;
       } catch (err) {
-        log?.warn({ ...logFields, duration_ms: Math.round(performance.now() - started), ...errorFields(err) }, 'kakaocert VerifyCMS failed');
+        log?.warn(
+          { ...logFields, duration_ms: Math.round(performance.now() - started), ...errorFields(err) },
+          'kakaocert VerifyCMS failed',
+        );
         throw err;
       }
     },

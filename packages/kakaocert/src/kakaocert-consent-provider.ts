@@ -63,7 +63,11 @@ export function createKakaocertConsentProvider(client: KakaocertClient, options:
 
     async verifyConsent(receiptId, callOptions) {
       const result = await client.verifyCMS(options.clientCode, receiptId, callOptions);
-      return { receiptId: result.receiptId, signedData: result.signedData, der: new Uint8Array(Buffer.from(result.signedData, 'base64url')) };
+      return {
+        receiptId: result.receiptId,
+        signedData: result.signedData,
+        der: new Uint8Array(Buffer.from(result.signedData, 'base64url')),
+      };
     },
   };
 }

@@ -117,7 +117,12 @@ export function parseVerifyResult(body: Record<string, unknown>): VerifyResult {
 export function parseKakaocertDateTime(value: string | null): Date | undefined {
   if (!value || !/^[0-9]{14}$/.test(value)) return undefined;
   const [y, mo, d, h, mi, s] = [0, 4, 6, 8, 10, 12].map((i, k) => Number(value.slice(i, i + (k === 0 ? 4 : 2)))) as [
-    number, number, number, number, number, number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
   ];
   const ms = Date.UTC(y, mo - 1, d, h - 9, mi, s);
   return Number.isNaN(ms) ? undefined : new Date(ms);

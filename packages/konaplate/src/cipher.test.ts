@@ -10,9 +10,17 @@ const KEY_ID = 'k'.repeat(32);
 
 describe('JWE field cipher', () => {
   // The client's view: requests to the server key, responses from the client key.
-  const cipher = createJweFieldCipher({ keyId: KEY_ID, encryptTo: pem(server.publicKey, 'spki'), decryptWith: pem(client.privateKey, 'pkcs8') });
+  const cipher = createJweFieldCipher({
+    keyId: KEY_ID,
+    encryptTo: pem(server.publicKey, 'spki'),
+    decryptWith: pem(client.privateKey, 'pkcs8'),
+  });
   // The server's view of the same exchange.
-  const serverSide = createJweFieldCipher({ keyId: KEY_ID, encryptTo: pem(client.publicKey, 'spki'), decryptWith: pem(server.privateKey, 'pkcs8') });
+  const serverSide = createJweFieldCipher({
+    keyId: KEY_ID,
+    encryptTo: pem(client.publicKey, 'spki'),
+    decryptWith: pem(server.privateKey, 'pkcs8'),
+  });
 
   it('round-trips in both directions as RSA-OAEP-256 + A256GCM compact JWE', async () => {
     const jwe = await cipher.encrypt('{"userName":"홍길동"}');
@@ -45,6 +53,8 @@ describe('JWE field cipher', () => {
   it('refuses short RSA keys and key ids of the wrong length', () => {
     const weak = generateKeyPairSync('rsa', { modulusLength: 1024 });
     expect(() => createJweFieldCipher({ keyId: KEY_ID, encryptTo: weak.publicKey, decryptWith: client.privateKey })).toThrow(CipherError);
-    expect(() => createJweFieldCipher({ keyId: 'short', encryptTo: server.publicKey, decryptWith: client.privateKey })).toThrow(CipherError);
+    expect(() => createJweFieldCipher({ keyId: 'short', encryptTo: server.publicKey, decryptWith: client.privateKey })).toThrow(
+      CipherError,
+    );
   });
 });

@@ -70,7 +70,8 @@ function readResult(object: JsonObject): { code: string; description?: string } 
   const holder = isJsonObject(object.response) ? object.response : object;
   const code = holder.code;
   if (typeof code !== 'string' || !RESULT_CODE_PATTERN.test(code)) return undefined;
-  const description = typeof holder.description === 'string' ? holder.description : typeof holder.message === 'string' ? holder.message : undefined;
+  const description =
+    typeof holder.description === 'string' ? holder.description : typeof holder.message === 'string' ? holder.message : undefined;
   return { code, description };
 }
 

@@ -4,22 +4,12 @@
  * by us, safe to show: the server's own description is kept apart in `serverDescription`, and
  * no field value (name, account, birth date) ever goes into a message.
  */
-import {
-  isKnownResultCode,
-  RESULT_CODES,
-  type KonaplateErrorKind,
-  type KonaplateResultCode,
-} from './result-codes';
+import { isKnownResultCode, RESULT_CODES, type KonaplateErrorKind, type KonaplateResultCode } from './result-codes';
 
 export type KonaplateOperation = 'verifyAccountHolder' | 'inquireBankAccounts';
 
 /** Local codes for failures that have no Konaplate result code. */
-export type KonaplateLocalCode =
-  | 'CLIENT_VALIDATION'
-  | 'HTTP_STATUS'
-  | 'NETWORK'
-  | 'OUTCOME_UNKNOWN'
-  | 'PROTOCOL';
+export type KonaplateLocalCode = 'CLIENT_VALIDATION' | 'HTTP_STATUS' | 'NETWORK' | 'OUTCOME_UNKNOWN' | 'PROTOCOL';
 
 export interface KonaplateErrorDetails {
   operation?: KonaplateOperation;
@@ -71,12 +61,9 @@ export class KonaplateValidationError extends KonaplateError {
     readonly issues: readonly ValidationIssue[],
     operation?: KonaplateOperation,
   ) {
-    super(
-      'CLIENT_VALIDATION',
-      'invalid_request',
-      `Invalid request: ${issues.map((issue) => `${issue.field} ${issue.rule}`).join('; ')}`,
-      { operation },
-    );
+    super('CLIENT_VALIDATION', 'invalid_request', `Invalid request: ${issues.map((issue) => `${issue.field} ${issue.rule}`).join('; ')}`, {
+      operation,
+    });
   }
 }
 
@@ -122,12 +109,7 @@ export class OutcomeUnknownError extends KonaplateError {
   }
 }
 
-type ErrorClass = new (
-  code: string,
-  kind: KonaplateErrorKind,
-  message: string,
-  details?: KonaplateErrorDetails,
-) => KonaplateError;
+type ErrorClass = new (code: string, kind: KonaplateErrorKind, message: string, details?: KonaplateErrorDetails) => KonaplateError;
 
 const CLASS_BY_KIND: Record<Exclude<KonaplateErrorKind, 'outcome_unknown'>, ErrorClass> = {
   invalid_request: KonaplateInvalidRequestError,

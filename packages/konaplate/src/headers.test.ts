@@ -36,7 +36,13 @@ describe('correlation id', () => {
   });
 
   it('refuses other forms', () => {
-    for (const bad of ['250102120405-abcdefg', '250102120405-abc123', '2501021204051-abc1234', '251302120405-abc1234', '250102120405_abc1234']) {
+    for (const bad of [
+      '250102120405-abcdefg',
+      '250102120405-abc123',
+      '2501021204051-abc1234',
+      '251302120405-abc1234',
+      '250102120405_abc1234',
+    ]) {
       expect(isCorrelationId(bad)).toBe(false);
     }
   });

@@ -121,13 +121,21 @@ describe('holder verification: every documented result code', () => {
   });
 
   it('000_003 for a missing field (sent raw: the client never omits one)', async () => {
-    const body = JSON.stringify({ encData: await encryptForSandbox('{"userId":1000000001,"userName":"홍길동","bankCode":"088","bankAccount":"110234567890"}') });
-    expect(await rawPost(PATHS.verifyAccountHolder, body)).toMatchObject({ status: 400, code: '000_003', description: 'Missing required values. birthDate' });
+    const body = JSON.stringify({
+      encData: await encryptForSandbox('{"userId":1000000001,"userName":"홍길동","bankCode":"088","bankAccount":"110234567890"}'),
+    });
+    expect(await rawPost(PATHS.verifyAccountHolder, body)).toMatchObject({
+      status: 400,
+      code: '000_003',
+      description: 'Missing required values. birthDate',
+    });
   });
 
   it('000_002 for a userId written as a string (the API types it as a number)', async () => {
     const body = JSON.stringify({
-      encData: await encryptForSandbox('{"userId":"1000000001","userName":"홍길동","birthDate":"19800101","bankCode":"088","bankAccount":"110234567890"}'),
+      encData: await encryptForSandbox(
+        '{"userId":"1000000001","userName":"홍길동","birthDate":"19800101","bankCode":"088","bankAccount":"110234567890"}',
+      ),
     });
     expect(await rawPost(PATHS.verifyAccountHolder, body)).toMatchObject({ status: 400, code: '000_002' });
   });
@@ -169,7 +177,11 @@ describe('registered-accounts inquiry', () => {
   });
 
   it('000_002 and 000_003 for a bad or missing userId (sent raw)', async () => {
-    expect(await rawPost(PATHS.inquireBankAccounts, '{"userId":1.5}')).toMatchObject({ status: 400, code: '000_002', description: 'Invalid input parameter. userId' });
+    expect(await rawPost(PATHS.inquireBankAccounts, '{"userId":1.5}')).toMatchObject({
+      status: 400,
+      code: '000_002',
+      description: 'Invalid input parameter. userId',
+    });
     expect(await rawPost(PATHS.inquireBankAccounts, '{}')).toMatchObject({ status: 400, code: '000_003' });
   });
 
@@ -200,7 +212,11 @@ describe('headers', () => {
       cryptoKeyId: sandbox.keys.cryptoKeyId,
     });
     // Same JSON meaning, one space more: the signature no longer matches.
-    const response = await fetch(`${sandbox.url}${PATHS.inquireBankAccounts}`, { method: 'POST', headers: signed, body: '{"userId": 1000000001}' });
+    const response = await fetch(`${sandbox.url}${PATHS.inquireBankAccounts}`, {
+      method: 'POST',
+      headers: signed,
+      body: '{"userId": 1000000001}',
+    });
     expect(response.status).toBe(401);
   });
 
@@ -237,11 +253,15 @@ describe('headers', () => {
 describe('validation before sending', () => {
   it('a request that breaks a documented rule never reaches the server', async () => {
     const before = sandbox.requests.length;
-    const err = await failure(client.verifyAccountHolder({ ...VALID, bankCode: '88', bankAccount: '110-234-567890', birthDate: '19800231' }));
+    const err = await failure(
+      client.verifyAccountHolder({ ...VALID, bankCode: '88', bankAccount: '110-234-567890', birthDate: '19800231' }),
+    );
     expect(err).toBeInstanceOf(KonaplateValidationError);
     expect((err as KonaplateValidationError).issues.map((issue) => issue.field)).toEqual(['birthDate', 'bankCode', 'bankAccount']);
     await expect(client.inquireBankAccounts({ userId: '12345678901234567890' })).rejects.toBeInstanceOf(KonaplateValidationError);
-    await expect(client.inquireBankAccounts({ userId: '1000000001' }, { correlationId: 'not-an-id' })).rejects.toBeInstanceOf(KonaplateValidationError);
+    await expect(client.inquireBankAccounts({ userId: '1000000001' }, { correlationId: 'not-an-id' })).rejects.toBeInstanceOf(
+      KonaplateValidationError,
+    );
     expect(sandbox.requests.length).toBe(before);
   });
 
@@ -329,7 +349,11 @@ describe('encryption', () => {
     const stranger = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const wrongServerKey = createKonaplateClient({
       ...sandboxClientOptions(sandbox, FAST),
-      cipher: createJweFieldCipher({ keyId: sandbox.keys.cryptoKeyId, encryptTo: stranger.publicKey, decryptWith: sandbox.keys.clientPrivateKey! }),
+      cipher: createJweFieldCipher({
+        keyId: sandbox.keys.cryptoKeyId,
+        encryptTo: stranger.publicKey,
+        decryptWith: sandbox.keys.clientPrivateKey!,
+      }),
     });
     const err = await failure(wrongServerKey.verifyAccountHolder(VALID));
     expect(err).toBeInstanceOf(KonaplateInvalidRequestError);
@@ -340,7 +364,11 @@ describe('encryption', () => {
     const stranger = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const wrongClientKey = createKonaplateClient({
       ...sandboxClientOptions(sandbox, FAST),
-      cipher: createJweFieldCipher({ keyId: sandbox.keys.cryptoKeyId, encryptTo: sandbox.keys.serverPublicKey, decryptWith: stranger.privateKey }),
+      cipher: createJweFieldCipher({
+        keyId: sandbox.keys.cryptoKeyId,
+        encryptTo: sandbox.keys.serverPublicKey,
+        decryptWith: stranger.privateKey,
+      }),
     });
     const err = await failure(wrongClientKey.inquireBankAccounts({ userId: '1000000001' }));
     expect(err).toBeInstanceOf(KonaplateProtocolError);

@@ -140,12 +140,7 @@ export function createKonaplateClient(options: KonaplateClientOptions): Konaplat
   const log = options.logger;
   const credentials = { aspId: options.aspId, accessKey: options.accessKey, secretKey: options.secretKey };
 
-  async function send(
-    operation: KonaplateOperation,
-    body: string,
-    correlationId: string,
-    call: CallOptions,
-  ): Promise<Transport> {
+  async function send(operation: KonaplateOperation, body: string, correlationId: string, call: CallOptions): Promise<Transport> {
     const headers = buildSignedHeaders({
       credentials,
       body,

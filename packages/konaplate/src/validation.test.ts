@@ -12,7 +12,9 @@ const valid: AccountHolderVerificationRequest = {
 describe('holder verification request', () => {
   it('accepts a request within every documented limit, unknown well-formed bank codes included', () => {
     expect(validateAccountHolderVerification(valid)).toEqual([]);
-    expect(validateAccountHolderVerification({ ...valid, userId: '9999999999999999999', bankCode: '999', bankAccount: '1'.repeat(20) })).toEqual([]);
+    expect(
+      validateAccountHolderVerification({ ...valid, userId: '9999999999999999999', bankCode: '999', bankAccount: '1'.repeat(20) }),
+    ).toEqual([]);
     expect(validateAccountHolderVerification({ ...valid, userName: '가'.repeat(100) })).toEqual([]);
   });
 

@@ -13,7 +13,18 @@ describe('createLogger', () => {
   it('never writes secrets at any depth, also inside errors', () => {
     const dest = createCapturingDestination();
     const log = createLogger({ service: 'test', destination: dest });
-    const secrets = ['123456', 'tok-abc', 'refresh-xyz', 'pw-1', '900101-1234567', 'PRIVATEKEYDATA', 'MIIBsig', 'SEALED-RRN-1', 'SEALED-RRN-2', '900101-7654321'];
+    const secrets = [
+      '123456',
+      'tok-abc',
+      'refresh-xyz',
+      'pw-1',
+      '900101-1234567',
+      'PRIVATEKEYDATA',
+      'MIIBsig',
+      'SEALED-RRN-1',
+      'SEALED-RRN-2',
+      '900101-7654321',
+    ];
     const err = Object.assign(new Error('boom'), { request: { pin: secrets[0] } });
     log.error(
       {

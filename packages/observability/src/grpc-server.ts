@@ -53,7 +53,10 @@ export function createGrpcServerObserver(options: GrpcServerObserverOptions) {
       const parent = options.trustIncomingTraceContext ? extractTraceContext(call.metadata) : ROOT_CONTEXT;
       const span = tracing?.tracer.startSpan(
         `${service}/${method}`,
-        { kind: SpanKind.SERVER, attributes: { 'rpc.system': 'grpc', 'rpc.service': service, 'rpc.method': method, 'kfrm.listener': listener } },
+        {
+          kind: SpanKind.SERVER,
+          attributes: { 'rpc.system': 'grpc', 'rpc.service': service, 'rpc.method': method, 'kfrm.listener': listener },
+        },
         parent,
       );
       const ctx = (span ? trace.setSpan(parent, span) : parent).setValue(REQUEST_ID_KEY, call.requestId);

@@ -76,7 +76,11 @@ describe('trace headers', () => {
     const headers = (record: Record<string, string>) => ({ get: (key: string) => (key in record ? [record[key]] : []) });
     const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
     const ctx = extractTraceContext(headers({ traceparent }));
-    expect(trace.getSpanContext(ctx)).toMatchObject({ traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', isRemote: true });
+    expect(trace.getSpanContext(ctx)).toMatchObject({
+      traceId: '0af7651916cd43dd8448eb211c80319c',
+      spanId: 'b7ad6b7169203331',
+      isRemote: true,
+    });
     expect(outgoingHeaders(ctx)).toEqual({ traceparent });
     expect(trace.getSpanContext(extractTraceContext(headers({ traceparent: '00-zz-bad-01' })))).toBeUndefined();
   });

@@ -78,10 +78,7 @@ async function createServerCertificate(ca: { cert: x509.X509Certificate; keys: C
 }
 
 /** Creates whatever is missing in `dir`; an existing set is kept as it is. */
-export async function ensureDevCertificates(
-  dir: string,
-  hosts: string[] = ['localhost', '127.0.0.1', '::1'],
-): Promise<TlsFiles> {
+export async function ensureDevCertificates(dir: string, hosts: string[] = ['localhost', '127.0.0.1', '::1']): Promise<TlsFiles> {
   const files: TlsFiles = {
     serverCaCertFile: join(dir, 'server-ca.pem'),
     serverCertFile: join(dir, 'server.pem'),

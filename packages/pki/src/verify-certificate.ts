@@ -1,10 +1,15 @@
 import { x509 } from './crypto-provider';
 
-export type CertificateRejection = 'unparseable' | 'wrong-issuer' | 'bad-signature' | 'not-yet-valid' | 'expired' | 'is-a-ca' | 'wrong-usage';
+export type CertificateRejection =
+  | 'unparseable'
+  | 'wrong-issuer'
+  | 'bad-signature'
+  | 'not-yet-valid'
+  | 'expired'
+  | 'is-a-ca'
+  | 'wrong-usage';
 
-export type CertificateCheck =
-  | { ok: true; certificate: x509.X509Certificate }
-  | { ok: false; reason: CertificateRejection };
+export type CertificateCheck = { ok: true; certificate: x509.X509Certificate } | { ok: false; reason: CertificateRejection };
 
 /**
  * Checks a leaf certificate against the one CA that may have issued it: issuer name, signature,

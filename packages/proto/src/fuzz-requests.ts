@@ -5,7 +5,15 @@
  * serializer so they reach the server exactly as built.
  */
 import { readFileSync } from 'node:fs';
-import { createFileRegistry, fromBinary, ScalarType, type DescField, type DescMessage, type DescMethod, type FileRegistry } from '@bufbuild/protobuf';
+import {
+  createFileRegistry,
+  fromBinary,
+  ScalarType,
+  type DescField,
+  type DescMessage,
+  type DescMethod,
+  type FileRegistry,
+} from '@bufbuild/protobuf';
 import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
 import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { descriptorSetPath } from './index';
@@ -35,7 +43,20 @@ function prng(seed: number) {
 }
 
 type Style = 'extreme' | 'random';
-const STRINGS = ['', ' ', 'x'.repeat(16 * 1024), '\u0000', 'ñ😀\u202e', "'; drop table users; --", '-1', '9'.repeat(40), '1e309', '../../etc/passwd', '{"a":1}', 'null'];
+const STRINGS = [
+  '',
+  ' ',
+  'x'.repeat(16 * 1024),
+  '\u0000',
+  'ñ😀\u202e',
+  "'; drop table users; --",
+  '-1',
+  '9'.repeat(40),
+  '1e309',
+  '../../etc/passwd',
+  '{"a":1}',
+  'null',
+];
 const INT64S = [-(2n ** 63n), 2n ** 63n - 1n, -1n, 0n, 2n ** 53n + 1n];
 const UINT64S = [2n ** 64n - 1n, 2n ** 63n, 0n, 2n ** 53n + 1n];
 const INT32S = [-(2 ** 31), 2 ** 31 - 1, -1, 0];
@@ -96,7 +117,9 @@ function writeField(w: BinaryWriter, field: DescField, random: () => number, dep
     case 'scalar':
       return writeScalar(w, no, field.scalar, random);
     case 'enum':
-      return void w.tag(no, WireType.Varint).int32(style === 'extreme' ? pick(ENUMS, random) : pick([...field.enum.values.map((v) => v.number), ...ENUMS], random));
+      return void w
+        .tag(no, WireType.Varint)
+        .int32(style === 'extreme' ? pick(ENUMS, random) : pick([...field.enum.values.map((v) => v.number), ...ENUMS], random));
     case 'message':
       return writeMessage(w, no, field.message, random, depth, style);
     case 'list': {

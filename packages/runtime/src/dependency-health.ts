@@ -23,7 +23,6 @@ export interface DependencyHealth {
   stop(): void;
 }
 
-
 function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {

@@ -2,8 +2,21 @@ import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createCapturingDestination, createLogger } from '@kfrm/logging';
 import { CommonApiError, CommonApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/api/common/error';
-import { E2eTestServiceClient, E2eTestServiceService, type EncryptTextRequest, type EncryptTextResponse } from '@kfrm/proto/gen/kfrm/api/e2e/e2e_test';
-import { apiErrorCode, defineService, unauthenticated, GrpcListener, type AccessGuard, type CallContext, type HandlersOf } from '@kfrm/server-kit';
+import {
+  E2eTestServiceClient,
+  E2eTestServiceService,
+  type EncryptTextRequest,
+  type EncryptTextResponse,
+} from '@kfrm/proto/gen/kfrm/api/e2e/e2e_test';
+import {
+  apiErrorCode,
+  defineService,
+  unauthenticated,
+  GrpcListener,
+  type AccessGuard,
+  type CallContext,
+  type HandlersOf,
+} from '@kfrm/server-kit';
 import { inProcessInterceptor } from './in-process-calls';
 import { propagationInterceptor } from './internal-clients';
 
@@ -25,7 +38,9 @@ async function setUp(handlers: HandlersOf<typeof E2eTestServiceService>) {
     guard: openGuard,
     logger: createLogger({ service: 'test', destination: logs }),
   });
-  listener.addService(defineService(E2eTestServiceService, handlers, { encryptText: { access: 'internal' }, decryptText: { access: 'internal' } }));
+  listener.addService(
+    defineService(E2eTestServiceService, handlers, { encryptText: { access: 'internal' }, decryptText: { access: 'internal' } }),
+  );
   const port = await listener.start();
   started.push(listener);
   const address = `127.0.0.1:${port}`;
@@ -43,7 +58,11 @@ interface Answer {
   headers?: grpc.Metadata;
 }
 
-function encryptText(client: E2eTestServiceClient, request: EncryptTextRequest, options: { metadata?: grpc.Metadata; deadlineMs?: number; cancelAfterMs?: number } = {}) {
+function encryptText(
+  client: E2eTestServiceClient,
+  request: EncryptTextRequest,
+  options: { metadata?: grpc.Metadata; deadlineMs?: number; cancelAfterMs?: number } = {},
+) {
   return new Promise<Answer>((resolve) => {
     let headers: grpc.Metadata | undefined;
     const call = client.encryptText(

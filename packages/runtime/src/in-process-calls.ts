@@ -77,7 +77,8 @@ export function inProcessInterceptor(resolve: InProcessResolver): grpc.Intercept
             // before ours and fail the call: a failure at the deadline is DEADLINE_EXCEEDED, as a
             // network client reports whatever the server said after its own timer.
             const atDeadline = deadline !== undefined && Date.now() >= deadline.getTime() - DEADLINE_SLACK_MS;
-            if (atDeadline && result.status.code !== grpc.status.OK) return end(statusOnly(grpc.status.DEADLINE_EXCEEDED, 'Deadline exceeded'));
+            if (atDeadline && result.status.code !== grpc.status.OK)
+              return end(statusOnly(grpc.status.DEADLINE_EXCEEDED, 'Deadline exceeded'));
             end(result.status, result.metadata, result.status.code === grpc.status.OK ? result.response : undefined);
           },
           (err: unknown) => end(statusOnly(grpc.status.INTERNAL, `in-process call failed: ${(err as Error)?.message ?? String(err)}`)),

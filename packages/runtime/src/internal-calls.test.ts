@@ -28,7 +28,9 @@ async function setUp(handlers: HandlersOf<typeof KeyServiceService>) {
     guard: openGuard,
     logger: createLogger({ service: 'test', destination: createCapturingDestination() }),
   });
-  listener.addService(defineService(KeyServiceService, handlers, { getKey: { access: 'internal', errors: getKeyErrors }, listKeys: { access: 'internal' } }));
+  listener.addService(
+    defineService(KeyServiceService, handlers, { getKey: { access: 'internal', errors: getKeyErrors }, listKeys: { access: 'internal' } }),
+  );
   const port = await listener.start();
   started.push(listener);
   const address = `127.0.0.1:${port}`;
@@ -40,7 +42,11 @@ async function setUp(handlers: HandlersOf<typeof KeyServiceService>) {
   return { paths: { inProcess, network } };
 }
 
-const failure = (promise: Promise<unknown>) => promise.then(() => undefined, (err: unknown) => err);
+const failure = (promise: Promise<unknown>) =>
+  promise.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
 
 describe('unaryCall', () => {
   it("answers, with the caller's request id on the callee's context, on both paths", async () => {
@@ -52,7 +58,9 @@ describe('unaryCall', () => {
       },
     });
     for (const client of Object.values(paths)) {
-      const response = await withContext(activeContext().setValue(REQUEST_ID_KEY, 'req-42'), () => unaryCall(client, 'getKey', { provider: 1 }));
+      const response = await withContext(activeContext().setValue(REQUEST_ID_KEY, 'req-42'), () =>
+        unaryCall(client, 'getKey', { provider: 1 }),
+      );
       expect(response).toEqual({ provider: 1, sessionId: 'session-1', publicKey: 'pk' });
     }
     expect(seen.map((ctx) => ctx.requestId)).toEqual(['req-42', 'req-42']);
@@ -90,7 +98,9 @@ describe('unaryCall', () => {
   });
 
   it('maps an outage (deadline, unreachable, cancelled) to UpstreamUnavailableError', async () => {
-    const { paths } = await setUp({ getKey: (_req, ctx) => new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(new Error('aborted')))) });
+    const { paths } = await setUp({
+      getKey: (_req, ctx) => new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(new Error('aborted')))),
+    });
     for (const client of Object.values(paths)) {
       const late = await failure(unaryCall(client, 'getKey', { provider: 1 }, { timeoutMs: 50 }));
       expect(late).toBeInstanceOf(UpstreamUnavailableError);

@@ -26,7 +26,12 @@ type UnaryMethod<Req, Res> = (
 ) => grpc.ClientUnaryCall;
 
 /** The last overload of a generated unary method, which is the four-argument one. */
-type FourArgs<F> = F extends (request: infer Req, metadata: grpc.Metadata, options: Partial<grpc.CallOptions>, callback: (err: grpc.ServiceError | null, response: infer Res) => void) => unknown
+type FourArgs<F> = F extends (
+  request: infer Req,
+  metadata: grpc.Metadata,
+  options: Partial<grpc.CallOptions>,
+  callback: (err: grpc.ServiceError | null, response: infer Res) => void,
+) => unknown
   ? { request: Req; response: Res }
   : never;
 
@@ -69,7 +74,8 @@ export function unaryCall<C extends grpc.Client, K extends UnaryMethodName<C>, C
 ): Promise<ResponseOf<C, K>> {
   const fn = client[method] as unknown as UnaryMethod<RequestOf<C, K>, ResponseOf<C, K>>;
   return new Promise((resolve, reject) => {
-    if (options.signal?.aborted) return reject(new UpstreamUnavailableError(`${method}: cancelled before the call`, { cause: options.signal.reason }));
+    if (options.signal?.aborted)
+      return reject(new UpstreamUnavailableError(`${method}: cancelled before the call`, { cause: options.signal.reason }));
     const call = fn.call(
       client,
       request,
@@ -91,13 +97,15 @@ export function callFailure<Code extends SeedCode>(method: string, err: grpc.Ser
   const number = errors ? apiErrorCode(err, errors.message) : undefined;
   const code = errors && number !== undefined ? codeName(errors, number) : undefined;
   if (code !== undefined) return new UpstreamRefusal(code, err.details || code, { cause: err });
-  if (OUTAGE_STATUSES.has(err.code)) return new UpstreamUnavailableError(`${method} could not answer: ${grpc.status[err.code]}`, { cause: err });
+  if (OUTAGE_STATUSES.has(err.code))
+    return new UpstreamUnavailableError(`${method} could not answer: ${grpc.status[err.code]}`, { cause: err });
   return err;
 }
 
 /** The status of a grpc-js error that unaryCall passed through, else undefined. */
 export function grpcStatusOf(err: unknown): grpc.status | undefined {
-  if (typeof err !== 'object' || err === null || err instanceof UpstreamRefusal || err instanceof UpstreamUnavailableError) return undefined;
+  if (typeof err !== 'object' || err === null || err instanceof UpstreamRefusal || err instanceof UpstreamUnavailableError)
+    return undefined;
   const code = (err as { code?: unknown }).code;
   return typeof code === 'number' ? code : undefined;
 }

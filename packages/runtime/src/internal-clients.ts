@@ -3,7 +3,11 @@ import type { ListenAddress } from '@kfrm/config';
 import { outgoingHeaders } from '@kfrm/observability';
 import { inProcessInterceptor, type InProcessResolver } from './in-process-calls';
 
-export type ClientConstructor<C extends grpc.Client> = (new (address: string, credentials: grpc.ChannelCredentials, options?: Partial<grpc.ClientOptions>) => C) & {
+export type ClientConstructor<C extends grpc.Client> = (new (
+  address: string,
+  credentials: grpc.ChannelCredentials,
+  options?: Partial<grpc.ClientOptions>,
+) => C) & {
   service: Record<string, { path: string }>;
 };
 
@@ -72,7 +76,8 @@ export function createInternalClients(options: {
           // Fail fast when the other service is down instead of queueing calls.
           'grpc.enable_retries': 0,
           // Propagation first: the in-process interceptor ends the chain and carries its headers.
-          interceptors: own && options.inProcess ? [propagationInterceptor, inProcessInterceptor(options.inProcess)] : [propagationInterceptor],
+          interceptors:
+            own && options.inProcess ? [propagationInterceptor, inProcessInterceptor(options.inProcess)] : [propagationInterceptor],
         });
         clients.set(ctor, client);
       }

@@ -27,7 +27,12 @@ export function createSessionResolver(clients: InternalClients, timeoutMs = 3_00
   return async (token: string, device: DeviceIdentity): Promise<SessionIdentity | undefined> => {
     let response;
     try {
-      response = await unaryCall(clients.get(UserServiceClient), 'findBySessionToken', { sessionToken: token }, { errors: findErrors, timeoutMs });
+      response = await unaryCall(
+        clients.get(UserServiceClient),
+        'findBySessionToken',
+        { sessionToken: token },
+        { errors: findErrors, timeoutMs },
+      );
     } catch (err) {
       if (err instanceof UpstreamRefusal || NO_SESSION.has(grpcStatusOf(err) ?? status.UNKNOWN)) return undefined;
       throw new SessionLookupUnavailableError('session lookup failed', { cause: err });

@@ -155,11 +155,19 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
     const mobile = new GrpcListener({
       name: 'mobile',
       ...config.mobileListen,
-      credentials: mobileServerCredentials({ certFile: files.serverCertFile, keyFile: files.serverKeyFile, clientCaFile: files.deviceCaCertFile }),
+      credentials: mobileServerCredentials({
+        certFile: files.serverCertFile,
+        keyFile: files.serverKeyFile,
+        clientCaFile: files.deviceCaCertFile,
+      }),
       guard: createMobileAccessGuard({
         // Chain, validity, clientAuth, the device id it names, and revocation (a store read that
         // fails closed: an unreachable store is UNAVAILABLE, never "not revoked").
-        verifyDevice: createDeviceVerifier({ deviceCaCert: deviceCa.certificate, store, logger: logger.child({ component: 'device-trust' }) }),
+        verifyDevice: createDeviceVerifier({
+          deviceCaCert: deviceCa.certificate,
+          store,
+          logger: logger.child({ component: 'device-trust' }),
+        }),
         resolveSession: createSessionResolver(internalClients),
       }),
       logger,
@@ -181,7 +189,15 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
 
     listeners.push(mobile, internal);
     for (const module of modules) {
-      const instance = await module.create({ db, store, logger: logger.child({ component: module.name }), config, deviceCa, internalClients, metrics });
+      const instance = await module.create({
+        db,
+        store,
+        logger: logger.child({ component: module.name }),
+        config,
+        deviceCa,
+        internalClients,
+        metrics,
+      });
       instances.push(instance);
       for (const registration of instance.mobile ?? []) mobile.addService(registration);
       for (const registration of instance.internal ?? []) internal.addService(registration);

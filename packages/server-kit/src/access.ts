@@ -40,8 +40,7 @@ export interface AccessGuard {
   authorize(level: AccessLevel, call: CallCredentials): Promise<Principal>;
 }
 
-export const unauthenticated = (message = 'client certificate or session is not valid') =>
-  new DomainError('UNAUTHENTICATED_USER', message);
+export const unauthenticated = (message = 'client certificate or session is not valid') => new DomainError('UNAUTHENTICATED_USER', message);
 
 export interface MobileAccessGuardOptions {
   /** Checks a client certificate; undefined when it is not one of our valid devices. */

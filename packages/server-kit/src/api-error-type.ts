@@ -18,7 +18,10 @@ export interface ApiErrorType<Code extends string = string> {
   readonly codes: Readonly<Record<Code, string | number>> & Readonly<Record<string, string | number>>;
 }
 
-export function apiErrorType<E extends Readonly<Record<string, string | number>>>(message: ApiErrorMessage, codes: E): ApiErrorType<CodeOf<E>> {
+export function apiErrorType<E extends Readonly<Record<string, string | number>>>(
+  message: ApiErrorMessage,
+  codes: E,
+): ApiErrorType<CodeOf<E>> {
   return { message, codes };
 }
 

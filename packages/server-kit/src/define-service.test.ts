@@ -13,15 +13,21 @@ const listKeys = { access: 'public' } as const;
 
 describe('defineService', () => {
   it("accepts codes from the method's enum and CommonApiError", () => {
-    const service = defineService(KeyServiceService, handlers, { listKeys, getKey: { access: 'public', errors: getKeyErrors, raises: raises<GetKeyCode>() } });
+    const service = defineService(KeyServiceService, handlers, {
+      listKeys,
+      getKey: { access: 'public', errors: getKeyErrors, raises: raises<GetKeyCode>() },
+    });
     expect(service.name).toBe('kfrm.api.key.KeyService');
     defineService(KeyServiceService, handlers, { listKeys, getKey: { access: 'public', raises: raises<'UNAUTHENTICATED_USER'>() } });
     defineService(KeyServiceService, handlers, { listKeys, getKey: { access: 'public', raises: raises() } });
   });
 
   it('rejects a code the method does not declare, at compile time', () => {
-    // @ts-expect-error ACCOUNT_NOT_FOUND is not GetKey's: it would reach the client as INTERNAL.
-    defineService(KeyServiceService, handlers, { listKeys, getKey: { access: 'public', errors: getKeyErrors, raises: raises<GetKeyCode | 'ACCOUNT_NOT_FOUND'>() } });
+    defineService(KeyServiceService, handlers, {
+      listKeys,
+      // @ts-expect-error ACCOUNT_NOT_FOUND is not GetKey's: it would reach the client as INTERNAL.
+      getKey: { access: 'public', errors: getKeyErrors, raises: raises<GetKeyCode | 'ACCOUNT_NOT_FOUND'>() },
+    });
     // @ts-expect-error a method without an ApiError answers CommonApiError codes only.
     defineService(KeyServiceService, handlers, { listKeys, getKey: { access: 'public', raises: raises<'PROVIDER_NOT_FOUND'>() } });
   });

@@ -96,7 +96,10 @@ describe('mapError: database data exceptions', () => {
   const pgError = (code: string, message: string) => Object.assign(new Error(message), { code, severity: 'ERROR' });
 
   it('answers INVALID_ARGUMENT for SQLSTATE class 22 (a request value the database cannot hold), also wrapped', () => {
-    for (const err of [pgError('22003', 'value "18446744073709551615" is out of range for type bigint'), new Error('wrapped', { cause: pgError('22021', 'invalid byte sequence for encoding "UTF8": 0x00') })]) {
+    for (const err of [
+      pgError('22003', 'value "18446744073709551615" is out of range for type bigint'),
+      new Error('wrapped', { cause: pgError('22021', 'invalid byte sequence for encoding "UTF8": 0x00') }),
+    ]) {
       const mapped = mapError(err, undefined);
       expect(mapped.error.code).toBe(status.INVALID_ARGUMENT);
       expect(mapped.error.details).not.toContain('bigint');

@@ -20,7 +20,12 @@ export interface MappedError {
 function withDetails(code: status, message: string, detail?: { type: ApiErrorType; code: number }): MappedError['error'] {
   const metadata = new Metadata();
   const details = detail
-    ? [Any.fromPartial({ typeUrl: TYPE_URL_PREFIX + detail.type.message.$type, value: Buffer.from(detail.type.message.encode({ code: detail.code }).finish()) })]
+    ? [
+        Any.fromPartial({
+          typeUrl: TYPE_URL_PREFIX + detail.type.message.$type,
+          value: Buffer.from(detail.type.message.encode({ code: detail.code }).finish()),
+        }),
+      ]
     : [];
   metadata.set(STATUS_DETAILS_KEY, Buffer.from(Status.encode(Status.fromPartial({ code, message, details })).finish()));
   return { code, details: message, metadata };
@@ -44,7 +49,10 @@ export function mapError(err: unknown, methodErrors: ApiErrorType | undefined): 
       return { error: withDetails(grpcCode, err.message, { type: commonApiError, code: commonCode }), unexpected: false };
     }
     // A code this method does not declare is a programming error: don't leak it.
-    return { error: withDetails(status.INTERNAL, 'internal error', { type: commonApiError, code: CommonApiError_ErrorCode.UNKNOWN_ERROR }), unexpected: true };
+    return {
+      error: withDetails(status.INTERNAL, 'internal error', { type: commonApiError, code: CommonApiError_ErrorCode.UNKNOWN_ERROR }),
+      unexpected: true,
+    };
   }
   if (err instanceof InvalidArgumentError) return { error: withDetails(status.INVALID_ARGUMENT, err.message), unexpected: false };
   if (err instanceof PermissionDeniedError) return { error: withDetails(status.PERMISSION_DENIED, err.message), unexpected: false };

@@ -74,7 +74,12 @@ describe('GrpcListener observer hook', () => {
     client.close();
 
     const path = '/kfrm.api.e2e.E2eTestService/EncryptText';
-    expect(events).toEqual([`start ${path} r-ok`, 'end r-ok 0 OK', `start ${path} r-bad`, `end r-bad ${grpc.status.INVALID_ARGUMENT} INVALID_ARGUMENT`]);
+    expect(events).toEqual([
+      `start ${path} r-ok`,
+      'end r-ok 0 OK',
+      `start ${path} r-bad`,
+      `end r-bad ${grpc.status.INVALID_ARGUMENT} INVALID_ARGUMENT`,
+    ]);
     expect(seenInGuard).toEqual(['r-ok', 'r-bad']);
     expect(seenInHandler).toEqual(['r-ok', 'r-bad']);
     const done = logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.request_id === 'r-ok');

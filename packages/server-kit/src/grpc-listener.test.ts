@@ -2,7 +2,12 @@ import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createCapturingDestination, createLogger } from '@kfrm/logging';
 import { E2eTestServiceClient, E2eTestServiceService } from '@kfrm/proto/gen/kfrm/api/e2e/e2e_test';
-import { NotificationServiceClient, NotificationServiceService, NotificationEventType, type NotificationEventResponse } from '@kfrm/proto/gen/kfrm/api/notification/notification';
+import {
+  NotificationServiceClient,
+  NotificationServiceService,
+  NotificationEventType,
+  type NotificationEventResponse,
+} from '@kfrm/proto/gen/kfrm/api/notification/notification';
 import { CommonApiError, CommonApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/api/common/error';
 import { createMobileAccessGuard, type AccessGuard } from './access';
 import { defineService, type HandlersOf } from './define-service';
@@ -64,9 +69,7 @@ describe('GrpcListener', () => {
     const { address } = await startE2eTestService({ encryptText: async (req) => ({ encryptedText: req.plainText.toUpperCase() }) });
     expect(await encryptText(address, 'abc')).toEqual({ encryptedText: 'ABC' });
     const client = new E2eTestServiceClient(address, grpc.credentials.createInsecure());
-    const err = await new Promise<grpc.ServiceError>((resolve) =>
-      client.decryptText({ encryptedMessage: undefined }, (e) => resolve(e!)),
-    );
+    const err = await new Promise<grpc.ServiceError>((resolve) => client.decryptText({ encryptedMessage: undefined }, (e) => resolve(e!)));
     client.close();
     expect(err.code).toBe(grpc.status.UNIMPLEMENTED);
   });

@@ -108,7 +108,10 @@ export class GrpcListener {
   private readonly shutdownController = new AbortController();
   private boundPort: number | undefined;
   /** Unary methods by full path, for calls made from this process (see {@link inProcessUnary}). */
-  private readonly unaryByPath = new Map<string, { definition: MethodDefinitionLike; implementation: grpc.handleUnaryCall<unknown, unknown> }>();
+  private readonly unaryByPath = new Map<
+    string,
+    { definition: MethodDefinitionLike; implementation: grpc.handleUnaryCall<unknown, unknown> }
+  >();
   /** In-process calls not yet answered; shutdown waits for them like for network calls. */
   private readonly inProcessCalls = new Set<Promise<unknown>>();
   private acceptingInProcess = true;
@@ -172,7 +175,10 @@ export class GrpcListener {
     );
     for (const name of this.serviceNames) this.health.setStatus(name, 'SERVING');
     this.health.setStatus('', 'SERVING');
-    this.options.logger.info({ listener: this.options.name, address: `${host}:${this.boundPort}`, services: this.serviceNames.length }, 'listening');
+    this.options.logger.info(
+      { listener: this.options.name, address: `${host}:${this.boundPort}`, services: this.serviceNames.length },
+      'listening',
+    );
     return this.boundPort;
   }
 
@@ -224,7 +230,14 @@ export class GrpcListener {
     const { definition, implementation } = entry;
     return (call) => {
       if (!this.acceptingInProcess) {
-        return Promise.resolve({ metadata: new grpc.Metadata(), status: { code: grpc.status.UNAVAILABLE, details: `${this.options.name} listener is shutting down`, metadata: new grpc.Metadata() } });
+        return Promise.resolve({
+          metadata: new grpc.Metadata(),
+          status: {
+            code: grpc.status.UNAVAILABLE,
+            details: `${this.options.name} listener is shutting down`,
+            metadata: new grpc.Metadata(),
+          },
+        });
       }
       const answered = new Promise<InProcessResult>((resolve) => {
         let responseMetadata = new grpc.Metadata();
@@ -251,11 +264,19 @@ export class GrpcListener {
         );
         implementation(surface as unknown as grpc.ServerUnaryCall<unknown, unknown>, (error, value) => {
           if (error) {
-            const status = { code: error.code ?? grpc.status.UNKNOWN, details: error.details ?? ('message' in error ? error.message : ''), metadata: error.metadata ?? new grpc.Metadata() };
+            const status = {
+              code: error.code ?? grpc.status.UNKNOWN,
+              details: error.details ?? ('message' in error ? error.message : ''),
+              metadata: error.metadata ?? new grpc.Metadata(),
+            };
             resolve({ metadata: responseMetadata, status });
           } else {
             const response = definition.responseDeserialize(definition.responseSerialize(value as never));
-            resolve({ metadata: responseMetadata, status: { code: grpc.status.OK, details: 'OK', metadata: new grpc.Metadata() }, response });
+            resolve({
+              metadata: responseMetadata,
+              status: { code: grpc.status.OK, details: 'OK', metadata: new grpc.Metadata() },
+              response,
+            });
           }
         });
       });
@@ -353,7 +374,11 @@ export class GrpcListener {
     else void work();
   }
 
-  private unaryHandler(definition: MethodDefinitionLike, policy: MethodPolicy, handler: ((...args: never[]) => Promise<unknown>) | undefined) {
+  private unaryHandler(
+    definition: MethodDefinitionLike,
+    policy: MethodPolicy,
+    handler: ((...args: never[]) => Promise<unknown>) | undefined,
+  ) {
     return (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       this.serve(
         call,
@@ -366,7 +391,11 @@ export class GrpcListener {
     };
   }
 
-  private serverStreamHandler(definition: MethodDefinitionLike, policy: MethodPolicy, handler: ((...args: never[]) => Promise<unknown>) | undefined) {
+  private serverStreamHandler(
+    definition: MethodDefinitionLike,
+    policy: MethodPolicy,
+    handler: ((...args: never[]) => Promise<unknown>) | undefined,
+  ) {
     return (call: grpc.ServerWritableStream<unknown, unknown>) => {
       this.serve(
         call,

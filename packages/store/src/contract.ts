@@ -145,9 +145,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
 
       it('exactly one of 50 concurrent callers acquires the key', async () => {
         const key = fresh('nx-race');
-        const results = await Promise.all(
-          Array.from({ length: 50 }, (_, i) => store.setIfAbsent(key, `holder-${i}`, 10_000)),
-        );
+        const results = await Promise.all(Array.from({ length: 50 }, (_, i) => store.setIfAbsent(key, `holder-${i}`, 10_000)));
         expect(results.filter(Boolean)).toHaveLength(1);
         expect(await store.get(key)).toBe(`holder-${results.indexOf(true)}`);
       });

@@ -219,9 +219,7 @@ export class MemoryStore implements Store {
     try {
       const result = handler(message);
       if (result && typeof (result as Promise<void>).then === 'function') {
-        (result as Promise<void>).then(undefined, (error: unknown) =>
-          this.onError(error, `subscriber on channel '${channel}' rejected`),
-        );
+        (result as Promise<void>).then(undefined, (error: unknown) => this.onError(error, `subscriber on channel '${channel}' rejected`));
       }
     } catch (error) {
       this.onError(error, `subscriber on channel '${channel}' threw`);

@@ -69,9 +69,7 @@ describe('Redis store when Redis is unreachable', () => {
   });
 
   it('createStore with a Redis URL does not fall back to memory when Redis is down', async () => {
-    await expect(createStore({ redisUrl: 'redis://127.0.0.1:1' }, { redis: quiet })).rejects.toBeInstanceOf(
-      StoreUnavailableError,
-    );
+    await expect(createStore({ redisUrl: 'redis://127.0.0.1:1' }, { redis: quiet })).rejects.toBeInstanceOf(StoreUnavailableError);
   });
 
   it('createRedisStore gives up after readyTimeoutMs on a server that accepts but never answers', async () => {

@@ -1,7 +1,15 @@
 import { createHash } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import { StoreUnavailableError } from './errors';
-import { assertString, assertTtl, type MessageHandler, type SetOptions, type Store, type SubscribeOptions, type Unsubscribe } from './store';
+import {
+  assertString,
+  assertTtl,
+  type MessageHandler,
+  type SetOptions,
+  type Store,
+  type SubscribeOptions,
+  type Unsubscribe,
+} from './store';
 
 export interface RedisStoreOptions {
   /** TCP connect (+ TLS) timeout per attempt, ms. Default 2000. */
@@ -137,10 +145,7 @@ async function shutdown(client: Redis): Promise<void> {
   if (client.status === 'ready') {
     // QUIT lets Redis finish what we already sent; don't wait long for it.
     let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      client.quit().catch(() => {}),
-      new Promise<void>((resolve) => (timer = setTimeout(resolve, 500))),
-    ]);
+    await Promise.race([client.quit().catch(() => {}), new Promise<void>((resolve) => (timer = setTimeout(resolve, 500)))]);
     clearTimeout(timer);
   }
   client.disconnect(); // no-op after a clean QUIT; stops reconnect attempts otherwise
@@ -418,9 +423,7 @@ export class RedisStore implements Store {
       try {
         const result = entry.handler(message);
         if (result && typeof (result as Promise<void>).then === 'function') {
-          (result as Promise<void>).then(undefined, (error: unknown) =>
-            this.onError(error, `subscriber on channel '${channel}' rejected`),
-          );
+          (result as Promise<void>).then(undefined, (error: unknown) => this.onError(error, `subscriber on channel '${channel}' rejected`));
         }
       } catch (error) {
         this.onError(error, `subscriber on channel '${channel}' threw`);

@@ -12,7 +12,8 @@ describe('CreateAccount with an idempotency key', () => {
   }, 60_000);
   afterAll(async () => t?.close());
 
-  const open = (owner: string, key?: string) => t.ledger.createAccount({ ownerUserId: owner, name: '입출금통장', currency: 'KRW', ...(key ? { idempotencyKey: key } : {}) });
+  const open = (owner: string, key?: string) =>
+    t.ledger.createAccount({ ownerUserId: owner, name: '입출금통장', currency: 'KRW', ...(key ? { idempotencyKey: key } : {}) });
 
   it('returns the first account for a repeated key, also when 10 calls race', async () => {
     const first = await open('501', 'casa-opening:501');

@@ -82,9 +82,23 @@ describe('account service over gRPC', () => {
   beforeAll(async () => {
     t = await openTestLedger({ maxBatchSize: 8, lingerMs: 1, retry: { maxAttempts: 2, baseDelayMs: 1 } });
     const logger = createLogger({ service: 'account-test', level: 'silent' });
-    mobile = new GrpcListener({ name: 'mobile', host: '127.0.0.1', port: 0, credentials: grpc.ServerCredentials.createInsecure(), guard: testSessionGuard, logger });
+    mobile = new GrpcListener({
+      name: 'mobile',
+      host: '127.0.0.1',
+      port: 0,
+      credentials: grpc.ServerCredentials.createInsecure(),
+      guard: testSessionGuard,
+      logger,
+    });
     mobile.addService(accountHandlers(t.ledger));
-    internal = new GrpcListener({ name: 'internal', host: '127.0.0.1', port: 0, credentials: grpc.ServerCredentials.createInsecure(), guard: internalAccessGuard, logger });
+    internal = new GrpcListener({
+      name: 'internal',
+      host: '127.0.0.1',
+      port: 0,
+      credentials: grpc.ServerCredentials.createInsecure(),
+      guard: internalAccessGuard,
+      logger,
+    });
     internal.addService(ledgerHandlers(t.ledger));
     const mobilePort = await mobile.start();
     internalPort = await internal.start();
@@ -116,9 +130,24 @@ describe('account service over gRPC', () => {
   const deposit = (accountNumber: string, major: bigint, idempotencyKey: string) =>
     call(L().deposit.bind(L()), { idempotencyKey, accountNumber, amount: krw(major), memo: 'deposit' });
   const postTransfer = (from: string, to: string, major: bigint, idempotencyKey: string, opts: Partial<grpc.CallOptions> = {}) =>
-    call(L().postTransfer.bind(L()), { idempotencyKey, fromAccountNumber: from, toAccountNumber: to, amount: krw(major), debitMemo: 'to', creditMemo: 'from', events: [], sourceOwnerUserId: '', toExternalSettlement: false }, undefined, opts);
+    call(
+      L().postTransfer.bind(L()),
+      {
+        idempotencyKey,
+        fromAccountNumber: from,
+        toAccountNumber: to,
+        amount: krw(major),
+        debitMemo: 'to',
+        creditMemo: 'from',
+        events: [],
+        sourceOwnerUserId: '',
+        toExternalSettlement: false,
+      },
+      undefined,
+      opts,
+    );
 
-  it('lets each user read only their own accounts and transactions; someone else\'s looks like none at all', async () => {
+  it("lets each user read only their own accounts and transactions; someone else's looks like none at all", async () => {
     const a = await open('user-a', 'A main');
     const b = await open('user-b', 'B main');
     await deposit(b.accountNumber, 10_000n, 'matrix-fund-b');
@@ -155,7 +184,9 @@ describe('account service over gRPC', () => {
     const foreign = await failure(call(L().getAccountForOwner.bind(L()), { ownerUserId: 'user-a', accountNumber: b.accountNumber }));
     expect(foreign.code).toBe(grpc.status.NOT_FOUND);
     expect(apiErrorCode(foreign, GetAccountForOwnerApiError)).toBe(GetAccountForOwnerApiError_ErrorCode.ACCOUNT_NOT_FOUND);
-    expect((await call(L().getAccountForOwner.bind(L()), { ownerUserId: 'user-b', accountNumber: b.accountNumber })).account?.balance).toEqual(krw(9_000n));
+    expect(
+      (await call(L().getAccountForOwner.bind(L()), { ownerUserId: 'user-b', accountNumber: b.accountNumber })).account?.balance,
+    ).toEqual(krw(9_000n));
   });
 
   it('lists transactions newest first, in pages that do not shift when new ones arrive', async () => {
@@ -163,7 +194,8 @@ describe('account service over gRPC', () => {
     const other = await open('user-other', 'Other');
     for (let i = 1; i <= 5; i++) await deposit(acct.accountNumber, BigInt(i * 100), `pages-dep-${i}`);
     await postTransfer(acct.accountNumber, other.accountNumber, 50n, 'pages-out');
-    const page = (n: number, size: number) => call(app.listTransactions.bind(app), { accountNumber: acct.accountNumber, page: n, pageSize: size }, 'user-pages');
+    const page = (n: number, size: number) =>
+      call(app.listTransactions.bind(app), { accountNumber: acct.accountNumber, page: n, pageSize: size }, 'user-pages');
 
     const first = await page(1, 2);
     expect(first.transactions.map((x) => [x.transactionType, x.amount?.majorAmount, x.afterBalance?.majorAmount])).toEqual([
@@ -182,7 +214,7 @@ describe('account service over gRPC', () => {
     expect((await page(1, 4_000_000_000)).transactions).toHaveLength(7);
   });
 
-  it('maps ledger refusals to status codes with the method\'s error code', async () => {
+  it("maps ledger refusals to status codes with the method's error code", async () => {
     const a = await open('user-errors', 'E');
     const b = await open('user-errors-2', 'E2');
     await deposit(a.accountNumber, 1_000n, 'errors-fund');
@@ -211,7 +243,19 @@ describe('account service over gRPC', () => {
       { currencyCode: CurrencyCode.USD, majorAmount: 2n ** 63n - 1n, minorAmount: 0n },
       { currencyCode: CurrencyCode.USD, majorAmount: 1n, minorAmount: 0n },
     ]) {
-      const err = await failure(call(L().postTransfer.bind(L()), { idempotencyKey: 'errors-amount', fromAccountNumber: a.accountNumber, toAccountNumber: b.accountNumber, amount, debitMemo: '', creditMemo: '', events: [], sourceOwnerUserId: '', toExternalSettlement: false }));
+      const err = await failure(
+        call(L().postTransfer.bind(L()), {
+          idempotencyKey: 'errors-amount',
+          fromAccountNumber: a.accountNumber,
+          toAccountNumber: b.accountNumber,
+          amount,
+          debitMemo: '',
+          creditMemo: '',
+          events: [],
+          sourceOwnerUserId: '',
+          toExternalSettlement: false,
+        }),
+      );
       expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
       expect(apiErrorCode(err, PostTransferApiError)).toBe(PostTransferApiError_ErrorCode.INVALID_AMOUNT);
     }
@@ -236,7 +280,9 @@ describe('account service over gRPC', () => {
     } finally {
       await sql`drop trigger test_always_conflict on ledger.entries`.execute(t.db);
     }
-    expect((await call(L().getAccountForOwner.bind(L()), { ownerUserId: 'user-aborted', accountNumber: a.accountNumber })).account?.balance).toEqual(krw(1_000n));
+    expect(
+      (await call(L().getAccountForOwner.bind(L()), { ownerUserId: 'user-aborted', accountNumber: a.accountNumber })).account?.balance,
+    ).toEqual(krw(1_000n));
     // The retry after the conflict cleared posts once.
     expect((await postTransfer(a.accountNumber, b.accountNumber, 10n, 'aborted-1')).fromBalanceAfter).toEqual(krw(990n));
   });
@@ -281,15 +327,61 @@ describe('account service over gRPC', () => {
     const after = await call(L().listOutboxEvents.bind(L()), { afterId: cursor, limit: 0 });
     const common = { entryId: posted.entryId, type: OutboxEventType.OUTBOX_EVENT_TYPE_TRANSFER_SUCCEED, createdAt: posted.postedAt };
     expect(after.events).toEqual([
-      { ...common, id: cursor + 1n, userId: 'user-ev-a', kind: OutboxEventKind.OUTBOX_EVENT_KIND_TRANSFER_OUT, amount: krw(100n), accountNumber: a.accountNumber, counterpartyName: 'B', memo: 'out', title: '', content: '' },
-      { ...common, id: cursor + 2n, userId: 'user-ev-b', kind: OutboxEventKind.OUTBOX_EVENT_KIND_TRANSFER_IN, amount: krw(100n), accountNumber: b.accountNumber, counterpartyName: '', memo: 'in', title: '', content: '' },
-      { ...common, id: cursor + 3n, userId: 'user-ev-c', kind: OutboxEventKind.OUTBOX_EVENT_KIND_UNSPECIFIED, amount: undefined, accountNumber: '', counterpartyName: '', memo: '', title: 'Sent', content: '100 KRW' },
+      {
+        ...common,
+        id: cursor + 1n,
+        userId: 'user-ev-a',
+        kind: OutboxEventKind.OUTBOX_EVENT_KIND_TRANSFER_OUT,
+        amount: krw(100n),
+        accountNumber: a.accountNumber,
+        counterpartyName: 'B',
+        memo: 'out',
+        title: '',
+        content: '',
+      },
+      {
+        ...common,
+        id: cursor + 2n,
+        userId: 'user-ev-b',
+        kind: OutboxEventKind.OUTBOX_EVENT_KIND_TRANSFER_IN,
+        amount: krw(100n),
+        accountNumber: b.accountNumber,
+        counterpartyName: '',
+        memo: 'in',
+        title: '',
+        content: '',
+      },
+      {
+        ...common,
+        id: cursor + 3n,
+        userId: 'user-ev-c',
+        kind: OutboxEventKind.OUTBOX_EVENT_KIND_UNSPECIFIED,
+        amount: undefined,
+        accountNumber: '',
+        counterpartyName: '',
+        memo: '',
+        title: 'Sent',
+        content: '100 KRW',
+      },
     ]);
 
     // An event needs a kind, or text from an old caller, never both; nothing is posted.
-    for (const bad of [event('user-ev-a'), { ...event('user-ev-a'), kind: OutboxEventKind.OUTBOX_EVENT_KIND_TRANSFER_OUT, title: 'Sent' }]) {
+    for (const bad of [
+      event('user-ev-a'),
+      { ...event('user-ev-a'), kind: OutboxEventKind.OUTBOX_EVENT_KIND_TRANSFER_OUT, title: 'Sent' },
+    ]) {
       const err = await failure(
-        call(L().postTransfer.bind(L()), { idempotencyKey: 'ev-bad', fromAccountNumber: a.accountNumber, toAccountNumber: b.accountNumber, amount: krw(1n), debitMemo: '', creditMemo: '', events: [bad], sourceOwnerUserId: '', toExternalSettlement: false }),
+        call(L().postTransfer.bind(L()), {
+          idempotencyKey: 'ev-bad',
+          fromAccountNumber: a.accountNumber,
+          toAccountNumber: b.accountNumber,
+          amount: krw(1n),
+          debitMemo: '',
+          creditMemo: '',
+          events: [bad],
+          sourceOwnerUserId: '',
+          toExternalSettlement: false,
+        }),
       );
       expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
     }

@@ -29,7 +29,12 @@ describe.skipIf(skip !== undefined)(skip ? `process killed while posting (skippe
     const ledger = createLedger({ db, poster, store: createMemoryStore() });
     const from = await ledger.createAccount({ ownerUserId: 'k1', name: 'from', currency: 'KRW' });
     const to = await ledger.createAccount({ ownerUserId: 'k2', name: 'to', currency: 'KRW' });
-    await ledger.deposit({ idempotencyKey: 'fund', accountNumber: from.accountNumber, amount: { currency: 'KRW', minor: 1_000n }, memo: '' });
+    await ledger.deposit({
+      idempotencyKey: 'fund',
+      accountNumber: from.accountNumber,
+      amount: { currency: 'KRW', minor: 1_000n },
+      memo: '',
+    });
     // Holds the child's posting inside its transaction (after the accounts are locked and the
     // entry is written, before the postings and COMMIT) long enough to kill the process there.
     await sql`create function ledger.test_hang() returns trigger language plpgsql as $$
@@ -39,16 +44,30 @@ describe.skipIf(skip !== undefined)(skip ? `process killed while posting (skippe
       end $$`.execute(db);
     await sql`create trigger test_hang before insert on ledger.postings for each row execute function ledger.test_hang()`.execute(db);
 
-    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./testing/crash.child.ts', import.meta.url)), database.databaseUrl!, 'crash-1', from.accountNumber, to.accountNumber], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        fileURLToPath(new URL('./testing/crash.child.ts', import.meta.url)),
+        database.databaseUrl!,
+        'crash-1',
+        from.accountNumber,
+        to.accountNumber,
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
     let output = '';
     child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     // Wait until the child's transaction is inside the posting.
     let pid: number | undefined;
     for (let i = 0; i < 600 && pid === undefined; i++) {
-      const r = await sql<{ pid: number }>`select pid from pg_stat_activity where datname = current_database() and wait_event = 'PgSleep'`.execute(db);
+      const r = await sql<{
+        pid: number;
+      }>`select pid from pg_stat_activity where datname = current_database() and wait_event = 'PgSleep'`.execute(db);
       pid = r.rows[0]?.pid;
       if (pid === undefined) await new Promise((resolve) => setTimeout(resolve, 50));
     }
@@ -65,11 +84,27 @@ describe.skipIf(skip !== undefined)(skip ? `process killed while posting (skippe
     await sql`drop trigger test_hang on ledger.postings`.execute(db);
 
     expect(await db.selectFrom('entries').select('id').where('idempotency_key', '=', 'crash-1').execute()).toEqual([]);
-    const balances = await db.selectFrom('accounts').select(['account_number', 'balance_minor']).where('account_number', 'in', [from.accountNumber, to.accountNumber]).execute();
-    expect(Object.fromEntries(balances.map((b) => [b.account_number, b.balance_minor]))).toEqual({ [from.accountNumber]: '1000', [to.accountNumber]: '0' });
+    const balances = await db
+      .selectFrom('accounts')
+      .select(['account_number', 'balance_minor'])
+      .where('account_number', 'in', [from.accountNumber, to.accountNumber])
+      .execute();
+    expect(Object.fromEntries(balances.map((b) => [b.account_number, b.balance_minor]))).toEqual({
+      [from.accountNumber]: '1000',
+      [to.accountNumber]: '0',
+    });
 
     // The caller retries with the same key: posted exactly once.
-    const retry = () => ledger.postTransfer({ idempotencyKey: 'crash-1', fromAccountNumber: from.accountNumber, toAccountNumber: to.accountNumber, amount: { currency: 'KRW', minor: 700n }, debitMemo: 'hang', creditMemo: '', events: [] });
+    const retry = () =>
+      ledger.postTransfer({
+        idempotencyKey: 'crash-1',
+        fromAccountNumber: from.accountNumber,
+        toAccountNumber: to.accountNumber,
+        amount: { currency: 'KRW', minor: 700n },
+        debitMemo: 'hang',
+        creditMemo: '',
+        events: [],
+      });
     const first = await retry();
     expect(first.from.balanceAfter.minor).toBe(300n);
     expect(await retry()).toEqual(first);

@@ -58,10 +58,19 @@ export async function runDepositCli(argv: string[], env: Record<string, string |
   const target = env.KFRM_INTERNAL_TARGET_ACCOUNT || env.KFRM_INTERNAL_TARGET || '127.0.0.1:50052';
   const client = new LedgerServiceClient(target, grpc.credentials.createInsecure());
   try {
-    const response = await unaryCall(client, 'deposit', { idempotencyKey, accountNumber, amount, memo }, { errors: depositErrors, timeoutMs: 15_000 });
+    const response = await unaryCall(
+      client,
+      'deposit',
+      { idempotencyKey, accountNumber, amount, memo },
+      { errors: depositErrors, timeoutMs: 15_000 },
+    );
     const balance = response.balanceAfter!;
     console.log(
-      JSON.stringify({ entryId: response.entryId.toString(), postedAt: response.postedAt, balanceAfter: { currency, major: balance.majorAmount.toString(), minor: balance.minorAmount.toString() } }),
+      JSON.stringify({
+        entryId: response.entryId.toString(),
+        postedAt: response.postedAt,
+        balanceAfter: { currency, major: balance.majorAmount.toString(), minor: balance.minorAmount.toString() },
+      }),
     );
     return 0;
   } catch (err) {

@@ -36,7 +36,13 @@ describe('batched and unbatched posting agree', () => {
   async function accountsFor(prefix: string, ledger: Ledger): Promise<AccountRow[]> {
     const accounts: AccountRow[] = [];
     for (let i = 0; i < 4; i++) {
-      const a = await ledger.createAccount({ ownerUserId: `${prefix}${i}`, name: `${prefix}${i}`, currency: 'KRW', limitPerDay: krw(9_000), limitPerTransaction: krw(4_000) });
+      const a = await ledger.createAccount({
+        ownerUserId: `${prefix}${i}`,
+        name: `${prefix}${i}`,
+        currency: 'KRW',
+        limitPerDay: krw(9_000),
+        limitPerTransaction: krw(4_000),
+      });
       await ledger.deposit({ idempotencyKey: `${prefix}-fund-${i}`, accountNumber: a.accountNumber, amount: krw(5_000), memo: '' });
       accounts.push(a);
     }
@@ -49,18 +55,30 @@ describe('batched and unbatched posting agree', () => {
     for (let i = 0; i < 120; i++) {
       const roll = random();
       const previous = list[Math.floor(random() * Math.max(list.length, 1))];
-      if (previous && roll < 0.1) list.push({ ...previous }); // a replay
-      else if (previous && roll < 0.3) list.push({ ...previous, minor: previous.minor + 1n }); // a reused key
-      else if (roll < 0.33) list.push({ from: 0, to: 1, minor: 0n, key: `k${i}` }); // refused before any batch
+      if (previous && roll < 0.1)
+        list.push({ ...previous }); // a replay
+      else if (previous && roll < 0.3)
+        list.push({ ...previous, minor: previous.minor + 1n }); // a reused key
+      else if (roll < 0.33)
+        list.push({ from: 0, to: 1, minor: 0n, key: `k${i}` }); // refused before any batch
       else {
         // Index 4 is an account that does not exist; amounts up to 5000 hit balance and limits.
-        list.push({ from: Math.floor(random() * 5), to: Math.floor(random() * 5), minor: BigInt(Math.floor(random() * 5_000)), key: `k${i}` });
+        list.push({
+          from: Math.floor(random() * 5),
+          to: Math.floor(random() * 5),
+          minor: BigInt(Math.floor(random() * 5_000)),
+          key: `k${i}`,
+        });
       }
     }
     return list;
   }
 
-  function describeOutcome(accounts: AccountRow[], step: Step, outcome: PromiseSettledResult<{ from: { balanceAfter: { minor: bigint } }; to: { balanceAfter: { minor: bigint } } }>) {
+  function describeOutcome(
+    accounts: AccountRow[],
+    step: Step,
+    outcome: PromiseSettledResult<{ from: { balanceAfter: { minor: bigint } }; to: { balanceAfter: { minor: bigint } } }>,
+  ) {
     if (outcome.status === 'fulfilled') return `OK ${outcome.value.from.balanceAfter.minor} ${outcome.value.to.balanceAfter.minor}`;
     const reason = outcome.reason as unknown;
     return reason instanceof DomainError ? reason.code : `unexpected ${String(reason)}`;
@@ -78,7 +96,15 @@ describe('batched and unbatched posting agree', () => {
     const one: string[] = [];
     for (const s of sequence) {
       const [outcome] = await Promise.allSettled([
-        singleLedger.postTransfer({ idempotencyKey: `single-${s.key}`, fromAccountNumber: number(a, s.from), toAccountNumber: number(a, s.to), amount: krw(s.minor), debitMemo: '', creditMemo: '', events: [] }),
+        singleLedger.postTransfer({
+          idempotencyKey: `single-${s.key}`,
+          fromAccountNumber: number(a, s.from),
+          toAccountNumber: number(a, s.to),
+          amount: krw(s.minor),
+          debitMemo: '',
+          creditMemo: '',
+          events: [],
+        }),
       ]);
       one.push(describeOutcome(a, s, outcome!));
     }
@@ -90,7 +116,15 @@ describe('batched and unbatched posting agree', () => {
     const b = await accountsFor('batched', batchedLedger);
     const outcomes = await Promise.allSettled(
       sequence.map((s) =>
-        batchedLedger.postTransfer({ idempotencyKey: `batched-${s.key}`, fromAccountNumber: number(b, s.from), toAccountNumber: number(b, s.to), amount: krw(s.minor), debitMemo: '', creditMemo: '', events: [] }),
+        batchedLedger.postTransfer({
+          idempotencyKey: `batched-${s.key}`,
+          fromAccountNumber: number(b, s.from),
+          toAccountNumber: number(b, s.to),
+          amount: krw(s.minor),
+          debitMemo: '',
+          creditMemo: '',
+          events: [],
+        }),
       ),
     );
     await batched.close();
@@ -100,8 +134,19 @@ describe('batched and unbatched posting agree', () => {
     expect(many.map((m, i) => `${i}: ${m} / ${one[i]}`).filter((_m, i) => many[i] !== one[i])).toEqual([]);
     expect(many).toEqual(one);
     // The workload exercised every path.
-    for (const code of ['OK', 'INSUFFICIENT_BALANCE', 'TRANSFER_LIMIT_EXCEEDED', 'INVALID_AMOUNT', 'INVALID_SOURCE_ACCOUNT', 'INVALID_TARGET_ACCOUNT', 'IDEMPOTENCY_KEY_REUSED']) {
-      expect(one.filter((o) => o.startsWith(code)), code).not.toEqual([]);
+    for (const code of [
+      'OK',
+      'INSUFFICIENT_BALANCE',
+      'TRANSFER_LIMIT_EXCEEDED',
+      'INVALID_AMOUNT',
+      'INVALID_SOURCE_ACCOUNT',
+      'INVALID_TARGET_ACCOUNT',
+      'IDEMPOTENCY_KEY_REUSED',
+    ]) {
+      expect(
+        one.filter((o) => o.startsWith(code)),
+        code,
+      ).not.toEqual([]);
     }
   });
 });
@@ -115,14 +160,27 @@ describe('overload', () => {
       await t.ledger.deposit({ idempotencyKey: 'q-fund', accountNumber: a.accountNumber, amount: krw(100), memo: '' });
       const results = await Promise.allSettled(
         Array.from({ length: 8 }, (_, i) =>
-          t.ledger.postTransfer({ idempotencyKey: `q-${i}`, fromAccountNumber: a.accountNumber, toAccountNumber: b.accountNumber, amount: krw(1), debitMemo: '', creditMemo: '', events: [] }),
+          t.ledger.postTransfer({
+            idempotencyKey: `q-${i}`,
+            fromAccountNumber: a.accountNumber,
+            toAccountNumber: b.accountNumber,
+            amount: krw(1),
+            debitMemo: '',
+            creditMemo: '',
+            events: [],
+          }),
         ),
       );
       const refused = results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason as Error);
       expect(refused.length).toBeGreaterThan(0);
       for (const err of refused) expect(err).toBeInstanceOf(LedgerOverloadedError);
       const posted = results.filter((r) => r.status === 'fulfilled').length;
-      const entries = await t.db.selectFrom('entries').select('id').where('idempotency_key', 'like', 'q-%').where('idempotency_key', '!=', 'q-fund').execute();
+      const entries = await t.db
+        .selectFrom('entries')
+        .select('id')
+        .where('idempotency_key', 'like', 'q-%')
+        .where('idempotency_key', '!=', 'q-fund')
+        .execute();
       expect(entries).toHaveLength(posted);
     } finally {
       await t.close();

@@ -16,7 +16,12 @@ const request: PostRequest = {
 
 describe('idempotency request hash (version 2)', () => {
   it('ignores display text: memos and events', () => {
-    const reworded: PostRequest = { ...request, debitMemo: 'x', creditMemo: 'y', events: [{ userId: 'a', type: 'TRANSFER_SUCCEED', kind: 'TEXT', title: 't', content: 'c' }] };
+    const reworded: PostRequest = {
+      ...request,
+      debitMemo: 'x',
+      creditMemo: 'y',
+      events: [{ userId: 'a', type: 'TRANSFER_SUCCEED', kind: 'TEXT', title: 't', content: 'c' }],
+    };
     expect(requestHashOf(reworded)).toBe(requestHashOf(request));
     expect(requestHashOf({ ...request, events: [] })).toBe(requestHashOf(request));
   });

@@ -101,7 +101,14 @@ export const REQUEST_HASH_VERSION = 2;
  * gets the first result (and the first text).
  */
 export function requestHashOf(r: PostRequest): string {
-  const canonical = JSON.stringify([r.kind, r.fromAccountNumber, r.toAccountNumber, r.amount.currency, r.amount.minor.toString(), r.sourceOwnerUserId ?? '']);
+  const canonical = JSON.stringify([
+    r.kind,
+    r.fromAccountNumber,
+    r.toAccountNumber,
+    r.amount.currency,
+    r.amount.minor.toString(),
+    r.sourceOwnerUserId ?? '',
+  ]);
   return createHash('sha256').update(canonical).digest('hex');
 }
 
@@ -168,7 +175,8 @@ export class LedgerPoster {
     this.maxConcurrentBatches = options.maxConcurrentBatches ?? 2;
     this.maxQueued = options.maxQueued ?? 10_000;
     if (!Number.isInteger(this.maxBatchSize) || this.maxBatchSize < 1) throw new RangeError('maxBatchSize must be a positive integer');
-    if (!Number.isInteger(this.maxConcurrentBatches) || this.maxConcurrentBatches < 1) throw new RangeError('maxConcurrentBatches must be a positive integer');
+    if (!Number.isInteger(this.maxConcurrentBatches) || this.maxConcurrentBatches < 1)
+      throw new RangeError('maxConcurrentBatches must be a positive integer');
     if (!(this.lingerMs >= 0)) throw new RangeError('lingerMs must be >= 0');
     this.now = options.now ?? (() => new Date());
     this.timeZone = options.timeZone ?? 'Asia/Seoul';
@@ -277,7 +285,15 @@ export class LedgerPoster {
     // Keys decided earlier in this batch: same key again gets the same answer.
     const seen = new Map<string, { hash: string; outcome: Outcome | 'new'; index: number }>();
     const outcomes: (Outcome | 'new' | { sameAs: number })[] = [];
-    const applied: { index: number; from: AccountRow; to: AccountRow; fromAfter: bigint; toAfter: bigint; fromSeq: bigint; toSeq: bigint }[] = [];
+    const applied: {
+      index: number;
+      from: AccountRow;
+      to: AccountRow;
+      fromAfter: bigint;
+      toAfter: bigint;
+      fromSeq: bigint;
+      toSeq: bigint;
+    }[] = [];
 
     batch.forEach((p, index) => {
       const r = p.request;
@@ -327,7 +343,13 @@ export class LedgerPoster {
       const entryRows: NewEntryRow[] = applied
         .map(({ index }) => {
           const r = batch[index]!.request;
-          return { idempotencyKey: r.idempotencyKey, requestHash: batch[index]!.requestHash, requestHashVersion: REQUEST_HASH_VERSION, kind: r.kind, memo: r.debitMemo };
+          return {
+            idempotencyKey: r.idempotencyKey,
+            requestHash: batch[index]!.requestHash,
+            requestHashVersion: REQUEST_HASH_VERSION,
+            kind: r.kind,
+            memo: r.debitMemo,
+          };
         })
         // Keys in a fixed order, so two transactions claiming overlapping keys cannot deadlock.
         .sort((a, b) => (a.idempotencyKey < b.idempotencyKey ? -1 : a.idempotencyKey > b.idempotencyKey ? 1 : 0));
@@ -338,8 +360,24 @@ export class LedgerPoster {
         const k = r.idempotencyKey;
         const currency = r.amount.currency;
         postings.push(
-          { idempotencyKey: k, accountId: a.from.id, currency, amountMinor: -r.amount.minor, balanceAfterMinor: a.fromAfter, accountSeq: a.fromSeq, memo: r.debitMemo },
-          { idempotencyKey: k, accountId: a.to.id, currency, amountMinor: r.amount.minor, balanceAfterMinor: a.toAfter, accountSeq: a.toSeq, memo: r.creditMemo },
+          {
+            idempotencyKey: k,
+            accountId: a.from.id,
+            currency,
+            amountMinor: -r.amount.minor,
+            balanceAfterMinor: a.fromAfter,
+            accountSeq: a.fromSeq,
+            memo: r.debitMemo,
+          },
+          {
+            idempotencyKey: k,
+            accountId: a.to.id,
+            currency,
+            amountMinor: r.amount.minor,
+            balanceAfterMinor: a.toAfter,
+            accountSeq: a.toSeq,
+            memo: r.creditMemo,
+          },
         );
         for (const e of r.events) events.push({ idempotencyKey: k, userId: e.userId, type: e.type, body: outboxBody(r, e) });
       }
@@ -388,19 +426,26 @@ export class LedgerPoster {
 
     const from = accounts.get(r.fromAccountNumber);
     if (!from || from.kind !== (transfer ? 'CUSTOMER' : 'SYSTEM')) return fail('INVALID_SOURCE_ACCOUNT', 'source account is not valid');
-    if (r.sourceOwnerUserId !== undefined && from.ownerUserId !== r.sourceOwnerUserId) return fail('INVALID_SOURCE_ACCOUNT', 'source account is not valid');
+    if (r.sourceOwnerUserId !== undefined && from.ownerUserId !== r.sourceOwnerUserId)
+      return fail('INVALID_SOURCE_ACCOUNT', 'source account is not valid');
     if (from.currency !== r.amount.currency) return fail('INVALID_AMOUNT', 'amount is not in the account currency');
 
     const to = accounts.get(r.toAccountNumber);
     const missingTarget = transfer ? 'INVALID_TARGET_ACCOUNT' : 'ACCOUNT_NOT_FOUND';
     const targetKind = transfer && r.toSettlement ? 'SYSTEM' : 'CUSTOMER';
-    if (!to || to.kind !== targetKind || to === from) return fail(missingTarget, transfer ? 'target account is not valid' : 'account not found');
-    if (to.currency !== r.amount.currency) return transfer ? fail('INVALID_TARGET_ACCOUNT', 'target account is in another currency') : fail('INVALID_AMOUNT', 'amount is not in the account currency');
+    if (!to || to.kind !== targetKind || to === from)
+      return fail(missingTarget, transfer ? 'target account is not valid' : 'account not found');
+    if (to.currency !== r.amount.currency)
+      return transfer
+        ? fail('INVALID_TARGET_ACCOUNT', 'target account is in another currency')
+        : fail('INVALID_AMOUNT', 'amount is not in the account currency');
 
     let dayDebited = from.dayDebitedOn === today ? from.dayDebitedMinor : 0n;
     if (transfer) {
-      if (from.limitPerTransactionMinor !== null && amount > from.limitPerTransactionMinor) return fail('TRANSFER_LIMIT_EXCEEDED', 'amount exceeds the per-transaction limit');
-      if (from.limitPerDayMinor !== null && dayDebited + amount > from.limitPerDayMinor) return fail('TRANSFER_LIMIT_EXCEEDED', 'amount exceeds the daily limit');
+      if (from.limitPerTransactionMinor !== null && amount > from.limitPerTransactionMinor)
+        return fail('TRANSFER_LIMIT_EXCEEDED', 'amount exceeds the per-transaction limit');
+      if (from.limitPerDayMinor !== null && dayDebited + amount > from.limitPerDayMinor)
+        return fail('TRANSFER_LIMIT_EXCEEDED', 'amount exceeds the daily limit');
       // Saturating: without a daily limit the counter only has to stay a valid int64.
       dayDebited = dayDebited + amount > INT64_MAX ? INT64_MAX : dayDebited + amount;
     }

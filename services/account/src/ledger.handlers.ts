@@ -70,7 +70,9 @@ function ledgerAccountToWire(a: AccountRow): LedgerAccount {
     ownerUserId: a.ownerUserId ?? '',
     accountName: a.name,
     balance: moneyToWire({ currency: a.currency, minor: a.balanceMinor }),
-    limitPerTransaction: moneyToWire(a.limitPerTransactionMinor === null ? zero : { currency: a.currency, minor: a.limitPerTransactionMinor }),
+    limitPerTransaction: moneyToWire(
+      a.limitPerTransactionMinor === null ? zero : { currency: a.currency, minor: a.limitPerTransactionMinor },
+    ),
     limitPerDay: moneyToWire(a.limitPerDayMinor === null ? zero : { currency: a.currency, minor: a.limitPerDayMinor }),
     accountColor: a.color,
     bookmarked: a.bookmarked,
@@ -106,10 +108,25 @@ function eventFromWire(e: OutboxEventRequest): LedgerEvent {
 }
 
 function outboxEventToWire(e: OutboxRow): OutboxEvent {
-  const common = { id: e.id, entryId: e.entryId, userId: e.userId, type: OutboxEventType.OUTBOX_EVENT_TYPE_TRANSFER_SUCCEED, createdAt: e.createdAt.toISOString() };
+  const common = {
+    id: e.id,
+    entryId: e.entryId,
+    userId: e.userId,
+    type: OutboxEventType.OUTBOX_EVENT_TYPE_TRANSFER_SUCCEED,
+    createdAt: e.createdAt.toISOString(),
+  };
   if ('text' in e.body) {
     const { title, content } = e.body.text;
-    return { ...common, title, content, kind: OutboxEventKind.OUTBOX_EVENT_KIND_UNSPECIFIED, amount: undefined, accountNumber: '', counterpartyName: '', memo: '' };
+    return {
+      ...common,
+      title,
+      content,
+      kind: OutboxEventKind.OUTBOX_EVENT_KIND_UNSPECIFIED,
+      amount: undefined,
+      accountNumber: '',
+      counterpartyName: '',
+      memo: '',
+    };
   }
   const f = e.body.facts;
   return {
@@ -233,11 +250,17 @@ export function accountHandlers(ledger: Ledger) {
       },
       async getAccount(request, ctx) {
         const a = await ledger.getAccountForOwner(sessionUser(ctx), request.accountNumber);
-        return { accountNumber: a.accountNumber, accountName: a.name, balance: moneyToWire({ currency: a.currency, minor: a.balanceMinor }) };
+        return {
+          accountNumber: a.accountNumber,
+          accountName: a.name,
+          balance: moneyToWire({ currency: a.currency, minor: a.balanceMinor }),
+        };
       },
       async listTransactions(request, ctx) {
         // Page 1's snapshot bound is kept per session (hashed: the token itself is a secret).
-        const scope = createHash('sha256').update(ctx.principal.session?.sessionToken ?? '').digest('hex');
+        const scope = createHash('sha256')
+          .update(ctx.principal.session?.sessionToken ?? '')
+          .digest('hex');
         const page = await ledger.listTransactions(sessionUser(ctx), request.accountNumber, request.page, request.pageSize, scope);
         return {
           transactions: page.lines.map((l) => ({

@@ -75,12 +75,17 @@ for (const mode of modes) {
         ...(limits.perTransaction ? { limitPerTransaction: krw(limits.perTransaction) } : {}),
         ...(limits.perDay ? { limitPerDay: krw(limits.perDay) } : {}),
       });
-      if (minor > 0n) await t.ledger.deposit({ idempotencyKey: key('fund'), accountNumber: account.accountNumber, amount: krw(minor), memo: 'fund' });
+      if (minor > 0n)
+        await t.ledger.deposit({ idempotencyKey: key('fund'), accountNumber: account.accountNumber, amount: krw(minor), memo: 'fund' });
       return account;
     }
 
     async function balanceOf(accountNumber: string): Promise<bigint> {
-      const row = await t.db.selectFrom('accounts').select('balance_minor').where('account_number', '=', accountNumber).executeTakeFirstOrThrow();
+      const row = await t.db
+        .selectFrom('accounts')
+        .select('balance_minor')
+        .where('account_number', '=', accountNumber)
+        .executeTakeFirstOrThrow();
       return BigInt(row.balance_minor);
     }
 
@@ -138,7 +143,11 @@ for (const mode of modes) {
       expect(customers.reduce((s, b) => s + BigInt(b.balance_minor), 0n)).toBe(total);
       for (const b of customers) expect(BigInt(b.balance_minor)).toBeGreaterThanOrEqual(0n);
       // Each balance is the sum of its journal lines (every account, system ones too).
-      const sums = await t.db.selectFrom('postings').select(['account_id', sql<string>`sum(amount_minor)`.as('sum')]).groupBy('account_id').execute();
+      const sums = await t.db
+        .selectFrom('postings')
+        .select(['account_id', sql<string>`sum(amount_minor)`.as('sum')])
+        .groupBy('account_id')
+        .execute();
       for (const b of balances) expect(BigInt(sums.find((s) => s.account_id === b.id)?.sum ?? '0')).toBe(BigInt(b.balance_minor));
       // Every entry balances; every acknowledged key is there once with the acknowledged id; no refused key is.
       const unbalanced = await sql`select entry_id from ledger.postings group by entry_id having sum(amount_minor) <> 0`.execute(t.db);
@@ -193,7 +202,11 @@ for (const mode of modes) {
       // The balance is now 0: the same request again is still the first result, not a refusal.
       expect(await transfer(from, to, 1_000n, k)).toEqual(first);
       expect(await codeOf(transfer(from, to, 1_001n, k))).toBe('IDEMPOTENCY_KEY_REUSED');
-      const replies = await Promise.all([transfer(from, to, 1_000n, k), codeOf(transfer(from, to, 5n, k)), codeOf(transfer(from, to, 5n, key('drain-new')))]);
+      const replies = await Promise.all([
+        transfer(from, to, 1_000n, k),
+        codeOf(transfer(from, to, 5n, k)),
+        codeOf(transfer(from, to, 5n, key('drain-new'))),
+      ]);
       expect(replies).toEqual([first, 'IDEMPOTENCY_KEY_REUSED', 'INSUFFICIENT_BALANCE']);
       expect(await entryCount(k)).toBe(1);
     });
@@ -207,7 +220,11 @@ for (const mode of modes) {
       expect(await codeOf(transfer(from, to, 1_000n, k, { sourceOwnerUserId: 'someone-else' }))).toBe('IDEMPOTENCY_KEY_REUSED');
       // Concurrently, in one batch or several: the first claim wins, the others are refused.
       const k2 = key('reuse-race');
-      const codes = await Promise.all([codeOf(transfer(from, to, 100n, k2)), codeOf(transfer(from, to, 200n, k2)), codeOf(transfer(from, to, 300n, k2))]);
+      const codes = await Promise.all([
+        codeOf(transfer(from, to, 100n, k2)),
+        codeOf(transfer(from, to, 200n, k2)),
+        codeOf(transfer(from, to, 300n, k2)),
+      ]);
       expect(codes.filter((c) => c === 'OK')).toHaveLength(1);
       expect(codes.filter((c) => c === 'IDEMPOTENCY_KEY_REUSED')).toHaveLength(2);
       expect(await entryCount(k)).toBe(1);
@@ -222,7 +239,9 @@ for (const mode of modes) {
       const other = await funded('text-c', 0n);
       const k = key('text');
       // The first attempt from a caller that still sent sentences…
-      const first = await transfer(from, to, 1_000n, k, { events: [{ userId: 'text-a', type: 'TRANSFER_SUCCEED', kind: 'TEXT', title: '이체 완료', content: 'old wording' }] });
+      const first = await transfer(from, to, 1_000n, k, {
+        events: [{ userId: 'text-a', type: 'TRANSFER_SUCCEED', kind: 'TEXT', title: '이체 완료', content: 'old wording' }],
+      });
       // …retried after an update that sends facts and other memos: the first result.
       const reworded: Partial<PostTransferInput> = {
         debitMemo: 'other memo',
@@ -283,10 +302,19 @@ for (const mode of modes) {
         'OK',
       ]);
       expect(await balanceOf(from.accountNumber)).toBe(0n);
-      expect(await codeOf(t.ledger.deposit({ idempotencyKey: key('dep'), accountNumber: '3333-00000000000', amount: krw(1), memo: '' }))).toBe('ACCOUNT_NOT_FOUND');
-      expect(await codeOf(t.ledger.deposit({ idempotencyKey: key('dep'), accountNumber: from.accountNumber, amount: { currency: 'USD', minor: 1n }, memo: '' }))).toBe(
-        'INVALID_AMOUNT',
-      );
+      expect(
+        await codeOf(t.ledger.deposit({ idempotencyKey: key('dep'), accountNumber: '3333-00000000000', amount: krw(1), memo: '' })),
+      ).toBe('ACCOUNT_NOT_FOUND');
+      expect(
+        await codeOf(
+          t.ledger.deposit({
+            idempotencyKey: key('dep'),
+            accountNumber: from.accountNumber,
+            amount: { currency: 'USD', minor: 1n },
+            memo: '',
+          }),
+        ),
+      ).toBe('INVALID_AMOUNT');
     });
 
     it('writes outbox events with the entry, none for a refused posting, readable after a cursor', async () => {
@@ -304,14 +332,45 @@ for (const mode of modes) {
       const after = await t.ledger.listOutboxEvents(cursor, 1000);
       // Facts are completed from the entry (amount, the user's side's account and memo); text is kept as given.
       expect(after.map((e) => [e.id, e.entryId, e.userId, e.body])).toEqual([
-        [cursor + 1n, posted.entryId, 'outbox-a', { facts: { kind: 'TRANSFER_OUT', accountNumber: from.accountNumber, currency: 'KRW', amountMinor: 700n, counterpartyName: '김*수', memo: 'rent' } }],
-        [cursor + 2n, posted.entryId, 'outbox-b', { facts: { kind: 'TRANSFER_IN', accountNumber: to.accountNumber, currency: 'KRW', amountMinor: 700n, counterpartyName: '', memo: 'from a' } }],
+        [
+          cursor + 1n,
+          posted.entryId,
+          'outbox-a',
+          {
+            facts: {
+              kind: 'TRANSFER_OUT',
+              accountNumber: from.accountNumber,
+              currency: 'KRW',
+              amountMinor: 700n,
+              counterpartyName: '김*수',
+              memo: 'rent',
+            },
+          },
+        ],
+        [
+          cursor + 2n,
+          posted.entryId,
+          'outbox-b',
+          {
+            facts: {
+              kind: 'TRANSFER_IN',
+              accountNumber: to.accountNumber,
+              currency: 'KRW',
+              amountMinor: 700n,
+              counterpartyName: '',
+              memo: 'from a',
+            },
+          },
+        ],
         [cursor + 3n, posted.entryId, 'outbox-c', { text: { title: 'sent', content: '700' } }],
       ]);
       expect(await t.ledger.listOutboxEvents(cursor + 1n, 1)).toHaveLength(1);
       // Money leaving the bank has no recipient here to tell.
       await expect(
-        transfer(from, { ...to, accountNumber: '' }, 1n, key('ev3'), { toExternalSettlement: true, events: [{ userId: 'outbox-b', type: 'TRANSFER_SUCCEED', kind: 'TRANSFER_IN', counterpartyName: '' }] }),
+        transfer(from, { ...to, accountNumber: '' }, 1n, key('ev3'), {
+          toExternalSettlement: true,
+          events: [{ userId: 'outbox-b', type: 'TRANSFER_SUCCEED', kind: 'TRANSFER_IN', counterpartyName: '' }],
+        }),
       ).rejects.toBeInstanceOf(InvalidArgumentError);
       expect(await t.ledger.listOutboxEvents(cursor + 3n, 10)).toEqual([]);
     });
@@ -333,10 +392,21 @@ describe('ledger failures and invariants', () => {
   afterAll(async () => t?.close());
 
   const transfer = (minor: bigint, idempotencyKey = `f-${++n}`, poster = t.ledger) =>
-    poster.postTransfer({ idempotencyKey, fromAccountNumber: from.accountNumber, toAccountNumber: to.accountNumber, amount: krw(minor), debitMemo: '', creditMemo: '', events: [] });
+    poster.postTransfer({
+      idempotencyKey,
+      fromAccountNumber: from.accountNumber,
+      toAccountNumber: to.accountNumber,
+      amount: krw(minor),
+      debitMemo: '',
+      creditMemo: '',
+      events: [],
+    });
 
   async function balance(accountNumber: string) {
-    return BigInt((await t.db.selectFrom('accounts').select('balance_minor').where('account_number', '=', accountNumber).executeTakeFirstOrThrow()).balance_minor);
+    return BigInt(
+      (await t.db.selectFrom('accounts').select('balance_minor').where('account_number', '=', accountNumber).executeTakeFirstOrThrow())
+        .balance_minor,
+    );
   }
 
   /** A serialization failure at COMMIT for the next `times` entries (a sequence: not rolled back). */
@@ -383,7 +453,11 @@ describe('ledger failures and invariants', () => {
     const before = await balance(from.accountNumber);
     await injectCommitFailures(1_000_000);
     try {
-      const results = await Promise.allSettled([transfer(1n, undefined, ledger), transfer(2n, undefined, ledger), transfer(3n, undefined, ledger)]);
+      const results = await Promise.allSettled([
+        transfer(1n, undefined, ledger),
+        transfer(2n, undefined, ledger),
+        transfer(3n, undefined, ledger),
+      ]);
       for (const r of results) {
         expect(r.status).toBe('rejected');
         expect((r as PromiseRejectedResult).reason).toBeInstanceOf(TransactionConflictError);
@@ -409,7 +483,15 @@ describe('ledger failures and invariants', () => {
     try {
       const results = await Promise.allSettled([
         transfer(10n, `boom-1-${n}`, ledger),
-        ledger.postTransfer({ idempotencyKey: `boom-2-${n}`, fromAccountNumber: from.accountNumber, toAccountNumber: to.accountNumber, amount: krw(20), debitMemo: 'boom', creditMemo: '', events: [] }),
+        ledger.postTransfer({
+          idempotencyKey: `boom-2-${n}`,
+          fromAccountNumber: from.accountNumber,
+          toAccountNumber: to.accountNumber,
+          amount: krw(20),
+          debitMemo: 'boom',
+          creditMemo: '',
+          events: [],
+        }),
         transfer(30n, `boom-3-${n}`, ledger),
       ]);
       const reasons = results.map((r) => (r as PromiseRejectedResult).reason);
@@ -444,21 +526,43 @@ describe('ledger failures and invariants', () => {
     await expect(sql`update ledger.postings set amount_minor = amount_minor * 2`.execute(t.db)).rejects.toThrow(/append-only/);
     await expect(sql`delete from ledger.postings`.execute(t.db)).rejects.toThrow(/append-only/);
     await expect(sql`truncate ledger.postings`.execute(t.db)).rejects.toThrow(/append-only/);
-    const fromId = (await t.db.selectFrom('accounts').select('id').where('account_number', '=', from.accountNumber).executeTakeFirstOrThrow()).id;
+    const fromId = (
+      await t.db.selectFrom('accounts').select('id').where('account_number', '=', from.accountNumber).executeTakeFirstOrThrow()
+    ).id;
     // One-sided entry: refused at COMMIT by the deferred check.
     await expect(
       t.db.transaction().execute(async (trx) => {
-        const e = await trx.insertInto('entries').values({ idempotency_key: 'one-sided', request_hash: 'a'.repeat(64), kind: 'DEPOSIT', memo: '' }).returning('id').executeTakeFirstOrThrow();
-        await trx.insertInto('postings').values({ entry_id: e.id, account_id: fromId, currency: 'KRW', amount_minor: 1n, balance_after_minor: 0n, account_seq: 999_999n, memo: '' }).execute();
+        const e = await trx
+          .insertInto('entries')
+          .values({ idempotency_key: 'one-sided', request_hash: 'a'.repeat(64), kind: 'DEPOSIT', memo: '' })
+          .returning('id')
+          .executeTakeFirstOrThrow();
+        await trx
+          .insertInto('postings')
+          .values({
+            entry_id: e.id,
+            account_id: fromId,
+            currency: 'KRW',
+            amount_minor: 1n,
+            balance_after_minor: 0n,
+            account_seq: 999_999n,
+            memo: '',
+          })
+          .execute();
       }),
     ).rejects.toThrow(/does not balance/);
     // An entry without postings, likewise.
     await expect(
       t.db.transaction().execute(async (trx) => {
-        await trx.insertInto('entries').values({ idempotency_key: 'empty', request_hash: 'a'.repeat(64), kind: 'DEPOSIT', memo: '' }).execute();
+        await trx
+          .insertInto('entries')
+          .values({ idempotency_key: 'empty', request_hash: 'a'.repeat(64), kind: 'DEPOSIT', memo: '' })
+          .execute();
       }),
     ).rejects.toThrow(/no postings/);
     // A negative balance on a customer account is refused by the table itself.
-    await expect(sql`update ledger.accounts set balance_minor = -1 where id = ${fromId}`.execute(t.db)).rejects.toThrow(/accounts_no_negative_balance/);
+    await expect(sql`update ledger.accounts set balance_minor = -1 where id = ${fromId}`.execute(t.db)).rejects.toThrow(
+      /accounts_no_negative_balance/,
+    );
   });
 });

@@ -404,7 +404,12 @@ export interface StatementLine {
 }
 
 /** The account's postings with account_seq in (fromSeqExclusive, toSeqInclusive], newest first. */
-export async function listStatementLines(db: LedgerDb, accountId: bigint, fromSeqExclusive: bigint, toSeqInclusive: bigint): Promise<StatementLine[]> {
+export async function listStatementLines(
+  db: LedgerDb,
+  accountId: bigint,
+  fromSeqExclusive: bigint,
+  toSeqInclusive: bigint,
+): Promise<StatementLine[]> {
   const rows = await db
     .selectFrom('postings as p')
     .innerJoin('entries as e', 'e.id', 'p.entry_id')

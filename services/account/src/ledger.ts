@@ -89,7 +89,13 @@ export interface Ledger {
    * pages of the same reader count back from that bound, so postings that arrive meanwhile do
    * not shift them.
    */
-  listTransactions(ownerUserId: string, accountNumber: string, page: number, pageSize: number, snapshotScope: string): Promise<StatementPage>;
+  listTransactions(
+    ownerUserId: string,
+    accountNumber: string,
+    page: number,
+    pageSize: number,
+    snapshotScope: string,
+  ): Promise<StatementPage>;
   listOutboxEvents(afterId: bigint, limit: number): Promise<OutboxRow[]>;
 }
 
@@ -114,7 +120,8 @@ export function createLedger(deps: { db: LedgerDb; poster: LedgerPoster; store: 
   async function ownAccount(ownerUserId: string, accountNumber: string): Promise<AccountRow> {
     // One answer for "no such account" and "not yours", and no lookup for malformed numbers.
     const account = isCustomerAccountNumber(accountNumber) && ownerUserId !== '' ? await findAccountByNumber(db, accountNumber) : undefined;
-    if (!account || account.kind !== 'CUSTOMER' || account.ownerUserId !== ownerUserId) throw new DomainError('ACCOUNT_NOT_FOUND', 'account not found');
+    if (!account || account.kind !== 'CUSTOMER' || account.ownerUserId !== ownerUserId)
+      throw new DomainError('ACCOUNT_NOT_FOUND', 'account not found');
     return account;
   }
 
@@ -177,7 +184,8 @@ export function createLedger(deps: { db: LedgerDb; poster: LedgerPoster; store: 
         } else {
           checkText('event counterparty_name', e.counterpartyName, MAX_COUNTERPARTY_NAME);
           // Money leaving the bank credits the settlement account: nobody here receives it.
-          if (e.kind === 'TRANSFER_IN' && input.toExternalSettlement) throw new InvalidArgumentError('no TRANSFER_IN event for a transfer to the external settlement');
+          if (e.kind === 'TRANSFER_IN' && input.toExternalSettlement)
+            throw new InvalidArgumentError('no TRANSFER_IN event for a transfer to the external settlement');
         }
       }
       if (input.amount.minor <= 0n) throw new DomainError('INVALID_AMOUNT', 'amount must be positive');

@@ -58,7 +58,16 @@ async function codeOf(promise: Promise<unknown>): Promise<string> {
 /** Writes one entry of two postings and its outbox rows as the old code did (old columns only). */
 async function writeOldEntry(
   db: Kysely<any>,
-  e: { key: string; hash: string; kind: string; from: string; to: string; minor: bigint; memo: string; events: { userId: string; title: string; content: string }[] },
+  e: {
+    key: string;
+    hash: string;
+    kind: string;
+    from: string;
+    to: string;
+    minor: bigint;
+    memo: string;
+    events: { userId: string; title: string; content: string }[];
+  },
 ): Promise<bigint> {
   return db.transaction().execute(async (trx) => {
     const entry = await sql<{ id: string }>`insert into ledger.entries (idempotency_key, request_hash, kind, memo)
@@ -72,7 +81,9 @@ async function writeOldEntry(
           update ledger.accounts set balance_minor = balance_minor + ${amount.toString()}::bigint, posting_count = posting_count + 1
           where account_number = ${number} returning id, currency, balance_minor, posting_count)
         insert into ledger.postings (entry_id, account_id, currency, amount_minor, balance_after_minor, account_seq, memo)
-        select ${id}::bigint, a.id, a.currency, ${amount.toString()}::bigint, a.balance_minor, a.posting_count, ${e.memo} from a`.execute(trx);
+        select ${id}::bigint, a.id, a.currency, ${amount.toString()}::bigint, a.balance_minor, a.posting_count, ${e.memo} from a`.execute(
+        trx,
+      );
     }
     for (const ev of e.events) {
       await sql`with pos as (update ledger.outbox_position set last_id = last_id + 1 where singleton returning last_id)
@@ -101,7 +112,9 @@ describe('ledger rows written in the old shape', () => {
     await migrateSchema(database, { schema: LEDGER_SCHEMA, migrations: { '001_ledger': m001!, '002_account_creation_key': m002! } });
     const old = database.kysely();
     await sql`insert into ledger.accounts (account_number, kind, owner_user_id, name, currency) values
-      (${ALICE}, 'CUSTOMER', 'alice', 'a', 'KRW'), (${BOB}, 'CUSTOMER', 'bob', 'b', 'KRW'), (${CAROL}, 'CUSTOMER', 'carol', 'c', 'KRW')`.execute(old);
+      (${ALICE}, 'CUSTOMER', 'alice', 'a', 'KRW'), (${BOB}, 'CUSTOMER', 'bob', 'b', 'KRW'), (${CAROL}, 'CUSTOMER', 'carol', 'c', 'KRW')`.execute(
+      old,
+    );
     await writeOldEntry(old, {
       key: 'legacy-fund',
       hash: 'f'.repeat(64),
@@ -114,7 +127,16 @@ describe('ledger rows written in the old shape', () => {
     });
     oldEntryId = await writeOldEntry(old, {
       key: KEY,
-      hash: oldRequestHash({ kind: 'TRANSFER', from: ALICE, to: BOB, minor: 1_000n, debitMemo: '김*수', creditMemo: '점심값', owner: 'alice', events: oldEvents }),
+      hash: oldRequestHash({
+        kind: 'TRANSFER',
+        from: ALICE,
+        to: BOB,
+        minor: 1_000n,
+        debitMemo: '김*수',
+        creditMemo: '점심값',
+        owner: 'alice',
+        events: oldEvents,
+      }),
       kind: 'TRANSFER',
       from: ALICE,
       to: BOB,
@@ -170,8 +192,20 @@ describe('ledger rows written in the old shape', () => {
   });
 
   it('new entries store the version-2 hash', async () => {
-    await ledger.postTransfer({ idempotencyKey: 'new-1', fromAccountNumber: ALICE, toAccountNumber: CAROL, amount: krw(500n), debitMemo: '', creditMemo: '', events: [] });
-    const row = await db.selectFrom('entries').select('request_hash_version').where('idempotency_key', '=', 'new-1').executeTakeFirstOrThrow();
+    await ledger.postTransfer({
+      idempotencyKey: 'new-1',
+      fromAccountNumber: ALICE,
+      toAccountNumber: CAROL,
+      amount: krw(500n),
+      debitMemo: '',
+      creditMemo: '',
+      events: [],
+    });
+    const row = await db
+      .selectFrom('entries')
+      .select('request_hash_version')
+      .where('idempotency_key', '=', 'new-1')
+      .executeTakeFirstOrThrow();
     expect(row.request_hash_version).toBe(2);
   });
 
@@ -189,11 +223,27 @@ describe('ledger rows written in the old shape', () => {
     expect(events.map((e) => [e.id, e.entryId, e.userId, e.body])).toEqual([
       [1n, oldEntryId, 'alice', { text: { title: oldEvents[0]!.title, content: oldEvents[0]!.content } }],
       [2n, oldEntryId, 'bob', { text: { title: oldEvents[1]!.title, content: oldEvents[1]!.content } }],
-      [3n, posted.entryId, 'alice', { facts: { kind: 'TRANSFER_OUT', accountNumber: ALICE, currency: 'KRW', amountMinor: 300n, counterpartyName: '박*영', memo: '박*영' } }],
+      [
+        3n,
+        posted.entryId,
+        'alice',
+        {
+          facts: {
+            kind: 'TRANSFER_OUT',
+            accountNumber: ALICE,
+            currency: 'KRW',
+            amountMinor: 300n,
+            counterpartyName: '박*영',
+            memo: '박*영',
+          },
+        },
+      ],
     ]);
     // A row is facts or text, never half of each.
     await expect(
-      sql`insert into ledger.outbox (id, entry_id, user_id, type, kind, title, content) values (99, ${oldEntryId.toString()}::bigint, 'x', 'TRANSFER_SUCCEED', 'TRANSFER_OUT', 't', 'c')`.execute(db),
+      sql`insert into ledger.outbox (id, entry_id, user_id, type, kind, title, content) values (99, ${oldEntryId.toString()}::bigint, 'x', 'TRANSFER_SUCCEED', 'TRANSFER_OUT', 't', 'c')`.execute(
+        db,
+      ),
     ).rejects.toThrow(/outbox_facts_or_text/);
   });
 });

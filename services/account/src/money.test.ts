@@ -35,7 +35,11 @@ describe('money', () => {
       { currency: 'KRW', major: INT64_MAX + 1n, minor: 0n },
       { currency: 'USD', major: INT64_MAX / 100n, minor: 8n },
     ] as const;
-    for (const c of cases) expect(codeOf(() => toMinor(c)), JSON.stringify(c, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))).toBe('INVALID_AMOUNT');
+    for (const c of cases)
+      expect(
+        codeOf(() => toMinor(c)),
+        JSON.stringify(c, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)),
+      ).toBe('INVALID_AMOUNT');
     expect(toMinor({ currency: 'KRW', major: 0n, minor: 0n }, { allowZero: true }).minor).toBe(0n);
   });
 

@@ -53,7 +53,11 @@ function readIdentitySettings(env: Env | undefined): IdentitySettings {
         maxSecretAttempts: int('KFRM_AUTH_MAX_PIN_ATTEMPTS', { default: d.maxSecretAttempts, min: 3, max: 10 }),
         signingValidityDays: int('KFRM_SIGNING_CERT_VALIDITY_DAYS', { default: d.signingValidityDays, min: 1, max: 1825 }),
         // A device making many transfers in a row (a load or fault test, a shop's till) needs more.
-        secretChecksPerDeviceWindow: int('KFRM_AUTH_SECRET_CHECKS_PER_DEVICE_WINDOW', { default: d.secretChecksPerDeviceWindow, min: 5, max: 1_000_000 }),
+        secretChecksPerDeviceWindow: int('KFRM_AUTH_SECRET_CHECKS_PER_DEVICE_WINDOW', {
+          default: d.secretChecksPerDeviceWindow,
+          min: 5,
+          max: 1_000_000,
+        }),
       },
       env,
     ),

@@ -33,7 +33,9 @@ export async function runUnlockCli(argv: string[], env: Record<string, string | 
   const client = new CredentialServiceClient(target, grpc.credentials.createInsecure());
   try {
     const response = await unaryCall(client, 'unlockUser', { userId, reason }, { errors: unlockErrors, timeoutMs: 15_000 });
-    console.log(JSON.stringify({ userId: userId.toString(), userStatus: UserStatus[response.userStatus], statusChanged: response.statusChanged }));
+    console.log(
+      JSON.stringify({ userId: userId.toString(), userStatus: UserStatus[response.userStatus], statusChanged: response.statusChanged }),
+    );
     return 0;
   } catch (err) {
     const cause = err instanceof UpstreamRefusal || err instanceof UpstreamUnavailableError ? err.cause : err;

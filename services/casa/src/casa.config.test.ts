@@ -44,7 +44,9 @@ describe('casa configuration', () => {
     // Not the auth service's key: the PIN hashes and the account password hashes stay apart.
     expect(fallback.key.equals(authRaw)).toBe(false);
 
-    await expect(loadCasaPepper({ pepperFile: undefined }, { ...real, authPepperFile: undefined })).rejects.toThrow(/KFRM_CASA_PEPPER_FILE is required/);
+    await expect(loadCasaPepper({ pepperFile: undefined }, { ...real, authPepperFile: undefined })).rejects.toThrow(
+      /KFRM_CASA_PEPPER_FILE is required/,
+    );
   });
 
   it('embedded: generates one pepper into the data directory and keeps it', async () => {

@@ -32,9 +32,18 @@ import { createCasaModule } from './casa.module';
 import { CASA_SCHEMA, type CasaDatabase } from './casa.table';
 import { fakeLedgerService, fakeUserService, readyUser } from './testing/upstreams.fake';
 
-const toPem = (der: Buffer) => `-----BEGIN CERTIFICATE-----\n${der.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`;
+const toPem = (der: Buffer) =>
+  `-----BEGIN CERTIFICATE-----\n${der
+    .toString('base64')
+    .match(/.{1,64}/g)!
+    .join('\n')}\n-----END CERTIFICATE-----\n`;
 
-type Unary<Req, Res> = (req: Req, md: grpc.Metadata, opts: Partial<grpc.CallOptions>, cb: (err: grpc.ServiceError | null, res: Res) => void) => unknown;
+type Unary<Req, Res> = (
+  req: Req,
+  md: grpc.Metadata,
+  opts: Partial<grpc.CallOptions>,
+  cb: (err: grpc.ServiceError | null, res: Res) => void,
+) => unknown;
 
 async function failure(promise: Promise<unknown>): Promise<grpc.ServiceError> {
   try {
@@ -60,7 +69,10 @@ describe('CASA opening over gRPC with a session', () => {
   let nextUser = 3_000_000_000;
 
   beforeAll(async () => {
-    services = await startTestServices([deviceModule, users.module, ledger.module, createCasaModule({ env: {} })], { name: 'casa-test', logDestination: logs });
+    services = await startTestServices([deviceModule, users.module, ledger.module, createCasaModule({ env: {} })], {
+      name: 'casa-test',
+      logDestination: logs,
+    });
     ({ running, database, store } = services);
     ({ serverCaPem: serverCa, mobileAddress } = services);
   }, 60_000);
@@ -75,7 +87,9 @@ describe('CASA opening over gRPC with a session', () => {
     const keys = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
     const devices = new DeviceServiceClient(mobileAddress, grpc.credentials.createSsl(serverCa));
     const device = await new Promise<{ deviceId: bigint; certificate: string }>((resolve, reject) =>
-      devices.createDevice({ publicKey: keys.publicKey.export({ type: 'spki', format: 'pem' }) as string }, (e, r) => (e ? reject(e) : resolve(r))),
+      devices.createDevice({ publicKey: keys.publicKey.export({ type: 'spki', format: 'pem' }) as string }, (e, r) =>
+        e ? reject(e) : resolve(r),
+      ),
     );
     devices.close();
     const token = `session-${userId}-${device.deviceId}-abcdefgh`;
@@ -98,7 +112,8 @@ describe('CASA opening over gRPC with a session', () => {
     return { userId, client, call };
   }
 
-  const openingRows = (userId: string) => database.kysely<CasaDatabase>(CASA_SCHEMA).selectFrom('openings').selectAll().where('user_id', '=', userId).execute();
+  const openingRows = (userId: string) =>
+    database.kysely<CasaDatabase>(CASA_SCHEMA).selectFrom('openings').selectAll().where('user_id', '=', userId).execute();
 
   it('opens an account: status, terms, agreement, completion with the transfer limit', async () => {
     const { userId, client, call } = await signIn();
@@ -139,20 +154,23 @@ describe('CASA opening over gRPC with a session', () => {
     [{ customerId: '' }, OpeningUserStatus.WAIT_FOR_CIF, CompleteOpeningApiError_ErrorCode.CIF_NOT_FOUND],
     [{ kycStatus: KycStatus.ON_HOLD }, OpeningUserStatus.WAIT_FOR_KYC, CompleteOpeningApiError_ErrorCode.KYC_NOT_VERIFIED],
     [{ userStatus: UserStatus.BLOCKED }, OpeningUserStatus.NONE, CompleteOpeningApiError_ErrorCode.USER_STATUS_CONFLICT],
-  ] as const)('a user with %j is %s and CompleteOpening fails with code %s, creating nothing', async (over, expectedStatus, expectedCode) => {
-    const { userId, client, call } = await signIn(readyUser(over));
-    try {
-      expect((await call(client.initiateOpening, {})).userStatus).toBe(expectedStatus);
-      await call(client.agreeTerms, { agreements: MANDATORY });
-      const err = await failure(call(client.completeOpening, { password: '3692' }));
-      expect(err.code).toBe(grpc.status.FAILED_PRECONDITION);
-      expect(apiErrorCode(err, CompleteOpeningApiError)).toBe(expectedCode);
-      expect(ledger.calls.filter((c) => c.ownerUserId === userId)).toHaveLength(0);
-      expect(await openingRows(userId)).toEqual([]);
-    } finally {
-      client.close();
-    }
-  });
+  ] as const)(
+    'a user with %j is %s and CompleteOpening fails with code %s, creating nothing',
+    async (over, expectedStatus, expectedCode) => {
+      const { userId, client, call } = await signIn(readyUser(over));
+      try {
+        expect((await call(client.initiateOpening, {})).userStatus).toBe(expectedStatus);
+        await call(client.agreeTerms, { agreements: MANDATORY });
+        const err = await failure(call(client.completeOpening, { password: '3692' }));
+        expect(err.code).toBe(grpc.status.FAILED_PRECONDITION);
+        expect(apiErrorCode(err, CompleteOpeningApiError)).toBe(expectedCode);
+        expect(ledger.calls.filter((c) => c.ownerUserId === userId)).toHaveLength(0);
+        expect(await openingRows(userId)).toEqual([]);
+      } finally {
+        client.close();
+      }
+    },
+  );
 
   it('terms: unknown ids and missing mandatory ones are refused; CompleteOpening requires them', async () => {
     const { userId, client, call } = await signIn();
@@ -165,7 +183,14 @@ describe('CASA opening over gRPC with a session', () => {
       expect(unknown.code).toBe(grpc.status.NOT_FOUND);
       expect(apiErrorCode(unknown, AgreeTermsApiError)).toBe(AgreeTermsApiError_ErrorCode.TERM_NOT_FOUND);
 
-      const partial = await failure(call(client.agreeTerms, { agreements: [{ termId: 1n, agreed: true }, { termId: 4n, agreed: true }] }));
+      const partial = await failure(
+        call(client.agreeTerms, {
+          agreements: [
+            { termId: 1n, agreed: true },
+            { termId: 4n, agreed: true },
+          ],
+        }),
+      );
       expect(partial.code).toBe(grpc.status.FAILED_PRECONDITION);
       expect(apiErrorCode(partial, AgreeTermsApiError)).toBe(AgreeTermsApiError_ErrorCode.MANDATORY_TERMS_NOT_AGREED);
 
@@ -274,8 +299,12 @@ describe('CASA opening over gRPC with a session', () => {
       expect(openedB.account?.accountNumber).not.toBe(openedA.account?.accountNumber);
 
       // Each ledger account was created for the session's user and no one else.
-      expect(ledger.created.filter((c) => c.accountNumber === openedA.account?.accountNumber).map((c) => c.request.ownerUserId)).toEqual([a.userId]);
-      expect(ledger.created.filter((c) => c.accountNumber === openedB.account?.accountNumber).map((c) => c.request.ownerUserId)).toEqual([b.userId]);
+      expect(ledger.created.filter((c) => c.accountNumber === openedA.account?.accountNumber).map((c) => c.request.ownerUserId)).toEqual([
+        a.userId,
+      ]);
+      expect(ledger.created.filter((c) => c.accountNumber === openedB.account?.accountNumber).map((c) => c.request.ownerUserId)).toEqual([
+        b.userId,
+      ]);
       expect((await openingRows(a.userId))[0]?.account_number).toBe(openedA.account?.accountNumber);
       expect((await openingRows(b.userId))[0]?.account_number).toBe(openedB.account?.accountNumber);
     } finally {

@@ -59,9 +59,17 @@ export function casaHandlers(casa: Casa) {
       },
     },
     {
-      initiateOpening: { access: 'session', errors: apiErrorType(InitiateOpeningApiError, InitiateOpeningApiError_ErrorCode), raises: raises<InitiateOpeningCode>() },
+      initiateOpening: {
+        access: 'session',
+        errors: apiErrorType(InitiateOpeningApiError, InitiateOpeningApiError_ErrorCode),
+        raises: raises<InitiateOpeningCode>(),
+      },
       listTerms: { access: 'session', raises: raises() },
-      agreeTerms: { access: 'session', errors: apiErrorType(AgreeTermsApiError, AgreeTermsApiError_ErrorCode), raises: raises<AgreeTermsCode>() },
+      agreeTerms: {
+        access: 'session',
+        errors: apiErrorType(AgreeTermsApiError, AgreeTermsApiError_ErrorCode),
+        raises: raises<AgreeTermsCode>(),
+      },
       completeOpening: {
         access: 'session',
         errors: apiErrorType(CompleteOpeningApiError, CompleteOpeningApiError_ErrorCode),

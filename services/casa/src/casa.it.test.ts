@@ -163,7 +163,12 @@ describe('CASA opening use cases', () => {
       const userId = newUserId();
       expect(await domainCode(casa.agreeTerms(userId, [...ALL_MANDATORY, { termId: 99n, agreed: true }]))).toBe('TERM_NOT_FOUND');
       expect(await domainCode(casa.agreeTerms(userId, [{ termId: 0n, agreed: true }]))).toBe('TERM_NOT_FOUND');
-      const rows = await database.kysely<CasaDatabase>(CASA_SCHEMA).selectFrom('term_agreements').select('term_id').where('user_id', '=', userId).execute();
+      const rows = await database
+        .kysely<CasaDatabase>(CASA_SCHEMA)
+        .selectFrom('term_agreements')
+        .select('term_id')
+        .where('user_id', '=', userId)
+        .execute();
       expect(rows).toEqual([]);
     });
 
@@ -174,7 +179,12 @@ describe('CASA opening use cases', () => {
         'MANDATORY_TERMS_NOT_AGREED',
       );
       expect(await domainCode(casa.agreeTerms(userId, []))).toBe('MANDATORY_TERMS_NOT_AGREED');
-      const rows = await database.kysely<CasaDatabase>(CASA_SCHEMA).selectFrom('term_agreements').select('term_id').where('user_id', '=', userId).execute();
+      const rows = await database
+        .kysely<CasaDatabase>(CASA_SCHEMA)
+        .selectFrom('term_agreements')
+        .select('term_id')
+        .where('user_id', '=', userId)
+        .execute();
       expect(rows).toEqual([]);
       await casa.agreeTerms(userId, ALL_MANDATORY);
       // Agreed before: an empty or optional-only answer is fine; withdrawing a mandatory one is not.
@@ -184,7 +194,9 @@ describe('CASA opening use cases', () => {
     });
 
     it('refuses a term listed twice in one call', async () => {
-      await expect(casa.agreeTerms(newUserId(), [...ALL_MANDATORY, { termId: 1n, agreed: false }])).rejects.toBeInstanceOf(InvalidArgumentError);
+      await expect(casa.agreeTerms(newUserId(), [...ALL_MANDATORY, { termId: 1n, agreed: false }])).rejects.toBeInstanceOf(
+        InvalidArgumentError,
+      );
     });
 
     it("one user's agreements never count for another", async () => {
@@ -213,7 +225,12 @@ describe('CASA opening use cases', () => {
       expect(opened.accountNumber).toBe(ledger.created.find((c) => c.request.ownerUserId === userId)!.accountNumber);
 
       const row = await openings().where('user_id', '=', userId).executeTakeFirstOrThrow();
-      expect(row).toMatchObject({ state: 'OPENED', account_number: opened.accountNumber, idempotency_key: idempotencyKeyFor(userId), claim_token: null });
+      expect(row).toMatchObject({
+        state: 'OPENED',
+        account_number: opened.accountNumber,
+        idempotency_key: idempotencyKeyFor(userId),
+        claim_token: null,
+      });
       expect(row.opened_at?.toISOString()).toBe(clock.toISOString());
       expect(row.password_hash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
       expect(row.password_hash).not.toContain('2580');
@@ -291,7 +308,12 @@ describe('CASA opening use cases', () => {
       ledger.setBehaviour('create-then-fail');
       expect(await domainCode(casa.completeOpening(userId, '2580'))).toBe('OUTCOME_UNKNOWN');
       const pending = await openings().where('user_id', '=', userId).executeTakeFirstOrThrow();
-      expect(pending).toMatchObject({ state: 'PENDING', idempotency_key: idempotencyKeyFor(userId), claim_token: null, account_number: null });
+      expect(pending).toMatchObject({
+        state: 'PENDING',
+        idempotency_key: idempotencyKeyFor(userId),
+        claim_token: null,
+        account_number: null,
+      });
       expect(pending.outcome_unknown_at).not.toBeNull();
       // Not "already opened": the opening is not finished.
       expect(await casa.initiateOpening(userId)).toBe('OK');
@@ -299,7 +321,12 @@ describe('CASA opening use cases', () => {
       ledger.setBehaviour('ok');
       const opened = await casa.completeOpening(userId, '3691');
       const row = await openings().where('user_id', '=', userId).executeTakeFirstOrThrow();
-      expect(row).toMatchObject({ state: 'OPENED', account_number: opened.accountNumber, idempotency_key: idempotencyKeyFor(userId), outcome_unknown_at: null });
+      expect(row).toMatchObject({
+        state: 'OPENED',
+        account_number: opened.accountNumber,
+        idempotency_key: idempotencyKeyFor(userId),
+        outcome_unknown_at: null,
+      });
       expect(await hasher.verifySecret(row.password_hash, '3691')).toBe(true);
       // The same key both times; see README: until the ledger's CreateAccount takes that key, the
       // first, answer-lost call may have left an empty account behind (here the fake did).
@@ -313,7 +340,12 @@ describe('CASA opening use cases', () => {
       // Wait until the first attempt holds the claim and is inside the ledger call.
       while (ledgerCallsFor(userId).length === 0) await new Promise((r) => setTimeout(r, 5));
       const others = await Promise.all([1, 2, 3, 4].map(() => domainCode(casa.completeOpening(userId, '2580'))));
-      expect(others).toEqual(['CASA_OPENING_IN_PROGRESS', 'CASA_OPENING_IN_PROGRESS', 'CASA_OPENING_IN_PROGRESS', 'CASA_OPENING_IN_PROGRESS']);
+      expect(others).toEqual([
+        'CASA_OPENING_IN_PROGRESS',
+        'CASA_OPENING_IN_PROGRESS',
+        'CASA_OPENING_IN_PROGRESS',
+        'CASA_OPENING_IN_PROGRESS',
+      ]);
       release();
       await first;
       expect(ledgerCallsFor(userId)).toHaveLength(1);

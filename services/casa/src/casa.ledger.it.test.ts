@@ -71,13 +71,18 @@ describe('CASA opening on the real ledger', () => {
 
   const accountForOwner = (ownerUserId: string, accountNumber: string) =>
     new Promise<GetAccountForOwnerResponse>((resolve, reject) =>
-      running.internalClients.get(LedgerServiceClient).getAccountForOwner({ ownerUserId, accountNumber }, (err, res) => (err ? reject(err) : resolve(res))),
+      running.internalClients
+        .get(LedgerServiceClient)
+        .getAccountForOwner({ ownerUserId, accountNumber }, (err, res) => (err ? reject(err) : resolve(res))),
     );
 
   it('creates one ledger account with the owner, name and default limits; twice is CASA_ALREADY_OPENED', async () => {
     const userId = '7000000001';
     users.users.set(userId, readyUser());
-    await casa.agreeTerms(userId, [1n, 2n, 3n].map((termId) => ({ termId, agreed: true })));
+    await casa.agreeTerms(
+      userId,
+      [1n, 2n, 3n].map((termId) => ({ termId, agreed: true })),
+    );
     const opened = await casa.completeOpening(userId, '2580');
 
     const { account } = await accountForOwner(userId, opened.accountNumber);
@@ -93,7 +98,12 @@ describe('CASA opening on the real ledger', () => {
     const again = await casa.completeOpening(userId, '3691').catch((err: unknown) => err);
     expect(again).toBeInstanceOf(DomainError);
     expect((again as DomainError).code).toBe('CASA_ALREADY_OPENED');
-    const owned = await database.kysely<any>('ledger').selectFrom('accounts').select('account_number').where('owner_user_id', '=', userId).execute();
+    const owned = await database
+      .kysely<any>('ledger')
+      .selectFrom('accounts')
+      .select('account_number')
+      .where('owner_user_id', '=', userId)
+      .execute();
     expect(owned).toEqual([{ account_number: opened.accountNumber }]);
 
     // The account is this user's only: for anyone else it does not exist.

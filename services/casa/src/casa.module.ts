@@ -33,7 +33,8 @@ export function createCasaModule(options: CasaModuleOptions = {}): ServiceModule
     async create({ db, logger, config, internalClients }) {
       const casaConfig = readCasaConfig(options.env);
       const pepper = await loadCasaPepper(casaConfig, config);
-      if (pepper.source === 'KFRM_AUTH_PEPPER_FILE') logger.warn('KFRM_CASA_PEPPER_FILE is not set: the casa pepper is derived from the auth pepper file');
+      if (pepper.source === 'KFRM_AUTH_PEPPER_FILE')
+        logger.warn('KFRM_CASA_PEPPER_FILE is not set: the casa pepper is derived from the auth pepper file');
       const casa = createCasa({
         db: db.kysely<CasaDatabase>(CASA_SCHEMA),
         users: grpcUserDirectory(() => internalClients.get(UserServiceClient)),

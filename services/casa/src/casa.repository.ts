@@ -105,7 +105,10 @@ export interface NewOpening {
  * Inserts the PENDING row unless the user has one, then returns the user's row locked
  * (FOR UPDATE) so the caller decides under the lock whether it may take it over.
  */
-export async function insertOrLockOpening(trx: Transaction<CasaDatabase>, opening: NewOpening): Promise<{ row: OpeningRow; inserted: boolean }> {
+export async function insertOrLockOpening(
+  trx: Transaction<CasaDatabase>,
+  opening: NewOpening,
+): Promise<{ row: OpeningRow; inserted: boolean }> {
   const inserted = await trx
     .insertInto('openings')
     .values({
@@ -151,7 +154,14 @@ export async function reclaimOpening(
 export async function markOpened(db: CasaDb, userId: string, claimToken: string, accountNumber: string, now: Date): Promise<boolean> {
   const result = await db
     .updateTable('openings')
-    .set({ state: 'OPENED', account_number: accountNumber, opened_at: now, claim_token: null, claimed_until: null, outcome_unknown_at: null })
+    .set({
+      state: 'OPENED',
+      account_number: accountNumber,
+      opened_at: now,
+      claim_token: null,
+      claimed_until: null,
+      outcome_unknown_at: null,
+    })
     .where('user_id', '=', userId)
     .where('state', '=', 'PENDING')
     .where('claim_token', '=', claimToken)

@@ -167,7 +167,8 @@ export function createCasa(deps: CasaDeps) {
       await requireMandatoryTerms(userId);
       const birthDate = birthDateFromResidentId(user.residentId);
       const checked = evaluateAccountPassword(password, { ...(birthDate ? { birthDate } : {}), phoneNumber: user.phoneNumber });
-      if (checked.result === 'INVALID_ACCOUNT_PASSWORD') throw openingFailed('INVALID_ACCOUNT_PASSWORD', 'The account password must be 4 digits.');
+      if (checked.result === 'INVALID_ACCOUNT_PASSWORD')
+        throw openingFailed('INVALID_ACCOUNT_PASSWORD', 'The account password must be 4 digits.');
       if (checked.result === 'WEAK_ACCOUNT_PASSWORD') {
         logger.info({ user_id: userId, rule: checked.rule }, 'weak account password refused');
         throw openingFailed('WEAK_ACCOUNT_PASSWORD', 'The account password is too easy to guess.');
@@ -193,7 +194,8 @@ export function createCasa(deps: CasaDeps) {
           throw openingFailed('CASA_OPENING_IN_PROGRESS', 'Your account is being opened. Try again shortly.');
         }
         // A released claim (outcome unknown) or a lapsed one (its holder died): retry with the same key.
-        if (row.outcomeUnknownAt || row.claimToken) logger.warn({ user_id: userId, outcome_unknown_at: row.outcomeUnknownAt }, 'retrying an unfinished opening');
+        if (row.outcomeUnknownAt || row.claimToken)
+          logger.warn({ user_id: userId, outcome_unknown_at: row.outcomeUnknownAt }, 'retrying an unfinished opening');
         await reclaimOpening(trx, userId, claim);
       });
 

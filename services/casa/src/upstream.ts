@@ -4,8 +4,17 @@
 import { status } from '@grpc/grpc-js';
 import { failWith, UpstreamRefusal } from '@kfrm/errors';
 import { CurrencyCode } from '@kfrm/proto/gen/kfrm/api/common/common';
-import { CreateAccountApiError, CreateAccountApiError_ErrorCode, LedgerServiceClient } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
-import { FindBySessionTokenApiError, FindBySessionTokenApiError_ErrorCode, KycStatus, UserServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user';
+import {
+  CreateAccountApiError,
+  CreateAccountApiError_ErrorCode,
+  LedgerServiceClient,
+} from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
+import {
+  FindBySessionTokenApiError,
+  FindBySessionTokenApiError_ErrorCode,
+  KycStatus,
+  UserServiceClient,
+} from '@kfrm/proto/gen/kfrm/api/user/user';
 import { grpcStatusOf, unaryCall } from '@kfrm/runtime';
 import { apiErrorType } from '@kfrm/server-kit';
 import { UserStatus } from '@kfrm/proto/gen/kfrm/api/common/user/status/user_status';
@@ -122,7 +131,10 @@ export function grpcLedgerAccounts(client: () => LedgerServiceClient, timeoutMs 
         // An outage or anything else: the account may exist.
         const refused = err instanceof UpstreamRefusal || DEFINITE_REFUSALS.has(grpcStatusOf(err) ?? status.UNKNOWN);
         const Kind = refused ? LedgerRefusedError : LedgerOutcomeUnknownError;
-        throw new Kind(`ledger CreateAccount failed: ${err instanceof UpstreamRefusal ? err.code : status[grpcStatusOf(err) ?? status.UNKNOWN]}`, { cause: err });
+        throw new Kind(
+          `ledger CreateAccount failed: ${err instanceof UpstreamRefusal ? err.code : status[grpcStatusOf(err) ?? status.UNKNOWN]}`,
+          { cause: err },
+        );
       }
       const account = response.account;
       if (!account?.accountNumber || account.ownerUserId !== input.ownerUserId) {

@@ -38,7 +38,8 @@ export async function issueDeviceCertificate(
   const ca = signer.certificate;
   const notBefore = new Date(request.now.getTime() - CLOCK_SKEW_MS);
   const notAfter = new Date(Math.min(request.now.getTime() + request.validityDays * DAY_MS, ca.notAfter.getTime()));
-  if (notAfter.getTime() <= request.now.getTime()) throw new Error('the device CA certificate has expired; renew it to issue device certificates');
+  if (notAfter.getTime() <= request.now.getTime())
+    throw new Error('the device CA certificate has expired; renew it to issue device certificates');
   const caKeyId = ca.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId;
   const certificate = await x509.X509CertificateGenerator.create({
     serialNumber: randomSerial(),

@@ -103,7 +103,16 @@ describe('parseDevicePublicKey refuses everything else with DEVICE_CERTIFICATE_I
     const pem = spkiPem(P256);
     const pkcs1 = keyPair(RSA2048).publicKey.export({ type: 'pkcs1', format: 'pem' }) as string;
     const privatePem = keyPair(P256).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
-    for (const text of ['', '   ', 'not base64 at all!', b64(random), pkcs1, privatePem, pem + pem, pem.replaceAll('PUBLIC KEY', 'CERTIFICATE')]) {
+    for (const text of [
+      '',
+      '   ',
+      'not base64 at all!',
+      b64(random),
+      pkcs1,
+      privatePem,
+      pem + pem,
+      pem.replaceAll('PUBLIC KEY', 'CERTIFICATE'),
+    ]) {
       expect(await refusal(text), text.slice(0, 40)).toBe('DEVICE_CERTIFICATE_ISSUANCE_FAILED');
     }
   });

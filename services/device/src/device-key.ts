@@ -92,7 +92,10 @@ async function ecP256(spki: ParsedSpki): Promise<DevicePublicKey> {
   if (point.length !== 65 || point[0] !== 0x04) refuse('EC point is not an uncompressed P-256 point');
   const canonical = encodeTlv(
     SEQUENCE,
-    concat(encodeTlv(SEQUENCE, concat(encodeTlv(OID, OID_EC_PUBLIC_KEY), encodeTlv(OID, OID_P256))), encodeTlv(BIT_STRING, concat(Uint8Array.of(0), point))),
+    concat(
+      encodeTlv(SEQUENCE, concat(encodeTlv(OID, OID_EC_PUBLIC_KEY), encodeTlv(OID, OID_P256))),
+      encodeTlv(BIT_STRING, concat(Uint8Array.of(0), point)),
+    ),
   );
   try {
     // WebCrypto checks that the point is on the curve.
@@ -121,7 +124,10 @@ async function rsa(spki: ParsedSpki): Promise<DevicePublicKey> {
   const rsaPublicKey = encodeTlv(SEQUENCE, concat(encodePositiveInteger(modulus), encodePositiveInteger(exponent)));
   const canonical = encodeTlv(
     SEQUENCE,
-    concat(encodeTlv(SEQUENCE, concat(encodeTlv(OID, OID_RSA_ENCRYPTION), encodeTlv(NULL, new Uint8Array()))), encodeTlv(BIT_STRING, concat(Uint8Array.of(0), rsaPublicKey))),
+    concat(
+      encodeTlv(SEQUENCE, concat(encodeTlv(OID, OID_RSA_ENCRYPTION), encodeTlv(NULL, new Uint8Array()))),
+      encodeTlv(BIT_STRING, concat(Uint8Array.of(0), rsaPublicKey)),
+    ),
   );
   try {
     await webcrypto.subtle.importKey('spki', canonical, { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, true, ['verify']);

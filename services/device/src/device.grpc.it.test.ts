@@ -84,7 +84,9 @@ describe('device service over gRPC', () => {
       kind === 'ec' ? generateKeyPairSync('ec', { namedCurve: 'prime256v1' }) : generateKeyPairSync('rsa', { modulusLength: 2048 });
     const client = new DeviceServiceClient(mobileAddress, grpc.credentials.createSsl(serverCa));
     try {
-      const response = await call(client.createDevice.bind(client), { publicKey: keys.publicKey.export({ type: 'spki', format: 'pem' }) as string });
+      const response = await call(client.createDevice.bind(client), {
+        publicKey: keys.publicKey.export({ type: 'spki', format: 'pem' }) as string,
+      });
       const certificatePem = toPem('CERTIFICATE', Buffer.from(response.certificate, 'base64'));
       const keyPem = keys.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
       return { response, credentials: grpc.credentials.createSsl(serverCa, Buffer.from(keyPem), Buffer.from(certificatePem)) };
@@ -152,7 +154,9 @@ describe('device service over gRPC', () => {
   it('does not serve RevokeDevice on the mobile listener', async () => {
     const { credentials } = await enrol('ec');
     const client = new DeviceRegistryServiceClient(mobileAddress, credentials);
-    const err = await failure(call(client.revokeDevice.bind(client), { deviceId: 1n, reason: RevocationReason.REVOCATION_REASON_USER_BLOCKED }));
+    const err = await failure(
+      call(client.revokeDevice.bind(client), { deviceId: 1n, reason: RevocationReason.REVOCATION_REASON_USER_BLOCKED }),
+    );
     client.close();
     expect(err.code).toBe(grpc.status.UNIMPLEMENTED);
   });

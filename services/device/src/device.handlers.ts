@@ -1,9 +1,5 @@
 import { InvalidArgumentError } from '@kfrm/errors';
-import {
-  CreateDeviceApiError,
-  CreateDeviceApiError_ErrorCode,
-  DeviceServiceService,
-} from '@kfrm/proto/gen/kfrm/api/device/device';
+import { CreateDeviceApiError, CreateDeviceApiError_ErrorCode, DeviceServiceService } from '@kfrm/proto/gen/kfrm/api/device/device';
 import {
   DeviceRegistryServiceService,
   RevocationReason as ProtoRevocationReason,
@@ -30,7 +26,11 @@ export function deviceHandlers(registry: DeviceRegistry) {
       },
     },
     {
-      createDevice: { access: 'public', errors: apiErrorType(CreateDeviceApiError, CreateDeviceApiError_ErrorCode), raises: raises<DeviceKeyCode>() },
+      createDevice: {
+        access: 'public',
+        errors: apiErrorType(CreateDeviceApiError, CreateDeviceApiError_ErrorCode),
+        raises: raises<DeviceKeyCode>(),
+      },
     },
   );
 }
@@ -55,7 +55,11 @@ export function deviceRegistryHandlers(registry: DeviceRegistry) {
       },
     },
     {
-      revokeDevice: { access: 'internal', errors: apiErrorType(RevokeDeviceApiError, RevokeDeviceApiError_ErrorCode), raises: raises<RevokeDeviceCode>() },
+      revokeDevice: {
+        access: 'internal',
+        errors: apiErrorType(RevokeDeviceApiError, RevokeDeviceApiError_ErrorCode),
+        raises: raises<RevokeDeviceCode>(),
+      },
     },
   );
 }

@@ -26,7 +26,14 @@ const logs = createCapturingDestination();
 const logger = createLogger({ service: 'device-test', level: 'debug', destination: logs });
 
 function registry(overrides: { now?: () => Date; validityDays?: number; store?: Store } = {}): DeviceRegistry {
-  return createDeviceRegistry({ db, store: overrides.store ?? store, logger, signer, validityDays: overrides.validityDays ?? 365, now: overrides.now });
+  return createDeviceRegistry({
+    db,
+    store: overrides.store ?? store,
+    logger,
+    signer,
+    validityDays: overrides.validityDays ?? 365,
+    now: overrides.now,
+  });
 }
 
 async function codeOf(promise: Promise<unknown>): Promise<string> {
@@ -82,9 +89,15 @@ describe('createDevice', () => {
   });
 
   it('writes nothing for a refused key', async () => {
-    const before = await db.selectFrom('devices').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
+    const before = await db
+      .selectFrom('devices')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .executeTakeFirstOrThrow();
     expect(await codeOf(registry().createDevice('garbage'))).toBe('DEVICE_CERTIFICATE_ISSUANCE_FAILED');
-    const after = await db.selectFrom('devices').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
+    const after = await db
+      .selectFrom('devices')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .executeTakeFirstOrThrow();
     expect(after.n).toBe(before.n);
   });
 
@@ -98,7 +111,10 @@ describe('createDevice', () => {
       await otherDb.schema.alterTable('devices').addCheckConstraint('refuse_all', sql`false`).execute();
       const failing = createDeviceRegistry({ db: otherDb, store, logger, signer, validityDays: 365 });
       await expect(failing.createDevice(spkiPem(P256))).rejects.toThrow();
-      const { n } = await otherDb.selectFrom('devices').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
+      const { n } = await otherDb
+        .selectFrom('devices')
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .executeTakeFirstOrThrow();
       expect(Number(n)).toBe(0);
     } finally {
       await other.close();
@@ -149,7 +165,9 @@ describe('revokeDevice', () => {
     const device = await registry().createDevice(spkiPem(P256));
     const down = createMemoryStore();
     await down.close();
-    await expect(registry({ store: down }).revokeDevice(device.deviceId, 'USER_BLOCKED')).rejects.toMatchObject({ name: 'StoreUnavailableError' });
+    await expect(registry({ store: down }).revokeDevice(device.deviceId, 'USER_BLOCKED')).rejects.toMatchObject({
+      name: 'StoreUnavailableError',
+    });
     expect((await findDevice(db, device.deviceId))?.revokedAt).not.toBeNull();
     await registry().revokeDevice(device.deviceId, 'USER_BLOCKED');
     expect(await isDeviceRevoked(store, (await findDevice(db, device.deviceId))!.serial)).toBe(true);

@@ -79,7 +79,12 @@ export interface RevokedCertificate {
  * its certificate's serial and notAfter either way; undefined when there is no such device.
  * One statement, so concurrent revocations of one device agree on the outcome.
  */
-export async function revokeDeviceRow(db: DeviceDb, id: bigint, reason: RevocationReason, now: Date): Promise<RevokedCertificate | undefined> {
+export async function revokeDeviceRow(
+  db: DeviceDb,
+  id: bigint,
+  reason: RevocationReason,
+  now: Date,
+): Promise<RevokedCertificate | undefined> {
   const updated = await db
     .updateTable('devices')
     .set({ revoked_at: now, revocation_reason: reason })

@@ -90,7 +90,13 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps) {
         createdAt,
       });
       deps.logger.info(
-        { device_id: deviceId.toString(), key_algorithm: key.algorithm, spki_sha256: key.fingerprint, serial: certificate.serial, not_after: certificate.notAfter },
+        {
+          device_id: deviceId.toString(),
+          key_algorithm: key.algorithm,
+          spki_sha256: key.fingerprint,
+          serial: certificate.serial,
+          not_after: certificate.notAfter,
+        },
         'device certificate issued',
       );
       return { deviceId, certificateDer: certificate.der, createdAt };

@@ -101,7 +101,10 @@ describe('e2e-key over TLS', () => {
     for (const { sessionId, provider } of listed) {
       const record = JSON.parse((await running.store.get(`e2e:session:${sessionId}`))!) as { sealedKey: string };
       // Unsealed as docs/e2e.md describes, to know what the private key looks like in every encoding.
-      const pkcs8 = kek.open(Buffer.from(record.sealedKey, 'base64url'), `kfrm-e2e-session-key-v1|${sessionId}|${provider === AUTH ? 'AUTH' : 'BANKING'}`);
+      const pkcs8 = kek.open(
+        Buffer.from(record.sealedKey, 'base64url'),
+        `kfrm-e2e-session-key-v1|${sessionId}|${provider === AUTH ? 'AUTH' : 'BANKING'}`,
+      );
       const d = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' }).export({ format: 'jwk' }).d!;
       forbidden.push(record.sealedKey, pkcs8.toString('base64'), pkcs8.toString('hex'), d, Buffer.from(d, 'base64url').toString('hex'));
     }

@@ -63,7 +63,12 @@ describe('e2e-key use cases', () => {
 
   it('DecryptText returns what the app encrypted; EncryptText answers to that message and the app opens it', async () => {
     const key = await issueKey(sessions, BANKING);
-    const { encryptedMessage, ephemeralPrivateKey } = await encryptForSession(key.publicKeySpkiBase64, key.sessionId, 'BANKING', '비밀 텍스트 ✓');
+    const { encryptedMessage, ephemeralPrivateKey } = await encryptForSession(
+      key.publicKeySpkiBase64,
+      key.sessionId,
+      'BANKING',
+      '비밀 텍스트 ✓',
+    );
     expect(await decryptText(sessions, encryptedMessage)).toBe('비밀 텍스트 ✓');
     const encrypted = await encryptText(sessions, { plainText: 'from the provider', provider: BANKING, sessionId: key.sessionId });
     const opened = await decryptFromServer(encrypted, ephemeralPrivateKey, { sessionId: key.sessionId, provider: 'BANKING' });
@@ -82,8 +87,12 @@ describe('e2e-key use cases', () => {
 
   it('EncryptText: invalid argument for an UNKNOWN provider or before the app sent anything in the session', async () => {
     const key = await issueKey(sessions, AUTH);
-    await expect(encryptText(sessions, { plainText: 'x', provider: UNKNOWN, sessionId: key.sessionId })).rejects.toThrow(InvalidArgumentError);
-    await expect(encryptText(sessions, { plainText: 'x', provider: AUTH, sessionId: key.sessionId })).rejects.toThrow(/send an EncryptedMessage/);
+    await expect(encryptText(sessions, { plainText: 'x', provider: UNKNOWN, sessionId: key.sessionId })).rejects.toThrow(
+      InvalidArgumentError,
+    );
+    await expect(encryptText(sessions, { plainText: 'x', provider: AUTH, sessionId: key.sessionId })).rejects.toThrow(
+      /send an EncryptedMessage/,
+    );
   });
 });
 
@@ -128,8 +137,12 @@ describe('e2e-key handlers', () => {
     const off = e2eTestHandlers(sessions, { enabled: false });
     const on = e2eTestHandlers(sessions, { enabled: true });
     const first = await encryptForSession(key.publicKey, key.sessionId, 'AUTH', 'PIN-1');
-    expect(await rejection(off.handlers.decryptText!({ encryptedMessage: first.encryptedMessage }, ctx()))).toBeInstanceOf(PermissionDeniedError);
-    expect(await rejection(off.handlers.encryptText!({ plainText: 'x', provider: AUTH, sessionId: key.sessionId }, ctx()))).toBeInstanceOf(PermissionDeniedError);
+    expect(await rejection(off.handlers.decryptText!({ encryptedMessage: first.encryptedMessage }, ctx()))).toBeInstanceOf(
+      PermissionDeniedError,
+    );
+    expect(await rejection(off.handlers.encryptText!({ plainText: 'x', provider: AUTH, sessionId: key.sessionId }, ctx()))).toBeInstanceOf(
+      PermissionDeniedError,
+    );
     // Refused before opening: the message was not consumed, the enabled service still opens it.
     expect(await on.handlers.decryptText!({ encryptedMessage: first.encryptedMessage }, ctx())).toEqual({ plainText: 'PIN-1' });
   });
@@ -149,7 +162,13 @@ describe('e2e-key handlers', () => {
     const text = logs.text();
     expect(text).toContain('header kid is not the session id');
     const sealed = JSON.parse((await store.get(`e2e:session:${key.sessionId}`))!) as { sealedKey: string };
-    for (const forbidden of [secret, encryptedMessage.message, encryptedMessage.message.split('.')[3]!, reply.encryptedText, sealed.sealedKey]) {
+    for (const forbidden of [
+      secret,
+      encryptedMessage.message,
+      encryptedMessage.message.split('.')[3]!,
+      reply.encryptedText,
+      sealed.sealedKey,
+    ]) {
       expect(text).not.toContain(forbidden);
     }
   });

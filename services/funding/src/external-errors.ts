@@ -85,7 +85,12 @@ export function fromKonaplate(err: unknown, allowed: readonly FundingErrorCode[]
 export function fromKakaocert(err: unknown, allowed: readonly FundingErrorCode[]): unknown {
   let code: FundingErrorCode;
   if (err instanceof KakaocertValidationError) {
-    code = err.field === 'BankCode' || err.field === 'BankAccountNum' ? 'INVALID_BANK_ACCOUNT' : err.field.startsWith('Receiver') ? 'USER_PROFILE_INCOMPLETE' : 'EXTERNAL_SERVICE_FAILED';
+    code =
+      err.field === 'BankCode' || err.field === 'BankAccountNum'
+        ? 'INVALID_BANK_ACCOUNT'
+        : err.field.startsWith('Receiver')
+          ? 'USER_PROFILE_INCOMPLETE'
+          : 'EXTERNAL_SERVICE_FAILED';
   } else if (err instanceof KakaocertOutcomeUnknownError) {
     code = 'OUTCOME_UNKNOWN';
   } else if (err instanceof KakaocertTransportError) {

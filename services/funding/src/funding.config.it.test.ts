@@ -41,7 +41,11 @@ describe('funding configuration', () => {
 
     const partial = await problemsOf(
       createFundingAdapters(
-        readFundingConfig({ KONAPLATE_URL: 'https://konaplate.example', KONAPLATE_CRYPTO_KEY_ID: 'x', KAKAOCERT_URL: 'https://kakaocert.example' }),
+        readFundingConfig({
+          KONAPLATE_URL: 'https://konaplate.example',
+          KONAPLATE_CRYPTO_KEY_ID: 'x',
+          KAKAOCERT_URL: 'https://kakaocert.example',
+        }),
         'real',
         logger,
       ),

@@ -62,12 +62,17 @@ function required(config: FundingConfig, names: Record<string, string | undefine
 function checkConfig(config: FundingConfig, mode: 'embedded' | 'real'): void {
   const problems: string[] = [];
   if (config.konaplateUrl === undefined) {
-    if (mode === 'real' && !config.useSandboxes) problems.push('KONAPLATE_URL is required when DATABASE_URL is set (or KFRM_FUNDING_SANDBOXES=true for a dev stack)');
+    if (mode === 'real' && !config.useSandboxes)
+      problems.push('KONAPLATE_URL is required when DATABASE_URL is set (or KFRM_FUNDING_SANDBOXES=true for a dev stack)');
   } else {
     problems.push(
       ...required(
         config,
-        { KONAPLATE_ASP_ID: config.konaplateAspId, KONAPLATE_ACCESS_KEY: config.konaplateAccessKey, KONAPLATE_SECRET_KEY: config.konaplateSecretKey },
+        {
+          KONAPLATE_ASP_ID: config.konaplateAspId,
+          KONAPLATE_ACCESS_KEY: config.konaplateAccessKey,
+          KONAPLATE_SECRET_KEY: config.konaplateSecretKey,
+        },
         'with KONAPLATE_URL',
       ),
     );
@@ -76,10 +81,12 @@ function checkConfig(config: FundingConfig, mode: 'embedded' | 'real'): void {
       KONAPLATE_SERVER_PUBLIC_KEY_FILE: config.konaplateServerPublicKeyFile,
       KONAPLATE_CLIENT_PRIVATE_KEY_FILE: config.konaplateClientPrivateKeyFile,
     };
-    if (Object.values(crypto).some((v) => v !== undefined)) problems.push(...required(config, crypto, 'with the other KONAPLATE encryption variables'));
+    if (Object.values(crypto).some((v) => v !== undefined))
+      problems.push(...required(config, crypto, 'with the other KONAPLATE encryption variables'));
   }
   if (config.kakaocertUrl === undefined) {
-    if (mode === 'real' && !config.useSandboxes) problems.push('KAKAOCERT_URL is required when DATABASE_URL is set (or KFRM_FUNDING_SANDBOXES=true for a dev stack)');
+    if (mode === 'real' && !config.useSandboxes)
+      problems.push('KAKAOCERT_URL is required when DATABASE_URL is set (or KFRM_FUNDING_SANDBOXES=true for a dev stack)');
   } else {
     problems.push(
       ...required(
@@ -121,7 +128,9 @@ export async function createFundingAdapters(
       const sandbox = await startKonaplateSandbox({ port: 0, host: '127.0.0.1', logger: logger.child({ component: 'konaplate-sandbox' }) });
       closers.push(() => sandbox.close());
       sandboxes.konaplate = sandbox;
-      konaplate = createKonaplateClient(sandboxClientOptions(sandbox, { logger, timeoutMs: config.konaplateTimeoutMs, observer: observers.konaplate }));
+      konaplate = createKonaplateClient(
+        sandboxClientOptions(sandbox, { logger, timeoutMs: config.konaplateTimeoutMs, observer: observers.konaplate }),
+      );
     } else {
       const cipher = config.konaplateCryptoKeyId
         ? createJweFieldCipher({
@@ -146,7 +155,12 @@ export async function createFundingAdapters(
     let clientCode: string;
     let subClientId = config.kakaocertSubClientId;
     if (config.kakaocertUrl === undefined) {
-      const sandbox = await startKakaocertSandbox({ port: 0, authPort: 0, host: '127.0.0.1', logger: logger.child({ component: 'kakaocert-sandbox' }) });
+      const sandbox = await startKakaocertSandbox({
+        port: 0,
+        authPort: 0,
+        host: '127.0.0.1',
+        logger: logger.child({ component: 'kakaocert-sandbox' }),
+      });
       closers.push(() => sandbox.close());
       sandboxes.kakaocert = sandbox;
       kakaocert = createKakaocertClient({

@@ -74,9 +74,18 @@ const fakeUserModule: ServiceModule = {
   }),
 };
 
-const toPem = (der: Buffer) => `-----BEGIN CERTIFICATE-----\n${der.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`;
+const toPem = (der: Buffer) =>
+  `-----BEGIN CERTIFICATE-----\n${der
+    .toString('base64')
+    .match(/.{1,64}/g)!
+    .join('\n')}\n-----END CERTIFICATE-----\n`;
 
-type Unary<Req, Res> = (req: Req, md: grpc.Metadata, opts: Partial<grpc.CallOptions>, cb: (err: grpc.ServiceError | null, res: Res) => void) => unknown;
+type Unary<Req, Res> = (
+  req: Req,
+  md: grpc.Metadata,
+  opts: Partial<grpc.CallOptions>,
+  cb: (err: grpc.ServiceError | null, res: Res) => void,
+) => unknown;
 
 async function failure(promise: Promise<unknown>): Promise<grpc.ServiceError> {
   try {
@@ -98,7 +107,10 @@ describe('funding over gRPC with a session', () => {
   const logs = createCapturingDestination();
 
   beforeAll(async () => {
-    services = await startTestServices([deviceModule, fakeUserModule, createFundingModule({ env: {}, onAdapters: (a) => (adapters = a) })], { name: 'funding-test', logDestination: logs });
+    services = await startTestServices(
+      [deviceModule, fakeUserModule, createFundingModule({ env: {}, onAdapters: (a) => (adapters = a) })],
+      { name: 'funding-test', logDestination: logs },
+    );
     ({ running, database, store } = services);
     ({ serverCaPem: serverCa, mobileAddress } = services);
   }, 60_000);
@@ -112,7 +124,9 @@ describe('funding over gRPC with a session', () => {
     const keys = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
     const devices = new DeviceServiceClient(mobileAddress, grpc.credentials.createSsl(serverCa));
     const device = await new Promise<{ deviceId: bigint; certificate: string }>((resolve, reject) =>
-      devices.createDevice({ publicKey: keys.publicKey.export({ type: 'spki', format: 'pem' }) as string }, (e, r) => (e ? reject(e) : resolve(r))),
+      devices.createDevice({ publicKey: keys.publicKey.export({ type: 'spki', format: 'pem' }) as string }, (e, r) =>
+        e ? reject(e) : resolve(r),
+      ),
     );
     devices.close();
     const token = `session-${userId}-${device.deviceId}-abcdefgh`;
@@ -158,8 +172,9 @@ describe('funding over gRPC with a session', () => {
       expect(apiErrorCode(early, ConfirmAutoDebitConsentApiError)).toBe(ConfirmAutoDebitConsentApiError_ErrorCode.CONSENT_NOT_SIGNED);
 
       // The user signs in KakaoTalk: the embedded sandbox's control API stands in for it.
-      const receiptId = (await database.kysely('funding').selectFrom('consents').select('receipt_id').where('id', '=', consentId).executeTakeFirstOrThrow())
-        .receipt_id as string;
+      const receiptId = (
+        await database.kysely('funding').selectFrom('consents').select('receipt_id').where('id', '=', consentId).executeTakeFirstOrThrow()
+      ).receipt_id as string;
       const signed = await fetch(`${adapters!.sandboxes.kakaocert!.url}/__sandbox/sign/${receiptId}`, { method: 'POST' });
       expect(signed.status).toBe(200);
       expect((await call(client.getAutoDebitConsent, { consentId })).consent?.state).toBe(ConsentState.SIGNED);

@@ -95,7 +95,12 @@ export function fundingHandlers(funding: Funding) {
         };
       },
       async requestAutoDebitConsent(request, ctx) {
-        const consent = await funding.requestAutoDebitConsent(sessionUser(ctx), request.bankCode, request.accountNumber, request.expiresInSeconds);
+        const consent = await funding.requestAutoDebitConsent(
+          sessionUser(ctx),
+          request.bankCode,
+          request.accountNumber,
+          request.expiresInSeconds,
+        );
         return { consent: toConsent(consent) };
       },
       async getAutoDebitConsent(request, ctx) {

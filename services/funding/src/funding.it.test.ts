@@ -339,7 +339,10 @@ describe('funding use cases against the sandboxes', () => {
     it('lets only one of two concurrent confirms call VerifyCMS', async () => {
       const consent = await signedConsent();
       const verifyCalls = kakaocertSandbox.calls().verify;
-      const results = await Promise.allSettled([funding.confirmAutoDebitConsent(HONG, consent.id), funding.confirmAutoDebitConsent(HONG, consent.id)]);
+      const results = await Promise.allSettled([
+        funding.confirmAutoDebitConsent(HONG, consent.id),
+        funding.confirmAutoDebitConsent(HONG, consent.id),
+      ]);
       expect(results.some((r) => r.status === 'fulfilled')).toBe(true);
       for (const r of results) {
         if (r.status === 'rejected') expect((r.reason as DomainError).code).toBe('CONSENT_VERIFICATION_IN_PROGRESS');
@@ -369,7 +372,7 @@ describe('funding use cases against the sandboxes', () => {
       expect((await funding.registerAutoTopUpAccount('1000000002', account.id)).autoTopUpRegisteredAt).not.toBeNull();
     });
 
-    it('refuses an account that is not linked, not the normal one, or not the caller\'s', async () => {
+    it("refuses an account that is not linked, not the normal one, or not the caller's", async () => {
       const verified = await verifiedHong();
       expect(await codeOf(funding.registerAutoTopUpAccount(HONG, verified.id))).toBe('ACCOUNT_NOT_LINKED');
       const other = await linked(HONG, '004', '11112222333');

@@ -98,7 +98,12 @@ export async function upsertHolderVerified(
 }
 
 export async function findLinkedAccount(db: FundingDb, userId: string, id: bigint): Promise<LinkedAccountRow | undefined> {
-  const row = await db.selectFrom('linked_accounts').selectAll().where('id', '=', id.toString()).where('user_id', '=', userId).executeTakeFirst();
+  const row = await db
+    .selectFrom('linked_accounts')
+    .selectAll()
+    .where('id', '=', id.toString())
+    .where('user_id', '=', userId)
+    .executeTakeFirst();
   return row && toAccount(row);
 }
 

@@ -78,14 +78,14 @@ function checkAccountInput(bankCode: string, accountNumber: string): void {
   }
 }
 
-const consentError = (code: SeedCode, message: string, cause?: unknown) => new DomainError(code, message, cause === undefined ? undefined : { cause });
+const consentError = (code: SeedCode, message: string, cause?: unknown) =>
+  new DomainError(code, message, cause === undefined ? undefined : { cause });
 const NOT_FOUND = () => consentError('CONSENT_NOT_FOUND', 'The consent was not found.');
 const NOT_SIGNED = () => consentError('CONSENT_NOT_SIGNED', 'The consent has not been signed yet.');
 const EXPIRED = () => consentError('CONSENT_EXPIRED', 'The consent expired before it was signed; request a new one.');
 const REQUEST_FAILED = () => consentError('CONSENT_REQUEST_FAILED', 'The consent request failed; request a new one.');
 const IN_PROGRESS = () => consentError('CONSENT_VERIFICATION_IN_PROGRESS', 'The consent is being confirmed; try again shortly.');
-const EVIDENCE_LOST = () =>
-  consentError('CONSENT_EVIDENCE_LOST', 'The signed consent could not be retrieved; request a new one.');
+const EVIDENCE_LOST = () => consentError('CONSENT_EVIDENCE_LOST', 'The signed consent could not be retrieved; request a new one.');
 
 export function createFunding(deps: FundingDeps) {
   const { db, konaplate, consents, users } = deps;
@@ -95,13 +95,21 @@ export function createFunding(deps: FundingDeps) {
   const log = deps.logger;
 
   const logConsent = (consent: ConsentRow, msg: string, extra: Record<string, unknown> = {}) =>
-    log.info({ consent_id: consent.id, receipt_id: consent.receiptId, linked_account_id: consent.linkedAccountId, state: consent.state, ...extra }, msg);
+    log.info(
+      { consent_id: consent.id, receipt_id: consent.receiptId, linked_account_id: consent.linkedAccountId, state: consent.state, ...extra },
+      msg,
+    );
 
   /** Moves a consent; when another caller moved it first, returns its current row. */
-  async function move(consent: ConsentRow, from: readonly ConsentState[], update: Parameters<typeof transitionConsent>[3]): Promise<ConsentRow> {
+  async function move(
+    consent: ConsentRow,
+    from: readonly ConsentState[],
+    update: Parameters<typeof transitionConsent>[3],
+  ): Promise<ConsentRow> {
     const moved = await transitionConsent(db, consent.id, from, update, now());
     if (moved) {
-      if (moved.state !== consent.state) logConsent(moved, 'consent state changed', { from: consent.state, failure: update.failure ?? undefined });
+      if (moved.state !== consent.state)
+        logConsent(moved, 'consent state changed', { from: consent.state, failure: update.failure ?? undefined });
       return moved;
     }
     return (await findConsent(db, consent.userId, consent.id)) ?? consent;
@@ -133,11 +141,17 @@ export function createFunding(deps: FundingDeps) {
     const status = await providerState(consent.receiptId!, allowed);
     if (status.verifiedAt) {
       // Verified at kakaoCert while we hold no evidence: it cannot be fetched again.
-      return move(consent, [consent.state], { state: 'EVIDENCE_LOST', signedAt: status.signedAt ?? consent.signedAt, failure: 'VERIFIED_WITHOUT_EVIDENCE' });
+      return move(consent, [consent.state], {
+        state: 'EVIDENCE_LOST',
+        signedAt: status.signedAt ?? consent.signedAt,
+        failure: 'VERIFIED_WITHOUT_EVIDENCE',
+      });
     }
     switch (status.state) {
       case 'signed':
-        return consent.state === 'SIGNED' ? consent : move(consent, [consent.state], { state: 'SIGNED', signedAt: status.signedAt ?? now() });
+        return consent.state === 'SIGNED'
+          ? consent
+          : move(consent, [consent.state], { state: 'SIGNED', signedAt: status.signedAt ?? now() });
       case 'expired':
         return move(consent, [consent.state], { state: 'EXPIRED' });
       case 'pending':
@@ -179,7 +193,10 @@ export function createFunding(deps: FundingDeps) {
       }
       // Timeout, reset, unreadable answer: kakaoCert may have handed out the evidence.
       const unknown = await move(claimed, ['VERIFYING'], { state: 'VERIFY_UNKNOWN', failure: 'VERIFY_OUTCOME_UNKNOWN' });
-      log.warn({ consent_id: unknown.id, receipt_id: unknown.receiptId, err }, 'VerifyCMS outcome unknown; reconciled by GetCMSState on the next call');
+      log.warn(
+        { consent_id: unknown.id, receipt_id: unknown.receiptId, err },
+        'VerifyCMS outcome unknown; reconciled by GetCMSState on the next call',
+      );
       throw fundingError('OUTCOME_UNKNOWN', err);
     }
     // Saved before anything is acknowledged: the evidence cannot be fetched a second time.
@@ -189,7 +206,10 @@ export function createFunding(deps: FundingDeps) {
       log.error({ consent_id: claimed.id, ...signedDataFingerprint(evidence.signedData) }, 'verified consent was no longer VERIFYING');
       throw IN_PROGRESS();
     }
-    logConsent(done.consent, 'consent verified; account linked', { ...signedDataFingerprint(evidence.signedData), der_bytes: evidence.der.byteLength });
+    logConsent(done.consent, 'consent verified; account linked', {
+      ...signedDataFingerprint(evidence.signedData),
+      der_bytes: evidence.der.byteLength,
+    });
     return done;
   }
 
@@ -200,9 +220,18 @@ export function createFunding(deps: FundingDeps) {
       const user = await users.findUser(userId);
       let verified;
       try {
-        verified = await konaplate.verifyAccountHolder({ userId, userName: user.name, birthDate: user.birthDate, bankCode, bankAccount: accountNumber });
+        verified = await konaplate.verifyAccountHolder({
+          userId,
+          userName: user.name,
+          birthDate: user.birthDate,
+          bankCode,
+          bankAccount: accountNumber,
+        });
       } catch (err) {
-        log.info({ bank_code: bankCode, account_number: maskAccountNumber(accountNumber), code: (err as { code?: unknown }).code }, 'account holder not verified');
+        log.info(
+          { bank_code: bankCode, account_number: maskAccountNumber(accountNumber), code: (err as { code?: unknown }).code },
+          'account holder not verified',
+        );
         throw fromKonaplate(err, [
           'ACCOUNT_HOLDER_MISMATCH',
           'INVALID_BANK_ACCOUNT',
@@ -223,7 +252,10 @@ export function createFunding(deps: FundingDeps) {
         correlationId: verified.correlationId,
         at: now(),
       });
-      log.info({ linked_account_id: account.id, bank_code: bankCode, account_number: maskAccountNumber(accountNumber) }, 'account holder verified');
+      log.info(
+        { linked_account_id: account.id, bank_code: bankCode, account_number: maskAccountNumber(accountNumber) },
+        'account holder verified',
+      );
       return account;
     },
 
@@ -254,13 +286,17 @@ export function createFunding(deps: FundingDeps) {
       const expiresIn = expiresInSeconds || DEFAULT_CONSENT_EXPIRES_IN_SECONDS;
       const account = await findLinkedAccountByNumber(db, userId, bankCode, accountNumber);
       if (!account) {
-        throw new DomainError('ACCOUNT_HOLDER_NOT_VERIFIED', "Verify the account holder first.");
+        throw new DomainError('ACCOUNT_HOLDER_NOT_VERIFIED', 'Verify the account holder first.');
       }
       const user = await users.findUser(userId);
       const consentId = randomUUID();
       await insertConsent(db, { id: consentId, userId, linkedAccountId: account.id, provider: consents.provider, at: now() });
       let requesting = (await findConsent(db, userId, consentId))!;
-      logConsent(requesting, 'consent requested', { bank_code: bankCode, account_number: maskAccountNumber(accountNumber), expires_in_s: expiresIn });
+      logConsent(requesting, 'consent requested', {
+        bank_code: bankCode,
+        account_number: maskAccountNumber(accountNumber),
+        expires_in_s: expiresIn,
+      });
       let receiptId: string;
       const sentAt = now();
       try {
@@ -367,14 +403,20 @@ export function createFunding(deps: FundingDeps) {
       } catch (err) {
         throw fromKonaplate(err, ['BANK_UNAVAILABLE', 'EXTERNAL_SERVICE_UNAVAILABLE']);
       }
-      const same = (a: RegisteredBankAccount | undefined) => a !== undefined && a.bankCode === account.bankCode && a.bankAccount === account.accountNumber;
+      const same = (a: RegisteredBankAccount | undefined) =>
+        a !== undefined && a.bankCode === account.bankCode && a.bankAccount === account.accountNumber;
       const alreadyAuto = same(inquiry.bankAccForAutoRcg);
       if (!alreadyAuto && !(inquiry.isAutoRcgAccRegAllowed && same(inquiry.bankAccForNormalRcg))) {
         throw new DomainError('AUTO_TOP_UP_NOT_ALLOWED', 'This account cannot be registered for automatic top-up.');
       }
       const registered = await registerAutoTopUp(db, userId, account.id, now());
       log.info(
-        { linked_account_id: account.id, bank_code: account.bankCode, account_number: maskAccountNumber(account.accountNumber), already_at_konaplate: alreadyAuto },
+        {
+          linked_account_id: account.id,
+          bank_code: account.bankCode,
+          account_number: maskAccountNumber(account.accountNumber),
+          already_at_konaplate: alreadyAuto,
+        },
         'account registered for automatic top-up',
       );
       return registered;

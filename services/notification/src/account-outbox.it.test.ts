@@ -26,7 +26,14 @@ describe('notifications from the real ledger', () => {
   beforeAll(async () => {
     t = await openTestLedger({ maxBatchSize: 8, lingerMs: 1 });
     await migrateSchema(t.database, { schema: NOTIFICATION_SCHEMA, migrations });
-    internal = new GrpcListener({ name: 'internal', host: '127.0.0.1', port: 0, credentials: grpc.ServerCredentials.createInsecure(), guard: internalAccessGuard, logger: silentLogger });
+    internal = new GrpcListener({
+      name: 'internal',
+      host: '127.0.0.1',
+      port: 0,
+      credentials: grpc.ServerCredentials.createInsecure(),
+      guard: internalAccessGuard,
+      logger: silentLogger,
+    });
     internal.addService(ledgerHandlers(t.ledger));
     const port = await internal.start();
     client = new LedgerServiceClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
@@ -69,7 +76,7 @@ describe('notifications from the real ledger', () => {
     await transfer('t1', 1_000);
     await transfer('t3', 2_000);
 
-    await until(() => alice.events.length >= 2 && bob.events.length >= 2, 'both parties\' events');
+    await until(() => alice.events.length >= 2 && bob.events.length >= 2, "both parties' events");
     // A last transfer as a marker: a duplicate of the earlier events would arrive before it.
     await transfer('t4', 3_000);
     await until(() => alice.events.length >= 3 && bob.events.length >= 3, 'the marker transfer');
@@ -77,7 +84,9 @@ describe('notifications from the real ledger', () => {
     expect(alice.events.map((e) => [e.title, e.content])).toEqual(
       ['1,000', '2,000', '3,000'].map((won) => ['이체 완료', `B*b님에게 ${won}원을 보냈습니다.`]),
     );
-    expect(bob.events.map((e) => [e.title, e.content])).toEqual(['1,000', '2,000', '3,000'].map((won) => ['입금', `${won}원이 입금되었습니다. (from alice)`]));
+    expect(bob.events.map((e) => [e.title, e.content])).toEqual(
+      ['1,000', '2,000', '3,000'].map((won) => ['입금', `${won}원이 입금되었습니다. (from alice)`]),
+    );
     const outbox = await t.ledger.listOutboxEvents(0n, 100);
     expect(outbox).toHaveLength(6);
     expect([...alice.ids(), ...bob.ids()].sort((x, y) => Number(x - y))).toEqual(outbox.map((e) => e.id));
@@ -93,10 +102,17 @@ describe('notifications from the real ledger', () => {
     // As the ledger wrote rows before migration 004 (the columns it knew, in its id order).
     await sql`with pos as (update ledger.outbox_position set last_id = last_id + 1 where singleton returning last_id)
       insert into ledger.outbox (id, entry_id, user_id, type, title, content)
-      select pos.last_id, ${entry.id}::bigint, 'carol', 'TRANSFER_SUCCEED', '이체 완료', '김*수님에게 1,000원을 보냈습니다.' from pos`.execute(t.db);
+      select pos.last_id, ${entry.id}::bigint, 'carol', 'TRANSFER_SUCCEED', '이체 완료', '김*수님에게 1,000원을 보냈습니다.' from pos`.execute(
+      t.db,
+    );
     await until(() => carol.events.length >= 1, 'the old-shape event');
     expect(carol.events).toEqual([
-      { id: expect.any(String), title: '이체 완료', content: '김*수님에게 1,000원을 보냈습니다.', type: NotificationEventType.TRANSFER_SUCCEED },
+      {
+        id: expect.any(String),
+        title: '이체 완료',
+        content: '김*수님에게 1,000원을 보냈습니다.',
+        type: NotificationEventType.TRANSFER_SUCCEED,
+      },
     ]);
     carol.call.cancel();
   });

@@ -19,7 +19,15 @@ describe('pub/sub events', () => {
   });
 
   it('ignores anything that is not a well-formed event', () => {
-    for (const bad of ['', 'null', '[]', '{}', JSON.stringify({ ...JSON.parse(encodeEvent(event)), id: 1 }), JSON.stringify({ ...JSON.parse(encodeEvent(event)), id: '-1' }), JSON.stringify({ ...JSON.parse(encodeEvent(event)), type: 'OTHER' })]) {
+    for (const bad of [
+      '',
+      'null',
+      '[]',
+      '{}',
+      JSON.stringify({ ...JSON.parse(encodeEvent(event)), id: 1 }),
+      JSON.stringify({ ...JSON.parse(encodeEvent(event)), id: '-1' }),
+      JSON.stringify({ ...JSON.parse(encodeEvent(event)), type: 'OTHER' }),
+    ]) {
       expect(decodeEvent(bad)).toBeUndefined();
     }
   });

@@ -30,9 +30,9 @@ describe('transfer notification text', () => {
     expect(formatAmount({ currency: 'USD', major: 1_234n, minor: 5n })).toBe('1,234.05달러');
     expect(formatAmount({ currency: 'THB', major: 0n, minor: 99n })).toBe('0.99바트');
     expect(formatAmount({ currency: 'XYZ', major: 1n, minor: 50n })).toBe('1.50 XYZ');
-    expect(renderTransfer({ kind: 'TRANSFER_IN', amount: { currency: 'USD', major: 12n, minor: 34n }, counterpartyName: '', memo: '' }).content).toBe(
-      '12.34달러가 입금되었습니다.',
-    );
+    expect(
+      renderTransfer({ kind: 'TRANSFER_IN', amount: { currency: 'USD', major: 12n, minor: 34n }, counterpartyName: '', memo: '' }).content,
+    ).toBe('12.34달러가 입금되었습니다.');
   });
 
   it('picks the particle from the last syllable', () => {

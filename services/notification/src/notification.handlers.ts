@@ -34,7 +34,12 @@ export function notificationHandlers(deps: SubscriptionDeps) {
         const userId = sessionUser(ctx);
         const lastEventId = lastEventIdOf(ctx.metadata);
         await streamUserEvents(deps, userId, lastEventId, ctx.signal, (event) =>
-          stream.write({ id: event.id.toString(), title: event.title, content: event.content, type: NotificationEventType.TRANSFER_SUCCEED }),
+          stream.write({
+            id: event.id.toString(),
+            title: event.title,
+            content: event.content,
+            type: NotificationEventType.TRANSFER_SUCCEED,
+          }),
         );
       },
     },

@@ -52,13 +52,18 @@ describe('SubscribeNotification', () => {
     const a1 = ledger.append('user-a', 'Sent 1,000 KRW', 'to B');
     const b1 = ledger.append('user-b', 'Received 1,000 KRW', 'from A');
     const a2 = ledger.append('user-a');
-    await until(() => a.events.length === 2 && b.events.length === 1, 'both users\' events');
+    await until(() => a.events.length === 2 && b.events.length === 1, "both users' events");
     // A marker for B after A's last event: had A's events leaked to B, they would be there by now.
     const b2 = ledger.append('user-b');
-    await until(() => b.events.length >= 2, 'B\'s marker');
+    await until(() => b.events.length >= 2, "B's marker");
     expect(a.ids()).toEqual([a1, a2]);
     expect(b.ids()).toEqual([b1, b2]);
-    expect(a.events[0]).toEqual({ id: a1.toString(), title: 'Sent 1,000 KRW', content: 'to B', type: NotificationEventType.TRANSFER_SUCCEED });
+    expect(a.events[0]).toEqual({
+      id: a1.toString(),
+      title: 'Sent 1,000 KRW',
+      content: 'to B',
+      type: NotificationEventType.TRANSFER_SUCCEED,
+    });
     expect(b.events[0]).toMatchObject({ title: 'Received 1,000 KRW', content: 'from A', type: NotificationEventType.TRANSFER_SUCCEED });
     a.call.cancel();
     b.call.cancel();
@@ -128,16 +133,32 @@ describe('SubscribeNotification', () => {
     const [node] = await startInstances(1);
     const a = await node!.subscribe('user-a');
     const amount = { currencyCode: CurrencyCode.KRW, majorAmount: 1_200_000n, minorAmount: 0n };
-    const out = ledger.appendEvent({ userId: 'user-a', kind: OutboxEventKind.OUTBOX_EVENT_KIND_TRANSFER_OUT, amount, counterpartyName: '김*수', memo: 'rent' });
+    const out = ledger.appendEvent({
+      userId: 'user-a',
+      kind: OutboxEventKind.OUTBOX_EVENT_KIND_TRANSFER_OUT,
+      amount,
+      counterpartyName: '김*수',
+      memo: 'rent',
+    });
     const text = ledger.append('user-a', '이체 완료', 'stored before facts');
     // A kind this service does not know yet: delivered to nobody, and it holds nothing up.
     ledger.appendEvent({ userId: 'user-a', kind: 99 as OutboxEventKind, amount });
     const into = ledger.appendEvent({ userId: 'user-a', kind: OutboxEventKind.OUTBOX_EVENT_KIND_TRANSFER_IN, amount, memo: '점심값' });
     await until(() => a.events.length >= 3, 'the events');
     expect(a.events).toEqual([
-      { id: out.toString(), title: '이체 완료', content: '김*수님에게 1,200,000원을 보냈습니다.', type: NotificationEventType.TRANSFER_SUCCEED },
+      {
+        id: out.toString(),
+        title: '이체 완료',
+        content: '김*수님에게 1,200,000원을 보냈습니다.',
+        type: NotificationEventType.TRANSFER_SUCCEED,
+      },
       { id: text.toString(), title: '이체 완료', content: 'stored before facts', type: NotificationEventType.TRANSFER_SUCCEED },
-      { id: into.toString(), title: '입금', content: '1,200,000원이 입금되었습니다. (점심값)', type: NotificationEventType.TRANSFER_SUCCEED },
+      {
+        id: into.toString(),
+        title: '입금',
+        content: '1,200,000원이 입금되었습니다. (점심값)',
+        type: NotificationEventType.TRANSFER_SUCCEED,
+      },
     ]);
     // The replay reads the stored (already worded) events.
     const again = await node!.subscribe('user-a', 0n);
@@ -173,13 +194,15 @@ describe('SubscribeNotification', () => {
     sub.call.cancel();
   });
 
-  it('waits out a crashed relayer\'s lock, then one replica takes over', async () => {
+  it("waits out a crashed relayer's lock, then one replica takes over", async () => {
     const shared = await openSharedStores(3);
     closeStores = shared.close;
     // A replica that died holding the lock: nobody may relay until it lapses.
     const lockKey = `${NOTIFICATION_STORE_PREFIX}${RELAY_LOCK_KEY}`;
     await shared.stores[2]!.set(lockKey, 'dead-replica', { ttlMs: 1_500 });
-    instances = await Promise.all(shared.stores.slice(0, 2).map((store) => new Instance(database, store, () => ledger.client, testConfig).start()));
+    instances = await Promise.all(
+      shared.stores.slice(0, 2).map((store) => new Instance(database, store, () => ledger.client, testConfig).start()),
+    );
     const sub = await instances[1]!.subscribe('user-a', 0n);
     const id = ledger.append('user-a');
     let relayedUnderDeadLock = false;
@@ -243,7 +266,7 @@ describe('SubscribeNotification', () => {
     resumed.call.cancel();
   });
 
-  it('replays only the user\'s newest events, at most the replay limit', async () => {
+  it("replays only the user's newest events, at most the replay limit", async () => {
     const [node] = await startInstances(1, { ...testConfig, replayLimit: 10 });
     const watcher = await node!.subscribe('user-a');
     const ids = range(1n, 25n).map(() => ledger.append('user-a'));

@@ -79,7 +79,14 @@ export function createNotificationService(deps: NotificationServiceDeps, options
   if (options.startRelay !== false) relay.start();
   const slots = new StreamSlots(view, deps.config.streamsPerUser, deps.config.streamSlotTtlMs);
   return {
-    registration: notificationHandlers({ db: kysely, store: view, slots, options: deps.config, onLive: deps.onLive, onStreamOpen: deps.onStreamOpen }),
+    registration: notificationHandlers({
+      db: kysely,
+      store: view,
+      slots,
+      options: deps.config,
+      onLive: deps.onLive,
+      onStreamOpen: deps.onStreamOpen,
+    }),
     relay,
     close: async () => {
       await relay.stop();
@@ -103,14 +110,17 @@ export function createNotificationModule(options: NotificationModuleOptions = {}
     schema: NOTIFICATION_SCHEMA,
     migrations,
     create({ db, store, logger, internalClients, metrics }) {
-      const service = createNotificationService({
-        db,
-        store,
-        logger,
-        config: readNotificationConfig(options.env),
-        source: ledgerOutboxSource(() => internalClients.get(LedgerServiceClient)),
-        onStreamOpen: () => metrics.streamSubscribers.open('notification'),
-      }, { startRelay: false });
+      const service = createNotificationService(
+        {
+          db,
+          store,
+          logger,
+          config: readNotificationConfig(options.env),
+          source: ledgerOutboxSource(() => internalClients.get(LedgerServiceClient)),
+          onStreamOpen: () => metrics.streamSubscribers.open('notification'),
+        },
+        { startRelay: false },
+      );
       // Listeners drain first (streams end with OK); then close stops the relay and hands the lock on.
       return { mobile: [service.registration], start: () => service.relay.start(), close: service.close };
     },

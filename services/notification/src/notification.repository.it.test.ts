@@ -7,7 +7,14 @@ import { listUserEventsAfter, purgeEventsBefore, readCursor, saveRelayed } from 
 import { NOTIFICATION_SCHEMA, type NotificationDatabase } from './notification.table';
 import { openNotificationDatabase } from './testing/notification.harness';
 
-const ev = (id: bigint, userId: string, createdAt = new Date()): NotificationEvent => ({ id, userId, type: 'TRANSFER_SUCCEED', title: `t${id}`, content: 'c', createdAt });
+const ev = (id: bigint, userId: string, createdAt = new Date()): NotificationEvent => ({
+  id,
+  userId,
+  type: 'TRANSFER_SUCCEED',
+  title: `t${id}`,
+  content: 'c',
+  createdAt,
+});
 
 describe('notification repository', () => {
   let database: TestDatabase;
@@ -26,7 +33,7 @@ describe('notification repository', () => {
     expect((await listUserEventsAfter(db, 'a', 0n, 10)).map((e) => e.id)).toEqual([1n]);
   });
 
-  it('lists one user\'s events after an id, the newest ones when over the limit, oldest first', async () => {
+  it("lists one user's events after an id, the newest ones when over the limit, oldest first", async () => {
     const events = Array.from({ length: 10 }, (_, i) => ev(BigInt(i + 1), i % 2 === 0 ? 'a' : 'b'));
     await saveRelayed(db, 0n, 10n, events);
     expect((await listUserEventsAfter(db, 'a', 3n, 10)).map((e) => e.id)).toEqual([5n, 7n, 9n]);

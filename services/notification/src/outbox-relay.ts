@@ -130,7 +130,8 @@ export class OutboxRelay {
       // Extend only our own lock. (Between the read and the extension the key could expire and be
       // taken by another replica; we would then extend theirs, which is harmless, and find out
       // at the next renewal. The cursor's compare-and-set keeps the overlap from double-publishing.)
-      if ((await this.store.get(RELAY_LOCK_KEY)) === this.token && (await this.store.expireMs(RELAY_LOCK_KEY, this.options.lockTtlMs))) return;
+      if ((await this.store.get(RELAY_LOCK_KEY)) === this.token && (await this.store.expireMs(RELAY_LOCK_KEY, this.options.lockTtlMs)))
+        return;
       this.logger.warn('relayer lock lost');
     } catch (err) {
       // Without the store we cannot prove we still hold the lock: step down.

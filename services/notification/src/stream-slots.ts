@@ -23,13 +23,16 @@ export class StreamSlots {
     for (let i = 0; i < this.max; i++) {
       const key = `streams:${userId}:${i}`;
       if (!(await this.store.setIfAbsent(key, token, this.ttlMs))) continue;
-      const renew = setInterval(() => {
-        // Best effort: if the store is down the slot may lapse and the user briefly get one more.
-        void this.store
-          .get(key)
-          .then((value) => (value === token ? this.store.expireMs(key, this.ttlMs) : false))
-          .catch(() => undefined);
-      }, Math.max(1, Math.floor(this.ttlMs / 3)));
+      const renew = setInterval(
+        () => {
+          // Best effort: if the store is down the slot may lapse and the user briefly get one more.
+          void this.store
+            .get(key)
+            .then((value) => (value === token ? this.store.expireMs(key, this.ttlMs) : false))
+            .catch(() => undefined);
+        },
+        Math.max(1, Math.floor(this.ttlMs / 3)),
+      );
       renew.unref();
       let released = false;
       return {

@@ -31,7 +31,11 @@ export async function listProductCollections(db: Kysely<ContentDatabase>): Promi
   const items = await db
     .selectFrom('product_items')
     .selectAll()
-    .where('collection_id', 'in', collections.map((c) => c.id))
+    .where(
+      'collection_id',
+      'in',
+      collections.map((c) => c.id),
+    )
     .orderBy('collection_id')
     .orderBy('position')
     .orderBy('id')
@@ -56,12 +60,22 @@ export async function listProductCollections(db: Kysely<ContentDatabase>): Promi
 }
 
 export async function listAllMenuCollections(db: Kysely<ContentDatabase>): Promise<AllMenuCollection[]> {
-  const collections = await db.selectFrom('all_menu_collections').select(['id', 'title']).orderBy('position').orderBy('id').limit(MAX_ITEMS).execute();
+  const collections = await db
+    .selectFrom('all_menu_collections')
+    .select(['id', 'title'])
+    .orderBy('position')
+    .orderBy('id')
+    .limit(MAX_ITEMS)
+    .execute();
   if (collections.length === 0) return [];
   const items = await db
     .selectFrom('all_menu_items')
     .select(['collection_id', 'icon', 'title', 'app_scheme'])
-    .where('collection_id', 'in', collections.map((c) => c.id))
+    .where(
+      'collection_id',
+      'in',
+      collections.map((c) => c.id),
+    )
     .orderBy('collection_id')
     .orderBy('position')
     .orderBy('id')

@@ -102,7 +102,14 @@ describe('conservation under random transfers with retried Executes', () => {
       const to = accounts[j]!;
       // Up to 40% of an opening balance: balances run dry often, so refusals are exercised too.
       const amount = BigInt(1 + random(20_000));
-      const input = { sourceAccountNumber: from.number, targetAccountNumber: to.number, targetInstitutionCode: OWN_INSTITUTION_CODE, amountMinor: amount, recipientVisibleMessage: '', selfVisibleMessage: '' };
+      const input = {
+        sourceAccountNumber: from.number,
+        targetAccountNumber: to.number,
+        targetInstitutionCode: OWN_INSTITUTION_CODE,
+        amountMinor: amount,
+        recipientVisibleMessage: '',
+        selfVisibleMessage: '',
+      };
       let processId: string;
       try {
         processId = (await t.preCheck(from.owner, input)).process.processId;
@@ -121,7 +128,10 @@ describe('conservation under random transfers with retried Executes', () => {
         const answers = await Promise.all(Array.from({ length: 1 + random(3) }, () => codeOf(t.execute(from.owner, request))));
         const isDefinite = (a: string) => a === 'OK' || a === 'INSUFFICIENT_BALANCE';
         const definite = answers.filter(isDefinite);
-        expect(answers.filter((a) => !isDefinite(a)).every((a) => a === UpstreamUnavailableError.name || a === TransactionConflictError.name), answers.join()).toBe(true);
+        expect(
+          answers.filter((a) => !isDefinite(a)).every((a) => a === UpstreamUnavailableError.name || a === TransactionConflictError.name),
+          answers.join(),
+        ).toBe(true);
         if (definite.length === 0) continue;
         expect(new Set(definite).size, 'concurrent Executes of one transfer agree').toBe(1);
         // A retry after the definite answer gets the same answer (and moves nothing more).

@@ -1,9 +1,7 @@
 import { createHash } from 'node:crypto';
 
 /** What another institution says about one of its accounts. */
-export type InterbankLookup =
-  | { ok: true; holderName: string }
-  | { ok: false; reason: 'NOT_VALID_ACCOUNT' | 'BLOCKED_ACCOUNT' };
+export type InterbankLookup = { ok: true; holderName: string } | { ok: false; reason: 'NOT_VALID_ACCOUNT' | 'BLOCKED_ACCOUNT' };
 
 /**
  * Account-holder inquiry at another institution (in production an interbank network such as

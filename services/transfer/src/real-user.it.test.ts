@@ -74,12 +74,22 @@ async function user(userName: string) {
   const userId = res.userId.toString();
   const now = new Date();
   const ca = await createSigningCa({ now });
-  const keys = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const keys = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, [
+    'sign',
+    'verify',
+  ])) as webcrypto.CryptoKeyPair;
   const csr = await parseSigningCsr((await createCsr(keys)).pem);
   const certificate = await issueSigningCertificate({ csr, ca, userId, validityDays: 365, now });
   certificates.set(userId, { certificateDer: certificate.der, issuerDer: new Uint8Array(ca.cert.rawData) });
   const sign = async (bytes: string) =>
-    (await signData({ content: new TextEncoder().encode(bytes), certificateDer: certificate.der, privateKey: keys.privateKey, detached: false })).base64;
+    (
+      await signData({
+        content: new TextEncoder().encode(bytes),
+        certificateDer: certificate.der,
+        privateKey: keys.privateKey,
+        detached: false,
+      })
+    ).base64;
   return { userId, sign };
 }
 
@@ -121,7 +131,10 @@ describe('transfers with the real user service', () => {
     const bob = await user('김영희');
     const a = await h.openAccount(alice.userId, 2_000_000n);
     const b = await h.openAccount(bob.userId, 0n);
-    expect(await transfers.getTargetAccountInfo(OWN_INSTITUTION_CODE, b.accountNumber)).toEqual({ accountNumber: b.accountNumber, holderName: '김*희' });
+    expect(await transfers.getTargetAccountInfo(OWN_INSTITUTION_CODE, b.accountNumber)).toEqual({
+      accountNumber: b.accountNumber,
+      holderName: '김*희',
+    });
 
     // Below 1,000,000 KRW the policy asks for biometric, or PIN instead.
     const small = internal(a.accountNumber, b.accountNumber, 30_000n);
@@ -133,9 +146,10 @@ describe('transfers with the real user service', () => {
     const signed = await alice.sign(bytes);
     expect(await codeOf(execute(signed)), 'not DONE yet').toBe('DIGITAL_SIGNATURE_VERIFICATION_FAILED');
     await complete(process.processId, alice.userId, AuthenticationType.PIN);
-    expect(await codeOf(execute(await alice.sign(signedContent(process.processId, { ...terms(small), amountMinor: 300_000n })))), 'other bytes').toBe(
-      'DIGITAL_SIGNATURE_VERIFICATION_FAILED',
-    );
+    expect(
+      await codeOf(execute(await alice.sign(signedContent(process.processId, { ...terms(small), amountMinor: 300_000n })))),
+      'other bytes',
+    ).toBe('DIGITAL_SIGNATURE_VERIFICATION_FAILED');
     expect(await codeOf(execute(await bob.sign(bytes))), 'another signer').toBe('DIGITAL_SIGNATURE_VERIFICATION_FAILED');
     expect(await codeOf(execute(signed, bob.userId)), "another user's process").toBe('DIGITAL_SIGNATURE_VERIFICATION_FAILED');
     expect(await h.balance(alice.userId, a.accountNumber)).toBe(2_000_000n);
@@ -149,9 +163,9 @@ describe('transfers with the real user service', () => {
     // The signature of this transfer replayed on a new one (same terms) is over another process id.
     const again = await transfers.preCheck(alice.userId, small);
     await complete(again.process.processId, alice.userId, AuthenticationType.PIN);
-    expect(await codeOf(transfers.execute(alice.userId, { processId: again.process.processId, signature: { ...small, signedData: signed } }))).toBe(
-      'DIGITAL_SIGNATURE_VERIFICATION_FAILED',
-    );
+    expect(
+      await codeOf(transfers.execute(alice.userId, { processId: again.process.processId, signature: { ...small, signedData: signed } })),
+    ).toBe('DIGITAL_SIGNATURE_VERIFICATION_FAILED');
   });
 
   it('asks PIN and biometric from 1,000,000 KRW, and runs only once both are done', async () => {

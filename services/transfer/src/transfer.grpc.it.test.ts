@@ -30,10 +30,19 @@ import { createTransferModule } from './transfer.module';
 const A = '1000000001';
 const B = '1000000002';
 
-const toPem = (der: Buffer) => `-----BEGIN CERTIFICATE-----\n${der.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`;
+const toPem = (der: Buffer) =>
+  `-----BEGIN CERTIFICATE-----\n${der
+    .toString('base64')
+    .match(/.{1,64}/g)!
+    .join('\n')}\n-----END CERTIFICATE-----\n`;
 const krw = (majorAmount: bigint, minorAmount = 0n): MonetaryValue => ({ currencyCode: CurrencyCode.KRW, majorAmount, minorAmount });
 
-type Unary<Req, Res> = (req: Req, md: grpc.Metadata, opts: Partial<grpc.CallOptions>, cb: (err: grpc.ServiceError | null, res: Res) => void) => unknown;
+type Unary<Req, Res> = (
+  req: Req,
+  md: grpc.Metadata,
+  opts: Partial<grpc.CallOptions>,
+  cb: (err: grpc.ServiceError | null, res: Res) => void,
+) => unknown;
 
 async function failure(promise: Promise<unknown>): Promise<grpc.ServiceError> {
   try {
@@ -63,14 +72,20 @@ async function signIn(userId: string) {
   const keys = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const devices = new DeviceServiceClient(mobileAddress, grpc.credentials.createSsl(serverCa));
   const device = await new Promise<{ deviceId: bigint; certificate: string }>((resolve, reject) =>
-    devices.createDevice({ publicKey: keys.publicKey.export({ type: 'spki', format: 'pem' }) as string }, (e, r) => (e ? reject(e) : resolve(r))),
+    devices.createDevice({ publicKey: keys.publicKey.export({ type: 'spki', format: 'pem' }) as string }, (e, r) =>
+      e ? reject(e) : resolve(r),
+    ),
   );
   devices.close();
   const token = `session-${userId}-${device.deviceId}-abcdefgh`;
   h.users.sessions.set(token, { userId, deviceId: device.deviceId });
   const client = new TransferServiceClient(
     mobileAddress,
-    grpc.credentials.createSsl(serverCa, Buffer.from(keys.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string), Buffer.from(toPem(Buffer.from(device.certificate, 'base64')))),
+    grpc.credentials.createSsl(
+      serverCa,
+      Buffer.from(keys.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string),
+      Buffer.from(toPem(Buffer.from(device.certificate, 'base64'))),
+    ),
   );
   const metadata = () => {
     const md = new grpc.Metadata();
@@ -128,7 +143,11 @@ describe('TransferService over gRPC with a session', () => {
 
     const { institutions } = await app.call(app.client.listTargetInstitutions, {});
     expect(institutions).toHaveLength(30);
-    expect(institutions[0]).toEqual({ code: OWN_INSTITUTION_CODE, name: 'KFRM뱅크', iconUrl: `https://icons.test/i/${OWN_INSTITUTION_CODE}.png` });
+    expect(institutions[0]).toEqual({
+      code: OWN_INSTITUTION_CODE,
+      name: 'KFRM뱅크',
+      iconUrl: `https://icons.test/i/${OWN_INSTITUTION_CODE}.png`,
+    });
     expect(institutions).toContainEqual({ code: '088', name: '신한은행', iconUrl: 'https://icons.test/i/088.png' });
 
     expect(await app.call(app.client.getSourceAccountInfo, { accountNumber: a.accountNumber })).toEqual({
@@ -136,12 +155,17 @@ describe('TransferService over gRPC with a session', () => {
       accountName: '입출금통장',
       balance: krw(100_000n),
     });
-    expect(await app.call(app.client.getTargetAccountInfo, { accountNumber: b.accountNumber, institutionCode: OWN_INSTITUTION_CODE })).toEqual({
+    expect(
+      await app.call(app.client.getTargetAccountInfo, { accountNumber: b.accountNumber, institutionCode: OWN_INSTITUTION_CODE }),
+    ).toEqual({
       accountNumber: b.accountNumber,
       accountName: '김*수',
     });
 
-    const execute = await preCheckAndSign(app, { ...preCheck(a.accountNumber, b.accountNumber, krw(25_000n)), recipientVisibleMessage: '회비' });
+    const execute = await preCheckAndSign(app, {
+      ...preCheck(a.accountNumber, b.accountNumber, krw(25_000n)),
+      recipientVisibleMessage: '회비',
+    });
     expect(await app.call(app.client.execute, execute)).toEqual({ success: true });
     // The app did not hear the answer and retries: same answer, no more money moved.
     expect(await app.call(app.client.execute, execute)).toEqual({ success: true });
@@ -164,10 +188,22 @@ describe('TransferService over gRPC with a session', () => {
       const err = await failure(app.call(app.client.getPreCheck, request));
       return [err.code, apiErrorCode(err, GetPreCheckApiError)];
     };
-    expect(await preCheckError(preCheck(a.accountNumber, b.accountNumber, krw(10_001n)))).toEqual([grpc.status.FAILED_PRECONDITION, GetPreCheckApiError_ErrorCode.INSUFFICIENT_BALANCE]);
-    expect(await preCheckError(preCheck(a.accountNumber, '3333-00000000000', krw(1n)))).toEqual([grpc.status.INVALID_ARGUMENT, GetPreCheckApiError_ErrorCode.INVALID_TARGET_ACCOUNT]);
-    expect(await preCheckError(preCheck(a.accountNumber, '110-234-567890', krw(1n), '998'))).toEqual([grpc.status.INVALID_ARGUMENT, GetPreCheckApiError_ErrorCode.INVALID_TARGET_INSTITUTION]);
-    expect(await preCheckError(preCheck(b.accountNumber, a.accountNumber, krw(1n)))).toEqual([grpc.status.INVALID_ARGUMENT, GetPreCheckApiError_ErrorCode.INVALID_SOURCE_ACCOUNT]);
+    expect(await preCheckError(preCheck(a.accountNumber, b.accountNumber, krw(10_001n)))).toEqual([
+      grpc.status.FAILED_PRECONDITION,
+      GetPreCheckApiError_ErrorCode.INSUFFICIENT_BALANCE,
+    ]);
+    expect(await preCheckError(preCheck(a.accountNumber, '3333-00000000000', krw(1n)))).toEqual([
+      grpc.status.INVALID_ARGUMENT,
+      GetPreCheckApiError_ErrorCode.INVALID_TARGET_ACCOUNT,
+    ]);
+    expect(await preCheckError(preCheck(a.accountNumber, '110-234-567890', krw(1n), '998'))).toEqual([
+      grpc.status.INVALID_ARGUMENT,
+      GetPreCheckApiError_ErrorCode.INVALID_TARGET_INSTITUTION,
+    ]);
+    expect(await preCheckError(preCheck(b.accountNumber, a.accountNumber, krw(1n)))).toEqual([
+      grpc.status.INVALID_ARGUMENT,
+      GetPreCheckApiError_ErrorCode.INVALID_SOURCE_ACCOUNT,
+    ]);
 
     // Amounts that are not a positive whole KRW amount within int64.
     for (const amount of [krw(0n), krw(-5n), krw(1n, 50n), { ...krw(1n), currencyCode: CurrencyCode.USD }, undefined]) {
@@ -179,13 +215,24 @@ describe('TransferService over gRPC with a session', () => {
       const err = await failure(app.call(app.client.getTargetAccountInfo, { institutionCode, accountNumber }));
       return [err.code, apiErrorCode(err, GetTargetAccountInfoApiError)];
     };
-    expect(await targetError('088', '110-234-560000')).toEqual([grpc.status.NOT_FOUND, GetTargetAccountInfoApiError_ErrorCode.NOT_VALID_ACCOUNT]);
-    expect(await targetError('088', '999-234-567890')).toEqual([grpc.status.FAILED_PRECONDITION, GetTargetAccountInfoApiError_ErrorCode.BLOCKED_ACCOUNT]);
-    expect(await targetError(OWN_INSTITUTION_CODE, '3333-00000000000')).toEqual([grpc.status.NOT_FOUND, GetTargetAccountInfoApiError_ErrorCode.NOT_VALID_ACCOUNT]);
+    expect(await targetError('088', '110-234-560000')).toEqual([
+      grpc.status.NOT_FOUND,
+      GetTargetAccountInfoApiError_ErrorCode.NOT_VALID_ACCOUNT,
+    ]);
+    expect(await targetError('088', '999-234-567890')).toEqual([
+      grpc.status.FAILED_PRECONDITION,
+      GetTargetAccountInfoApiError_ErrorCode.BLOCKED_ACCOUNT,
+    ]);
+    expect(await targetError(OWN_INSTITUTION_CODE, '3333-00000000000')).toEqual([
+      grpc.status.NOT_FOUND,
+      GetTargetAccountInfoApiError_ErrorCode.NOT_VALID_ACCOUNT,
+    ]);
 
     // Execute: an altered amount is refused as a failed signature verification.
     const execute = await preCheckAndSign(app, preCheck(a.accountNumber, b.accountNumber, krw(6_000n)));
-    const altered = await failure(app.call(app.client.execute, { ...execute, signatureInfo: { ...execute.signatureInfo!, amount: krw(60_000n) } }));
+    const altered = await failure(
+      app.call(app.client.execute, { ...execute, signatureInfo: { ...execute.signatureInfo!, amount: krw(60_000n) } }),
+    );
     expect(altered.code).toBe(grpc.status.PERMISSION_DENIED);
     expect(apiErrorCode(altered, CommonApiError)).toBe(CommonApiError_ErrorCode.DIGITAL_SIGNATURE_VERIFICATION_FAILED);
 
@@ -193,7 +240,10 @@ describe('TransferService over gRPC with a session', () => {
     const other = await preCheckAndSign(app, preCheck(a.accountNumber, b.accountNumber, krw(5_000n)));
     await app.call(app.client.execute, other);
     const poor = await failure(app.call(app.client.execute, execute));
-    expect([poor.code, apiErrorCode(poor, ExecuteApiError)]).toEqual([grpc.status.FAILED_PRECONDITION, ExecuteApiError_ErrorCode.INSUFFICIENT_BALANCE]);
+    expect([poor.code, apiErrorCode(poor, ExecuteApiError)]).toEqual([
+      grpc.status.FAILED_PRECONDITION,
+      ExecuteApiError_ErrorCode.INSUFFICIENT_BALANCE,
+    ]);
     expect(await h.balance(A, a.accountNumber)).toBe(5_000n);
 
     // No session: nothing at all.
@@ -215,22 +265,48 @@ describe('TransferService over gRPC with a session', () => {
       () => app.call(app.client.getPreCheck, { ...preCheck('', '', undefined as never), amount: undefined }),
       () => app.call(app.client.getPreCheck, preCheck(a.accountNumber, huge, krw(1n))),
       () => app.call(app.client.getPreCheck, preCheck(a.accountNumber, '3333-00000000000', krw(int64Max))),
-      () => app.call(app.client.getPreCheck, preCheck(a.accountNumber, '3333-00000000000', { currencyCode: 99 as CurrencyCode, majorAmount: 1n, minorAmount: 0n })),
-      () => app.call(app.client.execute, { recipientVisibleMessage: '', selfVisibleMessage: '', authenticationProcessId: '', signatureInfo: undefined }),
-      () => app.call(app.client.execute, {
-        recipientVisibleMessage: '',
-        selfVisibleMessage: '',
-        authenticationProcessId: huge,
-        signatureInfo: { signedData: huge, sourceAccountNumber: huge, targetAccountNumber: '', targetInstitutionCode: '', amount: krw(-int64Max) },
-      }),
+      () =>
+        app.call(
+          app.client.getPreCheck,
+          preCheck(a.accountNumber, '3333-00000000000', { currencyCode: 99 as CurrencyCode, majorAmount: 1n, minorAmount: 0n }),
+        ),
+      () =>
+        app.call(app.client.execute, {
+          recipientVisibleMessage: '',
+          selfVisibleMessage: '',
+          authenticationProcessId: '',
+          signatureInfo: undefined,
+        }),
+      () =>
+        app.call(app.client.execute, {
+          recipientVisibleMessage: '',
+          selfVisibleMessage: '',
+          authenticationProcessId: huge,
+          signatureInfo: {
+            signedData: huge,
+            sourceAccountNumber: huge,
+            targetAccountNumber: '',
+            targetInstitutionCode: '',
+            amount: krw(-int64Max),
+          },
+        }),
     ];
     for (const start of calls) {
       const err = await failure(start());
-      expect([grpc.status.INVALID_ARGUMENT, grpc.status.NOT_FOUND, grpc.status.FAILED_PRECONDITION, grpc.status.PERMISSION_DENIED, grpc.status.RESOURCE_EXHAUSTED]).toContain(err.code);
+      expect([
+        grpc.status.INVALID_ARGUMENT,
+        grpc.status.NOT_FOUND,
+        grpc.status.FAILED_PRECONDITION,
+        grpc.status.PERMISSION_DENIED,
+        grpc.status.RESOURCE_EXHAUSTED,
+      ]).toContain(err.code);
     }
 
     const b = await h.openAccount(B, 0n);
-    const execute = await preCheckAndSign(app, { ...preCheck(a.accountNumber, b.accountNumber, krw(1_000n)), recipientVisibleMessage: '비밀메모-7731' });
+    const execute = await preCheckAndSign(app, {
+      ...preCheck(a.accountNumber, b.accountNumber, krw(1_000n)),
+      recipientVisibleMessage: '비밀메모-7731',
+    });
     await app.call(app.client.execute, execute);
     const logs = h.logs.text();
     expect(logs).toContain('transfer succeeded');
@@ -248,7 +324,11 @@ describe('TransferService over gRPC with a session', () => {
     const seen = await failure(appB.call(appB.client.getSourceAccountInfo, { accountNumber: a.accountNumber }));
     const missing = await failure(appB.call(appB.client.getSourceAccountInfo, { accountNumber: '3333-00000000000' }));
     // Someone else's account answers exactly like one that does not exist.
-    expect([seen.code, apiErrorCode(seen, GetPreCheckApiError), seen.details]).toEqual([missing.code, apiErrorCode(missing, GetPreCheckApiError), missing.details]);
+    expect([seen.code, apiErrorCode(seen, GetPreCheckApiError), seen.details]).toEqual([
+      missing.code,
+      apiErrorCode(missing, GetPreCheckApiError),
+      missing.details,
+    ]);
     expect(apiErrorCode(seen, GetPreCheckApiError)).toBe(GetPreCheckApiError_ErrorCode.INVALID_SOURCE_ACCOUNT);
 
     const usesA = await failure(appB.call(appB.client.getPreCheck, preCheck(a.accountNumber, b.accountNumber, krw(1_000n))));
@@ -257,7 +337,10 @@ describe('TransferService over gRPC with a session', () => {
     // B presents A's pre-checked, signed transfer: refused, and A can still execute it.
     const executeA = await preCheckAndSign(appA, preCheck(a.accountNumber, b.accountNumber, krw(1_000n)));
     const stolen = await failure(appB.call(appB.client.execute, executeA));
-    expect([stolen.code, apiErrorCode(stolen, CommonApiError)]).toEqual([grpc.status.PERMISSION_DENIED, CommonApiError_ErrorCode.DIGITAL_SIGNATURE_VERIFICATION_FAILED]);
+    expect([stolen.code, apiErrorCode(stolen, CommonApiError)]).toEqual([
+      grpc.status.PERMISSION_DENIED,
+      CommonApiError_ErrorCode.DIGITAL_SIGNATURE_VERIFICATION_FAILED,
+    ]);
     // B signs A's transfer with B's own key: still A's transfer, still refused.
     const resigned = { ...executeA, signatureInfo: { ...executeA.signatureInfo!, signedData: fakeSign(B, 'anything') } };
     expect((await failure(appB.call(appB.client.execute, resigned))).code).toBe(grpc.status.PERMISSION_DENIED);

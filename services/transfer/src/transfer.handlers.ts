@@ -22,7 +22,13 @@ function sessionUser(ctx: CallContext): string {
 }
 
 const wireCurrency = (v: MonetaryValue | undefined) =>
-  v === undefined ? undefined : { currencyCode: v.currencyCode === CurrencyCode.KRW ? ('KRW' as const) : ('OTHER' as const), majorAmount: v.majorAmount, minorAmount: v.minorAmount };
+  v === undefined
+    ? undefined
+    : {
+        currencyCode: v.currencyCode === CurrencyCode.KRW ? ('KRW' as const) : ('OTHER' as const),
+        majorAmount: v.majorAmount,
+        minorAmount: v.minorAmount,
+      };
 
 const krw = (amount: bigint): MonetaryValue => ({ currencyCode: CurrencyCode.KRW, majorAmount: amount, minorAmount: 0n });
 
@@ -39,7 +45,13 @@ export function transferHandlers(transfers: Transfers, options: { iconBaseUrl: s
       },
       async listLatestTargets(_request, ctx) {
         const targets = await transfers.listLatestTargets(sessionUser(ctx));
-        return { targets: targets.map((t) => ({ accountNumber: t.accountNumber, accountName: t.holderName, institution: institution(t.institution) })) };
+        return {
+          targets: targets.map((t) => ({
+            accountNumber: t.accountNumber,
+            accountName: t.holderName,
+            institution: institution(t.institution),
+          })),
+        };
       },
       async listTargetInstitutions() {
         return { institutions: transfers.listInstitutions().map(institution) };

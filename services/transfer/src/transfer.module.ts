@@ -45,7 +45,8 @@ export function createTransferModule(options: TransferModuleOptions = {}): Servi
     create({ db, logger, config: runtime, internalClients }) {
       const config = readTransferConfig(options.env);
       // There is no interbank network adapter yet: a production start says so loudly.
-      if (!options.interbank && runtime.mode === 'real') logger.warn('transfers to other institutions use the interbank sandbox (no network adapter configured)');
+      if (!options.interbank && runtime.mode === 'real')
+        logger.warn('transfers to other institutions use the interbank sandbox (no network adapter configured)');
       const transfers = createTransfers({
         db: db.kysely<TransferDatabase>(TRANSFER_SCHEMA),
         ledger: grpcLedger(() => internalClients.get(LedgerServiceClient)),

@@ -109,7 +109,12 @@ export async function markFailed(db: TransferDb, id: string, owner: string, code
 
 /** Releases the lease after an outcome-unknown call, so the next Execute can drive at once. */
 export async function releaseLease(db: TransferDb, id: string, owner: string): Promise<void> {
-  await db.updateTable('transfers').set({ lease_owner: null, lease_until: null }).where('id', '=', id).where('lease_owner', '=', owner).execute();
+  await db
+    .updateTable('transfers')
+    .set({ lease_owner: null, lease_until: null })
+    .where('id', '=', id)
+    .where('lease_owner', '=', owner)
+    .execute();
 }
 
 /** What the user has moved out of the account since `since` (EXECUTING or SUCCEEDED transfers). */
@@ -145,7 +150,11 @@ export async function listRecentTargets(db: TransferDb, userId: string, limit: n
     .orderBy('target_account_number')
     .limit(limit)
     .execute();
-  return rows.map((r) => ({ institutionCode: r.target_institution_code, accountNumber: r.target_account_number, holderName: r.holder_name }));
+  return rows.map((r) => ({
+    institutionCode: r.target_institution_code,
+    accountNumber: r.target_account_number,
+    holderName: r.holder_name,
+  }));
 }
 
 /** Removes PENDING transfers created before `cutoff` (their process has long expired); how many. */

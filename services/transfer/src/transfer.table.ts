@@ -54,4 +54,3 @@ export interface TransferTable {
 export interface TransferDatabase {
   transfers: TransferTable;
 }
-

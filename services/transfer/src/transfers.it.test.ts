@@ -5,7 +5,12 @@ import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DomainError } from '@kfrm/errors';
 import { createLogger } from '@kfrm/logging';
-import { LedgerServiceClient, OutboxEventKind, OutboxEventType, type PostTransferResponse } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
+import {
+  LedgerServiceClient,
+  OutboxEventKind,
+  OutboxEventType,
+  type PostTransferResponse,
+} from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
 import { CurrencyCode } from '@kfrm/proto/gen/kfrm/api/common/common';
 import { ExecuteApiError, ExecuteApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/api/transfer/transfer';
 import { UserServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user';
@@ -102,7 +107,10 @@ describe('transfers on the real ledger', () => {
     const t = transfers();
     const a = await h.openAccount(A, 100_000n);
     const b = await h.openAccount(B, 0n);
-    const { request, processId } = await prepare(t, A, { ...internal(a.accountNumber, b.accountNumber, 30_000n), recipientVisibleMessage: '점심값' });
+    const { request, processId } = await prepare(t, A, {
+      ...internal(a.accountNumber, b.accountNumber, 30_000n),
+      recipientVisibleMessage: '점심값',
+    });
     expect(JSON.parse((await findTransferByProcess(db, processId))!.process_context)).toMatchObject({ amount: { major_amount: '30000' } });
     const before = await h.events();
 
@@ -116,9 +124,19 @@ describe('transfers on the real ledger', () => {
     const added = (await h.events()).slice(before.length);
     // One entry, one event for the sender and one for the recipient: facts, no sentences.
     expect(added.map((e) => e.userId).sort()).toEqual([A, B]);
-    const sent = { kind: 'OUTBOX_EVENT_KIND_TRANSFER_OUT', amount: 30_000n, counterpartyName: row.target_holder_name, memo: row.debit_memo };
+    const sent = {
+      kind: 'OUTBOX_EVENT_KIND_TRANSFER_OUT',
+      amount: 30_000n,
+      counterpartyName: row.target_holder_name,
+      memo: row.debit_memo,
+    };
     expect(added.find((e) => e.userId === A)).toMatchObject(sent);
-    expect(added.find((e) => e.userId === B)).toMatchObject({ kind: 'OUTBOX_EVENT_KIND_TRANSFER_IN', amount: 30_000n, counterpartyName: '', memo: '점심값' });
+    expect(added.find((e) => e.userId === B)).toMatchObject({
+      kind: 'OUTBOX_EVENT_KIND_TRANSFER_IN',
+      amount: 30_000n,
+      counterpartyName: '',
+      memo: '점심값',
+    });
     expect(new Set(added.map((e) => e.entryId.toString()))).toEqual(new Set([row.entry_id]));
     expect(h.users.processes.get(processId)!.consumed).toBe(true);
   });
@@ -127,7 +145,10 @@ describe('transfers on the real ledger', () => {
     const t = transfers();
     const a = await h.openAccount(A, 10_000n);
     const b = await h.openAccount(B, 0n);
-    const { request, processId } = await prepare(t, A, { ...internal(a.accountNumber, b.accountNumber, 4_000n), recipientVisibleMessage: '월세' });
+    const { request, processId } = await prepare(t, A, {
+      ...internal(a.accountNumber, b.accountNumber, 4_000n),
+      recipientVisibleMessage: '월세',
+    });
     const row = (await findTransferByProcess(db, processId))!;
     // The posting an earlier version made under the transfer's id (sentences in its events, a
     // memo worded otherwise), whose answer was lost before the transfer was marked done.
@@ -185,14 +206,31 @@ describe('transfers on the real ledger', () => {
 
     // signature_info says another amount or target than the pre-checked transfer.
     expect(await codeOf(t.execute(A, { ...first.request, signature: { ...first.signature, amountMinor: 2_001n } }))).toBe(refused);
-    expect(await codeOf(t.execute(A, { ...first.request, signature: { ...first.signature, targetAccountNumber: other.accountNumber } }))).toBe(refused);
+    expect(
+      await codeOf(t.execute(A, { ...first.request, signature: { ...first.signature, targetAccountNumber: other.accountNumber } })),
+    ).toBe(refused);
     expect(await codeOf(t.execute(A, { ...first.request, signature: { ...first.signature, targetInstitutionCode: '088' } }))).toBe(refused);
     expect(await codeOf(t.execute(A, { ...first.request, signature: { ...first.signature, amountMinor: undefined } }))).toBe(refused);
     // The terms match but the signature is over other bytes (a larger amount).
-    const altered = signedContent(first.processId, { sourceAccountNumber: a.accountNumber, targetInstitutionCode: OWN_INSTITUTION_CODE, targetAccountNumber: b.accountNumber, currency: 'KRW', amountMinor: 20_000n });
-    expect(await codeOf(t.execute(A, { ...first.request, signature: { ...first.signature, signedData: fakeSign(A, altered) } }))).toBe(refused);
+    const altered = signedContent(first.processId, {
+      sourceAccountNumber: a.accountNumber,
+      targetInstitutionCode: OWN_INSTITUTION_CODE,
+      targetAccountNumber: b.accountNumber,
+      currency: 'KRW',
+      amountMinor: 20_000n,
+    });
+    expect(await codeOf(t.execute(A, { ...first.request, signature: { ...first.signature, signedData: fakeSign(A, altered) } }))).toBe(
+      refused,
+    );
     // Signed by someone else's key.
-    expect(await codeOf(t.execute(A, { ...first.request, signature: { ...first.signature, signedData: fakeSign(B, (await findTransferByProcess(db, first.processId))!.signed_content) } }))).toBe(refused);
+    expect(
+      await codeOf(
+        t.execute(A, {
+          ...first.request,
+          signature: { ...first.signature, signedData: fakeSign(B, (await findTransferByProcess(db, first.processId))!.signed_content) },
+        }),
+      ),
+    ).toBe(refused);
     // B presents A's process and A's valid signature.
     expect(await codeOf(t.execute(B, first.request))).toBe(refused);
     // Unknown process, no signature.
@@ -250,7 +288,7 @@ describe('transfers on the real ledger', () => {
       seed = (seed + 0x6d2b79f5) | 0;
       let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
       x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-      return (((x ^ (x >>> 14)) >>> 0) % n);
+      return ((x ^ (x >>> 14)) >>> 0) % n;
     };
     // One in four ledger answers is lost after the ledger committed.
     const lossy: LedgerPort = {
@@ -324,19 +362,48 @@ describe('transfers on the real ledger', () => {
       {
         name: 'before consuming',
         deps: (armed) => ({
-          users: { ...realUsers, async consumeTransferProcess(i) { if (armed.on) { armed.on = false; throw crash(); } return realUsers.consumeTransferProcess(i); } },
+          users: {
+            ...realUsers,
+            async consumeTransferProcess(i) {
+              if (armed.on) {
+                armed.on = false;
+                throw crash();
+              }
+              return realUsers.consumeTransferProcess(i);
+            },
+          },
         }),
       },
       {
         name: 'after consuming, before posting',
         deps: (armed) => ({
-          users: { ...realUsers, async consumeTransferProcess(i) { const r = await realUsers.consumeTransferProcess(i); if (armed.on) { armed.on = false; throw crash(); } return r; } },
+          users: {
+            ...realUsers,
+            async consumeTransferProcess(i) {
+              const r = await realUsers.consumeTransferProcess(i);
+              if (armed.on) {
+                armed.on = false;
+                throw crash();
+              }
+              return r;
+            },
+          },
         }),
       },
       {
         name: 'after posting, before recording',
         deps: (armed) => ({
-          ledger: { ...realLedger, async postTransfer(i) { const r = await realLedger.postTransfer(i); if (armed.on) { armed.on = false; throw crash(); } return r; } },
+          ledger: {
+            ...realLedger,
+            async postTransfer(i) {
+              const r = await realLedger.postTransfer(i);
+              if (armed.on) {
+                armed.on = false;
+                throw crash();
+              }
+              return r;
+            },
+          },
         }),
       },
     ];
@@ -347,7 +414,11 @@ describe('transfers on the real ledger', () => {
       const { request, processId } = await prepare(dying, A, internal(a.accountNumber, b.accountNumber, 1_000n + BigInt(i)));
       expect(await codeOf(dying.execute(A, request)), scenario.name).toBe('Error');
       // A killed process does not release its lease: emulate that, then restart later than the lease.
-      await db.updateTable('transfers').set({ lease_owner: 'dead', lease_until: new Date(Date.now() + 30_000) }).where('process_id', '=', processId).execute();
+      await db
+        .updateTable('transfers')
+        .set({ lease_owner: 'dead', lease_until: new Date(Date.now() + 30_000) })
+        .where('process_id', '=', processId)
+        .execute();
       const tooEarly = transfers({ maxWaits: 2 });
       expect(await codeOf(tooEarly.execute(A, request)), scenario.name).toBe(TransactionConflictError.name);
       const restarted = transfers({ now: () => new Date(Date.now() + 31_000) });
@@ -380,7 +451,10 @@ describe('transfers on the real ledger', () => {
     const { request, processId } = await prepare(t, A, internal(a.accountNumber, b.accountNumber, 4_000n));
     expect(await codeOf(t.execute(A, request))).toBe('UpstreamUnavailableError');
 
-    const err = await t.execute(A, request).then(() => undefined, (e: unknown) => e);
+    const err = await t.execute(A, request).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     const execute = transferHandlers(t, { iconBaseUrl: 'https://icons.test/i' }).policies.execute;
     const mapped = mapError(err, execute.errors);
     expect(mapped.unexpected).toBe(false);
@@ -425,7 +499,12 @@ describe('transfers on the real ledger', () => {
     const drain = await prepare(t, A, internal(a.accountNumber, b.accountNumber, 4_000n));
     await t.execute(A, drain.request);
     expect(await codeOf(t.execute(A, request))).toBe('INSUFFICIENT_BALANCE');
-    const topUp = { idempotencyKey: `top-up-${a.accountNumber}`, accountNumber: a.accountNumber, amount: { currencyCode: CurrencyCode.KRW, majorAmount: 10_000n, minorAmount: 0n }, memo: 'top up' };
+    const topUp = {
+      idempotencyKey: `top-up-${a.accountNumber}`,
+      accountNumber: a.accountNumber,
+      amount: { currencyCode: CurrencyCode.KRW, majorAmount: 10_000n, minorAmount: 0n },
+      memo: 'top up',
+    };
     await call((cb) => h.ledger.deposit(topUp, cb));
     expect(await codeOf(t.execute(A, request))).toBe('INSUFFICIENT_BALANCE');
     const row = (await findTransferByProcess(db, processId))!;
@@ -461,10 +540,18 @@ describe('transfers on the real ledger', () => {
     expect(await codeOf(t.preCheck(A, internal('3333-00000000000', b.accountNumber, 1n)))).toBe('INVALID_SOURCE_ACCOUNT');
     expect(await codeOf(t.preCheck(A, internal(a.accountNumber, a.accountNumber, 1n)))).toBe('INVALID_TARGET_ACCOUNT');
     expect(await codeOf(t.preCheck(A, internal(a.accountNumber, '3333-00000000000', 1n)))).toBe('INVALID_TARGET_ACCOUNT');
-    expect(await codeOf(t.preCheck(A, { ...internal(a.accountNumber, '110-234-567890', 1n), targetInstitutionCode: '999' }))).toBe('INVALID_TARGET_INSTITUTION');
-    expect(await codeOf(t.preCheck(A, { ...internal(a.accountNumber, '110-234-560000', 1n), targetInstitutionCode: '088' }))).toBe('INVALID_TARGET_ACCOUNT');
-    expect(await codeOf(t.preCheck(A, { ...internal(a.accountNumber, '999-234-567890', 1n), targetInstitutionCode: '088' }))).toBe('INVALID_TARGET_ACCOUNT');
-    expect(await codeOf(t.preCheck(A, { ...internal(a.accountNumber, b.accountNumber, 1n), recipientVisibleMessage: 'x'.repeat(51) }))).toBe('InvalidArgumentError');
+    expect(await codeOf(t.preCheck(A, { ...internal(a.accountNumber, '110-234-567890', 1n), targetInstitutionCode: '999' }))).toBe(
+      'INVALID_TARGET_INSTITUTION',
+    );
+    expect(await codeOf(t.preCheck(A, { ...internal(a.accountNumber, '110-234-560000', 1n), targetInstitutionCode: '088' }))).toBe(
+      'INVALID_TARGET_ACCOUNT',
+    );
+    expect(await codeOf(t.preCheck(A, { ...internal(a.accountNumber, '999-234-567890', 1n), targetInstitutionCode: '088' }))).toBe(
+      'INVALID_TARGET_ACCOUNT',
+    );
+    expect(
+      await codeOf(t.preCheck(A, { ...internal(a.accountNumber, b.accountNumber, 1n), recipientVisibleMessage: 'x'.repeat(51) })),
+    ).toBe('InvalidArgumentError');
     // Daily limit: 50,000 sent today, so 20,001 more is over 70,000; 20,000 fits.
     const sent = await prepare(t, A, internal(a.accountNumber, aOther.accountNumber, 50_000n));
     await t.execute(A, sent.request);
@@ -492,8 +579,14 @@ describe('transfers on the real ledger', () => {
     const t = transfers();
     const a = await h.openAccount(C, 10_000n);
     const b = await h.openAccount(B, 0n);
-    expect(await t.getTargetAccountInfo(OWN_INSTITUTION_CODE, b.accountNumber)).toEqual({ accountNumber: b.accountNumber, holderName: '김*수' });
-    expect(await t.getTargetAccountInfo(OWN_INSTITUTION_CODE, a.accountNumber)).toEqual({ accountNumber: a.accountNumber, holderName: '남**수' });
+    expect(await t.getTargetAccountInfo(OWN_INSTITUTION_CODE, b.accountNumber)).toEqual({
+      accountNumber: b.accountNumber,
+      holderName: '김*수',
+    });
+    expect(await t.getTargetAccountInfo(OWN_INSTITUTION_CODE, a.accountNumber)).toEqual({
+      accountNumber: a.accountNumber,
+      holderName: '남**수',
+    });
     expect(await codeOf(t.getTargetAccountInfo(OWN_INSTITUTION_CODE, '3333-00000000000'))).toBe('NOT_VALID_ACCOUNT');
     expect(await codeOf(t.getTargetAccountInfo('088', '999-234-567890'))).toBe('BLOCKED_ACCOUNT');
     expect(await codeOf(t.getTargetAccountInfo('088', '110-234-560000'))).toBe('NOT_VALID_ACCOUNT');

@@ -16,7 +16,14 @@ import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConcurrentUpdateError, DomainError, failWith, InvalidArgumentError, UpstreamRefusal } from '@kfrm/errors';
 import type { Logger } from '@kfrm/logging';
-import { isWellFormedAccountNumber, isWellFormedInstitutionCode, maskName, processContext, signedContent, type TransferTerms } from './canonical';
+import {
+  isWellFormedAccountNumber,
+  isWellFormedInstitutionCode,
+  maskName,
+  processContext,
+  signedContent,
+  type TransferTerms,
+} from './canonical';
 import { findInstitution, INSTITUTIONS, OWN_INSTITUTION_CODE, type InstitutionEntry } from './institutions';
 import type { InterbankDirectory } from './interbank-directory';
 import {
@@ -288,9 +295,11 @@ export function createTransfers(deps: TransferDeps) {
 
     /** The target's holder, masked (홍*동): our accounts through the ledger, others through the interbank directory. */
     async getTargetAccountInfo(institutionCode: string, accountNumber: string): Promise<{ accountNumber: string; holderName: string }> {
-      if (!isWellFormedInstitutionCode(institutionCode) || !findInstitution(institutionCode)) throw targetFailed('NOT_VALID_ACCOUNT', 'the account is not valid');
+      if (!isWellFormedInstitutionCode(institutionCode) || !findInstitution(institutionCode))
+        throw targetFailed('NOT_VALID_ACCOUNT', 'the account is not valid');
       const target = await resolveTarget(institutionCode, accountNumber);
-      if (!target.ok) throw targetFailed(target.code, target.code === 'BLOCKED_ACCOUNT' ? 'the account is blocked' : 'the account is not valid');
+      if (!target.ok)
+        throw targetFailed(target.code, target.code === 'BLOCKED_ACCOUNT' ? 'the account is blocked' : 'the account is not valid');
       return { accountNumber, holderName: target.holderName };
     },
 
@@ -314,12 +323,15 @@ export function createTransfers(deps: TransferDeps) {
       ] as const) {
         if (Array.from(memo).length > MAX_MEMO_CHARS) throw new InvalidArgumentError(`${name} is longer than ${MAX_MEMO_CHARS} characters`);
       }
-      if (!isWellFormedAccountNumber(input.sourceAccountNumber)) throw preCheckFailed('INVALID_SOURCE_ACCOUNT', 'the source account is not valid');
-      if (!findInstitution(input.targetInstitutionCode)) throw preCheckFailed('INVALID_TARGET_INSTITUTION', 'the target institution is not valid');
+      if (!isWellFormedAccountNumber(input.sourceAccountNumber))
+        throw preCheckFailed('INVALID_SOURCE_ACCOUNT', 'the source account is not valid');
+      if (!findInstitution(input.targetInstitutionCode))
+        throw preCheckFailed('INVALID_TARGET_INSTITUTION', 'the target institution is not valid');
       const source = await ledger.getAccountForOwner(userId, input.sourceAccountNumber);
       if (!source || source.currency !== 'KRW') throw preCheckFailed('INVALID_SOURCE_ACCOUNT', 'the source account is not valid');
       const internal = input.targetInstitutionCode === OWN_INSTITUTION_CODE;
-      if (internal && input.targetAccountNumber === input.sourceAccountNumber) throw preCheckFailed('INVALID_TARGET_ACCOUNT', 'the target account is not valid');
+      if (internal && input.targetAccountNumber === input.sourceAccountNumber)
+        throw preCheckFailed('INVALID_TARGET_ACCOUNT', 'the target account is not valid');
       const target = await resolveTarget(input.targetInstitutionCode, input.targetAccountNumber);
       if (!target.ok) throw preCheckFailed('INVALID_TARGET_ACCOUNT', 'the target account is not valid');
 
@@ -332,7 +344,8 @@ export function createTransfers(deps: TransferDeps) {
       if (source.limitPerDayMinor !== null) {
         // What this service has sent today; the ledger enforces the limit exactly at posting.
         const sentToday = await sumCommittedSince(db, userId, source.accountNumber, startOfBusinessDay(now));
-        if (sentToday + amount > source.limitPerDayMinor) throw preCheckFailed('INSUFFICIENT_BALANCE', 'the amount is over the daily limit');
+        if (sentToday + amount > source.limitPerDayMinor)
+          throw preCheckFailed('INSUFFICIENT_BALANCE', 'the amount is over the daily limit');
       }
 
       const senderName = input.recipientVisibleMessage.trim() === '' ? ((await users.findUserName(userId)) ?? '') : '';
@@ -359,7 +372,16 @@ export function createTransfers(deps: TransferDeps) {
         signedContent: signedContent(process.processId, terms),
         createdAt: now,
       });
-      logger.info({ transfer_id: transferId, user_id: userId, source: tail(source.accountNumber), institution: terms.targetInstitutionCode, internal }, 'transfer pre-checked');
+      logger.info(
+        {
+          transfer_id: transferId,
+          user_id: userId,
+          source: tail(source.accountNumber),
+          institution: terms.targetInstitutionCode,
+          internal,
+        },
+        'transfer pre-checked',
+      );
       return { transferId, process };
     },
 
@@ -385,9 +407,17 @@ export function createTransfers(deps: TransferDeps) {
       const sha256 = createHash('sha256').update(sig.signedData).digest('hex');
 
       if (t.state === 'PENDING') {
-        const process = await users.getProcess({ processId: t.process_id, userId, signedData: sig.signedData, originData: t.signed_content });
+        const process = await users.getProcess({
+          processId: t.process_id,
+          userId,
+          signedData: sig.signedData,
+          originData: t.signed_content,
+        });
         if (!process || process.status !== 'DONE' || !process.verified) {
-          logger.info({ transfer_id: t.id, user_id: userId, status: process?.status, verified: process?.verified }, 'transfer not authorised');
+          logger.info(
+            { transfer_id: t.id, user_id: userId, status: process?.status, verified: process?.verified },
+            'transfer not authorised',
+          );
           throw notAuthorised();
         }
         if (await markExecuting(db, t.id, sha256, clock())) logger.info({ transfer_id: t.id, user_id: userId }, 'transfer authorised');

@@ -17,9 +17,18 @@ import {
   PostTransferApiError,
   PostTransferApiError_ErrorCode,
 } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
-import { AuthenticatedTransactionType, AuthenticationProcess, AuthenticationProcess_ProcessStatus, CurrencyCode } from '@kfrm/proto/gen/kfrm/api/common/common';
+import {
+  AuthenticatedTransactionType,
+  AuthenticationProcess,
+  AuthenticationProcess_ProcessStatus,
+  CurrencyCode,
+} from '@kfrm/proto/gen/kfrm/api/common/common';
 import { GetProcessApiError, GetProcessApiError_ErrorCode, UserServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user';
-import { ConsumeProcessApiError, ConsumeProcessApiError_ErrorCode, ProcessStepServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user_internal';
+import {
+  ConsumeProcessApiError,
+  ConsumeProcessApiError_ErrorCode,
+  ProcessStepServiceClient,
+} from '@kfrm/proto/gen/kfrm/api/user/user_internal';
 import { grpcStatusOf, unaryCall } from '@kfrm/runtime';
 import { apiErrorType } from '@kfrm/server-kit';
 
@@ -82,7 +91,12 @@ export interface UserPort {
   /** TRANSFER process for the context; its id and what the app needs to show. */
   createTransferProcess(userId: string, context: string): Promise<AuthenticationProcess>;
   /** undefined: no such process of this user (unknown, another user's, expired). */
-  getProcess(input: { processId: string; userId: string; signedData: string; originData: string }): Promise<{ status: ProcessStatus; verified: boolean } | undefined>;
+  getProcess(input: {
+    processId: string;
+    userId: string;
+    signedData: string;
+    originData: string;
+  }): Promise<{ status: ProcessStatus; verified: boolean } | undefined>;
   /** Marks the DONE process used; 'refused' when not DONE, already used, or another context; 'not-found' when gone. */
   consumeTransferProcess(input: { processId: string; userId: string; context: string }): Promise<'consumed' | 'refused' | 'not-found'>;
   /** The user's name; undefined when there is no such user. */
@@ -92,7 +106,8 @@ export interface UserPort {
 const unavailable = (what: string, cause: unknown) => new UpstreamUnavailableError(`${what} could not answer`, { cause });
 
 const currencyOf = (code: CurrencyCode | undefined): 'KRW' | 'OTHER' => (code === CurrencyCode.KRW ? 'KRW' : 'OTHER');
-const limitOf = (value: { majorAmount: bigint } | undefined): bigint | null => (!value || value.majorAmount === 0n ? null : value.majorAmount);
+const limitOf = (value: { majorAmount: bigint } | undefined): bigint | null =>
+  !value || value.majorAmount === 0n ? null : value.majorAmount;
 
 const errors = {
   getAccountForOwner: apiErrorType(GetAccountForOwnerApiError, GetAccountForOwnerApiError_ErrorCode),
@@ -109,7 +124,12 @@ export function grpcLedger(client: () => LedgerServiceClient, timeoutMs = 5_000)
   return {
     async getAccountForOwner(ownerUserId, accountNumber) {
       try {
-        const { account } = await unaryCall(client(), 'getAccountForOwner', { ownerUserId, accountNumber }, { errors: errors.getAccountForOwner, timeoutMs });
+        const { account } = await unaryCall(
+          client(),
+          'getAccountForOwner',
+          { ownerUserId, accountNumber },
+          { errors: errors.getAccountForOwner, timeoutMs },
+        );
         if (!account) return undefined;
         return {
           accountNumber: account.accountNumber,
@@ -150,7 +170,8 @@ export function grpcLedger(client: () => LedgerServiceClient, timeoutMs = 5_000)
             events: input.events.map((e) => ({
               userId: e.userId,
               type: OutboxEventType.OUTBOX_EVENT_TYPE_TRANSFER_SUCCEED,
-              kind: e.kind === 'TRANSFER_OUT' ? OutboxEventKind.OUTBOX_EVENT_KIND_TRANSFER_OUT : OutboxEventKind.OUTBOX_EVENT_KIND_TRANSFER_IN,
+              kind:
+                e.kind === 'TRANSFER_OUT' ? OutboxEventKind.OUTBOX_EVENT_KIND_TRANSFER_OUT : OutboxEventKind.OUTBOX_EVENT_KIND_TRANSFER_IN,
               counterpartyName: e.counterpartyName,
               title: '',
               content: '',
@@ -182,7 +203,12 @@ export function grpcUsers(users: () => UserServiceClient, steps: () => ProcessSt
     async createTransferProcess(userId, context) {
       let res;
       try {
-        res = await unaryCall(users(), 'createProcess', { userId: BigInt(userId), transactionType: AuthenticatedTransactionType.TRANSFER, transactionContext: context }, { timeoutMs });
+        res = await unaryCall(
+          users(),
+          'createProcess',
+          { userId: BigInt(userId), transactionType: AuthenticatedTransactionType.TRANSFER, transactionContext: context },
+          { timeoutMs },
+        );
       } catch (err) {
         if (err instanceof UpstreamUnavailableError) throw unavailable('the user service', err);
         // A refusal (no policy for this context) is a configuration bug, not an outage.
@@ -212,7 +238,12 @@ export function grpcUsers(users: () => UserServiceClient, steps: () => ProcessSt
         await unaryCall(
           steps(),
           'consumeProcess',
-          { processId: input.processId, userId: BigInt(input.userId), transactionType: AuthenticatedTransactionType.TRANSFER, transactionContext: input.context },
+          {
+            processId: input.processId,
+            userId: BigInt(input.userId),
+            transactionType: AuthenticatedTransactionType.TRANSFER,
+            transactionContext: input.context,
+          },
           { errors: errors.consumeProcess, timeoutMs },
         );
         return 'consumed';

@@ -16,7 +16,13 @@ describe('registerUser', () => {
   it('creates a CREATED user and returns a 256-bit token that is stored only as its hash', async () => {
     const identity = newIdentity();
     const { user, userToken } = await h.accounts.registerUser(identity);
-    expect(user).toMatchObject({ status: 'CREATED', userCi: identity.userCi, deviceId: identity.deviceId, kycStatus: 'NONE', customerId: null });
+    expect(user).toMatchObject({
+      status: 'CREATED',
+      userCi: identity.userCi,
+      deviceId: identity.deviceId,
+      kycStatus: 'NONE',
+      customerId: null,
+    });
     expect(userToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
     const row = await h.db.selectFrom('users').selectAll().where('id', '=', user.id.toString()).executeTakeFirstOrThrow();
     expect(row.user_token_hash).toBe(tokenHash(userToken));
@@ -27,7 +33,13 @@ describe('registerUser', () => {
   it('refuses an identity that an ACTIVATED or BLOCKED user holds', async () => {
     const { user } = await activatedUser(h);
     expect(await codeOf(h.accounts.registerUser(newIdentity({ userCi: user.userCi })))).toBe('ALREADY_REGISTERED_USER');
-    await h.accounts.updateUserStatus({ userId: user.id, expectedStatus: 'ACTIVATED', newStatus: 'BLOCKED', reason: 'test', unlock: false });
+    await h.accounts.updateUserStatus({
+      userId: user.id,
+      expectedStatus: 'ACTIVATED',
+      newStatus: 'BLOCKED',
+      reason: 'test',
+      unlock: false,
+    });
     expect(await codeOf(h.accounts.registerUser(newIdentity({ userCi: user.userCi })))).toBe('ALREADY_REGISTERED_USER');
   });
 
@@ -42,7 +54,13 @@ describe('registerUser', () => {
 
   it('lets a DEACTIVATED user register again', async () => {
     const { user } = await activatedUser(h);
-    await h.accounts.updateUserStatus({ userId: user.id, expectedStatus: 'ACTIVATED', newStatus: 'DEACTIVATED', reason: 'left', unlock: false });
+    await h.accounts.updateUserStatus({
+      userId: user.id,
+      expectedStatus: 'ACTIVATED',
+      newStatus: 'DEACTIVATED',
+      reason: 'left',
+      unlock: false,
+    });
     expect(await codeOf(h.accounts.registerUser(newIdentity({ userCi: user.userCi })))).toBe('ok');
   });
 
@@ -82,14 +100,22 @@ describe('updateUserStatus', () => {
     expect(await change('ACTIVATED', 'BLOCKED')).toBe('ok');
     expect(await change('BLOCKED', 'ACTIVATED')).toBe('USER_STATUS_CONFLICT'); // no unlock
     expect(await change('BLOCKED', 'ACTIVATED', true)).toBe('ok');
-    expect(await codeOf(h.accounts.updateUserStatus({ userId: 555_555n, expectedStatus: 'CREATED', newStatus: 'AGREED', reason: '', unlock: false }))).toBe('USER_NOT_FOUND');
+    expect(
+      await codeOf(
+        h.accounts.updateUserStatus({ userId: 555_555n, expectedStatus: 'CREATED', newStatus: 'AGREED', reason: '', unlock: false }),
+      ),
+    ).toBe('USER_NOT_FOUND');
   });
 
   it('of two concurrent changes from the same expected status, exactly one wins', async () => {
     const { user } = await activatedUser(h);
     const results = await Promise.all([
-      codeOf(h.accounts.updateUserStatus({ userId: user.id, expectedStatus: 'ACTIVATED', newStatus: 'BLOCKED', reason: 'a', unlock: false })),
-      codeOf(h.accounts.updateUserStatus({ userId: user.id, expectedStatus: 'ACTIVATED', newStatus: 'DEACTIVATED', reason: 'b', unlock: false })),
+      codeOf(
+        h.accounts.updateUserStatus({ userId: user.id, expectedStatus: 'ACTIVATED', newStatus: 'BLOCKED', reason: 'a', unlock: false }),
+      ),
+      codeOf(
+        h.accounts.updateUserStatus({ userId: user.id, expectedStatus: 'ACTIVATED', newStatus: 'DEACTIVATED', reason: 'b', unlock: false }),
+      ),
     ]);
     expect(results.sort()).toEqual(['USER_STATUS_CONFLICT', 'ok']);
   });
@@ -101,16 +127,20 @@ describe('updateUserStatus', () => {
 
     h.deviceServiceDown.value = true;
     try {
-      expect(await codeOf(h.accounts.updateUserStatus({ userId: user.id, expectedStatus: 'ACTIVATED', newStatus: 'BLOCKED', reason: 'pin', unlock: false }))).toMatch(
-        /^UpstreamUnavailableError/,
-      );
+      expect(
+        await codeOf(
+          h.accounts.updateUserStatus({ userId: user.id, expectedStatus: 'ACTIVATED', newStatus: 'BLOCKED', reason: 'pin', unlock: false }),
+        ),
+      ).toMatch(/^UpstreamUnavailableError/);
     } finally {
       h.deviceServiceDown.value = false;
     }
     // The block itself happened: the status and the sessions.
     expect((await h.accounts.findByUserId(user.id)).status).toBe('BLOCKED');
     expect(await codeOf(h.sessions.findBySessionToken(issued.sessionToken))).toBe('LOGIN_SESSION_EXPIRED');
-    expect(await codeOf(h.sessions.rotateSession({ refreshToken: issued.refreshToken, deviceId: user.deviceId! }))).toBe('INVALID_LOGIN_SESSION');
+    expect(await codeOf(h.sessions.rotateSession({ refreshToken: issued.refreshToken, deviceId: user.deviceId! }))).toBe(
+      'INVALID_LOGIN_SESSION',
+    );
     expect(h.revokedDevices.filter((r) => r.deviceId === user.deviceId)).toEqual([]);
 
     await h.accounts.updateUserStatus({ userId: user.id, expectedStatus: 'BLOCKED', newStatus: 'BLOCKED', reason: 'pin', unlock: false });
@@ -131,14 +161,17 @@ describe('updateCustomerInfo', () => {
 
   it('refuses a malformed or implausible resident id, another name, or a different resident id later', async () => {
     const { user } = await activatedUser(h);
-    const update = (residentId: string, name = user.userName) => codeOf(h.accounts.updateCustomerInfo({ userId: user.id, residentId, name }));
+    const update = (residentId: string, name = user.userName) =>
+      codeOf(h.accounts.updateCustomerInfo({ userId: user.id, residentId, name }));
     expect(await update('9001151234567')).toBe('USER_VERIFICATION_FAILED');
     expect(await update('901315-1234567')).toBe('USER_VERIFICATION_FAILED');
     expect(await update('900115-1234567', '김철수')).toBe('USER_VERIFICATION_FAILED');
     expect(await update('900115-1234567', '홍길')).toBe('USER_VERIFICATION_FAILED');
     expect(await update('900115-1234567')).toBe('ok');
     expect(await update('850505-1234567')).toBe('USER_VERIFICATION_FAILED');
-    expect(await codeOf(h.accounts.updateCustomerInfo({ userId: 444_444n, residentId: '900115-1234567', name: 'x' }))).toBe('USER_NOT_FOUND');
+    expect(await codeOf(h.accounts.updateCustomerInfo({ userId: 444_444n, residentId: '900115-1234567', name: 'x' }))).toBe(
+      'USER_NOT_FOUND',
+    );
   });
 
   it('never logs the resident id', async () => {
@@ -151,7 +184,10 @@ describe('updateCustomerInfo', () => {
 describe('updateKyc and bindDevice', () => {
   it('sets the KYC status and reason; VERIFIED records when', async () => {
     const { user } = await activatedUser(h);
-    expect(await h.accounts.updateKyc({ userId: user.id, kycStatus: 'PROCESSING', reason: '' })).toMatchObject({ kycStatus: 'PROCESSING', validatedAt: null });
+    expect(await h.accounts.updateKyc({ userId: user.id, kycStatus: 'PROCESSING', reason: '' })).toMatchObject({
+      kycStatus: 'PROCESSING',
+      validatedAt: null,
+    });
     const verified = await h.accounts.updateKyc({ userId: user.id, kycStatus: 'VERIFIED', reason: 'documents ok' });
     expect(verified).toMatchObject({ kycStatus: 'VERIFIED', reason: 'documents ok', validatedAt: h.clock.now() });
     expect(await codeOf(h.accounts.updateKyc({ userId: 333_333n, kycStatus: 'VERIFIED', reason: '' }))).toBe('USER_NOT_FOUND');
@@ -164,7 +200,9 @@ describe('updateKyc and bindDevice', () => {
     const newDevice = oldDevice + 100_000n;
     expect(await h.accounts.bindDevice({ userId: user.id, deviceId: newDevice })).toEqual({ previousDeviceId: oldDevice });
     expect(await codeOf(h.sessions.findBySessionToken(issued.sessionToken))).toBe('LOGIN_SESSION_EXPIRED');
-    expect(await codeOf(h.sessions.rotateSession({ refreshToken: issued.refreshToken, deviceId: oldDevice }))).toBe('INVALID_LOGIN_SESSION');
+    expect(await codeOf(h.sessions.rotateSession({ refreshToken: issued.refreshToken, deviceId: oldDevice }))).toBe(
+      'INVALID_LOGIN_SESSION',
+    );
     expect((await h.accounts.findByUserId(user.id)).deviceId).toBe(newDevice);
     // Binding the same device again changes nothing.
     expect(await h.accounts.bindDevice({ userId: user.id, deviceId: newDevice })).toEqual({ previousDeviceId: newDevice });
@@ -177,7 +215,11 @@ describe('updateKyc and bindDevice', () => {
     const phoneB = user.deviceId! + 200_000n;
     await h.accounts.bindDevice({ userId: user.id, deviceId: phoneB, deviceUuid: 'uuid-b' });
     expect(await h.accounts.findByUserId(user.id)).toMatchObject({ deviceId: phoneB, deviceUuid: 'uuid-b' });
-    const row = await h.db.selectFrom('users').select(['device_id', 'device_uuid']).where('id', '=', user.id.toString()).executeTakeFirstOrThrow();
+    const row = await h.db
+      .selectFrom('users')
+      .select(['device_id', 'device_uuid'])
+      .where('id', '=', user.id.toString())
+      .executeTakeFirstOrThrow();
     expect(row).toEqual({ device_id: phoneB.toString(), device_uuid: 'uuid-b' });
     // An app reinstall (new device id, no UUID given) keeps it.
     await h.accounts.bindDevice({ userId: user.id, deviceId: phoneB + 1n, deviceUuid: '' });
@@ -187,6 +229,8 @@ describe('updateKyc and bindDevice', () => {
     await h.accounts.bindDevice({ userId: user.id, deviceId: phoneB + 1n, deviceUuid: 'uuid-c' });
     expect((await h.accounts.findByUserId(user.id)).deviceUuid).toBe('uuid-c');
     expect(await codeOf(h.sessions.findBySessionToken(issued.sessionToken))).toBe('ok');
-    expect(await codeOf(h.accounts.bindDevice({ userId: user.id, deviceId: phoneB, deviceUuid: 'u'.repeat(257) }))).toMatch(/^InvalidArgumentError/);
+    expect(await codeOf(h.accounts.bindDevice({ userId: user.id, deviceId: phoneB, deviceUuid: 'u'.repeat(257) }))).toMatch(
+      /^InvalidArgumentError/,
+    );
   });
 });

@@ -89,7 +89,8 @@ export function createAccounts(deps: UserDomainDeps) {
       const user = await db.transaction().execute(async (trx) => {
         await lockIdentity(trx, userCi);
         const live = await findLiveUsersByCi(trx, userCi);
-        if (live.some((u) => !isLeftoverRegistration(u.status))) throw new DomainError('ALREADY_REGISTERED_USER', 'the user is already registered');
+        if (live.some((u) => !isLeftoverRegistration(u.status)))
+          throw new DomainError('ALREADY_REGISTERED_USER', 'the user is already registered');
         for (const leftover of live) {
           await setUserStatus(trx, leftover.id, 'DEACTIVATED', 'registration replaced', now);
           await revokeUserSessions(trx, leftover.id, null, 'registration replaced', now);
@@ -163,14 +164,16 @@ export function createAccounts(deps: UserDomainDeps) {
      */
     async updateCustomerInfo(input: { userId: bigint; residentId: string; name: string }): Promise<UserRecord> {
       const now = clock();
-      const verificationFailed = () => new DomainError('USER_VERIFICATION_FAILED', 'the customer information does not match the verified identity');
+      const verificationFailed = () =>
+        new DomainError('USER_VERIFICATION_FAILED', 'the customer information does not match the verified identity');
       for (let attempt = 1; ; attempt++) {
         try {
           return await db.transaction().execute(async (trx) => {
             const user = await findUserById(trx, input.userId, { forUpdate: true });
             if (!user) throw userNotFound();
             if (typeof input.residentId !== 'string' || !isPlausibleResidentId(input.residentId, now)) throw verificationFailed();
-            if (typeof input.name !== 'string' || input.name.trim() === '' || comparableName(input.name) !== comparableName(user.userName)) throw verificationFailed();
+            if (typeof input.name !== 'string' || input.name.trim() === '' || comparableName(input.name) !== comparableName(user.userName))
+              throw verificationFailed();
             const recorded = residentIdOf(deps.residentIds, user);
             if (recorded !== null && recorded !== input.residentId) throw verificationFailed();
             // Sealed afresh even when unchanged: a legacy plain row is sealed here too.
@@ -210,13 +213,20 @@ export function createAccounts(deps: UserDomainDeps) {
         if (!user) throw userNotFound();
         const previous = user.deviceId;
         // A retry of the same binding changes nothing.
-        if (previous === input.deviceId && (deviceUuid === undefined || deviceUuid === user.deviceUuid)) return { previousDeviceId: previous, revoked: 0 };
+        if (previous === input.deviceId && (deviceUuid === undefined || deviceUuid === user.deviceUuid))
+          return { previousDeviceId: previous, revoked: 0 };
         await setUserDevice(trx, user.id, input.deviceId, deviceUuid, now);
-        const revoked = previous === null || previous === input.deviceId ? 0 : await revokeUserSessions(trx, user.id, previous, 'device changed', now);
+        const revoked =
+          previous === null || previous === input.deviceId ? 0 : await revokeUserSessions(trx, user.id, previous, 'device changed', now);
         return { previousDeviceId: previous, revoked };
       });
       logger.info(
-        { user_id: input.userId.toString(), device_id: input.deviceId.toString(), previous_device_id: result.previousDeviceId?.toString(), sessions_revoked: result.revoked },
+        {
+          user_id: input.userId.toString(),
+          device_id: input.deviceId.toString(),
+          previous_device_id: result.previousDeviceId?.toString(),
+          sessions_revoked: result.revoked,
+        },
         'device bound',
       );
       return { previousDeviceId: result.previousDeviceId };

@@ -5,7 +5,9 @@ import { lockUnsealedResidentIds, purgeExpired, replaceWithSealedResidentId } fr
 export const PURGE_GRACE_MS = 24 * 60 * 60_000;
 
 /** Deletes processes and session families that ended more than a day ago. */
-export async function purgeExpiredRows(deps: Pick<UserDomainDeps, 'db' | 'logger' | 'now'>): Promise<{ processes: number; sessions: number }> {
+export async function purgeExpiredRows(
+  deps: Pick<UserDomainDeps, 'db' | 'logger' | 'now'>,
+): Promise<{ processes: number; sessions: number }> {
   const now = deps.now?.() ?? new Date();
   const purged = await purgeExpired(deps.db, new Date(now.getTime() - PURGE_GRACE_MS));
   if (purged.processes > 0 || purged.sessions > 0) deps.logger.info(purged, 'expired processes and sessions deleted');
@@ -17,7 +19,10 @@ export async function purgeExpiredRows(deps: Pick<UserDomainDeps, 'db' | 'logger
  * replica during a rolling update) and clears the plain column, a batch per transaction. Safe to
  * run again and on several replicas at once. Logs the count only, never a value.
  */
-export async function sealUnsealedResidentIds(deps: Pick<UserDomainDeps, 'db' | 'logger' | 'residentIds'>, batchSize = 500): Promise<number> {
+export async function sealUnsealedResidentIds(
+  deps: Pick<UserDomainDeps, 'db' | 'logger' | 'residentIds'>,
+  batchSize = 500,
+): Promise<number> {
   let sealed = 0;
   for (;;) {
     const batch = await deps.db.transaction().execute(async (trx) => {

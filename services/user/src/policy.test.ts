@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '@kfrm/errors';
-import { evaluateCondition, InvalidPolicyError, parseCondition, parseRequiredAuthentications, parseTransactionContext, selectPolicy } from './policy';
+import {
+  evaluateCondition,
+  InvalidPolicyError,
+  parseCondition,
+  parseRequiredAuthentications,
+  parseTransactionContext,
+  selectPolicy,
+} from './policy';
 
 const amountAtLeast = (value: number | string) => ({ path: 'amount.major_amount', op: '>=', value });
 
@@ -11,7 +18,12 @@ describe('evaluateCondition', () => {
     ['>= just below', amountAtLeast(1_000_000), { amount: { major_amount: 999_999 } }, false],
     ['>= on a decimal string (proto JSON int64)', amountAtLeast(1_000_000), { amount: { major_amount: '1000000' } }, true],
     ['>= beyond 2^53 as a string stays exact', amountAtLeast('9007199254740993'), { amount: { major_amount: '9007199254740992' } }, false],
-    ['>= beyond 2^53 as a string stays exact (equal)', amountAtLeast('9007199254740993'), { amount: { major_amount: '9007199254740993' } }, true],
+    [
+      '>= beyond 2^53 as a string stays exact (equal)',
+      amountAtLeast('9007199254740993'),
+      { amount: { major_amount: '9007199254740993' } },
+      true,
+    ],
     ['a float is not an integer', amountAtLeast(1), { amount: { major_amount: 1.5 } }, false],
     ['an unsafe JSON number is not an integer', amountAtLeast(1), { amount: { major_amount: 2 ** 60 } }, false],
     ['a non-numeric string is not an integer', amountAtLeast(1), { amount: { major_amount: '12a' } }, false],
@@ -34,10 +46,30 @@ describe('evaluateCondition', () => {
     ['array index', { path: 'xs.1', op: '==', value: 'b' }, { xs: ['a', 'b'] }, true],
     ['inherited properties are not looked up', { path: 'constructor', op: 'exists' }, {}, false],
     ['__proto__ is not looked up', { path: '__proto__', op: 'exists' }, {}, false],
-    ['all, both hold', { all: [amountAtLeast(0), { path: 'amount.major_amount', op: '<', value: 10 }] }, { amount: { major_amount: 3 } }, true],
-    ['all, one fails', { all: [amountAtLeast(0), { path: 'amount.major_amount', op: '<', value: 10 }] }, { amount: { major_amount: 30 } }, false],
+    [
+      'all, both hold',
+      { all: [amountAtLeast(0), { path: 'amount.major_amount', op: '<', value: 10 }] },
+      { amount: { major_amount: 3 } },
+      true,
+    ],
+    [
+      'all, one fails',
+      { all: [amountAtLeast(0), { path: 'amount.major_amount', op: '<', value: 10 }] },
+      { amount: { major_amount: 30 } },
+      false,
+    ],
     ['all of nothing holds', { all: [] }, {}, true],
-    ['any, one holds', { any: [{ path: 'a', op: '==', value: 1 }, { path: 'b', op: '==', value: 2 }] }, { b: 2 }, true],
+    [
+      'any, one holds',
+      {
+        any: [
+          { path: 'a', op: '==', value: 1 },
+          { path: 'b', op: '==', value: 2 },
+        ],
+      },
+      { b: 2 },
+      true,
+    ],
     ['any of nothing fails', { any: [] }, {}, false],
     ['not', { not: { path: 'a', op: 'exists' } }, {}, true],
   ];
@@ -104,7 +136,12 @@ describe('parseTransactionContext', () => {
 
 describe('selectPolicy', () => {
   const transfer = [
-    { id: '2', priority: 20, condition: { all: [amountAtLeast(0), { path: 'amount.major_amount', op: '<', value: 1_000_000 }] }, authentications: [{ type: 'BIO', fallback: 'PIN' }] },
+    {
+      id: '2',
+      priority: 20,
+      condition: { all: [amountAtLeast(0), { path: 'amount.major_amount', op: '<', value: 1_000_000 }] },
+      authentications: [{ type: 'BIO', fallback: 'PIN' }],
+    },
     { id: '1', priority: 10, condition: amountAtLeast(1_000_000), authentications: [{ type: 'PIN' }, { type: 'BIO' }] },
   ];
   it.each([

@@ -104,7 +104,8 @@ export function parseRequiredAuthentications(raw: unknown): RequiredAuthenticati
     const { type, fallback } = (item ?? {}) as Record<string, unknown>;
     if (typeof type !== 'string' || !FACTORS.has(type)) throw new InvalidPolicyError(`unknown authentication type ${String(type)}`);
     const fb = fallback ?? 'NONE';
-    if (typeof fb !== 'string' || (fb !== 'NONE' && !FACTORS.has(fb)) || fb === type) throw new InvalidPolicyError(`bad fallback ${String(fb)}`);
+    if (typeof fb !== 'string' || (fb !== 'NONE' && !FACTORS.has(fb)) || fb === type)
+      throw new InvalidPolicyError(`bad fallback ${String(fb)}`);
     return { type: type as FactorType, fallback: fb as FallbackType };
   });
 }
@@ -122,7 +123,8 @@ export function parseTransactionContext(text: string): Record<string, unknown> {
   } catch {
     throw new InvalidArgumentError('transaction_context is not valid JSON');
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new InvalidArgumentError('transaction_context must be a JSON object');
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new InvalidArgumentError('transaction_context must be a JSON object');
   return parsed as Record<string, unknown>;
 }
 

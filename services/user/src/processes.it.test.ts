@@ -14,7 +14,8 @@ afterAll(async () => {
   await h?.close();
 });
 
-const transfer = (major: number | string) => JSON.stringify({ amount: { currency_code: 'KRW', major_amount: String(major), minor_amount: '0' }, to: '110-123-456789' });
+const transfer = (major: number | string) =>
+  JSON.stringify({ amount: { currency_code: 'KRW', major_amount: String(major), minor_amount: '0' }, to: '110-123-456789' });
 
 describe('createProcess picks the seeded policy', () => {
   it.each([
@@ -25,8 +26,22 @@ describe('createProcess picks the seeded policy', () => {
     ['DEACTIVATE_BIOMETRIC', '{}', [['PIN', 'NONE']]],
     ['CHANGE_DEVICE', '{}', [['PIN', 'NONE']]],
     ['REINSTALL_APP', '{}', [['PIN', 'NONE']]],
-    ['TRANSFER', transfer(1_000_000), [['PIN', 'NONE'], ['BIO', 'NONE']]],
-    ['TRANSFER', transfer(50_000_000), [['PIN', 'NONE'], ['BIO', 'NONE']]],
+    [
+      'TRANSFER',
+      transfer(1_000_000),
+      [
+        ['PIN', 'NONE'],
+        ['BIO', 'NONE'],
+      ],
+    ],
+    [
+      'TRANSFER',
+      transfer(50_000_000),
+      [
+        ['PIN', 'NONE'],
+        ['BIO', 'NONE'],
+      ],
+    ],
     ['TRANSFER', transfer(999_999), [['BIO', 'PIN']]],
     ['TRANSFER', transfer(0), [['BIO', 'PIN']]],
   ] as const)('%s %s', async (type, context, expected) => {
@@ -40,27 +55,37 @@ describe('createProcess picks the seeded policy', () => {
 
   it('AUTHENTICATION_POLICY_NOT_FOUND when no policy holds (a transfer without a usable amount)', async () => {
     const { user } = await activatedUser(h);
-    expect(await codeOf(h.processes.createProcess({ userId: user.id, transactionType: 'TRANSFER', transactionContext: '{}' }))).toBe('AUTHENTICATION_POLICY_NOT_FOUND');
-    expect(await codeOf(h.processes.createProcess({ userId: user.id, transactionType: 'TRANSFER', transactionContext: transfer(-5) }))).toBe(
+    expect(await codeOf(h.processes.createProcess({ userId: user.id, transactionType: 'TRANSFER', transactionContext: '{}' }))).toBe(
       'AUTHENTICATION_POLICY_NOT_FOUND',
     );
+    expect(
+      await codeOf(h.processes.createProcess({ userId: user.id, transactionType: 'TRANSFER', transactionContext: transfer(-5) })),
+    ).toBe('AUTHENTICATION_POLICY_NOT_FOUND');
   });
 
   it('EMPTY_AUTHENTICATION_PROCESS when the policy lists no factor', async () => {
     const { user } = await activatedUser(h);
     await h.db
       .insertInto('authentication_policies')
-      .values({ transaction_type: 'LOGIN', priority: 5, condition: JSON.stringify({ path: 'test_empty', op: 'exists' }), authentications: '[]', description: 'test' })
+      .values({
+        transaction_type: 'LOGIN',
+        priority: 5,
+        condition: JSON.stringify({ path: 'test_empty', op: 'exists' }),
+        authentications: '[]',
+        description: 'test',
+      })
       .execute();
-    expect(await codeOf(h.processes.createProcess({ userId: user.id, transactionType: 'LOGIN', transactionContext: '{"test_empty":1}' }))).toBe(
-      'EMPTY_AUTHENTICATION_PROCESS',
-    );
+    expect(
+      await codeOf(h.processes.createProcess({ userId: user.id, transactionType: 'LOGIN', transactionContext: '{"test_empty":1}' })),
+    ).toBe('EMPTY_AUTHENTICATION_PROCESS');
   });
 
   it('refuses a context that is not a JSON object of at most 4 KiB', async () => {
     const { user } = await activatedUser(h);
     for (const context of ['not json', '[1]', JSON.stringify({ pad: 'x'.repeat(4096) })]) {
-      expect(await codeOf(h.processes.createProcess({ userId: user.id, transactionType: 'LOGIN', transactionContext: context }))).toMatch(/^InvalidArgumentError/);
+      expect(await codeOf(h.processes.createProcess({ userId: user.id, transactionType: 'LOGIN', transactionContext: context }))).toMatch(
+        /^InvalidArgumentError/,
+      );
     }
   });
 });
@@ -72,13 +97,19 @@ describe('completing a process', () => {
     const afterPin = await h.processes.completeAuthentication({ processId: p.id, userId: user.id, type: 'PIN' });
     expect(afterPin.status).toBe('IN_PROGRESS');
     expect(afterPin.authentications.map((a) => a.status)).toEqual(['DONE', 'READY']);
-    expect(await codeOf(h.processes.completeAuthentication({ processId: p.id, userId: user.id, type: 'PIN' }))).toBe('AUTHENTICATION_TYPE_NOT_DEFINED');
-    expect(await codeOf(h.processes.completeAuthentication({ processId: p.id, userId: user.id, type: 'PATTERN' }))).toBe('AUTHENTICATION_TYPE_NOT_DEFINED');
+    expect(await codeOf(h.processes.completeAuthentication({ processId: p.id, userId: user.id, type: 'PIN' }))).toBe(
+      'AUTHENTICATION_TYPE_NOT_DEFINED',
+    );
+    expect(await codeOf(h.processes.completeAuthentication({ processId: p.id, userId: user.id, type: 'PATTERN' }))).toBe(
+      'AUTHENTICATION_TYPE_NOT_DEFINED',
+    );
     expect((await h.processes.getRunningProcess({ processId: p.id, userId: user.id })).status).toBe('IN_PROGRESS');
     const done = await h.processes.completeAuthentication({ processId: p.id, userId: user.id, type: 'BIO' });
     expect(done.status).toBe('DONE');
     expect(await codeOf(h.processes.getRunningProcess({ processId: p.id, userId: user.id }))).toBe('RUNNING_PROCESS_NOT_FOUND');
-    expect(await codeOf(h.processes.completeAuthentication({ processId: p.id, userId: user.id, type: 'BIO' }))).toBe('RUNNING_PROCESS_NOT_FOUND');
+    expect(await codeOf(h.processes.completeAuthentication({ processId: p.id, userId: user.id, type: 'BIO' }))).toBe(
+      'RUNNING_PROCESS_NOT_FOUND',
+    );
   });
 
   it('a fallback factor completes its step', async () => {
@@ -90,8 +121,12 @@ describe('completing a process', () => {
   it('an unknown factor is AUTHENTICATION_TYPE_NOT_DEFINED', async () => {
     const { user } = await activatedUser(h);
     const p = await h.processes.createProcess({ userId: user.id, transactionType: 'CHANGE_DEVICE', transactionContext: '{}' });
-    expect(await codeOf(h.processes.completeAuthentication({ processId: p.id, userId: user.id, type: undefined }))).toBe('AUTHENTICATION_TYPE_NOT_DEFINED');
-    expect(await codeOf(h.processes.completeAuthentication({ processId: p.id, userId: user.id, type: 'BIO' }))).toBe('AUTHENTICATION_TYPE_NOT_DEFINED');
+    expect(await codeOf(h.processes.completeAuthentication({ processId: p.id, userId: user.id, type: undefined }))).toBe(
+      'AUTHENTICATION_TYPE_NOT_DEFINED',
+    );
+    expect(await codeOf(h.processes.completeAuthentication({ processId: p.id, userId: user.id, type: 'BIO' }))).toBe(
+      'AUTHENTICATION_TYPE_NOT_DEFINED',
+    );
   });
 
   it("another user's, an expired or an unknown process is RUNNING_PROCESS_NOT_FOUND", async () => {
@@ -99,21 +134,30 @@ describe('completing a process', () => {
     const other = await activatedUser(h);
     const p = await h.processes.createProcess({ userId: user.id, transactionType: 'LOGIN', transactionContext: '{}' });
     expect(await codeOf(h.processes.getRunningProcess({ processId: p.id, userId: other.user.id }))).toBe('RUNNING_PROCESS_NOT_FOUND');
-    expect(await codeOf(h.processes.completeAuthentication({ processId: p.id, userId: other.user.id, type: 'PIN' }))).toBe('RUNNING_PROCESS_NOT_FOUND');
+    expect(await codeOf(h.processes.completeAuthentication({ processId: p.id, userId: other.user.id, type: 'PIN' }))).toBe(
+      'RUNNING_PROCESS_NOT_FOUND',
+    );
     expect(await codeOf(h.processes.getRunningProcess({ processId: 'nope', userId: user.id }))).toBe('RUNNING_PROCESS_NOT_FOUND');
     expect(await codeOf(h.processes.getRunningProcess({ processId: '', userId: user.id }))).toBe('RUNNING_PROCESS_NOT_FOUND');
     h.clock.advance(DEFAULT_TTLS.processTtlMs);
     expect(await codeOf(h.processes.getRunningProcess({ processId: p.id, userId: user.id }))).toBe('RUNNING_PROCESS_NOT_FOUND');
-    expect(await codeOf(h.processes.completeAuthentication({ processId: p.id, userId: user.id, type: 'PIN' }))).toBe('RUNNING_PROCESS_NOT_FOUND');
+    expect(await codeOf(h.processes.completeAuthentication({ processId: p.id, userId: user.id, type: 'PIN' }))).toBe(
+      'RUNNING_PROCESS_NOT_FOUND',
+    );
   });
 
   it('racing completions of the same factor complete one step once', async () => {
     const { user } = await activatedUser(h);
     const p = await h.processes.createProcess({ userId: user.id, transactionType: 'TRANSFER', transactionContext: transfer(3_000_000) });
-    const results = await Promise.all(Array.from({ length: 6 }, () => codeOf(h.processes.completeAuthentication({ processId: p.id, userId: user.id, type: 'PIN' }))));
+    const results = await Promise.all(
+      Array.from({ length: 6 }, () => codeOf(h.processes.completeAuthentication({ processId: p.id, userId: user.id, type: 'PIN' }))),
+    );
     expect(results.filter((r) => r === 'ok')).toHaveLength(1);
     expect(results.filter((r) => r === 'AUTHENTICATION_TYPE_NOT_DEFINED')).toHaveLength(5);
-    expect((await h.processes.getRunningProcess({ processId: p.id, userId: user.id })).authentications.map((a) => a.status)).toEqual(['DONE', 'READY']);
+    expect((await h.processes.getRunningProcess({ processId: p.id, userId: user.id })).authentications.map((a) => a.status)).toEqual([
+      'DONE',
+      'READY',
+    ]);
   });
 
   it('racing completions of both factors end DONE with both steps done', async () => {
@@ -141,7 +185,9 @@ describe('consumeProcess', () => {
   it('uses a DONE process once, with the exact type and context; racing consumers get one', async () => {
     const { user, context, processId } = await doneTransfer(5_000);
     const consume = (overrides: Partial<{ userId: bigint; transactionContext: string; transactionType: 'TRANSFER' | 'LOGIN' }> = {}) =>
-      codeOf(h.processes.consumeProcess({ processId, userId: user.id, transactionType: 'TRANSFER', transactionContext: context, ...overrides }));
+      codeOf(
+        h.processes.consumeProcess({ processId, userId: user.id, transactionType: 'TRANSFER', transactionContext: context, ...overrides }),
+      );
     expect(await consume({ transactionContext: transfer(5_001) })).toBe('AUTHENTICATION_FAILED');
     expect(await consume({ transactionContext: ` ${context}` })).toBe('AUTHENTICATION_FAILED');
     expect(await consume({ transactionType: 'LOGIN' })).toBe('AUTHENTICATION_FAILED');
@@ -157,13 +203,22 @@ describe('consumeProcess', () => {
     const context = transfer(2_000_000);
     const p = await h.processes.createProcess({ userId: user.id, transactionType: 'TRANSFER', transactionContext: context });
     await h.processes.completeAuthentication({ processId: p.id, userId: user.id, type: 'PIN' });
-    expect(await codeOf(h.processes.consumeProcess({ processId: p.id, userId: user.id, transactionType: 'TRANSFER', transactionContext: context }))).toBe(
-      'AUTHENTICATION_FAILED',
-    );
+    expect(
+      await codeOf(
+        h.processes.consumeProcess({ processId: p.id, userId: user.id, transactionType: 'TRANSFER', transactionContext: context }),
+      ),
+    ).toBe('AUTHENTICATION_FAILED');
     const late = await doneTransfer(100);
     h.clock.advance(DEFAULT_TTLS.processTtlMs);
     expect(
-      await codeOf(h.processes.consumeProcess({ processId: late.processId, userId: late.user.id, transactionType: 'TRANSFER', transactionContext: late.context })),
+      await codeOf(
+        h.processes.consumeProcess({
+          processId: late.processId,
+          userId: late.user.id,
+          transactionType: 'TRANSFER',
+          transactionContext: late.context,
+        }),
+      ),
     ).toBe('AUTHENTICATION_PROCESS_NOT_FOUND');
   });
 });
@@ -174,7 +229,10 @@ describe('getProcess verifies the signature with the active signing certificate'
     const now = h.clock.now();
     const ca = await createSigningCa({ now });
     const otherCa = await createSigningCa({ now });
-    const keys = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+    const keys = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, [
+      'sign',
+      'verify',
+    ])) as webcrypto.CryptoKeyPair;
     const csr = await parseSigningCsr((await createCsr(keys)).pem);
     const { user } = await activatedUser(h);
     const other = await activatedUser(h);
@@ -186,8 +244,17 @@ describe('getProcess verifies the signature with the active signing certificate'
     const p = await h.processes.createProcess({ userId: user.id, transactionType: 'TRANSFER', transactionContext: context });
     const origin = context;
     const sign = async (content: string, der = certificate.der, detached = true) =>
-      (await signData({ content: new TextEncoder().encode(content), certificateDer: der, privateKey: keys.privateKey, detached, signingTime: now })).base64;
-    const get = (signedData: string, originData = origin, userId = user.id) => h.processes.getProcess({ processId: p.id, userId, signedData, originData });
+      (
+        await signData({
+          content: new TextEncoder().encode(content),
+          certificateDer: der,
+          privateKey: keys.privateKey,
+          detached,
+          signingTime: now,
+        })
+      ).base64;
+    const get = (signedData: string, originData = origin, userId = user.id) =>
+      h.processes.getProcess({ processId: p.id, userId, signedData, originData });
 
     const good = await get(await sign(origin));
     expect(good.verified).toBe(true);
@@ -201,7 +268,9 @@ describe('getProcess verifies the signature with the active signing certificate'
     expect((await get(await sign(origin), '')).verified).toBe(false);
     // Another user asking: the process is not found (same as a missing one).
     expect(await codeOf(get(await sign(origin), origin, other.user.id))).toBe('AUTHENTICATION_PROCESS_NOT_FOUND');
-    expect(await codeOf(h.processes.getProcess({ processId: 'missing', userId: user.id, signedData: '', originData: '' }))).toBe('AUTHENTICATION_PROCESS_NOT_FOUND');
+    expect(await codeOf(h.processes.getProcess({ processId: 'missing', userId: user.id, signedData: '', originData: '' }))).toBe(
+      'AUTHENTICATION_PROCESS_NOT_FOUND',
+    );
     // No active certificate (revoked or never issued): not verified.
     h.certificates.delete(user.id);
     expect((await get(await sign(origin))).verified).toBe(false);

@@ -45,7 +45,11 @@ export function createProcesses(deps: UserDomainDeps) {
      * whose condition holds for the context decides the factors. AUTHENTICATION_POLICY_NOT_FOUND
      * when none holds, EMPTY_AUTHENTICATION_PROCESS when it lists no factor.
      */
-    async createProcess(input: { userId: bigint; transactionType: TransactionTypeName; transactionContext: string }): Promise<ProcessRecord> {
+    async createProcess(input: {
+      userId: bigint;
+      transactionType: TransactionTypeName;
+      transactionContext: string;
+    }): Promise<ProcessRecord> {
       const context = parseTransactionContext(input.transactionContext);
       const user = await findUserById(db, input.userId);
       if (!user) throw new InvalidArgumentError('no such user');
@@ -64,7 +68,12 @@ export function createProcesses(deps: UserDomainDeps) {
         expiresAt: new Date(now.getTime() + deps.processTtlMs),
       });
       logger.info(
-        { user_id: input.userId.toString(), transaction_type: input.transactionType, policy_id: policy.id, factors: policy.authentications.map((a) => a.type) },
+        {
+          user_id: input.userId.toString(),
+          transaction_type: input.transactionType,
+          policy_id: policy.id,
+          factors: policy.authentications.map((a) => a.type),
+        },
         'authentication process created',
       );
       return process;
@@ -91,7 +100,9 @@ export function createProcesses(deps: UserDomainDeps) {
         if (!isRunning(current, now)) throw runningNotFound();
         const index = input.type === undefined ? -1 : stepFor(current.authentications, input.type);
         if (index < 0) throw new DomainError('AUTHENTICATION_TYPE_NOT_DEFINED', 'this authentication is not part of the process');
-        const authentications = current.authentications.map((a, i) => (i === index ? { ...a, status: 'DONE' as const, done_with: input.type! } : a));
+        const authentications = current.authentications.map((a, i) =>
+          i === index ? { ...a, status: 'DONE' as const, done_with: input.type! } : a,
+        );
         const done = authentications.every((a) => a.status === 'DONE');
         return updateProcessProgress(trx, current.id, done ? 'DONE' : 'IN_PROGRESS', authentications, done ? now : null);
       });
@@ -104,7 +115,12 @@ export function createProcesses(deps: UserDomainDeps) {
      * another user's; AUTHENTICATION_FAILED when it is not DONE, is for another transaction type
      * or context (compared byte for byte), or was already used.
      */
-    async consumeProcess(input: { processId: string; userId: bigint; transactionType: TransactionTypeName; transactionContext: string }): Promise<ProcessRecord> {
+    async consumeProcess(input: {
+      processId: string;
+      userId: bigint;
+      transactionType: TransactionTypeName;
+      transactionContext: string;
+    }): Promise<ProcessRecord> {
       if (!validId(input.processId)) throw processNotFound();
       const now = clock();
       const consumed = await consumeDoneProcess(db, {
@@ -129,7 +145,12 @@ export function createProcesses(deps: UserDomainDeps) {
      * active signing certificate (from the auth service). Empty input or no active certificate
      * is simply not verified; auth being unreachable is UNAVAILABLE, never "not verified".
      */
-    async getProcess(input: { processId: string; userId: bigint; signedData: string; originData: string }): Promise<{ process: ProcessRecord; verified: boolean }> {
+    async getProcess(input: {
+      processId: string;
+      userId: bigint;
+      signedData: string;
+      originData: string;
+    }): Promise<{ process: ProcessRecord; verified: boolean }> {
       if (!validId(input.processId)) throw processNotFound();
       const now = clock();
       const process = await findProcess(db, input.processId, input.userId);
@@ -147,7 +168,13 @@ export function createProcesses(deps: UserDomainDeps) {
         logger.error({ err, user_id: input.userId.toString() }, 'auth returned an unparseable signing CA');
         return { process, verified: false };
       }
-      const result = await verifySignedData({ signedData: input.signedData, expectedContent: origin, trustedSigner: active.certificateDer, signingCa, now });
+      const result = await verifySignedData({
+        signedData: input.signedData,
+        expectedContent: origin,
+        trustedSigner: active.certificateDer,
+        signingCa,
+        now,
+      });
       if (!result.ok) logger.info({ user_id: input.userId.toString(), detail: result.detail }, 'signature not verified');
       return { process, verified: result.ok };
     },

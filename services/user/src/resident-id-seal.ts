@@ -45,7 +45,10 @@ export function createResidentIdSealer(key: KeyEncryptionKey): ResidentIdSealer 
  * plain column (written before the column was sealed, or by an older replica during a rolling
  * update) is read as it is; the backfill (at start and on the hourly housekeeping tick) seals it.
  */
-export function residentIdOf(sealer: ResidentIdSealer, user: Pick<UserRecord, 'id' | 'residentIdSealed' | 'residentIdUnsealed'>): string | null {
+export function residentIdOf(
+  sealer: ResidentIdSealer,
+  user: Pick<UserRecord, 'id' | 'residentIdSealed' | 'residentIdUnsealed'>,
+): string | null {
   if (user.residentIdSealed !== null) return sealer.open(user.id, user.residentIdSealed);
   return user.residentIdUnsealed;
 }

@@ -34,15 +34,23 @@ describe('resident ids at rest', () => {
     for (const part of ['900115', '1987654', digitsOf('900115-1987654')]) expect(JSON.stringify(row)).not.toContain(part);
     expect(toProtoUser(await h.accounts.findByUserId(user.id), h.deps.residentIds).residentId).toBe('900115-1987654');
     // The same number again is accepted (compared in the clear), another is refused.
-    await expect(h.accounts.updateCustomerInfo({ userId: user.id, residentId: '900115-1987654', name: user.userName })).resolves.toBeDefined();
-    await expect(h.accounts.updateCustomerInfo({ userId: user.id, residentId: '900116-1987654', name: user.userName })).rejects.toMatchObject({
+    await expect(
+      h.accounts.updateCustomerInfo({ userId: user.id, residentId: '900115-1987654', name: user.userName }),
+    ).resolves.toBeDefined();
+    await expect(
+      h.accounts.updateCustomerInfo({ userId: user.id, residentId: '900116-1987654', name: user.userName }),
+    ).rejects.toMatchObject({
       code: 'USER_VERIFICATION_FAILED',
     });
   });
 
   it('seals a plain legacy row at start (idempotently) and still reads it back', async () => {
     const { user } = await activatedUser(h);
-    await h.db.updateTable('users').set({ resident_id: '851201-2876543', resident_id_sealed: null }).where('id', '=', user.id.toString()).execute();
+    await h.db
+      .updateTable('users')
+      .set({ resident_id: '851201-2876543', resident_id_sealed: null })
+      .where('id', '=', user.id.toString())
+      .execute();
     // Read as it is until the backfill runs (a row an older replica wrote during a rolling update).
     expect(residentIdOf(h.deps.residentIds, await h.accounts.findByUserId(user.id))).toBe('851201-2876543');
     h.logs.lines.length = 0;
@@ -61,13 +69,17 @@ describe('resident ids at rest', () => {
   it('fails loudly, without the value, when a record was sealed under another key', async () => {
     const { user } = await activatedUser(h);
     const other = createResidentIdSealer(KeyEncryptionKey.generate());
-    await h.db.updateTable('users').set({ resident_id_sealed: other.seal(user.id, '900115-1987654') }).where('id', '=', user.id.toString()).execute();
+    await h.db
+      .updateTable('users')
+      .set({ resident_id_sealed: other.seal(user.id, '900115-1987654') })
+      .where('id', '=', user.id.toString())
+      .execute();
     const found = await h.accounts.findByUserId(user.id);
     expect(() => toProtoUser(found, h.deps.residentIds)).toThrow(SealedResidentIdError);
     expect(() => toProtoUser(found, h.deps.residentIds)).not.toThrow(/900115|1987654/);
-    await expect(h.accounts.updateCustomerInfo({ userId: user.id, residentId: '900115-1987654', name: user.userName })).rejects.toBeInstanceOf(
-      SealedResidentIdError,
-    );
+    await expect(
+      h.accounts.updateCustomerInfo({ userId: user.id, residentId: '900115-1987654', name: user.userName }),
+    ).rejects.toBeInstanceOf(SealedResidentIdError);
   });
 
   it("does not open a sealed value copied into another user's row", async () => {
@@ -76,7 +88,9 @@ describe('resident ids at rest', () => {
     await h.accounts.updateCustomerInfo({ userId: owner.id, residentId: '771231-2876543', name: owner.userName });
     const { resident_id_sealed } = await rawRow(owner.id);
     await h.db.updateTable('users').set({ resident_id_sealed }).where('id', '=', thief.id.toString()).execute();
-    expect(() => residentIdOf(h.deps.residentIds, { ...thief, residentIdSealed: resident_id_sealed, residentIdUnsealed: null })).toThrow(SealedResidentIdError);
+    expect(() => residentIdOf(h.deps.residentIds, { ...thief, residentIdSealed: resident_id_sealed, residentIdUnsealed: null })).toThrow(
+      SealedResidentIdError,
+    );
     const copied = await h.accounts.findByUserId(thief.id);
     expect(() => toProtoUser(copied, h.deps.residentIds)).toThrow(SealedResidentIdError);
     // With the right user it opens: the failure above is the binding, not the value.
@@ -87,9 +101,11 @@ describe('resident ids at rest', () => {
     const { user } = await activatedUser(h);
     await h.db.updateTable('users').set({ resident_id: '851201-2876543' }).where('id', '=', user.id.toString()).execute();
     const accounts = createAccounts(h.deps);
-    await expect(accounts.updateCustomerInfo({ userId: user.id, residentId: '900115-1987654', name: user.userName })).rejects.toMatchObject({
-      code: 'USER_VERIFICATION_FAILED',
-    });
+    await expect(accounts.updateCustomerInfo({ userId: user.id, residentId: '900115-1987654', name: user.userName })).rejects.toMatchObject(
+      {
+        code: 'USER_VERIFICATION_FAILED',
+      },
+    );
     await accounts.updateCustomerInfo({ userId: user.id, residentId: '851201-2876543', name: user.userName });
     expect((await rawRow(user.id)).resident_id).toBeNull();
   });
@@ -107,7 +123,9 @@ describe('the user data key', () => {
   it('is required in real mode, naming the variable', async () => {
     await expect(loadUserDataKey(undefined, { mode: 'real', dataDir: dir })).rejects.toThrow(ConfigError);
     await expect(loadUserDataKey(undefined, { mode: 'real', dataDir: dir })).rejects.toThrow(/KFRM_USER_DATA_KEY_FILE is required/);
-    await expect(loadUserDataKey(join(dir, 'absent'), { mode: 'real', dataDir: dir })).rejects.toThrow(/KFRM_USER_DATA_KEY_FILE: cannot read/);
+    await expect(loadUserDataKey(join(dir, 'absent'), { mode: 'real', dataDir: dir })).rejects.toThrow(
+      /KFRM_USER_DATA_KEY_FILE: cannot read/,
+    );
   });
 
   it('is generated once (0600) in the embedded default', async () => {

@@ -4,7 +4,18 @@
  * verified: numbers issued since October 2020 no longer carry one.
  */
 const FORMAT = /^(\d{2})(\d{2})(\d{2})-(\d)\d{6}$/;
-const CENTURY: Readonly<Record<string, number>> = { '1': 1900, '2': 1900, '5': 1900, '6': 1900, '3': 2000, '4': 2000, '7': 2000, '8': 2000, '9': 1800, '0': 1800 };
+const CENTURY: Readonly<Record<string, number>> = {
+  '1': 1900,
+  '2': 1900,
+  '5': 1900,
+  '6': 1900,
+  '3': 2000,
+  '4': 2000,
+  '7': 2000,
+  '8': 2000,
+  '9': 1800,
+  '0': 1800,
+};
 const MAX_AGE_YEARS = 130;
 
 /** The birth date the number encodes (UTC midnight), or undefined when it is not plausible at `now`. */

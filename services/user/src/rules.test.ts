@@ -38,10 +38,22 @@ describe('user status transitions', () => {
   const S: UserStatusName[] = ['CREATED', 'AGREED', 'ACTIVATED', 'BLOCKED', 'DEACTIVATED'];
   // from → the statuses it may move to without / with the unlock flag
   const allowed: Record<UserStatusName, [UserStatusName[], UserStatusName[]]> = {
-    CREATED: [['AGREED', 'BLOCKED', 'DEACTIVATED'], ['AGREED', 'BLOCKED', 'DEACTIVATED']],
-    AGREED: [['ACTIVATED', 'BLOCKED', 'DEACTIVATED'], ['ACTIVATED', 'BLOCKED', 'DEACTIVATED']],
-    ACTIVATED: [['BLOCKED', 'DEACTIVATED'], ['BLOCKED', 'DEACTIVATED']],
-    BLOCKED: [['BLOCKED', 'DEACTIVATED'], ['ACTIVATED', 'BLOCKED', 'DEACTIVATED']],
+    CREATED: [
+      ['AGREED', 'BLOCKED', 'DEACTIVATED'],
+      ['AGREED', 'BLOCKED', 'DEACTIVATED'],
+    ],
+    AGREED: [
+      ['ACTIVATED', 'BLOCKED', 'DEACTIVATED'],
+      ['ACTIVATED', 'BLOCKED', 'DEACTIVATED'],
+    ],
+    ACTIVATED: [
+      ['BLOCKED', 'DEACTIVATED'],
+      ['BLOCKED', 'DEACTIVATED'],
+    ],
+    BLOCKED: [
+      ['BLOCKED', 'DEACTIVATED'],
+      ['ACTIVATED', 'BLOCKED', 'DEACTIVATED'],
+    ],
     DEACTIVATED: [[], []],
   };
   for (const from of S) {
@@ -54,7 +66,11 @@ describe('user status transitions', () => {
 });
 
 describe('which step a factor completes', () => {
-  const ready = (type: StoredAuthentication['type'], fallback: StoredAuthentication['fallback']): StoredAuthentication => ({ type, fallback, status: 'READY' });
+  const ready = (type: StoredAuthentication['type'], fallback: StoredAuthentication['fallback']): StoredAuthentication => ({
+    type,
+    fallback,
+    status: 'READY',
+  });
   it('prefers a step of that type over one where it is the fallback', () => {
     expect(stepFor([ready('BIO', 'PIN'), ready('PIN', 'NONE')], 'PIN')).toBe(1);
   });

@@ -30,7 +30,11 @@ describe('createSession', () => {
     expect(issued.refreshExpiresAt.getTime() - h.clock.now().getTime()).toBe(DEFAULT_TTLS.refreshFamilyTtlMs);
     const rows = await h.db.selectFrom('sessions').selectAll().where('user_id', '=', user.id.toString()).execute();
     expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({ device_id: deviceId.toString(), session_token_hash: tokenHash(issued.sessionToken), refresh_token_hash: tokenHash(issued.refreshToken) });
+    expect(rows[0]).toMatchObject({
+      device_id: deviceId.toString(),
+      session_token_hash: tokenHash(issued.sessionToken),
+      refresh_token_hash: tokenHash(issued.refreshToken),
+    });
     expect(JSON.stringify(rows)).not.toContain(issued.sessionToken);
 
     const found = await h.sessions.findBySessionToken(issued.sessionToken);
@@ -43,7 +47,9 @@ describe('createSession', () => {
   it('consumes the process: one process yields one session, also when calls race', async () => {
     const { user } = await activatedUser(h);
     const processId = await doneLogin(h, user.id);
-    const results = await Promise.all(Array.from({ length: 5 }, () => codeOf(h.sessions.createSession({ userId: user.id, deviceId: user.deviceId!, processId }))));
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () => codeOf(h.sessions.createSession({ userId: user.id, deviceId: user.deviceId!, processId }))),
+    );
     expect(results.filter((r) => r === 'ok')).toHaveLength(1);
     expect(results.filter((r) => r === 'AUTHENTICATION_FAILED')).toHaveLength(4);
     const rows = await h.db.selectFrom('sessions').select('id').where('user_id', '=', user.id.toString()).execute();
@@ -121,7 +127,9 @@ describe('rotateSession', () => {
 
   it('a refresh token presented from another device is refused and revokes the family', async () => {
     const { deviceId, issued } = await loggedIn();
-    expect(await codeOf(h.sessions.rotateSession({ refreshToken: issued.refreshToken, deviceId: deviceId + 1n }))).toBe('INVALID_LOGIN_SESSION');
+    expect(await codeOf(h.sessions.rotateSession({ refreshToken: issued.refreshToken, deviceId: deviceId + 1n }))).toBe(
+      'INVALID_LOGIN_SESSION',
+    );
     expect(await codeOf(h.sessions.rotateSession({ refreshToken: issued.refreshToken, deviceId }))).toBe('INVALID_LOGIN_SESSION');
     expect(await codeOf(h.sessions.findBySessionToken(issued.sessionToken))).toBe('LOGIN_SESSION_EXPIRED');
   });
@@ -155,7 +163,7 @@ describe('rotateSession', () => {
 });
 
 describe('revokeSessions', () => {
-  it('ends the sessions on one device or all, never another user\'s', async () => {
+  it("ends the sessions on one device or all, never another user's", async () => {
     const a = await loggedIn();
     const b = await loggedIn();
     expect(await h.sessions.revokeSessions({ userId: a.user.id, deviceId: a.deviceId + 7n, reason: '' })).toBe(0);
@@ -179,7 +187,9 @@ describe('purgeExpiredRows', () => {
       (await h.db.selectFrom(table).select('user_id').where('user_id', '=', userId.toString()).execute()).length;
     expect(await ids('sessions', old.user.id)).toBe(0);
     expect(await ids('sessions', fresh.user.id)).toBe(1);
-    expect(await h.db.selectFrom('processes').select('id').where('id', 'in', [oldProcess.id, freshProcess.id]).execute()).toEqual([{ id: freshProcess.id }]);
+    expect(await h.db.selectFrom('processes').select('id').where('id', 'in', [oldProcess.id, freshProcess.id]).execute()).toEqual([
+      { id: freshProcess.id },
+    ]);
     expect(await codeOf(h.sessions.findBySessionToken(fresh.issued.sessionToken))).toBe('ok');
   });
 });

@@ -34,7 +34,10 @@ export function createSessions(deps: UserDomainDeps) {
   const clock = deps.now ?? (() => new Date());
   const { db, logger } = deps;
 
-  async function issue(trx: UserTrx, params: { userId: bigint; deviceId: bigint; familyId: string; familyExpiresAt: Date; now: Date }): Promise<IssuedSession> {
+  async function issue(
+    trx: UserTrx,
+    params: { userId: bigint; deviceId: bigint; familyId: string; familyExpiresAt: Date; now: Date },
+  ): Promise<IssuedSession> {
     const sessionToken = newToken();
     const refreshToken = newToken();
     const sessionExpiresAt = new Date(Math.min(params.now.getTime() + deps.sessionTtlMs, params.familyExpiresAt.getTime()));
@@ -64,7 +67,8 @@ export function createSessions(deps: UserDomainDeps) {
         const consumed = await consumeDoneProcess(trx, { id: input.processId, userId: input.userId, transactionType: 'LOGIN', now });
         if (!consumed) {
           const process = await findProcess(trx, input.processId, input.userId);
-          if (!process || process.expiresAt <= now) throw new DomainError('AUTHENTICATION_PROCESS_NOT_FOUND', 'authentication process not found');
+          if (!process || process.expiresAt <= now)
+            throw new DomainError('AUTHENTICATION_PROCESS_NOT_FOUND', 'authentication process not found');
           throw new DomainError('AUTHENTICATION_FAILED', 'authentication failed');
         }
         const user = await findUserById(trx, input.userId, { forUpdate: true });
@@ -91,25 +95,45 @@ export function createSessions(deps: UserDomainDeps) {
      */
     async rotateSession(input: { refreshToken: string; deviceId: bigint }): Promise<IssuedSession> {
       const invalid = () => new DomainError('INVALID_LOGIN_SESSION', 'invalid login session');
-      if (typeof input.refreshToken !== 'string' || input.refreshToken === '' || input.refreshToken.length > MAX_TOKEN_CHARS) throw invalid();
+      if (typeof input.refreshToken !== 'string' || input.refreshToken === '' || input.refreshToken.length > MAX_TOKEN_CHARS)
+        throw invalid();
       const now = clock();
       const outcome = await db.transaction().execute(async (trx) => {
         const session = await lockSessionByRefreshHash(trx, tokenHash(input.refreshToken));
         if (!session || session.revokedAt !== null || session.familyExpiresAt <= now) return { refused: 'unknown' as const };
         if (session.rotatedAt !== null || session.deviceId !== input.deviceId) {
           // Committed before the refusal is thrown: the revocation must outlive this call.
-          const revoked = await revokeSessionFamily(trx, session.familyId, session.rotatedAt !== null ? 'refresh token reused' : 'refresh token from another device', now);
+          const revoked = await revokeSessionFamily(
+            trx,
+            session.familyId,
+            session.rotatedAt !== null ? 'refresh token reused' : 'refresh token from another device',
+            now,
+          );
           return { refused: session.rotatedAt !== null ? ('reused' as const) : ('other-device' as const), userId: session.userId, revoked };
         }
         const user = await findUserById(trx, session.userId);
         if (!user || user.status !== 'ACTIVATED' || user.deviceId !== session.deviceId) return { refused: 'user' as const };
         await markSessionRotated(trx, session.id, now);
-        const issued = await issue(trx, { userId: session.userId, deviceId: session.deviceId, familyId: session.familyId, familyExpiresAt: session.familyExpiresAt, now });
+        const issued = await issue(trx, {
+          userId: session.userId,
+          deviceId: session.deviceId,
+          familyId: session.familyId,
+          familyExpiresAt: session.familyExpiresAt,
+          now,
+        });
         return { issued, userId: session.userId };
       });
       if ('refused' in outcome) {
         if (outcome.refused === 'reused' || outcome.refused === 'other-device') {
-          logger.warn({ user_id: outcome.userId.toString(), device_id: input.deviceId.toString(), why: outcome.refused, sessions_revoked: outcome.revoked }, 'session family revoked');
+          logger.warn(
+            {
+              user_id: outcome.userId.toString(),
+              device_id: input.deviceId.toString(),
+              why: outcome.refused,
+              sessions_revoked: outcome.revoked,
+            },
+            'session family revoked',
+          );
         }
         throw invalid();
       }
@@ -121,7 +145,10 @@ export function createSessions(deps: UserDomainDeps) {
     async revokeSessions(input: { userId: bigint; deviceId: bigint; reason: string }): Promise<number> {
       const reason = input.reason.trim() === '' ? 'revoked' : input.reason.slice(0, 256);
       const revoked = await revokeUserSessions(db, input.userId, input.deviceId === 0n ? null : input.deviceId, reason, clock());
-      logger.info({ user_id: input.userId.toString(), device_id: input.deviceId.toString(), sessions_revoked: revoked }, 'sessions revoked');
+      logger.info(
+        { user_id: input.userId.toString(), device_id: input.deviceId.toString(), sessions_revoked: revoked },
+        'sessions revoked',
+      );
       return revoked;
     },
 
@@ -131,7 +158,8 @@ export function createSessions(deps: UserDomainDeps) {
      * who is no longer ACTIVATED or has moved to another device.
      */
     async findBySessionToken(sessionToken: string): Promise<ResolvedSession> {
-      if (typeof sessionToken !== 'string' || sessionToken === '') throw new DomainError('SESSION_TOKEN_REQUIRED', 'session token is required');
+      if (typeof sessionToken !== 'string' || sessionToken === '')
+        throw new DomainError('SESSION_TOKEN_REQUIRED', 'session token is required');
       const expired = () => new DomainError('LOGIN_SESSION_EXPIRED', 'login session expired');
       if (sessionToken.length > MAX_TOKEN_CHARS) throw expired();
       const found = await findLiveSession(db, tokenHash(sessionToken), clock());

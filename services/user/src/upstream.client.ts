@@ -22,9 +22,15 @@ const signingCertificateErrors = apiErrorType(GetActiveSigningCertificateApiErro
 export function deviceRevokerFrom(clients: InternalClients, logger: Logger): DeviceRevoker {
   return {
     async revokeDevice(deviceId, reason) {
-      const protoReason = reason === 'USER_BLOCKED' ? RevocationReason.REVOCATION_REASON_USER_BLOCKED : RevocationReason.REVOCATION_REASON_UNSPECIFIED;
+      const protoReason =
+        reason === 'USER_BLOCKED' ? RevocationReason.REVOCATION_REASON_USER_BLOCKED : RevocationReason.REVOCATION_REASON_UNSPECIFIED;
       try {
-        await unaryCall(clients.get(DeviceRegistryServiceClient), 'revokeDevice', { deviceId, reason: protoReason }, { errors: revokeDeviceErrors });
+        await unaryCall(
+          clients.get(DeviceRegistryServiceClient),
+          'revokeDevice',
+          { deviceId, reason: protoReason },
+          { errors: revokeDeviceErrors },
+        );
       } catch (err) {
         if (err instanceof UpstreamRefusal && err.code === 'DEVICE_NOT_FOUND') {
           logger.warn({ device_id: deviceId.toString() }, 'device to revoke is unknown to the device service');
@@ -41,8 +47,16 @@ export function signingCertificatesFrom(clients: InternalClients): SigningCertif
   return {
     async getActive(userId) {
       try {
-        const response = await unaryCall(clients.get(CredentialServiceClient), 'getActiveSigningCertificate', { userId }, { errors: signingCertificateErrors });
-        return { certificateDer: Buffer.from(response.certificate, 'base64'), issuerDer: Buffer.from(response.issuerCertificate, 'base64') };
+        const response = await unaryCall(
+          clients.get(CredentialServiceClient),
+          'getActiveSigningCertificate',
+          { userId },
+          { errors: signingCertificateErrors },
+        );
+        return {
+          certificateDer: Buffer.from(response.certificate, 'base64'),
+          issuerDer: Buffer.from(response.issuerCertificate, 'base64'),
+        };
       } catch (err) {
         if (err instanceof UpstreamRefusal && err.code === 'SIGNING_CERTIFICATE_NOT_FOUND') return undefined;
         throw new UpstreamUnavailableError('auth service did not answer for the signing certificate', { cause: err });

@@ -15,9 +15,18 @@ import {
   GetActiveSigningCertificateApiError,
   GetActiveSigningCertificateApiError_ErrorCode,
 } from '@kfrm/proto/gen/kfrm/api/auth/auth_internal';
-import { AuthenticatedTransactionType, AuthenticationProcess_ProcessStatus, AuthenticationType } from '@kfrm/proto/gen/kfrm/api/common/common';
+import {
+  AuthenticatedTransactionType,
+  AuthenticationProcess_ProcessStatus,
+  AuthenticationType,
+} from '@kfrm/proto/gen/kfrm/api/common/common';
 import { UserStatus } from '@kfrm/proto/gen/kfrm/api/common/user/status/user_status';
-import { DeviceRegistryServiceService, RevocationReason, RevokeDeviceApiError, RevokeDeviceApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/api/device/device_internal';
+import {
+  DeviceRegistryServiceService,
+  RevocationReason,
+  RevokeDeviceApiError,
+  RevokeDeviceApiError_ErrorCode,
+} from '@kfrm/proto/gen/kfrm/api/device/device_internal';
 import {
   CreateProcessApiError,
   CreateProcessApiError_ErrorCode,
@@ -48,7 +57,10 @@ import { createMemoryStore, type Store } from '@kfrm/store';
 import { userModule } from './user.module';
 
 type Callback<Res> = (err: grpc.ServiceError | null, res: Res) => void;
-function call<Req, Res>(fn: (req: Req, md: grpc.Metadata, opts: Partial<grpc.CallOptions>, cb: Callback<Res>) => unknown, req: Req): Promise<Res> {
+function call<Req, Res>(
+  fn: (req: Req, md: grpc.Metadata, opts: Partial<grpc.CallOptions>, cb: Callback<Res>) => unknown,
+  req: Req,
+): Promise<Res> {
   return new Promise((resolve, reject) => fn(req, new grpc.Metadata(), {}, (err, res) => (err ? reject(err) : resolve(res))));
 }
 
@@ -130,7 +142,11 @@ describe('user service over gRPC', () => {
   let deviceCounter = 5000n;
 
   beforeAll(async () => {
-    services = await startTestServices([userModule, fakeAuthModule, fakeDeviceModule], { name: 'user-test', logDestination: logs, store: createMemoryStore() });
+    services = await startTestServices([userModule, fakeAuthModule, fakeDeviceModule], {
+      name: 'user-test',
+      logDestination: logs,
+      store: createMemoryStore(),
+    });
     ({ running, database, store } = services);
     const address = `127.0.0.1:${running.internalPort}`;
     const insecure = grpc.credentials.createInsecure();
@@ -159,15 +175,31 @@ describe('user service over gRPC', () => {
     });
     expect(registered.userStatus).toBe(UserStatus.CREATED);
     const userId = registered.userId;
-    await call(accounts.updateUserStatus.bind(accounts), { userId, expectedStatus: UserStatus.CREATED, newStatus: UserStatus.AGREED, reason: '', unlock: false });
+    await call(accounts.updateUserStatus.bind(accounts), {
+      userId,
+      expectedStatus: UserStatus.CREATED,
+      newStatus: UserStatus.AGREED,
+      reason: '',
+      unlock: false,
+    });
     const { customerId } = await call(accounts.updateCustomerInfo.bind(accounts), { userId, residentId: '900115-1234567', name });
     await call(accounts.updateKyc.bind(accounts), { userId, kycStatus: KycStatus.REGISTERED, reason: '' });
-    await call(accounts.updateUserStatus.bind(accounts), { userId, expectedStatus: UserStatus.AGREED, newStatus: UserStatus.ACTIVATED, reason: '', unlock: false });
+    await call(accounts.updateUserStatus.bind(accounts), {
+      userId,
+      expectedStatus: UserStatus.AGREED,
+      newStatus: UserStatus.ACTIVATED,
+      reason: '',
+      unlock: false,
+    });
     return { userId, deviceId, customerId, userToken: registered.userToken };
   }
 
   async function login(userId: bigint, deviceId: bigint) {
-    const created = await call(users.createProcess.bind(users), { userId, transactionType: AuthenticatedTransactionType.LOGIN, transactionContext: '{}' });
+    const created = await call(users.createProcess.bind(users), {
+      userId,
+      transactionType: AuthenticatedTransactionType.LOGIN,
+      transactionContext: '{}',
+    });
     const processId = created.process!.processId;
     const running = await call(steps.getRunningProcess.bind(steps), { processId, userId });
     expect(running.transactionType).toBe(AuthenticatedTransactionType.LOGIN);
@@ -199,7 +231,14 @@ describe('user service over gRPC', () => {
     expect(new Date(session.sessionExpiredAt).toISOString()).toBe(session.sessionExpiredAt);
 
     const byId = await call(users.findByUserId.bind(users), { userId: userId.toString() });
-    expect(byId.user).toMatchObject({ userId, deviceId, userStatus: UserStatus.ACTIVATED, customerId, kycStatus: KycStatus.REGISTERED, residentId: '900115-1234567' });
+    expect(byId.user).toMatchObject({
+      userId,
+      deviceId,
+      userStatus: UserStatus.ACTIVATED,
+      customerId,
+      kycStatus: KycStatus.REGISTERED,
+      residentId: '900115-1234567',
+    });
     expect(byId.user?.createdAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
 
     const byCustomer = await call(users.findByCustomerId.bind(users), { customerId });
@@ -215,7 +254,10 @@ describe('user service over gRPC', () => {
     expect(expired.code).toBe(grpc.status.UNAUTHENTICATED);
     expect(apiErrorCode(expired, FindBySessionTokenApiError)).toBe(FindBySessionTokenApiError_ErrorCode.LOGIN_SESSION_EXPIRED);
 
-    for (const promise of [call(users.findByUserId.bind(users), { userId: '999999999' }), call(users.findByCustomerId.bind(users), { customerId: 'C999999999999' })]) {
+    for (const promise of [
+      call(users.findByUserId.bind(users), { userId: '999999999' }),
+      call(users.findByCustomerId.bind(users), { customerId: 'C999999999999' }),
+    ]) {
       const err = await failure(promise);
       expect(err.code).toBe(grpc.status.NOT_FOUND);
       expect(apiErrorCode(err, FindBySessionTokenApiError)).toBe(FindBySessionTokenApiError_ErrorCode.USER_NOT_FOUND);
@@ -237,12 +279,26 @@ describe('user service over gRPC', () => {
   it('registering a held identity is ALREADY_REGISTERED_USER; a forbidden status change is USER_STATUS_CONFLICT', async () => {
     const { userId, deviceId } = await activated();
     const again = await failure(
-      call(accounts.registerUser.bind(accounts), { idpType: 'PASS', idpName: 'KT', userName: 'x', phoneNumber: '0', userCi: `ci-grpc-${deviceId}`, deviceId: 1n, deviceUuid: 'u' }),
+      call(accounts.registerUser.bind(accounts), {
+        idpType: 'PASS',
+        idpName: 'KT',
+        userName: 'x',
+        phoneNumber: '0',
+        userCi: `ci-grpc-${deviceId}`,
+        deviceId: 1n,
+        deviceUuid: 'u',
+      }),
     );
     expect(again.code).toBe(grpc.status.ALREADY_EXISTS);
     expect(apiErrorCode(again, RegisterUserApiError)).toBe(RegisterUserApiError_ErrorCode.ALREADY_REGISTERED_USER);
     const conflict = await failure(
-      call(accounts.updateUserStatus.bind(accounts), { userId, expectedStatus: UserStatus.CREATED, newStatus: UserStatus.AGREED, reason: '', unlock: false }),
+      call(accounts.updateUserStatus.bind(accounts), {
+        userId,
+        expectedStatus: UserStatus.CREATED,
+        newStatus: UserStatus.AGREED,
+        reason: '',
+        unlock: false,
+      }),
     );
     expect(conflict.code).toBe(grpc.status.FAILED_PRECONDITION);
     expect(apiErrorCode(conflict, UpdateUserStatusApiError)).toBe(UpdateUserStatusApiError_ErrorCode.USER_STATUS_CONFLICT);
@@ -251,7 +307,13 @@ describe('user service over gRPC', () => {
   it('blocking a user ends the session and revokes the bound device through DeviceRegistryService', async () => {
     const { userId, deviceId } = await activated();
     const session = await login(userId, deviceId);
-    await call(accounts.updateUserStatus.bind(accounts), { userId, expectedStatus: UserStatus.ACTIVATED, newStatus: UserStatus.BLOCKED, reason: 'too many PINs', unlock: false });
+    await call(accounts.updateUserStatus.bind(accounts), {
+      userId,
+      expectedStatus: UserStatus.ACTIVATED,
+      newStatus: UserStatus.BLOCKED,
+      reason: 'too many PINs',
+      unlock: false,
+    });
     expect(revokedDevices).toContainEqual({ deviceId, reason: RevocationReason.REVOCATION_REASON_USER_BLOCKED });
     const err = await failure(call(users.findBySessionToken.bind(users), { sessionToken: session.sessionToken }));
     expect(apiErrorCode(err, FindBySessionTokenApiError)).toBe(FindBySessionTokenApiError_ErrorCode.LOGIN_SESSION_EXPIRED);
@@ -259,53 +321,107 @@ describe('user service over gRPC', () => {
 
   it('CreateProcess and CompleteAuthentication errors', async () => {
     const { userId } = await activated();
-    const noPolicy = await failure(call(users.createProcess.bind(users), { userId, transactionType: AuthenticatedTransactionType.TRANSFER, transactionContext: '{}' }));
+    const noPolicy = await failure(
+      call(users.createProcess.bind(users), { userId, transactionType: AuthenticatedTransactionType.TRANSFER, transactionContext: '{}' }),
+    );
     expect(noPolicy.code).toBe(grpc.status.NOT_FOUND);
     expect(apiErrorCode(noPolicy, CreateProcessApiError)).toBe(CreateProcessApiError_ErrorCode.AUTHENTICATION_POLICY_NOT_FOUND);
-    const badJson = await failure(call(users.createProcess.bind(users), { userId, transactionType: AuthenticatedTransactionType.LOGIN, transactionContext: '{' }));
+    const badJson = await failure(
+      call(users.createProcess.bind(users), { userId, transactionType: AuthenticatedTransactionType.LOGIN, transactionContext: '{' }),
+    );
     expect(badJson.code).toBe(grpc.status.INVALID_ARGUMENT);
-    const unknownType = await failure(call(users.createProcess.bind(users), { userId, transactionType: AuthenticatedTransactionType.UNKNOWN, transactionContext: '{}' }));
+    const unknownType = await failure(
+      call(users.createProcess.bind(users), { userId, transactionType: AuthenticatedTransactionType.UNKNOWN, transactionContext: '{}' }),
+    );
     expect(unknownType.code).toBe(grpc.status.INVALID_ARGUMENT);
 
-    const created = await call(users.createProcess.bind(users), { userId, transactionType: AuthenticatedTransactionType.CHANGE_DEVICE, transactionContext: '{}' });
-    const wrongType = await failure(call(steps.completeAuthentication.bind(steps), { processId: created.process!.processId, userId, type: AuthenticationType.NA }));
+    const created = await call(users.createProcess.bind(users), {
+      userId,
+      transactionType: AuthenticatedTransactionType.CHANGE_DEVICE,
+      transactionContext: '{}',
+    });
+    const wrongType = await failure(
+      call(steps.completeAuthentication.bind(steps), { processId: created.process!.processId, userId, type: AuthenticationType.NA }),
+    );
     expect(wrongType.code).toBe(grpc.status.FAILED_PRECONDITION);
-    expect(apiErrorCode(wrongType, CompleteAuthenticationApiError)).toBe(CompleteAuthenticationApiError_ErrorCode.AUTHENTICATION_TYPE_NOT_DEFINED);
+    expect(apiErrorCode(wrongType, CompleteAuthenticationApiError)).toBe(
+      CompleteAuthenticationApiError_ErrorCode.AUTHENTICATION_TYPE_NOT_DEFINED,
+    );
   });
 
-  it('GetProcess checks the signature with the certificate auth reports, and hides other users\' processes', async () => {
+  it("GetProcess checks the signature with the certificate auth reports, and hides other users' processes", async () => {
     const { userId } = await activated();
     const other = await activated('김철수');
     const ca = await createSigningCa();
-    const keys = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
-    const certificate = await issueSigningCertificate({ csr: await parseSigningCsr((await createCsr(keys)).pem), ca, userId: userId.toString(), validityDays: 30 });
+    const keys = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, [
+      'sign',
+      'verify',
+    ])) as webcrypto.CryptoKeyPair;
+    const certificate = await issueSigningCertificate({
+      csr: await parseSigningCsr((await createCsr(keys)).pem),
+      ca,
+      userId: userId.toString(),
+      validityDays: 30,
+    });
     activeCertificates.set(userId, { certificate: certificate.base64, issuerCertificate: Buffer.from(ca.cert.rawData).toString('base64') });
 
     const context = JSON.stringify({ amount: { currency_code: 'KRW', major_amount: '2500000', minor_amount: '0' } });
-    const created = await call(users.createProcess.bind(users), { userId, transactionType: AuthenticatedTransactionType.TRANSFER, transactionContext: context });
+    const created = await call(users.createProcess.bind(users), {
+      userId,
+      transactionType: AuthenticatedTransactionType.TRANSFER,
+      transactionContext: context,
+    });
     expect(created.process?.authentications.map((a) => a.type)).toEqual([AuthenticationType.PIN, AuthenticationType.BIO]);
     const processId = created.process!.processId;
-    const signed = (await signData({ content: new TextEncoder().encode(context), certificateDer: certificate.der, privateKey: keys.privateKey, detached: true })).base64;
+    const signed = (
+      await signData({
+        content: new TextEncoder().encode(context),
+        certificateDer: certificate.der,
+        privateKey: keys.privateKey,
+        detached: true,
+      })
+    ).base64;
 
     const verified = await call(users.getProcess.bind(users), { processId, userId, signedData: signed, originData: context });
     expect(verified.isVerified).toBe(true);
     expect(verified.process?.processId).toBe(processId);
-    expect((await call(users.getProcess.bind(users), { processId, userId, signedData: signed, originData: `${context} ` })).isVerified).toBe(false);
+    expect(
+      (await call(users.getProcess.bind(users), { processId, userId, signedData: signed, originData: `${context} ` })).isVerified,
+    ).toBe(false);
 
-    const hidden = await failure(call(users.getProcess.bind(users), { processId, userId: other.userId, signedData: signed, originData: context }));
+    const hidden = await failure(
+      call(users.getProcess.bind(users), { processId, userId: other.userId, signedData: signed, originData: context }),
+    );
     expect(hidden.code).toBe(grpc.status.NOT_FOUND);
     expect(apiErrorCode(hidden, GetProcessApiError)).toBe(GetProcessApiError_ErrorCode.AUTHENTICATION_PROCESS_NOT_FOUND);
 
     // The other user has no certificate at auth: SIGNING_CERTIFICATE_NOT_FOUND there is "not verified" here.
-    const theirs = await call(users.createProcess.bind(users), { userId: other.userId, transactionType: AuthenticatedTransactionType.TRANSFER, transactionContext: context });
-    expect((await call(users.getProcess.bind(users), { processId: theirs.process!.processId, userId: other.userId, signedData: signed, originData: context })).isVerified).toBe(false);
+    const theirs = await call(users.createProcess.bind(users), {
+      userId: other.userId,
+      transactionType: AuthenticatedTransactionType.TRANSFER,
+      transactionContext: context,
+    });
+    expect(
+      (
+        await call(users.getProcess.bind(users), {
+          processId: theirs.process!.processId,
+          userId: other.userId,
+          signedData: signed,
+          originData: context,
+        })
+      ).isVerified,
+    ).toBe(false);
   });
 
   it("user B's id never reads or moves user A's processes or sessions", async () => {
     const a = await activated('Alice');
     const b = await activated('Bob');
     const transferContext = JSON.stringify({ amount: { currency_code: 'KRW', major_amount: '1000', minor_amount: '0' } });
-    const created = await call(users.createProcess.bind(users), { userId: a.userId, transactionType: AuthenticatedTransactionType.TRANSFER, transactionContext: transferContext });
+    const created = await call(users.createProcess.bind(users), {
+      userId: a.userId,
+      transactionType: AuthenticatedTransactionType.TRANSFER,
+      transactionContext: transferContext,
+    });
     const processId = created.process!.processId;
     const asB = { processId, userId: b.userId };
     const refusals = await Promise.all([
@@ -317,11 +433,20 @@ describe('user service over gRPC', () => {
     // Still untouched for A, who completes and consumes it; B cannot consume or log in with it.
     await call(steps.completeAuthentication.bind(steps), { processId, userId: a.userId, type: AuthenticationType.BIO });
     const consumeAsB = await failure(
-      call(steps.consumeProcess.bind(steps), { ...asB, transactionType: AuthenticatedTransactionType.TRANSFER, transactionContext: transferContext }),
+      call(steps.consumeProcess.bind(steps), {
+        ...asB,
+        transactionType: AuthenticatedTransactionType.TRANSFER,
+        transactionContext: transferContext,
+      }),
     );
     expect(consumeAsB.code).toBe(grpc.status.NOT_FOUND);
     expect((await failure(call(sessions.createSession.bind(sessions), { ...asB, deviceId: b.deviceId }))).code).toBe(grpc.status.NOT_FOUND);
-    await call(steps.consumeProcess.bind(steps), { processId, userId: a.userId, transactionType: AuthenticatedTransactionType.TRANSFER, transactionContext: transferContext });
+    await call(steps.consumeProcess.bind(steps), {
+      processId,
+      userId: a.userId,
+      transactionType: AuthenticatedTransactionType.TRANSFER,
+      transactionContext: transferContext,
+    });
 
     // A's session resolves to A only; revoking B's sessions leaves it alive.
     const sessionA = await login(a.userId, a.deviceId);
@@ -334,10 +459,16 @@ describe('user service over gRPC', () => {
 
   it('GetProcess answers UNAVAILABLE, not "not verified", when auth cannot answer', async () => {
     const { userId } = await activated();
-    const created = await call(users.createProcess.bind(users), { userId, transactionType: AuthenticatedTransactionType.LOGIN, transactionContext: '' });
+    const created = await call(users.createProcess.bind(users), {
+      userId,
+      transactionType: AuthenticatedTransactionType.LOGIN,
+      transactionContext: '',
+    });
     authState.down = true;
     try {
-      const err = await failure(call(users.getProcess.bind(users), { processId: created.process!.processId, userId, signedData: 'MAA=', originData: 'x' }));
+      const err = await failure(
+        call(users.getProcess.bind(users), { processId: created.process!.processId, userId, signedData: 'MAA=', originData: 'x' }),
+      );
       expect(err.code).toBe(grpc.status.UNAVAILABLE);
     } finally {
       authState.down = false;
@@ -347,7 +478,13 @@ describe('user service over gRPC', () => {
   it('blocking a user whose device the device service does not know still blocks', async () => {
     const { userId, deviceId } = await activated();
     unknownDevices.add(deviceId);
-    const blocked = await call(accounts.updateUserStatus.bind(accounts), { userId, expectedStatus: UserStatus.ACTIVATED, newStatus: UserStatus.BLOCKED, reason: '', unlock: false });
+    const blocked = await call(accounts.updateUserStatus.bind(accounts), {
+      userId,
+      expectedStatus: UserStatus.ACTIVATED,
+      newStatus: UserStatus.BLOCKED,
+      reason: '',
+      unlock: false,
+    });
     expect(blocked.user?.userStatus).toBe(UserStatus.BLOCKED);
     expect(revokedDevices.map((r) => r.deviceId)).not.toContain(deviceId);
   });

@@ -135,15 +135,27 @@ export function userAccountHandlers({ accounts, residentIds }: UserUseCases) {
         return { user: toProtoUser(user, residentIds) };
       },
       async updateCustomerInfo(request) {
-        const user = await accounts.updateCustomerInfo({ userId: requireId(request.userId, 'user_id'), residentId: request.residentId, name: request.name });
+        const user = await accounts.updateCustomerInfo({
+          userId: requireId(request.userId, 'user_id'),
+          residentId: request.residentId,
+          name: request.name,
+        });
         return { customerId: user.customerId ?? '' };
       },
       async updateKyc(request) {
-        const user = await accounts.updateKyc({ userId: requireId(request.userId, 'user_id'), kycStatus: kycStatusName(request.kycStatus), reason: request.reason });
+        const user = await accounts.updateKyc({
+          userId: requireId(request.userId, 'user_id'),
+          kycStatus: kycStatusName(request.kycStatus),
+          reason: request.reason,
+        });
         return { user: toProtoUser(user, residentIds) };
       },
       async bindDevice(request) {
-        const { previousDeviceId } = await accounts.bindDevice({ userId: requireId(request.userId, 'user_id'), deviceId: request.deviceId, deviceUuid: request.deviceUuid });
+        const { previousDeviceId } = await accounts.bindDevice({
+          userId: requireId(request.userId, 'user_id'),
+          deviceId: request.deviceId,
+          deviceUuid: request.deviceUuid,
+        });
         return { previousDeviceId: previousDeviceId ?? 0n };
       },
     },
@@ -170,14 +182,26 @@ export function sessionHandlers({ sessions }: UserUseCases) {
     {
       async createSession(request) {
         return pair(
-          await sessions.createSession({ userId: requireId(request.userId, 'user_id'), deviceId: requireId(request.deviceId, 'device_id'), processId: request.processId }),
+          await sessions.createSession({
+            userId: requireId(request.userId, 'user_id'),
+            deviceId: requireId(request.deviceId, 'device_id'),
+            processId: request.processId,
+          }),
         );
       },
       async rotateSession(request) {
-        return pair(await sessions.rotateSession({ refreshToken: request.refreshToken, deviceId: requireId(request.deviceId, 'device_id') }));
+        return pair(
+          await sessions.rotateSession({ refreshToken: request.refreshToken, deviceId: requireId(request.deviceId, 'device_id') }),
+        );
       },
       async revokeSessions(request) {
-        return { revoked: await sessions.revokeSessions({ userId: requireId(request.userId, 'user_id'), deviceId: request.deviceId, reason: request.reason }) };
+        return {
+          revoked: await sessions.revokeSessions({
+            userId: requireId(request.userId, 'user_id'),
+            deviceId: request.deviceId,
+            reason: request.reason,
+          }),
+        };
       },
     },
     {
@@ -194,7 +218,11 @@ export function processStepHandlers({ processes }: UserUseCases) {
     {
       async getRunningProcess(request) {
         const process = await processes.getRunningProcess({ processId: request.processId, userId: requireId(request.userId, 'user_id') });
-        return { process: toProtoProcess(process), transactionType: toProtoTransactionType(process.transactionType), expiresAt: process.expiresAt.toISOString() };
+        return {
+          process: toProtoProcess(process),
+          transactionType: toProtoTransactionType(process.transactionType),
+          expiresAt: process.expiresAt.toISOString(),
+        };
       },
       async completeAuthentication(request) {
         const process = await processes.completeAuthentication({
@@ -216,7 +244,10 @@ export function processStepHandlers({ processes }: UserUseCases) {
     },
     {
       getRunningProcess: { access: 'internal', errors: apiErrorType(GetRunningProcessApiError, GetRunningProcessApiError_ErrorCode) },
-      completeAuthentication: { access: 'internal', errors: apiErrorType(CompleteAuthenticationApiError, CompleteAuthenticationApiError_ErrorCode) },
+      completeAuthentication: {
+        access: 'internal',
+        errors: apiErrorType(CompleteAuthenticationApiError, CompleteAuthenticationApiError_ErrorCode),
+      },
       consumeProcess: { access: 'internal', errors: apiErrorType(ConsumeProcessApiError, ConsumeProcessApiError_ErrorCode) },
     },
   );

@@ -46,10 +46,17 @@ const USER_DATA_KEY_VARIABLE = 'KFRM_USER_DATA_KEY_FILE';
  * start would leave every sealed resident id unreadable after a restart or on another replica).
  * The embedded default generates one once into the data directory (0600).
  */
-export async function loadUserDataKey(file: string | undefined, runtime: Pick<RuntimeConfig, 'mode' | 'dataDir'>): Promise<KeyEncryptionKey> {
+export async function loadUserDataKey(
+  file: string | undefined,
+  runtime: Pick<RuntimeConfig, 'mode' | 'dataDir'>,
+): Promise<KeyEncryptionKey> {
   if (file !== undefined) return loadKeyEncryptionKey({ e2eKekFile: file, e2eKekGenerate: false, variable: USER_DATA_KEY_VARIABLE });
   if (runtime.mode === 'real') throw new ConfigError([`${USER_DATA_KEY_VARIABLE} is required when DATABASE_URL is set`]);
-  return loadKeyEncryptionKey({ e2eKekFile: join(runtime.dataDir, 'keys', 'user-data-key'), e2eKekGenerate: true, variable: USER_DATA_KEY_VARIABLE });
+  return loadKeyEncryptionKey({
+    e2eKekFile: join(runtime.dataDir, 'keys', 'user-data-key'),
+    e2eKekGenerate: true,
+    variable: USER_DATA_KEY_VARIABLE,
+  });
 }
 
 /**

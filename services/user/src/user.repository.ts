@@ -79,7 +79,13 @@ export async function lockIdentity(trx: UserTrx, userCi: string): Promise<void> 
 }
 
 export async function findLiveUsersByCi(trx: UserTrx, userCi: string): Promise<UserRecord[]> {
-  const rows = await trx.selectFrom('users').selectAll().where('user_ci', '=', userCi).where('status', 'in', LIVE_STATUSES).forUpdate().execute();
+  const rows = await trx
+    .selectFrom('users')
+    .selectAll()
+    .where('user_ci', '=', userCi)
+    .where('status', 'in', LIVE_STATUSES)
+    .forUpdate()
+    .execute();
   return rows.map(toUser);
 }
 
@@ -120,7 +126,11 @@ export async function insertUser(trx: UserTrx, user: NewUser): Promise<UserRecor
   return toUser(row);
 }
 
-export async function findUserById(db: UserDb | UserTrx, id: bigint, options: { forUpdate?: boolean } = {}): Promise<UserRecord | undefined> {
+export async function findUserById(
+  db: UserDb | UserTrx,
+  id: bigint,
+  options: { forUpdate?: boolean } = {},
+): Promise<UserRecord | undefined> {
   let query = db.selectFrom('users').selectAll().where('id', '=', id.toString());
   if (options.forUpdate) query = query.forUpdate();
   const row = await query.executeTakeFirst();
@@ -137,7 +147,13 @@ export async function findUserByCustomerId(db: UserDb, customerId: string): Prom
   return row && toUser(row);
 }
 
-export async function setUserStatus(trx: UserTrx, id: bigint, status: UserStatusName, reason: string | null, now: Date): Promise<UserRecord> {
+export async function setUserStatus(
+  trx: UserTrx,
+  id: bigint,
+  status: UserStatusName,
+  reason: string | null,
+  now: Date,
+): Promise<UserRecord> {
   const row = await trx
     .updateTable('users')
     .set({ status, reason, updated_at: now })
@@ -148,7 +164,13 @@ export async function setUserStatus(trx: UserTrx, id: bigint, status: UserStatus
 }
 
 /** `residentIdSealed` is the sealed form; the plain column is cleared. */
-export async function setCustomerInfo(trx: UserTrx, id: bigint, residentIdSealed: string, customerId: string, now: Date): Promise<UserRecord> {
+export async function setCustomerInfo(
+  trx: UserTrx,
+  id: bigint,
+  residentIdSealed: string,
+  customerId: string,
+  now: Date,
+): Promise<UserRecord> {
   const row = await trx
     .updateTable('users')
     .set({ resident_id_sealed: residentIdSealed, resident_id: null, customer_id: customerId, updated_at: now })
@@ -179,7 +201,13 @@ export async function replaceWithSealedResidentId(trx: UserTrx, id: bigint, resi
   await trx.updateTable('users').set({ resident_id_sealed: residentIdSealed, resident_id: null }).where('id', '=', id.toString()).execute();
 }
 
-export async function setKyc(db: UserDb, id: bigint, kycStatus: KycStatusName, reason: string | null, now: Date): Promise<UserRecord | undefined> {
+export async function setKyc(
+  db: UserDb,
+  id: bigint,
+  kycStatus: KycStatusName,
+  reason: string | null,
+  now: Date,
+): Promise<UserRecord | undefined> {
   const row = await db
     .updateTable('users')
     .set({
@@ -234,7 +262,11 @@ export async function insertSession(trx: UserTrx, session: NewSession): Promise<
 }
 
 /** A session whose token is live at `now` (not expired, rotated or revoked), with its user. */
-export async function findLiveSession(db: UserDb, sessionTokenHash: string, now: Date): Promise<{ session: SessionRecord; user: UserRecord } | undefined> {
+export async function findLiveSession(
+  db: UserDb,
+  sessionTokenHash: string,
+  now: Date,
+): Promise<{ session: SessionRecord; user: UserRecord } | undefined> {
   const session = await db
     .selectFrom('sessions')
     .selectAll()
@@ -251,7 +283,12 @@ export async function findLiveSession(db: UserDb, sessionTokenHash: string, now:
 
 /** The session holding this refresh token, row-locked: concurrent rotations queue here. */
 export async function lockSessionByRefreshHash(trx: UserTrx, refreshTokenHash: string): Promise<SessionRecord | undefined> {
-  const row = await trx.selectFrom('sessions').selectAll().where('refresh_token_hash', '=', refreshTokenHash).forUpdate().executeTakeFirst();
+  const row = await trx
+    .selectFrom('sessions')
+    .selectAll()
+    .where('refresh_token_hash', '=', refreshTokenHash)
+    .forUpdate()
+    .executeTakeFirst();
   return row && toSession(row);
 }
 
@@ -270,7 +307,13 @@ export async function revokeSessionFamily(db: UserDb | UserTrx, familyId: string
 }
 
 /** Revokes the user's unrevoked sessions, on one device or (deviceId null) all; returns how many. */
-export async function revokeUserSessions(db: UserDb | UserTrx, userId: bigint, deviceId: bigint | null, reason: string, now: Date): Promise<number> {
+export async function revokeUserSessions(
+  db: UserDb | UserTrx,
+  userId: bigint,
+  deviceId: bigint | null,
+  reason: string,
+  now: Date,
+): Promise<number> {
   let query = db
     .updateTable('sessions')
     .set({ revoked_at: now, revoke_reason: reason })
@@ -327,7 +370,12 @@ export async function insertProcess(db: UserDb, process: NewProcess): Promise<Pr
 }
 
 /** The user's process with this id (another user's is not found, by construction). */
-export async function findProcess(db: UserDb | UserTrx, id: string, userId: bigint, options: { forUpdate?: boolean } = {}): Promise<ProcessRecord | undefined> {
+export async function findProcess(
+  db: UserDb | UserTrx,
+  id: string,
+  userId: bigint,
+  options: { forUpdate?: boolean } = {},
+): Promise<ProcessRecord | undefined> {
   let query = db.selectFrom('processes').selectAll().where('id', '=', id).where('user_id', '=', userId.toString());
   if (options.forUpdate) query = query.forUpdate();
   const row = await query.executeTakeFirst();

@@ -59,10 +59,16 @@ export class BackendProcess {
     child.once('exit', (code, signal) => {
       if (!this.expectingExit) this.unexpectedExits.push(`exited (code ${code}, signal ${signal}):\n${this.output.slice(-30).join('\n')}`);
     });
-    await waitFor('backend answering SERVING', timeoutMs, async () => {
-      if (child.exitCode !== null) throw new Error(`backend exited (${child.exitCode}) during start:\n${this.output.slice(-30).join('\n')}`);
-      return (await this.health().catch(() => undefined)) === 'SERVING' ? true : undefined;
-    }, 50);
+    await waitFor(
+      'backend answering SERVING',
+      timeoutMs,
+      async () => {
+        if (child.exitCode !== null)
+          throw new Error(`backend exited (${child.exitCode}) during start:\n${this.output.slice(-30).join('\n')}`);
+        return (await this.health().catch(() => undefined)) === 'SERVING' ? true : undefined;
+      },
+      50,
+    );
     return performance.now() - started;
   }
 

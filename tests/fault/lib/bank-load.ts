@@ -82,7 +82,12 @@ export async function setUpPhone(index: number, address: string, serverCaPem: Bu
     await unary(casa, casa.agreeTerms, { agreements: terms.map((t) => ({ termId: t.id, agreed: true })) }, session);
     const opened = await unary(casa, casa.completeOpening, { password: ACCOUNT_PASSWORD }, session);
     const accountNumber = opened.account!.accountNumber;
-    await unary(ledger, ledger.deposit, { idempotencyKey: `fault-fund-${accountNumber}`, accountNumber, amount: krw(FUNDING_KRW), memo: 'fault test funding' });
+    await unary(ledger, ledger.deposit, {
+      idempotencyKey: `fault-fund-${accountNumber}`,
+      accountNumber,
+      amount: krw(FUNDING_KRW),
+      memo: 'fault test funding',
+    });
     return { index, app, user, session, sessionToken, accountNumber };
   } finally {
     ledger.close();
@@ -147,7 +152,14 @@ export class TransferLoad {
         const preCheck = await unary(
           transfers,
           transfers.getPreCheck,
-          { sourceAccountNumber: phone.accountNumber, targetAccountNumber: target.accountNumber, targetInstitutionCode: OWN_INSTITUTION, amount: krw(AMOUNT_KRW), recipientVisibleMessage: 'fault', selfVisibleMessage: 'fault' },
+          {
+            sourceAccountNumber: phone.accountNumber,
+            targetAccountNumber: target.accountNumber,
+            targetInstitutionCode: OWN_INSTITUTION,
+            amount: krw(AMOUNT_KRW),
+            recipientVisibleMessage: 'fault',
+            selfVisibleMessage: 'fault',
+          },
           { ...phone.session, deadlineMs: 5_000 },
         );
         if (!preCheck.success || !preCheck.process?.processId) throw new Error('GetPreCheck did not succeed');
@@ -176,7 +188,13 @@ export class TransferLoad {
         recipientVisibleMessage: 'fault',
         selfVisibleMessage: 'fault',
         authenticationProcessId: processId,
-        signatureInfo: { signedData: signature.base64, sourceAccountNumber: phone.accountNumber, targetAccountNumber: target.accountNumber, targetInstitutionCode: OWN_INSTITUTION, amount: krw(AMOUNT_KRW) },
+        signatureInfo: {
+          signedData: signature.base64,
+          sourceAccountNumber: phone.accountNumber,
+          targetAccountNumber: target.accountNumber,
+          targetInstitutionCode: OWN_INSTITUTION,
+          amount: krw(AMOUNT_KRW),
+        },
       };
       // The app keeps the process and the signature and asks again until the server decides.
       const giveUpAt = performance.now() + this.options.executeGiveUpMs;
@@ -184,7 +202,13 @@ export class TransferLoad {
         try {
           const executed = await unary(transfers, transfers.execute, request, { ...phone.session, deadlineMs: 5_000 });
           this.see('Execute', 'OK');
-          this.outcomes.push({ processId, from: phone.accountNumber, to: target.accountNumber, answer: executed.success ? 'OK' : 'success=false', at: performance.now() });
+          this.outcomes.push({
+            processId,
+            from: phone.accountNumber,
+            to: target.accountNumber,
+            answer: executed.success ? 'OK' : 'success=false',
+            at: performance.now(),
+          });
           break;
         } catch (err) {
           const answer = answerOf(err);

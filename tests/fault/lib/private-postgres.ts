@@ -38,7 +38,12 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   const dir = mkdtempSync(join(tmpdir(), 'kfrm-fault-pg-'));
   const dataDir = join(dir, 'data');
   const asRoot = process.getuid?.() === 0;
-  const owner = asRoot ? { uid: Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' })), gid: Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' })) } : undefined;
+  const owner = asRoot
+    ? {
+        uid: Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' })),
+        gid: Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' })),
+      }
+    : undefined;
   if (owner) chownSync(dir, owner.uid, owner.gid);
   const run = (tool: string, args: string[], timeoutMs = 60_000) => {
     const result = spawnSync(join(bin, tool), args, { encoding: 'utf8', timeout: timeoutMs, cwd: dir, ...(owner ?? {}) });
@@ -62,10 +67,7 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
     }
   };
   const childrenOf = (pid: number): number[] =>
-    (spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).stdout ?? '')
-      .split('\n')
-      .filter(Boolean)
-      .map(Number);
+    (spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).stdout ?? '').split('\n').filter(Boolean).map(Number);
   return {
     port,
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,

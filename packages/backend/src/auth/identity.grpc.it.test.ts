@@ -33,7 +33,11 @@ import {
   VerifySigningCertificateApiError,
   VerifySigningCertificateApiError_ErrorCode,
 } from '@kfrm/proto/gen/kfrm/api/auth/auth';
-import { CredentialServiceClient, GetActiveSigningCertificateApiError, GetActiveSigningCertificateApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/api/auth/auth_internal';
+import {
+  CredentialServiceClient,
+  GetActiveSigningCertificateApiError,
+  GetActiveSigningCertificateApiError_ErrorCode,
+} from '@kfrm/proto/gen/kfrm/api/auth/auth_internal';
 import {
   AuthenticateBiometricApiError,
   AuthenticateBiometricApiError_ErrorCode,
@@ -46,13 +50,31 @@ import {
   AuthenticatePinForLoginApiError,
   AuthenticatePinForLoginApiError_ErrorCode,
 } from '@kfrm/proto/gen/kfrm/api/authentication/authentication';
-import { AuthenticatedTransactionType, AuthenticationProcess_ProcessStatus, AuthenticationType, EncryptedMessage_ProviderType } from '@kfrm/proto/gen/kfrm/api/common/common';
+import {
+  AuthenticatedTransactionType,
+  AuthenticationProcess_ProcessStatus,
+  AuthenticationType,
+  EncryptedMessage_ProviderType,
+} from '@kfrm/proto/gen/kfrm/api/common/common';
 import { FindBySessionTokenApiError, FindBySessionTokenApiError_ErrorCode, UserServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user';
 import { ProcessStepServiceClient, UserAccountServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user_internal';
 import { apiErrorCode } from '@kfrm/server-kit';
 import { userModule } from '@kfrm/service-user';
 import { biometricChallenge } from '@kfrm/service-auth/identity/biometric-key';
-import { AUTH, PATTERN, PHONE, PIN, WRONG_PIN, authn, bearer, loginSvc, reg, refusal, startIdentityHarness, type IdentityHarness } from '../testing/identity.harness';
+import {
+  AUTH,
+  PATTERN,
+  PHONE,
+  PIN,
+  WRONG_PIN,
+  authn,
+  bearer,
+  loginSvc,
+  reg,
+  refusal,
+  startIdentityHarness,
+  type IdentityHarness,
+} from '../testing/identity.harness';
 
 const MAX_ATTEMPTS = 5;
 
@@ -69,7 +91,12 @@ describe('identity over gRPC', () => {
 
   /** The user service's record, as its table has it. */
   const userRow = (userId: bigint) =>
-    h.running.db.kysely('users').selectFrom('users').select(['status', 'device_id']).where('id', '=', String(userId)).executeTakeFirstOrThrow();
+    h.running.db
+      .kysely('users')
+      .selectFrom('users')
+      .select(['status', 'device_id'])
+      .where('id', '=', String(userId))
+      .executeTakeFirstOrThrow();
 
   it('registers a user, logs in with the PIN and refreshes the session', async () => {
     const app = await h.newPhone();
@@ -98,7 +125,9 @@ describe('identity over gRPC', () => {
     const active = await unary(credentials, credentials.getActiveSigningCertificate, { userId: user.userId });
     expect(active.certificate).toBe(user.certificate);
     const none = await refusal(unary(credentials, credentials.getActiveSigningCertificate, { userId: 999_999n }));
-    expect(apiErrorCode(none, GetActiveSigningCertificateApiError)).toBe(GetActiveSigningCertificateApiError_ErrorCode.SIGNING_CERTIFICATE_NOT_FOUND);
+    expect(apiErrorCode(none, GetActiveSigningCertificateApiError)).toBe(
+      GetActiveSigningCertificateApiError_ErrorCode.SIGNING_CERTIFICATE_NOT_FOUND,
+    );
     credentials.close();
   });
 
@@ -115,8 +144,12 @@ describe('identity over gRPC', () => {
     // An altered signature, or one over another process's challenge, is refused.
     const altered = Buffer.from(signature, 'base64');
     altered[altered.length - 1]! ^= 1;
-    const bad = await refusal(unary(a, a.authenticateBiometricForLogin, { userToken: user.userToken, processId, signature: altered.toString('base64') }));
-    expect(apiErrorCode(bad, AuthenticateBiometricForLoginApiError)).toBe(AuthenticateBiometricForLoginApiError_ErrorCode.AUTHENTICATION_FAILED);
+    const bad = await refusal(
+      unary(a, a.authenticateBiometricForLogin, { userToken: user.userToken, processId, signature: altered.toString('base64') }),
+    );
+    expect(apiErrorCode(bad, AuthenticateBiometricForLoginApiError)).toBe(
+      AuthenticateBiometricForLoginApiError_ErrorCode.AUTHENTICATION_FAILED,
+    );
 
     const done = await unary(a, a.authenticateBiometricForLogin, { userToken: user.userToken, processId, signature });
     expect(done.process?.status).toBe(AuthenticationProcess_ProcessStatus.DONE);
@@ -125,8 +158,12 @@ describe('identity over gRPC', () => {
 
     // The same signature on a new process: another challenge, refused.
     const next = await unary(l, l.prepareLogin, { userToken: user.userToken });
-    const replay = await refusal(unary(a, a.authenticateBiometricForLogin, { userToken: user.userToken, processId: next.process!.processId, signature }));
-    expect(apiErrorCode(replay, AuthenticateBiometricForLoginApiError)).toBe(AuthenticateBiometricForLoginApiError_ErrorCode.AUTHENTICATION_FAILED);
+    const replay = await refusal(
+      unary(a, a.authenticateBiometricForLogin, { userToken: user.userToken, processId: next.process!.processId, signature }),
+    );
+    expect(apiErrorCode(replay, AuthenticateBiometricForLoginApiError)).toBe(
+      AuthenticateBiometricForLoginApiError_ErrorCode.AUTHENTICATION_FAILED,
+    );
     // The DONE process cannot log in twice.
     const twice = await refusal(unary(l, l.login, { userToken: user.userToken, processId }));
     expect(apiErrorCode(twice, LoginApiError)).toBe(LoginApiError_ErrorCode.AUTHENTICATION_FAILED);
@@ -134,7 +171,12 @@ describe('identity over gRPC', () => {
     // Deactivate through a PIN-authenticated process; login then asks for PIN, not BIO.
     const b = app.client(BiometricServiceClient);
     const prep = await unary(b, b.prepareDeactivateBiometric, {}, bearer(session.sessionToken));
-    await unary(a, a.authenticatePin, { processId: prep.process!.processId, pin: await app.encrypt(AUTH, PIN) }, bearer(session.sessionToken));
+    await unary(
+      a,
+      a.authenticatePin,
+      { processId: prep.process!.processId, pin: await app.encrypt(AUTH, PIN) },
+      bearer(session.sessionToken),
+    );
     await unary(b, b.deactivateBiometric, { processId: prep.process!.processId }, bearer(session.sessionToken));
     const pinLogin = await unary(l, l.prepareLogin, { userToken: user.userToken });
     expect(pinLogin.process?.authentications[0]?.type).toBe(AuthenticationType.PIN);
@@ -145,14 +187,26 @@ describe('identity over gRPC', () => {
         signature: sign('sha256', biometricChallenge(pinLogin.process!.processId), user.bio.privateKey).toString('base64'),
       }),
     );
-    expect(apiErrorCode(notDefined, AuthenticateBiometricForLoginApiError)).toBe(AuthenticateBiometricForLoginApiError_ErrorCode.AUTHENTICATION_TYPE_NOT_DEFINED);
+    expect(apiErrorCode(notDefined, AuthenticateBiometricForLoginApiError)).toBe(
+      AuthenticateBiometricForLoginApiError_ErrorCode.AUTHENTICATION_TYPE_NOT_DEFINED,
+    );
 
     // Activate again with a new key.
     const newBio = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
     const act = await unary(b, b.prepareActivateBiometric, {}, bearer(session.sessionToken));
-    await unary(a, a.authenticatePin, { processId: act.process!.processId, pin: await app.encrypt(AUTH, PIN) }, bearer(session.sessionToken));
+    await unary(
+      a,
+      a.authenticatePin,
+      { processId: act.process!.processId, pin: await app.encrypt(AUTH, PIN) },
+      bearer(session.sessionToken),
+    );
     const spki = (newBio.publicKey.export({ type: 'spki', format: 'der' }) as Buffer).toString('base64');
-    await unary(b, b.activateBiometric, { processId: act.process!.processId, publicKey: await app.encrypt(AUTH, spki) }, bearer(session.sessionToken));
+    await unary(
+      b,
+      b.activateBiometric,
+      { processId: act.process!.processId, publicKey: await app.encrypt(AUTH, spki) },
+      bearer(session.sessionToken),
+    );
     const bioAgain = await unary(l, l.prepareLogin, { userToken: user.userToken });
     expect(bioAgain.process?.authentications[0]?.type).toBe(AuthenticationType.BIO);
   });
@@ -164,7 +218,12 @@ describe('identity over gRPC', () => {
     const newPhoneApp = await h.newPhone();
     const dc = newPhoneApp.client(DeviceChangeServiceClient);
 
-    const same = await refusal(unary(oldPhone.client(DeviceChangeServiceClient), oldPhone.client(DeviceChangeServiceClient).prepareDeviceChange, { userToken: user.userToken, deviceUuid: { id: 'x' } }));
+    const same = await refusal(
+      unary(oldPhone.client(DeviceChangeServiceClient), oldPhone.client(DeviceChangeServiceClient).prepareDeviceChange, {
+        userToken: user.userToken,
+        deviceUuid: { id: 'x' },
+      }),
+    );
     expect(apiErrorCode(same, PrepareDeviceChangeApiError)).toBe(PrepareDeviceChangeApiError_ErrorCode.DEVICE_CHANGE_NOT_ALLOWED);
 
     const { process } = await unary(dc, dc.prepareDeviceChange, { userToken: user.userToken, deviceUuid: { id: 'uuid-b' } });
@@ -172,7 +231,11 @@ describe('identity over gRPC', () => {
     // Not yet authenticated: the process cannot be used.
     const early = await refusal(unary(dc, dc.changeDevice, { userToken: user.userToken, processId: process!.processId }));
     expect(apiErrorCode(early, ChangeDeviceApiError)).toBe(ChangeDeviceApiError_ErrorCode.AUTHENTICATION_FAILED);
-    await unary(a, a.authenticatePinForLogin, { userToken: user.userToken, processId: process!.processId, pin: await newPhoneApp.encrypt(AUTH, PIN) });
+    await unary(a, a.authenticatePinForLogin, {
+      userToken: user.userToken,
+      processId: process!.processId,
+      pin: await newPhoneApp.encrypt(AUTH, PIN),
+    });
     await unary(dc, dc.changeDevice, { userToken: user.userToken, processId: process!.processId });
     expect((await userRow(user.userId)).device_id).toBe(String(newPhoneApp.device!.deviceId));
 
@@ -214,7 +277,8 @@ describe('identity over gRPC', () => {
     const accounts = new UserAccountServiceClient(internalAddress, grpc.credentials.createInsecure());
     const steps = new ProcessStepServiceClient(internalAddress, grpc.credentials.createInsecure());
     const users = new UserServiceClient(internalAddress, grpc.credentials.createInsecure());
-    const typeOf = async (processId: string, userId: bigint) => (await unary(steps, steps.getRunningProcess, { processId, userId })).transactionType;
+    const typeOf = async (processId: string, userId: bigint) =>
+      (await unary(steps, steps.getRunningProcess, { processId, userId })).transactionType;
 
     const oldApp = await h.newPhone();
     const user = await h.register(oldApp);
@@ -231,7 +295,11 @@ describe('identity over gRPC', () => {
     const { process } = await unary(dc, dc.prepareDeviceChange, { userToken: user.userToken, deviceUuid: { id: deviceUuid } });
     const processId = process!.processId;
     expect(await typeOf(processId, user.userId)).toBe(AuthenticatedTransactionType.REINSTALL_APP);
-    const done = await unary(authn(reinstalled), authn(reinstalled).authenticatePinForLogin, { userToken: user.userToken, processId, pin: await reinstalled.encrypt(AUTH, PIN) });
+    const done = await unary(authn(reinstalled), authn(reinstalled).authenticatePinForLogin, {
+      userToken: user.userToken,
+      processId,
+      pin: await reinstalled.encrypt(AUTH, PIN),
+    });
     expect(done.process?.status).toBe(AuthenticationProcess_ProcessStatus.DONE);
     await unary(dc, dc.changeDevice, { userToken: user.userToken, processId });
     expect((await userRow(user.userId)).device_id).toBe(String(reinstalled.device!.deviceId));
@@ -246,12 +314,17 @@ describe('identity over gRPC', () => {
     expect(apiErrorCode(ended, FindBySessionTokenApiError)).toBe(FindBySessionTokenApiError_ErrorCode.LOGIN_SESSION_EXPIRED);
     // The reinstalled app logs in (with the PIN: the biometric key stayed with the old install).
     const fresh = await h.loginWithPin(reinstalled, user.userToken);
-    expect((await unary(users, users.findBySessionToken, { sessionToken: fresh.sessionToken })).userSession?.deviceId).toBe(reinstalled.device!.deviceId);
+    expect((await unary(users, users.findBySessionToken, { sessionToken: fresh.sessionToken })).userSession?.deviceId).toBe(
+      reinstalled.device!.deviceId,
+    );
 
     // Another phone (another DeviceUUID) is a device change.
     const otherPhone = await h.newPhone();
     const other = otherPhone.client(DeviceChangeServiceClient);
-    const change = await unary(other, other.prepareDeviceChange, { userToken: user.userToken, deviceUuid: { id: `${deviceUuid}-other-phone` } });
+    const change = await unary(other, other.prepareDeviceChange, {
+      userToken: user.userToken,
+      deviceUuid: { id: `${deviceUuid}-other-phone` },
+    });
     expect(await typeOf(change.process!.processId, user.userId)).toBe(AuthenticatedTransactionType.CHANGE_DEVICE);
     for (const c of [accounts, steps, users]) c.close();
   });
@@ -259,7 +332,14 @@ describe('identity over gRPC', () => {
   it('answers each registration error with its seed code', async () => {
     const app = await h.newPhone();
     const r = reg(app);
-    const base = { idpType: 'mobile', idpName: 'sandbox', name: 'Lee', phoneNumber: PHONE, verificationHint: '123456', deviceUuid: { id: 'u' } };
+    const base = {
+      idpType: 'mobile',
+      idpName: 'sandbox',
+      name: 'Lee',
+      phoneNumber: PHONE,
+      verificationHint: '123456',
+      deviceUuid: { id: 'u' },
+    };
     const hint = await refusal(unary(r, r.createUser, { ...base, verificationHint: '' }));
     expect(apiErrorCode(hint, CreateUserApiError)).toBe(CreateUserApiError_ErrorCode.USER_VERIFICATION_HINT_REQUIRED);
     const uuid = await refusal(unary(r, r.createUser, { ...base, deviceUuid: undefined }));
@@ -297,7 +377,9 @@ describe('identity over gRPC', () => {
     const csr = await refusal(unary(r, r.issueSigningCertificate, { userToken, csr: 'MIIBnotacsr' }));
     expect(apiErrorCode(csr, IssueSigningCertificateApiError)).toBe(IssueSigningCertificateApiError_ErrorCode.INVALID_SIGNING_CSR);
     const noCert = await refusal(unary(r, r.verifySigningCertificate, { userToken, signedData: 'MIIB' }));
-    expect(apiErrorCode(noCert, VerifySigningCertificateApiError)).toBe(VerifySigningCertificateApiError_ErrorCode.SIGNING_CERTIFICATE_NOT_FOUND);
+    expect(apiErrorCode(noCert, VerifySigningCertificateApiError)).toBe(
+      VerifySigningCertificateApiError_ErrorCode.SIGNING_CERTIFICATE_NOT_FOUND,
+    );
 
     // A signature by another key over the token: refused, and the token is used up.
     const { csr: goodCsr } = await h.signingKey();
@@ -309,11 +391,20 @@ describe('identity over gRPC', () => {
       await h.agree(o, created.userToken);
       return unary(reg(o), reg(o).issueSigningCertificate, { userToken: created.userToken, csr: stranger.csr });
     })();
-    const wrongSigner = await signData({ content: Buffer.from(issued.verificationToken), certificateDer: Buffer.from(strangerCert.certificate, 'base64'), privateKey: stranger.keyPair.privateKey, detached: false });
+    const wrongSigner = await signData({
+      content: Buffer.from(issued.verificationToken),
+      certificateDer: Buffer.from(strangerCert.certificate, 'base64'),
+      privateKey: stranger.keyPair.privateKey,
+      detached: false,
+    });
     const refused = await refusal(unary(r, r.verifySigningCertificate, { userToken, signedData: wrongSigner.base64 }));
-    expect(apiErrorCode(refused, VerifySigningCertificateApiError)).toBe(VerifySigningCertificateApiError_ErrorCode.SIGNING_CERTIFICATE_VERIFICATION_FAILED);
+    expect(apiErrorCode(refused, VerifySigningCertificateApiError)).toBe(
+      VerifySigningCertificateApiError_ErrorCode.SIGNING_CERTIFICATE_VERIFICATION_FAILED,
+    );
     const spent = await refusal(unary(r, r.verifySigningCertificate, { userToken, signedData: wrongSigner.base64 }));
-    expect(apiErrorCode(spent, VerifySigningCertificateApiError)).toBe(VerifySigningCertificateApiError_ErrorCode.SIGNING_CERTIFICATE_NOT_FOUND);
+    expect(apiErrorCode(spent, VerifySigningCertificateApiError)).toBe(
+      VerifySigningCertificateApiError_ErrorCode.SIGNING_CERTIFICATE_NOT_FOUND,
+    );
   });
 
   it('answers ALREADY_REGISTERED_USER once the user is activated, and USER_REGISTRATION_EXPIRED after the TTL', async () => {
@@ -325,8 +416,15 @@ describe('identity over gRPC', () => {
 
     const late = await h.newPhone();
     const created = await h.createUser(late);
-    await h.running.db.kysely('auth').updateTable('registrations').set({ expires_at: new Date(Date.now() - 1000) }).where('user_id', '=', String(created.userId)).execute();
-    const expired = await refusal(unary(reg(late), reg(late).registerPin, { userToken: created.userToken, pin: await late.encrypt(AUTH, PIN) }));
+    await h.running.db
+      .kysely('auth')
+      .updateTable('registrations')
+      .set({ expires_at: new Date(Date.now() - 1000) })
+      .where('user_id', '=', String(created.userId))
+      .execute();
+    const expired = await refusal(
+      unary(reg(late), reg(late).registerPin, { userToken: created.userToken, pin: await late.encrypt(AUTH, PIN) }),
+    );
     expect(expired.code).toBe(grpc.status.FAILED_PRECONDITION);
     expect(apiErrorCode(expired, RegisterPinApiError)).toBe(RegisterPinApiError_ErrorCode.USER_REGISTRATION_EXPIRED);
   });
@@ -341,7 +439,9 @@ describe('identity over gRPC', () => {
     // Each attempt encrypted on its own, as the app does: an E2E message opens only once.
     const attempts = await Promise.all(Array.from({ length: MAX_ATTEMPTS + 50 }, () => app.encrypt(AUTH, WRONG_PIN)));
     const results = await Promise.allSettled(
-      attempts.map((wrong) => unary(a, a.authenticatePinForLogin, { userToken: user.userToken, processId: process!.processId, pin: wrong })),
+      attempts.map((wrong) =>
+        unary(a, a.authenticatePinForLogin, { userToken: user.userToken, processId: process!.processId, pin: wrong }),
+      ),
     );
     for (const result of results) {
       expect(result.status).toBe('rejected');
@@ -361,7 +461,9 @@ describe('identity over gRPC', () => {
     expect(row.failures).toBe(MAX_ATTEMPTS);
     expect(row.locked).toBe(true);
     expect((await userRow(user.userId)).status).toBe('BLOCKED');
-    const after = await refusal(unary(a, a.authenticatePinForLogin, { userToken: user.userToken, processId: process!.processId, pin: await app.encrypt(AUTH, PIN) }));
+    const after = await refusal(
+      unary(a, a.authenticatePinForLogin, { userToken: user.userToken, processId: process!.processId, pin: await app.encrypt(AUTH, PIN) }),
+    );
     expect(after.code).toBe(grpc.status.UNAUTHENTICATED);
   });
 
@@ -372,14 +474,19 @@ describe('identity over gRPC', () => {
     const a = authn(app);
     const { process } = await unary(l, l.prepareLogin, { userToken: user.userToken });
     const processId = process!.processId;
-    const attempt = async (userToken: string, pin: string) => refusal(unary(a, a.authenticatePinForLogin, { userToken, processId, pin: await app.encrypt(AUTH, pin) }));
+    const attempt = async (userToken: string, pin: string) =>
+      refusal(unary(a, a.authenticatePinForLogin, { userToken, processId, pin: await app.encrypt(AUTH, pin) }));
     const wrongPin = await attempt(user.userToken, WRONG_PIN);
     const unknownUser = await attempt('no-such-user-token', PIN);
     for (let i = 1; i < MAX_ATTEMPTS; i++) await attempt(user.userToken, WRONG_PIN);
     expect((await userRow(user.userId)).status).toBe('ACTIVATED');
     // The credential is locked now: the right PIN is refused, in the same words.
     const locked = await attempt(user.userToken, PIN);
-    const shape = (e: grpc.ServiceError) => ({ code: e.code, detail: apiErrorCode(e, AuthenticatePinForLoginApiError), message: e.details });
+    const shape = (e: grpc.ServiceError) => ({
+      code: e.code,
+      detail: apiErrorCode(e, AuthenticatePinForLoginApiError),
+      message: e.details,
+    });
     expect(shape(unknownUser)).toEqual(shape(wrongPin));
     expect(shape(locked)).toEqual(shape(wrongPin));
     expect(shape(wrongPin).detail).toBe(AuthenticatePinForLoginApiError_ErrorCode.AUTHENTICATION_FAILED);
@@ -398,10 +505,23 @@ describe('identity over gRPC', () => {
     const prepare = await refusal(unary(l, l.prepareLogin, { userToken: userB.userToken }));
     expect(prepare.code).toBe(grpc.status.PERMISSION_DENIED);
     const { process: processB } = await unary(loginSvc(appB), loginSvc(appB).prepareLogin, { userToken: userB.userToken });
-    const cross = await refusal(unary(authn(appA), authn(appA).authenticatePinForLogin, { userToken: userB.userToken, processId: processB!.processId, pin: await appA.encrypt(AUTH, PIN) }));
+    const cross = await refusal(
+      unary(authn(appA), authn(appA).authenticatePinForLogin, {
+        userToken: userB.userToken,
+        processId: processB!.processId,
+        pin: await appA.encrypt(AUTH, PIN),
+      }),
+    );
     expect(apiErrorCode(cross, AuthenticatePinForLoginApiError)).toBe(AuthenticatePinForLoginApiError_ErrorCode.AUTHENTICATION_FAILED);
     // A's session on B's process: not A's process.
-    const viaSession = await refusal(unary(authn(appA), authn(appA).authenticatePin, { processId: processB!.processId, pin: await appA.encrypt(AUTH, PIN) }, bearer(sessionA.sessionToken)));
+    const viaSession = await refusal(
+      unary(
+        authn(appA),
+        authn(appA).authenticatePin,
+        { processId: processB!.processId, pin: await appA.encrypt(AUTH, PIN) },
+        bearer(sessionA.sessionToken),
+      ),
+    );
     expect(viaSession.code).toBe(grpc.status.FAILED_PRECONDITION);
     // A's session presented from B's device: refused by the guard.
     const b = appB.client(BiometricServiceClient);
@@ -421,11 +541,13 @@ describe('identity over gRPC', () => {
     const session = await h.loginWithPin(app, user.userToken);
     const internal = new UserServiceClient(`127.0.0.1:${h.running.internalPort}`, grpc.credentials.createInsecure());
     const transfer = async () =>
-      (await unary(internal, internal.createProcess, {
-        userId: user.userId,
-        transactionType: AuthenticatedTransactionType.TRANSFER,
-        transactionContext: '{"amount":{"currency_code":"KRW","major_amount":"1500000","minor_amount":"0"}}',
-      })).process!.processId;
+      (
+        await unary(internal, internal.createProcess, {
+          userId: user.userId,
+          transactionType: AuthenticatedTransactionType.TRANSFER,
+          transactionContext: '{"amount":{"currency_code":"KRW","major_amount":"1500000","minor_amount":"0"}}',
+        })
+      ).process!.processId;
     const a = authn(app);
     const auth = bearer(session.sessionToken);
     const bioSignature = (processId: string) => sign('sha256', biometricChallenge(processId), user.bio.privateKey).toString('base64');
@@ -439,7 +561,9 @@ describe('identity over gRPC', () => {
     expect(done.process?.status).toBe(AuthenticationProcess_ProcessStatus.DONE);
     const finished = await refusal(unary(a, a.authenticatePin, { processId, pin: await app.encrypt(AUTH, PIN) }, auth));
     expect(apiErrorCode(finished, AuthenticatePinApiError)).toBe(AuthenticatePinApiError_ErrorCode.RUNNING_PROCESS_NOT_FOUND);
-    const unknown = await refusal(unary(a, a.authenticateBiometric, { processId: 'no-such-process', signature: bioSignature('no-such-process') }, auth));
+    const unknown = await refusal(
+      unary(a, a.authenticateBiometric, { processId: 'no-such-process', signature: bioSignature('no-such-process') }, auth),
+    );
     expect(apiErrorCode(unknown, AuthenticateBiometricApiError)).toBe(AuthenticateBiometricApiError_ErrorCode.RUNNING_PROCESS_NOT_FOUND);
 
     // Biometric turned off: the transfer's BIO step says so.
@@ -462,18 +586,30 @@ describe('identity over gRPC', () => {
     const l = loginSvc(rsaApp);
     const { process } = await unary(l, l.prepareLogin, { userToken: rsaUser.userToken });
     const signature = sign('sha256', biometricChallenge(process!.processId), rsaUser.bio.privateKey).toString('base64');
-    await unary(authn(rsaApp), authn(rsaApp).authenticateBiometricForLogin, { userToken: rsaUser.userToken, processId: process!.processId, signature });
+    await unary(authn(rsaApp), authn(rsaApp).authenticateBiometricForLogin, {
+      userToken: rsaUser.userToken,
+      processId: process!.processId,
+      signature,
+    });
     await unary(l, l.login, { userToken: rsaUser.userToken, processId: process!.processId });
 
     const app = await h.newPhone();
     const user = await h.register(app, { biometric: false });
     const pl = loginSvc(app);
     const pinOrPattern = await unary(pl, pl.prepareLogin, { userToken: user.userToken });
-    expect(pinOrPattern.process?.authentications).toEqual([expect.objectContaining({ type: AuthenticationType.PIN, fallback: AuthenticationType.PATTERN })]);
+    expect(pinOrPattern.process?.authentications).toEqual([
+      expect.objectContaining({ type: AuthenticationType.PIN, fallback: AuthenticationType.PATTERN }),
+    ]);
     const noBio = await refusal(
-      unary(authn(app), authn(app).authenticateBiometricForLogin, { userToken: user.userToken, processId: pinOrPattern.process!.processId, signature: 'AAAA' }),
+      unary(authn(app), authn(app).authenticateBiometricForLogin, {
+        userToken: user.userToken,
+        processId: pinOrPattern.process!.processId,
+        signature: 'AAAA',
+      }),
     );
-    expect(apiErrorCode(noBio, AuthenticateBiometricForLoginApiError)).toBe(AuthenticateBiometricForLoginApiError_ErrorCode.AUTHENTICATION_TYPE_NOT_DEFINED);
+    expect(apiErrorCode(noBio, AuthenticateBiometricForLoginApiError)).toBe(
+      AuthenticateBiometricForLoginApiError_ErrorCode.AUTHENTICATION_TYPE_NOT_DEFINED,
+    );
     const done = await unary(authn(app), authn(app).authenticatePatternForLogin, {
       userToken: user.userToken,
       processId: pinOrPattern.process!.processId,
@@ -492,7 +628,12 @@ describe('identity over gRPC', () => {
     });
     internal.close();
     const missing = await refusal(
-      unary(authn(app), authn(app).authenticateBiometric, { processId: transfer!.processId, signature: 'AAAA' }, bearer(session.sessionToken)),
+      unary(
+        authn(app),
+        authn(app).authenticateBiometric,
+        { processId: transfer!.processId, signature: 'AAAA' },
+        bearer(session.sessionToken),
+      ),
     );
     expect(apiErrorCode(missing, AuthenticateBiometricApiError)).toBe(AuthenticateBiometricApiError_ErrorCode.USER_BIOMETRIC_NOT_FOUND);
   });
@@ -501,7 +642,12 @@ describe('identity over gRPC', () => {
     const app = await h.newPhone();
     const statuses: number[] = [];
     for (let i = 0; i < 11; i++) {
-      statuses.push(await h.createUser(app).then(() => grpc.status.OK, (e: grpc.ServiceError) => e.code));
+      statuses.push(
+        await h.createUser(app).then(
+          () => grpc.status.OK,
+          (e: grpc.ServiceError) => e.code,
+        ),
+      );
     }
     expect(statuses.slice(0, 10)).toEqual(Array(10).fill(grpc.status.OK));
     expect(statuses[10]).toBe(grpc.status.RESOURCE_EXHAUSTED);
@@ -512,8 +658,11 @@ describe('identity over gRPC', () => {
     const { userToken } = await h.createUser(app);
     await h.agree(app, userToken);
     const r = reg(app);
-    const csrCode = async (csr: string) => apiErrorCode(await refusal(unary(r, r.issueSigningCertificate, { userToken, csr })), IssueSigningCertificateApiError);
-    expect(await csrCode(Buffer.from(nestedSequences(10_000)).toString('base64'))).toBe(IssueSigningCertificateApiError_ErrorCode.INVALID_SIGNING_CSR);
+    const csrCode = async (csr: string) =>
+      apiErrorCode(await refusal(unary(r, r.issueSigningCertificate, { userToken, csr })), IssueSigningCertificateApiError);
+    expect(await csrCode(Buffer.from(nestedSequences(10_000)).toString('base64'))).toBe(
+      IssueSigningCertificateApiError_ErrorCode.INVALID_SIGNING_CSR,
+    );
     expect(await csrCode((await createCsr(await rsaKeys(1024))).pem)).toBe(IssueSigningCertificateApiError_ErrorCode.INVALID_SIGNING_CSR);
     expect(await csrCode((await createCsr(await ecKeys('P-384'))).pem)).toBe(IssueSigningCertificateApiError_ErrorCode.INVALID_SIGNING_CSR);
 
@@ -521,21 +670,44 @@ describe('identity over gRPC', () => {
     const { keyPair, csr } = await h.signingKey();
     const issued = await unary(r, r.issueSigningCertificate, { userToken, csr });
     const certificateDer = Buffer.from(issued.certificate, 'base64');
-    const other = await signData({ content: Buffer.from(issued.verificationToken + 'x'), certificateDer, privateKey: keyPair.privateKey, detached: false });
+    const other = await signData({
+      content: Buffer.from(issued.verificationToken + 'x'),
+      certificateDer,
+      privateKey: keyPair.privateKey,
+      detached: false,
+    });
     const altered = await refusal(unary(r, r.verifySigningCertificate, { userToken, signedData: other.base64 }));
-    expect(apiErrorCode(altered, VerifySigningCertificateApiError)).toBe(VerifySigningCertificateApiError_ErrorCode.SIGNING_CERTIFICATE_VERIFICATION_FAILED);
-    const right = await signData({ content: Buffer.from(issued.verificationToken), certificateDer, privateKey: keyPair.privateKey, detached: true });
+    expect(apiErrorCode(altered, VerifySigningCertificateApiError)).toBe(
+      VerifySigningCertificateApiError_ErrorCode.SIGNING_CERTIFICATE_VERIFICATION_FAILED,
+    );
+    const right = await signData({
+      content: Buffer.from(issued.verificationToken),
+      certificateDer,
+      privateKey: keyPair.privateKey,
+      detached: true,
+    });
     const late = await refusal(unary(r, r.verifySigningCertificate, { userToken, signedData: right.base64 }));
-    expect(apiErrorCode(late, VerifySigningCertificateApiError)).toBe(VerifySigningCertificateApiError_ErrorCode.SIGNING_CERTIFICATE_NOT_FOUND);
+    expect(apiErrorCode(late, VerifySigningCertificateApiError)).toBe(
+      VerifySigningCertificateApiError_ErrorCode.SIGNING_CERTIFICATE_NOT_FOUND,
+    );
 
     // A good activation, then the same signature again: nothing left to activate.
     const fresh = await h.issueAndVerify(app, userToken);
-    const again = await signData({ content: Buffer.from(fresh.verificationToken), certificateDer: Buffer.from(fresh.certificate, 'base64'), privateKey: fresh.keyPair.privateKey, detached: false });
+    const again = await signData({
+      content: Buffer.from(fresh.verificationToken),
+      certificateDer: Buffer.from(fresh.certificate, 'base64'),
+      privateKey: fresh.keyPair.privateKey,
+      detached: false,
+    });
     const replay = await refusal(unary(r, r.verifySigningCertificate, { userToken, signedData: again.base64 }));
-    expect(apiErrorCode(replay, VerifySigningCertificateApiError)).toBe(VerifySigningCertificateApiError_ErrorCode.SIGNING_CERTIFICATE_NOT_FOUND);
+    expect(apiErrorCode(replay, VerifySigningCertificateApiError)).toBe(
+      VerifySigningCertificateApiError_ErrorCode.SIGNING_CERTIFICATE_NOT_FOUND,
+    );
 
     // A PIN encrypted for the BANKING provider is not opened by an AUTH method.
-    const wrongProvider = await refusal(unary(r, r.registerPin, { userToken, pin: await app.encrypt(EncryptedMessage_ProviderType.BANKING, PIN) }));
+    const wrongProvider = await refusal(
+      unary(r, r.registerPin, { userToken, pin: await app.encrypt(EncryptedMessage_ProviderType.BANKING, PIN) }),
+    );
     expect(wrongProvider.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(apiErrorCode(wrongProvider, CommonApiError)).toBe(CommonApiError_ErrorCode.E2E_DECRYPTION_FAILED);
   });
@@ -547,7 +719,11 @@ describe('identity over gRPC', () => {
     const a = authn(app);
     const { process } = await unary(l, l.prepareLogin, { userToken: user.userToken });
     const signature = sign('sha256', biometricChallenge(process!.processId), user.bio.privateKey).toString('base64');
-    const bio = await Promise.allSettled([1, 2, 3].map(() => unary(a, a.authenticateBiometricForLogin, { userToken: user.userToken, processId: process!.processId, signature })));
+    const bio = await Promise.allSettled(
+      [1, 2, 3].map(() =>
+        unary(a, a.authenticateBiometricForLogin, { userToken: user.userToken, processId: process!.processId, signature }),
+      ),
+    );
     expect(bio.filter((x) => x.status === 'fulfilled')).toHaveLength(1);
     const session = await unary(l, l.login, { userToken: user.userToken, processId: process!.processId });
     h.secretsSeen.push(session.sessionToken, session.refreshToken);
@@ -572,11 +748,22 @@ describe('identity over gRPC', () => {
     const l = loginSvc(app);
     const { process } = await unary(l, l.prepareLogin, { userToken: user.userToken });
     await h.store.close();
-    const err = await refusal(unary(authn(app), authn(app).authenticatePinForLogin, { userToken: user.userToken, processId: process!.processId, pin: await app.encrypt(AUTH, PIN) }));
+    const err = await refusal(
+      unary(authn(app), authn(app).authenticatePinForLogin, {
+        userToken: user.userToken,
+        processId: process!.processId,
+        pin: await app.encrypt(AUTH, PIN),
+      }),
+    );
     expect(err.code).toBe(grpc.status.UNAVAILABLE);
     const login = await refusal(unary(l, l.login, { userToken: user.userToken, processId: process!.processId }));
     expect(login.code).toBe(grpc.status.UNAVAILABLE);
-    const sessions = await h.running.db.kysely('users').selectFrom('sessions').select('id').where('user_id', '=', String(user.userId)).execute();
+    const sessions = await h.running.db
+      .kysely('users')
+      .selectFrom('sessions')
+      .select('id')
+      .where('user_id', '=', String(user.userId))
+      .execute();
     expect(sessions).toEqual([]);
   });
 });

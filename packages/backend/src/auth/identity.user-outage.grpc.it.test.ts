@@ -30,7 +30,13 @@ describe('identity with the user service down', () => {
     const { process } = await unary(l, l.prepareLogin, { userToken: user.userToken });
     users.down = true;
     try {
-      const pin = await refusal(unary(a, a.authenticatePinForLogin, { userToken: user.userToken, processId: process!.processId, pin: await app.encrypt(AUTH, PIN) }));
+      const pin = await refusal(
+        unary(a, a.authenticatePinForLogin, {
+          userToken: user.userToken,
+          processId: process!.processId,
+          pin: await app.encrypt(AUTH, PIN),
+        }),
+      );
       expect(pin.code).toBe(grpc.status.UNAVAILABLE);
       const login = await refusal(unary(l, l.login, { userToken: user.userToken, processId: process!.processId }));
       expect(login.code).toBe(grpc.status.UNAVAILABLE);

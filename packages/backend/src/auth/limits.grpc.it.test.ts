@@ -4,14 +4,33 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unary } from '@kfrm/app-client';
-import { DeviceChangeServiceClient, PrepareDeviceChangeApiError, PrepareDeviceChangeApiError_ErrorCode, PrepareLoginApiError, PrepareLoginApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/api/auth/auth';
-import { AuthenticatePinForLoginApiError, AuthenticatePinForLoginApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/api/authentication/authentication';
+import {
+  DeviceChangeServiceClient,
+  PrepareDeviceChangeApiError,
+  PrepareDeviceChangeApiError_ErrorCode,
+  PrepareLoginApiError,
+  PrepareLoginApiError_ErrorCode,
+} from '@kfrm/proto/gen/kfrm/api/auth/auth';
+import {
+  AuthenticatePinForLoginApiError,
+  AuthenticatePinForLoginApiError_ErrorCode,
+} from '@kfrm/proto/gen/kfrm/api/authentication/authentication';
 import { AuthenticatedTransactionType } from '@kfrm/proto/gen/kfrm/api/common/common';
 import { CreateProcessApiError, CreateProcessApiError_ErrorCode, UserServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user';
 import { UserAccountServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user_internal';
 import { apiErrorCode } from '@kfrm/server-kit';
 import { userModule } from '@kfrm/service-user';
-import { AUTH, PIN, WRONG_PIN, authn, loginSvc, reg, refusal, startIdentityHarness, type IdentityHarness } from '../testing/identity.harness';
+import {
+  AUTH,
+  PIN,
+  WRONG_PIN,
+  authn,
+  loginSvc,
+  reg,
+  refusal,
+  startIdentityHarness,
+  type IdentityHarness,
+} from '../testing/identity.harness';
 
 const CERTIFICATES_PER_DEVICE_HOUR = 2;
 const SECRET_CHECKS_PER_DEVICE_WINDOW = 3;
@@ -55,9 +74,12 @@ describe('per-device throttles and policy data over gRPC', () => {
     const user = await h.register(app);
     const { process } = await unary(loginSvc(app), loginSvc(app).prepareLogin, { userToken: user.userToken });
     const a = authn(app);
-    const attempt = async (pin: string) => unary(a, a.authenticatePinForLogin, { userToken: user.userToken, processId: process!.processId, pin: await app.encrypt(AUTH, pin) });
+    const attempt = async (pin: string) =>
+      unary(a, a.authenticatePinForLogin, { userToken: user.userToken, processId: process!.processId, pin: await app.encrypt(AUTH, pin) });
     for (let i = 0; i < SECRET_CHECKS_PER_DEVICE_WINDOW; i++) {
-      expect(apiErrorCode(await refusal(attempt(WRONG_PIN)), AuthenticatePinForLoginApiError)).toBe(AuthenticatePinForLoginApiError_ErrorCode.AUTHENTICATION_FAILED);
+      expect(apiErrorCode(await refusal(attempt(WRONG_PIN)), AuthenticatePinForLoginApiError)).toBe(
+        AuthenticatePinForLoginApiError_ErrorCode.AUTHENTICATION_FAILED,
+      );
     }
     // The right PIN now: throttled before the credential is looked at.
     const throttled = await refusal(attempt(PIN));
@@ -83,21 +105,41 @@ describe('per-device throttles and policy data over gRPC', () => {
     // The seed's transfer policies need an amount: a context without one matches none.
     const internal = new UserServiceClient(`127.0.0.1:${h.running.internalPort}`, grpc.credentials.createInsecure());
     try {
-      const transfer = await refusal(unary(internal, internal.createProcess, { userId: user.userId, transactionType: AuthenticatedTransactionType.TRANSFER, transactionContext: '{"memo":"no amount"}' }));
+      const transfer = await refusal(
+        unary(internal, internal.createProcess, {
+          userId: user.userId,
+          transactionType: AuthenticatedTransactionType.TRANSFER,
+          transactionContext: '{"memo":"no amount"}',
+        }),
+      );
       expect(transfer.code).toBe(grpc.status.NOT_FOUND);
       expect(apiErrorCode(transfer, CreateProcessApiError)).toBe(CreateProcessApiError_ErrorCode.AUTHENTICATION_POLICY_NOT_FOUND);
     } finally {
       internal.close();
     }
 
-    const disabled = await policies().updateTable('authentication_policies').set({ enabled: false }).where('transaction_type', '=', 'LOGIN').where('enabled', '=', true).returning('id').execute();
+    const disabled = await policies()
+      .updateTable('authentication_policies')
+      .set({ enabled: false })
+      .where('transaction_type', '=', 'LOGIN')
+      .where('enabled', '=', true)
+      .returning('id')
+      .execute();
     expect(disabled.length).toBeGreaterThan(0);
     try {
       const none = await refusal(unary(l, l.prepareLogin, { userToken: user.userToken }));
       expect(none.code).toBe(grpc.status.NOT_FOUND);
       expect(apiErrorCode(none, PrepareLoginApiError)).toBe(PrepareLoginApiError_ErrorCode.AUTHENTICATION_POLICY_NOT_FOUND);
     } finally {
-      await policies().updateTable('authentication_policies').set({ enabled: true }).where('id', 'in', disabled.map((p) => p.id)).execute();
+      await policies()
+        .updateTable('authentication_policies')
+        .set({ enabled: true })
+        .where(
+          'id',
+          'in',
+          disabled.map((p) => p.id),
+        )
+        .execute();
     }
     // The policies back: a login process again.
     expect((await unary(l, l.prepareLogin, { userToken: user.userToken })).process?.authentications.length).toBeGreaterThan(0);
@@ -133,7 +175,14 @@ describe('per-device throttles and policy data over gRPC', () => {
       const reinstall = await refusal(unary(dc, dc.prepareDeviceChange, { userToken: user.userToken, deviceUuid: { id: deviceUuid } }));
       expect(apiErrorCode(reinstall, PrepareDeviceChangeApiError)).toBe(PrepareDeviceChangeApiError_ErrorCode.EMPTY_AUTHENTICATION_PROCESS);
     } finally {
-      await policies().deleteFrom('authentication_policies').where('id', 'in', added.map((p) => p.id)).execute();
+      await policies()
+        .deleteFrom('authentication_policies')
+        .where(
+          'id',
+          'in',
+          added.map((p) => p.id),
+        )
+        .execute();
     }
   });
 });

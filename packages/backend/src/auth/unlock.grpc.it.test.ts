@@ -6,7 +6,10 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { unary } from '@kfrm/app-client';
 import { DeviceChangeServiceClient } from '@kfrm/proto/gen/kfrm/api/auth/auth';
 import { CredentialServiceClient, UnlockUserApiError, UnlockUserApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/api/auth/auth_internal';
-import { AuthenticatePinForLoginApiError, AuthenticatePinForLoginApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/api/authentication/authentication';
+import {
+  AuthenticatePinForLoginApiError,
+  AuthenticatePinForLoginApiError_ErrorCode,
+} from '@kfrm/proto/gen/kfrm/api/authentication/authentication';
 import { AuthenticatedTransactionType, AuthenticationProcess_ProcessStatus } from '@kfrm/proto/gen/kfrm/api/common/common';
 import { UserStatus } from '@kfrm/proto/gen/kfrm/api/common/user/status/user_status';
 import { ProcessStepServiceClient, UserAccountServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user_internal';
@@ -38,9 +41,16 @@ describe('operator unlock over gRPC', () => {
   });
 
   const userStatus = async (userId: bigint) =>
-    (await h.running.db.kysely('users').selectFrom('users').select('status').where('id', '=', String(userId)).executeTakeFirstOrThrow()).status;
+    (await h.running.db.kysely('users').selectFrom('users').select('status').where('id', '=', String(userId)).executeTakeFirstOrThrow())
+      .status;
   const pinRow = (userId: bigint) =>
-    h.running.db.kysely('auth').selectFrom('secret_credentials').select(['failures', 'locked']).where('user_id', '=', String(userId)).where('kind', '=', 'pin').executeTakeFirstOrThrow();
+    h.running.db
+      .kysely('auth')
+      .selectFrom('secret_credentials')
+      .select(['failures', 'locked'])
+      .where('user_id', '=', String(userId))
+      .where('kind', '=', 'pin')
+      .executeTakeFirstOrThrow();
   const cli = (argv: string[]) => runUnlockCli(argv, { KFRM_INTERNAL_TARGET: internalAddress });
 
   it('unlocks a BLOCKED user: credentials cleared, ACTIVATED, and the right PIN logs in again on a new device certificate', async () => {
@@ -49,20 +59,35 @@ describe('operator unlock over gRPC', () => {
     const { deviceUuid } = await unary(accounts, accounts.findByUserToken, { userToken: user.userToken });
     const a = authn(phone);
     const { process } = await unary(loginSvc(phone), loginSvc(phone).prepareLogin, { userToken: user.userToken });
-    const attempt = async (pin: string) => refusal(unary(a, a.authenticatePinForLogin, { userToken: user.userToken, processId: process!.processId, pin: await phone.encrypt(AUTH, pin) }));
+    const attempt = async (pin: string) =>
+      refusal(
+        unary(a, a.authenticatePinForLogin, {
+          userToken: user.userToken,
+          processId: process!.processId,
+          pin: await phone.encrypt(AUTH, pin),
+        }),
+      );
     for (let i = 0; i < MAX_ATTEMPTS; i++) {
-      expect(apiErrorCode(await attempt(WRONG_PIN), AuthenticatePinForLoginApiError)).toBe(AuthenticatePinForLoginApiError_ErrorCode.AUTHENTICATION_FAILED);
+      expect(apiErrorCode(await attempt(WRONG_PIN), AuthenticatePinForLoginApiError)).toBe(
+        AuthenticatePinForLoginApiError_ErrorCode.AUTHENTICATION_FAILED,
+      );
     }
     expect(await pinRow(user.userId)).toEqual({ failures: MAX_ATTEMPTS, locked: true });
     // The right PIN on the locked credential: refused, and the user is BLOCKED (device revoked).
-    expect(apiErrorCode(await attempt(PIN), AuthenticatePinForLoginApiError)).toBe(AuthenticatePinForLoginApiError_ErrorCode.AUTHENTICATION_FAILED);
+    expect(apiErrorCode(await attempt(PIN), AuthenticatePinForLoginApiError)).toBe(
+      AuthenticatePinForLoginApiError_ErrorCode.AUTHENTICATION_FAILED,
+    );
     expect(await userStatus(user.userId)).toBe('BLOCKED');
     expect((await attempt(PIN)).code).toBe(grpc.status.UNAUTHENTICATED);
 
     const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
     try {
       expect(await cli([String(user.userId), 'identity', 're-verified', 'at', 'branch'])).toBe(0);
-      expect(JSON.parse(String(log.mock.calls.at(-1)?.[0]))).toEqual({ userId: String(user.userId), userStatus: 'ACTIVATED', statusChanged: true });
+      expect(JSON.parse(String(log.mock.calls.at(-1)?.[0]))).toEqual({
+        userId: String(user.userId),
+        userStatus: 'ACTIVATED',
+        statusChanged: true,
+      });
     } finally {
       log.mockRestore();
     }
@@ -73,15 +98,23 @@ describe('operator unlock over gRPC', () => {
     expect(again).toEqual({ userStatus: UserStatus.ACTIVATED, statusChanged: false });
 
     // The block revoked the device certificate, and unlocking does not bring it back.
-    expect((await refusal(unary(loginSvc(phone), loginSvc(phone).prepareLogin, { userToken: user.userToken }))).code).toBe(grpc.status.UNAUTHENTICATED);
+    expect((await refusal(unary(loginSvc(phone), loginSvc(phone).prepareLogin, { userToken: user.userToken }))).code).toBe(
+      grpc.status.UNAUTHENTICATED,
+    );
     // The app gets a new device certificate on the same phone (same DeviceUUID): an app reinstall.
     const reinstalled = await h.newPhone();
     const dc = reinstalled.client(DeviceChangeServiceClient);
     const move = await unary(dc, dc.prepareDeviceChange, { userToken: user.userToken, deviceUuid: { id: deviceUuid } });
     const moveId = move.process!.processId;
-    expect((await unary(steps, steps.getRunningProcess, { processId: moveId, userId: user.userId })).transactionType).toBe(AuthenticatedTransactionType.REINSTALL_APP);
+    expect((await unary(steps, steps.getRunningProcess, { processId: moveId, userId: user.userId })).transactionType).toBe(
+      AuthenticatedTransactionType.REINSTALL_APP,
+    );
     // The PIN check is a real one again: the store's lock and counter are gone too.
-    const done = await unary(authn(reinstalled), authn(reinstalled).authenticatePinForLogin, { userToken: user.userToken, processId: moveId, pin: await reinstalled.encrypt(AUTH, PIN) });
+    const done = await unary(authn(reinstalled), authn(reinstalled).authenticatePinForLogin, {
+      userToken: user.userToken,
+      processId: moveId,
+      pin: await reinstalled.encrypt(AUTH, PIN),
+    });
     expect(done.process?.status).toBe(AuthenticationProcess_ProcessStatus.DONE);
     await unary(dc, dc.changeDevice, { userToken: user.userToken, processId: moveId });
     const session = await h.loginWithPin(reinstalled, user.userToken);
@@ -94,10 +127,19 @@ describe('operator unlock over gRPC', () => {
     const { process } = await unary(loginSvc(phone), loginSvc(phone).prepareLogin, { userToken: user.userToken });
     const a = authn(phone);
     for (let i = 0; i < MAX_ATTEMPTS; i++) {
-      await refusal(unary(a, a.authenticatePinForLogin, { userToken: user.userToken, processId: process!.processId, pin: await phone.encrypt(AUTH, WRONG_PIN) }));
+      await refusal(
+        unary(a, a.authenticatePinForLogin, {
+          userToken: user.userToken,
+          processId: process!.processId,
+          pin: await phone.encrypt(AUTH, WRONG_PIN),
+        }),
+      );
     }
     expect(await pinRow(user.userId)).toEqual({ failures: MAX_ATTEMPTS, locked: true });
-    expect(await unary(credentials, credentials.unlockUser, { userId: user.userId, reason: 'caller verified' })).toEqual({ userStatus: UserStatus.ACTIVATED, statusChanged: false });
+    expect(await unary(credentials, credentials.unlockUser, { userId: user.userId, reason: 'caller verified' })).toEqual({
+      userStatus: UserStatus.ACTIVATED,
+      statusChanged: false,
+    });
     expect(await pinRow(user.userId)).toEqual({ failures: 0, locked: false });
     // Same device, never revoked: the PIN logs in (and the user was never BLOCKED).
     expect((await h.loginWithPin(phone, user.userToken)).sessionToken).not.toBe('');

@@ -62,7 +62,14 @@ export async function startIdentityHarness(userModule: ServiceModule, authOption
   async function createUser(app: AppClient) {
     const r = reg(app);
     const name = `Kim Tester ${++seq}`;
-    const created = await unary(r, r.createUser, { idpType: 'mobile', idpName: 'sandbox', name, phoneNumber: PHONE, verificationHint: '123456', deviceUuid: { id: `uuid-${seq}` } });
+    const created = await unary(r, r.createUser, {
+      idpType: 'mobile',
+      idpName: 'sandbox',
+      name,
+      phoneNumber: PHONE,
+      verificationHint: '123456',
+      deviceUuid: { id: `uuid-${seq}` },
+    });
     secretsSeen.push(created.userToken);
     return { ...created, name };
   }
@@ -88,7 +95,12 @@ export async function startIdentityHarness(userModule: ServiceModule, authOption
     const { keyPair, csr } = await signingKey(kind);
     const issued = await unary(r, r.issueSigningCertificate, { userToken, csr });
     secretsSeen.push(issued.verificationToken);
-    const signed = await signData({ content: Buffer.from(issued.verificationToken), certificateDer: Buffer.from(issued.certificate, 'base64'), privateKey: keyPair.privateKey, detached: false });
+    const signed = await signData({
+      content: Buffer.from(issued.verificationToken),
+      certificateDer: Buffer.from(issued.certificate, 'base64'),
+      privateKey: keyPair.privateKey,
+      detached: false,
+    });
     await unary(r, r.verifySigningCertificate, { userToken, signedData: signed.base64 });
     return { ...issued, keyPair };
   }
@@ -104,7 +116,8 @@ export async function startIdentityHarness(userModule: ServiceModule, authOption
     await unary(r, r.registerPattern, { userToken, pattern: await app.encrypt(AUTH, PATTERN) });
     await unary(r, r.confirmPattern, { userToken, pattern: await app.encrypt(AUTH, PATTERN) });
     const bioKind = options.biometric ?? 'ec';
-    const bio = bioKind === 'rsa' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const bio =
+      bioKind === 'rsa' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
     if (bioKind) {
       const bioSpki = (bio.publicKey.export({ type: 'spki', format: 'der' }) as Buffer).toString('base64');
       secretsSeen.push(bioSpki);

@@ -54,7 +54,10 @@ import { apiErrorType, defineService } from '@kfrm/server-kit';
 
 const hash = (token: string) => createHash('sha256').update(token).digest('hex');
 const token = () => randomBytes(32).toString('base64url');
-const internal = (message: unknown, codes: Record<string, string | number>) => ({ access: 'internal' as const, errors: apiErrorType(message as never, codes) });
+const internal = (message: unknown, codes: Record<string, string | number>) => ({
+  access: 'internal' as const,
+  errors: apiErrorType(message as never, codes),
+});
 
 interface FakeUser {
   userId: bigint;
@@ -158,7 +161,12 @@ export function createFakeUserModule(): { module: ServiceModule; state: FakeUser
     const refreshToken = token();
     sessions.set(hash(sessionToken), session);
     refresh.set(hash(refreshToken), { session, used: false });
-    return { sessionToken, sessionExpiredAt: session.expiresAt.toISOString(), refreshToken, refreshExpiredAt: new Date(Date.now() + 86_400_000).toISOString() };
+    return {
+      sessionToken,
+      sessionExpiredAt: session.expiresAt.toISOString(),
+      refreshToken,
+      refreshExpiredAt: new Date(Date.now() + 86_400_000).toISOString(),
+    };
   };
   const revokeFamily = (family: string) => {
     for (const [k, s] of sessions) if (s.family === family) sessions.delete(k);
@@ -177,7 +185,18 @@ export function createFakeUserModule(): { module: ServiceModule; state: FakeUser
               const s = sessions.get(hash(r.sessionToken));
               if (!s || s.expiresAt < new Date()) throw new DomainError('LOGIN_SESSION_EXPIRED', 'session expired');
               const u = user(s.userId);
-              return { userSession: { userId: u.userId, deviceId: s.deviceId, userStatus: u.status, userName: u.userName, phoneNumber: u.phoneNumber, customerId: u.customerId, kycStatus: u.kycStatus, expiredAt: s.expiresAt.toISOString() } };
+              return {
+                userSession: {
+                  userId: u.userId,
+                  deviceId: s.deviceId,
+                  userStatus: u.status,
+                  userName: u.userName,
+                  phoneNumber: u.phoneNumber,
+                  customerId: u.customerId,
+                  kycStatus: u.kycStatus,
+                  expiredAt: s.expiresAt.toISOString(),
+                },
+              };
             },
             async findByUserId(r) {
               check();
@@ -186,7 +205,13 @@ export function createFakeUserModule(): { module: ServiceModule; state: FakeUser
             async createProcess(r) {
               check();
               user(r.userId);
-              const p: FakeProcess = { processId: randomBytes(16).toString('base64url'), userId: r.userId, type: r.transactionType, authentications: policy(r.transactionType, r.transactionContext), consumed: false };
+              const p: FakeProcess = {
+                processId: randomBytes(16).toString('base64url'),
+                userId: r.userId,
+                type: r.transactionType,
+                authentications: policy(r.transactionType, r.transactionContext),
+                consumed: false,
+              };
               state.processes.set(p.processId, p);
               return { process: view(p) };
             },
@@ -210,8 +235,19 @@ export function createFakeUserModule(): { module: ServiceModule; state: FakeUser
               }
               const userToken = token();
               const u: FakeUser = existing ?? {
-                userId: nextId++, deviceId: r.deviceId, deviceUuid: r.deviceUuid, idpType: r.idpType, idpName: r.idpName, userName: r.userName, phoneNumber: r.phoneNumber,
-                userCi: r.userCi, tokenHash: '', status: UserStatus.CREATED, customerId: '', kycStatus: KycStatus.NONE, createdAt: new Date(),
+                userId: nextId++,
+                deviceId: r.deviceId,
+                deviceUuid: r.deviceUuid,
+                idpType: r.idpType,
+                idpName: r.idpName,
+                userName: r.userName,
+                phoneNumber: r.phoneNumber,
+                userCi: r.userCi,
+                tokenHash: '',
+                status: UserStatus.CREATED,
+                customerId: '',
+                kycStatus: KycStatus.NONE,
+                createdAt: new Date(),
               };
               Object.assign(u, { deviceId: r.deviceId, deviceUuid: r.deviceUuid, tokenHash: hash(userToken), status: UserStatus.CREATED });
               state.users.set(u.userId, u);
@@ -226,7 +262,8 @@ export function createFakeUserModule(): { module: ServiceModule; state: FakeUser
             async updateUserStatus(r) {
               check();
               const u = user(r.userId);
-              if (u.status !== r.expectedStatus || (u.status === UserStatus.BLOCKED && !r.unlock)) throw new DomainError('USER_STATUS_CONFLICT', 'status conflict');
+              if (u.status !== r.expectedStatus || (u.status === UserStatus.BLOCKED && !r.unlock))
+                throw new DomainError('USER_STATUS_CONFLICT', 'status conflict');
               u.status = r.newStatus;
               return { user: toUser(u) };
             },
@@ -268,7 +305,12 @@ export function createFakeUserModule(): { module: ServiceModule; state: FakeUser
               check();
               const p = state.processes.get(r.processId);
               if (!p) throw new DomainError('AUTHENTICATION_PROCESS_NOT_FOUND', 'no such process');
-              if (p.userId !== r.userId || p.consumed || p.type !== AuthenticatedTransactionType.LOGIN || status(p) !== AuthenticationProcess_ProcessStatus.DONE) {
+              if (
+                p.userId !== r.userId ||
+                p.consumed ||
+                p.type !== AuthenticatedTransactionType.LOGIN ||
+                status(p) !== AuthenticationProcess_ProcessStatus.DONE
+              ) {
                 throw new DomainError('AUTHENTICATION_FAILED', 'process not usable');
               }
               p.consumed = true;
@@ -315,7 +357,9 @@ export function createFakeUserModule(): { module: ServiceModule; state: FakeUser
             async completeAuthentication(r) {
               check();
               const p = running(r.processId, r.userId);
-              const step = p.authentications.find((a) => a.status === Authentication_AuthenticationStatus.READY && (a.type === r.type || a.fallback === r.type));
+              const step = p.authentications.find(
+                (a) => a.status === Authentication_AuthenticationStatus.READY && (a.type === r.type || a.fallback === r.type),
+              );
               if (!step) throw new DomainError('AUTHENTICATION_TYPE_NOT_DEFINED', 'not defined');
               step.status = Authentication_AuthenticationStatus.DONE;
               return { process: view(p) };
@@ -324,7 +368,8 @@ export function createFakeUserModule(): { module: ServiceModule; state: FakeUser
               check();
               const p = state.processes.get(r.processId);
               if (!p || p.userId !== r.userId) throw new DomainError('AUTHENTICATION_PROCESS_NOT_FOUND', 'no such process');
-              if (p.consumed || p.type !== r.transactionType || status(p) !== AuthenticationProcess_ProcessStatus.DONE) throw new DomainError('AUTHENTICATION_FAILED', 'not usable');
+              if (p.consumed || p.type !== r.transactionType || status(p) !== AuthenticationProcess_ProcessStatus.DONE)
+                throw new DomainError('AUTHENTICATION_FAILED', 'not usable');
               p.consumed = true;
               return { process: view(p) };
             },

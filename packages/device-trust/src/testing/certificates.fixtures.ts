@@ -32,7 +32,9 @@ export async function issueTestCertificate(
   const names = deviceCertificateNames(options.deviceId ?? 42n);
   const now = Date.now();
   const certificate = await x509.X509CertificateGenerator.create({
-    serialNumber: Buffer.from(webcrypto.getRandomValues(new Uint8Array(16))).toString('hex').replace(/^./, '1'),
+    serialNumber: Buffer.from(webcrypto.getRandomValues(new Uint8Array(16)))
+      .toString('hex')
+      .replace(/^./, '1'),
     subject: options.subject ?? names.subject,
     issuer: signer.issuer,
     notBefore: options.notBefore ?? new Date(now - 60_000),

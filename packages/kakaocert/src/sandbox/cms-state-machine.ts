@@ -58,7 +58,9 @@ export class CmsStateMachine {
     const now = this.clock();
     let receiptId: string;
     // 20 digits like kakaoCert's: the KST date, then 12 random digits.
-    do receiptId = kstDateTime(now).slice(0, 8) + String(randomInt(0, 1_000_000)).padStart(6, '0') + String(randomInt(0, 1_000_000)).padStart(6, '0');
+    do
+      receiptId =
+        kstDateTime(now).slice(0, 8) + String(randomInt(0, 1_000_000)).padStart(6, '0') + String(randomInt(0, 1_000_000)).padStart(6, '0');
     while (this.receipts.has(receiptId));
     const receipt: SandboxReceipt = { receiptId, clientCode, request, createdAtMs: now, expiresAtMs: now + request.Expires_in * 1000 };
     this.receipts.set(receiptId, receipt);

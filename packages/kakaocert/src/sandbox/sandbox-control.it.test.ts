@@ -76,7 +76,10 @@ describe('sandbox control API over HTTP', () => {
   });
 
   it('takes faults over HTTP and rejects malformed ones', async () => {
-    const ok = await fetch(`${sandbox.url}/__sandbox/faults`, { method: 'POST', body: JSON.stringify({ route: 'token', kind: 'http500' }) });
+    const ok = await fetch(`${sandbox.url}/__sandbox/faults`, {
+      method: 'POST',
+      body: JSON.stringify({ route: 'token', kind: 'http500' }),
+    });
     expect(ok.status).toBe(200);
     const body = Buffer.from('{}');
     const res = await fetch(`${sandbox.authUrl}/KAKAOCERT/Token`, { method: 'POST', body });
@@ -98,15 +101,29 @@ describe('sandbox authentication checks', () => {
   it('refuses token requests with a bad header, version, body or client', async () => {
     const xDate = new Date(clock.now()).toISOString();
     const send = (headers: Record<string, string>, body: string) =>
-      fetch(`${sandbox.authUrl}/KAKAOCERT/Token`, { method: 'POST', headers: { 'x-lh-date': xDate, 'x-lh-version': '2.0', ...headers }, body });
+      fetch(`${sandbox.authUrl}/KAKAOCERT/Token`, {
+        method: 'POST',
+        headers: { 'x-lh-date': xDate, 'x-lh-version': '2.0', ...headers },
+        body,
+      });
     const sign = (body: string) =>
-      linkhubAuthorization({ linkId: sandbox.linkId, secretKey: sandbox.secretKey, body: Buffer.from(body), xDate, uri: '/KAKAOCERT/Token' });
+      linkhubAuthorization({
+        linkId: sandbox.linkId,
+        secretKey: sandbox.secretKey,
+        body: Buffer.from(body),
+        xDate,
+        uri: '/KAKAOCERT/Token',
+      });
 
     expect(await errorCode(await send({ Authorization: 'Bearer x' }, '{}'))).toBe(SANDBOX_ERRORS.AUTH_HEADER_INVALID.code);
-    expect(await errorCode(await send({ Authorization: sign('{}'), 'x-lh-version': '1.0' }, '{}'))).toBe(SANDBOX_ERRORS.AUTH_VERSION_UNSUPPORTED.code);
+    expect(await errorCode(await send({ Authorization: sign('{}'), 'x-lh-version': '1.0' }, '{}'))).toBe(
+      SANDBOX_ERRORS.AUTH_VERSION_UNSUPPORTED.code,
+    );
     // The signature covers the body: a changed body no longer matches.
     expect(await errorCode(await send({ Authorization: sign('{}') }, '{ }'))).toBe(SANDBOX_ERRORS.AUTH_SIGNATURE_MISMATCH.code);
-    expect(await errorCode(await send({ Authorization: sign('{"access_id":1}') }, '{"access_id":1}'))).toBe(SANDBOX_ERRORS.AUTH_BODY_INVALID.code);
+    expect(await errorCode(await send({ Authorization: sign('{"access_id":1}') }, '{"access_id":1}'))).toBe(
+      SANDBOX_ERRORS.AUTH_BODY_INVALID.code,
+    );
     const unknown = '{"access_id":"999","scope":["member","310"]}';
     expect(await errorCode(await send({ Authorization: sign(unknown) }, unknown))).toBe(SANDBOX_ERRORS.AUTH_CLIENT_UNKNOWN.code);
   });
@@ -115,7 +132,9 @@ describe('sandbox authentication checks', () => {
     const t = await token();
     const status = await fetch(`${sandbox.url}/SignDirectDebit/Status/00000000000000000000`);
     expect(await errorCode(status)).toBe(SANDBOX_ERRORS.TOKEN_MISSING.code);
-    const forged = await fetch(`${sandbox.url}/SignDirectDebit/Status/00000000000000000000`, { headers: { Authorization: 'Bearer forged' } });
+    const forged = await fetch(`${sandbox.url}/SignDirectDebit/Status/00000000000000000000`, {
+      headers: { Authorization: 'Bearer forged' },
+    });
     expect(await errorCode(forged)).toBe(SANDBOX_ERRORS.TOKEN_INVALID.code);
     expect(await errorCode(await postRequest(t, validRequestCMS(), `${sandbox.linkId} AAAA`))).toBe(SANDBOX_ERRORS.KC_AUTH_INVALID.code);
     expect(await errorCode(await postRequest(t, validRequestCMS(), `OTHER AAAA`))).toBe(SANDBOX_ERRORS.KC_AUTH_INVALID.code);

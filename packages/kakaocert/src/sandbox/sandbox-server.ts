@@ -206,7 +206,11 @@ export async function startKakaocertSandbox(options: KakaocertSandboxOptions = {
   }
 
   /** Runs `handler` between the route's before- and after-faults. */
-  async function withFaults(route: SandboxRoute, res: http.ServerResponse, handler: () => { status: number; body: unknown }): Promise<void> {
+  async function withFaults(
+    route: SandboxRoute,
+    res: http.ServerResponse,
+    handler: () => { status: number; body: unknown },
+  ): Promise<void> {
     counts[route] += 1;
     const fault = takeFault(route);
     if (await applyFault(fault, 'before', res)) return;
@@ -315,7 +319,10 @@ export async function startKakaocertSandbox(options: KakaocertSandboxOptions = {
     });
   }
 
-  function controlResult(res: http.ServerResponse, result: { ok: true; value: SandboxReceipt } | { ok: false; error: SandboxErrorName }): void {
+  function controlResult(
+    res: http.ServerResponse,
+    result: { ok: true; value: SandboxReceipt } | { ok: false; error: SandboxErrorName },
+  ): void {
     if (!result.ok) return sendError(res, result.error);
     sendJson(res, 200, { receiptId: result.value.receiptId, state: machine.state(result.value) });
   }

@@ -9,10 +9,7 @@ export * from './test-data';
  * Client options that talk to a running sandbox: its url, credentials and (when encryption is
  * on and the sandbox generated the client key pair) a JWE cipher with its keys.
  */
-export function sandboxClientOptions(
-  sandbox: KonaplateSandbox,
-  overrides: Partial<KonaplateClientOptions> = {},
-): KonaplateClientOptions {
+export function sandboxClientOptions(sandbox: KonaplateSandbox, overrides: Partial<KonaplateClientOptions> = {}): KonaplateClientOptions {
   const { keys } = sandbox;
   const cipher =
     sandbox.encryption && keys.clientPrivateKey

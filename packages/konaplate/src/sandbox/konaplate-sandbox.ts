@@ -126,7 +126,9 @@ class Refusal extends Error {
 
 const MAX_BODY_BYTES = 64 * 1024;
 const MAX_RECORDS = 1_000;
-const ENDPOINT_BY_PATH = new Map<string, SandboxEndpoint>(Object.entries(PATHS).map(([endpoint, path]) => [path, endpoint as SandboxEndpoint]));
+const ENDPOINT_BY_PATH = new Map<string, SandboxEndpoint>(
+  Object.entries(PATHS).map(([endpoint, path]) => [path, endpoint as SandboxEndpoint]),
+);
 
 export async function startKonaplateSandbox(options: KonaplateSandboxOptions = {}): Promise<KonaplateSandbox> {
   const aspId = options.aspId ?? `ASP${randomHex(12)}`.slice(0, HEADER_LENGTH.aspId);
@@ -266,7 +268,13 @@ export async function startKonaplateSandbox(options: KonaplateSandboxOptions = {
     return data;
   }
 
-  async function handle(req: IncomingMessage, rawBody: Buffer, endpoint: SandboxEndpoint, record: SandboxRequestRecord, forced?: string): Promise<Reply> {
+  async function handle(
+    req: IncomingMessage,
+    rawBody: Buffer,
+    endpoint: SandboxEndpoint,
+    record: SandboxRequestRecord,
+    forced?: string,
+  ): Promise<Reply> {
     const encryptedRequest = encryption && endpoint === 'verifyAccountHolder';
     const encryptedResponse = encryption && endpoint === 'inquireBankAccounts';
     const keyIdHeader = req.headers[HEADER.cryptoKeyId] as string | undefined;
@@ -433,7 +441,9 @@ function digitsOfDay(at: Date): string {
 }
 
 function randomHex(length: number): string {
-  return randomBytes(Math.ceil(length / 2)).toString('hex').slice(0, length);
+  return randomBytes(Math.ceil(length / 2))
+    .toString('hex')
+    .slice(0, length);
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer | undefined> {

@@ -127,14 +127,12 @@ function bitLength(byte: number): number {
  * `rsaEncryption` OID as a signature algorithm with the digest algorithm's hash, which is how
  * OpenSSL and Bouncy Castle label PKCS#1 v1.5 in CMS SignerInfos (never in a CSR).
  */
-export function isAllowedSignatureAlgorithm(
-  algorithm: pkijs.AlgorithmIdentifier,
-  kind: KeyKind,
-  bareRsaHash?: HashName,
-): boolean {
+export function isAllowedSignatureAlgorithm(algorithm: pkijs.AlgorithmIdentifier, kind: KeyKind, bareRsaHash?: HashName): boolean {
   const id = algorithm.algorithmId;
   if (kind === 'EC-P256') {
-    return (id === OID.ecdsaWithSha256 || id === OID.ecdsaWithSha384 || id === OID.ecdsaWithSha512) && algorithm.algorithmParams === undefined;
+    return (
+      (id === OID.ecdsaWithSha256 || id === OID.ecdsaWithSha384 || id === OID.ecdsaWithSha512) && algorithm.algorithmParams === undefined
+    );
   }
   if (id === OID.sha256WithRsa || id === OID.sha384WithRsa || id === OID.sha512WithRsa) {
     return algorithm.algorithmParams === undefined || algorithm.algorithmParams instanceof asn1js.Null;

@@ -86,7 +86,13 @@ describe('signData / verifySignedData', () => {
   it('accepts an attached and a detached signature by the user over exactly the expected content', async () => {
     const signingTime = new Date('2031-05-06T07:08:09Z');
     for (const detached of [false, true]) {
-      const signed = await signData({ content: token, certificateDer: alice.certificateDer, privateKey: alice.keys.privateKey, detached, signingTime });
+      const signed = await signData({
+        content: token,
+        certificateDer: alice.certificateDer,
+        privateKey: alice.keys.privateKey,
+        detached,
+        signingTime,
+      });
       const result = await verifyAs(alice, signed.base64, token);
       expect(result).toEqual({
         ok: true,
@@ -108,7 +114,12 @@ describe('signData / verifySignedData', () => {
   });
 
   it('accepts RSA PKCS#1 v1.5, RSA-PSS, SHA-512 and a subjectKeyIdentifier signer id', async () => {
-    const rsa = await signData({ content: token, certificateDer: rsaUser.certificateDer, privateKey: rsaUser.keys.privateKey, detached: false });
+    const rsa = await signData({
+      content: token,
+      certificateDer: rsaUser.certificateDer,
+      privateKey: rsaUser.keys.privateKey,
+      detached: false,
+    });
     expect((await verifyAs(rsaUser, rsa.base64, token)).ok).toBe(true);
 
     const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', rsaUser.keys.privateKey);
@@ -117,7 +128,13 @@ describe('signData / verifySignedData', () => {
     expect(signatureAlgorithmOf(pss.der)).toBe('1.2.840.113549.1.1.10');
     expect(await verifyAs(rsaUser, pss.base64, token)).toMatchObject({ ok: true });
 
-    const sha512 = await signData({ content: token, certificateDer: alice.certificateDer, privateKey: alice.keys.privateKey, detached: true, hash: 'SHA-512' });
+    const sha512 = await signData({
+      content: token,
+      certificateDer: alice.certificateDer,
+      privateKey: alice.keys.privateKey,
+      detached: true,
+      hash: 'SHA-512',
+    });
     expect(await verifyAs(alice, sha512.base64, token)).toMatchObject({ ok: true, digestAlgorithm: 'SHA-512' });
 
     const ski = await buildSignedData(
@@ -128,7 +145,12 @@ describe('signData / verifySignedData', () => {
   });
 
   it('accepts the BER indefinite-length framing Bouncy Castle produces', async () => {
-    const signed = await signData({ content: token, certificateDer: alice.certificateDer, privateKey: alice.keys.privateKey, detached: false });
+    const signed = await signData({
+      content: token,
+      certificateDer: alice.certificateDer,
+      privateKey: alice.keys.privateKey,
+      detached: false,
+    });
     // ContentInfo ::= SEQUENCE { contentType OID, [0] EXPLICIT SignedData }: re-frame both outer
     // layers with indefinite lengths.
     const contentInfo = asn1js.fromBER(signed.der).result as asn1js.Sequence;
@@ -140,16 +162,31 @@ describe('signData / verifySignedData', () => {
 
   it('refuses the right signature over other content, attached or detached (replay over a new token)', async () => {
     const other = text('verification-token-b3RoZXI');
-    const attached = await signData({ content: token, certificateDer: alice.certificateDer, privateKey: alice.keys.privateKey, detached: false });
+    const attached = await signData({
+      content: token,
+      certificateDer: alice.certificateDer,
+      privateKey: alice.keys.privateKey,
+      detached: false,
+    });
     expect(rejected(await verifyAs(alice, attached.base64, other))).toBe('content-mismatch');
-    const detached = await signData({ content: token, certificateDer: alice.certificateDer, privateKey: alice.keys.privateKey, detached: true });
+    const detached = await signData({
+      content: token,
+      certificateDer: alice.certificateDer,
+      privateKey: alice.keys.privateKey,
+      detached: true,
+    });
     expect(rejected(await verifyAs(alice, detached.base64, other))).toBe('message-digest-mismatch');
     expect(rejected(await verifyAs(alice, detached.base64, new Uint8Array()))).toBe('empty-content');
   });
 
   it('refuses an altered signature', async () => {
     for (const user of [alice, rsaUser]) {
-      const signed = await signData({ content: token, certificateDer: user.certificateDer, privateKey: user.keys.privateKey, detached: true });
+      const signed = await signData({
+        content: token,
+        certificateDer: user.certificateDer,
+        privateKey: user.keys.privateKey,
+        detached: true,
+      });
       const der = signed.der.slice();
       der[der.length - 1]! ^= 0x01; // the SignerInfo's signature is the last field
       expect(rejected(await verifyAs(user, Buffer.from(der).toString('base64'), token))).toBe('bad-signature');
@@ -182,23 +219,50 @@ describe('signData / verifySignedData', () => {
 
     // The caller handing in a certificate from another CA (e.g. a corrupted record) fails the chain.
     const foreign = await enroll(otherCa, mallory, 'alice');
-    const signed = await signData({ content: token, certificateDer: foreign.certificateDer, privateKey: mallory.privateKey, detached: true });
+    const signed = await signData({
+      content: token,
+      certificateDer: foreign.certificateDer,
+      privateKey: mallory.privateKey,
+      detached: true,
+    });
     expect(rejected(await verifyAs(foreign, signed.base64, token))).toBe('signer-certificate-bad-signature');
 
     // A certificate that passed under our CA (checks remembered per CA) does not pass under another.
-    const byAlice = await signData({ content: token, certificateDer: alice.certificateDer, privateKey: alice.keys.privateKey, detached: true });
+    const byAlice = await signData({
+      content: token,
+      certificateDer: alice.certificateDer,
+      privateKey: alice.keys.privateKey,
+      detached: true,
+    });
     expect((await verifyAs(alice, byAlice.base64, token)).ok).toBe(true);
-    const underOther = await verifySignedData({ signedData: byAlice.base64, expectedContent: token, trustedSigner: alice.certificateDer, signingCa: otherCa.cert });
+    const underOther = await verifySignedData({
+      signedData: byAlice.base64,
+      expectedContent: token,
+      trustedSigner: alice.certificateDer,
+      signingCa: otherCa.cert,
+    });
     expect(rejected(underOther)).toBe('signer-certificate-bad-signature');
   });
 
   it('refuses an expired (or not yet valid) signer certificate', async () => {
     const shortLived = await enroll(ca, await ecKeys(), 'short', 1);
-    const signed = await signData({ content: token, certificateDer: shortLived.certificateDer, privateKey: shortLived.keys.privateKey, detached: true });
+    const signed = await signData({
+      content: token,
+      certificateDer: shortLived.certificateDer,
+      privateKey: shortLived.keys.privateKey,
+      detached: true,
+    });
     expect((await verifyAs(shortLived, signed.base64, token)).ok).toBe(true);
-    expect(rejected(await verifyAs(shortLived, signed.base64, token, new Date(Date.now() + 2 * DAY_MS)))).toBe('signer-certificate-expired');
+    expect(rejected(await verifyAs(shortLived, signed.base64, token, new Date(Date.now() + 2 * DAY_MS)))).toBe(
+      'signer-certificate-expired',
+    );
     const future = await enroll(ca, await ecKeys(), 'future', 30, new Date(Date.now() + 5 * DAY_MS));
-    const early = await signData({ content: token, certificateDer: future.certificateDer, privateKey: future.keys.privateKey, detached: true });
+    const early = await signData({
+      content: token,
+      certificateDer: future.certificateDer,
+      privateKey: future.keys.privateKey,
+      detached: true,
+    });
     expect(rejected(await verifyAs(future, early.base64, token))).toBe('signer-certificate-not-yet-valid');
   });
 
@@ -213,9 +277,11 @@ describe('signData / verifySignedData', () => {
     const signed = await signData({ content: token, certificateDer: underAlice, privateKey: mallory.privateKey, detached: true });
     const asLeaf = { keys: mallory, certificateDer: underAlice };
     expect(rejected(await verifyAs(asLeaf, signed.base64, token))).toBe('signer-certificate-wrong-issuer');
-    expect(rejected(await verifySignedData({ signedData: signed.base64, expectedContent: token, trustedSigner: underAlice, signingCa: aliceCert }))).toBe(
-      'signing-ca-not-a-ca',
-    );
+    expect(
+      rejected(
+        await verifySignedData({ signedData: signed.base64, expectedContent: token, trustedSigner: underAlice, signingCa: aliceCert }),
+      ),
+    ).toBe('signing-ca-not-a-ca');
 
     const caFlagged = await craftCertificate({
       issuer: { subject: ca.cert.subject, privateKey: ca.privateKey },
@@ -224,7 +290,9 @@ describe('signData / verifySignedData', () => {
       isCa: true,
     });
     const bySubCa = await signData({ content: token, certificateDer: caFlagged, privateKey: mallory.privateKey, detached: true });
-    expect(rejected(await verifyAs({ keys: mallory, certificateDer: caFlagged }, bySubCa.base64, token))).toBe('signer-certificate-is-a-ca');
+    expect(rejected(await verifyAs({ keys: mallory, certificateDer: caFlagged }, bySubCa.base64, token))).toBe(
+      'signer-certificate-is-a-ca',
+    );
   });
 
   it('refuses an RSA signer certificate whose exponent is not 65537', async () => {
@@ -251,7 +319,9 @@ describe('signData / verifySignedData', () => {
 
   it('refuses two signers, missing signed attributes and a SHA-1 digest', async () => {
     const params = { content: token, certificateDer: alice.certificateDer, privateKey: alice.keys.privateKey, detached: true };
-    const twoSigners = await buildSignedData(params, { extraSigners: [{ certificateDer: bob.certificateDer, privateKey: bob.keys.privateKey }] });
+    const twoSigners = await buildSignedData(params, {
+      extraSigners: [{ certificateDer: bob.certificateDer, privateKey: bob.keys.privateKey }],
+    });
     expect(rejected(await verifyAs(alice, twoSigners.base64, token))).toBe('signer-count');
     const bare = await buildSignedData(params, { omitSignedAttributes: true });
     expect(rejected(await verifyAs(alice, bare.base64, token))).toBe('signed-attributes-missing');
@@ -263,12 +333,22 @@ describe('signData / verifySignedData', () => {
     expect(rejected(await verifyAs(alice, 'not base64!', token))).toBe('not-base64');
     expect(rejected(await verifyAs(alice, Buffer.from([1, 2, 3, 4, 5]).toString('base64'), token))).toBe('malformed-der');
     expect(rejected(await verifyAs(alice, Buffer.from(alice.certificateDer).toString('base64'), token))).toBe('unparseable');
-    const dataContentInfo = new pkijs.ContentInfo({ contentType: '1.2.840.113549.1.7.1', content: new asn1js.OctetString({ valueHex: token }) });
+    const dataContentInfo = new pkijs.ContentInfo({
+      contentType: '1.2.840.113549.1.7.1',
+      content: new asn1js.OctetString({ valueHex: token }),
+    });
     const dataOnly = Buffer.from(dataContentInfo.toSchema().toBER()).toString('base64');
     expect(rejected(await verifyAs(alice, dataOnly, token))).toBe('not-signed-data');
     expect(rejected(await verifyAs(alice, Buffer.from(nestedSequences(10_000)).toString('base64'), token))).toBe('too-deep');
     expect(rejected(await verifyAs(alice, 'A'.repeat(2 * 1024 * 1024), token))).toBe('too-large');
-    const signed = await signData({ content: token, certificateDer: alice.certificateDer, privateKey: alice.keys.privateKey, detached: true });
-    expect(rejected(await verifyAs(alice, Buffer.from(signed.der.subarray(0, signed.der.length - 3)).toString('base64'), token))).toBe('malformed-der');
+    const signed = await signData({
+      content: token,
+      certificateDer: alice.certificateDer,
+      privateKey: alice.keys.privateKey,
+      detached: true,
+    });
+    expect(rejected(await verifyAs(alice, Buffer.from(signed.der.subarray(0, signed.der.length - 3)).toString('base64'), token))).toBe(
+      'malformed-der',
+    );
   });
 });

@@ -61,9 +61,14 @@ export async function signData(params: SignDataParams): Promise<{ der: Uint8Arra
   return buildSignedData(params, {});
 }
 
-export async function buildSignedData(params: SignDataParams, overrides: SignedDataOverrides): Promise<{ der: Uint8Array; base64: string }> {
+export async function buildSignedData(
+  params: SignDataParams,
+  overrides: SignedDataOverrides,
+): Promise<{ der: Uint8Array; base64: string }> {
   const signers = [{ certificateDer: params.certificateDer, privateKey: params.privateKey }, ...(overrides.extraSigners ?? [])];
-  const certificates = (overrides.embeddedCertificates ?? signers.map((s) => s.certificateDer)).map((der) => pkijs.Certificate.fromBER(der));
+  const certificates = (overrides.embeddedCertificates ?? signers.map((s) => s.certificateDer)).map((der) =>
+    pkijs.Certificate.fromBER(der),
+  );
   const signedData = new pkijs.SignedData({
     version: overrides.subjectKeyIdentifierSid ? 3 : 1,
     encapContentInfo: new pkijs.EncapsulatedContentInfo({
@@ -94,7 +99,10 @@ export async function buildSignedData(params: SignDataParams, overrides: SignedD
                 attributes: [
                   new pkijs.Attribute({ type: OID.contentTypeAttribute, values: [new asn1js.ObjectIdentifier({ value: OID.data })] }),
                   new pkijs.Attribute({ type: OID.messageDigestAttribute, values: [new asn1js.OctetString({ valueHex: digest })] }),
-                  new pkijs.Attribute({ type: OID.signingTimeAttribute, values: [new asn1js.UTCTime({ valueDate: params.signingTime ?? new Date() })] }),
+                  new pkijs.Attribute({
+                    type: OID.signingTimeAttribute,
+                    values: [new asn1js.UTCTime({ valueDate: params.signingTime ?? new Date() })],
+                  }),
                 ],
               }),
             }),
@@ -232,13 +240,15 @@ async function verify(params: VerifySignedDataParams): Promise<SignedDataVerific
     } catch {
       continue; // other certificate formats cannot name the signer
     }
-    if ((await sidMatches(signerInfo.sid, embedded)) && !bytesEqual(raw, params.trustedSigner)) return refuse('embedded-certificate-mismatch');
+    if ((await sidMatches(signerInfo.sid, embedded)) && !bytesEqual(raw, params.trustedSigner))
+      return refuse('embedded-certificate-mismatch');
   }
 
   // 6. Algorithms from the allow-list only.
   const digestAlgorithm = HASH_BY_OID[signerInfo.digestAlgorithm.algorithmId];
   if (!digestAlgorithm) return refuse('digest-algorithm-not-allowed');
-  if (!isAllowedSignatureAlgorithm(signerInfo.signatureAlgorithm, key.kind, digestAlgorithm)) return refuse('signature-algorithm-not-allowed');
+  if (!isAllowedSignatureAlgorithm(signerInfo.signatureAlgorithm, key.kind, digestAlgorithm))
+    return refuse('signature-algorithm-not-allowed');
 
   // 7. Signed attributes are required: without them the signature would cover only the content,
   //    with no content type binding. contentType must be id-data and messageDigest must be the
@@ -252,10 +262,12 @@ async function verify(params: VerifySignedDataParams): Promise<SignedDataVerific
   }
   const contentType = byType.get(OID.contentTypeAttribute);
   const contentTypeValue = contentType?.values.length === 1 ? contentType.values[0] : undefined;
-  if (!(contentTypeValue instanceof asn1js.ObjectIdentifier) || contentTypeValue.valueBlock.toString() !== OID.data) return refuse('content-type-attribute');
+  if (!(contentTypeValue instanceof asn1js.ObjectIdentifier) || contentTypeValue.valueBlock.toString() !== OID.data)
+    return refuse('content-type-attribute');
   const messageDigest = byType.get(OID.messageDigestAttribute);
   const messageDigestValue = messageDigest?.values.length === 1 ? messageDigest.values[0] : undefined;
-  if (!(messageDigestValue instanceof asn1js.OctetString) || messageDigestValue.valueBlock.isConstructed) return refuse('signed-attributes-malformed');
+  if (!(messageDigestValue instanceof asn1js.OctetString) || messageDigestValue.valueBlock.isConstructed)
+    return refuse('signed-attributes-malformed');
   const digest = new Uint8Array(await webcrypto.subtle.digest(digestAlgorithm, expected));
   if (!bytesEqual(messageDigestValue.valueBlock.valueHexView, digest)) return refuse('message-digest-mismatch');
   const signingTime = readSigningTime(byType.get(OID.signingTimeAttribute));
@@ -303,7 +315,11 @@ interface TrustedSigner {
 const passedSignerChecks = new Map<string, TrustedSigner>();
 const MAX_PASSED_SIGNER_CHECKS = 10_000;
 
-async function checkTrustedSigner(der: Uint8Array, ca: x509.X509Certificate, now: Date): Promise<({ ok: true } & TrustedSigner) | { ok: false; detail: SignedDataRejection }> {
+async function checkTrustedSigner(
+  der: Uint8Array,
+  ca: x509.X509Certificate,
+  now: Date,
+): Promise<({ ok: true } & TrustedSigner) | { ok: false; detail: SignedDataRejection }> {
   const id = `${createHash('sha256').update(new Uint8Array(ca.rawData)).digest('base64')}|${createHash('sha256').update(der).digest('base64')}`;
   const known = passedSignerChecks.get(id);
   if (known) {
@@ -320,7 +336,8 @@ async function checkTrustedSigner(der: Uint8Array, ca: x509.X509Certificate, now
   const chain = await verifyIssuedBy(der, ca, { now, requiredExtendedKeyUsage: OID.documentSigningEku });
   if (!chain.ok) return { ok: false, detail: `signer-certificate-${chain.reason}` };
   const usage = chain.certificate.getExtension(x509.KeyUsagesExtension);
-  if (!usage || (usage.usages & (x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.nonRepudiation)) === 0) return { ok: false, detail: 'signer-key-usage' };
+  if (!usage || (usage.usages & (x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.nonRepudiation)) === 0)
+    return { ok: false, detail: 'signer-key-usage' };
   const key = await checkPublicKey(trusted.subjectPublicKeyInfo);
   if (!key.ok) return { ok: false, detail: `signer-key-${key.reason}` };
   const entry: TrustedSigner = { trusted, certificate: chain.certificate, key };
@@ -341,7 +358,9 @@ async function sidMatches(sid: pkijs.SignerInfo['sid'], certificate: pkijs.Certi
     ? (block.valueBlock.value?.[0] as asn1js.OctetString | undefined)?.valueBlock.valueHexView
     : block.valueBlock.valueHexView;
   if (!keyId) return false;
-  const own = new Uint8Array(await webcrypto.subtle.digest('SHA-1', certificate.subjectPublicKeyInfo.subjectPublicKey.valueBlock.valueHexView));
+  const own = new Uint8Array(
+    await webcrypto.subtle.digest('SHA-1', certificate.subjectPublicKeyInfo.subjectPublicKey.valueBlock.valueHexView),
+  );
   return bytesEqual(keyId, own);
 }
 

@@ -90,7 +90,11 @@ describe('parseSigningCsr', () => {
 
   it('refuses a CSR signed with SHA-1', async () => {
     const keys = await ecKeys();
-    const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: 'CN=x', keys, signingAlgorithm: { name: 'ECDSA', hash: 'SHA-1' } });
+    const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+      name: 'CN=x',
+      keys,
+      signingAlgorithm: { name: 'ECDSA', hash: 'SHA-1' },
+    });
     expect(await refusal(b64(new Uint8Array(csr.rawData)))).toBe('unsupported-signature-algorithm');
   });
 

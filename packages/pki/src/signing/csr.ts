@@ -96,12 +96,16 @@ export interface CreateCsrOptions {
  * App side: a PKCS#10 CSR for an EC P-256 (ECDSA) or RSA (RSASSA-PKCS1-v1_5) key pair, as a
  * phone SDK would make it. Returns DER, base64 and PEM.
  */
-export async function createCsr(keyPair: CryptoKeyPair, options: CreateCsrOptions = {}): Promise<{ der: Uint8Array; base64: string; pem: string }> {
+export async function createCsr(
+  keyPair: CryptoKeyPair,
+  options: CreateCsrOptions = {},
+): Promise<{ der: Uint8Array; base64: string; pem: string }> {
   const hash = options.hash ?? 'SHA-256';
   const algorithm = keyPair.privateKey.algorithm.name;
   let signingAlgorithm: { name: string; hash: string };
   if (algorithm === 'ECDSA') signingAlgorithm = { name: 'ECDSA', hash };
-  else if (algorithm === 'RSASSA-PKCS1-v1_5') signingAlgorithm = { name: algorithm, hash: (keyPair.privateKey.algorithm as WebCrypto.RsaHashedKeyAlgorithm).hash.name };
+  else if (algorithm === 'RSASSA-PKCS1-v1_5')
+    signingAlgorithm = { name: algorithm, hash: (keyPair.privateKey.algorithm as WebCrypto.RsaHashedKeyAlgorithm).hash.name };
   else throw new TypeError(`createCsr supports ECDSA and RSASSA-PKCS1-v1_5 keys, not ${algorithm}`);
   const request = await x509.Pkcs10CertificateRequestGenerator.create({
     name: options.subject ?? 'CN=KFRM App',

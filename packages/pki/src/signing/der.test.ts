@@ -28,7 +28,10 @@ describe('checkDerStructure', () => {
   it('refuses truncated input, lengths past the end and trailing bytes', () => {
     const good = nestedSequences(3);
     expect(checkDerStructure(good.subarray(0, good.length - 1), STRICT)).toEqual({ ok: false, problem: 'malformed' });
-    expect(checkDerStructure(new Uint8Array([0x30, 0x84, 0x7f, 0xff, 0xff, 0xff, 0x00]), STRICT)).toEqual({ ok: false, problem: 'malformed' });
+    expect(checkDerStructure(new Uint8Array([0x30, 0x84, 0x7f, 0xff, 0xff, 0xff, 0x00]), STRICT)).toEqual({
+      ok: false,
+      problem: 'malformed',
+    });
     expect(checkDerStructure(new Uint8Array([...good, 0x00]), STRICT)).toEqual({ ok: false, problem: 'malformed' });
     expect(checkDerStructure(new Uint8Array([]), STRICT)).toEqual({ ok: false, problem: 'malformed' });
     // Non-minimal length (0x81 0x02) is not DER.

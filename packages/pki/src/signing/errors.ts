@@ -4,10 +4,7 @@
  * logs and tests and must never be shown to the client (it would tell an attacker which check
  * their forgery tripped).
  */
-export type SigningSeedCode =
-  | 'INVALID_SIGNING_CSR'
-  | 'SIGNING_CERTIFICATE_ISSUANCE_FAILED'
-  | 'SIGNING_CERTIFICATE_VERIFICATION_FAILED';
+export type SigningSeedCode = 'INVALID_SIGNING_CSR' | 'SIGNING_CERTIFICATE_ISSUANCE_FAILED' | 'SIGNING_CERTIFICATE_VERIFICATION_FAILED';
 
 /** Why a CSR was refused (internal detail; the outward code is always INVALID_SIGNING_CSR). */
 export type CsrRejection =

@@ -82,7 +82,9 @@ describe('issueSigningCertificate', () => {
     expect(parsed.extensions.map((e) => e.type).sort()).toEqual(
       ['2.5.29.14', '2.5.29.15', '2.5.29.19', '2.5.29.35', '2.5.29.37'].sort(), // SKI, KU, BC, AKI, EKU
     );
-    expect(parsed.getExtension(x509.KeyUsagesExtension)?.usages).toBe(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.nonRepudiation);
+    expect(parsed.getExtension(x509.KeyUsagesExtension)?.usages).toBe(
+      x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.nonRepudiation,
+    );
   });
 
   it('gives each certificate a different positive serial of at most 128 bits', async () => {
@@ -108,7 +110,9 @@ describe('issueSigningCertificate', () => {
     const shortCa = await createSigningCa({ validityDays: 10 });
     expect(await issuanceFailure(issueSigningCertificate({ csr, ca: shortCa, userId: '1', validityDays: 30 }))).toBe('ca-expires-too-soon');
     const later = new Date(Date.now() + 20 * 24 * 3600 * 1000);
-    expect(await issuanceFailure(issueSigningCertificate({ csr, ca: shortCa, userId: '1', validityDays: 1, now: later }))).toBe('ca-not-valid-now');
+    expect(await issuanceFailure(issueSigningCertificate({ csr, ca: shortCa, userId: '1', validityDays: 1, now: later }))).toBe(
+      'ca-not-valid-now',
+    );
     const leaf = await issueSigningCertificate({ csr, ca, userId: '1', validityDays: 30 });
     const leafAsCa = { cert: new x509.X509Certificate(leaf.der), privateKey: ca.privateKey };
     expect(await issuanceFailure(issueSigningCertificate({ csr, ca: leafAsCa, userId: '1', validityDays: 1 }))).toBe('ca-not-a-ca');

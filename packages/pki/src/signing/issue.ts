@@ -132,7 +132,8 @@ function caSigningAlgorithm(key: CryptoKey): { name: string; hash: string } | un
     const hash = curve === 'P-256' ? 'SHA-256' : curve === 'P-384' ? 'SHA-384' : curve === 'P-521' ? 'SHA-512' : undefined;
     return hash ? { name: 'ECDSA', hash } : undefined;
   }
-  if (algorithm.name === 'RSASSA-PKCS1-v1_5') return { name: algorithm.name, hash: (algorithm as WebCrypto.RsaHashedKeyAlgorithm).hash.name };
+  if (algorithm.name === 'RSASSA-PKCS1-v1_5')
+    return { name: algorithm.name, hash: (algorithm as WebCrypto.RsaHashedKeyAlgorithm).hash.name };
   return undefined;
 }
 

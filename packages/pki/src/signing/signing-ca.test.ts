@@ -32,7 +32,9 @@ describe('ensureDevSigningCa / loadSigningCa', () => {
     expect((await verifyIssuedBy(issued.der, ca.cert, { requiredExtendedKeyUsage: SIGNING_CERTIFICATE_EKU })).ok).toBe(true);
     const content = new TextEncoder().encode('hello');
     const signed = await signData({ content, certificateDer: issued.der, privateKey: keys.privateKey, detached: true });
-    expect((await verifySignedData({ signedData: signed.base64, expectedContent: content, trustedSigner: issued.der, signingCa: ca.cert })).ok).toBe(true);
+    expect(
+      (await verifySignedData({ signedData: signed.base64, expectedContent: content, trustedSigner: issued.der, signingCa: ca.cert })).ok,
+    ).toBe(true);
   });
 
   it('is a CA of its own, apart from the server and device CAs in the same directory', async () => {

@@ -16,9 +16,7 @@ const DAY_MS = 24 * 60 * 60 * 1000;
  * the server and device CAs: it signs only users' signing certificates, so a leak of one of
  * the others' keys cannot mint a signature the transfer check would accept.
  */
-export async function createSigningCa(
-  options: { commonName?: string; validityDays?: number; now?: Date } = {},
-): Promise<SigningCa> {
+export async function createSigningCa(options: { commonName?: string; validityDays?: number; now?: Date } = {}): Promise<SigningCa> {
   const keys = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as CryptoKeyPair;
   const now = (options.now ?? new Date()).getTime();
   const serial = webcrypto.getRandomValues(new Uint8Array(16));

@@ -7,7 +7,9 @@ import { sql, type Kysely } from 'kysely';
 // entry is compared on the money fields of its postings instead (ledger-poster.ts), because the
 // text that version 1 hashed is no longer what callers send.
 export async function up(db: Kysely<any>): Promise<void> {
-  await sql`alter table entries add column request_hash_version smallint not null default 1 check (request_hash_version in (1, 2))`.execute(db);
+  await sql`alter table entries add column request_hash_version smallint not null default 1 check (request_hash_version in (1, 2))`.execute(
+    db,
+  );
 }
 
 export async function down(db: Kysely<any>): Promise<void> {

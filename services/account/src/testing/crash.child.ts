@@ -12,6 +12,14 @@ const db = await openDatabase({ databaseUrl, poolMax: 1 });
 const kysely = db.kysely<LedgerDatabase>(LEDGER_SCHEMA);
 const ledger = createLedger({ db: kysely, poster: new LedgerPoster(kysely, { maxBatchSize: 1 }), store: createMemoryStore() });
 process.stdout.write('posting\n');
-await ledger.postTransfer({ idempotencyKey: key, fromAccountNumber: from, toAccountNumber: to, amount: { currency: 'KRW', minor: 700n }, debitMemo: 'hang', creditMemo: '', events: [] });
+await ledger.postTransfer({
+  idempotencyKey: key,
+  fromAccountNumber: from,
+  toAccountNumber: to,
+  amount: { currency: 'KRW', minor: 700n },
+  debitMemo: 'hang',
+  creditMemo: '',
+  events: [],
+});
 process.stdout.write('posted\n');
 await db.close();

@@ -62,7 +62,9 @@ describe('authentication use case', () => {
         process: {
           processId,
           status: AuthenticationProcess_ProcessStatus.READY,
-          authentications: [{ type: AuthenticationType.PIN, fallback: AuthenticationType.NONE, status: Authentication_AuthenticationStatus.READY }],
+          authentications: [
+            { type: AuthenticationType.PIN, fallback: AuthenticationType.NONE, status: Authentication_AuthenticationStatus.READY },
+          ],
         },
       };
     },
@@ -90,14 +92,20 @@ describe('authentication use case', () => {
       users,
       e2e,
       hasher,
-      limiters: { pin: createAttemptLimiter(store, { kind: 'pin', maxAttempts: MAX }), pattern: createAttemptLimiter(store, { kind: 'pattern', maxAttempts: MAX }) },
+      limiters: {
+        pin: createAttemptLimiter(store, { kind: 'pin', maxAttempts: MAX }),
+        pattern: createAttemptLimiter(store, { kind: 'pattern', maxAttempts: MAX }),
+      },
       signingCa: await createSigningCa(),
       verifier: createSandboxIdentityVerifier(),
       logger: createLogger({ service: 'test', level: 'silent' }),
       settings: { ...DEFAULT_IDENTITY_SETTINGS, maxSecretAttempts: MAX, secretChecksPerDeviceWindow: 1_000 },
       now: () => new Date(),
     };
-    await db.insertInto('secret_credentials').values({ user_id: userId, kind: 'pin', hash: await hasher.hashSecret(PIN), updated_at: new Date() }).execute();
+    await db
+      .insertInto('secret_credentials')
+      .values({ user_id: userId, kind: 'pin', hash: await hasher.hashSecret(PIN), updated_at: new Date() })
+      .execute();
   }, 60_000);
 
   afterAll(async () => {
@@ -110,9 +118,20 @@ describe('authentication use case', () => {
     statusChanges.length = 0;
   });
 
-  const row = () => db.selectFrom('secret_credentials').select(['failures', 'locked']).where('user_id', '=', String(userId)).where('kind', '=', 'pin').executeTakeFirstOrThrow();
-  const attempt = async (pin: string) => createAuthentication(deps).authenticate(caller, 'process-1', { type: 'PIN', secret: await encrypt(pin) });
-  const code = (p: Promise<unknown>) => p.then(() => 'OK', (e: unknown) => (e instanceof DomainError ? e.code : (e as Error).name));
+  const row = () =>
+    db
+      .selectFrom('secret_credentials')
+      .select(['failures', 'locked'])
+      .where('user_id', '=', String(userId))
+      .where('kind', '=', 'pin')
+      .executeTakeFirstOrThrow();
+  const attempt = async (pin: string) =>
+    createAuthentication(deps).authenticate(caller, 'process-1', { type: 'PIN', secret: await encrypt(pin) });
+  const code = (p: Promise<unknown>) =>
+    p.then(
+      () => 'OK',
+      (e: unknown) => (e instanceof DomainError ? e.code : (e as Error).name),
+    );
 
   it('completes the step with the right PIN and clears earlier failures', async () => {
     expect(await code(attempt('582917'))).toBe('AUTHENTICATION_FAILED');

@@ -21,9 +21,7 @@ const USED_CHALLENGE_TTL_MS = 24 * 60 * 60_000;
 /** One code and one message for wrong secret, locked credential, blocked or unknown user. */
 export const authenticationFailed = () => new DomainError('AUTHENTICATION_FAILED', 'authentication failed');
 
-export type Factor =
-  | { type: 'PIN' | 'PATTERN'; secret: EncryptedMessage | undefined }
-  | { type: 'BIO'; signature: string };
+export type Factor = { type: 'PIN' | 'PATTERN'; secret: EncryptedMessage | undefined } | { type: 'BIO'; signature: string };
 
 /** Who asks: a session's user, or the holder of a user token (login, device change). */
 export type Caller = { kind: 'session'; userId: bigint; deviceId: bigint } | { kind: 'userToken'; userToken: string; deviceId: bigint };

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '@kfrm/errors';
 import { biometricChallenge, parseBiometricPublicKey, verifyBiometricSignature } from './biometric-key';
 
-const spki = (key: { export(o: { type: 'spki'; format: 'der' }): Buffer }) => key.export({ type: 'spki', format: 'der' }).toString('base64');
+const spki = (key: { export(o: { type: 'spki'; format: 'der' }): Buffer }) =>
+  key.export({ type: 'spki', format: 'der' }).toString('base64');
 
 describe('biometric keys', () => {
   const ec = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
@@ -30,7 +31,9 @@ describe('biometric keys', () => {
       expect(verifyBiometricSignature(key, 'process-1', signature)).toBe(true);
       expect(verifyBiometricSignature(key, 'process-2', signature)).toBe(false);
       // Signed over the bare id (without the domain prefix): not accepted.
-      expect(verifyBiometricSignature(key, 'process-1', sign('sha256', Buffer.from('process-1'), keys.privateKey).toString('base64'))).toBe(false);
+      expect(verifyBiometricSignature(key, 'process-1', sign('sha256', Buffer.from('process-1'), keys.privateKey).toString('base64'))).toBe(
+        false,
+      );
       expect(verifyBiometricSignature(key, 'process-1', '')).toBe(false);
       expect(verifyBiometricSignature(key, 'process-1', 'AAAA')).toBe(false);
     }

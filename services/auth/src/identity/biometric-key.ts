@@ -19,7 +19,10 @@ export function parseBiometricPublicKey(text: string): Uint8Array {
   const details = key.asymmetricKeyDetails ?? {};
   const ok =
     (key.asymmetricKeyType === 'ec' && details.namedCurve === 'prime256v1') ||
-    (key.asymmetricKeyType === 'rsa' && (details.modulusLength ?? 0) >= 2048 && (details.modulusLength ?? 0) <= 4096 && details.publicExponent === 65537n);
+    (key.asymmetricKeyType === 'rsa' &&
+      (details.modulusLength ?? 0) >= 2048 &&
+      (details.modulusLength ?? 0) <= 4096 &&
+      details.publicExponent === 65537n);
   if (!ok) throw new InvalidArgumentError('public_key is not a P-256 or RSA public key');
   return new Uint8Array(key.export({ format: 'der', type: 'spki' }));
 }

@@ -56,7 +56,9 @@ export function createDeviceChange(deps: IdentityDeps) {
       const flow: FlowType = user.deviceUuid !== '' && user.deviceUuid === deviceUuid ? 'REINSTALL_APP' : 'CHANGE_DEVICE';
       const process = await users.createProcess(user.userId, TYPES[flow], NO_CONTEXT);
       // The UUID the process was prepared with becomes the user's registered one on ChangeDevice.
-      await store.set(deviceChangeKey(process.processId), `${deviceChangeOwner(user.userId, deviceId)}${flow}:${deviceUuid}`, { ttlMs: deps.settings.deviceChangeTtlMs });
+      await store.set(deviceChangeKey(process.processId), `${deviceChangeOwner(user.userId, deviceId)}${flow}:${deviceUuid}`, {
+        ttlMs: deps.settings.deviceChangeTtlMs,
+      });
       return process;
     },
 
@@ -82,7 +84,10 @@ export function createDeviceChange(deps: IdentityDeps) {
         await users.revokeDevice(previous);
         await users.revokeSessions(user.userId, previous, 'device changed');
       }
-      deps.logger.info({ user_id: String(user.userId), device_id: String(deviceId), previous_device_id: String(previous), flow }, flow === 'REINSTALL_APP' ? 'app reinstalled' : 'device changed');
+      deps.logger.info(
+        { user_id: String(user.userId), device_id: String(deviceId), previous_device_id: String(previous), flow },
+        flow === 'REINSTALL_APP' ? 'app reinstalled' : 'device changed',
+      );
     },
   };
 }

@@ -14,7 +14,12 @@ describe('sandbox identity verifier', () => {
   });
 
   it(`refuses ${SANDBOX_REJECTED_HINT}, malformed hints and missing names`, async () => {
-    for (const c of [{ ...claim, verificationHint: SANDBOX_REJECTED_HINT }, { ...claim, verificationHint: '12345' }, { ...claim, verificationHint: 'abcdef' }, { ...claim, name: ' ' }]) {
+    for (const c of [
+      { ...claim, verificationHint: SANDBOX_REJECTED_HINT },
+      { ...claim, verificationHint: '12345' },
+      { ...claim, verificationHint: 'abcdef' },
+      { ...claim, name: ' ' },
+    ]) {
       expect((await verifier.verify(c)).verified).toBe(false);
     }
   });

@@ -11,8 +11,7 @@ export interface IdentityClaim {
 
 export type IdentityVerification =
   /** userCi: the IdP's connecting information, stable per person across devices and sign-ups. */
-  | { verified: true; userCi: string }
-  | { verified: false; reason: string };
+  { verified: true; userCi: string } | { verified: false; reason: string };
 
 /** Asks the identity provider whether the person is who the claim says. */
 export interface IdentityVerifier {

@@ -137,13 +137,26 @@ export function registrationHandlers(registration: Registration) {
     {
       createUser: declared(E.createUser, async (r, ctx) => {
         const created = await registration.createUser(
-          { idpType: r.idpType, idpName: r.idpName, name: r.name, phoneNumber: r.phoneNumber, verificationHint: r.verificationHint, deviceUuid: r.deviceUuid?.id ?? '' },
+          {
+            idpType: r.idpType,
+            idpName: r.idpName,
+            name: r.name,
+            phoneNumber: r.phoneNumber,
+            verificationHint: r.verificationHint,
+            deviceUuid: r.deviceUuid?.id ?? '',
+          },
           deviceOf(ctx),
         );
         return { userId: created.userId, userToken: created.userToken, userStatus: created.userStatus, createdAt: created.createdAt };
       }),
       listTerms: declared(undefined, async (r, ctx) => ({
-        terms: (await registration.listTerms(r.userToken, deviceOf(ctx))).map((t) => ({ id: BigInt(t.id), name: t.name, url: t.url, description: t.description, mandatory: t.mandatory })),
+        terms: (await registration.listTerms(r.userToken, deviceOf(ctx))).map((t) => ({
+          id: BigInt(t.id),
+          name: t.name,
+          url: t.url,
+          description: t.description,
+          mandatory: t.mandatory,
+        })),
       })),
       agreeTerms: declared(undefined, async (r, ctx) => {
         await registration.agreeTerms(r.userToken, deviceOf(ctx), r.agreements);
@@ -151,15 +164,29 @@ export function registrationHandlers(registration: Registration) {
       }),
       registerPin: declared(E.registerPin, async (r, ctx) => (await registration.registerPin(r.userToken, deviceOf(ctx), r.pin), {})),
       confirmPin: declared(E.confirmPin, async (r, ctx) => (await registration.confirmPin(r.userToken, deviceOf(ctx), r.pin), {})),
-      registerPattern: declared(E.registerPattern, async (r, ctx) => (await registration.registerPattern(r.userToken, deviceOf(ctx), r.pattern), {})),
-      confirmPattern: declared(E.confirmPattern, async (r, ctx) => (await registration.confirmPattern(r.userToken, deviceOf(ctx), r.pattern), {})),
-      registerBiometric: declared(undefined, async (r, ctx) => (await registration.registerBiometric(r.userToken, deviceOf(ctx), r.publicKey), {})),
+      registerPattern: declared(
+        E.registerPattern,
+        async (r, ctx) => (await registration.registerPattern(r.userToken, deviceOf(ctx), r.pattern), {}),
+      ),
+      confirmPattern: declared(
+        E.confirmPattern,
+        async (r, ctx) => (await registration.confirmPattern(r.userToken, deviceOf(ctx), r.pattern), {}),
+      ),
+      registerBiometric: declared(
+        undefined,
+        async (r, ctx) => (await registration.registerBiometric(r.userToken, deviceOf(ctx), r.publicKey), {}),
+      ),
       issueSigningCertificate: declared(E.issueSigningCertificate, async (r, ctx) => {
         const issued = await registration.issueSigningCertificate(r.userToken, deviceOf(ctx), r.csr);
         return { certificate: issued.certificate, verificationToken: issued.verificationToken, createdAt: issued.createdAt.toISOString() };
       }),
-      verifySigningCertificate: declared(E.verifySigningCertificate, async (r, ctx) => (await registration.verifySigningCertificate(r.userToken, deviceOf(ctx), r.signedData), {})),
-      submitCustomerInfo: declared(undefined, async (r, ctx) => ({ customerId: await registration.submitCustomerInfo(deviceOf(ctx), r.residentId, r.name) })),
+      verifySigningCertificate: declared(
+        E.verifySigningCertificate,
+        async (r, ctx) => (await registration.verifySigningCertificate(r.userToken, deviceOf(ctx), r.signedData), {}),
+      ),
+      submitCustomerInfo: declared(undefined, async (r, ctx) => ({
+        customerId: await registration.submitCustomerInfo(deviceOf(ctx), r.residentId, r.name),
+      })),
       registerKyc: declared(undefined, async (r, ctx) => (await registration.registerKyc(deviceOf(ctx), r.kycData), {})),
     },
     {
@@ -217,7 +244,9 @@ export function biometricHandlers(biometric: Biometric) {
   return defineService(
     BiometricServiceService,
     {
-      prepareActivateBiometric: declared(E.prepareActivateBiometric, async (_r, ctx) => ({ process: await biometric.prepareActivate(sessionOf(ctx).userId) })),
+      prepareActivateBiometric: declared(E.prepareActivateBiometric, async (_r, ctx) => ({
+        process: await biometric.prepareActivate(sessionOf(ctx).userId),
+      })),
       activateBiometric: declared(undefined, async (r, ctx) => {
         const caller = sessionOf(ctx);
         await biometric.activate(caller.userId, caller.deviceId, r.processId, r.publicKey);
@@ -242,7 +271,9 @@ export function authenticationHandlers(auth: Authenticator) {
   return defineService(
     AuthenticationServiceService,
     {
-      authenticatePin: declared(E.authenticatePin, async (r, ctx) => ({ process: await auth.authenticate(sessionOf(ctx), r.processId, { type: 'PIN', secret: r.pin }) })),
+      authenticatePin: declared(E.authenticatePin, async (r, ctx) => ({
+        process: await auth.authenticate(sessionOf(ctx), r.processId, { type: 'PIN', secret: r.pin }),
+      })),
       authenticatePattern: declared(E.authenticatePattern, async (r, ctx) => ({
         process: await auth.authenticate(sessionOf(ctx), r.processId, { type: 'PATTERN', secret: r.pattern }),
       })),

@@ -6,7 +6,12 @@ type Db = Kysely<IdentityDatabase>;
 // ---- terms ---------------------------------------------------------------------------------
 
 export function listActiveTerms(db: Db) {
-  return db.selectFrom('terms').select(['id', 'name', 'url', 'description', 'mandatory']).where('active', '=', true).orderBy('id').execute();
+  return db
+    .selectFrom('terms')
+    .select(['id', 'name', 'url', 'description', 'mandatory'])
+    .where('active', '=', true)
+    .orderBy('id')
+    .execute();
 }
 
 export async function saveAgreements(db: Db, userId: bigint, agreements: { termId: string; agreed: boolean }[]): Promise<void> {
@@ -14,7 +19,11 @@ export async function saveAgreements(db: Db, userId: bigint, agreements: { termI
   await db
     .insertInto('term_agreements')
     .values(agreements.map((a) => ({ user_id: userId, term_id: a.termId, agreed: a.agreed, updated_at: new Date() })))
-    .onConflict((oc) => oc.columns(['user_id', 'term_id']).doUpdateSet((eb) => ({ agreed: eb.ref('excluded.agreed'), updated_at: eb.ref('excluded.updated_at') })))
+    .onConflict((oc) =>
+      oc
+        .columns(['user_id', 'term_id'])
+        .doUpdateSet((eb) => ({ agreed: eb.ref('excluded.agreed'), updated_at: eb.ref('excluded.updated_at') })),
+    )
     .execute();
 }
 
@@ -26,7 +35,15 @@ export async function startRegistration(db: Db, userId: bigint, deviceId: bigint
     .insertInto('registrations')
     .values({ user_id: userId, device_id: deviceId, expires_at: expiresAt, pending_pin_hash: null, pending_pattern_hash: null })
     .onConflict((oc) =>
-      oc.column('user_id').doUpdateSet({ device_id: deviceId, expires_at: expiresAt, pending_pin_hash: null, pending_pattern_hash: null, completed_at: null }),
+      oc
+        .column('user_id')
+        .doUpdateSet({
+          device_id: deviceId,
+          expires_at: expiresAt,
+          pending_pin_hash: null,
+          pending_pattern_hash: null,
+          completed_at: null,
+        }),
     )
     .execute();
 }
@@ -37,7 +54,14 @@ export function findRegistration(db: Db, userId: bigint) {
 
 /** The newest sign-up run on this device (SubmitCustomerInfo and RegisterKyc carry no user token). */
 export function findLatestRegistrationOfDevice(db: Db, deviceId: bigint) {
-  return db.selectFrom('registrations').selectAll().where('device_id', '=', String(deviceId)).orderBy('created_at', 'desc').orderBy('user_id', 'desc').limit(1).executeTakeFirst();
+  return db
+    .selectFrom('registrations')
+    .selectAll()
+    .where('device_id', '=', String(deviceId))
+    .orderBy('created_at', 'desc')
+    .orderBy('user_id', 'desc')
+    .limit(1)
+    .executeTakeFirst();
 }
 
 export async function setPendingSecret(db: Db, userId: bigint, kind: SecretKind, hash: string | null): Promise<void> {
@@ -49,13 +73,22 @@ export async function setPendingSecret(db: Db, userId: bigint, kind: SecretKind,
 }
 
 export async function completeRegistration(db: Db, userId: bigint): Promise<void> {
-  await db.updateTable('registrations').set({ completed_at: new Date(), pending_pin_hash: null, pending_pattern_hash: null }).where('user_id', '=', String(userId)).execute();
+  await db
+    .updateTable('registrations')
+    .set({ completed_at: new Date(), pending_pin_hash: null, pending_pattern_hash: null })
+    .where('user_id', '=', String(userId))
+    .execute();
 }
 
 // ---- PIN and pattern -----------------------------------------------------------------------
 
 export function findSecret(db: Db, userId: bigint, kind: SecretKind) {
-  return db.selectFrom('secret_credentials').select(['hash', 'failures', 'locked']).where('user_id', '=', String(userId)).where('kind', '=', kind).executeTakeFirst();
+  return db
+    .selectFrom('secret_credentials')
+    .select(['hash', 'failures', 'locked'])
+    .where('user_id', '=', String(userId))
+    .where('kind', '=', kind)
+    .executeTakeFirst();
 }
 
 /** Confirms a secret: the pending hash becomes the credential, with a clean attempt record. */
@@ -94,13 +127,21 @@ export async function recordSecretSuccess(db: Db, userId: bigint, kind: SecretKi
 
 /** The operator's unlock: every secret of the user back to no failures and unlocked. */
 export async function resetSecretAttempts(db: Db, userId: bigint): Promise<void> {
-  await db.updateTable('secret_credentials').set({ failures: 0, locked: false, updated_at: new Date() }).where('user_id', '=', String(userId)).execute();
+  await db
+    .updateTable('secret_credentials')
+    .set({ failures: 0, locked: false, updated_at: new Date() })
+    .where('user_id', '=', String(userId))
+    .execute();
 }
 
 // ---- biometric keys ------------------------------------------------------------------------
 
 export function findBiometricKey(db: Db, userId: bigint) {
-  return db.selectFrom('biometric_keys').select(['device_id', 'public_key', 'enabled']).where('user_id', '=', String(userId)).executeTakeFirst();
+  return db
+    .selectFrom('biometric_keys')
+    .select(['device_id', 'public_key', 'enabled'])
+    .where('user_id', '=', String(userId))
+    .executeTakeFirst();
 }
 
 export async function saveBiometricKey(db: Db, userId: bigint, deviceId: bigint, publicKey: Uint8Array): Promise<void> {
@@ -169,7 +210,12 @@ export async function activateCertificate(tx: Transaction<IdentityDatabase>, use
     .where('user_id', '=', String(userId))
     .where('status', '=', 'active')
     .execute();
-  await tx.updateTable('signing_certificates').set({ status: 'active', activated_at: now }).where('id', '=', id).where('status', '=', 'pending').execute();
+  await tx
+    .updateTable('signing_certificates')
+    .set({ status: 'active', activated_at: now })
+    .where('id', '=', id)
+    .where('status', '=', 'pending')
+    .execute();
 }
 
 export function findActiveCertificate(db: Db, userId: bigint, now: Date) {

@@ -90,7 +90,8 @@ export function createRegistration(deps: IdentityDeps) {
 
   return {
     async createUser(input: CreateUserInput, deviceId: bigint) {
-      if (!input.verificationHint.trim()) throw new DomainError('USER_VERIFICATION_HINT_REQUIRED', 'the identity verification hint is missing');
+      if (!input.verificationHint.trim())
+        throw new DomainError('USER_VERIFICATION_HINT_REQUIRED', 'the identity verification hint is missing');
       if (!input.deviceUuid.trim()) throw new DomainError('USER_DEVICE_UUID_REQUIRED', 'the device uuid is missing');
       await throttle(deps.store, `register:device:${deviceId}`, settings.registrationsPerDeviceHour, HOUR_MS);
       const verification = await deps.verifier.verify(input);
@@ -125,7 +126,11 @@ export function createRegistration(deps: IdentityDeps) {
       const agreed = new Set(agreements.filter((a) => a.agreed).map((a) => String(a.termId)));
       const missing = terms.filter((t) => t.mandatory && !agreed.has(t.id));
       if (missing.length > 0) throw new InvalidArgumentError('every mandatory term must be agreed');
-      await repo.saveAgreements(db, userId, agreements.map((a) => ({ termId: String(a.termId), agreed: a.agreed })));
+      await repo.saveAgreements(
+        db,
+        userId,
+        agreements.map((a) => ({ termId: String(a.termId), agreed: a.agreed })),
+      );
       if (user.userStatus === UserStatus.CREATED) {
         await users.updateUserStatus(userId, UserStatus.CREATED, UserStatus.AGREED, 'terms agreed').catch((err: unknown) => {
           // A concurrent AgreeTerms already moved the user on.
@@ -134,10 +139,13 @@ export function createRegistration(deps: IdentityDeps) {
       }
     },
 
-    registerPin: (userToken: string, deviceId: bigint, pin: EncryptedMessage | undefined) => registerSecret('pin', userToken, deviceId, pin),
+    registerPin: (userToken: string, deviceId: bigint, pin: EncryptedMessage | undefined) =>
+      registerSecret('pin', userToken, deviceId, pin),
     confirmPin: (userToken: string, deviceId: bigint, pin: EncryptedMessage | undefined) => confirmSecret('pin', userToken, deviceId, pin),
-    registerPattern: (userToken: string, deviceId: bigint, p: EncryptedMessage | undefined) => registerSecret('pattern', userToken, deviceId, p),
-    confirmPattern: (userToken: string, deviceId: bigint, p: EncryptedMessage | undefined) => confirmSecret('pattern', userToken, deviceId, p),
+    registerPattern: (userToken: string, deviceId: bigint, p: EncryptedMessage | undefined) =>
+      registerSecret('pattern', userToken, deviceId, p),
+    confirmPattern: (userToken: string, deviceId: bigint, p: EncryptedMessage | undefined) =>
+      confirmSecret('pattern', userToken, deviceId, p),
 
     async registerBiometric(userToken: string, deviceId: bigint, publicKey: EncryptedMessage | undefined) {
       const { user, userId } = await open(userToken, deviceId);
@@ -153,7 +161,13 @@ export function createRegistration(deps: IdentityDeps) {
       const now = deps.now();
       try {
         const csr = await parseSigningCsr(csrText);
-        const issued = await issueSigningCertificate({ csr, ca: deps.signingCa, userId: String(userId), validityDays: settings.signingValidityDays, now });
+        const issued = await issueSigningCertificate({
+          csr,
+          ca: deps.signingCa,
+          userId: String(userId),
+          validityDays: settings.signingValidityDays,
+          now,
+        });
         const verificationToken = createVerificationToken();
         await repo.insertPendingCertificate(db, {
           userId,
@@ -168,7 +182,11 @@ export function createRegistration(deps: IdentityDeps) {
       } catch (err) {
         if (err instanceof SigningError) {
           deps.logger.info({ reason: err.reason }, 'signing certificate refused');
-          throw new DomainError(err.seedCode, err.seedCode === 'INVALID_SIGNING_CSR' ? 'the CSR is not valid' : 'the signing certificate could not be issued', { cause: err });
+          throw new DomainError(
+            err.seedCode,
+            err.seedCode === 'INVALID_SIGNING_CSR' ? 'the CSR is not valid' : 'the signing certificate could not be issued',
+            { cause: err },
+          );
         }
         throw err;
       }

@@ -16,7 +16,13 @@ describe('auth keys', () => {
   afterAll(async () => {
     for (const dir of dirs) await rm(dir, { recursive: true, force: true });
   });
-  const embedded = (dataDir: string) => ({ mode: 'embedded' as const, dataDir, authPepperFile: undefined, signingCaCertFile: undefined, signingCaKeyFile: undefined });
+  const embedded = (dataDir: string) => ({
+    mode: 'embedded' as const,
+    dataDir,
+    authPepperFile: undefined,
+    signingCaCertFile: undefined,
+    signingCaKeyFile: undefined,
+  });
 
   it('reads a pepper as base64 or raw bytes, and refuses one under 32 bytes', () => {
     const raw = randomBytes(32);

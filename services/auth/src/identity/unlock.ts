@@ -27,7 +27,8 @@ export function createUnlock(deps: IdentityDeps) {
 
   return {
     async unlockUser(userId: bigint, reason: string): Promise<{ statusChanged: boolean }> {
-      if (reason.trim() === '' || reason.length > MAX_REASON_CHARS) throw new InvalidArgumentError(`reason is required (at most ${MAX_REASON_CHARS} characters)`);
+      if (reason.trim() === '' || reason.length > MAX_REASON_CHARS)
+        throw new InvalidArgumentError(`reason is required (at most ${MAX_REASON_CHARS} characters)`);
       const user = await users.findByUserId(userId);
       if (!user) throw new DomainError('USER_NOT_FOUND', 'user not found');
       if (user.userStatus !== UserStatus.BLOCKED && user.userStatus !== UserStatus.ACTIVATED) {
@@ -44,7 +45,8 @@ export function createUnlock(deps: IdentityDeps) {
           statusChanged = true;
         } catch (err) {
           // A racing unlock got there first: the user is ACTIVATED, which is what was asked.
-          if (!isDomainError(err, 'USER_STATUS_CONFLICT') || (await users.findByUserId(userId))?.userStatus !== UserStatus.ACTIVATED) throw err;
+          if (!isDomainError(err, 'USER_STATUS_CONFLICT') || (await users.findByUserId(userId))?.userStatus !== UserStatus.ACTIVATED)
+            throw err;
         }
       }
       deps.logger.info({ user_id: String(userId), status_changed: statusChanged }, 'user unlocked by operator');

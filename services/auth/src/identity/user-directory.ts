@@ -123,7 +123,8 @@ const errors = {
 function asAuthError(err: unknown): never {
   if (err instanceof UpstreamRefusal) throw new DomainError(err.code, err.message, { cause: err });
   if (err instanceof UpstreamUnavailableError) throw err;
-  if (grpcStatusOf(err) === status.INVALID_ARGUMENT) throw new InvalidArgumentError((err as { details?: string }).details || 'invalid argument');
+  if (grpcStatusOf(err) === status.INVALID_ARGUMENT)
+    throw new InvalidArgumentError((err as { details?: string }).details || 'invalid argument');
   throw new Error(`internal call failed with status ${grpcStatusOf(err)}`, { cause: err });
 }
 
@@ -153,54 +154,91 @@ export function createUserDirectory(clients: InternalClients): UserDirectory {
     },
     async findByUserId(userId) {
       try {
-        return (await unaryCall(users(), 'findByUserId', { userId: String(userId) }, { errors: errors.findByUserId }).catch(asAuthError)).user;
+        return (await unaryCall(users(), 'findByUserId', { userId: String(userId) }, { errors: errors.findByUserId }).catch(asAuthError))
+          .user;
       } catch (err) {
         if (isDomainError(err, 'USER_NOT_FOUND')) return undefined;
         throw err;
       }
     },
     async updateUserStatus(userId, expectedStatus, newStatus, reason, options) {
-      await unaryCall(accounts(), 'updateUserStatus', { userId, expectedStatus, newStatus, reason, unlock: options?.unlock === true }, { errors: errors.updateUserStatus }).catch(asAuthError);
+      await unaryCall(
+        accounts(),
+        'updateUserStatus',
+        { userId, expectedStatus, newStatus, reason, unlock: options?.unlock === true },
+        { errors: errors.updateUserStatus },
+      ).catch(asAuthError);
     },
     async updateCustomerInfo(userId, residentId, name) {
-      return (await unaryCall(accounts(), 'updateCustomerInfo', { userId, residentId, name }, { errors: errors.updateCustomerInfo }).catch(asAuthError)).customerId;
+      return (
+        await unaryCall(accounts(), 'updateCustomerInfo', { userId, residentId, name }, { errors: errors.updateCustomerInfo }).catch(
+          asAuthError,
+        )
+      ).customerId;
     },
     async updateKyc(userId, kycStatus, reason) {
       await unaryCall(accounts(), 'updateKyc', { userId, kycStatus, reason }, { errors: errors.updateKyc }).catch(asAuthError);
     },
     async bindDevice(userId, deviceId, deviceUuid) {
-      return (await unaryCall(accounts(), 'bindDevice', { userId, deviceId, deviceUuid }, { errors: errors.bindDevice }).catch(asAuthError)).previousDeviceId;
+      return (await unaryCall(accounts(), 'bindDevice', { userId, deviceId, deviceUuid }, { errors: errors.bindDevice }).catch(asAuthError))
+        .previousDeviceId;
     },
     async createProcess(userId, transactionType, transactionContext) {
-      const r = await unaryCall(users(), 'createProcess', { userId, transactionType, transactionContext }, { errors: errors.createProcess }).catch(asAuthError);
+      const r = await unaryCall(
+        users(),
+        'createProcess',
+        { userId, transactionType, transactionContext },
+        { errors: errors.createProcess },
+      ).catch(asAuthError);
       if (!r.process) throw new Error('CreateProcess answered without a process');
       return r.process;
     },
     async getRunningProcess(processId, userId) {
-      const r = await unaryCall(steps(), 'getRunningProcess', { processId, userId }, { errors: errors.getRunningProcess }).catch(asAuthError);
+      const r = await unaryCall(steps(), 'getRunningProcess', { processId, userId }, { errors: errors.getRunningProcess }).catch(
+        asAuthError,
+      );
       if (!r.process) throw new Error('GetRunningProcess answered without a process');
       return { process: r.process, transactionType: r.transactionType };
     },
     async completeAuthentication(processId, userId, type) {
-      const r = await unaryCall(steps(), 'completeAuthentication', { processId, userId, type }, { errors: errors.completeAuthentication }).catch(asAuthError);
+      const r = await unaryCall(
+        steps(),
+        'completeAuthentication',
+        { processId, userId, type },
+        { errors: errors.completeAuthentication },
+      ).catch(asAuthError);
       if (!r.process) throw new Error('CompleteAuthentication answered without a process');
       return r.process;
     },
     async consumeProcess(processId, userId, transactionType, transactionContext) {
-      await unaryCall(steps(), 'consumeProcess', { processId, userId, transactionType, transactionContext }, { errors: errors.consumeProcess }).catch(asAuthError);
+      await unaryCall(
+        steps(),
+        'consumeProcess',
+        { processId, userId, transactionType, transactionContext },
+        { errors: errors.consumeProcess },
+      ).catch(asAuthError);
     },
     async createSession(userId, deviceId, processId) {
-      return tokens(await unaryCall(sessions(), 'createSession', { userId, deviceId, processId }, { errors: errors.createSession }).catch(asAuthError));
+      return tokens(
+        await unaryCall(sessions(), 'createSession', { userId, deviceId, processId }, { errors: errors.createSession }).catch(asAuthError),
+      );
     },
     async rotateSession(refreshToken, deviceId) {
-      return tokens(await unaryCall(sessions(), 'rotateSession', { refreshToken, deviceId }, { errors: errors.rotateSession }).catch(asAuthError));
+      return tokens(
+        await unaryCall(sessions(), 'rotateSession', { refreshToken, deviceId }, { errors: errors.rotateSession }).catch(asAuthError),
+      );
     },
     async revokeSessions(userId, deviceId, reason) {
       return (await unaryCall(sessions(), 'revokeSessions', { userId, deviceId, reason }).catch(asAuthError)).revoked;
     },
     async revokeDevice(deviceId) {
       try {
-        await unaryCall(devices(), 'revokeDevice', { deviceId, reason: RevocationReason.REVOCATION_REASON_DEVICE_CHANGED }, { errors: errors.revokeDevice });
+        await unaryCall(
+          devices(),
+          'revokeDevice',
+          { deviceId, reason: RevocationReason.REVOCATION_REASON_DEVICE_CHANGED },
+          { errors: errors.revokeDevice },
+        );
       } catch (err) {
         if (err instanceof UpstreamRefusal && err.code === 'DEVICE_NOT_FOUND') return;
         asAuthError(err);

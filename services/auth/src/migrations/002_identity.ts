@@ -17,7 +17,12 @@ export async function up(db: Kysely<any>): Promise<void> {
     .insertInto('terms')
     .values([
       { name: 'Terms of service', url: 'https://kfrm.example/terms/service', description: 'Use of the KFRM app', mandatory: true },
-      { name: 'Privacy policy', url: 'https://kfrm.example/terms/privacy', description: 'Collection and use of personal data', mandatory: true },
+      {
+        name: 'Privacy policy',
+        url: 'https://kfrm.example/terms/privacy',
+        description: 'Collection and use of personal data',
+        mandatory: true,
+      },
       { name: 'Marketing', url: 'https://kfrm.example/terms/marketing', description: 'News and offers', mandatory: false },
     ])
     .execute();

@@ -15,10 +15,38 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db
     .insertInto('terms')
     .values([
-      { id: 1, name: '예금거래기본약관', url: 'https://kfrm.example/casa/terms/deposit-basic', description: '예금 거래에 공통으로 적용되는 기본 약관', mandatory: true, sort_order: 1 },
-      { id: 2, name: '입출금이 자유로운 예금 약관', url: 'https://kfrm.example/casa/terms/demand-deposit', description: '입출금 통장 상품 약관', mandatory: true, sort_order: 2 },
-      { id: 3, name: '개인(신용)정보 수집·이용 동의', url: 'https://kfrm.example/casa/terms/privacy', description: '계좌 개설과 관리를 위한 개인(신용)정보 처리', mandatory: true, sort_order: 3 },
-      { id: 4, name: '마케팅 정보 수신 동의', url: 'https://kfrm.example/casa/terms/marketing', description: '상품 소식과 혜택 안내 (선택)', mandatory: false, sort_order: 4 },
+      {
+        id: 1,
+        name: '예금거래기본약관',
+        url: 'https://kfrm.example/casa/terms/deposit-basic',
+        description: '예금 거래에 공통으로 적용되는 기본 약관',
+        mandatory: true,
+        sort_order: 1,
+      },
+      {
+        id: 2,
+        name: '입출금이 자유로운 예금 약관',
+        url: 'https://kfrm.example/casa/terms/demand-deposit',
+        description: '입출금 통장 상품 약관',
+        mandatory: true,
+        sort_order: 2,
+      },
+      {
+        id: 3,
+        name: '개인(신용)정보 수집·이용 동의',
+        url: 'https://kfrm.example/casa/terms/privacy',
+        description: '계좌 개설과 관리를 위한 개인(신용)정보 처리',
+        mandatory: true,
+        sort_order: 3,
+      },
+      {
+        id: 4,
+        name: '마케팅 정보 수신 동의',
+        url: 'https://kfrm.example/casa/terms/marketing',
+        description: '상품 소식과 혜택 안내 (선택)',
+        mandatory: false,
+        sort_order: 4,
+      },
     ])
     .execute();
 

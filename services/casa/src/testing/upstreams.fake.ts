@@ -5,8 +5,21 @@ import { randomInt } from 'node:crypto';
 import { DomainError } from '@kfrm/errors';
 import { CurrencyCode } from '@kfrm/proto/gen/kfrm/api/common/common';
 import { UserStatus } from '@kfrm/proto/gen/kfrm/api/common/user/status/user_status';
-import { CreateAccountApiError, CreateAccountApiError_ErrorCode, LedgerAccount, LedgerServiceService, type CreateAccountRequest } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
-import { FindBySessionTokenApiError, FindBySessionTokenApiError_ErrorCode, KycStatus, User, UserServiceService, UserSession } from '@kfrm/proto/gen/kfrm/api/user/user';
+import {
+  CreateAccountApiError,
+  CreateAccountApiError_ErrorCode,
+  LedgerAccount,
+  LedgerServiceService,
+  type CreateAccountRequest,
+} from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
+import {
+  FindBySessionTokenApiError,
+  FindBySessionTokenApiError_ErrorCode,
+  KycStatus,
+  User,
+  UserServiceService,
+  UserSession,
+} from '@kfrm/proto/gen/kfrm/api/user/user';
 import type { ServiceModule } from '@kfrm/runtime';
 import { apiErrorType, defineService, type ApiErrorType, type MethodPolicy } from '@kfrm/server-kit';
 
@@ -61,7 +74,9 @@ export function fakeUserService() {
               return { user: User.fromPartial({ userId: BigInt(request.userId), userName: '홍길동', ...user }) };
             },
           },
-          internalOnly(UserServiceService, { findByUserId: apiErrorType(FindBySessionTokenApiError, FindBySessionTokenApiError_ErrorCode) }),
+          internalOnly(UserServiceService, {
+            findByUserId: apiErrorType(FindBySessionTokenApiError, FindBySessionTokenApiError_ErrorCode),
+          }),
         ),
       ],
     }),

@@ -14,7 +14,8 @@ export function keyPair(spec: KeySpec): { publicKey: KeyObject; privateKey: KeyO
   let pair = cache.get(id);
   if (!pair) {
     if (spec.type === 'ec') pair = generateKeyPairSync('ec', { namedCurve: spec.namedCurve });
-    else if (spec.type === 'rsa') pair = generateKeyPairSync('rsa', { modulusLength: spec.modulusLength, publicExponent: spec.publicExponent ?? 65537 });
+    else if (spec.type === 'rsa')
+      pair = generateKeyPairSync('rsa', { modulusLength: spec.modulusLength, publicExponent: spec.publicExponent ?? 65537 });
     else pair = generateKeyPairSync('ed25519');
     cache.set(id, pair);
   }

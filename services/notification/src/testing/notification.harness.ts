@@ -6,12 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import { migrateSchema } from '@kfrm/db';
 import { openTestDatabase, type TestDatabase } from '@kfrm/db/test-database';
 import { createLogger, type Logger } from '@kfrm/logging';
-import {
-  LedgerServiceClient,
-  LedgerServiceService,
-  OutboxEvent,
-  OutboxEventType,
-} from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
+import { LedgerServiceClient, LedgerServiceService, OutboxEvent, OutboxEventType } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
 import { NotificationServiceClient, type NotificationEventResponse } from '@kfrm/proto/gen/kfrm/api/notification/notification';
 import { defineService, GrpcListener, internalAccessGuard, unauthenticated, type AccessGuard } from '@kfrm/server-kit';
 import { createMemoryStore, createStore, prefixed, type Store } from '@kfrm/store';
@@ -72,7 +67,14 @@ export class FakeLedger {
             return { events: this.outbox.filter((e) => e.id > request.afterId).slice(0, limit) };
           },
         },
-        { createAccount: internal, postTransfer: internal, deposit: internal, getAccountForOwner: internal, getTransferTarget: internal, listOutboxEvents: internal },
+        {
+          createAccount: internal,
+          postTransfer: internal,
+          deposit: internal,
+          getAccountForOwner: internal,
+          getTransferTarget: internal,
+          listOutboxEvents: internal,
+        },
       ),
     );
     const port = await this.listener.start();
@@ -87,7 +89,15 @@ export class FakeLedger {
   /** Commits one event with these fields (facts when `kind` is set); returns its id. */
   appendEvent(fields: Partial<OutboxEvent> & { userId: string }): bigint {
     const id = BigInt(this.outbox.length + 1);
-    this.outbox.push(OutboxEvent.fromPartial({ type: OutboxEventType.OUTBOX_EVENT_TYPE_TRANSFER_SUCCEED, createdAt: new Date().toISOString(), ...fields, id, entryId: id }));
+    this.outbox.push(
+      OutboxEvent.fromPartial({
+        type: OutboxEventType.OUTBOX_EVENT_TYPE_TRANSFER_SUCCEED,
+        createdAt: new Date().toISOString(),
+        ...fields,
+        id,
+        entryId: id,
+      }),
+    );
     return id;
   }
 
@@ -182,14 +192,20 @@ export class Instance {
   }
 
   /** Opens a stream and, unless told otherwise, waits until it is live. */
-  async subscribe(user: string, lastEventId?: bigint | string, options: { waitLive?: boolean; ownConnection?: boolean } = {}): Promise<Subscription> {
+  async subscribe(
+    user: string,
+    lastEventId?: bigint | string,
+    options: { waitLive?: boolean; ownConnection?: boolean } = {},
+  ): Promise<Subscription> {
     const before = this.liveCount(user);
     const md = new grpc.Metadata();
     md.set('x-test-user', user);
     if (lastEventId !== undefined) md.set(LAST_EVENT_ID_HEADER, lastEventId.toString());
     // Streams on one HTTP/2 connection share its flow-control window; two phones never do.
     const client = options.ownConnection
-      ? new NotificationServiceClient(`127.0.0.1:${this.listener.port}`, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 })
+      ? new NotificationServiceClient(`127.0.0.1:${this.listener.port}`, grpc.credentials.createInsecure(), {
+          'grpc.use_local_subchannel_pool': 1,
+        })
       : this.client;
     const call = client.subscribeNotification({}, md);
     const sub: Subscription = {

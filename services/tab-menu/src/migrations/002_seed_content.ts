@@ -6,9 +6,27 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db
     .insertInto('benefit_items')
     .values([
-      { position: 1, icon: 'https://static.kfrm.example/icons/benefit-cashback.png', title: '첫 이체 캐시백', description: '첫 이체 시 1,000원 캐시백', app_scheme: 'kfrm://benefits/first-transfer' },
-      { position: 2, icon: 'https://static.kfrm.example/icons/benefit-fee.png', title: '수수료 면제', description: '타행 이체 수수료 월 30회 면제', app_scheme: 'kfrm://benefits/fee-free' },
-      { position: 3, icon: 'https://static.kfrm.example/icons/benefit-friend.png', title: '친구 초대', description: '친구 초대하고 함께 5,000원 받기', app_scheme: 'kfrm://benefits/invite' },
+      {
+        position: 1,
+        icon: 'https://static.kfrm.example/icons/benefit-cashback.png',
+        title: '첫 이체 캐시백',
+        description: '첫 이체 시 1,000원 캐시백',
+        app_scheme: 'kfrm://benefits/first-transfer',
+      },
+      {
+        position: 2,
+        icon: 'https://static.kfrm.example/icons/benefit-fee.png',
+        title: '수수료 면제',
+        description: '타행 이체 수수료 월 30회 면제',
+        app_scheme: 'kfrm://benefits/fee-free',
+      },
+      {
+        position: 3,
+        icon: 'https://static.kfrm.example/icons/benefit-friend.png',
+        title: '친구 초대',
+        description: '친구 초대하고 함께 5,000원 받기',
+        app_scheme: 'kfrm://benefits/invite',
+      },
     ])
     .execute();
 
@@ -22,9 +40,42 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db
     .insertInto('product_items')
     .values([
-      { id: 'casa-basic', collection_id: 'deposits', position: 1, icon_url: 'https://static.kfrm.example/icons/casa.png', title: 'KFRM 입출금통장', tag: '대표', description: '조건 없이 수수료 면제', additional_info1: '연 0.1%', additional_info2: '', app_scheme: 'kfrm://casa/open' },
-      { id: 'term-deposit-12m', collection_id: 'savings', position: 1, icon_url: 'https://static.kfrm.example/icons/deposit.png', title: '12개월 정기예금', tag: '추천', description: '목돈을 안전하게', additional_info1: '연 3.2%', additional_info2: '12개월', app_scheme: 'kfrm://products/term-deposit-12m' },
-      { id: 'savings-26w', collection_id: 'savings', position: 2, icon_url: 'https://static.kfrm.example/icons/savings.png', title: '26주 적금', tag: '', description: '매주 조금씩 모으기', additional_info1: '최고 연 4.0%', additional_info2: '26주', app_scheme: 'kfrm://products/savings-26w' },
+      {
+        id: 'casa-basic',
+        collection_id: 'deposits',
+        position: 1,
+        icon_url: 'https://static.kfrm.example/icons/casa.png',
+        title: 'KFRM 입출금통장',
+        tag: '대표',
+        description: '조건 없이 수수료 면제',
+        additional_info1: '연 0.1%',
+        additional_info2: '',
+        app_scheme: 'kfrm://casa/open',
+      },
+      {
+        id: 'term-deposit-12m',
+        collection_id: 'savings',
+        position: 1,
+        icon_url: 'https://static.kfrm.example/icons/deposit.png',
+        title: '12개월 정기예금',
+        tag: '추천',
+        description: '목돈을 안전하게',
+        additional_info1: '연 3.2%',
+        additional_info2: '12개월',
+        app_scheme: 'kfrm://products/term-deposit-12m',
+      },
+      {
+        id: 'savings-26w',
+        collection_id: 'savings',
+        position: 2,
+        icon_url: 'https://static.kfrm.example/icons/savings.png',
+        title: '26주 적금',
+        tag: '',
+        description: '매주 조금씩 모으기',
+        additional_info1: '최고 연 4.0%',
+        additional_info2: '26주',
+        app_scheme: 'kfrm://products/savings-26w',
+      },
     ])
     .execute();
 

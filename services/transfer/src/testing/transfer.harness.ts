@@ -20,7 +20,13 @@ import {
   type LedgerAccount,
   type ListOutboxEventsResponse,
 } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
-import { Authentication_AuthenticationStatus, AuthenticatedTransactionType, AuthenticationProcess_ProcessStatus, AuthenticationType, CurrencyCode } from '@kfrm/proto/gen/kfrm/api/common/common';
+import {
+  Authentication_AuthenticationStatus,
+  AuthenticatedTransactionType,
+  AuthenticationProcess_ProcessStatus,
+  AuthenticationType,
+  CurrencyCode,
+} from '@kfrm/proto/gen/kfrm/api/common/common';
 import {
   CreateProcessApiError,
   CreateProcessApiError_ErrorCode,
@@ -30,7 +36,11 @@ import {
   UserServiceService,
   UserSession,
 } from '@kfrm/proto/gen/kfrm/api/user/user';
-import { ConsumeProcessApiError, ConsumeProcessApiError_ErrorCode, ProcessStepServiceService } from '@kfrm/proto/gen/kfrm/api/user/user_internal';
+import {
+  ConsumeProcessApiError,
+  ConsumeProcessApiError_ErrorCode,
+  ProcessStepServiceService,
+} from '@kfrm/proto/gen/kfrm/api/user/user_internal';
 import type { RunningServices, ServiceModule } from '@kfrm/runtime';
 import { startTestServices } from '@kfrm/runtime/testing/services.harness';
 import { apiErrorType, defineService } from '@kfrm/server-kit';
@@ -67,7 +77,11 @@ export function fakeUserService() {
     processId: p.id,
     status: p.status === 'DONE' ? AuthenticationProcess_ProcessStatus.DONE : AuthenticationProcess_ProcessStatus.READY,
     authentications: [
-      { type: AuthenticationType.PIN, status: p.status === 'DONE' ? Authentication_AuthenticationStatus.DONE : Authentication_AuthenticationStatus.READY, fallback: AuthenticationType.NONE },
+      {
+        type: AuthenticationType.PIN,
+        status: p.status === 'DONE' ? Authentication_AuthenticationStatus.DONE : Authentication_AuthenticationStatus.READY,
+        fallback: AuthenticationType.NONE,
+      },
     ],
   });
 
@@ -90,11 +104,18 @@ export function fakeUserService() {
             },
             async createProcess(request) {
               calls.createProcess++;
-              if (request.transactionType !== AuthenticatedTransactionType.TRANSFER) throw new DomainError('AUTHENTICATION_POLICY_NOT_FOUND', 'no policy');
+              if (request.transactionType !== AuthenticatedTransactionType.TRANSFER)
+                throw new DomainError('AUTHENTICATION_POLICY_NOT_FOUND', 'no policy');
               // Like the real policies: the context must carry amount.major_amount.
               const context = JSON.parse(request.transactionContext) as { amount?: { major_amount?: string } };
               if (!/^\d+$/.test(context.amount?.major_amount ?? '')) throw new DomainError('AUTHENTICATION_POLICY_NOT_FOUND', 'no policy');
-              const p: FakeProcess = { id: `proc-${++next}-x`, userId: request.userId.toString(), context: request.transactionContext, status: 'READY', consumed: false };
+              const p: FakeProcess = {
+                id: `proc-${++next}-x`,
+                userId: request.userId.toString(),
+                context: request.transactionContext,
+                status: 'READY',
+                consumed: false,
+              };
               processes.set(p.id, p);
               return { process: wire(p) };
             },
@@ -119,7 +140,12 @@ export function fakeUserService() {
             async consumeProcess(request) {
               calls.consumeProcess++;
               const p = own(request.processId, request.userId);
-              if (p.status !== 'DONE' || p.consumed || request.transactionType !== AuthenticatedTransactionType.TRANSFER || request.transactionContext !== p.context) {
+              if (
+                p.status !== 'DONE' ||
+                p.consumed ||
+                request.transactionType !== AuthenticatedTransactionType.TRANSFER ||
+                request.transactionContext !== p.context
+              ) {
                 throw new DomainError('AUTHENTICATION_FAILED', 'authentication failed');
               }
               p.consumed = true;
@@ -203,13 +229,20 @@ export async function startHarness(modules: ServiceModule[], options: { userModu
       });
       const { account } = await call<CreateAccountResponse>((cb) => ledger.createAccount(request, cb));
       if (balance > 0n) {
-        const request = { idempotencyKey: `opening-${++deposits}-${account!.accountNumber}`, accountNumber: account!.accountNumber, amount: krw(balance), memo: 'opening' };
+        const request = {
+          idempotencyKey: `opening-${++deposits}-${account!.accountNumber}`,
+          accountNumber: account!.accountNumber,
+          amount: krw(balance),
+          memo: 'opening',
+        };
         await call<DepositResponse>((cb) => ledger.deposit(request, cb));
       }
       return account!;
     },
     async balance(userId, accountNumber) {
-      const { account } = await call<GetAccountForOwnerResponse>((cb) => ledger.getAccountForOwner({ ownerUserId: userId, accountNumber }, cb));
+      const { account } = await call<GetAccountForOwnerResponse>((cb) =>
+        ledger.getAccountForOwner({ ownerUserId: userId, accountNumber }, cb),
+      );
       return account!.balance!.majorAmount;
     },
     async events() {

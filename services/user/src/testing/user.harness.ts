@@ -4,7 +4,13 @@ import { openTestDatabase, type TestDatabase } from '@kfrm/db/test-database';
 import { KeyEncryptionKey } from '@kfrm/e2e-crypto';
 import { createCapturingDestination, createLogger } from '@kfrm/logging';
 import { createAccounts } from '../accounts';
-import { DEFAULT_TTLS, UpstreamUnavailableError, type ActiveSigningCertificate, type DeviceRevocationReason, type UserDomainDeps } from '../deps';
+import {
+  DEFAULT_TTLS,
+  UpstreamUnavailableError,
+  type ActiveSigningCertificate,
+  type DeviceRevocationReason,
+  type UserDomainDeps,
+} from '../deps';
 import { migrations } from '../migrations';
 import { createProcesses } from '../processes';
 import { createResidentIdSealer } from '../resident-id-seal';
@@ -107,7 +113,13 @@ export function newIdentity(overrides: Partial<{ userCi: string; deviceId: bigin
 export async function activatedUser(h: Harness, deviceId?: bigint) {
   const { user, userToken } = await h.accounts.registerUser(newIdentity(deviceId === undefined ? {} : { deviceId }));
   await h.accounts.updateUserStatus({ userId: user.id, expectedStatus: 'CREATED', newStatus: 'AGREED', reason: '', unlock: false });
-  const activated = await h.accounts.updateUserStatus({ userId: user.id, expectedStatus: 'AGREED', newStatus: 'ACTIVATED', reason: '', unlock: false });
+  const activated = await h.accounts.updateUserStatus({
+    userId: user.id,
+    expectedStatus: 'AGREED',
+    newStatus: 'ACTIVATED',
+    reason: '',
+    unlock: false,
+  });
   return { user: activated, userToken };
 }
 
