@@ -38,7 +38,7 @@ async function ensureRandomKeyFile(file: string): Promise<void> {
     () => true,
     () => false,
   );
-  if (!exists) await writeFile(file, randomBytes(32).toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
+  if (!exists) await writeFile(file, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
 }
 
 export async function ensureDevSecrets(dir: string, hosts: string[]): Promise<DevSecrets> {

@@ -57,7 +57,7 @@ describe('validate-deploy', () => {
     // Compose: a misspelt health check option, a bad port mapping, a dependency on nothing.
     edit(dir, 'docker-compose.yml', '    interval: 30s', '    intervall: 30s');
     edit(dir, 'docker-compose.yml', '"127.0.0.1:50108:50051"', '"127.0.0.1:50108:grpc"');
-    edit(dir, 'docker-compose.yml', /(\n  migrate:\n[\s\S]*?depends_on:\n\s+)postgres:/, '$1postgress:');
+    edit(dir, 'docker-compose.yml', /(\n {2}migrate:\n[\s\S]*?depends_on:\n\s+)postgres:/, '$1postgress:');
     // Dockerfile: an impossible port and an entry point that does not exist.
     edit(dir, 'Dockerfile', 'EXPOSE 50051 50052', 'EXPOSE 50051 internal');
     edit(dir, 'Dockerfile', 'CMD ["dist/backend.mjs"]', 'CMD ["dist/server.mjs"]');

@@ -41,7 +41,7 @@ describe.skipIf(!canRunPrivatePostgres() || !canRunPrivateRedis())('restarts und
   let redis: PrivateRedis;
   let backend: BackendProcess;
   let dir: string;
-  let phones: Phone[] = [];
+  const phones: Phone[] = [];
   let watchers: NotificationWatcher[] = [];
   let load: TransferLoad;
   let db: DatabaseHandle | undefined;

@@ -5,7 +5,7 @@ import { KeyServiceClient, type GetKeyResponse } from '@kfrm/proto/gen/kfrm/api/
 import { AppVersionServiceClient } from '@kfrm/proto/gen/kfrm/api/appversion/app_version';
 import { TabMenuServiceClient } from '@kfrm/proto/gen/kfrm/api/tabmenu/tab_menu';
 import { AccountServiceClient } from '@kfrm/proto/gen/kfrm/api/account/account';
-import { EncryptedMessage_ProviderType, type EncryptedMessage } from '@kfrm/proto/gen/kfrm/api/common/common';
+import type { EncryptedMessage_ProviderType, EncryptedMessage } from '@kfrm/proto/gen/kfrm/api/common/common';
 import { CommonApiError, CommonApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/api/common/error';
 import { apiErrorCode } from '@kfrm/server-kit';
 import { decryptFromServer, encryptForSession, providerFromType, type AppEncryption } from '@kfrm/e2e-crypto';

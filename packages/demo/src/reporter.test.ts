@@ -97,7 +97,7 @@ describe('Reporter', () => {
     });
     const text = c.text();
     expect(text).toContain('\r\x1b[2K');
-    expect(text).toMatch(/[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] Service\/Slow \d+\.\ds  ░{20} 0\/4/);
+    expect(text).toMatch(/[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] Service\/Slow \d+\.\ds {2}░{20} 0\/4/);
     // The spinner line is cleared, the outcome is the last line, and nothing is drawn after it.
     expect(text.slice(text.lastIndexOf('\r\x1b[2K'))).toMatch(/^\r\x1b\[2K {7}✓ done in \d+ ms\n$/);
     await new Promise((resolve) => setTimeout(resolve, 200));

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from '@kfrm/logging';
-import { CLIENT_AUTH_EKU, verifyIssuedBy, x509 } from '@kfrm/pki';
+import { CLIENT_AUTH_EKU, verifyIssuedBy, type x509 } from '@kfrm/pki';
 import type { Store } from '@kfrm/store';
 import { deviceIdFromCertificate } from './device-identity';
 import { isDeviceRevoked } from './revocation';

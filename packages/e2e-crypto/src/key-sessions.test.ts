@@ -245,7 +245,7 @@ describe('key sessions', () => {
   describe('expiry', () => {
     it('E2E_KEY_SESSION_EXPIRED for an unknown or malformed session id', async () => {
       const { encryptedMessage: m } = await seal(auth, 'x');
-      for (const sessionId of ['AAAAAAAAAAAAAAAAAAAAAA', '', 'not a session', auth.sessionId + 'x']) {
+      for (const sessionId of ['AAAAAAAAAAAAAAAAAAAAAA', '', 'not a session', `${auth.sessionId}x`]) {
         expect((await failure(openEncryptedMessage(sessions, { ...m, sessionId }, 'AUTH'))).code).toBe('E2E_KEY_SESSION_EXPIRED');
       }
     });

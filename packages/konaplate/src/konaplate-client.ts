@@ -17,7 +17,7 @@ import { EnvelopeDecryptionError, parseEnvelope, type JsonObject } from './envel
 import {
   errorForResultCode,
   errorOfKind,
-  KonaplateError,
+  type KonaplateError,
   KonaplateValidationError,
   OutcomeUnknownError,
   type KonaplateOperation,

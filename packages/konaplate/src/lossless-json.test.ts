@@ -21,6 +21,7 @@ describe('lossless JSON', () => {
   it('keeps __proto__ as plain data', () => {
     const value = parseJsonLossless('{"__proto__": {"polluted": true}}');
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    // biome-ignore lint/suspicious/noProto: the test is about a JSON key named __proto__
     expect(isJsonObject(value) && isJsonObject(value.__proto__)).toBe(true);
   });
 

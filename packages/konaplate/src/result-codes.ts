@@ -173,7 +173,7 @@ export type KonaplateResultCode = keyof typeof RESULT_CODES;
 export const RESULT_CODE_PATTERN = /^\d{3}_\d{3}$/;
 
 export function isKnownResultCode(code: string): code is KonaplateResultCode {
-  return Object.prototype.hasOwnProperty.call(RESULT_CODES, code);
+  return Object.hasOwn(RESULT_CODES, code);
 }
 
 export function resultCodeInfo(code: string): ResultCodeInfo | undefined {

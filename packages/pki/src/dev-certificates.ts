@@ -92,15 +92,15 @@ export async function ensureDevCertificates(dir: string, hosts: string[] = ['loc
   if (![files.serverCaCertFile, files.serverCertFile, files.serverKeyFile].every((f) => existsSync(f))) {
     const ca = await createCa('KFRM Dev Server CA', 3650);
     const server = await createServerCertificate(ca, hosts);
-    await write(files.serverCaCertFile, ca.cert.toString('pem') + '\n');
+    await write(files.serverCaCertFile, `${ca.cert.toString('pem')}\n`);
     await write(files.serverKeyFile, await privateKeyToPem(server.keys.privateKey), true);
-    await write(files.serverCertFile, server.cert.toString('pem') + '\n');
+    await write(files.serverCertFile, `${server.cert.toString('pem')}\n`);
     // The server CA key is not kept: nothing else is ever signed with it.
   }
   if (![files.deviceCaCertFile, files.deviceCaKeyFile].every((f) => existsSync(f))) {
     const ca = await createCa('KFRM Dev Device CA', 3650);
     await write(files.deviceCaKeyFile, await privateKeyToPem(ca.keys.privateKey), true);
-    await write(files.deviceCaCertFile, ca.cert.toString('pem') + '\n');
+    await write(files.deviceCaCertFile, `${ca.cert.toString('pem')}\n`);
   }
   return files;
 }

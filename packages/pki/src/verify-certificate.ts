@@ -43,7 +43,7 @@ export async function verifyIssuedBy(
   if (constraints?.ca) return { ok: false, reason: 'is-a-ca' };
   if (options.requiredExtendedKeyUsage) {
     const eku = certificate.getExtension(x509.ExtendedKeyUsageExtension);
-    if (!eku || !eku.usages.map(String).includes(options.requiredExtendedKeyUsage)) return { ok: false, reason: 'wrong-usage' };
+    if (!eku?.usages.map(String).includes(options.requiredExtendedKeyUsage)) return { ok: false, reason: 'wrong-usage' };
   }
   return { ok: true, certificate };
 }

@@ -287,9 +287,9 @@ if (target.kind === 'skip') {
             await sleep(50); // let the client notice the reset
             const calls = [
               () => store.get(key),
-              () => store.incrWithTtl(key + ':n', 1000),
+              () => store.incrWithTtl(`${key}:n`, 1000),
               () => store.getDel(key),
-              () => store.setIfAbsent(key + ':lock', 't', 1000),
+              () => store.setIfAbsent(`${key}:lock`, 't', 1000),
               () => store.publish('c', 'm'),
               () => store.subscribe('c', () => {}),
               () => store.ping(),

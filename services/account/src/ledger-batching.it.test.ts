@@ -75,8 +75,8 @@ describe('batched and unbatched posting agree', () => {
   }
 
   function describeOutcome(
-    accounts: AccountRow[],
-    step: Step,
+    _accounts: AccountRow[],
+    _step: Step,
     outcome: PromiseSettledResult<{ from: { balanceAfter: { minor: bigint } }; to: { balanceAfter: { minor: bigint } } }>,
   ) {
     if (outcome.status === 'fulfilled') return `OK ${outcome.value.from.balanceAfter.minor} ${outcome.value.to.balanceAfter.minor}`;

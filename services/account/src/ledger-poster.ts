@@ -447,6 +447,7 @@ export class LedgerPoster {
       if (from.limitPerDayMinor !== null && dayDebited + amount > from.limitPerDayMinor)
         return fail('TRANSFER_LIMIT_EXCEEDED', 'amount exceeds the daily limit');
       // Saturating: without a daily limit the counter only has to stay a valid int64.
+      // biome-ignore lint/complexity/useMathMinMax: bigint operands
       dayDebited = dayDebited + amount > INT64_MAX ? INT64_MAX : dayDebited + amount;
     }
     const fromAfter = from.balanceMinor - amount;

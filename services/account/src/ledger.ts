@@ -120,7 +120,7 @@ export function createLedger(deps: { db: LedgerDb; poster: LedgerPoster; store: 
   async function ownAccount(ownerUserId: string, accountNumber: string): Promise<AccountRow> {
     // One answer for "no such account" and "not yours", and no lookup for malformed numbers.
     const account = isCustomerAccountNumber(accountNumber) && ownerUserId !== '' ? await findAccountByNumber(db, accountNumber) : undefined;
-    if (!account || account.kind !== 'CUSTOMER' || account.ownerUserId !== ownerUserId)
+    if (account?.kind !== 'CUSTOMER' || account.ownerUserId !== ownerUserId)
       throw new DomainError('ACCOUNT_NOT_FOUND', 'account not found');
     return account;
   }
@@ -218,7 +218,7 @@ export function createLedger(deps: { db: LedgerDb; poster: LedgerPoster; store: 
 
     async getTransferTarget(accountNumber) {
       const account = isCustomerAccountNumber(accountNumber) ? await findAccountByNumber(db, accountNumber) : undefined;
-      if (!account || account.kind !== 'CUSTOMER') throw new DomainError('ACCOUNT_NOT_FOUND', 'account not found');
+      if (account?.kind !== 'CUSTOMER') throw new DomainError('ACCOUNT_NOT_FOUND', 'account not found');
       return account;
     },
 

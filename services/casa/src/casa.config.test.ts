@@ -20,7 +20,7 @@ describe('casa configuration', () => {
 
   it('reads a pepper as raw bytes or base64 of at least 32 bytes', () => {
     const raw = randomBytes(32);
-    expect(parsePepper(Buffer.from(raw.toString('base64') + '\n')).equals(raw)).toBe(true);
+    expect(parsePepper(Buffer.from(`${raw.toString('base64')}\n`)).equals(raw)).toBe(true);
     expect(parsePepper(raw).equals(raw)).toBe(true);
     expect(() => parsePepper(Buffer.from(randomBytes(16).toString('base64')))).toThrow(ConfigError);
   });

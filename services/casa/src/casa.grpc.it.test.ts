@@ -3,7 +3,6 @@
 // directory, migrations on start). The user and ledger services are fakes on the internal
 // listener. Every method acts on the session's user only: no request names a user.
 import { generateKeyPairSync } from 'node:crypto';
-import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestDatabase } from '@kfrm/db/test-database';
@@ -24,10 +23,8 @@ import { DeviceServiceClient } from '@kfrm/proto/gen/kfrm/api/device/device';
 import { KycStatus } from '@kfrm/proto/gen/kfrm/api/user/user';
 // The real device service issues the app's certificate. Imported by path: a test-only need.
 import { deviceModule } from '../../device/src/device.module';
-import type { RunningServices } from '@kfrm/runtime';
 import { startTestServices, type TestServices } from '@kfrm/runtime/testing/services.harness';
 import { apiErrorCode } from '@kfrm/server-kit';
-import { type Store } from '@kfrm/store';
 import { createCasaModule } from './casa.module';
 import { CASA_SCHEMA, type CasaDatabase } from './casa.table';
 import { fakeLedgerService, fakeUserService, readyUser } from './testing/upstreams.fake';
@@ -62,8 +59,6 @@ describe('CASA opening over gRPC with a session', () => {
   const logs = createCapturingDestination();
   let services: TestServices;
   let database: TestDatabase;
-  let store: Store;
-  let running: RunningServices;
   let serverCa: Buffer;
   let mobileAddress: string;
   let nextUser = 3_000_000_000;
@@ -73,7 +68,7 @@ describe('CASA opening over gRPC with a session', () => {
       name: 'casa-test',
       logDestination: logs,
     });
-    ({ running, database, store } = services);
+    ({ database } = services);
     ({ serverCaPem: serverCa, mobileAddress } = services);
   }, 60_000);
 

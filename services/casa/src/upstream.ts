@@ -7,13 +7,13 @@ import { CurrencyCode } from '@kfrm/proto/gen/kfrm/api/common/common';
 import {
   CreateAccountApiError,
   CreateAccountApiError_ErrorCode,
-  LedgerServiceClient,
+  type LedgerServiceClient,
 } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
 import {
   FindBySessionTokenApiError,
   FindBySessionTokenApiError_ErrorCode,
   KycStatus,
-  UserServiceClient,
+  type UserServiceClient,
 } from '@kfrm/proto/gen/kfrm/api/user/user';
 import { grpcStatusOf, unaryCall } from '@kfrm/runtime';
 import { apiErrorType } from '@kfrm/server-kit';

@@ -90,11 +90,11 @@ describe('parseDevicePublicKey refuses everything else with DEVICE_CERTIFICATE_I
 
   it('a P-256 point that is not on the curve, and a compressed point', async () => {
     const prefix = '3059301306072a8648ce3d020106082a8648ce3d030107034200';
-    expect(await refusal(b64(hex(prefix + '04' + '01'.repeat(64))))).toBe('DEVICE_CERTIFICATE_ISSUANCE_FAILED');
+    expect(await refusal(b64(hex(`${prefix}04${'01'.repeat(64)}`)))).toBe('DEVICE_CERTIFICATE_ISSUANCE_FAILED');
     const compressed = keyPair(P256).publicKey.export({ format: 'jwk' });
     expect(compressed.kty).toBe('EC');
     const x = Buffer.from(compressed.x!, 'base64url').toString('hex');
-    const der = hex('3039301306072a8648ce3d020106082a8648ce3d030107032200' + '02' + x);
+    const der = hex(`3039301306072a8648ce3d020106082a8648ce3d03010703220002${x}`);
     expect(await refusal(b64(der))).toBe('DEVICE_CERTIFICATE_ISSUANCE_FAILED');
   });
 
@@ -133,7 +133,7 @@ describe('parseDevicePublicKey refuses everything else with DEVICE_CERTIFICATE_I
   });
 
   it('input over 8 KiB, even if it would otherwise parse', async () => {
-    const padded = spkiPem(P256).replace('\n', '\n' + ' '.repeat(MAX_PUBLIC_KEY_CHARS));
+    const padded = spkiPem(P256).replace('\n', `\n${' '.repeat(MAX_PUBLIC_KEY_CHARS)}`);
     expect(await refusal(padded)).toBe('DEVICE_CERTIFICATE_ISSUANCE_FAILED');
     expect(await refusal('A'.repeat(1024 * 1024))).toBe('DEVICE_CERTIFICATE_ISSUANCE_FAILED');
   });

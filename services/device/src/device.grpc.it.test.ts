@@ -3,7 +3,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TestDatabase } from '@kfrm/db/test-database';
 import { createCapturingDestination } from '@kfrm/logging';
 import { AppVersionServiceClient, AppVersionServiceService } from '@kfrm/proto/gen/kfrm/api/appversion/app_version';
 import { CommonApiError, CommonApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/api/common/error';
@@ -17,7 +16,7 @@ import {
 import type { RunningServices, ServiceModule } from '@kfrm/runtime';
 import { startTestServices, type TestServices } from '@kfrm/runtime/testing/services.harness';
 import { apiErrorCode, defineService } from '@kfrm/server-kit';
-import { type Store } from '@kfrm/store';
+import type { Store } from '@kfrm/store';
 import { deviceModule } from './device.module';
 import { toPem } from '@kfrm/pki';
 
@@ -61,7 +60,6 @@ const echoDeviceModule: ServiceModule = {
 
 describe('device service over gRPC', () => {
   let services: TestServices;
-  let database: TestDatabase;
   let store: Store;
   let running: RunningServices;
   let serverCa: Buffer;
@@ -70,7 +68,7 @@ describe('device service over gRPC', () => {
 
   beforeAll(async () => {
     services = await startTestServices([deviceModule, echoDeviceModule], { name: 'device-test', logDestination: logs });
-    ({ running, database, store } = services);
+    ({ running, store } = services);
     ({ serverCaPem: serverCa, mobileAddress } = services);
   }, 60_000);
 

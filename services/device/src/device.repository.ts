@@ -95,7 +95,7 @@ export async function revokeDeviceRow(
   const row =
     updated ??
     (await db.selectFrom('devices').select(['id', 'serial', 'not_after', 'revoked_at']).where('id', '=', id.toString()).executeTakeFirst());
-  if (!row || !row.revoked_at) return undefined;
+  if (!row?.revoked_at) return undefined;
   return { id: BigInt(row.id), serial: row.serial, notAfter: row.not_after, revokedAt: row.revoked_at };
 }
 

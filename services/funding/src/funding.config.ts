@@ -52,7 +52,7 @@ export interface FundingAdapters {
   close(): Promise<void>;
 }
 
-function required(config: FundingConfig, names: Record<string, string | undefined>, why: string): string[] {
+function required(_config: FundingConfig, names: Record<string, string | undefined>, why: string): string[] {
   return Object.entries(names)
     .filter(([, value]) => value === undefined)
     .map(([name]) => `${name} is required ${why}`);

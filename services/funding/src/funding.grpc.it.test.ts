@@ -3,7 +3,6 @@
 // started in-process). The user service is a small fake on the internal listener: it resolves
 // session tokens and answers FindByUserId with the user's record.
 import { generateKeyPairSync } from 'node:crypto';
-import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestDatabase } from '@kfrm/db/test-database';
@@ -26,10 +25,9 @@ import { User, UserServiceService, UserSession } from '@kfrm/proto/gen/kfrm/api/
 // The real device service issues the app's certificate. Imported by path: it is a test-only
 // need, and @kfrm/service-device is not (yet) a dependency of this package.
 import { deviceModule } from '../../device/src/device.module';
-import type { RunningServices, ServiceModule } from '@kfrm/runtime';
+import type { ServiceModule } from '@kfrm/runtime';
 import { startTestServices, type TestServices } from '@kfrm/runtime/testing/services.harness';
 import { apiErrorCode, defineService } from '@kfrm/server-kit';
-import { type Store } from '@kfrm/store';
 import type { FundingAdapters } from './funding.config';
 import { createFundingModule } from './funding.module';
 
@@ -99,8 +97,6 @@ async function failure(promise: Promise<unknown>): Promise<grpc.ServiceError> {
 describe('funding over gRPC with a session', () => {
   let services: TestServices;
   let database: TestDatabase;
-  let store: Store;
-  let running: RunningServices;
   let adapters: FundingAdapters | undefined;
   let serverCa: Buffer;
   let mobileAddress: string;
@@ -111,7 +107,7 @@ describe('funding over gRPC with a session', () => {
       [deviceModule, fakeUserModule, createFundingModule({ env: {}, onAdapters: (a) => (adapters = a) })],
       { name: 'funding-test', logDestination: logs },
     );
-    ({ running, database, store } = services);
+    ({ database } = services);
     ({ serverCaPem: serverCa, mobileAddress } = services);
   }, 60_000);
 

@@ -1,6 +1,10 @@
 import { status } from '@grpc/grpc-js';
 import { DomainError, UpstreamRefusal } from '@kfrm/errors';
-import { FindBySessionTokenApiError, FindBySessionTokenApiError_ErrorCode, UserServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user';
+import {
+  FindBySessionTokenApiError,
+  FindBySessionTokenApiError_ErrorCode,
+  type UserServiceClient,
+} from '@kfrm/proto/gen/kfrm/api/user/user';
 import { grpcStatusOf, unaryCall } from '@kfrm/runtime';
 import { apiErrorType } from '@kfrm/server-kit';
 

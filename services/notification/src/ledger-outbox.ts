@@ -1,4 +1,9 @@
-import { LedgerServiceClient, OutboxEventKind, OutboxEventType, type OutboxEvent } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
+import {
+  type LedgerServiceClient,
+  OutboxEventKind,
+  OutboxEventType,
+  type OutboxEvent,
+} from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
 import { CurrencyCode } from '@kfrm/proto/gen/kfrm/api/common/common';
 import { unaryCall } from '@kfrm/runtime';
 import type { NotificationEvent, OutboxSource } from './notification-event';

@@ -14,7 +14,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ConcurrentUpdateError, DomainError, failWith, InvalidArgumentError, UpstreamRefusal } from '@kfrm/errors';
+import { ConcurrentUpdateError, type DomainError, failWith, InvalidArgumentError, UpstreamRefusal } from '@kfrm/errors';
 import type { Logger } from '@kfrm/logging';
 import {
   isWellFormedAccountNumber,
@@ -173,7 +173,7 @@ export function createTransfers(deps: TransferDeps) {
     if (!isWellFormedAccountNumber(accountNumber)) return { ok: false, code: 'NOT_VALID_ACCOUNT' };
     if (institutionCode === OWN_INSTITUTION_CODE) {
       const account = await ledger.getTransferTarget(accountNumber);
-      if (!account || account.currency !== 'KRW') return { ok: false, code: 'NOT_VALID_ACCOUNT' };
+      if (account?.currency !== 'KRW') return { ok: false, code: 'NOT_VALID_ACCOUNT' };
       const name = await users.findUserName(account.ownerUserId);
       if (name === undefined) return { ok: false, code: 'NOT_VALID_ACCOUNT' };
       return { ok: true, holderName: maskName(name), ownerUserId: account.ownerUserId };
@@ -328,7 +328,7 @@ export function createTransfers(deps: TransferDeps) {
       if (!findInstitution(input.targetInstitutionCode))
         throw preCheckFailed('INVALID_TARGET_INSTITUTION', 'the target institution is not valid');
       const source = await ledger.getAccountForOwner(userId, input.sourceAccountNumber);
-      if (!source || source.currency !== 'KRW') throw preCheckFailed('INVALID_SOURCE_ACCOUNT', 'the source account is not valid');
+      if (source?.currency !== 'KRW') throw preCheckFailed('INVALID_SOURCE_ACCOUNT', 'the source account is not valid');
       const internal = input.targetInstitutionCode === OWN_INSTITUTION_CODE;
       if (internal && input.targetAccountNumber === input.sourceAccountNumber)
         throw preCheckFailed('INVALID_TARGET_ACCOUNT', 'the target account is not valid');
@@ -413,7 +413,7 @@ export function createTransfers(deps: TransferDeps) {
           signedData: sig.signedData,
           originData: t.signed_content,
         });
-        if (!process || process.status !== 'DONE' || !process.verified) {
+        if (process?.status !== 'DONE' || !process.verified) {
           logger.info(
             { transfer_id: t.id, user_id: userId, status: process?.status, verified: process?.verified },
             'transfer not authorised',

@@ -11,7 +11,7 @@ import {
   GetAccountForOwnerApiError_ErrorCode,
   GetTransferTargetApiError,
   GetTransferTargetApiError_ErrorCode,
-  LedgerServiceClient,
+  type LedgerServiceClient,
   OutboxEventKind,
   OutboxEventType,
   PostTransferApiError,
@@ -19,15 +19,15 @@ import {
 } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
 import {
   AuthenticatedTransactionType,
-  AuthenticationProcess,
+  type AuthenticationProcess,
   AuthenticationProcess_ProcessStatus,
   CurrencyCode,
 } from '@kfrm/proto/gen/kfrm/api/common/common';
-import { GetProcessApiError, GetProcessApiError_ErrorCode, UserServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user';
+import { GetProcessApiError, GetProcessApiError_ErrorCode, type UserServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user';
 import {
   ConsumeProcessApiError,
   ConsumeProcessApiError_ErrorCode,
-  ProcessStepServiceClient,
+  type ProcessStepServiceClient,
 } from '@kfrm/proto/gen/kfrm/api/user/user_internal';
 import { grpcStatusOf, unaryCall } from '@kfrm/runtime';
 import { apiErrorType } from '@kfrm/server-kit';

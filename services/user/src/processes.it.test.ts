@@ -260,7 +260,7 @@ describe('getProcess verifies the signature with the active signing certificate'
     expect(good.verified).toBe(true);
     expect(good.process.id).toBe(p.id);
     expect((await get(await sign(origin, certificate.der, false))).verified).toBe(true);
-    expect((await get(await sign(origin), origin + ' ')).verified).toBe(false); // other content
+    expect((await get(await sign(origin), `${origin} `)).verified).toBe(false); // other content
     expect((await get(await sign(transfer(10_001)))).verified).toBe(false);
     expect((await get(await sign(origin, rogue.der))).verified).toBe(false); // another CA
     expect((await get('')).verified).toBe(false);

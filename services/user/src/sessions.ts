@@ -72,7 +72,7 @@ export function createSessions(deps: UserDomainDeps) {
           throw new DomainError('AUTHENTICATION_FAILED', 'authentication failed');
         }
         const user = await findUserById(trx, input.userId, { forUpdate: true });
-        if (!user || user.status !== 'ACTIVATED' || input.deviceId === 0n || user.deviceId !== input.deviceId) {
+        if (user?.status !== 'ACTIVATED' || input.deviceId === 0n || user.deviceId !== input.deviceId) {
           throw new DomainError('AUTHENTICATION_FAILED', 'authentication failed');
         }
         return issue(trx, {
@@ -112,7 +112,7 @@ export function createSessions(deps: UserDomainDeps) {
           return { refused: session.rotatedAt !== null ? ('reused' as const) : ('other-device' as const), userId: session.userId, revoked };
         }
         const user = await findUserById(trx, session.userId);
-        if (!user || user.status !== 'ACTIVATED' || user.deviceId !== session.deviceId) return { refused: 'user' as const };
+        if (user?.status !== 'ACTIVATED' || user.deviceId !== session.deviceId) return { refused: 'user' as const };
         await markSessionRotated(trx, session.id, now);
         const issued = await issue(trx, {
           userId: session.userId,

@@ -6,7 +6,6 @@ import { webcrypto } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TestDatabase } from '@kfrm/db/test-database';
 import { DomainError } from '@kfrm/errors';
 import { createCapturingDestination } from '@kfrm/logging';
 import { createCsr, createSigningCa, issueSigningCertificate, parseSigningCsr, signData } from '@kfrm/pki';
@@ -53,7 +52,7 @@ import {
 import type { RunningServices, ServiceModule } from '@kfrm/runtime';
 import { startTestServices, type TestServices } from '@kfrm/runtime/testing/services.harness';
 import { apiErrorCode, apiErrorType, defineService } from '@kfrm/server-kit';
-import { createMemoryStore, type Store } from '@kfrm/store';
+import { createMemoryStore } from '@kfrm/store';
 import { userModule } from './user.module';
 
 type Callback<Res> = (err: grpc.ServiceError | null, res: Res) => void;
@@ -131,8 +130,6 @@ const fakeDeviceModule: ServiceModule = {
 
 describe('user service over gRPC', () => {
   let services: TestServices;
-  let database: TestDatabase;
-  let store: Store;
   let running: RunningServices;
   let users: UserServiceClient;
   let accounts: UserAccountServiceClient;
@@ -147,7 +144,7 @@ describe('user service over gRPC', () => {
       logDestination: logs,
       store: createMemoryStore(),
     });
-    ({ running, database, store } = services);
+    ({ running } = services);
     const address = `127.0.0.1:${running.internalPort}`;
     const insecure = grpc.credentials.createInsecure();
     users = new UserServiceClient(address, insecure);

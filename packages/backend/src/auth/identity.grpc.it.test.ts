@@ -671,7 +671,7 @@ describe('identity over gRPC', () => {
     const issued = await unary(r, r.issueSigningCertificate, { userToken, csr });
     const certificateDer = Buffer.from(issued.certificate, 'base64');
     const other = await signData({
-      content: Buffer.from(issued.verificationToken + 'x'),
+      content: Buffer.from(`${issued.verificationToken}x`),
       certificateDer,
       privateKey: keyPair.privateKey,
       detached: false,

@@ -56,7 +56,7 @@ export async function ensureDevSigningCa(dir: string): Promise<SigningCaFiles> {
     const ca = await createSigningCa({ commonName: 'KFRM Dev Signing CA' });
     // Key first: a certificate without its key would be kept by the check above and be useless.
     await writeFile(files.signingCaKeyFile, await privateKeyToPem(ca.privateKey), { mode: 0o600 });
-    await writeFile(files.signingCaCertFile, ca.cert.toString('pem') + '\n', { mode: 0o644 });
+    await writeFile(files.signingCaCertFile, `${ca.cert.toString('pem')}\n`, { mode: 0o644 });
   }
   return files;
 }

@@ -35,15 +35,13 @@ export async function startRegistration(db: Db, userId: bigint, deviceId: bigint
     .insertInto('registrations')
     .values({ user_id: userId, device_id: deviceId, expires_at: expiresAt, pending_pin_hash: null, pending_pattern_hash: null })
     .onConflict((oc) =>
-      oc
-        .column('user_id')
-        .doUpdateSet({
-          device_id: deviceId,
-          expires_at: expiresAt,
-          pending_pin_hash: null,
-          pending_pattern_hash: null,
-          completed_at: null,
-        }),
+      oc.column('user_id').doUpdateSet({
+        device_id: deviceId,
+        expires_at: expiresAt,
+        pending_pin_hash: null,
+        pending_pattern_hash: null,
+        completed_at: null,
+      }),
     )
     .execute();
 }

@@ -21,7 +21,7 @@ export function createLogin(deps: IdentityDeps) {
       // Unknown token, another device's token, or a user who cannot log in: one answer.
       if (!user) throw new PermissionDeniedError('login is not possible with this user token on this device');
       const key = await repo.findBiometricKey(db, user.userId);
-      const biometricEnabled = key !== undefined && key.enabled && BigInt(key.device_id) === deviceId;
+      const biometricEnabled = key?.enabled && BigInt(key.device_id) === deviceId;
       // The user service's policies choose the factors; biometric_enabled selects the biometric one.
       return users.createProcess(user.userId, AuthenticatedTransactionType.LOGIN, JSON.stringify({ biometric_enabled: biometricEnabled }));
     },

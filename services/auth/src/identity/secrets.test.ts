@@ -26,7 +26,7 @@ describe('auth keys', () => {
 
   it('reads a pepper as base64 or raw bytes, and refuses one under 32 bytes', () => {
     const raw = randomBytes(32);
-    expect(parsePepper(Buffer.from(raw.toString('base64') + '\n'))).toEqual(raw);
+    expect(parsePepper(Buffer.from(`${raw.toString('base64')}\n`))).toEqual(raw);
     const binary = Buffer.concat([Buffer.from([0xff, 0x00]), randomBytes(40)]);
     expect(parsePepper(binary)).toEqual(binary);
     expect(() => parsePepper(Buffer.from(randomBytes(16).toString('base64')))).toThrow(ConfigError);

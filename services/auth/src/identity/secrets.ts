@@ -38,7 +38,7 @@ export async function loadPepper(config: AuthConfig): Promise<Buffer> {
   if (config.authPepperFile === undefined && !existsSync(file)) {
     await mkdir(dirname(file), { recursive: true, mode: 0o700 });
     // 'wx': two processes starting at once must not overwrite each other's pepper.
-    await writeFile(file, randomBytes(32).toString('base64') + '\n', { mode: 0o600, flag: 'wx' }).catch((err: NodeJS.ErrnoException) => {
+    await writeFile(file, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600, flag: 'wx' }).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'EEXIST') throw err;
     });
   }

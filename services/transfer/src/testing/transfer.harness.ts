@@ -6,7 +6,7 @@
 // PKCS#7 check is the user service's (tested there); what matters here is that is_verified is
 // true exactly for the bytes the user signed.
 import { createHmac } from 'node:crypto';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import type { TestDatabase } from '@kfrm/db/test-database';
 import { DomainError } from '@kfrm/errors';
 import { createCapturingDestination } from '@kfrm/logging';
