@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkHealth } from '../scripts/grpc-health-check';
-import { ensureDevSecrets } from '../scripts/dev-certs';
+import { devSecretsEnv, ensureDevSecrets } from '../scripts/dev-certs';
 import { buildDist } from '../scripts/build';
 import { freePort } from '../tests/fault/lib/free-port';
 
@@ -78,16 +78,7 @@ try {
     DATABASE_URL: databaseUrl,
     REDIS_URL: process.env.REDIS_URL!,
     KFRM_MIGRATE_ON_START: 'true',
-    KFRM_TLS_CERT_FILE: secrets.serverCertFile,
-    KFRM_TLS_KEY_FILE: secrets.serverKeyFile,
-    KFRM_DEVICE_CA_CERT_FILE: secrets.deviceCaCertFile,
-    KFRM_DEVICE_CA_KEY_FILE: secrets.deviceCaKeyFile,
-    KFRM_E2E_KEK_FILE: secrets.e2eKekFile,
-    KFRM_AUTH_PEPPER_FILE: secrets.authPepperFile,
-    KFRM_CASA_PEPPER_FILE: secrets.casaPepperFile,
-    KFRM_USER_DATA_KEY_FILE: secrets.userDataKeyFile,
-    KFRM_SIGNING_CA_CERT_FILE: secrets.signingCaCertFile,
-    KFRM_SIGNING_CA_KEY_FILE: secrets.signingCaKeyFile,
+    ...devSecretsEnv(secrets),
     KFRM_FUNDING_SANDBOXES: 'true',
     KFRM_DATA_DIR: join(scratch, `data-${randomBytes(3).toString('hex')}`),
   });

@@ -61,6 +61,22 @@ export async function ensureDevSecrets(dir: string, hosts: string[]): Promise<De
   return files;
 }
 
+/** The real-mode variables that name these files (README, "Configuration"), for a process started with them. */
+export function devSecretsEnv(files: DevSecrets): Record<string, string> {
+  return {
+    KFRM_TLS_CERT_FILE: files.serverCertFile,
+    KFRM_TLS_KEY_FILE: files.serverKeyFile,
+    KFRM_DEVICE_CA_CERT_FILE: files.deviceCaCertFile,
+    KFRM_DEVICE_CA_KEY_FILE: files.deviceCaKeyFile,
+    KFRM_E2E_KEK_FILE: files.e2eKekFile,
+    KFRM_AUTH_PEPPER_FILE: files.authPepperFile,
+    KFRM_CASA_PEPPER_FILE: files.casaPepperFile,
+    KFRM_USER_DATA_KEY_FILE: files.userDataKeyFile,
+    KFRM_SIGNING_CA_CERT_FILE: files.signingCaCertFile,
+    KFRM_SIGNING_CA_KEY_FILE: files.signingCaKeyFile,
+  };
+}
+
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const dir = resolve(process.argv[2] ?? join(repoRoot, 'deploy', 'dev-secrets'));
   const files = await ensureDevSecrets(dir, await devCertificateHosts());

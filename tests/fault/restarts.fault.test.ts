@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type DatabaseHandle } from '@kfrm/db';
-import { ensureDevSecrets } from '../../scripts/dev-certs';
+import { devSecretsEnv, ensureDevSecrets } from '../../scripts/dev-certs';
 import { BackendProcess } from './lib/backend-process';
 import { AMOUNT_KRW, FUNDING_KRW, NotificationWatcher, setUpPhone, TransferLoad, type Phone } from './lib/bank-load';
 import { freePort, sleep, waitFor } from './lib/free-port';
@@ -62,16 +62,7 @@ describe.skipIf(!canRunPrivatePostgres() || !canRunPrivateRedis())('restarts und
         KFRM_DATA_DIR: join(dir, 'data'),
         KFRM_MIGRATE_ON_START: 'true',
         KFRM_METRICS_LISTEN: `127.0.0.1:${metricsPort}`,
-        KFRM_TLS_CERT_FILE: secrets.serverCertFile,
-        KFRM_TLS_KEY_FILE: secrets.serverKeyFile,
-        KFRM_DEVICE_CA_CERT_FILE: secrets.deviceCaCertFile,
-        KFRM_DEVICE_CA_KEY_FILE: secrets.deviceCaKeyFile,
-        KFRM_E2E_KEK_FILE: secrets.e2eKekFile,
-        KFRM_AUTH_PEPPER_FILE: secrets.authPepperFile,
-        KFRM_CASA_PEPPER_FILE: secrets.casaPepperFile,
-        KFRM_USER_DATA_KEY_FILE: secrets.userDataKeyFile,
-        KFRM_SIGNING_CA_CERT_FILE: secrets.signingCaCertFile,
-        KFRM_SIGNING_CA_KEY_FILE: secrets.signingCaKeyFile,
+        ...devSecretsEnv(secrets),
         KFRM_FUNDING_SANDBOXES: 'true',
         // Every transfer is a PIN check on its phone: far more than a person makes in 10 minutes.
         KFRM_AUTH_SECRET_CHECKS_PER_DEVICE_WINDOW: '1000000',
