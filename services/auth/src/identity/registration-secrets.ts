@@ -1,0 +1,49 @@
+import { checkPattern, checkPin } from '@kfrm/credentials';
+import { openEncryptedText } from '@kfrm/e2e-crypto';
+import { DomainError } from '@kfrm/errors';
+import type { EncryptedMessage } from '@kfrm/proto/gen/kfrm/api/common/common';
+import type { IdentityDeps } from './identity-deps';
+import * as repo from './identity.repository';
+import type { SecretKind } from './identity.table';
+import { openRegistration, requireAgreed, type RegistrationAccessDeps } from './registration-access';
+
+export type RegistrationSecretDeps = RegistrationAccessDeps & Pick<IdentityDeps, 'e2e' | 'hasher'>;
+
+/** RegisterPin / RegisterPattern: the checked value is kept only as a pending hash. */
+export async function registerSecret(
+  deps: RegistrationSecretDeps,
+  kind: SecretKind,
+  userToken: string,
+  deviceId: bigint,
+  message: EncryptedMessage | undefined,
+) {
+  const { db } = deps;
+  const { user, userId } = await openRegistration(deps, userToken, deviceId);
+  requireAgreed(user);
+  const secret = await openEncryptedText(deps.e2e, message, 'AUTH');
+  const verdict = kind === 'pin' ? checkPin(secret, { phoneNumber: user.phoneNumber }) : checkPattern(secret);
+  if (verdict !== 'ok') {
+    const what = kind === 'pin' ? 'PIN' : 'pattern';
+    throw new DomainError(verdict, verdict.startsWith('WEAK') ? `the ${what} is too easy to guess` : `the ${what} is not valid`);
+  }
+  await repo.setPendingSecret(db, userId, kind, await deps.hasher.hashSecret(secret));
+}
+
+/** ConfirmPin / ConfirmPattern: a match against the pending hash makes it the credential. */
+export async function confirmSecret(
+  deps: RegistrationSecretDeps,
+  kind: SecretKind,
+  userToken: string,
+  deviceId: bigint,
+  message: EncryptedMessage | undefined,
+) {
+  const { db } = deps;
+  const { userId } = await openRegistration(deps, userToken, deviceId);
+  const secret = await openEncryptedText(deps.e2e, message, 'AUTH');
+  const registration = await repo.findRegistration(db, userId);
+  const pending = kind === 'pin' ? registration?.pending_pin_hash : registration?.pending_pattern_hash;
+  const code = kind === 'pin' ? 'USER_PIN_MISMATCH' : 'USER_PATTERN_MISMATCH';
+  const matches = pending ? await deps.hasher.verifySecret(pending, secret) : await deps.hasher.dummyVerify();
+  if (!pending || !matches) throw new DomainError(code, `the ${kind === 'pin' ? 'PIN' : 'pattern'} does not match the one registered`);
+  await db.transaction().execute((tx) => repo.confirmSecret(tx, userId, kind, pending));
+}
