@@ -1,0 +1,60 @@
+/** Use case: the Konaplate real-name check that lets an account be linked at all. */
+import { SEED_BANK_CODES } from '@kfrm/konaplate';
+import { maskAccountNumber } from '@kfrm/logging';
+import { checkAccountInput } from './account-input';
+import { fromKonaplate } from './external-errors';
+import type { FundingContext } from './funding.context';
+import { upsertHolderVerified, type LinkedAccountRow } from './funding.repository';
+
+const BANK_NAMES = new Map(SEED_BANK_CODES.map((b) => [b.code, b.name]));
+
+/** Konaplate real-name check with the user's name and birth date from their record. */
+export async function verifyAccountHolder(
+  deps: Pick<FundingContext, 'db' | 'konaplate' | 'users' | 'log' | 'now'>,
+  userId: string,
+  bankCode: string,
+  accountNumber: string,
+): Promise<LinkedAccountRow> {
+  const { log } = deps;
+  checkAccountInput(bankCode, accountNumber);
+  const user = await deps.users.findUser(userId);
+  let verified;
+  try {
+    verified = await deps.konaplate.verifyAccountHolder({
+      userId,
+      userName: user.name,
+      birthDate: user.birthDate,
+      bankCode,
+      bankAccount: accountNumber,
+    });
+  } catch (err) {
+    log.info(
+      { bank_code: bankCode, account_number: maskAccountNumber(accountNumber), code: (err as { code?: unknown }).code },
+      'account holder not verified',
+    );
+    throw fromKonaplate(err, [
+      'ACCOUNT_HOLDER_MISMATCH',
+      'INVALID_BANK_ACCOUNT',
+      'BANK_ACCOUNT_NOT_FOUND',
+      'BANK_ACCOUNT_NOT_USABLE',
+      'BANK_NOT_SUPPORTED',
+      'BANK_UNAVAILABLE',
+      'USER_PROFILE_INCOMPLETE',
+      'OUTCOME_UNKNOWN',
+      'EXTERNAL_SERVICE_UNAVAILABLE',
+    ]);
+  }
+  const account = await upsertHolderVerified(deps.db, {
+    userId,
+    bankCode,
+    accountNumber,
+    bankName: BANK_NAMES.get(bankCode) ?? '',
+    correlationId: verified.correlationId,
+    at: deps.now(),
+  });
+  log.info(
+    { linked_account_id: account.id, bank_code: bankCode, account_number: maskAccountNumber(accountNumber) },
+    'account holder verified',
+  );
+  return account;
+}

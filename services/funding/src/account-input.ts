@@ -1,0 +1,8 @@
+import { fundingError } from './external-errors';
+
+/** Checked before anything is sent, so malformed input never reaches Konaplate or kakaoCert. */
+export function checkAccountInput(bankCode: string, accountNumber: string): void {
+  if (!/^\d{3}$/.test(bankCode) || !/^\d{1,20}$/.test(accountNumber)) {
+    throw fundingError('INVALID_BANK_ACCOUNT');
+  }
+}

@@ -1,0 +1,9 @@
+/** Use case: the app polls a consent while the user signs it in KakaoTalk. */
+import { ownedConsent, refreshConsent, type ConsentStateDeps } from './consent-state';
+import type { ConsentRow } from './funding.repository';
+
+/** The consent's state, refreshed from kakaoCert while it can still change there. */
+export async function getAutoDebitConsent(deps: ConsentStateDeps, userId: string, consentId: string): Promise<ConsentRow> {
+  const consent = await ownedConsent(deps, userId, consentId);
+  return refreshConsent(deps, consent, ['EXTERNAL_SERVICE_UNAVAILABLE']);
+}

@@ -1,0 +1,47 @@
+/**
+ * What the funding steps are given. `FundingDeps` is what a caller passes to `createFunding`;
+ * `FundingContext` is the same with the defaults filled in once, so every step reads the same
+ * clock and limits. Each step takes only the part it uses (a `Pick` of the context).
+ */
+import type { CmsConsentProvider } from '@kfrm/kakaocert';
+import type { KonaplateClient } from '@kfrm/konaplate';
+import type { Logger } from '@kfrm/logging';
+import type { FundingDb } from './funding.repository';
+import type { UserDirectory } from './user-directory';
+
+export interface FundingDeps {
+  db: FundingDb;
+  konaplate: KonaplateClient;
+  consents: CmsConsentProvider;
+  users: UserDirectory;
+  logger: Logger;
+  now?: () => Date;
+  /** A VERIFYING consent older than this is taken as a crashed verification (VERIFY_UNKNOWN). */
+  verifyingStaleAfterMs?: number;
+  /** A REQUESTING consent older than this is taken as a crashed request (REQUEST_FAILED). */
+  requestingStaleAfterMs?: number;
+}
+
+export interface FundingContext {
+  db: FundingDb;
+  konaplate: KonaplateClient;
+  consents: CmsConsentProvider;
+  users: UserDirectory;
+  log: Logger;
+  now: () => Date;
+  verifyingStaleAfterMs: number;
+  requestingStaleAfterMs: number;
+}
+
+export function fundingContext(deps: FundingDeps): FundingContext {
+  return {
+    db: deps.db,
+    konaplate: deps.konaplate,
+    consents: deps.consents,
+    users: deps.users,
+    log: deps.logger,
+    now: deps.now ?? (() => new Date()),
+    verifyingStaleAfterMs: deps.verifyingStaleAfterMs ?? 60_000,
+    requestingStaleAfterMs: deps.requestingStaleAfterMs ?? 60_000,
+  };
+}

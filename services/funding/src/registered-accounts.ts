@@ -1,0 +1,27 @@
+/** Use case: what Konaplate holds for the user next to the accounts linked here. */
+import type { RegisteredBankAccount } from '@kfrm/konaplate';
+import { fromKonaplate } from './external-errors';
+import type { FundingContext } from './funding.context';
+import { listLinkedAccounts, type LinkedAccountRow } from './funding.repository';
+
+export interface RegisteredAccounts {
+  normal?: RegisteredBankAccount;
+  auto?: RegisteredBankAccount;
+  autoRegistrationAllowed: boolean;
+  linked: LinkedAccountRow[];
+}
+
+export async function listRegisteredAccounts(deps: Pick<FundingContext, 'db' | 'konaplate'>, userId: string): Promise<RegisteredAccounts> {
+  let inquiry;
+  try {
+    inquiry = await deps.konaplate.inquireBankAccounts({ userId });
+  } catch (err) {
+    throw fromKonaplate(err, ['BANK_UNAVAILABLE', 'EXTERNAL_SERVICE_UNAVAILABLE']);
+  }
+  return {
+    normal: inquiry.bankAccForNormalRcg,
+    auto: inquiry.bankAccForAutoRcg,
+    autoRegistrationAllowed: inquiry.isAutoRcgAccRegAllowed,
+    linked: await listLinkedAccounts(deps.db, userId),
+  };
+}
