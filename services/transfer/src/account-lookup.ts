@@ -1,0 +1,51 @@
+/** The accounts a transfer names: the caller's own source, and the target's holder. */
+import { isWellFormedAccountNumber, isWellFormedInstitutionCode, maskName } from './canonical';
+import { findInstitution, OWN_INSTITUTION_CODE } from './institutions';
+import type { InterbankDirectory } from './interbank-directory';
+import { sourceFailed, targetFailed } from './transfer-errors';
+import type { LedgerPort, UserPort } from './upstream';
+
+export interface AccountLookupDeps {
+  ledger: LedgerPort;
+  users: UserPort;
+  interbank: InterbankDirectory;
+}
+
+export type Target =
+  | { ok: true; holderName: string; ownerUserId: string | null }
+  | { ok: false; code: 'NOT_VALID_ACCOUNT' | 'BLOCKED_ACCOUNT' };
+
+export async function resolveTarget(deps: AccountLookupDeps, institutionCode: string, accountNumber: string): Promise<Target> {
+  const { ledger, users, interbank } = deps;
+  if (!isWellFormedAccountNumber(accountNumber)) return { ok: false, code: 'NOT_VALID_ACCOUNT' };
+  if (institutionCode === OWN_INSTITUTION_CODE) {
+    const account = await ledger.getTransferTarget(accountNumber);
+    if (account?.currency !== 'KRW') return { ok: false, code: 'NOT_VALID_ACCOUNT' };
+    const name = await users.findUserName(account.ownerUserId);
+    if (name === undefined) return { ok: false, code: 'NOT_VALID_ACCOUNT' };
+    return { ok: true, holderName: maskName(name), ownerUserId: account.ownerUserId };
+  }
+  const found = await interbank.lookup(institutionCode, accountNumber);
+  return found.ok ? { ok: true, holderName: maskName(found.holderName), ownerUserId: null } : { ok: false, code: found.reason };
+}
+
+/** The user's own account; another user's or an unknown one: INVALID_SOURCE_ACCOUNT alike. */
+export async function findSourceAccount(deps: Pick<AccountLookupDeps, 'ledger'>, userId: string, accountNumber: string) {
+  const account = isWellFormedAccountNumber(accountNumber) ? await deps.ledger.getAccountForOwner(userId, accountNumber) : undefined;
+  if (!account) throw sourceFailed('INVALID_SOURCE_ACCOUNT', 'the source account is not valid');
+  return account;
+}
+
+/** The target's holder, masked (홍*동): our accounts through the ledger, others through the interbank directory. */
+export async function findTargetHolder(
+  deps: AccountLookupDeps,
+  institutionCode: string,
+  accountNumber: string,
+): Promise<{ accountNumber: string; holderName: string }> {
+  if (!isWellFormedInstitutionCode(institutionCode) || !findInstitution(institutionCode))
+    throw targetFailed('NOT_VALID_ACCOUNT', 'the account is not valid');
+  const target = await resolveTarget(deps, institutionCode, accountNumber);
+  if (!target.ok)
+    throw targetFailed(target.code, target.code === 'BLOCKED_ACCOUNT' ? 'the account is blocked' : 'the account is not valid');
+  return { accountNumber, holderName: target.holderName };
+}

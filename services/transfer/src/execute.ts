@@ -1,0 +1,83 @@
+/**
+ * Execute: checks that the caller's signed request authorises the pre-checked transfer, takes the
+ * decision (PENDING → EXECUTING) and hands the transfer to the leased drive; a transfer that has
+ * ended answers its outcome again.
+ */
+import { createHash } from 'node:crypto';
+import { driveUnderLease, type LeasedDriveDeps } from './leased-drive';
+import { notAuthorised, outcome } from './transfer-errors';
+import { findTransfer, findTransferByProcess, markExecuting, type TransferRow } from './transfer.repository';
+import type { UserPort } from './upstream';
+
+export type ExecuteDeps = LeasedDriveDeps;
+
+export interface ExecuteInput {
+  processId: string;
+  signature:
+    | {
+        signedData: string;
+        sourceAccountNumber: string;
+        targetAccountNumber: string;
+        targetInstitutionCode: string;
+        /** undefined when the request's amount is not a whole positive KRW amount. */
+        amountMinor: bigint | undefined;
+      }
+    | undefined;
+}
+
+const MAX_SIGNED_DATA_CHARS = 64 * 1024;
+const MAX_PROCESS_ID_CHARS = 64;
+
+/** The signature is the one that authorised the transfer, or verifies afresh over its bytes. */
+async function authorised(users: UserPort, t: TransferRow, userId: string, signedData: string, sha256: string): Promise<boolean> {
+  if (t.signature_sha256 === sha256) return true;
+  const process = await users.getProcess({ processId: t.process_id, userId, signedData, originData: t.signed_content });
+  return process !== undefined && process.status === 'DONE' && process.verified;
+}
+
+/**
+ * Executes the pre-checked transfer of this process. A retry (same process, same signed
+ * transfer) answers what the first call answered and moves no more money.
+ */
+export async function executeTransfer(deps: ExecuteDeps, userId: string, input: ExecuteInput): Promise<void> {
+  const { db, users, logger, clock } = deps;
+  const sig = input.signature;
+  if (input.processId === '' || input.processId.length > MAX_PROCESS_ID_CHARS || !sig) throw notAuthorised();
+  if (sig.signedData === '' || sig.signedData.length > MAX_SIGNED_DATA_CHARS) throw notAuthorised();
+  let t = await findTransferByProcess(db, input.processId);
+  if (!t || t.user_id !== userId) throw notAuthorised();
+  // The app says what it signed; it must be exactly this transfer.
+  if (
+    sig.sourceAccountNumber !== t.source_account_number ||
+    sig.targetAccountNumber !== t.target_account_number ||
+    sig.targetInstitutionCode !== t.target_institution_code ||
+    sig.amountMinor !== BigInt(t.amount_minor)
+  ) {
+    throw notAuthorised();
+  }
+  const sha256 = createHash('sha256').update(sig.signedData).digest('hex');
+
+  if (t.state === 'PENDING') {
+    const process = await users.getProcess({
+      processId: t.process_id,
+      userId,
+      signedData: sig.signedData,
+      originData: t.signed_content,
+    });
+    if (process?.status !== 'DONE' || !process.verified) {
+      logger.info({ transfer_id: t.id, user_id: userId, status: process?.status, verified: process?.verified }, 'transfer not authorised');
+      throw notAuthorised();
+    }
+    if (await markExecuting(db, t.id, sha256, clock())) logger.info({ transfer_id: t.id, user_id: userId }, 'transfer authorised');
+    const current = await findTransfer(db, t.id);
+    // Purged meanwhile (only ever a long-expired PENDING one): nothing to execute.
+    if (!current) throw notAuthorised();
+    t = current;
+  }
+  if (!(await authorised(users, t, userId, sig.signedData, sha256))) throw notAuthorised();
+  if (t.state === 'SUCCEEDED' || t.state === 'FAILED') {
+    outcome(t);
+    return;
+  }
+  await driveUnderLease(deps, t);
+}

@@ -1,0 +1,119 @@
+/**
+ * GetPreCheck: checks the transfer (source, institution, target, balance, limits), then starts
+ * its TRANSFER authentication process and stores it PENDING.
+ */
+import { randomUUID } from 'node:crypto';
+import { InvalidArgumentError } from '@kfrm/errors';
+import type { Logger } from '@kfrm/logging';
+import type { AuthenticationProcess } from '@kfrm/proto/gen/kfrm/api/common/common';
+import { type AccountLookupDeps, resolveTarget } from './account-lookup';
+import { isWellFormedAccountNumber, processContext, signedContent, type TransferTerms } from './canonical';
+import { findInstitution, OWN_INSTITUTION_CODE } from './institutions';
+import { preCheckFailed } from './transfer-errors';
+import { insertPendingTransfer, sumCommittedSince, type TransferDb } from './transfer.repository';
+
+export interface PreCheckDeps extends AccountLookupDeps {
+  db: TransferDb;
+  logger: Logger;
+  clock: () => Date;
+}
+
+export interface PreCheckInput {
+  sourceAccountNumber: string;
+  targetAccountNumber: string;
+  targetInstitutionCode: string;
+  /** Already checked: positive whole KRW within int64 (canonical.krwAmount). */
+  amountMinor: bigint;
+  recipientVisibleMessage: string;
+  selfVisibleMessage: string;
+}
+
+const MAX_MEMO_CHARS = 50;
+/** Korea has no daylight saving time: the business day starts at 00:00 UTC+9. */
+const KST_OFFSET_MS = 9 * 60 * 60_000;
+
+/** Digits kept for logs: the last four. */
+const tail = (accountNumber: string) => `…${accountNumber.slice(-4)}`;
+
+export function startOfBusinessDay(now: Date): Date {
+  const local = new Date(now.getTime() + KST_OFFSET_MS);
+  return new Date(Date.UTC(local.getUTCFullYear(), local.getUTCMonth(), local.getUTCDate()) - KST_OFFSET_MS);
+}
+
+/**
+ * Checks the transfer and starts its TRANSFER authentication process. Errors:
+ * INVALID_SOURCE_ACCOUNT, INVALID_TARGET_INSTITUTION, INVALID_TARGET_ACCOUNT,
+ * INSUFFICIENT_BALANCE (also for an amount over the per-transaction or daily limit).
+ */
+export async function preCheckTransfer(
+  deps: PreCheckDeps,
+  userId: string,
+  input: PreCheckInput,
+): Promise<{ transferId: string; process: AuthenticationProcess }> {
+  const { db, ledger, users, logger, clock } = deps;
+  for (const [name, memo] of [
+    ['recipient_visible_message', input.recipientVisibleMessage],
+    ['self_visible_message', input.selfVisibleMessage],
+  ] as const) {
+    if (Array.from(memo).length > MAX_MEMO_CHARS) throw new InvalidArgumentError(`${name} is longer than ${MAX_MEMO_CHARS} characters`);
+  }
+  if (!isWellFormedAccountNumber(input.sourceAccountNumber))
+    throw preCheckFailed('INVALID_SOURCE_ACCOUNT', 'the source account is not valid');
+  if (!findInstitution(input.targetInstitutionCode))
+    throw preCheckFailed('INVALID_TARGET_INSTITUTION', 'the target institution is not valid');
+  const source = await ledger.getAccountForOwner(userId, input.sourceAccountNumber);
+  if (source?.currency !== 'KRW') throw preCheckFailed('INVALID_SOURCE_ACCOUNT', 'the source account is not valid');
+  const internal = input.targetInstitutionCode === OWN_INSTITUTION_CODE;
+  if (internal && input.targetAccountNumber === input.sourceAccountNumber)
+    throw preCheckFailed('INVALID_TARGET_ACCOUNT', 'the target account is not valid');
+  const target = await resolveTarget(deps, input.targetInstitutionCode, input.targetAccountNumber);
+  if (!target.ok) throw preCheckFailed('INVALID_TARGET_ACCOUNT', 'the target account is not valid');
+
+  const amount = input.amountMinor;
+  if (amount > source.balanceMinor) throw preCheckFailed('INSUFFICIENT_BALANCE', 'the balance is not sufficient');
+  if (source.limitPerTransactionMinor !== null && amount > source.limitPerTransactionMinor) {
+    throw preCheckFailed('INSUFFICIENT_BALANCE', 'the amount is over the per-transaction limit');
+  }
+  const now = clock();
+  if (source.limitPerDayMinor !== null) {
+    // What this service has sent today; the ledger enforces the limit exactly at posting.
+    const sentToday = await sumCommittedSince(db, userId, source.accountNumber, startOfBusinessDay(now));
+    if (sentToday + amount > source.limitPerDayMinor) throw preCheckFailed('INSUFFICIENT_BALANCE', 'the amount is over the daily limit');
+  }
+
+  const senderName = input.recipientVisibleMessage.trim() === '' ? ((await users.findUserName(userId)) ?? '') : '';
+  const terms: TransferTerms = {
+    sourceAccountNumber: source.accountNumber,
+    targetInstitutionCode: input.targetInstitutionCode,
+    targetAccountNumber: input.targetAccountNumber,
+    currency: 'KRW',
+    amountMinor: amount,
+  };
+  const transferId = randomUUID();
+  const context = processContext(transferId, terms);
+  const process = await users.createTransferProcess(userId, context);
+  await insertPendingTransfer(db, {
+    id: transferId,
+    userId,
+    ...terms,
+    targetHolderName: target.holderName,
+    targetOwnerUserId: target.ownerUserId,
+    debitMemo: input.selfVisibleMessage.trim() || target.holderName,
+    creditMemo: input.recipientVisibleMessage.trim() || senderName,
+    processId: process.processId,
+    processContext: context,
+    signedContent: signedContent(process.processId, terms),
+    createdAt: now,
+  });
+  logger.info(
+    {
+      transfer_id: transferId,
+      user_id: userId,
+      source: tail(source.accountNumber),
+      institution: terms.targetInstitutionCode,
+      internal,
+    },
+    'transfer pre-checked',
+  );
+  return { transferId, process };
+}
