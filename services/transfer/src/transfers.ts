@@ -51,7 +51,7 @@ export interface TransferDeps {
   leaseMs?: number;
   /** A concurrent duplicate re-reads the transfer this often (default 50 ms)… */
   waitMs?: number;
-  /** …this many times before answering ABORTED (default 200). */
+  /** …this many times before answering ABORTED (default 40, about 2 s). */
   maxWaits?: number;
   /** PENDING transfers older than this are purged (default a day; processes live minutes). */
   pendingRetentionMs?: number;
