@@ -266,6 +266,26 @@ describe('account service over gRPC', () => {
     expect(noKey.code).toBe(grpc.status.INVALID_ARGUMENT);
   });
 
+  it('a deposit the settlement account refuses (misconfigured) answers INTERNAL, with no seed code of Deposit', async () => {
+    const a = await open('user-settlement', 'S');
+    // The settlement account gone: the posting refuses its source, which is the bank's fault, not the caller's.
+    await sql`update ledger.accounts set account_number = '0000-SETTLEMENT-KRW-moved' where account_number = '0000-SETTLEMENT-KRW'`.execute(
+      t.db,
+    );
+    try {
+      const err = await failure(deposit(a.accountNumber, 1n, 'settlement-missing'));
+      expect(err.code).toBe(grpc.status.INTERNAL);
+      expect(apiErrorCode(err, DepositApiError)).toBeUndefined();
+      expect(apiErrorCode(err, CommonApiError)).toBe(CommonApiError_ErrorCode.UNKNOWN_ERROR);
+    } finally {
+      await sql`update ledger.accounts set account_number = '0000-SETTLEMENT-KRW' where account_number = '0000-SETTLEMENT-KRW-moved'`.execute(
+        t.db,
+      );
+    }
+    // Nothing was posted under the key: once repaired, the same deposit goes through.
+    expect((await deposit(a.accountNumber, 1n, 'settlement-missing')).balanceAfter).toEqual(krw(1n));
+  });
+
   it('retries exhausted answer ABORTED, not INTERNAL, and post nothing', async () => {
     const a = await open('user-aborted', 'A');
     const b = await open('user-aborted-2', 'B');

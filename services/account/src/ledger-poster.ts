@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { DependencyUnavailableError, DomainError, type SeedCode } from '@kfrm/errors';
+import { DependencyUnavailableError, failWith, type DomainError } from '@kfrm/errors';
 import {
   findEntriesByKeys,
   lockAccounts,
@@ -141,7 +141,29 @@ export function businessDay(now: Date, timeZone: string): string {
   return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(now);
 }
 
-const refuse = (code: SeedCode, message: string) => new DomainError(code, message);
+/** What a TRANSFER posting is refused with. */
+export type TransferRefusalCode =
+  | 'INVALID_AMOUNT'
+  | 'INVALID_SOURCE_ACCOUNT'
+  | 'INVALID_TARGET_ACCOUNT'
+  | 'TRANSFER_LIMIT_EXCEEDED'
+  | 'INSUFFICIENT_BALANCE'
+  | 'IDEMPOTENCY_KEY_REUSED';
+/**
+ * What a DEPOSIT posting is refused with. Its source is the settlement account, so its
+ * INVALID_SOURCE_ACCOUNT (missing, not SYSTEM) and INSUFFICIENT_BALANCE (overdraft not allowed,
+ * or past int64) are about the bank's configuration, not the request: ledger.ts decides what
+ * they mean for Deposit.
+ */
+export type DepositRefusalCode =
+  | 'INVALID_AMOUNT'
+  | 'INVALID_SOURCE_ACCOUNT'
+  | 'ACCOUNT_NOT_FOUND'
+  | 'INSUFFICIENT_BALANCE'
+  | 'IDEMPOTENCY_KEY_REUSED';
+export type PostingRefusalCode = TransferRefusalCode | DepositRefusalCode;
+
+const refuse = failWith<PostingRefusalCode>();
 
 /**
  * Posts journal entries, batching concurrent requests: up to `maxBatchSize` postings share one
@@ -418,9 +440,9 @@ export class LedgerPoster {
     today: string,
   ):
     | { ok: true; from: AccountRow; to: AccountRow; fromAfter: bigint; toAfter: bigint; fromSeq: bigint; toSeq: bigint }
-    | { ok: false; error: DomainError } {
+    | { ok: false; error: DomainError<PostingRefusalCode> } {
     const transfer = r.kind === 'TRANSFER';
-    const fail = (code: SeedCode, message: string) => ({ ok: false as const, error: refuse(code, message) });
+    const fail = (code: PostingRefusalCode, message: string) => ({ ok: false as const, error: refuse(code, message) });
     const amount = r.amount.minor;
     if (amount <= 0n || amount > INT64_MAX) return fail('INVALID_AMOUNT', 'amount must be positive and fit int64');
 

@@ -1,4 +1,4 @@
-import { DomainError, InvalidArgumentError } from '@kfrm/errors';
+import { type CommonCode, failWith, InvalidArgumentError } from '@kfrm/errors';
 import {
   AccountServiceService,
   GetAccountApiError,
@@ -27,12 +27,14 @@ import {
   type LedgerAccount,
 } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
 import { CurrencyCode, type MonetaryValue } from '@kfrm/proto/gen/kfrm/api/common/common';
-import { apiErrorType, defineService, type CallContext } from '@kfrm/server-kit';
+import { apiErrorType, defineService, raises, type CallContext } from '@kfrm/server-kit';
 import { createHash } from 'node:crypto';
-import type { Ledger } from './ledger';
+import type { CreateAccountCode, DepositCode, FindAccountCode, Ledger, PostTransferCode } from './ledger';
 import type { LedgerEvent, PostResult } from './ledger-poster';
 import type { AccountRow, OutboxEventKind as LedgerEventKind, OutboxRow, StatementLine } from './ledger.repository';
-import { fromMinor, toMinor, type Currency, type Money } from './money';
+import { fromMinor, toMinor, type AmountCode, type Currency, type Money } from './money';
+
+const amountFailed = failWith<AmountCode>();
 
 const CURRENCY_OF: Partial<Record<CurrencyCode, Currency>> = {
   [CurrencyCode.KRW]: 'KRW',
@@ -43,13 +45,13 @@ const CODE_OF: Record<Currency, CurrencyCode> = { KRW: CurrencyCode.KRW, USD: Cu
 
 function currencyOf(code: CurrencyCode): Currency {
   const currency = CURRENCY_OF[code];
-  if (!currency) throw new DomainError('INVALID_AMOUNT', 'unsupported currency');
+  if (!currency) throw amountFailed('INVALID_AMOUNT', 'unsupported currency');
   return currency;
 }
 
 /** A wire amount to move: present, positive, exact (reliability 8). */
 export function amountFromWire(value: MonetaryValue | undefined): Money {
-  if (!value) throw new DomainError('INVALID_AMOUNT', 'amount is required');
+  if (!value) throw amountFailed('INVALID_AMOUNT', 'amount is required');
   return toMinor({ currency: currencyOf(value.currencyCode), major: value.majorAmount, minor: value.minorAmount });
 }
 
@@ -206,20 +208,44 @@ export function ledgerHandlers(ledger: Ledger) {
       },
     },
     {
-      createAccount: { access: internal, errors: apiErrorType(CreateAccountApiError, CreateAccountApiError_ErrorCode) },
-      postTransfer: { access: internal, errors: apiErrorType(PostTransferApiError, PostTransferApiError_ErrorCode) },
-      deposit: { access: internal, errors: apiErrorType(DepositApiError, DepositApiError_ErrorCode) },
-      getAccountForOwner: { access: internal, errors: apiErrorType(GetAccountForOwnerApiError, GetAccountForOwnerApiError_ErrorCode) },
-      getTransferTarget: { access: internal, errors: apiErrorType(GetTransferTargetApiError, GetTransferTargetApiError_ErrorCode) },
-      listOutboxEvents: { access: internal },
+      createAccount: {
+        access: internal,
+        errors: apiErrorType(CreateAccountApiError, CreateAccountApiError_ErrorCode),
+        raises: raises<AmountCode | CreateAccountCode>(),
+      },
+      postTransfer: {
+        access: internal,
+        errors: apiErrorType(PostTransferApiError, PostTransferApiError_ErrorCode),
+        raises: raises<AmountCode | PostTransferCode>(),
+      },
+      // A misconfigured settlement account is not one of these: ledger.ts answers it INTERNAL.
+      deposit: {
+        access: internal,
+        errors: apiErrorType(DepositApiError, DepositApiError_ErrorCode),
+        raises: raises<AmountCode | DepositCode>(),
+      },
+      getAccountForOwner: {
+        access: internal,
+        errors: apiErrorType(GetAccountForOwnerApiError, GetAccountForOwnerApiError_ErrorCode),
+        raises: raises<FindAccountCode>(),
+      },
+      getTransferTarget: {
+        access: internal,
+        errors: apiErrorType(GetTransferTargetApiError, GetTransferTargetApiError_ErrorCode),
+        raises: raises<FindAccountCode>(),
+      },
+      listOutboxEvents: { access: internal, raises: raises() },
     },
   );
 }
 
+/** What sessionUser raises (CommonApiError: every method may answer it). */
+type SessionUserCode = Extract<CommonCode, 'UNAUTHENTICATED_USER'>;
+
 function sessionUser(ctx: CallContext): string {
   const userId = ctx.principal.session?.userId;
   // The guard guarantees a session at this level; without one nothing is anyone's.
-  if (!userId) throw new DomainError('UNAUTHENTICATED_USER', 'client certificate or session is not valid');
+  if (!userId) throw failWith<SessionUserCode>()('UNAUTHENTICATED_USER', 'client certificate or session is not valid');
   return userId;
 }
 
@@ -275,9 +301,17 @@ export function accountHandlers(ledger: Ledger) {
       },
     },
     {
-      listAccounts: { access: session },
-      getAccount: { access: session, errors: apiErrorType(GetAccountApiError, GetAccountApiError_ErrorCode) },
-      listTransactions: { access: session, errors: apiErrorType(ListTransactionsApiError, ListTransactionsApiError_ErrorCode) },
+      listAccounts: { access: session, raises: raises<SessionUserCode>() },
+      getAccount: {
+        access: session,
+        errors: apiErrorType(GetAccountApiError, GetAccountApiError_ErrorCode),
+        raises: raises<SessionUserCode | FindAccountCode>(),
+      },
+      listTransactions: {
+        access: session,
+        errors: apiErrorType(ListTransactionsApiError, ListTransactionsApiError_ErrorCode),
+        raises: raises<SessionUserCode | FindAccountCode>(),
+      },
     },
   );
 }

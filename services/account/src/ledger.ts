@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { isUniqueViolation } from '@kfrm/db';
-import { DomainError, InvalidArgumentError } from '@kfrm/errors';
+import { failWith, InvalidArgumentError, isDomainError } from '@kfrm/errors';
 import type { Store } from '@kfrm/store';
 import { isCustomerAccountNumber, newAccountNumber } from './account-number';
-import type { LedgerEvent, LedgerPoster, PostResult } from './ledger-poster';
+import type { DepositRefusalCode, LedgerEvent, LedgerPoster, PostResult, TransferRefusalCode } from './ledger-poster';
 import {
   findAccountByNumber,
   findAccountByCreationKey,
@@ -16,7 +16,39 @@ import {
   type OutboxRow,
   type StatementLine,
 } from './ledger.repository';
-import type { Currency, Money } from './money';
+import type { AmountCode, Currency, Money } from './money';
+
+/*
+ * The seed codes each use case raises. The handlers' policies check them against each method's
+ * ApiError at compile time; each use case throws through its maker.
+ */
+export type CreateAccountCode = AmountCode | 'IDEMPOTENCY_KEY_REUSED';
+export type PostTransferCode = AmountCode | TransferRefusalCode;
+export type DepositCode = AmountCode | 'ACCOUNT_NOT_FOUND' | 'IDEMPOTENCY_KEY_REUSED';
+export type FindAccountCode = 'ACCOUNT_NOT_FOUND';
+
+const createFailed = failWith<CreateAccountCode>();
+const transferFailed = failWith<PostTransferCode>();
+const depositFailed = failWith<DepositCode>();
+const accountNotFound = () => failWith<FindAccountCode>()('ACCOUNT_NOT_FOUND', 'account not found');
+
+/**
+ * A deposit the settlement account refused: it is missing, not SYSTEM or may not go negative
+ * (migration 001 creates it with overdraft allowed), or it would pass int64. That is the bank's
+ * configuration, not the caller's request, and Deposit's ApiError has no code for it that would
+ * be true (ACCOUNT_NOT_FOUND would blame the caller's account). So it stays what it was before
+ * Deposit declared its codes: INTERNAL, logged at error level for an operator.
+ */
+export class SettlementAccountRefusedError extends Error {
+  override name = 'SettlementAccountRefusedError';
+}
+
+/** Deposit refusals that are not Deposit's codes; a posting code added later must be decided here. */
+const SETTLEMENT_REFUSALS: Record<Exclude<DepositRefusalCode, DepositCode>, true> = {
+  INVALID_SOURCE_ACCOUNT: true,
+  INSUFFICIENT_BALANCE: true,
+};
+const settlementRefusalCodes = Object.keys(SETTLEMENT_REFUSALS) as (keyof typeof SETTLEMENT_REFUSALS)[];
 
 export const SETTLEMENT_ACCOUNT: Record<Currency, string> = {
   KRW: '0000-SETTLEMENT-KRW',
@@ -109,8 +141,8 @@ function checkText(name: string, value: string, max: number): void {
 
 function limitOf(money: Money | undefined, currency: Currency): bigint | null {
   if (!money || money.minor === 0n) return null;
-  if (money.currency !== currency) throw new DomainError('INVALID_AMOUNT', 'limit is not in the account currency');
-  if (money.minor < 0n) throw new DomainError('INVALID_AMOUNT', 'limit must not be negative');
+  if (money.currency !== currency) throw createFailed('INVALID_AMOUNT', 'limit is not in the account currency');
+  if (money.minor < 0n) throw createFailed('INVALID_AMOUNT', 'limit must not be negative');
   return money.minor;
 }
 
@@ -120,8 +152,7 @@ export function createLedger(deps: { db: LedgerDb; poster: LedgerPoster; store: 
   async function ownAccount(ownerUserId: string, accountNumber: string): Promise<AccountRow> {
     // One answer for "no such account" and "not yours", and no lookup for malformed numbers.
     const account = isCustomerAccountNumber(accountNumber) && ownerUserId !== '' ? await findAccountByNumber(db, accountNumber) : undefined;
-    if (account?.kind !== 'CUSTOMER' || account.ownerUserId !== ownerUserId)
-      throw new DomainError('ACCOUNT_NOT_FOUND', 'account not found');
+    if (account?.kind !== 'CUSTOMER' || account.ownerUserId !== ownerUserId) throw accountNotFound();
     return account;
   }
 
@@ -140,7 +171,7 @@ export function createLedger(deps: { db: LedgerDb; poster: LedgerPoster; store: 
       const existing = async () => {
         const account = creationKey === undefined ? undefined : await findAccountByCreationKey(db, creationKey);
         if (account && account.ownerUserId !== input.ownerUserId) {
-          throw new DomainError('IDEMPOTENCY_KEY_REUSED', 'idempotency key already used for another account');
+          throw createFailed('IDEMPOTENCY_KEY_REUSED', 'idempotency key already used for another account');
         }
         return account;
       };
@@ -188,7 +219,7 @@ export function createLedger(deps: { db: LedgerDb; poster: LedgerPoster; store: 
             throw new InvalidArgumentError('no TRANSFER_IN event for a transfer to the external settlement');
         }
       }
-      if (input.amount.minor <= 0n) throw new DomainError('INVALID_AMOUNT', 'amount must be positive');
+      if (input.amount.minor <= 0n) throw transferFailed('INVALID_AMOUNT', 'amount must be positive');
       if (input.toExternalSettlement) {
         if (input.toAccountNumber !== '') throw new InvalidArgumentError('to_account_number must be empty for the external settlement');
         const { toExternalSettlement: _, ...rest } = input;
@@ -201,24 +232,32 @@ export function createLedger(deps: { db: LedgerDb; poster: LedgerPoster; store: 
     async deposit(input) {
       checkKey(input.idempotencyKey);
       checkText('memo', input.memo, MAX_MEMO);
-      if (input.amount.minor <= 0n) throw new DomainError('INVALID_AMOUNT', 'amount must be positive');
-      return poster.post({
-        kind: 'DEPOSIT',
-        idempotencyKey: input.idempotencyKey,
-        fromAccountNumber: SETTLEMENT_ACCOUNT[input.amount.currency],
-        toAccountNumber: input.accountNumber,
-        amount: input.amount,
-        debitMemo: input.memo,
-        creditMemo: input.memo,
-        events: [],
-      });
+      if (input.amount.minor <= 0n) throw depositFailed('INVALID_AMOUNT', 'amount must be positive');
+      const settlement = SETTLEMENT_ACCOUNT[input.amount.currency];
+      try {
+        return await poster.post({
+          kind: 'DEPOSIT',
+          idempotencyKey: input.idempotencyKey,
+          fromAccountNumber: settlement,
+          toAccountNumber: input.accountNumber,
+          amount: input.amount,
+          debitMemo: input.memo,
+          creditMemo: input.memo,
+          events: [],
+        });
+      } catch (err) {
+        if (isDomainError(err, ...settlementRefusalCodes)) {
+          throw new SettlementAccountRefusedError(`settlement account ${settlement} refused a deposit (${err.code})`, { cause: err });
+        }
+        throw err;
+      }
     },
 
     getAccountForOwner: ownAccount,
 
     async getTransferTarget(accountNumber) {
       const account = isCustomerAccountNumber(accountNumber) ? await findAccountByNumber(db, accountNumber) : undefined;
-      if (account?.kind !== 'CUSTOMER') throw new DomainError('ACCOUNT_NOT_FOUND', 'account not found');
+      if (account?.kind !== 'CUSTOMER') throw accountNotFound();
       return account;
     },
 

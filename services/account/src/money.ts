@@ -1,4 +1,4 @@
-import { DomainError } from '@kfrm/errors';
+import { failWith } from '@kfrm/errors';
 
 /** ISO 4217 codes the bank keeps accounts in. */
 export type Currency = 'KRW' | 'USD' | 'THB';
@@ -23,7 +23,9 @@ export interface Money {
   minor: bigint;
 }
 
-const invalidAmount = (message: string) => new DomainError('INVALID_AMOUNT', message);
+/** What turning a wire amount into Money raises (the methods that take an amount list it). */
+export type AmountCode = 'INVALID_AMOUNT';
+const invalidAmount = (message: string) => failWith<AmountCode>()('INVALID_AMOUNT', message);
 
 /**
  * A wire amount in minor units, refused (INVALID_AMOUNT) when it is negative, has a fraction the

@@ -4,7 +4,7 @@ import { providerType } from '@kfrm/e2e-crypto';
 import { E2eTestServiceService } from '@kfrm/proto/gen/kfrm/api/e2e/e2e_test';
 import { GetKeyApiError, GetKeyApiError_ErrorCode, KeyServiceService, type GetKeyResponse } from '@kfrm/proto/gen/kfrm/api/key/key';
 import { apiErrorType, defineService, raises, type CallContext } from '@kfrm/server-kit';
-import { decryptText, encryptText, issueAllKeys, issueKey, type IssueKeyCode } from './e2e-key';
+import { decryptText, encryptText, issueAllKeys, issueKey, type DecryptTextCode, type EncryptTextCode, type IssueKeyCode } from './e2e-key';
 
 function toGetKeyResponse(session: KeySession): GetKeyResponse {
   return { provider: providerType(session.provider), sessionId: session.sessionId, publicKey: session.publicKeySpkiBase64 };
@@ -68,8 +68,8 @@ export function e2eTestHandlers(sessions: KeySessions, options: { enabled: boole
       },
     },
     {
-      encryptText: { access: 'device' },
-      decryptText: { access: 'device' },
+      encryptText: { access: 'device', raises: raises<EncryptTextCode>() },
+      decryptText: { access: 'device', raises: raises<DecryptTextCode>() },
     },
   );
 }

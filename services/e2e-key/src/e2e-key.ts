@@ -33,6 +33,13 @@ export async function issueAllKeys(sessions: KeySessions): Promise<KeySession[]>
 }
 
 /**
+ * What the E2eTestService use cases raise, through @kfrm/e2e-crypto (its decryptionFailed and
+ * sessionExpired): both CommonApiError codes, the only ones the seed gives these methods.
+ */
+export type DecryptTextCode = 'E2E_DECRYPTION_FAILED' | 'E2E_KEY_SESSION_EXPIRED';
+export type EncryptTextCode = 'E2E_KEY_SESSION_EXPIRED';
+
+/**
  * DecryptText: what a provider would do with a message the app encrypted, returned in clear so
  * the app team can check its implementation. The message names its own provider.
  */

@@ -1,6 +1,6 @@
-import { InvalidArgumentError, DomainError } from '@kfrm/errors';
+import { type CommonCode, failWith, InvalidArgumentError } from '@kfrm/errors';
 import { NotificationEventType, NotificationServiceService } from '@kfrm/proto/gen/kfrm/api/notification/notification';
-import { defineService, type CallContext } from '@kfrm/server-kit';
+import { defineService, raises, type CallContext } from '@kfrm/server-kit';
 import type { Metadata } from '@grpc/grpc-js';
 import { streamUserEvents, type SubscriptionDeps } from './subscription';
 
@@ -19,10 +19,13 @@ export function lastEventIdOf(metadata: Metadata): bigint | undefined {
   return BigInt(value);
 }
 
+/** What sessionUser raises (CommonApiError: every method may answer it). */
+type SessionUserCode = Extract<CommonCode, 'UNAUTHENTICATED_USER'>;
+
 function sessionUser(ctx: CallContext): string {
   const userId = ctx.principal.session?.userId;
   // The guard guarantees a session at this level; without one nothing is anyone's.
-  if (!userId) throw new DomainError('UNAUTHENTICATED_USER', 'client certificate or session is not valid');
+  if (!userId) throw failWith<SessionUserCode>()('UNAUTHENTICATED_USER', 'client certificate or session is not valid');
   return userId;
 }
 
@@ -44,6 +47,6 @@ export function notificationHandlers(deps: SubscriptionDeps) {
       },
     },
     // The seed gives this method no error message of its own.
-    { subscribeNotification: { access: 'session' } },
+    { subscribeNotification: { access: 'session', raises: raises<SessionUserCode>() } },
   );
 }

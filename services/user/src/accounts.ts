@@ -1,5 +1,5 @@
 import { isUniqueViolation } from '@kfrm/db';
-import { DomainError, InvalidArgumentError } from '@kfrm/errors';
+import { failWith, InvalidArgumentError } from '@kfrm/errors';
 import type { UserDomainDeps } from './deps';
 import { isPlausibleResidentId } from './resident-id';
 import { residentIdOf } from './resident-id-seal';
@@ -33,7 +33,21 @@ function comparableName(name: string): string {
   return name.normalize('NFC').trim().replace(/\s+/gu, ' ').toLowerCase();
 }
 
-const userNotFound = () => new DomainError('USER_NOT_FOUND', 'user not found');
+/*
+ * The seed codes each use case raises. The handlers' policies check them against each method's
+ * ApiError at compile time; each use case throws through its maker.
+ */
+export type FindUserCode = 'USER_NOT_FOUND';
+export type RegisterUserCode = 'ALREADY_REGISTERED_USER';
+export type UpdateUserStatusCode = FindUserCode | 'USER_STATUS_CONFLICT';
+export type UpdateCustomerInfoCode = FindUserCode | 'USER_VERIFICATION_FAILED';
+export type UpdateKycCode = FindUserCode;
+export type BindDeviceCode = FindUserCode;
+
+const userNotFound = () => failWith<FindUserCode>()('USER_NOT_FOUND', 'user not found');
+const registerFailed = failWith<RegisterUserCode>();
+const statusFailed = failWith<UpdateUserStatusCode>();
+const customerInfoFailed = failWith<UpdateCustomerInfoCode>();
 
 export interface RegisterUserInput {
   idpType: string;
@@ -90,7 +104,7 @@ export function createAccounts(deps: UserDomainDeps) {
         await lockIdentity(trx, userCi);
         const live = await findLiveUsersByCi(trx, userCi);
         if (live.some((u) => !isLeftoverRegistration(u.status)))
-          throw new DomainError('ALREADY_REGISTERED_USER', 'the user is already registered');
+          throw registerFailed('ALREADY_REGISTERED_USER', 'the user is already registered');
         for (const leftover of live) {
           await setUserStatus(trx, leftover.id, 'DEACTIVATED', 'registration replaced', now);
           await revokeUserSessions(trx, leftover.id, null, 'registration replaced', now);
@@ -141,7 +155,7 @@ export function createAccounts(deps: UserDomainDeps) {
         const current = await findUserById(trx, input.userId, { forUpdate: true });
         if (!current) throw userNotFound();
         if (current.status !== input.expectedStatus || !isAllowedTransition(current.status, input.newStatus, input.unlock)) {
-          throw new DomainError('USER_STATUS_CONFLICT', 'the user status cannot be changed like this');
+          throw statusFailed('USER_STATUS_CONFLICT', 'the user status cannot be changed like this');
         }
         const updated = await setUserStatus(trx, current.id, input.newStatus, reason === '' ? null : reason, now);
         const ended = input.newStatus === 'BLOCKED' || input.newStatus === 'DEACTIVATED';
@@ -165,7 +179,7 @@ export function createAccounts(deps: UserDomainDeps) {
     async updateCustomerInfo(input: { userId: bigint; residentId: string; name: string }): Promise<UserRecord> {
       const now = clock();
       const verificationFailed = () =>
-        new DomainError('USER_VERIFICATION_FAILED', 'the customer information does not match the verified identity');
+        customerInfoFailed('USER_VERIFICATION_FAILED', 'the customer information does not match the verified identity');
       for (let attempt = 1; ; attempt++) {
         try {
           return await db.transaction().execute(async (trx) => {

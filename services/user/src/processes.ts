@@ -1,4 +1,4 @@
-import { DomainError, InvalidArgumentError } from '@kfrm/errors';
+import { failWith, InvalidArgumentError } from '@kfrm/errors';
 import { verifySignedData, x509 } from '@kfrm/pki';
 import type { UserDomainDeps } from './deps';
 import { parseTransactionContext, selectPolicy, type FactorType } from './policy';
@@ -10,8 +10,22 @@ const MAX_PROCESS_ID_CHARS = 64;
 /** Origin data is what a transfer signs: a few hundred bytes; far more is not a transfer. */
 const MAX_ORIGIN_DATA_BYTES = 64 * 1024;
 
-const processNotFound = () => new DomainError('AUTHENTICATION_PROCESS_NOT_FOUND', 'authentication process not found');
-const runningNotFound = () => new DomainError('RUNNING_PROCESS_NOT_FOUND', 'no running authentication process');
+/*
+ * The seed codes each use case raises. The handlers' policies check them against each method's
+ * ApiError at compile time; each use case throws through its maker.
+ */
+export type CreateProcessCode = 'AUTHENTICATION_POLICY_NOT_FOUND' | 'EMPTY_AUTHENTICATION_PROCESS';
+export type GetRunningProcessCode = 'RUNNING_PROCESS_NOT_FOUND';
+export type CompleteAuthenticationCode = GetRunningProcessCode | 'AUTHENTICATION_TYPE_NOT_DEFINED';
+export type GetProcessCode = 'AUTHENTICATION_PROCESS_NOT_FOUND';
+export type ConsumeProcessCode = GetProcessCode | 'AUTHENTICATION_FAILED';
+
+const createFailed = failWith<CreateProcessCode>();
+const completeFailed = failWith<CompleteAuthenticationCode>();
+const consumeFailed = failWith<ConsumeProcessCode>();
+
+const processNotFound = () => failWith<GetProcessCode>()('AUTHENTICATION_PROCESS_NOT_FOUND', 'authentication process not found');
+const runningNotFound = () => failWith<GetRunningProcessCode>()('RUNNING_PROCESS_NOT_FOUND', 'no running authentication process');
 
 function validId(processId: string): boolean {
   return typeof processId === 'string' && processId !== '' && processId.length <= MAX_PROCESS_ID_CHARS;
@@ -54,8 +68,8 @@ export function createProcesses(deps: UserDomainDeps) {
       const user = await findUserById(db, input.userId);
       if (!user) throw new InvalidArgumentError('no such user');
       const policy = selectPolicy(await listPolicies(db, input.transactionType), context);
-      if (!policy) throw new DomainError('AUTHENTICATION_POLICY_NOT_FOUND', 'no authentication policy applies');
-      if (policy.authentications.length === 0) throw new DomainError('EMPTY_AUTHENTICATION_PROCESS', 'the authentication process is empty');
+      if (!policy) throw createFailed('AUTHENTICATION_POLICY_NOT_FOUND', 'no authentication policy applies');
+      if (policy.authentications.length === 0) throw createFailed('EMPTY_AUTHENTICATION_PROCESS', 'the authentication process is empty');
       const now = clock();
       const process = await insertProcess(db, {
         id: newProcessId(),
@@ -99,7 +113,7 @@ export function createProcesses(deps: UserDomainDeps) {
         const current = await findProcess(trx, input.processId, input.userId, { forUpdate: true });
         if (!isRunning(current, now)) throw runningNotFound();
         const index = input.type === undefined ? -1 : stepFor(current.authentications, input.type);
-        if (index < 0) throw new DomainError('AUTHENTICATION_TYPE_NOT_DEFINED', 'this authentication is not part of the process');
+        if (index < 0) throw completeFailed('AUTHENTICATION_TYPE_NOT_DEFINED', 'this authentication is not part of the process');
         const authentications = current.authentications.map((a, i) =>
           i === index ? { ...a, status: 'DONE' as const, done_with: input.type! } : a,
         );
@@ -136,7 +150,7 @@ export function createProcesses(deps: UserDomainDeps) {
       }
       const process = await findProcess(db, input.processId, input.userId);
       if (!process || process.expiresAt <= now) throw processNotFound();
-      throw new DomainError('AUTHENTICATION_FAILED', 'authentication failed');
+      throw consumeFailed('AUTHENTICATION_FAILED', 'authentication failed');
     },
 
     /**

@@ -1,4 +1,4 @@
-import { DomainError } from '@kfrm/errors';
+import { failWith } from '@kfrm/errors';
 import type { UserDomainDeps } from './deps';
 import { newFamilyId, newToken, tokenHash } from './tokens';
 import type { ResolvedSession } from './user.model';
@@ -23,6 +23,18 @@ export interface IssuedSession {
 }
 
 const MAX_TOKEN_CHARS = 512;
+
+/*
+ * The seed codes each use case raises. The handlers' policies check them against each method's
+ * ApiError at compile time; each use case throws through its maker.
+ */
+export type CreateSessionCode = 'AUTHENTICATION_PROCESS_NOT_FOUND' | 'AUTHENTICATION_FAILED';
+export type RotateSessionCode = 'INVALID_LOGIN_SESSION';
+export type FindBySessionTokenCode = 'SESSION_TOKEN_REQUIRED' | 'LOGIN_SESSION_EXPIRED';
+
+const createFailed = failWith<CreateSessionCode>();
+const rotateFailed = failWith<RotateSessionCode>();
+const findFailed = failWith<FindBySessionTokenCode>();
 
 /**
  * Login sessions. A session token (short) and a refresh token (rotating, single use) are issued
@@ -68,12 +80,12 @@ export function createSessions(deps: UserDomainDeps) {
         if (!consumed) {
           const process = await findProcess(trx, input.processId, input.userId);
           if (!process || process.expiresAt <= now)
-            throw new DomainError('AUTHENTICATION_PROCESS_NOT_FOUND', 'authentication process not found');
-          throw new DomainError('AUTHENTICATION_FAILED', 'authentication failed');
+            throw createFailed('AUTHENTICATION_PROCESS_NOT_FOUND', 'authentication process not found');
+          throw createFailed('AUTHENTICATION_FAILED', 'authentication failed');
         }
         const user = await findUserById(trx, input.userId, { forUpdate: true });
         if (user?.status !== 'ACTIVATED' || input.deviceId === 0n || user.deviceId !== input.deviceId) {
-          throw new DomainError('AUTHENTICATION_FAILED', 'authentication failed');
+          throw createFailed('AUTHENTICATION_FAILED', 'authentication failed');
         }
         return issue(trx, {
           userId: user.id,
@@ -94,7 +106,7 @@ export function createSessions(deps: UserDomainDeps) {
      * INVALID_LOGIN_SESSION.
      */
     async rotateSession(input: { refreshToken: string; deviceId: bigint }): Promise<IssuedSession> {
-      const invalid = () => new DomainError('INVALID_LOGIN_SESSION', 'invalid login session');
+      const invalid = () => rotateFailed('INVALID_LOGIN_SESSION', 'invalid login session');
       if (typeof input.refreshToken !== 'string' || input.refreshToken === '' || input.refreshToken.length > MAX_TOKEN_CHARS)
         throw invalid();
       const now = clock();
@@ -158,9 +170,8 @@ export function createSessions(deps: UserDomainDeps) {
      * who is no longer ACTIVATED or has moved to another device.
      */
     async findBySessionToken(sessionToken: string): Promise<ResolvedSession> {
-      if (typeof sessionToken !== 'string' || sessionToken === '')
-        throw new DomainError('SESSION_TOKEN_REQUIRED', 'session token is required');
-      const expired = () => new DomainError('LOGIN_SESSION_EXPIRED', 'login session expired');
+      if (typeof sessionToken !== 'string' || sessionToken === '') throw findFailed('SESSION_TOKEN_REQUIRED', 'session token is required');
+      const expired = () => findFailed('LOGIN_SESSION_EXPIRED', 'login session expired');
       if (sessionToken.length > MAX_TOKEN_CHARS) throw expired();
       const found = await findLiveSession(db, tokenHash(sessionToken), clock());
       if (!found) throw expired();

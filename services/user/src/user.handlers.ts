@@ -34,11 +34,26 @@ import {
   UpdateUserStatusApiError_ErrorCode,
   UserAccountServiceService,
 } from '@kfrm/proto/gen/kfrm/api/user/user_internal';
-import { apiErrorType, defineService } from '@kfrm/server-kit';
-import type { Accounts } from './accounts';
-import type { Processes } from './processes';
+import { apiErrorType, defineService, raises } from '@kfrm/server-kit';
+import type {
+  Accounts,
+  BindDeviceCode,
+  FindUserCode,
+  RegisterUserCode,
+  UpdateCustomerInfoCode,
+  UpdateKycCode,
+  UpdateUserStatusCode,
+} from './accounts';
+import type {
+  CompleteAuthenticationCode,
+  ConsumeProcessCode,
+  CreateProcessCode,
+  GetProcessCode,
+  GetRunningProcessCode,
+  Processes,
+} from './processes';
 import type { ResidentIdSealer } from './resident-id-seal';
-import type { Sessions } from './sessions';
+import type { CreateSessionCode, FindBySessionTokenCode, RotateSessionCode, Sessions } from './sessions';
 import {
   factorType,
   kycStatusName,
@@ -95,11 +110,19 @@ export function userServiceHandlers({ accounts, sessions, processes, residentIds
       },
     },
     {
-      findBySessionToken: { access: 'internal', errors: findErrors },
-      findByCustomerId: { access: 'internal', errors: findErrors },
-      findByUserId: { access: 'internal', errors: findErrors },
-      createProcess: { access: 'internal', errors: apiErrorType(CreateProcessApiError, CreateProcessApiError_ErrorCode) },
-      getProcess: { access: 'internal', errors: apiErrorType(GetProcessApiError, GetProcessApiError_ErrorCode) },
+      findBySessionToken: { access: 'internal', errors: findErrors, raises: raises<FindBySessionTokenCode>() },
+      findByCustomerId: { access: 'internal', errors: findErrors, raises: raises<FindUserCode>() },
+      findByUserId: { access: 'internal', errors: findErrors, raises: raises<FindUserCode>() },
+      createProcess: {
+        access: 'internal',
+        errors: apiErrorType(CreateProcessApiError, CreateProcessApiError_ErrorCode),
+        raises: raises<CreateProcessCode>(),
+      },
+      getProcess: {
+        access: 'internal',
+        errors: apiErrorType(GetProcessApiError, GetProcessApiError_ErrorCode),
+        raises: raises<GetProcessCode>(),
+      },
     },
   );
 }
@@ -160,12 +183,36 @@ export function userAccountHandlers({ accounts, residentIds }: UserUseCases) {
       },
     },
     {
-      registerUser: { access: 'internal', errors: apiErrorType(RegisterUserApiError, RegisterUserApiError_ErrorCode) },
-      findByUserToken: { access: 'internal', errors: apiErrorType(FindByUserTokenApiError, FindByUserTokenApiError_ErrorCode) },
-      updateUserStatus: { access: 'internal', errors: apiErrorType(UpdateUserStatusApiError, UpdateUserStatusApiError_ErrorCode) },
-      updateCustomerInfo: { access: 'internal', errors: apiErrorType(UpdateCustomerInfoApiError, UpdateCustomerInfoApiError_ErrorCode) },
-      updateKyc: { access: 'internal', errors: apiErrorType(UpdateKycApiError, UpdateKycApiError_ErrorCode) },
-      bindDevice: { access: 'internal', errors: apiErrorType(BindDeviceApiError, BindDeviceApiError_ErrorCode) },
+      registerUser: {
+        access: 'internal',
+        errors: apiErrorType(RegisterUserApiError, RegisterUserApiError_ErrorCode),
+        raises: raises<RegisterUserCode>(),
+      },
+      findByUserToken: {
+        access: 'internal',
+        errors: apiErrorType(FindByUserTokenApiError, FindByUserTokenApiError_ErrorCode),
+        raises: raises<FindUserCode>(),
+      },
+      updateUserStatus: {
+        access: 'internal',
+        errors: apiErrorType(UpdateUserStatusApiError, UpdateUserStatusApiError_ErrorCode),
+        raises: raises<UpdateUserStatusCode>(),
+      },
+      updateCustomerInfo: {
+        access: 'internal',
+        errors: apiErrorType(UpdateCustomerInfoApiError, UpdateCustomerInfoApiError_ErrorCode),
+        raises: raises<UpdateCustomerInfoCode>(),
+      },
+      updateKyc: {
+        access: 'internal',
+        errors: apiErrorType(UpdateKycApiError, UpdateKycApiError_ErrorCode),
+        raises: raises<UpdateKycCode>(),
+      },
+      bindDevice: {
+        access: 'internal',
+        errors: apiErrorType(BindDeviceApiError, BindDeviceApiError_ErrorCode),
+        raises: raises<BindDeviceCode>(),
+      },
     },
   );
 }
@@ -205,9 +252,17 @@ export function sessionHandlers({ sessions }: UserUseCases) {
       },
     },
     {
-      createSession: { access: 'internal', errors: apiErrorType(CreateSessionApiError, CreateSessionApiError_ErrorCode) },
-      rotateSession: { access: 'internal', errors: apiErrorType(RotateSessionApiError, RotateSessionApiError_ErrorCode) },
-      revokeSessions: { access: 'internal' },
+      createSession: {
+        access: 'internal',
+        errors: apiErrorType(CreateSessionApiError, CreateSessionApiError_ErrorCode),
+        raises: raises<CreateSessionCode>(),
+      },
+      rotateSession: {
+        access: 'internal',
+        errors: apiErrorType(RotateSessionApiError, RotateSessionApiError_ErrorCode),
+        raises: raises<RotateSessionCode>(),
+      },
+      revokeSessions: { access: 'internal', raises: raises() },
     },
   );
 }
@@ -243,12 +298,21 @@ export function processStepHandlers({ processes }: UserUseCases) {
       },
     },
     {
-      getRunningProcess: { access: 'internal', errors: apiErrorType(GetRunningProcessApiError, GetRunningProcessApiError_ErrorCode) },
+      getRunningProcess: {
+        access: 'internal',
+        errors: apiErrorType(GetRunningProcessApiError, GetRunningProcessApiError_ErrorCode),
+        raises: raises<GetRunningProcessCode>(),
+      },
       completeAuthentication: {
         access: 'internal',
         errors: apiErrorType(CompleteAuthenticationApiError, CompleteAuthenticationApiError_ErrorCode),
+        raises: raises<CompleteAuthenticationCode>(),
       },
-      consumeProcess: { access: 'internal', errors: apiErrorType(ConsumeProcessApiError, ConsumeProcessApiError_ErrorCode) },
+      consumeProcess: {
+        access: 'internal',
+        errors: apiErrorType(ConsumeProcessApiError, ConsumeProcessApiError_ErrorCode),
+        raises: raises<ConsumeProcessCode>(),
+      },
     },
   );
 }
