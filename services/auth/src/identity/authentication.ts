@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { openEncryptedText } from '@kfrm/e2e-crypto';
-import { DomainError, isDomainError } from '@kfrm/errors';
+import { failWith, isDomainError } from '@kfrm/errors';
 import {
   AuthenticatedTransactionType,
   Authentication_AuthenticationStatus,
@@ -10,18 +10,42 @@ import {
 } from '@kfrm/proto/gen/kfrm/api/common/common';
 import { UserStatus } from '@kfrm/proto/gen/kfrm/api/common/user/status/user_status';
 import { verifyBiometricSignature } from './biometric-key';
-import { throttle, type IdentityDeps } from './identity-deps';
+import { throttle, type E2eCode, type IdentityDeps } from './identity-deps';
 import * as repo from './identity.repository';
 import type { SecretKind } from './identity.table';
+import type { DirectoryCode } from './user-directory';
 
 const TEN_MINUTES_MS = 10 * 60_000;
 /** Longer than any process lives: a used challenge must stay used until its process is gone. */
 const USED_CHALLENGE_TTL_MS = 24 * 60 * 60_000;
 
 /** One code and one message for wrong secret, locked credential, blocked or unknown user. */
-export const authenticationFailed = () => new DomainError('AUTHENTICATION_FAILED', 'authentication failed');
+export const authenticationFailed = () => failWith<'AUTHENTICATION_FAILED'>()('AUTHENTICATION_FAILED', 'authentication failed');
 
 export type Factor = { type: 'PIN' | 'PATTERN'; secret: EncryptedMessage | undefined } | { type: 'BIO'; signature: string };
+
+/** The codes only one factor meets: each Authenticate<Factor> method declares its own. */
+interface FactorCode {
+  PIN: 'USER_PIN_NOT_FOUND';
+  PATTERN: 'USER_PATTERN_NOT_FOUND';
+  BIO: 'USER_BIOMETRIC_NOT_FOUND' | 'USER_BIOMETRIC_DISABLED';
+}
+
+/**
+ * What `authenticate` raises with a factor of type `T`. blockUser's UpdateUserStatus refusals
+ * are swallowed, so none of its codes is here.
+ */
+export type AuthenticateCode<T extends Factor['type'] = Factor['type']> =
+  | 'AUTHENTICATION_FAILED'
+  | 'RUNNING_PROCESS_NOT_FOUND'
+  | 'AUTHENTICATION_TYPE_NOT_DEFINED'
+  | FactorCode[T]
+  | E2eCode
+  | DirectoryCode['findByUserToken']
+  | DirectoryCode['getRunningProcess']
+  | DirectoryCode['completeAuthentication'];
+
+const fail = failWith<AuthenticateCode>();
 
 /** Who asks: a session's user, or the holder of a user token (login, device change). */
 export type Caller = { kind: 'session'; userId: bigint; deviceId: bigint } | { kind: 'userToken'; userToken: string; deviceId: bigint };
@@ -87,7 +111,7 @@ export function createAuthentication(deps: IdentityDeps) {
     const row = await repo.findSecret(db, userId, kind);
     if (!row) {
       await deps.hasher.dummyVerify();
-      throw new DomainError(type === 'PIN' ? 'USER_PIN_NOT_FOUND' : 'USER_PATTERN_NOT_FOUND', `no ${kind} is registered`);
+      throw fail(type === 'PIN' ? 'USER_PIN_NOT_FOUND' : 'USER_PATTERN_NOT_FOUND', `no ${kind} is registered`);
     }
     const limiter = deps.limiters[kind];
     const credentialId = String(userId);
@@ -131,8 +155,8 @@ export function createAuthentication(deps: IdentityDeps) {
 
   async function verifyBiometric(userId: bigint, processId: string, signature: string, deviceId: bigint): Promise<void> {
     const key = await repo.findBiometricKey(db, userId);
-    if (!key) throw new DomainError('USER_BIOMETRIC_NOT_FOUND', 'no biometric key is registered');
-    if (!key.enabled) throw new DomainError('USER_BIOMETRIC_DISABLED', 'biometric authentication is turned off');
+    if (!key) throw fail('USER_BIOMETRIC_NOT_FOUND', 'no biometric key is registered');
+    if (!key.enabled) throw fail('USER_BIOMETRIC_DISABLED', 'biometric authentication is turned off');
     // The key lives in this device's secure hardware; a signature from elsewhere is not ours.
     if (BigInt(key.device_id) !== deviceId) throw authenticationFailed();
     if (!verifyBiometricSignature(key.public_key, processId, signature)) throw authenticationFailed();
@@ -143,20 +167,20 @@ export function createAuthentication(deps: IdentityDeps) {
 
   return {
     async authenticate(caller: Caller, processId: string, factor: Factor): Promise<AuthenticationProcess> {
-      if (!processId) throw new DomainError('RUNNING_PROCESS_NOT_FOUND', 'no such running process');
+      if (!processId) throw fail('RUNNING_PROCESS_NOT_FOUND', 'no such running process');
       // Decrypted first, for every caller: an E2E error must not tell a valid user token from an unknown one.
       const secret = factor.type === 'BIO' ? undefined : await openEncryptedText(deps.e2e, factor.secret, 'AUTH');
       const userId = await resolveUser(caller, factor, processId);
       const running = await users.getRunningProcess(processId, userId);
       if (caller.kind === 'userToken' && !USER_TOKEN_TYPES.has(running.transactionType)) {
         // The ForLogin methods serve only processes started with a user token.
-        throw new DomainError('RUNNING_PROCESS_NOT_FOUND', 'no such running process');
+        throw fail('RUNNING_PROCESS_NOT_FOUND', 'no such running process');
       }
       const type = PROTO_TYPE[factor.type];
       const defined = running.process.authentications.some(
         (a) => a.status === Authentication_AuthenticationStatus.READY && (a.type === type || a.fallback === type),
       );
-      if (!defined) throw new DomainError('AUTHENTICATION_TYPE_NOT_DEFINED', 'the process does not ask for this authentication');
+      if (!defined) throw fail('AUTHENTICATION_TYPE_NOT_DEFINED', 'the process does not ask for this authentication');
       if (factor.type === 'BIO') await verifyBiometric(userId, processId, factor.signature, caller.deviceId);
       else await verifySecret(userId, factor.type, secret!, caller.deviceId);
       return users.completeAuthentication(processId, userId, type);

@@ -1,11 +1,16 @@
 import { openEncryptedText } from '@kfrm/e2e-crypto';
 import { AuthenticatedTransactionType, type EncryptedMessage } from '@kfrm/proto/gen/kfrm/api/common/common';
 import { parseBiometricPublicKey } from './biometric-key';
-import type { IdentityDeps } from './identity-deps';
+import type { E2eCode, IdentityDeps } from './identity-deps';
 
 /** Processes without a transaction context are created and consumed with exactly this. */
 const NO_CONTEXT = '{}';
 import * as repo from './identity.repository';
+import type { DirectoryCode } from './user-directory';
+
+export type PrepareBiometricCode = DirectoryCode['createProcess'];
+export type ActivateBiometricCode = E2eCode | DirectoryCode['consumeProcess'];
+export type DeactivateBiometricCode = DirectoryCode['consumeProcess'];
 
 /** Turning biometric authentication on and off for a logged-in user, each behind a process. */
 export function createBiometric(deps: IdentityDeps) {

@@ -1,11 +1,22 @@
-import { DomainError, isDomainError } from '@kfrm/errors';
+import { failWith, isDomainError } from '@kfrm/errors';
 import { AuthenticatedTransactionType } from '@kfrm/proto/gen/kfrm/api/common/common';
 import { UserStatus } from '@kfrm/proto/gen/kfrm/api/common/user/status/user_status';
 import { authenticationFailed, deviceChangeKey, deviceChangeOwner } from './authentication';
 import { throttle, type IdentityDeps } from './identity-deps';
 import * as repo from './identity.repository';
+import type { DirectoryCode } from './user-directory';
 
-const notAllowed = () => new DomainError('DEVICE_CHANGE_NOT_ALLOWED', 'the device cannot be changed now');
+export type PrepareDeviceChangeCode = 'DEVICE_CHANGE_NOT_ALLOWED' | DirectoryCode['findByUserToken'] | DirectoryCode['createProcess'];
+/** ConsumeProcess's refusals become AUTHENTICATION_FAILED. */
+export type ChangeDeviceCode =
+  | 'DEVICE_CHANGE_NOT_ALLOWED'
+  | 'AUTHENTICATION_FAILED'
+  | DirectoryCode['findByUserToken']
+  | DirectoryCode['bindDevice']
+  | DirectoryCode['revokeDevice']
+  | DirectoryCode['revokeSessions'];
+
+const notAllowed = () => failWith<'DEVICE_CHANGE_NOT_ALLOWED'>()('DEVICE_CHANGE_NOT_ALLOWED', 'the device cannot be changed now');
 const HOUR_MS = 60 * 60_000;
 /** The user service keeps at most this many characters of a DeviceUUID: refused here, before a process is spent. */
 const MAX_DEVICE_UUID_CHARS = 256;

@@ -9,6 +9,9 @@ import type { IdentityVerifier } from './identity-verifier';
 import type { IdentityDatabase, SecretKind } from './identity.table';
 import type { UserDirectory } from './user-directory';
 
+/** What opening an E2E message (`openEncryptedText`) fails with: CommonApiError codes, any method may answer them. */
+export type E2eCode = 'E2E_DECRYPTION_FAILED' | 'E2E_KEY_SESSION_EXPIRED';
+
 export interface IdentitySettings {
   /** How long a sign-up may take from CreateUser to RegisterKyc. */
   registrationTtlMs: number;

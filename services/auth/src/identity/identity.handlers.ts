@@ -1,4 +1,4 @@
-import { DomainError, PermissionDeniedError } from '@kfrm/errors';
+import { type CommonCode, DomainError, failWith, PermissionDeniedError, type SeedCode } from '@kfrm/errors';
 import {
   BiometricServiceService,
   ChangeDeviceApiError,
@@ -56,15 +56,30 @@ import {
   AuthenticatePinForLoginApiError_ErrorCode,
   AuthenticationServiceService,
 } from '@kfrm/proto/gen/kfrm/api/authentication/authentication';
-import { apiErrorType, codeNumber, commonApiError, defineService, type ApiErrorType, type CallContext } from '@kfrm/server-kit';
-import type { Authenticator, Caller } from './authentication';
-import type { Biometric } from './biometric';
-import type { DeviceChange } from './device-change';
+import {
+  apiErrorType,
+  codeNumber,
+  commonApiError,
+  defineService,
+  raises,
+  type ApiErrorType,
+  type CallContext,
+  type Raises,
+} from '@kfrm/server-kit';
+import type { AuthenticateCode, Authenticator, Caller } from './authentication';
+import type { ActivateBiometricCode, Biometric, DeactivateBiometricCode, PrepareBiometricCode } from './biometric';
+import type { ChangeDeviceCode, DeviceChange, PrepareDeviceChangeCode } from './device-change';
 import type { IdentityDeps } from './identity-deps';
 import * as repo from './identity.repository';
-import type { Login } from './login';
+import type { Login, LoginCode, PrepareLoginCode, RefreshSessionCode } from './login';
 import type { Registration } from './registration';
-import type { Unlock } from './unlock';
+import type { RegisterBiometricCode } from './registration-biometric';
+import type { RegisterKycCode, SubmitCustomerInfoCode } from './registration-customer';
+import type { ConfirmSecretCode, RegisterSecretCode } from './registration-secrets';
+import type { IssueSigningCertificateCode, VerifySigningCertificateCode } from './registration-signing';
+import type { AgreeTermsCode, ListTermsCode } from './registration-terms';
+import type { CreateUserCode } from './registration-user';
+import type { Unlock, UnlockUserCode } from './unlock';
 
 /** The device the call came from (its certificate, checked by the access guard). */
 function deviceOf(ctx: CallContext): bigint {
@@ -101,6 +116,23 @@ function declared<Req, Res>(errors: ApiErrorType | undefined, handler: (request:
   };
 }
 
+/**
+ * `raises` of a method whose handler runs in `declared`: `Denied` are the use case's codes that the
+ * seed does not give the method, which `declared` answers PERMISSION_DENIED; every other code of
+ * `Code` is checked against the method's ApiError enum and CommonApiError.
+ */
+function raisesExcept<Code extends SeedCode, Denied extends Code = never>(): Raises<Exclude<Code, Denied>> {
+  return raises<Exclude<Code, Denied>>();
+}
+
+/** `raises` of a method the seed gives no ApiError: `declared` answers each of its own codes PERMISSION_DENIED. */
+function raisesNoneOf<Code extends SeedCode>(): Raises<Extract<Code, CommonCode>> {
+  return raises<Extract<Code, CommonCode>>();
+}
+
+/** The codes that finding an open registration raises beyond what some methods declare. */
+type RegistrationOpen = 'ALREADY_REGISTERED_USER' | 'USER_REGISTRATION_NOT_FOUND' | 'USER_REGISTRATION_EXPIRED';
+
 const E = {
   createUser: apiErrorType(CreateUserApiError, CreateUserApiError_ErrorCode),
   registerPin: apiErrorType(RegisterPinApiError, RegisterPinApiError_ErrorCode),
@@ -128,8 +160,16 @@ const E = {
 
 // Registration and login run on a device certificate plus the user token in the request (there
 // is no session yet); biometric (de)activation and the generic authentications need a session.
-const device = (errors?: ApiErrorType) => ({ access: 'device' as const, errors });
-const session = (errors?: ApiErrorType) => ({ access: 'session' as const, errors });
+const device = <Errors extends ApiErrorType | undefined, R extends Raises<SeedCode>>(errors: Errors, raised: R) => ({
+  access: 'device' as const,
+  errors,
+  raises: raised,
+});
+const session = <Errors extends ApiErrorType | undefined, R extends Raises<SeedCode>>(errors: Errors, raised: R) => ({
+  access: 'session' as const,
+  errors,
+  raises: raised,
+});
 
 export function registrationHandlers(registration: Registration) {
   return defineService(
@@ -190,18 +230,26 @@ export function registrationHandlers(registration: Registration) {
       registerKyc: declared(undefined, async (r, ctx) => (await registration.registerKyc(deviceOf(ctx), r.kycData), {})),
     },
     {
-      createUser: device(E.createUser),
-      listTerms: device(),
-      agreeTerms: device(),
-      registerPin: device(E.registerPin),
-      confirmPin: device(E.confirmPin),
-      registerPattern: device(E.registerPattern),
-      confirmPattern: device(E.confirmPattern),
-      registerBiometric: device(),
-      issueSigningCertificate: device(E.issueSigningCertificate),
-      verifySigningCertificate: device(E.verifySigningCertificate),
-      submitCustomerInfo: device(),
-      registerKyc: device(),
+      // A user directory's ALREADY_REGISTERED_USER (the identity's CI is taken).
+      createUser: device(E.createUser, raisesExcept<CreateUserCode, 'ALREADY_REGISTERED_USER'>()),
+      listTerms: device(undefined, raisesNoneOf<ListTermsCode>()),
+      agreeTerms: device(undefined, raisesNoneOf<AgreeTermsCode>()),
+      registerPin: device(E.registerPin, raisesExcept<RegisterSecretCode<'pin'>>()),
+      confirmPin: device(E.confirmPin, raisesExcept<ConfirmSecretCode<'pin'>>()),
+      registerPattern: device(
+        E.registerPattern,
+        raisesExcept<RegisterSecretCode<'pattern'>, 'USER_REGISTRATION_NOT_FOUND' | 'USER_REGISTRATION_EXPIRED'>(),
+      ),
+      confirmPattern: device(E.confirmPattern, raisesExcept<ConfirmSecretCode<'pattern'>, 'USER_REGISTRATION_EXPIRED'>()),
+      registerBiometric: device(undefined, raisesNoneOf<RegisterBiometricCode>()),
+      // SIGNING_CERTIFICATE_VERIFICATION_FAILED: in the pki's SigningSeedCode, not thrown when issuing.
+      issueSigningCertificate: device(
+        E.issueSigningCertificate,
+        raisesExcept<IssueSigningCertificateCode, RegistrationOpen | 'SIGNING_CERTIFICATE_VERIFICATION_FAILED'>(),
+      ),
+      verifySigningCertificate: device(E.verifySigningCertificate, raisesExcept<VerifySigningCertificateCode, RegistrationOpen>()),
+      submitCustomerInfo: device(undefined, raisesNoneOf<SubmitCustomerInfoCode>()),
+      registerKyc: device(undefined, raisesNoneOf<RegisterKycCode>()),
     },
   );
 }
@@ -223,7 +271,11 @@ export function loginHandlers(login: Login) {
       }),
       refreshSession: declared(E.refreshSession, async (r, ctx) => login.refreshSession(r.refreshToken, deviceOf(ctx))),
     },
-    { prepareLogin: device(E.prepareLogin), login: device(E.login), refreshSession: device(E.refreshSession) },
+    {
+      prepareLogin: device(E.prepareLogin, raisesExcept<PrepareLoginCode>()),
+      login: device(E.login, raisesExcept<LoginCode>()),
+      refreshSession: device(E.refreshSession, raisesExcept<RefreshSessionCode>()),
+    },
   );
 }
 
@@ -236,7 +288,11 @@ export function deviceChangeHandlers(change: DeviceChange) {
       })),
       changeDevice: declared(E.changeDevice, async (r, ctx) => (await change.change(r.userToken, r.processId, deviceOf(ctx)), {})),
     },
-    { prepareDeviceChange: device(E.prepareDeviceChange), changeDevice: device(E.changeDevice) },
+    {
+      prepareDeviceChange: device(E.prepareDeviceChange, raisesExcept<PrepareDeviceChangeCode>()),
+      // BindDevice's USER_NOT_FOUND (the user went away between the check and the bind).
+      changeDevice: device(E.changeDevice, raisesExcept<ChangeDeviceCode, 'USER_NOT_FOUND'>()),
+    },
   );
 }
 
@@ -258,10 +314,10 @@ export function biometricHandlers(biometric: Biometric) {
       deactivateBiometric: declared(undefined, async (r, ctx) => (await biometric.deactivate(sessionOf(ctx).userId, r.processId), {})),
     },
     {
-      prepareActivateBiometric: session(E.prepareActivateBiometric),
-      activateBiometric: session(),
-      prepareDeactivateBiometric: session(E.prepareDeactivateBiometric),
-      deactivateBiometric: session(),
+      prepareActivateBiometric: session(E.prepareActivateBiometric, raisesExcept<PrepareBiometricCode>()),
+      activateBiometric: session(undefined, raisesNoneOf<ActivateBiometricCode>()),
+      prepareDeactivateBiometric: session(E.prepareDeactivateBiometric, raisesExcept<PrepareBiometricCode>()),
+      deactivateBiometric: session(undefined, raisesNoneOf<DeactivateBiometricCode>()),
     },
   );
 }
@@ -291,15 +347,17 @@ export function authenticationHandlers(auth: Authenticator) {
       })),
     },
     {
-      authenticatePin: session(E.authenticatePin),
-      authenticatePattern: session(E.authenticatePattern),
-      authenticateBiometric: session(E.authenticateBiometric),
-      authenticatePinForLogin: device(E.authenticatePinForLogin),
-      authenticatePatternForLogin: device(E.authenticatePatternForLogin),
-      authenticateBiometricForLogin: device(E.authenticateBiometricForLogin),
+      authenticatePin: session(E.authenticatePin, raisesExcept<AuthenticateCode<'PIN'>>()),
+      authenticatePattern: session(E.authenticatePattern, raisesExcept<AuthenticateCode<'PATTERN'>>()),
+      authenticateBiometric: session(E.authenticateBiometric, raisesExcept<AuthenticateCode<'BIO'>>()),
+      authenticatePinForLogin: device(E.authenticatePinForLogin, raisesExcept<AuthenticateCode<'PIN'>>()),
+      authenticatePatternForLogin: device(E.authenticatePatternForLogin, raisesExcept<AuthenticateCode<'PATTERN'>>()),
+      authenticateBiometricForLogin: device(E.authenticateBiometricForLogin, raisesExcept<AuthenticateCode<'BIO'>>()),
     },
   );
 }
+
+type GetActiveSigningCertificateCode = 'SIGNING_CERTIFICATE_NOT_FOUND';
 
 /**
  * Internal: the user service's GetProcess checks transfer signatures against the active
@@ -311,7 +369,7 @@ export function credentialHandlers(deps: IdentityDeps, unlock: Unlock) {
     {
       getActiveSigningCertificate: declared(E.getActiveSigningCertificate, async (r) => {
         const active = await repo.findActiveCertificate(deps.db, r.userId, deps.now());
-        if (!active) throw new DomainError('SIGNING_CERTIFICATE_NOT_FOUND', 'no active signing certificate');
+        if (!active) throw failWith<GetActiveSigningCertificateCode>()('SIGNING_CERTIFICATE_NOT_FOUND', 'no active signing certificate');
         return {
           certificate: Buffer.from(active.der).toString('base64'),
           issuerCertificate: Buffer.from(deps.signingCa.cert.rawData).toString('base64'),
@@ -323,8 +381,17 @@ export function credentialHandlers(deps: IdentityDeps, unlock: Unlock) {
       }),
     },
     {
-      getActiveSigningCertificate: { access: 'internal', errors: E.getActiveSigningCertificate },
-      unlockUser: { access: 'internal', errors: E.unlockUser },
+      getActiveSigningCertificate: {
+        access: 'internal',
+        errors: E.getActiveSigningCertificate,
+        raises: raises<GetActiveSigningCertificateCode>(),
+      },
+      // FindByUserId's enum (FindBySessionToken's) has session codes the user service does not raise there.
+      unlockUser: {
+        access: 'internal',
+        errors: E.unlockUser,
+        raises: raisesExcept<UnlockUserCode, 'SESSION_TOKEN_REQUIRED' | 'LOGIN_SESSION_EXPIRED'>(),
+      },
     },
   );
 }

@@ -1,9 +1,15 @@
-import { DomainError, isDomainError, PermissionDeniedError } from '@kfrm/errors';
+import { failWith, isDomainError, PermissionDeniedError } from '@kfrm/errors';
 import { AuthenticatedTransactionType } from '@kfrm/proto/gen/kfrm/api/common/common';
 import { UserStatus } from '@kfrm/proto/gen/kfrm/api/common/user/status/user_status';
 import { authenticationFailed } from './authentication';
 import type { IdentityDeps } from './identity-deps';
 import * as repo from './identity.repository';
+import type { DirectoryCode } from './user-directory';
+
+export type PrepareLoginCode = DirectoryCode['findByUserToken'] | DirectoryCode['createProcess'];
+/** CreateSession's refusals become AUTHENTICATION_FAILED. */
+export type LoginCode = 'AUTHENTICATION_FAILED' | DirectoryCode['findByUserToken'];
+export type RefreshSessionCode = 'INVALID_LOGIN_SESSION' | DirectoryCode['rotateSession'];
 
 /** Login with a LOGIN process, and session refresh; everything bound to the calling device. */
 export function createLogin(deps: IdentityDeps) {
@@ -40,7 +46,7 @@ export function createLogin(deps: IdentityDeps) {
     },
 
     async refreshSession(refreshToken: string, deviceId: bigint) {
-      if (!refreshToken) throw new DomainError('INVALID_LOGIN_SESSION', 'the session is not valid');
+      if (!refreshToken) throw failWith<RefreshSessionCode>()('INVALID_LOGIN_SESSION', 'the session is not valid');
       return users.rotateSession(refreshToken, deviceId);
     },
   };

@@ -1,14 +1,22 @@
-import { DomainError, PermissionDeniedError } from '@kfrm/errors';
+import { failWith, PermissionDeniedError } from '@kfrm/errors';
 import { UserStatus } from '@kfrm/proto/gen/kfrm/api/common/user/status/user_status';
 import type { IdentityDeps } from './identity-deps';
 import * as repo from './identity.repository';
-import type { User } from './user-directory';
+import type { DirectoryCode, User } from './user-directory';
 
 /** What every sign-up step needs to find the caller's open registration. */
 export type RegistrationAccessDeps = Pick<IdentityDeps, 'db' | 'users' | 'now'>;
 
-const notFound = () => new DomainError('USER_REGISTRATION_NOT_FOUND', 'no registration in progress for this user token');
-const alreadyRegistered = () => new DomainError('ALREADY_REGISTERED_USER', 'the user is already registered');
+/** What finding an open registration raises (checkOpen's codes). */
+type OpenCode = 'USER_REGISTRATION_NOT_FOUND' | 'ALREADY_REGISTERED_USER' | 'USER_REGISTRATION_EXPIRED';
+/** openRegistration: by user token. */
+export type RegistrationAccessCode = OpenCode | DirectoryCode['findByUserToken'];
+/** openRegistrationOnDevice: the device's newest registration. */
+export type RegistrationOnDeviceCode = OpenCode | DirectoryCode['findByUserId'];
+
+const fail = failWith<OpenCode>();
+const notFound = () => fail('USER_REGISTRATION_NOT_FOUND', 'no registration in progress for this user token');
+const alreadyRegistered = () => fail('ALREADY_REGISTERED_USER', 'the user is already registered');
 
 /** The registration named by the user token, honoured only from the device that started it. */
 export async function openRegistration(
@@ -42,7 +50,7 @@ async function checkOpen(deps: RegistrationAccessDeps, user: User): Promise<obje
   if (!registration) throw notFound();
   if (registration.completed_at) throw alreadyRegistered();
   if (registration.expires_at.getTime() <= deps.now().getTime()) {
-    throw new DomainError('USER_REGISTRATION_EXPIRED', 'the registration has expired: start again');
+    throw fail('USER_REGISTRATION_EXPIRED', 'the registration has expired: start again');
   }
   return {};
 }

@@ -1,9 +1,11 @@
 import { openEncryptedText } from '@kfrm/e2e-crypto';
 import type { EncryptedMessage } from '@kfrm/proto/gen/kfrm/api/common/common';
 import { parseBiometricPublicKey } from './biometric-key';
-import type { IdentityDeps } from './identity-deps';
+import type { E2eCode, IdentityDeps } from './identity-deps';
 import * as repo from './identity.repository';
-import { openRegistration, requireAgreed, type RegistrationAccessDeps } from './registration-access';
+import { openRegistration, type RegistrationAccessCode, requireAgreed, type RegistrationAccessDeps } from './registration-access';
+
+export type RegisterBiometricCode = RegistrationAccessCode | E2eCode;
 
 export type RegistrationBiometricDeps = RegistrationAccessDeps & Pick<IdentityDeps, 'e2e'>;
 

@@ -3,7 +3,11 @@ import { UserStatus } from '@kfrm/proto/gen/kfrm/api/common/user/status/user_sta
 import { KycStatus } from '@kfrm/proto/gen/kfrm/api/user/user';
 import type { IdentityDeps } from './identity-deps';
 import * as repo from './identity.repository';
-import { openRegistrationOnDevice, requireAgreed, type RegistrationAccessDeps } from './registration-access';
+import { openRegistrationOnDevice, type RegistrationOnDeviceCode, requireAgreed, type RegistrationAccessDeps } from './registration-access';
+import type { DirectoryCode } from './user-directory';
+
+export type SubmitCustomerInfoCode = RegistrationOnDeviceCode | DirectoryCode['updateCustomerInfo'];
+export type RegisterKycCode = RegistrationOnDeviceCode | DirectoryCode['updateKyc'] | DirectoryCode['updateUserStatus'];
 
 export type RegistrationCustomerDeps = RegistrationAccessDeps & Pick<IdentityDeps, 'logger'>;
 

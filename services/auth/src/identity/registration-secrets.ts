@@ -1,11 +1,22 @@
-import { checkPattern, checkPin } from '@kfrm/credentials';
+import { checkPattern, checkPin, type PatternCheckResult, type PinCheckResult } from '@kfrm/credentials';
 import { openEncryptedText } from '@kfrm/e2e-crypto';
-import { DomainError } from '@kfrm/errors';
+import { failWith } from '@kfrm/errors';
 import type { EncryptedMessage } from '@kfrm/proto/gen/kfrm/api/common/common';
-import type { IdentityDeps } from './identity-deps';
+import type { E2eCode, IdentityDeps } from './identity-deps';
 import * as repo from './identity.repository';
 import type { SecretKind } from './identity.table';
-import { openRegistration, requireAgreed, type RegistrationAccessDeps } from './registration-access';
+import { openRegistration, type RegistrationAccessCode, requireAgreed, type RegistrationAccessDeps } from './registration-access';
+
+/** RegisterPin (`'pin'`) / RegisterPattern (`'pattern'`): the rules' verdicts besides the registration's codes. */
+export type RegisterSecretCode<K extends SecretKind = SecretKind> =
+  | RegistrationAccessCode
+  | E2eCode
+  | Exclude<{ pin: PinCheckResult; pattern: PatternCheckResult }[K], 'ok'>;
+/** ConfirmPin / ConfirmPattern. */
+export type ConfirmSecretCode<K extends SecretKind = SecretKind> =
+  | RegistrationAccessCode
+  | E2eCode
+  | { pin: 'USER_PIN_MISMATCH'; pattern: 'USER_PATTERN_MISMATCH' }[K];
 
 export type RegistrationSecretDeps = RegistrationAccessDeps & Pick<IdentityDeps, 'e2e' | 'hasher'>;
 
@@ -24,7 +35,10 @@ export async function registerSecret(
   const verdict = kind === 'pin' ? checkPin(secret, { phoneNumber: user.phoneNumber }) : checkPattern(secret);
   if (verdict !== 'ok') {
     const what = kind === 'pin' ? 'PIN' : 'pattern';
-    throw new DomainError(verdict, verdict.startsWith('WEAK') ? `the ${what} is too easy to guess` : `the ${what} is not valid`);
+    throw failWith<RegisterSecretCode>()(
+      verdict,
+      verdict.startsWith('WEAK') ? `the ${what} is too easy to guess` : `the ${what} is not valid`,
+    );
   }
   await repo.setPendingSecret(db, userId, kind, await deps.hasher.hashSecret(secret));
 }
@@ -44,6 +58,7 @@ export async function confirmSecret(
   const pending = kind === 'pin' ? registration?.pending_pin_hash : registration?.pending_pattern_hash;
   const code = kind === 'pin' ? 'USER_PIN_MISMATCH' : 'USER_PATTERN_MISMATCH';
   const matches = pending ? await deps.hasher.verifySecret(pending, secret) : await deps.hasher.dummyVerify();
-  if (!pending || !matches) throw new DomainError(code, `the ${kind === 'pin' ? 'PIN' : 'pattern'} does not match the one registered`);
+  if (!pending || !matches)
+    throw failWith<ConfirmSecretCode>()(code, `the ${kind === 'pin' ? 'PIN' : 'pattern'} does not match the one registered`);
   await db.transaction().execute((tx) => repo.confirmSecret(tx, userId, kind, pending));
 }

@@ -1,8 +1,24 @@
-import { DomainError } from '@kfrm/errors';
-import { createVerificationToken, issueSigningCertificate, parseSigningCsr, SigningError, verifySignedData } from '@kfrm/pki';
+import { failWith } from '@kfrm/errors';
+import {
+  createVerificationToken,
+  issueSigningCertificate,
+  parseSigningCsr,
+  SigningError,
+  type SigningSeedCode,
+  verifySignedData,
+} from '@kfrm/pki';
 import { throttle, type IdentityDeps } from './identity-deps';
 import * as repo from './identity.repository';
-import { openRegistration, requireAgreed, type RegistrationAccessDeps } from './registration-access';
+import { openRegistration, type RegistrationAccessCode, requireAgreed, type RegistrationAccessDeps } from './registration-access';
+
+/** A SigningError's code passes through as is (SigningSeedCode, the pki's whole set). */
+export type IssueSigningCertificateCode = RegistrationAccessCode | SigningSeedCode;
+export type VerifySigningCertificateCode =
+  | RegistrationAccessCode
+  | 'SIGNING_CERTIFICATE_NOT_FOUND'
+  | 'SIGNING_CERTIFICATE_VERIFICATION_FAILED';
+
+const verifyFailed = failWith<VerifySigningCertificateCode>();
 
 const HOUR_MS = 60 * 60_000;
 
@@ -38,7 +54,7 @@ export async function issueUserSigningCertificate(deps: RegistrationSigningDeps,
   } catch (err) {
     if (err instanceof SigningError) {
       deps.logger.info({ reason: err.reason }, 'signing certificate refused');
-      throw new DomainError(
+      throw failWith<IssueSigningCertificateCode>()(
         err.seedCode,
         err.seedCode === 'INVALID_SIGNING_CSR' ? 'the CSR is not valid' : 'the signing certificate could not be issued',
         { cause: err },
@@ -55,7 +71,7 @@ export async function verifyUserSigningCertificate(deps: RegistrationSigningDeps
   const now = deps.now();
   // Taken once: a failed (or replayed) signature needs a new certificate and token.
   const pending = await repo.takeVerificationToken(db, userId, now);
-  if (!pending) throw new DomainError('SIGNING_CERTIFICATE_NOT_FOUND', 'no signing certificate is waiting for verification');
+  if (!pending) throw verifyFailed('SIGNING_CERTIFICATE_NOT_FOUND', 'no signing certificate is waiting for verification');
   const result = await verifySignedData({
     signedData,
     expectedContent: Buffer.from(pending.verificationToken, 'utf8'),
@@ -65,7 +81,7 @@ export async function verifyUserSigningCertificate(deps: RegistrationSigningDeps
   });
   if (!result.ok) {
     deps.logger.info({ detail: result.detail }, 'signing certificate verification refused');
-    throw new DomainError('SIGNING_CERTIFICATE_VERIFICATION_FAILED', 'the signature over the verification token is not valid');
+    throw verifyFailed('SIGNING_CERTIFICATE_VERIFICATION_FAILED', 'the signature over the verification token is not valid');
   }
   await db.transaction().execute((tx) => repo.activateCertificate(tx, userId, pending.id, now));
 }

@@ -1,7 +1,12 @@
 import { InvalidArgumentError, isDomainError } from '@kfrm/errors';
 import { UserStatus } from '@kfrm/proto/gen/kfrm/api/common/user/status/user_status';
 import * as repo from './identity.repository';
-import { openRegistration, type RegistrationAccessDeps } from './registration-access';
+import { openRegistration, type RegistrationAccessCode, type RegistrationAccessDeps } from './registration-access';
+import type { DirectoryCode } from './user-directory';
+
+export type ListTermsCode = RegistrationAccessCode;
+/** A USER_STATUS_CONFLICT from UpdateUserStatus is a concurrent AgreeTerms: not an error. */
+export type AgreeTermsCode = RegistrationAccessCode | Exclude<DirectoryCode['updateUserStatus'], 'USER_STATUS_CONFLICT'>;
 
 export type TermsDeps = RegistrationAccessDeps;
 

@@ -1,6 +1,7 @@
-import { DomainError } from '@kfrm/errors';
+import { failWith } from '@kfrm/errors';
 import { throttle, type IdentityDeps } from './identity-deps';
 import * as repo from './identity.repository';
+import type { DirectoryCode } from './user-directory';
 
 const HOUR_MS = 60 * 60_000;
 
@@ -13,18 +14,26 @@ export interface CreateUserInput {
   deviceUuid: string;
 }
 
+export type CreateUserCode =
+  | 'USER_VERIFICATION_HINT_REQUIRED'
+  | 'USER_DEVICE_UUID_REQUIRED'
+  | 'USER_VERIFICATION_FAILED'
+  | DirectoryCode['registerUser'];
+
+const fail = failWith<CreateUserCode>();
+
 export type CreateUserDeps = Pick<IdentityDeps, 'db' | 'store' | 'users' | 'verifier' | 'logger' | 'settings' | 'now'>;
 
 /** CreateUser: identity verification, then the user (user service) and its registration row. */
 export async function createUser(deps: CreateUserDeps, input: CreateUserInput, deviceId: bigint) {
   const { db, users, settings } = deps;
-  if (!input.verificationHint.trim()) throw new DomainError('USER_VERIFICATION_HINT_REQUIRED', 'the identity verification hint is missing');
-  if (!input.deviceUuid.trim()) throw new DomainError('USER_DEVICE_UUID_REQUIRED', 'the device uuid is missing');
+  if (!input.verificationHint.trim()) throw fail('USER_VERIFICATION_HINT_REQUIRED', 'the identity verification hint is missing');
+  if (!input.deviceUuid.trim()) throw fail('USER_DEVICE_UUID_REQUIRED', 'the device uuid is missing');
   await throttle(deps.store, `register:device:${deviceId}`, settings.registrationsPerDeviceHour, HOUR_MS);
   const verification = await deps.verifier.verify(input);
   if (!verification.verified) {
     deps.logger.info({ reason: verification.reason }, 'identity verification refused');
-    throw new DomainError('USER_VERIFICATION_FAILED', 'identity verification failed');
+    throw fail('USER_VERIFICATION_FAILED', 'identity verification failed');
   }
   const created = await users.registerUser({
     idpType: input.idpType,

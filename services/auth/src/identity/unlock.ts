@@ -1,8 +1,13 @@
-import { DomainError, InvalidArgumentError, isDomainError } from '@kfrm/errors';
+import { failWith, InvalidArgumentError, isDomainError } from '@kfrm/errors';
 import { UserStatus } from '@kfrm/proto/gen/kfrm/api/common/user/status/user_status';
 import type { IdentityDeps } from './identity-deps';
 import * as repo from './identity.repository';
 import type { SecretKind } from './identity.table';
+import type { DirectoryCode } from './user-directory';
+
+export type UnlockUserCode = 'USER_NOT_FOUND' | 'USER_STATUS_CONFLICT' | DirectoryCode['findByUserId'] | DirectoryCode['updateUserStatus'];
+
+const fail = failWith<UnlockUserCode>();
 
 const KINDS: readonly SecretKind[] = ['pin', 'pattern'];
 const MAX_REASON_CHARS = 256;
@@ -30,9 +35,9 @@ export function createUnlock(deps: IdentityDeps) {
       if (reason.trim() === '' || reason.length > MAX_REASON_CHARS)
         throw new InvalidArgumentError(`reason is required (at most ${MAX_REASON_CHARS} characters)`);
       const user = await users.findByUserId(userId);
-      if (!user) throw new DomainError('USER_NOT_FOUND', 'user not found');
+      if (!user) throw fail('USER_NOT_FOUND', 'user not found');
       if (user.userStatus !== UserStatus.BLOCKED && user.userStatus !== UserStatus.ACTIVATED) {
-        throw new DomainError('USER_STATUS_CONFLICT', 'only a BLOCKED (or already ACTIVATED) user can be unlocked');
+        throw fail('USER_STATUS_CONFLICT', 'only a BLOCKED (or already ACTIVATED) user can be unlocked');
       }
       // The database row first: with failures left there, the limiter's claim would restore the
       // lock in the store that the next step clears.

@@ -1,5 +1,5 @@
 import { status } from '@grpc/grpc-js';
-import { DomainError, InvalidArgumentError, isDomainError, UpstreamRefusal, UpstreamUnavailableError } from '@kfrm/errors';
+import { type CodeOf, DomainError, InvalidArgumentError, isDomainError, UpstreamRefusal, UpstreamUnavailableError } from '@kfrm/errors';
 import { grpcStatusOf, unaryCall, type InternalClients } from '@kfrm/runtime';
 import { apiErrorType } from '@kfrm/server-kit';
 import type { AuthenticatedTransactionType, AuthenticationProcess, AuthenticationType } from '@kfrm/proto/gen/kfrm/api/common/common';
@@ -92,6 +92,34 @@ export interface UserDirectory {
   revokeSessions(userId: bigint, deviceId: bigint, reason: string): Promise<number>;
   /** Revokes a device certificate; an unknown device is not an error. */
   revokeDevice(deviceId: bigint): Promise<void>;
+}
+
+/**
+ * The seed codes each directory call fails with: the callee method's ApiError enum, arriving as
+ * auth DomainErrors of the same name (asAuthError), less the codes the call reads as a value.
+ * Use cases build their unions from these, so a code the callee's enum gains reaches their
+ * `raises` and every method that calls it has to decide on it.
+ */
+export interface DirectoryCode {
+  registerUser: CodeOf<typeof RegisterUserApiError_ErrorCode>;
+  /** USER_NOT_FOUND is `undefined`. */
+  findByUserToken: Exclude<CodeOf<typeof FindByUserTokenApiError_ErrorCode>, 'USER_NOT_FOUND'>;
+  /** USER_NOT_FOUND is `undefined`; decoded with FindBySessionToken's enum, so its other codes are possible in type. */
+  findByUserId: Exclude<CodeOf<typeof FindBySessionTokenApiError_ErrorCode>, 'USER_NOT_FOUND'>;
+  updateUserStatus: CodeOf<typeof UpdateUserStatusApiError_ErrorCode>;
+  updateCustomerInfo: CodeOf<typeof UpdateCustomerInfoApiError_ErrorCode>;
+  updateKyc: CodeOf<typeof UpdateKycApiError_ErrorCode>;
+  bindDevice: CodeOf<typeof BindDeviceApiError_ErrorCode>;
+  createProcess: CodeOf<typeof CreateProcessApiError_ErrorCode>;
+  getRunningProcess: CodeOf<typeof GetRunningProcessApiError_ErrorCode>;
+  completeAuthentication: CodeOf<typeof CompleteAuthenticationApiError_ErrorCode>;
+  consumeProcess: CodeOf<typeof ConsumeProcessApiError_ErrorCode>;
+  createSession: CodeOf<typeof CreateSessionApiError_ErrorCode>;
+  rotateSession: CodeOf<typeof RotateSessionApiError_ErrorCode>;
+  /** Called without an ApiError (the seed gives RevokeSessions none): no code is decoded. */
+  revokeSessions: never;
+  /** DEVICE_NOT_FOUND is not an error. */
+  revokeDevice: Exclude<CodeOf<typeof RevokeDeviceApiError_ErrorCode>, 'DEVICE_NOT_FOUND'>;
 }
 
 const errors = {
