@@ -1,12 +1,25 @@
 /** Use case: the Konaplate real-name check that lets an account be linked at all. */
 import { SEED_BANK_CODES } from '@kfrm/konaplate';
 import { maskAccountNumber } from '@kfrm/logging';
-import { checkAccountInput } from './account-input';
+import { checkAccountInput, type AccountInputCode } from './account-input';
 import { fromKonaplate } from './external-errors';
 import type { FundingContext } from './funding.context';
 import { upsertHolderVerified, type LinkedAccountRow } from './funding.repository';
+import type { FindUserCode } from './user-directory';
 
 const BANK_NAMES = new Map(SEED_BANK_CODES.map((b) => [b.code, b.name]));
+
+/** The seed codes `verifyAccountHolder` raises: the input check, the user lookup and Konaplate's answers. */
+export type VerifyAccountHolderCode =
+  | AccountInputCode
+  | FindUserCode
+  | 'ACCOUNT_HOLDER_MISMATCH'
+  | 'BANK_ACCOUNT_NOT_FOUND'
+  | 'BANK_ACCOUNT_NOT_USABLE'
+  | 'BANK_NOT_SUPPORTED'
+  | 'BANK_UNAVAILABLE'
+  | 'OUTCOME_UNKNOWN'
+  | 'EXTERNAL_SERVICE_FAILED';
 
 /** Konaplate real-name check with the user's name and birth date from their record. */
 export async function verifyAccountHolder(
@@ -32,7 +45,7 @@ export async function verifyAccountHolder(
       { bank_code: bankCode, account_number: maskAccountNumber(accountNumber), code: (err as { code?: unknown }).code },
       'account holder not verified',
     );
-    throw fromKonaplate(err, [
+    throw fromKonaplate<VerifyAccountHolderCode>(err, [
       'ACCOUNT_HOLDER_MISMATCH',
       'INVALID_BANK_ACCOUNT',
       'BANK_ACCOUNT_NOT_FOUND',

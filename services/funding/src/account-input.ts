@@ -1,8 +1,12 @@
-import { fundingError } from './external-errors';
+import { fundingErrorsOf } from './external-errors';
+
+export type AccountInputCode = 'INVALID_BANK_ACCOUNT';
+
+const inputFailed = fundingErrorsOf<AccountInputCode>();
 
 /** Checked before anything is sent, so malformed input never reaches Konaplate or kakaoCert. */
 export function checkAccountInput(bankCode: string, accountNumber: string): void {
   if (!/^\d{3}$/.test(bankCode) || !/^\d{1,20}$/.test(accountNumber)) {
-    throw fundingError('INVALID_BANK_ACCOUNT');
+    throw inputFailed('INVALID_BANK_ACCOUNT');
   }
 }

@@ -1,10 +1,21 @@
 /** Use case: make a linked account the user's automatic top-up account. */
-import { DomainError } from '@kfrm/errors';
+import { failWith } from '@kfrm/errors';
 import type { RegisteredBankAccount } from '@kfrm/konaplate';
 import { maskAccountNumber } from '@kfrm/logging';
 import { fromKonaplate } from './external-errors';
 import type { FundingContext } from './funding.context';
 import { findLinkedAccount, registerAutoTopUp, type LinkedAccountRow } from './funding.repository';
+
+/** The seed codes `registerAutoTopUpAccount` raises. */
+export type RegisterAutoTopUpAccountCode =
+  | 'LINKED_ACCOUNT_NOT_FOUND'
+  | 'ACCOUNT_NOT_LINKED'
+  | 'AUTO_TOP_UP_NOT_ALLOWED'
+  | 'BANK_UNAVAILABLE'
+  | 'EXTERNAL_SERVICE_UNAVAILABLE'
+  | 'EXTERNAL_SERVICE_FAILED';
+
+const registerFailed = failWith<RegisterAutoTopUpAccountCode>();
 
 /**
  * Registers a linked account for automatic top-up, when Konaplate allows it: the account is
@@ -18,20 +29,20 @@ export async function registerAutoTopUpAccount(
 ): Promise<LinkedAccountRow> {
   const { db } = deps;
   const account = await findLinkedAccount(db, userId, linkedAccountId);
-  if (!account) throw new DomainError('LINKED_ACCOUNT_NOT_FOUND', 'The linked account was not found.');
-  if (account.state !== 'LINKED') throw new DomainError('ACCOUNT_NOT_LINKED', 'Confirm an auto-debit consent for the account first.');
+  if (!account) throw registerFailed('LINKED_ACCOUNT_NOT_FOUND', 'The linked account was not found.');
+  if (account.state !== 'LINKED') throw registerFailed('ACCOUNT_NOT_LINKED', 'Confirm an auto-debit consent for the account first.');
   if (account.autoTopUpRegisteredAt) return account;
   let inquiry;
   try {
     inquiry = await deps.konaplate.inquireBankAccounts({ userId });
   } catch (err) {
-    throw fromKonaplate(err, ['BANK_UNAVAILABLE', 'EXTERNAL_SERVICE_UNAVAILABLE']);
+    throw fromKonaplate<RegisterAutoTopUpAccountCode>(err, ['BANK_UNAVAILABLE', 'EXTERNAL_SERVICE_UNAVAILABLE']);
   }
   const same = (a: RegisteredBankAccount | undefined) =>
     a !== undefined && a.bankCode === account.bankCode && a.bankAccount === account.accountNumber;
   const alreadyAuto = same(inquiry.bankAccForAutoRcg);
   if (!alreadyAuto && !(inquiry.isAutoRcgAccRegAllowed && same(inquiry.bankAccForNormalRcg))) {
-    throw new DomainError('AUTO_TOP_UP_NOT_ALLOWED', 'This account cannot be registered for automatic top-up.');
+    throw registerFailed('AUTO_TOP_UP_NOT_ALLOWED', 'This account cannot be registered for automatic top-up.');
   }
   const registered = await registerAutoTopUp(db, userId, account.id, deps.now());
   deps.log.info(

@@ -4,9 +4,9 @@
  * next call asks GetCMSState first (docs/reliability.md item 9).
  */
 import { KakaocertError, KakaocertTransportError, signedDataFingerprint } from '@kfrm/kakaocert';
-import { EVIDENCE_LOST, EXPIRED, IN_PROGRESS, NOT_SIGNED, REQUEST_FAILED } from './consent-errors';
-import { logConsent, moveConsent, ownedConsent, refreshConsent, type ConsentStateDeps } from './consent-state';
-import { fundingError, type FundingErrorCode } from './external-errors';
+import { consentErrorsOf } from './consent-errors';
+import { logConsent, moveConsent, ownedConsent, refreshConsent, type ConsentStateDeps, type OwnedConsentCode } from './consent-state';
+import { fundingErrorsOf, type AdapterCodes } from './external-errors';
 import {
   completeVerification,
   findConsent,
@@ -21,7 +21,30 @@ export interface ConfirmedConsent {
   account: LinkedAccountRow;
 }
 
-const CONFIRM_ERRORS: readonly FundingErrorCode[] = ['OUTCOME_UNKNOWN', 'EXTERNAL_SERVICE_UNAVAILABLE', 'EXTERNAL_SERVICE_FAILED'];
+/** The seed codes `confirmAutoDebitConsent` raises: the consent's state, and kakaoCert's answers. */
+export type ConfirmAutoDebitConsentCode =
+  | OwnedConsentCode
+  | 'CONSENT_NOT_SIGNED'
+  | 'CONSENT_EXPIRED'
+  | 'CONSENT_REQUEST_FAILED'
+  | 'CONSENT_VERIFICATION_IN_PROGRESS'
+  | 'CONSENT_EVIDENCE_LOST'
+  | 'OUTCOME_UNKNOWN'
+  | 'EXTERNAL_SERVICE_UNAVAILABLE'
+  | 'EXTERNAL_SERVICE_FAILED';
+
+const CONFIRM_ERRORS: AdapterCodes<ConfirmAutoDebitConsentCode> = [
+  'OUTCOME_UNKNOWN',
+  'EXTERNAL_SERVICE_UNAVAILABLE',
+  'EXTERNAL_SERVICE_FAILED',
+];
+const consentFailed = consentErrorsOf<ConfirmAutoDebitConsentCode>();
+const fundingError = fundingErrorsOf<ConfirmAutoDebitConsentCode>();
+const NOT_SIGNED = () => consentFailed('CONSENT_NOT_SIGNED');
+const EXPIRED = () => consentFailed('CONSENT_EXPIRED');
+const REQUEST_FAILED = () => consentFailed('CONSENT_REQUEST_FAILED');
+const IN_PROGRESS = () => consentFailed('CONSENT_VERIFICATION_IN_PROGRESS');
+const EVIDENCE_LOST = () => consentFailed('CONSENT_EVIDENCE_LOST');
 
 /** The one VerifyCMS call for a consent this caller moved to VERIFYING. */
 async function verifyOnce(deps: ConsentStateDeps, claimed: ConsentRow): Promise<ConfirmedConsent> {
@@ -39,7 +62,7 @@ async function verifyOnce(deps: ConsentStateDeps, claimed: ConsentRow): Promise<
       // A definite refusal did not consume the receipt by this call; GetCMSState says why
       // (expired, verified elsewhere). Until that is known the consent stays VERIFY_UNKNOWN.
       const unknown = await moveConsent(deps, claimed, ['VERIFYING'], { state: 'VERIFY_UNKNOWN', failure: `VERIFY_REFUSED_${err.code}` });
-      const reconciled = await refreshConsent(deps, unknown, CONFIRM_ERRORS).catch(() => unknown);
+      const reconciled = await refreshConsent<ConfirmAutoDebitConsentCode>(deps, unknown, CONFIRM_ERRORS).catch(() => unknown);
       if (reconciled.state === 'EXPIRED') throw EXPIRED();
       if (reconciled.state === 'EVIDENCE_LOST') throw EVIDENCE_LOST();
       throw fundingError('EXTERNAL_SERVICE_FAILED', err);
@@ -77,7 +100,7 @@ export async function confirmAutoDebitConsent(deps: ConsentStateDeps, userId: st
     const account = await findLinkedAccount(db, userId, consent.linkedAccountId);
     return { consent, account: account! };
   }
-  consent = await refreshConsent(deps, consent, CONFIRM_ERRORS);
+  consent = await refreshConsent<ConfirmAutoDebitConsentCode>(deps, consent, CONFIRM_ERRORS);
   switch (consent.state) {
     case 'VERIFIED': {
       const account = await findLinkedAccount(db, userId, consent.linkedAccountId);

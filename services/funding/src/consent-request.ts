@@ -1,15 +1,27 @@
 /** Use case: send the auto-debit (CMS) consent request to the user's KakaoTalk. */
 import { randomUUID } from 'node:crypto';
-import { DomainError, InvalidArgumentError } from '@kfrm/errors';
+import { DomainError, failWith, InvalidArgumentError } from '@kfrm/errors';
 import { maskAccountNumber } from '@kfrm/logging';
-import { checkAccountInput } from './account-input';
+import { checkAccountInput, type AccountInputCode } from './account-input';
 import { logConsent, moveConsent } from './consent-state';
 import { fromKakaocert } from './external-errors';
 import type { FundingContext } from './funding.context';
 import { findConsent, findLinkedAccountByNumber, insertConsent, type ConsentRow } from './funding.repository';
+import type { FindUserCode } from './user-directory';
 
 export const DEFAULT_CONSENT_EXPIRES_IN_SECONDS = 300;
 const CONSENT_TITLE = '자동충전 출금동의';
+
+/** The seed codes `requestAutoDebitConsent` raises: the input check, the user lookup and kakaoCert's answers. */
+export type RequestAutoDebitConsentCode =
+  | AccountInputCode
+  | FindUserCode
+  | 'ACCOUNT_HOLDER_NOT_VERIFIED'
+  | 'CONSENT_REQUEST_REFUSED'
+  | 'OUTCOME_UNKNOWN'
+  | 'EXTERNAL_SERVICE_FAILED';
+
+const requestFailed = failWith<RequestAutoDebitConsentCode>();
 
 /**
  * Sends the consent request for an account whose holder was verified. The consent row is
@@ -30,7 +42,7 @@ export async function requestAutoDebitConsent(
   const expiresIn = expiresInSeconds || DEFAULT_CONSENT_EXPIRES_IN_SECONDS;
   const account = await findLinkedAccountByNumber(db, userId, bankCode, accountNumber);
   if (!account) {
-    throw new DomainError('ACCOUNT_HOLDER_NOT_VERIFIED', 'Verify the account holder first.');
+    throw requestFailed('ACCOUNT_HOLDER_NOT_VERIFIED', 'Verify the account holder first.');
   }
   const user = await deps.users.findUser(userId);
   const consentId = randomUUID();
@@ -57,7 +69,7 @@ export async function requestAutoDebitConsent(
       memo: consentId,
     }));
   } catch (err) {
-    const mapped = fromKakaocert(err, [
+    const mapped = fromKakaocert<RequestAutoDebitConsentCode>(err, [
       'INVALID_BANK_ACCOUNT',
       'USER_PROFILE_INCOMPLETE',
       'CONSENT_REQUEST_REFUSED',

@@ -3,9 +3,10 @@
  * (one statement, so a crash between steps leaves a state the next call resumes from), and bring
  * it up to date with kakaoCert.
  */
+import type { SeedCode } from '@kfrm/errors';
 import type { CmsConsentStatus } from '@kfrm/kakaocert';
-import { NOT_FOUND } from './consent-errors';
-import { fromKakaocert, type FundingErrorCode } from './external-errors';
+import { consentErrorsOf } from './consent-errors';
+import { fromKakaocert, type AdapterCodes } from './external-errors';
 import type { FundingContext } from './funding.context';
 import { findConsent, transitionConsent, type ConsentRow } from './funding.repository';
 import type { ConsentState } from './funding.table';
@@ -36,15 +37,15 @@ export async function moveConsent(
   return (await findConsent(deps.db, consent.userId, consent.id)) ?? consent;
 }
 
-async function providerState(
+async function providerState<Declared extends SeedCode>(
   deps: Pick<FundingContext, 'consents'>,
   receiptId: string,
-  allowed: readonly FundingErrorCode[],
+  allowed: AdapterCodes<Declared>,
 ): Promise<CmsConsentStatus> {
   try {
     return await deps.consents.getConsentState(receiptId);
   } catch (err) {
-    throw fromKakaocert(err, allowed);
+    throw fromKakaocert<Declared>(err, allowed);
   }
 }
 
@@ -54,10 +55,10 @@ async function providerState(
  * it expired unsigned, SIGNED when the lost VerifyCMS never happened (safe to verify again).
  * A crashed VERIFYING becomes VERIFY_UNKNOWN first; a crashed REQUESTING, REQUEST_FAILED.
  */
-export async function refreshConsent(
+export async function refreshConsent<Declared extends SeedCode = never>(
   deps: ConsentStateDeps,
   consent: ConsentRow,
-  allowed: readonly FundingErrorCode[],
+  allowed: NoInfer<AdapterCodes<Declared>>,
 ): Promise<ConsentRow> {
   const age = deps.now().getTime() - consent.updatedAt.getTime();
   if (consent.state === 'REQUESTING' && age > deps.requestingStaleAfterMs) {
@@ -67,7 +68,7 @@ export async function refreshConsent(
     consent = await moveConsent(deps, consent, ['VERIFYING'], { state: 'VERIFY_UNKNOWN', failure: 'CRASHED_WHILE_VERIFYING' });
   }
   if (consent.state !== 'REQUESTED' && consent.state !== 'SIGNED' && consent.state !== 'VERIFY_UNKNOWN') return consent;
-  const status = await providerState(deps, consent.receiptId!, allowed);
+  const status = await providerState<Declared>(deps, consent.receiptId!, allowed);
   if (status.verifiedAt) {
     // Verified at kakaoCert while we hold no evidence: it cannot be fetched again.
     return moveConsent(deps, consent, [consent.state], {
@@ -90,6 +91,11 @@ export async function refreshConsent(
       return moveConsent(deps, consent, [consent.state], { state: 'REQUEST_FAILED', failure: `PROVIDER_${status.state.toUpperCase()}` });
   }
 }
+
+/** The seed code `ownedConsent` raises. */
+export type OwnedConsentCode = 'CONSENT_NOT_FOUND';
+
+const NOT_FOUND = () => consentErrorsOf<OwnedConsentCode>()('CONSENT_NOT_FOUND');
 
 /** The caller's consent; another user's reads as not found, so consent ids reveal nothing. */
 export async function ownedConsent(deps: Pick<FundingContext, 'db'>, userId: string, consentId: string): Promise<ConsentRow> {

@@ -4,7 +4,7 @@
  * EXTERNAL_SERVICE_FAILED (every method has it), so nothing reaches the app as INTERNAL without
  * a code. Messages are ours and safe to show; the adapter error is the cause (logged, masked).
  */
-import { DomainError } from '@kfrm/errors';
+import { DomainError, type SeedCode } from '@kfrm/errors';
 import {
   KakaocertError,
   KakaocertTransportError,
@@ -40,9 +40,26 @@ const MESSAGES: Record<FundingErrorCode, string> = {
   CONSENT_REQUEST_REFUSED: 'The consent request was refused.',
 };
 
-export function fundingError(code: FundingErrorCode, cause?: unknown): DomainError {
+export function fundingError<Code extends FundingErrorCode>(code: Code, cause?: unknown): DomainError<Code> {
   return new DomainError(code, MESSAGES[code], cause === undefined ? undefined : { cause });
 }
+
+/**
+ * `fundingError` bound to one use case's codes (its `…Code` union), like `failWith`: each throw
+ * is checked against the union, and the message stays the one of this table.
+ */
+export function fundingErrorsOf<Declared extends SeedCode>() {
+  return (code: Extract<Declared, FundingErrorCode>, cause?: unknown) => fundingError(code, cause);
+}
+
+/**
+ * The codes a use case lets an adapter failure become: a subset of its own union (`Declared`,
+ * given explicitly). An adapter code outside the list becomes EXTERNAL_SERVICE_FAILED, so the
+ * union must have that code; without it (or without the type argument) the list does not compile.
+ */
+export type AdapterCodes<Declared extends SeedCode> = 'EXTERNAL_SERVICE_FAILED' extends Declared
+  ? readonly Extract<Declared, FundingErrorCode>[]
+  : never;
 
 function konaplateCode(err: KonaplateError): FundingErrorCode {
   if (err instanceof KonaplateValidationError) {
@@ -75,14 +92,14 @@ function konaplateCode(err: KonaplateError): FundingErrorCode {
 }
 
 /** A Konaplate failure as the method's error; `allowed` are the codes the method declares. */
-export function fromKonaplate(err: unknown, allowed: readonly FundingErrorCode[]): unknown {
+export function fromKonaplate<Declared extends SeedCode = never>(err: unknown, allowed: NoInfer<AdapterCodes<Declared>>): unknown {
   if (!(err instanceof KonaplateError)) return err;
   const code = konaplateCode(err);
-  return fundingError(allowed.includes(code) ? code : 'EXTERNAL_SERVICE_FAILED', err);
+  return fundingError((allowed as readonly FundingErrorCode[]).includes(code) ? code : 'EXTERNAL_SERVICE_FAILED', err);
 }
 
 /** A kakaoCert failure outside VerifyCMS (which the consent use case handles itself). */
-export function fromKakaocert(err: unknown, allowed: readonly FundingErrorCode[]): unknown {
+export function fromKakaocert<Declared extends SeedCode = never>(err: unknown, allowed: NoInfer<AdapterCodes<Declared>>): unknown {
   let code: FundingErrorCode;
   if (err instanceof KakaocertValidationError) {
     code =
@@ -107,5 +124,5 @@ export function fromKakaocert(err: unknown, allowed: readonly FundingErrorCode[]
   } else {
     return err;
   }
-  return fundingError(allowed.includes(code) ? code : 'EXTERNAL_SERVICE_FAILED', err);
+  return fundingError((allowed as readonly FundingErrorCode[]).includes(code) ? code : 'EXTERNAL_SERVICE_FAILED', err);
 }

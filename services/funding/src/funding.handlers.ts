@@ -20,9 +20,15 @@ import {
   type LinkedAccount,
 } from '@kfrm/proto/gen/kfrm/api/funding/funding';
 import type { RegisteredBankAccount } from '@kfrm/konaplate';
-import { apiErrorType, defineService, unauthenticated, type CallContext } from '@kfrm/server-kit';
+import { apiErrorType, defineService, raises, unauthenticated, type CallContext } from '@kfrm/server-kit';
+import type { VerifyAccountHolderCode } from './account-holder';
+import type { RegisterAutoTopUpAccountCode } from './auto-top-up';
+import type { ConfirmAutoDebitConsentCode } from './consent-confirm';
+import type { RequestAutoDebitConsentCode } from './consent-request';
+import type { GetAutoDebitConsentCode } from './consent-status';
 import type { ConsentRow, Funding, LinkedAccountRow } from './funding';
 import type { ConsentState } from './funding.table';
+import type { ListRegisteredAccountsCode } from './registered-accounts';
 
 const CONSENT_STATES: Record<ConsentState, ProtoConsentState> = {
   REQUESTING: ProtoConsentState.REQUESTING,
@@ -116,23 +122,35 @@ export function fundingHandlers(funding: Funding) {
       },
     },
     {
-      verifyAccountHolder: { access: 'session', errors: apiErrorType(VerifyAccountHolderApiError, VerifyAccountHolderApiError_ErrorCode) },
+      verifyAccountHolder: {
+        access: 'session',
+        errors: apiErrorType(VerifyAccountHolderApiError, VerifyAccountHolderApiError_ErrorCode),
+        raises: raises<VerifyAccountHolderCode>(),
+      },
       listRegisteredAccounts: {
         access: 'session',
         errors: apiErrorType(ListRegisteredAccountsApiError, ListRegisteredAccountsApiError_ErrorCode),
+        raises: raises<ListRegisteredAccountsCode>(),
       },
       requestAutoDebitConsent: {
         access: 'session',
         errors: apiErrorType(RequestAutoDebitConsentApiError, RequestAutoDebitConsentApiError_ErrorCode),
+        raises: raises<RequestAutoDebitConsentCode>(),
       },
-      getAutoDebitConsent: { access: 'session', errors: apiErrorType(GetAutoDebitConsentApiError, GetAutoDebitConsentApiError_ErrorCode) },
+      getAutoDebitConsent: {
+        access: 'session',
+        errors: apiErrorType(GetAutoDebitConsentApiError, GetAutoDebitConsentApiError_ErrorCode),
+        raises: raises<GetAutoDebitConsentCode>(),
+      },
       confirmAutoDebitConsent: {
         access: 'session',
         errors: apiErrorType(ConfirmAutoDebitConsentApiError, ConfirmAutoDebitConsentApiError_ErrorCode),
+        raises: raises<ConfirmAutoDebitConsentCode>(),
       },
       registerAutoTopUpAccount: {
         access: 'session',
         errors: apiErrorType(RegisterAutoTopUpAccountApiError, RegisterAutoTopUpAccountApiError_ErrorCode),
+        raises: raises<RegisterAutoTopUpAccountCode>(),
       },
     },
   );

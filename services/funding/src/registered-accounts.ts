@@ -4,6 +4,9 @@ import { fromKonaplate } from './external-errors';
 import type { FundingContext } from './funding.context';
 import { listLinkedAccounts, type LinkedAccountRow } from './funding.repository';
 
+/** The seed codes `listRegisteredAccounts` raises: Konaplate's answers. */
+export type ListRegisteredAccountsCode = 'BANK_UNAVAILABLE' | 'EXTERNAL_SERVICE_UNAVAILABLE' | 'EXTERNAL_SERVICE_FAILED';
+
 export interface RegisteredAccounts {
   normal?: RegisteredBankAccount;
   auto?: RegisteredBankAccount;
@@ -16,7 +19,7 @@ export async function listRegisteredAccounts(deps: Pick<FundingContext, 'db' | '
   try {
     inquiry = await deps.konaplate.inquireBankAccounts({ userId });
   } catch (err) {
-    throw fromKonaplate(err, ['BANK_UNAVAILABLE', 'EXTERNAL_SERVICE_UNAVAILABLE']);
+    throw fromKonaplate<ListRegisteredAccountsCode>(err, ['BANK_UNAVAILABLE', 'EXTERNAL_SERVICE_UNAVAILABLE']);
   }
   return {
     normal: inquiry.bankAccForNormalRcg,

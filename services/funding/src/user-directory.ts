@@ -1,5 +1,5 @@
 import { status } from '@grpc/grpc-js';
-import { DomainError, UpstreamRefusal } from '@kfrm/errors';
+import { failWith, UpstreamRefusal } from '@kfrm/errors';
 import {
   FindBySessionTokenApiError,
   FindBySessionTokenApiError_ErrorCode,
@@ -18,8 +18,13 @@ export interface UserRecord {
   birthDate: string;
 }
 
+/** The seed codes `findUser` raises; a use case that looks a user up raises them too. */
+export type FindUserCode = 'USER_NOT_FOUND' | 'USER_PROFILE_INCOMPLETE' | 'EXTERNAL_SERVICE_UNAVAILABLE';
+
+const userFailed = failWith<FindUserCode>();
+
 export interface UserDirectory {
-  /** Throws DomainError USER_NOT_FOUND, USER_PROFILE_INCOMPLETE or EXTERNAL_SERVICE_UNAVAILABLE. */
+  /** Throws DomainError<FindUserCode>. */
   findUser(userId: string, signal?: AbortSignal): Promise<UserRecord>;
 }
 
@@ -41,7 +46,7 @@ export function birthDateFromResidentId(residentId: string): string | undefined 
   return `${century}${yy}${mm}${dd}`;
 }
 
-const incomplete = (what: string) => new DomainError('USER_PROFILE_INCOMPLETE', `The user's record has no usable ${what}.`);
+const incomplete = (what: string) => userFailed('USER_PROFILE_INCOMPLETE', `The user's record has no usable ${what}.`);
 
 /** Checks and converts the user service's record into what the adapters need. */
 export function userRecordFrom(user: { userId: string; userName: string; phoneNumber: string; residentId: string }): UserRecord {
@@ -66,11 +71,11 @@ export function grpcUserDirectory(client: () => UserServiceClient, timeoutMs = 3
         response = await unaryCall(client(), 'findByUserId', { userId }, { errors: findUserErrors, timeoutMs, signal });
       } catch (err) {
         const notFound = (err instanceof UpstreamRefusal && err.code === 'USER_NOT_FOUND') || grpcStatusOf(err) === status.NOT_FOUND;
-        if (notFound) throw new DomainError('USER_NOT_FOUND', 'The user was not found.', { cause: err });
-        throw new DomainError('EXTERNAL_SERVICE_UNAVAILABLE', 'The user service cannot be reached.', { cause: err });
+        if (notFound) throw userFailed('USER_NOT_FOUND', 'The user was not found.', { cause: err });
+        throw userFailed('EXTERNAL_SERVICE_UNAVAILABLE', 'The user service cannot be reached.', { cause: err });
       }
       const user = response.user;
-      if (!user) throw new DomainError('USER_NOT_FOUND', 'The user was not found.');
+      if (!user) throw userFailed('USER_NOT_FOUND', 'The user was not found.');
       return userRecordFrom({ userId, userName: user.userName, phoneNumber: user.phoneNumber, residentId: user.residentId });
     },
   };

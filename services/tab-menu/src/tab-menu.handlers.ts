@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import { TabMenuServiceService } from '@kfrm/proto/gen/kfrm/api/tabmenu/tab_menu';
-import { defineService } from '@kfrm/server-kit';
+import { defineService, raises } from '@kfrm/server-kit';
 import { listAllMenuCollections, listBenefitItems, listProductCollections } from './tab-menu.repository';
 import type { ContentDatabase } from './tab-menu.table';
 
@@ -21,10 +21,10 @@ export function tabMenuHandlers(db: Kysely<ContentDatabase>) {
       },
     },
     {
-      // The tabs are shown before sign-in as well.
-      listBenefitItems: { access: 'public' },
-      listProductCollections: { access: 'public' },
-      listAllMenuCollections: { access: 'public' },
+      // The tabs are shown before sign-in as well. Reads of public content: no seed code.
+      listBenefitItems: { access: 'public', raises: raises() },
+      listProductCollections: { access: 'public', raises: raises() },
+      listAllMenuCollections: { access: 'public', raises: raises() },
     },
   );
 }
