@@ -130,6 +130,10 @@ export class GrpcListener {
       'grpc.max_connection_age_grace_ms': 30_000,
       'grpc.keepalive_time_ms': 120_000,
       'grpc.keepalive_timeout_ms': 20_000,
+      // grpc-js turns SO_REUSEPORT on by default: a second process (a stale instance, a test)
+      // could then bind the same address and silently take half the connections. One listener
+      // per address; a taken port is an error at start.
+      'grpc.so_reuseport': 0,
     });
     this.health.addToServer(this.server);
     // Every running call listens for shutdown (and removes itself when done): many at once is
