@@ -210,6 +210,8 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
     const dependencies = watchDependencies({
       db,
       store,
+      // A store passed in by a test stands for Redis when REDIS_URL is set, as createStore does.
+      storeIsRemote: config.redisUrl !== undefined,
       metrics,
       logger,
       intervalMs: config.dependencyCheckMs,
