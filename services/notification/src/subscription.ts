@@ -118,12 +118,16 @@ export async function streamUserEvents(
       return true;
     };
 
-    if (lastEventId !== undefined) {
-      for (const event of await listUserEventsAfter(deps.db, userId, lastEventId, deps.options.replayLimit)) {
+    /** Sends the stored events after `afterId`; false when the stream ended meanwhile. */
+    const replay = async (afterId: bigint): Promise<boolean> => {
+      for (const event of await listUserEventsAfter(deps.db, userId, afterId, deps.options.replayLimit)) {
         if (signal.aborted || overflow) break;
-        if (!(await send(event))) return;
+        if (!(await send(event))) return false;
       }
-    }
+      return true;
+    };
+
+    if (lastEventId !== undefined && !(await replay(lastEventId))) return;
     deps.onLive?.(userId);
     for (;;) {
       if (signal.aborted) return;
@@ -131,10 +135,7 @@ export async function streamUserEvents(
       if (gap) {
         gap = false;
         // A failed read ends the stream (UNAVAILABLE); the client resumes from its last id.
-        for (const event of await listUserEventsAfter(deps.db, userId, lastSent, deps.options.replayLimit)) {
-          if (signal.aborted || overflow) break;
-          if (!(await send(event))) return;
-        }
+        if (!(await replay(lastSent))) return;
         continue;
       }
       const event = queue.shift();
