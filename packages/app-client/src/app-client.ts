@@ -156,6 +156,6 @@ export class AppClient {
 }
 
 /** The server no longer has the E2E key session the message was encrypted for. */
-export function isKeySessionExpired(err: unknown): boolean {
+function isKeySessionExpired(err: unknown): boolean {
   return apiErrorCode(err, CommonApiError) === CommonApiError_ErrorCode.E2E_KEY_SESSION_EXPIRED;
 }

@@ -26,8 +26,6 @@ export interface DependencyHealthOptions {
 }
 
 export interface DependencyHealth {
-  /** Whether every dependency answered its last check. */
-  readonly serving: boolean;
   stop(): void;
 }
 
@@ -98,9 +96,6 @@ export function watchDependencies(options: DependencyHealthOptions): DependencyH
   const timer = names.length > 0 ? setInterval(() => void round(), options.intervalMs) : undefined;
   timer?.unref();
   return {
-    get serving() {
-      return serving;
-    },
     stop() {
       stopped = true;
       if (timer) clearInterval(timer);
