@@ -15,21 +15,20 @@
 // awaits its transfer's answer before starting the next. Setup and runs are bounded in count and
 // time; a watchdog ends the process if anything hangs.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
-import { AppClient, loginWithPin, registerUser, unary, withSession, type RegisteredUser } from '@kfrm/app-client';
+import { unary } from '@kfrm/app-client';
 import { createSecretHasher, OWASP_ARGON2ID_PARAMETERS } from '@kfrm/credentials';
 import { signData } from '@kfrm/pki';
 import { LedgerServiceClient } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
 import { AuthenticationServiceClient } from '@kfrm/proto/gen/kfrm/api/authentication/authentication';
-import { CasaOpeningServiceClient, UserStatus } from '@kfrm/proto/gen/kfrm/api/casa/casa';
-import { AuthenticationProcess_ProcessStatus, CurrencyCode, EncryptedMessage_ProviderType } from '@kfrm/proto/gen/kfrm/api/common/common';
+import { AuthenticationProcess_ProcessStatus, EncryptedMessage_ProviderType } from '@kfrm/proto/gen/kfrm/api/common/common';
 import { TransferServiceClient } from '@kfrm/proto/gen/kfrm/api/transfer/transfer';
-import { KycStatus } from '@kfrm/proto/gen/kfrm/api/user/user';
 import { UserAccountServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user_internal';
+import { type Customer, krw, openCustomer, PIN } from '../tests/lib/bank-customer';
 import { startBackendProcess } from './lib/backend-process';
 import { cpuDelta, cpuMsByCommand } from './lib/process-cpu';
 
@@ -52,12 +51,6 @@ const FUNDING_KRW = 10_000_000n;
 /** Small enough that the TRANSFER policy asks for the PIN alone (biometric from 1,000,000 KRW). */
 const AMOUNT_KRW = 1n;
 const OWN_INSTITUTION = '333';
-// Secrets that pass the PIN, pattern and account-password rules for this birth date and phone
-// (the demo's; services/auth and services/casa READMEs).
-const PIN = '582916';
-const PATTERN = '14763';
-const ACCOUNT_PASSWORD = '2580';
-const PHONE = '010-2468-1357';
 /** Servers whose CPU per transfer is printed besides the backend's. */
 const SERVERS = ['postgres', 'redis-server'] as const;
 const { AUTH } = EncryptedMessage_ProviderType;
@@ -72,7 +65,6 @@ const watchdog = setTimeout(
 );
 watchdog.unref();
 
-const krw = (majorAmount: bigint) => ({ currencyCode: CurrencyCode.KRW, majorAmount, minorAmount: 0n });
 const loadAverage = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
 /** The canonical bytes the app signs (docs/transfer-signing.md), built on the app's side. */
@@ -196,12 +188,7 @@ function runPgbench(url: string, clients: number): number | undefined {
   return Number(match[1]);
 }
 
-interface Phone {
-  app: AppClient;
-  user: RegisteredUser;
-  session: ReturnType<typeof withSession>;
-  accountNumber: string;
-}
+type Phone = Customer;
 
 // The backend in its own process, as an operator runs it; the phones run in this one.
 // Raised throttle: every transfer is a PIN check on its client's device (default 30 per 10 min).
@@ -223,34 +210,13 @@ try {
     Array.from({ length: USERS }, (_, i) => i),
     4,
     async (i) => {
-      const app = new AppClient({ address, serverCaPem });
-      await app.registerDevice();
-      const user = await registerUser(app, {
-        name: `Bench User ${i}`,
-        phoneNumber: PHONE,
-        deviceUuid: `bench-transfer-${i}-${randomBytes(4).toString('hex')}`,
-        pin: PIN,
-        pattern: PATTERN,
-        residentId: `900327-2${String(randomInt(0, 1_000_000)).padStart(6, '0')}`,
-        biometric: false,
+      phones[i] = await openCustomer({
+        label: `Bench User ${i}`,
+        address,
+        serverCaPem,
+        fundingKrw: FUNDING_KRW,
+        operator: { ledger, userAccounts },
       });
-      const { sessionToken } = await loginWithPin(app, user.userToken, PIN);
-      const session = withSession(sessionToken);
-      await unary(userAccounts, userAccounts.updateKyc, { userId: user.userId, kycStatus: KycStatus.VERIFIED, reason: 'bench' });
-      const casa = app.client(CasaOpeningServiceClient);
-      const { userStatus } = await unary(casa, casa.initiateOpening, {}, session);
-      if (userStatus !== UserStatus.OK) throw new Error(`user status ${UserStatus[userStatus]}`);
-      const { terms } = await unary(casa, casa.listTerms, {}, session);
-      await unary(casa, casa.agreeTerms, { agreements: terms.map((t) => ({ termId: t.id, agreed: true })) }, session);
-      const opened = await unary(casa, casa.completeOpening, { password: ACCOUNT_PASSWORD }, session);
-      const accountNumber = opened.account!.accountNumber;
-      await unary(ledger, ledger.deposit, {
-        idempotencyKey: `bench-fund-${accountNumber}`,
-        accountNumber,
-        amount: krw(FUNDING_KRW),
-        memo: 'bench funding',
-      });
-      phones[i] = { app, user, session, accountNumber };
     },
   );
   const setupSeconds = (performance.now() - setupStart) / 1000;

@@ -1,27 +1,19 @@
 // Phones that make full transfers as the app does (GetPreCheck, AuthenticatePin, a PKCS#7
 // signature, Execute retried with the same process and signature until it answers), each with a
 // notification stream that resumes from `last-event-id`, and a record of every answer they saw.
-import { randomBytes, randomInt } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { AppClient, authenticatePin, loginWithPin, registerUser, unary, withSession, type RegisteredUser } from '@kfrm/app-client';
+import { authenticatePin, unary } from '@kfrm/app-client';
 import { signData } from '@kfrm/pki';
 import { LedgerServiceClient } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
-import { CasaOpeningServiceClient, UserStatus } from '@kfrm/proto/gen/kfrm/api/casa/casa';
-import { CurrencyCode } from '@kfrm/proto/gen/kfrm/api/common/common';
 import { NotificationServiceClient, type NotificationEventResponse } from '@kfrm/proto/gen/kfrm/api/notification/notification';
 import { TransferServiceClient } from '@kfrm/proto/gen/kfrm/api/transfer/transfer';
-import { KycStatus } from '@kfrm/proto/gen/kfrm/api/user/user';
 import { UserAccountServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user_internal';
+import { type Customer, krw, openCustomer, PIN } from '../../lib/bank-customer';
 import { sleep } from './free-port';
 
 const OWN_INSTITUTION = '333';
-const PIN = '582916';
-const PATTERN = '14763';
-const ACCOUNT_PASSWORD = '2580';
 export const FUNDING_KRW = 1_000_000n;
 export const AMOUNT_KRW = 1_000n;
-
-const krw = (majorAmount: bigint) => ({ currencyCode: CurrencyCode.KRW, majorAmount, minorAmount: 0n });
 
 /** The canonical bytes the app signs (docs/transfer-signing.md). */
 function canonicalBytes(processId: string, source: string, target: string, amountMinor: bigint): Uint8Array {
@@ -47,48 +39,23 @@ export function answerOf(err: unknown): string {
 /** Answers after which the app tries again: the server could not decide (outage, restart). */
 const RETRYABLE = new Set(['UNAVAILABLE', 'DEADLINE_EXCEEDED', 'ABORTED', 'RESOURCE_EXHAUSTED', 'CANCELLED', 'UNKNOWN', 'INTERNAL']);
 
-export interface Phone {
+export interface Phone extends Customer {
   index: number;
-  app: AppClient;
-  user: RegisteredUser;
-  session: ReturnType<typeof withSession>;
-  sessionToken: string;
-  accountNumber: string;
 }
 
-/** Sign-up, login, KYC approval (operator), CASA opening and funding (operator), as in the demo. */
+/** A customer of the fault test (tests/lib/bank-customer.ts), with its operator clients closed after. */
 export async function setUpPhone(index: number, address: string, serverCaPem: Buffer, internalAddress: string): Promise<Phone> {
   const ledger = new LedgerServiceClient(internalAddress, grpc.credentials.createInsecure());
   const userAccounts = new UserAccountServiceClient(internalAddress, grpc.credentials.createInsecure());
   try {
-    const app = new AppClient({ address, serverCaPem });
-    await app.registerDevice();
-    const user = await registerUser(app, {
-      name: `Fault User ${index}`,
-      phoneNumber: '010-2468-1357',
-      deviceUuid: `fault-${index}-${randomBytes(4).toString('hex')}`,
-      pin: PIN,
-      pattern: PATTERN,
-      residentId: `900327-2${String(randomInt(0, 1_000_000)).padStart(6, '0')}`,
-      biometric: false,
+    const customer = await openCustomer({
+      label: `Fault User ${index}`,
+      address,
+      serverCaPem,
+      fundingKrw: FUNDING_KRW,
+      operator: { ledger, userAccounts },
     });
-    const { sessionToken } = await loginWithPin(app, user.userToken, PIN);
-    const session = withSession(sessionToken);
-    await unary(userAccounts, userAccounts.updateKyc, { userId: user.userId, kycStatus: KycStatus.VERIFIED, reason: 'fault test' });
-    const casa = app.client(CasaOpeningServiceClient);
-    const { userStatus } = await unary(casa, casa.initiateOpening, {}, session);
-    if (userStatus !== UserStatus.OK) throw new Error(`user status ${UserStatus[userStatus]}`);
-    const { terms } = await unary(casa, casa.listTerms, {}, session);
-    await unary(casa, casa.agreeTerms, { agreements: terms.map((t) => ({ termId: t.id, agreed: true })) }, session);
-    const opened = await unary(casa, casa.completeOpening, { password: ACCOUNT_PASSWORD }, session);
-    const accountNumber = opened.account!.accountNumber;
-    await unary(ledger, ledger.deposit, {
-      idempotencyKey: `fault-fund-${accountNumber}`,
-      accountNumber,
-      amount: krw(FUNDING_KRW),
-      memo: 'fault test funding',
-    });
-    return { index, app, user, session, sessionToken, accountNumber };
+    return { index, ...customer };
   } finally {
     ledger.close();
     userAccounts.close();
