@@ -6,7 +6,7 @@
  */
 import { isKnownResultCode, RESULT_CODES, type KonaplateErrorKind, type KonaplateResultCode } from './result-codes';
 
-export type KonaplateOperation = 'verifyAccountHolder' | 'inquireBankAccounts';
+export type KonaplateOperation = 'verifyAccountHolder' | 'inquireBankAccounts' | 'registerMember';
 
 /** Local codes for failures that have no Konaplate result code. */
 export type KonaplateLocalCode = 'CLIENT_VALIDATION' | 'HTTP_STATUS' | 'NETWORK' | 'OUTCOME_UNKNOWN' | 'PROTOCOL';
@@ -79,11 +79,9 @@ export class KonaplateHolderNotFoundError extends KonaplateError {}
 export class KonaplateAccountNotFoundError extends KonaplateError {}
 /** 002_008, 002_009 */
 export class KonaplateAccountNotUsableError extends KonaplateError {}
-/** 002_002, 002_004, 002_006, 002_010, 002_011: try again later. */
+/** 002_002, 002_004, 002_006: try again later. */
 export class KonaplateBankUnavailableError extends KonaplateError {}
-/** 002_012 */
-export class KonaplateBankNotSupportedError extends KonaplateError {}
-/** HTTP 401/403 (the sandbox answers 000_001): access key, HMAC, time or key id refused. */
+/** HTTP 401/403 (no documented result code): access key, HMAC, time or key id refused. */
 export class KonaplateAuthError extends KonaplateError {}
 /** HTTP 5xx or 429 without a result code (holder verification reports a 5xx as OutcomeUnknownError). */
 export class KonaplateServerError extends KonaplateError {}
@@ -119,7 +117,6 @@ const CLASS_BY_KIND: Record<Exclude<KonaplateErrorKind, 'outcome_unknown'>, Erro
   account_not_found: KonaplateAccountNotFoundError,
   account_not_usable: KonaplateAccountNotUsableError,
   bank_unavailable: KonaplateBankUnavailableError,
-  bank_not_supported: KonaplateBankNotSupportedError,
   unauthorized: KonaplateAuthError,
   server_error: KonaplateServerError,
   network: KonaplateNetworkError,
@@ -136,7 +133,6 @@ const SAFE_MESSAGE: Record<Exclude<KonaplateErrorKind, 'outcome_unknown'>, strin
   account_not_found: 'The bank account was not found.',
   account_not_usable: 'The bank account cannot be used for this purpose.',
   bank_unavailable: 'The bank cannot be reached now; try again later.',
-  bank_not_supported: 'The bank does not take part in this service.',
   unauthorized: 'Konaplate refused the request credentials.',
   server_error: 'Konaplate failed to process the request.',
   network: 'Konaplate could not be reached.',

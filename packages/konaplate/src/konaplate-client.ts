@@ -33,9 +33,20 @@ import {
 } from './headers';
 import { maskAccountNumber, maskBirthDate, maskName } from './log-fields';
 import { isJsonObject, JsonNumber, stringifyJson, type JsonValue } from './lossless-json';
+import {
+  MEMBER_REGISTRATION_PATH,
+  memberRegistrationPayload,
+  readIssuedMemberId,
+  validateMemberRegistration,
+  type MemberRegistered,
+  type MemberRegistrationRequest,
+} from './member-registration';
 import { SUCCESS_CODE } from './result-codes';
 import {
+  birthDateOnWire,
+  DEFAULT_BIRTH_DATE_FORM,
   validateAccountHolderVerification,
+  type BirthDateForm,
   validateBankAccountInquiry,
   type AccountHolderVerificationRequest,
   type BankAccountInquiryRequest,
@@ -44,6 +55,7 @@ import {
 export const PATHS = {
   verifyAccountHolder: '/api/v1/bankaccounts/user/valid',
   inquireBankAccounts: '/api/v1/bankaccounts/inquiry',
+  registerMember: MEMBER_REGISTRATION_PATH,
 } as const satisfies Record<KonaplateOperation, string>;
 
 export interface RetryPolicy {
@@ -74,7 +86,10 @@ export interface KonaplateClientOptions {
   inquiryRetry?: Partial<RetryPolicy>;
   /** Extra attempts of holder verification when the connection was refused (never sent). */
   connectRetries?: number;
+  /** X-KM-Tran-Token padding: the seeds disagree (docs/external-apis.md); 'padded' by default. */
   tranTokenForm?: TranTokenForm;
+  /** birthDate on the wire: the seeds disagree (docs/external-apis.md); 'yyyyMMdd' by default. */
+  birthDateForm?: BirthDateForm;
   maxResponseBytes?: number;
   logger?: Logger;
   observer?: KonaplateCallObserver;
@@ -116,6 +131,11 @@ export interface RegisteredBankAccounts {
 export interface KonaplateClient {
   verifyAccountHolder(request: AccountHolderVerificationRequest, options?: CallOptions): Promise<AccountHolderVerified>;
   inquireBankAccounts(request: BankAccountInquiryRequest, options?: CallOptions): Promise<RegisteredBankAccounts>;
+  /**
+   * Registers a member (ASSUMED API, member-registration.ts) and returns the member id to send as
+   * `userId`. Idempotent by `loginId`, so it is retried like the inquiry.
+   */
+  registerMember(request: MemberRegistrationRequest, options?: CallOptions): Promise<MemberRegistered>;
 }
 
 const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 3, baseDelayMs: 200, maxDelayMs: 2_000 };
@@ -136,6 +156,7 @@ export function createKonaplateClient(options: KonaplateClientOptions): Konaplat
   const now = options.now ?? (() => new Date());
   const retry: RetryPolicy = { ...DEFAULT_RETRY, ...options.inquiryRetry };
   const connectRetries = options.connectRetries ?? 2;
+  const birthDateForm = options.birthDateForm ?? DEFAULT_BIRTH_DATE_FORM;
   const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   const log = options.logger;
   const credentials = { aspId: options.aspId, accessKey: options.accessKey, secretKey: options.secretKey };
@@ -233,7 +254,7 @@ export function createKonaplateClient(options: KonaplateClientOptions): Konaplat
       const payload = stringifyJson({
         userId: new JsonNumber(request.userId),
         userName: request.userName,
-        birthDate: request.birthDate,
+        birthDate: birthDateOnWire(request.birthDate, birthDateForm),
         bankCode: request.bankCode,
         bankAccount: request.bankAccount,
       });
@@ -285,47 +306,76 @@ export function createKonaplateClient(options: KonaplateClientOptions): Konaplat
     async inquireBankAccounts(request, call = {}) {
       const operation = 'inquireBankAccounts';
       const issues = validateBankAccountInquiry(request);
-      if (call.correlationId !== undefined && !isCorrelationId(call.correlationId, timeZone)) {
-        issues.push({ field: 'correlationId', rule: 'must be yyMMddHHmmss-xxxxxxx (7 hex characters)' });
-      }
+      checkCallCorrelationId(call, issues);
       if (issues.length > 0) throw new KonaplateValidationError(issues, operation);
-
       const body = stringifyJson({ userId: new JsonNumber(request.userId) });
-      const context = { user_id: request.userId };
-      let lastError: KonaplateError | undefined;
+      const { data, correlationId } = await sendRetrying(operation, body, { user_id: request.userId }, call);
+      return { ...readRegisteredAccounts(data, correlationId), correlationId };
+    },
 
-      for (let attempt = 1; attempt <= retry.maxAttempts; attempt++) {
-        if (attempt > 1) await sleep(backoffMs(attempt - 1, retry), call.signal);
-        const correlationId = attempt === 1 && call.correlationId ? call.correlationId : createCorrelationId(now(), timeZone);
-        const started = Date.now();
-        const transport = await send(operation, body, correlationId, call);
-        if (!transport.ok) {
-          logAttempt(operation, correlationId, attempt, started, { failure: transport.failure }, context, transport.failure);
-          lastError = errorOfKind('network', 'NETWORK', { operation, correlationId, cause: transport.cause });
-          if (transport.failure === 'aborted' || transport.failure === 'too_large') throw lastError;
-          continue;
-        }
-        const result = await interpret(operation, correlationId, transport);
-        logAttempt(
-          operation,
-          correlationId,
-          attempt,
-          started,
-          { http_status: transport.status, result_code: 'error' in result ? result.error.code : SUCCESS_CODE },
-          context,
-          'error' in result ? result.error.kind : 'ok',
-        );
-        if ('error' in result) {
-          lastError = result.error;
-          // Reading is idempotent: a server failure may pass; a result code will not change.
-          if (result.error.kind === 'server_error') continue;
-          throw result.error;
-        }
-        return { ...readRegisteredAccounts(result.data, correlationId), correlationId };
-      }
-      throw lastError ?? errorOfKind('network', 'NETWORK', { operation });
+    async registerMember(request, call = {}) {
+      const operation = 'registerMember';
+      const issues = validateMemberRegistration(request);
+      checkCallCorrelationId(call, issues);
+      if (issues.length > 0) throw new KonaplateValidationError(issues, operation);
+      const payload = stringifyJson(memberRegistrationPayload(request, birthDateForm));
+      const body = options.cipher ? stringifyJson({ encData: await options.cipher.encrypt(payload) }) : payload;
+      const context = { holder_name: maskName(request.userName), birth: maskBirthDate(request.birthDate) };
+      const { data, correlationId } = await sendRetrying(operation, body, context, call);
+      const userId = readIssuedMemberId(data);
+      if (userId === undefined) throw errorOfKind('protocol', 'PROTOCOL', { operation, httpStatus: 200, correlationId });
+      return { userId, correlationId };
     },
   };
+
+  function checkCallCorrelationId(call: CallOptions, issues: { field: string; rule: string }[]) {
+    if (call.correlationId !== undefined && !isCorrelationId(call.correlationId, timeZone)) {
+      issues.push({ field: 'correlationId', rule: 'must be yyMMddHHmmss-xxxxxxx (7 hex characters)' });
+    }
+  }
+
+  /**
+   * For calls that may be repeated without harm (a read, or a write idempotent by a key of ours):
+   * network failures, timeouts and HTTP 5xx/429 are retried with backoff; a result code is final.
+   */
+  async function sendRetrying(
+    operation: KonaplateOperation,
+    body: string,
+    context: Record<string, unknown>,
+    call: CallOptions,
+  ): Promise<{ data: JsonObject; correlationId: string }> {
+    let lastError: KonaplateError | undefined;
+    for (let attempt = 1; attempt <= retry.maxAttempts; attempt++) {
+      if (attempt > 1) await sleep(backoffMs(attempt - 1, retry), call.signal);
+      const correlationId = attempt === 1 && call.correlationId ? call.correlationId : createCorrelationId(now(), timeZone);
+      const started = Date.now();
+      const transport = await send(operation, body, correlationId, call);
+      if (!transport.ok) {
+        logAttempt(operation, correlationId, attempt, started, { failure: transport.failure }, context, transport.failure);
+        lastError = errorOfKind('network', 'NETWORK', { operation, correlationId, cause: transport.cause });
+        if (transport.failure === 'aborted' || transport.failure === 'too_large') throw lastError;
+        continue;
+      }
+      const result = await interpret(operation, correlationId, transport);
+      logAttempt(
+        operation,
+        correlationId,
+        attempt,
+        started,
+        { http_status: transport.status, result_code: 'error' in result ? result.error.code : SUCCESS_CODE },
+        context,
+        'error' in result ? result.error.kind : 'ok',
+      );
+      if ('error' in result) {
+        lastError = result.error;
+        // A server failure may pass; a result code will not change.
+        if (result.error.kind === 'server_error') continue;
+        throw result.error;
+      }
+      return { data: result.data, correlationId };
+    }
+    throw lastError ?? errorOfKind('network', 'NETWORK', { operation });
+  }
 }
 
 function readRegisteredAccounts(data: JsonObject, correlationId: string): Omit<RegisteredBankAccounts, 'correlationId'> {

@@ -2,6 +2,12 @@
  * Every Konaplate result code this package knows, with where it comes from. The client maps a
  * code to an error class through this table (errors.ts) and the sandbox answers with the same
  * HTTP status and message, so there is one list to correct when Konaplate publishes more.
+ *
+ * Only codes the seeds document, plus the two common refusal codes (000_002, 000_003). Seed
+ * 001's test-data list has three more entries without codes (a second "before banking hours",
+ * "system processing delay", "non-participating institution"); no code is invented for them:
+ * if Konaplate answers one, the client reports it as an unknown code (never as success).
+ * Refused header authentication has no documented code either: it is HTTP 401/403.
  */
 
 export type KonaplateErrorKind =
@@ -17,10 +23,8 @@ export type KonaplateErrorKind =
   | 'account_not_found'
   /** 002_008, 002_009: the account exists but cannot be used (status, purpose). */
   | 'account_not_usable'
-  /** 002_002, 002_004, 002_006, 002_010, 002_011: the bank side is not answering now; try later. */
+  /** 002_002, 002_004, 002_006: the bank side is not answering now; try later. */
   | 'bank_unavailable'
-  /** 002_012: the institution does not take part in the service. */
-  | 'bank_not_supported'
   /** Header authentication refused (HTTP 401/403). */
   | 'unauthorized'
   /** HTTP 5xx without a result code. */
@@ -37,10 +41,12 @@ export type KonaplateErrorKind =
 export type ResultCodeSource =
   /** Listed with its code in seed 001 or 002. */
   | 'seed'
-  /** Seen on other Konaplate pages (docs/external-apis.md). */
-  | 'konaplate-docs'
-  /** Listed in seed 001's test data without a code; the code here is our placeholder. */
-  | 'assumed';
+  /**
+   * Konaplate's common codes for a refused request (missing or malformed parameter), seen on
+   * its other API pages but not in the seeds; kept because the seeds name no code for a header
+   * or field that breaks their own tables (docs/external-apis.md, "Where the seeds disagree").
+   */
+  | 'konaplate-docs';
 
 export interface ResultCodeInfo {
   httpStatus: number;
@@ -56,15 +62,6 @@ export const SUCCESS_CODE = '000_000';
 
 export const RESULT_CODES = {
   '000_000': { httpStatus: 200, message: 'Success.', explanation: '성공', kind: 'success', source: 'seed' },
-  // ASSUMED: the code Konaplate uses for refused header authentication is not public. The
-  // client does not depend on it: any HTTP 401/403 is an authentication failure.
-  '000_001': {
-    httpStatus: 401,
-    message: 'Unauthorized request.',
-    explanation: '헤더 인증 실패 (가정한 코드)',
-    kind: 'unauthorized',
-    source: 'assumed',
-  },
   '000_002': {
     httpStatus: 400,
     message: 'Invalid input parameter.',
@@ -141,30 +138,6 @@ export const RESULT_CODES = {
     explanation: '입력한 계좌는 실명 확인 용도로 사용할 수 없습니다.',
     kind: 'account_not_usable',
     source: 'seed',
-  },
-  // ASSUMED codes: seed 001's test-data list has three entries after 002_009 whose codes are
-  // not shown (a second "before banking hours", "system processing delay", "non-participating
-  // institution"). We number them in list order; replace them when the real codes are known.
-  '002_010': {
-    httpStatus: 400,
-    message: 'Bank is not open yet.',
-    explanation: '은행 업무 개시 전으로 계좌 정보 수신 불가능 합니다.',
-    kind: 'bank_unavailable',
-    source: 'assumed',
-  },
-  '002_011': {
-    httpStatus: 400,
-    message: 'System processing delayed.',
-    explanation: '시스템 처리 지연으로 인한 오류입니다.',
-    kind: 'bank_unavailable',
-    source: 'assumed',
-  },
-  '002_012': {
-    httpStatus: 400,
-    message: 'Institution does not participate.',
-    explanation: '미참가 기관일 경우 발생합니다.',
-    kind: 'bank_not_supported',
-    source: 'assumed',
   },
 } as const satisfies Record<string, ResultCodeInfo>;
 

@@ -40,10 +40,26 @@ export function checkUserId(userId: unknown, issues: ValidationIssue[]): void {
 }
 
 /**
- * birthDate: the seed gives the format yyyyMMdd but "length 6" beside it; an 8-digit date is the
- * only reading that fits the format (and what public client code sends), so we require 8 digits
- * of a real calendar date.
+ * birthDate on the wire. Seed 001 gives the format yyyyMMdd but "length 6" beside it. Our
+ * reading is yyyyMMdd (docs/external-apis.md, "Where the seeds disagree"); `yyMMdd` is the other
+ * reading, one client option and one sandbox option away. Callers always give yyyyMMdd: the
+ * client writes the configured form.
  */
+export type BirthDateForm = 'yyyyMMdd' | 'yyMMdd';
+export const DEFAULT_BIRTH_DATE_FORM: BirthDateForm = 'yyyyMMdd';
+
+/** A yyyyMMdd date in the wire form. */
+export function birthDateOnWire(yyyyMMdd: string, form: BirthDateForm): string {
+  return form === 'yyMMdd' ? yyyyMMdd.slice(2) : yyyyMMdd;
+}
+
+/** Whether `value` is a real date written in `form` (yyMMdd: a real date in 19xx or 20xx). */
+export function isBirthDateOnWire(value: string, form: BirthDateForm): boolean {
+  if (form === 'yyyyMMdd') return isCalendarDate(value);
+  return /^\d{6}$/.test(value) && (isCalendarDate(`19${value}`) || isCalendarDate(`20${value}`));
+}
+
+/** 8 digits of a real calendar date (yyyyMMdd). */
 export function isCalendarDate(value: string): boolean {
   const match = /^(\d{4})(\d{2})(\d{2})$/.exec(value);
   if (!match) return false;

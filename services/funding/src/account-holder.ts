@@ -1,8 +1,8 @@
 /** Use case: the Konaplate real-name check that lets an account be linked at all. */
-import { SEED_BANK_CODES } from '@kfrm/konaplate';
+import { isListedBankCode, SEED_BANK_CODES } from '@kfrm/konaplate';
 import { maskAccountNumber } from '@kfrm/logging';
 import { checkAccountInput, type AccountInputCode } from './account-input';
-import { fromKonaplate } from './external-errors';
+import { fromKonaplate, fundingError } from './external-errors';
 import type { FundingContext } from './funding.context';
 import { upsertHolderVerified, type LinkedAccountRow } from './funding.repository';
 import type { FindUserCode } from './user-directory';
@@ -30,6 +30,9 @@ export async function verifyAccountHolder(
 ): Promise<LinkedAccountRow> {
   const { log } = deps;
   checkAccountInput(bankCode, accountNumber);
+  // Konaplate documents no code for an institution outside its list (seed 001's test data names
+  // the case without a code), so a bank outside the seed's table is refused here, never sent.
+  if (!isListedBankCode(bankCode)) throw fundingError('BANK_NOT_SUPPORTED');
   const user = await deps.users.findUser(userId);
   let verified;
   try {

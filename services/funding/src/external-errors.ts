@@ -76,8 +76,6 @@ function konaplateCode(err: KonaplateError): FundingErrorCode {
       return 'BANK_ACCOUNT_NOT_FOUND';
     case 'account_not_usable':
       return 'BANK_ACCOUNT_NOT_USABLE';
-    case 'bank_not_supported':
-      return 'BANK_NOT_SUPPORTED';
     case 'bank_unavailable':
       return 'BANK_UNAVAILABLE';
     case 'outcome_unknown':

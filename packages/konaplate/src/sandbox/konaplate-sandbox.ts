@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import type { Logger } from '@kfrm/logging';
 import { bankName, isListedBankCode } from '../bank-codes';
+import { LOGIN_ID_PATTERN, PHONE_NUMBER_PATTERN } from '../member-registration';
 import { CipherError, decryptCompact, encryptCompact, toPublicKey, type KeyMaterial } from '../cipher';
 import { PATHS } from '../konaplate-client';
 import {
@@ -23,11 +24,12 @@ import {
   parseTranToken,
   verifyTranTokenSignature,
   type KonaplateTimeZone,
+  type TranTokenForm,
 } from '../headers';
 import { maskAccountNumber, maskBirthDate, maskName } from '../log-fields';
 import { isJsonObject, JsonNumber, JsonSyntaxError, parseJsonLossless, stringifyJson, type JsonValue } from '../lossless-json';
 import { resultCodeInfo, type KonaplateResultCode } from '../result-codes';
-import { isCalendarDate } from '../validation';
+import { DEFAULT_BIRTH_DATE_FORM, isBirthDateOnWire, isCalendarDate, type BirthDateForm } from '../validation';
 import {
   SANDBOX_ACCOUNT_DIGITS,
   SANDBOX_EARLIEST_BIRTH_DATE,
@@ -57,8 +59,16 @@ export interface KonaplateSandboxOptions {
   now?: () => Date;
   /** Extra bank accounts for holder verification, beside SANDBOX_HOLDERS. */
   holders?: readonly SandboxHolder[];
-  /** Extra members for the inquiry, beside SANDBOX_MEMBERS. */
+  /** Extra members (by member id) with their registered accounts, beside SANDBOX_MEMBERS. */
   members?: Readonly<Record<string, SandboxRegisteredAccounts>>;
+  /**
+   * The reading of the seeds' disagreements the sandbox enforces (docs/external-apis.md, "Where
+   * the seeds disagree"): only this Tran-Token padding and this birthDate form are accepted.
+   */
+  tranTokenForm?: TranTokenForm;
+  birthDateForm?: BirthDateForm;
+  /** First member id the registration endpoint issues (then counting up). */
+  firstIssuedMemberId?: bigint;
   logger?: Logger;
 }
 
@@ -104,7 +114,12 @@ export interface KonaplateSandbox {
   injectFault(fault: SandboxFault, options?: { endpoint?: SandboxEndpoint; times?: number }): void;
   clearFaults(): void;
   addHolder(holder: SandboxHolder): void;
+  /** Sets a member's accounts (creating the member): what ARS registration (not modelled) would do. */
   setRegisteredAccounts(userId: string, accounts: SandboxRegisteredAccounts): void;
+  /** Whether Konaplate knows this member id (pre-loaded or registered). */
+  hasMember(userId: string): boolean;
+  /** Members issued by the registration endpoint, by loginId. */
+  readonly registeredMembers: ReadonlyMap<string, { userId: string }>;
   close(): Promise<void>;
 }
 
@@ -115,9 +130,12 @@ interface Reply {
   cryptoKeyId?: string;
 }
 
+/** Refused header authentication: HTTP 401 without a result code (none is documented). */
+const UNAUTHORIZED = 'unauthorized';
+
 class Refusal extends Error {
   constructor(
-    readonly code: KonaplateResultCode,
+    readonly code: KonaplateResultCode | typeof UNAUTHORIZED,
     readonly detail?: string,
   ) {
     super(code);
@@ -155,6 +173,11 @@ export async function startKonaplateSandbox(options: KonaplateSandboxOptions = {
   const addHolder = (holder: SandboxHolder) => holders.set(`${holder.bankCode}:${holder.bankAccount}`, holder);
   for (const holder of [...SANDBOX_HOLDERS, ...(options.holders ?? [])]) addHolder(holder);
   const members = new Map<string, SandboxRegisteredAccounts>(Object.entries({ ...SANDBOX_MEMBERS, ...options.members }));
+  const tranTokenForm = options.tranTokenForm ?? 'padded';
+  const birthDateForm = options.birthDateForm ?? DEFAULT_BIRTH_DATE_FORM;
+  /** loginId → the member issued for it, with the personal data it was registered with. */
+  const registrations = new Map<string, { userId: string; userName: string; birthDate: string; phoneNumber: string }>();
+  let nextMemberId = options.firstIssuedMemberId ?? 2_000_000_001n;
 
   const requests: SandboxRequestRecord[] = [];
   const faults: { fault: SandboxFault; endpoint?: SandboxEndpoint; remaining: number }[] = [];
@@ -178,6 +201,11 @@ export async function startKonaplateSandbox(options: KonaplateSandboxOptions = {
     for (const name of [HEADER.aspId, HEADER.correlationId, HEADER.accessKey, HEADER.tranToken, HEADER.tranTime, HEADER.timeZone]) {
       if (!header(name)) throw new Refusal('000_003', name);
     }
+    // Lengths of the seeds' header tables, before anything is compared with our credentials.
+    if (header(HEADER.aspId)!.length !== HEADER_LENGTH.aspId) throw new Refusal('000_002', HEADER.aspId);
+    if (header(HEADER.accessKey)!.length !== HEADER_LENGTH.accessKey) throw new Refusal('000_002', HEADER.accessKey);
+    const sentKeyId = header(HEADER.cryptoKeyId);
+    if (sentKeyId !== undefined && sentKeyId.length !== HEADER_LENGTH.cryptoKeyId) throw new Refusal('000_002', HEADER.cryptoKeyId);
     const zone = header(HEADER.timeZone)!;
     if (!isTimeZone(zone)) throw new Refusal('000_002', HEADER.timeZone);
     if (!isCorrelationId(header(HEADER.correlationId)!, zone)) throw new Refusal('000_002', HEADER.correlationId);
@@ -185,17 +213,20 @@ export async function startKonaplateSandbox(options: KonaplateSandboxOptions = {
     const tranInstant = /^\d{14}$/.test(tranTime) ? parseTimestampDigits(tranTime, zone) : undefined;
     if (!tranInstant) throw new Refusal('000_002', HEADER.tranTime);
 
-    if (header(HEADER.aspId) !== aspId || header(HEADER.accessKey) !== accessKey) throw new Refusal('000_001', 'credentials');
-    const clock = now().getTime();
-    if (Math.abs(clock - tranInstant.getTime()) > maxSkewMs) throw new Refusal('000_001', HEADER.tranTime);
     const token = parseTranToken(header(HEADER.tranToken)!);
-    if (!token) throw new Refusal('000_001', HEADER.tranToken);
+    if (!token) throw new Refusal('000_002', HEADER.tranToken);
+
+    if (header(HEADER.aspId) !== aspId || header(HEADER.accessKey) !== accessKey) throw new Refusal(UNAUTHORIZED, 'credentials');
+    const clock = now().getTime();
+    if (Math.abs(clock - tranInstant.getTime()) > maxSkewMs) throw new Refusal(UNAUTHORIZED, HEADER.tranTime);
+    // Only the configured reading of the token's length (66 unpadded / 67 padded).
+    if (token.form !== tranTokenForm) throw new Refusal(UNAUTHORIZED, HEADER.tranToken);
     const tokenInstant = parseTimestampDigits(token.timestamp17, zone);
-    if (!tokenInstant || Math.abs(clock - tokenInstant.getTime()) > maxSkewMs) throw new Refusal('000_001', HEADER.tranToken);
-    if (!verifyTranTokenSignature(secretKey, rawBody, token)) throw new Refusal('000_001', HEADER.tranToken);
+    if (!tokenInstant || Math.abs(clock - tokenInstant.getTime()) > maxSkewMs) throw new Refusal(UNAUTHORIZED, HEADER.tranToken);
+    if (!verifyTranTokenSignature(secretKey, rawBody, token)) throw new Refusal(UNAUTHORIZED, HEADER.tranToken);
 
     const keyId = header(HEADER.cryptoKeyId);
-    if (keyId !== undefined && keyId !== cryptoKeyId) throw new Refusal('000_001', HEADER.cryptoKeyId);
+    if (keyId !== undefined && keyId !== cryptoKeyId) throw new Refusal(UNAUTHORIZED, HEADER.cryptoKeyId);
     if (encryption && encryptedEndpoint && keyId === undefined) throw new Refusal('000_003', HEADER.cryptoKeyId);
     return zone;
   }
@@ -234,25 +265,31 @@ export async function startKonaplateSandbox(options: KonaplateSandboxOptions = {
     for (const field of ['userId', 'userName', 'birthDate', 'bankCode', 'bankAccount']) {
       if (payload[field] === undefined || payload[field] === null) throw new Refusal('000_003', field);
     }
-    readUserId(payload.userId);
+    const userId = readUserId(payload.userId);
     const { userName, birthDate, bankCode, bankAccount } = payload;
     if (typeof userName !== 'string' || userName.trim().length === 0 || Array.from(userName).length > 100) {
       throw new Refusal('000_002', 'userName');
     }
-    if (typeof birthDate !== 'string' || !isCalendarDate(birthDate)) throw new Refusal('000_002', 'birthDate');
+    if (typeof birthDate !== 'string' || !isBirthDateOnWire(birthDate, birthDateForm)) throw new Refusal('000_002', 'birthDate');
     if (typeof bankCode !== 'string' || !/^\d{3}$/.test(bankCode)) throw new Refusal('000_002', 'bankCode');
     if (typeof bankAccount !== 'string') throw new Refusal('000_002', 'bankAccount');
     if (!/^\d{1,20}$/.test(bankAccount)) return '002_001';
     if (bankAccount.length < SANDBOX_ACCOUNT_DIGITS.min || bankAccount.length > SANDBOX_ACCOUNT_DIGITS.max) return '002_001';
-    const today = digitsOfDay(now());
-    if (birthDate < SANDBOX_EARLIEST_BIRTH_DATE || birthDate > today) throw new Refusal('000_002', 'birthDate');
+    if (birthDateForm === 'yyyyMMdd') {
+      const today = digitsOfDay(now());
+      if (birthDate < SANDBOX_EARLIEST_BIRTH_DATE || birthDate > today) throw new Refusal('000_002', 'birthDate');
+    }
+    // "User info not found": Konaplate checks its own member first; an id it never issued has none.
+    if (!members.has(userId)) return '002_005';
 
-    if (!isListedBankCode(bankCode)) return '002_012';
     const triggered = TRIGGER_ACCOUNTS[bankAccount];
     if (triggered) return triggered;
+    // A bank outside the seed's table has no account the sandbox could find.
+    if (!isListedBankCode(bankCode)) return '002_007';
     const holder = holders.get(`${bankCode}:${bankAccount}`);
     if (!holder) return '002_007';
-    if (holder.birthDate !== birthDate) return '002_005';
+    const holderBirth = birthDateForm === 'yyMMdd' ? holder.birthDate.slice(2) : holder.birthDate;
+    if (holderBirth !== birthDate) return '002_005';
     if (holder.holderName.normalize('NFC') !== userName.trim().normalize('NFC')) return '002_003';
     return '000_000';
   }
@@ -260,12 +297,39 @@ export async function startKonaplateSandbox(options: KonaplateSandboxOptions = {
   function inquire(payload: { [key: string]: JsonValue }): { [key: string]: JsonValue } {
     if (payload.userId === undefined || payload.userId === null) throw new Refusal('000_003', 'userId');
     const userId = readUserId(payload.userId);
-    const accounts = members.get(userId) ?? {};
+    const accounts = members.get(userId);
+    if (!accounts) throw new Refusal('002_005', 'userId');
     const data: { [key: string]: JsonValue } = {};
     if (accounts.normal) data.bankAccForNormalRcg = accountJson(accounts.normal);
     if (accounts.auto) data.bankAccForAutoRcg = accountJson(accounts.auto);
     data.isAutoRcgAccRegAllowed = accounts.normal !== undefined && accounts.auto === undefined;
     return data;
+  }
+
+  /** The ASSUMED registration (member-registration.ts): one member per loginId. */
+  function registerMember(payload: { [key: string]: JsonValue }): { [key: string]: JsonValue } {
+    for (const field of ['loginId', 'userName', 'birthDate', 'phoneNumber']) {
+      if (payload[field] === undefined || payload[field] === null) throw new Refusal('000_003', field);
+    }
+    const { loginId, userName, birthDate, phoneNumber } = payload;
+    if (typeof loginId !== 'string' || !LOGIN_ID_PATTERN.test(loginId)) throw new Refusal('000_002', 'loginId');
+    if (typeof userName !== 'string' || userName.trim().length === 0 || Array.from(userName).length > 100) {
+      throw new Refusal('000_002', 'userName');
+    }
+    if (typeof birthDate !== 'string' || !isBirthDateOnWire(birthDate, birthDateForm)) throw new Refusal('000_002', 'birthDate');
+    if (typeof phoneNumber !== 'string' || !PHONE_NUMBER_PATTERN.test(phoneNumber)) throw new Refusal('000_002', 'phoneNumber');
+    const known = registrations.get(loginId);
+    if (known) {
+      // A repeat of the same registration answers the same member; other data is not a repeat.
+      if (known.userName !== userName || known.birthDate !== birthDate || known.phoneNumber !== phoneNumber) {
+        throw new Refusal('000_002', 'loginId');
+      }
+      return { userId: new JsonNumber(known.userId) };
+    }
+    const userId = String(nextMemberId++);
+    registrations.set(loginId, { userId, userName, birthDate, phoneNumber });
+    members.set(userId, {});
+    return { userId: new JsonNumber(userId) };
   }
 
   async function handle(
@@ -275,8 +339,8 @@ export async function startKonaplateSandbox(options: KonaplateSandboxOptions = {
     record: SandboxRequestRecord,
     forced?: string,
   ): Promise<Reply> {
-    const encryptedRequest = encryption && endpoint === 'verifyAccountHolder';
-    const encryptedResponse = encryption && endpoint === 'inquireBankAccounts';
+    const encryptedRequest = encryption && (endpoint === 'verifyAccountHolder' || endpoint === 'registerMember');
+    const encryptedResponse = encryption && (endpoint === 'inquireBankAccounts' || endpoint === 'registerMember');
     const keyIdHeader = req.headers[HEADER.cryptoKeyId] as string | undefined;
     try {
       checkHeaders(req, rawBody, encryptedRequest || encryptedResponse);
@@ -287,7 +351,7 @@ export async function startKonaplateSandbox(options: KonaplateSandboxOptions = {
         logHolder(payload, code, record.correlationId);
         return resultReply(code);
       }
-      const data = inquire(payload);
+      const data = endpoint === 'registerMember' ? registerMember(payload) : inquire(payload);
       const plain = stringifyJson({ response: resultJson('000_000'), ...data });
       if (!encryptedResponse) return { status: 200, body: plain, resultCode: '000_000' };
       return {
@@ -402,6 +466,10 @@ export async function startKonaplateSandbox(options: KonaplateSandboxOptions = {
     setRegisteredAccounts(userId, accounts) {
       members.set(userId, accounts);
     },
+    hasMember(userId) {
+      return members.has(userId);
+    },
+    registeredMembers: registrations,
     async close() {
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
@@ -420,6 +488,9 @@ function resultJson(code: string, detail?: string): { [key: string]: JsonValue }
 }
 
 function resultReply(code: string, detail?: string): Reply {
+  if (code === UNAUTHORIZED) {
+    return { status: 401, body: stringifyJson({ response: { description: 'Unauthorized request.' } }) };
+  }
   const status = resultCodeInfo(code)?.httpStatus ?? 400;
   return { status, body: stringifyJson({ response: resultJson(code, detail) }), resultCode: code };
 }

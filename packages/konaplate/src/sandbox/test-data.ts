@@ -23,8 +23,8 @@ export const SANDBOX_HOLDERS: readonly SandboxHolder[] = [
 
 /**
  * Well-formed account numbers (any bank code of the seed's table, any name and birth date)
- * that answer a fixed result code. 002_012 also answers any well-formed bank code outside the
- * seed's table.
+ * that answer a fixed result code (every error code of seed 001 that no ordinary input
+ * reaches: bank-side and account-status answers).
  */
 export const TRIGGER_ACCOUNTS: Readonly<Record<string, KonaplateResultCode>> = {
   '9000000002': '002_002',
@@ -32,9 +32,6 @@ export const TRIGGER_ACCOUNTS: Readonly<Record<string, KonaplateResultCode>> = {
   '9000000006': '002_006',
   '9000000008': '002_008',
   '9000000009': '002_009',
-  '9000000010': '002_010',
-  '9000000011': '002_011',
-  '9000000012': '002_012',
 };
 
 /**
