@@ -208,7 +208,12 @@ describe('registered-accounts inquiry fields (seed 002)', () => {
 });
 
 describe('member registration (ASSUMED API, see member-registration.ts)', () => {
-  const VALID_MEMBER: Json = { loginId: 'kfrm0123456789abcdef0123456789ab', userName: '홍길동', birthDate: '19800101', phoneNumber: '01012345678' };
+  const VALID_MEMBER: Json = {
+    loginId: 'kfrm0123456789abcdef0123456789ab',
+    userName: '홍길동',
+    birthDate: '19800101',
+    phoneNumber: '01012345678',
+  };
   const cases: [field: string, value: unknown, code: KonaplateResultCode][] = [
     ['loginId', undefined, '000_003'],
     ['loginId', 'short', '000_002'],

@@ -4,6 +4,7 @@ import { maskAccountNumber } from '@kfrm/logging';
 import { checkAccountInput, type AccountInputCode } from './account-input';
 import { fromKonaplate, fundingError } from './external-errors';
 import type { FundingContext } from './funding.context';
+import { konaplateMemberId } from './konaplate-member';
 import { upsertHolderVerified, type LinkedAccountRow } from './funding.repository';
 import type { FindUserCode } from './user-directory';
 
@@ -36,8 +37,10 @@ export async function verifyAccountHolder(
   const user = await deps.users.findUser(userId);
   let verified;
   try {
+    // Konaplate knows its own members only: the id it issued, never ours.
+    const memberId = await konaplateMemberId(deps, user);
     verified = await deps.konaplate.verifyAccountHolder({
-      userId,
+      userId: memberId,
       userName: user.name,
       birthDate: user.birthDate,
       bankCode,

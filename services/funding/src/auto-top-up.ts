@@ -4,6 +4,7 @@ import type { RegisteredBankAccount } from '@kfrm/konaplate';
 import { maskAccountNumber } from '@kfrm/logging';
 import { fromKonaplate } from './external-errors';
 import type { FundingContext } from './funding.context';
+import { knownKonaplateMemberId } from './konaplate-member';
 import { findLinkedAccount, registerAutoTopUp, type LinkedAccountRow } from './funding.repository';
 
 /** The seed codes `registerAutoTopUpAccount` raises. */
@@ -32,9 +33,13 @@ export async function registerAutoTopUpAccount(
   if (!account) throw registerFailed('LINKED_ACCOUNT_NOT_FOUND', 'The linked account was not found.');
   if (account.state !== 'LINKED') throw registerFailed('ACCOUNT_NOT_LINKED', 'Confirm an auto-debit consent for the account first.');
   if (account.autoTopUpRegisteredAt) return account;
+  const memberId = await knownKonaplateMemberId(deps, userId);
+  // A linked account was holder-verified, which registered the member; without one Konaplate
+  // has no account of this user to allow.
+  if (memberId === undefined) throw registerFailed('AUTO_TOP_UP_NOT_ALLOWED', 'This account cannot be registered for automatic top-up.');
   let inquiry;
   try {
-    inquiry = await deps.konaplate.inquireBankAccounts({ userId });
+    inquiry = await deps.konaplate.inquireBankAccounts({ userId: memberId });
   } catch (err) {
     throw fromKonaplate<RegisterAutoTopUpAccountCode>(err, ['BANK_UNAVAILABLE', 'EXTERNAL_SERVICE_UNAVAILABLE']);
   }

@@ -153,6 +153,19 @@ describe('funding over gRPC with a session', () => {
         autoTopUp: false,
       });
       const linkedAccountId = verified.linkedAccount!.linkedAccountId;
+      // Holder verification registered the user as a Konaplate member: its id, not ours, is
+      // Konaplate's userId. ARS authentication (not modelled) then makes the account the
+      // member's normal top-up account; the sandbox's control stands in for it.
+      const member = await database
+        .kysely('funding')
+        .selectFrom('konaplate_members')
+        .select('member_id')
+        .where('user_id', '=', '1000000001')
+        .executeTakeFirstOrThrow();
+      expect(member.member_id).not.toBe('1000000001');
+      adapters!.sandboxes.konaplate!.setRegisteredAccounts(member.member_id as string, {
+        normal: { bankCode: '088', bankAccount: '110234567890', holderName: '홍길동', birthDate: '19800101' },
+      });
 
       const listed = await call(client.listRegisteredAccounts, {});
       expect(listed.normalTopUpAccount?.maskedAccountNumber).toBe('********7890');

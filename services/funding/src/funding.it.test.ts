@@ -7,11 +7,18 @@ import { createKakaocertClient, createKakaocertConsentProvider, type KakaocertCl
 import { readDer, SANDBOX_EVIDENCE_MARKER, startKakaocertSandbox, type KakaocertSandbox } from '@kfrm/kakaocert/sandbox';
 import { manualClock } from '@kfrm/kakaocert/testing/cms.fixtures';
 import { createKonaplateClient } from '@kfrm/konaplate';
-import { sandboxClientOptions, startKonaplateSandbox, type KonaplateSandbox } from '@kfrm/konaplate/sandbox/index';
+import {
+  SANDBOX_HOLDERS,
+  sandboxClientOptions,
+  startKonaplateSandbox,
+  type KonaplateSandbox,
+  type SandboxHolder,
+} from '@kfrm/konaplate/sandbox/index';
 import { createCapturingDestination, createLogger } from '@kfrm/logging';
 import { DomainError } from '@kfrm/errors';
 import { createFunding, type Funding } from './funding';
 import { FUNDING_SCHEMA, type FundingDatabase } from './funding.table';
+import { findKonaplateMember } from './konaplate-member.repository';
 import { migrations } from './migrations';
 import { userRecordFrom, type UserDirectory } from './user-directory';
 
@@ -107,6 +114,16 @@ describe('funding use cases against the sandboxes', () => {
   const HONG = '1000000001';
   const HONG_ACCOUNT = { bankCode: '088', accountNumber: '110234567890' };
 
+  /**
+   * ARS authentication (not modelled) makes a holder-verified account the member's top-up
+   * account at Konaplate; the sandbox's control stands in for it, under the member id Konaplate
+   * issued to the user (never the KFRM user id).
+   */
+  async function arsRegistered(userId: string, accounts: { normal?: SandboxHolder; auto?: SandboxHolder }) {
+    const member = await findKonaplateMember(database.kysely<FundingDatabase>(FUNDING_SCHEMA), userId);
+    konaplateSandbox.setRegisteredAccounts(member!.memberId!, accounts);
+  }
+
   async function verifiedHong() {
     return funding.verifyAccountHolder(HONG, HONG_ACCOUNT.bankCode, HONG_ACCOUNT.accountNumber);
   }
@@ -152,6 +169,7 @@ describe('funding use cases against the sandboxes', () => {
 
   it('lists the accounts registered at Konaplate and the linked ones', async () => {
     await verifiedHong();
+    await arsRegistered(HONG, { normal: SANDBOX_HOLDERS[0]! });
     const listed = await funding.listRegisteredAccounts(HONG);
     expect(listed.normal).toEqual({ bankCode: '088', bankAccount: '110234567890', bankName: expect.any(String) });
     expect(listed.auto).toBeUndefined();
@@ -361,6 +379,7 @@ describe('funding use cases against the sandboxes', () => {
 
     it('registers the linked normal top-up account, idempotently', async () => {
       const account = await linked(HONG, '088', '110234567890');
+      await arsRegistered(HONG, { normal: SANDBOX_HOLDERS[0]! });
       const registered = await funding.registerAutoTopUpAccount(HONG, account.id);
       expect(registered.autoTopUpRegisteredAt).not.toBeNull();
       const again = await funding.registerAutoTopUpAccount(HONG, account.id);
@@ -369,6 +388,7 @@ describe('funding use cases against the sandboxes', () => {
 
     it('accepts the account Konaplate already has for automatic top-up', async () => {
       const account = await linked('1000000002', '090', '3333051234567');
+      await arsRegistered('1000000002', { normal: SANDBOX_HOLDERS[1]!, auto: SANDBOX_HOLDERS[1]! });
       expect((await funding.registerAutoTopUpAccount('1000000002', account.id)).autoTopUpRegisteredAt).not.toBeNull();
     });
 
@@ -376,6 +396,7 @@ describe('funding use cases against the sandboxes', () => {
       const verified = await verifiedHong();
       expect(await codeOf(funding.registerAutoTopUpAccount(HONG, verified.id))).toBe('ACCOUNT_NOT_LINKED');
       const other = await linked(HONG, '004', '11112222333');
+      await arsRegistered(HONG, { normal: SANDBOX_HOLDERS[0]! });
       expect(await codeOf(funding.registerAutoTopUpAccount(HONG, other.id))).toBe('AUTO_TOP_UP_NOT_ALLOWED');
       expect(await codeOf(funding.registerAutoTopUpAccount('1000000002', other.id))).toBe('LINKED_ACCOUNT_NOT_FOUND');
     });

@@ -64,6 +64,20 @@ export interface ConsentTable {
   evidence_der: Uint8Array | null;
   /** Why the consent failed (a provider code or OUTCOME_UNKNOWN), for operators. */
   failure: string | null;
+  /** The bytes the signedData must sign, fixed from the request that was sent (null: older rows). */
+  expected_signed_content: Uint8Array | null;
+  created_at: ColumnType<Date, Date | undefined, never>;
+  updated_at: Date;
+}
+
+/** The Konaplate member of a KFRM user: the id Konaplate takes as `userId`. */
+export interface KonaplateMemberTable {
+  user_id: string;
+  /** Ours, written before the registration call: its idempotency key. */
+  login_id: string;
+  /** Issued by Konaplate; null until the registration answered. */
+  member_id: string | null;
+  registered_at: Date | null;
   created_at: ColumnType<Date, Date | undefined, never>;
   updated_at: Date;
 }
@@ -71,4 +85,5 @@ export interface ConsentTable {
 export interface FundingDatabase {
   linked_accounts: LinkedAccountTable;
   consents: ConsentTable;
+  konaplate_members: KonaplateMemberTable;
 }

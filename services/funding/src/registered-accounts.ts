@@ -2,6 +2,7 @@
 import type { RegisteredBankAccount } from '@kfrm/konaplate';
 import { fromKonaplate } from './external-errors';
 import type { FundingContext } from './funding.context';
+import { knownKonaplateMemberId } from './konaplate-member';
 import { listLinkedAccounts, type LinkedAccountRow } from './funding.repository';
 
 /** The seed codes `listRegisteredAccounts` raises: Konaplate's answers. */
@@ -15,9 +16,12 @@ export interface RegisteredAccounts {
 }
 
 export async function listRegisteredAccounts(deps: Pick<FundingContext, 'db' | 'konaplate'>, userId: string): Promise<RegisteredAccounts> {
+  const memberId = await knownKonaplateMemberId(deps, userId);
+  // Not a Konaplate member yet (no holder was ever verified): Konaplate holds nothing for them.
+  if (memberId === undefined) return { autoRegistrationAllowed: false, linked: await listLinkedAccounts(deps.db, userId) };
   let inquiry;
   try {
-    inquiry = await deps.konaplate.inquireBankAccounts({ userId });
+    inquiry = await deps.konaplate.inquireBankAccounts({ userId: memberId });
   } catch (err) {
     throw fromKonaplate<ListRegisteredAccountsCode>(err, ['BANK_UNAVAILABLE', 'EXTERNAL_SERVICE_UNAVAILABLE']);
   }

@@ -29,7 +29,7 @@ import {
 import { maskAccountNumber, maskBirthDate, maskName } from '../log-fields';
 import { isJsonObject, JsonNumber, JsonSyntaxError, parseJsonLossless, stringifyJson, type JsonValue } from '../lossless-json';
 import { resultCodeInfo, type KonaplateResultCode } from '../result-codes';
-import { DEFAULT_BIRTH_DATE_FORM, isBirthDateOnWire, isCalendarDate, type BirthDateForm } from '../validation';
+import { DEFAULT_BIRTH_DATE_FORM, isBirthDateOnWire, type BirthDateForm } from '../validation';
 import {
   SANDBOX_ACCOUNT_DIGITS,
   SANDBOX_EARLIEST_BIRTH_DATE,
