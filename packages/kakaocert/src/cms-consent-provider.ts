@@ -4,6 +4,7 @@
  * with rejected/failed, encrypted personal fields, bank name instead of code) can implement it
  * later without touching callers.
  */
+import type { EvidenceCheck } from './consent-evidence';
 import type { CallOptions } from './types';
 
 export interface CmsConsentRequest {
@@ -46,11 +47,20 @@ export interface CmsConsentEvidence {
 
 export interface CmsConsentProvider {
   readonly provider: string;
-  requestConsent(request: CmsConsentRequest, options?: CallOptions): Promise<{ receiptId: string }>;
+  /**
+   * Sends the consent request. `signedContent` is what the user's signature must cover, fixed
+   * from the request that was sent: keep it, and give it to `checkEvidence` later.
+   */
+  requestConsent(request: CmsConsentRequest, options?: CallOptions): Promise<{ receiptId: string; signedContent: Uint8Array }>;
   getConsentState(receiptId: string, options?: CallOptions): Promise<CmsConsentStatus>;
   /**
    * Fetches the signed evidence. Providers answer this once: never retry it automatically;
    * OutcomeUnknownError means reconcile (GetState, then a human) before anything else.
    */
   verifyConsent(receiptId: string, options?: CallOptions): Promise<CmsConsentEvidence>;
+  /**
+   * Whether the evidence is a valid CMS signature, by a signer the configured trust anchors
+   * issued, over exactly `expectedContent`. Never throws for bad evidence: it answers why.
+   */
+  checkEvidence(evidence: CmsConsentEvidence, expectedContent: Uint8Array): Promise<EvidenceCheck>;
 }

@@ -7,3 +7,5 @@ export { parseKakaocertDateTime } from './response-parsing';
 export { maskBirthDate, maskedRequestFields, signedDataFingerprint } from './masking';
 export type { CmsConsentProvider, CmsConsentRequest, CmsConsentState, CmsConsentStatus, CmsConsentEvidence } from './cms-consent-provider';
 export { createKakaocertConsentProvider, type KakaocertConsentProviderOptions } from './kakaocert-consent-provider';
+export { consentSignedContent, type ConsentTerms } from './consent-signed-content';
+export { checkConsentEvidence, parseTrustAnchors, type EvidenceCheck, type EvidenceRejection } from './consent-evidence';

@@ -3,8 +3,7 @@ import { OutcomeUnknownError } from './errors';
 import { createKakaocertClient } from './kakaocert-client';
 import { createKakaocertConsentProvider } from './kakaocert-consent-provider';
 import { decodeObjectIdentifier, readDer } from './sandbox/der';
-import { startKakaocertSandbox, type KakaocertSandbox } from './sandbox/sandbox-server';
-import { OID_DATA, OID_SIGNED_DATA, SANDBOX_EVIDENCE_MARKER } from './sandbox/sandbox-signed-data';
+import { startKakaocertSandbox, type EvidenceCorruption, type KakaocertSandbox } from './sandbox/sandbox-server';
 import { manualClock } from './testing/cms.fixtures';
 import type { CmsConsentRequest } from './cms-consent-provider';
 
@@ -37,7 +36,12 @@ async function setup() {
     authUrl: sandbox.authUrl,
     now: clock.now,
   });
-  const provider = createKakaocertConsentProvider(client, { clientCode: sandbox.clientCode, callCenterNum: '1600-0000' });
+  const provider = createKakaocertConsentProvider(client, {
+    clientCode: sandbox.clientCode,
+    callCenterNum: '1600-0000',
+    trustAnchorsPem: sandbox.caCertificatePem,
+    now: () => new Date(clock.now()),
+  });
   return { sandbox, clock, provider, close: () => client.close() };
 }
 
@@ -45,7 +49,7 @@ describe('kakaoCert as a CmsConsentProvider', () => {
   it('maps the request, the states and the evidence', async () => {
     const { sandbox, clock, provider, close } = await setup();
     try {
-      const { receiptId } = await provider.requestConsent(consent);
+      const { receiptId, signedContent } = await provider.requestConsent(consent);
       const sent = JSON.parse(sandbox.lastRequestBody()!) as Record<string, unknown>;
       expect(sent).toMatchObject({
         ReceiverName: '홍길동',
@@ -75,18 +79,45 @@ describe('kakaoCert as a CmsConsentProvider', () => {
 
       const evidence = await provider.verifyConsent(receiptId);
       expect(evidence.receiptId).toBe(receiptId);
-      // ContentInfo { signedData, [0] SignedData { 1, {sha256}, { data, [0] content }, {} } }
-      const contentInfo = readDer(evidence.der);
-      expect(decodeObjectIdentifier(contentInfo.children[0]!.content)).toBe(OID_SIGNED_DATA);
-      const signedData = contentInfo.children[1]!.children[0]!;
-      const encap = signedData.children[2]!;
-      expect(decodeObjectIdentifier(encap.children[0]!.content)).toBe(OID_DATA);
-      const text = encap.children[1]!.children[0]!.content.toString('utf8');
-      expect(text.startsWith(SANDBOX_EVIDENCE_MARKER)).toBe(true);
-      expect(text).toContain(`receiptId=${receiptId}`);
-      expect(signedData.children[3]!.children).toHaveLength(0); // no signerInfos: not real evidence
+      // ContentInfo { id-signedData, [0] SignedData }: the DER file for KFTC.
+      expect(decodeObjectIdentifier(readDer(evidence.der).children[0]!.content)).toBe('1.2.840.113549.1.7.2');
+      // A real signature by the sandbox CA's signer over exactly the consent that was requested.
+      expect(await provider.checkEvidence(evidence, signedContent)).toMatchObject({ ok: true });
+      const other = await provider.requestConsent({ ...consent, memo: 'funding-2' });
+      expect(await provider.checkEvidence(evidence, other.signedContent)).toMatchObject({ ok: false, reason: 'content_mismatch' });
 
       expect((await provider.getConsentState(receiptId)).verifiedAt).toBeDefined();
+    } finally {
+      close();
+    }
+  });
+
+  const corruptions: [EvidenceCorruption, string][] = [
+    ['tampered', 'bad_signature'],
+    ['foreign_signer', 'untrusted_signer'],
+    ['other_content', 'content_mismatch'],
+  ];
+  it.each(corruptions)('refuses %s evidence as %s', async (corruption, reason) => {
+    const { sandbox, provider, close } = await setup();
+    try {
+      const { receiptId, signedContent } = await provider.requestConsent(consent);
+      sandbox.sign(receiptId);
+      sandbox.corruptNextEvidence(corruption);
+      const evidence = await provider.verifyConsent(receiptId);
+      expect(await provider.checkEvidence(evidence, signedContent)).toMatchObject({ ok: false, reason });
+    } finally {
+      close();
+    }
+  });
+
+  it('refuses evidence when the clock is past the signer certificate', async () => {
+    const { sandbox, clock, provider, close } = await setup();
+    try {
+      const { receiptId, signedContent } = await provider.requestConsent(consent);
+      sandbox.sign(receiptId);
+      const evidence = await provider.verifyConsent(receiptId);
+      clock.advance(400 * 86_400_000);
+      expect(await provider.checkEvidence(evidence, signedContent)).toMatchObject({ ok: false, reason: 'untrusted_signer' });
     } finally {
       close();
     }

@@ -1,5 +1,7 @@
 /** CmsConsentProvider backed by kakaoCert (one ClientCode, fixed call-centre number). */
 import type { CmsConsentProvider, CmsConsentState } from './cms-consent-provider';
+import { checkConsentEvidence, parseTrustAnchors } from './consent-evidence';
+import { consentSignedContent } from './consent-signed-content';
 import type { KakaocertClient } from './kakaocert-client';
 import { parseKakaocertDateTime } from './response-parsing';
 import { CMS_STATE, type CmsState } from './types';
@@ -12,6 +14,14 @@ export interface KakaocertConsentProviderOptions {
   allowSimpleRegist?: boolean;
   /** isVerifyNameYN. Default true: kakaoPay checks the signer's real name against ours. */
   verifyName?: boolean;
+  /**
+   * PEM of the CA certificate(s) that issue the signers' certificates: a signedData whose signer
+   * does not chain to one of them is refused. Real mode: kakaoCert's CA, from a file; the
+   * embedded default: the sandbox's CA.
+   */
+  trustAnchorsPem: string;
+  /** The clock certificate validity is checked at (tests); now by default. */
+  now?: () => Date;
 }
 
 const STATE_NAMES: Record<CmsState, CmsConsentState> = {
@@ -21,33 +31,31 @@ const STATE_NAMES: Record<CmsState, CmsConsentState> = {
 };
 
 export function createKakaocertConsentProvider(client: KakaocertClient, options: KakaocertConsentProviderOptions): CmsConsentProvider {
+  const trustAnchors = parseTrustAnchors(options.trustAnchorsPem);
   return {
     provider: 'kakaocert',
 
     async requestConsent(request, callOptions) {
-      const receiptId = await client.requestCMS(
-        options.clientCode,
-        {
-          CallCenterNum: options.callCenterNum,
-          Expires_in: request.expiresInSeconds,
-          ReceiverBirthDay: request.receiverBirthDate,
-          ReceiverHP: request.receiverPhone,
-          ReceiverName: request.receiverName,
-          ...(request.bankAccountHolderName === undefined ? {} : { BankAccountName: request.bankAccountHolderName }),
-          BankAccountNum: request.bankAccountNumber,
-          BankCode: request.bankCode,
-          ClientUserID: request.payerId,
-          TMSTitle: request.title,
-          ...(request.message === undefined ? {} : { TMSMessage: request.message }),
-          ...(options.subClientId === undefined ? {} : { SubClientID: options.subClientId }),
-          isAllowSimpleRegistYN: options.allowSimpleRegist ?? false,
-          isVerifyNameYN: options.verifyName ?? true,
-          ...(request.memo === undefined ? {} : { PayLoad: request.memo }),
-          isAppUseYN: false,
-        },
-        callOptions,
-      );
-      return { receiptId };
+      const requestCMS = {
+        CallCenterNum: options.callCenterNum,
+        Expires_in: request.expiresInSeconds,
+        ReceiverBirthDay: request.receiverBirthDate,
+        ReceiverHP: request.receiverPhone,
+        ReceiverName: request.receiverName,
+        ...(request.bankAccountHolderName === undefined ? {} : { BankAccountName: request.bankAccountHolderName }),
+        BankAccountNum: request.bankAccountNumber,
+        BankCode: request.bankCode,
+        ClientUserID: request.payerId,
+        TMSTitle: request.title,
+        ...(request.message === undefined ? {} : { TMSMessage: request.message }),
+        ...(options.subClientId === undefined ? {} : { SubClientID: options.subClientId }),
+        isAllowSimpleRegistYN: options.allowSimpleRegist ?? false,
+        isVerifyNameYN: options.verifyName ?? true,
+        ...(request.memo === undefined ? {} : { PayLoad: request.memo }),
+        isAppUseYN: false,
+      };
+      const receiptId = await client.requestCMS(options.clientCode, requestCMS, callOptions);
+      return { receiptId, signedContent: consentSignedContent(options.clientCode, requestCMS) };
     },
 
     async getConsentState(receiptId, callOptions) {
@@ -68,6 +76,10 @@ export function createKakaocertConsentProvider(client: KakaocertClient, options:
         signedData: result.signedData,
         der: new Uint8Array(Buffer.from(result.signedData, 'base64url')),
       };
+    },
+
+    checkEvidence(evidence, expectedContent) {
+      return checkConsentEvidence({ signedData: evidence.signedData, expectedContent, trustAnchors, now: options.now?.() });
     },
   };
 }

@@ -29,6 +29,7 @@ export type ConfirmAutoDebitConsentCode =
   | 'CONSENT_REQUEST_FAILED'
   | 'CONSENT_VERIFICATION_IN_PROGRESS'
   | 'CONSENT_EVIDENCE_LOST'
+  | 'CONSENT_EVIDENCE_INVALID'
   | 'OUTCOME_UNKNOWN'
   | 'EXTERNAL_SERVICE_UNAVAILABLE'
   | 'EXTERNAL_SERVICE_FAILED';
@@ -45,6 +46,7 @@ const EXPIRED = () => consentFailed('CONSENT_EXPIRED');
 const REQUEST_FAILED = () => consentFailed('CONSENT_REQUEST_FAILED');
 const IN_PROGRESS = () => consentFailed('CONSENT_VERIFICATION_IN_PROGRESS');
 const EVIDENCE_LOST = () => consentFailed('CONSENT_EVIDENCE_LOST');
+const EVIDENCE_INVALID = () => consentFailed('CONSENT_EVIDENCE_INVALID');
 
 /** The one VerifyCMS call for a consent this caller moved to VERIFYING. */
 async function verifyOnce(deps: ConsentStateDeps, claimed: ConsentRow): Promise<ConfirmedConsent> {
@@ -74,6 +76,22 @@ async function verifyOnce(deps: ConsentStateDeps, claimed: ConsentRow): Promise<
       'VerifyCMS outcome unknown; reconciled by GetCMSState on the next call',
     );
     throw fundingError('OUTCOME_UNKNOWN', err);
+  }
+  // Evidence for KFTC only if it is what it claims: a valid CMS signature, by a signer the trust
+  // anchor issued, over exactly the consent we requested. Otherwise nothing is kept or linked.
+  const check = claimed.expectedSignedContent
+    ? await deps.consents.checkEvidence(evidence, claimed.expectedSignedContent)
+    : ({ ok: false, reason: 'content_mismatch', detail: 'no-expected-content' } as const);
+  if (!check.ok) {
+    const refused = await moveConsent(deps, claimed, ['VERIFYING'], {
+      state: 'EVIDENCE_INVALID',
+      failure: `EVIDENCE_${check.reason.toUpperCase()}`,
+    });
+    log.error(
+      { consent_id: refused.id, reason: check.reason, detail: check.detail, ...signedDataFingerprint(evidence.signedData) },
+      'consent evidence refused; nothing stored',
+    );
+    throw EVIDENCE_INVALID();
   }
   // Saved before anything is acknowledged: the evidence cannot be fetched a second time.
   const done = await completeVerification(db, claimed, { signedData: evidence.signedData, der: evidence.der, verifiedAt: now() }, now());
@@ -115,6 +133,8 @@ export async function confirmAutoDebitConsent(deps: ConsentStateDeps, userId: st
       throw REQUEST_FAILED();
     case 'EVIDENCE_LOST':
       throw EVIDENCE_LOST();
+    case 'EVIDENCE_INVALID':
+      throw EVIDENCE_INVALID();
     case 'VERIFYING':
       throw IN_PROGRESS();
     case 'VERIFY_UNKNOWN':

@@ -7,7 +7,8 @@ export type ConsentErrorCode =
   | 'CONSENT_EXPIRED'
   | 'CONSENT_REQUEST_FAILED'
   | 'CONSENT_VERIFICATION_IN_PROGRESS'
-  | 'CONSENT_EVIDENCE_LOST';
+  | 'CONSENT_EVIDENCE_LOST'
+  | 'CONSENT_EVIDENCE_INVALID';
 
 const MESSAGES: Record<ConsentErrorCode, string> = {
   CONSENT_NOT_FOUND: 'The consent was not found.',
@@ -16,6 +17,7 @@ const MESSAGES: Record<ConsentErrorCode, string> = {
   CONSENT_REQUEST_FAILED: 'The consent request failed; request a new one.',
   CONSENT_VERIFICATION_IN_PROGRESS: 'The consent is being confirmed; try again shortly.',
   CONSENT_EVIDENCE_LOST: 'The signed consent could not be retrieved; request a new one.',
+  CONSENT_EVIDENCE_INVALID: 'The signed consent is not a valid signature of this consent; request a new one.',
 };
 
 /** A consent error maker bound to one use case's codes (like `failWith`), with this table's messages. */

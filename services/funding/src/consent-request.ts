@@ -54,9 +54,10 @@ export async function requestAutoDebitConsent(
     expires_in_s: expiresIn,
   });
   let receiptId: string;
+  let signedContent: Uint8Array;
   const sentAt = now();
   try {
-    ({ receiptId } = await consents.requestConsent({
+    ({ receiptId, signedContent } = await consents.requestConsent({
       receiverName: user.name,
       receiverPhone: user.phone,
       receiverBirthDate: user.birthDate,
@@ -87,6 +88,8 @@ export async function requestAutoDebitConsent(
   return moveConsent(deps, requesting, ['REQUESTING'], {
     state: 'REQUESTED',
     receiptId,
+    // Kept with the receipt: the signature checked at confirmation must cover exactly this.
+    expectedSignedContent: signedContent,
     expiresAt: new Date(sentAt.getTime() + expiresIn * 1000),
   });
 }

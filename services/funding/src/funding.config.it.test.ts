@@ -60,6 +60,7 @@ describe('funding configuration', () => {
       'KAKAOCERT_LINK_ID',
       'KAKAOCERT_SECRET_KEY',
       'KAKAOCERT_CLIENT_CODE',
+      'KAKAOCERT_TRUST_ANCHOR_FILE',
     ]) {
       expect(partial.some((p) => p.startsWith(`${name} is required`))).toBe(true);
     }
@@ -72,6 +73,7 @@ describe('funding configuration', () => {
     try {
       await writeFile(join(dir, 'server.pem'), konaplate.keys.serverPublicKey);
       await writeFile(join(dir, 'client.pem'), konaplate.keys.clientPrivateKey!);
+      await writeFile(join(dir, 'kakaocert-ca.pem'), kakaocert.caCertificatePem);
       const adapters = await createFundingAdapters(
         readFundingConfig({
           KONAPLATE_URL: konaplate.url,
@@ -86,6 +88,7 @@ describe('funding configuration', () => {
           KAKAOCERT_LINK_ID: kakaocert.linkId,
           KAKAOCERT_SECRET_KEY: kakaocert.secretKey,
           KAKAOCERT_CLIENT_CODE: kakaocert.clientCode,
+          KAKAOCERT_TRUST_ANCHOR_FILE: join(dir, 'kakaocert-ca.pem'),
         }),
         'real',
         logger,

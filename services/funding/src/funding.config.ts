@@ -7,7 +7,7 @@
  * error naming the variable.
  */
 import { readFile } from 'node:fs/promises';
-import { ConfigError, bool, int, readConfig, str, url, type Env } from '@kfrm/config';
+import { ConfigError, bool, int, oneOf, readConfig, str, url, type Env } from '@kfrm/config';
 import { createKakaocertClient, createKakaocertConsentProvider, type CmsConsentProvider } from '@kfrm/kakaocert';
 import { startKakaocertSandbox, type KakaocertSandbox } from '@kfrm/kakaocert/sandbox';
 import { createJweFieldCipher, createKonaplateClient, type KonaplateClient } from '@kfrm/konaplate';
@@ -26,6 +26,9 @@ export function readFundingConfig(env: Env = process.env) {
       konaplateServerPublicKeyFile: str('KONAPLATE_SERVER_PUBLIC_KEY_FILE', { optional: true }),
       konaplateClientPrivateKeyFile: str('KONAPLATE_CLIENT_PRIVATE_KEY_FILE', { optional: true }),
       konaplateTimeoutMs: int('KONAPLATE_TIMEOUT_MS', { default: 10_000, min: 100, max: 120_000 }),
+      // Readings of where seeds 001/002 disagree (docs/external-apis.md, "Where the seeds disagree").
+      konaplateTranTokenForm: oneOf('KONAPLATE_TRAN_TOKEN_FORM', ['padded', 'unpadded'], { default: 'padded' }),
+      konaplateBirthDateForm: oneOf('KONAPLATE_BIRTH_DATE_FORM', ['yyyyMMdd', 'yyMMdd'], { default: 'yyyyMMdd' }),
       kakaocertUrl: url('KAKAOCERT_URL', ['http', 'https'], { optional: true }),
       kakaocertAuthUrl: url('KAKAOCERT_AUTH_URL', ['http', 'https'], { optional: true }),
       kakaocertLinkId: str('KAKAOCERT_LINK_ID', { optional: true }),
@@ -34,6 +37,8 @@ export function readFundingConfig(env: Env = process.env) {
       kakaocertCallCenterNum: str('KAKAOCERT_CALL_CENTER_NUM', { default: '1600-0000' }),
       kakaocertSubClientId: str('KAKAOCERT_SUB_CLIENT_ID', { optional: true }),
       kakaocertVerifyTimeoutMs: int('KAKAOCERT_VERIFY_TIMEOUT_MS', { default: 10_000, min: 100, max: 120_000 }),
+      // PEM of the CA certificate(s) issuing the signers' certificates: consent evidence must chain to one.
+      kakaocertTrustAnchorFile: str('KAKAOCERT_TRUST_ANCHOR_FILE', { optional: true }),
       // Opt-in for dev stacks on PostgreSQL (docker-compose, a demo cluster): the in-process
       // sandboxes stand in for both providers although DATABASE_URL is set. Never in production.
       useSandboxes: bool('KFRM_FUNDING_SANDBOXES', { default: false }),
@@ -96,6 +101,7 @@ function checkConfig(config: FundingConfig, mode: 'embedded' | 'real'): void {
           KAKAOCERT_LINK_ID: config.kakaocertLinkId,
           KAKAOCERT_SECRET_KEY: config.kakaocertSecretKey,
           KAKAOCERT_CLIENT_CODE: config.kakaocertClientCode,
+          KAKAOCERT_TRUST_ANCHOR_FILE: config.kakaocertTrustAnchorFile,
         },
         'with KAKAOCERT_URL',
       ),
@@ -125,11 +131,23 @@ export async function createFundingAdapters(
   try {
     let konaplate: KonaplateClient;
     if (config.konaplateUrl === undefined) {
-      const sandbox = await startKonaplateSandbox({ port: 0, host: '127.0.0.1', logger: logger.child({ component: 'konaplate-sandbox' }) });
+      const sandbox = await startKonaplateSandbox({
+        port: 0,
+        host: '127.0.0.1',
+        logger: logger.child({ component: 'konaplate-sandbox' }),
+        tranTokenForm: config.konaplateTranTokenForm,
+        birthDateForm: config.konaplateBirthDateForm,
+      });
       closers.push(() => sandbox.close());
       sandboxes.konaplate = sandbox;
       konaplate = createKonaplateClient(
-        sandboxClientOptions(sandbox, { logger, timeoutMs: config.konaplateTimeoutMs, observer: observers.konaplate }),
+        sandboxClientOptions(sandbox, {
+          logger,
+          timeoutMs: config.konaplateTimeoutMs,
+          observer: observers.konaplate,
+          tranTokenForm: config.konaplateTranTokenForm,
+          birthDateForm: config.konaplateBirthDateForm,
+        }),
       );
     } else {
       const cipher = config.konaplateCryptoKeyId
@@ -146,6 +164,8 @@ export async function createFundingAdapters(
         secretKey: config.konaplateSecretKey!,
         ...(cipher ? { cipher } : {}),
         timeoutMs: config.konaplateTimeoutMs,
+        tranTokenForm: config.konaplateTranTokenForm,
+        birthDateForm: config.konaplateBirthDateForm,
         logger,
         observer: observers.konaplate,
       });
@@ -153,6 +173,7 @@ export async function createFundingAdapters(
 
     let kakaocert;
     let clientCode: string;
+    let trustAnchorsPem: string;
     let subClientId = config.kakaocertSubClientId;
     if (config.kakaocertUrl === undefined) {
       const sandbox = await startKakaocertSandbox({
@@ -173,6 +194,7 @@ export async function createFundingAdapters(
         observer: observers.kakaocert,
       });
       clientCode = sandbox.clientCode;
+      trustAnchorsPem = sandbox.caCertificatePem;
       subClientId = undefined;
     } else {
       kakaocert = createKakaocertClient({
@@ -185,12 +207,14 @@ export async function createFundingAdapters(
         observer: observers.kakaocert,
       });
       clientCode = config.kakaocertClientCode!;
+      trustAnchorsPem = await readFile(config.kakaocertTrustAnchorFile!, 'utf8');
     }
     const kakaocertClient = kakaocert;
     closers.push(() => kakaocertClient.close());
     const consents = createKakaocertConsentProvider(kakaocertClient, {
       clientCode,
       callCenterNum: config.kakaocertCallCenterNum,
+      trustAnchorsPem,
       ...(subClientId ? { subClientId } : {}),
     });
     if (sandboxes.konaplate || sandboxes.kakaocert) {

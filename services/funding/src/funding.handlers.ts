@@ -40,6 +40,7 @@ const CONSENT_STATES: Record<ConsentState, ProtoConsentState> = {
   REQUEST_FAILED: ProtoConsentState.REQUEST_FAILED,
   VERIFY_UNKNOWN: ProtoConsentState.VERIFY_UNKNOWN,
   EVIDENCE_LOST: ProtoConsentState.EVIDENCE_LOST,
+  EVIDENCE_INVALID: ProtoConsentState.EVIDENCE_INVALID,
 };
 
 const iso = (date: Date | null | undefined) => date?.toISOString() ?? '';

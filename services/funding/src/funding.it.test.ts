@@ -4,7 +4,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { migrateSchema } from '@kfrm/db';
 import { openTestDatabase, type TestDatabase } from '@kfrm/db/test-database';
 import { createKakaocertClient, createKakaocertConsentProvider, type KakaocertClient } from '@kfrm/kakaocert';
-import { readDer, SANDBOX_EVIDENCE_MARKER, startKakaocertSandbox, type KakaocertSandbox } from '@kfrm/kakaocert/sandbox';
+import { startKakaocertSandbox, type KakaocertSandbox } from '@kfrm/kakaocert/sandbox';
+import { checkConsentEvidence, consentSignedContent, parseTrustAnchors } from '@kfrm/kakaocert';
 import { manualClock } from '@kfrm/kakaocert/testing/cms.fixtures';
 import { createKonaplateClient } from '@kfrm/konaplate';
 import {
@@ -84,7 +85,11 @@ describe('funding use cases against the sandboxes', () => {
     funding = createFunding({
       db: database.kysely<FundingDatabase>(FUNDING_SCHEMA),
       konaplate: createKonaplateClient(sandboxClientOptions(konaplateSandbox, { logger, inquiryRetry: { baseDelayMs: 10 } })),
-      consents: createKakaocertConsentProvider(kakaocert, { clientCode: kakaocertSandbox.clientCode, callCenterNum: '1600-0000' }),
+      consents: createKakaocertConsentProvider(kakaocert, {
+        clientCode: kakaocertSandbox.clientCode,
+        callCenterNum: '1600-0000',
+        trustAnchorsPem: kakaocertSandbox.caCertificatePem,
+      }),
       users,
       logger,
       now: () => new Date(clock.now()),
@@ -208,12 +213,22 @@ describe('funding use cases against the sandboxes', () => {
       const confirmed = await funding.confirmAutoDebitConsent(HONG, requested.id);
       expect(confirmed.consent.state).toBe('VERIFIED');
       expect(confirmed.account).toMatchObject({ state: 'LINKED', consentId: requested.id });
-      // signedData base64url-decoded is a DER CMS ContentInfo: the file for KFTC.
-      const der = confirmed.consent.evidenceDer!;
-      const contentInfo = readDer(Buffer.from(der));
-      const text = contentInfo.children[1]!.children[0]!.children[2]!.children[1]!.children[0]!.content.toString('utf8');
-      expect(text.startsWith(SANDBOX_EVIDENCE_MARKER)).toBe(true);
-      expect(text).toContain(`receiptId=${requested.receiptId}`);
+      // signedData base64url-decoded is the DER file for KFTC: a CMS signature by the sandbox
+      // CA's signer over exactly the consent that was requested.
+      const stored = await database
+        .kysely<FundingDatabase>(FUNDING_SCHEMA)
+        .selectFrom('consents')
+        .select('signed_data')
+        .where('id', '=', requested.id)
+        .executeTakeFirstOrThrow();
+      expect(Buffer.from(stored.signed_data!, 'base64url')).toEqual(Buffer.from(confirmed.consent.evidenceDer!));
+      const expected = consentSignedContent(kakaocertSandbox.clientCode, JSON.parse(kakaocertSandbox.lastRequestBody()!));
+      const check = await checkConsentEvidence({
+        signedData: stored.signed_data!,
+        expectedContent: expected,
+        trustAnchors: parseTrustAnchors(kakaocertSandbox.caCertificatePem),
+      });
+      expect(check.ok).toBe(true);
 
       // A second confirm answers the same without calling VerifyCMS again.
       const again = await funding.confirmAutoDebitConsent(HONG, requested.id);
@@ -257,6 +272,7 @@ describe('funding use cases against the sandboxes', () => {
         consents: createKakaocertConsentProvider(kakaocert, {
           clientCode: kakaocertSandbox.clientCode,
           callCenterNum: '1600-0000',
+          trustAnchorsPem: kakaocertSandbox.caCertificatePem,
           subClientId: 'UNKNOWN00001',
         }),
         users,

@@ -70,7 +70,11 @@ describe('Konaplate member id (userId) of a KFRM user', () => {
       konaplate: createKonaplateClient(
         sandboxClientOptions(konaplateSandbox, { logger, timeoutMs: 1_000, inquiryRetry: { baseDelayMs: 1, maxDelayMs: 2 } }),
       ),
-      consents: createKakaocertConsentProvider(kakaocert, { clientCode: kakaocertSandbox.clientCode, callCenterNum: '1600-0000' }),
+      consents: createKakaocertConsentProvider(kakaocert, {
+        clientCode: kakaocertSandbox.clientCode,
+        callCenterNum: '1600-0000',
+        trustAnchorsPem: kakaocertSandbox.caCertificatePem,
+      }),
       users: directory,
       logger,
     });

@@ -29,6 +29,8 @@ export interface ConsentRow {
   verifiedAt: Date | null;
   /** Present once VERIFIED. */
   evidenceDer: Uint8Array | null;
+  /** What the signature must cover, fixed from the request that was sent (null before REQUESTED). */
+  expectedSignedContent: Uint8Array | null;
   updatedAt: Date;
 }
 
@@ -60,6 +62,7 @@ function toConsent(row: Selectable<ConsentTable>): ConsentRow {
     verifyStartedAt: row.verify_started_at,
     verifiedAt: row.verified_at,
     evidenceDer: row.evidence_der ? new Uint8Array(row.evidence_der) : null,
+    expectedSignedContent: row.expected_signed_content ? new Uint8Array(row.expected_signed_content) : null,
     updatedAt: row.updated_at,
   };
 }
@@ -182,6 +185,7 @@ export interface ConsentUpdate {
   signedAt?: Date | null;
   verifyStartedAt?: Date | null;
   failure?: string | null;
+  expectedSignedContent?: Uint8Array;
 }
 
 /**
@@ -205,6 +209,7 @@ export async function transitionConsent(
       ...(update.signedAt === undefined ? {} : { signed_at: update.signedAt }),
       ...(update.verifyStartedAt === undefined ? {} : { verify_started_at: update.verifyStartedAt }),
       ...(update.failure === undefined ? {} : { failure: update.failure }),
+      ...(update.expectedSignedContent === undefined ? {} : { expected_signed_content: update.expectedSignedContent }),
     })
     .where('id', '=', id)
     .where('state', 'in', [...from])

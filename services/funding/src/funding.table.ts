@@ -10,7 +10,8 @@ export type LinkedAccountState = (typeof LINKED_ACCOUNT_STATES)[number];
  * REQUESTING → REQUESTED → SIGNED → VERIFYING → VERIFIED, with the side exits REQUEST_FAILED,
  * EXPIRED, VERIFY_UNKNOWN (the VerifyCMS answer was lost: reconciled by GetCMSState, never by
  * calling VerifyCMS blindly) and EVIDENCE_LOST (kakaoCert verified it but the evidence never
- * reached us). See consent-state.ts for the transitions.
+ * reached us), and EVIDENCE_INVALID (the signedData failed the CMS check: nothing was kept). See
+ * consent-state.ts for the transitions.
  */
 export const CONSENT_STATES = [
   'REQUESTING',
@@ -22,6 +23,7 @@ export const CONSENT_STATES = [
   'REQUEST_FAILED',
   'VERIFY_UNKNOWN',
   'EVIDENCE_LOST',
+  'EVIDENCE_INVALID',
 ] as const;
 export type ConsentState = (typeof CONSENT_STATES)[number];
 

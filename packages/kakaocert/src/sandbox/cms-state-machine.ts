@@ -12,7 +12,6 @@
 import { randomInt } from 'node:crypto';
 import type { SandboxErrorName } from './sandbox-error-codes';
 import type { CheckedRequestCMS } from './sandbox-request-check';
-import { sandboxSignedData } from './sandbox-signed-data';
 
 export interface SandboxClient {
   clientCode: string;
@@ -99,7 +98,8 @@ export class CmsStateMachine {
     return { ok: true, value: receipt };
   }
 
-  verify(clientCode: string, receiptId: string): Result<{ receiptId: string; signedData: string }> {
+  /** Marks the receipt verified (once); the server then signs its evidence (sandbox-signer.ts). */
+  verify(clientCode: string, receiptId: string): Result<SandboxReceipt> {
     const receipt = this.get(receiptId, clientCode);
     if (!receipt) return { ok: false, error: 'RECEIPT_NOT_FOUND' };
     const state = this.state(receipt);
@@ -107,16 +107,7 @@ export class CmsStateMachine {
     if (state === 2) return { ok: false, error: 'EXPIRED' };
     if (receipt.verifiedAtMs !== undefined) return { ok: false, error: 'ALREADY_VERIFIED' };
     receipt.verifiedAtMs = this.clock();
-    const r = receipt.request;
-    const signedData = sandboxSignedData({
-      receiptId: receipt.receiptId,
-      clientCode: receipt.clientCode,
-      clientUserID: r.ClientUserID,
-      bankCode: r.BankCode,
-      bankAccountNum: r.BankAccountNum,
-      signedAt: kstDateTime(receipt.signedAtMs!),
-    });
-    return { ok: true, value: { receiptId: receipt.receiptId, signedData } };
+    return { ok: true, value: receipt };
   }
 
   /** ResultCMS as GET /SignDirectDebit/Status returns it (note `receiptID`). */

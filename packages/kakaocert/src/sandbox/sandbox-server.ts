@@ -19,6 +19,15 @@ import { CmsStateMachine, kstDateTime, type SandboxClient, type SandboxReceipt }
 import { SandboxAuth } from './sandbox-auth';
 import { SANDBOX_ERRORS, type SandboxErrorName } from './sandbox-error-codes';
 import { checkRequestCMS } from './sandbox-request-check';
+import { createSandboxSigner } from './sandbox-signer';
+import { consentSignedContent } from '../consent-signed-content';
+
+/**
+ * Ways the next VerifyCMS answer's signedData can be wrong, for tests of the evidence check:
+ * tampered (a byte of the signature changed), foreign_signer (a certificate from another CA with
+ * the same name), other_content (a valid signature over another account number).
+ */
+export type EvidenceCorruption = 'tampered' | 'foreign_signer' | 'other_content';
 
 export type SandboxRoute = 'token' | 'request' | 'status' | 'verify';
 
@@ -69,6 +78,10 @@ export interface KakaocertSandbox {
   secretKey: string;
   /** The first registered client code. */
   clientCode: string;
+  /** PEM of the sandbox CA that issues the signer certificate: the trust anchor for its evidence. */
+  caCertificatePem: string;
+  /** The next VerifyCMS answer carries signedData made wrong this way (tests of the evidence check). */
+  corruptNextEvidence(corruption: EvidenceCorruption): void;
   /** The user signs in KakaoTalk. Throws if the receipt is unknown, expired or already signed. */
   sign(receiptId: string): void;
   /** The user opens the message (sets viewDT). */
@@ -147,6 +160,8 @@ export async function startKakaocertSandbox(options: KakaocertSandboxOptions = {
     dateSkewMs: (options.dateSkewSeconds ?? 300) * 1000,
   });
   const machine = new CmsStateMachine(clock, clients);
+  const signer = await createSandboxSigner(new Date(clock()));
+  const corruptions: EvidenceCorruption[] = [];
   const counts: Record<SandboxRoute, number> = { token: 0, request: 0, status: 0, verify: 0 };
   let faults: (SandboxFault & { remaining: number })[] = [];
   let lastRequestBody: string | undefined;
@@ -209,14 +224,14 @@ export async function startKakaocertSandbox(options: KakaocertSandboxOptions = {
   async function withFaults(
     route: SandboxRoute,
     res: http.ServerResponse,
-    handler: () => { status: number; body: unknown },
+    handler: () => Promise<{ status: number; body: unknown }> | { status: number; body: unknown },
   ): Promise<void> {
     counts[route] += 1;
     const fault = takeFault(route);
     if (await applyFault(fault, 'before', res)) return;
     let answer: { status: number; body: unknown };
     try {
-      answer = handler();
+      answer = await handler();
     } catch (err) {
       if (!(err instanceof SandboxError)) throw err;
       const e = SANDBOX_ERRORS[err.error];
@@ -285,7 +300,7 @@ export async function startKakaocertSandbox(options: KakaocertSandboxOptions = {
     if (!route) return sendError(res, 'NO_SUCH_API');
     const receiptId = decodeURIComponent(path.split('/')[3] ?? '');
 
-    await withFaults(route, res, () => {
+    await withFaults(route, res, async () => {
       const caller = auth.checkServiceCall(req.headers, req.method ?? 'GET', body);
       if (!caller.ok) throw new SandboxError(caller.error);
       const clientCode = caller.value.clientCode;
@@ -313,7 +328,18 @@ export async function startKakaocertSandbox(options: KakaocertSandboxOptions = {
         case 'verify': {
           const verified = machine.verify(clientCode, receiptId);
           if (!verified.ok) throw new SandboxError(verified.error);
-          return { status: 200, body: verified.value };
+          const receipt = verified.value;
+          const corruption = corruptions.shift();
+          const terms =
+            corruption === 'other_content'
+              ? { ...receipt.request, BankAccountNum: receipt.request.BankAccountNum.replace(/\d$/, (d) => String((Number(d) + 1) % 10)) }
+              : receipt.request;
+          const der = await signer.sign(consentSignedContent(receipt.clientCode, terms), new Date(receipt.signedAtMs!), {
+            as: corruption === 'foreign_signer' ? 'foreign' : 'sandbox',
+          });
+          // The last byte of the DER is the last byte of the signature value.
+          if (corruption === 'tampered') der[der.length - 1] = der[der.length - 1]! ^ 0x01;
+          return { status: 200, body: { receiptId: receipt.receiptId, signedData: Buffer.from(der).toString('base64url') } };
         }
       }
     });
@@ -384,6 +410,10 @@ export async function startKakaocertSandbox(options: KakaocertSandboxOptions = {
     linkId,
     secretKey,
     clientCode: clientList[0]?.clientCode ?? '',
+    caCertificatePem: signer.caCertificatePem,
+    corruptNextEvidence(corruption) {
+      corruptions.push(corruption);
+    },
     sign(receiptId) {
       const result = machine.sign(receiptId);
       if (!result.ok) throw new Error(`sandbox sign(${receiptId}) refused: ${SANDBOX_ERRORS[result.error].message}`);

@@ -171,6 +171,11 @@ export interface VerifySignedDataParams {
   /** Our signing CA. */
   signingCa: x509.X509Certificate;
   now?: Date;
+  /**
+   * The extended key usage the signer's certificate must carry: our document-signing EKU by
+   * default; null for signers another CA issues with its own profile (kakaoCert consents).
+   */
+  signerExtendedKeyUsage?: string | null;
 }
 
 /**
@@ -226,7 +231,8 @@ async function verify(params: VerifySignedDataParams): Promise<SignedDataVerific
 
   // 4. The signer certificate is the caller's: the user's active one, from our CA, in date, not a
   //    CA, with our EKU and a signing key usage, and a key we accept (RSA e = 65537 included).
-  const signer = await checkTrustedSigner(params.trustedSigner, ca, now);
+  const eku = params.signerExtendedKeyUsage === undefined ? OID.documentSigningEku : params.signerExtendedKeyUsage;
+  const signer = await checkTrustedSigner(params.trustedSigner, ca, now, eku);
   if (!signer.ok) return refuse(signer.detail);
   const { trusted, certificate: signerCertificate, key } = signer;
 
@@ -319,8 +325,9 @@ async function checkTrustedSigner(
   der: Uint8Array,
   ca: x509.X509Certificate,
   now: Date,
+  requiredExtendedKeyUsage: string | null,
 ): Promise<({ ok: true } & TrustedSigner) | { ok: false; detail: SignedDataRejection }> {
-  const id = `${createHash('sha256').update(new Uint8Array(ca.rawData)).digest('base64')}|${createHash('sha256').update(der).digest('base64')}`;
+  const id = `${createHash('sha256').update(new Uint8Array(ca.rawData)).digest('base64')}|${createHash('sha256').update(der).digest('base64')}|${requiredExtendedKeyUsage ?? ''}`;
   const known = passedSignerChecks.get(id);
   if (known) {
     if (now < known.certificate.notBefore) return { ok: false, detail: 'signer-certificate-not-yet-valid' };
@@ -333,7 +340,7 @@ async function checkTrustedSigner(
   } catch {
     return { ok: false, detail: 'trusted-signer-unparseable' };
   }
-  const chain = await verifyIssuedBy(der, ca, { now, requiredExtendedKeyUsage: OID.documentSigningEku });
+  const chain = await verifyIssuedBy(der, ca, { now, ...(requiredExtendedKeyUsage ? { requiredExtendedKeyUsage } : {}) });
   if (!chain.ok) return { ok: false, detail: `signer-certificate-${chain.reason}` };
   const usage = chain.certificate.getExtension(x509.KeyUsagesExtension);
   if (!usage || (usage.usages & (x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.nonRepudiation)) === 0)
@@ -390,4 +397,41 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+/**
+ * The embedded certificate (DER) the SignedData's single SignerInfo names, for signers whose
+ * certificate we do not hold beforehand (a kakaoCert consent is signed with the user's own
+ * certificate). undefined when the structure is unreadable, there is not exactly one signer, or
+ * no embedded certificate matches. Selecting it proves nothing: `verifySignedData` must then check
+ * it chains to the trust anchor and that it made the signature.
+ */
+export async function embeddedSignerCertificate(signedDataBase64: string): Promise<Uint8Array | undefined> {
+  try {
+    if (typeof signedDataBase64 !== 'string' || signedDataBase64.length > MAX_SIGNED_DATA_BASE64_LENGTH) return undefined;
+    const der = decodePemOrBase64(signedDataBase64, 'CMS') ?? decodePemOrBase64(signedDataBase64, 'PKCS7');
+    if (!der) return undefined;
+    const structure = checkDerStructure(der, { maxDepth: MAX_SIGNED_DATA_DEPTH, allowIndefiniteLength: true });
+    if (!structure.ok) return undefined;
+    const asn = asn1js.fromBER(der);
+    if (asn.offset !== der.length) return undefined;
+    const contentInfo = new pkijs.ContentInfo({ schema: asn.result });
+    if (contentInfo.contentType !== OID.signedData) return undefined;
+    const signedDataAsn = contentInfo.content as asn1js.Sequence;
+    const signedData = new pkijs.SignedData({ schema: signedDataAsn });
+    if (signedData.signerInfos.length !== 1) return undefined;
+    const sid = signedData.signerInfos[0]!.sid;
+    for (const raw of embeddedCertificates(signedDataAsn)) {
+      let certificate: pkijs.Certificate;
+      try {
+        certificate = pkijs.Certificate.fromBER(raw);
+      } catch {
+        continue;
+      }
+      if (await sidMatches(sid, certificate)) return raw;
+    }
+    return undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -11,6 +11,7 @@ export {
 export {
   signData,
   verifySignedData,
+  embeddedSignerCertificate,
   MAX_SIGNED_DATA_BASE64_LENGTH,
   type SignDataParams,
   type VerifySignedDataParams,

@@ -18,9 +18,18 @@ export async function up(db: Kysely<any>): Promise<void> {
   // The content the consent's signature must cover, fixed when the request is sent, so the
   // signedData is checked against what was asked (not against whatever comes back).
   await db.schema.alterTable('consents').addColumn('expected_signed_content', 'bytea').execute();
+  // EVIDENCE_INVALID: kakaoCert returned signedData that failed the CMS check; nothing is kept.
+  await sql`alter table consents drop constraint consents_state_check`.execute(db);
+  await sql`alter table consents add constraint consents_state_check check (state in ('REQUESTING', 'REQUESTED', 'SIGNED', 'VERIFYING', 'VERIFIED', 'EXPIRED', 'REQUEST_FAILED', 'VERIFY_UNKNOWN', 'EVIDENCE_LOST', 'EVIDENCE_INVALID'))`.execute(
+    db,
+  );
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
+  await sql`alter table consents drop constraint consents_state_check`.execute(db);
+  await sql`alter table consents add constraint consents_state_check check (state in ('REQUESTING', 'REQUESTED', 'SIGNED', 'VERIFYING', 'VERIFIED', 'EXPIRED', 'REQUEST_FAILED', 'VERIFY_UNKNOWN', 'EVIDENCE_LOST'))`.execute(
+    db,
+  );
   await db.schema.alterTable('consents').dropColumn('expected_signed_content').execute();
   await db.schema.dropTable('konaplate_members').execute();
 }

@@ -100,6 +100,11 @@ export enum ConsentState {
   VERIFY_UNKNOWN = 8,
   /** EVIDENCE_LOST - kakaoCert verified the consent but its evidence never reached us; ask for a new consent. */
   EVIDENCE_LOST = 9,
+  /**
+   * EVIDENCE_INVALID - Extension (not in the seeds): the signedData kakaoCert returned was not a valid signature by a
+   * trusted signer over the requested consent; nothing was stored. Ask for a new consent.
+   */
+  EVIDENCE_INVALID = 10,
   UNRECOGNIZED = -1,
 }
 
@@ -135,6 +140,9 @@ export function consentStateFromJSON(object: any): ConsentState {
     case 9:
     case "EVIDENCE_LOST":
       return ConsentState.EVIDENCE_LOST;
+    case 10:
+    case "EVIDENCE_INVALID":
+      return ConsentState.EVIDENCE_INVALID;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -164,6 +172,8 @@ export function consentStateToJSON(object: ConsentState): string {
       return "VERIFY_UNKNOWN";
     case ConsentState.EVIDENCE_LOST:
       return "EVIDENCE_LOST";
+    case ConsentState.EVIDENCE_INVALID:
+      return "EVIDENCE_INVALID";
     case ConsentState.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -562,6 +572,8 @@ export enum ConfirmAutoDebitConsentApiError_ErrorCode {
   OUTCOME_UNKNOWN = 6,
   EXTERNAL_SERVICE_UNAVAILABLE = 7,
   EXTERNAL_SERVICE_FAILED = 8,
+  /** CONSENT_EVIDENCE_INVALID - Extension (not in the seeds): 서명 증적이 유효하지 않습니다 (서명, 인증서, 서명 내용 불일치). 새로 요청하세요. */
+  CONSENT_EVIDENCE_INVALID = 9,
   UNRECOGNIZED = -1,
 }
 
@@ -596,6 +608,9 @@ export function confirmAutoDebitConsentApiError_ErrorCodeFromJSON(
     case 8:
     case "EXTERNAL_SERVICE_FAILED":
       return ConfirmAutoDebitConsentApiError_ErrorCode.EXTERNAL_SERVICE_FAILED;
+    case 9:
+    case "CONSENT_EVIDENCE_INVALID":
+      return ConfirmAutoDebitConsentApiError_ErrorCode.CONSENT_EVIDENCE_INVALID;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -625,6 +640,8 @@ export function confirmAutoDebitConsentApiError_ErrorCodeToJSON(
       return "EXTERNAL_SERVICE_UNAVAILABLE";
     case ConfirmAutoDebitConsentApiError_ErrorCode.EXTERNAL_SERVICE_FAILED:
       return "EXTERNAL_SERVICE_FAILED";
+    case ConfirmAutoDebitConsentApiError_ErrorCode.CONSENT_EVIDENCE_INVALID:
+      return "CONSENT_EVIDENCE_INVALID";
     case ConfirmAutoDebitConsentApiError_ErrorCode.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
