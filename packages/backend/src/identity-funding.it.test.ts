@@ -27,7 +27,7 @@ describe('sign-up, login and linking a bank account through gRPC', () => {
   let baseStore: Store;
   let running: RunningServices;
   let kakaocertUrl: string;
-  let registerAtBank: (userId: string) => void;
+  let registerAtBank: (memberId: string) => void;
   const apps: AppClient[] = [];
 
   beforeAll(async () => {
@@ -36,9 +36,10 @@ describe('sign-up, login and linking a bank account through gRPC', () => {
       env: {},
       onAdapters: (a) => {
         kakaocertUrl = a.sandboxes.kakaocert!.url;
-        // The sandbox bank's registered-accounts inquiry knows members by user id.
-        registerAtBank = (userId) =>
-          a.sandboxes.konaplate!.setRegisteredAccounts(userId, {
+        // Stands in for ARS authentication (not modelled): the account becomes the Konaplate
+        // member's normal top-up account, under the member id Konaplate issued (not our user id).
+        registerAtBank = (memberId) =>
+          a.sandboxes.konaplate!.setRegisteredAccounts(memberId, {
             normal: { bankCode: '088', bankAccount: '110234567890', holderName: '홍길동', birthDate: '19800101' },
           });
       },
@@ -78,11 +79,18 @@ describe('sign-up, login and linking a bank account through gRPC', () => {
   it('links an account: holder verified from the user record, consent signed, verified once, registered for top-up', async () => {
     // The sandbox bank knows 088-110234567890 as 홍길동, born 1980-01-01 (packages/konaplate).
     const { session, funding, user } = await signedUp('홍길동', '800101-1234567', 1);
-    registerAtBank(String(user.userId));
     const auth = withSession(session.sessionToken);
     const verified = await unary(funding, funding.verifyAccountHolder, { bankCode: '088', accountNumber: '110234567890' }, auth);
     expect(verified.linkedAccount?.state).toBe(LinkedAccountState.HOLDER_VERIFIED);
     const linkedAccountId = verified.linkedAccount!.linkedAccountId;
+    // Holder verification registered the user as a Konaplate member.
+    const member = await database
+      .kysely('funding')
+      .selectFrom('konaplate_members')
+      .select('member_id')
+      .where('user_id', '=', String(user.userId))
+      .executeTakeFirstOrThrow();
+    registerAtBank(member.member_id as string);
 
     const requested = await unary(
       funding,
