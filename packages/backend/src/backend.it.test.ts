@@ -98,7 +98,8 @@ describe('backend over TLS', () => {
       `https://${mobileAddress}`,
     ]);
     const listed = stdout.trim().split('\n').sort();
-    expect(listed).toEqual([...SEED_SERVICES].sort());
+    // Health is listed so buf curl / grpcurl can check it (proto/grpc/health/v1).
+    expect(listed).toEqual([...SEED_SERVICES, 'grpc.health.v1.Health'].sort());
     const internal = await run(BUF, [
       'curl',
       '--protocol',
@@ -108,7 +109,9 @@ describe('backend over TLS', () => {
       `http://127.0.0.1:${running.internalPort}`,
     ]);
     const internalServices = internal.stdout.trim().split('\n');
-    expect(internalServices).toEqual(expect.arrayContaining(['kfrm.api.user.UserService', 'kfrm.api.device.DeviceRegistryService']));
+    expect(internalServices).toEqual(
+      expect.arrayContaining(['kfrm.api.user.UserService', 'kfrm.api.device.DeviceRegistryService', 'grpc.health.v1.Health']),
+    );
     for (const name of SEED_SERVICES) expect(internalServices).not.toContain(name);
   });
 

@@ -76,6 +76,7 @@ export interface InProcessResult {
 export type InProcessUnary = (call: InProcessCall) => Promise<InProcessResult>;
 
 const REQUEST_ID_HEADER = 'x-request-id';
+const HEALTH_SERVICE = 'grpc.health.v1.Health';
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 function requestIdOf(metadata: grpc.Metadata): string {
@@ -169,9 +170,11 @@ export class GrpcListener {
     const { host, port, credentials, descriptorSet } = this.options;
     if (descriptorSet) {
       // Reflection lists only what this listener serves: the mobile listener does not advertise
-      // internal services and vice versa.
+      // internal services and vice versa. Health is listed too (proto/grpc/health/v1 is in the
+      // descriptor set) so `buf curl` and grpcurl, which resolve methods through reflection,
+      // can health-check every listener.
       const packageDefinition = { contract: { fileDescriptorProtos: splitFileDescriptorSet(descriptorSet) } };
-      new ReflectionService(packageDefinition as never, { services: [...this.serviceNames] }).addToServer(this.server);
+      new ReflectionService(packageDefinition as never, { services: [...this.serviceNames, HEALTH_SERVICE] }).addToServer(this.server);
     }
     const address = host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
     this.boundPort = await new Promise<number>((resolve, reject) =>
