@@ -20,6 +20,13 @@ describe('dev-certs', () => {
     const names = cert.getExtension(x509.SubjectAlternativeNameExtension)?.names.items.map((n) => n.value);
     expect(names).toEqual(expect.arrayContaining(['localhost', 'tab-menu', 'backend']));
 
+    // The internal PKI of a split run: the edge and each service from the internal CA.
+    const internalCa = new x509.X509Certificate(readFileSync(files.internalCaCertFile, 'utf8'));
+    const edge = new x509.X509Certificate(readFileSync(files.edgeCertFile, 'utf8'));
+    expect(await edge.verify({ publicKey: internalCa.publicKey, signatureOnly: true })).toBe(true);
+    expect(statSync(join(dir, 'secrets', 'internal-user.pem')).mode & 0o777).toBe(0o644);
+    expect(statSync(join(dir, 'secrets', 'internal-tab-menu.key')).mode & 0o777).toBe(0o644);
+
     const before = Object.values(files).map((f) => readFileSync(f, 'utf8'));
     const again = await ensureDevSecrets(join(dir, 'secrets'), hosts);
     expect(Object.values(again).map((f) => readFileSync(f, 'utf8'))).toEqual(before);

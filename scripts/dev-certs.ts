@@ -1,5 +1,6 @@
 // Makes the files docker-compose mounts as secrets (see docs/deploy.md): a dev server CA and a
-// server certificate, the device CA, and the E2E key-encryption key, in deploy/dev-secrets/
+// server certificate, the device CA, the E2E key-encryption key, and the internal PKI of a split
+// run (internal CA, the edge's certificate, one certificate per service), in deploy/dev-secrets/
 // (gitignored). Run once; existing files are kept, delete the folder to start over.
 //
 //   node --import tsx scripts/dev-certs.ts [DIR]
@@ -9,14 +10,21 @@ import { randomBytes } from 'node:crypto';
 import { chmod, readdir, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { ensureDevCertificates, ensureDevSigningCa } from '@kfrm/pki';
+import { ensureDevCertificates, ensureDevInternalPki, ensureDevSigningCa } from '@kfrm/pki';
 
 const repoRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
 
-/** Names the server certificate answers to: loopback, and every compose service's host name. */
+/** The service folders' names: each is a process of a split run and a compose host name. */
+export async function serviceNames(root = repoRoot): Promise<string[]> {
+  return (await readdir(join(root, 'services'), { withFileTypes: true }))
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
+}
+
+/** Names the server certificate answers to: loopback, the edge, and every compose service's host name. */
 export async function devCertificateHosts(root = repoRoot): Promise<string[]> {
-  const services = (await readdir(join(root, 'services'), { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name);
-  return ['localhost', '127.0.0.1', '::1', 'backend', ...services.sort()];
+  return ['localhost', '127.0.0.1', '::1', 'backend', 'edge', ...(await serviceNames(root))];
 }
 
 export interface DevSecrets {
@@ -31,6 +39,11 @@ export interface DevSecrets {
   userDataKeyFile: string;
   signingCaCertFile: string;
   signingCaKeyFile: string;
+  /** Internal PKI of a split run (see ensureDevInternalPki). */
+  internalCaCertFile: string;
+  internalCaKeyFile: string;
+  edgeCertFile: string;
+  edgeKeyFile: string;
 }
 
 async function ensureRandomKeyFile(file: string): Promise<void> {
@@ -41,7 +54,11 @@ async function ensureRandomKeyFile(file: string): Promise<void> {
   if (!exists) await writeFile(file, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
 }
 
-export async function ensureDevSecrets(dir: string, hosts: string[]): Promise<DevSecrets> {
+/**
+ * Every dev secret in `dir`; the per-service internal certificates are there too
+ * (`internal-<service>.pem`/`.key`; `ensureDevInternalPki(dir, services)` names them).
+ */
+export async function ensureDevSecrets(dir: string, hosts: string[], services?: string[]): Promise<DevSecrets> {
   const tls = await ensureDevCertificates(dir, hosts);
   const e2eKekFile = join(dir, 'e2e-kek');
   const authPepperFile = join(dir, 'auth-pepper');
@@ -52,12 +69,28 @@ export async function ensureDevSecrets(dir: string, hosts: string[]): Promise<De
   const userDataKeyFile = join(dir, 'user-data-key');
   await ensureRandomKeyFile(userDataKeyFile);
   const signing = await ensureDevSigningCa(dir);
-  const files = { ...tls, e2eKekFile, authPepperFile, casaPepperFile, userDataKeyFile, ...signing };
+  const internal = await ensureDevInternalPki(dir, services ?? (await serviceNames()));
+  const files: DevSecrets = {
+    ...tls,
+    e2eKekFile,
+    authPepperFile,
+    casaPepperFile,
+    userDataKeyFile,
+    ...signing,
+    internalCaCertFile: internal.internalCaCertFile,
+    internalCaKeyFile: internal.internalCaKeyFile,
+    edgeCertFile: internal.edge.certFile,
+    edgeKeyFile: internal.edge.keyFile,
+  };
   // Compose mounts file secrets as bind mounts and ignores `uid`/`mode` for them, so the
   // container's user (uid 10001) can read them only if they are world-readable. Acceptable for
   // throwaway dev keys in a gitignored folder; never do this with real keys.
   await chmod(dir, 0o755);
   for (const file of Object.values(files)) await chmod(file, 0o644);
+  for (const service of Object.values(internal.services)) {
+    await chmod(service.certFile, 0o644);
+    await chmod(service.keyFile, 0o644);
+  }
   return files;
 }
 
@@ -79,6 +112,10 @@ export function devSecretsEnv(files: DevSecrets): Record<string, string> {
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const dir = resolve(process.argv[2] ?? join(repoRoot, 'deploy', 'dev-secrets'));
-  const files = await ensureDevSecrets(dir, await devCertificateHosts());
-  for (const [name, file] of Object.entries(files)) process.stdout.write(`${name.padEnd(17)} ${file}\n`);
+  const services = await serviceNames();
+  const files = await ensureDevSecrets(dir, await devCertificateHosts(), services);
+  for (const [name, file] of Object.entries(files)) process.stdout.write(`${name.padEnd(18)} ${file}\n`);
+  for (const [service, pair] of Object.entries((await ensureDevInternalPki(dir, services)).services)) {
+    process.stdout.write(`${`internal ${service}`.padEnd(18)} ${pair.certFile} ${pair.keyFile}\n`);
+  }
 }

@@ -3,3 +3,4 @@ export * from './pem';
 export * from './dev-certificates';
 export * from './verify-certificate';
 export * from './signing';
+export * from './internal-pki';
