@@ -125,16 +125,25 @@ export interface ListenAddress {
   port: number;
 }
 
-/** host:port; port 0 asks the OS for a free port (tests). */
-export function listenAddress(name: string, opts: { default: string }): Field<ListenAddress> {
-  const parse = (t: string): ListenAddress | Problem => {
+/**
+ * host:port; port 0 asks the OS for a free port (tests). With `off: true` the value `off` turns
+ * the listener off (undefined); with `optional: true` unset means no listener.
+ */
+export function listenAddress(name: string, opts: { default: string }): Field<ListenAddress>;
+export function listenAddress(name: string, opts: { default: string; off: true }): Field<ListenAddress | undefined>;
+export function listenAddress(name: string, opts: { optional: true }): Field<ListenAddress | undefined>;
+export function listenAddress(name: string, opts: { default: string; off?: true } | { optional: true }): Field<ListenAddress | undefined> {
+  const allowOff = 'off' in opts && opts.off === true;
+  const parse = (t: string): ListenAddress | undefined | Problem => {
+    if (allowOff && t === 'off') return undefined;
     const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(t);
-    if (!m) return problem(`must be host:port, got "${t}"`);
+    if (!m) return problem(allowOff ? `must be host:port or off, got "${t}"` : `must be host:port, got "${t}"`);
     const port = Number(m[2]);
     if (port > 65535) return problem(`port must be <= 65535`);
     return { host: m[1]!, port };
   };
+  if ('optional' in opts) return field<ListenAddress | undefined>(name, parse, { value: undefined });
   const fallback = parse(opts.default);
-  if (fallback instanceof Problem) throw new Error(`bad default for ${name}`);
-  return field(name, parse, { value: fallback }) as Field<ListenAddress>;
+  if (fallback instanceof Problem || fallback === undefined) throw new Error(`bad default for ${name}`);
+  return field<ListenAddress | undefined>(name, parse, { value: fallback });
 }

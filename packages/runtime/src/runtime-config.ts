@@ -12,7 +12,15 @@ export function readRuntimeConfig(env: Env = process.env) {
       dataDir: str('KFRM_DATA_DIR', { default: '.data' }),
       databaseUrl: url('DATABASE_URL', ['postgres', 'postgresql'], { optional: true }),
       redisUrl: url('REDIS_URL', ['redis', 'rediss'], { optional: true }),
-      mobileListen: listenAddress('KFRM_MOBILE_LISTEN', { default: '127.0.0.1:50051' }),
+      // `off`: no direct mobile listener (the service runs split behind the edge).
+      mobileListen: listenAddress('KFRM_MOBILE_LISTEN', { default: '127.0.0.1:50051', off: true }),
+      // Split behind an edge (nginx): a listener that takes mTLS only from the internal CA, where
+      // a connection presenting the edge's certificate may forward the phone's client certificate
+      // in a header (docs/adr/0007-edge-nginx.md). Unset = no edge listener.
+      edgeListen: listenAddress('KFRM_EDGE_LISTEN', { optional: true }),
+      internalTlsCertFile: str('KFRM_INTERNAL_TLS_CERT_FILE', { optional: true }),
+      internalTlsKeyFile: str('KFRM_INTERNAL_TLS_KEY_FILE', { optional: true }),
+      internalCaCertFile: str('KFRM_INTERNAL_CA_CERT_FILE', { optional: true }),
       internalListen: listenAddress('KFRM_INTERNAL_LISTEN', { default: '127.0.0.1:50052' }),
       tlsCertFile: str('KFRM_TLS_CERT_FILE', { optional: true }),
       tlsKeyFile: str('KFRM_TLS_KEY_FILE', { optional: true }),
@@ -66,6 +74,19 @@ export function readRuntimeConfig(env: Env = process.env) {
       ['KFRM_TLS_CERT_FILE', 'KFRM_TLS_KEY_FILE', 'KFRM_DEVICE_CA_CERT_FILE', 'KFRM_DEVICE_CA_KEY_FILE', 'KFRM_E2E_KEK_FILE']
         .filter((_, i) => fromFiles[i] === undefined)
         .map((name) => `${name} is required when DATABASE_URL is set`),
+    );
+  }
+  const edgeFiles = {
+    KFRM_INTERNAL_TLS_CERT_FILE: base.internalTlsCertFile,
+    KFRM_INTERNAL_TLS_KEY_FILE: base.internalTlsKeyFile,
+    KFRM_INTERNAL_CA_CERT_FILE: base.internalCaCertFile,
+  };
+  if (base.edgeListen && Object.values(edgeFiles).some((f) => f === undefined)) {
+    // The edge listener trusts forwarded certificates; without its own mTLS it would trust anyone.
+    throw new ConfigError(
+      Object.entries(edgeFiles)
+        .filter(([, file]) => file === undefined)
+        .map(([name]) => `${name} is required when KFRM_EDGE_LISTEN is set`),
     );
   }
   return {

@@ -14,12 +14,16 @@ import {
   type Tracing,
 } from '@kfrm/observability';
 import { descriptorSetPath } from '@kfrm/proto';
+import { EDGE_IDENTITY_URI } from '@kfrm/pki';
 import {
   GrpcListener,
   createMobileAccessGuard,
+  edgeForwardedClientCertificate,
+  edgeServerCredentials,
   internalAccessGuard,
   internalServerCredentials,
   mobileServerCredentials,
+  noClientCertificate,
 } from '@kfrm/server-kit';
 import { createStore, instrumentStore, type Store } from '@kfrm/store';
 import type { DestinationStream } from 'pino';
@@ -32,7 +36,10 @@ import type { ServiceInstance, ServiceModule } from './service-module';
 export interface RunningServices {
   config: RuntimeConfig;
   logger: Logger;
-  mobilePort: number;
+  /** The direct mobile listener's port; throws when it is off (KFRM_MOBILE_LISTEN=off). */
+  readonly mobilePort: number;
+  /** The edge listener's port (KFRM_EDGE_LISTEN), undefined without one. */
+  edgePort: number | undefined;
   /** Full paths of registered methods that have no handler (they answer UNIMPLEMENTED). */
   unimplementedMethods: string[];
   internalPort: number;
@@ -152,42 +159,69 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
       // Resolved per client on first use, once every module's services are registered.
       inProcess: config.internalInProcess ? (path) => internal.inProcessUnary(path) : undefined,
     });
-    const mobile = new GrpcListener({
-      name: 'mobile',
-      ...config.mobileListen,
-      credentials: mobileServerCredentials({
-        certFile: files.serverCertFile,
-        keyFile: files.serverKeyFile,
-        clientCaFile: files.deviceCaCertFile,
+    const mobileGuard = createMobileAccessGuard({
+      // Chain, validity, clientAuth, the device id it names, and revocation (a store read that
+      // fails closed: an unreachable store is UNAVAILABLE, never "not revoked").
+      verifyDevice: createDeviceVerifier({
+        deviceCaCert: deviceCa.certificate,
+        store,
+        logger: logger.child({ component: 'device-trust' }),
       }),
-      guard: createMobileAccessGuard({
-        // Chain, validity, clientAuth, the device id it names, and revocation (a store read that
-        // fails closed: an unreachable store is UNAVAILABLE, never "not revoked").
-        verifyDevice: createDeviceVerifier({
-          deviceCaCert: deviceCa.certificate,
-          store,
-          logger: logger.child({ component: 'device-trust' }),
-        }),
-        resolveSession: createSessionResolver(internalClients),
-      }),
-      logger,
-      descriptorSet,
-      limits: { maxReceiveMessageBytes: config.maxReceiveMessageBytes },
-      // Trace context from a phone is not trusted: mobile calls start their own traces.
-      observer: createGrpcServerObserver({ listener: 'mobile', metrics, tracing, trustIncomingTraceContext: false }),
+      resolveSession: createSessionResolver(internalClients),
     });
+    // The phone-facing services are served on the direct mobile listener, on the edge listener,
+    // or both; one guard (and so one device-certificate cache) for both.
+    const phoneFacing: GrpcListener[] = [];
+    const mobile = config.mobileListen
+      ? new GrpcListener({
+          name: 'mobile',
+          ...config.mobileListen,
+          credentials: mobileServerCredentials({
+            certFile: files.serverCertFile,
+            keyFile: files.serverKeyFile,
+            clientCaFile: files.deviceCaCertFile,
+          }),
+          guard: mobileGuard,
+          logger,
+          descriptorSet,
+          limits: { maxReceiveMessageBytes: config.maxReceiveMessageBytes },
+          // Trace context from a phone is not trusted: mobile calls start their own traces.
+          observer: createGrpcServerObserver({ listener: 'mobile', metrics, tracing, trustIncomingTraceContext: false }),
+        })
+      : undefined;
+    if (mobile) phoneFacing.push(mobile);
+    const edge = config.edgeListen
+      ? new GrpcListener({
+          name: 'edge',
+          ...config.edgeListen,
+          credentials: edgeServerCredentials({
+            certFile: config.internalTlsCertFile!,
+            keyFile: config.internalTlsKeyFile!,
+            clientCaFile: config.internalCaCertFile!,
+          }),
+          guard: mobileGuard,
+          clientCertificate: edgeForwardedClientCertificate(EDGE_IDENTITY_URI),
+          logger,
+          descriptorSet,
+          limits: { maxReceiveMessageBytes: config.maxReceiveMessageBytes },
+          // The edge passes the phone's trace headers through: as untrusted as on the mobile listener.
+          observer: createGrpcServerObserver({ listener: 'edge', metrics, tracing, trustIncomingTraceContext: false }),
+        })
+      : undefined;
+    if (edge) phoneFacing.push(edge);
     const internal = new GrpcListener({
       name: 'internal',
       ...config.internalListen,
       credentials: internalServerCredentials(),
       guard: internalAccessGuard,
+      clientCertificate: noClientCertificate,
       logger,
       descriptorSet,
       limits: { maxReceiveMessageBytes: config.maxReceiveMessageBytes },
       observer: createGrpcServerObserver({ listener: 'internal', metrics, tracing, trustIncomingTraceContext: true }),
     });
 
-    listeners.push(mobile, internal);
+    listeners.push(...phoneFacing, internal);
     for (const module of modules) {
       const instance = await module.create({
         db,
@@ -199,11 +233,12 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
         metrics,
       });
       instances.push(instance);
-      for (const registration of instance.mobile ?? []) mobile.addService(registration);
+      for (const registration of instance.mobile ?? []) for (const listener of phoneFacing) listener.addService(registration);
       for (const registration of instance.internal ?? []) internal.addService(registration);
     }
     internalPort = await internal.start();
-    const mobilePort = await mobile.start();
+    const mobilePort = await mobile?.start();
+    const edgePort = await edge?.start();
     for (const instance of instances) await instance.start?.();
     metricsEndpoint = await startMetricsIfFree(metrics, config, logger);
     const openMetrics = metricsEndpoint;
@@ -217,7 +252,7 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
       intervalMs: config.dependencyCheckMs,
       timeoutMs: Math.max(100, Math.min(1_000, config.dependencyCheckMs)),
       onChange(serving) {
-        mobile.setServing(serving);
+        for (const listener of phoneFacing) listener.setServing(serving);
         internal.setServing(serving);
       },
     });
@@ -227,8 +262,12 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
     return {
       config,
       logger,
-      mobilePort,
-      unimplementedMethods: [...mobile.unimplementedMethods, ...internal.unimplementedMethods],
+      get mobilePort(): number {
+        if (mobilePort === undefined) throw new Error('the mobile listener is off (KFRM_MOBILE_LISTEN=off)');
+        return mobilePort;
+      },
+      edgePort,
+      unimplementedMethods: [...(phoneFacing[0]?.unimplementedMethods ?? []), ...internal.unimplementedMethods],
       internalPort,
       internalClients,
       serverCaCertFile: files.serverCaCertFile,
@@ -242,7 +281,7 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
       stop() {
         stopped ??= (async () => {
           dependencies.stop();
-          await Promise.all([mobile.shutdown(config.shutdownGraceMs), internal.shutdown(config.shutdownGraceMs)]);
+          await Promise.all([...phoneFacing, internal].map((listener) => listener.shutdown(config.shutdownGraceMs)));
           for (const instance of instances.reverse()) await instance.close?.();
           internalClients.close();
           if (ownsStore) await openStore.close();

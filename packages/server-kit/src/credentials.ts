@@ -34,3 +34,26 @@ export function mobileServerCredentials(files: MobileTlsFiles, refreshIntervalMs
 export function internalServerCredentials(): grpc.ServerCredentials {
   return grpc.ServerCredentials.createInsecure();
 }
+
+export interface EdgeTlsFiles {
+  /** This service's internal certificate and key (from the internal CA). */
+  certFile: string;
+  keyFile: string;
+  /** The internal CA: the only issuer whose client certificates this listener accepts. */
+  clientCaFile: string;
+}
+
+/**
+ * TLS for the edge listener: mutual, and *required* at the TLS layer — only holders of an
+ * internal-CA certificate connect at all; which of them is the edge is checked per call
+ * (`edgeForwardedClientCertificate`). Files are watched like the mobile listener's.
+ */
+export function edgeServerCredentials(files: EdgeTlsFiles, refreshIntervalMs = 5 * 60_000): grpc.ServerCredentials {
+  const provider = new grpc.experimental.FileWatcherCertificateProvider({
+    certificateFile: files.certFile,
+    privateKeyFile: files.keyFile,
+    caCertificateFile: files.clientCaFile,
+    refreshIntervalMs,
+  });
+  return grpc.experimental.createCertificateProviderServerCredentials(provider, provider, true);
+}

@@ -6,6 +6,7 @@ import { ReflectionService } from '@grpc/reflection';
 import { NotImplementedError } from '@kfrm/errors';
 import type { Logger } from '@kfrm/logging';
 import type { AccessGuard } from './access';
+import { peerClientCertificate, type ClientCertificateSource } from './client-certificate-source';
 import type { CallContext, MethodDefinitionLike, MethodPolicy, ServiceRegistration } from './define-service';
 import { splitFileDescriptorSet } from './descriptor-set';
 import { mapError } from './error-mapping';
@@ -41,6 +42,8 @@ export interface ListenerOptions {
   limits?: Partial<ListenerLimits>;
   /** Metrics and tracing per call (see @kfrm/observability); calls are served the same without it. */
   observer?: CallObserver;
+  /** Where the client certificate comes from; default the TLS peer certificate (see client-certificate-source.ts). */
+  clientCertificate?: ClientCertificateSource;
 }
 
 /**
@@ -307,11 +310,9 @@ export class GrpcListener {
       this.shutdownController.signal.removeEventListener('abort', abort);
     };
     try {
-      const peer = call.getAuthContext?.()?.sslPeerCertificate?.raw;
-      const principal = await this.options.guard.authorize(policy.access, {
-        metadata: call.metadata,
-        peerCertificateDer: peer ? new Uint8Array(peer) : undefined,
-      });
+      const source = this.options.clientCertificate ?? peerClientCertificate;
+      const peerCertificateDer = source({ metadata: call.metadata, peer: call.getAuthContext?.()?.sslPeerCertificate });
+      const principal = await this.options.guard.authorize(policy.access, { metadata: call.metadata, peerCertificateDer });
       const ctx: CallContext = {
         requestId,
         method: call.getPath(),

@@ -1,5 +1,6 @@
 export * from './access';
 export * from './api-error-type';
+export * from './client-certificate-source';
 export * from './credentials';
 export * from './define-service';
 export * from './error-details';

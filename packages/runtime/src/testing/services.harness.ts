@@ -21,6 +21,7 @@ export interface TestServices {
   dataDir: string;
   /** PEM of the dev server CA, for `grpc.credentials.createSsl`. */
   serverCaPem: Buffer;
+  /** host:port of the mobile listener; empty when it is off. */
   mobileAddress: string;
   internalAddress: string;
   /** Stops the services, then closes the store and drops the database. */
@@ -74,7 +75,8 @@ export async function startTestServices(
     store,
     dataDir,
     serverCaPem: await readFile(running.serverCaCertFile),
-    mobileAddress: `127.0.0.1:${running.mobilePort}`,
+    // Empty when the test turned the mobile listener off (KFRM_MOBILE_LISTEN=off).
+    mobileAddress: running.config.mobileListen ? `127.0.0.1:${running.mobilePort}` : '',
     internalAddress: `127.0.0.1:${running.internalPort}`,
     async close() {
       await running.stop();
