@@ -4,3 +4,4 @@ export * from './start-services';
 export * from './internal-clients';
 export * from './in-process-calls';
 export * from './internal-calls';
+export * from './module-registrations';

@@ -18,6 +18,11 @@ export function readRuntimeConfig(env: Env = process.env) {
       // a connection presenting the edge's certificate may forward the phone's client certificate
       // in a header (docs/adr/0007-edge-nginx.md). Unset = no edge listener.
       edgeListen: listenAddress('KFRM_EDGE_LISTEN', { optional: true }),
+      // Full service names the edge listener's reflection lists besides its own (comma-separated):
+      // the edge sends all reflection to one service, which then answers for every one behind it.
+      edgeReflectionServices: str('KFRM_EDGE_REFLECTION_SERVICES', { default: '' }),
+      // The same for the internal listener, where the edge's operator address sends reflection.
+      internalReflectionServices: str('KFRM_INTERNAL_REFLECTION_SERVICES', { default: '' }),
       internalTlsCertFile: str('KFRM_INTERNAL_TLS_CERT_FILE', { optional: true }),
       internalTlsKeyFile: str('KFRM_INTERNAL_TLS_KEY_FILE', { optional: true }),
       internalCaCertFile: str('KFRM_INTERNAL_CA_CERT_FILE', { optional: true }),
@@ -91,6 +96,8 @@ export function readRuntimeConfig(env: Env = process.env) {
   }
   return {
     ...base,
+    edgeReflectionServices: nameList(base.edgeReflectionServices),
+    internalReflectionServices: nameList(base.internalReflectionServices),
     mode,
     dataDir,
     internalTargets,
@@ -102,6 +109,13 @@ export function readRuntimeConfig(env: Env = process.env) {
     migrateOnStart: base.migrateOnStart === 'auto' ? mode === 'embedded' : base.migrateOnStart === 'true',
     e2eTestService: base.e2eTestService === 'auto' ? mode === 'embedded' : base.e2eTestService === 'true',
   };
+}
+
+function nameList(text: string): string[] {
+  return text
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
 }
 
 export type RuntimeConfig = ReturnType<typeof readRuntimeConfig>;

@@ -42,6 +42,11 @@ export interface ListenerOptions {
   limits?: Partial<ListenerLimits>;
   /** Metrics and tracing per call (see @kfrm/observability); calls are served the same without it. */
   observer?: CallObserver;
+  /**
+   * Services reflection lists besides this listener's own: served elsewhere behind the same
+   * address (the edge routes reflection to one service for all of them).
+   */
+  reflectionAlsoLists?: string[];
   /** Where the client certificate comes from; default the TLS peer certificate (see client-certificate-source.ts). */
   clientCertificate?: ClientCertificateSource;
 }
@@ -177,7 +182,9 @@ export class GrpcListener {
       // descriptor set) so `buf curl` and grpcurl, which resolve methods through reflection,
       // can health-check every listener.
       const packageDefinition = { contract: { fileDescriptorProtos: splitFileDescriptorSet(descriptorSet) } };
-      new ReflectionService(packageDefinition as never, { services: [...this.serviceNames, HEALTH_SERVICE] }).addToServer(this.server);
+      new ReflectionService(packageDefinition as never, {
+        services: [...new Set([...this.serviceNames, HEALTH_SERVICE, ...(this.options.reflectionAlsoLists ?? [])])],
+      }).addToServer(this.server);
     }
     const address = host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
     this.boundPort = await new Promise<number>((resolve, reject) =>
