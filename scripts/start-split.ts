@@ -47,12 +47,27 @@ const MAX_RESTARTS_PER_MINUTE = 5;
 
 const say = (text: string) => process.stderr.write(`start:split: ${text}\n`);
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((ok) => server.close(ok));
-  return port;
+function listensOn(port: number): Promise<boolean> {
+  return new Promise((ok) => {
+    const server = createServer();
+    server.once('error', () => ok(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => ok(true)));
+  });
+}
+
+/**
+ * A free port below Linux's ephemeral range (32768–60999): a service started again after a crash
+ * binds its port again, and by then an outgoing connection must not have been given it.
+ */
+async function freePort(taken: Set<number>): Promise<number> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (!taken.has(port) && (await listensOn(port))) {
+      taken.add(port);
+      return port;
+    }
+  }
+  throw new Error('no free port between 20000 and 32000');
 }
 
 function listenOf(value: string | undefined, fallback: string): string {
@@ -153,12 +168,13 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   if (migrate.status !== 0) throw new Error('migrations failed (see above)');
 
   const processes: ServiceProcess[] = [];
+  const taken = new Set<number>();
   for (const route of routes) {
     processes.push({
       service: route.service,
-      internalPort: await freePort(),
-      edgePort: await freePort(),
-      metricsPort: await freePort(),
+      internalPort: await freePort(taken),
+      edgePort: await freePort(taken),
+      metricsPort: await freePort(taken),
       child: undefined as unknown as ChildProcess,
       restarts: [],
       ready: false,

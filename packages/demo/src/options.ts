@@ -20,7 +20,9 @@ sign-up, login, CASA opening, an operator deposit, a signed transfer and its not
 
 Options (environment variable in brackets):
   --address <host:port>           mobile listener, TLS            [KFRM_DEMO_ADDRESS]          default 127.0.0.1:50051
-  --internal-address <host:port>  internal listener, plaintext    [KFRM_DEMO_INTERNAL_ADDRESS] default 127.0.0.1:50052
+  --internal-address <host:port>  operator address, plaintext     [KFRM_DEMO_INTERNAL_ADDRESS] default 127.0.0.1:50052
+                                  (pnpm start: its internal listener; start:split and compose:
+                                  the edge's operator address, routing to every service)
   --ca <file>                     server CA certificate (PEM)     [KFRM_DEMO_CA_FILE]          default .data/tls/server-ca.pem
                                   (docker compose: deploy/dev-secrets/server-ca.pem)
   --deposit <won>                 operator deposit to Alice       [KFRM_DEMO_DEPOSIT_KRW]      default 3000000
