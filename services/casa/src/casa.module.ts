@@ -28,6 +28,8 @@ export interface CasaModuleOptions {
 export function createCasaModule(options: CasaModuleOptions = {}): ServiceModule {
   return {
     name: 'casa',
+    secrets: [{ env: 'KFRM_CASA_PEPPER_FILE', form: 'file', what: 'pepper of account-password hashes' }],
+    mobilePackages: ['kfrm.api.casa'],
     schema: CASA_SCHEMA,
     migrations,
     async create({ db, logger, config, internalClients }) {
