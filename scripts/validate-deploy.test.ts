@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -56,7 +56,7 @@ describe('validate-deploy', () => {
     edit(dir, 'deploy/kustomization.yaml', '  - services/funding.yaml\n', '');
     // Compose: a misspelt health check option, a bad port mapping, a dependency on nothing.
     edit(dir, 'docker-compose.yml', '    interval: 30s', '    intervall: 30s');
-    edit(dir, 'docker-compose.yml', '"127.0.0.1:50108:50051"', '"127.0.0.1:50108:grpc"');
+    edit(dir, 'docker-compose.yml', '"127.0.0.1:50052:50052"', '"127.0.0.1:50052:grpc"');
     edit(dir, 'docker-compose.yml', /(\n {2}migrate:\n[\s\S]*?depends_on:\n\s+)postgres:/, '$1postgress:');
     // Dockerfile: an impossible port and an entry point that does not exist.
     edit(dir, 'Dockerfile', 'EXPOSE 50051 50052', 'EXPOSE 50051 internal');
@@ -71,7 +71,7 @@ describe('validate-deploy', () => {
       ['deploy/services/device.yaml', '/spec/ports/1/targetPort', /no container port named "grpc-intern"/],
       ['deploy/services/funding.yaml', '', /not listed in any kustomization/],
       ['docker-compose.yml', '/services/tab-menu/healthcheck', /additional properties \(intervall\)/],
-      ['docker-compose.yml', '/services/tab-menu/ports/0', /format "ports"/],
+      ['docker-compose.yml', '/services/edge/ports/1', /format "ports"/],
       ['docker-compose.yml', '/services/migrate/depends_on/postgress', /unknown service "postgress"/],
       ['Dockerfile', '', /Invalid containerPort: internal/],
       ['Dockerfile', '', /dist\/server\.mjs is not built from an entry point that exists/],
@@ -93,5 +93,86 @@ describe('validate-deploy', () => {
     const messages = validateDeploy({ deployRoot: dir, sourceRoot: repo }).problems.map((p) => p.message);
     expect(messages).toContain('no workload runs services/notification/src/main.ts');
     expect(messages).toContain('no compose service runs services/notification/src/main.ts');
+  });
+
+  it('reports each way the split compose stack goes wrong: ports, pools, secrets, funding, edge routes', () => {
+    const dir = copyDeployFiles();
+    copies.push(dir);
+    // A service publishing a host port (no --scale), DB_POOL_MAX unset, more containers than
+    // max_connections allows, the device CA key and the server key in services that do not read
+    // them, a secret the code needs not mounted, a variable naming a secret the service must not
+    // hold, funding without credentials or sandboxes, the operator address on every interface.
+    edit(dir, 'docker-compose.yml', /(\n {2}notification:\n {4}<<: \*service\n)/, '$1    ports:\n      - "127.0.0.1:50107:50061"\n');
+    edit(dir, 'docker-compose.yml', /(x-kfrm-db-env: &kfrm-db-env\n.*\n) {2}DB_POOL_MAX: "5"\n/, '$1');
+    edit(
+      dir,
+      'docker-compose.yml',
+      '      - { source: kfrm_internal_account_key, target: internal.key }\n',
+      '      - { source: kfrm_internal_account_key, target: internal.key }\n      - { source: kfrm_device_ca_key, target: device-ca.key }\n',
+    );
+    edit(
+      dir,
+      'docker-compose.yml',
+      '      - { source: kfrm_internal_transfer_key, target: internal.key }\n',
+      '      - { source: kfrm_internal_transfer_key, target: internal.key }\n      - { source: kfrm_server_key, target: server.key }\n',
+    );
+    edit(dir, 'docker-compose.yml', '      - { source: kfrm_user_data_key, target: user-data-key }\n', '');
+    edit(
+      dir,
+      'docker-compose.yml',
+      '      KFRM_CASA_PEPPER_FILE: /run/secrets/casa-pepper\n',
+      '      KFRM_CASA_PEPPER_FILE: /run/secrets/casa-pepper\n      KFRM_E2E_KEK_FILE: /run/secrets/e2e-kek\n',
+    );
+    edit(dir, 'docker-compose.yml', '      KFRM_FUNDING_SANDBOXES: "true"\n', '');
+    edit(dir, 'docker-compose.yml', '"127.0.0.1:50052:50052"', '"50052:50052"');
+    // The edge's nginx configuration (the real file wins over the fixture): funding's package sent
+    // to transfer, notification's not routed at all, one upstream on the internal port.
+    const conf = readFileSync(join(repo, 'scripts/testing/edge-nginx.fixture.conf'), 'utf8')
+      .replace(/(location \/kfrm\.api\.funding\. \{\n\s+grpc_ssl_name funding;\n\s+grpc_pass grpcs:\/\/)funding_edge/, '$1transfer_edge')
+      .replace(/ {4}location \/kfrm\.api\.notification\. \{[^}]*\}\n/, '')
+      .replace('server casa:50061 resolve;', 'server casa:50052 resolve;');
+    mkdirSync(join(dir, 'deploy/compose/edge'), { recursive: true });
+    writeFileSync(join(dir, 'deploy/compose/edge/nginx.conf'), conf);
+
+    const { problems } = validateDeploy({ deployRoot: dir, sourceRoot: repo });
+    const expected: [string, string, RegExp][] = [
+      ['docker-compose.yml', '/services/notification/ports', /notification publishes host ports: only the edge does/],
+      ['docker-compose.yml', '/services/auth/environment', /auth leaves DB_POOL_MAX unset/],
+      ['docker-compose.yml', '/services/migrate/environment', /migrate leaves DB_POOL_MAX unset/],
+      [
+        'docker-compose.yml',
+        '/services/account/secrets/4',
+        /account mounts \/run\/secrets\/device-ca\.key, which no secret it reads names/,
+      ],
+      ['docker-compose.yml', '/services/transfer/secrets/4', /transfer mounts \/run\/secrets\/server\.key/],
+      ['docker-compose.yml', '/services/transfer/secrets', /transfer mounts kfrm_server_key, the server key: only the edge may hold it/],
+      ['docker-compose.yml', '/services/user/environment/KFRM_USER_DATA_KEY_FILE', /is not a file user mounts from a secret/],
+      ['docker-compose.yml', '/services/casa/environment/KFRM_E2E_KEK_FILE', /casa sets KFRM_E2E_KEK_FILE, which its code does not read/],
+      [
+        'docker-compose.yml',
+        '/services/funding/environment/KONAPLATE_URL',
+        /funding needs KONAPLATE_URL .*\(or KFRM_FUNDING_SANDBOXES=true\)/,
+      ],
+      ['docker-compose.yml', '/services/funding/environment/KAKAOCERT_SECRET_KEY', /funding needs KAKAOCERT_SECRET_KEY/],
+      ['docker-compose.yml', '/services/edge/ports', /operator address on 127\.0\.0\.1:50052/],
+      ['deploy/compose/edge/nginx.conf', '', /\/kfrm\.api\.funding\. goes to transfer, but the funding module serves it/],
+      ['deploy/compose/edge/nginx.conf', '', /\/kfrm\.api\.notification\. is not routed \(the notification module serves it\)/],
+      ['deploy/compose/edge/nginx.conf', '', /casa:50052 is not casa's edge listener \(50061\)/],
+    ];
+    for (const [file, path, message] of expected) {
+      expect(find(problems, file, path, message), `${file} ${path} ${message}\n${problems.map(formatProblem).join('\n')}`).toBeDefined();
+    }
+  });
+
+  it('checks that the documented number of compose service containers fits max_connections', () => {
+    const dir = copyDeployFiles();
+    copies.push(dir);
+    edit(dir, 'docker-compose.yml', 'max-service-containers: 38', 'max-service-containers: 39');
+    const messages = validateDeploy({ deployRoot: dir, sourceRoot: repo }).problems.map(formatProblem);
+    expect(messages).toEqual([
+      expect.stringMatching(
+        /^docker-compose\.yml:\d+ \/services\/postgres\/command: 39 service containers x DB_POOL_MAX 5 \+ migrate 5 \+ 3 reserved = 203 connections, more than max_connections=200$/,
+      ),
+    ]);
   });
 });

@@ -19,6 +19,7 @@ import { validate as validateDockerfileText } from 'dockerfile-utils';
 import * as k8sModels from 'kubernetes-models';
 import ts from 'typescript';
 import { isNode, LineCounter, parseAllDocuments, type Document } from 'yaml';
+import { checkComposeSplit, type ComposeApp } from './validate-deploy-split';
 
 export interface Problem {
   /** Relative to the folder being checked. */
@@ -269,6 +270,18 @@ function validateCompose(options: ValidateOptions, serviceNames: string[], probl
     const found = Object.values(services).some((s) => entrySource(str(arr(obj(s)['command'])[0]) ?? '') === wanted);
     if (!found) report(['services'], `no compose service runs ${wanted}`);
   }
+  const apps: ComposeApp[] = Object.entries(services).flatMap(([name, raw]) => {
+    const source = entrySource(str(arr(obj(raw)['command'])[0]) ?? '');
+    return source ? [{ name, service: obj(raw), source }] : [];
+  });
+  checkComposeSplit({
+    compose: obj(compose),
+    apps,
+    deployRoot: options.deployRoot,
+    sourceRoot: options.sourceRoot,
+    report,
+    reportFile: (f, message) => problems.push({ file: f, path: '', message }),
+  });
   return 1;
 }
 
