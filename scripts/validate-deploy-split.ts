@@ -366,10 +366,10 @@ export function checkComposeSplit(args: {
     );
   const edgePorts = arr(edge['ports']).map(publishedPort);
   const app = edgePorts.find((p) => p.host === '50051');
-  if (!app || app.container !== '50051')
+  if (app?.container !== '50051')
     report(['services', edgeName, 'ports'], 'the edge publishes the app on 50051, the embedded default’s port');
   const operator = edgePorts.find((p) => p.host === '50052');
-  if (!operator || operator.hostIp !== '127.0.0.1')
+  if (operator?.hostIp !== '127.0.0.1')
     report(['services', edgeName, 'ports'], 'the edge publishes the operator address on 127.0.0.1:50052 (loopback only)');
 
   const { routes, problems } = mobileRoutes();

@@ -51,7 +51,7 @@ describe('validate-deploy', () => {
     edit(dir, 'deploy/services/auth.yaml', 'readinessProbe:', 'readinesProbe:');
     edit(dir, 'deploy/services/casa.yaml', /startupProbe:\n(\s+)grpc:\n(\s+)port: 50052/, 'startupProbe:\n$1grpc:\n$2port: "50052"');
     edit(dir, 'deploy/services/user.yaml', /defaultMode: 288.*/, 'defaultMode: 0440');
-    edit(dir, 'deploy/migrate-job.yaml', 'secretName: kfrm-e2e-kek', 'secretName: kfrm-e2e-keys');
+    edit(dir, 'deploy/services/auth.yaml', 'secretName: kfrm-e2e-kek', 'secretName: kfrm-e2e-keys');
     edit(dir, 'deploy/services/device.yaml', 'targetPort: grpc-internal', 'targetPort: grpc-intern');
     edit(dir, 'deploy/kustomization.yaml', '  - services/funding.yaml\n', '');
     // Compose: a misspelt health check option, a bad port mapping, a dependency on nothing.
@@ -67,7 +67,7 @@ describe('validate-deploy', () => {
       ['deploy/services/auth.yaml', '/spec/template/spec/containers/0/readinesProbe', /unknown field "readinesProbe"/],
       ['deploy/services/casa.yaml', '/spec/template/spec/containers/0/startupProbe/grpc/port', /must be integer/],
       ['deploy/services/user.yaml', '/spec/template/spec/volumes/1/secret/defaultMode', /YAML 1\.1/],
-      ['deploy/migrate-job.yaml', '/spec/template/spec/volumes/3', /Secret "kfrm-e2e-keys" is not defined/],
+      ['deploy/services/auth.yaml', '/spec/template/spec/volumes/3', /Secret "kfrm-e2e-keys" is not defined/],
       ['deploy/services/device.yaml', '/spec/ports/1/targetPort', /no container port named "grpc-intern"/],
       ['deploy/services/funding.yaml', '', /not listed in any kustomization/],
       ['docker-compose.yml', '/services/tab-menu/healthcheck', /additional properties \(intervall\)/],
