@@ -419,3 +419,324 @@ export function checkComposeSplit(args: {
     if (!routes.has(pkg)) args.reportFile(config.file, `/${pkg}. is routed, but no module declares it in mobilePackages`);
   checkServer(50052, 'internal');
 }
+
+// --- Kubernetes -------------------------------------------------------------------------------
+
+export interface KubeObject {
+  value: JsonObject;
+  report: Report;
+}
+
+/** Ingress paths that are not a proto package: health and reflection, answered through the edge. */
+const EDGE_ONLY_PATHS = new Set(['/grpc.health.v1.Health/', '/grpc.reflection.']);
+
+const INGRESS_ANNOTATIONS: Record<string, string> = {
+  'nginx.ingress.kubernetes.io/backend-protocol': 'GRPCS',
+  'nginx.ingress.kubernetes.io/auth-tls-verify-client': 'optional_no_ca',
+  'nginx.ingress.kubernetes.io/auth-tls-pass-certificate-to-upstream': 'true',
+  'nginx.ingress.kubernetes.io/proxy-ssl-verify': 'on',
+};
+/** Long enough for a notification stream that stays silent (nginx's default 60 s cuts it). */
+const MIN_STREAM_TIMEOUT_S = 3600;
+
+function kindOf(o: KubeObject): string | undefined {
+  return str(o.value['kind']);
+}
+function nameOf(o: KubeObject): string | undefined {
+  return str(obj(o.value['metadata'])['name']);
+}
+
+/** Keys of a Secret or ConfigMap defined under deploy/ (placeholders in secrets.example.yaml count). */
+function keysOf(o: KubeObject | undefined): Record<string, string> {
+  if (!o) return {};
+  const out: Record<string, string> = {};
+  for (const field of ['data', 'stringData', 'binaryData']) {
+    for (const [k, v] of Object.entries(obj(o.value[field]))) out[k] = typeof v === 'string' ? v : '';
+  }
+  return out;
+}
+
+interface PodContainer {
+  owner: KubeObject;
+  kind: string;
+  name: string;
+  /** Path of the container inside the owner. */
+  path: Segment[];
+  container: JsonObject;
+  spec: JsonObject;
+  labels: JsonObject;
+  source: string | undefined;
+}
+
+export function checkKubernetesSplit(args: {
+  objects: KubeObject[];
+  entrySource: (entry: string) => string | undefined;
+  reportDeploy: (message: string) => void;
+}): void {
+  const { objects, reportDeploy } = args;
+  const find = (kind: string, name: string | undefined) => objects.find((o) => kindOf(o) === kind && nameOf(o) === name);
+  const secretNamed = (name: string | undefined) => find('Secret', name);
+  const configMapNamed = (name: string | undefined) => find('ConfigMap', name);
+
+  const containers: PodContainer[] = objects.flatMap((o) => {
+    const kind = kindOf(o);
+    if (kind !== 'Deployment' && kind !== 'Job' && kind !== 'StatefulSet') return [];
+    const template = obj(obj(o.value['spec'])['template']);
+    const spec = obj(template['spec']);
+    return arr(spec['containers']).map((c, i) => ({
+      owner: o,
+      kind,
+      name: nameOf(o) ?? '?',
+      path: ['spec', 'template', 'spec', 'containers', i] as Segment[],
+      container: obj(c),
+      spec,
+      labels: obj(obj(template['metadata'])['labels']),
+      source: args.entrySource(str(arr(obj(c)['args'])[0]) ?? ''),
+    }));
+  });
+
+  const envOf = (c: PodContainer) => {
+    const env: Record<string, string> = {};
+    const paths = new Map<string, Segment[]>();
+    arr(c.container['envFrom']).forEach((e, i) => {
+      const from = obj(e);
+      const prefix = str(from['prefix']) ?? '';
+      const source = from['configMapRef']
+        ? configMapNamed(str(obj(from['configMapRef'])['name']))
+        : secretNamed(str(obj(from['secretRef'])['name']));
+      for (const [k, v] of Object.entries(keysOf(source))) {
+        env[prefix + k] = v;
+        paths.set(prefix + k, [...c.path, 'envFrom', i]);
+      }
+    });
+    arr(c.container['env']).forEach((e, i) => {
+      const item = obj(e);
+      const name = str(item['name']);
+      if (!name) return;
+      const valueFrom = obj(item['valueFrom']);
+      const ref = obj(valueFrom['configMapKeyRef']);
+      const value =
+        str(item['value']) ??
+        (str(ref['key']) ? keysOf(configMapNamed(str(ref['name'])))[str(ref['key'])!] : undefined) ??
+        (Object.keys(valueFrom).length > 0 ? '<from a reference>' : '');
+      env[name] = value;
+      paths.set(name, [...c.path, 'env', i]);
+    });
+    return { env, paths };
+  };
+
+  // Secrets: each container mounts exactly what its entry point's modules declare.
+  const mountedSecretNames = new Map<string, string[]>();
+  for (const c of containers) {
+    const volumes = new Map(arr(c.spec['volumes']).map((v, i) => [str(obj(v)['name']) ?? '', { volume: obj(v), index: i }]));
+    const mountedFiles = new Map<string, Segment[]>();
+    arr(c.container['volumeMounts']).forEach((m, i) => {
+      const mount = obj(m);
+      const volume = volumes.get(str(mount['name']) ?? '');
+      const secret = obj(volume?.volume['secret']);
+      const secretName = str(secret['secretName']);
+      if (!secretName) return;
+      mountedSecretNames.set(secretName, [...(mountedSecretNames.get(secretName) ?? []), c.name]);
+      const mountPath = (str(mount['mountPath']) ?? '').replace(/\/$/, '');
+      if (str(mount['subPath'])) {
+        mountedFiles.set(mountPath, [...c.path, 'volumeMounts', i]);
+        return;
+      }
+      const items = arr(secret['items']);
+      const files = items.length > 0 ? items.map((it) => str(obj(it)['path']) ?? '') : Object.keys(keysOf(secretNamed(secretName)));
+      for (const f of files) mountedFiles.set(`${mountPath}/${f}`, [...c.path, 'volumeMounts', i]);
+    });
+    for (const e of arr(c.container['envFrom'])) {
+      const secretName = str(obj(obj(e)['secretRef'])['name']);
+      if (secretName) mountedSecretNames.set(secretName, [...(mountedSecretNames.get(secretName) ?? []), c.name]);
+    }
+    if (!c.source) continue;
+    const of = modulesOfEntry(c.source);
+    if (!of) continue;
+    const { env, paths } = envOf(c);
+    checkSecretScope({
+      service: c.name,
+      declarations: of.declarations,
+      env,
+      mountedFiles,
+      envPath: (n) => paths.get(n) ?? [...c.path],
+      report: c.owner.report,
+    });
+    if (env['DB_POOL_MAX'] === undefined) {
+      c.owner.report(
+        [...c.path],
+        `${c.name} leaves DB_POOL_MAX unset (default 10 per process): set it so every replica fits max_connections`,
+      );
+    }
+  }
+
+  // Connections: every pod's pool, a rollout's surge included, within max_connections.
+  const limits = objects.find((o) => obj(obj(o.value['metadata'])['annotations'])['kfrm/postgres-max-connections'] !== undefined);
+  if (!limits) {
+    reportDeploy('no ConfigMap carries the kfrm/postgres-max-connections annotation: the pool sizes cannot be checked against PostgreSQL');
+  } else {
+    const annotations = obj(obj(limits.value['metadata'])['annotations']);
+    const maxConnections = Number(annotations['kfrm/postgres-max-connections']);
+    const reserved = Number(annotations['kfrm/postgres-reserved-connections'] ?? 3);
+    let needed = reserved;
+    const parts: string[] = [];
+    for (const c of containers) {
+      if (!c.source) continue;
+      const pool = Number(envOf(c).env['DB_POOL_MAX'] ?? 10);
+      const spec = obj(c.owner.value['spec']);
+      let pods: number;
+      if (c.kind === 'Job') pods = Number(spec['parallelism'] ?? 1);
+      else {
+        const replicas = Number(spec['replicas'] ?? 1);
+        const surge = obj(obj(spec['strategy'])['rollingUpdate'])['maxSurge'] ?? '25%';
+        pods =
+          replicas +
+          (typeof surge === 'string' && surge.endsWith('%') ? Math.ceil((replicas * Number(surge.slice(0, -1))) / 100) : Number(surge));
+      }
+      needed += pods * pool;
+      parts.push(`${c.name} ${pods}x${pool}`);
+    }
+    if (needed > maxConnections) {
+      limits.report(
+        ['metadata', 'annotations', 'kfrm/postgres-max-connections'],
+        `pods x DB_POOL_MAX (${parts.join(', ')}) + ${reserved} reserved = ${needed} connections, more than max_connections=${maxConnections}`,
+      );
+    }
+  }
+
+  // The edge: Ingresses route exactly what the modules serve, to the services' edge listeners.
+  const ingresses = objects.filter((o) => kindOf(o) === 'Ingress');
+  if (ingresses.length === 0) {
+    reportDeploy('no Ingress: nothing routes the app to the services (docs/adr/0008-kubernetes-ingress-nginx.md)');
+    return;
+  }
+  const { routes, problems } = mobileRoutes();
+  for (const p of problems) reportDeploy(p);
+  const routed = new Map<string, string>();
+  const serverTlsSecrets = new Set<string>();
+  for (const ingress of ingresses) {
+    const spec = obj(ingress.value['spec']);
+    const annotations = obj(obj(ingress.value['metadata'])['annotations']);
+    if (spec['ingressClassName'] !== 'nginx')
+      ingress.report(['spec', 'ingressClassName'], 'the edge is ingress-nginx: ingressClassName nginx');
+    for (const [key, wanted] of Object.entries(INGRESS_ANNOTATIONS)) {
+      if (annotations[key] !== wanted) ingress.report(['metadata', 'annotations', key], `${key} must be "${wanted}"`);
+    }
+    for (const key of ['nginx.ingress.kubernetes.io/proxy-read-timeout', 'nginx.ingress.kubernetes.io/proxy-send-timeout']) {
+      const seconds = Number(annotations[key] ?? 60);
+      if (!(seconds >= MIN_STREAM_TIMEOUT_S))
+        ingress.report(
+          ['metadata', 'annotations', key],
+          `${key} ${seconds} s would cut an idle notification stream: at least ${MIN_STREAM_TIMEOUT_S}`,
+        );
+    }
+    const secretRef = (key: string, keys: string[]) => {
+      const value = str(annotations[key]);
+      const [namespace, name] = value?.includes('/') ? value.split('/') : [undefined, value];
+      const secret = secretNamed(name);
+      if (!value || !secret)
+        return ingress.report(['metadata', 'annotations', key], `${key} must name a Secret defined under deploy/ as <namespace>/<name>`);
+      const ns = str(obj(secret.value['metadata'])['namespace']);
+      if (namespace && ns && namespace !== ns)
+        ingress.report(['metadata', 'annotations', key], `${key}: Secret ${name} is in namespace ${ns}, not ${namespace}`);
+      const missing = keys.filter((k) => !(k in keysOf(secret)));
+      if (missing.length > 0) ingress.report(['metadata', 'annotations', key], `${key}: Secret ${name} lacks ${missing.join(', ')}`);
+    };
+    secretRef('nginx.ingress.kubernetes.io/proxy-ssl-secret', ['tls.crt', 'tls.key', 'ca.crt']);
+    secretRef('nginx.ingress.kubernetes.io/auth-tls-secret', ['ca.crt']);
+    const tls = arr(spec['tls']);
+    if (tls.length === 0)
+      ingress.report(['spec', 'tls'], 'the edge terminates the phone’s TLS: spec.tls with the server certificate Secret');
+    for (const t of tls) {
+      const name = str(obj(t)['secretName']);
+      if (name) serverTlsSecrets.add(name);
+    }
+    arr(spec['rules']).forEach((rule, ri) => {
+      arr(obj(obj(rule)['http'])['paths']).forEach((p, pi) => {
+        const at: Segment[] = ['spec', 'rules', ri, 'http', 'paths', pi];
+        const item = obj(p);
+        const path = str(item['path']) ?? '';
+        const backend = obj(obj(item['backend'])['service']);
+        const serviceName = str(backend['name']);
+        const port = obj(backend['port']);
+        if (item['pathType'] !== 'ImplementationSpecific') {
+          ingress.report(
+            [...at, 'pathType'],
+            'a package prefix such as /kfrm.api.x. needs ImplementationSpecific (Prefix matches whole path segments)',
+          );
+        }
+        const service = find('Service', serviceName);
+        if (!service) return ingress.report([...at, 'backend'], `Service ${serviceName} is not defined under deploy/`);
+        const servicePort = arr(obj(service.value['spec'])['ports'])
+          .map(obj)
+          .find((sp) => (port['name'] !== undefined ? sp['name'] === port['name'] : sp['port'] === port['number']));
+        const selector = obj(obj(service.value['spec'])['selector']);
+        const pods = containers.filter(
+          (c) => c.kind !== 'Job' && Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => c.labels[k] === v),
+        );
+        const targetPort = servicePort?.['targetPort'];
+        for (const c of pods) {
+          const containerPort =
+            typeof targetPort === 'number'
+              ? targetPort
+              : arr(c.container['ports'])
+                  .map(obj)
+                  .find((cp) => cp['name'] === targetPort)?.['containerPort'];
+          const edgePort = portOf(envOf(c).env['KFRM_EDGE_LISTEN']);
+          if (edgePort === undefined || containerPort !== edgePort) {
+            ingress.report(
+              [...at, 'backend'],
+              `${path} reaches ${serviceName} on ${String(containerPort ?? 'no port')}, not its edge listener (${edgePort ?? 'KFRM_EDGE_LISTEN unset'})`,
+            );
+          }
+        }
+        if (EDGE_ONLY_PATHS.has(path)) return;
+        const pkg = /^\/(kfrm\.[\w.]+)\.$/.exec(path)?.[1];
+        if (!pkg) return ingress.report([...at, 'path'], `${path} is not a /<proto package>. prefix`);
+        const owner = routes.get(pkg);
+        const runs = pods.map((c) => c.source).find((s) => s !== undefined);
+        const servedBy = runs ? /^services\/([\w-]+)\//.exec(runs)?.[1] : undefined;
+        if (!owner) ingress.report([...at, 'path'], `${path} is routed, but no module declares ${pkg} in mobilePackages`);
+        else if (servedBy !== owner)
+          ingress.report(
+            [...at, 'backend'],
+            `${path} goes to ${serviceName} (${servedBy ?? 'no service'}), but the ${owner} module serves it`,
+          );
+        routed.set(pkg, servedBy ?? '?');
+      });
+    });
+  }
+  for (const [pkg, service] of routes) {
+    if (!routed.has(pkg)) reportDeploy(`no Ingress path routes /${pkg}. (the ${service} module serves it)`);
+  }
+  for (const name of serverTlsSecrets) {
+    const holders = mountedSecretNames.get(name);
+    if (holders)
+      reportDeploy(`Secret ${name} (the server key) is mounted by ${[...new Set(holders)].join(', ')}: only the Ingress may hold it`);
+  }
+
+  // NetworkPolicy: the edge listeners only from the ingress controller.
+  const edgePorts = new Set(containers.map((c) => portOf(envOf(c).env['KFRM_EDGE_LISTEN'])).filter((p): p is number => p !== undefined));
+  const policies = objects.filter((o) => kindOf(o) === 'NetworkPolicy');
+  for (const port of edgePorts) {
+    let allowed = false;
+    for (const policy of policies) {
+      arr(obj(policy.value['spec'])['ingress']).forEach((rule, i) => {
+        const r = obj(rule);
+        const ports = arr(r['ports']).map((p) => obj(p)['port']);
+        if (ports.length > 0 && !ports.includes(port)) return;
+        const from = arr(r['from']).map(obj);
+        if (from.length === 0 || from.some((f) => f['namespaceSelector'] === undefined && f['podSelector'] === undefined)) {
+          policy.report(['spec', 'ingress', i], `lets anyone reach the edge listener (${port}): only the ingress controller may`);
+        } else if (from.every((f) => f['namespaceSelector'] !== undefined)) allowed = true;
+        else
+          policy.report(
+            ['spec', 'ingress', i],
+            `lets pods of this namespace reach the edge listener (${port}): only the ingress controller's namespace may`,
+          );
+      });
+    }
+    if (policies.length > 0 && !allowed)
+      reportDeploy(`no NetworkPolicy rule lets the ingress controller reach the edge listener (${port})`);
+  }
+}

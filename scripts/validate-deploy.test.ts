@@ -175,4 +175,74 @@ describe('validate-deploy', () => {
       ),
     ]);
   });
+
+  it('reports each way the Kubernetes split goes wrong: routes, edge annotations, secret scope, pools, network policy', () => {
+    const dir = copyDeployFiles();
+    copies.push(dir);
+    // Ingress: funding's package sent to transfer, notification's package not routed, the
+    // client certificate verified by nginx instead of passed through, nginx's default read
+    // timeout, a Prefix path, a Service whose edge port targets the internal listener.
+    edit(dir, 'deploy/ingress.yaml', /(- path: \/kfrm\.api\.funding\.\n[\s\S]*?name: )funding/, '$1transfer');
+    edit(dir, 'deploy/ingress.yaml', /( {10}- path: \/kfrm\.api\.notification\.\n(?: {12}.*\n)+)/, '');
+    edit(dir, 'deploy/ingress.yaml', 'auth-tls-verify-client: "optional_no_ca"', 'auth-tls-verify-client: "on"');
+    edit(dir, 'deploy/ingress.yaml', 'proxy-read-timeout: "43200"', 'proxy-read-timeout: "60"');
+    edit(dir, 'deploy/ingress.yaml', /(- path: \/kfrm\.api\.casa\.\n {12}pathType: )ImplementationSpecific/, '$1Prefix');
+    edit(dir, 'deploy/services/tab-menu.yaml', /(port: 50061\n {6}targetPort: )grpc-edge/, '$1grpc-internal');
+    // Secrets: the device CA key where account's internal certificate belongs, the server key in
+    // the user pods, funding without sandboxes or credentials.
+    edit(dir, 'deploy/services/account.yaml', 'secretName: kfrm-internal-account', 'secretName: kfrm-device-ca-key');
+    edit(dir, 'deploy/services/user.yaml', 'secretName: kfrm-device-ca-cert', 'secretName: kfrm-server-tls');
+    edit(dir, 'deploy/configmap.yaml', 'KFRM_FUNDING_SANDBOXES: "true"', 'KFRM_FUNDING_SANDBOXES: "false"');
+    // Pools: one more connection per pod is 30 more at a rollout. NetworkPolicy: the edge port open to all.
+    edit(dir, 'deploy/configmap.yaml', 'DB_POOL_MAX: "3"', 'DB_POOL_MAX: "4"');
+    edit(
+      dir,
+      'deploy/network-policy.yaml',
+      /- from:\n {8}- namespaceSelector:\n {12}matchLabels:\n {14}kubernetes\.io\/metadata\.name: ingress-nginx\n {10}podSelector:\n {12}matchLabels:\n {14}app\.kubernetes\.io\/name: ingress-nginx\n {6}ports:/,
+      '- ports:',
+    );
+
+    const { problems } = validateDeploy({ deployRoot: dir, sourceRoot: repo });
+    const expected: [string, string, RegExp][] = [
+      [
+        'deploy/ingress.yaml',
+        '/spec/rules/0/http/paths/0/backend',
+        /\/kfrm\.api\.funding\. goes to transfer \(transfer\), but the funding module serves it/,
+      ],
+      ['deploy', '', /no Ingress path routes \/kfrm\.api\.notification\. \(the notification module serves it\)/],
+      ['deploy/ingress.yaml', '/metadata/annotations/nginx.ingress.kubernetes.io~1auth-tls-verify-client', /must be "optional_no_ca"/],
+      [
+        'deploy/ingress.yaml',
+        '/metadata/annotations/nginx.ingress.kubernetes.io~1proxy-read-timeout',
+        /60 s would cut an idle notification stream/,
+      ],
+      ['deploy/ingress.yaml', '/spec/rules/0/http/paths/0/pathType', /needs ImplementationSpecific/],
+      [
+        'deploy/ingress.yaml',
+        '/spec/rules/0/http/paths/0/backend',
+        /\/kfrm\.api\.tabmenu\. reaches tab-menu on 50052, not its edge listener \(50061\)/,
+      ],
+      [
+        'deploy/services/account.yaml',
+        '/spec/template/spec/containers/0/volumeMounts/2',
+        /account mounts \/etc\/kfrm\/internal\/device-ca\.key, which no secret it reads names/,
+      ],
+      [
+        'deploy/services/account.yaml',
+        '/spec/template/spec/containers/0/envFrom/0',
+        /KFRM_INTERNAL_TLS_CERT_FILE=\/etc\/kfrm\/internal\/tls\.crt is not a file account mounts/,
+      ],
+      ['deploy', '', /Secret kfrm-server-tls \(the server key\) is mounted by user: only the Ingress may hold it/],
+      [
+        'deploy/services/funding.yaml',
+        '/spec/template/spec/containers/0',
+        /funding needs KONAPLATE_SECRET_KEY .*\(or KFRM_FUNDING_SANDBOXES=true\)/,
+      ],
+      ['deploy/configmap.yaml', '/metadata/annotations/kfrm~1postgres-max-connections', /= 127 connections, more than max_connections=100/],
+      ['deploy/network-policy.yaml', '/spec/ingress/0', /lets anyone reach the edge listener \(50061\)/],
+    ];
+    for (const [file, path, message] of expected) {
+      expect(find(problems, file, path, message), `${file} ${path} ${message}\n${problems.map(formatProblem).join('\n')}`).toBeDefined();
+    }
+  });
 });
