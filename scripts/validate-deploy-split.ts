@@ -9,7 +9,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { serviceModules } from '../packages/backend/src/service-modules';
-import { RUNTIME_SECRETS, processSecretDeclarations, secretApplies, type SecretDeclaration } from '../packages/runtime/src/process-secrets';
+import {
+  RUNTIME_SECRETS,
+  processSecretDeclarations,
+  secretApplies,
+  secretRequired,
+  type SecretDeclaration,
+} from '../packages/runtime/src/process-secrets';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
@@ -97,8 +103,8 @@ export function checkSecretScope(args: {
   for (const d of applicable) {
     const value = env[d.env];
     if (value === undefined || value === '') {
-      if (!d.optional) {
-        const unless = d.unless ? ` (or ${d.unless.env}=${'is' in d.unless ? d.unless.is : 'on'})` : '';
+      if (secretRequired(d, env)) {
+        const unless = d.unless && 'is' in d.unless ? ` (or ${d.unless.env}=${d.unless.is})` : '';
         report(envPath(d.env), `${service} needs ${d.env} (${d.what})${unless}`);
       }
       continue;

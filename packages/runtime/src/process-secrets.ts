@@ -13,7 +13,9 @@ export type EnvCondition =
   /** The variable has exactly this value. */
   | { env: string; is: string }
   /** The variable is set to something other than empty or "off". */
-  | { env: string; isOn: true };
+  | { env: string; isOn: true }
+  /** The variable is unset or has another value. */
+  | { env: string; isNot: string };
 
 export interface SecretDeclaration {
   /** The variable the process reads. */
@@ -28,9 +30,9 @@ export interface SecretDeclaration {
   what: string;
   /** May be given, never required (e.g. Konaplate's optional message encryption key). */
   optional?: boolean;
-  /** Required only while this holds. */
+  /** Read only while this holds: otherwise the process must not be given it. */
   when?: EnvCondition;
-  /** Not required while this holds (e.g. funding's sandboxes). */
+  /** Not required while this holds, though still read when given (e.g. funding's sandboxes). */
   unless?: EnvCondition;
 }
 
@@ -47,13 +49,13 @@ export const RUNTIME_SECRETS: readonly SecretDeclaration[] = [
     env: 'KFRM_TLS_CERT_FILE',
     form: 'file',
     what: 'server certificate of the mobile listener',
-    unless: { env: 'KFRM_MOBILE_LISTEN', is: 'off' },
+    when: { env: 'KFRM_MOBILE_LISTEN', isNot: 'off' },
   },
   {
     env: 'KFRM_TLS_KEY_FILE',
     form: 'file',
     what: 'server private key of the mobile listener',
-    unless: { env: 'KFRM_MOBILE_LISTEN', is: 'off' },
+    when: { env: 'KFRM_MOBILE_LISTEN', isNot: 'off' },
   },
   {
     env: 'KFRM_INTERNAL_TLS_CERT_FILE',
@@ -76,22 +78,31 @@ export const RUNTIME_SECRETS: readonly SecretDeclaration[] = [
 ];
 
 export function conditionHolds(condition: EnvCondition, env: Env): boolean {
-  const value = env[condition.env]?.trim();
+  const value = env[condition.env]?.trim() ?? '';
   if ('is' in condition) return value === condition.is;
-  return value !== undefined && value !== '' && value !== 'off';
+  if ('isNot' in condition) return value !== condition.isNot;
+  return value !== '' && value !== 'off';
 }
 
-/** Whether the declaration applies to a process with this environment (ignoring `optional`). */
+/** Whether a process with this environment reads the variable at all. */
 export function secretApplies(secret: SecretDeclaration, env: Env): boolean {
-  if (secret.when && !conditionHolds(secret.when, env)) return false;
-  if (secret.unless && conditionHolds(secret.unless, env)) return false;
-  return true;
+  return !secret.when || conditionHolds(secret.when, env);
+}
+
+/** Whether a process with this environment cannot start without the variable. */
+export function secretRequired(secret: SecretDeclaration, env: Env): boolean {
+  return secretApplies(secret, env) && !secret.optional && !(secret.unless && conditionHolds(secret.unless, env));
+}
+
+function describe(condition: EnvCondition): string {
+  if ('is' in condition) return `${condition.env}=${condition.is}`;
+  return condition.env;
 }
 
 function describeCondition(secret: SecretDeclaration): string {
   const parts: string[] = [];
-  if (secret.unless) parts.push(`unless ${secret.unless.env}=${'is' in secret.unless ? secret.unless.is : 'on'}`);
-  if (secret.when) parts.push(`with ${secret.when.env}${'is' in secret.when ? `=${secret.when.is}` : ''}`);
+  if (secret.unless) parts.push(`unless ${describe(secret.unless)}`);
+  if (secret.when) parts.push('isNot' in secret.when ? `unless ${secret.when.env}=${secret.when.isNot}` : `with ${describe(secret.when)}`);
   return parts.length > 0 ? ` ${parts.join(' ')}` : '';
 }
 
@@ -124,7 +135,7 @@ export function processSecretProblems(modules: readonly { name: string; secrets?
     if (!secretApplies(secret, env)) continue;
     const value = env[secret.env]?.trim();
     if (!value) {
-      if (!secret.optional)
+      if (secretRequired(secret, env))
         problems.push(`${secret.env} is required by ${owners(secret.env)} (${secret.what})${describeCondition(secret)}`);
       continue;
     }
