@@ -41,8 +41,9 @@ ENV NODE_ENV=production \
     KFRM_DATA_DIR=/var/lib/kfrm \
     KFRM_MOBILE_LISTEN=0.0.0.0:50051 \
     KFRM_INTERNAL_LISTEN=0.0.0.0:50052
-# mobile listener (TLS), internal listener (plaintext, service to service)
-EXPOSE 50051 50052
+# mobile listener (TLS), internal listener (plaintext, service to service), edge listener (mTLS
+# from the edge, when KFRM_EDGE_LISTEN is set: docker-compose and Kubernetes set 0.0.0.0:50061)
+EXPOSE 50051 50052 50061
 # A numeric user, so Kubernetes can verify runAsNonRoot without reading /etc/passwd.
 USER 10001:10001
 

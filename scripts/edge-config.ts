@@ -29,7 +29,7 @@ export const REFLECTION_PATHS = ['/grpc.reflection.v1.ServerReflection/', '/grpc
 export const HEALTH_PATH = '/grpc.health.v1.Health/';
 
 /** In compose every service listens on the same ports inside its own container. */
-export const COMPOSE_PORTS = { edge: 50053, internal: 50052 };
+export const COMPOSE_PORTS = { edge: 50061, internal: 50052 };
 
 export interface EdgeConfigOptions {
   flavour: 'local' | 'compose';

@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,12 +51,12 @@ describe('validate-deploy', () => {
     edit(dir, 'deploy/services/auth.yaml', 'readinessProbe:', 'readinesProbe:');
     edit(dir, 'deploy/services/casa.yaml', /startupProbe:\n(\s+)grpc:\n(\s+)port: 50052/, 'startupProbe:\n$1grpc:\n$2port: "50052"');
     edit(dir, 'deploy/services/user.yaml', /defaultMode: 288.*/, 'defaultMode: 0440');
-    edit(dir, 'deploy/migrate-job.yaml', 'secretName: kfrm-e2e-kek', 'secretName: kfrm-e2e-keys');
+    edit(dir, 'deploy/services/auth.yaml', 'secretName: kfrm-e2e-kek', 'secretName: kfrm-e2e-keys');
     edit(dir, 'deploy/services/device.yaml', 'targetPort: grpc-internal', 'targetPort: grpc-intern');
     edit(dir, 'deploy/kustomization.yaml', '  - services/funding.yaml\n', '');
     // Compose: a misspelt health check option, a bad port mapping, a dependency on nothing.
     edit(dir, 'docker-compose.yml', '    interval: 30s', '    intervall: 30s');
-    edit(dir, 'docker-compose.yml', '"127.0.0.1:50108:50051"', '"127.0.0.1:50108:grpc"');
+    edit(dir, 'docker-compose.yml', '"127.0.0.1:50052:50052"', '"127.0.0.1:50052:grpc"');
     edit(dir, 'docker-compose.yml', /(\n {2}migrate:\n[\s\S]*?depends_on:\n\s+)postgres:/, '$1postgress:');
     // Dockerfile: an impossible port and an entry point that does not exist.
     edit(dir, 'Dockerfile', 'EXPOSE 50051 50052', 'EXPOSE 50051 internal');
@@ -67,11 +67,11 @@ describe('validate-deploy', () => {
       ['deploy/services/auth.yaml', '/spec/template/spec/containers/0/readinesProbe', /unknown field "readinesProbe"/],
       ['deploy/services/casa.yaml', '/spec/template/spec/containers/0/startupProbe/grpc/port', /must be integer/],
       ['deploy/services/user.yaml', '/spec/template/spec/volumes/1/secret/defaultMode', /YAML 1\.1/],
-      ['deploy/migrate-job.yaml', '/spec/template/spec/volumes/3', /Secret "kfrm-e2e-keys" is not defined/],
+      ['deploy/services/auth.yaml', '/spec/template/spec/volumes/3', /Secret "kfrm-e2e-keys" is not defined/],
       ['deploy/services/device.yaml', '/spec/ports/1/targetPort', /no container port named "grpc-intern"/],
       ['deploy/services/funding.yaml', '', /not listed in any kustomization/],
       ['docker-compose.yml', '/services/tab-menu/healthcheck', /additional properties \(intervall\)/],
-      ['docker-compose.yml', '/services/tab-menu/ports/0', /format "ports"/],
+      ['docker-compose.yml', '/services/edge/ports/1', /format "ports"/],
       ['docker-compose.yml', '/services/migrate/depends_on/postgress', /unknown service "postgress"/],
       ['Dockerfile', '', /Invalid containerPort: internal/],
       ['Dockerfile', '', /dist\/server\.mjs is not built from an entry point that exists/],
@@ -93,5 +93,156 @@ describe('validate-deploy', () => {
     const messages = validateDeploy({ deployRoot: dir, sourceRoot: repo }).problems.map((p) => p.message);
     expect(messages).toContain('no workload runs services/notification/src/main.ts');
     expect(messages).toContain('no compose service runs services/notification/src/main.ts');
+  });
+
+  it('reports each way the split compose stack goes wrong: ports, pools, secrets, funding, edge routes', () => {
+    const dir = copyDeployFiles();
+    copies.push(dir);
+    // A service publishing a host port (no --scale), DB_POOL_MAX unset, more containers than
+    // max_connections allows, the device CA key and the server key in services that do not read
+    // them, a secret the code needs not mounted, a variable naming a secret the service must not
+    // hold, funding without credentials or sandboxes, the operator address on every interface.
+    edit(dir, 'docker-compose.yml', /(\n {2}notification:\n {4}<<: \*service\n)/, '$1    ports:\n      - "127.0.0.1:50107:50061"\n');
+    edit(dir, 'docker-compose.yml', /(x-kfrm-db-env: &kfrm-db-env\n.*\n) {2}DB_POOL_MAX: "5"\n/, '$1');
+    edit(
+      dir,
+      'docker-compose.yml',
+      '      - { source: kfrm_internal_account_key, target: internal.key }\n',
+      '      - { source: kfrm_internal_account_key, target: internal.key }\n      - { source: kfrm_device_ca_key, target: device-ca.key }\n',
+    );
+    edit(
+      dir,
+      'docker-compose.yml',
+      '      - { source: kfrm_internal_transfer_key, target: internal.key }\n',
+      '      - { source: kfrm_internal_transfer_key, target: internal.key }\n      - { source: kfrm_server_key, target: server.key }\n',
+    );
+    edit(dir, 'docker-compose.yml', '      - { source: kfrm_user_data_key, target: user-data-key }\n', '');
+    edit(
+      dir,
+      'docker-compose.yml',
+      '      KFRM_CASA_PEPPER_FILE: /run/secrets/casa-pepper\n',
+      '      KFRM_CASA_PEPPER_FILE: /run/secrets/casa-pepper\n      KFRM_E2E_KEK_FILE: /run/secrets/e2e-kek\n',
+    );
+    edit(dir, 'docker-compose.yml', '      KFRM_FUNDING_SANDBOXES: "true"\n', '');
+    edit(dir, 'docker-compose.yml', '"127.0.0.1:50052:50052"', '"50052:50052"');
+    // The edge's nginx configuration (the real file wins over the fixture): funding's package sent
+    // to transfer, notification's not routed at all, one upstream on the internal port.
+    const conf = readFileSync(join(repo, 'scripts/testing/edge-nginx.fixture.conf'), 'utf8')
+      .replace(/(location \/kfrm\.api\.funding\. \{\n\s+grpc_ssl_name funding;\n\s+grpc_pass grpcs:\/\/)funding_edge/, '$1transfer_edge')
+      .replace(/ {4}location \/kfrm\.api\.notification\. \{[^}]*\}\n/, '')
+      .replace('server casa:50061 resolve;', 'server casa:50052 resolve;');
+    mkdirSync(join(dir, 'deploy/compose/edge'), { recursive: true });
+    writeFileSync(join(dir, 'deploy/compose/edge/nginx.conf'), conf);
+
+    const { problems } = validateDeploy({ deployRoot: dir, sourceRoot: repo });
+    const expected: [string, string, RegExp][] = [
+      ['docker-compose.yml', '/services/notification/ports', /notification publishes host ports: only the edge does/],
+      ['docker-compose.yml', '/services/auth/environment', /auth leaves DB_POOL_MAX unset/],
+      ['docker-compose.yml', '/services/migrate/environment', /migrate leaves DB_POOL_MAX unset/],
+      [
+        'docker-compose.yml',
+        '/services/account/secrets/4',
+        /account mounts \/run\/secrets\/device-ca\.key, which no secret it reads names/,
+      ],
+      ['docker-compose.yml', '/services/transfer/secrets/4', /transfer mounts \/run\/secrets\/server\.key/],
+      ['docker-compose.yml', '/services/transfer/secrets', /transfer mounts kfrm_server_key, the server key: only the edge may hold it/],
+      ['docker-compose.yml', '/services/user/environment/KFRM_USER_DATA_KEY_FILE', /is not a file user mounts from a secret/],
+      ['docker-compose.yml', '/services/casa/environment/KFRM_E2E_KEK_FILE', /casa sets KFRM_E2E_KEK_FILE, which its code does not read/],
+      [
+        'docker-compose.yml',
+        '/services/funding/environment/KONAPLATE_URL',
+        /funding needs KONAPLATE_URL .*\(or KFRM_FUNDING_SANDBOXES=true\)/,
+      ],
+      ['docker-compose.yml', '/services/funding/environment/KAKAOCERT_SECRET_KEY', /funding needs KAKAOCERT_SECRET_KEY/],
+      ['docker-compose.yml', '/services/edge/ports', /operator address on 127\.0\.0\.1:50052/],
+      ['deploy/compose/edge/nginx.conf', '', /\/kfrm\.api\.funding\. goes to transfer, but the funding module serves it/],
+      ['deploy/compose/edge/nginx.conf', '', /\/kfrm\.api\.notification\. is not routed \(the notification module serves it\)/],
+      ['deploy/compose/edge/nginx.conf', '', /casa:50052 is not casa's edge listener \(50061\)/],
+    ];
+    for (const [file, path, message] of expected) {
+      expect(find(problems, file, path, message), `${file} ${path} ${message}\n${problems.map(formatProblem).join('\n')}`).toBeDefined();
+    }
+  });
+
+  it('checks that the documented number of compose service containers fits max_connections', () => {
+    const dir = copyDeployFiles();
+    copies.push(dir);
+    edit(dir, 'docker-compose.yml', 'max-service-containers: 38', 'max-service-containers: 39');
+    const messages = validateDeploy({ deployRoot: dir, sourceRoot: repo }).problems.map(formatProblem);
+    expect(messages).toEqual([
+      expect.stringMatching(
+        /^docker-compose\.yml:\d+ \/services\/postgres\/command: 39 service containers x DB_POOL_MAX 5 \+ migrate 5 \+ 3 reserved = 203 connections, more than max_connections=200$/,
+      ),
+    ]);
+  });
+
+  it('reports each way the Kubernetes split goes wrong: routes, edge annotations, secret scope, pools, network policy', () => {
+    const dir = copyDeployFiles();
+    copies.push(dir);
+    // Ingress: funding's package sent to transfer, notification's package not routed, the
+    // client certificate verified by nginx instead of passed through, nginx's default read
+    // timeout, a Prefix path, a Service whose edge port targets the internal listener.
+    edit(dir, 'deploy/ingress.yaml', /(- path: \/kfrm\.api\.funding\.\n[\s\S]*?name: )funding/, '$1transfer');
+    edit(dir, 'deploy/ingress.yaml', /( {10}- path: \/kfrm\.api\.notification\.\n(?: {12}.*\n)+)/, '');
+    edit(dir, 'deploy/ingress.yaml', 'auth-tls-verify-client: "optional_no_ca"', 'auth-tls-verify-client: "on"');
+    edit(dir, 'deploy/ingress.yaml', 'proxy-read-timeout: "43200"', 'proxy-read-timeout: "60"');
+    edit(dir, 'deploy/ingress.yaml', /(- path: \/kfrm\.api\.casa\.\n {12}pathType: )ImplementationSpecific/, '$1Prefix');
+    edit(dir, 'deploy/services/tab-menu.yaml', /(port: 50061\n {6}targetPort: )grpc-edge/, '$1grpc-internal');
+    // Secrets: the device CA key where account's internal certificate belongs, the server key in
+    // the user pods, funding without sandboxes or credentials.
+    edit(dir, 'deploy/services/account.yaml', 'secretName: kfrm-internal-account', 'secretName: kfrm-device-ca-key');
+    edit(dir, 'deploy/services/user.yaml', 'secretName: kfrm-device-ca-cert', 'secretName: kfrm-server-tls');
+    edit(dir, 'deploy/configmap.yaml', 'KFRM_FUNDING_SANDBOXES: "true"', 'KFRM_FUNDING_SANDBOXES: "false"');
+    // Pools: one more connection per pod is 30 more at a rollout. NetworkPolicy: the edge port open to all.
+    edit(dir, 'deploy/configmap.yaml', 'DB_POOL_MAX: "3"', 'DB_POOL_MAX: "4"');
+    edit(
+      dir,
+      'deploy/network-policy.yaml',
+      /- from:\n {8}- namespaceSelector:\n {12}matchLabels:\n {14}kubernetes\.io\/metadata\.name: ingress-nginx\n {10}podSelector:\n {12}matchLabels:\n {14}app\.kubernetes\.io\/name: ingress-nginx\n {6}ports:/,
+      '- ports:',
+    );
+
+    const { problems } = validateDeploy({ deployRoot: dir, sourceRoot: repo });
+    const expected: [string, string, RegExp][] = [
+      [
+        'deploy/ingress.yaml',
+        '/spec/rules/0/http/paths/0/backend',
+        /\/kfrm\.api\.funding\. goes to transfer \(transfer\), but the funding module serves it/,
+      ],
+      ['deploy', '', /no Ingress path routes \/kfrm\.api\.notification\. \(the notification module serves it\)/],
+      ['deploy/ingress.yaml', '/metadata/annotations/nginx.ingress.kubernetes.io~1auth-tls-verify-client', /must be "optional_no_ca"/],
+      [
+        'deploy/ingress.yaml',
+        '/metadata/annotations/nginx.ingress.kubernetes.io~1proxy-read-timeout',
+        /60 s would cut an idle notification stream/,
+      ],
+      ['deploy/ingress.yaml', '/spec/rules/0/http/paths/0/pathType', /needs ImplementationSpecific/],
+      [
+        'deploy/ingress.yaml',
+        '/spec/rules/0/http/paths/0/backend',
+        /\/kfrm\.api\.tabmenu\. reaches tab-menu on 50052, not its edge listener \(50061\)/,
+      ],
+      [
+        'deploy/services/account.yaml',
+        '/spec/template/spec/containers/0/volumeMounts/2',
+        /account mounts \/etc\/kfrm\/internal\/device-ca\.key, which no secret it reads names/,
+      ],
+      [
+        'deploy/services/account.yaml',
+        '/spec/template/spec/containers/0/envFrom/0',
+        /KFRM_INTERNAL_TLS_CERT_FILE=\/etc\/kfrm\/internal\/tls\.crt is not a file account mounts/,
+      ],
+      ['deploy', '', /Secret kfrm-server-tls \(the server key\) is mounted by user: only the Ingress may hold it/],
+      [
+        'deploy/services/funding.yaml',
+        '/spec/template/spec/containers/0',
+        /funding needs KONAPLATE_SECRET_KEY .*\(or KFRM_FUNDING_SANDBOXES=true\)/,
+      ],
+      ['deploy/configmap.yaml', '/metadata/annotations/kfrm~1postgres-max-connections', /= 127 connections, more than max_connections=100/],
+      ['deploy/network-policy.yaml', '/spec/ingress/0', /lets anyone reach the edge listener \(50061\)/],
+    ];
+    for (const [file, path, message] of expected) {
+      expect(find(problems, file, path, message), `${file} ${path} ${message}\n${problems.map(formatProblem).join('\n')}`).toBeDefined();
+    }
   });
 });

@@ -19,6 +19,7 @@ import { validate as validateDockerfileText } from 'dockerfile-utils';
 import * as k8sModels from 'kubernetes-models';
 import ts from 'typescript';
 import { isNode, LineCounter, parseAllDocuments, type Document } from 'yaml';
+import { checkComposeSplit, checkKubernetesSplit, type ComposeApp } from './validate-deploy-split';
 
 export interface Problem {
   /** Relative to the folder being checked. */
@@ -269,6 +270,18 @@ function validateCompose(options: ValidateOptions, serviceNames: string[], probl
     const found = Object.values(services).some((s) => entrySource(str(arr(obj(s)['command'])[0]) ?? '') === wanted);
     if (!found) report(['services'], `no compose service runs ${wanted}`);
   }
+  const apps: ComposeApp[] = Object.entries(services).flatMap(([name, raw]) => {
+    const source = entrySource(str(arr(obj(raw)['command'])[0]) ?? '');
+    return source ? [{ name, service: obj(raw), source }] : [];
+  });
+  checkComposeSplit({
+    compose: obj(compose),
+    apps,
+    deployRoot: options.deployRoot,
+    sourceRoot: options.sourceRoot,
+    report,
+    reportFile: (f, message) => problems.push({ file: f, path: '', message }),
+  });
   return 1;
 }
 
@@ -576,6 +589,12 @@ function validateKubernetes(options: ValidateOptions, serviceNames: string[], pr
     const wanted = `services/${name}/src/main.ts`;
     if (!deployedEntries.has(wanted)) problems.push({ file: 'deploy', path: '', message: `no workload runs ${wanted}` });
   }
+
+  checkKubernetesSplit({
+    objects: objects.map((d) => ({ value: obj(d.value), report: (path, message) => problemAt(d, path, message) })),
+    entrySource: (entry) => (IMAGE_ENTRY.test(entry) ? entrySource(entry) : undefined),
+    reportDeploy: (message) => problems.push({ file: 'deploy', path: '', message }),
+  });
 
   // The kustomization: known fields, existing resources, and no manifest left out.
   const listed = new Set<string>();

@@ -123,7 +123,7 @@ describe('device certificates and E2E encryption over TLS', () => {
       const registered = await app.registerDevice();
       const caKey = await webcrypto.subtle.importKey(
         'pkcs8',
-        Buffer.from((await readFile(running.deviceCaKeyFile, 'utf8')).replace(/-----[^-]+-----|\s/g, ''), 'base64'),
+        Buffer.from((await readFile(running.deviceCaKeyFile!, 'utf8')).replace(/-----[^-]+-----|\s/g, ''), 'base64'),
         { name: 'ECDSA', namedCurve: 'P-256' },
         false,
         ['sign'],
@@ -241,8 +241,8 @@ describe('device certificates and E2E encryption over TLS', () => {
     // The PIN as a value of its own: a random request, trace or span id (hex) may hold these digits.
     expect(text).not.toMatch(/(?<![0-9a-f-])135790(?![0-9a-f-])/);
     expect(text).not.toContain('"d":');
-    expect(await readFile(running.deviceCaKeyFile, 'utf8')).not.toBe('');
-    const caKeyBody = (await readFile(running.deviceCaKeyFile, 'utf8')).split('\n')[1]!;
+    expect(await readFile(running.deviceCaKeyFile!, 'utf8')).not.toBe('');
+    const caKeyBody = (await readFile(running.deviceCaKeyFile!, 'utf8')).split('\n')[1]!;
     expect(text).not.toContain(caKeyBody);
     for (const app of clients) {
       if (app.device) expect(text).not.toContain(app.device.privateKeyPem.split('\n')[1]!);

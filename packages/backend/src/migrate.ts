@@ -7,7 +7,8 @@ import { serviceModules } from './service-modules';
 
 const config = readRuntimeConfig();
 const logger = createLogger({ service: 'migrate', level: config.logLevel });
-const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.pgliteDir });
+// DB_POOL_MAX bounds it too: deployments count its connections with the services'.
+const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.pgliteDir, poolMax: config.dbPoolMax });
 try {
   await migrateModules(db, serviceModules, logger);
 } catch (err) {

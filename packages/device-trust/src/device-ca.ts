@@ -11,7 +11,8 @@ type KeyImportAlgorithm = import('node:crypto').webcrypto.EcKeyImportParams | im
 export interface DeviceCa {
   certificate: x509.X509Certificate;
   certFile: string;
-  keyFile: string;
+  /** Set only in a process running the device service (the one that signs). */
+  keyFile: string | undefined;
 }
 
 /** What issuing a device certificate needs: the CA's certificate and its (non-extractable) key. */
@@ -38,7 +39,7 @@ function pemBlocks(text: string, label: string): Uint8Array[] {
  * that may sign certificates and must be valid now. A broken CA file stops start-up with a clear
  * message rather than letting every device call fail later.
  */
-export async function loadDeviceCa(files: { certFile: string; keyFile: string }, now: Date = new Date()): Promise<DeviceCa> {
+export async function loadDeviceCa(files: { certFile: string; keyFile?: string }, now: Date = new Date()): Promise<DeviceCa> {
   const text = await readFile(files.certFile, 'utf8');
   const der = pemBlocks(text, 'CERTIFICATE')[0];
   if (!der) throw new DeviceCaError(`device CA certificate ${files.certFile}: no PEM CERTIFICATE block`);
@@ -91,6 +92,7 @@ function keyAlgorithmOf(certificate: x509.X509Certificate): {
  * verifies. Call once when the device service is created, never per request.
  */
 export async function loadDeviceCaSigner(ca: Pick<DeviceCa, 'certificate' | 'keyFile'>): Promise<DeviceCaSigner> {
+  if (ca.keyFile === undefined) throw new DeviceCaError('device CA key: KFRM_DEVICE_CA_KEY_FILE is not set in this process');
   const text = await readFile(ca.keyFile, 'utf8');
   const der = pemBlocks(text, 'PRIVATE KEY')[0];
   if (!der) {

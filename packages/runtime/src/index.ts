@@ -5,3 +5,5 @@ export * from './internal-clients';
 export * from './in-process-calls';
 export * from './internal-calls';
 export * from './module-registrations';
+export * from './process-secrets';
+export * from './run-service';

@@ -70,17 +70,9 @@ export function readRuntimeConfig(env: Env = process.env) {
   }
   const mode = base.databaseUrl ? ('real' as const) : ('embedded' as const);
   const dataDir = resolve(base.dataDir);
-  const fromFiles = [base.tlsCertFile, base.tlsKeyFile, base.deviceCaCertFile, base.deviceCaKeyFile, base.e2eKekFile];
-  if (mode === 'real' && fromFiles.some((f) => f === undefined)) {
-    // Real mode never invents certificates or keys: a server whose identity changes at each
-    // start would break every pinned app, and instances with different E2E key-encryption keys
-    // could not open each other's key sessions.
-    throw new ConfigError(
-      ['KFRM_TLS_CERT_FILE', 'KFRM_TLS_KEY_FILE', 'KFRM_DEVICE_CA_CERT_FILE', 'KFRM_DEVICE_CA_KEY_FILE', 'KFRM_E2E_KEK_FILE']
-        .filter((_, i) => fromFiles[i] === undefined)
-        .map((name) => `${name} is required when DATABASE_URL is set`),
-    );
-  }
+  // Real mode never invents certificates or keys (a server whose identity changes at each start
+  // would break every pinned app); which files it requires depends on the services a process
+  // runs, so checkProcessSecrets (process-secrets.ts) checks them at start.
   const edgeFiles = {
     KFRM_INTERNAL_TLS_CERT_FILE: base.internalTlsCertFile,
     KFRM_INTERNAL_TLS_KEY_FILE: base.internalTlsKeyFile,
@@ -105,7 +97,7 @@ export function readRuntimeConfig(env: Env = process.env) {
     devTlsDir: join(dataDir, 'tls'),
     // The embedded default generates the key once into the data directory (see @kfrm/e2e-crypto).
     e2eKekFile: base.e2eKekFile ?? join(dataDir, 'keys', 'e2e-kek'),
-    e2eKekGenerate: base.e2eKekFile === undefined,
+    e2eKekGenerate: base.e2eKekFile === undefined && mode === 'embedded',
     migrateOnStart: base.migrateOnStart === 'auto' ? mode === 'embedded' : base.migrateOnStart === 'true',
     e2eTestService: base.e2eTestService === 'auto' ? mode === 'embedded' : base.e2eTestService === 'true',
   };

@@ -6,6 +6,7 @@ import type { KfrmMetrics } from '@kfrm/observability';
 import type { ServiceRegistration } from '@kfrm/server-kit';
 import type { Store } from '@kfrm/store';
 import type { InternalClients } from './internal-clients';
+import type { SecretDeclaration } from './process-secrets';
 import type { RuntimeConfig } from './runtime-config';
 
 /** What a service needs from the process it runs in. */
@@ -45,5 +46,17 @@ export interface ServiceModule {
   /** The Postgres schema the service owns, and its migrations (run in key order). */
   schema?: string;
   migrations?: Record<string, Migration>;
+  /**
+   * The secrets (and the settings that go with them) this service reads in real mode, beyond
+   * what every process reads (RUNTIME_SECRETS): checked at start, and what a deployment mounts
+   * for this service and nothing more (`pnpm validate:deploy`).
+   */
+  secrets?: readonly SecretDeclaration[];
+  /**
+   * The proto packages whose services this module serves on the mobile listener (e.g.
+   * kfrm.api.funding): the edge routes /<package>.* to it. Checked against what `create`
+   * registers, so the routes cannot drift from the handlers.
+   */
+  mobilePackages?: readonly string[];
   create(deps: ServiceDeps): Promise<ServiceInstance> | ServiceInstance;
 }

@@ -30,6 +30,7 @@ import type { DestinationStream } from 'pino';
 import { createInternalClients, type InternalClients } from './internal-clients';
 import { watchDependencies } from './dependency-health';
 import { createSessionResolver } from './session-resolver';
+import { checkProcessSecrets } from './process-secrets';
 import { readRuntimeConfig, type RuntimeConfig } from './runtime-config';
 import type { ServiceInstance, ServiceModule } from './service-module';
 
@@ -47,7 +48,8 @@ export interface RunningServices {
   /** The CA a client must trust to reach the mobile listener. */
   serverCaCertFile: string;
   deviceCaCertFile: string;
-  deviceCaKeyFile: string;
+  /** Undefined in real mode for a process without the device service: only it holds the key. */
+  deviceCaKeyFile: string | undefined;
   db: DatabaseHandle;
   /** The store the services use (instrumented: its operations are counted in `metrics`). */
   store: Store;
@@ -99,13 +101,20 @@ export async function migrateModules(db: DatabaseHandle, modules: ServiceModule[
   }
 }
 
-async function tlsFiles(config: RuntimeConfig) {
+async function tlsFiles(config: RuntimeConfig): Promise<{
+  serverCertFile: string;
+  serverKeyFile: string;
+  deviceCaCertFile: string;
+  deviceCaKeyFile: string | undefined;
+  serverCaCertFile: string;
+}> {
   if (config.mode === 'real') {
+    // Present and readable: checkProcessSecrets ran first.
     return {
       serverCertFile: config.tlsCertFile!,
       serverKeyFile: config.tlsKeyFile!,
       deviceCaCertFile: config.deviceCaCertFile!,
-      deviceCaKeyFile: config.deviceCaKeyFile!,
+      deviceCaKeyFile: config.deviceCaKeyFile,
       serverCaCertFile: config.tlsCertFile!,
     };
   }
@@ -113,11 +122,32 @@ async function tlsFiles(config: RuntimeConfig) {
 }
 
 /**
+ * What a module registers on the mobile listener must be the packages it declares (the edge's
+ * routes). Modules without a declaration (test stand-ins) are not checked; validate:deploy
+ * requires one of every deployed service.
+ */
+function checkMobilePackages(module: ServiceModule, instance: ServiceInstance): void {
+  const declared = module.mobilePackages;
+  if (declared === undefined) return;
+  const undeclared = (instance.mobile ?? []).map((r) => r.name).filter((name) => !declared.some((p) => name.startsWith(`${p}.`)));
+  const unused = declared.filter((p) => !(instance.mobile ?? []).some((r) => r.name.startsWith(`${p}.`)));
+  if (undeclared.length > 0 || unused.length > 0) {
+    throw new Error(
+      `module ${module.name}: mobilePackages ${JSON.stringify(declared)} do not match the services it registers on the mobile listener` +
+        ` (${undeclared.length > 0 ? `undeclared: ${undeclared.join(', ')}` : `declared but not served: ${unused.join(', ')}`})`,
+    );
+  }
+}
+
+/**
  * The shared start-up of every entry point: configuration, logger, database, store, migrations
  * (embedded default), both listeners with the modules' services, and an orderly stop.
  */
 export async function startServices(modules: ServiceModule[], options: StartOptions): Promise<RunningServices> {
-  const config = readRuntimeConfig(options.env ?? process.env);
+  const env = options.env ?? process.env;
+  const config = readRuntimeConfig(env);
+  // Before anything is opened: a missing secret is one message naming every variable.
+  checkProcessSecrets(modules, env);
   const logger = createLogger({ service: options.name, level: config.logLevel, destination: options.logDestination });
   logger.info({ mode: config.mode, data_dir: config.mode === 'embedded' ? config.dataDir : undefined }, 'starting');
   // One registry and one tracer provider per process, passed down (never the global ones).
@@ -235,6 +265,7 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
         metrics,
       });
       instances.push(instance);
+      checkMobilePackages(module, instance);
       for (const registration of instance.mobile ?? []) for (const listener of phoneFacing) listener.addService(registration);
       for (const registration of instance.internal ?? []) internal.addService(registration);
     }

@@ -34,6 +34,7 @@ function readAccountConfig(env: Env | undefined) {
 export function createAccountModule(options: AccountModuleOptions = {}): ServiceModule {
   return {
     name: 'account',
+    mobilePackages: ['kfrm.api.account'],
     schema: LEDGER_SCHEMA,
     migrations,
     create({ db, store }) {

@@ -67,6 +67,13 @@ function readIdentitySettings(env: Env | undefined): IdentitySettings {
 export function createAuthModule(options: AuthModuleOptions = {}): ServiceModule {
   return {
     name: 'auth',
+    secrets: [
+      { env: 'KFRM_E2E_KEK_FILE', form: 'file', what: 'E2E key-encryption key (opens the PIN/pattern key sessions)' },
+      { env: 'KFRM_AUTH_PEPPER_FILE', form: 'file', what: 'pepper of PIN/pattern hashes' },
+      { env: 'KFRM_SIGNING_CA_CERT_FILE', form: 'file', what: 'certificate of the CA issuing users’ signing certificates' },
+      { env: 'KFRM_SIGNING_CA_KEY_FILE', form: 'file', what: 'private key of the signing CA' },
+    ],
+    mobilePackages: ['kfrm.api.appversion', 'kfrm.api.auth', 'kfrm.api.authentication'],
     schema: AUTH_SCHEMA,
     migrations,
     async create({ db, store, logger, config, internalClients }) {

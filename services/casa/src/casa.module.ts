@@ -28,6 +28,24 @@ export interface CasaModuleOptions {
 export function createCasaModule(options: CasaModuleOptions = {}): ServiceModule {
   return {
     name: 'casa',
+    // casa.config.ts falls back to the auth pepper when a deployment predates the casa pepper
+    // (README); a split deployment gives casa its own and nothing of auth's.
+    secrets: [
+      {
+        env: 'KFRM_CASA_PEPPER_FILE',
+        form: 'file',
+        what: 'pepper of account-password hashes',
+        unless: { env: 'KFRM_AUTH_PEPPER_FILE', isOn: true },
+      },
+      {
+        env: 'KFRM_AUTH_PEPPER_FILE',
+        form: 'file',
+        what: 'auth pepper, the fallback for a deployment without a casa pepper',
+        optional: true,
+        when: { env: 'KFRM_CASA_PEPPER_FILE', is: '' },
+      },
+    ],
+    mobilePackages: ['kfrm.api.casa'],
     schema: CASA_SCHEMA,
     migrations,
     async create({ db, logger, config, internalClients }) {

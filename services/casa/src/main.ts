@@ -1,7 +1,5 @@
 // Composition root for running the casa service alone (see README for its variables).
-import { onShutdownSignal } from '@kfrm/server-kit';
-import { startServices } from '@kfrm/runtime';
+import { runService } from '@kfrm/runtime';
 import { casaModule } from './casa.module';
 
-const running = await startServices([casaModule], { name: 'casa' });
-onShutdownSignal(running.logger, running.stop);
+await runService([casaModule], { name: 'casa' });

@@ -36,6 +36,8 @@ function readDeviceConfig(env: Env | undefined) {
 export function createDeviceModule(options: DeviceModuleOptions = {}): ServiceModule {
   return {
     name: 'device',
+    secrets: [{ env: 'KFRM_DEVICE_CA_KEY_FILE', form: 'file', what: 'device CA private key (signs device certificates)' }],
+    mobilePackages: ['kfrm.api.device'],
     schema: DEVICE_SCHEMA,
     migrations,
     async create({ db, store, logger, deviceCa }) {

@@ -11,6 +11,8 @@ export interface E2eKeyModuleOptions {
 export function createE2eKeyModule(options: E2eKeyModuleOptions = {}): ServiceModule {
   return {
     name: 'e2e-key',
+    secrets: [{ env: 'KFRM_E2E_KEK_FILE', form: 'file', what: 'E2E key-encryption key (seals key sessions in the store)' }],
+    mobilePackages: ['kfrm.api.key', 'kfrm.api.e2e'],
     async create({ store, config }) {
       // Reads KFRM_E2E_KEK_FILE, or creates ${dataDir}/keys/e2e-kek once in the embedded default.
       const sessions = await openKeySessions(store, config, { ttlMs: options.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS });

@@ -1,5 +1,5 @@
 import type { Env } from '@kfrm/config';
-import type { ServiceModule } from '@kfrm/runtime';
+import type { SecretDeclaration, ServiceModule } from '@kfrm/runtime';
 import { UserServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user';
 import { createFunding } from './funding';
 import { createFundingAdapters, readFundingConfig, type FundingAdapters } from './funding.config';
@@ -19,6 +19,33 @@ export interface FundingModuleOptions {
 }
 
 /**
+ * What the real providers need in real mode; with KFRM_FUNDING_SANDBOXES=true (a dev stack) the
+ * in-process sandboxes stand in for both and none of it is needed. The settings are listed with
+ * the secrets so that a start without them names everything missing at once.
+ */
+const WITHOUT_SANDBOXES = { unless: { env: 'KFRM_FUNDING_SANDBOXES', is: 'true' } } as const;
+export const FUNDING_SECRETS: readonly SecretDeclaration[] = [
+  { env: 'KONAPLATE_URL', form: 'setting', what: 'Konaplate API base URL', ...WITHOUT_SANDBOXES },
+  { env: 'KONAPLATE_ASP_ID', form: 'setting', what: 'Konaplate ASP id', ...WITHOUT_SANDBOXES },
+  { env: 'KONAPLATE_ACCESS_KEY', form: 'value', what: 'Konaplate access key', ...WITHOUT_SANDBOXES },
+  { env: 'KONAPLATE_SECRET_KEY', form: 'value', what: 'Konaplate secret key (signs requests)', ...WITHOUT_SANDBOXES },
+  // Message encryption is optional (all three variables or none: funding.config.ts checks that).
+  {
+    env: 'KONAPLATE_CLIENT_PRIVATE_KEY_FILE',
+    form: 'file',
+    what: 'Konaplate message-encryption private key',
+    optional: true,
+    ...WITHOUT_SANDBOXES,
+  },
+  { env: 'KAKAOCERT_URL', form: 'setting', what: 'kakaoCert API base URL', ...WITHOUT_SANDBOXES },
+  { env: 'KAKAOCERT_AUTH_URL', form: 'setting', what: 'kakaoCert token URL', ...WITHOUT_SANDBOXES },
+  { env: 'KAKAOCERT_LINK_ID', form: 'setting', what: 'kakaoCert link id', ...WITHOUT_SANDBOXES },
+  { env: 'KAKAOCERT_SECRET_KEY', form: 'value', what: 'kakaoCert secret key', ...WITHOUT_SANDBOXES },
+  { env: 'KAKAOCERT_CLIENT_CODE', form: 'setting', what: 'kakaoCert client code', ...WITHOUT_SANDBOXES },
+  { env: 'KAKAOCERT_TRUST_ANCHOR_FILE', form: 'setting', what: 'CA certificate(s) of consent signers', ...WITHOUT_SANDBOXES },
+];
+
+/**
  * The funding service: linked bank accounts (Konaplate holder verification and registered
  * accounts, kakaoCert CMS consent) on the mobile listener, session access for every method.
  * The user's name, phone and birth date come from the user service's internal FindByUserId.
@@ -26,6 +53,8 @@ export interface FundingModuleOptions {
 export function createFundingModule(options: FundingModuleOptions = {}): ServiceModule {
   return {
     name: 'funding',
+    secrets: FUNDING_SECRETS,
+    mobilePackages: ['kfrm.api.funding'],
     schema: FUNDING_SCHEMA,
     migrations,
     async create({ db, logger, config, internalClients, metrics }) {

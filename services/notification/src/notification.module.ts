@@ -107,6 +107,7 @@ export interface NotificationModuleOptions {
 export function createNotificationModule(options: NotificationModuleOptions = {}): ServiceModule {
   return {
     name: 'notification',
+    mobilePackages: ['kfrm.api.notification'],
     schema: NOTIFICATION_SCHEMA,
     migrations,
     create({ db, store, logger, internalClients, metrics }) {

@@ -7,6 +7,7 @@ export const CONTENT_SCHEMA = 'content';
 
 export const tabMenuModule: ServiceModule = {
   name: 'tab-menu',
+  mobilePackages: ['kfrm.api.tabmenu'],
   schema: CONTENT_SCHEMA,
   migrations,
   create({ db }) {

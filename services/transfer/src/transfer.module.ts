@@ -40,6 +40,7 @@ function readTransferConfig(env: Env | undefined) {
 export function createTransferModule(options: TransferModuleOptions = {}): ServiceModule {
   return {
     name: 'transfer',
+    mobilePackages: ['kfrm.api.transfer'],
     schema: TRANSFER_SCHEMA,
     migrations,
     create({ db, logger, config: runtime, internalClients }) {

@@ -67,6 +67,9 @@ export async function loadUserDataKey(
 export function createUserModule(options: UserModuleOptions = {}): ServiceModule {
   return {
     name: 'user',
+    // Internal APIs only: nothing for the edge to route here.
+    mobilePackages: [],
+    secrets: [{ env: 'KFRM_USER_DATA_KEY_FILE', form: 'file', what: 'key sealing resident registration numbers at rest' }],
     schema: USER_SCHEMA,
     migrations,
     async create({ db, logger, internalClients, config: runtime }) {
