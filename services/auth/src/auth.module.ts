@@ -28,6 +28,8 @@ import { migrations } from './migrations';
 
 export const AUTH_SCHEMA = 'auth';
 
+const OFF_DEVICE_TTLS = { counterTtlMs: 24 * 60 * 60_000, lockTtlMs: 24 * 60 * 60_000 };
+
 export interface AuthDatabase extends IdentityDatabase {
   app_versions: AppVersionTable;
 }
@@ -84,6 +86,16 @@ export function createAuthModule(options: AuthModuleOptions = {}): ServiceModule
         limiters: {
           pin: createAttemptLimiter(authStore, { kind: 'pin', maxAttempts: settings.maxSecretAttempts }),
           pattern: createAttemptLimiter(authStore, { kind: 'pattern', maxAttempts: settings.maxSecretAttempts }),
+        },
+        // Locked for a day: the customer can wait it out or change phones at a branch; the
+        // counter is never shared with the credential's own.
+        offDeviceLimiters: {
+          pin: createAttemptLimiter(authStore, { kind: 'pin-off-device', maxAttempts: settings.maxSecretAttempts, ...OFF_DEVICE_TTLS }),
+          pattern: createAttemptLimiter(authStore, {
+            kind: 'pattern-off-device',
+            maxAttempts: settings.maxSecretAttempts,
+            ...OFF_DEVICE_TTLS,
+          }),
         },
         signingCa,
         verifier: options.identityVerifier ?? createSandboxIdentityVerifier(),
