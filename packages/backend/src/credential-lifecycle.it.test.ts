@@ -3,19 +3,38 @@
 // a device change, sessions the customer can see and end.
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { unary } from '@kfrm/app-client';
+import {
+  authenticatePin,
+  changeDevice,
+  deviceProof,
+  loginWithPin,
+  reissueSigningCertificate,
+  transferWithPin,
+  unary,
+  type SigningCredential,
+} from '@kfrm/app-client';
 import {
   DeviceChangeServiceClient,
   PrepareDeviceChangeApiError,
   PrepareDeviceChangeApiError_ErrorCode,
 } from '@kfrm/proto/gen/kfrm/api/auth/auth';
+import { CredentialServiceClient } from '@kfrm/proto/gen/kfrm/api/auth/auth_internal';
+import {
+  ReissueSigningCertificateApiError,
+  ReissueSigningCertificateApiError_ErrorCode,
+  SigningCertificateServiceClient,
+  VerifyReissuedSigningCertificateApiError,
+  VerifyReissuedSigningCertificateApiError_ErrorCode,
+} from '@kfrm/proto/gen/kfrm/api/auth/credential';
 import {
   AuthenticatePinForLoginApiError,
   AuthenticatePinForLoginApiError_ErrorCode,
 } from '@kfrm/proto/gen/kfrm/api/authentication/authentication';
+import { CommonApiError, CommonApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/api/common/error';
 import { apiErrorCode } from '@kfrm/server-kit';
 import { userModule } from '@kfrm/service-user';
-import { AUTH, PIN, WRONG_PIN, authn, refusal, startIdentityHarness, type IdentityHarness } from './testing/identity.harness';
+import { startBankJourney, type BankJourney, type Customer } from './testing/bank-journey.harness';
+import { AUTH, PIN, WRONG_PIN, authn, bearer, refusal, startIdentityHarness, type IdentityHarness } from './testing/identity.harness';
 
 const MAX_ATTEMPTS = 5;
 
@@ -77,5 +96,105 @@ describe('credential lifecycle over gRPC', () => {
     expect(await userStatus(alice.userId)).toBe('ACTIVATED');
     const session = await h.loginWithPin(alicePhone, alice.userToken);
     expect(session.sessionToken).not.toBe('');
+  });
+  it('answers bad reissue input with the seed codes and spends nothing: unauthenticated process, bad device proof, bad CSR, bad activation', async () => {
+    const phone = await h.newPhone();
+    const user = await h.register(phone);
+    const { sessionToken } = await h.loginWithPin(phone, user.userToken);
+    const session = bearer(sessionToken);
+    const certs = phone.client(SigningCertificateServiceClient);
+    const reissueCode = (e: grpc.ServiceError) => apiErrorCode(e, ReissueSigningCertificateApiError);
+    const { csr } = await h.signingKey();
+    const { process } = await unary(certs, certs.prepareReissueSigningCertificate, {}, session);
+    const processId = process!.processId;
+    const proof = deviceProof(phone, processId);
+
+    // Not authenticated yet.
+    const early = await refusal(unary(certs, certs.reissueSigningCertificate, { processId, csr, deviceSignature: proof }, session));
+    expect(early.code).toBe(grpc.status.UNAUTHENTICATED);
+    expect(reissueCode(early)).toBe(ReissueSigningCertificateApiError_ErrorCode.AUTHENTICATION_FAILED);
+    await authenticatePin(phone, processId, PIN, session);
+    // A proof by another key, and one over another challenge.
+    const stranger = await h.newPhone();
+    for (const deviceSignature of [deviceProof(stranger, processId), deviceProof(phone, `${processId}x`), '', 'AAAA']) {
+      const bad = await refusal(unary(certs, certs.reissueSigningCertificate, { processId, csr, deviceSignature }, session));
+      expect(reissueCode(bad)).toBe(ReissueSigningCertificateApiError_ErrorCode.AUTHENTICATION_FAILED);
+    }
+    const badCsr = await refusal(
+      unary(certs, certs.reissueSigningCertificate, { processId, csr: 'not a csr', deviceSignature: proof }, session),
+    );
+    expect(badCsr.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(reissueCode(badCsr)).toBe(ReissueSigningCertificateApiError_ErrorCode.INVALID_SIGNING_CSR);
+    // Nothing was spent: the same process still reissues, once.
+    const issued = await unary(certs, certs.reissueSigningCertificate, { processId, csr, deviceSignature: proof }, session);
+    expect(issued.certificate).not.toBe('');
+    h.secretsSeen.push(issued.verificationToken);
+    const twice = await refusal(unary(certs, certs.reissueSigningCertificate, { processId, csr, deviceSignature: proof }, session));
+    expect(reissueCode(twice)).toBe(ReissueSigningCertificateApiError_ErrorCode.AUTHENTICATION_FAILED);
+
+    // A signature that is not over the token by the new key: refused, and the token is gone.
+    const wrong = await refusal(unary(certs, certs.verifyReissuedSigningCertificate, { signedData: 'MIIB' }, session));
+    expect(apiErrorCode(wrong, VerifyReissuedSigningCertificateApiError)).toBe(
+      VerifyReissuedSigningCertificateApiError_ErrorCode.SIGNING_CERTIFICATE_VERIFICATION_FAILED,
+    );
+    const none = await refusal(unary(certs, certs.verifyReissuedSigningCertificate, { signedData: 'MIIB' }, session));
+    expect(apiErrorCode(none, VerifyReissuedSigningCertificateApiError)).toBe(
+      VerifyReissuedSigningCertificateApiError_ErrorCode.SIGNING_CERTIFICATE_NOT_FOUND,
+    );
+    // The sign-up certificate is still the active one.
+    const credentials = new CredentialServiceClient(`127.0.0.1:${h.running.internalPort}`, grpc.credentials.createInsecure());
+    expect((await unary(credentials, credentials.getActiveSigningCertificate, { userId: user.userId })).certificate).toBe(user.certificate);
+    credentials.close();
+    // Without a session: refused by the access check.
+    const anonymous = await refusal(unary(certs, certs.prepareReissueSigningCertificate, {}));
+    expect(anonymous.code).toBe(grpc.status.UNAUTHENTICATED);
+  });
+});
+
+describe('signing certificate after a device change, over the embedded backend', () => {
+  let bank: BankJourney;
+  const OWN_INSTITUTION = '333';
+
+  beforeAll(async () => {
+    bank = await startBankJourney('creds-signing');
+  }, 90_000);
+
+  afterAll(async () => {
+    await bank?.close();
+  });
+
+  const order = (from: Customer, to: Customer, credential: SigningCredential, amountKrw: bigint) => ({
+    sourceAccountNumber: from.accountNumber,
+    targetAccountNumber: to.accountNumber,
+    targetInstitutionCode: OWN_INSTITUTION,
+    amountKrw,
+    pin: from.profile.pin,
+    ...credential,
+  });
+
+  it('gives the new phone a signing certificate after ChangeDevice: its transfer succeeds, the old certificate is refused', async () => {
+    const alice = await bank.customer(500_000n);
+    const bob = await bank.customer();
+    const signedUp: SigningCredential = { signingKey: alice.user.signingKey, signingCertificateDer: alice.user.signingCertificateDer };
+    expect((await transferWithPin(alice.app, alice.sessionToken, order(alice, bob, signedUp, 10_000n))).success).toBe(true);
+
+    const newPhone = await bank.newPhone();
+    await changeDevice(newPhone, alice.user.userToken, alice.profile.pin, `${alice.profile.deviceUuid}-new`);
+    const { sessionToken } = await loginWithPin(newPhone, alice.user.userToken, alice.profile.pin);
+
+    // The sign-up certificate's key stayed on the old phone: ChangeDevice revoked it.
+    const old = await refusal(transferWithPin(newPhone, sessionToken, order(alice, bob, signedUp, 10_000n)));
+    expect(old.code).toBe(grpc.status.PERMISSION_DENIED);
+    expect(apiErrorCode(old, CommonApiError)).toBe(CommonApiError_ErrorCode.DIGITAL_SIGNATURE_VERIFICATION_FAILED);
+
+    const reissued = await reissueSigningCertificate(newPhone, sessionToken, alice.profile.pin);
+    const sent = await transferWithPin(newPhone, sessionToken, order(alice, bob, reissued, 20_000n));
+    expect(sent.success).toBe(true);
+
+    // Reissued again before expiry (same phone): the previous certificate is refused from then on.
+    const again = await reissueSigningCertificate(newPhone, sessionToken, alice.profile.pin);
+    const previous = await refusal(transferWithPin(newPhone, sessionToken, order(alice, bob, reissued, 1_000n)));
+    expect(apiErrorCode(previous, CommonApiError)).toBe(CommonApiError_ErrorCode.DIGITAL_SIGNATURE_VERIFICATION_FAILED);
+    expect((await transferWithPin(newPhone, sessionToken, order(alice, bob, again, 1_000n))).success).toBe(true);
   });
 });

@@ -52,6 +52,8 @@ export const ERROR_STATUS: Readonly<Record<string, status>> = {
   USER_BIOMETRIC_DISABLED: status.FAILED_PRECONDITION,
   USER_PATTERN_NOT_FOUND: status.NOT_FOUND,
   USER_PIN_NOT_FOUND: status.NOT_FOUND,
+  // session management (kfrm/api/auth/credential.proto)
+  SESSION_NOT_FOUND: status.NOT_FOUND,
 
   // internal UserService
   SESSION_TOKEN_REQUIRED: status.INVALID_ARGUMENT,

@@ -7,6 +7,8 @@ import { appVersionHandlers } from './app-version/app-version.handlers';
 import type { AppVersionTable } from './app-version/app-version.table';
 import { createAuthentication } from './identity/authentication';
 import { createBiometric } from './identity/biometric';
+import { createCredentialChange } from './identity/credential-change';
+import { credentialChangeHandlers, sessionManagementHandlers, signingCertificateHandlers } from './identity/credential.handlers';
 import { createDeviceChange } from './identity/device-change';
 import { DEFAULT_IDENTITY_SETTINGS, type IdentityDeps, type IdentitySettings } from './identity/identity-deps';
 import {
@@ -21,6 +23,8 @@ import type { IdentityDatabase } from './identity/identity.table';
 import { createSandboxIdentityVerifier, type IdentityVerifier } from './identity/identity-verifier';
 import { createLogin } from './identity/login';
 import { createRegistration } from './identity/registration';
+import { createSessionManagement } from './identity/session-management';
+import { createSigningReissue } from './identity/signing-reissue';
 import { loadAuthSigningCa, loadPepper } from './identity/secrets';
 import { createUnlock } from './identity/unlock';
 import { createUserDirectory, type UserDirectory } from './identity/user-directory';
@@ -104,6 +108,7 @@ export function createAuthModule(options: AuthModuleOptions = {}): ServiceModule
         now: options.now ?? (() => new Date()),
       };
       pepper.fill(0);
+      const authentication = createAuthentication(deps);
       return {
         mobile: [
           appVersionHandlers(db.kysely<Pick<AuthDatabase, 'app_versions'>>(AUTH_SCHEMA)),
@@ -111,7 +116,10 @@ export function createAuthModule(options: AuthModuleOptions = {}): ServiceModule
           loginHandlers(createLogin(deps)),
           deviceChangeHandlers(createDeviceChange(deps)),
           biometricHandlers(createBiometric(deps)),
-          authenticationHandlers(createAuthentication(deps)),
+          authenticationHandlers(authentication),
+          signingCertificateHandlers(createSigningReissue(deps)),
+          sessionManagementHandlers(createSessionManagement(deps)),
+          credentialChangeHandlers(createCredentialChange(deps, authentication)),
         ],
         internal: [credentialHandlers(deps, createUnlock(deps))],
       };

@@ -196,6 +196,9 @@ export function createAuthentication(deps: IdentityDeps) {
   }
 
   return {
+    /** A PIN or pattern given with a session on the bound device, outside a process (a credential change). */
+    verifySecretOnBoundDevice: verifySecret,
+
     async authenticate(caller: Caller, processId: string, factor: Factor): Promise<AuthenticationProcess> {
       if (!processId) throw fail('RUNNING_PROCESS_NOT_FOUND', 'no such running process');
       // Decrypted first, for every caller: an E2E error must not tell a valid user token from an unknown one.
