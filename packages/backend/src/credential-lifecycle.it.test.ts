@@ -7,21 +7,33 @@ import {
   authenticatePin,
   changeDevice,
   deviceProof,
+  listSessions,
   loginWithPin,
+  logout,
   reissueSigningCertificate,
+  revokeSession,
   transferWithPin,
   unary,
   type SigningCredential,
 } from '@kfrm/app-client';
 import {
   DeviceChangeServiceClient,
+  RefreshSessionApiError,
+  RefreshSessionApiError_ErrorCode,
   PrepareDeviceChangeApiError,
   PrepareDeviceChangeApiError_ErrorCode,
 } from '@kfrm/proto/gen/kfrm/api/auth/auth';
 import { CredentialServiceClient } from '@kfrm/proto/gen/kfrm/api/auth/auth_internal';
 import {
+  ChangePatternApiError,
+  ChangePatternApiError_ErrorCode,
+  ChangePinApiError,
+  ChangePinApiError_ErrorCode,
+  CredentialChangeServiceClient,
   ReissueSigningCertificateApiError,
   ReissueSigningCertificateApiError_ErrorCode,
+  RevokeSessionApiError,
+  RevokeSessionApiError_ErrorCode,
   SigningCertificateServiceClient,
   VerifyReissuedSigningCertificateApiError,
   VerifyReissuedSigningCertificateApiError_ErrorCode,
@@ -30,13 +42,28 @@ import {
   AuthenticatePinForLoginApiError,
   AuthenticatePinForLoginApiError_ErrorCode,
 } from '@kfrm/proto/gen/kfrm/api/authentication/authentication';
+import { AuthenticationProcess_ProcessStatus } from '@kfrm/proto/gen/kfrm/api/common/common';
 import { CommonApiError, CommonApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/api/common/error';
 import { apiErrorCode } from '@kfrm/server-kit';
 import { userModule } from '@kfrm/service-user';
 import { startBankJourney, type BankJourney, type Customer } from './testing/bank-journey.harness';
-import { AUTH, PIN, WRONG_PIN, authn, bearer, refusal, startIdentityHarness, type IdentityHarness } from './testing/identity.harness';
+import {
+  AUTH,
+  PATTERN,
+  PIN,
+  WRONG_PIN,
+  authn,
+  bearer,
+  loginSvc,
+  refusal,
+  startIdentityHarness,
+  type IdentityHarness,
+} from './testing/identity.harness';
 
 const MAX_ATTEMPTS = 5;
+/** Passes the PIN rules for the harness's phone number (010-2468-1357). */
+const NEW_PIN = '690372';
+const NEW_PATTERN = '14785';
 
 describe('credential lifecycle over gRPC', () => {
   let h: IdentityHarness;
@@ -148,6 +175,145 @@ describe('credential lifecycle over gRPC', () => {
     // Without a session: refused by the access check.
     const anonymous = await refusal(unary(certs, certs.prepareReissueSigningCertificate, {}));
     expect(anonymous.code).toBe(grpc.status.UNAUTHENTICATED);
+  });
+  it('lists the logins, revokes one from another, and logs out: the ended sessions and their refresh tokens stop working', async () => {
+    const phone = await h.newPhone();
+    const user = await h.register(phone);
+    const first = await h.loginWithPin(phone, user.userToken);
+    const second = await h.loginWithPin(phone, user.userToken);
+    const listed = await listSessions(phone, first.sessionToken);
+    expect(listed).toHaveLength(2);
+    expect(listed.filter((s) => s.current)).toHaveLength(1);
+    expect(listed.every((s) => s.deviceId === phone.device!.deviceId && s.sessionId !== '')).toBe(true);
+    const other = listed.find((s) => !s.current)!;
+
+    // Another customer cannot end Alice's login with its id.
+    const otherPhone = await h.newPhone();
+    const mallory = await h.register(otherPhone);
+    const malloryLogin = await h.loginWithPin(otherPhone, mallory.userToken);
+    const foreign = await refusal(revokeSession(otherPhone, malloryLogin.sessionToken, other.sessionId));
+    expect(foreign.code).toBe(grpc.status.NOT_FOUND);
+    expect(apiErrorCode(foreign, RevokeSessionApiError)).toBe(RevokeSessionApiError_ErrorCode.SESSION_NOT_FOUND);
+    expect(await listSessions(phone, second.sessionToken)).toHaveLength(2);
+
+    await revokeSession(phone, first.sessionToken, other.sessionId);
+    const ended = await refusal(listSessions(phone, second.sessionToken));
+    expect(ended.code).toBe(grpc.status.UNAUTHENTICATED);
+    const l = loginSvc(phone);
+    const refreshEnded = await refusal(unary(l, l.refreshSession, { refreshToken: second.refreshToken }));
+    expect(apiErrorCode(refreshEnded, RefreshSessionApiError)).toBe(RefreshSessionApiError_ErrorCode.INVALID_LOGIN_SESSION);
+    const again = await refusal(revokeSession(phone, first.sessionToken, other.sessionId));
+    expect(apiErrorCode(again, RevokeSessionApiError)).toBe(RevokeSessionApiError_ErrorCode.SESSION_NOT_FOUND);
+    const unknown = await refusal(revokeSession(phone, first.sessionToken, 'no-such-session'));
+    expect(apiErrorCode(unknown, RevokeSessionApiError)).toBe(RevokeSessionApiError_ErrorCode.SESSION_NOT_FOUND);
+    expect((await listSessions(phone, first.sessionToken)).map((s) => s.current)).toEqual([true]);
+
+    // A refreshed login keeps its id.
+    const refreshed = await unary(l, l.refreshSession, { refreshToken: first.refreshToken });
+    h.secretsSeen.push(refreshed.sessionToken, refreshed.refreshToken);
+    const afterRefresh = await listSessions(phone, refreshed.sessionToken);
+    expect(afterRefresh.map((s) => s.sessionId)).toEqual(listed.filter((s) => s.current).map((s) => s.sessionId));
+
+    await logout(phone, refreshed.sessionToken);
+    expect((await refusal(listSessions(phone, refreshed.sessionToken))).code).toBe(grpc.status.UNAUTHENTICATED);
+    const loggedOut = await refusal(unary(l, l.refreshSession, { refreshToken: refreshed.refreshToken }));
+    expect(apiErrorCode(loggedOut, RefreshSessionApiError)).toBe(RefreshSessionApiError_ErrorCode.INVALID_LOGIN_SESSION);
+    // Mallory's login was never touched.
+    expect(await listSessions(otherPhone, malloryLogin.sessionToken)).toHaveLength(1);
+  });
+
+  it('changes the PIN with the current one: other logins end, the old PIN stops working; bad input changes nothing', async () => {
+    const phone = await h.newPhone();
+    const user = await h.register(phone);
+    const kept = await h.loginWithPin(phone, user.userToken);
+    const other = await h.loginWithPin(phone, user.userToken);
+    const credentials = phone.client(CredentialChangeServiceClient);
+    const change = async (oldPin: string, newPin: string) =>
+      unary(
+        credentials,
+        credentials.changePin,
+        { oldPin: await phone.encrypt(AUTH, oldPin), newPin: await phone.encrypt(AUTH, newPin) },
+        bearer(kept.sessionToken),
+      );
+    const pinCode = (e: grpc.ServiceError) => apiErrorCode(e, ChangePinApiError);
+
+    const weak = await refusal(change(PIN, '111111'));
+    expect(weak.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(pinCode(weak)).toBe(ChangePinApiError_ErrorCode.WEAK_USER_PIN);
+    const invalid = await refusal(change(PIN, '12ab'));
+    expect(pinCode(invalid)).toBe(ChangePinApiError_ErrorCode.INVALID_USER_PIN);
+    const wrong = await refusal(change(WRONG_PIN, NEW_PIN));
+    expect(wrong.code).toBe(grpc.status.UNAUTHENTICATED);
+    expect(pinCode(wrong)).toBe(ChangePinApiError_ErrorCode.AUTHENTICATION_FAILED);
+    // A missing secret: INVALID_ARGUMENT, nothing changed.
+    const raw = await refusal(
+      unary(
+        credentials,
+        credentials.changePin,
+        { oldPin: undefined, newPin: await phone.encrypt(AUTH, NEW_PIN) },
+        bearer(kept.sessionToken),
+      ),
+    );
+    expect(raw.code).toBe(grpc.status.INVALID_ARGUMENT);
+    // Nothing changed so far: the other login lives, the old PIN works.
+    expect(await listSessions(phone, other.sessionToken)).toHaveLength(2);
+
+    await change(PIN, NEW_PIN);
+    expect((await refusal(listSessions(phone, other.sessionToken))).code).toBe(grpc.status.UNAUTHENTICATED);
+    expect((await listSessions(phone, kept.sessionToken)).map((s) => s.current)).toEqual([true]);
+    const l = loginSvc(phone);
+    const a = authn(phone);
+    const { process } = await unary(l, l.prepareLogin, { userToken: user.userToken });
+    const oldPin = await refusal(
+      unary(a, a.authenticatePinForLogin, {
+        userToken: user.userToken,
+        processId: process!.processId,
+        pin: await phone.encrypt(AUTH, PIN),
+      }),
+    );
+    expect(apiErrorCode(oldPin, AuthenticatePinForLoginApiError)).toBe(AuthenticatePinForLoginApiError_ErrorCode.AUTHENTICATION_FAILED);
+    const done = await unary(a, a.authenticatePinForLogin, {
+      userToken: user.userToken,
+      processId: process!.processId,
+      pin: await phone.encrypt(AUTH, NEW_PIN),
+    });
+    expect(done.process?.status).toBe(AuthenticationProcess_ProcessStatus.DONE);
+    expect(await userStatus(user.userId)).toBe('ACTIVATED');
+  });
+
+  it('changes the pattern the same way, and rate-limits changes per customer', async () => {
+    const phone = await h.newPhone();
+    const user = await h.register(phone);
+    const { sessionToken } = await h.loginWithPin(phone, user.userToken);
+    const credentials = phone.client(CredentialChangeServiceClient);
+    const change = async (oldPattern: string, newPattern: string) =>
+      unary(
+        credentials,
+        credentials.changePattern,
+        { oldPattern: await phone.encrypt(AUTH, oldPattern), newPattern: await phone.encrypt(AUTH, newPattern) },
+        bearer(sessionToken),
+      );
+    const weak = await refusal(change(PATTERN, '0123'));
+    expect(apiErrorCode(weak, ChangePatternApiError)).not.toBeUndefined();
+    expect([ChangePatternApiError_ErrorCode.WEAK_USER_PATTERN, ChangePatternApiError_ErrorCode.INVALID_USER_PATTERN]).toContain(
+      apiErrorCode(weak, ChangePatternApiError),
+    );
+    const wrong = await refusal(change('25418', NEW_PATTERN));
+    expect(apiErrorCode(wrong, ChangePatternApiError)).toBe(ChangePatternApiError_ErrorCode.AUTHENTICATION_FAILED);
+    await change(PATTERN, NEW_PATTERN);
+    await change(NEW_PATTERN, PATTERN);
+    // Five changes an hour per customer (the two refusals above counted too).
+    await change(PATTERN, NEW_PATTERN);
+    const limited = await refusal(change(NEW_PATTERN, PATTERN));
+    expect(limited.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+  });
+  it('keeps old and new PINs, patterns, session ids, tokens and keys out of the logs', () => {
+    const text = h.logs.text();
+    expect(text).toContain('credential changed');
+    expect(text).toContain('logged out');
+    for (const secret of [PIN, WRONG_PIN, NEW_PIN, PATTERN, NEW_PATTERN, ...h.secretsSeen]) expect(text).not.toContain(`"${secret}"`);
+    for (const secret of h.secretsSeen) expect(text).not.toContain(secret.slice(-24));
+    expect(text).not.toContain('PRIVATE KEY');
   });
 });
 
