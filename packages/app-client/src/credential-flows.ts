@@ -112,3 +112,37 @@ export async function logout(app: AppClient, sessionToken: string): Promise<void
   const sessions = app.client(SessionManagementServiceClient);
   await unary(sessions, sessions.logout, {}, withSession(sessionToken));
 }
+
+/** What the identity provider is asked again for a PIN reset, as at sign-up (CreateUser). */
+export interface IdentityReverification {
+  idpType: string;
+  idpName: string;
+  name: string;
+  phoneNumber: string;
+  verificationHint: string;
+}
+
+/**
+ * PrepareResetPin → ResetPin (the device proof over the challenge, the identity again, the new
+ * PIN E2E-encrypted). For a BLOCKED customer the app first makes a new device certificate on the
+ * same phone (the old one was revoked with the block) and afterwards moves the customer to it
+ * with `changeDevice` (REINSTALL_APP) and the new PIN.
+ */
+export async function resetForgottenPin(
+  app: AppClient,
+  userToken: string,
+  identity: IdentityReverification,
+  newPin: string,
+): Promise<void> {
+  const credentials = app.client(CredentialChangeServiceClient);
+  const { challenge } = await unary(credentials, credentials.prepareResetPin, { userToken });
+  await app.withEncrypted(AUTH, newPin, (encrypted) =>
+    unary(credentials, credentials.resetPin, {
+      userToken,
+      challenge,
+      deviceSignature: deviceProof(app, challenge),
+      ...identity,
+      newPin: encrypted,
+    }),
+  );
+}

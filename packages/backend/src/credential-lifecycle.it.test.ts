@@ -11,7 +11,9 @@ import {
   loginWithPin,
   logout,
   reissueSigningCertificate,
+  resetForgottenPin,
   revokeSession,
+  type IdentityReverification,
   transferWithPin,
   unary,
   type SigningCredential,
@@ -30,8 +32,12 @@ import {
   ChangePinApiError,
   ChangePinApiError_ErrorCode,
   CredentialChangeServiceClient,
+  PrepareResetPinApiError,
+  PrepareResetPinApiError_ErrorCode,
   ReissueSigningCertificateApiError,
   ReissueSigningCertificateApiError_ErrorCode,
+  ResetPinApiError,
+  ResetPinApiError_ErrorCode,
   RevokeSessionApiError,
   RevokeSessionApiError_ErrorCode,
   SigningCertificateServiceClient,
@@ -44,12 +50,14 @@ import {
 } from '@kfrm/proto/gen/kfrm/api/authentication/authentication';
 import { AuthenticationProcess_ProcessStatus } from '@kfrm/proto/gen/kfrm/api/common/common';
 import { CommonApiError, CommonApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/api/common/error';
+import { UserAccountServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user_internal';
 import { apiErrorCode } from '@kfrm/server-kit';
 import { userModule } from '@kfrm/service-user';
 import { startBankJourney, type BankJourney, type Customer } from './testing/bank-journey.harness';
 import {
   AUTH,
   PATTERN,
+  PHONE,
   PIN,
   WRONG_PIN,
   authn,
@@ -307,10 +315,95 @@ describe('credential lifecycle over gRPC', () => {
     const limited = await refusal(change(NEW_PATTERN, PATTERN));
     expect(limited.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
   });
+  /** The identity as the harness signed the customer up (name from the user service's record). */
+  const identityOf = async (userToken: string): Promise<IdentityReverification> => {
+    const accounts = new UserAccountServiceClient(`127.0.0.1:${h.running.internalPort}`, grpc.credentials.createInsecure());
+    const { user } = await unary(accounts, accounts.findByUserToken, { userToken });
+    accounts.close();
+    return { idpType: 'mobile', idpName: 'sandbox', name: user!.userName, phoneNumber: PHONE, verificationHint: '123456' };
+  };
+
+  it('resets a forgotten PIN of a BLOCKED customer from a new device certificate: identity again, device proof, then back to ACTIVATED', async () => {
+    const oldPhone = await h.newPhone();
+    const user = await h.register(oldPhone);
+    const l = loginSvc(oldPhone);
+    const a = authn(oldPhone);
+    const { process } = await unary(l, l.prepareLogin, { userToken: user.userToken });
+    for (let i = 0; i <= MAX_ATTEMPTS; i++) {
+      await refusal(
+        unary(a, a.authenticatePinForLogin, {
+          userToken: user.userToken,
+          processId: process!.processId,
+          pin: await oldPhone.encrypt(AUTH, WRONG_PIN),
+        }),
+      );
+    }
+    expect(await userStatus(user.userId)).toBe('BLOCKED');
+    const identity = await identityOf(user.userToken);
+
+    // The block revoked the phone's certificate: the app makes a new one on the same phone.
+    const phone = await h.newPhone();
+    const credentials = phone.client(CredentialChangeServiceClient);
+    const resetCode = (e: grpc.ServiceError) => apiErrorCode(e, ResetPinApiError);
+    const attempt = async (overrides: Partial<{ challenge: string; deviceSignature: string; name: string; pin: string }>) => {
+      const { challenge } = await unary(credentials, credentials.prepareResetPin, { userToken: user.userToken });
+      return unary(credentials, credentials.resetPin, {
+        userToken: user.userToken,
+        challenge: overrides.challenge ?? challenge,
+        deviceSignature: overrides.deviceSignature ?? deviceProof(phone, overrides.challenge ?? challenge),
+        ...identity,
+        name: overrides.name ?? identity.name,
+        newPin: await phone.encrypt(AUTH, overrides.pin ?? NEW_PIN),
+      });
+    };
+
+    // Another customer's phone may not even start it.
+    const malloryPhone = await h.newPhone();
+    await h.register(malloryPhone);
+    const mallory = malloryPhone.client(CredentialChangeServiceClient);
+    const foreign = await refusal(unary(mallory, mallory.prepareResetPin, { userToken: user.userToken }));
+    expect(foreign.code).toBe(grpc.status.FAILED_PRECONDITION);
+    expect(apiErrorCode(foreign, PrepareResetPinApiError)).toBe(PrepareResetPinApiError_ErrorCode.PIN_RESET_NOT_ALLOWED);
+
+    const otherPerson = await refusal(attempt({ name: `${identity.name} Jr` }));
+    expect(resetCode(otherPerson)).toBe(ResetPinApiError_ErrorCode.USER_VERIFICATION_FAILED);
+    const badProof = await refusal(attempt({ deviceSignature: deviceProof(malloryPhone, 'x') }));
+    expect(resetCode(badProof)).toBe(ResetPinApiError_ErrorCode.AUTHENTICATION_FAILED);
+    const weak = await refusal(attempt({ pin: '123456' }));
+    expect(resetCode(weak)).toBe(ResetPinApiError_ErrorCode.WEAK_USER_PIN);
+    const unknownChallenge = await refusal(attempt({ challenge: 'AAAAAAAAAAAAAAAAAAAAAA' }));
+    expect(resetCode(unknownChallenge)).toBe(ResetPinApiError_ErrorCode.AUTHENTICATION_FAILED);
+    // Nothing of that changed anything.
+    expect(await userStatus(user.userId)).toBe('BLOCKED');
+
+    await resetForgottenPin(phone, user.userToken, identity, NEW_PIN);
+    expect(await userStatus(user.userId)).toBe('ACTIVATED');
+    // The app moves the customer to its new certificate (an app reinstall) with the new PIN, and logs in.
+    const accounts = new UserAccountServiceClient(`127.0.0.1:${h.running.internalPort}`, grpc.credentials.createInsecure());
+    const { deviceUuid } = await unary(accounts, accounts.findByUserToken, { userToken: user.userToken });
+    accounts.close();
+    await changeDevice(phone, user.userToken, NEW_PIN, deviceUuid);
+    const session = await loginWithPin(phone, user.userToken, NEW_PIN);
+    h.secretsSeen.push(session.sessionToken, session.refreshToken);
+    expect(session.sessionToken).not.toBe('');
+  });
+
+  it('resets a forgotten PIN of an ACTIVATED customer on the bound phone and ends every session', async () => {
+    const phone = await h.newPhone();
+    const user = await h.register(phone);
+    const before = await h.loginWithPin(phone, user.userToken);
+    await resetForgottenPin(phone, user.userToken, await identityOf(user.userToken), NEW_PIN);
+    expect((await refusal(listSessions(phone, before.sessionToken))).code).toBe(grpc.status.UNAUTHENTICATED);
+    const after = await loginWithPin(phone, user.userToken, NEW_PIN);
+    h.secretsSeen.push(after.sessionToken, after.refreshToken);
+    expect(await listSessions(phone, after.sessionToken)).toHaveLength(1);
+  });
+
   it('keeps old and new PINs, patterns, session ids, tokens and keys out of the logs', () => {
     const text = h.logs.text();
     expect(text).toContain('credential changed');
     expect(text).toContain('logged out');
+    expect(text).toContain('PIN reset');
     for (const secret of [PIN, WRONG_PIN, NEW_PIN, PATTERN, NEW_PATTERN, ...h.secretsSeen]) expect(text).not.toContain(`"${secret}"`);
     for (const secret of h.secretsSeen) expect(text).not.toContain(secret.slice(-24));
     expect(text).not.toContain('PRIVATE KEY');

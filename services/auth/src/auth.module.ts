@@ -22,6 +22,7 @@ import {
 import type { IdentityDatabase } from './identity/identity.table';
 import { createSandboxIdentityVerifier, type IdentityVerifier } from './identity/identity-verifier';
 import { createLogin } from './identity/login';
+import { createPinReset } from './identity/pin-reset';
 import { createRegistration } from './identity/registration';
 import { createSessionManagement } from './identity/session-management';
 import { createSigningReissue } from './identity/signing-reissue';
@@ -119,7 +120,7 @@ export function createAuthModule(options: AuthModuleOptions = {}): ServiceModule
           authenticationHandlers(authentication),
           signingCertificateHandlers(createSigningReissue(deps)),
           sessionManagementHandlers(createSessionManagement(deps)),
-          credentialChangeHandlers(createCredentialChange(deps, authentication)),
+          credentialChangeHandlers(createCredentialChange(deps, authentication), createPinReset(deps)),
         ],
         internal: [credentialHandlers(deps, createUnlock(deps))],
       };

@@ -4,10 +4,14 @@ import {
   ChangePinApiError,
   ChangePinApiError_ErrorCode,
   CredentialChangeServiceService,
+  PrepareResetPinApiError,
+  PrepareResetPinApiError_ErrorCode,
   PrepareReissueSigningCertificateApiError,
   PrepareReissueSigningCertificateApiError_ErrorCode,
   ReissueSigningCertificateApiError,
   ReissueSigningCertificateApiError_ErrorCode,
+  ResetPinApiError,
+  ResetPinApiError_ErrorCode,
   RevokeSessionApiError,
   RevokeSessionApiError_ErrorCode,
   SessionManagementServiceService,
@@ -17,7 +21,8 @@ import {
 } from '@kfrm/proto/gen/kfrm/api/auth/credential';
 import { apiErrorType, defineService, raises, type CallContext } from '@kfrm/server-kit';
 import type { ChangeSecretCode, CredentialChange } from './credential-change';
-import { declared, raisesExcept, raisesNoneOf, session, sessionOf } from './identity.handlers';
+import { declared, device, deviceOf, raisesExcept, raisesNoneOf, session, sessionOf } from './identity.handlers';
+import type { PinReset, PrepareResetPinCode, ResetPinCode } from './pin-reset';
 import type { ListSessionsCode, LogoutCode, RevokeSessionCode, SessionCaller, SessionManagement } from './session-management';
 import type { PrepareReissueCode, ReissueCode, SigningReissue, VerifyReissuedCode } from './signing-reissue';
 
@@ -28,6 +33,8 @@ const E = {
   revokeSession: apiErrorType(RevokeSessionApiError, RevokeSessionApiError_ErrorCode),
   changePin: apiErrorType(ChangePinApiError, ChangePinApiError_ErrorCode),
   changePattern: apiErrorType(ChangePatternApiError, ChangePatternApiError_ErrorCode),
+  prepareResetPin: apiErrorType(PrepareResetPinApiError, PrepareResetPinApiError_ErrorCode),
+  resetPin: apiErrorType(ResetPinApiError, ResetPinApiError_ErrorCode),
 };
 
 function callerOf(ctx: CallContext): SessionCaller {
@@ -39,7 +46,7 @@ function callerOf(ctx: CallContext): SessionCaller {
 
 function certificateOf(ctx: CallContext): Uint8Array {
   const der = ctx.principal.device?.certificateDer;
-  if (!der) throw new Error('session-level method called without a device certificate');
+  if (!der) throw new Error('device-level method called without a device certificate');
   return der;
 }
 
@@ -93,7 +100,7 @@ export function sessionManagementHandlers(sessions: SessionManagement) {
   );
 }
 
-export function credentialChangeHandlers(change: CredentialChange) {
+export function credentialChangeHandlers(change: CredentialChange, reset: PinReset) {
   return defineService(
     CredentialChangeServiceService,
     {
@@ -102,11 +109,27 @@ export function credentialChangeHandlers(change: CredentialChange) {
         E.changePattern,
         async (r, ctx) => (await change.change('pattern', callerOf(ctx), r.oldPattern, r.newPattern), {}),
       ),
+      prepareResetPin: declared(E.prepareResetPin, async (r, ctx) => ({ challenge: await reset.prepare(r.userToken, deviceOf(ctx)) })),
+      resetPin: declared(E.resetPin, async (r, ctx) => {
+        await reset.reset({
+          userToken: r.userToken,
+          deviceId: deviceOf(ctx),
+          certificateDer: certificateOf(ctx),
+          challenge: r.challenge,
+          deviceSignature: r.deviceSignature,
+          claim: { idpType: r.idpType, idpName: r.idpName, name: r.name, phoneNumber: r.phoneNumber, verificationHint: r.verificationHint },
+          newPin: r.newPin,
+        });
+        return {};
+      }),
     },
     {
       // LOGIN_SESSION_EXPIRED: the session ended during the change (answered PERMISSION_DENIED).
       changePin: session(E.changePin, raisesExcept<ChangeSecretCode<'pin'>, 'LOGIN_SESSION_EXPIRED'>()),
       changePattern: session(E.changePattern, raisesExcept<ChangeSecretCode<'pattern'>, 'LOGIN_SESSION_EXPIRED'>()),
+      prepareResetPin: device(E.prepareResetPin, raisesExcept<PrepareResetPinCode>()),
+      // USER_STATUS_CONFLICT: the customer's status changed during the reset (answered PERMISSION_DENIED).
+      resetPin: device(E.resetPin, raisesExcept<ResetPinCode, 'USER_STATUS_CONFLICT' | 'USER_NOT_FOUND'>()),
     },
   );
 }

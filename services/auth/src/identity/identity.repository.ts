@@ -138,6 +138,24 @@ export async function replaceSecret(db: Db, userId: bigint, kind: SecretKind, ha
   return result.numUpdatedRows === 1n;
 }
 
+/**
+ * A forgotten PIN reset after identity re-verification: the new PIN hash replaces the old one,
+ * and every secret of the user is back to no failures and unlocked (as the operator's unlock).
+ */
+export async function resetPin(tx: Transaction<IdentityDatabase>, userId: bigint, hash: string): Promise<void> {
+  const now = new Date();
+  await tx
+    .insertInto('secret_credentials')
+    .values({ user_id: userId, kind: 'pin', hash, failures: 0, locked: false, updated_at: now })
+    .onConflict((oc) => oc.columns(['user_id', 'kind']).doUpdateSet({ hash, failures: 0, locked: false, updated_at: now }))
+    .execute();
+  await tx
+    .updateTable('secret_credentials')
+    .set({ failures: 0, locked: false, updated_at: now })
+    .where('user_id', '=', String(userId))
+    .execute();
+}
+
 /** The operator's unlock: every secret of the user back to no failures and unlocked. */
 export async function resetSecretAttempts(db: Db, userId: bigint): Promise<void> {
   await db

@@ -420,6 +420,146 @@ export function changePatternApiError_ErrorCodeToJSON(object: ChangePatternApiEr
   }
 }
 
+/**
+ * Starts a PIN reset for the user token's customer (ACTIVATED, or BLOCKED by wrong secrets) on
+ * the calling device, which must not be another customer's phone. A BLOCKED customer's old
+ * device certificate is revoked: the app makes a new one (CreateDevice) on the same phone first.
+ */
+export interface PrepareResetPinRequest {
+  /** user token */
+  userToken: string;
+}
+
+export interface PrepareResetPinResponse {
+  /** what the device proof of ResetPin signs; good for 10 minutes, once, on this device */
+  challenge: string;
+}
+
+export interface ResetPinRequest {
+  /** user token */
+  userToken: string;
+  /** from PrepareResetPinResponse */
+  challenge: string;
+  /** device proof over challenge (see the file comment) */
+  deviceSignature: string;
+  /** identity re-verification, as CreateUser asks it at sign-up */
+  idpType: string;
+  idpName: string;
+  name: string;
+  phoneNumber: string;
+  verificationHint: string;
+  /** the new PIN, @encrypted(auth) */
+  newPin: EncryptedMessage | undefined;
+}
+
+/**
+ * The PIN is replaced and every lock of the customer's PIN and pattern cleared; a BLOCKED
+ * customer is ACTIVATED again; every session of the customer is ended. When the calling device
+ * is not the bound one (always so for a BLOCKED customer), the app then moves the customer to it
+ * with PrepareDeviceChange/ChangeDevice (REINSTALL_APP on the same phone), with the new PIN.
+ */
+export interface ResetPinResponse {
+}
+
+export interface PrepareResetPinApiError {
+  code: PrepareResetPinApiError_ErrorCode;
+}
+
+export enum PrepareResetPinApiError_ErrorCode {
+  /** PIN_RESET_NOT_ALLOWED - PIN을 재설정할 수 있는 상태가 아닙니다. (unknown token, a status without a PIN, another customer's phone) */
+  PIN_RESET_NOT_ALLOWED = 0,
+  UNRECOGNIZED = -1,
+}
+
+export function prepareResetPinApiError_ErrorCodeFromJSON(object: any): PrepareResetPinApiError_ErrorCode {
+  switch (object) {
+    case 0:
+    case "PIN_RESET_NOT_ALLOWED":
+      return PrepareResetPinApiError_ErrorCode.PIN_RESET_NOT_ALLOWED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return PrepareResetPinApiError_ErrorCode.UNRECOGNIZED;
+  }
+}
+
+export function prepareResetPinApiError_ErrorCodeToJSON(object: PrepareResetPinApiError_ErrorCode): string {
+  switch (object) {
+    case PrepareResetPinApiError_ErrorCode.PIN_RESET_NOT_ALLOWED:
+      return "PIN_RESET_NOT_ALLOWED";
+    case PrepareResetPinApiError_ErrorCode.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export interface ResetPinApiError {
+  code: ResetPinApiError_ErrorCode;
+}
+
+export enum ResetPinApiError_ErrorCode {
+  /** PIN_RESET_NOT_ALLOWED - PIN을 재설정할 수 있는 상태가 아닙니다. */
+  PIN_RESET_NOT_ALLOWED = 0,
+  /** AUTHENTICATION_FAILED - 인증에 실패하였습니다. (challenge unknown, used, expired or another device's; bad device proof) */
+  AUTHENTICATION_FAILED = 1,
+  /** USER_VERIFICATION_HINT_REQUIRED - 사용자 본인확인을 위한 정보가 누락되었습니다. */
+  USER_VERIFICATION_HINT_REQUIRED = 2,
+  /** USER_VERIFICATION_FAILED - 사용자 본인확인에 실패하였습니다. (the IdP refused, or verified another person) */
+  USER_VERIFICATION_FAILED = 3,
+  /** INVALID_USER_PIN - 등록하려는 핀이 유효하지 않습니다. */
+  INVALID_USER_PIN = 4,
+  /** WEAK_USER_PIN - 등록하려는 핀이 보안에 취약합니다. */
+  WEAK_USER_PIN = 5,
+  UNRECOGNIZED = -1,
+}
+
+export function resetPinApiError_ErrorCodeFromJSON(object: any): ResetPinApiError_ErrorCode {
+  switch (object) {
+    case 0:
+    case "PIN_RESET_NOT_ALLOWED":
+      return ResetPinApiError_ErrorCode.PIN_RESET_NOT_ALLOWED;
+    case 1:
+    case "AUTHENTICATION_FAILED":
+      return ResetPinApiError_ErrorCode.AUTHENTICATION_FAILED;
+    case 2:
+    case "USER_VERIFICATION_HINT_REQUIRED":
+      return ResetPinApiError_ErrorCode.USER_VERIFICATION_HINT_REQUIRED;
+    case 3:
+    case "USER_VERIFICATION_FAILED":
+      return ResetPinApiError_ErrorCode.USER_VERIFICATION_FAILED;
+    case 4:
+    case "INVALID_USER_PIN":
+      return ResetPinApiError_ErrorCode.INVALID_USER_PIN;
+    case 5:
+    case "WEAK_USER_PIN":
+      return ResetPinApiError_ErrorCode.WEAK_USER_PIN;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ResetPinApiError_ErrorCode.UNRECOGNIZED;
+  }
+}
+
+export function resetPinApiError_ErrorCodeToJSON(object: ResetPinApiError_ErrorCode): string {
+  switch (object) {
+    case ResetPinApiError_ErrorCode.PIN_RESET_NOT_ALLOWED:
+      return "PIN_RESET_NOT_ALLOWED";
+    case ResetPinApiError_ErrorCode.AUTHENTICATION_FAILED:
+      return "AUTHENTICATION_FAILED";
+    case ResetPinApiError_ErrorCode.USER_VERIFICATION_HINT_REQUIRED:
+      return "USER_VERIFICATION_HINT_REQUIRED";
+    case ResetPinApiError_ErrorCode.USER_VERIFICATION_FAILED:
+      return "USER_VERIFICATION_FAILED";
+    case ResetPinApiError_ErrorCode.INVALID_USER_PIN:
+      return "INVALID_USER_PIN";
+    case ResetPinApiError_ErrorCode.WEAK_USER_PIN:
+      return "WEAK_USER_PIN";
+    case ResetPinApiError_ErrorCode.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 function createBasePrepareReissueSigningCertificateRequest(): PrepareReissueSigningCertificateRequest {
   return {};
 }
@@ -2181,6 +2321,581 @@ export const ChangePatternApiError: MessageFns<ChangePatternApiError, "kfrm.api.
   },
 };
 
+function createBasePrepareResetPinRequest(): PrepareResetPinRequest {
+  return { userToken: "" };
+}
+
+export const PrepareResetPinRequest: MessageFns<PrepareResetPinRequest, "kfrm.api.auth.PrepareResetPinRequest"> = {
+  $type: "kfrm.api.auth.PrepareResetPinRequest" as const,
+
+  encode(message: PrepareResetPinRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userToken !== "") {
+      writer.uint32(10).string(message.userToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PrepareResetPinRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePrepareResetPinRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PrepareResetPinRequest {
+    return {
+      userToken: isSet(object.userToken)
+        ? globalThis.String(object.userToken)
+        : isSet(object.user_token)
+        ? globalThis.String(object.user_token)
+        : "",
+    };
+  },
+
+  toJSON(message: PrepareResetPinRequest): unknown {
+    const obj: any = {};
+    if (message.userToken !== "") {
+      obj.userToken = message.userToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PrepareResetPinRequest>): PrepareResetPinRequest {
+    return PrepareResetPinRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PrepareResetPinRequest>): PrepareResetPinRequest {
+    const message = createBasePrepareResetPinRequest();
+    message.userToken = object.userToken ?? "";
+    return message;
+  },
+};
+
+function createBasePrepareResetPinResponse(): PrepareResetPinResponse {
+  return { challenge: "" };
+}
+
+export const PrepareResetPinResponse: MessageFns<PrepareResetPinResponse, "kfrm.api.auth.PrepareResetPinResponse"> = {
+  $type: "kfrm.api.auth.PrepareResetPinResponse" as const,
+
+  encode(message: PrepareResetPinResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.challenge !== "") {
+      writer.uint32(10).string(message.challenge);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PrepareResetPinResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePrepareResetPinResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.challenge = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PrepareResetPinResponse {
+    return { challenge: isSet(object.challenge) ? globalThis.String(object.challenge) : "" };
+  },
+
+  toJSON(message: PrepareResetPinResponse): unknown {
+    const obj: any = {};
+    if (message.challenge !== "") {
+      obj.challenge = message.challenge;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PrepareResetPinResponse>): PrepareResetPinResponse {
+    return PrepareResetPinResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PrepareResetPinResponse>): PrepareResetPinResponse {
+    const message = createBasePrepareResetPinResponse();
+    message.challenge = object.challenge ?? "";
+    return message;
+  },
+};
+
+function createBaseResetPinRequest(): ResetPinRequest {
+  return {
+    userToken: "",
+    challenge: "",
+    deviceSignature: "",
+    idpType: "",
+    idpName: "",
+    name: "",
+    phoneNumber: "",
+    verificationHint: "",
+    newPin: undefined,
+  };
+}
+
+export const ResetPinRequest: MessageFns<ResetPinRequest, "kfrm.api.auth.ResetPinRequest"> = {
+  $type: "kfrm.api.auth.ResetPinRequest" as const,
+
+  encode(message: ResetPinRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userToken !== "") {
+      writer.uint32(10).string(message.userToken);
+    }
+    if (message.challenge !== "") {
+      writer.uint32(18).string(message.challenge);
+    }
+    if (message.deviceSignature !== "") {
+      writer.uint32(26).string(message.deviceSignature);
+    }
+    if (message.idpType !== "") {
+      writer.uint32(34).string(message.idpType);
+    }
+    if (message.idpName !== "") {
+      writer.uint32(42).string(message.idpName);
+    }
+    if (message.name !== "") {
+      writer.uint32(50).string(message.name);
+    }
+    if (message.phoneNumber !== "") {
+      writer.uint32(58).string(message.phoneNumber);
+    }
+    if (message.verificationHint !== "") {
+      writer.uint32(66).string(message.verificationHint);
+    }
+    if (message.newPin !== undefined) {
+      EncryptedMessage.encode(message.newPin, writer.uint32(74).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResetPinRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResetPinRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userToken = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.challenge = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.deviceSignature = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.idpType = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.idpName = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.phoneNumber = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.verificationHint = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.newPin = EncryptedMessage.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResetPinRequest {
+    return {
+      userToken: isSet(object.userToken)
+        ? globalThis.String(object.userToken)
+        : isSet(object.user_token)
+        ? globalThis.String(object.user_token)
+        : "",
+      challenge: isSet(object.challenge) ? globalThis.String(object.challenge) : "",
+      deviceSignature: isSet(object.deviceSignature)
+        ? globalThis.String(object.deviceSignature)
+        : isSet(object.device_signature)
+        ? globalThis.String(object.device_signature)
+        : "",
+      idpType: isSet(object.idpType)
+        ? globalThis.String(object.idpType)
+        : isSet(object.idp_type)
+        ? globalThis.String(object.idp_type)
+        : "",
+      idpName: isSet(object.idpName)
+        ? globalThis.String(object.idpName)
+        : isSet(object.idp_name)
+        ? globalThis.String(object.idp_name)
+        : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      phoneNumber: isSet(object.phoneNumber)
+        ? globalThis.String(object.phoneNumber)
+        : isSet(object.phone_number)
+        ? globalThis.String(object.phone_number)
+        : "",
+      verificationHint: isSet(object.verificationHint)
+        ? globalThis.String(object.verificationHint)
+        : isSet(object.verification_hint)
+        ? globalThis.String(object.verification_hint)
+        : "",
+      newPin: isSet(object.newPin)
+        ? EncryptedMessage.fromJSON(object.newPin)
+        : isSet(object.new_pin)
+        ? EncryptedMessage.fromJSON(object.new_pin)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ResetPinRequest): unknown {
+    const obj: any = {};
+    if (message.userToken !== "") {
+      obj.userToken = message.userToken;
+    }
+    if (message.challenge !== "") {
+      obj.challenge = message.challenge;
+    }
+    if (message.deviceSignature !== "") {
+      obj.deviceSignature = message.deviceSignature;
+    }
+    if (message.idpType !== "") {
+      obj.idpType = message.idpType;
+    }
+    if (message.idpName !== "") {
+      obj.idpName = message.idpName;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.phoneNumber !== "") {
+      obj.phoneNumber = message.phoneNumber;
+    }
+    if (message.verificationHint !== "") {
+      obj.verificationHint = message.verificationHint;
+    }
+    if (message.newPin !== undefined) {
+      obj.newPin = EncryptedMessage.toJSON(message.newPin);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ResetPinRequest>): ResetPinRequest {
+    return ResetPinRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ResetPinRequest>): ResetPinRequest {
+    const message = createBaseResetPinRequest();
+    message.userToken = object.userToken ?? "";
+    message.challenge = object.challenge ?? "";
+    message.deviceSignature = object.deviceSignature ?? "";
+    message.idpType = object.idpType ?? "";
+    message.idpName = object.idpName ?? "";
+    message.name = object.name ?? "";
+    message.phoneNumber = object.phoneNumber ?? "";
+    message.verificationHint = object.verificationHint ?? "";
+    message.newPin = (object.newPin !== undefined && object.newPin !== null)
+      ? EncryptedMessage.fromPartial(object.newPin)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseResetPinResponse(): ResetPinResponse {
+  return {};
+}
+
+export const ResetPinResponse: MessageFns<ResetPinResponse, "kfrm.api.auth.ResetPinResponse"> = {
+  $type: "kfrm.api.auth.ResetPinResponse" as const,
+
+  encode(_: ResetPinResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResetPinResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResetPinResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ResetPinResponse {
+    return {};
+  },
+
+  toJSON(_: ResetPinResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<ResetPinResponse>): ResetPinResponse {
+    return ResetPinResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<ResetPinResponse>): ResetPinResponse {
+    const message = createBaseResetPinResponse();
+    return message;
+  },
+};
+
+function createBasePrepareResetPinApiError(): PrepareResetPinApiError {
+  return { code: 0 };
+}
+
+export const PrepareResetPinApiError: MessageFns<PrepareResetPinApiError, "kfrm.api.auth.PrepareResetPinApiError"> = {
+  $type: "kfrm.api.auth.PrepareResetPinApiError" as const,
+
+  encode(message: PrepareResetPinApiError, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== 0) {
+      writer.uint32(8).int32(message.code);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PrepareResetPinApiError {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePrepareResetPinApiError();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.code = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PrepareResetPinApiError {
+    return { code: isSet(object.code) ? prepareResetPinApiError_ErrorCodeFromJSON(object.code) : 0 };
+  },
+
+  toJSON(message: PrepareResetPinApiError): unknown {
+    const obj: any = {};
+    if (message.code !== 0) {
+      obj.code = prepareResetPinApiError_ErrorCodeToJSON(message.code);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PrepareResetPinApiError>): PrepareResetPinApiError {
+    return PrepareResetPinApiError.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PrepareResetPinApiError>): PrepareResetPinApiError {
+    const message = createBasePrepareResetPinApiError();
+    message.code = object.code ?? 0;
+    return message;
+  },
+};
+
+function createBaseResetPinApiError(): ResetPinApiError {
+  return { code: 0 };
+}
+
+export const ResetPinApiError: MessageFns<ResetPinApiError, "kfrm.api.auth.ResetPinApiError"> = {
+  $type: "kfrm.api.auth.ResetPinApiError" as const,
+
+  encode(message: ResetPinApiError, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== 0) {
+      writer.uint32(8).int32(message.code);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResetPinApiError {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResetPinApiError();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.code = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResetPinApiError {
+    return { code: isSet(object.code) ? resetPinApiError_ErrorCodeFromJSON(object.code) : 0 };
+  },
+
+  toJSON(message: ResetPinApiError): unknown {
+    const obj: any = {};
+    if (message.code !== 0) {
+      obj.code = resetPinApiError_ErrorCodeToJSON(message.code);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ResetPinApiError>): ResetPinApiError {
+    return ResetPinApiError.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ResetPinApiError>): ResetPinApiError {
+    const message = createBaseResetPinApiError();
+    message.code = object.code ?? 0;
+    return message;
+  },
+};
+
 /**
  * A new signing certificate for the bound device: after a device change (the old phone's
  * certificate cannot follow the customer) or before the current one expires.
@@ -2402,7 +3117,11 @@ export const SessionManagementServiceClient = makeGenericClientConstructor(
   serviceName: string;
 };
 
-/** Changing a known secret (session-level, rate-limited per customer and device). */
+/**
+ * Changing a known secret (session-level, rate-limited per customer), and resetting a forgotten
+ * PIN with identity re-verification and a device proof (device-level, rate-limited per customer
+ * and device).
+ */
 export type CredentialChangeServiceService = typeof CredentialChangeServiceService;
 export const CredentialChangeServiceService = {
   changePin: {
@@ -2424,11 +3143,33 @@ export const CredentialChangeServiceService = {
       Buffer.from(ChangePatternResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ChangePatternResponse => ChangePatternResponse.decode(value),
   },
+  prepareResetPin: {
+    path: "/kfrm.api.auth.CredentialChangeService/PrepareResetPin" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PrepareResetPinRequest): Buffer =>
+      Buffer.from(PrepareResetPinRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PrepareResetPinRequest => PrepareResetPinRequest.decode(value),
+    responseSerialize: (value: PrepareResetPinResponse): Buffer =>
+      Buffer.from(PrepareResetPinResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PrepareResetPinResponse => PrepareResetPinResponse.decode(value),
+  },
+  resetPin: {
+    path: "/kfrm.api.auth.CredentialChangeService/ResetPin" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ResetPinRequest): Buffer => Buffer.from(ResetPinRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ResetPinRequest => ResetPinRequest.decode(value),
+    responseSerialize: (value: ResetPinResponse): Buffer => Buffer.from(ResetPinResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ResetPinResponse => ResetPinResponse.decode(value),
+  },
 } as const;
 
 export interface CredentialChangeServiceServer extends UntypedServiceImplementation {
   changePin: handleUnaryCall<ChangePinRequest, ChangePinResponse>;
   changePattern: handleUnaryCall<ChangePatternRequest, ChangePatternResponse>;
+  prepareResetPin: handleUnaryCall<PrepareResetPinRequest, PrepareResetPinResponse>;
+  resetPin: handleUnaryCall<ResetPinRequest, ResetPinResponse>;
 }
 
 export interface CredentialChangeServiceClient extends Client {
@@ -2461,6 +3202,36 @@ export interface CredentialChangeServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ChangePatternResponse) => void,
+  ): ClientUnaryCall;
+  prepareResetPin(
+    request: PrepareResetPinRequest,
+    callback: (error: ServiceError | null, response: PrepareResetPinResponse) => void,
+  ): ClientUnaryCall;
+  prepareResetPin(
+    request: PrepareResetPinRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PrepareResetPinResponse) => void,
+  ): ClientUnaryCall;
+  prepareResetPin(
+    request: PrepareResetPinRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PrepareResetPinResponse) => void,
+  ): ClientUnaryCall;
+  resetPin(
+    request: ResetPinRequest,
+    callback: (error: ServiceError | null, response: ResetPinResponse) => void,
+  ): ClientUnaryCall;
+  resetPin(
+    request: ResetPinRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ResetPinResponse) => void,
+  ): ClientUnaryCall;
+  resetPin(
+    request: ResetPinRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ResetPinResponse) => void,
   ): ClientUnaryCall;
 }
 
