@@ -2,3 +2,5 @@ export * from './app-client';
 export * from './device-identity';
 export * from './unary';
 export * from './identity-flows';
+export * from './credential-flows';
+export * from './transfer-flows';

@@ -93,10 +93,15 @@ describe('the app simulator against the embedded backend', () => {
     expect(result.notifications.alice[0]!.id).not.toBe(result.notifications.bob[0]!.id);
 
     expect(text).toContain('TRANSFER authentication process asks PIN and BIO');
+    // The second part: Alice changes her PIN and her phone, gets a signing certificate there,
+    // sends money from it and logs out.
+    const titles = result.steps.map((s) => s.title);
+    for (const name of ['PIN change', 'device change', 'signing certificate', 'transfer from the new phone', 'logout'])
+      expect(titles.some((t) => t.includes(name))).toBe(true);
     expect(text).toContain(`All ${STEP_COUNT} steps succeeded`);
     // Masked account numbers only, and no secrets.
     for (const account of [result.alice!, result.bob!]) expect(text).not.toContain(account.accountNumber);
-    for (const secret of ['582916', '714095', 'Bearer']) expect(text).not.toContain(secret);
+    for (const secret of ['582916', '690372', '714095', 'Bearer']) expect(text).not.toContain(secret);
   });
 
   it('runs again against the same backend, and reports a refused step with its gRPC status and seed code', async () => {

@@ -1,6 +1,21 @@
 import { X509Certificate, randomBytes, randomInt, randomUUID, sign } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { AppClient, loginWithPin, registerUser, unary, withSession, type RegisteredUser, type UserProfile } from '@kfrm/app-client';
+import {
+  AppClient,
+  changeDevice,
+  changePin,
+  listSessions,
+  loginWithPin,
+  logout,
+  reissueSigningCertificate,
+  registerUser,
+  transferWithPin,
+  unary,
+  withSession,
+  type RegisteredUser,
+  type SigningCredential,
+  type UserProfile,
+} from '@kfrm/app-client';
 import { signData } from '@kfrm/pki';
 import { AccountServiceClient, TransactionType, type Transaction } from '@kfrm/proto/gen/kfrm/api/account/account';
 import { LedgerServiceClient } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
@@ -30,7 +45,9 @@ const { AUTH } = EncryptedMessage_ProviderType;
 /** Our bank's institution code (ListTargetInstitutions lists it first). */
 const OWN_INSTITUTION = '333';
 /** The steps, in order; the reporter numbers them and draws the progress bar from the count. */
-export const STEP_COUNT = 18;
+export const STEP_COUNT = 23;
+/** What Alice sends from her new phone: below the PIN-and-biometric threshold, so her PIN alone (the biometric key stayed on the old phone). */
+export const NEW_PHONE_TRANSFER_KRW = 50_000n;
 
 export interface DemoOptions {
   address: string;
@@ -62,6 +79,8 @@ export interface DemoResult {
 interface Person {
   label: string;
   profile: UserProfile;
+  /** The PIN the person changes to in the PIN change step. */
+  newPin: string;
   accountPassword: string;
   app: AppClient;
   user?: RegisteredUser;
@@ -77,11 +96,13 @@ const maskPhone = (phone: string) => phone.replace(/^(\d{3})-\d{4}-(\d{4})$/, '$
  * phone's last four digits (or the four before them), the account-password rules the same for
  * the four-digit password.
  */
-function phoneFor(pin: string, accountPassword: string): string {
+function phoneFor(pins: string[], accountPassword: string): string {
   for (;;) {
     const middle = String(randomInt(0, 10_000)).padStart(4, '0');
     const last = String(randomInt(0, 10_000)).padStart(4, '0');
-    const clash = [middle, last].some((four) => pin.includes(four) || accountPassword === four) || pin === `${middle.slice(2)}${last}`;
+    const clash = pins.some(
+      (pin) => [middle, last].some((four) => pin.includes(four) || accountPassword === four) || pin === `${middle.slice(2)}${last}`,
+    );
     if (!clash) return `010-${middle}-${last}`;
   }
 }
@@ -92,13 +113,14 @@ function phoneFor(pin: string, accountPassword: string): string {
  * so the demo can run any number of times against the same backend.
  */
 function people(options: DemoOptions, tag: string): [Person, Person] {
-  const make = (label: string, pin: string, pattern: string, accountPassword: string, residentPrefix: string): Person => ({
+  const make = (label: string, pin: string, newPin: string, pattern: string, accountPassword: string, residentPrefix: string): Person => ({
     label,
     accountPassword,
+    newPin,
     app: new AppClient({ address: options.address, serverCaPem: options.serverCaPem }),
     profile: {
       name: `${label} ${tag}`,
-      phoneNumber: phoneFor(pin, accountPassword),
+      phoneNumber: phoneFor([pin, newPin], accountPassword),
       deviceUuid: randomUUID(),
       pin,
       pattern,
@@ -106,7 +128,7 @@ function people(options: DemoOptions, tag: string): [Person, Person] {
       biometric: true,
     },
   });
-  return [make('Alice', '582916', '14763', '2580', '900327-2'), make('Bob', '714095', '25418', '3916', '881104-1')];
+  return [make('Alice', '582916', '690372', '14763', '2580', '900327-2'), make('Bob', '714095', '538160', '25418', '3916', '881104-1')];
 }
 
 /** A notification stream opened with `last-event-id: 0`: a new user has no events before it, and
@@ -420,6 +442,101 @@ export async function runDemo(options: DemoOptions, out: Output): Promise<DemoRe
         result[person === alice ? 'alice' : 'bob'] = { accountNumber: person.accountNumber!, balance: account.balance, transactions };
       }
     });
+
+    // The streams of the first part end here: their events are the result; the old phone's
+    // session ends with the device change below anyway.
+    for (const person of [alice, bob]) person.notifications?.close();
+
+    await reporter.step('Alice: PIN change', async (s) => {
+      s.send('CredentialChangeService/ChangePin', 'the current and the new PIN, each E2E-encrypted');
+      await changePin(alice.app, alice.sessionToken!, alice.profile.pin, alice.newPin);
+      alice.profile.pin = alice.newPin;
+      s.receive('PIN changed; every other session of Alice ended');
+    });
+
+    const newPhone = new AppClient({ address: options.address, serverCaPem: options.serverCaPem });
+    let newSession = '';
+    let credential: SigningCredential | undefined;
+    try {
+      await reporter.step('Alice: device change to a new phone', async (s) => {
+        s.send('DeviceService/CreateDevice', 'the new phone: a new P-256 key');
+        const device = await newPhone.registerDevice('ec-p256');
+        s.receive(`device id ${device.deviceId}`);
+        s.send(
+          'DeviceChangeService/PrepareDeviceChange → AuthenticationService/AuthenticatePinForLogin → DeviceChangeService/ChangeDevice',
+          'the user token, the new PIN (E2E-encrypted)',
+        );
+        await changeDevice(newPhone, alice.user!.userToken, alice.profile.pin, randomUUID());
+        s.receive("Alice is on the new phone; the old phone's device certificate, sessions and signing certificate are revoked");
+        s.send('LoginService/PrepareLogin → AuthenticationService/AuthenticatePinForLogin → LoginService/Login', 'on the new phone');
+        newSession = (await loginWithPin(newPhone, alice.user!.userToken, alice.profile.pin)).sessionToken;
+        s.receive('session on the new phone');
+        const old = await unary(
+          alice.app.accountService,
+          alice.app.accountService.getAccount,
+          { accountNumber: alice.accountNumber! },
+          session(alice),
+        ).then(
+          () => 'answered',
+          (err: grpc.ServiceError) => grpc.status[err.code],
+        );
+        if (old !== 'UNAUTHENTICATED') throw new Error(`the old phone's call answered ${old}, not UNAUTHENTICATED`);
+        s.note('the old phone is refused (UNAUTHENTICATED)');
+      });
+
+      await reporter.step('Alice: signing certificate on the new phone', async (s) => {
+        s.send(
+          'SigningCertificateService/PrepareReissueSigningCertificate → AuthenticationService/AuthenticatePin → ReissueSigningCertificate → VerifyReissuedSigningCertificate',
+          'PIN step-up, a CSR of a new key, a device-key signature over the process id, a PKCS#7 activation',
+        );
+        credential = await reissueSigningCertificate(newPhone, newSession, alice.profile.pin);
+        const certificate = new X509Certificate(credential.signingCertificateDer);
+        s.receive(
+          `signing certificate "${certificate.subject.replace(/\n/g, ', ')}" active until ${certificate.validTo}; the old one is revoked`,
+        );
+      });
+
+      await reporter.step('Alice: transfer from the new phone', async (s) => {
+        const amountNew = krw(NEW_PHONE_TRANSFER_KRW);
+        s.send(
+          'TransferService/GetPreCheck → AuthenticationService/AuthenticatePin → TransferService/Execute',
+          `${formatMoney(amountNew)} ${maskAccountNumber(alice.accountNumber!)} → ${maskAccountNumber(bob.accountNumber!)}, signed with the new certificate`,
+        );
+        const executed = await transferWithPin(newPhone, newSession, {
+          sourceAccountNumber: alice.accountNumber!,
+          targetAccountNumber: bob.accountNumber!,
+          targetInstitutionCode: OWN_INSTITUTION,
+          amountKrw: NEW_PHONE_TRANSFER_KRW,
+          pin: alice.profile.pin,
+          memo: `new phone ${tag}`,
+          ...credential!,
+        });
+        if (!executed.success) throw new Error('Execute answered success = false');
+        const account = await unary(
+          newPhone.accountService,
+          newPhone.accountService.getAccount,
+          { accountNumber: alice.accountNumber! },
+          withSession(newSession),
+        );
+        s.receive(`success; Alice's balance ${formatMoney(account.balance)}`);
+      });
+
+      await reporter.step('Alice: logout on the new phone', async (s) => {
+        s.send('SessionManagementService/ListSessions');
+        const sessions = await listSessions(newPhone, newSession);
+        s.receive(`${sessions.length} live session(s), ${sessions.filter((x) => x.current).length} of them this one`);
+        s.send('SessionManagementService/Logout');
+        await logout(newPhone, newSession);
+        const after = await listSessions(newPhone, newSession).then(
+          () => 'answered',
+          (err: grpc.ServiceError) => grpc.status[err.code],
+        );
+        if (after !== 'UNAUTHENTICATED') throw new Error(`the ended session answered ${after}, not UNAUTHENTICATED`);
+        s.receive('logged out: the session token is refused (UNAUTHENTICATED)');
+      });
+    } finally {
+      newPhone.close();
+    }
   } catch (err) {
     // A step failure is already reported; anything else is a fault of the simulator itself.
     if (!(err instanceof StepFailedError)) throw err;

@@ -9,6 +9,7 @@ import type * as ledger from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
 import type * as appVersion from '@kfrm/proto/gen/kfrm/api/appversion/app_version';
 import type * as auth from '@kfrm/proto/gen/kfrm/api/auth/auth';
 import type * as authInternal from '@kfrm/proto/gen/kfrm/api/auth/auth_internal';
+import type * as authCredential from '@kfrm/proto/gen/kfrm/api/auth/credential';
 import type * as authentication from '@kfrm/proto/gen/kfrm/api/authentication/authentication';
 import type * as casa from '@kfrm/proto/gen/kfrm/api/casa/casa';
 import type * as common from '@kfrm/proto/gen/kfrm/api/common/error';
@@ -40,6 +41,7 @@ export type SeedCode =
   | CodesIn<typeof appVersion>
   | CodesIn<typeof auth>
   | CodesIn<typeof authInternal>
+  | CodesIn<typeof authCredential>
   | CodesIn<typeof authentication>
   | CodesIn<typeof casa>
   | CodesIn<typeof common>

@@ -7,6 +7,8 @@ import { appVersionHandlers } from './app-version/app-version.handlers';
 import type { AppVersionTable } from './app-version/app-version.table';
 import { createAuthentication } from './identity/authentication';
 import { createBiometric } from './identity/biometric';
+import { createCredentialChange } from './identity/credential-change';
+import { credentialChangeHandlers, sessionManagementHandlers, signingCertificateHandlers } from './identity/credential.handlers';
 import { createDeviceChange } from './identity/device-change';
 import { DEFAULT_IDENTITY_SETTINGS, type IdentityDeps, type IdentitySettings } from './identity/identity-deps';
 import {
@@ -20,13 +22,18 @@ import {
 import type { IdentityDatabase } from './identity/identity.table';
 import { createSandboxIdentityVerifier, type IdentityVerifier } from './identity/identity-verifier';
 import { createLogin } from './identity/login';
+import { createPinReset } from './identity/pin-reset';
 import { createRegistration } from './identity/registration';
+import { createSessionManagement } from './identity/session-management';
+import { createSigningReissue } from './identity/signing-reissue';
 import { loadAuthSigningCa, loadPepper } from './identity/secrets';
 import { createUnlock } from './identity/unlock';
 import { createUserDirectory, type UserDirectory } from './identity/user-directory';
 import { migrations } from './migrations';
 
 export const AUTH_SCHEMA = 'auth';
+
+const OFF_DEVICE_TTLS = { counterTtlMs: 24 * 60 * 60_000, lockTtlMs: 24 * 60 * 60_000 };
 
 export interface AuthDatabase extends IdentityDatabase {
   app_versions: AppVersionTable;
@@ -92,6 +99,16 @@ export function createAuthModule(options: AuthModuleOptions = {}): ServiceModule
           pin: createAttemptLimiter(authStore, { kind: 'pin', maxAttempts: settings.maxSecretAttempts }),
           pattern: createAttemptLimiter(authStore, { kind: 'pattern', maxAttempts: settings.maxSecretAttempts }),
         },
+        // Locked for a day: the customer can wait it out or change phones at a branch; the
+        // counter is never shared with the credential's own.
+        offDeviceLimiters: {
+          pin: createAttemptLimiter(authStore, { kind: 'pin-off-device', maxAttempts: settings.maxSecretAttempts, ...OFF_DEVICE_TTLS }),
+          pattern: createAttemptLimiter(authStore, {
+            kind: 'pattern-off-device',
+            maxAttempts: settings.maxSecretAttempts,
+            ...OFF_DEVICE_TTLS,
+          }),
+        },
         signingCa,
         verifier: options.identityVerifier ?? createSandboxIdentityVerifier(),
         logger,
@@ -99,6 +116,7 @@ export function createAuthModule(options: AuthModuleOptions = {}): ServiceModule
         now: options.now ?? (() => new Date()),
       };
       pepper.fill(0);
+      const authentication = createAuthentication(deps);
       return {
         mobile: [
           appVersionHandlers(db.kysely<Pick<AuthDatabase, 'app_versions'>>(AUTH_SCHEMA)),
@@ -106,7 +124,10 @@ export function createAuthModule(options: AuthModuleOptions = {}): ServiceModule
           loginHandlers(createLogin(deps)),
           deviceChangeHandlers(createDeviceChange(deps)),
           biometricHandlers(createBiometric(deps)),
-          authenticationHandlers(createAuthentication(deps)),
+          authenticationHandlers(authentication),
+          signingCertificateHandlers(createSigningReissue(deps)),
+          sessionManagementHandlers(createSessionManagement(deps)),
+          credentialChangeHandlers(createCredentialChange(deps, authentication), createPinReset(deps)),
         ],
         internal: [credentialHandlers(deps, createUnlock(deps))],
       };

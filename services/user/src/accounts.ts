@@ -6,6 +6,7 @@ import { residentIdOf } from './resident-id-seal';
 import { newCustomerId, newToken, tokenHash } from './tokens';
 import type { KycStatusName, UserRecord, UserStatusName } from './user.model';
 import {
+  findLiveUserIdsOnDevice,
   findLiveUsersByCi,
   findUserByCustomerId,
   findUserById,
@@ -127,6 +128,12 @@ export function createAccounts(deps: UserDomainDeps) {
       const user = await findUserByTokenHash(db, tokenHash(userToken));
       if (!user) throw userNotFound();
       return user;
+    },
+
+    /** Who the device is bound to: the users (not DEACTIVATED) whose device it is. */
+    async findUsersOnDevice(deviceId: bigint): Promise<bigint[]> {
+      if (deviceId <= 0n) return [];
+      return findLiveUserIdsOnDevice(db, deviceId);
     },
 
     async findByUserId(userId: bigint): Promise<UserRecord> {

@@ -8,6 +8,8 @@ import {
   findProcess,
   findUserById,
   insertSession,
+  listLiveLogins,
+  type LiveLogin,
   lockSessionByRefreshHash,
   markSessionRotated,
   revokeSessionFamily,
@@ -31,6 +33,11 @@ const MAX_TOKEN_CHARS = 512;
 export type CreateSessionCode = 'AUTHENTICATION_PROCESS_NOT_FOUND' | 'AUTHENTICATION_FAILED';
 export type RotateSessionCode = 'INVALID_LOGIN_SESSION';
 export type FindBySessionTokenCode = 'SESSION_TOKEN_REQUIRED' | 'LOGIN_SESSION_EXPIRED';
+export type FindSessionIdCode = 'LOGIN_SESSION_EXPIRED';
+
+/** A user sees at most this many logins (one device per user: normally one or two). */
+const MAX_LISTED_LOGINS = 50;
+const MAX_SESSION_ID_CHARS = 64;
 
 const createFailed = failWith<CreateSessionCode>();
 const rotateFailed = failWith<RotateSessionCode>();
@@ -153,15 +160,45 @@ export function createSessions(deps: UserDomainDeps) {
       return outcome.issued;
     },
 
-    /** Ends the user's sessions on one device, or on all (deviceId 0). Returns how many. */
-    async revokeSessions(input: { userId: bigint; deviceId: bigint; reason: string }): Promise<number> {
+    /**
+     * Ends the user's sessions on one device, or on all (deviceId 0); with `sessionId` only that
+     * login's, with `keepSessionId` all but that login's. Returns how many. Every revocation of
+     * sessions goes through here, so whatever must follow one (ending notification streams) is
+     * done in one place.
+     */
+    async revokeSessions(input: {
+      userId: bigint;
+      deviceId: bigint;
+      reason: string;
+      sessionId?: string;
+      keepSessionId?: string;
+    }): Promise<number> {
       const reason = input.reason.trim() === '' ? 'revoked' : input.reason.slice(0, 256);
-      const revoked = await revokeUserSessions(db, input.userId, input.deviceId === 0n ? null : input.deviceId, reason, clock());
+      const families =
+        input.sessionId !== undefined && input.sessionId !== ''
+          ? { familyId: input.sessionId.slice(0, MAX_SESSION_ID_CHARS) }
+          : input.keepSessionId !== undefined && input.keepSessionId !== ''
+            ? { exceptFamilyId: input.keepSessionId.slice(0, MAX_SESSION_ID_CHARS) }
+            : {};
+      const revoked = await revokeUserSessions(db, input.userId, input.deviceId === 0n ? null : input.deviceId, reason, clock(), families);
       logger.info(
         { user_id: input.userId.toString(), device_id: input.deviceId.toString(), sessions_revoked: revoked },
         'sessions revoked',
       );
       return revoked;
+    },
+
+    /** The user's live logins, newest first. */
+    async listSessions(userId: bigint): Promise<LiveLogin[]> {
+      return listLiveLogins(db, userId, clock(), MAX_LISTED_LOGINS);
+    },
+
+    /** The login (session id) a live session token belongs to. */
+    async findSessionId(sessionToken: string): Promise<string> {
+      const found = await this.findBySessionToken(sessionToken).catch(() => {
+        throw failWith<FindSessionIdCode>()('LOGIN_SESSION_EXPIRED', 'login session expired');
+      });
+      return found.session.familyId;
     },
 
     /**

@@ -10,7 +10,7 @@ export function newProcessId(): string {
   return randomBytes(16).toString('base64url');
 }
 
-/** 96 random bits as base64url: refresh-token family ids (internal, never sent). */
+/** 96 random bits as base64url: refresh-token family ids, shown only to their own user as session ids (ListSessions). */
 export function newFamilyId(): string {
   return randomBytes(12).toString('base64url');
 }

@@ -18,6 +18,8 @@ import {
   CreateSessionApiError_ErrorCode,
   FindByUserTokenApiError,
   FindByUserTokenApiError_ErrorCode,
+  FindSessionIdApiError,
+  FindSessionIdApiError_ErrorCode,
   GetRunningProcessApiError,
   GetRunningProcessApiError_ErrorCode,
   ProcessStepServiceService,
@@ -34,6 +36,7 @@ import {
   UpdateUserStatusApiError_ErrorCode,
   UserAccountServiceService,
 } from '@kfrm/proto/gen/kfrm/api/user/user_internal';
+import { InvalidArgumentError } from '@kfrm/errors';
 import { apiErrorType, defineService, raises } from '@kfrm/server-kit';
 import type {
   Accounts,
@@ -53,7 +56,7 @@ import type {
   Processes,
 } from './processes';
 import type { ResidentIdSealer } from './resident-id-seal';
-import type { CreateSessionCode, FindBySessionTokenCode, RotateSessionCode, Sessions } from './sessions';
+import type { CreateSessionCode, FindBySessionTokenCode, FindSessionIdCode, RotateSessionCode, Sessions } from './sessions';
 import {
   factorType,
   kycStatusName,
@@ -181,6 +184,9 @@ export function userAccountHandlers({ accounts, residentIds }: UserUseCases) {
         });
         return { previousDeviceId: previousDeviceId ?? 0n };
       },
+      async findUsersOnDevice(request) {
+        return { userIds: await accounts.findUsersOnDevice(request.deviceId) };
+      },
     },
     {
       registerUser: {
@@ -213,6 +219,7 @@ export function userAccountHandlers({ accounts, residentIds }: UserUseCases) {
         errors: apiErrorType(BindDeviceApiError, BindDeviceApiError_ErrorCode),
         raises: raises<BindDeviceCode>(),
       },
+      findUsersOnDevice: { access: 'internal', raises: raises() },
     },
   );
 }
@@ -250,6 +257,43 @@ export function sessionHandlers({ sessions }: UserUseCases) {
           }),
         };
       },
+      async revokeSession(request) {
+        if (!request.sessionId) return { revoked: 0 };
+        return {
+          revoked: await sessions.revokeSessions({
+            userId: requireId(request.userId, 'user_id'),
+            deviceId: 0n,
+            reason: request.reason,
+            sessionId: request.sessionId,
+          }),
+        };
+      },
+      async revokeOtherSessions(request) {
+        if (!request.keepSessionId) throw new InvalidArgumentError('keep_session_id is required');
+        return {
+          revoked: await sessions.revokeSessions({
+            userId: requireId(request.userId, 'user_id'),
+            deviceId: 0n,
+            reason: request.reason,
+            keepSessionId: request.keepSessionId,
+          }),
+        };
+      },
+      async listSessions(request) {
+        const logins = await sessions.listSessions(requireId(request.userId, 'user_id'));
+        return {
+          sessions: logins.map((l) => ({
+            sessionId: l.familyId,
+            deviceId: l.deviceId,
+            createdAt: l.createdAt.toISOString(),
+            lastRefreshedAt: l.lastRefreshedAt.toISOString(),
+            expiresAt: l.expiresAt.toISOString(),
+          })),
+        };
+      },
+      async findSessionId(request) {
+        return { sessionId: await sessions.findSessionId(request.sessionToken) };
+      },
     },
     {
       createSession: {
@@ -263,6 +307,14 @@ export function sessionHandlers({ sessions }: UserUseCases) {
         raises: raises<RotateSessionCode>(),
       },
       revokeSessions: { access: 'internal', raises: raises() },
+      revokeSession: { access: 'internal', raises: raises() },
+      revokeOtherSessions: { access: 'internal', raises: raises() },
+      listSessions: { access: 'internal', raises: raises() },
+      findSessionId: {
+        access: 'internal',
+        errors: apiErrorType(FindSessionIdApiError, FindSessionIdApiError_ErrorCode),
+        raises: raises<FindSessionIdCode>(),
+      },
     },
   );
 }

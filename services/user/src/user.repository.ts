@@ -306,13 +306,25 @@ export async function revokeSessionFamily(db: UserDb | UserTrx, familyId: string
   return Number(result.numUpdatedRows);
 }
 
-/** Revokes the user's unrevoked sessions, on one device or (deviceId null) all; returns how many. */
+/** Which logins `revokeUserSessions` ends besides the user and device filter. */
+export interface SessionFamilyFilter {
+  /** Only this login (refresh-token family). */
+  familyId?: string;
+  /** Every login but this one. */
+  exceptFamilyId?: string;
+}
+
+/**
+ * Revokes the user's unrevoked sessions, on one device or (deviceId null) all, narrowed to one
+ * login or to all but one by `families`; returns how many.
+ */
 export async function revokeUserSessions(
   db: UserDb | UserTrx,
   userId: bigint,
   deviceId: bigint | null,
   reason: string,
   now: Date,
+  families: SessionFamilyFilter = {},
 ): Promise<number> {
   let query = db
     .updateTable('sessions')
@@ -322,8 +334,62 @@ export async function revokeUserSessions(
     // Spent (rotated) rows stay as they are: they are dead already and keep reuse detection.
     .where('rotated_at', 'is', null);
   if (deviceId !== null) query = query.where('device_id', '=', deviceId.toString());
+  if (families.familyId !== undefined) query = query.where('family_id', '=', families.familyId);
+  else if (families.exceptFamilyId !== undefined) query = query.where('family_id', '!=', families.exceptFamilyId);
   const result = await query.executeTakeFirst();
   return Number(result.numUpdatedRows);
+}
+
+/** A live login: its current (unrotated, unrevoked) row, and when the login began. */
+export interface LiveLogin {
+  familyId: string;
+  deviceId: bigint;
+  createdAt: Date;
+  lastRefreshedAt: Date;
+  expiresAt: Date;
+}
+
+/** The user's live logins (refreshable: family not expired, current row not revoked), newest first. */
+export async function listLiveLogins(db: UserDb, userId: bigint, now: Date, limit: number): Promise<LiveLogin[]> {
+  const rows = await db
+    .selectFrom('sessions as s')
+    .select((eb) => [
+      's.family_id',
+      's.device_id',
+      's.created_at',
+      's.family_expires_at',
+      eb
+        .selectFrom('sessions as f')
+        .select((f) => f.fn.min('f.created_at').as('started'))
+        .whereRef('f.family_id', '=', 's.family_id')
+        .as('started_at'),
+    ])
+    .where('s.user_id', '=', userId.toString())
+    .where('s.revoked_at', 'is', null)
+    .where('s.rotated_at', 'is', null)
+    .where('s.family_expires_at', '>', now)
+    .orderBy('s.created_at', 'desc')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({
+    familyId: r.family_id,
+    deviceId: BigInt(r.device_id),
+    createdAt: r.started_at ? new Date(r.started_at as Date | string) : r.created_at,
+    lastRefreshedAt: r.created_at,
+    expiresAt: r.family_expires_at,
+  }));
+}
+
+/** The users (not DEACTIVATED) bound to a device, ascending. */
+export async function findLiveUserIdsOnDevice(db: UserDb, deviceId: bigint): Promise<bigint[]> {
+  const rows = await db
+    .selectFrom('users')
+    .select('id')
+    .where('device_id', '=', deviceId.toString())
+    .where('status', '!=', 'DEACTIVATED')
+    .orderBy('id')
+    .execute();
+  return rows.map((r) => BigInt(r.id));
 }
 
 // ---- policies and processes ----------------------------------------------------------------

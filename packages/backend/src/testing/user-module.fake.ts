@@ -33,6 +33,8 @@ import {
   CreateSessionApiError_ErrorCode,
   FindByUserTokenApiError,
   FindByUserTokenApiError_ErrorCode,
+  FindSessionIdApiError,
+  FindSessionIdApiError_ErrorCode,
   GetRunningProcessApiError,
   GetRunningProcessApiError_ErrorCode,
   ProcessStepServiceService,
@@ -288,6 +290,13 @@ export function createFakeUserModule(): { module: ServiceModule; state: FakeUser
               if (r.deviceUuid.trim() !== '') u.deviceUuid = r.deviceUuid;
               return { previousDeviceId };
             },
+            async findUsersOnDevice(r) {
+              check();
+              const userIds = [...state.users.values()]
+                .filter((u) => u.deviceId === r.deviceId && u.status !== UserStatus.DEACTIVATED)
+                .map((u) => u.userId);
+              return { userIds };
+            },
           },
           {
             registerUser: internal(RegisterUserApiError, RegisterUserApiError_ErrorCode),
@@ -296,6 +305,7 @@ export function createFakeUserModule(): { module: ServiceModule; state: FakeUser
             updateCustomerInfo: internal(UpdateCustomerInfoApiError, UpdateCustomerInfoApiError_ErrorCode),
             updateKyc: internal(UpdateKycApiError, UpdateKycApiError_ErrorCode),
             bindDevice: internal(BindDeviceApiError, BindDeviceApiError_ErrorCode),
+            findUsersOnDevice: { access: 'internal' },
           },
         ),
         defineService(
@@ -339,11 +349,56 @@ export function createFakeUserModule(): { module: ServiceModule; state: FakeUser
               }
               return { revoked };
             },
+            async revokeSession(r) {
+              check();
+              let revoked = 0;
+              for (const [k, s] of sessions) {
+                if (s.userId === r.userId && s.family === r.sessionId) {
+                  sessions.delete(k);
+                  revoked++;
+                }
+              }
+              return { revoked };
+            },
+            async revokeOtherSessions(r) {
+              check();
+              let revoked = 0;
+              for (const [k, s] of sessions) {
+                if (s.userId === r.userId && s.family !== r.keepSessionId) {
+                  sessions.delete(k);
+                  revoked++;
+                }
+              }
+              return { revoked };
+            },
+            async listSessions(r) {
+              check();
+              const live = [...sessions.values()].filter((s) => s.userId === r.userId);
+              return {
+                sessions: live.map((s) => ({
+                  sessionId: s.family,
+                  deviceId: s.deviceId,
+                  createdAt: '',
+                  lastRefreshedAt: '',
+                  expiresAt: s.expiresAt.toISOString(),
+                })),
+              };
+            },
+            async findSessionId(r) {
+              check();
+              const s = sessions.get(hash(r.sessionToken));
+              if (!s) throw new DomainError('LOGIN_SESSION_EXPIRED', 'login session expired');
+              return { sessionId: s.family };
+            },
           },
           {
             createSession: internal(CreateSessionApiError, CreateSessionApiError_ErrorCode),
             rotateSession: internal(RotateSessionApiError, RotateSessionApiError_ErrorCode),
             revokeSessions: { access: 'internal' },
+            revokeSession: { access: 'internal' },
+            revokeOtherSessions: { access: 'internal' },
+            listSessions: { access: 'internal' },
+            findSessionId: internal(FindSessionIdApiError, FindSessionIdApiError_ErrorCode),
           },
         ),
         defineService(

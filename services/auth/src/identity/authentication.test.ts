@@ -96,6 +96,10 @@ describe('authentication use case', () => {
         pin: createAttemptLimiter(store, { kind: 'pin', maxAttempts: MAX }),
         pattern: createAttemptLimiter(store, { kind: 'pattern', maxAttempts: MAX }),
       },
+      offDeviceLimiters: {
+        pin: createAttemptLimiter(store, { kind: 'pin-off-device', maxAttempts: MAX }),
+        pattern: createAttemptLimiter(store, { kind: 'pattern-off-device', maxAttempts: MAX }),
+      },
       signingCa: await createSigningCa(),
       verifier: createSandboxIdentityVerifier(),
       logger: createLogger({ service: 'test', level: 'silent' }),

@@ -87,8 +87,9 @@ export function createAuthentication(deps: IdentityDeps) {
     throw authenticationFailed();
   }
 
-  async function resolveUser(caller: Caller, factor: Factor, processId: string): Promise<bigint> {
-    if (caller.kind === 'session') return caller.userId;
+  /** The user, and whether the caller is on another device than the user's bound one. */
+  async function resolveUser(caller: Caller, factor: Factor, processId: string): Promise<{ userId: bigint; offDevice: boolean }> {
+    if (caller.kind === 'session') return { userId: caller.userId, offDevice: false };
     const user = await users.findByUserToken(caller.userToken);
     let usable = user !== undefined && user.userStatus === UserStatus.ACTIVATED;
     if (usable && user!.deviceId !== caller.deviceId) {
@@ -102,7 +103,36 @@ export function createAuthentication(deps: IdentityDeps) {
       const pseudo = `unknown-${createHash('sha256').update(caller.userToken).digest('hex').slice(0, 32)}`;
       return refuseLikeWrongSecret(KIND[factor.type], pseudo);
     }
-    return user!.userId;
+    return { userId: user!.userId, offDevice: user!.deviceId !== caller.deviceId };
+  }
+
+  /**
+   * A secret given on another device (device change, reinstall): checked against the credential
+   * but counted on the per-user off-device limiter, so a stranger with the user token locks only
+   * device changes, never the customer's PIN; a credential locked already refuses here too.
+   */
+  async function verifySecretOffDevice(userId: bigint, type: 'PIN' | 'PATTERN', secret: string, deviceId: bigint): Promise<void> {
+    const kind = KIND[type];
+    await throttle(store, `${kind}:device:${deviceId}`, deps.settings.secretChecksPerDeviceWindow, TEN_MINUTES_MS);
+    const row = await repo.findSecret(db, userId, kind);
+    if (!row) {
+      await deps.hasher.dummyVerify();
+      throw fail(type === 'PIN' ? 'USER_PIN_NOT_FOUND' : 'USER_PATTERN_NOT_FOUND', `no ${kind} is registered`);
+    }
+    const limiter = deps.offDeviceLimiters[kind];
+    const id = String(userId);
+    const claim = row.locked ? ({ allowed: false } as const) : await limiter.claim(id);
+    if (!claim.allowed) {
+      await deps.hasher.dummyVerify();
+      throw authenticationFailed();
+    }
+    if (await deps.hasher.verifySecret(row.hash, secret)) {
+      await limiter.recordSuccess(id);
+      return;
+    }
+    const failure = await limiter.recordFailure(id, claim.attempt);
+    if (failure.locked) deps.logger.warn({ user_id: String(userId), kind }, 'off-device attempts locked after repeated failures');
+    throw authenticationFailed();
   }
 
   async function verifySecret(userId: bigint, type: 'PIN' | 'PATTERN', secret: string, deviceId: bigint): Promise<void> {
@@ -166,11 +196,14 @@ export function createAuthentication(deps: IdentityDeps) {
   }
 
   return {
+    /** A PIN or pattern given with a session on the bound device, outside a process (a credential change). */
+    verifySecretOnBoundDevice: verifySecret,
+
     async authenticate(caller: Caller, processId: string, factor: Factor): Promise<AuthenticationProcess> {
       if (!processId) throw fail('RUNNING_PROCESS_NOT_FOUND', 'no such running process');
       // Decrypted first, for every caller: an E2E error must not tell a valid user token from an unknown one.
       const secret = factor.type === 'BIO' ? undefined : await openEncryptedText(deps.e2e, factor.secret, 'AUTH');
-      const userId = await resolveUser(caller, factor, processId);
+      const { userId, offDevice } = await resolveUser(caller, factor, processId);
       const running = await users.getRunningProcess(processId, userId);
       if (caller.kind === 'userToken' && !USER_TOKEN_TYPES.has(running.transactionType)) {
         // The ForLogin methods serve only processes started with a user token.
@@ -182,6 +215,7 @@ export function createAuthentication(deps: IdentityDeps) {
       );
       if (!defined) throw fail('AUTHENTICATION_TYPE_NOT_DEFINED', 'the process does not ask for this authentication');
       if (factor.type === 'BIO') await verifyBiometric(userId, processId, factor.signature, caller.deviceId);
+      else if (offDevice) await verifySecretOffDevice(userId, factor.type, secret!, caller.deviceId);
       else await verifySecret(userId, factor.type, secret!, caller.deviceId);
       return users.completeAuthentication(processId, userId, type);
     },

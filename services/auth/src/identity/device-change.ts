@@ -6,12 +6,17 @@ import { throttle, type IdentityDeps } from './identity-deps';
 import * as repo from './identity.repository';
 import type { DirectoryCode } from './user-directory';
 
-export type PrepareDeviceChangeCode = 'DEVICE_CHANGE_NOT_ALLOWED' | DirectoryCode['findByUserToken'] | DirectoryCode['createProcess'];
+export type PrepareDeviceChangeCode =
+  | 'DEVICE_CHANGE_NOT_ALLOWED'
+  | DirectoryCode['findByUserToken']
+  | DirectoryCode['createProcess']
+  | DirectoryCode['findUsersOnDevice'];
 /** ConsumeProcess's refusals become AUTHENTICATION_FAILED. */
 export type ChangeDeviceCode =
   | 'DEVICE_CHANGE_NOT_ALLOWED'
   | 'AUTHENTICATION_FAILED'
   | DirectoryCode['findByUserToken']
+  | DirectoryCode['findUsersOnDevice']
   | DirectoryCode['bindDevice']
   | DirectoryCode['revokeDevice']
   | DirectoryCode['revokeSessions'];
@@ -53,9 +58,16 @@ function heldFlow(rest: string): { flow: string; deviceUuid: string } {
 export function createDeviceChange(deps: IdentityDeps) {
   const { users, store } = deps;
 
+  /**
+   * The user token's ACTIVATED user, moving to the calling device, which must be a fresh phone:
+   * a phone bound to another customer is that customer's, and a user token sent from it (found,
+   * copied, shoulder-surfed) must not start anything on this customer's credentials.
+   */
   async function eligibleUser(userToken: string, deviceId: bigint) {
     const user = await users.findByUserToken(userToken);
     if (!user || user.userStatus !== UserStatus.ACTIVATED || user.deviceId === deviceId) throw notAllowed();
+    const owners = await users.findUsersOnDevice(deviceId);
+    if (owners.some((owner) => owner !== user.userId)) throw notAllowed();
     return user;
   }
 
@@ -89,8 +101,10 @@ export function createDeviceChange(deps: IdentityDeps) {
       }
       await store.del(deviceChangeKey(processId));
       const previous = await users.bindDevice(user.userId, deviceId, deviceUuid);
-      // The biometric key lives in the old device's hardware: it cannot follow the user.
+      // The biometric key and the signing key live in the old device's hardware: they cannot
+      // follow the user. The new phone gets a signing certificate with ReissueSigningCertificate.
       await repo.disableBiometricKey(deps.db, user.userId);
+      await repo.revokeActiveCertificates(deps.db, user.userId, deps.now());
       if (previous !== 0n && previous !== deviceId) {
         await users.revokeDevice(previous);
         await users.revokeSessions(user.userId, previous, 'device changed');

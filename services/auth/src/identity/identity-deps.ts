@@ -49,6 +49,13 @@ export interface IdentityDeps {
   e2e: KeySessions;
   hasher: SecretHasher;
   limiters: Record<SecretKind, AttemptLimiter>;
+  /**
+   * Wrong secrets given on another device than the user's bound one (device change, app
+   * reinstall), counted apart per user: they lock only those flows, never the credential, and
+   * never BLOCK the user. Whoever holds a user token can reach them; only the customer's phone
+   * can reach the credential's own counter.
+   */
+  offDeviceLimiters: Record<SecretKind, AttemptLimiter>;
   signingCa: SigningCa;
   verifier: IdentityVerifier;
   logger: Logger;

@@ -82,13 +82,13 @@ import type { CreateUserCode } from './registration-user';
 import type { Unlock, UnlockUserCode } from './unlock';
 
 /** The device the call came from (its certificate, checked by the access guard). */
-function deviceOf(ctx: CallContext): bigint {
+export function deviceOf(ctx: CallContext): bigint {
   const id = ctx.principal.device?.deviceId;
   if (!id) throw new Error('device-level method called without a device identity');
   return BigInt(id);
 }
 
-function sessionOf(ctx: CallContext): Caller & { kind: 'session' } {
+export function sessionOf(ctx: CallContext): Caller & { kind: 'session' } {
   const userId = ctx.principal.session?.userId;
   if (!userId) throw new Error('session-level method called without a session');
   return { kind: 'session', userId: BigInt(userId), deviceId: deviceOf(ctx) };
@@ -99,7 +99,7 @@ function sessionOf(ctx: CallContext): Caller & { kind: 'session' } {
  * USER_REGISTRATION_NOT_FOUND, ListTerms none at all). A seed code the method does not declare
  * goes out as PERMISSION_DENIED with the same safe message instead of an INTERNAL error.
  */
-function declared<Req, Res>(errors: ApiErrorType | undefined, handler: (request: Req, ctx: CallContext) => Promise<Res>) {
+export function declared<Req, Res>(errors: ApiErrorType | undefined, handler: (request: Req, ctx: CallContext) => Promise<Res>) {
   return async (request: Req, ctx: CallContext): Promise<Res> => {
     try {
       return await handler(request, ctx);
@@ -121,12 +121,12 @@ function declared<Req, Res>(errors: ApiErrorType | undefined, handler: (request:
  * seed does not give the method, which `declared` answers PERMISSION_DENIED; every other code of
  * `Code` is checked against the method's ApiError enum and CommonApiError.
  */
-function raisesExcept<Code extends SeedCode, Denied extends Code = never>(): Raises<Exclude<Code, Denied>> {
+export function raisesExcept<Code extends SeedCode, Denied extends Code = never>(): Raises<Exclude<Code, Denied>> {
   return raises<Exclude<Code, Denied>>();
 }
 
 /** `raises` of a method the seed gives no ApiError: `declared` answers each of its own codes PERMISSION_DENIED. */
-function raisesNoneOf<Code extends SeedCode>(): Raises<Extract<Code, CommonCode>> {
+export function raisesNoneOf<Code extends SeedCode>(): Raises<Extract<Code, CommonCode>> {
   return raises<Extract<Code, CommonCode>>();
 }
 
@@ -160,12 +160,12 @@ const E = {
 
 // Registration and login run on a device certificate plus the user token in the request (there
 // is no session yet); biometric (de)activation and the generic authentications need a session.
-const device = <Errors extends ApiErrorType | undefined, R extends Raises<SeedCode>>(errors: Errors, raised: R) => ({
+export const device = <Errors extends ApiErrorType | undefined, R extends Raises<SeedCode>>(errors: Errors, raised: R) => ({
   access: 'device' as const,
   errors,
   raises: raised,
 });
-const session = <Errors extends ApiErrorType | undefined, R extends Raises<SeedCode>>(errors: Errors, raised: R) => ({
+export const session = <Errors extends ApiErrorType | undefined, R extends Raises<SeedCode>>(errors: Errors, raised: R) => ({
   access: 'session' as const,
   errors,
   raises: raised,

@@ -123,6 +123,39 @@ export async function recordSecretSuccess(db: Db, userId: bigint, kind: SecretKi
     .execute();
 }
 
+/**
+ * A changed secret replaces the credential, but only while it is not locked (a lock taken by a
+ * racing wrong attempt wins); true when it was replaced.
+ */
+export async function replaceSecret(db: Db, userId: bigint, kind: SecretKind, hash: string): Promise<boolean> {
+  const result = await db
+    .updateTable('secret_credentials')
+    .set({ hash, failures: 0, updated_at: new Date() })
+    .where('user_id', '=', String(userId))
+    .where('kind', '=', kind)
+    .where('locked', '=', false)
+    .executeTakeFirst();
+  return result.numUpdatedRows === 1n;
+}
+
+/**
+ * A forgotten PIN reset after identity re-verification: the new PIN hash replaces the old one,
+ * and every secret of the user is back to no failures and unlocked (as the operator's unlock).
+ */
+export async function resetPin(tx: Transaction<IdentityDatabase>, userId: bigint, hash: string): Promise<void> {
+  const now = new Date();
+  await tx
+    .insertInto('secret_credentials')
+    .values({ user_id: userId, kind: 'pin', hash, failures: 0, locked: false, updated_at: now })
+    .onConflict((oc) => oc.columns(['user_id', 'kind']).doUpdateSet({ hash, failures: 0, locked: false, updated_at: now }))
+    .execute();
+  await tx
+    .updateTable('secret_credentials')
+    .set({ failures: 0, locked: false, updated_at: now })
+    .where('user_id', '=', String(userId))
+    .execute();
+}
+
 /** The operator's unlock: every secret of the user back to no failures and unlocked. */
 export async function resetSecretAttempts(db: Db, userId: bigint): Promise<void> {
   await db
@@ -214,6 +247,17 @@ export async function activateCertificate(tx: Transaction<IdentityDatabase>, use
     .where('id', '=', id)
     .where('status', '=', 'pending')
     .execute();
+}
+
+/** Revokes the user's active certificate (its key stayed on a phone the user left); returns how many. */
+export async function revokeActiveCertificates(db: Db, userId: bigint, now: Date): Promise<number> {
+  const result = await db
+    .updateTable('signing_certificates')
+    .set({ status: 'revoked', revoked_at: now })
+    .where('user_id', '=', String(userId))
+    .where('status', '=', 'active')
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
 }
 
 export function findActiveCertificate(db: Db, userId: bigint, now: Date) {

@@ -30,6 +30,8 @@ import {
   CreateSessionApiError_ErrorCode,
   FindByUserTokenApiError,
   FindByUserTokenApiError_ErrorCode,
+  FindSessionIdApiError,
+  FindSessionIdApiError_ErrorCode,
   GetRunningProcessApiError,
   GetRunningProcessApiError_ErrorCode,
   ProcessStepServiceClient,
@@ -46,11 +48,12 @@ import {
   UpdateUserStatusApiError_ErrorCode,
   UserAccountServiceClient,
   type CreateSessionResponse,
+  type SessionSummary,
   type RegisterUserRequest,
   type RegisterUserResponse,
 } from '@kfrm/proto/gen/kfrm/api/user/user_internal';
 
-export type { User };
+export type { SessionSummary, User };
 
 /** A user as found by its user token, with the DeviceUUID.id it registered with. */
 export type RegisteredUser = User & { deviceUuid: string };
@@ -90,6 +93,16 @@ export interface UserDirectory {
   createSession(userId: bigint, deviceId: bigint, processId: string): Promise<SessionTokens>;
   rotateSession(refreshToken: string, deviceId: bigint): Promise<SessionTokens>;
   revokeSessions(userId: bigint, deviceId: bigint, reason: string): Promise<number>;
+  /** Ends one login (session id) of the user; 0 when it is unknown, ended or another user's. */
+  revokeSession(userId: bigint, sessionId: string, reason: string): Promise<number>;
+  /** Ends every login of the user but one. */
+  revokeOtherSessions(userId: bigint, keepSessionId: string, reason: string): Promise<number>;
+  /** The user's live logins, newest first. */
+  listSessions(userId: bigint): Promise<SessionSummary[]>;
+  /** The login a live session token belongs to. */
+  findSessionId(sessionToken: string): Promise<string>;
+  /** The users (not DEACTIVATED) whose bound device this is. */
+  findUsersOnDevice(deviceId: bigint): Promise<bigint[]>;
   /** Revokes a device certificate; an unknown device is not an error. */
   revokeDevice(deviceId: bigint): Promise<void>;
 }
@@ -118,6 +131,11 @@ export interface DirectoryCode {
   rotateSession: CodeOf<typeof RotateSessionApiError_ErrorCode>;
   /** Called without an ApiError (the seed gives RevokeSessions none): no code is decoded. */
   revokeSessions: never;
+  revokeSession: never;
+  revokeOtherSessions: never;
+  listSessions: never;
+  findSessionId: CodeOf<typeof FindSessionIdApiError_ErrorCode>;
+  findUsersOnDevice: never;
   /** DEVICE_NOT_FOUND is not an error. */
   revokeDevice: Exclude<CodeOf<typeof RevokeDeviceApiError_ErrorCode>, 'DEVICE_NOT_FOUND'>;
 }
@@ -138,6 +156,7 @@ const errors = {
   createSession: apiErrorType(CreateSessionApiError, CreateSessionApiError_ErrorCode),
   rotateSession: apiErrorType(RotateSessionApiError, RotateSessionApiError_ErrorCode),
   revokeDevice: apiErrorType(RevokeDeviceApiError, RevokeDeviceApiError_ErrorCode),
+  findSessionId: apiErrorType(FindSessionIdApiError, FindSessionIdApiError_ErrorCode),
 };
 
 /**
@@ -258,6 +277,22 @@ export function createUserDirectory(clients: InternalClients): UserDirectory {
     },
     async revokeSessions(userId, deviceId, reason) {
       return (await unaryCall(sessions(), 'revokeSessions', { userId, deviceId, reason }).catch(asAuthError)).revoked;
+    },
+    async revokeSession(userId, sessionId, reason) {
+      return (await unaryCall(sessions(), 'revokeSession', { userId, sessionId, reason }).catch(asAuthError)).revoked;
+    },
+    async revokeOtherSessions(userId, keepSessionId, reason) {
+      return (await unaryCall(sessions(), 'revokeOtherSessions', { userId, keepSessionId, reason }).catch(asAuthError)).revoked;
+    },
+    async listSessions(userId) {
+      return (await unaryCall(sessions(), 'listSessions', { userId }).catch(asAuthError)).sessions;
+    },
+    async findSessionId(sessionToken) {
+      return (await unaryCall(sessions(), 'findSessionId', { sessionToken }, { errors: errors.findSessionId }).catch(asAuthError))
+        .sessionId;
+    },
+    async findUsersOnDevice(deviceId) {
+      return (await unaryCall(accounts(), 'findUsersOnDevice', { deviceId }).catch(asAuthError)).userIds;
     },
     async revokeDevice(deviceId) {
       try {

@@ -31,6 +31,11 @@ export enum AuthenticatedTransactionType {
   DEACTIVATE_BIOMETRIC = 3,
   CHANGE_DEVICE = 4,
   REINSTALL_APP = 5,
+  /**
+   * REISSUE_SIGNING_CERTIFICATE - Extension (not in the seed): step-up before a signing certificate is reissued on the bound
+   * device (kfrm/api/auth/credential.proto).
+   */
+  REISSUE_SIGNING_CERTIFICATE = 6,
   TRANSFER = 100,
   UNRECOGNIZED = -1,
 }
@@ -55,6 +60,9 @@ export function authenticatedTransactionTypeFromJSON(object: any): Authenticated
     case 5:
     case "REINSTALL_APP":
       return AuthenticatedTransactionType.REINSTALL_APP;
+    case 6:
+    case "REISSUE_SIGNING_CERTIFICATE":
+      return AuthenticatedTransactionType.REISSUE_SIGNING_CERTIFICATE;
     case 100:
     case "TRANSFER":
       return AuthenticatedTransactionType.TRANSFER;
@@ -79,6 +87,8 @@ export function authenticatedTransactionTypeToJSON(object: AuthenticatedTransact
       return "CHANGE_DEVICE";
     case AuthenticatedTransactionType.REINSTALL_APP:
       return "REINSTALL_APP";
+    case AuthenticatedTransactionType.REISSUE_SIGNING_CERTIFICATE:
+      return "REISSUE_SIGNING_CERTIFICATE";
     case AuthenticatedTransactionType.TRANSFER:
       return "TRANSFER";
     case AuthenticatedTransactionType.UNRECOGNIZED:

@@ -341,6 +341,20 @@ export function bindDeviceApiError_ErrorCodeToJSON(object: BindDeviceApiError_Er
   }
 }
 
+/**
+ * Added for the device-level calls that start a credential process (device change, PIN
+ * reset): a user token sent from a phone that belongs to another person is refused there, so
+ * the caller asks who the calling device belongs to. A device with no user is a fresh phone.
+ */
+export interface FindUsersOnDeviceRequest {
+  deviceId: bigint;
+}
+
+export interface FindUsersOnDeviceResponse {
+  /** the users (not DEACTIVATED) whose bound device this is, ascending; empty for a fresh phone */
+  userIds: bigint[];
+}
+
 export interface CreateSessionRequest {
   userId: bigint;
   deviceId: bigint;
@@ -447,6 +461,98 @@ export interface RevokeSessionsRequest {
 
 export interface RevokeSessionsResponse {
   revoked: number;
+}
+
+/** Added: the live logins of a user, for the app's session list. */
+export interface ListSessionsRequest {
+  userId: bigint;
+}
+
+/** One login (a refresh-token family with its rotations), as the user may see it. */
+export interface SessionSummary {
+  /** the login's id (stable across refreshes); what RevokeSessions.session_id takes */
+  sessionId: string;
+  deviceId: bigint;
+  /** when the login happened, ISO-8601 UTC */
+  createdAt: string;
+  /** when its current session token was issued (the last refresh), ISO-8601 UTC */
+  lastRefreshedAt: string;
+  /** when the login ends at the latest, ISO-8601 UTC */
+  expiresAt: string;
+}
+
+export interface ListSessionsResponse {
+  /** newest first */
+  sessions: SessionSummary[];
+}
+
+/**
+ * Added for logout and revoking one login from another: the sessions of one login (session_id
+ * from ListSessions), only if it is the user's. Same revocation path as RevokeSessions.
+ */
+export interface RevokeSessionRequest {
+  userId: bigint;
+  sessionId: string;
+  reason: string;
+}
+
+export interface RevokeSessionResponse {
+  /** 0 when the login is unknown, already ended or another user's */
+  revoked: number;
+}
+
+/**
+ * Added for "sign out everywhere else" after a credential change: every login of the user but
+ * keep_session_id's. Same revocation path as RevokeSessions.
+ */
+export interface RevokeOtherSessionsRequest {
+  userId: bigint;
+  keepSessionId: string;
+  reason: string;
+}
+
+export interface RevokeOtherSessionsResponse {
+  revoked: number;
+}
+
+/** Added: which login a session token belongs to (logout, and marking "this session" in the list). */
+export interface FindSessionIdRequest {
+  sessionToken: string;
+}
+
+export interface FindSessionIdResponse {
+  sessionId: string;
+}
+
+export interface FindSessionIdApiError {
+  code: FindSessionIdApiError_ErrorCode;
+}
+
+export enum FindSessionIdApiError_ErrorCode {
+  LOGIN_SESSION_EXPIRED = 0,
+  UNRECOGNIZED = -1,
+}
+
+export function findSessionIdApiError_ErrorCodeFromJSON(object: any): FindSessionIdApiError_ErrorCode {
+  switch (object) {
+    case 0:
+    case "LOGIN_SESSION_EXPIRED":
+      return FindSessionIdApiError_ErrorCode.LOGIN_SESSION_EXPIRED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return FindSessionIdApiError_ErrorCode.UNRECOGNIZED;
+  }
+}
+
+export function findSessionIdApiError_ErrorCodeToJSON(object: FindSessionIdApiError_ErrorCode): string {
+  switch (object) {
+    case FindSessionIdApiError_ErrorCode.LOGIN_SESSION_EXPIRED:
+      return "LOGIN_SESSION_EXPIRED";
+    case FindSessionIdApiError_ErrorCode.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
 }
 
 export interface GetRunningProcessRequest {
@@ -2294,6 +2400,180 @@ export const BindDeviceApiError: MessageFns<BindDeviceApiError, "kfrm.api.user.B
   },
 };
 
+function createBaseFindUsersOnDeviceRequest(): FindUsersOnDeviceRequest {
+  return { deviceId: 0n };
+}
+
+export const FindUsersOnDeviceRequest: MessageFns<FindUsersOnDeviceRequest, "kfrm.api.user.FindUsersOnDeviceRequest"> =
+  {
+    $type: "kfrm.api.user.FindUsersOnDeviceRequest" as const,
+
+    encode(message: FindUsersOnDeviceRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+      if (message.deviceId !== 0n) {
+        if (BigInt.asUintN(64, message.deviceId) !== message.deviceId) {
+          throw new globalThis.Error("value provided for field message.deviceId of type uint64 too large");
+        }
+        writer.uint32(8).uint64(message.deviceId);
+      }
+      return writer;
+    },
+
+    decode(input: BinaryReader | Uint8Array, length?: number): FindUsersOnDeviceRequest {
+      const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+      const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+      if (previousRecursionDepth >= 100) {
+        throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      }
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+      try {
+        const end = length === undefined ? reader.len : reader.pos + length;
+        const message = createBaseFindUsersOnDeviceRequest();
+        while (reader.pos < end) {
+          const tag = reader.uint32();
+          switch (tag >>> 3) {
+            case 1: {
+              if (tag !== 8) {
+                break;
+              }
+
+              message.deviceId = reader.uint64() as bigint;
+              continue;
+            }
+          }
+          if ((tag & 7) === 4 || tag === 0) {
+            break;
+          }
+          reader.skip(tag & 7);
+        }
+        return message;
+      } finally {
+        (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+      }
+    },
+
+    fromJSON(object: any): FindUsersOnDeviceRequest {
+      return {
+        deviceId: isSet(object.deviceId)
+          ? BigInt(object.deviceId)
+          : isSet(object.device_id)
+          ? BigInt(object.device_id)
+          : 0n,
+      };
+    },
+
+    toJSON(message: FindUsersOnDeviceRequest): unknown {
+      const obj: any = {};
+      if (message.deviceId !== 0n) {
+        obj.deviceId = message.deviceId.toString();
+      }
+      return obj;
+    },
+
+    create(base?: DeepPartial<FindUsersOnDeviceRequest>): FindUsersOnDeviceRequest {
+      return FindUsersOnDeviceRequest.fromPartial(base ?? {});
+    },
+    fromPartial(object: DeepPartial<FindUsersOnDeviceRequest>): FindUsersOnDeviceRequest {
+      const message = createBaseFindUsersOnDeviceRequest();
+      message.deviceId = (object.deviceId !== undefined && object.deviceId !== null) ? BigInt(object.deviceId) : 0n;
+      return message;
+    },
+  };
+
+function createBaseFindUsersOnDeviceResponse(): FindUsersOnDeviceResponse {
+  return { userIds: [] };
+}
+
+export const FindUsersOnDeviceResponse: MessageFns<
+  FindUsersOnDeviceResponse,
+  "kfrm.api.user.FindUsersOnDeviceResponse"
+> = {
+  $type: "kfrm.api.user.FindUsersOnDeviceResponse" as const,
+
+  encode(message: FindUsersOnDeviceResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userIds.length !== 0) {
+      writer.uint32(10).fork();
+      for (const v of message.userIds) {
+        if (BigInt.asUintN(64, v) !== v) {
+          throw new globalThis.Error("a value provided in array field userIds of type uint64 is too large");
+        }
+        writer.uint64(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FindUsersOnDeviceResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFindUsersOnDeviceResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag === 8) {
+              message.userIds.push(reader.uint64() as bigint);
+
+              continue;
+            }
+
+            if (tag === 10) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.userIds.push(reader.uint64() as bigint);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FindUsersOnDeviceResponse {
+    return {
+      userIds: globalThis.Array.isArray(object?.userIds)
+        ? object.userIds.map((e: any) => BigInt(e))
+        : globalThis.Array.isArray(object?.user_ids)
+        ? object.user_ids.map((e: any) => BigInt(e))
+        : [],
+    };
+  },
+
+  toJSON(message: FindUsersOnDeviceResponse): unknown {
+    const obj: any = {};
+    if (message.userIds?.length) {
+      obj.userIds = message.userIds.map((e) => e.toString());
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<FindUsersOnDeviceResponse>): FindUsersOnDeviceResponse {
+    return FindUsersOnDeviceResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<FindUsersOnDeviceResponse>): FindUsersOnDeviceResponse {
+    const message = createBaseFindUsersOnDeviceResponse();
+    message.userIds = object.userIds?.map((e) => BigInt(e)) || [];
+    return message;
+  },
+};
+
 function createBaseCreateSessionRequest(): CreateSessionRequest {
   return { userId: 0n, deviceId: 0n, processId: "" };
 }
@@ -3095,6 +3375,894 @@ export const RevokeSessionsResponse: MessageFns<RevokeSessionsResponse, "kfrm.ap
   fromPartial(object: DeepPartial<RevokeSessionsResponse>): RevokeSessionsResponse {
     const message = createBaseRevokeSessionsResponse();
     message.revoked = object.revoked ?? 0;
+    return message;
+  },
+};
+
+function createBaseListSessionsRequest(): ListSessionsRequest {
+  return { userId: 0n };
+}
+
+export const ListSessionsRequest: MessageFns<ListSessionsRequest, "kfrm.api.user.ListSessionsRequest"> = {
+  $type: "kfrm.api.user.ListSessionsRequest" as const,
+
+  encode(message: ListSessionsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== 0n) {
+      if (BigInt.asUintN(64, message.userId) !== message.userId) {
+        throw new globalThis.Error("value provided for field message.userId of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.userId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListSessionsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListSessionsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.userId = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListSessionsRequest {
+    return {
+      userId: isSet(object.userId) ? BigInt(object.userId) : isSet(object.user_id) ? BigInt(object.user_id) : 0n,
+    };
+  },
+
+  toJSON(message: ListSessionsRequest): unknown {
+    const obj: any = {};
+    if (message.userId !== 0n) {
+      obj.userId = message.userId.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListSessionsRequest>): ListSessionsRequest {
+    return ListSessionsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListSessionsRequest>): ListSessionsRequest {
+    const message = createBaseListSessionsRequest();
+    message.userId = (object.userId !== undefined && object.userId !== null) ? BigInt(object.userId) : 0n;
+    return message;
+  },
+};
+
+function createBaseSessionSummary(): SessionSummary {
+  return { sessionId: "", deviceId: 0n, createdAt: "", lastRefreshedAt: "", expiresAt: "" };
+}
+
+export const SessionSummary: MessageFns<SessionSummary, "kfrm.api.user.SessionSummary"> = {
+  $type: "kfrm.api.user.SessionSummary" as const,
+
+  encode(message: SessionSummary, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    if (message.deviceId !== 0n) {
+      if (BigInt.asUintN(64, message.deviceId) !== message.deviceId) {
+        throw new globalThis.Error("value provided for field message.deviceId of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.deviceId);
+    }
+    if (message.createdAt !== "") {
+      writer.uint32(26).string(message.createdAt);
+    }
+    if (message.lastRefreshedAt !== "") {
+      writer.uint32(34).string(message.lastRefreshedAt);
+    }
+    if (message.expiresAt !== "") {
+      writer.uint32(42).string(message.expiresAt);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SessionSummary {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSessionSummary();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.deviceId = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.createdAt = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.lastRefreshedAt = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.expiresAt = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SessionSummary {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      deviceId: isSet(object.deviceId)
+        ? BigInt(object.deviceId)
+        : isSet(object.device_id)
+        ? BigInt(object.device_id)
+        : 0n,
+      createdAt: isSet(object.createdAt)
+        ? globalThis.String(object.createdAt)
+        : isSet(object.created_at)
+        ? globalThis.String(object.created_at)
+        : "",
+      lastRefreshedAt: isSet(object.lastRefreshedAt)
+        ? globalThis.String(object.lastRefreshedAt)
+        : isSet(object.last_refreshed_at)
+        ? globalThis.String(object.last_refreshed_at)
+        : "",
+      expiresAt: isSet(object.expiresAt)
+        ? globalThis.String(object.expiresAt)
+        : isSet(object.expires_at)
+        ? globalThis.String(object.expires_at)
+        : "",
+    };
+  },
+
+  toJSON(message: SessionSummary): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.deviceId !== 0n) {
+      obj.deviceId = message.deviceId.toString();
+    }
+    if (message.createdAt !== "") {
+      obj.createdAt = message.createdAt;
+    }
+    if (message.lastRefreshedAt !== "") {
+      obj.lastRefreshedAt = message.lastRefreshedAt;
+    }
+    if (message.expiresAt !== "") {
+      obj.expiresAt = message.expiresAt;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SessionSummary>): SessionSummary {
+    return SessionSummary.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SessionSummary>): SessionSummary {
+    const message = createBaseSessionSummary();
+    message.sessionId = object.sessionId ?? "";
+    message.deviceId = (object.deviceId !== undefined && object.deviceId !== null) ? BigInt(object.deviceId) : 0n;
+    message.createdAt = object.createdAt ?? "";
+    message.lastRefreshedAt = object.lastRefreshedAt ?? "";
+    message.expiresAt = object.expiresAt ?? "";
+    return message;
+  },
+};
+
+function createBaseListSessionsResponse(): ListSessionsResponse {
+  return { sessions: [] };
+}
+
+export const ListSessionsResponse: MessageFns<ListSessionsResponse, "kfrm.api.user.ListSessionsResponse"> = {
+  $type: "kfrm.api.user.ListSessionsResponse" as const,
+
+  encode(message: ListSessionsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.sessions) {
+      SessionSummary.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListSessionsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListSessionsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessions.push(SessionSummary.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListSessionsResponse {
+    return {
+      sessions: globalThis.Array.isArray(object?.sessions)
+        ? object.sessions.map((e: any) => SessionSummary.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ListSessionsResponse): unknown {
+    const obj: any = {};
+    if (message.sessions?.length) {
+      obj.sessions = message.sessions.map((e) => SessionSummary.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListSessionsResponse>): ListSessionsResponse {
+    return ListSessionsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListSessionsResponse>): ListSessionsResponse {
+    const message = createBaseListSessionsResponse();
+    message.sessions = object.sessions?.map((e) => SessionSummary.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseRevokeSessionRequest(): RevokeSessionRequest {
+  return { userId: 0n, sessionId: "", reason: "" };
+}
+
+export const RevokeSessionRequest: MessageFns<RevokeSessionRequest, "kfrm.api.user.RevokeSessionRequest"> = {
+  $type: "kfrm.api.user.RevokeSessionRequest" as const,
+
+  encode(message: RevokeSessionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== 0n) {
+      if (BigInt.asUintN(64, message.userId) !== message.userId) {
+        throw new globalThis.Error("value provided for field message.userId of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.userId);
+    }
+    if (message.sessionId !== "") {
+      writer.uint32(18).string(message.sessionId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(26).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeSessionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeSessionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.userId = reader.uint64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RevokeSessionRequest {
+    return {
+      userId: isSet(object.userId) ? BigInt(object.userId) : isSet(object.user_id) ? BigInt(object.user_id) : 0n,
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: RevokeSessionRequest): unknown {
+    const obj: any = {};
+    if (message.userId !== 0n) {
+      obj.userId = message.userId.toString();
+    }
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RevokeSessionRequest>): RevokeSessionRequest {
+    return RevokeSessionRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RevokeSessionRequest>): RevokeSessionRequest {
+    const message = createBaseRevokeSessionRequest();
+    message.userId = (object.userId !== undefined && object.userId !== null) ? BigInt(object.userId) : 0n;
+    message.sessionId = object.sessionId ?? "";
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseRevokeSessionResponse(): RevokeSessionResponse {
+  return { revoked: 0 };
+}
+
+export const RevokeSessionResponse: MessageFns<RevokeSessionResponse, "kfrm.api.user.RevokeSessionResponse"> = {
+  $type: "kfrm.api.user.RevokeSessionResponse" as const,
+
+  encode(message: RevokeSessionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.revoked !== 0) {
+      writer.uint32(8).uint32(message.revoked);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeSessionResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeSessionResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.revoked = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RevokeSessionResponse {
+    return { revoked: isSet(object.revoked) ? globalThis.Number(object.revoked) : 0 };
+  },
+
+  toJSON(message: RevokeSessionResponse): unknown {
+    const obj: any = {};
+    if (message.revoked !== 0) {
+      obj.revoked = Math.round(message.revoked);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RevokeSessionResponse>): RevokeSessionResponse {
+    return RevokeSessionResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RevokeSessionResponse>): RevokeSessionResponse {
+    const message = createBaseRevokeSessionResponse();
+    message.revoked = object.revoked ?? 0;
+    return message;
+  },
+};
+
+function createBaseRevokeOtherSessionsRequest(): RevokeOtherSessionsRequest {
+  return { userId: 0n, keepSessionId: "", reason: "" };
+}
+
+export const RevokeOtherSessionsRequest: MessageFns<
+  RevokeOtherSessionsRequest,
+  "kfrm.api.user.RevokeOtherSessionsRequest"
+> = {
+  $type: "kfrm.api.user.RevokeOtherSessionsRequest" as const,
+
+  encode(message: RevokeOtherSessionsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== 0n) {
+      if (BigInt.asUintN(64, message.userId) !== message.userId) {
+        throw new globalThis.Error("value provided for field message.userId of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.userId);
+    }
+    if (message.keepSessionId !== "") {
+      writer.uint32(18).string(message.keepSessionId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(26).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeOtherSessionsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeOtherSessionsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.userId = reader.uint64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.keepSessionId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RevokeOtherSessionsRequest {
+    return {
+      userId: isSet(object.userId) ? BigInt(object.userId) : isSet(object.user_id) ? BigInt(object.user_id) : 0n,
+      keepSessionId: isSet(object.keepSessionId)
+        ? globalThis.String(object.keepSessionId)
+        : isSet(object.keep_session_id)
+        ? globalThis.String(object.keep_session_id)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: RevokeOtherSessionsRequest): unknown {
+    const obj: any = {};
+    if (message.userId !== 0n) {
+      obj.userId = message.userId.toString();
+    }
+    if (message.keepSessionId !== "") {
+      obj.keepSessionId = message.keepSessionId;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RevokeOtherSessionsRequest>): RevokeOtherSessionsRequest {
+    return RevokeOtherSessionsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RevokeOtherSessionsRequest>): RevokeOtherSessionsRequest {
+    const message = createBaseRevokeOtherSessionsRequest();
+    message.userId = (object.userId !== undefined && object.userId !== null) ? BigInt(object.userId) : 0n;
+    message.keepSessionId = object.keepSessionId ?? "";
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseRevokeOtherSessionsResponse(): RevokeOtherSessionsResponse {
+  return { revoked: 0 };
+}
+
+export const RevokeOtherSessionsResponse: MessageFns<
+  RevokeOtherSessionsResponse,
+  "kfrm.api.user.RevokeOtherSessionsResponse"
+> = {
+  $type: "kfrm.api.user.RevokeOtherSessionsResponse" as const,
+
+  encode(message: RevokeOtherSessionsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.revoked !== 0) {
+      writer.uint32(8).uint32(message.revoked);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeOtherSessionsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeOtherSessionsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.revoked = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RevokeOtherSessionsResponse {
+    return { revoked: isSet(object.revoked) ? globalThis.Number(object.revoked) : 0 };
+  },
+
+  toJSON(message: RevokeOtherSessionsResponse): unknown {
+    const obj: any = {};
+    if (message.revoked !== 0) {
+      obj.revoked = Math.round(message.revoked);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RevokeOtherSessionsResponse>): RevokeOtherSessionsResponse {
+    return RevokeOtherSessionsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RevokeOtherSessionsResponse>): RevokeOtherSessionsResponse {
+    const message = createBaseRevokeOtherSessionsResponse();
+    message.revoked = object.revoked ?? 0;
+    return message;
+  },
+};
+
+function createBaseFindSessionIdRequest(): FindSessionIdRequest {
+  return { sessionToken: "" };
+}
+
+export const FindSessionIdRequest: MessageFns<FindSessionIdRequest, "kfrm.api.user.FindSessionIdRequest"> = {
+  $type: "kfrm.api.user.FindSessionIdRequest" as const,
+
+  encode(message: FindSessionIdRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionToken !== "") {
+      writer.uint32(10).string(message.sessionToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FindSessionIdRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFindSessionIdRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FindSessionIdRequest {
+    return {
+      sessionToken: isSet(object.sessionToken)
+        ? globalThis.String(object.sessionToken)
+        : isSet(object.session_token)
+        ? globalThis.String(object.session_token)
+        : "",
+    };
+  },
+
+  toJSON(message: FindSessionIdRequest): unknown {
+    const obj: any = {};
+    if (message.sessionToken !== "") {
+      obj.sessionToken = message.sessionToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<FindSessionIdRequest>): FindSessionIdRequest {
+    return FindSessionIdRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<FindSessionIdRequest>): FindSessionIdRequest {
+    const message = createBaseFindSessionIdRequest();
+    message.sessionToken = object.sessionToken ?? "";
+    return message;
+  },
+};
+
+function createBaseFindSessionIdResponse(): FindSessionIdResponse {
+  return { sessionId: "" };
+}
+
+export const FindSessionIdResponse: MessageFns<FindSessionIdResponse, "kfrm.api.user.FindSessionIdResponse"> = {
+  $type: "kfrm.api.user.FindSessionIdResponse" as const,
+
+  encode(message: FindSessionIdResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FindSessionIdResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFindSessionIdResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FindSessionIdResponse {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+    };
+  },
+
+  toJSON(message: FindSessionIdResponse): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<FindSessionIdResponse>): FindSessionIdResponse {
+    return FindSessionIdResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<FindSessionIdResponse>): FindSessionIdResponse {
+    const message = createBaseFindSessionIdResponse();
+    message.sessionId = object.sessionId ?? "";
+    return message;
+  },
+};
+
+function createBaseFindSessionIdApiError(): FindSessionIdApiError {
+  return { code: 0 };
+}
+
+export const FindSessionIdApiError: MessageFns<FindSessionIdApiError, "kfrm.api.user.FindSessionIdApiError"> = {
+  $type: "kfrm.api.user.FindSessionIdApiError" as const,
+
+  encode(message: FindSessionIdApiError, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== 0) {
+      writer.uint32(8).int32(message.code);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FindSessionIdApiError {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFindSessionIdApiError();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.code = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FindSessionIdApiError {
+    return { code: isSet(object.code) ? findSessionIdApiError_ErrorCodeFromJSON(object.code) : 0 };
+  },
+
+  toJSON(message: FindSessionIdApiError): unknown {
+    const obj: any = {};
+    if (message.code !== 0) {
+      obj.code = findSessionIdApiError_ErrorCodeToJSON(message.code);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<FindSessionIdApiError>): FindSessionIdApiError {
+    return FindSessionIdApiError.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<FindSessionIdApiError>): FindSessionIdApiError {
+    const message = createBaseFindSessionIdApiError();
+    message.code = object.code ?? 0;
     return message;
   },
 };
@@ -3979,6 +5147,21 @@ export const UserAccountServiceService = {
     responseSerialize: (value: BindDeviceResponse): Buffer => Buffer.from(BindDeviceResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): BindDeviceResponse => BindDeviceResponse.decode(value),
   },
+  /**
+   * Who the device is bound to (see FindUsersOnDeviceRequest). No ApiError: an unknown device
+   * is an empty list.
+   */
+  findUsersOnDevice: {
+    path: "/kfrm.api.user.UserAccountService/FindUsersOnDevice" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: FindUsersOnDeviceRequest): Buffer =>
+      Buffer.from(FindUsersOnDeviceRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): FindUsersOnDeviceRequest => FindUsersOnDeviceRequest.decode(value),
+    responseSerialize: (value: FindUsersOnDeviceResponse): Buffer =>
+      Buffer.from(FindUsersOnDeviceResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): FindUsersOnDeviceResponse => FindUsersOnDeviceResponse.decode(value),
+  },
 } as const;
 
 export interface UserAccountServiceServer extends UntypedServiceImplementation {
@@ -3989,6 +5172,11 @@ export interface UserAccountServiceServer extends UntypedServiceImplementation {
   updateKyc: handleUnaryCall<UpdateKycRequest, UpdateKycResponse>;
   /** Moves the user to a new device (device change, app reinstall). */
   bindDevice: handleUnaryCall<BindDeviceRequest, BindDeviceResponse>;
+  /**
+   * Who the device is bound to (see FindUsersOnDeviceRequest). No ApiError: an unknown device
+   * is an empty list.
+   */
+  findUsersOnDevice: handleUnaryCall<FindUsersOnDeviceRequest, FindUsersOnDeviceResponse>;
 }
 
 export interface UserAccountServiceClient extends Client {
@@ -4083,6 +5271,25 @@ export interface UserAccountServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: BindDeviceResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Who the device is bound to (see FindUsersOnDeviceRequest). No ApiError: an unknown device
+   * is an empty list.
+   */
+  findUsersOnDevice(
+    request: FindUsersOnDeviceRequest,
+    callback: (error: ServiceError | null, response: FindUsersOnDeviceResponse) => void,
+  ): ClientUnaryCall;
+  findUsersOnDevice(
+    request: FindUsersOnDeviceRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: FindUsersOnDeviceResponse) => void,
+  ): ClientUnaryCall;
+  findUsersOnDevice(
+    request: FindUsersOnDeviceRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: FindUsersOnDeviceResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const UserAccountServiceClient = makeGenericClientConstructor(
@@ -4127,12 +5334,57 @@ export const SessionServiceService = {
       Buffer.from(RevokeSessionsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RevokeSessionsResponse => RevokeSessionsResponse.decode(value),
   },
+  revokeSession: {
+    path: "/kfrm.api.user.SessionService/RevokeSession" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RevokeSessionRequest): Buffer => Buffer.from(RevokeSessionRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RevokeSessionRequest => RevokeSessionRequest.decode(value),
+    responseSerialize: (value: RevokeSessionResponse): Buffer =>
+      Buffer.from(RevokeSessionResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RevokeSessionResponse => RevokeSessionResponse.decode(value),
+  },
+  revokeOtherSessions: {
+    path: "/kfrm.api.user.SessionService/RevokeOtherSessions" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RevokeOtherSessionsRequest): Buffer =>
+      Buffer.from(RevokeOtherSessionsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RevokeOtherSessionsRequest => RevokeOtherSessionsRequest.decode(value),
+    responseSerialize: (value: RevokeOtherSessionsResponse): Buffer =>
+      Buffer.from(RevokeOtherSessionsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RevokeOtherSessionsResponse => RevokeOtherSessionsResponse.decode(value),
+  },
+  listSessions: {
+    path: "/kfrm.api.user.SessionService/ListSessions" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListSessionsRequest): Buffer => Buffer.from(ListSessionsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListSessionsRequest => ListSessionsRequest.decode(value),
+    responseSerialize: (value: ListSessionsResponse): Buffer =>
+      Buffer.from(ListSessionsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListSessionsResponse => ListSessionsResponse.decode(value),
+  },
+  findSessionId: {
+    path: "/kfrm.api.user.SessionService/FindSessionId" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: FindSessionIdRequest): Buffer => Buffer.from(FindSessionIdRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): FindSessionIdRequest => FindSessionIdRequest.decode(value),
+    responseSerialize: (value: FindSessionIdResponse): Buffer =>
+      Buffer.from(FindSessionIdResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): FindSessionIdResponse => FindSessionIdResponse.decode(value),
+  },
 } as const;
 
 export interface SessionServiceServer extends UntypedServiceImplementation {
   createSession: handleUnaryCall<CreateSessionRequest, CreateSessionResponse>;
   rotateSession: handleUnaryCall<RotateSessionRequest, RotateSessionResponse>;
   revokeSessions: handleUnaryCall<RevokeSessionsRequest, RevokeSessionsResponse>;
+  revokeSession: handleUnaryCall<RevokeSessionRequest, RevokeSessionResponse>;
+  revokeOtherSessions: handleUnaryCall<RevokeOtherSessionsRequest, RevokeOtherSessionsResponse>;
+  listSessions: handleUnaryCall<ListSessionsRequest, ListSessionsResponse>;
+  findSessionId: handleUnaryCall<FindSessionIdRequest, FindSessionIdResponse>;
 }
 
 export interface SessionServiceClient extends Client {
@@ -4180,6 +5432,66 @@ export interface SessionServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RevokeSessionsResponse) => void,
+  ): ClientUnaryCall;
+  revokeSession(
+    request: RevokeSessionRequest,
+    callback: (error: ServiceError | null, response: RevokeSessionResponse) => void,
+  ): ClientUnaryCall;
+  revokeSession(
+    request: RevokeSessionRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RevokeSessionResponse) => void,
+  ): ClientUnaryCall;
+  revokeSession(
+    request: RevokeSessionRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RevokeSessionResponse) => void,
+  ): ClientUnaryCall;
+  revokeOtherSessions(
+    request: RevokeOtherSessionsRequest,
+    callback: (error: ServiceError | null, response: RevokeOtherSessionsResponse) => void,
+  ): ClientUnaryCall;
+  revokeOtherSessions(
+    request: RevokeOtherSessionsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RevokeOtherSessionsResponse) => void,
+  ): ClientUnaryCall;
+  revokeOtherSessions(
+    request: RevokeOtherSessionsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RevokeOtherSessionsResponse) => void,
+  ): ClientUnaryCall;
+  listSessions(
+    request: ListSessionsRequest,
+    callback: (error: ServiceError | null, response: ListSessionsResponse) => void,
+  ): ClientUnaryCall;
+  listSessions(
+    request: ListSessionsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListSessionsResponse) => void,
+  ): ClientUnaryCall;
+  listSessions(
+    request: ListSessionsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListSessionsResponse) => void,
+  ): ClientUnaryCall;
+  findSessionId(
+    request: FindSessionIdRequest,
+    callback: (error: ServiceError | null, response: FindSessionIdResponse) => void,
+  ): ClientUnaryCall;
+  findSessionId(
+    request: FindSessionIdRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: FindSessionIdResponse) => void,
+  ): ClientUnaryCall;
+  findSessionId(
+    request: FindSessionIdRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: FindSessionIdResponse) => void,
   ): ClientUnaryCall;
 }
 
