@@ -24,12 +24,14 @@ import {
   type OutboxEventRequest,
   PostTransferApiError,
   PostTransferApiError_ErrorCode,
+  SetTransferLimitsApiError,
+  SetTransferLimitsApiError_ErrorCode,
   type LedgerAccount,
 } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
 import { CurrencyCode, type MonetaryValue } from '@kfrm/proto/gen/kfrm/api/common/common';
 import { apiErrorType, defineService, raises, type CallContext } from '@kfrm/server-kit';
 import { createHash } from 'node:crypto';
-import type { CreateAccountCode, DepositCode, FindAccountCode, Ledger, PostTransferCode } from './ledger';
+import type { CreateAccountCode, DepositCode, FindAccountCode, Ledger, PostTransferCode, SetTransferLimitsCode } from './ledger';
 import type { LedgerEvent, PostResult } from './ledger-poster';
 import type { AccountRow, OutboxEventKind as LedgerEventKind, OutboxRow, StatementLine } from './ledger.repository';
 import { fromMinor, toMinor, type AmountCode, type Currency, type Money } from './money';
@@ -206,6 +208,15 @@ export function ledgerHandlers(ledger: Ledger) {
         const events = await ledger.listOutboxEvents(request.afterId, request.limit);
         return { events: events.map(outboxEventToWire) };
       },
+      async setTransferLimits(request) {
+        const account = await ledger.setTransferLimits({
+          ownerUserId: request.ownerUserId,
+          accountNumber: request.accountNumber,
+          perTransaction: amountFromWire(request.limitPerTransaction),
+          perDay: amountFromWire(request.limitPerDay),
+        });
+        return { account: ledgerAccountToWire(account) };
+      },
     },
     {
       createAccount: {
@@ -235,6 +246,11 @@ export function ledgerHandlers(ledger: Ledger) {
         raises: raises<FindAccountCode>(),
       },
       listOutboxEvents: { access: internal, raises: raises() },
+      setTransferLimits: {
+        access: internal,
+        errors: apiErrorType(SetTransferLimitsApiError, SetTransferLimitsApiError_ErrorCode),
+        raises: raises<SetTransferLimitsCode>(),
+      },
     },
   );
 }

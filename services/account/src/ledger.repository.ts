@@ -113,6 +113,22 @@ export interface NewAccountRow {
   creationKey?: string;
 }
 
+/** Both transfer limits of one account; the account as it is now, undefined when it is gone. */
+export async function updateTransferLimits(
+  db: LedgerDb,
+  accountId: bigint,
+  perTransactionMinor: bigint,
+  perDayMinor: bigint,
+): Promise<AccountRow | undefined> {
+  const row = await db
+    .updateTable('accounts')
+    .set({ limit_per_transaction_minor: perTransactionMinor, limit_per_day_minor: perDayMinor })
+    .where('id', '=', accountId.toString())
+    .returning('account_number')
+    .executeTakeFirst();
+  return row ? findAccountByNumber(db, row.account_number) : undefined;
+}
+
 /** The account created with this idempotency key, and its owner, if any. */
 export async function findAccountByCreationKey(db: LedgerDb, creationKey: string): Promise<AccountRow | undefined> {
   const row = await db.selectFrom('accounts').select('account_number').where('creation_key', '=', creationKey).executeTakeFirst();

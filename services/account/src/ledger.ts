@@ -11,6 +11,7 @@ import {
   listAccountsOfOwner,
   listOutboxAfter,
   listStatementLines,
+  updateTransferLimits,
   type AccountRow,
   type LedgerDb,
   type OutboxRow,
@@ -26,10 +27,12 @@ export type CreateAccountCode = AmountCode | 'IDEMPOTENCY_KEY_REUSED';
 export type PostTransferCode = AmountCode | TransferRefusalCode;
 export type DepositCode = AmountCode | 'ACCOUNT_NOT_FOUND' | 'IDEMPOTENCY_KEY_REUSED';
 export type FindAccountCode = 'ACCOUNT_NOT_FOUND';
+export type SetTransferLimitsCode = AmountCode | 'ACCOUNT_NOT_FOUND';
 
 const createFailed = failWith<CreateAccountCode>();
 const transferFailed = failWith<PostTransferCode>();
 const depositFailed = failWith<DepositCode>();
+const limitsFailed = failWith<SetTransferLimitsCode>();
 const accountNotFound = () => failWith<FindAccountCode>()('ACCOUNT_NOT_FOUND', 'account not found');
 
 /**
@@ -129,6 +132,12 @@ export interface Ledger {
     snapshotScope: string,
   ): Promise<StatementPage>;
   listOutboxEvents(afterId: bigint, limit: number): Promise<OutboxRow[]>;
+  /**
+   * Sets both transfer limits of the owner's account (positive, in its currency). Whether the
+   * change is allowed (maximums, step-up) is the transfer service's decision; the ledger enforces
+   * whatever is set at the next posting.
+   */
+  setTransferLimits(input: { ownerUserId: string; accountNumber: string; perTransaction: Money; perDay: Money }): Promise<AccountRow>;
 }
 
 function checkKey(key: string): void {
@@ -282,6 +291,19 @@ export function createLedger(deps: { db: LedgerDb; poster: LedgerPoster; store: 
       if (to <= 0n) return { lines: [], currency: account.currency };
       const from = to - size > 0n ? to - size : 0n;
       return { lines: await listStatementLines(db, account.id, from, to), currency: account.currency };
+    },
+
+    async setTransferLimits(input) {
+      const account = await ownAccount(input.ownerUserId, input.accountNumber);
+      for (const limit of [input.perTransaction, input.perDay]) {
+        if (limit.currency !== account.currency) throw limitsFailed('INVALID_AMOUNT', 'limit is not in the account currency');
+        if (limit.minor <= 0n) throw limitsFailed('INVALID_AMOUNT', 'limit must be positive');
+      }
+      if (input.perTransaction.minor > input.perDay.minor)
+        throw limitsFailed('INVALID_AMOUNT', 'the per-transaction limit is over the daily limit');
+      const updated = await updateTransferLimits(db, account.id, input.perTransaction.minor, input.perDay.minor);
+      if (!updated) throw accountNotFound();
+      return updated;
     },
 
     listOutboxEvents(afterId, limit) {

@@ -37,6 +37,7 @@ const TRANSACTION_TYPE: Record<TransactionTypeName, AuthenticatedTransactionType
   CHANGE_DEVICE: AuthenticatedTransactionType.CHANGE_DEVICE,
   REINSTALL_APP: AuthenticatedTransactionType.REINSTALL_APP,
   TRANSFER: AuthenticatedTransactionType.TRANSFER,
+  CHANGE_TRANSFER_LIMIT: AuthenticatedTransactionType.CHANGE_TRANSFER_LIMIT,
 };
 
 const FACTOR: Record<FactorType | 'NONE', AuthenticationType> = {

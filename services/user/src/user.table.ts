@@ -5,7 +5,14 @@ export const USER_SCHEMA = 'users';
 
 export type UserStatusName = 'CREATED' | 'AGREED' | 'ACTIVATED' | 'BLOCKED' | 'DEACTIVATED';
 export type KycStatusName = 'NONE' | 'REGISTERED' | 'PROCESSING' | 'ON_HOLD' | 'REJECTED' | 'VERIFIED';
-export type TransactionTypeName = 'LOGIN' | 'ACTIVATE_BIOMETRIC' | 'DEACTIVATE_BIOMETRIC' | 'CHANGE_DEVICE' | 'REINSTALL_APP' | 'TRANSFER';
+export type TransactionTypeName =
+  | 'LOGIN'
+  | 'ACTIVATE_BIOMETRIC'
+  | 'DEACTIVATE_BIOMETRIC'
+  | 'CHANGE_DEVICE'
+  | 'REINSTALL_APP'
+  | 'TRANSFER'
+  | 'CHANGE_TRANSFER_LIMIT';
 export type ProcessStatusName = 'READY' | 'IN_PROGRESS' | 'DONE';
 
 /** int8 columns come back as decimal strings (the db package keeps them exact). */

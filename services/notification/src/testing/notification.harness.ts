@@ -74,6 +74,7 @@ export class FakeLedger {
           getAccountForOwner: internal,
           getTransferTarget: internal,
           listOutboxEvents: internal,
+          setTransferLimits: internal,
         },
       ),
     );

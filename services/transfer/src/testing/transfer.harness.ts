@@ -57,6 +57,7 @@ interface FakeProcess {
   id: string;
   userId: string;
   context: string;
+  type: AuthenticatedTransactionType;
   status: 'READY' | 'DONE';
   consumed: boolean;
 }
@@ -104,15 +105,18 @@ export function fakeUserService() {
             },
             async createProcess(request) {
               calls.createProcess++;
-              if (request.transactionType !== AuthenticatedTransactionType.TRANSFER)
+              const type = request.transactionType;
+              if (type !== AuthenticatedTransactionType.TRANSFER && type !== AuthenticatedTransactionType.CHANGE_TRANSFER_LIMIT)
                 throw new DomainError('AUTHENTICATION_POLICY_NOT_FOUND', 'no policy');
-              // Like the real policies: the context must carry amount.major_amount.
+              // Like the real policies: a transfer's context must carry amount.major_amount.
               const context = JSON.parse(request.transactionContext) as { amount?: { major_amount?: string } };
-              if (!/^\d+$/.test(context.amount?.major_amount ?? '')) throw new DomainError('AUTHENTICATION_POLICY_NOT_FOUND', 'no policy');
+              if (type === AuthenticatedTransactionType.TRANSFER && !/^\d+$/.test(context.amount?.major_amount ?? ''))
+                throw new DomainError('AUTHENTICATION_POLICY_NOT_FOUND', 'no policy');
               const p: FakeProcess = {
                 id: `proc-${++next}-x`,
                 userId: request.userId.toString(),
                 context: request.transactionContext,
+                type,
                 status: 'READY',
                 consumed: false,
               };
@@ -140,12 +144,7 @@ export function fakeUserService() {
             async consumeProcess(request) {
               calls.consumeProcess++;
               const p = own(request.processId, request.userId);
-              if (
-                p.status !== 'DONE' ||
-                p.consumed ||
-                request.transactionType !== AuthenticatedTransactionType.TRANSFER ||
-                request.transactionContext !== p.context
-              ) {
+              if (p.status !== 'DONE' || p.consumed || request.transactionType !== p.type || request.transactionContext !== p.context) {
                 throw new DomainError('AUTHENTICATION_FAILED', 'authentication failed');
               }
               p.consumed = true;
@@ -199,11 +198,17 @@ export function call<Res>(start: (cb: (e: grpc.ServiceError | null, r: Res) => v
 
 const krw = (majorAmount: bigint) => ({ currencyCode: CurrencyCode.KRW, majorAmount, minorAmount: 0n });
 
-/** `userModule`: the real user service instead of the stand-in (whose helpers then see nothing). */
-export async function startHarness(modules: ServiceModule[], options: { userModule?: ServiceModule } = {}): Promise<Harness> {
+/**
+ * `userModule`: the real user service instead of the stand-in (whose helpers then see nothing).
+ * `accountModule`: the account module built with other options (a ledger clock, for instance).
+ */
+export async function startHarness(
+  modules: ServiceModule[],
+  options: { userModule?: ServiceModule; accountModule?: ServiceModule } = {},
+): Promise<Harness> {
   const users = fakeUserService();
   const logs = createCapturingDestination();
-  const services = await startTestServices([accountModule, options.userModule ?? users.module, ...modules], {
+  const services = await startTestServices([options.accountModule ?? accountModule, options.userModule ?? users.module, ...modules], {
     name: 'transfer-test',
     databaseOptions: { poolMax: 16 },
     logDestination: logs,

@@ -2,10 +2,12 @@ import type { Migration } from 'kysely';
 import * as m001 from './001_identity';
 import * as m002 from './002_seed_policies';
 import * as m003 from './003_seal_resident_ids';
+import * as m004LifecycleLimit from './004_lifecycle_transfer_limit_policy';
 
 /** Applied in key order; never renamed or edited once shipped. */
 export const migrations: Record<string, Migration> = {
   '001_identity': m001,
   '002_seed_policies': m002,
   '003_seal_resident_ids': m003,
+  '004_lifecycle_transfer_limit_policy': m004LifecycleLimit,
 };

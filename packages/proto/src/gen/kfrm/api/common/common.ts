@@ -32,6 +32,12 @@ export enum AuthenticatedTransactionType {
   CHANGE_DEVICE = 4,
   REINSTALL_APP = 5,
   TRANSFER = 100,
+  /**
+   * CHANGE_TRANSFER_LIMIT - Not in the seed (additive extension): raising a transfer limit
+   * (TransferService.ChangeTransferLimit). Its process context names the
+   * account and the exact new limits; the user service's policy asks for PIN.
+   */
+  CHANGE_TRANSFER_LIMIT = 120,
   UNRECOGNIZED = -1,
 }
 
@@ -58,6 +64,9 @@ export function authenticatedTransactionTypeFromJSON(object: any): Authenticated
     case 100:
     case "TRANSFER":
       return AuthenticatedTransactionType.TRANSFER;
+    case 120:
+    case "CHANGE_TRANSFER_LIMIT":
+      return AuthenticatedTransactionType.CHANGE_TRANSFER_LIMIT;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -81,6 +90,8 @@ export function authenticatedTransactionTypeToJSON(object: AuthenticatedTransact
       return "REINSTALL_APP";
     case AuthenticatedTransactionType.TRANSFER:
       return "TRANSFER";
+    case AuthenticatedTransactionType.CHANGE_TRANSFER_LIMIT:
+      return "CHANGE_TRANSFER_LIMIT";
     case AuthenticatedTransactionType.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
