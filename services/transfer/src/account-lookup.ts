@@ -21,9 +21,11 @@ export async function resolveTarget(deps: AccountLookupDeps, institutionCode: st
   if (institutionCode === OWN_INSTITUTION_CODE) {
     const account = await ledger.getTransferTarget(accountNumber);
     if (account?.currency !== 'KRW') return { ok: false, code: 'NOT_VALID_ACCOUNT' };
-    const name = await users.findUserName(account.ownerUserId);
-    if (name === undefined) return { ok: false, code: 'NOT_VALID_ACCOUNT' };
-    return { ok: true, holderName: maskName(name), ownerUserId: account.ownerUserId };
+    // Only an ACTIVATED member receives (docs/design.md, "Member and account standing").
+    const holder = await users.findHolder(account.ownerUserId);
+    if (holder === undefined || holder.standing === 'OTHER') return { ok: false, code: 'NOT_VALID_ACCOUNT' };
+    if (holder.standing === 'BLOCKED') return { ok: false, code: 'BLOCKED_ACCOUNT' };
+    return { ok: true, holderName: maskName(holder.name), ownerUserId: account.ownerUserId };
   }
   const found = await interbank.lookup(institutionCode, accountNumber);
   return found.ok ? { ok: true, holderName: maskName(found.holderName), ownerUserId: null } : { ok: false, code: found.reason };

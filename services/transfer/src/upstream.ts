@@ -26,6 +26,7 @@ import {
   AuthenticationProcess_ProcessStatus,
   CurrencyCode,
 } from '@kfrm/proto/gen/kfrm/api/common/common';
+import { UserStatus } from '@kfrm/proto/gen/kfrm/api/common/user/status/user_status';
 import { GetProcessApiError, GetProcessApiError_ErrorCode, type UserServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user';
 import {
   ConsumeProcessApiError,
@@ -96,6 +97,7 @@ export interface LedgerPort {
 }
 
 export type ProcessStatus = 'READY' | 'IN_PROGRESS' | 'DONE';
+export type HolderStanding = 'ACTIVE' | 'BLOCKED' | 'OTHER';
 
 export interface UserPort {
   /** TRANSFER process for the context; its id and what the app needs to show. */
@@ -111,6 +113,11 @@ export interface UserPort {
   consumeTransferProcess(input: { processId: string; userId: string; context: string }): Promise<'consumed' | 'refused' | 'not-found'>;
   /** The user's name; undefined when there is no such user. */
   findUserName(userId: string): Promise<string | undefined>;
+  /**
+   * An account holder's name and standing: ACTIVE (ACTIVATED), BLOCKED, or OTHER (registering,
+   * withdrawn). undefined when there is no such user.
+   */
+  findHolder(userId: string): Promise<{ name: string; standing: HolderStanding } | undefined>;
   /** CHANGE_TRANSFER_LIMIT process (step-up for raising a limit) for the context. */
   createLimitChangeProcess(userId: string, context: string): Promise<AuthenticationProcess>;
   /** As consumeTransferProcess, for a CHANGE_TRANSFER_LIMIT process. */
@@ -272,6 +279,15 @@ export function grpcUsers(users: () => UserServiceClient, steps: () => ProcessSt
       throw unavailable('the user service', err);
     }
   }
+  async function findUser(userId: string) {
+    try {
+      const res = await unaryCall(users(), 'findByUserId', { userId }, { timeoutMs });
+      return res.user;
+    } catch (err) {
+      if (grpcStatusOf(err) === status.NOT_FOUND) return undefined;
+      throw unavailable('the user service', err);
+    }
+  }
   return {
     createTransferProcess: (userId, context) => createProcess(userId, AuthenticatedTransactionType.TRANSFER, context),
     createLimitChangeProcess: (userId, context) => createProcess(userId, AuthenticatedTransactionType.CHANGE_TRANSFER_LIMIT, context),
@@ -294,13 +310,14 @@ export function grpcUsers(users: () => UserServiceClient, steps: () => ProcessSt
       }
     },
     async findUserName(userId) {
-      try {
-        const res = await unaryCall(users(), 'findByUserId', { userId }, { timeoutMs });
-        return res.user?.userName;
-      } catch (err) {
-        if (grpcStatusOf(err) === status.NOT_FOUND) return undefined;
-        throw unavailable('the user service', err);
-      }
+      return (await findUser(userId))?.userName;
+    },
+    async findHolder(userId) {
+      const user = await findUser(userId);
+      if (!user) return undefined;
+      const standing: HolderStanding =
+        user.userStatus === UserStatus.ACTIVATED ? 'ACTIVE' : user.userStatus === UserStatus.BLOCKED ? 'BLOCKED' : 'OTHER';
+      return { name: user.userName, standing };
     },
   };
 }

@@ -41,6 +41,7 @@ import {
   ConsumeProcessApiError_ErrorCode,
   ProcessStepServiceService,
 } from '@kfrm/proto/gen/kfrm/api/user/user_internal';
+import { UserStatus } from '@kfrm/proto/gen/kfrm/api/common/user/status/user_status';
 import type { RunningServices, ServiceModule } from '@kfrm/runtime';
 import { startTestServices } from '@kfrm/runtime/testing/services.harness';
 import { apiErrorType, defineService } from '@kfrm/server-kit';
@@ -66,6 +67,8 @@ interface FakeProcess {
 export function fakeUserService() {
   const processes = new Map<string, FakeProcess>();
   const sessions = new Map<string, { userId: string; deviceId: bigint }>();
+  /** Member status by user id; ACTIVATED when not set. */
+  const statuses = new Map<string, UserStatus>();
   const calls = { createProcess: 0, getProcess: 0, consumeProcess: 0 };
   let next = 0;
   const notFound = () => new DomainError('AUTHENTICATION_PROCESS_NOT_FOUND', 'authentication process not found');
@@ -101,7 +104,13 @@ export function fakeUserService() {
             async findByUserId(request) {
               const name = USERS[request.userId];
               if (!name) throw new DomainError('USER_NOT_FOUND', 'no such user');
-              return { user: User.fromPartial({ userId: BigInt(request.userId), userName: name }) };
+              return {
+                user: User.fromPartial({
+                  userId: BigInt(request.userId),
+                  userName: name,
+                  userStatus: statuses.get(request.userId) ?? UserStatus.ACTIVATED,
+                }),
+              };
             },
             async createProcess(request) {
               calls.createProcess++;
@@ -164,6 +173,7 @@ export function fakeUserService() {
     module,
     processes,
     sessions,
+    statuses,
     calls,
     /** The user completes the process's authentications. */
     complete(processId: string) {
