@@ -29,6 +29,7 @@ export interface DevSecrets {
   authPepperFile: string;
   casaPepperFile: string;
   userDataKeyFile: string;
+  residentIdHashKeyFile: string;
   signingCaCertFile: string;
   signingCaKeyFile: string;
 }
@@ -51,8 +52,10 @@ export async function ensureDevSecrets(dir: string, hosts: string[]): Promise<De
   await ensureRandomKeyFile(casaPepperFile);
   const userDataKeyFile = join(dir, 'user-data-key');
   await ensureRandomKeyFile(userDataKeyFile);
+  const residentIdHashKeyFile = join(dir, 'resident-id-hash-key');
+  await ensureRandomKeyFile(residentIdHashKeyFile);
   const signing = await ensureDevSigningCa(dir);
-  const files = { ...tls, e2eKekFile, authPepperFile, casaPepperFile, userDataKeyFile, ...signing };
+  const files = { ...tls, e2eKekFile, authPepperFile, casaPepperFile, userDataKeyFile, residentIdHashKeyFile, ...signing };
   // Compose mounts file secrets as bind mounts and ignores `uid`/`mode` for them, so the
   // container's user (uid 10001) can read them only if they are world-readable. Acceptable for
   // throwaway dev keys in a gitignored folder; never do this with real keys.
@@ -72,6 +75,7 @@ export function devSecretsEnv(files: DevSecrets): Record<string, string> {
     KFRM_AUTH_PEPPER_FILE: files.authPepperFile,
     KFRM_CASA_PEPPER_FILE: files.casaPepperFile,
     KFRM_USER_DATA_KEY_FILE: files.userDataKeyFile,
+    KFRM_USER_RESIDENT_ID_HASH_KEY_FILE: files.residentIdHashKeyFile,
     KFRM_SIGNING_CA_CERT_FILE: files.signingCaCertFile,
     KFRM_SIGNING_CA_KEY_FILE: files.signingCaKeyFile,
   };

@@ -158,6 +158,9 @@ describe('user service over gRPC', () => {
     await services?.close();
   });
 
+  /** One member per resident id: the first user gets 900115-1234567, each later one the next number. */
+  let residentCounter = 0;
+
   /** Registration as the auth service drives it, to ACTIVATED, with KYC data. */
   async function activated(name = '홍길동') {
     const deviceId = ++deviceCounter;
@@ -179,7 +182,8 @@ describe('user service over gRPC', () => {
       reason: '',
       unlock: false,
     });
-    const { customerId } = await call(accounts.updateCustomerInfo.bind(accounts), { userId, residentId: '900115-1234567', name });
+    const residentId = `900115-${1234567 + residentCounter++}`;
+    const { customerId } = await call(accounts.updateCustomerInfo.bind(accounts), { userId, residentId, name });
     await call(accounts.updateKyc.bind(accounts), { userId, kycStatus: KycStatus.REGISTERED, reason: '' });
     await call(accounts.updateUserStatus.bind(accounts), {
       userId,

@@ -1,12 +1,13 @@
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { ConfigError, int, readConfig, str, type Env } from '@kfrm/config';
 import { loadKeyEncryptionKey, type KeyEncryptionKey } from '@kfrm/e2e-crypto';
 import type { RuntimeConfig, ServiceModule } from '@kfrm/runtime';
 import { createAccounts } from './accounts';
-import { purgeExpiredRows, sealUnsealedResidentIds } from './housekeeping';
+import { hashUnhashedResidentIds, purgeExpiredRows, sealUnsealedResidentIds } from './housekeeping';
 import type { DeviceRevoker, SigningCertificateSource } from './deps';
 import { migrations } from './migrations';
 import { createProcesses } from './processes';
+import { createResidentIdHasher } from './resident-id-hash';
 import { createResidentIdSealer } from './resident-id-seal';
 import { createSessions } from './sessions';
 import { deviceRevokerFrom, signingCertificatesFrom } from './upstream.client';
@@ -34,12 +35,38 @@ function readUserConfig(env: Env | undefined) {
       purgeIntervalMs: int('KFRM_USER_PURGE_INTERVAL_MS', { default: 60 * 60_000, min: 1_000, max: 24 * 60 * 60_000 }),
       // Seals resident ids at rest (32 raw bytes, or their base64); see resident-id-seal.ts.
       dataKeyFile: str(USER_DATA_KEY_VARIABLE, { optional: true }),
+      // Keyed hash of resident ids (one member per number); not the data key. See resident-id-hash.ts.
+      residentIdHashKeyFile: str(RESIDENT_ID_HASH_KEY_VARIABLE, { optional: true }),
     },
     env,
   );
 }
 
 const USER_DATA_KEY_VARIABLE = 'KFRM_USER_DATA_KEY_FILE';
+const RESIDENT_ID_HASH_KEY_VARIABLE = 'KFRM_USER_RESIDENT_ID_HASH_KEY_FILE';
+
+/**
+ * The resident id hash key: from KFRM_USER_RESIDENT_ID_HASH_KEY_FILE, required in real mode (a
+ * key invented at start would make every stored hash miss), never the data key's file. The
+ * embedded default generates one once into the data directory (0600).
+ */
+export async function loadResidentIdHashKey(
+  file: string | undefined,
+  dataKeyFile: string | undefined,
+  runtime: Pick<RuntimeConfig, 'mode' | 'dataDir'>,
+): Promise<KeyEncryptionKey> {
+  if (file !== undefined) {
+    if (dataKeyFile !== undefined && resolve(file) === resolve(dataKeyFile))
+      throw new ConfigError([`${RESIDENT_ID_HASH_KEY_VARIABLE} must name another key than ${USER_DATA_KEY_VARIABLE}`]);
+    return loadKeyEncryptionKey({ e2eKekFile: file, e2eKekGenerate: false, variable: RESIDENT_ID_HASH_KEY_VARIABLE });
+  }
+  if (runtime.mode === 'real') throw new ConfigError([`${RESIDENT_ID_HASH_KEY_VARIABLE} is required when DATABASE_URL is set`]);
+  return loadKeyEncryptionKey({
+    e2eKekFile: join(runtime.dataDir, 'keys', 'resident-id-hash-key'),
+    e2eKekGenerate: true,
+    variable: RESIDENT_ID_HASH_KEY_VARIABLE,
+  });
+}
 
 /**
  * The user data key: from KFRM_USER_DATA_KEY_FILE; required in real mode (a key invented at
@@ -72,12 +99,16 @@ export function createUserModule(options: UserModuleOptions = {}): ServiceModule
     async create({ db, logger, internalClients, config: runtime }) {
       const config = readUserConfig(options.env);
       const residentIds = createResidentIdSealer(await loadUserDataKey(config.dataKeyFile, runtime));
+      const residentIdHashes = createResidentIdHasher(
+        await loadResidentIdHashKey(config.residentIdHashKeyFile, config.dataKeyFile, runtime),
+      );
       const deps = {
         db: db.kysely<UserDatabase>(USER_SCHEMA),
         logger,
         devices: options.devices ?? deviceRevokerFrom(internalClients, logger),
         signingCertificates: options.signingCertificates ?? signingCertificatesFrom(internalClients),
         residentIds,
+        residentIdHashes,
         sessionTtlMs: config.sessionTtlSeconds * 1000,
         refreshFamilyTtlMs: config.refreshFamilyTtlSeconds * 1000,
         processTtlMs: config.processTtlSeconds * 1000,
@@ -85,12 +116,16 @@ export function createUserModule(options: UserModuleOptions = {}): ServiceModule
       };
       // Before serving: every resident id read afterwards is sealed (or read plain until sealed).
       await sealUnsealedResidentIds(deps);
+      // Then their keyed hashes (migration 005), so that the uniqueness check sees every member.
+      await hashUnhashedResidentIds(deps);
       const useCases = { accounts: createAccounts(deps), sessions: createSessions(deps), processes: createProcesses(deps), residentIds };
       // Housekeeping only: a failed run is logged and retried at the next tick.
       const purge = setInterval(() => {
         purgeExpiredRows(deps).catch((err: unknown) => logger.error({ err }, 'purging expired rows failed'));
         // During a rolling update older replicas may still write plain ids: seal them soon, not at the next start.
-        sealUnsealedResidentIds(deps).catch((err: unknown) => logger.error({ err }, 'sealing resident ids failed'));
+        sealUnsealedResidentIds(deps)
+          .then(() => hashUnhashedResidentIds(deps))
+          .catch((err: unknown) => logger.error({ err }, 'sealing or hashing resident ids failed'));
       }, config.purgeIntervalMs);
       purge.unref();
       return {

@@ -1,3 +1,4 @@
+import { isUniqueViolation } from '@kfrm/db';
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { ProcessRecord, SessionRecord, UserRecord } from './user.model';
 import type {
@@ -163,21 +164,85 @@ export async function setUserStatus(
   return toUser(row);
 }
 
-/** `residentIdSealed` is the sealed form; the plain column is cleared. */
+/** `residentIdSealed` is the sealed form, `residentIdHash` its keyed hash; the plain column is cleared. */
 export async function setCustomerInfo(
   trx: UserTrx,
   id: bigint,
   residentIdSealed: string,
+  residentIdHash: string,
   customerId: string,
   now: Date,
 ): Promise<UserRecord> {
   const row = await trx
     .updateTable('users')
-    .set({ resident_id_sealed: residentIdSealed, resident_id: null, customer_id: customerId, updated_at: now })
+    .set({
+      resident_id_sealed: residentIdSealed,
+      resident_id_hash: residentIdHash,
+      resident_id: null,
+      customer_id: customerId,
+      updated_at: now,
+    })
     .where('id', '=', id.toString())
     .returningAll()
     .executeTakeFirstOrThrow();
   return toUser(row);
+}
+
+/** The user (other than `exceptId`) whose resident id has this keyed hash, locked. */
+export async function lockUserByResidentIdHash(
+  trx: UserTrx,
+  hash: string,
+  exceptId: bigint,
+): Promise<{ id: bigint; status: UserStatusName } | undefined> {
+  const row = await trx
+    .selectFrom('users')
+    .select(['id', 'status'])
+    .where('resident_id_hash', '=', hash)
+    .where('id', '!=', exceptId.toString())
+    .forUpdate()
+    .executeTakeFirst();
+  return row && { id: BigInt(row.id), status: row.status };
+}
+
+/** Lets the resident id go: an abandoned sign-up superseded by a new one of the same person. */
+export async function clearResidentIdHash(trx: UserTrx, id: bigint): Promise<void> {
+  await trx.updateTable('users').set({ resident_id_hash: null }).where('id', '=', id.toString()).execute();
+}
+
+/** Sealed resident ids without their hash, in id order after `afterId` (the backfill's cursor). */
+export async function listUnhashedResidentIds(
+  db: UserDb,
+  afterId: bigint,
+  limit: number,
+): Promise<Array<{ id: bigint; residentIdSealed: string }>> {
+  const rows = await db
+    .selectFrom('users')
+    .select(['id', 'resident_id_sealed'])
+    .where('resident_id_sealed', 'is not', null)
+    .where('resident_id_hash', 'is', null)
+    .where('id', '>', afterId.toString())
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+  return rows.map((row) => ({ id: BigInt(row.id), residentIdSealed: row.resident_id_sealed! }));
+}
+
+/** Sets the hash when the row still has none; false when another row holds it (unique index). */
+export async function setResidentIdHashIfFree(db: UserDb, id: bigint, hash: string): Promise<boolean> {
+  const taken = await db.selectFrom('users').select('id').where('resident_id_hash', '=', hash).executeTakeFirst();
+  if (taken) return false;
+  try {
+    await db
+      .updateTable('users')
+      .set({ resident_id_hash: hash })
+      .where('id', '=', id.toString())
+      .where('resident_id_hash', 'is', null)
+      .execute();
+    return true;
+  } catch (err) {
+    if (isUniqueViolation(err, 'users_resident_id_hash_key')) return false;
+    throw err;
+  }
 }
 
 /**

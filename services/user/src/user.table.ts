@@ -37,6 +37,8 @@ export interface UsersTable {
   resident_id: string | null;
   /** base64url(iv ‖ ciphertext ‖ tag) of the resident id under the user data key; never logged. */
   resident_id_sealed: ColumnType<string | null, string | null | undefined, string | null>;
+  /** HMAC-SHA256 hex of the normalised resident id under the hash key (migration 005); unique. */
+  resident_id_hash: ColumnType<string | null, string | null | undefined, string | null>;
   customer_id: string | null;
   kyc_status: ColumnType<KycStatusName, KycStatusName | undefined, KycStatusName>;
   reason: string | null;

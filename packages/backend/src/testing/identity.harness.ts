@@ -105,8 +105,12 @@ export async function startIdentityHarness(userModule: ServiceModule, authOption
     return { ...issued, keyPair };
   }
 
+  /** A plausible resident id of its own for each sign-up (one member per resident id). */
+  let residentIds = 0;
+  const nextResidentId = () => `900115-1${String(++residentIds).padStart(6, '0')}`;
+
   /** The whole sign-up; returns what the phone keeps. */
-  async function register(app: AppClient, options: { biometric?: 'ec' | 'rsa' | false; signing?: 'ec' | 'rsa' } = {}) {
+  async function register(app: AppClient, options: { biometric?: 'ec' | 'rsa' | false; signing?: 'ec' | 'rsa'; residentId?: string } = {}) {
     const r = reg(app);
     const created = await createUser(app);
     const userToken = created.userToken;
@@ -124,7 +128,7 @@ export async function startIdentityHarness(userModule: ServiceModule, authOption
       await unary(r, r.registerBiometric, { userToken, publicKey: await app.encrypt(AUTH, bioSpki) });
     }
     const issued = await issueAndVerify(app, userToken, options.signing);
-    const { customerId } = await unary(r, r.submitCustomerInfo, { residentId: '900115-1234567', name: created.name });
+    const { customerId } = await unary(r, r.submitCustomerInfo, { residentId: options.residentId ?? nextResidentId(), name: created.name });
     await unary(r, r.registerKyc, { kycData: '{"document":"id-card"}' });
     return { userId: created.userId, userToken, customerId, bio, certificate: issued.certificate };
   }
@@ -147,7 +151,21 @@ export async function startIdentityHarness(userModule: ServiceModule, authOption
     await baseStore.close();
   }
 
-  return { running, store, logs, secretsSeen, newPhone, createUser, agree, signingKey, issueAndVerify, register, loginWithPin, close };
+  return {
+    running,
+    store,
+    logs,
+    secretsSeen,
+    newPhone,
+    createUser,
+    agree,
+    signingKey,
+    issueAndVerify,
+    register,
+    nextResidentId,
+    loginWithPin,
+    close,
+  };
 }
 
 export type IdentityHarness = Awaited<ReturnType<typeof startIdentityHarness>>;

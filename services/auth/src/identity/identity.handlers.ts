@@ -32,6 +32,8 @@ import {
   RegistrationServiceService,
   VerifySigningCertificateApiError,
   VerifySigningCertificateApiError_ErrorCode,
+  SubmitCustomerInfoApiError,
+  SubmitCustomerInfoApiError_ErrorCode,
 } from '@kfrm/proto/gen/kfrm/api/auth/auth';
 import {
   CredentialServiceService,
@@ -141,6 +143,8 @@ const E = {
   confirmPattern: apiErrorType(ConfirmPatternApiError, ConfirmPatternApiError_ErrorCode),
   issueSigningCertificate: apiErrorType(IssueSigningCertificateApiError, IssueSigningCertificateApiError_ErrorCode),
   verifySigningCertificate: apiErrorType(VerifySigningCertificateApiError, VerifySigningCertificateApiError_ErrorCode),
+  // Extension: the seed gives SubmitCustomerInfo no enum; one member per resident id needs one code.
+  submitCustomerInfo: apiErrorType(SubmitCustomerInfoApiError, SubmitCustomerInfoApiError_ErrorCode),
   prepareLogin: apiErrorType(PrepareLoginApiError, PrepareLoginApiError_ErrorCode),
   login: apiErrorType(LoginApiError, LoginApiError_ErrorCode),
   refreshSession: apiErrorType(RefreshSessionApiError, RefreshSessionApiError_ErrorCode),
@@ -224,7 +228,7 @@ export function registrationHandlers(registration: Registration) {
         E.verifySigningCertificate,
         async (r, ctx) => (await registration.verifySigningCertificate(r.userToken, deviceOf(ctx), r.signedData), {}),
       ),
-      submitCustomerInfo: declared(undefined, async (r, ctx) => ({
+      submitCustomerInfo: declared(E.submitCustomerInfo, async (r, ctx) => ({
         customerId: await registration.submitCustomerInfo(deviceOf(ctx), r.residentId, r.name),
       })),
       registerKyc: declared(undefined, async (r, ctx) => (await registration.registerKyc(deviceOf(ctx), r.kycData), {})),
@@ -248,7 +252,8 @@ export function registrationHandlers(registration: Registration) {
         raisesExcept<IssueSigningCertificateCode, RegistrationOpen | 'SIGNING_CERTIFICATE_VERIFICATION_FAILED'>(),
       ),
       verifySigningCertificate: device(E.verifySigningCertificate, raisesExcept<VerifySigningCertificateCode, RegistrationOpen>()),
-      submitCustomerInfo: device(undefined, raisesNoneOf<SubmitCustomerInfoCode>()),
+      // Its other codes stay PERMISSION_DENIED (declared), as before the extension.
+      submitCustomerInfo: device(E.submitCustomerInfo, raises<Extract<SubmitCustomerInfoCode, CommonCode | 'ALREADY_REGISTERED_USER'>>()),
       registerKyc: device(undefined, raisesNoneOf<RegisterKycCode>()),
     },
   );
