@@ -34,7 +34,8 @@ export async function resolveTarget(deps: AccountLookupDeps, institutionCode: st
 /** The user's own account; another user's or an unknown one: INVALID_SOURCE_ACCOUNT alike. */
 export async function findSourceAccount(deps: Pick<AccountLookupDeps, 'ledger'>, userId: string, accountNumber: string) {
   const account = isWellFormedAccountNumber(accountNumber) ? await deps.ledger.getAccountForOwner(userId, accountNumber) : undefined;
-  if (!account) throw sourceFailed('INVALID_SOURCE_ACCOUNT', 'the source account is not valid');
+  // A closed account sends nothing (its statement is read through AccountService).
+  if (!account || account.closed) throw sourceFailed('INVALID_SOURCE_ACCOUNT', 'the source account is not valid');
   return account;
 }
 

@@ -63,7 +63,7 @@ export async function preCheckTransfer(
   if (!findInstitution(input.targetInstitutionCode))
     throw preCheckFailed('INVALID_TARGET_INSTITUTION', 'the target institution is not valid');
   const source = await ledger.getAccountForOwner(userId, input.sourceAccountNumber);
-  if (source?.currency !== 'KRW') throw preCheckFailed('INVALID_SOURCE_ACCOUNT', 'the source account is not valid');
+  if (source?.currency !== 'KRW' || source.closed) throw preCheckFailed('INVALID_SOURCE_ACCOUNT', 'the source account is not valid');
   const internal = input.targetInstitutionCode === OWN_INSTITUTION_CODE;
   if (internal && input.targetAccountNumber === input.sourceAccountNumber)
     throw preCheckFailed('INVALID_TARGET_ACCOUNT', 'the target account is not valid');

@@ -57,7 +57,7 @@ const tail = (accountNumber: string) => `…${accountNumber.slice(-4)}`;
 
 async function ownKrwAccount(deps: TransferLimitDeps, userId: string, accountNumber: string): Promise<OwnAccount> {
   const account = isWellFormedAccountNumber(accountNumber) ? await deps.ledger.getAccountForOwner(userId, accountNumber) : undefined;
-  if (account?.currency !== 'KRW') throw limitFailed('INVALID_SOURCE_ACCOUNT', 'the account is not valid');
+  if (account?.currency !== 'KRW' || account.closed) throw limitFailed('INVALID_SOURCE_ACCOUNT', 'the account is not valid');
   return account;
 }
 

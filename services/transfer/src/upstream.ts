@@ -49,6 +49,8 @@ export interface OwnAccount {
   /** null: no limit. */
   limitPerTransactionMinor: bigint | null;
   limitPerDayMinor: bigint | null;
+  /** Closed (CloseAccount): its statement stays, it neither sends nor receives. */
+  closed: boolean;
 }
 
 export interface PostedTransfer {
@@ -137,6 +139,7 @@ const ownAccountOf = (account: LedgerAccount): OwnAccount => ({
   balanceMinor: account.balance?.majorAmount ?? 0n,
   limitPerTransactionMinor: limitOf(account.limitPerTransaction),
   limitPerDayMinor: limitOf(account.limitPerDay),
+  closed: account.closedAt !== '',
 });
 
 const errors = {

@@ -75,6 +75,7 @@ export class FakeLedger {
           getTransferTarget: internal,
           listOutboxEvents: internal,
           setTransferLimits: internal,
+          listAccountsOfOwner: internal,
         },
       ),
     );

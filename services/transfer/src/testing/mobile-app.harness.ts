@@ -3,6 +3,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import * as grpc from '@grpc/grpc-js';
+import { AccountServiceClient } from '@kfrm/proto/gen/kfrm/api/account/account';
 import { CurrencyCode, type MonetaryValue } from '@kfrm/proto/gen/kfrm/api/common/common';
 import { DeviceServiceClient } from '@kfrm/proto/gen/kfrm/api/device/device';
 import { TransferServiceClient, type ExecuteRequest, type GetPreCheckRequest } from '@kfrm/proto/gen/kfrm/api/transfer/transfer';
@@ -49,22 +50,35 @@ export async function signInApp(h: Harness, userId: string) {
   devices.close();
   const token = `session-${userId}-${device.deviceId}-abcdefgh`;
   h.users.sessions.set(token, { userId, deviceId: device.deviceId });
-  const client = new TransferServiceClient(
-    mobileAddress,
-    grpc.credentials.createSsl(
-      serverCa,
-      Buffer.from(keys.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string),
-      Buffer.from(toPem(Buffer.from(device.certificate, 'base64'))),
-    ),
+  const credentials = grpc.credentials.createSsl(
+    serverCa,
+    Buffer.from(keys.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string),
+    Buffer.from(toPem(Buffer.from(device.certificate, 'base64'))),
   );
+  const client = new TransferServiceClient(mobileAddress, credentials);
+  const accounts = new AccountServiceClient(mobileAddress, credentials);
   const metadata = () => {
     const md = new grpc.Metadata();
     md.set('authorization', `Bearer ${token}`);
     return md;
   };
-  const call = <Req, Res>(fn: Unary<Req, Res>, req: Req): Promise<Res> =>
-    new Promise((resolve, reject) => fn.call(client, req, metadata(), {}, (err, res) => (err ? reject(err) : resolve(res))));
-  return { client, call, userId, close: () => client.close() };
+  const callOn = <Req, Res>(target: grpc.Client, fn: Unary<Req, Res>, req: Req): Promise<Res> =>
+    new Promise((resolve, reject) => fn.call(target, req, metadata(), {}, (err, res) => (err ? reject(err) : resolve(res))));
+  /** A TransferService call. */
+  const call = <Req, Res>(fn: Unary<Req, Res>, req: Req): Promise<Res> => callOn(client, fn, req);
+  /** An AccountService call. */
+  const callAccount = <Req, Res>(fn: Unary<Req, Res>, req: Req): Promise<Res> => callOn(accounts, fn, req);
+  return {
+    client,
+    accounts,
+    call,
+    callAccount,
+    userId,
+    close: () => {
+      client.close();
+      accounts.close();
+    },
+  };
 }
 
 export type MobileApp = Awaited<ReturnType<typeof signInApp>>;

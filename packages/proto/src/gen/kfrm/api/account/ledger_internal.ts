@@ -143,6 +143,8 @@ export interface LedgerAccount {
   accountColor: string;
   bookmarked: boolean;
   createdAt: string;
+  /** ISO 8601 when the account was closed (CloseAccount); empty while open */
+  closedAt: string;
 }
 
 export interface CreateAccountRequest {
@@ -555,6 +557,18 @@ export function setTransferLimitsApiError_ErrorCodeToJSON(object: SetTransferLim
   }
 }
 
+/**
+ * Every account of the owner, closed ones included (member withdrawal checks
+ * that none is open).
+ */
+export interface ListAccountsOfOwnerRequest {
+  ownerUserId: string;
+}
+
+export interface ListAccountsOfOwnerResponse {
+  accounts: LedgerAccount[];
+}
+
 function createBaseLedgerAccount(): LedgerAccount {
   return {
     accountNumber: "",
@@ -566,6 +580,7 @@ function createBaseLedgerAccount(): LedgerAccount {
     accountColor: "",
     bookmarked: false,
     createdAt: "",
+    closedAt: "",
   };
 }
 
@@ -599,6 +614,9 @@ export const LedgerAccount: MessageFns<LedgerAccount, "kfrm.api.account.LedgerAc
     }
     if (message.createdAt !== "") {
       writer.uint32(74).string(message.createdAt);
+    }
+    if (message.closedAt !== "") {
+      writer.uint32(82).string(message.closedAt);
     }
     return writer;
   },
@@ -688,6 +706,14 @@ export const LedgerAccount: MessageFns<LedgerAccount, "kfrm.api.account.LedgerAc
             message.createdAt = reader.string();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.closedAt = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -739,6 +765,11 @@ export const LedgerAccount: MessageFns<LedgerAccount, "kfrm.api.account.LedgerAc
         : isSet(object.created_at)
         ? globalThis.String(object.created_at)
         : "",
+      closedAt: isSet(object.closedAt)
+        ? globalThis.String(object.closedAt)
+        : isSet(object.closed_at)
+        ? globalThis.String(object.closed_at)
+        : "",
     };
   },
 
@@ -771,6 +802,9 @@ export const LedgerAccount: MessageFns<LedgerAccount, "kfrm.api.account.LedgerAc
     if (message.createdAt !== "") {
       obj.createdAt = message.createdAt;
     }
+    if (message.closedAt !== "") {
+      obj.closedAt = message.closedAt;
+    }
     return obj;
   },
 
@@ -794,6 +828,7 @@ export const LedgerAccount: MessageFns<LedgerAccount, "kfrm.api.account.LedgerAc
     message.accountColor = object.accountColor ?? "";
     message.bookmarked = object.bookmarked ?? false;
     message.createdAt = object.createdAt ?? "";
+    message.closedAt = object.closedAt ?? "";
     return message;
   },
 };
@@ -3307,6 +3342,160 @@ export const SetTransferLimitsApiError: MessageFns<
   },
 };
 
+function createBaseListAccountsOfOwnerRequest(): ListAccountsOfOwnerRequest {
+  return { ownerUserId: "" };
+}
+
+export const ListAccountsOfOwnerRequest: MessageFns<
+  ListAccountsOfOwnerRequest,
+  "kfrm.api.account.ListAccountsOfOwnerRequest"
+> = {
+  $type: "kfrm.api.account.ListAccountsOfOwnerRequest" as const,
+
+  encode(message: ListAccountsOfOwnerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ownerUserId !== "") {
+      writer.uint32(10).string(message.ownerUserId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListAccountsOfOwnerRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListAccountsOfOwnerRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ownerUserId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListAccountsOfOwnerRequest {
+    return {
+      ownerUserId: isSet(object.ownerUserId)
+        ? globalThis.String(object.ownerUserId)
+        : isSet(object.owner_user_id)
+        ? globalThis.String(object.owner_user_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ListAccountsOfOwnerRequest): unknown {
+    const obj: any = {};
+    if (message.ownerUserId !== "") {
+      obj.ownerUserId = message.ownerUserId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListAccountsOfOwnerRequest>): ListAccountsOfOwnerRequest {
+    return ListAccountsOfOwnerRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListAccountsOfOwnerRequest>): ListAccountsOfOwnerRequest {
+    const message = createBaseListAccountsOfOwnerRequest();
+    message.ownerUserId = object.ownerUserId ?? "";
+    return message;
+  },
+};
+
+function createBaseListAccountsOfOwnerResponse(): ListAccountsOfOwnerResponse {
+  return { accounts: [] };
+}
+
+export const ListAccountsOfOwnerResponse: MessageFns<
+  ListAccountsOfOwnerResponse,
+  "kfrm.api.account.ListAccountsOfOwnerResponse"
+> = {
+  $type: "kfrm.api.account.ListAccountsOfOwnerResponse" as const,
+
+  encode(message: ListAccountsOfOwnerResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.accounts) {
+      LedgerAccount.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListAccountsOfOwnerResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListAccountsOfOwnerResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accounts.push(LedgerAccount.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListAccountsOfOwnerResponse {
+    return {
+      accounts: globalThis.Array.isArray(object?.accounts)
+        ? object.accounts.map((e: any) => LedgerAccount.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ListAccountsOfOwnerResponse): unknown {
+    const obj: any = {};
+    if (message.accounts?.length) {
+      obj.accounts = message.accounts.map((e) => LedgerAccount.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListAccountsOfOwnerResponse>): ListAccountsOfOwnerResponse {
+    return ListAccountsOfOwnerResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListAccountsOfOwnerResponse>): ListAccountsOfOwnerResponse {
+    const message = createBaseListAccountsOfOwnerResponse();
+    message.accounts = object.accounts?.map((e) => LedgerAccount.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 /** Served on the internal listener only (access level `internal`). */
 export type LedgerServiceService = typeof LedgerServiceService;
 export const LedgerServiceService = {
@@ -3390,6 +3579,18 @@ export const LedgerServiceService = {
       Buffer.from(SetTransferLimitsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SetTransferLimitsResponse => SetTransferLimitsResponse.decode(value),
   },
+  /** Every account of the owner, closed ones included (closed_at set). */
+  listAccountsOfOwner: {
+    path: "/kfrm.api.account.LedgerService/ListAccountsOfOwner" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListAccountsOfOwnerRequest): Buffer =>
+      Buffer.from(ListAccountsOfOwnerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListAccountsOfOwnerRequest => ListAccountsOfOwnerRequest.decode(value),
+    responseSerialize: (value: ListAccountsOfOwnerResponse): Buffer =>
+      Buffer.from(ListAccountsOfOwnerResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListAccountsOfOwnerResponse => ListAccountsOfOwnerResponse.decode(value),
+  },
 } as const;
 
 export interface LedgerServiceServer extends UntypedServiceImplementation {
@@ -3407,6 +3608,8 @@ export interface LedgerServiceServer extends UntypedServiceImplementation {
   listOutboxEvents: handleUnaryCall<ListOutboxEventsRequest, ListOutboxEventsResponse>;
   /** Both transfer limits of the owner's account; else ACCOUNT_NOT_FOUND. */
   setTransferLimits: handleUnaryCall<SetTransferLimitsRequest, SetTransferLimitsResponse>;
+  /** Every account of the owner, closed ones included (closed_at set). */
+  listAccountsOfOwner: handleUnaryCall<ListAccountsOfOwnerRequest, ListAccountsOfOwnerResponse>;
 }
 
 export interface LedgerServiceClient extends Client {
@@ -3521,6 +3724,22 @@ export interface LedgerServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SetTransferLimitsResponse) => void,
+  ): ClientUnaryCall;
+  /** Every account of the owner, closed ones included (closed_at set). */
+  listAccountsOfOwner(
+    request: ListAccountsOfOwnerRequest,
+    callback: (error: ServiceError | null, response: ListAccountsOfOwnerResponse) => void,
+  ): ClientUnaryCall;
+  listAccountsOfOwner(
+    request: ListAccountsOfOwnerRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListAccountsOfOwnerResponse) => void,
+  ): ClientUnaryCall;
+  listAccountsOfOwner(
+    request: ListAccountsOfOwnerRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListAccountsOfOwnerResponse) => void,
   ): ClientUnaryCall;
 }
 
