@@ -92,6 +92,9 @@ const fakeAuthModule: ServiceModule = {
           async unlockUser() {
             throw new Error('the user service does not call UnlockUser');
           },
+          async revokeCredentials() {
+            return { secretsDeleted: 0, biometricKeysDeleted: 0, certificatesRevoked: 0 };
+          },
         },
         {
           getActiveSigningCertificate: {
@@ -99,6 +102,7 @@ const fakeAuthModule: ServiceModule = {
             errors: apiErrorType(GetActiveSigningCertificateApiError, GetActiveSigningCertificateApiError_ErrorCode),
           },
           unlockUser: { access: 'internal' },
+          revokeCredentials: { access: 'internal' },
         },
       ),
     ],

@@ -81,6 +81,7 @@ import type { ConfirmSecretCode, RegisterSecretCode } from './registration-secre
 import type { IssueSigningCertificateCode, VerifySigningCertificateCode } from './registration-signing';
 import type { AgreeTermsCode, ListTermsCode } from './registration-terms';
 import type { CreateUserCode } from './registration-user';
+import { revokeCredentials } from './credential-revocation';
 import type { Unlock, UnlockUserCode } from './unlock';
 
 /** The device the call came from (its certificate, checked by the access guard). */
@@ -384,6 +385,9 @@ export function credentialHandlers(deps: IdentityDeps, unlock: Unlock) {
         const { statusChanged } = await unlock.unlockUser(r.userId, r.reason);
         return { userStatus: UserStatus.ACTIVATED, statusChanged };
       }),
+      async revokeCredentials(r) {
+        return revokeCredentials(deps, r.userId);
+      },
     },
     {
       getActiveSigningCertificate: {
@@ -397,6 +401,7 @@ export function credentialHandlers(deps: IdentityDeps, unlock: Unlock) {
         errors: E.unlockUser,
         raises: raisesExcept<UnlockUserCode, 'SESSION_TOKEN_REQUIRED' | 'LOGIN_SESSION_EXPIRED'>(),
       },
+      revokeCredentials: { access: 'internal', raises: raises() },
     },
   );
 }

@@ -38,6 +38,12 @@ export enum AuthenticatedTransactionType {
    * account and the exact new limits; the user service's policy asks for PIN.
    */
   CHANGE_TRANSFER_LIMIT = 120,
+  /**
+   * WITHDRAW_MEMBER - Not in the seed (additive extension): member withdrawal
+   * (MembershipService.Withdraw). Its context names the user; the user
+   * service's policy asks for PIN.
+   */
+  WITHDRAW_MEMBER = 121,
   UNRECOGNIZED = -1,
 }
 
@@ -67,6 +73,9 @@ export function authenticatedTransactionTypeFromJSON(object: any): Authenticated
     case 120:
     case "CHANGE_TRANSFER_LIMIT":
       return AuthenticatedTransactionType.CHANGE_TRANSFER_LIMIT;
+    case 121:
+    case "WITHDRAW_MEMBER":
+      return AuthenticatedTransactionType.WITHDRAW_MEMBER;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -92,6 +101,8 @@ export function authenticatedTransactionTypeToJSON(object: AuthenticatedTransact
       return "TRANSFER";
     case AuthenticatedTransactionType.CHANGE_TRANSFER_LIMIT:
       return "CHANGE_TRANSFER_LIMIT";
+    case AuthenticatedTransactionType.WITHDRAW_MEMBER:
+      return "WITHDRAW_MEMBER";
     case AuthenticatedTransactionType.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
