@@ -77,6 +77,7 @@ export const ERROR_STATUS: Readonly<Record<string, status>> = {
   TRANSFER_LIMIT_ABOVE_MAXIMUM: status.FAILED_PRECONDITION, // over the bank's maximum
   STEP_UP_AUTHENTICATION_REQUIRED: status.PERMISSION_DENIED, // raising without its DONE process
   ACCOUNT_BALANCE_NOT_ZERO: status.FAILED_PRECONDITION, // CloseAccount (extension): money still in the account
+  MEMBER_HAS_OPEN_ACCOUNTS: status.FAILED_PRECONDITION, // member withdrawal (extension): close every account first
 
   // funding (linked bank accounts: Konaplate, kakaoCert CMS)
   ACCOUNT_HOLDER_MISMATCH: status.FAILED_PRECONDITION,

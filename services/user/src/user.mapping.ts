@@ -38,6 +38,7 @@ const TRANSACTION_TYPE: Record<TransactionTypeName, AuthenticatedTransactionType
   REINSTALL_APP: AuthenticatedTransactionType.REINSTALL_APP,
   TRANSFER: AuthenticatedTransactionType.TRANSFER,
   CHANGE_TRANSFER_LIMIT: AuthenticatedTransactionType.CHANGE_TRANSFER_LIMIT,
+  WITHDRAW_MEMBER: AuthenticatedTransactionType.WITHDRAW_MEMBER,
 };
 
 const FACTOR: Record<FactorType | 'NONE', AuthenticationType> = {

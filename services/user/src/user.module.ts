@@ -10,7 +10,12 @@ import { createProcesses } from './processes';
 import { createResidentIdHasher } from './resident-id-hash';
 import { createResidentIdSealer } from './resident-id-seal';
 import { createSessions } from './sessions';
-import { deviceRevokerFrom, signingCertificatesFrom } from './upstream.client';
+import { membershipHandlers } from './membership.handlers';
+import { credentialRevokerFrom, deviceRevokerFrom, memberAccountsFrom, signingCertificatesFrom } from './upstream.client';
+import { toProtoProcess } from './user.mapping';
+import { erasePersonalDataPastRetention } from './user.repository';
+import { createWithdrawal } from './withdrawal';
+import { createWithdrawnNameSealer } from './withdrawn-name-seal';
 import { processStepHandlers, sessionHandlers, userAccountHandlers, userServiceHandlers } from './user.handlers';
 import { USER_SCHEMA, type UserDatabase } from './user.table';
 
@@ -87,9 +92,10 @@ export async function loadUserDataKey(
 }
 
 /**
- * The user service: user records, sessions and authentication processes (ADR 0003). Everything
- * is served on the internal listener: the seed's UserService and the internal
- * UserAccountService, SessionService and ProcessStepService.
+ * The user service: user records, sessions and authentication processes (ADR 0003). Served on
+ * the internal listener: the seed's UserService and the internal UserAccountService,
+ * SessionService and ProcessStepService; on the mobile listener: MembershipService (member
+ * withdrawal, extension).
  */
 export function createUserModule(options: UserModuleOptions = {}): ServiceModule {
   return {
@@ -98,7 +104,8 @@ export function createUserModule(options: UserModuleOptions = {}): ServiceModule
     migrations,
     async create({ db, logger, internalClients, config: runtime }) {
       const config = readUserConfig(options.env);
-      const residentIds = createResidentIdSealer(await loadUserDataKey(config.dataKeyFile, runtime));
+      const dataKey = await loadUserDataKey(config.dataKeyFile, runtime);
+      const residentIds = createResidentIdSealer(dataKey);
       const residentIdHashes = createResidentIdHasher(
         await loadResidentIdHashKey(config.residentIdHashKeyFile, config.dataKeyFile, runtime),
       );
@@ -119,9 +126,30 @@ export function createUserModule(options: UserModuleOptions = {}): ServiceModule
       // Then their keyed hashes (migration 005), so that the uniqueness check sees every member.
       await hashUnhashedResidentIds(deps);
       const useCases = { accounts: createAccounts(deps), sessions: createSessions(deps), processes: createProcesses(deps), residentIds };
+      const withdrawal = createWithdrawal({
+        db: deps.db,
+        logger,
+        now: () => options.now?.() ?? new Date(),
+        ledger: memberAccountsFrom(internalClients),
+        credentials: credentialRevokerFrom(internalClients),
+        devices: deps.devices,
+        names: createWithdrawnNameSealer(dataKey),
+        processes: {
+          createProcess: (input) => useCases.processes.createProcess(input),
+          consumeProcess: (input) => useCases.processes.consumeProcess(input),
+          toWire: toProtoProcess,
+        },
+        updateUserStatus: (input) => useCases.accounts.updateUserStatus(input),
+      });
       // Housekeeping only: a failed run is logged and retried at the next tick.
       const purge = setInterval(() => {
         purgeExpiredRows(deps).catch((err: unknown) => logger.error({ err }, 'purging expired rows failed'));
+        // Withdrawals an outage interrupted, then personal data whose retention ended.
+        withdrawal
+          .finishWithdrawals()
+          .then(() => erasePersonalDataPastRetention(deps.db, options.now?.() ?? new Date()))
+          .then((erased) => erased > 0 && logger.info({ erased }, 'personal data past retention erased'))
+          .catch((err: unknown) => logger.error({ err }, 'finishing withdrawals or erasing past retention failed'));
         // During a rolling update older replicas may still write plain ids: seal them soon, not at the next start.
         sealUnsealedResidentIds(deps)
           .then(() => hashUnhashedResidentIds(deps))
@@ -129,6 +157,7 @@ export function createUserModule(options: UserModuleOptions = {}): ServiceModule
       }, config.purgeIntervalMs);
       purge.unref();
       return {
+        mobile: [membershipHandlers(withdrawal)],
         internal: [userServiceHandlers(useCases), userAccountHandlers(useCases), sessionHandlers(useCases), processStepHandlers(useCases)],
         async close() {
           clearInterval(purge);

@@ -188,6 +188,91 @@ export async function setCustomerInfo(
   return toUser(row);
 }
 
+// ---- member withdrawal ----------------------------------------------------------------------
+
+/** Marks the ACTIVATED user as leaving (the housekeeping tick finishes what a crash interrupts). */
+export async function markWithdrawalRequested(db: UserDb, id: bigint, now: Date): Promise<boolean> {
+  const result = await db
+    .updateTable('users')
+    .set({ withdrawal_requested_at: now })
+    .where('id', '=', id.toString())
+    .where('status', '=', 'ACTIVATED')
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+export interface ErasedIdentity {
+  withdrawnNameSealed: string;
+  unusableTokenHash: string;
+  retainUntil: Date;
+  now: Date;
+}
+
+/**
+ * Erases what identifies a DEACTIVATED, withdrawing user (once: `withdrawn_at` is set here):
+ * phone, CI, device uuid and the resident id hash go; the name is kept only sealed; the user
+ * token no longer matches anything. false when the user is not such a user (or already erased).
+ */
+export async function eraseWithdrawnIdentity(db: UserDb, id: bigint, erased: ErasedIdentity): Promise<boolean> {
+  const result = await db
+    .updateTable('users')
+    .set({
+      withdrawn_at: erased.now,
+      withdrawn_name_sealed: erased.withdrawnNameSealed,
+      user_name: '',
+      phone_number: '',
+      user_ci: '',
+      device_uuid: '',
+      resident_id_hash: null,
+      user_token_hash: erased.unusableTokenHash,
+      personal_data_retain_until: erased.retainUntil,
+      updated_at: erased.now,
+    })
+    .where('id', '=', id.toString())
+    .where('status', '=', 'DEACTIVATED')
+    .where('withdrawal_requested_at', 'is not', null)
+    .where('withdrawn_at', 'is', null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+export async function markWithdrawalCompleted(db: UserDb, id: bigint, now: Date): Promise<void> {
+  await db.updateTable('users').set({ withdrawal_completed_at: now }).where('id', '=', id.toString()).execute();
+}
+
+/** DEACTIVATED users whose withdrawal was asked for and not finished (the housekeeping's list). */
+export async function listUnfinishedWithdrawals(db: UserDb, limit: number): Promise<bigint[]> {
+  const rows = await db
+    .selectFrom('users')
+    .select('id')
+    .where('status', '=', 'DEACTIVATED')
+    .where('withdrawal_requested_at', 'is not', null)
+    .where('withdrawal_completed_at', 'is', null)
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => BigInt(r.id));
+}
+
+/** The withdrawal columns of one user. */
+export async function findWithdrawal(db: UserDb, id: bigint) {
+  return db
+    .selectFrom('users')
+    .select(['withdrawal_requested_at', 'withdrawn_at', 'withdrawal_completed_at'])
+    .where('id', '=', id.toString())
+    .executeTakeFirst();
+}
+
+/** Retention over: the sealed name and resident id of withdrawn users go too. */
+export async function erasePersonalDataPastRetention(db: UserDb, now: Date): Promise<number> {
+  const result = await db
+    .updateTable('users')
+    .set({ withdrawn_name_sealed: null, resident_id_sealed: null, resident_id: null, personal_data_retain_until: null })
+    .where('personal_data_retain_until', '<=', now)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
 /** The user (other than `exceptId`) whose resident id has this keyed hash, locked. */
 export async function lockUserByResidentIdHash(
   trx: UserTrx,
