@@ -56,7 +56,8 @@ try {
       deviceUuid: `bench-${i}`,
       pin: PIN,
       pattern: '14763',
-      residentId: '900115-1234567',
+      // One member per resident registration number: each bench user has its own.
+      residentId: `900115-1${String(i).padStart(6, '0')}`,
       biometric: false,
     });
     phones.push({ app, userToken: user.userToken });

@@ -37,6 +37,7 @@ export interface DevSecrets {
   authPepperFile: string;
   casaPepperFile: string;
   userDataKeyFile: string;
+  residentIdHashKeyFile: string;
   signingCaCertFile: string;
   signingCaKeyFile: string;
   /** Internal PKI of a split run (see ensureDevInternalPki). */
@@ -68,6 +69,8 @@ export async function ensureDevSecrets(dir: string, hosts: string[], services?: 
   await ensureRandomKeyFile(casaPepperFile);
   const userDataKeyFile = join(dir, 'user-data-key');
   await ensureRandomKeyFile(userDataKeyFile);
+  const residentIdHashKeyFile = join(dir, 'resident-id-hash-key');
+  await ensureRandomKeyFile(residentIdHashKeyFile);
   const signing = await ensureDevSigningCa(dir);
   const internal = await ensureDevInternalPki(dir, services ?? (await serviceNames()));
   const files: DevSecrets = {
@@ -76,6 +79,7 @@ export async function ensureDevSecrets(dir: string, hosts: string[], services?: 
     authPepperFile,
     casaPepperFile,
     userDataKeyFile,
+    residentIdHashKeyFile,
     ...signing,
     internalCaCertFile: internal.internalCaCertFile,
     internalCaKeyFile: internal.internalCaKeyFile,
@@ -105,6 +109,7 @@ export function devSecretsEnv(files: DevSecrets): Record<string, string> {
     KFRM_AUTH_PEPPER_FILE: files.authPepperFile,
     KFRM_CASA_PEPPER_FILE: files.casaPepperFile,
     KFRM_USER_DATA_KEY_FILE: files.userDataKeyFile,
+    KFRM_USER_RESIDENT_ID_HASH_KEY_FILE: files.residentIdHashKeyFile,
     KFRM_SIGNING_CA_CERT_FILE: files.signingCaCertFile,
     KFRM_SIGNING_CA_KEY_FILE: files.signingCaKeyFile,
   };

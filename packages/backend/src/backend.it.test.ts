@@ -51,6 +51,8 @@ const SEED_SERVICES = [
   'kfrm.api.notification.NotificationService',
   'kfrm.api.tabmenu.TabMenuService',
   'kfrm.api.transfer.TransferService',
+  // Extension (member withdrawal), served by the user service on the mobile listener.
+  'kfrm.api.user.MembershipService',
 ];
 
 describe('backend over TLS', () => {

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import { chmod, link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { inspect } from 'node:util';
@@ -48,6 +48,14 @@ export class KeyEncryptionKey {
     decipher.setAAD(Buffer.from(aad, 'utf8'));
     decipher.setAuthTag(buf.subarray(buf.length - TAG_BYTES));
     return Buffer.concat([decipher.update(buf.subarray(IV_BYTES, buf.length - TAG_BYTES)), decipher.final()]);
+  }
+
+  /**
+   * HMAC-SHA256 of `message` under this key. For a key kept for keyed hashing only (never the
+   * same key as one that seals): a lookup value that reveals nothing without the key.
+   */
+  mac(message: Uint8Array): Buffer {
+    return createHmac('sha256', this.#key).update(message).digest();
   }
 
   toJSON(): string {

@@ -19,6 +19,7 @@ import type * as funding from '@kfrm/proto/gen/kfrm/api/funding/funding';
 import type * as key from '@kfrm/proto/gen/kfrm/api/key/key';
 import type * as transfer from '@kfrm/proto/gen/kfrm/api/transfer/transfer';
 import type * as user from '@kfrm/proto/gen/kfrm/api/user/user';
+import type * as membership from '@kfrm/proto/gen/kfrm/api/user/membership';
 import type * as userInternal from '@kfrm/proto/gen/kfrm/api/user/user_internal';
 
 /** The code names of one generated enum: `CodeOf<typeof ExecuteApiError_ErrorCode>`. */
@@ -51,4 +52,5 @@ export type SeedCode =
   | CodesIn<typeof key>
   | CodesIn<typeof transfer>
   | CodesIn<typeof user>
+  | CodesIn<typeof membership>
   | CodesIn<typeof userInternal>;

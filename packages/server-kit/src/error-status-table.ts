@@ -75,6 +75,12 @@ export const ERROR_STATUS: Readonly<Record<string, status>> = {
   NOT_VALID_ACCOUNT: status.NOT_FOUND,
   BLOCKED_ACCOUNT: status.FAILED_PRECONDITION,
   CERTIFICATE_ISSUANCE_FAILURE: status.INTERNAL,
+  // transfer limits (extension): view and change
+  INVALID_TRANSFER_LIMIT: status.INVALID_ARGUMENT, // missing, zero, not whole KRW, per-transaction over per-day
+  TRANSFER_LIMIT_ABOVE_MAXIMUM: status.FAILED_PRECONDITION, // over the bank's maximum
+  STEP_UP_AUTHENTICATION_REQUIRED: status.PERMISSION_DENIED, // raising without its DONE process
+  ACCOUNT_BALANCE_NOT_ZERO: status.FAILED_PRECONDITION, // CloseAccount (extension): money still in the account
+  MEMBER_HAS_OPEN_ACCOUNTS: status.FAILED_PRECONDITION, // member withdrawal (extension): close every account first
 
   // funding (linked bank accounts: Konaplate, kakaoCert CMS)
   ACCOUNT_HOLDER_MISMATCH: status.FAILED_PRECONDITION,

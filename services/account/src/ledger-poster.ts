@@ -450,12 +450,14 @@ export class LedgerPoster {
     if (!from || from.kind !== (transfer ? 'CUSTOMER' : 'SYSTEM')) return fail('INVALID_SOURCE_ACCOUNT', 'source account is not valid');
     if (r.sourceOwnerUserId !== undefined && from.ownerUserId !== r.sourceOwnerUserId)
       return fail('INVALID_SOURCE_ACCOUNT', 'source account is not valid');
+    // A closed account sends nothing and receives nothing (its statement stays).
+    if (from.closedAt !== null) return fail('INVALID_SOURCE_ACCOUNT', 'source account is closed');
     if (from.currency !== r.amount.currency) return fail('INVALID_AMOUNT', 'amount is not in the account currency');
 
     const to = accounts.get(r.toAccountNumber);
     const missingTarget = transfer ? 'INVALID_TARGET_ACCOUNT' : 'ACCOUNT_NOT_FOUND';
     const targetKind = transfer && r.toSettlement ? 'SYSTEM' : 'CUSTOMER';
-    if (!to || to.kind !== targetKind || to === from)
+    if (!to || to.kind !== targetKind || to === from || to.closedAt !== null)
       return fail(missingTarget, transfer ? 'target account is not valid' : 'account not found');
     if (to.currency !== r.amount.currency)
       return transfer

@@ -1,6 +1,8 @@
 import { type CommonCode, failWith, InvalidArgumentError } from '@kfrm/errors';
 import {
   AccountServiceService,
+  CloseAccountApiError,
+  CloseAccountApiError_ErrorCode,
   GetAccountApiError,
   GetAccountApiError_ErrorCode,
   ListTransactionsApiError,
@@ -24,12 +26,22 @@ import {
   type OutboxEventRequest,
   PostTransferApiError,
   PostTransferApiError_ErrorCode,
+  SetTransferLimitsApiError,
+  SetTransferLimitsApiError_ErrorCode,
   type LedgerAccount,
 } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
 import { CurrencyCode, type MonetaryValue } from '@kfrm/proto/gen/kfrm/api/common/common';
 import { apiErrorType, defineService, raises, type CallContext } from '@kfrm/server-kit';
 import { createHash } from 'node:crypto';
-import type { CreateAccountCode, DepositCode, FindAccountCode, Ledger, PostTransferCode } from './ledger';
+import type {
+  CloseAccountCode,
+  CreateAccountCode,
+  DepositCode,
+  FindAccountCode,
+  Ledger,
+  PostTransferCode,
+  SetTransferLimitsCode,
+} from './ledger';
 import type { LedgerEvent, PostResult } from './ledger-poster';
 import type { AccountRow, OutboxEventKind as LedgerEventKind, OutboxRow, StatementLine } from './ledger.repository';
 import { fromMinor, toMinor, type AmountCode, type Currency, type Money } from './money';
@@ -79,6 +91,7 @@ function ledgerAccountToWire(a: AccountRow): LedgerAccount {
     accountColor: a.color,
     bookmarked: a.bookmarked,
     createdAt: a.createdAt.toISOString(),
+    closedAt: a.closedAt === null ? '' : a.closedAt.toISOString(),
   };
 }
 
@@ -206,6 +219,18 @@ export function ledgerHandlers(ledger: Ledger) {
         const events = await ledger.listOutboxEvents(request.afterId, request.limit);
         return { events: events.map(outboxEventToWire) };
       },
+      async listAccountsOfOwner(request) {
+        return { accounts: (await ledger.listAllAccounts(request.ownerUserId)).map(ledgerAccountToWire) };
+      },
+      async setTransferLimits(request) {
+        const account = await ledger.setTransferLimits({
+          ownerUserId: request.ownerUserId,
+          accountNumber: request.accountNumber,
+          perTransaction: amountFromWire(request.limitPerTransaction),
+          perDay: amountFromWire(request.limitPerDay),
+        });
+        return { account: ledgerAccountToWire(account) };
+      },
     },
     {
       createAccount: {
@@ -235,6 +260,12 @@ export function ledgerHandlers(ledger: Ledger) {
         raises: raises<FindAccountCode>(),
       },
       listOutboxEvents: { access: internal, raises: raises() },
+      listAccountsOfOwner: { access: internal, raises: raises() },
+      setTransferLimits: {
+        access: internal,
+        errors: apiErrorType(SetTransferLimitsApiError, SetTransferLimitsApiError_ErrorCode),
+        raises: raises<SetTransferLimitsCode>(),
+      },
     },
   );
 }
@@ -282,6 +313,10 @@ export function accountHandlers(ledger: Ledger) {
           balance: moneyToWire({ currency: a.currency, minor: a.balanceMinor }),
         };
       },
+      async closeAccount(request, ctx) {
+        const account = await ledger.closeAccount(sessionUser(ctx), request.accountNumber);
+        return { success: true, closedAt: account.closedAt!.toISOString() };
+      },
       async listTransactions(request, ctx) {
         // Page 1's snapshot bound is kept per session (hashed: the token itself is a secret).
         const scope = createHash('sha256')
@@ -311,6 +346,11 @@ export function accountHandlers(ledger: Ledger) {
         access: session,
         errors: apiErrorType(ListTransactionsApiError, ListTransactionsApiError_ErrorCode),
         raises: raises<SessionUserCode | FindAccountCode>(),
+      },
+      closeAccount: {
+        access: session,
+        errors: apiErrorType(CloseAccountApiError, CloseAccountApiError_ErrorCode),
+        raises: raises<SessionUserCode | CloseAccountCode>(),
       },
     },
   );

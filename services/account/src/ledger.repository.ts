@@ -22,6 +22,8 @@ export interface AccountRow {
   dayDebitedOn: string | null;
   dayDebitedMinor: bigint;
   createdAt: Date;
+  /** null while open. A closed account keeps its statement and neither sends nor receives. */
+  closedAt: Date | null;
 }
 
 const ACCOUNT_COLUMNS = [
@@ -40,6 +42,7 @@ const ACCOUNT_COLUMNS = [
   'posting_count',
   'day_debited_minor',
   'created_at',
+  'closed_at',
 ] as const;
 
 type RawAccount = {
@@ -59,6 +62,7 @@ type RawAccount = {
   day_debited_on: string | null;
   day_debited_minor: string;
   created_at: Date;
+  closed_at: Date | null;
 };
 
 function toAccount(r: RawAccount): AccountRow {
@@ -79,6 +83,7 @@ function toAccount(r: RawAccount): AccountRow {
     dayDebitedOn: r.day_debited_on,
     dayDebitedMinor: BigInt(r.day_debited_minor),
     createdAt: r.created_at,
+    closedAt: r.closed_at,
   };
 }
 
@@ -113,6 +118,22 @@ export interface NewAccountRow {
   creationKey?: string;
 }
 
+/** Both transfer limits of one account; the account as it is now, undefined when it is gone. */
+export async function updateTransferLimits(
+  db: LedgerDb,
+  accountId: bigint,
+  perTransactionMinor: bigint,
+  perDayMinor: bigint,
+): Promise<AccountRow | undefined> {
+  const row = await db
+    .updateTable('accounts')
+    .set({ limit_per_transaction_minor: perTransactionMinor, limit_per_day_minor: perDayMinor })
+    .where('id', '=', accountId.toString())
+    .returning('account_number')
+    .executeTakeFirst();
+  return row ? findAccountByNumber(db, row.account_number) : undefined;
+}
+
 /** The account created with this idempotency key, and its owner, if any. */
 export async function findAccountByCreationKey(db: LedgerDb, creationKey: string): Promise<AccountRow | undefined> {
   const row = await db.selectFrom('accounts').select('account_number').where('creation_key', '=', creationKey).executeTakeFirst();
@@ -143,9 +164,33 @@ export async function findAccountByNumber(db: LedgerDb | LedgerTrx, accountNumbe
   return row ? normalise(row) : undefined;
 }
 
-export async function listAccountsOfOwner(db: LedgerDb, ownerUserId: string): Promise<AccountRow[]> {
-  const rows = await selectAccounts(db).where('owner_user_id', '=', ownerUserId).where('kind', '=', 'CUSTOMER').orderBy('id').execute();
+/** The owner's customer accounts, in opening order; closed ones only with `includeClosed`. */
+export async function listAccountsOfOwner(
+  db: LedgerDb,
+  ownerUserId: string,
+  options: { includeClosed?: boolean } = {},
+): Promise<AccountRow[]> {
+  let query = selectAccounts(db).where('owner_user_id', '=', ownerUserId).where('kind', '=', 'CUSTOMER');
+  if (!options.includeClosed) query = query.where('closed_at', 'is', null);
+  const rows = await query.orderBy('id').execute();
   return rows.map(normalise);
+}
+
+/**
+ * Closes the account if it is open and its balance is zero, in one conditional UPDATE (a posting
+ * holds the row lock while it changes the balance, so the two cannot interleave). The account as
+ * it is now; `closed` false when the conditions did not hold.
+ */
+export async function closeEmptyAccount(db: LedgerDb, accountId: bigint, now: Date): Promise<boolean> {
+  const row = await db
+    .updateTable('accounts')
+    .set({ closed_at: now })
+    .where('id', '=', accountId.toString())
+    .where('balance_minor', '=', '0')
+    .where('closed_at', 'is', null)
+    .returning('id')
+    .executeTakeFirst();
+  return row !== undefined;
 }
 
 /**

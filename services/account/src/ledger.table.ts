@@ -25,6 +25,8 @@ export interface AccountsTable {
   day_debited_minor: ColumnType<string, never, bigint | string>;
   creation_key: ColumnType<string | null, string | null | undefined, never>;
   created_at: ColumnType<Date, never, never>;
+  /** Set once by CloseAccount (migration 005); never cleared. */
+  closed_at: ColumnType<Date | null, never, Date>;
 }
 
 export interface EntriesTable {

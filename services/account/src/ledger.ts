@@ -8,9 +8,11 @@ import {
   findAccountByNumber,
   findAccountByCreationKey,
   insertCustomerAccount,
+  closeEmptyAccount,
   listAccountsOfOwner,
   listOutboxAfter,
   listStatementLines,
+  updateTransferLimits,
   type AccountRow,
   type LedgerDb,
   type OutboxRow,
@@ -26,10 +28,14 @@ export type CreateAccountCode = AmountCode | 'IDEMPOTENCY_KEY_REUSED';
 export type PostTransferCode = AmountCode | TransferRefusalCode;
 export type DepositCode = AmountCode | 'ACCOUNT_NOT_FOUND' | 'IDEMPOTENCY_KEY_REUSED';
 export type FindAccountCode = 'ACCOUNT_NOT_FOUND';
+export type SetTransferLimitsCode = AmountCode | 'ACCOUNT_NOT_FOUND';
+export type CloseAccountCode = 'ACCOUNT_NOT_FOUND' | 'ACCOUNT_BALANCE_NOT_ZERO';
 
 const createFailed = failWith<CreateAccountCode>();
 const transferFailed = failWith<PostTransferCode>();
 const depositFailed = failWith<DepositCode>();
+const limitsFailed = failWith<SetTransferLimitsCode>();
+const closeFailed = failWith<CloseAccountCode>();
 const accountNotFound = () => failWith<FindAccountCode>()('ACCOUNT_NOT_FOUND', 'account not found');
 
 /**
@@ -129,6 +135,19 @@ export interface Ledger {
     snapshotScope: string,
   ): Promise<StatementPage>;
   listOutboxEvents(afterId: bigint, limit: number): Promise<OutboxRow[]>;
+  /**
+   * Sets both transfer limits of the owner's account (positive, in its currency). Whether the
+   * change is allowed (maximums, step-up) is the transfer service's decision; the ledger enforces
+   * whatever is set at the next posting.
+   */
+  setTransferLimits(input: { ownerUserId: string; accountNumber: string; perTransaction: Money; perDay: Money }): Promise<AccountRow>;
+  /**
+   * Closes the owner's account: balance zero (else ACCOUNT_BALANCE_NOT_ZERO), statement kept,
+   * neither side of a posting from then on. Closing a closed account answers it as it is.
+   */
+  closeAccount(ownerUserId: string, accountNumber: string): Promise<AccountRow>;
+  /** Every account of the owner, closed ones included. */
+  listAllAccounts(ownerUserId: string): Promise<AccountRow[]>;
 }
 
 function checkKey(key: string): void {
@@ -146,8 +165,9 @@ function limitOf(money: Money | undefined, currency: Currency): bigint | null {
   return money.minor;
 }
 
-export function createLedger(deps: { db: LedgerDb; poster: LedgerPoster; store: Store }): Ledger {
+export function createLedger(deps: { db: LedgerDb; poster: LedgerPoster; store: Store; now?: () => Date }): Ledger {
   const { db, poster, store } = deps;
+  const clock = deps.now ?? (() => new Date());
 
   async function ownAccount(ownerUserId: string, accountNumber: string): Promise<AccountRow> {
     // One answer for "no such account" and "not yours", and no lookup for malformed numbers.
@@ -257,7 +277,8 @@ export function createLedger(deps: { db: LedgerDb; poster: LedgerPoster; store: 
 
     async getTransferTarget(accountNumber) {
       const account = isCustomerAccountNumber(accountNumber) ? await findAccountByNumber(db, accountNumber) : undefined;
-      if (account?.kind !== 'CUSTOMER') throw accountNotFound();
+      // A closed account receives nothing: to a sender it is no account.
+      if (account?.kind !== 'CUSTOMER' || account.closedAt !== null) throw accountNotFound();
       return account;
     },
 
@@ -282,6 +303,35 @@ export function createLedger(deps: { db: LedgerDb; poster: LedgerPoster; store: 
       if (to <= 0n) return { lines: [], currency: account.currency };
       const from = to - size > 0n ? to - size : 0n;
       return { lines: await listStatementLines(db, account.id, from, to), currency: account.currency };
+    },
+
+    async closeAccount(ownerUserId, accountNumber) {
+      const account = await ownAccount(ownerUserId, accountNumber);
+      if (account.closedAt !== null) return account;
+      if (account.balanceMinor !== 0n) throw closeFailed('ACCOUNT_BALANCE_NOT_ZERO', 'the account still holds money');
+      await closeEmptyAccount(db, account.id, clock());
+      // Either closed now, or something changed since the read: a concurrent close (answer it) or
+      // a posting that made the balance non-zero (refuse, nothing written).
+      const now = await ownAccount(ownerUserId, accountNumber);
+      if (now.closedAt === null) throw closeFailed('ACCOUNT_BALANCE_NOT_ZERO', 'the account still holds money');
+      return now;
+    },
+
+    listAllAccounts(ownerUserId) {
+      return listAccountsOfOwner(db, ownerUserId, { includeClosed: true });
+    },
+
+    async setTransferLimits(input) {
+      const account = await ownAccount(input.ownerUserId, input.accountNumber);
+      for (const limit of [input.perTransaction, input.perDay]) {
+        if (limit.currency !== account.currency) throw limitsFailed('INVALID_AMOUNT', 'limit is not in the account currency');
+        if (limit.minor <= 0n) throw limitsFailed('INVALID_AMOUNT', 'limit must be positive');
+      }
+      if (input.perTransaction.minor > input.perDay.minor)
+        throw limitsFailed('INVALID_AMOUNT', 'the per-transaction limit is over the daily limit');
+      const updated = await updateTransferLimits(db, account.id, input.perTransaction.minor, input.perDay.minor);
+      if (!updated) throw accountNotFound();
+      return updated;
     },
 
     listOutboxEvents(afterId, limit) {

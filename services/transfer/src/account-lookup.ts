@@ -21,9 +21,11 @@ export async function resolveTarget(deps: AccountLookupDeps, institutionCode: st
   if (institutionCode === OWN_INSTITUTION_CODE) {
     const account = await ledger.getTransferTarget(accountNumber);
     if (account?.currency !== 'KRW') return { ok: false, code: 'NOT_VALID_ACCOUNT' };
-    const name = await users.findUserName(account.ownerUserId);
-    if (name === undefined) return { ok: false, code: 'NOT_VALID_ACCOUNT' };
-    return { ok: true, holderName: maskName(name), ownerUserId: account.ownerUserId };
+    // Only an ACTIVATED member receives (docs/design.md, "Member and account standing").
+    const holder = await users.findHolder(account.ownerUserId);
+    if (holder === undefined || holder.standing === 'OTHER') return { ok: false, code: 'NOT_VALID_ACCOUNT' };
+    if (holder.standing === 'BLOCKED') return { ok: false, code: 'BLOCKED_ACCOUNT' };
+    return { ok: true, holderName: maskName(holder.name), ownerUserId: account.ownerUserId };
   }
   const found = await interbank.lookup(institutionCode, accountNumber);
   return found.ok ? { ok: true, holderName: maskName(found.holderName), ownerUserId: null } : { ok: false, code: found.reason };
@@ -32,7 +34,8 @@ export async function resolveTarget(deps: AccountLookupDeps, institutionCode: st
 /** The user's own account; another user's or an unknown one: INVALID_SOURCE_ACCOUNT alike. */
 export async function findSourceAccount(deps: Pick<AccountLookupDeps, 'ledger'>, userId: string, accountNumber: string) {
   const account = isWellFormedAccountNumber(accountNumber) ? await deps.ledger.getAccountForOwner(userId, accountNumber) : undefined;
-  if (!account) throw sourceFailed('INVALID_SOURCE_ACCOUNT', 'the source account is not valid');
+  // A closed account sends nothing (its statement is read through AccountService).
+  if (!account || account.closed) throw sourceFailed('INVALID_SOURCE_ACCOUNT', 'the source account is not valid');
   return account;
 }
 

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { driveUnderLease, type LeasedDriveDeps } from './leased-drive';
-import { notAuthorised, outcome } from './transfer-errors';
+import { executeFailed, notAuthorised, outcome } from './transfer-errors';
 import { findTransfer, findTransferByProcess, markExecuting, type TransferRow } from './transfer.repository';
 import type { UserPort } from './upstream';
 
@@ -67,6 +67,14 @@ export async function executeTransfer(deps: ExecuteDeps, userId: string, input: 
     if (process?.status !== 'DONE' || !process.verified) {
       logger.info({ transfer_id: t.id, user_id: userId, status: process?.status, verified: process?.verified }, 'transfer not authorised');
       throw notAuthorised();
+    }
+    // The recipient's standing again, at the decision: a member BLOCKED (or withdrawn) since the
+    // pre-check receives nothing. Checked only before EXECUTING: after it the money may already
+    // have moved (a retry after a lost answer), and the decision stands. Left PENDING: nothing
+    // was written, and the same signed request may be sent again once the member is active.
+    if (t.target_owner_user_id !== null && (await users.findHolder(t.target_owner_user_id))?.standing !== 'ACTIVE') {
+      logger.info({ transfer_id: t.id, user_id: userId }, 'transfer refused: the recipient does not receive');
+      throw executeFailed('INVALID_TARGET_ACCOUNT', 'the target account is not valid');
     }
     if (await markExecuting(db, t.id, sha256, clock())) logger.info({ transfer_id: t.id, user_id: userId }, 'transfer authorised');
     const current = await findTransfer(db, t.id);

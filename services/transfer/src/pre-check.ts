@@ -43,7 +43,8 @@ export function startOfBusinessDay(now: Date): Date {
 /**
  * Checks the transfer and starts its TRANSFER authentication process. Errors:
  * INVALID_SOURCE_ACCOUNT, INVALID_TARGET_INSTITUTION, INVALID_TARGET_ACCOUNT,
- * INSUFFICIENT_BALANCE (also for an amount over the per-transaction or daily limit).
+ * INSUFFICIENT_BALANCE, TRANSFER_LIMIT_EXCEEDED (over the per-transaction limit, or with what was
+ * sent today over the daily limit).
  */
 export async function preCheckTransfer(
   deps: PreCheckDeps,
@@ -62,7 +63,7 @@ export async function preCheckTransfer(
   if (!findInstitution(input.targetInstitutionCode))
     throw preCheckFailed('INVALID_TARGET_INSTITUTION', 'the target institution is not valid');
   const source = await ledger.getAccountForOwner(userId, input.sourceAccountNumber);
-  if (source?.currency !== 'KRW') throw preCheckFailed('INVALID_SOURCE_ACCOUNT', 'the source account is not valid');
+  if (source?.currency !== 'KRW' || source.closed) throw preCheckFailed('INVALID_SOURCE_ACCOUNT', 'the source account is not valid');
   const internal = input.targetInstitutionCode === OWN_INSTITUTION_CODE;
   if (internal && input.targetAccountNumber === input.sourceAccountNumber)
     throw preCheckFailed('INVALID_TARGET_ACCOUNT', 'the target account is not valid');
@@ -70,16 +71,17 @@ export async function preCheckTransfer(
   if (!target.ok) throw preCheckFailed('INVALID_TARGET_ACCOUNT', 'the target account is not valid');
 
   const amount = input.amountMinor;
-  if (amount > source.balanceMinor) throw preCheckFailed('INSUFFICIENT_BALANCE', 'the balance is not sufficient');
   if (source.limitPerTransactionMinor !== null && amount > source.limitPerTransactionMinor) {
-    throw preCheckFailed('INSUFFICIENT_BALANCE', 'the amount is over the per-transaction limit');
+    throw preCheckFailed('TRANSFER_LIMIT_EXCEEDED', 'the amount is over the per-transaction limit');
   }
   const now = clock();
   if (source.limitPerDayMinor !== null) {
     // What this service has sent today; the ledger enforces the limit exactly at posting.
     const sentToday = await sumCommittedSince(db, userId, source.accountNumber, startOfBusinessDay(now));
-    if (sentToday + amount > source.limitPerDayMinor) throw preCheckFailed('INSUFFICIENT_BALANCE', 'the amount is over the daily limit');
+    if (sentToday + amount > source.limitPerDayMinor) throw preCheckFailed('TRANSFER_LIMIT_EXCEEDED', 'the amount is over the daily limit');
   }
+  // After the limits, in the ledger's order, so pre-check and posting answer the same.
+  if (amount > source.balanceMinor) throw preCheckFailed('INSUFFICIENT_BALANCE', 'the balance is not sufficient');
 
   const senderName = input.recipientVisibleMessage.trim() === '' ? ((await users.findUserName(userId)) ?? '') : '';
   const terms: TransferTerms = {

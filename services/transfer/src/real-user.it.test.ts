@@ -7,6 +7,7 @@ import { DomainError } from '@kfrm/errors';
 import { createLogger } from '@kfrm/logging';
 import { LedgerServiceClient } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
 import { AuthenticationType } from '@kfrm/proto/gen/kfrm/api/common/common';
+import { UserStatus } from '@kfrm/proto/gen/kfrm/api/common/user/status/user_status';
 import { UserServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user';
 import {
   ProcessStepServiceClient,
@@ -72,6 +73,15 @@ async function user(userName: string) {
   };
   const res = await call<RegisterUserResponse>((cb) => accounts.registerUser(request, cb));
   const userId = res.userId.toString();
+  // Registration done: only an ACTIVATED member sends and receives (docs/design.md, "Member and account standing").
+  for (const [expectedStatus, newStatus] of [
+    [UserStatus.CREATED, UserStatus.AGREED],
+    [UserStatus.AGREED, UserStatus.ACTIVATED],
+  ] as const) {
+    await call<unknown>((cb) =>
+      accounts.updateUserStatus({ userId: res.userId, expectedStatus, newStatus, reason: 'registered', unlock: false }, cb),
+    );
+  }
   const now = new Date();
   const ca = await createSigningCa({ now });
   const keys = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, [

@@ -17,11 +17,23 @@ export class TransactionConflictError extends ConcurrentUpdateError {
  * a maker bound to its union, so a code a method cannot answer does not compile.
  */
 export type SourceAccountCode = 'INVALID_SOURCE_ACCOUNT';
+/** TransferLimitApiError (extension): GetTransferLimit, PrepareChangeTransferLimit, ChangeTransferLimit. */
+export type TransferLimitCode =
+  | 'INVALID_SOURCE_ACCOUNT'
+  | 'INVALID_TRANSFER_LIMIT'
+  | 'TRANSFER_LIMIT_ABOVE_MAXIMUM'
+  | 'STEP_UP_AUTHENTICATION_REQUIRED';
 export type TargetAccountCode = 'NOT_VALID_ACCOUNT' | 'BLOCKED_ACCOUNT';
-export type PreCheckCode = 'INVALID_SOURCE_ACCOUNT' | 'INVALID_TARGET_INSTITUTION' | 'INVALID_TARGET_ACCOUNT' | 'INSUFFICIENT_BALANCE';
+export type PreCheckCode =
+  | 'INVALID_SOURCE_ACCOUNT'
+  | 'INVALID_TARGET_INSTITUTION'
+  | 'INVALID_TARGET_ACCOUNT'
+  | 'INSUFFICIENT_BALANCE'
+  | 'TRANSFER_LIMIT_EXCEEDED';
 export type ExecuteCode =
   | 'DIGITAL_SIGNATURE_VERIFICATION_FAILED'
   | 'INSUFFICIENT_BALANCE'
+  | 'TRANSFER_LIMIT_EXCEEDED'
   | 'INVALID_SOURCE_ACCOUNT'
   | 'INVALID_TARGET_ACCOUNT'
   | 'UNKNOWN'
@@ -31,6 +43,7 @@ export const sourceFailed = failWith<SourceAccountCode>();
 export const targetFailed = failWith<TargetAccountCode>();
 export const preCheckFailed = failWith<PreCheckCode>();
 export const executeFailed = failWith<ExecuteCode>();
+export const limitFailed = failWith<TransferLimitCode>();
 
 /**
  * Every reason an Execute is not authorised answers the same (CommonApiError
@@ -47,8 +60,8 @@ export const notAuthorised = () => executeFailed('DIGITAL_SIGNATURE_VERIFICATION
  */
 export const LEDGER_REFUSALS: Readonly<Record<LedgerRefusalCode, { answer: ExecuteCode; final: boolean }>> = {
   INSUFFICIENT_BALANCE: { answer: 'INSUFFICIENT_BALANCE', final: true },
-  // The seed has no limit code: a transfer over a limit is "more than can be sent now".
-  TRANSFER_LIMIT_EXCEEDED: { answer: 'INSUFFICIENT_BALANCE', final: true },
+  // Its own code (an extension of the seed enum): over a limit is not a matter of balance.
+  TRANSFER_LIMIT_EXCEEDED: { answer: 'TRANSFER_LIMIT_EXCEEDED', final: true },
   INVALID_SOURCE_ACCOUNT: { answer: 'INVALID_SOURCE_ACCOUNT', final: true },
   INVALID_TARGET_ACCOUNT: { answer: 'INVALID_TARGET_ACCOUNT', final: true },
   INVALID_AMOUNT: { answer: 'UNKNOWN', final: true },

@@ -7,12 +7,14 @@ import {
   GetPreCheckApiError_ErrorCode,
   GetTargetAccountInfoApiError,
   GetTargetAccountInfoApiError_ErrorCode,
+  TransferLimitApiError,
+  TransferLimitApiError_ErrorCode,
   TransferServiceService,
 } from '@kfrm/proto/gen/kfrm/api/transfer/transfer';
 import { apiErrorType, defineService, raises, type CallContext } from '@kfrm/server-kit';
 import { krwAmount } from './canonical';
 import { iconUrl, type InstitutionEntry } from './institutions';
-import type { ExecuteCode, PreCheckCode, SourceAccountCode, TargetAccountCode, Transfers } from './transfers';
+import type { ExecuteCode, PreCheckCode, SourceAccountCode, TargetAccountCode, TransferLimitCode, Transfers } from './transfers';
 
 function sessionUser(ctx: CallContext): string {
   const userId = ctx.principal.session?.userId;
@@ -31,11 +33,22 @@ const wireCurrency = (v: MonetaryValue | undefined) =>
       };
 
 const krw = (amount: bigint): MonetaryValue => ({ currencyCode: CurrencyCode.KRW, majorAmount: amount, minorAmount: 0n });
+const krwOrAbsent = (amount: bigint | null): MonetaryValue | undefined => (amount === null ? undefined : krw(amount));
+
+/** A limit as the app sent it: whole KRW above zero, else undefined (the domain answers INVALID_TRANSFER_LIMIT). */
+function limitFromWire(value: MonetaryValue | undefined): bigint | undefined {
+  try {
+    return krwAmount(wireCurrency(value));
+  } catch {
+    return undefined;
+  }
+}
 
 /** The app's TransferService: protobuf ⇄ domain only. */
 export function transferHandlers(transfers: Transfers, options: { iconBaseUrl: string }) {
   const institution = (i: InstitutionEntry) => ({ code: i.code, name: i.name, iconUrl: iconUrl(options.iconBaseUrl, i.code) });
   const preCheckErrors = apiErrorType(GetPreCheckApiError, GetPreCheckApiError_ErrorCode);
+  const limitErrors = apiErrorType(TransferLimitApiError, TransferLimitApiError_ErrorCode);
   return defineService(
     TransferServiceService,
     {
@@ -96,6 +109,35 @@ export function transferHandlers(transfers: Transfers, options: { iconBaseUrl: s
         });
         return { success: true };
       },
+      async getTransferLimit(request, ctx) {
+        const view = await transfers.getTransferLimit(sessionUser(ctx), request.accountNumber);
+        return {
+          accountNumber: view.accountNumber,
+          limitPerTransaction: krwOrAbsent(view.perTransactionMinor),
+          limitPerDay: krwOrAbsent(view.perDayMinor),
+          sentToday: krw(view.sentTodayMinor),
+          remainingToday: krwOrAbsent(view.remainingTodayMinor),
+          maxLimitPerTransaction: krw(view.maxima.perTransactionMinor),
+          maxLimitPerDay: krw(view.maxima.perDayMinor),
+        };
+      },
+      async prepareChangeTransferLimit(request, ctx) {
+        const prepared = await transfers.prepareTransferLimitChange(sessionUser(ctx), {
+          accountNumber: request.accountNumber,
+          perTransactionMinor: limitFromWire(request.limitPerTransaction),
+          perDayMinor: limitFromWire(request.limitPerDay),
+        });
+        return { stepUpRequired: prepared.stepUpRequired, process: prepared.process };
+      },
+      async changeTransferLimit(request, ctx) {
+        const changed = await transfers.changeTransferLimit(sessionUser(ctx), {
+          accountNumber: request.accountNumber,
+          perTransactionMinor: limitFromWire(request.limitPerTransaction),
+          perDayMinor: limitFromWire(request.limitPerDay),
+          processId: request.authenticationProcessId,
+        });
+        return { success: true, limitPerTransaction: krw(changed.perTransactionMinor), limitPerDay: krw(changed.perDayMinor) };
+      },
     },
     {
       // The seed gives GetSourceAccountInfo no error enum; INVALID_SOURCE_ACCOUNT travels as
@@ -112,6 +154,9 @@ export function transferHandlers(transfers: Transfers, options: { iconBaseUrl: s
       },
       getPreCheck: { access: 'session', errors: preCheckErrors, raises: raises<PreCheckCode>() },
       execute: { access: 'session', errors: apiErrorType(ExecuteApiError, ExecuteApiError_ErrorCode), raises: raises<ExecuteCode>() },
+      getTransferLimit: { access: 'session', errors: limitErrors, raises: raises<TransferLimitCode>() },
+      prepareChangeTransferLimit: { access: 'session', errors: limitErrors, raises: raises<TransferLimitCode>() },
+      changeTransferLimit: { access: 'session', errors: limitErrors, raises: raises<TransferLimitCode>() },
     },
   );
 }

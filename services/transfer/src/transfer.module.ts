@@ -6,6 +6,7 @@ import type { ServiceModule } from '@kfrm/runtime';
 import { DEFAULT_ICON_BASE_URL } from './institutions';
 import { sandboxInterbankDirectory, type InterbankDirectory } from './interbank-directory';
 import { migrations } from './migrations';
+import { DEFAULT_MAX_LIMITS } from './transfer-limits';
 import { transferHandlers } from './transfer.handlers';
 import { TRANSFER_SCHEMA, type TransferDatabase } from './transfer.table';
 import { createTransfers, type TransferDeps } from './transfers';
@@ -27,6 +28,17 @@ function readTransferConfig(env: Env | undefined) {
     {
       iconBaseUrl: str('KFRM_TRANSFER_ICON_BASE_URL', { default: DEFAULT_ICON_BASE_URL }),
       purgeIntervalMs: int('KFRM_TRANSFER_PURGE_INTERVAL_MS', { default: 60 * 60_000, min: 1_000, max: 24 * 60 * 60_000 }),
+      // The highest limits a customer may set through ChangeTransferLimit (whole KRW).
+      maxLimitPerTransactionKrw: int('KFRM_TRANSFER_MAX_LIMIT_PER_TRANSACTION_KRW', {
+        default: Number(DEFAULT_MAX_LIMITS.perTransactionMinor),
+        min: 1,
+        max: Number.MAX_SAFE_INTEGER,
+      }),
+      maxLimitPerDayKrw: int('KFRM_TRANSFER_MAX_LIMIT_PER_DAY_KRW', {
+        default: Number(DEFAULT_MAX_LIMITS.perDayMinor),
+        min: 1,
+        max: Number.MAX_SAFE_INTEGER,
+      }),
     },
     env,
   );
@@ -45,6 +57,8 @@ export function createTransferModule(options: TransferModuleOptions = {}): Servi
     migrations,
     create({ db, logger, config: runtime, internalClients }) {
       const config = readTransferConfig(options.env);
+      if (config.maxLimitPerTransactionKrw > config.maxLimitPerDayKrw)
+        throw new Error('KFRM_TRANSFER_MAX_LIMIT_PER_TRANSACTION_KRW must not be over KFRM_TRANSFER_MAX_LIMIT_PER_DAY_KRW');
       // There is no interbank network adapter yet: a production start says so loudly.
       if (!options.interbank && runtime.mode === 'real')
         logger.warn('transfers to other institutions use the interbank sandbox (no network adapter configured)');
@@ -57,6 +71,7 @@ export function createTransferModule(options: TransferModuleOptions = {}): Servi
         ),
         interbank: options.interbank ?? sandboxInterbankDirectory(),
         logger,
+        maxLimits: { perTransactionMinor: BigInt(config.maxLimitPerTransactionKrw), perDayMinor: BigInt(config.maxLimitPerDayKrw) },
         ...options.tuning,
       });
       // Housekeeping only: a failed run is logged and retried at the next tick.

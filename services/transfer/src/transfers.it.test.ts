@@ -534,8 +534,9 @@ describe('transfers on the real ledger', () => {
     const a = await h.openAccount(A, 100_000n, { perTransaction: 50_000n, perDay: 70_000n });
     const b = await h.openAccount(B, 0n);
     const aOther = await h.openAccount(A, 0n);
-    expect(await codeOf(t.preCheck(A, internal(a.accountNumber, b.accountNumber, 100_001n)))).toBe('INSUFFICIENT_BALANCE');
-    expect(await codeOf(t.preCheck(A, internal(a.accountNumber, b.accountNumber, 50_001n)))).toBe('INSUFFICIENT_BALANCE');
+    // Limits are checked before the balance, in the ledger's order.
+    expect(await codeOf(t.preCheck(A, internal(a.accountNumber, b.accountNumber, 100_001n)))).toBe('TRANSFER_LIMIT_EXCEEDED');
+    expect(await codeOf(t.preCheck(A, internal(a.accountNumber, b.accountNumber, 50_001n)))).toBe('TRANSFER_LIMIT_EXCEEDED');
     expect(await codeOf(t.preCheck(A, internal(b.accountNumber, a.accountNumber, 1n)))).toBe('INVALID_SOURCE_ACCOUNT');
     expect(await codeOf(t.preCheck(A, internal('3333-00000000000', b.accountNumber, 1n)))).toBe('INVALID_SOURCE_ACCOUNT');
     expect(await codeOf(t.preCheck(A, internal(a.accountNumber, a.accountNumber, 1n)))).toBe('INVALID_TARGET_ACCOUNT');
@@ -555,7 +556,7 @@ describe('transfers on the real ledger', () => {
     // Daily limit: 50,000 sent today, so 20,001 more is over 70,000; 20,000 fits.
     const sent = await prepare(t, A, internal(a.accountNumber, aOther.accountNumber, 50_000n));
     await t.execute(A, sent.request);
-    expect(await codeOf(t.preCheck(A, internal(a.accountNumber, b.accountNumber, 20_001n)))).toBe('INSUFFICIENT_BALANCE');
+    expect(await codeOf(t.preCheck(A, internal(a.accountNumber, b.accountNumber, 20_001n)))).toBe('TRANSFER_LIMIT_EXCEEDED');
     expect(await codeOf(t.preCheck(A, internal(a.accountNumber, b.accountNumber, 20_000n)))).toBe('OK');
     expect(await h.balance(A, aOther.accountNumber)).toBe(50_000n);
   });

@@ -27,6 +27,14 @@ import type { LeasedDriveDeps } from './leased-drive';
 import { purgeStalePending } from './pending-purge';
 import { type PreCheckInput, preCheckTransfer } from './pre-check';
 import { listLatestTargets } from './recent-targets';
+import {
+  changeTransferLimit,
+  getTransferLimit,
+  type LimitChange,
+  DEFAULT_MAX_LIMITS,
+  prepareTransferLimitChange,
+  type TransferLimitMaxima,
+} from './transfer-limits';
 import type { TransferDb } from './transfer.repository';
 import type { LedgerPort, UserPort } from './upstream';
 
@@ -37,6 +45,7 @@ export {
   type PreCheckCode,
   type SourceAccountCode,
   type TargetAccountCode,
+  type TransferLimitCode,
   TransactionConflictError,
 } from './transfer-errors';
 
@@ -46,6 +55,8 @@ export interface TransferDeps {
   users: UserPort;
   interbank: InterbankDirectory;
   logger: Logger;
+  /** The highest limits a customer may set (KFRM_TRANSFER_MAX_LIMIT_*); DEFAULT_MAX_LIMITS when absent. */
+  maxLimits?: TransferLimitMaxima;
   now?: () => Date;
   /** How long one Execute may drive a transfer before another may take over (default 30 s). */
   leaseMs?: number;
@@ -68,6 +79,7 @@ export function createTransfers(deps: TransferDeps) {
   const maxWaits = deps.maxWaits ?? 40;
   const pendingRetentionMs = deps.pendingRetentionMs ?? 24 * 60 * 60_000;
   const lookup = { ledger, users, interbank };
+  const limits = { db, ledger, users, logger, clock, maxima: deps.maxLimits ?? DEFAULT_MAX_LIMITS };
   const leased: LeasedDriveDeps = { db, ledger, users, logger, clock, leaseMs, waitMs, maxWaits };
 
   return {
@@ -78,6 +90,9 @@ export function createTransfers(deps: TransferDeps) {
     listLatestTargets: (userId: string) => listLatestTargets(db, userId),
     preCheck: (userId: string, input: PreCheckInput) => preCheckTransfer({ ...lookup, db, logger, clock }, userId, input),
     execute: (userId: string, input: ExecuteInput) => executeTransfer(leased, userId, input),
+    getTransferLimit: (userId: string, accountNumber: string) => getTransferLimit(limits, userId, accountNumber),
+    prepareTransferLimitChange: (userId: string, change: LimitChange) => prepareTransferLimitChange(limits, userId, change),
+    changeTransferLimit: (userId: string, change: LimitChange & { processId: string }) => changeTransferLimit(limits, userId, change),
   };
 }
 

@@ -16,6 +16,9 @@ import {
   OutboxEventType,
   PostTransferApiError,
   PostTransferApiError_ErrorCode,
+  SetTransferLimitsApiError,
+  SetTransferLimitsApiError_ErrorCode,
+  type LedgerAccount,
 } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
 import {
   AuthenticatedTransactionType,
@@ -23,6 +26,7 @@ import {
   AuthenticationProcess_ProcessStatus,
   CurrencyCode,
 } from '@kfrm/proto/gen/kfrm/api/common/common';
+import { UserStatus } from '@kfrm/proto/gen/kfrm/api/common/user/status/user_status';
 import { GetProcessApiError, GetProcessApiError_ErrorCode, type UserServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user';
 import {
   ConsumeProcessApiError,
@@ -45,6 +49,8 @@ export interface OwnAccount {
   /** null: no limit. */
   limitPerTransactionMinor: bigint | null;
   limitPerDayMinor: bigint | null;
+  /** Closed (CloseAccount): its statement stays, it neither sends nor receives. */
+  closed: boolean;
 }
 
 export interface PostedTransfer {
@@ -83,9 +89,17 @@ export interface LedgerPort {
     sourceOwnerUserId: string;
     events: TransferEvent[];
   }): Promise<PostedTransfer>;
+  /** Sets both limits of the owner's account; undefined when it is not the owner's (or gone). */
+  setTransferLimits(input: {
+    ownerUserId: string;
+    accountNumber: string;
+    perTransactionMinor: bigint;
+    perDayMinor: bigint;
+  }): Promise<OwnAccount | undefined>;
 }
 
 export type ProcessStatus = 'READY' | 'IN_PROGRESS' | 'DONE';
+export type HolderStanding = 'ACTIVE' | 'BLOCKED' | 'OTHER';
 
 export interface UserPort {
   /** TRANSFER process for the context; its id and what the app needs to show. */
@@ -101,6 +115,15 @@ export interface UserPort {
   consumeTransferProcess(input: { processId: string; userId: string; context: string }): Promise<'consumed' | 'refused' | 'not-found'>;
   /** The user's name; undefined when there is no such user. */
   findUserName(userId: string): Promise<string | undefined>;
+  /**
+   * An account holder's name and standing: ACTIVE (ACTIVATED), BLOCKED, or OTHER (registering,
+   * withdrawn). undefined when there is no such user.
+   */
+  findHolder(userId: string): Promise<{ name: string; standing: HolderStanding } | undefined>;
+  /** CHANGE_TRANSFER_LIMIT process (step-up for raising a limit) for the context. */
+  createLimitChangeProcess(userId: string, context: string): Promise<AuthenticationProcess>;
+  /** As consumeTransferProcess, for a CHANGE_TRANSFER_LIMIT process. */
+  consumeLimitChangeProcess(input: { processId: string; userId: string; context: string }): Promise<'consumed' | 'refused' | 'not-found'>;
 }
 
 const unavailable = (what: string, cause: unknown) => new UpstreamUnavailableError(`${what} could not answer`, { cause });
@@ -109,9 +132,20 @@ const currencyOf = (code: CurrencyCode | undefined): 'KRW' | 'OTHER' => (code ==
 const limitOf = (value: { majorAmount: bigint } | undefined): bigint | null =>
   !value || value.majorAmount === 0n ? null : value.majorAmount;
 
+const ownAccountOf = (account: LedgerAccount): OwnAccount => ({
+  accountNumber: account.accountNumber,
+  name: account.accountName,
+  currency: currencyOf(account.balance?.currencyCode),
+  balanceMinor: account.balance?.majorAmount ?? 0n,
+  limitPerTransactionMinor: limitOf(account.limitPerTransaction),
+  limitPerDayMinor: limitOf(account.limitPerDay),
+  closed: account.closedAt !== '',
+});
+
 const errors = {
   getAccountForOwner: apiErrorType(GetAccountForOwnerApiError, GetAccountForOwnerApiError_ErrorCode),
   getTransferTarget: apiErrorType(GetTransferTargetApiError, GetTransferTargetApiError_ErrorCode),
+  setTransferLimits: apiErrorType(SetTransferLimitsApiError, SetTransferLimitsApiError_ErrorCode),
   postTransfer: apiErrorType(PostTransferApiError, PostTransferApiError_ErrorCode),
   getProcess: apiErrorType(GetProcessApiError, GetProcessApiError_ErrorCode),
   consumeProcess: apiErrorType(ConsumeProcessApiError, ConsumeProcessApiError_ErrorCode),
@@ -130,15 +164,7 @@ export function grpcLedger(client: () => LedgerServiceClient, timeoutMs = 5_000)
           { ownerUserId, accountNumber },
           { errors: errors.getAccountForOwner, timeoutMs },
         );
-        if (!account) return undefined;
-        return {
-          accountNumber: account.accountNumber,
-          name: account.accountName,
-          currency: currencyOf(account.balance?.currencyCode),
-          balanceMinor: account.balance?.majorAmount ?? 0n,
-          limitPerTransactionMinor: limitOf(account.limitPerTransaction),
-          limitPerDayMinor: limitOf(account.limitPerDay),
-        };
+        return account ? ownAccountOf(account) : undefined;
       } catch (err) {
         if (isRefusal(err, 'ACCOUNT_NOT_FOUND')) return undefined;
         throw unavailable('the ledger', err);
@@ -188,6 +214,28 @@ export function grpcLedger(client: () => LedgerServiceClient, timeoutMs = 5_000)
         throw unavailable('the ledger', err);
       }
     },
+    async setTransferLimits(input) {
+      const krw = (majorAmount: bigint) => ({ currencyCode: CurrencyCode.KRW, majorAmount, minorAmount: 0n });
+      try {
+        const { account } = await unaryCall(
+          client(),
+          'setTransferLimits',
+          {
+            ownerUserId: input.ownerUserId,
+            accountNumber: input.accountNumber,
+            limitPerTransaction: krw(input.perTransactionMinor),
+            limitPerDay: krw(input.perDayMinor),
+          },
+          { errors: errors.setTransferLimits, timeoutMs },
+        );
+        return account ? ownAccountOf(account) : undefined;
+      } catch (err) {
+        if (isRefusal(err, 'ACCOUNT_NOT_FOUND')) return undefined;
+        // INVALID_AMOUNT: the use case checked the limits first, so this is a bug, not a refusal to relay.
+        if (err instanceof UpstreamRefusal) throw new Error('SetTransferLimits refused checked limits', { cause: err });
+        throw unavailable('the ledger', err);
+      }
+    },
   };
 }
 
@@ -199,24 +247,55 @@ const STATUS: Record<number, ProcessStatus> = {
 
 /** The user service: UserService (processes, user names) and ProcessStepService (consumption). */
 export function grpcUsers(users: () => UserServiceClient, steps: () => ProcessStepServiceClient, timeoutMs = 5_000): UserPort {
+  async function createProcess(userId: string, transactionType: AuthenticatedTransactionType, context: string) {
+    let res;
+    try {
+      res = await unaryCall(
+        users(),
+        'createProcess',
+        { userId: BigInt(userId), transactionType, transactionContext: context },
+        { timeoutMs },
+      );
+    } catch (err) {
+      if (err instanceof UpstreamUnavailableError) throw unavailable('the user service', err);
+      // A refusal (no policy for this context) is a configuration bug, not an outage.
+      throw new Error(`CreateProcess refused the ${AuthenticatedTransactionType[transactionType]} context`, { cause: err });
+    }
+    if (!res.process) throw unavailable('the user service', new Error('CreateProcess answered without a process'));
+    return res.process;
+  }
+  async function consumeProcess(
+    transactionType: AuthenticatedTransactionType,
+    input: { processId: string; userId: string; context: string },
+  ): Promise<'consumed' | 'refused' | 'not-found'> {
+    try {
+      await unaryCall(
+        steps(),
+        'consumeProcess',
+        { processId: input.processId, userId: BigInt(input.userId), transactionType, transactionContext: input.context },
+        { errors: errors.consumeProcess, timeoutMs },
+      );
+      return 'consumed';
+    } catch (err) {
+      if (isRefusal(err, 'AUTHENTICATION_FAILED')) return 'refused';
+      if (isRefusal(err, 'AUTHENTICATION_PROCESS_NOT_FOUND')) return 'not-found';
+      throw unavailable('the user service', err);
+    }
+  }
+  async function findUser(userId: string) {
+    try {
+      const res = await unaryCall(users(), 'findByUserId', { userId }, { timeoutMs });
+      return res.user;
+    } catch (err) {
+      if (grpcStatusOf(err) === status.NOT_FOUND) return undefined;
+      throw unavailable('the user service', err);
+    }
+  }
   return {
-    async createTransferProcess(userId, context) {
-      let res;
-      try {
-        res = await unaryCall(
-          users(),
-          'createProcess',
-          { userId: BigInt(userId), transactionType: AuthenticatedTransactionType.TRANSFER, transactionContext: context },
-          { timeoutMs },
-        );
-      } catch (err) {
-        if (err instanceof UpstreamUnavailableError) throw unavailable('the user service', err);
-        // A refusal (no policy for this context) is a configuration bug, not an outage.
-        throw new Error('CreateProcess refused the transfer context', { cause: err });
-      }
-      if (!res.process) throw unavailable('the user service', new Error('CreateProcess answered without a process'));
-      return res.process;
-    },
+    createTransferProcess: (userId, context) => createProcess(userId, AuthenticatedTransactionType.TRANSFER, context),
+    createLimitChangeProcess: (userId, context) => createProcess(userId, AuthenticatedTransactionType.CHANGE_TRANSFER_LIMIT, context),
+    consumeTransferProcess: (input) => consumeProcess(AuthenticatedTransactionType.TRANSFER, input),
+    consumeLimitChangeProcess: (input) => consumeProcess(AuthenticatedTransactionType.CHANGE_TRANSFER_LIMIT, input),
     async getProcess(input) {
       try {
         const res = await unaryCall(
@@ -233,34 +312,15 @@ export function grpcUsers(users: () => UserServiceClient, steps: () => ProcessSt
         throw unavailable('the user service', err);
       }
     },
-    async consumeTransferProcess(input) {
-      try {
-        await unaryCall(
-          steps(),
-          'consumeProcess',
-          {
-            processId: input.processId,
-            userId: BigInt(input.userId),
-            transactionType: AuthenticatedTransactionType.TRANSFER,
-            transactionContext: input.context,
-          },
-          { errors: errors.consumeProcess, timeoutMs },
-        );
-        return 'consumed';
-      } catch (err) {
-        if (isRefusal(err, 'AUTHENTICATION_FAILED')) return 'refused';
-        if (isRefusal(err, 'AUTHENTICATION_PROCESS_NOT_FOUND')) return 'not-found';
-        throw unavailable('the user service', err);
-      }
-    },
     async findUserName(userId) {
-      try {
-        const res = await unaryCall(users(), 'findByUserId', { userId }, { timeoutMs });
-        return res.user?.userName;
-      } catch (err) {
-        if (grpcStatusOf(err) === status.NOT_FOUND) return undefined;
-        throw unavailable('the user service', err);
-      }
+      return (await findUser(userId))?.userName;
+    },
+    async findHolder(userId) {
+      const user = await findUser(userId);
+      if (!user) return undefined;
+      const standing: HolderStanding =
+        user.userStatus === UserStatus.ACTIVATED ? 'ACTIVE' : user.userStatus === UserStatus.BLOCKED ? 'BLOCKED' : 'OTHER';
+      return { name: user.userName, standing };
     },
   };
 }

@@ -7,12 +7,14 @@ import { newCustomerId, newToken, tokenHash } from './tokens';
 import type { KycStatusName, UserRecord, UserStatusName } from './user.model';
 import {
   findLiveUserIdsOnDevice,
+  clearResidentIdHash,
   findLiveUsersByCi,
   findUserByCustomerId,
   findUserById,
   findUserByTokenHash,
   insertUser,
   lockIdentity,
+  lockUserByResidentIdHash,
   revokeUserSessions,
   setCustomerInfo,
   setKyc,
@@ -41,7 +43,7 @@ function comparableName(name: string): string {
 export type FindUserCode = 'USER_NOT_FOUND';
 export type RegisterUserCode = 'ALREADY_REGISTERED_USER';
 export type UpdateUserStatusCode = FindUserCode | 'USER_STATUS_CONFLICT';
-export type UpdateCustomerInfoCode = FindUserCode | 'USER_VERIFICATION_FAILED';
+export type UpdateCustomerInfoCode = FindUserCode | 'USER_VERIFICATION_FAILED' | 'ALREADY_REGISTERED_USER';
 export type UpdateKycCode = FindUserCode;
 export type BindDeviceCode = FindUserCode;
 
@@ -197,11 +199,27 @@ export function createAccounts(deps: UserDomainDeps) {
               throw verificationFailed();
             const recorded = residentIdOf(deps.residentIds, user);
             if (recorded !== null && recorded !== input.residentId) throw verificationFailed();
+            // One member per resident registration number, found by its keyed hash (nothing is
+            // opened). A member's (ACTIVATED, BLOCKED) refuses; an abandoned sign-up's (CREATED,
+            // AGREED) is let go: the same person starting again. DEACTIVATED members hold none.
+            const hash = deps.residentIdHashes.hash(input.residentId);
+            const holder = await lockUserByResidentIdHash(trx, hash, user.id);
+            if (holder && (holder.status === 'ACTIVATED' || holder.status === 'BLOCKED'))
+              throw customerInfoFailed('ALREADY_REGISTERED_USER', 'the resident id is already a member’s');
+            if (holder) await clearResidentIdHash(trx, holder.id);
             // Sealed afresh even when unchanged: a legacy plain row is sealed here too.
-            return setCustomerInfo(trx, user.id, deps.residentIds.seal(user.id, input.residentId), user.customerId ?? newCustomerId(), now);
+            return setCustomerInfo(
+              trx,
+              user.id,
+              deps.residentIds.seal(user.id, input.residentId),
+              hash,
+              user.customerId ?? newCustomerId(),
+              now,
+            );
           });
         } catch (err) {
-          // Two users drew the same customer id (one in 10^12): draw again.
+          // Two users drew the same customer id (one in 10^12): draw again. Or two sign-ups sent
+          // the same resident id at once: again, and the loser finds the winner's hash.
           if (attempt < 3 && isUniqueViolation(err)) continue;
           throw err;
         }

@@ -1,4 +1,5 @@
 import type { Logger } from '@kfrm/logging';
+import type { ResidentIdHasher } from './resident-id-hash';
 import type { ResidentIdSealer } from './resident-id-seal';
 import type { UserDb } from './user.repository';
 
@@ -29,6 +30,8 @@ export interface UserDomainDeps {
   signingCertificates: SigningCertificateSource;
   /** Seals and opens resident ids (under the user data key). */
   residentIds: ResidentIdSealer;
+  /** Keyed hashes of resident ids (under the resident id hash key): one member per number. */
+  residentIdHashes: ResidentIdHasher;
   /** Session token lifetime. */
   sessionTtlMs: number;
   /** Absolute lifetime of a refresh-token family (rotation never extends it). */

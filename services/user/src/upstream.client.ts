@@ -13,7 +13,9 @@ import {
 import { unaryCall, type InternalClients } from '@kfrm/runtime';
 import { apiErrorType } from '@kfrm/server-kit';
 import type { Logger } from '@kfrm/logging';
+import { LedgerServiceClient } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
 import { UpstreamUnavailableError, type DeviceRevoker, type SigningCertificateSource } from './deps';
+import type { CredentialRevoker, MemberAccounts } from './withdrawal';
 
 const revokeDeviceErrors = apiErrorType(RevokeDeviceApiError, RevokeDeviceApiError_ErrorCode);
 const signingCertificateErrors = apiErrorType(GetActiveSigningCertificateApiError, GetActiveSigningCertificateApiError_ErrorCode);
@@ -60,6 +62,33 @@ export function signingCertificatesFrom(clients: InternalClients): SigningCertif
       } catch (err) {
         if (err instanceof UpstreamRefusal && err.code === 'SIGNING_CERTIFICATE_NOT_FOUND') return undefined;
         throw new UpstreamUnavailableError('auth service did not answer for the signing certificate', { cause: err });
+      }
+    },
+  };
+}
+
+/** LedgerService.ListAccountsOfOwner: how many of the member's accounts are still open. */
+export function memberAccountsFrom(clients: InternalClients): MemberAccounts {
+  return {
+    async countOpenAccounts(userId) {
+      try {
+        const { accounts } = await unaryCall(clients.get(LedgerServiceClient), 'listAccountsOfOwner', { ownerUserId: userId.toString() });
+        return accounts.filter((a) => a.closedAt === '').length;
+      } catch (err) {
+        throw new UpstreamUnavailableError('the ledger did not list the member’s accounts', { cause: err });
+      }
+    },
+  };
+}
+
+/** CredentialService.RevokeCredentials over the internal API. */
+export function credentialRevokerFrom(clients: InternalClients): CredentialRevoker {
+  return {
+    async revokeCredentials(userId) {
+      try {
+        await unaryCall(clients.get(CredentialServiceClient), 'revokeCredentials', { userId });
+      } catch (err) {
+        throw new UpstreamUnavailableError('auth service did not revoke the credentials', { cause: err });
       }
     },
   };

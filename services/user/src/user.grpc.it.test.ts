@@ -92,6 +92,9 @@ const fakeAuthModule: ServiceModule = {
           async unlockUser() {
             throw new Error('the user service does not call UnlockUser');
           },
+          async revokeCredentials() {
+            return { secretsDeleted: 0, biometricKeysDeleted: 0, certificatesRevoked: 0 };
+          },
         },
         {
           getActiveSigningCertificate: {
@@ -99,6 +102,7 @@ const fakeAuthModule: ServiceModule = {
             errors: apiErrorType(GetActiveSigningCertificateApiError, GetActiveSigningCertificateApiError_ErrorCode),
           },
           unlockUser: { access: 'internal' },
+          revokeCredentials: { access: 'internal' },
         },
       ),
     ],
@@ -158,6 +162,9 @@ describe('user service over gRPC', () => {
     await services?.close();
   });
 
+  /** One member per resident id: the first user gets 900115-1234567, each later one the next number. */
+  let residentCounter = 0;
+
   /** Registration as the auth service drives it, to ACTIVATED, with KYC data. */
   async function activated(name = '홍길동') {
     const deviceId = ++deviceCounter;
@@ -179,7 +186,8 @@ describe('user service over gRPC', () => {
       reason: '',
       unlock: false,
     });
-    const { customerId } = await call(accounts.updateCustomerInfo.bind(accounts), { userId, residentId: '900115-1234567', name });
+    const residentId = `900115-${1234567 + residentCounter++}`;
+    const { customerId } = await call(accounts.updateCustomerInfo.bind(accounts), { userId, residentId, name });
     await call(accounts.updateKyc.bind(accounts), { userId, kycStatus: KycStatus.REGISTERED, reason: '' });
     await call(accounts.updateUserStatus.bind(accounts), {
       userId,

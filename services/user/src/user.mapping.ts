@@ -38,6 +38,8 @@ const TRANSACTION_TYPE: Record<TransactionTypeName, AuthenticatedTransactionType
   REINSTALL_APP: AuthenticatedTransactionType.REINSTALL_APP,
   TRANSFER: AuthenticatedTransactionType.TRANSFER,
   REISSUE_SIGNING_CERTIFICATE: AuthenticatedTransactionType.REISSUE_SIGNING_CERTIFICATE,
+  CHANGE_TRANSFER_LIMIT: AuthenticatedTransactionType.CHANGE_TRANSFER_LIMIT,
+  WITHDRAW_MEMBER: AuthenticatedTransactionType.WITHDRAW_MEMBER,
 };
 
 const FACTOR: Record<FactorType | 'NONE', AuthenticationType> = {

@@ -1,15 +1,21 @@
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { ConfigError, int, readConfig, str, type Env } from '@kfrm/config';
 import { loadKeyEncryptionKey, type KeyEncryptionKey } from '@kfrm/e2e-crypto';
 import type { RuntimeConfig, ServiceModule } from '@kfrm/runtime';
 import { createAccounts } from './accounts';
-import { purgeExpiredRows, sealUnsealedResidentIds } from './housekeeping';
+import { hashUnhashedResidentIds, purgeExpiredRows, sealUnsealedResidentIds } from './housekeeping';
 import type { DeviceRevoker, SigningCertificateSource } from './deps';
 import { migrations } from './migrations';
 import { createProcesses } from './processes';
+import { createResidentIdHasher } from './resident-id-hash';
 import { createResidentIdSealer } from './resident-id-seal';
 import { createSessions } from './sessions';
-import { deviceRevokerFrom, signingCertificatesFrom } from './upstream.client';
+import { membershipHandlers } from './membership.handlers';
+import { credentialRevokerFrom, deviceRevokerFrom, memberAccountsFrom, signingCertificatesFrom } from './upstream.client';
+import { toProtoProcess } from './user.mapping';
+import { erasePersonalDataPastRetention } from './user.repository';
+import { createWithdrawal } from './withdrawal';
+import { createWithdrawnNameSealer } from './withdrawn-name-seal';
 import { processStepHandlers, sessionHandlers, userAccountHandlers, userServiceHandlers } from './user.handlers';
 import { USER_SCHEMA, type UserDatabase } from './user.table';
 
@@ -34,12 +40,38 @@ function readUserConfig(env: Env | undefined) {
       purgeIntervalMs: int('KFRM_USER_PURGE_INTERVAL_MS', { default: 60 * 60_000, min: 1_000, max: 24 * 60 * 60_000 }),
       // Seals resident ids at rest (32 raw bytes, or their base64); see resident-id-seal.ts.
       dataKeyFile: str(USER_DATA_KEY_VARIABLE, { optional: true }),
+      // Keyed hash of resident ids (one member per number); not the data key. See resident-id-hash.ts.
+      residentIdHashKeyFile: str(RESIDENT_ID_HASH_KEY_VARIABLE, { optional: true }),
     },
     env,
   );
 }
 
 const USER_DATA_KEY_VARIABLE = 'KFRM_USER_DATA_KEY_FILE';
+const RESIDENT_ID_HASH_KEY_VARIABLE = 'KFRM_USER_RESIDENT_ID_HASH_KEY_FILE';
+
+/**
+ * The resident id hash key: from KFRM_USER_RESIDENT_ID_HASH_KEY_FILE, required in real mode (a
+ * key invented at start would make every stored hash miss), never the data key's file. The
+ * embedded default generates one once into the data directory (0600).
+ */
+export async function loadResidentIdHashKey(
+  file: string | undefined,
+  dataKeyFile: string | undefined,
+  runtime: Pick<RuntimeConfig, 'mode' | 'dataDir'>,
+): Promise<KeyEncryptionKey> {
+  if (file !== undefined) {
+    if (dataKeyFile !== undefined && resolve(file) === resolve(dataKeyFile))
+      throw new ConfigError([`${RESIDENT_ID_HASH_KEY_VARIABLE} must name another key than ${USER_DATA_KEY_VARIABLE}`]);
+    return loadKeyEncryptionKey({ e2eKekFile: file, e2eKekGenerate: false, variable: RESIDENT_ID_HASH_KEY_VARIABLE });
+  }
+  if (runtime.mode === 'real') throw new ConfigError([`${RESIDENT_ID_HASH_KEY_VARIABLE} is required when DATABASE_URL is set`]);
+  return loadKeyEncryptionKey({
+    e2eKekFile: join(runtime.dataDir, 'keys', 'resident-id-hash-key'),
+    e2eKekGenerate: true,
+    variable: RESIDENT_ID_HASH_KEY_VARIABLE,
+  });
+}
 
 /**
  * The user data key: from KFRM_USER_DATA_KEY_FILE; required in real mode (a key invented at
@@ -60,9 +92,10 @@ export async function loadUserDataKey(
 }
 
 /**
- * The user service: user records, sessions and authentication processes (ADR 0003). Everything
- * is served on the internal listener: the seed's UserService and the internal
- * UserAccountService, SessionService and ProcessStepService.
+ * The user service: user records, sessions and authentication processes (ADR 0003). Served on
+ * the internal listener: the seed's UserService and the internal UserAccountService,
+ * SessionService and ProcessStepService; on the mobile listener: MembershipService (member
+ * withdrawal, extension).
  */
 export function createUserModule(options: UserModuleOptions = {}): ServiceModule {
   return {
@@ -74,13 +107,18 @@ export function createUserModule(options: UserModuleOptions = {}): ServiceModule
     migrations,
     async create({ db, logger, internalClients, config: runtime }) {
       const config = readUserConfig(options.env);
-      const residentIds = createResidentIdSealer(await loadUserDataKey(config.dataKeyFile, runtime));
+      const dataKey = await loadUserDataKey(config.dataKeyFile, runtime);
+      const residentIds = createResidentIdSealer(dataKey);
+      const residentIdHashes = createResidentIdHasher(
+        await loadResidentIdHashKey(config.residentIdHashKeyFile, config.dataKeyFile, runtime),
+      );
       const deps = {
         db: db.kysely<UserDatabase>(USER_SCHEMA),
         logger,
         devices: options.devices ?? deviceRevokerFrom(internalClients, logger),
         signingCertificates: options.signingCertificates ?? signingCertificatesFrom(internalClients),
         residentIds,
+        residentIdHashes,
         sessionTtlMs: config.sessionTtlSeconds * 1000,
         refreshFamilyTtlMs: config.refreshFamilyTtlSeconds * 1000,
         processTtlMs: config.processTtlSeconds * 1000,
@@ -88,15 +126,41 @@ export function createUserModule(options: UserModuleOptions = {}): ServiceModule
       };
       // Before serving: every resident id read afterwards is sealed (or read plain until sealed).
       await sealUnsealedResidentIds(deps);
+      // Then their keyed hashes (migration 005), so that the uniqueness check sees every member.
+      await hashUnhashedResidentIds(deps);
       const useCases = { accounts: createAccounts(deps), sessions: createSessions(deps), processes: createProcesses(deps), residentIds };
+      const withdrawal = createWithdrawal({
+        db: deps.db,
+        logger,
+        now: () => options.now?.() ?? new Date(),
+        ledger: memberAccountsFrom(internalClients),
+        credentials: credentialRevokerFrom(internalClients),
+        devices: deps.devices,
+        names: createWithdrawnNameSealer(dataKey),
+        processes: {
+          createProcess: (input) => useCases.processes.createProcess(input),
+          consumeProcess: (input) => useCases.processes.consumeProcess(input),
+          toWire: toProtoProcess,
+        },
+        updateUserStatus: (input) => useCases.accounts.updateUserStatus(input),
+      });
       // Housekeeping only: a failed run is logged and retried at the next tick.
       const purge = setInterval(() => {
         purgeExpiredRows(deps).catch((err: unknown) => logger.error({ err }, 'purging expired rows failed'));
+        // Withdrawals an outage interrupted, then personal data whose retention ended.
+        withdrawal
+          .finishWithdrawals()
+          .then(() => erasePersonalDataPastRetention(deps.db, options.now?.() ?? new Date()))
+          .then((erased) => erased > 0 && logger.info({ erased }, 'personal data past retention erased'))
+          .catch((err: unknown) => logger.error({ err }, 'finishing withdrawals or erasing past retention failed'));
         // During a rolling update older replicas may still write plain ids: seal them soon, not at the next start.
-        sealUnsealedResidentIds(deps).catch((err: unknown) => logger.error({ err }, 'sealing resident ids failed'));
+        sealUnsealedResidentIds(deps)
+          .then(() => hashUnhashedResidentIds(deps))
+          .catch((err: unknown) => logger.error({ err }, 'sealing or hashing resident ids failed'));
       }, config.purgeIntervalMs);
       purge.unref();
       return {
+        mobile: [membershipHandlers(withdrawal)],
         internal: [userServiceHandlers(useCases), userAccountHandlers(useCases), sessionHandlers(useCases), processStepHandlers(useCases)],
         async close() {
           clearInterval(purge);

@@ -1,3 +1,4 @@
+import { isUniqueViolation } from '@kfrm/db';
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { ProcessRecord, SessionRecord, UserRecord } from './user.model';
 import type {
@@ -163,21 +164,170 @@ export async function setUserStatus(
   return toUser(row);
 }
 
-/** `residentIdSealed` is the sealed form; the plain column is cleared. */
+/** `residentIdSealed` is the sealed form, `residentIdHash` its keyed hash; the plain column is cleared. */
 export async function setCustomerInfo(
   trx: UserTrx,
   id: bigint,
   residentIdSealed: string,
+  residentIdHash: string,
   customerId: string,
   now: Date,
 ): Promise<UserRecord> {
   const row = await trx
     .updateTable('users')
-    .set({ resident_id_sealed: residentIdSealed, resident_id: null, customer_id: customerId, updated_at: now })
+    .set({
+      resident_id_sealed: residentIdSealed,
+      resident_id_hash: residentIdHash,
+      resident_id: null,
+      customer_id: customerId,
+      updated_at: now,
+    })
     .where('id', '=', id.toString())
     .returningAll()
     .executeTakeFirstOrThrow();
   return toUser(row);
+}
+
+// ---- member withdrawal ----------------------------------------------------------------------
+
+/** Marks the ACTIVATED user as leaving (the housekeeping tick finishes what a crash interrupts). */
+export async function markWithdrawalRequested(db: UserDb, id: bigint, now: Date): Promise<boolean> {
+  const result = await db
+    .updateTable('users')
+    .set({ withdrawal_requested_at: now })
+    .where('id', '=', id.toString())
+    .where('status', '=', 'ACTIVATED')
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+export interface ErasedIdentity {
+  withdrawnNameSealed: string;
+  unusableTokenHash: string;
+  retainUntil: Date;
+  now: Date;
+}
+
+/**
+ * Erases what identifies a DEACTIVATED, withdrawing user (once: `withdrawn_at` is set here):
+ * phone, CI, device uuid and the resident id hash go; the name is kept only sealed; the user
+ * token no longer matches anything. false when the user is not such a user (or already erased).
+ */
+export async function eraseWithdrawnIdentity(db: UserDb, id: bigint, erased: ErasedIdentity): Promise<boolean> {
+  const result = await db
+    .updateTable('users')
+    .set({
+      withdrawn_at: erased.now,
+      withdrawn_name_sealed: erased.withdrawnNameSealed,
+      user_name: '',
+      phone_number: '',
+      user_ci: '',
+      device_uuid: '',
+      resident_id_hash: null,
+      user_token_hash: erased.unusableTokenHash,
+      personal_data_retain_until: erased.retainUntil,
+      updated_at: erased.now,
+    })
+    .where('id', '=', id.toString())
+    .where('status', '=', 'DEACTIVATED')
+    .where('withdrawal_requested_at', 'is not', null)
+    .where('withdrawn_at', 'is', null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+export async function markWithdrawalCompleted(db: UserDb, id: bigint, now: Date): Promise<void> {
+  await db.updateTable('users').set({ withdrawal_completed_at: now }).where('id', '=', id.toString()).execute();
+}
+
+/** DEACTIVATED users whose withdrawal was asked for and not finished (the housekeeping's list). */
+export async function listUnfinishedWithdrawals(db: UserDb, limit: number): Promise<bigint[]> {
+  const rows = await db
+    .selectFrom('users')
+    .select('id')
+    .where('status', '=', 'DEACTIVATED')
+    .where('withdrawal_requested_at', 'is not', null)
+    .where('withdrawal_completed_at', 'is', null)
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => BigInt(r.id));
+}
+
+/** The withdrawal columns of one user. */
+export async function findWithdrawal(db: UserDb, id: bigint) {
+  return db
+    .selectFrom('users')
+    .select(['withdrawal_requested_at', 'withdrawn_at', 'withdrawal_completed_at'])
+    .where('id', '=', id.toString())
+    .executeTakeFirst();
+}
+
+/** Retention over: the sealed name and resident id of withdrawn users go too. */
+export async function erasePersonalDataPastRetention(db: UserDb, now: Date): Promise<number> {
+  const result = await db
+    .updateTable('users')
+    .set({ withdrawn_name_sealed: null, resident_id_sealed: null, resident_id: null, personal_data_retain_until: null })
+    .where('personal_data_retain_until', '<=', now)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
+/** The user (other than `exceptId`) whose resident id has this keyed hash, locked. */
+export async function lockUserByResidentIdHash(
+  trx: UserTrx,
+  hash: string,
+  exceptId: bigint,
+): Promise<{ id: bigint; status: UserStatusName } | undefined> {
+  const row = await trx
+    .selectFrom('users')
+    .select(['id', 'status'])
+    .where('resident_id_hash', '=', hash)
+    .where('id', '!=', exceptId.toString())
+    .forUpdate()
+    .executeTakeFirst();
+  return row && { id: BigInt(row.id), status: row.status };
+}
+
+/** Lets the resident id go: an abandoned sign-up superseded by a new one of the same person. */
+export async function clearResidentIdHash(trx: UserTrx, id: bigint): Promise<void> {
+  await trx.updateTable('users').set({ resident_id_hash: null }).where('id', '=', id.toString()).execute();
+}
+
+/** Sealed resident ids without their hash, in id order after `afterId` (the backfill's cursor). */
+export async function listUnhashedResidentIds(
+  db: UserDb,
+  afterId: bigint,
+  limit: number,
+): Promise<Array<{ id: bigint; residentIdSealed: string }>> {
+  const rows = await db
+    .selectFrom('users')
+    .select(['id', 'resident_id_sealed'])
+    .where('resident_id_sealed', 'is not', null)
+    .where('resident_id_hash', 'is', null)
+    .where('id', '>', afterId.toString())
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+  return rows.map((row) => ({ id: BigInt(row.id), residentIdSealed: row.resident_id_sealed! }));
+}
+
+/** Sets the hash when the row still has none; false when another row holds it (unique index). */
+export async function setResidentIdHashIfFree(db: UserDb, id: bigint, hash: string): Promise<boolean> {
+  const taken = await db.selectFrom('users').select('id').where('resident_id_hash', '=', hash).executeTakeFirst();
+  if (taken) return false;
+  try {
+    await db
+      .updateTable('users')
+      .set({ resident_id_hash: hash })
+      .where('id', '=', id.toString())
+      .where('resident_id_hash', 'is', null)
+      .execute();
+    return true;
+  } catch (err) {
+    if (isUniqueViolation(err, 'users_resident_id_hash_key')) return false;
+    throw err;
+  }
 }
 
 /**

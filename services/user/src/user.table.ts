@@ -12,7 +12,9 @@ export type TransactionTypeName =
   | 'CHANGE_DEVICE'
   | 'REINSTALL_APP'
   | 'TRANSFER'
-  | 'REISSUE_SIGNING_CERTIFICATE';
+  | 'REISSUE_SIGNING_CERTIFICATE'
+  | 'CHANGE_TRANSFER_LIMIT'
+  | 'WITHDRAW_MEMBER';
 export type ProcessStatusName = 'READY' | 'IN_PROGRESS' | 'DONE';
 
 /** int8 columns come back as decimal strings (the db package keeps them exact). */
@@ -37,6 +39,16 @@ export interface UsersTable {
   resident_id: string | null;
   /** base64url(iv ‖ ciphertext ‖ tag) of the resident id under the user data key; never logged. */
   resident_id_sealed: ColumnType<string | null, string | null | undefined, string | null>;
+  /** HMAC-SHA256 hex of the normalised resident id under the hash key (migration 005); unique. */
+  resident_id_hash: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Member withdrawal (migration 006): asked for; done (DEACTIVATED, data erased); side effects finished. */
+  withdrawal_requested_at: ColumnType<Date | null, never, Date | null>;
+  withdrawn_at: ColumnType<Date | null, never, Date>;
+  withdrawal_completed_at: ColumnType<Date | null, never, Date>;
+  /** The withdrawn member's name, sealed under the data key for the retention period; never logged. */
+  withdrawn_name_sealed: ColumnType<string | null, never, string | null>;
+  /** When the sealed name and resident id are erased (withdrawal + 5 years). */
+  personal_data_retain_until: ColumnType<Date | null, never, Date | null>;
   customer_id: string | null;
   kyc_status: ColumnType<KycStatusName, KycStatusName | undefined, KycStatusName>;
   reason: string | null;

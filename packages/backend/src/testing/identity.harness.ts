@@ -33,13 +33,18 @@ export const reg = (app: AppClient) => app.client(RegistrationServiceClient);
 export const loginSvc = (app: AppClient) => app.client(LoginServiceClient);
 export const authn = (app: AppClient) => app.client(AuthenticationServiceClient);
 
-export async function startIdentityHarness(userModule: ServiceModule, authOptions: AuthModuleOptions = {}) {
+/** `extraModules`: more services beside the identity ones (the account service, for instance). */
+export async function startIdentityHarness(
+  userModule: ServiceModule,
+  authOptions: AuthModuleOptions = {},
+  extraModules: ServiceModule[] = [],
+) {
   const baseStore = await createStore({ redisUrl: process.env.REDIS_URL });
   // Redis outlives each test database, whose user ids start again at 1: a view of our own keeps
   // an earlier run's attempt counters and locks away from this run's users.
   const store: Store = prefixed(baseStore, `test-${randomBytes(6).toString('hex')}:`);
   const logs = createCapturingDestination();
-  const modules = [deviceModule, e2eKeyModule, createAuthModule(authOptions), userModule];
+  const modules = [deviceModule, e2eKeyModule, createAuthModule(authOptions), userModule, ...extraModules];
   // startTestServices closes only a store it made: the view and the store under it are ours.
   const services = await startTestServices(modules, { name: 'auth-test', store, logDestination: logs }).catch(async (err: unknown) => {
     await store.close();
@@ -105,8 +110,12 @@ export async function startIdentityHarness(userModule: ServiceModule, authOption
     return { ...issued, keyPair };
   }
 
+  /** A plausible resident id of its own for each sign-up (one member per resident id). */
+  let residentIds = 0;
+  const nextResidentId = () => `900115-1${String(++residentIds).padStart(6, '0')}`;
+
   /** The whole sign-up; returns what the phone keeps. */
-  async function register(app: AppClient, options: { biometric?: 'ec' | 'rsa' | false; signing?: 'ec' | 'rsa' } = {}) {
+  async function register(app: AppClient, options: { biometric?: 'ec' | 'rsa' | false; signing?: 'ec' | 'rsa'; residentId?: string } = {}) {
     const r = reg(app);
     const created = await createUser(app);
     const userToken = created.userToken;
@@ -124,7 +133,7 @@ export async function startIdentityHarness(userModule: ServiceModule, authOption
       await unary(r, r.registerBiometric, { userToken, publicKey: await app.encrypt(AUTH, bioSpki) });
     }
     const issued = await issueAndVerify(app, userToken, options.signing);
-    const { customerId } = await unary(r, r.submitCustomerInfo, { residentId: '900115-1234567', name: created.name });
+    const { customerId } = await unary(r, r.submitCustomerInfo, { residentId: options.residentId ?? nextResidentId(), name: created.name });
     await unary(r, r.registerKyc, { kycData: '{"document":"id-card"}' });
     return { userId: created.userId, userToken, customerId, bio, certificate: issued.certificate };
   }
@@ -147,7 +156,21 @@ export async function startIdentityHarness(userModule: ServiceModule, authOption
     await baseStore.close();
   }
 
-  return { running, store, logs, secretsSeen, newPhone, createUser, agree, signingKey, issueAndVerify, register, loginWithPin, close };
+  return {
+    running,
+    store,
+    logs,
+    secretsSeen,
+    newPhone,
+    createUser,
+    agree,
+    signingKey,
+    issueAndVerify,
+    register,
+    nextResidentId,
+    loginWithPin,
+    close,
+  };
 }
 
 export type IdentityHarness = Awaited<ReturnType<typeof startIdentityHarness>>;

@@ -32,6 +32,8 @@ import {
   RegistrationServiceService,
   VerifySigningCertificateApiError,
   VerifySigningCertificateApiError_ErrorCode,
+  SubmitCustomerInfoApiError,
+  SubmitCustomerInfoApiError_ErrorCode,
 } from '@kfrm/proto/gen/kfrm/api/auth/auth';
 import {
   CredentialServiceService,
@@ -79,6 +81,7 @@ import type { ConfirmSecretCode, RegisterSecretCode } from './registration-secre
 import type { IssueSigningCertificateCode, VerifySigningCertificateCode } from './registration-signing';
 import type { AgreeTermsCode, ListTermsCode } from './registration-terms';
 import type { CreateUserCode } from './registration-user';
+import { revokeCredentials } from './credential-revocation';
 import type { Unlock, UnlockUserCode } from './unlock';
 
 /** The device the call came from (its certificate, checked by the access guard). */
@@ -141,6 +144,8 @@ const E = {
   confirmPattern: apiErrorType(ConfirmPatternApiError, ConfirmPatternApiError_ErrorCode),
   issueSigningCertificate: apiErrorType(IssueSigningCertificateApiError, IssueSigningCertificateApiError_ErrorCode),
   verifySigningCertificate: apiErrorType(VerifySigningCertificateApiError, VerifySigningCertificateApiError_ErrorCode),
+  // Extension: the seed gives SubmitCustomerInfo no enum; one member per resident id needs one code.
+  submitCustomerInfo: apiErrorType(SubmitCustomerInfoApiError, SubmitCustomerInfoApiError_ErrorCode),
   prepareLogin: apiErrorType(PrepareLoginApiError, PrepareLoginApiError_ErrorCode),
   login: apiErrorType(LoginApiError, LoginApiError_ErrorCode),
   refreshSession: apiErrorType(RefreshSessionApiError, RefreshSessionApiError_ErrorCode),
@@ -224,7 +229,7 @@ export function registrationHandlers(registration: Registration) {
         E.verifySigningCertificate,
         async (r, ctx) => (await registration.verifySigningCertificate(r.userToken, deviceOf(ctx), r.signedData), {}),
       ),
-      submitCustomerInfo: declared(undefined, async (r, ctx) => ({
+      submitCustomerInfo: declared(E.submitCustomerInfo, async (r, ctx) => ({
         customerId: await registration.submitCustomerInfo(deviceOf(ctx), r.residentId, r.name),
       })),
       registerKyc: declared(undefined, async (r, ctx) => (await registration.registerKyc(deviceOf(ctx), r.kycData), {})),
@@ -248,7 +253,8 @@ export function registrationHandlers(registration: Registration) {
         raisesExcept<IssueSigningCertificateCode, RegistrationOpen | 'SIGNING_CERTIFICATE_VERIFICATION_FAILED'>(),
       ),
       verifySigningCertificate: device(E.verifySigningCertificate, raisesExcept<VerifySigningCertificateCode, RegistrationOpen>()),
-      submitCustomerInfo: device(undefined, raisesNoneOf<SubmitCustomerInfoCode>()),
+      // Its other codes stay PERMISSION_DENIED (declared), as before the extension.
+      submitCustomerInfo: device(E.submitCustomerInfo, raises<Extract<SubmitCustomerInfoCode, CommonCode | 'ALREADY_REGISTERED_USER'>>()),
       registerKyc: device(undefined, raisesNoneOf<RegisterKycCode>()),
     },
   );
@@ -379,6 +385,9 @@ export function credentialHandlers(deps: IdentityDeps, unlock: Unlock) {
         const { statusChanged } = await unlock.unlockUser(r.userId, r.reason);
         return { userStatus: UserStatus.ACTIVATED, statusChanged };
       }),
+      async revokeCredentials(r) {
+        return revokeCredentials(deps, r.userId);
+      },
     },
     {
       getActiveSigningCertificate: {
@@ -392,6 +401,7 @@ export function credentialHandlers(deps: IdentityDeps, unlock: Unlock) {
         errors: E.unlockUser,
         raises: raisesExcept<UnlockUserCode, 'SESSION_TOKEN_REQUIRED' | 'LOGIN_SESSION_EXPIRED'>(),
       },
+      revokeCredentials: { access: 'internal', raises: raises() },
     },
   );
 }

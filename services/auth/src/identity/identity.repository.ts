@@ -165,6 +165,29 @@ export async function resetSecretAttempts(db: Db, userId: bigint): Promise<void>
     .execute();
 }
 
+/** Member withdrawal: secrets and biometric keys deleted, certificates revoked, in one transaction. */
+export async function revokeAllCredentials(
+  db: Db,
+  userId: bigint,
+  now: Date,
+): Promise<{ secretsDeleted: number; biometricKeysDeleted: number; certificatesRevoked: number }> {
+  return db.transaction().execute(async (trx) => {
+    const secrets = await trx.deleteFrom('secret_credentials').where('user_id', '=', String(userId)).executeTakeFirst();
+    const keys = await trx.deleteFrom('biometric_keys').where('user_id', '=', String(userId)).executeTakeFirst();
+    const certificates = await trx
+      .updateTable('signing_certificates')
+      .set({ status: 'revoked', revoked_at: now, verification_token: null })
+      .where('user_id', '=', String(userId))
+      .where('status', 'in', ['pending', 'active'])
+      .executeTakeFirst();
+    return {
+      secretsDeleted: Number(secrets.numDeletedRows),
+      biometricKeysDeleted: Number(keys.numDeletedRows),
+      certificatesRevoked: Number(certificates.numUpdatedRows),
+    };
+  });
+}
+
 // ---- biometric keys ------------------------------------------------------------------------
 
 export function findBiometricKey(db: Db, userId: bigint) {

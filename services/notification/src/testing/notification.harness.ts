@@ -74,6 +74,8 @@ export class FakeLedger {
           getAccountForOwner: internal,
           getTransferTarget: internal,
           listOutboxEvents: internal,
+          setTransferLimits: internal,
+          listAccountsOfOwner: internal,
         },
       ),
     );

@@ -41,6 +41,7 @@ import {
   ConsumeProcessApiError_ErrorCode,
   ProcessStepServiceService,
 } from '@kfrm/proto/gen/kfrm/api/user/user_internal';
+import { UserStatus } from '@kfrm/proto/gen/kfrm/api/common/user/status/user_status';
 import type { RunningServices, ServiceModule } from '@kfrm/runtime';
 import { startTestServices } from '@kfrm/runtime/testing/services.harness';
 import { apiErrorType, defineService } from '@kfrm/server-kit';
@@ -57,6 +58,7 @@ interface FakeProcess {
   id: string;
   userId: string;
   context: string;
+  type: AuthenticatedTransactionType;
   status: 'READY' | 'DONE';
   consumed: boolean;
 }
@@ -65,6 +67,8 @@ interface FakeProcess {
 export function fakeUserService() {
   const processes = new Map<string, FakeProcess>();
   const sessions = new Map<string, { userId: string; deviceId: bigint }>();
+  /** Member status by user id; ACTIVATED when not set. */
+  const statuses = new Map<string, UserStatus>();
   const calls = { createProcess: 0, getProcess: 0, consumeProcess: 0 };
   let next = 0;
   const notFound = () => new DomainError('AUTHENTICATION_PROCESS_NOT_FOUND', 'authentication process not found');
@@ -100,19 +104,28 @@ export function fakeUserService() {
             async findByUserId(request) {
               const name = USERS[request.userId];
               if (!name) throw new DomainError('USER_NOT_FOUND', 'no such user');
-              return { user: User.fromPartial({ userId: BigInt(request.userId), userName: name }) };
+              return {
+                user: User.fromPartial({
+                  userId: BigInt(request.userId),
+                  userName: name,
+                  userStatus: statuses.get(request.userId) ?? UserStatus.ACTIVATED,
+                }),
+              };
             },
             async createProcess(request) {
               calls.createProcess++;
-              if (request.transactionType !== AuthenticatedTransactionType.TRANSFER)
+              const type = request.transactionType;
+              if (type !== AuthenticatedTransactionType.TRANSFER && type !== AuthenticatedTransactionType.CHANGE_TRANSFER_LIMIT)
                 throw new DomainError('AUTHENTICATION_POLICY_NOT_FOUND', 'no policy');
-              // Like the real policies: the context must carry amount.major_amount.
+              // Like the real policies: a transfer's context must carry amount.major_amount.
               const context = JSON.parse(request.transactionContext) as { amount?: { major_amount?: string } };
-              if (!/^\d+$/.test(context.amount?.major_amount ?? '')) throw new DomainError('AUTHENTICATION_POLICY_NOT_FOUND', 'no policy');
+              if (type === AuthenticatedTransactionType.TRANSFER && !/^\d+$/.test(context.amount?.major_amount ?? ''))
+                throw new DomainError('AUTHENTICATION_POLICY_NOT_FOUND', 'no policy');
               const p: FakeProcess = {
                 id: `proc-${++next}-x`,
                 userId: request.userId.toString(),
                 context: request.transactionContext,
+                type,
                 status: 'READY',
                 consumed: false,
               };
@@ -140,12 +153,7 @@ export function fakeUserService() {
             async consumeProcess(request) {
               calls.consumeProcess++;
               const p = own(request.processId, request.userId);
-              if (
-                p.status !== 'DONE' ||
-                p.consumed ||
-                request.transactionType !== AuthenticatedTransactionType.TRANSFER ||
-                request.transactionContext !== p.context
-              ) {
+              if (p.status !== 'DONE' || p.consumed || request.transactionType !== p.type || request.transactionContext !== p.context) {
                 throw new DomainError('AUTHENTICATION_FAILED', 'authentication failed');
               }
               p.consumed = true;
@@ -165,6 +173,7 @@ export function fakeUserService() {
     module,
     processes,
     sessions,
+    statuses,
     calls,
     /** The user completes the process's authentications. */
     complete(processId: string) {
@@ -199,11 +208,17 @@ export function call<Res>(start: (cb: (e: grpc.ServiceError | null, r: Res) => v
 
 const krw = (majorAmount: bigint) => ({ currencyCode: CurrencyCode.KRW, majorAmount, minorAmount: 0n });
 
-/** `userModule`: the real user service instead of the stand-in (whose helpers then see nothing). */
-export async function startHarness(modules: ServiceModule[], options: { userModule?: ServiceModule } = {}): Promise<Harness> {
+/**
+ * `userModule`: the real user service instead of the stand-in (whose helpers then see nothing).
+ * `accountModule`: the account module built with other options (a ledger clock, for instance).
+ */
+export async function startHarness(
+  modules: ServiceModule[],
+  options: { userModule?: ServiceModule; accountModule?: ServiceModule } = {},
+): Promise<Harness> {
   const users = fakeUserService();
   const logs = createCapturingDestination();
-  const services = await startTestServices([accountModule, options.userModule ?? users.module, ...modules], {
+  const services = await startTestServices([options.accountModule ?? accountModule, options.userModule ?? users.module, ...modules], {
     name: 'transfer-test',
     databaseOptions: { poolMax: 16 },
     logDestination: logs,

@@ -13,6 +13,7 @@ import {
 } from '../deps';
 import { migrations } from '../migrations';
 import { createProcesses } from '../processes';
+import { createResidentIdHasher } from '../resident-id-hash';
 import { createResidentIdSealer } from '../resident-id-seal';
 import { createSessions } from '../sessions';
 import type { UserDb } from '../user.repository';
@@ -63,6 +64,7 @@ export async function openHarness(): Promise<Harness> {
     ...DEFAULT_TTLS,
     now: clock.now,
     residentIds: createResidentIdSealer(KeyEncryptionKey.generate()),
+    residentIdHashes: createResidentIdHasher(KeyEncryptionKey.generate()),
     devices: {
       async revokeDevice(deviceId, reason) {
         if (deviceServiceDown.value) {

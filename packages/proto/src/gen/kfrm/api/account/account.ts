@@ -36,6 +36,8 @@ export const protobufFileName = "kfrm/api/account/account.proto";
  *   or someone else's account number needs a distinct error. They follow the
  *   `<Method>ApiError { ErrorCode code = 1; }` convention (see
  *   kfrm/api/common/error.proto).
+ * - CloseAccount with its messages and CloseAccountApiError is an additive
+ *   extension (the seed cannot close an account).
  * Descriptions are the seed's, kept verbatim.
  */
 
@@ -216,6 +218,66 @@ export function listTransactionsApiError_ErrorCodeToJSON(object: ListTransaction
     case ListTransactionsApiError_ErrorCode.ACCOUNT_NOT_FOUND:
       return "ACCOUNT_NOT_FOUND";
     case ListTransactionsApiError_ErrorCode.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/**
+ * Not in the seed (extension): closes one of the caller's accounts. The
+ * balance must be zero; the statement stays readable (GetAccount,
+ * ListTransactions by number) and the account neither sends nor receives
+ * again. Closing a closed account answers the same (idempotent).
+ */
+export interface CloseAccountRequest {
+  accountNumber: string;
+}
+
+/** Not in the seed (extension). */
+export interface CloseAccountResponse {
+  success: boolean;
+  /** when the account was closed (ISO 8601, UTC) */
+  closedAt: string;
+}
+
+/** Not in the seed (extension). */
+export interface CloseAccountApiError {
+  code: CloseAccountApiError_ErrorCode;
+}
+
+export enum CloseAccountApiError_ErrorCode {
+  /** ACCOUNT_NOT_FOUND - unknown or not the caller's. NOT_FOUND */
+  ACCOUNT_NOT_FOUND = 0,
+  /**
+   * ACCOUNT_BALANCE_NOT_ZERO - money is still in the account: send it elsewhere first.
+   * FAILED_PRECONDITION
+   */
+  ACCOUNT_BALANCE_NOT_ZERO = 1,
+  UNRECOGNIZED = -1,
+}
+
+export function closeAccountApiError_ErrorCodeFromJSON(object: any): CloseAccountApiError_ErrorCode {
+  switch (object) {
+    case 0:
+    case "ACCOUNT_NOT_FOUND":
+      return CloseAccountApiError_ErrorCode.ACCOUNT_NOT_FOUND;
+    case 1:
+    case "ACCOUNT_BALANCE_NOT_ZERO":
+      return CloseAccountApiError_ErrorCode.ACCOUNT_BALANCE_NOT_ZERO;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return CloseAccountApiError_ErrorCode.UNRECOGNIZED;
+  }
+}
+
+export function closeAccountApiError_ErrorCodeToJSON(object: CloseAccountApiError_ErrorCode): string {
+  switch (object) {
+    case CloseAccountApiError_ErrorCode.ACCOUNT_NOT_FOUND:
+      return "ACCOUNT_NOT_FOUND";
+    case CloseAccountApiError_ErrorCode.ACCOUNT_BALANCE_NOT_ZERO:
+      return "ACCOUNT_BALANCE_NOT_ZERO";
+    case CloseAccountApiError_ErrorCode.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
   }
@@ -1194,6 +1256,241 @@ export const ListTransactionsApiError: MessageFns<
   },
 };
 
+function createBaseCloseAccountRequest(): CloseAccountRequest {
+  return { accountNumber: "" };
+}
+
+export const CloseAccountRequest: MessageFns<CloseAccountRequest, "kfrm.api.account.CloseAccountRequest"> = {
+  $type: "kfrm.api.account.CloseAccountRequest" as const,
+
+  encode(message: CloseAccountRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accountNumber !== "") {
+      writer.uint32(10).string(message.accountNumber);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CloseAccountRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCloseAccountRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accountNumber = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CloseAccountRequest {
+    return {
+      accountNumber: isSet(object.accountNumber)
+        ? globalThis.String(object.accountNumber)
+        : isSet(object.account_number)
+        ? globalThis.String(object.account_number)
+        : "",
+    };
+  },
+
+  toJSON(message: CloseAccountRequest): unknown {
+    const obj: any = {};
+    if (message.accountNumber !== "") {
+      obj.accountNumber = message.accountNumber;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CloseAccountRequest>): CloseAccountRequest {
+    return CloseAccountRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CloseAccountRequest>): CloseAccountRequest {
+    const message = createBaseCloseAccountRequest();
+    message.accountNumber = object.accountNumber ?? "";
+    return message;
+  },
+};
+
+function createBaseCloseAccountResponse(): CloseAccountResponse {
+  return { success: false, closedAt: "" };
+}
+
+export const CloseAccountResponse: MessageFns<CloseAccountResponse, "kfrm.api.account.CloseAccountResponse"> = {
+  $type: "kfrm.api.account.CloseAccountResponse" as const,
+
+  encode(message: CloseAccountResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.success !== false) {
+      writer.uint32(8).bool(message.success);
+    }
+    if (message.closedAt !== "") {
+      writer.uint32(18).string(message.closedAt);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CloseAccountResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCloseAccountResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.success = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.closedAt = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CloseAccountResponse {
+    return {
+      success: isSet(object.success) ? globalThis.Boolean(object.success) : false,
+      closedAt: isSet(object.closedAt)
+        ? globalThis.String(object.closedAt)
+        : isSet(object.closed_at)
+        ? globalThis.String(object.closed_at)
+        : "",
+    };
+  },
+
+  toJSON(message: CloseAccountResponse): unknown {
+    const obj: any = {};
+    if (message.success !== false) {
+      obj.success = message.success;
+    }
+    if (message.closedAt !== "") {
+      obj.closedAt = message.closedAt;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CloseAccountResponse>): CloseAccountResponse {
+    return CloseAccountResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CloseAccountResponse>): CloseAccountResponse {
+    const message = createBaseCloseAccountResponse();
+    message.success = object.success ?? false;
+    message.closedAt = object.closedAt ?? "";
+    return message;
+  },
+};
+
+function createBaseCloseAccountApiError(): CloseAccountApiError {
+  return { code: 0 };
+}
+
+export const CloseAccountApiError: MessageFns<CloseAccountApiError, "kfrm.api.account.CloseAccountApiError"> = {
+  $type: "kfrm.api.account.CloseAccountApiError" as const,
+
+  encode(message: CloseAccountApiError, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== 0) {
+      writer.uint32(8).int32(message.code);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CloseAccountApiError {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCloseAccountApiError();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.code = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CloseAccountApiError {
+    return { code: isSet(object.code) ? closeAccountApiError_ErrorCodeFromJSON(object.code) : 0 };
+  },
+
+  toJSON(message: CloseAccountApiError): unknown {
+    const obj: any = {};
+    if (message.code !== 0) {
+      obj.code = closeAccountApiError_ErrorCodeToJSON(message.code);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CloseAccountApiError>): CloseAccountApiError {
+    return CloseAccountApiError.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CloseAccountApiError>): CloseAccountApiError {
+    const message = createBaseCloseAccountApiError();
+    message.code = object.code ?? 0;
+    return message;
+  },
+};
+
 /** 계좌 서비스 */
 export type AccountServiceService = typeof AccountServiceService;
 export const AccountServiceService = {
@@ -1230,6 +1527,17 @@ export const AccountServiceService = {
     responseSerialize: (value: GetAccountResponse): Buffer => Buffer.from(GetAccountResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetAccountResponse => GetAccountResponse.decode(value),
   },
+  /** Not in the seed (extension): closes an account with a zero balance. */
+  closeAccount: {
+    path: "/kfrm.api.account.AccountService/CloseAccount" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CloseAccountRequest): Buffer => Buffer.from(CloseAccountRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CloseAccountRequest => CloseAccountRequest.decode(value),
+    responseSerialize: (value: CloseAccountResponse): Buffer =>
+      Buffer.from(CloseAccountResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CloseAccountResponse => CloseAccountResponse.decode(value),
+  },
 } as const;
 
 export interface AccountServiceServer extends UntypedServiceImplementation {
@@ -1239,6 +1547,8 @@ export interface AccountServiceServer extends UntypedServiceImplementation {
   listAccounts: handleUnaryCall<ListAccountsRequest, ListAccountsResponse>;
   /** 계좌정보 */
   getAccount: handleUnaryCall<GetAccountRequest, GetAccountResponse>;
+  /** Not in the seed (extension): closes an account with a zero balance. */
+  closeAccount: handleUnaryCall<CloseAccountRequest, CloseAccountResponse>;
 }
 
 export interface AccountServiceClient extends Client {
@@ -1289,6 +1599,22 @@ export interface AccountServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetAccountResponse) => void,
+  ): ClientUnaryCall;
+  /** Not in the seed (extension): closes an account with a zero balance. */
+  closeAccount(
+    request: CloseAccountRequest,
+    callback: (error: ServiceError | null, response: CloseAccountResponse) => void,
+  ): ClientUnaryCall;
+  closeAccount(
+    request: CloseAccountRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CloseAccountResponse) => void,
+  ): ClientUnaryCall;
+  closeAccount(
+    request: CloseAccountRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CloseAccountResponse) => void,
   ): ClientUnaryCall;
 }
 

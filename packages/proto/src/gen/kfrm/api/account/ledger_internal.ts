@@ -143,6 +143,8 @@ export interface LedgerAccount {
   accountColor: string;
   bookmarked: boolean;
   createdAt: string;
+  /** ISO 8601 when the account was closed (CloseAccount); empty while open */
+  closedAt: string;
 }
 
 export interface CreateAccountRequest {
@@ -501,6 +503,72 @@ export interface ListOutboxEventsResponse {
   events: OutboxEvent[];
 }
 
+/**
+ * Sets both transfer limits of the owner's customer account (the transfer
+ * service decides whether the change is allowed; the ledger enforces the
+ * limits at posting).
+ */
+export interface SetTransferLimitsRequest {
+  ownerUserId: string;
+  accountNumber: string;
+  /** both positive, in the account's currency */
+  limitPerTransaction: MonetaryValue | undefined;
+  limitPerDay: MonetaryValue | undefined;
+}
+
+export interface SetTransferLimitsResponse {
+  account: LedgerAccount | undefined;
+}
+
+export interface SetTransferLimitsApiError {
+  code: SetTransferLimitsApiError_ErrorCode;
+}
+
+export enum SetTransferLimitsApiError_ErrorCode {
+  ACCOUNT_NOT_FOUND = 0,
+  INVALID_AMOUNT = 1,
+  UNRECOGNIZED = -1,
+}
+
+export function setTransferLimitsApiError_ErrorCodeFromJSON(object: any): SetTransferLimitsApiError_ErrorCode {
+  switch (object) {
+    case 0:
+    case "ACCOUNT_NOT_FOUND":
+      return SetTransferLimitsApiError_ErrorCode.ACCOUNT_NOT_FOUND;
+    case 1:
+    case "INVALID_AMOUNT":
+      return SetTransferLimitsApiError_ErrorCode.INVALID_AMOUNT;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return SetTransferLimitsApiError_ErrorCode.UNRECOGNIZED;
+  }
+}
+
+export function setTransferLimitsApiError_ErrorCodeToJSON(object: SetTransferLimitsApiError_ErrorCode): string {
+  switch (object) {
+    case SetTransferLimitsApiError_ErrorCode.ACCOUNT_NOT_FOUND:
+      return "ACCOUNT_NOT_FOUND";
+    case SetTransferLimitsApiError_ErrorCode.INVALID_AMOUNT:
+      return "INVALID_AMOUNT";
+    case SetTransferLimitsApiError_ErrorCode.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/**
+ * Every account of the owner, closed ones included (member withdrawal checks
+ * that none is open).
+ */
+export interface ListAccountsOfOwnerRequest {
+  ownerUserId: string;
+}
+
+export interface ListAccountsOfOwnerResponse {
+  accounts: LedgerAccount[];
+}
+
 function createBaseLedgerAccount(): LedgerAccount {
   return {
     accountNumber: "",
@@ -512,6 +580,7 @@ function createBaseLedgerAccount(): LedgerAccount {
     accountColor: "",
     bookmarked: false,
     createdAt: "",
+    closedAt: "",
   };
 }
 
@@ -545,6 +614,9 @@ export const LedgerAccount: MessageFns<LedgerAccount, "kfrm.api.account.LedgerAc
     }
     if (message.createdAt !== "") {
       writer.uint32(74).string(message.createdAt);
+    }
+    if (message.closedAt !== "") {
+      writer.uint32(82).string(message.closedAt);
     }
     return writer;
   },
@@ -634,6 +706,14 @@ export const LedgerAccount: MessageFns<LedgerAccount, "kfrm.api.account.LedgerAc
             message.createdAt = reader.string();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.closedAt = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -685,6 +765,11 @@ export const LedgerAccount: MessageFns<LedgerAccount, "kfrm.api.account.LedgerAc
         : isSet(object.created_at)
         ? globalThis.String(object.created_at)
         : "",
+      closedAt: isSet(object.closedAt)
+        ? globalThis.String(object.closedAt)
+        : isSet(object.closed_at)
+        ? globalThis.String(object.closed_at)
+        : "",
     };
   },
 
@@ -717,6 +802,9 @@ export const LedgerAccount: MessageFns<LedgerAccount, "kfrm.api.account.LedgerAc
     if (message.createdAt !== "") {
       obj.createdAt = message.createdAt;
     }
+    if (message.closedAt !== "") {
+      obj.closedAt = message.closedAt;
+    }
     return obj;
   },
 
@@ -740,6 +828,7 @@ export const LedgerAccount: MessageFns<LedgerAccount, "kfrm.api.account.LedgerAc
     message.accountColor = object.accountColor ?? "";
     message.bookmarked = object.bookmarked ?? false;
     message.createdAt = object.createdAt ?? "";
+    message.closedAt = object.closedAt ?? "";
     return message;
   },
 };
@@ -2965,6 +3054,448 @@ export const ListOutboxEventsResponse: MessageFns<
   },
 };
 
+function createBaseSetTransferLimitsRequest(): SetTransferLimitsRequest {
+  return { ownerUserId: "", accountNumber: "", limitPerTransaction: undefined, limitPerDay: undefined };
+}
+
+export const SetTransferLimitsRequest: MessageFns<
+  SetTransferLimitsRequest,
+  "kfrm.api.account.SetTransferLimitsRequest"
+> = {
+  $type: "kfrm.api.account.SetTransferLimitsRequest" as const,
+
+  encode(message: SetTransferLimitsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ownerUserId !== "") {
+      writer.uint32(10).string(message.ownerUserId);
+    }
+    if (message.accountNumber !== "") {
+      writer.uint32(18).string(message.accountNumber);
+    }
+    if (message.limitPerTransaction !== undefined) {
+      MonetaryValue.encode(message.limitPerTransaction, writer.uint32(26).fork()).join();
+    }
+    if (message.limitPerDay !== undefined) {
+      MonetaryValue.encode(message.limitPerDay, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetTransferLimitsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetTransferLimitsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ownerUserId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.accountNumber = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.limitPerTransaction = MonetaryValue.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.limitPerDay = MonetaryValue.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetTransferLimitsRequest {
+    return {
+      ownerUserId: isSet(object.ownerUserId)
+        ? globalThis.String(object.ownerUserId)
+        : isSet(object.owner_user_id)
+        ? globalThis.String(object.owner_user_id)
+        : "",
+      accountNumber: isSet(object.accountNumber)
+        ? globalThis.String(object.accountNumber)
+        : isSet(object.account_number)
+        ? globalThis.String(object.account_number)
+        : "",
+      limitPerTransaction: isSet(object.limitPerTransaction)
+        ? MonetaryValue.fromJSON(object.limitPerTransaction)
+        : isSet(object.limit_per_transaction)
+        ? MonetaryValue.fromJSON(object.limit_per_transaction)
+        : undefined,
+      limitPerDay: isSet(object.limitPerDay)
+        ? MonetaryValue.fromJSON(object.limitPerDay)
+        : isSet(object.limit_per_day)
+        ? MonetaryValue.fromJSON(object.limit_per_day)
+        : undefined,
+    };
+  },
+
+  toJSON(message: SetTransferLimitsRequest): unknown {
+    const obj: any = {};
+    if (message.ownerUserId !== "") {
+      obj.ownerUserId = message.ownerUserId;
+    }
+    if (message.accountNumber !== "") {
+      obj.accountNumber = message.accountNumber;
+    }
+    if (message.limitPerTransaction !== undefined) {
+      obj.limitPerTransaction = MonetaryValue.toJSON(message.limitPerTransaction);
+    }
+    if (message.limitPerDay !== undefined) {
+      obj.limitPerDay = MonetaryValue.toJSON(message.limitPerDay);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetTransferLimitsRequest>): SetTransferLimitsRequest {
+    return SetTransferLimitsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetTransferLimitsRequest>): SetTransferLimitsRequest {
+    const message = createBaseSetTransferLimitsRequest();
+    message.ownerUserId = object.ownerUserId ?? "";
+    message.accountNumber = object.accountNumber ?? "";
+    message.limitPerTransaction = (object.limitPerTransaction !== undefined && object.limitPerTransaction !== null)
+      ? MonetaryValue.fromPartial(object.limitPerTransaction)
+      : undefined;
+    message.limitPerDay = (object.limitPerDay !== undefined && object.limitPerDay !== null)
+      ? MonetaryValue.fromPartial(object.limitPerDay)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSetTransferLimitsResponse(): SetTransferLimitsResponse {
+  return { account: undefined };
+}
+
+export const SetTransferLimitsResponse: MessageFns<
+  SetTransferLimitsResponse,
+  "kfrm.api.account.SetTransferLimitsResponse"
+> = {
+  $type: "kfrm.api.account.SetTransferLimitsResponse" as const,
+
+  encode(message: SetTransferLimitsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.account !== undefined) {
+      LedgerAccount.encode(message.account, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetTransferLimitsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetTransferLimitsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.account = LedgerAccount.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetTransferLimitsResponse {
+    return { account: isSet(object.account) ? LedgerAccount.fromJSON(object.account) : undefined };
+  },
+
+  toJSON(message: SetTransferLimitsResponse): unknown {
+    const obj: any = {};
+    if (message.account !== undefined) {
+      obj.account = LedgerAccount.toJSON(message.account);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetTransferLimitsResponse>): SetTransferLimitsResponse {
+    return SetTransferLimitsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetTransferLimitsResponse>): SetTransferLimitsResponse {
+    const message = createBaseSetTransferLimitsResponse();
+    message.account = (object.account !== undefined && object.account !== null)
+      ? LedgerAccount.fromPartial(object.account)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSetTransferLimitsApiError(): SetTransferLimitsApiError {
+  return { code: 0 };
+}
+
+export const SetTransferLimitsApiError: MessageFns<
+  SetTransferLimitsApiError,
+  "kfrm.api.account.SetTransferLimitsApiError"
+> = {
+  $type: "kfrm.api.account.SetTransferLimitsApiError" as const,
+
+  encode(message: SetTransferLimitsApiError, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== 0) {
+      writer.uint32(8).int32(message.code);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetTransferLimitsApiError {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetTransferLimitsApiError();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.code = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetTransferLimitsApiError {
+    return { code: isSet(object.code) ? setTransferLimitsApiError_ErrorCodeFromJSON(object.code) : 0 };
+  },
+
+  toJSON(message: SetTransferLimitsApiError): unknown {
+    const obj: any = {};
+    if (message.code !== 0) {
+      obj.code = setTransferLimitsApiError_ErrorCodeToJSON(message.code);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetTransferLimitsApiError>): SetTransferLimitsApiError {
+    return SetTransferLimitsApiError.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetTransferLimitsApiError>): SetTransferLimitsApiError {
+    const message = createBaseSetTransferLimitsApiError();
+    message.code = object.code ?? 0;
+    return message;
+  },
+};
+
+function createBaseListAccountsOfOwnerRequest(): ListAccountsOfOwnerRequest {
+  return { ownerUserId: "" };
+}
+
+export const ListAccountsOfOwnerRequest: MessageFns<
+  ListAccountsOfOwnerRequest,
+  "kfrm.api.account.ListAccountsOfOwnerRequest"
+> = {
+  $type: "kfrm.api.account.ListAccountsOfOwnerRequest" as const,
+
+  encode(message: ListAccountsOfOwnerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ownerUserId !== "") {
+      writer.uint32(10).string(message.ownerUserId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListAccountsOfOwnerRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListAccountsOfOwnerRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ownerUserId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListAccountsOfOwnerRequest {
+    return {
+      ownerUserId: isSet(object.ownerUserId)
+        ? globalThis.String(object.ownerUserId)
+        : isSet(object.owner_user_id)
+        ? globalThis.String(object.owner_user_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ListAccountsOfOwnerRequest): unknown {
+    const obj: any = {};
+    if (message.ownerUserId !== "") {
+      obj.ownerUserId = message.ownerUserId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListAccountsOfOwnerRequest>): ListAccountsOfOwnerRequest {
+    return ListAccountsOfOwnerRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListAccountsOfOwnerRequest>): ListAccountsOfOwnerRequest {
+    const message = createBaseListAccountsOfOwnerRequest();
+    message.ownerUserId = object.ownerUserId ?? "";
+    return message;
+  },
+};
+
+function createBaseListAccountsOfOwnerResponse(): ListAccountsOfOwnerResponse {
+  return { accounts: [] };
+}
+
+export const ListAccountsOfOwnerResponse: MessageFns<
+  ListAccountsOfOwnerResponse,
+  "kfrm.api.account.ListAccountsOfOwnerResponse"
+> = {
+  $type: "kfrm.api.account.ListAccountsOfOwnerResponse" as const,
+
+  encode(message: ListAccountsOfOwnerResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.accounts) {
+      LedgerAccount.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListAccountsOfOwnerResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListAccountsOfOwnerResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accounts.push(LedgerAccount.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListAccountsOfOwnerResponse {
+    return {
+      accounts: globalThis.Array.isArray(object?.accounts)
+        ? object.accounts.map((e: any) => LedgerAccount.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ListAccountsOfOwnerResponse): unknown {
+    const obj: any = {};
+    if (message.accounts?.length) {
+      obj.accounts = message.accounts.map((e) => LedgerAccount.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListAccountsOfOwnerResponse>): ListAccountsOfOwnerResponse {
+    return ListAccountsOfOwnerResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListAccountsOfOwnerResponse>): ListAccountsOfOwnerResponse {
+    const message = createBaseListAccountsOfOwnerResponse();
+    message.accounts = object.accounts?.map((e) => LedgerAccount.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 /** Served on the internal listener only (access level `internal`). */
 export type LedgerServiceService = typeof LedgerServiceService;
 export const LedgerServiceService = {
@@ -3036,6 +3567,30 @@ export const LedgerServiceService = {
       Buffer.from(ListOutboxEventsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListOutboxEventsResponse => ListOutboxEventsResponse.decode(value),
   },
+  /** Both transfer limits of the owner's account; else ACCOUNT_NOT_FOUND. */
+  setTransferLimits: {
+    path: "/kfrm.api.account.LedgerService/SetTransferLimits" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetTransferLimitsRequest): Buffer =>
+      Buffer.from(SetTransferLimitsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetTransferLimitsRequest => SetTransferLimitsRequest.decode(value),
+    responseSerialize: (value: SetTransferLimitsResponse): Buffer =>
+      Buffer.from(SetTransferLimitsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetTransferLimitsResponse => SetTransferLimitsResponse.decode(value),
+  },
+  /** Every account of the owner, closed ones included (closed_at set). */
+  listAccountsOfOwner: {
+    path: "/kfrm.api.account.LedgerService/ListAccountsOfOwner" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListAccountsOfOwnerRequest): Buffer =>
+      Buffer.from(ListAccountsOfOwnerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListAccountsOfOwnerRequest => ListAccountsOfOwnerRequest.decode(value),
+    responseSerialize: (value: ListAccountsOfOwnerResponse): Buffer =>
+      Buffer.from(ListAccountsOfOwnerResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListAccountsOfOwnerResponse => ListAccountsOfOwnerResponse.decode(value),
+  },
 } as const;
 
 export interface LedgerServiceServer extends UntypedServiceImplementation {
@@ -3051,6 +3606,10 @@ export interface LedgerServiceServer extends UntypedServiceImplementation {
   getTransferTarget: handleUnaryCall<GetTransferTargetRequest, GetTransferTargetResponse>;
   /** Outbox events after a cursor, in id order; only committed events are ever returned. */
   listOutboxEvents: handleUnaryCall<ListOutboxEventsRequest, ListOutboxEventsResponse>;
+  /** Both transfer limits of the owner's account; else ACCOUNT_NOT_FOUND. */
+  setTransferLimits: handleUnaryCall<SetTransferLimitsRequest, SetTransferLimitsResponse>;
+  /** Every account of the owner, closed ones included (closed_at set). */
+  listAccountsOfOwner: handleUnaryCall<ListAccountsOfOwnerRequest, ListAccountsOfOwnerResponse>;
 }
 
 export interface LedgerServiceClient extends Client {
@@ -3149,6 +3708,38 @@ export interface LedgerServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListOutboxEventsResponse) => void,
+  ): ClientUnaryCall;
+  /** Both transfer limits of the owner's account; else ACCOUNT_NOT_FOUND. */
+  setTransferLimits(
+    request: SetTransferLimitsRequest,
+    callback: (error: ServiceError | null, response: SetTransferLimitsResponse) => void,
+  ): ClientUnaryCall;
+  setTransferLimits(
+    request: SetTransferLimitsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetTransferLimitsResponse) => void,
+  ): ClientUnaryCall;
+  setTransferLimits(
+    request: SetTransferLimitsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetTransferLimitsResponse) => void,
+  ): ClientUnaryCall;
+  /** Every account of the owner, closed ones included (closed_at set). */
+  listAccountsOfOwner(
+    request: ListAccountsOfOwnerRequest,
+    callback: (error: ServiceError | null, response: ListAccountsOfOwnerResponse) => void,
+  ): ClientUnaryCall;
+  listAccountsOfOwner(
+    request: ListAccountsOfOwnerRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListAccountsOfOwnerResponse) => void,
+  ): ClientUnaryCall;
+  listAccountsOfOwner(
+    request: ListAccountsOfOwnerRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListAccountsOfOwnerResponse) => void,
   ): ClientUnaryCall;
 }
 

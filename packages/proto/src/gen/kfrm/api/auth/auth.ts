@@ -937,6 +937,45 @@ export function verifySigningCertificateApiError_ErrorCodeToJSON(
   }
 }
 
+/**
+ * Not in the seed (extension: the seed gives SubmitCustomerInfo no error
+ * enum). The resident registration number is already that of another member
+ * (ACTIVATED or BLOCKED): one member per resident registration number. The
+ * seed's own code and wording for "already a member". Status ALREADY_EXISTS.
+ * The method's other refusals stay as before (PERMISSION_DENIED).
+ */
+export interface SubmitCustomerInfoApiError {
+  code: SubmitCustomerInfoApiError_ErrorCode;
+}
+
+export enum SubmitCustomerInfoApiError_ErrorCode {
+  /** ALREADY_REGISTERED_USER - 이미 가입된 사용자입니다. */
+  ALREADY_REGISTERED_USER = 0,
+  UNRECOGNIZED = -1,
+}
+
+export function submitCustomerInfoApiError_ErrorCodeFromJSON(object: any): SubmitCustomerInfoApiError_ErrorCode {
+  switch (object) {
+    case 0:
+    case "ALREADY_REGISTERED_USER":
+      return SubmitCustomerInfoApiError_ErrorCode.ALREADY_REGISTERED_USER;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return SubmitCustomerInfoApiError_ErrorCode.UNRECOGNIZED;
+  }
+}
+
+export function submitCustomerInfoApiError_ErrorCodeToJSON(object: SubmitCustomerInfoApiError_ErrorCode): string {
+  switch (object) {
+    case SubmitCustomerInfoApiError_ErrorCode.ALREADY_REGISTERED_USER:
+      return "ALREADY_REGISTERED_USER";
+    case SubmitCustomerInfoApiError_ErrorCode.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 function createBaseActivateBiometricRequest(): ActivateBiometricRequest {
   return { processId: "", publicKey: undefined };
 }
@@ -5560,6 +5599,78 @@ export const VerifySigningCertificateApiError: MessageFns<
   },
   fromPartial(object: DeepPartial<VerifySigningCertificateApiError>): VerifySigningCertificateApiError {
     const message = createBaseVerifySigningCertificateApiError();
+    message.code = object.code ?? 0;
+    return message;
+  },
+};
+
+function createBaseSubmitCustomerInfoApiError(): SubmitCustomerInfoApiError {
+  return { code: 0 };
+}
+
+export const SubmitCustomerInfoApiError: MessageFns<
+  SubmitCustomerInfoApiError,
+  "kfrm.api.auth.SubmitCustomerInfoApiError"
+> = {
+  $type: "kfrm.api.auth.SubmitCustomerInfoApiError" as const,
+
+  encode(message: SubmitCustomerInfoApiError, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== 0) {
+      writer.uint32(8).int32(message.code);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubmitCustomerInfoApiError {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubmitCustomerInfoApiError();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.code = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SubmitCustomerInfoApiError {
+    return { code: isSet(object.code) ? submitCustomerInfoApiError_ErrorCodeFromJSON(object.code) : 0 };
+  },
+
+  toJSON(message: SubmitCustomerInfoApiError): unknown {
+    const obj: any = {};
+    if (message.code !== 0) {
+      obj.code = submitCustomerInfoApiError_ErrorCodeToJSON(message.code);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SubmitCustomerInfoApiError>): SubmitCustomerInfoApiError {
+    return SubmitCustomerInfoApiError.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SubmitCustomerInfoApiError>): SubmitCustomerInfoApiError {
+    const message = createBaseSubmitCustomerInfoApiError();
     message.code = object.code ?? 0;
     return message;
   },

@@ -128,6 +128,19 @@ export function unlockUserApiError_ErrorCodeToJSON(object: UnlockUserApiError_Er
   }
 }
 
+export interface RevokeCredentialsRequest {
+  userId: bigint;
+}
+
+export interface RevokeCredentialsResponse {
+  /** PIN and pattern hashes deleted by this call (0 on a repeat) */
+  secretsDeleted: number;
+  /** biometric keys deleted by this call */
+  biometricKeysDeleted: number;
+  /** signing certificates (pending or active) revoked by this call */
+  certificatesRevoked: number;
+}
+
 function createBaseGetActiveSigningCertificateRequest(): GetActiveSigningCertificateRequest {
   return { userId: 0n };
 }
@@ -625,6 +638,199 @@ export const UnlockUserApiError: MessageFns<UnlockUserApiError, "kfrm.api.auth.U
   },
 };
 
+function createBaseRevokeCredentialsRequest(): RevokeCredentialsRequest {
+  return { userId: 0n };
+}
+
+export const RevokeCredentialsRequest: MessageFns<RevokeCredentialsRequest, "kfrm.api.auth.RevokeCredentialsRequest"> =
+  {
+    $type: "kfrm.api.auth.RevokeCredentialsRequest" as const,
+
+    encode(message: RevokeCredentialsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+      if (message.userId !== 0n) {
+        if (BigInt.asUintN(64, message.userId) !== message.userId) {
+          throw new globalThis.Error("value provided for field message.userId of type uint64 too large");
+        }
+        writer.uint32(8).uint64(message.userId);
+      }
+      return writer;
+    },
+
+    decode(input: BinaryReader | Uint8Array, length?: number): RevokeCredentialsRequest {
+      const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+      const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+      if (previousRecursionDepth >= 100) {
+        throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      }
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+      try {
+        const end = length === undefined ? reader.len : reader.pos + length;
+        const message = createBaseRevokeCredentialsRequest();
+        while (reader.pos < end) {
+          const tag = reader.uint32();
+          switch (tag >>> 3) {
+            case 1: {
+              if (tag !== 8) {
+                break;
+              }
+
+              message.userId = reader.uint64() as bigint;
+              continue;
+            }
+          }
+          if ((tag & 7) === 4 || tag === 0) {
+            break;
+          }
+          reader.skip(tag & 7);
+        }
+        return message;
+      } finally {
+        (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+      }
+    },
+
+    fromJSON(object: any): RevokeCredentialsRequest {
+      return {
+        userId: isSet(object.userId) ? BigInt(object.userId) : isSet(object.user_id) ? BigInt(object.user_id) : 0n,
+      };
+    },
+
+    toJSON(message: RevokeCredentialsRequest): unknown {
+      const obj: any = {};
+      if (message.userId !== 0n) {
+        obj.userId = message.userId.toString();
+      }
+      return obj;
+    },
+
+    create(base?: DeepPartial<RevokeCredentialsRequest>): RevokeCredentialsRequest {
+      return RevokeCredentialsRequest.fromPartial(base ?? {});
+    },
+    fromPartial(object: DeepPartial<RevokeCredentialsRequest>): RevokeCredentialsRequest {
+      const message = createBaseRevokeCredentialsRequest();
+      message.userId = (object.userId !== undefined && object.userId !== null) ? BigInt(object.userId) : 0n;
+      return message;
+    },
+  };
+
+function createBaseRevokeCredentialsResponse(): RevokeCredentialsResponse {
+  return { secretsDeleted: 0, biometricKeysDeleted: 0, certificatesRevoked: 0 };
+}
+
+export const RevokeCredentialsResponse: MessageFns<
+  RevokeCredentialsResponse,
+  "kfrm.api.auth.RevokeCredentialsResponse"
+> = {
+  $type: "kfrm.api.auth.RevokeCredentialsResponse" as const,
+
+  encode(message: RevokeCredentialsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.secretsDeleted !== 0) {
+      writer.uint32(8).uint32(message.secretsDeleted);
+    }
+    if (message.biometricKeysDeleted !== 0) {
+      writer.uint32(16).uint32(message.biometricKeysDeleted);
+    }
+    if (message.certificatesRevoked !== 0) {
+      writer.uint32(24).uint32(message.certificatesRevoked);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeCredentialsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeCredentialsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.secretsDeleted = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.biometricKeysDeleted = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.certificatesRevoked = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RevokeCredentialsResponse {
+    return {
+      secretsDeleted: isSet(object.secretsDeleted)
+        ? globalThis.Number(object.secretsDeleted)
+        : isSet(object.secrets_deleted)
+        ? globalThis.Number(object.secrets_deleted)
+        : 0,
+      biometricKeysDeleted: isSet(object.biometricKeysDeleted)
+        ? globalThis.Number(object.biometricKeysDeleted)
+        : isSet(object.biometric_keys_deleted)
+        ? globalThis.Number(object.biometric_keys_deleted)
+        : 0,
+      certificatesRevoked: isSet(object.certificatesRevoked)
+        ? globalThis.Number(object.certificatesRevoked)
+        : isSet(object.certificates_revoked)
+        ? globalThis.Number(object.certificates_revoked)
+        : 0,
+    };
+  },
+
+  toJSON(message: RevokeCredentialsResponse): unknown {
+    const obj: any = {};
+    if (message.secretsDeleted !== 0) {
+      obj.secretsDeleted = Math.round(message.secretsDeleted);
+    }
+    if (message.biometricKeysDeleted !== 0) {
+      obj.biometricKeysDeleted = Math.round(message.biometricKeysDeleted);
+    }
+    if (message.certificatesRevoked !== 0) {
+      obj.certificatesRevoked = Math.round(message.certificatesRevoked);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RevokeCredentialsResponse>): RevokeCredentialsResponse {
+    return RevokeCredentialsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RevokeCredentialsResponse>): RevokeCredentialsResponse {
+    const message = createBaseRevokeCredentialsResponse();
+    message.secretsDeleted = object.secretsDeleted ?? 0;
+    message.biometricKeysDeleted = object.biometricKeysDeleted ?? 0;
+    message.certificatesRevoked = object.certificatesRevoked ?? 0;
+    return message;
+  },
+};
+
 export type CredentialServiceService = typeof CredentialServiceService;
 export const CredentialServiceService = {
   getActiveSigningCertificate: {
@@ -655,6 +861,22 @@ export const CredentialServiceService = {
     responseSerialize: (value: UnlockUserResponse): Buffer => Buffer.from(UnlockUserResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): UnlockUserResponse => UnlockUserResponse.decode(value),
   },
+  /**
+   * Member withdrawal (the user service, after the member is DEACTIVATED): deletes the PIN and
+   * pattern hashes and the biometric keys, revokes every signing certificate (the PKCS#7 check
+   * then refuses it). Idempotent: a repeat finds nothing left and answers zeros.
+   */
+  revokeCredentials: {
+    path: "/kfrm.api.auth.CredentialService/RevokeCredentials" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RevokeCredentialsRequest): Buffer =>
+      Buffer.from(RevokeCredentialsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RevokeCredentialsRequest => RevokeCredentialsRequest.decode(value),
+    responseSerialize: (value: RevokeCredentialsResponse): Buffer =>
+      Buffer.from(RevokeCredentialsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RevokeCredentialsResponse => RevokeCredentialsResponse.decode(value),
+  },
 } as const;
 
 export interface CredentialServiceServer extends UntypedServiceImplementation {
@@ -666,6 +888,12 @@ export interface CredentialServiceServer extends UntypedServiceImplementation {
    * revoked (the app moves with PrepareDeviceChange/ChangeDevice).
    */
   unlockUser: handleUnaryCall<UnlockUserRequest, UnlockUserResponse>;
+  /**
+   * Member withdrawal (the user service, after the member is DEACTIVATED): deletes the PIN and
+   * pattern hashes and the biometric keys, revokes every signing certificate (the PKCS#7 check
+   * then refuses it). Idempotent: a repeat finds nothing left and answers zeros.
+   */
+  revokeCredentials: handleUnaryCall<RevokeCredentialsRequest, RevokeCredentialsResponse>;
 }
 
 export interface CredentialServiceClient extends Client {
@@ -704,6 +932,26 @@ export interface CredentialServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: UnlockUserResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Member withdrawal (the user service, after the member is DEACTIVATED): deletes the PIN and
+   * pattern hashes and the biometric keys, revokes every signing certificate (the PKCS#7 check
+   * then refuses it). Idempotent: a repeat finds nothing left and answers zeros.
+   */
+  revokeCredentials(
+    request: RevokeCredentialsRequest,
+    callback: (error: ServiceError | null, response: RevokeCredentialsResponse) => void,
+  ): ClientUnaryCall;
+  revokeCredentials(
+    request: RevokeCredentialsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RevokeCredentialsResponse) => void,
+  ): ClientUnaryCall;
+  revokeCredentials(
+    request: RevokeCredentialsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RevokeCredentialsResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -37,6 +37,18 @@ export enum AuthenticatedTransactionType {
    */
   REISSUE_SIGNING_CERTIFICATE = 6,
   TRANSFER = 100,
+  /**
+   * CHANGE_TRANSFER_LIMIT - Not in the seed (additive extension): raising a transfer limit
+   * (TransferService.ChangeTransferLimit). Its process context names the
+   * account and the exact new limits; the user service's policy asks for PIN.
+   */
+  CHANGE_TRANSFER_LIMIT = 120,
+  /**
+   * WITHDRAW_MEMBER - Not in the seed (additive extension): member withdrawal
+   * (MembershipService.Withdraw). Its context names the user; the user
+   * service's policy asks for PIN.
+   */
+  WITHDRAW_MEMBER = 121,
   UNRECOGNIZED = -1,
 }
 
@@ -66,6 +78,12 @@ export function authenticatedTransactionTypeFromJSON(object: any): Authenticated
     case 100:
     case "TRANSFER":
       return AuthenticatedTransactionType.TRANSFER;
+    case 120:
+    case "CHANGE_TRANSFER_LIMIT":
+      return AuthenticatedTransactionType.CHANGE_TRANSFER_LIMIT;
+    case 121:
+    case "WITHDRAW_MEMBER":
+      return AuthenticatedTransactionType.WITHDRAW_MEMBER;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -91,6 +109,10 @@ export function authenticatedTransactionTypeToJSON(object: AuthenticatedTransact
       return "REISSUE_SIGNING_CERTIFICATE";
     case AuthenticatedTransactionType.TRANSFER:
       return "TRANSFER";
+    case AuthenticatedTransactionType.CHANGE_TRANSFER_LIMIT:
+      return "CHANGE_TRANSFER_LIMIT";
+    case AuthenticatedTransactionType.WITHDRAW_MEMBER:
+      return "WITHDRAW_MEMBER";
     case AuthenticatedTransactionType.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";

@@ -38,6 +38,11 @@ export const protobufFileName = "kfrm/api/transfer/transfer.proto";
  * - field numbers: 1..n in the order the seed lists the fields.
  * - ExecuteApiError.ErrorCode IDEMPOTENCY_KEY_REUSED is an additive extension
  *   (documented at the value).
+ * - TRANSFER_LIMIT_EXCEEDED in ExecuteApiError and GetPreCheckApiError, and the
+ *   transfer-limit methods (GetTransferLimit, PrepareChangeTransferLimit,
+ *   ChangeTransferLimit with their messages and TransferLimitApiError) are
+ *   additive extensions: the seed shows a limit only as CasaAccount's
+ *   transfer_limit and has no code for "over the limit".
  * Descriptions are the seed's, kept verbatim (including the truncated
  * "이체 사전 검사 응답 모").
  */
@@ -224,6 +229,12 @@ export enum ExecuteApiError_ErrorCode {
    * operator reconciles it. Status ALREADY_EXISTS.
    */
   IDEMPOTENCY_KEY_REUSED = 5,
+  /**
+   * TRANSFER_LIMIT_EXCEEDED - Not in the seed (additive extension): the amount is over the account's
+   * per-transaction limit, or with what was sent today (Asia/Seoul calendar
+   * day) over its daily limit. Status FAILED_PRECONDITION.
+   */
+  TRANSFER_LIMIT_EXCEEDED = 6,
   UNRECOGNIZED = -1,
 }
 
@@ -247,6 +258,9 @@ export function executeApiError_ErrorCodeFromJSON(object: any): ExecuteApiError_
     case 5:
     case "IDEMPOTENCY_KEY_REUSED":
       return ExecuteApiError_ErrorCode.IDEMPOTENCY_KEY_REUSED;
+    case 6:
+    case "TRANSFER_LIMIT_EXCEEDED":
+      return ExecuteApiError_ErrorCode.TRANSFER_LIMIT_EXCEEDED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -268,6 +282,8 @@ export function executeApiError_ErrorCodeToJSON(object: ExecuteApiError_ErrorCod
       return "INVALID_SOURCE_ACCOUNT";
     case ExecuteApiError_ErrorCode.IDEMPOTENCY_KEY_REUSED:
       return "IDEMPOTENCY_KEY_REUSED";
+    case ExecuteApiError_ErrorCode.TRANSFER_LIMIT_EXCEEDED:
+      return "TRANSFER_LIMIT_EXCEEDED";
     case ExecuteApiError_ErrorCode.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -284,6 +300,11 @@ export enum GetPreCheckApiError_ErrorCode {
   INVALID_TARGET_ACCOUNT = 2,
   INVALID_TARGET_INSTITUTION = 3,
   INVALID_SOURCE_ACCOUNT = 4,
+  /**
+   * TRANSFER_LIMIT_EXCEEDED - Not in the seed (additive extension): as ExecuteApiError's
+   * TRANSFER_LIMIT_EXCEEDED. Status FAILED_PRECONDITION.
+   */
+  TRANSFER_LIMIT_EXCEEDED = 5,
   UNRECOGNIZED = -1,
 }
 
@@ -304,6 +325,9 @@ export function getPreCheckApiError_ErrorCodeFromJSON(object: any): GetPreCheckA
     case 4:
     case "INVALID_SOURCE_ACCOUNT":
       return GetPreCheckApiError_ErrorCode.INVALID_SOURCE_ACCOUNT;
+    case 5:
+    case "TRANSFER_LIMIT_EXCEEDED":
+      return GetPreCheckApiError_ErrorCode.TRANSFER_LIMIT_EXCEEDED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -323,6 +347,8 @@ export function getPreCheckApiError_ErrorCodeToJSON(object: GetPreCheckApiError_
       return "INVALID_TARGET_INSTITUTION";
     case GetPreCheckApiError_ErrorCode.INVALID_SOURCE_ACCOUNT:
       return "INVALID_SOURCE_ACCOUNT";
+    case GetPreCheckApiError_ErrorCode.TRANSFER_LIMIT_EXCEEDED:
+      return "TRANSFER_LIMIT_EXCEEDED";
     case GetPreCheckApiError_ErrorCode.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -367,6 +393,146 @@ export function getTargetAccountInfoApiError_ErrorCodeToJSON(object: GetTargetAc
     case GetTargetAccountInfoApiError_ErrorCode.BLOCKED_ACCOUNT:
       return "BLOCKED_ACCOUNT";
     case GetTargetAccountInfoApiError_ErrorCode.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** Not in the seed (extension): one account's transfer limits as they stand. */
+export interface GetTransferLimitRequest {
+  /** 출금 계좌 번호 (the caller's own account) */
+  accountNumber: string;
+}
+
+/**
+ * Not in the seed (extension). A limit the account does not have (none set)
+ * is absent; amounts are KRW.
+ */
+export interface GetTransferLimitResponse {
+  accountNumber: string;
+  /** 1회 이체 한도 */
+  limitPerTransaction:
+    | MonetaryValue
+    | undefined;
+  /** 1일 이체 한도 */
+  limitPerDay:
+    | MonetaryValue
+    | undefined;
+  /** sent from the account today (Asia/Seoul calendar day), executing or done */
+  sentToday:
+    | MonetaryValue
+    | undefined;
+  /** what can still be sent today: min(per-day limit - sent today, per-transaction limit) */
+  remainingToday:
+    | MonetaryValue
+    | undefined;
+  /** the highest limits the bank allows (what a change may ask for at most) */
+  maxLimitPerTransaction: MonetaryValue | undefined;
+  maxLimitPerDay: MonetaryValue | undefined;
+}
+
+/**
+ * Not in the seed (extension): first step of a limit change. Both limits
+ * are required (whole KRW, 1 ≤ per-transaction ≤ per-day ≤ the maximums).
+ */
+export interface PrepareChangeTransferLimitRequest {
+  accountNumber: string;
+  limitPerTransaction: MonetaryValue | undefined;
+  limitPerDay: MonetaryValue | undefined;
+}
+
+/**
+ * Not in the seed (extension). step_up_required: a limit goes up, so
+ * ChangeTransferLimit needs `process` (CHANGE_TRANSFER_LIMIT, PIN) DONE
+ * first; otherwise `process` is absent and the change applies at once.
+ */
+export interface PrepareChangeTransferLimitResponse {
+  stepUpRequired: boolean;
+  process: AuthenticationProcess | undefined;
+}
+
+/**
+ * Not in the seed (extension): applies the change. The limits must equal the
+ * prepared ones; authentication_process_id is required when raising.
+ */
+export interface ChangeTransferLimitRequest {
+  accountNumber: string;
+  limitPerTransaction: MonetaryValue | undefined;
+  limitPerDay: MonetaryValue | undefined;
+  authenticationProcessId: string;
+}
+
+/** Not in the seed (extension): the limits now in force. */
+export interface ChangeTransferLimitResponse {
+  success: boolean;
+  limitPerTransaction: MonetaryValue | undefined;
+  limitPerDay: MonetaryValue | undefined;
+}
+
+/**
+ * Not in the seed (extension): errors of GetTransferLimit,
+ * PrepareChangeTransferLimit and ChangeTransferLimit.
+ */
+export interface TransferLimitApiError {
+  code: TransferLimitApiError_ErrorCode;
+}
+
+export enum TransferLimitApiError_ErrorCode {
+  UNKNOWN = 0,
+  /** INVALID_SOURCE_ACCOUNT - not the caller's account (unknown or someone else's). INVALID_ARGUMENT */
+  INVALID_SOURCE_ACCOUNT = 1,
+  /**
+   * INVALID_TRANSFER_LIMIT - a limit missing, not whole KRW, zero, or per-transaction over per-day.
+   * INVALID_ARGUMENT
+   */
+  INVALID_TRANSFER_LIMIT = 2,
+  /** TRANSFER_LIMIT_ABOVE_MAXIMUM - a limit over the bank's maximum. FAILED_PRECONDITION */
+  TRANSFER_LIMIT_ABOVE_MAXIMUM = 3,
+  /**
+   * STEP_UP_AUTHENTICATION_REQUIRED - raising without a DONE CHANGE_TRANSFER_LIMIT process for exactly this
+   * change (absent, not done, used, another change's). PERMISSION_DENIED
+   */
+  STEP_UP_AUTHENTICATION_REQUIRED = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function transferLimitApiError_ErrorCodeFromJSON(object: any): TransferLimitApiError_ErrorCode {
+  switch (object) {
+    case 0:
+    case "UNKNOWN":
+      return TransferLimitApiError_ErrorCode.UNKNOWN;
+    case 1:
+    case "INVALID_SOURCE_ACCOUNT":
+      return TransferLimitApiError_ErrorCode.INVALID_SOURCE_ACCOUNT;
+    case 2:
+    case "INVALID_TRANSFER_LIMIT":
+      return TransferLimitApiError_ErrorCode.INVALID_TRANSFER_LIMIT;
+    case 3:
+    case "TRANSFER_LIMIT_ABOVE_MAXIMUM":
+      return TransferLimitApiError_ErrorCode.TRANSFER_LIMIT_ABOVE_MAXIMUM;
+    case 4:
+    case "STEP_UP_AUTHENTICATION_REQUIRED":
+      return TransferLimitApiError_ErrorCode.STEP_UP_AUTHENTICATION_REQUIRED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return TransferLimitApiError_ErrorCode.UNRECOGNIZED;
+  }
+}
+
+export function transferLimitApiError_ErrorCodeToJSON(object: TransferLimitApiError_ErrorCode): string {
+  switch (object) {
+    case TransferLimitApiError_ErrorCode.UNKNOWN:
+      return "UNKNOWN";
+    case TransferLimitApiError_ErrorCode.INVALID_SOURCE_ACCOUNT:
+      return "INVALID_SOURCE_ACCOUNT";
+    case TransferLimitApiError_ErrorCode.INVALID_TRANSFER_LIMIT:
+      return "INVALID_TRANSFER_LIMIT";
+    case TransferLimitApiError_ErrorCode.TRANSFER_LIMIT_ABOVE_MAXIMUM:
+      return "TRANSFER_LIMIT_ABOVE_MAXIMUM";
+    case TransferLimitApiError_ErrorCode.STEP_UP_AUTHENTICATION_REQUIRED:
+      return "STEP_UP_AUTHENTICATION_REQUIRED";
+    case TransferLimitApiError_ErrorCode.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
   }
@@ -2164,6 +2330,848 @@ export const GetTargetAccountInfoApiError: MessageFns<
   },
 };
 
+function createBaseGetTransferLimitRequest(): GetTransferLimitRequest {
+  return { accountNumber: "" };
+}
+
+export const GetTransferLimitRequest: MessageFns<GetTransferLimitRequest, "kfrm.api.transfer.GetTransferLimitRequest"> =
+  {
+    $type: "kfrm.api.transfer.GetTransferLimitRequest" as const,
+
+    encode(message: GetTransferLimitRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+      if (message.accountNumber !== "") {
+        writer.uint32(10).string(message.accountNumber);
+      }
+      return writer;
+    },
+
+    decode(input: BinaryReader | Uint8Array, length?: number): GetTransferLimitRequest {
+      const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+      const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+      if (previousRecursionDepth >= 100) {
+        throw new globalThis.Error("protobuf decode recursion limit exceeded");
+      }
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+      try {
+        const end = length === undefined ? reader.len : reader.pos + length;
+        const message = createBaseGetTransferLimitRequest();
+        while (reader.pos < end) {
+          const tag = reader.uint32();
+          switch (tag >>> 3) {
+            case 1: {
+              if (tag !== 10) {
+                break;
+              }
+
+              message.accountNumber = reader.string();
+              continue;
+            }
+          }
+          if ((tag & 7) === 4 || tag === 0) {
+            break;
+          }
+          reader.skip(tag & 7);
+        }
+        return message;
+      } finally {
+        (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+      }
+    },
+
+    fromJSON(object: any): GetTransferLimitRequest {
+      return {
+        accountNumber: isSet(object.accountNumber)
+          ? globalThis.String(object.accountNumber)
+          : isSet(object.account_number)
+          ? globalThis.String(object.account_number)
+          : "",
+      };
+    },
+
+    toJSON(message: GetTransferLimitRequest): unknown {
+      const obj: any = {};
+      if (message.accountNumber !== "") {
+        obj.accountNumber = message.accountNumber;
+      }
+      return obj;
+    },
+
+    create(base?: DeepPartial<GetTransferLimitRequest>): GetTransferLimitRequest {
+      return GetTransferLimitRequest.fromPartial(base ?? {});
+    },
+    fromPartial(object: DeepPartial<GetTransferLimitRequest>): GetTransferLimitRequest {
+      const message = createBaseGetTransferLimitRequest();
+      message.accountNumber = object.accountNumber ?? "";
+      return message;
+    },
+  };
+
+function createBaseGetTransferLimitResponse(): GetTransferLimitResponse {
+  return {
+    accountNumber: "",
+    limitPerTransaction: undefined,
+    limitPerDay: undefined,
+    sentToday: undefined,
+    remainingToday: undefined,
+    maxLimitPerTransaction: undefined,
+    maxLimitPerDay: undefined,
+  };
+}
+
+export const GetTransferLimitResponse: MessageFns<
+  GetTransferLimitResponse,
+  "kfrm.api.transfer.GetTransferLimitResponse"
+> = {
+  $type: "kfrm.api.transfer.GetTransferLimitResponse" as const,
+
+  encode(message: GetTransferLimitResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accountNumber !== "") {
+      writer.uint32(10).string(message.accountNumber);
+    }
+    if (message.limitPerTransaction !== undefined) {
+      MonetaryValue.encode(message.limitPerTransaction, writer.uint32(18).fork()).join();
+    }
+    if (message.limitPerDay !== undefined) {
+      MonetaryValue.encode(message.limitPerDay, writer.uint32(26).fork()).join();
+    }
+    if (message.sentToday !== undefined) {
+      MonetaryValue.encode(message.sentToday, writer.uint32(34).fork()).join();
+    }
+    if (message.remainingToday !== undefined) {
+      MonetaryValue.encode(message.remainingToday, writer.uint32(42).fork()).join();
+    }
+    if (message.maxLimitPerTransaction !== undefined) {
+      MonetaryValue.encode(message.maxLimitPerTransaction, writer.uint32(50).fork()).join();
+    }
+    if (message.maxLimitPerDay !== undefined) {
+      MonetaryValue.encode(message.maxLimitPerDay, writer.uint32(58).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetTransferLimitResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetTransferLimitResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accountNumber = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.limitPerTransaction = MonetaryValue.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.limitPerDay = MonetaryValue.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.sentToday = MonetaryValue.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.remainingToday = MonetaryValue.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.maxLimitPerTransaction = MonetaryValue.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.maxLimitPerDay = MonetaryValue.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetTransferLimitResponse {
+    return {
+      accountNumber: isSet(object.accountNumber)
+        ? globalThis.String(object.accountNumber)
+        : isSet(object.account_number)
+        ? globalThis.String(object.account_number)
+        : "",
+      limitPerTransaction: isSet(object.limitPerTransaction)
+        ? MonetaryValue.fromJSON(object.limitPerTransaction)
+        : isSet(object.limit_per_transaction)
+        ? MonetaryValue.fromJSON(object.limit_per_transaction)
+        : undefined,
+      limitPerDay: isSet(object.limitPerDay)
+        ? MonetaryValue.fromJSON(object.limitPerDay)
+        : isSet(object.limit_per_day)
+        ? MonetaryValue.fromJSON(object.limit_per_day)
+        : undefined,
+      sentToday: isSet(object.sentToday)
+        ? MonetaryValue.fromJSON(object.sentToday)
+        : isSet(object.sent_today)
+        ? MonetaryValue.fromJSON(object.sent_today)
+        : undefined,
+      remainingToday: isSet(object.remainingToday)
+        ? MonetaryValue.fromJSON(object.remainingToday)
+        : isSet(object.remaining_today)
+        ? MonetaryValue.fromJSON(object.remaining_today)
+        : undefined,
+      maxLimitPerTransaction: isSet(object.maxLimitPerTransaction)
+        ? MonetaryValue.fromJSON(object.maxLimitPerTransaction)
+        : isSet(object.max_limit_per_transaction)
+        ? MonetaryValue.fromJSON(object.max_limit_per_transaction)
+        : undefined,
+      maxLimitPerDay: isSet(object.maxLimitPerDay)
+        ? MonetaryValue.fromJSON(object.maxLimitPerDay)
+        : isSet(object.max_limit_per_day)
+        ? MonetaryValue.fromJSON(object.max_limit_per_day)
+        : undefined,
+    };
+  },
+
+  toJSON(message: GetTransferLimitResponse): unknown {
+    const obj: any = {};
+    if (message.accountNumber !== "") {
+      obj.accountNumber = message.accountNumber;
+    }
+    if (message.limitPerTransaction !== undefined) {
+      obj.limitPerTransaction = MonetaryValue.toJSON(message.limitPerTransaction);
+    }
+    if (message.limitPerDay !== undefined) {
+      obj.limitPerDay = MonetaryValue.toJSON(message.limitPerDay);
+    }
+    if (message.sentToday !== undefined) {
+      obj.sentToday = MonetaryValue.toJSON(message.sentToday);
+    }
+    if (message.remainingToday !== undefined) {
+      obj.remainingToday = MonetaryValue.toJSON(message.remainingToday);
+    }
+    if (message.maxLimitPerTransaction !== undefined) {
+      obj.maxLimitPerTransaction = MonetaryValue.toJSON(message.maxLimitPerTransaction);
+    }
+    if (message.maxLimitPerDay !== undefined) {
+      obj.maxLimitPerDay = MonetaryValue.toJSON(message.maxLimitPerDay);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetTransferLimitResponse>): GetTransferLimitResponse {
+    return GetTransferLimitResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetTransferLimitResponse>): GetTransferLimitResponse {
+    const message = createBaseGetTransferLimitResponse();
+    message.accountNumber = object.accountNumber ?? "";
+    message.limitPerTransaction = (object.limitPerTransaction !== undefined && object.limitPerTransaction !== null)
+      ? MonetaryValue.fromPartial(object.limitPerTransaction)
+      : undefined;
+    message.limitPerDay = (object.limitPerDay !== undefined && object.limitPerDay !== null)
+      ? MonetaryValue.fromPartial(object.limitPerDay)
+      : undefined;
+    message.sentToday = (object.sentToday !== undefined && object.sentToday !== null)
+      ? MonetaryValue.fromPartial(object.sentToday)
+      : undefined;
+    message.remainingToday = (object.remainingToday !== undefined && object.remainingToday !== null)
+      ? MonetaryValue.fromPartial(object.remainingToday)
+      : undefined;
+    message.maxLimitPerTransaction =
+      (object.maxLimitPerTransaction !== undefined && object.maxLimitPerTransaction !== null)
+        ? MonetaryValue.fromPartial(object.maxLimitPerTransaction)
+        : undefined;
+    message.maxLimitPerDay = (object.maxLimitPerDay !== undefined && object.maxLimitPerDay !== null)
+      ? MonetaryValue.fromPartial(object.maxLimitPerDay)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePrepareChangeTransferLimitRequest(): PrepareChangeTransferLimitRequest {
+  return { accountNumber: "", limitPerTransaction: undefined, limitPerDay: undefined };
+}
+
+export const PrepareChangeTransferLimitRequest: MessageFns<
+  PrepareChangeTransferLimitRequest,
+  "kfrm.api.transfer.PrepareChangeTransferLimitRequest"
+> = {
+  $type: "kfrm.api.transfer.PrepareChangeTransferLimitRequest" as const,
+
+  encode(message: PrepareChangeTransferLimitRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accountNumber !== "") {
+      writer.uint32(10).string(message.accountNumber);
+    }
+    if (message.limitPerTransaction !== undefined) {
+      MonetaryValue.encode(message.limitPerTransaction, writer.uint32(18).fork()).join();
+    }
+    if (message.limitPerDay !== undefined) {
+      MonetaryValue.encode(message.limitPerDay, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PrepareChangeTransferLimitRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePrepareChangeTransferLimitRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accountNumber = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.limitPerTransaction = MonetaryValue.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.limitPerDay = MonetaryValue.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PrepareChangeTransferLimitRequest {
+    return {
+      accountNumber: isSet(object.accountNumber)
+        ? globalThis.String(object.accountNumber)
+        : isSet(object.account_number)
+        ? globalThis.String(object.account_number)
+        : "",
+      limitPerTransaction: isSet(object.limitPerTransaction)
+        ? MonetaryValue.fromJSON(object.limitPerTransaction)
+        : isSet(object.limit_per_transaction)
+        ? MonetaryValue.fromJSON(object.limit_per_transaction)
+        : undefined,
+      limitPerDay: isSet(object.limitPerDay)
+        ? MonetaryValue.fromJSON(object.limitPerDay)
+        : isSet(object.limit_per_day)
+        ? MonetaryValue.fromJSON(object.limit_per_day)
+        : undefined,
+    };
+  },
+
+  toJSON(message: PrepareChangeTransferLimitRequest): unknown {
+    const obj: any = {};
+    if (message.accountNumber !== "") {
+      obj.accountNumber = message.accountNumber;
+    }
+    if (message.limitPerTransaction !== undefined) {
+      obj.limitPerTransaction = MonetaryValue.toJSON(message.limitPerTransaction);
+    }
+    if (message.limitPerDay !== undefined) {
+      obj.limitPerDay = MonetaryValue.toJSON(message.limitPerDay);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PrepareChangeTransferLimitRequest>): PrepareChangeTransferLimitRequest {
+    return PrepareChangeTransferLimitRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PrepareChangeTransferLimitRequest>): PrepareChangeTransferLimitRequest {
+    const message = createBasePrepareChangeTransferLimitRequest();
+    message.accountNumber = object.accountNumber ?? "";
+    message.limitPerTransaction = (object.limitPerTransaction !== undefined && object.limitPerTransaction !== null)
+      ? MonetaryValue.fromPartial(object.limitPerTransaction)
+      : undefined;
+    message.limitPerDay = (object.limitPerDay !== undefined && object.limitPerDay !== null)
+      ? MonetaryValue.fromPartial(object.limitPerDay)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePrepareChangeTransferLimitResponse(): PrepareChangeTransferLimitResponse {
+  return { stepUpRequired: false, process: undefined };
+}
+
+export const PrepareChangeTransferLimitResponse: MessageFns<
+  PrepareChangeTransferLimitResponse,
+  "kfrm.api.transfer.PrepareChangeTransferLimitResponse"
+> = {
+  $type: "kfrm.api.transfer.PrepareChangeTransferLimitResponse" as const,
+
+  encode(message: PrepareChangeTransferLimitResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.stepUpRequired !== false) {
+      writer.uint32(8).bool(message.stepUpRequired);
+    }
+    if (message.process !== undefined) {
+      AuthenticationProcess.encode(message.process, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PrepareChangeTransferLimitResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePrepareChangeTransferLimitResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.stepUpRequired = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.process = AuthenticationProcess.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PrepareChangeTransferLimitResponse {
+    return {
+      stepUpRequired: isSet(object.stepUpRequired)
+        ? globalThis.Boolean(object.stepUpRequired)
+        : isSet(object.step_up_required)
+        ? globalThis.Boolean(object.step_up_required)
+        : false,
+      process: isSet(object.process) ? AuthenticationProcess.fromJSON(object.process) : undefined,
+    };
+  },
+
+  toJSON(message: PrepareChangeTransferLimitResponse): unknown {
+    const obj: any = {};
+    if (message.stepUpRequired !== false) {
+      obj.stepUpRequired = message.stepUpRequired;
+    }
+    if (message.process !== undefined) {
+      obj.process = AuthenticationProcess.toJSON(message.process);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PrepareChangeTransferLimitResponse>): PrepareChangeTransferLimitResponse {
+    return PrepareChangeTransferLimitResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PrepareChangeTransferLimitResponse>): PrepareChangeTransferLimitResponse {
+    const message = createBasePrepareChangeTransferLimitResponse();
+    message.stepUpRequired = object.stepUpRequired ?? false;
+    message.process = (object.process !== undefined && object.process !== null)
+      ? AuthenticationProcess.fromPartial(object.process)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseChangeTransferLimitRequest(): ChangeTransferLimitRequest {
+  return { accountNumber: "", limitPerTransaction: undefined, limitPerDay: undefined, authenticationProcessId: "" };
+}
+
+export const ChangeTransferLimitRequest: MessageFns<
+  ChangeTransferLimitRequest,
+  "kfrm.api.transfer.ChangeTransferLimitRequest"
+> = {
+  $type: "kfrm.api.transfer.ChangeTransferLimitRequest" as const,
+
+  encode(message: ChangeTransferLimitRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accountNumber !== "") {
+      writer.uint32(10).string(message.accountNumber);
+    }
+    if (message.limitPerTransaction !== undefined) {
+      MonetaryValue.encode(message.limitPerTransaction, writer.uint32(18).fork()).join();
+    }
+    if (message.limitPerDay !== undefined) {
+      MonetaryValue.encode(message.limitPerDay, writer.uint32(26).fork()).join();
+    }
+    if (message.authenticationProcessId !== "") {
+      writer.uint32(34).string(message.authenticationProcessId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChangeTransferLimitRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChangeTransferLimitRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accountNumber = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.limitPerTransaction = MonetaryValue.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.limitPerDay = MonetaryValue.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.authenticationProcessId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ChangeTransferLimitRequest {
+    return {
+      accountNumber: isSet(object.accountNumber)
+        ? globalThis.String(object.accountNumber)
+        : isSet(object.account_number)
+        ? globalThis.String(object.account_number)
+        : "",
+      limitPerTransaction: isSet(object.limitPerTransaction)
+        ? MonetaryValue.fromJSON(object.limitPerTransaction)
+        : isSet(object.limit_per_transaction)
+        ? MonetaryValue.fromJSON(object.limit_per_transaction)
+        : undefined,
+      limitPerDay: isSet(object.limitPerDay)
+        ? MonetaryValue.fromJSON(object.limitPerDay)
+        : isSet(object.limit_per_day)
+        ? MonetaryValue.fromJSON(object.limit_per_day)
+        : undefined,
+      authenticationProcessId: isSet(object.authenticationProcessId)
+        ? globalThis.String(object.authenticationProcessId)
+        : isSet(object.authentication_process_id)
+        ? globalThis.String(object.authentication_process_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ChangeTransferLimitRequest): unknown {
+    const obj: any = {};
+    if (message.accountNumber !== "") {
+      obj.accountNumber = message.accountNumber;
+    }
+    if (message.limitPerTransaction !== undefined) {
+      obj.limitPerTransaction = MonetaryValue.toJSON(message.limitPerTransaction);
+    }
+    if (message.limitPerDay !== undefined) {
+      obj.limitPerDay = MonetaryValue.toJSON(message.limitPerDay);
+    }
+    if (message.authenticationProcessId !== "") {
+      obj.authenticationProcessId = message.authenticationProcessId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ChangeTransferLimitRequest>): ChangeTransferLimitRequest {
+    return ChangeTransferLimitRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ChangeTransferLimitRequest>): ChangeTransferLimitRequest {
+    const message = createBaseChangeTransferLimitRequest();
+    message.accountNumber = object.accountNumber ?? "";
+    message.limitPerTransaction = (object.limitPerTransaction !== undefined && object.limitPerTransaction !== null)
+      ? MonetaryValue.fromPartial(object.limitPerTransaction)
+      : undefined;
+    message.limitPerDay = (object.limitPerDay !== undefined && object.limitPerDay !== null)
+      ? MonetaryValue.fromPartial(object.limitPerDay)
+      : undefined;
+    message.authenticationProcessId = object.authenticationProcessId ?? "";
+    return message;
+  },
+};
+
+function createBaseChangeTransferLimitResponse(): ChangeTransferLimitResponse {
+  return { success: false, limitPerTransaction: undefined, limitPerDay: undefined };
+}
+
+export const ChangeTransferLimitResponse: MessageFns<
+  ChangeTransferLimitResponse,
+  "kfrm.api.transfer.ChangeTransferLimitResponse"
+> = {
+  $type: "kfrm.api.transfer.ChangeTransferLimitResponse" as const,
+
+  encode(message: ChangeTransferLimitResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.success !== false) {
+      writer.uint32(8).bool(message.success);
+    }
+    if (message.limitPerTransaction !== undefined) {
+      MonetaryValue.encode(message.limitPerTransaction, writer.uint32(18).fork()).join();
+    }
+    if (message.limitPerDay !== undefined) {
+      MonetaryValue.encode(message.limitPerDay, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChangeTransferLimitResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChangeTransferLimitResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.success = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.limitPerTransaction = MonetaryValue.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.limitPerDay = MonetaryValue.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ChangeTransferLimitResponse {
+    return {
+      success: isSet(object.success) ? globalThis.Boolean(object.success) : false,
+      limitPerTransaction: isSet(object.limitPerTransaction)
+        ? MonetaryValue.fromJSON(object.limitPerTransaction)
+        : isSet(object.limit_per_transaction)
+        ? MonetaryValue.fromJSON(object.limit_per_transaction)
+        : undefined,
+      limitPerDay: isSet(object.limitPerDay)
+        ? MonetaryValue.fromJSON(object.limitPerDay)
+        : isSet(object.limit_per_day)
+        ? MonetaryValue.fromJSON(object.limit_per_day)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ChangeTransferLimitResponse): unknown {
+    const obj: any = {};
+    if (message.success !== false) {
+      obj.success = message.success;
+    }
+    if (message.limitPerTransaction !== undefined) {
+      obj.limitPerTransaction = MonetaryValue.toJSON(message.limitPerTransaction);
+    }
+    if (message.limitPerDay !== undefined) {
+      obj.limitPerDay = MonetaryValue.toJSON(message.limitPerDay);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ChangeTransferLimitResponse>): ChangeTransferLimitResponse {
+    return ChangeTransferLimitResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ChangeTransferLimitResponse>): ChangeTransferLimitResponse {
+    const message = createBaseChangeTransferLimitResponse();
+    message.success = object.success ?? false;
+    message.limitPerTransaction = (object.limitPerTransaction !== undefined && object.limitPerTransaction !== null)
+      ? MonetaryValue.fromPartial(object.limitPerTransaction)
+      : undefined;
+    message.limitPerDay = (object.limitPerDay !== undefined && object.limitPerDay !== null)
+      ? MonetaryValue.fromPartial(object.limitPerDay)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseTransferLimitApiError(): TransferLimitApiError {
+  return { code: 0 };
+}
+
+export const TransferLimitApiError: MessageFns<TransferLimitApiError, "kfrm.api.transfer.TransferLimitApiError"> = {
+  $type: "kfrm.api.transfer.TransferLimitApiError" as const,
+
+  encode(message: TransferLimitApiError, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== 0) {
+      writer.uint32(8).int32(message.code);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TransferLimitApiError {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTransferLimitApiError();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.code = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TransferLimitApiError {
+    return { code: isSet(object.code) ? transferLimitApiError_ErrorCodeFromJSON(object.code) : 0 };
+  },
+
+  toJSON(message: TransferLimitApiError): unknown {
+    const obj: any = {};
+    if (message.code !== 0) {
+      obj.code = transferLimitApiError_ErrorCodeToJSON(message.code);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TransferLimitApiError>): TransferLimitApiError {
+    return TransferLimitApiError.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TransferLimitApiError>): TransferLimitApiError {
+    const message = createBaseTransferLimitApiError();
+    message.code = object.code ?? 0;
+    return message;
+  },
+};
+
 /** 이체 관련 메소드 모음 */
 export type TransferServiceService = typeof TransferServiceService;
 export const TransferServiceService = {
@@ -2236,6 +3244,53 @@ export const TransferServiceService = {
     responseSerialize: (value: ExecuteResponse): Buffer => Buffer.from(ExecuteResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ExecuteResponse => ExecuteResponse.decode(value),
   },
+  /**
+   * Not in the seed (extension): the account's transfer limits, today's use
+   * and the bank's maximums.
+   */
+  getTransferLimit: {
+    path: "/kfrm.api.transfer.TransferService/GetTransferLimit" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetTransferLimitRequest): Buffer =>
+      Buffer.from(GetTransferLimitRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetTransferLimitRequest => GetTransferLimitRequest.decode(value),
+    responseSerialize: (value: GetTransferLimitResponse): Buffer =>
+      Buffer.from(GetTransferLimitResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetTransferLimitResponse => GetTransferLimitResponse.decode(value),
+  },
+  /**
+   * Not in the seed (extension): says whether the change needs step-up and,
+   * if so, starts its CHANGE_TRANSFER_LIMIT authentication process.
+   */
+  prepareChangeTransferLimit: {
+    path: "/kfrm.api.transfer.TransferService/PrepareChangeTransferLimit" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PrepareChangeTransferLimitRequest): Buffer =>
+      Buffer.from(PrepareChangeTransferLimitRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PrepareChangeTransferLimitRequest =>
+      PrepareChangeTransferLimitRequest.decode(value),
+    responseSerialize: (value: PrepareChangeTransferLimitResponse): Buffer =>
+      Buffer.from(PrepareChangeTransferLimitResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PrepareChangeTransferLimitResponse =>
+      PrepareChangeTransferLimitResponse.decode(value),
+  },
+  /**
+   * Not in the seed (extension): lowering applies at once; raising needs the
+   * prepared process DONE (single use).
+   */
+  changeTransferLimit: {
+    path: "/kfrm.api.transfer.TransferService/ChangeTransferLimit" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ChangeTransferLimitRequest): Buffer =>
+      Buffer.from(ChangeTransferLimitRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ChangeTransferLimitRequest => ChangeTransferLimitRequest.decode(value),
+    responseSerialize: (value: ChangeTransferLimitResponse): Buffer =>
+      Buffer.from(ChangeTransferLimitResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ChangeTransferLimitResponse => ChangeTransferLimitResponse.decode(value),
+  },
 } as const;
 
 export interface TransferServiceServer extends UntypedServiceImplementation {
@@ -2251,6 +3306,21 @@ export interface TransferServiceServer extends UntypedServiceImplementation {
   getPreCheck: handleUnaryCall<GetPreCheckRequest, GetPreCheckResponse>;
   /** 이체를 실행하는 메소드 */
   execute: handleUnaryCall<ExecuteRequest, ExecuteResponse>;
+  /**
+   * Not in the seed (extension): the account's transfer limits, today's use
+   * and the bank's maximums.
+   */
+  getTransferLimit: handleUnaryCall<GetTransferLimitRequest, GetTransferLimitResponse>;
+  /**
+   * Not in the seed (extension): says whether the change needs step-up and,
+   * if so, starts its CHANGE_TRANSFER_LIMIT authentication process.
+   */
+  prepareChangeTransferLimit: handleUnaryCall<PrepareChangeTransferLimitRequest, PrepareChangeTransferLimitResponse>;
+  /**
+   * Not in the seed (extension): lowering applies at once; raising needs the
+   * prepared process DONE (single use).
+   */
+  changeTransferLimit: handleUnaryCall<ChangeTransferLimitRequest, ChangeTransferLimitResponse>;
 }
 
 export interface TransferServiceClient extends Client {
@@ -2349,6 +3419,63 @@ export interface TransferServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ExecuteResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Not in the seed (extension): the account's transfer limits, today's use
+   * and the bank's maximums.
+   */
+  getTransferLimit(
+    request: GetTransferLimitRequest,
+    callback: (error: ServiceError | null, response: GetTransferLimitResponse) => void,
+  ): ClientUnaryCall;
+  getTransferLimit(
+    request: GetTransferLimitRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetTransferLimitResponse) => void,
+  ): ClientUnaryCall;
+  getTransferLimit(
+    request: GetTransferLimitRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetTransferLimitResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Not in the seed (extension): says whether the change needs step-up and,
+   * if so, starts its CHANGE_TRANSFER_LIMIT authentication process.
+   */
+  prepareChangeTransferLimit(
+    request: PrepareChangeTransferLimitRequest,
+    callback: (error: ServiceError | null, response: PrepareChangeTransferLimitResponse) => void,
+  ): ClientUnaryCall;
+  prepareChangeTransferLimit(
+    request: PrepareChangeTransferLimitRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PrepareChangeTransferLimitResponse) => void,
+  ): ClientUnaryCall;
+  prepareChangeTransferLimit(
+    request: PrepareChangeTransferLimitRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PrepareChangeTransferLimitResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Not in the seed (extension): lowering applies at once; raising needs the
+   * prepared process DONE (single use).
+   */
+  changeTransferLimit(
+    request: ChangeTransferLimitRequest,
+    callback: (error: ServiceError | null, response: ChangeTransferLimitResponse) => void,
+  ): ClientUnaryCall;
+  changeTransferLimit(
+    request: ChangeTransferLimitRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ChangeTransferLimitResponse) => void,
+  ): ClientUnaryCall;
+  changeTransferLimit(
+    request: ChangeTransferLimitRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ChangeTransferLimitResponse) => void,
   ): ClientUnaryCall;
 }
 

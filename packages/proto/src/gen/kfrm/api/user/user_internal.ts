@@ -223,6 +223,11 @@ export enum UpdateCustomerInfoApiError_ErrorCode {
   USER_NOT_FOUND = 0,
   /** USER_VERIFICATION_FAILED - the resident id does not match the verified identity, or is malformed */
   USER_VERIFICATION_FAILED = 1,
+  /**
+   * ALREADY_REGISTERED_USER - Added: the resident id is another member's (ACTIVATED or BLOCKED), found
+   * by its keyed hash; one member per resident registration number
+   */
+  ALREADY_REGISTERED_USER = 2,
   UNRECOGNIZED = -1,
 }
 
@@ -234,6 +239,9 @@ export function updateCustomerInfoApiError_ErrorCodeFromJSON(object: any): Updat
     case 1:
     case "USER_VERIFICATION_FAILED":
       return UpdateCustomerInfoApiError_ErrorCode.USER_VERIFICATION_FAILED;
+    case 2:
+    case "ALREADY_REGISTERED_USER":
+      return UpdateCustomerInfoApiError_ErrorCode.ALREADY_REGISTERED_USER;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -247,6 +255,8 @@ export function updateCustomerInfoApiError_ErrorCodeToJSON(object: UpdateCustome
       return "USER_NOT_FOUND";
     case UpdateCustomerInfoApiError_ErrorCode.USER_VERIFICATION_FAILED:
       return "USER_VERIFICATION_FAILED";
+    case UpdateCustomerInfoApiError_ErrorCode.ALREADY_REGISTERED_USER:
+      return "ALREADY_REGISTERED_USER";
     case UpdateCustomerInfoApiError_ErrorCode.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
