@@ -187,7 +187,6 @@ try {
       edge: (done) => menuEdge.listBenefitItems({}, (err) => done(err)),
       direct: (done) => menuDirect.listBenefitItems({}, (err) => done(err)),
     });
-    for (const client of [healthEdge, healthDirect, menuEdge, menuDirect]) client.close();
     console.log('\nlatency per call, 1 client, sequential (same tab-menu process)');
     for (const [name, r] of [
       ['Health/Check', health],
@@ -201,6 +200,8 @@ try {
     const phones = await phonesAt(ready.edge, ready.operator, serverCaPem);
     splitTps = await transfersPerSecond(phones);
     for (const phone of phones) phone.app.close();
+    // Closed last: phones share their connection to the edge with these (grpc-js pools equal channels).
+    for (const client of [healthEdge, healthDirect, menuEdge, menuDirect]) client.close();
   } finally {
     await split.stop();
   }
