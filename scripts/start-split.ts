@@ -13,6 +13,7 @@
 // (SIGINT or SIGTERM) stops nginx and every service and exits 0.
 //
 // Once everything answers it prints one line: `start:split ready {json}` (ports, pids, files).
+// KFRM_SPLIT_SKIP_BUILD=true reuses an existing dist/ (repeated runs while nothing changed).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
