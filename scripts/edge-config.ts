@@ -131,6 +131,9 @@ http {
   grpc_ssl_session_reuse on;
 
   # Each upstream keeps connections open (keepalive): a TLS handshake per call would add about 1 ms.`);
+  // HTTP/2 on a listener: `listen … http2` on Debian's 1.22; the official image (≥ 1.25.1) wants
+  // `http2 on;` and warns about the old form.
+  const listen = (address: string, ssl: string) => (compose ? `listen ${address}${ssl};\n    http2 on;` : `listen ${address}${ssl} http2;`);
   const upstream = (name: string, address: string) => {
     add(`  upstream ${name} {`);
     if (compose) add(`    zone ${name} 64k;`);
@@ -158,7 +161,7 @@ http {
   # The phones' address: TLS with the public server certificate; the client certificate is asked
   # for but verified by the services (ssl_verify_client optional_no_ca), as on a direct listener.
   server {
-    listen ${o.mobileListen} ssl http2;
+    ${listen(o.mobileListen, ' ssl')}
     ssl_certificate ${o.files.serverCert};
     ssl_certificate_key ${o.files.serverKey};
     ssl_protocols TLSv1.2 TLSv1.3;
@@ -183,7 +186,7 @@ http {
   # The operator's address: plaintext HTTP/2 (as the services' internal listeners are), each
   # internal service's path to its owner's internal listener. Never published to phones.
   server {
-    listen ${o.operatorListen} http2;
+    ${listen(o.operatorListen, '')}
     grpc_set_header ssl-client-cert "";
     grpc_set_header x-forwarded-client-cert "";
     grpc_set_header x-ssl-client-der "";

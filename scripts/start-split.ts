@@ -13,6 +13,7 @@
 // (SIGINT or SIGTERM) stops nginx and every service and exits 0.
 //
 // Once everything answers it prints one line: `start:split ready {json}` (ports, pids, files).
+// KFRM_SPLIT_SKIP_BUILD=true reuses an existing dist/ (repeated runs while nothing changed).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -204,14 +205,14 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
       if (stopping) return;
       if (!p.ready) {
         say(`${p.service} exited (${signal ?? code}) before it served: stopping everything`);
-        void stopAll(1);
+        void stopAll(1, 'failure');
         return;
       }
       const now = Date.now();
       p.restarts = p.restarts.filter((t) => now - t < 60_000);
       if (p.restarts.length >= MAX_RESTARTS_PER_MINUTE) {
         say(`${p.service} exited (${signal ?? code}) ${MAX_RESTARTS_PER_MINUTE} times within a minute: stopping everything`);
-        void stopAll(1);
+        void stopAll(1, 'failure');
         return;
       }
       p.restarts.push(now);
@@ -223,10 +224,10 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   };
 
   let nginxChild: ChildProcess | undefined;
-  const stopAll = async (exitCode: number) => {
+  const stopAll = async (exitCode: number, why: string) => {
     if (stopping) return;
     stopping = true;
-    say('stopping');
+    say(`stopping (${why})`);
     const exits = [...processes.map((p) => p.child), nginxChild]
       .filter((c): c is ChildProcess => c !== undefined && c.exitCode === null && c.signalCode === null)
       .map((c) => new Promise<void>((ok) => c.once('exit', () => ok())));
@@ -241,9 +242,9 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     clearTimeout(forced);
     process.exit(exitCode);
   };
-  abandon = () => stopAll(1);
-  process.once('SIGINT', () => void stopAll(0));
-  process.once('SIGTERM', () => void stopAll(0));
+  abandon = () => stopAll(1, 'start-up failed');
+  process.once('SIGINT', () => void stopAll(0, 'SIGINT'));
+  process.once('SIGTERM', () => void stopAll(0, 'SIGTERM'));
 
   for (const p of processes) launch(p);
   await Promise.all(
@@ -287,7 +288,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   nginxChild.on('exit', (code, signal) => {
     if (stopping) return;
     say(`nginx exited (${signal ?? code}); see ${join(runDir, 'error.log')}`);
-    void stopAll(1);
+    void stopAll(1, 'failure');
   });
   const caPem = await readFile(serverCaCertFile ?? secrets.KFRM_TLS_CERT_FILE!);
   const mobileDial = mobileListen.replace(/^0\.0\.0\.0:/, '127.0.0.1:');

@@ -13,6 +13,7 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppClient } from '@kfrm/app-client';
 import { openTestDatabase, type TestDatabase } from '@kfrm/db/test-database';
+import { privateKeyToPem, webcrypto, x509 } from '@kfrm/pki';
 import { E2eTestServiceClient } from '@kfrm/proto/gen/kfrm/api/e2e/e2e_test';
 import { runDemo, STEP_COUNT } from '../../packages/demo/src/demo';
 import { NotificationWatcher, setUpPhone, TransferLoad, type Phone } from '../fault/lib/bank-load';
@@ -226,6 +227,28 @@ describe.skipIf(skipReason !== undefined)('split services behind nginx (pnpm sta
     };
     for (const [name, value] of Object.entries(forged))
       expect(await refusal(encryptText(bare, { [name]: value })), name).toBe('UNAUTHENTICATED');
+
+    // A client certificate nginx takes (optional_no_ca) but the services do not: self-signed,
+    // naming the same device. The same answer as on a direct listener.
+    const keys = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, [
+      'sign',
+      'verify',
+    ])) as import('node:crypto').webcrypto.CryptoKeyPair;
+    const own = await x509.X509CertificateGenerator.createSelfSigned({
+      serialNumber: '01',
+      name: new x509.X509Certificate(device.certificatePem).subject,
+      notBefore: new Date(Date.now() - 60_000),
+      notAfter: new Date(Date.now() + 86_400_000),
+      signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+      keys,
+      extensions: [new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth])],
+    });
+    const selfSigned = new E2eTestServiceClient(
+      ready.edge,
+      grpc.credentials.createSsl(serverCaPem, Buffer.from(await privateKeyToPem(keys.privateKey)), Buffer.from(own.toString('pem'))),
+    );
+    clients.push(selfSigned);
+    expect(await refusal(encryptText(selfSigned))).toBe('UNAUTHENTICATED');
 
     // Straight to the e2e-key service's edge listener: without an internal-CA certificate there
     // is no connection; with another service's, the header is refused.

@@ -18,13 +18,68 @@ export interface MobileTlsFiles {
  * provider first whatever its typings say; one provider serves both here, so order is moot.)
  */
 export function mobileServerCredentials(files: MobileTlsFiles, refreshIntervalMs = 5 * 60_000): grpc.ServerCredentials {
+  return watchedCredentials({ certFile: files.certFile, keyFile: files.keyFile, caFile: files.clientCaFile }, false, refreshIntervalMs);
+}
+
+/** First load of each provider-backed credentials, awaited by `credentialsLoaded`. */
+const firstLoads = new WeakMap<grpc.ServerCredentials, () => Promise<void>>();
+
+function watchedCredentials(
+  files: { certFile: string; keyFile: string; caFile: string },
+  requireClientCertificate: boolean,
+  refreshIntervalMs: number,
+): grpc.ServerCredentials {
   const provider = new grpc.experimental.FileWatcherCertificateProvider({
     certificateFile: files.certFile,
     privateKeyFile: files.keyFile,
-    caCertificateFile: files.clientCaFile,
+    caCertificateFile: files.caFile,
     refreshIntervalMs,
   });
-  return grpc.experimental.createCertificateProviderServerCredentials(provider, provider, false);
+  const credentials = grpc.experimental.createCertificateProviderServerCredentials(provider, provider, requireClientCertificate);
+  firstLoads.set(credentials, () => firstLoad(provider, files));
+  return credentials;
+}
+
+type Update = object | null | undefined;
+
+function firstLoad(
+  provider: grpc.experimental.FileWatcherCertificateProvider,
+  files: { certFile: string; keyFile: string; caFile: string },
+) {
+  return new Promise<void>((resolve, reject) => {
+    let identity: Update;
+    let ca: Update;
+    const settle = () => {
+      if (identity === undefined || ca === undefined) return;
+      provider.removeIdentityCertificateListener(onIdentity);
+      provider.removeCaCertificateListener(onCa);
+      if (identity === null) reject(new Error(`cannot read the TLS certificate ${files.certFile} or its key ${files.keyFile}`));
+      else if (ca === null) reject(new Error(`cannot read the CA certificate ${files.caFile}`));
+      else resolve();
+    };
+    const onIdentity = (update: Update) => {
+      identity = update;
+      settle();
+    };
+    const onCa = (update: Update) => {
+      ca = update;
+      settle();
+    };
+    provider.addIdentityCertificateListener(onIdentity as never);
+    provider.addCaCertificateListener(onCa as never);
+  });
+}
+
+/**
+ * Resolves once a bound server with these credentials can complete a TLS handshake. grpc-js
+ * reads the provider's files asynchronously after bind and, until then, drops every incoming
+ * connection; a listener reported started (and a health check answered, an edge connecting)
+ * before that would see resets. Rejects, naming the file, when one cannot be read: a server
+ * that would drop every connection must not start. Resolves at once for other credentials.
+ * Call it after bind (the server's own listeners keep the provider watching).
+ */
+export function credentialsLoaded(credentials: grpc.ServerCredentials): Promise<void> {
+  return firstLoads.get(credentials)?.() ?? Promise.resolve();
 }
 
 /**
@@ -49,11 +104,5 @@ export interface EdgeTlsFiles {
  * (`edgeForwardedClientCertificate`). Files are watched like the mobile listener's.
  */
 export function edgeServerCredentials(files: EdgeTlsFiles, refreshIntervalMs = 5 * 60_000): grpc.ServerCredentials {
-  const provider = new grpc.experimental.FileWatcherCertificateProvider({
-    certificateFile: files.certFile,
-    privateKeyFile: files.keyFile,
-    caCertificateFile: files.clientCaFile,
-    refreshIntervalMs,
-  });
-  return grpc.experimental.createCertificateProviderServerCredentials(provider, provider, true);
+  return watchedCredentials({ certFile: files.certFile, keyFile: files.keyFile, caFile: files.clientCaFile }, true, refreshIntervalMs);
 }

@@ -7,6 +7,7 @@ import { NotImplementedError } from '@kfrm/errors';
 import type { Logger } from '@kfrm/logging';
 import type { AccessGuard } from './access';
 import { peerClientCertificate, type ClientCertificateSource } from './client-certificate-source';
+import { credentialsLoaded } from './credentials';
 import type { CallContext, MethodDefinitionLike, MethodPolicy, ServiceRegistration } from './define-service';
 import { splitFileDescriptorSet } from './descriptor-set';
 import { mapError } from './error-mapping';
@@ -190,6 +191,8 @@ export class GrpcListener {
     this.boundPort = await new Promise<number>((resolve, reject) =>
       this.server.bindAsync(address, credentials, (err, bound) => (err ? reject(err) : resolve(bound))),
     );
+    // TLS from certificate files: connections are dropped until they are read.
+    await credentialsLoaded(credentials);
     for (const name of this.serviceNames) this.health.setStatus(name, 'SERVING');
     this.health.setStatus('', 'SERVING');
     this.options.logger.info(
