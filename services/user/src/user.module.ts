@@ -100,8 +100,8 @@ export async function loadUserDataKey(
 export function createUserModule(options: UserModuleOptions = {}): ServiceModule {
   return {
     name: 'user',
-    // Internal APIs only: nothing for the edge to route here.
-    mobilePackages: [],
+    // MembershipService (member withdrawal) is the one mobile-facing service of kfrm.api.user.
+    mobilePackages: ['kfrm.api.user'],
     secrets: [{ env: 'KFRM_USER_DATA_KEY_FILE', form: 'file', what: 'key sealing resident registration numbers at rest' }],
     schema: USER_SCHEMA,
     migrations,
