@@ -102,7 +102,14 @@ export function createUserModule(options: UserModuleOptions = {}): ServiceModule
     name: 'user',
     // MembershipService (member withdrawal) is the one mobile-facing service of kfrm.api.user.
     mobilePackages: ['kfrm.api.user'],
-    secrets: [{ env: 'KFRM_USER_DATA_KEY_FILE', form: 'file', what: 'key sealing resident registration numbers at rest' }],
+    secrets: [
+      { env: 'KFRM_USER_DATA_KEY_FILE', form: 'file', what: 'key sealing resident registration numbers at rest' },
+      {
+        env: 'KFRM_USER_RESIDENT_ID_HASH_KEY_FILE',
+        form: 'file',
+        what: 'key of the keyed hash keeping one member per resident registration number',
+      },
+    ],
     schema: USER_SCHEMA,
     migrations,
     async create({ db, logger, internalClients, config: runtime }) {
