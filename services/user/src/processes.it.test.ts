@@ -26,6 +26,7 @@ describe('createProcess picks the seeded policy', () => {
     ['DEACTIVATE_BIOMETRIC', '{}', [['PIN', 'NONE']]],
     ['CHANGE_DEVICE', '{}', [['PIN', 'NONE']]],
     ['REINSTALL_APP', '{}', [['PIN', 'NONE']]],
+    ['REISSUE_SIGNING_CERTIFICATE', '{"device_id":"7"}', [['PIN', 'NONE']]],
     [
       'TRANSFER',
       transfer(1_000_000),

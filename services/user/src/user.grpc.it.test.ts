@@ -39,6 +39,8 @@ import {
 import {
   CompleteAuthenticationApiError,
   CompleteAuthenticationApiError_ErrorCode,
+  FindSessionIdApiError,
+  FindSessionIdApiError_ErrorCode,
   ProcessStepServiceClient,
   RegisterUserApiError,
   RegisterUserApiError_ErrorCode,
@@ -279,6 +281,47 @@ describe('user service over gRPC', () => {
     expect(apiErrorCode(reused, RotateSessionApiError)).toBe(RotateSessionApiError_ErrorCode.INVALID_LOGIN_SESSION);
     const gone = await failure(call(users.findBySessionToken.bind(users), { sessionToken: second.sessionToken }));
     expect(apiErrorCode(gone, FindBySessionTokenApiError)).toBe(FindBySessionTokenApiError_ErrorCode.LOGIN_SESSION_EXPIRED);
+  });
+
+  it('lists live logins, revokes one or all but one through the revocation path, and names the login of a token', async () => {
+    const { userId, deviceId } = await activated();
+    const other = await activated();
+    const a = await login(userId, deviceId);
+    const b = await login(userId, deviceId);
+    const c = await login(userId, deviceId);
+    const idOf = async (sessionToken: string) => (await call(sessions.findSessionId.bind(sessions), { sessionToken })).sessionId;
+    const [idA, idB, idC] = [await idOf(a.sessionToken), await idOf(b.sessionToken), await idOf(c.sessionToken)];
+    expect(new Set([idA, idB, idC]).size).toBe(3);
+    // A refresh keeps the login's id.
+    const a2 = await call(sessions.rotateSession.bind(sessions), { refreshToken: a.refreshToken, deviceId });
+    expect(await idOf(a2.sessionToken)).toBe(idA);
+    const listed = await call(sessions.listSessions.bind(sessions), { userId });
+    expect(listed.sessions.map((x) => x.sessionId).sort()).toEqual([idA, idB, idC].sort());
+    const loginA = listed.sessions.find((x) => x.sessionId === idA)!;
+    expect(loginA.deviceId).toBe(deviceId);
+    expect(new Date(loginA.createdAt).getTime()).toBeLessThanOrEqual(new Date(loginA.lastRefreshedAt).getTime());
+
+    // Another user's id revokes nothing; an unknown token has no login.
+    expect((await call(sessions.revokeSession.bind(sessions), { userId: other.userId, sessionId: idB, reason: 'x' })).revoked).toBe(0);
+    const unknown = await failure(call(sessions.findSessionId.bind(sessions), { sessionToken: 'x'.repeat(43) }));
+    expect(apiErrorCode(unknown, FindSessionIdApiError)).toBe(FindSessionIdApiError_ErrorCode.LOGIN_SESSION_EXPIRED);
+
+    expect((await call(sessions.revokeSession.bind(sessions), { userId, sessionId: idB, reason: 'logout' })).revoked).toBe(1);
+    await failure(call(users.findBySessionToken.bind(users), { sessionToken: b.sessionToken }));
+    const kept = await call(sessions.revokeOtherSessions.bind(sessions), { userId, keepSessionId: idA, reason: 'pin changed' });
+    expect(kept.revoked).toBe(1);
+    await failure(call(users.findBySessionToken.bind(users), { sessionToken: c.sessionToken }));
+    expect((await call(users.findBySessionToken.bind(users), { sessionToken: a2.sessionToken })).userSession?.userId).toBe(userId);
+    expect((await call(sessions.listSessions.bind(sessions), { userId })).sessions.map((x) => x.sessionId)).toEqual([idA]);
+    const missingKeep = await failure(call(sessions.revokeOtherSessions.bind(sessions), { userId, keepSessionId: '', reason: 'x' }));
+    expect(missingKeep.code).toBe(grpc.status.INVALID_ARGUMENT);
+  });
+
+  it('FindUsersOnDevice names the users bound to a device, none for a fresh one', async () => {
+    const { userId, deviceId } = await activated();
+    expect((await call(accounts.findUsersOnDevice.bind(accounts), { deviceId })).userIds).toEqual([userId]);
+    expect((await call(accounts.findUsersOnDevice.bind(accounts), { deviceId: 987_654_321n })).userIds).toEqual([]);
+    expect((await call(accounts.findUsersOnDevice.bind(accounts), { deviceId: 0n })).userIds).toEqual([]);
   });
 
   it('registering a held identity is ALREADY_REGISTERED_USER; a forbidden status change is USER_STATUS_CONFLICT', async () => {

@@ -63,8 +63,7 @@ export function createSigningReissue(deps: IdentityDeps) {
       try {
         csr = await parseSigningCsr(input.csr);
       } catch (err) {
-        if (err instanceof SigningError)
-          throw fail(err.seedCode === 'INVALID_SIGNING_CSR' ? err.seedCode : 'INVALID_SIGNING_CSR', 'the CSR is not valid', { cause: err });
+        if (err instanceof SigningError) throw fail('INVALID_SIGNING_CSR', 'the CSR is not valid', { cause: err });
         throw err;
       }
       try {
