@@ -173,6 +173,25 @@ const CERTIFICATE_DIRECTIVES = [
   'grpc_ssl_trusted_certificate',
 ];
 
+/**
+ * The proto package an edge path routes: a package prefix (`/kfrm.api.auth.`) or one gRPC
+ * service (`/kfrm.api.auth.LoginService/`, or without the slash as a Prefix path).
+ */
+export function packageOfPath(path: string): { pkg: string; form: 'package' | 'service' } | undefined {
+  const pkg = /^\/(kfrm\.[\w.]+)\.$/.exec(path)?.[1];
+  if (pkg) return { pkg, form: 'package' };
+  const service = /^\/(kfrm\.[\w.]+)\.[A-Z]\w*\/?$/.exec(path)?.[1];
+  return service ? { pkg: service, form: 'service' } : undefined;
+}
+
+/**
+ * What the generated edge configuration says other processes need ("# <service> needs VAR=value"
+ * in its header, e.g. the reflection lists): the deployment must set exactly that.
+ */
+export function edgeConfigRequirements(text: string): { service: string; env: string; value: string }[] {
+  return [...text.matchAll(/^# ([\w-]+) needs ([A-Z][A-Z0-9_]*)=(\S*)$/gm)].map((m) => ({ service: m[1]!, env: m[2]!, value: m[3]! }));
+}
+
 /** The real compose edge configuration, or the fixture while the edge generator's output is absent. */
 export function composeEdgeConfigFile(deployRoot: string, sourceRoot: string): { file: string; text: string } | undefined {
   const real = 'deploy/compose/edge/nginx.conf';
@@ -337,6 +356,16 @@ export function checkComposeSplit(args: {
     return;
   }
   const conf = parseNginx(config.text);
+  for (const need of edgeConfigRequirements(config.text)) {
+    const app = apps.find((a) => a.name === need.service);
+    const value = app ? composeEnv(app.service)[need.env] : undefined;
+    if (value !== need.value) {
+      report(
+        ['services', need.service, 'environment', need.env],
+        `${config.file} needs ${need.env} on ${need.service} set to what it lists (${value === undefined ? 'unset' : 'differs'})`,
+      );
+    }
+  }
   const edgeMounts = mounts(edgeName, edge);
   const referenced = new Set<string>();
   for (const d of CERTIFICATE_DIRECTIVES.flatMap((n) => all(conf, n))) {
@@ -410,16 +439,19 @@ export function checkComposeSplit(args: {
       }
       if (kind === 'edge' && !/^grpcs:/.test(pass))
         args.reportFile(config.file, `location ${prefix}: the edge listener takes mTLS only (grpcs://)`);
-      const pkg = /^\/(kfrm\.[\w.]+)\.$/.exec(prefix)?.[1];
-      if (pkg) routed.set(pkg, upstream.host);
+      const pkg = packageOfPath(prefix)?.pkg;
+      if (pkg && kind === 'edge') {
+        const owner = routes.get(pkg);
+        if (owner && owner !== upstream.host)
+          args.reportFile(config.file, `location ${prefix} goes to ${upstream.host}, but the ${owner} module serves ${pkg}`);
+        if (!routed.has(pkg) || owner === upstream.host) routed.set(pkg, upstream.host);
+      }
     }
     return routed;
   };
   const routed = checkServer(50051, 'edge');
   for (const [pkg, service] of routes) {
     if (!routed.has(pkg)) args.reportFile(config.file, `/${pkg}. is not routed (the ${service} module serves it)`);
-    else if (routed.get(pkg) !== service)
-      args.reportFile(config.file, `/${pkg}. goes to ${routed.get(pkg)}, but the ${service} module serves it`);
   }
   for (const pkg of routed.keys())
     if (!routes.has(pkg)) args.reportFile(config.file, `/${pkg}. is routed, but no module declares it in mobilePackages`);
@@ -478,6 +510,8 @@ export function checkKubernetesSplit(args: {
   objects: KubeObject[];
   entrySource: (entry: string) => string | undefined;
   reportDeploy: (message: string) => void;
+  /** The edge configuration's header requirements (the reflection list the Ingress's reflection path needs). */
+  edgeRequirements?: { service: string; env: string; value: string }[];
 }): void {
   const { objects, reportDeploy } = args;
   const find = (kind: string, name: string | undefined) => objects.find((o) => kindOf(o) === kind && nameOf(o) === name);
@@ -576,6 +610,19 @@ export function checkKubernetesSplit(args: {
     }
   }
 
+  // Reflection through the edge answers for every phone-facing service (the Ingress routes it to one service).
+  for (const need of (args.edgeRequirements ?? []).filter((n) => n.env === 'KFRM_EDGE_REFLECTION_SERVICES')) {
+    for (const c of containers.filter((k) => k.source === `services/${need.service}/src/main.ts`)) {
+      const { env, paths } = envOf(c);
+      if (env[need.env] !== need.value) {
+        c.owner.report(
+          paths.get(need.env) ?? [...c.path],
+          `${need.env} must list every phone-facing service, as the edge configuration does (${env[need.env] === undefined ? 'unset' : 'differs'})`,
+        );
+      }
+    }
+  }
+
   // Connections: every pod's pool, a rollout's surge included, within max_connections.
   const limits = objects.find((o) => obj(obj(o.value['metadata'])['annotations'])['kfrm/postgres-max-connections'] !== undefined);
   if (!limits) {
@@ -665,7 +712,7 @@ export function checkKubernetesSplit(args: {
         const backend = obj(obj(item['backend'])['service']);
         const serviceName = str(backend['name']);
         const port = obj(backend['port']);
-        if (item['pathType'] !== 'ImplementationSpecific') {
+        if (packageOfPath(path)?.form === 'package' && item['pathType'] !== 'ImplementationSpecific') {
           ingress.report(
             [...at, 'pathType'],
             'a package prefix such as /kfrm.api.x. needs ImplementationSpecific (Prefix matches whole path segments)',
@@ -697,8 +744,8 @@ export function checkKubernetesSplit(args: {
           }
         }
         if (EDGE_ONLY_PATHS.has(path)) return;
-        const pkg = /^\/(kfrm\.[\w.]+)\.$/.exec(path)?.[1];
-        if (!pkg) return ingress.report([...at, 'path'], `${path} is not a /<proto package>. prefix`);
+        const pkg = packageOfPath(path)?.pkg;
+        if (!pkg) return ingress.report([...at, 'path'], `${path} is not a /<proto package>. prefix or a /<package>.<Service>/ path`);
         const owner = routes.get(pkg);
         const runs = pods.map((c) => c.source).find((s) => s !== undefined);
         const servedBy = runs ? /^services\/([\w-]+)\//.exec(runs)?.[1] : undefined;

@@ -102,7 +102,7 @@ describe('validate-deploy', () => {
     // max_connections allows, the device CA key and the server key in services that do not read
     // them, a secret the code needs not mounted, a variable naming a secret the service must not
     // hold, funding without credentials or sandboxes, the operator address on every interface.
-    edit(dir, 'docker-compose.yml', /(\n {2}notification:\n {4}<<: \*service\n)/, '$1    ports:\n      - "127.0.0.1:50107:50061"\n');
+    edit(dir, 'docker-compose.yml', /(\n {2}notification:\n {4}<<: \*service\n)/, '$1    ports:\n      - "127.0.0.1:50107:50053"\n');
     edit(dir, 'docker-compose.yml', /(x-kfrm-db-env: &kfrm-db-env\n.*\n) {2}DB_POOL_MAX: "5"\n/, '$1');
     edit(
       dir,
@@ -125,12 +125,16 @@ describe('validate-deploy', () => {
     );
     edit(dir, 'docker-compose.yml', '      KFRM_FUNDING_SANDBOXES: "true"\n', '');
     edit(dir, 'docker-compose.yml', '"127.0.0.1:50052:50052"', '"50052:50052"');
+    edit(dir, 'docker-compose.yml', 'KFRM_EDGE_REFLECTION_SERVICES: kfrm.api.account.AccountService,', 'KFRM_EDGE_REFLECTION_SERVICES: ');
+    edit(dir, 'deploy/services/tab-menu.yaml', 'value: kfrm.api.account.AccountService,', 'value: ');
     // The edge's nginx configuration (the real file wins over the fixture): funding's package sent
     // to transfer, notification's not routed at all, one upstream on the internal port.
-    const conf = readFileSync(join(repo, 'scripts/testing/edge-nginx.fixture.conf'), 'utf8')
-      .replace(/(location \/kfrm\.api\.funding\. \{\n\s+grpc_ssl_name funding;\n\s+grpc_pass grpcs:\/\/)funding_edge/, '$1transfer_edge')
-      .replace(/ {4}location \/kfrm\.api\.notification\. \{[^}]*\}\n/, '')
-      .replace('server casa:50061 resolve;', 'server casa:50052 resolve;');
+    const fixture = readFileSync(join(repo, 'scripts/testing/edge-nginx.fixture.conf'), 'utf8');
+    const conf = fixture
+      .replace('grpc_pass grpcs://edge_funding;', 'grpc_pass grpcs://edge_transfer;')
+      .replace(/ {4}location \/kfrm\.api\.notification\.NotificationService\/ \{[^}]*\}\n/, '')
+      .replace('server casa:50053 resolve;', 'server casa:50052 resolve;');
+    expect(conf.split('\n').filter((line, n) => line !== fixture.split('\n')[n]).length).toBeGreaterThanOrEqual(3);
     mkdirSync(join(dir, 'deploy/compose/edge'), { recursive: true });
     writeFileSync(join(dir, 'deploy/compose/edge/nginx.conf'), conf);
 
@@ -155,9 +159,23 @@ describe('validate-deploy', () => {
       ],
       ['docker-compose.yml', '/services/funding/environment/KAKAOCERT_SECRET_KEY', /funding needs KAKAOCERT_SECRET_KEY/],
       ['docker-compose.yml', '/services/edge/ports', /operator address on 127\.0\.0\.1:50052/],
-      ['deploy/compose/edge/nginx.conf', '', /\/kfrm\.api\.funding\. goes to transfer, but the funding module serves it/],
+      [
+        'docker-compose.yml',
+        '/services/tab-menu/environment/KFRM_EDGE_REFLECTION_SERVICES',
+        /needs KFRM_EDGE_REFLECTION_SERVICES on tab-menu set to what it lists \(differs\)/,
+      ],
+      [
+        'deploy/services/tab-menu.yaml',
+        '/spec/template/spec/containers/0/env/0',
+        /KFRM_EDGE_REFLECTION_SERVICES must list every phone-facing service/,
+      ],
+      [
+        'deploy/compose/edge/nginx.conf',
+        '',
+        /location \/kfrm\.api\.funding\.FundingService\/ goes to transfer, but the funding module serves kfrm\.api\.funding/,
+      ],
       ['deploy/compose/edge/nginx.conf', '', /\/kfrm\.api\.notification\. is not routed \(the notification module serves it\)/],
-      ['deploy/compose/edge/nginx.conf', '', /casa:50052 is not casa's edge listener \(50061\)/],
+      ['deploy/compose/edge/nginx.conf', '', /casa:50052 is not casa's edge listener \(50053\)/],
     ];
     for (const [file, path, message] of expected) {
       expect(find(problems, file, path, message), `${file} ${path} ${message}\n${problems.map(formatProblem).join('\n')}`).toBeDefined();
@@ -187,7 +205,7 @@ describe('validate-deploy', () => {
     edit(dir, 'deploy/ingress.yaml', 'auth-tls-verify-client: "optional_no_ca"', 'auth-tls-verify-client: "on"');
     edit(dir, 'deploy/ingress.yaml', 'proxy-read-timeout: "43200"', 'proxy-read-timeout: "60"');
     edit(dir, 'deploy/ingress.yaml', /(- path: \/kfrm\.api\.casa\.\n {12}pathType: )ImplementationSpecific/, '$1Prefix');
-    edit(dir, 'deploy/services/tab-menu.yaml', /(port: 50061\n {6}targetPort: )grpc-edge/, '$1grpc-internal');
+    edit(dir, 'deploy/services/tab-menu.yaml', /(port: 50053\n {6}targetPort: )grpc-edge/, '$1grpc-internal');
     // Secrets: the device CA key where account's internal certificate belongs, the server key in
     // the user pods, funding without sandboxes or credentials.
     edit(dir, 'deploy/services/account.yaml', 'secretName: kfrm-internal-account', 'secretName: kfrm-device-ca-key');
@@ -220,7 +238,7 @@ describe('validate-deploy', () => {
       [
         'deploy/ingress.yaml',
         '/spec/rules/0/http/paths/0/backend',
-        /\/kfrm\.api\.tabmenu\. reaches tab-menu on 50052, not its edge listener \(50061\)/,
+        /\/kfrm\.api\.tabmenu\. reaches tab-menu on 50052, not its edge listener \(50053\)/,
       ],
       [
         'deploy/services/account.yaml',
@@ -239,7 +257,7 @@ describe('validate-deploy', () => {
         /funding needs KONAPLATE_SECRET_KEY .*\(or KFRM_FUNDING_SANDBOXES=true\)/,
       ],
       ['deploy/configmap.yaml', '/metadata/annotations/kfrm~1postgres-max-connections', /= 127 connections, more than max_connections=100/],
-      ['deploy/network-policy.yaml', '/spec/ingress/0', /lets anyone reach the edge listener \(50061\)/],
+      ['deploy/network-policy.yaml', '/spec/ingress/0', /lets anyone reach the edge listener \(50053\)/],
     ];
     for (const [file, path, message] of expected) {
       expect(find(problems, file, path, message), `${file} ${path} ${message}\n${problems.map(formatProblem).join('\n')}`).toBeDefined();
