@@ -472,8 +472,16 @@ const INGRESS_ANNOTATIONS: Record<string, string> = {
   'nginx.ingress.kubernetes.io/backend-protocol': 'GRPCS',
   'nginx.ingress.kubernetes.io/auth-tls-verify-client': 'optional_no_ca',
   'nginx.ingress.kubernetes.io/auth-tls-pass-certificate-to-upstream': 'true',
-  'nginx.ingress.kubernetes.io/proxy-ssl-verify': 'on',
 };
+/** The dedicated edge controller's IngressClass (deploy/edge-controller/controller-config.example.yaml). */
+const EDGE_INGRESS_CLASS = 'kfrm-edge';
+/**
+ * The forwarded-certificate headers a service's edge listener reads besides nginx's own
+ * ssl-client-cert (Envoy's and HAProxy's forms): the edge must clear a phone's copies.
+ */
+const OTHER_FORWARDED_CERTIFICATE_HEADERS = ['x-forwarded-client-cert', 'x-ssl-client-der'];
+/** What the edge controller's http-snippet must set so its gRPC upstreams are mTLS to the right service. */
+const EDGE_GRPC_SSL = ['grpc_ssl_certificate', 'grpc_ssl_certificate_key', 'grpc_ssl_trusted_certificate', 'grpc_ssl_name'];
 /** Long enough for a notification stream that stays silent (nginx's default 60 s cuts it). */
 const MIN_STREAM_TIMEOUT_S = 3600;
 
@@ -670,8 +678,11 @@ export function checkKubernetesSplit(args: {
   for (const ingress of ingresses) {
     const spec = obj(ingress.value['spec']);
     const annotations = obj(obj(ingress.value['metadata'])['annotations']);
-    if (spec['ingressClassName'] !== 'nginx')
-      ingress.report(['spec', 'ingressClassName'], 'the edge is ingress-nginx: ingressClassName nginx');
+    if (spec['ingressClassName'] !== EDGE_INGRESS_CLASS)
+      ingress.report(
+        ['spec', 'ingressClassName'],
+        `the edge is the dedicated ingress-nginx controller: ingressClassName ${EDGE_INGRESS_CLASS}`,
+      );
     for (const [key, wanted] of Object.entries(INGRESS_ANNOTATIONS)) {
       if (annotations[key] !== wanted) ingress.report(['metadata', 'annotations', key], `${key} must be "${wanted}"`);
     }
@@ -695,7 +706,6 @@ export function checkKubernetesSplit(args: {
       const missing = keys.filter((k) => !(k in keysOf(secret)));
       if (missing.length > 0) ingress.report(['metadata', 'annotations', key], `${key}: Secret ${name} lacks ${missing.join(', ')}`);
     };
-    secretRef('nginx.ingress.kubernetes.io/proxy-ssl-secret', ['tls.crt', 'tls.key', 'ca.crt']);
     secretRef('nginx.ingress.kubernetes.io/auth-tls-secret', ['ca.crt']);
     const tls = arr(spec['tls']);
     if (tls.length === 0)
@@ -762,6 +772,54 @@ export function checkKubernetesSplit(args: {
   for (const [pkg, service] of routes) {
     if (!routed.has(pkg)) reportDeploy(`no Ingress path routes /${pkg}. (the ${service} module serves it)`);
   }
+
+  // The edge controller's own settings: mTLS to each service under its name, phones' forged headers cleared.
+  const controller = objects.find((o) => kindOf(o) === 'ConfigMap' && obj(o.value['data'])['http-snippet'] !== undefined);
+  let controllerNamespace: string | undefined;
+  if (!controller) {
+    reportDeploy(
+      'no edge controller ConfigMap (http-snippet with the grpc_ssl_* settings): the Ingresses would reach the edge listeners without the edge certificate',
+    );
+  } else {
+    controllerNamespace = str(obj(controller.value['metadata'])['namespace']);
+    const data = obj(controller.value['data']);
+    const snippet = parseNginx(str(data['http-snippet']) ?? '');
+    const value = (name: string) => snippet.find((d) => d.name === name)?.args[0];
+    for (const name of EDGE_GRPC_SSL) {
+      if (!value(name))
+        controller.report(
+          ['data', 'http-snippet'],
+          `${name} is not set: the services' edge listeners take only the edge's certificate, checked by name`,
+        );
+    }
+    if (value('grpc_ssl_verify') !== 'on')
+      controller.report(['data', 'http-snippet'], 'grpc_ssl_verify on: the edge must check whom it calls');
+    const files = ['grpc_ssl_certificate', 'grpc_ssl_certificate_key', 'grpc_ssl_trusted_certificate']
+      .map(value)
+      .filter((f): f is string => !!f);
+    const basenames = files.map((f) => f.split('/').pop()!);
+    const holder = objects.find(
+      (o) =>
+        kindOf(o) === 'Secret' &&
+        str(obj(o.value['metadata'])['namespace']) === controllerNamespace &&
+        basenames.every((b) => b in keysOf(o)),
+    );
+    if (!holder)
+      controller.report(
+        ['data', 'http-snippet'],
+        `no Secret in namespace ${controllerNamespace ?? '?'} holds ${basenames.join(', ')} for the controller to mount`,
+      );
+    const headersRef = str(data['proxy-set-headers']);
+    const headers = configMapNamed(headersRef?.split('/').pop());
+    const cleared = keysOf(headers);
+    const open = OTHER_FORWARDED_CERTIFICATE_HEADERS.filter((h) => cleared[h] !== '');
+    if (!headers || open.length > 0) {
+      controller.report(
+        ['data', 'proxy-set-headers'],
+        `a phone could send its own ${open.join(', ') || OTHER_FORWARDED_CERTIFICATE_HEADERS.join(', ')} through the edge: proxy-set-headers must clear them`,
+      );
+    }
+  }
   for (const name of serverTlsSecrets) {
     const holders = mountedSecretNames.get(name);
     if (holders)
@@ -781,8 +839,15 @@ export function checkKubernetesSplit(args: {
         const from = arr(r['from']).map(obj);
         if (from.length === 0 || from.some((f) => f['namespaceSelector'] === undefined && f['podSelector'] === undefined)) {
           policy.report(['spec', 'ingress', i], `lets anyone reach the edge listener (${port}): only the ingress controller may`);
-        } else if (from.every((f) => f['namespaceSelector'] !== undefined)) allowed = true;
-        else
+        } else if (from.every((f) => f['namespaceSelector'] !== undefined)) {
+          const namespaces = from.map((f) => str(obj(obj(f['namespaceSelector'])['matchLabels'])['kubernetes.io/metadata.name']));
+          if (controllerNamespace && namespaces.some((n) => n !== controllerNamespace)) {
+            policy.report(
+              ['spec', 'ingress', i],
+              `lets namespace ${namespaces.join(', ')} reach the edge listener (${port}): only the edge controller's (${controllerNamespace})`,
+            );
+          } else allowed = true;
+        } else
           policy.report(
             ['spec', 'ingress', i],
             `lets pods of this namespace reach the edge listener (${port}): only the ingress controller's namespace may`,

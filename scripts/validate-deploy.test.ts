@@ -216,9 +216,13 @@ describe('validate-deploy', () => {
     edit(
       dir,
       'deploy/network-policy.yaml',
-      /- from:\n {8}- namespaceSelector:\n {12}matchLabels:\n {14}kubernetes\.io\/metadata\.name: ingress-nginx\n {10}podSelector:\n {12}matchLabels:\n {14}app\.kubernetes\.io\/name: ingress-nginx\n {6}ports:/,
+      /- from:\n {8}- namespaceSelector:\n {12}matchLabels:\n {14}kubernetes\.io\/metadata\.name: kfrm-edge\n {10}podSelector:\n(?: {12}.*\n)+? {6}ports:/,
       '- ports:',
     );
+
+    // The edge controller: upstreams not verified, a phone's x-ssl-client-der passed through.
+    edit(dir, 'deploy/edge-controller/controller-config.example.yaml', '    grpc_ssl_verify on;\n', '');
+    edit(dir, 'deploy/edge-controller/request-headers.yaml', '  x-ssl-client-der: ""\n', '');
 
     const { problems } = validateDeploy({ deployRoot: dir, sourceRoot: repo });
     const expected: [string, string, RegExp][] = [
@@ -258,6 +262,16 @@ describe('validate-deploy', () => {
       ],
       ['deploy/configmap.yaml', '/metadata/annotations/kfrm~1postgres-max-connections', /= 127 connections, more than max_connections=100/],
       ['deploy/network-policy.yaml', '/spec/ingress/0', /lets anyone reach the edge listener \(50053\)/],
+      [
+        'deploy/edge-controller/controller-config.example.yaml',
+        '/data/http-snippet',
+        /grpc_ssl_verify on: the edge must check whom it calls/,
+      ],
+      [
+        'deploy/edge-controller/controller-config.example.yaml',
+        '/data/proxy-set-headers',
+        /a phone could send its own x-ssl-client-der through the edge/,
+      ],
     ];
     for (const [file, path, message] of expected) {
       expect(find(problems, file, path, message), `${file} ${path} ${message}\n${problems.map(formatProblem).join('\n')}`).toBeDefined();
