@@ -42,8 +42,8 @@ ENV NODE_ENV=production \
     KFRM_MOBILE_LISTEN=0.0.0.0:50051 \
     KFRM_INTERNAL_LISTEN=0.0.0.0:50052
 # mobile listener (TLS), internal listener (plaintext, service to service), edge listener (mTLS
-# from the edge, when KFRM_EDGE_LISTEN is set: docker-compose and Kubernetes set 0.0.0.0:50053)
-EXPOSE 50051 50052 50053
+# from the edge, when KFRM_EDGE_LISTEN is set: docker-compose and Kubernetes set 0.0.0.0:50061)
+EXPOSE 50051 50052 50061
 # A numeric user, so Kubernetes can verify runAsNonRoot without reading /etc/passwd.
 USER 10001:10001
 

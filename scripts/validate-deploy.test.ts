@@ -102,7 +102,7 @@ describe('validate-deploy', () => {
     // max_connections allows, the device CA key and the server key in services that do not read
     // them, a secret the code needs not mounted, a variable naming a secret the service must not
     // hold, funding without credentials or sandboxes, the operator address on every interface.
-    edit(dir, 'docker-compose.yml', /(\n {2}notification:\n {4}<<: \*service\n)/, '$1    ports:\n      - "127.0.0.1:50107:50053"\n');
+    edit(dir, 'docker-compose.yml', /(\n {2}notification:\n {4}<<: \*service\n)/, '$1    ports:\n      - "127.0.0.1:50107:50061"\n');
     edit(dir, 'docker-compose.yml', /(x-kfrm-db-env: &kfrm-db-env\n.*\n) {2}DB_POOL_MAX: "5"\n/, '$1');
     edit(
       dir,
@@ -133,7 +133,7 @@ describe('validate-deploy', () => {
     const conf = fixture
       .replace('grpc_pass grpcs://edge_funding;', 'grpc_pass grpcs://edge_transfer;')
       .replace(/ {4}location \/kfrm\.api\.notification\.NotificationService\/ \{[^}]*\}\n/, '')
-      .replace('server casa:50053 resolve;', 'server casa:50052 resolve;');
+      .replace('server casa:50061 resolve;', 'server casa:50052 resolve;');
     expect(conf.split('\n').filter((line, n) => line !== fixture.split('\n')[n]).length).toBeGreaterThanOrEqual(3);
     mkdirSync(join(dir, 'deploy/compose/edge'), { recursive: true });
     writeFileSync(join(dir, 'deploy/compose/edge/nginx.conf'), conf);
@@ -175,7 +175,7 @@ describe('validate-deploy', () => {
         /location \/kfrm\.api\.funding\.FundingService\/ goes to transfer, but the funding module serves kfrm\.api\.funding/,
       ],
       ['deploy/compose/edge/nginx.conf', '', /\/kfrm\.api\.notification\. is not routed \(the notification module serves it\)/],
-      ['deploy/compose/edge/nginx.conf', '', /casa:50052 is not casa's edge listener \(50053\)/],
+      ['deploy/compose/edge/nginx.conf', '', /casa:50052 is not casa's edge listener \(50061\)/],
     ];
     for (const [file, path, message] of expected) {
       expect(find(problems, file, path, message), `${file} ${path} ${message}\n${problems.map(formatProblem).join('\n')}`).toBeDefined();
@@ -205,7 +205,7 @@ describe('validate-deploy', () => {
     edit(dir, 'deploy/ingress.yaml', 'auth-tls-verify-client: "optional_no_ca"', 'auth-tls-verify-client: "on"');
     edit(dir, 'deploy/ingress.yaml', 'proxy-read-timeout: "43200"', 'proxy-read-timeout: "60"');
     edit(dir, 'deploy/ingress.yaml', /(- path: \/kfrm\.api\.casa\.\n {12}pathType: )ImplementationSpecific/, '$1Prefix');
-    edit(dir, 'deploy/services/tab-menu.yaml', /(port: 50053\n {6}targetPort: )grpc-edge/, '$1grpc-internal');
+    edit(dir, 'deploy/services/tab-menu.yaml', /(port: 50061\n {6}targetPort: )grpc-edge/, '$1grpc-internal');
     // Secrets: the device CA key where account's internal certificate belongs, the server key in
     // the user pods, funding without sandboxes or credentials.
     edit(dir, 'deploy/services/account.yaml', 'secretName: kfrm-internal-account', 'secretName: kfrm-device-ca-key');
@@ -242,7 +242,7 @@ describe('validate-deploy', () => {
       [
         'deploy/ingress.yaml',
         '/spec/rules/0/http/paths/0/backend',
-        /\/kfrm\.api\.tabmenu\. reaches tab-menu on 50052, not its edge listener \(50053\)/,
+        /\/kfrm\.api\.tabmenu\. reaches tab-menu on 50052, not its edge listener \(50061\)/,
       ],
       [
         'deploy/services/account.yaml',
@@ -261,7 +261,7 @@ describe('validate-deploy', () => {
         /funding needs KONAPLATE_SECRET_KEY .*\(or KFRM_FUNDING_SANDBOXES=true\)/,
       ],
       ['deploy/configmap.yaml', '/metadata/annotations/kfrm~1postgres-max-connections', /= 127 connections, more than max_connections=100/],
-      ['deploy/network-policy.yaml', '/spec/ingress/0', /lets anyone reach the edge listener \(50053\)/],
+      ['deploy/network-policy.yaml', '/spec/ingress/0', /lets anyone reach the edge listener \(50061\)/],
       [
         'deploy/edge-controller/controller-config.example.yaml',
         '/data/http-snippet',

@@ -55,7 +55,7 @@ describe('process secrets', () => {
   it('needs no server key with the mobile listener off, and the internal certificate with an edge listener', () => {
     const split = { DATABASE_URL: 'postgres://db/kfrm', KFRM_DEVICE_CA_CERT_FILE: file('ca.pem'), KFRM_MOBILE_LISTEN: 'off' };
     expect(processSecretProblems([account], split)).toEqual([]);
-    expect(processSecretProblems([account], { ...split, KFRM_EDGE_LISTEN: '0.0.0.0:50053' }).map((p) => p.split(' ')[0])).toEqual([
+    expect(processSecretProblems([account], { ...split, KFRM_EDGE_LISTEN: '0.0.0.0:50061' }).map((p) => p.split(' ')[0])).toEqual([
       'KFRM_INTERNAL_TLS_CERT_FILE',
       'KFRM_INTERNAL_TLS_KEY_FILE',
       'KFRM_INTERNAL_CA_CERT_FILE',
