@@ -173,6 +173,25 @@ const CERTIFICATE_DIRECTIVES = [
   'grpc_ssl_trusted_certificate',
 ];
 
+/**
+ * The proto package an edge path routes: a package prefix (`/kfrm.api.auth.`) or one gRPC
+ * service (`/kfrm.api.auth.LoginService/`, or without the slash as a Prefix path).
+ */
+export function packageOfPath(path: string): { pkg: string; form: 'package' | 'service' } | undefined {
+  const pkg = /^\/(kfrm\.[\w.]+)\.$/.exec(path)?.[1];
+  if (pkg) return { pkg, form: 'package' };
+  const service = /^\/(kfrm\.[\w.]+)\.[A-Z]\w*\/?$/.exec(path)?.[1];
+  return service ? { pkg: service, form: 'service' } : undefined;
+}
+
+/**
+ * What the generated edge configuration says other processes need ("# <service> needs VAR=value"
+ * in its header, e.g. the reflection lists): the deployment must set exactly that.
+ */
+export function edgeConfigRequirements(text: string): { service: string; env: string; value: string }[] {
+  return [...text.matchAll(/^# ([\w-]+) needs ([A-Z][A-Z0-9_]*)=(\S*)$/gm)].map((m) => ({ service: m[1]!, env: m[2]!, value: m[3]! }));
+}
+
 /** The real compose edge configuration, or the fixture while the edge generator's output is absent. */
 export function composeEdgeConfigFile(deployRoot: string, sourceRoot: string): { file: string; text: string } | undefined {
   const real = 'deploy/compose/edge/nginx.conf';
@@ -337,6 +356,16 @@ export function checkComposeSplit(args: {
     return;
   }
   const conf = parseNginx(config.text);
+  for (const need of edgeConfigRequirements(config.text)) {
+    const app = apps.find((a) => a.name === need.service);
+    const value = app ? composeEnv(app.service)[need.env] : undefined;
+    if (value !== need.value) {
+      report(
+        ['services', need.service, 'environment', need.env],
+        `${config.file} needs ${need.env} on ${need.service} set to what it lists (${value === undefined ? 'unset' : 'differs'})`,
+      );
+    }
+  }
   const edgeMounts = mounts(edgeName, edge);
   const referenced = new Set<string>();
   for (const d of CERTIFICATE_DIRECTIVES.flatMap((n) => all(conf, n))) {
@@ -410,17 +439,19 @@ export function checkComposeSplit(args: {
       }
       if (kind === 'edge' && !/^grpcs:/.test(pass))
         args.reportFile(config.file, `location ${prefix}: the edge listener takes mTLS only (grpcs://)`);
-      // A location is a package prefix (/kfrm.api.device.) or one service (/kfrm.api.device.DeviceService/).
-      const pkg = /^\/(kfrm\.[\w.]+)\.$/.exec(prefix)?.[1] ?? /^\/(kfrm\.[\w.]+)\.[A-Z]\w*\/$/.exec(prefix)?.[1];
-      if (pkg) routed.set(pkg, upstream.host);
+      const pkg = packageOfPath(prefix)?.pkg;
+      if (pkg && kind === 'edge') {
+        const owner = routes.get(pkg);
+        if (owner && owner !== upstream.host)
+          args.reportFile(config.file, `location ${prefix} goes to ${upstream.host}, but the ${owner} module serves ${pkg}`);
+        if (!routed.has(pkg) || owner === upstream.host) routed.set(pkg, upstream.host);
+      }
     }
     return routed;
   };
   const routed = checkServer(50051, 'edge');
   for (const [pkg, service] of routes) {
     if (!routed.has(pkg)) args.reportFile(config.file, `/${pkg}. is not routed (the ${service} module serves it)`);
-    else if (routed.get(pkg) !== service)
-      args.reportFile(config.file, `/${pkg}. goes to ${routed.get(pkg)}, but the ${service} module serves it`);
   }
   for (const pkg of routed.keys())
     if (!routes.has(pkg)) args.reportFile(config.file, `/${pkg}. is routed, but no module declares it in mobilePackages`);
@@ -441,8 +472,16 @@ const INGRESS_ANNOTATIONS: Record<string, string> = {
   'nginx.ingress.kubernetes.io/backend-protocol': 'GRPCS',
   'nginx.ingress.kubernetes.io/auth-tls-verify-client': 'optional_no_ca',
   'nginx.ingress.kubernetes.io/auth-tls-pass-certificate-to-upstream': 'true',
-  'nginx.ingress.kubernetes.io/proxy-ssl-verify': 'on',
 };
+/** The dedicated edge controller's IngressClass (deploy/edge-controller/controller-config.example.yaml). */
+const EDGE_INGRESS_CLASS = 'kfrm-edge';
+/**
+ * The forwarded-certificate headers a service's edge listener reads besides nginx's own
+ * ssl-client-cert (Envoy's and HAProxy's forms): the edge must clear a phone's copies.
+ */
+const OTHER_FORWARDED_CERTIFICATE_HEADERS = ['x-forwarded-client-cert', 'x-ssl-client-der'];
+/** What the edge controller's http-snippet must set so its gRPC upstreams are mTLS to the right service. */
+const EDGE_GRPC_SSL = ['grpc_ssl_certificate', 'grpc_ssl_certificate_key', 'grpc_ssl_trusted_certificate', 'grpc_ssl_name'];
 /** Long enough for a notification stream that stays silent (nginx's default 60 s cuts it). */
 const MIN_STREAM_TIMEOUT_S = 3600;
 
@@ -479,6 +518,8 @@ export function checkKubernetesSplit(args: {
   objects: KubeObject[];
   entrySource: (entry: string) => string | undefined;
   reportDeploy: (message: string) => void;
+  /** The edge configuration's header requirements (the reflection list the Ingress's reflection path needs). */
+  edgeRequirements?: { service: string; env: string; value: string }[];
 }): void {
   const { objects, reportDeploy } = args;
   const find = (kind: string, name: string | undefined) => objects.find((o) => kindOf(o) === kind && nameOf(o) === name);
@@ -577,6 +618,19 @@ export function checkKubernetesSplit(args: {
     }
   }
 
+  // Reflection through the edge answers for every phone-facing service (the Ingress routes it to one service).
+  for (const need of (args.edgeRequirements ?? []).filter((n) => n.env === 'KFRM_EDGE_REFLECTION_SERVICES')) {
+    for (const c of containers.filter((k) => k.source === `services/${need.service}/src/main.ts`)) {
+      const { env, paths } = envOf(c);
+      if (env[need.env] !== need.value) {
+        c.owner.report(
+          paths.get(need.env) ?? [...c.path],
+          `${need.env} must list every phone-facing service, as the edge configuration does (${env[need.env] === undefined ? 'unset' : 'differs'})`,
+        );
+      }
+    }
+  }
+
   // Connections: every pod's pool, a rollout's surge included, within max_connections.
   const limits = objects.find((o) => obj(obj(o.value['metadata'])['annotations'])['kfrm/postgres-max-connections'] !== undefined);
   if (!limits) {
@@ -624,8 +678,11 @@ export function checkKubernetesSplit(args: {
   for (const ingress of ingresses) {
     const spec = obj(ingress.value['spec']);
     const annotations = obj(obj(ingress.value['metadata'])['annotations']);
-    if (spec['ingressClassName'] !== 'nginx')
-      ingress.report(['spec', 'ingressClassName'], 'the edge is ingress-nginx: ingressClassName nginx');
+    if (spec['ingressClassName'] !== EDGE_INGRESS_CLASS)
+      ingress.report(
+        ['spec', 'ingressClassName'],
+        `the edge is the dedicated ingress-nginx controller: ingressClassName ${EDGE_INGRESS_CLASS}`,
+      );
     for (const [key, wanted] of Object.entries(INGRESS_ANNOTATIONS)) {
       if (annotations[key] !== wanted) ingress.report(['metadata', 'annotations', key], `${key} must be "${wanted}"`);
     }
@@ -649,7 +706,6 @@ export function checkKubernetesSplit(args: {
       const missing = keys.filter((k) => !(k in keysOf(secret)));
       if (missing.length > 0) ingress.report(['metadata', 'annotations', key], `${key}: Secret ${name} lacks ${missing.join(', ')}`);
     };
-    secretRef('nginx.ingress.kubernetes.io/proxy-ssl-secret', ['tls.crt', 'tls.key', 'ca.crt']);
     secretRef('nginx.ingress.kubernetes.io/auth-tls-secret', ['ca.crt']);
     const tls = arr(spec['tls']);
     if (tls.length === 0)
@@ -666,7 +722,7 @@ export function checkKubernetesSplit(args: {
         const backend = obj(obj(item['backend'])['service']);
         const serviceName = str(backend['name']);
         const port = obj(backend['port']);
-        if (item['pathType'] !== 'ImplementationSpecific') {
+        if (packageOfPath(path)?.form === 'package' && item['pathType'] !== 'ImplementationSpecific') {
           ingress.report(
             [...at, 'pathType'],
             'a package prefix such as /kfrm.api.x. needs ImplementationSpecific (Prefix matches whole path segments)',
@@ -698,8 +754,8 @@ export function checkKubernetesSplit(args: {
           }
         }
         if (EDGE_ONLY_PATHS.has(path)) return;
-        const pkg = /^\/(kfrm\.[\w.]+)\.$/.exec(path)?.[1];
-        if (!pkg) return ingress.report([...at, 'path'], `${path} is not a /<proto package>. prefix`);
+        const pkg = packageOfPath(path)?.pkg;
+        if (!pkg) return ingress.report([...at, 'path'], `${path} is not a /<proto package>. prefix or a /<package>.<Service>/ path`);
         const owner = routes.get(pkg);
         const runs = pods.map((c) => c.source).find((s) => s !== undefined);
         const servedBy = runs ? /^services\/([\w-]+)\//.exec(runs)?.[1] : undefined;
@@ -715,6 +771,54 @@ export function checkKubernetesSplit(args: {
   }
   for (const [pkg, service] of routes) {
     if (!routed.has(pkg)) reportDeploy(`no Ingress path routes /${pkg}. (the ${service} module serves it)`);
+  }
+
+  // The edge controller's own settings: mTLS to each service under its name, phones' forged headers cleared.
+  const controller = objects.find((o) => kindOf(o) === 'ConfigMap' && obj(o.value['data'])['http-snippet'] !== undefined);
+  let controllerNamespace: string | undefined;
+  if (!controller) {
+    reportDeploy(
+      'no edge controller ConfigMap (http-snippet with the grpc_ssl_* settings): the Ingresses would reach the edge listeners without the edge certificate',
+    );
+  } else {
+    controllerNamespace = str(obj(controller.value['metadata'])['namespace']);
+    const data = obj(controller.value['data']);
+    const snippet = parseNginx(str(data['http-snippet']) ?? '');
+    const value = (name: string) => snippet.find((d) => d.name === name)?.args[0];
+    for (const name of EDGE_GRPC_SSL) {
+      if (!value(name))
+        controller.report(
+          ['data', 'http-snippet'],
+          `${name} is not set: the services' edge listeners take only the edge's certificate, checked by name`,
+        );
+    }
+    if (value('grpc_ssl_verify') !== 'on')
+      controller.report(['data', 'http-snippet'], 'grpc_ssl_verify on: the edge must check whom it calls');
+    const files = ['grpc_ssl_certificate', 'grpc_ssl_certificate_key', 'grpc_ssl_trusted_certificate']
+      .map(value)
+      .filter((f): f is string => !!f);
+    const basenames = files.map((f) => f.split('/').pop()!);
+    const holder = objects.find(
+      (o) =>
+        kindOf(o) === 'Secret' &&
+        str(obj(o.value['metadata'])['namespace']) === controllerNamespace &&
+        basenames.every((b) => b in keysOf(o)),
+    );
+    if (!holder)
+      controller.report(
+        ['data', 'http-snippet'],
+        `no Secret in namespace ${controllerNamespace ?? '?'} holds ${basenames.join(', ')} for the controller to mount`,
+      );
+    const headersRef = str(data['proxy-set-headers']);
+    const headers = configMapNamed(headersRef?.split('/').pop());
+    const cleared = keysOf(headers);
+    const open = OTHER_FORWARDED_CERTIFICATE_HEADERS.filter((h) => cleared[h] !== '');
+    if (!headers || open.length > 0) {
+      controller.report(
+        ['data', 'proxy-set-headers'],
+        `a phone could send its own ${open.join(', ') || OTHER_FORWARDED_CERTIFICATE_HEADERS.join(', ')} through the edge: proxy-set-headers must clear them`,
+      );
+    }
   }
   for (const name of serverTlsSecrets) {
     const holders = mountedSecretNames.get(name);
@@ -735,8 +839,15 @@ export function checkKubernetesSplit(args: {
         const from = arr(r['from']).map(obj);
         if (from.length === 0 || from.some((f) => f['namespaceSelector'] === undefined && f['podSelector'] === undefined)) {
           policy.report(['spec', 'ingress', i], `lets anyone reach the edge listener (${port}): only the ingress controller may`);
-        } else if (from.every((f) => f['namespaceSelector'] !== undefined)) allowed = true;
-        else
+        } else if (from.every((f) => f['namespaceSelector'] !== undefined)) {
+          const namespaces = from.map((f) => str(obj(obj(f['namespaceSelector'])['matchLabels'])['kubernetes.io/metadata.name']));
+          if (controllerNamespace && namespaces.some((n) => n !== controllerNamespace)) {
+            policy.report(
+              ['spec', 'ingress', i],
+              `lets namespace ${namespaces.join(', ')} reach the edge listener (${port}): only the edge controller's (${controllerNamespace})`,
+            );
+          } else allowed = true;
+        } else
           policy.report(
             ['spec', 'ingress', i],
             `lets pods of this namespace reach the edge listener (${port}): only the ingress controller's namespace may`,

@@ -125,12 +125,16 @@ describe('validate-deploy', () => {
     );
     edit(dir, 'docker-compose.yml', '      KFRM_FUNDING_SANDBOXES: "true"\n', '');
     edit(dir, 'docker-compose.yml', '"127.0.0.1:50052:50052"', '"50052:50052"');
+    edit(dir, 'docker-compose.yml', 'KFRM_EDGE_REFLECTION_SERVICES: kfrm.api.account.AccountService,', 'KFRM_EDGE_REFLECTION_SERVICES: ');
+    edit(dir, 'deploy/services/tab-menu.yaml', 'value: kfrm.api.account.AccountService,', 'value: ');
     // The edge's nginx configuration (the real file wins over the fixture): funding's package sent
     // to transfer, notification's not routed at all, one upstream on the internal port.
-    const conf = readFileSync(join(repo, 'scripts/testing/edge-nginx.fixture.conf'), 'utf8')
-      .replace(/(location \/kfrm\.api\.funding\. \{\n\s+grpc_ssl_name funding;\n\s+grpc_pass grpcs:\/\/)funding_edge/, '$1transfer_edge')
-      .replace(/ {4}location \/kfrm\.api\.notification\. \{[^}]*\}\n/, '')
+    const fixture = readFileSync(join(repo, 'scripts/testing/edge-nginx.fixture.conf'), 'utf8');
+    const conf = fixture
+      .replace('grpc_pass grpcs://edge_funding;', 'grpc_pass grpcs://edge_transfer;')
+      .replace(/ {4}location \/kfrm\.api\.notification\.NotificationService\/ \{[^}]*\}\n/, '')
       .replace('server casa:50061 resolve;', 'server casa:50052 resolve;');
+    expect(conf.split('\n').filter((line, n) => line !== fixture.split('\n')[n]).length).toBeGreaterThanOrEqual(3);
     mkdirSync(join(dir, 'deploy/compose/edge'), { recursive: true });
     writeFileSync(join(dir, 'deploy/compose/edge/nginx.conf'), conf);
 
@@ -155,7 +159,21 @@ describe('validate-deploy', () => {
       ],
       ['docker-compose.yml', '/services/funding/environment/KAKAOCERT_SECRET_KEY', /funding needs KAKAOCERT_SECRET_KEY/],
       ['docker-compose.yml', '/services/edge/ports', /operator address on 127\.0\.0\.1:50052/],
-      ['deploy/compose/edge/nginx.conf', '', /\/kfrm\.api\.funding\. goes to transfer, but the funding module serves it/],
+      [
+        'docker-compose.yml',
+        '/services/tab-menu/environment/KFRM_EDGE_REFLECTION_SERVICES',
+        /needs KFRM_EDGE_REFLECTION_SERVICES on tab-menu set to what it lists \(differs\)/,
+      ],
+      [
+        'deploy/services/tab-menu.yaml',
+        '/spec/template/spec/containers/0/env/0',
+        /KFRM_EDGE_REFLECTION_SERVICES must list every phone-facing service/,
+      ],
+      [
+        'deploy/compose/edge/nginx.conf',
+        '',
+        /location \/kfrm\.api\.funding\.FundingService\/ goes to transfer, but the funding module serves kfrm\.api\.funding/,
+      ],
       ['deploy/compose/edge/nginx.conf', '', /\/kfrm\.api\.notification\. is not routed \(the notification module serves it\)/],
       ['deploy/compose/edge/nginx.conf', '', /casa:50052 is not casa's edge listener \(50061\)/],
     ];
@@ -198,9 +216,13 @@ describe('validate-deploy', () => {
     edit(
       dir,
       'deploy/network-policy.yaml',
-      /- from:\n {8}- namespaceSelector:\n {12}matchLabels:\n {14}kubernetes\.io\/metadata\.name: ingress-nginx\n {10}podSelector:\n {12}matchLabels:\n {14}app\.kubernetes\.io\/name: ingress-nginx\n {6}ports:/,
+      /- from:\n {8}- namespaceSelector:\n {12}matchLabels:\n {14}kubernetes\.io\/metadata\.name: kfrm-edge\n {10}podSelector:\n(?: {12}.*\n)+? {6}ports:/,
       '- ports:',
     );
+
+    // The edge controller: upstreams not verified, a phone's x-ssl-client-der passed through.
+    edit(dir, 'deploy/edge-controller/controller-config.example.yaml', '    grpc_ssl_verify on;\n', '');
+    edit(dir, 'deploy/edge-controller/request-headers.yaml', '  x-ssl-client-der: ""\n', '');
 
     const { problems } = validateDeploy({ deployRoot: dir, sourceRoot: repo });
     const expected: [string, string, RegExp][] = [
@@ -240,6 +262,16 @@ describe('validate-deploy', () => {
       ],
       ['deploy/configmap.yaml', '/metadata/annotations/kfrm~1postgres-max-connections', /= 127 connections, more than max_connections=100/],
       ['deploy/network-policy.yaml', '/spec/ingress/0', /lets anyone reach the edge listener \(50061\)/],
+      [
+        'deploy/edge-controller/controller-config.example.yaml',
+        '/data/http-snippet',
+        /grpc_ssl_verify on: the edge must check whom it calls/,
+      ],
+      [
+        'deploy/edge-controller/controller-config.example.yaml',
+        '/data/proxy-set-headers',
+        /a phone could send its own x-ssl-client-der through the edge/,
+      ],
     ];
     for (const [file, path, message] of expected) {
       expect(find(problems, file, path, message), `${file} ${path} ${message}\n${problems.map(formatProblem).join('\n')}`).toBeDefined();

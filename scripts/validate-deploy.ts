@@ -19,7 +19,13 @@ import { validate as validateDockerfileText } from 'dockerfile-utils';
 import * as k8sModels from 'kubernetes-models';
 import ts from 'typescript';
 import { isNode, LineCounter, parseAllDocuments, type Document } from 'yaml';
-import { checkComposeSplit, checkKubernetesSplit, type ComposeApp } from './validate-deploy-split';
+import {
+  checkComposeSplit,
+  checkKubernetesSplit,
+  composeEdgeConfigFile,
+  edgeConfigRequirements,
+  type ComposeApp,
+} from './validate-deploy-split';
 
 export interface Problem {
   /** Relative to the folder being checked. */
@@ -594,6 +600,7 @@ function validateKubernetes(options: ValidateOptions, serviceNames: string[], pr
     objects: objects.map((d) => ({ value: obj(d.value), report: (path, message) => problemAt(d, path, message) })),
     entrySource: (entry) => (IMAGE_ENTRY.test(entry) ? entrySource(entry) : undefined),
     reportDeploy: (message) => problems.push({ file: 'deploy', path: '', message }),
+    edgeRequirements: edgeConfigRequirements(composeEdgeConfigFile(options.deployRoot, options.sourceRoot)?.text ?? ''),
   });
 
   // The kustomization: known fields, existing resources, and no manifest left out.
