@@ -22,7 +22,8 @@ describe('edge routes and nginx config', () => {
     const owner = (name: string) => routes.find((r) => r.mobile.includes(name) || r.internal.includes(name))?.service;
     expect(owner('kfrm.api.transfer.TransferService')).toBe('transfer');
     expect(owner('kfrm.api.appversion.AppVersionService')).toBe('auth');
-    expect(routes.find((r) => r.service === 'user')!.mobile).toEqual([]);
+    // The user service's one phone-facing service; its session and process APIs stay internal.
+    expect(routes.find((r) => r.service === 'user')!.mobile).toEqual(['kfrm.api.user.MembershipService']);
     expect(routes.find((r) => r.service === 'account')!.internal).toEqual(['kfrm.api.account.LedgerService']);
     const env = internalTargetsEnv(routes, (service) => `${service}:50052`);
     expect(env).toMatchObject({ KFRM_INTERNAL_TARGET_USER: 'user:50052', KFRM_INTERNAL_TARGET_ACCOUNT: 'account:50052' });

@@ -192,12 +192,10 @@ export function edgeConfigRequirements(text: string): { service: string; env: st
   return [...text.matchAll(/^# ([\w-]+) needs ([A-Z][A-Z0-9_]*)=(\S*)$/gm)].map((m) => ({ service: m[1]!, env: m[2]!, value: m[3]! }));
 }
 
-/** The real compose edge configuration, or the fixture while the edge generator's output is absent. */
-export function composeEdgeConfigFile(deployRoot: string, sourceRoot: string): { file: string; text: string } | undefined {
+/** The compose edge configuration scripts/edge-config.ts generates (committed). */
+export function composeEdgeConfigFile(deployRoot: string): { file: string; text: string } | undefined {
   const real = 'deploy/compose/edge/nginx.conf';
   if (existsSync(join(deployRoot, real))) return { file: real, text: readFileSync(join(deployRoot, real), 'utf8') };
-  const fixture = 'scripts/testing/edge-nginx.fixture.conf';
-  if (existsSync(join(sourceRoot, fixture))) return { file: fixture, text: readFileSync(join(sourceRoot, fixture), 'utf8') };
   return undefined;
 }
 
@@ -343,7 +341,7 @@ export function checkComposeSplit(args: {
   // The edge: its configuration's certificates are exactly its mounts, and it routes what the modules serve.
   if (!edgeName) return;
   const edge = obj(services[edgeName]);
-  const config = composeEdgeConfigFile(args.deployRoot, args.sourceRoot);
+  const config = composeEdgeConfigFile(args.deployRoot);
   const confMounted = arr(edge['volumes']).some((v) =>
     typeof v === 'string'
       ? /:\/etc\/nginx\/nginx\.conf(:ro)?$/.test(v) && v.startsWith('./deploy/compose/edge/nginx.conf')

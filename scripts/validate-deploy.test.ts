@@ -127,9 +127,9 @@ describe('validate-deploy', () => {
     edit(dir, 'docker-compose.yml', '"127.0.0.1:50052:50052"', '"50052:50052"');
     edit(dir, 'docker-compose.yml', 'KFRM_EDGE_REFLECTION_SERVICES: kfrm.api.account.AccountService,', 'KFRM_EDGE_REFLECTION_SERVICES: ');
     edit(dir, 'deploy/services/tab-menu.yaml', 'value: kfrm.api.account.AccountService,', 'value: ');
-    // The edge's nginx configuration (the real file wins over the fixture): funding's package sent
+    // The edge's nginx configuration (the generated, committed one): funding's package sent
     // to transfer, notification's not routed at all, one upstream on the internal port.
-    const fixture = readFileSync(join(repo, 'scripts/testing/edge-nginx.fixture.conf'), 'utf8');
+    const fixture = readFileSync(join(repo, 'deploy/compose/edge/nginx.conf'), 'utf8');
     const conf = fixture
       .replace('grpc_pass grpcs://edge_funding;', 'grpc_pass grpcs://edge_transfer;')
       .replace(/ {4}location \/kfrm\.api\.notification\.NotificationService\/ \{[^}]*\}\n/, '')

@@ -600,7 +600,7 @@ function validateKubernetes(options: ValidateOptions, serviceNames: string[], pr
     objects: objects.map((d) => ({ value: obj(d.value), report: (path, message) => problemAt(d, path, message) })),
     entrySource: (entry) => (IMAGE_ENTRY.test(entry) ? entrySource(entry) : undefined),
     reportDeploy: (message) => problems.push({ file: 'deploy', path: '', message }),
-    edgeRequirements: edgeConfigRequirements(composeEdgeConfigFile(options.deployRoot, options.sourceRoot)?.text ?? ''),
+    edgeRequirements: edgeConfigRequirements(composeEdgeConfigFile(options.deployRoot)?.text ?? ''),
   });
 
   // The kustomization: known fields, existing resources, and no manifest left out.
