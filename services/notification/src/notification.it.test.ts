@@ -108,7 +108,7 @@ describe('SubscribeNotification', () => {
     let failPublish = false;
     let failed = 0;
     const publish: Store['publish'] = async (channel, message) => {
-      if (failPublish && channel.includes('user:')) {
+      if (failPublish && channel.endsWith(':events')) {
         failed++;
         throw new StoreUnavailableError('publish failed (test)');
       }

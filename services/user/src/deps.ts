@@ -1,5 +1,6 @@
 import type { Logger } from '@kfrm/logging';
 import type { ResidentIdSealer } from './resident-id-seal';
+import type { SessionRevocationNotice } from './session-revocation';
 import type { UserDb } from './user.repository';
 
 /** Why the user service asks the device service to revoke a device. */
@@ -26,6 +27,8 @@ export interface UserDomainDeps {
   db: UserDb;
   logger: Logger;
   devices: DeviceRevoker;
+  /** Told after every committed session revocation (ends open notification streams). */
+  revocations: SessionRevocationNotice;
   signingCertificates: SigningCertificateSource;
   /** Seals and opens resident ids (under the user data key). */
   residentIds: ResidentIdSealer;

@@ -121,7 +121,12 @@ export function createSessions(deps: UserDomainDeps) {
             session.rotatedAt !== null ? 'refresh token reused' : 'refresh token from another device',
             now,
           );
-          return { refused: session.rotatedAt !== null ? ('reused' as const) : ('other-device' as const), userId: session.userId, revoked };
+          return {
+            refused: session.rotatedAt !== null ? ('reused' as const) : ('other-device' as const),
+            userId: session.userId,
+            deviceId: session.deviceId,
+            revoked,
+          };
         }
         const user = await findUserById(trx, session.userId);
         if (user?.status !== 'ACTIVATED' || user.deviceId !== session.deviceId) return { refused: 'user' as const };
@@ -146,6 +151,8 @@ export function createSessions(deps: UserDomainDeps) {
             },
             'session family revoked',
           );
+          // The family's sessions are all on its device; streams there re-check theirs.
+          await deps.revocations.sessionsRevoked(outcome.userId, outcome.deviceId);
         }
         throw invalid();
       }
@@ -156,7 +163,9 @@ export function createSessions(deps: UserDomainDeps) {
     /** Ends the user's sessions on one device, or on all (deviceId 0). Returns how many. */
     async revokeSessions(input: { userId: bigint; deviceId: bigint; reason: string }): Promise<number> {
       const reason = input.reason.trim() === '' ? 'revoked' : input.reason.slice(0, 256);
-      const revoked = await revokeUserSessions(db, input.userId, input.deviceId === 0n ? null : input.deviceId, reason, clock());
+      const deviceId = input.deviceId === 0n ? null : input.deviceId;
+      const revoked = await revokeUserSessions(db, input.userId, deviceId, reason, clock());
+      await deps.revocations.sessionsRevoked(input.userId, deviceId);
       logger.info(
         { user_id: input.userId.toString(), device_id: input.deviceId.toString(), sessions_revoked: revoked },
         'sessions revoked',

@@ -8,6 +8,7 @@ import type { DeviceRevoker, SigningCertificateSource } from './deps';
 import { migrations } from './migrations';
 import { createProcesses } from './processes';
 import { createResidentIdSealer } from './resident-id-seal';
+import { storeSessionRevocationNotice } from './session-revocation';
 import { createSessions } from './sessions';
 import { deviceRevokerFrom, signingCertificatesFrom } from './upstream.client';
 import { processStepHandlers, sessionHandlers, userAccountHandlers, userServiceHandlers } from './user.handlers';
@@ -69,13 +70,14 @@ export function createUserModule(options: UserModuleOptions = {}): ServiceModule
     name: 'user',
     schema: USER_SCHEMA,
     migrations,
-    async create({ db, logger, internalClients, config: runtime }) {
+    async create({ db, store, logger, internalClients, config: runtime }) {
       const config = readUserConfig(options.env);
       const residentIds = createResidentIdSealer(await loadUserDataKey(config.dataKeyFile, runtime));
       const deps = {
         db: db.kysely<UserDatabase>(USER_SCHEMA),
         logger,
         devices: options.devices ?? deviceRevokerFrom(internalClients, logger),
+        revocations: storeSessionRevocationNotice(store, logger),
         signingCertificates: options.signingCertificates ?? signingCertificatesFrom(internalClients),
         residentIds,
         sessionTtlMs: config.sessionTtlSeconds * 1000,

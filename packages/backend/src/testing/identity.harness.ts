@@ -33,13 +33,18 @@ export const reg = (app: AppClient) => app.client(RegistrationServiceClient);
 export const loginSvc = (app: AppClient) => app.client(LoginServiceClient);
 export const authn = (app: AppClient) => app.client(AuthenticationServiceClient);
 
-export async function startIdentityHarness(userModule: ServiceModule, authOptions: AuthModuleOptions = {}) {
+/** `extraModules` start after the identity services (e.g. account and notification, for streams). */
+export async function startIdentityHarness(
+  userModule: ServiceModule,
+  authOptions: AuthModuleOptions = {},
+  extraModules: ServiceModule[] = [],
+) {
   const baseStore = await createStore({ redisUrl: process.env.REDIS_URL });
   // Redis outlives each test database, whose user ids start again at 1: a view of our own keeps
   // an earlier run's attempt counters and locks away from this run's users.
   const store: Store = prefixed(baseStore, `test-${randomBytes(6).toString('hex')}:`);
   const logs = createCapturingDestination();
-  const modules = [deviceModule, e2eKeyModule, createAuthModule(authOptions), userModule];
+  const modules = [deviceModule, e2eKeyModule, createAuthModule(authOptions), userModule, ...extraModules];
   // startTestServices closes only a store it made: the view and the store under it are ours.
   const services = await startTestServices(modules, { name: 'auth-test', store, logDestination: logs }).catch(async (err: unknown) => {
     await store.close();
