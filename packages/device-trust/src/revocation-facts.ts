@@ -24,7 +24,8 @@ export type RevocationFact =
   /** A device certificate was revoked (final): everything authorised by that device ends. */
   | { kind: 'device'; deviceId: string };
 
-const DECIMAL_ID = /^[0-9]{1,20}$/;
+/** Ids as the services print them (decimal today); bounded, so a stray message cannot be huge. */
+const ID = /^[0-9A-Za-z_-]{1,64}$/;
 
 export function encodeRevocationFact(fact: RevocationFact): string {
   return JSON.stringify(fact);
@@ -40,12 +41,12 @@ export function decodeRevocationFact(message: string): RevocationFact | undefine
   }
   if (!value || typeof value !== 'object') return undefined;
   const v = value as Record<string, unknown>;
-  if (v.kind === 'sessions' && typeof v.userId === 'string' && DECIMAL_ID.test(v.userId)) {
+  if (v.kind === 'sessions' && typeof v.userId === 'string' && ID.test(v.userId)) {
     if (v.deviceId === null) return { kind: 'sessions', userId: v.userId, deviceId: null };
-    if (typeof v.deviceId === 'string' && DECIMAL_ID.test(v.deviceId)) return { kind: 'sessions', userId: v.userId, deviceId: v.deviceId };
+    if (typeof v.deviceId === 'string' && ID.test(v.deviceId)) return { kind: 'sessions', userId: v.userId, deviceId: v.deviceId };
     return undefined;
   }
-  if (v.kind === 'device' && typeof v.deviceId === 'string' && DECIMAL_ID.test(v.deviceId)) return { kind: 'device', deviceId: v.deviceId };
+  if (v.kind === 'device' && typeof v.deviceId === 'string' && ID.test(v.deviceId)) return { kind: 'device', deviceId: v.deviceId };
   return undefined;
 }
 
