@@ -2,6 +2,7 @@ import { int, readConfig, str, type Env } from '@kfrm/config';
 import type { ServiceModule } from '@kfrm/runtime';
 import { createLedger } from './ledger';
 import { accountHandlers, ledgerHandlers } from './ledger.handlers';
+import { outboxCommitAnnouncer } from './outbox-commit-announcer';
 import { LedgerPoster, type LedgerPosterOptions } from './ledger-poster';
 import { LEDGER_SCHEMA, type LedgerDatabase } from './ledger.table';
 import { migrations } from './migrations';
@@ -37,10 +38,14 @@ export function createAccountModule(options: AccountModuleOptions = {}): Service
     mobilePackages: ['kfrm.api.account'],
     schema: LEDGER_SCHEMA,
     migrations,
-    create({ db, store }) {
+    create({ db, store, logger }) {
       const config = readAccountConfig(options.env);
       const kysely = db.kysely<LedgerDatabase>(LEDGER_SCHEMA);
-      const poster = new LedgerPoster(kysely, { ...config, ...options.poster });
+      const poster = new LedgerPoster(kysely, {
+        ...config,
+        onOutboxCommitted: outboxCommitAnnouncer(store, logger),
+        ...options.poster,
+      });
       const ledger = createLedger({ db: kysely, poster, store });
       return {
         mobile: [accountHandlers(ledger)],

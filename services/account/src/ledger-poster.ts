@@ -75,6 +75,12 @@ export interface LedgerPosterOptions {
   now?: () => Date;
   /** Time zone of the business day. Default Asia/Seoul. */
   timeZone?: string;
+  /**
+   * Called after a COMMIT that wrote outbox rows (once per batch, not per row): the composition
+   * announces it so the notification relay reads the outbox now rather than at its next poll.
+   * Must not throw or block (it runs before the callers are answered).
+   */
+  onOutboxCommitted?: () => void;
 }
 
 interface Pending {
@@ -261,6 +267,7 @@ export class LedgerPoster {
 
   private async runBatch(batch: Pending[]): Promise<void> {
     let outcomes: Outcome[];
+    let wroteEvents = false;
     try {
       // Optimistic first: claim the keys without looking them up. When a key turns out to be
       // taken (a replay, a reuse, or a concurrent claim), the attempt is rolled back and redone
@@ -270,7 +277,11 @@ export class LedgerPoster {
         this.db,
         async (trx) => {
           try {
-            return await this.postBatch(trx, batch, lookUpKeys);
+            const attempt = await this.postBatch(trx, batch, lookUpKeys);
+            // Decided by the attempt that commits (a retried attempt overwrites an earlier one). A
+            // replay of an earlier posting counts too: a needless wake-up costs one outbox read.
+            wroteEvents = attempt.some((o, i) => o.ok && batch[i]!.request.events.length > 0);
+            return attempt;
           } catch (err) {
             if (err instanceof ClaimRaceError) lookUpKeys = true;
             throw err;
@@ -282,6 +293,7 @@ export class LedgerPoster {
       for (const p of batch) p.reject(err);
       return;
     }
+    if (wroteEvents) this.options.onOutboxCommitted?.();
     // Only now, after COMMIT, does anyone hear about their posting.
     outcomes.forEach((o, i) => (o.ok ? batch[i]!.resolve(o.result) : batch[i]!.reject(o.error)));
   }

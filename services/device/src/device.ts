@@ -4,6 +4,7 @@ import type { Logger } from '@kfrm/logging';
 import type { Store } from '@kfrm/store';
 import { issueDeviceCertificate } from './device-certificate';
 import { parseDevicePublicKey } from './device-key';
+import { announceDeviceRevoked } from './device-revocation';
 import { insertDevice, listRevokedUnexpired, nextDeviceId, revokeDeviceRow, type DeviceDb } from './device.repository';
 import type { RevocationReason } from './revocation-reason';
 
@@ -42,6 +43,8 @@ export async function revokeDevice(deps: RevocationDeps, deviceId: bigint, reaso
   if (!revoked) throw revokeFailed('DEVICE_NOT_FOUND', 'no such device');
   await markDeviceRevoked(deps.store, revoked.serial, revoked.notAfter, now);
   deps.logger.info({ device_id: deviceId.toString(), reason, serial: revoked.serial }, 'device revoked');
+  // After the row and the mark: a stream that re-checks on hearing this already sees the revocation.
+  await announceDeviceRevoked(deps.store, deps.logger, deviceId);
   return { revokedAt: revoked.revokedAt };
 }
 

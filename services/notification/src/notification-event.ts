@@ -29,6 +29,10 @@ export function decodeEvent(message: string): NotificationEvent | undefined {
   } catch {
     return undefined;
   }
+  return eventOf(value);
+}
+
+function eventOf(value: unknown): NotificationEvent | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const v = value as Record<string, unknown>;
   if (typeof v.id !== 'string' || !/^\d{1,20}$/.test(v.id)) return undefined;
@@ -37,8 +41,34 @@ export function decodeEvent(message: string): NotificationEvent | undefined {
   return { id: BigInt(v.id), userId: v.userId, type: v.type, title: v.title, content: v.content, createdAt: new Date(v.createdAt) };
 }
 
-/** The store channel (inside the service's prefix) that carries one user's events. */
-export const userChannel = (userId: string) => `user:${userId}`;
+/**
+ * The store channel (inside the service's prefix) that carries every user's events. Each replica
+ * subscribes to it once and hands each event to its own streams of that user in memory: opening
+ * and closing a stream costs no store round trip (no SUBSCRIBE/UNSUBSCRIBE per stream).
+ */
+export const EVENTS_CHANNEL = 'events';
+
+/** One pub/sub message for several events (a JSON array of encodeEvent's objects), in id order. */
+export function encodeEvents(events: NotificationEvent[]): string {
+  return `[${events.map(encodeEvent).join(',')}]`;
+}
+
+/** The well-formed events of a message from encodeEvents (anything else in it is dropped). */
+export function decodeEvents(message: string): NotificationEvent[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(message);
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(value)) return [];
+  const events: NotificationEvent[] = [];
+  for (const item of value) {
+    const event = eventOf(item);
+    if (event) events.push(event);
+  }
+  return events;
+}
 
 /** Publishing anything here makes the relay poll the outbox now instead of at its next tick. */
 export const WAKE_CHANNEL = 'outbox-wake';

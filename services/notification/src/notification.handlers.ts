@@ -2,6 +2,7 @@ import { type CommonCode, failWith, InvalidArgumentError } from '@kfrm/errors';
 import { NotificationEventType, NotificationServiceService } from '@kfrm/proto/gen/kfrm/api/notification/notification';
 import { defineService, raises, type CallContext } from '@kfrm/server-kit';
 import type { Metadata } from '@grpc/grpc-js';
+import type { StreamSession } from './live-streams';
 import { streamUserEvents, type SubscriptionDeps } from './subscription';
 
 /** Request metadata naming the last event id the client saw (the seed request has no field for it). */
@@ -19,14 +20,14 @@ export function lastEventIdOf(metadata: Metadata): bigint | undefined {
   return BigInt(value);
 }
 
-/** What sessionUser raises (CommonApiError: every method may answer it). */
+/** What streamSession and a revoked session raise (CommonApiError: every method may answer it). */
 type SessionUserCode = Extract<CommonCode, 'UNAUTHENTICATED_USER'>;
 
-function sessionUser(ctx: CallContext): string {
-  const userId = ctx.principal.session?.userId;
+function streamSession(ctx: CallContext): StreamSession {
+  const session = ctx.principal.session;
   // The guard guarantees a session at this level; without one nothing is anyone's.
-  if (!userId) throw failWith<SessionUserCode>()('UNAUTHENTICATED_USER', 'client certificate or session is not valid');
-  return userId;
+  if (!session?.userId) throw failWith<SessionUserCode>()('UNAUTHENTICATED_USER', 'client certificate or session is not valid');
+  return { userId: session.userId, deviceId: session.deviceId, sessionToken: session.sessionToken };
 }
 
 export function notificationHandlers(deps: SubscriptionDeps) {
@@ -34,9 +35,9 @@ export function notificationHandlers(deps: SubscriptionDeps) {
     NotificationServiceService,
     {
       async subscribeNotification(_request, ctx, stream) {
-        const userId = sessionUser(ctx);
+        const session = streamSession(ctx);
         const lastEventId = lastEventIdOf(ctx.metadata);
-        await streamUserEvents(deps, userId, lastEventId, ctx.signal, (event) =>
+        await streamUserEvents(deps, session, lastEventId, ctx.signal, (event) =>
           stream.write({
             id: event.id.toString(),
             title: event.title,

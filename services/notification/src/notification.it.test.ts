@@ -9,11 +9,20 @@ import { OutboxEventKind } from '@kfrm/proto/gen/kfrm/api/account/ledger_interna
 import { CurrencyCode } from '@kfrm/proto/gen/kfrm/api/common/common';
 import { NotificationEventType } from '@kfrm/proto/gen/kfrm/api/notification/notification';
 import { StoreUnavailableError, type Store } from '@kfrm/store';
-import { NOTIFICATION_STORE_PREFIX } from './notification.module';
+import { publishRevocationFact } from '@kfrm/device-trust';
+import { NOTIFICATION_STORE_PREFIX, readNotificationConfig } from './notification.module';
 import { RELAY_LOCK_KEY } from './outbox-relay';
 import { readCursor } from './notification.repository';
 import { NOTIFICATION_SCHEMA } from './notification.table';
-import { FakeLedger, Instance, openNotificationDatabase, openSharedStores, testConfig, until } from './testing/notification.harness';
+import {
+  FakeLedger,
+  Instance,
+  openNotificationDatabase,
+  openSharedStores,
+  silentLogger,
+  testConfig,
+  until,
+} from './testing/notification.harness';
 
 const range = (from: bigint, to: bigint) => Array.from({ length: Number(to - from + 1n) }, (_, i) => from + BigInt(i));
 
@@ -23,8 +32,10 @@ describe('SubscribeNotification', () => {
   let closeStores: () => Promise<void>;
   let instances: Instance[];
 
+  let shared: Awaited<ReturnType<typeof openSharedStores>> | undefined;
+
   async function startInstances(count: number, config = testConfig): Promise<Instance[]> {
-    const shared = await openSharedStores(count);
+    shared = await openSharedStores(count);
     closeStores = shared.close;
     instances = await Promise.all(shared.stores.map((store) => new Instance(database, store, () => ledger.client, config).start()));
     return instances;
@@ -108,7 +119,7 @@ describe('SubscribeNotification', () => {
     let failPublish = false;
     let failed = 0;
     const publish: Store['publish'] = async (channel, message) => {
-      if (failPublish && channel.includes('user:')) {
+      if (failPublish && channel.endsWith(':events')) {
         failed++;
         throw new StoreUnavailableError('publish failed (test)');
       }
@@ -216,6 +227,115 @@ describe('SubscribeNotification', () => {
     expect(sub.ids()).toEqual([id]);
     expect(instances.filter((n) => n.service.relay.isLeader)).toHaveLength(1);
     sub.call.cancel();
+  });
+
+  it('replaces a relayer that dies holding the lock in under 2 s with the default lease; each event reaches each live stream once', async () => {
+    const defaults = readNotificationConfig({});
+    const config = { ...testConfig, lockTtlMs: defaults.lockTtlMs };
+    const shared = await openSharedStores(3);
+    closeStores = shared.close;
+    // The first replica "dies": from one moment on none of its calls (store, ledger) get through,
+    // and it never releases the lock. Its lock lapses on its own.
+    let dead = false;
+    const inner = shared.stores[0]!;
+    const deadStore = new Proxy(inner, {
+      get: (target, prop) => {
+        const value = Reflect.get(target, prop) as unknown;
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) =>
+          dead
+            ? Promise.reject(new StoreUnavailableError('replica died (test)'))
+            : (value as (...a: unknown[]) => unknown).apply(target, args);
+      },
+    });
+    const dying = await new Instance(
+      database,
+      deadStore,
+      () => {
+        if (dead) throw new Error('replica died (test)');
+        return ledger.client;
+      },
+      config,
+    ).start();
+    instances = [dying];
+    await until(() => dying.service.relay.isLeader, 'the first replica to lead');
+    const survivors = await Promise.all(
+      shared.stores.slice(1).map((store) => new Instance(database, store, () => ledger.client, config).start()),
+    );
+    instances.push(...survivors);
+    const streams = await Promise.all(survivors.map((node) => node.subscribe('user-a', 0n)));
+    const before = [ledger.append('user-a'), ledger.append('user-a')];
+    await until(() => streams.every((sub) => sub.events.length >= 2), 'the first events on both replicas');
+
+    dead = true;
+    const diedAt = Date.now();
+    const after = [ledger.append('user-a'), ledger.append('user-a')];
+    await until(() => survivors.some((node) => node.service.relay.isLeader), 'another replica to take over');
+    const failoverMs = Date.now() - diedAt;
+    expect(failoverMs).toBeLessThan(2_000);
+    await until(() => streams.every((sub) => sub.events.length >= 4), 'the later events on both replicas');
+    // A marker: a duplicate of anything earlier would arrive before it.
+    const marker = ledger.append('user-a');
+    await until(() => streams.every((sub) => sub.events.length >= 5), 'the marker on both replicas');
+    for (const sub of streams) {
+      expect(sub.ids()).toEqual([...before, ...after, marker]);
+      sub.call.cancel();
+    }
+    expect(survivors.filter((node) => node.service.relay.isLeader)).toHaveLength(1);
+  });
+
+  it('ends the streams of a revoked session at once with UNAUTHENTICATED, frees their slots, and keeps the others', async () => {
+    const [node] = await startInstances(1, { ...testConfig, streamsPerUser: 1 });
+    const revoked = await node!.subscribe('user-a');
+    const other = await node!.subscribe('user-b');
+    const first = ledger.append('user-a');
+    await until(() => revoked.events.length === 1, 'the first event');
+    // The user service revoked the session (the row) and then announced it (the fact).
+    node!.sessions.revoked.add('token-user-a');
+    await publishRevocationFact(shared!.stores[0]!, { kind: 'sessions', userId: 'user-a', deviceId: null }, silentLogger);
+    const status = await revoked.status;
+    expect(status.code).toBe(grpc.status.UNAUTHENTICATED);
+    ledger.append('user-a');
+    const marker = ledger.append('user-b');
+    await until(() => other.events.length === 1, "the other user's event");
+    expect(other.ids()).toEqual([marker]);
+    expect(revoked.ids()).toEqual([first]);
+    expect(other.ended).toBe(false);
+    // The only slot is free again: a new stream (a new session) is accepted.
+    node!.sessions.revoked.clear();
+    const again = await node!.subscribe('user-a');
+    expect(again.ended).toBe(false);
+    again.call.cancel();
+    other.call.cancel();
+  });
+
+  it('ends the streams of a revoked device, and a stream whose session cannot be checked after a revocation ends UNAVAILABLE', async () => {
+    const [node] = await startInstances(1);
+    const onDevice = await node!.subscribe('user-a');
+    const unchecked = await node!.subscribe('user-b');
+    await publishRevocationFact(shared!.stores[0]!, { kind: 'device', deviceId: 'device-user-a' }, silentLogger);
+    expect((await onDevice.status).code).toBe(grpc.status.UNAUTHENTICATED);
+    expect(unchecked.ended).toBe(false);
+    node!.sessions.down = true;
+    await publishRevocationFact(shared!.stores[0]!, { kind: 'sessions', userId: 'user-b', deviceId: 'device-user-b' }, silentLogger);
+    expect((await unchecked.status).code).toBe(grpc.status.UNAVAILABLE);
+  });
+
+  it('re-checks every stream periodically: a revocation whose fact was lost still ends its stream', async () => {
+    const [node] = await startInstances(1, { ...testConfig, recheckMs: 100 });
+    const kept = await node!.subscribe('user-b');
+    node!.sessions.down = true;
+    const checks = node!.sessions.checks;
+    await until(() => node!.sessions.checks > checks + 1, 'periodic re-checks');
+    // A check that cannot be made keeps the stream (it was valid at its last check).
+    expect(kept.ended).toBe(false);
+    node!.sessions.down = false;
+    const lost = await node!.subscribe('user-a');
+    // Revoked, and the announcement never arrived.
+    node!.sessions.revoked.add('token-user-a');
+    expect((await lost.status).code).toBe(grpc.status.UNAUTHENTICATED);
+    expect(kept.ended).toBe(false);
+    kept.call.cancel();
   });
 
   it('publishes each outbox range once even when two relayers overlap (the cursor is compare-and-set)', async () => {

@@ -1,6 +1,8 @@
 import { int, readConfig, type Env } from '@kfrm/config';
 import { LedgerServiceClient } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
 import type { ServiceModule } from '@kfrm/runtime';
+import { LEDGER_OUTBOX_COMMITTED_CHANNEL } from '@kfrm/runtime/service-channels';
+import { createSessionResolver } from '@kfrm/runtime/session-resolver';
 import type { DatabaseHandle } from '@kfrm/db';
 import type { Logger } from '@kfrm/logging';
 import { prefixed, type Store } from '@kfrm/store';
@@ -9,6 +11,7 @@ import { migrations } from './migrations';
 import { notificationHandlers } from './notification.handlers';
 import { NOTIFICATION_SCHEMA, type NotificationDatabase } from './notification.table';
 import type { OutboxSource } from './notification-event';
+import { LiveStreams, type SessionCheck } from './live-streams';
 import { OutboxRelay, type OutboxRelayOptions } from './outbox-relay';
 import { StreamSlots } from './stream-slots';
 import type { SubscriptionOptions } from './subscription';
@@ -21,19 +24,24 @@ export const NOTIFICATION_STORE_PREFIX = 'notification:';
 export interface NotificationConfig extends OutboxRelayOptions, SubscriptionOptions {
   streamsPerUser: number;
   streamSlotTtlMs: number;
+  /** Every open stream's session is re-checked this often (the bound when a revocation fact is lost). */
+  recheckMs: number;
 }
 
 export function readNotificationConfig(env?: Env): NotificationConfig {
   const c = readConfig(
     {
-      pollMs: int('KFRM_NOTIFICATION_POLL_MS', { default: 250, min: 10, max: 60_000 }),
-      lockTtlMs: int('KFRM_NOTIFICATION_RELAY_LOCK_TTL_MS', { default: 10_000, min: 100, max: 600_000 }),
+      // The safety net only: ledger commits wake the relay at once (ledger:outbox-committed).
+      pollMs: int('KFRM_NOTIFICATION_POLL_MS', { default: 1_000, min: 10, max: 60_000 }),
+      // A dead relayer is replaced within this (renewed every third of it while alive).
+      lockTtlMs: int('KFRM_NOTIFICATION_RELAY_LOCK_TTL_MS', { default: 1_500, min: 300, max: 600_000 }),
       // Keep it below the queue limit: a page for one user arrives at their stream as one burst.
       batchSize: int('KFRM_NOTIFICATION_RELAY_BATCH', { default: 200, min: 1, max: 1000 }),
       retentionDays: int('KFRM_NOTIFICATION_RETENTION_DAYS', { default: 7, min: 1, max: 365 }),
       queueLimit: int('KFRM_NOTIFICATION_QUEUE_LIMIT', { default: 256, min: 1, max: 10_000 }),
       replayLimit: int('KFRM_NOTIFICATION_REPLAY_LIMIT', { default: 500, min: 1, max: 10_000 }),
       streamsPerUser: int('KFRM_NOTIFICATION_STREAMS_PER_USER', { default: 5, min: 1, max: 100 }),
+      recheckSeconds: int('KFRM_NOTIFICATION_RECHECK_SECONDS', { default: 60, min: 1, max: 3_600 }),
     },
     env,
   );
@@ -47,6 +55,7 @@ export function readNotificationConfig(env?: Env): NotificationConfig {
     replayLimit: c.replayLimit,
     streamsPerUser: c.streamsPerUser,
     streamSlotTtlMs: 30_000,
+    recheckMs: c.recheckSeconds * 1000,
   };
 }
 
@@ -55,6 +64,8 @@ export interface NotificationServiceDeps {
   store: Store;
   logger: Logger;
   source: OutboxSource;
+  /** Whether a stream's session is still live (the user service's FindBySessionToken). */
+  checkSession: SessionCheck;
   config: NotificationConfig;
   onLive?: (userId: string) => void;
   onStreamOpen?: () => () => void;
@@ -63,6 +74,7 @@ export interface NotificationServiceDeps {
 export interface NotificationService {
   registration: ReturnType<typeof notificationHandlers>;
   relay: OutboxRelay;
+  streams: LiveStreams;
   /** Stops the relay (releasing its lock) and drops the service's store subscriptions. */
   close(): Promise<void>;
 }
@@ -75,21 +87,30 @@ export interface NotificationService {
 export function createNotificationService(deps: NotificationServiceDeps, options: { startRelay?: boolean } = {}): NotificationService {
   const kysely = deps.db.kysely<NotificationDatabase>(NOTIFICATION_SCHEMA);
   const view = prefixed(deps.store, NOTIFICATION_STORE_PREFIX);
-  const relay = new OutboxRelay(kysely, view, deps.source, deps.logger.child({ component: 'outbox-relay' }), deps.config);
+  const relay = new OutboxRelay(kysely, view, deps.source, deps.logger.child({ component: 'outbox-relay' }), deps.config, {
+    store: deps.store,
+    channel: LEDGER_OUTBOX_COMMITTED_CHANNEL,
+  });
   if (options.startRelay !== false) relay.start();
   const slots = new StreamSlots(view, deps.config.streamsPerUser, deps.config.streamSlotTtlMs);
+  // Revocation facts are published by other services on the store itself, outside our prefix.
+  const streams = new LiveStreams(view, deps.store, deps.checkSession, deps.logger.child({ component: 'live-streams' }), {
+    recheckMs: deps.config.recheckMs,
+  });
   return {
     registration: notificationHandlers({
       db: kysely,
-      store: view,
+      streams,
       slots,
       options: deps.config,
       onLive: deps.onLive,
       onStreamOpen: deps.onStreamOpen,
     }),
     relay,
+    streams,
     close: async () => {
       await relay.stop();
+      await streams.close();
       await view.close();
     },
   };
@@ -111,6 +132,7 @@ export function createNotificationModule(options: NotificationModuleOptions = {}
     schema: NOTIFICATION_SCHEMA,
     migrations,
     create({ db, store, logger, internalClients, metrics }) {
+      const resolveSession = createSessionResolver(internalClients);
       const service = createNotificationService(
         {
           db,
@@ -118,6 +140,11 @@ export function createNotificationModule(options: NotificationModuleOptions = {}
           logger,
           config: readNotificationConfig(options.env),
           source: ledgerOutboxSource(() => internalClients.get(LedgerServiceClient)),
+          // The same check the access guard made when the stream opened; the certificate is not needed for it.
+          checkSession: async (session) => {
+            const found = await resolveSession(session.sessionToken, { deviceId: session.deviceId, certificateDer: new Uint8Array() });
+            return found?.userId === session.userId && found.deviceId === session.deviceId;
+          },
           onStreamOpen: () => metrics.streamSubscribers.open('notification'),
         },
         { startRelay: false },

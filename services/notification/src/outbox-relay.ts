@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Logger } from '@kfrm/logging';
 import type { Store, Unsubscribe } from '@kfrm/store';
-import { encodeEvent, userChannel, WAKE_CHANNEL, type NotificationEvent, type OutboxSource } from './notification-event';
+import { encodeEvents, EVENTS_CHANNEL, WAKE_CHANNEL, type NotificationEvent, type OutboxSource } from './notification-event';
 import { purgeEventsBefore, readCursor, saveRelayed } from './notification.repository';
 import type { NotificationDatabase } from './notification.table';
 
@@ -21,6 +21,14 @@ export interface OutboxRelayOptions {
 
 export const RELAY_LOCK_KEY = 'relay-lock';
 const MAX_UNPUBLISHED = 10_000;
+/** Events per pub/sub message: one publish per page fragment, not per event. */
+const PUBLISH_CHUNK = 100;
+
+/** Another store channel whose messages wake the relay (the ledger's commit announcements). */
+export interface RelayWakeSource {
+  store: Store;
+  channel: string;
+}
 
 /**
  * Moves committed events from the ledger's outbox to subscribers. One replica at a time holds
@@ -42,6 +50,7 @@ export class OutboxRelay {
   private wake: (() => void) | undefined;
   private woken = false;
   private unsubscribeWake: Unsubscribe | undefined;
+  private unsubscribeCommits: Unsubscribe | undefined;
   private lastPurge = 0;
   /**
    * Events committed to `events` whose publish failed (the store was down): published again,
@@ -56,6 +65,7 @@ export class OutboxRelay {
     private readonly source: OutboxSource,
     private readonly logger: Logger,
     private readonly options: OutboxRelayOptions,
+    private readonly wakeSource?: RelayWakeSource,
   ) {}
 
   /** True while this instance holds the relayer lock (for tests and health). */
@@ -78,6 +88,7 @@ export class OutboxRelay {
     this.wake?.();
     await this.loop;
     await this.unsubscribeWake?.();
+    await this.unsubscribeCommits?.();
     if (this.renewTimer) clearInterval(this.renewTimer);
     if (this.leader) {
       this.leader = false;
@@ -91,6 +102,14 @@ export class OutboxRelay {
     } catch (err) {
       // Polling alone still delivers; the wake-up only shortens the wait.
       this.logger.warn({ err }, 'relay wake-up channel unavailable');
+    }
+    if (this.wakeSource) {
+      try {
+        // Every replica listens; only the leader's round reads the outbox, the others just retry the lock.
+        this.unsubscribeCommits = await this.wakeSource.store.subscribe(this.wakeSource.channel, () => this.signalWake());
+      } catch (err) {
+        this.logger.warn({ err }, 'ledger commit announcements unavailable; polling only');
+      }
     }
     // The first round waits one interval: the ledger client is usable once the listeners are up.
     await this.sleep(this.options.pollMs);
@@ -112,7 +131,9 @@ export class OutboxRelay {
         continue;
       }
       // A full page means more is waiting: go on without sleeping.
-      if (!full) await this.sleep(this.leader ? this.options.pollMs : Math.max(this.options.pollMs, this.options.lockTtlMs / 2));
+      // A replica without the lock retries it several times per TTL, so a dead leader's lock is
+      // taken soon after it lapses (failover within the TTL plus one retry interval).
+      if (!full) await this.sleep(this.leader ? this.options.pollMs : Math.min(this.options.pollMs, this.options.lockTtlMs / 6));
     }
   }
 
@@ -168,10 +189,9 @@ export class OutboxRelay {
   private async publishAll(events: NotificationEvent[]): Promise<void> {
     const owed = [...this.unpublished, ...events];
     this.unpublished = [];
-    for (let i = 0; i < owed.length; i++) {
-      const event = owed[i]!;
+    for (let i = 0; i < owed.length; i += PUBLISH_CHUNK) {
       try {
-        await this.store.publish(userChannel(event.userId), encodeEvent(event));
+        await this.store.publish(EVENTS_CHANNEL, encodeEvents(owed.slice(i, i + PUBLISH_CHUNK)));
       } catch (err) {
         this.unpublished = owed.slice(i, i + MAX_UNPUBLISHED);
         throw err;

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { RateLimitedError } from '@kfrm/errors';
-import type { Store } from '@kfrm/store';
-import { decodeEvent, userChannel, type NotificationEvent } from './notification-event';
+import type { LiveStream, LiveStreams, StreamSession } from './live-streams';
+import type { NotificationEvent } from './notification-event';
 import { listUserEventsAfter } from './notification.repository';
 import type { NotificationDatabase } from './notification.table';
 import type { StreamSlots } from './stream-slots';
@@ -28,8 +28,8 @@ export class SubscriberTooSlowError extends RateLimitedError {
 
 export interface SubscriptionDeps {
   db: Kysely<NotificationDatabase>;
-  /** The service's store view (its channels). */
-  store: Store;
+  /** The replica's open streams and its shared store subscriptions. */
+  streams: LiveStreams;
   slots: StreamSlots;
   options: SubscriptionOptions;
   /** Called once a stream is live (subscribed and replayed); tests wait on it instead of sleeping. */
@@ -40,88 +40,111 @@ export interface SubscriptionDeps {
 
 /**
  * Streams one user's events until `signal` aborts (client gone, deadline, shutdown: returns
- * normally) or the client falls `queueLimit` events behind (throws SubscriberTooSlowError).
+ * normally), the client falls `queueLimit` events behind (throws SubscriberTooSlowError), or the
+ * session is revoked (throws UNAUTHENTICATED; see live-streams.ts).
  *
- * Order of work, so nothing falls between replay and live: subscribe to the user's channel first
- * (live events buffer in a bounded queue), then replay the stored events after `lastEventId`,
- * then drain the queue, skipping every id not above the last one sent. Ids increase per user, so
- * "not above the last sent" is exactly "already sent".
+ * Order of work, so nothing falls between replay and live: join the replica's live streams
+ * first (live events buffer in a bounded queue), then replay the stored events after
+ * `lastEventId`, then drain the queue, skipping every id not above the last one sent. Ids
+ * increase per user, so "not above the last sent" is exactly "already sent".
  *
  * When the store reports a gap (its connection was lost and the subscription is active again),
  * live events published meanwhile are gone: the stream reads the stored events after the last
  * one sent, as a reconnecting client would, before it drains the queue again. The relay copies
  * events into `events` before it publishes them, so every event is in one of the two.
+ *
+ * The slot is released in `finally`, before the handler's error or end reaches the client: a
+ * phone told UNAUTHENTICATED, or the new phone of the same user, finds it free.
  */
 export async function streamUserEvents(
   deps: SubscriptionDeps,
-  userId: string,
+  session: StreamSession,
   lastEventId: bigint | undefined,
   signal: AbortSignal,
   write: (event: NotificationEvent) => Promise<void>,
 ): Promise<void> {
+  const userId = session.userId;
   const slot = await deps.slots.acquire(userId);
   if (!slot) throw new TooManyStreamsError('too many notification streams for this user');
   const closeGauge = deps.onStreamOpen?.();
   const queue: NotificationEvent[] = [];
   let overflow = false;
   let gap = false;
+  let held = false;
+  let ended: Error | undefined;
   let wake: (() => void) | undefined;
   const notify = () => {
     const w = wake;
     wake = undefined;
     w?.();
   };
-  // Settles when the queue overflows, so a write stuck on a client that stopped reading is not
-  // waited for: the stream ends and releases its subscription and slot.
-  let onOverflow: () => void = () => undefined;
-  const overflowed = new Promise<void>((resolve) => (onOverflow = resolve));
+  // Settles when the queue overflows or the stream is ended, so a write stuck on a client that
+  // stopped reading is not waited for: the stream ends and releases its slot.
+  let interrupt: () => void = () => undefined;
+  const interrupted = new Promise<void>((resolve) => (interrupt = resolve));
   signal.addEventListener('abort', notify);
-  let unsubscribe: (() => Promise<void>) | undefined;
+  const live: LiveStream = {
+    session,
+    deliver(event) {
+      if (overflow || ended) return;
+      if (queue.length >= deps.options.queueLimit) {
+        // Drop what is buffered: the client resumes from the last id it saw, which the replay covers.
+        overflow = true;
+        queue.length = 0;
+        interrupt();
+      } else {
+        queue.push(event);
+      }
+      notify();
+    },
+    gap() {
+      gap = true;
+      notify();
+    },
+    hold(value) {
+      held = value;
+      notify();
+    },
+    end(error) {
+      ended ??= error;
+      interrupt();
+      notify();
+    },
+  };
+  let leave: (() => void) | undefined;
   try {
-    unsubscribe = await deps.store.subscribe(
-      userChannel(userId),
-      (message) => {
-        const event = decodeEvent(message);
-        if (!event || event.userId !== userId || overflow) return;
-        if (queue.length >= deps.options.queueLimit) {
-          // Drop what is buffered: the client resumes from the last id it saw, which the replay covers.
-          overflow = true;
-          queue.length = 0;
-          onOverflow();
-        } else {
-          queue.push(event);
-        }
-        notify();
-      },
-      {
-        onGap: () => {
-          gap = true;
-          notify();
-        },
-      },
-    );
+    leave = await deps.streams.add(live);
 
     let lastSent = lastEventId ?? 0n;
+    const check = () => {
+      if (ended) throw ended;
+      if (overflow) throw new SubscriberTooSlowError('notification stream fell too far behind');
+    };
     const send = async (event: NotificationEvent): Promise<boolean> => {
       if (event.id <= lastSent) return true;
       const written = write(event);
       // The write may still reject (at abort) after the race is decided; that is expected.
       written.catch(() => undefined);
       try {
-        await Promise.race([written, overflowed]);
+        await Promise.race([written, interrupted]);
       } catch (err) {
         if (signal.aborted) return false;
         throw err;
       }
-      if (overflow) throw new SubscriberTooSlowError('notification stream fell too far behind');
+      check();
       lastSent = event.id;
       return true;
     };
+    const waitForWork = () => new Promise<void>((resolve) => (wake = resolve));
 
     /** Sends the stored events after `afterId`; false when the stream ended meanwhile. */
     const replay = async (afterId: bigint): Promise<boolean> => {
       for (const event of await listUserEventsAfter(deps.db, userId, afterId, deps.options.replayLimit)) {
-        if (signal.aborted || overflow) break;
+        if (signal.aborted) return false;
+        check();
+        // A revocation announced during the replay: nothing more until the session is re-checked.
+        while (held && !ended && !signal.aborted) await waitForWork();
+        check();
         if (!(await send(event))) return false;
       }
       return true;
@@ -131,7 +154,11 @@ export async function streamUserEvents(
     deps.onLive?.(userId);
     for (;;) {
       if (signal.aborted) return;
-      if (overflow) throw new SubscriberTooSlowError('notification stream fell too far behind');
+      check();
+      if (held) {
+        await waitForWork();
+        continue;
+      }
       if (gap) {
         gap = false;
         // A failed read ends the stream (UNAVAILABLE); the client resumes from its last id.
@@ -140,14 +167,14 @@ export async function streamUserEvents(
       }
       const event = queue.shift();
       if (!event) {
-        await new Promise<void>((resolve) => (wake = resolve));
+        await waitForWork();
         continue;
       }
       if (!(await send(event))) return;
     }
   } finally {
     signal.removeEventListener('abort', notify);
-    await unsubscribe?.();
+    leave?.();
     await slot.release();
     closeGauge?.();
   }

@@ -103,6 +103,7 @@ export function createAccounts(deps: UserDomainDeps) {
       };
       const userToken = newToken();
       const now = clock();
+      let replaced: bigint[] = [];
       const user = await db.transaction().execute(async (trx) => {
         await lockIdentity(trx, userCi);
         const live = await findLiveUsersByCi(trx, userCi);
@@ -112,6 +113,7 @@ export function createAccounts(deps: UserDomainDeps) {
           await setUserStatus(trx, leftover.id, 'DEACTIVATED', 'registration replaced', now);
           await revokeUserSessions(trx, leftover.id, null, 'registration replaced', now);
         }
+        replaced = live.map((u) => u.id);
         return insertUser(trx, {
           ...fields,
           userCi,
@@ -122,6 +124,7 @@ export function createAccounts(deps: UserDomainDeps) {
         });
       });
       logger.info({ user_id: user.id.toString(), device_id: user.deviceId?.toString() }, 'user registered');
+      for (const id of replaced) await deps.revocations.sessionsRevoked(id, null);
       return { user, userToken };
     },
 
@@ -175,6 +178,7 @@ export function createAccounts(deps: UserDomainDeps) {
         { user_id: user.id.toString(), from: input.expectedStatus, to: input.newStatus, sessions_revoked: revoked },
         'user status changed',
       );
+      if (revoked > 0) await deps.revocations.sessionsRevoked(user.id, null);
       if (input.newStatus === 'BLOCKED') await blockSideEffects(user);
       return user;
     },
@@ -268,6 +272,8 @@ export function createAccounts(deps: UserDomainDeps) {
         },
         'device bound',
       );
+      if (result.revoked > 0 && result.previousDeviceId !== null)
+        await deps.revocations.sessionsRevoked(input.userId, result.previousDeviceId);
       return { previousDeviceId: result.previousDeviceId };
     },
   };

@@ -1,6 +1,7 @@
 import type { Logger } from '@kfrm/logging';
 import type { ResidentIdHasher } from './resident-id-hash';
 import type { ResidentIdSealer } from './resident-id-seal';
+import type { SessionRevocationNotice } from './session-revocation';
 import type { UserDb } from './user.repository';
 
 /** Why the user service asks the device service to revoke a device. */
@@ -27,6 +28,8 @@ export interface UserDomainDeps {
   db: UserDb;
   logger: Logger;
   devices: DeviceRevoker;
+  /** Told after every committed session revocation (ends open notification streams). */
+  revocations: SessionRevocationNotice;
   signingCertificates: SigningCertificateSource;
   /** Seals and opens resident ids (under the user data key). */
   residentIds: ResidentIdSealer;

@@ -171,6 +171,28 @@ describe('revokeSessions', () => {
     expect(await codeOf(h.sessions.findBySessionToken(a.issued.sessionToken))).toBe('LOGIN_SESSION_EXPIRED');
     expect(await codeOf(h.sessions.findBySessionToken(b.issued.sessionToken))).toBe('ok');
   });
+
+  it('announces every revocation after it is committed: revokeSessions, refresh-token reuse, BLOCKED, device change', async () => {
+    const a = await loggedIn();
+    const heard = () => h.sessionRevocations.filter((r) => r.userId === a.user.id);
+    await h.sessions.revokeSessions({ userId: a.user.id, deviceId: a.deviceId, reason: 'logout' });
+    expect(heard()).toEqual([{ userId: a.user.id, deviceId: a.deviceId }]);
+    // Announced only once the revocation is visible to a re-check.
+    expect(await codeOf(h.sessions.findBySessionToken(a.issued.sessionToken))).toBe('LOGIN_SESSION_EXPIRED');
+
+    const b = await loggedIn();
+    await h.sessions.rotateSession({ refreshToken: b.issued.refreshToken, deviceId: b.deviceId });
+    await codeOf(h.sessions.rotateSession({ refreshToken: b.issued.refreshToken, deviceId: b.deviceId }));
+    expect(h.sessionRevocations.filter((r) => r.userId === b.user.id)).toEqual([{ userId: b.user.id, deviceId: b.deviceId }]);
+
+    const c = await loggedIn();
+    await h.accounts.bindDevice({ userId: c.user.id, deviceId: c.deviceId + 1000n });
+    expect(h.sessionRevocations.filter((r) => r.userId === c.user.id)).toEqual([{ userId: c.user.id, deviceId: c.deviceId }]);
+
+    const d = await loggedIn();
+    await h.accounts.updateUserStatus({ userId: d.user.id, expectedStatus: 'ACTIVATED', newStatus: 'BLOCKED', reason: '', unlock: false });
+    expect(h.sessionRevocations.filter((r) => r.userId === d.user.id)).toEqual([{ userId: d.user.id, deviceId: null }]);
+  });
 });
 
 describe('purgeExpiredRows', () => {

@@ -128,7 +128,12 @@ export function createSessions(deps: UserDomainDeps) {
             session.rotatedAt !== null ? 'refresh token reused' : 'refresh token from another device',
             now,
           );
-          return { refused: session.rotatedAt !== null ? ('reused' as const) : ('other-device' as const), userId: session.userId, revoked };
+          return {
+            refused: session.rotatedAt !== null ? ('reused' as const) : ('other-device' as const),
+            userId: session.userId,
+            deviceId: session.deviceId,
+            revoked,
+          };
         }
         const user = await findUserById(trx, session.userId);
         if (user?.status !== 'ACTIVATED' || user.deviceId !== session.deviceId) return { refused: 'user' as const };
@@ -153,6 +158,8 @@ export function createSessions(deps: UserDomainDeps) {
             },
             'session family revoked',
           );
+          // The family's sessions are all on its device; streams there re-check theirs.
+          await deps.revocations.sessionsRevoked(outcome.userId, outcome.deviceId);
         }
         throw invalid();
       }
@@ -180,7 +187,11 @@ export function createSessions(deps: UserDomainDeps) {
           : input.keepSessionId !== undefined && input.keepSessionId !== ''
             ? { exceptFamilyId: input.keepSessionId.slice(0, MAX_SESSION_ID_CHARS) }
             : {};
-      const revoked = await revokeUserSessions(db, input.userId, input.deviceId === 0n ? null : input.deviceId, reason, clock(), families);
+      const deviceId = input.deviceId === 0n ? null : input.deviceId;
+      const revoked = await revokeUserSessions(db, input.userId, deviceId, reason, clock(), families);
+      // One session ended is announced for the whole user (or device): each stream re-checks its
+      // own session, so only the streams of the ended sessions close.
+      await deps.revocations.sessionsRevoked(input.userId, deviceId);
       logger.info(
         { user_id: input.userId.toString(), device_id: input.deviceId.toString(), sessions_revoked: revoked },
         'sessions revoked',

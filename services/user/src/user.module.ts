@@ -9,6 +9,7 @@ import { migrations } from './migrations';
 import { createProcesses } from './processes';
 import { createResidentIdHasher } from './resident-id-hash';
 import { createResidentIdSealer } from './resident-id-seal';
+import { storeSessionRevocationNotice } from './session-revocation';
 import { createSessions } from './sessions';
 import { membershipHandlers } from './membership.handlers';
 import { credentialRevokerFrom, deviceRevokerFrom, memberAccountsFrom, signingCertificatesFrom } from './upstream.client';
@@ -112,7 +113,7 @@ export function createUserModule(options: UserModuleOptions = {}): ServiceModule
     ],
     schema: USER_SCHEMA,
     migrations,
-    async create({ db, logger, internalClients, config: runtime }) {
+    async create({ db, store, logger, internalClients, config: runtime }) {
       const config = readUserConfig(options.env);
       const dataKey = await loadUserDataKey(config.dataKeyFile, runtime);
       const residentIds = createResidentIdSealer(dataKey);
@@ -123,6 +124,7 @@ export function createUserModule(options: UserModuleOptions = {}): ServiceModule
         db: db.kysely<UserDatabase>(USER_SCHEMA),
         logger,
         devices: options.devices ?? deviceRevokerFrom(internalClients, logger),
+        revocations: storeSessionRevocationNotice(store, logger),
         signingCertificates: options.signingCertificates ?? signingCertificatesFrom(internalClients),
         residentIds,
         residentIdHashes,

@@ -33,7 +33,7 @@ export const reg = (app: AppClient) => app.client(RegistrationServiceClient);
 export const loginSvc = (app: AppClient) => app.client(LoginServiceClient);
 export const authn = (app: AppClient) => app.client(AuthenticationServiceClient);
 
-/** `extraModules`: more services beside the identity ones (the account service, for instance). */
+/** `extraModules` start after the identity services (e.g. account and notification, for streams). */
 export async function startIdentityHarness(
   userModule: ServiceModule,
   authOptions: AuthModuleOptions = {},

@@ -15,6 +15,7 @@ import { migrations } from '../migrations';
 import { LAST_EVENT_ID_HEADER } from '../notification.handlers';
 import { createNotificationService, type NotificationConfig, type NotificationService } from '../notification.module';
 import { NOTIFICATION_SCHEMA } from '../notification.table';
+import type { SessionCheck } from '../live-streams';
 
 export const testConfig: NotificationConfig = {
   pollMs: 20,
@@ -26,6 +27,7 @@ export const testConfig: NotificationConfig = {
   replayLimit: 500,
   streamsPerUser: 5,
   streamSlotTtlMs: 5_000,
+  recheckMs: 3_600_000,
 };
 
 export const silentLogger: Logger = createLogger({ service: 'notification-test', level: process.env.DBG ? 'debug' : 'silent' });
@@ -143,6 +145,18 @@ const testSessionGuard: AccessGuard = {
   },
 };
 
+/** Session tokens the test revoked: the stand-in for the user service's FindBySessionToken. */
+export class TestSessions {
+  readonly revoked = new Set<string>();
+  down = false;
+  checks = 0;
+  readonly check: SessionCheck = async (session) => {
+    this.checks++;
+    if (this.down) throw new Error('user service down (test)');
+    return !this.revoked.has(session.sessionToken);
+  };
+}
+
 export interface Subscription {
   call: grpc.ClientReadableStream<NotificationEventResponse>;
   events: NotificationEventResponse[];
@@ -163,6 +177,7 @@ export class Instance {
     private readonly store: Store,
     private readonly ledger: () => LedgerServiceClient,
     private readonly config: NotificationConfig = testConfig,
+    readonly sessions: TestSessions = new TestSessions(),
   ) {}
 
   async start(): Promise<this> {
@@ -171,6 +186,7 @@ export class Instance {
       store: this.store,
       logger: silentLogger,
       source: ledgerOutboxSource(this.ledger),
+      checkSession: this.sessions.check,
       config: this.config,
       onLive: (user) => this.live.set(user, (this.live.get(user) ?? 0) + 1),
     });

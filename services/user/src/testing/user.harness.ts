@@ -37,6 +37,8 @@ export interface Harness {
   logs: ReturnType<typeof createCapturingDestination>;
   /** Devices the fake device service was asked to revoke. */
   revokedDevices: Array<{ deviceId: bigint; reason: DeviceRevocationReason }>;
+  /** Every session revocation announced, in order. */
+  sessionRevocations: Array<{ userId: bigint; deviceId: bigint | null }>;
   /** Set to make the fake device service fail. */
   deviceServiceDown: { value: boolean };
   /** The fake auth service's active certificates by user id. */
@@ -58,6 +60,7 @@ export async function openHarness(): Promise<Harness> {
   const revokedDevices: Harness['revokedDevices'] = [];
   const deviceServiceDown = { value: false };
   const certificates = new Map<bigint, ActiveSigningCertificate>();
+  const sessionRevocations: Harness['sessionRevocations'] = [];
   const deps: UserDomainDeps = {
     db,
     logger,
@@ -73,6 +76,11 @@ export async function openHarness(): Promise<Harness> {
         revokedDevices.push({ deviceId, reason });
       },
     },
+    revocations: {
+      async sessionsRevoked(userId, deviceId) {
+        sessionRevocations.push({ userId, deviceId });
+      },
+    },
     signingCertificates: {
       async getActive(userId) {
         return certificates.get(userId);
@@ -85,6 +93,7 @@ export async function openHarness(): Promise<Harness> {
     clock,
     logs,
     revokedDevices,
+    sessionRevocations,
     deviceServiceDown,
     certificates,
     deps,

@@ -1,0 +1,192 @@
+// Notification fan-out: N live streams, one event each from the ledger's PostTransfer, against a
+// bare grpc-js server-streaming broadcast over the same TLS (issue 17 target 6).
+//
+//   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379 \
+//     npx tsx bench/fanout.ts [--streams 1000]
+//
+// Streams are spread over 1,000 users at most (10,000 streams = 1,000 users × 10) and client
+// connections of 50 streams each (at least 16). Prints per mode: delivery lag p50/p99 from the
+// COMMIT of each event's posting (the bare broadcast: from its write call), deliveries per second,
+// the server's heap and RSS per idle stream and after the streams closed, and a reconnect burst of 1,000 stream opens; then the
+// ratios and `uptime`. The servers run in a child process (bench/lib/fanout-server.ts).
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import { NotificationServiceClient, type NotificationEventResponse } from '@kfrm/proto/gen/kfrm/api/notification/notification';
+import type { FromServer, ToServer } from './lib/fanout-server';
+
+const arg = process.argv.indexOf('--streams');
+const STREAMS = arg > 0 ? Number(process.argv[arg + 1]) : 1_000;
+const USERS = Math.min(STREAMS, 1_000);
+/** The listener allows 64 concurrent streams per HTTP/2 connection (server-kit limits): 50 per connection here. */
+const CONNECTIONS = Math.max(16, Math.ceil(STREAMS / 50));
+const BURST = 1_000;
+const now = () => performance.timeOrigin + performance.now();
+
+function tls() {
+  const dir = mkdtempSync(join(tmpdir(), 'kfrm-fanout-'));
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+    ],
+    { stdio: 'ignore' },
+  );
+  return { cert: readFileSync(join(dir, 'cert.pem'), 'utf8'), key: readFileSync(join(dir, 'key.pem'), 'utf8') };
+}
+
+function startServer(mode: 'kfrm' | 'bare', certs: { cert: string; key: string }) {
+  const child: ChildProcess = fork(fileURLToPath(new URL('./lib/fanout-server.ts', import.meta.url)), [], {
+    execArgv: ['--import', 'tsx', '--expose-gc'],
+    env: { ...process.env, FANOUT_MODE: mode, FANOUT_TLS: JSON.stringify(certs) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const ask = <T extends FromServer['type']>(message: ToServer | undefined, type: T) =>
+    new Promise<Extract<FromServer, { type: T }>>((resolve, reject) => {
+      const onMessage = (m: FromServer) => {
+        if (m.type !== type) return;
+        child.off('message', onMessage);
+        child.off('exit', onExit);
+        resolve(m as Extract<FromServer, { type: T }>);
+      };
+      const onExit = (code: number | null) => reject(new Error(`fan-out server exited (${code})`));
+      child.on('message', onMessage);
+      child.once('exit', onExit);
+      if (message) child.send(message);
+    });
+  return { ready: ask(undefined, 'ready'), ask };
+}
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+
+async function run(mode: 'kfrm' | 'bare', certs: { cert: string; key: string }) {
+  const server = startServer(mode, certs);
+  const { port } = await server.ready;
+  const clients = Array.from(
+    { length: CONNECTIONS },
+    (_, i) =>
+      new NotificationServiceClient(`127.0.0.1:${port}`, grpc.credentials.createSsl(Buffer.from(certs.cert)), {
+        'grpc.use_local_subchannel_pool': 1,
+        'grpc.primary_user_agent': `fanout-${i}`,
+      }),
+  );
+  const received = new Map<string, number[]>();
+  const open = (i: number) => {
+    const user = `u${i % USERS}`;
+    const md = new grpc.Metadata();
+    md.set('x-bench-user', user);
+    const call = clients[i % CONNECTIONS]!.subscribeNotification({}, md);
+    const status = new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
+    call.on('data', (_e: NotificationEventResponse) => {
+      const times = received.get(user) ?? [];
+      if (times.length === 0) received.set(user, times);
+      times.push(now());
+    });
+    call.on('error', () => undefined);
+    return { call, status };
+  };
+  const waitLive = async (count: number, timeoutMs = 120_000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const { count: live } = await server.ask({ type: 'live' }, 'live');
+      if (live >= count || Date.now() > deadline) return live;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+
+  const base = await server.ask({ type: 'memory' }, 'memory');
+  const streams = Array.from({ length: STREAMS }, (_, i) => open(i));
+  await waitLive(STREAMS);
+  const idle = await server.ask({ type: 'memory' }, 'memory');
+
+  const { committedAt } = await server.ask({ type: 'post', users: USERS }, 'posted');
+  const perUser = STREAMS / USERS;
+  const deadline = Date.now() + 120_000;
+  while ([...received.values()].reduce((n, t) => n + t.length, 0) < STREAMS && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const lags: number[] = [];
+  let first = Number.POSITIVE_INFINITY;
+  let last = 0;
+  for (const [user, times] of received) {
+    for (const t of times) {
+      lags.push(t - committedAt[user]!);
+      last = Math.max(last, t);
+    }
+    first = Math.min(first, committedAt[user]!);
+  }
+  lags.sort((a, b) => a - b);
+  const delivered = lags.length;
+
+  for (const s of streams) s.call.cancel();
+  await Promise.all(streams.map((s) => s.status));
+  await waitLive(0);
+  await new Promise((r) => setTimeout(r, 500));
+  const closed = await server.ask({ type: 'memory' }, 'memory');
+
+  // Reconnect burst: 1,000 opens at once.
+  const burst = Array.from({ length: BURST }, (_, i) => open(i));
+  const accepted = await waitLive(BURST, 30_000);
+  for (const s of burst) s.call.cancel();
+  const burstStatuses = await Promise.all(burst.map((s) => s.status));
+  const refused = burstStatuses.filter((s) => s.code !== grpc.status.CANCELLED && s.code !== grpc.status.OK).length;
+
+  for (const c of clients) c.close();
+  await server.ask({ type: 'stop' }, 'stopped');
+  return {
+    mode,
+    delivered,
+    expected: STREAMS,
+    perUser,
+    p50: percentile(lags, 50),
+    p99: percentile(lags, 99),
+    perSecond: delivered / ((last - first) / 1000),
+    idleBytesPerStream: (idle.heapUsed - base.heapUsed) / STREAMS,
+    idleRssPerStream: (idle.rss - base.rss) / STREAMS,
+    heapAfterCloseMb: closed.heapUsed / 1e6,
+    heapBaseMb: base.heapUsed / 1e6,
+    heapOpenMb: idle.heapUsed / 1e6,
+    burstAccepted: accepted,
+    burstRefused: refused,
+  };
+}
+
+const certs = tls();
+console.log(
+  `fan-out: ${STREAMS} streams over ${USERS} users, ${CONNECTIONS} TLS connections; load before: ${execFileSync('uptime').toString().trim()}`,
+);
+const results = [];
+for (const mode of ['bare', 'kfrm'] as const) {
+  const r = await run(mode, certs);
+  results.push(r);
+  console.log(
+    `${mode.padEnd(4)}: delivered ${r.delivered}/${r.expected}; lag p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms; ` +
+      `${r.perSecond.toFixed(0)} deliveries/s; heap ${r.heapBaseMb.toFixed(1)} MB base, ${r.heapOpenMb.toFixed(1)} MB open ` +
+      `(${(r.idleBytesPerStream / 1024).toFixed(1)} KB heap, ${(r.idleRssPerStream / 1024).toFixed(1)} KB RSS per idle stream), ` +
+      `${r.heapAfterCloseMb.toFixed(1)} MB after closing; burst of ${BURST}: ${r.burstAccepted} live, ${r.burstRefused} refused`,
+  );
+}
+const [bare, kfrm] = results;
+console.log(
+  `ratio kfrm/bare: throughput ${(kfrm!.perSecond / bare!.perSecond).toFixed(2)}×; heap per idle stream ${(kfrm!.idleBytesPerStream / Math.max(1, bare!.idleBytesPerStream)).toFixed(2)}×`,
+);
+console.log(`load after: ${execFileSync('uptime').toString().trim()}`);

@@ -1,0 +1,190 @@
+// The server side of bench/fanout.ts, in its own process (IPC only), so its memory and event loop
+// are its own. Mode `kfrm`: the real ledger (PostTransfer, batching, outbox, commit announcement)
+// and the real notification service (relay, Redis, shared subscriptions, slots) on a scratch
+// PostgreSQL database and a Redis prefix, its stream method on a TLS listener. Mode `bare`: a
+// grpc-js server-streaming broadcast of the same message type over the same TLS, nothing else.
+// Both take the user from metadata `x-bench-user` (the device-certificate and session checks are
+// not what this measures; bench/reads.ts and the login bench cover them).
+import { randomBytes } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import { migrateSchema } from '@kfrm/db';
+import { openTestDatabase } from '@kfrm/db/test-database';
+import { createLogger } from '../../packages/logging/src/index';
+import { LedgerServiceClient } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
+import {
+  NotificationEventType,
+  NotificationServiceService,
+  type NotificationEventResponse,
+} from '@kfrm/proto/gen/kfrm/api/notification/notification';
+import { GrpcListener, internalAccessGuard, unauthenticated, type AccessGuard } from '../../packages/server-kit/src/index';
+import { createStore, prefixed } from '@kfrm/store';
+import { ledgerHandlers } from '../../services/account/src/ledger.handlers';
+import { createLedger } from '../../services/account/src/ledger';
+import { LedgerPoster } from '../../services/account/src/ledger-poster';
+import { LEDGER_SCHEMA, type LedgerDatabase } from '../../services/account/src/ledger.table';
+import { migrations as ledgerMigrations } from '../../services/account/src/migrations';
+import { outboxCommitAnnouncer } from '../../services/account/src/outbox-commit-announcer';
+import { ledgerOutboxSource } from '../../services/notification/src/ledger-outbox';
+import { migrations as notificationMigrations } from '../../services/notification/src/migrations';
+import { createNotificationService, readNotificationConfig } from '../../services/notification/src/notification.module';
+import { NOTIFICATION_SCHEMA } from '../../services/notification/src/notification.table';
+
+export type ToServer = { type: 'post'; users: number } | { type: 'memory' } | { type: 'live' } | { type: 'stop' };
+export type FromServer =
+  | { type: 'ready'; port: number }
+  | { type: 'posted'; committedAt: Record<string, number> }
+  | { type: 'memory'; heapUsed: number; rss: number }
+  | { type: 'live'; count: number }
+  | { type: 'stopped' };
+
+const mode = process.env.FANOUT_MODE === 'bare' ? 'bare' : 'kfrm';
+const { cert, key } = JSON.parse(process.env.FANOUT_TLS!) as { cert: string; key: string };
+const credentials = grpc.ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(cert), private_key: Buffer.from(key) }], false);
+const logger = createLogger({ service: 'fanout-bench', level: 'warn' });
+const now = () => performance.timeOrigin + performance.now();
+const send = (m: FromServer) => process.send!(m);
+let live = 0;
+
+const benchGuard: AccessGuard = {
+  async authorize(level, call) {
+    const user = call.metadata.get('x-bench-user')[0];
+    if (level !== 'session' || typeof user !== 'string') throw unauthenticated();
+    return { level, session: { userId: user, deviceId: `d-${user}`, sessionToken: `t-${user}` } };
+  },
+};
+
+let post: (users: number) => Promise<Record<string, number>>;
+let stop: () => Promise<void>;
+let port: number;
+
+if (mode === 'bare') {
+  const streams = new Map<string, Set<grpc.ServerWritableStream<unknown, NotificationEventResponse>>>();
+  const server = new grpc.Server();
+  server.addService(NotificationServiceService, {
+    subscribeNotification(call: grpc.ServerWritableStream<unknown, NotificationEventResponse>) {
+      const user = call.metadata.get('x-bench-user')[0] as string;
+      let set = streams.get(user);
+      if (!set) {
+        set = new Set();
+        streams.set(user, set);
+      }
+      set.add(call);
+      live++;
+      call.on('cancelled', () => {
+        set.delete(call);
+        live--;
+      });
+    },
+  });
+  port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', credentials, (err, p) => (err ? reject(err) : resolve(p))),
+  );
+  let id = 0;
+  post = async (users) => {
+    const committedAt: Record<string, number> = {};
+    for (let u = 0; u < users; u++) {
+      const user = `u${u}`;
+      committedAt[user] = now();
+      const event = { id: String(++id), title: '입금', content: '1,000원이 입금되었습니다.', type: NotificationEventType.TRANSFER_SUCCEED };
+      for (const call of streams.get(user) ?? []) call.write(event);
+    }
+    return committedAt;
+  };
+  stop = () => new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+} else {
+  const database = await openTestDatabase({ backend: 'postgres', poolMax: 20 });
+  await migrateSchema(database, { schema: LEDGER_SCHEMA, migrations: ledgerMigrations });
+  await migrateSchema(database, { schema: NOTIFICATION_SCHEMA, migrations: notificationMigrations });
+  const baseStore = await createStore({ redisUrl: process.env.REDIS_URL });
+  const store = prefixed(baseStore, `bench-fanout-${randomBytes(4).toString('hex')}:`);
+  const db = database.kysely<LedgerDatabase>(LEDGER_SCHEMA);
+  const poster = new LedgerPoster(db, { maxBatchSize: 32, onOutboxCommitted: outboxCommitAnnouncer(store, logger) });
+  const ledger = createLedger({ db, poster, store });
+  const internal = new GrpcListener({
+    name: 'internal',
+    host: '127.0.0.1',
+    port: 0,
+    credentials: grpc.ServerCredentials.createInsecure(),
+    guard: internalAccessGuard,
+    logger,
+  });
+  internal.addService(ledgerHandlers(ledger));
+  const internalPort = await internal.start();
+  const ledgerClient = new LedgerServiceClient(`127.0.0.1:${internalPort}`, grpc.credentials.createInsecure());
+  const service = createNotificationService({
+    db: database,
+    store,
+    logger,
+    source: ledgerOutboxSource(() => ledgerClient),
+    checkSession: async () => true,
+    config: { ...readNotificationConfig({}), streamsPerUser: 100 },
+    onStreamOpen: () => {
+      live++;
+      return () => live--;
+    },
+  });
+  const mobile = new GrpcListener({ name: 'mobile', host: '127.0.0.1', port: 0, credentials, guard: benchGuard, logger });
+  mobile.addService(service.registration);
+  port = await mobile.start();
+  const from = await ledger.createAccount({ ownerUserId: 'house', name: 'from', currency: 'KRW' });
+  const to = await ledger.createAccount({ ownerUserId: 'house', name: 'to', currency: 'KRW' });
+  await ledger.deposit({
+    idempotencyKey: 'fund',
+    accountNumber: from.accountNumber,
+    amount: { currency: 'KRW', minor: 10n ** 15n },
+    memo: '',
+  });
+  let round = 0;
+  post = async (users) => {
+    round++;
+    const committedAt: Record<string, number> = {};
+    let next = 0;
+    // 32 callers at once, as a loaded transfer service would post.
+    await Promise.all(
+      Array.from({ length: 32 }, async () => {
+        while (next < users) {
+          const user = `u${next++}`;
+          await ledger.postTransfer({
+            idempotencyKey: `r${round}-${user}`,
+            fromAccountNumber: from.accountNumber,
+            toAccountNumber: to.accountNumber,
+            amount: { currency: 'KRW', minor: 1_000n },
+            debitMemo: '',
+            creditMemo: '',
+            events: [{ userId: user, type: 'TRANSFER_SUCCEED', kind: 'TRANSFER_IN', counterpartyName: '' }],
+          });
+          committedAt[user] = now();
+        }
+      }),
+    );
+    return committedAt;
+  };
+  stop = async () => {
+    await mobile.shutdown(1_000);
+    await service.close();
+    ledgerClient.close();
+    await internal.shutdown(1_000);
+    await poster.close();
+    await store.close();
+    await baseStore.close();
+    await database.close();
+  };
+}
+
+process.on('message', async (m: ToServer) => {
+  if (m.type === 'post') send({ type: 'posted', committedAt: await post(m.users) });
+  else if (m.type === 'live') send({ type: 'live', count: live });
+  else if (m.type === 'memory') {
+    // Twice: finalizers of the first pass free more in the second.
+    globalThis.gc?.();
+    await new Promise((r) => setTimeout(r, 50));
+    globalThis.gc?.();
+    const usage = process.memoryUsage();
+    send({ type: 'memory', heapUsed: usage.heapUsed, rss: usage.rss });
+  } else if (m.type === 'stop') {
+    await stop();
+    send({ type: 'stopped' });
+    process.exit(0);
+  }
+});
+send({ type: 'ready', port });
