@@ -42,6 +42,11 @@ export function readFundingConfig(env: Env = process.env) {
       // Opt-in for dev stacks on PostgreSQL (docker-compose, a demo cluster): the in-process
       // sandboxes stand in for both providers although DATABASE_URL is set. Never in production.
       useSandboxes: bool('KFRM_FUNDING_SANDBOXES', { default: false }),
+      // Top-ups per user and Asia/Seoul day, in won (0: no limit).
+      topUpLimitPerDayKrw: int('KFRM_FUNDING_TOP_UP_LIMIT_PER_DAY_KRW', { default: 2_000_000, min: 0, max: Number.MAX_SAFE_INTEGER }),
+      // How often pending top-ups and withdrawals are resolved, and how long one waits before it is.
+      resolveIntervalMs: int('KFRM_FUNDING_RESOLVE_INTERVAL_MS', { default: 5_000, min: 100, max: 3_600_000 }),
+      resolveAfterMs: int('KFRM_FUNDING_RESOLVE_AFTER_MS', { default: 10_000, min: 0, max: 3_600_000 }),
     },
     env,
   );
