@@ -297,6 +297,7 @@ export async function runDemo(options: DemoOptions, out: Output): Promise<DemoRe
         accountNumber: alice.accountNumber!,
         amount: krw(options.depositKrw),
         memo: 'demo funding',
+        events: [],
       });
       s.receive(`entry ${deposited.entryId} posted at ${deposited.postedAt}, balance ${formatMoney(deposited.balanceAfter)}`);
     });

@@ -88,6 +88,7 @@ describe('top-up and withdrawal through Konaplate and the ledger', () => {
             accountNumber: input.accountNumber,
             amount: { currency: 'KRW', minor: input.amountMinor },
             memo: input.memo,
+            events: [{ userId: input.ownerUserId, type: 'TRANSFER_SUCCEED', kind: input.event, counterpartyName: '' }],
           });
           return { entryId: posted.entryId };
         }),
@@ -98,10 +99,11 @@ describe('top-up and withdrawal through Konaplate and the ledger', () => {
             fromAccountNumber: input.accountNumber,
             toAccountNumber: '',
             toExternalSettlement: true,
+            withdrawal: true,
             amount: { currency: 'KRW', minor: input.amountMinor },
             debitMemo: input.memo,
             creditMemo: '',
-            events: [],
+            events: [{ userId: input.ownerUserId, type: 'TRANSFER_SUCCEED', kind: 'WITHDRAWAL', counterpartyName: '' }],
             sourceOwnerUserId: input.ownerUserId,
           });
           return { entryId: posted.entryId };
@@ -414,6 +416,35 @@ describe('top-up and withdrawal through Konaplate and the ledger', () => {
     expect(await balanceOf(c.accountNumber)).toBe(50_000n);
     expect(movedIn(c.memberId)).toBe(0n);
     expect(await codeOf(funding.withdraw(c.userId, input(c, 20_000n, 'w-late-refusal')))).toBe('WITHDRAWAL_REFUSED');
+  });
+
+  it('top-ups, withdrawals and reversals reach the ledger outbox as facts for the notification service', async () => {
+    const c = await customer(100_000n);
+    const before = await testLedger.ledger.listOutboxEvents(0n, 1000);
+    const after = before.at(-1)?.id ?? 0n;
+    await funding.topUp(c.userId, input(c, 11_000n));
+    await funding.withdraw(c.userId, input(c, 22_000n));
+    konaplateSandbox.injectFault({ type: 'result', code: '002_008' }, { endpoint: 'withdraw' });
+    await codeOf(funding.withdraw(c.userId, input(c, 33_000n)));
+    const events = (await testLedger.ledger.listOutboxEvents(after, 1000)).filter((e) => e.userId === c.userId);
+    expect(
+      events.map((e) =>
+        'facts' in e.body ? [e.body.facts.kind, e.body.facts.amountMinor, e.body.facts.accountNumber, e.body.facts.memo] : [],
+      ),
+    ).toEqual([
+      ['TOP_UP', 11_000n, c.accountNumber, '신한은행 충전'],
+      ['WITHDRAWAL', 22_000n, c.accountNumber, '신한은행 출금'],
+      ['WITHDRAWAL', 33_000n, c.accountNumber, '신한은행 출금'],
+      ['WITHDRAWAL_RETURNED', 33_000n, c.accountNumber, '신한은행 출금 취소'],
+    ]);
+    // The statement shows the withdrawal as 출금 (not as a transfer) and the top-up as 입금.
+    const statement = await testLedger.ledger.listTransactions(c.userId, c.accountNumber, 1, 10, 'events');
+    expect(statement.lines.slice(0, 4).map((l) => [l.kind, l.amountMinor])).toEqual([
+      ['DEPOSIT', 33_000n],
+      ['WITHDRAWAL', -33_000n],
+      ['WITHDRAWAL', -22_000n],
+      ['DEPOSIT', 11_000n],
+    ]);
   });
 
   it('no log line carries a full account number', () => {

@@ -14,6 +14,9 @@ import {
   GetAccountForOwnerApiError,
   GetAccountForOwnerApiError_ErrorCode,
   type LedgerServiceClient,
+  OutboxEventKind,
+  type OutboxEventRequest,
+  OutboxEventType,
   PostTransferApiError,
   PostTransferApiError_ErrorCode,
 } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
@@ -34,14 +37,22 @@ export interface OwnLedgerAccount {
 export interface FundingLedger {
   /** The owner's account; undefined when unknown or someone else's. */
   getAccountForOwner(ownerUserId: string, accountNumber: string): Promise<OwnLedgerAccount | undefined>;
-  /** Credits the account from the settlement account (KRW). Refusals: UpstreamRefusal<LedgerCreditRefusal>. */
+  /**
+   * Credits the account from the settlement account (KRW), with a TOP_UP or WITHDRAWAL_RETURNED
+   * event for the owner. Refusals: UpstreamRefusal<LedgerCreditRefusal>.
+   */
   creditFromSettlement(input: {
     idempotencyKey: string;
+    ownerUserId: string;
     accountNumber: string;
     amountMinor: bigint;
     memo: string;
+    event: 'TOP_UP' | 'WITHDRAWAL_RETURNED';
   }): Promise<{ entryId: bigint }>;
-  /** Debits the owner's account to the settlement account (KRW). Refusals: UpstreamRefusal<LedgerDebitRefusal>. */
+  /**
+   * Debits the owner's account to the settlement account (KRW) as a withdrawal entry, with a
+   * WITHDRAWAL event for the owner. Refusals: UpstreamRefusal<LedgerDebitRefusal>.
+   */
   debitToSettlement(input: {
     idempotencyKey: string;
     ownerUserId: string;
@@ -59,6 +70,15 @@ const errors = {
 
 const unavailable = (cause: unknown) => new UpstreamUnavailableError('the ledger could not answer', { cause });
 const krw = (majorAmount: bigint) => ({ currencyCode: CurrencyCode.KRW, majorAmount, minorAmount: 0n });
+/** Facts for the notification service (it words them); the ledger adds amount, account and memo. */
+const event = (userId: string, kind: OutboxEventKind): OutboxEventRequest => ({
+  userId,
+  type: OutboxEventType.OUTBOX_EVENT_TYPE_TRANSFER_SUCCEED,
+  kind,
+  title: '',
+  content: '',
+  counterpartyName: '',
+});
 
 export function grpcFundingLedger(client: () => LedgerServiceClient, timeoutMs = 5_000): FundingLedger {
   return {
@@ -87,7 +107,18 @@ export function grpcFundingLedger(client: () => LedgerServiceClient, timeoutMs =
         const res = await unaryCall(
           client(),
           'deposit',
-          { idempotencyKey: input.idempotencyKey, accountNumber: input.accountNumber, amount: krw(input.amountMinor), memo: input.memo },
+          {
+            idempotencyKey: input.idempotencyKey,
+            accountNumber: input.accountNumber,
+            amount: krw(input.amountMinor),
+            memo: input.memo,
+            events: [
+              event(
+                input.ownerUserId,
+                input.event === 'TOP_UP' ? OutboxEventKind.OUTBOX_EVENT_KIND_TOP_UP : OutboxEventKind.OUTBOX_EVENT_KIND_WITHDRAWAL_RETURNED,
+              ),
+            ],
+          },
           { errors: errors.deposit, timeoutMs },
         );
         return { entryId: res.entryId };
@@ -106,11 +137,12 @@ export function grpcFundingLedger(client: () => LedgerServiceClient, timeoutMs =
             fromAccountNumber: input.accountNumber,
             toAccountNumber: '',
             toExternalSettlement: true,
+            withdrawal: true,
             amount: krw(input.amountMinor),
             debitMemo: input.memo,
             creditMemo: '',
             sourceOwnerUserId: input.ownerUserId,
-            events: [],
+            events: [event(input.ownerUserId, OutboxEventKind.OUTBOX_EVENT_KIND_WITHDRAWAL)],
           },
           { errors: errors.postTransfer, timeoutMs },
         );

@@ -312,6 +312,8 @@ async function steps(deps: Deps, id: string, owner: string, bankName: string, lo
     try {
       const posted = await ledger.creditFromSettlement({
         idempotencyKey: `funding-top-up:${row.id}`,
+        ownerUserId: row.userId,
+        event: 'TOP_UP',
         accountNumber: row.accountNumber,
         amountMinor: row.amountMinor,
         memo,
@@ -335,6 +337,8 @@ async function steps(deps: Deps, id: string, owner: string, bankName: string, lo
   try {
     const posted = await ledger.creditFromSettlement({
       idempotencyKey: `funding-withdrawal-reversal:${row.id}`,
+      ownerUserId: row.userId,
+      event: 'WITHDRAWAL_RETURNED',
       accountNumber: row.accountNumber,
       amountMinor: row.amountMinor,
       memo: `${memo} 취소`,
