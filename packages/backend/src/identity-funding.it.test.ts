@@ -33,7 +33,8 @@ describe('sign-up, login and linking a bank account through gRPC', () => {
   beforeAll(async () => {
     baseStore = await createStore({ redisUrl: process.env.REDIS_URL });
     const funding = createFundingModule({
-      env: {},
+      // The test signs the consent itself (the sandbox's own signing is off).
+      env: { KFRM_FUNDING_SANDBOX_SIGN_AFTER_MS: '0' },
       onAdapters: (a) => {
         kakaocertUrl = a.sandboxes.kakaocert!.url;
         // Stands in for ARS authentication (not modelled): the account becomes the Konaplate

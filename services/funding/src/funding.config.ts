@@ -47,6 +47,9 @@ export function readFundingConfig(env: Env = process.env) {
       // How often pending top-ups and withdrawals are resolved, and how long one waits before it is.
       resolveIntervalMs: int('KFRM_FUNDING_RESOLVE_INTERVAL_MS', { default: 5_000, min: 100, max: 3_600_000 }),
       resolveAfterMs: int('KFRM_FUNDING_RESOLVE_AFTER_MS', { default: 10_000, min: 0, max: 3_600_000 }),
+      // Embedded kakaoCert sandbox only: it signs each consent this long after the request, standing
+      // in for the user in KakaoTalk (0: never; sign through POST /__sandbox/sign/{receiptId}).
+      sandboxSignAfterMs: int('KFRM_FUNDING_SANDBOX_SIGN_AFTER_MS', { default: 1_500, min: 0, max: 3_600_000 }),
     },
     env,
   );
@@ -185,6 +188,7 @@ export async function createFundingAdapters(
         port: 0,
         authPort: 0,
         host: '127.0.0.1',
+        signAfterMs: config.sandboxSignAfterMs,
         logger: logger.child({ component: 'kakaocert-sandbox' }),
       });
       closers.push(() => sandbox.close());

@@ -36,6 +36,7 @@ import {
   SANDBOX_EARLIEST_BIRTH_DATE,
   SANDBOX_HOLDERS,
   SANDBOX_MEMBERS,
+  SELF_SERVICE_ACCOUNT,
   TRIGGER_ACCOUNTS,
   type SandboxHolder,
   type SandboxRegisteredAccounts,
@@ -303,11 +304,16 @@ export async function startKonaplateSandbox(options: KonaplateSandboxOptions = {
     if (triggered) return triggered;
     // A bank outside the seed's table has no account the sandbox could find.
     if (!isListedBankCode(bankCode)) return '002_007';
+    if (SELF_SERVICE_ACCOUNT.test(bankAccount) && !holders.has(`${bankCode}:${bankAccount}`) && birthDateForm === 'yyyyMMdd') {
+      addHolder({ bankCode, bankAccount, holderName: userName.trim().normalize('NFC'), birthDate });
+    }
     const holder = holders.get(`${bankCode}:${bankAccount}`);
     if (!holder) return '002_007';
     const holderBirth = birthDateForm === 'yyMMdd' ? holder.birthDate.slice(2) : holder.birthDate;
     if (holderBirth !== birthDate) return '002_005';
     if (holder.holderName.normalize('NFC') !== userName.trim().normalize('NFC')) return '002_003';
+    const accounts = members.get(userId)!;
+    if (SELF_SERVICE_ACCOUNT.test(bankAccount) && !accounts.normal) members.set(userId, { ...accounts, normal: holder });
     return '000_000';
   }
 
