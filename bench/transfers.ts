@@ -302,6 +302,7 @@ try {
       events: [],
       sourceOwnerUserId: phone.user.userId.toString(),
       toExternalSettlement: false,
+      withdrawal: false,
     }).then(() => undefined);
 
   const haveTools = spawnSync('pgbench', ['--version']).status === 0;

@@ -64,6 +64,7 @@ export async function openCustomer(options: CustomerOptions): Promise<Customer> 
     accountNumber,
     amount: krw(options.fundingKrw),
     memo: `${options.label} funding`,
+    events: [],
   });
   return { app, user, session, sessionToken, accountNumber };
 }

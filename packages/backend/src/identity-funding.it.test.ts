@@ -7,9 +7,17 @@ import {
   ConsentState,
   FundingServiceClient,
   LinkedAccountState,
+  MoneyMovementState,
+  TopUpApiError,
+  TopUpApiError_ErrorCode,
   VerifyAccountHolderApiError,
   VerifyAccountHolderApiError_ErrorCode,
+  WithdrawApiError,
+  WithdrawApiError_ErrorCode,
 } from '@kfrm/proto/gen/kfrm/api/funding/funding';
+import { AccountServiceClient, TransactionType } from '@kfrm/proto/gen/kfrm/api/account/account';
+import { LedgerServiceClient } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
+import { CurrencyCode } from '@kfrm/proto/gen/kfrm/api/common/common';
 import type { RunningServices, ServiceModule } from '@kfrm/runtime';
 import { startTestServices, type TestServices } from '@kfrm/runtime/testing/services.harness';
 import { apiErrorCode } from '@kfrm/server-kit';
@@ -33,7 +41,8 @@ describe('sign-up, login and linking a bank account through gRPC', () => {
   beforeAll(async () => {
     baseStore = await createStore({ redisUrl: process.env.REDIS_URL });
     const funding = createFundingModule({
-      env: {},
+      // The test signs the consent itself (the sandbox's own signing is off).
+      env: { KFRM_FUNDING_SANDBOX_SIGN_AFTER_MS: '0' },
       onAdapters: (a) => {
         kakaocertUrl = a.sandboxes.kakaocert!.url;
         // Stands in for ARS authentication (not modelled): the account becomes the Konaplate
@@ -130,6 +139,75 @@ describe('sign-up, login and linking a bank account through gRPC', () => {
     ).catch((e: grpc.ServiceError) => e);
     expect((err as grpc.ServiceError).code).toBe(grpc.status.FAILED_PRECONDITION);
     expect(apiErrorCode(err, VerifyAccountHolderApiError)).toBe(VerifyAccountHolderApiError_ErrorCode.ACCOUNT_HOLDER_MISMATCH);
+  });
+
+  it('tops up from and withdraws to a linked account over gRPC, with the seed-style error codes and statement lines', async () => {
+    const { app, session, funding, user } = await signedUp('최유리', '950606-2234567', 5);
+    const auth = withSession(session.sessionToken);
+    // A sandbox self-service account (99…): the sandbox bank opens it for this user, and makes it
+    // the member's normal top-up account (standing in for ARS).
+    const bankAccount = '990000000005';
+    const verified = await unary(funding, funding.verifyAccountHolder, { bankCode: '088', accountNumber: bankAccount }, auth);
+    const linkedAccountId = verified.linkedAccount!.linkedAccountId;
+    const { consent } = await unary(
+      funding,
+      funding.requestAutoDebitConsent,
+      { bankCode: '088', accountNumber: bankAccount, expiresInSeconds: 0 },
+      auth,
+    );
+    const receipt = await database
+      .kysely('funding')
+      .selectFrom('consents')
+      .select('receipt_id')
+      .where('id', '=', consent!.consentId)
+      .executeTakeFirstOrThrow();
+    expect((await fetch(`${kakaocertUrl}/__sandbox/sign/${receipt.receipt_id}`, { method: 'POST' })).status).toBe(200);
+    await unary(funding, funding.confirmAutoDebitConsent, { consentId: consent!.consentId }, auth);
+
+    const ledger = new LedgerServiceClient(`127.0.0.1:${running.internalPort}`, grpc.credentials.createInsecure());
+    const { account } = await unary(ledger, ledger.createAccount, {
+      ownerUserId: String(user.userId),
+      accountName: 'top-up test',
+      currency: CurrencyCode.KRW,
+      limitPerTransaction: undefined,
+      limitPerDay: undefined,
+      accountColor: '',
+      idempotencyKey: '',
+    });
+    ledger.close();
+    const accountNumber = account!.accountNumber;
+    const krw = (majorAmount: bigint) => ({ currencyCode: CurrencyCode.KRW, majorAmount, minorAmount: 0n });
+    const topUp = (amount: bigint, externalTransactionId: string) =>
+      unary(funding, funding.topUp, { linkedAccountId, accountNumber, amount: krw(amount), externalTransactionId }, auth);
+    const withdraw = (amount: bigint, externalTransactionId: string) =>
+      unary(funding, funding.withdraw, { linkedAccountId, accountNumber, amount: krw(amount), externalTransactionId }, auth);
+    const failure = (promise: Promise<unknown>) =>
+      promise.then(
+        () => expect.fail('the call succeeded'),
+        (e: grpc.ServiceError) => e,
+      );
+
+    const first = await topUp(70_000n, 'grpc-top-up-1');
+    expect(first.topUp).toMatchObject({ state: MoneyMovementState.SETTLED, amount: krw(70_000n), externalTransactionId: 'grpc-top-up-1' });
+    expect((await topUp(70_000n, 'grpc-top-up-1')).topUp!.movementId).toBe(first.topUp!.movementId);
+    const reused = await failure(topUp(70_001n, 'grpc-top-up-1'));
+    expect(reused.code).toBe(grpc.status.ALREADY_EXISTS);
+    expect(apiErrorCode(reused, TopUpApiError)).toBe(TopUpApiError_ErrorCode.EXTERNAL_TRANSACTION_ID_REUSED);
+    const tooMuch = await failure(topUp(2_000_000n, 'grpc-top-up-2'));
+    expect(tooMuch.code).toBe(grpc.status.FAILED_PRECONDITION);
+    expect(apiErrorCode(tooMuch, TopUpApiError)).toBe(TopUpApiError_ErrorCode.TOP_UP_DAILY_LIMIT_EXCEEDED);
+
+    expect((await withdraw(20_000n, 'grpc-withdraw-1')).withdrawal!.state).toBe(MoneyMovementState.SETTLED);
+    const short = await failure(withdraw(50_001n, 'grpc-withdraw-2'));
+    expect(short.code).toBe(grpc.status.FAILED_PRECONDITION);
+    expect(apiErrorCode(short, WithdrawApiError)).toBe(WithdrawApiError_ErrorCode.INSUFFICIENT_BALANCE);
+
+    const accounts = app.client(AccountServiceClient);
+    const { transactions } = await unary(accounts, accounts.listTransactions, { accountNumber, page: 1, pageSize: 10 }, auth);
+    expect(transactions.map((t) => [t.transactionType, t.amount, t.afterBalance, t.transactionMemo])).toEqual([
+      [TransactionType.WITHDRAW, krw(20_000n), krw(50_000n), '신한은행 출금'],
+      [TransactionType.DEPOSIT, krw(70_000n), krw(70_000n), '신한은행 충전'],
+    ]);
   });
 
   it('refuses a session token from another device, and calls without one', async () => {

@@ -98,6 +98,16 @@ describe('the app simulator against the embedded backend', () => {
     const titles = result.steps.map((s) => s.title);
     for (const name of ['PIN change', 'device change', 'signing certificate', 'transfer from the new phone', 'logout'])
       expect(titles.some((t) => t.includes(name))).toBe(true);
+    // The last part: Bob links his bank account, consents in KakaoTalk, tops up and withdraws.
+    expect(titles.slice(23).map((t) => ['link account', 'consent', 'top-up', 'withdraw'].find((n) => t.includes(n)))).toEqual([
+      'link account',
+      'consent',
+      'top-up',
+      'withdraw',
+    ]);
+    // 1,200,000 from Alice, 50,000 from her new phone, then +100,000 top-up and -30,000 withdrawal.
+    expect(result.bobAfterFunding).toEqual(krw(1_320_000n));
+    expect(text).toContain('Bob after his top-up and withdrawal: 1,320,000 KRW');
     expect(text).toContain(`All ${STEP_COUNT} steps succeeded`);
     // Masked account numbers only, and no secrets.
     for (const account of [result.alice!, result.bob!]) expect(text).not.toContain(account.accountNumber);

@@ -34,6 +34,13 @@ import {
   NotificationServiceClient,
   type NotificationEventResponse,
 } from '@kfrm/proto/gen/kfrm/api/notification/notification';
+import {
+  ConsentState,
+  FundingServiceClient,
+  LinkedAccountState,
+  MoneyMovementState,
+  type MoneyMovement,
+} from '@kfrm/proto/gen/kfrm/api/funding/funding';
 import { TransferServiceClient } from '@kfrm/proto/gen/kfrm/api/transfer/transfer';
 import { KycStatus } from '@kfrm/proto/gen/kfrm/api/user/user';
 import { UserAccountServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user_internal';
@@ -45,7 +52,12 @@ const { AUTH } = EncryptedMessage_ProviderType;
 /** Our bank's institution code (ListTargetInstitutions lists it first). */
 const OWN_INSTITUTION = '333';
 /** The steps, in order; the reporter numbers them and draws the progress bar from the count. */
-export const STEP_COUNT = 23;
+export const STEP_COUNT = 27;
+/** Bob's top-up from, and withdrawal to, his linked bank account (the last steps). */
+export const TOP_UP_KRW = 100_000n;
+export const WITHDRAW_KRW = 30_000n;
+/** The linked bank: 신한은행 (seed 001's table). */
+const LINKED_BANK_CODE = '088';
 /** What Alice sends from her new phone: below the PIN-and-biometric threshold, so her PIN alone (the biometric key stayed on the old phone). */
 export const NEW_PHONE_TRANSFER_KRW = 50_000n;
 
@@ -73,6 +85,8 @@ export interface DemoResult {
   alice?: DemoAccount;
   bob?: DemoAccount;
   notifications: { alice: NotificationEventResponse[]; bob: NotificationEventResponse[] };
+  /** Bob's balance after his top-up and withdrawal (the last steps). */
+  bobAfterFunding?: MonetaryValue;
 }
 
 /** A person on a phone: the profile they typed, and what the app keeps. */
@@ -297,6 +311,7 @@ export async function runDemo(options: DemoOptions, out: Output): Promise<DemoRe
         accountNumber: alice.accountNumber!,
         amount: krw(options.depositKrw),
         memo: 'demo funding',
+        events: [],
       });
       s.receive(`entry ${deposited.entryId} posted at ${deposited.postedAt}, balance ${formatMoney(deposited.balanceAfter)}`);
     });
@@ -537,6 +552,97 @@ export async function runDemo(options: DemoOptions, out: Output): Promise<DemoRe
     } finally {
       newPhone.close();
     }
+
+    // Money in and out of Bob's account through his own bank account (funding, Konaplate and
+    // kakaoCert; their sandboxes in the embedded default). The account number is a sandbox
+    // self-service one (99…): the sandbox bank opens it for Bob at the holder check.
+    const funding = bob.app.client(FundingServiceClient);
+    const bankAccount = `99${String(randomInt(0, 10_000_000_000)).padStart(10, '0')}`;
+    let linkedAccountId = 0n;
+    const balanceOf = async (person: Person) =>
+      (
+        await unary(
+          person.app.accountService,
+          person.app.accountService.getAccount,
+          { accountNumber: person.accountNumber! },
+          session(person),
+        )
+      ).balance;
+
+    await reporter.step(`Bob: link account ${LINKED_BANK_CODE} ${maskAccountNumber(bankAccount)} (holder verification)`, async (s) => {
+      s.send(
+        'FundingService/VerifyAccountHolder',
+        `bank ${LINKED_BANK_CODE}, account ${maskAccountNumber(bankAccount)}; name and birth date from Bob's record`,
+      );
+      const { linkedAccount } = await unary(
+        funding,
+        funding.verifyAccountHolder,
+        { bankCode: LINKED_BANK_CODE, accountNumber: bankAccount },
+        session(bob),
+      );
+      linkedAccountId = linkedAccount!.linkedAccountId;
+      s.receive(
+        `linked account #${linkedAccountId}: ${linkedAccount!.account!.bankName} ${linkedAccount!.account!.maskedAccountNumber}, ${LinkedAccountState[linkedAccount!.state]}`,
+      );
+    });
+
+    await reporter.step('Bob: auto-debit consent in KakaoTalk (kakaoCert CMS)', async (s) => {
+      s.send('FundingService/RequestAutoDebitConsent', "the consent request goes to Bob's KakaoTalk");
+      const { consent } = await unary(
+        funding,
+        funding.requestAutoDebitConsent,
+        { bankCode: LINKED_BANK_CODE, accountNumber: bankAccount, expiresInSeconds: 120 },
+        session(bob),
+      );
+      s.receive(`consent ${consent!.consentId} ${ConsentState[consent!.state]}`);
+      s.waiting('waiting for the signature (FundingService/GetAutoDebitConsent every second)');
+      const deadline = Date.now() + options.notificationTimeoutMs;
+      for (;;) {
+        const { consent: polled } = await unary(funding, funding.getAutoDebitConsent, { consentId: consent!.consentId }, session(bob));
+        if (polled!.state === ConsentState.SIGNED) break;
+        if (polled!.state !== ConsentState.REQUESTED) throw new Error(`the consent is ${ConsentState[polled!.state]}`);
+        if (Date.now() > deadline) throw new Error(`not signed within ${options.notificationTimeoutMs} ms`);
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+      }
+      s.send('FundingService/ConfirmAutoDebitConsent', 'the signed consent (CMS signedData) is verified and kept as evidence');
+      const confirmed = await unary(funding, funding.confirmAutoDebitConsent, { consentId: consent!.consentId }, session(bob));
+      s.receive(`consent ${ConsentState[confirmed.consent!.state]}; account ${LinkedAccountState[confirmed.linkedAccount!.state]}`);
+    });
+
+    const describeMovement = (m: MoneyMovement | undefined) =>
+      `${formatMoney(m!.amount)} ${MoneyMovementState[m!.state]} (movement ${m!.movementId})`;
+
+    await reporter.step(`Bob: top-up ${formatMoney(krw(TOP_UP_KRW))} from the linked account`, async (s) => {
+      s.send(
+        'FundingService/TopUp',
+        `${formatMoney(krw(TOP_UP_KRW))} → ${maskAccountNumber(bob.accountNumber!)}, a new external transaction id`,
+      );
+      const { topUp } = await unary(
+        funding,
+        funding.topUp,
+        { linkedAccountId, accountNumber: bob.accountNumber!, amount: krw(TOP_UP_KRW), externalTransactionId: `demo-top-up-${tag}` },
+        session(bob),
+      );
+      if (topUp!.state !== MoneyMovementState.SETTLED) throw new Error(`the top-up is ${MoneyMovementState[topUp!.state]}`);
+      s.receive(`${describeMovement(topUp)}; Bob's balance ${formatMoney(await balanceOf(bob))}`);
+    });
+
+    await reporter.step(`Bob: withdraw ${formatMoney(krw(WITHDRAW_KRW))} to the linked account`, async (s) => {
+      s.send(
+        'FundingService/Withdraw',
+        `${formatMoney(krw(WITHDRAW_KRW))} ${maskAccountNumber(bob.accountNumber!)} → ${maskAccountNumber(bankAccount)}`,
+      );
+      const { withdrawal } = await unary(
+        funding,
+        funding.withdraw,
+        { linkedAccountId, accountNumber: bob.accountNumber!, amount: krw(WITHDRAW_KRW), externalTransactionId: `demo-withdraw-${tag}` },
+        session(bob),
+      );
+      if (withdrawal!.state !== MoneyMovementState.SETTLED) throw new Error(`the withdrawal is ${MoneyMovementState[withdrawal!.state]}`);
+      const balance = await balanceOf(bob);
+      s.receive(`${describeMovement(withdrawal)}; Bob's balance ${formatMoney(balance)}`);
+      result.bobAfterFunding = balance;
+    });
   } catch (err) {
     // A step failure is already reported; anything else is a fault of the simulator itself.
     if (!(err instanceof StepFailedError)) throw err;
@@ -552,6 +658,7 @@ export async function runDemo(options: DemoOptions, out: Output): Promise<DemoRe
 
   const extra =
     result.alice && result.bob ? [`balances: Alice ${formatMoney(result.alice.balance)}, Bob ${formatMoney(result.bob.balance)}`] : [];
+  if (result.bobAfterFunding) extra.push(`Bob after his top-up and withdrawal: ${formatMoney(result.bobAfterFunding)}`);
   result.failed = reporter.records.find((r) => !r.ok);
   if (result.failed?.index === 1 && result.failed.error?.status === 'UNAVAILABLE') {
     extra.push(`nothing answered at ${options.address} with that CA: is the backend running (pnpm start), and is --ca its server CA?`);

@@ -6,7 +6,13 @@
  */
 import { isKnownResultCode, RESULT_CODES, type KonaplateErrorKind, type KonaplateResultCode } from './result-codes';
 
-export type KonaplateOperation = 'verifyAccountHolder' | 'inquireBankAccounts' | 'registerMember';
+export type KonaplateOperation =
+  | 'verifyAccountHolder'
+  | 'inquireBankAccounts'
+  | 'registerMember'
+  | 'charge'
+  | 'withdraw'
+  | 'inquireTransaction';
 
 /** Local codes for failures that have no Konaplate result code. */
 export type KonaplateLocalCode = 'CLIENT_VALIDATION' | 'HTTP_STATUS' | 'NETWORK' | 'OUTCOME_UNKNOWN' | 'PROTOCOL';

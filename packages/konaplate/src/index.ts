@@ -3,6 +3,7 @@ export * from './errors';
 export * from './result-codes';
 export * from './validation';
 export * from './bank-codes';
+export * from './money-movement';
 export {
   buildSignedHeaders,
   computeTranToken,

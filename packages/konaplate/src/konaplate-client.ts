@@ -10,6 +10,9 @@
  *   reset connection, a 5xx without a result code or an unreadable success surfaces as
  *   `OutcomeUnknownError`; only a refused connection (the request never left) is retried.
  * - The inquiry only reads, so network failures and 5xx are retried with jittered backoff.
+ * - Charge and withdrawal (ASSUMED API, money-movement.ts) move money: like holder verification
+ *   they are sent once and a lost answer is `OutcomeUnknownError`; the caller resolves it with
+ *   the transaction inquiry (retried like the other reads) and may resend the same tranId.
  */
 import type { Logger } from '@kfrm/logging';
 import type { FieldCipher } from './cipher';
@@ -41,6 +44,18 @@ import {
   type MemberRegistered,
   type MemberRegistrationRequest,
 } from './member-registration';
+import {
+  MONEY_MOVEMENT_PATHS,
+  moneyMovementPayload,
+  readApprovalNo,
+  readTransactionStatus,
+  validateMoneyMovement,
+  validateTransactionInquiry,
+  type MoneyMoved,
+  type MoneyMovementRequest,
+  type TransactionInquiryRequest,
+  type TransactionStatus,
+} from './money-movement';
 import { SUCCESS_CODE } from './result-codes';
 import {
   birthDateOnWire,
@@ -56,6 +71,7 @@ export const PATHS = {
   verifyAccountHolder: '/api/v1/bankaccounts/user/valid',
   inquireBankAccounts: '/api/v1/bankaccounts/inquiry',
   registerMember: MEMBER_REGISTRATION_PATH,
+  ...MONEY_MOVEMENT_PATHS,
 } as const satisfies Record<KonaplateOperation, string>;
 
 export interface RetryPolicy {
@@ -136,6 +152,15 @@ export interface KonaplateClient {
    * `userId`. Idempotent by `loginId`, so it is retried like the inquiry.
    */
   registerMember(request: MemberRegistrationRequest, options?: CallOptions): Promise<MemberRegistered>;
+  /**
+   * Charges the member's card balance from their registered bank account (ASSUMED API). Sent at
+   * most once: a lost answer is OutcomeUnknownError, resolved with `inquireTransaction`.
+   */
+  charge(request: MoneyMovementRequest, options?: CallOptions): Promise<MoneyMoved>;
+  /** Pays money out to the member's registered bank account (ASSUMED API); as `charge`. */
+  withdraw(request: MoneyMovementRequest, options?: CallOptions): Promise<MoneyMoved>;
+  /** What became of a charge or withdrawal by its tranId (ASSUMED API); a read, retried. */
+  inquireTransaction(request: TransactionInquiryRequest, options?: CallOptions): Promise<TransactionStatus & { correlationId: string }>;
 }
 
 const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 3, baseDelayMs: 200, maxDelayMs: 2_000 };
@@ -326,7 +351,65 @@ export function createKonaplateClient(options: KonaplateClientOptions): Konaplat
       if (userId === undefined) throw errorOfKind('protocol', 'PROTOCOL', { operation, httpStatus: 200, correlationId });
       return { userId, correlationId };
     },
+
+    charge: (request, call = {}) => moveMoney('charge', request, call),
+    withdraw: (request, call = {}) => moveMoney('withdraw', request, call),
+
+    async inquireTransaction(request, call = {}) {
+      const operation = 'inquireTransaction';
+      const issues = validateTransactionInquiry(request);
+      checkCallCorrelationId(call, issues);
+      if (issues.length > 0) throw new KonaplateValidationError(issues, operation);
+      const body = stringifyJson({ userId: new JsonNumber(request.userId), tranId: request.tranId });
+      const { data, correlationId } = await sendRetrying(operation, body, { user_id: request.userId, tran_id: request.tranId }, call);
+      const status = readTransactionStatus(data);
+      if (status === undefined) throw errorOfKind('protocol', 'PROTOCOL', { operation, httpStatus: 200, correlationId });
+      return { ...status, correlationId };
+    },
   };
+
+  /** Charge or withdrawal: sent once; only a refused connection (never sent) is tried again. */
+  async function moveMoney(operation: 'charge' | 'withdraw', request: MoneyMovementRequest, call: CallOptions): Promise<MoneyMoved> {
+    const issues = validateMoneyMovement(request);
+    checkCallCorrelationId(call, issues);
+    if (issues.length > 0) throw new KonaplateValidationError(issues, operation);
+    const body = stringifyJson(moneyMovementPayload(request));
+    const context = { user_id: request.userId, tran_id: request.tranId, amount: request.amount.toString() };
+    for (let attempt = 1; ; attempt++) {
+      const correlationId = attempt === 1 && call.correlationId ? call.correlationId : createCorrelationId(now(), timeZone);
+      const started = Date.now();
+      const transport = await send(operation, body, correlationId, call);
+      if (!transport.ok) {
+        logAttempt(operation, correlationId, attempt, started, { failure: transport.failure }, context, transport.failure);
+        if (transport.failure === 'not_sent') {
+          if (attempt <= connectRetries && !call.signal?.aborted) {
+            await sleep(backoffMs(attempt, retry), call.signal);
+            continue;
+          }
+          throw errorOfKind('network', 'NETWORK', { operation, correlationId, cause: transport.cause });
+        }
+        throw new OutcomeUnknownError(operation, correlationId, { cause: transport.cause });
+      }
+      const result = await interpret(operation, correlationId, transport);
+      logAttempt(
+        operation,
+        correlationId,
+        attempt,
+        started,
+        { http_status: transport.status, result_code: 'error' in result ? result.error.code : SUCCESS_CODE },
+        context,
+        'error' in result ? result.error.kind : 'ok',
+      );
+      if ('error' in result) {
+        if (result.doubtful) throw new OutcomeUnknownError(operation, correlationId, { httpStatus: transport.status, cause: result.error });
+        throw result.error;
+      }
+      const approvalNo = readApprovalNo(result.data);
+      // A success we cannot read proves the money moved but not how: the inquiry will tell.
+      if (approvalNo === undefined) throw new OutcomeUnknownError(operation, correlationId, { httpStatus: transport.status });
+      return { tranId: request.tranId, approvalNo, correlationId };
+    }
+  }
 
   function checkCallCorrelationId(call: CallOptions, issues: { field: string; rule: string }[]) {
     if (call.correlationId !== undefined && !isCorrelationId(call.correlationId, timeZone)) {

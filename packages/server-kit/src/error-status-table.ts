@@ -105,6 +105,12 @@ export const ERROR_STATUS: Readonly<Record<string, status>> = {
   LINKED_ACCOUNT_NOT_FOUND: status.NOT_FOUND,
   ACCOUNT_NOT_LINKED: status.FAILED_PRECONDITION,
   AUTO_TOP_UP_NOT_ALLOWED: status.FAILED_PRECONDITION,
+  // funding top-up and withdrawal (issue 15)
+  INVALID_EXTERNAL_TRANSACTION_ID: status.INVALID_ARGUMENT,
+  EXTERNAL_TRANSACTION_ID_REUSED: status.ALREADY_EXISTS, // same id, other fields
+  TOP_UP_DAILY_LIMIT_EXCEEDED: status.FAILED_PRECONDITION,
+  TOP_UP_REFUSED: status.FAILED_PRECONDITION, // the bank or Konaplate refused; nothing moved
+  WITHDRAWAL_REFUSED: status.FAILED_PRECONDITION, // refused; the debit was reversed
 
   // CASA opening
   TERM_NOT_FOUND: status.NOT_FOUND,

@@ -128,7 +128,7 @@ describe('account service over gRPC', () => {
     return res.account!;
   }
   const deposit = (accountNumber: string, major: bigint, idempotencyKey: string) =>
-    call(L().deposit.bind(L()), { idempotencyKey, accountNumber, amount: krw(major), memo: 'deposit' });
+    call(L().deposit.bind(L()), { idempotencyKey, accountNumber, amount: krw(major), memo: 'deposit', events: [] });
   const postTransfer = (from: string, to: string, major: bigint, idempotencyKey: string, opts: Partial<grpc.CallOptions> = {}) =>
     call(
       L().postTransfer.bind(L()),
@@ -142,6 +142,7 @@ describe('account service over gRPC', () => {
         events: [],
         sourceOwnerUserId: '',
         toExternalSettlement: false,
+        withdrawal: false,
       },
       undefined,
       opts,
@@ -254,6 +255,7 @@ describe('account service over gRPC', () => {
           events: [],
           sourceOwnerUserId: '',
           toExternalSettlement: false,
+          withdrawal: false,
         }),
       );
       expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
@@ -343,6 +345,7 @@ describe('account service over gRPC', () => {
       ],
       sourceOwnerUserId: 'user-ev-a',
       toExternalSettlement: false,
+      withdrawal: false,
     });
     const after = await call(L().listOutboxEvents.bind(L()), { afterId: cursor, limit: 0 });
     const common = { entryId: posted.entryId, type: OutboxEventType.OUTBOX_EVENT_TYPE_TRANSFER_SUCCEED, createdAt: posted.postedAt };
@@ -401,6 +404,7 @@ describe('account service over gRPC', () => {
           events: [bad],
           sourceOwnerUserId: '',
           toExternalSettlement: false,
+          withdrawal: false,
         }),
       );
       expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);

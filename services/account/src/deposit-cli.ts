@@ -61,7 +61,7 @@ export async function runDepositCli(argv: string[], env: Record<string, string |
     const response = await unaryCall(
       client,
       'deposit',
-      { idempotencyKey, accountNumber, amount, memo },
+      { idempotencyKey, accountNumber, amount, memo, events: [] },
       { errors: depositErrors, timeoutMs: 15_000 },
     );
     const balance = response.balanceAfter!;

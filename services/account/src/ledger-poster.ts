@@ -16,7 +16,8 @@ import {
 import { ClaimRaceError, withLedgerTransaction, type LedgerRetryOptions } from './ledger-transaction';
 import { INT64_MAX, INT64_MIN, type Money } from './money';
 
-export type PostingKind = 'TRANSFER' | 'DEPOSIT';
+/** WITHDRAWAL (migration 006): a transfer to the settlement account out to the owner's own bank account. */
+export type PostingKind = 'TRANSFER' | 'DEPOSIT' | 'WITHDRAWAL';
 
 /**
  * A notification written to the outbox with the entry. Facts only: the amount, the account and
@@ -453,7 +454,8 @@ export class LedgerPoster {
   ):
     | { ok: true; from: AccountRow; to: AccountRow; fromAfter: bigint; toAfter: bigint; fromSeq: bigint; toSeq: bigint }
     | { ok: false; error: DomainError<PostingRefusalCode> } {
-    const transfer = r.kind === 'TRANSFER';
+    // A withdrawal debits a customer account like a transfer (limits and balance included).
+    const transfer = r.kind === 'TRANSFER' || r.kind === 'WITHDRAWAL';
     const fail = (code: PostingRefusalCode, message: string) => ({ ok: false as const, error: refuse(code, message) });
     const amount = r.amount.minor;
     if (amount <= 0n || amount > INT64_MAX) return fail('INVALID_AMOUNT', 'amount must be positive and fit int64');
@@ -506,7 +508,8 @@ export class LedgerPoster {
 /** The stored form of an event: its facts, completed from the entry, or the caller's text. */
 function outboxBody(r: PostRequest, e: LedgerEvent): NewOutboxRow['body'] {
   if (e.kind === 'TEXT') return { text: { title: e.title, content: e.content } };
-  const out = e.kind === 'TRANSFER_OUT';
+  // The user's side: the debited account for money going out, the credited one otherwise.
+  const out = e.kind === 'TRANSFER_OUT' || e.kind === 'WITHDRAWAL';
   return {
     facts: {
       kind: e.kind,

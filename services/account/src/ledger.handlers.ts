@@ -101,10 +101,16 @@ const EVENT_TYPES: Partial<Record<OutboxEventType, LedgerEvent['type']>> = {
 const EVENT_KINDS: Partial<Record<OutboxEventKind, LedgerEventKind>> = {
   [OutboxEventKind.OUTBOX_EVENT_KIND_TRANSFER_OUT]: 'TRANSFER_OUT',
   [OutboxEventKind.OUTBOX_EVENT_KIND_TRANSFER_IN]: 'TRANSFER_IN',
+  [OutboxEventKind.OUTBOX_EVENT_KIND_TOP_UP]: 'TOP_UP',
+  [OutboxEventKind.OUTBOX_EVENT_KIND_WITHDRAWAL]: 'WITHDRAWAL',
+  [OutboxEventKind.OUTBOX_EVENT_KIND_WITHDRAWAL_RETURNED]: 'WITHDRAWAL_RETURNED',
 };
 const WIRE_KINDS: Record<LedgerEventKind, OutboxEventKind> = {
   TRANSFER_OUT: OutboxEventKind.OUTBOX_EVENT_KIND_TRANSFER_OUT,
   TRANSFER_IN: OutboxEventKind.OUTBOX_EVENT_KIND_TRANSFER_IN,
+  TOP_UP: OutboxEventKind.OUTBOX_EVENT_KIND_TOP_UP,
+  WITHDRAWAL: OutboxEventKind.OUTBOX_EVENT_KIND_WITHDRAWAL,
+  WITHDRAWAL_RETURNED: OutboxEventKind.OUTBOX_EVENT_KIND_WITHDRAWAL_RETURNED,
 };
 
 function eventFromWire(e: OutboxEventRequest): LedgerEvent {
@@ -195,6 +201,7 @@ export function ledgerHandlers(ledger: Ledger) {
           creditMemo: request.creditMemo,
           events,
           ...(request.toExternalSettlement ? { toExternalSettlement: true } : {}),
+          ...(request.withdrawal ? { withdrawal: true } : {}),
           ...(request.sourceOwnerUserId !== '' ? { sourceOwnerUserId: request.sourceOwnerUserId } : {}),
         });
         return transferResponse(result);
@@ -205,6 +212,7 @@ export function ledgerHandlers(ledger: Ledger) {
           accountNumber: request.accountNumber,
           amount: amountFromWire(request.amount),
           memo: request.memo,
+          events: request.events.map(eventFromWire),
         });
         return { entryId: result.entryId, balanceAfter: moneyToWire(result.to.balanceAfter), postedAt: result.postedAt.toISOString() };
       },

@@ -1,4 +1,5 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
+import type { PostingKind } from './ledger-poster';
 import type { Currency } from './money';
 import { LEDGER_SCHEMA, type LedgerDatabase } from './ledger.table';
 
@@ -215,7 +216,7 @@ export interface StoredPosting {
 export interface StoredEntry {
   id: bigint;
   idempotencyKey: string;
-  kind: 'TRANSFER' | 'DEPOSIT';
+  kind: PostingKind;
   requestHash: string;
   requestHashVersion: number;
   createdAt: Date;
@@ -276,7 +277,7 @@ export interface NewEntryRow {
   idempotencyKey: string;
   requestHash: string;
   requestHashVersion: number;
-  kind: 'TRANSFER' | 'DEPOSIT';
+  kind: PostingKind;
   memo: string;
 }
 
@@ -299,7 +300,8 @@ export interface AccountBalanceUpdate {
   dayDebitedMinor: bigint;
 }
 
-export type OutboxEventKind = 'TRANSFER_OUT' | 'TRANSFER_IN';
+/** TOP_UP, WITHDRAWAL, WITHDRAWAL_RETURNED: the funding service's top-ups and withdrawals (migration 006). */
+export type OutboxEventKind = 'TRANSFER_OUT' | 'TRANSFER_IN' | 'TOP_UP' | 'WITHDRAWAL' | 'WITHDRAWAL_RETURNED';
 
 /** What an outbox event says happened; the notification service puts it in words. */
 export interface OutboxFacts {
@@ -440,7 +442,7 @@ export async function listOutboxAfter(db: LedgerDb, afterId: bigint, limit: numb
 
 export interface StatementLine {
   entryId: bigint;
-  kind: 'TRANSFER' | 'DEPOSIT';
+  kind: PostingKind;
   accountSeq: bigint;
   amountMinor: bigint;
   balanceAfterMinor: bigint;

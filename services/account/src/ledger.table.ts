@@ -35,7 +35,7 @@ export interface EntriesTable {
   request_hash: string;
   /** 1: the whole request was hashed (entries before migration 003); 2: its money fields only. */
   request_hash_version: ColumnType<number, number | undefined, never>;
-  kind: 'TRANSFER' | 'DEPOSIT';
+  kind: 'TRANSFER' | 'DEPOSIT' | 'WITHDRAWAL';
   memo: string;
   created_at: Generated<Date>;
 }
@@ -61,7 +61,7 @@ export interface OutboxTable {
   user_id: string;
   type: 'TRANSFER_SUCCEED';
   /** Facts (migration 004): all set, or all null on rows written as text. */
-  kind: 'TRANSFER_OUT' | 'TRANSFER_IN' | null;
+  kind: 'TRANSFER_OUT' | 'TRANSFER_IN' | 'TOP_UP' | 'WITHDRAWAL' | 'WITHDRAWAL_RETURNED' | null;
   account_number: string | null;
   currency: string | null;
   amount_minor: ColumnType<string | null, bigint | string | null, never>;

@@ -98,6 +98,11 @@ export interface PostTransferInput {
   sourceOwnerUserId?: string;
   /** Interbank: credit the external-settlement account (toAccountNumber must be empty). */
   toExternalSettlement?: boolean;
+  /**
+   * With toExternalSettlement: the money goes out to the owner's own bank account (funding's
+   * withdrawal), recorded as a WITHDRAWAL entry (statement type 출금, WITHDRAWAL events allowed).
+   */
+  withdrawal?: boolean;
 }
 
 export interface DepositInput {
@@ -105,6 +110,8 @@ export interface DepositInput {
   accountNumber: string;
   amount: Money;
   memo: string;
+  /** TOP_UP or WITHDRAWAL_RETURNED facts for the credited account's owner (funding); none for the operator. */
+  events?: LedgerEvent[];
 }
 
 export interface StatementPage {
@@ -237,21 +244,38 @@ export function createLedger(deps: { db: LedgerDb; poster: LedgerPoster; store: 
           // Money leaving the bank credits the settlement account: nobody here receives it.
           if (e.kind === 'TRANSFER_IN' && input.toExternalSettlement)
             throw new InvalidArgumentError('no TRANSFER_IN event for a transfer to the external settlement');
+          if (e.kind === 'TOP_UP' || e.kind === 'WITHDRAWAL_RETURNED') throw new InvalidArgumentError(`no ${e.kind} event on a transfer`);
+          if (e.kind === 'WITHDRAWAL' && !input.withdrawal) throw new InvalidArgumentError('a WITHDRAWAL event needs withdrawal');
         }
       }
+      if (input.withdrawal && !input.toExternalSettlement) throw new InvalidArgumentError('withdrawal needs to_external_settlement');
       if (input.amount.minor <= 0n) throw transferFailed('INVALID_AMOUNT', 'amount must be positive');
       if (input.toExternalSettlement) {
         if (input.toAccountNumber !== '') throw new InvalidArgumentError('to_account_number must be empty for the external settlement');
-        const { toExternalSettlement: _, ...rest } = input;
-        return poster.post({ kind: 'TRANSFER', ...rest, toAccountNumber: SETTLEMENT_ACCOUNT[input.amount.currency], toSettlement: true });
+        const { toExternalSettlement: _, withdrawal, ...rest } = input;
+        return poster.post({
+          kind: withdrawal ? 'WITHDRAWAL' : 'TRANSFER',
+          ...rest,
+          toAccountNumber: SETTLEMENT_ACCOUNT[input.amount.currency],
+          toSettlement: true,
+        });
       }
-      const { toExternalSettlement: _, ...rest } = input;
+      const { toExternalSettlement: _, withdrawal: __, ...rest } = input;
       return poster.post({ kind: 'TRANSFER', ...rest });
     },
 
     async deposit(input) {
       checkKey(input.idempotencyKey);
       checkText('memo', input.memo, MAX_MEMO);
+      const events = input.events ?? [];
+      if (events.length > MAX_EVENTS) throw new InvalidArgumentError(`at most ${MAX_EVENTS} events`);
+      for (const e of events) {
+        if (e.userId === '') throw new InvalidArgumentError('event user_id is required');
+        // Money arriving from outside: only the credited owner's top-up or returned withdrawal.
+        if (e.kind !== 'TOP_UP' && e.kind !== 'WITHDRAWAL_RETURNED')
+          throw new InvalidArgumentError('a deposit carries TOP_UP or WITHDRAWAL_RETURNED events only');
+        checkText('event counterparty_name', e.counterpartyName, MAX_COUNTERPARTY_NAME);
+      }
       if (input.amount.minor <= 0n) throw depositFailed('INVALID_AMOUNT', 'amount must be positive');
       const settlement = SETTLEMENT_ACCOUNT[input.amount.currency];
       try {
@@ -263,7 +287,7 @@ export function createLedger(deps: { db: LedgerDb; poster: LedgerPoster; store: 
           amount: input.amount,
           debitMemo: input.memo,
           creditMemo: input.memo,
-          events: [],
+          events,
         });
       } catch (err) {
         if (isDomainError(err, ...settlementRefusalCodes)) {

@@ -42,6 +42,14 @@ export function readFundingConfig(env: Env = process.env) {
       // Opt-in for dev stacks on PostgreSQL (docker-compose, a demo cluster): the in-process
       // sandboxes stand in for both providers although DATABASE_URL is set. Never in production.
       useSandboxes: bool('KFRM_FUNDING_SANDBOXES', { default: false }),
+      // Top-ups per user and Asia/Seoul day, in won (0: no limit).
+      topUpLimitPerDayKrw: int('KFRM_FUNDING_TOP_UP_LIMIT_PER_DAY_KRW', { default: 2_000_000, min: 0, max: Number.MAX_SAFE_INTEGER }),
+      // How often pending top-ups and withdrawals are resolved, and how long one waits before it is.
+      resolveIntervalMs: int('KFRM_FUNDING_RESOLVE_INTERVAL_MS', { default: 5_000, min: 100, max: 3_600_000 }),
+      resolveAfterMs: int('KFRM_FUNDING_RESOLVE_AFTER_MS', { default: 10_000, min: 0, max: 3_600_000 }),
+      // Embedded kakaoCert sandbox only: it signs each consent this long after the request, standing
+      // in for the user in KakaoTalk (0: never; sign through POST /__sandbox/sign/{receiptId}).
+      sandboxSignAfterMs: int('KFRM_FUNDING_SANDBOX_SIGN_AFTER_MS', { default: 1_500, min: 0, max: 3_600_000 }),
     },
     env,
   );
@@ -180,6 +188,7 @@ export async function createFundingAdapters(
         port: 0,
         authPort: 0,
         host: '127.0.0.1',
+        signAfterMs: config.sandboxSignAfterMs,
         logger: logger.child({ component: 'kakaocert-sandbox' }),
       });
       closers.push(() => sandbox.close());

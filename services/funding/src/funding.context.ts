@@ -7,6 +7,7 @@ import type { CmsConsentProvider } from '@kfrm/kakaocert';
 import type { KonaplateClient } from '@kfrm/konaplate';
 import type { Logger } from '@kfrm/logging';
 import type { FundingDb } from './funding.repository';
+import type { FundingLedger } from './ledger-port';
 import type { UserDirectory } from './user-directory';
 
 export interface FundingDeps {
@@ -20,6 +21,12 @@ export interface FundingDeps {
   verifyingStaleAfterMs?: number;
   /** A REQUESTING consent older than this is taken as a crashed request (REQUEST_FAILED). */
   requestingStaleAfterMs?: number;
+  /** The ledger, for top-ups and withdrawals (the linking steps do not need it). */
+  ledger?: FundingLedger;
+  /** Top-ups per user and Asia/Seoul day, in won; null: no limit. 2,000,000 by default. */
+  topUpLimitPerDayMinor?: bigint | null;
+  /** How long one caller drives a top-up or withdrawal before another may take over. */
+  movementLeaseMs?: number;
 }
 
 export interface FundingContext {
@@ -31,7 +38,13 @@ export interface FundingContext {
   now: () => Date;
   verifyingStaleAfterMs: number;
   requestingStaleAfterMs: number;
+  ledger: FundingLedger | undefined;
+  topUpLimitPerDayMinor: bigint | null;
+  movementLeaseMs: number;
 }
+
+/** The daily top-up limit when none is configured (KFRM_FUNDING_TOP_UP_LIMIT_PER_DAY_KRW). */
+export const DEFAULT_TOP_UP_LIMIT_PER_DAY_MINOR = 2_000_000n;
 
 export function fundingContext(deps: FundingDeps): FundingContext {
   return {
@@ -43,5 +56,8 @@ export function fundingContext(deps: FundingDeps): FundingContext {
     now: deps.now ?? (() => new Date()),
     verifyingStaleAfterMs: deps.verifyingStaleAfterMs ?? 60_000,
     requestingStaleAfterMs: deps.requestingStaleAfterMs ?? 60_000,
+    ledger: deps.ledger,
+    topUpLimitPerDayMinor: deps.topUpLimitPerDayMinor === undefined ? DEFAULT_TOP_UP_LIMIT_PER_DAY_MINOR : deps.topUpLimitPerDayMinor,
+    movementLeaseMs: deps.movementLeaseMs ?? 60_000,
   };
 }

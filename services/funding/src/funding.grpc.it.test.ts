@@ -104,7 +104,11 @@ describe('funding over gRPC with a session', () => {
 
   beforeAll(async () => {
     services = await startTestServices(
-      [deviceModule, fakeUserModule, createFundingModule({ env: {}, onAdapters: (a) => (adapters = a) })],
+      [
+        deviceModule,
+        fakeUserModule,
+        createFundingModule({ env: { KFRM_FUNDING_SANDBOX_SIGN_AFTER_MS: '0' }, onAdapters: (a) => (adapters = a) }),
+      ],
       { name: 'funding-test', logDestination: logs },
     );
     ({ database } = services);

@@ -15,7 +15,13 @@ import {
   RequestAutoDebitConsentApiError_ErrorCode,
   VerifyAccountHolderApiError,
   VerifyAccountHolderApiError_ErrorCode,
+  MoneyMovementState as ProtoMoneyMovementState,
+  TopUpApiError,
+  TopUpApiError_ErrorCode,
+  WithdrawApiError,
+  WithdrawApiError_ErrorCode,
   type AutoDebitConsent,
+  type MoneyMovement,
   type BankAccount,
   type LinkedAccount,
 } from '@kfrm/proto/gen/kfrm/api/funding/funding';
@@ -29,6 +35,9 @@ import type { GetAutoDebitConsentCode } from './consent-status';
 import type { ConsentRow, Funding, LinkedAccountRow } from './funding';
 import type { ConsentState } from './funding.table';
 import type { ListRegisteredAccountsCode } from './registered-accounts';
+import type { MoneyMovementInput, MoneyMovementRow } from './funding';
+import type { TopUpCode, WithdrawCode } from './money-movement';
+import { CurrencyCode, type MonetaryValue } from '@kfrm/proto/gen/kfrm/api/common/common';
 
 const CONSENT_STATES: Record<ConsentState, ProtoConsentState> = {
   REQUESTING: ProtoConsentState.REQUESTING,
@@ -73,6 +82,37 @@ export function toConsent(row: ConsentRow): AutoDebitConsent {
     expiresAt: iso(row.expiresAt),
     signedAt: iso(row.signedAt),
     verifiedAt: iso(row.verifiedAt),
+  };
+}
+
+export function toMoneyMovement(row: MoneyMovementRow): MoneyMovement {
+  return {
+    movementId: row.id,
+    externalTransactionId: row.externalTransactionId,
+    linkedAccountId: row.linkedAccountId,
+    accountNumber: row.accountNumber,
+    amount: { currencyCode: CurrencyCode.KRW, majorAmount: row.amountMinor, minorAmount: 0n },
+    state: row.state === 'SETTLED' ? ProtoMoneyMovementState.SETTLED : ProtoMoneyMovementState.PENDING,
+    createdAt: iso(row.createdAt),
+    settledAt: iso(row.settledAt),
+  };
+}
+
+function movementInput(request: {
+  linkedAccountId: bigint;
+  accountNumber: string;
+  amount?: MonetaryValue | undefined;
+  externalTransactionId: string;
+}): MoneyMovementInput {
+  return {
+    linkedAccountId: request.linkedAccountId,
+    accountNumber: request.accountNumber,
+    amount: {
+      currency: request.amount?.currencyCode === CurrencyCode.KRW ? 'KRW' : 'OTHER',
+      major: request.amount?.majorAmount ?? 0n,
+      minor: request.amount?.minorAmount ?? 0n,
+    },
+    externalTransactionId: request.externalTransactionId,
   };
 }
 
@@ -121,6 +161,12 @@ export function fundingHandlers(funding: Funding) {
         const account = await funding.registerAutoTopUpAccount(sessionUser(ctx), request.linkedAccountId);
         return { linkedAccount: toLinkedAccount(account) };
       },
+      async topUp(request, ctx) {
+        return { topUp: toMoneyMovement(await funding.topUp(sessionUser(ctx), movementInput(request))) };
+      },
+      async withdraw(request, ctx) {
+        return { withdrawal: toMoneyMovement(await funding.withdraw(sessionUser(ctx), movementInput(request))) };
+      },
     },
     {
       verifyAccountHolder: {
@@ -152,6 +198,16 @@ export function fundingHandlers(funding: Funding) {
         access: 'session',
         errors: apiErrorType(RegisterAutoTopUpAccountApiError, RegisterAutoTopUpAccountApiError_ErrorCode),
         raises: raises<RegisterAutoTopUpAccountCode>(),
+      },
+      topUp: {
+        access: 'session',
+        errors: apiErrorType(TopUpApiError, TopUpApiError_ErrorCode),
+        raises: raises<TopUpCode>(),
+      },
+      withdraw: {
+        access: 'session',
+        errors: apiErrorType(WithdrawApiError, WithdrawApiError_ErrorCode),
+        raises: raises<WithdrawCode>(),
       },
     },
   );

@@ -1,11 +1,13 @@
 import type { Env } from '@kfrm/config';
 import type { SecretDeclaration, ServiceModule } from '@kfrm/runtime';
+import { LedgerServiceClient } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
 import { UserServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user';
 import { createFunding } from './funding';
 import { createFundingAdapters, readFundingConfig, type FundingAdapters } from './funding.config';
 import { fundingHandlers } from './funding.handlers';
 import { FUNDING_SCHEMA, type FundingDatabase } from './funding.table';
 import { migrations } from './migrations';
+import { grpcFundingLedger } from './ledger-port';
 import { grpcUserDirectory } from './user-directory';
 
 export { FUNDING_SCHEMA } from './funding.table';
@@ -58,7 +60,8 @@ export function createFundingModule(options: FundingModuleOptions = {}): Service
     schema: FUNDING_SCHEMA,
     migrations,
     async create({ db, logger, config, internalClients, metrics }) {
-      const adapters = await createFundingAdapters(readFundingConfig(options.env), config.mode, logger, {
+      const fundingConfig = readFundingConfig(options.env);
+      const adapters = await createFundingAdapters(fundingConfig, config.mode, logger, {
         konaplate: metrics.externalCallObserver('konaplate'),
         kakaocert: metrics.externalCallObserver('kakaocert'),
       });
@@ -70,10 +73,29 @@ export function createFundingModule(options: FundingModuleOptions = {}): Service
         users: grpcUserDirectory(() => internalClients.get(UserServiceClient)),
         logger,
         now: options.now,
+        ledger: grpcFundingLedger(() => internalClients.get(LedgerServiceClient)),
+        topUpLimitPerDayMinor: fundingConfig.topUpLimitPerDayKrw === 0 ? null : BigInt(fundingConfig.topUpLimitPerDayKrw),
       });
+      // Resolves top-ups and withdrawals left pending (lost answers, outages, crashes); each row
+      // is leased, so several instances share the work. A failed run is logged and retried.
+      let running = false;
+      const resolver = setInterval(() => {
+        if (running) return;
+        running = true;
+        funding
+          .resolvePendingMovements({ retryAfterMs: fundingConfig.resolveAfterMs, maxRows: 50 })
+          .catch((err: unknown) => logger.error({ err }, 'resolving pending top-ups and withdrawals failed'))
+          .finally(() => {
+            running = false;
+          });
+      }, fundingConfig.resolveIntervalMs);
+      resolver.unref();
       return {
         mobile: [fundingHandlers(funding)],
-        close: adapters.close,
+        async close() {
+          clearInterval(resolver);
+          await adapters.close();
+        },
       };
     },
   };

@@ -84,7 +84,42 @@ export interface KonaplateMemberTable {
   updated_at: Date;
 }
 
+export type MoneyMovementKind = 'TOP_UP' | 'WITHDRAWAL';
+export type MoneyMovementState = 'PENDING' | 'SETTLED' | 'FAILED';
+
+/** A top-up or withdrawal (migration 003): the pending record first, then each step on it. */
+export interface MoneyMovementTable {
+  /** uuid text, ours. */
+  id: string;
+  user_id: string;
+  kind: MoneyMovementKind;
+  external_transaction_id: string;
+  /** What the external id stands for (kind, accounts, amount): a reuse with others is refused. */
+  request_hash: string;
+  linked_account_id: ColumnType<string, string | bigint, never>;
+  account_number: string;
+  amount_minor: ColumnType<string, string | bigint, never>;
+  member_id: string;
+  /** Konaplate's idempotency key (money-movement.ts in @kfrm/konaplate). */
+  tran_id: string;
+  /** yyyy-MM-dd, Asia/Seoul. */
+  seoul_day: ColumnType<string, string, never>;
+  state: MoneyMovementState;
+  konaplate_outcome: 'SUCCESS' | 'FAILED' | null;
+  approval_no: string | null;
+  debit_entry_id: ColumnType<string | null, string | bigint | null, string | bigint | null>;
+  credit_entry_id: ColumnType<string | null, string | bigint | null, string | bigint | null>;
+  failure_code: string | null;
+  attempts: ColumnType<number, number | undefined, number>;
+  lease_owner: string | null;
+  lease_until: Date | null;
+  created_at: ColumnType<Date, Date, never>;
+  updated_at: Date;
+  settled_at: Date | null;
+}
+
 export interface FundingDatabase {
+  money_movements: MoneyMovementTable;
   linked_accounts: LinkedAccountTable;
   consents: ConsentTable;
   konaplate_members: KonaplateMemberTable;

@@ -18,6 +18,7 @@ import { confirmAutoDebitConsent } from './consent-confirm';
 import { requestAutoDebitConsent } from './consent-request';
 import { getAutoDebitConsent } from './consent-status';
 import { fundingContext, type FundingDeps } from './funding.context';
+import { resolvePendingMovements, topUp, withdraw, type MoneyMovementInput } from './money-movement';
 import { listRegisteredAccounts } from './registered-accounts';
 
 export type { ConsentRow, LinkedAccountRow } from './funding.repository';
@@ -25,6 +26,8 @@ export type { FundingDeps } from './funding.context';
 export type { RegisteredAccounts } from './registered-accounts';
 export type { ConfirmedConsent } from './consent-confirm';
 export { DEFAULT_CONSENT_EXPIRES_IN_SECONDS } from './consent-request';
+export type { MoneyMovementRow } from './money-movement.repository';
+export type { MoneyMovementInput } from './money-movement';
 
 export function createFunding(deps: FundingDeps) {
   const ctx = fundingContext(deps);
@@ -37,6 +40,10 @@ export function createFunding(deps: FundingDeps) {
     getAutoDebitConsent: (userId: string, consentId: string) => getAutoDebitConsent(ctx, userId, consentId),
     confirmAutoDebitConsent: (userId: string, consentId: string) => confirmAutoDebitConsent(ctx, userId, consentId),
     registerAutoTopUpAccount: (userId: string, linkedAccountId: bigint) => registerAutoTopUpAccount(ctx, userId, linkedAccountId),
+    topUp: (userId: string, input: MoneyMovementInput) => topUp(ctx, userId, input),
+    withdraw: (userId: string, input: MoneyMovementInput) => withdraw(ctx, userId, input),
+    /** Background job: drives pending top-ups and withdrawals nobody touched for retryAfterMs. */
+    resolvePendingMovements: (options: { retryAfterMs: number; maxRows: number }) => resolvePendingMovements(ctx, options),
   };
 }
 

@@ -14,6 +14,9 @@ const CALL_TIMEOUT_MS = 5_000;
 const KINDS: Partial<Record<OutboxEventKind, TransferEventKind>> = {
   [OutboxEventKind.OUTBOX_EVENT_KIND_TRANSFER_OUT]: 'TRANSFER_OUT',
   [OutboxEventKind.OUTBOX_EVENT_KIND_TRANSFER_IN]: 'TRANSFER_IN',
+  [OutboxEventKind.OUTBOX_EVENT_KIND_TOP_UP]: 'TOP_UP',
+  [OutboxEventKind.OUTBOX_EVENT_KIND_WITHDRAWAL]: 'WITHDRAWAL',
+  [OutboxEventKind.OUTBOX_EVENT_KIND_WITHDRAWAL_RETURNED]: 'WITHDRAWAL_RETURNED',
 };
 
 /**

@@ -19,6 +19,21 @@ describe('transfer notification text', () => {
     expect(renderTransfer({ kind: 'TRANSFER_OUT', amount: krw(5n), counterpartyName: '', memo: '' }).content).toBe('5원을 보냈습니다.');
   });
 
+  it('words top-ups, withdrawals and returned withdrawals with the bank from the memo', () => {
+    expect(renderTransfer({ kind: 'TOP_UP', amount: krw(50_000n), counterpartyName: '', memo: '신한은행 충전' })).toEqual({
+      title: '충전',
+      content: '50,000원이 충전되었습니다. (신한은행 충전)',
+    });
+    expect(renderTransfer({ kind: 'WITHDRAWAL', amount: krw(20_000n), counterpartyName: '', memo: '신한은행 출금' })).toEqual({
+      title: '출금',
+      content: '20,000원을 출금했습니다. (신한은행 출금)',
+    });
+    expect(renderTransfer({ kind: 'WITHDRAWAL_RETURNED', amount: krw(20_000n), counterpartyName: '', memo: '' })).toEqual({
+      title: '출금 취소',
+      content: '출금이 거절되어 20,000원이 계좌로 돌아왔습니다.',
+    });
+  });
+
   it('groups thousands and keeps amounts exact beyond 2^53', () => {
     expect(formatAmount(krw(0n))).toBe('0원');
     expect(formatAmount(krw(999n))).toBe('999원');

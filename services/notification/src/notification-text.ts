@@ -4,7 +4,8 @@
  * never touches a stored entry or an idempotency check. Pure: no I/O, no clock.
  */
 
-export type TransferEventKind = 'TRANSFER_OUT' | 'TRANSFER_IN';
+/** TOP_UP, WITHDRAWAL, WITHDRAWAL_RETURNED: money between the user's account and their linked bank account (funding). */
+export type TransferEventKind = 'TRANSFER_OUT' | 'TRANSFER_IN' | 'TOP_UP' | 'WITHDRAWAL' | 'WITHDRAWAL_RETURNED';
 
 /** An amount as the ledger sends it: whole units and the part after the decimal point. */
 export interface Amount {
@@ -58,10 +59,15 @@ export function withParticle(word: string, afterConsonant: string, afterVowel: s
 /** The title and body the phone shows for a transfer event. */
 export function renderTransfer(facts: TransferFacts): NotificationText {
   const amount = formatAmount(facts.amount);
+  const memo = facts.memo === '' ? '' : ` (${facts.memo})`;
+  if (facts.kind === 'TOP_UP') return { title: '충전', content: `${withParticle(amount, '이', '가')} 충전되었습니다.${memo}` };
+  if (facts.kind === 'WITHDRAWAL') return { title: '출금', content: `${withParticle(amount, '을', '를')} 출금했습니다.${memo}` };
+  if (facts.kind === 'WITHDRAWAL_RETURNED') {
+    return { title: '출금 취소', content: `출금이 거절되어 ${withParticle(amount, '이', '가')} 계좌로 돌아왔습니다.` };
+  }
   if (facts.kind === 'TRANSFER_OUT') {
     const to = facts.counterpartyName === '' ? '' : `${facts.counterpartyName}님에게 `;
     return { title: '이체 완료', content: `${to}${withParticle(amount, '을', '를')} 보냈습니다.` };
   }
-  const memo = facts.memo === '' ? '' : ` (${facts.memo})`;
   return { title: '입금', content: `${withParticle(amount, '이', '가')} 입금되었습니다.${memo}` };
 }

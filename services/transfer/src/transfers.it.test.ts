@@ -163,6 +163,7 @@ describe('transfers on the real ledger', () => {
           creditMemo: row.credit_memo,
           sourceOwnerUserId: A,
           toExternalSettlement: false,
+          withdrawal: false,
           events: [
             {
               userId: A,
@@ -504,6 +505,7 @@ describe('transfers on the real ledger', () => {
       accountNumber: a.accountNumber,
       amount: { currencyCode: CurrencyCode.KRW, majorAmount: 10_000n, minorAmount: 0n },
       memo: 'top up',
+      events: [],
     };
     await call((cb) => h.ledger.deposit(topUp, cb));
     expect(await codeOf(t.execute(A, request))).toBe('INSUFFICIENT_BALANCE');

@@ -189,6 +189,7 @@ export function grpcLedger(client: () => LedgerServiceClient, timeoutMs = 5_000)
             fromAccountNumber: input.fromAccountNumber,
             toAccountNumber: input.toAccountNumber ?? '',
             toExternalSettlement: input.toAccountNumber === undefined,
+            withdrawal: false,
             amount: { currencyCode: CurrencyCode.KRW, majorAmount: input.amountMinor, minorAmount: 0n },
             debitMemo: input.debitMemo,
             creditMemo: input.creditMemo,

@@ -72,6 +72,7 @@ export async function startBankJourney(name: string) {
         accountNumber,
         amount: { currencyCode: CurrencyCode.KRW, majorAmount: depositKrw, minorAmount: 0n },
         memo: 'test funding',
+        events: [],
       });
     }
     return { app, profile, user, sessionToken, accountNumber, password: person.password };

@@ -66,6 +66,12 @@ export interface KakaocertSandboxOptions {
   tokenTtlSeconds?: number;
   /** Allowed difference between x-lh-date and the sandbox clock. Default 300 s. */
   dateSkewSeconds?: number;
+  /**
+   * Stands in for the user: each consent is signed this long after it was requested (the embedded
+   * backend's default, so the app simulator can link an account). Absent or 0: never on its own;
+   * tests and people sign through sign() or POST /__sandbox/sign/{receiptId}.
+   */
+  signAfterMs?: number;
   logger?: Logger;
 }
 
@@ -318,6 +324,16 @@ export async function startKakaocertSandbox(options: KakaocertSandboxOptions = {
           const created = machine.create(clientCode, checked.value);
           if (!created.ok) throw new SandboxError(created.error);
           log?.info({ receipt_id: created.value.receiptId, client_code: clientCode }, 'kakaocert sandbox: CMS requested');
+          if (options.signAfterMs) {
+            const receiptIdToSign = created.value.receiptId;
+            const t = setTimeout(() => {
+              timers.delete(t);
+              // Expired or signed through the control API meanwhile: nothing to do.
+              if (machine.sign(receiptIdToSign).ok) log?.info({ receipt_id: receiptIdToSign }, 'kakaocert sandbox: signed on its own');
+            }, options.signAfterMs);
+            t.unref();
+            timers.add(t);
+          }
           return { status: 200, body: { receiptId: created.value.receiptId } };
         }
         case 'status': {

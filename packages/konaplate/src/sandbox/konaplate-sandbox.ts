@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import type { Logger } from '@kfrm/logging';
 import { bankName, isListedBankCode } from '../bank-codes';
 import { LOGIN_ID_PATTERN, PHONE_NUMBER_PATTERN } from '../member-registration';
+import { MAX_MOVEMENT_AMOUNT, TRAN_ID_PATTERN, type MoneyMovementKind } from '../money-movement';
 import { CipherError, decryptCompact, encryptCompact, toPublicKey, type KeyMaterial } from '../cipher';
 import { PATHS } from '../konaplate-client';
 import {
@@ -35,6 +36,7 @@ import {
   SANDBOX_EARLIEST_BIRTH_DATE,
   SANDBOX_HOLDERS,
   SANDBOX_MEMBERS,
+  SELF_SERVICE_ACCOUNT,
   TRIGGER_ACCOUNTS,
   type SandboxHolder,
   type SandboxRegisteredAccounts,
@@ -105,6 +107,18 @@ export interface SandboxRequestRecord {
   fault?: SandboxFault['type'];
 }
 
+/** A charge or withdrawal as the sandbox recorded it (the "Konaplate side" of reconciliation). */
+export interface SandboxMoneyMovement {
+  tranId: string;
+  kind: MoneyMovementKind;
+  userId: string;
+  amount: bigint;
+  /** SUCCESS: the money moved; FAILED: refused with resultCode, nothing moved. */
+  status: 'SUCCESS' | 'FAILED';
+  resultCode: string;
+  approvalNo: string;
+}
+
 export interface KonaplateSandbox {
   url: string;
   keys: KonaplateSandboxKeys;
@@ -120,6 +134,8 @@ export interface KonaplateSandbox {
   hasMember(userId: string): boolean;
   /** Members issued by the registration endpoint, by loginId. */
   readonly registeredMembers: ReadonlyMap<string, { userId: string }>;
+  /** Every charge and withdrawal received, by tranId (ASSUMED API, money-movement.ts). */
+  readonly moneyMovements: ReadonlyMap<string, SandboxMoneyMovement>;
   close(): Promise<void>;
 }
 
@@ -178,6 +194,8 @@ export async function startKonaplateSandbox(options: KonaplateSandboxOptions = {
   /** loginId → the member issued for it, with the personal data it was registered with. */
   const registrations = new Map<string, { userId: string; userName: string; birthDate: string; phoneNumber: string }>();
   let nextMemberId = options.firstIssuedMemberId ?? 2_000_000_001n;
+  const movements = new Map<string, SandboxMoneyMovement>();
+  let nextApprovalNo = 1;
 
   const requests: SandboxRequestRecord[] = [];
   const faults: { fault: SandboxFault; endpoint?: SandboxEndpoint; remaining: number }[] = [];
@@ -286,11 +304,16 @@ export async function startKonaplateSandbox(options: KonaplateSandboxOptions = {
     if (triggered) return triggered;
     // A bank outside the seed's table has no account the sandbox could find.
     if (!isListedBankCode(bankCode)) return '002_007';
+    if (SELF_SERVICE_ACCOUNT.test(bankAccount) && !holders.has(`${bankCode}:${bankAccount}`) && birthDateForm === 'yyyyMMdd') {
+      addHolder({ bankCode, bankAccount, holderName: userName.trim().normalize('NFC'), birthDate });
+    }
     const holder = holders.get(`${bankCode}:${bankAccount}`);
     if (!holder) return '002_007';
     const holderBirth = birthDateForm === 'yyMMdd' ? holder.birthDate.slice(2) : holder.birthDate;
     if (holderBirth !== birthDate) return '002_005';
     if (holder.holderName.normalize('NFC') !== userName.trim().normalize('NFC')) return '002_003';
+    const accounts = members.get(userId)!;
+    if (SELF_SERVICE_ACCOUNT.test(bankAccount) && !accounts.normal) members.set(userId, { ...accounts, normal: holder });
     return '000_000';
   }
 
@@ -332,6 +355,74 @@ export async function startKonaplateSandbox(options: KonaplateSandboxOptions = {
     return { userId: new JsonNumber(userId) };
   }
 
+  /** Fields of a charge or withdrawal; refusals as the other endpoints refuse a field. */
+  function readMovement(payload: { [key: string]: JsonValue }): { userId: string; tranId: string; amount: bigint } {
+    for (const field of ['userId', 'tranId', 'amount']) {
+      if (payload[field] === undefined || payload[field] === null) throw new Refusal('000_003', field);
+    }
+    const userId = readUserId(payload.userId);
+    const { tranId, amount } = payload;
+    if (typeof tranId !== 'string' || !TRAN_ID_PATTERN.test(tranId)) throw new Refusal('000_002', 'tranId');
+    if (!(amount instanceof JsonNumber) || !/^[1-9]\d{0,18}$/.test(amount.raw) || BigInt(amount.raw) > BigInt(MAX_MOVEMENT_AMOUNT)) {
+      throw new Refusal('000_002', 'amount');
+    }
+    return { userId, tranId, amount: BigInt(amount.raw) };
+  }
+
+  /**
+   * The ASSUMED charge and withdrawal: once per tranId. A repeat with the same fields answers the
+   * first result (a refusal again refuses); other fields under the same tranId are not a repeat.
+   * A forced result code (fault) is recorded as that transaction's refusal.
+   */
+  function moveMoney(kind: MoneyMovementKind, payload: { [key: string]: JsonValue }, forced?: string): { [key: string]: JsonValue } {
+    const { userId, tranId, amount } = readMovement(payload);
+    const known = movements.get(tranId);
+    if (known) {
+      if (known.kind !== kind || known.userId !== userId || known.amount !== amount) throw new Refusal('000_002', 'tranId');
+      if (known.status === 'FAILED') throw new Refusal(known.resultCode as KonaplateResultCode, 'repeat');
+      return { tranId, approvalNo: known.approvalNo };
+    }
+    let refusal: string | undefined = forced;
+    if (refusal === undefined) {
+      const accounts = members.get(userId);
+      if (!accounts) refusal = '002_005';
+      else if (!accounts.normal) refusal = '002_007';
+      else if (TRIGGER_ACCOUNTS[accounts.normal.bankAccount]) refusal = TRIGGER_ACCOUNTS[accounts.normal.bankAccount];
+    }
+    const approvalNo = refusal === undefined ? `KP${String(nextApprovalNo++).padStart(12, '0')}` : '';
+    movements.set(tranId, {
+      tranId,
+      kind,
+      userId,
+      amount,
+      status: refusal === undefined ? 'SUCCESS' : 'FAILED',
+      resultCode: refusal ?? '000_000',
+      approvalNo,
+    });
+    if (refusal !== undefined) throw new Refusal(refusal as KonaplateResultCode, 'refused');
+    log?.info({ sandbox: 'konaplate', kind, tran_id: tranId, amount: amount.toString() }, 'konaplate sandbox money moved');
+    return { tranId, approvalNo };
+  }
+
+  function inquireTransaction(payload: { [key: string]: JsonValue }): { [key: string]: JsonValue } {
+    for (const field of ['userId', 'tranId']) {
+      if (payload[field] === undefined || payload[field] === null) throw new Refusal('000_003', field);
+    }
+    const userId = readUserId(payload.userId);
+    const tranId = payload.tranId;
+    if (typeof tranId !== 'string' || !TRAN_ID_PATTERN.test(tranId)) throw new Refusal('000_002', 'tranId');
+    const known = movements.get(tranId);
+    // Another member's transaction is as unknown as a missing one.
+    if (!known || known.userId !== userId) return { tranId, status: 'NOT_FOUND' };
+    return {
+      tranId,
+      tranType: known.kind,
+      amount: new JsonNumber(known.amount.toString()),
+      status: known.status,
+      ...(known.status === 'SUCCESS' ? { approvalNo: known.approvalNo } : { resultCode: known.resultCode }),
+    };
+  }
+
   async function handle(
     req: IncomingMessage,
     rawBody: Buffer,
@@ -340,18 +431,29 @@ export async function startKonaplateSandbox(options: KonaplateSandboxOptions = {
     forced?: string,
   ): Promise<Reply> {
     const encryptedRequest = encryption && (endpoint === 'verifyAccountHolder' || endpoint === 'registerMember');
-    const encryptedResponse = encryption && (endpoint === 'inquireBankAccounts' || endpoint === 'registerMember');
+    const encryptedResponse = encryption && endpoint !== 'verifyAccountHolder';
+    const movesMoney = endpoint === 'charge' || endpoint === 'withdraw';
     const keyIdHeader = req.headers[HEADER.cryptoKeyId] as string | undefined;
     try {
       checkHeaders(req, rawBody, encryptedRequest || encryptedResponse);
-      if (forced !== undefined) return resultReply(forced);
+      // A forced code on a charge or withdrawal is that transaction's recorded refusal.
+      if (forced !== undefined && !movesMoney) return resultReply(forced);
       const payload = await readPayload(rawBody, encryptedRequest);
       if (endpoint === 'verifyAccountHolder') {
         const code = verifyHolder(payload);
         logHolder(payload, code, record.correlationId);
         return resultReply(code);
       }
-      const data = endpoint === 'registerMember' ? registerMember(payload) : inquire(payload);
+      const data =
+        endpoint === 'registerMember'
+          ? registerMember(payload)
+          : endpoint === 'charge'
+            ? moveMoney('CHARGE', payload, forced)
+            : endpoint === 'withdraw'
+              ? moveMoney('WITHDRAW', payload, forced)
+              : endpoint === 'inquireTransaction'
+                ? inquireTransaction(payload)
+                : inquire(payload);
       const plain = stringifyJson({ response: resultJson('000_000'), ...data });
       if (!encryptedResponse) return { status: 200, body: plain, resultCode: '000_000' };
       return {
@@ -470,6 +572,7 @@ export async function startKonaplateSandbox(options: KonaplateSandboxOptions = {
       return members.has(userId);
     },
     registeredMembers: registrations,
+    moneyMovements: movements,
     async close() {
       for (const timer of timers) clearTimeout(timer);
       timers.clear();

@@ -43,6 +43,15 @@ export const SANDBOX_ACCOUNT_DIGITS = { min: 8, max: 16 } as const;
 /** Birth dates before this answer 000_002 (as do dates after today). */
 export const SANDBOX_EARLIEST_BIRTH_DATE = '19000101';
 
+/**
+ * Self-service accounts for demos (ASSUMED, sandbox only): a 12-digit number starting with 99 at
+ * any bank of the seed's table is opened by the sandbox's bank for whoever verifies it first (that
+ * name and birth date become its holder; another name later answers 002_003). Its successful
+ * verification also makes it the member's normal top-up account when the member has none,
+ * standing in for the ARS registration that follows in the real flow (not modelled).
+ */
+export const SELF_SERVICE_ACCOUNT = /^99\d{10}$/;
+
 /** A well-formed account number the sandbox's bank does not have: 002_007. */
 export const UNKNOWN_ACCOUNT_EXAMPLE = '1234567890';
 

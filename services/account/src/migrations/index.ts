@@ -4,6 +4,7 @@ import * as m002 from './002_account_creation_key';
 import * as m003 from './003_request_hash_version';
 import * as m004 from './004_outbox_facts';
 import * as m005LifecycleClosure from './005_lifecycle_account_closure';
+import * as m006TopupKinds from './006_topup_withdrawal_kinds';
 
 /** Applied in key order; never renamed or edited once shipped. */
 export const migrations: Record<string, Migration> = {
@@ -12,4 +13,5 @@ export const migrations: Record<string, Migration> = {
   '003_request_hash_version': m003,
   '004_outbox_facts': m004,
   '005_lifecycle_account_closure': m005LifecycleClosure,
+  '006_topup_withdrawal_kinds': m006TopupKinds,
 };

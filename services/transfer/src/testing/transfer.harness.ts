@@ -249,6 +249,7 @@ export async function startHarness(
           accountNumber: account!.accountNumber,
           amount: krw(balance),
           memo: 'opening',
+          events: [],
         };
         await call<DepositResponse>((cb) => ledger.deposit(request, cb));
       }

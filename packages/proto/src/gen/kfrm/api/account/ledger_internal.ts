@@ -90,6 +90,15 @@ export enum OutboxEventKind {
   OUTBOX_EVENT_KIND_TRANSFER_OUT = 1,
   /** OUTBOX_EVENT_KIND_TRANSFER_IN - the user's account was credited by the transfer (not for a transfer to another institution) */
   OUTBOX_EVENT_KIND_TRANSFER_IN = 2,
+  /** OUTBOX_EVENT_KIND_TOP_UP - Added for funding: the user's account was credited by a top-up from their linked bank account (Deposit) */
+  OUTBOX_EVENT_KIND_TOP_UP = 3,
+  /**
+   * OUTBOX_EVENT_KIND_WITHDRAWAL - Added for funding: the user's account was debited by a withdrawal to their linked bank account
+   * (PostTransfer with withdrawal)
+   */
+  OUTBOX_EVENT_KIND_WITHDRAWAL = 4,
+  /** OUTBOX_EVENT_KIND_WITHDRAWAL_RETURNED - Added for funding: a refused withdrawal was credited back to the user's account (Deposit) */
+  OUTBOX_EVENT_KIND_WITHDRAWAL_RETURNED = 5,
   UNRECOGNIZED = -1,
 }
 
@@ -104,6 +113,15 @@ export function outboxEventKindFromJSON(object: any): OutboxEventKind {
     case 2:
     case "OUTBOX_EVENT_KIND_TRANSFER_IN":
       return OutboxEventKind.OUTBOX_EVENT_KIND_TRANSFER_IN;
+    case 3:
+    case "OUTBOX_EVENT_KIND_TOP_UP":
+      return OutboxEventKind.OUTBOX_EVENT_KIND_TOP_UP;
+    case 4:
+    case "OUTBOX_EVENT_KIND_WITHDRAWAL":
+      return OutboxEventKind.OUTBOX_EVENT_KIND_WITHDRAWAL;
+    case 5:
+    case "OUTBOX_EVENT_KIND_WITHDRAWAL_RETURNED":
+      return OutboxEventKind.OUTBOX_EVENT_KIND_WITHDRAWAL_RETURNED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -119,6 +137,12 @@ export function outboxEventKindToJSON(object: OutboxEventKind): string {
       return "OUTBOX_EVENT_KIND_TRANSFER_OUT";
     case OutboxEventKind.OUTBOX_EVENT_KIND_TRANSFER_IN:
       return "OUTBOX_EVENT_KIND_TRANSFER_IN";
+    case OutboxEventKind.OUTBOX_EVENT_KIND_TOP_UP:
+      return "OUTBOX_EVENT_KIND_TOP_UP";
+    case OutboxEventKind.OUTBOX_EVENT_KIND_WITHDRAWAL:
+      return "OUTBOX_EVENT_KIND_WITHDRAWAL";
+    case OutboxEventKind.OUTBOX_EVENT_KIND_WITHDRAWAL_RETURNED:
+      return "OUTBOX_EVENT_KIND_WITHDRAWAL_RETURNED";
     case OutboxEventKind.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -254,6 +278,12 @@ export interface PostTransferRequest {
    * for another institution)
    */
   toExternalSettlement: boolean;
+  /**
+   * Added for funding: with to_external_settlement, the money goes out to the source owner's own
+   * linked bank account; the entry is a withdrawal (statement type WITHDRAW) and may carry
+   * WITHDRAWAL events
+   */
+  withdrawal: boolean;
 }
 
 export interface PostTransferResponse {
@@ -330,6 +360,12 @@ export interface DepositRequest {
   accountNumber: string;
   amount: MonetaryValue | undefined;
   memo: string;
+  /**
+   * Added for funding: TOP_UP or WITHDRAWAL_RETURNED events for the credited account's owner,
+   * written to the outbox with the entry (at most 8; none for the operator's deposits). Display
+   * data, like PostTransfer's events: the idempotency check ignores them.
+   */
+  events: OutboxEventRequest[];
 }
 
 export interface DepositResponse {
@@ -1346,6 +1382,7 @@ function createBasePostTransferRequest(): PostTransferRequest {
     events: [],
     sourceOwnerUserId: "",
     toExternalSettlement: false,
+    withdrawal: false,
   };
 }
 
@@ -1379,6 +1416,9 @@ export const PostTransferRequest: MessageFns<PostTransferRequest, "kfrm.api.acco
     }
     if (message.toExternalSettlement !== false) {
       writer.uint32(72).bool(message.toExternalSettlement);
+    }
+    if (message.withdrawal !== false) {
+      writer.uint32(80).bool(message.withdrawal);
     }
     return writer;
   },
@@ -1468,6 +1508,14 @@ export const PostTransferRequest: MessageFns<PostTransferRequest, "kfrm.api.acco
             message.toExternalSettlement = reader.bool();
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.withdrawal = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1521,6 +1569,7 @@ export const PostTransferRequest: MessageFns<PostTransferRequest, "kfrm.api.acco
         : isSet(object.to_external_settlement)
         ? globalThis.Boolean(object.to_external_settlement)
         : false,
+      withdrawal: isSet(object.withdrawal) ? globalThis.Boolean(object.withdrawal) : false,
     };
   },
 
@@ -1553,6 +1602,9 @@ export const PostTransferRequest: MessageFns<PostTransferRequest, "kfrm.api.acco
     if (message.toExternalSettlement !== false) {
       obj.toExternalSettlement = message.toExternalSettlement;
     }
+    if (message.withdrawal !== false) {
+      obj.withdrawal = message.withdrawal;
+    }
     return obj;
   },
 
@@ -1572,6 +1624,7 @@ export const PostTransferRequest: MessageFns<PostTransferRequest, "kfrm.api.acco
     message.events = object.events?.map((e) => OutboxEventRequest.fromPartial(e)) || [];
     message.sourceOwnerUserId = object.sourceOwnerUserId ?? "";
     message.toExternalSettlement = object.toExternalSettlement ?? false;
+    message.withdrawal = object.withdrawal ?? false;
     return message;
   },
 };
@@ -1784,7 +1837,7 @@ export const PostTransferApiError: MessageFns<PostTransferApiError, "kfrm.api.ac
 };
 
 function createBaseDepositRequest(): DepositRequest {
-  return { idempotencyKey: "", accountNumber: "", amount: undefined, memo: "" };
+  return { idempotencyKey: "", accountNumber: "", amount: undefined, memo: "", events: [] };
 }
 
 export const DepositRequest: MessageFns<DepositRequest, "kfrm.api.account.DepositRequest"> = {
@@ -1802,6 +1855,9 @@ export const DepositRequest: MessageFns<DepositRequest, "kfrm.api.account.Deposi
     }
     if (message.memo !== "") {
       writer.uint32(34).string(message.memo);
+    }
+    for (const v of message.events) {
+      OutboxEventRequest.encode(v!, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -1851,6 +1907,14 @@ export const DepositRequest: MessageFns<DepositRequest, "kfrm.api.account.Deposi
             message.memo = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.events.push(OutboxEventRequest.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1877,6 +1941,9 @@ export const DepositRequest: MessageFns<DepositRequest, "kfrm.api.account.Deposi
         : "",
       amount: isSet(object.amount) ? MonetaryValue.fromJSON(object.amount) : undefined,
       memo: isSet(object.memo) ? globalThis.String(object.memo) : "",
+      events: globalThis.Array.isArray(object?.events)
+        ? object.events.map((e: any) => OutboxEventRequest.fromJSON(e))
+        : [],
     };
   },
 
@@ -1894,6 +1961,9 @@ export const DepositRequest: MessageFns<DepositRequest, "kfrm.api.account.Deposi
     if (message.memo !== "") {
       obj.memo = message.memo;
     }
+    if (message.events?.length) {
+      obj.events = message.events.map((e) => OutboxEventRequest.toJSON(e));
+    }
     return obj;
   },
 
@@ -1908,6 +1978,7 @@ export const DepositRequest: MessageFns<DepositRequest, "kfrm.api.account.Deposi
       ? MonetaryValue.fromPartial(object.amount)
       : undefined;
     message.memo = object.memo ?? "";
+    message.events = object.events?.map((e) => OutboxEventRequest.fromPartial(e)) || [];
     return message;
   },
 };

@@ -18,6 +18,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { MonetaryValue } from "../common/common";
 
 export const protobufPackage = "kfrm.api.funding";
 
@@ -175,6 +176,51 @@ export function consentStateToJSON(object: ConsentState): string {
     case ConsentState.EVIDENCE_INVALID:
       return "EVIDENCE_INVALID";
     case ConsentState.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** Extension (not in the seeds): where a top-up or withdrawal stands. */
+export enum MoneyMovementState {
+  MONEY_MOVEMENT_STATE_UNKNOWN = 0,
+  /**
+   * PENDING - Recorded and under way: Konaplate's answer (or the ledger posting) is still to come. The
+   * service resolves it in the background; ask again with the same external_transaction_id.
+   */
+  PENDING = 1,
+  /** SETTLED - The money moved: the KFRM account was credited (top-up) or debited (withdrawal) for good. */
+  SETTLED = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function moneyMovementStateFromJSON(object: any): MoneyMovementState {
+  switch (object) {
+    case 0:
+    case "MONEY_MOVEMENT_STATE_UNKNOWN":
+      return MoneyMovementState.MONEY_MOVEMENT_STATE_UNKNOWN;
+    case 1:
+    case "PENDING":
+      return MoneyMovementState.PENDING;
+    case 2:
+    case "SETTLED":
+      return MoneyMovementState.SETTLED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return MoneyMovementState.UNRECOGNIZED;
+  }
+}
+
+export function moneyMovementStateToJSON(object: MoneyMovementState): string {
+  switch (object) {
+    case MoneyMovementState.MONEY_MOVEMENT_STATE_UNKNOWN:
+      return "MONEY_MOVEMENT_STATE_UNKNOWN";
+    case MoneyMovementState.PENDING:
+      return "PENDING";
+    case MoneyMovementState.SETTLED:
+      return "SETTLED";
+    case MoneyMovementState.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
   }
@@ -710,6 +756,258 @@ export function registerAutoTopUpAccountApiError_ErrorCodeToJSON(
     case RegisterAutoTopUpAccountApiError_ErrorCode.EXTERNAL_SERVICE_FAILED:
       return "EXTERNAL_SERVICE_FAILED";
     case RegisterAutoTopUpAccountApiError_ErrorCode.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** Extension (not in the seeds): a top-up from, or a withdrawal to, a linked bank account. */
+export interface MoneyMovement {
+  /** ours */
+  movementId: string;
+  /** the caller's idempotency key, as sent */
+  externalTransactionId: string;
+  linkedAccountId: bigint;
+  /** the KFRM account credited (top-up) or debited (withdrawal) */
+  accountNumber: string;
+  amount: MonetaryValue | undefined;
+  state: MoneyMovementState;
+  /** ISO-8601 */
+  createdAt: string;
+  /** ISO-8601; empty until settled */
+  settledAt: string;
+}
+
+/**
+ * Extension (not in the seeds): moves money from a linked bank account (LINKED) into the user's
+ * KRW account through Konaplate. Idempotent by external_transaction_id: the same id with the same
+ * fields answers the same movement (its current state); the same id with other fields is
+ * EXTERNAL_TRANSACTION_ID_REUSED. Counts toward the daily top-up limit (Asia/Seoul day).
+ */
+export interface TopUpRequest {
+  linkedAccountId: bigint;
+  accountNumber: string;
+  /** KRW, whole won, at least 1 */
+  amount:
+    | MonetaryValue
+    | undefined;
+  /** 1..64 printable ASCII characters, chosen by the app, one per top-up */
+  externalTransactionId: string;
+}
+
+export interface TopUpResponse {
+  topUp: MoneyMovement | undefined;
+}
+
+/**
+ * Extension (not in the seeds): moves money from the user's KRW account to a linked bank account
+ * (LINKED) through Konaplate. The account is debited first; if Konaplate refuses, the debit is
+ * reversed. Idempotent as TopUp.
+ */
+export interface WithdrawRequest {
+  linkedAccountId: bigint;
+  accountNumber: string;
+  amount: MonetaryValue | undefined;
+  externalTransactionId: string;
+}
+
+export interface WithdrawResponse {
+  withdrawal: MoneyMovement | undefined;
+}
+
+export interface TopUpApiError {
+  code: TopUpApiError_ErrorCode;
+}
+
+export enum TopUpApiError_ErrorCode {
+  /** ACCOUNT_NOT_FOUND - 계좌를 찾을 수 없습니다. */
+  ACCOUNT_NOT_FOUND = 0,
+  LINKED_ACCOUNT_NOT_FOUND = 1,
+  /** ACCOUNT_NOT_LINKED - 출금동의가 확인된 계좌만 사용할 수 있습니다. */
+  ACCOUNT_NOT_LINKED = 2,
+  /** INVALID_AMOUNT - 금액이 올바르지 않습니다 (원화, 1원 이상). */
+  INVALID_AMOUNT = 3,
+  /** INVALID_EXTERNAL_TRANSACTION_ID - 거래 번호가 올바르지 않습니다. */
+  INVALID_EXTERNAL_TRANSACTION_ID = 4,
+  /** EXTERNAL_TRANSACTION_ID_REUSED - 같은 거래 번호로 다른 요청이 있었습니다. */
+  EXTERNAL_TRANSACTION_ID_REUSED = 5,
+  /** TOP_UP_DAILY_LIMIT_EXCEEDED - 하루 충전 한도를 넘습니다. */
+  TOP_UP_DAILY_LIMIT_EXCEEDED = 6,
+  /** TOP_UP_REFUSED - 은행 또는 Konaplate가 충전을 거절했습니다. */
+  TOP_UP_REFUSED = 7,
+  BANK_UNAVAILABLE = 8,
+  EXTERNAL_SERVICE_UNAVAILABLE = 9,
+  EXTERNAL_SERVICE_FAILED = 10,
+  UNRECOGNIZED = -1,
+}
+
+export function topUpApiError_ErrorCodeFromJSON(object: any): TopUpApiError_ErrorCode {
+  switch (object) {
+    case 0:
+    case "ACCOUNT_NOT_FOUND":
+      return TopUpApiError_ErrorCode.ACCOUNT_NOT_FOUND;
+    case 1:
+    case "LINKED_ACCOUNT_NOT_FOUND":
+      return TopUpApiError_ErrorCode.LINKED_ACCOUNT_NOT_FOUND;
+    case 2:
+    case "ACCOUNT_NOT_LINKED":
+      return TopUpApiError_ErrorCode.ACCOUNT_NOT_LINKED;
+    case 3:
+    case "INVALID_AMOUNT":
+      return TopUpApiError_ErrorCode.INVALID_AMOUNT;
+    case 4:
+    case "INVALID_EXTERNAL_TRANSACTION_ID":
+      return TopUpApiError_ErrorCode.INVALID_EXTERNAL_TRANSACTION_ID;
+    case 5:
+    case "EXTERNAL_TRANSACTION_ID_REUSED":
+      return TopUpApiError_ErrorCode.EXTERNAL_TRANSACTION_ID_REUSED;
+    case 6:
+    case "TOP_UP_DAILY_LIMIT_EXCEEDED":
+      return TopUpApiError_ErrorCode.TOP_UP_DAILY_LIMIT_EXCEEDED;
+    case 7:
+    case "TOP_UP_REFUSED":
+      return TopUpApiError_ErrorCode.TOP_UP_REFUSED;
+    case 8:
+    case "BANK_UNAVAILABLE":
+      return TopUpApiError_ErrorCode.BANK_UNAVAILABLE;
+    case 9:
+    case "EXTERNAL_SERVICE_UNAVAILABLE":
+      return TopUpApiError_ErrorCode.EXTERNAL_SERVICE_UNAVAILABLE;
+    case 10:
+    case "EXTERNAL_SERVICE_FAILED":
+      return TopUpApiError_ErrorCode.EXTERNAL_SERVICE_FAILED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return TopUpApiError_ErrorCode.UNRECOGNIZED;
+  }
+}
+
+export function topUpApiError_ErrorCodeToJSON(object: TopUpApiError_ErrorCode): string {
+  switch (object) {
+    case TopUpApiError_ErrorCode.ACCOUNT_NOT_FOUND:
+      return "ACCOUNT_NOT_FOUND";
+    case TopUpApiError_ErrorCode.LINKED_ACCOUNT_NOT_FOUND:
+      return "LINKED_ACCOUNT_NOT_FOUND";
+    case TopUpApiError_ErrorCode.ACCOUNT_NOT_LINKED:
+      return "ACCOUNT_NOT_LINKED";
+    case TopUpApiError_ErrorCode.INVALID_AMOUNT:
+      return "INVALID_AMOUNT";
+    case TopUpApiError_ErrorCode.INVALID_EXTERNAL_TRANSACTION_ID:
+      return "INVALID_EXTERNAL_TRANSACTION_ID";
+    case TopUpApiError_ErrorCode.EXTERNAL_TRANSACTION_ID_REUSED:
+      return "EXTERNAL_TRANSACTION_ID_REUSED";
+    case TopUpApiError_ErrorCode.TOP_UP_DAILY_LIMIT_EXCEEDED:
+      return "TOP_UP_DAILY_LIMIT_EXCEEDED";
+    case TopUpApiError_ErrorCode.TOP_UP_REFUSED:
+      return "TOP_UP_REFUSED";
+    case TopUpApiError_ErrorCode.BANK_UNAVAILABLE:
+      return "BANK_UNAVAILABLE";
+    case TopUpApiError_ErrorCode.EXTERNAL_SERVICE_UNAVAILABLE:
+      return "EXTERNAL_SERVICE_UNAVAILABLE";
+    case TopUpApiError_ErrorCode.EXTERNAL_SERVICE_FAILED:
+      return "EXTERNAL_SERVICE_FAILED";
+    case TopUpApiError_ErrorCode.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export interface WithdrawApiError {
+  code: WithdrawApiError_ErrorCode;
+}
+
+export enum WithdrawApiError_ErrorCode {
+  ACCOUNT_NOT_FOUND = 0,
+  LINKED_ACCOUNT_NOT_FOUND = 1,
+  ACCOUNT_NOT_LINKED = 2,
+  INVALID_AMOUNT = 3,
+  INVALID_EXTERNAL_TRANSACTION_ID = 4,
+  EXTERNAL_TRANSACTION_ID_REUSED = 5,
+  /** INSUFFICIENT_BALANCE - 잔액이 부족합니다. */
+  INSUFFICIENT_BALANCE = 6,
+  /** TRANSFER_LIMIT_EXCEEDED - 이체 한도를 넘습니다. */
+  TRANSFER_LIMIT_EXCEEDED = 7,
+  /** WITHDRAWAL_REFUSED - 은행 또는 Konaplate가 출금을 거절했습니다 (출금한 금액은 계좌로 되돌렸습니다). */
+  WITHDRAWAL_REFUSED = 8,
+  BANK_UNAVAILABLE = 9,
+  EXTERNAL_SERVICE_UNAVAILABLE = 10,
+  EXTERNAL_SERVICE_FAILED = 11,
+  UNRECOGNIZED = -1,
+}
+
+export function withdrawApiError_ErrorCodeFromJSON(object: any): WithdrawApiError_ErrorCode {
+  switch (object) {
+    case 0:
+    case "ACCOUNT_NOT_FOUND":
+      return WithdrawApiError_ErrorCode.ACCOUNT_NOT_FOUND;
+    case 1:
+    case "LINKED_ACCOUNT_NOT_FOUND":
+      return WithdrawApiError_ErrorCode.LINKED_ACCOUNT_NOT_FOUND;
+    case 2:
+    case "ACCOUNT_NOT_LINKED":
+      return WithdrawApiError_ErrorCode.ACCOUNT_NOT_LINKED;
+    case 3:
+    case "INVALID_AMOUNT":
+      return WithdrawApiError_ErrorCode.INVALID_AMOUNT;
+    case 4:
+    case "INVALID_EXTERNAL_TRANSACTION_ID":
+      return WithdrawApiError_ErrorCode.INVALID_EXTERNAL_TRANSACTION_ID;
+    case 5:
+    case "EXTERNAL_TRANSACTION_ID_REUSED":
+      return WithdrawApiError_ErrorCode.EXTERNAL_TRANSACTION_ID_REUSED;
+    case 6:
+    case "INSUFFICIENT_BALANCE":
+      return WithdrawApiError_ErrorCode.INSUFFICIENT_BALANCE;
+    case 7:
+    case "TRANSFER_LIMIT_EXCEEDED":
+      return WithdrawApiError_ErrorCode.TRANSFER_LIMIT_EXCEEDED;
+    case 8:
+    case "WITHDRAWAL_REFUSED":
+      return WithdrawApiError_ErrorCode.WITHDRAWAL_REFUSED;
+    case 9:
+    case "BANK_UNAVAILABLE":
+      return WithdrawApiError_ErrorCode.BANK_UNAVAILABLE;
+    case 10:
+    case "EXTERNAL_SERVICE_UNAVAILABLE":
+      return WithdrawApiError_ErrorCode.EXTERNAL_SERVICE_UNAVAILABLE;
+    case 11:
+    case "EXTERNAL_SERVICE_FAILED":
+      return WithdrawApiError_ErrorCode.EXTERNAL_SERVICE_FAILED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return WithdrawApiError_ErrorCode.UNRECOGNIZED;
+  }
+}
+
+export function withdrawApiError_ErrorCodeToJSON(object: WithdrawApiError_ErrorCode): string {
+  switch (object) {
+    case WithdrawApiError_ErrorCode.ACCOUNT_NOT_FOUND:
+      return "ACCOUNT_NOT_FOUND";
+    case WithdrawApiError_ErrorCode.LINKED_ACCOUNT_NOT_FOUND:
+      return "LINKED_ACCOUNT_NOT_FOUND";
+    case WithdrawApiError_ErrorCode.ACCOUNT_NOT_LINKED:
+      return "ACCOUNT_NOT_LINKED";
+    case WithdrawApiError_ErrorCode.INVALID_AMOUNT:
+      return "INVALID_AMOUNT";
+    case WithdrawApiError_ErrorCode.INVALID_EXTERNAL_TRANSACTION_ID:
+      return "INVALID_EXTERNAL_TRANSACTION_ID";
+    case WithdrawApiError_ErrorCode.EXTERNAL_TRANSACTION_ID_REUSED:
+      return "EXTERNAL_TRANSACTION_ID_REUSED";
+    case WithdrawApiError_ErrorCode.INSUFFICIENT_BALANCE:
+      return "INSUFFICIENT_BALANCE";
+    case WithdrawApiError_ErrorCode.TRANSFER_LIMIT_EXCEEDED:
+      return "TRANSFER_LIMIT_EXCEEDED";
+    case WithdrawApiError_ErrorCode.WITHDRAWAL_REFUSED:
+      return "WITHDRAWAL_REFUSED";
+    case WithdrawApiError_ErrorCode.BANK_UNAVAILABLE:
+      return "BANK_UNAVAILABLE";
+    case WithdrawApiError_ErrorCode.EXTERNAL_SERVICE_UNAVAILABLE:
+      return "EXTERNAL_SERVICE_UNAVAILABLE";
+    case WithdrawApiError_ErrorCode.EXTERNAL_SERVICE_FAILED:
+      return "EXTERNAL_SERVICE_FAILED";
+    case WithdrawApiError_ErrorCode.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
   }
@@ -2705,6 +3003,791 @@ export const RegisterAutoTopUpAccountApiError: MessageFns<
   },
 };
 
+function createBaseMoneyMovement(): MoneyMovement {
+  return {
+    movementId: "",
+    externalTransactionId: "",
+    linkedAccountId: 0n,
+    accountNumber: "",
+    amount: undefined,
+    state: 0,
+    createdAt: "",
+    settledAt: "",
+  };
+}
+
+export const MoneyMovement: MessageFns<MoneyMovement, "kfrm.api.funding.MoneyMovement"> = {
+  $type: "kfrm.api.funding.MoneyMovement" as const,
+
+  encode(message: MoneyMovement, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.movementId !== "") {
+      writer.uint32(10).string(message.movementId);
+    }
+    if (message.externalTransactionId !== "") {
+      writer.uint32(18).string(message.externalTransactionId);
+    }
+    if (message.linkedAccountId !== 0n) {
+      if (BigInt.asUintN(64, message.linkedAccountId) !== message.linkedAccountId) {
+        throw new globalThis.Error("value provided for field message.linkedAccountId of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.linkedAccountId);
+    }
+    if (message.accountNumber !== "") {
+      writer.uint32(34).string(message.accountNumber);
+    }
+    if (message.amount !== undefined) {
+      MonetaryValue.encode(message.amount, writer.uint32(42).fork()).join();
+    }
+    if (message.state !== 0) {
+      writer.uint32(48).int32(message.state);
+    }
+    if (message.createdAt !== "") {
+      writer.uint32(58).string(message.createdAt);
+    }
+    if (message.settledAt !== "") {
+      writer.uint32(66).string(message.settledAt);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MoneyMovement {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMoneyMovement();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.movementId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.externalTransactionId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.linkedAccountId = reader.uint64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.accountNumber = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.amount = MonetaryValue.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.createdAt = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.settledAt = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MoneyMovement {
+    return {
+      movementId: isSet(object.movementId)
+        ? globalThis.String(object.movementId)
+        : isSet(object.movement_id)
+        ? globalThis.String(object.movement_id)
+        : "",
+      externalTransactionId: isSet(object.externalTransactionId)
+        ? globalThis.String(object.externalTransactionId)
+        : isSet(object.external_transaction_id)
+        ? globalThis.String(object.external_transaction_id)
+        : "",
+      linkedAccountId: isSet(object.linkedAccountId)
+        ? BigInt(object.linkedAccountId)
+        : isSet(object.linked_account_id)
+        ? BigInt(object.linked_account_id)
+        : 0n,
+      accountNumber: isSet(object.accountNumber)
+        ? globalThis.String(object.accountNumber)
+        : isSet(object.account_number)
+        ? globalThis.String(object.account_number)
+        : "",
+      amount: isSet(object.amount) ? MonetaryValue.fromJSON(object.amount) : undefined,
+      state: isSet(object.state) ? moneyMovementStateFromJSON(object.state) : 0,
+      createdAt: isSet(object.createdAt)
+        ? globalThis.String(object.createdAt)
+        : isSet(object.created_at)
+        ? globalThis.String(object.created_at)
+        : "",
+      settledAt: isSet(object.settledAt)
+        ? globalThis.String(object.settledAt)
+        : isSet(object.settled_at)
+        ? globalThis.String(object.settled_at)
+        : "",
+    };
+  },
+
+  toJSON(message: MoneyMovement): unknown {
+    const obj: any = {};
+    if (message.movementId !== "") {
+      obj.movementId = message.movementId;
+    }
+    if (message.externalTransactionId !== "") {
+      obj.externalTransactionId = message.externalTransactionId;
+    }
+    if (message.linkedAccountId !== 0n) {
+      obj.linkedAccountId = message.linkedAccountId.toString();
+    }
+    if (message.accountNumber !== "") {
+      obj.accountNumber = message.accountNumber;
+    }
+    if (message.amount !== undefined) {
+      obj.amount = MonetaryValue.toJSON(message.amount);
+    }
+    if (message.state !== 0) {
+      obj.state = moneyMovementStateToJSON(message.state);
+    }
+    if (message.createdAt !== "") {
+      obj.createdAt = message.createdAt;
+    }
+    if (message.settledAt !== "") {
+      obj.settledAt = message.settledAt;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MoneyMovement>): MoneyMovement {
+    return MoneyMovement.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MoneyMovement>): MoneyMovement {
+    const message = createBaseMoneyMovement();
+    message.movementId = object.movementId ?? "";
+    message.externalTransactionId = object.externalTransactionId ?? "";
+    message.linkedAccountId = (object.linkedAccountId !== undefined && object.linkedAccountId !== null)
+      ? BigInt(object.linkedAccountId)
+      : 0n;
+    message.accountNumber = object.accountNumber ?? "";
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? MonetaryValue.fromPartial(object.amount)
+      : undefined;
+    message.state = object.state ?? 0;
+    message.createdAt = object.createdAt ?? "";
+    message.settledAt = object.settledAt ?? "";
+    return message;
+  },
+};
+
+function createBaseTopUpRequest(): TopUpRequest {
+  return { linkedAccountId: 0n, accountNumber: "", amount: undefined, externalTransactionId: "" };
+}
+
+export const TopUpRequest: MessageFns<TopUpRequest, "kfrm.api.funding.TopUpRequest"> = {
+  $type: "kfrm.api.funding.TopUpRequest" as const,
+
+  encode(message: TopUpRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.linkedAccountId !== 0n) {
+      if (BigInt.asUintN(64, message.linkedAccountId) !== message.linkedAccountId) {
+        throw new globalThis.Error("value provided for field message.linkedAccountId of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.linkedAccountId);
+    }
+    if (message.accountNumber !== "") {
+      writer.uint32(18).string(message.accountNumber);
+    }
+    if (message.amount !== undefined) {
+      MonetaryValue.encode(message.amount, writer.uint32(26).fork()).join();
+    }
+    if (message.externalTransactionId !== "") {
+      writer.uint32(34).string(message.externalTransactionId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TopUpRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTopUpRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.linkedAccountId = reader.uint64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.accountNumber = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.amount = MonetaryValue.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.externalTransactionId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TopUpRequest {
+    return {
+      linkedAccountId: isSet(object.linkedAccountId)
+        ? BigInt(object.linkedAccountId)
+        : isSet(object.linked_account_id)
+        ? BigInt(object.linked_account_id)
+        : 0n,
+      accountNumber: isSet(object.accountNumber)
+        ? globalThis.String(object.accountNumber)
+        : isSet(object.account_number)
+        ? globalThis.String(object.account_number)
+        : "",
+      amount: isSet(object.amount) ? MonetaryValue.fromJSON(object.amount) : undefined,
+      externalTransactionId: isSet(object.externalTransactionId)
+        ? globalThis.String(object.externalTransactionId)
+        : isSet(object.external_transaction_id)
+        ? globalThis.String(object.external_transaction_id)
+        : "",
+    };
+  },
+
+  toJSON(message: TopUpRequest): unknown {
+    const obj: any = {};
+    if (message.linkedAccountId !== 0n) {
+      obj.linkedAccountId = message.linkedAccountId.toString();
+    }
+    if (message.accountNumber !== "") {
+      obj.accountNumber = message.accountNumber;
+    }
+    if (message.amount !== undefined) {
+      obj.amount = MonetaryValue.toJSON(message.amount);
+    }
+    if (message.externalTransactionId !== "") {
+      obj.externalTransactionId = message.externalTransactionId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TopUpRequest>): TopUpRequest {
+    return TopUpRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TopUpRequest>): TopUpRequest {
+    const message = createBaseTopUpRequest();
+    message.linkedAccountId = (object.linkedAccountId !== undefined && object.linkedAccountId !== null)
+      ? BigInt(object.linkedAccountId)
+      : 0n;
+    message.accountNumber = object.accountNumber ?? "";
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? MonetaryValue.fromPartial(object.amount)
+      : undefined;
+    message.externalTransactionId = object.externalTransactionId ?? "";
+    return message;
+  },
+};
+
+function createBaseTopUpResponse(): TopUpResponse {
+  return { topUp: undefined };
+}
+
+export const TopUpResponse: MessageFns<TopUpResponse, "kfrm.api.funding.TopUpResponse"> = {
+  $type: "kfrm.api.funding.TopUpResponse" as const,
+
+  encode(message: TopUpResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.topUp !== undefined) {
+      MoneyMovement.encode(message.topUp, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TopUpResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTopUpResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.topUp = MoneyMovement.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TopUpResponse {
+    return {
+      topUp: isSet(object.topUp)
+        ? MoneyMovement.fromJSON(object.topUp)
+        : isSet(object.top_up)
+        ? MoneyMovement.fromJSON(object.top_up)
+        : undefined,
+    };
+  },
+
+  toJSON(message: TopUpResponse): unknown {
+    const obj: any = {};
+    if (message.topUp !== undefined) {
+      obj.topUp = MoneyMovement.toJSON(message.topUp);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TopUpResponse>): TopUpResponse {
+    return TopUpResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TopUpResponse>): TopUpResponse {
+    const message = createBaseTopUpResponse();
+    message.topUp = (object.topUp !== undefined && object.topUp !== null)
+      ? MoneyMovement.fromPartial(object.topUp)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseWithdrawRequest(): WithdrawRequest {
+  return { linkedAccountId: 0n, accountNumber: "", amount: undefined, externalTransactionId: "" };
+}
+
+export const WithdrawRequest: MessageFns<WithdrawRequest, "kfrm.api.funding.WithdrawRequest"> = {
+  $type: "kfrm.api.funding.WithdrawRequest" as const,
+
+  encode(message: WithdrawRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.linkedAccountId !== 0n) {
+      if (BigInt.asUintN(64, message.linkedAccountId) !== message.linkedAccountId) {
+        throw new globalThis.Error("value provided for field message.linkedAccountId of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.linkedAccountId);
+    }
+    if (message.accountNumber !== "") {
+      writer.uint32(18).string(message.accountNumber);
+    }
+    if (message.amount !== undefined) {
+      MonetaryValue.encode(message.amount, writer.uint32(26).fork()).join();
+    }
+    if (message.externalTransactionId !== "") {
+      writer.uint32(34).string(message.externalTransactionId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WithdrawRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWithdrawRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.linkedAccountId = reader.uint64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.accountNumber = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.amount = MonetaryValue.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.externalTransactionId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WithdrawRequest {
+    return {
+      linkedAccountId: isSet(object.linkedAccountId)
+        ? BigInt(object.linkedAccountId)
+        : isSet(object.linked_account_id)
+        ? BigInt(object.linked_account_id)
+        : 0n,
+      accountNumber: isSet(object.accountNumber)
+        ? globalThis.String(object.accountNumber)
+        : isSet(object.account_number)
+        ? globalThis.String(object.account_number)
+        : "",
+      amount: isSet(object.amount) ? MonetaryValue.fromJSON(object.amount) : undefined,
+      externalTransactionId: isSet(object.externalTransactionId)
+        ? globalThis.String(object.externalTransactionId)
+        : isSet(object.external_transaction_id)
+        ? globalThis.String(object.external_transaction_id)
+        : "",
+    };
+  },
+
+  toJSON(message: WithdrawRequest): unknown {
+    const obj: any = {};
+    if (message.linkedAccountId !== 0n) {
+      obj.linkedAccountId = message.linkedAccountId.toString();
+    }
+    if (message.accountNumber !== "") {
+      obj.accountNumber = message.accountNumber;
+    }
+    if (message.amount !== undefined) {
+      obj.amount = MonetaryValue.toJSON(message.amount);
+    }
+    if (message.externalTransactionId !== "") {
+      obj.externalTransactionId = message.externalTransactionId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<WithdrawRequest>): WithdrawRequest {
+    return WithdrawRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<WithdrawRequest>): WithdrawRequest {
+    const message = createBaseWithdrawRequest();
+    message.linkedAccountId = (object.linkedAccountId !== undefined && object.linkedAccountId !== null)
+      ? BigInt(object.linkedAccountId)
+      : 0n;
+    message.accountNumber = object.accountNumber ?? "";
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? MonetaryValue.fromPartial(object.amount)
+      : undefined;
+    message.externalTransactionId = object.externalTransactionId ?? "";
+    return message;
+  },
+};
+
+function createBaseWithdrawResponse(): WithdrawResponse {
+  return { withdrawal: undefined };
+}
+
+export const WithdrawResponse: MessageFns<WithdrawResponse, "kfrm.api.funding.WithdrawResponse"> = {
+  $type: "kfrm.api.funding.WithdrawResponse" as const,
+
+  encode(message: WithdrawResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.withdrawal !== undefined) {
+      MoneyMovement.encode(message.withdrawal, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WithdrawResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWithdrawResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.withdrawal = MoneyMovement.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WithdrawResponse {
+    return { withdrawal: isSet(object.withdrawal) ? MoneyMovement.fromJSON(object.withdrawal) : undefined };
+  },
+
+  toJSON(message: WithdrawResponse): unknown {
+    const obj: any = {};
+    if (message.withdrawal !== undefined) {
+      obj.withdrawal = MoneyMovement.toJSON(message.withdrawal);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<WithdrawResponse>): WithdrawResponse {
+    return WithdrawResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<WithdrawResponse>): WithdrawResponse {
+    const message = createBaseWithdrawResponse();
+    message.withdrawal = (object.withdrawal !== undefined && object.withdrawal !== null)
+      ? MoneyMovement.fromPartial(object.withdrawal)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseTopUpApiError(): TopUpApiError {
+  return { code: 0 };
+}
+
+export const TopUpApiError: MessageFns<TopUpApiError, "kfrm.api.funding.TopUpApiError"> = {
+  $type: "kfrm.api.funding.TopUpApiError" as const,
+
+  encode(message: TopUpApiError, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== 0) {
+      writer.uint32(8).int32(message.code);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TopUpApiError {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTopUpApiError();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.code = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TopUpApiError {
+    return { code: isSet(object.code) ? topUpApiError_ErrorCodeFromJSON(object.code) : 0 };
+  },
+
+  toJSON(message: TopUpApiError): unknown {
+    const obj: any = {};
+    if (message.code !== 0) {
+      obj.code = topUpApiError_ErrorCodeToJSON(message.code);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TopUpApiError>): TopUpApiError {
+    return TopUpApiError.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TopUpApiError>): TopUpApiError {
+    const message = createBaseTopUpApiError();
+    message.code = object.code ?? 0;
+    return message;
+  },
+};
+
+function createBaseWithdrawApiError(): WithdrawApiError {
+  return { code: 0 };
+}
+
+export const WithdrawApiError: MessageFns<WithdrawApiError, "kfrm.api.funding.WithdrawApiError"> = {
+  $type: "kfrm.api.funding.WithdrawApiError" as const,
+
+  encode(message: WithdrawApiError, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== 0) {
+      writer.uint32(8).int32(message.code);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WithdrawApiError {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWithdrawApiError();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.code = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WithdrawApiError {
+    return { code: isSet(object.code) ? withdrawApiError_ErrorCodeFromJSON(object.code) : 0 };
+  },
+
+  toJSON(message: WithdrawApiError): unknown {
+    const obj: any = {};
+    if (message.code !== 0) {
+      obj.code = withdrawApiError_ErrorCodeToJSON(message.code);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<WithdrawApiError>): WithdrawApiError {
+    return WithdrawApiError.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<WithdrawApiError>): WithdrawApiError {
+    const message = createBaseWithdrawApiError();
+    message.code = object.code ?? 0;
+    return message;
+  },
+};
+
 /** Linked bank accounts for top-up (session access for every method). */
 export type FundingServiceService = typeof FundingServiceService;
 export const FundingServiceService = {
@@ -2788,6 +3871,26 @@ export const FundingServiceService = {
     responseDeserialize: (value: Buffer): RegisterAutoTopUpAccountResponse =>
       RegisterAutoTopUpAccountResponse.decode(value),
   },
+  /** Extension: tops up a KRW account from a linked bank account. Idempotent by external_transaction_id. */
+  topUp: {
+    path: "/kfrm.api.funding.FundingService/TopUp" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: TopUpRequest): Buffer => Buffer.from(TopUpRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): TopUpRequest => TopUpRequest.decode(value),
+    responseSerialize: (value: TopUpResponse): Buffer => Buffer.from(TopUpResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): TopUpResponse => TopUpResponse.decode(value),
+  },
+  /** Extension: withdraws from a KRW account to a linked bank account. Idempotent by external_transaction_id. */
+  withdraw: {
+    path: "/kfrm.api.funding.FundingService/Withdraw" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: WithdrawRequest): Buffer => Buffer.from(WithdrawRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WithdrawRequest => WithdrawRequest.decode(value),
+    responseSerialize: (value: WithdrawResponse): Buffer => Buffer.from(WithdrawResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WithdrawResponse => WithdrawResponse.decode(value),
+  },
 } as const;
 
 export interface FundingServiceServer extends UntypedServiceImplementation {
@@ -2806,6 +3909,10 @@ export interface FundingServiceServer extends UntypedServiceImplementation {
   confirmAutoDebitConsent: handleUnaryCall<ConfirmAutoDebitConsentRequest, ConfirmAutoDebitConsentResponse>;
   /** Registers a linked account for automatic top-up. Idempotent. */
   registerAutoTopUpAccount: handleUnaryCall<RegisterAutoTopUpAccountRequest, RegisterAutoTopUpAccountResponse>;
+  /** Extension: tops up a KRW account from a linked bank account. Idempotent by external_transaction_id. */
+  topUp: handleUnaryCall<TopUpRequest, TopUpResponse>;
+  /** Extension: withdraws from a KRW account to a linked bank account. Idempotent by external_transaction_id. */
+  withdraw: handleUnaryCall<WithdrawRequest, WithdrawResponse>;
 }
 
 export interface FundingServiceClient extends Client {
@@ -2907,6 +4014,38 @@ export interface FundingServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RegisterAutoTopUpAccountResponse) => void,
+  ): ClientUnaryCall;
+  /** Extension: tops up a KRW account from a linked bank account. Idempotent by external_transaction_id. */
+  topUp(
+    request: TopUpRequest,
+    callback: (error: ServiceError | null, response: TopUpResponse) => void,
+  ): ClientUnaryCall;
+  topUp(
+    request: TopUpRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: TopUpResponse) => void,
+  ): ClientUnaryCall;
+  topUp(
+    request: TopUpRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: TopUpResponse) => void,
+  ): ClientUnaryCall;
+  /** Extension: withdraws from a KRW account to a linked bank account. Idempotent by external_transaction_id. */
+  withdraw(
+    request: WithdrawRequest,
+    callback: (error: ServiceError | null, response: WithdrawResponse) => void,
+  ): ClientUnaryCall;
+  withdraw(
+    request: WithdrawRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: WithdrawResponse) => void,
+  ): ClientUnaryCall;
+  withdraw(
+    request: WithdrawRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: WithdrawResponse) => void,
   ): ClientUnaryCall;
 }
 
