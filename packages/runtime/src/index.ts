@@ -7,3 +7,4 @@ export * from './internal-calls';
 export * from './module-registrations';
 export * from './process-secrets';
 export * from './run-service';
+export * from './operator-issuer';

@@ -55,6 +55,11 @@ export function readRuntimeConfig(env: Env = process.env) {
       dependencyCheckMs: int('KFRM_DEPENDENCY_CHECK_MS', { default: 1_000, min: 100, max: 60_000 }),
       shutdownGraceMs: int('KFRM_SHUTDOWN_GRACE_MS', { default: 10_000, min: 0, max: 300_000 }),
       maxReceiveMessageBytes: int('KFRM_MAX_RECEIVE_MESSAGE_BYTES', { default: 256 * 1024, min: 1024, max: 16 * 1024 * 1024 }),
+      // Operators' bearer tokens (docs/operators.md): the identity provider's JWKS, issuer and
+      // audience. Unset in the embedded default: the local issuer in the data directory.
+      operatorJwksUrl: url('KFRM_OPERATOR_JWKS_URL', ['http', 'https'], { optional: true }),
+      operatorIssuer: str('KFRM_OPERATOR_ISSUER', { optional: true }),
+      operatorAudience: str('KFRM_OPERATOR_AUDIENCE', { optional: true }),
       // Prometheus scrape endpoint (GET /metrics, GET /healthz), plain HTTP.
       metricsListen: listenAddress('KFRM_METRICS_LISTEN', { default: '127.0.0.1:9464' }),
       // OTLP/HTTP collector base URL; unset = spans are made (ids reach logs and callees) but not exported.
@@ -86,8 +91,24 @@ export function readRuntimeConfig(env: Env = process.env) {
         .map(([name]) => `${name} is required when KFRM_EDGE_LISTEN is set`),
     );
   }
+  const operatorFiles = {
+    KFRM_OPERATOR_JWKS_URL: base.operatorJwksUrl,
+    KFRM_OPERATOR_ISSUER: base.operatorIssuer,
+    KFRM_OPERATOR_AUDIENCE: base.operatorAudience,
+  };
+  const operatorSet = Object.values(operatorFiles).filter((v) => v !== undefined).length;
+  if (operatorSet > 0 && operatorSet < 3) {
+    // A JWKS without issuer or audience would accept any token that identity provider signs.
+    throw new ConfigError(
+      Object.entries(operatorFiles)
+        .filter(([, value]) => value === undefined)
+        .map(([name]) => `${name} is required with the other KFRM_OPERATOR_* settings`),
+    );
+  }
   return {
     ...base,
+    // Where the embedded default's operator issuer keeps its key pair (operator-issuer.ts).
+    operatorIssuerDir: join(dataDir, 'operator-issuer'),
     edgeReflectionServices: nameList(base.edgeReflectionServices),
     internalReflectionServices: nameList(base.internalReflectionServices),
     mode,

@@ -20,7 +20,7 @@ import {
   createMobileAccessGuard,
   edgeForwardedClientCertificate,
   edgeServerCredentials,
-  internalAccessGuard,
+  createInternalAccessGuard,
   internalServerCredentials,
   mobileServerCredentials,
   noClientCertificate,
@@ -28,6 +28,7 @@ import {
 import { createStore, instrumentStore, type Store } from '@kfrm/store';
 import type { DestinationStream } from 'pino';
 import { createInternalClients, type InternalClients } from './internal-clients';
+import { createOperatorVerifier } from './operator-issuer';
 import { watchDependencies } from './dependency-health';
 import { createSessionResolver } from './session-resolver';
 import { checkProcessSecrets } from './process-secrets';
@@ -188,6 +189,7 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
       },
       // Resolved per client on first use, once every module's services are registered.
       inProcess: config.internalInProcess ? (path) => internal.inProcessUnary(path) : undefined,
+      callerService: options.name,
     });
     const mobileGuard = createMobileAccessGuard({
       // Chain, validity, clientAuth, the device id it names, and revocation (a store read that
@@ -240,11 +242,20 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
         })
       : undefined;
     if (edge) phoneFacing.push(edge);
+    const accessLog = logger.child({ component: 'operator-access' });
     const internal = new GrpcListener({
       name: 'internal',
       ...config.internalListen,
       credentials: internalServerCredentials(),
-      guard: internalAccessGuard,
+      guard: createInternalAccessGuard({
+        verifyOperator: await createOperatorVerifier(config),
+        onRefusal: (refusal) => {
+          accessLog.warn(
+            { event: refusal.kind, method: refusal.method, operator: refusal.subject, reason: refusal.reason },
+            'operator call refused',
+          );
+        },
+      }),
       clientCertificate: noClientCertificate,
       reflectionAlsoLists: config.internalReflectionServices,
       logger,

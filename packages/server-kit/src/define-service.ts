@@ -3,6 +3,7 @@ import type { CommonCode, SeedCode } from '@kfrm/errors';
 import type { Logger } from '@kfrm/logging';
 import type { AccessLevel, Principal } from './access';
 import type { ApiErrorType } from './api-error-type';
+import type { OperatorRole } from './operator-access';
 
 /** What every handler gets besides its request. */
 export interface CallContext {
@@ -66,6 +67,11 @@ export function raises<Code extends SeedCode = never>(): Raises<NoInfer<Code>> {
 
 export interface MethodPolicy {
   access: AccessLevel;
+  /**
+   * `internal` methods only: the operator roles that may call it with a bearer token, besides
+   * the services (operator-access.ts). Absent: a service-to-service method only.
+   */
+  operator?: readonly OperatorRole[];
   /** The method's `…ApiError` message and enum; omitted when the seed gives the method none. */
   errors?: ApiErrorType;
   /** The codes the handler can raise (checked against `errors` and CommonApiError). */

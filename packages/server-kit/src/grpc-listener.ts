@@ -85,6 +85,8 @@ export interface InProcessResult {
 export type InProcessUnary = (call: InProcessCall) => Promise<InProcessResult>;
 
 const REQUEST_ID_HEADER = 'x-request-id';
+/** The peer of calls made in this process; a network peer is always an address (ip:port). */
+const IN_PROCESS_PEER = 'in-process';
 const HEALTH_SERVICE = 'grpc.health.v1.Health';
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -267,7 +269,7 @@ export class GrpcListener {
           cancelled: false,
           getPath: () => path,
           getDeadline: () => call.deadline ?? Infinity,
-          getPeer: () => 'in-process',
+          getPeer: () => IN_PROCESS_PEER,
           // No TLS peer: in-process calls are internal ones, which never look at certificates.
           getAuthContext: () => ({}),
           sendMetadata: (metadata: grpc.Metadata) => {
@@ -322,7 +324,12 @@ export class GrpcListener {
     try {
       const source = this.options.clientCertificate ?? peerClientCertificate;
       const peerCertificateDer = source({ metadata: call.metadata, peer: call.getAuthContext?.()?.sslPeerCertificate });
-      const principal = await this.options.guard.authorize(policy.access, { metadata: call.metadata, peerCertificateDer });
+      const inProcess = call.getPeer() === IN_PROCESS_PEER;
+      const principal = await this.options.guard.authorize(
+        policy.access,
+        { metadata: call.metadata, peerCertificateDer, inProcess },
+        { path: call.getPath(), operatorRoles: policy.operator },
+      );
       const ctx: CallContext = {
         requestId,
         method: call.getPath(),

@@ -7,4 +7,5 @@ export * from './error-details';
 export * from './error-mapping';
 export * from './error-status-table';
 export * from './grpc-listener';
+export * from './operator-access';
 export * from './shutdown';

@@ -246,6 +246,8 @@ export function ledgerHandlers(ledger: Ledger) {
       // A misconfigured settlement account is not one of these: ledger.ts answers it INTERNAL.
       deposit: {
         access: internal,
+        // Money from outside: a teller's act (or a service's, e.g. funding's settlement).
+        operator: ['teller'],
         errors: apiErrorType(DepositApiError, DepositApiError_ErrorCode),
         raises: raises<AmountCode | DepositCode>(),
       },
@@ -263,6 +265,7 @@ export function ledgerHandlers(ledger: Ledger) {
       listAccountsOfOwner: { access: internal, raises: raises() },
       setTransferLimits: {
         access: internal,
+        operator: ['support'],
         errors: apiErrorType(SetTransferLimitsApiError, SetTransferLimitsApiError_ErrorCode),
         raises: raises<SetTransferLimitsCode>(),
       },

@@ -57,6 +57,7 @@ export function deviceRegistryHandlers(registry: DeviceRegistry) {
     {
       revokeDevice: {
         access: 'internal',
+        operator: ['support'],
         errors: apiErrorType(RevokeDeviceApiError, RevokeDeviceApiError_ErrorCode),
         raises: raises<RevokeDeviceCode>(),
       },

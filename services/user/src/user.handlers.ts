@@ -201,6 +201,8 @@ export function userAccountHandlers({ accounts, residentIds }: UserUseCases) {
       },
       updateUserStatus: {
         access: 'internal',
+        // Unblocking and blocking by hand (the auth service's lockout calls it as a service).
+        operator: ['support'],
         errors: apiErrorType(UpdateUserStatusApiError, UpdateUserStatusApiError_ErrorCode),
         raises: raises<UpdateUserStatusCode>(),
       },
@@ -211,6 +213,7 @@ export function userAccountHandlers({ accounts, residentIds }: UserUseCases) {
       },
       updateKyc: {
         access: 'internal',
+        operator: ['kyc-reviewer'],
         errors: apiErrorType(UpdateKycApiError, UpdateKycApiError_ErrorCode),
         raises: raises<UpdateKycCode>(),
       },
@@ -306,7 +309,7 @@ export function sessionHandlers({ sessions }: UserUseCases) {
         errors: apiErrorType(RotateSessionApiError, RotateSessionApiError_ErrorCode),
         raises: raises<RotateSessionCode>(),
       },
-      revokeSessions: { access: 'internal', raises: raises() },
+      revokeSessions: { access: 'internal', operator: ['support'], raises: raises() },
       revokeSession: { access: 'internal', raises: raises() },
       revokeOtherSessions: { access: 'internal', raises: raises() },
       listSessions: { access: 'internal', raises: raises() },

@@ -398,6 +398,7 @@ export function credentialHandlers(deps: IdentityDeps, unlock: Unlock) {
       // FindByUserId's enum (FindBySessionToken's) has session codes the user service does not raise there.
       unlockUser: {
         access: 'internal',
+        operator: ['support'],
         errors: E.unlockUser,
         raises: raisesExcept<UnlockUserCode, 'SESSION_TOKEN_REQUIRED' | 'LOGIN_SESSION_EXPIRED'>(),
       },
