@@ -8,3 +8,4 @@ export * from './module-registrations';
 export * from './process-secrets';
 export * from './run-service';
 export * from './operator-issuer';
+export * from './operator-credentials';

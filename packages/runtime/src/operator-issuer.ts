@@ -108,8 +108,9 @@ export function operatorTokenVerifier(options: { keys: JWTVerifyGetKey; issuer: 
 
 /**
  * The process's operator verifier: the identity provider's (KFRM_OPERATOR_JWKS_URL, ISSUER,
- * AUDIENCE) when configured, else the local issuer's in the embedded default; undefined in real
- * mode without an identity provider (operator-only methods then serve services only).
+ * AUDIENCE) when configured; a JWKS file's (KFRM_OPERATOR_JWKS_FILE, e.g. start:split's local
+ * issuer); else the local issuer's in the embedded default; undefined in real mode without any
+ * (operator-only methods then serve services only, and every operator call is UNAUTHENTICATED).
  */
 export async function createOperatorVerifier(config: RuntimeConfig): Promise<OperatorTokenVerifier | undefined> {
   if (config.operatorJwksUrl && config.operatorIssuer && config.operatorAudience) {
@@ -119,7 +120,20 @@ export async function createOperatorVerifier(config: RuntimeConfig): Promise<Ope
       audience: config.operatorAudience,
     });
   }
+  if (config.operatorJwksFile) {
+    const jwks = JSON.parse(await readFile(config.operatorJwksFile, 'utf8')) as JSONWebKeySet;
+    return operatorTokenVerifier({
+      keys: createLocalJWKSet(jwks),
+      issuer: config.operatorIssuer ?? LOCAL_OPERATOR_ISSUER,
+      audience: config.operatorAudience ?? LOCAL_OPERATOR_AUDIENCE,
+    });
+  }
   if (config.mode !== 'embedded') return undefined;
-  const { jwks } = await ensureLocalOperatorIssuer(config.operatorIssuerDir);
+  return localOperatorVerifier(config.operatorIssuerDir);
+}
+
+/** Verifies tokens of the local issuer in `issuerDir` (made on first use). */
+export async function localOperatorVerifier(issuerDir: string): Promise<OperatorTokenVerifier> {
+  const { jwks } = await ensureLocalOperatorIssuer(issuerDir);
   return operatorTokenVerifier({ keys: createLocalJWKSet(jwks), issuer: LOCAL_OPERATOR_ISSUER, audience: LOCAL_OPERATOR_AUDIENCE });
 }

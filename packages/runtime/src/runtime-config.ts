@@ -58,6 +58,9 @@ export function readRuntimeConfig(env: Env = process.env) {
       // Operators' bearer tokens (docs/operators.md): the identity provider's JWKS, issuer and
       // audience. Unset in the embedded default: the local issuer in the data directory.
       operatorJwksUrl: url('KFRM_OPERATOR_JWKS_URL', ['http', 'https'], { optional: true }),
+      // Or a JWKS file: a local issuer's (start:split makes one in the data directory, as the
+      // embedded default does); issuer and audience then default to the local issuer's.
+      operatorJwksFile: str('KFRM_OPERATOR_JWKS_FILE', { optional: true }),
       operatorIssuer: str('KFRM_OPERATOR_ISSUER', { optional: true }),
       operatorAudience: str('KFRM_OPERATOR_AUDIENCE', { optional: true }),
       // Prometheus scrape endpoint (GET /metrics, GET /healthz), plain HTTP.
@@ -91,19 +94,18 @@ export function readRuntimeConfig(env: Env = process.env) {
         .map(([name]) => `${name} is required when KFRM_EDGE_LISTEN is set`),
     );
   }
-  const operatorFiles = {
-    KFRM_OPERATOR_JWKS_URL: base.operatorJwksUrl,
-    KFRM_OPERATOR_ISSUER: base.operatorIssuer,
-    KFRM_OPERATOR_AUDIENCE: base.operatorAudience,
-  };
-  const operatorSet = Object.values(operatorFiles).filter((v) => v !== undefined).length;
-  if (operatorSet > 0 && operatorSet < 3) {
-    // A JWKS without issuer or audience would accept any token that identity provider signs.
+  if (base.operatorJwksUrl && (!base.operatorIssuer || !base.operatorAudience)) {
+    // An identity provider's JWKS without issuer and audience would accept any token it signs,
+    // for any client of that realm.
     throw new ConfigError(
-      Object.entries(operatorFiles)
-        .filter(([, value]) => value === undefined)
-        .map(([name]) => `${name} is required with the other KFRM_OPERATOR_* settings`),
+      [
+        base.operatorIssuer ? undefined : 'KFRM_OPERATOR_ISSUER is required with KFRM_OPERATOR_JWKS_URL',
+        base.operatorAudience ? undefined : 'KFRM_OPERATOR_AUDIENCE is required with KFRM_OPERATOR_JWKS_URL',
+      ].filter((m): m is string => m !== undefined),
     );
+  }
+  if (base.operatorJwksUrl && base.operatorJwksFile) {
+    throw new ConfigError(['KFRM_OPERATOR_JWKS_URL and KFRM_OPERATOR_JWKS_FILE are exclusive: one issuer']);
   }
   return {
     ...base,
