@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unary } from '@kfrm/app-client';
+import { AuditLog } from '@kfrm/audit';
 import { LedgerServiceClient } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
 import { CredentialServiceClient } from '@kfrm/proto/gen/kfrm/api/auth/auth_internal';
 import { CurrencyCode } from '@kfrm/proto/gen/kfrm/api/common/common';
@@ -22,6 +23,7 @@ let accounts: UserAccountServiceClient;
 let credentials: CredentialServiceClient;
 let devices: DeviceRegistryServiceClient;
 let issuerDir: string;
+const audit = () => new AuditLog(services.database);
 
 beforeAll(async () => {
   services = await startTestServices(serviceModules, { name: 'operator-access', env: { LOG_LEVEL: 'silent' } });
@@ -104,6 +106,34 @@ describe('operator methods on the internal listener', () => {
     // A token, when present, is always checked: a service name does not excuse a bad one.
     const expired = await tamperedOperatorToken(issuerDir, { roles: ['kyc-reviewer'], expiresInSeconds: -120 });
     expect(await codeOf(updateKyc({ [CALLER_SERVICE_HEADER]: 'auth', ...bearer(expired) }))).toBe(grpc.status.UNAUTHENTICATED);
+  });
+
+  it('record every refusal and every operator action in the audit log, with no token in it', async () => {
+    const before = (await audit().list({ newestFirst: true, limit: 1 }))[0]?.seq ?? 0n;
+    const teller = await operatorToken(issuerDir, ['teller'], 'teller-7');
+    expect(await codeOf(deposit())).toBe(grpc.status.UNAUTHENTICATED);
+    expect(await codeOf(updateKyc(bearer(teller)))).toBe(grpc.status.PERMISSION_DENIED);
+    expect(await codeOf(deposit(bearer(teller)))).toBe(grpc.status.NOT_FOUND);
+    expect(await codeOf(updateKyc({ [CALLER_SERVICE_HEADER]: 'auth' }))).toBe(grpc.status.NOT_FOUND);
+    // Refusals are recorded beside the answer: wait for the four events to land.
+    let rows = await audit().list({ afterSeq: before });
+    for (let i = 0; i < 50 && rows.length < 5; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      rows = await audit().list({ afterSeq: before });
+    }
+    const seen = rows.map((r) => [r.actorKind, r.actor, r.action, r.target, r.outcome]);
+    expect(seen).toEqual(
+      expect.arrayContaining([
+        ['anonymous', '', 'operator.authentication_failed', '/kfrm.api.account.LedgerService/Deposit', 'UNAUTHENTICATED'],
+        ['operator', 'teller-7', 'operator.call_refused', '/kfrm.api.user.UserAccountService/UpdateKyc', 'PERMISSION_DENIED'],
+        ['operator', 'teller-7', 'ledger.deposit', 'account:3333-00000000000', 'requested'],
+        ['operator', 'teller-7', 'ledger.deposit', 'account:3333-00000000000', 'NOT_FOUND:ACCOUNT_NOT_FOUND'],
+        ['service', 'auth', 'user.kyc_decision', 'user:987654321', 'NOT_FOUND:USER_NOT_FOUND'],
+      ]),
+    );
+    expect(rows.find((r) => r.action === 'ledger.deposit')!.detail).toMatchObject({ amount: 'KRW 5000.0' });
+    expect(JSON.stringify(rows.map((r) => ({ ...r, seq: String(r.seq) })))).not.toContain(teller.split('.')[2]!);
+    expect((await audit().verify()).ok).toBe(true);
   });
 
   it('leave service-only internal methods as they were', async () => {

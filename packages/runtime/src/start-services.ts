@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { AUDIT_SCHEMA, AuditLog, auditMigrations } from '@kfrm/audit';
 import { openDatabase, migrateSchema, type DatabaseHandle } from '@kfrm/db';
 import { createLogger, type Logger } from '@kfrm/logging';
 import { createDeviceVerifier, loadDeviceCa } from '@kfrm/device-trust';
@@ -93,8 +94,12 @@ async function startMetricsIfFree(metrics: KfrmMetrics, config: RuntimeConfig, l
   }
 }
 
-/** Runs every module's migrations, in module order, each in its own schema. */
+/**
+ * Runs every module's migrations, in module order, each in its own schema — after the audit
+ * log's (schema `audit`, @kfrm/audit), which every process writes to.
+ */
 export async function migrateModules(db: DatabaseHandle, modules: ServiceModule[], logger: Logger): Promise<void> {
+  await migrateSchema(db, { schema: AUDIT_SCHEMA, migrations: auditMigrations });
   for (const module of modules) {
     if (!module.schema || !module.migrations) continue;
     await migrateSchema(db, { schema: module.schema, migrations: module.migrations });
@@ -243,19 +248,32 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
       : undefined;
     if (edge) phoneFacing.push(edge);
     const accessLog = logger.child({ component: 'operator-access' });
+    // Every process appends to the one audit log in the database (docs/adr/0009-audit-log.md).
+    const audit = new AuditLog(db);
     const internal = new GrpcListener({
       name: 'internal',
       ...config.internalListen,
       credentials: internalServerCredentials(),
       guard: createInternalAccessGuard({
         verifyOperator: await createOperatorVerifier(config),
-        onRefusal: (refusal) => {
+        onRefusal: async (refusal) => {
           accessLog.warn(
             { event: refusal.kind, method: refusal.method, operator: refusal.subject, reason: refusal.reason },
             'operator call refused',
           );
+          await audit
+            .append({
+              actorKind: refusal.subject ? 'operator' : 'anonymous',
+              actor: refusal.subject ?? '',
+              action: refusal.kind === 'operator-authentication-failed' ? 'operator.authentication_failed' : 'operator.call_refused',
+              target: refusal.method,
+              outcome: refusal.kind === 'operator-authentication-failed' ? 'UNAUTHENTICATED' : 'PERMISSION_DENIED',
+              detail: { reason: refusal.reason },
+            })
+            .catch((err: unknown) => accessLog.error({ err, method: refusal.method }, 'audit append failed'));
         },
       }),
+      audit,
       clientCertificate: noClientCertificate,
       reflectionAlsoLists: config.internalReflectionServices,
       logger,
@@ -274,6 +292,7 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
         deviceCa,
         internalClients,
         metrics,
+        audit,
       });
       instances.push(instance);
       checkMobilePackages(module, instance);

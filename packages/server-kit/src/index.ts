@@ -1,5 +1,6 @@
 export * from './access';
 export * from './api-error-type';
+export * from './call-audit';
 export * from './client-certificate-source';
 export * from './credentials';
 export * from './define-service';

@@ -399,6 +399,7 @@ export function credentialHandlers(deps: IdentityDeps, unlock: Unlock) {
       unlockUser: {
         access: 'internal',
         operator: ['support'],
+        audit: { action: 'auth.unlock', target: (r) => `user:${r.userId}` },
         errors: E.unlockUser,
         raises: raisesExcept<UnlockUserCode, 'SESSION_TOKEN_REQUIRED' | 'LOGIN_SESSION_EXPIRED'>(),
       },
