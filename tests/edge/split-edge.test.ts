@@ -2,6 +2,7 @@
 // service in its own process (compiled bundles), the phones' calls through the edge, the
 // operator's through the edge's operator address. On a fresh PostgreSQL database and a
 // redis-server of its own; skipped, with the reason printed, where nginx is not installable.
+import { findDemoOperators } from '../../packages/demo/src/operator-credentials';
 import { mintLocalOperatorToken } from '@kfrm/runtime';
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -203,6 +204,8 @@ describe.skipIf(skipReason !== undefined)('split services behind nginx (pnpm sta
         depositKrw: 3_000_000n,
         transferKrw: 1_200_000n,
         notificationTimeoutMs: 15_000,
+        // start:split's local operator issuer, found from the CA's data directory as `pnpm demo` does.
+        operators: await findDemoOperators({ caFile: join(dir, 'data', 'tls', 'server-ca.pem') }, { KFRM_DATA_DIR: join(dir, 'data') }),
         interactive: false,
       },
       { write: (text: string) => (printed += text) },
