@@ -15,6 +15,7 @@
 //    server, fresh databases.
 // Env: BENCH_CALLS (per call kind and path, default 2000), BENCH_SECONDS (transfer run, default
 // 10), BENCH_CLIENTS (default 16). Prints `uptime` before and after: the machine may be shared.
+import { mintLocalOperatorToken } from '@kfrm/runtime';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -126,21 +127,23 @@ async function transfersPerSecond(phones: Phone[]): Promise<number> {
 }
 
 /** A phone set up, tried again once after a failed connection (seen once on a machine at load 11). */
-async function phoneAt(index: number, address: string, operator: string, serverCaPem: Buffer): Promise<Phone> {
+async function phoneAt(index: number, address: string, operator: string, serverCaPem: Buffer, operatorToken: string): Promise<Phone> {
   try {
-    return await setUpPhone(index, address, serverCaPem, operator);
+    return await setUpPhone(index, address, serverCaPem, operator, operatorToken);
   } catch (err) {
     if ((err as grpc.ServiceError).code !== grpc.status.UNAVAILABLE) throw err;
     console.log(`  (phone ${index}: ${(err as grpc.ServiceError).details}; trying again)`);
     await sleep(1_000);
-    return setUpPhone(index + 1000, address, serverCaPem, operator);
+    return setUpPhone(index + 1000, address, serverCaPem, operator, operatorToken);
   }
 }
 
-async function phonesAt(address: string, operator: string, serverCaPem: Buffer): Promise<Phone[]> {
+/** `operatorIssuerDir`: the local operator issuer of the backend (start:split's data directory, the embedded one's). */
+async function phonesAt(address: string, operator: string, serverCaPem: Buffer, operatorIssuerDir: string): Promise<Phone[]> {
+  const operatorToken = await mintLocalOperatorToken(operatorIssuerDir, { roles: ['teller', 'kyc-reviewer'], subject: 'bench' });
   const phones: Phone[] = [];
   for (let i = 0; i < CLIENTS; i += 4) {
-    const batch = [0, 1, 2, 3].filter((k) => i + k < CLIENTS).map((k) => phoneAt(i + k, address, operator, serverCaPem));
+    const batch = [0, 1, 2, 3].filter((k) => i + k < CLIENTS).map((k) => phoneAt(i + k, address, operator, serverCaPem, operatorToken));
     phones.push(...(await Promise.all(batch)));
   }
   return phones;
@@ -197,7 +200,7 @@ try {
           `added p50 ${f(r.edge.p50 - r.direct.p50)} p99 ${f(r.edge.p99 - r.direct.p99)}`,
       );
     }
-    const phones = await phonesAt(ready.edge, ready.operator, serverCaPem);
+    const phones = await phonesAt(ready.edge, ready.operator, serverCaPem, join(dir, 'data', 'operator-issuer'));
     splitTps = await transfersPerSecond(phones);
     for (const phone of phones) phone.app.close();
     // Closed last: phones share their connection to the edge with these (grpc-js pools equal channels).
@@ -213,6 +216,7 @@ try {
       `127.0.0.1:${backend.mobilePort}`,
       `127.0.0.1:${backend.internalPort}`,
       readFileSync(backend.serverCaCertFile),
+      backend.operatorIssuerDir,
     );
     allInOneTps = await transfersPerSecond(phones);
     for (const phone of phones) phone.app.close();

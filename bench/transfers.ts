@@ -14,6 +14,7 @@
 // here, dropped at the end) and under a random store prefix. Clients are closed loops: each
 // awaits its transfer's answer before starting the next. Setup and runs are bounded in count and
 // time; a watchdog ends the process if anything hangs.
+import { mintLocalOperatorToken, operatorTokenInterceptor } from '@kfrm/runtime';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -196,8 +197,16 @@ const backend = await startBackendProcess({ authSettings: { secretChecksPerDevic
 const pgbenchName = `kfrm_bench_pgbench_${randomBytes(4).toString('hex')}`;
 let pgbenchCreated = false;
 const internalAddress = `127.0.0.1:${backend.internalPort}`;
-const ledger = new LedgerServiceClient(internalAddress, grpc.credentials.createInsecure());
-const userAccounts = new UserAccountServiceClient(internalAddress, grpc.credentials.createInsecure());
+// The operator's side (KYC approval, funding) with a token of the backend's local issuer.
+const operator = {
+  interceptors: [
+    operatorTokenInterceptor(
+      await mintLocalOperatorToken(backend.operatorIssuerDir, { roles: ['teller', 'kyc-reviewer'], subject: 'bench', ttlSeconds: 3600 }),
+    ),
+  ],
+};
+const ledger = new LedgerServiceClient(internalAddress, grpc.credentials.createInsecure(), operator);
+const userAccounts = new UserAccountServiceClient(internalAddress, grpc.credentials.createInsecure(), operator);
 const phones: Phone[] = [];
 try {
   const serverCaPem = await readFile(backend.serverCaCertFile);

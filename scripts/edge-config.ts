@@ -185,11 +185,14 @@ http {
 
   # The operator's address: plaintext HTTP/2 (as the services' internal listeners are), each
   # internal service's path to its owner's internal listener. Never published to phones.
+  # Whoever comes through here is an operator, never a service: the caller-service claim is
+  # dropped, so operator methods want a token (docs/operators.md).
   server {
     ${listen(o.operatorListen, '')}
     grpc_set_header ssl-client-cert "";
     grpc_set_header x-forwarded-client-cert "";
     grpc_set_header x-ssl-client-der "";
+    grpc_set_header x-kfrm-caller-service "";
 `);
   for (const route of o.routes) {
     for (const name of route.internal) {

@@ -21,6 +21,7 @@ import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureDevInternalPki } from '@kfrm/pki';
+import { ensureLocalOperatorIssuer } from '@kfrm/runtime';
 import { buildDist } from './build';
 import { devCertificateHosts, devSecretsEnv, ensureDevSecrets, serviceNames } from './dev-certs';
 import { reflectionEnv, renderNginxConfig } from './edge-config';
@@ -149,6 +150,11 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   if (generated.length > 0) say(`dev files for ${generated.join(', ')} in ${secretsDir}`);
   const pki = await ensureDevInternalPki(secretsDir, services);
   const serverCaCertFile = env.KFRM_TLS_CERT_FILE ? undefined : devSecrets.serverCaCertFile;
+  // Operators: without an identity provider, the local issuer of the data directory (as the
+  // embedded default), so `pnpm operator-token` and `pnpm demo` work against this run too.
+  const localOperatorIssuer = !env.KFRM_OPERATOR_JWKS_URL && !env.KFRM_OPERATOR_JWKS_FILE;
+  const operatorIssuerDir = join(dataDir, 'operator-issuer');
+  if (localOperatorIssuer) await ensureLocalOperatorIssuer(operatorIssuerDir);
   say(`built and prepared in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
   // As the compose dev stack does: without provider addresses, funding uses the sandboxes.
@@ -162,6 +168,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     DB_POOL_MAX: env.DB_POOL_MAX ?? '4',
     KFRM_MIGRATE_ON_START: 'false',
     KFRM_INTERNAL_CA_CERT_FILE: pki.internalCaCertFile,
+    ...(localOperatorIssuer ? { KFRM_OPERATOR_JWKS_FILE: join(operatorIssuerDir, 'jwks.json') } : {}),
   };
   const migrate = spawnSync(process.execPath, ['--enable-source-maps', join(repoRoot, 'dist/migrate.mjs')], {
     env: baseEnv,

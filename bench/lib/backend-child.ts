@@ -76,4 +76,5 @@ send({
   internalPort: running.internalPort,
   serverCaCertFile: running.serverCaCertFile,
   databaseSource: database.source,
+  operatorIssuerDir: running.config.operatorIssuerDir,
 });

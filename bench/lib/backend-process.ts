@@ -15,7 +15,7 @@ export interface BackendConfig {
 
 export type ToBackend = { type: 'cpu' } | { type: 'stop' };
 export type FromBackend =
-  | { type: 'ready'; mobilePort: number; internalPort: number; serverCaCertFile: string; databaseSource: string }
+  | { type: 'ready'; mobilePort: number; internalPort: number; serverCaCertFile: string; databaseSource: string; operatorIssuerDir: string }
   | { type: 'cpu'; usage: NodeJS.CpuUsage }
   | { type: 'stopped' };
 
@@ -24,6 +24,8 @@ export interface BackendProcess {
   internalPort: number;
   serverCaCertFile: string;
   databaseSource: string;
+  /** The backend's local operator issuer (embedded default): where the benchmark mints its operator tokens. */
+  operatorIssuerDir: string;
   /** CPU time the backend process has used so far (all its threads), in ms. */
   cpuMs(): Promise<number>;
   stop(): Promise<void>;
@@ -67,6 +69,7 @@ export async function startBackendProcess(config: BackendConfig = {}, timeoutMs 
     internalPort: ready.internalPort,
     serverCaCertFile: ready.serverCaCertFile,
     databaseSource: ready.databaseSource,
+    operatorIssuerDir: ready.operatorIssuerDir,
     async cpuMs() {
       const answer = next('cpu', 10_000);
       child.send({ type: 'cpu' } satisfies ToBackend);

@@ -2,6 +2,8 @@
 // service in its own process (compiled bundles), the phones' calls through the edge, the
 // operator's through the edge's operator address. On a fresh PostgreSQL database and a
 // redis-server of its own; skipped, with the reason printed, where nginx is not installable.
+import { findDemoOperators } from '../../packages/demo/src/operator-credentials';
+import { mintLocalOperatorToken } from '@kfrm/runtime';
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -84,6 +86,9 @@ const accepts = (address: string) =>
 
 describe.skipIf(skipReason !== undefined)('split services behind nginx (pnpm start:split)', () => {
   let dir: string;
+  // start:split's local operator issuer in its data directory (teller and KYC reviewer for setUpPhone).
+  const splitOperatorToken = () =>
+    mintLocalOperatorToken(join(dir, 'data', 'operator-issuer'), { roles: ['teller', 'kyc-reviewer'], subject: 'split-test' });
   let redis: PrivateRedis;
   let database: TestDatabase;
   let runner: ChildProcess;
@@ -183,7 +188,7 @@ describe.skipIf(skipReason !== undefined)('split services behind nginx (pnpm sta
   }, 60_000);
 
   it('opens a notification stream through the edge, to be checked after 90 s of silence', async () => {
-    silent = await setUpPhone(90, ready.edge, serverCaPem, ready.operator);
+    silent = await setUpPhone(90, ready.edge, serverCaPem, ready.operator, await splitOperatorToken());
     watcher = new NotificationWatcher(silent);
     watcher.open();
     silenceFrom = Date.now();
@@ -199,6 +204,8 @@ describe.skipIf(skipReason !== undefined)('split services behind nginx (pnpm sta
         depositKrw: 3_000_000n,
         transferKrw: 1_200_000n,
         notificationTimeoutMs: 15_000,
+        // start:split's local operator issuer, found from the CA's data directory as `pnpm demo` does.
+        operators: await findDemoOperators({ caFile: join(dir, 'data', 'tls', 'server-ca.pem') }, { KFRM_DATA_DIR: join(dir, 'data') }),
         interactive: false,
       },
       { write: (text: string) => (printed += text) },
@@ -271,7 +278,8 @@ describe.skipIf(skipReason !== undefined)('split services behind nginx (pnpm sta
   }, 60_000);
 
   it('keeps transferring while the transfer service is killed and started again (the phones retry)', async () => {
-    phones.push(...(await Promise.all([1, 2].map((i) => setUpPhone(i, ready.edge, serverCaPem, ready.operator)))));
+    const operatorToken = await splitOperatorToken();
+    phones.push(...(await Promise.all([1, 2].map((i) => setUpPhone(i, ready.edge, serverCaPem, ready.operator, operatorToken)))));
     const load = new TransferLoad(phones, { executeGiveUpMs: 60_000, pauseMs: 200 });
     load.start();
     try {

@@ -5,6 +5,7 @@
 // balance equals the sum of its postings, money is conserved, no transfer is posted twice, every
 // success a phone saw is posted and no refusal is, one outbox event per party, all relayed, and
 // no notification missed on a stream.
+import { ensureLocalOperatorIssuer, mintLocalOperatorToken } from '@kfrm/runtime';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,6 +42,7 @@ describe.skipIf(!canRunPrivatePostgres() || !canRunPrivateRedis())('restarts und
   let redis: PrivateRedis;
   let backend: BackendProcess;
   let dir: string;
+  let operatorToken: string;
   const phones: Phone[] = [];
   let watchers: NotificationWatcher[] = [];
   let load: TransferLoad;
@@ -53,6 +55,14 @@ describe.skipIf(!canRunPrivatePostgres() || !canRunPrivateRedis())('restarts und
     [postgres, redis] = await Promise.all([startPrivatePostgres(), startPrivateRedis()]);
     const secrets = await ensureDevSecrets(join(dir, 'secrets'), ['localhost', '127.0.0.1']);
     const [mobilePort, internalPort, metricsPort] = await Promise.all([freePort(), freePort(), freePort()]);
+    // Real mode never invents keys: the operator issuer is made here, as start:split does.
+    const operatorIssuerDir = join(dir, 'data', 'operator-issuer');
+    await ensureLocalOperatorIssuer(operatorIssuerDir);
+    operatorToken = await mintLocalOperatorToken(operatorIssuerDir, {
+      roles: ['teller', 'kyc-reviewer'],
+      subject: 'fault-test',
+      ttlSeconds: 3600,
+    });
     backend = new BackendProcess({
       mobilePort,
       internalPort,
@@ -60,6 +70,7 @@ describe.skipIf(!canRunPrivatePostgres() || !canRunPrivateRedis())('restarts und
         DATABASE_URL: postgres.url,
         REDIS_URL: redis.url,
         KFRM_DATA_DIR: join(dir, 'data'),
+        KFRM_OPERATOR_JWKS_FILE: join(operatorIssuerDir, 'jwks.json'),
         KFRM_MIGRATE_ON_START: 'true',
         KFRM_METRICS_LISTEN: `127.0.0.1:${metricsPort}`,
         ...devSecretsEnv(secrets),
@@ -77,7 +88,9 @@ describe.skipIf(!canRunPrivatePostgres() || !canRunPrivateRedis())('restarts und
     for (let i = 0; i < PHONES; i += 3) {
       phones.push(
         ...(await Promise.all(
-          [i, i + 1, i + 2].filter((k) => k < PHONES).map((k) => setUpPhone(k, address, serverCaPem, `127.0.0.1:${internalPort}`)),
+          [i, i + 1, i + 2]
+            .filter((k) => k < PHONES)
+            .map((k) => setUpPhone(k, address, serverCaPem, `127.0.0.1:${internalPort}`, operatorToken)),
         )),
       );
     }

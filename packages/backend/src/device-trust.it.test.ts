@@ -1,4 +1,6 @@
 import { webcrypto } from 'node:crypto';
+import { operatorTokenInterceptor } from '@kfrm/runtime';
+import { operatorToken } from '@kfrm/runtime/testing/operator-tokens.fixtures';
 import { readFile } from 'node:fs/promises';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -153,7 +155,11 @@ describe('device certificates and E2E encryption over TLS', () => {
       const app = newApp();
       const device = await app.registerDevice();
       expect(await decryptThroughServer(app, AUTH, 'before')).toBe('before');
-      const registry = new DeviceRegistryServiceClient(`127.0.0.1:${running.internalPort}`, grpc.credentials.createInsecure());
+      // A support operator revokes it (RevokeDevice is an operator method).
+      const support = await operatorToken(running.config.operatorIssuerDir, ['support']);
+      const registry = new DeviceRegistryServiceClient(`127.0.0.1:${running.internalPort}`, grpc.credentials.createInsecure(), {
+        interceptors: [operatorTokenInterceptor(support)],
+      });
       await unary(registry, registry.revokeDevice, {
         deviceId: device.deviceId,
         reason: RevocationReason.REVOCATION_REASON_DEVICE_CHANGED,

@@ -16,6 +16,7 @@ import { startServices, type RunningServices } from '@kfrm/runtime';
 import { createStore, prefixed, type Store } from '@kfrm/store';
 import { runDemo, STEP_COUNT, type DemoOptions } from './demo';
 import { main } from './main';
+import { findDemoOperators } from './operator-credentials';
 
 let dataDir: string;
 let database: TestDatabase;
@@ -49,6 +50,8 @@ beforeAll(async () => {
     depositKrw: 3_000_000n,
     transferKrw: 1_200_000n,
     notificationTimeoutMs: 20_000,
+    // As `pnpm demo --ca <data dir>/tls/server-ca.pem` finds them: the local issuer of the data directory.
+    operators: await findDemoOperators({ caFile: running.serverCaCertFile }, {}),
     interactive: false,
   };
 }, 90_000);

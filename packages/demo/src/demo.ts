@@ -17,6 +17,8 @@ import {
   type UserProfile,
 } from '@kfrm/app-client';
 import { signData } from '@kfrm/pki';
+import { operatorTokenInterceptor } from '@kfrm/runtime/operator-credentials';
+import type { DemoOperators } from './operator-credentials';
 import { AccountServiceClient, TransactionType, type Transaction } from '@kfrm/proto/gen/kfrm/api/account/account';
 import { LedgerServiceClient } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
 import { AuthenticationServiceClient } from '@kfrm/proto/gen/kfrm/api/authentication/authentication';
@@ -68,6 +70,8 @@ export interface DemoOptions {
   depositKrw: bigint;
   transferKrw: bigint;
   notificationTimeoutMs: number;
+  /** The operators' tokens (operator-credentials.ts): the operator steps send them as bearer tokens. */
+  operators: DemoOperators;
   /** Spinner and colours; default: when the output is a terminal. */
   interactive?: boolean;
 }
@@ -222,12 +226,15 @@ export async function runDemo(options: DemoOptions, out: Output): Promise<DemoRe
   const tag = randomBytes(3).toString('hex').toUpperCase();
   const [alice, bob] = people(options, tag);
   const result: DemoResult = { ok: false, steps: reporter.records, notifications: { alice: [], bob: [] } };
-  // The operator's side: the internal listener (plaintext, never exposed to phones).
-  const ledger = new LedgerServiceClient(options.internalAddress, grpc.credentials.createInsecure());
-  const userAccounts = new UserAccountServiceClient(options.internalAddress, grpc.credentials.createInsecure());
+  // The operator's side: the internal listener (plaintext, never exposed to phones), with the
+  // operator's bearer token on every call (docs/operators.md).
+  const asOperator = { interceptors: [operatorTokenInterceptor(options.operators.operatorToken)] };
+  const ledger = new LedgerServiceClient(options.internalAddress, grpc.credentials.createInsecure(), asOperator);
+  const userAccounts = new UserAccountServiceClient(options.internalAddress, grpc.credentials.createInsecure(), asOperator);
   out.write(
     `KFRM app simulator · run ${tag}\n  mobile listener ${options.address} (TLS) · internal listener ${options.internalAddress} · ` +
-      `deposit ${formatMoney(krw(options.depositKrw))} · transfer ${formatMoney(krw(options.transferKrw))}\n`,
+      `deposit ${formatMoney(krw(options.depositKrw))} · transfer ${formatMoney(krw(options.transferKrw))}\n` +
+      `  operators: ${options.operators.source}\n`,
   );
 
   try {

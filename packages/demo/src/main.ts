@@ -1,6 +1,7 @@
 // `pnpm demo`: the app simulator against a running backend (docs/demo.md).
 import { readFile } from 'node:fs/promises';
 import { runDemo } from './demo';
+import { findDemoOperators, type DemoOperators } from './operator-credentials';
 import { parseOptions, USAGE, UsageError, type CliOptions } from './options';
 
 /** Runs the CLI; returns the exit code (0 every step succeeded, 1 a step failed, 2 bad options). */
@@ -27,7 +28,14 @@ export async function main(argv: string[], env: Record<string, string | undefine
     );
     return 2;
   }
-  const result = await runDemo({ ...options, serverCaPem }, process.stdout);
+  let operators: DemoOperators;
+  try {
+    operators = await findDemoOperators(options, env);
+  } catch (err) {
+    console.error((err as Error).message);
+    return 2;
+  }
+  const result = await runDemo({ ...options, serverCaPem, operators }, process.stdout);
   return result.ok ? 0 : 1;
 }
 

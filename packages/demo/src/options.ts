@@ -10,6 +10,10 @@ export interface CliOptions {
   depositKrw: bigint;
   transferKrw: bigint;
   notificationTimeoutMs: number;
+  /** An operator's token (compose, Kubernetes); unset: minted with the embedded default's local issuer. */
+  operatorToken?: string;
+  /** A second operator's token, for approvals (maker-checker); unset: as operatorToken. */
+  approverToken?: string;
   help: boolean;
 }
 
@@ -29,6 +33,11 @@ Options (environment variable in brackets):
   --amount <won>                  Alice → Bob transfer            [KFRM_DEMO_TRANSFER_KRW]     default 1200000
                                   (1,000,000 KRW or more asks PIN and biometric, less asks one)
   --notification-timeout <ms>     wait for the notifications      [KFRM_DEMO_NOTIFICATION_TIMEOUT_MS] default 15000
+  --operator-token <jwt>          operator (kyc-reviewer, teller) [KFRM_OPERATOR_TOKEN]
+  --approver-token <jwt>          second operator (teller), approves the deposit [KFRM_OPERATOR_APPROVER_TOKEN]
+                                  (default: minted with the embedded default's local issuer, found in
+                                  the data directory next to --ca, KFRM_DATA_DIR or .data; compose and
+                                  Kubernetes: tokens from the identity provider, docs/operators.md)
   -h, --help
 
 Exit code 0 when every step succeeded, 1 when a step failed, 2 for bad options.`;
@@ -39,6 +48,8 @@ function positiveWon(text: string, what: string): bigint {
   if (!/^[1-9][0-9]{0,17}$/.test(text)) throw new UsageError(`${what} must be a whole number of won above 0: ${text}`);
   return BigInt(text);
 }
+
+const nonEmpty = (text: string | undefined) => (text && text.trim() !== '' ? text.trim() : undefined);
 
 function hostPort(text: string, what: string): string {
   if (!/^[^\s:]+:[0-9]{1,5}$/.test(text) && !/^\[[0-9a-fA-F:]+\]:[0-9]{1,5}$/.test(text))
@@ -59,6 +70,8 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
         deposit: { type: 'string' },
         amount: { type: 'string' },
         'notification-timeout': { type: 'string' },
+        'operator-token': { type: 'string' },
+        'approver-token': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -77,6 +90,8 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
     depositKrw: positiveWon(values.deposit ?? env.KFRM_DEMO_DEPOSIT_KRW ?? '3000000', 'the deposit'),
     transferKrw: positiveWon(values.amount ?? env.KFRM_DEMO_TRANSFER_KRW ?? '1200000', 'the transfer amount'),
     notificationTimeoutMs: Number(timeout),
+    operatorToken: nonEmpty(values['operator-token'] ?? env.KFRM_OPERATOR_TOKEN),
+    approverToken: nonEmpty(values['approver-token'] ?? env.KFRM_OPERATOR_APPROVER_TOKEN),
     help: values.help ?? false,
   };
   return options;

@@ -7,3 +7,5 @@ export * from './internal-calls';
 export * from './module-registrations';
 export * from './process-secrets';
 export * from './run-service';
+export * from './operator-issuer';
+export * from './operator-credentials';

@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { ListenAddress } from '@kfrm/config';
 import { outgoingHeaders } from '@kfrm/observability';
+import { CALLER_SERVICE_HEADER } from '@kfrm/server-kit';
 import { inProcessInterceptor, type InProcessResolver } from './in-process-calls';
 
 export type ClientConstructor<C extends grpc.Client> = (new (
@@ -47,6 +48,21 @@ export const propagationInterceptor: grpc.Interceptor = (options, nextCall) =>
     },
   });
 
+/**
+ * Names the calling service on every internal call (CALLER_SERVICE_HEADER): what tells a
+ * service's call of an operator method (no token needed) from an operator's (token required).
+ * Only a claim until internal mTLS carries service identity (docs/operators.md).
+ */
+export function callerServiceInterceptor(service: string): grpc.Interceptor {
+  return (options, nextCall) =>
+    new grpc.InterceptingCall(nextCall(options), {
+      start(metadata, listener, next) {
+        if (metadata.get(CALLER_SERVICE_HEADER).length === 0) metadata.set(CALLER_SERVICE_HEADER, service);
+        next(metadata, listener);
+      },
+    });
+}
+
 export function createInternalClients(options: {
   targets: Record<string, string>;
   defaultTarget: string | undefined;
@@ -57,6 +73,8 @@ export function createInternalClients(options: {
    * listener (KFRM_INTERNAL_IN_PROCESS, default on). Unset: every call goes over the network.
    */
   inProcess?: InProcessResolver;
+  /** This process's name, sent with every call (callerServiceInterceptor). */
+  callerService?: string;
 }): InternalClients {
   const clients = new Map<unknown, grpc.Client>();
   const targetFor = (pkg: string) => {
@@ -76,8 +94,11 @@ export function createInternalClients(options: {
           // Fail fast when the other service is down instead of queueing calls.
           'grpc.enable_retries': 0,
           // Propagation first: the in-process interceptor ends the chain and carries its headers.
-          interceptors:
-            own && options.inProcess ? [propagationInterceptor, inProcessInterceptor(options.inProcess)] : [propagationInterceptor],
+          interceptors: [
+            propagationInterceptor,
+            ...(options.callerService ? [callerServiceInterceptor(options.callerService)] : []),
+            ...(own && options.inProcess ? [inProcessInterceptor(options.inProcess)] : []),
+          ],
         });
         clients.set(ctor, client);
       }

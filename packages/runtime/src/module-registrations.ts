@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AuditLog } from '@kfrm/audit';
 import { openDatabase } from '@kfrm/db';
 import { loadDeviceCa } from '@kfrm/device-trust';
 import { createLogger } from '@kfrm/logging';
@@ -46,7 +47,16 @@ export async function describeModuleRegistrations(modules: ServiceModule[]): Pro
     await migrateModules(db, modules, logger);
     const found: ModuleRegistrations[] = [];
     for (const module of modules) {
-      const instance = await module.create({ db, store, logger, config, deviceCa, internalClients, metrics: createMetrics() });
+      const instance = await module.create({
+        db,
+        store,
+        logger,
+        config,
+        deviceCa,
+        internalClients,
+        metrics: createMetrics(),
+        audit: new AuditLog(db),
+      });
       found.push({
         module: module.name,
         mobile: (instance.mobile ?? []).map((r) => r.name),

@@ -55,6 +55,14 @@ export function readRuntimeConfig(env: Env = process.env) {
       dependencyCheckMs: int('KFRM_DEPENDENCY_CHECK_MS', { default: 1_000, min: 100, max: 60_000 }),
       shutdownGraceMs: int('KFRM_SHUTDOWN_GRACE_MS', { default: 10_000, min: 0, max: 300_000 }),
       maxReceiveMessageBytes: int('KFRM_MAX_RECEIVE_MESSAGE_BYTES', { default: 256 * 1024, min: 1024, max: 16 * 1024 * 1024 }),
+      // Operators' bearer tokens (docs/operators.md): the identity provider's JWKS, issuer and
+      // audience. Unset in the embedded default: the local issuer in the data directory.
+      operatorJwksUrl: url('KFRM_OPERATOR_JWKS_URL', ['http', 'https'], { optional: true }),
+      // Or a JWKS file: a local issuer's (start:split makes one in the data directory, as the
+      // embedded default does); issuer and audience then default to the local issuer's.
+      operatorJwksFile: str('KFRM_OPERATOR_JWKS_FILE', { optional: true }),
+      operatorIssuer: str('KFRM_OPERATOR_ISSUER', { optional: true }),
+      operatorAudience: str('KFRM_OPERATOR_AUDIENCE', { optional: true }),
       // Prometheus scrape endpoint (GET /metrics, GET /healthz), plain HTTP.
       metricsListen: listenAddress('KFRM_METRICS_LISTEN', { default: '127.0.0.1:9464' }),
       // OTLP/HTTP collector base URL; unset = spans are made (ids reach logs and callees) but not exported.
@@ -86,8 +94,23 @@ export function readRuntimeConfig(env: Env = process.env) {
         .map(([name]) => `${name} is required when KFRM_EDGE_LISTEN is set`),
     );
   }
+  if (base.operatorJwksUrl && (!base.operatorIssuer || !base.operatorAudience)) {
+    // An identity provider's JWKS without issuer and audience would accept any token it signs,
+    // for any client of that realm.
+    throw new ConfigError(
+      [
+        base.operatorIssuer ? undefined : 'KFRM_OPERATOR_ISSUER is required with KFRM_OPERATOR_JWKS_URL',
+        base.operatorAudience ? undefined : 'KFRM_OPERATOR_AUDIENCE is required with KFRM_OPERATOR_JWKS_URL',
+      ].filter((m): m is string => m !== undefined),
+    );
+  }
+  if (base.operatorJwksUrl && base.operatorJwksFile) {
+    throw new ConfigError(['KFRM_OPERATOR_JWKS_URL and KFRM_OPERATOR_JWKS_FILE are exclusive: one issuer']);
+  }
   return {
     ...base,
+    // Where the embedded default's operator issuer keeps its key pair (operator-issuer.ts).
+    operatorIssuerDir: join(dataDir, 'operator-issuer'),
     edgeReflectionServices: nameList(base.edgeReflectionServices),
     internalReflectionServices: nameList(base.internalReflectionServices),
     mode,

@@ -1,4 +1,5 @@
 import type { Migration } from 'kysely';
+import type { AuditLog } from '@kfrm/audit';
 import type { DatabaseHandle } from '@kfrm/db';
 import type { DeviceCa } from '@kfrm/device-trust';
 import type { Logger } from '@kfrm/logging';
@@ -25,6 +26,12 @@ export interface ServiceDeps {
   internalClients: InternalClients;
   /** This process's metrics: services add their own series (streams held open, external calls). */
   metrics: KfrmMetrics;
+  /**
+   * The audit log (@kfrm/audit): methods with an `audit` policy are recorded by the listener; a
+   * service appends what is not one call's outcome (an approval executed later) and the auditor's
+   * views read it.
+   */
+  audit: AuditLog;
 }
 
 /** A running service: what it serves on each listener, and what it must release at shutdown. */

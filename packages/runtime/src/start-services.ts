@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { AUDIT_SCHEMA, AuditLog, auditMigrations } from '@kfrm/audit';
 import { openDatabase, migrateSchema, type DatabaseHandle } from '@kfrm/db';
 import { createLogger, type Logger } from '@kfrm/logging';
 import { createDeviceVerifier, loadDeviceCa } from '@kfrm/device-trust';
@@ -20,7 +21,7 @@ import {
   createMobileAccessGuard,
   edgeForwardedClientCertificate,
   edgeServerCredentials,
-  internalAccessGuard,
+  createInternalAccessGuard,
   internalServerCredentials,
   mobileServerCredentials,
   noClientCertificate,
@@ -28,6 +29,7 @@ import {
 import { createStore, instrumentStore, type Store } from '@kfrm/store';
 import type { DestinationStream } from 'pino';
 import { createInternalClients, type InternalClients } from './internal-clients';
+import { createOperatorVerifier } from './operator-issuer';
 import { watchDependencies } from './dependency-health';
 import { createSessionResolver } from './session-resolver';
 import { checkProcessSecrets } from './process-secrets';
@@ -92,8 +94,12 @@ async function startMetricsIfFree(metrics: KfrmMetrics, config: RuntimeConfig, l
   }
 }
 
-/** Runs every module's migrations, in module order, each in its own schema. */
+/**
+ * Runs every module's migrations, in module order, each in its own schema — after the audit
+ * log's (schema `audit`, @kfrm/audit), which every process writes to.
+ */
 export async function migrateModules(db: DatabaseHandle, modules: ServiceModule[], logger: Logger): Promise<void> {
+  await migrateSchema(db, { schema: AUDIT_SCHEMA, migrations: auditMigrations });
   for (const module of modules) {
     if (!module.schema || !module.migrations) continue;
     await migrateSchema(db, { schema: module.schema, migrations: module.migrations });
@@ -188,6 +194,7 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
       },
       // Resolved per client on first use, once every module's services are registered.
       inProcess: config.internalInProcess ? (path) => internal.inProcessUnary(path) : undefined,
+      callerService: options.name,
     });
     const mobileGuard = createMobileAccessGuard({
       // Chain, validity, clientAuth, the device id it names, and revocation (a store read that
@@ -240,11 +247,33 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
         })
       : undefined;
     if (edge) phoneFacing.push(edge);
+    const accessLog = logger.child({ component: 'operator-access' });
+    // Every process appends to the one audit log in the database (docs/adr/0009-audit-log.md).
+    const audit = new AuditLog(db);
     const internal = new GrpcListener({
       name: 'internal',
       ...config.internalListen,
       credentials: internalServerCredentials(),
-      guard: internalAccessGuard,
+      guard: createInternalAccessGuard({
+        verifyOperator: await createOperatorVerifier(config),
+        onRefusal: async (refusal) => {
+          accessLog.warn(
+            { event: refusal.kind, method: refusal.method, operator: refusal.subject, reason: refusal.reason },
+            'operator call refused',
+          );
+          await audit
+            .append({
+              actorKind: refusal.subject ? 'operator' : 'anonymous',
+              actor: refusal.subject ?? '',
+              action: refusal.kind === 'operator-authentication-failed' ? 'operator.authentication_failed' : 'operator.call_refused',
+              target: refusal.method,
+              outcome: refusal.kind === 'operator-authentication-failed' ? 'UNAUTHENTICATED' : 'PERMISSION_DENIED',
+              detail: { reason: refusal.reason },
+            })
+            .catch((err: unknown) => accessLog.error({ err, method: refusal.method }, 'audit append failed'));
+        },
+      }),
+      audit,
       clientCertificate: noClientCertificate,
       reflectionAlsoLists: config.internalReflectionServices,
       logger,
@@ -263,6 +292,7 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
         deviceCa,
         internalClients,
         metrics,
+        audit,
       });
       instances.push(instance);
       checkMobilePackages(module, instance);

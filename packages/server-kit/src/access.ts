@@ -1,5 +1,6 @@
 import type { Metadata } from '@grpc/grpc-js';
 import { DomainError } from '@kfrm/errors';
+import type { OperatorIdentity, OperatorRole } from './operator-access';
 
 /**
  * Who may call a method. Every method of every service declares one (the type makes a missing
@@ -7,7 +8,9 @@ import { DomainError } from '@kfrm/errors';
  * - public: anyone with a TLS connection (CreateDevice, app version, E2E keys);
  * - device: a valid, unrevoked device certificate from our device CA;
  * - session: a device certificate plus a live session bound to that device;
- * - internal: service-to-service, served only on the internal listener.
+ * - internal: service-to-service, served only on the internal listener; with an operator policy
+ *   (`operator: [...roles]` in define-service) also to operators holding one of the roles
+ *   (operator-access.ts).
  */
 export type AccessLevel = 'public' | 'device' | 'session' | 'internal';
 
@@ -27,17 +30,30 @@ export interface Principal {
   level: AccessLevel;
   device?: DeviceIdentity;
   session?: SessionIdentity;
+  /** An internal call made by another service (its name, or 'in-process'); see operator-access.ts. */
+  service?: string;
+  /** An internal call made by an operator with a verified token. */
+  operator?: OperatorIdentity;
 }
 
 export interface CallCredentials {
   metadata: Metadata;
   /** The client certificate's DER, when the client sent one. */
   peerCertificateDer?: Uint8Array;
+  /** True for a call made from this process (GrpcListener.inProcessUnary): it cannot come from outside. */
+  inProcess?: boolean;
+}
+
+/** The method being called, for guards that decide per method. */
+export interface GuardedMethod {
+  path: string;
+  /** The operator roles that may call it (define-service's `operator` policy); absent: none. */
+  operatorRoles?: readonly OperatorRole[];
 }
 
 /** Decides whether a call may proceed at a level and who it is from. */
 export interface AccessGuard {
-  authorize(level: AccessLevel, call: CallCredentials): Promise<Principal>;
+  authorize(level: AccessLevel, call: CallCredentials, method?: GuardedMethod): Promise<Principal>;
 }
 
 export const unauthenticated = (message = 'client certificate or session is not valid') => new DomainError('UNAUTHENTICATED_USER', message);
@@ -79,14 +95,3 @@ export function createMobileAccessGuard(options: MobileAccessGuardOptions): Acce
     },
   };
 }
-
-/**
- * The internal listener's guard: it serves only `internal` methods. The listener itself is the
- * boundary (bound to a private interface or protected by the mesh's mTLS in a cluster).
- */
-export const internalAccessGuard: AccessGuard = {
-  async authorize(level) {
-    if (level !== 'internal') throw unauthenticated('method is not served here');
-    return { level };
-  },
-};

@@ -3,6 +3,8 @@ import type { CommonCode, SeedCode } from '@kfrm/errors';
 import type { Logger } from '@kfrm/logging';
 import type { AccessLevel, Principal } from './access';
 import type { ApiErrorType } from './api-error-type';
+import type { AuditPolicy } from './call-audit';
+import type { OperatorRole } from './operator-access';
 
 /** What every handler gets besides its request. */
 export interface CallContext {
@@ -64,8 +66,19 @@ export function raises<Code extends SeedCode = never>(): Raises<NoInfer<Code>> {
   return {};
 }
 
-export interface MethodPolicy {
+export interface MethodPolicy<Req = never> {
   access: AccessLevel;
+  /**
+   * Every call is a security event written to the audit log (call-audit.ts): by whom, what, on
+   * what, how it ended. Operator calls are recorded before the handler runs too: no audit row,
+   * no operator action.
+   */
+  audit?: AuditPolicy<Req>;
+  /**
+   * `internal` methods only: the operator roles that may call it with a bearer token, besides
+   * the services (operator-access.ts). Absent: a service-to-service method only.
+   */
+  operator?: readonly OperatorRole[];
   /** The method's `…ApiError` message and enum; omitted when the seed gives the method none. */
   errors?: ApiErrorType;
   /** The codes the handler can raise (checked against `errors` and CommonApiError). */
@@ -93,7 +106,7 @@ export interface ServiceRegistration<D extends ServiceDefinitionLike = ServiceDe
  * without a handler answers UNIMPLEMENTED (after its access check, so an unauthenticated caller
  * learns nothing about what exists).
  */
-export function defineService<D extends ServiceDefinitionLike, P extends { [K in keyof D]: MethodPolicy }>(
+export function defineService<D extends ServiceDefinitionLike, P extends { [K in keyof D]: MethodPolicy<RequestOf<D[K]>> }>(
   definition: D,
   handlers: HandlersOf<D>,
   policies: P & { [K in keyof P]: Checked<P[K]> },

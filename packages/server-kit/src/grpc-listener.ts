@@ -3,9 +3,10 @@ import { EventEmitter, setMaxListeners } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { ReflectionService } from '@grpc/reflection';
-import { NotImplementedError } from '@kfrm/errors';
+import { DependencyUnavailableError, DomainError, NotImplementedError } from '@kfrm/errors';
 import type { Logger } from '@kfrm/logging';
 import type { AccessGuard } from './access';
+import { auditRecordOf, type AuditRecord, type CallAuditSink } from './call-audit';
 import { peerClientCertificate, type ClientCertificateSource } from './client-certificate-source';
 import { credentialsLoaded } from './credentials';
 import type { CallContext, MethodDefinitionLike, MethodPolicy, ServiceRegistration } from './define-service';
@@ -50,6 +51,8 @@ export interface ListenerOptions {
   reflectionAlsoLists?: string[];
   /** Where the client certificate comes from; default the TLS peer certificate (see client-certificate-source.ts). */
   clientCertificate?: ClientCertificateSource;
+  /** The audit log, for methods with an `audit` policy (call-audit.ts); without it they are not recorded. */
+  audit?: CallAuditSink;
 }
 
 /**
@@ -85,6 +88,8 @@ export interface InProcessResult {
 export type InProcessUnary = (call: InProcessCall) => Promise<InProcessResult>;
 
 const REQUEST_ID_HEADER = 'x-request-id';
+/** The peer of calls made in this process; a network peer is always an address (ip:port). */
+const IN_PROCESS_PEER = 'in-process';
 const HEALTH_SERVICE = 'grpc.health.v1.Health';
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -267,7 +272,7 @@ export class GrpcListener {
           cancelled: false,
           getPath: () => path,
           getDeadline: () => call.deadline ?? Infinity,
-          getPeer: () => 'in-process',
+          getPeer: () => IN_PROCESS_PEER,
           // No TLS peer: in-process calls are internal ones, which never look at certificates.
           getAuthContext: () => ({}),
           sendMetadata: (metadata: grpc.Metadata) => {
@@ -322,7 +327,12 @@ export class GrpcListener {
     try {
       const source = this.options.clientCertificate ?? peerClientCertificate;
       const peerCertificateDer = source({ metadata: call.metadata, peer: call.getAuthContext?.()?.sslPeerCertificate });
-      const principal = await this.options.guard.authorize(policy.access, { metadata: call.metadata, peerCertificateDer });
+      const inProcess = call.getPeer() === IN_PROCESS_PEER;
+      const principal = await this.options.guard.authorize(
+        policy.access,
+        { metadata: call.metadata, peerCertificateDer, inProcess },
+        { path: call.getPath(), operatorRoles: policy.operator },
+      );
       const ctx: CallContext = {
         requestId,
         method: call.getPath(),
@@ -365,22 +375,36 @@ export class GrpcListener {
     responseMetadata.set(REQUEST_ID_HEADER, requestId);
     call.sendMetadata(responseMetadata);
     let cleanup: (() => void) | undefined;
+    let audited: Omit<AuditRecord, 'outcome'> | undefined;
     const work = () =>
       this.prepareCall(call, policy, requestId, logger)
-        .then((prepared) => {
+        .then(async (prepared) => {
           cleanup = prepared.cleanup;
           if (!handler) throw new NotImplementedError(`${definition.path} is not implemented yet`);
+          audited = this.options.audit ? auditRecordOf(policy.audit, call.request, prepared.ctx.principal) : undefined;
+          // An operator's act is on record before it happens: if the log cannot take the row,
+          // the act does not happen (UNAVAILABLE, the operator retries).
+          if (audited && prepared.ctx.principal.operator) {
+            await this.options.audit!.append({ ...audited, outcome: 'requested' }).catch((err: unknown) => {
+              throw new DependencyUnavailableError('audit log unavailable', { cause: err });
+            });
+          }
           return invoke(prepared.ctx);
         })
         .then(
-          (result) => {
+          async (result) => {
+            if (audited) await this.recordOutcome(audited, 'ok', logger);
             logger.info({ code: 'OK', duration_ms: elapsedMs() }, 'call done');
             observation?.end(grpc.status.OK, 'OK');
             finish(null, result);
           },
-          (err: unknown) => {
+          async (err: unknown) => {
             const mapped = mapError(err, policy.errors);
             const fields = { code: grpc.status[mapped.error.code], duration_ms: elapsedMs() };
+            if (audited) {
+              const outcome = err instanceof DomainError ? `${fields.code}:${err.code}` : (fields.code ?? 'UNKNOWN');
+              await this.recordOutcome(audited, outcome, logger);
+            }
             if (mapped.unexpected) logger.error({ ...fields, err }, 'call failed');
             else logger.info({ ...fields, reason: mapped.error.details }, 'call rejected');
             observation?.end(mapped.error.code, fields.code);
@@ -390,6 +414,18 @@ export class GrpcListener {
         .finally(() => cleanup?.());
     if (observation) void observation.run(work);
     else void work();
+  }
+
+  /**
+   * The outcome row of an audited call. The act is done (or refused) whatever happens here, so a
+   * failure is logged (with the record: ids and codes only) rather than changing the answer.
+   */
+  private async recordOutcome(audited: Omit<AuditRecord, 'outcome'>, outcome: string, logger: Logger): Promise<void> {
+    try {
+      await this.options.audit!.append({ ...audited, outcome });
+    } catch (err) {
+      logger.error({ err, audit: { ...audited, outcome } }, 'audit append failed');
+    }
   }
 
   private unaryHandler(

@@ -1,5 +1,6 @@
 export * from './access';
 export * from './api-error-type';
+export * from './call-audit';
 export * from './client-certificate-source';
 export * from './credentials';
 export * from './define-service';
@@ -7,4 +8,5 @@ export * from './error-details';
 export * from './error-mapping';
 export * from './error-status-table';
 export * from './grpc-listener';
+export * from './operator-access';
 export * from './shutdown';

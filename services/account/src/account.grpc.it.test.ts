@@ -2,6 +2,11 @@
 // yields a session principal (the user named by a test header), and the internal LedgerService.
 // Reliability 26: no user reads another user's account or transactions; the answer for someone
 // else's account is the answer for one that does not exist.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { localOperatorVerifier } from '@kfrm/runtime';
+import { callerServiceInterceptor } from '@kfrm/runtime/testing/operator-tokens.fixtures';
 import * as grpc from '@grpc/grpc-js';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,7 +32,14 @@ import {
 } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
 import { CurrencyCode } from '@kfrm/proto/gen/kfrm/api/common/common';
 import { CommonApiError, CommonApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/api/common/error';
-import { GrpcListener, apiErrorCode, decodeStatusDetails, internalAccessGuard, unauthenticated, type AccessGuard } from '@kfrm/server-kit';
+import {
+  GrpcListener,
+  apiErrorCode,
+  createInternalAccessGuard,
+  decodeStatusDetails,
+  unauthenticated,
+  type AccessGuard,
+} from '@kfrm/server-kit';
 import { runDepositCli } from './deposit-cli';
 import { accountHandlers, ledgerHandlers } from './ledger.handlers';
 import { openTestLedger, type TestLedger } from './testing/ledger.harness';
@@ -78,6 +90,7 @@ describe('account service over gRPC', () => {
   let app: AccountServiceClient;
   let ledgerClient: LedgerServiceClient;
   let internalPort: number;
+  const operatorDataDir = mkdtempSync(join(tmpdir(), 'kfrm-account-operator-'));
 
   beforeAll(async () => {
     t = await openTestLedger({ maxBatchSize: 8, lingerMs: 1, retry: { maxAttempts: 2, baseDelayMs: 1 } });
@@ -96,14 +109,18 @@ describe('account service over gRPC', () => {
       host: '127.0.0.1',
       port: 0,
       credentials: grpc.ServerCredentials.createInsecure(),
-      guard: internalAccessGuard,
+      // Operators of a local issuer in a scratch data directory (the deposit CLI mints from it).
+      guard: createInternalAccessGuard({ verifyOperator: await localOperatorVerifier(join(operatorDataDir, 'operator-issuer')) }),
       logger,
     });
     internal.addService(ledgerHandlers(t.ledger));
     const mobilePort = await mobile.start();
     internalPort = await internal.start();
     app = new AccountServiceClient(`127.0.0.1:${mobilePort}`, grpc.credentials.createInsecure());
-    ledgerClient = new LedgerServiceClient(`127.0.0.1:${internalPort}`, grpc.credentials.createInsecure());
+    // As a service calls it (Deposit is an operator method; services need no token).
+    ledgerClient = new LedgerServiceClient(`127.0.0.1:${internalPort}`, grpc.credentials.createInsecure(), {
+      interceptors: [callerServiceInterceptor('test')],
+    });
   }, 60_000);
 
   afterAll(async () => {
@@ -112,6 +129,7 @@ describe('account service over gRPC', () => {
     await mobile?.shutdown(1_000);
     await internal?.shutdown(1_000);
     await t?.close();
+    rmSync(operatorDataDir, { recursive: true, force: true });
   });
 
   const L = () => ledgerClient;
@@ -414,7 +432,10 @@ describe('account service over gRPC', () => {
 
   it('the operator CLI funds an account through LedgerService.Deposit, once per key', async () => {
     const a = await open('user-cli', 'CLI');
-    const env = { KFRM_INTERNAL_TARGET: `127.0.0.1:${internalPort}` };
+    const env = { KFRM_INTERNAL_TARGET: `127.0.0.1:${internalPort}`, KFRM_DATA_DIR: operatorDataDir };
+    // Without operator credentials the CLI deposits nothing.
+    expect(await runDepositCli([a.accountNumber, '1', 'cli-0'], { ...env, KFRM_DATA_DIR: join(operatorDataDir, 'none') })).toBe(2);
+    expect(await runDepositCli([a.accountNumber, '1', 'cli-0'], { ...env, KFRM_OPERATOR_TOKEN: 'x'.repeat(40) })).toBe(1);
     expect(await runDepositCli([a.accountNumber, '50000', 'cli-1'], env)).toBe(0);
     expect(await runDepositCli([a.accountNumber, '50000', 'cli-1'], env)).toBe(0);
     expect(await runDepositCli([a.accountNumber, '1.5', 'cli-2'], env)).toBe(2);

@@ -6,12 +6,14 @@
 // <amount> is a decimal in major units ("50000" won, "12.34" dollars). The target is
 // KFRM_INTERNAL_TARGET_ACCOUNT, else KFRM_INTERNAL_TARGET, else 127.0.0.1:50052 (the default
 // internal listener). Running it again with the same key deposits nothing more and prints the
-// first result.
+// first result. Deposit is a teller's act: the CLI sends KFRM_OPERATOR_TOKEN (compose and
+// Kubernetes: a token from the identity provider), else mints one with the embedded default's
+// local issuer in KFRM_DATA_DIR (docs/operators.md).
 import * as grpc from '@grpc/grpc-js';
 import { UpstreamRefusal, UpstreamUnavailableError } from '@kfrm/errors';
 import { DepositApiError, DepositApiError_ErrorCode, LedgerServiceClient } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
 import { CurrencyCode } from '@kfrm/proto/gen/kfrm/api/common/common';
-import { unaryCall } from '@kfrm/runtime';
+import { findOperatorToken, operatorTokenInterceptor, unaryCall } from '@kfrm/runtime';
 import { apiErrorType } from '@kfrm/server-kit';
 
 const depositErrors = apiErrorType(DepositApiError, DepositApiError_ErrorCode);
@@ -56,7 +58,14 @@ export async function runDepositCli(argv: string[], env: Record<string, string |
   }
   const amount = { currencyCode: CurrencyCode[currency], ...parsed };
   const target = env.KFRM_INTERNAL_TARGET_ACCOUNT || env.KFRM_INTERNAL_TARGET || '127.0.0.1:50052';
-  const client = new LedgerServiceClient(target, grpc.credentials.createInsecure());
+  let token: string;
+  try {
+    token = await findOperatorToken({ env, roles: ['teller'], subject: 'deposit-cli' });
+  } catch (err) {
+    console.error((err as Error).message);
+    return 2;
+  }
+  const client = new LedgerServiceClient(target, grpc.credentials.createInsecure(), { interceptors: [operatorTokenInterceptor(token)] });
   try {
     const response = await unaryCall(
       client,

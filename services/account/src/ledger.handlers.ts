@@ -171,6 +171,12 @@ function transferResponse(r: PostResult) {
   };
 }
 
+/** An amount as the audit log records it: "KRW 50000.0" (currency, major, minor as sent). */
+function amountForAudit(value: MonetaryValue | undefined): string {
+  if (!value) return '';
+  return `${CurrencyCode[value.currencyCode] ?? value.currencyCode} ${value.majorAmount}.${value.minorAmount}`;
+}
+
 /** The internal LedgerService: the only way other services change or read the ledger. */
 export function ledgerHandlers(ledger: Ledger) {
   const internal = 'internal' as const;
@@ -254,6 +260,13 @@ export function ledgerHandlers(ledger: Ledger) {
       // A misconfigured settlement account is not one of these: ledger.ts answers it INTERNAL.
       deposit: {
         access: internal,
+        // Money from outside: a teller's act (or a service's, e.g. funding's settlement).
+        operator: ['teller'],
+        audit: {
+          action: 'ledger.deposit',
+          target: (r) => `account:${r.accountNumber}`,
+          detail: (r) => ({ amount: amountForAudit(r.amount), idempotency_key: r.idempotencyKey }),
+        },
         errors: apiErrorType(DepositApiError, DepositApiError_ErrorCode),
         raises: raises<AmountCode | DepositCode>(),
       },
@@ -271,6 +284,12 @@ export function ledgerHandlers(ledger: Ledger) {
       listAccountsOfOwner: { access: internal, raises: raises() },
       setTransferLimits: {
         access: internal,
+        operator: ['support'],
+        audit: {
+          action: 'ledger.limit_change',
+          target: (r) => `account:${r.accountNumber}`,
+          detail: (r) => ({ per_transaction: amountForAudit(r.limitPerTransaction), per_day: amountForAudit(r.limitPerDay) }),
+        },
         errors: apiErrorType(SetTransferLimitsApiError, SetTransferLimitsApiError_ErrorCode),
         raises: raises<SetTransferLimitsCode>(),
       },

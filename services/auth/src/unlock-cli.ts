@@ -8,12 +8,14 @@
 // The target is KFRM_INTERNAL_TARGET_AUTH, else KFRM_INTERNAL_TARGET, else 127.0.0.1:50052 (the
 // default internal listener). Running it again is safe: an ACTIVATED user only gets the
 // credentials cleared. The device the block revoked stays revoked: the app moves the user to a
-// new device certificate with the device-change flow.
+// new device certificate with the device-change flow. UnlockUser wants the support role: the CLI
+// sends KFRM_OPERATOR_TOKEN, else mints one with the embedded default's local issuer in
+// KFRM_DATA_DIR (docs/operators.md).
 import * as grpc from '@grpc/grpc-js';
 import { UpstreamRefusal, UpstreamUnavailableError } from '@kfrm/errors';
 import { CredentialServiceClient, UnlockUserApiError, UnlockUserApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/api/auth/auth_internal';
 import { UserStatus } from '@kfrm/proto/gen/kfrm/api/common/user/status/user_status';
-import { unaryCall } from '@kfrm/runtime';
+import { findOperatorToken, operatorTokenInterceptor, unaryCall } from '@kfrm/runtime';
 import { apiErrorType } from '@kfrm/server-kit';
 
 const unlockErrors = apiErrorType(UnlockUserApiError, UnlockUserApiError_ErrorCode);
@@ -30,7 +32,16 @@ export async function runUnlockCli(argv: string[], env: Record<string, string | 
   }
   const userId = BigInt(userIdText);
   const target = env.KFRM_INTERNAL_TARGET_AUTH || env.KFRM_INTERNAL_TARGET || '127.0.0.1:50052';
-  const client = new CredentialServiceClient(target, grpc.credentials.createInsecure());
+  let token: string;
+  try {
+    token = await findOperatorToken({ env, roles: ['support'], subject: 'unlock-cli' });
+  } catch (err) {
+    console.error((err as Error).message);
+    return 2;
+  }
+  const client = new CredentialServiceClient(target, grpc.credentials.createInsecure(), {
+    interceptors: [operatorTokenInterceptor(token)],
+  });
   try {
     const response = await unaryCall(client, 'unlockUser', { userId, reason }, { errors: unlockErrors, timeoutMs: 15_000 });
     console.log(

@@ -1,5 +1,6 @@
 // The device service as a phone and another service reach it: CreateDevice over TLS, the issued
 // certificate used for a device-only method, RevokeDevice on the internal listener.
+import { callerServiceInterceptor } from '@kfrm/runtime/testing/operator-tokens.fixtures';
 import { generateKeyPairSync } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -103,7 +104,9 @@ describe('device service over gRPC', () => {
   }
 
   function revoke(deviceId: bigint) {
-    const client = new DeviceRegistryServiceClient(`127.0.0.1:${running.internalPort}`, grpc.credentials.createInsecure());
+    const client = new DeviceRegistryServiceClient(`127.0.0.1:${running.internalPort}`, grpc.credentials.createInsecure(), {
+      interceptors: [callerServiceInterceptor('test')],
+    });
     return call(client.revokeDevice.bind(client), { deviceId, reason: RevocationReason.REVOCATION_REASON_DEVICE_CHANGED }).finally(() =>
       client.close(),
     );

@@ -57,6 +57,12 @@ export function deviceRegistryHandlers(registry: DeviceRegistry) {
     {
       revokeDevice: {
         access: 'internal',
+        operator: ['support'],
+        audit: {
+          action: 'device.revocation',
+          target: (r) => `device:${r.deviceId}`,
+          detail: (r) => ({ reason: ProtoRevocationReason[r.reason] ?? String(r.reason) }),
+        },
         errors: apiErrorType(RevokeDeviceApiError, RevokeDeviceApiError_ErrorCode),
         raises: raises<RevokeDeviceCode>(),
       },

@@ -2,6 +2,7 @@
 // UserAccountService, SessionService and ProcessStepService on the internal listener. The auth
 // and device services it calls are small fakes registered in the same process (the real ones
 // are separate modules); GetProcess's signature check runs on real CMS signatures.
+import { callerServiceInterceptor } from '@kfrm/runtime/testing/operator-tokens.fixtures';
 import { webcrypto } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import * as grpc from '@grpc/grpc-js';
@@ -154,8 +155,10 @@ describe('user service over gRPC', () => {
     const address = `127.0.0.1:${running.internalPort}`;
     const insecure = grpc.credentials.createInsecure();
     users = new UserServiceClient(address, insecure);
-    accounts = new UserAccountServiceClient(address, insecure);
-    sessions = new SessionServiceClient(address, insecure);
+    // The test calls as a service would (operator methods such as UpdateKyc serve services without a token).
+    const asService = { interceptors: [callerServiceInterceptor('test')] };
+    accounts = new UserAccountServiceClient(address, insecure, asService);
+    sessions = new SessionServiceClient(address, insecure, asService);
     steps = new ProcessStepServiceClient(address, insecure);
   }, 60_000);
 

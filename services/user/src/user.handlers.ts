@@ -5,8 +5,10 @@ import {
   FindBySessionTokenApiError_ErrorCode,
   GetProcessApiError,
   GetProcessApiError_ErrorCode,
+  KycStatus,
   UserServiceService,
 } from '@kfrm/proto/gen/kfrm/api/user/user';
+import { UserStatus } from '@kfrm/proto/gen/kfrm/api/common/user/status/user_status';
 import {
   BindDeviceApiError,
   BindDeviceApiError_ErrorCode,
@@ -201,6 +203,17 @@ export function userAccountHandlers({ accounts, residentIds }: UserUseCases) {
       },
       updateUserStatus: {
         access: 'internal',
+        // Unblocking and blocking by hand (the auth service's lockout calls it as a service).
+        operator: ['support'],
+        // Security events: a lockout (auth: ACTIVATED → BLOCKED), an unblock, a withdrawal.
+        audit: {
+          action: 'user.status_change',
+          target: (r) => `user:${r.userId}`,
+          detail: (r) => ({
+            from: UserStatus[r.expectedStatus] ?? String(r.expectedStatus),
+            to: UserStatus[r.newStatus] ?? String(r.newStatus),
+          }),
+        },
         errors: apiErrorType(UpdateUserStatusApiError, UpdateUserStatusApiError_ErrorCode),
         raises: raises<UpdateUserStatusCode>(),
       },
@@ -211,6 +224,12 @@ export function userAccountHandlers({ accounts, residentIds }: UserUseCases) {
       },
       updateKyc: {
         access: 'internal',
+        operator: ['kyc-reviewer'],
+        audit: {
+          action: 'user.kyc_decision',
+          target: (r) => `user:${r.userId}`,
+          detail: (r) => ({ kyc_status: KycStatus[r.kycStatus] ?? String(r.kycStatus) }),
+        },
         errors: apiErrorType(UpdateKycApiError, UpdateKycApiError_ErrorCode),
         raises: raises<UpdateKycCode>(),
       },
@@ -306,7 +325,16 @@ export function sessionHandlers({ sessions }: UserUseCases) {
         errors: apiErrorType(RotateSessionApiError, RotateSessionApiError_ErrorCode),
         raises: raises<RotateSessionCode>(),
       },
-      revokeSessions: { access: 'internal', raises: raises() },
+      revokeSessions: {
+        access: 'internal',
+        operator: ['support'],
+        audit: {
+          action: 'user.session_revocation',
+          target: (r) => `user:${r.userId}`,
+          detail: (r): Record<string, string> => (r.deviceId === 0n ? { scope: 'all devices' } : { device: `device:${r.deviceId}` }),
+        },
+        raises: raises(),
+      },
       revokeSession: { access: 'internal', raises: raises() },
       revokeOtherSessions: { access: 'internal', raises: raises() },
       listSessions: { access: 'internal', raises: raises() },

@@ -1,6 +1,7 @@
 // Phones that make full transfers as the app does (GetPreCheck, AuthenticatePin, a PKCS#7
 // signature, Execute retried with the same process and signature until it answers), each with a
 // notification stream that resumes from `last-event-id`, and a record of every answer they saw.
+import { operatorTokenInterceptor } from '@kfrm/runtime';
 import * as grpc from '@grpc/grpc-js';
 import { authenticatePin, unary } from '@kfrm/app-client';
 import { signData } from '@kfrm/pki';
@@ -44,9 +45,17 @@ export interface Phone extends Customer {
 }
 
 /** A customer of the fault test (tests/lib/bank-customer.ts), with its operator clients closed after. */
-export async function setUpPhone(index: number, address: string, serverCaPem: Buffer, internalAddress: string): Promise<Phone> {
-  const ledger = new LedgerServiceClient(internalAddress, grpc.credentials.createInsecure());
-  const userAccounts = new UserAccountServiceClient(internalAddress, grpc.credentials.createInsecure());
+export async function setUpPhone(
+  index: number,
+  address: string,
+  serverCaPem: Buffer,
+  internalAddress: string,
+  /** A token with the teller and kyc-reviewer roles (docs/operators.md). */
+  operatorToken: string,
+): Promise<Phone> {
+  const operator = { interceptors: [operatorTokenInterceptor(operatorToken)] };
+  const ledger = new LedgerServiceClient(internalAddress, grpc.credentials.createInsecure(), operator);
+  const userAccounts = new UserAccountServiceClient(internalAddress, grpc.credentials.createInsecure(), operator);
   try {
     const customer = await openCustomer({
       label: `Fault User ${index}`,

@@ -1,6 +1,9 @@
 // The operator's unlock of a user that wrong PINs BLOCKED, over gRPC with the real user and
 // device services: lock, unlock (CredentialService.UnlockUser, also through the CLI), then the app
 // moves to a new device certificate (the block revoked the old one) and logs in with the PIN.
+import { dirname } from 'node:path';
+import { operatorTokenInterceptor } from '@kfrm/runtime';
+import { operatorToken } from '@kfrm/runtime/testing/operator-tokens.fixtures';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { unary } from '@kfrm/app-client';
@@ -30,7 +33,11 @@ describe('operator unlock over gRPC', () => {
   beforeAll(async () => {
     h = await startIdentityHarness(userModule, { settings: { secretChecksPerDeviceWindow: 1_000, maxSecretAttempts: MAX_ATTEMPTS } });
     internalAddress = `127.0.0.1:${h.running.internalPort}`;
-    credentials = new CredentialServiceClient(internalAddress, grpc.credentials.createInsecure());
+    // The unlock is a support operator's act (UnlockUser wants the support role).
+    const support = await operatorToken(h.running.config.operatorIssuerDir, ['support']);
+    credentials = new CredentialServiceClient(internalAddress, grpc.credentials.createInsecure(), {
+      interceptors: [operatorTokenInterceptor(support)],
+    });
     accounts = new UserAccountServiceClient(internalAddress, grpc.credentials.createInsecure());
     steps = new ProcessStepServiceClient(internalAddress, grpc.credentials.createInsecure());
   }, 60_000);
@@ -51,7 +58,8 @@ describe('operator unlock over gRPC', () => {
       .where('user_id', '=', String(userId))
       .where('kind', '=', 'pin')
       .executeTakeFirstOrThrow();
-  const cli = (argv: string[]) => runUnlockCli(argv, { KFRM_INTERNAL_TARGET: internalAddress });
+  const cli = (argv: string[]) =>
+    runUnlockCli(argv, { KFRM_INTERNAL_TARGET: internalAddress, KFRM_DATA_DIR: dirname(h.running.config.operatorIssuerDir) });
 
   it('unlocks a BLOCKED user: credentials cleared, ACTIVATED, and the right PIN logs in again on a new device certificate', async () => {
     const phone = await h.newPhone();

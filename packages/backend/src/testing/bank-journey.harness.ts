@@ -1,6 +1,8 @@
 // Every service in one process (the embedded backend) and what a customer does to get a funded
 // account: a phone with its device certificate, sign-up, login, KYC approved by the operator, a
 // CASA account, a deposit. For journeys that move money (credential-lifecycle.it.test.ts).
+import { operatorTokenInterceptor } from '@kfrm/runtime';
+import { operatorToken } from '@kfrm/runtime/testing/operator-tokens.fixtures';
 import { randomInt, randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { AppClient, loginWithPin, registerUser, unary, withSession, type RegisteredUser, type UserProfile } from '@kfrm/app-client';
@@ -30,8 +32,14 @@ export async function startBankJourney(name: string) {
   const services = await startTestServices(serviceModules, { name, env: { LOG_LEVEL: 'silent' } });
   const { running, mobileAddress, serverCaPem } = services;
   const internal = `127.0.0.1:${running.internalPort}`;
-  const ledger = new LedgerServiceClient(internal, grpc.credentials.createInsecure());
-  const userAccounts = new UserAccountServiceClient(internal, grpc.credentials.createInsecure());
+  // The operator's side: a teller funds, a KYC reviewer approves (tokens of the local issuer).
+  const issuerDir = running.config.operatorIssuerDir;
+  const ledger = new LedgerServiceClient(internal, grpc.credentials.createInsecure(), {
+    interceptors: [operatorTokenInterceptor(await operatorToken(issuerDir, ['teller'], 'test-teller'))],
+  });
+  const userAccounts = new UserAccountServiceClient(internal, grpc.credentials.createInsecure(), {
+    interceptors: [operatorTokenInterceptor(await operatorToken(issuerDir, ['kyc-reviewer'], 'test-kyc-reviewer'))],
+  });
   const apps: AppClient[] = [];
   let seq = 0;
 

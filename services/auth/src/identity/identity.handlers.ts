@@ -398,6 +398,8 @@ export function credentialHandlers(deps: IdentityDeps, unlock: Unlock) {
       // FindByUserId's enum (FindBySessionToken's) has session codes the user service does not raise there.
       unlockUser: {
         access: 'internal',
+        operator: ['support'],
+        audit: { action: 'auth.unlock', target: (r) => `user:${r.userId}` },
         errors: E.unlockUser,
         raises: raisesExcept<UnlockUserCode, 'SESSION_TOKEN_REQUIRED' | 'LOGIN_SESSION_EXPIRED'>(),
       },
