@@ -102,6 +102,7 @@ describe('notification streams of revoked sessions', () => {
       accountNumber: from!.account!.accountNumber,
       amount: krw(1_000_000),
       memo: '',
+      events: [],
     });
     return async () => {
       await unary(ledger, ledger.postTransfer, {
@@ -131,6 +132,7 @@ describe('notification streams of revoked sessions', () => {
         ],
         sourceOwnerUserId: owner,
         toExternalSettlement: false,
+        withdrawal: false,
       });
     };
   }

@@ -55,6 +55,7 @@ const deposit = (metadata: Record<string, string> = {}) =>
       accountNumber: '3333-00000000000',
       amount: { currencyCode: CurrencyCode.KRW, majorAmount: 5_000n, minorAmount: 0n },
       memo: 'operator test',
+      events: [],
     },
     { metadata },
   );
