@@ -2,6 +2,8 @@
 // device certificates, the real user, device, auth, account and notification services on
 // Postgres and Redis. The periodic session re-check is set to an hour here, so a stream that ends
 // within the test ended because the revocation was announced, not because a timer came round.
+import { operatorTokenInterceptor } from '@kfrm/runtime';
+import { operatorToken } from '@kfrm/runtime/testing/operator-tokens.fixtures';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AppClient, unary } from '@kfrm/app-client';
@@ -69,8 +71,14 @@ describe('notification streams of revoked sessions', () => {
     });
     h = await startIdentityHarness(userModule, { settings: { secretChecksPerDeviceWindow: 1_000 } }, [accountModule, notification]);
     const internal = `127.0.0.1:${h.running.internalPort}`;
-    ledger = new LedgerServiceClient(internal, grpc.credentials.createInsecure());
-    accounts = new UserAccountServiceClient(internal, grpc.credentials.createInsecure());
+    // The operator's side: a teller funds, support blocks (tokens of the local issuer).
+    const issuerDir = h.running.config.operatorIssuerDir;
+    ledger = new LedgerServiceClient(internal, grpc.credentials.createInsecure(), {
+      interceptors: [operatorTokenInterceptor(await operatorToken(issuerDir, ['teller'], 'test-teller'))],
+    });
+    accounts = new UserAccountServiceClient(internal, grpc.credentials.createInsecure(), {
+      interceptors: [operatorTokenInterceptor(await operatorToken(issuerDir, ['support'], 'test-support'))],
+    });
   }, 60_000);
 
   afterAll(async () => {
@@ -100,7 +108,8 @@ describe('notification streams of revoked sessions', () => {
     await unary(ledger, ledger.deposit, {
       idempotencyKey: `fund-${owner}-${++seq}`,
       accountNumber: from!.account!.accountNumber,
-      amount: krw(1_000_000),
+      // Under the operators' approval threshold: no second operator needed.
+      amount: krw(100_000),
       memo: '',
       events: [],
     });
