@@ -24,6 +24,8 @@ export function onShutdownSignal(logger: Logger, stop: () => Promise<void>): voi
       },
     );
   };
-  process.once('SIGTERM', handle);
-  process.once('SIGINT', handle);
+  // `on`, not `once`: with no listener left, a second signal would kill the process by default
+  // action, silently, instead of reaching the branch above.
+  process.on('SIGTERM', handle);
+  process.on('SIGINT', handle);
 }
