@@ -295,6 +295,18 @@ describe('top-up and withdrawal through Konaplate and the ledger', () => {
     expect(rows).toHaveLength(0);
   });
 
+  it('moves money only with the account Konaplate has registered for the member: another linked account is ACCOUNT_NOT_LINKED', async () => {
+    const c = await customer(10_000n);
+    // Konaplate's registered top-up account is another one (the member changed it at the bank).
+    konaplateSandbox.setRegisteredAccounts(c.memberId, { normal: SANDBOX_HOLDERS[1]! });
+    expect(await codeOf(funding.topUp(c.userId, input(c, 1_000n)))).toBe('ACCOUNT_NOT_LINKED');
+    expect(await codeOf(funding.withdraw(c.userId, input(c, 1_000n)))).toBe('ACCOUNT_NOT_LINKED');
+    konaplateSandbox.injectFault({ type: 'result', code: '002_006' }, { endpoint: 'inquireBankAccounts' });
+    expect(await codeOf(funding.topUp(c.userId, input(c, 1_000n)))).toBe('BANK_UNAVAILABLE');
+    expect(await balanceOf(c.accountNumber)).toBe(10_000n);
+    expect(movedIn(c.memberId)).toBe(0n);
+  });
+
   it('the daily top-up limit counts the Asia/Seoul day and refuses with TOP_UP_DAILY_LIMIT_EXCEEDED', async () => {
     const c = await customer(0n);
     // 23:30 in Seoul: the next top-up an hour later is on the next Seoul day.

@@ -154,7 +154,8 @@ export async function leaseMovement(db: FundingDb, id: string, owner: string, no
 
 /**
  * Leases the oldest pending movement not touched since `touchedBefore` (for the background
- * job). Skips rows another job instance is leasing at this moment.
+ * job), and touches it: a row the job could not move on waits `retryAfterMs` again instead of
+ * being taken again at once. Skips rows another job instance is leasing at this moment.
  */
 export async function leaseNextStaleMovement(
   db: FundingDb,
@@ -165,7 +166,7 @@ export async function leaseNextStaleMovement(
 ): Promise<MoneyMovementRow | undefined> {
   const row = await db
     .updateTable('money_movements')
-    .set({ lease_owner: owner, lease_until: until })
+    .set({ lease_owner: owner, lease_until: until, updated_at: now })
     .where(
       'id',
       '=',

@@ -18,8 +18,9 @@
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { failWith, UpstreamRefusal, UpstreamUnavailableError } from '@kfrm/errors';
-import { KonaplateError, MAX_MOVEMENT_AMOUNT, type TransactionStatus } from '@kfrm/konaplate';
+import { KonaplateError, MAX_MOVEMENT_AMOUNT, type RegisteredBankAccount, type TransactionStatus } from '@kfrm/konaplate';
 import { maskAccountNumber } from '@kfrm/logging';
+import { fromKonaplate } from './external-errors';
 import type { FundingContext } from './funding.context';
 import { findLinkedAccount } from './funding.repository';
 import type { MoneyMovementKind } from './funding.table';
@@ -153,6 +154,17 @@ async function startMovement(deps: Deps, kind: MoneyMovementKind, userId: string
   if (memberId === undefined) throw fail('ACCOUNT_NOT_LINKED');
   const account = await ledger.getAccountForOwner(userId, input.accountNumber);
   if (!account || account.closed || account.currency !== 'KRW') throw fail('ACCOUNT_NOT_FOUND');
+  // Konaplate moves money with the member's registered account, not with one we name: it must be
+  // the linked account the user chose, or the money would come from (or go to) another account.
+  let registered;
+  try {
+    registered = await deps.konaplate.inquireBankAccounts({ userId: memberId });
+  } catch (err) {
+    throw fromKonaplate<TopUpCode & WithdrawCode>(err, ['BANK_UNAVAILABLE', 'EXTERNAL_SERVICE_UNAVAILABLE']);
+  }
+  const isLinked = (a: RegisteredBankAccount | undefined) =>
+    a !== undefined && a.bankCode === linked.bankCode && a.bankAccount === linked.accountNumber;
+  if (!isLinked(registered.bankAccForNormalRcg) && !isLinked(registered.bankAccForAutoRcg)) throw fail('ACCOUNT_NOT_LINKED');
 
   const now = deps.now();
   const owner = randomUUID();
