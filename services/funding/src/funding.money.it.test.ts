@@ -459,6 +459,31 @@ describe('top-up and withdrawal through Konaplate and the ledger', () => {
     ]);
   });
 
+  it('automatic top-up (for transfers): only from the registered auto top-up account, within the daily limit, once per key', async () => {
+    const c = await customer(0n);
+    const amount = { currency: 'KRW', major: 4_000n, minor: 0n };
+    expect(await funding.autoTopUpAllowance(c.userId)).toEqual({ registered: false, remainingTodayMinor: 0n });
+    expect(await codeOf(funding.autoTopUp(c.userId, c.accountNumber, amount, 'transfer-1'))).toBe('AUTO_TOP_UP_NOT_REGISTERED');
+    await fundingDb()
+      .updateTable('linked_accounts')
+      .set({ auto_top_up_registered_at: new Date(nowMs) })
+      .where('id', '=', c.linkedAccountId.toString())
+      .execute();
+    await funding.topUp(c.userId, input(c, 100_000n));
+    expect(await funding.autoTopUpAllowance(c.userId)).toEqual({ registered: true, remainingTodayMinor: DAILY_LIMIT - 100_000n });
+    const first = await funding.autoTopUp(c.userId, c.accountNumber, amount, 'transfer-1');
+    expect(first.state).toBe('SETTLED');
+    expect((await funding.autoTopUp(c.userId, c.accountNumber, amount, 'transfer-1')).id).toBe(first.id);
+    expect(await codeOf(funding.autoTopUp(c.userId, c.accountNumber, { ...amount, major: 5_000n }, 'transfer-1'))).toBe(
+      'EXTERNAL_TRANSACTION_ID_REUSED',
+    );
+    expect(await codeOf(funding.autoTopUp(c.userId, c.accountNumber, { ...amount, major: DAILY_LIMIT }, 'transfer-2'))).toBe(
+      'TOP_UP_DAILY_LIMIT_EXCEEDED',
+    );
+    expect(await balanceOf(c.accountNumber)).toBe(104_000n);
+    expect(movedIn(c.memberId)).toBe(104_000n);
+  });
+
   it('no log line carries a full account number', () => {
     if (process.env.SHOW_LOGS) console.log(logs.lines.filter((l) => /step failed|error|warn/.test(l)).join('\n'));
     const text = logs.text();
