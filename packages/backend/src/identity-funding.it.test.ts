@@ -18,6 +18,11 @@ import {
 import { AccountServiceClient, TransactionType } from '@kfrm/proto/gen/kfrm/api/account/account';
 import { LedgerServiceClient } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
 import { CurrencyCode } from '@kfrm/proto/gen/kfrm/api/common/common';
+import {
+  AutoTopUpApiError,
+  AutoTopUpApiError_ErrorCode,
+  FundingInternalServiceClient,
+} from '@kfrm/proto/gen/kfrm/api/funding/funding_internal';
 import type { RunningServices, ServiceModule } from '@kfrm/runtime';
 import { startTestServices, type TestServices } from '@kfrm/runtime/testing/services.harness';
 import { apiErrorCode } from '@kfrm/server-kit';
@@ -202,9 +207,34 @@ describe('sign-up, login and linking a bank account through gRPC', () => {
     expect(short.code).toBe(grpc.status.FAILED_PRECONDITION);
     expect(apiErrorCode(short, WithdrawApiError)).toBe(WithdrawApiError_ErrorCode.INSUFFICIENT_BALANCE);
 
+    // Automatic top-up for transfers: the transfer service's view, on the internal listener.
+    await unary(funding, funding.registerAutoTopUpAccount, { linkedAccountId }, auth);
+    const internalFunding = new FundingInternalServiceClient(`127.0.0.1:${running.internalPort}`, grpc.credentials.createInsecure());
+    const allowance = await unary(internalFunding, internalFunding.getAutoTopUpAllowance, { userId: String(user.userId) });
+    expect(allowance).toEqual({ registered: true, remainingToday: krw(2_000_000n - 70_000n) });
+    const auto = await unary(internalFunding, internalFunding.autoTopUp, {
+      userId: String(user.userId),
+      accountNumber,
+      amount: krw(5_000n),
+      idempotencyKey: 'transfer-e2e-1',
+    });
+    expect(auto.topUp!.state).toBe(MoneyMovementState.SETTLED);
+    const notRegistered = await failure(
+      unary(internalFunding, internalFunding.autoTopUp, {
+        userId: '999999999',
+        accountNumber,
+        amount: krw(5_000n),
+        idempotencyKey: 'transfer-e2e-2',
+      }),
+    );
+    expect(notRegistered.code).toBe(grpc.status.FAILED_PRECONDITION);
+    expect(apiErrorCode(notRegistered, AutoTopUpApiError)).toBe(AutoTopUpApiError_ErrorCode.AUTO_TOP_UP_NOT_REGISTERED);
+    internalFunding.close();
+
     const accounts = app.client(AccountServiceClient);
     const { transactions } = await unary(accounts, accounts.listTransactions, { accountNumber, page: 1, pageSize: 10 }, auth);
     expect(transactions.map((t) => [t.transactionType, t.amount, t.afterBalance, t.transactionMemo])).toEqual([
+      [TransactionType.DEPOSIT, krw(5_000n), krw(55_000n), '신한은행 충전'],
       [TransactionType.WITHDRAW, krw(20_000n), krw(50_000n), '신한은행 출금'],
       [TransactionType.DEPOSIT, krw(70_000n), krw(70_000n), '신한은행 충전'],
     ]);

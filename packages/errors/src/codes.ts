@@ -16,6 +16,7 @@ import type * as common from '@kfrm/proto/gen/kfrm/api/common/error';
 import type * as device from '@kfrm/proto/gen/kfrm/api/device/device';
 import type * as deviceInternal from '@kfrm/proto/gen/kfrm/api/device/device_internal';
 import type * as funding from '@kfrm/proto/gen/kfrm/api/funding/funding';
+import type * as fundingInternal from '@kfrm/proto/gen/kfrm/api/funding/funding_internal';
 import type * as key from '@kfrm/proto/gen/kfrm/api/key/key';
 import type * as transfer from '@kfrm/proto/gen/kfrm/api/transfer/transfer';
 import type * as user from '@kfrm/proto/gen/kfrm/api/user/user';
@@ -49,6 +50,7 @@ export type SeedCode =
   | CodesIn<typeof device>
   | CodesIn<typeof deviceInternal>
   | CodesIn<typeof funding>
+  | CodesIn<typeof fundingInternal>
   | CodesIn<typeof key>
   | CodesIn<typeof transfer>
   | CodesIn<typeof user>

@@ -111,6 +111,7 @@ export const ERROR_STATUS: Readonly<Record<string, status>> = {
   TOP_UP_DAILY_LIMIT_EXCEEDED: status.FAILED_PRECONDITION,
   TOP_UP_REFUSED: status.FAILED_PRECONDITION, // the bank or Konaplate refused; nothing moved
   WITHDRAWAL_REFUSED: status.FAILED_PRECONDITION, // refused; the debit was reversed
+  AUTO_TOP_UP_NOT_REGISTERED: status.FAILED_PRECONDITION, // internal FundingInternalService.AutoTopUp
 
   // CASA opening
   TERM_NOT_FOUND: status.NOT_FOUND,

@@ -566,3 +566,61 @@ describe('ledger failures and invariants', () => {
     );
   });
 });
+
+describe('funding entries (top-up and withdrawal)', () => {
+  let t: TestLedger;
+  beforeAll(async () => {
+    t = await openTestLedger({ maxBatchSize: 1 });
+  }, 60_000);
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('records a withdrawal as its own entry kind and takes only the events that fit each posting', async () => {
+    const account = await t.ledger.createAccount({ ownerUserId: 'erin', name: 'erin', currency: 'KRW' });
+    const event = (kind: 'TOP_UP' | 'WITHDRAWAL' | 'WITHDRAWAL_RETURNED' | 'TRANSFER_IN') => ({
+      userId: 'erin',
+      type: 'TRANSFER_SUCCEED' as const,
+      kind,
+      counterpartyName: '',
+    });
+    const deposit = (key: string, kind: Parameters<typeof event>[0]) =>
+      t.ledger.deposit({
+        idempotencyKey: key,
+        accountNumber: account.accountNumber,
+        amount: krw(10_000),
+        memo: 'top-up',
+        events: [event(kind)],
+      });
+    await deposit('erin-top-up', 'TOP_UP');
+    await expect(deposit('erin-wrong-1', 'TRANSFER_IN')).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(deposit('erin-wrong-2', 'WITHDRAWAL')).rejects.toBeInstanceOf(InvalidArgumentError);
+    const out = (key: string, extra: Partial<PostTransferInput>) =>
+      t.ledger.postTransfer({
+        idempotencyKey: key,
+        fromAccountNumber: account.accountNumber,
+        toAccountNumber: '',
+        toExternalSettlement: true,
+        amount: krw(4_000),
+        debitMemo: 'withdrawal',
+        creditMemo: '',
+        sourceOwnerUserId: 'erin',
+        events: [event('WITHDRAWAL')],
+        ...extra,
+      });
+    // A WITHDRAWAL event needs a withdrawal, and a withdrawal the settlement account.
+    await expect(out('erin-wrong-3', {})).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(
+      out('erin-wrong-4', { withdrawal: true, toExternalSettlement: false, toAccountNumber: account.accountNumber }),
+    ).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(out('erin-wrong-5', { withdrawal: true, events: [event('TOP_UP')] })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await out('erin-withdrawal', { withdrawal: true });
+    // The same key without the withdrawal flag is another request (another entry kind).
+    await expect(out('erin-withdrawal', { events: [] })).rejects.toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
+    const statement = await t.ledger.listTransactions('erin', account.accountNumber, 1, 10, 'erin');
+    expect(statement.lines.map((l) => [l.kind, l.amountMinor])).toEqual([
+      ['WITHDRAWAL', -4_000n],
+      ['DEPOSIT', 10_000n],
+    ]);
+  });
+});

@@ -36,7 +36,12 @@ import type { ConsentRow, Funding, LinkedAccountRow } from './funding';
 import type { ConsentState } from './funding.table';
 import type { ListRegisteredAccountsCode } from './registered-accounts';
 import type { MoneyMovementInput, MoneyMovementRow } from './funding';
-import type { TopUpCode, WithdrawCode } from './money-movement';
+import type { AutoTopUpCode, TopUpCode, WithdrawCode } from './money-movement';
+import {
+  AutoTopUpApiError,
+  AutoTopUpApiError_ErrorCode,
+  FundingInternalServiceService,
+} from '@kfrm/proto/gen/kfrm/api/funding/funding_internal';
 import { CurrencyCode, type MonetaryValue } from '@kfrm/proto/gen/kfrm/api/common/common';
 
 const CONSENT_STATES: Record<ConsentState, ProtoConsentState> = {
@@ -208,6 +213,35 @@ export function fundingHandlers(funding: Funding) {
         access: 'session',
         errors: apiErrorType(WithdrawApiError, WithdrawApiError_ErrorCode),
         raises: raises<WithdrawCode>(),
+      },
+    },
+  );
+}
+
+/** FundingInternalService (internal listener): automatic top-up for transfers. */
+export function fundingInternalHandlers(funding: Funding) {
+  return defineService(
+    FundingInternalServiceService,
+    {
+      async getAutoTopUpAllowance(request) {
+        const allowance = await funding.autoTopUpAllowance(request.userId);
+        return {
+          registered: allowance.registered,
+          remainingToday: { currencyCode: CurrencyCode.KRW, majorAmount: allowance.remainingTodayMinor, minorAmount: 0n },
+        };
+      },
+      async autoTopUp(request) {
+        const { amount } = movementInput({ ...request, linkedAccountId: 0n, externalTransactionId: request.idempotencyKey });
+        const row = await funding.autoTopUp(request.userId, request.accountNumber, amount, request.idempotencyKey);
+        return { topUp: toMoneyMovement(row) };
+      },
+    },
+    {
+      getAutoTopUpAllowance: { access: 'internal' },
+      autoTopUp: {
+        access: 'internal',
+        errors: apiErrorType(AutoTopUpApiError, AutoTopUpApiError_ErrorCode),
+        raises: raises<AutoTopUpCode>(),
       },
     },
   );

@@ -4,7 +4,7 @@ import { LedgerServiceClient } from '@kfrm/proto/gen/kfrm/api/account/ledger_int
 import { UserServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user';
 import { createFunding } from './funding';
 import { createFundingAdapters, readFundingConfig, type FundingAdapters } from './funding.config';
-import { fundingHandlers } from './funding.handlers';
+import { fundingHandlers, fundingInternalHandlers } from './funding.handlers';
 import { FUNDING_SCHEMA, type FundingDatabase } from './funding.table';
 import { migrations } from './migrations';
 import { grpcFundingLedger } from './ledger-port';
@@ -92,6 +92,7 @@ export function createFundingModule(options: FundingModuleOptions = {}): Service
       resolver.unref();
       return {
         mobile: [fundingHandlers(funding)],
+        internal: [fundingInternalHandlers(funding)],
         async close() {
           clearInterval(resolver);
           await adapters.close();

@@ -295,6 +295,18 @@ describe('top-up and withdrawal through Konaplate and the ledger', () => {
     expect(rows).toHaveLength(0);
   });
 
+  it('moves money only with the account Konaplate has registered for the member: another linked account is ACCOUNT_NOT_LINKED', async () => {
+    const c = await customer(10_000n);
+    // Konaplate's registered top-up account is another one (the member changed it at the bank).
+    konaplateSandbox.setRegisteredAccounts(c.memberId, { normal: SANDBOX_HOLDERS[1]! });
+    expect(await codeOf(funding.topUp(c.userId, input(c, 1_000n)))).toBe('ACCOUNT_NOT_LINKED');
+    expect(await codeOf(funding.withdraw(c.userId, input(c, 1_000n)))).toBe('ACCOUNT_NOT_LINKED');
+    konaplateSandbox.injectFault({ type: 'result', code: '002_006' }, { endpoint: 'inquireBankAccounts' });
+    expect(await codeOf(funding.topUp(c.userId, input(c, 1_000n)))).toBe('BANK_UNAVAILABLE');
+    expect(await balanceOf(c.accountNumber)).toBe(10_000n);
+    expect(movedIn(c.memberId)).toBe(0n);
+  });
+
   it('the daily top-up limit counts the Asia/Seoul day and refuses with TOP_UP_DAILY_LIMIT_EXCEEDED', async () => {
     const c = await customer(0n);
     // 23:30 in Seoul: the next top-up an hour later is on the next Seoul day.
@@ -445,6 +457,31 @@ describe('top-up and withdrawal through Konaplate and the ledger', () => {
       ['WITHDRAWAL', -22_000n],
       ['DEPOSIT', 11_000n],
     ]);
+  });
+
+  it('automatic top-up (for transfers): only from the registered auto top-up account, within the daily limit, once per key', async () => {
+    const c = await customer(0n);
+    const amount = { currency: 'KRW', major: 4_000n, minor: 0n };
+    expect(await funding.autoTopUpAllowance(c.userId)).toEqual({ registered: false, remainingTodayMinor: 0n });
+    expect(await codeOf(funding.autoTopUp(c.userId, c.accountNumber, amount, 'transfer-1'))).toBe('AUTO_TOP_UP_NOT_REGISTERED');
+    await fundingDb()
+      .updateTable('linked_accounts')
+      .set({ auto_top_up_registered_at: new Date(nowMs) })
+      .where('id', '=', c.linkedAccountId.toString())
+      .execute();
+    await funding.topUp(c.userId, input(c, 100_000n));
+    expect(await funding.autoTopUpAllowance(c.userId)).toEqual({ registered: true, remainingTodayMinor: DAILY_LIMIT - 100_000n });
+    const first = await funding.autoTopUp(c.userId, c.accountNumber, amount, 'transfer-1');
+    expect(first.state).toBe('SETTLED');
+    expect((await funding.autoTopUp(c.userId, c.accountNumber, amount, 'transfer-1')).id).toBe(first.id);
+    expect(await codeOf(funding.autoTopUp(c.userId, c.accountNumber, { ...amount, major: 5_000n }, 'transfer-1'))).toBe(
+      'EXTERNAL_TRANSACTION_ID_REUSED',
+    );
+    expect(await codeOf(funding.autoTopUp(c.userId, c.accountNumber, { ...amount, major: DAILY_LIMIT }, 'transfer-2'))).toBe(
+      'TOP_UP_DAILY_LIMIT_EXCEEDED',
+    );
+    expect(await balanceOf(c.accountNumber)).toBe(104_000n);
+    expect(movedIn(c.memberId)).toBe(104_000n);
   });
 
   it('no log line carries a full account number', () => {

@@ -126,6 +126,18 @@ export async function findLinkedAccountByNumber(
   return row && toAccount(row);
 }
 
+/** The user's LINKED account registered for automatic top-up (at most one, by index). */
+export async function findAutoTopUpAccount(db: FundingDb, userId: string): Promise<LinkedAccountRow | undefined> {
+  const row = await db
+    .selectFrom('linked_accounts')
+    .selectAll()
+    .where('user_id', '=', userId)
+    .where('state', '=', 'LINKED')
+    .where('auto_top_up_registered_at', 'is not', null)
+    .executeTakeFirst();
+  return row && toAccount(row);
+}
+
 export async function listLinkedAccounts(db: FundingDb, userId: string): Promise<LinkedAccountRow[]> {
   const rows = await db.selectFrom('linked_accounts').selectAll().where('user_id', '=', userId).orderBy('id').execute();
   return rows.map(toAccount);

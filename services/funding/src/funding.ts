@@ -18,7 +18,7 @@ import { confirmAutoDebitConsent } from './consent-confirm';
 import { requestAutoDebitConsent } from './consent-request';
 import { getAutoDebitConsent } from './consent-status';
 import { fundingContext, type FundingDeps } from './funding.context';
-import { resolvePendingMovements, topUp, withdraw, type MoneyMovementInput } from './money-movement';
+import { autoTopUp, autoTopUpAllowance, resolvePendingMovements, topUp, withdraw, type MoneyMovementInput } from './money-movement';
 import { listRegisteredAccounts } from './registered-accounts';
 
 export type { ConsentRow, LinkedAccountRow } from './funding.repository';
@@ -42,6 +42,10 @@ export function createFunding(deps: FundingDeps) {
     registerAutoTopUpAccount: (userId: string, linkedAccountId: bigint) => registerAutoTopUpAccount(ctx, userId, linkedAccountId),
     topUp: (userId: string, input: MoneyMovementInput) => topUp(ctx, userId, input),
     withdraw: (userId: string, input: MoneyMovementInput) => withdraw(ctx, userId, input),
+    /** Internal (transfers): automatic top-up, and what it may still add today. */
+    autoTopUpAllowance: (userId: string) => autoTopUpAllowance(ctx, userId),
+    autoTopUp: (userId: string, accountNumber: string, amount: MoneyMovementInput['amount'], key: string) =>
+      autoTopUp(ctx, userId, accountNumber, amount, key),
     /** Background job: drives pending top-ups and withdrawals nobody touched for retryAfterMs. */
     resolvePendingMovements: (options: { retryAfterMs: number; maxRows: number }) => resolvePendingMovements(ctx, options),
   };

@@ -140,6 +140,19 @@ export async function insertPendingMovement(
   });
 }
 
+/** The user's top-ups of the Asia/Seoul day that did not fail (what the daily limit counts). */
+export async function sumTopUpsOfDay(db: FundingDb, userId: string, seoulDay: string): Promise<bigint> {
+  const { total } = await db
+    .selectFrom('money_movements')
+    .select(sql<string>`coalesce(sum(amount_minor), 0)::text`.as('total'))
+    .where('user_id', '=', userId)
+    .where('kind', '=', 'TOP_UP')
+    .where('seoul_day', '=', seoulDay)
+    .where('state', '<>', 'FAILED')
+    .executeTakeFirstOrThrow();
+  return BigInt(total);
+}
+
 /** Takes the lease of a pending movement when nobody holds it (or the holder's lease ran out). */
 export async function leaseMovement(db: FundingDb, id: string, owner: string, now: Date, until: Date): Promise<boolean> {
   const result = await db
@@ -154,7 +167,8 @@ export async function leaseMovement(db: FundingDb, id: string, owner: string, no
 
 /**
  * Leases the oldest pending movement not touched since `touchedBefore` (for the background
- * job). Skips rows another job instance is leasing at this moment.
+ * job), and touches it: a row the job could not move on waits `retryAfterMs` again instead of
+ * being taken again at once. Skips rows another job instance is leasing at this moment.
  */
 export async function leaseNextStaleMovement(
   db: FundingDb,
@@ -165,7 +179,7 @@ export async function leaseNextStaleMovement(
 ): Promise<MoneyMovementRow | undefined> {
   const row = await db
     .updateTable('money_movements')
-    .set({ lease_owner: owner, lease_until: until })
+    .set({ lease_owner: owner, lease_until: until, updated_at: now })
     .where(
       'id',
       '=',

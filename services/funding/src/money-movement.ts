@@ -17,11 +17,12 @@
  * One caller at a time drives a row: it holds the row's lease, and every write checks it.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { failWith, UpstreamRefusal, UpstreamUnavailableError } from '@kfrm/errors';
-import { KonaplateError, MAX_MOVEMENT_AMOUNT, type TransactionStatus } from '@kfrm/konaplate';
+import { failWith, isDomainError, UpstreamRefusal, UpstreamUnavailableError } from '@kfrm/errors';
+import { KonaplateError, MAX_MOVEMENT_AMOUNT, type RegisteredBankAccount, type TransactionStatus } from '@kfrm/konaplate';
 import { maskAccountNumber } from '@kfrm/logging';
+import { fromKonaplate } from './external-errors';
 import type { FundingContext } from './funding.context';
-import { findLinkedAccount } from './funding.repository';
+import { findAutoTopUpAccount, findLinkedAccount } from './funding.repository';
 import type { MoneyMovementKind } from './funding.table';
 import { knownKonaplateMemberId } from './konaplate-member';
 import type { LedgerCreditRefusal, LedgerDebitRefusal } from './ledger-port';
@@ -33,6 +34,7 @@ import {
   leaseNextStaleMovement,
   recordStep,
   releaseMovementLease,
+  sumTopUpsOfDay,
   type MoneyMovementRow,
   type MovementChange,
 } from './money-movement.repository';
@@ -131,6 +133,48 @@ export function withdraw(deps: Deps, userId: string, input: MoneyMovementInput):
   return startMovement(deps, 'WITHDRAWAL', userId, input);
 }
 
+/** The codes AutoTopUp (internal, for transfers) answers. */
+export type AutoTopUpCode = Exclude<TopUpCode, 'LINKED_ACCOUNT_NOT_FOUND'> | 'AUTO_TOP_UP_NOT_REGISTERED';
+
+const autoTopUpFailed = failWith<AutoTopUpCode>();
+const NOT_REGISTERED = 'No linked account is registered for automatic top-up.';
+/** Keeps `auto-top-up:` + key within the external transaction id's 64 characters. */
+const AUTO_KEY = /^[\x21-\x7e]{1,52}$/;
+
+/**
+ * Whether the user has automatic top-up (a LINKED account registered for it) and how much the
+ * daily top-up limit still allows today; for a transfer's pre-check.
+ */
+export async function autoTopUpAllowance(deps: Deps, userId: string): Promise<{ registered: boolean; remainingTodayMinor: bigint }> {
+  if (!(await findAutoTopUpAccount(deps.db, userId))) return { registered: false, remainingTodayMinor: 0n };
+  const limit = deps.topUpLimitPerDayMinor ?? BigInt(MAX_MOVEMENT_AMOUNT);
+  const used = await sumTopUpsOfDay(deps.db, userId, seoulDay(deps.now()));
+  return { registered: true, remainingTodayMinor: used >= limit ? 0n : limit - used };
+}
+
+/**
+ * A top-up from the user's automatic top-up account, for a transfer that needs more than the
+ * balance: a TopUp with the external id `auto-top-up:{key}` (same key and amount → the same
+ * movement), within the daily limit.
+ */
+export async function autoTopUp(deps: Deps, userId: string, accountNumber: string, amount: MoneyMovementInput['amount'], key: string) {
+  if (!AUTO_KEY.test(key)) throw autoTopUpFailed('INVALID_EXTERNAL_TRANSACTION_ID', MESSAGES.INVALID_EXTERNAL_TRANSACTION_ID);
+  const linked = await findAutoTopUpAccount(deps.db, userId);
+  if (!linked) throw autoTopUpFailed('AUTO_TOP_UP_NOT_REGISTERED', NOT_REGISTERED);
+  try {
+    return await startMovement(deps, 'TOP_UP', userId, {
+      linkedAccountId: linked.id,
+      accountNumber,
+      amount,
+      externalTransactionId: `auto-top-up:${key}`,
+    });
+  } catch (err) {
+    // Unregistered between the two reads.
+    if (isDomainError(err, 'LINKED_ACCOUNT_NOT_FOUND')) throw autoTopUpFailed('AUTO_TOP_UP_NOT_REGISTERED', NOT_REGISTERED);
+    throw err;
+  }
+}
+
 async function startMovement(deps: Deps, kind: MoneyMovementKind, userId: string, input: MoneyMovementInput): Promise<MoneyMovementRow> {
   const fail = (code: TopUpCode & WithdrawCode) => failedWith(kind, code);
   const ledger = ledgerOf(deps);
@@ -153,6 +197,17 @@ async function startMovement(deps: Deps, kind: MoneyMovementKind, userId: string
   if (memberId === undefined) throw fail('ACCOUNT_NOT_LINKED');
   const account = await ledger.getAccountForOwner(userId, input.accountNumber);
   if (!account || account.closed || account.currency !== 'KRW') throw fail('ACCOUNT_NOT_FOUND');
+  // Konaplate moves money with the member's registered account, not with one we name: it must be
+  // the linked account the user chose, or the money would come from (or go to) another account.
+  let registered;
+  try {
+    registered = await deps.konaplate.inquireBankAccounts({ userId: memberId });
+  } catch (err) {
+    throw fromKonaplate<TopUpCode & WithdrawCode>(err, ['BANK_UNAVAILABLE', 'EXTERNAL_SERVICE_UNAVAILABLE']);
+  }
+  const isLinked = (a: RegisteredBankAccount | undefined) =>
+    a !== undefined && a.bankCode === linked.bankCode && a.bankAccount === linked.accountNumber;
+  if (!isLinked(registered.bankAccForNormalRcg) && !isLinked(registered.bankAccForAutoRcg)) throw fail('ACCOUNT_NOT_LINKED');
 
   const now = deps.now();
   const owner = randomUUID();

@@ -116,4 +116,47 @@ describe('notifications from the real ledger', () => {
     ]);
     carol.call.cancel();
   });
+  it('words top-ups, withdrawals and returned withdrawals posted by the funding service', async () => {
+    const account = await t.ledger.createAccount({ ownerUserId: 'dave', name: 'dave', currency: 'KRW' });
+    const dave = await node.subscribe('dave', 0n);
+    const event = (kind: 'TOP_UP' | 'WITHDRAWAL' | 'WITHDRAWAL_RETURNED') => ({
+      userId: 'dave',
+      type: 'TRANSFER_SUCCEED' as const,
+      kind,
+      counterpartyName: '',
+    });
+    await t.ledger.deposit({
+      idempotencyKey: 'dave-top-up',
+      accountNumber: account.accountNumber,
+      amount: krw(50_000),
+      memo: '신한은행 충전',
+      events: [event('TOP_UP')],
+    });
+    await t.ledger.postTransfer({
+      idempotencyKey: 'dave-withdrawal',
+      fromAccountNumber: account.accountNumber,
+      toAccountNumber: '',
+      toExternalSettlement: true,
+      withdrawal: true,
+      amount: krw(20_000),
+      debitMemo: '신한은행 출금',
+      creditMemo: '',
+      sourceOwnerUserId: 'dave',
+      events: [event('WITHDRAWAL')],
+    });
+    await t.ledger.deposit({
+      idempotencyKey: 'dave-withdrawal-returned',
+      accountNumber: account.accountNumber,
+      amount: krw(20_000),
+      memo: '신한은행 출금 취소',
+      events: [event('WITHDRAWAL_RETURNED')],
+    });
+    await until(() => dave.events.length >= 3, "dave's events");
+    expect(dave.events.map((e) => [e.title, e.content])).toEqual([
+      ['충전', '50,000원이 충전되었습니다. (신한은행 충전)'],
+      ['출금', '20,000원을 출금했습니다. (신한은행 출금)'],
+      ['출금 취소', '출금이 거절되어 20,000원이 계좌로 돌아왔습니다.'],
+    ]);
+    dave.call.cancel();
+  });
 });

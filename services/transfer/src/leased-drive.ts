@@ -10,7 +10,8 @@ import type { Logger } from '@kfrm/logging';
 import { OWN_INSTITUTION_CODE } from './institutions';
 import { executeFailed, LEDGER_REFUSALS, outcome, TransactionConflictError } from './transfer-errors';
 import { findTransfer, markFailed, markSucceeded, releaseLease, takeLease, type TransferDb, type TransferRow } from './transfer.repository';
-import type { LedgerPort, LedgerRefusalCode, TransferEvent, UserPort } from './upstream';
+import { topUpShortfall } from './auto-top-up';
+import type { FundingPort, LedgerPort, LedgerRefusalCode, TransferEvent, UserPort } from './upstream';
 
 export interface LeasedDriveDeps {
   db: TransferDb;
@@ -24,6 +25,8 @@ export interface LeasedDriveDeps {
   waitMs: number;
   /** …this many times before answering ABORTED. */
   maxWaits: number;
+  /** Automatic top-up of a shortfall (absent: none). */
+  funding?: FundingPort;
 }
 
 /** Takes the lease and drives the transfer, or waits for the holder's outcome (ABORTED after maxWaits). */
@@ -59,16 +62,31 @@ async function runLeased(deps: LeasedDriveDeps, t: TransferRow, owner: string): 
     // which already names the sender when the sender left no message.
     const events: TransferEvent[] = [{ userId: t.user_id, kind: 'TRANSFER_OUT', counterpartyName: t.target_holder_name }];
     if (internal && t.target_owner_user_id) events.push({ userId: t.target_owner_user_id, kind: 'TRANSFER_IN', counterpartyName: '' });
-    const posted = await ledger.postTransfer({
-      idempotencyKey: t.id,
-      fromAccountNumber: t.source_account_number,
-      toAccountNumber: internal ? t.target_account_number : undefined,
-      amountMinor: amount,
-      debitMemo: t.debit_memo,
-      creditMemo: t.credit_memo,
-      sourceOwnerUserId: t.user_id,
-      events,
-    });
+    const post = () =>
+      ledger.postTransfer({
+        idempotencyKey: t.id,
+        fromAccountNumber: t.source_account_number,
+        toAccountNumber: internal ? t.target_account_number : undefined,
+        amountMinor: amount,
+        debitMemo: t.debit_memo,
+        creditMemo: t.credit_memo,
+        sourceOwnerUserId: t.user_id,
+        events,
+      });
+    let posted;
+    try {
+      posted = await post();
+    } catch (err) {
+      // Short of money: the user's automatic top-up may cover it (a refused posting stored
+      // nothing, so the same key posts again); otherwise the refusal stands.
+      const short = err instanceof UpstreamRefusal && err.code === 'INSUFFICIENT_BALANCE';
+      if (
+        !short ||
+        !(await topUpShortfall(deps, { id: t.id, userId: t.user_id, accountNumber: t.source_account_number, amountMinor: amount }))
+      )
+        throw err;
+      posted = await post();
+    }
     await markSucceeded(db, t.id, posted.entryId, clock());
     log.info({ entry_id: posted.entryId.toString(), internal }, 'transfer succeeded');
   } catch (err) {

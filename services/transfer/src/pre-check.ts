@@ -5,17 +5,21 @@
 import { randomUUID } from 'node:crypto';
 import { InvalidArgumentError } from '@kfrm/errors';
 import type { Logger } from '@kfrm/logging';
+import { autoTopUpCovers } from './auto-top-up';
 import type { AuthenticationProcess } from '@kfrm/proto/gen/kfrm/api/common/common';
 import { type AccountLookupDeps, resolveTarget } from './account-lookup';
 import { isWellFormedAccountNumber, processContext, signedContent, type TransferTerms } from './canonical';
 import { findInstitution, OWN_INSTITUTION_CODE } from './institutions';
 import { preCheckFailed } from './transfer-errors';
 import { insertPendingTransfer, sumCommittedSince, type TransferDb } from './transfer.repository';
+import type { FundingPort } from './upstream';
 
 export interface PreCheckDeps extends AccountLookupDeps {
   db: TransferDb;
   logger: Logger;
   clock: () => Date;
+  /** Automatic top-up of a shortfall (absent: none). */
+  funding?: FundingPort;
 }
 
 export interface PreCheckInput {
@@ -81,7 +85,9 @@ export async function preCheckTransfer(
     if (sentToday + amount > source.limitPerDayMinor) throw preCheckFailed('TRANSFER_LIMIT_EXCEEDED', 'the amount is over the daily limit');
   }
   // After the limits, in the ledger's order, so pre-check and posting answer the same.
-  if (amount > source.balanceMinor) throw preCheckFailed('INSUFFICIENT_BALANCE', 'the balance is not sufficient');
+  // A shortfall that the user's automatic top-up covers today is topped up at Execute.
+  if (amount > source.balanceMinor && !(await autoTopUpCovers(deps, userId, amount - source.balanceMinor)))
+    throw preCheckFailed('INSUFFICIENT_BALANCE', 'the balance is not sufficient');
 
   const senderName = input.recipientVisibleMessage.trim() === '' ? ((await users.findUserName(userId)) ?? '') : '';
   const terms: TransferTerms = {

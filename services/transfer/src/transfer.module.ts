@@ -1,5 +1,6 @@
 import { int, readConfig, str, type Env } from '@kfrm/config';
 import { LedgerServiceClient } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
+import { FundingInternalServiceClient } from '@kfrm/proto/gen/kfrm/api/funding/funding_internal';
 import { UserServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user';
 import { ProcessStepServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user_internal';
 import type { ServiceModule } from '@kfrm/runtime';
@@ -10,7 +11,7 @@ import { DEFAULT_MAX_LIMITS } from './transfer-limits';
 import { transferHandlers } from './transfer.handlers';
 import { TRANSFER_SCHEMA, type TransferDatabase } from './transfer.table';
 import { createTransfers, type TransferDeps } from './transfers';
-import { grpcLedger, grpcUsers } from './upstream';
+import { grpcFunding, grpcLedger, grpcUsers } from './upstream';
 
 export { TRANSFER_SCHEMA } from './transfer.table';
 
@@ -65,6 +66,7 @@ export function createTransferModule(options: TransferModuleOptions = {}): Servi
       const transfers = createTransfers({
         db: db.kysely<TransferDatabase>(TRANSFER_SCHEMA),
         ledger: grpcLedger(() => internalClients.get(LedgerServiceClient)),
+        funding: grpcFunding(() => internalClients.get(FundingInternalServiceClient)),
         users: grpcUsers(
           () => internalClients.get(UserServiceClient),
           () => internalClients.get(ProcessStepServiceClient),

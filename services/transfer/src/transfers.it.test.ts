@@ -3,7 +3,7 @@
 // wrapping the ports: a reply lost after the ledger committed, a crash between any two steps.
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DomainError } from '@kfrm/errors';
+import { DomainError, UpstreamRefusal } from '@kfrm/errors';
 import { createLogger } from '@kfrm/logging';
 import {
   LedgerServiceClient,
@@ -25,6 +25,7 @@ import { createTransferModule } from './transfer.module';
 import { findTransferByProcess, type TransferDb } from './transfer.repository';
 import { TRANSFER_SCHEMA, type TransferDatabase } from './transfer.table';
 import { createTransfers, TransactionConflictError, type PreCheckInput, type TransferDeps } from './transfers';
+import type { FundingPort } from './upstream';
 import { grpcLedger, grpcUsers, UpstreamUnavailableError, type LedgerPort, type UserPort } from './upstream';
 
 const A = '1000000001';
@@ -617,5 +618,70 @@ describe('transfers on the real ledger', () => {
     expect(latest.map((x) => x.accountNumber)).not.toContain('220-234-567890');
     expect(new Set(latest.map((x) => `${x.institution.code}/${x.accountNumber}`)).size).toBe(latest.length);
     expect((await t.listLatestTargets(B)).map((x) => x.accountNumber)).not.toContain(b.accountNumber);
+  });
+  describe('automatic top-up of a shortfall (issue 15)', () => {
+    /** The funding service as the transfer sees it: a top-up arrives as a ledger deposit. */
+    function funding(options: { remaining: bigint | undefined; outcome?: 'SETTLED' | 'PENDING' | 'REFUSED' }) {
+      const calls: { accountNumber: string; amountMinor: bigint; key: string }[] = [];
+      const port: FundingPort = {
+        async autoTopUpAllowance() {
+          return options.remaining;
+        },
+        async autoTopUp(input) {
+          calls.push(input);
+          if (options.outcome === 'REFUSED') throw new UpstreamRefusal('TOP_UP_REFUSED');
+          if (options.outcome === 'PENDING') return 'PENDING';
+          await call((cb) =>
+            h.ledger.deposit(
+              {
+                idempotencyKey: `auto-top-up:${input.key}`,
+                accountNumber: input.accountNumber,
+                amount: { currencyCode: CurrencyCode.KRW, majorAmount: input.amountMinor, minorAmount: 0n },
+                memo: 'auto top-up',
+                events: [],
+              },
+              cb,
+            ),
+          );
+          return 'SETTLED';
+        },
+      };
+      return { port, calls };
+    }
+
+    it('a transfer over the balance passes the pre-check when automatic top-up covers it, and Execute tops up exactly the shortfall', async () => {
+      const f = funding({ remaining: 100_000n });
+      const t = transfers({ funding: f.port });
+      const a = await h.openAccount(A, 3_000n);
+      const b = await h.openAccount(B, 0n);
+      const { request } = await prepare(t, A, internal(a.accountNumber, b.accountNumber, 10_000n));
+      await t.execute(A, request);
+      expect(f.calls.map((c) => [c.accountNumber, c.amountMinor])).toEqual([[a.accountNumber, 7_000n]]);
+      expect(await h.balance(A, a.accountNumber)).toBe(0n);
+      expect(await h.balance(B, b.accountNumber)).toBe(10_000n);
+    });
+
+    it('without automatic top-up, or over what it allows today, the pre-check answers INSUFFICIENT_BALANCE', async () => {
+      const a = await h.openAccount(A, 3_000n);
+      const b = await h.openAccount(B, 0n);
+      for (const remaining of [undefined, 6_999n]) {
+        const t = transfers({ funding: funding({ remaining }).port });
+        expect(await codeOf(t.preCheck(A, internal(a.accountNumber, b.accountNumber, 10_000n)))).toBe('INSUFFICIENT_BALANCE');
+      }
+    });
+
+    it('a refused or still pending top-up at Execute leaves the transfer FAILED with INSUFFICIENT_BALANCE, nothing posted', async () => {
+      for (const outcome of ['REFUSED', 'PENDING'] as const) {
+        const f = funding({ remaining: 100_000n, outcome });
+        const t = transfers({ funding: f.port });
+        const a = await h.openAccount(A, 3_000n);
+        const b = await h.openAccount(B, 0n);
+        const { request } = await prepare(t, A, internal(a.accountNumber, b.accountNumber, 10_000n));
+        expect(await codeOf(t.execute(A, request))).toBe('INSUFFICIENT_BALANCE');
+        expect(f.calls).toHaveLength(1);
+        expect(await h.balance(A, a.accountNumber)).toBe(3_000n);
+        expect(await h.balance(B, b.accountNumber)).toBe(0n);
+      }
+    });
   });
 });

@@ -36,7 +36,7 @@ import {
   type TransferLimitMaxima,
 } from './transfer-limits';
 import type { TransferDb } from './transfer.repository';
-import type { LedgerPort, UserPort } from './upstream';
+import type { FundingPort, LedgerPort, UserPort } from './upstream';
 
 export type { ExecuteInput } from './execute';
 export { type PreCheckInput, startOfBusinessDay } from './pre-check';
@@ -66,6 +66,8 @@ export interface TransferDeps {
   maxWaits?: number;
   /** PENDING transfers older than this are purged (default a day; processes live minutes). */
   pendingRetentionMs?: number;
+  /** Automatic top-up of a shortfall through the funding service (absent: none). */
+  funding?: FundingPort;
 }
 
 /** The use cases, each a step module given its dependencies (defaults filled in here). */
@@ -80,7 +82,8 @@ export function createTransfers(deps: TransferDeps) {
   const pendingRetentionMs = deps.pendingRetentionMs ?? 24 * 60 * 60_000;
   const lookup = { ledger, users, interbank };
   const limits = { db, ledger, users, logger, clock, maxima: deps.maxLimits ?? DEFAULT_MAX_LIMITS };
-  const leased: LeasedDriveDeps = { db, ledger, users, logger, clock, leaseMs, waitMs, maxWaits };
+  const funding = deps.funding;
+  const leased: LeasedDriveDeps = { db, ledger, users, logger, clock, leaseMs, waitMs, maxWaits, ...(funding ? { funding } : {}) };
 
   return {
     purgeStalePending: () => purgeStalePending({ db, logger, clock, pendingRetentionMs }),
@@ -88,7 +91,8 @@ export function createTransfers(deps: TransferDeps) {
     getSourceAccountInfo: (userId: string, accountNumber: string) => findSourceAccount(lookup, userId, accountNumber),
     getTargetAccountInfo: (institutionCode: string, accountNumber: string) => findTargetHolder(lookup, institutionCode, accountNumber),
     listLatestTargets: (userId: string) => listLatestTargets(db, userId),
-    preCheck: (userId: string, input: PreCheckInput) => preCheckTransfer({ ...lookup, db, logger, clock }, userId, input),
+    preCheck: (userId: string, input: PreCheckInput) =>
+      preCheckTransfer({ ...lookup, db, logger, clock, ...(funding ? { funding } : {}) }, userId, input),
     execute: (userId: string, input: ExecuteInput) => executeTransfer(leased, userId, input),
     getTransferLimit: (userId: string, accountNumber: string) => getTransferLimit(limits, userId, accountNumber),
     prepareTransferLimitChange: (userId: string, change: LimitChange) => prepareTransferLimitChange(limits, userId, change),

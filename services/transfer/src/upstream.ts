@@ -27,6 +27,12 @@ import {
   CurrencyCode,
 } from '@kfrm/proto/gen/kfrm/api/common/common';
 import { UserStatus } from '@kfrm/proto/gen/kfrm/api/common/user/status/user_status';
+import { MoneyMovementState } from '@kfrm/proto/gen/kfrm/api/funding/funding';
+import {
+  AutoTopUpApiError,
+  AutoTopUpApiError_ErrorCode,
+  type FundingInternalServiceClient,
+} from '@kfrm/proto/gen/kfrm/api/funding/funding_internal';
 import { GetProcessApiError, GetProcessApiError_ErrorCode, type UserServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user';
 import {
   ConsumeProcessApiError,
@@ -98,6 +104,43 @@ export interface LedgerPort {
   }): Promise<OwnAccount | undefined>;
 }
 
+/** The funding service's automatic top-up (internal FundingInternalService). */
+export interface FundingPort {
+  /** What automatic top-up may still add today; undefined when the user has none. Unavailable: throws. */
+  autoTopUpAllowance(userId: string): Promise<bigint | undefined>;
+  /** Tops up the account from the automatic top-up account. Refusals and outages throw. */
+  autoTopUp(input: { userId: string; accountNumber: string; amountMinor: bigint; key: string }): Promise<'SETTLED' | 'PENDING'>;
+}
+
+/** The funding service through its internal API. */
+export function grpcFunding(client: () => FundingInternalServiceClient, timeoutMs = 20_000): FundingPort {
+  return {
+    async autoTopUpAllowance(userId) {
+      try {
+        const res = await unaryCall(client(), 'getAutoTopUpAllowance', { userId }, { timeoutMs: 5_000 });
+        return res.registered ? (res.remainingToday?.majorAmount ?? 0n) : undefined;
+      } catch (err) {
+        throw unavailable('the funding service', err);
+      }
+    },
+    async autoTopUp(input) {
+      const res = await unaryCall(
+        client(),
+        'autoTopUp',
+        {
+          userId: input.userId,
+          accountNumber: input.accountNumber,
+          amount: { currencyCode: CurrencyCode.KRW, majorAmount: input.amountMinor, minorAmount: 0n },
+          idempotencyKey: input.key,
+        },
+        // A top-up waits on Konaplate (10 s per attempt by default).
+        { errors: errors.autoTopUp, timeoutMs },
+      );
+      return res.topUp?.state === MoneyMovementState.SETTLED ? 'SETTLED' : 'PENDING';
+    },
+  };
+}
+
 export type ProcessStatus = 'READY' | 'IN_PROGRESS' | 'DONE';
 export type HolderStanding = 'ACTIVE' | 'BLOCKED' | 'OTHER';
 
@@ -149,6 +192,7 @@ const errors = {
   postTransfer: apiErrorType(PostTransferApiError, PostTransferApiError_ErrorCode),
   getProcess: apiErrorType(GetProcessApiError, GetProcessApiError_ErrorCode),
   consumeProcess: apiErrorType(ConsumeProcessApiError, ConsumeProcessApiError_ErrorCode),
+  autoTopUp: apiErrorType(AutoTopUpApiError, AutoTopUpApiError_ErrorCode),
 };
 
 const isRefusal = (err: unknown, code: string): boolean => err instanceof UpstreamRefusal && err.code === code;
