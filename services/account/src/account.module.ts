@@ -37,14 +37,14 @@ export function createAccountModule(options: AccountModuleOptions = {}): Service
     mobilePackages: ['kfrm.api.account'],
     schema: LEDGER_SCHEMA,
     migrations,
-    create({ db, store }) {
+    create({ db, store, config: runtime }) {
       const config = readAccountConfig(options.env);
       const kysely = db.kysely<LedgerDatabase>(LEDGER_SCHEMA);
       const poster = new LedgerPoster(kysely, { ...config, ...options.poster });
       const ledger = createLedger({ db: kysely, poster, store });
       return {
         mobile: [accountHandlers(ledger)],
-        internal: [ledgerHandlers(ledger)],
+        internal: [ledgerHandlers(ledger, { approvalThresholdKrw: runtime.operatorApprovalThresholdKrw })],
         // Listeners drain first; then the batches still queued are committed before the pool closes.
         close: () => poster.close(),
       };
