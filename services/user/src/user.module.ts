@@ -10,6 +10,7 @@ import { createProcesses } from './processes';
 import { createResidentIdHasher } from './resident-id-hash';
 import { createResidentIdSealer } from './resident-id-seal';
 import { createSessions } from './sessions';
+import { auditLogHandlers } from './audit-log.handlers';
 import { membershipHandlers } from './membership.handlers';
 import { createOperatorApprovals } from './operator-approval';
 import { approvedCallExecutor } from './operator-approval.client';
@@ -116,7 +117,7 @@ export function createUserModule(options: UserModuleOptions = {}): ServiceModule
     ],
     schema: USER_SCHEMA,
     migrations,
-    async create({ db, logger, internalClients, config: runtime }) {
+    async create({ db, logger, internalClients, config: runtime, audit }) {
       const config = readUserConfig(options.env);
       const dataKey = await loadUserDataKey(config.dataKeyFile, runtime);
       const residentIds = createResidentIdSealer(dataKey);
@@ -184,6 +185,7 @@ export function createUserModule(options: UserModuleOptions = {}): ServiceModule
           sessionHandlers(useCases),
           processStepHandlers(useCases),
           operatorApprovalHandlers(approvals),
+          auditLogHandlers(audit),
         ],
         async close() {
           clearInterval(purge);
