@@ -1,6 +1,9 @@
 // Issue 16: the internal listener asked nobody who they were — Deposit, UpdateKyc, UnlockUser and
 // RevokeDevice answered anyone who reached it. Operator methods now want an operator's bearer
 // token with the right role (or a service identity); everything else is refused and audited.
+import { sql } from 'kysely';
+import { AuditLogServiceClient } from '@kfrm/proto/gen/kfrm/api/user/audit_log_internal';
+import { operatorTokenInterceptor } from '@kfrm/runtime';
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -116,7 +119,7 @@ describe('operator methods on the internal listener', () => {
     expect(await codeOf(updateKyc(bearer(teller)))).toBe(grpc.status.PERMISSION_DENIED);
     expect(await codeOf(deposit(bearer(teller)))).toBe(grpc.status.NOT_FOUND);
     expect(await codeOf(updateKyc({ [CALLER_SERVICE_HEADER]: 'auth' }))).toBe(grpc.status.NOT_FOUND);
-    // Refusals are recorded beside the answer: wait for the four events to land.
+    // Every row is written before its call is answered; the loop only guards against a slow commit.
     let rows = await audit().list({ afterSeq: before });
     for (let i = 0; i < 50 && rows.length < 5; i++) {
       await new Promise((r) => setTimeout(r, 20));
@@ -135,6 +138,34 @@ describe('operator methods on the internal listener', () => {
     expect(rows.find((r) => r.action === 'ledger.deposit')!.detail).toMatchObject({ amount: 'KRW 5000.0' });
     expect(JSON.stringify(rows.map((r) => ({ ...r, seq: String(r.seq) })))).not.toContain(teller.split('.')[2]!);
     expect((await audit().verify()).ok).toBe(true);
+  });
+
+  it('let an auditor read and verify the audit log (and nobody else), and show an edited row', async () => {
+    const auditor = new AuditLogServiceClient(services.internalAddress, grpc.credentials.createInsecure(), {
+      interceptors: [operatorTokenInterceptor(await operatorToken(issuerDir, ['auditor'], 'auditor-1'))],
+    });
+    const teller = new AuditLogServiceClient(services.internalAddress, grpc.credentials.createInsecure(), {
+      interceptors: [operatorTokenInterceptor(await operatorToken(issuerDir, ['teller']))],
+    });
+    try {
+      expect(await codeOf(unary(teller, teller.verifyAuditLog, {}))).toBe(grpc.status.PERMISSION_DENIED);
+      const { entries } = await unary(auditor, auditor.listAuditLogEntries, { beforeSeq: 0n, limit: 5 });
+      expect(entries.length).toBe(5);
+      expect(entries[0]!.seq).toBeGreaterThan(entries[1]!.seq);
+      const verified = await unary(auditor, auditor.verifyAuditLog, {});
+      expect(verified).toMatchObject({ ok: true });
+      await services.database
+        .kysely()
+        .transaction()
+        .execute(async (trx) => {
+          await sql`set local session_replication_role = replica`.execute(trx);
+          await sql`update audit.audit_log set actor = 'someone-else' where seq = 3`.execute(trx);
+        });
+      expect(await unary(auditor, auditor.verifyAuditLog, {})).toMatchObject({ ok: false, brokenSeq: 3n, problem: 'row hash differs' });
+    } finally {
+      auditor.close();
+      teller.close();
+    }
   });
 
   it('leave service-only internal methods as they were', async () => {

@@ -1,4 +1,6 @@
 import { X509Certificate, randomBytes, randomInt, randomUUID, sign } from 'node:crypto';
+import { OperatorApprovalServiceClient } from '@kfrm/proto/gen/kfrm/api/user/operator_approval_internal';
+import { APPROVAL_ID_TRAILER } from '@kfrm/server-kit';
 import * as grpc from '@grpc/grpc-js';
 import {
   AppClient,
@@ -231,6 +233,9 @@ export async function runDemo(options: DemoOptions, out: Output): Promise<DemoRe
   const asOperator = { interceptors: [operatorTokenInterceptor(options.operators.operatorToken)] };
   const ledger = new LedgerServiceClient(options.internalAddress, grpc.credentials.createInsecure(), asOperator);
   const userAccounts = new UserAccountServiceClient(options.internalAddress, grpc.credentials.createInsecure(), asOperator);
+  const approvals = new OperatorApprovalServiceClient(options.internalAddress, grpc.credentials.createInsecure(), {
+    interceptors: [operatorTokenInterceptor(options.operators.approverToken)],
+  });
   out.write(
     `KFRM app simulator · run ${tag}\n  mobile listener ${options.address} (TLS) · internal listener ${options.internalAddress} · ` +
       `deposit ${formatMoney(krw(options.depositKrw))} · transfer ${formatMoney(krw(options.transferKrw))}\n` +
@@ -313,14 +318,32 @@ export async function runDemo(options: DemoOptions, out: Output): Promise<DemoRe
         'LedgerService/Deposit (internal listener)',
         `${formatMoney(krw(options.depositKrw))} to ${maskAccountNumber(alice.accountNumber!)} from the external-settlement account`,
       );
-      const deposited = await unary(ledger, ledger.deposit, {
+      const request = {
         idempotencyKey: `demo-deposit:${alice.accountNumber}`,
         accountNumber: alice.accountNumber!,
         amount: krw(options.depositKrw),
         memo: 'demo funding',
         events: [],
-      });
-      s.receive(`entry ${deposited.entryId} posted at ${deposited.postedAt}, balance ${formatMoney(deposited.balanceAfter)}`);
+      };
+      const approvalId = await unary(ledger, ledger.deposit, request).then(
+        (deposited) => {
+          s.receive(`entry ${deposited.entryId} posted at ${deposited.postedAt}, balance ${formatMoney(deposited.balanceAfter)}`);
+          return undefined;
+        },
+        (err: grpc.ServiceError) => {
+          const id = err.metadata?.get(APPROVAL_ID_TRAILER)[0];
+          if (typeof id !== 'string') throw err;
+          return id;
+        },
+      );
+      if (approvalId !== undefined) {
+        // Above the approval threshold (maker-checker): a second operator approves it, and only then is it posted.
+        s.receive(`pending approval ${approvalId}: above the approval threshold, a second operator must approve it`);
+        s.send('OperatorApprovalService/Approve (internal listener, a second operator)', `approval ${approvalId}`);
+        const { request: approved } = await unary(approvals, approvals.approve, { approvalId });
+        if (approved?.outcome !== 'OK') throw new Error(`the approved deposit was refused: ${approved?.outcome ?? 'no outcome'}`);
+        s.receive(`approved by ${approved.decidedBy} (not the maker) and posted once`);
+      }
     });
 
     await reporter.step('Both phones: subscribe to notifications', async (s) => {
@@ -660,6 +683,7 @@ export async function runDemo(options: DemoOptions, out: Output): Promise<DemoRe
     }
     ledger.close();
     userAccounts.close();
+    approvals.close();
     result.notifications = { alice: alice.notifications?.events ?? [], bob: bob.notifications?.events ?? [] };
   }
 

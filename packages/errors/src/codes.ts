@@ -22,6 +22,7 @@ import type * as transfer from '@kfrm/proto/gen/kfrm/api/transfer/transfer';
 import type * as user from '@kfrm/proto/gen/kfrm/api/user/user';
 import type * as membership from '@kfrm/proto/gen/kfrm/api/user/membership';
 import type * as userInternal from '@kfrm/proto/gen/kfrm/api/user/user_internal';
+import type * as operatorApproval from '@kfrm/proto/gen/kfrm/api/user/operator_approval_internal';
 
 /** The code names of one generated enum: `CodeOf<typeof ExecuteApiError_ErrorCode>`. */
 export type CodeOf<E> = Exclude<keyof E, 'UNRECOGNIZED'> & string;
@@ -55,4 +56,5 @@ export type SeedCode =
   | CodesIn<typeof transfer>
   | CodesIn<typeof user>
   | CodesIn<typeof membership>
-  | CodesIn<typeof userInternal>;
+  | CodesIn<typeof userInternal>
+  | CodesIn<typeof operatorApproval>;

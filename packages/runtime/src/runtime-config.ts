@@ -63,6 +63,9 @@ export function readRuntimeConfig(env: Env = process.env) {
       operatorJwksFile: str('KFRM_OPERATOR_JWKS_FILE', { optional: true }),
       operatorIssuer: str('KFRM_OPERATOR_ISSUER', { optional: true }),
       operatorAudience: str('KFRM_OPERATOR_AUDIENCE', { optional: true }),
+      // Maker-checker: an operator's Deposit above this many won (or in another currency) waits
+      // for a second operator's approval (docs/operators.md, "Approvals").
+      operatorApprovalThresholdKrw: int('KFRM_OPERATOR_APPROVAL_THRESHOLD_KRW', { default: 1_000_000, min: 0, max: 1_000_000_000_000 }),
       // Prometheus scrape endpoint (GET /metrics, GET /healthz), plain HTTP.
       metricsListen: listenAddress('KFRM_METRICS_LISTEN', { default: '127.0.0.1:9464' }),
       // OTLP/HTTP collector base URL; unset = spans are made (ids reach logs and callees) but not exported.

@@ -30,6 +30,8 @@ import { createStore, instrumentStore, type Store } from '@kfrm/store';
 import type { DestinationStream } from 'pino';
 import { createInternalClients, type InternalClients } from './internal-clients';
 import { createOperatorVerifier } from './operator-issuer';
+import { unaryCall } from './internal-calls';
+import { OperatorApprovalServiceClient } from '@kfrm/proto/gen/kfrm/api/user/operator_approval_internal';
 import { watchDependencies } from './dependency-health';
 import { createSessionResolver } from './session-resolver';
 import { checkProcessSecrets } from './process-secrets';
@@ -274,6 +276,18 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
         },
       }),
       audit,
+      // Operator calls that need a second operator: submitted to OperatorApprovalService (user
+      // service) as a call of this process.
+      approvals: {
+        submit: async (submission) => {
+          const { request } = await unaryCall(internalClients.get(OperatorApprovalServiceClient), 'submitApproval', {
+            ...submission,
+            request: Buffer.from(submission.request),
+            roles: [...submission.roles],
+          });
+          return request!.approvalId;
+        },
+      },
       clientCertificate: noClientCertificate,
       reflectionAlsoLists: config.internalReflectionServices,
       logger,

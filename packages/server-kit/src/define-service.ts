@@ -5,6 +5,7 @@ import type { AccessLevel, Principal } from './access';
 import type { ApiErrorType } from './api-error-type';
 import type { AuditPolicy } from './call-audit';
 import type { OperatorRole } from './operator-access';
+import type { ApprovalPolicy } from './operator-approval';
 
 /** What every handler gets besides its request. */
 export interface CallContext {
@@ -74,6 +75,8 @@ export interface MethodPolicy<Req = never> {
    * no operator action.
    */
   audit?: AuditPolicy<Req>;
+  /** When an operator's call needs a second operator's approval (operator-approval.ts). */
+  approval?: ApprovalPolicy<Req>;
   /**
    * `internal` methods only: the operator roles that may call it with a bearer token, besides
    * the services (operator-access.ts). Absent: a service-to-service method only.

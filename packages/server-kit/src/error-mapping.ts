@@ -5,6 +5,7 @@ import { CommonApiError, CommonApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/a
 import { DomainError, InvalidArgumentError, NotImplementedError, PermissionDeniedError } from '@kfrm/errors';
 import { apiErrorType, codeNumber, type ApiErrorType } from './api-error-type';
 import { ERROR_STATUS, INFRASTRUCTURE_ERROR_STATUS } from './error-status-table';
+import { APPROVAL_ID_TRAILER, ApprovalPendingError } from './operator-approval';
 
 export const STATUS_DETAILS_KEY = 'grpc-status-details-bin';
 const TYPE_URL_PREFIX = 'type.googleapis.com/';
@@ -56,6 +57,11 @@ export function mapError(err: unknown, methodErrors: ApiErrorType | undefined): 
   }
   if (err instanceof InvalidArgumentError) return { error: withDetails(status.INVALID_ARGUMENT, err.message), unexpected: false };
   if (err instanceof PermissionDeniedError) return { error: withDetails(status.PERMISSION_DENIED, err.message), unexpected: false };
+  if (err instanceof ApprovalPendingError) {
+    const error = withDetails(status.FAILED_PRECONDITION, err.message);
+    error.metadata.set(APPROVAL_ID_TRAILER, err.approvalId);
+    return { error, unexpected: false };
+  }
   if (err instanceof NotImplementedError) return { error: withDetails(status.UNIMPLEMENTED, err.message), unexpected: false };
   if (isDatabaseDataException(err)) {
     // SQLSTATE class 22: the database could not hold a value the request carried (an id past

@@ -122,6 +122,10 @@ export const ERROR_STATUS: Readonly<Record<string, status>> = {
   INVALID_ACCOUNT_PASSWORD: status.INVALID_ARGUMENT,
   WEAK_ACCOUNT_PASSWORD: status.INVALID_ARGUMENT,
   CASA_OPENING_IN_PROGRESS: status.ABORTED, // another CompleteOpening of the same user is running
+
+  // operator approvals (maker-checker, extension)
+  APPROVAL_NOT_FOUND: status.NOT_FOUND,
+  APPROVAL_NOT_PENDING: status.FAILED_PRECONDITION, // already approved, executed or rejected
 } satisfies Record<SeedCode, status>; // every seed code has a row, and a row is a seed code
 
 /**

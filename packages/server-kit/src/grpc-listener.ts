@@ -7,6 +7,7 @@ import { DependencyUnavailableError, DomainError, NotImplementedError } from '@k
 import type { Logger } from '@kfrm/logging';
 import type { AccessGuard } from './access';
 import { auditRecordOf, type AuditRecord, type CallAuditSink } from './call-audit';
+import { ApprovalPendingError, type ApprovalDesk } from './operator-approval';
 import { peerClientCertificate, type ClientCertificateSource } from './client-certificate-source';
 import { credentialsLoaded } from './credentials';
 import type { CallContext, MethodDefinitionLike, MethodPolicy, ServiceRegistration } from './define-service';
@@ -53,6 +54,8 @@ export interface ListenerOptions {
   clientCertificate?: ClientCertificateSource;
   /** The audit log, for methods with an `audit` policy (call-audit.ts); without it they are not recorded. */
   audit?: CallAuditSink;
+  /** Where operator calls that need a second operator go (operator-approval.ts); without it they are UNAVAILABLE. */
+  approvals?: ApprovalDesk;
 }
 
 /**
@@ -389,6 +392,19 @@ export class GrpcListener {
               throw new DependencyUnavailableError('audit log unavailable', { cause: err });
             });
           }
+          const operator = prepared.ctx.principal.operator;
+          if (operator && policy.approval?.required(call.request as never)) {
+            if (!this.options.approvals) throw new DependencyUnavailableError('no approval desk: the call needs a second operator');
+            const id = await this.options.approvals.submit({
+              method: definition.path,
+              request: definition.requestSerialize(call.request as never),
+              maker: operator.subject,
+              roles: policy.operator ?? [],
+              target: audited?.target ?? '',
+              detail: audited?.detail ?? {},
+            });
+            throw new ApprovalPendingError(id);
+          }
           return invoke(prepared.ctx);
         })
         .then(
@@ -402,8 +418,12 @@ export class GrpcListener {
             const mapped = mapError(err, policy.errors);
             const fields = { code: grpc.status[mapped.error.code], duration_ms: elapsedMs() };
             if (audited) {
-              const outcome = err instanceof DomainError ? `${fields.code}:${err.code}` : (fields.code ?? 'UNKNOWN');
-              await this.recordOutcome(audited, outcome, logger);
+              if (err instanceof ApprovalPendingError) {
+                await this.recordOutcome({ ...audited, detail: { ...audited.detail, approval_id: err.approvalId } }, 'pending', logger);
+              } else {
+                const outcome = err instanceof DomainError ? `${fields.code}:${err.code}` : (fields.code ?? 'UNKNOWN');
+                await this.recordOutcome(audited, outcome, logger);
+              }
             }
             if (mapped.unexpected) logger.error({ ...fields, err }, 'call failed');
             else logger.info({ ...fields, reason: mapped.error.details }, 'call rejected');

@@ -9,4 +9,5 @@ export * from './error-mapping';
 export * from './error-status-table';
 export * from './grpc-listener';
 export * from './operator-access';
+export * from './operator-approval';
 export * from './shutdown';

@@ -66,7 +66,11 @@ export interface AccessRefusal {
 export interface InternalAccessGuardOptions {
   /** Absent: no operator can be authenticated (every operator-only call is UNAUTHENTICATED). */
   verifyOperator?: OperatorTokenVerifier;
-  /** Told about every refused operator call; must not throw (the guard does not wait for it). */
+  /**
+   * Told about every refused operator call, before the refusal is answered: waiting for the audit
+   * row is the back-pressure that keeps a flood of bad calls from queueing rows without bound.
+   * A failure here never changes the answer.
+   */
   onRefusal?(refusal: AccessRefusal): void | Promise<void>;
 }
 
@@ -83,9 +87,9 @@ export interface InternalAccessGuardOptions {
  * and to nobody else (UNAUTHENTICATED). Every refusal is reported to `onRefusal`.
  */
 export function createInternalAccessGuard(options: InternalAccessGuardOptions = {}): AccessGuard {
-  const refuse = (refusal: AccessRefusal) => {
+  const refuse = async (refusal: AccessRefusal) => {
     try {
-      void Promise.resolve(options.onRefusal?.(refusal)).catch(() => undefined);
+      await options.onRefusal?.(refusal);
     } catch {
       // Reporting must never change the answer.
     }
@@ -101,7 +105,11 @@ export function createInternalAccessGuard(options: InternalAccessGuardOptions = 
       if (token === undefined) {
         if (service) return { level, service };
         const hasHeader = call.metadata.get('authorization').length > 0;
-        refuse({ kind: 'operator-authentication-failed', method: path, reason: hasHeader ? 'malformed authorization header' : 'no token' });
+        await refuse({
+          kind: 'operator-authentication-failed',
+          method: path,
+          reason: hasHeader ? 'malformed authorization header' : 'no token',
+        });
         throw unauthenticated('operator token required');
       }
       let operator: OperatorIdentity;
@@ -109,11 +117,16 @@ export function createInternalAccessGuard(options: InternalAccessGuardOptions = 
         if (!options.verifyOperator) throw new Error('no operator issuer configured');
         operator = await options.verifyOperator(token);
       } catch (err) {
-        refuse({ kind: 'operator-authentication-failed', method: path, reason: reasonOf(err) });
+        await refuse({ kind: 'operator-authentication-failed', method: path, reason: reasonOf(err) });
         throw unauthenticated('operator token is not valid');
       }
       if (!operator.roles.some((role) => roles.includes(role))) {
-        refuse({ kind: 'operator-call-refused', method: path, subject: operator.subject, reason: `missing role ${roles.join(' or ')}` });
+        await refuse({
+          kind: 'operator-call-refused',
+          method: path,
+          subject: operator.subject,
+          reason: `missing role ${roles.join(' or ')}`,
+        });
         throw new PermissionDeniedError(`requires the operator role ${roles.join(' or ')}`);
       }
       return { level, operator };

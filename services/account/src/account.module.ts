@@ -38,7 +38,7 @@ export function createAccountModule(options: AccountModuleOptions = {}): Service
     mobilePackages: ['kfrm.api.account'],
     schema: LEDGER_SCHEMA,
     migrations,
-    create({ db, store, logger }) {
+    create({ db, store, logger, config: runtime }) {
       const config = readAccountConfig(options.env);
       const kysely = db.kysely<LedgerDatabase>(LEDGER_SCHEMA);
       const poster = new LedgerPoster(kysely, {
@@ -49,7 +49,7 @@ export function createAccountModule(options: AccountModuleOptions = {}): Service
       const ledger = createLedger({ db: kysely, poster, store });
       return {
         mobile: [accountHandlers(ledger)],
-        internal: [ledgerHandlers(ledger)],
+        internal: [ledgerHandlers(ledger, { approvalThresholdKrw: runtime.operatorApprovalThresholdKrw })],
         // Listeners drain first; then the batches still queued are committed before the pool closes.
         close: () => poster.close(),
       };

@@ -14,7 +14,7 @@ import { UpstreamRefusal, UpstreamUnavailableError } from '@kfrm/errors';
 import { DepositApiError, DepositApiError_ErrorCode, LedgerServiceClient } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
 import { CurrencyCode } from '@kfrm/proto/gen/kfrm/api/common/common';
 import { findOperatorToken, operatorTokenInterceptor, unaryCall } from '@kfrm/runtime';
-import { apiErrorType } from '@kfrm/server-kit';
+import { APPROVAL_ID_TRAILER, apiErrorType } from '@kfrm/server-kit';
 
 const depositErrors = apiErrorType(DepositApiError, DepositApiError_ErrorCode);
 
@@ -30,7 +30,7 @@ export function parseAmount(text: string, currency: 'KRW' | 'USD' | 'THB'): { ma
   return { majorAmount: BigInt(match[1]!), minorAmount: BigInt(fraction.padEnd(decimals, '0') || '0') };
 }
 
-/** Runs the CLI; returns the process exit code (0 deposited or replayed, 1 refused, 2 usage). */
+/** Runs the CLI; returns the process exit code (0 deposited or replayed, 1 refused, 2 usage, 3 waiting for approval). */
 export async function runDepositCli(argv: string[], env: Record<string, string | undefined> = process.env): Promise<number> {
   const args = [...argv];
   let currency: 'KRW' | 'USD' | 'THB' = 'KRW';
@@ -83,6 +83,12 @@ export async function runDepositCli(argv: string[], env: Record<string, string |
     );
     return 0;
   } catch (err) {
+    const approvalId = (err as grpc.ServiceError).metadata?.get(APPROVAL_ID_TRAILER)[0];
+    if (typeof approvalId === 'string') {
+      // Maker-checker: above the threshold a second operator approves it (OperatorApprovalService/Approve).
+      console.log(JSON.stringify({ approvalId, status: 'PENDING_APPROVAL' }));
+      return 3;
+    }
     const cause = err instanceof UpstreamRefusal || err instanceof UpstreamUnavailableError ? err.cause : err;
     const name = err instanceof UpstreamRefusal ? err.code : undefined;
     console.error(`deposit failed: ${(cause as grpc.ServiceError).code ?? ''} ${name ?? ''} ${(cause as Error).message}`);

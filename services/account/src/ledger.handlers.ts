@@ -178,7 +178,12 @@ function amountForAudit(value: MonetaryValue | undefined): string {
 }
 
 /** The internal LedgerService: the only way other services change or read the ledger. */
-export function ledgerHandlers(ledger: Ledger) {
+export function ledgerHandlers(
+  ledger: Ledger,
+  /** Maker-checker: an operator's deposit above this (KRW; any amount in another currency) waits for approval. */
+  options: { approvalThresholdKrw: number } = { approvalThresholdKrw: 1_000_000 },
+) {
+  const threshold = BigInt(options.approvalThresholdKrw);
   const internal = 'internal' as const;
   return defineService(
     LedgerServiceService,
@@ -266,6 +271,13 @@ export function ledgerHandlers(ledger: Ledger) {
           action: 'ledger.deposit',
           target: (r) => `account:${r.accountNumber}`,
           detail: (r) => ({ amount: amountForAudit(r.amount), idempotency_key: r.idempotencyKey }),
+        },
+        approval: {
+          // Won have no minor units; another currency has no rate here, so it always waits.
+          required: (r) =>
+            r.amount?.currencyCode !== CurrencyCode.KRW ||
+            r.amount.majorAmount > threshold ||
+            (r.amount.majorAmount === threshold && r.amount.minorAmount > 0n),
         },
         errors: apiErrorType(DepositApiError, DepositApiError_ErrorCode),
         raises: raises<AmountCode | DepositCode>(),

@@ -16,13 +16,16 @@ import { UpstreamRefusal, UpstreamUnavailableError } from '@kfrm/errors';
 import { CredentialServiceClient, UnlockUserApiError, UnlockUserApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/api/auth/auth_internal';
 import { UserStatus } from '@kfrm/proto/gen/kfrm/api/common/user/status/user_status';
 import { findOperatorToken, operatorTokenInterceptor, unaryCall } from '@kfrm/runtime';
-import { apiErrorType } from '@kfrm/server-kit';
+import { APPROVAL_ID_TRAILER, apiErrorType } from '@kfrm/server-kit';
 
 const unlockErrors = apiErrorType(UnlockUserApiError, UnlockUserApiError_ErrorCode);
 
 const USAGE = 'usage: unlock-cli <user-id> <reason...>';
 
-/** Runs the CLI; returns the process exit code (0 unlocked or already unlocked, 1 refused, 2 usage). */
+/**
+ * Runs the CLI; returns the process exit code (0 unlocked or already unlocked, 1 refused, 2 usage,
+ * 3 waiting for a second operator's approval: an operator's unlock always does, docs/operators.md).
+ */
 export async function runUnlockCli(argv: string[], env: Record<string, string | undefined> = process.env): Promise<number> {
   const [userIdText, ...reasonWords] = argv;
   const reason = reasonWords.join(' ').trim();
@@ -49,6 +52,12 @@ export async function runUnlockCli(argv: string[], env: Record<string, string | 
     );
     return 0;
   } catch (err) {
+    const approvalId = (err as grpc.ServiceError).metadata?.get(APPROVAL_ID_TRAILER)[0];
+    if (typeof approvalId === 'string') {
+      // Maker-checker: a second operator approves it (OperatorApprovalService/Approve).
+      console.log(JSON.stringify({ userId: userId.toString(), approvalId, status: 'PENDING_APPROVAL' }));
+      return 3;
+    }
     const cause = err instanceof UpstreamRefusal || err instanceof UpstreamUnavailableError ? err.cause : err;
     const name = err instanceof UpstreamRefusal ? err.code : undefined;
     console.error(`unlock failed: ${(cause as grpc.ServiceError).code ?? ''} ${name ?? ''} ${(cause as Error).message}`);

@@ -214,6 +214,8 @@ export function userAccountHandlers({ accounts, residentIds }: UserUseCases) {
             to: UserStatus[r.newStatus] ?? String(r.newStatus),
           }),
         },
+        // An operator's unblock waits for a second operator.
+        approval: { required: (r) => r.expectedStatus === UserStatus.BLOCKED && r.newStatus !== UserStatus.BLOCKED },
         errors: apiErrorType(UpdateUserStatusApiError, UpdateUserStatusApiError_ErrorCode),
         raises: raises<UpdateUserStatusCode>(),
       },

@@ -11,7 +11,12 @@ import { createResidentIdHasher } from './resident-id-hash';
 import { createResidentIdSealer } from './resident-id-seal';
 import { storeSessionRevocationNotice } from './session-revocation';
 import { createSessions } from './sessions';
+import { auditLogHandlers } from './audit-log.handlers';
 import { membershipHandlers } from './membership.handlers';
+import { createOperatorApprovals } from './operator-approval';
+import { approvedCallExecutor } from './operator-approval.client';
+import { operatorApprovalHandlers } from './operator-approval.handlers';
+import { createOperatorApprovalRepository } from './operator-approval.repository';
 import { credentialRevokerFrom, deviceRevokerFrom, memberAccountsFrom, signingCertificatesFrom } from './upstream.client';
 import { toProtoProcess } from './user.mapping';
 import { erasePersonalDataPastRetention } from './user.repository';
@@ -113,7 +118,7 @@ export function createUserModule(options: UserModuleOptions = {}): ServiceModule
     ],
     schema: USER_SCHEMA,
     migrations,
-    async create({ db, store, logger, internalClients, config: runtime }) {
+    async create({ db, store, logger, internalClients, config: runtime, audit }) {
       const config = readUserConfig(options.env);
       const dataKey = await loadUserDataKey(config.dataKeyFile, runtime);
       const residentIds = createResidentIdSealer(dataKey);
@@ -168,9 +173,22 @@ export function createUserModule(options: UserModuleOptions = {}): ServiceModule
           .catch((err: unknown) => logger.error({ err }, 'sealing or hashing resident ids failed'));
       }, config.purgeIntervalMs);
       purge.unref();
+      // Maker-checker for operator acts, hosted here until the operators' own service exists.
+      const approvals = createOperatorApprovals({
+        repository: createOperatorApprovalRepository(deps.db),
+        ...approvedCallExecutor(internalClients),
+        now: options.now,
+      });
       return {
         mobile: [membershipHandlers(withdrawal)],
-        internal: [userServiceHandlers(useCases), userAccountHandlers(useCases), sessionHandlers(useCases), processStepHandlers(useCases)],
+        internal: [
+          userServiceHandlers(useCases),
+          userAccountHandlers(useCases),
+          sessionHandlers(useCases),
+          processStepHandlers(useCases),
+          operatorApprovalHandlers(approvals),
+          auditLogHandlers(audit),
+        ],
         async close() {
           clearInterval(purge);
         },

@@ -1,6 +1,8 @@
 // The operator's unlock of a user that wrong PINs BLOCKED, over gRPC with the real user and
 // device services: lock, unlock (CredentialService.UnlockUser, also through the CLI), then the app
 // moves to a new device certificate (the block revoked the old one) and logs in with the PIN.
+import { ApprovalStatus, OperatorApprovalServiceClient } from '@kfrm/proto/gen/kfrm/api/user/operator_approval_internal';
+import { callerServiceInterceptor } from '@kfrm/runtime/testing/operator-tokens.fixtures';
 import { dirname } from 'node:path';
 import { operatorTokenInterceptor } from '@kfrm/runtime';
 import { operatorToken } from '@kfrm/runtime/testing/operator-tokens.fixtures';
@@ -29,21 +31,26 @@ describe('operator unlock over gRPC', () => {
   let credentials: CredentialServiceClient;
   let accounts: UserAccountServiceClient;
   let steps: ProcessStepServiceClient;
+  let approvals: OperatorApprovalServiceClient;
 
   beforeAll(async () => {
     h = await startIdentityHarness(userModule, { settings: { secretChecksPerDeviceWindow: 1_000, maxSecretAttempts: MAX_ATTEMPTS } });
     internalAddress = `127.0.0.1:${h.running.internalPort}`;
-    // The unlock is a support operator's act (UnlockUser wants the support role).
-    const support = await operatorToken(h.running.config.operatorIssuerDir, ['support']);
+    // UnlockUser as a service calls it (an operator's unlock waits for a second operator: the CLI below).
     credentials = new CredentialServiceClient(internalAddress, grpc.credentials.createInsecure(), {
-      interceptors: [operatorTokenInterceptor(support)],
+      interceptors: [callerServiceInterceptor('test')],
+    });
+    // The second operator who approves the CLI's unlock (the CLI's token is another subject).
+    const approver = await operatorToken(h.running.config.operatorIssuerDir, ['support'], 'second-support');
+    approvals = new OperatorApprovalServiceClient(internalAddress, grpc.credentials.createInsecure(), {
+      interceptors: [operatorTokenInterceptor(approver)],
     });
     accounts = new UserAccountServiceClient(internalAddress, grpc.credentials.createInsecure());
     steps = new ProcessStepServiceClient(internalAddress, grpc.credentials.createInsecure());
   }, 60_000);
 
   afterAll(async () => {
-    for (const c of [credentials, accounts, steps]) c?.close();
+    for (const c of [credentials, accounts, steps, approvals]) c?.close();
     await h?.close();
   });
 
@@ -90,11 +97,17 @@ describe('operator unlock over gRPC', () => {
 
     const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
     try {
-      expect(await cli([String(user.userId), 'identity', 're-verified', 'at', 'branch'])).toBe(0);
-      expect(JSON.parse(String(log.mock.calls.at(-1)?.[0]))).toEqual({
-        userId: String(user.userId),
-        userStatus: 'ACTIVATED',
-        statusChanged: true,
+      // An operator's unlock waits for a second operator (maker-checker).
+      expect(await cli([String(user.userId), 'identity', 're-verified', 'at', 'branch'])).toBe(3);
+      const pending = JSON.parse(String(log.mock.calls.at(-1)?.[0])) as { approvalId: string; status: string };
+      expect(pending.status).toBe('PENDING_APPROVAL');
+      expect(await userStatus(user.userId)).toBe('BLOCKED');
+      const { request } = await unary(approvals, approvals.approve, { approvalId: pending.approvalId });
+      expect(request).toMatchObject({
+        status: ApprovalStatus.APPROVAL_STATUS_EXECUTED,
+        outcome: 'OK',
+        maker: 'unlock-cli',
+        decidedBy: 'second-support',
       });
     } finally {
       log.mockRestore();
@@ -171,7 +184,8 @@ describe('operator unlock over gRPC', () => {
 
     const err = vi.spyOn(console, 'error').mockImplementation(() => undefined);
     try {
-      expect(await cli([String(created.userId), 'verified'])).toBe(1);
+      // Refusals of an approved unlock are the approval's outcome; the CLI only waits for it.
+      expect(await cli([String(created.userId), 'verified'])).toBe(3);
       expect(await cli([String(created.userId)])).toBe(2);
       expect(await cli(['not-a-number', 'verified'])).toBe(2);
       expect(await cli([])).toBe(2);

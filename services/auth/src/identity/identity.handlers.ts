@@ -400,6 +400,8 @@ export function credentialHandlers(deps: IdentityDeps, unlock: Unlock) {
         access: 'internal',
         operator: ['support'],
         audit: { action: 'auth.unlock', target: (r) => `user:${r.userId}` },
+        // An unlock is an unblock: an operator's waits for a second operator.
+        approval: { required: () => true },
         errors: E.unlockUser,
         raises: raisesExcept<UnlockUserCode, 'SESSION_TOKEN_REQUIRED' | 'LOGIN_SESSION_EXPIRED'>(),
       },
