@@ -1,14 +1,8 @@
 import { failWith } from '@kfrm/errors';
-import {
-  createVerificationToken,
-  issueSigningCertificate,
-  parseSigningCsr,
-  SigningError,
-  type SigningSeedCode,
-  verifySignedData,
-} from '@kfrm/pki';
+import { parseSigningCsr, SigningError, type SigningSeedCode, verifySignedData } from '@kfrm/pki';
 import { throttle, type IdentityDeps } from './identity-deps';
 import * as repo from './identity.repository';
+import { issuePendingSigningCertificate } from './signing-certificate-issuance';
 import { openRegistration, type RegistrationAccessCode, requireAgreed, type RegistrationAccessDeps } from './registration-access';
 
 /** A SigningError's code passes through as is (SigningSeedCode, the pki's whole set). */
@@ -26,31 +20,16 @@ export type RegistrationSigningDeps = RegistrationAccessDeps & Pick<IdentityDeps
 
 /** IssueSigningCertificate: the certificate is stored pending, with a verification token to sign. */
 export async function issueUserSigningCertificate(deps: RegistrationSigningDeps, userToken: string, deviceId: bigint, csrText: string) {
-  const { db, settings } = deps;
+  const { settings } = deps;
   const { user, userId } = await openRegistration(deps, userToken, deviceId);
   requireAgreed(user);
   await throttle(deps.store, `cert-issue:device:${deviceId}`, settings.certificatesPerDeviceHour, HOUR_MS);
   const now = deps.now();
   try {
     const csr = await parseSigningCsr(csrText);
-    const issued = await issueSigningCertificate({
-      csr,
-      ca: deps.signingCa,
-      userId: String(userId),
-      validityDays: settings.signingValidityDays,
-      now,
-    });
-    const verificationToken = createVerificationToken();
-    await repo.insertPendingCertificate(db, {
-      userId,
-      serialNumber: issued.serialNumber,
-      der: issued.der,
-      notAfter: issued.notAfter,
-      verificationToken,
-      tokenExpiresAt: new Date(now.getTime() + settings.signingTokenTtlMs),
-    });
+    const issued = await issuePendingSigningCertificate(deps, userId, csr, now);
     deps.logger.info({ user_id: String(userId), serial: issued.serialNumber }, 'signing certificate issued (pending)');
-    return { certificate: issued.base64, verificationToken, createdAt: now };
+    return { certificate: issued.certificate, verificationToken: issued.verificationToken, createdAt: now };
   } catch (err) {
     if (err instanceof SigningError) {
       deps.logger.info({ reason: err.reason }, 'signing certificate refused');

@@ -1,17 +1,11 @@
 import { failWith, isDomainError } from '@kfrm/errors';
-import {
-  createVerificationToken,
-  issueSigningCertificate,
-  parseSigningCsr,
-  SigningError,
-  type SigningSeedCode,
-  verifySignedData,
-} from '@kfrm/pki';
+import { parseSigningCsr, SigningError, type SigningSeedCode, verifySignedData } from '@kfrm/pki';
 import { AuthenticatedTransactionType } from '@kfrm/proto/gen/kfrm/api/common/common';
 import { authenticationFailed } from './authentication';
 import { verifyDeviceProof } from './device-proof';
 import { throttle, type IdentityDeps } from './identity-deps';
 import * as repo from './identity.repository';
+import { issuePendingSigningCertificate } from './signing-certificate-issuance';
 import type { DirectoryCode } from './user-directory';
 
 export type PrepareReissueCode = DirectoryCode['createProcess'];
@@ -74,24 +68,9 @@ export function createSigningReissue(deps: IdentityDeps) {
       }
       const now = deps.now();
       try {
-        const issued = await issueSigningCertificate({
-          csr,
-          ca: deps.signingCa,
-          userId: String(userId),
-          validityDays: settings.signingValidityDays,
-          now,
-        });
-        const verificationToken = createVerificationToken();
-        await repo.insertPendingCertificate(db, {
-          userId,
-          serialNumber: issued.serialNumber,
-          der: issued.der,
-          notAfter: issued.notAfter,
-          verificationToken,
-          tokenExpiresAt: new Date(now.getTime() + settings.signingTokenTtlMs),
-        });
+        const issued = await issuePendingSigningCertificate(deps, userId, csr, now);
         deps.logger.info({ user_id: String(userId), serial: issued.serialNumber }, 'signing certificate reissued (pending)');
-        return { certificate: issued.base64, verificationToken, createdAt: now };
+        return { certificate: issued.certificate, verificationToken: issued.verificationToken, createdAt: now };
       } catch (err) {
         if (err instanceof SigningError) {
           deps.logger.info({ reason: err.reason }, 'signing certificate reissue refused');
