@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureDevInternalPki } from '@kfrm/pki';
 import { ensureDevSecrets } from './dev-certs';
-import { COMPOSE_EDGE_CONFIG, composeEdgeConfig, renderNginxConfig } from './edge-config';
+import { COMPOSE_EDGE_CONFIG, composeEdgeConfig, REFLECTION_LIST_FILES, renderNginxConfig, withReflectionLists } from './edge-config';
 import { deriveServiceRoutes, internalTargetsEnv, type ServiceRoutes } from './edge-routes';
 
 const nginx = spawnSync('sh', ['-c', 'command -v nginx || ls /usr/sbin/nginx'], { encoding: 'utf8' }).stdout.trim().split('\n')[0];
@@ -31,6 +31,18 @@ describe('edge routes and nginx config', () => {
 
   it('has the committed compose config current (scripts/edge-config.ts --check)', () => {
     expect(readFileSync(COMPOSE_EDGE_CONFIG, 'utf8')).toBe(composeEdgeConfig(routes));
+  });
+
+  it('has the reflection lists in compose and Kubernetes current, and rewrites stale ones', () => {
+    const repo = join(COMPOSE_EDGE_CONFIG, '../../../..');
+    for (const name of REFLECTION_LIST_FILES) {
+      const file = join(repo, name);
+      const committed = readFileSync(file, 'utf8');
+      expect(withReflectionLists(file, committed, routes)).toBe(committed);
+      const stale = committed.replace(/(KFRM_EDGE_REFLECTION_SERVICES(: |\n\s+value: ))kfrm\.api\.account\.AccountService,/, '$1');
+      expect(stale).not.toBe(committed);
+      expect(withReflectionLists(file, stale, routes)).toBe(committed);
+    }
   });
 
   it('routes no internal service on the phones’ address', () => {

@@ -233,19 +233,46 @@ export function composeEdgeConfig(routes: ServiceRoutes[]): string {
   });
 }
 
+/**
+ * Compose and Kubernetes give the two reflection services their lists as plain values; they are
+ * rewritten here from the same routes, so adding a gRPC service is one `edge-config` run, not three
+ * hand edits (validate:deploy would catch a stale copy, but not fix it).
+ */
+export function withReflectionLists(file: string, text: string, routes: ServiceRoutes[]): string {
+  const edge = edgeReflectionServices(routes);
+  const internal = operatorReflectionServices(routes);
+  if (file.endsWith('docker-compose.yml')) {
+    return text
+      .replace(/^(\s+KFRM_EDGE_REFLECTION_SERVICES: ).*$/m, `$1${edge}`)
+      .replace(/^(\s+KFRM_INTERNAL_REFLECTION_SERVICES: ).*$/m, `$1${internal}`);
+  }
+  return text.replace(/^(\s+- name: KFRM_EDGE_REFLECTION_SERVICES\n\s+value: ).*$/m, `$1${edge}`);
+}
+
+/** The files that carry copies of the reflection lists. */
+export const REFLECTION_LIST_FILES = ['docker-compose.yml', `deploy/services/${EDGE_REFLECTION_SERVICE}.yaml`];
+
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const expected = composeEdgeConfig(await deriveServiceRoutes());
+  const routes = await deriveServiceRoutes();
+  const wanted = new Map<string, string>([[COMPOSE_EDGE_CONFIG, composeEdgeConfig(routes)]]);
+  for (const name of REFLECTION_LIST_FILES) {
+    const file = join(repoRoot, name);
+    wanted.set(file, withReflectionLists(file, await readFile(file, 'utf8'), routes));
+  }
   if (process.argv.includes('--check')) {
-    const committed = await readFile(COMPOSE_EDGE_CONFIG, 'utf8').catch(() => '');
-    if (committed !== expected) {
-      console.error(`${COMPOSE_EDGE_CONFIG} is stale: run \`node --import tsx scripts/edge-config.ts\` and commit it`);
-      process.exit(1);
+    let stale = false;
+    for (const [file, text] of wanted) {
+      if ((await readFile(file, 'utf8').catch(() => '')) !== text) {
+        console.error(`${file} is stale: run \`node --import tsx scripts/edge-config.ts\` and commit it`);
+        stale = true;
+      }
     }
-    console.log(`${COMPOSE_EDGE_CONFIG} is current`);
+    if (stale) process.exit(1);
+    console.log(`${COMPOSE_EDGE_CONFIG} and the reflection lists are current`);
   } else {
     const { mkdir } = await import('node:fs/promises');
     await mkdir(join(repoRoot, 'deploy/compose/edge'), { recursive: true });
-    await writeFile(COMPOSE_EDGE_CONFIG, expected);
-    console.log(`wrote ${COMPOSE_EDGE_CONFIG}`);
+    for (const [file, text] of wanted) await writeFile(file, text);
+    console.log(`wrote ${[...wanted.keys()].join(', ')}`);
   }
 }
