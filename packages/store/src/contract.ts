@@ -223,6 +223,43 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       });
     });
 
+    describe('setFirstAbsent', () => {
+      it('sets the first key that does not exist, in the order given, and says which', async () => {
+        const keys = [fresh('slot-0'), fresh('slot-1'), fresh('slot-2')];
+        await store.set(keys[0]!, 'taken', { ttlMs: 10_000 });
+        expect(await store.setFirstAbsent(keys, 'mine', 10_000)).toBe(1);
+        expect(await store.get(keys[1]!)).toBe('mine');
+        expect(await store.get(keys[2]!)).toBeNull();
+        expect(await store.ttlMs(keys[1]!)).toBeLessThanOrEqual(10_000);
+        expect(await store.setFirstAbsent(keys, 'next', 10_000)).toBe(2);
+        expect(await store.setFirstAbsent(keys, 'late', 10_000)).toBe(-1);
+        expect(await store.get(keys[0]!)).toBe('taken');
+      });
+
+      it('gives each of many concurrent claimers a different key, and no more claims than keys', async () => {
+        const keys = Array.from({ length: 4 }, (_, i) => fresh(`race-${i}`));
+        const claims = await Promise.all(Array.from({ length: 10 }, (_, i) => store.setFirstAbsent(keys, `c${i}`, 10_000)));
+        const won = claims.filter((index) => index >= 0);
+        expect(won.sort()).toEqual([0, 1, 2, 3]);
+      });
+
+      it('refuses an empty key list', async () => {
+        await expect(store.setFirstAbsent([], 'v', 1_000)).rejects.toThrow();
+      });
+    });
+
+    describe('expireIfEquals', () => {
+      it('renews the TTL only while the key holds the expected value', async () => {
+        const key = fresh('lease');
+        expect(await store.expireIfEquals(key, 'holder', 60_000)).toBe(false);
+        await store.set(key, 'holder', { ttlMs: 5_000 });
+        expect(await store.expireIfEquals(key, 'someone-else', 60_000)).toBe(false);
+        expect(await store.ttlMs(key)).toBeLessThanOrEqual(5_000);
+        expect(await store.expireIfEquals(key, 'holder', 60_000)).toBe(true);
+        expect(await store.ttlMs(key)).toBeGreaterThan(5_000);
+      });
+    });
+
     describe('compareAndDelete', () => {
       it('deletes only when the value matches', async () => {
         const key = fresh('cad');

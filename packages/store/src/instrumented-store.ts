@@ -31,6 +31,8 @@ export function instrumentStore(store: Store, observe: StoreObserver): Store {
     get: (key) => timed('get', () => store.get(key)),
     set: (key, value, options) => timed('set', () => store.set(key, value, options)),
     setIfAbsent: (key, value, ttlMs) => timed('setIfAbsent', () => store.setIfAbsent(key, value, ttlMs)),
+    setFirstAbsent: (keys, value, ttlMs) => timed('setFirstAbsent', () => store.setFirstAbsent(keys, value, ttlMs)),
+    expireIfEquals: (key, expected, ttlMs) => timed('expireIfEquals', () => store.expireIfEquals(key, expected, ttlMs)),
     getDel: (key) => timed('getDel', () => store.getDel(key)),
     del: (key) => timed('del', () => store.del(key)),
     expireMs: (key, ttlMs) => timed('expireMs', () => store.expireMs(key, ttlMs)),

@@ -1,5 +1,5 @@
 import { StoreUnavailableError } from './errors';
-import { assertString, assertTtl, type MessageHandler, type SetOptions, type Store, type Unsubscribe } from './store';
+import { assertKeys, assertString, assertTtl, type MessageHandler, type SetOptions, type Store, type Unsubscribe } from './store';
 
 export interface MemoryStoreOptions {
   /**
@@ -82,6 +82,26 @@ export class MemoryStore implements Store {
     assertTtl(ttlMs);
     if (this.live(key)) return false;
     this.data.set(key, { value, expiresAt: this.now() + ttlMs });
+    return true;
+  }
+
+  async setFirstAbsent(keys: readonly string[], value: string, ttlMs: number): Promise<number> {
+    this.assertOpen();
+    assertKeys(keys);
+    assertString(value, 'value');
+    assertTtl(ttlMs);
+    const index = keys.findIndex((key) => !this.live(key));
+    if (index >= 0) this.data.set(keys[index]!, { value, expiresAt: this.now() + ttlMs });
+    return index;
+  }
+
+  async expireIfEquals(key: string, expected: string, ttlMs: number): Promise<boolean> {
+    this.assertOpen();
+    assertString(expected, 'expected');
+    assertTtl(ttlMs);
+    const entry = this.live(key);
+    if (!entry || entry.value !== expected) return false;
+    entry.expiresAt = this.now() + ttlMs;
     return true;
   }
 

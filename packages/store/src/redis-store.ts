@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import { StoreUnavailableError } from './errors';
 import {
+  assertKeys,
   assertString,
   assertTtl,
   type MessageHandler,
@@ -54,13 +55,36 @@ end
 return 0
 `;
 
+/** SET NX PX on each key in order until one is set: its 0-based index, or -1. */
+const SET_FIRST_ABSENT = `
+for i, key in ipairs(KEYS) do
+  if redis.call('SET', key, ARGV[1], 'NX', 'PX', ARGV[2]) then
+    return i - 1
+  end
+end
+return -1
+`;
+
+/** PEXPIRE only while the value matches (a lease renewed by its holder only). */
+const EXPIRE_IF_EQUALS = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+`;
+
 interface Script {
   source: string;
   sha: string;
 }
 
 const script = (source: string): Script => ({ source, sha: createHash('sha1').update(source).digest('hex') });
-const SCRIPTS = { incrWithTtl: script(INCR_WITH_TTL), compareAndDelete: script(COMPARE_AND_DELETE) };
+const SCRIPTS = {
+  incrWithTtl: script(INCR_WITH_TTL),
+  compareAndDelete: script(COMPARE_AND_DELETE),
+  setFirstAbsent: script(SET_FIRST_ABSENT),
+  expireIfEquals: script(EXPIRE_IF_EQUALS),
+};
 
 /**
  * Server replies that mean "Redis cannot serve you right now" rather than "you used it wrong".
@@ -233,6 +257,20 @@ export class RedisStore implements Store {
     return reply === 'OK';
   }
 
+  async setFirstAbsent(keys: readonly string[], value: string, ttlMs: number): Promise<number> {
+    assertKeys(keys);
+    assertString(value, 'value');
+    assertTtl(ttlMs);
+    return Number(await this.run('set-first-absent', () => this.evalScript(SCRIPTS.setFirstAbsent, keys, [value, String(ttlMs)])));
+  }
+
+  async expireIfEquals(key: string, expected: string, ttlMs: number): Promise<boolean> {
+    assertString(expected, 'expected');
+    assertTtl(ttlMs);
+    const renewed = await this.run('expire-if-equals', () => this.evalScript(SCRIPTS.expireIfEquals, [key], [expected, String(ttlMs)]));
+    return Number(renewed) === 1;
+  }
+
   getDel(key: string): Promise<string | null> {
     return this.run('GETDEL', () => this.client.getdel(key));
   }
@@ -255,12 +293,12 @@ export class RedisStore implements Store {
 
   async incrWithTtl(key: string, ttlMs: number): Promise<number> {
     assertTtl(ttlMs);
-    return Number(await this.run('INCR+PEXPIRE', () => this.evalScript(SCRIPTS.incrWithTtl, key, String(ttlMs))));
+    return Number(await this.run('INCR+PEXPIRE', () => this.evalScript(SCRIPTS.incrWithTtl, [key], [String(ttlMs)])));
   }
 
   async compareAndDelete(key: string, expected: string): Promise<boolean> {
     assertString(expected, 'expected');
-    const deleted = await this.run('compare-and-delete', () => this.evalScript(SCRIPTS.compareAndDelete, key, expected));
+    const deleted = await this.run('compare-and-delete', () => this.evalScript(SCRIPTS.compareAndDelete, [key], [expected]));
     return Number(deleted) === 1;
   }
 
@@ -344,12 +382,12 @@ export class RedisStore implements Store {
   }
 
   /** EVALSHA, falling back to EVAL once when the server does not have the script cached. */
-  private async evalScript(s: Script, key: string, arg: string): Promise<unknown> {
+  private async evalScript(s: Script, keys: readonly string[], args: readonly string[]): Promise<unknown> {
     try {
-      return await this.client.evalsha(s.sha, 1, key, arg);
+      return await this.client.evalsha(s.sha, keys.length, ...keys, ...args);
     } catch (error) {
       if (isReplyError(error) && error.message.startsWith('NOSCRIPT')) {
-        return await this.client.eval(s.source, 1, key, arg);
+        return await this.client.eval(s.source, keys.length, ...keys, ...args);
       }
       throw error;
     }

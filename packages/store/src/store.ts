@@ -58,6 +58,20 @@ export interface Store {
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
 
   /**
+   * Sets the first of `keys` that does not exist (`SET NX PX` on each in order, in one atomic
+   * step) and returns its index, or -1 when every key exists. One round trip for what would
+   * otherwise be one per key: claiming one of N slots (a user's notification streams).
+   * The keys should share a Redis Cluster hash tag (`{…}`).
+   */
+  setFirstAbsent(keys: readonly string[], value: string, ttlMs: number): Promise<number>;
+
+  /**
+   * Replaces the TTL only while the key holds `expected`, atomically; true when renewed. A lease
+   * holder renewing its lease never extends someone else's after its own ran out.
+   */
+  expireIfEquals(key: string, expected: string, ttlMs: number): Promise<boolean>;
+
+  /**
    * Returns the value and deletes the key in one step (`GETDEL`), so among any number of
    * concurrent callers exactly one sees the value. Use to consume a challenge or one-time code:
    * a get followed by a del would let two requests redeem the same challenge.
@@ -128,6 +142,12 @@ export function assertTtl(ttlMs: number, what = 'ttlMs'): void {
   }
 }
 
+/** Throws RangeError unless `keys` is a non-empty list of strings (a claim over nothing is a bug). */
+export function assertKeys(keys: readonly string[]): void {
+  if (!Array.isArray(keys) || keys.length === 0) throw new RangeError('keys must be a non-empty list');
+  for (const key of keys) assertString(key, 'key');
+}
+
 /** Throws TypeError unless `value` is a string (callers serialise; nothing is coerced). */
 export function assertString(value: unknown, what: string): asserts value is string {
   if (typeof value !== 'string') {
@@ -164,6 +184,8 @@ export function prefixed(store: Store, prefix: string): Store {
     get: (key) => guard(() => store.get(k(key))),
     set: (key, value, options) => guard(() => store.set(k(key), value, options)),
     setIfAbsent: (key, value, ttlMs) => guard(() => store.setIfAbsent(k(key), value, ttlMs)),
+    setFirstAbsent: (keys, value, ttlMs) => guard(() => store.setFirstAbsent(keys.map(k), value, ttlMs)),
+    expireIfEquals: (key, expected, ttlMs) => guard(() => store.expireIfEquals(k(key), expected, ttlMs)),
     getDel: (key) => guard(() => store.getDel(k(key))),
     del: (key) => guard(() => store.del(k(key))),
     expireMs: (key, ttlMs) => guard(() => store.expireMs(k(key), ttlMs)),
