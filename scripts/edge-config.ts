@@ -172,6 +172,8 @@ http {
     grpc_set_header ssl-client-cert $ssl_client_escaped_cert;
     grpc_set_header x-forwarded-client-cert "";
     grpc_set_header x-ssl-client-der "";
+    # The phone's address, for per-address limits on public calls (CreateDevice, GetKey).
+    grpc_set_header x-kfrm-client-address $remote_addr;
 `);
   for (const route of o.routes) {
     for (const name of route.mobile) edgeLocation(`/${name}/`, route.service);

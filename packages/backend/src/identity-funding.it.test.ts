@@ -15,7 +15,7 @@ import {
   WithdrawApiError,
   WithdrawApiError_ErrorCode,
 } from '@kfrm/proto/gen/kfrm/api/funding/funding';
-import { AccountServiceClient, TransactionType } from '@kfrm/proto/gen/kfrm/api/account/account';
+import { AccountServiceClient, ListTransactionsRequest, TransactionType } from '@kfrm/proto/gen/kfrm/api/account/account';
 import { LedgerServiceClient } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
 import { CurrencyCode } from '@kfrm/proto/gen/kfrm/api/common/common';
 import {
@@ -232,7 +232,12 @@ describe('sign-up, login and linking a bank account through gRPC', () => {
     internalFunding.close();
 
     const accounts = app.client(AccountServiceClient);
-    const { transactions } = await unary(accounts, accounts.listTransactions, { accountNumber, page: 1, pageSize: 10 }, auth);
+    const { transactions } = await unary(
+      accounts,
+      accounts.listTransactions,
+      ListTransactionsRequest.create({ accountNumber, page: 1, pageSize: 10 }),
+      auth,
+    );
     expect(transactions.map((t) => [t.transactionType, t.amount, t.afterBalance, t.transactionMemo])).toEqual([
       [TransactionType.DEPOSIT, krw(5_000n), krw(55_000n), '신한은행 충전'],
       [TransactionType.WITHDRAW, krw(20_000n), krw(50_000n), '신한은행 출금'],

@@ -21,7 +21,7 @@ import {
 import { signData } from '@kfrm/pki';
 import { operatorTokenInterceptor } from '@kfrm/runtime/operator-credentials';
 import type { DemoOperators } from './operator-credentials';
-import { AccountServiceClient, TransactionType, type Transaction } from '@kfrm/proto/gen/kfrm/api/account/account';
+import { AccountServiceClient, ListTransactionsRequest, TransactionType, type Transaction } from '@kfrm/proto/gen/kfrm/api/account/account';
 import { LedgerServiceClient } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
 import { AuthenticationServiceClient } from '@kfrm/proto/gen/kfrm/api/authentication/authentication';
 import { CasaOpeningServiceClient, UserStatus } from '@kfrm/proto/gen/kfrm/api/casa/casa';
@@ -478,7 +478,7 @@ export async function runDemo(options: DemoOptions, out: Output): Promise<DemoRe
         const { transactions } = await unary(
           accounts,
           accounts.listTransactions,
-          { accountNumber: person.accountNumber!, page: 1, pageSize: 20 },
+          ListTransactionsRequest.create({ accountNumber: person.accountNumber!, page: 1, pageSize: 20 }),
           session(person),
         );
         const account = await unary(accounts, accounts.getAccount, { accountNumber: person.accountNumber! }, session(person));

@@ -19,6 +19,7 @@ import { EDGE_IDENTITY_URI } from '@kfrm/pki';
 import {
   GrpcListener,
   createMobileAccessGuard,
+  edgeForwardedClientAddress,
   edgeForwardedClientCertificate,
   edgeServerCredentials,
   createInternalAccessGuard,
@@ -240,6 +241,7 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
           }),
           guard: mobileGuard,
           clientCertificate: edgeForwardedClientCertificate(EDGE_IDENTITY_URI),
+          clientAddress: edgeForwardedClientAddress,
           reflectionAlsoLists: config.edgeReflectionServices,
           logger,
           descriptorSet,

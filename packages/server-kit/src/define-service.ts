@@ -15,6 +15,11 @@ export interface CallContext {
   logger: Logger;
   metadata: Metadata;
   principal: Principal;
+  /**
+   * The caller's network address without the port (e.g. `203.0.113.7`, `::1`), for limits per
+   * caller on public methods; `in-process` for calls made inside this process.
+   */
+  clientAddress: string;
   /** Aborted when the client cancels, the deadline passes or the server shuts down. */
   signal: AbortSignal;
   deadline?: Date;

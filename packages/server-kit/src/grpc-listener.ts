@@ -8,6 +8,7 @@ import type { Logger } from '@kfrm/logging';
 import type { AccessGuard } from './access';
 import { auditRecordOf, type AuditRecord, type CallAuditSink } from './call-audit';
 import { ApprovalPendingError, type ApprovalDesk } from './operator-approval';
+import { peerClientAddress, type ClientAddressSource } from './client-address-source';
 import { peerClientCertificate, type ClientCertificateSource } from './client-certificate-source';
 import { credentialsLoaded } from './credentials';
 import type { CallContext, MethodDefinitionLike, MethodPolicy, ServiceRegistration } from './define-service';
@@ -52,6 +53,8 @@ export interface ListenerOptions {
   reflectionAlsoLists?: string[];
   /** Where the client certificate comes from; default the TLS peer certificate (see client-certificate-source.ts). */
   clientCertificate?: ClientCertificateSource;
+  /** Where the caller's address comes from; default the TCP peer (see client-address-source.ts). */
+  clientAddress?: ClientAddressSource;
   /** The audit log, for methods with an `audit` policy (call-audit.ts); without it they are not recorded. */
   audit?: CallAuditSink;
   /** Where operator calls that need a second operator go (operator-approval.ts); without it they are UNAVAILABLE. */
@@ -95,6 +98,17 @@ const REQUEST_ID_HEADER = 'x-request-id';
 const IN_PROCESS_PEER = 'in-process';
 const HEALTH_SERVICE = 'grpc.health.v1.Health';
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/**
+ * grpc-js reports a peer as `host:port`, with IPv6 hosts in brackets (`[::1]:5000`); a peer
+ * that is neither (a unix socket path) is kept whole.
+ */
+export function addressWithoutPort(peer: string): string {
+  const bracketed = /^\[([^\]]+)\]:\d+$/.exec(peer);
+  if (bracketed) return bracketed[1]!;
+  const plain = /^([^:]+):\d+$/.exec(peer);
+  return plain ? plain[1]! : peer;
+}
 
 function requestIdOf(metadata: grpc.Metadata): string {
   const given = metadata.get(REQUEST_ID_HEADER)[0];
@@ -342,6 +356,9 @@ export class GrpcListener {
         logger,
         metadata: call.metadata,
         principal,
+        clientAddress: inProcess
+          ? IN_PROCESS_PEER
+          : (this.options.clientAddress ?? peerClientAddress)({ metadata: call.metadata, peerAddress: addressWithoutPort(call.getPeer()) }),
         signal: controller.signal,
         deadline,
       };

@@ -7,6 +7,7 @@ export * from './define-service';
 export * from './error-details';
 export * from './error-mapping';
 export * from './error-status-table';
+export * from './client-address-source';
 export * from './grpc-listener';
 export * from './operator-access';
 export * from './operator-approval';

@@ -17,6 +17,8 @@ import {
   GetAccountApiError_ErrorCode,
   ListTransactionsApiError,
   ListTransactionsApiError_ErrorCode,
+  ListTransactionsRequest,
+  TransactionDirection,
   TransactionType,
 } from '@kfrm/proto/gen/kfrm/api/account/account';
 import {
@@ -190,7 +192,9 @@ describe('account service over gRPC', () => {
       expect(getErr.code, label).toBe(grpc.status.NOT_FOUND);
       expect(apiErrorCode(getErr, GetAccountApiError), label).toBe(GetAccountApiError_ErrorCode.ACCOUNT_NOT_FOUND);
       expect(decodeStatusDetails(getErr)?.message, label).toBe('account not found');
-      const listErr = await failure(call(app.listTransactions.bind(app), { accountNumber, page: 1, pageSize: 10 }, 'user-a'));
+      const listErr = await failure(
+        call(app.listTransactions.bind(app), ListTransactionsRequest.create({ accountNumber, page: 1, pageSize: 10 }), 'user-a'),
+      );
       expect(listErr.code, label).toBe(grpc.status.NOT_FOUND);
       expect(apiErrorCode(listErr, ListTransactionsApiError), label).toBe(ListTransactionsApiError_ErrorCode.ACCOUNT_NOT_FOUND);
       expect(decodeStatusDetails(listErr)?.message, label).toBe('account not found');
@@ -214,7 +218,11 @@ describe('account service over gRPC', () => {
     for (let i = 1; i <= 5; i++) await deposit(acct.accountNumber, BigInt(i * 100), `pages-dep-${i}`);
     await postTransfer(acct.accountNumber, other.accountNumber, 50n, 'pages-out');
     const page = (n: number, size: number) =>
-      call(app.listTransactions.bind(app), { accountNumber: acct.accountNumber, page: n, pageSize: size }, 'user-pages');
+      call(
+        app.listTransactions.bind(app),
+        ListTransactionsRequest.create({ accountNumber: acct.accountNumber, page: n, pageSize: size }),
+        'user-pages',
+      );
 
     const first = await page(1, 2);
     expect(first.transactions.map((x) => [x.transactionType, x.amount?.majorAmount, x.afterBalance?.majorAmount])).toEqual([
@@ -231,6 +239,48 @@ describe('account service over gRPC', () => {
     // A new page 1 sees the new deposit; page size 0 means the default (20), huge ones are capped.
     expect((await page(1, 0)).transactions.map((x) => x.amount?.majorAmount)).toEqual([7n, 50n, 500n, 400n, 300n, 200n, 100n]);
     expect((await page(1, 4_000_000_000)).transactions).toHaveLength(7);
+  });
+
+  it('filters the statement by direction and Seoul days, paging with next_page_token (extension)', async () => {
+    // Seoul's day before and after posting (a range, in case midnight passes in between).
+    const seoulDay = () => new Date(Date.now() + 9 * 3_600_000).toISOString().slice(0, 10);
+    const dayBefore = seoulDay();
+    const acct = await open('user-filter', 'Filter');
+    const other = await open('user-filter-2', 'Other');
+    for (let i = 1; i <= 3; i++) await deposit(acct.accountNumber, BigInt(i * 100), `filter-dep-${i}`);
+    await postTransfer(acct.accountNumber, other.accountNumber, 50n, 'filter-out');
+    const list = (extra: Partial<ListTransactionsRequest>) =>
+      call(app.listTransactions.bind(app), ListTransactionsRequest.create({ accountNumber: acct.accountNumber, ...extra }), 'user-filter');
+    const today = seoulDay();
+
+    const first = await list({ direction: TransactionDirection.DEPOSITS, fromDate: dayBefore, toDate: today, pageSize: 2 });
+    expect(first.transactions.map((x) => x.amount?.majorAmount)).toEqual([300n, 200n]);
+    expect(first.nextPageToken).not.toBe('');
+    const second = await list({
+      direction: TransactionDirection.DEPOSITS,
+      fromDate: dayBefore,
+      toDate: today,
+      pageSize: 2,
+      pageToken: first.nextPageToken,
+    });
+    expect(second.transactions.map((x) => x.amount?.majorAmount)).toEqual([100n]);
+    expect(second.nextPageToken).toBe('');
+    const out = await list({ direction: TransactionDirection.WITHDRAWALS });
+    expect(out.transactions.map((x) => [x.transactionType, x.amount?.majorAmount])).toEqual([[TransactionType.TRANSFER, 50n]]);
+    expect((await list({ toDate: '2000-01-01' })).transactions).toEqual([]);
+    // Page mode's first page offers the cursor too.
+    const legacy = await list({ page: 1, pageSize: 3 });
+    expect((await list({ pageSize: 3, pageToken: legacy.nextPageToken })).transactions.map((x) => x.amount?.majorAmount)).toEqual([100n]);
+
+    for (const bad of [
+      { fromDate: '2026-13-01' },
+      { pageToken: 'forged' },
+      { direction: 9 as TransactionDirection },
+      { page: 2, fromDate: today },
+    ]) {
+      const err = await failure(list(bad));
+      expect(err.code, JSON.stringify(bad)).toBe(grpc.status.INVALID_ARGUMENT);
+    }
   });
 
   it("maps ledger refusals to status codes with the method's error code", async () => {

@@ -7,8 +7,10 @@ import {
   GetAccountApiError_ErrorCode,
   ListTransactionsApiError,
   ListTransactionsApiError_ErrorCode,
+  TransactionDirection,
   TransactionType,
   type Account,
+  type Transaction,
 } from '@kfrm/proto/gen/kfrm/api/account/account';
 import {
   CreateAccountApiError,
@@ -41,7 +43,16 @@ import type {
   Ledger,
   PostTransferCode,
   SetTransferLimitsCode,
+  StatementDirection,
+  StatementPage,
 } from './ledger';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, statementPageTokenAfter } from './ledger';
+
+const DIRECTIONS: Partial<Record<TransactionDirection, StatementDirection>> = {
+  [TransactionDirection.ALL]: 'ALL',
+  [TransactionDirection.DEPOSITS]: 'DEPOSITS',
+  [TransactionDirection.WITHDRAWALS]: 'WITHDRAWALS',
+};
 import type { LedgerEvent, PostResult } from './ledger-poster';
 import type { AccountRow, OutboxEventKind as LedgerEventKind, OutboxRow, StatementLine } from './ledger.repository';
 import { fromMinor, toMinor, type AmountCode, type Currency, type Money } from './money';
@@ -357,21 +368,39 @@ export function accountHandlers(ledger: Ledger) {
         return { success: true, closedAt: account.closedAt!.toISOString() };
       },
       async listTransactions(request, ctx) {
-        // Page 1's snapshot bound is kept per session (hashed: the token itself is a secret).
-        const scope = createHash('sha256')
-          .update(ctx.principal.session?.sessionToken ?? '')
-          .digest('hex');
-        const page = await ledger.listTransactions(sessionUser(ctx), request.accountNumber, request.page, request.pageSize, scope);
-        return {
-          transactions: page.lines.map((l) => ({
+        const toWire = (page: StatementPage): Transaction[] =>
+          page.lines.map((l) => ({
             transactionId: l.entryId.toString(),
             transactionType: transactionType(l),
             transactionDate: l.createdAt.toISOString(),
             amount: moneyToWire({ currency: page.currency, minor: l.amountMinor < 0n ? -l.amountMinor : l.amountMinor }),
             afterBalance: moneyToWire({ currency: page.currency, minor: l.balanceAfterMinor }),
             transactionMemo: l.memo,
-          })),
-        };
+          }));
+        const direction = DIRECTIONS[request.direction];
+        if (!direction) throw new InvalidArgumentError('direction must be ALL, DEPOSITS or WITHDRAWALS');
+        // Cursor mode (the extension) as soon as a filter or a page token is given.
+        if (request.fromDate !== '' || request.toDate !== '' || direction !== 'ALL' || request.pageToken !== '') {
+          if (request.page > 1) throw new InvalidArgumentError('page cannot be combined with filters or page_token; use next_page_token');
+          const page = await ledger.listTransactionsFiltered(sessionUser(ctx), request.accountNumber, {
+            fromDate: request.fromDate,
+            toDate: request.toDate,
+            direction,
+            pageSize: request.pageSize,
+            pageToken: request.pageToken,
+          });
+          return { transactions: toWire(page), nextPageToken: page.nextPageToken };
+        }
+        // Page 1's snapshot bound is kept per session (hashed: the token itself is a secret).
+        const scope = createHash('sha256')
+          .update(ctx.principal.session?.sessionToken ?? '')
+          .digest('hex');
+        const page = await ledger.listTransactions(sessionUser(ctx), request.accountNumber, request.page, request.pageSize, scope);
+        // A first page also offers the cursor, so an app can page on with tokens from the start.
+        const last = page.lines[page.lines.length - 1];
+        const full = page.lines.length === (request.pageSize === 0 ? DEFAULT_PAGE_SIZE : Math.min(request.pageSize, MAX_PAGE_SIZE));
+        const nextPageToken = request.page <= 1 && full && last && last.accountSeq > 1n ? statementPageTokenAfter(last) : '';
+        return { transactions: toWire(page), nextPageToken };
       },
     },
     {

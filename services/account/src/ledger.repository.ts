@@ -450,6 +450,39 @@ export interface StatementLine {
   createdAt: Date;
 }
 
+/**
+ * Up to `limit` of the account's postings, newest first, below `beforeSeq` (the cursor; none for
+ * the first page), posted in [createdFrom, createdBefore) and on the side asked for (credits are
+ * positive amounts, debits negative). Keyset on account_seq: postings added meanwhile have higher
+ * numbers and never shift a later page.
+ */
+export async function listStatementLinesFiltered(
+  db: LedgerDb,
+  accountId: bigint,
+  filter: { beforeSeq?: bigint; createdFrom?: Date; createdBefore?: Date; direction: 'ALL' | 'DEPOSITS' | 'WITHDRAWALS'; limit: number },
+): Promise<StatementLine[]> {
+  let query = db
+    .selectFrom('postings as p')
+    .innerJoin('entries as e', 'e.id', 'p.entry_id')
+    .select(['p.entry_id', 'e.kind', 'p.account_seq', 'p.amount_minor', 'p.balance_after_minor', 'p.memo', 'e.created_at'])
+    .where('p.account_id', '=', accountId.toString());
+  if (filter.beforeSeq !== undefined) query = query.where('p.account_seq', '<', filter.beforeSeq.toString());
+  if (filter.createdFrom) query = query.where('e.created_at', '>=', filter.createdFrom);
+  if (filter.createdBefore) query = query.where('e.created_at', '<', filter.createdBefore);
+  if (filter.direction === 'DEPOSITS') query = query.where('p.amount_minor', '>', '0');
+  if (filter.direction === 'WITHDRAWALS') query = query.where('p.amount_minor', '<', '0');
+  const rows = await query.orderBy('p.account_seq', 'desc').limit(filter.limit).execute();
+  return rows.map((r) => ({
+    entryId: BigInt(r.entry_id),
+    kind: r.kind,
+    accountSeq: BigInt(r.account_seq),
+    amountMinor: BigInt(r.amount_minor),
+    balanceAfterMinor: BigInt(r.balance_after_minor),
+    memo: r.memo,
+    createdAt: r.created_at,
+  }));
+}
+
 /** The account's postings with account_seq in (fromSeqExclusive, toSeqInclusive], newest first. */
 export async function listStatementLines(
   db: LedgerDb,

@@ -12,6 +12,7 @@ import {
   listAccountsOfOwner,
   listOutboxAfter,
   listStatementLines,
+  listStatementLinesFiltered,
   updateTransferLimits,
   type AccountRow,
   type LedgerDb,
@@ -119,6 +120,53 @@ export interface StatementPage {
   currency: Currency;
 }
 
+export type StatementDirection = 'ALL' | 'DEPOSITS' | 'WITHDRAWALS';
+
+/** ListTransactions in cursor mode (a documented extension of the contract). */
+export interface StatementQuery {
+  /** First Seoul day shown, YYYY-MM-DD, inclusive; empty or absent: no lower bound. */
+  fromDate?: string;
+  /** Last Seoul day shown, YYYY-MM-DD, inclusive; empty or absent: no upper bound. */
+  toDate?: string;
+  direction: StatementDirection;
+  /** 0: the default size; above MAX_PAGE_SIZE: MAX_PAGE_SIZE. */
+  pageSize: number;
+  /** The previous page's nextPageToken; empty or absent for the first page. */
+  pageToken?: string;
+}
+
+export interface FilteredStatementPage extends StatementPage {
+  /** Empty when this is the last page. */
+  nextPageToken: string;
+}
+
+/** Statement days are Korean days: Asia/Seoul is UTC+9 all year (no daylight saving). */
+const SEOUL_OFFSET = '+09:00';
+const DAY_MS = 24 * 60 * 60 * 1000;
+const PAGE_TOKEN = /^c1\.([1-9]\d{0,18})$/;
+
+/** The first instant of a Seoul day, or INVALID_ARGUMENT for anything but a real YYYY-MM-DD date. */
+function seoulDayStart(name: string, day: string): Date {
+  const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(day);
+  const parsed = match ? new Date(`${day}T00:00:00${SEOUL_OFFSET}`) : undefined;
+  const start = parsed && !Number.isNaN(parsed.getTime()) ? parsed : undefined;
+  // new Date rolls 2026-02-30 over to 2 March: the day must read back as given.
+  const real = start && new Date(start.getTime() + 9 * 60 * 60 * 1000).toISOString().slice(0, 10) === day;
+  if (!start || !real) throw new InvalidArgumentError(`${name} must be a date YYYY-MM-DD`);
+  return start;
+}
+
+/** Cursor tokens name the last posting shown (its number on the account); opaque to the app. */
+export function statementPageTokenAfter(line: StatementLine): string {
+  return `c1.${line.accountSeq.toString()}`;
+}
+
+function seqOfPageToken(token: string): bigint {
+  const match = PAGE_TOKEN.exec(token);
+  if (!match) throw new InvalidArgumentError('page_token is not one this server gave');
+  return BigInt(match[1]!);
+}
+
 export interface Ledger {
   createAccount(input: CreateAccountInput): Promise<AccountRow>;
   postTransfer(input: PostTransferInput): Promise<PostResult>;
@@ -141,6 +189,12 @@ export interface Ledger {
     pageSize: number,
     snapshotScope: string,
   ): Promise<StatementPage>;
+  /**
+   * One page of the owner's statement in cursor mode, newest first: the postings of the Seoul days
+   * fromDate..toDate in the direction asked for, after the page token. INVALID_ARGUMENT for a date
+   * that is not YYYY-MM-DD, a range that ends before it starts or a token this server did not give.
+   */
+  listTransactionsFiltered(ownerUserId: string, accountNumber: string, query: StatementQuery): Promise<FilteredStatementPage>;
   listOutboxEvents(afterId: bigint, limit: number): Promise<OutboxRow[]>;
   /**
    * Sets both transfer limits of the owner's account (positive, in its currency). Whether the
@@ -327,6 +381,27 @@ export function createLedger(deps: { db: LedgerDb; poster: LedgerPoster; store: 
       if (to <= 0n) return { lines: [], currency: account.currency };
       const from = to - size > 0n ? to - size : 0n;
       return { lines: await listStatementLines(db, account.id, from, to), currency: account.currency };
+    },
+
+    async listTransactionsFiltered(ownerUserId, accountNumber, query) {
+      const createdFrom = query.fromDate ? seoulDayStart('from_date', query.fromDate) : undefined;
+      const lastDay = query.toDate ? seoulDayStart('to_date', query.toDate) : undefined;
+      const createdBefore = lastDay ? new Date(lastDay.getTime() + DAY_MS) : undefined;
+      if (createdFrom && lastDay && createdFrom > lastDay) throw new InvalidArgumentError('from_date is after to_date');
+      const beforeSeq = query.pageToken ? seqOfPageToken(query.pageToken) : undefined;
+      const account = await ownAccount(ownerUserId, accountNumber);
+      const size = query.pageSize === 0 ? DEFAULT_PAGE_SIZE : Math.min(query.pageSize, MAX_PAGE_SIZE);
+      // One more than the page: whether a next page exists without a second query.
+      const lines = await listStatementLinesFiltered(db, account.id, {
+        beforeSeq,
+        createdFrom,
+        createdBefore,
+        direction: query.direction,
+        limit: size + 1,
+      });
+      const page = lines.slice(0, size);
+      const nextPageToken = lines.length > size ? statementPageTokenAfter(page[page.length - 1]!) : '';
+      return { lines: page, currency: account.currency, nextPageToken };
     },
 
     async closeAccount(ownerUserId, accountNumber) {

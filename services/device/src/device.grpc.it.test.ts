@@ -18,7 +18,7 @@ import type { RunningServices, ServiceModule } from '@kfrm/runtime';
 import { startTestServices, type TestServices } from '@kfrm/runtime/testing/services.harness';
 import { apiErrorCode, defineService } from '@kfrm/server-kit';
 import type { Store } from '@kfrm/store';
-import { deviceModule } from './device.module';
+import { createDeviceModule, DEVICE_SCHEMA, deviceModule } from './device.module';
 import { toPem } from '@kfrm/pki';
 
 function call<Req, Res>(
@@ -175,5 +175,32 @@ describe('device service over gRPC', () => {
     await store.close();
     const err = await failure(deviceOnlyCall(credentials));
     expect(err.code).toBe(grpc.status.UNAVAILABLE);
+  });
+});
+
+describe('CreateDevice rate limit per client address', () => {
+  let services: TestServices;
+
+  beforeAll(async () => {
+    const limited = createDeviceModule({ env: { KFRM_DEVICE_CREATE_LIMIT: '3', KFRM_DEVICE_CREATE_WINDOW_MS: '600000' } });
+    services = await startTestServices([limited], { name: 'device-rate-test' });
+  }, 60_000);
+
+  afterAll(async () => {
+    await services?.close();
+  });
+
+  function createDevice() {
+    const client = new DeviceServiceClient(services.mobileAddress, grpc.credentials.createSsl(services.serverCaPem));
+    const publicKey = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ type: 'spki', format: 'pem' }) as string;
+    return call(client.createDevice.bind(client), { publicKey }).finally(() => client.close());
+  }
+
+  it('refuses the 4th CreateDevice from one address within the window with RESOURCE_EXHAUSTED, and issues nothing for it', async () => {
+    for (let i = 0; i < 3; i++) expect((await createDevice()).deviceId).toBeGreaterThan(0n);
+    const err = await failure(createDevice());
+    expect(err.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    const devices = await services.database.kysely(DEVICE_SCHEMA).selectFrom('devices').select('id').execute();
+    expect(devices).toHaveLength(3);
   });
 });

@@ -16,8 +16,8 @@ export function deviceHandlers(registry: DeviceRegistry) {
   return defineService(
     DeviceServiceService,
     {
-      async createDevice(request) {
-        const device = await registry.createDevice(request.publicKey);
+      async createDevice(request, ctx) {
+        const device = await registry.createDevice(request.publicKey, { address: ctx.clientAddress });
         return {
           deviceId: device.deviceId,
           certificate: Buffer.from(device.certificateDer).toString('base64'),

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { migrateSchema } from '@kfrm/db';
 import { openTestDatabase, type TestDatabase } from '@kfrm/db/test-database';
 import { createDeviceVerifier, isDeviceRevoked, loadDeviceCa, loadDeviceCaSigner, type DeviceCaSigner } from '@kfrm/device-trust';
-import { DomainError } from '@kfrm/errors';
+import { DomainError, RateLimitedError } from '@kfrm/errors';
 import { createCapturingDestination, createLogger } from '@kfrm/logging';
 import { ensureDevCertificates, x509 } from '@kfrm/pki';
 import { createMemoryStore, createStore, type Store } from '@kfrm/store';
@@ -25,13 +26,19 @@ let signer: DeviceCaSigner;
 const logs = createCapturingDestination();
 const logger = createLogger({ service: 'device-test', level: 'debug', destination: logs });
 
-function registry(overrides: { now?: () => Date; validityDays?: number; store?: Store } = {}): DeviceRegistry {
+/** A caller address of its own per call: the store is shared Redis, unprefixed here. */
+const anyCaller = () => ({ address: `test-${randomUUID()}` });
+
+function registry(
+  overrides: { now?: () => Date; validityDays?: number; store?: Store; createLimit?: { limit: number; windowMs: number } } = {},
+): DeviceRegistry {
   return createDeviceRegistry({
     db,
     store: overrides.store ?? store,
     logger,
     signer,
     validityDays: overrides.validityDays ?? 365,
+    createLimit: overrides.createLimit ?? { limit: 1000, windowMs: 60_000 },
     now: overrides.now,
   });
 }
@@ -64,10 +71,19 @@ beforeEach(() => {
 });
 
 describe('createDevice', () => {
+  it('refuses a caller over its CreateDevice limit with a RateLimitedError, while another address is still served', async () => {
+    const limited = registry({ createLimit: { limit: 2, windowMs: 60_000 } });
+    const hammering = anyCaller();
+    await limited.createDevice(spkiPem(P256), hammering);
+    await limited.createDevice(spkiPem(P256), hammering);
+    await expect(limited.createDevice(spkiPem(P256), hammering)).rejects.toBeInstanceOf(RateLimitedError);
+    expect((await limited.createDevice(spkiPem(P256), anyCaller())).deviceId).toBeGreaterThan(0n);
+  });
+
   it('stores the device with the certificate it returns, one row per call', async () => {
     const pem = spkiPem(P256);
-    const first = await registry().createDevice(pem);
-    const second = await registry().createDevice(spkiPem(RSA2048));
+    const first = await registry().createDevice(pem, anyCaller());
+    const second = await registry().createDevice(spkiPem(RSA2048), anyCaller());
     expect(second.deviceId).toBeGreaterThan(first.deviceId);
 
     const row = await findDevice(db, first.deviceId);
@@ -93,7 +109,7 @@ describe('createDevice', () => {
       .selectFrom('devices')
       .select((eb) => eb.fn.countAll<string>().as('n'))
       .executeTakeFirstOrThrow();
-    expect(await codeOf(registry().createDevice('garbage'))).toBe('DEVICE_CERTIFICATE_ISSUANCE_FAILED');
+    expect(await codeOf(registry().createDevice('garbage', anyCaller()))).toBe('DEVICE_CERTIFICATE_ISSUANCE_FAILED');
     const after = await db
       .selectFrom('devices')
       .select((eb) => eb.fn.countAll<string>().as('n'))
@@ -109,8 +125,15 @@ describe('createDevice', () => {
       await migrateSchema(other, { schema: DEVICE_SCHEMA, migrations });
       const otherDb = other.kysely<DeviceDatabase>(DEVICE_SCHEMA);
       await otherDb.schema.alterTable('devices').addCheckConstraint('refuse_all', sql`false`).execute();
-      const failing = createDeviceRegistry({ db: otherDb, store, logger, signer, validityDays: 365 });
-      await expect(failing.createDevice(spkiPem(P256))).rejects.toThrow();
+      const failing = createDeviceRegistry({
+        db: otherDb,
+        store,
+        logger,
+        signer,
+        validityDays: 365,
+        createLimit: { limit: 1000, windowMs: 60_000 },
+      });
+      await expect(failing.createDevice(spkiPem(P256), anyCaller())).rejects.toThrow();
       const { n } = await otherDb
         .selectFrom('devices')
         .select((eb) => eb.fn.countAll<string>().as('n'))
@@ -122,7 +145,7 @@ describe('createDevice', () => {
   });
 
   it('logs the issuance without the certificate or key', async () => {
-    const device = await registry().createDevice(spkiPem(P256));
+    const device = await registry().createDevice(spkiPem(P256), anyCaller());
     const text = logs.text();
     expect(text).toContain(`"device_id":"${device.deviceId}"`);
     expect(text).not.toContain(Buffer.from(device.certificateDer).toString('base64').slice(0, 40));
@@ -132,7 +155,7 @@ describe('createDevice', () => {
 
 describe('revokeDevice', () => {
   it('records the revocation in Postgres and the store, and the verifier refuses the certificate', async () => {
-    const device = await registry().createDevice(spkiPem(P256));
+    const device = await registry().createDevice(spkiPem(P256), anyCaller());
     const verify = createDeviceVerifier({ deviceCaCert: signer.certificate, store });
     expect((await verify(device.certificateDer))?.deviceId).toBe(String(device.deviceId));
 
@@ -145,7 +168,7 @@ describe('revokeDevice', () => {
   });
 
   it('is idempotent: the first time and reason stay, the store mark is written again', async () => {
-    const device = await registry().createDevice(spkiPem(P256));
+    const device = await registry().createDevice(spkiPem(P256), anyCaller());
     const first = await registry().revokeDevice(device.deviceId, 'USER_BLOCKED');
     const serial = (await findDevice(db, device.deviceId))!.serial;
     const flushed = createMemoryStore();
@@ -162,7 +185,7 @@ describe('revokeDevice', () => {
   });
 
   it('reports a store outage after recording the revocation, and a retry completes it', async () => {
-    const device = await registry().createDevice(spkiPem(P256));
+    const device = await registry().createDevice(spkiPem(P256), anyCaller());
     const down = createMemoryStore();
     await down.close();
     await expect(registry({ store: down }).revokeDevice(device.deviceId, 'USER_BLOCKED')).rejects.toMatchObject({
@@ -177,11 +200,11 @@ describe('revokeDevice', () => {
 describe('remarkRevokedDevices', () => {
   it('rewrites the marks of revoked, unexpired certificates into a flushed store, and only those', async () => {
     const longAgo = new Date(Date.now() - 400 * DAY_MS);
-    const expired = await registry({ now: () => longAgo, validityDays: 1 }).createDevice(spkiPem(P256));
+    const expired = await registry({ now: () => longAgo, validityDays: 1 }).createDevice(spkiPem(P256), anyCaller());
     await registry({ now: () => longAgo }).revokeDevice(expired.deviceId, 'USER_BLOCKED');
-    const live = await registry().createDevice(spkiPem(P256));
+    const live = await registry().createDevice(spkiPem(P256), anyCaller());
     await registry().revokeDevice(live.deviceId, 'DEVICE_CHANGED');
-    const untouched = await registry().createDevice(spkiPem(P256));
+    const untouched = await registry().createDevice(spkiPem(P256), anyCaller());
 
     const flushed = createMemoryStore();
     const marked = await remarkRevokedDevices({ db, store: flushed, logger });
@@ -203,7 +226,7 @@ describe('remarkRevokedDevices', () => {
     const a = await nextDeviceId(db);
     const b = await nextDeviceId(db);
     expect(b).toBeGreaterThan(a);
-    const device = await registry().createDevice(spkiPem(P256));
+    const device = await registry().createDevice(spkiPem(P256), anyCaller());
     expect(device.deviceId).toBeGreaterThan(b);
   });
 });

@@ -13,6 +13,8 @@ export interface DeviceModuleOptions {
   certificateValidityDays?: number;
   /** How often revocation marks are rewritten from Postgres; default KFRM_DEVICE_REVOCATION_RESYNC_MS, else 5 minutes. */
   revocationResyncMs?: number;
+  /** CreateDevice calls per client address per window; default KFRM_DEVICE_CREATE_LIMIT / _WINDOW_MS, else 10 per 10 minutes. */
+  createLimit?: { limit: number; windowMs: number };
   /** Where the defaults above are read (process.env by default). */
   env?: Env;
   /** Clock for issuance and revocation (tests). */
@@ -24,6 +26,10 @@ function readDeviceConfig(env: Env | undefined) {
     {
       certificateValidityDays: int('KFRM_DEVICE_CERT_VALIDITY_DAYS', { default: 365, min: 1, max: 825 }),
       revocationResyncMs: int('KFRM_DEVICE_REVOCATION_RESYNC_MS', { default: 5 * 60_000, min: 1_000, max: 24 * 60 * 60_000 }),
+      // A phone enrols once per install; 10 in 10 minutes leaves room for retries and a few
+      // phones behind one NAT while stopping a script from minting certificates.
+      createLimit: int('KFRM_DEVICE_CREATE_LIMIT', { default: 10, min: 1, max: 1_000_000 }),
+      createWindowMs: int('KFRM_DEVICE_CREATE_WINDOW_MS', { default: 10 * 60_000, min: 1_000, max: 24 * 60 * 60_000 }),
     },
     env,
   );
@@ -49,6 +55,7 @@ export function createDeviceModule(options: DeviceModuleOptions = {}): ServiceMo
         logger,
         signer,
         validityDays: options.certificateValidityDays ?? config.certificateValidityDays,
+        createLimit: options.createLimit ?? { limit: config.createLimit, windowMs: config.createWindowMs },
         now: options.now,
       });
       // The store is a copy of Postgres' revocations and may have been flushed: write the marks

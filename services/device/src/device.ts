@@ -1,5 +1,6 @@
 import { markDeviceRevoked, type DeviceCaSigner } from '@kfrm/device-trust';
-import { failWith } from '@kfrm/errors';
+import { rateLimit } from '@kfrm/credentials';
+import { failWith, RateLimitedError } from '@kfrm/errors';
 import type { Logger } from '@kfrm/logging';
 import type { Store } from '@kfrm/store';
 import { issueDeviceCertificate } from './device-certificate';
@@ -25,6 +26,16 @@ export interface DeviceRegistryDeps extends RevocationDeps {
   signer: DeviceCaSigner;
   /** Validity of issued certificates in days (capped by the CA's own validity). */
   validityDays: number;
+  /** CreateDevice calls allowed per client address per window (across all instances, in the store). */
+  createLimit: { limit: number; windowMs: number };
+}
+
+/**
+ * Too many CreateDevice calls from one address (RESOURCE_EXHAUSTED). The seed has no code for
+ * it; like the auth service's throttles it is a plain RESOURCE_EXHAUSTED, retry later.
+ */
+export class CreateDeviceRateLimitedError extends RateLimitedError {
+  override name = 'CreateDeviceRateLimitedError';
 }
 
 /**
@@ -75,9 +86,14 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps) {
     /**
      * Issues a device identity for a phone's public key: validates the key (refusals are
      * DEVICE_CERTIFICATE_ISSUANCE_FAILED), takes an id, signs a certificate naming it and stores
-     * the device with its certificate in one insert.
+     * the device with its certificate in one insert. Checked first: at most `createLimit` calls
+     * per client address per window — CreateDevice is public, so without it anyone could fill
+     * the device table and keep the CA signing.
      */
-    async createDevice(publicKey: string): Promise<CreatedDevice> {
+    async createDevice(publicKey: string, caller: { address: string }): Promise<CreatedDevice> {
+      const { limit, windowMs } = deps.createLimit;
+      const allowed = await rateLimit(deps.store, `create-device:address:${caller.address}`, limit, windowMs);
+      if (!allowed.allowed) throw new CreateDeviceRateLimitedError('CreateDevice rate limit exceeded for this address');
       const key = await parseDevicePublicKey(publicKey);
       const createdAt = clock();
       const deviceId = await nextDeviceId(deps.db);

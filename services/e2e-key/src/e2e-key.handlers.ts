@@ -4,7 +4,18 @@ import { providerType } from '@kfrm/e2e-crypto';
 import { E2eTestServiceService } from '@kfrm/proto/gen/kfrm/api/e2e/e2e_test';
 import { GetKeyApiError, GetKeyApiError_ErrorCode, KeyServiceService, type GetKeyResponse } from '@kfrm/proto/gen/kfrm/api/key/key';
 import { apiErrorType, defineService, raises, type CallContext } from '@kfrm/server-kit';
-import { decryptText, encryptText, issueAllKeys, issueKey, type DecryptTextCode, type EncryptTextCode, type IssueKeyCode } from './e2e-key';
+import type { Store } from '@kfrm/store';
+import {
+  decryptText,
+  encryptText,
+  issueAllKeys,
+  issueKey,
+  limitKeyRequests,
+  type DecryptTextCode,
+  type EncryptTextCode,
+  type IssueKeyCode,
+  type KeyRequestLimit,
+} from './e2e-key';
 
 function toGetKeyResponse(session: KeySession): GetKeyResponse {
   return { provider: providerType(session.provider), sessionId: session.sessionId, publicKey: session.publicKeySpkiBase64 };
@@ -27,14 +38,16 @@ async function withRefusalReason<T>(ctx: CallContext, run: () => Promise<T>): Pr
 }
 
 /** KeyService: public, because the app fetches keys before it has a device certificate. */
-export function keyServiceHandlers(sessions: KeySessions) {
+export function keyServiceHandlers(sessions: KeySessions, limits: { store: Store; keyRequests: KeyRequestLimit }) {
   return defineService(
     KeyServiceService,
     {
-      async getKey(request) {
+      async getKey(request, ctx) {
+        await limitKeyRequests(limits.store, limits.keyRequests, { address: ctx.clientAddress });
         return toGetKeyResponse(await issueKey(sessions, request.provider));
       },
-      async listKeys() {
+      async listKeys(_request, ctx) {
+        await limitKeyRequests(limits.store, limits.keyRequests, { address: ctx.clientAddress });
         return { keys: (await issueAllKeys(sessions)).map(toGetKeyResponse) };
       },
     },

@@ -12,7 +12,7 @@ import { GetKeyApiError, GetKeyApiError_ErrorCode, KeyServiceClient } from '@kfr
 import type { RunningServices } from '@kfrm/runtime';
 import { startTestServices, type TestServices } from '@kfrm/runtime/testing/services.harness';
 import { apiErrorCode } from '@kfrm/server-kit';
-import { e2eKeyModule } from './e2e-key.module';
+import { createE2eKeyModule, e2eKeyModule } from './e2e-key.module';
 
 const { AUTH, BANKING, UNKNOWN } = EncryptedMessage_ProviderType;
 
@@ -109,5 +109,31 @@ describe('e2e-key over TLS', () => {
       forbidden.push(record.sealedKey, pkcs8.toString('base64'), pkcs8.toString('hex'), d, Buffer.from(d, 'base64url').toString('hex'));
     }
     for (const form of forbidden) expect(text).not.toContain(form);
+  });
+});
+
+describe('GetKey and ListKeys rate limit per client address', () => {
+  let services: TestServices;
+
+  beforeAll(async () => {
+    const limited = createE2eKeyModule({ env: { KFRM_E2E_GET_KEY_LIMIT: '3', KFRM_E2E_GET_KEY_WINDOW_MS: '600000' } });
+    services = await startTestServices([limited], { name: 'e2e-key-rate-test' });
+  }, 60_000);
+
+  afterAll(async () => {
+    await services?.close();
+  });
+
+  it('refuses the 4th key request from one address within the window with RESOURCE_EXHAUSTED', async () => {
+    const client = new KeyServiceClient(services.mobileAddress, grpc.credentials.createSsl(services.serverCaPem));
+    try {
+      for (let i = 0; i < 2; i++) expect((await call(client.getKey.bind(client), { provider: AUTH })).sessionId).not.toBe('');
+      expect((await call(client.listKeys.bind(client), {})).keys).toHaveLength(2);
+      const err = await failed(call(client.getKey.bind(client), { provider: BANKING }));
+      expect(err.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+      expect((await failed(call(client.listKeys.bind(client), {}))).code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    } finally {
+      client.close();
+    }
   });
 });

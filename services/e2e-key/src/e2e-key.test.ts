@@ -106,6 +106,7 @@ describe('e2e-key handlers', () => {
     logger: createLogger({ service: 'e2e-key-test', level: 'trace', destination: logs }),
     metadata: new Metadata(),
     principal: { level: 'device' },
+    clientAddress: '192.0.2.1',
     signal: new AbortController().signal,
   });
 
@@ -118,7 +119,7 @@ describe('e2e-key handlers', () => {
   });
 
   it('map sessions to the contract and declare the access levels and GetKey errors', async () => {
-    const keys = keyServiceHandlers(sessions);
+    const keys = keyServiceHandlers(sessions, { store, keyRequests: { limit: 1000, windowMs: 60_000 } });
     const got = await keys.handlers.getKey!({ provider: BANKING }, ctx());
     expect(got).toMatchObject({ provider: BANKING, sessionId: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/) });
     expect(Buffer.from(got.publicKey, 'base64')).toHaveLength(91);
@@ -132,7 +133,7 @@ describe('e2e-key handlers', () => {
   });
 
   it('E2eTestService answers PERMISSION_DENIED when disabled (real mode by default), and works when enabled', async () => {
-    const keys = keyServiceHandlers(sessions);
+    const keys = keyServiceHandlers(sessions, { store, keyRequests: { limit: 1000, windowMs: 60_000 } });
     const key = await keys.handlers.getKey!({ provider: AUTH }, ctx());
     const off = e2eTestHandlers(sessions, { enabled: false });
     const on = e2eTestHandlers(sessions, { enabled: true });
@@ -148,7 +149,7 @@ describe('e2e-key handlers', () => {
   });
 
   it('log neither plaintext, ciphertext nor key material, and keep the reason of a refusal', async () => {
-    const keys = keyServiceHandlers(sessions);
+    const keys = keyServiceHandlers(sessions, { store, keyRequests: { limit: 1000, windowMs: 60_000 } });
     const test = e2eTestHandlers(sessions);
     const key = await keys.handlers.getKey!({ provider: AUTH }, ctx());
     const secret = 'PIN-864209-secret';

@@ -1,4 +1,5 @@
-import { failWith, InvalidArgumentError } from '@kfrm/errors';
+import { rateLimit } from '@kfrm/credentials';
+import { failWith, InvalidArgumentError, RateLimitedError } from '@kfrm/errors';
 import {
   E2E_PROVIDERS,
   createKeySession,
@@ -10,6 +11,7 @@ import {
   type KeySessions,
 } from '@kfrm/e2e-crypto';
 import type { EncryptedMessage } from '@kfrm/proto/gen/kfrm/api/common/common';
+import type { Store } from '@kfrm/store';
 
 /**
  * The e2e-key service's use cases. The cryptography is in @kfrm/e2e-crypto, shared with every
@@ -21,6 +23,29 @@ export type IssueKeyCode = 'PROVIDER_NOT_FOUND';
 const issueFailed = failWith<IssueKeyCode>();
 
 /** GetKey: a new key session for AUTH or BANKING; PROVIDER_NOT_FOUND for UNKNOWN and numbers the contract does not define. */
+/** How many key requests (GetKey and ListKeys together) one client address may make per window. */
+export interface KeyRequestLimit {
+  limit: number;
+  windowMs: number;
+}
+
+/**
+ * Too many key requests from one address (RESOURCE_EXHAUSTED). The seed has no code for it; like
+ * the auth service's throttles it is a plain RESOURCE_EXHAUSTED, retry later.
+ */
+export class KeyRequestRateLimitedError extends RateLimitedError {
+  override name = 'KeyRequestRateLimitedError';
+}
+
+/**
+ * Counts one key request for the caller and refuses past the limit. GetKey and ListKeys are
+ * public and each makes a key pair and a store entry, so they share one budget per address.
+ */
+export async function limitKeyRequests(store: Store, limit: KeyRequestLimit, caller: { address: string }): Promise<void> {
+  const result = await rateLimit(store, `get-key:address:${caller.address}`, limit.limit, limit.windowMs);
+  if (!result.allowed) throw new KeyRequestRateLimitedError('key request rate limit exceeded for this address');
+}
+
 export async function issueKey(sessions: KeySessions, providerType: number): Promise<KeySession> {
   const provider = providerFromType(providerType);
   if (!provider) throw issueFailed('PROVIDER_NOT_FOUND', 'provider must be AUTH or BANKING');

@@ -3,7 +3,7 @@
 // idempotent, keeps the statement readable, and a closed account neither sends nor receives.
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CloseAccountApiError, CloseAccountApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/api/account/account';
+import { CloseAccountApiError, CloseAccountApiError_ErrorCode, ListTransactionsRequest } from '@kfrm/proto/gen/kfrm/api/account/account';
 import {
   ExecuteApiError,
   ExecuteApiError_ErrorCode,
@@ -76,11 +76,10 @@ describe('account closure', () => {
     // The statement stays: the account and both of its lines.
     const account = await app.callAccount(app.accounts.getAccount, { accountNumber: a.accountNumber });
     expect(account.balance).toEqual(krw(0n));
-    const { transactions } = await app.callAccount(app.accounts.listTransactions, {
-      accountNumber: a.accountNumber,
-      page: 1,
-      pageSize: 10,
-    });
+    const { transactions } = await app.callAccount(
+      app.accounts.listTransactions,
+      ListTransactionsRequest.create({ accountNumber: a.accountNumber, page: 1, pageSize: 10 }),
+    );
     expect(transactions.map((t) => t.amount?.majorAmount)).toEqual([5_000n, 5_000n]);
     // No longer among the accounts to use.
     const { accounts } = await app.callAccount(app.accounts.listAccounts, {});

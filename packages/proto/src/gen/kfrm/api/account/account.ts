@@ -41,6 +41,52 @@ export const protobufFileName = "kfrm/api/account/account.proto";
  * Descriptions are the seed's, kept verbatim.
  */
 
+/**
+ * Not in the seed (extension): which postings ListTransactions shows, by the
+ * sign of the amount on this account (money in or money out).
+ */
+export enum TransactionDirection {
+  /** ALL - both directions */
+  ALL = 0,
+  /** DEPOSITS - money into the account (deposits, transfers received) */
+  DEPOSITS = 1,
+  /** WITHDRAWALS - money out of the account (withdrawals, transfers sent) */
+  WITHDRAWALS = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function transactionDirectionFromJSON(object: any): TransactionDirection {
+  switch (object) {
+    case 0:
+    case "ALL":
+      return TransactionDirection.ALL;
+    case 1:
+    case "DEPOSITS":
+      return TransactionDirection.DEPOSITS;
+    case 2:
+    case "WITHDRAWALS":
+      return TransactionDirection.WITHDRAWALS;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return TransactionDirection.UNRECOGNIZED;
+  }
+}
+
+export function transactionDirectionToJSON(object: TransactionDirection): string {
+  switch (object) {
+    case TransactionDirection.ALL:
+      return "ALL";
+    case TransactionDirection.DEPOSITS:
+      return "DEPOSITS";
+    case TransactionDirection.WITHDRAWALS:
+      return "WITHDRAWALS";
+    case TransactionDirection.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export enum TransactionType {
   /** DEPOSIT - 입금 */
   DEPOSIT = 0,
@@ -131,12 +177,31 @@ export interface ListTransactionsRequest {
   page: number;
   /** 페이지 크기 */
   pageSize: number;
+  /**
+   * Not in the seed (extension), fields 4-7: filters with cursor pagination.
+   * Setting any of them (or leaving page at 0) selects cursor mode: page must
+   * then be 0 or 1, and the next page is asked for with the previous
+   * response's next_page_token. Newest first, as in page mode.
+   * first day shown, YYYY-MM-DD in Asia/Seoul (inclusive); empty: no lower bound
+   */
+  fromDate: string;
+  /** last day shown, YYYY-MM-DD in Asia/Seoul (inclusive); empty: no upper bound */
+  toDate: string;
+  /** deposits, withdrawals or all (default) */
+  direction: TransactionDirection;
+  /** next_page_token of the previous page; empty for the first page */
+  pageToken: string;
 }
 
 /** 거래 목록 응답 모델 */
 export interface ListTransactionsResponse {
   /** 거래 목록 */
   transactions: Transaction[];
+  /**
+   * Not in the seed (extension): cursor mode only; the page_token for the
+   * next page, empty when this page is the last.
+   */
+  nextPageToken: string;
 }
 
 /** 거래 모델 */
@@ -746,7 +811,7 @@ export const ListAccountsResponse: MessageFns<ListAccountsResponse, "kfrm.api.ac
 };
 
 function createBaseListTransactionsRequest(): ListTransactionsRequest {
-  return { accountNumber: "", page: 0, pageSize: 0 };
+  return { accountNumber: "", page: 0, pageSize: 0, fromDate: "", toDate: "", direction: 0, pageToken: "" };
 }
 
 export const ListTransactionsRequest: MessageFns<ListTransactionsRequest, "kfrm.api.account.ListTransactionsRequest"> =
@@ -762,6 +827,18 @@ export const ListTransactionsRequest: MessageFns<ListTransactionsRequest, "kfrm.
       }
       if (message.pageSize !== 0) {
         writer.uint32(24).uint32(message.pageSize);
+      }
+      if (message.fromDate !== "") {
+        writer.uint32(34).string(message.fromDate);
+      }
+      if (message.toDate !== "") {
+        writer.uint32(42).string(message.toDate);
+      }
+      if (message.direction !== 0) {
+        writer.uint32(48).int32(message.direction);
+      }
+      if (message.pageToken !== "") {
+        writer.uint32(58).string(message.pageToken);
       }
       return writer;
     },
@@ -803,6 +880,38 @@ export const ListTransactionsRequest: MessageFns<ListTransactionsRequest, "kfrm.
               message.pageSize = reader.uint32();
               continue;
             }
+            case 4: {
+              if (tag !== 34) {
+                break;
+              }
+
+              message.fromDate = reader.string();
+              continue;
+            }
+            case 5: {
+              if (tag !== 42) {
+                break;
+              }
+
+              message.toDate = reader.string();
+              continue;
+            }
+            case 6: {
+              if (tag !== 48) {
+                break;
+              }
+
+              message.direction = reader.int32() as any;
+              continue;
+            }
+            case 7: {
+              if (tag !== 58) {
+                break;
+              }
+
+              message.pageToken = reader.string();
+              continue;
+            }
           }
           if ((tag & 7) === 4 || tag === 0) {
             break;
@@ -828,6 +937,22 @@ export const ListTransactionsRequest: MessageFns<ListTransactionsRequest, "kfrm.
           : isSet(object.page_Size)
           ? globalThis.Number(object.page_Size)
           : 0,
+        fromDate: isSet(object.fromDate)
+          ? globalThis.String(object.fromDate)
+          : isSet(object.from_date)
+          ? globalThis.String(object.from_date)
+          : "",
+        toDate: isSet(object.toDate)
+          ? globalThis.String(object.toDate)
+          : isSet(object.to_date)
+          ? globalThis.String(object.to_date)
+          : "",
+        direction: isSet(object.direction) ? transactionDirectionFromJSON(object.direction) : 0,
+        pageToken: isSet(object.pageToken)
+          ? globalThis.String(object.pageToken)
+          : isSet(object.page_token)
+          ? globalThis.String(object.page_token)
+          : "",
       };
     },
 
@@ -842,6 +967,18 @@ export const ListTransactionsRequest: MessageFns<ListTransactionsRequest, "kfrm.
       if (message.pageSize !== 0) {
         obj.pageSize = Math.round(message.pageSize);
       }
+      if (message.fromDate !== "") {
+        obj.fromDate = message.fromDate;
+      }
+      if (message.toDate !== "") {
+        obj.toDate = message.toDate;
+      }
+      if (message.direction !== 0) {
+        obj.direction = transactionDirectionToJSON(message.direction);
+      }
+      if (message.pageToken !== "") {
+        obj.pageToken = message.pageToken;
+      }
       return obj;
     },
 
@@ -853,12 +990,16 @@ export const ListTransactionsRequest: MessageFns<ListTransactionsRequest, "kfrm.
       message.accountNumber = object.accountNumber ?? "";
       message.page = object.page ?? 0;
       message.pageSize = object.pageSize ?? 0;
+      message.fromDate = object.fromDate ?? "";
+      message.toDate = object.toDate ?? "";
+      message.direction = object.direction ?? 0;
+      message.pageToken = object.pageToken ?? "";
       return message;
     },
   };
 
 function createBaseListTransactionsResponse(): ListTransactionsResponse {
-  return { transactions: [] };
+  return { transactions: [], nextPageToken: "" };
 }
 
 export const ListTransactionsResponse: MessageFns<
@@ -870,6 +1011,9 @@ export const ListTransactionsResponse: MessageFns<
   encode(message: ListTransactionsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.transactions) {
       Transaction.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
     }
     return writer;
   },
@@ -895,6 +1039,14 @@ export const ListTransactionsResponse: MessageFns<
             message.transactions.push(Transaction.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -912,6 +1064,11 @@ export const ListTransactionsResponse: MessageFns<
       transactions: globalThis.Array.isArray(object?.transactions)
         ? object.transactions.map((e: any) => Transaction.fromJSON(e))
         : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
     };
   },
 
@@ -919,6 +1076,9 @@ export const ListTransactionsResponse: MessageFns<
     const obj: any = {};
     if (message.transactions?.length) {
       obj.transactions = message.transactions.map((e) => Transaction.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
     }
     return obj;
   },
@@ -929,6 +1089,7 @@ export const ListTransactionsResponse: MessageFns<
   fromPartial(object: DeepPartial<ListTransactionsResponse>): ListTransactionsResponse {
     const message = createBaseListTransactionsResponse();
     message.transactions = object.transactions?.map((e) => Transaction.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
     return message;
   },
 };
