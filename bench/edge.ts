@@ -15,6 +15,7 @@
 //    server, fresh databases.
 // Env: BENCH_CALLS (per call kind and path, default 2000), BENCH_SECONDS (transfer run, default
 // 10), BENCH_CLIENTS (default 16). Prints `uptime` before and after: the machine may be shared.
+import './lib/bench-limits';
 import { mintLocalOperatorToken } from '@kfrm/runtime';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';

@@ -9,6 +9,7 @@
 // COMMIT of each event's posting (the bare broadcast: from its write call), deliveries per second,
 // the server's heap and RSS per idle stream and after the streams closed, and a reconnect burst of 1,000 stream opens; then the
 // ratios and `uptime`. The servers run in a child process (bench/lib/fanout-server.ts).
+import './lib/bench-limits';
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

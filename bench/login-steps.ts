@@ -1,5 +1,6 @@
 // Where a login's time goes, step by step, at concurrency 1 (diagnostic for bench/login.ts).
 //   DATABASE_URL=… REDIS_URL=… npx tsx bench/login-steps.ts
+import './lib/bench-limits';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

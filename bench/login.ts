@@ -9,6 +9,7 @@
 // Both sides run with the same concurrency. The backend runs in a child process; the phones (E2E
 // encryption, TLS) run in this one and share the machine's CPUs with it.
 // BENCH_CONCURRENCY (default 1,4,8); BENCH_BACKEND_PROF=<dir> writes the backend's CPU profile.
+import './lib/bench-limits';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { AppClient, loginWithPin, registerUser } from '@kfrm/app-client';

@@ -14,6 +14,7 @@
 // here, dropped at the end) and under a random store prefix. Clients are closed loops: each
 // awaits its transfer's answer before starting the next. Setup and runs are bounded in count and
 // time; a watchdog ends the process if anything hangs.
+import './lib/bench-limits';
 import { mintLocalOperatorToken, operatorTokenInterceptor } from '@kfrm/runtime';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
