@@ -51,6 +51,8 @@ describe('top-up and withdrawal through Konaplate and the ledger', () => {
   const logs = createCapturingDestination();
   const DAILY_LIMIT = 1_000_000n;
   let userSeq = 0;
+  /** Mismatch kinds as the metric counted them. */
+  const counted: string[] = [];
 
   /** The ledger port over the real ledger, as grpcFundingLedger maps the service's answers. */
   function inProcessLedger(): FundingLedger {
@@ -234,6 +236,7 @@ describe('top-up and withdrawal through Konaplate and the ledger', () => {
       ledger: inProcessLedger(),
       topUpLimitPerDayMinor: DAILY_LIMIT,
       movementLeaseMs: 30_000,
+      onReconciliationMismatch: (kind) => counted.push(kind),
     });
   }, 60_000);
 
@@ -482,6 +485,103 @@ describe('top-up and withdrawal through Konaplate and the ledger', () => {
     );
     expect(await balanceOf(c.accountNumber)).toBe(104_000n);
     expect(movedIn(c.memberId)).toBe(104_000n);
+  });
+
+  describe('reconciliation of a day', () => {
+    /** Moves the clock to 03:00 UTC (12:00 in Seoul) of a day no other test uses. */
+    const onDay = (day: string) => {
+      nowMs = Date.parse(`${day}T03:00:00Z`);
+      return day;
+    };
+    const rowOf = (c: Customer, externalId: string) =>
+      fundingDb()
+        .selectFrom('money_movements')
+        .selectAll()
+        .where('user_id', '=', c.userId)
+        .where('external_transaction_id', '=', externalId)
+        .executeTakeFirstOrThrow();
+
+    it('a clean day reports no mismatch and counts none', async () => {
+      const savedNow = nowMs;
+      const day = onDay('2031-03-01');
+      const c = await customer(20_000n);
+      await funding.topUp(c.userId, input(c, 7_000n));
+      await funding.withdraw(c.userId, input(c, 5_000n));
+      const before = counted.length;
+      const report = await funding.reconcileDay(day);
+      nowMs = savedNow;
+      expect(report).toMatchObject({ day, checked: 2, mismatches: [] });
+      expect(counted.length).toBe(before);
+    });
+
+    it('reports each disagreement with Konaplate or the ledger, once, as a metric and a report line', async () => {
+      const savedNow = nowMs;
+      const day = onDay('2031-03-02');
+      const c = await customer(50_000n);
+      const ids = ['recon-credit-lost', 'recon-amount', 'recon-unknown-tran', 'recon-refused-here', 'recon-clean'];
+      for (const id of ids.slice(0, 4)) await funding.topUp(c.userId, input(c, 10_000n, id));
+      await funding.withdraw(c.userId, input(c, 2_000n, ids[4]));
+      // Konaplate charged, but our row says refused and the ledger was never credited.
+      await fundingDb()
+        .updateTable('money_movements')
+        .set({ state: 'FAILED', konaplate_outcome: 'FAILED', failure_code: 'TOP_UP_REFUSED', credit_entry_id: null, settled_at: null })
+        .where('id', '=', (await rowOf(c, 'recon-credit-lost')).id)
+        .execute();
+      // Konaplate's record of a settled top-up has another amount.
+      konaplateSandbox.alterMoneyMovement((await rowOf(c, 'recon-amount')).tran_id, { amount: 10_001n });
+      // Konaplate has no record of a settled top-up.
+      konaplateSandbox.alterMoneyMovement((await rowOf(c, 'recon-unknown-tran')).tran_id, null);
+      // Konaplate says it refused what we settled and credited.
+      konaplateSandbox.alterMoneyMovement((await rowOf(c, 'recon-refused-here')).tran_id, { status: 'FAILED', resultCode: '002_001' });
+      const before = counted.length;
+      const logStart = logs.lines.length;
+      const report = await funding.reconcileDay(day);
+      nowMs = savedNow;
+
+      const byId = async (id: string) => (await rowOf(c, id)).id;
+      const byKindThenId = (a: { kind: string; movementId: string }, b: { kind: string; movementId: string }) =>
+        a.kind.localeCompare(b.kind) || a.movementId.localeCompare(b.movementId);
+      expect(report.checked).toBe(5);
+      expect(report.mismatches.map((m) => ({ kind: m.kind, movementId: m.movementId })).sort(byKindThenId)).toEqual(
+        [
+          { kind: 'AMOUNT_DIFFERS', movementId: await byId('recon-amount') },
+          { kind: 'MISSING_AT_KONAPLATE', movementId: await byId('recon-unknown-tran') },
+          { kind: 'STATUS_DIFFERS', movementId: await byId('recon-credit-lost') },
+          { kind: 'STATUS_DIFFERS', movementId: await byId('recon-refused-here') },
+        ].sort(byKindThenId),
+      );
+      expect(counted.slice(before).sort()).toEqual(['AMOUNT_DIFFERS', 'MISSING_AT_KONAPLATE', 'STATUS_DIFFERS', 'STATUS_DIFFERS']);
+      const lines = logs.lines.slice(logStart).filter((l) => l.includes('reconciliation mismatch'));
+      expect(lines).toHaveLength(4);
+      for (const line of lines) {
+        expect(line).toContain(day);
+        expect(line).not.toContain(c.accountNumber);
+        expect(line).not.toContain(c.userId);
+      }
+    });
+
+    it('reports a settled movement whose ledger posting is not recorded, and a row still pending', async () => {
+      const savedNow = nowMs;
+      const day = onDay('2031-03-03');
+      const c = await customer(0n);
+      await funding.topUp(c.userId, input(c, 3_000n, 'recon-no-entry'));
+      creditDown = true;
+      const pending = await funding.topUp(c.userId, input(c, 4_000n, 'recon-pending'));
+      creditDown = false;
+      expect(pending.state).toBe('PENDING');
+      await fundingDb()
+        .updateTable('money_movements')
+        .set({ credit_entry_id: null })
+        .where('id', '=', (await rowOf(c, 'recon-no-entry')).id)
+        .execute();
+      const report = await funding.reconcileDay(day);
+      nowMs = savedNow;
+      expect(report.mismatches.map((m) => m.kind).sort()).toEqual(['MISSING_IN_LEDGER', 'STILL_PENDING']);
+    });
+
+    it('refuses a day that is not yyyy-MM-dd', async () => {
+      await expect(funding.reconcileDay('2031-3-1')).rejects.toThrow(/yyyy-MM-dd/);
+    });
   });
 
   it('no log line carries a full account number', () => {
