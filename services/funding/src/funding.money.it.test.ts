@@ -4,6 +4,9 @@
 // it unavailable as an outage would. Money is counted on both sides: the customer account plus
 // the settlement account in the ledger, and what the sandbox recorded as moved.
 import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { migrateSchema } from '@kfrm/db';
 import { openTestDatabase, type TestDatabase } from '@kfrm/db/test-database';
@@ -21,6 +24,7 @@ import { FUNDING_SCHEMA, type FundingDatabase } from './funding.table';
 import type { FundingLedger } from './ledger-port';
 import { migrations } from './migrations';
 import { seoulDay } from './money-movement';
+import { runReconcileCli } from './reconcile-cli';
 import type { UserDirectory } from './user-directory';
 
 const users: UserDirectory = {
@@ -577,6 +581,65 @@ describe('top-up and withdrawal through Konaplate and the ledger', () => {
       const report = await funding.reconcileDay(day);
       nowMs = savedNow;
       expect(report.mismatches.map((m) => m.kind).sort()).toEqual(['MISSING_IN_LEDGER', 'STILL_PENDING']);
+    });
+
+    it('the periodic job reconciles the previous day once, however often it runs', async () => {
+      const savedNow = nowMs;
+      onDay('2031-03-04');
+      const c = await customer(0n);
+      await funding.topUp(c.userId, input(c, 1_000n));
+      onDay('2031-03-05');
+      const first = await funding.reconcilePreviousDay(60_000);
+      const second = await funding.reconcilePreviousDay(60_000);
+      nowMs = savedNow;
+      expect(first).toMatchObject({ day: '2031-03-04', checked: 1, mismatches: [] });
+      expect(second).toBeUndefined();
+      const run = await fundingDb()
+        .selectFrom('reconciliation_runs')
+        .selectAll()
+        .where('seoul_day', '=', '2031-03-04')
+        .executeTakeFirstOrThrow();
+      expect(run).toMatchObject({ checked: 1, mismatches: 0, lease_owner: null });
+      expect(run.finished_at).not.toBeNull();
+    });
+
+    it.runIf(process.env.DATABASE_URL)('pnpm reconcile prints the report and exits 1 on mismatches, 0 on a clean day', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'kfrm-reconcile-'));
+      const { keys } = konaplateSandbox;
+      await writeFile(join(dir, 'server.pem'), keys.serverPublicKey);
+      await writeFile(join(dir, 'client.pem'), keys.clientPrivateKey!);
+      const env = {
+        DATABASE_URL: database.databaseUrl,
+        KONAPLATE_URL: konaplateSandbox.url,
+        KONAPLATE_ASP_ID: keys.aspId,
+        KONAPLATE_ACCESS_KEY: keys.accessKey,
+        KONAPLATE_SECRET_KEY: keys.secretKey,
+        KONAPLATE_CRYPTO_KEY_ID: keys.cryptoKeyId,
+        KONAPLATE_SERVER_PUBLIC_KEY_FILE: join(dir, 'server.pem'),
+        KONAPLATE_CLIENT_PRIVATE_KEY_FILE: join(dir, 'client.pem'),
+        LOG_LEVEL: 'silent',
+      };
+      const run = async (argv: string[]) => {
+        const out: string[] = [];
+        const err: string[] = [];
+        const code = await runReconcileCli(argv, env, { out: (l) => out.push(l), err: (l) => err.push(l) });
+        return { code, out, err };
+      };
+      const dirty = await run(['--date', '2031-03-02']);
+      expect(dirty.err).toEqual([]);
+      expect(dirty.code).toBe(1);
+      expect(
+        dirty.out
+          .filter((l) => l.startsWith('MISMATCH '))
+          .map((l) => /kind=(\S+)/.exec(l)![1])
+          .sort(),
+      ).toEqual(['AMOUNT_DIFFERS', 'MISSING_AT_KONAPLATE', 'STATUS_DIFFERS', 'STATUS_DIFFERS']);
+      expect(dirty.out.at(-1)).toBe('reconciliation day=2031-03-02 checked=5 mismatches=4');
+      const clean = await run(['--date=2031-03-01']);
+      expect(clean).toEqual({ code: 0, out: ['reconciliation day=2031-03-01 checked=2 mismatches=0'], err: [] });
+      expect((await run(['--date', '2031-02-30'])).code).toBe(2);
+      expect((await run(['--since', '2031-03-01'])).code).toBe(2);
+      await rm(dir, { recursive: true, force: true });
     });
 
     it('refuses a day that is not yyyy-MM-dd', async () => {
