@@ -71,6 +71,16 @@ describe('top-up and withdrawal through Konaplate and the ledger', () => {
     };
     const ledger = testLedger.ledger;
     return {
+      async findEntries(keys) {
+        if (ledgerDown) throw new UpstreamUnavailableError('the ledger could not answer');
+        const entries = await ledger.findEntriesByKeys(keys);
+        return new Map(
+          entries.map((e) => [
+            e.idempotencyKey,
+            { entryId: e.id, postings: e.postings.map((p) => ({ accountNumber: p.accountNumber, amountMinor: p.amountMinor })) },
+          ]),
+        );
+      },
       async getAccountForOwner(ownerUserId, accountNumber) {
         if (ledgerDown) throw new UpstreamUnavailableError('the ledger could not answer');
         try {
@@ -523,9 +533,13 @@ describe('top-up and withdrawal through Konaplate and the ledger', () => {
       const day = onDay('2031-03-02');
       const c = await customer(50_000n);
       const ids = ['recon-credit-lost', 'recon-amount', 'recon-unknown-tran', 'recon-refused-here', 'recon-clean'];
-      for (const id of ids.slice(0, 4)) await funding.topUp(c.userId, input(c, 10_000n, id));
+      // The ledger cannot credit the first one: Konaplate charged, the row stays pending.
+      creditDown = true;
+      await funding.topUp(c.userId, input(c, 10_000n, ids[0]));
+      creditDown = false;
+      for (const id of ids.slice(1, 4)) await funding.topUp(c.userId, input(c, 10_000n, id));
       await funding.withdraw(c.userId, input(c, 2_000n, ids[4]));
-      // Konaplate charged, but our row says refused and the ledger was never credited.
+      // A faulty step marks it refused: Konaplate charged, the ledger was never credited.
       await fundingDb()
         .updateTable('money_movements')
         .set({ state: 'FAILED', konaplate_outcome: 'FAILED', failure_code: 'TOP_UP_REFUSED', credit_entry_id: null, settled_at: null })
@@ -564,23 +578,48 @@ describe('top-up and withdrawal through Konaplate and the ledger', () => {
       }
     });
 
-    it('reports a settled movement whose ledger posting is not recorded, and a row still pending', async () => {
+    it("compares with the ledger's entries: a settled top-up never credited, a credit of another amount, a row still pending", async () => {
       const savedNow = nowMs;
       const day = onDay('2031-03-03');
       const c = await customer(0n);
-      await funding.topUp(c.userId, input(c, 3_000n, 'recon-no-entry'));
       creditDown = true;
-      const pending = await funding.topUp(c.userId, input(c, 4_000n, 'recon-pending'));
+      for (const [id, amount] of [
+        ['recon-uncredited', 3_000n],
+        ['recon-ledger-amount', 4_000n],
+        ['recon-pending', 5_000n],
+      ] as const) {
+        expect((await funding.topUp(c.userId, input(c, amount, id))).state).toBe('PENDING');
+      }
       creditDown = false;
-      expect(pending.state).toBe('PENDING');
+      const uncredited = await rowOf(c, 'recon-uncredited');
+      const otherAmount = await rowOf(c, 'recon-ledger-amount');
+      // The ledger credited another amount under the movement's key.
+      const posted = await testLedger.ledger.deposit({
+        idempotencyKey: `funding-top-up:${otherAmount.id}`,
+        accountNumber: c.accountNumber,
+        amount: { currency: 'KRW', minor: 4_001n },
+        memo: 'test',
+      });
+      // Both marked settled as a faulty step would: one without any credit in the ledger.
       await fundingDb()
         .updateTable('money_movements')
-        .set({ credit_entry_id: null })
-        .where('id', '=', (await rowOf(c, 'recon-no-entry')).id)
+        .set({ state: 'SETTLED', settled_at: new Date(nowMs), credit_entry_id: 999_999_999n })
+        .where('id', '=', uncredited.id)
+        .execute();
+      await fundingDb()
+        .updateTable('money_movements')
+        .set({ state: 'SETTLED', settled_at: new Date(nowMs), credit_entry_id: posted.entryId })
+        .where('id', '=', otherAmount.id)
         .execute();
       const report = await funding.reconcileDay(day);
       nowMs = savedNow;
-      expect(report.mismatches.map((m) => m.kind).sort()).toEqual(['MISSING_IN_LEDGER', 'STILL_PENDING']);
+      expect(report.mismatches.map((m) => [m.kind, m.movementId]).sort()).toEqual(
+        [
+          ['LEDGER_AMOUNT_DIFFERS', otherAmount.id],
+          ['MISSING_IN_LEDGER', uncredited.id],
+          ['STILL_PENDING', (await rowOf(c, 'recon-pending')).id],
+        ].sort(),
+      );
     });
 
     it('the periodic job reconciles the previous day once, however often it runs', async () => {
@@ -622,7 +661,7 @@ describe('top-up and withdrawal through Konaplate and the ledger', () => {
       const run = async (argv: string[]) => {
         const out: string[] = [];
         const err: string[] = [];
-        const code = await runReconcileCli(argv, env, { out: (l) => out.push(l), err: (l) => err.push(l) });
+        const code = await runReconcileCli(argv, env, { out: (l) => out.push(l), err: (l) => err.push(l), ledger: inProcessLedger() });
         return { code, out, err };
       };
       const dirty = await run(['--date', '2031-03-02']);

@@ -5,13 +5,17 @@
 //   pnpm reconcile [--date YYYY-MM-DD]     (default: yesterday in Asia/Seoul)
 //
 // Reads DATABASE_URL (the funding schema, migrated by the service) and the KONAPLATE_* settings
-// of the service. Exit codes: 0 no mismatch, 1 mismatches (one line each), 2 usage, settings or
+// of the service; the ledger's entries come from the account service's internal LedgerService at
+// KFRM_INTERNAL_TARGET_ACCOUNT, else KFRM_INTERNAL_TARGET, else 127.0.0.1:50052 (as deposit-cli). Exit codes: 0 no mismatch, 1 mismatches (one line each), 2 usage, settings or
 // an unreachable database / Konaplate (nothing was counted).
+import * as grpc from '@grpc/grpc-js';
 import { ConfigError } from '@kfrm/config';
 import { openDatabase } from '@kfrm/db';
 import { createLogger } from '@kfrm/logging';
+import { LedgerServiceClient } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
 import { readFundingConfig, realKonaplateClient } from './funding.config';
 import { FUNDING_SCHEMA, type FundingDatabase } from './funding.table';
+import { grpcFundingLedger, type FundingLedger } from './ledger-port';
 import { seoulDay } from './money-movement';
 import { isReconciliationDay, reconcileDay, type ReconciliationReport } from './reconciliation';
 
@@ -41,6 +45,8 @@ export interface ReconcileCliIo {
   out: (line: string) => void;
   err: (line: string) => void;
   now?: () => Date;
+  /** The ledger port (tests); else a LedgerService client at the internal target. */
+  ledger?: FundingLedger;
 }
 
 const consoleIo: ReconcileCliIo = { out: (line) => console.log(line), err: (line) => console.error(line) };
@@ -81,18 +87,27 @@ export async function runReconcileCli(
   }
   const logger = createLogger({ service: 'funding-reconcile', level: env.LOG_LEVEL ?? 'info', destination: process.stderr });
   const db = await openDatabase({ databaseUrl: env.DATABASE_URL, applicationName: 'kfrm-reconcile', poolMax: 2 });
+  const target = env.KFRM_INTERNAL_TARGET_ACCOUNT || env.KFRM_INTERNAL_TARGET || '127.0.0.1:50052';
+  const client = io.ledger ? undefined : new LedgerServiceClient(target, grpc.credentials.createInsecure());
+  const ledger = io.ledger ?? grpcFundingLedger(() => client!, 15_000);
   try {
     const konaplate = await realKonaplateClient(config, logger);
-    const report = await reconcileDay(
-      { db: db.kysely<FundingDatabase>(FUNDING_SCHEMA), konaplate, log: logger, now, onReconciliationMismatch: undefined },
-      day,
-    );
+    const deps = {
+      db: db.kysely<FundingDatabase>(FUNDING_SCHEMA),
+      konaplate,
+      ledger,
+      log: logger,
+      now,
+      onReconciliationMismatch: undefined,
+    };
+    const report = await reconcileDay(deps, day);
     for (const line of formatReconciliationReport(report)) io.out(line);
     return report.mismatches.length > 0 ? 1 : 0;
   } catch (err) {
     io.err(`reconciliation of ${day} failed, nothing was counted: ${err instanceof Error ? err.message : String(err)}`);
     return 2;
   } finally {
+    client?.close();
     await db.close();
   }
 }

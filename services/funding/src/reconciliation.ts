@@ -6,14 +6,15 @@
  * Konaplate side: the ASSUMED money API has no listing of a day's transactions, so each movement
  * of the day is asked about with the per-transaction result inquiry (by its tranId). A charge
  * Konaplate made under a tranId we never recorded cannot be seen this way; that needs a listing
- * call (docs/external-apis.md, "Reconciliation"). Ledger side: the entry ids the movement
- * recorded when the ledger answered (credit for a top-up, debit and reversal for a withdrawal);
- * every posting is made under an idempotency key derived from the movement id, so the recorded
- * entry is the only one the movement can have.
+ * call (docs/external-apis.md, "Reconciliation"). Ledger side: every posting of a movement is
+ * made under an idempotency key derived from its id (credit `funding-top-up:{id}`, debit
+ * `funding-withdrawal:{id}`, reversal `funding-withdrawal-reversal:{id}`), so the ledger's own
+ * entries under those keys (LedgerService.FindEntriesByKeys) are what the movement moved there.
  */
 import { randomUUID } from 'node:crypto';
 import type { TransactionStatus } from '@kfrm/konaplate';
 import type { FundingContext } from './funding.context';
+import type { LedgerEntryFound } from './ledger-port';
 import type { MoneyMovementRow } from './money-movement.repository';
 import { finishReconciliationRun, leaseReconciliationRun, listMovementsOfDay, releaseReconciliationRun } from './reconciliation.repository';
 import { seoulDay } from './money-movement';
@@ -27,10 +28,12 @@ export const RECONCILIATION_MISMATCH_KINDS = [
   'AMOUNT_DIFFERS',
   /** Konaplate recorded a charge for our withdrawal or the reverse. */
   'KIND_DIFFERS',
-  /** The movement's state needs a ledger posting it has not recorded. */
+  /** The movement's state needs a ledger entry the ledger does not have. */
   'MISSING_IN_LEDGER',
-  /** A ledger posting is recorded that the movement's state rules out. */
+  /** The ledger has an entry under the movement's key that its state rules out. */
   'UNEXPECTED_LEDGER_ENTRY',
+  /** The ledger's entry moved another amount on the customer account than the movement's. */
+  'LEDGER_AMOUNT_DIFFERS',
   /** Still pending when the day is reconciled: neither settled nor failed. */
   'STILL_PENDING',
 ] as const;
@@ -46,6 +49,8 @@ export interface ReconciliationMismatch {
   /** What Konaplate answered (NOT_FOUND, SUCCESS, FAILED); undefined when not asked. */
   konaplateStatus?: TransactionStatus['status'];
   konaplateAmount?: bigint;
+  /** The ledger entry concerned, when there is one. */
+  ledgerEntryId?: bigint;
 }
 
 export interface ReconciliationReport {
@@ -55,10 +60,11 @@ export interface ReconciliationReport {
   mismatches: ReconciliationMismatch[];
 }
 
-type Deps = Pick<FundingContext, 'db' | 'konaplate' | 'log' | 'now' | 'onReconciliationMismatch'>;
+type Deps = Pick<FundingContext, 'db' | 'konaplate' | 'ledger' | 'log' | 'now' | 'onReconciliationMismatch'>;
 
 const DAY = /^(\d{4})-(\d{2})-(\d{2})$/;
-const PAGE = 200;
+/** Movements per page: their ledger keys (up to 3 each) fit one FindEntriesByKeys call. */
+const PAGE = 60;
 
 /** Whether `day` is a real calendar day written yyyy-MM-dd. */
 export function isReconciliationDay(day: string): boolean {
@@ -73,14 +79,17 @@ export function isReconciliationDay(day: string): boolean {
  */
 export async function reconcileDay(deps: Deps, day: string): Promise<ReconciliationReport> {
   if (!isReconciliationDay(day)) throw new Error(`the day must be yyyy-MM-dd, got ${JSON.stringify(day)}`);
+  const ledger = deps.ledger;
+  if (!ledger) throw new Error('the funding service was built without a ledger');
   const found: ReconciliationMismatch[] = [];
   let checked = 0;
   let afterId = '';
   for (;;) {
     const rows = await listMovementsOfDay(deps.db, day, afterId, PAGE);
+    const entries = rows.length === 0 ? new Map() : await ledger.findEntries(rows.flatMap((row) => Object.values(ledgerKeys(row))));
     for (const row of rows) {
       checked += 1;
-      found.push(...(await compare(deps, row)));
+      found.push(...(await compare(deps, row, entries)));
     }
     if (rows.length < PAGE) break;
     afterId = rows[rows.length - 1]!.id;
@@ -99,6 +108,7 @@ export async function reconcileDay(deps: Deps, day: string): Promise<Reconciliat
         amount: m.amountMinor.toString(),
         konaplate_status: m.konaplateStatus,
         konaplate_amount: m.konaplateAmount?.toString(),
+        ledger_entry_id: m.ledgerEntryId?.toString(),
       },
       'reconciliation mismatch',
     );
@@ -107,7 +117,7 @@ export async function reconcileDay(deps: Deps, day: string): Promise<Reconciliat
   return { day, checked, mismatches: found };
 }
 
-async function compare(deps: Deps, row: MoneyMovementRow): Promise<ReconciliationMismatch[]> {
+async function compare(deps: Deps, row: MoneyMovementRow, entries: Map<string, LedgerEntryFound>): Promise<ReconciliationMismatch[]> {
   const base = {
     movementId: row.id,
     tranId: row.tranId,
@@ -135,28 +145,50 @@ async function compare(deps: Deps, row: MoneyMovementRow): Promise<Reconciliatio
     if (status.kind !== (row.kind === 'TOP_UP' ? 'CHARGE' : 'WITHDRAW')) out.push({ kind: 'KIND_DIFFERS', ...withStatus });
   }
 
-  const ledger = ledgerExpectation(row);
-  if (ledger) out.push({ kind: ledger, ...withStatus });
+  out.push(...compareWithLedger(row, entries).map((m) => ({ ...withStatus, ...m })));
   return out;
 }
 
-/** The ledger postings the movement's final state requires, against those it recorded. */
-function ledgerExpectation(row: MoneyMovementRow): ReconciliationMismatchKind | undefined {
-  const debit = row.debitEntryId !== null;
-  const credit = row.creditEntryId !== null;
+/** The ledger keys of a movement's postings (ledger-port.ts callers in money-movement.ts use the same). */
+function ledgerKeys(row: MoneyMovementRow): Record<string, string> {
+  return row.kind === 'TOP_UP'
+    ? { credit: `funding-top-up:${row.id}` }
+    : { debit: `funding-withdrawal:${row.id}`, reversal: `funding-withdrawal-reversal:${row.id}` };
+}
+
+/** The ledger's entries under the movement's keys, against those its final state requires. */
+function compareWithLedger(
+  row: MoneyMovementRow,
+  entries: Map<string, LedgerEntryFound>,
+): { kind: ReconciliationMismatchKind; ledgerEntryId?: bigint }[] {
+  const keys = ledgerKeys(row);
+  const out: { kind: ReconciliationMismatchKind; ledgerEntryId?: bigint }[] = [];
+  // Credit (top-up, reversal): +amount on the customer account; debit (withdrawal): -amount.
+  const check = (key: string, wanted: boolean, signedAmount: bigint) => {
+    const entry = entries.get(key);
+    if (!entry) {
+      if (wanted) out.push({ kind: 'MISSING_IN_LEDGER' });
+      return;
+    }
+    if (!wanted) return out.push({ kind: 'UNEXPECTED_LEDGER_ENTRY', ledgerEntryId: entry.entryId });
+    const moved = entry.postings.filter((p) => p.accountNumber === row.accountNumber).reduce((sum, p) => sum + p.amountMinor, 0n);
+    if (moved !== signedAmount) out.push({ kind: 'LEDGER_AMOUNT_DIFFERS', ledgerEntryId: entry.entryId });
+  };
   if (row.kind === 'TOP_UP') {
-    if (row.state === 'SETTLED') return credit ? undefined : 'MISSING_IN_LEDGER';
-    return debit || credit ? 'UNEXPECTED_LEDGER_ENTRY' : undefined;
+    check(keys.credit!, row.state === 'SETTLED', row.amountMinor);
+    return out;
   }
   if (row.state === 'SETTLED') {
-    if (!debit) return 'MISSING_IN_LEDGER';
-    return credit ? 'UNEXPECTED_LEDGER_ENTRY' : undefined;
+    check(keys.debit!, true, -row.amountMinor);
+    check(keys.reversal!, false, row.amountMinor);
+    return out;
   }
-  // A failed withdrawal: either the ledger refused the debit (nothing posted), or the debit was
-  // reversed by a credit back.
-  if (debit && !credit) return 'MISSING_IN_LEDGER';
-  if (!debit && credit) return 'UNEXPECTED_LEDGER_ENTRY';
-  return undefined;
+  // A failed withdrawal: the ledger refused the debit (no entry at all), or the debit was
+  // reversed after Konaplate refused (both entries).
+  const debited = entries.has(keys.debit!);
+  if (debited) check(keys.debit!, true, -row.amountMinor);
+  check(keys.reversal!, debited, row.amountMinor);
+  return out;
 }
 
 /**
