@@ -17,7 +17,7 @@ import type { FundingContext } from './funding.context';
 import type { LedgerEntryFound } from './ledger-port';
 import type { MoneyMovementRow } from './money-movement.repository';
 import { finishReconciliationRun, leaseReconciliationRun, listMovementsOfDay, releaseReconciliationRun } from './reconciliation.repository';
-import { seoulDay } from './money-movement';
+import { MOVEMENT_LEDGER_KEYS, seoulDay } from './money-movement';
 
 export const RECONCILIATION_MISMATCH_KINDS = [
   /** We recorded the money as moved; Konaplate has no transaction under its tranId. */
@@ -149,11 +149,11 @@ async function compare(deps: Deps, row: MoneyMovementRow, entries: Map<string, L
   return out;
 }
 
-/** The ledger keys of a movement's postings (ledger-port.ts callers in money-movement.ts use the same). */
+/** The ledger keys a movement's postings can have (the ones money-movement.ts posts under). */
 function ledgerKeys(row: MoneyMovementRow): Record<string, string> {
   return row.kind === 'TOP_UP'
-    ? { credit: `funding-top-up:${row.id}` }
-    : { debit: `funding-withdrawal:${row.id}`, reversal: `funding-withdrawal-reversal:${row.id}` };
+    ? { credit: MOVEMENT_LEDGER_KEYS.credit(row.id) }
+    : { debit: MOVEMENT_LEDGER_KEYS.debit(row.id), reversal: MOVEMENT_LEDGER_KEYS.reversal(row.id) };
 }
 
 /** The ledger's entries under the movement's keys, against those its final state requires. */
