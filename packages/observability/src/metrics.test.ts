@@ -18,6 +18,13 @@ describe('createMetrics', () => {
     expect(value(await b.text(), 'kfrm_store_operations_total{op="get",outcome="ok"}')).toBeUndefined();
   });
 
+  it('counts funding reconciliation mismatches by kind', async () => {
+    const metrics = createMetrics({ defaultMetrics: false });
+    metrics.fundingReconciliationMismatches.inc({ kind: 'AMOUNT_DIFFERS' });
+    metrics.fundingReconciliationMismatches.inc({ kind: 'AMOUNT_DIFFERS' });
+    expect(value(await metrics.text(), 'kfrm_funding_reconciliation_mismatches_total{kind="AMOUNT_DIFFERS"}')).toBe(2);
+  });
+
   it('counts stream subscribers per service; closing twice counts once', async () => {
     const metrics = createMetrics({ defaultMetrics: false });
     const first = metrics.streamSubscribers.open('notification');

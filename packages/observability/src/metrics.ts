@@ -45,6 +45,8 @@ export interface KfrmMetrics {
   readonly streamSubscribers: StreamSubscribers;
   /** 1 while a required dependency (postgres, redis) answers this process's checks, 0 while it does not. */
   readonly dependencyUp: Gauge<'dependency'>;
+  /** Disagreements the funding reconciliation found with Konaplate or the ledger, by kind. */
+  readonly fundingReconciliationMismatches: Counter<'kind'>;
   /** Reads the pool at every scrape; call once with the process's database handle. */
   observeDbPool(read: () => DbPoolStats | undefined): void;
   storeObserver: StoreOperationObserver;
@@ -143,9 +145,17 @@ export function createMetrics(options: CreateMetricsOptions = {}): KfrmMetrics {
     registers,
   });
 
+  const fundingReconciliationMismatches = new Counter({
+    name: 'kfrm_funding_reconciliation_mismatches_total',
+    help: 'Top-ups and withdrawals whose Konaplate record or ledger postings disagree with the funding service, by kind.',
+    labelNames: ['kind'] as const,
+    registers,
+  });
+
   return {
     registry,
     dependencyUp,
+    fundingReconciliationMismatches,
     grpcStarted,
     grpcHandled,
     grpcHandlingSeconds,

@@ -283,6 +283,27 @@ describe('account service over gRPC', () => {
     }
   });
 
+  it('FindEntriesByKeys answers the committed entries under the keys with their signed postings; unknown keys are left out', async () => {
+    const a = await open('user-find-entries', 'F');
+    const posted = await deposit(a.accountNumber, 2_500n, 'find-entries-1');
+    const found = await call(L().findEntriesByKeys.bind(L()), { idempotencyKeys: ['find-entries-1', 'find-entries-unknown'] });
+    expect(found.entries).toHaveLength(1);
+    const [entry] = found.entries;
+    expect(entry).toMatchObject({ idempotencyKey: 'find-entries-1', entryId: posted.entryId });
+    expect(entry!.postings.find((p) => p.accountNumber === a.accountNumber)).toEqual({
+      accountNumber: a.accountNumber,
+      currency: CurrencyCode.KRW,
+      amountMinor: 2_500n,
+    });
+    expect(entry!.postings.reduce((sum, p) => sum + p.amountMinor, 0n)).toBe(0n);
+    const none = await failure(call(L().findEntriesByKeys.bind(L()), { idempotencyKeys: [] }));
+    expect(none.code).toBe(grpc.status.INVALID_ARGUMENT);
+    const tooMany = await failure(
+      call(L().findEntriesByKeys.bind(L()), { idempotencyKeys: Array.from({ length: 201 }, (_, i) => `k${i}`) }),
+    );
+    expect(tooMany.code).toBe(grpc.status.INVALID_ARGUMENT);
+  });
+
   it("maps ledger refusals to status codes with the method's error code", async () => {
     const a = await open('user-errors', 'E');
     const b = await open('user-errors-2', 'E2');

@@ -249,6 +249,20 @@ export function ledgerHandlers(
         const events = await ledger.listOutboxEvents(request.afterId, request.limit);
         return { events: events.map(outboxEventToWire) };
       },
+      async findEntriesByKeys(request) {
+        const entries = await ledger.findEntriesByKeys(request.idempotencyKeys);
+        return {
+          entries: entries.map((e) => ({
+            idempotencyKey: e.idempotencyKey,
+            entryId: e.id,
+            postings: e.postings.map((p) => ({
+              accountNumber: p.accountNumber,
+              currency: CODE_OF[p.currency],
+              amountMinor: p.amountMinor,
+            })),
+          })),
+        };
+      },
       async listAccountsOfOwner(request) {
         return { accounts: (await ledger.listAllAccounts(request.ownerUserId)).map(ledgerAccountToWire) };
       },
@@ -305,6 +319,7 @@ export function ledgerHandlers(
       },
       listOutboxEvents: { access: internal, raises: raises() },
       listAccountsOfOwner: { access: internal, raises: raises() },
+      findEntriesByKeys: { access: internal, raises: raises() },
       setTransferLimits: {
         access: internal,
         operator: ['support'],

@@ -224,7 +224,7 @@ export interface StoredEntry {
 }
 
 /** Committed entries (with their postings) under these idempotency keys. */
-export async function findEntriesByKeys(trx: LedgerTrx, keys: string[]): Promise<Map<string, StoredEntry>> {
+export async function findEntriesByKeys(trx: LedgerDb | LedgerTrx, keys: string[]): Promise<Map<string, StoredEntry>> {
   const found = new Map<string, StoredEntry>();
   if (keys.length === 0) return found;
   const rows = await trx

@@ -9,6 +9,7 @@ import {
   findAccountByCreationKey,
   insertCustomerAccount,
   closeEmptyAccount,
+  findEntriesByKeys,
   listAccountsOfOwner,
   listOutboxAfter,
   listStatementLines,
@@ -18,6 +19,7 @@ import {
   type LedgerDb,
   type OutboxRow,
   type StatementLine,
+  type StoredEntry,
 } from './ledger.repository';
 import type { AmountCode, Currency, Money } from './money';
 
@@ -209,7 +211,12 @@ export interface Ledger {
   closeAccount(ownerUserId: string, accountNumber: string): Promise<AccountRow>;
   /** Every account of the owner, closed ones included. */
   listAllAccounts(ownerUserId: string): Promise<AccountRow[]>;
+  /** The committed entries under these idempotency keys (1..200 keys); unknown keys are left out. */
+  findEntriesByKeys(keys: string[]): Promise<StoredEntry[]>;
 }
+
+/** Keys per FindEntriesByKeys call (reconciliation asks page by page). */
+const MAX_ENTRY_KEYS = 200;
 
 function checkKey(key: string): void {
   if (!KEY_FORMAT.test(key)) throw new InvalidArgumentError('idempotency_key must be 1-128 printable ASCII characters');
@@ -431,6 +438,12 @@ export function createLedger(deps: { db: LedgerDb; poster: LedgerPoster; store: 
       const updated = await updateTransferLimits(db, account.id, input.perTransaction.minor, input.perDay.minor);
       if (!updated) throw accountNotFound();
       return updated;
+    },
+
+    async findEntriesByKeys(keys) {
+      if (keys.length === 0 || keys.length > MAX_ENTRY_KEYS) throw new InvalidArgumentError(`give 1 to ${MAX_ENTRY_KEYS} idempotency keys`);
+      for (const key of keys) checkKey(key);
+      return [...(await findEntriesByKeys(db, [...new Set(keys)])).values()];
     },
 
     listOutboxEvents(afterId, limit) {

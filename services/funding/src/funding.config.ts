@@ -47,6 +47,8 @@ export function readFundingConfig(env: Env = process.env) {
       // How often pending top-ups and withdrawals are resolved, and how long one waits before it is.
       resolveIntervalMs: int('KFRM_FUNDING_RESOLVE_INTERVAL_MS', { default: 5_000, min: 100, max: 3_600_000 }),
       resolveAfterMs: int('KFRM_FUNDING_RESOLVE_AFTER_MS', { default: 10_000, min: 0, max: 3_600_000 }),
+      // How often the job checks whether yesterday (Asia/Seoul) is reconciled yet; 0 turns it off.
+      reconcileIntervalMs: int('KFRM_FUNDING_RECONCILE_INTERVAL_MS', { default: 600_000, min: 0, max: 86_400_000 }),
       // Embedded kakaoCert sandbox only: it signs each consent this long after the request, standing
       // in for the user in KakaoTalk (0: never; sign through POST /__sandbox/sign/{receiptId}).
       sandboxSignAfterMs: int('KFRM_FUNDING_SANDBOX_SIGN_AFTER_MS', { default: 1_500, min: 0, max: 3_600_000 }),
@@ -124,6 +126,35 @@ export interface ProviderCallObservers {
   kakaocert?: (call: { operation: string; outcome: string; seconds: number }) => void;
 }
 
+/** The client of the real Konaplate (KONAPLATE_URL set); the reconcile command uses it alone. */
+export async function realKonaplateClient(
+  config: FundingConfig,
+  logger: Logger,
+  observer?: ProviderCallObservers['konaplate'],
+): Promise<KonaplateClient> {
+  checkConfig(config, 'embedded');
+  if (config.konaplateUrl === undefined) throw new ConfigError(['KONAPLATE_URL is required']);
+  const cipher = config.konaplateCryptoKeyId
+    ? createJweFieldCipher({
+        keyId: config.konaplateCryptoKeyId,
+        encryptTo: await readFile(config.konaplateServerPublicKeyFile!, 'utf8'),
+        decryptWith: await readFile(config.konaplateClientPrivateKeyFile!, 'utf8'),
+      })
+    : undefined;
+  return createKonaplateClient({
+    baseUrl: config.konaplateUrl,
+    aspId: config.konaplateAspId!,
+    accessKey: config.konaplateAccessKey!,
+    secretKey: config.konaplateSecretKey!,
+    ...(cipher ? { cipher } : {}),
+    timeoutMs: config.konaplateTimeoutMs,
+    tranTokenForm: config.konaplateTranTokenForm,
+    birthDateForm: config.konaplateBirthDateForm,
+    logger,
+    observer,
+  });
+}
+
 export async function createFundingAdapters(
   config: FundingConfig,
   mode: 'embedded' | 'real',
@@ -158,25 +189,7 @@ export async function createFundingAdapters(
         }),
       );
     } else {
-      const cipher = config.konaplateCryptoKeyId
-        ? createJweFieldCipher({
-            keyId: config.konaplateCryptoKeyId,
-            encryptTo: await readFile(config.konaplateServerPublicKeyFile!, 'utf8'),
-            decryptWith: await readFile(config.konaplateClientPrivateKeyFile!, 'utf8'),
-          })
-        : undefined;
-      konaplate = createKonaplateClient({
-        baseUrl: config.konaplateUrl,
-        aspId: config.konaplateAspId!,
-        accessKey: config.konaplateAccessKey!,
-        secretKey: config.konaplateSecretKey!,
-        ...(cipher ? { cipher } : {}),
-        timeoutMs: config.konaplateTimeoutMs,
-        tranTokenForm: config.konaplateTranTokenForm,
-        birthDateForm: config.konaplateBirthDateForm,
-        logger,
-        observer: observers.konaplate,
-      });
+      konaplate = await realKonaplateClient(config, logger, observers.konaplate);
     }
 
     let kakaocert;

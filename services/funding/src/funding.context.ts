@@ -8,6 +8,7 @@ import type { KonaplateClient } from '@kfrm/konaplate';
 import type { Logger } from '@kfrm/logging';
 import type { FundingDb } from './funding.repository';
 import type { FundingLedger } from './ledger-port';
+import type { ReconciliationMismatchKind } from './reconciliation';
 import type { UserDirectory } from './user-directory';
 
 export interface FundingDeps {
@@ -27,6 +28,8 @@ export interface FundingDeps {
   topUpLimitPerDayMinor?: bigint | null;
   /** How long one caller drives a top-up or withdrawal before another may take over. */
   movementLeaseMs?: number;
+  /** Counts each reconciliation mismatch by kind (the module: kfrm_funding_reconciliation_mismatches_total). */
+  onReconciliationMismatch?: (kind: ReconciliationMismatchKind) => void;
 }
 
 export interface FundingContext {
@@ -41,6 +44,7 @@ export interface FundingContext {
   ledger: FundingLedger | undefined;
   topUpLimitPerDayMinor: bigint | null;
   movementLeaseMs: number;
+  onReconciliationMismatch: ((kind: ReconciliationMismatchKind) => void) | undefined;
 }
 
 /** The daily top-up limit when none is configured (KFRM_FUNDING_TOP_UP_LIMIT_PER_DAY_KRW). */
@@ -59,5 +63,6 @@ export function fundingContext(deps: FundingDeps): FundingContext {
     ledger: deps.ledger,
     topUpLimitPerDayMinor: deps.topUpLimitPerDayMinor === undefined ? DEFAULT_TOP_UP_LIMIT_PER_DAY_MINOR : deps.topUpLimitPerDayMinor,
     movementLeaseMs: deps.movementLeaseMs ?? 60_000,
+    onReconciliationMismatch: deps.onReconciliationMismatch,
   };
 }

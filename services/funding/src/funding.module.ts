@@ -75,6 +75,7 @@ export function createFundingModule(options: FundingModuleOptions = {}): Service
         now: options.now,
         ledger: grpcFundingLedger(() => internalClients.get(LedgerServiceClient)),
         topUpLimitPerDayMinor: fundingConfig.topUpLimitPerDayKrw === 0 ? null : BigInt(fundingConfig.topUpLimitPerDayKrw),
+        onReconciliationMismatch: (kind) => metrics.fundingReconciliationMismatches.inc({ kind }),
       });
       // Resolves top-ups and withdrawals left pending (lost answers, outages, crashes); each row
       // is leased, so several instances share the work. A failed run is logged and retried.
@@ -90,11 +91,29 @@ export function createFundingModule(options: FundingModuleOptions = {}): Service
           });
       }, fundingConfig.resolveIntervalMs);
       resolver.unref();
+      // Reconciles yesterday (Asia/Seoul) once: the day is leased, so one instance does it, and a
+      // failed run (Konaplate unreachable) is tried again at the next tick.
+      let reconciling = false;
+      const reconciler =
+        fundingConfig.reconcileIntervalMs === 0
+          ? undefined
+          : setInterval(() => {
+              if (reconciling) return;
+              reconciling = true;
+              funding
+                .reconcilePreviousDay(Math.max(fundingConfig.reconcileIntervalMs, 60_000))
+                .catch((err: unknown) => logger.error({ err }, 'reconciling the previous day failed; tried again at the next tick'))
+                .finally(() => {
+                  reconciling = false;
+                });
+            }, fundingConfig.reconcileIntervalMs);
+      reconciler?.unref();
       return {
         mobile: [fundingHandlers(funding)],
         internal: [fundingInternalHandlers(funding)],
         async close() {
           clearInterval(resolver);
+          if (reconciler) clearInterval(reconciler);
           await adapters.close();
         },
       };

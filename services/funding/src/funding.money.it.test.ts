@@ -4,6 +4,9 @@
 // it unavailable as an outage would. Money is counted on both sides: the customer account plus
 // the settlement account in the ledger, and what the sandbox recorded as moved.
 import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { migrateSchema } from '@kfrm/db';
 import { openTestDatabase, type TestDatabase } from '@kfrm/db/test-database';
@@ -21,6 +24,7 @@ import { FUNDING_SCHEMA, type FundingDatabase } from './funding.table';
 import type { FundingLedger } from './ledger-port';
 import { migrations } from './migrations';
 import { seoulDay } from './money-movement';
+import { runReconcileCli } from './reconcile-cli';
 import type { UserDirectory } from './user-directory';
 
 const users: UserDirectory = {
@@ -51,6 +55,8 @@ describe('top-up and withdrawal through Konaplate and the ledger', () => {
   const logs = createCapturingDestination();
   const DAILY_LIMIT = 1_000_000n;
   let userSeq = 0;
+  /** Mismatch kinds as the metric counted them. */
+  const counted: string[] = [];
 
   /** The ledger port over the real ledger, as grpcFundingLedger maps the service's answers. */
   function inProcessLedger(): FundingLedger {
@@ -65,6 +71,16 @@ describe('top-up and withdrawal through Konaplate and the ledger', () => {
     };
     const ledger = testLedger.ledger;
     return {
+      async findEntries(keys) {
+        if (ledgerDown) throw new UpstreamUnavailableError('the ledger could not answer');
+        const entries = await ledger.findEntriesByKeys(keys);
+        return new Map(
+          entries.map((e) => [
+            e.idempotencyKey,
+            { entryId: e.id, postings: e.postings.map((p) => ({ accountNumber: p.accountNumber, amountMinor: p.amountMinor })) },
+          ]),
+        );
+      },
       async getAccountForOwner(ownerUserId, accountNumber) {
         if (ledgerDown) throw new UpstreamUnavailableError('the ledger could not answer');
         try {
@@ -234,6 +250,7 @@ describe('top-up and withdrawal through Konaplate and the ledger', () => {
       ledger: inProcessLedger(),
       topUpLimitPerDayMinor: DAILY_LIMIT,
       movementLeaseMs: 30_000,
+      onReconciliationMismatch: (kind) => counted.push(kind),
     });
   }, 60_000);
 
@@ -482,6 +499,191 @@ describe('top-up and withdrawal through Konaplate and the ledger', () => {
     );
     expect(await balanceOf(c.accountNumber)).toBe(104_000n);
     expect(movedIn(c.memberId)).toBe(104_000n);
+  });
+
+  describe('reconciliation of a day', () => {
+    /** Moves the clock to 03:00 UTC (12:00 in Seoul) of a day no other test uses. */
+    const onDay = (day: string) => {
+      nowMs = Date.parse(`${day}T03:00:00Z`);
+      return day;
+    };
+    const rowOf = (c: Customer, externalId: string) =>
+      fundingDb()
+        .selectFrom('money_movements')
+        .selectAll()
+        .where('user_id', '=', c.userId)
+        .where('external_transaction_id', '=', externalId)
+        .executeTakeFirstOrThrow();
+
+    it('a clean day reports no mismatch and counts none', async () => {
+      const savedNow = nowMs;
+      const day = onDay('2031-03-01');
+      const c = await customer(20_000n);
+      await funding.topUp(c.userId, input(c, 7_000n));
+      await funding.withdraw(c.userId, input(c, 5_000n));
+      const before = counted.length;
+      const report = await funding.reconcileDay(day);
+      nowMs = savedNow;
+      expect(report).toMatchObject({ day, checked: 2, mismatches: [] });
+      expect(counted.length).toBe(before);
+    });
+
+    it('reports each disagreement with Konaplate or the ledger, once, as a metric and a report line', async () => {
+      const savedNow = nowMs;
+      const day = onDay('2031-03-02');
+      const c = await customer(50_000n);
+      const ids = ['recon-credit-lost', 'recon-amount', 'recon-unknown-tran', 'recon-refused-here', 'recon-clean'];
+      // The ledger cannot credit the first one: Konaplate charged, the row stays pending.
+      creditDown = true;
+      await funding.topUp(c.userId, input(c, 10_000n, ids[0]));
+      creditDown = false;
+      for (const id of ids.slice(1, 4)) await funding.topUp(c.userId, input(c, 10_000n, id));
+      await funding.withdraw(c.userId, input(c, 2_000n, ids[4]));
+      // A faulty step marks it refused: Konaplate charged, the ledger was never credited.
+      await fundingDb()
+        .updateTable('money_movements')
+        .set({ state: 'FAILED', konaplate_outcome: 'FAILED', failure_code: 'TOP_UP_REFUSED', credit_entry_id: null, settled_at: null })
+        .where('id', '=', (await rowOf(c, 'recon-credit-lost')).id)
+        .execute();
+      // Konaplate's record of a settled top-up has another amount.
+      konaplateSandbox.alterMoneyMovement((await rowOf(c, 'recon-amount')).tran_id, { amount: 10_001n });
+      // Konaplate has no record of a settled top-up.
+      konaplateSandbox.alterMoneyMovement((await rowOf(c, 'recon-unknown-tran')).tran_id, null);
+      // Konaplate says it refused what we settled and credited.
+      konaplateSandbox.alterMoneyMovement((await rowOf(c, 'recon-refused-here')).tran_id, { status: 'FAILED', resultCode: '002_001' });
+      const before = counted.length;
+      const logStart = logs.lines.length;
+      const report = await funding.reconcileDay(day);
+      nowMs = savedNow;
+
+      const byId = async (id: string) => (await rowOf(c, id)).id;
+      const byKindThenId = (a: { kind: string; movementId: string }, b: { kind: string; movementId: string }) =>
+        a.kind.localeCompare(b.kind) || a.movementId.localeCompare(b.movementId);
+      expect(report.checked).toBe(5);
+      expect(report.mismatches.map((m) => ({ kind: m.kind, movementId: m.movementId })).sort(byKindThenId)).toEqual(
+        [
+          { kind: 'AMOUNT_DIFFERS', movementId: await byId('recon-amount') },
+          { kind: 'MISSING_AT_KONAPLATE', movementId: await byId('recon-unknown-tran') },
+          { kind: 'STATUS_DIFFERS', movementId: await byId('recon-credit-lost') },
+          { kind: 'STATUS_DIFFERS', movementId: await byId('recon-refused-here') },
+        ].sort(byKindThenId),
+      );
+      expect(counted.slice(before).sort()).toEqual(['AMOUNT_DIFFERS', 'MISSING_AT_KONAPLATE', 'STATUS_DIFFERS', 'STATUS_DIFFERS']);
+      const lines = logs.lines.slice(logStart).filter((l) => l.includes('reconciliation mismatch'));
+      expect(lines).toHaveLength(4);
+      for (const line of lines) {
+        expect(line).toContain(day);
+        expect(line).not.toContain(c.accountNumber);
+        expect(line).not.toContain(c.userId);
+      }
+    });
+
+    it("compares with the ledger's entries: a settled top-up never credited, a credit of another amount, a row still pending", async () => {
+      const savedNow = nowMs;
+      const day = onDay('2031-03-03');
+      const c = await customer(0n);
+      creditDown = true;
+      for (const [id, amount] of [
+        ['recon-uncredited', 3_000n],
+        ['recon-ledger-amount', 4_000n],
+        ['recon-pending', 5_000n],
+      ] as const) {
+        expect((await funding.topUp(c.userId, input(c, amount, id))).state).toBe('PENDING');
+      }
+      creditDown = false;
+      const uncredited = await rowOf(c, 'recon-uncredited');
+      const otherAmount = await rowOf(c, 'recon-ledger-amount');
+      // The ledger credited another amount under the movement's key.
+      const posted = await testLedger.ledger.deposit({
+        idempotencyKey: `funding-top-up:${otherAmount.id}`,
+        accountNumber: c.accountNumber,
+        amount: { currency: 'KRW', minor: 4_001n },
+        memo: 'test',
+      });
+      // Both marked settled as a faulty step would: one without any credit in the ledger.
+      await fundingDb()
+        .updateTable('money_movements')
+        .set({ state: 'SETTLED', settled_at: new Date(nowMs), credit_entry_id: 999_999_999n })
+        .where('id', '=', uncredited.id)
+        .execute();
+      await fundingDb()
+        .updateTable('money_movements')
+        .set({ state: 'SETTLED', settled_at: new Date(nowMs), credit_entry_id: posted.entryId })
+        .where('id', '=', otherAmount.id)
+        .execute();
+      const report = await funding.reconcileDay(day);
+      nowMs = savedNow;
+      expect(report.mismatches.map((m) => [m.kind, m.movementId]).sort()).toEqual(
+        [
+          ['LEDGER_AMOUNT_DIFFERS', otherAmount.id],
+          ['MISSING_IN_LEDGER', uncredited.id],
+          ['STILL_PENDING', (await rowOf(c, 'recon-pending')).id],
+        ].sort(),
+      );
+    });
+
+    it('the periodic job reconciles the previous day once, however often it runs', async () => {
+      const savedNow = nowMs;
+      onDay('2031-03-04');
+      const c = await customer(0n);
+      await funding.topUp(c.userId, input(c, 1_000n));
+      onDay('2031-03-05');
+      const first = await funding.reconcilePreviousDay(60_000);
+      const second = await funding.reconcilePreviousDay(60_000);
+      nowMs = savedNow;
+      expect(first).toMatchObject({ day: '2031-03-04', checked: 1, mismatches: [] });
+      expect(second).toBeUndefined();
+      const run = await fundingDb()
+        .selectFrom('reconciliation_runs')
+        .selectAll()
+        .where('seoul_day', '=', '2031-03-04')
+        .executeTakeFirstOrThrow();
+      expect(run).toMatchObject({ checked: 1, mismatches: 0, lease_owner: null });
+      expect(run.finished_at).not.toBeNull();
+    });
+
+    it.runIf(process.env.DATABASE_URL)('pnpm reconcile prints the report and exits 1 on mismatches, 0 on a clean day', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'kfrm-reconcile-'));
+      const { keys } = konaplateSandbox;
+      await writeFile(join(dir, 'server.pem'), keys.serverPublicKey);
+      await writeFile(join(dir, 'client.pem'), keys.clientPrivateKey!);
+      const env = {
+        DATABASE_URL: database.databaseUrl,
+        KONAPLATE_URL: konaplateSandbox.url,
+        KONAPLATE_ASP_ID: keys.aspId,
+        KONAPLATE_ACCESS_KEY: keys.accessKey,
+        KONAPLATE_SECRET_KEY: keys.secretKey,
+        KONAPLATE_CRYPTO_KEY_ID: keys.cryptoKeyId,
+        KONAPLATE_SERVER_PUBLIC_KEY_FILE: join(dir, 'server.pem'),
+        KONAPLATE_CLIENT_PRIVATE_KEY_FILE: join(dir, 'client.pem'),
+        LOG_LEVEL: 'silent',
+      };
+      const run = async (argv: string[]) => {
+        const out: string[] = [];
+        const err: string[] = [];
+        const code = await runReconcileCli(argv, env, { out: (l) => out.push(l), err: (l) => err.push(l), ledger: inProcessLedger() });
+        return { code, out, err };
+      };
+      const dirty = await run(['--date', '2031-03-02']);
+      expect(dirty.err).toEqual([]);
+      expect(dirty.code).toBe(1);
+      expect(
+        dirty.out
+          .filter((l) => l.startsWith('MISMATCH '))
+          .map((l) => /kind=(\S+)/.exec(l)![1])
+          .sort(),
+      ).toEqual(['AMOUNT_DIFFERS', 'MISSING_AT_KONAPLATE', 'STATUS_DIFFERS', 'STATUS_DIFFERS']);
+      expect(dirty.out.at(-1)).toBe('reconciliation day=2031-03-02 checked=5 mismatches=4');
+      const clean = await run(['--date=2031-03-01']);
+      expect(clean).toEqual({ code: 0, out: ['reconciliation day=2031-03-01 checked=2 mismatches=0'], err: [] });
+      expect((await run(['--date', '2031-02-30'])).code).toBe(2);
+      expect((await run(['--since', '2031-03-01'])).code).toBe(2);
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it('refuses a day that is not yyyy-MM-dd', async () => {
+      await expect(funding.reconcileDay('2031-3-1')).rejects.toThrow(/yyyy-MM-dd/);
+    });
   });
 
   it('no log line carries a full account number', () => {

@@ -118,8 +118,19 @@ export interface MoneyMovementTable {
   settled_at: Date | null;
 }
 
+/** A reconciled Asia/Seoul day (migration 004): the periodic job's lease and its outcome. */
+export interface ReconciliationRunTable {
+  seoul_day: string;
+  lease_owner: string | null;
+  lease_until: Date | null;
+  checked: number | null;
+  mismatches: number | null;
+  finished_at: Date | null;
+}
+
 export interface FundingDatabase {
   money_movements: MoneyMovementTable;
+  reconciliation_runs: ReconciliationRunTable;
   linked_accounts: LinkedAccountTable;
   consents: ConsentTable;
   konaplate_members: KonaplateMemberTable;

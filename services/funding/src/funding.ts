@@ -19,6 +19,7 @@ import { requestAutoDebitConsent } from './consent-request';
 import { getAutoDebitConsent } from './consent-status';
 import { fundingContext, type FundingDeps } from './funding.context';
 import { autoTopUp, autoTopUpAllowance, resolvePendingMovements, topUp, withdraw, type MoneyMovementInput } from './money-movement';
+import { reconcileDay, reconcilePreviousDay } from './reconciliation';
 import { listRegisteredAccounts } from './registered-accounts';
 
 export type { ConsentRow, LinkedAccountRow } from './funding.repository';
@@ -28,6 +29,7 @@ export type { ConfirmedConsent } from './consent-confirm';
 export { DEFAULT_CONSENT_EXPIRES_IN_SECONDS } from './consent-request';
 export type { MoneyMovementRow } from './money-movement.repository';
 export type { MoneyMovementInput } from './money-movement';
+export type { ReconciliationMismatch, ReconciliationMismatchKind, ReconciliationReport } from './reconciliation';
 
 export function createFunding(deps: FundingDeps) {
   const ctx = fundingContext(deps);
@@ -48,6 +50,10 @@ export function createFunding(deps: FundingDeps) {
       autoTopUp(ctx, userId, accountNumber, amount, key),
     /** Background job: drives pending top-ups and withdrawals nobody touched for retryAfterMs. */
     resolvePendingMovements: (options: { retryAfterMs: number; maxRows: number }) => resolvePendingMovements(ctx, options),
+    /** Compares one Asia/Seoul day (yyyy-MM-dd) with Konaplate and the recorded ledger postings. */
+    reconcileDay: (day: string) => reconcileDay(ctx, day),
+    /** Background job: reconciles yesterday (Asia/Seoul) once across instances, under a lease. */
+    reconcilePreviousDay: (leaseMs: number) => reconcilePreviousDay(ctx, leaseMs),
   };
 }
 

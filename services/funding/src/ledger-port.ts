@@ -34,7 +34,15 @@ export interface OwnLedgerAccount {
   closed: boolean;
 }
 
+/** An entry the ledger committed under an idempotency key, with its signed postings (credit > 0). */
+export interface LedgerEntryFound {
+  entryId: bigint;
+  postings: { accountNumber: string; amountMinor: bigint }[];
+}
+
 export interface FundingLedger {
+  /** The committed entries under these keys (at most 200), by key; keys without one are absent. */
+  findEntries(idempotencyKeys: string[]): Promise<Map<string, LedgerEntryFound>>;
   /** The owner's account; undefined when unknown or someone else's. */
   getAccountForOwner(ownerUserId: string, accountNumber: string): Promise<OwnLedgerAccount | undefined>;
   /**
@@ -82,6 +90,19 @@ const event = (userId: string, kind: OutboxEventKind): OutboxEventRequest => ({
 
 export function grpcFundingLedger(client: () => LedgerServiceClient, timeoutMs = 5_000): FundingLedger {
   return {
+    async findEntries(idempotencyKeys) {
+      try {
+        const { entries } = await unaryCall(client(), 'findEntriesByKeys', { idempotencyKeys }, { timeoutMs });
+        return new Map(
+          entries.map((e) => [
+            e.idempotencyKey,
+            { entryId: e.entryId, postings: e.postings.map((p) => ({ accountNumber: p.accountNumber, amountMinor: p.amountMinor })) },
+          ]),
+        );
+      } catch (err) {
+        throw unavailable(err);
+      }
+    },
     async getAccountForOwner(ownerUserId, accountNumber) {
       try {
         const { account } = await unaryCall(

@@ -28,7 +28,7 @@ export interface MoneyMovementRow {
 
 const big = (value: string | null) => (value === null ? null : BigInt(value));
 
-function toRow(row: Selectable<MoneyMovementTable>): MoneyMovementRow {
+export function toRow(row: Selectable<MoneyMovementTable>): MoneyMovementRow {
   return {
     id: row.id,
     userId: row.user_id,

@@ -106,6 +106,16 @@ const failedWith = (kind: MoneyMovementKind, code: string) =>
 
 const EXTERNAL_ID = /^[\x21-\x7e]{1,64}$/;
 
+/** The ledger idempotency keys of a movement's postings; reconciliation reads the ledger by them. */
+export const MOVEMENT_LEDGER_KEYS = {
+  /** Top-up: the credit from the settlement account. */
+  credit: (id: string) => `funding-top-up:${id}`,
+  /** Withdrawal: the debit to the settlement account. */
+  debit: (id: string) => `funding-withdrawal:${id}`,
+  /** Refused withdrawal: the credit back. */
+  reversal: (id: string) => `funding-withdrawal-reversal:${id}`,
+};
+
 export interface MoneyMovementInput {
   linkedAccountId: bigint;
   accountNumber: string;
@@ -326,7 +336,7 @@ async function steps(deps: Deps, id: string, owner: string, bankName: string, lo
   if (row.kind === 'WITHDRAWAL' && row.debitEntryId === null) {
     try {
       const posted = await ledger.debitToSettlement({
-        idempotencyKey: `funding-withdrawal:${row.id}`,
+        idempotencyKey: MOVEMENT_LEDGER_KEYS.debit(row.id),
         ownerUserId: row.userId,
         accountNumber: row.accountNumber,
         amountMinor: row.amountMinor,
@@ -366,7 +376,7 @@ async function steps(deps: Deps, id: string, owner: string, bankName: string, lo
     // Konaplate charged the bank account: credit the KRW account from the settlement account.
     try {
       const posted = await ledger.creditFromSettlement({
-        idempotencyKey: `funding-top-up:${row.id}`,
+        idempotencyKey: MOVEMENT_LEDGER_KEYS.credit(row.id),
         ownerUserId: row.userId,
         event: 'TOP_UP',
         accountNumber: row.accountNumber,
@@ -391,7 +401,7 @@ async function steps(deps: Deps, id: string, owner: string, bankName: string, lo
   // Konaplate refused the withdrawal: give the reserved money back.
   try {
     const posted = await ledger.creditFromSettlement({
-      idempotencyKey: `funding-withdrawal-reversal:${row.id}`,
+      idempotencyKey: MOVEMENT_LEDGER_KEYS.reversal(row.id),
       ownerUserId: row.userId,
       event: 'WITHDRAWAL_RETURNED',
       accountNumber: row.accountNumber,

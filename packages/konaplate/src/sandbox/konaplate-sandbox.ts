@@ -136,6 +136,11 @@ export interface KonaplateSandbox {
   readonly registeredMembers: ReadonlyMap<string, { userId: string }>;
   /** Every charge and withdrawal received, by tranId (ASSUMED API, money-movement.ts). */
   readonly moneyMovements: ReadonlyMap<string, SandboxMoneyMovement>;
+  /**
+   * Rewrites what Konaplate says about a recorded transaction (amount, outcome) or, with null,
+   * forgets it: reconciliation tests make Konaplate's records disagree with ours this way.
+   */
+  alterMoneyMovement(tranId: string, change: Partial<Pick<SandboxMoneyMovement, 'amount' | 'status' | 'resultCode'>> | null): void;
   close(): Promise<void>;
 }
 
@@ -573,6 +578,12 @@ export async function startKonaplateSandbox(options: KonaplateSandboxOptions = {
     },
     registeredMembers: registrations,
     moneyMovements: movements,
+    alterMoneyMovement(tranId, change) {
+      const known = movements.get(tranId);
+      if (!known) throw new Error(`the sandbox has no transaction ${tranId}`);
+      if (change === null) movements.delete(tranId);
+      else movements.set(tranId, { ...known, ...change });
+    },
     async close() {
       for (const timer of timers) clearTimeout(timer);
       timers.clear();

@@ -78,6 +78,7 @@ export class FakeLedger {
           listOutboxEvents: internal,
           setTransferLimits: internal,
           listAccountsOfOwner: internal,
+          findEntriesByKeys: internal,
         },
       ),
     );

@@ -605,6 +605,31 @@ export interface ListAccountsOfOwnerResponse {
   accounts: LedgerAccount[];
 }
 
+/**
+ * Added for funding's reconciliation: the committed entries under these idempotency keys
+ * (1..200 keys, each 1..128 characters); keys without an entry are left out of the answer.
+ */
+export interface FindEntriesByKeysRequest {
+  idempotencyKeys: string[];
+}
+
+/** One side of an entry: the account and its signed amount in minor units (credit > 0). */
+export interface FoundEntryPosting {
+  accountNumber: string;
+  currency: CurrencyCode;
+  amountMinor: bigint;
+}
+
+export interface FoundEntry {
+  idempotencyKey: string;
+  entryId: bigint;
+  postings: FoundEntryPosting[];
+}
+
+export interface FindEntriesByKeysResponse {
+  entries: FoundEntry[];
+}
+
 function createBaseLedgerAccount(): LedgerAccount {
   return {
     accountNumber: "",
@@ -3567,6 +3592,386 @@ export const ListAccountsOfOwnerResponse: MessageFns<
   },
 };
 
+function createBaseFindEntriesByKeysRequest(): FindEntriesByKeysRequest {
+  return { idempotencyKeys: [] };
+}
+
+export const FindEntriesByKeysRequest: MessageFns<
+  FindEntriesByKeysRequest,
+  "kfrm.api.account.FindEntriesByKeysRequest"
+> = {
+  $type: "kfrm.api.account.FindEntriesByKeysRequest" as const,
+
+  encode(message: FindEntriesByKeysRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.idempotencyKeys) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FindEntriesByKeysRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFindEntriesByKeysRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.idempotencyKeys.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FindEntriesByKeysRequest {
+    return {
+      idempotencyKeys: globalThis.Array.isArray(object?.idempotencyKeys)
+        ? object.idempotencyKeys.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.idempotency_keys)
+        ? object.idempotency_keys.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: FindEntriesByKeysRequest): unknown {
+    const obj: any = {};
+    if (message.idempotencyKeys?.length) {
+      obj.idempotencyKeys = message.idempotencyKeys;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<FindEntriesByKeysRequest>): FindEntriesByKeysRequest {
+    return FindEntriesByKeysRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<FindEntriesByKeysRequest>): FindEntriesByKeysRequest {
+    const message = createBaseFindEntriesByKeysRequest();
+    message.idempotencyKeys = object.idempotencyKeys?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseFoundEntryPosting(): FoundEntryPosting {
+  return { accountNumber: "", currency: 0, amountMinor: 0n };
+}
+
+export const FoundEntryPosting: MessageFns<FoundEntryPosting, "kfrm.api.account.FoundEntryPosting"> = {
+  $type: "kfrm.api.account.FoundEntryPosting" as const,
+
+  encode(message: FoundEntryPosting, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accountNumber !== "") {
+      writer.uint32(10).string(message.accountNumber);
+    }
+    if (message.currency !== 0) {
+      writer.uint32(16).int32(message.currency);
+    }
+    if (message.amountMinor !== 0n) {
+      if (BigInt.asIntN(64, message.amountMinor) !== message.amountMinor) {
+        throw new globalThis.Error("value provided for field message.amountMinor of type int64 too large");
+      }
+      writer.uint32(24).int64(message.amountMinor);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FoundEntryPosting {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFoundEntryPosting();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accountNumber = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.currency = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.amountMinor = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FoundEntryPosting {
+    return {
+      accountNumber: isSet(object.accountNumber)
+        ? globalThis.String(object.accountNumber)
+        : isSet(object.account_number)
+        ? globalThis.String(object.account_number)
+        : "",
+      currency: isSet(object.currency) ? currencyCodeFromJSON(object.currency) : 0,
+      amountMinor: isSet(object.amountMinor)
+        ? BigInt(object.amountMinor)
+        : isSet(object.amount_minor)
+        ? BigInt(object.amount_minor)
+        : 0n,
+    };
+  },
+
+  toJSON(message: FoundEntryPosting): unknown {
+    const obj: any = {};
+    if (message.accountNumber !== "") {
+      obj.accountNumber = message.accountNumber;
+    }
+    if (message.currency !== 0) {
+      obj.currency = currencyCodeToJSON(message.currency);
+    }
+    if (message.amountMinor !== 0n) {
+      obj.amountMinor = message.amountMinor.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<FoundEntryPosting>): FoundEntryPosting {
+    return FoundEntryPosting.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<FoundEntryPosting>): FoundEntryPosting {
+    const message = createBaseFoundEntryPosting();
+    message.accountNumber = object.accountNumber ?? "";
+    message.currency = object.currency ?? 0;
+    message.amountMinor = (object.amountMinor !== undefined && object.amountMinor !== null)
+      ? BigInt(object.amountMinor)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseFoundEntry(): FoundEntry {
+  return { idempotencyKey: "", entryId: 0n, postings: [] };
+}
+
+export const FoundEntry: MessageFns<FoundEntry, "kfrm.api.account.FoundEntry"> = {
+  $type: "kfrm.api.account.FoundEntry" as const,
+
+  encode(message: FoundEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.idempotencyKey !== "") {
+      writer.uint32(10).string(message.idempotencyKey);
+    }
+    if (message.entryId !== 0n) {
+      if (BigInt.asUintN(64, message.entryId) !== message.entryId) {
+        throw new globalThis.Error("value provided for field message.entryId of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.entryId);
+    }
+    for (const v of message.postings) {
+      FoundEntryPosting.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FoundEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFoundEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.idempotencyKey = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.entryId = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.postings.push(FoundEntryPosting.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FoundEntry {
+    return {
+      idempotencyKey: isSet(object.idempotencyKey)
+        ? globalThis.String(object.idempotencyKey)
+        : isSet(object.idempotency_key)
+        ? globalThis.String(object.idempotency_key)
+        : "",
+      entryId: isSet(object.entryId) ? BigInt(object.entryId) : isSet(object.entry_id) ? BigInt(object.entry_id) : 0n,
+      postings: globalThis.Array.isArray(object?.postings)
+        ? object.postings.map((e: any) => FoundEntryPosting.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: FoundEntry): unknown {
+    const obj: any = {};
+    if (message.idempotencyKey !== "") {
+      obj.idempotencyKey = message.idempotencyKey;
+    }
+    if (message.entryId !== 0n) {
+      obj.entryId = message.entryId.toString();
+    }
+    if (message.postings?.length) {
+      obj.postings = message.postings.map((e) => FoundEntryPosting.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<FoundEntry>): FoundEntry {
+    return FoundEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<FoundEntry>): FoundEntry {
+    const message = createBaseFoundEntry();
+    message.idempotencyKey = object.idempotencyKey ?? "";
+    message.entryId = (object.entryId !== undefined && object.entryId !== null) ? BigInt(object.entryId) : 0n;
+    message.postings = object.postings?.map((e) => FoundEntryPosting.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseFindEntriesByKeysResponse(): FindEntriesByKeysResponse {
+  return { entries: [] };
+}
+
+export const FindEntriesByKeysResponse: MessageFns<
+  FindEntriesByKeysResponse,
+  "kfrm.api.account.FindEntriesByKeysResponse"
+> = {
+  $type: "kfrm.api.account.FindEntriesByKeysResponse" as const,
+
+  encode(message: FindEntriesByKeysResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.entries) {
+      FoundEntry.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FindEntriesByKeysResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFindEntriesByKeysResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.entries.push(FoundEntry.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FindEntriesByKeysResponse {
+    return {
+      entries: globalThis.Array.isArray(object?.entries) ? object.entries.map((e: any) => FoundEntry.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: FindEntriesByKeysResponse): unknown {
+    const obj: any = {};
+    if (message.entries?.length) {
+      obj.entries = message.entries.map((e) => FoundEntry.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<FindEntriesByKeysResponse>): FindEntriesByKeysResponse {
+    return FindEntriesByKeysResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<FindEntriesByKeysResponse>): FindEntriesByKeysResponse {
+    const message = createBaseFindEntriesByKeysResponse();
+    message.entries = object.entries?.map((e) => FoundEntry.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 /** Served on the internal listener only (access level `internal`). */
 export type LedgerServiceService = typeof LedgerServiceService;
 export const LedgerServiceService = {
@@ -3662,6 +4067,18 @@ export const LedgerServiceService = {
       Buffer.from(ListAccountsOfOwnerResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListAccountsOfOwnerResponse => ListAccountsOfOwnerResponse.decode(value),
   },
+  /** The committed entries under these idempotency keys (reconciliation reads what was posted). */
+  findEntriesByKeys: {
+    path: "/kfrm.api.account.LedgerService/FindEntriesByKeys" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: FindEntriesByKeysRequest): Buffer =>
+      Buffer.from(FindEntriesByKeysRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): FindEntriesByKeysRequest => FindEntriesByKeysRequest.decode(value),
+    responseSerialize: (value: FindEntriesByKeysResponse): Buffer =>
+      Buffer.from(FindEntriesByKeysResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): FindEntriesByKeysResponse => FindEntriesByKeysResponse.decode(value),
+  },
 } as const;
 
 export interface LedgerServiceServer extends UntypedServiceImplementation {
@@ -3681,6 +4098,8 @@ export interface LedgerServiceServer extends UntypedServiceImplementation {
   setTransferLimits: handleUnaryCall<SetTransferLimitsRequest, SetTransferLimitsResponse>;
   /** Every account of the owner, closed ones included (closed_at set). */
   listAccountsOfOwner: handleUnaryCall<ListAccountsOfOwnerRequest, ListAccountsOfOwnerResponse>;
+  /** The committed entries under these idempotency keys (reconciliation reads what was posted). */
+  findEntriesByKeys: handleUnaryCall<FindEntriesByKeysRequest, FindEntriesByKeysResponse>;
 }
 
 export interface LedgerServiceClient extends Client {
@@ -3811,6 +4230,22 @@ export interface LedgerServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListAccountsOfOwnerResponse) => void,
+  ): ClientUnaryCall;
+  /** The committed entries under these idempotency keys (reconciliation reads what was posted). */
+  findEntriesByKeys(
+    request: FindEntriesByKeysRequest,
+    callback: (error: ServiceError | null, response: FindEntriesByKeysResponse) => void,
+  ): ClientUnaryCall;
+  findEntriesByKeys(
+    request: FindEntriesByKeysRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: FindEntriesByKeysResponse) => void,
+  ): ClientUnaryCall;
+  findEntriesByKeys(
+    request: FindEntriesByKeysRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: FindEntriesByKeysResponse) => void,
   ): ClientUnaryCall;
 }
 
