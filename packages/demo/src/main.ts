@@ -24,7 +24,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
   } catch (err) {
     console.error(
       `cannot read the server CA ${options.caFile}: ${(err as Error).message}\n` +
-        'Start the backend first (`pnpm start` writes .data/tls/server-ca.pem), or pass --ca (docker compose: deploy/dev-secrets/server-ca.pem).',
+        'Start the backend first (`pnpm start` writes <data dir>/tls/server-ca.pem), or pass --ca (docker compose: deploy/dev-secrets/server-ca.pem).',
     );
     return 2;
   }

@@ -14,6 +14,11 @@ describe('options', () => {
     });
   });
 
+  it("finds the embedded backend's CA in KFRM_DATA_DIR, where `pnpm start` wrote it", () => {
+    expect(parseOptions([], { KFRM_DATA_DIR: '/tmp/kfrm-data' }).caFile).toBe('/tmp/kfrm-data/tls/server-ca.pem');
+    expect(parseOptions([], { KFRM_DATA_DIR: '/tmp/kfrm-data', KFRM_DEMO_CA_FILE: 'x.pem' }).caFile).toBe('x.pem');
+  });
+
   it('takes the environment, and flags over the environment', () => {
     const env = {
       KFRM_DEMO_ADDRESS: 'backend:50051',

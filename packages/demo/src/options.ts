@@ -27,7 +27,7 @@ Options (environment variable in brackets):
   --internal-address <host:port>  operator address, plaintext     [KFRM_DEMO_INTERNAL_ADDRESS] default 127.0.0.1:50052
                                   (pnpm start: its internal listener; start:split and compose:
                                   the edge's operator address, routing to every service)
-  --ca <file>                     server CA certificate (PEM)     [KFRM_DEMO_CA_FILE]          default .data/tls/server-ca.pem
+  --ca <file>                     server CA certificate (PEM)     [KFRM_DEMO_CA_FILE]          default $KFRM_DATA_DIR/tls/server-ca.pem (.data)
                                   (docker compose: deploy/dev-secrets/server-ca.pem)
   --deposit <won>                 operator deposit to Alice       [KFRM_DEMO_DEPOSIT_KRW]      default 3000000
   --amount <won>                  Alice → Bob transfer            [KFRM_DEMO_TRANSFER_KRW]     default 1200000
@@ -86,7 +86,8 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
   const options: CliOptions = {
     address: hostPort(values.address ?? env.KFRM_DEMO_ADDRESS ?? '127.0.0.1:50051', 'the address'),
     internalAddress: hostPort(values['internal-address'] ?? env.KFRM_DEMO_INTERNAL_ADDRESS ?? '127.0.0.1:50052', 'the internal address'),
-    caFile: values.ca ?? env.KFRM_DEMO_CA_FILE ?? '.data/tls/server-ca.pem',
+    // Where `pnpm start` writes it: the same data directory, so a KFRM_DATA_DIR set for both works.
+    caFile: values.ca ?? env.KFRM_DEMO_CA_FILE ?? `${env.KFRM_DATA_DIR ?? '.data'}/tls/server-ca.pem`,
     depositKrw: positiveWon(values.deposit ?? env.KFRM_DEMO_DEPOSIT_KRW ?? '3000000', 'the deposit'),
     transferKrw: positiveWon(values.amount ?? env.KFRM_DEMO_TRANSFER_KRW ?? '1200000', 'the transfer amount'),
     notificationTimeoutMs: Number(timeout),
