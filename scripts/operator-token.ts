@@ -40,7 +40,7 @@ export async function runOperatorToken(argv: string[], env: Record<string, strin
     console.error(USAGE);
     return 2;
   }
-  const issuerDir = join(resolve(env.KFRM_DATA_DIR ?? '.data'), 'operator-issuer');
+  const issuerDir = join(resolve(env.KFRM_DATA_DIR || '.data'), 'operator-issuer');
   const token = await mintLocalOperatorToken(issuerDir, { roles: roles as OperatorRole[], subject, ttlSeconds: ttlMinutes * 60 });
   process.stdout.write(`${token}\n`);
   return 0;

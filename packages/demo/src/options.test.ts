@@ -17,6 +17,8 @@ describe('options', () => {
   it("finds the embedded backend's CA in KFRM_DATA_DIR, where `pnpm start` wrote it", () => {
     expect(parseOptions([], { KFRM_DATA_DIR: '/tmp/kfrm-data' }).caFile).toBe('/tmp/kfrm-data/tls/server-ca.pem');
     expect(parseOptions([], { KFRM_DATA_DIR: '/tmp/kfrm-data', KFRM_DEMO_CA_FILE: 'x.pem' }).caFile).toBe('x.pem');
+    // Empty is unset, as for the backend: never the current directory.
+    expect(parseOptions([], { KFRM_DATA_DIR: '' }).caFile).toBe('.data/tls/server-ca.pem');
   });
 
   it('takes the environment, and flags over the environment', () => {

@@ -87,7 +87,7 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
     address: hostPort(values.address ?? env.KFRM_DEMO_ADDRESS ?? '127.0.0.1:50051', 'the address'),
     internalAddress: hostPort(values['internal-address'] ?? env.KFRM_DEMO_INTERNAL_ADDRESS ?? '127.0.0.1:50052', 'the internal address'),
     // Where `pnpm start` writes it: the same data directory, so a KFRM_DATA_DIR set for both works.
-    caFile: values.ca ?? env.KFRM_DEMO_CA_FILE ?? `${env.KFRM_DATA_DIR ?? '.data'}/tls/server-ca.pem`,
+    caFile: values.ca ?? env.KFRM_DEMO_CA_FILE ?? `${env.KFRM_DATA_DIR || '.data'}/tls/server-ca.pem`,
     depositKrw: positiveWon(values.deposit ?? env.KFRM_DEMO_DEPOSIT_KRW ?? '3000000', 'the deposit'),
     transferKrw: positiveWon(values.amount ?? env.KFRM_DEMO_TRANSFER_KRW ?? '1200000', 'the transfer amount'),
     notificationTimeoutMs: Number(timeout),
