@@ -271,9 +271,7 @@ export function createKonaplateClient(options: KonaplateClientOptions): Konaplat
     async verifyAccountHolder(request, call = {}) {
       const operation = 'verifyAccountHolder';
       const issues = validateAccountHolderVerification(request);
-      if (call.correlationId !== undefined && !isCorrelationId(call.correlationId, timeZone)) {
-        issues.push({ field: 'correlationId', rule: 'must be yyMMddHHmmss-xxxxxxx (7 hex characters)' });
-      }
+      checkCallCorrelationId(call, issues);
       if (issues.length > 0) throw new KonaplateValidationError(issues, operation);
 
       const payload = stringifyJson({
@@ -292,40 +290,8 @@ export function createKonaplateClient(options: KonaplateClientOptions): Konaplat
         birth: maskBirthDate(request.birthDate),
       };
 
-      for (let attempt = 1; ; attempt++) {
-        const correlationId = attempt === 1 && call.correlationId ? call.correlationId : createCorrelationId(now(), timeZone);
-        const started = Date.now();
-        const transport = await send(operation, body, correlationId, call);
-        if (!transport.ok) {
-          logAttempt(operation, correlationId, attempt, started, { failure: transport.failure }, context, transport.failure);
-          // Only a refused connection proves the request was never sent.
-          if (transport.failure === 'not_sent') {
-            if (attempt <= connectRetries && !call.signal?.aborted) {
-              await sleep(backoffMs(attempt, retry), call.signal);
-              continue;
-            }
-            throw errorOfKind('network', 'NETWORK', { operation, correlationId, cause: transport.cause });
-          }
-          throw new OutcomeUnknownError(operation, correlationId, { cause: transport.cause });
-        }
-        const result = await interpret(operation, correlationId, transport);
-        logAttempt(
-          operation,
-          correlationId,
-          attempt,
-          started,
-          { http_status: transport.status, result_code: 'error' in result ? result.error.code : SUCCESS_CODE },
-          context,
-          'error' in result ? result.error.kind : 'ok',
-        );
-        if ('error' in result) {
-          if (result.doubtful) {
-            throw new OutcomeUnknownError(operation, correlationId, { httpStatus: transport.status, cause: result.error });
-          }
-          throw result.error;
-        }
-        return { verified: true, correlationId };
-      }
+      const { correlationId } = await sendOnce(operation, body, context, call);
+      return { verified: true, correlationId };
     },
 
     async inquireBankAccounts(request, call = {}) {
@@ -375,6 +341,35 @@ export function createKonaplateClient(options: KonaplateClientOptions): Konaplat
     if (issues.length > 0) throw new KonaplateValidationError(issues, operation);
     const body = stringifyJson(moneyMovementPayload(request));
     const context = { user_id: request.userId, tran_id: request.tranId, amount: request.amount.toString() };
+    const { data, correlationId, httpStatus } = await sendOnce(operation, body, context, call);
+    const approvalNo = readApprovalNo(data);
+    // A success we cannot read proves the money moved but not how: the inquiry will tell.
+    if (approvalNo === undefined) throw new OutcomeUnknownError(operation, correlationId, { httpStatus });
+    return { tranId: request.tranId, approvalNo, correlationId };
+  }
+
+  function checkCallCorrelationId(call: CallOptions, issues: { field: string; rule: string }[]) {
+    if (call.correlationId !== undefined && !isCorrelationId(call.correlationId, timeZone)) {
+      issues.push({ field: 'correlationId', rule: 'must be yyMMddHHmmss-xxxxxxx (7 hex characters)' });
+    }
+  }
+
+  /**
+   * For calls that may be repeated without harm (a read, or a write idempotent by a key of ours):
+   * network failures, timeouts and HTTP 5xx/429 are retried with backoff; a result code is final.
+   */
+  /**
+   * For calls that must not be repeated once they may have reached Konaplate (holder verification,
+   * charge, withdrawal): only a refused connection — proof that nothing was sent — is tried again.
+   * Anything after that which leaves the outcome open is an OutcomeUnknownError for the caller to
+   * resolve (by inquiry), never a retry.
+   */
+  async function sendOnce(
+    operation: KonaplateOperation,
+    body: string,
+    context: Record<string, unknown>,
+    call: CallOptions,
+  ): Promise<{ data: JsonObject; correlationId: string; httpStatus: number }> {
     for (let attempt = 1; ; attempt++) {
       const correlationId = attempt === 1 && call.correlationId ? call.correlationId : createCorrelationId(now(), timeZone);
       const started = Date.now();
@@ -404,23 +399,10 @@ export function createKonaplateClient(options: KonaplateClientOptions): Konaplat
         if (result.doubtful) throw new OutcomeUnknownError(operation, correlationId, { httpStatus: transport.status, cause: result.error });
         throw result.error;
       }
-      const approvalNo = readApprovalNo(result.data);
-      // A success we cannot read proves the money moved but not how: the inquiry will tell.
-      if (approvalNo === undefined) throw new OutcomeUnknownError(operation, correlationId, { httpStatus: transport.status });
-      return { tranId: request.tranId, approvalNo, correlationId };
+      return { data: result.data, correlationId, httpStatus: transport.status };
     }
   }
 
-  function checkCallCorrelationId(call: CallOptions, issues: { field: string; rule: string }[]) {
-    if (call.correlationId !== undefined && !isCorrelationId(call.correlationId, timeZone)) {
-      issues.push({ field: 'correlationId', rule: 'must be yyMMddHHmmss-xxxxxxx (7 hex characters)' });
-    }
-  }
-
-  /**
-   * For calls that may be repeated without harm (a read, or a write idempotent by a key of ours):
-   * network failures, timeouts and HTTP 5xx/429 are retried with backoff; a result code is final.
-   */
   async function sendRetrying(
     operation: KonaplateOperation,
     body: string,
