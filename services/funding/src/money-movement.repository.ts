@@ -3,7 +3,8 @@ import { sql, type Selectable, type Updateable } from 'kysely';
 import type { FundingDb } from './funding.repository';
 import type { MoneyMovementKind, MoneyMovementState, MoneyMovementTable } from './funding.table';
 
-export interface MoneyMovementRow {
+/** What a movement is when it is first written, before any outcome. */
+export interface NewMovement {
   id: string;
   userId: string;
   kind: MoneyMovementKind;
@@ -15,6 +16,9 @@ export interface MoneyMovementRow {
   memberId: string;
   tranId: string;
   seoulDay: string;
+}
+
+export interface MoneyMovementRow extends NewMovement {
   state: MoneyMovementState;
   konaplateOutcome: 'SUCCESS' | 'FAILED' | null;
   approvalNo: string | null;
@@ -66,20 +70,6 @@ export async function findMovementByExternalId(db: FundingDb, userId: string, ex
 export async function findMovement(db: FundingDb, id: string): Promise<MoneyMovementRow | undefined> {
   const row = await db.selectFrom('money_movements').selectAll().where('id', '=', id).executeTakeFirst();
   return row ? toRow(row) : undefined;
-}
-
-export interface NewMovement {
-  id: string;
-  userId: string;
-  kind: MoneyMovementKind;
-  externalTransactionId: string;
-  requestHash: string;
-  linkedAccountId: bigint;
-  accountNumber: string;
-  amountMinor: bigint;
-  memberId: string;
-  tranId: string;
-  seoulDay: string;
 }
 
 export type InsertOutcome = { inserted: true } | { inserted: false; reason: 'DAILY_LIMIT' | 'DUPLICATE' };
