@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { driveUnderLease, type LeasedDriveDeps } from './leased-drive';
 import { executeFailed, notAuthorised, outcome } from './transfer-errors';
+import { MAX_VISIBLE_MESSAGE_CHARS, visibleMessage } from './visible-message';
 import { findTransfer, findTransferByProcess, markExecuting, type TransferRow } from './transfer.repository';
 import type { UserPort } from './upstream';
 
@@ -13,6 +14,13 @@ export type ExecuteDeps = LeasedDriveDeps;
 
 export interface ExecuteInput {
   processId: string;
+  /**
+   * The seed's memos as Execute carries them. Non-empty ones replace what GetPreCheck stored,
+   * at the decision (PENDING → EXECUTING) and only then: once decided, the statement lines are
+   * the ones posted. Empty or absent: the pre-check's stand.
+   */
+  recipientVisibleMessage?: string;
+  selfVisibleMessage?: string;
   signature:
     | {
         signedData: string;
@@ -41,6 +49,14 @@ async function authorised(users: UserPort, t: TransferRow, userId: string, signe
  */
 export async function executeTransfer(deps: ExecuteDeps, userId: string, input: ExecuteInput): Promise<void> {
   const { db, users, logger, clock } = deps;
+  const recipientMessage = visibleMessage(input.recipientVisibleMessage ?? '');
+  const selfMessage = visibleMessage(input.selfVisibleMessage ?? '');
+  if (recipientMessage === undefined || selfMessage === undefined) {
+    throw executeFailed(
+      'INVALID_VISIBLE_MESSAGE',
+      `a visible message is longer than ${MAX_VISIBLE_MESSAGE_CHARS} characters or holds control characters`,
+    );
+  }
   const sig = input.signature;
   if (input.processId === '' || input.processId.length > MAX_PROCESS_ID_CHARS || !sig) throw notAuthorised();
   if (sig.signedData === '' || sig.signedData.length > MAX_SIGNED_DATA_CHARS) throw notAuthorised();
@@ -76,7 +92,8 @@ export async function executeTransfer(deps: ExecuteDeps, userId: string, input: 
       logger.info({ transfer_id: t.id, user_id: userId }, 'transfer refused: the recipient does not receive');
       throw executeFailed('INVALID_TARGET_ACCOUNT', 'the target account is not valid');
     }
-    if (await markExecuting(db, t.id, sha256, clock())) logger.info({ transfer_id: t.id, user_id: userId }, 'transfer authorised');
+    const memos = { debitMemo: selfMessage || undefined, creditMemo: recipientMessage || undefined };
+    if (await markExecuting(db, t.id, sha256, clock(), memos)) logger.info({ transfer_id: t.id, user_id: userId }, 'transfer authorised');
     const current = await findTransfer(db, t.id);
     // Purged meanwhile (only ever a long-expired PENDING one): nothing to execute.
     if (!current) throw notAuthorised();

@@ -97,6 +97,8 @@ export function transferHandlers(transfers: Transfers, options: { iconBaseUrl: s
         }
         await transfers.execute(userId, {
           processId: request.authenticationProcessId,
+          recipientVisibleMessage: request.recipientVisibleMessage,
+          selfVisibleMessage: request.selfVisibleMessage,
           signature: sig
             ? {
                 signedData: sig.signedData,

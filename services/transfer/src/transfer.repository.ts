@@ -60,11 +60,27 @@ export async function findTransfer(db: TransferDb, id: string): Promise<Transfer
   return db.selectFrom('transfers').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-/** PENDING → EXECUTING with the signature that authorised it; false when another call got there first. */
-export async function markExecuting(db: TransferDb, id: string, signatureSha256: string, now: Date): Promise<boolean> {
+/**
+ * PENDING → EXECUTING with the signature that authorised it; false when another call got there
+ * first. The memos Execute gave (absent: the pre-check's stay) are set in the same statement, so
+ * the posted lines are the decided ones.
+ */
+export async function markExecuting(
+  db: TransferDb,
+  id: string,
+  signatureSha256: string,
+  now: Date,
+  memos: { debitMemo?: string; creditMemo?: string } = {},
+): Promise<boolean> {
   const result = await db
     .updateTable('transfers')
-    .set({ state: 'EXECUTING', signature_sha256: signatureSha256, executing_at: now })
+    .set({
+      state: 'EXECUTING',
+      signature_sha256: signatureSha256,
+      executing_at: now,
+      ...(memos.debitMemo === undefined ? {} : { debit_memo: memos.debitMemo }),
+      ...(memos.creditMemo === undefined ? {} : { credit_memo: memos.creditMemo }),
+    })
     .where('id', '=', id)
     .where('state', '=', 'PENDING')
     .executeTakeFirst();
