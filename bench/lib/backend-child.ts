@@ -76,5 +76,6 @@ send({
   internalPort: running.internalPort,
   serverCaCertFile: running.serverCaCertFile,
   databaseSource: database.source,
+  databaseName: database.databaseName,
   operatorIssuerDir: running.config.operatorIssuerDir,
 });

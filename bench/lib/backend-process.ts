@@ -15,7 +15,15 @@ export interface BackendConfig {
 
 export type ToBackend = { type: 'cpu' } | { type: 'stop' };
 export type FromBackend =
-  | { type: 'ready'; mobilePort: number; internalPort: number; serverCaCertFile: string; databaseSource: string; operatorIssuerDir: string }
+  | {
+      type: 'ready';
+      mobilePort: number;
+      internalPort: number;
+      serverCaCertFile: string;
+      databaseSource: string;
+      databaseName: string | undefined;
+      operatorIssuerDir: string;
+    }
   | { type: 'cpu'; usage: NodeJS.CpuUsage }
   | { type: 'stopped' };
 
@@ -24,6 +32,8 @@ export interface BackendProcess {
   internalPort: number;
   serverCaCertFile: string;
   databaseSource: string;
+  /** The scratch database's name (PostgreSQL): whose pg_stat_database row counts the backend's transactions. */
+  databaseName: string | undefined;
   /** The backend's local operator issuer (embedded default): where the benchmark mints its operator tokens. */
   operatorIssuerDir: string;
   /** CPU time the backend process has used so far (all its threads), in ms. */
@@ -69,6 +79,7 @@ export async function startBackendProcess(config: BackendConfig = {}, timeoutMs 
     internalPort: ready.internalPort,
     serverCaCertFile: ready.serverCaCertFile,
     databaseSource: ready.databaseSource,
+    databaseName: ready.databaseName,
     operatorIssuerDir: ready.operatorIssuerDir,
     async cpuMs() {
       const answer = next('cpu', 10_000);
