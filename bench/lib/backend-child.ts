@@ -81,5 +81,6 @@ send({
   internalPort: running.internalPort,
   serverCaCertFile: running.serverCaCertFile,
   databaseSource: database.source,
+  databaseName: database.databaseName,
   operatorIssuerDir: running.config.operatorIssuerDir,
 });
