@@ -75,7 +75,6 @@ process.on('disconnect', () => void stop());
 const tls = await ensureDevCertificates(running.config.devTlsDir);
 send({
   type: 'ready',
-  databaseName: database.databaseName,
   mobileTls: { serverCertFile: tls.serverCertFile, serverKeyFile: tls.serverKeyFile, deviceCaCertFile: tls.deviceCaCertFile },
   mobilePort: running.mobilePort,
   internalPort: running.internalPort,
