@@ -27,7 +27,7 @@ import {
   mobileServerCredentials,
   noClientCertificate,
 } from '@kfrm/server-kit';
-import { createStore, instrumentStore, type Store } from '@kfrm/store';
+import { createStore, instrumentStore, prefixed, type Store } from '@kfrm/store';
 import type { DestinationStream } from 'pino';
 import { createInternalClients, type InternalClients } from './internal-clients';
 import { createOperatorVerifier } from './operator-issuer';
@@ -250,7 +250,9 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
       resolveSession: createSessionResolver(internalClients),
     });
     // The phone-facing services are served on the direct mobile listener, on the edge listener,
-    // or both; one guard (and so one device-certificate cache) for both.
+    // or both; one guard (and so one device-certificate cache) for both, and one set of
+    // idempotency records, so a retry that reaches the other listener still finds its answer.
+    const idempotency = { records: prefixed(store, 'idempotency:') };
     const phoneFacing: GrpcListener[] = [];
     const mobile = config.mobileListen
       ? new GrpcListener({
@@ -262,6 +264,7 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
             clientCaFile: files.deviceCaCertFile,
           }),
           guard: mobileGuard,
+          idempotency,
           logger,
           descriptorSet,
           limits: { maxReceiveMessageBytes: config.maxReceiveMessageBytes },
@@ -280,6 +283,7 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
             clientCaFile: config.internalCaCertFile!,
           }),
           guard: mobileGuard,
+          idempotency,
           clientCertificate: edgeForwardedClientCertificate(EDGE_IDENTITY_URI),
           clientAddress: edgeForwardedClientAddress,
           reflectionAlsoLists: config.edgeReflectionServices,

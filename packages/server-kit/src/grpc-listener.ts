@@ -14,6 +14,7 @@ import { credentialsLoaded } from './credentials';
 import type { CallContext, MethodDefinitionLike, MethodPolicy, ServiceRegistration } from './define-service';
 import { splitFileDescriptorSet } from './descriptor-set';
 import { mapError } from './error-mapping';
+import { IDEMPOTENCY_KEY_HEADER, runIdempotent, type IdempotencyOptions } from './idempotency';
 
 export interface ListenerLimits {
   /** Largest request we accept; larger ones (also after decompression) get RESOURCE_EXHAUSTED. */
@@ -59,6 +60,11 @@ export interface ListenerOptions {
   audit?: CallAuditSink;
   /** Where operator calls that need a second operator go (operator-approval.ts); without it they are UNAVAILABLE. */
   approvals?: ApprovalDesk;
+  /**
+   * Answers kept for `idempotent` methods called with an idempotency key (idempotency.ts);
+   * without it the key is not looked at (the internal listener: services retry by business keys).
+   */
+  idempotency?: IdempotencyOptions;
 }
 
 /**
@@ -476,7 +482,28 @@ export class GrpcListener {
         definition,
         policy,
         handler,
-        (ctx) => (handler as (req: unknown, ctx: CallContext) => Promise<unknown>)(call.request, ctx),
+        (ctx) => {
+          const run = () => (handler as (req: unknown, ctx: CallContext) => Promise<unknown>)(call.request, ctx);
+          const idempotency = this.options.idempotency;
+          if (!idempotency || !policy.idempotent) return run();
+          return runIdempotent(
+            idempotency,
+            {
+              keys: ctx.metadata.get(IDEMPOTENCY_KEY_HEADER),
+              principal: ctx.principal,
+              method: definition.path,
+              requestBytes: definition.requestSerialize(call.request as never),
+              serialize: (response) => definition.responseSerialize(response as never),
+              deserialize: (bytes) => definition.responseDeserialize(bytes),
+              signal: ctx.signal,
+              onEvent: (event, err) =>
+                event === 'store-write-failed'
+                  ? ctx.logger.error({ err }, 'idempotency record not settled')
+                  : ctx.logger.info({ idempotency: event }, 'idempotent call'),
+            },
+            run,
+          );
+        },
         (error, result) => (error ? callback(error) : callback(null, result)),
       );
     };

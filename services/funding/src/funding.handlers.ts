@@ -176,6 +176,7 @@ export function fundingHandlers(funding: Funding) {
     {
       verifyAccountHolder: {
         access: 'session',
+        idempotent: true,
         errors: apiErrorType(VerifyAccountHolderApiError, VerifyAccountHolderApiError_ErrorCode),
         raises: raises<VerifyAccountHolderCode>(),
       },
@@ -186,6 +187,7 @@ export function fundingHandlers(funding: Funding) {
       },
       requestAutoDebitConsent: {
         access: 'session',
+        idempotent: true,
         errors: apiErrorType(RequestAutoDebitConsentApiError, RequestAutoDebitConsentApiError_ErrorCode),
         raises: raises<RequestAutoDebitConsentCode>(),
       },
@@ -196,21 +198,25 @@ export function fundingHandlers(funding: Funding) {
       },
       confirmAutoDebitConsent: {
         access: 'session',
+        idempotent: true,
         errors: apiErrorType(ConfirmAutoDebitConsentApiError, ConfirmAutoDebitConsentApiError_ErrorCode),
         raises: raises<ConfirmAutoDebitConsentCode>(),
       },
       registerAutoTopUpAccount: {
         access: 'session',
+        idempotent: true,
         errors: apiErrorType(RegisterAutoTopUpAccountApiError, RegisterAutoTopUpAccountApiError_ErrorCode),
         raises: raises<RegisterAutoTopUpAccountCode>(),
       },
       topUp: {
         access: 'session',
+        idempotent: true,
         errors: apiErrorType(TopUpApiError, TopUpApiError_ErrorCode),
         raises: raises<TopUpCode>(),
       },
       withdraw: {
         access: 'session',
+        idempotent: true,
         errors: apiErrorType(WithdrawApiError, WithdrawApiError_ErrorCode),
         raises: raises<WithdrawCode>(),
       },
