@@ -12,11 +12,13 @@
 // and the load average before each row. Env: BENCH_SECONDS (per run, default 5, at most 60),
 // BENCH_CLIENTS (default "1,16,64", at most 64). Both servers run in child processes; the clients
 // in this one, closed loops (each awaits its answer before the next). One connection per phone
-// on both sides. BENCH_BACKEND_PROF=<dir> writes the backend's CPU profile.
+// on both sides. BENCH_PROFILE_DIR=<dir> writes the backend's CPU profile of each kfrm run
+// (reads-<clients>.cpuprofile; the runs only, not the set-up), BENCH_BACKEND_PROF=<dir> one of its whole life.
 import './lib/bench-limits';
 import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { unary } from '@kfrm/app-client';
@@ -189,7 +191,11 @@ try {
   const failures: string[] = [];
   for (const clients of clientCounts) {
     const load = loadAverage();
-    const counted = await transactions.around(() => closedLoop(clients, backend.cpuMs, readKfrm));
+    const profileDir = process.env.BENCH_PROFILE_DIR;
+    const run = () => closedLoop(clients, backend.cpuMs, readKfrm);
+    const counted = await transactions.around(() =>
+      profileDir ? backend.profile(join(profileDir, `reads-${clients}.cpuprofile`), run) : run(),
+    );
     const kfrm = counted.result;
     const reference = await closedLoop(clients, bareCpuMs, readBare);
     for (const [name, run] of [

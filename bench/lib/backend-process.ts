@@ -13,7 +13,7 @@ export interface BackendConfig {
   poolMax?: number;
 }
 
-export type ToBackend = { type: 'cpu' } | { type: 'stop' };
+export type ToBackend = { type: 'cpu' } | { type: 'stop' } | { type: 'profile-start' } | { type: 'profile-stop'; file: string };
 export type FromBackend =
   | {
       type: 'ready';
@@ -26,6 +26,8 @@ export type FromBackend =
       mobileTls: MobileTlsFiles;
     }
   | { type: 'cpu'; usage: NodeJS.CpuUsage }
+  | { type: 'profile-started' }
+  | { type: 'profile-written'; file: string }
   | { type: 'stopped' };
 
 /** The files of the mobile listener's TLS: a bare server with the same TLS uses them (bench/reads.ts). */
@@ -47,6 +49,8 @@ export interface BackendProcess {
   operatorIssuerDir: string;
   /** CPU time the backend process has used so far (all its threads), in ms. */
   cpuMs(): Promise<number>;
+  /** Runs `work` with the backend's CPU profiler on (node:inspector), and writes the profile to `file`. */
+  profile<T>(file: string, work: () => Promise<T>): Promise<T>;
   stop(): Promise<void>;
 }
 
@@ -96,6 +100,18 @@ export async function startBackendProcess(config: BackendConfig = {}, timeoutMs 
       child.send({ type: 'cpu' } satisfies ToBackend);
       const { usage } = await answer;
       return (usage.user + usage.system) / 1000;
+    },
+    async profile(file, work) {
+      const started = next('profile-started', 10_000);
+      child.send({ type: 'profile-start' } satisfies ToBackend);
+      await started;
+      try {
+        return await work();
+      } finally {
+        const written = next('profile-written', 60_000);
+        child.send({ type: 'profile-stop', file } satisfies ToBackend);
+        await written;
+      }
     },
     async stop() {
       if (child.exitCode !== null) return;

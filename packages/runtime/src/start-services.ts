@@ -2,7 +2,13 @@ import { readFile } from 'node:fs/promises';
 import { AUDIT_SCHEMA, AuditLog, auditMigrations } from '@kfrm/audit';
 import { openDatabase, migrateSchemas, type DatabaseHandle } from '@kfrm/db';
 import { createLogger, type Logger } from '@kfrm/logging';
-import { createDeviceVerifier, loadDeviceCa } from '@kfrm/device-trust';
+import {
+  createDeviceVerifier,
+  listenToRevocationFacts,
+  loadDeviceCa,
+  type RevocationFact,
+  withLocalRevocationFacts,
+} from '@kfrm/device-trust';
 import { ensureDevCertificates } from '@kfrm/pki';
 import {
   createGrpcServerObserver,
@@ -34,6 +40,7 @@ import { createOperatorVerifier } from './operator-issuer';
 import { unaryCall } from './internal-calls';
 import { OperatorApprovalServiceClient } from '@kfrm/proto/gen/kfrm/api/user/operator_approval_internal';
 import { watchDependencies } from './dependency-health';
+import { cacheSessions } from './session-cache';
 import { createSessionResolver } from './session-resolver';
 import { checkProcessSecrets } from './process-secrets';
 import { readRuntimeConfig, type RuntimeConfig } from './runtime-config';
@@ -79,6 +86,13 @@ export interface StartOptions {
   /** Tests: every finished span is exported here as well (e.g. an InMemorySpanExporter). */
   spanExporter?: SpanExporter;
 }
+
+/**
+ * How stale the mobile guard's view of a session or of a device's revocation may be when the
+ * revocation's announcement is lost (issue 17: revocation effective within 1 s). Announced
+ * revocations (revocation facts) take effect at once.
+ */
+const ACCESS_STATE_STALENESS_MS = 1_000;
 
 /**
  * The metrics endpoint is not on any request's path: when its port is taken (two processes on
@@ -219,11 +233,14 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
   }
   metrics.observeDbPool(() => db.poolStats?.());
   let store: Store | undefined;
+  let onRevocationFact: (fact: RevocationFact | 'gap') => void = () => {};
+  let revocationFacts: ReturnType<typeof listenToRevocationFacts> | undefined;
   let metricsEndpoint: MetricsEndpoint | undefined;
   const instances: ServiceInstance[] = [];
   const listeners: GrpcListener[] = [];
   try {
-    store = instrumentStore(await storeStarted.promise, metrics.storeObserver);
+    // Revocation facts this process publishes reach its own guard before the revoking call returns.
+    store = withLocalRevocationFacts(instrumentStore(await storeStarted.promise, metrics.storeObserver), (fact) => onRevocationFact(fact));
     if (config.migrateOnStart) await migrateModules(db, modules, logger);
 
     const descriptorSet = await descriptorSetStarted.promise;
@@ -239,16 +256,24 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
       inProcess: config.internalInProcess ? (path) => internal.inProcessUnary(path) : undefined,
       callerService: options.name,
     });
-    const mobileGuard = createMobileAccessGuard({
-      // Chain, validity, clientAuth, the device id it names, and revocation (a store read that
-      // fails closed: an unreachable store is UNAVAILABLE, never "not revoked").
-      verifyDevice: createDeviceVerifier({
-        deviceCaCert: deviceCa.certificate,
-        store,
-        logger: logger.child({ component: 'device-trust' }),
-      }),
-      resolveSession: createSessionResolver(internalClients),
+    // Chain, validity, clientAuth, the device id it names, and revocation (a store read that
+    // fails closed: an unreachable store is UNAVAILABLE, never "not revoked"), its "not revoked"
+    // remembered for the staleness bound.
+    const verifyDevice = createDeviceVerifier({
+      deviceCaCert: deviceCa.certificate,
+      store,
+      logger: logger.child({ component: 'device-trust' }),
+      revocationCacheMs: ACCESS_STATE_STALENESS_MS,
     });
+    // Resolved sessions remembered for the same bound (docs/performance.md, reads).
+    const sessions = cacheSessions(createSessionResolver(internalClients), { maxStalenessMs: ACCESS_STATE_STALENESS_MS });
+    onRevocationFact = (fact) => {
+      verifyDevice.onRevocationFact(fact);
+      sessions.onRevocationFact(fact);
+    };
+    revocationFacts = listenToRevocationFacts(store, onRevocationFact, logger.child({ component: 'revocation-facts' }));
+    await revocationFacts.ready;
+    const mobileGuard = createMobileAccessGuard({ verifyDevice, resolveSession: sessions.resolve });
     // The phone-facing services are served on the direct mobile listener, on the edge listener,
     // or both; one guard (and so one device-certificate cache) for both, and one set of
     // idempotency records, so a retry that reaches the other listener still finds its answer.
@@ -407,6 +432,7 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
           await Promise.all([...phoneFacing, internal].map((listener) => listener.shutdown(config.shutdownGraceMs)));
           for (const instance of instances.reverse()) await instance.close?.();
           internalClients.close();
+          await revocationFacts?.stop();
           if (ownsStore) await openStore.close();
           if (ownsDb) await db.close();
           // Last, so the endpoint shows the final counts while draining and the last spans are sent.
@@ -420,6 +446,7 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
     // A failed start must not leave ports bound or background work running.
     await Promise.all(listeners.map((listener) => listener.shutdown(0).catch(() => undefined)));
     for (const instance of instances.reverse()) await instance.close?.().catch(() => undefined);
+    await revocationFacts?.stop().catch(() => undefined);
     if (ownsStore) await storeStarted.promise.then((opened) => opened.close()).catch(() => undefined);
     if (ownsDb) await db.close().catch(() => undefined);
     await metricsEndpoint?.close().catch(() => undefined);

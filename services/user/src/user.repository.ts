@@ -426,18 +426,39 @@ export async function findLiveSession(
   sessionTokenHash: string,
   now: Date,
 ): Promise<{ session: SessionRecord; user: UserRecord } | undefined> {
-  const session = await db
-    .selectFrom('sessions')
-    .selectAll()
-    .where('session_token_hash', '=', sessionTokenHash)
-    .where('revoked_at', 'is', null)
-    .where('rotated_at', 'is', null)
-    .where('session_expires_at', '>', now)
-    .where('family_expires_at', '>', now)
+  // One statement for both (the mobile guard resolves a session on every cache miss).
+  const row = await db
+    .selectFrom('sessions as s')
+    .innerJoin('users as u', 'u.id', 's.user_id')
+    .selectAll('u')
+    .select([
+      's.id as s_id',
+      's.family_id as s_family_id',
+      's.user_id as s_user_id',
+      's.device_id as s_device_id',
+      's.session_expires_at as s_session_expires_at',
+      's.family_expires_at as s_family_expires_at',
+      's.rotated_at as s_rotated_at',
+      's.revoked_at as s_revoked_at',
+    ])
+    .where('s.session_token_hash', '=', sessionTokenHash)
+    .where('s.revoked_at', 'is', null)
+    .where('s.rotated_at', 'is', null)
+    .where('s.session_expires_at', '>', now)
+    .where('s.family_expires_at', '>', now)
     .executeTakeFirst();
-  if (!session) return undefined;
-  const user = await findUserById(db, BigInt(session.user_id));
-  return user && { session: toSession(session), user };
+  if (!row) return undefined;
+  const session: SessionRecord = {
+    id: BigInt(row.s_id),
+    familyId: row.s_family_id,
+    userId: BigInt(row.s_user_id),
+    deviceId: BigInt(row.s_device_id),
+    sessionExpiresAt: row.s_session_expires_at,
+    familyExpiresAt: row.s_family_expires_at,
+    rotatedAt: row.s_rotated_at,
+    revokedAt: row.s_revoked_at,
+  };
+  return { session, user: toUser(row) };
 }
 
 /** The session holding this refresh token, row-locked: concurrent rotations queue here. */
