@@ -3,6 +3,7 @@
 // a store prefix — so the simulated phones' work (TLS, E2E encryption, signatures) does not run
 // on the backend's event loop. Talks to its parent over the IPC channel only.
 import { randomBytes } from 'node:crypto';
+import { appendFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { writeFile } from 'node:fs/promises';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -32,7 +33,20 @@ const modules: ServiceModule[] = serviceModules
 const ledgerTuning = () => Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('KFRM_LEDGER_')));
 
 const dataDir = await mkdtemp(join(tmpdir(), 'kfrm-bench-backend-'));
-const database = await openTestDatabase({ backend: 'postgres', poolMax: config.poolMax ?? 20 });
+// BENCH_TRACE_SQL=<file>: every statement the backend sends, one line each (to count round trips).
+const traceFile = process.env.BENCH_TRACE_SQL;
+const database = await openTestDatabase({
+  backend: 'postgres',
+  poolMax: config.poolMax ?? 20,
+  ...(traceFile
+    ? {
+        log: {
+          debug: (fields: Record<string, unknown>) =>
+            appendFileSync(traceFile, `${Date.now()} ${String(fields.sql).replace(/\s+/g, ' ')}\n`),
+        },
+      }
+    : {}),
+});
 const baseStore = await createStore({ redisUrl: process.env.REDIS_URL });
 const store = prefixed(baseStore, `bench-${randomBytes(4).toString('hex')}:`);
 const running = await startServices(modules, {

@@ -147,8 +147,16 @@ export function sameRequest(p: { request: PostRequest; requestHash: string }, en
 
 /** 'YYYY-MM-DD' of `now` in the time zone (the daily limit resets at local midnight). */
 export function businessDay(now: Date, timeZone: string): string {
-  return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(now);
+  let format = dayFormats.get(timeZone);
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
+    dayFormats.set(timeZone, format);
+  }
+  return format.format(now);
 }
+
+/** One formatter per time zone: making one (time zone data, ICU) costs far more than formatting, on every batch. */
+const dayFormats = new Map<string, Intl.DateTimeFormat>();
 
 /** What a TRANSFER posting is refused with. */
 export type TransferRefusalCode =
