@@ -30,22 +30,16 @@ export const EXTERNAL_PACKAGES = [
   '@testcontainers/*',
 ];
 
-export async function entryPoints(): Promise<Record<string, string>> {
-  const entries: Record<string, string> = {
-    backend: 'packages/backend/src/main.ts',
-    migrate: 'packages/backend/src/migrate.ts',
-    'grpc-health-check': 'scripts/grpc-health-check.ts',
-  };
-  for (const service of await readdir(join(root, 'services'))) entries[`services/${service}`] = `services/${service}/src/main.ts`;
-  return entries;
-}
-
-export async function buildDist(): Promise<void> {
-  await rm(outdir, { recursive: true, force: true });
+/**
+ * Bundles `entries` (name → TypeScript entry) into `dir` as the production build does; the
+ * benches use it to measure the code as containers run it. `dir` must be inside the repository,
+ * so the external packages resolve from its node_modules.
+ */
+export async function buildBundles(entries: Record<string, string>, dir: string): Promise<void> {
   await build({
     absWorkingDir: root,
-    entryPoints: await entryPoints(),
-    outdir,
+    entryPoints: entries,
+    outdir: dir,
     outExtension: { '.js': '.mjs' },
     bundle: true,
     splitting: true, // the entry points share one copy of the common code
@@ -64,6 +58,21 @@ export async function buildDist(): Promise<void> {
       js: "import { createRequire as __kfrmCreateRequire } from 'node:module'; const require = __kfrmCreateRequire(import.meta.url);",
     },
   });
+}
+
+export async function entryPoints(): Promise<Record<string, string>> {
+  const entries: Record<string, string> = {
+    backend: 'packages/backend/src/main.ts',
+    migrate: 'packages/backend/src/migrate.ts',
+    'grpc-health-check': 'scripts/grpc-health-check.ts',
+  };
+  for (const service of await readdir(join(root, 'services'))) entries[`services/${service}`] = `services/${service}/src/main.ts`;
+  return entries;
+}
+
+export async function buildDist(): Promise<void> {
+  await rm(outdir, { recursive: true, force: true });
+  await buildBundles(await entryPoints(), outdir);
   // @kfrm/proto finds its descriptor set next to the code: dist/gen/ once bundled.
   await mkdir(join(outdir, 'gen'), { recursive: true });
   await cp(join(root, 'packages/proto/src/gen/descriptor-set.binpb'), join(outdir, 'gen/descriptor-set.binpb'));
