@@ -152,7 +152,7 @@ export interface KonaplateSandbox {
   injectFault(fault: SandboxFault, options?: { endpoint?: SandboxEndpoint; times?: number }): void;
   clearFaults(): void;
   addHolder(holder: SandboxHolder): void;
-  /** Sets a member's accounts (creating the member): what ARS registration (not modelled) would do. */
+  /** Sets a member's accounts (creating the member) directly, as a completed ARS registration would. */
   setRegisteredAccounts(userId: string, accounts: SandboxRegisteredAccounts): void;
   /** Whether Konaplate knows this member id (pre-loaded or registered). */
   hasMember(userId: string): boolean;
@@ -366,8 +366,6 @@ export async function startKonaplateSandbox(options: KonaplateSandboxOptions = {
     if (holderBirth !== birthDate) return '002_005';
     if (holder.holderName.normalize('NFC') !== userName.trim().normalize('NFC')) return '002_003';
     verifiedHolders.add(`${userId}:${bankCode}:${bankAccount}`);
-    const accounts = members.get(userId)!;
-    if (SELF_SERVICE_ACCOUNT.test(bankAccount) && !accounts.normal) members.set(userId, { ...accounts, normal: holder });
     return '000_000';
   }
 
