@@ -23,6 +23,7 @@ import { createFunding, type Funding } from './funding';
 import { FUNDING_SCHEMA, type FundingDatabase } from './funding.table';
 import type { FundingLedger } from './ledger-port';
 import { migrations } from './migrations';
+import { formatReconciliationReport } from './reconcile-cli';
 import { seoulDay } from './money-movement';
 import { runReconcileCli } from './reconcile-cli';
 import type { UserDirectory } from './user-directory';
@@ -578,6 +579,60 @@ describe('top-up and withdrawal through Konaplate and the ledger', () => {
       }
     });
 
+    it('finds in Konaplate’s transaction history what it moved under a tranId we never recorded: one metric and one report line each', async () => {
+      const savedNow = nowMs;
+      const day = onDay('2031-03-05');
+      const c = await customer(30_000n);
+      const known = await funding.topUp(c.userId, input(c, 4_000n));
+      // The sandbox stamps with the real clock: put our top-up on the test's day, where the history lists it.
+      konaplateSandbox.alterMoneyMovement(
+        (await fundingDb().selectFrom('money_movements').select('tran_id').where('id', '=', known.id).executeTakeFirstOrThrow()).tran_id,
+        {
+          at: new Date(nowMs),
+        },
+      );
+      // Konaplate moved money for our member that no top-up or withdrawal of ours asked for
+      // (an operator's manual charge, another system using our credentials): the ledger has nothing.
+      const foreignCharge = konaplateSandbox.recordForeignMovement({
+        userId: c.memberId,
+        kind: 'CHARGE',
+        amount: 9_999n,
+        at: new Date(nowMs),
+      });
+      const foreignPayout = konaplateSandbox.recordForeignMovement({
+        userId: c.memberId,
+        kind: 'WITHDRAW',
+        amount: 1_234n,
+        at: new Date(nowMs),
+      });
+      // On another day: not this day's business.
+      konaplateSandbox.recordForeignMovement({ userId: c.memberId, kind: 'CHARGE', amount: 5n, at: new Date(nowMs + 86_400_000) });
+      const before = counted.length;
+      const logStart = logs.lines.length;
+      const report = await funding.reconcileDay(day);
+      nowMs = savedNow;
+
+      expect(report.checked).toBe(1);
+      expect(
+        report.mismatches
+          .map((m) => ({ kind: m.kind, tranId: m.tranId, movementKind: m.movementKind, konaplateAmount: m.konaplateAmount }))
+          .sort((a, b) => a.tranId.localeCompare(b.tranId)),
+      ).toEqual(
+        [
+          { kind: 'UNKNOWN_TRANSACTION', tranId: foreignCharge.tranId, movementKind: 'TOP_UP', konaplateAmount: 9_999n },
+          { kind: 'UNKNOWN_TRANSACTION', tranId: foreignPayout.tranId, movementKind: 'WITHDRAWAL', konaplateAmount: 1_234n },
+        ].sort((a, b) => a.tranId.localeCompare(b.tranId)),
+      );
+      expect(counted.slice(before)).toEqual(['UNKNOWN_TRANSACTION', 'UNKNOWN_TRANSACTION']);
+      const lines = logs.lines.slice(logStart).filter((l) => l.includes('reconciliation mismatch'));
+      expect(lines).toHaveLength(2);
+      expect(lines.some((l) => l.includes(foreignCharge.tranId))).toBe(true);
+      for (const line of lines) expect(line).not.toContain(c.accountNumber);
+      const printed = formatReconciliationReport(report);
+      expect(printed.filter((l) => l.includes('kind=UNKNOWN_TRANSACTION'))).toHaveLength(2);
+      expect(printed.at(-1)).toContain('listed=3');
+    });
+
     it("compares with the ledger's entries: a settled top-up never credited, a credit of another amount, a row still pending", async () => {
       const savedNow = nowMs;
       const day = onDay('2031-03-03');
@@ -673,9 +728,9 @@ describe('top-up and withdrawal through Konaplate and the ledger', () => {
           .map((l) => /kind=(\S+)/.exec(l)![1])
           .sort(),
       ).toEqual(['AMOUNT_DIFFERS', 'MISSING_AT_KONAPLATE', 'STATUS_DIFFERS', 'STATUS_DIFFERS']);
-      expect(dirty.out.at(-1)).toBe('reconciliation day=2031-03-02 checked=5 mismatches=4');
+      expect(dirty.out.at(-1)).toBe('reconciliation day=2031-03-02 checked=5 listed=0 mismatches=4');
       const clean = await run(['--date=2031-03-01']);
-      expect(clean).toEqual({ code: 0, out: ['reconciliation day=2031-03-01 checked=2 mismatches=0'], err: [] });
+      expect(clean).toEqual({ code: 0, out: ['reconciliation day=2031-03-01 checked=2 listed=0 mismatches=0'], err: [] });
       expect((await run(['--date', '2031-02-30'])).code).toBe(2);
       expect((await run(['--since', '2031-03-01'])).code).toBe(2);
       await rm(dir, { recursive: true, force: true });

@@ -161,10 +161,10 @@ export interface KonaplateSandbox {
   /** Every charge and withdrawal received, by tranId (ASSUMED API, money-movement.ts). */
   readonly moneyMovements: ReadonlyMap<string, SandboxMoneyMovement>;
   /**
-   * Rewrites what Konaplate says about a recorded transaction (amount, outcome) or, with null,
+   * Rewrites what Konaplate says about a recorded transaction (amount, outcome, when) or, with null,
    * forgets it: reconciliation tests make Konaplate's records disagree with ours this way.
    */
-  alterMoneyMovement(tranId: string, change: Partial<Pick<SandboxMoneyMovement, 'amount' | 'status' | 'resultCode'>> | null): void;
+  alterMoneyMovement(tranId: string, change: Partial<Pick<SandboxMoneyMovement, 'amount' | 'status' | 'resultCode' | 'at'>> | null): void;
   /**
    * Records a charge or withdrawal Konaplate made that nobody asked for through this API (an
    * operator's manual charge, another system's call): reconciliation must find it in the history.
