@@ -13,13 +13,13 @@ import { openTestDatabase, type TestDatabase } from '@kfrm/db/test-database';
 import { DomainError, isDomainError, UpstreamRefusal, UpstreamUnavailableError } from '@kfrm/errors';
 import { createKakaocertConsentProvider, createKakaocertClient } from '@kfrm/kakaocert';
 import { startKakaocertSandbox, type KakaocertSandbox } from '@kfrm/kakaocert/sandbox';
-import { createKonaplateClient } from '@kfrm/konaplate';
+import { createKonaplateClient, type KonaplateClient } from '@kfrm/konaplate';
 import { SANDBOX_HOLDERS, sandboxClientOptions, startKonaplateSandbox, type KonaplateSandbox } from '@kfrm/konaplate/sandbox/index';
 import { createCapturingDestination, createLogger } from '@kfrm/logging';
 // The real ledger, imported by path: a test-only need (funding reaches it over gRPC in service).
 import { SETTLEMENT_ACCOUNT } from '../../account/src/ledger';
 import { openTestLedger, type TestLedger } from '../../account/src/testing/ledger.harness';
-import { createFunding, type Funding } from './funding';
+import { createFunding, type Funding, type FundingDeps } from './funding';
 import { FUNDING_SCHEMA, type FundingDatabase } from './funding.table';
 import type { FundingLedger } from './ledger-port';
 import { migrations } from './migrations';
@@ -50,6 +50,7 @@ describe('top-up and withdrawal through Konaplate and the ledger', () => {
   let konaplateSandbox: KonaplateSandbox;
   let kakaocertSandbox: KakaocertSandbox;
   let funding: Funding;
+  let fundingDeps: FundingDeps;
   let ledgerDown = false;
   let creditDown = false;
   let nowMs = Date.now();
@@ -235,7 +236,7 @@ describe('top-up and withdrawal through Konaplate and the ledger', () => {
       authUrl: kakaocertSandbox.authUrl,
       logger,
     });
-    funding = createFunding({
+    fundingDeps = {
       db: fundingDb(),
       konaplate: createKonaplateClient(
         sandboxClientOptions(konaplateSandbox, { logger, timeoutMs: 300, inquiryRetry: { maxAttempts: 1, baseDelayMs: 5 } }),
@@ -252,7 +253,8 @@ describe('top-up and withdrawal through Konaplate and the ledger', () => {
       topUpLimitPerDayMinor: DAILY_LIMIT,
       movementLeaseMs: 30_000,
       onReconciliationMismatch: (kind) => counted.push(kind),
-    });
+    };
+    funding = createFunding(fundingDeps);
   }, 60_000);
 
   afterAll(async () => {
@@ -376,6 +378,110 @@ describe('top-up and withdrawal through Konaplate and the ledger', () => {
     // Customer + settlement unchanged in the ledger; the customer's gain is exactly what Konaplate moved.
     expect((await balanceOf(c.accountNumber)) + (await balanceOf(SETTLEMENT_ACCOUNT.KRW))).toBe(settlementBefore);
     expect((await funding.topUp(c.userId, input(c, amount, `fault-${fault.type}`))).state).toBe('SETTLED');
+  });
+
+  describe('duplicate and conflicting answers (the assumed money API has no callbacks: retries and inquiries instead)', () => {
+    /**
+     * Another funding instance whose first result inquiry answers NOT_FOUND although Konaplate has
+     * the transaction: a lagging replica, or an inquiry that overtook the charge inside Konaplate.
+     */
+    function laggingInquiry(): Funding {
+      const konaplate: KonaplateClient = fundingDeps.konaplate;
+      let lagging = true;
+      return createFunding({
+        ...fundingDeps,
+        konaplate: {
+          ...konaplate,
+          async inquireTransaction(request, options) {
+            if (!lagging) return konaplate.inquireTransaction(request, options);
+            lagging = false;
+            return { status: 'NOT_FOUND', correlationId: '000000000000-0000000' };
+          },
+        },
+      });
+    }
+    const requestsTo = (endpoint: 'charge' | 'withdraw') => konaplateSandbox.requests.filter((r) => r.endpoint === endpoint).length;
+
+    it('top-up: the same tranId sent twice (answer lost, then an inquiry that says NOT_FOUND) moves the money once', async () => {
+      const c = await customer(0n);
+      const settlementBefore = await balanceOf(SETTLEMENT_ACCOUNT.KRW);
+      const chargesBefore = requestsTo('charge');
+      konaplateSandbox.injectFault({ type: 'delay', ms: 1_000 }, { endpoint: 'charge' });
+      expect((await funding.topUp(c.userId, input(c, 12_000n, 'dup-top-up'))).state).toBe('PENDING');
+      await new Promise((r) => setTimeout(r, 1_100));
+      nowMs += 1;
+      await laggingInquiry().resolvePendingMovements({ retryAfterMs: 0, maxRows: 100 });
+      // Sent twice under one tranId; Konaplate answered the second with the first result.
+      expect(requestsTo('charge') - chargesBefore).toBe(2);
+      expect(await stateOf(c, 'dup-top-up')).toBe('SETTLED');
+      await resolve();
+      expect(await balanceOf(c.accountNumber)).toBe(12_000n);
+      expect(movedIn(c.memberId)).toBe(12_000n);
+      expect((await balanceOf(c.accountNumber)) + (await balanceOf(SETTLEMENT_ACCOUNT.KRW))).toBe(settlementBefore);
+    });
+
+    it('withdrawal: the same tranId sent twice pays out once, and the reserved money is not given back', async () => {
+      const c = await customer(50_000n);
+      const settlementBefore = await balanceOf(SETTLEMENT_ACCOUNT.KRW);
+      const payoutsBefore = requestsTo('withdraw');
+      konaplateSandbox.injectFault({ type: 'delay', ms: 1_000 }, { endpoint: 'withdraw' });
+      expect((await funding.withdraw(c.userId, input(c, 20_000n, 'dup-withdraw'))).state).toBe('PENDING');
+      expect(await balanceOf(c.accountNumber)).toBe(30_000n);
+      await new Promise((r) => setTimeout(r, 1_100));
+      nowMs += 1;
+      await laggingInquiry().resolvePendingMovements({ retryAfterMs: 0, maxRows: 100 });
+      expect(requestsTo('withdraw') - payoutsBefore).toBe(2);
+      expect(await stateOf(c, 'dup-withdraw')).toBe('SETTLED');
+      await resolve();
+      expect(await balanceOf(c.accountNumber)).toBe(30_000n);
+      expect(movedIn(c.memberId)).toBe(-20_000n);
+      // What left the customer sits in the settlement account, and Konaplate paid out exactly that.
+      expect((await balanceOf(SETTLEMENT_ACCOUNT.KRW)) - settlementBefore).toBe(20_000n);
+    });
+
+    it('the app repeats the top-up while the job resolves it, twice at once: one charge settled, one credit', async () => {
+      const c = await customer(0n);
+      const settlementBefore = await balanceOf(SETTLEMENT_ACCOUNT.KRW);
+      konaplateSandbox.injectFault({ type: 'delay', ms: 1_000 }, { endpoint: 'charge' });
+      expect((await funding.topUp(c.userId, input(c, 8_000n, 'dup-concurrent'))).state).toBe('PENDING');
+      await new Promise((r) => setTimeout(r, 1_100));
+      nowMs += 1;
+      const drivers = await Promise.allSettled([
+        funding.topUp(c.userId, input(c, 8_000n, 'dup-concurrent')),
+        funding.resolvePendingMovements({ retryAfterMs: 0, maxRows: 100 }),
+        laggingInquiry().resolvePendingMovements({ retryAfterMs: 0, maxRows: 100 }),
+        funding.topUp(c.userId, input(c, 8_000n, 'dup-concurrent')),
+      ]);
+      expect(drivers.every((d) => d.status === 'fulfilled')).toBe(true);
+      await resolve();
+      expect(await stateOf(c, 'dup-concurrent')).toBe('SETTLED');
+      expect(await balanceOf(c.accountNumber)).toBe(8_000n);
+      expect(movedIn(c.memberId)).toBe(8_000n);
+      expect((await balanceOf(c.accountNumber)) + (await balanceOf(SETTLEMENT_ACCOUNT.KRW))).toBe(settlementBefore);
+    });
+
+    it('conflicting answers: the charge answered refused, the inquiry later says it succeeded — nothing credited blindly, reconciliation reports the difference', async () => {
+      const savedNow = nowMs;
+      const day = seoulDay(new Date(Date.parse('2031-03-09T03:00:00Z')));
+      nowMs = Date.parse('2031-03-09T03:00:00Z');
+      const c = await customer(0n);
+      konaplateSandbox.injectFault({ type: 'result', code: '002_008' }, { endpoint: 'charge' });
+      expect(await codeOf(funding.topUp(c.userId, input(c, 6_000n, 'conflict')))).toBe('TOP_UP_REFUSED');
+      const tranId = (
+        await fundingDb().selectFrom('money_movements').select('tran_id').where('user_id', '=', c.userId).executeTakeFirstOrThrow()
+      ).tran_id;
+      konaplateSandbox.alterMoneyMovement(tranId, { status: 'SUCCESS', resultCode: '000_000', approvalNo: 'KP999999999999' });
+      await resolve();
+      // A refusal is final for the service: the row stays FAILED, the ledger untouched...
+      expect(await stateOf(c, 'conflict')).toBe('FAILED');
+      expect(await balanceOf(c.accountNumber)).toBe(0n);
+      // ...and the money Konaplate says it moved is exactly what reconciliation reports.
+      const report = await funding.reconcileDay(day);
+      nowMs = savedNow;
+      const mine = report.mismatches.filter((m) => m.tranId === tranId);
+      expect(mine).toMatchObject([{ kind: 'STATUS_DIFFERS', konaplateStatus: 'SUCCESS', konaplateAmount: 6_000n }]);
+      expect(movedIn(c.memberId) - (await balanceOf(c.accountNumber))).toBe(mine[0]!.konaplateAmount);
+    });
   });
 
   it('the ledger unavailable after Konaplate charged: pending until the job credits it', async () => {
