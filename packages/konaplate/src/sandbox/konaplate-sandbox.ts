@@ -164,7 +164,10 @@ export interface KonaplateSandbox {
    * Rewrites what Konaplate says about a recorded transaction (amount, outcome, when) or, with null,
    * forgets it: reconciliation tests make Konaplate's records disagree with ours this way.
    */
-  alterMoneyMovement(tranId: string, change: Partial<Pick<SandboxMoneyMovement, 'amount' | 'status' | 'resultCode' | 'approvalNo' | 'at'>> | null): void;
+  alterMoneyMovement(
+    tranId: string,
+    change: Partial<Pick<SandboxMoneyMovement, 'amount' | 'status' | 'resultCode' | 'approvalNo' | 'at'>> | null,
+  ): void;
   /**
    * Records a charge or withdrawal Konaplate made that nobody asked for through this API (an
    * operator's manual charge, another system's call): reconciliation must find it in the history.
