@@ -54,6 +54,10 @@ export async function buildDist(): Promise<void> {
     format: 'esm',
     external: EXTERNAL_PACKAGES,
     sourcemap: true,
+    // Stack traces need the mappings, not a copy of every source file: without the sources the
+    // maps are a fraction of the size, and Node reads and parses them at every start
+    // (--enable-source-maps).
+    sourcesContent: false,
     logLevel: 'warning',
     // Bundled CommonJS packages call require() for Node's built-ins.
     banner: {

@@ -7,6 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openTestDatabase } from '@kfrm/db/test-database';
+import { ensureDevCertificates } from '@kfrm/pki';
 import { startServices, type ServiceModule } from '@kfrm/runtime';
 import { authModule, createAuthModule, type AuthModuleOptions } from '@kfrm/service-auth';
 import { createStore, prefixed } from '@kfrm/store';
@@ -70,11 +71,15 @@ process.on('message', (message: ToBackend) => {
 // The parent died without asking: do not leave a listener and a scratch database behind.
 process.on('disconnect', () => void stop());
 
+// The development certificates the mobile listener loaded (already made: this returns their files).
+const tls = await ensureDevCertificates(running.config.devTlsDir);
 send({
   type: 'ready',
+  mobileTls: { serverCertFile: tls.serverCertFile, serverKeyFile: tls.serverKeyFile, deviceCaCertFile: tls.deviceCaCertFile },
   mobilePort: running.mobilePort,
   internalPort: running.internalPort,
   serverCaCertFile: running.serverCaCertFile,
   databaseSource: database.source,
+  databaseName: database.databaseName,
   operatorIssuerDir: running.config.operatorIssuerDir,
 });

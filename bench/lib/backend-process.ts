@@ -15,15 +15,34 @@ export interface BackendConfig {
 
 export type ToBackend = { type: 'cpu' } | { type: 'stop' };
 export type FromBackend =
-  | { type: 'ready'; mobilePort: number; internalPort: number; serverCaCertFile: string; databaseSource: string; operatorIssuerDir: string }
+  | {
+      type: 'ready';
+      mobilePort: number;
+      internalPort: number;
+      serverCaCertFile: string;
+      databaseSource: string;
+      databaseName: string | undefined;
+      operatorIssuerDir: string;
+      mobileTls: MobileTlsFiles;
+    }
   | { type: 'cpu'; usage: NodeJS.CpuUsage }
   | { type: 'stopped' };
+
+/** The files of the mobile listener's TLS: a bare server with the same TLS uses them (bench/reads.ts). */
+export interface MobileTlsFiles {
+  serverCertFile: string;
+  serverKeyFile: string;
+  deviceCaCertFile: string;
+}
 
 export interface BackendProcess {
   mobilePort: number;
   internalPort: number;
   serverCaCertFile: string;
   databaseSource: string;
+  /** The scratch PostgreSQL database's name (pg_stat_database counts its transactions); undefined on PGlite. */
+  databaseName: string | undefined;
+  mobileTls: MobileTlsFiles;
   /** The backend's local operator issuer (embedded default): where the benchmark mints its operator tokens. */
   operatorIssuerDir: string;
   /** CPU time the backend process has used so far (all its threads), in ms. */
@@ -69,6 +88,8 @@ export async function startBackendProcess(config: BackendConfig = {}, timeoutMs 
     internalPort: ready.internalPort,
     serverCaCertFile: ready.serverCaCertFile,
     databaseSource: ready.databaseSource,
+    databaseName: ready.databaseName,
+    mobileTls: ready.mobileTls,
     operatorIssuerDir: ready.operatorIssuerDir,
     async cpuMs() {
       const answer = next('cpu', 10_000);

@@ -281,13 +281,15 @@ export async function runDemo(options: DemoOptions, out: Output): Promise<DemoRe
 
     await reporter.step('Operator: KYC review approves Alice and Bob', async (s) => {
       // RegisterKyc leaves the user's KYC REGISTERED; the bank's back office verifies it, and CASA
-      // opening waits for VERIFIED. There is no back-office app, so the operator sets it.
+      // opening waits for VERIFIED. The back-office console (docs/back-office.md) does this with
+      // a form; the demo, as an operator tool, calls the same method.
       for (const person of [alice, bob]) {
         s.send(`UserAccountService/UpdateKyc (internal listener)`, `user ${person.user!.userId} → VERIFIED`);
         const updated = await unary(userAccounts, userAccounts.updateKyc, {
           userId: person.user!.userId,
           kycStatus: KycStatus.VERIFIED,
           reason: 'demo: documents reviewed',
+          kycData: '',
         });
         s.receive(`${person.label}: KYC ${KycStatus[updated.user?.kycStatus ?? KycStatus.NONE]}`);
       }

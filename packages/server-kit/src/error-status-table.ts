@@ -128,6 +128,9 @@ export const ERROR_STATUS: Readonly<Record<string, status>> = {
   // operator approvals (maker-checker, extension)
   APPROVAL_NOT_FOUND: status.NOT_FOUND,
   APPROVAL_NOT_PENDING: status.FAILED_PRECONDITION, // already approved, executed or rejected
+
+  // the KYC reviewer's view (extension)
+  KYC_DATA_NOT_FOUND: status.NOT_FOUND, // nothing submitted, or the member withdrew
 } satisfies Record<SeedCode, status>; // every seed code has a row, and a row is a seed code
 
 /**

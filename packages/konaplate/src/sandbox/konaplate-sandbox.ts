@@ -226,13 +226,17 @@ export async function startKonaplateSandbox(options: KonaplateSandboxOptions = {
   const now = options.now ?? (() => new Date());
   const log = options.logger;
 
-  const server = await generateKeyPair('rsa', { modulusLength: 2048 });
+  // Both RSA pairs at once: each is a prime search on a worker thread (up to a second or more
+  // on a loaded machine), and the embedded backend waits for them at every start.
+  const [server, client] = await Promise.all([
+    generateKeyPair('rsa', { modulusLength: 2048 }),
+    options.clientPublicKey === undefined ? generateKeyPair('rsa', { modulusLength: 2048 }) : undefined,
+  ]);
   let clientPublic: KeyObject;
   let clientPrivatePem: string | undefined;
-  if (options.clientPublicKey !== undefined) {
-    clientPublic = toPublicKey(options.clientPublicKey);
+  if (client === undefined) {
+    clientPublic = toPublicKey(options.clientPublicKey!);
   } else {
-    const client = await generateKeyPair('rsa', { modulusLength: 2048 });
     clientPublic = client.publicKey;
     clientPrivatePem = client.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   }
