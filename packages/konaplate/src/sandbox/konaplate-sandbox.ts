@@ -152,7 +152,7 @@ export interface KonaplateSandbox {
   injectFault(fault: SandboxFault, options?: { endpoint?: SandboxEndpoint; times?: number }): void;
   clearFaults(): void;
   addHolder(holder: SandboxHolder): void;
-  /** Sets a member's accounts (creating the member): what ARS registration (not modelled) would do. */
+  /** Sets a member's accounts (creating the member) directly, as a completed ARS registration would. */
   setRegisteredAccounts(userId: string, accounts: SandboxRegisteredAccounts): void;
   /** Whether Konaplate knows this member id (pre-loaded or registered). */
   hasMember(userId: string): boolean;
@@ -161,10 +161,13 @@ export interface KonaplateSandbox {
   /** Every charge and withdrawal received, by tranId (ASSUMED API, money-movement.ts). */
   readonly moneyMovements: ReadonlyMap<string, SandboxMoneyMovement>;
   /**
-   * Rewrites what Konaplate says about a recorded transaction (amount, outcome) or, with null,
+   * Rewrites what Konaplate says about a recorded transaction (amount, outcome, when) or, with null,
    * forgets it: reconciliation tests make Konaplate's records disagree with ours this way.
    */
-  alterMoneyMovement(tranId: string, change: Partial<Pick<SandboxMoneyMovement, 'amount' | 'status' | 'resultCode'>> | null): void;
+  alterMoneyMovement(
+    tranId: string,
+    change: Partial<Pick<SandboxMoneyMovement, 'amount' | 'status' | 'resultCode' | 'approvalNo' | 'at'>> | null,
+  ): void;
   /**
    * Records a charge or withdrawal Konaplate made that nobody asked for through this API (an
    * operator's manual charge, another system's call): reconciliation must find it in the history.
@@ -370,8 +373,6 @@ export async function startKonaplateSandbox(options: KonaplateSandboxOptions = {
     if (holderBirth !== birthDate) return '002_005';
     if (holder.holderName.normalize('NFC') !== userName.trim().normalize('NFC')) return '002_003';
     verifiedHolders.add(`${userId}:${bankCode}:${bankAccount}`);
-    const accounts = members.get(userId)!;
-    if (SELF_SERVICE_ACCOUNT.test(bankAccount) && !accounts.normal) members.set(userId, { ...accounts, normal: holder });
     return '000_000';
   }
 
