@@ -21,6 +21,8 @@ await credentialsLoaded(credentials);
 const answer: GetAccountResponse = {
   accountNumber: '3330000000001',
   accountName: 'bench',
+  accountColor: '',
+  bookmarked: false,
   balance: { currencyCode: CurrencyCode.KRW, majorAmount: 10_000n, minorAmount: 0n },
 };
 const server = new grpc.Server();
