@@ -5,12 +5,13 @@
 //
 //   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npx tsx bench/ledger.ts
 //
-// Env: BENCH_SECONDS (per run, default 5), BENCH_CLIENTS (default "1,16,64"), BENCH_BATCH_CONCURRENCY
-// (batches in flight in batched mode, default 2). Everything runs in
+// Env: BENCH_SECONDS (per run, default 5), BENCH_CLIENTS (default "1,16,64"), BENCH_BATCH_CONCURRENCY,
+// BENCH_BATCH_LINGER_MS, BENCH_BATCH_MAX (batched mode; default the poster's own). Everything runs in
 // scratch databases (created here, dropped at the end). Callers are closed loops: each awaits its
 // transfer's acknowledgement (after COMMIT) before sending the next.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 // The root package has no dependencies of its own: the workspace packages are imported by path.
 import { migrateSchema, openDatabase } from '../packages/db/src/index';
@@ -34,8 +35,13 @@ const POOL_MAX = 80;
 const MODES: Record<'unbatched' | 'batched', (clients: number) => LedgerPosterOptions> = {
   // One transaction per transfer, as many in flight as there are callers.
   unbatched: (clients) => ({ maxBatchSize: 1, lingerMs: 0, maxConcurrentBatches: Math.min(clients, POOL_MAX) }),
-  // Batches form while earlier ones commit (no linger wait).
-  batched: () => ({ maxBatchSize: 64, lingerMs: 0, maxConcurrentBatches: Number(process.env.BENCH_BATCH_CONCURRENCY ?? 2) }),
+  // The poster's defaults, as the account service runs it (an idle poster starts at once; batches
+  // form while earlier ones commit), unless the environment overrides them.
+  batched: () => ({
+    ...(process.env.BENCH_BATCH_CONCURRENCY ? { maxConcurrentBatches: Number(process.env.BENCH_BATCH_CONCURRENCY) } : {}),
+    ...(process.env.BENCH_BATCH_LINGER_MS ? { lingerMs: Number(process.env.BENCH_BATCH_LINGER_MS) } : {}),
+    ...(process.env.BENCH_BATCH_MAX ? { maxBatchSize: Number(process.env.BENCH_BATCH_MAX) } : {}),
+  }),
 };
 
 function withDatabase(url: string, name: string): string {
@@ -129,7 +135,8 @@ const pgbenchName = `${name}_pgbench`;
 admin(`create database "${name}"`);
 const benchUrl = withDatabase(databaseUrl, name);
 const db = await openDatabase({ databaseUrl: benchUrl, poolMax: 8 });
-const rows: { workload: string; clients: number; unbatched: Result; batched: Result; pgbench: number | undefined }[] = [];
+const rows: { workload: string; clients: number; unbatched: Result; batched: Result; pgbench: number | undefined; load: string }[] = [];
+const loadAverage = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 try {
   await migrateSchema(db, { schema: LEDGER_SCHEMA, migrations });
   const kysely = db.kysely<LedgerDatabase>(LEDGER_SCHEMA);
@@ -158,26 +165,27 @@ try {
   for (const hot of [false, true]) {
     for (const clients of clientCounts) {
       const runId = randomBytes(4).toString('hex');
+      const load = loadAverage();
       const unbatched = await runLedger('unbatched', clients, hot, accounts, hotAccount, `u${runId}`);
       const batched = await runLedger('batched', clients, hot, accounts, hotAccount, `b${runId}`);
       // pgbench at scale 1 has a single branch row that every transaction updates: its own hot row.
       const pgbench = haveTools && !hot ? runPgbench(pgbenchUrl, clients) : rows.find((r) => r.clients === clients)?.pgbench;
-      rows.push({ workload: hot ? 'one hot account' : `${ACCOUNTS} accounts`, clients, unbatched, batched, pgbench });
+      rows.push({ workload: hot ? 'one hot account' : `${ACCOUNTS} accounts`, clients, unbatched, batched, pgbench, load });
       console.error(`done: ${rows.at(-1)!.workload}, ${clients} clients`);
     }
   }
 
   const f = (n: number | undefined, digits = 0) => (n === undefined || Number.isNaN(n) ? '-' : n.toFixed(digits));
   console.log(
-    `\nledger benchmark: ${seconds}s per run, synchronous_commit=${syncCommit}, ${cpus().length} CPUs, batched = ${JSON.stringify(MODES.batched(1))}`,
+    `\nledger benchmark: ${seconds}s per run, synchronous_commit=${syncCommit}, ${cpus().length} CPUs, batched = ${JSON.stringify(MODES.batched(1)) === '{}' ? 'the poster defaults (32 per batch, 1 ms linger only while a batch is in flight, 2 in flight)' : JSON.stringify(MODES.batched(1))}`,
   );
   console.log(
-    '| workload | clients | unbatched tx/s | p50 / p99 ms | batched tx/s | p50 / p99 ms | pgbench TPC-B tps | batched / pgbench |',
+    '| workload | clients | unbatched tx/s | p50 / p99 ms | batched tx/s | p50 / p99 ms | pgbench TPC-B tps | batched / pgbench | load avg (1/5/15 min) |',
   );
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const r of rows) {
     console.log(
-      `| ${r.workload} | ${r.clients} | ${f(r.unbatched.tps)} | ${f(r.unbatched.p50, 1)} / ${f(r.unbatched.p99, 1)} | ${f(r.batched.tps)} | ${f(r.batched.p50, 1)} / ${f(r.batched.p99, 1)} | ${f(r.pgbench)} | ${r.pgbench ? (r.batched.tps / r.pgbench).toFixed(2) : '-'} |`,
+      `| ${r.workload} | ${r.clients} | ${f(r.unbatched.tps)} | ${f(r.unbatched.p50, 1)} / ${f(r.unbatched.p99, 1)} | ${f(r.batched.tps)} | ${f(r.batched.p50, 1)} / ${f(r.batched.p99, 1)} | ${f(r.pgbench)} | ${r.pgbench ? (r.batched.tps / r.pgbench).toFixed(2) : '-'} | ${r.load} |`,
     );
   }
   const refused = rows.reduce((s, r) => s + r.unbatched.refused + r.batched.refused, 0);

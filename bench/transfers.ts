@@ -17,7 +17,7 @@
 import './lib/bench-limits';
 import { mintLocalOperatorToken, operatorTokenInterceptor } from '@kfrm/runtime';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, sign } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { readFileSync } from 'node:fs';
@@ -49,7 +49,8 @@ if (!(seconds > 0 && seconds <= 120) || clientCounts.some((c) => !Number.isInteg
 const maxClients = Math.max(...clientCounts);
 /** One sender per client, plus the owner of the hot account. */
 const USERS = maxClients + 1;
-const FUNDING_KRW = 10_000_000n;
+/** Below the operator approval threshold (KFRM_OPERATOR_APPROVAL_THRESHOLD_KRW, default 1,000,000): one teller funds it. */
+const FUNDING_KRW = 900_000n;
 /** Small enough that the TRANSFER policy asks for the PIN alone (biometric from 1,000,000 KRW). */
 const AMOUNT_KRW = 1n;
 const OWN_INSTITUTION = '333';
@@ -57,13 +58,14 @@ const OWN_INSTITUTION = '333';
 const SERVERS = ['postgres', 'redis-server'] as const;
 const { AUTH } = EncryptedMessage_ProviderType;
 
-// Setup (USERS sign-ups, each a few argon2 hashes) plus 15 runs of `seconds`, with a wide margin.
+// Setup (USERS sign-ups, each a few argon2 hashes), the transaction-count windows (about 80 s), and
+// per row three loops, pgbench and argon2id of `seconds` each, with a wide margin.
 const watchdog = setTimeout(
   () => {
     console.error('bench/transfers: watchdog fired, giving up');
     process.exit(1);
   },
-  (600 + 20 * seconds * clientCounts.length) * 1000,
+  (720 + 20 * seconds * clientCounts.length) * 1000,
 );
 watchdog.unref();
 
@@ -99,10 +101,12 @@ async function inBatches<T>(items: T[], parallel: number, work: (item: T) => Pro
   );
 }
 
-/** Milliseconds spent in each step of the full transfers of one run (successful ones only). */
-const PHASES = ['GetPreCheck', 'AuthenticatePin', 'sign', 'Execute'] as const;
+/** Milliseconds spent in each step of the transfers of one run (successful ones only). */
+const PHASES = ['GetPreCheck', 'authenticate', 'sign', 'Execute'] as const;
 type Phases = Record<(typeof PHASES)[number], number>;
-const noPhases = (): Phases => ({ GetPreCheck: 0, AuthenticatePin: 0, sign: 0, Execute: 0 });
+const noPhases = (): Phases => ({ GetPreCheck: 0, authenticate: 0, sign: 0, Execute: 0 });
+/** How the TRANSFER process is passed: the PIN (the policy's fallback) or the biometric key's signature alone. */
+type Factor = 'PIN' | 'BIO';
 
 interface Result {
   count: number;
@@ -226,6 +230,7 @@ try {
         serverCaPem,
         fundingKrw: FUNDING_KRW,
         operator: { ledger, userAccounts },
+        biometric: true,
       });
     },
   );
@@ -235,45 +240,56 @@ try {
   const targetOf = (c: number, next: () => number, hotScenario: boolean) =>
     hotScenario ? hot.accountNumber : senders[(c + 1 + (next() % (senders.length - 1 || 1))) % senders.length]!.accountNumber;
 
-  /** One transfer as the phone makes it; throws on anything but success. Adds its steps' times to `phases`. */
-  const transfer = async (phone: Phone, target: string, phases: Phases = noPhases()) => {
-    const own = noPhases();
-    let mark = performance.now();
-    const lap = (phase: keyof Phases) => {
-      const now = performance.now();
-      own[phase] += now - mark;
-      mark = now;
-    };
+  /** GetPreCheck: the TRANSFER process's id. */
+  const preCheck = async (phone: Phone, target: string): Promise<string> => {
     const transfers = phone.app.client(TransferServiceClient);
-    const authentication = phone.app.client(AuthenticationServiceClient);
-    const amount = krw(AMOUNT_KRW);
-    const preCheck = await unary(
+    const answer = await unary(
       transfers,
       transfers.getPreCheck,
       {
         sourceAccountNumber: phone.accountNumber,
         targetAccountNumber: target,
         targetInstitutionCode: OWN_INSTITUTION,
-        amount,
+        amount: krw(AMOUNT_KRW),
         recipientVisibleMessage: 'bench',
         selfVisibleMessage: 'bench',
       },
       phone.session,
     );
-    const processId = preCheck.process?.processId;
-    if (!preCheck.success || !processId) throw new Error('GetPreCheck did not succeed');
-    lap('GetPreCheck');
-    const pin = await phone.app.encrypt(AUTH, PIN);
-    const done = await unary(authentication, authentication.authenticatePin, { processId, pin }, phone.session);
-    if (done.process?.status !== AuthenticationProcess_ProcessStatus.DONE) throw new Error('TRANSFER process not DONE after the PIN');
-    lap('AuthenticatePin');
-    const signature = await signData({
+    const processId = answer.process?.processId;
+    if (!answer.success || !processId) throw new Error('GetPreCheck did not succeed');
+    return processId;
+  };
+
+  /** The process's one factor: the E2E-encrypted PIN, or the biometric key's signature over the challenge. */
+  const authenticate = async (phone: Phone, processId: string, factor: Factor): Promise<void> => {
+    const authentication = phone.app.client(AuthenticationServiceClient);
+    let done: { process?: { status: AuthenticationProcess_ProcessStatus } | undefined };
+    if (factor === 'PIN') {
+      const pin = await phone.app.encrypt(AUTH, PIN);
+      done = await unary(authentication, authentication.authenticatePin, { processId, pin }, phone.session);
+    } else {
+      const signature = sign('sha256', Buffer.from(`kfrm-biometric-v1:${processId}`, 'utf8'), phone.user.biometricKey!.privateKey);
+      done = await unary(
+        authentication,
+        authentication.authenticateBiometric,
+        { processId, signature: signature.toString('base64') },
+        phone.session,
+      );
+    }
+    if (done.process?.status !== AuthenticationProcess_ProcessStatus.DONE) throw new Error(`TRANSFER process not DONE after ${factor}`);
+  };
+
+  const signTransfer = (phone: Phone, processId: string, target: string) =>
+    signData({
       content: canonicalBytes(processId, phone.accountNumber, target, AMOUNT_KRW),
       certificateDer: phone.user.signingCertificateDer,
       privateKey: phone.user.signingKey.privateKey,
       detached: false,
     });
-    lap('sign');
+
+  const execute = async (phone: Phone, processId: string, target: string, signature: { base64: string }): Promise<void> => {
+    const transfers = phone.app.client(TransferServiceClient);
     const executed = await unary(
       transfers,
       transfers.execute,
@@ -286,18 +302,37 @@ try {
           sourceAccountNumber: phone.accountNumber,
           targetAccountNumber: target,
           targetInstitutionCode: OWN_INSTITUTION,
-          amount,
+          amount: krw(AMOUNT_KRW),
         },
       },
       phone.session,
     );
     if (!executed.success) throw new Error('Execute answered success = false');
+  };
+
+  /** One transfer as the phone makes it; throws on anything but success. Adds its steps' times to `phases`. */
+  const transfer = async (phone: Phone, target: string, factor: Factor, phases: Phases = noPhases()) => {
+    const own = noPhases();
+    let mark = performance.now();
+    const lap = (phase: keyof Phases) => {
+      const now = performance.now();
+      own[phase] += now - mark;
+      mark = now;
+    };
+    const processId = await preCheck(phone, target);
+    lap('GetPreCheck');
+    await authenticate(phone, processId, factor);
+    lap('authenticate');
+    const signature = await signTransfer(phone, processId, target);
+    lap('sign');
+    await execute(phone, processId, target, signature);
     lap('Execute');
     for (const phase of PHASES) phases[phase] += own[phase];
   };
 
-  // Warm up: every phone's connection, E2E key session and code paths, one transfer each.
-  await inBatches(senders, 8, (p) => transfer(p, hot.accountNumber));
+  // Warm up: every phone's connection, E2E key session and code paths, one transfer of each kind.
+  await inBatches(senders, 8, (p) => transfer(p, hot.accountNumber, 'PIN'));
+  await inBatches(senders, 8, (p) => transfer(p, hot.accountNumber, 'BIO'));
 
   const runId = randomBytes(4).toString('hex');
   let seq = 0;
@@ -324,20 +359,104 @@ try {
   }
   const syncCommit = execFileSync('psql', ['-X', '-tA', '-d', databaseUrl, '-c', 'show synchronous_commit'], { encoding: 'utf8' }).trim();
 
-  // What one PIN check costs by itself: the argon2id verify each transfer's AuthenticatePin makes.
+  // PostgreSQL transactions per operation, from pg_stat_database (every statement outside a
+  // transaction counts as one). A backend publishes its counters when it goes idle, at most once
+  // a second, and an idle one within 10 s: each window of operations is followed by a quiet wait
+  // before the reading, and the backend's own background rate (relays polling), measured over a
+  // quiet window first, is taken off.
+  const transactionsPerOperation = new Map<string, number>();
+  let idleTransactionsPerSecond = NaN;
+  if (backend.databaseName) {
+    const STATS_SETTLE_MS = 11_000;
+    const settle = () => new Promise((resolve) => setTimeout(resolve, STATS_SETTLE_MS));
+    const readXacts = () =>
+      Number(
+        execFileSync(
+          'psql',
+          [
+            '-X',
+            '-tA',
+            '-d',
+            databaseUrl,
+            '-c',
+            `select xact_commit + xact_rollback from pg_stat_database where datname = '${backend.databaseName}'`,
+          ],
+          { encoding: 'utf8' },
+        ).trim(),
+      );
+    await settle();
+    let lastXacts = readXacts();
+    let lastAt = performance.now();
+    await settle();
+    idleTransactionsPerSecond = (readXacts() - lastXacts) / ((performance.now() - lastAt) / 1000);
+    lastXacts = readXacts();
+    lastAt = performance.now();
+    const window = async (name: string, work: () => Promise<number>) => {
+      const count = await work();
+      await settle();
+      const xacts = readXacts();
+      const now = performance.now();
+      transactionsPerOperation.set(name, (xacts - lastXacts - (idleTransactionsPerSecond * (now - lastAt)) / 1000) / count);
+      lastXacts = xacts;
+      lastAt = now;
+    };
+    for (const factor of ['PIN', 'BIO'] as const) {
+      const processes: string[] = [];
+      await window('GetPreCheck', async () => {
+        await inBatches(senders, 16, async (p) => {
+          processes[senders.indexOf(p)] = await preCheck(p, hot.accountNumber);
+        });
+        return senders.length;
+      });
+      await window(factor === 'PIN' ? 'AuthenticatePin' : 'AuthenticateBiometric', async () => {
+        await inBatches(senders, 16, (p) => authenticate(p, processes[senders.indexOf(p)]!, factor));
+        return senders.length;
+      });
+      await window(`Execute (after ${factor})`, async () => {
+        await inBatches(senders, 16, async (p) => {
+          const processId = processes[senders.indexOf(p)]!;
+          await execute(p, processId, hot.accountNumber, await signTransfer(p, processId, hot.accountNumber));
+        });
+        return senders.length;
+      });
+    }
+  }
+
+  // What one PIN check costs by itself: the argon2id verify each PIN transfer's AuthenticatePin
+  // makes; its CPU (this process's, every thread) and its rate at each concurrency.
   const hasher = createSecretHasher({ pepper: randomBytes(32) });
   const pinHash = await hasher.hashSecret(PIN);
   const argonStart = performance.now();
-  for (let k = 0; k < 10; k++) if (!(await hasher.verifySecret(pinHash, PIN))) throw new Error('argon2 verify failed');
-  const argonMs = (performance.now() - argonStart) / 10;
+  const argonCpuBefore = process.cpuUsage();
+  for (let k = 0; k < 20; k++) if (!(await hasher.verifySecret(pinHash, PIN))) throw new Error('argon2 verify failed');
+  const argonCpu = process.cpuUsage(argonCpuBefore);
+  const argonMs = (performance.now() - argonStart) / 20;
+  const argonCpuMs = (argonCpu.user + argonCpu.system) / 1000 / 20;
+  const argonRate = async (clients: number) => {
+    let done = 0;
+    const begin = performance.now();
+    const until = begin + seconds * 1000;
+    await Promise.all(
+      Array.from({ length: clients }, async () => {
+        while (performance.now() < until) {
+          if (!(await hasher.verifySecret(pinHash, PIN))) throw new Error('argon2 verify failed');
+          done++;
+        }
+      }),
+    );
+    return done / ((performance.now() - begin) / 1000);
+  };
 
   const rows: {
     workload: string;
     clients: number;
     full: Result;
     phases: Phases;
+    bio: Result;
+    bioPhases: Phases;
     post: Result;
     pgbench: number | undefined;
+    argonPerSecond: number;
     load: string;
   }[] = [];
   for (const hotScenario of [false, true]) {
@@ -346,17 +465,23 @@ try {
       await Promise.all(senders.map((p) => p.app.fetchKeys()));
       const load = loadAverage();
       const phases = noPhases();
-      const full = await closedLoop(clients, (c, next) => transfer(senders[c]!, targetOf(c, next, hotScenario), phases));
+      const full = await closedLoop(clients, (c, next) => transfer(senders[c]!, targetOf(c, next, hotScenario), 'PIN', phases));
+      const bioPhases = noPhases();
+      const bio = await closedLoop(clients, (c, next) => transfer(senders[c]!, targetOf(c, next, hotScenario), 'BIO', bioPhases));
       const post = await closedLoop(clients, (c, next) => postOnly(senders[c]!, targetOf(c, next, hotScenario)));
       // pgbench at scale 1 has a single branch row every transaction updates: its own hot row.
       const pgbench = haveTools && !hotScenario ? runPgbench(pgbenchUrl, clients) : rows.find((r) => r.clients === clients)?.pgbench;
+      const argonPerSecond = hotScenario ? rows.find((r) => r.clients === clients)!.argonPerSecond : await argonRate(clients);
       rows.push({
         workload: hotScenario ? 'one hot account (credited)' : `${senders.length} accounts, random pairs`,
         clients,
         full,
         phases,
+        bio,
+        bioPhases,
         post,
         pgbench,
+        argonPerSecond,
         load,
       });
       console.error(`done: ${rows.at(-1)!.workload}, ${clients} clients (load ${load})`);
@@ -365,33 +490,58 @@ try {
 
   const f = (n: number | undefined, digits = 0) => (n === undefined || Number.isNaN(n) ? '-' : n.toFixed(digits));
   const ratio = (a: number, b: number | undefined) => (b ? (a / b).toFixed(2) : '-');
+  const serverCpu = (r: Result) => r.cpuMs + r.dbCpuMs;
+  const a = OWASP_ARGON2ID_PARAMETERS;
   console.log(
     `\ntransfer benchmark: ${seconds}s per run, ${USERS} users set up in ${setupSeconds.toFixed(0)}s, synchronous_commit=${syncCommit}, ${cpus().length} CPUs, ` +
       `pool ${poolMax}, database ${backend.databaseSource}, store ${process.env.REDIS_URL ? 'redis' : 'memory'}, ledger batching ${process.env.KFRM_LEDGER_BATCH_MAX ?? 'default'}`,
   );
   console.log(
-    '| workload | clients | transfers/s (full) | p50 / p99 ms | CPU ms / transfer (backend, phones, pg+redis) | PostTransfer/s (ledger only) | p50 / p99 ms | CPU ms / post (backend, pg+redis) | pgbench TPC-B tps | full / pgbench | ledger / pgbench | load avg (1/5/15 min) |',
+    `one argon2id verify (m=${a.memoryCostKiB} KiB t=${a.timeCost} p=${a.parallelism}), alone, sequential: ${argonMs.toFixed(1)} ms wall, ${argonCpuMs.toFixed(1)} ms CPU`,
+  );
+  console.log('\nfull PIN transfers (GetPreCheck, AuthenticatePin, sign, Execute) against argon2id verifies at the same concurrency:');
+  console.log(
+    '| workload | clients | transfers/s | p50 / p99 ms | CPU ms / transfer (backend, phones, pg+redis) | server CPU / argon2id CPU | argon2id verifies/s | transfers / verifies | load avg (1/5/15 min) |',
+  );
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---|');
+  for (const r of rows) {
+    console.log(
+      `| ${r.workload} | ${r.clients} | ${f(r.full.tps, 1)} | ${f(r.full.p50, 1)} / ${f(r.full.p99, 1)} | ${f(r.full.cpuMs, 1)}, ${f(r.full.phonesCpuMs, 1)}, ${f(r.full.dbCpuMs, 1)} | ${ratio(serverCpu(r.full), argonCpuMs)} | ${f(r.argonPerSecond)} | ${ratio(r.full.tps, r.argonPerSecond)} | ${r.load} |`,
+    );
+  }
+  console.log('\nbiometric transfers (GetPreCheck, AuthenticateBiometric, sign, Execute) and the ledger post alone against pgbench TPC-B:');
+  console.log(
+    '| workload | clients | biometric transfers/s | p50 / p99 ms | CPU ms / transfer (backend, phones, pg+redis) | PostTransfer/s (ledger only) | p50 / p99 ms | CPU ms / post (backend, pg+redis) | pgbench TPC-B tps | biometric / pgbench | ledger / pgbench | load avg (1/5/15 min) |',
   );
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const r of rows) {
     console.log(
-      `| ${r.workload} | ${r.clients} | ${f(r.full.tps, 1)} | ${f(r.full.p50, 1)} / ${f(r.full.p99, 1)} | ${f(r.full.cpuMs, 1)}, ${f(r.full.phonesCpuMs, 1)}, ${f(r.full.dbCpuMs, 1)} | ${f(r.post.tps)} | ${f(r.post.p50, 1)} / ${f(r.post.p99, 1)} | ${f(r.post.cpuMs, 2)}, ${f(r.post.dbCpuMs, 2)} | ${f(r.pgbench)} | ${ratio(r.full.tps, r.pgbench)} | ${ratio(r.post.tps, r.pgbench)} | ${r.load} |`,
+      `| ${r.workload} | ${r.clients} | ${f(r.bio.tps, 1)} | ${f(r.bio.p50, 1)} / ${f(r.bio.p99, 1)} | ${f(r.bio.cpuMs, 1)}, ${f(r.bio.phonesCpuMs, 1)}, ${f(r.bio.dbCpuMs, 1)} | ${f(r.post.tps)} | ${f(r.post.p50, 1)} / ${f(r.post.p99, 1)} | ${f(r.post.cpuMs, 2)}, ${f(r.post.dbCpuMs, 2)} | ${f(r.pgbench)} | ${ratio(r.bio.tps, r.pgbench)} | ${ratio(r.post.tps, r.pgbench)} | ${r.load} |`,
     );
   }
-  console.log('\nwhere a full transfer spends its time (mean ms per successful transfer, as the client sees it):');
+  console.log('\nwhere a transfer spends its time (mean ms per successful transfer, as the client sees it; PIN / biometric):');
   console.log(`| workload | clients | ${PHASES.join(' | ')} |`);
   console.log(`|---|---:|${PHASES.map(() => '---:').join('|')}|`);
   for (const r of rows) {
-    const n = r.full.count;
-    console.log(`| ${r.workload} | ${r.clients} | ${PHASES.map((p) => f(n ? r.phases[p] / n : NaN, 1)).join(' | ')} |`);
+    const per = (p: Phases, res: Result, phase: keyof Phases) => f(res.count ? p[phase] / res.count : NaN, 1);
+    console.log(
+      `| ${r.workload} | ${r.clients} | ${PHASES.map((p) => `${per(r.phases, r.full, p)} / ${per(r.bioPhases, r.bio, p)}`).join(' | ')} |`,
+    );
   }
-  const a = OWASP_ARGON2ID_PARAMETERS;
-  console.log(
-    `\none argon2id verify (m=${a.memoryCostKiB} KiB t=${a.timeCost} p=${a.parallelism}), alone, sequential: ${argonMs.toFixed(1)} ms`,
-  );
+  if (transactionsPerOperation.size > 0) {
+    console.log(
+      `\nPostgreSQL transactions per operation (pg_stat_database xact_commit + xact_rollback of the backend's database, ${senders.length} operations per window, 16 at a time; idle background ${idleTransactionsPerSecond.toFixed(1)}/s taken off):`,
+    );
+    for (const [name, n] of transactionsPerOperation) console.log(`  ${name}: ${n.toFixed(1)}`);
+    const t = (name: string) => transactionsPerOperation.get(name) ?? NaN;
+    console.log(
+      `  full PIN transfer: ${(t('GetPreCheck') + t('AuthenticatePin') + t('Execute (after PIN)')).toFixed(1)}; biometric transfer: ${(t('GetPreCheck') + t('AuthenticateBiometric') + t('Execute (after BIO)')).toFixed(1)}`,
+    );
+  }
   for (const r of rows) {
     for (const [kind, result] of [
       ['full', r.full],
+      ['biometric', r.bio],
       ['ledger', r.post],
     ] as const) {
       for (const [reason, count] of result.failed)

@@ -3,10 +3,14 @@
 // a store prefix — so the simulated phones' work (TLS, E2E encryption, signatures) does not run
 // on the backend's event loop. Talks to its parent over the IPC channel only.
 import { randomBytes } from 'node:crypto';
+import { appendFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { writeFile } from 'node:fs/promises';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openTestDatabase } from '@kfrm/db/test-database';
+import { ensureDevCertificates } from '@kfrm/pki';
 import { startServices, type ServiceModule } from '@kfrm/runtime';
 import { authModule, createAuthModule, type AuthModuleOptions } from '@kfrm/service-auth';
 import { createStore, prefixed } from '@kfrm/store';
@@ -29,7 +33,20 @@ const modules: ServiceModule[] = serviceModules
 const ledgerTuning = () => Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('KFRM_LEDGER_')));
 
 const dataDir = await mkdtemp(join(tmpdir(), 'kfrm-bench-backend-'));
-const database = await openTestDatabase({ backend: 'postgres', poolMax: config.poolMax ?? 20 });
+// BENCH_TRACE_SQL=<file>: every statement the backend sends, one line each (to count round trips).
+const traceFile = process.env.BENCH_TRACE_SQL;
+const database = await openTestDatabase({
+  backend: 'postgres',
+  poolMax: config.poolMax ?? 20,
+  ...(traceFile
+    ? {
+        log: {
+          debug: (fields: Record<string, unknown>) =>
+            appendFileSync(traceFile, `${Date.now()} ${String(fields.sql).replace(/\s+/g, ' ')}\n`),
+        },
+      }
+    : {}),
+});
 const baseStore = await createStore({ redisUrl: process.env.REDIS_URL });
 const store = prefixed(baseStore, `bench-${randomBytes(4).toString('hex')}:`);
 const running = await startServices(modules, {
@@ -63,18 +80,41 @@ async function stop(): Promise<void> {
   }
 }
 
+// A CPU profile of one stretch of the run only (a benchmark's measured calls, not its set-up).
+let profiler: Session | undefined;
+async function startProfile(): Promise<void> {
+  profiler = new Session();
+  profiler.connect();
+  await profiler.post('Profiler.enable');
+  await profiler.post('Profiler.start');
+  send({ type: 'profile-started' });
+}
+async function stopProfile(file: string): Promise<void> {
+  const { profile } = await profiler!.post('Profiler.stop');
+  profiler!.disconnect();
+  profiler = undefined;
+  await writeFile(file, JSON.stringify(profile));
+  send({ type: 'profile-written', file });
+}
+
 process.on('message', (message: ToBackend) => {
   if (message.type === 'cpu') send({ type: 'cpu', usage: process.cpuUsage() });
   else if (message.type === 'stop') void stop();
+  else if (message.type === 'profile-start') void startProfile();
+  else if (message.type === 'profile-stop') void stopProfile(message.file);
 });
 // The parent died without asking: do not leave a listener and a scratch database behind.
 process.on('disconnect', () => void stop());
 
+// The development certificates the mobile listener loaded (already made: this returns their files).
+const tls = await ensureDevCertificates(running.config.devTlsDir);
 send({
   type: 'ready',
+  mobileTls: { serverCertFile: tls.serverCertFile, serverKeyFile: tls.serverKeyFile, deviceCaCertFile: tls.deviceCaCertFile },
   mobilePort: running.mobilePort,
   internalPort: running.internalPort,
   serverCaCertFile: running.serverCaCertFile,
   databaseSource: database.source,
+  databaseName: database.databaseName,
   operatorIssuerDir: running.config.operatorIssuerDir,
 });

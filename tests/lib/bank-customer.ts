@@ -34,6 +34,8 @@ export interface CustomerOptions {
   fundingKrw: bigint;
   /** The operator's clients on the internal listener. */
   operator: { ledger: LedgerServiceClient; userAccounts: UserAccountServiceClient };
+  /** Registers a biometric key too (the user's `biometricKey`). Default false. */
+  biometric?: boolean;
 }
 
 export async function openCustomer(options: CustomerOptions): Promise<Customer> {
@@ -47,11 +49,16 @@ export async function openCustomer(options: CustomerOptions): Promise<Customer> 
     pin: PIN,
     pattern: PATTERN,
     residentId: `900327-2${String(randomInt(0, 1_000_000)).padStart(6, '0')}`,
-    biometric: false,
+    biometric: options.biometric ?? false,
   });
   const { sessionToken } = await loginWithPin(app, user.userToken, PIN);
   const session = withSession(sessionToken);
-  await unary(userAccounts, userAccounts.updateKyc, { userId: user.userId, kycStatus: KycStatus.VERIFIED, reason: options.label });
+  await unary(userAccounts, userAccounts.updateKyc, {
+    userId: user.userId,
+    kycStatus: KycStatus.VERIFIED,
+    reason: options.label,
+    kycData: '',
+  });
   const casa = app.client(CasaOpeningServiceClient);
   const { userStatus } = await unary(casa, casa.initiateOpening, {}, session);
   if (userStatus !== UserStatus.OK) throw new Error(`user status ${UserStatus[userStatus]}`);

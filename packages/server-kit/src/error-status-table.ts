@@ -98,6 +98,8 @@ export const ERROR_STATUS: Readonly<Record<string, status>> = {
   EXTERNAL_SERVICE_UNAVAILABLE: status.UNAVAILABLE,
   EXTERNAL_SERVICE_FAILED: status.INTERNAL, // refused credentials, unreadable answers: ours to fix
   ACCOUNT_HOLDER_NOT_VERIFIED: status.FAILED_PRECONDITION,
+  ARS_VERIFICATION_REQUIRED: status.FAILED_PRECONDITION,
+  ARS_VERIFICATION_NOT_FOUND: status.NOT_FOUND,
   CONSENT_REQUEST_REFUSED: status.FAILED_PRECONDITION,
   CONSENT_NOT_FOUND: status.NOT_FOUND,
   CONSENT_NOT_SIGNED: status.FAILED_PRECONDITION,
@@ -130,6 +132,9 @@ export const ERROR_STATUS: Readonly<Record<string, status>> = {
   // operator approvals (maker-checker, extension)
   APPROVAL_NOT_FOUND: status.NOT_FOUND,
   APPROVAL_NOT_PENDING: status.FAILED_PRECONDITION, // already approved, executed or rejected
+
+  // the KYC reviewer's view (extension)
+  KYC_DATA_NOT_FOUND: status.NOT_FOUND, // nothing submitted, or the member withdrew
 } satisfies Record<SeedCode, status>; // every seed code has a row, and a row is a seed code
 
 /**

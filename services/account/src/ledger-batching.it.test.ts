@@ -7,6 +7,7 @@ import { LedgerOverloadedError, LedgerPoster } from './ledger-poster';
 import type { AccountRow } from './ledger.repository';
 import { krw, openTestLedger, type TestLedger } from './testing/ledger.harness';
 import { createMemoryStore } from '@kfrm/store';
+import { sql } from 'kysely';
 
 function prng(seed: number) {
   let a = seed >>> 0;
@@ -186,4 +187,46 @@ describe('overload', () => {
       await t.close();
     }
   });
+});
+
+describe('when a batch starts', () => {
+  const transfer = (from: AccountRow, to: AccountRow, key: string) => ({
+    idempotencyKey: key,
+    fromAccountNumber: from.accountNumber,
+    toAccountNumber: to.accountNumber,
+    amount: krw(1),
+    debitMemo: '',
+    creditMemo: '',
+    events: [],
+  });
+
+  it('an idle poster posts at once: the linger only gathers postings while another batch is in flight', async () => {
+    // A linger far longer than the test's timeout: a lone posting that waited for it would time out.
+    const t = await openTestLedger({ maxBatchSize: 32, lingerMs: 600_000, maxConcurrentBatches: 2 });
+    try {
+      const a = await t.ledger.createAccount({ ownerUserId: 'idle1', name: 'a', currency: 'KRW' });
+      const b = await t.ledger.createAccount({ ownerUserId: 'idle2', name: 'b', currency: 'KRW' });
+      await t.ledger.deposit({ idempotencyKey: 'idle-fund', accountNumber: a.accountNumber, amount: krw(100), memo: '' });
+      const first = await t.ledger.postTransfer(transfer(a, b, 'idle-1'));
+      expect(first.from.balanceAfter.minor).toBe(99n);
+      // Postings that arrive while that one's batch commits wait for it and then go together.
+      const lone = t.ledger.postTransfer(transfer(a, b, 'idle-2'));
+      const together = [3, 4, 5].map((i) => t.ledger.postTransfer(transfer(a, b, `idle-${i}`)));
+      await Promise.all([lone, ...together]);
+      // Rows written by one transaction share its id (xmin).
+      const rows = await t.db
+        .selectFrom('entries')
+        .select(['idempotency_key as key', sql<string>`xmin::text`.as('xid')])
+        .where('idempotency_key', 'like', 'idle-%')
+        .where('idempotency_key', '!=', 'idle-fund')
+        .execute();
+      const xid = new Map(rows.map((r) => [r.key, r.xid]));
+      expect(xid.size).toBe(5);
+      expect(new Set([3, 4, 5].map((i) => xid.get(`idle-${i}`))).size).toBe(1);
+      expect(xid.get('idle-1')).not.toBe(xid.get('idle-3'));
+      expect((await t.ledger.getAccountForOwner('idle1', a.accountNumber)).balanceMinor).toBe(95n);
+    } finally {
+      await t.close();
+    }
+  }, 30_000);
 });

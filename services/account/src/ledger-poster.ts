@@ -60,8 +60,10 @@ export interface LedgerPosterOptions {
   /** Most postings per transaction. 1 = one transaction per posting (unbatched). Default 32. */
   maxBatchSize?: number;
   /**
-   * How long the first posting of a batch waits for others (ms). 0: a batch starts as soon as a
-   * transaction slot is free, with whatever has queued meanwhile. Default 1.
+   * How long the first posting of a batch waits for others (ms) while another batch is in flight.
+   * An idle poster (no batch in flight) never waits: its batch starts in the same turn of the
+   * event loop, with what arrived in that turn. 0: a batch starts as soon as a transaction slot is
+   * free, with whatever has queued meanwhile. Default 1.
    */
   lingerMs?: number;
   /** Batches in flight at once (each holds one connection). Default 2. */
@@ -145,8 +147,16 @@ export function sameRequest(p: { request: PostRequest; requestHash: string }, en
 
 /** 'YYYY-MM-DD' of `now` in the time zone (the daily limit resets at local midnight). */
 export function businessDay(now: Date, timeZone: string): string {
-  return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(now);
+  let format = dayFormats.get(timeZone);
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
+    dayFormats.set(timeZone, format);
+  }
+  return format.format(now);
 }
+
+/** One formatter per time zone: making one (time zone data, ICU) costs far more than formatting, on every batch. */
+const dayFormats = new Map<string, Intl.DateTimeFormat>();
 
 /** What a TRANSFER posting is refused with. */
 export type TransferRefusalCode =
@@ -186,6 +196,7 @@ export class LedgerPoster {
   private readonly queue: Pending[] = [];
   private inFlight = 0;
   private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
   private closed = false;
   private readonly idle = new Set<() => void>();
   private readonly maxBatchSize: number;
@@ -229,6 +240,10 @@ export class LedgerPoster {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
+    if (this.immediate) {
+      clearImmediate(this.immediate);
+      this.immediate = undefined;
+    }
     this.drain();
     if (this.queue.length === 0 && this.inFlight === 0) return;
     await new Promise<void>((resolve) => this.idle.add(resolve));
@@ -240,6 +255,13 @@ export class LedgerPoster {
     if (this.queue.length === 0 || this.inFlight >= this.maxConcurrentBatches) return;
     if (this.lingerMs === 0 || this.closed) {
       this.drain();
+    } else if (this.inFlight === 0) {
+      // Idle: nobody's commit to wait for, so a linger would only add latency (a lone caller
+      // would pay it on every posting). The batch takes what arrives in this turn of the loop.
+      this.immediate ??= setImmediate(() => {
+        this.immediate = undefined;
+        this.drain();
+      });
     } else if (!this.timer) {
       this.timer = setTimeout(() => {
         this.timer = undefined;

@@ -1,5 +1,11 @@
 import { maskAccountNumber } from '@kfrm/logging';
 import {
+  ArsVerificationState as ProtoArsVerificationState,
+  GetArsVerificationApiError,
+  GetArsVerificationApiError_ErrorCode,
+  StartArsVerificationApiError,
+  StartArsVerificationApiError_ErrorCode,
+  type ArsVerification,
   ConfirmAutoDebitConsentApiError,
   ConfirmAutoDebitConsentApiError_ErrorCode,
   ConsentState as ProtoConsentState,
@@ -28,12 +34,14 @@ import {
 import type { RegisteredBankAccount } from '@kfrm/konaplate';
 import { apiErrorType, defineService, raises, unauthenticated, type CallContext } from '@kfrm/server-kit';
 import type { VerifyAccountHolderCode } from './account-holder';
+import type { GetArsVerificationCode, StartArsVerificationCode } from './ars-verification';
+import type { ArsVerificationRow } from './ars-verification.repository';
 import type { RegisterAutoTopUpAccountCode } from './auto-top-up';
 import type { ConfirmAutoDebitConsentCode } from './consent-confirm';
 import type { RequestAutoDebitConsentCode } from './consent-request';
 import type { GetAutoDebitConsentCode } from './consent-status';
 import type { ConsentRow, Funding, LinkedAccountRow } from './funding';
-import type { ConsentState } from './funding.table';
+import type { ArsVerificationState, ConsentState } from './funding.table';
 import type { ListRegisteredAccountsCode } from './registered-accounts';
 import type { MoneyMovementInput, MoneyMovementRow } from './funding';
 import type { AutoTopUpCode, TopUpCode, WithdrawCode } from './money-movement';
@@ -57,6 +65,15 @@ const CONSENT_STATES: Record<ConsentState, ProtoConsentState> = {
   EVIDENCE_INVALID: ProtoConsentState.EVIDENCE_INVALID,
 };
 
+const ARS_STATES: Record<ArsVerificationState, ProtoArsVerificationState> = {
+  ISSUING: ProtoArsVerificationState.ARS_ISSUING,
+  CODE_ISSUED: ProtoArsVerificationState.ARS_CODE_ISSUED,
+  CALLING: ProtoArsVerificationState.ARS_CALLING,
+  REGISTERED: ProtoArsVerificationState.ARS_REGISTERED,
+  FAILED: ProtoArsVerificationState.ARS_FAILED,
+  EXPIRED: ProtoArsVerificationState.ARS_EXPIRED,
+};
+
 const iso = (date: Date | null | undefined) => date?.toISOString() ?? '';
 
 function bankAccount(bankCode: string, bankName: string, accountNumber: string): BankAccount {
@@ -76,6 +93,20 @@ export function toLinkedAccount(row: LinkedAccountRow): LinkedAccount {
     linkedAt: iso(row.linkedAt),
     autoTopUp: row.autoTopUpRegisteredAt !== null,
     autoTopUpRegisteredAt: iso(row.autoTopUpRegisteredAt),
+    arsVerifiedAt: iso(row.arsVerifiedAt),
+  };
+}
+
+export function toArsVerification(row: ArsVerificationRow): ArsVerification {
+  // The code matters only while it can still be keyed in.
+  const codeUseful = row.state === 'CODE_ISSUED' || row.state === 'CALLING';
+  return {
+    arsVerificationId: row.id,
+    linkedAccountId: row.linkedAccountId,
+    state: ARS_STATES[row.state],
+    authCode: codeUseful ? (row.authCode ?? '') : '',
+    expiresAt: iso(row.codeExpiresAt),
+    failureReason: row.state === 'FAILED' ? (row.failure ?? '') : '',
   };
 }
 
@@ -146,6 +177,14 @@ export function fundingHandlers(funding: Funding) {
           linkedAccounts: accounts.linked.map(toLinkedAccount),
         };
       },
+      async startArsVerification(request, ctx) {
+        const row = await funding.startArsVerification(sessionUser(ctx), request.bankCode, request.accountNumber);
+        return { arsVerification: toArsVerification(row) };
+      },
+      async getArsVerification(request, ctx) {
+        const { verification, account } = await funding.getArsVerification(sessionUser(ctx), request.arsVerificationId);
+        return { arsVerification: toArsVerification(verification), linkedAccount: toLinkedAccount(account) };
+      },
       async requestAutoDebitConsent(request, ctx) {
         const consent = await funding.requestAutoDebitConsent(
           sessionUser(ctx),
@@ -184,6 +223,16 @@ export function fundingHandlers(funding: Funding) {
         access: 'session',
         errors: apiErrorType(ListRegisteredAccountsApiError, ListRegisteredAccountsApiError_ErrorCode),
         raises: raises<ListRegisteredAccountsCode>(),
+      },
+      startArsVerification: {
+        access: 'session',
+        errors: apiErrorType(StartArsVerificationApiError, StartArsVerificationApiError_ErrorCode),
+        raises: raises<StartArsVerificationCode>(),
+      },
+      getArsVerification: {
+        access: 'session',
+        errors: apiErrorType(GetArsVerificationApiError, GetArsVerificationApiError_ErrorCode),
+        raises: raises<GetArsVerificationCode>(),
       },
       requestAutoDebitConsent: {
         access: 'session',

@@ -3,11 +3,11 @@
  * decision (PENDING → EXECUTING) and hands the transfer to the leased drive; a transfer that has
  * ended answers its outcome again.
  */
-import { createHash } from 'node:crypto';
-import { driveUnderLease, type LeasedDriveDeps } from './leased-drive';
+import { createHash, randomUUID } from 'node:crypto';
+import { driveUnderLease, runLeased, type LeasedDriveDeps } from './leased-drive';
 import { executeFailed, notAuthorised, outcome } from './transfer-errors';
 import { MAX_VISIBLE_MESSAGE_CHARS, visibleMessage } from './visible-message';
-import { findTransfer, findTransferByProcess, markExecuting, type TransferRow } from './transfer.repository';
+import { findTransfer, findTransferByProcess, markExecutingLeased, type TransferRow } from './transfer.repository';
 import type { UserPort } from './upstream';
 
 export type ExecuteDeps = LeasedDriveDeps;
@@ -92,8 +92,16 @@ export async function executeTransfer(deps: ExecuteDeps, userId: string, input: 
       logger.info({ transfer_id: t.id, user_id: userId }, 'transfer refused: the recipient does not receive');
       throw executeFailed('INVALID_TARGET_ACCOUNT', 'the target account is not valid');
     }
+    // The decision and the lease to carry it out, together: the caller that decides drives at once.
     const memos = { debitMemo: selfMessage || undefined, creditMemo: recipientMessage || undefined };
-    if (await markExecuting(db, t.id, sha256, clock(), memos)) logger.info({ transfer_id: t.id, user_id: userId }, 'transfer authorised');
+    const owner = randomUUID();
+    const now = clock();
+    const decided = await markExecutingLeased(db, t.id, sha256, now, owner, new Date(now.getTime() + deps.leaseMs), memos);
+    if (decided) {
+      logger.info({ transfer_id: t.id, user_id: userId }, 'transfer authorised');
+      return runLeased(deps, decided, owner);
+    }
+    // Another call decided first: its outcome, or the lease after it, as for any retry.
     const current = await findTransfer(db, t.id);
     // Purged meanwhile (only ever a long-expired PENDING one): nothing to execute.
     if (!current) throw notAuthorised();

@@ -47,7 +47,7 @@ export async function driveUnderLease(deps: LeasedDriveDeps, t: TransferRow): Pr
 }
 
 /** One call holds the lease: consume the process (once), post (idempotent), record the end. */
-async function runLeased(deps: LeasedDriveDeps, t: TransferRow, owner: string): Promise<void> {
+export async function runLeased(deps: LeasedDriveDeps, t: TransferRow, owner: string): Promise<void> {
   const { db, ledger, users, logger, clock, leaseMs } = deps;
   const log = logger.child({ transfer_id: t.id, user_id: t.user_id });
   try {

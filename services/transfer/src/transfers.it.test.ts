@@ -142,6 +142,25 @@ describe('transfers on the real ledger', () => {
     expect(h.users.processes.get(processId)!.consumed).toBe(true);
   });
 
+  it('a first Execute reads the transfer, records the decision with its lease in one statement, and records the end: 3 statements', async () => {
+    const a = await h.openAccount(A, 10_000n);
+    const b = await h.openAccount(B, 0n);
+    const { request } = await prepare(transfers(), A, internal(a.accountNumber, b.accountNumber, 1_000n));
+    // Every statement on the transfer service's database, counted as kysely sends it.
+    const statements: string[] = [];
+    const counted = db.withPlugin({
+      transformQuery: (args) => {
+        statements.push(args.node.kind);
+        return args.node;
+      },
+      transformResult: async (args) => args.result,
+    });
+    await transfers({ db: counted }).execute(A, request);
+    expect(await h.balance(A, a.accountNumber)).toBe(9_000n);
+    // Each is its own transaction (and a WAL flush for the updates): fewer is cheaper.
+    expect(statements).toEqual(['SelectQueryNode', 'UpdateQueryNode', 'UpdateQueryNode']);
+  });
+
   it('an Execute retried after the notification wording changed answers success and moves no more money', async () => {
     const t = transfers();
     const a = await h.openAccount(A, 10_000n);

@@ -177,7 +177,7 @@ export function createProcesses(deps: UserDomainDeps) {
       if (!active) return { process, verified: false };
       let signingCa: x509.X509Certificate;
       try {
-        signingCa = new x509.X509Certificate(active.issuerDer);
+        signingCa = parsedSigningCa(active.issuerDer);
       } catch (err) {
         logger.error({ err, user_id: input.userId.toString() }, 'auth returned an unparseable signing CA');
         return { process, verified: false };
@@ -196,3 +196,20 @@ export function createProcesses(deps: UserDomainDeps) {
 }
 
 export type Processes = ReturnType<typeof createProcesses>;
+
+/**
+ * The signing CA as parsed, by its bytes: auth sends the same CA with every active certificate,
+ * and parsing it was a share of each transfer's signature check. A few CAs at most (rotation).
+ */
+const signingCas = new Map<string, x509.X509Certificate>();
+const MAX_SIGNING_CAS = 8;
+
+function parsedSigningCa(der: Uint8Array): x509.X509Certificate {
+  const key = Buffer.from(der).toString('base64');
+  const known = signingCas.get(key);
+  if (known) return known;
+  const parsed = new x509.X509Certificate(der);
+  if (signingCas.size >= MAX_SIGNING_CAS) signingCas.delete(signingCas.keys().next().value!);
+  signingCas.set(key, parsed);
+  return parsed;
+}

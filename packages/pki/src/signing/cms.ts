@@ -201,9 +201,8 @@ async function verify(params: VerifySignedDataParams): Promise<SignedDataVerific
 
   // 1. Our own CA must be a CA in date; a misconfigured leaf "CA" must not vouch for anything.
   const ca = params.signingCa;
-  const caConstraints = ca.getExtension(x509.BasicConstraintsExtension);
-  const caUsage = ca.getExtension(x509.KeyUsagesExtension);
-  if (!caConstraints?.ca || (caUsage && (caUsage.usages & x509.KeyUsageFlags.keyCertSign) === 0)) return refuse('signing-ca-not-a-ca');
+  const caId = createHash('sha256').update(new Uint8Array(ca.rawData)).digest('base64');
+  if (!isCertificateAuthority(ca, caId)) return refuse('signing-ca-not-a-ca');
   if (now < ca.notBefore || now > ca.notAfter) return refuse('signing-ca-not-valid');
 
   // 2. Bounded decoding: size, then structure and depth, before asn1js sees the bytes.
@@ -232,7 +231,7 @@ async function verify(params: VerifySignedDataParams): Promise<SignedDataVerific
   // 4. The signer certificate is the caller's: the user's active one, from our CA, in date, not a
   //    CA, with our EKU and a signing key usage, and a key we accept (RSA e = 65537 included).
   const eku = params.signerExtendedKeyUsage === undefined ? OID.documentSigningEku : params.signerExtendedKeyUsage;
-  const signer = await checkTrustedSigner(params.trustedSigner, ca, now, eku);
+  const signer = await checkTrustedSigner(params.trustedSigner, ca, caId, now, eku);
   if (!signer.ok) return refuse(signer.detail);
   const { trusted, certificate: signerCertificate, key } = signer;
 
@@ -240,6 +239,8 @@ async function verify(params: VerifySignedDataParams): Promise<SignedDataVerific
   //    (a look-alike from another CA with the same issuer name and serial is refused here).
   if (!(await sidMatches(signerInfo.sid, trusted))) return refuse('signer-id-mismatch');
   for (const raw of embeddedCertificates(signedDataAsn)) {
+    // The trusted certificate itself (what our app embeds) can be no look-alike: not parsed again.
+    if (bytesEqual(raw, params.trustedSigner)) continue;
     let embedded: pkijs.Certificate;
     try {
       embedded = pkijs.Certificate.fromBER(raw);
@@ -321,13 +322,33 @@ interface TrustedSigner {
 const passedSignerChecks = new Map<string, TrustedSigner>();
 const MAX_PASSED_SIGNER_CHECKS = 10_000;
 
+/**
+ * Step 1's time-independent part (basic constraints cA, keyCertSign when key usage is present),
+ * remembered by the SHA-256 of the CA's bytes: reading the extensions was about an eighth of a
+ * transfer's signature check, for the same CA every time. Both answers are kept (a handful of CAs).
+ */
+const caChecks = new Map<string, boolean>();
+const MAX_CA_CHECKS = 64;
+
+function isCertificateAuthority(ca: x509.X509Certificate, caId: string): boolean {
+  const known = caChecks.get(caId);
+  if (known !== undefined) return known;
+  const constraints = ca.getExtension(x509.BasicConstraintsExtension);
+  const usage = ca.getExtension(x509.KeyUsagesExtension);
+  const isCa = constraints?.ca === true && !(usage && (usage.usages & x509.KeyUsageFlags.keyCertSign) === 0);
+  if (caChecks.size >= MAX_CA_CHECKS) caChecks.delete(caChecks.keys().next().value!);
+  caChecks.set(caId, isCa);
+  return isCa;
+}
+
 async function checkTrustedSigner(
   der: Uint8Array,
   ca: x509.X509Certificate,
+  caId: string,
   now: Date,
   requiredExtendedKeyUsage: string | null,
 ): Promise<({ ok: true } & TrustedSigner) | { ok: false; detail: SignedDataRejection }> {
-  const id = `${createHash('sha256').update(new Uint8Array(ca.rawData)).digest('base64')}|${createHash('sha256').update(der).digest('base64')}|${requiredExtendedKeyUsage ?? ''}`;
+  const id = `${caId}|${createHash('sha256').update(der).digest('base64')}|${requiredExtendedKeyUsage ?? ''}`;
   const known = passedSignerChecks.get(id);
   if (known) {
     if (now < known.certificate.notBefore) return { ok: false, detail: 'signer-certificate-not-yet-valid' };
