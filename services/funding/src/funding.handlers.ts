@@ -226,6 +226,7 @@ export function fundingHandlers(funding: Funding) {
       },
       startArsVerification: {
         access: 'session',
+        idempotent: true,
         errors: apiErrorType(StartArsVerificationApiError, StartArsVerificationApiError_ErrorCode),
         raises: raises<StartArsVerificationCode>(),
       },
