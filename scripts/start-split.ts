@@ -192,8 +192,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   // The back-office console (docs/back-office.md): KFRM_BACK_OFFICE_LISTEN when given, else the
   // embedded default's port when free, else any free one (another run holds it): printed in the
   // ready line. Sign-in with local-issuer tokens, as on the embedded default.
-  const backOfficeListen =
-    env.KFRM_BACK_OFFICE_LISTEN ?? `127.0.0.1:${(await listensOn(50060)) ? 50060 : await freePort(taken)}`;
+  const backOfficeListen = env.KFRM_BACK_OFFICE_LISTEN ?? `127.0.0.1:${(await listensOn(50060)) ? 50060 : await freePort(taken)}`;
   const backOfficeEnv = {
     KFRM_BACK_OFFICE_LISTEN: backOfficeListen,
     ...(localOperatorIssuer && env.KFRM_BACK_OFFICE_TOKEN_SIGN_IN === undefined ? { KFRM_BACK_OFFICE_TOKEN_SIGN_IN: 'true' } : {}),
