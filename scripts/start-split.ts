@@ -189,6 +189,14 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
       ready: false,
     });
   }
+  // The back-office console (docs/back-office.md): KFRM_BACK_OFFICE_LISTEN when given, else the
+  // embedded default's port when free, else any free one (another run holds it): printed in the
+  // ready line. Sign-in with local-issuer tokens, as on the embedded default.
+  const backOfficeListen = env.KFRM_BACK_OFFICE_LISTEN ?? `127.0.0.1:${(await listensOn(50060)) ? 50060 : await freePort(taken)}`;
+  const backOfficeEnv = {
+    KFRM_BACK_OFFICE_LISTEN: backOfficeListen,
+    ...(localOperatorIssuer && env.KFRM_BACK_OFFICE_TOKEN_SIGN_IN === undefined ? { KFRM_BACK_OFFICE_TOKEN_SIGN_IN: 'true' } : {}),
+  };
   const byService = new Map(processes.map((p) => [p.service, p]));
   const targets = internalTargetsEnv(routes, (service) => `127.0.0.1:${byService.get(service)!.internalPort}`);
   let stopping = false;
@@ -205,6 +213,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
         KFRM_INTERNAL_TLS_CERT_FILE: pki.services[p.service]!.certFile,
         KFRM_INTERNAL_TLS_KEY_FILE: pki.services[p.service]!.keyFile,
         ...reflectionEnv(routes, p.service),
+        ...(p.service === 'back-office' ? backOfficeEnv : {}),
       },
       stdio: ['ignore', 'inherit', 'inherit'],
     });
@@ -305,6 +314,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   const ready = {
     edge: mobileListen,
     operator: operatorListen,
+    backOffice: `http://${backOfficeListen}`,
     serverCaCertFile: serverCaCertFile ?? secrets.KFRM_TLS_CERT_FILE,
     nginxConfig: configFile,
     nginxPid: nginxChild.pid,

@@ -260,7 +260,7 @@ describe('validate-deploy', () => {
         '/spec/template/spec/containers/0',
         /funding needs KONAPLATE_SECRET_KEY .*\(or KFRM_FUNDING_SANDBOXES=true\)/,
       ],
-      ['deploy/configmap.yaml', '/metadata/annotations/kfrm~1postgres-max-connections', /= 127 connections, more than max_connections=100/],
+      ['deploy/configmap.yaml', '/metadata/annotations/kfrm~1postgres-max-connections', /= 129 connections, more than max_connections=100/],
       ['deploy/network-policy.yaml', '/spec/ingress/0', /lets anyone reach the edge listener \(50061\)/],
       [
         'deploy/edge-controller/controller-config.example.yaml',
