@@ -7,18 +7,32 @@
 // A login is what the phone does: PrepareLogin, AuthenticatePinForLogin (E2E-encrypted PIN,
 // argon2id verify, process step) and Login (session issued), over TLS with a device certificate.
 // Both sides run with the same concurrency. The backend runs in a child process; the phones (E2E
-// encryption, TLS) run in this one and share the machine's CPUs with it.
-// BENCH_CONCURRENCY (default 1,4,8); BENCH_BACKEND_PROF=<dir> writes the backend's CPU profile.
+// encryption, TLS) run in this one and share the machine's CPUs with it. PostgreSQL transactions
+// per login (pg_stat_database of the backend's scratch database) are printed for each row, and
+// per step once (PrepareLogin, AuthenticatePinForLogin, Login, each for every phone in turn).
+// BENCH_CONCURRENCY (default 1,16,64, at most 64); BENCH_BACKEND_PROF=<dir> writes the backend's
+// CPU profile; BENCH_PROFILE_DIR=<dir> one of each row's logins only (login-<concurrency>.cpuprofile).
 import './lib/bench-limits';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { AppClient, loginWithPin, registerUser } from '@kfrm/app-client';
+import { join } from 'node:path';
+import { AppClient, loginWithPin, registerUser, unary } from '@kfrm/app-client';
+import { LoginServiceClient } from '@kfrm/proto/gen/kfrm/api/auth/auth';
+import { AuthenticationServiceClient } from '@kfrm/proto/gen/kfrm/api/authentication/authentication';
+import { EncryptedMessage_ProviderType } from '@kfrm/proto/gen/kfrm/api/common/common';
 import { createSecretHasher, OWASP_ARGON2ID_PARAMETERS } from '@kfrm/credentials';
 import { startBackendProcess } from './lib/backend-process';
+import { transactionCounter } from './lib/pg-transactions';
 import { cpuDelta, cpuMsByCommand } from './lib/process-cpu';
 
 const seconds = Number(process.argv[2] ?? 5);
-const concurrencies = (process.env.BENCH_CONCURRENCY ?? '1,4,8').split(',').map(Number);
+const concurrencies = (process.env.BENCH_CONCURRENCY ?? '1,16,64').split(',').map(Number);
+if (concurrencies.some((c) => !Number.isInteger(c) || c < 1 || c > 64)) {
+  console.error('BENCH_CONCURRENCY: integers in 1..64');
+  process.exit(2);
+}
+const loadAverage = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 const PIN = '582916';
 /** The servers the logins use besides the backend, by command name (their CPU per login is printed). */
 const SERVERS = ['postgres', 'redis-server'] as const;
@@ -65,6 +79,52 @@ try {
   }
   // Warm up every phone's connection and E2E keys.
   await Promise.all(phones.map((p) => loginWithPin(p.app, p.userToken, PIN)));
+  const transactions = backend.databaseName ? transactionCounter(process.env.DATABASE_URL!, backend.databaseName) : undefined;
+  const idlePerSecond = (await transactions?.measureIdle(5_000)) ?? Number.NaN;
+
+  // PostgreSQL transactions of each step: every phone makes the step in turn (16 at a time).
+  const stepTransactions: string[] = [];
+  if (transactions) {
+    const inTurn = async (step: (i: number) => Promise<unknown>) => {
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: 16 }, async () => {
+          while (next < phones.length) await step(next++);
+        }),
+      );
+    };
+    const processes: string[] = [];
+    const steps: [string, (i: number) => Promise<unknown>][] = [
+      [
+        'PrepareLogin',
+        async (i) => {
+          const login = phones[i]!.app.client(LoginServiceClient);
+          const { process } = await unary(login, login.prepareLogin, { userToken: phones[i]!.userToken });
+          processes[i] = process!.processId;
+        },
+      ],
+      [
+        'AuthenticatePinForLogin',
+        async (i) => {
+          const { app, userToken } = phones[i]!;
+          const authentication = app.client(AuthenticationServiceClient);
+          const pin = await app.encrypt(EncryptedMessage_ProviderType.AUTH, PIN);
+          await unary(authentication, authentication.authenticatePinForLogin, { userToken, processId: processes[i]!, pin });
+        },
+      ],
+      [
+        'Login',
+        async (i) => {
+          const login = phones[i]!.app.client(LoginServiceClient);
+          await unary(login, login.login, { userToken: phones[i]!.userToken, processId: processes[i]! });
+        },
+      ],
+    ];
+    for (const [name, step] of steps) {
+      const { transactions: count } = await transactions.around(() => inTurn(step));
+      stepTransactions.push(`${name} ${(count / phones.length).toFixed(2)}`);
+    }
+  }
 
   const hasher = createSecretHasher({ pepper: randomBytes(32) });
   const hash = await hasher.hashSecret(PIN);
@@ -72,26 +132,47 @@ try {
   const rows: string[][] = [];
   const cpuRows: string[][] = [];
   for (const workers of concurrencies) {
-    const cpuBefore = { backend: await backend.cpuMs(), phones: process.cpuUsage(), servers: cpuMsByCommand(SERVERS) };
+    const load = loadAverage();
+    let cpu = { backendMs: 0, phones: process.cpuUsage(), servers: {} as Record<string, number> };
     let loginCount = 0;
-    const logins = await forDuration(workers, seconds * 1000, (w) =>
-      loginWithPin(phones[w]!.app, phones[w]!.userToken, PIN).then(() => {
-        loginCount++;
-      }),
-    );
-    const phonesUsage = process.cpuUsage(cpuBefore.phones);
-    const servers = cpuDelta(cpuBefore.servers, cpuMsByCommand(SERVERS));
+    const profileDir = process.env.BENCH_PROFILE_DIR;
+    const run = async () => {
+      const before = { backend: await backend.cpuMs(), phones: process.cpuUsage(), servers: cpuMsByCommand(SERVERS) };
+      const rate = await forDuration(workers, seconds * 1000, (w) =>
+        loginWithPin(phones[w]!.app, phones[w]!.userToken, PIN).then(() => {
+          loginCount++;
+        }),
+      );
+      // Right after the run, before the statistics settle: the idle wait is not the logins' CPU.
+      cpu = {
+        phones: process.cpuUsage(before.phones),
+        servers: cpuDelta(before.servers, cpuMsByCommand(SERVERS)),
+        backendMs: (await backend.cpuMs()) - before.backend,
+      };
+      return rate;
+    };
+    const profiled = () => (profileDir ? backend.profile(join(profileDir, `login-${workers}.cpuprofile`), run) : run());
+    const counted = transactions ? await transactions.around(profiled) : { result: await profiled(), transactions: Number.NaN };
+    const logins = counted.result;
+    const { phones: phonesUsage, servers } = cpu;
     const perLogin = (ms: number) => (ms / loginCount).toFixed(1);
     cpuRows.push([
       String(workers),
-      perLogin((await backend.cpuMs()) - cpuBefore.backend),
+      perLogin(cpu.backendMs),
       perLogin((phonesUsage.user + phonesUsage.system) / 1000),
       ...SERVERS.map((name) => perLogin(servers[name]!)),
     ]);
     const verifies = await forDuration(workers, seconds * 1000, async () => {
       if (!(await hasher.verifySecret(hash, PIN))) throw new Error('verify failed');
     });
-    rows.push([String(workers), logins.toFixed(1), verifies.toFixed(1), (logins / verifies).toFixed(2)]);
+    rows.push([
+      String(workers),
+      logins.toFixed(1),
+      verifies.toFixed(1),
+      (logins / verifies).toFixed(2),
+      (counted.transactions / loginCount).toFixed(2),
+      load,
+    ]);
   }
   const p = OWASP_ARGON2ID_PARAMETERS;
   console.log(
@@ -100,13 +181,16 @@ try {
   console.log(
     `database: ${backend.databaseSource}; store: ${process.env.REDIS_URL ? 'redis' : 'memory'}; backend in its own process, load generator in this one`,
   );
-  console.log('| concurrency | logins/s (gRPC) | argon2 verifies/s | ratio |');
-  console.log('|---:|---:|---:|---:|');
+  console.log(`PostgreSQL idle: ${idlePerSecond.toFixed(1)} transactions/s (subtracted)`);
+  console.log('| concurrency | logins/s (gRPC) | argon2 verifies/s | ratio | PG transactions/login | load avg |');
+  console.log('|---:|---:|---:|---:|---:|---|');
   for (const row of rows) console.log(`| ${row.join(' | ')} |`);
   console.log('\nCPU per login (ms, all threads of each process; the argon2id verify is in the backend):');
   console.log(`| concurrency | backend | phones (this process) | ${SERVERS.join(' | ')} |`);
   console.log(`|---:|---:|---:|${SERVERS.map(() => '---:').join('|')}|`);
   for (const row of cpuRows) console.log(`| ${row.join(' | ')} |`);
+  console.log(`\nPostgreSQL transactions per step: ${stepTransactions.join(', ') || 'not measured (PGlite)'}`);
+  console.log(`load average after: ${loadAverage()}`);
   for (const p of phones) p.app.close();
 } finally {
   await backend.stop();

@@ -30,6 +30,36 @@ export const EXTERNAL_PACKAGES = [
   '@testcontainers/*',
 ];
 
+/**
+ * Bundles `entries` (name → TypeScript entry) into `dir` as the production build does; the
+ * benches use it to measure the code as containers run it. `dir` must be inside the repository,
+ * so the external packages resolve from its node_modules.
+ */
+export async function buildBundles(entries: Record<string, string>, dir: string): Promise<void> {
+  await build({
+    absWorkingDir: root,
+    entryPoints: entries,
+    outdir: dir,
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    splitting: true, // the entry points share one copy of the common code
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    external: EXTERNAL_PACKAGES,
+    sourcemap: true,
+    // Stack traces need the mappings, not a copy of every source file: without the sources the
+    // maps are a fraction of the size, and Node reads and parses them at every start
+    // (--enable-source-maps).
+    sourcesContent: false,
+    logLevel: 'warning',
+    // Bundled CommonJS packages call require() for Node's built-ins.
+    banner: {
+      js: "import { createRequire as __kfrmCreateRequire } from 'node:module'; const require = __kfrmCreateRequire(import.meta.url);",
+    },
+  });
+}
+
 export async function entryPoints(): Promise<Record<string, string>> {
   const entries: Record<string, string> = {
     backend: 'packages/backend/src/main.ts',
@@ -42,24 +72,7 @@ export async function entryPoints(): Promise<Record<string, string>> {
 
 export async function buildDist(): Promise<void> {
   await rm(outdir, { recursive: true, force: true });
-  await build({
-    absWorkingDir: root,
-    entryPoints: await entryPoints(),
-    outdir,
-    outExtension: { '.js': '.mjs' },
-    bundle: true,
-    splitting: true, // the entry points share one copy of the common code
-    platform: 'node',
-    target: 'node20',
-    format: 'esm',
-    external: EXTERNAL_PACKAGES,
-    sourcemap: true,
-    logLevel: 'warning',
-    // Bundled CommonJS packages call require() for Node's built-ins.
-    banner: {
-      js: "import { createRequire as __kfrmCreateRequire } from 'node:module'; const require = __kfrmCreateRequire(import.meta.url);",
-    },
-  });
+  await buildBundles(await entryPoints(), outdir);
   // @kfrm/proto finds its descriptor set next to the code: dist/gen/ once bundled.
   await mkdir(join(outdir, 'gen'), { recursive: true });
   await cp(join(root, 'packages/proto/src/gen/descriptor-set.binpb'), join(outdir, 'gen/descriptor-set.binpb'));

@@ -4,10 +4,13 @@
 // on the backend's event loop. Talks to its parent over the IPC channel only.
 import { randomBytes } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { writeFile } from 'node:fs/promises';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openTestDatabase } from '@kfrm/db/test-database';
+import { ensureDevCertificates } from '@kfrm/pki';
 import { startServices, type ServiceModule } from '@kfrm/runtime';
 import { authModule, createAuthModule, type AuthModuleOptions } from '@kfrm/service-auth';
 import { createStore, prefixed } from '@kfrm/store';
@@ -77,15 +80,37 @@ async function stop(): Promise<void> {
   }
 }
 
+// A CPU profile of one stretch of the run only (a benchmark's measured calls, not its set-up).
+let profiler: Session | undefined;
+async function startProfile(): Promise<void> {
+  profiler = new Session();
+  profiler.connect();
+  await profiler.post('Profiler.enable');
+  await profiler.post('Profiler.start');
+  send({ type: 'profile-started' });
+}
+async function stopProfile(file: string): Promise<void> {
+  const { profile } = await profiler!.post('Profiler.stop');
+  profiler!.disconnect();
+  profiler = undefined;
+  await writeFile(file, JSON.stringify(profile));
+  send({ type: 'profile-written', file });
+}
+
 process.on('message', (message: ToBackend) => {
   if (message.type === 'cpu') send({ type: 'cpu', usage: process.cpuUsage() });
   else if (message.type === 'stop') void stop();
+  else if (message.type === 'profile-start') void startProfile();
+  else if (message.type === 'profile-stop') void stopProfile(message.file);
 });
 // The parent died without asking: do not leave a listener and a scratch database behind.
 process.on('disconnect', () => void stop());
 
+// The development certificates the mobile listener loaded (already made: this returns their files).
+const tls = await ensureDevCertificates(running.config.devTlsDir);
 send({
   type: 'ready',
+  mobileTls: { serverCertFile: tls.serverCertFile, serverKeyFile: tls.serverKeyFile, deviceCaCertFile: tls.deviceCaCertFile },
   mobilePort: running.mobilePort,
   internalPort: running.internalPort,
   serverCaCertFile: running.serverCaCertFile,

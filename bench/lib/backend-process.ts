@@ -13,7 +13,7 @@ export interface BackendConfig {
   poolMax?: number;
 }
 
-export type ToBackend = { type: 'cpu' } | { type: 'stop' };
+export type ToBackend = { type: 'cpu' } | { type: 'stop' } | { type: 'profile-start' } | { type: 'profile-stop'; file: string };
 export type FromBackend =
   | {
       type: 'ready';
@@ -23,21 +23,34 @@ export type FromBackend =
       databaseSource: string;
       databaseName: string | undefined;
       operatorIssuerDir: string;
+      mobileTls: MobileTlsFiles;
     }
   | { type: 'cpu'; usage: NodeJS.CpuUsage }
+  | { type: 'profile-started' }
+  | { type: 'profile-written'; file: string }
   | { type: 'stopped' };
+
+/** The files of the mobile listener's TLS: a bare server with the same TLS uses them (bench/reads.ts). */
+export interface MobileTlsFiles {
+  serverCertFile: string;
+  serverKeyFile: string;
+  deviceCaCertFile: string;
+}
 
 export interface BackendProcess {
   mobilePort: number;
   internalPort: number;
   serverCaCertFile: string;
   databaseSource: string;
-  /** The scratch database's name (PostgreSQL): whose pg_stat_database row counts the backend's transactions. */
+  /** The scratch PostgreSQL database's name (pg_stat_database counts its transactions); undefined on PGlite. */
   databaseName: string | undefined;
+  mobileTls: MobileTlsFiles;
   /** The backend's local operator issuer (embedded default): where the benchmark mints its operator tokens. */
   operatorIssuerDir: string;
   /** CPU time the backend process has used so far (all its threads), in ms. */
   cpuMs(): Promise<number>;
+  /** Runs `work` with the backend's CPU profiler on (node:inspector), and writes the profile to `file`. */
+  profile<T>(file: string, work: () => Promise<T>): Promise<T>;
   stop(): Promise<void>;
 }
 
@@ -80,12 +93,25 @@ export async function startBackendProcess(config: BackendConfig = {}, timeoutMs 
     serverCaCertFile: ready.serverCaCertFile,
     databaseSource: ready.databaseSource,
     databaseName: ready.databaseName,
+    mobileTls: ready.mobileTls,
     operatorIssuerDir: ready.operatorIssuerDir,
     async cpuMs() {
       const answer = next('cpu', 10_000);
       child.send({ type: 'cpu' } satisfies ToBackend);
       const { usage } = await answer;
       return (usage.user + usage.system) / 1000;
+    },
+    async profile(file, work) {
+      const started = next('profile-started', 10_000);
+      child.send({ type: 'profile-start' } satisfies ToBackend);
+      await started;
+      try {
+        return await work();
+      } finally {
+        const written = next('profile-written', 60_000);
+        child.send({ type: 'profile-stop', file } satisfies ToBackend);
+        await written;
+      }
     },
     async stop() {
       if (child.exitCode !== null) return;

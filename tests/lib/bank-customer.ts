@@ -53,7 +53,12 @@ export async function openCustomer(options: CustomerOptions): Promise<Customer> 
   });
   const { sessionToken } = await loginWithPin(app, user.userToken, PIN);
   const session = withSession(sessionToken);
-  await unary(userAccounts, userAccounts.updateKyc, { userId: user.userId, kycStatus: KycStatus.VERIFIED, reason: options.label });
+  await unary(userAccounts, userAccounts.updateKyc, {
+    userId: user.userId,
+    kycStatus: KycStatus.VERIFIED,
+    reason: options.label,
+    kycData: '',
+  });
   const casa = app.client(CasaOpeningServiceClient);
   const { userStatus } = await unary(casa, casa.initiateOpening, {}, session);
   if (userStatus !== UserStatus.OK) throw new Error(`user status ${UserStatus[userStatus]}`);

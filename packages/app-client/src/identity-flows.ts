@@ -19,6 +19,8 @@ export interface UserProfile {
   pattern: string;
   residentId: string;
   biometric?: boolean;
+  /** What RegisterKyc sends (the seed's free-form string); a document reference by default. */
+  kycData?: string;
 }
 
 export interface RegisteredUser {
@@ -68,7 +70,7 @@ export async function registerUser(app: AppClient, profile: UserProfile): Promis
   });
   await unary(r, r.verifySigningCertificate, { userToken, signedData: activation.base64 });
   const { customerId } = await unary(r, r.submitCustomerInfo, { residentId: profile.residentId, name: profile.name });
-  await unary(r, r.registerKyc, { kycData: '{"document":"id-card"}' });
+  await unary(r, r.registerKyc, { kycData: profile.kycData ?? '{"document":"id-card"}' });
   return { userId: created.userId, userToken, customerId, signingKey, signingCertificateDer, biometricKey };
 }
 

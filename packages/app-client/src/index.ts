@@ -4,3 +4,4 @@ export * from './unary';
 export * from './identity-flows';
 export * from './credential-flows';
 export * from './transfer-flows';
+export * from './funding-flows';

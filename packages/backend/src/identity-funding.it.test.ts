@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AppClient, loginWithPin, registerUser, unary, withSession } from '@kfrm/app-client';
+import { AppClient, loginWithPin, registerAccountByArs, registerUser, unary, withSession } from '@kfrm/app-client';
 import type { TestDatabase } from '@kfrm/db/test-database';
 import { CommonApiError, CommonApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/api/common/error';
 import {
@@ -40,7 +40,6 @@ describe('sign-up, login and linking a bank account through gRPC', () => {
   let baseStore: Store;
   let running: RunningServices;
   let kakaocertUrl: string;
-  let registerAtBank: (memberId: string) => void;
   const apps: AppClient[] = [];
 
   beforeAll(async () => {
@@ -50,12 +49,6 @@ describe('sign-up, login and linking a bank account through gRPC', () => {
       env: { KFRM_FUNDING_SANDBOX_SIGN_AFTER_MS: '0' },
       onAdapters: (a) => {
         kakaocertUrl = a.sandboxes.kakaocert!.url;
-        // Stands in for ARS authentication (not modelled): the account becomes the Konaplate
-        // member's normal top-up account, under the member id Konaplate issued (not our user id).
-        registerAtBank = (memberId) =>
-          a.sandboxes.konaplate!.setRegisteredAccounts(memberId, {
-            normal: { bankCode: '088', bankAccount: '110234567890', holderName: '홍길동', birthDate: '19800101' },
-          });
       },
     });
     const modules: ServiceModule[] = serviceModules.map((m) => (m.name === 'funding' ? funding : m));
@@ -92,19 +85,20 @@ describe('sign-up, login and linking a bank account through gRPC', () => {
 
   it('links an account: holder verified from the user record, consent signed, verified once, registered for top-up', async () => {
     // The sandbox bank knows 088-110234567890 as 홍길동, born 1980-01-01 (packages/konaplate).
-    const { session, funding, user } = await signedUp('홍길동', '800101-1234567', 1);
+    const { session, funding } = await signedUp('홍길동', '800101-1234567', 1);
     const auth = withSession(session.sessionToken);
     const verified = await unary(funding, funding.verifyAccountHolder, { bankCode: '088', accountNumber: '110234567890' }, auth);
     expect(verified.linkedAccount?.state).toBe(LinkedAccountState.HOLDER_VERIFIED);
     const linkedAccountId = verified.linkedAccount!.linkedAccountId;
-    // Holder verification registered the user as a Konaplate member.
-    const member = await database
-      .kysely('funding')
-      .selectFrom('konaplate_members')
-      .select('member_id')
-      .where('user_id', '=', String(user.userId))
-      .executeTakeFirstOrThrow();
-    registerAtBank(member.member_id as string);
+    // Konaplate registers the account after the ARS call (the embedded sandbox's member keys the code in).
+    let shownCode = '';
+    const ars = await registerAccountByArs(funding, { bankCode: '088', accountNumber: '110234567890' }, auth, {
+      pollMs: 200,
+      timeoutMs: 10_000,
+      onCode: (code) => (shownCode = code),
+    });
+    expect(shownCode).toMatch(/^\d{2}$/);
+    expect(ars.linkedAccount.arsVerifiedAt).not.toBe('');
 
     const requested = await unary(
       funding,
@@ -149,11 +143,12 @@ describe('sign-up, login and linking a bank account through gRPC', () => {
   it('tops up from and withdraws to a linked account over gRPC, with the seed-style error codes and statement lines', async () => {
     const { app, session, funding, user } = await signedUp('최유리', '950606-2234567', 5);
     const auth = withSession(session.sessionToken);
-    // A sandbox self-service account (99…): the sandbox bank opens it for this user, and makes it
-    // the member's normal top-up account (standing in for ARS).
+    // A sandbox self-service account (99…): the sandbox bank opens it for this user; ARS makes it
+    // the member's normal top-up account.
     const bankAccount = '990000000005';
     const verified = await unary(funding, funding.verifyAccountHolder, { bankCode: '088', accountNumber: bankAccount }, auth);
     const linkedAccountId = verified.linkedAccount!.linkedAccountId;
+    await registerAccountByArs(funding, { bankCode: '088', accountNumber: bankAccount }, auth, { pollMs: 200, timeoutMs: 10_000 });
     const { consent } = await unary(
       funding,
       funding.requestAutoDebitConsent,

@@ -63,7 +63,12 @@ const deposit = (metadata: Record<string, string> = {}) =>
     { metadata },
   );
 const updateKyc = (metadata: Record<string, string> = {}) =>
-  unary(accounts, accounts.updateKyc, { userId: 987_654_321n, kycStatus: KycStatus.VERIFIED, reason: 'reviewed' }, { metadata });
+  unary(
+    accounts,
+    accounts.updateKyc,
+    { userId: 987_654_321n, kycStatus: KycStatus.VERIFIED, reason: 'reviewed', kycData: '' },
+    { metadata },
+  );
 
 describe('operator methods on the internal listener', () => {
   it('refuse a call with no credentials: UNAUTHENTICATED (Deposit, UpdateKyc, UnlockUser, RevokeDevice)', async () => {

@@ -1,6 +1,7 @@
 import type { ServiceModule } from '@kfrm/runtime';
 import { accountModule } from '@kfrm/service-account';
 import { authModule } from '@kfrm/service-auth';
+import { backOfficeModule } from '@kfrm/service-back-office';
 import { casaModule } from '@kfrm/service-casa';
 import { deviceModule } from '@kfrm/service-device';
 import { e2eKeyModule } from '@kfrm/service-e2e-key';
@@ -22,4 +23,6 @@ export const serviceModules: ServiceModule[] = [
   notificationModule,
   tabMenuModule,
   fundingModule,
+  // The operators' web console: its own HTTP listener, no gRPC method, no table.
+  backOfficeModule,
 ];

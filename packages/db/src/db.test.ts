@@ -2,11 +2,12 @@
  * The same suite against PGlite and against real Postgres (DATABASE_URL, or a testcontainer when
  * Docker is reachable). The Postgres half is skipped, with the reason in its name, otherwise.
  */
-import { sql, type Kysely, type Migration } from 'kysely';
+import { sql, type Kysely, type KyselyPlugin, type Migration } from 'kysely';
+import type { DatabaseHandle } from './database';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from './database';
 import { isSerializationFailure, isUniqueViolation, pgErrorCode, TransactionConflictError } from './errors';
-import { migrateSchema, MigrationError } from './migrations';
+import { migrateSchema, migrateSchemas, MigrationError } from './migrations';
 import { isDockerReachable, openTestDatabase, type TestDatabase } from './test-database';
 import { withSerializableRetry } from './transaction';
 
@@ -102,6 +103,46 @@ for (const b of backends) {
       const counts = await sql<{ a: string; b: string }>`
         select (select count(*) from svc_a.items) as a, (select count(*) from svc_b.items) as b`.execute(tdb.kysely());
       expect(counts.rows).toEqual([{ a: '1', b: '1' }]);
+    });
+
+    it('migrateSchemas checks schemas that are all up to date in one statement (every start does)', async () => {
+      const plans = [
+        { schema: 'many_a', migrations: itemsMigrations },
+        { schema: 'many_b', migrations: itemsMigrations },
+        { schema: 'many_c', migrations: itemsMigrations },
+      ];
+      const first = await migrateSchemas(tdb, plans);
+      expect(first.map((r) => r.executed)).toEqual(plans.map(() => ['0001_create_items', '0002_items_note']));
+      const counted = countingStatements(tdb);
+      const second = await migrateSchemas(counted.handle, plans);
+      expect(second.map((r) => r.executed)).toEqual([[], [], []]);
+      expect(counted.statements()).toBe(1);
+    });
+
+    it('migrateSchemas still applies a migration added to one schema while the others are up to date', async () => {
+      const plans = [
+        { schema: 'grow_a', migrations: itemsMigrations },
+        { schema: 'grow_b', migrations: itemsMigrations },
+      ];
+      await migrateSchemas(tdb, plans);
+      const grown = {
+        ...itemsMigrations,
+        '0003_items_tag': { up: async (db: Kysely<any>) => void (await db.schema.alterTable('items').addColumn('tag', 'text').execute()) },
+      };
+      const result = await migrateSchemas(tdb, [plans[0]!, { schema: 'grow_b', migrations: grown }]);
+      expect(result.map((r) => r.executed)).toEqual([[], ['0003_items_tag']]);
+      const cols = await sql<{ column_name: string }>`
+        select column_name from information_schema.columns
+        where table_schema = 'grow_b' and table_name = 'items' and column_name = 'tag'`.execute(tdb.kysely());
+      expect(cols.rows).toHaveLength(1);
+    });
+
+    it('migrateSchemas refuses a database with a migration the code does not know, as migrateSchema does', async () => {
+      await migrateSchemas(tdb, [{ schema: 'ahead', migrations: itemsMigrations }]);
+      const { '0002_items_note': _dropped, ...older } = itemsMigrations;
+      const err = await migrateSchemas(tdb, [{ schema: 'ahead', migrations: older }]).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(MigrationError);
+      expect((err as MigrationError).schema).toBe('ahead');
     });
 
     it('reports the failed migration by name and rolls back the whole run', async () => {
@@ -386,3 +427,26 @@ describe.skipIf(postgresSkipReason !== undefined)(
     });
   },
 );
+
+/** The same database, counting the statements sent through its Kysely instances. */
+function countingStatements(handle: DatabaseHandle): { handle: DatabaseHandle; statements(): number } {
+  let statements = 0;
+  const plugin: KyselyPlugin = {
+    transformQuery: (args) => {
+      statements++;
+      return args.node;
+    },
+    transformResult: async (args) => args.result,
+  };
+  return {
+    handle: {
+      kind: handle.kind,
+      kysely: (schema?: string) => handle.kysely(schema).withPlugin(plugin),
+      close: () => handle.close(),
+      get closed() {
+        return handle.closed;
+      },
+    },
+    statements: () => statements,
+  };
+}

@@ -15,6 +15,8 @@ export const SQLSTATE = {
   DEADLOCK_DETECTED: '40P01',
   IN_FAILED_SQL_TRANSACTION: '25P02',
   QUERY_CANCELED: '57014',
+  UNDEFINED_TABLE: '42P01',
+  INVALID_SCHEMA_NAME: '3F000',
 } as const;
 
 /** Thrown by `withSerializableRetry` when every attempt hit a serialization failure or deadlock. */

@@ -1,6 +1,6 @@
 export { openDatabase, assertSchemaName } from './database';
 export type { DatabaseHandle, DatabaseLogger, OpenDatabaseOptions } from './database';
-export { migrateSchema, MigrationError } from './migrations';
+export { migrateSchema, migrateSchemas, MigrationError } from './migrations';
 export type { Migration, MigrateSchemaOptions, MigrateSchemaResult } from './migrations';
 export {
   SQLSTATE,

@@ -17,6 +17,7 @@ import {
   type RegisteredUser,
   type SigningCredential,
   type UserProfile,
+  registerAccountByArs,
 } from '@kfrm/app-client';
 import { signData } from '@kfrm/pki';
 import { operatorTokenInterceptor } from '@kfrm/runtime/operator-credentials';
@@ -41,6 +42,7 @@ import {
 import {
   ConsentState,
   FundingServiceClient,
+  ArsVerificationState,
   LinkedAccountState,
   MoneyMovementState,
   type MoneyMovement,
@@ -279,13 +281,15 @@ export async function runDemo(options: DemoOptions, out: Output): Promise<DemoRe
 
     await reporter.step('Operator: KYC review approves Alice and Bob', async (s) => {
       // RegisterKyc leaves the user's KYC REGISTERED; the bank's back office verifies it, and CASA
-      // opening waits for VERIFIED. There is no back-office app, so the operator sets it.
+      // opening waits for VERIFIED. The back-office console (docs/back-office.md) does this with
+      // a form; the demo, as an operator tool, calls the same method.
       for (const person of [alice, bob]) {
         s.send(`UserAccountService/UpdateKyc (internal listener)`, `user ${person.user!.userId} → VERIFIED`);
         const updated = await unary(userAccounts, userAccounts.updateKyc, {
           userId: person.user!.userId,
           kycStatus: KycStatus.VERIFIED,
           reason: 'demo: documents reviewed',
+          kycData: '',
         });
         s.receive(`${person.label}: KYC ${KycStatus[updated.user?.kycStatus ?? KycStatus.NONE]}`);
       }
@@ -614,6 +618,18 @@ export async function runDemo(options: DemoOptions, out: Output): Promise<DemoRe
       s.receive(
         `linked account #${linkedAccountId}: ${linkedAccount!.account!.bankName} ${linkedAccount!.account!.maskedAccountNumber}, ${LinkedAccountState[linkedAccount!.state]}`,
       );
+      // Seed 001's second step: Konaplate registers the account after an ARS call in which Bob
+      // keys in the code the app shows (the sandbox's Bob answers by himself).
+      s.send('FundingService/StartArsVerification', "Konaplate issues a code and calls Bob's phone");
+      const ars = await registerAccountByArs(funding, { bankCode: LINKED_BANK_CODE, accountNumber: bankAccount }, session(bob), {
+        pollMs: 500,
+        timeoutMs: options.notificationTimeoutMs,
+        onCode: (code) => {
+          s.receive(`ARS code ${code} shown to Bob`);
+          s.waiting('waiting for Bob to key it in on the call (FundingService/GetArsVerification every 0.5 s)');
+        },
+      });
+      s.receive(`ARS ${ArsVerificationState[ars.verification.state]}: registered at Konaplate ${ars.linkedAccount.arsVerifiedAt}`);
     });
 
     await reporter.step('Bob: auto-debit consent in KakaoTalk (kakaoCert CMS)', async (s) => {

@@ -52,6 +52,37 @@ describe('createDeviceVerifier', () => {
     expect(await one(fresh.der)).toBeUndefined();
   });
 
+  it('with revocationCacheMs, reads the revocation state at most once per bound, and at once after a fact about the device', async () => {
+    let at = new Date();
+    let reads = 0;
+    const counting: Store = { ...store, get: (key) => (reads++, store.get(key)) };
+    const cached = createDeviceVerifier({ deviceCaCert: ca.certificate, store: counting, now: () => at, revocationCacheMs: 1_000 });
+    const a = await issueTestCertificate(signerOf(ca), { deviceId: 31n });
+    const b = await issueTestCertificate(signerOf(ca), { deviceId: 32n });
+    expect(await cached(a.der)).toMatchObject({ deviceId: '31' });
+    expect(await cached(a.der)).toMatchObject({ deviceId: '31' });
+    expect(reads).toBe(1);
+    // Revoked with no fact (announcement lost): refused once the bound has passed.
+    await markDeviceRevoked(store, a.certificate.serialNumber, a.certificate.notAfter);
+    at = new Date(at.getTime() + 999);
+    expect(await cached(a.der)).toBeDefined();
+    at = new Date(at.getTime() + 1);
+    expect(await cached(a.der)).toBeUndefined();
+    // Announced: refused on the next call, and only that device is asked again.
+    expect(await cached(b.der)).toMatchObject({ deviceId: '32' });
+    await cached(a.der).catch(() => undefined);
+    await markDeviceRevoked(store, b.certificate.serialNumber, b.certificate.notAfter);
+    cached.onRevocationFact({ kind: 'device', deviceId: '32' });
+    expect(await cached(b.der)).toBeUndefined();
+    // A refusal is never remembered as "not revoked", and a gap forgets everything.
+    const c = await issueTestCertificate(signerOf(ca), { deviceId: 33n });
+    expect(await cached(c.der)).toBeDefined();
+    const before = reads;
+    cached.onRevocationFact('gap');
+    expect(await cached(c.der)).toBeDefined();
+    expect(reads).toBe(before + 1);
+  });
+
   it('keeps at most cacheSize certificates and still verifies the ones it forgot', async () => {
     const small = createDeviceVerifier({ deviceCaCert: ca.certificate, store, cacheSize: 1 });
     const a = await issueTestCertificate(signerOf(ca), { deviceId: 21n });

@@ -61,3 +61,87 @@ export async function publishRevocationFact(store: Store, fact: RevocationFact, 
     logger.warn({ err, fact_kind: fact.kind }, 'revocation fact not published; open streams end at their next re-check');
   }
 }
+
+export type RevocationFactHandler = (fact: RevocationFact | 'gap') => void;
+
+/**
+ * Hands every revocation fact to `onFact`, and `'gap'` whenever facts may have been lost (the
+ * subscription came back after a loss of the connection). When the subscription cannot be made
+ * (store down at start) it is tried again every `retryMs` in the background, with a gap once it
+ * works: whoever caches on the strength of facts must bound its staleness anyway.
+ */
+export function listenToRevocationFacts(
+  store: Store,
+  onFact: RevocationFactHandler,
+  logger: Logger,
+  retryMs = 1_000,
+): { ready: Promise<void>; stop(): Promise<void> } {
+  let unsubscribe: (() => Promise<void>) | undefined;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let failedBefore = false;
+  const attempt = async (): Promise<void> => {
+    try {
+      const subscription = await store.subscribe(
+        REVOCATION_FACTS_CHANNEL,
+        (message) => {
+          const fact = decodeRevocationFact(message);
+          if (fact) onFact(fact);
+        },
+        { onGap: () => onFact('gap') },
+      );
+      if (stopped) return void (await subscription());
+      unsubscribe = subscription;
+      if (failedBefore) onFact('gap');
+    } catch (err) {
+      if (stopped) return;
+      if (!failedBefore)
+        logger.warn({ err }, 'revocation facts not subscribed; retrying (cached access state ends at its bound meanwhile)');
+      failedBefore = true;
+      timer = setTimeout(() => void attempt(), retryMs);
+      timer.unref();
+    }
+  };
+  const ready = attempt();
+  return {
+    ready,
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await unsubscribe?.();
+    },
+  };
+}
+
+/**
+ * The store as this process's services use it, with one addition: a revocation fact this
+ * process publishes is handed to `onFact` here first, synchronously, before it goes out. The
+ * revoking call then returns only once this process's own caches have forgotten what it ended,
+ * so the phone's next call to the same process is refused whatever pub/sub's delivery delay.
+ */
+export function withLocalRevocationFacts(store: Store, onFact: RevocationFactHandler): Store {
+  // Every method delegates (a class instance's methods are not own properties: no spread).
+  return {
+    get: (key) => store.get(key),
+    set: (key, value, options) => store.set(key, value, options),
+    setIfAbsent: (key, value, ttlMs) => store.setIfAbsent(key, value, ttlMs),
+    setFirstAbsent: (keys, value, ttlMs) => store.setFirstAbsent(keys, value, ttlMs),
+    expireIfEquals: (key, expected, ttlMs) => store.expireIfEquals(key, expected, ttlMs),
+    getDel: (key) => store.getDel(key),
+    del: (key) => store.del(key),
+    expireMs: (key, ttlMs) => store.expireMs(key, ttlMs),
+    ttlMs: (key) => store.ttlMs(key),
+    incrWithTtl: (key, ttlMs) => store.incrWithTtl(key, ttlMs),
+    compareAndDelete: (key, expected) => store.compareAndDelete(key, expected),
+    subscribe: (channel, onMessage, options) => store.subscribe(channel, onMessage, options),
+    ping: () => store.ping(),
+    close: () => store.close(),
+    publish(channel, message) {
+      if (channel === REVOCATION_FACTS_CHANNEL) {
+        const fact = decodeRevocationFact(message);
+        if (fact) onFact(fact);
+      }
+      return store.publish(channel, message);
+    },
+  };
+}

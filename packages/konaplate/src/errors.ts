@@ -12,7 +12,11 @@ export type KonaplateOperation =
   | 'registerMember'
   | 'charge'
   | 'withdraw'
-  | 'inquireTransaction';
+  | 'inquireTransaction'
+  | 'listTransactions'
+  | 'issueArsCode'
+  | 'registerBankAccount'
+  | 'inquireAccountRegistration';
 
 /** Local codes for failures that have no Konaplate result code. */
 export type KonaplateLocalCode = 'CLIENT_VALIDATION' | 'HTTP_STATUS' | 'NETWORK' | 'OUTCOME_UNKNOWN' | 'PROTOCOL';

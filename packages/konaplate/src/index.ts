@@ -4,6 +4,7 @@ export * from './result-codes';
 export * from './validation';
 export * from './bank-codes';
 export * from './money-movement';
+export * from './ars-registration';
 export {
   buildSignedHeaders,
   computeTranToken,

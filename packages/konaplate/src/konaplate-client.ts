@@ -48,14 +48,32 @@ import {
   MONEY_MOVEMENT_PATHS,
   moneyMovementPayload,
   readApprovalNo,
+  readTransactionHistory,
   readTransactionStatus,
+  transactionHistoryPayload,
   validateMoneyMovement,
+  validateTransactionHistory,
   validateTransactionInquiry,
   type MoneyMoved,
   type MoneyMovementRequest,
+  type TransactionHistoryPage,
+  type TransactionHistoryRequest,
   type TransactionInquiryRequest,
   type TransactionStatus,
 } from './money-movement';
+import {
+  ARS_REGISTRATION_PATHS,
+  arsCodePayload,
+  arsRegistrationPayload,
+  readArsCode,
+  readRegistrationStatus,
+  validateArsCodeRequest,
+  validateArsRegistration,
+  type AccountRegistrationRequest,
+  type AccountRegistrationStatus,
+  type ArsCodeIssued,
+  type ArsCodeRequest,
+} from './ars-registration';
 import { SUCCESS_CODE } from './result-codes';
 import {
   birthDateOnWire,
@@ -72,6 +90,7 @@ export const PATHS = {
   inquireBankAccounts: '/api/v1/bankaccounts/inquiry',
   registerMember: MEMBER_REGISTRATION_PATH,
   ...MONEY_MOVEMENT_PATHS,
+  ...ARS_REGISTRATION_PATHS,
 } as const satisfies Record<KonaplateOperation, string>;
 
 export interface RetryPolicy {
@@ -161,6 +180,23 @@ export interface KonaplateClient {
   withdraw(request: MoneyMovementRequest, options?: CallOptions): Promise<MoneyMoved>;
   /** What became of a charge or withdrawal by its tranId (ASSUMED API); a read, retried. */
   inquireTransaction(request: TransactionInquiryRequest, options?: CallOptions): Promise<TransactionStatus & { correlationId: string }>;
+  /** One page of a member's charges and withdrawals over KST days (ASSUMED API); a read, retried. */
+  listTransactions(request: TransactionHistoryRequest, options?: CallOptions): Promise<TransactionHistoryPage & { correlationId: string }>;
+  /**
+   * Issues the code the member keys in on the ARS call, for an account whose holder Konaplate
+   * verified (ASSUMED API, ars-registration.ts). Idempotent by regTranId, so retried like a read.
+   */
+  issueArsCode(request: ArsCodeRequest, options?: CallOptions): Promise<ArsCodeIssued>;
+  /** Asks Konaplate to register the account through its PG: it places the ARS call. Idempotent by regTranId. */
+  registerBankAccount(
+    request: AccountRegistrationRequest,
+    options?: CallOptions,
+  ): Promise<AccountRegistrationStatus & { correlationId: string }>;
+  /** Where an ARS registration stands (계좌 등록 상태 조회, ASSUMED API); a read, retried. */
+  inquireAccountRegistration(
+    request: AccountRegistrationRequest,
+    options?: CallOptions,
+  ): Promise<AccountRegistrationStatus & { correlationId: string }>;
 }
 
 const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 3, baseDelayMs: 200, maxDelayMs: 2_000 };
@@ -332,7 +368,59 @@ export function createKonaplateClient(options: KonaplateClientOptions): Konaplat
       if (status === undefined) throw errorOfKind('protocol', 'PROTOCOL', { operation, httpStatus: 200, correlationId });
       return { ...status, correlationId };
     },
+
+    async listTransactions(request, call = {}) {
+      const operation = 'listTransactions';
+      const issues = validateTransactionHistory(request);
+      checkCallCorrelationId(call, issues);
+      if (issues.length > 0) throw new KonaplateValidationError(issues, operation);
+      const body = stringifyJson(transactionHistoryPayload(request));
+      const context = { user_id: request.userId, from: request.fromDate, to: request.toDate, page: request.pageNo };
+      const { data, correlationId } = await sendRetrying(operation, body, context, call);
+      const page = readTransactionHistory(data);
+      if (page === undefined) throw errorOfKind('protocol', 'PROTOCOL', { operation, httpStatus: 200, correlationId });
+      return { ...page, correlationId };
+    },
+
+    async issueArsCode(request, call = {}) {
+      const operation = 'issueArsCode';
+      const issues = validateArsCodeRequest(request);
+      checkCallCorrelationId(call, issues);
+      if (issues.length > 0) throw new KonaplateValidationError(issues, operation);
+      const context = {
+        user_id: request.userId,
+        reg_tran_id: request.regTranId,
+        bank_code: request.bankCode,
+        bank_account: maskAccountNumber(request.bankAccount),
+      };
+      // The account number travels as in holder verification: encrypted when a cipher is configured.
+      const payload = stringifyJson(arsCodePayload(request));
+      const body = options.cipher ? stringifyJson({ encData: await options.cipher.encrypt(payload) }) : payload;
+      const { data, correlationId } = await sendRetrying(operation, body, context, call);
+      const issued = readArsCode(data, request.regTranId);
+      if (issued === undefined) throw errorOfKind('protocol', 'PROTOCOL', { operation, httpStatus: 200, correlationId });
+      return { ...issued, correlationId };
+    },
+
+    registerBankAccount: (request, call = {}) => registrationStatus('registerBankAccount', request, call),
+    inquireAccountRegistration: (request, call = {}) => registrationStatus('inquireAccountRegistration', request, call),
   };
+
+  /** Registration by ARS and its status inquiry: both answer the registration's status; both retried. */
+  async function registrationStatus(
+    operation: 'registerBankAccount' | 'inquireAccountRegistration',
+    request: AccountRegistrationRequest,
+    call: CallOptions,
+  ): Promise<AccountRegistrationStatus & { correlationId: string }> {
+    const issues = validateArsRegistration(request);
+    checkCallCorrelationId(call, issues);
+    if (issues.length > 0) throw new KonaplateValidationError(issues, operation);
+    const context = { user_id: request.userId, reg_tran_id: request.regTranId };
+    const { data, correlationId } = await sendRetrying(operation, stringifyJson(arsRegistrationPayload(request)), context, call);
+    const status = readRegistrationStatus(data, request.regTranId);
+    if (status === undefined) throw errorOfKind('protocol', 'PROTOCOL', { operation, httpStatus: 200, correlationId });
+    return { ...status, correlationId };
+  }
 
   /** Charge or withdrawal: sent once; only a refused connection (never sent) is tried again. */
   async function moveMoney(operation: 'charge' | 'withdraw', request: MoneyMovementRequest, call: CallOptions): Promise<MoneyMoved> {

@@ -16,6 +16,10 @@
  * first call. The same tranId with the same fields answers the first result (it moves money
  * once); the same tranId with other fields is refused (000_002). So a resend after a lost answer
  * is safe, and the result inquiry by tranId tells whether the first one arrived.
+ *
+ * The transaction history (거래내역 확인, ASSUMED like the rest) lists a member's charges and
+ * withdrawals of a range of Korean calendar days, a page at a time: reconciliation reads it to
+ * find what Konaplate moved under a tranId we never recorded.
  */
 import type { ValidationIssue } from './errors';
 import { isJsonObject, JsonNumber, type JsonValue } from './lossless-json';
@@ -24,6 +28,7 @@ export const MONEY_MOVEMENT_PATHS = {
   charge: '/api/v1/charge',
   withdraw: '/api/v1/bankaccounts/withdraw',
   inquireTransaction: '/api/v1/charge/result',
+  listTransactions: '/api/v1/transactions/history',
 } as const;
 
 /** Our transaction id: letters and digits, 20 to 40 characters (ASSUMED). */
@@ -107,4 +112,85 @@ export function readTransactionStatus(data: { [key: string]: JsonValue }): Trans
     return { status, kind: tranType, amount: BigInt(amount.raw), resultCode };
   }
   return undefined;
+}
+
+/** Largest page of the transaction history (ASSUMED). */
+export const MAX_HISTORY_PAGE_SIZE = 100;
+
+export interface TransactionHistoryRequest {
+  userId: string;
+  /** yyyyMMdd, a Korean (KST) calendar day, inclusive. */
+  fromDate: string;
+  /** yyyyMMdd, inclusive, at most 31 days after fromDate. */
+  toDate: string;
+  /** From 1. */
+  pageNo: number;
+  /** 1 … MAX_HISTORY_PAGE_SIZE. */
+  pageSize: number;
+}
+
+/** One charge or withdrawal as the history lists it. */
+export type TransactionHistoryEntry = { tranId: string; kind: MoneyMovementKind; amount: bigint; tranDateTime: string } & (
+  | { status: 'SUCCESS'; approvalNo: string }
+  | { status: 'FAILED'; resultCode: string }
+);
+
+export interface TransactionHistoryPage {
+  /** Entries in the whole range (all pages). */
+  totalCount: number;
+  transactions: TransactionHistoryEntry[];
+}
+
+const DAY = /^\d{8}$/;
+
+export function validateTransactionHistory(request: TransactionHistoryRequest): ValidationIssue[] {
+  const issues = validateMoneyMovement({ userId: request.userId, tranId: 'x'.repeat(20), amount: 1n });
+  const day = (value: unknown) =>
+    typeof value === 'string' &&
+    DAY.test(value) &&
+    !Number.isNaN(Date.parse(`${value.slice(0, 4)}-${value.slice(4, 6)}-${value.slice(6)}T00:00:00Z`));
+  if (!day(request.fromDate)) issues.push({ field: 'fromDate', rule: 'must be a calendar date written yyyyMMdd' });
+  if (!day(request.toDate)) issues.push({ field: 'toDate', rule: 'must be a calendar date written yyyyMMdd' });
+  else if (day(request.fromDate)) {
+    const span =
+      (Date.parse(`${request.toDate.slice(0, 4)}-${request.toDate.slice(4, 6)}-${request.toDate.slice(6)}T00:00:00Z`) -
+        Date.parse(`${request.fromDate.slice(0, 4)}-${request.fromDate.slice(4, 6)}-${request.fromDate.slice(6)}T00:00:00Z`)) /
+      86_400_000;
+    if (span < 0 || span > 31) issues.push({ field: 'toDate', rule: 'must be 0 to 31 days after fromDate' });
+  }
+  if (!Number.isInteger(request.pageNo) || request.pageNo < 1 || request.pageNo > 1_000_000) {
+    issues.push({ field: 'pageNo', rule: 'must be an integer from 1' });
+  }
+  if (!Number.isInteger(request.pageSize) || request.pageSize < 1 || request.pageSize > MAX_HISTORY_PAGE_SIZE) {
+    issues.push({ field: 'pageSize', rule: `must be an integer from 1 to ${MAX_HISTORY_PAGE_SIZE}` });
+  }
+  return issues;
+}
+
+export function transactionHistoryPayload(request: TransactionHistoryRequest): Record<string, JsonValue> {
+  return {
+    userId: new JsonNumber(request.userId),
+    fromDate: request.fromDate,
+    toDate: request.toDate,
+    pageNo: new JsonNumber(String(request.pageNo)),
+    pageSize: new JsonNumber(String(request.pageSize)),
+  };
+}
+
+/** A history page; undefined when it does not have the documented shape. */
+export function readTransactionHistory(data: { [key: string]: JsonValue }): TransactionHistoryPage | undefined {
+  if (!isJsonObject(data)) return undefined;
+  const { totalCount, transactions } = data;
+  if (!(totalCount instanceof JsonNumber) || !/^\d{1,9}$/.test(totalCount.raw) || !Array.isArray(transactions)) return undefined;
+  const entries: TransactionHistoryEntry[] = [];
+  for (const item of transactions) {
+    if (!isJsonObject(item)) return undefined;
+    const { tranId, tranDateTime } = item;
+    if (typeof tranId !== 'string' || !TRAN_ID_PATTERN.test(tranId)) return undefined;
+    if (typeof tranDateTime !== 'string' || !/^\d{14}$/.test(tranDateTime)) return undefined;
+    const status = readTransactionStatus(item);
+    if (status === undefined || status.status === 'NOT_FOUND') return undefined;
+    entries.push({ ...status, tranId, tranDateTime });
+  }
+  return { totalCount: Number(totalCount.raw), transactions: entries };
 }

@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadDeviceCa, loadDeviceCaSigner, markDeviceRevoked, type DeviceCaSigner } from '@kfrm/device-trust';
+import { loadDeviceCa, loadDeviceCaSigner, markDeviceRevoked, publishRevocationFact, type DeviceCaSigner } from '@kfrm/device-trust';
 import { issueTestCertificate } from '@kfrm/device-trust/testing/certificates.fixtures';
 import { createCapturingDestination } from '@kfrm/logging';
 import { ensureDevInternalPki, privateKeyToPem, type InternalPkiFiles } from '@kfrm/pki';
@@ -188,7 +188,9 @@ describe('edge listener (KFRM_EDGE_LISTEN)', () => {
     const edge = edgeClient(await pemOf(pki.edge));
     const revoked = await issueDevice(45n);
     expect(await whoAmI(edge, { 'ssl-client-cert': encodeURIComponent(revoked.cert) })).toBe('45');
+    // As the device service revokes: the store mark, then the fact (its own process hears it at once).
     await markDeviceRevoked(services.store, revoked.serial, revoked.notAfter);
+    await publishRevocationFact(services.running.store, { kind: 'device', deviceId: '45' }, services.running.logger);
     expect(await refusal(whoAmI(edge, { 'ssl-client-cert': encodeURIComponent(revoked.cert) }))).toBe('UNAUTHENTICATED');
   });
 });

@@ -20,6 +20,11 @@ export interface ModuleRegistrations {
   mobile: string[];
   /** Full gRPC service names it serves on the internal listener. */
   internal: string[];
+  /**
+   * Every unary method it serves on the phone-facing listeners (full path), and whether its
+   * policy makes it idempotent by `idempotency-key` (docs/idempotency.md).
+   */
+  mobileUnaryMethods: { path: string; idempotent: boolean }[];
 }
 
 /**
@@ -61,6 +66,11 @@ export async function describeModuleRegistrations(modules: ServiceModule[]): Pro
         module: module.name,
         mobile: (instance.mobile ?? []).map((r) => r.name),
         internal: (instance.internal ?? []).map((r) => r.name),
+        mobileUnaryMethods: (instance.mobile ?? []).flatMap((r) =>
+          Object.entries(r.definition)
+            .filter(([, d]) => !d.requestStream && !d.responseStream)
+            .map(([key, d]) => ({ path: d.path, idempotent: r.policies[key]?.idempotent === true })),
+        ),
       });
       await instance.close?.();
     }

@@ -66,6 +66,10 @@ export function readRuntimeConfig(env: Env = process.env) {
       // Maker-checker: an operator's Deposit above this many won (or in another currency) waits
       // for a second operator's approval (docs/operators.md, "Approvals").
       operatorApprovalThresholdKrw: int('KFRM_OPERATOR_APPROVAL_THRESHOLD_KRW', { default: 1_000_000, min: 0, max: 1_000_000_000_000 }),
+      // The back-office web console's HTTP listener (services/back-office); `off`: none in this
+      // process. Here rather than in the module's settings so that entry points and test
+      // harnesses choose it like the other listeners.
+      backOfficeListen: listenAddress('KFRM_BACK_OFFICE_LISTEN', { default: '127.0.0.1:50060', off: true }),
       // Prometheus scrape endpoint (GET /metrics, GET /healthz), plain HTTP.
       metricsListen: listenAddress('KFRM_METRICS_LISTEN', { default: '127.0.0.1:9464' }),
       // OTLP/HTTP collector base URL; unset = spans are made (ids reach logs and callees) but not exported.

@@ -1,9 +1,10 @@
 import { status } from '@grpc/grpc-js';
 import { DependencyUnavailableError, UpstreamRefusal } from '@kfrm/errors';
 import { FindBySessionTokenApiError, FindBySessionTokenApiError_ErrorCode, UserServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user';
-import { apiErrorType, type DeviceIdentity, type SessionIdentity } from '@kfrm/server-kit';
+import { apiErrorType, type DeviceIdentity } from '@kfrm/server-kit';
 import { grpcStatusOf, unaryCall } from './internal-calls';
 import type { InternalClients } from './internal-clients';
+import type { ResolvedSession } from './session-cache';
 
 /**
  * Answers that mean "no live session": every seed code of FindBySessionToken (token missing,
@@ -24,7 +25,7 @@ export class SessionLookupUnavailableError extends DependencyUnavailableError {
  * whose certificate the call came with.
  */
 export function createSessionResolver(clients: InternalClients, timeoutMs = 3_000) {
-  return async (token: string, device: DeviceIdentity): Promise<SessionIdentity | undefined> => {
+  return async (token: string, device: DeviceIdentity): Promise<ResolvedSession | undefined> => {
     let response;
     try {
       response = await unaryCall(
@@ -39,6 +40,13 @@ export function createSessionResolver(clients: InternalClients, timeoutMs = 3_00
     }
     const session = response.userSession;
     if (!session || String(session.deviceId) !== device.deviceId) return undefined;
-    return { userId: String(session.userId), deviceId: String(session.deviceId), sessionToken: token };
+    const expiresAt = session.expiredAt === '' ? undefined : new Date(session.expiredAt);
+    return {
+      userId: String(session.userId),
+      deviceId: String(session.deviceId),
+      sessionToken: token,
+      // An unreadable time is no bound: the cache then keeps the session for its staleness bound only.
+      expiresAt: expiresAt && !Number.isNaN(expiresAt.getTime()) ? expiresAt : undefined,
+    };
   };
 }

@@ -87,6 +87,12 @@ export interface MethodPolicy<Req = never> {
    * the services (operator-access.ts). Absent: a service-to-service method only.
    */
   operator?: readonly OperatorRole[];
+  /**
+   * A mutating unary method the app may retry: with an `idempotency-key` in the metadata, a retry
+   * answers the first call's answer and runs nothing (idempotency.ts, docs/idempotency.md).
+   * Reads leave it unset and cost no store round trip.
+   */
+  idempotent?: boolean;
   /** The method's `…ApiError` message and enum; omitted when the seed gives the method none. */
   errors?: ApiErrorType;
   /** The codes the handler can raise (checked against `errors` and CommonApiError). */

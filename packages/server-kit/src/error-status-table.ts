@@ -69,8 +69,9 @@ export const ERROR_STATUS: Readonly<Record<string, status>> = {
   INVALID_TARGET_ACCOUNT: status.INVALID_ARGUMENT,
   INVALID_TARGET_INSTITUTION: status.INVALID_ARGUMENT,
   INVALID_SOURCE_ACCOUNT: status.INVALID_ARGUMENT,
-  IDEMPOTENCY_KEY_REUSED: status.ALREADY_EXISTS, // internal LedgerService: same key, another body
+  IDEMPOTENCY_KEY_REUSED: status.ALREADY_EXISTS, // same idempotency key, another body (CommonApiError, Execute, LedgerService)
   TRANSFER_LIMIT_EXCEEDED: status.FAILED_PRECONDITION, // per-transaction or daily limit
+  INVALID_VISIBLE_MESSAGE: status.INVALID_ARGUMENT, // GetPreCheck, Execute (extension): a memo too long or not showable
   INVALID_AMOUNT: status.INVALID_ARGUMENT, // zero, negative, fractional or beyond int64
   NOT_VALID_ACCOUNT: status.NOT_FOUND,
   BLOCKED_ACCOUNT: status.FAILED_PRECONDITION,
@@ -80,6 +81,9 @@ export const ERROR_STATUS: Readonly<Record<string, status>> = {
   TRANSFER_LIMIT_ABOVE_MAXIMUM: status.FAILED_PRECONDITION, // over the bank's maximum
   STEP_UP_AUTHENTICATION_REQUIRED: status.PERMISSION_DENIED, // raising without its DONE process
   ACCOUNT_BALANCE_NOT_ZERO: status.FAILED_PRECONDITION, // CloseAccount (extension): money still in the account
+  INVALID_ACCOUNT_NAME: status.INVALID_ARGUMENT, // UpdateAccount (extension)
+  INVALID_ACCOUNT_COLOR: status.INVALID_ARGUMENT, // UpdateAccount (extension)
+  NOTHING_TO_UPDATE: status.INVALID_ARGUMENT, // UpdateAccount (extension): no field set
   MEMBER_HAS_OPEN_ACCOUNTS: status.FAILED_PRECONDITION, // member withdrawal (extension): close every account first
 
   // funding (linked bank accounts: Konaplate, kakaoCert CMS)
@@ -94,6 +98,8 @@ export const ERROR_STATUS: Readonly<Record<string, status>> = {
   EXTERNAL_SERVICE_UNAVAILABLE: status.UNAVAILABLE,
   EXTERNAL_SERVICE_FAILED: status.INTERNAL, // refused credentials, unreadable answers: ours to fix
   ACCOUNT_HOLDER_NOT_VERIFIED: status.FAILED_PRECONDITION,
+  ARS_VERIFICATION_REQUIRED: status.FAILED_PRECONDITION,
+  ARS_VERIFICATION_NOT_FOUND: status.NOT_FOUND,
   CONSENT_REQUEST_REFUSED: status.FAILED_PRECONDITION,
   CONSENT_NOT_FOUND: status.NOT_FOUND,
   CONSENT_NOT_SIGNED: status.FAILED_PRECONDITION,
@@ -126,6 +132,9 @@ export const ERROR_STATUS: Readonly<Record<string, status>> = {
   // operator approvals (maker-checker, extension)
   APPROVAL_NOT_FOUND: status.NOT_FOUND,
   APPROVAL_NOT_PENDING: status.FAILED_PRECONDITION, // already approved, executed or rejected
+
+  // the KYC reviewer's view (extension)
+  KYC_DATA_NOT_FOUND: status.NOT_FOUND, // nothing submitted, or the member withdrew
 } satisfies Record<SeedCode, status>; // every seed code has a row, and a row is a seed code
 
 /**

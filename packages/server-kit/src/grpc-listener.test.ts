@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createCapturingDestination, createLogger } from '@kfrm/logging';
 import { E2eTestServiceClient, E2eTestServiceService } from '@kfrm/proto/gen/kfrm/api/e2e/e2e_test';
 import {
@@ -155,6 +155,57 @@ describe('GrpcListener', () => {
     await shutdown;
     const after = (await encryptText(address, 'late', 1000).catch((e) => e)) as grpc.ServiceError;
     expect([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED]).toContain(after.code);
+  });
+
+  it("makes a call's child logger only when something logs: an idle stream holds none, its end line still has the bindings", async () => {
+    const logs = createCapturingDestination();
+    const logger = createLogger({ service: 'test', destination: logs });
+    let children = 0;
+    const child = logger.child.bind(logger);
+    logger.child = ((...args: Parameters<typeof logger.child>) => {
+      children++;
+      return child(...args);
+    }) as typeof logger.child;
+    let opened!: () => void;
+    const open = new Promise<void>((resolve) => (opened = resolve));
+    const listener = new GrpcListener({
+      name: 'test',
+      host: '127.0.0.1',
+      port: 0,
+      credentials: grpc.ServerCredentials.createInsecure(),
+      guard: openGuard,
+      logger,
+    });
+    listener.addService(
+      defineService(
+        NotificationServiceService,
+        {
+          async subscribeNotification(_req, ctx) {
+            opened();
+            await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
+          },
+        },
+        { subscribeNotification: { access: 'public' } },
+      ),
+    );
+    const port = await listener.start();
+    started.push(listener);
+    const client = new NotificationServiceClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    const md = new grpc.Metadata();
+    md.set('x-request-id', 'idle-stream-1');
+    const call = client.subscribeNotification({}, md);
+    const ended = new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
+    call.on('error', () => undefined);
+    await open;
+    expect(children).toBe(0);
+    call.cancel();
+    await ended;
+    const records = () => logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    await vi.waitFor(() => expect(records().some((r) => r.request_id === 'idle-stream-1')).toBe(true));
+    client.close();
+    expect(children).toBe(1);
+    const line = records().find((r) => r.request_id === 'idle-stream-1');
+    expect(line).toMatchObject({ listener: 'test', method: '/kfrm.api.notification.NotificationService/SubscribeNotification' });
   });
 
   it('ends server streams cleanly on shutdown', async () => {

@@ -14,6 +14,7 @@ import { credentialsLoaded } from './credentials';
 import type { CallContext, MethodDefinitionLike, MethodPolicy, ServiceRegistration } from './define-service';
 import { splitFileDescriptorSet } from './descriptor-set';
 import { mapError } from './error-mapping';
+import { IDEMPOTENCY_KEY_HEADER, runIdempotent, type IdempotencyOptions } from './idempotency';
 
 export interface ListenerLimits {
   /** Largest request we accept; larger ones (also after decompression) get RESOURCE_EXHAUSTED. */
@@ -59,6 +60,11 @@ export interface ListenerOptions {
   audit?: CallAuditSink;
   /** Where operator calls that need a second operator go (operator-approval.ts); without it they are UNAVAILABLE. */
   approvals?: ApprovalDesk;
+  /**
+   * Answers kept for `idempotent` methods called with an idempotency key (idempotency.ts);
+   * without it the key is not looked at (the internal listener: services retry by business keys).
+   */
+  idempotency?: IdempotencyOptions;
 }
 
 /**
@@ -329,7 +335,7 @@ export class GrpcListener {
   }
 
   /** Sets up a call's context: request id, logger, cancellation (client, deadline, shutdown), access. */
-  private async prepareCall(call: SurfaceCall, policy: MethodPolicy, requestId: string, logger: Logger) {
+  private async prepareCall(call: SurfaceCall, policy: MethodPolicy, requestId: string, logger: () => Logger) {
     const controller = new AbortController();
     const abort = () => controller.abort();
     call.on('cancelled', abort);
@@ -353,7 +359,9 @@ export class GrpcListener {
       const ctx: CallContext = {
         requestId,
         method: call.getPath(),
-        logger,
+        get logger() {
+          return logger();
+        },
         metadata: call.metadata,
         principal,
         clientAddress: inProcess
@@ -385,12 +393,16 @@ export class GrpcListener {
     const elapsedMs = () => Math.round(Number(process.hrtime.bigint() - started) / 1e5) / 10;
     const requestId = requestIdOf(call.metadata);
     const observation = this.options.observer?.start({ path: definition.path, requestId, metadata: call.metadata });
-    const logger = this.options.logger.child({
-      listener: this.options.name,
-      request_id: requestId,
-      ...observation?.logFields,
-      method: definition.path,
-    });
+    // The call's child logger is made when something first logs: a stream held open for hours
+    // would otherwise keep one (≈ 0.7 KB) for its whole life without using it until its end.
+    let callLogger: Logger | undefined;
+    const logger = () =>
+      (callLogger ??= this.options.logger.child({
+        listener: this.options.name,
+        request_id: requestId,
+        ...observation?.logFields,
+        method: definition.path,
+      }));
     const responseMetadata = new grpc.Metadata();
     responseMetadata.set(REQUEST_ID_HEADER, requestId);
     call.sendMetadata(responseMetadata);
@@ -426,8 +438,8 @@ export class GrpcListener {
         })
         .then(
           async (result) => {
-            if (audited) await this.recordOutcome(audited, 'ok', logger);
-            logger.info({ code: 'OK', duration_ms: elapsedMs() }, 'call done');
+            if (audited) await this.recordOutcome(audited, 'ok', logger());
+            logger().info({ code: 'OK', duration_ms: elapsedMs() }, 'call done');
             observation?.end(grpc.status.OK, 'OK');
             finish(null, result);
           },
@@ -436,14 +448,14 @@ export class GrpcListener {
             const fields = { code: grpc.status[mapped.error.code], duration_ms: elapsedMs() };
             if (audited) {
               if (err instanceof ApprovalPendingError) {
-                await this.recordOutcome({ ...audited, detail: { ...audited.detail, approval_id: err.approvalId } }, 'pending', logger);
+                await this.recordOutcome({ ...audited, detail: { ...audited.detail, approval_id: err.approvalId } }, 'pending', logger());
               } else {
                 const outcome = err instanceof DomainError ? `${fields.code}:${err.code}` : (fields.code ?? 'UNKNOWN');
-                await this.recordOutcome(audited, outcome, logger);
+                await this.recordOutcome(audited, outcome, logger());
               }
             }
-            if (mapped.unexpected) logger.error({ ...fields, err }, 'call failed');
-            else logger.info({ ...fields, reason: mapped.error.details }, 'call rejected');
+            if (mapped.unexpected) logger().error({ ...fields, err }, 'call failed');
+            else logger().info({ ...fields, reason: mapped.error.details }, 'call rejected');
             observation?.end(mapped.error.code, fields.code);
             finish(mapped.error);
           },
@@ -476,7 +488,28 @@ export class GrpcListener {
         definition,
         policy,
         handler,
-        (ctx) => (handler as (req: unknown, ctx: CallContext) => Promise<unknown>)(call.request, ctx),
+        (ctx) => {
+          const run = () => (handler as (req: unknown, ctx: CallContext) => Promise<unknown>)(call.request, ctx);
+          const idempotency = this.options.idempotency;
+          if (!idempotency || !policy.idempotent) return run();
+          return runIdempotent(
+            idempotency,
+            {
+              keys: ctx.metadata.get(IDEMPOTENCY_KEY_HEADER),
+              principal: ctx.principal,
+              method: definition.path,
+              requestBytes: definition.requestSerialize(call.request as never),
+              serialize: (response) => definition.responseSerialize(response as never),
+              deserialize: (bytes) => definition.responseDeserialize(bytes),
+              signal: ctx.signal,
+              onEvent: (event, err) =>
+                event === 'store-write-failed'
+                  ? ctx.logger.error({ err }, 'idempotency record not settled')
+                  : ctx.logger.info({ idempotency: event }, 'idempotent call'),
+            },
+            run,
+          );
+        },
         (error, result) => (error ? callback(error) : callback(null, result)),
       );
     };

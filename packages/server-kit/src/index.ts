@@ -9,6 +9,7 @@ export * from './error-mapping';
 export * from './error-status-table';
 export * from './client-address-source';
 export * from './grpc-listener';
+export * from './idempotency';
 export * from './operator-access';
 export * from './operator-approval';
 export * from './shutdown';

@@ -20,6 +20,8 @@ import {
   ListTransactionsRequest,
   TransactionDirection,
   TransactionType,
+  UpdateAccountApiError,
+  UpdateAccountApiError_ErrorCode,
 } from '@kfrm/proto/gen/kfrm/api/account/account';
 import {
   DepositApiError,
@@ -167,6 +169,62 @@ describe('account service over gRPC', () => {
       undefined,
       opts,
     );
+
+  it("UpdateAccount sets name, colour and bookmark of the caller's own account; GetAccount and ListAccounts read them back", async () => {
+    const mine = await open('settings-user', '입출금통장');
+    const other = await open('settings-other', '남의 통장');
+    const update = (request: Parameters<AccountServiceClient['updateAccount']>[0], user = 'settings-user') =>
+      call(app.updateAccount.bind(app), request, user);
+
+    const renamed = await update({ accountNumber: mine.accountNumber, accountName: '  여행 적금  ', bookmarked: true });
+    expect(renamed.account).toMatchObject({
+      accountNumber: mine.accountNumber,
+      accountName: '여행 적금',
+      accountColor: '#12ab34',
+      bookmarked: true,
+    });
+    // Only what is set changes.
+    const recoloured = await update({ accountNumber: mine.accountNumber, accountColor: '#ff00aa' });
+    expect(recoloured.account).toMatchObject({ accountName: '여행 적금', accountColor: '#FF00AA', bookmarked: true });
+    await update({ accountNumber: mine.accountNumber, bookmarked: false });
+    expect(await call(app.getAccount.bind(app), { accountNumber: mine.accountNumber }, 'settings-user')).toMatchObject({
+      accountName: '여행 적금',
+      accountColor: '#FF00AA',
+      bookmarked: false,
+    });
+    const { accounts } = await call(app.listAccounts.bind(app), {}, 'settings-user');
+    expect(accounts.find((a) => a.accountNumber === mine.accountNumber)).toMatchObject({
+      accountName: '여행 적금',
+      accountColor: '#FF00AA',
+    });
+
+    const codeOf = async (promise: Promise<unknown>) => {
+      const err = await failure(promise);
+      return [err.code, apiErrorCode(err, UpdateAccountApiError)];
+    };
+    const invalid = grpc.status.INVALID_ARGUMENT;
+    const E = UpdateAccountApiError_ErrorCode;
+    expect(await codeOf(update({ accountNumber: mine.accountNumber }))).toEqual([invalid, E.NOTHING_TO_UPDATE]);
+    for (const name of ['', '   ', 'x'.repeat(101), 'a\nb', 'rtl\u202Eevil', 'zero\u200Bwidth']) {
+      expect(await codeOf(update({ accountNumber: mine.accountNumber, accountName: name }))).toEqual([invalid, E.INVALID_ACCOUNT_NAME]);
+    }
+    for (const color of ['', 'red', '#12345', '#1234567', '12ab34', '#12ab3g']) {
+      expect(await codeOf(update({ accountNumber: mine.accountNumber, accountColor: color }))).toEqual([invalid, E.INVALID_ACCOUNT_COLOR]);
+    }
+    // A bad field among good ones changes nothing.
+    await codeOf(update({ accountNumber: mine.accountNumber, accountName: '새 이름', accountColor: 'red' }));
+    expect((await call(app.getAccount.bind(app), { accountNumber: mine.accountNumber }, 'settings-user')).accountName).toBe('여행 적금');
+    // Someone else's account answers as one that does not exist, and stays as it was.
+    expect(await codeOf(update({ accountNumber: other.accountNumber, accountName: '내 것' }))).toEqual([
+      grpc.status.NOT_FOUND,
+      E.ACCOUNT_NOT_FOUND,
+    ]);
+    expect(await codeOf(update({ accountNumber: '3333-0000000000', bookmarked: true }))).toEqual([
+      grpc.status.NOT_FOUND,
+      E.ACCOUNT_NOT_FOUND,
+    ]);
+    expect((await call(app.getAccount.bind(app), { accountNumber: other.accountNumber }, 'settings-other')).accountName).toBe('남의 통장');
+  });
 
   it("lets each user read only their own accounts and transactions; someone else's looks like none at all", async () => {
     const a = await open('user-a', 'A main');

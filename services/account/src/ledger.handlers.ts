@@ -9,6 +9,8 @@ import {
   ListTransactionsApiError_ErrorCode,
   TransactionDirection,
   TransactionType,
+  UpdateAccountApiError,
+  UpdateAccountApiError_ErrorCode,
   type Account,
   type Transaction,
 } from '@kfrm/proto/gen/kfrm/api/account/account';
@@ -37,6 +39,7 @@ import { apiErrorType, defineService, raises, type CallContext } from '@kfrm/ser
 import { createHash } from 'node:crypto';
 import type {
   CloseAccountCode,
+  UpdateAccountCode,
   CreateAccountCode,
   DepositCode,
   FindAccountCode,
@@ -376,11 +379,21 @@ export function accountHandlers(ledger: Ledger) {
           accountNumber: a.accountNumber,
           accountName: a.name,
           balance: moneyToWire({ currency: a.currency, minor: a.balanceMinor }),
+          accountColor: a.color,
+          bookmarked: a.bookmarked,
         };
       },
       async closeAccount(request, ctx) {
         const account = await ledger.closeAccount(sessionUser(ctx), request.accountNumber);
         return { success: true, closedAt: account.closedAt!.toISOString() };
+      },
+      async updateAccount(request, ctx) {
+        const account = await ledger.updateAccount(sessionUser(ctx), request.accountNumber, {
+          name: request.accountName,
+          color: request.accountColor,
+          bookmarked: request.bookmarked,
+        });
+        return { account: accountToWire(account) };
       },
       async listTransactions(request, ctx) {
         const toWire = (page: StatementPage): Transaction[] =>
@@ -432,8 +445,15 @@ export function accountHandlers(ledger: Ledger) {
       },
       closeAccount: {
         access: session,
+        idempotent: true,
         errors: apiErrorType(CloseAccountApiError, CloseAccountApiError_ErrorCode),
         raises: raises<SessionUserCode | CloseAccountCode>(),
+      },
+      updateAccount: {
+        access: session,
+        idempotent: true,
+        errors: apiErrorType(UpdateAccountApiError, UpdateAccountApiError_ErrorCode),
+        raises: raises<SessionUserCode | UpdateAccountCode>(),
       },
     },
   );

@@ -135,6 +135,25 @@ export async function updateTransferLimits(
   return row ? findAccountByNumber(db, row.account_number) : undefined;
 }
 
+/** How an account is shown (UpdateAccount): the fields given are set, the others left alone. */
+export async function updateAccountDisplay(
+  db: LedgerDb,
+  accountId: bigint,
+  changes: { name?: string; color?: string; bookmarked?: boolean },
+): Promise<AccountRow | undefined> {
+  const row = await db
+    .updateTable('accounts')
+    .set({
+      ...(changes.name === undefined ? {} : { name: changes.name }),
+      ...(changes.color === undefined ? {} : { color: changes.color }),
+      ...(changes.bookmarked === undefined ? {} : { bookmarked: changes.bookmarked }),
+    })
+    .where('id', '=', accountId.toString())
+    .returning('account_number')
+    .executeTakeFirst();
+  return row ? findAccountByNumber(db, row.account_number) : undefined;
+}
+
 /** The account created with this idempotency key, and its owner, if any. */
 export async function findAccountByCreationKey(db: LedgerDb, creationKey: string): Promise<AccountRow | undefined> {
   const row = await db.selectFrom('accounts').select('account_number').where('creation_key', '=', creationKey).executeTakeFirst();

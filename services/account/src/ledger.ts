@@ -14,6 +14,7 @@ import {
   listOutboxAfter,
   listStatementLines,
   listStatementLinesFiltered,
+  updateAccountDisplay,
   updateTransferLimits,
   type AccountRow,
   type LedgerDb,
@@ -33,12 +34,14 @@ export type DepositCode = AmountCode | 'ACCOUNT_NOT_FOUND' | 'IDEMPOTENCY_KEY_RE
 export type FindAccountCode = 'ACCOUNT_NOT_FOUND';
 export type SetTransferLimitsCode = AmountCode | 'ACCOUNT_NOT_FOUND';
 export type CloseAccountCode = 'ACCOUNT_NOT_FOUND' | 'ACCOUNT_BALANCE_NOT_ZERO';
+export type UpdateAccountCode = 'ACCOUNT_NOT_FOUND' | 'INVALID_ACCOUNT_NAME' | 'INVALID_ACCOUNT_COLOR' | 'NOTHING_TO_UPDATE';
 
 const createFailed = failWith<CreateAccountCode>();
 const transferFailed = failWith<PostTransferCode>();
 const depositFailed = failWith<DepositCode>();
 const limitsFailed = failWith<SetTransferLimitsCode>();
 const closeFailed = failWith<CloseAccountCode>();
+const updateFailed = failWith<UpdateAccountCode>();
 const accountNotFound = () => failWith<FindAccountCode>()('ACCOUNT_NOT_FOUND', 'account not found');
 
 /**
@@ -73,6 +76,13 @@ export const STATEMENT_SNAPSHOT_TTL_MS = 30 * 60_000;
 
 const KEY_FORMAT = /^[\x21-\x7e]{1,128}$/;
 const COLOR_FORMAT = /^#[0-9A-Fa-f]{6}$/;
+const MAX_ACCOUNT_NAME_CHARS = 100;
+/**
+ * What a name the customer gives cannot hold: control characters, format characters (bidi
+ * overrides that make a statement read other than it is, zero-width joiners), line and paragraph
+ * separators, surrogates and unassigned code points.
+ */
+const UNSHOWABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Cn}\p{Zl}\p{Zp}]/u;
 const MAX_MEMO = 200;
 const MAX_EVENTS = 8;
 const MAX_EVENT_TEXT = 1000;
@@ -209,6 +219,15 @@ export interface Ledger {
    * neither side of a posting from then on. Closing a closed account answers it as it is.
    */
   closeAccount(ownerUserId: string, accountNumber: string): Promise<AccountRow>;
+  /**
+   * Sets how the owner's account is shown (closed ones too): the name (trimmed, 1-100 showable
+   * characters), the colour (#RRGGBB, stored upper-case), the bookmark. At least one is given.
+   */
+  updateAccount(
+    ownerUserId: string,
+    accountNumber: string,
+    changes: { name?: string; color?: string; bookmarked?: boolean },
+  ): Promise<AccountRow>;
   /** Every account of the owner, closed ones included. */
   listAllAccounts(ownerUserId: string): Promise<AccountRow[]>;
   /** The committed entries under these idempotency keys (1..200 keys); unknown keys are left out. */
@@ -421,6 +440,27 @@ export function createLedger(deps: { db: LedgerDb; poster: LedgerPoster; store: 
       const now = await ownAccount(ownerUserId, accountNumber);
       if (now.closedAt === null) throw closeFailed('ACCOUNT_BALANCE_NOT_ZERO', 'the account still holds money');
       return now;
+    },
+
+    async updateAccount(ownerUserId, accountNumber, changes) {
+      if (changes.name === undefined && changes.color === undefined && changes.bookmarked === undefined)
+        throw updateFailed('NOTHING_TO_UPDATE', 'set account_name, account_color or bookmarked');
+      const name = changes.name?.trim();
+      if (name !== undefined && (name === '' || Array.from(name).length > MAX_ACCOUNT_NAME_CHARS || UNSHOWABLE.test(name)))
+        throw updateFailed(
+          'INVALID_ACCOUNT_NAME',
+          `account_name must be 1-${MAX_ACCOUNT_NAME_CHARS} characters without control characters`,
+        );
+      if (changes.color !== undefined && !COLOR_FORMAT.test(changes.color))
+        throw updateFailed('INVALID_ACCOUNT_COLOR', 'account_color must be # and six hex digits');
+      const account = await ownAccount(ownerUserId, accountNumber);
+      const updated = await updateAccountDisplay(db, account.id, {
+        name,
+        color: changes.color?.toUpperCase(),
+        bookmarked: changes.bookmarked,
+      });
+      if (!updated) throw accountNotFound();
+      return updated;
     },
 
     listAllAccounts(ownerUserId) {

@@ -61,17 +61,20 @@ export function casaHandlers(casa: Casa) {
     {
       initiateOpening: {
         access: 'session',
+        idempotent: true,
         errors: apiErrorType(InitiateOpeningApiError, InitiateOpeningApiError_ErrorCode),
         raises: raises<InitiateOpeningCode>(),
       },
       listTerms: { access: 'session', raises: raises() },
       agreeTerms: {
         access: 'session',
+        idempotent: true,
         errors: apiErrorType(AgreeTermsApiError, AgreeTermsApiError_ErrorCode),
         raises: raises<AgreeTermsCode>(),
       },
       completeOpening: {
         access: 'session',
+        idempotent: true,
         errors: apiErrorType(CompleteOpeningApiError, CompleteOpeningApiError_ErrorCode),
         raises: raises<CompleteOpeningCode>(),
       },

@@ -28,6 +28,7 @@ export function deviceHandlers(registry: DeviceRegistry) {
     {
       createDevice: {
         access: 'public',
+        idempotent: true,
         errors: apiErrorType(CreateDeviceApiError, CreateDeviceApiError_ErrorCode),
         raises: raises<DeviceKeyCode>(),
       },

@@ -52,7 +52,12 @@ export function keyServiceHandlers(sessions: KeySessions, limits: { store: Store
       },
     },
     {
-      getKey: { access: 'public', errors: apiErrorType(GetKeyApiError, GetKeyApiError_ErrorCode), raises: raises<IssueKeyCode>() },
+      getKey: {
+        access: 'public',
+        idempotent: true,
+        errors: apiErrorType(GetKeyApiError, GetKeyApiError_ErrorCode),
+        raises: raises<IssueKeyCode>(),
+      },
       listKeys: { access: 'public', raises: raises() },
     },
   );

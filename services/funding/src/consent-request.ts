@@ -17,6 +17,7 @@ export type RequestAutoDebitConsentCode =
   | AccountInputCode
   | FindUserCode
   | 'ACCOUNT_HOLDER_NOT_VERIFIED'
+  | 'ARS_VERIFICATION_REQUIRED'
   | 'CONSENT_REQUEST_REFUSED'
   | 'OUTCOME_UNKNOWN'
   | 'EXTERNAL_SERVICE_FAILED';
@@ -43,6 +44,10 @@ export async function requestAutoDebitConsent(
   const account = await findLinkedAccountByNumber(db, userId, bankCode, accountNumber);
   if (!account) {
     throw requestFailed('ACCOUNT_HOLDER_NOT_VERIFIED', 'Verify the account holder first.');
+  }
+  // Seed 001's second step: only an account Konaplate registered by ARS can be debited for top-ups.
+  if (!account.arsVerifiedAt) {
+    throw requestFailed('ARS_VERIFICATION_REQUIRED', 'Register the account by ARS first.');
   }
   const user = await deps.users.findUser(userId);
   const consentId = randomUUID();

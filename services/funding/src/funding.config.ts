@@ -52,6 +52,9 @@ export function readFundingConfig(env: Env = process.env) {
       // Embedded kakaoCert sandbox only: it signs each consent this long after the request, standing
       // in for the user in KakaoTalk (0: never; sign through POST /__sandbox/sign/{receiptId}).
       sandboxSignAfterMs: int('KFRM_FUNDING_SANDBOX_SIGN_AFTER_MS', { default: 1_500, min: 0, max: 3_600_000 }),
+      // Embedded Konaplate sandbox only: its member answers each ARS call this long after it is
+      // placed and keys in the right code (0: never; tests use the sandbox's answerArsCall).
+      sandboxArsAnswerAfterMs: int('KFRM_FUNDING_SANDBOX_ARS_ANSWER_AFTER_MS', { default: 1_000, min: 0, max: 3_600_000 }),
     },
     env,
   );
@@ -176,6 +179,7 @@ export async function createFundingAdapters(
         logger: logger.child({ component: 'konaplate-sandbox' }),
         tranTokenForm: config.konaplateTranTokenForm,
         birthDateForm: config.konaplateBirthDateForm,
+        arsAnswerAfterMs: config.sandboxArsAnswerAfterMs,
       });
       closers.push(() => sandbox.close());
       sandboxes.konaplate = sandbox;

@@ -14,6 +14,7 @@ import { createCapturingDestination, createLogger } from '@kfrm/logging';
 import { createFunding, type Funding } from './funding';
 import { FUNDING_SCHEMA, type FundingDatabase } from './funding.table';
 import { migrations } from './migrations';
+import { registerByArs } from './ars-verification.fixtures';
 import { userRecordFrom, type UserDirectory } from './user-directory';
 
 const HOLDER = SANDBOX_HOLDERS[0]!; // 088 / 110234567890 / 홍길동 / 19800101
@@ -81,6 +82,7 @@ describe('signedData verified before it is stored', () => {
   async function signedConsent() {
     const userId = String(nextUser++);
     await funding.verifyAccountHolder(userId, HOLDER.bankCode, HOLDER.bankAccount);
+    await registerByArs(funding, konaplateSandbox, userId, HOLDER.bankCode, HOLDER.bankAccount);
     const consent = await funding.requestAutoDebitConsent(userId, HOLDER.bankCode, HOLDER.bankAccount);
     kakaocertSandbox.sign(consent.receiptId!);
     return { userId, consent };

@@ -11,6 +11,11 @@ import { createCapturingDestination } from '@kfrm/logging';
 import { CommonApiError, CommonApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/api/common/error';
 import { DeviceServiceClient } from '@kfrm/proto/gen/kfrm/api/device/device';
 import {
+  ArsVerificationState,
+  GetArsVerificationApiError,
+  GetArsVerificationApiError_ErrorCode,
+  RequestAutoDebitConsentApiError,
+  RequestAutoDebitConsentApiError_ErrorCode,
   ConfirmAutoDebitConsentApiError,
   ConfirmAutoDebitConsentApiError_ErrorCode,
   ConsentState,
@@ -107,7 +112,10 @@ describe('funding over gRPC with a session', () => {
       [
         deviceModule,
         fakeUserModule,
-        createFundingModule({ env: { KFRM_FUNDING_SANDBOX_SIGN_AFTER_MS: '0' }, onAdapters: (a) => (adapters = a) }),
+        createFundingModule({
+          env: { KFRM_FUNDING_SANDBOX_SIGN_AFTER_MS: '0', KFRM_FUNDING_SANDBOX_ARS_ANSWER_AFTER_MS: '0' },
+          onAdapters: (a) => (adapters = a),
+        }),
       ],
       { name: 'funding-test', logDestination: logs },
     );
@@ -158,8 +166,8 @@ describe('funding over gRPC with a session', () => {
       });
       const linkedAccountId = verified.linkedAccount!.linkedAccountId;
       // Holder verification registered the user as a Konaplate member: its id, not ours, is
-      // Konaplate's userId. ARS authentication (not modelled) then makes the account the
-      // member's normal top-up account; the sandbox's control stands in for it.
+      // Konaplate's userId. ARS registration then makes the account the member's normal top-up
+      // account: the consent is refused before it.
       const member = await database
         .kysely('funding')
         .selectFrom('konaplate_members')
@@ -167,9 +175,25 @@ describe('funding over gRPC with a session', () => {
         .where('user_id', '=', '1000000001')
         .executeTakeFirstOrThrow();
       expect(member.member_id).not.toBe('1000000001');
-      adapters!.sandboxes.konaplate!.setRegisteredAccounts(member.member_id as string, {
-        normal: { bankCode: '088', bankAccount: '110234567890', holderName: '홍길동', birthDate: '19800101' },
-      });
+      const tooEarly = await failure(
+        call(client.requestAutoDebitConsent, { bankCode: '088', accountNumber: '110234567890', expiresInSeconds: 0 }),
+      );
+      expect(tooEarly.code).toBe(grpc.status.FAILED_PRECONDITION);
+      expect(apiErrorCode(tooEarly, RequestAutoDebitConsentApiError)).toBe(
+        RequestAutoDebitConsentApiError_ErrorCode.ARS_VERIFICATION_REQUIRED,
+      );
+
+      const ars = (await call(client.startArsVerification, { bankCode: '088', accountNumber: '110234567890' })).arsVerification!;
+      expect(ars).toMatchObject({ linkedAccountId, state: ArsVerificationState.ARS_CALLING, authCode: expect.stringMatching(/^\d{2}$/) });
+      const ringing = [...adapters!.sandboxes.konaplate!.arsRegistrations.values()].find((r) => r.userId === member.member_id)!;
+      // The user keys the code in on the ARS call (the sandbox's test hook).
+      adapters!.sandboxes.konaplate!.answerArsCall(ringing.regTranId, ars.authCode);
+      const arsDone = await call(client.getArsVerification, { arsVerificationId: ars.arsVerificationId });
+      expect(arsDone.arsVerification).toMatchObject({ state: ArsVerificationState.ARS_REGISTERED, authCode: '' });
+      expect(arsDone.linkedAccount!.arsVerifiedAt).not.toBe('');
+      const unknown = await failure(call(client.getArsVerification, { arsVerificationId: 'nope' }));
+      expect(unknown.code).toBe(grpc.status.NOT_FOUND);
+      expect(apiErrorCode(unknown, GetArsVerificationApiError)).toBe(GetArsVerificationApiError_ErrorCode.ARS_VERIFICATION_NOT_FOUND);
 
       const listed = await call(client.listRegisteredAccounts, {});
       expect(listed.normalTopUpAccount?.maskedAccountNumber).toBe('********7890');

@@ -1,5 +1,11 @@
 import { maskAccountNumber } from '@kfrm/logging';
 import {
+  ArsVerificationState as ProtoArsVerificationState,
+  GetArsVerificationApiError,
+  GetArsVerificationApiError_ErrorCode,
+  StartArsVerificationApiError,
+  StartArsVerificationApiError_ErrorCode,
+  type ArsVerification,
   ConfirmAutoDebitConsentApiError,
   ConfirmAutoDebitConsentApiError_ErrorCode,
   ConsentState as ProtoConsentState,
@@ -28,12 +34,14 @@ import {
 import type { RegisteredBankAccount } from '@kfrm/konaplate';
 import { apiErrorType, defineService, raises, unauthenticated, type CallContext } from '@kfrm/server-kit';
 import type { VerifyAccountHolderCode } from './account-holder';
+import type { GetArsVerificationCode, StartArsVerificationCode } from './ars-verification';
+import type { ArsVerificationRow } from './ars-verification.repository';
 import type { RegisterAutoTopUpAccountCode } from './auto-top-up';
 import type { ConfirmAutoDebitConsentCode } from './consent-confirm';
 import type { RequestAutoDebitConsentCode } from './consent-request';
 import type { GetAutoDebitConsentCode } from './consent-status';
 import type { ConsentRow, Funding, LinkedAccountRow } from './funding';
-import type { ConsentState } from './funding.table';
+import type { ArsVerificationState, ConsentState } from './funding.table';
 import type { ListRegisteredAccountsCode } from './registered-accounts';
 import type { MoneyMovementInput, MoneyMovementRow } from './funding';
 import type { AutoTopUpCode, TopUpCode, WithdrawCode } from './money-movement';
@@ -57,6 +65,15 @@ const CONSENT_STATES: Record<ConsentState, ProtoConsentState> = {
   EVIDENCE_INVALID: ProtoConsentState.EVIDENCE_INVALID,
 };
 
+const ARS_STATES: Record<ArsVerificationState, ProtoArsVerificationState> = {
+  ISSUING: ProtoArsVerificationState.ARS_ISSUING,
+  CODE_ISSUED: ProtoArsVerificationState.ARS_CODE_ISSUED,
+  CALLING: ProtoArsVerificationState.ARS_CALLING,
+  REGISTERED: ProtoArsVerificationState.ARS_REGISTERED,
+  FAILED: ProtoArsVerificationState.ARS_FAILED,
+  EXPIRED: ProtoArsVerificationState.ARS_EXPIRED,
+};
+
 const iso = (date: Date | null | undefined) => date?.toISOString() ?? '';
 
 function bankAccount(bankCode: string, bankName: string, accountNumber: string): BankAccount {
@@ -76,6 +93,20 @@ export function toLinkedAccount(row: LinkedAccountRow): LinkedAccount {
     linkedAt: iso(row.linkedAt),
     autoTopUp: row.autoTopUpRegisteredAt !== null,
     autoTopUpRegisteredAt: iso(row.autoTopUpRegisteredAt),
+    arsVerifiedAt: iso(row.arsVerifiedAt),
+  };
+}
+
+export function toArsVerification(row: ArsVerificationRow): ArsVerification {
+  // The code matters only while it can still be keyed in.
+  const codeUseful = row.state === 'CODE_ISSUED' || row.state === 'CALLING';
+  return {
+    arsVerificationId: row.id,
+    linkedAccountId: row.linkedAccountId,
+    state: ARS_STATES[row.state],
+    authCode: codeUseful ? (row.authCode ?? '') : '',
+    expiresAt: iso(row.codeExpiresAt),
+    failureReason: row.state === 'FAILED' ? (row.failure ?? '') : '',
   };
 }
 
@@ -146,6 +177,14 @@ export function fundingHandlers(funding: Funding) {
           linkedAccounts: accounts.linked.map(toLinkedAccount),
         };
       },
+      async startArsVerification(request, ctx) {
+        const row = await funding.startArsVerification(sessionUser(ctx), request.bankCode, request.accountNumber);
+        return { arsVerification: toArsVerification(row) };
+      },
+      async getArsVerification(request, ctx) {
+        const { verification, account } = await funding.getArsVerification(sessionUser(ctx), request.arsVerificationId);
+        return { arsVerification: toArsVerification(verification), linkedAccount: toLinkedAccount(account) };
+      },
       async requestAutoDebitConsent(request, ctx) {
         const consent = await funding.requestAutoDebitConsent(
           sessionUser(ctx),
@@ -176,6 +215,7 @@ export function fundingHandlers(funding: Funding) {
     {
       verifyAccountHolder: {
         access: 'session',
+        idempotent: true,
         errors: apiErrorType(VerifyAccountHolderApiError, VerifyAccountHolderApiError_ErrorCode),
         raises: raises<VerifyAccountHolderCode>(),
       },
@@ -184,8 +224,19 @@ export function fundingHandlers(funding: Funding) {
         errors: apiErrorType(ListRegisteredAccountsApiError, ListRegisteredAccountsApiError_ErrorCode),
         raises: raises<ListRegisteredAccountsCode>(),
       },
+      startArsVerification: {
+        access: 'session',
+        errors: apiErrorType(StartArsVerificationApiError, StartArsVerificationApiError_ErrorCode),
+        raises: raises<StartArsVerificationCode>(),
+      },
+      getArsVerification: {
+        access: 'session',
+        errors: apiErrorType(GetArsVerificationApiError, GetArsVerificationApiError_ErrorCode),
+        raises: raises<GetArsVerificationCode>(),
+      },
       requestAutoDebitConsent: {
         access: 'session',
+        idempotent: true,
         errors: apiErrorType(RequestAutoDebitConsentApiError, RequestAutoDebitConsentApiError_ErrorCode),
         raises: raises<RequestAutoDebitConsentCode>(),
       },
@@ -196,21 +247,25 @@ export function fundingHandlers(funding: Funding) {
       },
       confirmAutoDebitConsent: {
         access: 'session',
+        idempotent: true,
         errors: apiErrorType(ConfirmAutoDebitConsentApiError, ConfirmAutoDebitConsentApiError_ErrorCode),
         raises: raises<ConfirmAutoDebitConsentCode>(),
       },
       registerAutoTopUpAccount: {
         access: 'session',
+        idempotent: true,
         errors: apiErrorType(RegisterAutoTopUpAccountApiError, RegisterAutoTopUpAccountApiError_ErrorCode),
         raises: raises<RegisterAutoTopUpAccountCode>(),
       },
       topUp: {
         access: 'session',
+        idempotent: true,
         errors: apiErrorType(TopUpApiError, TopUpApiError_ErrorCode),
         raises: raises<TopUpCode>(),
       },
       withdraw: {
         access: 'session',
+        idempotent: true,
         errors: apiErrorType(WithdrawApiError, WithdrawApiError_ErrorCode),
         raises: raises<WithdrawCode>(),
       },

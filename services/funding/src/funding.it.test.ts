@@ -21,6 +21,7 @@ import { createFunding, type Funding } from './funding';
 import { FUNDING_SCHEMA, type FundingDatabase } from './funding.table';
 import { findKonaplateMember } from './konaplate-member.repository';
 import { migrations } from './migrations';
+import { registerByArs } from './ars-verification.fixtures';
 import { userRecordFrom, type UserDirectory } from './user-directory';
 
 /** Users as the user service would answer them (resident ids give the birth dates). */
@@ -113,6 +114,7 @@ describe('funding use cases against the sandboxes', () => {
     // Each test starts with no linked accounts or consents.
     const db = database.kysely<FundingDatabase>(FUNDING_SCHEMA);
     await db.deleteFrom('consents').execute();
+    await db.deleteFrom('ars_verifications').execute();
     await db.deleteFrom('linked_accounts').execute();
   });
 
@@ -133,8 +135,14 @@ describe('funding use cases against the sandboxes', () => {
     return funding.verifyAccountHolder(HONG, HONG_ACCOUNT.bankCode, HONG_ACCOUNT.accountNumber);
   }
 
-  async function signedConsent() {
+  /** Holder verified, then registered at Konaplate by ARS: what the consent needs. */
+  async function registeredHong() {
     await verifiedHong();
+    await registerByArs(funding, konaplateSandbox, HONG, HONG_ACCOUNT.bankCode, HONG_ACCOUNT.accountNumber);
+  }
+
+  async function signedConsent() {
+    await registeredHong();
     const consent = await funding.requestAutoDebitConsent(HONG, HONG_ACCOUNT.bankCode, HONG_ACCOUNT.accountNumber);
     kakaocertSandbox.sign(consent.receiptId!);
     return consent;
@@ -187,7 +195,7 @@ describe('funding use cases against the sandboxes', () => {
   describe('auto-debit consent', () => {
     it('requests, is signed in the sandbox, confirms once and links the account with DER evidence', async () => {
       const verifyCalls = kakaocertSandbox.calls().verify;
-      await verifiedHong();
+      await registeredHong();
       const requested = await funding.requestAutoDebitConsent(HONG, '088', '110234567890');
       expect(requested).toMatchObject({ state: 'REQUESTED', userId: HONG, provider: 'kakaocert' });
       expect(requested.expiresAt!.getTime()).toBe(clock.now() + 300_000);
@@ -240,7 +248,7 @@ describe('funding use cases against the sandboxes', () => {
 
     it('refuses to confirm before the user signed, without calling VerifyCMS', async () => {
       const verifyCalls = kakaocertSandbox.calls().verify;
-      await verifiedHong();
+      await registeredHong();
       const consent = await funding.requestAutoDebitConsent(HONG, '088', '110234567890');
       expect(await codeOf(funding.confirmAutoDebitConsent(HONG, consent.id))).toBe('CONSENT_NOT_SIGNED');
       expect(kakaocertSandbox.calls().verify).toBe(verifyCalls);
@@ -249,7 +257,7 @@ describe('funding use cases against the sandboxes', () => {
     });
 
     it('expires a consent not signed in time', async () => {
-      await verifiedHong();
+      await registeredHong();
       const consent = await funding.requestAutoDebitConsent(HONG, '088', '110234567890', 10);
       clock.advance(10_000);
       expect((await funding.getAutoDebitConsent(HONG, consent.id)).state).toBe('EXPIRED');
@@ -264,7 +272,7 @@ describe('funding use cases against the sandboxes', () => {
     });
 
     it('marks a refused or failed request REQUEST_FAILED', async () => {
-      await verifiedHong();
+      await registeredHong();
       // kakaoCert refuses the request (here: a SubClientID it does not know).
       const refusing = createFunding({
         db: database.kysely<FundingDatabase>(FUNDING_SCHEMA),
@@ -388,6 +396,7 @@ describe('funding use cases against the sandboxes', () => {
   describe('automatic top-up registration', () => {
     async function linked(userId: string, bankCode: string, accountNumber: string) {
       await funding.verifyAccountHolder(userId, bankCode, accountNumber);
+      await registerByArs(funding, konaplateSandbox, userId, bankCode, accountNumber);
       const consent = await funding.requestAutoDebitConsent(userId, bankCode, accountNumber);
       kakaocertSandbox.sign(consent.receiptId!);
       return (await funding.confirmAutoDebitConsent(userId, consent.id)).account;

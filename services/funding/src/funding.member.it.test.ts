@@ -15,6 +15,7 @@ import { createFunding, type Funding } from './funding';
 import { FUNDING_SCHEMA, type FundingDatabase } from './funding.table';
 import { findKonaplateMember } from './konaplate-member.repository';
 import { migrations } from './migrations';
+import { registerByArs } from './ars-verification.fixtures';
 import { userRecordFrom, type UserDirectory } from './user-directory';
 
 const HOLDER = SANDBOX_HOLDERS[0]!; // 088 / 110234567890 / 홍길동 / 19800101
@@ -137,10 +138,8 @@ describe('Konaplate member id (userId) of a KFRM user', () => {
   it('links an account and registers it for automatic top-up, the inquiry asked with the member id', async () => {
     const userId = newUser();
     await funding.verifyAccountHolder(userId, HOLDER.bankCode, HOLDER.bankAccount);
-    const memberId = (await findKonaplateMember(db(), userId))!.memberId!;
-    // ARS authentication (not modelled, see docs/external-apis.md) is what makes the verified
-    // account the member's normal top-up account at Konaplate.
-    konaplateSandbox.setRegisteredAccounts(memberId, { normal: HOLDER });
+    // ARS registration is what makes the verified account the member's normal top-up account at Konaplate.
+    await registerByArs(funding, konaplateSandbox, userId, HOLDER.bankCode, HOLDER.bankAccount);
 
     const consent = await funding.requestAutoDebitConsent(userId, HOLDER.bankCode, HOLDER.bankAccount);
     kakaocertSandbox.sign(consent.receiptId!);

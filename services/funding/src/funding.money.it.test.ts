@@ -13,16 +13,17 @@ import { openTestDatabase, type TestDatabase } from '@kfrm/db/test-database';
 import { DomainError, isDomainError, UpstreamRefusal, UpstreamUnavailableError } from '@kfrm/errors';
 import { createKakaocertConsentProvider, createKakaocertClient } from '@kfrm/kakaocert';
 import { startKakaocertSandbox, type KakaocertSandbox } from '@kfrm/kakaocert/sandbox';
-import { createKonaplateClient } from '@kfrm/konaplate';
+import { createKonaplateClient, type KonaplateClient } from '@kfrm/konaplate';
 import { SANDBOX_HOLDERS, sandboxClientOptions, startKonaplateSandbox, type KonaplateSandbox } from '@kfrm/konaplate/sandbox/index';
 import { createCapturingDestination, createLogger } from '@kfrm/logging';
 // The real ledger, imported by path: a test-only need (funding reaches it over gRPC in service).
 import { SETTLEMENT_ACCOUNT } from '../../account/src/ledger';
 import { openTestLedger, type TestLedger } from '../../account/src/testing/ledger.harness';
-import { createFunding, type Funding } from './funding';
+import { createFunding, type Funding, type FundingDeps } from './funding';
 import { FUNDING_SCHEMA, type FundingDatabase } from './funding.table';
 import type { FundingLedger } from './ledger-port';
 import { migrations } from './migrations';
+import { formatReconciliationReport } from './reconcile-cli';
 import { seoulDay } from './money-movement';
 import { runReconcileCli } from './reconcile-cli';
 import type { UserDirectory } from './user-directory';
@@ -49,6 +50,7 @@ describe('top-up and withdrawal through Konaplate and the ledger', () => {
   let konaplateSandbox: KonaplateSandbox;
   let kakaocertSandbox: KakaocertSandbox;
   let funding: Funding;
+  let fundingDeps: FundingDeps;
   let ledgerDown = false;
   let creditDown = false;
   let nowMs = Date.now();
@@ -234,7 +236,7 @@ describe('top-up and withdrawal through Konaplate and the ledger', () => {
       authUrl: kakaocertSandbox.authUrl,
       logger,
     });
-    funding = createFunding({
+    fundingDeps = {
       db: fundingDb(),
       konaplate: createKonaplateClient(
         sandboxClientOptions(konaplateSandbox, { logger, timeoutMs: 300, inquiryRetry: { maxAttempts: 1, baseDelayMs: 5 } }),
@@ -251,7 +253,8 @@ describe('top-up and withdrawal through Konaplate and the ledger', () => {
       topUpLimitPerDayMinor: DAILY_LIMIT,
       movementLeaseMs: 30_000,
       onReconciliationMismatch: (kind) => counted.push(kind),
-    });
+    };
+    funding = createFunding(fundingDeps);
   }, 60_000);
 
   afterAll(async () => {
@@ -375,6 +378,110 @@ describe('top-up and withdrawal through Konaplate and the ledger', () => {
     // Customer + settlement unchanged in the ledger; the customer's gain is exactly what Konaplate moved.
     expect((await balanceOf(c.accountNumber)) + (await balanceOf(SETTLEMENT_ACCOUNT.KRW))).toBe(settlementBefore);
     expect((await funding.topUp(c.userId, input(c, amount, `fault-${fault.type}`))).state).toBe('SETTLED');
+  });
+
+  describe('duplicate and conflicting answers (the assumed money API has no callbacks: retries and inquiries instead)', () => {
+    /**
+     * Another funding instance whose first result inquiry answers NOT_FOUND although Konaplate has
+     * the transaction: a lagging replica, or an inquiry that overtook the charge inside Konaplate.
+     */
+    function laggingInquiry(): Funding {
+      const konaplate: KonaplateClient = fundingDeps.konaplate;
+      let lagging = true;
+      return createFunding({
+        ...fundingDeps,
+        konaplate: {
+          ...konaplate,
+          async inquireTransaction(request, options) {
+            if (!lagging) return konaplate.inquireTransaction(request, options);
+            lagging = false;
+            return { status: 'NOT_FOUND', correlationId: '000000000000-0000000' };
+          },
+        },
+      });
+    }
+    const requestsTo = (endpoint: 'charge' | 'withdraw') => konaplateSandbox.requests.filter((r) => r.endpoint === endpoint).length;
+
+    it('top-up: the same tranId sent twice (answer lost, then an inquiry that says NOT_FOUND) moves the money once', async () => {
+      const c = await customer(0n);
+      const settlementBefore = await balanceOf(SETTLEMENT_ACCOUNT.KRW);
+      const chargesBefore = requestsTo('charge');
+      konaplateSandbox.injectFault({ type: 'delay', ms: 1_000 }, { endpoint: 'charge' });
+      expect((await funding.topUp(c.userId, input(c, 12_000n, 'dup-top-up'))).state).toBe('PENDING');
+      await new Promise((r) => setTimeout(r, 1_100));
+      nowMs += 1;
+      await laggingInquiry().resolvePendingMovements({ retryAfterMs: 0, maxRows: 100 });
+      // Sent twice under one tranId; Konaplate answered the second with the first result.
+      expect(requestsTo('charge') - chargesBefore).toBe(2);
+      expect(await stateOf(c, 'dup-top-up')).toBe('SETTLED');
+      await resolve();
+      expect(await balanceOf(c.accountNumber)).toBe(12_000n);
+      expect(movedIn(c.memberId)).toBe(12_000n);
+      expect((await balanceOf(c.accountNumber)) + (await balanceOf(SETTLEMENT_ACCOUNT.KRW))).toBe(settlementBefore);
+    });
+
+    it('withdrawal: the same tranId sent twice pays out once, and the reserved money is not given back', async () => {
+      const c = await customer(50_000n);
+      const settlementBefore = await balanceOf(SETTLEMENT_ACCOUNT.KRW);
+      const payoutsBefore = requestsTo('withdraw');
+      konaplateSandbox.injectFault({ type: 'delay', ms: 1_000 }, { endpoint: 'withdraw' });
+      expect((await funding.withdraw(c.userId, input(c, 20_000n, 'dup-withdraw'))).state).toBe('PENDING');
+      expect(await balanceOf(c.accountNumber)).toBe(30_000n);
+      await new Promise((r) => setTimeout(r, 1_100));
+      nowMs += 1;
+      await laggingInquiry().resolvePendingMovements({ retryAfterMs: 0, maxRows: 100 });
+      expect(requestsTo('withdraw') - payoutsBefore).toBe(2);
+      expect(await stateOf(c, 'dup-withdraw')).toBe('SETTLED');
+      await resolve();
+      expect(await balanceOf(c.accountNumber)).toBe(30_000n);
+      expect(movedIn(c.memberId)).toBe(-20_000n);
+      // What left the customer sits in the settlement account, and Konaplate paid out exactly that.
+      expect((await balanceOf(SETTLEMENT_ACCOUNT.KRW)) - settlementBefore).toBe(20_000n);
+    });
+
+    it('the app repeats the top-up while the job resolves it, twice at once: one charge settled, one credit', async () => {
+      const c = await customer(0n);
+      const settlementBefore = await balanceOf(SETTLEMENT_ACCOUNT.KRW);
+      konaplateSandbox.injectFault({ type: 'delay', ms: 1_000 }, { endpoint: 'charge' });
+      expect((await funding.topUp(c.userId, input(c, 8_000n, 'dup-concurrent'))).state).toBe('PENDING');
+      await new Promise((r) => setTimeout(r, 1_100));
+      nowMs += 1;
+      const drivers = await Promise.allSettled([
+        funding.topUp(c.userId, input(c, 8_000n, 'dup-concurrent')),
+        funding.resolvePendingMovements({ retryAfterMs: 0, maxRows: 100 }),
+        laggingInquiry().resolvePendingMovements({ retryAfterMs: 0, maxRows: 100 }),
+        funding.topUp(c.userId, input(c, 8_000n, 'dup-concurrent')),
+      ]);
+      expect(drivers.every((d) => d.status === 'fulfilled')).toBe(true);
+      await resolve();
+      expect(await stateOf(c, 'dup-concurrent')).toBe('SETTLED');
+      expect(await balanceOf(c.accountNumber)).toBe(8_000n);
+      expect(movedIn(c.memberId)).toBe(8_000n);
+      expect((await balanceOf(c.accountNumber)) + (await balanceOf(SETTLEMENT_ACCOUNT.KRW))).toBe(settlementBefore);
+    });
+
+    it('conflicting answers: the charge answered refused, the inquiry later says it succeeded — nothing credited blindly, reconciliation reports the difference', async () => {
+      const savedNow = nowMs;
+      const day = seoulDay(new Date(Date.parse('2031-03-09T03:00:00Z')));
+      nowMs = Date.parse('2031-03-09T03:00:00Z');
+      const c = await customer(0n);
+      konaplateSandbox.injectFault({ type: 'result', code: '002_008' }, { endpoint: 'charge' });
+      expect(await codeOf(funding.topUp(c.userId, input(c, 6_000n, 'conflict')))).toBe('TOP_UP_REFUSED');
+      const tranId = (
+        await fundingDb().selectFrom('money_movements').select('tran_id').where('user_id', '=', c.userId).executeTakeFirstOrThrow()
+      ).tran_id;
+      konaplateSandbox.alterMoneyMovement(tranId, { status: 'SUCCESS', resultCode: '000_000', approvalNo: 'KP999999999999' });
+      await resolve();
+      // A refusal is final for the service: the row stays FAILED, the ledger untouched...
+      expect(await stateOf(c, 'conflict')).toBe('FAILED');
+      expect(await balanceOf(c.accountNumber)).toBe(0n);
+      // ...and the money Konaplate says it moved is exactly what reconciliation reports.
+      const report = await funding.reconcileDay(day);
+      nowMs = savedNow;
+      const mine = report.mismatches.filter((m) => m.tranId === tranId);
+      expect(mine).toMatchObject([{ kind: 'STATUS_DIFFERS', konaplateStatus: 'SUCCESS', konaplateAmount: 6_000n }]);
+      expect(movedIn(c.memberId) - (await balanceOf(c.accountNumber))).toBe(mine[0]!.konaplateAmount);
+    });
   });
 
   it('the ledger unavailable after Konaplate charged: pending until the job credits it', async () => {
@@ -578,6 +685,60 @@ describe('top-up and withdrawal through Konaplate and the ledger', () => {
       }
     });
 
+    it('finds in Konaplate’s transaction history what it moved under a tranId we never recorded: one metric and one report line each', async () => {
+      const savedNow = nowMs;
+      const day = onDay('2031-03-05');
+      const c = await customer(30_000n);
+      const known = await funding.topUp(c.userId, input(c, 4_000n));
+      // The sandbox stamps with the real clock: put our top-up on the test's day, where the history lists it.
+      konaplateSandbox.alterMoneyMovement(
+        (await fundingDb().selectFrom('money_movements').select('tran_id').where('id', '=', known.id).executeTakeFirstOrThrow()).tran_id,
+        {
+          at: new Date(nowMs),
+        },
+      );
+      // Konaplate moved money for our member that no top-up or withdrawal of ours asked for
+      // (an operator's manual charge, another system using our credentials): the ledger has nothing.
+      const foreignCharge = konaplateSandbox.recordForeignMovement({
+        userId: c.memberId,
+        kind: 'CHARGE',
+        amount: 9_999n,
+        at: new Date(nowMs),
+      });
+      const foreignPayout = konaplateSandbox.recordForeignMovement({
+        userId: c.memberId,
+        kind: 'WITHDRAW',
+        amount: 1_234n,
+        at: new Date(nowMs),
+      });
+      // On another day: not this day's business.
+      konaplateSandbox.recordForeignMovement({ userId: c.memberId, kind: 'CHARGE', amount: 5n, at: new Date(nowMs + 86_400_000) });
+      const before = counted.length;
+      const logStart = logs.lines.length;
+      const report = await funding.reconcileDay(day);
+      nowMs = savedNow;
+
+      expect(report.checked).toBe(1);
+      expect(
+        report.mismatches
+          .map((m) => ({ kind: m.kind, tranId: m.tranId, movementKind: m.movementKind, konaplateAmount: m.konaplateAmount }))
+          .sort((a, b) => a.tranId.localeCompare(b.tranId)),
+      ).toEqual(
+        [
+          { kind: 'UNKNOWN_TRANSACTION', tranId: foreignCharge.tranId, movementKind: 'TOP_UP', konaplateAmount: 9_999n },
+          { kind: 'UNKNOWN_TRANSACTION', tranId: foreignPayout.tranId, movementKind: 'WITHDRAWAL', konaplateAmount: 1_234n },
+        ].sort((a, b) => a.tranId.localeCompare(b.tranId)),
+      );
+      expect(counted.slice(before)).toEqual(['UNKNOWN_TRANSACTION', 'UNKNOWN_TRANSACTION']);
+      const lines = logs.lines.slice(logStart).filter((l) => l.includes('reconciliation mismatch'));
+      expect(lines).toHaveLength(2);
+      expect(lines.some((l) => l.includes(foreignCharge.tranId))).toBe(true);
+      for (const line of lines) expect(line).not.toContain(c.accountNumber);
+      const printed = formatReconciliationReport(report);
+      expect(printed.filter((l) => l.includes('kind=UNKNOWN_TRANSACTION'))).toHaveLength(2);
+      expect(printed.at(-1)).toContain('listed=3');
+    });
+
     it("compares with the ledger's entries: a settled top-up never credited, a credit of another amount, a row still pending", async () => {
       const savedNow = nowMs;
       const day = onDay('2031-03-03');
@@ -673,9 +834,9 @@ describe('top-up and withdrawal through Konaplate and the ledger', () => {
           .map((l) => /kind=(\S+)/.exec(l)![1])
           .sort(),
       ).toEqual(['AMOUNT_DIFFERS', 'MISSING_AT_KONAPLATE', 'STATUS_DIFFERS', 'STATUS_DIFFERS']);
-      expect(dirty.out.at(-1)).toBe('reconciliation day=2031-03-02 checked=5 mismatches=4');
+      expect(dirty.out.at(-1)).toBe('reconciliation day=2031-03-02 checked=5 listed=0 mismatches=4');
       const clean = await run(['--date=2031-03-01']);
-      expect(clean).toEqual({ code: 0, out: ['reconciliation day=2031-03-01 checked=2 mismatches=0'], err: [] });
+      expect(clean).toEqual({ code: 0, out: ['reconciliation day=2031-03-01 checked=2 listed=0 mismatches=0'], err: [] });
       expect((await run(['--date', '2031-02-30'])).code).toBe(2);
       expect((await run(['--since', '2031-03-01'])).code).toBe(2);
       await rm(dir, { recursive: true, force: true });

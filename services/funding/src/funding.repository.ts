@@ -14,6 +14,8 @@ export interface LinkedAccountRow {
   linkedAt: Date | null;
   consentId: string | null;
   autoTopUpRegisteredAt: Date | null;
+  /** When Konaplate registered the account by ARS; null until then. */
+  arsVerifiedAt: Date | null;
 }
 
 export interface ConsentRow {
@@ -34,7 +36,7 @@ export interface ConsentRow {
   updatedAt: Date;
 }
 
-function toAccount(row: Selectable<LinkedAccountTable>): LinkedAccountRow {
+export function toAccount(row: Selectable<LinkedAccountTable>): LinkedAccountRow {
   return {
     id: BigInt(row.id),
     userId: row.user_id,
@@ -46,6 +48,7 @@ function toAccount(row: Selectable<LinkedAccountTable>): LinkedAccountRow {
     linkedAt: row.linked_at,
     consentId: row.consent_id,
     autoTopUpRegisteredAt: row.auto_top_up_registered_at,
+    arsVerifiedAt: row.ars_verified_at,
   };
 }
 

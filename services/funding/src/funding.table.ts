@@ -44,6 +44,37 @@ export interface LinkedAccountTable {
   /** The consent whose evidence linked the account. */
   consent_id: string | null;
   auto_top_up_registered_at: Date | null;
+  /** When Konaplate registered the account by ARS (migration 005); the consent needs it. */
+  ars_verified_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  created_at: ColumnType<Date, Date | undefined, never>;
+  updated_at: Date;
+}
+
+/**
+ * ISSUING → CODE_ISSUED → CALLING → REGISTERED, with the exits FAILED (wrong code, no answer,
+ * cancelled, or Konaplate refused the code) and EXPIRED. Each step is one guarded statement; a
+ * crash or a lost answer leaves a state the next Get resumes from (ars-verification.ts).
+ */
+export const ARS_VERIFICATION_STATES = ['ISSUING', 'CODE_ISSUED', 'CALLING', 'REGISTERED', 'FAILED', 'EXPIRED'] as const;
+export type ArsVerificationState = (typeof ARS_VERIFICATION_STATES)[number];
+
+/** One ARS registration attempt (migration 005). */
+export interface ArsVerificationTable {
+  /** uuid text: the id the app polls with. */
+  id: string;
+  user_id: string;
+  linked_account_id: ColumnType<string, string | bigint, never>;
+  /** The Konaplate member id the calls were made for. */
+  member_id: string;
+  /** Ours, written before the first call: Konaplate's idempotency key for this attempt. */
+  reg_tran_id: string;
+  state: ArsVerificationState;
+  /** Shown to the user, keyed in on the ARS call; short-lived and single-use. */
+  auth_code: string | null;
+  code_expires_at: Date | null;
+  /** Why it failed (CODE_MISMATCH, NO_ANSWER, CANCELLED, NOT_FOUND_AT_KONAPLATE or a result code). */
+  failure: string | null;
+  registered_at: Date | null;
   created_at: ColumnType<Date, Date | undefined, never>;
   updated_at: Date;
 }
@@ -132,6 +163,7 @@ export interface FundingDatabase {
   money_movements: MoneyMovementTable;
   reconciliation_runs: ReconciliationRunTable;
   linked_accounts: LinkedAccountTable;
+  ars_verifications: ArsVerificationTable;
   consents: ConsentTable;
   konaplate_members: KonaplateMemberTable;
 }

@@ -1,5 +1,5 @@
 /**
- * The funding use cases: verify an account holder, list registered accounts, request, poll and
+ * The funding use cases: verify an account holder, register it by ARS, list registered accounts, request, poll and
  * confirm an auto-debit (CMS) consent, and register a linked account for automatic top-up.
  * Each lives in its own step module taking its dependencies explicitly; this is only their wiring.
  *
@@ -13,6 +13,7 @@
  *   lost answer makes the consent VERIFY_UNKNOWN, and the next call asks GetCMSState first.
  */
 import { verifyAccountHolder } from './account-holder';
+import { getArsVerification, startArsVerification } from './ars-verification';
 import { registerAutoTopUpAccount } from './auto-top-up';
 import { confirmAutoDebitConsent } from './consent-confirm';
 import { requestAutoDebitConsent } from './consent-request';
@@ -23,6 +24,7 @@ import { reconcileDay, reconcilePreviousDay } from './reconciliation';
 import { listRegisteredAccounts } from './registered-accounts';
 
 export type { ConsentRow, LinkedAccountRow } from './funding.repository';
+export type { ArsVerificationRow } from './ars-verification.repository';
 export type { FundingDeps } from './funding.context';
 export type { RegisteredAccounts } from './registered-accounts';
 export type { ConfirmedConsent } from './consent-confirm';
@@ -37,6 +39,9 @@ export function createFunding(deps: FundingDeps) {
     verifyAccountHolder: (userId: string, bankCode: string, accountNumber: string) =>
       verifyAccountHolder(ctx, userId, bankCode, accountNumber),
     listRegisteredAccounts: (userId: string) => listRegisteredAccounts(ctx, userId),
+    startArsVerification: (userId: string, bankCode: string, accountNumber: string) =>
+      startArsVerification(ctx, userId, bankCode, accountNumber),
+    getArsVerification: (userId: string, id: string) => getArsVerification(ctx, userId, id),
     requestAutoDebitConsent: (userId: string, bankCode: string, accountNumber: string, expiresInSeconds?: number) =>
       requestAutoDebitConsent(ctx, userId, bankCode, accountNumber, expiresInSeconds),
     getAutoDebitConsent: (userId: string, consentId: string) => getAutoDebitConsent(ctx, userId, consentId),

@@ -41,3 +41,16 @@ export async function recordKonaplateMemberId(db: FundingDb, userId: string, mem
     .execute();
   return (await findKonaplateMember(db, userId))!;
 }
+
+/** Users with an issued member id, in user-id order, `limit` after `afterUserId` (paging). */
+export async function listIssuedKonaplateMembers(db: FundingDb, afterUserId: string, limit: number): Promise<KonaplateMemberRow[]> {
+  const rows = await db
+    .selectFrom('konaplate_members')
+    .selectAll()
+    .where('member_id', 'is not', null)
+    .where('user_id', '>', afterUserId)
+    .orderBy('user_id')
+    .limit(limit)
+    .execute();
+  return rows.map(toMember);
+}

@@ -28,16 +28,16 @@ export function formatReconciliationReport(report: ReconciliationReport): string
       'MISMATCH',
       `day=${report.day}`,
       `kind=${m.kind}`,
-      `movement_id=${m.movementId}`,
+      `movement_id=${m.movementId || '-'}`,
       `tran_id=${m.tranId}`,
       `movement_kind=${m.movementKind}`,
-      `state=${m.state}`,
+      `state=${m.state ?? '-'}`,
       `amount=${m.amountMinor}`,
       `konaplate_status=${m.konaplateStatus ?? '-'}`,
       `konaplate_amount=${m.konaplateAmount ?? '-'}`,
     ].join(' '),
   );
-  lines.push(`reconciliation day=${report.day} checked=${report.checked} mismatches=${report.mismatches.length}`);
+  lines.push(`reconciliation day=${report.day} checked=${report.checked} listed=${report.listed} mismatches=${report.mismatches.length}`);
   return lines;
 }
 

@@ -15,6 +15,17 @@ export async function listMovementsOfDay(db: FundingDb, seoulDay: string, afterI
   return rows.map(toRow);
 }
 
+/** Which of these Konaplate tranIds belong to a top-up or withdrawal of ours (any day). */
+export async function recordedTranIds(db: FundingDb, tranIds: readonly string[]): Promise<Set<string>> {
+  if (tranIds.length === 0) return new Set();
+  const rows = await db
+    .selectFrom('money_movements')
+    .select('tran_id')
+    .where('tran_id', 'in', [...tranIds])
+    .execute();
+  return new Set(rows.map((row) => row.tran_id));
+}
+
 /**
  * Leases the day's reconciliation for `owner` unless it already finished or another instance's
  * lease is still running; true when this caller now holds it.

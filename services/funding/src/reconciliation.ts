@@ -3,20 +3,28 @@
  * with the funding service's movements and with the ledger postings recorded on them, and
  * reports every disagreement as a metric (through `onReconciliationMismatch`) and one log line.
  *
- * Konaplate side: the ASSUMED money API has no listing of a day's transactions, so each movement
- * of the day is asked about with the per-transaction result inquiry (by its tranId). A charge
- * Konaplate made under a tranId we never recorded cannot be seen this way; that needs a listing
- * call (docs/external-apis.md, "Reconciliation"). Ledger side: every posting of a movement is
+ * Konaplate side, both ways: each movement of the day is asked about with the per-transaction
+ * result inquiry (by its tranId), and every member's transaction history of the day (거래내역
+ * 확인, ASSUMED like the rest of the money API) is read for transactions under a tranId we never
+ * recorded — money Konaplate moved that neither this service nor the ledger knows of
+ * (docs/external-apis.md, "Reconciliation"). Ledger side: every posting of a movement is
  * made under an idempotency key derived from its id (credit `funding-top-up:{id}`, debit
  * `funding-withdrawal:{id}`, reversal `funding-withdrawal-reversal:{id}`), so the ledger's own
  * entries under those keys (LedgerService.FindEntriesByKeys) are what the movement moved there.
  */
 import { randomUUID } from 'node:crypto';
-import type { TransactionStatus } from '@kfrm/konaplate';
+import { MAX_HISTORY_PAGE_SIZE, type TransactionHistoryEntry, type TransactionStatus } from '@kfrm/konaplate';
+import { listIssuedKonaplateMembers } from './konaplate-member.repository';
 import type { FundingContext } from './funding.context';
 import type { LedgerEntryFound } from './ledger-port';
 import type { MoneyMovementRow } from './money-movement.repository';
-import { finishReconciliationRun, leaseReconciliationRun, listMovementsOfDay, releaseReconciliationRun } from './reconciliation.repository';
+import {
+  finishReconciliationRun,
+  leaseReconciliationRun,
+  listMovementsOfDay,
+  recordedTranIds,
+  releaseReconciliationRun,
+} from './reconciliation.repository';
 import { MOVEMENT_LEDGER_KEYS, seoulDay } from './money-movement';
 
 export const RECONCILIATION_MISMATCH_KINDS = [
@@ -36,15 +44,22 @@ export const RECONCILIATION_MISMATCH_KINDS = [
   'LEDGER_AMOUNT_DIFFERS',
   /** Still pending when the day is reconciled: neither settled nor failed. */
   'STILL_PENDING',
+  /**
+   * Konaplate's history lists a transaction under a tranId no movement of ours has: money moved
+   * (or was refused) that the ledger knows nothing of. `movementId` and `state` are empty.
+   */
+  'UNKNOWN_TRANSACTION',
 ] as const;
 export type ReconciliationMismatchKind = (typeof RECONCILIATION_MISMATCH_KINDS)[number];
 
 export interface ReconciliationMismatch {
   kind: ReconciliationMismatchKind;
+  /** Empty for UNKNOWN_TRANSACTION (no movement of ours). */
   movementId: string;
   tranId: string;
   movementKind: MoneyMovementRow['kind'];
-  state: MoneyMovementRow['state'];
+  /** Undefined for UNKNOWN_TRANSACTION. */
+  state?: MoneyMovementRow['state'];
   amountMinor: bigint;
   /** What Konaplate answered (NOT_FOUND, SUCCESS, FAILED); undefined when not asked. */
   konaplateStatus?: TransactionStatus['status'];
@@ -57,6 +72,8 @@ export interface ReconciliationReport {
   day: string;
   /** Movements of the day compared. */
   checked: number;
+  /** Transactions Konaplate's history lists for the day, over all our members. */
+  listed: number;
   mismatches: ReconciliationMismatch[];
 }
 
@@ -94,6 +111,8 @@ export async function reconcileDay(deps: Deps, day: string): Promise<Reconciliat
     if (rows.length < PAGE) break;
     afterId = rows[rows.length - 1]!.id;
   }
+  const history = await unknownTransactions(deps, day);
+  found.push(...history.mismatches);
   // Counted and logged only once the whole day was compared.
   for (const m of found) {
     deps.onReconciliationMismatch?.(m.kind);
@@ -113,8 +132,57 @@ export async function reconcileDay(deps: Deps, day: string): Promise<Reconciliat
       'reconciliation mismatch',
     );
   }
-  deps.log.info({ reconciliation_day: day, checked, mismatches: found.length }, 'reconciliation finished');
-  return { day, checked, mismatches: found };
+  deps.log.info({ reconciliation_day: day, checked, listed: history.listed, mismatches: found.length }, 'reconciliation finished');
+  return { day, checked, listed: history.listed, mismatches: found };
+}
+
+/**
+ * Reads every member's Konaplate history of the day (a KST day is an Asia/Seoul day) and reports
+ * each transaction whose tranId no movement of ours has. Matched against all our movements, not
+ * only the day's: one sent just before midnight may be dated the next day there.
+ */
+async function unknownTransactions(deps: Deps, day: string): Promise<{ listed: number; mismatches: ReconciliationMismatch[] }> {
+  const date = day.replace(/-/g, '');
+  const mismatches: ReconciliationMismatch[] = [];
+  let listed = 0;
+  let afterUserId = '';
+  for (;;) {
+    const members = await listIssuedKonaplateMembers(deps.db, afterUserId, PAGE);
+    for (const member of members) {
+      const entries: TransactionHistoryEntry[] = [];
+      for (let pageNo = 1; ; pageNo++) {
+        const page = await deps.konaplate.listTransactions({
+          userId: member.memberId!,
+          fromDate: date,
+          toDate: date,
+          pageNo,
+          pageSize: MAX_HISTORY_PAGE_SIZE,
+        });
+        entries.push(...page.transactions);
+        if (page.transactions.length < MAX_HISTORY_PAGE_SIZE || entries.length >= page.totalCount) break;
+      }
+      listed += entries.length;
+      const ours = await recordedTranIds(
+        deps.db,
+        entries.map((e) => e.tranId),
+      );
+      for (const entry of entries) {
+        if (ours.has(entry.tranId)) continue;
+        mismatches.push({
+          kind: 'UNKNOWN_TRANSACTION',
+          movementId: '',
+          tranId: entry.tranId,
+          movementKind: entry.kind === 'CHARGE' ? 'TOP_UP' : 'WITHDRAWAL',
+          amountMinor: entry.amount,
+          konaplateStatus: entry.status,
+          konaplateAmount: entry.amount,
+        });
+      }
+    }
+    if (members.length < PAGE) break;
+    afterUserId = members[members.length - 1]!.userId;
+  }
+  return { listed, mismatches };
 }
 
 async function compare(deps: Deps, row: MoneyMovementRow, entries: Map<string, LedgerEntryFound>): Promise<ReconciliationMismatch[]> {

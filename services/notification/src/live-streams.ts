@@ -84,9 +84,9 @@ export class LiveStreams {
 
   /**
    * Adds a stream once the shared subscriptions are active (so every event published from now on
-   * reaches it); returns what removes it (synchronous: closing awaits no store call).
+   * reaches it); `remove` takes it out again (synchronous: closing awaits no store call).
    */
-  async add(stream: LiveStream): Promise<() => void> {
+  async add(stream: LiveStream): Promise<void> {
     await this.start();
     const userId = stream.session.userId;
     let set = this.byUser.get(userId);
@@ -95,12 +95,14 @@ export class LiveStreams {
       this.byUser.set(userId, set);
     }
     set.add(stream);
-    return () => {
-      const current = this.byUser.get(userId);
-      if (!current?.delete(stream)) return;
-      if (current.size === 0) this.byUser.delete(userId);
-      this.factChecks.delete(stream);
-    };
+  }
+
+  remove(stream: LiveStream): void {
+    const userId = stream.session.userId;
+    const current = this.byUser.get(userId);
+    if (!current?.delete(stream)) return;
+    if (current.size === 0) this.byUser.delete(userId);
+    this.factChecks.delete(stream);
   }
 
   /** Re-checks every open stream's session now (also what the timer and a facts gap do). */

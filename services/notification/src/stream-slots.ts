@@ -5,13 +5,36 @@ export interface StreamSlot {
   release(): Promise<void>;
 }
 
+/** One held slot: its key, its holder's token, and when its lease was last renewed. */
+class HeldSlot implements StreamSlot {
+  constructor(
+    private readonly slots: StreamSlots,
+    readonly key: string,
+    readonly token: string,
+    public renewedAt: number,
+  ) {}
+
+  release(): Promise<void> {
+    return this.slots.release(this);
+  }
+}
+
 /**
  * At most `max` concurrent streams per user across all replicas: slot i of a user is the store
  * key `streams:{<user>}:<i>`, claimed with setFirstAbsent and a TTL renewed (by its holder only)
  * while the stream lives, and given back with compare-and-delete. A replica that crashes frees
  * its slots within the TTL.
+ *
+ * One timer renews every lease this replica holds (a timer and its closure per stream were a
+ * good part of an idle stream's memory): it ticks every tenth of the TTL and renews the leases
+ * last renewed a third of the TTL ago or more, so the renewals of 10,000 streams are spread over
+ * time as the streams' openings were, not sent in one burst.
  */
 export class StreamSlots {
+  /** Held slots by token, least recently renewed first (a renewal moves a slot to the end). */
+  private readonly held = new Map<string, HeldSlot>();
+  private timer: NodeJS.Timeout | undefined;
+
   constructor(
     private readonly store: Store,
     private readonly max: number,
@@ -29,23 +52,38 @@ export class StreamSlots {
     const keys = Array.from({ length: this.max }, (_, n) => `streams:{${userId}}:${(first + n) % this.max}`);
     const index = await this.store.setFirstAbsent(keys, token, this.ttlMs);
     if (index < 0) return undefined;
-    const key = keys[index]!;
-    const renew = setInterval(
-      () => {
-        // Best effort: if the store is down the slot may lapse and the user briefly get one more.
-        void this.store.expireIfEquals(key, token, this.ttlMs).catch(() => undefined);
-      },
-      Math.max(1, Math.floor(this.ttlMs / 3)),
-    );
-    renew.unref();
-    let released = false;
-    return {
-      release: async () => {
-        if (released) return;
-        released = true;
-        clearInterval(renew);
-        await this.store.compareAndDelete(key, token).catch(() => undefined);
-      },
-    };
+    const slot = new HeldSlot(this, keys[index]!, token, Date.now());
+    this.held.set(token, slot);
+    if (!this.timer) {
+      this.timer = setInterval(() => this.renewDue(), Math.max(1, Math.floor(this.ttlMs / 10)));
+      this.timer.unref();
+    }
+    return slot;
+  }
+
+  /** Gives a slot back (idempotent): no more renewals, and the key is deleted if still ours. */
+  async release(slot: HeldSlot): Promise<void> {
+    if (this.held.get(slot.token) !== slot) return;
+    this.held.delete(slot.token);
+    if (this.held.size === 0 && this.timer) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+    await this.store.compareAndDelete(slot.key, slot.token).catch(() => undefined);
+  }
+
+  private renewDue(): void {
+    const now = Date.now();
+    const due = Math.floor(this.ttlMs / 3);
+    // Oldest renewal first: stop at the first that is not due. A renewed slot goes to the end,
+    // where the loop meets it again and stops.
+    for (const [token, slot] of this.held) {
+      if (now - slot.renewedAt < due) break;
+      this.held.delete(token);
+      slot.renewedAt = now;
+      this.held.set(token, slot);
+      // Best effort: if the store is down the slot may lapse and the user briefly get one more.
+      this.store.expireIfEquals(slot.key, slot.token, this.ttlMs).catch(() => undefined);
+    }
   }
 }

@@ -67,115 +67,160 @@ export async function streamUserEvents(
   const slot = await deps.slots.acquire(userId);
   if (!slot) throw new TooManyStreamsError('too many notification streams for this user');
   const closeGauge = deps.onStreamOpen?.();
-  const queue: NotificationEvent[] = [];
-  let overflow = false;
-  let gap = false;
-  let held = false;
-  let ended: Error | undefined;
-  let wake: (() => void) | undefined;
-  const notify = () => {
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
-  // Settles when the queue overflows or the stream is ended, so a write stuck on a client that
-  // stopped reading is not waited for: the stream ends and releases its slot.
-  let interrupt: () => void = () => undefined;
-  const interrupted = new Promise<void>((resolve) => (interrupt = resolve));
-  signal.addEventListener('abort', notify);
-  const live: LiveStream = {
-    session,
-    deliver(event) {
-      if (overflow || ended) return;
-      if (queue.length >= deps.options.queueLimit) {
-        // Drop what is buffered: the client resumes from the last id it saw, which the replay covers.
-        overflow = true;
-        queue.length = 0;
-        interrupt();
-      } else {
-        queue.push(event);
-      }
-      notify();
-    },
-    gap() {
-      gap = true;
-      notify();
-    },
-    hold(value) {
-      held = value;
-      notify();
-    },
-    end(error) {
-      ended ??= error;
-      interrupt();
-      notify();
-    },
-  };
-  let leave: (() => void) | undefined;
+  const feed = new StreamFeed(session, deps.options.queueLimit, signal, write, lastEventId ?? 0n);
+  // The feed itself is the listener (handleEvent): no closure per stream.
+  signal.addEventListener('abort', feed);
+  let joined = false;
   try {
-    leave = await deps.streams.add(live);
-
-    let lastSent = lastEventId ?? 0n;
-    const check = () => {
-      if (ended) throw ended;
-      if (overflow) throw new SubscriberTooSlowError('notification stream fell too far behind');
-    };
-    const send = async (event: NotificationEvent): Promise<boolean> => {
-      if (event.id <= lastSent) return true;
-      const written = write(event);
-      // The write may still reject (at abort) after the race is decided; that is expected.
-      written.catch(() => undefined);
-      try {
-        await Promise.race([written, interrupted]);
-      } catch (err) {
-        if (signal.aborted) return false;
-        throw err;
-      }
-      check();
-      lastSent = event.id;
-      return true;
-    };
-    const waitForWork = () => new Promise<void>((resolve) => (wake = resolve));
-
-    /** Sends the stored events after `afterId`; false when the stream ended meanwhile. */
-    const replay = async (afterId: bigint): Promise<boolean> => {
-      for (const event of await listUserEventsAfter(deps.db, userId, afterId, deps.options.replayLimit)) {
-        if (signal.aborted) return false;
-        check();
-        // A revocation announced during the replay: nothing more until the session is re-checked.
-        while (held && !ended && !signal.aborted) await waitForWork();
-        check();
-        if (!(await send(event))) return false;
-      }
-      return true;
-    };
-
-    if (lastEventId !== undefined && !(await replay(lastEventId))) return;
+    await deps.streams.add(feed);
+    joined = true;
+    if (lastEventId !== undefined && !(await feed.replay(deps, lastEventId))) return;
     deps.onLive?.(userId);
     for (;;) {
       if (signal.aborted) return;
-      check();
-      if (held) {
-        await waitForWork();
+      feed.check();
+      if (feed.held) {
+        await feed.waitForWork();
         continue;
       }
-      if (gap) {
-        gap = false;
+      if (feed.gapSeen) {
+        feed.gapSeen = false;
         // A failed read ends the stream (UNAVAILABLE); the client resumes from its last id.
-        if (!(await replay(lastSent))) return;
+        if (!(await feed.replay(deps, feed.lastSent))) return;
         continue;
       }
-      const event = queue.shift();
+      const event = feed.queue.shift();
       if (!event) {
-        await waitForWork();
+        await feed.waitForWork();
         continue;
       }
-      if (!(await send(event))) return;
+      if (!(await feed.send(event))) return;
     }
   } finally {
-    signal.removeEventListener('abort', notify);
-    leave?.();
+    signal.removeEventListener('abort', feed);
+    if (joined) deps.streams.remove(feed);
     await slot.release();
     closeGauge?.();
+  }
+}
+
+/**
+ * One stream's state between the replica's live events and its writer. A class rather than a
+ * dozen closures: with 10,000 idle streams open, what each holds is most of the replica's memory
+ * (docs/performance.md, "Notification fan-out").
+ */
+class StreamFeed implements LiveStream {
+  /** Live events not written yet, in publish order (bounded by `queueLimit`). */
+  readonly queue: NotificationEvent[] = [];
+  lastSent: bigint;
+  overflow = false;
+  gapSeen = false;
+  held = false;
+  ended: Error | undefined;
+  private wake: (() => void) | undefined;
+  /**
+   * Settles when the queue overflows or the stream is ended, so a write stuck on a client that
+   * stopped reading is not waited for: the stream ends and releases its slot. Made at the first
+   * write (an idle stream has none).
+   */
+  private interruption: Promise<void> | undefined;
+  private interrupt: (() => void) | undefined;
+
+  constructor(
+    readonly session: StreamSession,
+    private readonly queueLimit: number,
+    private readonly signal: AbortSignal,
+    private readonly write: (event: NotificationEvent) => Promise<void>,
+    lastSent: bigint,
+  ) {
+    this.lastSent = lastSent;
+  }
+
+  deliver(event: NotificationEvent): void {
+    if (this.overflow || this.ended) return;
+    if (this.queue.length >= this.queueLimit) {
+      // Drop what is buffered: the client resumes from the last id it saw, which the replay covers.
+      this.overflow = true;
+      this.queue.length = 0;
+      this.interrupt?.();
+    } else {
+      this.queue.push(event);
+    }
+    this.notify();
+  }
+
+  gap(): void {
+    this.gapSeen = true;
+    this.notify();
+  }
+
+  hold(value: boolean): void {
+    this.held = value;
+    this.notify();
+  }
+
+  end(error: Error): void {
+    this.ended ??= error;
+    this.interrupt?.();
+    this.notify();
+  }
+
+  /** The abort listener (EventTarget calls handleEvent on an object listener). */
+  handleEvent(): void {
+    this.notify();
+  }
+
+  check(): void {
+    if (this.ended) throw this.ended;
+    if (this.overflow) throw new SubscriberTooSlowError('notification stream fell too far behind');
+  }
+
+  waitForWork(): Promise<void> {
+    return new Promise<void>((resolve) => (this.wake = resolve));
+  }
+
+  /** Writes `event` unless already sent; false when the call was aborted meanwhile. */
+  async send(event: NotificationEvent): Promise<boolean> {
+    if (event.id <= this.lastSent) return true;
+    const written = this.write(event);
+    // The write may still reject (at abort) after the race is decided; that is expected.
+    written.catch(() => undefined);
+    try {
+      await Promise.race([written, this.interrupted()]);
+    } catch (err) {
+      if (this.signal.aborted) return false;
+      throw err;
+    }
+    this.check();
+    this.lastSent = event.id;
+    return true;
+  }
+
+  /** Sends the stored events after `afterId`; false when the stream ended meanwhile. */
+  async replay(deps: SubscriptionDeps, afterId: bigint): Promise<boolean> {
+    for (const event of await listUserEventsAfter(deps.db, this.session.userId, afterId, deps.options.replayLimit)) {
+      if (this.signal.aborted) return false;
+      this.check();
+      // A revocation announced during the replay: nothing more until the session is re-checked.
+      while (this.held && !this.ended && !this.signal.aborted) await this.waitForWork();
+      this.check();
+      if (!(await this.send(event))) return false;
+    }
+    return true;
+  }
+
+  private interrupted(): Promise<void> {
+    if (!this.interruption) {
+      this.interruption = new Promise<void>((resolve) => (this.interrupt = resolve));
+      // Already overflowed or ended before the first write: settled at once.
+      if (this.overflow || this.ended) this.interrupt!();
+    }
+    return this.interruption;
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
   }
 }

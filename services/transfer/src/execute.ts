@@ -6,6 +6,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { driveUnderLease, runLeased, type LeasedDriveDeps } from './leased-drive';
 import { executeFailed, notAuthorised, outcome } from './transfer-errors';
+import { MAX_VISIBLE_MESSAGE_CHARS, visibleMessage } from './visible-message';
 import { findTransfer, findTransferByProcess, markExecutingLeased, type TransferRow } from './transfer.repository';
 import type { UserPort } from './upstream';
 
@@ -13,6 +14,13 @@ export type ExecuteDeps = LeasedDriveDeps;
 
 export interface ExecuteInput {
   processId: string;
+  /**
+   * The seed's memos as Execute carries them. Non-empty ones replace what GetPreCheck stored,
+   * at the decision (PENDING → EXECUTING) and only then: once decided, the statement lines are
+   * the ones posted. Empty or absent: the pre-check's stand.
+   */
+  recipientVisibleMessage?: string;
+  selfVisibleMessage?: string;
   signature:
     | {
         signedData: string;
@@ -41,6 +49,14 @@ async function authorised(users: UserPort, t: TransferRow, userId: string, signe
  */
 export async function executeTransfer(deps: ExecuteDeps, userId: string, input: ExecuteInput): Promise<void> {
   const { db, users, logger, clock } = deps;
+  const recipientMessage = visibleMessage(input.recipientVisibleMessage ?? '');
+  const selfMessage = visibleMessage(input.selfVisibleMessage ?? '');
+  if (recipientMessage === undefined || selfMessage === undefined) {
+    throw executeFailed(
+      'INVALID_VISIBLE_MESSAGE',
+      `a visible message is longer than ${MAX_VISIBLE_MESSAGE_CHARS} characters or holds control characters`,
+    );
+  }
   const sig = input.signature;
   if (input.processId === '' || input.processId.length > MAX_PROCESS_ID_CHARS || !sig) throw notAuthorised();
   if (sig.signedData === '' || sig.signedData.length > MAX_SIGNED_DATA_CHARS) throw notAuthorised();
@@ -77,9 +93,10 @@ export async function executeTransfer(deps: ExecuteDeps, userId: string, input: 
       throw executeFailed('INVALID_TARGET_ACCOUNT', 'the target account is not valid');
     }
     // The decision and the lease to carry it out, together: the caller that decides drives at once.
+    const memos = { debitMemo: selfMessage || undefined, creditMemo: recipientMessage || undefined };
     const owner = randomUUID();
     const now = clock();
-    const decided = await markExecutingLeased(db, t.id, sha256, now, owner, new Date(now.getTime() + deps.leaseMs));
+    const decided = await markExecutingLeased(db, t.id, sha256, now, owner, new Date(now.getTime() + deps.leaseMs), memos);
     if (decided) {
       logger.info({ transfer_id: t.id, user_id: userId }, 'transfer authorised');
       return runLeased(deps, decided, owner);

@@ -3,7 +3,6 @@
  * its TRANSFER authentication process and stores it PENDING.
  */
 import { randomUUID } from 'node:crypto';
-import { InvalidArgumentError } from '@kfrm/errors';
 import type { Logger } from '@kfrm/logging';
 import { autoTopUpCovers } from './auto-top-up';
 import type { AuthenticationProcess } from '@kfrm/proto/gen/kfrm/api/common/common';
@@ -13,6 +12,7 @@ import { findInstitution, OWN_INSTITUTION_CODE } from './institutions';
 import { preCheckFailed } from './transfer-errors';
 import { insertPendingTransfer, sumCommittedSince, type TransferDb } from './transfer.repository';
 import type { FundingPort } from './upstream';
+import { MAX_VISIBLE_MESSAGE_CHARS, visibleMessage } from './visible-message';
 
 export interface PreCheckDeps extends AccountLookupDeps {
   db: TransferDb;
@@ -32,7 +32,6 @@ export interface PreCheckInput {
   selfVisibleMessage: string;
 }
 
-const MAX_MEMO_CHARS = 50;
 /** Korea has no daylight saving time: the business day starts at 00:00 UTC+9. */
 const KST_OFFSET_MS = 9 * 60 * 60_000;
 
@@ -48,7 +47,7 @@ export function startOfBusinessDay(now: Date): Date {
  * Checks the transfer and starts its TRANSFER authentication process. Errors:
  * INVALID_SOURCE_ACCOUNT, INVALID_TARGET_INSTITUTION, INVALID_TARGET_ACCOUNT,
  * INSUFFICIENT_BALANCE, TRANSFER_LIMIT_EXCEEDED (over the per-transaction limit, or with what was
- * sent today over the daily limit).
+ * sent today over the daily limit), INVALID_VISIBLE_MESSAGE (visible-message.ts).
  */
 export async function preCheckTransfer(
   deps: PreCheckDeps,
@@ -56,11 +55,13 @@ export async function preCheckTransfer(
   input: PreCheckInput,
 ): Promise<{ transferId: string; process: AuthenticationProcess }> {
   const { db, ledger, users, logger, clock } = deps;
-  for (const [name, memo] of [
-    ['recipient_visible_message', input.recipientVisibleMessage],
-    ['self_visible_message', input.selfVisibleMessage],
-  ] as const) {
-    if (Array.from(memo).length > MAX_MEMO_CHARS) throw new InvalidArgumentError(`${name} is longer than ${MAX_MEMO_CHARS} characters`);
+  const recipientMessage = visibleMessage(input.recipientVisibleMessage);
+  const selfMessage = visibleMessage(input.selfVisibleMessage);
+  if (recipientMessage === undefined || selfMessage === undefined) {
+    throw preCheckFailed(
+      'INVALID_VISIBLE_MESSAGE',
+      `a visible message is longer than ${MAX_VISIBLE_MESSAGE_CHARS} characters or holds control characters`,
+    );
   }
   if (!isWellFormedAccountNumber(input.sourceAccountNumber))
     throw preCheckFailed('INVALID_SOURCE_ACCOUNT', 'the source account is not valid');
@@ -89,7 +90,7 @@ export async function preCheckTransfer(
   if (amount > source.balanceMinor && !(await autoTopUpCovers(deps, userId, amount - source.balanceMinor)))
     throw preCheckFailed('INSUFFICIENT_BALANCE', 'the balance is not sufficient');
 
-  const senderName = input.recipientVisibleMessage.trim() === '' ? ((await users.findUserName(userId)) ?? '') : '';
+  const senderName = recipientMessage === '' ? ((await users.findUserName(userId)) ?? '') : '';
   const terms: TransferTerms = {
     sourceAccountNumber: source.accountNumber,
     targetInstitutionCode: input.targetInstitutionCode,
@@ -106,8 +107,8 @@ export async function preCheckTransfer(
     ...terms,
     targetHolderName: target.holderName,
     targetOwnerUserId: target.ownerUserId,
-    debitMemo: input.selfVisibleMessage.trim() || target.holderName,
-    creditMemo: input.recipientVisibleMessage.trim() || senderName,
+    debitMemo: selfMessage || target.holderName,
+    creditMemo: recipientMessage || senderName,
     processId: process.processId,
     processContext: context,
     signedContent: signedContent(process.processId, terms),

@@ -29,7 +29,8 @@ export type PreCheckCode =
   | 'INVALID_TARGET_INSTITUTION'
   | 'INVALID_TARGET_ACCOUNT'
   | 'INSUFFICIENT_BALANCE'
-  | 'TRANSFER_LIMIT_EXCEEDED';
+  | 'TRANSFER_LIMIT_EXCEEDED'
+  | 'INVALID_VISIBLE_MESSAGE';
 export type ExecuteCode =
   | 'DIGITAL_SIGNATURE_VERIFICATION_FAILED'
   | 'INSUFFICIENT_BALANCE'
@@ -37,7 +38,8 @@ export type ExecuteCode =
   | 'INVALID_SOURCE_ACCOUNT'
   | 'INVALID_TARGET_ACCOUNT'
   | 'UNKNOWN'
-  | 'IDEMPOTENCY_KEY_REUSED';
+  | 'IDEMPOTENCY_KEY_REUSED'
+  | 'INVALID_VISIBLE_MESSAGE';
 
 export const sourceFailed = failWith<SourceAccountCode>();
 export const targetFailed = failWith<TargetAccountCode>();

@@ -97,6 +97,8 @@ export function transferHandlers(transfers: Transfers, options: { iconBaseUrl: s
         }
         await transfers.execute(userId, {
           processId: request.authenticationProcessId,
+          recipientVisibleMessage: request.recipientVisibleMessage,
+          selfVisibleMessage: request.selfVisibleMessage,
           signature: sig
             ? {
                 signedData: sig.signedData,
@@ -152,11 +154,16 @@ export function transferHandlers(transfers: Transfers, options: { iconBaseUrl: s
         errors: apiErrorType(GetTargetAccountInfoApiError, GetTargetAccountInfoApiError_ErrorCode),
         raises: raises<TargetAccountCode>(),
       },
-      getPreCheck: { access: 'session', errors: preCheckErrors, raises: raises<PreCheckCode>() },
-      execute: { access: 'session', errors: apiErrorType(ExecuteApiError, ExecuteApiError_ErrorCode), raises: raises<ExecuteCode>() },
+      getPreCheck: { access: 'session', idempotent: true, errors: preCheckErrors, raises: raises<PreCheckCode>() },
+      execute: {
+        access: 'session',
+        idempotent: true,
+        errors: apiErrorType(ExecuteApiError, ExecuteApiError_ErrorCode),
+        raises: raises<ExecuteCode>(),
+      },
       getTransferLimit: { access: 'session', errors: limitErrors, raises: raises<TransferLimitCode>() },
-      prepareChangeTransferLimit: { access: 'session', errors: limitErrors, raises: raises<TransferLimitCode>() },
-      changeTransferLimit: { access: 'session', errors: limitErrors, raises: raises<TransferLimitCode>() },
+      prepareChangeTransferLimit: { access: 'session', idempotent: true, errors: limitErrors, raises: raises<TransferLimitCode>() },
+      changeTransferLimit: { access: 'session', idempotent: true, errors: limitErrors, raises: raises<TransferLimitCode>() },
     },
   );
 }

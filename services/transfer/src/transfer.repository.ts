@@ -64,7 +64,9 @@ export async function findTransfer(db: TransferDb, id: string): Promise<Transfer
  * PENDING → EXECUTING with the signature that authorised it, and the lease to drive it taken by
  * `owner` until `until`, in one statement (one transaction, one WAL flush instead of two): the
  * row as it now is, or undefined when another call decided it first. A crash right after leaves
- * an EXECUTING transfer whose lease runs out, as a crash while driving it does.
+ * an EXECUTING transfer whose lease runs out, as a crash while driving it does. The memos Execute
+ * gave (absent: the pre-check's stay) are set in the same statement, so the posted lines are the
+ * decided ones.
  */
 export async function markExecutingLeased(
   db: TransferDb,
@@ -73,10 +75,19 @@ export async function markExecutingLeased(
   now: Date,
   owner: string,
   until: Date,
+  memos: { debitMemo?: string; creditMemo?: string } = {},
 ): Promise<TransferRow | undefined> {
   return db
     .updateTable('transfers')
-    .set({ state: 'EXECUTING', signature_sha256: signatureSha256, executing_at: now, lease_owner: owner, lease_until: until })
+    .set({
+      state: 'EXECUTING',
+      signature_sha256: signatureSha256,
+      executing_at: now,
+      lease_owner: owner,
+      lease_until: until,
+      ...(memos.debitMemo === undefined ? {} : { debit_memo: memos.debitMemo }),
+      ...(memos.creditMemo === undefined ? {} : { credit_memo: memos.creditMemo }),
+    })
     .where('id', '=', id)
     .where('state', '=', 'PENDING')
     .returningAll()

@@ -574,7 +574,7 @@ describe('transfers on the real ledger', () => {
     );
     expect(
       await codeOf(t.preCheck(A, { ...internal(a.accountNumber, b.accountNumber, 1n), recipientVisibleMessage: 'x'.repeat(51) })),
-    ).toBe('InvalidArgumentError');
+    ).toBe('INVALID_VISIBLE_MESSAGE');
     // Daily limit: 50,000 sent today, so 20,001 more is over 70,000; 20,000 fits.
     const sent = await prepare(t, A, internal(a.accountNumber, aOther.accountNumber, 50_000n));
     await t.execute(A, sent.request);

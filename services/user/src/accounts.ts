@@ -31,6 +31,15 @@ function requireText(value: string, field: string, options: { optional?: boolean
   return value;
 }
 
+/** What RegisterKyc may carry: the seed's free-form string, bounded (it is kept for years). */
+export const MAX_KYC_DATA_BYTES = 32 * 1024;
+
+function requireKycData(value: string): string {
+  if (Buffer.byteLength(value, 'utf8') > MAX_KYC_DATA_BYTES) throw new InvalidArgumentError(`kyc_data exceeds ${MAX_KYC_DATA_BYTES} bytes`);
+  if (value.trim() === '') throw new InvalidArgumentError('kyc_data is blank');
+  return value;
+}
+
 /** Names compare after Unicode normalisation, case folding and collapsing of white space. */
 function comparableName(name: string): string {
   return name.normalize('NFC').trim().replace(/\s+/gu, ' ').toLowerCase();
@@ -230,9 +239,15 @@ export function createAccounts(deps: UserDomainDeps) {
       }
     },
 
-    async updateKyc(input: { userId: bigint; kycStatus: KycStatusName; reason: string }): Promise<UserRecord> {
+    /**
+     * `kycData` (the sign-up's RegisterKyc) is sealed and stored with the status in one UPDATE:
+     * the reviewer never sees a REGISTERED customer without the data, nor data without it.
+     */
+    async updateKyc(input: { userId: bigint; kycStatus: KycStatusName; reason: string; kycData?: string }): Promise<UserRecord> {
       const reason = requireText(input.reason, 'reason', { optional: true });
-      const user = await setKyc(db, input.userId, input.kycStatus, reason === '' ? null : reason, clock());
+      const kycData = input.kycData === undefined || input.kycData === '' ? undefined : requireKycData(input.kycData);
+      const sealed = kycData === undefined ? undefined : deps.kycData.seal(input.userId, kycData);
+      const user = await setKyc(db, input.userId, input.kycStatus, reason === '' ? null : reason, clock(), sealed);
       if (!user) throw userNotFound();
       logger.info({ user_id: user.id.toString(), kyc_status: user.kycStatus }, 'kyc status changed');
       return user;

@@ -1,5 +1,6 @@
 import type { Logger } from '@kfrm/logging';
 import type { ResidentIdHasher } from './resident-id-hash';
+import type { KycDataSealer } from './kyc-data-seal';
 import type { ResidentIdSealer } from './resident-id-seal';
 import type { SessionRevocationNotice } from './session-revocation';
 import type { UserDb } from './user.repository';
@@ -33,6 +34,8 @@ export interface UserDomainDeps {
   signingCertificates: SigningCertificateSource;
   /** Seals and opens resident ids (under the user data key). */
   residentIds: ResidentIdSealer;
+  /** Seals and opens the KYC data submitted at sign-up (under the user data key). */
+  kycData: KycDataSealer;
   /** Keyed hashes of resident ids (under the resident id hash key): one member per number. */
   residentIdHashes: ResidentIdHasher;
   /** Session token lifetime. */

@@ -25,8 +25,8 @@ export function membershipHandlers(withdrawal: Withdrawal) {
       },
     },
     {
-      prepareWithdrawal: { access: 'session', errors, raises: raises<WithdrawalCode>() },
-      withdraw: { access: 'session', errors, raises: raises<WithdrawalCode>() },
+      prepareWithdrawal: { access: 'session', idempotent: true, errors, raises: raises<WithdrawalCode>() },
+      withdraw: { access: 'session', idempotent: true, errors, raises: raises<WithdrawalCode>() },
     },
   );
 }

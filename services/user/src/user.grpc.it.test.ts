@@ -193,7 +193,7 @@ describe('user service over gRPC', () => {
     });
     const residentId = `900115-${1234567 + residentCounter++}`;
     const { customerId } = await call(accounts.updateCustomerInfo.bind(accounts), { userId, residentId, name });
-    await call(accounts.updateKyc.bind(accounts), { userId, kycStatus: KycStatus.REGISTERED, reason: '' });
+    await call(accounts.updateKyc.bind(accounts), { userId, kycStatus: KycStatus.REGISTERED, reason: '', kycData: '' });
     await call(accounts.updateUserStatus.bind(accounts), {
       userId,
       expectedStatus: UserStatus.AGREED,

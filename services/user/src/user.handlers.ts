@@ -32,6 +32,10 @@ import {
   SessionServiceService,
   UpdateCustomerInfoApiError,
   UpdateCustomerInfoApiError_ErrorCode,
+  GetKycDataApiError,
+  GetKycDataApiError_ErrorCode,
+  LookupCustomerApiError,
+  LookupCustomerApiError_ErrorCode,
   UpdateKycApiError,
   UpdateKycApiError_ErrorCode,
   UpdateUserStatusApiError,
@@ -57,6 +61,7 @@ import type {
   GetRunningProcessCode,
   Processes,
 } from './processes';
+import type { GetKycDataCode, KycReview, LookupCustomerCode } from './kyc-review';
 import type { ResidentIdSealer } from './resident-id-seal';
 import type { CreateSessionCode, FindBySessionTokenCode, FindSessionIdCode, RotateSessionCode, Sessions } from './sessions';
 import {
@@ -66,6 +71,7 @@ import {
   requireId,
   toProtoProcess,
   toProtoTransactionType,
+  toProtoKycStatus,
   toProtoUser,
   toProtoUserSession,
   toProtoUserStatus,
@@ -78,6 +84,7 @@ export interface UserUseCases {
   sessions: Sessions;
   processes: Processes;
   residentIds: ResidentIdSealer;
+  kycReview: KycReview;
 }
 
 /** The seed's internal UserService. */
@@ -132,7 +139,7 @@ export function userServiceHandlers({ accounts, sessions, processes, residentIds
   );
 }
 
-export function userAccountHandlers({ accounts, residentIds }: UserUseCases) {
+export function userAccountHandlers({ accounts, residentIds, kycReview }: UserUseCases) {
   return defineService(
     UserAccountServiceService,
     {
@@ -170,13 +177,58 @@ export function userAccountHandlers({ accounts, residentIds }: UserUseCases) {
         });
         return { customerId: user.customerId ?? '' };
       },
-      async updateKyc(request) {
+      async updateKyc(request, ctx) {
+        // The customer's own submission, relayed by the auth service; a reviewer decides on it
+        // and never rewrites it.
+        if (request.kycData !== '' && ctx.principal.operator) throw new InvalidArgumentError('kyc_data is set by the sign-up only');
         const user = await accounts.updateKyc({
           userId: requireId(request.userId, 'user_id'),
           kycStatus: kycStatusName(request.kycStatus),
           reason: request.reason,
+          kycData: request.kycData,
         });
         return { user: toProtoUser(user, residentIds) };
+      },
+      async listKycReviews(request) {
+        const reviews = await kycReview.listReviews(request.limit);
+        return {
+          reviews: reviews.map((r) => ({
+            userId: r.userId,
+            kycStatus: toProtoKycStatus(r.kycStatus),
+            submittedAt: r.submittedAt?.toISOString() ?? '',
+          })),
+        };
+      },
+      async getKycData(request) {
+        const { user, kycData, submittedAt } = await kycReview.getKycData(requireId(request.userId, 'user_id'));
+        return {
+          userId: user.id,
+          userName: user.userName,
+          userStatus: toProtoUserStatus(user.status),
+          kycStatus: toProtoKycStatus(user.kycStatus),
+          kycData,
+          submittedAt: submittedAt.toISOString(),
+        };
+      },
+      async lookupCustomer(request) {
+        const key =
+          request.customerId !== undefined && request.customerId !== ''
+            ? { customerId: request.customerId }
+            : { id: requireId(request.userId ?? 0n, 'user_id or customer_id') };
+        const { user, maskedPhone, withdrawnAt } = await kycReview.lookupCustomer(key);
+        return {
+          customer: {
+            userId: user.id,
+            customerId: user.customerId ?? '',
+            userName: user.userName,
+            phoneNumber: maskedPhone,
+            userStatus: toProtoUserStatus(user.status),
+            kycStatus: toProtoKycStatus(user.kycStatus),
+            deviceId: user.deviceId ?? 0n,
+            createdAt: user.createdAt.toISOString(),
+            withdrawnAt: withdrawnAt?.toISOString() ?? '',
+          },
+        };
       },
       async bindDevice(request) {
         const { previousDeviceId } = await accounts.bindDevice({
@@ -241,6 +293,30 @@ export function userAccountHandlers({ accounts, residentIds }: UserUseCases) {
         raises: raises<BindDeviceCode>(),
       },
       findUsersOnDevice: { access: 'internal', raises: raises() },
+      listKycReviews: {
+        access: 'internal',
+        operator: ['kyc-reviewer'],
+        audit: { action: 'user.kyc_queue_read', target: () => 'kyc_review_queue' },
+        raises: raises(),
+      },
+      getKycData: {
+        access: 'internal',
+        operator: ['kyc-reviewer'],
+        // Personal data opened: who read whose, never what.
+        audit: { action: 'user.kyc_data_read', target: (r) => `user:${r.userId}` },
+        errors: apiErrorType(GetKycDataApiError, GetKycDataApiError_ErrorCode),
+        raises: raises<GetKycDataCode>(),
+      },
+      lookupCustomer: {
+        access: 'internal',
+        operator: ['support', 'teller', 'kyc-reviewer'],
+        audit: {
+          action: 'user.customer_lookup',
+          target: (r) => (r.customerId ? `customer:${r.customerId}` : `user:${r.userId ?? 0n}`),
+        },
+        errors: apiErrorType(LookupCustomerApiError, LookupCustomerApiError_ErrorCode),
+        raises: raises<LookupCustomerCode>(),
+      },
     },
   );
 }

@@ -57,6 +57,7 @@ const KYC_STATUS_NAME = reverse(KYC_STATUS);
 const TRANSACTION_TYPE_NAME = reverse(TRANSACTION_TYPE);
 
 export const toProtoUserStatus = (status: UserStatusName): UserStatus => USER_STATUS[status];
+export const toProtoKycStatus = (status: KycStatusName): KycStatus => KYC_STATUS[status];
 export const toProtoTransactionType = (type: TransactionTypeName): AuthenticatedTransactionType => TRANSACTION_TYPE[type];
 
 export function userStatusName(value: UserStatus, field: string): UserStatusName {

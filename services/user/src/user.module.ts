@@ -7,6 +7,8 @@ import { hashUnhashedResidentIds, purgeExpiredRows, sealUnsealedResidentIds } fr
 import type { DeviceRevoker, SigningCertificateSource } from './deps';
 import { migrations } from './migrations';
 import { createProcesses } from './processes';
+import { createKycDataSealer } from './kyc-data-seal';
+import { createKycReview } from './kyc-review';
 import { createResidentIdHasher } from './resident-id-hash';
 import { createResidentIdSealer } from './resident-id-seal';
 import { storeSessionRevocationNotice } from './session-revocation';
@@ -109,7 +111,7 @@ export function createUserModule(options: UserModuleOptions = {}): ServiceModule
     // MembershipService (member withdrawal) is the one mobile-facing service of kfrm.api.user.
     mobilePackages: ['kfrm.api.user'],
     secrets: [
-      { env: 'KFRM_USER_DATA_KEY_FILE', form: 'file', what: 'key sealing resident registration numbers at rest' },
+      { env: 'KFRM_USER_DATA_KEY_FILE', form: 'file', what: 'key sealing resident registration numbers and KYC data at rest' },
       {
         env: 'KFRM_USER_RESIDENT_ID_HASH_KEY_FILE',
         form: 'file',
@@ -122,6 +124,7 @@ export function createUserModule(options: UserModuleOptions = {}): ServiceModule
       const config = readUserConfig(options.env);
       const dataKey = await loadUserDataKey(config.dataKeyFile, runtime);
       const residentIds = createResidentIdSealer(dataKey);
+      const kycData = createKycDataSealer(dataKey);
       const residentIdHashes = createResidentIdHasher(
         await loadResidentIdHashKey(config.residentIdHashKeyFile, config.dataKeyFile, runtime),
       );
@@ -132,6 +135,7 @@ export function createUserModule(options: UserModuleOptions = {}): ServiceModule
         revocations: storeSessionRevocationNotice(store, logger),
         signingCertificates: options.signingCertificates ?? signingCertificatesFrom(internalClients),
         residentIds,
+        kycData,
         residentIdHashes,
         sessionTtlMs: config.sessionTtlSeconds * 1000,
         refreshFamilyTtlMs: config.refreshFamilyTtlSeconds * 1000,
@@ -142,7 +146,13 @@ export function createUserModule(options: UserModuleOptions = {}): ServiceModule
       await sealUnsealedResidentIds(deps);
       // Then their keyed hashes (migration 005), so that the uniqueness check sees every member.
       await hashUnhashedResidentIds(deps);
-      const useCases = { accounts: createAccounts(deps), sessions: createSessions(deps), processes: createProcesses(deps), residentIds };
+      const useCases = {
+        accounts: createAccounts(deps),
+        sessions: createSessions(deps),
+        processes: createProcesses(deps),
+        residentIds,
+        kycReview: createKycReview(deps),
+      };
       const withdrawal = createWithdrawal({
         db: deps.db,
         logger,

@@ -263,11 +263,17 @@ export async function findWithdrawal(db: UserDb, id: bigint) {
     .executeTakeFirst();
 }
 
-/** Retention over: the sealed name and resident id of withdrawn users go too. */
+/** Retention over: the sealed name, resident id and KYC data of withdrawn users go too. */
 export async function erasePersonalDataPastRetention(db: UserDb, now: Date): Promise<number> {
   const result = await db
     .updateTable('users')
-    .set({ withdrawn_name_sealed: null, resident_id_sealed: null, resident_id: null, personal_data_retain_until: null })
+    .set({
+      withdrawn_name_sealed: null,
+      resident_id_sealed: null,
+      resident_id: null,
+      kyc_data_sealed: null,
+      personal_data_retain_until: null,
+    })
     .where('personal_data_retain_until', '<=', now)
     .executeTakeFirst();
   return Number(result.numUpdatedRows);
@@ -357,6 +363,8 @@ export async function setKyc(
   kycStatus: KycStatusName,
   reason: string | null,
   now: Date,
+  /** The submitted KYC data, sealed; undefined keeps what is on record. */
+  kycDataSealed?: string,
 ): Promise<UserRecord | undefined> {
   const row = await db
     .updateTable('users')
@@ -364,6 +372,7 @@ export async function setKyc(
       kyc_status: kycStatus,
       reason,
       updated_at: now,
+      ...(kycDataSealed === undefined ? {} : { kyc_data_sealed: kycDataSealed, kyc_submitted_at: now }),
       // The time the KYC was last verified; kept when it later changes to something else.
       ...(kycStatus === 'VERIFIED' ? { validated_at: now } : {}),
     })
@@ -417,18 +426,39 @@ export async function findLiveSession(
   sessionTokenHash: string,
   now: Date,
 ): Promise<{ session: SessionRecord; user: UserRecord } | undefined> {
-  const session = await db
-    .selectFrom('sessions')
-    .selectAll()
-    .where('session_token_hash', '=', sessionTokenHash)
-    .where('revoked_at', 'is', null)
-    .where('rotated_at', 'is', null)
-    .where('session_expires_at', '>', now)
-    .where('family_expires_at', '>', now)
+  // One statement for both (the mobile guard resolves a session on every cache miss).
+  const row = await db
+    .selectFrom('sessions as s')
+    .innerJoin('users as u', 'u.id', 's.user_id')
+    .selectAll('u')
+    .select([
+      's.id as s_id',
+      's.family_id as s_family_id',
+      's.user_id as s_user_id',
+      's.device_id as s_device_id',
+      's.session_expires_at as s_session_expires_at',
+      's.family_expires_at as s_family_expires_at',
+      's.rotated_at as s_rotated_at',
+      's.revoked_at as s_revoked_at',
+    ])
+    .where('s.session_token_hash', '=', sessionTokenHash)
+    .where('s.revoked_at', 'is', null)
+    .where('s.rotated_at', 'is', null)
+    .where('s.session_expires_at', '>', now)
+    .where('s.family_expires_at', '>', now)
     .executeTakeFirst();
-  if (!session) return undefined;
-  const user = await findUserById(db, BigInt(session.user_id));
-  return user && { session: toSession(session), user };
+  if (!row) return undefined;
+  const session: SessionRecord = {
+    id: BigInt(row.s_id),
+    familyId: row.s_family_id,
+    userId: BigInt(row.s_user_id),
+    deviceId: BigInt(row.s_device_id),
+    sessionExpiresAt: row.s_session_expires_at,
+    familyExpiresAt: row.s_family_expires_at,
+    rotatedAt: row.s_rotated_at,
+    revokedAt: row.s_revoked_at,
+  };
+  return { session, user: toUser(row) };
 }
 
 /** The session holding this refresh token, row-locked: concurrent rotations queue here. */
@@ -646,4 +676,45 @@ export async function purgeExpired(db: UserDb, cutoff: Date): Promise<{ processe
   const processes = await db.deleteFrom('processes').where('expires_at', '<', cutoff).executeTakeFirst();
   const sessions = await db.deleteFrom('sessions').where('family_expires_at', '<', cutoff).executeTakeFirst();
   return { processes: Number(processes.numDeletedRows), sessions: Number(sessions.numDeletedRows) };
+}
+
+// ---- KYC review ------------------------------------------------------------------------------
+
+const REVIEWABLE_KYC: KycStatusName[] = ['REGISTERED', 'PROCESSING', 'ON_HOLD'];
+
+/** Customers waiting for a KYC decision, oldest submission first (index users_kyc_review_queue). */
+export async function listKycReviews(
+  db: UserDb,
+  limit: number,
+): Promise<Array<{ userId: bigint; kycStatus: KycStatusName; submittedAt: Date | null }>> {
+  const rows = await db
+    .selectFrom('users')
+    .select(['id', 'kyc_status', 'kyc_submitted_at'])
+    .where('kyc_status', 'in', REVIEWABLE_KYC)
+    .where('withdrawn_at', 'is', null)
+    .orderBy('kyc_submitted_at', (ob) => ob.asc().nullsLast())
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({ userId: BigInt(r.id), kycStatus: r.kyc_status, submittedAt: r.kyc_submitted_at }));
+}
+
+/** A user with its KYC data (sealed) and withdrawal time: the back office's views. */
+export interface UserDetail {
+  user: UserRecord;
+  kycDataSealed: string | null;
+  kycSubmittedAt: Date | null;
+  withdrawnAt: Date | null;
+}
+
+/** By user id or customer (CIF) number; undefined when there is no such user. */
+export async function findUserDetail(db: UserDb, key: { id: bigint } | { customerId: string }): Promise<UserDetail | undefined> {
+  const row = await db
+    .selectFrom('users')
+    .selectAll()
+    .where((eb) => ('id' in key ? eb('id', '=', key.id.toString()) : eb('customer_id', '=', key.customerId)))
+    .executeTakeFirst();
+  return (
+    row && { user: toUser(row), kycDataSealed: row.kyc_data_sealed, kycSubmittedAt: row.kyc_submitted_at, withdrawnAt: row.withdrawn_at }
+  );
 }

@@ -49,6 +49,9 @@ export interface UsersTable {
   withdrawn_name_sealed: ColumnType<string | null, never, string | null>;
   /** When the sealed name and resident id are erased (withdrawal + 5 years). */
   personal_data_retain_until: ColumnType<Date | null, never, Date | null>;
+  /** The KYC data submitted with RegisterKyc, sealed under the data key (migration 008); never logged. */
+  kyc_data_sealed: ColumnType<string | null, string | null | undefined, string | null>;
+  kyc_submitted_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
   customer_id: string | null;
   kyc_status: ColumnType<KycStatusName, KycStatusName | undefined, KycStatusName>;
   reason: string | null;

@@ -6,7 +6,8 @@
  * - then, in order, each step idempotent: withdrawal_requested_at set; ACTIVATED → DEACTIVATED
  *   through the accounts' own status change (which ends every session in its transaction, the
  *   user service's existing session revocation); identity erased (phone, CI, device uuid,
- *   resident id hash; the name sealed; the user token made unusable; retention end recorded);
+ *   resident id hash; the name sealed, the KYC data kept sealed; the user token made unusable;
+ *   retention end recorded);
  *   the bound device revoked through the device service (the existing DeviceRevoker);
  *   credentials revoked by the auth service (PIN, pattern, biometric keys, signing
  *   certificates); withdrawal_completed_at.

@@ -65,7 +65,12 @@ export async function startBankJourney(name: string) {
     };
     const user = await registerUser(app, profile);
     const { sessionToken } = await loginWithPin(app, user.userToken, profile.pin);
-    await unary(userAccounts, userAccounts.updateKyc, { userId: user.userId, kycStatus: KycStatus.VERIFIED, reason: 'test: reviewed' });
+    await unary(userAccounts, userAccounts.updateKyc, {
+      userId: user.userId,
+      kycStatus: KycStatus.VERIFIED,
+      reason: 'test: reviewed',
+      kycData: '',
+    });
     const casa = app.client(CasaOpeningServiceClient);
     const session = withSession(sessionToken);
     await unary(casa, casa.initiateOpening, {}, session);

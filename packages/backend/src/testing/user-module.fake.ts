@@ -45,6 +45,10 @@ import {
   SessionServiceService,
   UpdateCustomerInfoApiError,
   UpdateCustomerInfoApiError_ErrorCode,
+  GetKycDataApiError,
+  GetKycDataApiError_ErrorCode,
+  LookupCustomerApiError,
+  LookupCustomerApiError_ErrorCode,
   UpdateKycApiError,
   UpdateKycApiError_ErrorCode,
   UpdateUserStatusApiError,
@@ -74,6 +78,9 @@ interface FakeUser {
   status: UserStatus;
   customerId: string;
   kycStatus: KycStatus;
+  /** What RegisterKyc submitted (the real service seals it; the fake keeps it as it came). */
+  kycData: string;
+  kycSubmittedAt: Date | null;
   createdAt: Date;
 }
 
@@ -249,6 +256,8 @@ export function createFakeUserModule(): { module: ServiceModule; state: FakeUser
                 status: UserStatus.CREATED,
                 customerId: '',
                 kycStatus: KycStatus.NONE,
+                kycData: '',
+                kycSubmittedAt: null,
                 createdAt: new Date(),
               };
               Object.assign(u, { deviceId: r.deviceId, deviceUuid: r.deviceUuid, tokenHash: hash(userToken), status: UserStatus.CREATED });
@@ -280,6 +289,10 @@ export function createFakeUserModule(): { module: ServiceModule; state: FakeUser
               check();
               const u = user(r.userId);
               u.kycStatus = r.kycStatus;
+              if (r.kycData !== '') {
+                u.kycData = r.kycData;
+                u.kycSubmittedAt = new Date();
+              }
               return { user: toUser(u) };
             },
             async bindDevice(r) {
@@ -297,6 +310,48 @@ export function createFakeUserModule(): { module: ServiceModule; state: FakeUser
                 .map((u) => u.userId);
               return { userIds };
             },
+            async listKycReviews() {
+              check();
+              const waiting = [KycStatus.REGISTERED, KycStatus.PROCESSING, KycStatus.ON_HOLD];
+              const reviews = [...state.users.values()]
+                .filter((u) => waiting.includes(u.kycStatus))
+                .map((u) => ({ userId: u.userId, kycStatus: u.kycStatus, submittedAt: u.kycSubmittedAt?.toISOString() ?? '' }));
+              return { reviews };
+            },
+            async getKycData(r) {
+              check();
+              const u = user(r.userId);
+              if (u.kycSubmittedAt === null) throw new DomainError('KYC_DATA_NOT_FOUND', 'no KYC data on record');
+              return {
+                userId: u.userId,
+                userName: u.userName,
+                userStatus: u.status,
+                kycStatus: u.kycStatus,
+                kycData: u.kycData,
+                submittedAt: u.kycSubmittedAt.toISOString(),
+              };
+            },
+            async lookupCustomer(r) {
+              check();
+              const u =
+                r.customerId !== undefined && r.customerId !== ''
+                  ? [...state.users.values()].find((c) => c.customerId === r.customerId)
+                  : state.users.get(r.userId ?? 0n);
+              if (!u) throw new DomainError('USER_NOT_FOUND', 'user not found');
+              return {
+                customer: {
+                  userId: u.userId,
+                  customerId: u.customerId,
+                  userName: u.userName,
+                  phoneNumber: u.phoneNumber,
+                  userStatus: u.status,
+                  kycStatus: u.kycStatus,
+                  deviceId: u.deviceId,
+                  createdAt: u.createdAt.toISOString(),
+                  withdrawnAt: '',
+                },
+              };
+            },
           },
           {
             registerUser: internal(RegisterUserApiError, RegisterUserApiError_ErrorCode),
@@ -306,6 +361,9 @@ export function createFakeUserModule(): { module: ServiceModule; state: FakeUser
             updateKyc: internal(UpdateKycApiError, UpdateKycApiError_ErrorCode),
             bindDevice: internal(BindDeviceApiError, BindDeviceApiError_ErrorCode),
             findUsersOnDevice: { access: 'internal' },
+            listKycReviews: { access: 'internal' },
+            getKycData: internal(GetKycDataApiError, GetKycDataApiError_ErrorCode),
+            lookupCustomer: internal(LookupCustomerApiError, LookupCustomerApiError_ErrorCode),
           },
         ),
         defineService(

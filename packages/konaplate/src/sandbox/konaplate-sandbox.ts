@@ -13,7 +13,8 @@ import { promisify } from 'node:util';
 import type { Logger } from '@kfrm/logging';
 import { bankName, isListedBankCode } from '../bank-codes';
 import { LOGIN_ID_PATTERN, PHONE_NUMBER_PATTERN } from '../member-registration';
-import { MAX_MOVEMENT_AMOUNT, TRAN_ID_PATTERN, type MoneyMovementKind } from '../money-movement';
+import { ARS_CODE_PATTERN, type ArsFailReason } from '../ars-registration';
+import { MAX_HISTORY_PAGE_SIZE, MAX_MOVEMENT_AMOUNT, TRAN_ID_PATTERN, type MoneyMovementKind } from '../money-movement';
 import { CipherError, decryptCompact, encryptCompact, toPublicKey, type KeyMaterial } from '../cipher';
 import { PATHS } from '../konaplate-client';
 import {
@@ -71,6 +72,13 @@ export interface KonaplateSandboxOptions {
   birthDateForm?: BirthDateForm;
   /** First member id the registration endpoint issues (then counting up). */
   firstIssuedMemberId?: bigint;
+  /** How long an ARS code (and the registration it starts) stays valid; 180 s. */
+  arsCodeValidSeconds?: number;
+  /**
+   * When set, the sandbox's member answers each ARS call this long after it is placed and keys in
+   * the right code (demos); otherwise tests answer through `answerArsCall` / `failArsCall`.
+   */
+  arsAnswerAfterMs?: number;
   logger?: Logger;
 }
 
@@ -117,6 +125,22 @@ export interface SandboxMoneyMovement {
   status: 'SUCCESS' | 'FAILED';
   resultCode: string;
   approvalNo: string;
+  /** When Konaplate recorded it (the transaction history lists it on this KST day). */
+  at: Date;
+}
+
+/** An ARS registration as the sandbox holds it (ASSUMED API, ars-registration.ts). */
+export interface SandboxArsRegistration {
+  regTranId: string;
+  userId: string;
+  bankCode: string;
+  bankAccount: string;
+  authCode: string;
+  status: 'CODE_ISSUED' | 'CALLING' | 'REGISTERED' | 'FAILED' | 'EXPIRED';
+  failReason?: ArsFailReason;
+  expiresAt: Date;
+  /** ARS calls placed for it (a repeated registration request must not place a second one). */
+  calls: number;
 }
 
 export interface KonaplateSandbox {
@@ -128,7 +152,7 @@ export interface KonaplateSandbox {
   injectFault(fault: SandboxFault, options?: { endpoint?: SandboxEndpoint; times?: number }): void;
   clearFaults(): void;
   addHolder(holder: SandboxHolder): void;
-  /** Sets a member's accounts (creating the member): what ARS registration (not modelled) would do. */
+  /** Sets a member's accounts (creating the member) directly, as a completed ARS registration would. */
   setRegisteredAccounts(userId: string, accounts: SandboxRegisteredAccounts): void;
   /** Whether Konaplate knows this member id (pre-loaded or registered). */
   hasMember(userId: string): boolean;
@@ -137,10 +161,33 @@ export interface KonaplateSandbox {
   /** Every charge and withdrawal received, by tranId (ASSUMED API, money-movement.ts). */
   readonly moneyMovements: ReadonlyMap<string, SandboxMoneyMovement>;
   /**
-   * Rewrites what Konaplate says about a recorded transaction (amount, outcome) or, with null,
+   * Rewrites what Konaplate says about a recorded transaction (amount, outcome, when) or, with null,
    * forgets it: reconciliation tests make Konaplate's records disagree with ours this way.
    */
-  alterMoneyMovement(tranId: string, change: Partial<Pick<SandboxMoneyMovement, 'amount' | 'status' | 'resultCode'>> | null): void;
+  alterMoneyMovement(
+    tranId: string,
+    change: Partial<Pick<SandboxMoneyMovement, 'amount' | 'status' | 'resultCode' | 'approvalNo' | 'at'>> | null,
+  ): void;
+  /**
+   * Records a charge or withdrawal Konaplate made that nobody asked for through this API (an
+   * operator's manual charge, another system's call): reconciliation must find it in the history.
+   */
+  recordForeignMovement(movement: {
+    userId: string;
+    kind: MoneyMovementKind;
+    amount: bigint;
+    tranId?: string;
+    at?: Date;
+  }): SandboxMoneyMovement;
+  /** ARS registrations by regTranId (tests read the issued code here). */
+  readonly arsRegistrations: ReadonlyMap<string, SandboxArsRegistration>;
+  /**
+   * The member keys `enteredCode` in on the ARS call of a CALLING registration: the right code
+   * registers the account as the member's normal top-up account, another fails it (CODE_MISMATCH).
+   */
+  answerArsCall(regTranId: string, enteredCode: string): SandboxArsRegistration;
+  /** The ARS call of a CALLING registration ends without the code (NO_ANSWER, CANCELLED). */
+  failArsCall(regTranId: string, reason: Exclude<ArsFailReason, 'CODE_MISMATCH'>): SandboxArsRegistration;
   close(): Promise<void>;
 }
 
@@ -179,13 +226,17 @@ export async function startKonaplateSandbox(options: KonaplateSandboxOptions = {
   const now = options.now ?? (() => new Date());
   const log = options.logger;
 
-  const server = await generateKeyPair('rsa', { modulusLength: 2048 });
+  // Both RSA pairs at once: each is a prime search on a worker thread (up to a second or more
+  // on a loaded machine), and the embedded backend waits for them at every start.
+  const [server, client] = await Promise.all([
+    generateKeyPair('rsa', { modulusLength: 2048 }),
+    options.clientPublicKey === undefined ? generateKeyPair('rsa', { modulusLength: 2048 }) : undefined,
+  ]);
   let clientPublic: KeyObject;
   let clientPrivatePem: string | undefined;
-  if (options.clientPublicKey !== undefined) {
-    clientPublic = toPublicKey(options.clientPublicKey);
+  if (client === undefined) {
+    clientPublic = toPublicKey(options.clientPublicKey!);
   } else {
-    const client = await generateKeyPair('rsa', { modulusLength: 2048 });
     clientPublic = client.publicKey;
     clientPrivatePem = client.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   }
@@ -201,6 +252,10 @@ export async function startKonaplateSandbox(options: KonaplateSandboxOptions = {
   let nextMemberId = options.firstIssuedMemberId ?? 2_000_000_001n;
   const movements = new Map<string, SandboxMoneyMovement>();
   let nextApprovalNo = 1;
+  /** `userId:bankCode:bankAccount` of every successful holder verification (ARS needs one first). */
+  const verifiedHolders = new Set<string>();
+  const arsRegistrations = new Map<string, SandboxArsRegistration>();
+  const arsValidMs = (options.arsCodeValidSeconds ?? 180) * 1000;
 
   const requests: SandboxRequestRecord[] = [];
   const faults: { fault: SandboxFault; endpoint?: SandboxEndpoint; remaining: number }[] = [];
@@ -317,8 +372,7 @@ export async function startKonaplateSandbox(options: KonaplateSandboxOptions = {
     const holderBirth = birthDateForm === 'yyMMdd' ? holder.birthDate.slice(2) : holder.birthDate;
     if (holderBirth !== birthDate) return '002_005';
     if (holder.holderName.normalize('NFC') !== userName.trim().normalize('NFC')) return '002_003';
-    const accounts = members.get(userId)!;
-    if (SELF_SERVICE_ACCOUNT.test(bankAccount) && !accounts.normal) members.set(userId, { ...accounts, normal: holder });
+    verifiedHolders.add(`${userId}:${bankCode}:${bankAccount}`);
     return '000_000';
   }
 
@@ -403,6 +457,7 @@ export async function startKonaplateSandbox(options: KonaplateSandboxOptions = {
       status: refusal === undefined ? 'SUCCESS' : 'FAILED',
       resultCode: refusal ?? '000_000',
       approvalNo,
+      at: now(),
     });
     if (refusal !== undefined) throw new Refusal(refusal as KonaplateResultCode, 'refused');
     log?.info({ sandbox: 'konaplate', kind, tran_id: tranId, amount: amount.toString() }, 'konaplate sandbox money moved');
@@ -428,6 +483,151 @@ export async function startKonaplateSandbox(options: KonaplateSandboxOptions = {
     };
   }
 
+  /** 거래내역 확인 (ASSUMED): the member's movements recorded on the KST days asked, oldest first. */
+  function listTransactions(payload: { [key: string]: JsonValue }): { [key: string]: JsonValue } {
+    for (const field of ['userId', 'fromDate', 'toDate', 'pageNo', 'pageSize']) {
+      if (payload[field] === undefined || payload[field] === null) throw new Refusal('000_003', field);
+    }
+    const userId = readUserId(payload.userId);
+    const { fromDate, toDate, pageNo, pageSize } = payload;
+    if (typeof fromDate !== 'string' || !/^\d{8}$/.test(fromDate)) throw new Refusal('000_002', 'fromDate');
+    if (typeof toDate !== 'string' || !/^\d{8}$/.test(toDate) || toDate < fromDate) throw new Refusal('000_002', 'toDate');
+    if (!(pageNo instanceof JsonNumber) || !/^[1-9]\d{0,6}$/.test(pageNo.raw)) throw new Refusal('000_002', 'pageNo');
+    if (!(pageSize instanceof JsonNumber) || !/^[1-9]\d{0,2}$/.test(pageSize.raw) || Number(pageSize.raw) > MAX_HISTORY_PAGE_SIZE) {
+      throw new Refusal('000_002', 'pageSize');
+    }
+    if (!members.has(userId)) throw new Refusal('002_005', 'userId');
+    const listed = [...movements.values()]
+      .filter((m) => m.userId === userId && digitsOfDay(m.at) >= fromDate && digitsOfDay(m.at) <= toDate)
+      .sort((a, b) => a.at.getTime() - b.at.getTime() || a.tranId.localeCompare(b.tranId));
+    const size = Number(pageSize.raw);
+    const page = listed.slice((Number(pageNo.raw) - 1) * size, Number(pageNo.raw) * size);
+    return {
+      totalCount: new JsonNumber(String(listed.length)),
+      transactions: page.map((m) => ({
+        tranId: m.tranId,
+        tranType: m.kind,
+        amount: new JsonNumber(m.amount.toString()),
+        status: m.status,
+        ...(m.status === 'SUCCESS' ? { approvalNo: m.approvalNo } : { resultCode: m.resultCode }),
+        tranDateTime: kstDigits(m.at),
+      })),
+    };
+  }
+
+  /** ARS 인증 전 인증코드 생성 (ASSUMED): a code for an account whose holder was verified for this member. */
+  function issueArsCode(payload: { [key: string]: JsonValue }): { [key: string]: JsonValue } {
+    for (const field of ['userId', 'regTranId', 'bankCode', 'bankAccount']) {
+      if (payload[field] === undefined || payload[field] === null) throw new Refusal('000_003', field);
+    }
+    const userId = readUserId(payload.userId);
+    const { regTranId, bankCode, bankAccount } = payload;
+    if (typeof regTranId !== 'string' || !TRAN_ID_PATTERN.test(regTranId)) throw new Refusal('000_002', 'regTranId');
+    if (typeof bankCode !== 'string' || !/^\d{3}$/.test(bankCode)) throw new Refusal('000_002', 'bankCode');
+    if (typeof bankAccount !== 'string') throw new Refusal('000_002', 'bankAccount');
+    if (!/^\d{1,20}$/.test(bankAccount)) throw new Refusal('002_001', 'bankAccount');
+    const known = arsRegistrations.get(regTranId);
+    if (known) {
+      // A repeat answers the same code; another member or account under this id is not a repeat.
+      if (known.userId !== userId || known.bankCode !== bankCode || known.bankAccount !== bankAccount)
+        throw new Refusal('000_002', 'regTranId');
+      return arsCodeJson(known);
+    }
+    if (!members.has(userId)) throw new Refusal('002_005', 'userId');
+    const triggered = TRIGGER_ACCOUNTS[bankAccount];
+    if (triggered) throw new Refusal(triggered, 'bankAccount');
+    // Registration is the second step of linking: the holder check of this member comes first.
+    if (!verifiedHolders.has(`${userId}:${bankCode}:${bankAccount}`)) throw new Refusal('000_002', 'bankAccount');
+    const registration: SandboxArsRegistration = {
+      regTranId,
+      userId,
+      bankCode,
+      bankAccount,
+      authCode: String(randomBytes(1)[0]! % 100).padStart(2, '0'),
+      status: 'CODE_ISSUED',
+      expiresAt: new Date(now().getTime() + arsValidMs),
+      calls: 0,
+    };
+    arsRegistrations.set(regTranId, registration);
+    return arsCodeJson(registration);
+  }
+
+  function arsCodeJson(registration: SandboxArsRegistration): { [key: string]: JsonValue } {
+    const validSeconds = Math.max(1, Math.ceil((registration.expiresAt.getTime() - now().getTime()) / 1000));
+    return { regTranId: registration.regTranId, authCode: registration.authCode, validSeconds: new JsonNumber(String(validSeconds)) };
+  }
+
+  /** The caller's registration, expired first when its code ran out; undefined: NOT_FOUND. */
+  function currentRegistration(payload: { [key: string]: JsonValue }): SandboxArsRegistration | undefined {
+    for (const field of ['userId', 'regTranId']) {
+      if (payload[field] === undefined || payload[field] === null) throw new Refusal('000_003', field);
+    }
+    const userId = readUserId(payload.userId);
+    const regTranId = payload.regTranId;
+    if (typeof regTranId !== 'string' || !TRAN_ID_PATTERN.test(regTranId)) throw new Refusal('000_002', 'regTranId');
+    const registration = arsRegistrations.get(regTranId);
+    // Another member's registration is as unknown as a missing one.
+    if (!registration || registration.userId !== userId) return undefined;
+    if ((registration.status === 'CODE_ISSUED' || registration.status === 'CALLING') && now() > registration.expiresAt) {
+      registration.status = 'EXPIRED';
+    }
+    return registration;
+  }
+
+  function registrationJson(
+    registration: SandboxArsRegistration | undefined,
+    payload: { [key: string]: JsonValue },
+  ): { [key: string]: JsonValue } {
+    if (!registration) return { regTranId: payload.regTranId as string, status: 'NOT_FOUND' };
+    return {
+      regTranId: registration.regTranId,
+      status: registration.status,
+      ...(registration.failReason ? { failReason: registration.failReason } : {}),
+    };
+  }
+
+  /** PG를 통한 은행 계좌 등록 (ASSUMED): places the ARS call once; a repeat answers the status. */
+  function registerBankAccount(payload: { [key: string]: JsonValue }): { [key: string]: JsonValue } {
+    const registration = currentRegistration(payload);
+    if (registration?.status === 'CODE_ISSUED') {
+      registration.status = 'CALLING';
+      registration.calls += 1;
+      const answerAfter = options.arsAnswerAfterMs;
+      if (answerAfter !== undefined && answerAfter > 0) {
+        const timer = setTimeout(() => {
+          timers.delete(timer);
+          if (registration.status === 'CALLING') answerArsCall(registration.regTranId, registration.authCode);
+        }, answerAfter);
+        timers.add(timer);
+      }
+    }
+    return registrationJson(registration, payload);
+  }
+
+  function answerArsCall(regTranId: string, enteredCode: string): SandboxArsRegistration {
+    const registration = callingRegistration(regTranId);
+    if (!ARS_CODE_PATTERN.test(enteredCode) || enteredCode !== registration.authCode) {
+      registration.status = 'FAILED';
+      registration.failReason = 'CODE_MISMATCH';
+      return registration;
+    }
+    const holder = holders.get(`${registration.bankCode}:${registration.bankAccount}`);
+    if (!holder) throw new Error(`the sandbox bank has no account ${registration.bankCode}:${maskAccountNumber(registration.bankAccount)}`);
+    registration.status = 'REGISTERED';
+    // The registered account becomes the member's normal top-up account (seed 001's second step).
+    members.set(registration.userId, { ...members.get(registration.userId), normal: holder });
+    log?.info({ sandbox: 'konaplate', reg_tran_id: regTranId }, 'konaplate sandbox account registered by ARS');
+    return registration;
+  }
+
+  function callingRegistration(regTranId: string): SandboxArsRegistration {
+    const registration = arsRegistrations.get(regTranId);
+    if (!registration) throw new Error(`the sandbox has no ARS registration ${regTranId}`);
+    if (registration.status === 'CALLING' && now() > registration.expiresAt) registration.status = 'EXPIRED';
+    if (registration.status !== 'CALLING') throw new Error(`the ARS registration ${regTranId} is ${registration.status}, not CALLING`);
+    return registration;
+  }
+
   async function handle(
     req: IncomingMessage,
     rawBody: Buffer,
@@ -435,7 +635,8 @@ export async function startKonaplateSandbox(options: KonaplateSandboxOptions = {
     record: SandboxRequestRecord,
     forced?: string,
   ): Promise<Reply> {
-    const encryptedRequest = encryption && (endpoint === 'verifyAccountHolder' || endpoint === 'registerMember');
+    const encryptedRequest =
+      encryption && (endpoint === 'verifyAccountHolder' || endpoint === 'registerMember' || endpoint === 'issueArsCode');
     const encryptedResponse = encryption && endpoint !== 'verifyAccountHolder';
     const movesMoney = endpoint === 'charge' || endpoint === 'withdraw';
     const keyIdHeader = req.headers[HEADER.cryptoKeyId] as string | undefined;
@@ -449,16 +650,18 @@ export async function startKonaplateSandbox(options: KonaplateSandboxOptions = {
         logHolder(payload, code, record.correlationId);
         return resultReply(code);
       }
-      const data =
-        endpoint === 'registerMember'
-          ? registerMember(payload)
-          : endpoint === 'charge'
-            ? moveMoney('CHARGE', payload, forced)
-            : endpoint === 'withdraw'
-              ? moveMoney('WITHDRAW', payload, forced)
-              : endpoint === 'inquireTransaction'
-                ? inquireTransaction(payload)
-                : inquire(payload);
+      const answer: Record<Exclude<SandboxEndpoint, 'verifyAccountHolder'>, () => { [key: string]: JsonValue }> = {
+        registerMember: () => registerMember(payload),
+        charge: () => moveMoney('CHARGE', payload, forced),
+        withdraw: () => moveMoney('WITHDRAW', payload, forced),
+        inquireTransaction: () => inquireTransaction(payload),
+        listTransactions: () => listTransactions(payload),
+        inquireBankAccounts: () => inquire(payload),
+        issueArsCode: () => issueArsCode(payload),
+        registerBankAccount: () => registerBankAccount(payload),
+        inquireAccountRegistration: () => registrationJson(currentRegistration(payload), payload),
+      };
+      const data = answer[endpoint]();
       const plain = stringifyJson({ response: resultJson('000_000'), ...data });
       if (!encryptedResponse) return { status: 200, body: plain, resultCode: '000_000' };
       return {
@@ -584,6 +787,30 @@ export async function startKonaplateSandbox(options: KonaplateSandboxOptions = {
       if (change === null) movements.delete(tranId);
       else movements.set(tranId, { ...known, ...change });
     },
+    recordForeignMovement({ userId, kind, amount, tranId, at }) {
+      const id = tranId ?? `FOREIGN${randomHex(20)}`;
+      if (movements.has(id)) throw new Error(`the sandbox already has a transaction ${id}`);
+      const movement: SandboxMoneyMovement = {
+        tranId: id,
+        kind,
+        userId,
+        amount,
+        status: 'SUCCESS',
+        resultCode: '000_000',
+        approvalNo: `KP${String(nextApprovalNo++).padStart(12, '0')}`,
+        at: at ?? now(),
+      };
+      movements.set(id, movement);
+      return movement;
+    },
+    arsRegistrations,
+    answerArsCall,
+    failArsCall(regTranId, reason) {
+      const registration = callingRegistration(regTranId);
+      registration.status = 'FAILED';
+      registration.failReason = reason;
+      return registration;
+    },
     async close() {
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
@@ -617,6 +844,11 @@ function readUserId(value: JsonValue | undefined): string {
 
 function accountJson(holder: SandboxHolder): { [key: string]: JsonValue } {
   return { bankAccount: holder.bankAccount, bankCode: holder.bankCode, bankName: bankName(holder.bankCode) ?? '기타' };
+}
+
+/** yyyyMMddHHmmss in KST. */
+function kstDigits(at: Date): string {
+  return new Date(at.getTime() + 9 * 3_600_000).toISOString().slice(0, 19).replace(/[-T:]/g, '');
 }
 
 function digitsOfDay(at: Date): string {

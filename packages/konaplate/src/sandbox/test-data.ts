@@ -46,9 +46,9 @@ export const SANDBOX_EARLIEST_BIRTH_DATE = '19000101';
 /**
  * Self-service accounts for demos (ASSUMED, sandbox only): a 12-digit number starting with 99 at
  * any bank of the seed's table is opened by the sandbox's bank for whoever verifies it first (that
- * name and birth date become its holder; another name later answers 002_003). Its successful
- * verification also makes it the member's normal top-up account when the member has none,
- * standing in for the ARS registration that follows in the real flow (not modelled).
+ * name and birth date become its holder; another name later answers 002_003). Like any verified
+ * account it becomes the member's normal top-up account only through ARS registration
+ * (ars-registration.ts; the sandbox's `answerArsCall`, or `arsAnswerAfterMs` in demos).
  */
 export const SELF_SERVICE_ACCOUNT = /^99\d{10}$/;
 

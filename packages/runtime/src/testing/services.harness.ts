@@ -52,6 +52,8 @@ export async function startTestServices(
       KFRM_DATA_DIR: dataDir,
       KFRM_MOBILE_LISTEN: '127.0.0.1:0',
       KFRM_INTERNAL_LISTEN: '127.0.0.1:0',
+      // No console unless a test asks for one (on port 0).
+      KFRM_BACK_OFFICE_LISTEN: 'off',
       KFRM_MIGRATE_ON_START: 'true',
       LOG_LEVEL: 'debug',
       ...options.env,

@@ -21,7 +21,7 @@ import {
 } from '@kfrm/proto/gen/kfrm/api/auth/credential';
 import { apiErrorType, defineService, raises, type CallContext } from '@kfrm/server-kit';
 import type { ChangeSecretCode, CredentialChange } from './credential-change';
-import { declared, device, deviceOf, raisesExcept, raisesNoneOf, session, sessionOf } from './identity.handlers';
+import { declared, deviceMutation, deviceOf, raisesExcept, raisesNoneOf, session, sessionMutation, sessionOf } from './identity.handlers';
 import type { PinReset, PrepareResetPinCode, ResetPinCode } from './pin-reset';
 import type { ListSessionsCode, LogoutCode, RevokeSessionCode, SessionCaller, SessionManagement } from './session-management';
 import type { PrepareReissueCode, ReissueCode, SigningReissue, VerifyReissuedCode } from './signing-reissue';
@@ -76,9 +76,9 @@ export function signingCertificateHandlers(reissue: SigningReissue) {
       }),
     },
     {
-      prepareReissueSigningCertificate: session(E.prepareReissue, raisesExcept<PrepareReissueCode>()),
-      reissueSigningCertificate: session(E.reissue, raisesExcept<ReissueCode>()),
-      verifyReissuedSigningCertificate: session(E.verifyReissued, raisesExcept<VerifyReissuedCode>()),
+      prepareReissueSigningCertificate: sessionMutation(E.prepareReissue, raisesExcept<PrepareReissueCode>()),
+      reissueSigningCertificate: sessionMutation(E.reissue, raisesExcept<ReissueCode>()),
+      verifyReissuedSigningCertificate: sessionMutation(E.verifyReissued, raisesExcept<VerifyReissuedCode>()),
     },
   );
 }
@@ -92,10 +92,10 @@ export function sessionManagementHandlers(sessions: SessionManagement) {
       revokeSession: declared(E.revokeSession, async (r, ctx) => (await sessions.revoke(callerOf(ctx), r.sessionId), {})),
     },
     {
-      logout: session(undefined, raises<LogoutCode>()),
+      logout: sessionMutation(undefined, raises<LogoutCode>()),
       // The caller's own session ending while the list is made answers PERMISSION_DENIED.
       listSessions: session(undefined, raisesNoneOf<ListSessionsCode>()),
-      revokeSession: session(E.revokeSession, raises<RevokeSessionCode>()),
+      revokeSession: sessionMutation(E.revokeSession, raises<RevokeSessionCode>()),
     },
   );
 }
@@ -125,11 +125,11 @@ export function credentialChangeHandlers(change: CredentialChange, reset: PinRes
     },
     {
       // LOGIN_SESSION_EXPIRED: the session ended during the change (answered PERMISSION_DENIED).
-      changePin: session(E.changePin, raisesExcept<ChangeSecretCode<'pin'>, 'LOGIN_SESSION_EXPIRED'>()),
-      changePattern: session(E.changePattern, raisesExcept<ChangeSecretCode<'pattern'>, 'LOGIN_SESSION_EXPIRED'>()),
-      prepareResetPin: device(E.prepareResetPin, raisesExcept<PrepareResetPinCode>()),
+      changePin: sessionMutation(E.changePin, raisesExcept<ChangeSecretCode<'pin'>, 'LOGIN_SESSION_EXPIRED'>()),
+      changePattern: sessionMutation(E.changePattern, raisesExcept<ChangeSecretCode<'pattern'>, 'LOGIN_SESSION_EXPIRED'>()),
+      prepareResetPin: deviceMutation(E.prepareResetPin, raisesExcept<PrepareResetPinCode>()),
       // USER_STATUS_CONFLICT: the customer's status changed during the reset (answered PERMISSION_DENIED).
-      resetPin: device(E.resetPin, raisesExcept<ResetPinCode, 'USER_STATUS_CONFLICT' | 'USER_NOT_FOUND'>()),
+      resetPin: deviceMutation(E.resetPin, raisesExcept<ResetPinCode, 'USER_STATUS_CONFLICT' | 'USER_NOT_FOUND'>()),
     },
   );
 }

@@ -175,6 +175,16 @@ export const session = <Errors extends ApiErrorType | undefined, R extends Raise
   errors,
   raises: raised,
 });
+// The same for methods that change something: with an idempotency-key a retry gets the first
+// call's answer (server-kit idempotency.ts, docs/idempotency.md).
+export const deviceMutation = <Errors extends ApiErrorType | undefined, R extends Raises<SeedCode>>(errors: Errors, raised: R) => ({
+  ...device(errors, raised),
+  idempotent: true,
+});
+export const sessionMutation = <Errors extends ApiErrorType | undefined, R extends Raises<SeedCode>>(errors: Errors, raised: R) => ({
+  ...session(errors, raised),
+  idempotent: true,
+});
 
 export function registrationHandlers(registration: Registration) {
   return defineService(
@@ -236,26 +246,29 @@ export function registrationHandlers(registration: Registration) {
     },
     {
       // A user directory's ALREADY_REGISTERED_USER (the identity's CI is taken).
-      createUser: device(E.createUser, raisesExcept<CreateUserCode, 'ALREADY_REGISTERED_USER'>()),
+      createUser: deviceMutation(E.createUser, raisesExcept<CreateUserCode, 'ALREADY_REGISTERED_USER'>()),
       listTerms: device(undefined, raisesNoneOf<ListTermsCode>()),
-      agreeTerms: device(undefined, raisesNoneOf<AgreeTermsCode>()),
-      registerPin: device(E.registerPin, raisesExcept<RegisterSecretCode<'pin'>>()),
-      confirmPin: device(E.confirmPin, raisesExcept<ConfirmSecretCode<'pin'>>()),
-      registerPattern: device(
+      agreeTerms: deviceMutation(undefined, raisesNoneOf<AgreeTermsCode>()),
+      registerPin: deviceMutation(E.registerPin, raisesExcept<RegisterSecretCode<'pin'>>()),
+      confirmPin: deviceMutation(E.confirmPin, raisesExcept<ConfirmSecretCode<'pin'>>()),
+      registerPattern: deviceMutation(
         E.registerPattern,
         raisesExcept<RegisterSecretCode<'pattern'>, 'USER_REGISTRATION_NOT_FOUND' | 'USER_REGISTRATION_EXPIRED'>(),
       ),
-      confirmPattern: device(E.confirmPattern, raisesExcept<ConfirmSecretCode<'pattern'>, 'USER_REGISTRATION_EXPIRED'>()),
-      registerBiometric: device(undefined, raisesNoneOf<RegisterBiometricCode>()),
+      confirmPattern: deviceMutation(E.confirmPattern, raisesExcept<ConfirmSecretCode<'pattern'>, 'USER_REGISTRATION_EXPIRED'>()),
+      registerBiometric: deviceMutation(undefined, raisesNoneOf<RegisterBiometricCode>()),
       // SIGNING_CERTIFICATE_VERIFICATION_FAILED: in the pki's SigningSeedCode, not thrown when issuing.
-      issueSigningCertificate: device(
+      issueSigningCertificate: deviceMutation(
         E.issueSigningCertificate,
         raisesExcept<IssueSigningCertificateCode, RegistrationOpen | 'SIGNING_CERTIFICATE_VERIFICATION_FAILED'>(),
       ),
-      verifySigningCertificate: device(E.verifySigningCertificate, raisesExcept<VerifySigningCertificateCode, RegistrationOpen>()),
+      verifySigningCertificate: deviceMutation(E.verifySigningCertificate, raisesExcept<VerifySigningCertificateCode, RegistrationOpen>()),
       // Its other codes stay PERMISSION_DENIED (declared), as before the extension.
-      submitCustomerInfo: device(E.submitCustomerInfo, raises<Extract<SubmitCustomerInfoCode, CommonCode | 'ALREADY_REGISTERED_USER'>>()),
-      registerKyc: device(undefined, raisesNoneOf<RegisterKycCode>()),
+      submitCustomerInfo: deviceMutation(
+        E.submitCustomerInfo,
+        raises<Extract<SubmitCustomerInfoCode, CommonCode | 'ALREADY_REGISTERED_USER'>>(),
+      ),
+      registerKyc: deviceMutation(undefined, raisesNoneOf<RegisterKycCode>()),
     },
   );
 }
@@ -278,9 +291,9 @@ export function loginHandlers(login: Login) {
       refreshSession: declared(E.refreshSession, async (r, ctx) => login.refreshSession(r.refreshToken, deviceOf(ctx))),
     },
     {
-      prepareLogin: device(E.prepareLogin, raisesExcept<PrepareLoginCode>()),
-      login: device(E.login, raisesExcept<LoginCode>()),
-      refreshSession: device(E.refreshSession, raisesExcept<RefreshSessionCode>()),
+      prepareLogin: deviceMutation(E.prepareLogin, raisesExcept<PrepareLoginCode>()),
+      login: deviceMutation(E.login, raisesExcept<LoginCode>()),
+      refreshSession: deviceMutation(E.refreshSession, raisesExcept<RefreshSessionCode>()),
     },
   );
 }
@@ -295,9 +308,9 @@ export function deviceChangeHandlers(change: DeviceChange) {
       changeDevice: declared(E.changeDevice, async (r, ctx) => (await change.change(r.userToken, r.processId, deviceOf(ctx)), {})),
     },
     {
-      prepareDeviceChange: device(E.prepareDeviceChange, raisesExcept<PrepareDeviceChangeCode>()),
+      prepareDeviceChange: deviceMutation(E.prepareDeviceChange, raisesExcept<PrepareDeviceChangeCode>()),
       // BindDevice's USER_NOT_FOUND (the user went away between the check and the bind).
-      changeDevice: device(E.changeDevice, raisesExcept<ChangeDeviceCode, 'USER_NOT_FOUND'>()),
+      changeDevice: deviceMutation(E.changeDevice, raisesExcept<ChangeDeviceCode, 'USER_NOT_FOUND'>()),
     },
   );
 }
@@ -320,10 +333,10 @@ export function biometricHandlers(biometric: Biometric) {
       deactivateBiometric: declared(undefined, async (r, ctx) => (await biometric.deactivate(sessionOf(ctx).userId, r.processId), {})),
     },
     {
-      prepareActivateBiometric: session(E.prepareActivateBiometric, raisesExcept<PrepareBiometricCode>()),
-      activateBiometric: session(undefined, raisesNoneOf<ActivateBiometricCode>()),
-      prepareDeactivateBiometric: session(E.prepareDeactivateBiometric, raisesExcept<PrepareBiometricCode>()),
-      deactivateBiometric: session(undefined, raisesNoneOf<DeactivateBiometricCode>()),
+      prepareActivateBiometric: sessionMutation(E.prepareActivateBiometric, raisesExcept<PrepareBiometricCode>()),
+      activateBiometric: sessionMutation(undefined, raisesNoneOf<ActivateBiometricCode>()),
+      prepareDeactivateBiometric: sessionMutation(E.prepareDeactivateBiometric, raisesExcept<PrepareBiometricCode>()),
+      deactivateBiometric: sessionMutation(undefined, raisesNoneOf<DeactivateBiometricCode>()),
     },
   );
 }
@@ -353,12 +366,12 @@ export function authenticationHandlers(auth: Authenticator) {
       })),
     },
     {
-      authenticatePin: session(E.authenticatePin, raisesExcept<AuthenticateCode<'PIN'>>()),
-      authenticatePattern: session(E.authenticatePattern, raisesExcept<AuthenticateCode<'PATTERN'>>()),
-      authenticateBiometric: session(E.authenticateBiometric, raisesExcept<AuthenticateCode<'BIO'>>()),
-      authenticatePinForLogin: device(E.authenticatePinForLogin, raisesExcept<AuthenticateCode<'PIN'>>()),
-      authenticatePatternForLogin: device(E.authenticatePatternForLogin, raisesExcept<AuthenticateCode<'PATTERN'>>()),
-      authenticateBiometricForLogin: device(E.authenticateBiometricForLogin, raisesExcept<AuthenticateCode<'BIO'>>()),
+      authenticatePin: sessionMutation(E.authenticatePin, raisesExcept<AuthenticateCode<'PIN'>>()),
+      authenticatePattern: sessionMutation(E.authenticatePattern, raisesExcept<AuthenticateCode<'PATTERN'>>()),
+      authenticateBiometric: sessionMutation(E.authenticateBiometric, raisesExcept<AuthenticateCode<'BIO'>>()),
+      authenticatePinForLogin: deviceMutation(E.authenticatePinForLogin, raisesExcept<AuthenticateCode<'PIN'>>()),
+      authenticatePatternForLogin: deviceMutation(E.authenticatePatternForLogin, raisesExcept<AuthenticateCode<'PATTERN'>>()),
+      authenticateBiometricForLogin: deviceMutation(E.authenticateBiometricForLogin, raisesExcept<AuthenticateCode<'BIO'>>()),
     },
   );
 }

@@ -33,7 +33,8 @@ export async function registerKyc(deps: RegistrationCustomerDeps, deviceId: bigi
   if (!pin || !pattern || !certificate) {
     throw new PermissionDeniedError('PIN, pattern and signing certificate must be registered before KYC');
   }
-  await users.updateKyc(userId, KycStatus.REGISTERED, 'KYC data submitted at sign-up');
+  // The data goes to the user service, sealed there with the status in one write, for the reviewer.
+  await users.updateKyc(userId, KycStatus.REGISTERED, 'KYC data submitted at sign-up', kycData);
   await users.updateUserStatus(userId, UserStatus.AGREED, UserStatus.ACTIVATED, 'registration completed');
   await repo.completeRegistration(db, userId);
   deps.logger.info({ user_id: String(userId) }, 'registration completed');

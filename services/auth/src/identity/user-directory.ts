@@ -82,7 +82,8 @@ export interface UserDirectory {
   /** `unlock` only from the operator's unlock (BLOCKED → ACTIVATED). */
   updateUserStatus(userId: bigint, expected: UserStatus, next: UserStatus, reason: string, options?: { unlock?: boolean }): Promise<void>;
   updateCustomerInfo(userId: bigint, residentId: string, name: string): Promise<string>;
-  updateKyc(userId: bigint, kycStatus: KycStatus, reason: string): Promise<void>;
+  /** `kycData`: the customer's submission (RegisterKyc), stored sealed with the status; '' keeps it. */
+  updateKyc(userId: bigint, kycStatus: KycStatus, reason: string, kycData?: string): Promise<void>;
   /** `deviceUuid` becomes the user's registered DeviceUUID; '' keeps the one on record. */
   bindDevice(userId: bigint, deviceId: bigint, deviceUuid: string): Promise<bigint>;
   createProcess(userId: bigint, type: AuthenticatedTransactionType, context: string): Promise<AuthenticationProcess>;
@@ -223,8 +224,8 @@ export function createUserDirectory(clients: InternalClients): UserDirectory {
         )
       ).customerId;
     },
-    async updateKyc(userId, kycStatus, reason) {
-      await unaryCall(accounts(), 'updateKyc', { userId, kycStatus, reason }, { errors: errors.updateKyc }).catch(asAuthError);
+    async updateKyc(userId, kycStatus, reason, kycData = '') {
+      await unaryCall(accounts(), 'updateKyc', { userId, kycStatus, reason, kycData }, { errors: errors.updateKyc }).catch(asAuthError);
     },
     async bindDevice(userId, deviceId, deviceUuid) {
       return (await unaryCall(accounts(), 'bindDevice', { userId, deviceId, deviceUuid }, { errors: errors.bindDevice }).catch(asAuthError))

@@ -57,15 +57,16 @@ export async function signInApp(h: Harness, userId: string) {
   );
   const client = new TransferServiceClient(mobileAddress, credentials);
   const accounts = new AccountServiceClient(mobileAddress, credentials);
-  const metadata = () => {
+  const metadata = (extra: Record<string, string>) => {
     const md = new grpc.Metadata();
     md.set('authorization', `Bearer ${token}`);
+    for (const [key, value] of Object.entries(extra)) md.set(key, value);
     return md;
   };
-  const callOn = <Req, Res>(target: grpc.Client, fn: Unary<Req, Res>, req: Req): Promise<Res> =>
-    new Promise((resolve, reject) => fn.call(target, req, metadata(), {}, (err, res) => (err ? reject(err) : resolve(res))));
-  /** A TransferService call. */
-  const call = <Req, Res>(fn: Unary<Req, Res>, req: Req): Promise<Res> => callOn(client, fn, req);
+  const callOn = <Req, Res>(target: grpc.Client, fn: Unary<Req, Res>, req: Req, extra: Record<string, string> = {}): Promise<Res> =>
+    new Promise((resolve, reject) => fn.call(target, req, metadata(extra), {}, (err, res) => (err ? reject(err) : resolve(res))));
+  /** A TransferService call; `extra` metadata such as an idempotency-key. */
+  const call = <Req, Res>(fn: Unary<Req, Res>, req: Req, extra?: Record<string, string>): Promise<Res> => callOn(client, fn, req, extra);
   /** An AccountService call. */
   const callAccount = <Req, Res>(fn: Unary<Req, Res>, req: Req): Promise<Res> => callOn(accounts, fn, req);
   return {

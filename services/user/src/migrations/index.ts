@@ -7,6 +7,7 @@ import * as m004LifecycleLimit from './004_lifecycle_transfer_limit_policy';
 import * as m005LifecycleRrnHash from './005_lifecycle_resident_id_hash';
 import * as m006LifecycleWithdrawal from './006_lifecycle_withdrawal';
 import * as m007OperatorApprovals from './007_operator_approvals';
+import * as m008KycData from './008_kyc_data';
 
 /** Applied in key order; never renamed or edited once shipped. */
 export const migrations: Record<string, Migration> = {
@@ -18,4 +19,5 @@ export const migrations: Record<string, Migration> = {
   '005_lifecycle_resident_id_hash': m005LifecycleRrnHash,
   '006_lifecycle_withdrawal': m006LifecycleWithdrawal,
   '007_operator_approvals': m007OperatorApprovals,
+  '008_kyc_data': m008KycData,
 };

@@ -14,6 +14,7 @@ import {
 import { migrations } from '../migrations';
 import { createProcesses } from '../processes';
 import { createResidentIdHasher } from '../resident-id-hash';
+import { createKycDataSealer } from '../kyc-data-seal';
 import { createResidentIdSealer } from '../resident-id-seal';
 import { createSessions } from '../sessions';
 import type { UserDb } from '../user.repository';
@@ -67,6 +68,7 @@ export async function openHarness(): Promise<Harness> {
     ...DEFAULT_TTLS,
     now: clock.now,
     residentIds: createResidentIdSealer(KeyEncryptionKey.generate()),
+    kycData: createKycDataSealer(KeyEncryptionKey.generate()),
     residentIdHashes: createResidentIdHasher(KeyEncryptionKey.generate()),
     devices: {
       async revokeDevice(deviceId, reason) {

@@ -38,6 +38,10 @@ export const protobufFileName = "kfrm/api/account/account.proto";
  *   kfrm/api/common/error.proto).
  * - CloseAccount with its messages and CloseAccountApiError is an additive
  *   extension (the seed cannot close an account).
+ * - UpdateAccount with its messages and UpdateAccountApiError is an additive
+ *   extension (the seed returns account_name, account_color and bookmarked but
+ *   has no setter); GetAccountResponse's account_color and bookmarked (4, 5)
+ *   are additive too, with the seed's names and descriptions from Account.
  * Descriptions are the seed's, kept verbatim.
  */
 
@@ -156,7 +160,13 @@ export interface GetAccountResponse {
   /** 계좌 이름 */
   accountName: string;
   /** 잔액 */
-  balance: MonetaryValue | undefined;
+  balance:
+    | MonetaryValue
+    | undefined;
+  /** Not in the seed here (extension, as Account's): 계좌 색깔, #000000 */
+  accountColor: string;
+  /** Not in the seed here (extension, as Account's): 즐겨찾기 여부 */
+  bookmarked: boolean;
 }
 
 /** 계좌 목록 요청 모델 */
@@ -343,6 +353,88 @@ export function closeAccountApiError_ErrorCodeToJSON(object: CloseAccountApiErro
     case CloseAccountApiError_ErrorCode.ACCOUNT_BALANCE_NOT_ZERO:
       return "ACCOUNT_BALANCE_NOT_ZERO";
     case CloseAccountApiError_ErrorCode.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/**
+ * Not in the seed (extension): changes how one of the caller's accounts is
+ * shown. A field left unset is left as it is; at least one must be set.
+ * Allowed on a closed account too (its statement stays readable).
+ */
+export interface UpdateAccountRequest {
+  /** 계좌 번호 */
+  accountNumber: string;
+  /** 계좌이름: 1-100 characters after trimming, no control or format characters */
+  accountName?:
+    | string
+    | undefined;
+  /** 계좌 색깔, #000000: `#` and six hex digits (stored upper-case) */
+  accountColor?:
+    | string
+    | undefined;
+  /** 즐겨찾기 여부 */
+  bookmarked?: boolean | undefined;
+}
+
+/** Not in the seed (extension): the account as it now reads. */
+export interface UpdateAccountResponse {
+  account: Account | undefined;
+}
+
+/** Not in the seed (extension). */
+export interface UpdateAccountApiError {
+  code: UpdateAccountApiError_ErrorCode;
+}
+
+export enum UpdateAccountApiError_ErrorCode {
+  /** ACCOUNT_NOT_FOUND - unknown or not the caller's. NOT_FOUND */
+  ACCOUNT_NOT_FOUND = 0,
+  /**
+   * INVALID_ACCOUNT_NAME - account_name empty, too long, or with control or format characters.
+   * INVALID_ARGUMENT
+   */
+  INVALID_ACCOUNT_NAME = 1,
+  /** INVALID_ACCOUNT_COLOR - account_color is not `#` and six hex digits. INVALID_ARGUMENT */
+  INVALID_ACCOUNT_COLOR = 2,
+  /** NOTHING_TO_UPDATE - none of account_name, account_color, bookmarked is set. INVALID_ARGUMENT */
+  NOTHING_TO_UPDATE = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function updateAccountApiError_ErrorCodeFromJSON(object: any): UpdateAccountApiError_ErrorCode {
+  switch (object) {
+    case 0:
+    case "ACCOUNT_NOT_FOUND":
+      return UpdateAccountApiError_ErrorCode.ACCOUNT_NOT_FOUND;
+    case 1:
+    case "INVALID_ACCOUNT_NAME":
+      return UpdateAccountApiError_ErrorCode.INVALID_ACCOUNT_NAME;
+    case 2:
+    case "INVALID_ACCOUNT_COLOR":
+      return UpdateAccountApiError_ErrorCode.INVALID_ACCOUNT_COLOR;
+    case 3:
+    case "NOTHING_TO_UPDATE":
+      return UpdateAccountApiError_ErrorCode.NOTHING_TO_UPDATE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return UpdateAccountApiError_ErrorCode.UNRECOGNIZED;
+  }
+}
+
+export function updateAccountApiError_ErrorCodeToJSON(object: UpdateAccountApiError_ErrorCode): string {
+  switch (object) {
+    case UpdateAccountApiError_ErrorCode.ACCOUNT_NOT_FOUND:
+      return "ACCOUNT_NOT_FOUND";
+    case UpdateAccountApiError_ErrorCode.INVALID_ACCOUNT_NAME:
+      return "INVALID_ACCOUNT_NAME";
+    case UpdateAccountApiError_ErrorCode.INVALID_ACCOUNT_COLOR:
+      return "INVALID_ACCOUNT_COLOR";
+    case UpdateAccountApiError_ErrorCode.NOTHING_TO_UPDATE:
+      return "NOTHING_TO_UPDATE";
+    case UpdateAccountApiError_ErrorCode.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
   }
@@ -573,7 +665,7 @@ export const GetAccountRequest: MessageFns<GetAccountRequest, "kfrm.api.account.
 };
 
 function createBaseGetAccountResponse(): GetAccountResponse {
-  return { accountNumber: "", accountName: "", balance: undefined };
+  return { accountNumber: "", accountName: "", balance: undefined, accountColor: "", bookmarked: false };
 }
 
 export const GetAccountResponse: MessageFns<GetAccountResponse, "kfrm.api.account.GetAccountResponse"> = {
@@ -588,6 +680,12 @@ export const GetAccountResponse: MessageFns<GetAccountResponse, "kfrm.api.accoun
     }
     if (message.balance !== undefined) {
       MonetaryValue.encode(message.balance, writer.uint32(26).fork()).join();
+    }
+    if (message.accountColor !== "") {
+      writer.uint32(34).string(message.accountColor);
+    }
+    if (message.bookmarked !== false) {
+      writer.uint32(40).bool(message.bookmarked);
     }
     return writer;
   },
@@ -629,6 +727,22 @@ export const GetAccountResponse: MessageFns<GetAccountResponse, "kfrm.api.accoun
             message.balance = MonetaryValue.decode(reader, reader.uint32());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.accountColor = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.bookmarked = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -654,6 +768,12 @@ export const GetAccountResponse: MessageFns<GetAccountResponse, "kfrm.api.accoun
         ? globalThis.String(object.account_name)
         : "",
       balance: isSet(object.balance) ? MonetaryValue.fromJSON(object.balance) : undefined,
+      accountColor: isSet(object.accountColor)
+        ? globalThis.String(object.accountColor)
+        : isSet(object.account_color)
+        ? globalThis.String(object.account_color)
+        : "",
+      bookmarked: isSet(object.bookmarked) ? globalThis.Boolean(object.bookmarked) : false,
     };
   },
 
@@ -668,6 +788,12 @@ export const GetAccountResponse: MessageFns<GetAccountResponse, "kfrm.api.accoun
     if (message.balance !== undefined) {
       obj.balance = MonetaryValue.toJSON(message.balance);
     }
+    if (message.accountColor !== "") {
+      obj.accountColor = message.accountColor;
+    }
+    if (message.bookmarked !== false) {
+      obj.bookmarked = message.bookmarked;
+    }
     return obj;
   },
 
@@ -681,6 +807,8 @@ export const GetAccountResponse: MessageFns<GetAccountResponse, "kfrm.api.accoun
     message.balance = (object.balance !== undefined && object.balance !== null)
       ? MonetaryValue.fromPartial(object.balance)
       : undefined;
+    message.accountColor = object.accountColor ?? "";
+    message.bookmarked = object.bookmarked ?? false;
     return message;
   },
 };
@@ -1652,6 +1780,277 @@ export const CloseAccountApiError: MessageFns<CloseAccountApiError, "kfrm.api.ac
   },
 };
 
+function createBaseUpdateAccountRequest(): UpdateAccountRequest {
+  return { accountNumber: "", accountName: undefined, accountColor: undefined, bookmarked: undefined };
+}
+
+export const UpdateAccountRequest: MessageFns<UpdateAccountRequest, "kfrm.api.account.UpdateAccountRequest"> = {
+  $type: "kfrm.api.account.UpdateAccountRequest" as const,
+
+  encode(message: UpdateAccountRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accountNumber !== "") {
+      writer.uint32(10).string(message.accountNumber);
+    }
+    if (message.accountName !== undefined) {
+      writer.uint32(18).string(message.accountName);
+    }
+    if (message.accountColor !== undefined) {
+      writer.uint32(26).string(message.accountColor);
+    }
+    if (message.bookmarked !== undefined) {
+      writer.uint32(32).bool(message.bookmarked);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateAccountRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateAccountRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accountNumber = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.accountName = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.accountColor = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.bookmarked = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateAccountRequest {
+    return {
+      accountNumber: isSet(object.accountNumber)
+        ? globalThis.String(object.accountNumber)
+        : isSet(object.account_number)
+        ? globalThis.String(object.account_number)
+        : "",
+      accountName: isSet(object.accountName)
+        ? globalThis.String(object.accountName)
+        : isSet(object.account_name)
+        ? globalThis.String(object.account_name)
+        : undefined,
+      accountColor: isSet(object.accountColor)
+        ? globalThis.String(object.accountColor)
+        : isSet(object.account_color)
+        ? globalThis.String(object.account_color)
+        : undefined,
+      bookmarked: isSet(object.bookmarked) ? globalThis.Boolean(object.bookmarked) : undefined,
+    };
+  },
+
+  toJSON(message: UpdateAccountRequest): unknown {
+    const obj: any = {};
+    if (message.accountNumber !== "") {
+      obj.accountNumber = message.accountNumber;
+    }
+    if (message.accountName !== undefined) {
+      obj.accountName = message.accountName;
+    }
+    if (message.accountColor !== undefined) {
+      obj.accountColor = message.accountColor;
+    }
+    if (message.bookmarked !== undefined) {
+      obj.bookmarked = message.bookmarked;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UpdateAccountRequest>): UpdateAccountRequest {
+    return UpdateAccountRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UpdateAccountRequest>): UpdateAccountRequest {
+    const message = createBaseUpdateAccountRequest();
+    message.accountNumber = object.accountNumber ?? "";
+    message.accountName = object.accountName ?? undefined;
+    message.accountColor = object.accountColor ?? undefined;
+    message.bookmarked = object.bookmarked ?? undefined;
+    return message;
+  },
+};
+
+function createBaseUpdateAccountResponse(): UpdateAccountResponse {
+  return { account: undefined };
+}
+
+export const UpdateAccountResponse: MessageFns<UpdateAccountResponse, "kfrm.api.account.UpdateAccountResponse"> = {
+  $type: "kfrm.api.account.UpdateAccountResponse" as const,
+
+  encode(message: UpdateAccountResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.account !== undefined) {
+      Account.encode(message.account, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateAccountResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateAccountResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.account = Account.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateAccountResponse {
+    return { account: isSet(object.account) ? Account.fromJSON(object.account) : undefined };
+  },
+
+  toJSON(message: UpdateAccountResponse): unknown {
+    const obj: any = {};
+    if (message.account !== undefined) {
+      obj.account = Account.toJSON(message.account);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UpdateAccountResponse>): UpdateAccountResponse {
+    return UpdateAccountResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UpdateAccountResponse>): UpdateAccountResponse {
+    const message = createBaseUpdateAccountResponse();
+    message.account = (object.account !== undefined && object.account !== null)
+      ? Account.fromPartial(object.account)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseUpdateAccountApiError(): UpdateAccountApiError {
+  return { code: 0 };
+}
+
+export const UpdateAccountApiError: MessageFns<UpdateAccountApiError, "kfrm.api.account.UpdateAccountApiError"> = {
+  $type: "kfrm.api.account.UpdateAccountApiError" as const,
+
+  encode(message: UpdateAccountApiError, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== 0) {
+      writer.uint32(8).int32(message.code);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateAccountApiError {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateAccountApiError();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.code = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateAccountApiError {
+    return { code: isSet(object.code) ? updateAccountApiError_ErrorCodeFromJSON(object.code) : 0 };
+  },
+
+  toJSON(message: UpdateAccountApiError): unknown {
+    const obj: any = {};
+    if (message.code !== 0) {
+      obj.code = updateAccountApiError_ErrorCodeToJSON(message.code);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UpdateAccountApiError>): UpdateAccountApiError {
+    return UpdateAccountApiError.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UpdateAccountApiError>): UpdateAccountApiError {
+    const message = createBaseUpdateAccountApiError();
+    message.code = object.code ?? 0;
+    return message;
+  },
+};
+
 /** 계좌 서비스 */
 export type AccountServiceService = typeof AccountServiceService;
 export const AccountServiceService = {
@@ -1699,6 +2098,20 @@ export const AccountServiceService = {
       Buffer.from(CloseAccountResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CloseAccountResponse => CloseAccountResponse.decode(value),
   },
+  /**
+   * Not in the seed (extension): sets account_name, account_color and/or
+   * bookmarked of one of the caller's accounts.
+   */
+  updateAccount: {
+    path: "/kfrm.api.account.AccountService/UpdateAccount" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpdateAccountRequest): Buffer => Buffer.from(UpdateAccountRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpdateAccountRequest => UpdateAccountRequest.decode(value),
+    responseSerialize: (value: UpdateAccountResponse): Buffer =>
+      Buffer.from(UpdateAccountResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpdateAccountResponse => UpdateAccountResponse.decode(value),
+  },
 } as const;
 
 export interface AccountServiceServer extends UntypedServiceImplementation {
@@ -1710,6 +2123,11 @@ export interface AccountServiceServer extends UntypedServiceImplementation {
   getAccount: handleUnaryCall<GetAccountRequest, GetAccountResponse>;
   /** Not in the seed (extension): closes an account with a zero balance. */
   closeAccount: handleUnaryCall<CloseAccountRequest, CloseAccountResponse>;
+  /**
+   * Not in the seed (extension): sets account_name, account_color and/or
+   * bookmarked of one of the caller's accounts.
+   */
+  updateAccount: handleUnaryCall<UpdateAccountRequest, UpdateAccountResponse>;
 }
 
 export interface AccountServiceClient extends Client {
@@ -1776,6 +2194,25 @@ export interface AccountServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CloseAccountResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Not in the seed (extension): sets account_name, account_color and/or
+   * bookmarked of one of the caller's accounts.
+   */
+  updateAccount(
+    request: UpdateAccountRequest,
+    callback: (error: ServiceError | null, response: UpdateAccountResponse) => void,
+  ): ClientUnaryCall;
+  updateAccount(
+    request: UpdateAccountRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UpdateAccountResponse) => void,
+  ): ClientUnaryCall;
+  updateAccount(
+    request: UpdateAccountRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UpdateAccountResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -18,6 +18,8 @@ export const protobufFileName = "kfrm/api/common/error.proto";
  *   is not among common.proto's alphabetical messages), so it lives in its own
  *   file of package `kfrm.api.common`;
  * - field number: `code = 1`.
+ * - IDEMPOTENCY_KEY_REUSED is an additive extension (documented at the value):
+ *   the shared idempotency-key check of every mutating mobile call answers it.
  *
  * Error convention used by every kfrm API: a failed call returns a gRPC status
  * whose google.rpc.Status details carry one `<Method>ApiError` (or this
@@ -41,6 +43,14 @@ export enum CommonApiError_ErrorCode {
   E2E_DECRYPTION_FAILED = 3,
   /** DIGITAL_SIGNATURE_VERIFICATION_FAILED - 전사서명의 검증에 실패 */
   DIGITAL_SIGNATURE_VERIFICATION_FAILED = 4,
+  /**
+   * IDEMPOTENCY_KEY_REUSED - Not in the seed (additive extension): the call's `idempotency-key`
+   * metadata was already used by this caller (user, device, or for a public
+   * method the key alone) within the idempotency window with another method
+   * or request body. Nothing was executed. Status ALREADY_EXISTS. See
+   * docs/idempotency.md.
+   */
+  IDEMPOTENCY_KEY_REUSED = 5,
   UNRECOGNIZED = -1,
 }
 
@@ -61,6 +71,9 @@ export function commonApiError_ErrorCodeFromJSON(object: any): CommonApiError_Er
     case 4:
     case "DIGITAL_SIGNATURE_VERIFICATION_FAILED":
       return CommonApiError_ErrorCode.DIGITAL_SIGNATURE_VERIFICATION_FAILED;
+    case 5:
+    case "IDEMPOTENCY_KEY_REUSED":
+      return CommonApiError_ErrorCode.IDEMPOTENCY_KEY_REUSED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -80,6 +93,8 @@ export function commonApiError_ErrorCodeToJSON(object: CommonApiError_ErrorCode)
       return "E2E_DECRYPTION_FAILED";
     case CommonApiError_ErrorCode.DIGITAL_SIGNATURE_VERIFICATION_FAILED:
       return "DIGITAL_SIGNATURE_VERIFICATION_FAILED";
+    case CommonApiError_ErrorCode.IDEMPOTENCY_KEY_REUSED:
+      return "IDEMPOTENCY_KEY_REUSED";
     case CommonApiError_ErrorCode.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";

@@ -26,8 +26,10 @@ export const protobufFileName = "kfrm/api/funding/funding.proto";
 
 /**
  * Linked bank accounts and automatic top-up (not in the product seed's contract; added for the
- * "linked bank accounts" issue). The app links a bank account in three steps: the account
- * holder is verified against the user's record (Konaplate, seed 001), the user signs an
+ * "linked bank accounts" issue). The app links a bank account in four steps: the account
+ * holder is verified against the user's record (Konaplate, seed 001), Konaplate registers the
+ * account after an ARS call in which the user keys in a code (extension, seed 001's second
+ * step; StartArsVerification / GetArsVerification), the user signs an
  * auto-debit (CMS) consent in KakaoTalk (kakaoCert, seed 003), and the signed consent is
  * confirmed once and kept as evidence. A linked account can then be registered for automatic
  * top-up (Konaplate registered accounts, seed 002).
@@ -181,6 +183,79 @@ export function consentStateToJSON(object: ConsentState): string {
   }
 }
 
+/**
+ * Extension (not in the seeds): where an ARS verification stands (Konaplate's "ARS 인증 전 인증코드
+ * 생성", "PG를 통한 은행 계좌 등록", "계좌 등록 상태 조회"; docs/external-apis.md).
+ */
+export enum ArsVerificationState {
+  ARS_VERIFICATION_STATE_UNKNOWN = 0,
+  /** ARS_ISSUING - Asking Konaplate for the code (a lost answer is asked again by the next Get). */
+  ARS_ISSUING = 1,
+  /** ARS_CODE_ISSUED - Show auth_code; the ARS call is being asked for (the next Get asks again if needed). */
+  ARS_CODE_ISSUED = 2,
+  /** ARS_CALLING - Konaplate is calling the user's phone: the user keys in auth_code. Poll every 2-3 s. */
+  ARS_CALLING = 3,
+  /** ARS_REGISTERED - The account is registered at Konaplate; ask for the auto-debit consent next. */
+  ARS_REGISTERED = 4,
+  /** ARS_FAILED - The call ended without registration (failure_reason); start a new verification. */
+  ARS_FAILED = 5,
+  /** ARS_EXPIRED - Not completed before expires_at; start a new verification. */
+  ARS_EXPIRED = 6,
+  UNRECOGNIZED = -1,
+}
+
+export function arsVerificationStateFromJSON(object: any): ArsVerificationState {
+  switch (object) {
+    case 0:
+    case "ARS_VERIFICATION_STATE_UNKNOWN":
+      return ArsVerificationState.ARS_VERIFICATION_STATE_UNKNOWN;
+    case 1:
+    case "ARS_ISSUING":
+      return ArsVerificationState.ARS_ISSUING;
+    case 2:
+    case "ARS_CODE_ISSUED":
+      return ArsVerificationState.ARS_CODE_ISSUED;
+    case 3:
+    case "ARS_CALLING":
+      return ArsVerificationState.ARS_CALLING;
+    case 4:
+    case "ARS_REGISTERED":
+      return ArsVerificationState.ARS_REGISTERED;
+    case 5:
+    case "ARS_FAILED":
+      return ArsVerificationState.ARS_FAILED;
+    case 6:
+    case "ARS_EXPIRED":
+      return ArsVerificationState.ARS_EXPIRED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ArsVerificationState.UNRECOGNIZED;
+  }
+}
+
+export function arsVerificationStateToJSON(object: ArsVerificationState): string {
+  switch (object) {
+    case ArsVerificationState.ARS_VERIFICATION_STATE_UNKNOWN:
+      return "ARS_VERIFICATION_STATE_UNKNOWN";
+    case ArsVerificationState.ARS_ISSUING:
+      return "ARS_ISSUING";
+    case ArsVerificationState.ARS_CODE_ISSUED:
+      return "ARS_CODE_ISSUED";
+    case ArsVerificationState.ARS_CALLING:
+      return "ARS_CALLING";
+    case ArsVerificationState.ARS_REGISTERED:
+      return "ARS_REGISTERED";
+    case ArsVerificationState.ARS_FAILED:
+      return "ARS_FAILED";
+    case ArsVerificationState.ARS_EXPIRED:
+      return "ARS_EXPIRED";
+    case ArsVerificationState.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** Extension (not in the seeds): where a top-up or withdrawal stands. */
 export enum MoneyMovementState {
   MONEY_MOVEMENT_STATE_UNKNOWN = 0,
@@ -247,6 +322,168 @@ export interface LinkedAccount {
   autoTopUp: boolean;
   /** ISO-8601; empty unless auto_top_up */
   autoTopUpRegisteredAt: string;
+  /**
+   * Extension (not in the seeds): ISO-8601; when Konaplate registered the account by ARS (the
+   * second linking step of seed 001); empty until then. The consent needs it.
+   */
+  arsVerifiedAt: string;
+}
+
+/** Extension (not in the seeds). */
+export interface ArsVerification {
+  arsVerificationId: string;
+  linkedAccountId: bigint;
+  state: ArsVerificationState;
+  /** 2 digits to key in on the ARS call; empty until issued */
+  authCode: string;
+  /** ISO-8601; when the code runs out */
+  expiresAt: string;
+  /** when FAILED: CODE_MISMATCH, NO_ANSWER, CANCELLED or a Konaplate refusal */
+  failureReason: string;
+}
+
+/** Extension (not in the seeds). */
+export interface StartArsVerificationRequest {
+  bankCode: string;
+  /** digits only; the holder must have been verified with VerifyAccountHolder */
+  accountNumber: string;
+}
+
+export interface StartArsVerificationResponse {
+  arsVerification: ArsVerification | undefined;
+}
+
+/** Extension (not in the seeds). */
+export interface GetArsVerificationRequest {
+  arsVerificationId: string;
+}
+
+export interface GetArsVerificationResponse {
+  arsVerification:
+    | ArsVerification
+    | undefined;
+  /** the account, with ars_verified_at once REGISTERED */
+  linkedAccount: LinkedAccount | undefined;
+}
+
+/** Extension (not in the seeds). */
+export interface StartArsVerificationApiError {
+  code: StartArsVerificationApiError_ErrorCode;
+}
+
+export enum StartArsVerificationApiError_ErrorCode {
+  /** ACCOUNT_HOLDER_NOT_VERIFIED - 예금주 확인(VerifyAccountHolder)을 먼저 해야 합니다. */
+  ACCOUNT_HOLDER_NOT_VERIFIED = 0,
+  INVALID_BANK_ACCOUNT = 1,
+  BANK_ACCOUNT_NOT_FOUND = 2,
+  BANK_ACCOUNT_NOT_USABLE = 3,
+  BANK_UNAVAILABLE = 4,
+  EXTERNAL_SERVICE_UNAVAILABLE = 5,
+  EXTERNAL_SERVICE_FAILED = 6,
+  UNRECOGNIZED = -1,
+}
+
+export function startArsVerificationApiError_ErrorCodeFromJSON(object: any): StartArsVerificationApiError_ErrorCode {
+  switch (object) {
+    case 0:
+    case "ACCOUNT_HOLDER_NOT_VERIFIED":
+      return StartArsVerificationApiError_ErrorCode.ACCOUNT_HOLDER_NOT_VERIFIED;
+    case 1:
+    case "INVALID_BANK_ACCOUNT":
+      return StartArsVerificationApiError_ErrorCode.INVALID_BANK_ACCOUNT;
+    case 2:
+    case "BANK_ACCOUNT_NOT_FOUND":
+      return StartArsVerificationApiError_ErrorCode.BANK_ACCOUNT_NOT_FOUND;
+    case 3:
+    case "BANK_ACCOUNT_NOT_USABLE":
+      return StartArsVerificationApiError_ErrorCode.BANK_ACCOUNT_NOT_USABLE;
+    case 4:
+    case "BANK_UNAVAILABLE":
+      return StartArsVerificationApiError_ErrorCode.BANK_UNAVAILABLE;
+    case 5:
+    case "EXTERNAL_SERVICE_UNAVAILABLE":
+      return StartArsVerificationApiError_ErrorCode.EXTERNAL_SERVICE_UNAVAILABLE;
+    case 6:
+    case "EXTERNAL_SERVICE_FAILED":
+      return StartArsVerificationApiError_ErrorCode.EXTERNAL_SERVICE_FAILED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return StartArsVerificationApiError_ErrorCode.UNRECOGNIZED;
+  }
+}
+
+export function startArsVerificationApiError_ErrorCodeToJSON(object: StartArsVerificationApiError_ErrorCode): string {
+  switch (object) {
+    case StartArsVerificationApiError_ErrorCode.ACCOUNT_HOLDER_NOT_VERIFIED:
+      return "ACCOUNT_HOLDER_NOT_VERIFIED";
+    case StartArsVerificationApiError_ErrorCode.INVALID_BANK_ACCOUNT:
+      return "INVALID_BANK_ACCOUNT";
+    case StartArsVerificationApiError_ErrorCode.BANK_ACCOUNT_NOT_FOUND:
+      return "BANK_ACCOUNT_NOT_FOUND";
+    case StartArsVerificationApiError_ErrorCode.BANK_ACCOUNT_NOT_USABLE:
+      return "BANK_ACCOUNT_NOT_USABLE";
+    case StartArsVerificationApiError_ErrorCode.BANK_UNAVAILABLE:
+      return "BANK_UNAVAILABLE";
+    case StartArsVerificationApiError_ErrorCode.EXTERNAL_SERVICE_UNAVAILABLE:
+      return "EXTERNAL_SERVICE_UNAVAILABLE";
+    case StartArsVerificationApiError_ErrorCode.EXTERNAL_SERVICE_FAILED:
+      return "EXTERNAL_SERVICE_FAILED";
+    case StartArsVerificationApiError_ErrorCode.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** Extension (not in the seeds). */
+export interface GetArsVerificationApiError {
+  code: GetArsVerificationApiError_ErrorCode;
+}
+
+export enum GetArsVerificationApiError_ErrorCode {
+  /** ARS_VERIFICATION_NOT_FOUND - ARS 인증 요청을 찾을 수 없습니다. */
+  ARS_VERIFICATION_NOT_FOUND = 0,
+  BANK_UNAVAILABLE = 1,
+  EXTERNAL_SERVICE_UNAVAILABLE = 2,
+  EXTERNAL_SERVICE_FAILED = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function getArsVerificationApiError_ErrorCodeFromJSON(object: any): GetArsVerificationApiError_ErrorCode {
+  switch (object) {
+    case 0:
+    case "ARS_VERIFICATION_NOT_FOUND":
+      return GetArsVerificationApiError_ErrorCode.ARS_VERIFICATION_NOT_FOUND;
+    case 1:
+    case "BANK_UNAVAILABLE":
+      return GetArsVerificationApiError_ErrorCode.BANK_UNAVAILABLE;
+    case 2:
+    case "EXTERNAL_SERVICE_UNAVAILABLE":
+      return GetArsVerificationApiError_ErrorCode.EXTERNAL_SERVICE_UNAVAILABLE;
+    case 3:
+    case "EXTERNAL_SERVICE_FAILED":
+      return GetArsVerificationApiError_ErrorCode.EXTERNAL_SERVICE_FAILED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return GetArsVerificationApiError_ErrorCode.UNRECOGNIZED;
+  }
+}
+
+export function getArsVerificationApiError_ErrorCodeToJSON(object: GetArsVerificationApiError_ErrorCode): string {
+  switch (object) {
+    case GetArsVerificationApiError_ErrorCode.ARS_VERIFICATION_NOT_FOUND:
+      return "ARS_VERIFICATION_NOT_FOUND";
+    case GetArsVerificationApiError_ErrorCode.BANK_UNAVAILABLE:
+      return "BANK_UNAVAILABLE";
+    case GetArsVerificationApiError_ErrorCode.EXTERNAL_SERVICE_UNAVAILABLE:
+      return "EXTERNAL_SERVICE_UNAVAILABLE";
+    case GetArsVerificationApiError_ErrorCode.EXTERNAL_SERVICE_FAILED:
+      return "EXTERNAL_SERVICE_FAILED";
+    case GetArsVerificationApiError_ErrorCode.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
 }
 
 export interface AutoDebitConsent {
@@ -291,7 +528,7 @@ export interface ListRegisteredAccountsResponse {
 
 export interface RequestAutoDebitConsentRequest {
   bankCode: string;
-  /** digits only; the holder must have been verified with VerifyAccountHolder */
+  /** digits only; the account must have been registered by ARS (StartArsVerification) */
   accountNumber: string;
   /** how long the user has to sign, 1..1000 seconds; 0 = 300 */
   expiresInSeconds: number;
@@ -491,6 +728,8 @@ export enum RequestAutoDebitConsentApiError_ErrorCode {
   OUTCOME_UNKNOWN = 5,
   EXTERNAL_SERVICE_UNAVAILABLE = 6,
   EXTERNAL_SERVICE_FAILED = 7,
+  /** ARS_VERIFICATION_REQUIRED - Extension (not in the seeds): ARS 인증(StartArsVerification)을 먼저 해야 합니다. */
+  ARS_VERIFICATION_REQUIRED = 8,
   UNRECOGNIZED = -1,
 }
 
@@ -522,6 +761,9 @@ export function requestAutoDebitConsentApiError_ErrorCodeFromJSON(
     case 7:
     case "EXTERNAL_SERVICE_FAILED":
       return RequestAutoDebitConsentApiError_ErrorCode.EXTERNAL_SERVICE_FAILED;
+    case 8:
+    case "ARS_VERIFICATION_REQUIRED":
+      return RequestAutoDebitConsentApiError_ErrorCode.ARS_VERIFICATION_REQUIRED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -549,6 +791,8 @@ export function requestAutoDebitConsentApiError_ErrorCodeToJSON(
       return "EXTERNAL_SERVICE_UNAVAILABLE";
     case RequestAutoDebitConsentApiError_ErrorCode.EXTERNAL_SERVICE_FAILED:
       return "EXTERNAL_SERVICE_FAILED";
+    case RequestAutoDebitConsentApiError_ErrorCode.ARS_VERIFICATION_REQUIRED:
+      return "ARS_VERIFICATION_REQUIRED";
     case RequestAutoDebitConsentApiError_ErrorCode.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -1137,6 +1381,7 @@ function createBaseLinkedAccount(): LinkedAccount {
     linkedAt: "",
     autoTopUp: false,
     autoTopUpRegisteredAt: "",
+    arsVerifiedAt: "",
   };
 }
 
@@ -1167,6 +1412,9 @@ export const LinkedAccount: MessageFns<LinkedAccount, "kfrm.api.funding.LinkedAc
     }
     if (message.autoTopUpRegisteredAt !== "") {
       writer.uint32(58).string(message.autoTopUpRegisteredAt);
+    }
+    if (message.arsVerifiedAt !== "") {
+      writer.uint32(66).string(message.arsVerifiedAt);
     }
     return writer;
   },
@@ -1240,6 +1488,14 @@ export const LinkedAccount: MessageFns<LinkedAccount, "kfrm.api.funding.LinkedAc
             message.autoTopUpRegisteredAt = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.arsVerifiedAt = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1281,6 +1537,11 @@ export const LinkedAccount: MessageFns<LinkedAccount, "kfrm.api.funding.LinkedAc
         : isSet(object.auto_top_up_registered_at)
         ? globalThis.String(object.auto_top_up_registered_at)
         : "",
+      arsVerifiedAt: isSet(object.arsVerifiedAt)
+        ? globalThis.String(object.arsVerifiedAt)
+        : isSet(object.ars_verified_at)
+        ? globalThis.String(object.ars_verified_at)
+        : "",
     };
   },
 
@@ -1307,6 +1568,9 @@ export const LinkedAccount: MessageFns<LinkedAccount, "kfrm.api.funding.LinkedAc
     if (message.autoTopUpRegisteredAt !== "") {
       obj.autoTopUpRegisteredAt = message.autoTopUpRegisteredAt;
     }
+    if (message.arsVerifiedAt !== "") {
+      obj.arsVerifiedAt = message.arsVerifiedAt;
+    }
     return obj;
   },
 
@@ -1326,6 +1590,685 @@ export const LinkedAccount: MessageFns<LinkedAccount, "kfrm.api.funding.LinkedAc
     message.linkedAt = object.linkedAt ?? "";
     message.autoTopUp = object.autoTopUp ?? false;
     message.autoTopUpRegisteredAt = object.autoTopUpRegisteredAt ?? "";
+    message.arsVerifiedAt = object.arsVerifiedAt ?? "";
+    return message;
+  },
+};
+
+function createBaseArsVerification(): ArsVerification {
+  return { arsVerificationId: "", linkedAccountId: 0n, state: 0, authCode: "", expiresAt: "", failureReason: "" };
+}
+
+export const ArsVerification: MessageFns<ArsVerification, "kfrm.api.funding.ArsVerification"> = {
+  $type: "kfrm.api.funding.ArsVerification" as const,
+
+  encode(message: ArsVerification, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.arsVerificationId !== "") {
+      writer.uint32(10).string(message.arsVerificationId);
+    }
+    if (message.linkedAccountId !== 0n) {
+      if (BigInt.asUintN(64, message.linkedAccountId) !== message.linkedAccountId) {
+        throw new globalThis.Error("value provided for field message.linkedAccountId of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.linkedAccountId);
+    }
+    if (message.state !== 0) {
+      writer.uint32(24).int32(message.state);
+    }
+    if (message.authCode !== "") {
+      writer.uint32(34).string(message.authCode);
+    }
+    if (message.expiresAt !== "") {
+      writer.uint32(42).string(message.expiresAt);
+    }
+    if (message.failureReason !== "") {
+      writer.uint32(50).string(message.failureReason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ArsVerification {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseArsVerification();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.arsVerificationId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.linkedAccountId = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.authCode = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.expiresAt = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.failureReason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ArsVerification {
+    return {
+      arsVerificationId: isSet(object.arsVerificationId)
+        ? globalThis.String(object.arsVerificationId)
+        : isSet(object.ars_verification_id)
+        ? globalThis.String(object.ars_verification_id)
+        : "",
+      linkedAccountId: isSet(object.linkedAccountId)
+        ? BigInt(object.linkedAccountId)
+        : isSet(object.linked_account_id)
+        ? BigInt(object.linked_account_id)
+        : 0n,
+      state: isSet(object.state) ? arsVerificationStateFromJSON(object.state) : 0,
+      authCode: isSet(object.authCode)
+        ? globalThis.String(object.authCode)
+        : isSet(object.auth_code)
+        ? globalThis.String(object.auth_code)
+        : "",
+      expiresAt: isSet(object.expiresAt)
+        ? globalThis.String(object.expiresAt)
+        : isSet(object.expires_at)
+        ? globalThis.String(object.expires_at)
+        : "",
+      failureReason: isSet(object.failureReason)
+        ? globalThis.String(object.failureReason)
+        : isSet(object.failure_reason)
+        ? globalThis.String(object.failure_reason)
+        : "",
+    };
+  },
+
+  toJSON(message: ArsVerification): unknown {
+    const obj: any = {};
+    if (message.arsVerificationId !== "") {
+      obj.arsVerificationId = message.arsVerificationId;
+    }
+    if (message.linkedAccountId !== 0n) {
+      obj.linkedAccountId = message.linkedAccountId.toString();
+    }
+    if (message.state !== 0) {
+      obj.state = arsVerificationStateToJSON(message.state);
+    }
+    if (message.authCode !== "") {
+      obj.authCode = message.authCode;
+    }
+    if (message.expiresAt !== "") {
+      obj.expiresAt = message.expiresAt;
+    }
+    if (message.failureReason !== "") {
+      obj.failureReason = message.failureReason;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ArsVerification>): ArsVerification {
+    return ArsVerification.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ArsVerification>): ArsVerification {
+    const message = createBaseArsVerification();
+    message.arsVerificationId = object.arsVerificationId ?? "";
+    message.linkedAccountId = (object.linkedAccountId !== undefined && object.linkedAccountId !== null)
+      ? BigInt(object.linkedAccountId)
+      : 0n;
+    message.state = object.state ?? 0;
+    message.authCode = object.authCode ?? "";
+    message.expiresAt = object.expiresAt ?? "";
+    message.failureReason = object.failureReason ?? "";
+    return message;
+  },
+};
+
+function createBaseStartArsVerificationRequest(): StartArsVerificationRequest {
+  return { bankCode: "", accountNumber: "" };
+}
+
+export const StartArsVerificationRequest: MessageFns<
+  StartArsVerificationRequest,
+  "kfrm.api.funding.StartArsVerificationRequest"
+> = {
+  $type: "kfrm.api.funding.StartArsVerificationRequest" as const,
+
+  encode(message: StartArsVerificationRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.bankCode !== "") {
+      writer.uint32(10).string(message.bankCode);
+    }
+    if (message.accountNumber !== "") {
+      writer.uint32(18).string(message.accountNumber);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StartArsVerificationRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStartArsVerificationRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.bankCode = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.accountNumber = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StartArsVerificationRequest {
+    return {
+      bankCode: isSet(object.bankCode)
+        ? globalThis.String(object.bankCode)
+        : isSet(object.bank_code)
+        ? globalThis.String(object.bank_code)
+        : "",
+      accountNumber: isSet(object.accountNumber)
+        ? globalThis.String(object.accountNumber)
+        : isSet(object.account_number)
+        ? globalThis.String(object.account_number)
+        : "",
+    };
+  },
+
+  toJSON(message: StartArsVerificationRequest): unknown {
+    const obj: any = {};
+    if (message.bankCode !== "") {
+      obj.bankCode = message.bankCode;
+    }
+    if (message.accountNumber !== "") {
+      obj.accountNumber = message.accountNumber;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<StartArsVerificationRequest>): StartArsVerificationRequest {
+    return StartArsVerificationRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<StartArsVerificationRequest>): StartArsVerificationRequest {
+    const message = createBaseStartArsVerificationRequest();
+    message.bankCode = object.bankCode ?? "";
+    message.accountNumber = object.accountNumber ?? "";
+    return message;
+  },
+};
+
+function createBaseStartArsVerificationResponse(): StartArsVerificationResponse {
+  return { arsVerification: undefined };
+}
+
+export const StartArsVerificationResponse: MessageFns<
+  StartArsVerificationResponse,
+  "kfrm.api.funding.StartArsVerificationResponse"
+> = {
+  $type: "kfrm.api.funding.StartArsVerificationResponse" as const,
+
+  encode(message: StartArsVerificationResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.arsVerification !== undefined) {
+      ArsVerification.encode(message.arsVerification, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StartArsVerificationResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStartArsVerificationResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.arsVerification = ArsVerification.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StartArsVerificationResponse {
+    return {
+      arsVerification: isSet(object.arsVerification)
+        ? ArsVerification.fromJSON(object.arsVerification)
+        : isSet(object.ars_verification)
+        ? ArsVerification.fromJSON(object.ars_verification)
+        : undefined,
+    };
+  },
+
+  toJSON(message: StartArsVerificationResponse): unknown {
+    const obj: any = {};
+    if (message.arsVerification !== undefined) {
+      obj.arsVerification = ArsVerification.toJSON(message.arsVerification);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<StartArsVerificationResponse>): StartArsVerificationResponse {
+    return StartArsVerificationResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<StartArsVerificationResponse>): StartArsVerificationResponse {
+    const message = createBaseStartArsVerificationResponse();
+    message.arsVerification = (object.arsVerification !== undefined && object.arsVerification !== null)
+      ? ArsVerification.fromPartial(object.arsVerification)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetArsVerificationRequest(): GetArsVerificationRequest {
+  return { arsVerificationId: "" };
+}
+
+export const GetArsVerificationRequest: MessageFns<
+  GetArsVerificationRequest,
+  "kfrm.api.funding.GetArsVerificationRequest"
+> = {
+  $type: "kfrm.api.funding.GetArsVerificationRequest" as const,
+
+  encode(message: GetArsVerificationRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.arsVerificationId !== "") {
+      writer.uint32(10).string(message.arsVerificationId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetArsVerificationRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetArsVerificationRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.arsVerificationId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetArsVerificationRequest {
+    return {
+      arsVerificationId: isSet(object.arsVerificationId)
+        ? globalThis.String(object.arsVerificationId)
+        : isSet(object.ars_verification_id)
+        ? globalThis.String(object.ars_verification_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetArsVerificationRequest): unknown {
+    const obj: any = {};
+    if (message.arsVerificationId !== "") {
+      obj.arsVerificationId = message.arsVerificationId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetArsVerificationRequest>): GetArsVerificationRequest {
+    return GetArsVerificationRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetArsVerificationRequest>): GetArsVerificationRequest {
+    const message = createBaseGetArsVerificationRequest();
+    message.arsVerificationId = object.arsVerificationId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetArsVerificationResponse(): GetArsVerificationResponse {
+  return { arsVerification: undefined, linkedAccount: undefined };
+}
+
+export const GetArsVerificationResponse: MessageFns<
+  GetArsVerificationResponse,
+  "kfrm.api.funding.GetArsVerificationResponse"
+> = {
+  $type: "kfrm.api.funding.GetArsVerificationResponse" as const,
+
+  encode(message: GetArsVerificationResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.arsVerification !== undefined) {
+      ArsVerification.encode(message.arsVerification, writer.uint32(10).fork()).join();
+    }
+    if (message.linkedAccount !== undefined) {
+      LinkedAccount.encode(message.linkedAccount, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetArsVerificationResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetArsVerificationResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.arsVerification = ArsVerification.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.linkedAccount = LinkedAccount.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetArsVerificationResponse {
+    return {
+      arsVerification: isSet(object.arsVerification)
+        ? ArsVerification.fromJSON(object.arsVerification)
+        : isSet(object.ars_verification)
+        ? ArsVerification.fromJSON(object.ars_verification)
+        : undefined,
+      linkedAccount: isSet(object.linkedAccount)
+        ? LinkedAccount.fromJSON(object.linkedAccount)
+        : isSet(object.linked_account)
+        ? LinkedAccount.fromJSON(object.linked_account)
+        : undefined,
+    };
+  },
+
+  toJSON(message: GetArsVerificationResponse): unknown {
+    const obj: any = {};
+    if (message.arsVerification !== undefined) {
+      obj.arsVerification = ArsVerification.toJSON(message.arsVerification);
+    }
+    if (message.linkedAccount !== undefined) {
+      obj.linkedAccount = LinkedAccount.toJSON(message.linkedAccount);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetArsVerificationResponse>): GetArsVerificationResponse {
+    return GetArsVerificationResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetArsVerificationResponse>): GetArsVerificationResponse {
+    const message = createBaseGetArsVerificationResponse();
+    message.arsVerification = (object.arsVerification !== undefined && object.arsVerification !== null)
+      ? ArsVerification.fromPartial(object.arsVerification)
+      : undefined;
+    message.linkedAccount = (object.linkedAccount !== undefined && object.linkedAccount !== null)
+      ? LinkedAccount.fromPartial(object.linkedAccount)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseStartArsVerificationApiError(): StartArsVerificationApiError {
+  return { code: 0 };
+}
+
+export const StartArsVerificationApiError: MessageFns<
+  StartArsVerificationApiError,
+  "kfrm.api.funding.StartArsVerificationApiError"
+> = {
+  $type: "kfrm.api.funding.StartArsVerificationApiError" as const,
+
+  encode(message: StartArsVerificationApiError, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== 0) {
+      writer.uint32(8).int32(message.code);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StartArsVerificationApiError {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStartArsVerificationApiError();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.code = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StartArsVerificationApiError {
+    return { code: isSet(object.code) ? startArsVerificationApiError_ErrorCodeFromJSON(object.code) : 0 };
+  },
+
+  toJSON(message: StartArsVerificationApiError): unknown {
+    const obj: any = {};
+    if (message.code !== 0) {
+      obj.code = startArsVerificationApiError_ErrorCodeToJSON(message.code);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<StartArsVerificationApiError>): StartArsVerificationApiError {
+    return StartArsVerificationApiError.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<StartArsVerificationApiError>): StartArsVerificationApiError {
+    const message = createBaseStartArsVerificationApiError();
+    message.code = object.code ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetArsVerificationApiError(): GetArsVerificationApiError {
+  return { code: 0 };
+}
+
+export const GetArsVerificationApiError: MessageFns<
+  GetArsVerificationApiError,
+  "kfrm.api.funding.GetArsVerificationApiError"
+> = {
+  $type: "kfrm.api.funding.GetArsVerificationApiError" as const,
+
+  encode(message: GetArsVerificationApiError, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== 0) {
+      writer.uint32(8).int32(message.code);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetArsVerificationApiError {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetArsVerificationApiError();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.code = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetArsVerificationApiError {
+    return { code: isSet(object.code) ? getArsVerificationApiError_ErrorCodeFromJSON(object.code) : 0 };
+  },
+
+  toJSON(message: GetArsVerificationApiError): unknown {
+    const obj: any = {};
+    if (message.code !== 0) {
+      obj.code = getArsVerificationApiError_ErrorCodeToJSON(message.code);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetArsVerificationApiError>): GetArsVerificationApiError {
+    return GetArsVerificationApiError.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetArsVerificationApiError>): GetArsVerificationApiError {
+    const message = createBaseGetArsVerificationApiError();
+    message.code = object.code ?? 0;
     return message;
   },
 };
@@ -3819,7 +4762,34 @@ export const FundingServiceService = {
     responseDeserialize: (value: Buffer): ListRegisteredAccountsResponse =>
       ListRegisteredAccountsResponse.decode(value),
   },
-  /** Sends an auto-debit consent request to the user's KakaoTalk for a holder-verified account. */
+  /**
+   * Extension: asks Konaplate for an ARS code for a holder-verified account and for the ARS call
+   * that registers it (the second linking step of seed 001).
+   */
+  startArsVerification: {
+    path: "/kfrm.api.funding.FundingService/StartArsVerification" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: StartArsVerificationRequest): Buffer =>
+      Buffer.from(StartArsVerificationRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): StartArsVerificationRequest => StartArsVerificationRequest.decode(value),
+    responseSerialize: (value: StartArsVerificationResponse): Buffer =>
+      Buffer.from(StartArsVerificationResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): StartArsVerificationResponse => StartArsVerificationResponse.decode(value),
+  },
+  /** Extension: the ARS verification's state, refreshed from Konaplate (poll every 2-3 s). */
+  getArsVerification: {
+    path: "/kfrm.api.funding.FundingService/GetArsVerification" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetArsVerificationRequest): Buffer =>
+      Buffer.from(GetArsVerificationRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetArsVerificationRequest => GetArsVerificationRequest.decode(value),
+    responseSerialize: (value: GetArsVerificationResponse): Buffer =>
+      Buffer.from(GetArsVerificationResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetArsVerificationResponse => GetArsVerificationResponse.decode(value),
+  },
+  /** Sends an auto-debit consent request to the user's KakaoTalk for an account registered by ARS. */
   requestAutoDebitConsent: {
     path: "/kfrm.api.funding.FundingService/RequestAutoDebitConsent" as const,
     requestStream: false as const,
@@ -3901,7 +4871,14 @@ export interface FundingServiceServer extends UntypedServiceImplementation {
   verifyAccountHolder: handleUnaryCall<VerifyAccountHolderRequest, VerifyAccountHolderResponse>;
   /** The user's accounts registered at Konaplate, and this service's linked accounts. */
   listRegisteredAccounts: handleUnaryCall<ListRegisteredAccountsRequest, ListRegisteredAccountsResponse>;
-  /** Sends an auto-debit consent request to the user's KakaoTalk for a holder-verified account. */
+  /**
+   * Extension: asks Konaplate for an ARS code for a holder-verified account and for the ARS call
+   * that registers it (the second linking step of seed 001).
+   */
+  startArsVerification: handleUnaryCall<StartArsVerificationRequest, StartArsVerificationResponse>;
+  /** Extension: the ARS verification's state, refreshed from Konaplate (poll every 2-3 s). */
+  getArsVerification: handleUnaryCall<GetArsVerificationRequest, GetArsVerificationResponse>;
+  /** Sends an auto-debit consent request to the user's KakaoTalk for an account registered by ARS. */
   requestAutoDebitConsent: handleUnaryCall<RequestAutoDebitConsentRequest, RequestAutoDebitConsentResponse>;
   /** The consent's state, refreshed from kakaoCert (poll every 3-5 s). */
   getAutoDebitConsent: handleUnaryCall<GetAutoDebitConsentRequest, GetAutoDebitConsentResponse>;
@@ -3951,7 +4928,42 @@ export interface FundingServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListRegisteredAccountsResponse) => void,
   ): ClientUnaryCall;
-  /** Sends an auto-debit consent request to the user's KakaoTalk for a holder-verified account. */
+  /**
+   * Extension: asks Konaplate for an ARS code for a holder-verified account and for the ARS call
+   * that registers it (the second linking step of seed 001).
+   */
+  startArsVerification(
+    request: StartArsVerificationRequest,
+    callback: (error: ServiceError | null, response: StartArsVerificationResponse) => void,
+  ): ClientUnaryCall;
+  startArsVerification(
+    request: StartArsVerificationRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: StartArsVerificationResponse) => void,
+  ): ClientUnaryCall;
+  startArsVerification(
+    request: StartArsVerificationRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: StartArsVerificationResponse) => void,
+  ): ClientUnaryCall;
+  /** Extension: the ARS verification's state, refreshed from Konaplate (poll every 2-3 s). */
+  getArsVerification(
+    request: GetArsVerificationRequest,
+    callback: (error: ServiceError | null, response: GetArsVerificationResponse) => void,
+  ): ClientUnaryCall;
+  getArsVerification(
+    request: GetArsVerificationRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetArsVerificationResponse) => void,
+  ): ClientUnaryCall;
+  getArsVerification(
+    request: GetArsVerificationRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetArsVerificationResponse) => void,
+  ): ClientUnaryCall;
+  /** Sends an auto-debit consent request to the user's KakaoTalk for an account registered by ARS. */
   requestAutoDebitConsent(
     request: RequestAutoDebitConsentRequest,
     callback: (error: ServiceError | null, response: RequestAutoDebitConsentResponse) => void,

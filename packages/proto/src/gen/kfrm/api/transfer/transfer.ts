@@ -38,6 +38,9 @@ export const protobufFileName = "kfrm/api/transfer/transfer.proto";
  * - field numbers: 1..n in the order the seed lists the fields.
  * - ExecuteApiError.ErrorCode IDEMPOTENCY_KEY_REUSED is an additive extension
  *   (documented at the value).
+ * - INVALID_VISIBLE_MESSAGE in ExecuteApiError and GetPreCheckApiError is an
+ *   additive extension: the seed has the two visible messages but no code for
+ *   one that is too long or holds characters a statement cannot show.
  * - TRANSFER_LIMIT_EXCEEDED in ExecuteApiError and GetPreCheckApiError, and the
  *   transfer-limit methods (GetTransferLimit, PrepareChangeTransferLimit,
  *   ChangeTransferLimit with their messages and TransferLimitApiError) are
@@ -235,6 +238,12 @@ export enum ExecuteApiError_ErrorCode {
    * day) over its daily limit. Status FAILED_PRECONDITION.
    */
   TRANSFER_LIMIT_EXCEEDED = 6,
+  /**
+   * INVALID_VISIBLE_MESSAGE - Not in the seed (additive extension): recipient_visible_message or
+   * self_visible_message is longer than 50 characters (after trimming) or
+   * holds a control, format or unassigned character. Status INVALID_ARGUMENT.
+   */
+  INVALID_VISIBLE_MESSAGE = 7,
   UNRECOGNIZED = -1,
 }
 
@@ -261,6 +270,9 @@ export function executeApiError_ErrorCodeFromJSON(object: any): ExecuteApiError_
     case 6:
     case "TRANSFER_LIMIT_EXCEEDED":
       return ExecuteApiError_ErrorCode.TRANSFER_LIMIT_EXCEEDED;
+    case 7:
+    case "INVALID_VISIBLE_MESSAGE":
+      return ExecuteApiError_ErrorCode.INVALID_VISIBLE_MESSAGE;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -284,6 +296,8 @@ export function executeApiError_ErrorCodeToJSON(object: ExecuteApiError_ErrorCod
       return "IDEMPOTENCY_KEY_REUSED";
     case ExecuteApiError_ErrorCode.TRANSFER_LIMIT_EXCEEDED:
       return "TRANSFER_LIMIT_EXCEEDED";
+    case ExecuteApiError_ErrorCode.INVALID_VISIBLE_MESSAGE:
+      return "INVALID_VISIBLE_MESSAGE";
     case ExecuteApiError_ErrorCode.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -305,6 +319,11 @@ export enum GetPreCheckApiError_ErrorCode {
    * TRANSFER_LIMIT_EXCEEDED. Status FAILED_PRECONDITION.
    */
   TRANSFER_LIMIT_EXCEEDED = 5,
+  /**
+   * INVALID_VISIBLE_MESSAGE - Not in the seed (additive extension): as ExecuteApiError's
+   * INVALID_VISIBLE_MESSAGE. Status INVALID_ARGUMENT.
+   */
+  INVALID_VISIBLE_MESSAGE = 6,
   UNRECOGNIZED = -1,
 }
 
@@ -328,6 +347,9 @@ export function getPreCheckApiError_ErrorCodeFromJSON(object: any): GetPreCheckA
     case 5:
     case "TRANSFER_LIMIT_EXCEEDED":
       return GetPreCheckApiError_ErrorCode.TRANSFER_LIMIT_EXCEEDED;
+    case 6:
+    case "INVALID_VISIBLE_MESSAGE":
+      return GetPreCheckApiError_ErrorCode.INVALID_VISIBLE_MESSAGE;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -349,6 +371,8 @@ export function getPreCheckApiError_ErrorCodeToJSON(object: GetPreCheckApiError_
       return "INVALID_SOURCE_ACCOUNT";
     case GetPreCheckApiError_ErrorCode.TRANSFER_LIMIT_EXCEEDED:
       return "TRANSFER_LIMIT_EXCEEDED";
+    case GetPreCheckApiError_ErrorCode.INVALID_VISIBLE_MESSAGE:
+      return "INVALID_VISIBLE_MESSAGE";
     case GetPreCheckApiError_ErrorCode.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";

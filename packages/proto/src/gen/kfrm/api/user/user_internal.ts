@@ -267,6 +267,13 @@ export interface UpdateKycRequest {
   userId: bigint;
   kycStatus: KycStatus;
   reason: string;
+  /**
+   * Added: the KYC data the customer submitted (RegisterKycRequest.kyc_data), stored sealed
+   * under the user data key in the same transaction as the status, for the reviewer
+   * (GetKycData). Services only (the auth service's RegisterKyc): an operator's call that sets
+   * it is INVALID_ARGUMENT. Empty keeps what is on record.
+   */
+  kycData: string;
 }
 
 export interface UpdateKycResponse {
@@ -363,6 +370,148 @@ export interface FindUsersOnDeviceRequest {
 export interface FindUsersOnDeviceResponse {
   /** the users (not DEACTIVATED) whose bound device this is, ascending; empty for a fresh phone */
   userIds: bigint[];
+}
+
+/**
+ * Added for the KYC reviewer (issue 14 item 7, issue 16 item 4): the customers waiting for a
+ * KYC decision (REGISTERED, PROCESSING, ON_HOLD), oldest submission first. Operators with the
+ * kyc-reviewer role; audited.
+ */
+export interface ListKycReviewsRequest {
+  /** 1..200; 0 = 50 */
+  limit: number;
+}
+
+export interface KycReview {
+  userId: bigint;
+  kycStatus: KycStatus;
+  /** when RegisterKyc stored the data, ISO-8601 UTC; empty when none was stored */
+  submittedAt: string;
+}
+
+export interface ListKycReviewsResponse {
+  reviews: KycReview[];
+}
+
+/**
+ * Added: the KYC data a customer submitted, unsealed for the reviewer, with what the reviewer
+ * compares it with. Operators with the kyc-reviewer role; every read is audited.
+ */
+export interface GetKycDataRequest {
+  userId: bigint;
+}
+
+export interface GetKycDataResponse {
+  userId: bigint;
+  userName: string;
+  userStatus: UserStatus;
+  kycStatus: KycStatus;
+  /** as the customer sent it (RegisterKycRequest.kyc_data) */
+  kycData: string;
+  /** ISO-8601 UTC */
+  submittedAt: string;
+}
+
+export interface GetKycDataApiError {
+  code: GetKycDataApiError_ErrorCode;
+}
+
+export enum GetKycDataApiError_ErrorCode {
+  USER_NOT_FOUND = 0,
+  /**
+   * KYC_DATA_NOT_FOUND - nothing was submitted, or the member withdrew (kept sealed for the retention period,
+   * out of the reviewers' reach)
+   */
+  KYC_DATA_NOT_FOUND = 1,
+  UNRECOGNIZED = -1,
+}
+
+export function getKycDataApiError_ErrorCodeFromJSON(object: any): GetKycDataApiError_ErrorCode {
+  switch (object) {
+    case 0:
+    case "USER_NOT_FOUND":
+      return GetKycDataApiError_ErrorCode.USER_NOT_FOUND;
+    case 1:
+    case "KYC_DATA_NOT_FOUND":
+      return GetKycDataApiError_ErrorCode.KYC_DATA_NOT_FOUND;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return GetKycDataApiError_ErrorCode.UNRECOGNIZED;
+  }
+}
+
+export function getKycDataApiError_ErrorCodeToJSON(object: GetKycDataApiError_ErrorCode): string {
+  switch (object) {
+    case GetKycDataApiError_ErrorCode.USER_NOT_FOUND:
+      return "USER_NOT_FOUND";
+    case GetKycDataApiError_ErrorCode.KYC_DATA_NOT_FOUND:
+      return "KYC_DATA_NOT_FOUND";
+    case GetKycDataApiError_ErrorCode.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/**
+ * Added for the back office's customer lookup: one customer by user id or customer (CIF)
+ * number. Operators with the support, teller or kyc-reviewer role; audited. No resident id and
+ * no KYC data (GetKycData is the reviewer's).
+ */
+export interface LookupCustomerRequest {
+  userId?: bigint | undefined;
+  customerId?: string | undefined;
+}
+
+export interface CustomerSummary {
+  userId: bigint;
+  customerId: string;
+  userName: string;
+  /** masked: the first three and the last four digits */
+  phoneNumber: string;
+  userStatus: UserStatus;
+  kycStatus: KycStatus;
+  /** 0 when no device is bound */
+  deviceId: bigint;
+  /** ISO-8601 UTC */
+  createdAt: string;
+  /** ISO-8601 UTC; empty unless the member withdrew */
+  withdrawnAt: string;
+}
+
+export interface LookupCustomerResponse {
+  customer: CustomerSummary | undefined;
+}
+
+export interface LookupCustomerApiError {
+  code: LookupCustomerApiError_ErrorCode;
+}
+
+export enum LookupCustomerApiError_ErrorCode {
+  USER_NOT_FOUND = 0,
+  UNRECOGNIZED = -1,
+}
+
+export function lookupCustomerApiError_ErrorCodeFromJSON(object: any): LookupCustomerApiError_ErrorCode {
+  switch (object) {
+    case 0:
+    case "USER_NOT_FOUND":
+      return LookupCustomerApiError_ErrorCode.USER_NOT_FOUND;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return LookupCustomerApiError_ErrorCode.UNRECOGNIZED;
+  }
+}
+
+export function lookupCustomerApiError_ErrorCodeToJSON(object: LookupCustomerApiError_ErrorCode): string {
+  switch (object) {
+    case LookupCustomerApiError_ErrorCode.USER_NOT_FOUND:
+      return "USER_NOT_FOUND";
+    case LookupCustomerApiError_ErrorCode.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
 }
 
 export interface CreateSessionRequest {
@@ -1897,7 +2046,7 @@ export const UpdateCustomerInfoApiError: MessageFns<
 };
 
 function createBaseUpdateKycRequest(): UpdateKycRequest {
-  return { userId: 0n, kycStatus: 0, reason: "" };
+  return { userId: 0n, kycStatus: 0, reason: "", kycData: "" };
 }
 
 export const UpdateKycRequest: MessageFns<UpdateKycRequest, "kfrm.api.user.UpdateKycRequest"> = {
@@ -1915,6 +2064,9 @@ export const UpdateKycRequest: MessageFns<UpdateKycRequest, "kfrm.api.user.Updat
     }
     if (message.reason !== "") {
       writer.uint32(26).string(message.reason);
+    }
+    if (message.kycData !== "") {
+      writer.uint32(34).string(message.kycData);
     }
     return writer;
   },
@@ -1956,6 +2108,14 @@ export const UpdateKycRequest: MessageFns<UpdateKycRequest, "kfrm.api.user.Updat
             message.reason = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.kycData = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1977,6 +2137,11 @@ export const UpdateKycRequest: MessageFns<UpdateKycRequest, "kfrm.api.user.Updat
         ? kycStatusFromJSON(object.kyc_status)
         : 0,
       reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      kycData: isSet(object.kycData)
+        ? globalThis.String(object.kycData)
+        : isSet(object.kyc_data)
+        ? globalThis.String(object.kyc_data)
+        : "",
     };
   },
 
@@ -1991,6 +2156,9 @@ export const UpdateKycRequest: MessageFns<UpdateKycRequest, "kfrm.api.user.Updat
     if (message.reason !== "") {
       obj.reason = message.reason;
     }
+    if (message.kycData !== "") {
+      obj.kycData = message.kycData;
+    }
     return obj;
   },
 
@@ -2002,6 +2170,7 @@ export const UpdateKycRequest: MessageFns<UpdateKycRequest, "kfrm.api.user.Updat
     message.userId = (object.userId !== undefined && object.userId !== null) ? BigInt(object.userId) : 0n;
     message.kycStatus = object.kycStatus ?? 0;
     message.reason = object.reason ?? "";
+    message.kycData = object.kycData ?? "";
     return message;
   },
 };
@@ -2580,6 +2749,1058 @@ export const FindUsersOnDeviceResponse: MessageFns<
   fromPartial(object: DeepPartial<FindUsersOnDeviceResponse>): FindUsersOnDeviceResponse {
     const message = createBaseFindUsersOnDeviceResponse();
     message.userIds = object.userIds?.map((e) => BigInt(e)) || [];
+    return message;
+  },
+};
+
+function createBaseListKycReviewsRequest(): ListKycReviewsRequest {
+  return { limit: 0 };
+}
+
+export const ListKycReviewsRequest: MessageFns<ListKycReviewsRequest, "kfrm.api.user.ListKycReviewsRequest"> = {
+  $type: "kfrm.api.user.ListKycReviewsRequest" as const,
+
+  encode(message: ListKycReviewsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.limit !== 0) {
+      writer.uint32(8).uint32(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListKycReviewsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListKycReviewsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.limit = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListKycReviewsRequest {
+    return { limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0 };
+  },
+
+  toJSON(message: ListKycReviewsRequest): unknown {
+    const obj: any = {};
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListKycReviewsRequest>): ListKycReviewsRequest {
+    return ListKycReviewsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListKycReviewsRequest>): ListKycReviewsRequest {
+    const message = createBaseListKycReviewsRequest();
+    message.limit = object.limit ?? 0;
+    return message;
+  },
+};
+
+function createBaseKycReview(): KycReview {
+  return { userId: 0n, kycStatus: 0, submittedAt: "" };
+}
+
+export const KycReview: MessageFns<KycReview, "kfrm.api.user.KycReview"> = {
+  $type: "kfrm.api.user.KycReview" as const,
+
+  encode(message: KycReview, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== 0n) {
+      if (BigInt.asUintN(64, message.userId) !== message.userId) {
+        throw new globalThis.Error("value provided for field message.userId of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.userId);
+    }
+    if (message.kycStatus !== 0) {
+      writer.uint32(16).int32(message.kycStatus);
+    }
+    if (message.submittedAt !== "") {
+      writer.uint32(26).string(message.submittedAt);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): KycReview {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseKycReview();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.userId = reader.uint64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.kycStatus = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.submittedAt = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): KycReview {
+    return {
+      userId: isSet(object.userId) ? BigInt(object.userId) : isSet(object.user_id) ? BigInt(object.user_id) : 0n,
+      kycStatus: isSet(object.kycStatus)
+        ? kycStatusFromJSON(object.kycStatus)
+        : isSet(object.kyc_status)
+        ? kycStatusFromJSON(object.kyc_status)
+        : 0,
+      submittedAt: isSet(object.submittedAt)
+        ? globalThis.String(object.submittedAt)
+        : isSet(object.submitted_at)
+        ? globalThis.String(object.submitted_at)
+        : "",
+    };
+  },
+
+  toJSON(message: KycReview): unknown {
+    const obj: any = {};
+    if (message.userId !== 0n) {
+      obj.userId = message.userId.toString();
+    }
+    if (message.kycStatus !== 0) {
+      obj.kycStatus = kycStatusToJSON(message.kycStatus);
+    }
+    if (message.submittedAt !== "") {
+      obj.submittedAt = message.submittedAt;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<KycReview>): KycReview {
+    return KycReview.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<KycReview>): KycReview {
+    const message = createBaseKycReview();
+    message.userId = (object.userId !== undefined && object.userId !== null) ? BigInt(object.userId) : 0n;
+    message.kycStatus = object.kycStatus ?? 0;
+    message.submittedAt = object.submittedAt ?? "";
+    return message;
+  },
+};
+
+function createBaseListKycReviewsResponse(): ListKycReviewsResponse {
+  return { reviews: [] };
+}
+
+export const ListKycReviewsResponse: MessageFns<ListKycReviewsResponse, "kfrm.api.user.ListKycReviewsResponse"> = {
+  $type: "kfrm.api.user.ListKycReviewsResponse" as const,
+
+  encode(message: ListKycReviewsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.reviews) {
+      KycReview.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListKycReviewsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListKycReviewsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.reviews.push(KycReview.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListKycReviewsResponse {
+    return {
+      reviews: globalThis.Array.isArray(object?.reviews) ? object.reviews.map((e: any) => KycReview.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ListKycReviewsResponse): unknown {
+    const obj: any = {};
+    if (message.reviews?.length) {
+      obj.reviews = message.reviews.map((e) => KycReview.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListKycReviewsResponse>): ListKycReviewsResponse {
+    return ListKycReviewsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListKycReviewsResponse>): ListKycReviewsResponse {
+    const message = createBaseListKycReviewsResponse();
+    message.reviews = object.reviews?.map((e) => KycReview.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseGetKycDataRequest(): GetKycDataRequest {
+  return { userId: 0n };
+}
+
+export const GetKycDataRequest: MessageFns<GetKycDataRequest, "kfrm.api.user.GetKycDataRequest"> = {
+  $type: "kfrm.api.user.GetKycDataRequest" as const,
+
+  encode(message: GetKycDataRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== 0n) {
+      if (BigInt.asUintN(64, message.userId) !== message.userId) {
+        throw new globalThis.Error("value provided for field message.userId of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.userId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetKycDataRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetKycDataRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.userId = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetKycDataRequest {
+    return {
+      userId: isSet(object.userId) ? BigInt(object.userId) : isSet(object.user_id) ? BigInt(object.user_id) : 0n,
+    };
+  },
+
+  toJSON(message: GetKycDataRequest): unknown {
+    const obj: any = {};
+    if (message.userId !== 0n) {
+      obj.userId = message.userId.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetKycDataRequest>): GetKycDataRequest {
+    return GetKycDataRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetKycDataRequest>): GetKycDataRequest {
+    const message = createBaseGetKycDataRequest();
+    message.userId = (object.userId !== undefined && object.userId !== null) ? BigInt(object.userId) : 0n;
+    return message;
+  },
+};
+
+function createBaseGetKycDataResponse(): GetKycDataResponse {
+  return { userId: 0n, userName: "", userStatus: 0, kycStatus: 0, kycData: "", submittedAt: "" };
+}
+
+export const GetKycDataResponse: MessageFns<GetKycDataResponse, "kfrm.api.user.GetKycDataResponse"> = {
+  $type: "kfrm.api.user.GetKycDataResponse" as const,
+
+  encode(message: GetKycDataResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== 0n) {
+      if (BigInt.asUintN(64, message.userId) !== message.userId) {
+        throw new globalThis.Error("value provided for field message.userId of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.userId);
+    }
+    if (message.userName !== "") {
+      writer.uint32(18).string(message.userName);
+    }
+    if (message.userStatus !== 0) {
+      writer.uint32(24).int32(message.userStatus);
+    }
+    if (message.kycStatus !== 0) {
+      writer.uint32(32).int32(message.kycStatus);
+    }
+    if (message.kycData !== "") {
+      writer.uint32(42).string(message.kycData);
+    }
+    if (message.submittedAt !== "") {
+      writer.uint32(50).string(message.submittedAt);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetKycDataResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetKycDataResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.userId = reader.uint64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.userName = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.userStatus = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.kycStatus = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.kycData = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.submittedAt = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetKycDataResponse {
+    return {
+      userId: isSet(object.userId) ? BigInt(object.userId) : isSet(object.user_id) ? BigInt(object.user_id) : 0n,
+      userName: isSet(object.userName)
+        ? globalThis.String(object.userName)
+        : isSet(object.user_name)
+        ? globalThis.String(object.user_name)
+        : "",
+      userStatus: isSet(object.userStatus)
+        ? userStatusFromJSON(object.userStatus)
+        : isSet(object.user_status)
+        ? userStatusFromJSON(object.user_status)
+        : 0,
+      kycStatus: isSet(object.kycStatus)
+        ? kycStatusFromJSON(object.kycStatus)
+        : isSet(object.kyc_status)
+        ? kycStatusFromJSON(object.kyc_status)
+        : 0,
+      kycData: isSet(object.kycData)
+        ? globalThis.String(object.kycData)
+        : isSet(object.kyc_data)
+        ? globalThis.String(object.kyc_data)
+        : "",
+      submittedAt: isSet(object.submittedAt)
+        ? globalThis.String(object.submittedAt)
+        : isSet(object.submitted_at)
+        ? globalThis.String(object.submitted_at)
+        : "",
+    };
+  },
+
+  toJSON(message: GetKycDataResponse): unknown {
+    const obj: any = {};
+    if (message.userId !== 0n) {
+      obj.userId = message.userId.toString();
+    }
+    if (message.userName !== "") {
+      obj.userName = message.userName;
+    }
+    if (message.userStatus !== 0) {
+      obj.userStatus = userStatusToJSON(message.userStatus);
+    }
+    if (message.kycStatus !== 0) {
+      obj.kycStatus = kycStatusToJSON(message.kycStatus);
+    }
+    if (message.kycData !== "") {
+      obj.kycData = message.kycData;
+    }
+    if (message.submittedAt !== "") {
+      obj.submittedAt = message.submittedAt;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetKycDataResponse>): GetKycDataResponse {
+    return GetKycDataResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetKycDataResponse>): GetKycDataResponse {
+    const message = createBaseGetKycDataResponse();
+    message.userId = (object.userId !== undefined && object.userId !== null) ? BigInt(object.userId) : 0n;
+    message.userName = object.userName ?? "";
+    message.userStatus = object.userStatus ?? 0;
+    message.kycStatus = object.kycStatus ?? 0;
+    message.kycData = object.kycData ?? "";
+    message.submittedAt = object.submittedAt ?? "";
+    return message;
+  },
+};
+
+function createBaseGetKycDataApiError(): GetKycDataApiError {
+  return { code: 0 };
+}
+
+export const GetKycDataApiError: MessageFns<GetKycDataApiError, "kfrm.api.user.GetKycDataApiError"> = {
+  $type: "kfrm.api.user.GetKycDataApiError" as const,
+
+  encode(message: GetKycDataApiError, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== 0) {
+      writer.uint32(8).int32(message.code);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetKycDataApiError {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetKycDataApiError();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.code = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetKycDataApiError {
+    return { code: isSet(object.code) ? getKycDataApiError_ErrorCodeFromJSON(object.code) : 0 };
+  },
+
+  toJSON(message: GetKycDataApiError): unknown {
+    const obj: any = {};
+    if (message.code !== 0) {
+      obj.code = getKycDataApiError_ErrorCodeToJSON(message.code);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetKycDataApiError>): GetKycDataApiError {
+    return GetKycDataApiError.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetKycDataApiError>): GetKycDataApiError {
+    const message = createBaseGetKycDataApiError();
+    message.code = object.code ?? 0;
+    return message;
+  },
+};
+
+function createBaseLookupCustomerRequest(): LookupCustomerRequest {
+  return { userId: undefined, customerId: undefined };
+}
+
+export const LookupCustomerRequest: MessageFns<LookupCustomerRequest, "kfrm.api.user.LookupCustomerRequest"> = {
+  $type: "kfrm.api.user.LookupCustomerRequest" as const,
+
+  encode(message: LookupCustomerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== undefined) {
+      if (BigInt.asUintN(64, message.userId) !== message.userId) {
+        throw new globalThis.Error("value provided for field message.userId of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.userId);
+    }
+    if (message.customerId !== undefined) {
+      writer.uint32(18).string(message.customerId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LookupCustomerRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLookupCustomerRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.userId = reader.uint64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LookupCustomerRequest {
+    return {
+      userId: isSet(object.userId) ? BigInt(object.userId) : isSet(object.user_id) ? BigInt(object.user_id) : undefined,
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : undefined,
+    };
+  },
+
+  toJSON(message: LookupCustomerRequest): unknown {
+    const obj: any = {};
+    if (message.userId !== undefined) {
+      obj.userId = message.userId.toString();
+    }
+    if (message.customerId !== undefined) {
+      obj.customerId = message.customerId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<LookupCustomerRequest>): LookupCustomerRequest {
+    return LookupCustomerRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LookupCustomerRequest>): LookupCustomerRequest {
+    const message = createBaseLookupCustomerRequest();
+    message.userId = (object.userId !== undefined && object.userId !== null) ? BigInt(object.userId) : undefined;
+    message.customerId = object.customerId ?? undefined;
+    return message;
+  },
+};
+
+function createBaseCustomerSummary(): CustomerSummary {
+  return {
+    userId: 0n,
+    customerId: "",
+    userName: "",
+    phoneNumber: "",
+    userStatus: 0,
+    kycStatus: 0,
+    deviceId: 0n,
+    createdAt: "",
+    withdrawnAt: "",
+  };
+}
+
+export const CustomerSummary: MessageFns<CustomerSummary, "kfrm.api.user.CustomerSummary"> = {
+  $type: "kfrm.api.user.CustomerSummary" as const,
+
+  encode(message: CustomerSummary, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== 0n) {
+      if (BigInt.asUintN(64, message.userId) !== message.userId) {
+        throw new globalThis.Error("value provided for field message.userId of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.userId);
+    }
+    if (message.customerId !== "") {
+      writer.uint32(18).string(message.customerId);
+    }
+    if (message.userName !== "") {
+      writer.uint32(26).string(message.userName);
+    }
+    if (message.phoneNumber !== "") {
+      writer.uint32(34).string(message.phoneNumber);
+    }
+    if (message.userStatus !== 0) {
+      writer.uint32(40).int32(message.userStatus);
+    }
+    if (message.kycStatus !== 0) {
+      writer.uint32(48).int32(message.kycStatus);
+    }
+    if (message.deviceId !== 0n) {
+      if (BigInt.asUintN(64, message.deviceId) !== message.deviceId) {
+        throw new globalThis.Error("value provided for field message.deviceId of type uint64 too large");
+      }
+      writer.uint32(56).uint64(message.deviceId);
+    }
+    if (message.createdAt !== "") {
+      writer.uint32(66).string(message.createdAt);
+    }
+    if (message.withdrawnAt !== "") {
+      writer.uint32(74).string(message.withdrawnAt);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CustomerSummary {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCustomerSummary();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.userId = reader.uint64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.userName = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.phoneNumber = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.userStatus = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.kycStatus = reader.int32() as any;
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.deviceId = reader.uint64() as bigint;
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.createdAt = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.withdrawnAt = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CustomerSummary {
+    return {
+      userId: isSet(object.userId) ? BigInt(object.userId) : isSet(object.user_id) ? BigInt(object.user_id) : 0n,
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+      userName: isSet(object.userName)
+        ? globalThis.String(object.userName)
+        : isSet(object.user_name)
+        ? globalThis.String(object.user_name)
+        : "",
+      phoneNumber: isSet(object.phoneNumber)
+        ? globalThis.String(object.phoneNumber)
+        : isSet(object.phone_number)
+        ? globalThis.String(object.phone_number)
+        : "",
+      userStatus: isSet(object.userStatus)
+        ? userStatusFromJSON(object.userStatus)
+        : isSet(object.user_status)
+        ? userStatusFromJSON(object.user_status)
+        : 0,
+      kycStatus: isSet(object.kycStatus)
+        ? kycStatusFromJSON(object.kycStatus)
+        : isSet(object.kyc_status)
+        ? kycStatusFromJSON(object.kyc_status)
+        : 0,
+      deviceId: isSet(object.deviceId)
+        ? BigInt(object.deviceId)
+        : isSet(object.device_id)
+        ? BigInt(object.device_id)
+        : 0n,
+      createdAt: isSet(object.createdAt)
+        ? globalThis.String(object.createdAt)
+        : isSet(object.created_at)
+        ? globalThis.String(object.created_at)
+        : "",
+      withdrawnAt: isSet(object.withdrawnAt)
+        ? globalThis.String(object.withdrawnAt)
+        : isSet(object.withdrawn_at)
+        ? globalThis.String(object.withdrawn_at)
+        : "",
+    };
+  },
+
+  toJSON(message: CustomerSummary): unknown {
+    const obj: any = {};
+    if (message.userId !== 0n) {
+      obj.userId = message.userId.toString();
+    }
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    if (message.userName !== "") {
+      obj.userName = message.userName;
+    }
+    if (message.phoneNumber !== "") {
+      obj.phoneNumber = message.phoneNumber;
+    }
+    if (message.userStatus !== 0) {
+      obj.userStatus = userStatusToJSON(message.userStatus);
+    }
+    if (message.kycStatus !== 0) {
+      obj.kycStatus = kycStatusToJSON(message.kycStatus);
+    }
+    if (message.deviceId !== 0n) {
+      obj.deviceId = message.deviceId.toString();
+    }
+    if (message.createdAt !== "") {
+      obj.createdAt = message.createdAt;
+    }
+    if (message.withdrawnAt !== "") {
+      obj.withdrawnAt = message.withdrawnAt;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CustomerSummary>): CustomerSummary {
+    return CustomerSummary.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CustomerSummary>): CustomerSummary {
+    const message = createBaseCustomerSummary();
+    message.userId = (object.userId !== undefined && object.userId !== null) ? BigInt(object.userId) : 0n;
+    message.customerId = object.customerId ?? "";
+    message.userName = object.userName ?? "";
+    message.phoneNumber = object.phoneNumber ?? "";
+    message.userStatus = object.userStatus ?? 0;
+    message.kycStatus = object.kycStatus ?? 0;
+    message.deviceId = (object.deviceId !== undefined && object.deviceId !== null) ? BigInt(object.deviceId) : 0n;
+    message.createdAt = object.createdAt ?? "";
+    message.withdrawnAt = object.withdrawnAt ?? "";
+    return message;
+  },
+};
+
+function createBaseLookupCustomerResponse(): LookupCustomerResponse {
+  return { customer: undefined };
+}
+
+export const LookupCustomerResponse: MessageFns<LookupCustomerResponse, "kfrm.api.user.LookupCustomerResponse"> = {
+  $type: "kfrm.api.user.LookupCustomerResponse" as const,
+
+  encode(message: LookupCustomerResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.customer !== undefined) {
+      CustomerSummary.encode(message.customer, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LookupCustomerResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLookupCustomerResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.customer = CustomerSummary.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LookupCustomerResponse {
+    return { customer: isSet(object.customer) ? CustomerSummary.fromJSON(object.customer) : undefined };
+  },
+
+  toJSON(message: LookupCustomerResponse): unknown {
+    const obj: any = {};
+    if (message.customer !== undefined) {
+      obj.customer = CustomerSummary.toJSON(message.customer);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<LookupCustomerResponse>): LookupCustomerResponse {
+    return LookupCustomerResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LookupCustomerResponse>): LookupCustomerResponse {
+    const message = createBaseLookupCustomerResponse();
+    message.customer = (object.customer !== undefined && object.customer !== null)
+      ? CustomerSummary.fromPartial(object.customer)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseLookupCustomerApiError(): LookupCustomerApiError {
+  return { code: 0 };
+}
+
+export const LookupCustomerApiError: MessageFns<LookupCustomerApiError, "kfrm.api.user.LookupCustomerApiError"> = {
+  $type: "kfrm.api.user.LookupCustomerApiError" as const,
+
+  encode(message: LookupCustomerApiError, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== 0) {
+      writer.uint32(8).int32(message.code);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LookupCustomerApiError {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLookupCustomerApiError();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.code = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LookupCustomerApiError {
+    return { code: isSet(object.code) ? lookupCustomerApiError_ErrorCodeFromJSON(object.code) : 0 };
+  },
+
+  toJSON(message: LookupCustomerApiError): unknown {
+    const obj: any = {};
+    if (message.code !== 0) {
+      obj.code = lookupCustomerApiError_ErrorCodeToJSON(message.code);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<LookupCustomerApiError>): LookupCustomerApiError {
+    return LookupCustomerApiError.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LookupCustomerApiError>): LookupCustomerApiError {
+    const message = createBaseLookupCustomerApiError();
+    message.code = object.code ?? 0;
     return message;
   },
 };
@@ -5172,6 +6393,40 @@ export const UserAccountServiceService = {
       Buffer.from(FindUsersOnDeviceResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): FindUsersOnDeviceResponse => FindUsersOnDeviceResponse.decode(value),
   },
+  /** The KYC review queue (see ListKycReviewsRequest). */
+  listKycReviews: {
+    path: "/kfrm.api.user.UserAccountService/ListKycReviews" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListKycReviewsRequest): Buffer =>
+      Buffer.from(ListKycReviewsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListKycReviewsRequest => ListKycReviewsRequest.decode(value),
+    responseSerialize: (value: ListKycReviewsResponse): Buffer =>
+      Buffer.from(ListKycReviewsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListKycReviewsResponse => ListKycReviewsResponse.decode(value),
+  },
+  /** A customer's submitted KYC data, unsealed for the reviewer (see GetKycDataRequest). */
+  getKycData: {
+    path: "/kfrm.api.user.UserAccountService/GetKycData" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetKycDataRequest): Buffer => Buffer.from(GetKycDataRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetKycDataRequest => GetKycDataRequest.decode(value),
+    responseSerialize: (value: GetKycDataResponse): Buffer => Buffer.from(GetKycDataResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetKycDataResponse => GetKycDataResponse.decode(value),
+  },
+  /** One customer, for the back office (see LookupCustomerRequest). */
+  lookupCustomer: {
+    path: "/kfrm.api.user.UserAccountService/LookupCustomer" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: LookupCustomerRequest): Buffer =>
+      Buffer.from(LookupCustomerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): LookupCustomerRequest => LookupCustomerRequest.decode(value),
+    responseSerialize: (value: LookupCustomerResponse): Buffer =>
+      Buffer.from(LookupCustomerResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): LookupCustomerResponse => LookupCustomerResponse.decode(value),
+  },
 } as const;
 
 export interface UserAccountServiceServer extends UntypedServiceImplementation {
@@ -5187,6 +6442,12 @@ export interface UserAccountServiceServer extends UntypedServiceImplementation {
    * is an empty list.
    */
   findUsersOnDevice: handleUnaryCall<FindUsersOnDeviceRequest, FindUsersOnDeviceResponse>;
+  /** The KYC review queue (see ListKycReviewsRequest). */
+  listKycReviews: handleUnaryCall<ListKycReviewsRequest, ListKycReviewsResponse>;
+  /** A customer's submitted KYC data, unsealed for the reviewer (see GetKycDataRequest). */
+  getKycData: handleUnaryCall<GetKycDataRequest, GetKycDataResponse>;
+  /** One customer, for the back office (see LookupCustomerRequest). */
+  lookupCustomer: handleUnaryCall<LookupCustomerRequest, LookupCustomerResponse>;
 }
 
 export interface UserAccountServiceClient extends Client {
@@ -5299,6 +6560,54 @@ export interface UserAccountServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: FindUsersOnDeviceResponse) => void,
+  ): ClientUnaryCall;
+  /** The KYC review queue (see ListKycReviewsRequest). */
+  listKycReviews(
+    request: ListKycReviewsRequest,
+    callback: (error: ServiceError | null, response: ListKycReviewsResponse) => void,
+  ): ClientUnaryCall;
+  listKycReviews(
+    request: ListKycReviewsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListKycReviewsResponse) => void,
+  ): ClientUnaryCall;
+  listKycReviews(
+    request: ListKycReviewsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListKycReviewsResponse) => void,
+  ): ClientUnaryCall;
+  /** A customer's submitted KYC data, unsealed for the reviewer (see GetKycDataRequest). */
+  getKycData(
+    request: GetKycDataRequest,
+    callback: (error: ServiceError | null, response: GetKycDataResponse) => void,
+  ): ClientUnaryCall;
+  getKycData(
+    request: GetKycDataRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetKycDataResponse) => void,
+  ): ClientUnaryCall;
+  getKycData(
+    request: GetKycDataRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetKycDataResponse) => void,
+  ): ClientUnaryCall;
+  /** One customer, for the back office (see LookupCustomerRequest). */
+  lookupCustomer(
+    request: LookupCustomerRequest,
+    callback: (error: ServiceError | null, response: LookupCustomerResponse) => void,
+  ): ClientUnaryCall;
+  lookupCustomer(
+    request: LookupCustomerRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: LookupCustomerResponse) => void,
+  ): ClientUnaryCall;
+  lookupCustomer(
+    request: LookupCustomerRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: LookupCustomerResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -1,0 +1,1 @@
+export { backOfficeModule, createBackOfficeModule, type BackOfficeModuleOptions } from './back-office.module';

@@ -1,0 +1,35 @@
+import type { KeyEncryptionKey } from '@kfrm/e2e-crypto';
+
+/**
+ * The KYC data a customer submitted (RegisterKyc), sealed at rest like resident ids:
+ * AES-256-GCM under the user data key (KFRM_USER_DATA_KEY_FILE), base64url(iv ‖ ciphertext ‖
+ * tag). The AAD names the purpose and the user, so the value opens neither as another kind of
+ * sealed data nor in another user's row. Opened only for the reviewer (GetKycData, audited).
+ */
+export interface KycDataSealer {
+  seal(userId: bigint, kycData: string): string;
+  /** Throws {@link SealedKycDataError} when the value does not open (wrong key, tampered, other user's). */
+  open(userId: bigint, sealed: string): string;
+}
+
+/** Stored KYC data that does not open: our fault (INTERNAL); the message never holds the value. */
+export class SealedKycDataError extends Error {
+  override name = 'SealedKycDataError';
+}
+
+const aad = (userId: bigint) => `kfrm-kyc-data-v1|${userId}`;
+
+export function createKycDataSealer(key: KeyEncryptionKey): KycDataSealer {
+  return {
+    seal(userId, kycData) {
+      return key.seal(Buffer.from(kycData, 'utf8'), aad(userId)).toString('base64url');
+    },
+    open(userId, sealed) {
+      try {
+        return key.open(Buffer.from(sealed, 'base64url'), aad(userId)).toString('utf8');
+      } catch {
+        throw new SealedKycDataError(`the stored KYC data of user ${userId} does not open under the user data key`);
+      }
+    },
+  };
+}
