@@ -2,9 +2,12 @@
 // drives them — GetPreCheck, AuthenticatePin on the TRANSFER process, a PKCS#7 signature over the
 // canonical bytes (docs/transfer-signing.md), Execute — over TLS with real device certificates
 // and sessions, with 1, 16 and 64 concurrent clients, on spread-out accounts and with every
-// transfer crediting one hot account. Beside it, in the same run: the ledger post alone
-// (LedgerService.PostTransfer on the internal listener, same clients and accounts) and pgbench's
-// built-in TPC-B-like transaction on the same server with the same client counts.
+// transfer crediting one hot account; the same with AuthenticateBiometric (the device key's
+// signature alone, below the PIN threshold) instead of the PIN. Beside it, in the same run: the
+// ledger post alone (LedgerService.PostTransfer on the internal listener, same clients and
+// accounts), pgbench's built-in TPC-B-like transaction on the same server with the same client
+// counts, argon2id verifies (the work a PIN transfer must do) at the same concurrency and one
+// verify's CPU, and PostgreSQL transactions per operation from pg_stat_database.
 //
 //   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379 \
 //     npx tsx bench/transfers.ts

@@ -24,6 +24,9 @@ const answer: GetAccountResponse = {
   accountColor: '',
   bookmarked: false,
   balance: { currencyCode: CurrencyCode.KRW, majorAmount: 10_000n, minorAmount: 0n },
+  // The extension fields GetAccount now answers with too, so the bare answer is as large.
+  accountColor: '#000000',
+  bookmarked: false,
 };
 const server = new grpc.Server();
 server.addService(AccountServiceService, {
