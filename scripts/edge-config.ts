@@ -185,29 +185,25 @@ http {
     }
   }
 
-  # The operator's address: plaintext HTTP/2 (as the services' internal listeners are), each
-  # internal service's path to its owner's internal listener. Never published to phones.
-  # Whoever comes through here is an operator, never a service: the caller-service claim is
-  # dropped, so operator methods want a token (docs/operators.md).
+  # The operator's address: plaintext HTTP/2 on loopback (what the operators' tools speak), each
+  # internal service's path to its owner's internal listener over mTLS with the edge's
+  # certificate. That certificate names no service (spiffe://kfrm/edge), so whoever comes through
+  # here is an operator, never a service: every method wants a token (docs/operators.md).
   server {
     ${listen(o.operatorListen, '')}
     grpc_set_header ssl-client-cert "";
     grpc_set_header x-forwarded-client-cert "";
     grpc_set_header x-ssl-client-der "";
-    grpc_set_header x-kfrm-caller-service "";
 `);
-  for (const route of o.routes) {
-    for (const name of route.internal) {
-      add(`    location /${name}/ {
-      grpc_pass grpc://${upstreamName('internal', route.service)};
-    }`);
-    }
-  }
-  for (const path of [...REFLECTION_PATHS, HEALTH_PATH]) {
+  const internalLocation = (path: string, service: string) =>
     add(`    location ${path} {
-      grpc_pass grpc://${upstreamName('internal', OPERATOR_REFLECTION_SERVICE)};
+      grpc_ssl_name ${service};
+      grpc_pass grpcs://${upstreamName('internal', service)};
     }`);
+  for (const route of o.routes) {
+    for (const name of route.internal) internalLocation(`/${name}/`, route.service);
   }
+  for (const path of [...REFLECTION_PATHS, HEALTH_PATH]) internalLocation(path, OPERATOR_REFLECTION_SERVICE);
   add(`    location / {
       return 404;
     }

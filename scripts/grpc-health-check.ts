@@ -2,7 +2,8 @@
 // SERVING. No grpc_health_probe binary can be fetched where this project builds, so the image
 // carries this instead (Dockerfile HEALTHCHECK, docker-compose `healthcheck:`).
 //
-//   node --import tsx scripts/grpc-health-check.ts                    internal listener, plaintext
+//   node --import tsx scripts/grpc-health-check.ts                    internal listener (TLS when the
+//                                                                     process has internal mTLS files)
 //   node --import tsx scripts/grpc-health-check.ts --tls --ca FILE    mobile listener, TLS
 //
 // Options: --address host:port (default: KFRM_INTERNAL_LISTEN, or KFRM_MOBILE_LISTEN with --tls,
@@ -73,6 +74,16 @@ export function dialAddress(listen: string): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
+/**
+ * The internal CA when the process's internal listener takes mTLS (its three files are set, as
+ * in every split service's container): the check then speaks TLS to it. Health needs no client
+ * certificate (grpc.health.v1 is not behind the access guard).
+ */
+export function internalListenerCa(env: NodeJS.ProcessEnv): Buffer | undefined {
+  const files = [env.KFRM_INTERNAL_TLS_CERT_FILE, env.KFRM_INTERNAL_TLS_KEY_FILE, env.KFRM_INTERNAL_CA_CERT_FILE].map((f) => f?.trim());
+  return files.every((f) => f) ? readFileSync(files[2]!) : undefined;
+}
+
 /** CLI: prints the status and returns the exit code (0 only for SERVING). */
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const { values } = parseArgs({
@@ -96,7 +107,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     const address = dialAddress(listen);
     const status = await checkHealth({
       address,
-      caPem: values.tls && values.ca ? readFileSync(values.ca) : undefined,
+      caPem: values.tls && values.ca ? readFileSync(values.ca) : values.tls ? undefined : internalListenerCa(env),
       serverName: values['server-name'],
       service: values.service,
       timeoutMs,

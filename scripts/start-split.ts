@@ -5,10 +5,12 @@
 //
 // It builds dist/ once (scripts/build.ts), applies migrations, makes the dev files that are
 // missing (real-mode secrets not given in the environment, and always the internal PKI between
-// nginx and the services, in ${KFRM_DATA_DIR:-.data}/split/secrets), starts every service with
+// nginx and the services and between the services, in ${KFRM_DATA_DIR:-.data}/split/secrets:
+// each service calls the others with its own certificate), starts every service with
 // KFRM_MOBILE_LISTEN=off, its internal and edge listeners on free loopback ports, then nginx:
 // the phones' address on KFRM_MOBILE_LISTEN (default 127.0.0.1:50051, TLS) and the operator's
-// on KFRM_INTERNAL_LISTEN (default 127.0.0.1:50052, plaintext), so that
+// on KFRM_INTERNAL_LISTEN (default 127.0.0.1:50052, plaintext; nginx reaches each service's
+// internal listener over mTLS with the edge's certificate), so that
 // `pnpm demo --ca <server CA>` runs unchanged. A service that exits is started again; Ctrl-C
 // (SIGINT or SIGTERM) stops nginx and every service and exits 0.
 //
@@ -264,11 +266,13 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   process.once('SIGTERM', () => void stopAll(0, 'SIGTERM'));
 
   for (const p of processes) launch(p);
+  // The internal listeners take mTLS from the internal CA; health needs no client certificate.
+  const internalCaPem = await readFile(pki.internalCaCertFile);
   await Promise.all(
     processes.map((p) =>
       waitFor(`${p.service}`, 60_000, async () => {
         if (stopping) throw new Stopping(`${p.service} is not needed any more`);
-        p.ready = (await checkHealth({ address: `127.0.0.1:${p.internalPort}`, timeoutMs: 1_000 })) === 'SERVING';
+        p.ready = (await checkHealth({ address: `127.0.0.1:${p.internalPort}`, caPem: internalCaPem, timeoutMs: 1_000 })) === 'SERVING';
         return p.ready;
       }),
     ),

@@ -49,7 +49,7 @@ describe('validate-deploy', () => {
     // type, a number YAML 1.1 reads as octal, a dangling Secret, a Service port naming no
     // container port, a manifest left out of the kustomization.
     edit(dir, 'deploy/services/auth.yaml', 'readinessProbe:', 'readinesProbe:');
-    edit(dir, 'deploy/services/casa.yaml', /startupProbe:\n(\s+)grpc:\n(\s+)port: 50052/, 'startupProbe:\n$1grpc:\n$2port: "50052"');
+    edit(dir, 'deploy/services/casa.yaml', 'periodSeconds: 2\n', 'periodSeconds: "2"\n');
     edit(dir, 'deploy/services/user.yaml', /defaultMode: 288.*/, 'defaultMode: 0440');
     edit(dir, 'deploy/services/auth.yaml', 'secretName: kfrm-e2e-kek', 'secretName: kfrm-e2e-keys');
     edit(dir, 'deploy/services/device.yaml', 'targetPort: grpc-internal', 'targetPort: grpc-intern');
@@ -65,7 +65,7 @@ describe('validate-deploy', () => {
     const { problems } = validateDeploy({ deployRoot: dir, sourceRoot: repo });
     const expected: [string, string, RegExp][] = [
       ['deploy/services/auth.yaml', '/spec/template/spec/containers/0/readinesProbe', /unknown field "readinesProbe"/],
-      ['deploy/services/casa.yaml', '/spec/template/spec/containers/0/startupProbe/grpc/port', /must be integer/],
+      ['deploy/services/casa.yaml', '/spec/template/spec/containers/0/startupProbe/periodSeconds', /must be integer/],
       ['deploy/services/user.yaml', '/spec/template/spec/volumes/1/secret/defaultMode', /YAML 1\.1/],
       ['deploy/services/auth.yaml', '/spec/template/spec/volumes/3', /Secret "kfrm-e2e-keys" is not defined/],
       ['deploy/services/device.yaml', '/spec/ports/1/targetPort', /no container port named "grpc-intern"/],

@@ -21,8 +21,6 @@ await credentialsLoaded(credentials);
 const answer: GetAccountResponse = {
   accountNumber: '3330000000001',
   accountName: 'bench',
-  accountColor: '',
-  bookmarked: false,
   balance: { currencyCode: CurrencyCode.KRW, majorAmount: 10_000n, minorAmount: 0n },
   // The extension fields GetAccount now answers with too, so the bare answer is as large.
   accountColor: '#000000',

@@ -158,12 +158,14 @@ describe.skipIf(skipReason !== undefined)('split services behind nginx (pnpm sta
     const operator = await run(BUF, ['curl', '--protocol', 'grpc', '--http2-prior-knowledge', `http://${ready.operator}${health}`]);
     expect(JSON.parse(operator.stdout)).toEqual({ status: 'SERVING' });
     for (const [service, ports] of Object.entries(ready.services)) {
+      // The internal listeners take mTLS from the internal CA; health asks no client certificate.
       const internal = await run(BUF, [
         'curl',
         '--protocol',
         'grpc',
-        '--http2-prior-knowledge',
-        `http://127.0.0.1:${ports.internalPort}${health}`,
+        '--cacert',
+        ready.internalCaCertFile,
+        `https://127.0.0.1:${ports.internalPort}${health}`,
       ]);
       expect(JSON.parse(internal.stdout), service).toEqual({ status: 'SERVING' });
       const tls = ['--cacert', ready.internalCaCertFile, '--cert', ready.edgeCertFile, '--key', ready.edgeKeyFile];
@@ -275,6 +277,41 @@ describe.skipIf(skipReason !== undefined)('split services behind nginx (pnpm sta
     );
     clients.push(impostor);
     expect(await refusal(encryptText(impostor, { 'ssl-client-cert': forged['ssl-client-cert'] }))).toBe('UNAUTHENTICATED');
+  }, 60_000);
+
+  it('takes a service identity only from the caller’s internal certificate, never from a header (issue 16 item 1)', async () => {
+    const { LedgerServiceClient } = await import('@kfrm/proto/gen/kfrm/api/account/ledger_internal');
+    const target = `127.0.0.1:${ready.services.account!.internalPort}`;
+    const internalCa = readFileSync(ready.internalCaCertFile);
+    const secrets = join(dir, 'data/split/secrets');
+    const as = (service: string) =>
+      grpc.credentials.createSsl(
+        internalCa,
+        readFileSync(join(secrets, `internal-${service}.key`)),
+        readFileSync(join(secrets, `internal-${service}.pem`)),
+      );
+    const lookup = (credentials: grpc.ChannelCredentials, headers: Record<string, string> = {}) => {
+      const ledger = new LedgerServiceClient(target, credentials);
+      clients.push(ledger);
+      const metadata = new grpc.Metadata();
+      for (const [k, v] of Object.entries(headers)) metadata.set(k, v);
+      return new Promise<string>((resolve) =>
+        ledger.getAccountForOwner({ ownerUserId: '1', accountNumber: '3333-00000000000' }, metadata, (err) =>
+          resolve(err ? grpc.status[err.code] : 'OK'),
+        ),
+      );
+    };
+    // Plaintext: no connection at all.
+    expect(await lookup(grpc.credentials.createInsecure(), { 'x-kfrm-caller-service': 'transfer' })).toBe('UNAVAILABLE');
+    // TLS without a certificate, claiming to be the transfer service in the header: nobody.
+    expect(await lookup(grpc.credentials.createSsl(internalCa), { 'x-kfrm-caller-service': 'transfer' })).toBe('UNAUTHENTICATED');
+    // The edge's certificate names no service either.
+    const edge = grpc.credentials.createSsl(internalCa, readFileSync(ready.edgeKeyFile), readFileSync(ready.edgeCertFile));
+    expect(await lookup(edge, { 'x-kfrm-caller-service': 'transfer' })).toBe('UNAUTHENTICATED');
+    // A service certificate GetAccountForOwner does not name, whatever the header says.
+    expect(await lookup(as('casa'), { 'x-kfrm-caller-service': 'transfer' })).toBe('PERMISSION_DENIED');
+    // The transfer service's own certificate: served (no such account).
+    expect(await lookup(as('transfer'))).toBe('NOT_FOUND');
   }, 60_000);
 
   it('keeps transferring while the transfer service is killed and started again (the phones retry)', async () => {

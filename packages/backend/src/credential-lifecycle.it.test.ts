@@ -177,7 +177,7 @@ describe('credential lifecycle over gRPC', () => {
       VerifyReissuedSigningCertificateApiError_ErrorCode.SIGNING_CERTIFICATE_NOT_FOUND,
     );
     // The sign-up certificate is still the active one.
-    const credentials = new CredentialServiceClient(`127.0.0.1:${h.running.internalPort}`, grpc.credentials.createInsecure());
+    const credentials = new CredentialServiceClient(`127.0.0.1:${h.running.internalPort}`, h.identity.as('user'));
     expect((await unary(credentials, credentials.getActiveSigningCertificate, { userId: user.userId })).certificate).toBe(user.certificate);
     credentials.close();
     // Without a session: refused by the access check.
@@ -317,7 +317,7 @@ describe('credential lifecycle over gRPC', () => {
   });
   /** The identity as the harness signed the customer up (name from the user service's record). */
   const identityOf = async (userToken: string): Promise<IdentityReverification> => {
-    const accounts = new UserAccountServiceClient(`127.0.0.1:${h.running.internalPort}`, grpc.credentials.createInsecure());
+    const accounts = new UserAccountServiceClient(`127.0.0.1:${h.running.internalPort}`, h.identity.as('auth'));
     const { user } = await unary(accounts, accounts.findByUserToken, { userToken });
     accounts.close();
     return { idpType: 'mobile', idpName: 'sandbox', name: user!.userName, phoneNumber: PHONE, verificationHint: '123456' };
@@ -379,7 +379,7 @@ describe('credential lifecycle over gRPC', () => {
     await resetForgottenPin(phone, user.userToken, identity, NEW_PIN);
     expect(await userStatus(user.userId)).toBe('ACTIVATED');
     // The app moves the customer to its new certificate (an app reinstall) with the new PIN, and logs in.
-    const accounts = new UserAccountServiceClient(`127.0.0.1:${h.running.internalPort}`, grpc.credentials.createInsecure());
+    const accounts = new UserAccountServiceClient(`127.0.0.1:${h.running.internalPort}`, h.identity.as('auth'));
     const { deviceUuid } = await unary(accounts, accounts.findByUserToken, { userToken: user.userToken });
     accounts.close();
     await changeDevice(phone, user.userToken, NEW_PIN, deviceUuid);

@@ -55,6 +55,7 @@ describe('sign-up, login and linking a bank account through gRPC', () => {
     services = await startTestServices(modules, {
       name: 'identity-funding-test',
       env: { LOG_LEVEL: 'warn' },
+      serviceIdentity: true,
       // Redis outlives the test database: a key prefix keeps counters of earlier runs away.
       store: prefixed(baseStore, `identity-funding-${Date.now()}:`),
     });
@@ -164,7 +165,8 @@ describe('sign-up, login and linking a bank account through gRPC', () => {
     expect((await fetch(`${kakaocertUrl}/__sandbox/sign/${receipt.receipt_id}`, { method: 'POST' })).status).toBe(200);
     await unary(funding, funding.confirmAutoDebitConsent, { consentId: consent!.consentId }, auth);
 
-    const ledger = new LedgerServiceClient(`127.0.0.1:${running.internalPort}`, grpc.credentials.createInsecure());
+    // As the casa service opens accounts.
+    const ledger = new LedgerServiceClient(`127.0.0.1:${running.internalPort}`, services.identity!.as('casa'));
     const { account } = await unary(ledger, ledger.createAccount, {
       ownerUserId: String(user.userId),
       accountName: 'top-up test',
@@ -204,7 +206,7 @@ describe('sign-up, login and linking a bank account through gRPC', () => {
 
     // Automatic top-up for transfers: the transfer service's view, on the internal listener.
     await unary(funding, funding.registerAutoTopUpAccount, { linkedAccountId }, auth);
-    const internalFunding = new FundingInternalServiceClient(`127.0.0.1:${running.internalPort}`, grpc.credentials.createInsecure());
+    const internalFunding = new FundingInternalServiceClient(`127.0.0.1:${running.internalPort}`, services.identity!.as('transfer'));
     const allowance = await unary(internalFunding, internalFunding.getAutoTopUpAllowance, { userId: String(user.userId) });
     expect(allowance).toEqual({ registered: true, remainingToday: krw(2_000_000n - 70_000n) });
     const auto = await unary(internalFunding, internalFunding.autoTopUp, {

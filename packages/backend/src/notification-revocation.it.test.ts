@@ -73,10 +73,10 @@ describe('notification streams of revoked sessions', () => {
     const internal = `127.0.0.1:${h.running.internalPort}`;
     // The operator's side: a teller funds, support blocks (tokens of the local issuer).
     const issuerDir = h.running.config.operatorIssuerDir;
-    ledger = new LedgerServiceClient(internal, grpc.credentials.createInsecure(), {
+    ledger = new LedgerServiceClient(internal, h.identity.anonymous(), {
       interceptors: [operatorTokenInterceptor(await operatorToken(issuerDir, ['teller'], 'test-teller'))],
     });
-    accounts = new UserAccountServiceClient(internal, grpc.credentials.createInsecure(), {
+    accounts = new UserAccountServiceClient(internal, h.identity.anonymous(), {
       interceptors: [operatorTokenInterceptor(await operatorToken(issuerDir, ['support'], 'test-support'))],
     });
   }, 60_000);

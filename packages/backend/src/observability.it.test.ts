@@ -15,6 +15,7 @@ import { InMemorySpanExporter, type ReadableSpan } from '@kfrm/observability';
 import { TabMenuServiceClient } from '@kfrm/proto/gen/kfrm/api/tabmenu/tab_menu';
 import { UserServiceClient, UserServiceService } from '@kfrm/proto/gen/kfrm/api/user/user';
 import { startServices, type RunningServices, type ServiceModule } from '@kfrm/runtime';
+import { testServiceIdentity } from '@kfrm/runtime/testing/service-identity.fixtures';
 import { defineService, type MethodPolicy } from '@kfrm/server-kit';
 import { tabMenuModule } from '@kfrm/service-tab-menu';
 import { createStore, type Store } from '@kfrm/store';
@@ -41,7 +42,12 @@ function withHeaders(headers: Record<string, string>): grpc.Metadata {
 const relayModule: ServiceModule = {
   name: 'relay-test',
   create({ internalClients, store }) {
-    const policies = Object.fromEntries(Object.keys(UserServiceService).map((key) => [key, { access: 'internal' } satisfies MethodPolicy]));
+    const policies = Object.fromEntries(
+      Object.keys(UserServiceService).map((key) => [
+        key,
+        { access: 'internal', callers: ['*'] as readonly string[] } satisfies MethodPolicy,
+      ]),
+    );
     const registration = defineService(
       UserServiceService,
       {
@@ -101,6 +107,8 @@ describe('observability of a running process', () => {
     database = await openTestDatabase();
     db = database.databaseUrl ? await openDatabase({ databaseUrl: database.databaseUrl, poolMax: 2 }) : database;
     store = await createStore({ redisUrl: process.env.REDIS_URL });
+    // The internal listener over mTLS: the test calls it with a service's certificate.
+    const identity = await testServiceIdentity(join(dataDir, 'internal-pki'), ['auth']);
     running = await startServices([tabMenuModule, relayModule], {
       name: 'observability-test',
       env: {
@@ -110,6 +118,7 @@ describe('observability of a running process', () => {
         KFRM_METRICS_LISTEN: '127.0.0.1:0',
         KFRM_MIGRATE_ON_START: 'true',
         LOG_LEVEL: 'info',
+        ...identity.env,
       },
       db,
       store,
@@ -120,7 +129,7 @@ describe('observability of a running process', () => {
       `127.0.0.1:${running.mobilePort}`,
       grpc.credentials.createSsl(await readFile(running.serverCaCertFile)),
     );
-    internal = new UserServiceClient(`127.0.0.1:${running.internalPort}`, grpc.credentials.createInsecure());
+    internal = new UserServiceClient(`127.0.0.1:${running.internalPort}`, identity.as('auth'));
   }, 60_000);
 
   afterAll(async () => {

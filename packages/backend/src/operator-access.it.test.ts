@@ -1,6 +1,12 @@
 // Issue 16: the internal listener asked nobody who they were — Deposit, UpdateKyc, UnlockUser and
 // RevokeDevice answered anyone who reached it. Operator methods now want an operator's bearer
-// token with the right role (or a service identity); everything else is refused and audited.
+// token with the right role, or a service's certificate that the method's callers name;
+// everything else is refused and audited. The backend here runs its internal listener over mTLS
+// (as a split service does): the test calls as an operator's tool (TLS, no certificate) or as a
+// service (that service's internal certificate).
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { sql } from 'kysely';
 import { AuditLogServiceClient } from '@kfrm/proto/gen/kfrm/api/user/audit_log_internal';
 import { operatorTokenInterceptor } from '@kfrm/runtime';
@@ -15,8 +21,8 @@ import { CurrencyCode } from '@kfrm/proto/gen/kfrm/api/common/common';
 import { DeviceRegistryServiceClient, RevocationReason } from '@kfrm/proto/gen/kfrm/api/device/device_internal';
 import { KycStatus } from '@kfrm/proto/gen/kfrm/api/user/user';
 import { UserAccountServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user_internal';
-import { CALLER_SERVICE_HEADER } from '@kfrm/server-kit';
 import { bearer, operatorToken, tamperedOperatorToken } from '@kfrm/runtime/testing/operator-tokens.fixtures';
+import { testServiceIdentity, type TestServiceIdentity } from '@kfrm/runtime/testing/service-identity.fixtures';
 import { startTestServices, type TestServices } from '@kfrm/runtime/testing/services.harness';
 import { serviceModules } from './service-modules';
 
@@ -26,21 +32,32 @@ let accounts: UserAccountServiceClient;
 let credentials: CredentialServiceClient;
 let devices: DeviceRegistryServiceClient;
 let issuerDir: string;
+let identity: TestServiceIdentity;
+let pkiDir: string;
+/** Clients of the auth service (its certificate): service calls. */
+let asAuth: UserAccountServiceClient;
+let asTransfer: UserAccountServiceClient;
 const audit = () => new AuditLog(services.database);
 
 beforeAll(async () => {
-  services = await startTestServices(serviceModules, { name: 'operator-access', env: { LOG_LEVEL: 'silent' } });
-  const insecure = grpc.credentials.createInsecure();
-  ledger = new LedgerServiceClient(services.internalAddress, insecure);
-  accounts = new UserAccountServiceClient(services.internalAddress, insecure);
-  credentials = new CredentialServiceClient(services.internalAddress, insecure);
-  devices = new DeviceRegistryServiceClient(services.internalAddress, insecure);
+  pkiDir = await mkdtemp(join(tmpdir(), 'kfrm-operator-access-pki-'));
+  identity = await testServiceIdentity(pkiDir, ['auth', 'transfer']);
+  services = await startTestServices(serviceModules, { name: 'operator-access', env: { LOG_LEVEL: 'silent', ...identity.env } });
+  // An operator's tool: TLS, no client certificate (its token says who it is).
+  const operatorTool = identity.anonymous();
+  ledger = new LedgerServiceClient(services.internalAddress, operatorTool);
+  accounts = new UserAccountServiceClient(services.internalAddress, operatorTool);
+  credentials = new CredentialServiceClient(services.internalAddress, operatorTool);
+  devices = new DeviceRegistryServiceClient(services.internalAddress, operatorTool);
+  asAuth = new UserAccountServiceClient(services.internalAddress, identity.as('auth'));
+  asTransfer = new UserAccountServiceClient(services.internalAddress, identity.as('transfer'));
   issuerDir = services.running.config.operatorIssuerDir;
 }, 60_000);
 
 afterAll(async () => {
-  for (const client of [ledger, accounts, credentials, devices]) client?.close();
+  for (const client of [ledger, accounts, credentials, devices, asAuth, asTransfer]) client?.close();
   await services?.close();
+  await rm(pkiDir, { recursive: true, force: true });
 });
 
 const codeOf = (promise: Promise<unknown>) =>
@@ -62,10 +79,10 @@ const deposit = (metadata: Record<string, string> = {}) =>
     },
     { metadata },
   );
-const updateKyc = (metadata: Record<string, string> = {}) =>
+const updateKyc = (metadata: Record<string, string> = {}, client = () => accounts) =>
   unary(
-    accounts,
-    accounts.updateKyc,
+    client(),
+    client().updateKyc,
     { userId: 987_654_321n, kycStatus: KycStatus.VERIFIED, reason: 'reviewed', kycData: '' },
     { metadata },
   );
@@ -110,11 +127,21 @@ describe('operator methods on the internal listener', () => {
     expect(await codeOf(updateKyc(bearer(await operatorToken(issuerDir, ['kyc-reviewer']))))).toBe(grpc.status.NOT_FOUND);
   });
 
-  it('serve a call that names its calling service without a token (service-to-service; see docs/operators.md)', async () => {
-    expect(await codeOf(updateKyc({ [CALLER_SERVICE_HEADER]: 'auth' }))).toBe(grpc.status.NOT_FOUND);
-    // A token, when present, is always checked: a service name does not excuse a bad one.
+  it('serve a service the method names, by its certificate, without a token (service-to-service; see docs/operators.md)', async () => {
+    expect(await codeOf(updateKyc({}, () => asAuth))).toBe(grpc.status.NOT_FOUND);
+    // A token, when present, is always checked: a service certificate does not excuse a bad one.
     const expired = await tamperedOperatorToken(issuerDir, { roles: ['kyc-reviewer'], expiresInSeconds: -120 });
-    expect(await codeOf(updateKyc({ [CALLER_SERVICE_HEADER]: 'auth', ...bearer(expired) }))).toBe(grpc.status.UNAUTHENTICATED);
+    expect(await codeOf(updateKyc(bearer(expired), () => asAuth))).toBe(grpc.status.UNAUTHENTICATED);
+  });
+
+  it('refuse a forged caller-service header (UNAUTHENTICATED) and a service the method does not name (PERMISSION_DENIED)', async () => {
+    expect(await codeOf(updateKyc({ 'x-kfrm-caller-service': 'auth' }))).toBe(grpc.status.UNAUTHENTICATED);
+    expect(
+      await codeOf(
+        unary(accounts, accounts.findByUserToken, { userToken: 'unknown-token' }, { metadata: { 'x-kfrm-caller-service': 'auth' } }),
+      ),
+    ).toBe(grpc.status.UNAUTHENTICATED);
+    expect(await codeOf(updateKyc({ 'x-kfrm-caller-service': 'auth' }, () => asTransfer))).toBe(grpc.status.PERMISSION_DENIED);
   });
 
   it('record every refusal and every operator action in the audit log, with no token in it', async () => {
@@ -123,10 +150,12 @@ describe('operator methods on the internal listener', () => {
     expect(await codeOf(deposit())).toBe(grpc.status.UNAUTHENTICATED);
     expect(await codeOf(updateKyc(bearer(teller)))).toBe(grpc.status.PERMISSION_DENIED);
     expect(await codeOf(deposit(bearer(teller)))).toBe(grpc.status.NOT_FOUND);
-    expect(await codeOf(updateKyc({ [CALLER_SERVICE_HEADER]: 'auth' }))).toBe(grpc.status.NOT_FOUND);
+    expect(await codeOf(updateKyc({}, () => asAuth))).toBe(grpc.status.NOT_FOUND);
+    expect(await codeOf(updateKyc({}, () => asTransfer))).toBe(grpc.status.PERMISSION_DENIED);
+    expect(await codeOf(unary(accounts, accounts.findByUserToken, { userToken: 'unknown-token' }))).toBe(grpc.status.UNAUTHENTICATED);
     // Every row is written before its call is answered; the loop only guards against a slow commit.
     let rows = await audit().list({ afterSeq: before });
-    for (let i = 0; i < 50 && rows.length < 5; i++) {
+    for (let i = 0; i < 50 && rows.length < 7; i++) {
       await new Promise((r) => setTimeout(r, 20));
       rows = await audit().list({ afterSeq: before });
     }
@@ -138,6 +167,8 @@ describe('operator methods on the internal listener', () => {
         ['operator', 'teller-7', 'ledger.deposit', 'account:3333-00000000000', 'requested'],
         ['operator', 'teller-7', 'ledger.deposit', 'account:3333-00000000000', 'NOT_FOUND:ACCOUNT_NOT_FOUND'],
         ['service', 'auth', 'user.kyc_decision', 'user:987654321', 'NOT_FOUND:USER_NOT_FOUND'],
+        ['service', 'transfer', 'internal.call_refused', '/kfrm.api.user.UserAccountService/UpdateKyc', 'PERMISSION_DENIED'],
+        ['anonymous', '', 'internal.caller_unknown', '/kfrm.api.user.UserAccountService/FindByUserToken', 'UNAUTHENTICATED'],
       ]),
     );
     expect(rows.find((r) => r.action === 'ledger.deposit')!.detail).toMatchObject({ amount: 'KRW 5000.0' });
@@ -146,10 +177,10 @@ describe('operator methods on the internal listener', () => {
   });
 
   it('let an auditor read and verify the audit log (and nobody else), and show an edited row', async () => {
-    const auditor = new AuditLogServiceClient(services.internalAddress, grpc.credentials.createInsecure(), {
+    const auditor = new AuditLogServiceClient(services.internalAddress, identity.anonymous(), {
       interceptors: [operatorTokenInterceptor(await operatorToken(issuerDir, ['auditor'], 'auditor-1'))],
     });
-    const teller = new AuditLogServiceClient(services.internalAddress, grpc.credentials.createInsecure(), {
+    const teller = new AuditLogServiceClient(services.internalAddress, identity.anonymous(), {
       interceptors: [operatorTokenInterceptor(await operatorToken(issuerDir, ['teller']))],
     });
     try {
@@ -173,7 +204,9 @@ describe('operator methods on the internal listener', () => {
     }
   });
 
-  it('leave service-only internal methods as they were', async () => {
-    expect(await codeOf(unary(accounts, accounts.findByUserToken, { userToken: 'unknown-token' }))).not.toBe(grpc.status.UNAUTHENTICATED);
+  it('serve service-only internal methods to the services they name, and to nobody else', async () => {
+    expect(await codeOf(unary(asAuth, asAuth.findByUserToken, { userToken: 'unknown-token' }))).toBe(grpc.status.NOT_FOUND);
+    expect(await codeOf(unary(asTransfer, asTransfer.findByUserToken, { userToken: 'unknown-token' }))).toBe(grpc.status.PERMISSION_DENIED);
+    expect(await codeOf(unary(accounts, accounts.findByUserToken, { userToken: 'unknown-token' }))).toBe(grpc.status.UNAUTHENTICATED);
   });
 });

@@ -8,14 +8,16 @@ import { LedgerServiceClient } from '@kfrm/proto/gen/kfrm/api/account/ledger_int
 import { CurrencyCode } from '@kfrm/proto/gen/kfrm/api/common/common';
 import { ApprovalStatus, OperatorApprovalServiceClient } from '@kfrm/proto/gen/kfrm/api/user/operator_approval_internal';
 import { operatorTokenInterceptor } from '@kfrm/runtime';
-import { callerServiceInterceptor, operatorToken } from '@kfrm/runtime/testing/operator-tokens.fixtures';
+import { operatorToken } from '@kfrm/runtime/testing/operator-tokens.fixtures';
 import { startTestServices, type TestServices } from '@kfrm/runtime/testing/services.harness';
 import { APPROVAL_ID_TRAILER, type OperatorRole } from '@kfrm/server-kit';
 import { serviceModules } from './service-modules';
 
 let services: TestServices;
 const clients: grpc.Client[] = [];
-let asService: LedgerServiceClient;
+/** The ledger as casa (opens the account) and as transfer (reads its balance) call it. */
+let asCasa: LedgerServiceClient;
+let asTransfer: LedgerServiceClient;
 let accountNumber: string;
 
 const krw = (won: bigint) => ({ currencyCode: CurrencyCode.KRW, majorAmount: won, minorAmount: 0n });
@@ -25,8 +27,8 @@ async function operator(subject: string, roles: OperatorRole[]) {
   const options = {
     interceptors: [operatorTokenInterceptor(await operatorToken(services.running.config.operatorIssuerDir, roles, subject))],
   };
-  const ledger = new LedgerServiceClient(services.internalAddress, grpc.credentials.createInsecure(), options);
-  const approvals = new OperatorApprovalServiceClient(services.internalAddress, grpc.credentials.createInsecure(), options);
+  const ledger = new LedgerServiceClient(services.internalAddress, services.identity!.anonymous(), options);
+  const approvals = new OperatorApprovalServiceClient(services.internalAddress, services.identity!.anonymous(), options);
   clients.push(ledger, approvals);
   return { ledger, approvals };
 }
@@ -40,19 +42,18 @@ const refusal = (promise: Promise<unknown>) =>
   );
 
 const balance = async () =>
-  (await unary(asService, asService.getAccountForOwner, { ownerUserId: 'approval-owner', accountNumber })).account!.balance!.majorAmount;
+  (await unary(asTransfer, asTransfer.getAccountForOwner, { ownerUserId: 'approval-owner', accountNumber })).account!.balance!.majorAmount;
 
 let seq = 0;
 const deposit = (ledger: LedgerServiceClient, won: bigint) =>
   unary(ledger, ledger.deposit, { idempotencyKey: `approval-test-${++seq}`, accountNumber, amount: krw(won), memo: 'test', events: [] });
 
 beforeAll(async () => {
-  services = await startTestServices(serviceModules, { name: 'operator-approval', env: { LOG_LEVEL: 'silent' } });
-  asService = new LedgerServiceClient(services.internalAddress, grpc.credentials.createInsecure(), {
-    interceptors: [callerServiceInterceptor('test')],
-  });
-  clients.push(asService);
-  const created = await unary(asService, asService.createAccount, {
+  services = await startTestServices(serviceModules, { name: 'operator-approval', env: { LOG_LEVEL: 'silent' }, serviceIdentity: true });
+  asCasa = new LedgerServiceClient(services.internalAddress, services.identity!.as('casa'));
+  asTransfer = new LedgerServiceClient(services.internalAddress, services.identity!.as('transfer'));
+  clients.push(asCasa, asTransfer);
+  const created = await unary(asCasa, asCasa.createAccount, {
     ownerUserId: 'approval-owner',
     accountName: 'approvals',
     currency: CurrencyCode.KRW,

@@ -31,9 +31,10 @@ const statusOnly = (code: grpc.status, details: string): grpc.StatusObject => ({
  * chain. The caller sees what a network call gives: response headers, the message, the status
  * with its details, DEADLINE_EXCEEDED at the deadline and CANCELLED on cancel (the server-side
  * handler's signal is aborted in both cases). Streaming methods and methods served elsewhere go
- * on over the network.
+ * on over the network. `caller` is the calling service's name, the identity the internal guard
+ * sees (set by the composition root, never by a header).
  */
-export function inProcessInterceptor(resolve: InProcessResolver): grpc.Interceptor {
+export function inProcessInterceptor(resolve: InProcessResolver, caller?: string): grpc.Interceptor {
   return (options, nextCall) => {
     const method = options.method_definition;
     const serve = method.requestStream || method.responseStream ? undefined : resolve(method.path);
@@ -71,7 +72,7 @@ export function inProcessInterceptor(resolve: InProcessResolver): grpc.Intercept
             end(statusOnly(grpc.status.DEADLINE_EXCEEDED, 'Deadline exceeded'));
           }, left);
         }
-        serve({ request, metadata, deadline, signal: controller.signal }).then(
+        serve({ request, metadata, deadline, signal: controller.signal, caller }).then(
           (result) => {
             // The handler's own deadline timer (same instant, its own clock reading) may fire just
             // before ours and fail the call: a failure at the deadline is DEADLINE_EXCEEDED, as a

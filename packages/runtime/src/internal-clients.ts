@@ -1,7 +1,7 @@
+import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import type { ListenAddress } from '@kfrm/config';
 import { outgoingHeaders } from '@kfrm/observability';
-import { CALLER_SERVICE_HEADER } from '@kfrm/server-kit';
 import { inProcessInterceptor, type InProcessResolver } from './in-process-calls';
 
 export type ClientConstructor<C extends grpc.Client> = (new (
@@ -48,19 +48,21 @@ export const propagationInterceptor: grpc.Interceptor = (options, nextCall) =>
     },
   });
 
+/** This service's internal certificate, its key and the internal CA (the KFRM_INTERNAL_TLS_* files). */
+export interface InternalClientTls {
+  certFile: string;
+  keyFile: string;
+  caFile: string;
+}
+
 /**
- * Names the calling service on every internal call (CALLER_SERVICE_HEADER): what tells a
- * service's call of an operator method (no token needed) from an operator's (token required).
- * Only a claim until internal mTLS carries service identity (docs/operators.md).
+ * mTLS to another service's internal listener: its server certificate must come from the
+ * internal CA (and name the host dialled), and ours tells it who calls — the only service
+ * identity it accepts from the network. Read when a client is made (first use); a renewed
+ * certificate reaches new clients, i.e. the next process start.
  */
-export function callerServiceInterceptor(service: string): grpc.Interceptor {
-  return (options, nextCall) =>
-    new grpc.InterceptingCall(nextCall(options), {
-      start(metadata, listener, next) {
-        if (metadata.get(CALLER_SERVICE_HEADER).length === 0) metadata.set(CALLER_SERVICE_HEADER, service);
-        next(metadata, listener);
-      },
-    });
+export function internalChannelCredentials(tls: InternalClientTls): grpc.ChannelCredentials {
+  return grpc.credentials.createSsl(readFileSync(tls.caFile), readFileSync(tls.keyFile), readFileSync(tls.certFile));
 }
 
 export function createInternalClients(options: {
@@ -73,8 +75,13 @@ export function createInternalClients(options: {
    * listener (KFRM_INTERNAL_IN_PROCESS, default on). Unset: every call goes over the network.
    */
   inProcess?: InProcessResolver;
-  /** This process's name, sent with every call (callerServiceInterceptor). */
+  /**
+   * The service these clients call for: its in-process calls carry this name (the composition
+   * root gives each module clients of its own). Over the network the certificate speaks.
+   */
   callerService?: string;
+  /** mTLS with this service's internal certificate; absent: plaintext (no service identity). */
+  tls?: InternalClientTls;
 }): InternalClients {
   const clients = new Map<unknown, grpc.Client>();
   const targetFor = (pkg: string) => {
@@ -90,14 +97,14 @@ export function createInternalClients(options: {
       if (!client) {
         const pkg = internalPackageOf(ctor);
         const own = options.targets[pkg] === undefined && options.defaultTarget === undefined;
-        client = new ctor(targetFor(pkg), grpc.credentials.createInsecure(), {
+        const credentials = options.tls ? internalChannelCredentials(options.tls) : grpc.credentials.createInsecure();
+        client = new ctor(targetFor(pkg), credentials, {
           // Fail fast when the other service is down instead of queueing calls.
           'grpc.enable_retries': 0,
           // Propagation first: the in-process interceptor ends the chain and carries its headers.
           interceptors: [
             propagationInterceptor,
-            ...(options.callerService ? [callerServiceInterceptor(options.callerService)] : []),
-            ...(own && options.inProcess ? [inProcessInterceptor(options.inProcess)] : []),
+            ...(own && options.inProcess ? [inProcessInterceptor(options.inProcess, options.callerService)] : []),
           ],
         });
         clients.set(ctor, client);

@@ -60,19 +60,19 @@ export const RUNTIME_SECRETS: readonly SecretDeclaration[] = [
   {
     env: 'KFRM_INTERNAL_TLS_CERT_FILE',
     form: 'file',
-    what: 'this service’s internal certificate (the edge listener’s mTLS)',
+    what: 'this service’s internal certificate (mTLS of the edge and internal listeners; its identity to other services)',
     when: { env: 'KFRM_EDGE_LISTEN', isOn: true },
   },
   {
     env: 'KFRM_INTERNAL_TLS_KEY_FILE',
     form: 'file',
-    what: 'this service’s internal private key (the edge listener’s mTLS)',
+    what: 'this service’s internal private key (mTLS of the edge and internal listeners)',
     when: { env: 'KFRM_EDGE_LISTEN', isOn: true },
   },
   {
     env: 'KFRM_INTERNAL_CA_CERT_FILE',
     form: 'file',
-    what: 'internal CA certificate (authenticates the edge)',
+    what: 'internal CA certificate (authenticates the edge and the other services)',
     when: { env: 'KFRM_EDGE_LISTEN', isOn: true },
   },
 ];

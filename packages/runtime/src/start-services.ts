@@ -32,6 +32,8 @@ import {
   internalServerCredentials,
   mobileServerCredentials,
   noClientCertificate,
+  type AccessRefusal,
+  type InternalTlsFiles,
 } from '@kfrm/server-kit';
 import { createStore, instrumentStore, prefixed, type Store } from '@kfrm/store';
 import type { DestinationStream } from 'pino';
@@ -56,7 +58,13 @@ export interface RunningServices {
   /** Full paths of registered methods that have no handler (they answer UNIMPLEMENTED). */
   unimplementedMethods: string[];
   internalPort: number;
+  /** The process's own internal clients (its in-process calls carry the process's name). */
   internalClients: InternalClients;
+  /**
+   * Internal clients calling in `service`'s name, as the module of that name does: for tests
+   * that drive a service's use cases against the others.
+   */
+  internalClientsOf(service: string): InternalClients;
   /** The CA a client must trust to reach the mobile listener. */
   serverCaCertFile: string;
   deviceCaCertFile: string;
@@ -149,6 +157,25 @@ async function tlsFiles(config: RuntimeConfig): Promise<{
     };
   }
   return ensureDevCertificates(config.devTlsDir);
+}
+
+/** The audit log's action for each refusal of the internal guard (docs/operators.md, "Audit log"). */
+const REFUSAL_ACTIONS: Record<AccessRefusal['kind'], string> = {
+  'operator-authentication-failed': 'operator.authentication_failed',
+  'operator-call-refused': 'operator.call_refused',
+  'caller-unknown': 'internal.caller_unknown',
+  'service-call-refused': 'internal.call_refused',
+};
+
+/**
+ * This process's internal certificate, key and the internal CA, when all three are given: the
+ * internal listener then takes mTLS and the internal clients present the certificate. Without
+ * them (the embedded default) the internal listener is plaintext on loopback and only
+ * in-process calls carry a service identity.
+ */
+function internalTlsOf(config: RuntimeConfig): InternalTlsFiles | undefined {
+  const { internalTlsCertFile: certFile, internalTlsKeyFile: keyFile, internalCaCertFile: clientCaFile } = config;
+  return certFile && keyFile && clientCaFile ? { certFile, keyFile, clientCaFile } : undefined;
 }
 
 /**
@@ -245,17 +272,32 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
 
     const descriptorSet = await descriptorSetStarted.promise;
     let internalPort: number | undefined;
-    const internalClients = createInternalClients({
-      targets: config.internalTargets,
-      defaultTarget: config.internalTarget,
-      ownListener: () => {
-        if (internalPort === undefined) throw new Error('internal clients are usable once the listeners are up');
-        return { host: config.internalListen.host, port: internalPort };
-      },
-      // Resolved per client on first use, once every module's services are registered.
-      inProcess: config.internalInProcess ? (path) => internal.inProcessUnary(path) : undefined,
-      callerService: options.name,
-    });
+    // This process's internal certificate: the internal listener's mTLS and, over the network,
+    // the identity of every call it makes (docs/adr/0014-service-identity.md).
+    const internalTls = internalTlsOf(config);
+    // Each module gets clients of its own, so that its in-process calls carry its name; the
+    // process's own calls (session lookups, approval submissions) carry the process's.
+    const clientSets = new Map<string, InternalClients>();
+    const clientsFor = (caller: string) => {
+      let clients = clientSets.get(caller);
+      if (!clients) {
+        clients = createInternalClients({
+          targets: config.internalTargets,
+          defaultTarget: config.internalTarget,
+          ownListener: () => {
+            if (internalPort === undefined) throw new Error('internal clients are usable once the listeners are up');
+            return { host: config.internalListen.host, port: internalPort };
+          },
+          // Resolved per client on first use, once every module's services are registered.
+          inProcess: config.internalInProcess ? (path) => internal.inProcessUnary(path) : undefined,
+          callerService: caller,
+          tls: internalTls && { certFile: internalTls.certFile, keyFile: internalTls.keyFile, caFile: internalTls.clientCaFile },
+        });
+        clientSets.set(caller, clients);
+      }
+      return clients;
+    };
+    const internalClients = clientsFor(options.name);
     // Chain, validity, clientAuth, the device id it names, and revocation (a store read that
     // fails closed: an unreachable store is UNAVAILABLE, never "not revoked"), its "not revoked"
     // remembered for the staleness bound.
@@ -326,21 +368,24 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
     const internal = new GrpcListener({
       name: 'internal',
       ...config.internalListen,
-      credentials: internalServerCredentials(),
+      credentials: internalServerCredentials(internalTls),
       guard: createInternalAccessGuard({
         verifyOperator: await operatorVerifierStarted.promise,
         onRefusal: async (refusal) => {
           accessLog.warn(
-            { event: refusal.kind, method: refusal.method, operator: refusal.subject, reason: refusal.reason },
-            'operator call refused',
+            { event: refusal.kind, method: refusal.method, operator: refusal.subject, service: refusal.service, reason: refusal.reason },
+            'internal call refused',
           );
           await audit
             .append({
-              actorKind: refusal.subject ? 'operator' : 'anonymous',
-              actor: refusal.subject ?? '',
-              action: refusal.kind === 'operator-authentication-failed' ? 'operator.authentication_failed' : 'operator.call_refused',
+              actorKind: refusal.subject ? 'operator' : refusal.service ? 'service' : 'anonymous',
+              actor: refusal.subject ?? refusal.service ?? '',
+              action: REFUSAL_ACTIONS[refusal.kind],
               target: refusal.method,
-              outcome: refusal.kind === 'operator-authentication-failed' ? 'UNAUTHENTICATED' : 'PERMISSION_DENIED',
+              outcome:
+                refusal.kind === 'operator-authentication-failed' || refusal.kind === 'caller-unknown'
+                  ? 'UNAUTHENTICATED'
+                  : 'PERMISSION_DENIED',
               detail: { reason: refusal.reason },
             })
             .catch((err: unknown) => accessLog.error({ err, method: refusal.method }, 'audit append failed'));
@@ -375,7 +420,7 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
         logger: logger.child({ component: module.name }),
         config,
         deviceCa,
-        internalClients,
+        internalClients: clientsFor(module.name),
         metrics,
         audit,
       });
@@ -418,6 +463,7 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
       unimplementedMethods: [...(phoneFacing[0]?.unimplementedMethods ?? []), ...internal.unimplementedMethods],
       internalPort,
       internalClients,
+      internalClientsOf: clientsFor,
       serverCaCertFile: files.serverCaCertFile,
       deviceCaCertFile: files.deviceCaCertFile,
       deviceCaKeyFile: files.deviceCaKeyFile,
@@ -431,7 +477,7 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
           dependencies.stop();
           await Promise.all([...phoneFacing, internal].map((listener) => listener.shutdown(config.shutdownGraceMs)));
           for (const instance of instances.reverse()) await instance.close?.();
-          internalClients.close();
+          for (const clients of clientSets.values()) clients.close();
           await revocationFacts?.stop();
           if (ownsStore) await openStore.close();
           if (ownsDb) await db.close();

@@ -30,7 +30,10 @@ export interface Principal {
   level: AccessLevel;
   device?: DeviceIdentity;
   session?: SessionIdentity;
-  /** An internal call made by another service (its name, or 'in-process'); see operator-access.ts. */
+  /**
+   * An internal call made by another service: its name, from its verified internal certificate
+   * or, in-process, from the composition root (operator-access.ts).
+   */
   service?: string;
   /** An internal call made by an operator with a verified token. */
   operator?: OperatorIdentity;
@@ -42,6 +45,16 @@ export interface CallCredentials {
   peerCertificateDer?: Uint8Array;
   /** True for a call made from this process (GrpcListener.inProcessUnary): it cannot come from outside. */
   inProcess?: boolean;
+  /**
+   * In-process calls: the calling service, as the composition root named it when it made that
+   * service's internal clients (never from the call's metadata).
+   */
+  inProcessCaller?: string;
+  /**
+   * The URI SANs of the client certificate, present only when the TLS layer verified it against
+   * the listener's CA (grpc-js reports no peer certificate otherwise).
+   */
+  peerUris?: readonly string[];
 }
 
 /** The method being called, for guards that decide per method. */
@@ -49,6 +62,8 @@ export interface GuardedMethod {
   path: string;
   /** The operator roles that may call it (define-service's `operator` policy); absent: none. */
   operatorRoles?: readonly OperatorRole[];
+  /** The services that may call it (define-service's `callers` policy); absent: none. */
+  callers?: readonly string[];
 }
 
 /** Decides whether a call may proceed at a level and who it is from. */

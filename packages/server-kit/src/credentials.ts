@@ -82,12 +82,26 @@ export function credentialsLoaded(credentials: grpc.ServerCredentials): Promise<
   return firstLoads.get(credentials)?.() ?? Promise.resolve();
 }
 
+export interface InternalTlsFiles {
+  /** This service's internal certificate and key (from the internal CA). */
+  certFile: string;
+  keyFile: string;
+  /** The internal CA: the only issuer of client certificates that identify a service. */
+  clientCaFile: string;
+}
+
 /**
- * The internal listener is plaintext: in the embedded default it binds to loopback, in a
- * cluster it sits behind the mesh's mTLS and a NetworkPolicy (see deploy/).
+ * The internal listener. With this service's internal certificate: TLS, a client certificate is
+ * *requested* and verified against the internal CA, but not *required* — an operator's tool
+ * connects with TLS and a bearer token, without one. grpc-js reports a peer certificate to the
+ * handler only when the TLS layer verified it (`socket.authorized`), so a certificate from
+ * another CA is no identity at all and the guard sees an unknown caller. Without files
+ * (the embedded default): plaintext on loopback, where only in-process calls carry a service's
+ * identity (docs/adr/0014-service-identity.md).
  */
-export function internalServerCredentials(): grpc.ServerCredentials {
-  return grpc.ServerCredentials.createInsecure();
+export function internalServerCredentials(files?: InternalTlsFiles, refreshIntervalMs = 5 * 60_000): grpc.ServerCredentials {
+  if (!files) return grpc.ServerCredentials.createInsecure();
+  return watchedCredentials({ certFile: files.certFile, keyFile: files.keyFile, caFile: files.clientCaFile }, false, refreshIntervalMs);
 }
 
 export interface EdgeTlsFiles {

@@ -93,6 +93,12 @@ export interface MethodPolicy<Req = never> {
    * Reads leave it unset and cost no store round trip.
    */
   idempotent?: boolean;
+  /**
+   * `internal` methods only: the services that may call it (their names, as in their internal
+   * certificates' `spiffe://kfrm/service/<name>`; `'*'` = every service). Absent or empty: no
+   * service — a forgotten list fails closed (PERMISSION_DENIED), never open.
+   */
+  callers?: readonly string[];
   /** The method's `…ApiError` message and enum; omitted when the seed gives the method none. */
   errors?: ApiErrorType;
   /** The codes the handler can raise (checked against `errors` and CommonApiError). */

@@ -89,6 +89,11 @@ export interface InProcessCall {
   deadline?: Date;
   /** Aborted when the caller cancels or its deadline passes. */
   signal?: AbortSignal;
+  /**
+   * The calling service, named by the composition root that made its internal clients: the
+   * identity the internal guard sees (in-process calls carry no certificate).
+   */
+  caller?: string;
 }
 export interface InProcessResult {
   /** Response headers (x-request-id). */
@@ -104,6 +109,17 @@ const REQUEST_ID_HEADER = 'x-request-id';
 const IN_PROCESS_PEER = 'in-process';
 const HEALTH_SERVICE = 'grpc.health.v1.Health';
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+/** The calling service of each in-process call, by its call object: out of reach of any header. */
+const inProcessCallers = new WeakMap<object, string>();
+
+/** The URI SANs in Node's `subjectaltname` string (`DNS:a, URI:spiffe://…, IP Address:…`). */
+export function uriSans(subjectAltName: string | undefined): string[] {
+  if (!subjectAltName) return [];
+  return subjectAltName
+    .split(', ')
+    .filter((name) => name.startsWith('URI:'))
+    .map((name) => name.slice(4));
+}
 
 /**
  * grpc-js reports a peer as `host:port`, with IPv6 hosts in brackets (`[::1]:5000`); a peer
@@ -302,6 +318,7 @@ export class GrpcListener {
             responseMetadata = metadata;
           },
         });
+        if (call.caller) inProcessCallers.set(surface, call.caller);
         call.signal?.addEventListener(
           'abort',
           () => {
@@ -349,12 +366,20 @@ export class GrpcListener {
     };
     try {
       const source = this.options.clientCertificate ?? peerClientCertificate;
-      const peerCertificateDer = source({ metadata: call.metadata, peer: call.getAuthContext?.()?.sslPeerCertificate });
+      // grpc-js reports a peer certificate only when the TLS layer verified it against our CA.
+      const peer = call.getAuthContext?.()?.sslPeerCertificate;
+      const peerCertificateDer = source({ metadata: call.metadata, peer });
       const inProcess = call.getPeer() === IN_PROCESS_PEER;
       const principal = await this.options.guard.authorize(
         policy.access,
-        { metadata: call.metadata, peerCertificateDer, inProcess },
-        { path: call.getPath(), operatorRoles: policy.operator },
+        {
+          metadata: call.metadata,
+          peerCertificateDer,
+          inProcess,
+          inProcessCaller: inProcess ? inProcessCallers.get(call) : undefined,
+          peerUris: uriSans(peer?.subjectaltname),
+        },
+        { path: call.getPath(), operatorRoles: policy.operator, callers: policy.callers },
       );
       const ctx: CallContext = {
         requestId,

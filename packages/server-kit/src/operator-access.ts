@@ -30,13 +30,24 @@ export interface OperatorIdentity {
 export type OperatorTokenVerifier = (token: string) => Promise<OperatorIdentity>;
 
 /**
- * Set by `@kfrm/runtime`'s internal clients on every call a service makes to another: the
- * calling service's name. Until service identity comes from the internal mTLS certificate
- * (issue 16 item 1), this header is only a claim: anyone who reaches the internal listener can
- * set it (docs/operators.md, "The rule and its weakness").
+ * A service's identity on the internal network: the URI SAN of its internal certificate, issued
+ * by the internal CA (`serviceIdentityUri` in @kfrm/pki makes the same names). The edge's
+ * certificate (`spiffe://kfrm/edge`) names no service: through it only operators' tokens count.
  */
-export const CALLER_SERVICE_HEADER = 'x-kfrm-caller-service';
-const SERVICE_NAME = /^[a-z][a-z0-9-]{0,39}$/;
+const SERVICE_URI = /^spiffe:\/\/kfrm\/service\/([a-z][a-z0-9-]{0,62})$/;
+
+/** What a method's `callers` may list besides service names: every service of ours. */
+export const ANY_SERVICE = '*';
+
+/**
+ * The calling service named by a verified client certificate's URI SANs, or undefined when
+ * they name none (or, ambiguously, more than one). The listener passes only URIs of a
+ * certificate the TLS layer verified against the internal CA.
+ */
+export function serviceOfPeer(uris: readonly string[] | undefined): string | undefined {
+  const services = (uris ?? []).map((uri) => SERVICE_URI.exec(uri)?.[1]).filter((s): s is string => s !== undefined);
+  return services.length === 1 ? services[0] : undefined;
+}
 
 /** Operator tokens are longer than session tokens (an RS256 JWT from Keycloak is ~1.5 KB). */
 const OPERATOR_BEARER = /^Bearer ([A-Za-z0-9._~+/=-]{16,8192})$/;
@@ -47,18 +58,21 @@ function operatorBearer(metadata: Metadata): string | undefined {
   return OPERATOR_BEARER.exec(value)?.[1];
 }
 
-function callerService(metadata: Metadata): string | undefined {
-  const value = metadata.get(CALLER_SERVICE_HEADER)[0];
-  return typeof value === 'string' && SERVICE_NAME.test(value) ? value : undefined;
-}
-
 /** A refusal or failure the internal guard reports (to the audit log): no token, no key, no personal data. */
 export interface AccessRefusal {
-  kind: 'operator-authentication-failed' | 'operator-call-refused';
+  /**
+   * operator-authentication-failed: an operator method called without a valid token (and not by
+   * a service); operator-call-refused: a valid operator without one of the method's roles;
+   * caller-unknown: a service method called by nobody we know (no service certificate, no token);
+   * service-call-refused: a known service the method's `callers` do not name.
+   */
+  kind: 'operator-authentication-failed' | 'operator-call-refused' | 'caller-unknown' | 'service-call-refused';
   /** Full method path. */
   method: string;
   /** The operator's subject when the token was valid (refused for want of a role). */
   subject?: string;
+  /** The calling service, when it was known (refused for not being one of the method's callers). */
+  service?: string;
   /** Why, in a few words (e.g. "no token", "token expired", "missing role teller"). */
   reason: string;
 }
@@ -75,16 +89,18 @@ export interface InternalAccessGuardOptions {
 }
 
 /**
- * The internal listener's guard. It serves only `internal` methods. A method without an
- * operator policy is a service-to-service call, decided by the listener's boundary (bound to a
- * private interface, or the mesh) as before. A method with one (`operator: [...roles]`) is
- * served to:
+ * The internal listener's guard. It serves only `internal` methods, each to the callers it
+ * declares next to its other policies in define-service:
  * 1. an operator: a call carrying `authorization: Bearer <JWT>` is always an operator call — the
- *    token must verify (else UNAUTHENTICATED) and hold one of the roles (else PERMISSION_DENIED);
- * 2. a service: a call without a token that carries a service identity — made in this process
- *    (in-process calls cannot come from outside), or with the caller-service header (see
- *    CALLER_SERVICE_HEADER for its weakness);
- * and to nobody else (UNAUTHENTICATED). Every refusal is reported to `onRefusal`.
+ *    token must verify (else UNAUTHENTICATED) and hold one of the method's `operator` roles (else
+ *    PERMISSION_DENIED; a method without them serves no operator);
+ * 2. a service: a call without a token from a known service — one whose client certificate from
+ *    the internal CA names it (`spiffe://kfrm/service/<name>`), or an in-process call, which the
+ *    composition root made in that service's name — served when the method's `callers` name it
+ *    (or ANY_SERVICE), else PERMISSION_DENIED;
+ * 3. anybody else: UNAUTHENTICATED. No header names a service: what a remote client can set
+ *    proves nothing.
+ * Every refusal is reported to `onRefusal`.
  */
 export function createInternalAccessGuard(options: InternalAccessGuardOptions = {}): AccessGuard {
   const refuse = async (refusal: AccessRefusal) => {
@@ -97,20 +113,28 @@ export function createInternalAccessGuard(options: InternalAccessGuardOptions = 
   return {
     async authorize(level, call: CallCredentials, method): Promise<Principal> {
       if (level !== 'internal') throw unauthenticated('method is not served here');
-      const service = call.inProcess ? (callerService(call.metadata) ?? 'in-process') : callerService(call.metadata);
-      const roles = method?.operatorRoles;
-      if (!roles) return service ? { level, service } : { level };
-      const path = method.path;
+      const path = method?.path ?? '';
+      const roles = method?.operatorRoles ?? [];
       const token = operatorBearer(call.metadata);
       if (token === undefined) {
-        if (service) return { level, service };
-        const hasHeader = call.metadata.get('authorization').length > 0;
-        await refuse({
-          kind: 'operator-authentication-failed',
-          method: path,
-          reason: hasHeader ? 'malformed authorization header' : 'no token',
-        });
-        throw unauthenticated('operator token required');
+        const service = call.inProcess ? call.inProcessCaller : serviceOfPeer(call.peerUris);
+        if (!service) {
+          if (roles.length > 0) {
+            const hasHeader = call.metadata.get('authorization').length > 0;
+            await refuse({
+              kind: 'operator-authentication-failed',
+              method: path,
+              reason: hasHeader ? 'malformed authorization header' : 'no token',
+            });
+            throw unauthenticated('operator token or service certificate required');
+          }
+          await refuse({ kind: 'caller-unknown', method: path, reason: 'no service certificate' });
+          throw unauthenticated('service certificate required');
+        }
+        const callers = method?.callers ?? [];
+        if (callers.includes(service) || callers.includes(ANY_SERVICE)) return { level, service };
+        await refuse({ kind: 'service-call-refused', method: path, service, reason: 'caller not allowed' });
+        throw new PermissionDeniedError(`${path} may not be called by the service ${service}`);
       }
       let operator: OperatorIdentity;
       try {
@@ -125,9 +149,11 @@ export function createInternalAccessGuard(options: InternalAccessGuardOptions = 
           kind: 'operator-call-refused',
           method: path,
           subject: operator.subject,
-          reason: `missing role ${roles.join(' or ')}`,
+          reason: roles.length > 0 ? `missing role ${roles.join(' or ')}` : 'no operator may call this method',
         });
-        throw new PermissionDeniedError(`requires the operator role ${roles.join(' or ')}`);
+        throw new PermissionDeniedError(
+          roles.length > 0 ? `requires the operator role ${roles.join(' or ')}` : 'no operator may call this method',
+        );
       }
       return { level, operator };
     },
@@ -142,5 +168,5 @@ function reasonOf(err: unknown): string {
   return message.slice(0, 80);
 }
 
-/** The internal guard without operators: operator-only methods then serve services only. */
+/** The internal guard without operators: every method then serves its services only. */
 export const internalAccessGuard: AccessGuard = createInternalAccessGuard();

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { localOperatorVerifier } from '@kfrm/runtime';
-import { callerServiceInterceptor } from '@kfrm/runtime/testing/operator-tokens.fixtures';
+import { testServiceIdentity } from '@kfrm/runtime/testing/service-identity.fixtures';
 import * as grpc from '@grpc/grpc-js';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -41,6 +41,7 @@ import {
   apiErrorCode,
   createInternalAccessGuard,
   decodeStatusDetails,
+  internalServerCredentials,
   unauthenticated,
   type AccessGuard,
 } from '@kfrm/server-kit';
@@ -94,6 +95,7 @@ describe('account service over gRPC', () => {
   let app: AccountServiceClient;
   let ledgerClient: LedgerServiceClient;
   let internalPort: number;
+  let internalCaFile: string;
   const operatorDataDir = mkdtempSync(join(tmpdir(), 'kfrm-account-operator-'));
 
   beforeAll(async () => {
@@ -108,13 +110,26 @@ describe('account service over gRPC', () => {
       logger,
     });
     mobile.addService(accountHandlers(t.ledger));
+    // The internal listener over mTLS; the test calls it with the certificate of a service named
+    // 'test', which plays every service that calls the ledger (the guard adds it to each method's
+    // callers: who may call what is tested with the real lists elsewhere).
+    const identity = await testServiceIdentity(join(operatorDataDir, 'internal-pki'), ['test']);
+    internalCaFile = identity.env.KFRM_INTERNAL_CA_CERT_FILE!;
+    // Operators of a local issuer in a scratch data directory (the deposit CLI mints from it).
+    const guard = createInternalAccessGuard({ verifyOperator: await localOperatorVerifier(join(operatorDataDir, 'operator-issuer')) });
     internal = new GrpcListener({
       name: 'internal',
       host: '127.0.0.1',
       port: 0,
-      credentials: grpc.ServerCredentials.createInsecure(),
-      // Operators of a local issuer in a scratch data directory (the deposit CLI mints from it).
-      guard: createInternalAccessGuard({ verifyOperator: await localOperatorVerifier(join(operatorDataDir, 'operator-issuer')) }),
+      credentials: internalServerCredentials({
+        certFile: identity.env.KFRM_INTERNAL_TLS_CERT_FILE!,
+        keyFile: identity.env.KFRM_INTERNAL_TLS_KEY_FILE!,
+        clientCaFile: internalCaFile,
+      }),
+      guard: {
+        authorize: (level, call, method) =>
+          guard.authorize(level, call, method && { ...method, callers: [...(method.callers ?? []), 'test'] }),
+      },
       logger,
     });
     internal.addService(ledgerHandlers(t.ledger));
@@ -122,9 +137,7 @@ describe('account service over gRPC', () => {
     internalPort = await internal.start();
     app = new AccountServiceClient(`127.0.0.1:${mobilePort}`, grpc.credentials.createInsecure());
     // As a service calls it (Deposit is an operator method; services need no token).
-    ledgerClient = new LedgerServiceClient(`127.0.0.1:${internalPort}`, grpc.credentials.createInsecure(), {
-      interceptors: [callerServiceInterceptor('test')],
-    });
+    ledgerClient = new LedgerServiceClient(`127.0.0.1:${internalPort}`, identity.as('test'));
   }, 60_000);
 
   afterAll(async () => {
@@ -561,7 +574,11 @@ describe('account service over gRPC', () => {
 
   it('the operator CLI funds an account through LedgerService.Deposit, once per key', async () => {
     const a = await open('user-cli', 'CLI');
-    const env = { KFRM_INTERNAL_TARGET: `127.0.0.1:${internalPort}`, KFRM_DATA_DIR: operatorDataDir };
+    const env = {
+      KFRM_INTERNAL_TARGET: `127.0.0.1:${internalPort}`,
+      KFRM_DATA_DIR: operatorDataDir,
+      KFRM_INTERNAL_CA_CERT_FILE: internalCaFile,
+    };
     // Without operator credentials the CLI deposits nothing.
     expect(await runDepositCli([a.accountNumber, '1', 'cli-0'], { ...env, KFRM_DATA_DIR: join(operatorDataDir, 'none') })).toBe(2);
     expect(await runDepositCli([a.accountNumber, '1', 'cli-0'], { ...env, KFRM_OPERATOR_TOKEN: 'x'.repeat(40) })).toBe(1);

@@ -9,11 +9,11 @@
 // first result. Deposit is a teller's act: the CLI sends KFRM_OPERATOR_TOKEN (compose and
 // Kubernetes: a token from the identity provider), else mints one with the embedded default's
 // local issuer in KFRM_DATA_DIR (docs/operators.md).
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { UpstreamRefusal, UpstreamUnavailableError } from '@kfrm/errors';
 import { DepositApiError, DepositApiError_ErrorCode, LedgerServiceClient } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
 import { CurrencyCode } from '@kfrm/proto/gen/kfrm/api/common/common';
-import { findOperatorToken, operatorTokenInterceptor, unaryCall } from '@kfrm/runtime';
+import { findOperatorToken, internalToolCredentials, operatorTokenInterceptor, unaryCall } from '@kfrm/runtime';
 import { APPROVAL_ID_TRAILER, apiErrorType } from '@kfrm/server-kit';
 
 const depositErrors = apiErrorType(DepositApiError, DepositApiError_ErrorCode);
@@ -65,7 +65,7 @@ export async function runDepositCli(argv: string[], env: Record<string, string |
     console.error((err as Error).message);
     return 2;
   }
-  const client = new LedgerServiceClient(target, grpc.credentials.createInsecure(), { interceptors: [operatorTokenInterceptor(token)] });
+  const client = new LedgerServiceClient(target, internalToolCredentials(env), { interceptors: [operatorTokenInterceptor(token)] });
   try {
     const response = await unaryCall(
       client,

@@ -282,17 +282,20 @@ export function ledgerHandlers(
     {
       createAccount: {
         access: internal,
+        callers: ['casa'],
         errors: apiErrorType(CreateAccountApiError, CreateAccountApiError_ErrorCode),
         raises: raises<AmountCode | CreateAccountCode>(),
       },
       postTransfer: {
         access: internal,
+        callers: ['funding', 'transfer'],
         errors: apiErrorType(PostTransferApiError, PostTransferApiError_ErrorCode),
         raises: raises<AmountCode | PostTransferCode>(),
       },
       // A misconfigured settlement account is not one of these: ledger.ts answers it INTERNAL.
       deposit: {
         access: internal,
+        callers: ['funding', 'user'],
         // Money from outside: a teller's act (or a service's, e.g. funding's settlement).
         operator: ['teller'],
         audit: {
@@ -312,19 +315,22 @@ export function ledgerHandlers(
       },
       getAccountForOwner: {
         access: internal,
+        callers: ['funding', 'transfer'],
         errors: apiErrorType(GetAccountForOwnerApiError, GetAccountForOwnerApiError_ErrorCode),
         raises: raises<FindAccountCode>(),
       },
       getTransferTarget: {
         access: internal,
+        callers: ['transfer'],
         errors: apiErrorType(GetTransferTargetApiError, GetTransferTargetApiError_ErrorCode),
         raises: raises<FindAccountCode>(),
       },
-      listOutboxEvents: { access: internal, raises: raises() },
-      listAccountsOfOwner: { access: internal, raises: raises() },
-      findEntriesByKeys: { access: internal, raises: raises() },
+      listOutboxEvents: { access: internal, callers: ['notification'], raises: raises() },
+      listAccountsOfOwner: { access: internal, callers: ['user'], raises: raises() },
+      findEntriesByKeys: { access: internal, callers: ['funding'], raises: raises() },
       setTransferLimits: {
         access: internal,
+        callers: ['transfer'],
         operator: ['support'],
         audit: {
           action: 'ledger.limit_change',

@@ -11,11 +11,11 @@
 // new device certificate with the device-change flow. UnlockUser wants the support role: the CLI
 // sends KFRM_OPERATOR_TOKEN, else mints one with the embedded default's local issuer in
 // KFRM_DATA_DIR (docs/operators.md).
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { UpstreamRefusal, UpstreamUnavailableError } from '@kfrm/errors';
 import { CredentialServiceClient, UnlockUserApiError, UnlockUserApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/api/auth/auth_internal';
 import { UserStatus } from '@kfrm/proto/gen/kfrm/api/common/user/status/user_status';
-import { findOperatorToken, operatorTokenInterceptor, unaryCall } from '@kfrm/runtime';
+import { findOperatorToken, internalToolCredentials, operatorTokenInterceptor, unaryCall } from '@kfrm/runtime';
 import { APPROVAL_ID_TRAILER, apiErrorType } from '@kfrm/server-kit';
 
 const unlockErrors = apiErrorType(UnlockUserApiError, UnlockUserApiError_ErrorCode);
@@ -42,7 +42,7 @@ export async function runUnlockCli(argv: string[], env: Record<string, string | 
     console.error((err as Error).message);
     return 2;
   }
-  const client = new CredentialServiceClient(target, grpc.credentials.createInsecure(), {
+  const client = new CredentialServiceClient(target, internalToolCredentials(env), {
     interceptors: [operatorTokenInterceptor(token)],
   });
   try {

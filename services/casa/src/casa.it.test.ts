@@ -69,8 +69,8 @@ describe('CASA opening use cases', () => {
     });
     const deps = {
       db: database.kysely<CasaDatabase>(CASA_SCHEMA),
-      users: grpcUserDirectory(() => running.internalClients.get(UserServiceClient)),
-      ledger: grpcLedgerAccounts(() => running.internalClients.get(LedgerServiceClient)),
+      users: grpcUserDirectory(() => running.internalClientsOf('casa').get(UserServiceClient)),
+      ledger: grpcLedgerAccounts(() => running.internalClientsOf('casa').get(LedgerServiceClient)),
       hasher,
       logger: createLogger({ service: 'casa-test', level: 'silent' }),
       now: () => clock,
@@ -381,7 +381,7 @@ describe('CASA opening use cases', () => {
       const blind = createCasa({
         db: database.kysely<CasaDatabase>(CASA_SCHEMA),
         users: grpcUserDirectory(() => new UserServiceClient('127.0.0.1:1', grpc.credentials.createInsecure())),
-        ledger: grpcLedgerAccounts(() => running.internalClients.get(LedgerServiceClient)),
+        ledger: grpcLedgerAccounts(() => running.internalClientsOf('casa').get(LedgerServiceClient)),
         hasher,
         logger: createLogger({ service: 'casa-test', level: 'silent' }),
         now: () => clock,
@@ -396,7 +396,7 @@ describe('CASA opening use cases', () => {
       const userId = await readyToOpen();
       const unreachable = createCasa({
         db: database.kysely<CasaDatabase>(CASA_SCHEMA),
-        users: grpcUserDirectory(() => running.internalClients.get(UserServiceClient)),
+        users: grpcUserDirectory(() => running.internalClientsOf('casa').get(UserServiceClient)),
         ledger: grpcLedgerAccounts(() => new LedgerServiceClient('127.0.0.1:1', grpc.credentials.createInsecure())),
         hasher,
         logger: createLogger({ service: 'casa-test', level: 'silent' }),

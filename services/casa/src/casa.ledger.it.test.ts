@@ -56,8 +56,8 @@ describe('CASA opening on the real ledger', () => {
     });
     casa = createCasa({
       db: database.kysely<CasaDatabase>(CASA_SCHEMA),
-      users: grpcUserDirectory(() => running.internalClients.get(UserServiceClient)),
-      ledger: grpcLedgerAccounts(() => running.internalClients.get(LedgerServiceClient)),
+      users: grpcUserDirectory(() => running.internalClientsOf('casa').get(UserServiceClient)),
+      ledger: grpcLedgerAccounts(() => running.internalClientsOf('casa').get(LedgerServiceClient)),
       hasher: createSecretHasher({ pepper: randomBytes(32) }),
       logger: createLogger({ service: 'casa-test', level: 'silent' }),
     });
@@ -71,7 +71,8 @@ describe('CASA opening on the real ledger', () => {
 
   const accountForOwner = (ownerUserId: string, accountNumber: string) =>
     new Promise<GetAccountForOwnerResponse>((resolve, reject) =>
-      running.internalClients
+      running
+        .internalClientsOf('transfer')
         .get(LedgerServiceClient)
         .getAccountForOwner({ ownerUserId, accountNumber }, (err, res) => (err ? reject(err) : resolve(res))),
     );

@@ -1,6 +1,5 @@
 // The device service as a phone and another service reach it: CreateDevice over TLS, the issued
 // certificate used for a device-only method, RevokeDevice on the internal listener.
-import { callerServiceInterceptor } from '@kfrm/runtime/testing/operator-tokens.fixtures';
 import { generateKeyPairSync } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -68,7 +67,11 @@ describe('device service over gRPC', () => {
   const logs = createCapturingDestination();
 
   beforeAll(async () => {
-    services = await startTestServices([deviceModule, echoDeviceModule], { name: 'device-test', logDestination: logs });
+    services = await startTestServices([deviceModule, echoDeviceModule], {
+      name: 'device-test',
+      logDestination: logs,
+      serviceIdentity: true,
+    });
     ({ running, store } = services);
     ({ serverCaPem: serverCa, mobileAddress } = services);
   }, 60_000);
@@ -104,9 +107,8 @@ describe('device service over gRPC', () => {
   }
 
   function revoke(deviceId: bigint) {
-    const client = new DeviceRegistryServiceClient(`127.0.0.1:${running.internalPort}`, grpc.credentials.createInsecure(), {
-      interceptors: [callerServiceInterceptor('test')],
-    });
+    // As the auth service revokes a replaced device.
+    const client = new DeviceRegistryServiceClient(`127.0.0.1:${running.internalPort}`, services.identity!.as('auth'));
     return call(client.revokeDevice.bind(client), { deviceId, reason: RevocationReason.REVOCATION_REASON_DEVICE_CHANGED }).finally(() =>
       client.close(),
     );

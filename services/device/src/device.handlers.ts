@@ -58,6 +58,7 @@ export function deviceRegistryHandlers(registry: DeviceRegistry) {
     {
       revokeDevice: {
         access: 'internal',
+        callers: ['auth', 'user'],
         operator: ['support'],
         audit: {
           action: 'device.revocation',

@@ -293,9 +293,10 @@ export function fundingInternalHandlers(funding: Funding) {
       },
     },
     {
-      getAutoTopUpAllowance: { access: 'internal' },
+      getAutoTopUpAllowance: { access: 'internal', callers: ['transfer'] },
       autoTopUp: {
         access: 'internal',
+        callers: ['transfer'],
         errors: apiErrorType(AutoTopUpApiError, AutoTopUpApiError_ErrorCode),
         raises: raises<AutoTopUpCode>(),
       },

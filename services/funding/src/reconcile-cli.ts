@@ -6,13 +6,16 @@
 //
 // Reads DATABASE_URL (the funding schema, migrated by the service) and the KONAPLATE_* settings
 // of the service; the ledger's entries come from the account service's internal LedgerService at
-// KFRM_INTERNAL_TARGET_ACCOUNT, else KFRM_INTERNAL_TARGET, else 127.0.0.1:50052 (as deposit-cli). Exit codes: 0 no mismatch, 1 mismatches (one line each), 2 usage, settings or
+// KFRM_INTERNAL_TARGET_ACCOUNT, else KFRM_INTERNAL_TARGET, else 127.0.0.1:50052 (as deposit-cli),
+// called as the funding service: run it beside the service with its internal certificate
+// (KFRM_INTERNAL_TLS_CERT_FILE, _KEY_FILE, KFRM_INTERNAL_CA_CERT_FILE; FindEntriesByKeys serves
+// funding only). Exit codes: 0 no mismatch, 1 mismatches (one line each), 2 usage, settings or
 // an unreachable database / Konaplate (nothing was counted).
-import * as grpc from '@grpc/grpc-js';
 import { ConfigError } from '@kfrm/config';
 import { openDatabase } from '@kfrm/db';
 import { createLogger } from '@kfrm/logging';
 import { LedgerServiceClient } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
+import { internalToolCredentials } from '@kfrm/runtime';
 import { readFundingConfig, realKonaplateClient } from './funding.config';
 import { FUNDING_SCHEMA, type FundingDatabase } from './funding.table';
 import { grpcFundingLedger, type FundingLedger } from './ledger-port';
@@ -88,7 +91,7 @@ export async function runReconcileCli(
   const logger = createLogger({ service: 'funding-reconcile', level: env.LOG_LEVEL ?? 'info', destination: process.stderr });
   const db = await openDatabase({ databaseUrl: env.DATABASE_URL, applicationName: 'kfrm-reconcile', poolMax: 2 });
   const target = env.KFRM_INTERNAL_TARGET_ACCOUNT || env.KFRM_INTERNAL_TARGET || '127.0.0.1:50052';
-  const client = io.ledger ? undefined : new LedgerServiceClient(target, grpc.credentials.createInsecure());
+  const client = io.ledger ? undefined : new LedgerServiceClient(target, internalToolCredentials(env));
   const ledger = io.ledger ?? grpcFundingLedger(() => client!, 15_000);
   try {
     const konaplate = await realKonaplateClient(config, logger);

@@ -2,13 +2,16 @@
 // fake: a posted transfer yields exactly one event per party, a refused one none at all.
 // (services/account is reached by a relative path: @kfrm/service-account is not a dependency of
 // this package, and adding one needs a workspace install.)
-import * as grpc from '@grpc/grpc-js';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateSchema } from '@kfrm/db';
 import { LedgerServiceClient } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
 import { NotificationEventType } from '@kfrm/proto/gen/kfrm/api/notification/notification';
-import { GrpcListener, internalAccessGuard } from '@kfrm/server-kit';
+import { GrpcListener, internalAccessGuard, internalServerCredentials } from '@kfrm/server-kit';
+import { testServiceIdentity } from '@kfrm/runtime/testing/service-identity.fixtures';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createMemoryStore, type Store } from '@kfrm/store';
 import { ledgerHandlers } from '../../account/src/ledger.handlers';
 import { krw, openTestLedger, type TestLedger } from '../../account/src/testing/ledger.harness';
@@ -19,6 +22,7 @@ import { Instance, silentLogger, until } from './testing/notification.harness';
 describe('notifications from the real ledger', () => {
   let t: TestLedger;
   let internal: GrpcListener;
+  let pkiDir: string;
   let client: LedgerServiceClient;
   let store: Store;
   let node: Instance;
@@ -26,17 +30,20 @@ describe('notifications from the real ledger', () => {
   beforeAll(async () => {
     t = await openTestLedger({ maxBatchSize: 8, lingerMs: 1 });
     await migrateSchema(t.database, { schema: NOTIFICATION_SCHEMA, migrations });
+    pkiDir = mkdtempSync(join(tmpdir(), 'kfrm-notification-pki-'));
+    const identity = await testServiceIdentity(pkiDir, ['notification']);
     internal = new GrpcListener({
       name: 'internal',
       host: '127.0.0.1',
       port: 0,
-      credentials: grpc.ServerCredentials.createInsecure(),
+      // mTLS, as in a split deployment: the relay calls as the notification service.
+      credentials: internalServerCredentials(identity.listenerFiles),
       guard: internalAccessGuard,
       logger: silentLogger,
     });
     internal.addService(ledgerHandlers(t.ledger));
     const port = await internal.start();
-    client = new LedgerServiceClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    client = new LedgerServiceClient(`127.0.0.1:${port}`, identity.as('notification'));
     store = createMemoryStore();
     node = await new Instance(t.database, store, () => client).start();
   }, 60_000);
@@ -45,6 +52,7 @@ describe('notifications from the real ledger', () => {
     await node?.stop();
     client?.close();
     await internal?.shutdown(1_000);
+    rmSync(pkiDir, { recursive: true, force: true });
     await store?.close();
     await t?.close();
   });

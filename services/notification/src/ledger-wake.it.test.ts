@@ -3,11 +3,14 @@
 // stream within the test's timeout, long before any poll could have read it. Without the wake-up
 // the first poll would come after 60 s and the test would time out.
 // (services/account is reached by a relative path, as in account-outbox.it.test.ts.)
-import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateSchema } from '@kfrm/db';
 import { LedgerServiceClient } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
-import { GrpcListener, internalAccessGuard } from '@kfrm/server-kit';
+import { GrpcListener, internalAccessGuard, internalServerCredentials } from '@kfrm/server-kit';
+import { testServiceIdentity } from '@kfrm/runtime/testing/service-identity.fixtures';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Store } from '@kfrm/store';
 import { ledgerHandlers } from '../../account/src/ledger.handlers';
 import { outboxCommitAnnouncer } from '../../account/src/outbox-commit-announcer';
@@ -21,6 +24,7 @@ const POLL_MS = 60_000;
 describe('ledger commits wake the outbox relay', () => {
   let t: TestLedger;
   let internal: GrpcListener;
+  let pkiDir: string;
   let client: LedgerServiceClient;
   let stores: { stores: Store[]; close(): Promise<void> };
   let node: Instance;
@@ -30,17 +34,20 @@ describe('ledger commits wake the outbox relay', () => {
     stores = await openSharedStores(2);
     t = await openTestLedger({ maxBatchSize: 8, lingerMs: 1, onOutboxCommitted: outboxCommitAnnouncer(stores.stores[0]!, silentLogger) });
     await migrateSchema(t.database, { schema: NOTIFICATION_SCHEMA, migrations });
+    pkiDir = mkdtempSync(join(tmpdir(), 'kfrm-notification-pki-'));
+    const identity = await testServiceIdentity(pkiDir, ['notification']);
     internal = new GrpcListener({
       name: 'internal',
       host: '127.0.0.1',
       port: 0,
-      credentials: grpc.ServerCredentials.createInsecure(),
+      // mTLS, as in a split deployment: the relay calls as the notification service.
+      credentials: internalServerCredentials(identity.listenerFiles),
       guard: internalAccessGuard,
       logger: silentLogger,
     });
     internal.addService(ledgerHandlers(t.ledger));
     const port = await internal.start();
-    client = new LedgerServiceClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    client = new LedgerServiceClient(`127.0.0.1:${port}`, identity.as('notification'));
     node = await new Instance(t.database, stores.stores[1]!, () => client, { ...testConfig, pollMs: POLL_MS }).start();
   }, 60_000);
 
@@ -48,6 +55,7 @@ describe('ledger commits wake the outbox relay', () => {
     await node?.stop();
     client?.close();
     await internal?.shutdown(1_000);
+    rmSync(pkiDir, { recursive: true, force: true });
     await t?.close();
     await stores?.close();
   });

@@ -64,7 +64,7 @@ describe('conservation under random transfers with retried Executes', () => {
       x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
       return ((x ^ (x >>> 14)) >>> 0) % n;
     };
-    const realLedger = grpcLedger(() => h.running.internalClients.get(LedgerServiceClient));
+    const realLedger = grpcLedger(() => h.running.internalClientsOf('transfer').get(LedgerServiceClient));
     // One ledger call in 16 fails before reaching the ledger (nothing posted), one in 16 loses
     // its answer after the ledger committed (posted, the caller does not know).
     const lossy: LedgerPort = {
@@ -80,8 +80,8 @@ describe('conservation under random transfers with retried Executes', () => {
       db,
       ledger: lossy,
       users: grpcUsers(
-        () => h.running.internalClients.get(UserServiceClient),
-        () => h.running.internalClients.get(ProcessStepServiceClient),
+        () => h.running.internalClientsOf('transfer').get(UserServiceClient),
+        () => h.running.internalClientsOf('transfer').get(ProcessStepServiceClient),
       ),
       interbank: sandboxInterbankDirectory(),
       logger: createLogger({ service: 'transfer-test', level: 'silent' }),

@@ -39,7 +39,7 @@ beforeAll(async () => {
     devices: { revokeDevice: async () => undefined },
   });
   h = await startHarness([createTransferModule({ env: {} })], { userModule });
-  const clients = h.running.internalClients;
+  const clients = h.running.internalClientsOf('transfer');
   transfers = createTransfers({
     db: h.database.kysely<TransferDatabase>(TRANSFER_SCHEMA),
     ledger: grpcLedger(() => clients.get(LedgerServiceClient)),
@@ -61,7 +61,7 @@ let registered = 0;
 /** A registered user with a signing certificate; returns what the app holds to sign. */
 async function user(userName: string) {
   registered++;
-  const accounts = h.running.internalClients.get(UserAccountServiceClient);
+  const accounts = h.running.internalClientsOf('auth').get(UserAccountServiceClient);
   const request = {
     idpType: 'PASS',
     idpName: 'SKT',
@@ -104,7 +104,7 @@ async function user(userName: string) {
 }
 
 async function complete(processId: string, userId: string, type: AuthenticationType) {
-  const steps = h.running.internalClients.get(ProcessStepServiceClient);
+  const steps = h.running.internalClientsOf('auth').get(ProcessStepServiceClient);
   return call<CompleteAuthenticationResponse>((cb) => steps.completeAuthentication({ processId, userId: BigInt(userId), type }, cb));
 }
 

@@ -40,10 +40,10 @@ let realUsers: UserPort;
 beforeAll(async () => {
   h = await startHarness([createTransferModule({ env: {} })]);
   db = h.database.kysely<TransferDatabase>(TRANSFER_SCHEMA);
-  realLedger = grpcLedger(() => h.running.internalClients.get(LedgerServiceClient));
+  realLedger = grpcLedger(() => h.running.internalClientsOf('transfer').get(LedgerServiceClient));
   realUsers = grpcUsers(
-    () => h.running.internalClients.get(UserServiceClient),
-    () => h.running.internalClients.get(ProcessStepServiceClient),
+    () => h.running.internalClientsOf('transfer').get(UserServiceClient),
+    () => h.running.internalClientsOf('transfer').get(ProcessStepServiceClient),
   );
 }, 60_000);
 

@@ -34,12 +34,14 @@ export function auditLogHandlers(log: AuditLog) {
     {
       listAuditLogEntries: {
         access: 'internal',
+        callers: [],
         operator: ['auditor'],
         audit: { action: 'audit.read', target: () => 'audit_log', detail: (r) => ({ before_seq: String(r.beforeSeq) }) },
         raises: raises(),
       },
       verifyAuditLog: {
         access: 'internal',
+        callers: [],
         operator: ['auditor'],
         audit: { action: 'audit.verify', target: () => 'audit_log' },
         raises: raises(),

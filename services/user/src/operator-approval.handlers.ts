@@ -71,10 +71,12 @@ export function operatorApprovalHandlers(approvals: OperatorApprovals) {
     },
     {
       // Made by the internal listener (a service call) when an operator's call needs approval.
-      submitApproval: { access: 'internal', raises: raises() },
-      listPendingApprovals: { access: 'internal', operator: [...DECIDERS, 'auditor'], raises: raises() },
+      // The internal listener of whichever process holds an operator's call submits it (@kfrm/runtime); the rest is operators'.
+      submitApproval: { access: 'internal', callers: ['*'], raises: raises() },
+      listPendingApprovals: { access: 'internal', callers: [], operator: [...DECIDERS, 'auditor'], raises: raises() },
       approve: {
         access: 'internal',
+        callers: [],
         operator: DECIDERS,
         audit: { action: 'operator.approval', target: (r) => `approval:${r.approvalId}` },
         errors: apiErrorType(ApproveApiError, ApproveApiError_ErrorCode),
@@ -82,6 +84,7 @@ export function operatorApprovalHandlers(approvals: OperatorApprovals) {
       },
       reject: {
         access: 'internal',
+        callers: [],
         operator: DECIDERS,
         audit: { action: 'operator.rejection', target: (r) => `approval:${r.approvalId}` },
         errors: apiErrorType(RejectApiError, RejectApiError_ErrorCode),

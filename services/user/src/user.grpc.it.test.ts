@@ -2,7 +2,6 @@
 // UserAccountService, SessionService and ProcessStepService on the internal listener. The auth
 // and device services it calls are small fakes registered in the same process (the real ones
 // are separate modules); GetProcess's signature check runs on real CMS signatures.
-import { callerServiceInterceptor } from '@kfrm/runtime/testing/operator-tokens.fixtures';
 import { webcrypto } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import * as grpc from '@grpc/grpc-js';
@@ -102,10 +101,11 @@ const fakeAuthModule: ServiceModule = {
         {
           getActiveSigningCertificate: {
             access: 'internal',
+            callers: ['user'],
             errors: apiErrorType(GetActiveSigningCertificateApiError, GetActiveSigningCertificateApiError_ErrorCode),
           },
-          unlockUser: { access: 'internal' },
-          revokeCredentials: { access: 'internal' },
+          unlockUser: { access: 'internal', callers: ['user'] },
+          revokeCredentials: { access: 'internal', callers: ['user'] },
         },
       ),
     ],
@@ -129,7 +129,13 @@ const fakeDeviceModule: ServiceModule = {
             return { revokedAt: new Date().toISOString() };
           },
         },
-        { revokeDevice: { access: 'internal', errors: apiErrorType(RevokeDeviceApiError, RevokeDeviceApiError_ErrorCode) } },
+        {
+          revokeDevice: {
+            access: 'internal',
+            callers: ['user'],
+            errors: apiErrorType(RevokeDeviceApiError, RevokeDeviceApiError_ErrorCode),
+          },
+        },
       ),
     ],
   }),
@@ -150,16 +156,18 @@ describe('user service over gRPC', () => {
       name: 'user-test',
       logDestination: logs,
       store: createMemoryStore(),
+      serviceIdentity: true,
     });
     ({ running } = services);
     const address = `127.0.0.1:${running.internalPort}`;
-    const insecure = grpc.credentials.createInsecure();
-    users = new UserServiceClient(address, insecure);
-    // The test calls as a service would (operator methods such as UpdateKyc serve services without a token).
-    const asService = { interceptors: [callerServiceInterceptor('test')] };
-    accounts = new UserAccountServiceClient(address, insecure, asService);
-    sessions = new SessionServiceClient(address, insecure, asService);
-    steps = new ProcessStepServiceClient(address, insecure);
+    // The test calls as the services that call these methods (each method names its callers;
+    // operator methods such as UpdateKyc serve them without a token): the transfer service's
+    // process checks, the auth service for the rest.
+    const identity = services.identity!;
+    users = new UserServiceClient(address, identity.as('transfer'));
+    accounts = new UserAccountServiceClient(address, identity.as('auth'));
+    sessions = new SessionServiceClient(address, identity.as('auth'));
+    steps = new ProcessStepServiceClient(address, identity.as('auth'));
   }, 60_000);
 
   afterAll(async () => {
@@ -251,8 +259,8 @@ describe('user service over gRPC', () => {
     });
     expect(byId.user?.createdAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
 
-    const byCustomer = await call(users.findByCustomerId.bind(users), { customerId });
-    expect(byCustomer.userSession).toMatchObject({ userId, customerId, expiredAt: '' });
+    // No service looks users up by customer id: its callers are none (accounts.it.test.ts tests the lookup).
+    expect((await failure(call(users.findByCustomerId.bind(users), { customerId }))).code).toBe(grpc.status.PERMISSION_DENIED);
   });
 
   it('answers the seed errors of the Find methods', async () => {
@@ -264,10 +272,7 @@ describe('user service over gRPC', () => {
     expect(expired.code).toBe(grpc.status.UNAUTHENTICATED);
     expect(apiErrorCode(expired, FindBySessionTokenApiError)).toBe(FindBySessionTokenApiError_ErrorCode.LOGIN_SESSION_EXPIRED);
 
-    for (const promise of [
-      call(users.findByUserId.bind(users), { userId: '999999999' }),
-      call(users.findByCustomerId.bind(users), { customerId: 'C999999999999' }),
-    ]) {
+    for (const promise of [call(users.findByUserId.bind(users), { userId: '999999999' })]) {
       const err = await failure(promise);
       expect(err.code).toBe(grpc.status.NOT_FOUND);
       expect(apiErrorCode(err, FindBySessionTokenApiError)).toBe(FindBySessionTokenApiError_ErrorCode.USER_NOT_FOUND);

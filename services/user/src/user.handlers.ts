@@ -122,16 +122,25 @@ export function userServiceHandlers({ accounts, sessions, processes, residentIds
       },
     },
     {
-      findBySessionToken: { access: 'internal', errors: findErrors, raises: raises<FindBySessionTokenCode>() },
-      findByCustomerId: { access: 'internal', errors: findErrors, raises: raises<FindUserCode>() },
-      findByUserId: { access: 'internal', errors: findErrors, raises: raises<FindUserCode>() },
+      // Every process serving session-level methods resolves sessions through it (@kfrm/runtime's session resolver).
+      findBySessionToken: { access: 'internal', callers: ['*'], errors: findErrors, raises: raises<FindBySessionTokenCode>() },
+      // No service looks users up by customer id today.
+      findByCustomerId: { access: 'internal', callers: [], errors: findErrors, raises: raises<FindUserCode>() },
+      findByUserId: {
+        access: 'internal',
+        callers: ['auth', 'casa', 'funding', 'transfer'],
+        errors: findErrors,
+        raises: raises<FindUserCode>(),
+      },
       createProcess: {
         access: 'internal',
+        callers: ['auth', 'transfer'],
         errors: apiErrorType(CreateProcessApiError, CreateProcessApiError_ErrorCode),
         raises: raises<CreateProcessCode>(),
       },
       getProcess: {
         access: 'internal',
+        callers: ['transfer'],
         errors: apiErrorType(GetProcessApiError, GetProcessApiError_ErrorCode),
         raises: raises<GetProcessCode>(),
       },
@@ -245,16 +254,19 @@ export function userAccountHandlers({ accounts, residentIds, kycReview }: UserUs
     {
       registerUser: {
         access: 'internal',
+        callers: ['auth'],
         errors: apiErrorType(RegisterUserApiError, RegisterUserApiError_ErrorCode),
         raises: raises<RegisterUserCode>(),
       },
       findByUserToken: {
         access: 'internal',
+        callers: ['auth'],
         errors: apiErrorType(FindByUserTokenApiError, FindByUserTokenApiError_ErrorCode),
         raises: raises<FindUserCode>(),
       },
       updateUserStatus: {
         access: 'internal',
+        callers: ['auth', 'user'],
         // Unblocking and blocking by hand (the auth service's lockout calls it as a service).
         operator: ['support'],
         // Security events: a lockout (auth: ACTIVATED → BLOCKED), an unblock, a withdrawal.
@@ -273,11 +285,13 @@ export function userAccountHandlers({ accounts, residentIds, kycReview }: UserUs
       },
       updateCustomerInfo: {
         access: 'internal',
+        callers: ['auth'],
         errors: apiErrorType(UpdateCustomerInfoApiError, UpdateCustomerInfoApiError_ErrorCode),
         raises: raises<UpdateCustomerInfoCode>(),
       },
       updateKyc: {
         access: 'internal',
+        callers: ['auth'],
         operator: ['kyc-reviewer'],
         audit: {
           action: 'user.kyc_decision',
@@ -289,10 +303,11 @@ export function userAccountHandlers({ accounts, residentIds, kycReview }: UserUs
       },
       bindDevice: {
         access: 'internal',
+        callers: ['auth'],
         errors: apiErrorType(BindDeviceApiError, BindDeviceApiError_ErrorCode),
         raises: raises<BindDeviceCode>(),
       },
-      findUsersOnDevice: { access: 'internal', raises: raises() },
+      findUsersOnDevice: { access: 'internal', callers: ['auth'], raises: raises() },
       listKycReviews: {
         access: 'internal',
         operator: ['kyc-reviewer'],
@@ -395,16 +410,19 @@ export function sessionHandlers({ sessions }: UserUseCases) {
     {
       createSession: {
         access: 'internal',
+        callers: ['auth'],
         errors: apiErrorType(CreateSessionApiError, CreateSessionApiError_ErrorCode),
         raises: raises<CreateSessionCode>(),
       },
       rotateSession: {
         access: 'internal',
+        callers: ['auth'],
         errors: apiErrorType(RotateSessionApiError, RotateSessionApiError_ErrorCode),
         raises: raises<RotateSessionCode>(),
       },
       revokeSessions: {
         access: 'internal',
+        callers: ['auth'],
         operator: ['support'],
         audit: {
           action: 'user.session_revocation',
@@ -413,11 +431,12 @@ export function sessionHandlers({ sessions }: UserUseCases) {
         },
         raises: raises(),
       },
-      revokeSession: { access: 'internal', raises: raises() },
-      revokeOtherSessions: { access: 'internal', raises: raises() },
-      listSessions: { access: 'internal', raises: raises() },
+      revokeSession: { access: 'internal', callers: ['auth'], raises: raises() },
+      revokeOtherSessions: { access: 'internal', callers: ['auth'], raises: raises() },
+      listSessions: { access: 'internal', callers: ['auth'], raises: raises() },
       findSessionId: {
         access: 'internal',
+        callers: ['auth'],
         errors: apiErrorType(FindSessionIdApiError, FindSessionIdApiError_ErrorCode),
         raises: raises<FindSessionIdCode>(),
       },
@@ -458,16 +477,19 @@ export function processStepHandlers({ processes }: UserUseCases) {
     {
       getRunningProcess: {
         access: 'internal',
+        callers: ['auth'],
         errors: apiErrorType(GetRunningProcessApiError, GetRunningProcessApiError_ErrorCode),
         raises: raises<GetRunningProcessCode>(),
       },
       completeAuthentication: {
         access: 'internal',
+        callers: ['auth'],
         errors: apiErrorType(CompleteAuthenticationApiError, CompleteAuthenticationApiError_ErrorCode),
         raises: raises<CompleteAuthenticationCode>(),
       },
       consumeProcess: {
         access: 'internal',
+        callers: ['auth', 'transfer'],
         errors: apiErrorType(ConsumeProcessApiError, ConsumeProcessApiError_ErrorCode),
         raises: raises<ConsumeProcessCode>(),
       },

@@ -121,7 +121,7 @@ describe('identity over gRPC', () => {
     expect(apiErrorCode(family, RefreshSessionApiError)).toBe(RefreshSessionApiError_ErrorCode.INVALID_LOGIN_SESSION);
 
     // The user service reads the active signing certificate on the internal listener.
-    const credentials = new CredentialServiceClient(`127.0.0.1:${h.running.internalPort}`, grpc.credentials.createInsecure());
+    const credentials = new CredentialServiceClient(`127.0.0.1:${h.running.internalPort}`, h.identity.as('user'));
     const active = await unary(credentials, credentials.getActiveSigningCertificate, { userId: user.userId });
     expect(active.certificate).toBe(user.certificate);
     const none = await refusal(unary(credentials, credentials.getActiveSigningCertificate, { userId: 999_999n }));
@@ -251,8 +251,8 @@ describe('identity over gRPC', () => {
     // The new phone's DeviceUUID is the registered one now: reinstalling the app on it (a new
     // device certificate, phone C to the server, sending "uuid-b") is an app reinstall.
     const internalAddress = `127.0.0.1:${h.running.internalPort}`;
-    const accounts = new UserAccountServiceClient(internalAddress, grpc.credentials.createInsecure());
-    const steps = new ProcessStepServiceClient(internalAddress, grpc.credentials.createInsecure());
+    const accounts = new UserAccountServiceClient(internalAddress, h.identity.as('auth'));
+    const steps = new ProcessStepServiceClient(internalAddress, h.identity.as('auth'));
     expect((await unary(accounts, accounts.findByUserToken, { userToken: user.userToken })).deviceUuid).toBe('uuid-b');
     const reinstalled = await h.newPhone();
     const rdc = reinstalled.client(DeviceChangeServiceClient);
@@ -274,9 +274,9 @@ describe('identity over gRPC', () => {
 
   it('runs an app reinstall (same DeviceUUID, new device certificate) as a REINSTALL_APP process, and another UUID as CHANGE_DEVICE', async () => {
     const internalAddress = `127.0.0.1:${h.running.internalPort}`;
-    const accounts = new UserAccountServiceClient(internalAddress, grpc.credentials.createInsecure());
-    const steps = new ProcessStepServiceClient(internalAddress, grpc.credentials.createInsecure());
-    const users = new UserServiceClient(internalAddress, grpc.credentials.createInsecure());
+    const accounts = new UserAccountServiceClient(internalAddress, h.identity.as('auth'));
+    const steps = new ProcessStepServiceClient(internalAddress, h.identity.as('auth'));
+    const users = new UserServiceClient(internalAddress, h.identity.as('auth'));
     const typeOf = async (processId: string, userId: bigint) =>
       (await unary(steps, steps.getRunningProcess, { processId, userId })).transactionType;
 
@@ -539,7 +539,7 @@ describe('identity over gRPC', () => {
     const app = await h.newPhone();
     const user = await h.register(app);
     const session = await h.loginWithPin(app, user.userToken);
-    const internal = new UserServiceClient(`127.0.0.1:${h.running.internalPort}`, grpc.credentials.createInsecure());
+    const internal = new UserServiceClient(`127.0.0.1:${h.running.internalPort}`, h.identity.as('auth'));
     const transfer = async () =>
       (
         await unary(internal, internal.createProcess, {
@@ -620,7 +620,7 @@ describe('identity over gRPC', () => {
     h.secretsSeen.push(session.sessionToken, session.refreshToken);
 
     // With a session, a transfer needing BIO finds no biometric key.
-    const internal = new UserServiceClient(`127.0.0.1:${h.running.internalPort}`, grpc.credentials.createInsecure());
+    const internal = new UserServiceClient(`127.0.0.1:${h.running.internalPort}`, h.identity.as('auth'));
     const { process: transfer } = await unary(internal, internal.createProcess, {
       userId: user.userId,
       transactionType: AuthenticatedTransactionType.TRANSFER,

@@ -103,7 +103,7 @@ describe('per-device throttles and policy data over gRPC', () => {
     const user = await h.register(app);
     const l = loginSvc(app);
     // The seed's transfer policies need an amount: a context without one matches none.
-    const internal = new UserServiceClient(`127.0.0.1:${h.running.internalPort}`, grpc.credentials.createInsecure());
+    const internal = new UserServiceClient(`127.0.0.1:${h.running.internalPort}`, h.identity.as('auth'));
     try {
       const transfer = await refusal(
         unary(internal, internal.createProcess, {
@@ -148,7 +148,7 @@ describe('per-device throttles and policy data over gRPC', () => {
   it('answers EMPTY_AUTHENTICATION_PROCESS when the policy that applies lists no factor (PrepareLogin, PrepareDeviceChange)', async () => {
     const app = await h.newPhone();
     const user = await h.register(app);
-    const accounts = new UserAccountServiceClient(`127.0.0.1:${h.running.internalPort}`, grpc.credentials.createInsecure());
+    const accounts = new UserAccountServiceClient(`127.0.0.1:${h.running.internalPort}`, h.identity.as('auth'));
     const { deviceUuid } = await unary(accounts, accounts.findByUserToken, { userToken: user.userToken });
     accounts.close();
     // Ahead of the seed's policies (priority 10, 20), for every context.

@@ -14,6 +14,7 @@ import { apiErrorCode } from '@kfrm/server-kit';
 import { accountModule } from '@kfrm/service-account/account.module';
 import { userModule } from '@kfrm/service-user';
 import { AUTH, PIN, authn, bearer, loginSvc, refusal, startIdentityHarness, type IdentityHarness } from '../testing/identity.harness';
+import { clientAsCallers } from '@kfrm/runtime/testing/service-identity.fixtures';
 
 const call = <Res>(start: (cb: (e: grpc.ServiceError | null, r: Res) => void) => unknown): Promise<Res> =>
   new Promise((resolve, reject) => start((e, r) => (e ? reject(e) : resolve(r))));
@@ -24,7 +25,7 @@ describe('member withdrawal over gRPC', () => {
 
   beforeAll(async () => {
     h = await startIdentityHarness(userModule, {}, [accountModule]);
-    ledger = h.running.internalClients.get(LedgerServiceClient);
+    ledger = clientAsCallers(h.running.internalClientsOf, LedgerServiceClient, { listAccountsOfOwner: 'user' }, 'casa');
   }, 60_000);
 
   afterAll(async () => {

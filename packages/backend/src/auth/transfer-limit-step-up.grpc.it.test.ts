@@ -33,7 +33,7 @@ describe('transfer limit raise with PIN step-up', () => {
     const user = await h.register(phone);
     const session = await h.loginWithPin(phone, user.userToken);
     const auth = bearer(session.sessionToken);
-    const ledger = h.running.internalClients.get(LedgerServiceClient);
+    const ledger = h.running.internalClientsOf('casa').get(LedgerServiceClient);
     const account = await new Promise<string>((resolve, reject) =>
       ledger.createAccount(
         {

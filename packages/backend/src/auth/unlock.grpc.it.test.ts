@@ -2,7 +2,6 @@
 // device services: lock, unlock (CredentialService.UnlockUser, also through the CLI), then the app
 // moves to a new device certificate (the block revoked the old one) and logs in with the PIN.
 import { ApprovalStatus, OperatorApprovalServiceClient } from '@kfrm/proto/gen/kfrm/api/user/operator_approval_internal';
-import { callerServiceInterceptor } from '@kfrm/runtime/testing/operator-tokens.fixtures';
 import { dirname } from 'node:path';
 import { operatorTokenInterceptor } from '@kfrm/runtime';
 import { operatorToken } from '@kfrm/runtime/testing/operator-tokens.fixtures';
@@ -36,17 +35,16 @@ describe('operator unlock over gRPC', () => {
   beforeAll(async () => {
     h = await startIdentityHarness(userModule, { settings: { secretChecksPerDeviceWindow: 1_000, maxSecretAttempts: MAX_ATTEMPTS } });
     internalAddress = `127.0.0.1:${h.running.internalPort}`;
-    // UnlockUser as a service calls it (an operator's unlock waits for a second operator: the CLI below).
-    credentials = new CredentialServiceClient(internalAddress, grpc.credentials.createInsecure(), {
-      interceptors: [callerServiceInterceptor('test')],
-    });
+    // UnlockUser as a service calls it: the user service, executing an approved unlock (an
+    // operator's unlock waits for a second operator: the CLI below).
+    credentials = new CredentialServiceClient(internalAddress, h.identity.as('user'));
     // The second operator who approves the CLI's unlock (the CLI's token is another subject).
     const approver = await operatorToken(h.running.config.operatorIssuerDir, ['support'], 'second-support');
-    approvals = new OperatorApprovalServiceClient(internalAddress, grpc.credentials.createInsecure(), {
+    approvals = new OperatorApprovalServiceClient(internalAddress, h.identity.anonymous(), {
       interceptors: [operatorTokenInterceptor(approver)],
     });
-    accounts = new UserAccountServiceClient(internalAddress, grpc.credentials.createInsecure());
-    steps = new ProcessStepServiceClient(internalAddress, grpc.credentials.createInsecure());
+    accounts = new UserAccountServiceClient(internalAddress, h.identity.as('auth'));
+    steps = new ProcessStepServiceClient(internalAddress, h.identity.as('auth'));
   }, 60_000);
 
   afterAll(async () => {
@@ -66,7 +64,12 @@ describe('operator unlock over gRPC', () => {
       .where('kind', '=', 'pin')
       .executeTakeFirstOrThrow();
   const cli = (argv: string[]) =>
-    runUnlockCli(argv, { KFRM_INTERNAL_TARGET: internalAddress, KFRM_DATA_DIR: dirname(h.running.config.operatorIssuerDir) });
+    runUnlockCli(argv, {
+      KFRM_INTERNAL_TARGET: internalAddress,
+      KFRM_DATA_DIR: dirname(h.running.config.operatorIssuerDir),
+      // Straight to the internal listener: TLS with the internal CA, no client certificate.
+      KFRM_INTERNAL_CA_CERT_FILE: h.identity.env.KFRM_INTERNAL_CA_CERT_FILE!,
+    });
 
   it('unlocks a BLOCKED user: credentials cleared, ACTIVATED, and the right PIN logs in again on a new device certificate', async () => {
     const phone = await h.newPhone();

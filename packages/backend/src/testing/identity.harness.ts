@@ -46,11 +46,13 @@ export async function startIdentityHarness(
   const logs = createCapturingDestination();
   const modules = [deviceModule, e2eKeyModule, createAuthModule(authOptions), userModule, ...extraModules];
   // startTestServices closes only a store it made: the view and the store under it are ours.
-  const services = await startTestServices(modules, { name: 'auth-test', store, logDestination: logs }).catch(async (err: unknown) => {
-    await store.close();
-    await baseStore.close();
-    throw err;
-  });
+  const services = await startTestServices(modules, { name: 'auth-test', store, logDestination: logs, serviceIdentity: true }).catch(
+    async (err: unknown) => {
+      await store.close();
+      await baseStore.close();
+      throw err;
+    },
+  );
   const { running, serverCaPem, mobileAddress: address } = services;
   const apps: AppClient[] = [];
   /** Every token and key the tests saw, for the log check. */
@@ -158,6 +160,8 @@ export async function startIdentityHarness(
 
   return {
     running,
+    /** Calls to the internal listener as a service (`identity.as('auth')`) or an operator's tool (`identity.anonymous()`). */
+    identity: services.identity!,
     store,
     logs,
     secretsSeen,

@@ -60,8 +60,10 @@ import { apiErrorType, defineService } from '@kfrm/server-kit';
 
 const hash = (token: string) => createHash('sha256').update(token).digest('hex');
 const token = () => randomBytes(32).toString('base64url');
+// A stand-in serves any service (callers '*'): the real modules' lists are tested with the real modules.
 const internal = (message: unknown, codes: Record<string, string | number>) => ({
   access: 'internal' as const,
+  callers: ['*'],
   errors: apiErrorType(message as never, codes),
 });
 
@@ -230,7 +232,7 @@ export function createFakeUserModule(): { module: ServiceModule; state: FakeUser
             findByCustomerId: internal(FindBySessionTokenApiError, FindBySessionTokenApiError_ErrorCode),
             findByUserId: internal(FindBySessionTokenApiError, FindBySessionTokenApiError_ErrorCode),
             createProcess: internal(CreateProcessApiError, CreateProcessApiError_ErrorCode),
-            getProcess: { access: 'internal' },
+            getProcess: { access: 'internal', callers: ['*'] },
           },
         ),
         defineService(
@@ -360,7 +362,7 @@ export function createFakeUserModule(): { module: ServiceModule; state: FakeUser
             updateCustomerInfo: internal(UpdateCustomerInfoApiError, UpdateCustomerInfoApiError_ErrorCode),
             updateKyc: internal(UpdateKycApiError, UpdateKycApiError_ErrorCode),
             bindDevice: internal(BindDeviceApiError, BindDeviceApiError_ErrorCode),
-            findUsersOnDevice: { access: 'internal' },
+            findUsersOnDevice: { access: 'internal', callers: ['*'] },
             listKycReviews: { access: 'internal' },
             getKycData: internal(GetKycDataApiError, GetKycDataApiError_ErrorCode),
             lookupCustomer: internal(LookupCustomerApiError, LookupCustomerApiError_ErrorCode),
@@ -452,10 +454,10 @@ export function createFakeUserModule(): { module: ServiceModule; state: FakeUser
           {
             createSession: internal(CreateSessionApiError, CreateSessionApiError_ErrorCode),
             rotateSession: internal(RotateSessionApiError, RotateSessionApiError_ErrorCode),
-            revokeSessions: { access: 'internal' },
-            revokeSession: { access: 'internal' },
-            revokeOtherSessions: { access: 'internal' },
-            listSessions: { access: 'internal' },
+            revokeSessions: { access: 'internal', callers: ['*'] },
+            revokeSession: { access: 'internal', callers: ['*'] },
+            revokeOtherSessions: { access: 'internal', callers: ['*'] },
+            listSessions: { access: 'internal', callers: ['*'] },
             findSessionId: internal(FindSessionIdApiError, FindSessionIdApiError_ErrorCode),
           },
         ),

@@ -40,6 +40,3 @@ export async function tamperedOperatorToken(issuerDir: string, options: BadToken
 
 /** gRPC metadata for a bearer token, in the form `unary(..., { metadata })` takes. */
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
-
-/** Calls as the test itself were a service (CALLER_SERVICE_HEADER): for tests of a service's handlers. */
-export { callerServiceInterceptor } from '../internal-clients';

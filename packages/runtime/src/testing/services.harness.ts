@@ -13,6 +13,10 @@ import { createStore, prefixed, type Store } from '@kfrm/store';
 import type { DestinationStream } from 'pino';
 import type { ServiceModule } from '../service-module';
 import { startServices, type RunningServices, type StartOptions } from '../start-services';
+import { testServiceIdentity, type TestServiceIdentity } from './service-identity.fixtures';
+
+/** Every service a test may call as (the services' folder names) and the test itself. */
+const TEST_CALLERS = ['account', 'auth', 'casa', 'device', 'e2e-key', 'funding', 'notification', 'tab-menu', 'transfer', 'user'];
 
 export interface TestServices {
   running: RunningServices;
@@ -24,6 +28,13 @@ export interface TestServices {
   /** host:port of the mobile listener; empty when it is off. */
   mobileAddress: string;
   internalAddress: string;
+  /**
+   * With `serviceIdentity`: the internal listener takes mTLS from a test internal CA, and these
+   * credentials call it as a service (`identity.as('auth')`) or as an operator's tool
+   * (`identity.anonymous()`, TLS without a certificate). Without: the listener is plaintext and
+   * only operator tokens and in-process calls are served (docs/adr/0014-service-identity.md).
+   */
+  identity?: TestServiceIdentity;
   /** Stops the services, then closes the store and drops the database. */
   close(): Promise<void>;
 }
@@ -38,9 +49,12 @@ export async function startTestServices(
     store?: Store;
     /** For openTestDatabase, e.g. a bigger `poolMax` for tests that run many calls at once. */
     databaseOptions?: OpenTestDatabaseOptions;
+    /** Internal mTLS with a test internal CA, so the test can call as a service (see TestServices.identity). */
+    serviceIdentity?: boolean;
   } & Pick<StartOptions, 'spanExporter'>,
 ): Promise<TestServices> {
   const dataDir = await mkdtemp(join(tmpdir(), `kfrm-${options.name}-`));
+  const identity = options.serviceIdentity ? await testServiceIdentity(join(dataDir, 'internal-pki'), TEST_CALLERS) : undefined;
   const database = await openTestDatabase(options.databaseOptions);
   // Redis outlives the fresh database: without a prefix of its own, counters keyed by ids that
   // restart at 1 in every database (per-device throttles) would add up across runs and files.
@@ -56,6 +70,7 @@ export async function startTestServices(
       KFRM_BACK_OFFICE_LISTEN: 'off',
       KFRM_MIGRATE_ON_START: 'true',
       LOG_LEVEL: 'debug',
+      ...identity?.env,
       ...options.env,
     },
     db: database,
@@ -80,6 +95,7 @@ export async function startTestServices(
     // Empty when the test turned the mobile listener off (KFRM_MOBILE_LISTEN=off).
     mobileAddress: running.config.mobileListen ? `127.0.0.1:${running.mobilePort}` : '',
     internalAddress: `127.0.0.1:${running.internalPort}`,
+    identity,
     async close() {
       await running.stop();
       if (ownStore) {

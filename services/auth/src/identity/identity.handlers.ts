@@ -405,12 +405,14 @@ export function credentialHandlers(deps: IdentityDeps, unlock: Unlock) {
     {
       getActiveSigningCertificate: {
         access: 'internal',
+        callers: ['user'],
         errors: E.getActiveSigningCertificate,
         raises: raises<GetActiveSigningCertificateCode>(),
       },
       // FindByUserId's enum (FindBySessionToken's) has session codes the user service does not raise there.
       unlockUser: {
         access: 'internal',
+        callers: ['user'],
         operator: ['support'],
         audit: { action: 'auth.unlock', target: (r) => `user:${r.userId}` },
         // An unlock is an unblock: an operator's waits for a second operator.
@@ -418,7 +420,7 @@ export function credentialHandlers(deps: IdentityDeps, unlock: Unlock) {
         errors: E.unlockUser,
         raises: raisesExcept<UnlockUserCode, 'SESSION_TOKEN_REQUIRED' | 'LOGIN_SESSION_EXPIRED'>(),
       },
-      revokeCredentials: { access: 'internal', raises: raises() },
+      revokeCredentials: { access: 'internal', callers: ['user'], raises: raises() },
     },
   );
 }

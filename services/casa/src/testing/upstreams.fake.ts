@@ -43,7 +43,12 @@ export const readyUser = (over: Partial<FakeUser> = {}): FakeUser => ({
 
 /** Every method of the definition on the internal listener (whatever methods the contract has now). */
 function internalOnly<D extends object>(definition: D, errors: Partial<Record<keyof D, ApiErrorType>>) {
-  return Object.fromEntries(Object.keys(definition).map((k) => [k, { access: 'internal' as const, errors: errors[k as keyof D] }])) as {
+  return Object.fromEntries(
+    Object.keys(definition).map((k) => [
+      k,
+      { access: 'internal' as const, callers: ['*'] as readonly string[], errors: errors[k as keyof D] },
+    ]),
+  ) as {
     [K in keyof D]: MethodPolicy;
   };
 }

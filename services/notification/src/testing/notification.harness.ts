@@ -8,7 +8,7 @@ import { openTestDatabase, type TestDatabase } from '@kfrm/db/test-database';
 import { createLogger, type Logger } from '@kfrm/logging';
 import { LedgerServiceClient, LedgerServiceService, OutboxEvent, OutboxEventType } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
 import { NotificationServiceClient, type NotificationEventResponse } from '@kfrm/proto/gen/kfrm/api/notification/notification';
-import { defineService, GrpcListener, internalAccessGuard, unauthenticated, type AccessGuard } from '@kfrm/server-kit';
+import { defineService, GrpcListener, unauthenticated, type AccessGuard } from '@kfrm/server-kit';
 import { createMemoryStore, createStore, prefixed, type Store } from '@kfrm/store';
 import { ledgerOutboxSource } from '../ledger-outbox';
 import { migrations } from '../migrations';
@@ -55,10 +55,12 @@ export class FakeLedger {
       host: '127.0.0.1',
       port: 0,
       credentials: grpc.ServerCredentials.createInsecure(),
-      guard: internalAccessGuard,
+      // A stand-in on its own plaintext port, reached over the network with no service
+      // certificate: it checks no identity (the real ledger's callers are tested with it).
+      guard: { authorize: async (level) => ({ level }) },
       logger: silentLogger,
     });
-    const internal = { access: 'internal' as const };
+    const internal = { access: 'internal' as const, callers: ['notification'] };
     this.listener.addService(
       defineService(
         LedgerServiceService,

@@ -44,6 +44,7 @@ import {
 import { UserStatus } from '@kfrm/proto/gen/kfrm/api/common/user/status/user_status';
 import type { RunningServices, ServiceModule } from '@kfrm/runtime';
 import { startTestServices } from '@kfrm/runtime/testing/services.harness';
+import { clientAsCallers } from '@kfrm/runtime/testing/service-identity.fixtures';
 import { apiErrorType, defineService } from '@kfrm/server-kit';
 // The real account module; imported by path (a test-only need, not a package dependency).
 import { accountModule } from '../../../account/src/account.module';
@@ -140,11 +141,15 @@ export function fakeUserService() {
             },
           },
           {
-            findBySessionToken: { access: 'internal' },
-            findByCustomerId: { access: 'internal' },
-            findByUserId: { access: 'internal' },
-            createProcess: { access: 'internal', errors: apiErrorType(CreateProcessApiError, CreateProcessApiError_ErrorCode) },
-            getProcess: { access: 'internal', errors: apiErrorType(GetProcessApiError, GetProcessApiError_ErrorCode) },
+            findBySessionToken: { access: 'internal', callers: ['*'] },
+            findByCustomerId: { access: 'internal', callers: ['*'] },
+            findByUserId: { access: 'internal', callers: ['*'] },
+            createProcess: {
+              access: 'internal',
+              callers: ['*'],
+              errors: apiErrorType(CreateProcessApiError, CreateProcessApiError_ErrorCode),
+            },
+            getProcess: { access: 'internal', callers: ['*'], errors: apiErrorType(GetProcessApiError, GetProcessApiError_ErrorCode) },
           },
         ),
         defineService(
@@ -161,9 +166,13 @@ export function fakeUserService() {
             },
           },
           {
-            getRunningProcess: { access: 'internal' },
-            completeAuthentication: { access: 'internal' },
-            consumeProcess: { access: 'internal', errors: apiErrorType(ConsumeProcessApiError, ConsumeProcessApiError_ErrorCode) },
+            getRunningProcess: { access: 'internal', callers: ['*'] },
+            completeAuthentication: { access: 'internal', callers: ['*'] },
+            consumeProcess: {
+              access: 'internal',
+              callers: ['*'],
+              errors: apiErrorType(ConsumeProcessApiError, ConsumeProcessApiError_ErrorCode),
+            },
           },
         ),
       ],
@@ -224,7 +233,13 @@ export async function startHarness(
     logDestination: logs,
   });
   const { running, database } = services;
-  const ledger = running.internalClients.get(LedgerServiceClient);
+  // The ledger as its callers call it: casa opens accounts, funding deposits, notification reads the outbox.
+  const ledger = clientAsCallers(
+    running.internalClientsOf,
+    LedgerServiceClient,
+    { createAccount: 'casa', deposit: 'funding', listOutboxEvents: 'notification' },
+    'transfer',
+  );
   let deposits = 0;
   return {
     running,
