@@ -50,4 +50,17 @@ describe('unary()', () => {
     });
     expect(seen).toEqual(['given-key-0123456789', 'given-key-0123456789']);
   });
+
+  // A customer's PIN attempt during a user-service outage answered "the encrypted message could not
+  // be decrypted" (INVALID_ARGUMENT) instead of UNAVAILABLE: the SDK had resent the same E2E
+  // ciphertext, which the server takes once. Such a call is the app's to redo with a new encryption.
+  it('does not resend a request carrying an E2E-encrypted message', async () => {
+    seen.length = 0;
+    failuresLeft = 5;
+    const withCiphertext = { publicKey: 'k', pin: { message: 'jwe', provider: 1, sessionId: 's' } };
+    await expect(unary(client, client.createDevice, withCiphertext as { publicKey: string })).rejects.toMatchObject({
+      code: grpc.status.UNAVAILABLE,
+    });
+    expect(seen).toHaveLength(1);
+  });
 });

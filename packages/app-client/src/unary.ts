@@ -18,8 +18,23 @@ export interface CallOptions {
    * call. Pass the same one to retry a call yourself (e.g. after the app restarted).
    */
   idempotencyKey?: string;
-  /** Attempts in all while the server answers UNAVAILABLE, each with the same key; default 3. */
+  /**
+   * Attempts in all while the server answers UNAVAILABLE, each with the same key; default 3, or 1
+   * when the request carries an E2E-encrypted message (see `carriesCiphertext`).
+   */
   attempts?: number;
+}
+
+/**
+ * Whether a top-level field is an E2E EncryptedMessage. The server takes each such ciphertext
+ * once, so resending it after UNAVAILABLE would be refused as undecryptable (INVALID_ARGUMENT)
+ * and hide the outage: the app redoes such a call with the secret encrypted anew.
+ */
+function carriesCiphertext(request: unknown): boolean {
+  if (typeof request !== 'object' || request === null) return false;
+  return Object.values(request).some(
+    (value) => typeof value === 'object' && value !== null && 'message' in value && 'sessionId' in value && 'provider' in value,
+  );
 }
 
 export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
@@ -41,7 +56,7 @@ export async function unary<C extends grpc.Client, Req, Res>(
   const metadata = new grpc.Metadata();
   for (const [key, value] of Object.entries(options.metadata ?? {})) metadata.set(key, value);
   if (!metadata.get(IDEMPOTENCY_KEY_HEADER).length) metadata.set(IDEMPOTENCY_KEY_HEADER, options.idempotencyKey ?? randomUUID());
-  const attempts = Math.max(1, options.attempts ?? 3);
+  const attempts = Math.max(1, options.attempts ?? (carriesCiphertext(request) ? 1 : 3));
   for (let attempt = 1; ; attempt++) {
     const callOptions: Partial<grpc.CallOptions> = { deadline: Date.now() + (options.deadlineMs ?? 15_000) };
     try {
