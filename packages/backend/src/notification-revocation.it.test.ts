@@ -57,6 +57,9 @@ function subscribe(app: AppClient, sessionToken: string, lastEventId?: string): 
 describe('notification streams of revoked sessions', () => {
   let h: IdentityHarness;
   let ledger: LedgerServiceClient;
+  // Accounts are created by casa and transfers posted by the transfer service: their identities.
+  let casaLedger: LedgerServiceClient;
+  let transferLedger: LedgerServiceClient;
   let accounts: UserAccountServiceClient;
   let seq = 0;
 
@@ -73,6 +76,8 @@ describe('notification streams of revoked sessions', () => {
     const internal = `127.0.0.1:${h.running.internalPort}`;
     // The operator's side: a teller funds, support blocks (tokens of the local issuer).
     const issuerDir = h.running.config.operatorIssuerDir;
+    casaLedger = new LedgerServiceClient(internal, h.identity.as('casa'));
+    transferLedger = new LedgerServiceClient(internal, h.identity.as('transfer'));
     ledger = new LedgerServiceClient(internal, h.identity.anonymous(), {
       interceptors: [operatorTokenInterceptor(await operatorToken(issuerDir, ['teller'], 'test-teller'))],
     });
@@ -83,6 +88,8 @@ describe('notification streams of revoked sessions', () => {
 
   afterAll(async () => {
     ledger?.close();
+    casaLedger?.close();
+    transferLedger?.close();
     accounts?.close();
     await h?.close();
   });
@@ -93,8 +100,8 @@ describe('notification streams of revoked sessions', () => {
     const [from, to] = await Promise.all(
       ['from', 'to'].map((name) =>
         unary(
-          ledger,
-          ledger.createAccount,
+          casaLedger,
+          casaLedger.createAccount,
           CreateAccountRequest.fromPartial({
             ownerUserId: owner,
             accountName: name,
@@ -114,7 +121,7 @@ describe('notification streams of revoked sessions', () => {
       events: [],
     });
     return async () => {
-      await unary(ledger, ledger.postTransfer, {
+      await unary(transferLedger, transferLedger.postTransfer, {
         idempotencyKey: `t-${owner}-${++seq}`,
         fromAccountNumber: from!.account!.accountNumber,
         toAccountNumber: to!.account!.accountNumber,

@@ -13,8 +13,6 @@ import { AccountServiceClient } from '@kfrm/proto/gen/kfrm/api/account/account';
 import { CreateAccountRequest, LedgerServiceClient } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
 import { SessionManagementServiceClient } from '@kfrm/proto/gen/kfrm/api/auth/credential';
 import { CurrencyCode } from '@kfrm/proto/gen/kfrm/api/common/common';
-import { operatorTokenInterceptor } from '@kfrm/runtime';
-import { operatorToken } from '@kfrm/runtime/testing/operator-tokens.fixtures';
 import { accountModule } from '@kfrm/service-account';
 import { userModule } from '@kfrm/service-user';
 import { startIdentityHarness, type IdentityHarness } from './testing/identity.harness';
@@ -24,18 +22,17 @@ const BOUND_MS = 1_000;
 
 describe('cached session and device state on the mobile listener', () => {
   let h: IdentityHarness;
-  let ledger: LedgerServiceClient;
+  let casaLedger: LedgerServiceClient;
   let seq = 0;
 
   beforeAll(async () => {
     h = await startIdentityHarness(userModule, {}, [accountModule]);
-    ledger = new LedgerServiceClient(`127.0.0.1:${h.running.internalPort}`, grpc.credentials.createInsecure(), {
-      interceptors: [operatorTokenInterceptor(await operatorToken(h.running.config.operatorIssuerDir, ['teller'], 'test-teller'))],
-    });
+    // Accounts are created by casa: its identity on the internal listener.
+    casaLedger = new LedgerServiceClient(`127.0.0.1:${h.running.internalPort}`, h.identity.as('casa'));
   }, 60_000);
 
   afterAll(async () => {
-    ledger?.close();
+    casaLedger?.close();
     await h?.close();
   });
 
@@ -45,8 +42,8 @@ describe('cached session and device state on the mobile listener', () => {
     const user = await h.register(phone);
     const { sessionToken } = await h.loginWithPin(phone, user.userToken);
     const created = await unary(
-      ledger,
-      ledger.createAccount,
+      casaLedger,
+      casaLedger.createAccount,
       CreateAccountRequest.fromPartial({
         ownerUserId: user.userId.toString(),
         accountName: 'main',
