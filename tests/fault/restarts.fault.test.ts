@@ -73,6 +73,9 @@ describe.skipIf(!canRunPrivatePostgres() || !canRunPrivateRedis())('restarts und
         KFRM_OPERATOR_JWKS_FILE: join(operatorIssuerDir, 'jwks.json'),
         KFRM_MIGRATE_ON_START: 'true',
         KFRM_METRICS_LISTEN: `127.0.0.1:${metricsPort}`,
+        // No back-office console: its default port (50060) is taken by whichever test started one
+        // first (the split-edge test does), and the failed bind ended this backend.
+        KFRM_BACK_OFFICE_LISTEN: 'off',
         ...devSecretsEnv(secrets),
         KFRM_FUNDING_SANDBOXES: 'true',
         // Every transfer is a PIN check on its phone: far more than a person makes in 10 minutes.
