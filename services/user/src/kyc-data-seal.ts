@@ -1,4 +1,5 @@
 import type { KeyEncryptionKey } from '@kfrm/e2e-crypto';
+import { createUserTextSealer } from './user-text-seal';
 
 /**
  * The KYC data a customer submitted (RegisterKyc), sealed at rest like resident ids:
@@ -17,19 +18,10 @@ export class SealedKycDataError extends Error {
   override name = 'SealedKycDataError';
 }
 
-const aad = (userId: bigint) => `kfrm-kyc-data-v1|${userId}`;
-
 export function createKycDataSealer(key: KeyEncryptionKey): KycDataSealer {
-  return {
-    seal(userId, kycData) {
-      return key.seal(Buffer.from(kycData, 'utf8'), aad(userId)).toString('base64url');
-    },
-    open(userId, sealed) {
-      try {
-        return key.open(Buffer.from(sealed, 'base64url'), aad(userId)).toString('utf8');
-      } catch {
-        throw new SealedKycDataError(`the stored KYC data of user ${userId} does not open under the user data key`);
-      }
-    },
-  };
+  return createUserTextSealer(
+    key,
+    'kfrm-kyc-data-v1',
+    (userId) => new SealedKycDataError(`the stored KYC data of user ${userId} does not open under the user data key`),
+  );
 }

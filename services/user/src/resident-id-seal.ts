@@ -1,4 +1,5 @@
 import type { KeyEncryptionKey } from '@kfrm/e2e-crypto';
+import { createUserTextSealer } from './user-text-seal';
 import type { UserRecord } from './user.model';
 
 /**
@@ -22,22 +23,12 @@ export class SealedResidentIdError extends Error {
   override name = 'SealedResidentIdError';
 }
 
-const aad = (userId: bigint) => `kfrm-resident-id-v1|${userId}`;
-
 export function createResidentIdSealer(key: KeyEncryptionKey): ResidentIdSealer {
-  return {
-    seal(userId, residentId) {
-      return key.seal(Buffer.from(residentId, 'utf8'), aad(userId)).toString('base64url');
-    },
-    open(userId, sealed) {
-      try {
-        return key.open(Buffer.from(sealed, 'base64url'), aad(userId)).toString('utf8');
-      } catch {
-        // The cause (a GCM failure) says nothing useful and is left out of the logged error.
-        throw new SealedResidentIdError(`the stored resident id of user ${userId} does not open under the user data key`);
-      }
-    },
-  };
+  return createUserTextSealer(
+    key,
+    'kfrm-resident-id-v1',
+    (userId) => new SealedResidentIdError(`the stored resident id of user ${userId} does not open under the user data key`),
+  );
 }
 
 /**

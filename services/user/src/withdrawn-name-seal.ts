@@ -1,4 +1,5 @@
 import type { KeyEncryptionKey } from '@kfrm/e2e-crypto';
+import { createUserTextSealer } from './user-text-seal';
 import type { WithdrawnNameSealer } from './withdrawal';
 
 /**
@@ -10,13 +11,10 @@ import type { WithdrawnNameSealer } from './withdrawal';
 export function createWithdrawnNameSealer(
   key: KeyEncryptionKey,
 ): WithdrawnNameSealer & { openName(userId: bigint, sealed: string): string } {
-  const aad = (userId: bigint) => `kfrm-withdrawn-name-v1|${userId}`;
-  return {
-    sealName(userId, name) {
-      return key.seal(Buffer.from(name, 'utf8'), aad(userId)).toString('base64url');
-    },
-    openName(userId, sealed) {
-      return key.open(Buffer.from(sealed, 'base64url'), aad(userId)).toString('utf8');
-    },
-  };
+  const sealer = createUserTextSealer(
+    key,
+    'kfrm-withdrawn-name-v1',
+    (userId) => new Error(`the sealed name of user ${userId} does not open`),
+  );
+  return { sealName: sealer.seal, openName: sealer.open };
 }
