@@ -142,8 +142,8 @@ try {
       ),
     ],
   };
-  const ledger = new LedgerServiceClient(internalAddress, grpc.credentials.createInsecure(), operator);
-  const userAccounts = new UserAccountServiceClient(internalAddress, grpc.credentials.createInsecure(), operator);
+  const ledger = new LedgerServiceClient(internalAddress, backend.internal.operatorTool(), operator);
+  const userAccounts = new UserAccountServiceClient(internalAddress, backend.internal.operatorTool(), operator);
   const serverCaPem = await readFile(backend.serverCaCertFile);
   const setupStart = performance.now();
   // A customer per client as a new customer becomes one: sign-up, login, KYC, CASA opening, funding.

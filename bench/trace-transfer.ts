@@ -6,12 +6,11 @@
 //     npx tsx bench/trace-transfer.ts
 import './lib/bench-limits';
 import { mintLocalOperatorToken, operatorTokenInterceptor } from '@kfrm/runtime';
-import { randomBytes, sign } from 'node:crypto';
+import { sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
 import { canonicalTransferBytes, unary } from '@kfrm/app-client';
 import { signData } from '@kfrm/pki';
 import { LedgerServiceClient } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
@@ -34,8 +33,8 @@ const operator = {
     ),
   ],
 };
-const ledger = new LedgerServiceClient(internal, grpc.credentials.createInsecure(), operator);
-const userAccounts = new UserAccountServiceClient(internal, grpc.credentials.createInsecure(), operator);
+const ledger = new LedgerServiceClient(internal, backend.internal.operatorTool(), operator);
+const userAccounts = new UserAccountServiceClient(internal, backend.internal.operatorTool(), operator);
 const customers: Customer[] = [];
 try {
   const serverCaPem = await readFile(backend.serverCaCertFile);

@@ -213,8 +213,11 @@ const operator = {
     ),
   ],
 };
-const ledger = new LedgerServiceClient(internalAddress, grpc.credentials.createInsecure(), operator);
-const userAccounts = new UserAccountServiceClient(internalAddress, grpc.credentials.createInsecure(), operator);
+const ledger = new LedgerServiceClient(internalAddress, backend.internal.operatorTool(), operator);
+const userAccounts = new UserAccountServiceClient(internalAddress, backend.internal.operatorTool(), operator);
+// PostTransfer is the transfer service's alone (docs/adr/0014-service-identity.md): the ledger
+// alone is driven with that service's certificate.
+const ledgerAsTransfer = new LedgerServiceClient(internalAddress, backend.internal.as('transfer'));
 const phones: Phone[] = [];
 try {
   const serverCaPem = await readFile(backend.serverCaCertFile);
@@ -340,7 +343,7 @@ try {
   const runId = randomBytes(4).toString('hex');
   let seq = 0;
   const postOnly = (phone: Phone, target: string) =>
-    unary(ledger, ledger.postTransfer, {
+    unary(ledgerAsTransfer, ledgerAsTransfer.postTransfer, {
       idempotencyKey: `bench-${runId}-${seq++}`,
       fromAccountNumber: phone.accountNumber,
       toAccountNumber: target,
@@ -554,6 +557,7 @@ try {
 } finally {
   for (const p of phones) p?.app.close();
   ledger.close();
+  ledgerAsTransfer.close();
   userAccounts.close();
   await backend.stop();
   if (pgbenchCreated) admin(`drop database if exists "${pgbenchName}" with (force)`);

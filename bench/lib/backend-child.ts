@@ -12,10 +12,14 @@ import { join } from 'node:path';
 import { openTestDatabase } from '@kfrm/db/test-database';
 import { ensureDevCertificates } from '@kfrm/pki';
 import { startServices, type ServiceModule } from '@kfrm/runtime';
+import { testServiceIdentity } from '@kfrm/runtime/testing/service-identity.fixtures';
 import { authModule, createAuthModule, type AuthModuleOptions } from '@kfrm/service-auth';
 import { createStore, prefixed } from '@kfrm/store';
 import { serviceModules } from '../../packages/backend/src/service-modules';
 import type { BackendConfig, FromBackend, ToBackend } from './backend-process';
+
+/** The services a benchmark calls the internal listener as (certificates made for them). */
+const BENCH_CALLER_SERVICES = ['transfer', 'notification'];
 
 const send = (message: FromBackend) => process.send!(message);
 const config = JSON.parse(process.env.BENCH_BACKEND_CONFIG ?? '{}') as BackendConfig;
@@ -47,6 +51,11 @@ const database = await openTestDatabase({
       }
     : {}),
 });
+// Internal mTLS with a test PKI, as split services run it: the benchmark calls service-only
+// methods (LedgerService.PostTransfer) with the calling service's certificate and operator
+// methods with TLS and a token. The modules' calls to each other stay in-process (no HTTP/2),
+// as in the embedded default, so this does not change what the backend's own calls cost.
+const identity = await testServiceIdentity(join(dataDir, 'internal-pki'), BENCH_CALLER_SERVICES);
 const baseStore = await createStore({ redisUrl: process.env.REDIS_URL });
 const store = prefixed(baseStore, `bench-${randomBytes(4).toString('hex')}:`);
 const running = await startServices(modules, {
@@ -58,7 +67,9 @@ const running = await startServices(modules, {
     KFRM_INTERNAL_LISTEN: '127.0.0.1:0',
     KFRM_METRICS_LISTEN: '127.0.0.1:0',
     KFRM_MIGRATE_ON_START: 'true',
+    KFRM_BACK_OFFICE_LISTEN: 'off',
     LOG_LEVEL: 'warn',
+    ...identity.env,
   },
   db: database,
   store,
@@ -117,4 +128,8 @@ send({
   databaseSource: database.source,
   databaseName: database.databaseName,
   operatorIssuerDir: running.config.operatorIssuerDir,
+  internalPki: {
+    caCertFile: identity.listenerFiles.clientCaFile,
+    services: Object.fromEntries(BENCH_CALLER_SERVICES.map((service) => [service, identity.files(service)])),
+  },
 });

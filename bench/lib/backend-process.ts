@@ -2,6 +2,8 @@
 // Benchmarks used to start it in their own process, so the load generator's TLS, E2E encryption
 // and signatures ran on the backend's event loop and were counted as the backend's cost.
 import { fork, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
 import { fileURLToPath } from 'node:url';
 
 export interface BackendConfig {
@@ -24,6 +26,7 @@ export type FromBackend =
       databaseName: string | undefined;
       operatorIssuerDir: string;
       mobileTls: MobileTlsFiles;
+      internalPki: InternalPkiFiles;
     }
   | { type: 'cpu'; usage: NodeJS.CpuUsage }
   | { type: 'profile-started' }
@@ -37,6 +40,12 @@ export interface MobileTlsFiles {
   deviceCaCertFile: string;
 }
 
+/** The internal listener's test PKI (mTLS, docs/adr/0014-service-identity.md). */
+export interface InternalPkiFiles {
+  caCertFile: string;
+  services: Record<string, { certFile: string; keyFile: string }>;
+}
+
 export interface BackendProcess {
   mobilePort: number;
   internalPort: number;
@@ -47,6 +56,12 @@ export interface BackendProcess {
   mobileTls: MobileTlsFiles;
   /** The backend's local operator issuer (embedded default): where the benchmark mints its operator tokens. */
   operatorIssuerDir: string;
+  /**
+   * Credentials for the internal listener (mTLS): `as('transfer')` calls as that service
+   * (service-only methods such as LedgerService.PostTransfer); `operatorTool()` is TLS without a
+   * client certificate, for operator methods called with a token.
+   */
+  internal: { as(service: string): grpc.ChannelCredentials; operatorTool(): grpc.ChannelCredentials };
   /** CPU time the backend process has used so far (all its threads), in ms. */
   cpuMs(): Promise<number>;
   /** Runs `work` with the backend's CPU profiler on (node:inspector), and writes the profile to `file`. */
@@ -95,6 +110,7 @@ export async function startBackendProcess(config: BackendConfig = {}, timeoutMs 
     databaseName: ready.databaseName,
     mobileTls: ready.mobileTls,
     operatorIssuerDir: ready.operatorIssuerDir,
+    internal: internalCredentials(ready.internalPki),
     async cpuMs() {
       const answer = next('cpu', 10_000);
       child.send({ type: 'cpu' } satisfies ToBackend);
@@ -121,5 +137,17 @@ export async function startBackendProcess(config: BackendConfig = {}, timeoutMs 
       await exited;
       clearTimeout(timer);
     },
+  };
+}
+
+function internalCredentials(pki: InternalPkiFiles): BackendProcess['internal'] {
+  const ca = readFileSync(pki.caCertFile);
+  return {
+    as(service) {
+      const files = pki.services[service];
+      if (!files) throw new Error(`the bench backend made no internal certificate for ${service}`);
+      return grpc.credentials.createSsl(ca, readFileSync(files.keyFile), readFileSync(files.certFile));
+    },
+    operatorTool: () => grpc.credentials.createSsl(ca),
   };
 }

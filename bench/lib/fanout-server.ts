@@ -6,6 +6,9 @@
 // Both take the user from metadata `x-bench-user` (the device-certificate and session checks are
 // not what this measures; bench/reads.ts and the login bench cover them).
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { migrateSchema } from '@kfrm/db';
 import { openTestDatabase } from '@kfrm/db/test-database';
@@ -16,7 +19,14 @@ import {
   NotificationServiceService,
   type NotificationEventResponse,
 } from '@kfrm/proto/gen/kfrm/api/notification/notification';
-import { GrpcListener, internalAccessGuard, unauthenticated, type AccessGuard } from '../../packages/server-kit/src/index';
+import { testServiceIdentity } from '../../packages/runtime/src/testing/service-identity.fixtures';
+import {
+  GrpcListener,
+  internalAccessGuard,
+  internalServerCredentials,
+  unauthenticated,
+  type AccessGuard,
+} from '../../packages/server-kit/src/index';
 import { createStore, prefixed } from '@kfrm/store';
 import { ledgerHandlers } from '../../services/account/src/ledger.handlers';
 import { createLedger } from '../../services/account/src/ledger';
@@ -100,17 +110,21 @@ if (mode === 'bare') {
   const db = database.kysely<LedgerDatabase>(LEDGER_SCHEMA);
   const poster = new LedgerPoster(db, { maxBatchSize: 32, onOutboxCommitted: outboxCommitAnnouncer(store, logger) });
   const ledger = createLedger({ db, poster, store });
+  // The relay reads the ledger's outbox as the notification service (internal mTLS, service
+  // identity: docs/adr/0014-service-identity.md), as it does in split deployments.
+  const pkiDir = await mkdtemp(join(tmpdir(), 'kfrm-bench-fanout-pki-'));
+  const identity = await testServiceIdentity(pkiDir, ['notification']);
   const internal = new GrpcListener({
     name: 'internal',
     host: '127.0.0.1',
     port: 0,
-    credentials: grpc.ServerCredentials.createInsecure(),
+    credentials: internalServerCredentials(identity.listenerFiles),
     guard: internalAccessGuard,
     logger,
   });
   internal.addService(ledgerHandlers(ledger));
   const internalPort = await internal.start();
-  const ledgerClient = new LedgerServiceClient(`127.0.0.1:${internalPort}`, grpc.credentials.createInsecure());
+  const ledgerClient = new LedgerServiceClient(`127.0.0.1:${internalPort}`, identity.as('notification'));
   const service = createNotificationService({
     db: database,
     store,
@@ -164,6 +178,7 @@ if (mode === 'bare') {
     await service.close();
     ledgerClient.close();
     await internal.shutdown(1_000);
+    await rm(pkiDir, { recursive: true, force: true });
     await poster.close();
     await store.close();
     await baseStore.close();
