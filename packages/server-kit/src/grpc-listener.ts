@@ -15,6 +15,7 @@ import type { CallContext, MethodDefinitionLike, MethodPolicy, ServiceRegistrati
 import { splitFileDescriptorSet } from './descriptor-set';
 import { mapError } from './error-mapping';
 import { IDEMPOTENCY_KEY_HEADER, runIdempotent, type IdempotencyOptions } from './idempotency';
+import { cachePeerCertificatesOfHttp2Connections } from './peer-certificate-cache';
 
 export interface ListenerLimits {
   /** Largest request we accept; larger ones (also after decompression) get RESOURCE_EXHAUSTED. */
@@ -171,6 +172,7 @@ export class GrpcListener {
   private acceptingInProcess = true;
 
   constructor(private readonly options: ListenerOptions) {
+    cachePeerCertificatesOfHttp2Connections();
     const limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.server = new grpc.Server({
       'grpc.max_receive_message_length': limits.maxReceiveMessageBytes,
@@ -413,6 +415,7 @@ export class GrpcListener {
     handler: ((...args: never[]) => Promise<unknown>) | undefined,
     invoke: (ctx: CallContext) => Promise<unknown>,
     finish: (error: ReturnType<typeof mapError>['error'] | null, result?: unknown) => void,
+    headersFirst: boolean,
   ): void {
     const started = process.hrtime.bigint();
     const elapsedMs = () => Math.round(Number(process.hrtime.bigint() - started) / 1e5) / 10;
@@ -430,7 +433,16 @@ export class GrpcListener {
       }));
     const responseMetadata = new grpc.Metadata();
     responseMetadata.set(REQUEST_ID_HEADER, requestId);
-    call.sendMetadata(responseMetadata);
+    // A stream's headers go out at once (the client learns the stream is open). A unary call's
+    // go out with its answer: sent here, they would leave in a write of their own while the
+    // handler waits on the database — one more writev per call, ≈ a tenth of a read's CPU.
+    let headersSent = false;
+    const sendHeaders = () => {
+      if (headersSent) return;
+      headersSent = true;
+      call.sendMetadata(responseMetadata);
+    };
+    if (headersFirst) sendHeaders();
     let cleanup: (() => void) | undefined;
     let audited: Omit<AuditRecord, 'outcome'> | undefined;
     const work = () =>
@@ -466,6 +478,7 @@ export class GrpcListener {
             if (audited) await this.recordOutcome(audited, 'ok', logger());
             logger().info({ code: 'OK', duration_ms: elapsedMs() }, 'call done');
             observation?.end(grpc.status.OK, 'OK');
+            sendHeaders();
             finish(null, result);
           },
           async (err: unknown) => {
@@ -482,6 +495,7 @@ export class GrpcListener {
             if (mapped.unexpected) logger().error({ ...fields, err }, 'call failed');
             else logger().info({ ...fields, reason: mapped.error.details }, 'call rejected');
             observation?.end(mapped.error.code, fields.code);
+            sendHeaders();
             finish(mapped.error);
           },
         )
@@ -536,6 +550,7 @@ export class GrpcListener {
           );
         },
         (error, result) => (error ? callback(error) : callback(null, result)),
+        false,
       );
     };
   }
@@ -579,6 +594,7 @@ export class GrpcListener {
           if (!error || this.shutdownController.signal.aborted) call.end();
           else call.emit('error', error);
         },
+        true,
       );
     };
   }

@@ -98,6 +98,25 @@ describe('internal listener over mTLS', () => {
     ]);
   });
 
+  it('knows each open connection by its own certificate, call after call (peer certificates kept per connection)', async () => {
+    const asAuth = new E2eTestServiceClient(address, await withCertificate(pki.services.auth!));
+    const asTransfer = new E2eTestServiceClient(address, await withCertificate(pki.services.transfer!));
+    const encrypt = (client: E2eTestServiceClient) =>
+      new Promise<grpc.status>((resolve) =>
+        client.encryptText({ plainText: 'x', provider: 1, sessionId: 's' }, (err) => resolve(err ? err.code : grpc.status.OK)),
+      );
+    try {
+      seen.length = 0;
+      const codes: grpc.status[] = [];
+      for (let i = 0; i < 3; i++) codes.push(await encrypt(asAuth), await encrypt(asTransfer));
+      expect(codes).toEqual([0, 7, 0, 7, 0, 7]);
+      expect(seen).toEqual(['auth', 'auth', 'auth']);
+    } finally {
+      asAuth.close();
+      asTransfer.close();
+    }
+  });
+
   it('refuses a service the method does not name: PERMISSION_DENIED', async () => {
     await expect(call(await withCertificate(pki.services.transfer!))).rejects.toMatchObject({ code: grpc.status.PERMISSION_DENIED });
   });
