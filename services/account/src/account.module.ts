@@ -46,7 +46,8 @@ export function createAccountModule(options: AccountModuleOptions = {}): Service
         onOutboxCommitted: outboxCommitAnnouncer(store, logger),
         ...options.poster,
       });
-      const ledger = createLedger({ db: kysely, poster, store });
+      // One time zone for the poster's daily counter and the ledger's reading of it.
+      const ledger = createLedger({ db: kysely, poster, store, timeZone: options.poster?.timeZone ?? config.timeZone });
       return {
         mobile: [accountHandlers(ledger)],
         internal: [ledgerHandlers(ledger, { approvalThresholdKrw: runtime.operatorApprovalThresholdKrw })],
