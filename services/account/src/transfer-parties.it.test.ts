@@ -158,14 +158,18 @@ describe('transfer parties and the daily counter', () => {
     expect(limits.count).toBe(2);
     expect(limits.result).toMatchObject({ limitPerTransactionMinor: 10n, limitPerDayMinor: 20n });
 
-    const shown = await countStatements(() => ledger.updateAccount('writes', created.result.accountNumber, { name: 'shown', bookmarked: true }));
+    const shown = await countStatements(() =>
+      ledger.updateAccount('writes', created.result.accountNumber, { name: 'shown', bookmarked: true }),
+    );
     expect(shown.count).toBe(2);
     expect(shown.result).toMatchObject({ name: 'shown', bookmarked: true, limitPerDayMinor: 20n });
 
     const closed = await countStatements(() => ledger.closeAccount('writes', created.result.accountNumber));
     expect(closed.count).toBe(2);
     expect(closed.result.closedAt).toBeInstanceOf(Date);
-    const row = await sql<{ closed_at: Date }>`select closed_at from ledger.accounts where account_number = ${created.result.accountNumber}`.execute(t.db);
+    const row = await sql<{
+      closed_at: Date;
+    }>`select closed_at from ledger.accounts where account_number = ${created.result.accountNumber}`.execute(t.db);
     expect(row.rows[0]!.closed_at.getTime()).toBe(closed.result.closedAt!.getTime());
   });
 });
