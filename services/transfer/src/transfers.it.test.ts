@@ -494,7 +494,9 @@ describe('transfers on the real ledger', () => {
     const a = await h.openAccount(A, 10_000n);
     const b = await h.openAccount(B, 0n);
     const created = h.users.calls.createProcess;
-    const noLedger = transfers({ ledger: { ...realLedger, getAccountForOwner: async () => down() } });
+    const noLedger = transfers({
+      ledger: { ...realLedger, getAccountForOwner: async () => down(), getTransferParties: async () => down() },
+    });
     expect(await codeOf(noLedger.preCheck(A, internal(a.accountNumber, b.accountNumber, 1_000n)))).toBe('UpstreamUnavailableError');
     expect(h.users.calls.createProcess).toBe(created);
 

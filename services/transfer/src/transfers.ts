@@ -39,7 +39,7 @@ import type { TransferDb } from './transfer.repository';
 import type { FundingPort, LedgerPort, UserPort } from './upstream';
 
 export type { ExecuteInput } from './execute';
-export { type PreCheckInput, startOfBusinessDay } from './pre-check';
+export type { PreCheckInput } from './pre-check';
 export {
   type ExecuteCode,
   type PreCheckCode,
@@ -81,7 +81,7 @@ export function createTransfers(deps: TransferDeps) {
   const maxWaits = deps.maxWaits ?? 40;
   const pendingRetentionMs = deps.pendingRetentionMs ?? 24 * 60 * 60_000;
   const lookup = { ledger, users, interbank };
-  const limits = { db, ledger, users, logger, clock, maxima: deps.maxLimits ?? DEFAULT_MAX_LIMITS };
+  const limits = { ledger, users, logger, maxima: deps.maxLimits ?? DEFAULT_MAX_LIMITS };
   const funding = deps.funding;
   const leased: LeasedDriveDeps = { db, ledger, users, logger, clock, leaseMs, waitMs, maxWaits, ...(funding ? { funding } : {}) };
 
