@@ -11,6 +11,7 @@ import { isWellFormedAccountNumber, processContext, signedContent, type Transfer
 import { findInstitution, OWN_INSTITUTION_CODE } from './institutions';
 import { preCheckFailed } from './transfer-errors';
 import { insertPendingTransfer, type TransferDb } from './transfer.repository';
+import type { PreCheckedTransfers } from './pre-checked-memory';
 import type { FundingPort } from './upstream';
 import { MAX_VISIBLE_MESSAGE_CHARS, visibleMessage } from './visible-message';
 
@@ -20,6 +21,8 @@ export interface PreCheckDeps extends AccountLookupDeps {
   clock: () => Date;
   /** Automatic top-up of a shortfall (absent: none). */
   funding?: FundingPort;
+  /** This process's memory of its pre-checks, for the first Execute (absent: none kept). */
+  preChecked?: PreCheckedTransfers;
 }
 
 export interface PreCheckInput {
@@ -110,6 +113,7 @@ export async function preCheckTransfer(
   const transferId = randomUUID();
   const context = processContext(transferId, terms);
   const process = await users.createTransferProcess(userId, context);
+  const signed = signedContent(process.processId, terms);
   await insertPendingTransfer(db, {
     id: transferId,
     userId,
@@ -120,8 +124,18 @@ export async function preCheckTransfer(
     creditMemo: recipientMessage || senderName,
     processId: process.processId,
     processContext: context,
-    signedContent: signedContent(process.processId, terms),
+    signedContent: signed,
     createdAt: now,
+  });
+  // Only once the row is written: a remembered transfer always exists (until purged, which the
+  // decision's conditional UPDATE notices).
+  deps.preChecked?.remember({
+    id: transferId,
+    userId,
+    ...terms,
+    processId: process.processId,
+    signedContent: signed,
+    targetOwnerUserId: target.ownerUserId,
   });
   logger.info(
     {
