@@ -300,6 +300,8 @@ describe('account service over gRPC', () => {
     // The same counter on the account as GetAccountForOwner answers it; a credit counts nothing.
     const credited = await call(L().getAccountForOwner.bind(L()), { ownerUserId: 'parties-grpc-b', accountNumber: b.accountNumber });
     expect(credited.account?.debitedToday).toEqual(krw(0n));
+    // Only the transfer service may ask (the guard enforces callers; this listener adds 'test').
+    expect(ledgerHandlers(t.ledger).policies.getTransferParties).toMatchObject({ access: 'internal', callers: ['transfer'] });
   });
 
   it('lists transactions newest first, in pages that do not shift when new ones arrive', async () => {
