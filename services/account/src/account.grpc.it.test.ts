@@ -283,6 +283,27 @@ describe('account service over gRPC', () => {
     ).toEqual(krw(9_000n));
   });
 
+  it('GetTransferParties answers the owner source with what the daily limit counted today, and the target holder only', async () => {
+    const a = await open('parties-grpc-a', 'A');
+    const b = await open('parties-grpc-b', 'B');
+    await deposit(a.accountNumber, 10_000n, 'parties-grpc-fund');
+    await postTransfer(a.accountNumber, b.accountNumber, 1_500n, 'parties-grpc-1');
+    const get = (ownerUserId: string, sourceAccountNumber: string, targetAccountNumber: string) =>
+      call(L().getTransferParties.bind(L()), { ownerUserId, sourceAccountNumber, targetAccountNumber });
+    const both = await get('parties-grpc-a', a.accountNumber, b.accountNumber);
+    expect(both.source).toMatchObject({ accountNumber: a.accountNumber, balance: krw(8_500n), debitedToday: krw(1_500n) });
+    expect(both.target).toEqual({ accountNumber: b.accountNumber, ownerUserId: 'parties-grpc-b', currency: CurrencyCode.KRW });
+    // Not found is no error: the side is unset.
+    const foreign = await get('parties-grpc-b', a.accountNumber, '3333-12345678905');
+    expect(foreign.source).toBeUndefined();
+    expect(foreign.target).toBeUndefined();
+    // The same counter on the account as GetAccountForOwner answers it; a credit counts nothing.
+    const credited = await call(L().getAccountForOwner.bind(L()), { ownerUserId: 'parties-grpc-b', accountNumber: b.accountNumber });
+    expect(credited.account?.debitedToday).toEqual(krw(0n));
+    // Only the transfer service may ask (the guard enforces callers; this listener adds 'test').
+    expect(ledgerHandlers(t.ledger).policies.getTransferParties).toMatchObject({ access: 'internal', callers: ['transfer'] });
+  });
+
   it('lists transactions newest first, in pages that do not shift when new ones arrive', async () => {
     const acct = await open('user-pages', 'Pages');
     const other = await open('user-other', 'Other');

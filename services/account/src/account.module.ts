@@ -46,7 +46,14 @@ export function createAccountModule(options: AccountModuleOptions = {}): Service
         onOutboxCommitted: outboxCommitAnnouncer(store, logger),
         ...options.poster,
       });
-      const ledger = createLedger({ db: kysely, poster, store });
+      // One clock and time zone for the poster's daily counter and the ledger's reading of it.
+      const ledger = createLedger({
+        db: kysely,
+        poster,
+        store,
+        timeZone: options.poster?.timeZone ?? config.timeZone,
+        ...(options.poster?.now ? { now: options.poster.now } : {}),
+      });
       return {
         mobile: [accountHandlers(ledger)],
         internal: [ledgerHandlers(ledger, { approvalThresholdKrw: runtime.operatorApprovalThresholdKrw })],

@@ -91,7 +91,8 @@ export function moneyToWire(money: Money): MonetaryValue {
   return { currencyCode: CODE_OF[money.currency], majorAmount: major, minorAmount: minor };
 }
 
-function ledgerAccountToWire(a: AccountRow): LedgerAccount {
+/** `debitedTodayMinor`: the ledger's daily-limit counter for today (Ledger.debitedToday). */
+function ledgerAccountToWire(a: AccountRow, debitedTodayMinor: bigint): LedgerAccount {
   const zero = { currency: a.currency, minor: 0n };
   return {
     accountNumber: a.accountNumber,
@@ -106,6 +107,7 @@ function ledgerAccountToWire(a: AccountRow): LedgerAccount {
     bookmarked: a.bookmarked,
     createdAt: a.createdAt.toISOString(),
     closedAt: a.closedAt === null ? '' : a.closedAt.toISOString(),
+    debitedToday: moneyToWire({ currency: a.currency, minor: debitedTodayMinor }),
   };
 }
 
@@ -199,6 +201,7 @@ export function ledgerHandlers(
 ) {
   const threshold = BigInt(options.approvalThresholdKrw);
   const internal = 'internal' as const;
+  const accountToWireToday = (a: AccountRow) => ledgerAccountToWire(a, ledger.debitedToday(a));
   return defineService(
     LedgerServiceService,
     {
@@ -213,7 +216,7 @@ export function ledgerHandlers(
           color: request.accountColor,
           idempotencyKey: request.idempotencyKey,
         });
-        return { account: ledgerAccountToWire(account) };
+        return { account: accountToWireToday(account) };
       },
       async postTransfer(request) {
         const events = request.events.map(eventFromWire);
@@ -242,11 +245,25 @@ export function ledgerHandlers(
         return { entryId: result.entryId, balanceAfter: moneyToWire(result.to.balanceAfter), postedAt: result.postedAt.toISOString() };
       },
       async getAccountForOwner(request) {
-        return { account: ledgerAccountToWire(await ledger.getAccountForOwner(request.ownerUserId, request.accountNumber)) };
+        return { account: accountToWireToday(await ledger.getAccountForOwner(request.ownerUserId, request.accountNumber)) };
       },
       async getTransferTarget(request) {
         const a = await ledger.getTransferTarget(request.accountNumber);
         return { accountNumber: a.accountNumber, ownerUserId: a.ownerUserId ?? '', currency: CODE_OF[a.currency] };
+      },
+      async getTransferParties(request) {
+        const { source, target } = await ledger.getTransferParties(
+          request.ownerUserId,
+          request.sourceAccountNumber,
+          request.targetAccountNumber,
+        );
+        return {
+          source: source ? accountToWireToday(source) : undefined,
+          // The target's holder and currency only: its balance and limits are not the caller's business.
+          target: target
+            ? { accountNumber: target.accountNumber, ownerUserId: target.ownerUserId ?? '', currency: CODE_OF[target.currency] }
+            : undefined,
+        };
       },
       async listOutboxEvents(request) {
         const events = await ledger.listOutboxEvents(request.afterId, request.limit);
@@ -267,7 +284,7 @@ export function ledgerHandlers(
         };
       },
       async listAccountsOfOwner(request) {
-        return { accounts: (await ledger.listAllAccounts(request.ownerUserId)).map(ledgerAccountToWire) };
+        return { accounts: (await ledger.listAllAccounts(request.ownerUserId)).map(accountToWireToday) };
       },
       async setTransferLimits(request) {
         const account = await ledger.setTransferLimits({
@@ -276,7 +293,7 @@ export function ledgerHandlers(
           perTransaction: amountFromWire(request.limitPerTransaction),
           perDay: amountFromWire(request.limitPerDay),
         });
-        return { account: ledgerAccountToWire(account) };
+        return { account: accountToWireToday(account) };
       },
     },
     {
@@ -325,6 +342,8 @@ export function ledgerHandlers(
         errors: apiErrorType(GetTransferTargetApiError, GetTransferTargetApiError_ErrorCode),
         raises: raises<FindAccountCode>(),
       },
+      // The transfer pre-check's read; no error codes: a side not found is left unset.
+      getTransferParties: { access: internal, callers: ['transfer'], raises: raises() },
       listOutboxEvents: { access: internal, callers: ['notification'], raises: raises() },
       listAccountsOfOwner: { access: internal, callers: ['user'], raises: raises() },
       findEntriesByKeys: { access: internal, callers: ['funding'], raises: raises() },

@@ -95,11 +95,14 @@ function dateText(value: unknown): string | null {
   return String(value);
 }
 
+/** day_debited_on as 'YYYY-MM-DD' text, whatever the db package makes of `date` columns. */
+const dayDebitedOnText = () => sql<string | null>`to_char(day_debited_on, 'YYYY-MM-DD')`.as('day_debited_on');
+
 function selectAccounts(db: LedgerDb | LedgerTrx) {
   return db
     .selectFrom('accounts')
     .select([...ACCOUNT_COLUMNS])
-    .select(sql<string | null>`to_char(day_debited_on, 'YYYY-MM-DD')`.as('day_debited_on'));
+    .select(dayDebitedOnText());
 }
 
 function normalise(r: unknown): AccountRow {
@@ -126,13 +129,15 @@ export async function updateTransferLimits(
   perTransactionMinor: bigint,
   perDayMinor: bigint,
 ): Promise<AccountRow | undefined> {
+  // RETURNING the row as written: one statement, and no second read that could see a later write.
   const row = await db
     .updateTable('accounts')
     .set({ limit_per_transaction_minor: perTransactionMinor, limit_per_day_minor: perDayMinor })
     .where('id', '=', accountId.toString())
-    .returning('account_number')
+    .returning([...ACCOUNT_COLUMNS])
+    .returning(dayDebitedOnText())
     .executeTakeFirst();
-  return row ? findAccountByNumber(db, row.account_number) : undefined;
+  return row ? normalise(row) : undefined;
 }
 
 /** How an account is shown (UpdateAccount): the fields given are set, the others left alone. */
@@ -149,15 +154,16 @@ export async function updateAccountDisplay(
       ...(changes.bookmarked === undefined ? {} : { bookmarked: changes.bookmarked }),
     })
     .where('id', '=', accountId.toString())
-    .returning('account_number')
+    .returning([...ACCOUNT_COLUMNS])
+    .returning(dayDebitedOnText())
     .executeTakeFirst();
-  return row ? findAccountByNumber(db, row.account_number) : undefined;
+  return row ? normalise(row) : undefined;
 }
 
 /** The account created with this idempotency key, and its owner, if any. */
 export async function findAccountByCreationKey(db: LedgerDb, creationKey: string): Promise<AccountRow | undefined> {
-  const row = await db.selectFrom('accounts').select('account_number').where('creation_key', '=', creationKey).executeTakeFirst();
-  return row ? findAccountByNumber(db, row.account_number) : undefined;
+  const row = await selectAccounts(db).where('creation_key', '=', creationKey).executeTakeFirst();
+  return row ? normalise(row) : undefined;
 }
 
 export async function insertCustomerAccount(db: LedgerDb, row: NewAccountRow): Promise<AccountRow> {
@@ -174,14 +180,22 @@ export async function insertCustomerAccount(db: LedgerDb, row: NewAccountRow): P
       limit_per_day_minor: row.limitPerDayMinor,
       creation_key: row.creationKey ?? null,
     })
-    .returning('account_number')
+    .returning([...ACCOUNT_COLUMNS])
+    .returning(dayDebitedOnText())
     .executeTakeFirstOrThrow();
-  return (await findAccountByNumber(db, inserted.account_number))!;
+  return normalise(inserted);
 }
 
 export async function findAccountByNumber(db: LedgerDb | LedgerTrx, accountNumber: string): Promise<AccountRow | undefined> {
   const row = await selectAccounts(db).where('account_number', '=', accountNumber).executeTakeFirst();
   return row ? normalise(row) : undefined;
+}
+
+/** The accounts with these numbers (any kind), in one statement; numbers not found are left out. */
+export async function findAccountsByNumbers(db: LedgerDb, accountNumbers: string[]): Promise<AccountRow[]> {
+  if (accountNumbers.length === 0) return [];
+  const rows = await selectAccounts(db).where('account_number', 'in', accountNumbers).execute();
+  return rows.map(normalise);
 }
 
 /** The owner's customer accounts, in opening order; closed ones only with `includeClosed`. */
@@ -199,18 +213,19 @@ export async function listAccountsOfOwner(
 /**
  * Closes the account if it is open and its balance is zero, in one conditional UPDATE (a posting
  * holds the row lock while it changes the balance, so the two cannot interleave). The account as
- * it is now; `closed` false when the conditions did not hold.
+ * closed; undefined when the conditions did not hold.
  */
-export async function closeEmptyAccount(db: LedgerDb, accountId: bigint, now: Date): Promise<boolean> {
+export async function closeEmptyAccount(db: LedgerDb, accountId: bigint, now: Date): Promise<AccountRow | undefined> {
   const row = await db
     .updateTable('accounts')
     .set({ closed_at: now })
     .where('id', '=', accountId.toString())
     .where('balance_minor', '=', '0')
     .where('closed_at', 'is', null)
-    .returning('id')
+    .returning([...ACCOUNT_COLUMNS])
+    .returning(dayDebitedOnText())
     .executeTakeFirst();
-  return row !== undefined;
+  return row ? normalise(row) : undefined;
 }
 
 /**

@@ -3,10 +3,18 @@ import { isUniqueViolation } from '@kfrm/db';
 import { failWith, InvalidArgumentError, isDomainError } from '@kfrm/errors';
 import type { Store } from '@kfrm/store';
 import { isCustomerAccountNumber, newAccountNumber } from './account-number';
-import type { DepositRefusalCode, LedgerEvent, LedgerPoster, PostResult, TransferRefusalCode } from './ledger-poster';
+import {
+  businessDay,
+  type DepositRefusalCode,
+  type LedgerEvent,
+  type LedgerPoster,
+  type PostResult,
+  type TransferRefusalCode,
+} from './ledger-poster';
 import {
   findAccountByNumber,
   findAccountByCreationKey,
+  findAccountsByNumbers,
   insertCustomerAccount,
   closeEmptyAccount,
   findEntriesByKeys,
@@ -187,6 +195,20 @@ export interface Ledger {
   getAccountForOwner(ownerUserId: string, accountNumber: string): Promise<AccountRow>;
   /** Any customer account by number (a transfer shows its holder); ACCOUNT_NOT_FOUND otherwise. */
   getTransferTarget(accountNumber: string): Promise<AccountRow>;
+  /**
+   * A transfer's two accounts in one read: the source as getAccountForOwner finds it, the target
+   * as getTransferTarget does (an empty number: none asked for). A side not found is undefined.
+   */
+  getTransferParties(
+    ownerUserId: string,
+    sourceAccountNumber: string,
+    targetAccountNumber: string,
+  ): Promise<{ source: AccountRow | undefined; target: AccountRow | undefined }>;
+  /**
+   * What the daily limit has counted against the account on the current business day: the
+   * posting's counter when it was last moved today, else zero (the day turned since).
+   */
+  debitedToday(account: AccountRow): bigint;
   listAccounts(ownerUserId: string): Promise<AccountRow[]>;
   /**
    * One page of the owner's account statement, newest first. `snapshotScope` names the reader
@@ -252,14 +274,26 @@ function limitOf(money: Money | undefined, currency: Currency): bigint | null {
   return money.minor;
 }
 
-export function createLedger(deps: { db: LedgerDb; poster: LedgerPoster; store: Store; now?: () => Date }): Ledger {
+export function createLedger(deps: {
+  db: LedgerDb;
+  poster: LedgerPoster;
+  store: Store;
+  now?: () => Date;
+  /** The business day's time zone; the poster's (KFRM_LEDGER_TIME_ZONE), so both count the same day. */
+  timeZone?: string;
+}): Ledger {
   const { db, poster, store } = deps;
   const clock = deps.now ?? (() => new Date());
+  const timeZone = deps.timeZone ?? 'Asia/Seoul';
+  const isOwn = (account: AccountRow | undefined, ownerUserId: string) =>
+    ownerUserId !== '' && account?.kind === 'CUSTOMER' && account.ownerUserId === ownerUserId;
+  // A closed account receives nothing: to a sender it is no account.
+  const isTarget = (account: AccountRow | undefined) => account?.kind === 'CUSTOMER' && account.closedAt === null;
 
   async function ownAccount(ownerUserId: string, accountNumber: string): Promise<AccountRow> {
     // One answer for "no such account" and "not yours", and no lookup for malformed numbers.
     const account = isCustomerAccountNumber(accountNumber) && ownerUserId !== '' ? await findAccountByNumber(db, accountNumber) : undefined;
-    if (account?.kind !== 'CUSTOMER' || account.ownerUserId !== ownerUserId) throw accountNotFound();
+    if (!account || !isOwn(account, ownerUserId)) throw accountNotFound();
     return account;
   }
 
@@ -381,9 +415,22 @@ export function createLedger(deps: { db: LedgerDb; poster: LedgerPoster; store: 
 
     async getTransferTarget(accountNumber) {
       const account = isCustomerAccountNumber(accountNumber) ? await findAccountByNumber(db, accountNumber) : undefined;
-      // A closed account receives nothing: to a sender it is no account.
-      if (account?.kind !== 'CUSTOMER' || account.closedAt !== null) throw accountNotFound();
+      if (!account || !isTarget(account)) throw accountNotFound();
       return account;
+    },
+
+    async getTransferParties(ownerUserId, sourceAccountNumber, targetAccountNumber) {
+      // One statement for both sides; malformed numbers are not looked up (as the single reads).
+      const numbers = [sourceAccountNumber, targetAccountNumber].filter(isCustomerAccountNumber);
+      const found = new Map((await findAccountsByNumbers(db, [...new Set(numbers)])).map((a) => [a.accountNumber, a]));
+      const source = found.get(sourceAccountNumber);
+      const target = targetAccountNumber === '' ? undefined : found.get(targetAccountNumber);
+      return { source: isOwn(source, ownerUserId) ? source : undefined, target: isTarget(target) ? target : undefined };
+    },
+
+    debitedToday(account) {
+      // The poster's rule (ledger-poster.ts, apply): the counter holds for its day only.
+      return account.dayDebitedOn === businessDay(clock(), timeZone) ? account.dayDebitedMinor : 0n;
     },
 
     listAccounts(ownerUserId) {
@@ -434,9 +481,10 @@ export function createLedger(deps: { db: LedgerDb; poster: LedgerPoster; store: 
       const account = await ownAccount(ownerUserId, accountNumber);
       if (account.closedAt !== null) return account;
       if (account.balanceMinor !== 0n) throw closeFailed('ACCOUNT_BALANCE_NOT_ZERO', 'the account still holds money');
-      await closeEmptyAccount(db, account.id, clock());
-      // Either closed now, or something changed since the read: a concurrent close (answer it) or
-      // a posting that made the balance non-zero (refuse, nothing written).
+      const closed = await closeEmptyAccount(db, account.id, clock());
+      if (closed) return closed;
+      // Something changed since the read: a concurrent close (answer it) or a posting that made
+      // the balance non-zero (refuse, nothing written).
       const now = await ownAccount(ownerUserId, accountNumber);
       if (now.closedAt === null) throw closeFailed('ACCOUNT_BALANCE_NOT_ZERO', 'the account still holds money');
       return now;

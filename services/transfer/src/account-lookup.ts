@@ -3,7 +3,7 @@ import { isWellFormedAccountNumber, isWellFormedInstitutionCode, maskName } from
 import { findInstitution, OWN_INSTITUTION_CODE } from './institutions';
 import type { InterbankDirectory } from './interbank-directory';
 import { sourceFailed, targetFailed } from './transfer-errors';
-import type { LedgerPort, UserPort } from './upstream';
+import type { LedgerPort, TargetAccount, UserPort } from './upstream';
 
 export interface AccountLookupDeps {
   ledger: LedgerPort;
@@ -16,18 +16,34 @@ export type Target =
   | { ok: false; code: 'NOT_VALID_ACCOUNT' | 'BLOCKED_ACCOUNT' };
 
 export async function resolveTarget(deps: AccountLookupDeps, institutionCode: string, accountNumber: string): Promise<Target> {
-  const { ledger, users, interbank } = deps;
   if (!isWellFormedAccountNumber(accountNumber)) return { ok: false, code: 'NOT_VALID_ACCOUNT' };
-  if (institutionCode === OWN_INSTITUTION_CODE) {
-    const account = await ledger.getTransferTarget(accountNumber);
-    if (account?.currency !== 'KRW') return { ok: false, code: 'NOT_VALID_ACCOUNT' };
-    // Only an ACTIVATED member receives (docs/design.md, "Member and account standing").
-    const holder = await users.findHolder(account.ownerUserId);
-    if (holder === undefined || holder.standing === 'OTHER') return { ok: false, code: 'NOT_VALID_ACCOUNT' };
-    if (holder.standing === 'BLOCKED') return { ok: false, code: 'BLOCKED_ACCOUNT' };
-    return { ok: true, holderName: maskName(holder.name), ownerUserId: account.ownerUserId };
-  }
-  const found = await interbank.lookup(institutionCode, accountNumber);
+  if (institutionCode === OWN_INSTITUTION_CODE) return (await ownTarget(deps, await deps.ledger.getTransferTarget(accountNumber))).target;
+  return interbankTarget(deps, institutionCode, accountNumber);
+}
+
+/**
+ * One of our accounts as a target, already read from the ledger (undefined: none): whether its
+ * holder receives, and the holder's name (unmasked, for whoever needs it besides the target).
+ */
+export async function ownTarget(
+  deps: Pick<AccountLookupDeps, 'users'>,
+  account: TargetAccount | undefined,
+): Promise<{ target: Target; holderName?: string }> {
+  if (account?.currency !== 'KRW') return { target: { ok: false, code: 'NOT_VALID_ACCOUNT' } };
+  // Only an ACTIVATED member receives (docs/design.md, "Member and account standing").
+  const holder = await deps.users.findHolder(account.ownerUserId);
+  if (holder === undefined || holder.standing === 'OTHER') return { target: { ok: false, code: 'NOT_VALID_ACCOUNT' } };
+  if (holder.standing === 'BLOCKED') return { target: { ok: false, code: 'BLOCKED_ACCOUNT' } };
+  return { target: { ok: true, holderName: maskName(holder.name), ownerUserId: account.ownerUserId }, holderName: holder.name };
+}
+
+/** Another institution's account, through the interbank directory. */
+export async function interbankTarget(
+  deps: Pick<AccountLookupDeps, 'interbank'>,
+  institutionCode: string,
+  accountNumber: string,
+): Promise<Target> {
+  const found = await deps.interbank.lookup(institutionCode, accountNumber);
   return found.ok ? { ok: true, holderName: maskName(found.holderName), ownerUserId: null } : { ok: false, code: found.reason };
 }
 

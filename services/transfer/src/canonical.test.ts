@@ -4,7 +4,6 @@ import { describe, expect, it } from 'vitest';
 import { isWellFormedAccountNumber, krwAmount, maskName, processContext, signedContent, INT64_MAX } from './canonical';
 import { sandboxInterbankDirectory } from './interbank-directory';
 import { INSTITUTIONS, OWN_INSTITUTION_CODE } from './institutions';
-import { startOfBusinessDay } from './transfers';
 
 const terms = {
   sourceAccountNumber: '3333-04718263590',
@@ -78,10 +77,6 @@ describe('names, numbers, institutions', () => {
     expect(new Set(INSTITUTIONS.map((i) => i.code)).size).toBe(30);
     expect(INSTITUTIONS).toContainEqual({ code: '090', name: '카카오뱅크' });
     expect(INSTITUTIONS).toContainEqual({ code: '261', name: '교보증권' });
-  });
-  it('start the business day at midnight in Seoul', () => {
-    expect(startOfBusinessDay(new Date('2026-03-01T14:59:59Z')).toISOString()).toBe('2026-02-28T15:00:00.000Z');
-    expect(startOfBusinessDay(new Date('2026-03-01T15:00:00Z')).toISOString()).toBe('2026-03-01T15:00:00.000Z');
   });
 });
 

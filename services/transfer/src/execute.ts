@@ -8,9 +8,13 @@ import { driveUnderLease, runLeased, type LeasedDriveDeps } from './leased-drive
 import { executeFailed, notAuthorised, outcome } from './transfer-errors';
 import { MAX_VISIBLE_MESSAGE_CHARS, visibleMessage } from './visible-message';
 import { findTransfer, findTransferByProcess, markExecutingLeased, type TransferRow } from './transfer.repository';
+import type { PreCheckedFacts, PreCheckedTransfers } from './pre-checked-memory';
 import type { UserPort } from './upstream';
 
-export type ExecuteDeps = LeasedDriveDeps;
+export type ExecuteDeps = LeasedDriveDeps & {
+  /** This process's memory of its pre-checks (absent: every Execute reads the transfer). */
+  preChecked?: PreCheckedTransfers;
+};
 
 export interface ExecuteInput {
   processId: string;
@@ -43,12 +47,67 @@ async function authorised(users: UserPort, t: TransferRow, userId: string, signe
   return process !== undefined && process.status === 'DONE' && process.verified;
 }
 
+const factsOf = (t: TransferRow): PreCheckedFacts => ({
+  id: t.id,
+  userId: t.user_id,
+  sourceAccountNumber: t.source_account_number,
+  targetInstitutionCode: t.target_institution_code,
+  targetAccountNumber: t.target_account_number,
+  amountMinor: BigInt(t.amount_minor),
+  processId: t.process_id,
+  signedContent: t.signed_content,
+  targetOwnerUserId: t.target_owner_user_id,
+});
+
+type Decision = { ok: true; row: TransferRow; owner: string } | { ok: false; refusal?: Error };
+
+/**
+ * The decision of a transfer believed PENDING: the process is DONE and the signature verifies,
+ * the recipient still receives, then PENDING → EXECUTING with the lease, in one conditional
+ * statement. `refusal` when the caller may not decide; neither when another call decided first.
+ */
+async function decide(
+  deps: ExecuteDeps,
+  f: PreCheckedFacts,
+  userId: string,
+  signedData: string,
+  sha256: string,
+  memos: { debitMemo?: string | undefined; creditMemo?: string | undefined },
+  options: { quiet: boolean },
+): Promise<Decision> {
+  const { db, users, logger, clock } = deps;
+  const process = await users.getProcess({ processId: f.processId, userId, signedData, originData: f.signedContent });
+  if (process?.status !== 'DONE' || !process.verified) {
+    if (!options.quiet)
+      logger.info({ transfer_id: f.id, user_id: userId, status: process?.status, verified: process?.verified }, 'transfer not authorised');
+    return { ok: false, refusal: notAuthorised() };
+  }
+  // The recipient's standing again, at the decision: a member BLOCKED (or withdrawn) since the
+  // pre-check receives nothing. Checked only before EXECUTING: after it the money may already
+  // have moved (a retry after a lost answer), and the decision stands. Left PENDING: nothing
+  // was written, and the same signed request may be sent again once the member is active.
+  // Not for the sender's own account: the money stays with the customer who just authenticated
+  // and signed (a member BLOCKED or withdrawn has no session, so cannot be here).
+  const recipient = f.targetOwnerUserId;
+  if (recipient !== null && recipient !== userId && (await users.findHolder(recipient))?.standing !== 'ACTIVE') {
+    if (!options.quiet) logger.info({ transfer_id: f.id, user_id: userId }, 'transfer refused: the recipient does not receive');
+    return { ok: false, refusal: executeFailed('INVALID_TARGET_ACCOUNT', 'the target account is not valid') };
+  }
+  // The decision and the lease to carry it out, together: the caller that decides drives at once.
+  const owner = randomUUID();
+  const now = clock();
+  const decided = await markExecutingLeased(db, f.id, sha256, now, owner, new Date(now.getTime() + deps.leaseMs), memos);
+  if (!decided) return { ok: false };
+  logger.info({ transfer_id: f.id, user_id: userId }, 'transfer authorised');
+  return { ok: true, row: decided, owner };
+}
+
 /**
  * Executes the pre-checked transfer of this process. A retry (same process, same signed
  * transfer) answers what the first call answered and moves no more money.
  */
 export async function executeTransfer(deps: ExecuteDeps, userId: string, input: ExecuteInput): Promise<void> {
-  const { db, users, logger, clock } = deps;
+  const { db, users } = deps;
   const recipientMessage = visibleMessage(input.recipientVisibleMessage ?? '');
   const selfMessage = visibleMessage(input.selfVisibleMessage ?? '');
   if (recipientMessage === undefined || selfMessage === undefined) {
@@ -60,47 +119,34 @@ export async function executeTransfer(deps: ExecuteDeps, userId: string, input: 
   const sig = input.signature;
   if (input.processId === '' || input.processId.length > MAX_PROCESS_ID_CHARS || !sig) throw notAuthorised();
   if (sig.signedData === '' || sig.signedData.length > MAX_SIGNED_DATA_CHARS) throw notAuthorised();
-  let t = await findTransferByProcess(db, input.processId);
-  if (!t || t.user_id !== userId) throw notAuthorised();
-  // The app says what it signed; it must be exactly this transfer.
-  if (
-    sig.sourceAccountNumber !== t.source_account_number ||
-    sig.targetAccountNumber !== t.target_account_number ||
-    sig.targetInstitutionCode !== t.target_institution_code ||
-    sig.amountMinor !== BigInt(t.amount_minor)
-  ) {
-    throw notAuthorised();
-  }
   const sha256 = createHash('sha256').update(sig.signedData).digest('hex');
+  const memos = { debitMemo: selfMessage || undefined, creditMemo: recipientMessage || undefined };
+  // The app says what it signed; it must be exactly this transfer.
+  const signedTerms = (f: PreCheckedFacts) =>
+    f.userId === userId &&
+    sig.sourceAccountNumber === f.sourceAccountNumber &&
+    sig.targetAccountNumber === f.targetAccountNumber &&
+    sig.targetInstitutionCode === f.targetInstitutionCode &&
+    sig.amountMinor === f.amountMinor;
+
+  // Pre-checked by this process: its facts stand in for reading the row, for the decision only.
+  // Anything but a decision taken here (refused, or decided by another call) is answered from
+  // the row below, exactly as without the memory.
+  const remembered = deps.preChecked?.take(input.processId);
+  if (remembered && signedTerms(remembered)) {
+    const decided = await decide(deps, remembered, userId, sig.signedData, sha256, memos, { quiet: true });
+    if (decided.ok) return runLeased(deps, decided.row, decided.owner);
+  }
+
+  let t = await findTransferByProcess(db, input.processId);
+  if (!t) throw notAuthorised();
+  const facts = factsOf(t);
+  if (!signedTerms(facts)) throw notAuthorised();
 
   if (t.state === 'PENDING') {
-    const process = await users.getProcess({
-      processId: t.process_id,
-      userId,
-      signedData: sig.signedData,
-      originData: t.signed_content,
-    });
-    if (process?.status !== 'DONE' || !process.verified) {
-      logger.info({ transfer_id: t.id, user_id: userId, status: process?.status, verified: process?.verified }, 'transfer not authorised');
-      throw notAuthorised();
-    }
-    // The recipient's standing again, at the decision: a member BLOCKED (or withdrawn) since the
-    // pre-check receives nothing. Checked only before EXECUTING: after it the money may already
-    // have moved (a retry after a lost answer), and the decision stands. Left PENDING: nothing
-    // was written, and the same signed request may be sent again once the member is active.
-    if (t.target_owner_user_id !== null && (await users.findHolder(t.target_owner_user_id))?.standing !== 'ACTIVE') {
-      logger.info({ transfer_id: t.id, user_id: userId }, 'transfer refused: the recipient does not receive');
-      throw executeFailed('INVALID_TARGET_ACCOUNT', 'the target account is not valid');
-    }
-    // The decision and the lease to carry it out, together: the caller that decides drives at once.
-    const memos = { debitMemo: selfMessage || undefined, creditMemo: recipientMessage || undefined };
-    const owner = randomUUID();
-    const now = clock();
-    const decided = await markExecutingLeased(db, t.id, sha256, now, owner, new Date(now.getTime() + deps.leaseMs), memos);
-    if (decided) {
-      logger.info({ transfer_id: t.id, user_id: userId }, 'transfer authorised');
-      return runLeased(deps, decided, owner);
-    }
+    const decided = await decide(deps, facts, userId, sig.signedData, sha256, memos, { quiet: false });
+    if (decided.ok) return runLeased(deps, decided.row, decided.owner);
+    if (decided.refusal) throw decided.refusal;
     // Another call decided first: its outcome, or the lease after it, as for any retry.
     const current = await findTransfer(db, t.id);
     // Purged meanwhile (only ever a long-expired PENDING one): nothing to execute.

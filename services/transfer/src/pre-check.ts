@@ -6,11 +6,12 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '@kfrm/logging';
 import { autoTopUpCovers } from './auto-top-up';
 import type { AuthenticationProcess } from '@kfrm/proto/gen/kfrm/api/common/common';
-import { type AccountLookupDeps, resolveTarget } from './account-lookup';
+import { type AccountLookupDeps, interbankTarget, ownTarget, type Target } from './account-lookup';
 import { isWellFormedAccountNumber, processContext, signedContent, type TransferTerms } from './canonical';
 import { findInstitution, OWN_INSTITUTION_CODE } from './institutions';
 import { preCheckFailed } from './transfer-errors';
-import { insertPendingTransfer, sumCommittedSince, type TransferDb } from './transfer.repository';
+import { insertPendingTransfer, type TransferDb } from './transfer.repository';
+import type { PreCheckedTransfers } from './pre-checked-memory';
 import type { FundingPort } from './upstream';
 import { MAX_VISIBLE_MESSAGE_CHARS, visibleMessage } from './visible-message';
 
@@ -20,6 +21,8 @@ export interface PreCheckDeps extends AccountLookupDeps {
   clock: () => Date;
   /** Automatic top-up of a shortfall (absent: none). */
   funding?: FundingPort;
+  /** This process's memory of its pre-checks, for the first Execute (absent: none kept). */
+  preChecked?: PreCheckedTransfers;
 }
 
 export interface PreCheckInput {
@@ -32,22 +35,14 @@ export interface PreCheckInput {
   selfVisibleMessage: string;
 }
 
-/** Korea has no daylight saving time: the business day starts at 00:00 UTC+9. */
-const KST_OFFSET_MS = 9 * 60 * 60_000;
-
 /** Digits kept for logs: the last four. */
 const tail = (accountNumber: string) => `…${accountNumber.slice(-4)}`;
-
-export function startOfBusinessDay(now: Date): Date {
-  const local = new Date(now.getTime() + KST_OFFSET_MS);
-  return new Date(Date.UTC(local.getUTCFullYear(), local.getUTCMonth(), local.getUTCDate()) - KST_OFFSET_MS);
-}
 
 /**
  * Checks the transfer and starts its TRANSFER authentication process. Errors:
  * INVALID_SOURCE_ACCOUNT, INVALID_TARGET_INSTITUTION, INVALID_TARGET_ACCOUNT,
- * INSUFFICIENT_BALANCE, TRANSFER_LIMIT_EXCEEDED (over the per-transaction limit, or with what was
- * sent today over the daily limit), INVALID_VISIBLE_MESSAGE (visible-message.ts).
+ * INSUFFICIENT_BALANCE, TRANSFER_LIMIT_EXCEEDED (over the per-transaction limit, or with what
+ * the ledger counted today over the daily limit), INVALID_VISIBLE_MESSAGE (visible-message.ts).
  */
 export async function preCheckTransfer(
   deps: PreCheckDeps,
@@ -67,12 +62,29 @@ export async function preCheckTransfer(
     throw preCheckFailed('INVALID_SOURCE_ACCOUNT', 'the source account is not valid');
   if (!findInstitution(input.targetInstitutionCode))
     throw preCheckFailed('INVALID_TARGET_INSTITUTION', 'the target institution is not valid');
-  const source = await ledger.getAccountForOwner(userId, input.sourceAccountNumber);
-  if (source?.currency !== 'KRW' || source.closed) throw preCheckFailed('INVALID_SOURCE_ACCOUNT', 'the source account is not valid');
   const internal = input.targetInstitutionCode === OWN_INSTITUTION_CODE;
+  const wellFormedTarget = isWellFormedAccountNumber(input.targetAccountNumber);
+  // Both of our accounts in one ledger call (one read there): a malformed or another
+  // institution's target is not asked for.
+  const parties = await ledger.getTransferParties(
+    userId,
+    input.sourceAccountNumber,
+    internal && wellFormedTarget ? input.targetAccountNumber : undefined,
+  );
+  const source = parties.source;
+  if (source?.currency !== 'KRW' || source.closed) throw preCheckFailed('INVALID_SOURCE_ACCOUNT', 'the source account is not valid');
   if (internal && input.targetAccountNumber === input.sourceAccountNumber)
     throw preCheckFailed('INVALID_TARGET_ACCOUNT', 'the target account is not valid');
-  const target = await resolveTarget(deps, input.targetInstitutionCode, input.targetAccountNumber);
+  let target: Target = { ok: false, code: 'NOT_VALID_ACCOUNT' };
+  // The holder's own name when the target is one of the caller's own accounts: the sender's name too.
+  let ownName: string | undefined;
+  if (wellFormedTarget && internal) {
+    const own = await ownTarget(deps, parties.target);
+    target = own.target;
+    if (parties.target?.ownerUserId === userId) ownName = own.holderName;
+  } else if (wellFormedTarget) {
+    target = await interbankTarget(deps, input.targetInstitutionCode, input.targetAccountNumber);
+  }
   if (!target.ok) throw preCheckFailed('INVALID_TARGET_ACCOUNT', 'the target account is not valid');
 
   const amount = input.amountMinor;
@@ -80,17 +92,17 @@ export async function preCheckTransfer(
     throw preCheckFailed('TRANSFER_LIMIT_EXCEEDED', 'the amount is over the per-transaction limit');
   }
   const now = clock();
-  if (source.limitPerDayMinor !== null) {
-    // What this service has sent today; the ledger enforces the limit exactly at posting.
-    const sentToday = await sumCommittedSince(db, userId, source.accountNumber, startOfBusinessDay(now));
-    if (sentToday + amount > source.limitPerDayMinor) throw preCheckFailed('TRANSFER_LIMIT_EXCEEDED', 'the amount is over the daily limit');
-  }
+  // What the ledger has counted today (posted transfers and withdrawals), read with the account:
+  // transfers pre-checked and not yet posted are not in it, so this is the early answer only; the
+  // posting checks the same counter under the account lock and cannot go over the limit.
+  if (source.limitPerDayMinor !== null && source.debitedTodayMinor + amount > source.limitPerDayMinor)
+    throw preCheckFailed('TRANSFER_LIMIT_EXCEEDED', 'the amount is over the daily limit');
   // After the limits, in the ledger's order, so pre-check and posting answer the same.
   // A shortfall that the user's automatic top-up covers today is topped up at Execute.
   if (amount > source.balanceMinor && !(await autoTopUpCovers(deps, userId, amount - source.balanceMinor)))
     throw preCheckFailed('INSUFFICIENT_BALANCE', 'the balance is not sufficient');
 
-  const senderName = recipientMessage === '' ? ((await users.findUserName(userId)) ?? '') : '';
+  const senderName = recipientMessage === '' ? (ownName ?? (await users.findUserName(userId)) ?? '') : '';
   const terms: TransferTerms = {
     sourceAccountNumber: source.accountNumber,
     targetInstitutionCode: input.targetInstitutionCode,
@@ -101,6 +113,7 @@ export async function preCheckTransfer(
   const transferId = randomUUID();
   const context = processContext(transferId, terms);
   const process = await users.createTransferProcess(userId, context);
+  const signed = signedContent(process.processId, terms);
   await insertPendingTransfer(db, {
     id: transferId,
     userId,
@@ -111,8 +124,18 @@ export async function preCheckTransfer(
     creditMemo: recipientMessage || senderName,
     processId: process.processId,
     processContext: context,
-    signedContent: signedContent(process.processId, terms),
+    signedContent: signed,
     createdAt: now,
+  });
+  // Only once the row is written: a remembered transfer always exists (until purged, which the
+  // decision's conditional UPDATE notices).
+  deps.preChecked?.remember({
+    id: transferId,
+    userId,
+    ...terms,
+    processId: process.processId,
+    signedContent: signed,
+    targetOwnerUserId: target.ownerUserId,
   });
   logger.info(
     {

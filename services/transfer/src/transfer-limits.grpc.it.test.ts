@@ -110,6 +110,46 @@ describe('transfer limits', () => {
     app.close();
   });
 
+  it("counts the ledger's daily counter at pre-check: withdrawals count, transfers pre-checked but not posted do not (the posting refuses them)", async () => {
+    const app = await signInApp(h, A);
+    const a = await h.openAccount(A, 1_000_000n, { perTransaction: 100_000n, perDay: 100_000n });
+    const b = await h.openAccount(B, 0n);
+    // A withdrawal to the owner's linked bank account (the funding service's posting) uses up 30,000 of the day.
+    await new Promise((resolve, reject) =>
+      h.ledger.postTransfer(
+        {
+          idempotencyKey: `limits-withdrawal-${a.accountNumber}`,
+          fromAccountNumber: a.accountNumber,
+          toAccountNumber: '',
+          toExternalSettlement: true,
+          withdrawal: true,
+          amount: krw(30_000n),
+          debitMemo: 'withdrawal',
+          creditMemo: '',
+          events: [],
+          sourceOwnerUserId: A,
+        },
+        (err, res) => (err ? reject(err) : resolve(res)),
+      ),
+    );
+    const over = await failure(app.call(app.client.getPreCheck, preCheckRequest(a.accountNumber, b.accountNumber, krw(70_001n))));
+    expect(preCheckCode(over)).toEqual([grpc.status.FAILED_PRECONDITION, GetPreCheckApiError_ErrorCode.TRANSFER_LIMIT_EXCEEDED]);
+    expect((await app.call(app.client.getTransferLimit, { accountNumber: a.accountNumber })).sentToday).toEqual(krw(30_000n));
+    // Pre-checked, not yet executed: not counted, so a second one of the same size pre-checks too…
+    const first = await preCheckAndSign(h, app, preCheckRequest(a.accountNumber, b.accountNumber, krw(70_000n)));
+    const second = await preCheckAndSign(h, app, preCheckRequest(a.accountNumber, b.accountNumber, krw(70_000n)));
+    // …and the ledger, counting under the account lock, lets only one through.
+    expect(await app.call(app.client.execute, first)).toEqual({ success: true });
+    expect(executeCode(await failure(app.call(app.client.execute, second)))).toEqual([
+      grpc.status.FAILED_PRECONDITION,
+      ExecuteApiError_ErrorCode.TRANSFER_LIMIT_EXCEEDED,
+    ]);
+    expect(await h.balance(B, b.accountNumber)).toBe(70_000n);
+    const view = await app.call(app.client.getTransferLimit, { accountNumber: a.accountNumber });
+    expect([view.sentToday, view.remainingToday]).toEqual([krw(100_000n), krw(0n)]);
+    app.close();
+  });
+
   it('shows the limits, what was sent today and the maximums; lowering applies at once', async () => {
     const app = await signInApp(h, A);
     const a = await h.openAccount(A, 1_000_000n, { perTransaction: 900_000n, perDay: 1_000_000n });

@@ -13,9 +13,7 @@
 import type { Logger } from '@kfrm/logging';
 import type { AuthenticationProcess } from '@kfrm/proto/gen/kfrm/api/common/common';
 import { isWellFormedAccountNumber } from './canonical';
-import { startOfBusinessDay } from './pre-check';
 import { limitFailed } from './transfer-errors';
-import { sumCommittedSince, type TransferDb } from './transfer.repository';
 import type { LedgerPort, OwnAccount, UserPort } from './upstream';
 
 export interface TransferLimitMaxima {
@@ -27,11 +25,9 @@ export interface TransferLimitMaxima {
 export const DEFAULT_MAX_LIMITS: TransferLimitMaxima = { perTransactionMinor: 100_000_000n, perDayMinor: 500_000_000n };
 
 export interface TransferLimitDeps {
-  db: TransferDb;
   ledger: LedgerPort;
   users: UserPort;
   logger: Logger;
-  clock: () => Date;
   maxima: TransferLimitMaxima;
 }
 
@@ -88,7 +84,8 @@ function changeContext(accountNumber: string, wanted: { perTransactionMinor: big
 
 export async function getTransferLimit(deps: TransferLimitDeps, userId: string, accountNumber: string): Promise<TransferLimitView> {
   const account = await ownKrwAccount(deps, userId, accountNumber);
-  const sentToday = await sumCommittedSince(deps.db, userId, account.accountNumber, startOfBusinessDay(deps.clock()));
+  // The ledger's own counter, read with the account: what the pre-check and the posting count too.
+  const sentToday = account.debitedTodayMinor;
   const leftOfDay =
     account.limitPerDayMinor === null ? null : account.limitPerDayMinor > sentToday ? account.limitPerDayMinor - sentToday : 0n;
   const perTx = account.limitPerTransactionMinor;

@@ -140,19 +140,6 @@ export async function releaseLease(db: TransferDb, id: string, owner: string): P
     .execute();
 }
 
-/** What the user has moved out of the account since `since` (EXECUTING or SUCCEEDED transfers). */
-export async function sumCommittedSince(db: TransferDb, userId: string, sourceAccountNumber: string, since: Date): Promise<bigint> {
-  const row = await db
-    .selectFrom('transfers')
-    .select(sql<string | null>`sum(amount_minor)::text`.as('total'))
-    .where('user_id', '=', userId)
-    .where('source_account_number', '=', sourceAccountNumber)
-    .where('state', 'in', ['EXECUTING', 'SUCCEEDED'])
-    .where('executing_at', '>=', since)
-    .executeTakeFirst();
-  return BigInt(row?.total ?? '0');
-}
-
 export interface RecentTarget {
   institutionCode: string;
   accountNumber: string;

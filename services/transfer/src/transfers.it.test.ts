@@ -161,6 +161,82 @@ describe('transfers on the real ledger', () => {
     expect(statements).toEqual(['SelectQueryNode', 'UpdateQueryNode', 'UpdateQueryNode']);
   });
 
+  it('the first Execute on the instance that pre-checked it decides from memory: 2 statements, no read of the transfer', async () => {
+    const a = await h.openAccount(A, 10_000n);
+    const b = await h.openAccount(B, 0n);
+    let counting = false;
+    const statements: string[] = [];
+    const counted = db.withPlugin({
+      transformQuery: (args) => {
+        if (counting) statements.push(args.node.kind);
+        return args.node;
+      },
+      transformResult: async (args) => args.result,
+    });
+    const t = transfers({ db: counted });
+    const { request, processId } = await prepare(t, A, internal(a.accountNumber, b.accountNumber, 1_000n));
+    counting = true;
+    await t.execute(A, request);
+    expect(statements).toEqual(['UpdateQueryNode', 'UpdateQueryNode']);
+    expect(await h.balance(A, a.accountNumber)).toBe(9_000n);
+    // Taken once: the retry reads the row and answers the same, moving nothing more.
+    statements.length = 0;
+    await t.execute(A, request);
+    expect(statements[0]).toBe('SelectQueryNode');
+    expect(await h.balance(A, a.accountNumber)).toBe(9_000n);
+    expect((await findTransferByProcess(db, processId))!.state).toBe('SUCCEEDED');
+  });
+
+  it('a remembered transfer that another instance decided, or whose process was not DONE yet, is answered from the row', async () => {
+    const a = await h.openAccount(A, 10_000n);
+    const b = await h.openAccount(B, 0n);
+    // Pre-checked here, executed by another instance (a miss there), retried here (a hit).
+    const here = transfers();
+    const decidedElsewhere = await prepare(here, A, internal(a.accountNumber, b.accountNumber, 1_000n));
+    await transfers().execute(A, decidedElsewhere.request);
+    expect(await codeOf(here.execute(A, decidedElsewhere.request))).toBe('OK');
+    expect(await h.balance(A, a.accountNumber)).toBe(9_000n);
+    // Remembered, but the process is not DONE: refused as before; once DONE, the next Execute moves it.
+    const early = await prepare(here, A, internal(a.accountNumber, b.accountNumber, 2_000n), { complete: false });
+    expect(await codeOf(here.execute(A, early.request))).toBe('DIGITAL_SIGNATURE_VERIFICATION_FAILED');
+    expect((await findTransferByProcess(db, early.processId))!.state).toBe('PENDING');
+    h.users.complete(early.processId);
+    await here.execute(A, early.request);
+    expect(await h.balance(A, a.accountNumber)).toBe(7_000n);
+    // Remembered, but the request names other terms: refused, nothing moves.
+    const altered = await prepare(here, A, internal(a.accountNumber, b.accountNumber, 3_000n));
+    const tampered = { ...altered.request, signature: { ...altered.signature, amountMinor: 30_000n } };
+    expect(await codeOf(here.execute(A, tampered))).toBe('DIGITAL_SIGNATURE_VERIFICATION_FAILED');
+    expect((await findTransferByProcess(db, altered.processId))!.state).toBe('PENDING');
+    expect(await h.balance(A, a.accountNumber)).toBe(7_000n);
+  });
+
+  it("skips the recipient's standing at Execute, and the second name lookup at pre-check, for the sender's own account", async () => {
+    const a = await h.openAccount(A, 10_000n);
+    const aOther = await h.openAccount(A, 0n);
+    const b = await h.openAccount(B, 0n);
+    const calls = { findHolder: 0, findUserName: 0 };
+    const users: UserPort = {
+      ...realUsers,
+      findHolder: (userId) => (calls.findHolder++, realUsers.findHolder(userId)),
+      findUserName: (userId) => (calls.findUserName++, realUsers.findUserName(userId)),
+    };
+    const t = transfers({ users });
+    const own = await prepare(t, A, internal(a.accountNumber, aOther.accountNumber, 1_000n));
+    expect(calls).toEqual({ findHolder: 1, findUserName: 0 });
+    await t.execute(A, own.request);
+    expect(calls).toEqual({ findHolder: 1, findUserName: 0 });
+    expect(await h.balance(A, aOther.accountNumber)).toBe(1_000n);
+    const row = await findTransferByProcess(db, own.processId);
+    // The sender's name (홍길동) on the credit side, as before.
+    expect([row!.state, row!.credit_memo, row!.target_holder_name]).toEqual(['SUCCEEDED', '홍길동', '홍*동']);
+
+    const other = await prepare(t, A, internal(a.accountNumber, b.accountNumber, 1_000n));
+    expect(calls).toEqual({ findHolder: 2, findUserName: 1 });
+    await t.execute(A, other.request);
+    expect(calls).toEqual({ findHolder: 3, findUserName: 1 });
+  });
+
   it('an Execute retried after the notification wording changed answers success and moves no more money', async () => {
     const t = transfers();
     const a = await h.openAccount(A, 10_000n);
@@ -494,7 +570,9 @@ describe('transfers on the real ledger', () => {
     const a = await h.openAccount(A, 10_000n);
     const b = await h.openAccount(B, 0n);
     const created = h.users.calls.createProcess;
-    const noLedger = transfers({ ledger: { ...realLedger, getAccountForOwner: async () => down() } });
+    const noLedger = transfers({
+      ledger: { ...realLedger, getAccountForOwner: async () => down(), getTransferParties: async () => down() },
+    });
     expect(await codeOf(noLedger.preCheck(A, internal(a.accountNumber, b.accountNumber, 1_000n)))).toBe('UpstreamUnavailableError');
     expect(h.users.calls.createProcess).toBe(created);
 

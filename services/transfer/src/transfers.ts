@@ -14,6 +14,7 @@
  *
  * createTransfers only composes; each step is its own module with its dependencies passed in:
  * pre-check.ts (checks, limits, process start), execute.ts (authorisation and the decision),
+ * pre-checked-memory.ts (what a pre-check here stored, so the first Execute here need not read it),
  * leased-drive.ts (lease, consume, post, record the end, release), account-lookup.ts (source and
  * target accounts), recent-targets.ts, pending-purge.ts (housekeeping); the codes and the
  * ledger's refusals are in transfer-errors.ts. None of them has SQL or gRPC either.
@@ -25,6 +26,7 @@ import { INSTITUTIONS, type InstitutionEntry } from './institutions';
 import type { InterbankDirectory } from './interbank-directory';
 import type { LeasedDriveDeps } from './leased-drive';
 import { purgeStalePending } from './pending-purge';
+import { PreCheckedTransfers } from './pre-checked-memory';
 import { type PreCheckInput, preCheckTransfer } from './pre-check';
 import { listLatestTargets } from './recent-targets';
 import {
@@ -39,7 +41,7 @@ import type { TransferDb } from './transfer.repository';
 import type { FundingPort, LedgerPort, UserPort } from './upstream';
 
 export type { ExecuteInput } from './execute';
-export { type PreCheckInput, startOfBusinessDay } from './pre-check';
+export type { PreCheckInput } from './pre-check';
 export {
   type ExecuteCode,
   type PreCheckCode,
@@ -81,9 +83,11 @@ export function createTransfers(deps: TransferDeps) {
   const maxWaits = deps.maxWaits ?? 40;
   const pendingRetentionMs = deps.pendingRetentionMs ?? 24 * 60 * 60_000;
   const lookup = { ledger, users, interbank };
-  const limits = { db, ledger, users, logger, clock, maxima: deps.maxLimits ?? DEFAULT_MAX_LIMITS };
+  const limits = { ledger, users, logger, maxima: deps.maxLimits ?? DEFAULT_MAX_LIMITS };
   const funding = deps.funding;
   const leased: LeasedDriveDeps = { db, ledger, users, logger, clock, leaseMs, waitMs, maxWaits, ...(funding ? { funding } : {}) };
+  // Shared by this instance's pre-checks and Executes; another instance or a restart starts empty.
+  const preChecked = new PreCheckedTransfers(clock);
 
   return {
     purgeStalePending: () => purgeStalePending({ db, logger, clock, pendingRetentionMs }),
@@ -92,8 +96,8 @@ export function createTransfers(deps: TransferDeps) {
     getTargetAccountInfo: (institutionCode: string, accountNumber: string) => findTargetHolder(lookup, institutionCode, accountNumber),
     listLatestTargets: (userId: string) => listLatestTargets(db, userId),
     preCheck: (userId: string, input: PreCheckInput) =>
-      preCheckTransfer({ ...lookup, db, logger, clock, ...(funding ? { funding } : {}) }, userId, input),
-    execute: (userId: string, input: ExecuteInput) => executeTransfer(leased, userId, input),
+      preCheckTransfer({ ...lookup, db, logger, clock, preChecked, ...(funding ? { funding } : {}) }, userId, input),
+    execute: (userId: string, input: ExecuteInput) => executeTransfer({ ...leased, preChecked }, userId, input),
     getTransferLimit: (userId: string, accountNumber: string) => getTransferLimit(limits, userId, accountNumber),
     prepareTransferLimitChange: (userId: string, change: LimitChange) => prepareTransferLimitChange(limits, userId, change),
     changeTransferLimit: (userId: string, change: LimitChange & { processId: string }) => changeTransferLimit(limits, userId, change),

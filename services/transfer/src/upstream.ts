@@ -57,6 +57,17 @@ export interface OwnAccount {
   limitPerDayMinor: bigint | null;
   /** Closed (CloseAccount): its statement stays, it neither sends nor receives. */
   closed: boolean;
+  /**
+   * What the ledger's daily limit has counted against the account today (its business day):
+   * transfers and withdrawals posted, not those pre-checked and not yet posted.
+   */
+  debitedTodayMinor: bigint;
+}
+
+/** One of our customer accounts as a transfer target: its holder, nothing of its money. */
+export interface TargetAccount {
+  ownerUserId: string;
+  currency: 'KRW' | 'OTHER';
 }
 
 export interface PostedTransfer {
@@ -78,7 +89,16 @@ export interface LedgerPort {
   /** The owner's account; undefined when unknown or someone else's. */
   getAccountForOwner(ownerUserId: string, accountNumber: string): Promise<OwnAccount | undefined>;
   /** The holder of one of our customer accounts; undefined when there is none. */
-  getTransferTarget(accountNumber: string): Promise<{ ownerUserId: string; currency: 'KRW' | 'OTHER' } | undefined>;
+  getTransferTarget(accountNumber: string): Promise<TargetAccount | undefined>;
+  /**
+   * The owner's source account and, when a target number is given, the target's holder, in one
+   * call (one read at the ledger); each undefined as the two lookups above would answer.
+   */
+  getTransferParties(
+    ownerUserId: string,
+    sourceAccountNumber: string,
+    targetAccountNumber: string | undefined,
+  ): Promise<{ source: OwnAccount | undefined; target: TargetAccount | undefined }>;
   /**
    * Posts exactly once per idempotency key. Refusals throw `UpstreamRefusal<LedgerRefusalCode>`
    * (INSUFFICIENT_BALANCE, TRANSFER_LIMIT_EXCEEDED, INVALID_SOURCE_ACCOUNT, INVALID_TARGET_ACCOUNT,
@@ -183,6 +203,8 @@ const ownAccountOf = (account: LedgerAccount): OwnAccount => ({
   limitPerTransactionMinor: limitOf(account.limitPerTransaction),
   limitPerDayMinor: limitOf(account.limitPerDay),
   closed: account.closedAt !== '',
+  // Absent from a ledger that predates the counter: zero, and the posting still enforces the limit.
+  debitedTodayMinor: account.debitedToday?.majorAmount ?? 0n,
 });
 
 const errors = {
@@ -222,6 +244,23 @@ export function grpcLedger(client: () => LedgerServiceClient, timeoutMs = 5_000)
         if (isRefusal(err, 'ACCOUNT_NOT_FOUND')) return undefined;
         throw unavailable('the ledger', err);
       }
+    },
+    async getTransferParties(ownerUserId, sourceAccountNumber, targetAccountNumber) {
+      let res;
+      try {
+        res = await unaryCall(
+          client(),
+          'getTransferParties',
+          { ownerUserId, sourceAccountNumber, targetAccountNumber: targetAccountNumber ?? '' },
+          { timeoutMs },
+        );
+      } catch (err) {
+        throw unavailable('the ledger', err);
+      }
+      return {
+        source: res.source ? ownAccountOf(res.source) : undefined,
+        target: res.target ? { ownerUserId: res.target.ownerUserId, currency: currencyOf(res.target.currency) } : undefined,
+      };
     },
     async postTransfer(input) {
       try {

@@ -21,7 +21,14 @@ export async function openTestLedger(options: LedgerPosterOptions & { poolMax?: 
   await migrateSchema(database, { schema: LEDGER_SCHEMA, migrations });
   const db = database.kysely<LedgerDatabase>(LEDGER_SCHEMA);
   const poster = new LedgerPoster(db, options);
-  const ledger = createLedger({ db, poster, store: createMemoryStore() });
+  // The poster's clock and time zone, so debitedToday reads the day the poster counted.
+  const ledger = createLedger({
+    db,
+    poster,
+    store: createMemoryStore(),
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.timeZone ? { timeZone: options.timeZone } : {}),
+  });
   return {
     database,
     db,

@@ -81,6 +81,7 @@ export class FakeLedger {
           setTransferLimits: internal,
           listAccountsOfOwner: internal,
           findEntriesByKeys: internal,
+          getTransferParties: internal,
         },
       ),
     );

@@ -169,6 +169,12 @@ export interface LedgerAccount {
   createdAt: string;
   /** ISO 8601 when the account was closed (CloseAccount); empty while open */
   closedAt: string;
+  /**
+   * Added for transfers: what the daily limit has counted against this account on the ledger's
+   * current business day (transfers and withdrawals it posted; zero after the day turns), in the
+   * account's currency. A snapshot at the read: the posting enforces the limit atomically.
+   */
+  debitedToday: MonetaryValue | undefined;
 }
 
 export interface CreateAccountRequest {
@@ -504,6 +510,28 @@ export function getTransferTargetApiError_ErrorCodeToJSON(object: GetTransferTar
   }
 }
 
+/**
+ * Added for transfers: a transfer's two accounts in one read. The source must be the owner's
+ * account (closed ones included, with closed_at set); the target is any open customer account, as
+ * GetTransferTarget finds it. An account that is not found is left unset (no error): the caller
+ * decides what a missing side means.
+ */
+export interface GetTransferPartiesRequest {
+  ownerUserId: string;
+  sourceAccountNumber: string;
+  /** empty: no target in this bank (a transfer to another institution) */
+  targetAccountNumber: string;
+}
+
+export interface GetTransferPartiesResponse {
+  /** unset: unknown, or someone else's */
+  source:
+    | LedgerAccount
+    | undefined;
+  /** unset: not asked for, unknown, not a customer account, or closed */
+  target: GetTransferTargetResponse | undefined;
+}
+
 export interface ListOutboxEventsRequest {
   /** resume after this event id (0: from the start) */
   afterId: bigint;
@@ -642,6 +670,7 @@ function createBaseLedgerAccount(): LedgerAccount {
     bookmarked: false,
     createdAt: "",
     closedAt: "",
+    debitedToday: undefined,
   };
 }
 
@@ -678,6 +707,9 @@ export const LedgerAccount: MessageFns<LedgerAccount, "kfrm.api.account.LedgerAc
     }
     if (message.closedAt !== "") {
       writer.uint32(82).string(message.closedAt);
+    }
+    if (message.debitedToday !== undefined) {
+      MonetaryValue.encode(message.debitedToday, writer.uint32(90).fork()).join();
     }
     return writer;
   },
@@ -775,6 +807,14 @@ export const LedgerAccount: MessageFns<LedgerAccount, "kfrm.api.account.LedgerAc
             message.closedAt = reader.string();
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.debitedToday = MonetaryValue.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -831,6 +871,11 @@ export const LedgerAccount: MessageFns<LedgerAccount, "kfrm.api.account.LedgerAc
         : isSet(object.closed_at)
         ? globalThis.String(object.closed_at)
         : "",
+      debitedToday: isSet(object.debitedToday)
+        ? MonetaryValue.fromJSON(object.debitedToday)
+        : isSet(object.debited_today)
+        ? MonetaryValue.fromJSON(object.debited_today)
+        : undefined,
     };
   },
 
@@ -866,6 +911,9 @@ export const LedgerAccount: MessageFns<LedgerAccount, "kfrm.api.account.LedgerAc
     if (message.closedAt !== "") {
       obj.closedAt = message.closedAt;
     }
+    if (message.debitedToday !== undefined) {
+      obj.debitedToday = MonetaryValue.toJSON(message.debitedToday);
+    }
     return obj;
   },
 
@@ -890,6 +938,9 @@ export const LedgerAccount: MessageFns<LedgerAccount, "kfrm.api.account.LedgerAc
     message.bookmarked = object.bookmarked ?? false;
     message.createdAt = object.createdAt ?? "";
     message.closedAt = object.closedAt ?? "";
+    message.debitedToday = (object.debitedToday !== undefined && object.debitedToday !== null)
+      ? MonetaryValue.fromPartial(object.debitedToday)
+      : undefined;
     return message;
   },
 };
@@ -2701,6 +2752,218 @@ export const GetTransferTargetApiError: MessageFns<
   },
 };
 
+function createBaseGetTransferPartiesRequest(): GetTransferPartiesRequest {
+  return { ownerUserId: "", sourceAccountNumber: "", targetAccountNumber: "" };
+}
+
+export const GetTransferPartiesRequest: MessageFns<
+  GetTransferPartiesRequest,
+  "kfrm.api.account.GetTransferPartiesRequest"
+> = {
+  $type: "kfrm.api.account.GetTransferPartiesRequest" as const,
+
+  encode(message: GetTransferPartiesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ownerUserId !== "") {
+      writer.uint32(10).string(message.ownerUserId);
+    }
+    if (message.sourceAccountNumber !== "") {
+      writer.uint32(18).string(message.sourceAccountNumber);
+    }
+    if (message.targetAccountNumber !== "") {
+      writer.uint32(26).string(message.targetAccountNumber);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetTransferPartiesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetTransferPartiesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ownerUserId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sourceAccountNumber = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.targetAccountNumber = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetTransferPartiesRequest {
+    return {
+      ownerUserId: isSet(object.ownerUserId)
+        ? globalThis.String(object.ownerUserId)
+        : isSet(object.owner_user_id)
+        ? globalThis.String(object.owner_user_id)
+        : "",
+      sourceAccountNumber: isSet(object.sourceAccountNumber)
+        ? globalThis.String(object.sourceAccountNumber)
+        : isSet(object.source_account_number)
+        ? globalThis.String(object.source_account_number)
+        : "",
+      targetAccountNumber: isSet(object.targetAccountNumber)
+        ? globalThis.String(object.targetAccountNumber)
+        : isSet(object.target_account_number)
+        ? globalThis.String(object.target_account_number)
+        : "",
+    };
+  },
+
+  toJSON(message: GetTransferPartiesRequest): unknown {
+    const obj: any = {};
+    if (message.ownerUserId !== "") {
+      obj.ownerUserId = message.ownerUserId;
+    }
+    if (message.sourceAccountNumber !== "") {
+      obj.sourceAccountNumber = message.sourceAccountNumber;
+    }
+    if (message.targetAccountNumber !== "") {
+      obj.targetAccountNumber = message.targetAccountNumber;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetTransferPartiesRequest>): GetTransferPartiesRequest {
+    return GetTransferPartiesRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetTransferPartiesRequest>): GetTransferPartiesRequest {
+    const message = createBaseGetTransferPartiesRequest();
+    message.ownerUserId = object.ownerUserId ?? "";
+    message.sourceAccountNumber = object.sourceAccountNumber ?? "";
+    message.targetAccountNumber = object.targetAccountNumber ?? "";
+    return message;
+  },
+};
+
+function createBaseGetTransferPartiesResponse(): GetTransferPartiesResponse {
+  return { source: undefined, target: undefined };
+}
+
+export const GetTransferPartiesResponse: MessageFns<
+  GetTransferPartiesResponse,
+  "kfrm.api.account.GetTransferPartiesResponse"
+> = {
+  $type: "kfrm.api.account.GetTransferPartiesResponse" as const,
+
+  encode(message: GetTransferPartiesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.source !== undefined) {
+      LedgerAccount.encode(message.source, writer.uint32(10).fork()).join();
+    }
+    if (message.target !== undefined) {
+      GetTransferTargetResponse.encode(message.target, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetTransferPartiesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetTransferPartiesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.source = LedgerAccount.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.target = GetTransferTargetResponse.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetTransferPartiesResponse {
+    return {
+      source: isSet(object.source) ? LedgerAccount.fromJSON(object.source) : undefined,
+      target: isSet(object.target) ? GetTransferTargetResponse.fromJSON(object.target) : undefined,
+    };
+  },
+
+  toJSON(message: GetTransferPartiesResponse): unknown {
+    const obj: any = {};
+    if (message.source !== undefined) {
+      obj.source = LedgerAccount.toJSON(message.source);
+    }
+    if (message.target !== undefined) {
+      obj.target = GetTransferTargetResponse.toJSON(message.target);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetTransferPartiesResponse>): GetTransferPartiesResponse {
+    return GetTransferPartiesResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetTransferPartiesResponse>): GetTransferPartiesResponse {
+    const message = createBaseGetTransferPartiesResponse();
+    message.source = (object.source !== undefined && object.source !== null)
+      ? LedgerAccount.fromPartial(object.source)
+      : undefined;
+    message.target = (object.target !== undefined && object.target !== null)
+      ? GetTransferTargetResponse.fromPartial(object.target)
+      : undefined;
+    return message;
+  },
+};
+
 function createBaseListOutboxEventsRequest(): ListOutboxEventsRequest {
   return { afterId: 0n, limit: 0 };
 }
@@ -4079,6 +4342,18 @@ export const LedgerServiceService = {
       Buffer.from(FindEntriesByKeysResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): FindEntriesByKeysResponse => FindEntriesByKeysResponse.decode(value),
   },
+  /** A transfer's source (the owner's) and target account in one read (the transfer pre-check). */
+  getTransferParties: {
+    path: "/kfrm.api.account.LedgerService/GetTransferParties" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetTransferPartiesRequest): Buffer =>
+      Buffer.from(GetTransferPartiesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetTransferPartiesRequest => GetTransferPartiesRequest.decode(value),
+    responseSerialize: (value: GetTransferPartiesResponse): Buffer =>
+      Buffer.from(GetTransferPartiesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetTransferPartiesResponse => GetTransferPartiesResponse.decode(value),
+  },
 } as const;
 
 export interface LedgerServiceServer extends UntypedServiceImplementation {
@@ -4100,6 +4375,8 @@ export interface LedgerServiceServer extends UntypedServiceImplementation {
   listAccountsOfOwner: handleUnaryCall<ListAccountsOfOwnerRequest, ListAccountsOfOwnerResponse>;
   /** The committed entries under these idempotency keys (reconciliation reads what was posted). */
   findEntriesByKeys: handleUnaryCall<FindEntriesByKeysRequest, FindEntriesByKeysResponse>;
+  /** A transfer's source (the owner's) and target account in one read (the transfer pre-check). */
+  getTransferParties: handleUnaryCall<GetTransferPartiesRequest, GetTransferPartiesResponse>;
 }
 
 export interface LedgerServiceClient extends Client {
@@ -4246,6 +4523,22 @@ export interface LedgerServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: FindEntriesByKeysResponse) => void,
+  ): ClientUnaryCall;
+  /** A transfer's source (the owner's) and target account in one read (the transfer pre-check). */
+  getTransferParties(
+    request: GetTransferPartiesRequest,
+    callback: (error: ServiceError | null, response: GetTransferPartiesResponse) => void,
+  ): ClientUnaryCall;
+  getTransferParties(
+    request: GetTransferPartiesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetTransferPartiesResponse) => void,
+  ): ClientUnaryCall;
+  getTransferParties(
+    request: GetTransferPartiesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetTransferPartiesResponse) => void,
   ): ClientUnaryCall;
 }
 

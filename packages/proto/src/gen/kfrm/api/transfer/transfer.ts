@@ -442,7 +442,7 @@ export interface GetTransferLimitResponse {
   limitPerDay:
     | MonetaryValue
     | undefined;
-  /** sent from the account today (Asia/Seoul calendar day), executing or done */
+  /** debited from the account today (Asia/Seoul calendar day): transfers and withdrawals posted */
   sentToday:
     | MonetaryValue
     | undefined;
