@@ -61,6 +61,7 @@ import type {
   GetRunningProcessCode,
   Processes,
 } from './processes';
+import { processRevision } from './processes';
 import type { GetKycDataCode, KycReview, LookupCustomerCode } from './kyc-review';
 import type { ResidentIdSealer } from './resident-id-seal';
 import type { CreateSessionCode, FindBySessionTokenCode, FindSessionIdCode, RotateSessionCode, Sessions } from './sessions';
@@ -347,13 +348,13 @@ export function sessionHandlers({ sessions }: UserUseCases) {
     SessionServiceService,
     {
       async createSession(request) {
-        return pair(
-          await sessions.createSession({
-            userId: requireId(request.userId, 'user_id'),
-            deviceId: requireId(request.deviceId, 'device_id'),
-            processId: request.processId,
-          }),
-        );
+        const deviceId = requireId(request.deviceId, 'device_id');
+        // The login's caller holds a user token: the user is looked up with the session's write.
+        const issued =
+          request.userToken !== undefined && request.userToken !== ''
+            ? await sessions.createSession({ userToken: request.userToken, deviceId, processId: request.processId })
+            : await sessions.createSession({ userId: requireId(request.userId, 'user_id'), deviceId, processId: request.processId });
+        return { ...pair(issued), userId: issued.userId, userName: issued.userName };
       },
       async rotateSession(request) {
         return pair(
@@ -454,6 +455,7 @@ export function processStepHandlers({ processes }: UserUseCases) {
           process: toProtoProcess(process),
           transactionType: toProtoTransactionType(process.transactionType),
           expiresAt: process.expiresAt.toISOString(),
+          revision: processRevision(process),
         };
       },
       async completeAuthentication(request) {
@@ -461,6 +463,7 @@ export function processStepHandlers({ processes }: UserUseCases) {
           processId: request.processId,
           userId: requireId(request.userId, 'user_id'),
           type: factorType(request.type),
+          revision: request.revision,
         });
         return { process: toProtoProcess(process) };
       },

@@ -373,10 +373,15 @@ export function createFakeUserModule(): { module: ServiceModule; state: FakeUser
           {
             async createSession(r) {
               check();
+              // The login's caller names the user by its token: unknown or unusable is a failed login.
+              const holder = r.userToken ? [...state.users.values()].find((x) => x.tokenHash === hash(r.userToken!)) : undefined;
+              if (r.userToken && (holder?.status !== UserStatus.ACTIVATED || holder.deviceId !== r.deviceId))
+                throw new DomainError('AUTHENTICATION_FAILED', 'authentication failed');
+              const userId = holder?.userId ?? r.userId;
               const p = state.processes.get(r.processId);
               if (!p) throw new DomainError('AUTHENTICATION_PROCESS_NOT_FOUND', 'no such process');
               if (
-                p.userId !== r.userId ||
+                p.userId !== userId ||
                 p.consumed ||
                 p.type !== AuthenticatedTransactionType.LOGIN ||
                 status(p) !== AuthenticationProcess_ProcessStatus.DONE
@@ -384,7 +389,7 @@ export function createFakeUserModule(): { module: ServiceModule; state: FakeUser
                 throw new DomainError('AUTHENTICATION_FAILED', 'process not usable');
               }
               p.consumed = true;
-              return issue(r.userId, r.deviceId);
+              return { ...issue(userId, r.deviceId), userId, userName: user(userId).userName };
             },
             async rotateSession(r) {
               check();
@@ -467,7 +472,8 @@ export function createFakeUserModule(): { module: ServiceModule; state: FakeUser
             async getRunningProcess(r) {
               check();
               const p = running(r.processId, r.userId);
-              return { process: view(p), transactionType: p.type, expiresAt: new Date(Date.now() + 600_000).toISOString() };
+              // No revision: CompleteAuthentication then reads the process itself.
+              return { process: view(p), transactionType: p.type, expiresAt: new Date(Date.now() + 600_000).toISOString(), revision: '' };
             },
             async completeAuthentication(r) {
               check();

@@ -182,7 +182,7 @@ export function createUserDirectory(clients: InternalClients): UserDirectory {
   const sessions = () => clients.get(SessionServiceClient);
   const steps = () => clients.get(ProcessStepServiceClient);
   const devices = () => clients.get(DeviceRegistryServiceClient);
-  const tokens = (r: CreateSessionResponse): SessionTokens => ({
+  const tokens = (r: Omit<CreateSessionResponse, 'userId' | 'userName'>): SessionTokens => ({
     sessionToken: r.sessionToken,
     sessionExpiredAt: r.sessionExpiredAt,
     refreshToken: r.refreshToken,

@@ -515,10 +515,17 @@ export function lookupCustomerApiError_ErrorCodeToJSON(object: LookupCustomerApi
 }
 
 export interface CreateSessionRequest {
+  /** 0 when user_token names the user */
   userId: bigint;
   deviceId: bigint;
   /** a DONE LOGIN process of this user; consumed here, so it yields one session only */
   processId: string;
+  /**
+   * The user as the holder of this user token (the login's caller), instead of user_id: looked
+   * up in the session's own transaction, so the caller need not look the user up first. An
+   * unknown token, or a user who is not ACTIVATED on device_id, is AUTHENTICATION_FAILED.
+   */
+  userToken?: string | undefined;
 }
 
 export interface CreateSessionResponse {
@@ -526,6 +533,10 @@ export interface CreateSessionResponse {
   sessionExpiredAt: string;
   refreshToken: string;
   refreshExpiredAt: string;
+  /** the user the session was issued to (set by servers that know user_token) */
+  userId: bigint;
+  /** that user's name, for the login's answer */
+  userName: string;
 }
 
 export interface CreateSessionApiError {
@@ -724,6 +735,11 @@ export interface GetRunningProcessResponse {
   transactionType: AuthenticatedTransactionType;
   /** ISO-8601 UTC */
   expiresAt: string;
+  /**
+   * Opaque: the process's state as read here. Given back to CompleteAuthentication, the step is
+   * completed in one guarded write that applies only while the process is still in this state.
+   */
+  revision: string;
 }
 
 export interface GetRunningProcessApiError {
@@ -763,6 +779,11 @@ export interface CompleteAuthenticationRequest {
   userId: bigint;
   /** the factor the caller has just verified */
   type: AuthenticationType;
+  /**
+   * GetRunningProcess's revision of the process the factor was checked against: saves reading
+   * the process again. Stale or absent, the process is read again (the answer is the same).
+   */
+  revision?: string | undefined;
 }
 
 export interface CompleteAuthenticationResponse {
@@ -3806,7 +3827,7 @@ export const LookupCustomerApiError: MessageFns<LookupCustomerApiError, "kfrm.ap
 };
 
 function createBaseCreateSessionRequest(): CreateSessionRequest {
-  return { userId: 0n, deviceId: 0n, processId: "" };
+  return { userId: 0n, deviceId: 0n, processId: "", userToken: undefined };
 }
 
 export const CreateSessionRequest: MessageFns<CreateSessionRequest, "kfrm.api.user.CreateSessionRequest"> = {
@@ -3827,6 +3848,9 @@ export const CreateSessionRequest: MessageFns<CreateSessionRequest, "kfrm.api.us
     }
     if (message.processId !== "") {
       writer.uint32(26).string(message.processId);
+    }
+    if (message.userToken !== undefined) {
+      writer.uint32(34).string(message.userToken);
     }
     return writer;
   },
@@ -3868,6 +3892,14 @@ export const CreateSessionRequest: MessageFns<CreateSessionRequest, "kfrm.api.us
             message.processId = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.userToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3893,6 +3925,11 @@ export const CreateSessionRequest: MessageFns<CreateSessionRequest, "kfrm.api.us
         : isSet(object.process_id)
         ? globalThis.String(object.process_id)
         : "",
+      userToken: isSet(object.userToken)
+        ? globalThis.String(object.userToken)
+        : isSet(object.user_token)
+        ? globalThis.String(object.user_token)
+        : undefined,
     };
   },
 
@@ -3907,6 +3944,9 @@ export const CreateSessionRequest: MessageFns<CreateSessionRequest, "kfrm.api.us
     if (message.processId !== "") {
       obj.processId = message.processId;
     }
+    if (message.userToken !== undefined) {
+      obj.userToken = message.userToken;
+    }
     return obj;
   },
 
@@ -3918,12 +3958,13 @@ export const CreateSessionRequest: MessageFns<CreateSessionRequest, "kfrm.api.us
     message.userId = (object.userId !== undefined && object.userId !== null) ? BigInt(object.userId) : 0n;
     message.deviceId = (object.deviceId !== undefined && object.deviceId !== null) ? BigInt(object.deviceId) : 0n;
     message.processId = object.processId ?? "";
+    message.userToken = object.userToken ?? undefined;
     return message;
   },
 };
 
 function createBaseCreateSessionResponse(): CreateSessionResponse {
-  return { sessionToken: "", sessionExpiredAt: "", refreshToken: "", refreshExpiredAt: "" };
+  return { sessionToken: "", sessionExpiredAt: "", refreshToken: "", refreshExpiredAt: "", userId: 0n, userName: "" };
 }
 
 export const CreateSessionResponse: MessageFns<CreateSessionResponse, "kfrm.api.user.CreateSessionResponse"> = {
@@ -3941,6 +3982,15 @@ export const CreateSessionResponse: MessageFns<CreateSessionResponse, "kfrm.api.
     }
     if (message.refreshExpiredAt !== "") {
       writer.uint32(34).string(message.refreshExpiredAt);
+    }
+    if (message.userId !== 0n) {
+      if (BigInt.asUintN(64, message.userId) !== message.userId) {
+        throw new globalThis.Error("value provided for field message.userId of type uint64 too large");
+      }
+      writer.uint32(40).uint64(message.userId);
+    }
+    if (message.userName !== "") {
+      writer.uint32(50).string(message.userName);
     }
     return writer;
   },
@@ -3990,6 +4040,22 @@ export const CreateSessionResponse: MessageFns<CreateSessionResponse, "kfrm.api.
             message.refreshExpiredAt = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.userId = reader.uint64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.userName = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4024,6 +4090,12 @@ export const CreateSessionResponse: MessageFns<CreateSessionResponse, "kfrm.api.
         : isSet(object.refresh_expired_at)
         ? globalThis.String(object.refresh_expired_at)
         : "",
+      userId: isSet(object.userId) ? BigInt(object.userId) : isSet(object.user_id) ? BigInt(object.user_id) : 0n,
+      userName: isSet(object.userName)
+        ? globalThis.String(object.userName)
+        : isSet(object.user_name)
+        ? globalThis.String(object.user_name)
+        : "",
     };
   },
 
@@ -4041,6 +4113,12 @@ export const CreateSessionResponse: MessageFns<CreateSessionResponse, "kfrm.api.
     if (message.refreshExpiredAt !== "") {
       obj.refreshExpiredAt = message.refreshExpiredAt;
     }
+    if (message.userId !== 0n) {
+      obj.userId = message.userId.toString();
+    }
+    if (message.userName !== "") {
+      obj.userName = message.userName;
+    }
     return obj;
   },
 
@@ -4053,6 +4131,8 @@ export const CreateSessionResponse: MessageFns<CreateSessionResponse, "kfrm.api.
     message.sessionExpiredAt = object.sessionExpiredAt ?? "";
     message.refreshToken = object.refreshToken ?? "";
     message.refreshExpiredAt = object.refreshExpiredAt ?? "";
+    message.userId = (object.userId !== undefined && object.userId !== null) ? BigInt(object.userId) : 0n;
+    message.userName = object.userName ?? "";
     return message;
   },
 };
@@ -5594,7 +5674,7 @@ export const GetRunningProcessRequest: MessageFns<GetRunningProcessRequest, "kfr
   };
 
 function createBaseGetRunningProcessResponse(): GetRunningProcessResponse {
-  return { process: undefined, transactionType: 0, expiresAt: "" };
+  return { process: undefined, transactionType: 0, expiresAt: "", revision: "" };
 }
 
 export const GetRunningProcessResponse: MessageFns<
@@ -5612,6 +5692,9 @@ export const GetRunningProcessResponse: MessageFns<
     }
     if (message.expiresAt !== "") {
       writer.uint32(26).string(message.expiresAt);
+    }
+    if (message.revision !== "") {
+      writer.uint32(34).string(message.revision);
     }
     return writer;
   },
@@ -5653,6 +5736,14 @@ export const GetRunningProcessResponse: MessageFns<
             message.expiresAt = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.revision = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5678,6 +5769,7 @@ export const GetRunningProcessResponse: MessageFns<
         : isSet(object.expires_at)
         ? globalThis.String(object.expires_at)
         : "",
+      revision: isSet(object.revision) ? globalThis.String(object.revision) : "",
     };
   },
 
@@ -5692,6 +5784,9 @@ export const GetRunningProcessResponse: MessageFns<
     if (message.expiresAt !== "") {
       obj.expiresAt = message.expiresAt;
     }
+    if (message.revision !== "") {
+      obj.revision = message.revision;
+    }
     return obj;
   },
 
@@ -5705,6 +5800,7 @@ export const GetRunningProcessResponse: MessageFns<
       : undefined;
     message.transactionType = object.transactionType ?? 0;
     message.expiresAt = object.expiresAt ?? "";
+    message.revision = object.revision ?? "";
     return message;
   },
 };
@@ -5782,7 +5878,7 @@ export const GetRunningProcessApiError: MessageFns<
 };
 
 function createBaseCompleteAuthenticationRequest(): CompleteAuthenticationRequest {
-  return { processId: "", userId: 0n, type: 0 };
+  return { processId: "", userId: 0n, type: 0, revision: undefined };
 }
 
 export const CompleteAuthenticationRequest: MessageFns<
@@ -5803,6 +5899,9 @@ export const CompleteAuthenticationRequest: MessageFns<
     }
     if (message.type !== 0) {
       writer.uint32(24).int32(message.type);
+    }
+    if (message.revision !== undefined) {
+      writer.uint32(34).string(message.revision);
     }
     return writer;
   },
@@ -5844,6 +5943,14 @@ export const CompleteAuthenticationRequest: MessageFns<
             message.type = reader.int32() as any;
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.revision = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5865,6 +5972,7 @@ export const CompleteAuthenticationRequest: MessageFns<
         : "",
       userId: isSet(object.userId) ? BigInt(object.userId) : isSet(object.user_id) ? BigInt(object.user_id) : 0n,
       type: isSet(object.type) ? authenticationTypeFromJSON(object.type) : 0,
+      revision: isSet(object.revision) ? globalThis.String(object.revision) : undefined,
     };
   },
 
@@ -5879,6 +5987,9 @@ export const CompleteAuthenticationRequest: MessageFns<
     if (message.type !== 0) {
       obj.type = authenticationTypeToJSON(message.type);
     }
+    if (message.revision !== undefined) {
+      obj.revision = message.revision;
+    }
     return obj;
   },
 
@@ -5890,6 +6001,7 @@ export const CompleteAuthenticationRequest: MessageFns<
     message.processId = object.processId ?? "";
     message.userId = (object.userId !== undefined && object.userId !== null) ? BigInt(object.userId) : 0n;
     message.type = object.type ?? 0;
+    message.revision = object.revision ?? undefined;
     return message;
   },
 };
