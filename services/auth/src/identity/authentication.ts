@@ -217,7 +217,8 @@ export function createAuthentication(deps: IdentityDeps) {
       if (factor.type === 'BIO') await verifyBiometric(userId, processId, factor.signature, caller.deviceId);
       else if (offDevice) await verifySecretOffDevice(userId, factor.type, secret!, caller.deviceId);
       else await verifySecret(userId, factor.type, secret!, caller.deviceId);
-      return users.completeAuthentication(processId, userId, type);
+      // The revision: one guarded write, no second read of the process (ADR 0015).
+      return users.completeAuthentication(processId, userId, type, running.revision);
     },
   };
 }
