@@ -331,6 +331,35 @@ describe('completing a process', () => {
   });
 });
 
+describe('getRunningProcessForUserToken', () => {
+  it('the token holder and its running process in one statement; the holder alone when the process is not its running one', async () => {
+    const { user, userToken } = await activatedUser(h);
+    const other = await activatedUser(h);
+    const p = await h.processes.createProcess({ userId: user.id, transactionType: 'LOGIN', transactionContext: '{}' });
+    const counting = countingDeps(h.deps);
+    const found = await createProcesses(counting.deps).getRunningProcessForUserToken({ userToken, processId: p.id });
+    expect(counting.statements).toEqual(['SelectQueryNode']);
+    expect(found.user).toEqual({ id: user.id, status: 'ACTIVATED', deviceId: user.deviceId });
+    expect(found.process).toEqual(await h.processes.getRunningProcess({ processId: p.id, userId: user.id }));
+
+    const holderOnly = { user: { id: other.user.id, status: 'ACTIVATED', deviceId: other.user.deviceId } };
+    expect(await h.processes.getRunningProcessForUserToken({ userToken: other.userToken, processId: p.id })).toEqual(holderOnly);
+    for (const processId of ['', 'no-such-process', 'x'.repeat(65)]) {
+      expect(await h.processes.getRunningProcessForUserToken({ userToken: other.userToken, processId })).toEqual(holderOnly);
+    }
+    for (const token of ['', 'A'.repeat(43), 'A'.repeat(513)]) {
+      expect(await h.processes.getRunningProcessForUserToken({ userToken: token, processId: p.id })).toEqual({});
+    }
+    await h.processes.completeAuthentication({ processId: p.id, userId: user.id, type: 'PIN' });
+    expect((await h.processes.getRunningProcessForUserToken({ userToken, processId: p.id })).process).toBeUndefined();
+    const late = await h.processes.createProcess({ userId: user.id, transactionType: 'LOGIN', transactionContext: '{}' });
+    h.clock.advance(DEFAULT_TTLS.processTtlMs);
+    expect(await h.processes.getRunningProcessForUserToken({ userToken, processId: late.id })).toEqual({
+      user: { id: user.id, status: 'ACTIVATED', deviceId: user.deviceId },
+    });
+  });
+});
+
 describe('consumeProcess', () => {
   async function doneTransfer(amount: number) {
     const { user } = await activatedUser(h);

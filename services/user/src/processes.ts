@@ -2,19 +2,23 @@ import { failWith, InvalidArgumentError } from '@kfrm/errors';
 import { verifySignedData, x509 } from '@kfrm/pki';
 import type { UserDomainDeps } from './deps';
 import { parseTransactionContext, selectPolicy, type FactorType } from './policy';
-import { newProcessId } from './tokens';
+import { newProcessId, tokenHash } from './tokens';
 import type { ProcessRecord, StoredAuthentication, TransactionTypeName } from './user.model';
 import {
   consumeDoneProcess,
   findProcess,
+  findTokenHolderAndProcess,
   findUserById,
   insertProcessIfAllowed,
   listPolicies,
   type StoredPolicy,
+  type TokenHolder,
   updateProcessStepsIfUnchanged,
 } from './user.repository';
 
 const MAX_PROCESS_ID_CHARS = 64;
+/** As FindByUserToken: a longer string is no user token. */
+const MAX_USER_TOKEN_CHARS = 512;
 /** Origin data is what a transfer signs: a few hundred bytes; far more is not a transfer. */
 const MAX_ORIGIN_DATA_BYTES = 64 * 1024;
 
@@ -199,6 +203,22 @@ export function createProcesses(deps: UserDomainDeps) {
       const process = await findProcess(db, input.processId, input.userId);
       if (!isRunning(process, clock())) throw runningNotFound();
       return process;
+    },
+
+    /**
+     * The holder of a user token and, when it is theirs and running, the process: one read for
+     * a factor check by a caller without a session. No holder: neither; no running process of
+     * theirs: the holder only. Never an error, so the caller decides how alike both refusals look.
+     */
+    async getRunningProcessForUserToken(input: {
+      userToken: string;
+      processId: string;
+    }): Promise<{ user?: TokenHolder; process?: ProcessRecord }> {
+      if (typeof input.userToken !== 'string' || input.userToken === '' || input.userToken.length > MAX_USER_TOKEN_CHARS) return {};
+      // An id that cannot be one joins no process; the holder is still answered.
+      const found = await findTokenHolderAndProcess(db, tokenHash(input.userToken), validId(input.processId) ? input.processId : '');
+      if (!found) return {};
+      return isRunning(found.process, clock()) ? found : { user: found.user };
     },
 
     /**

@@ -149,7 +149,7 @@ export function userServiceHandlers({ accounts, sessions, processes, residentIds
   );
 }
 
-export function userAccountHandlers({ accounts, residentIds, kycReview }: UserUseCases) {
+export function userAccountHandlers({ accounts, residentIds, kycReview, processes }: UserUseCases) {
   return defineService(
     UserAccountServiceService,
     {
@@ -168,6 +168,19 @@ export function userAccountHandlers({ accounts, residentIds, kycReview }: UserUs
       async findByUserToken(request) {
         const user = await accounts.findByUserToken(request.userToken);
         return { user: toProtoUser(user, residentIds), deviceUuid: user.deviceUuid };
+      },
+      async getRunningProcessForUserToken(request) {
+        const { user, process } = await processes.getRunningProcessForUserToken({
+          userToken: request.userToken,
+          processId: request.processId,
+        });
+        return {
+          user: user && { userId: user.id, userStatus: toProtoUserStatus(user.status), deviceId: user.deviceId ?? 0n },
+          process: process && toProtoProcess(process),
+          transactionType: process ? toProtoTransactionType(process.transactionType) : 0,
+          expiresAt: process?.expiresAt.toISOString() ?? '',
+          revision: process ? processRevision(process) : '',
+        };
       },
       async updateUserStatus(request) {
         const user = await accounts.updateUserStatus({
@@ -265,6 +278,7 @@ export function userAccountHandlers({ accounts, residentIds, kycReview }: UserUs
         errors: apiErrorType(FindByUserTokenApiError, FindByUserTokenApiError_ErrorCode),
         raises: raises<FindUserCode>(),
       },
+      getRunningProcessForUserToken: { access: 'internal', callers: ['auth'], raises: raises() },
       updateUserStatus: {
         access: 'internal',
         callers: ['auth', 'user'],

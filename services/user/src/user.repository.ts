@@ -650,6 +650,49 @@ export async function insertProcessIfAllowed(db: UserDb, process: NewProcess, po
   return rows[0] && toProcess(rows[0]);
 }
 
+/** The holder of a user token as a factor check needs it. */
+export interface TokenHolder {
+  id: bigint;
+  status: UserStatusName;
+  deviceId: bigint | null;
+}
+
+/**
+ * The holder of the user token and its process with this id, in one statement (a left join:
+ * the user also when the process is not theirs or does not exist). undefined for no holder.
+ */
+export async function findTokenHolderAndProcess(
+  db: UserDb,
+  userTokenHash: string,
+  processId: string,
+): Promise<{ user: TokenHolder; process: ProcessRecord | undefined } | undefined> {
+  const row = await db
+    .selectFrom('users as u')
+    .leftJoin('processes as p', (join) => join.on('p.id', '=', processId).onRef('p.user_id', '=', 'u.id'))
+    .select([
+      'u.id as u_id',
+      'u.status as u_status',
+      'u.device_id as u_device_id',
+      'p.id',
+      'p.user_id',
+      'p.transaction_type',
+      'p.transaction_context',
+      'p.policy_id',
+      'p.status',
+      'p.authentications',
+      'p.created_at',
+      'p.expires_at',
+      'p.completed_at',
+      'p.consumed_at',
+    ])
+    .where('u.user_token_hash', '=', userTokenHash)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  const user = { id: BigInt(row.u_id), status: row.u_status, deviceId: row.u_device_id === null ? null : BigInt(row.u_device_id) };
+  if (row.id === null) return { user, process: undefined };
+  return { user, process: toProcess(row as Selectable<ProcessesTable>) };
+}
+
 /** The user's process with this id (another user's is not found, by construction). */
 export async function findProcess(
   db: UserDb | UserTrx,

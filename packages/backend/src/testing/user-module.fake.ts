@@ -272,6 +272,24 @@ export function createFakeUserModule(): { module: ServiceModule; state: FakeUser
               if (!u) throw new DomainError('USER_NOT_FOUND', 'user not found');
               return { user: toUser(u), deviceUuid: u.deviceUuid };
             },
+            async getRunningProcessForUserToken(r) {
+              check();
+              const u = [...state.users.values()].find((x) => x.tokenHash === hash(r.userToken));
+              const none = {
+                user: undefined,
+                process: undefined,
+                transactionType: AuthenticatedTransactionType.LOGIN,
+                expiresAt: '',
+                revision: '',
+              };
+              if (!u) return none;
+              const holder = { userId: u.userId, userStatus: u.status, deviceId: u.deviceId };
+              const p = state.processes.get(r.processId);
+              if (!p || p.userId !== u.userId || p.consumed || status(p) === AuthenticationProcess_ProcessStatus.DONE)
+                return { ...none, user: holder };
+              const expiresAt = new Date(Date.now() + 600_000).toISOString();
+              return { user: holder, process: view(p), transactionType: p.type, expiresAt, revision: '' };
+            },
             async updateUserStatus(r) {
               check();
               const u = user(r.userId);
@@ -358,6 +376,7 @@ export function createFakeUserModule(): { module: ServiceModule; state: FakeUser
           {
             registerUser: internal(RegisterUserApiError, RegisterUserApiError_ErrorCode),
             findByUserToken: internal(FindByUserTokenApiError, FindByUserTokenApiError_ErrorCode),
+            getRunningProcessForUserToken: { access: 'internal', callers: ['*'] },
             updateUserStatus: internal(UpdateUserStatusApiError, UpdateUserStatusApiError_ErrorCode),
             updateCustomerInfo: internal(UpdateCustomerInfoApiError, UpdateCustomerInfoApiError_ErrorCode),
             updateKyc: internal(UpdateKycApiError, UpdateKycApiError_ErrorCode),

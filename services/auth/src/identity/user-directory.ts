@@ -65,6 +65,13 @@ export interface RunningProcess {
   revision: string;
 }
 
+/** The holder of a user token as a factor check needs it (UserAccountService.GetRunningProcessForUserToken). */
+export interface TokenHolder {
+  userId: bigint;
+  userStatus: UserStatus;
+  deviceId: bigint;
+}
+
 export interface SessionTokens {
   sessionToken: string;
   sessionExpiredAt: string;
@@ -90,6 +97,11 @@ export interface UserDirectory {
   bindDevice(userId: bigint, deviceId: bigint, deviceUuid: string): Promise<bigint>;
   createProcess(userId: bigint, type: AuthenticatedTransactionType, context: string): Promise<AuthenticationProcess>;
   getRunningProcess(processId: string, userId: bigint): Promise<RunningProcess>;
+  /**
+   * The holder of the user token and, when it is theirs and running, the process, in one call
+   * (and one read). No holder: neither. Refusals are the caller's to make.
+   */
+  getRunningProcessForUserToken(userToken: string, processId: string): Promise<{ user?: TokenHolder; running?: RunningProcess }>;
   /** `revision`: the one getRunningProcess gave for the process the factor was checked against. */
   completeAuthentication(processId: string, userId: bigint, type: AuthenticationType, revision?: string): Promise<AuthenticationProcess>;
   /** `context` must be byte-for-byte the one the process was created with. */
@@ -259,6 +271,13 @@ export function createUserDirectory(clients: InternalClients): UserDirectory {
       );
       if (!r.process) throw new Error('GetRunningProcess answered without a process');
       return { process: r.process, transactionType: r.transactionType, revision: r.revision };
+    },
+    async getRunningProcessForUserToken(userToken, processId) {
+      if (!userToken) return {};
+      const r = await unaryCall(accounts(), 'getRunningProcessForUserToken', { userToken, processId }).catch(asAuthError);
+      if (!r.user) return {};
+      const running = r.process && { process: r.process, transactionType: r.transactionType, revision: r.revision };
+      return { user: r.user, ...(running ? { running } : {}) };
     },
     async completeAuthentication(processId, userId, type, revision) {
       const r = await unaryCall(

@@ -774,6 +774,40 @@ export function getRunningProcessApiError_ErrorCodeToJSON(object: GetRunningProc
   }
 }
 
+/**
+ * GetRunningProcess for a caller who holds a user token and no session yet (login, device
+ * change): the token's user and the process in one read, for the auth service's ForLogin methods.
+ */
+export interface GetRunningProcessForUserTokenRequest {
+  userToken: string;
+  processId: string;
+}
+
+/** The holder of a user token, as far as a factor check needs it. */
+export interface TokenHolder {
+  userId: bigint;
+  userStatus: UserStatus;
+  /** the bound device (0: none) */
+  deviceId: bigint;
+}
+
+export interface GetRunningProcessForUserTokenResponse {
+  /** absent when no user has this token (then so is the process) */
+  user:
+    | TokenHolder
+    | undefined;
+  /**
+   * absent when the process is not that user's running process (unknown, another user's,
+   * expired or DONE); the other fields are then empty
+   */
+  process: AuthenticationProcess | undefined;
+  transactionType: AuthenticatedTransactionType;
+  /** ISO-8601 UTC */
+  expiresAt: string;
+  /** as GetRunningProcessResponse.revision */
+  revision: string;
+}
+
 export interface CompleteAuthenticationRequest {
   processId: string;
   userId: bigint;
@@ -5877,6 +5911,371 @@ export const GetRunningProcessApiError: MessageFns<
   },
 };
 
+function createBaseGetRunningProcessForUserTokenRequest(): GetRunningProcessForUserTokenRequest {
+  return { userToken: "", processId: "" };
+}
+
+export const GetRunningProcessForUserTokenRequest: MessageFns<
+  GetRunningProcessForUserTokenRequest,
+  "kfrm.api.user.GetRunningProcessForUserTokenRequest"
+> = {
+  $type: "kfrm.api.user.GetRunningProcessForUserTokenRequest" as const,
+
+  encode(message: GetRunningProcessForUserTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userToken !== "") {
+      writer.uint32(10).string(message.userToken);
+    }
+    if (message.processId !== "") {
+      writer.uint32(18).string(message.processId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetRunningProcessForUserTokenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetRunningProcessForUserTokenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userToken = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.processId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetRunningProcessForUserTokenRequest {
+    return {
+      userToken: isSet(object.userToken)
+        ? globalThis.String(object.userToken)
+        : isSet(object.user_token)
+        ? globalThis.String(object.user_token)
+        : "",
+      processId: isSet(object.processId)
+        ? globalThis.String(object.processId)
+        : isSet(object.process_id)
+        ? globalThis.String(object.process_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetRunningProcessForUserTokenRequest): unknown {
+    const obj: any = {};
+    if (message.userToken !== "") {
+      obj.userToken = message.userToken;
+    }
+    if (message.processId !== "") {
+      obj.processId = message.processId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetRunningProcessForUserTokenRequest>): GetRunningProcessForUserTokenRequest {
+    return GetRunningProcessForUserTokenRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetRunningProcessForUserTokenRequest>): GetRunningProcessForUserTokenRequest {
+    const message = createBaseGetRunningProcessForUserTokenRequest();
+    message.userToken = object.userToken ?? "";
+    message.processId = object.processId ?? "";
+    return message;
+  },
+};
+
+function createBaseTokenHolder(): TokenHolder {
+  return { userId: 0n, userStatus: 0, deviceId: 0n };
+}
+
+export const TokenHolder: MessageFns<TokenHolder, "kfrm.api.user.TokenHolder"> = {
+  $type: "kfrm.api.user.TokenHolder" as const,
+
+  encode(message: TokenHolder, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== 0n) {
+      if (BigInt.asUintN(64, message.userId) !== message.userId) {
+        throw new globalThis.Error("value provided for field message.userId of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.userId);
+    }
+    if (message.userStatus !== 0) {
+      writer.uint32(16).int32(message.userStatus);
+    }
+    if (message.deviceId !== 0n) {
+      if (BigInt.asUintN(64, message.deviceId) !== message.deviceId) {
+        throw new globalThis.Error("value provided for field message.deviceId of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.deviceId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TokenHolder {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTokenHolder();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.userId = reader.uint64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.userStatus = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.deviceId = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TokenHolder {
+    return {
+      userId: isSet(object.userId) ? BigInt(object.userId) : isSet(object.user_id) ? BigInt(object.user_id) : 0n,
+      userStatus: isSet(object.userStatus)
+        ? userStatusFromJSON(object.userStatus)
+        : isSet(object.user_status)
+        ? userStatusFromJSON(object.user_status)
+        : 0,
+      deviceId: isSet(object.deviceId)
+        ? BigInt(object.deviceId)
+        : isSet(object.device_id)
+        ? BigInt(object.device_id)
+        : 0n,
+    };
+  },
+
+  toJSON(message: TokenHolder): unknown {
+    const obj: any = {};
+    if (message.userId !== 0n) {
+      obj.userId = message.userId.toString();
+    }
+    if (message.userStatus !== 0) {
+      obj.userStatus = userStatusToJSON(message.userStatus);
+    }
+    if (message.deviceId !== 0n) {
+      obj.deviceId = message.deviceId.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TokenHolder>): TokenHolder {
+    return TokenHolder.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TokenHolder>): TokenHolder {
+    const message = createBaseTokenHolder();
+    message.userId = (object.userId !== undefined && object.userId !== null) ? BigInt(object.userId) : 0n;
+    message.userStatus = object.userStatus ?? 0;
+    message.deviceId = (object.deviceId !== undefined && object.deviceId !== null) ? BigInt(object.deviceId) : 0n;
+    return message;
+  },
+};
+
+function createBaseGetRunningProcessForUserTokenResponse(): GetRunningProcessForUserTokenResponse {
+  return { user: undefined, process: undefined, transactionType: 0, expiresAt: "", revision: "" };
+}
+
+export const GetRunningProcessForUserTokenResponse: MessageFns<
+  GetRunningProcessForUserTokenResponse,
+  "kfrm.api.user.GetRunningProcessForUserTokenResponse"
+> = {
+  $type: "kfrm.api.user.GetRunningProcessForUserTokenResponse" as const,
+
+  encode(message: GetRunningProcessForUserTokenResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.user !== undefined) {
+      TokenHolder.encode(message.user, writer.uint32(10).fork()).join();
+    }
+    if (message.process !== undefined) {
+      AuthenticationProcess.encode(message.process, writer.uint32(18).fork()).join();
+    }
+    if (message.transactionType !== 0) {
+      writer.uint32(24).int32(message.transactionType);
+    }
+    if (message.expiresAt !== "") {
+      writer.uint32(34).string(message.expiresAt);
+    }
+    if (message.revision !== "") {
+      writer.uint32(42).string(message.revision);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetRunningProcessForUserTokenResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetRunningProcessForUserTokenResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.user = TokenHolder.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.process = AuthenticationProcess.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.transactionType = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.expiresAt = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.revision = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetRunningProcessForUserTokenResponse {
+    return {
+      user: isSet(object.user) ? TokenHolder.fromJSON(object.user) : undefined,
+      process: isSet(object.process) ? AuthenticationProcess.fromJSON(object.process) : undefined,
+      transactionType: isSet(object.transactionType)
+        ? authenticatedTransactionTypeFromJSON(object.transactionType)
+        : isSet(object.transaction_type)
+        ? authenticatedTransactionTypeFromJSON(object.transaction_type)
+        : 0,
+      expiresAt: isSet(object.expiresAt)
+        ? globalThis.String(object.expiresAt)
+        : isSet(object.expires_at)
+        ? globalThis.String(object.expires_at)
+        : "",
+      revision: isSet(object.revision) ? globalThis.String(object.revision) : "",
+    };
+  },
+
+  toJSON(message: GetRunningProcessForUserTokenResponse): unknown {
+    const obj: any = {};
+    if (message.user !== undefined) {
+      obj.user = TokenHolder.toJSON(message.user);
+    }
+    if (message.process !== undefined) {
+      obj.process = AuthenticationProcess.toJSON(message.process);
+    }
+    if (message.transactionType !== 0) {
+      obj.transactionType = authenticatedTransactionTypeToJSON(message.transactionType);
+    }
+    if (message.expiresAt !== "") {
+      obj.expiresAt = message.expiresAt;
+    }
+    if (message.revision !== "") {
+      obj.revision = message.revision;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetRunningProcessForUserTokenResponse>): GetRunningProcessForUserTokenResponse {
+    return GetRunningProcessForUserTokenResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetRunningProcessForUserTokenResponse>): GetRunningProcessForUserTokenResponse {
+    const message = createBaseGetRunningProcessForUserTokenResponse();
+    message.user = (object.user !== undefined && object.user !== null)
+      ? TokenHolder.fromPartial(object.user)
+      : undefined;
+    message.process = (object.process !== undefined && object.process !== null)
+      ? AuthenticationProcess.fromPartial(object.process)
+      : undefined;
+    message.transactionType = object.transactionType ?? 0;
+    message.expiresAt = object.expiresAt ?? "";
+    message.revision = object.revision ?? "";
+    return message;
+  },
+};
+
 function createBaseCompleteAuthenticationRequest(): CompleteAuthenticationRequest {
   return { processId: "", userId: 0n, type: 0, revision: undefined };
 }
@@ -6449,6 +6848,24 @@ export const UserAccountServiceService = {
       Buffer.from(FindByUserTokenResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): FindByUserTokenResponse => FindByUserTokenResponse.decode(value),
   },
+  /**
+   * FindByUserToken and ProcessStepService.GetRunningProcess in one read, for a factor check by
+   * the holder of a user token (login, device change). Never an error for an unknown token or a
+   * process that is not running: the answer says which, so the caller can refuse both alike.
+   */
+  getRunningProcessForUserToken: {
+    path: "/kfrm.api.user.UserAccountService/GetRunningProcessForUserToken" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetRunningProcessForUserTokenRequest): Buffer =>
+      Buffer.from(GetRunningProcessForUserTokenRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetRunningProcessForUserTokenRequest =>
+      GetRunningProcessForUserTokenRequest.decode(value),
+    responseSerialize: (value: GetRunningProcessForUserTokenResponse): Buffer =>
+      Buffer.from(GetRunningProcessForUserTokenResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetRunningProcessForUserTokenResponse =>
+      GetRunningProcessForUserTokenResponse.decode(value),
+  },
   updateUserStatus: {
     path: "/kfrm.api.user.UserAccountService/UpdateUserStatus" as const,
     requestStream: false as const,
@@ -6544,6 +6961,15 @@ export const UserAccountServiceService = {
 export interface UserAccountServiceServer extends UntypedServiceImplementation {
   registerUser: handleUnaryCall<RegisterUserRequest, RegisterUserResponse>;
   findByUserToken: handleUnaryCall<FindByUserTokenRequest, FindByUserTokenResponse>;
+  /**
+   * FindByUserToken and ProcessStepService.GetRunningProcess in one read, for a factor check by
+   * the holder of a user token (login, device change). Never an error for an unknown token or a
+   * process that is not running: the answer says which, so the caller can refuse both alike.
+   */
+  getRunningProcessForUserToken: handleUnaryCall<
+    GetRunningProcessForUserTokenRequest,
+    GetRunningProcessForUserTokenResponse
+  >;
   updateUserStatus: handleUnaryCall<UpdateUserStatusRequest, UpdateUserStatusResponse>;
   updateCustomerInfo: handleUnaryCall<UpdateCustomerInfoRequest, UpdateCustomerInfoResponse>;
   updateKyc: handleUnaryCall<UpdateKycRequest, UpdateKycResponse>;
@@ -6592,6 +7018,26 @@ export interface UserAccountServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: FindByUserTokenResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * FindByUserToken and ProcessStepService.GetRunningProcess in one read, for a factor check by
+   * the holder of a user token (login, device change). Never an error for an unknown token or a
+   * process that is not running: the answer says which, so the caller can refuse both alike.
+   */
+  getRunningProcessForUserToken(
+    request: GetRunningProcessForUserTokenRequest,
+    callback: (error: ServiceError | null, response: GetRunningProcessForUserTokenResponse) => void,
+  ): ClientUnaryCall;
+  getRunningProcessForUserToken(
+    request: GetRunningProcessForUserTokenRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetRunningProcessForUserTokenResponse) => void,
+  ): ClientUnaryCall;
+  getRunningProcessForUserToken(
+    request: GetRunningProcessForUserTokenRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetRunningProcessForUserTokenResponse) => void,
   ): ClientUnaryCall;
   updateUserStatus(
     request: UpdateUserStatusRequest,
