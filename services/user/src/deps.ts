@@ -44,6 +44,11 @@ export interface UserDomainDeps {
   refreshFamilyTtlMs: number;
   /** How long an authentication process can be completed and consumed. */
   processTtlMs: number;
+  /**
+   * How long authentication policies are used from memory; at most (and by default)
+   * MAX_POLICY_CACHE_MS. 0 reads them for every process (tests that change policies).
+   */
+  policyCacheMs?: number;
   now?: () => Date;
 }
 

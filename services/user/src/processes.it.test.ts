@@ -2,7 +2,8 @@ import { webcrypto } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCsr, createSigningCa, issueSigningCertificate, parseSigningCsr, signData } from '@kfrm/pki';
 import { DEFAULT_TTLS } from './deps';
-import { activatedUser, codeOf, openHarness, type Harness } from './testing/user.harness';
+import { createProcesses, MAX_POLICY_CACHE_MS, processRevision } from './processes';
+import { activatedUser, codeOf, countingDeps, openHarness, type Harness } from './testing/user.harness';
 
 let h: Harness;
 
@@ -76,6 +77,7 @@ describe('createProcess picks the seeded policy', () => {
         description: 'test',
       })
       .execute();
+    h.processes.forgetPolicies();
     expect(
       await codeOf(h.processes.createProcess({ userId: user.id, transactionType: 'LOGIN', transactionContext: '{"test_empty":1}' })),
     ).toBe('EMPTY_AUTHENTICATION_PROCESS');
@@ -91,7 +93,162 @@ describe('createProcess picks the seeded policy', () => {
   });
 });
 
+describe('createProcess costs one statement', () => {
+  it('policies from memory, the process in one INSERT … SELECT, no transaction', async () => {
+    const { user } = await activatedUser(h);
+    const counting = countingDeps(h.deps);
+    const processes = createProcesses(counting.deps);
+    await processes.createProcess({ userId: user.id, transactionType: 'TRANSFER', transactionContext: transfer(10_000) });
+    counting.statements.length = 0;
+    const p = await processes.createProcess({ userId: user.id, transactionType: 'TRANSFER', transactionContext: transfer(2_000_000) });
+    expect(counting.statements).toEqual(['RawNode']);
+    expect(p.authentications.map((a) => [a.type, a.status])).toEqual([
+      ['PIN', 'READY'],
+      ['BIO', 'READY'],
+    ]);
+    expect(await h.processes.getRunningProcess({ processId: p.id, userId: user.id })).toEqual(p);
+  });
+
+  it('an unknown user is still INVALID_ARGUMENT, also where no policy applies', async () => {
+    for (const context of [transfer(10_000), '{}']) {
+      expect(
+        await codeOf(h.processes.createProcess({ userId: 987_654_321n, transactionType: 'TRANSFER', transactionContext: context })),
+      ).toMatch(/^InvalidArgumentError/);
+    }
+    expect(await h.db.selectFrom('processes').select('id').where('user_id', '=', '987654321').execute()).toEqual([]);
+  });
+});
+
+describe('cached policies', () => {
+  const probe = '{"cache_probe":1}';
+  const factors = (p: { authentications: { type: string; fallback: string }[] }) => p.authentications.map((a) => [a.type, a.fallback]);
+
+  it(`a new policy is used at most ${MAX_POLICY_CACHE_MS / 1000} s later (at once after forgetPolicies or with policyCacheMs 0)`, async () => {
+    const { user } = await activatedUser(h);
+    const cached = createProcesses(h.deps);
+    const uncached = createProcesses({ ...h.deps, policyCacheMs: 0 });
+    const create = (processes: typeof cached) =>
+      processes.createProcess({ userId: user.id, transactionType: 'LOGIN', transactionContext: probe });
+    expect(factors(await create(cached))).toEqual([['PIN', 'PATTERN']]);
+    const [added] = await h.db
+      .insertInto('authentication_policies')
+      .values({
+        transaction_type: 'LOGIN',
+        priority: 3,
+        condition: JSON.stringify({ path: 'cache_probe', op: 'exists' }),
+        authentications: JSON.stringify([{ type: 'PATTERN' }]),
+        description: 'test: cache probe',
+      })
+      .returning('id')
+      .execute();
+    try {
+      expect(factors(await create(cached))).toEqual([['PIN', 'PATTERN']]);
+      expect(factors(await create(uncached))).toEqual([['PATTERN', 'NONE']]);
+      cached.forgetPolicies();
+      expect(factors(await create(cached))).toEqual([['PATTERN', 'NONE']]);
+
+      // A cached policy that was changed or disabled since is never applied: the insert checks it.
+      await h.db
+        .updateTable('authentication_policies')
+        .set({ authentications: JSON.stringify([{ type: 'PIN' }]) })
+        .where('id', '=', added!.id)
+        .execute();
+      expect(factors(await create(cached))).toEqual([['PIN', 'NONE']]);
+      await h.db.updateTable('authentication_policies').set({ enabled: false }).where('id', '=', added!.id).execute();
+      expect(factors(await create(cached))).toEqual([['PIN', 'PATTERN']]);
+    } finally {
+      await h.db.updateTable('authentication_policies').set({ enabled: false }).where('id', '=', added!.id).execute();
+    }
+  });
+
+  it('expires after policyCacheMs', async () => {
+    const { user } = await activatedUser(h);
+    const processes = createProcesses({ ...h.deps, policyCacheMs: 50 });
+    const counting = countingDeps(h.deps);
+    const counted = createProcesses({ ...counting.deps, policyCacheMs: 50 });
+    const create = () => counted.createProcess({ userId: user.id, transactionType: 'LOGIN', transactionContext: '{}' });
+    await processes.createProcess({ userId: user.id, transactionType: 'LOGIN', transactionContext: '{}' });
+    await create();
+    counting.statements.length = 0;
+    await create();
+    expect(counting.statements).toEqual(['RawNode']);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    await create();
+    expect(counting.statements).toEqual(['RawNode', 'SelectQueryNode', 'RawNode']);
+  });
+});
+
 describe('completing a process', () => {
+  it('with the revision GetRunningProcess gave: one UPDATE, no transaction', async () => {
+    const { user } = await activatedUser(h);
+    const p = await h.processes.createProcess({ userId: user.id, transactionType: 'TRANSFER', transactionContext: transfer(2_000_000) });
+    const running = await h.processes.getRunningProcess({ processId: p.id, userId: user.id });
+    const counting = countingDeps(h.deps);
+    const processes = createProcesses(counting.deps);
+    const afterPin = await processes.completeAuthentication({
+      processId: p.id,
+      userId: user.id,
+      type: 'PIN',
+      revision: processRevision(running),
+    });
+    expect(counting.statements).toEqual(['UpdateQueryNode']);
+    expect(afterPin.status).toBe('IN_PROGRESS');
+    expect(afterPin.authentications.map((a) => a.status)).toEqual(['DONE', 'READY']);
+
+    // A stale revision (before the PIN step) costs a read, and the answer is the same.
+    counting.statements.length = 0;
+    const done = await processes.completeAuthentication({
+      processId: p.id,
+      userId: user.id,
+      type: 'BIO',
+      revision: processRevision(running),
+    });
+    expect(done.status).toBe('DONE');
+    expect(counting.statements).toEqual(['UpdateQueryNode', 'SelectQueryNode', 'UpdateQueryNode']);
+    expect(
+      await codeOf(processes.completeAuthentication({ processId: p.id, userId: user.id, type: 'BIO', revision: processRevision(done) })),
+    ).toBe('RUNNING_PROCESS_NOT_FOUND');
+  });
+
+  it('without a revision: a read and an UPDATE, no transaction', async () => {
+    const { user } = await activatedUser(h);
+    const p = await h.processes.createProcess({ userId: user.id, transactionType: 'LOGIN', transactionContext: '{}' });
+    const counting = countingDeps(h.deps);
+    const done = await createProcesses(counting.deps).completeAuthentication({ processId: p.id, userId: user.id, type: 'PIN' });
+    expect(done.status).toBe('DONE');
+    expect(counting.statements).toEqual(['SelectQueryNode', 'UpdateQueryNode']);
+  });
+
+  it('a revision naming steps the process does not have changes nothing it should not', async () => {
+    const { user } = await activatedUser(h);
+    const p = await h.processes.createProcess({ userId: user.id, transactionType: 'TRANSFER', transactionContext: transfer(2_000_000) });
+    // Claims the PIN step is the only one: the write applies only to exactly these steps, so it reads the truth.
+    const forged = processRevision({ authentications: [{ type: 'PIN', fallback: 'NONE', status: 'READY' }] });
+    const afterPin = await h.processes.completeAuthentication({ processId: p.id, userId: user.id, type: 'PIN', revision: forged });
+    expect(afterPin.status).toBe('IN_PROGRESS');
+    for (const revision of ['', 'not base64 json', processRevision({ authentications: [{ type: 'X' }] } as never)]) {
+      expect(await codeOf(h.processes.completeAuthentication({ processId: p.id, userId: user.id, type: 'PIN', revision }))).toBe(
+        'AUTHENTICATION_TYPE_NOT_DEFINED',
+      );
+    }
+  });
+
+  it('racing completions with the same revision complete the step once', async () => {
+    const { user } = await activatedUser(h);
+    const p = await h.processes.createProcess({ userId: user.id, transactionType: 'LOGIN', transactionContext: '{}' });
+    const revision = processRevision(await h.processes.getRunningProcess({ processId: p.id, userId: user.id }));
+    const results = await Promise.all(
+      (['PIN', 'PATTERN', 'PIN'] as const).map((type) =>
+        codeOf(h.processes.completeAuthentication({ processId: p.id, userId: user.id, type, revision })),
+      ),
+    );
+    expect(results.filter((r) => r === 'ok')).toHaveLength(1);
+    expect(results.filter((r) => r === 'RUNNING_PROCESS_NOT_FOUND')).toHaveLength(2);
+    const row = await h.db.selectFrom('processes').selectAll().where('id', '=', p.id).executeTakeFirstOrThrow();
+    expect(row.status).toBe('DONE');
+    expect(row.authentications.filter((a) => a.status === 'DONE')).toHaveLength(1);
+  });
+
   it('READY → IN_PROGRESS → DONE, and then it is no longer running', async () => {
     const { user } = await activatedUser(h);
     const p = await h.processes.createProcess({ userId: user.id, transactionType: 'TRANSFER', transactionContext: transfer(2_000_000) });
@@ -171,6 +328,35 @@ describe('completing a process', () => {
     const row = await h.db.selectFrom('processes').selectAll().where('id', '=', p.id).executeTakeFirstOrThrow();
     expect(row.status).toBe('DONE');
     expect(row.authentications.map((a) => a.status)).toEqual(['DONE', 'DONE']);
+  });
+});
+
+describe('getRunningProcessForUserToken', () => {
+  it('the token holder and its running process in one statement; the holder alone when the process is not its running one', async () => {
+    const { user, userToken } = await activatedUser(h);
+    const other = await activatedUser(h);
+    const p = await h.processes.createProcess({ userId: user.id, transactionType: 'LOGIN', transactionContext: '{}' });
+    const counting = countingDeps(h.deps);
+    const found = await createProcesses(counting.deps).getRunningProcessForUserToken({ userToken, processId: p.id });
+    expect(counting.statements).toEqual(['SelectQueryNode']);
+    expect(found.user).toEqual({ id: user.id, status: 'ACTIVATED', deviceId: user.deviceId });
+    expect(found.process).toEqual(await h.processes.getRunningProcess({ processId: p.id, userId: user.id }));
+
+    const holderOnly = { user: { id: other.user.id, status: 'ACTIVATED', deviceId: other.user.deviceId } };
+    expect(await h.processes.getRunningProcessForUserToken({ userToken: other.userToken, processId: p.id })).toEqual(holderOnly);
+    for (const processId of ['', 'no-such-process', 'x'.repeat(65)]) {
+      expect(await h.processes.getRunningProcessForUserToken({ userToken: other.userToken, processId })).toEqual(holderOnly);
+    }
+    for (const token of ['', 'A'.repeat(43), 'A'.repeat(513)]) {
+      expect(await h.processes.getRunningProcessForUserToken({ userToken: token, processId: p.id })).toEqual({});
+    }
+    await h.processes.completeAuthentication({ processId: p.id, userId: user.id, type: 'PIN' });
+    expect((await h.processes.getRunningProcessForUserToken({ userToken, processId: p.id })).process).toBeUndefined();
+    const late = await h.processes.createProcess({ userId: user.id, transactionType: 'LOGIN', transactionContext: '{}' });
+    h.clock.advance(DEFAULT_TTLS.processTtlMs);
+    expect(await h.processes.getRunningProcessForUserToken({ userToken, processId: late.id })).toEqual({
+      user: { id: user.id, status: 'ACTIVATED', deviceId: user.deviceId },
+    });
   });
 });
 

@@ -2,11 +2,23 @@ import { failWith, InvalidArgumentError } from '@kfrm/errors';
 import { verifySignedData, x509 } from '@kfrm/pki';
 import type { UserDomainDeps } from './deps';
 import { parseTransactionContext, selectPolicy, type FactorType } from './policy';
-import { newProcessId } from './tokens';
+import { newProcessId, tokenHash } from './tokens';
 import type { ProcessRecord, StoredAuthentication, TransactionTypeName } from './user.model';
-import { consumeDoneProcess, findProcess, findUserById, insertProcess, listPolicies, updateProcessProgress } from './user.repository';
+import {
+  consumeDoneProcess,
+  findProcess,
+  findTokenHolderAndProcess,
+  findUserById,
+  insertProcessIfAllowed,
+  listPolicies,
+  type StoredPolicy,
+  type TokenHolder,
+  updateProcessStepsIfUnchanged,
+} from './user.repository';
 
 const MAX_PROCESS_ID_CHARS = 64;
+/** As FindByUserToken: a longer string is no user token. */
+const MAX_USER_TOKEN_CHARS = 512;
 /** Origin data is what a transfer signs: a few hundred bytes; far more is not a transfer. */
 const MAX_ORIGIN_DATA_BYTES = 64 * 1024;
 
@@ -26,6 +38,52 @@ const consumeFailed = failWith<ConsumeProcessCode>();
 
 const processNotFound = () => failWith<GetProcessCode>()('AUTHENTICATION_PROCESS_NOT_FOUND', 'authentication process not found');
 const runningNotFound = () => failWith<GetRunningProcessCode>()('RUNNING_PROCESS_NOT_FOUND', 'no running authentication process');
+
+/**
+ * The longest policies are used from memory. Operators change them rarely; a change reaches
+ * every replica at most this long after it is committed (ADR 0015).
+ */
+export const MAX_POLICY_CACHE_MS = 10_000;
+/**
+ * Completion attempts before giving up: each failed compare-and-set means another completion of
+ * the process succeeded, and a process has at most 8 steps, so this is never reached in practice.
+ */
+const MAX_COMPLETION_ATTEMPTS = 12;
+const FACTOR_NAMES: ReadonlySet<string> = new Set(['PIN', 'PATTERN', 'BIO']);
+
+/**
+ * The opaque revision of a process: its steps as they are. Steps only go from READY to DONE, so
+ * a process never returns to a revision it left: equal steps are an unchanged process.
+ */
+export function processRevision(process: Pick<ProcessRecord, 'authentications'>): string {
+  return Buffer.from(JSON.stringify(process.authentications)).toString('base64url');
+}
+
+/** The steps a revision stands for; undefined when it is not one of ours (then the process is read). */
+function stepsOfRevision(revision: string | undefined): StoredAuthentication[] | undefined {
+  if (typeof revision !== 'string' || revision === '' || revision.length > 4096) return undefined;
+  let steps: unknown;
+  try {
+    steps = JSON.parse(Buffer.from(revision, 'base64url').toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(steps) || steps.length > 8) return undefined;
+  const valid = steps.every((step: unknown) => {
+    if (typeof step !== 'object' || step === null) return false;
+    const { type, fallback, status, done_with } = step as Record<string, unknown>;
+    return (
+      typeof type === 'string' &&
+      FACTOR_NAMES.has(type) &&
+      typeof fallback === 'string' &&
+      (fallback === 'NONE' || FACTOR_NAMES.has(fallback)) &&
+      (status === 'READY' || status === 'DONE') &&
+      (done_with === undefined || (typeof done_with === 'string' && FACTOR_NAMES.has(done_with)))
+    );
+  });
+  // Whatever it claims, the write applies only if the stored steps are exactly these.
+  return valid ? (steps as StoredAuthentication[]) : undefined;
+}
 
 function validId(processId: string): boolean {
   return typeof processId === 'string' && processId !== '' && processId.length <= MAX_PROCESS_ID_CHARS;
@@ -48,16 +106,47 @@ export function stepFor(authentications: readonly StoredAuthentication[], type: 
 export function createProcesses(deps: UserDomainDeps) {
   const clock = deps.now ?? (() => new Date());
   const { db, logger } = deps;
+  const policyCacheMs = Math.min(deps.policyCacheMs ?? MAX_POLICY_CACHE_MS, MAX_POLICY_CACHE_MS);
+  /** Enabled policies by transaction type, read at most policyCacheMs ago (monotonic clock). */
+  const policyCache = new Map<TransactionTypeName, { until: number; policies: Promise<StoredPolicy[]> }>();
 
   function isRunning(process: ProcessRecord | undefined, now: Date): process is ProcessRecord {
     return process !== undefined && process.status !== 'DONE' && process.expiresAt > now;
   }
 
+  function policiesFor(type: TransactionTypeName): Promise<StoredPolicy[]> {
+    if (policyCacheMs <= 0) return listPolicies(db, type);
+    const started = performance.now();
+    const cached = policyCache.get(type);
+    if (cached && cached.until > started) return cached.policies;
+    // Concurrent misses share one read; a failed read is not kept.
+    const policies = listPolicies(db, type);
+    policyCache.set(type, { until: started + policyCacheMs, policies });
+    policies.catch(() => {
+      if (policyCache.get(type)?.policies === policies) policyCache.delete(type);
+    });
+    return policies;
+  }
+
+  /** The user must exist: checked on the paths that do not insert (the insert checks it itself). */
+  async function requireUser(userId: bigint): Promise<void> {
+    if (!(await findUserById(db, userId))) throw new InvalidArgumentError('no such user');
+  }
+
   return {
+    /** Drops the cached policies: the next process reads them again (tests, after changing them). */
+    forgetPolicies(): void {
+      policyCache.clear();
+    },
+
     /**
      * Starts a process for the transaction: the first enabled policy of the type (by priority)
      * whose condition holds for the context decides the factors. AUTHENTICATION_POLICY_NOT_FOUND
      * when none holds, EMPTY_AUTHENTICATION_PROCESS when it lists no factor.
+     *
+     * The policies come from memory (at most MAX_POLICY_CACHE_MS old) and the process is one
+     * INSERT … SELECT that checks the user and that the chosen policy is still enabled and
+     * unchanged; when it inserts nothing, the user is checked and the policies read again.
      */
     async createProcess(input: {
       userId: bigint;
@@ -65,32 +154,47 @@ export function createProcesses(deps: UserDomainDeps) {
       transactionContext: string;
     }): Promise<ProcessRecord> {
       const context = parseTransactionContext(input.transactionContext);
-      const user = await findUserById(db, input.userId);
-      if (!user) throw new InvalidArgumentError('no such user');
-      const policy = selectPolicy(await listPolicies(db, input.transactionType), context);
-      if (!policy) throw createFailed('AUTHENTICATION_POLICY_NOT_FOUND', 'no authentication policy applies');
-      if (policy.authentications.length === 0) throw createFailed('EMPTY_AUTHENTICATION_PROCESS', 'the authentication process is empty');
-      const now = clock();
-      const process = await insertProcess(db, {
-        id: newProcessId(),
-        userId: input.userId,
-        transactionType: input.transactionType,
-        transactionContext: input.transactionContext,
-        policyId: policy.id,
-        authentications: policy.authentications.map((a) => ({ type: a.type, fallback: a.fallback, status: 'READY' })),
-        now,
-        expiresAt: new Date(now.getTime() + deps.processTtlMs),
-      });
-      logger.info(
-        {
-          user_id: input.userId.toString(),
-          transaction_type: input.transactionType,
-          policy_id: policy.id,
-          factors: policy.authentications.map((a) => a.type),
-        },
-        'authentication process created',
-      );
-      return process;
+      // A cached policy that was changed or disabled is read again once; a second miss in a row
+      // means operators are editing this very policy now, and a retry later settles it.
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const policies = await policiesFor(input.transactionType);
+        const policy = selectPolicy(policies, context);
+        if (!policy || policy.authentications.length === 0) {
+          // As before this path read the policies: an unknown user is told first.
+          await requireUser(input.userId);
+          if (!policy) throw createFailed('AUTHENTICATION_POLICY_NOT_FOUND', 'no authentication policy applies');
+          throw createFailed('EMPTY_AUTHENTICATION_PROCESS', 'the authentication process is empty');
+        }
+        const now = clock();
+        const process = await insertProcessIfAllowed(
+          db,
+          {
+            id: newProcessId(),
+            userId: input.userId,
+            transactionType: input.transactionType,
+            transactionContext: input.transactionContext,
+            authentications: policy.authentications.map((a) => ({ type: a.type, fallback: a.fallback, status: 'READY' })),
+            now,
+            expiresAt: new Date(now.getTime() + deps.processTtlMs),
+          },
+          policies.find((p) => p.id === policy.id)!,
+        );
+        if (process) {
+          logger.info(
+            {
+              user_id: input.userId.toString(),
+              transaction_type: input.transactionType,
+              policy_id: policy.id,
+              factors: policy.authentications.map((a) => a.type),
+            },
+            'authentication process created',
+          );
+          return process;
+        }
+        await requireUser(input.userId);
+        policyCache.delete(input.transactionType);
+      }
+      throw new Error('the authentication policies changed during every attempt to use them');
     },
 
     /** The user's process while it can still be completed; RUNNING_PROCESS_NOT_FOUND otherwise. */
@@ -102,26 +206,70 @@ export function createProcesses(deps: UserDomainDeps) {
     },
 
     /**
-     * Records that the caller verified `type` for the process. The row is locked for the
-     * read-modify-write, so racing completions apply one after the other and each factor
-     * completes one step at most.
+     * The holder of a user token and, when it is theirs and running, the process: one read for
+     * a factor check by a caller without a session. No holder: neither; no running process of
+     * theirs: the holder only. Never an error, so the caller decides how alike both refusals look.
      */
-    async completeAuthentication(input: { processId: string; userId: bigint; type: FactorType | undefined }): Promise<ProcessRecord> {
+    async getRunningProcessForUserToken(input: {
+      userToken: string;
+      processId: string;
+    }): Promise<{ user?: TokenHolder; process?: ProcessRecord }> {
+      if (typeof input.userToken !== 'string' || input.userToken === '' || input.userToken.length > MAX_USER_TOKEN_CHARS) return {};
+      // An id that cannot be one joins no process; the holder is still answered.
+      const found = await findTokenHolderAndProcess(db, tokenHash(input.userToken), validId(input.processId) ? input.processId : '');
+      if (!found) return {};
+      return isRunning(found.process, clock()) ? found : { user: found.user };
+    },
+
+    /**
+     * Records that the caller verified `type` for the process. A compare-and-set on the steps:
+     * with `revision` (the process as the caller read it) one UPDATE, else a read and an UPDATE;
+     * a completion that raced it in between makes it read again and decide anew. So racing
+     * completions apply one after the other and each factor completes one step at most.
+     */
+    async completeAuthentication(input: {
+      processId: string;
+      userId: bigint;
+      type: FactorType | undefined;
+      revision?: string;
+    }): Promise<ProcessRecord> {
       if (!validId(input.processId)) throw runningNotFound();
       const now = clock();
-      const process = await db.transaction().execute(async (trx) => {
-        const current = await findProcess(trx, input.processId, input.userId, { forUpdate: true });
-        if (!isRunning(current, now)) throw runningNotFound();
-        const index = input.type === undefined ? -1 : stepFor(current.authentications, input.type);
-        if (index < 0) throw completeFailed('AUTHENTICATION_TYPE_NOT_DEFINED', 'this authentication is not part of the process');
-        const authentications = current.authentications.map((a, i) =>
-          i === index ? { ...a, status: 'DONE' as const, done_with: input.type! } : a,
-        );
-        const done = authentications.every((a) => a.status === 'DONE');
-        return updateProcessProgress(trx, current.id, done ? 'DONE' : 'IN_PROGRESS', authentications, done ? now : null);
-      });
-      logger.info({ user_id: input.userId.toString(), type: input.type, status: process.status }, 'authentication completed');
-      return process;
+      let known = stepsOfRevision(input.revision);
+      for (let attempt = 0; attempt < MAX_COMPLETION_ATTEMPTS; attempt++) {
+        const fromRevision = known !== undefined;
+        if (known === undefined) {
+          const current = await findProcess(db, input.processId, input.userId);
+          if (!isRunning(current, now)) throw runningNotFound();
+          known = current.authentications;
+        }
+        const index = input.type === undefined ? -1 : stepFor(known, input.type);
+        if (index < 0) {
+          // Refused on the process as stored, never on the caller's copy (it may have expired since).
+          if (fromRevision) {
+            known = undefined;
+            continue;
+          }
+          throw completeFailed('AUTHENTICATION_TYPE_NOT_DEFINED', 'this authentication is not part of the process');
+        }
+        const next = known.map((a, i) => (i === index ? { ...a, status: 'DONE' as const, done_with: input.type! } : a));
+        const done = next.every((a) => a.status === 'DONE');
+        const process = await updateProcessStepsIfUnchanged(db, {
+          id: input.processId,
+          userId: input.userId,
+          expected: known,
+          next,
+          status: done ? 'DONE' : 'IN_PROGRESS',
+          now,
+        });
+        if (process) {
+          logger.info({ user_id: input.userId.toString(), type: input.type, status: process.status }, 'authentication completed');
+          return process;
+        }
+        // Completed by another call meanwhile, expired, or not this user's: read it again.
+        known = undefined;
+      }
+      throw new Error('the authentication process kept changing while it was being completed');
     },
 
     /**

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_TTLS } from './deps';
 import { purgeExpiredRows, PURGE_GRACE_MS } from './housekeeping';
 import { tokenHash } from './tokens';
-import { activatedUser, codeOf, doneLogin, openHarness, type Harness } from './testing/user.harness';
+import { createSessions } from './sessions';
+import { activatedUser, codeOf, countingDeps, doneLogin, openHarness, type Harness } from './testing/user.harness';
 
 let h: Harness;
 
@@ -87,6 +88,38 @@ describe('createSession', () => {
     const processId = await doneLogin(h, user.id);
     await h.accounts.updateUserStatus({ userId: user.id, expectedStatus: 'ACTIVATED', newStatus: 'BLOCKED', reason: '', unlock: false });
     expect(await codeOf(h.sessions.createSession({ userId: user.id, deviceId: user.deviceId!, processId }))).toBe('AUTHENTICATION_FAILED');
+  });
+});
+
+describe('createSession by user token', () => {
+  it('finds the user in the session transaction itself, and answers who it is', async () => {
+    const { user, userToken } = await activatedUser(h);
+    const processId = await doneLogin(h, user.id);
+    const counting = countingDeps(h.deps);
+    const issued = await createSessions(counting.deps).createSession({ userToken, deviceId: user.deviceId!, processId });
+    expect(issued).toMatchObject({ userId: user.id, userName: user.userName });
+    // One transaction: the user (locked), the process consumed, the session.
+    expect(counting.statements).toEqual(['transaction', 'SelectQueryNode', 'UpdateQueryNode', 'InsertQueryNode']);
+    expect((await h.sessions.findBySessionToken(issued.sessionToken)).user.id).toBe(user.id);
+  });
+
+  it('an unknown token, another device or a user who is not ACTIVATED: AUTHENTICATION_FAILED, the process kept', async () => {
+    const { user, userToken } = await activatedUser(h);
+    const other = await activatedUser(h);
+    const processId = await doneLogin(h, user.id);
+    const create = (overrides: { userToken?: string; deviceId?: bigint; processId?: string } = {}) =>
+      codeOf(h.sessions.createSession({ userToken, deviceId: user.deviceId!, processId, ...overrides }));
+    expect(await create({ userToken: 'A'.repeat(43) })).toBe('AUTHENTICATION_FAILED');
+    expect(await create({ userToken: '' })).toBe('AUTHENTICATION_FAILED');
+    expect(await create({ deviceId: user.deviceId! + 1n })).toBe('AUTHENTICATION_FAILED');
+    // Another user's token (and device) with this user's process: not theirs.
+    expect(await create({ userToken: other.userToken, deviceId: other.user.deviceId! })).toBe('AUTHENTICATION_PROCESS_NOT_FOUND');
+    expect(await create({ processId: 'no-such-process' })).toBe('AUTHENTICATION_PROCESS_NOT_FOUND');
+    await h.accounts.updateUserStatus({ userId: user.id, expectedStatus: 'ACTIVATED', newStatus: 'BLOCKED', reason: '', unlock: false });
+    expect(await create()).toBe('AUTHENTICATION_FAILED');
+    await h.accounts.updateUserStatus({ userId: user.id, expectedStatus: 'BLOCKED', newStatus: 'ACTIVATED', reason: '', unlock: true });
+    expect(await create()).toBe('ok');
+    expect(await create()).toBe('AUTHENTICATION_FAILED');
   });
 });
 

@@ -1,12 +1,13 @@
 import { failWith } from '@kfrm/errors';
 import type { UserDomainDeps } from './deps';
 import { newFamilyId, newToken, tokenHash } from './tokens';
-import type { ResolvedSession } from './user.model';
+import type { ResolvedSession, UserRecord } from './user.model';
 import {
   consumeDoneProcess,
   findLiveSession,
   findProcess,
   findUserById,
+  findUserByTokenHash,
   insertSession,
   listLiveLogins,
   type LiveLogin,
@@ -79,30 +80,51 @@ export function createSessions(deps: UserDomainDeps) {
      * however many calls race) and issues a session on the user's bound device. Unknown, expired
      * or another user's process: AUTHENTICATION_PROCESS_NOT_FOUND; not DONE, not LOGIN, already
      * used, user not ACTIVATED or not on this device: AUTHENTICATION_FAILED (nothing consumed).
+     *
+     * The user is given by id or as the holder of `userToken` (the login's caller): then it is
+     * looked up and locked in this transaction, before the process is touched, and an unknown
+     * token is AUTHENTICATION_FAILED too.
      */
-    async createSession(input: { userId: bigint; deviceId: bigint; processId: string }): Promise<IssuedSession> {
+    async createSession(
+      input: { deviceId: bigint; processId: string } & ({ userId: bigint } | { userToken: string }),
+    ): Promise<IssuedSession & { userId: bigint; userName: string }> {
       const now = clock();
+      const failed = () => createFailed('AUTHENTICATION_FAILED', 'authentication failed');
+      if (
+        'userToken' in input &&
+        (typeof input.userToken !== 'string' || input.userToken === '' || input.userToken.length > MAX_TOKEN_CHARS)
+      )
+        throw failed();
       const issued = await db.transaction().execute(async (trx) => {
-        const consumed = await consumeDoneProcess(trx, { id: input.processId, userId: input.userId, transactionType: 'LOGIN', now });
+        // The user row is locked before the session is written: a concurrent block (which revokes
+        // the user's sessions) either comes after and revokes this one, or before and refuses it.
+        const usable = (user: UserRecord | undefined): user is UserRecord =>
+          user?.status === 'ACTIVATED' && input.deviceId !== 0n && user.deviceId === input.deviceId;
+        let user: UserRecord | undefined;
+        if ('userToken' in input) {
+          user = await findUserByTokenHash(trx, tokenHash(input.userToken), { forUpdate: true });
+          if (!usable(user)) throw failed();
+        }
+        const userId = user?.id ?? (input as { userId: bigint }).userId;
+        const consumed = await consumeDoneProcess(trx, { id: input.processId, userId, transactionType: 'LOGIN', now });
         if (!consumed) {
-          const process = await findProcess(trx, input.processId, input.userId);
+          const process = await findProcess(trx, input.processId, userId);
           if (!process || process.expiresAt <= now)
             throw createFailed('AUTHENTICATION_PROCESS_NOT_FOUND', 'authentication process not found');
-          throw createFailed('AUTHENTICATION_FAILED', 'authentication failed');
+          throw failed();
         }
-        const user = await findUserById(trx, input.userId, { forUpdate: true });
-        if (user?.status !== 'ACTIVATED' || input.deviceId === 0n || user.deviceId !== input.deviceId) {
-          throw createFailed('AUTHENTICATION_FAILED', 'authentication failed');
-        }
-        return issue(trx, {
+        user ??= await findUserById(trx, userId, { forUpdate: true });
+        if (!usable(user)) throw failed();
+        const tokens = await issue(trx, {
           userId: user.id,
           deviceId: input.deviceId,
           familyId: newFamilyId(),
           familyExpiresAt: new Date(now.getTime() + deps.refreshFamilyTtlMs),
           now,
         });
+        return { ...tokens, userId: user.id, userName: user.userName };
       });
-      logger.info({ user_id: input.userId.toString(), device_id: input.deviceId.toString() }, 'session created');
+      logger.info({ user_id: issued.userId.toString(), device_id: input.deviceId.toString() }, 'session created');
       return issued;
     },
 

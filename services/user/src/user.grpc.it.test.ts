@@ -263,6 +263,49 @@ describe('user service over gRPC', () => {
     expect((await failure(call(users.findByCustomerId.bind(users), { customerId }))).code).toBe(grpc.status.PERMISSION_DENIED);
   });
 
+  it("logs in as auth does since ADR 0015: the token's user and process in one call, the step by revision, the session by user token", async () => {
+    const { userId, deviceId, userToken } = await activated('김민수');
+    const created = await call(users.createProcess.bind(users), {
+      userId,
+      transactionType: AuthenticatedTransactionType.LOGIN,
+      transactionContext: '{}',
+    });
+    const processId = created.process!.processId;
+    const found = await call(accounts.getRunningProcessForUserToken.bind(accounts), { userToken, processId });
+    expect(found.user).toEqual({ userId, userStatus: UserStatus.ACTIVATED, deviceId });
+    expect(found.process).toEqual(created.process);
+    expect(found.transactionType).toBe(AuthenticatedTransactionType.LOGIN);
+    expect(found.revision).not.toBe('');
+    expect(found.revision).toBe((await call(steps.getRunningProcess.bind(steps), { processId, userId })).revision);
+    const unknown = await call(accounts.getRunningProcessForUserToken.bind(accounts), { userToken: 'A'.repeat(43), processId });
+    expect(unknown.user).toBeUndefined();
+    expect(unknown.process).toBeUndefined();
+
+    const done = await call(steps.completeAuthentication.bind(steps), {
+      processId,
+      userId,
+      type: AuthenticationType.PIN,
+      revision: found.revision,
+    });
+    expect(done.process?.status).toBe(AuthenticationProcess_ProcessStatus.DONE);
+    const notRunning = await call(accounts.getRunningProcessForUserToken.bind(accounts), { userToken, processId });
+    expect(notRunning.user?.userId).toBe(userId);
+    expect(notRunning.process).toBeUndefined();
+
+    const session = await call(sessions.createSession.bind(sessions), { userId: 0n, userToken, deviceId, processId });
+    expect(session).toMatchObject({ userId, userName: '김민수' });
+    expect((await call(users.findBySessionToken.bind(users), { sessionToken: session.sessionToken })).userSession?.userId).toBe(userId);
+
+    // Only auth asks for a token's user and process.
+    const asTransfer = new UserAccountServiceClient(`127.0.0.1:${running.internalPort}`, services.identity!.as('transfer'));
+    try {
+      const refused = await failure(call(asTransfer.getRunningProcessForUserToken.bind(asTransfer), { userToken, processId }));
+      expect(refused.code).toBe(grpc.status.PERMISSION_DENIED);
+    } finally {
+      asTransfer.close();
+    }
+  });
+
   it('answers the seed errors of the Find methods', async () => {
     const required = await failure(call(users.findBySessionToken.bind(users), { sessionToken: '' }));
     expect(required.code).toBe(grpc.status.INVALID_ARGUMENT);

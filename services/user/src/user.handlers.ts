@@ -61,6 +61,7 @@ import type {
   GetRunningProcessCode,
   Processes,
 } from './processes';
+import { processRevision } from './processes';
 import type { GetKycDataCode, KycReview, LookupCustomerCode } from './kyc-review';
 import type { ResidentIdSealer } from './resident-id-seal';
 import type { CreateSessionCode, FindBySessionTokenCode, FindSessionIdCode, RotateSessionCode, Sessions } from './sessions';
@@ -148,7 +149,7 @@ export function userServiceHandlers({ accounts, sessions, processes, residentIds
   );
 }
 
-export function userAccountHandlers({ accounts, residentIds, kycReview }: UserUseCases) {
+export function userAccountHandlers({ accounts, residentIds, kycReview, processes }: UserUseCases) {
   return defineService(
     UserAccountServiceService,
     {
@@ -167,6 +168,19 @@ export function userAccountHandlers({ accounts, residentIds, kycReview }: UserUs
       async findByUserToken(request) {
         const user = await accounts.findByUserToken(request.userToken);
         return { user: toProtoUser(user, residentIds), deviceUuid: user.deviceUuid };
+      },
+      async getRunningProcessForUserToken(request) {
+        const { user, process } = await processes.getRunningProcessForUserToken({
+          userToken: request.userToken,
+          processId: request.processId,
+        });
+        return {
+          user: user && { userId: user.id, userStatus: toProtoUserStatus(user.status), deviceId: user.deviceId ?? 0n },
+          process: process && toProtoProcess(process),
+          transactionType: process ? toProtoTransactionType(process.transactionType) : 0,
+          expiresAt: process?.expiresAt.toISOString() ?? '',
+          revision: process ? processRevision(process) : '',
+        };
       },
       async updateUserStatus(request) {
         const user = await accounts.updateUserStatus({
@@ -264,6 +278,7 @@ export function userAccountHandlers({ accounts, residentIds, kycReview }: UserUs
         errors: apiErrorType(FindByUserTokenApiError, FindByUserTokenApiError_ErrorCode),
         raises: raises<FindUserCode>(),
       },
+      getRunningProcessForUserToken: { access: 'internal', callers: ['auth'], raises: raises() },
       updateUserStatus: {
         access: 'internal',
         callers: ['auth', 'user'],
@@ -347,13 +362,13 @@ export function sessionHandlers({ sessions }: UserUseCases) {
     SessionServiceService,
     {
       async createSession(request) {
-        return pair(
-          await sessions.createSession({
-            userId: requireId(request.userId, 'user_id'),
-            deviceId: requireId(request.deviceId, 'device_id'),
-            processId: request.processId,
-          }),
-        );
+        const deviceId = requireId(request.deviceId, 'device_id');
+        // The login's caller holds a user token: the user is looked up with the session's write.
+        const issued =
+          request.userToken !== undefined && request.userToken !== ''
+            ? await sessions.createSession({ userToken: request.userToken, deviceId, processId: request.processId })
+            : await sessions.createSession({ userId: requireId(request.userId, 'user_id'), deviceId, processId: request.processId });
+        return { ...pair(issued), userId: issued.userId, userName: issued.userName };
       },
       async rotateSession(request) {
         return pair(
@@ -454,6 +469,7 @@ export function processStepHandlers({ processes }: UserUseCases) {
           process: toProtoProcess(process),
           transactionType: toProtoTransactionType(process.transactionType),
           expiresAt: process.expiresAt.toISOString(),
+          revision: processRevision(process),
         };
       },
       async completeAuthentication(request) {
@@ -461,6 +477,7 @@ export function processStepHandlers({ processes }: UserUseCases) {
           processId: request.processId,
           userId: requireId(request.userId, 'user_id'),
           type: factorType(request.type),
+          revision: request.revision,
         });
         return { process: toProtoProcess(process) };
       },

@@ -37,6 +37,8 @@ export interface UserModuleOptions {
   /** Replace the internal-API clients (tests); by default the device and auth services over gRPC. */
   devices?: DeviceRevoker;
   signingCertificates?: SigningCertificateSource;
+  /** How long authentication policies are used from memory (at most 10 s, the default); 0 in tests that change them. */
+  policyCacheMs?: number;
 }
 
 function readUserConfig(env: Env | undefined) {
@@ -140,6 +142,7 @@ export function createUserModule(options: UserModuleOptions = {}): ServiceModule
         sessionTtlMs: config.sessionTtlSeconds * 1000,
         refreshFamilyTtlMs: config.refreshFamilyTtlSeconds * 1000,
         processTtlMs: config.processTtlSeconds * 1000,
+        policyCacheMs: options.policyCacheMs,
         now: options.now,
       };
       // Before serving: every resident id read afterwards is sealed (or read plain until sealed).

@@ -12,6 +12,7 @@ import type {
   UserStatusName,
   UsersTable,
 } from './user.table';
+import { USER_SCHEMA } from './user.table';
 
 export type UserDb = Kysely<UserDatabase>;
 export type UserTrx = Transaction<UserDatabase>;
@@ -138,8 +139,14 @@ export async function findUserById(
   return row && toUser(row);
 }
 
-export async function findUserByTokenHash(db: UserDb, hash: string): Promise<UserRecord | undefined> {
-  const row = await db.selectFrom('users').selectAll().where('user_token_hash', '=', hash).executeTakeFirst();
+export async function findUserByTokenHash(
+  db: UserDb | UserTrx,
+  hash: string,
+  options: { forUpdate?: boolean } = {},
+): Promise<UserRecord | undefined> {
+  let query = db.selectFrom('users').selectAll().where('user_token_hash', '=', hash);
+  if (options.forUpdate) query = query.forUpdate();
+  const row = await query.executeTakeFirst();
   return row && toUser(row);
 }
 
@@ -574,15 +581,38 @@ export async function findLiveUserIdsOnDevice(db: UserDb, deviceId: bigint): Pro
 
 // ---- policies and processes ----------------------------------------------------------------
 
-export async function listPolicies(db: UserDb, transactionType: TransactionTypeName) {
+/** An enabled policy as stored: its JSON both parsed and as the text Postgres wrote it. */
+export interface StoredPolicy {
+  id: string;
+  priority: number;
+  condition: unknown;
+  authentications: unknown;
+  conditionText: string | null;
+  authenticationsText: string;
+}
+
+export async function listPolicies(db: UserDb, transactionType: TransactionTypeName): Promise<StoredPolicy[]> {
   const rows = await db
     .selectFrom('authentication_policies')
-    .select(['id', 'priority', 'condition', 'authentications'])
+    .select((eb) => [
+      'id',
+      'priority',
+      // As text: compared again at the insert exactly as stored (a number JSON.parse rounds would not match).
+      eb.cast<string | null>('condition', 'text').as('condition_text'),
+      eb.cast<string>('authentications', 'text').as('authentications_text'),
+    ])
     .where('transaction_type', '=', transactionType)
     .where('enabled', '=', true)
     .orderBy('priority')
     .execute();
-  return rows.map((r) => ({ id: r.id, priority: r.priority, condition: r.condition, authentications: r.authentications }));
+  return rows.map((r) => ({
+    id: r.id,
+    priority: r.priority,
+    condition: r.condition_text === null ? null : JSON.parse(r.condition_text),
+    authentications: JSON.parse(r.authentications_text),
+    conditionText: r.condition_text,
+    authenticationsText: r.authentications_text,
+  }));
 }
 
 export interface NewProcess {
@@ -590,29 +620,77 @@ export interface NewProcess {
   userId: bigint;
   transactionType: TransactionTypeName;
   transactionContext: string;
-  policyId: string;
   authentications: StoredAuthentication[];
   now: Date;
   expiresAt: Date;
 }
 
-export async function insertProcess(db: UserDb, process: NewProcess): Promise<ProcessRecord> {
+const table = (name: keyof UserDatabase) => sql.table(`${USER_SCHEMA}.${name}`);
+
+/**
+ * Inserts the process in one statement, only when the user exists and the policy is still
+ * enabled for the transaction type with exactly the condition and factors it was chosen by (the
+ * caller may have chosen it from a cached read). undefined when nothing was inserted: the caller
+ * finds out why on that (rare) path.
+ */
+export async function insertProcessIfAllowed(db: UserDb, process: NewProcess, policy: StoredPolicy): Promise<ProcessRecord | undefined> {
+  const { rows } = await sql<Selectable<ProcessesTable>>`
+    insert into ${table('processes')}
+      (id, user_id, transaction_type, transaction_context, policy_id, status, authentications, created_at, expires_at)
+    select ${process.id}, u.id, ${process.transactionType}, ${process.transactionContext}, p.id, 'READY',
+      cast(${JSON.stringify(process.authentications)} as jsonb), ${process.now}, ${process.expiresAt}
+    from ${table('users')} u
+    join ${table('authentication_policies')} p on p.id = ${policy.id}
+    where u.id = ${process.userId.toString()}
+      and p.enabled
+      and p.transaction_type = ${process.transactionType}
+      and p.condition is not distinct from cast(${policy.conditionText} as jsonb)
+      and p.authentications = cast(${policy.authenticationsText} as jsonb)
+    returning *`.execute(db);
+  return rows[0] && toProcess(rows[0]);
+}
+
+/** The holder of a user token as a factor check needs it. */
+export interface TokenHolder {
+  id: bigint;
+  status: UserStatusName;
+  deviceId: bigint | null;
+}
+
+/**
+ * The holder of the user token and its process with this id, in one statement (a left join:
+ * the user also when the process is not theirs or does not exist). undefined for no holder.
+ */
+export async function findTokenHolderAndProcess(
+  db: UserDb,
+  userTokenHash: string,
+  processId: string,
+): Promise<{ user: TokenHolder; process: ProcessRecord | undefined } | undefined> {
   const row = await db
-    .insertInto('processes')
-    .values({
-      id: process.id,
-      user_id: process.userId,
-      transaction_type: process.transactionType,
-      transaction_context: process.transactionContext,
-      policy_id: process.policyId,
-      status: 'READY',
-      authentications: JSON.stringify(process.authentications),
-      created_at: process.now,
-      expires_at: process.expiresAt,
-    })
-    .returningAll()
-    .executeTakeFirstOrThrow();
-  return toProcess(row);
+    .selectFrom('users as u')
+    .leftJoin('processes as p', (join) => join.on('p.id', '=', processId).onRef('p.user_id', '=', 'u.id'))
+    .select([
+      'u.id as u_id',
+      'u.status as u_status',
+      'u.device_id as u_device_id',
+      'p.id',
+      'p.user_id',
+      'p.transaction_type',
+      'p.transaction_context',
+      'p.policy_id',
+      'p.status',
+      'p.authentications',
+      'p.created_at',
+      'p.expires_at',
+      'p.completed_at',
+      'p.consumed_at',
+    ])
+    .where('u.user_token_hash', '=', userTokenHash)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  const user = { id: BigInt(row.u_id), status: row.u_status, deviceId: row.u_device_id === null ? null : BigInt(row.u_device_id) };
+  if (row.id === null) return { user, process: undefined };
+  return { user, process: toProcess(row as Selectable<ProcessesTable>) };
 }
 
 /** The user's process with this id (another user's is not found, by construction). */
@@ -628,20 +706,38 @@ export async function findProcess(
   return row && toProcess(row);
 }
 
-export async function updateProcessProgress(
-  trx: UserTrx,
-  id: string,
-  status: ProcessStatusName,
-  authentications: StoredAuthentication[],
-  completedAt: Date | null,
-): Promise<ProcessRecord> {
-  const row = await trx
+/**
+ * Moves the user's running process from the `expected` steps to `next` in one statement: a
+ * compare-and-set, so it applies only while the stored steps are still exactly `expected` (steps
+ * only ever go from READY to DONE, so equal steps mean no other completion came in between) and
+ * the process is unexpired and not DONE. undefined when it did not apply.
+ */
+export async function updateProcessStepsIfUnchanged(
+  db: UserDb,
+  params: {
+    id: string;
+    userId: bigint;
+    expected: readonly StoredAuthentication[];
+    next: readonly StoredAuthentication[];
+    status: ProcessStatusName;
+    now: Date;
+  },
+): Promise<ProcessRecord | undefined> {
+  const row = await db
     .updateTable('processes')
-    .set({ status, authentications: JSON.stringify(authentications), ...(completedAt ? { completed_at: completedAt } : {}) })
-    .where('id', '=', id)
+    .set({
+      status: params.status,
+      authentications: JSON.stringify(params.next),
+      ...(params.status === 'DONE' ? { completed_at: params.now } : {}),
+    })
+    .where('id', '=', params.id)
+    .where('user_id', '=', params.userId.toString())
+    .where('status', '!=', 'DONE')
+    .where('expires_at', '>', params.now)
+    .where(sql<boolean>`authentications = cast(${JSON.stringify(params.expected)} as jsonb)`)
     .returningAll()
-    .executeTakeFirstOrThrow();
-  return toProcess(row);
+    .executeTakeFirst();
+  return row && toProcess(row);
 }
 
 /**

@@ -467,6 +467,44 @@ describe('identity over gRPC', () => {
     expect(after.code).toBe(grpc.status.UNAUTHENTICATED);
   });
 
+  it('completes a process once for two racing right PINs, and counts two racing wrong PINs exactly', async () => {
+    const app = await h.newPhone();
+    const user = await h.register(app);
+    const l = loginSvc(app);
+    const a = authn(app);
+    const pinFor = async (processId: string, pin: string) =>
+      unary(a, a.authenticatePinForLogin, { userToken: user.userToken, processId, pin: await app.encrypt(AUTH, pin) });
+    const { process } = await unary(l, l.prepareLogin, { userToken: user.userToken });
+    // The login process has one step (biometric, PIN instead): two right PINs race for it.
+    const right = await Promise.allSettled([PIN, PIN].map((pin) => pinFor(process!.processId, pin)));
+    expect(right.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    const row = await h.running.db
+      .kysely('users')
+      .selectFrom('processes')
+      .select(['status', 'authentications'])
+      .where('id', '=', process!.processId)
+      .executeTakeFirstOrThrow();
+    expect(row.status).toBe('DONE');
+    expect((row.authentications as { status: string }[]).map((s) => s.status)).toEqual(['DONE']);
+    const session = await unary(l, l.login, { userToken: user.userToken, processId: process!.processId });
+    h.secretsSeen.push(session.sessionToken, session.refreshToken);
+
+    const next = await unary(l, l.prepareLogin, { userToken: user.userToken });
+    const wrong = await Promise.allSettled([WRONG_PIN, WRONG_PIN].map((pin) => pinFor(next.process!.processId, pin)));
+    expect(wrong.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    const credential = await h.running.db
+      .kysely('auth')
+      .selectFrom('secret_credentials')
+      .select(['failures', 'locked'])
+      .where('user_id', '=', String(user.userId))
+      .where('kind', '=', 'pin')
+      .executeTakeFirstOrThrow();
+    expect(credential).toEqual({ failures: 2, locked: false });
+    // And the process is still there to complete.
+    await pinFor(next.process!.processId, PIN);
+    h.secretsSeen.push((await unary(l, l.login, { userToken: user.userToken, processId: next.process!.processId })).sessionToken);
+  });
+
   it('makes unknown user, wrong PIN and locked credential look alike, and refuses the right PIN once locked', async () => {
     const app = await h.newPhone();
     const user = await h.register(app);

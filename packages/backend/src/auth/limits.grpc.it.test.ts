@@ -19,7 +19,7 @@ import { AuthenticatedTransactionType } from '@kfrm/proto/gen/kfrm/api/common/co
 import { CreateProcessApiError, CreateProcessApiError_ErrorCode, UserServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user';
 import { UserAccountServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user_internal';
 import { apiErrorCode } from '@kfrm/server-kit';
-import { userModule } from '@kfrm/service-user';
+import { createUserModule } from '@kfrm/service-user';
 import {
   AUTH,
   PIN,
@@ -39,7 +39,8 @@ describe('per-device throttles and policy data over gRPC', () => {
   let h: IdentityHarness;
 
   beforeAll(async () => {
-    h = await startIdentityHarness(userModule, {
+    // The tests change policies and expect the next process to follow them: no policy cache.
+    h = await startIdentityHarness(createUserModule({ policyCacheMs: 0 }), {
       settings: {
         certificatesPerDeviceHour: CERTIFICATES_PER_DEVICE_HOUR,
         secretChecksPerDeviceWindow: SECRET_CHECKS_PER_DEVICE_WINDOW,

@@ -272,6 +272,24 @@ export function createFakeUserModule(): { module: ServiceModule; state: FakeUser
               if (!u) throw new DomainError('USER_NOT_FOUND', 'user not found');
               return { user: toUser(u), deviceUuid: u.deviceUuid };
             },
+            async getRunningProcessForUserToken(r) {
+              check();
+              const u = [...state.users.values()].find((x) => x.tokenHash === hash(r.userToken));
+              const none = {
+                user: undefined,
+                process: undefined,
+                transactionType: AuthenticatedTransactionType.LOGIN,
+                expiresAt: '',
+                revision: '',
+              };
+              if (!u) return none;
+              const holder = { userId: u.userId, userStatus: u.status, deviceId: u.deviceId };
+              const p = state.processes.get(r.processId);
+              if (!p || p.userId !== u.userId || p.consumed || status(p) === AuthenticationProcess_ProcessStatus.DONE)
+                return { ...none, user: holder };
+              const expiresAt = new Date(Date.now() + 600_000).toISOString();
+              return { user: holder, process: view(p), transactionType: p.type, expiresAt, revision: '' };
+            },
             async updateUserStatus(r) {
               check();
               const u = user(r.userId);
@@ -358,6 +376,7 @@ export function createFakeUserModule(): { module: ServiceModule; state: FakeUser
           {
             registerUser: internal(RegisterUserApiError, RegisterUserApiError_ErrorCode),
             findByUserToken: internal(FindByUserTokenApiError, FindByUserTokenApiError_ErrorCode),
+            getRunningProcessForUserToken: { access: 'internal', callers: ['*'] },
             updateUserStatus: internal(UpdateUserStatusApiError, UpdateUserStatusApiError_ErrorCode),
             updateCustomerInfo: internal(UpdateCustomerInfoApiError, UpdateCustomerInfoApiError_ErrorCode),
             updateKyc: internal(UpdateKycApiError, UpdateKycApiError_ErrorCode),
@@ -373,10 +392,15 @@ export function createFakeUserModule(): { module: ServiceModule; state: FakeUser
           {
             async createSession(r) {
               check();
+              // The login's caller names the user by its token: unknown or unusable is a failed login.
+              const holder = r.userToken ? [...state.users.values()].find((x) => x.tokenHash === hash(r.userToken!)) : undefined;
+              if (r.userToken && (holder?.status !== UserStatus.ACTIVATED || holder.deviceId !== r.deviceId))
+                throw new DomainError('AUTHENTICATION_FAILED', 'authentication failed');
+              const userId = holder?.userId ?? r.userId;
               const p = state.processes.get(r.processId);
               if (!p) throw new DomainError('AUTHENTICATION_PROCESS_NOT_FOUND', 'no such process');
               if (
-                p.userId !== r.userId ||
+                p.userId !== userId ||
                 p.consumed ||
                 p.type !== AuthenticatedTransactionType.LOGIN ||
                 status(p) !== AuthenticationProcess_ProcessStatus.DONE
@@ -384,7 +408,7 @@ export function createFakeUserModule(): { module: ServiceModule; state: FakeUser
                 throw new DomainError('AUTHENTICATION_FAILED', 'process not usable');
               }
               p.consumed = true;
-              return issue(r.userId, r.deviceId);
+              return { ...issue(userId, r.deviceId), userId, userName: user(userId).userName };
             },
             async rotateSession(r) {
               check();
@@ -467,7 +491,8 @@ export function createFakeUserModule(): { module: ServiceModule; state: FakeUser
             async getRunningProcess(r) {
               check();
               const p = running(r.processId, r.userId);
-              return { process: view(p), transactionType: p.type, expiresAt: new Date(Date.now() + 600_000).toISOString() };
+              // No revision: CompleteAuthentication then reads the process itself.
+              return { process: view(p), transactionType: p.type, expiresAt: new Date(Date.now() + 600_000).toISOString(), revision: '' };
             },
             async completeAuthentication(r) {
               check();

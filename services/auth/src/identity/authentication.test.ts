@@ -49,6 +49,7 @@ describe('authentication use case', () => {
   let db: Kysely<IdentityDatabase>;
   const failing = { when: (_method: string, _key: string) => false };
   const completed: AuthenticationType[] = [];
+  const revisions: Array<string | undefined> = [];
   const statusChanges: UserStatus[] = [];
   let deps: IdentityDeps;
   let encrypt: (text: string) => Promise<EncryptedMessage>;
@@ -66,10 +67,12 @@ describe('authentication use case', () => {
             { type: AuthenticationType.PIN, fallback: AuthenticationType.NONE, status: Authentication_AuthenticationStatus.READY },
           ],
         },
+        revision: `revision-of-${processId}`,
       };
     },
-    async completeAuthentication(processId: string, _user: bigint, type: AuthenticationType) {
+    async completeAuthentication(processId: string, _user: bigint, type: AuthenticationType, revision?: string) {
       completed.push(type);
+      revisions.push(revision);
       return { processId, status: AuthenticationProcess_ProcessStatus.DONE, authentications: [] };
     },
     async updateUserStatus(_user: bigint, _expected: UserStatus, next: UserStatus) {
@@ -119,6 +122,7 @@ describe('authentication use case', () => {
   beforeEach(() => {
     failing.when = () => false;
     completed.length = 0;
+    revisions.length = 0;
     statusChanges.length = 0;
   });
 
@@ -143,6 +147,11 @@ describe('authentication use case', () => {
     expect(await code(attempt(PIN))).toBe('OK');
     expect(completed).toEqual([AuthenticationType.PIN]);
     expect(await row()).toEqual({ failures: 0, locked: false });
+  });
+
+  it('completes with the revision of the process it checked the factor for (no second read of the process)', async () => {
+    expect(await code(attempt(PIN))).toBe('OK');
+    expect(revisions).toEqual(['revision-of-process-1']);
   });
 
   it('fails closed when the store cannot count the attempt: no success, nothing completed', async () => {

@@ -13,7 +13,7 @@ import { verifyBiometricSignature } from './biometric-key';
 import { throttle, type E2eCode, type IdentityDeps } from './identity-deps';
 import * as repo from './identity.repository';
 import type { SecretKind } from './identity.table';
-import type { DirectoryCode } from './user-directory';
+import type { DirectoryCode, RunningProcess } from './user-directory';
 
 const TEN_MINUTES_MS = 10 * 60_000;
 /** Longer than any process lives: a used challenge must stay used until its process is gone. */
@@ -87,10 +87,20 @@ export function createAuthentication(deps: IdentityDeps) {
     throw authenticationFailed();
   }
 
-  /** The user, and whether the caller is on another device than the user's bound one. */
-  async function resolveUser(caller: Caller, factor: Factor, processId: string): Promise<{ userId: bigint; offDevice: boolean }> {
-    if (caller.kind === 'session') return { userId: caller.userId, offDevice: false };
-    const user = await users.findByUserToken(caller.userToken);
+  /**
+   * The user, whether the caller is on another device than the user's bound one, and the running
+   * process. A user-token caller's user and process come in one call: an unusable user is refused
+   * like a wrong secret before the process is looked at, as when they were two.
+   */
+  async function resolveUserAndProcess(
+    caller: Caller,
+    factor: Factor,
+    processId: string,
+  ): Promise<{ userId: bigint; offDevice: boolean; running: RunningProcess }> {
+    if (caller.kind === 'session') {
+      return { userId: caller.userId, offDevice: false, running: await users.getRunningProcess(processId, caller.userId) };
+    }
+    const { user, running } = await users.getRunningProcessForUserToken(caller.userToken, processId);
     let usable = user !== undefined && user.userStatus === UserStatus.ACTIVATED;
     if (usable && user!.deviceId !== caller.deviceId) {
       // Only a device change runs on another device than the user's, and only on the device
@@ -103,7 +113,8 @@ export function createAuthentication(deps: IdentityDeps) {
       const pseudo = `unknown-${createHash('sha256').update(caller.userToken).digest('hex').slice(0, 32)}`;
       return refuseLikeWrongSecret(KIND[factor.type], pseudo);
     }
-    return { userId: user!.userId, offDevice: user!.deviceId !== caller.deviceId };
+    if (!running) throw fail('RUNNING_PROCESS_NOT_FOUND', 'no such running process');
+    return { userId: user!.userId, offDevice: user!.deviceId !== caller.deviceId, running };
   }
 
   /**
@@ -203,8 +214,7 @@ export function createAuthentication(deps: IdentityDeps) {
       if (!processId) throw fail('RUNNING_PROCESS_NOT_FOUND', 'no such running process');
       // Decrypted first, for every caller: an E2E error must not tell a valid user token from an unknown one.
       const secret = factor.type === 'BIO' ? undefined : await openEncryptedText(deps.e2e, factor.secret, 'AUTH');
-      const { userId, offDevice } = await resolveUser(caller, factor, processId);
-      const running = await users.getRunningProcess(processId, userId);
+      const { userId, offDevice, running } = await resolveUserAndProcess(caller, factor, processId);
       if (caller.kind === 'userToken' && !USER_TOKEN_TYPES.has(running.transactionType)) {
         // The ForLogin methods serve only processes started with a user token.
         throw fail('RUNNING_PROCESS_NOT_FOUND', 'no such running process');
@@ -217,7 +227,8 @@ export function createAuthentication(deps: IdentityDeps) {
       if (factor.type === 'BIO') await verifyBiometric(userId, processId, factor.signature, caller.deviceId);
       else if (offDevice) await verifySecretOffDevice(userId, factor.type, secret!, caller.deviceId);
       else await verifySecret(userId, factor.type, secret!, caller.deviceId);
-      return users.completeAuthentication(processId, userId, type);
+      // The revision: one guarded write, no second read of the process (ADR 0015).
+      return users.completeAuthentication(processId, userId, type, running.revision);
     },
   };
 }

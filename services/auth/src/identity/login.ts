@@ -7,8 +7,8 @@ import * as repo from './identity.repository';
 import type { DirectoryCode } from './user-directory';
 
 export type PrepareLoginCode = DirectoryCode['findByUserToken'] | DirectoryCode['createProcess'];
-/** CreateSession's refusals become AUTHENTICATION_FAILED. */
-export type LoginCode = 'AUTHENTICATION_FAILED' | DirectoryCode['findByUserToken'];
+/** CreateSession's refusals (an unusable user token among them) become AUTHENTICATION_FAILED. */
+export type LoginCode = 'AUTHENTICATION_FAILED';
 export type RefreshSessionCode = 'INVALID_LOGIN_SESSION' | DirectoryCode['rotateSession'];
 
 /** Login with a LOGIN process, and session refresh; everything bound to the calling device. */
@@ -33,12 +33,13 @@ export function createLogin(deps: IdentityDeps) {
     },
 
     async login(userToken: string, processId: string, deviceId: bigint) {
-      const user = await loginUser(userToken, deviceId);
-      if (!user || !processId) throw authenticationFailed();
+      if (!userToken || !processId) throw authenticationFailed();
       try {
-        const tokens = await users.createSession(user.userId, deviceId, processId);
-        deps.logger.info({ user_id: String(user.userId) }, 'logged in');
-        return { ...tokens, userName: user.userName };
+        // The user service finds the token's user (ACTIVATED, bound to this device) in the
+        // session's own transaction: no lookup of the user before it.
+        const { userId, userName, ...tokens } = await users.createSessionForUserToken(userToken, deviceId, processId);
+        deps.logger.info({ user_id: String(userId) }, 'logged in');
+        return { ...tokens, userName };
       } catch (err) {
         if (isDomainError(err, 'AUTHENTICATION_PROCESS_NOT_FOUND', 'AUTHENTICATION_FAILED')) throw authenticationFailed();
         throw err;

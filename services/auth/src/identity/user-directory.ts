@@ -61,6 +61,15 @@ export type RegisteredUser = User & { deviceUuid: string };
 export interface RunningProcess {
   process: AuthenticationProcess;
   transactionType: AuthenticatedTransactionType;
+  /** Opaque; given back to completeAuthentication, the step is completed without reading the process again. */
+  revision: string;
+}
+
+/** The holder of a user token as a factor check needs it (UserAccountService.GetRunningProcessForUserToken). */
+export interface TokenHolder {
+  userId: bigint;
+  userStatus: UserStatus;
+  deviceId: bigint;
 }
 
 export interface SessionTokens {
@@ -88,10 +97,25 @@ export interface UserDirectory {
   bindDevice(userId: bigint, deviceId: bigint, deviceUuid: string): Promise<bigint>;
   createProcess(userId: bigint, type: AuthenticatedTransactionType, context: string): Promise<AuthenticationProcess>;
   getRunningProcess(processId: string, userId: bigint): Promise<RunningProcess>;
-  completeAuthentication(processId: string, userId: bigint, type: AuthenticationType): Promise<AuthenticationProcess>;
+  /**
+   * The holder of the user token and, when it is theirs and running, the process, in one call
+   * (and one read). No holder: neither. Refusals are the caller's to make.
+   */
+  getRunningProcessForUserToken(userToken: string, processId: string): Promise<{ user?: TokenHolder; running?: RunningProcess }>;
+  /** `revision`: the one getRunningProcess gave for the process the factor was checked against. */
+  completeAuthentication(processId: string, userId: bigint, type: AuthenticationType, revision?: string): Promise<AuthenticationProcess>;
   /** `context` must be byte-for-byte the one the process was created with. */
   consumeProcess(processId: string, userId: bigint, type: AuthenticatedTransactionType, context: string): Promise<void>;
-  createSession(userId: bigint, deviceId: bigint, processId: string): Promise<SessionTokens>;
+  /**
+   * A session for the holder of the user token on its bound device, from the user's DONE LOGIN
+   * process; the user service looks the user up in the same transaction (user service with
+   * CreateSessionRequest.user_token, ADR 0015).
+   */
+  createSessionForUserToken(
+    userToken: string,
+    deviceId: bigint,
+    processId: string,
+  ): Promise<SessionTokens & { userId: bigint; userName: string }>;
   rotateSession(refreshToken: string, deviceId: bigint): Promise<SessionTokens>;
   revokeSessions(userId: bigint, deviceId: bigint, reason: string): Promise<number>;
   /** Ends one login (session id) of the user; 0 when it is unknown, ended or another user's. */
@@ -182,7 +206,7 @@ export function createUserDirectory(clients: InternalClients): UserDirectory {
   const sessions = () => clients.get(SessionServiceClient);
   const steps = () => clients.get(ProcessStepServiceClient);
   const devices = () => clients.get(DeviceRegistryServiceClient);
-  const tokens = (r: CreateSessionResponse): SessionTokens => ({
+  const tokens = (r: Omit<CreateSessionResponse, 'userId' | 'userName'>): SessionTokens => ({
     sessionToken: r.sessionToken,
     sessionExpiredAt: r.sessionExpiredAt,
     refreshToken: r.refreshToken,
@@ -246,13 +270,20 @@ export function createUserDirectory(clients: InternalClients): UserDirectory {
         asAuthError,
       );
       if (!r.process) throw new Error('GetRunningProcess answered without a process');
-      return { process: r.process, transactionType: r.transactionType };
+      return { process: r.process, transactionType: r.transactionType, revision: r.revision };
     },
-    async completeAuthentication(processId, userId, type) {
+    async getRunningProcessForUserToken(userToken, processId) {
+      if (!userToken) return {};
+      const r = await unaryCall(accounts(), 'getRunningProcessForUserToken', { userToken, processId }).catch(asAuthError);
+      if (!r.user) return {};
+      const running = r.process && { process: r.process, transactionType: r.transactionType, revision: r.revision };
+      return { user: r.user, ...(running ? { running } : {}) };
+    },
+    async completeAuthentication(processId, userId, type, revision) {
       const r = await unaryCall(
         steps(),
         'completeAuthentication',
-        { processId, userId, type },
+        { processId, userId, type, ...(revision ? { revision } : {}) },
         { errors: errors.completeAuthentication },
       ).catch(asAuthError);
       if (!r.process) throw new Error('CompleteAuthentication answered without a process');
@@ -266,10 +297,16 @@ export function createUserDirectory(clients: InternalClients): UserDirectory {
         { errors: errors.consumeProcess },
       ).catch(asAuthError);
     },
-    async createSession(userId, deviceId, processId) {
-      return tokens(
-        await unaryCall(sessions(), 'createSession', { userId, deviceId, processId }, { errors: errors.createSession }).catch(asAuthError),
-      );
+    async createSessionForUserToken(userToken, deviceId, processId) {
+      const r = await unaryCall(
+        sessions(),
+        'createSession',
+        { userId: 0n, userToken, deviceId, processId },
+        { errors: errors.createSession },
+      ).catch(asAuthError);
+      // A user service from before user_token refuses user_id 0; one that knows it names the user.
+      if (r.userId === 0n) throw new Error('CreateSession answered without the user: the user service predates user_token');
+      return { ...tokens(r), userId: r.userId, userName: r.userName };
     },
     async rotateSession(refreshToken, deviceId) {
       return tokens(

@@ -106,6 +106,35 @@ export async function openHarness(): Promise<Harness> {
   };
 }
 
+/**
+ * `deps` with a database that records every statement it sends (the query kind, as kysely builds
+ * it) and every transaction it opens ('transaction'): the round trips a use case costs.
+ */
+export function countingDeps(deps: UserDomainDeps): { deps: UserDomainDeps; statements: string[] } {
+  const statements: string[] = [];
+  const counted = deps.db.withPlugin({
+    transformQuery: (args) => {
+      statements.push(args.node.kind);
+      return args.node;
+    },
+    transformResult: async (args) => args.result,
+  });
+  const db = new Proxy(counted, {
+    get(target, property) {
+      if (property !== 'transaction') {
+        // Kysely keeps its state in private fields: methods must run on the real instance.
+        const value = Reflect.get(target, property, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      }
+      return () => {
+        statements.push('transaction');
+        return target.transaction();
+      };
+    },
+  });
+  return { deps: { ...deps, db }, statements };
+}
+
 let ciCounter = 0;
 
 /** Registration input for a fresh identity (unique CI per call). */

@@ -515,10 +515,17 @@ export function lookupCustomerApiError_ErrorCodeToJSON(object: LookupCustomerApi
 }
 
 export interface CreateSessionRequest {
+  /** 0 when user_token names the user */
   userId: bigint;
   deviceId: bigint;
   /** a DONE LOGIN process of this user; consumed here, so it yields one session only */
   processId: string;
+  /**
+   * The user as the holder of this user token (the login's caller), instead of user_id: looked
+   * up in the session's own transaction, so the caller need not look the user up first. An
+   * unknown token, or a user who is not ACTIVATED on device_id, is AUTHENTICATION_FAILED.
+   */
+  userToken?: string | undefined;
 }
 
 export interface CreateSessionResponse {
@@ -526,6 +533,10 @@ export interface CreateSessionResponse {
   sessionExpiredAt: string;
   refreshToken: string;
   refreshExpiredAt: string;
+  /** the user the session was issued to (set by servers that know user_token) */
+  userId: bigint;
+  /** that user's name, for the login's answer */
+  userName: string;
 }
 
 export interface CreateSessionApiError {
@@ -724,6 +735,11 @@ export interface GetRunningProcessResponse {
   transactionType: AuthenticatedTransactionType;
   /** ISO-8601 UTC */
   expiresAt: string;
+  /**
+   * Opaque: the process's state as read here. Given back to CompleteAuthentication, the step is
+   * completed in one guarded write that applies only while the process is still in this state.
+   */
+  revision: string;
 }
 
 export interface GetRunningProcessApiError {
@@ -758,11 +774,50 @@ export function getRunningProcessApiError_ErrorCodeToJSON(object: GetRunningProc
   }
 }
 
+/**
+ * GetRunningProcess for a caller who holds a user token and no session yet (login, device
+ * change): the token's user and the process in one read, for the auth service's ForLogin methods.
+ */
+export interface GetRunningProcessForUserTokenRequest {
+  userToken: string;
+  processId: string;
+}
+
+/** The holder of a user token, as far as a factor check needs it. */
+export interface TokenHolder {
+  userId: bigint;
+  userStatus: UserStatus;
+  /** the bound device (0: none) */
+  deviceId: bigint;
+}
+
+export interface GetRunningProcessForUserTokenResponse {
+  /** absent when no user has this token (then so is the process) */
+  user:
+    | TokenHolder
+    | undefined;
+  /**
+   * absent when the process is not that user's running process (unknown, another user's,
+   * expired or DONE); the other fields are then empty
+   */
+  process: AuthenticationProcess | undefined;
+  transactionType: AuthenticatedTransactionType;
+  /** ISO-8601 UTC */
+  expiresAt: string;
+  /** as GetRunningProcessResponse.revision */
+  revision: string;
+}
+
 export interface CompleteAuthenticationRequest {
   processId: string;
   userId: bigint;
   /** the factor the caller has just verified */
   type: AuthenticationType;
+  /**
+   * GetRunningProcess's revision of the process the factor was checked against: saves reading
+   * the process again. Stale or absent, the process is read again (the answer is the same).
+   */
+  revision?: string | undefined;
 }
 
 export interface CompleteAuthenticationResponse {
@@ -3806,7 +3861,7 @@ export const LookupCustomerApiError: MessageFns<LookupCustomerApiError, "kfrm.ap
 };
 
 function createBaseCreateSessionRequest(): CreateSessionRequest {
-  return { userId: 0n, deviceId: 0n, processId: "" };
+  return { userId: 0n, deviceId: 0n, processId: "", userToken: undefined };
 }
 
 export const CreateSessionRequest: MessageFns<CreateSessionRequest, "kfrm.api.user.CreateSessionRequest"> = {
@@ -3827,6 +3882,9 @@ export const CreateSessionRequest: MessageFns<CreateSessionRequest, "kfrm.api.us
     }
     if (message.processId !== "") {
       writer.uint32(26).string(message.processId);
+    }
+    if (message.userToken !== undefined) {
+      writer.uint32(34).string(message.userToken);
     }
     return writer;
   },
@@ -3868,6 +3926,14 @@ export const CreateSessionRequest: MessageFns<CreateSessionRequest, "kfrm.api.us
             message.processId = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.userToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3893,6 +3959,11 @@ export const CreateSessionRequest: MessageFns<CreateSessionRequest, "kfrm.api.us
         : isSet(object.process_id)
         ? globalThis.String(object.process_id)
         : "",
+      userToken: isSet(object.userToken)
+        ? globalThis.String(object.userToken)
+        : isSet(object.user_token)
+        ? globalThis.String(object.user_token)
+        : undefined,
     };
   },
 
@@ -3907,6 +3978,9 @@ export const CreateSessionRequest: MessageFns<CreateSessionRequest, "kfrm.api.us
     if (message.processId !== "") {
       obj.processId = message.processId;
     }
+    if (message.userToken !== undefined) {
+      obj.userToken = message.userToken;
+    }
     return obj;
   },
 
@@ -3918,12 +3992,13 @@ export const CreateSessionRequest: MessageFns<CreateSessionRequest, "kfrm.api.us
     message.userId = (object.userId !== undefined && object.userId !== null) ? BigInt(object.userId) : 0n;
     message.deviceId = (object.deviceId !== undefined && object.deviceId !== null) ? BigInt(object.deviceId) : 0n;
     message.processId = object.processId ?? "";
+    message.userToken = object.userToken ?? undefined;
     return message;
   },
 };
 
 function createBaseCreateSessionResponse(): CreateSessionResponse {
-  return { sessionToken: "", sessionExpiredAt: "", refreshToken: "", refreshExpiredAt: "" };
+  return { sessionToken: "", sessionExpiredAt: "", refreshToken: "", refreshExpiredAt: "", userId: 0n, userName: "" };
 }
 
 export const CreateSessionResponse: MessageFns<CreateSessionResponse, "kfrm.api.user.CreateSessionResponse"> = {
@@ -3941,6 +4016,15 @@ export const CreateSessionResponse: MessageFns<CreateSessionResponse, "kfrm.api.
     }
     if (message.refreshExpiredAt !== "") {
       writer.uint32(34).string(message.refreshExpiredAt);
+    }
+    if (message.userId !== 0n) {
+      if (BigInt.asUintN(64, message.userId) !== message.userId) {
+        throw new globalThis.Error("value provided for field message.userId of type uint64 too large");
+      }
+      writer.uint32(40).uint64(message.userId);
+    }
+    if (message.userName !== "") {
+      writer.uint32(50).string(message.userName);
     }
     return writer;
   },
@@ -3990,6 +4074,22 @@ export const CreateSessionResponse: MessageFns<CreateSessionResponse, "kfrm.api.
             message.refreshExpiredAt = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.userId = reader.uint64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.userName = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4024,6 +4124,12 @@ export const CreateSessionResponse: MessageFns<CreateSessionResponse, "kfrm.api.
         : isSet(object.refresh_expired_at)
         ? globalThis.String(object.refresh_expired_at)
         : "",
+      userId: isSet(object.userId) ? BigInt(object.userId) : isSet(object.user_id) ? BigInt(object.user_id) : 0n,
+      userName: isSet(object.userName)
+        ? globalThis.String(object.userName)
+        : isSet(object.user_name)
+        ? globalThis.String(object.user_name)
+        : "",
     };
   },
 
@@ -4041,6 +4147,12 @@ export const CreateSessionResponse: MessageFns<CreateSessionResponse, "kfrm.api.
     if (message.refreshExpiredAt !== "") {
       obj.refreshExpiredAt = message.refreshExpiredAt;
     }
+    if (message.userId !== 0n) {
+      obj.userId = message.userId.toString();
+    }
+    if (message.userName !== "") {
+      obj.userName = message.userName;
+    }
     return obj;
   },
 
@@ -4053,6 +4165,8 @@ export const CreateSessionResponse: MessageFns<CreateSessionResponse, "kfrm.api.
     message.sessionExpiredAt = object.sessionExpiredAt ?? "";
     message.refreshToken = object.refreshToken ?? "";
     message.refreshExpiredAt = object.refreshExpiredAt ?? "";
+    message.userId = (object.userId !== undefined && object.userId !== null) ? BigInt(object.userId) : 0n;
+    message.userName = object.userName ?? "";
     return message;
   },
 };
@@ -5594,7 +5708,7 @@ export const GetRunningProcessRequest: MessageFns<GetRunningProcessRequest, "kfr
   };
 
 function createBaseGetRunningProcessResponse(): GetRunningProcessResponse {
-  return { process: undefined, transactionType: 0, expiresAt: "" };
+  return { process: undefined, transactionType: 0, expiresAt: "", revision: "" };
 }
 
 export const GetRunningProcessResponse: MessageFns<
@@ -5612,6 +5726,9 @@ export const GetRunningProcessResponse: MessageFns<
     }
     if (message.expiresAt !== "") {
       writer.uint32(26).string(message.expiresAt);
+    }
+    if (message.revision !== "") {
+      writer.uint32(34).string(message.revision);
     }
     return writer;
   },
@@ -5653,6 +5770,14 @@ export const GetRunningProcessResponse: MessageFns<
             message.expiresAt = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.revision = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5678,6 +5803,7 @@ export const GetRunningProcessResponse: MessageFns<
         : isSet(object.expires_at)
         ? globalThis.String(object.expires_at)
         : "",
+      revision: isSet(object.revision) ? globalThis.String(object.revision) : "",
     };
   },
 
@@ -5692,6 +5818,9 @@ export const GetRunningProcessResponse: MessageFns<
     if (message.expiresAt !== "") {
       obj.expiresAt = message.expiresAt;
     }
+    if (message.revision !== "") {
+      obj.revision = message.revision;
+    }
     return obj;
   },
 
@@ -5705,6 +5834,7 @@ export const GetRunningProcessResponse: MessageFns<
       : undefined;
     message.transactionType = object.transactionType ?? 0;
     message.expiresAt = object.expiresAt ?? "";
+    message.revision = object.revision ?? "";
     return message;
   },
 };
@@ -5781,8 +5911,373 @@ export const GetRunningProcessApiError: MessageFns<
   },
 };
 
+function createBaseGetRunningProcessForUserTokenRequest(): GetRunningProcessForUserTokenRequest {
+  return { userToken: "", processId: "" };
+}
+
+export const GetRunningProcessForUserTokenRequest: MessageFns<
+  GetRunningProcessForUserTokenRequest,
+  "kfrm.api.user.GetRunningProcessForUserTokenRequest"
+> = {
+  $type: "kfrm.api.user.GetRunningProcessForUserTokenRequest" as const,
+
+  encode(message: GetRunningProcessForUserTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userToken !== "") {
+      writer.uint32(10).string(message.userToken);
+    }
+    if (message.processId !== "") {
+      writer.uint32(18).string(message.processId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetRunningProcessForUserTokenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetRunningProcessForUserTokenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userToken = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.processId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetRunningProcessForUserTokenRequest {
+    return {
+      userToken: isSet(object.userToken)
+        ? globalThis.String(object.userToken)
+        : isSet(object.user_token)
+        ? globalThis.String(object.user_token)
+        : "",
+      processId: isSet(object.processId)
+        ? globalThis.String(object.processId)
+        : isSet(object.process_id)
+        ? globalThis.String(object.process_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetRunningProcessForUserTokenRequest): unknown {
+    const obj: any = {};
+    if (message.userToken !== "") {
+      obj.userToken = message.userToken;
+    }
+    if (message.processId !== "") {
+      obj.processId = message.processId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetRunningProcessForUserTokenRequest>): GetRunningProcessForUserTokenRequest {
+    return GetRunningProcessForUserTokenRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetRunningProcessForUserTokenRequest>): GetRunningProcessForUserTokenRequest {
+    const message = createBaseGetRunningProcessForUserTokenRequest();
+    message.userToken = object.userToken ?? "";
+    message.processId = object.processId ?? "";
+    return message;
+  },
+};
+
+function createBaseTokenHolder(): TokenHolder {
+  return { userId: 0n, userStatus: 0, deviceId: 0n };
+}
+
+export const TokenHolder: MessageFns<TokenHolder, "kfrm.api.user.TokenHolder"> = {
+  $type: "kfrm.api.user.TokenHolder" as const,
+
+  encode(message: TokenHolder, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== 0n) {
+      if (BigInt.asUintN(64, message.userId) !== message.userId) {
+        throw new globalThis.Error("value provided for field message.userId of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.userId);
+    }
+    if (message.userStatus !== 0) {
+      writer.uint32(16).int32(message.userStatus);
+    }
+    if (message.deviceId !== 0n) {
+      if (BigInt.asUintN(64, message.deviceId) !== message.deviceId) {
+        throw new globalThis.Error("value provided for field message.deviceId of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.deviceId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TokenHolder {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTokenHolder();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.userId = reader.uint64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.userStatus = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.deviceId = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TokenHolder {
+    return {
+      userId: isSet(object.userId) ? BigInt(object.userId) : isSet(object.user_id) ? BigInt(object.user_id) : 0n,
+      userStatus: isSet(object.userStatus)
+        ? userStatusFromJSON(object.userStatus)
+        : isSet(object.user_status)
+        ? userStatusFromJSON(object.user_status)
+        : 0,
+      deviceId: isSet(object.deviceId)
+        ? BigInt(object.deviceId)
+        : isSet(object.device_id)
+        ? BigInt(object.device_id)
+        : 0n,
+    };
+  },
+
+  toJSON(message: TokenHolder): unknown {
+    const obj: any = {};
+    if (message.userId !== 0n) {
+      obj.userId = message.userId.toString();
+    }
+    if (message.userStatus !== 0) {
+      obj.userStatus = userStatusToJSON(message.userStatus);
+    }
+    if (message.deviceId !== 0n) {
+      obj.deviceId = message.deviceId.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TokenHolder>): TokenHolder {
+    return TokenHolder.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TokenHolder>): TokenHolder {
+    const message = createBaseTokenHolder();
+    message.userId = (object.userId !== undefined && object.userId !== null) ? BigInt(object.userId) : 0n;
+    message.userStatus = object.userStatus ?? 0;
+    message.deviceId = (object.deviceId !== undefined && object.deviceId !== null) ? BigInt(object.deviceId) : 0n;
+    return message;
+  },
+};
+
+function createBaseGetRunningProcessForUserTokenResponse(): GetRunningProcessForUserTokenResponse {
+  return { user: undefined, process: undefined, transactionType: 0, expiresAt: "", revision: "" };
+}
+
+export const GetRunningProcessForUserTokenResponse: MessageFns<
+  GetRunningProcessForUserTokenResponse,
+  "kfrm.api.user.GetRunningProcessForUserTokenResponse"
+> = {
+  $type: "kfrm.api.user.GetRunningProcessForUserTokenResponse" as const,
+
+  encode(message: GetRunningProcessForUserTokenResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.user !== undefined) {
+      TokenHolder.encode(message.user, writer.uint32(10).fork()).join();
+    }
+    if (message.process !== undefined) {
+      AuthenticationProcess.encode(message.process, writer.uint32(18).fork()).join();
+    }
+    if (message.transactionType !== 0) {
+      writer.uint32(24).int32(message.transactionType);
+    }
+    if (message.expiresAt !== "") {
+      writer.uint32(34).string(message.expiresAt);
+    }
+    if (message.revision !== "") {
+      writer.uint32(42).string(message.revision);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetRunningProcessForUserTokenResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetRunningProcessForUserTokenResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.user = TokenHolder.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.process = AuthenticationProcess.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.transactionType = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.expiresAt = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.revision = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetRunningProcessForUserTokenResponse {
+    return {
+      user: isSet(object.user) ? TokenHolder.fromJSON(object.user) : undefined,
+      process: isSet(object.process) ? AuthenticationProcess.fromJSON(object.process) : undefined,
+      transactionType: isSet(object.transactionType)
+        ? authenticatedTransactionTypeFromJSON(object.transactionType)
+        : isSet(object.transaction_type)
+        ? authenticatedTransactionTypeFromJSON(object.transaction_type)
+        : 0,
+      expiresAt: isSet(object.expiresAt)
+        ? globalThis.String(object.expiresAt)
+        : isSet(object.expires_at)
+        ? globalThis.String(object.expires_at)
+        : "",
+      revision: isSet(object.revision) ? globalThis.String(object.revision) : "",
+    };
+  },
+
+  toJSON(message: GetRunningProcessForUserTokenResponse): unknown {
+    const obj: any = {};
+    if (message.user !== undefined) {
+      obj.user = TokenHolder.toJSON(message.user);
+    }
+    if (message.process !== undefined) {
+      obj.process = AuthenticationProcess.toJSON(message.process);
+    }
+    if (message.transactionType !== 0) {
+      obj.transactionType = authenticatedTransactionTypeToJSON(message.transactionType);
+    }
+    if (message.expiresAt !== "") {
+      obj.expiresAt = message.expiresAt;
+    }
+    if (message.revision !== "") {
+      obj.revision = message.revision;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetRunningProcessForUserTokenResponse>): GetRunningProcessForUserTokenResponse {
+    return GetRunningProcessForUserTokenResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetRunningProcessForUserTokenResponse>): GetRunningProcessForUserTokenResponse {
+    const message = createBaseGetRunningProcessForUserTokenResponse();
+    message.user = (object.user !== undefined && object.user !== null)
+      ? TokenHolder.fromPartial(object.user)
+      : undefined;
+    message.process = (object.process !== undefined && object.process !== null)
+      ? AuthenticationProcess.fromPartial(object.process)
+      : undefined;
+    message.transactionType = object.transactionType ?? 0;
+    message.expiresAt = object.expiresAt ?? "";
+    message.revision = object.revision ?? "";
+    return message;
+  },
+};
+
 function createBaseCompleteAuthenticationRequest(): CompleteAuthenticationRequest {
-  return { processId: "", userId: 0n, type: 0 };
+  return { processId: "", userId: 0n, type: 0, revision: undefined };
 }
 
 export const CompleteAuthenticationRequest: MessageFns<
@@ -5803,6 +6298,9 @@ export const CompleteAuthenticationRequest: MessageFns<
     }
     if (message.type !== 0) {
       writer.uint32(24).int32(message.type);
+    }
+    if (message.revision !== undefined) {
+      writer.uint32(34).string(message.revision);
     }
     return writer;
   },
@@ -5844,6 +6342,14 @@ export const CompleteAuthenticationRequest: MessageFns<
             message.type = reader.int32() as any;
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.revision = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5865,6 +6371,7 @@ export const CompleteAuthenticationRequest: MessageFns<
         : "",
       userId: isSet(object.userId) ? BigInt(object.userId) : isSet(object.user_id) ? BigInt(object.user_id) : 0n,
       type: isSet(object.type) ? authenticationTypeFromJSON(object.type) : 0,
+      revision: isSet(object.revision) ? globalThis.String(object.revision) : undefined,
     };
   },
 
@@ -5879,6 +6386,9 @@ export const CompleteAuthenticationRequest: MessageFns<
     if (message.type !== 0) {
       obj.type = authenticationTypeToJSON(message.type);
     }
+    if (message.revision !== undefined) {
+      obj.revision = message.revision;
+    }
     return obj;
   },
 
@@ -5890,6 +6400,7 @@ export const CompleteAuthenticationRequest: MessageFns<
     message.processId = object.processId ?? "";
     message.userId = (object.userId !== undefined && object.userId !== null) ? BigInt(object.userId) : 0n;
     message.type = object.type ?? 0;
+    message.revision = object.revision ?? undefined;
     return message;
   },
 };
@@ -6337,6 +6848,24 @@ export const UserAccountServiceService = {
       Buffer.from(FindByUserTokenResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): FindByUserTokenResponse => FindByUserTokenResponse.decode(value),
   },
+  /**
+   * FindByUserToken and ProcessStepService.GetRunningProcess in one read, for a factor check by
+   * the holder of a user token (login, device change). Never an error for an unknown token or a
+   * process that is not running: the answer says which, so the caller can refuse both alike.
+   */
+  getRunningProcessForUserToken: {
+    path: "/kfrm.api.user.UserAccountService/GetRunningProcessForUserToken" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetRunningProcessForUserTokenRequest): Buffer =>
+      Buffer.from(GetRunningProcessForUserTokenRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetRunningProcessForUserTokenRequest =>
+      GetRunningProcessForUserTokenRequest.decode(value),
+    responseSerialize: (value: GetRunningProcessForUserTokenResponse): Buffer =>
+      Buffer.from(GetRunningProcessForUserTokenResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetRunningProcessForUserTokenResponse =>
+      GetRunningProcessForUserTokenResponse.decode(value),
+  },
   updateUserStatus: {
     path: "/kfrm.api.user.UserAccountService/UpdateUserStatus" as const,
     requestStream: false as const,
@@ -6432,6 +6961,15 @@ export const UserAccountServiceService = {
 export interface UserAccountServiceServer extends UntypedServiceImplementation {
   registerUser: handleUnaryCall<RegisterUserRequest, RegisterUserResponse>;
   findByUserToken: handleUnaryCall<FindByUserTokenRequest, FindByUserTokenResponse>;
+  /**
+   * FindByUserToken and ProcessStepService.GetRunningProcess in one read, for a factor check by
+   * the holder of a user token (login, device change). Never an error for an unknown token or a
+   * process that is not running: the answer says which, so the caller can refuse both alike.
+   */
+  getRunningProcessForUserToken: handleUnaryCall<
+    GetRunningProcessForUserTokenRequest,
+    GetRunningProcessForUserTokenResponse
+  >;
   updateUserStatus: handleUnaryCall<UpdateUserStatusRequest, UpdateUserStatusResponse>;
   updateCustomerInfo: handleUnaryCall<UpdateCustomerInfoRequest, UpdateCustomerInfoResponse>;
   updateKyc: handleUnaryCall<UpdateKycRequest, UpdateKycResponse>;
@@ -6480,6 +7018,26 @@ export interface UserAccountServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: FindByUserTokenResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * FindByUserToken and ProcessStepService.GetRunningProcess in one read, for a factor check by
+   * the holder of a user token (login, device change). Never an error for an unknown token or a
+   * process that is not running: the answer says which, so the caller can refuse both alike.
+   */
+  getRunningProcessForUserToken(
+    request: GetRunningProcessForUserTokenRequest,
+    callback: (error: ServiceError | null, response: GetRunningProcessForUserTokenResponse) => void,
+  ): ClientUnaryCall;
+  getRunningProcessForUserToken(
+    request: GetRunningProcessForUserTokenRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetRunningProcessForUserTokenResponse) => void,
+  ): ClientUnaryCall;
+  getRunningProcessForUserToken(
+    request: GetRunningProcessForUserTokenRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetRunningProcessForUserTokenResponse) => void,
   ): ClientUnaryCall;
   updateUserStatus(
     request: UpdateUserStatusRequest,
