@@ -18,3 +18,4 @@ export { withSerializableRetry } from './transaction';
 export type { SerializableRetryOptions } from './transaction';
 export { PGliteDialect, PG_COMPATIBLE_PARSERS, AsyncMutex } from './pglite-dialect';
 export type { PGliteDialectConfig, PGliteLike } from './pglite-dialect';
+export { QueryTemplate } from './query-template';

@@ -1,4 +1,5 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
+import { QueryTemplate } from '@kfrm/db';
 import type { PostingKind } from './ledger-poster';
 import type { Currency } from './money';
 import { LEDGER_SCHEMA, type LedgerDatabase } from './ledger.table';
@@ -186,8 +187,13 @@ export async function insertCustomerAccount(db: LedgerDb, row: NewAccountRow): P
   return normalise(inserted);
 }
 
+// Every balance read and every transfer target: built and compiled once (QueryTemplate).
+const accountByNumber = new QueryTemplate<{ accountNumber: string }, unknown>((db, param) =>
+  selectAccounts(db as LedgerDb).where('account_number', '=', param('accountNumber')),
+);
+
 export async function findAccountByNumber(db: LedgerDb | LedgerTrx, accountNumber: string): Promise<AccountRow | undefined> {
-  const row = await selectAccounts(db).where('account_number', '=', accountNumber).executeTakeFirst();
+  const row = await accountByNumber.executeTakeFirst(db, { accountNumber });
   return row ? normalise(row) : undefined;
 }
 

@@ -16,7 +16,7 @@ describe('transfer parties and the daily counter', () => {
   }, 60_000);
   afterAll(async () => t?.close());
 
-  /** Counts the statements the ledger's pool runs while `fn` does (PostgreSQL's own counter). */
+  /** Counts the statements the ledger runs while `fn` does (as they run: some queries are compiled once). */
   async function countStatements<T>(fn: () => Promise<T>): Promise<{ result: T; count: number }> {
     const before = statements.length;
     const result = await fn();
@@ -39,12 +39,13 @@ describe('transfer parties and the daily counter', () => {
   it('answers the owner source and any open customer target in one statement; a side not found is undefined', async () => {
     const a = await funded('parties-a', 5_000_000n);
     const b = await funded('parties-b', 0n);
+    // Counted as they run (results), not as they are built: some queries are compiled once.
     const logged = t.db.withPlugin({
-      transformQuery: (args) => {
-        statements.push(args.node.kind);
-        return args.node;
+      transformQuery: (args) => args.node,
+      transformResult: async (args) => {
+        statements.push('ran');
+        return args.result;
       },
-      transformResult: async (args) => args.result,
     });
     const { getTransferParties } = (await import('./ledger')).createLedger({
       db: logged,
@@ -122,12 +123,13 @@ describe('transfer parties and the daily counter', () => {
 
   it('account writes answer the row as written (RETURNING), with no read after the write', async () => {
     now = new Date('2026-03-01T10:00:00Z');
+    // Counted as they run (results), not as they are built: some queries are compiled once.
     const logged = t.db.withPlugin({
-      transformQuery: (args) => {
-        statements.push(args.node.kind);
-        return args.node;
+      transformQuery: (args) => args.node,
+      transformResult: async (args) => {
+        statements.push('ran');
+        return args.result;
       },
-      transformResult: async (args) => args.result,
     });
     const ledger = (await import('./ledger')).createLedger({
       db: logged,

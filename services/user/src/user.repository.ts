@@ -1,5 +1,5 @@
-import { isUniqueViolation } from '@kfrm/db';
-import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { isUniqueViolation, QueryTemplate } from '@kfrm/db';
+import { sql, type InferResult, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { ProcessRecord, SessionRecord, UserRecord } from './user.model';
 import type {
   KycStatusName,
@@ -428,13 +428,10 @@ export async function insertSession(trx: UserTrx, session: NewSession): Promise<
 }
 
 /** A session whose token is live at `now` (not expired, rotated or revoked), with its user. */
-export async function findLiveSession(
-  db: UserDb,
-  sessionTokenHash: string,
-  now: Date,
-): Promise<{ session: SessionRecord; user: UserRecord } | undefined> {
-  // One statement for both (the mobile guard resolves a session on every cache miss).
-  const row = await db
+// One statement for both, built and compiled once (the mobile guard resolves a session on every
+// cache miss).
+const selectLiveSession = (db: UserDb, sessionTokenHash: string, now: Date) =>
+  db
     .selectFrom('sessions as s')
     .innerJoin('users as u', 'u.id', 's.user_id')
     .selectAll('u')
@@ -452,8 +449,18 @@ export async function findLiveSession(
     .where('s.revoked_at', 'is', null)
     .where('s.rotated_at', 'is', null)
     .where('s.session_expires_at', '>', now)
-    .where('s.family_expires_at', '>', now)
-    .executeTakeFirst();
+    .where('s.family_expires_at', '>', now);
+type LiveSessionRow = InferResult<ReturnType<typeof selectLiveSession>>[number];
+const liveSessionByTokenHash = new QueryTemplate<{ sessionTokenHash: string; now: Date }, LiveSessionRow>((db, param) =>
+  selectLiveSession(db as UserDb, param('sessionTokenHash'), param('now')),
+);
+
+export async function findLiveSession(
+  db: UserDb,
+  sessionTokenHash: string,
+  now: Date,
+): Promise<{ session: SessionRecord; user: UserRecord } | undefined> {
+  const row = await liveSessionByTokenHash.executeTakeFirst(db, { sessionTokenHash, now });
   if (!row) return undefined;
   const session: SessionRecord = {
     id: BigInt(row.s_id),
