@@ -365,6 +365,9 @@ export class GrpcListener {
     const cleanup = () => {
       if (timer) clearTimeout(timer);
       this.shutdownController.signal.removeEventListener('abort', abort);
+      // grpc-js reports a finished call's closed stream as 'cancelled' too: without this, every
+      // call would abort its (already finished) signal, building a DOMException for nobody.
+      call.off('cancelled', abort);
     };
     try {
       const source = this.options.clientCertificate ?? peerClientCertificate;
