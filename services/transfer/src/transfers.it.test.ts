@@ -461,6 +461,9 @@ describe('transfers on the real ledger', () => {
         deps: (armed) => ({
           users: {
             ...realUsers,
+            // A user service that does not consume with the read (older than issue 17's
+            // consume_*): the drive consumes, and dies there.
+            getProcess: (i) => realUsers.getProcess({ ...i, consumeContext: undefined }),
             async consumeTransferProcess(i) {
               if (armed.on) {
                 armed.on = false;
@@ -476,6 +479,9 @@ describe('transfers on the real ledger', () => {
         deps: (armed) => ({
           users: {
             ...realUsers,
+            // A user service that does not consume with the read (older than issue 17's
+            // consume_*): the drive consumes, and dies there.
+            getProcess: (i) => realUsers.getProcess({ ...i, consumeContext: undefined }),
             async consumeTransferProcess(i) {
               const r = await realUsers.consumeTransferProcess(i);
               if (armed.on) {
