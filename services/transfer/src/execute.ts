@@ -55,11 +55,12 @@ const factsOf = (t: TransferRow): PreCheckedFacts => ({
   targetAccountNumber: t.target_account_number,
   amountMinor: BigInt(t.amount_minor),
   processId: t.process_id,
+  processContext: t.process_context,
   signedContent: t.signed_content,
   targetOwnerUserId: t.target_owner_user_id,
 });
 
-type Decision = { ok: true; row: TransferRow; owner: string } | { ok: false; refusal?: Error };
+type Decision = { ok: true; row: TransferRow; owner: string; processConsumed: boolean } | { ok: false; refusal?: Error };
 
 /**
  * The decision of a transfer believed PENDING: the process is DONE and the signature verifies,
@@ -76,7 +77,16 @@ async function decide(
   options: { quiet: boolean },
 ): Promise<Decision> {
   const { db, users, logger, clock } = deps;
-  const process = await users.getProcess({ processId: f.processId, userId, signedData, originData: f.signedContent });
+  // Read and consumed in one call: the user service consumes only after the signature verified,
+  // and answers consumed for a process this transfer already used (a retry after a refusal below
+  // or a lost decision), so every outcome is the one of reading it and consuming at the drive.
+  const process = await users.getProcess({
+    processId: f.processId,
+    userId,
+    signedData,
+    originData: f.signedContent,
+    consumeContext: f.processContext,
+  });
   if (process?.status !== 'DONE' || !process.verified) {
     if (!options.quiet)
       logger.info({ transfer_id: f.id, user_id: userId, status: process?.status, verified: process?.verified }, 'transfer not authorised');
@@ -99,7 +109,7 @@ async function decide(
   const decided = await markExecutingLeased(db, f.id, sha256, now, owner, new Date(now.getTime() + deps.leaseMs), memos);
   if (!decided) return { ok: false };
   logger.info({ transfer_id: f.id, user_id: userId }, 'transfer authorised');
-  return { ok: true, row: decided, owner };
+  return { ok: true, row: decided, owner, processConsumed: process.consumed === true };
 }
 
 /**
@@ -135,7 +145,7 @@ export async function executeTransfer(deps: ExecuteDeps, userId: string, input: 
   const remembered = deps.preChecked?.take(input.processId);
   if (remembered && signedTerms(remembered)) {
     const decided = await decide(deps, remembered, userId, sig.signedData, sha256, memos, { quiet: true });
-    if (decided.ok) return runLeased(deps, decided.row, decided.owner);
+    if (decided.ok) return runLeased(deps, decided.row, decided.owner, decided.processConsumed);
   }
 
   let t = await findTransferByProcess(db, input.processId);
@@ -145,7 +155,7 @@ export async function executeTransfer(deps: ExecuteDeps, userId: string, input: 
 
   if (t.state === 'PENDING') {
     const decided = await decide(deps, facts, userId, sig.signedData, sha256, memos, { quiet: false });
-    if (decided.ok) return runLeased(deps, decided.row, decided.owner);
+    if (decided.ok) return runLeased(deps, decided.row, decided.owner, decided.processConsumed);
     if (decided.refusal) throw decided.refusal;
     // Another call decided first: its outcome, or the lease after it, as for any retry.
     const current = await findTransfer(db, t.id);

@@ -47,11 +47,15 @@ export async function driveUnderLease(deps: LeasedDriveDeps, t: TransferRow): Pr
 }
 
 /** One call holds the lease: consume the process (once), post (idempotent), record the end. */
-export async function runLeased(deps: LeasedDriveDeps, t: TransferRow, owner: string): Promise<void> {
+export async function runLeased(deps: LeasedDriveDeps, t: TransferRow, owner: string, processConsumed = false): Promise<void> {
   const { db, ledger, users, logger, clock, leaseMs } = deps;
   const log = logger.child({ transfer_id: t.id, user_id: t.user_id });
   try {
-    const consumed = await users.consumeTransferProcess({ processId: t.process_id, userId: t.user_id, context: t.process_context });
+    // Consumed at the decision (by the same call that read the process) unless the user service
+    // predates that, or this call took over an EXECUTING transfer (crash, lost answer).
+    const consumed = processConsumed
+      ? 'consumed'
+      : await users.consumeTransferProcess({ processId: t.process_id, userId: t.user_id, context: t.process_context });
     // 'refused' / 'not-found' here means this transfer consumed it before a crash or a lost
     // answer (its context names this transfer id, so nothing else can have), or it expired
     // since: EXECUTING was only reached with a DONE, verified process, so the decision stands.

@@ -134,6 +134,7 @@ export async function preCheckTransfer(
     userId,
     ...terms,
     processId: process.processId,
+    processContext: context,
     signedContent: signed,
     targetOwnerUserId: target.ownerUserId,
   });

@@ -9,6 +9,7 @@ const facts = (processId: string): PreCheckedFacts => ({
   targetAccountNumber: '3333-00000000002',
   amountMinor: 1_000n,
   processId,
+  processContext: '{}',
   signedContent: '{}',
   targetOwnerUserId: '2',
 });

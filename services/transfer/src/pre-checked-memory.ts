@@ -18,6 +18,8 @@ export interface PreCheckedFacts {
   targetAccountNumber: string;
   amountMinor: bigint;
   processId: string;
+  /** The process's context: Execute consumes the process with it. */
+  processContext: string;
   signedContent: string;
   targetOwnerUserId: string | null;
 }

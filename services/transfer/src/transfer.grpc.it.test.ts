@@ -180,6 +180,18 @@ describe('TransferService over gRPC with a session', () => {
     });
   });
 
+  it('consumes the process with the read that authorises Execute, and not again at the drive (issue 17)', async () => {
+    const app = await signIn(A);
+    const a = await h.openAccount(A, 10_000n);
+    const b = await h.openAccount(B, 0n);
+    const execute = await preCheckAndSign(app, preCheck(a.accountNumber, b.accountNumber, krw(1_000n)));
+    const before = { ...h.users.calls };
+    expect(await app.call(app.client.execute, execute)).toEqual({ success: true });
+    expect(h.users.processes.get(execute.authenticationProcessId)!.consumed).toBe(true);
+    expect(h.users.calls.getProcess - before.getProcess).toBe(1);
+    expect(h.users.calls.consumeProcess - before.consumeProcess).toBe(0);
+  });
+
   it('answers each seed error with its code and status', async () => {
     const app = await signIn(A);
     const a = await h.openAccount(A, 10_000n);

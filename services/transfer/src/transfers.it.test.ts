@@ -461,6 +461,9 @@ describe('transfers on the real ledger', () => {
         deps: (armed) => ({
           users: {
             ...realUsers,
+            // A user service that does not consume with the read (older than issue 17's
+            // consume_*): the drive consumes, and dies there.
+            getProcess: (i) => realUsers.getProcess({ ...i, consumeContext: undefined }),
             async consumeTransferProcess(i) {
               if (armed.on) {
                 armed.on = false;
@@ -476,6 +479,9 @@ describe('transfers on the real ledger', () => {
         deps: (armed) => ({
           users: {
             ...realUsers,
+            // A user service that does not consume with the read (older than issue 17's
+            // consume_*): the drive consumes, and dies there.
+            getProcess: (i) => realUsers.getProcess({ ...i, consumeContext: undefined }),
             async consumeTransferProcess(i) {
               const r = await realUsers.consumeTransferProcess(i);
               if (armed.on) {
@@ -526,6 +532,34 @@ describe('transfers on the real ledger', () => {
       expect((await findTransferByProcess(db, processId))!.state, scenario.name).toBe('SUCCEEDED');
     }
     expect(await h.balance(B, b.accountNumber)).toBe(100_000n - expected);
+  });
+
+  it('a process consumed with the read whose answer is lost still authorises the retry, which moves the money once (issue 17)', async () => {
+    const a = await h.openAccount(A, 10_000n);
+    const b = await h.openAccount(B, 0n);
+    let lose = true;
+    const losing = transfers({
+      users: {
+        ...realUsers,
+        async getProcess(i) {
+          const r = await realUsers.getProcess(i);
+          if (lose && r?.consumed === true) {
+            lose = false;
+            throw new UpstreamUnavailableError('answer lost');
+          }
+          return r;
+        },
+      },
+    });
+    const { request, processId } = await prepare(losing, A, internal(a.accountNumber, b.accountNumber, 2_000n));
+    expect(await codeOf(losing.execute(A, request))).toBe('UpstreamUnavailableError');
+    expect(h.users.processes.get(processId)!.consumed).toBe(true);
+    expect((await findTransferByProcess(db, processId))!.state).toBe('PENDING');
+    await transfers().execute(A, request);
+    await transfers().execute(A, request);
+    expect(await h.balance(A, a.accountNumber)).toBe(8_000n);
+    expect(await h.balance(B, b.accountNumber)).toBe(2_000n);
+    expect((await findTransferByProcess(db, processId))!.state).toBe('SUCCEEDED');
   });
 
   it('a key the ledger already holds with another body answers a code Execute declares, not INTERNAL, and moves the money once', async () => {

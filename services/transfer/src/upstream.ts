@@ -173,7 +173,9 @@ export interface UserPort {
     userId: string;
     signedData: string;
     originData: string;
-  }): Promise<{ status: ProcessStatus; verified: boolean } | undefined>;
+    /** The transfer's process context: a verified DONE process is also marked used (one call instead of two). */
+    consumeContext?: string;
+  }): Promise<{ status: ProcessStatus; verified: boolean; consumed?: boolean } | undefined>;
   /** Marks the DONE process used; 'refused' when not DONE, already used, or another context; 'not-found' when gone. */
   consumeTransferProcess(input: { processId: string; userId: string; context: string }): Promise<'consumed' | 'refused' | 'not-found'>;
   /** The user's name; undefined when there is no such user. */
@@ -385,12 +387,21 @@ export function grpcUsers(users: () => UserServiceClient, steps: () => ProcessSt
         const res = await unaryCall(
           users(),
           'getProcess',
-          { processId: input.processId, userId: BigInt(input.userId), signedData: input.signedData, originData: input.originData },
+          {
+            processId: input.processId,
+            userId: BigInt(input.userId),
+            signedData: input.signedData,
+            originData: input.originData,
+            ...(input.consumeContext === undefined
+              ? {}
+              : { consumeTransactionType: AuthenticatedTransactionType.TRANSFER, consumeTransactionContext: input.consumeContext }),
+          },
           { errors: errors.getProcess, timeoutMs },
         );
         const processStatus = res.process ? STATUS[res.process.status] : undefined;
         if (!processStatus) throw new Error('GetProcess answered without a known process status');
-        return { status: processStatus, verified: res.isVerified };
+        // consumed unset: a user service that predates consume_*; the caller consumes as before.
+        return { status: processStatus, verified: res.isVerified, consumed: res.consumed };
       } catch (err) {
         if (isRefusal(err, 'AUTHENTICATION_PROCESS_NOT_FOUND')) return undefined;
         throw unavailable('the user service', err);

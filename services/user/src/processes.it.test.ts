@@ -458,6 +458,33 @@ describe('getProcess verifies the signature with the active signing certificate'
     expect(await codeOf(h.processes.getProcess({ processId: 'missing', userId: user.id, signedData: '', originData: '' }))).toBe(
       'AUTHENTICATION_PROCESS_NOT_FOUND',
     );
+
+    // With consume (issue 17): only a verified signature spends the process, and only a DONE one
+    // of that type and context; a retry for the same context is told it is used.
+    const consume = (signedData: string, transactionContext = context) =>
+      h.processes.getProcess({
+        processId: p.id,
+        userId: user.id,
+        signedData,
+        originData: origin,
+        consume: { transactionType: 'TRANSFER', transactionContext },
+      });
+    expect(await consume(await sign(origin))).toMatchObject({ verified: true, consumed: false }); // not DONE yet
+    await h.processes.completeAuthentication({ processId: p.id, userId: user.id, type: 'BIO' });
+    expect(await consume('bm90IGNtcw==')).toMatchObject({ verified: false, consumed: false });
+    expect(await consume(await sign(origin), transfer(1))).toMatchObject({ verified: true, consumed: false });
+    expect((await get(await sign(origin))).process.consumedAt).toBeNull();
+    const spent = await consume(await sign(origin));
+    expect(spent).toMatchObject({ verified: true, consumed: true });
+    expect(spent.process.consumedAt).not.toBeNull();
+    expect(await consume(await sign(origin))).toMatchObject({ verified: true, consumed: true }); // the same transaction again
+    expect(await consume(await sign(origin), transfer(1))).toMatchObject({ consumed: false });
+    expect(
+      await codeOf(
+        h.processes.consumeProcess({ processId: p.id, userId: user.id, transactionType: 'TRANSFER', transactionContext: context }),
+      ),
+    ).toBe('AUTHENTICATION_FAILED');
+
     // No active certificate (revoked or never issued): not verified.
     h.certificates.delete(user.id);
     expect((await get(await sign(origin))).verified).toBe(false);

@@ -306,41 +306,80 @@ export function createProcesses(deps: UserDomainDeps) {
      * and whether `signedData` is a PKCS#7 signature over exactly `originData` by the user's
      * active signing certificate (from the auth service). Empty input or no active certificate
      * is simply not verified; auth being unreachable is UNAVAILABLE, never "not verified".
+     *
+     * With `consume`, a verified signature also marks the DONE process of that type and context
+     * used, in the statement that reads it (issue 17: the caller's read and consumption become
+     * one). The signature is checked first, so a refused caller never spends the process.
+     * `consumed` is then true when the process is used for exactly that type and context, now or
+     * by an earlier call: a retry of the same transaction after a lost answer is told the same,
+     * as it is without `consume` (which never looks at consumption).
      */
     async getProcess(input: {
       processId: string;
       userId: bigint;
       signedData: string;
       originData: string;
-    }): Promise<{ process: ProcessRecord; verified: boolean }> {
+      consume?: { transactionType: TransactionTypeName; transactionContext: string };
+    }): Promise<{ process: ProcessRecord; verified: boolean; consumed?: boolean }> {
       if (!validId(input.processId)) throw processNotFound();
       const now = clock();
+      if (!input.consume) {
+        const process = await findProcess(db, input.processId, input.userId);
+        if (!process || process.expiresAt <= now) throw processNotFound();
+        return { process, verified: await signatureVerifies(input, now) };
+      }
+      const { transactionType, transactionContext } = input.consume;
+      const verified = await signatureVerifies(input, now);
+      if (verified) {
+        const consumed = await consumeDoneProcess(db, {
+          id: input.processId,
+          userId: input.userId,
+          transactionType,
+          transactionContext,
+          now,
+        });
+        if (consumed) {
+          logger.info({ user_id: input.userId.toString(), transaction_type: transactionType }, 'authentication process consumed');
+          return { process: consumed, verified, consumed: true };
+        }
+      }
       const process = await findProcess(db, input.processId, input.userId);
       if (!process || process.expiresAt <= now) throw processNotFound();
-      // TextEncoder gives the bytes their own ArrayBuffer; a small Buffer is a view into a shared
-      // pool, and the CMS code hashes views by their underlying buffer.
-      const origin = new TextEncoder().encode(input.originData);
-      if (input.signedData === '' || origin.length === 0 || origin.length > MAX_ORIGIN_DATA_BYTES) return { process, verified: false };
-      const active = await deps.signingCertificates.getActive(input.userId);
-      if (!active) return { process, verified: false };
-      let signingCa: x509.X509Certificate;
-      try {
-        signingCa = parsedSigningCa(active.issuerDer);
-      } catch (err) {
-        logger.error({ err, user_id: input.userId.toString() }, 'auth returned an unparseable signing CA');
-        return { process, verified: false };
-      }
-      const result = await verifySignedData({
-        signedData: input.signedData,
-        expectedContent: origin,
-        trustedSigner: active.certificateDer,
-        signingCa,
-        now,
-      });
-      if (!result.ok) logger.info({ user_id: input.userId.toString(), detail: result.detail }, 'signature not verified');
-      return { process, verified: result.ok };
+      const usedForThis =
+        verified &&
+        process.status === 'DONE' &&
+        process.consumedAt !== null &&
+        process.transactionType === transactionType &&
+        process.transactionContext === transactionContext;
+      return { process, verified, consumed: usedForThis };
     },
   };
+
+  /** Whether `signedData` is the user's active signing certificate's signature over exactly `originData`. */
+  async function signatureVerifies(input: { userId: bigint; signedData: string; originData: string }, now: Date): Promise<boolean> {
+    // TextEncoder gives the bytes their own ArrayBuffer; a small Buffer is a view into a shared
+    // pool, and the CMS code hashes views by their underlying buffer.
+    const origin = new TextEncoder().encode(input.originData);
+    if (input.signedData === '' || origin.length === 0 || origin.length > MAX_ORIGIN_DATA_BYTES) return false;
+    const active = await deps.signingCertificates.getActive(input.userId);
+    if (!active) return false;
+    let signingCa: x509.X509Certificate;
+    try {
+      signingCa = parsedSigningCa(active.issuerDer);
+    } catch (err) {
+      logger.error({ err, user_id: input.userId.toString() }, 'auth returned an unparseable signing CA');
+      return false;
+    }
+    const result = await verifySignedData({
+      signedData: input.signedData,
+      expectedContent: origin,
+      trustedSigner: active.certificateDer,
+      signingCa,
+      now,
+    });
+    if (!result.ok) logger.info({ user_id: input.userId.toString(), detail: result.detail }, 'signature not verified');
+    return result.ok;
+  }
 }
 
 export type Processes = ReturnType<typeof createProcesses>;

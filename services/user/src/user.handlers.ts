@@ -113,13 +113,21 @@ export function userServiceHandlers({ accounts, sessions, processes, residentIds
         return { process: toProtoProcess(process) };
       },
       async getProcess(request) {
-        const { process, verified } = await processes.getProcess({
+        const { process, verified, consumed } = await processes.getProcess({
           processId: request.processId,
           userId: requireId(request.userId, 'user_id'),
           signedData: request.signedData,
           originData: request.originData,
+          // Both or neither: half a request to consume is answered as a plain read.
+          consume:
+            request.consumeTransactionType !== undefined && request.consumeTransactionContext !== undefined
+              ? {
+                  transactionType: transactionTypeName(request.consumeTransactionType),
+                  transactionContext: request.consumeTransactionContext,
+                }
+              : undefined,
         });
-        return { process: toProtoProcess(process), isVerified: verified };
+        return { process: toProtoProcess(process), isVerified: verified, consumed };
       },
     },
     {

@@ -65,7 +65,9 @@ interface FakeProcess {
 }
 
 /** The user service as the transfer service sees it; `processes` lets tests complete and inspect. */
-export function fakeUserService() {
+export function fakeUserService(options: { consumesOnGetProcess?: boolean } = {}) {
+  /** false: a user service that predates GetProcess's consume_* (ignores them). */
+  const consumes = options.consumesOnGetProcess ?? true;
   const processes = new Map<string, FakeProcess>();
   const sessions = new Map<string, { userId: string; deviceId: bigint }>();
   /** Member status by user id; ACTIVATED when not set. */
@@ -137,7 +139,14 @@ export function fakeUserService() {
               calls.getProcess++;
               const p = own(request.processId, request.userId);
               const verified = request.signedData !== '' && request.signedData === fakeSign(p.userId, request.originData);
-              return { process: wire(p), isVerified: verified };
+              // As the real user service: consume_* asked, a verified DONE process of that type and
+              // context is marked used; consumed answers whether it is used for exactly that.
+              if (!consumes || request.consumeTransactionType === undefined || request.consumeTransactionContext === undefined)
+                return { process: wire(p), isVerified: verified };
+              const forThis =
+                p.status === 'DONE' && p.type === request.consumeTransactionType && p.context === request.consumeTransactionContext;
+              if (verified && forThis) p.consumed = true;
+              return { process: wire(p), isVerified: verified, consumed: verified && forThis && p.consumed };
             },
           },
           {

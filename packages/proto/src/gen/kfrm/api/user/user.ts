@@ -147,11 +147,25 @@ export interface GetProcessRequest {
   userId: bigint;
   signedData: string;
   originData: string;
+  /**
+   * Not in the seed (issue 17, ADR 0016). Both set: when the signature verifies, the DONE
+   * process of this type and exact context (byte for byte, as ConsumeProcess) is also marked
+   * used, in the same statement that reads it, so the caller need not call ConsumeProcess.
+   */
+  consumeTransactionType?: AuthenticatedTransactionType | undefined;
+  consumeTransactionContext?: string | undefined;
 }
 
 export interface GetProcessResponse {
   process: AuthenticationProcess | undefined;
   isVerified: boolean;
+  /**
+   * Not in the seed (issue 17). Answered only when consume_* was asked (a server that predates
+   * them leaves it unset, and the caller consumes as before): true when the process is used for
+   * exactly that type and context, by this call or an earlier one; false when it is not (not
+   * verified, not DONE, another type or context).
+   */
+  consumed?: boolean | undefined;
 }
 
 /** 유저 정보 */
@@ -977,7 +991,14 @@ export const FindByUserIdResponse: MessageFns<FindByUserIdResponse, "kfrm.api.us
 };
 
 function createBaseGetProcessRequest(): GetProcessRequest {
-  return { processId: "", userId: 0n, signedData: "", originData: "" };
+  return {
+    processId: "",
+    userId: 0n,
+    signedData: "",
+    originData: "",
+    consumeTransactionType: undefined,
+    consumeTransactionContext: undefined,
+  };
 }
 
 export const GetProcessRequest: MessageFns<GetProcessRequest, "kfrm.api.user.GetProcessRequest"> = {
@@ -998,6 +1019,12 @@ export const GetProcessRequest: MessageFns<GetProcessRequest, "kfrm.api.user.Get
     }
     if (message.originData !== "") {
       writer.uint32(34).string(message.originData);
+    }
+    if (message.consumeTransactionType !== undefined) {
+      writer.uint32(40).int32(message.consumeTransactionType);
+    }
+    if (message.consumeTransactionContext !== undefined) {
+      writer.uint32(50).string(message.consumeTransactionContext);
     }
     return writer;
   },
@@ -1047,6 +1074,22 @@ export const GetProcessRequest: MessageFns<GetProcessRequest, "kfrm.api.user.Get
             message.originData = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.consumeTransactionType = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.consumeTransactionContext = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1077,6 +1120,16 @@ export const GetProcessRequest: MessageFns<GetProcessRequest, "kfrm.api.user.Get
         : isSet(object.origin_data)
         ? globalThis.String(object.origin_data)
         : "",
+      consumeTransactionType: isSet(object.consumeTransactionType)
+        ? authenticatedTransactionTypeFromJSON(object.consumeTransactionType)
+        : isSet(object.consume_transaction_type)
+        ? authenticatedTransactionTypeFromJSON(object.consume_transaction_type)
+        : undefined,
+      consumeTransactionContext: isSet(object.consumeTransactionContext)
+        ? globalThis.String(object.consumeTransactionContext)
+        : isSet(object.consume_transaction_context)
+        ? globalThis.String(object.consume_transaction_context)
+        : undefined,
     };
   },
 
@@ -1094,6 +1147,12 @@ export const GetProcessRequest: MessageFns<GetProcessRequest, "kfrm.api.user.Get
     if (message.originData !== "") {
       obj.originData = message.originData;
     }
+    if (message.consumeTransactionType !== undefined) {
+      obj.consumeTransactionType = authenticatedTransactionTypeToJSON(message.consumeTransactionType);
+    }
+    if (message.consumeTransactionContext !== undefined) {
+      obj.consumeTransactionContext = message.consumeTransactionContext;
+    }
     return obj;
   },
 
@@ -1106,12 +1165,14 @@ export const GetProcessRequest: MessageFns<GetProcessRequest, "kfrm.api.user.Get
     message.userId = (object.userId !== undefined && object.userId !== null) ? BigInt(object.userId) : 0n;
     message.signedData = object.signedData ?? "";
     message.originData = object.originData ?? "";
+    message.consumeTransactionType = object.consumeTransactionType ?? undefined;
+    message.consumeTransactionContext = object.consumeTransactionContext ?? undefined;
     return message;
   },
 };
 
 function createBaseGetProcessResponse(): GetProcessResponse {
-  return { process: undefined, isVerified: false };
+  return { process: undefined, isVerified: false, consumed: undefined };
 }
 
 export const GetProcessResponse: MessageFns<GetProcessResponse, "kfrm.api.user.GetProcessResponse"> = {
@@ -1123,6 +1184,9 @@ export const GetProcessResponse: MessageFns<GetProcessResponse, "kfrm.api.user.G
     }
     if (message.isVerified !== false) {
       writer.uint32(16).bool(message.isVerified);
+    }
+    if (message.consumed !== undefined) {
+      writer.uint32(24).bool(message.consumed);
     }
     return writer;
   },
@@ -1156,6 +1220,14 @@ export const GetProcessResponse: MessageFns<GetProcessResponse, "kfrm.api.user.G
             message.isVerified = reader.bool();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.consumed = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1176,6 +1248,7 @@ export const GetProcessResponse: MessageFns<GetProcessResponse, "kfrm.api.user.G
         : isSet(object.is_verified)
         ? globalThis.Boolean(object.is_verified)
         : false,
+      consumed: isSet(object.consumed) ? globalThis.Boolean(object.consumed) : undefined,
     };
   },
 
@@ -1186,6 +1259,9 @@ export const GetProcessResponse: MessageFns<GetProcessResponse, "kfrm.api.user.G
     }
     if (message.isVerified !== false) {
       obj.isVerified = message.isVerified;
+    }
+    if (message.consumed !== undefined) {
+      obj.consumed = message.consumed;
     }
     return obj;
   },
@@ -1199,6 +1275,7 @@ export const GetProcessResponse: MessageFns<GetProcessResponse, "kfrm.api.user.G
       ? AuthenticationProcess.fromPartial(object.process)
       : undefined;
     message.isVerified = object.isVerified ?? false;
+    message.consumed = object.consumed ?? undefined;
     return message;
   },
 };
