@@ -24,6 +24,7 @@ import { randomBytes, sign } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { unary } from '@kfrm/app-client';
 import { createSecretHasher, OWASP_ARGON2ID_PARAMETERS } from '@kfrm/credentials';
@@ -45,6 +46,7 @@ if (!databaseUrl) {
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const clientCounts = (process.env.BENCH_CLIENTS ?? '1,16,64').split(',').map(Number);
 const poolMax = Number(process.env.BENCH_POOL_MAX ?? 20);
+const profileDir = process.env.BENCH_PROFILE_DIR;
 if (!(seconds > 0 && seconds <= 120) || clientCounts.some((c) => !Number.isInteger(c) || c < 1 || c > 64)) {
   console.error('BENCH_SECONDS must be in (0, 120], BENCH_CLIENTS integers in 1..64');
   process.exit(2);
@@ -470,11 +472,18 @@ try {
       // E2E key sessions last 10 minutes: a fresh one per run for every phone.
       await Promise.all(senders.map((p) => p.app.fetchKeys()));
       const load = loadAverage();
+      // BENCH_PROFILE_DIR=<dir>: the backend's CPU profile of each workload, one file each.
+      const profiled = <T>(name: string, run: () => Promise<T>) =>
+        profileDir ? backend.profile(join(profileDir, `${name}-${clients}-${hotScenario ? 'hot' : 'random'}.cpuprofile`), run) : run();
       const phases = noPhases();
-      const full = await closedLoop(clients, (c, next) => transfer(senders[c]!, targetOf(c, next, hotScenario), 'PIN', phases));
+      const full = await profiled('pin', () =>
+        closedLoop(clients, (c, next) => transfer(senders[c]!, targetOf(c, next, hotScenario), 'PIN', phases)),
+      );
       const bioPhases = noPhases();
-      const bio = await closedLoop(clients, (c, next) => transfer(senders[c]!, targetOf(c, next, hotScenario), 'BIO', bioPhases));
-      const post = await closedLoop(clients, (c, next) => postOnly(senders[c]!, targetOf(c, next, hotScenario)));
+      const bio = await profiled('bio', () =>
+        closedLoop(clients, (c, next) => transfer(senders[c]!, targetOf(c, next, hotScenario), 'BIO', bioPhases)),
+      );
+      const post = await profiled('post', () => closedLoop(clients, (c, next) => postOnly(senders[c]!, targetOf(c, next, hotScenario))));
       // pgbench at scale 1 has a single branch row every transaction updates: its own hot row.
       const pgbench = haveTools && !hotScenario ? runPgbench(pgbenchUrl, clients) : rows.find((r) => r.clients === clients)?.pgbench;
       const argonPerSecond = hotScenario ? rows.find((r) => r.clients === clients)!.argonPerSecond : await argonRate(clients);
