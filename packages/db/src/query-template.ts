@@ -1,4 +1,8 @@
-import type { Compilable, CompiledQuery, Kysely, QueryResult } from 'kysely';
+import type { Compilable, CompiledQuery, Kysely, KyselyPlugin, QueryResult } from 'kysely';
+
+type Entry<Row> = { query: CompiledQuery<Row>; slots: (Slot | { value: unknown })[] };
+/** One step of the cache key: the entry for the plugin list so far, and the lists that go on. */
+type KeyNode<Row> = { entry?: Entry<Row>; next?: WeakMap<KyselyPlugin, KeyNode<Row>> };
 
 /**
  * A query whose shape never changes, built and compiled once per Kysely instance; each call only
@@ -11,9 +15,17 @@ import type { Compilable, CompiledQuery, Kysely, QueryResult } from 'kysely';
  * (`where(col, '=', param('id'))`, `limit(param('n'))`, `set({ col: param('v') })`), not where
  * Kysely would expand an array into a list (`in`): there it would stand for one value. The first
  * compile refuses a template where a placeholder did not come out as a parameter.
+ *
+ * The compiled query is cached per database, not per Kysely instance: every transaction is a new
+ * instance, so a per-instance cache recompiled a template on every call inside a transaction. What
+ * the SQL depends on is the dialect's compiler (one per root Kysely, made with its adapter: the
+ * adapter object is the root's and all its transactions') and the plugins' `transformQuery`
+ * (`withSchema` is a plugin): the key is the adapter, then the exact plugin objects in order.
+ * A transaction copies its database's plugin list with the same objects, so it shares the entry;
+ * another `withSchema` handle, or any other plugin, gets its own.
  */
 export class QueryTemplate<Params extends Record<string, unknown>, Row> {
-  private readonly compiled = new WeakMap<Kysely<any>, { query: CompiledQuery<Row>; slots: (Slot | { value: unknown })[] }>();
+  private readonly compiled = new WeakMap<object, KeyNode<Row>>();
 
   constructor(
     private readonly build: (db: Kysely<any>, param: <K extends keyof Params & string>(name: K) => Params[K]) => Compilable<Row>,
@@ -37,9 +49,27 @@ export class QueryTemplate<Params extends Record<string, unknown>, Row> {
     return db.executeQuery<Row>({ ...query, parameters });
   }
 
-  private compile(db: Kysely<any>) {
-    const known = this.compiled.get(db);
-    if (known) return known;
+  private compile(db: Kysely<any>): Entry<Row> {
+    const executor = db.getExecutor();
+    let node = this.compiled.get(executor.adapter);
+    if (!node) {
+      node = {};
+      this.compiled.set(executor.adapter, node);
+    }
+    for (const plugin of executor.plugins) {
+      node.next ??= new WeakMap();
+      let step = node.next.get(plugin);
+      if (!step) {
+        step = {};
+        node.next.set(plugin, step);
+      }
+      node = step;
+    }
+    node.entry ??= this.compileFor(db);
+    return node.entry;
+  }
+
+  private compileFor(db: Kysely<any>): Entry<Row> {
     const used = new Set<string>();
     const query = this.build(db, (name) => {
       used.add(name);
@@ -50,9 +80,7 @@ export class QueryTemplate<Params extends Record<string, unknown>, Row> {
     if (new Set(placed).size !== used.size) {
       throw new Error(`query template: a param() is not a parameter of the query (placed: ${placed.join(', ') || 'none'})`);
     }
-    const entry = { query, slots };
-    this.compiled.set(db, entry);
-    return entry;
+    return { query, slots };
   }
 }
 
