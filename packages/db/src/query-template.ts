@@ -1,4 +1,14 @@
-import type { Compilable, CompiledQuery, Kysely, KyselyPlugin, QueryResult } from 'kysely';
+import type { CompiledQuery, Kysely, KyselyPlugin, QueryResult } from 'kysely';
+
+/** `param(name)`: the placeholder for one parameter of the template. */
+export type TemplateParam<Params> = <K extends keyof Params & string>(name: K) => Params[K];
+/**
+ * What a template builds: a query builder (`compile()`) or a raw `sql` query (`compile(db)`).
+ * The compile of either is called with the Kysely instance.
+ */
+export interface TemplateQuery<Row> {
+  compile(db: Kysely<any>): CompiledQuery<Row>;
+}
 
 type Entry<Row> = { query: CompiledQuery<Row>; slots: (Slot | { value: unknown })[] };
 /** One step of the cache key: the entry for the plugin list so far, and the lists that go on. */
@@ -13,8 +23,9 @@ type KeyNode<Row> = { entry?: Entry<Row>; next?: WeakMap<KyselyPlugin, KeyNode<R
  * The build function gets `param(name)`, a placeholder that stands for one scalar parameter. It
  * is an object Kysely passes through as a value, so it may go anywhere a single value goes
  * (`where(col, '=', param('id'))`, `limit(param('n'))`, `set({ col: param('v') })`), not where
- * Kysely would expand an array into a list (`in`): there it would stand for one value. The first
- * compile refuses a template where a placeholder did not come out as a parameter.
+ * Kysely would expand an array into a list (`in`): there it would stand for one value (for a list,
+ * pass an array as one parameter: `= any(...)`). Raw `sql` works too: `sql\`... ${param('x')}\``.
+ * The first compile refuses a template where a placeholder did not come out as a parameter.
  *
  * The compiled query is cached per database, not per Kysely instance: every transaction is a new
  * instance, so a per-instance cache recompiled a template on every call inside a transaction. What
@@ -27,9 +38,16 @@ type KeyNode<Row> = { entry?: Entry<Row>; next?: WeakMap<KyselyPlugin, KeyNode<R
 export class QueryTemplate<Params extends Record<string, unknown>, Row> {
   private readonly compiled = new WeakMap<object, KeyNode<Row>>();
 
-  constructor(
-    private readonly build: (db: Kysely<any>, param: <K extends keyof Params & string>(name: K) => Params[K]) => Compilable<Row>,
-  ) {}
+  constructor(private readonly build: (db: Kysely<any>, param: TemplateParam<Params>) => TemplateQuery<Row>) {}
+
+  /**
+   * The typed way to make one: `QueryTemplate.of<DB, Params>()((db, param) => db.selectFrom(...))`;
+   * the build gets a `Kysely<DB>` and the row type is the built query's.
+   */
+  static of<DB, Params extends Record<string, unknown>>() {
+    return <Row>(build: (db: Kysely<DB>, param: TemplateParam<Params>) => TemplateQuery<Row>): QueryTemplate<Params, Row> =>
+      new QueryTemplate<Params, Row>(build as (db: Kysely<any>, param: TemplateParam<Params>) => TemplateQuery<Row>);
+  }
 
   /** Every row. Result plugins of `db` apply as for a built query. */
   async execute(db: Kysely<any>, params: Params): Promise<Row[]> {
@@ -71,10 +89,11 @@ export class QueryTemplate<Params extends Record<string, unknown>, Row> {
 
   private compileFor(db: Kysely<any>): Entry<Row> {
     const used = new Set<string>();
+    // A query builder's compile() ignores the argument; a RawBuilder's needs it.
     const query = this.build(db, (name) => {
       used.add(name);
       return new Slot(name) as never;
-    }).compile();
+    }).compile(db);
     const slots = query.parameters.map((p) => (p instanceof Slot ? p : { value: p }));
     const placed = slots.filter((s): s is Slot => s instanceof Slot).map((s) => s.name);
     if (new Set(placed).size !== used.size) {
