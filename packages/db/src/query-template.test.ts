@@ -96,7 +96,11 @@ describe.each(targets)('QueryTemplate on %s', (_name, open) => {
 
   it('takes a list as one array parameter (= any), and raw sql with placeholders', async () => {
     const byIds = QueryTemplate.of<{ items: { id: number; name: string; kind: string } }, { ids: number[] }>()((db, param) =>
-      db.selectFrom('items').select(['id', 'name']).where('id', '=', sql<number>`any(${param('ids')}::int[])`).orderBy('id'),
+      db
+        .selectFrom('items')
+        .select(['id', 'name'])
+        .where('id', '=', sql<number>`any(${param('ids')}::int[])`)
+        .orderBy('id'),
     );
     const db = handle.kysely(schema);
     expect(await byIds.execute(db, { ids: [3, 1, 99] })).toEqual([
@@ -105,7 +109,10 @@ describe.each(targets)('QueryTemplate on %s', (_name, open) => {
     ]);
     expect(await byIds.execute(db, { ids: [] })).toEqual([]);
     const raw = new QueryTemplate<{ kind: string; suffix: string }, { name: string }>(
-      (_db, param) => sql<{ name: string }>`select name || ${param('suffix')} as name from ${sql.table(`${schema}.items`)} where kind = ${param('kind')} order by id`,
+      (_db, param) =>
+        sql<{
+          name: string;
+        }>`select name || ${param('suffix')} as name from ${sql.table(`${schema}.items`)} where kind = ${param('kind')} order by id`,
     );
     expect(await raw.execute(db, { kind: 'x', suffix: '!' })).toEqual([{ name: 'a!' }, { name: 'b!' }]);
     expect(await db.transaction().execute((trx) => raw.execute(trx, { kind: 'y', suffix: '?' }))).toEqual([{ name: 'c?' }]);

@@ -109,7 +109,15 @@ export async function markExecutingLeased(
   });
 }
 
-type ExecutingParams = { id: string; signatureSha256: string; now: Date; owner: string; until: Date; debitMemo: string; creditMemo: string };
+type ExecutingParams = {
+  id: string;
+  signatureSha256: string;
+  now: Date;
+  owner: string;
+  until: Date;
+  debitMemo: string;
+  creditMemo: string;
+};
 /** One statement per set of memos given (the absent ones are not set): index debit + 2 × credit. */
 const markExecutingTemplates = [false, true].flatMap((credit) =>
   [false, true].map((debit) =>
@@ -155,7 +163,14 @@ export async function markSucceeded(db: TransferDb, id: string, entryId: bigint,
 const succeeded = QueryTemplate.of<TransferDatabase, { id: string; entryId: string; now: Date }>()((db, param) =>
   db
     .updateTable('transfers')
-    .set({ state: 'SUCCEEDED', entry_id: param('entryId'), failure_code: null, finished_at: param('now'), lease_owner: null, lease_until: null })
+    .set({
+      state: 'SUCCEEDED',
+      entry_id: param('entryId'),
+      failure_code: null,
+      finished_at: param('now'),
+      lease_owner: null,
+      lease_until: null,
+    })
     .where('id', '=', param('id'))
     .where('state', 'in', ['EXECUTING', 'FAILED']),
 );

@@ -831,9 +831,7 @@ const consumeUpdate = (db: UserDb, param: TemplateParam<ConsumeParams>) =>
     .where('expires_at', '>', param('now'));
 const consumeProcess = QueryTemplate.of<UserDatabase, ConsumeParams>()((db, param) => consumeUpdate(db, param).returningAll());
 const consumeProcessOfContext = QueryTemplate.of<UserDatabase, ConsumeParams & { transactionContext: string }>()((db, param) =>
-  consumeUpdate(db, param)
-    .where('transaction_context', '=', param('transactionContext'))
-    .returningAll(),
+  consumeUpdate(db, param).where('transaction_context', '=', param('transactionContext')).returningAll(),
 );
 
 // ---- housekeeping --------------------------------------------------------------------------
