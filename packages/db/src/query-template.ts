@@ -15,8 +15,8 @@ type Entry<Row> = { query: CompiledQuery<Row>; slots: (Slot | { value: unknown }
 type KeyNode<Row> = { entry?: Entry<Row>; next?: WeakMap<KyselyPlugin, KeyNode<Row>> };
 
 /**
- * A query whose shape never changes, built and compiled once per Kysely instance; each call only
- * fills in its parameters. Kysely otherwise builds, freezes, transforms and compiles the operation
+ * A query whose shape never changes, built and compiled once per database and plugin list (see
+ * below); each call only fills in its parameters. Kysely otherwise builds, freezes, transforms and compiles the operation
  * tree on every call: for a 15-column SELECT that was ≈ 8 % of a read's CPU, more than the
  * statement's own round trip costs the backend.
  *
@@ -33,7 +33,8 @@ type KeyNode<Row> = { entry?: Entry<Row>; next?: WeakMap<KyselyPlugin, KeyNode<R
  * adapter object is the root's and all its transactions') and the plugins' `transformQuery`
  * (`withSchema` is a plugin): the key is the adapter, then the exact plugin objects in order.
  * A transaction copies its database's plugin list with the same objects, so it shares the entry;
- * another `withSchema` handle, or any other plugin, gets its own.
+ * another `withSchema` handle, or any other plugin, gets its own. Measured with a no-I/O driver,
+ * Kysely's CPU for a transfer's statements went from 8–39 µs to 1.5–4 µs per call.
  */
 export class QueryTemplate<Params extends Record<string, unknown>, Row> {
   private readonly compiled = new WeakMap<object, KeyNode<Row>>();
