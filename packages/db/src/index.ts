@@ -19,3 +19,4 @@ export type { SerializableRetryOptions } from './transaction';
 export { PGliteDialect, PG_COMPATIBLE_PARSERS, AsyncMutex } from './pglite-dialect';
 export type { PGliteDialectConfig, PGliteLike } from './pglite-dialect';
 export { QueryTemplate } from './query-template';
+export type { TemplateParam, TemplateQuery } from './query-template';

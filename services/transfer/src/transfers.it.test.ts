@@ -146,14 +146,19 @@ describe('transfers on the real ledger', () => {
     const a = await h.openAccount(A, 10_000n);
     const b = await h.openAccount(B, 0n);
     const { request } = await prepare(transfers(), A, internal(a.accountNumber, b.accountNumber, 1_000n));
-    // Every statement on the transfer service's database, counted as kysely sends it.
+    // Every statement on the transfer service's database, counted as it runs (a QueryTemplate
+    // goes through transformQuery only at its first compile), named by its kind.
     const statements: string[] = [];
+    const kinds = new WeakMap<object, string>();
     const counted = db.withPlugin({
       transformQuery: (args) => {
-        statements.push(args.node.kind);
+        kinds.set(args.queryId, args.node.kind);
         return args.node;
       },
-      transformResult: async (args) => args.result,
+      transformResult: async (args) => {
+        statements.push(kinds.get(args.queryId) ?? 'unknown');
+        return args.result;
+      },
     });
     await transfers({ db: counted }).execute(A, request);
     expect(await h.balance(A, a.accountNumber)).toBe(9_000n);
@@ -166,12 +171,16 @@ describe('transfers on the real ledger', () => {
     const b = await h.openAccount(B, 0n);
     let counting = false;
     const statements: string[] = [];
+    const kinds = new WeakMap<object, string>();
     const counted = db.withPlugin({
       transformQuery: (args) => {
-        if (counting) statements.push(args.node.kind);
+        kinds.set(args.queryId, args.node.kind);
         return args.node;
       },
-      transformResult: async (args) => args.result,
+      transformResult: async (args) => {
+        if (counting) statements.push(kinds.get(args.queryId) ?? 'unknown');
+        return args.result;
+      },
     });
     const t = transfers({ db: counted });
     const { request, processId } = await prepare(t, A, internal(a.accountNumber, b.accountNumber, 1_000n));

@@ -112,12 +112,18 @@ export async function openHarness(): Promise<Harness> {
  */
 export function countingDeps(deps: UserDomainDeps): { deps: UserDomainDeps; statements: string[] } {
   const statements: string[] = [];
+  // Counted as they run (results), named by the kind of query: a QueryTemplate runs through
+  // transformQuery once, at its first compile, and then only through transformResult.
+  const kinds = new WeakMap<object, string>();
   const counted = deps.db.withPlugin({
     transformQuery: (args) => {
-      statements.push(args.node.kind);
+      kinds.set(args.queryId, args.node.kind);
       return args.node;
     },
-    transformResult: async (args) => args.result,
+    transformResult: async (args) => {
+      statements.push(kinds.get(args.queryId) ?? 'unknown');
+      return args.result;
+    },
   });
   const db = new Proxy(counted, {
     get(target, property) {
