@@ -149,7 +149,7 @@ function readAttributes(b: Uint8Array, t: Tlv): CmsAttribute[] | undefined {
   for (const entry of entries) {
     if (!is(entry, UNIVERSAL, SEQUENCE, true)) return undefined;
     const parts = childrenOf(b, entry);
-    if (!parts || parts.length !== 2) return undefined;
+    if (parts?.length !== 2) return undefined;
     const type = readOid(b, parts[0]);
     if (type === undefined || !is(parts[1], UNIVERSAL, SET, true)) return undefined;
     const values = childrenOf(b, parts[1]);
@@ -196,11 +196,11 @@ export function readContentInfo(b: Uint8Array): { contentType: string; content: 
   const top = readTlv(b, 0, b.length);
   if (!is(top, UNIVERSAL, SEQUENCE, true) || top.end !== b.length) return undefined;
   const parts = childrenOf(b, top);
-  if (!parts || parts.length !== 2) return undefined;
+  if (parts?.length !== 2) return undefined;
   const contentType = readOid(b, parts[0]);
   if (contentType === undefined || !is(parts[1], CONTEXT, 0, true)) return undefined;
   const inner = childrenOf(b, parts[1]);
-  if (!inner || inner.length !== 1) return undefined;
+  if (inner?.length !== 1) return undefined;
   return { contentType, content: inner[0]! };
 }
 
@@ -228,7 +228,7 @@ export function readSignedData(b: Uint8Array, t: Tlv): CmsSignedData | undefined
   if (encapParts.length === 2) {
     if (!is(encapParts[1], CONTEXT, 0, true)) return undefined;
     const inner = childrenOf(b, encapParts[1]);
-    if (!inner || inner.length !== 1) return undefined;
+    if (inner?.length !== 1) return undefined;
     eContent = octets(b, inner[0]!);
   }
 
@@ -299,11 +299,10 @@ export function readSignerInfo(b: Uint8Array, t: Tlv): CmsSignerInfo | undefined
 }
 
 function readSignerIdentifier(b: Uint8Array, t: Tlv): SignerIdentifier | undefined {
-  if (is(t, UNIVERSAL, SEQUENCE, true)) {
+  if (t.cls === UNIVERSAL && t.tag === SEQUENCE && t.constructed) {
     // IssuerAndSerialNumber ::= SEQUENCE { issuer Name, serialNumber INTEGER }
     const parts = childrenOf(b, t);
-    if (!parts || parts.length !== 2 || !is(parts[0], UNIVERSAL, SEQUENCE, true) || !is(parts[1], UNIVERSAL, INTEGER, false))
-      return undefined;
+    if (parts?.length !== 2 || !is(parts[0], UNIVERSAL, SEQUENCE, true) || !is(parts[1], UNIVERSAL, INTEGER, false)) return undefined;
     return { kind: 'issuer-serial', tlv: t, issuer: whole(b, parts[0]), serial: content(b, parts[1]) };
   }
   if (t.cls === CONTEXT && t.tag === 0) {

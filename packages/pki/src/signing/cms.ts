@@ -357,11 +357,11 @@ function allowedScheme(algorithm: Uint8Array, kind: KeyKind, digest: HashName): 
     case OID.ecdsaWithSha256:
     case OID.ecdsaWithSha384:
     case OID.ecdsaWithSha512:
-      return { kind: 'ecdsa', hash: NODE_HASH[SIGNATURE_HASH[identifier.algorithmId]] };
+      return { kind: 'ecdsa', hash: NODE_HASH[SIGNATURE_HASH[identifier.algorithmId]!] };
     case OID.sha256WithRsa:
     case OID.sha384WithRsa:
     case OID.sha512WithRsa:
-      return { kind: 'pkcs1', hash: NODE_HASH[SIGNATURE_HASH[identifier.algorithmId]] };
+      return { kind: 'pkcs1', hash: NODE_HASH[SIGNATURE_HASH[identifier.algorithmId]!] };
     case OID.rsaEncryption:
       return { kind: 'pkcs1', hash: NODE_HASH[digest] };
     case OID.rsassaPss: {
@@ -412,9 +412,9 @@ const P256_SIZE = 32;
  */
 function ecdsaSignatureFromCms(signature: Uint8Array, size: number): Uint8Array | undefined {
   const sequence = readTlv(signature, 0, signature.length);
-  if (!sequence || sequence.cls !== 0 || sequence.tag !== 16 || !sequence.constructed) return undefined;
+  if (sequence?.cls !== 0 || sequence.tag !== 16 || !sequence.constructed) return undefined;
   const parts = childrenOf(signature, sequence);
-  if (!parts || parts.length !== 2) return undefined;
+  if (parts?.length !== 2) return undefined;
   const out = new Uint8Array(2 * size);
   for (const [index, part] of parts.entries()) {
     if (!isPrimitive(part, 2)) return undefined;
@@ -636,7 +636,7 @@ export async function embeddedSignerCertificate(signedDataBase64: string): Promi
     const contentInfo = readContentInfo(der);
     if (!contentInfo || contentInfo.contentType !== OID.signedData) return undefined;
     const signedData = readSignedData(der, contentInfo.content);
-    if (!signedData || signedData.signerInfos.length !== 1) return undefined;
+    if (signedData?.signerInfos.length !== 1) return undefined;
     const signerInfo = readSignerInfo(der, signedData.signerInfos[0]!);
     if (!signerInfo) return undefined;
     let sid: pkijs.SignerInfo['sid'] | undefined;
