@@ -1,4 +1,4 @@
-// The transfer signature check's own cost (docs/performance.md, "PKCS#7 check"): every Execute
+// The transfer signature check's own cost (the PKCS#7 check in docs/performance.md): every Execute
 // verifies one CMS SignedData the phone made over the canonical transfer bytes.
 //   npx tsx bench/cms-verify.ts [verifies]
 // For an RSA-2048 and a P-256 signing certificate from a test signing CA, prints verifySignedData
