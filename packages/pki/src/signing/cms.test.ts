@@ -160,6 +160,60 @@ describe('signData / verifySignedData', () => {
     expect(await verifyAs(alice, Buffer.from(ber).toString('base64'), token)).toMatchObject({ ok: true });
   });
 
+  it('accepts attached content as a BER constructed OCTET STRING in segments', async () => {
+    const signed = await signData({
+      content: token,
+      certificateDer: alice.certificateDer,
+      privateKey: alice.keys.privateKey,
+      detached: false,
+    });
+    const raw = (block: asn1js.BaseBlock) => [...new Uint8Array(block.valueBeforeDecodeView)];
+    const contentInfo = asn1js.fromBER(signed.der).result as asn1js.Sequence;
+    const [oid, explicit] = contentInfo.valueBlock.value as [asn1js.ObjectIdentifier, asn1js.Constructed];
+    const signedData = explicit.valueBlock.value[0] as asn1js.Sequence;
+    const [version, digests, encap, ...rest] = signedData.valueBlock.value as [asn1js.BaseBlock, asn1js.BaseBlock, asn1js.Sequence];
+    const eContentType = encap.valueBlock.value[0]!;
+    // eContent [0] { OCTET STRING (constructed, indefinite) { first part, second part } }
+    const segments = [token.subarray(0, 5), token.subarray(5)].flatMap((part) => [0x04, part.length, ...part]);
+    const ber = new Uint8Array([
+      ...[0x30, 0x80, ...raw(oid), 0xa0, 0x80],
+      ...[0x30, 0x80, ...raw(version), ...raw(digests)],
+      ...[0x30, 0x80, ...raw(eContentType), 0xa0, 0x80, 0x24, 0x80, ...segments, 0, 0, 0, 0, 0, 0],
+      ...rest.flatMap(raw),
+      ...[0, 0, 0, 0, 0, 0],
+    ]);
+    const base64 = Buffer.from(ber).toString('base64');
+    expect(await verifyAs(alice, base64, token)).toMatchObject({ ok: true });
+    expect(rejected(await verifyAs(alice, base64, text('verification-token-b3RoZXI')))).toBe('content-mismatch');
+  });
+
+  it('matches a signer id whose issuer name is encoded differently, as pkijs compared names', async () => {
+    const signed = await signData({
+      content: token,
+      certificateDer: alice.certificateDer,
+      privateKey: alice.keys.privateKey,
+      detached: true,
+    });
+    // The sid is not signed: re-tag the issuer's string values in the SignerInfo (the last copy
+    // of the issuer Name) between UTF8String and PrintableString, which name the same issuer.
+    const issuer = new Uint8Array(pkijs.Certificate.fromBER(alice.certificateDer).issuer.valueBeforeDecode);
+    const der = signed.der.slice();
+    const hex = Buffer.from(der).toString('hex');
+    const at = hex.lastIndexOf(Buffer.from(issuer).toString('hex')) / 2;
+    expect(at).toBeGreaterThan(0);
+    let retagged = 0;
+    for (let i = at; i < at + issuer.length - 1; i++) {
+      // AttributeTypeAndValue: OID 2.5.4.x (06 03 55 04 xx) then the string value's tag.
+      if (der[i] === 0x06 && der[i + 1] === 0x03 && der[i + 2] === 0x55 && der[i + 3] === 0x04) {
+        const tag = i + 5;
+        der[tag] = der[tag] === 0x0c ? 0x13 : 0x0c;
+        retagged++;
+      }
+    }
+    expect(retagged).toBeGreaterThan(0);
+    expect(await verifyAs(alice, Buffer.from(der).toString('base64'), token)).toMatchObject({ ok: true });
+  });
+
   it('refuses the right signature over other content, attached or detached (replay over a new token)', async () => {
     const other = text('verification-token-b3RoZXI');
     const attached = await signData({
