@@ -33,6 +33,17 @@ describe('notification repository', () => {
     expect((await listUserEventsAfter(db, 'a', 0n, 10)).map((e) => e.id)).toEqual([1n]);
   });
 
+  it('lets exactly one of two writers racing from the same cursor copy its page', async () => {
+    const [a, b] = await Promise.all([
+      saveRelayed(db, 0n, 2n, [ev(1n, 'a'), ev(2n, 'a')]),
+      saveRelayed(db, 0n, 3n, [ev(1n, 'b'), ev(2n, 'b'), ev(3n, 'b')]),
+    ]);
+    expect([a, b].filter(Boolean)).toHaveLength(1);
+    expect(await readCursor(db)).toBe(a ? 2n : 3n);
+    expect(await listUserEventsAfter(db, a ? 'b' : 'a', 0n, 10)).toEqual([]);
+    expect(await listUserEventsAfter(db, a ? 'a' : 'b', 0n, 10)).toHaveLength(a ? 2 : 3);
+  });
+
   it("lists one user's events after an id, the newest ones when over the limit, oldest first", async () => {
     const events = Array.from({ length: 10 }, (_, i) => ev(BigInt(i + 1), i % 2 === 0 ? 'a' : 'b'));
     await saveRelayed(db, 0n, 10n, events);

@@ -1,6 +1,6 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { NotificationEvent } from './notification-event';
-import type { NotificationDatabase } from './notification.table';
+import { NOTIFICATION_SCHEMA, type NotificationDatabase } from './notification.table';
 
 type Db = Kysely<NotificationDatabase>;
 
@@ -10,37 +10,39 @@ export async function readCursor(db: Db): Promise<bigint> {
 }
 
 /**
- * Copies a page of outbox events and moves the cursor from `from` to `to`, in one transaction.
- * Returns false (and copies nothing) when the cursor was no longer at `from`: another relayer got
- * there first and it, not this caller, publishes that range.
+ * Copies a page of outbox events and moves the cursor from `from` to `to`, in one statement: it is
+ * atomic on its own, so there is no transaction and it costs one round trip. Returns false, having
+ * copied nothing, when the cursor was no longer at `from`: another relayer got there first and it,
+ * not this caller, publishes that range.
+ *
+ * All parts of a statement see one snapshot, so the insert could not see the update's effect on
+ * relay_cursor; it depends instead on what the update returned (`moved`), which it does see. A
+ * compare-and-set that fails returns no row, and then the insert selects nothing. Two relayers
+ * racing from the same `from`: the second update waits on the row lock, re-checks `last_id` against
+ * the committed value, matches nothing, and so copies nothing either.
  */
 export async function saveRelayed(db: Db, from: bigint, to: bigint, events: NotificationEvent[]): Promise<boolean> {
-  return db.transaction().execute(async (trx) => {
-    const moved = await trx
-      .updateTable('relay_cursor')
-      .set({ last_id: to.toString() })
-      .where('singleton', '=', true)
-      .where('last_id', '=', from.toString())
-      .executeTakeFirst();
-    if (moved.numUpdatedRows !== 1n) return false;
-    if (events.length > 0) {
-      await trx
-        .insertInto('events')
-        .values(
-          events.map((e) => ({
-            user_id: e.userId,
-            id: e.id.toString(),
-            type: e.type,
-            title: e.title,
-            content: e.content,
-            created_at: e.createdAt,
-          })),
-        )
-        .onConflict((oc) => oc.columns(['user_id', 'id']).doNothing())
-        .execute();
-    }
-    return true;
-  });
+  // Raw SQL is not schema-rewritten: tables are qualified with the (constant) schema name. The
+  // values travel as arrays, so the statement's text is the same for every page.
+  const t = (name: keyof NotificationDatabase) => sql.table(`${NOTIFICATION_SCHEMA}.${name}`);
+  const { rows } = await sql<{ moved: boolean }>`
+    with moved as (
+      update ${t('relay_cursor')} set last_id = ${to.toString()}::bigint
+      where singleton and last_id = ${from.toString()}::bigint
+      returning last_id
+    ),
+    copied as (
+      insert into ${t('events')} (user_id, id, type, title, content, created_at)
+      select v.user_id, v.id, v.type, v.title, v.content, v.created_at
+      from unnest(${events.map((e) => e.userId)}::text[], ${events.map((e) => e.id.toString())}::bigint[],
+                  ${events.map((e) => e.type)}::text[], ${events.map((e) => e.title)}::text[],
+                  ${events.map((e) => e.content)}::text[], ${events.map((e) => e.createdAt.toISOString())}::timestamptz[])
+        as v(user_id, id, type, title, content, created_at)
+      where exists (select 1 from moved)
+      on conflict (user_id, id) do nothing
+    )
+    select exists (select 1 from moved) as moved`.execute(db);
+  return rows[0]?.moved === true;
 }
 
 /** The user's newest `limit` events after `afterId`, oldest first. */

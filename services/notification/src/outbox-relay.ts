@@ -35,9 +35,11 @@ export interface RelayWakeSource {
  * the relayer lock (a store key with a TTL, renewed while alive, released with compare-and-delete);
  * the others retry it now and then, so a crashed relayer is replaced within the lock's TTL.
  *
- * Each round: read the cursor, fetch the next page after it, copy the page into `events` and move
- * the cursor in one transaction (compare-and-set: an overlapping relayer loses and publishes
- * nothing), and only then publish each event on its user's channel. Publishing after the commit
+ * Each round: fetch the next page after the cursor, copy the page into `events` and move the
+ * cursor in one statement (compare-and-set: an overlapping relayer loses and publishes nothing),
+ * and only then publish each event on its user's channel. The cursor is remembered between rounds
+ * (it runs once per ledger commit: a read per round would cost a round trip each time) and read
+ * again only when it may be stale. Publishing after the commit
  * is what makes a subscriber's "subscribe, then replay from `events`" gap-free: an event is either
  * in `events` when the replay reads, or published after the subscription is active.
  */
@@ -58,6 +60,13 @@ export class OutboxRelay {
    * beyond it a stream's own gap replay from `events` is what delivers them.
    */
   private unpublished: NotificationEvent[] = [];
+  /**
+   * The cursor as this relayer last read or moved it; undefined when it must be read again: at
+   * start, on taking the lock, after another relayer moved it, after a failed round. Only a cache:
+   * the row's compare-and-set stays the authority, so a stale value costs one lost round, never
+   * an event.
+   */
+  private cursor: bigint | undefined;
 
   constructor(
     private readonly db: Kysely<NotificationDatabase>,
@@ -140,6 +149,8 @@ export class OutboxRelay {
   private async tryAcquire(): Promise<void> {
     if (!(await this.store.setIfAbsent(RELAY_LOCK_KEY, this.token, this.options.lockTtlMs))) return;
     this.leader = true;
+    // Others may have relayed while we did not hold the lock.
+    this.cursor = undefined;
     this.logger.info('relayer lock acquired');
     if (this.renewTimer) clearInterval(this.renewTimer);
     this.renewTimer = setInterval(() => void this.renew(), Math.max(1, Math.floor(this.options.lockTtlMs / 3)));
@@ -167,16 +178,29 @@ export class OutboxRelay {
 
   /** One round; returns how many events it relayed. */
   async relayOnce(): Promise<number> {
+    try {
+      return await this.relayPage();
+    } catch (err) {
+      // Whether a failed write committed is unknown: read the row again rather than guess.
+      this.cursor = undefined;
+      throw err;
+    }
+  }
+
+  private async relayPage(): Promise<number> {
     await this.publishAll([]);
-    const cursor = await readCursor(this.db);
+    this.cursor ??= await readCursor(this.db);
+    const cursor = this.cursor;
     const events = await this.source.listAfter(cursor, this.options.batchSize);
     const last = events.at(-1);
     if (!last) return 0;
     const deliverable = events.filter((e) => e.userId !== '');
     if (!(await saveRelayed(this.db, cursor, last.id, deliverable))) {
+      this.cursor = undefined;
       this.logger.warn({ cursor: cursor.toString() }, 'another relayer moved the cursor; this round publishes nothing');
       return 0;
     }
+    this.cursor = last.id;
     await this.publishAll(deliverable);
     this.logger.debug({ count: events.length, last_id: last.id.toString() }, 'outbox events relayed');
     return events.length;

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { migrateSchema } from '@kfrm/db';
-import { openTestDatabase, type TestDatabase } from '@kfrm/db/test-database';
+import { openTestDatabase, type OpenTestDatabaseOptions, type TestDatabase } from '@kfrm/db/test-database';
 import { createLogger, type Logger } from '@kfrm/logging';
 import { LedgerServiceClient, LedgerServiceService, OutboxEvent, OutboxEventType } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
 import { NotificationServiceClient, type NotificationEventResponse } from '@kfrm/proto/gen/kfrm/api/notification/notification';
@@ -133,8 +133,8 @@ export async function openSharedStores(count: number): Promise<{ stores: Store[]
   };
 }
 
-export async function openNotificationDatabase(): Promise<TestDatabase> {
-  const database = await openTestDatabase();
+export async function openNotificationDatabase(options: OpenTestDatabaseOptions = {}): Promise<TestDatabase> {
+  const database = await openTestDatabase(options);
   await migrateSchema(database, { schema: NOTIFICATION_SCHEMA, migrations });
   return database;
 }
