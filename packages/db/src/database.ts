@@ -6,6 +6,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import type { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, type LogEvent, type PostgresPool, type PostgresPoolClient } from 'kysely';
 import pg from 'pg';
@@ -222,7 +223,25 @@ function outageTypedPool(pool: pg.Pool): PostgresPool {
   };
 }
 
+/**
+ * PGlite is PostgreSQL compiled to WebAssembly. V8 compiles it first with its baseline compiler
+ * (Liftoff) and then recompiles hot functions with TurboFan on background threads; during the
+ * embedded default's start the main thread was seen blocked on that recompilation for 0.5–0.7 s
+ * (a futex wait with no JavaScript running), and PGlite's own open took ≈ 2.3 s instead of
+ * ≈ 1.6 s. Baseline code only: the start went from ≈ 2.8 s to ≈ 2.0 s to "started", and small
+ * queries ran no slower (3,000 selects 0.8–1.0 s either way; docs/performance.md). Only
+ * WebAssembly is affected (PGlite is this process's only module), and only when PGlite is used:
+ * real mode never loads it.
+ */
+let liftoffOnly = false;
+function preferBaselineWasm(): void {
+  if (liftoffOnly) return;
+  setFlagsFromString('--liftoff-only');
+  liftoffOnly = true;
+}
+
 async function openPGlite(options: OpenDatabaseOptions): Promise<DatabaseHandle> {
+  preferBaselineWasm();
   const { PGlite } = await import('@electric-sql/pglite');
   let dataDir: string | undefined;
   if (options.dataDir) {
