@@ -1,4 +1,4 @@
-import { QueryTemplate, type TemplateParam } from '@kfrm/db';
+import { QueryTemplate } from '@kfrm/db';
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { TransferDatabase, TransferTable } from './transfer.table';
 
@@ -97,15 +97,14 @@ export async function markExecutingLeased(
   until: Date,
   memos: { debitMemo?: string; creditMemo?: string } = {},
 ): Promise<TransferRow | undefined> {
-  const template = markExecutingTemplates[(memos.debitMemo === undefined ? 0 : 1) + (memos.creditMemo === undefined ? 0 : 2)]!;
-  return template.executeTakeFirst(db, {
+  return markExecuting.executeTakeFirst(db, {
     id,
     signatureSha256,
     now,
     owner,
     until,
-    debitMemo: memos.debitMemo ?? '',
-    creditMemo: memos.creditMemo ?? '',
+    debitMemo: memos.debitMemo ?? null,
+    creditMemo: memos.creditMemo ?? null,
   });
 }
 
@@ -115,29 +114,25 @@ type ExecutingParams = {
   now: Date;
   owner: string;
   until: Date;
-  debitMemo: string;
-  creditMemo: string;
+  debitMemo: string | null;
+  creditMemo: string | null;
 };
-/** One statement per set of memos given (the absent ones are not set): index debit + 2 × credit. */
-const markExecutingTemplates = [false, true].flatMap((credit) =>
-  [false, true].map((debit) =>
-    QueryTemplate.of<TransferDatabase, ExecutingParams>()((db, param: TemplateParam<ExecutingParams>) =>
-      db
-        .updateTable('transfers')
-        .set({
-          state: 'EXECUTING',
-          signature_sha256: param('signatureSha256'),
-          executing_at: param('now'),
-          lease_owner: param('owner'),
-          lease_until: param('until'),
-          ...(debit ? { debit_memo: param('debitMemo') } : {}),
-          ...(credit ? { credit_memo: param('creditMemo') } : {}),
-        })
-        .where('id', '=', param('id'))
-        .where('state', '=', 'PENDING')
-        .returningAll(),
-    ),
-  ),
+/** A memo not given (null) keeps the stored one: one statement for every combination. */
+const markExecuting = QueryTemplate.of<TransferDatabase, ExecutingParams>()((db, param) =>
+  db
+    .updateTable('transfers')
+    .set({
+      state: 'EXECUTING',
+      signature_sha256: param('signatureSha256'),
+      executing_at: param('now'),
+      lease_owner: param('owner'),
+      lease_until: param('until'),
+      debit_memo: sql<string>`coalesce(${param('debitMemo')}::text, debit_memo)`,
+      credit_memo: sql<string>`coalesce(${param('creditMemo')}::text, credit_memo)`,
+    })
+    .where('id', '=', param('id'))
+    .where('state', '=', 'PENDING')
+    .returningAll(),
 );
 
 /** Takes the right to drive an EXECUTING transfer until `until`, unless someone else holds it. */
