@@ -6,8 +6,8 @@
  * (bench/cms-verify.ts). This walks the bytes once and hands back offsets into them.
  *
  * Input must already have passed `checkDerStructure` (lengths fit, depth bounded, BER indefinite
- * lengths closed), so this reader never recurses on its own and never reads past an end it was
- * given. It accepts what that check accepts (BER indefinite and long-form lengths, as Bouncy
+ * lengths closed): this reader recurses only to find the end of an indefinite-length value, as
+ * deep as that check allowed, and never reads past an end it was given. It accepts what that check accepts (BER indefinite and long-form lengths, as Bouncy
  * Castle emits), and refuses — returns undefined — every shape that is not the RFC 5652 one.
  */
 
