@@ -5,10 +5,9 @@
 import { randomBytes } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
-import { writeFile } from 'node:fs/promises';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { openTestDatabase } from '@kfrm/db/test-database';
 import { ensureDevCertificates } from '@kfrm/pki';
 import { startServices, type ServiceModule } from '@kfrm/runtime';
@@ -104,6 +103,7 @@ async function stopProfile(file: string): Promise<void> {
   const { profile } = await profiler!.post('Profiler.stop');
   profiler!.disconnect();
   profiler = undefined;
+  await mkdir(dirname(file), { recursive: true });
   await writeFile(file, JSON.stringify(profile));
   send({ type: 'profile-written', file });
 }

@@ -12,6 +12,7 @@ import { Kysely, PostgresDialect, type LogEvent, type PostgresPool, type Postgre
 import pg from 'pg';
 import { asDatabaseUnavailable } from './errors';
 import { PGliteDialect } from './pglite-dialect';
+import { queryPrepared } from './prepared-statements';
 import { OID, keepText, parseUnquotedArray } from './type-parsers';
 
 /** Structural logger (pino-compatible: `(object, message)`). */
@@ -32,6 +33,11 @@ export interface OpenDatabaseOptions {
   statementTimeoutMs?: number;
   /** pg only: `idle_in_transaction_session_timeout`. Default 60 s; 0 disables. */
   idleInTransactionTimeoutMs?: number;
+  /**
+   * pg only: run QueryTemplate SQL as named prepared statements (prepared-statements.ts).
+   * Default true; false for a connection pooler that cannot carry them.
+   */
+  preparedStatements?: boolean;
   /** pg only: `application_name` shown in pg_stat_activity. Default 'kfrm-backend'. */
   applicationName?: string;
   /** Queries slower than this are logged at warn (when `log` is given). Default 500 ms. */
@@ -181,7 +187,8 @@ async function openPostgres(databaseUrl: string, options: OpenDatabaseOptions): 
     throw err;
   }
   const log = kyselyLog(options);
-  const base = new Kysely<any>({ dialect: new PostgresDialect({ pool: outageTypedPool(pool) }), ...(log ? { log } : {}) });
+  const dialect = new PostgresDialect({ pool: outageTypedPool(pool, options.preparedStatements ?? true) });
+  const base = new Kysely<any>({ dialect, ...(log ? { log } : {}) });
   const handle = makeHandle('postgres', base, async () => {
     // Kysely only ends the pool if its driver was initialised (i.e. a query went through it).
     if (!pool.ending) await pool.end();
@@ -196,7 +203,7 @@ async function openPostgres(databaseUrl: string, options: OpenDatabaseOptions): 
  * The pool as Kysely sees it, with connection failures turned into DatabaseUnavailableError (so
  * the server kit answers UNAVAILABLE, not INTERNAL): at checkout, and for each statement.
  */
-function outageTypedPool(pool: pg.Pool): PostgresPool {
+function outageTypedPool(pool: pg.Pool, preparedStatements: boolean): PostgresPool {
   const wrapped = new WeakMap<pg.PoolClient, PostgresPoolClient>();
   const rethrow = (err: unknown): never => {
     throw asDatabaseUnavailable(err);
@@ -208,6 +215,12 @@ function outageTypedPool(pool: pg.Pool): PostgresPool {
       if (!facade) {
         facade = {
           query: ((...args: Parameters<pg.PoolClient['query']>) => {
+            // Kysely calls query(sql, parameters), or query(cursor) to stream.
+            const prepared =
+              preparedStatements && typeof args[0] === 'string'
+                ? queryPrepared(client, args[0], args[1] as unknown[] | undefined)
+                : undefined;
+            if (prepared) return prepared.catch(rethrow);
             const result = (client.query as (...a: unknown[]) => unknown)(...args);
             // A Cursor (streamed query) comes back as itself, not as a promise.
             return result instanceof Promise ? result.catch(rethrow) : result;

@@ -51,6 +51,9 @@ export function readRuntimeConfig(env: Env = process.env) {
       logLevel: oneOf('LOG_LEVEL', ['trace', 'debug', 'info', 'warn', 'error', 'silent'], { default: 'info' }),
       dbPoolMax: int('DB_POOL_MAX', { default: 10, min: 1, max: 200 }),
       dbStatementTimeoutMs: int('DB_STATEMENT_TIMEOUT_MS', { default: 10_000, min: 100, max: 600_000 }),
+      // Hot fixed-shape statements as named prepared statements (parsed once per connection).
+      // false for a pooler that cannot carry them (PgBouncer in transaction mode before 1.21).
+      dbPreparedStatements: bool('DB_PREPARED_STATEMENTS', { default: true }),
       // How often PostgreSQL and Redis are checked for grpc.health.v1 (NOT_SERVING while one is down).
       dependencyCheckMs: int('KFRM_DEPENDENCY_CHECK_MS', { default: 1_000, min: 100, max: 60_000 }),
       shutdownGraceMs: int('KFRM_SHUTDOWN_GRACE_MS', { default: 10_000, min: 0, max: 300_000 }),

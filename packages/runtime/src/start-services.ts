@@ -241,6 +241,7 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
           dataDir: config.pgliteDir,
           poolMax: config.dbPoolMax,
           statementTimeoutMs: config.dbStatementTimeoutMs,
+          preparedStatements: config.dbPreparedStatements,
           log: logger.child({ component: 'db' }),
         }),
   );
