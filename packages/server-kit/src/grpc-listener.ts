@@ -16,6 +16,7 @@ import { splitFileDescriptorSet } from './descriptor-set';
 import { mapError } from './error-mapping';
 import { IDEMPOTENCY_KEY_HEADER, runIdempotent, type IdempotencyOptions } from './idempotency';
 import { cachePeerCertificatesOfHttp2Connections } from './peer-certificate-cache';
+import { addLazyReflection } from './lazy-reflection';
 
 export interface ListenerLimits {
   /** Largest request we accept; larger ones (also after decompression) get RESOURCE_EXHAUSTED. */
@@ -228,10 +229,13 @@ export class GrpcListener {
       // internal services and vice versa. Health is listed too (proto/grpc/health/v1 is in the
       // descriptor set) so `buf curl` and grpcurl, which resolve methods through reflection,
       // can health-check every listener.
-      const packageDefinition = { contract: { fileDescriptorProtos: splitFileDescriptorSet(descriptorSet) } };
-      new ReflectionService(packageDefinition as never, {
-        services: [...new Set([...this.serviceNames, HEALTH_SERVICE, ...(this.options.reflectionAlsoLists ?? [])])],
-      }).addToServer(this.server);
+      // Built on the first reflection call, not here (lazy-reflection.ts): it cost every start
+      // about 0.1 s per listener before the first health answer. The list is fixed now, as before.
+      const services = [...new Set([...this.serviceNames, HEALTH_SERVICE, ...(this.options.reflectionAlsoLists ?? [])])];
+      addLazyReflection(this.server, () => {
+        const packageDefinition = { contract: { fileDescriptorProtos: splitFileDescriptorSet(descriptorSet) } };
+        return new ReflectionService(packageDefinition as never, { services });
+      });
     }
     const address = host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
     this.boundPort = await new Promise<number>((resolve, reject) =>

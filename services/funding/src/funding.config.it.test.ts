@@ -121,4 +121,22 @@ describe('funding configuration', () => {
     await expect(fetch(`${kakaocert!.url}/__sandbox/receipts/${receiptId}`)).rejects.toThrow();
     await expect(fetch(konaplate!.url, { method: 'POST' })).rejects.toThrow();
   });
+
+  it('runs the Konaplate sandbox on the keys kept in sandboxKeyDir, the same at the next start', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kfrm-funding-sandbox-keys-'));
+    try {
+      const keyDir = join(dir, 'konaplate-sandbox');
+      const first = await createFundingAdapters(readFundingConfig({}), 'embedded', logger, {}, { sandboxKeyDir: keyDir });
+      const keys = first.sandboxes.konaplate!.keys;
+      // Encryption works with them (inquiries are encrypted both ways).
+      expect((await first.konaplate.inquireBankAccounts({ userId: '1000000001' })).bankAccForNormalRcg?.bankCode).toBe('088');
+      await first.close();
+      const second = await createFundingAdapters(readFundingConfig({}), 'embedded', logger, {}, { sandboxKeyDir: keyDir });
+      expect(second.sandboxes.konaplate!.keys.serverPublicKey).toBe(keys.serverPublicKey);
+      expect(second.sandboxes.konaplate!.keys.clientPrivateKey).toBe(keys.clientPrivateKey);
+      await second.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });

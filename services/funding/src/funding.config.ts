@@ -11,7 +11,7 @@ import { ConfigError, bool, int, oneOf, readConfig, str, url, type Env } from '@
 import { createKakaocertClient, createKakaocertConsentProvider, type CmsConsentProvider } from '@kfrm/kakaocert';
 import { startKakaocertSandbox, type KakaocertSandbox } from '@kfrm/kakaocert/sandbox';
 import { createJweFieldCipher, createKonaplateClient, type KonaplateClient } from '@kfrm/konaplate';
-import { sandboxClientOptions, startKonaplateSandbox, type KonaplateSandbox } from '@kfrm/konaplate/sandbox/index';
+import { ensureSandboxKeyFiles, sandboxClientOptions, startKonaplateSandbox, type KonaplateSandbox } from '@kfrm/konaplate/sandbox/index';
 import type { Logger } from '@kfrm/logging';
 
 export function readFundingConfig(env: Env = process.env) {
@@ -158,11 +158,21 @@ export async function realKonaplateClient(
   });
 }
 
+export interface FundingAdapterOptions {
+  /**
+   * Where the Konaplate sandbox keeps its two RSA key pairs (made on first start, reused after:
+   * see ensureSandboxKeyFiles); without it they are generated at every start. The embedded
+   * default passes a directory in its data directory.
+   */
+  sandboxKeyDir?: string;
+}
+
 export async function createFundingAdapters(
   config: FundingConfig,
   mode: 'embedded' | 'real',
   logger: Logger,
   observers: ProviderCallObservers = {},
+  options: FundingAdapterOptions = {},
 ): Promise<FundingAdapters> {
   checkConfig(config, mode);
   const sandboxes: FundingAdapters['sandboxes'] = {};
@@ -173,7 +183,9 @@ export async function createFundingAdapters(
   try {
     let konaplate: KonaplateClient;
     if (config.konaplateUrl === undefined) {
+      const keys = options.sandboxKeyDir === undefined ? undefined : await ensureSandboxKeyFiles(options.sandboxKeyDir);
       const sandbox = await startKonaplateSandbox({
+        ...keys,
         port: 0,
         host: '127.0.0.1',
         logger: logger.child({ component: 'konaplate-sandbox' }),

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { Env } from '@kfrm/config';
 import type { SecretDeclaration, ServiceModule } from '@kfrm/runtime';
 import { LedgerServiceClient } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
@@ -61,10 +62,16 @@ export function createFundingModule(options: FundingModuleOptions = {}): Service
     migrations,
     async create({ db, logger, config, internalClients, metrics }) {
       const fundingConfig = readFundingConfig(options.env);
-      const adapters = await createFundingAdapters(fundingConfig, config.mode, logger, {
-        konaplate: metrics.externalCallObserver('konaplate'),
-        kakaocert: metrics.externalCallObserver('kakaocert'),
-      });
+      const adapters = await createFundingAdapters(
+        fundingConfig,
+        config.mode,
+        logger,
+        { konaplate: metrics.externalCallObserver('konaplate'), kakaocert: metrics.externalCallObserver('kakaocert') },
+        // The embedded default keeps its sandbox's RSA keys in the data directory, beside its dev
+        // TLS certificates, instead of generating two RSA-2048 pairs at every start. Real mode
+        // with KFRM_FUNDING_SANDBOXES (a dev stack) writes nothing there and generates them.
+        config.mode === 'embedded' ? { sandboxKeyDir: join(config.dataDir, 'konaplate-sandbox') } : {},
+      );
       options.onAdapters?.(adapters);
       const funding = createFunding({
         db: db.kysely<FundingDatabase>(FUNDING_SCHEMA),

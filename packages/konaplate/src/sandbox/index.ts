@@ -3,6 +3,7 @@ import type { KonaplateClientOptions } from '../konaplate-client';
 import type { KonaplateSandbox } from './konaplate-sandbox';
 
 export * from './konaplate-sandbox';
+export * from './sandbox-key-files';
 export * from './test-data';
 
 /**

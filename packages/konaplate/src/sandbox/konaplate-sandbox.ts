@@ -15,7 +15,7 @@ import { bankName, isListedBankCode } from '../bank-codes';
 import { LOGIN_ID_PATTERN, PHONE_NUMBER_PATTERN } from '../member-registration';
 import { ARS_CODE_PATTERN, type ArsFailReason } from '../ars-registration';
 import { MAX_HISTORY_PAGE_SIZE, MAX_MOVEMENT_AMOUNT, TRAN_ID_PATTERN, type MoneyMovementKind } from '../money-movement';
-import { CipherError, decryptCompact, encryptCompact, toPublicKey, type KeyMaterial } from '../cipher';
+import { CipherError, decryptCompact, encryptCompact, toPrivateKey, toPublicKey, type KeyMaterial } from '../cipher';
 import { PATHS } from '../konaplate-client';
 import {
   HEADER,
@@ -45,6 +45,12 @@ import {
 
 const generateKeyPair = promisify(generateKeyPairCallback);
 
+/** A given RSA private key (checked as the cipher checks keys) with its public half. */
+function keyPairOf(material: KeyMaterial): { privateKey: KeyObject; publicKey: KeyObject } {
+  const privateKey = toPrivateKey(material);
+  return { privateKey, publicKey: toPublicKey(privateKey) };
+}
+
 export interface KonaplateSandboxOptions {
   /** 0 picks a free port. */
   port?: number;
@@ -55,8 +61,20 @@ export interface KonaplateSandboxOptions {
   cryptoKeyId?: string;
   /** Message encryption as Konaplate's "Data Encryption = Y" projects do it; on by default. */
   encryption?: boolean;
-  /** The client's public key for encrypting responses; a pair is generated when absent. */
+  /**
+   * The sandbox's own RSA private key (requests are encrypted to its public half); generated when
+   * absent. The embedded default passes one kept in its data directory (sandbox-key-files.ts), so
+   * a start does not wait for an RSA prime search.
+   */
+  serverPrivateKey?: KeyMaterial;
+  /** The client's public key for encrypting responses; a pair is generated when neither this nor clientPrivateKey is given. */
   clientPublicKey?: KeyMaterial;
+  /**
+   * The client's RSA private key, instead of a generated pair: the sandbox encrypts responses to
+   * its public half and hands it back in `keys.clientPrivateKey` (for sandboxClientOptions).
+   * Exclusive with clientPublicKey.
+   */
+  clientPrivateKey?: KeyMaterial;
   /** How far X-KM-Tran-Time and the token's time may be from the sandbox clock; 5 minutes. */
   maxClockSkewMs?: number;
   now?: () => Date;
@@ -91,7 +109,7 @@ export interface KonaplateSandboxKeys {
   serverPublicKey: string;
   /** SPKI PEM of the client key responses are encrypted to. */
   clientPublicKey: string;
-  /** PKCS#8 PEM of the generated client key; absent when the client's public key was given. */
+  /** PKCS#8 PEM of the client key (generated or given as clientPrivateKey); absent when only its public key was given. */
   clientPrivateKey?: string;
 }
 
@@ -226,11 +244,19 @@ export async function startKonaplateSandbox(options: KonaplateSandboxOptions = {
   const now = options.now ?? (() => new Date());
   const log = options.logger;
 
-  // Both RSA pairs at once: each is a prime search on a worker thread (up to a second or more
-  // on a loaded machine), and the embedded backend waits for them at every start.
+  if (options.clientPublicKey !== undefined && options.clientPrivateKey !== undefined) {
+    throw new Error('clientPublicKey and clientPrivateKey are exclusive: give the client key pair one way');
+  }
+  // The missing RSA pairs at once: each is a prime search on a worker thread (up to a second or
+  // more on a loaded machine). Keys given in the options (the embedded default's, from its data
+  // directory) skip that wait.
   const [server, client] = await Promise.all([
-    generateKeyPair('rsa', { modulusLength: 2048 }),
-    options.clientPublicKey === undefined ? generateKeyPair('rsa', { modulusLength: 2048 }) : undefined,
+    options.serverPrivateKey === undefined ? generateKeyPair('rsa', { modulusLength: 2048 }) : keyPairOf(options.serverPrivateKey),
+    options.clientPublicKey !== undefined
+      ? undefined
+      : options.clientPrivateKey === undefined
+        ? generateKeyPair('rsa', { modulusLength: 2048 })
+        : keyPairOf(options.clientPrivateKey),
   ]);
   let clientPublic: KeyObject;
   let clientPrivatePem: string | undefined;
