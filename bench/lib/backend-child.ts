@@ -8,6 +8,7 @@ import { Session } from 'node:inspector/promises';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { isPreparedStatementSql } from '@kfrm/db';
 import { openTestDatabase } from '@kfrm/db/test-database';
 import { ensureDevCertificates } from '@kfrm/pki';
 import { startServices, type ServiceModule } from '@kfrm/runtime';
@@ -45,7 +46,11 @@ const database = await openTestDatabase({
     ? {
         log: {
           debug: (fields: Record<string, unknown>) =>
-            appendFileSync(traceFile, `${Date.now()} ${String(fields.sql).replace(/\s+/g, ' ')}\n`),
+            // "P": a template's SQL, sent as a named prepared statement; "-": parsed every time.
+            appendFileSync(
+              traceFile,
+              `${Date.now()} ${isPreparedStatementSql(String(fields.sql)) ? 'P' : '-'} ${String(fields.sql).replace(/\s+/g, ' ')}\n`,
+            ),
         },
       }
     : {}),

@@ -19,4 +19,5 @@ export type { SerializableRetryOptions } from './transaction';
 export { PGliteDialect, PG_COMPATIBLE_PARSERS, AsyncMutex } from './pglite-dialect';
 export type { PGliteDialectConfig, PGliteLike } from './pglite-dialect';
 export { QueryTemplate } from './query-template';
+export { isPreparedStatementSql } from './prepared-statements';
 export type { TemplateParam, TemplateQuery } from './query-template';

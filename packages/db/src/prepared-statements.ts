@@ -28,6 +28,11 @@ export function markPreparable(sql: string): void {
   nameBySql.set(sql, `kfrm_${createHash('sha256').update(sql).digest('base64url').slice(0, 22)}`);
 }
 
+/** True for SQL that runs as a named statement (a template's); for traces that count round trips. */
+export function isPreparedStatementSql(sql: string): boolean {
+  return nameBySql.has(sql);
+}
+
 const generationByClient = new WeakMap<pg.PoolClient, number>();
 
 function statementName(client: pg.PoolClient, base: string): string {

@@ -197,10 +197,15 @@ export async function findAccountByNumber(db: LedgerDb | LedgerTrx, accountNumbe
   return row ? normalise(row) : undefined;
 }
 
+// Both parties of every transfer: one statement text for any number of accounts (`= any`).
+const accountsByNumbers = QueryTemplate.of<LedgerDatabase, { accountNumbers: string[] }>()((db, param) =>
+  selectAccounts(db).where('account_number', '=', sql<string>`any(${param('accountNumbers')}::text[])`),
+);
+
 /** The accounts with these numbers (any kind), in one statement; numbers not found are left out. */
 export async function findAccountsByNumbers(db: LedgerDb, accountNumbers: string[]): Promise<AccountRow[]> {
   if (accountNumbers.length === 0) return [];
-  const rows = await selectAccounts(db).where('account_number', 'in', accountNumbers).execute();
+  const rows = await accountsByNumbers.execute(db, { accountNumbers });
   return rows.map(normalise);
 }
 
@@ -532,8 +537,13 @@ export interface OutboxRow extends Omit<NewOutboxRow, 'idempotencyKey'> {
   createdAt: Date;
 }
 
+// Every relay poll (the notification service's, through ListOutboxEvents).
+const outboxAfter = QueryTemplate.of<LedgerDatabase, { afterId: string; limit: number }>()((db, param) =>
+  db.selectFrom('outbox').selectAll().where('id', '>', param('afterId')).orderBy('id').limit(param('limit')),
+);
+
 export async function listOutboxAfter(db: LedgerDb, afterId: bigint, limit: number): Promise<OutboxRow[]> {
-  const rows = await db.selectFrom('outbox').selectAll().where('id', '>', afterId.toString()).orderBy('id').limit(limit).execute();
+  const rows = await outboxAfter.execute(db, { afterId: afterId.toString(), limit });
   return rows.map((r) => ({
     id: BigInt(r.id),
     entryId: BigInt(r.entry_id),

@@ -1,3 +1,4 @@
+import { QueryTemplate } from '@kfrm/db';
 import { sql, type Kysely } from 'kysely';
 import type { NotificationEvent } from './notification-event';
 import { NOTIFICATION_SCHEMA, type NotificationDatabase } from './notification.table';
@@ -22,28 +23,53 @@ export async function readCursor(db: Db): Promise<bigint> {
  * the committed value, matches nothing, and so copies nothing either.
  */
 export async function saveRelayed(db: Db, from: bigint, to: bigint, events: NotificationEvent[]): Promise<boolean> {
-  // Raw SQL is not schema-rewritten: tables are qualified with the (constant) schema name. The
-  // values travel as arrays, so the statement's text is the same for every page.
-  const t = (name: keyof NotificationDatabase) => sql.table(`${NOTIFICATION_SCHEMA}.${name}`);
-  const { rows } = await sql<{ moved: boolean }>`
+  const rows = await saveRelayedTemplate.execute(db, {
+    from: from.toString(),
+    to: to.toString(),
+    userIds: events.map((e) => e.userId),
+    ids: events.map((e) => e.id.toString()),
+    types: events.map((e) => e.type),
+    titles: events.map((e) => e.title),
+    contents: events.map((e) => e.content),
+    createdAts: events.map((e) => e.createdAt.toISOString()),
+  });
+  return rows[0]?.moved === true;
+}
+
+interface SaveRelayedParams extends Record<string, unknown> {
+  from: string;
+  to: string;
+  userIds: string[];
+  ids: string[];
+  types: string[];
+  titles: string[];
+  contents: string[];
+  createdAts: string[];
+}
+
+// Raw SQL is not schema-rewritten: tables are qualified with the (constant) schema name. The
+// values travel as arrays, so the statement's text is the same for every page: a QueryTemplate
+// (one named statement on PostgreSQL).
+const t = (name: keyof NotificationDatabase) => sql.table(`${NOTIFICATION_SCHEMA}.${name}`);
+const saveRelayedTemplate = new QueryTemplate<SaveRelayedParams, { moved: boolean }>(
+  (_db, param) => sql<{ moved: boolean }>`
     with moved as (
-      update ${t('relay_cursor')} set last_id = ${to.toString()}::bigint
-      where singleton and last_id = ${from.toString()}::bigint
+      update ${t('relay_cursor')} set last_id = ${param('to')}::bigint
+      where singleton and last_id = ${param('from')}::bigint
       returning last_id
     ),
     copied as (
       insert into ${t('events')} (user_id, id, type, title, content, created_at)
       select v.user_id, v.id, v.type, v.title, v.content, v.created_at
-      from unnest(${events.map((e) => e.userId)}::text[], ${events.map((e) => e.id.toString())}::bigint[],
-                  ${events.map((e) => e.type)}::text[], ${events.map((e) => e.title)}::text[],
-                  ${events.map((e) => e.content)}::text[], ${events.map((e) => e.createdAt.toISOString())}::timestamptz[])
+      from unnest(${param('userIds')}::text[], ${param('ids')}::bigint[],
+                  ${param('types')}::text[], ${param('titles')}::text[],
+                  ${param('contents')}::text[], ${param('createdAts')}::timestamptz[])
         as v(user_id, id, type, title, content, created_at)
       where exists (select 1 from moved)
       on conflict (user_id, id) do nothing
     )
-    select exists (select 1 from moved) as moved`.execute(db);
-  return rows[0]?.moved === true;
-}
+    select exists (select 1 from moved) as moved`,
+);
 
 /** The user's newest `limit` events after `afterId`, oldest first. */
 export async function listUserEventsAfter(db: Db, userId: string, afterId: bigint, limit: number): Promise<NotificationEvent[]> {
