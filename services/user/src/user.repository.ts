@@ -145,14 +145,21 @@ export async function findUserById(
   return row && toUser(row);
 }
 
+// Every PrepareLogin and Login.
+const userByTokenHashTemplate = QueryTemplate.of<UserDatabase, { hash: string }>();
+const userByTokenHash = userByTokenHashTemplate((db, param) =>
+  db.selectFrom('users').selectAll().where('user_token_hash', '=', param('hash')),
+);
+const userByTokenHashForUpdate = userByTokenHashTemplate((db, param) =>
+  db.selectFrom('users').selectAll().where('user_token_hash', '=', param('hash')).forUpdate(),
+);
+
 export async function findUserByTokenHash(
   db: UserDb | UserTrx,
   hash: string,
   options: { forUpdate?: boolean } = {},
 ): Promise<UserRecord | undefined> {
-  let query = db.selectFrom('users').selectAll().where('user_token_hash', '=', hash);
-  if (options.forUpdate) query = query.forUpdate();
-  const row = await query.executeTakeFirst();
+  const row = await (options.forUpdate ? userByTokenHashForUpdate : userByTokenHash).executeTakeFirst(db, { hash });
   return row && toUser(row);
 }
 
@@ -417,20 +424,41 @@ export interface NewSession {
   now: Date;
 }
 
+type SessionInsertParams = {
+  familyId: string;
+  userId: string;
+  deviceId: string;
+  sessionTokenHash: string;
+  refreshTokenHash: string;
+  sessionExpiresAt: Date;
+  familyExpiresAt: Date;
+  now: Date;
+};
+// Every Login and refresh.
+const insertSessionTemplate = QueryTemplate.of<UserDatabase, SessionInsertParams>()((db, param) =>
+  db.insertInto('sessions').values({
+    family_id: param('familyId'),
+    user_id: param('userId'),
+    device_id: param('deviceId'),
+    session_token_hash: param('sessionTokenHash'),
+    refresh_token_hash: param('refreshTokenHash'),
+    session_expires_at: param('sessionExpiresAt'),
+    family_expires_at: param('familyExpiresAt'),
+    created_at: param('now'),
+  }),
+);
+
 export async function insertSession(trx: UserTrx, session: NewSession): Promise<void> {
-  await trx
-    .insertInto('sessions')
-    .values({
-      family_id: session.familyId,
-      user_id: session.userId,
-      device_id: session.deviceId,
-      session_token_hash: session.sessionTokenHash,
-      refresh_token_hash: session.refreshTokenHash,
-      session_expires_at: session.sessionExpiresAt,
-      family_expires_at: session.familyExpiresAt,
-      created_at: session.now,
-    })
-    .execute();
+  await insertSessionTemplate.execute(trx, {
+    familyId: session.familyId,
+    userId: session.userId.toString(),
+    deviceId: session.deviceId.toString(),
+    sessionTokenHash: session.sessionTokenHash,
+    refreshTokenHash: session.refreshTokenHash,
+    sessionExpiresAt: session.sessionExpiresAt,
+    familyExpiresAt: session.familyExpiresAt,
+    now: session.now,
+  });
 }
 
 /** A session whose token is live at `now` (not expired, rotated or revoked), with its user. */
