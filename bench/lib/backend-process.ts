@@ -71,12 +71,18 @@ export interface BackendProcess {
 
 /**
  * `BENCH_BACKEND_PROF=<dir>` runs the child with `--cpu-prof` into that directory (the profile
- * of the backend alone, written when it stops).
+ * of the backend alone, written when it stops). `BENCH_BACKEND_NODE_FLAGS` adds Node flags to the
+ * child only (e.g. `--perf-basic-prof-only-functions`, for `perf record` to name JavaScript frames).
  */
 export async function startBackendProcess(config: BackendConfig = {}, timeoutMs = 180_000): Promise<BackendProcess> {
   const profDir = process.env.BENCH_BACKEND_PROF;
   const child: ChildProcess = fork(fileURLToPath(new URL('./backend-child.ts', import.meta.url)), [], {
-    execArgv: ['--import', 'tsx', ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [])],
+    execArgv: [
+      '--import',
+      'tsx',
+      ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []),
+      ...(process.env.BENCH_BACKEND_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? []),
+    ],
     env: { ...process.env, BENCH_BACKEND_CONFIG: JSON.stringify(config) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

@@ -44,9 +44,28 @@ export function biometricChallenge(processId: string): Buffer {
 export function verifyBiometricSignature(publicKeySpki: Uint8Array, processId: string, signatureBase64: string): boolean {
   if (!signatureBase64 || signatureBase64.length > 2048) return false;
   try {
-    const key = createPublicKey({ key: Buffer.from(publicKeySpki), format: 'der', type: 'spki' });
-    return verify('sha256', biometricChallenge(processId), key, Buffer.from(signatureBase64, 'base64'));
+    return verify('sha256', biometricChallenge(processId), publicKeyOf(publicKeySpki), Buffer.from(signatureBase64, 'base64'));
   } catch {
     return false;
   }
+}
+
+/**
+ * Imported keys by their SPKI bytes (public values: the bytes are the key). Importing one
+ * (`createPublicKey`: DER parsing and an OpenSSL key object) cost more than the signature check
+ * itself — ≈ 2.5 % of the backend's main thread under biometric transfers. Bounded: the oldest
+ * entry goes first once full, so a flood of distinct keys costs at most an import each.
+ */
+const importedKeys = new Map<string, KeyObject>();
+const IMPORTED_KEYS_MAX = 4096;
+
+function publicKeyOf(spki: Uint8Array): KeyObject {
+  const id = Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength).toString('base64');
+  let key = importedKeys.get(id);
+  if (key === undefined) {
+    key = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
+    if (importedKeys.size >= IMPORTED_KEYS_MAX) importedKeys.delete(importedKeys.keys().next().value as string);
+    importedKeys.set(id, key);
+  }
+  return key;
 }
