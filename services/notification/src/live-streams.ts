@@ -97,6 +97,16 @@ export class LiveStreams {
     set.add(stream);
   }
 
+  /**
+   * Subscribes the shared channels now instead of at the first stream. After a (re)start, a burst
+   * of reconnecting streams otherwise all waited on one SUBSCRIBE made in the middle of that
+   * burst, and all failed with it when the busy process let it time out (bench/fanout.ts: 10,000
+   * opens at once, every one UNAVAILABLE). A failure here is logged; the next stream tries again.
+   */
+  prepare(): void {
+    this.start().catch((err: unknown) => this.logger.warn({ err }, 'shared subscriptions not ready; the next stream retries'));
+  }
+
   remove(stream: LiveStream): void {
     const userId = stream.session.userId;
     const current = this.byUser.get(userId);

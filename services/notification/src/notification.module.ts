@@ -97,6 +97,7 @@ export function createNotificationService(deps: NotificationServiceDeps, options
   const streams = new LiveStreams(view, deps.store, deps.checkSession, deps.logger.child({ component: 'live-streams' }), {
     recheckMs: deps.config.recheckMs,
   });
+  if (options.startRelay !== false) streams.prepare();
   return {
     registration: notificationHandlers({
       db: kysely,
@@ -150,7 +151,14 @@ export function createNotificationModule(options: NotificationModuleOptions = {}
         { startRelay: false },
       );
       // Listeners drain first (streams end with OK); then close stops the relay and hands the lock on.
-      return { mobile: [service.registration], start: () => service.relay.start(), close: service.close };
+      return {
+        mobile: [service.registration],
+        start: () => {
+          service.relay.start();
+          service.streams.prepare();
+        },
+        close: service.close,
+      };
     },
   };
 }
