@@ -243,6 +243,16 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(won.sort()).toEqual([0, 1, 2, 3]);
       });
 
+      it('a repeated claim with the same value gets the key it already holds (an answer lost to a timeout), its TTL renewed', async () => {
+        const keys = [fresh('again-0'), fresh('again-1'), fresh('again-2')];
+        await store.set(keys[0]!, 'taken', { ttlMs: 10_000 });
+        expect(await store.setFirstAbsent(keys, 'token-a', 1_000)).toBe(1);
+        expect(await store.setFirstAbsent(keys, 'token-a', 10_000)).toBe(1);
+        expect(await store.ttlMs(keys[1]!)).toBeGreaterThan(1_000);
+        expect(await store.get(keys[2]!)).toBeNull();
+        expect(await store.setFirstAbsent(keys, 'token-b', 10_000)).toBe(2);
+      });
+
       it('refuses an empty key list', async () => {
         await expect(store.setFirstAbsent([], 'v', 1_000)).rejects.toThrow();
       });

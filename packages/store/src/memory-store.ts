@@ -90,7 +90,9 @@ export class MemoryStore implements Store {
     assertKeys(keys);
     assertString(value, 'value');
     assertTtl(ttlMs);
-    const index = keys.findIndex((key) => !this.live(key));
+    // As the Redis script: a key already holding the value is the claim, renewed.
+    const held = keys.findIndex((key) => this.live(key)?.value === value);
+    const index = held >= 0 ? held : keys.findIndex((key) => !this.live(key));
     if (index >= 0) this.data.set(keys[index]!, { value, expiresAt: this.now() + ttlMs });
     return index;
   }

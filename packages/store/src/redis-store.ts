@@ -55,8 +55,18 @@ end
 return 0
 `;
 
-/** SET NX PX on each key in order until one is set: its 0-based index, or -1. */
+/**
+ * A key already holding the value is the claim (its TTL renewed): a repeated claim whose answer
+ * was lost gets the same key. Else SET NX PX on each key in order until one is set. Its 0-based
+ * index, or -1.
+ */
 const SET_FIRST_ABSENT = `
+for i, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then
+    redis.call('PEXPIRE', key, ARGV[2])
+    return i - 1
+  end
+end
 for i, key in ipairs(KEYS) do
   if redis.call('SET', key, ARGV[1], 'NX', 'PX', ARGV[2]) then
     return i - 1

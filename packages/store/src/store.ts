@@ -61,7 +61,9 @@ export interface Store {
    * Sets the first of `keys` that does not exist (`SET NX PX` on each in order, in one atomic
    * step) and returns its index, or -1 when every key exists. One round trip for what would
    * otherwise be one per key: claiming one of N slots (a user's notification streams).
-   * The keys should share a Redis Cluster hash tag (`{…}`).
+   * A key that already holds `value` counts as the claim (its TTL is renewed and its index
+   * returned), so a claim whose answer was lost (a timeout) can be repeated with the same value
+   * without taking a second key. The keys should share a Redis Cluster hash tag (`{…}`).
    */
   setFirstAbsent(keys: readonly string[], value: string, ttlMs: number): Promise<number>;
 

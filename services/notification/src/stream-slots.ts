@@ -1,5 +1,10 @@
 import { randomInt, randomUUID } from 'node:crypto';
-import type { Store } from '@kfrm/store';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isStoreUnavailableError, type Store } from '@kfrm/store';
+
+/** Claims tried per open when the store does not answer; spread out so a burst does not retry in step. */
+const CLAIM_ATTEMPTS = 3;
+const CLAIM_RETRY_BASE_MS = 100;
 
 export interface StreamSlot {
   release(): Promise<void>;
@@ -50,7 +55,7 @@ export class StreamSlots {
     // in one Redis Cluster slot, as a multi-key script needs.
     const first = randomInt(this.max);
     const keys = Array.from({ length: this.max }, (_, n) => `streams:{${userId}}:${(first + n) % this.max}`);
-    const index = await this.store.setFirstAbsent(keys, token, this.ttlMs);
+    const index = await this.claim(keys, token);
     if (index < 0) return undefined;
     const slot = new HeldSlot(this, keys[index]!, token, Date.now());
     this.held.set(token, slot);
@@ -59,6 +64,23 @@ export class StreamSlots {
       this.timer.unref();
     }
     return slot;
+  }
+
+  /**
+   * The claim, repeated with the same token when the store did not answer (a command timeout:
+   * under a burst of opens, a saturated event loop let ioredis's timers fire before the replies
+   * were read; 661 of 10,000 opens were refused so). A repeat is safe: a key that already holds
+   * the token counts as the claim (Store.setFirstAbsent), so at most one slot is taken.
+   */
+  private async claim(keys: string[], token: string): Promise<number> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.store.setFirstAbsent(keys, token, this.ttlMs);
+      } catch (err) {
+        if (attempt >= CLAIM_ATTEMPTS || !isStoreUnavailableError(err)) throw err;
+        await sleep(CLAIM_RETRY_BASE_MS * attempt + randomInt(CLAIM_RETRY_BASE_MS));
+      }
+    }
   }
 
   /** Gives a slot back (idempotent): no more renewals, and the key is deleted if still ours. */
