@@ -139,4 +139,26 @@ describe('funding configuration', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it('never issues a member id again after a restart (the data directory keeps the members; the sandbox does not)', async () => {
+    // Tried as a customer would: `pnpm start`, the demo, Ctrl-C, `pnpm start`, the demo again —
+    // linking Bob's account answered INTERNAL (duplicate konaplate_members.member_id).
+    const register = async (adapters: Awaited<ReturnType<typeof createFundingAdapters>>, n: number) =>
+      (
+        await adapters.konaplate.registerMember({
+          loginId: `restart${Date.now()}${n}`,
+          userName: '홍길동',
+          birthDate: '19800101',
+          phoneNumber: '01012345678',
+        })
+      ).userId;
+    const first = await createFundingAdapters(readFundingConfig({}), 'embedded', logger);
+    const issued = [await register(first, 1), await register(first, 2)];
+    await first.close();
+    const second = await createFundingAdapters(readFundingConfig({}), 'embedded', logger);
+    const next = await register(second, 3);
+    await second.close();
+    expect(issued).not.toContain(next);
+    expect(BigInt(next)).toBeGreaterThan(BigInt(issued[1]!));
+  });
 });

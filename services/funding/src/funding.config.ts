@@ -167,6 +167,18 @@ export interface FundingAdapterOptions {
   sandboxKeyDir?: string;
 }
 
+/**
+ * The sandbox keeps its members in memory, but the funding service's records of them outlive a
+ * restart (the embedded default's data directory, or PostgreSQL with KFRM_FUNDING_SANDBOXES): a
+ * sandbox counting from the same first id again issued ids already stored, and linking an account
+ * after a restart answered INTERNAL (a duplicate member_id). Counting from the start time in
+ * milliseconds stays above every earlier run's ids as long as a run issues fewer members than it
+ * lasts milliseconds; 13–14 digits, within Konaplate's numeric user ids.
+ */
+function sandboxFirstMemberId(): bigint {
+  return 2_000_000_001n + BigInt(Date.now());
+}
+
 export async function createFundingAdapters(
   config: FundingConfig,
   mode: 'embedded' | 'real',
@@ -192,6 +204,7 @@ export async function createFundingAdapters(
         tranTokenForm: config.konaplateTranTokenForm,
         birthDateForm: config.konaplateBirthDateForm,
         arsAnswerAfterMs: config.sandboxArsAnswerAfterMs,
+        firstIssuedMemberId: sandboxFirstMemberId(),
       });
       closers.push(() => sandbox.close());
       sandboxes.konaplate = sandbox;
