@@ -52,8 +52,9 @@ if (!(seconds > 0 && seconds <= 120) || clientCounts.some((c) => !Number.isInteg
   process.exit(2);
 }
 const maxClients = Math.max(...clientCounts);
-/** One sender per client, plus the owner of the hot account. */
-const USERS = maxClients + 1;
+/** One sender per client (at least two: random pairs need someone else to pay), plus the owner of the hot account. */
+const SENDERS = Math.max(2, maxClients);
+const USERS = SENDERS + 1;
 /** Below the operator approval threshold (KFRM_OPERATOR_APPROVAL_THRESHOLD_KRW, default 1,000,000): one teller funds it. */
 const FUNDING_KRW = 900_000n;
 /** Small enough that the TRANSFER policy asks for the PIN alone (biometric from 1,000,000 KRW). */
@@ -244,7 +245,7 @@ try {
   );
   const setupSeconds = (performance.now() - setupStart) / 1000;
   const hot = phones[USERS - 1]!;
-  const senders = phones.slice(0, maxClients);
+  const senders = phones.slice(0, SENDERS);
   const targetOf = (c: number, next: () => number, hotScenario: boolean) =>
     hotScenario ? hot.accountNumber : senders[(c + 1 + (next() % (senders.length - 1 || 1))) % senders.length]!.accountNumber;
 
