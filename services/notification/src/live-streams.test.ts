@@ -24,13 +24,19 @@ function stream(userId: string): LiveStream {
   return { session: { userId, deviceId: 'd', sessionToken: 't' } } as unknown as LiveStream;
 }
 
+/** LiveStreams on two such stores, prepare() called: its first SUBSCRIBE (the facts channel) is pending. */
+async function prepared() {
+  const events = subscribingStore();
+  const facts = subscribingStore();
+  const streams = new LiveStreams(events.store, facts.store, async () => true, quietLogger, { recheckMs: 60_000 });
+  streams.prepare();
+  await Promise.resolve();
+  return { events, facts, streams };
+}
+
 describe('LiveStreams shared subscriptions', () => {
   it('prepare() subscribes before any stream opens, so a burst of opens waits on no SUBSCRIBE of its own', async () => {
-    const events = subscribingStore();
-    const facts = subscribingStore();
-    const streams = new LiveStreams(events.store, facts.store, async () => true, quietLogger, { recheckMs: 60_000 });
-    streams.prepare();
-    await Promise.resolve();
+    const { events, facts, streams } = await prepared();
     expect(facts.channels).toHaveLength(1);
     facts.pending[0]!.resolve();
     await new Promise((r) => setImmediate(r));
@@ -46,11 +52,7 @@ describe('LiveStreams shared subscriptions', () => {
   });
 
   it('a failed prepare() is retried by the next stream', async () => {
-    const events = subscribingStore();
-    const facts = subscribingStore();
-    const streams = new LiveStreams(events.store, facts.store, async () => true, quietLogger, { recheckMs: 60_000 });
-    streams.prepare();
-    await Promise.resolve();
+    const { events, facts, streams } = await prepared();
     facts.pending[0]!.reject(new Error('Command timed out'));
     await new Promise((r) => setImmediate(r));
     const opening = streams.add(stream('u1'));

@@ -75,14 +75,17 @@ export interface NotificationService {
   registration: ReturnType<typeof notificationHandlers>;
   relay: OutboxRelay;
   streams: LiveStreams;
+  /** Starts the relay and subscribes the streams' shared channels (LiveStreams.prepare). */
+  start(): void;
   /** Stops the relay (releasing its lock) and drops the service's store subscriptions. */
   close(): Promise<void>;
 }
 
 /**
- * The service's composition: the relay and the stream handler, over one store view. The relay
- * starts at once unless `startRelay` is false (the module starts it once the listeners are up,
- * since it calls the ledger through the internal listener).
+ * The service's composition: the relay and the stream handler, over one store view. It starts
+ * (the relay, the streams' shared subscriptions) at once unless `startRelay` is false (the module
+ * starts it once the listeners are up, since the relay calls the ledger through the internal
+ * listener).
  */
 export function createNotificationService(deps: NotificationServiceDeps, options: { startRelay?: boolean } = {}): NotificationService {
   const kysely = deps.db.kysely<NotificationDatabase>(NOTIFICATION_SCHEMA);
@@ -91,13 +94,16 @@ export function createNotificationService(deps: NotificationServiceDeps, options
     store: deps.store,
     channel: LEDGER_OUTBOX_COMMITTED_CHANNEL,
   });
-  if (options.startRelay !== false) relay.start();
   const slots = new StreamSlots(view, deps.config.streamsPerUser, deps.config.streamSlotTtlMs);
   // Revocation facts are published by other services on the store itself, outside our prefix.
   const streams = new LiveStreams(view, deps.store, deps.checkSession, deps.logger.child({ component: 'live-streams' }), {
     recheckMs: deps.config.recheckMs,
   });
-  if (options.startRelay !== false) streams.prepare();
+  const start = () => {
+    relay.start();
+    streams.prepare();
+  };
+  if (options.startRelay !== false) start();
   return {
     registration: notificationHandlers({
       db: kysely,
@@ -109,6 +115,7 @@ export function createNotificationService(deps: NotificationServiceDeps, options
     }),
     relay,
     streams,
+    start,
     close: async () => {
       await relay.stop();
       await streams.close();
@@ -153,10 +160,7 @@ export function createNotificationModule(options: NotificationModuleOptions = {}
       // Listeners drain first (streams end with OK); then close stops the relay and hands the lock on.
       return {
         mobile: [service.registration],
-        start: () => {
-          service.relay.start();
-          service.streams.prepare();
-        },
+        start: service.start,
         close: service.close,
       };
     },
