@@ -4,6 +4,9 @@
 //   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379 \
 //     npx tsx bench/fanout.ts [--streams 1000] [--tsx]
 //
+// BENCH_HEAP_SNAPSHOT_DIR=<dir> also writes each server's heap snapshot at its base and with the
+// streams open (<mode>-base.heapsnapshot, <mode>-idle.heapsnapshot), after the memory figure.
+//
 // The servers run as an esbuild bundle of bench/lib/fanout-server.ts (scripts/build.ts's
 // options: the code as containers run it); `--tsx` runs the TypeScript through tsx instead,
 // whose transform gives every named closure its own `name` property (≈ 2 KB more per stream).
@@ -15,7 +18,7 @@
 // ratios and `uptime`. The servers run in a child process (bench/lib/fanout-server.ts).
 import './lib/bench-limits';
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { buildBundles } from '../scripts/build';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -125,10 +128,13 @@ async function run(mode: 'kfrm' | 'bare', certs: { cert: string; key: string }) 
     }
   };
 
-  const base = await server.ask({ type: 'memory' }, 'memory');
+  const snapshotDir = process.env.BENCH_HEAP_SNAPSHOT_DIR;
+  if (snapshotDir) mkdirSync(snapshotDir, { recursive: true });
+  const snapshotFile = (label: string) => (snapshotDir ? join(snapshotDir, `${mode}-${label}.heapsnapshot`) : undefined);
+  const base = await server.ask({ type: 'memory', snapshotFile: snapshotFile('base') }, 'memory');
   const streams = Array.from({ length: STREAMS }, (_, i) => open(i));
   await waitLive(STREAMS);
-  const idle = await server.ask({ type: 'memory' }, 'memory');
+  const idle = await server.ask({ type: 'memory', snapshotFile: snapshotFile('idle') }, 'memory');
 
   const { committedAt } = await server.ask({ type: 'post', users: USERS }, 'posted');
   const perUser = STREAMS / USERS;

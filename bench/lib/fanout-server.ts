@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { writeHeapSnapshot } from 'node:v8';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { migrateSchema } from '@kfrm/db';
@@ -39,7 +40,7 @@ import { migrations as notificationMigrations } from '../../services/notificatio
 import { createNotificationService, readNotificationConfig } from '../../services/notification/src/notification.module';
 import { NOTIFICATION_SCHEMA } from '../../services/notification/src/notification.table';
 
-export type ToServer = { type: 'post'; users: number } | { type: 'memory' } | { type: 'live' } | { type: 'stop' };
+export type ToServer = { type: 'post'; users: number } | { type: 'memory'; snapshotFile?: string } | { type: 'live' } | { type: 'stop' };
 export type FromServer =
   | { type: 'ready'; port: number }
   | { type: 'posted'; committedAt: Record<string, number> }
@@ -201,6 +202,8 @@ process.on('message', async (m: ToServer) => {
     await new Promise((r) => setTimeout(r, 50));
     globalThis.gc?.();
     const usage = process.memoryUsage();
+    // For finding what an idle stream holds: compare the snapshots (Chrome DevTools' Comparison view).
+    if (m.snapshotFile) writeHeapSnapshot(m.snapshotFile);
     send({ type: 'memory', heapUsed: usage.heapUsed, rss: usage.rss });
   } else if (m.type === 'stop') {
     await stop();

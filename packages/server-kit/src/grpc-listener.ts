@@ -1,22 +1,20 @@
-import { randomUUID } from 'node:crypto';
-import { EventEmitter, setMaxListeners } from 'node:events';
+import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { ReflectionService } from '@grpc/reflection';
-import { DependencyUnavailableError, DomainError, NotImplementedError } from '@kfrm/errors';
 import type { Logger } from '@kfrm/logging';
 import type { AccessGuard } from './access';
-import { auditRecordOf, type AuditRecord, type CallAuditSink } from './call-audit';
-import { ApprovalPendingError, type ApprovalDesk } from './operator-approval';
-import { peerClientAddress, type ClientAddressSource } from './client-address-source';
-import { peerClientCertificate, type ClientCertificateSource } from './client-certificate-source';
+import type { CallAuditSink } from './call-audit';
+import type { ApprovalDesk } from './operator-approval';
+import type { ClientAddressSource } from './client-address-source';
+import type { ClientCertificateSource } from './client-certificate-source';
 import { credentialsLoaded } from './credentials';
-import type { CallContext, MethodDefinitionLike, MethodPolicy, ServiceRegistration } from './define-service';
+import type { MethodDefinitionLike, MethodPolicy, ServiceRegistration } from './define-service';
 import { splitFileDescriptorSet } from './descriptor-set';
-import { mapError } from './error-mapping';
-import { IDEMPOTENCY_KEY_HEADER, runIdempotent, type IdempotencyOptions } from './idempotency';
+import type { IdempotencyOptions } from './idempotency';
 import { cachePeerCertificatesOfHttp2Connections } from './peer-certificate-cache';
 import { addLazyReflection } from './lazy-reflection';
+import { IN_PROCESS_PEER, inProcessCallers, type ServedCall, StreamServedCall, UnaryServedCall } from './served-call';
 
 export interface ListenerLimits {
   /** Largest request we accept; larger ones (also after decompression) get RESOURCE_EXHAUSTED. */
@@ -106,49 +104,9 @@ export interface InProcessResult {
 }
 export type InProcessUnary = (call: InProcessCall) => Promise<InProcessResult>;
 
-const REQUEST_ID_HEADER = 'x-request-id';
-/** The peer of calls made in this process; a network peer is always an address (ip:port). */
-const IN_PROCESS_PEER = 'in-process';
 const HEALTH_SERVICE = 'grpc.health.v1.Health';
-const SAFE_REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
-/** The calling service of each in-process call, by its call object: out of reach of any header. */
-const inProcessCallers = new WeakMap<object, string>();
 
-/** The URI SANs in Node's `subjectaltname` string (`DNS:a, URI:spiffe://…, IP Address:…`). */
-export function uriSans(subjectAltName: string | undefined): string[] {
-  if (!subjectAltName) return [];
-  return subjectAltName
-    .split(', ')
-    .filter((name) => name.startsWith('URI:'))
-    .map((name) => name.slice(4));
-}
-
-/**
- * grpc-js reports a peer as `host:port`, with IPv6 hosts in brackets (`[::1]:5000`); a peer
- * that is neither (a unix socket path) is kept whole.
- */
-export function addressWithoutPort(peer: string): string {
-  const bracketed = /^\[([^\]]+)\]:\d+$/.exec(peer);
-  if (bracketed) return bracketed[1]!;
-  const plain = /^([^:]+):\d+$/.exec(peer);
-  return plain ? plain[1]! : peer;
-}
-
-function requestIdOf(metadata: grpc.Metadata): string {
-  const given = metadata.get(REQUEST_ID_HEADER)[0];
-  return typeof given === 'string' && SAFE_REQUEST_ID.test(given) ? given : randomUUID();
-}
-
-type SurfaceCall = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>;
-
-/** A gRPC deadline (Date, ms since the epoch, or Infinity for none) as a Date, or undefined for none. */
-export function deadlineToDate(deadline: grpc.Deadline | undefined): Date | undefined {
-  if (deadline === undefined) return undefined;
-  if (deadline instanceof Date) return deadline;
-  return Number.isFinite(deadline) ? new Date(deadline) : undefined;
-}
-
-const deadlineOf = (call: SurfaceCall): Date | undefined => deadlineToDate(call.getDeadline());
+export { addressWithoutPort, deadlineToDate, uriSans } from './served-call';
 
 /**
  * One gRPC server on one address, with the standard health and reflection services, a guard
@@ -160,8 +118,9 @@ export class GrpcListener {
   private readonly serviceNames: string[] = [];
   /** Methods registered without a handler (they answer UNIMPLEMENTED). */
   readonly unimplementedMethods: string[] = [];
-  /** Aborted at shutdown so long-lived streams end cleanly. */
-  private readonly shutdownController = new AbortController();
+  /** Calls being served: aborted at shutdown so long-lived streams end cleanly. */
+  readonly running = new Set<ServedCall>();
+  private shutdownBegun = false;
   private boundPort: number | undefined;
   /** Unary methods by full path, for calls made from this process (see {@link inProcessUnary}). */
   private readonly unaryByPath = new Map<
@@ -172,7 +131,7 @@ export class GrpcListener {
   private readonly inProcessCalls = new Set<Promise<unknown>>();
   private acceptingInProcess = true;
 
-  constructor(private readonly options: ListenerOptions) {
+  constructor(readonly options: ListenerOptions) {
     cachePeerCertificatesOfHttp2Connections();
     const limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.server = new grpc.Server({
@@ -193,9 +152,11 @@ export class GrpcListener {
       'grpc.so_reuseport': 0,
     });
     this.health.addToServer(this.server);
-    // Every running call listens for shutdown (and removes itself when done): many at once is
-    // normal, not a leak, so Node's warning past 10 listeners would only be noise.
-    setMaxListeners(0, this.shutdownController.signal);
+  }
+
+  /** Shutdown has begun (a stream it cuts ends with OK: the client reconnects elsewhere and resumes). */
+  get shuttingDown(): boolean {
+    return this.shutdownBegun;
   }
 
   get port(): number {
@@ -269,7 +230,8 @@ export class GrpcListener {
     for (const name of this.serviceNames) this.health.setStatus(name, 'NOT_SERVING');
     this.health.setStatus('', 'NOT_SERVING');
     this.acceptingInProcess = false;
-    this.shutdownController.abort();
+    this.shutdownBegun = true;
+    for (const call of this.running) call.abort();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.server.forceShutdown();
@@ -357,252 +319,19 @@ export class GrpcListener {
     };
   }
 
-  /** Sets up a call's context: request id, logger, cancellation (client, deadline, shutdown), access. */
-  private async prepareCall(call: SurfaceCall, policy: MethodPolicy, requestId: string, logger: () => Logger) {
-    const controller = new AbortController();
-    const abort = () => controller.abort();
-    call.on('cancelled', abort);
-    this.shutdownController.signal.addEventListener('abort', abort, { once: true });
-    const deadline = deadlineOf(call);
-    const timer = deadline ? setTimeout(abort, Math.max(0, deadline.getTime() - Date.now())) : undefined;
-    timer?.unref();
-    const cleanup = () => {
-      if (timer) clearTimeout(timer);
-      this.shutdownController.signal.removeEventListener('abort', abort);
-      // grpc-js reports a finished call's closed stream as 'cancelled' too: without this, every
-      // call would abort its (already finished) signal, building a DOMException for nobody.
-      call.off('cancelled', abort);
-    };
-    try {
-      const source = this.options.clientCertificate ?? peerClientCertificate;
-      // grpc-js reports a peer certificate only when the TLS layer verified it against our CA.
-      const peer = call.getAuthContext?.()?.sslPeerCertificate;
-      const peerCertificateDer = source({ metadata: call.metadata, peer });
-      const inProcess = call.getPeer() === IN_PROCESS_PEER;
-      const principal = await this.options.guard.authorize(
-        policy.access,
-        {
-          metadata: call.metadata,
-          peerCertificateDer,
-          inProcess,
-          inProcessCaller: inProcess ? inProcessCallers.get(call) : undefined,
-          peerUris: uriSans(peer?.subjectaltname),
-        },
-        { path: call.getPath(), operatorRoles: policy.operator, callers: policy.callers },
-      );
-      const ctx: CallContext = {
-        requestId,
-        method: call.getPath(),
-        get logger() {
-          return logger();
-        },
-        metadata: call.metadata,
-        principal,
-        clientAddress: inProcess
-          ? IN_PROCESS_PEER
-          : (this.options.clientAddress ?? peerClientAddress)({ metadata: call.metadata, peerAddress: addressWithoutPort(call.getPeer()) }),
-        signal: controller.signal,
-        deadline,
-      };
-      return { ctx, cleanup };
-    } catch (err) {
-      cleanup();
-      throw err;
-    }
-  }
-
-  /**
-   * What unary and streaming calls share: the request id echoed to the client, the context,
-   * UNIMPLEMENTED for a method without a handler, one log line per call and the error mapping.
-   */
-  private serve(
-    call: SurfaceCall,
-    definition: MethodDefinitionLike,
-    policy: MethodPolicy,
-    handler: ((...args: never[]) => Promise<unknown>) | undefined,
-    invoke: (ctx: CallContext) => Promise<unknown>,
-    finish: (error: ReturnType<typeof mapError>['error'] | null, result?: unknown) => void,
-    headersFirst: boolean,
-  ): void {
-    const started = process.hrtime.bigint();
-    const elapsedMs = () => Math.round(Number(process.hrtime.bigint() - started) / 1e5) / 10;
-    const requestId = requestIdOf(call.metadata);
-    const observation = this.options.observer?.start({ path: definition.path, requestId, metadata: call.metadata });
-    // The call's child logger is made when something first logs: a stream held open for hours
-    // would otherwise keep one (≈ 0.7 KB) for its whole life without using it until its end.
-    let callLogger: Logger | undefined;
-    const logger = () =>
-      (callLogger ??= this.options.logger.child({
-        listener: this.options.name,
-        request_id: requestId,
-        ...observation?.logFields,
-        method: definition.path,
-      }));
-    const responseMetadata = new grpc.Metadata();
-    responseMetadata.set(REQUEST_ID_HEADER, requestId);
-    // A stream's headers go out at once (the client learns the stream is open). A unary call's
-    // go out with its answer: sent here, they would leave in a write of their own while the
-    // handler waits on the database: one more write (and TLS record) per call.
-    let headersSent = false;
-    const sendHeaders = () => {
-      if (headersSent) return;
-      headersSent = true;
-      call.sendMetadata(responseMetadata);
-    };
-    if (headersFirst) sendHeaders();
-    let cleanup: (() => void) | undefined;
-    let audited: Omit<AuditRecord, 'outcome'> | undefined;
-    const work = () =>
-      this.prepareCall(call, policy, requestId, logger)
-        .then(async (prepared) => {
-          cleanup = prepared.cleanup;
-          if (!handler) throw new NotImplementedError(`${definition.path} is not implemented yet`);
-          audited = this.options.audit ? auditRecordOf(policy.audit, call.request, prepared.ctx.principal) : undefined;
-          // An operator's act is on record before it happens: if the log cannot take the row,
-          // the act does not happen (UNAVAILABLE, the operator retries).
-          if (audited && prepared.ctx.principal.operator) {
-            await this.options.audit!.append({ ...audited, outcome: 'requested' }).catch((err: unknown) => {
-              throw new DependencyUnavailableError('audit log unavailable', { cause: err });
-            });
-          }
-          const operator = prepared.ctx.principal.operator;
-          if (operator && policy.approval?.required(call.request as never)) {
-            if (!this.options.approvals) throw new DependencyUnavailableError('no approval desk: the call needs a second operator');
-            const id = await this.options.approvals.submit({
-              method: definition.path,
-              request: definition.requestSerialize(call.request as never),
-              maker: operator.subject,
-              roles: policy.operator ?? [],
-              target: audited?.target ?? '',
-              detail: audited?.detail ?? {},
-            });
-            throw new ApprovalPendingError(id);
-          }
-          return invoke(prepared.ctx);
-        })
-        .then(
-          async (result) => {
-            if (audited) await this.recordOutcome(audited, 'ok', logger());
-            logger().info({ code: 'OK', duration_ms: elapsedMs() }, 'call done');
-            observation?.end(grpc.status.OK, 'OK');
-            sendHeaders();
-            finish(null, result);
-          },
-          async (err: unknown) => {
-            const mapped = mapError(err, policy.errors);
-            const fields = { code: grpc.status[mapped.error.code], duration_ms: elapsedMs() };
-            if (audited) {
-              if (err instanceof ApprovalPendingError) {
-                await this.recordOutcome({ ...audited, detail: { ...audited.detail, approval_id: err.approvalId } }, 'pending', logger());
-              } else {
-                const outcome = err instanceof DomainError ? `${fields.code}:${err.code}` : (fields.code ?? 'UNKNOWN');
-                await this.recordOutcome(audited, outcome, logger());
-              }
-            }
-            if (mapped.unexpected) logger().error({ ...fields, err }, 'call failed');
-            else logger().info({ ...fields, reason: mapped.error.details }, 'call rejected');
-            observation?.end(mapped.error.code, fields.code);
-            sendHeaders();
-            finish(mapped.error);
-          },
-        )
-        .finally(() => cleanup?.());
-    if (observation) void observation.run(work);
-    else void work();
-  }
-
-  /**
-   * The outcome row of an audited call. The act is done (or refused) whatever happens here, so a
-   * failure is logged (with the record: ids and codes only) rather than changing the answer.
-   */
-  private async recordOutcome(audited: Omit<AuditRecord, 'outcome'>, outcome: string, logger: Logger): Promise<void> {
-    try {
-      await this.options.audit!.append({ ...audited, outcome });
-    } catch (err) {
-      logger.error({ err, audit: { ...audited, outcome } }, 'audit append failed');
-    }
-  }
-
   private unaryHandler(
     definition: MethodDefinitionLike,
     policy: MethodPolicy,
     handler: ((...args: never[]) => Promise<unknown>) | undefined,
-  ) {
-    return (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-      this.serve(
-        call,
-        definition,
-        policy,
-        handler,
-        (ctx) => {
-          const run = () => (handler as (req: unknown, ctx: CallContext) => Promise<unknown>)(call.request, ctx);
-          const idempotency = this.options.idempotency;
-          if (!idempotency || !policy.idempotent) return run();
-          return runIdempotent(
-            idempotency,
-            {
-              keys: ctx.metadata.get(IDEMPOTENCY_KEY_HEADER),
-              principal: ctx.principal,
-              method: definition.path,
-              requestBytes: definition.requestSerialize(call.request as never),
-              serialize: (response) => definition.responseSerialize(response as never),
-              deserialize: (bytes) => definition.responseDeserialize(bytes),
-              signal: ctx.signal,
-              onEvent: (event, err) =>
-                event === 'store-write-failed'
-                  ? ctx.logger.error({ err }, 'idempotency record not settled')
-                  : ctx.logger.info({ idempotency: event }, 'idempotent call'),
-            },
-            run,
-          );
-        },
-        (error, result) => (error ? callback(error) : callback(null, result)),
-        false,
-      );
-    };
+  ): grpc.handleUnaryCall<unknown, unknown> {
+    return (call, callback) => new UnaryServedCall(this, call, definition, policy, handler, callback).start();
   }
 
   private serverStreamHandler(
     definition: MethodDefinitionLike,
     policy: MethodPolicy,
     handler: ((...args: never[]) => Promise<unknown>) | undefined,
-  ) {
-    return (call: grpc.ServerWritableStream<unknown, unknown>) => {
-      this.serve(
-        call,
-        definition,
-        policy,
-        handler,
-        (ctx) => {
-          const signal = ctx.signal;
-          const writer = {
-            write: (message: unknown) =>
-              new Promise<void>((resolve, reject) => {
-                if (signal.aborted) return reject(signal.reason ?? new Error('call ended'));
-                if (call.write(message)) return resolve();
-                // The client is slow: wait for the transport to drain instead of buffering.
-                const onDrain = () => {
-                  signal.removeEventListener('abort', onAbort);
-                  resolve();
-                };
-                const onAbort = () => {
-                  call.off('drain', onDrain);
-                  reject(signal.reason ?? new Error('call ended'));
-                };
-                call.once('drain', onDrain);
-                signal.addEventListener('abort', onAbort, { once: true });
-              }),
-          };
-          return (handler as (req: unknown, ctx: CallContext, w: typeof writer) => Promise<void>)(call.request, ctx, writer);
-        },
-        (error) => {
-          if (call.cancelled) return;
-          // A stream cut by shutdown ends with OK: the client reconnects elsewhere and resumes.
-          if (!error || this.shutdownController.signal.aborted) call.end();
-          else call.emit('error', error);
-        },
-        true,
-      );
-    };
+  ): grpc.handleServerStreamingCall<unknown, unknown> {
+    return (call) => new StreamServedCall(this, call, definition, policy, handler).start();
   }
 }

@@ -10,14 +10,26 @@ export interface StreamSlot {
   release(): Promise<void>;
 }
 
-/** One held slot: its key, its holder's token, and when its lease was last renewed. */
+/** The store key of a user's slot `index`. */
+const slotKey = (userId: string, index: number) => `streams:{${userId}}:${index}`;
+
+/**
+ * One held slot: its user and index (its key is made when needed: a template string is a rope
+ * of concatenations, kept as such for the stream's life), its holder's token, and when its
+ * lease was last renewed.
+ */
 class HeldSlot implements StreamSlot {
   constructor(
     private readonly slots: StreamSlots,
-    readonly key: string,
+    readonly userId: string,
+    readonly index: number,
     readonly token: string,
     public renewedAt: number,
   ) {}
+
+  get key(): string {
+    return slotKey(this.userId, this.index);
+  }
 
   release(): Promise<void> {
     return this.slots.release(this);
@@ -54,10 +66,10 @@ export class StreamSlots {
     // streams do not all rewrite slot 0's neighbours first. The hash tag keeps a user's slots
     // in one Redis Cluster slot, as a multi-key script needs.
     const first = randomInt(this.max);
-    const keys = Array.from({ length: this.max }, (_, n) => `streams:{${userId}}:${(first + n) % this.max}`);
+    const keys = Array.from({ length: this.max }, (_, n) => slotKey(userId, (first + n) % this.max));
     const index = await this.claim(keys, token);
     if (index < 0) return undefined;
-    const slot = new HeldSlot(this, keys[index]!, token, Date.now());
+    const slot = new HeldSlot(this, userId, (first + index) % this.max, token, Date.now());
     this.held.set(token, slot);
     if (!this.timer) {
       this.timer = setInterval(() => this.renewDue(), Math.max(1, Math.floor(this.ttlMs / 10)));
