@@ -77,15 +77,20 @@ async function decide(
   options: { quiet: boolean },
 ): Promise<Decision> {
   const { db, users, logger, clock } = deps;
+  // Not for the sender's own account: the money stays with the customer who just authenticated
+  // and signed (a member BLOCKED or withdrawn has no session, so cannot be here).
+  const recipient = f.targetOwnerUserId !== null && f.targetOwnerUserId !== userId ? f.targetOwnerUserId : undefined;
   // Read and consumed in one call: the user service consumes only after the signature verified,
   // and answers consumed for a process this transfer already used (a retry after a refusal below
   // or a lost decision), so every outcome is the one of reading it and consuming at the drive.
+  // The recipient's status comes from the same statement (ADR 0018).
   const process = await users.getProcess({
     processId: f.processId,
     userId,
     signedData,
     originData: f.signedContent,
     consumeContext: f.processContext,
+    recipientUserId: recipient,
   });
   if (process?.status !== 'DONE' || !process.verified) {
     if (!options.quiet)
@@ -96,10 +101,11 @@ async function decide(
   // pre-check receives nothing. Checked only before EXECUTING: after it the money may already
   // have moved (a retry after a lost answer), and the decision stands. Left PENDING: nothing
   // was written, and the same signed request may be sent again once the member is active.
-  // Not for the sender's own account: the money stays with the customer who just authenticated
-  // and signed (a member BLOCKED or withdrawn has no session, so cannot be here).
-  const recipient = f.targetOwnerUserId;
-  if (recipient !== null && recipient !== userId && (await users.findHolder(recipient))?.standing !== 'ACTIVE') {
+  // A user service that does not answer the standing (older) leaves it to findHolder, as before.
+  // null (no such user) is refused like a standing other than ACTIVE.
+  const receives = async (recipient: string) =>
+    (process.recipientStanding !== undefined ? process.recipientStanding : (await users.findHolder(recipient))?.standing) === 'ACTIVE';
+  if (recipient !== undefined && !(await receives(recipient))) {
     if (!options.quiet) logger.info({ transfer_id: f.id, user_id: userId }, 'transfer refused: the recipient does not receive');
     return { ok: false, refusal: executeFailed('INVALID_TARGET_ACCOUNT', 'the target account is not valid') };
   }

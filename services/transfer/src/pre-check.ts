@@ -102,7 +102,6 @@ export async function preCheckTransfer(
   if (amount > source.balanceMinor && !(await autoTopUpCovers(deps, userId, amount - source.balanceMinor)))
     throw preCheckFailed('INSUFFICIENT_BALANCE', 'the balance is not sufficient');
 
-  const senderName = recipientMessage === '' ? (ownName ?? (await users.findUserName(userId)) ?? '') : '';
   const terms: TransferTerms = {
     sourceAccountNumber: source.accountNumber,
     targetInstitutionCode: input.targetInstitutionCode,
@@ -112,7 +111,10 @@ export async function preCheckTransfer(
   };
   const transferId = randomUUID();
   const context = processContext(transferId, terms);
-  const process = await users.createTransferProcess(userId, context);
+  const { process, userName } = await users.createTransferProcess(userId, context);
+  // The sender's name, for the credit memo when the recipient message is empty: as the process's
+  // creation read it (ADR 0018); looked up only from a user service that does not answer it.
+  const senderName = recipientMessage === '' ? (userName ?? ownName ?? (await users.findUserName(userId)) ?? '') : '';
   const signed = signedContent(process.processId, terms);
   await insertPendingTransfer(db, {
     id: transferId,

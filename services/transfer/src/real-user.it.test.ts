@@ -26,11 +26,13 @@ import { createTransferModule } from './transfer.module';
 import { findTransferByProcess } from './transfer.repository';
 import { TRANSFER_SCHEMA, type TransferDatabase } from './transfer.table';
 import { createTransfers, type PreCheckInput } from './transfers';
-import { grpcLedger, grpcUsers } from './upstream';
+import { grpcLedger, grpcUsers, type UserPort } from './upstream';
 
 const certificates = new Map<string, { certificateDer: Uint8Array; issuerDer: Uint8Array }>();
 let h: Harness;
 let transfers: ReturnType<typeof createTransfers>;
+/** The user lookups of their own the transfers made (ADR 0018: none on the way of a transfer). */
+const lookups = { findHolder: 0, findUserName: 0 };
 
 beforeAll(async () => {
   const userModule = createUserModule({
@@ -43,9 +45,11 @@ beforeAll(async () => {
   transfers = createTransfers({
     db: h.database.kysely<TransferDatabase>(TRANSFER_SCHEMA),
     ledger: grpcLedger(() => clients.get(LedgerServiceClient)),
-    users: grpcUsers(
-      () => clients.get(UserServiceClient),
-      () => clients.get(ProcessStepServiceClient),
+    users: counted(
+      grpcUsers(
+        () => clients.get(UserServiceClient),
+        () => clients.get(ProcessStepServiceClient),
+      ),
     ),
     interbank: sandboxInterbankDirectory(),
     logger: createLogger({ service: 'transfer-test', level: 'silent' }),
@@ -55,6 +59,14 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
 });
+
+function counted(users: UserPort): UserPort {
+  return {
+    ...users,
+    findHolder: (userId) => (lookups.findHolder++, users.findHolder(userId)),
+    findUserName: (userId) => (lookups.findUserName++, users.findUserName(userId)),
+  };
+}
 
 let registered = 0;
 
@@ -194,5 +206,37 @@ describe('transfers with the real user service', () => {
     await Promise.all([execute(), execute(), execute()]);
     expect(await h.balance(alice.userId, a.accountNumber)).toBe(4_000_000n);
     expect(await h.balance(bob.userId, b.accountNumber)).toBe(1_000_000n);
+  });
+
+  it("takes the sender's name from the process's creation and the recipient's standing from its consumption (ADR 0018)", async () => {
+    const alice = await user('박지민');
+    const bob = await user('최유리');
+    const a = await h.openAccount(alice.userId, 100_000n);
+    const b = await h.openAccount(bob.userId, 0n);
+    const db = h.database.kysely<TransferDatabase>(TRANSFER_SCHEMA);
+    const input = internal(a.accountNumber, b.accountNumber, 5_000n);
+    const { process } = await transfers.preCheck(alice.userId, input);
+    // The target's holder is looked up (masked name, standing); the sender's name is not.
+    expect(lookups).toMatchObject({ findUserName: 0 });
+    const holderLookups = lookups.findHolder;
+    await complete(process.processId, alice.userId, AuthenticationType.PIN);
+    const signedData = await alice.sign(signedContent(process.processId, terms(input)));
+    const execute = () => transfers.execute(alice.userId, { processId: process.processId, signature: { ...input, signedData } });
+
+    const accounts = h.running.internalClientsOf('auth').get(UserAccountServiceClient);
+    const status = (expectedStatus: UserStatus, newStatus: UserStatus) =>
+      call<unknown>((cb) =>
+        accounts.updateUserStatus({ userId: BigInt(bob.userId), expectedStatus, newStatus, reason: 'test', unlock: true }, cb),
+      );
+    await status(UserStatus.ACTIVATED, UserStatus.BLOCKED);
+    expect(await codeOf(execute())).toBe('INVALID_TARGET_ACCOUNT');
+    expect((await findTransferByProcess(db, process.processId))!.state).toBe('PENDING');
+    await status(UserStatus.BLOCKED, UserStatus.ACTIVATED);
+    // The process is this transfer's already: the retry is authorised and reads the standing afresh.
+    await execute();
+    expect(lookups).toEqual({ findHolder: holderLookups, findUserName: 0 });
+    const row = await findTransferByProcess(db, process.processId);
+    expect([row!.state, row!.credit_memo]).toEqual(['SUCCEEDED', '박지민']);
+    expect(await h.balance(bob.userId, b.accountNumber)).toBe(5_000n);
   });
 });

@@ -12,6 +12,7 @@ import {
   type PostTransferResponse,
 } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
 import { CurrencyCode } from '@kfrm/proto/gen/kfrm/api/common/common';
+import { UserStatus } from '@kfrm/proto/gen/kfrm/api/common/user/status/user_status';
 import { ExecuteApiError, ExecuteApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/api/transfer/transfer';
 import { UserServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user';
 import { ProcessStepServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user_internal';
@@ -240,10 +241,32 @@ describe('transfers on the real ledger', () => {
     // The sender's name (홍길동) on the credit side, as before.
     expect([row!.state, row!.credit_memo, row!.target_holder_name]).toEqual(['SUCCEEDED', '홍길동', '홍*동']);
 
+    // Another's account: the sender's name comes with the process (ADR 0018), the recipient's
+    // standing at Execute with the process's consumption; neither is a lookup of its own.
     const other = await prepare(t, A, internal(a.accountNumber, b.accountNumber, 1_000n));
-    expect(calls).toEqual({ findHolder: 2, findUserName: 1 });
+    expect(calls).toEqual({ findHolder: 2, findUserName: 0 });
     await t.execute(A, other.request);
-    expect(calls).toEqual({ findHolder: 3, findUserName: 1 });
+    expect(calls).toEqual({ findHolder: 2, findUserName: 0 });
+    expect((await findTransferByProcess(db, other.processId))!.credit_memo).toBe('홍길동');
+  });
+
+  it('refuses a recipient BLOCKED since the pre-check on the status GetProcess answers, without a user lookup; the retry moves once they are active', async () => {
+    const t = transfers();
+    const a = await h.openAccount(A, 10_000n);
+    const c = await h.openAccount(C, 0n);
+    const { request, processId } = await prepare(t, A, internal(a.accountNumber, c.accountNumber, 1_000n));
+    const lookups = h.users.calls.findByUserId;
+    h.users.statuses.set(C, UserStatus.BLOCKED);
+    try {
+      expect(await codeOf(t.execute(A, request))).toBe('INVALID_TARGET_ACCOUNT');
+      expect((await findTransferByProcess(db, processId))!.state).toBe('PENDING');
+    } finally {
+      h.users.statuses.delete(C);
+    }
+    // The process is this transfer's already (consumed above): the retry is still authorised.
+    await t.execute(A, request);
+    expect(h.users.calls.findByUserId).toBe(lookups);
+    expect(await h.balance(C, c.accountNumber)).toBe(1_000n);
   });
 
   it('an Execute retried after the notification wording changed answers success and moves no more money', async () => {
@@ -823,5 +846,60 @@ describe('transfers on the real ledger', () => {
         expect(await h.balance(B, b.accountNumber)).toBe(0n);
       }
     });
+  });
+});
+
+describe('with a user service that predates ADR 0018 (no name from CreateProcess, no recipient status from GetProcess)', () => {
+  let older: Harness;
+  let t: ReturnType<typeof transfers>;
+
+  beforeAll(async () => {
+    older = await startHarness([createTransferModule({ env: {} })], { userService: { answersUserFacts: false } });
+    const clients = older.running.internalClientsOf('transfer');
+    t = createTransfers({
+      db: older.database.kysely<TransferDatabase>(TRANSFER_SCHEMA),
+      ledger: grpcLedger(() => clients.get(LedgerServiceClient)),
+      users: grpcUsers(
+        () => clients.get(UserServiceClient),
+        () => clients.get(ProcessStepServiceClient),
+      ),
+      interbank: sandboxInterbankDirectory(),
+      logger: createLogger({ service: 'transfer-test', level: 'silent' }),
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await older?.close();
+  });
+
+  it('looks the sender and the recipient up with FindByUserId, and still refuses a BLOCKED recipient', async () => {
+    const a = await older.openAccount(A, 10_000n);
+    const b = await older.openAccount(B, 0n);
+    const input = internal(a.accountNumber, b.accountNumber, 1_000n);
+    const lookups = older.users.calls.findByUserId;
+    const { process } = await t.preCheck(A, input);
+    // The target's holder, then the sender's name.
+    expect(older.users.calls.findByUserId - lookups).toBe(2);
+    older.users.complete(process.processId);
+    const signature = {
+      signedData: fakeSign(A, signedContent(process.processId, { ...input, currency: 'KRW' })),
+      sourceAccountNumber: input.sourceAccountNumber,
+      targetAccountNumber: input.targetAccountNumber,
+      targetInstitutionCode: input.targetInstitutionCode,
+      amountMinor: input.amountMinor,
+    };
+    const request = { processId: process.processId, signature };
+    older.users.statuses.set(B, UserStatus.BLOCKED);
+    try {
+      expect(await codeOf(t.execute(A, request))).toBe('INVALID_TARGET_ACCOUNT');
+    } finally {
+      older.users.statuses.delete(B);
+    }
+    // Once for the decision from memory, once for the one from the row after that refusal.
+    expect(older.users.calls.findByUserId - lookups).toBe(4);
+    await t.execute(A, request);
+    expect(older.users.calls.findByUserId - lookups).toBe(5);
+    const row = await findTransferByProcess(older.database.kysely<TransferDatabase>(TRANSFER_SCHEMA), process.processId);
+    expect([row!.state, row!.credit_memo]).toEqual(['SUCCEEDED', '홍길동']);
   });
 });

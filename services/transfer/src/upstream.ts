@@ -165,8 +165,12 @@ export type ProcessStatus = 'READY' | 'IN_PROGRESS' | 'DONE';
 export type HolderStanding = 'ACTIVE' | 'BLOCKED' | 'OTHER';
 
 export interface UserPort {
-  /** TRANSFER process for the context; its id and what the app needs to show. */
-  createTransferProcess(userId: string, context: string): Promise<AuthenticationProcess>;
+  /**
+   * TRANSFER process for the context; its id and what the app needs to show, and the user's name
+   * as findUserName answers it, read with the process's creation (undefined from a user service
+   * that predates that: ADR 0018).
+   */
+  createTransferProcess(userId: string, context: string): Promise<{ process: AuthenticationProcess; userName: string | undefined }>;
   /** undefined: no such process of this user (unknown, another user's, expired). */
   getProcess(input: {
     processId: string;
@@ -175,7 +179,21 @@ export interface UserPort {
     originData: string;
     /** The transfer's process context: a verified DONE process is also marked used (one call instead of two). */
     consumeContext?: string;
-  }): Promise<{ status: ProcessStatus; verified: boolean; consumed?: boolean } | undefined>;
+    /** With consumeContext: a user whose standing is answered from the same statement (ADR 0018). */
+    recipientUserId?: string;
+  }): Promise<
+    | {
+        status: ProcessStatus;
+        verified: boolean;
+        consumed?: boolean;
+        /**
+         * recipientUserId's standing as findHolder answers it, null when there is no such user;
+         * undefined when not answered (not asked, not verified, or an older user service).
+         */
+        recipientStanding?: HolderStanding | null;
+      }
+    | undefined
+  >;
   /** Marks the DONE process used; 'refused' when not DONE, already used, or another context; 'not-found' when gone. */
   consumeTransferProcess(input: { processId: string; userId: string; context: string }): Promise<'consumed' | 'refused' | 'not-found'>;
   /** The user's name; undefined when there is no such user. */
@@ -325,6 +343,10 @@ export function grpcLedger(client: () => LedgerServiceClient, timeoutMs = 5_000)
   };
 }
 
+/** A member's standing as a recipient: FindByUserId's status, as findHolder and getProcess both answer it. */
+const standingOf = (status: UserStatus): HolderStanding =>
+  status === UserStatus.ACTIVATED ? 'ACTIVE' : status === UserStatus.BLOCKED ? 'BLOCKED' : 'OTHER';
+
 const STATUS: Record<number, ProcessStatus> = {
   [AuthenticationProcess_ProcessStatus.READY]: 'READY',
   [AuthenticationProcess_ProcessStatus.IN_PROGRESS]: 'IN_PROGRESS',
@@ -348,7 +370,7 @@ export function grpcUsers(users: () => UserServiceClient, steps: () => ProcessSt
       throw new Error(`CreateProcess refused the ${AuthenticatedTransactionType[transactionType]} context`, { cause: err });
     }
     if (!res.process) throw unavailable('the user service', new Error('CreateProcess answered without a process'));
-    return res.process;
+    return { process: res.process, userName: res.userName };
   }
   async function consumeProcess(
     transactionType: AuthenticatedTransactionType,
@@ -378,8 +400,12 @@ export function grpcUsers(users: () => UserServiceClient, steps: () => ProcessSt
     }
   }
   return {
-    createTransferProcess: (userId, context) => createProcess(userId, AuthenticatedTransactionType.TRANSFER, context),
-    createLimitChangeProcess: (userId, context) => createProcess(userId, AuthenticatedTransactionType.CHANGE_TRANSFER_LIMIT, context),
+    async createTransferProcess(userId, context) {
+      const res = await createProcess(userId, AuthenticatedTransactionType.TRANSFER, context);
+      return { process: res.process, userName: res.userName };
+    },
+    createLimitChangeProcess: async (userId, context) =>
+      (await createProcess(userId, AuthenticatedTransactionType.CHANGE_TRANSFER_LIMIT, context)).process,
     consumeTransferProcess: (input) => consumeProcess(AuthenticatedTransactionType.TRANSFER, input),
     consumeLimitChangeProcess: (input) => consumeProcess(AuthenticatedTransactionType.CHANGE_TRANSFER_LIMIT, input),
     async getProcess(input) {
@@ -394,14 +420,25 @@ export function grpcUsers(users: () => UserServiceClient, steps: () => ProcessSt
             originData: input.originData,
             ...(input.consumeContext === undefined
               ? {}
-              : { consumeTransactionType: AuthenticatedTransactionType.TRANSFER, consumeTransactionContext: input.consumeContext }),
+              : {
+                  consumeTransactionType: AuthenticatedTransactionType.TRANSFER,
+                  consumeTransactionContext: input.consumeContext,
+                  ...(input.recipientUserId === undefined ? {} : { recipientUserId: BigInt(input.recipientUserId) }),
+                }),
           },
           { errors: errors.getProcess, timeoutMs },
         );
         const processStatus = res.process ? STATUS[res.process.status] : undefined;
         if (!processStatus) throw new Error('GetProcess answered without a known process status');
         // consumed unset: a user service that predates consume_*; the caller consumes as before.
-        return { status: processStatus, verified: res.isVerified, consumed: res.consumed };
+        // recipient_status unset: not read (or a user service that predates it); the caller asks findHolder.
+        const recipientStanding =
+          res.recipientStatus === undefined
+            ? undefined
+            : res.recipientStatus === UserStatus.UNKNOWN
+              ? null
+              : standingOf(res.recipientStatus);
+        return { status: processStatus, verified: res.isVerified, consumed: res.consumed, recipientStanding };
       } catch (err) {
         if (isRefusal(err, 'AUTHENTICATION_PROCESS_NOT_FOUND')) return undefined;
         throw unavailable('the user service', err);
@@ -413,9 +450,7 @@ export function grpcUsers(users: () => UserServiceClient, steps: () => ProcessSt
     async findHolder(userId) {
       const user = await findUser(userId);
       if (!user) return undefined;
-      const standing: HolderStanding =
-        user.userStatus === UserStatus.ACTIVATED ? 'ACTIVE' : user.userStatus === UserStatus.BLOCKED ? 'BLOCKED' : 'OTHER';
-      return { name: user.userName, standing };
+      return { name: user.userName, standing: standingOf(user.userStatus) };
     },
   };
 }

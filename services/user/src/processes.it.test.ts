@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCsr, createSigningCa, issueSigningCertificate, parseSigningCsr, signData } from '@kfrm/pki';
 import { DEFAULT_TTLS } from './deps';
 import { createProcesses, MAX_POLICY_CACHE_MS, processRevision } from './processes';
-import { activatedUser, codeOf, countingDeps, openHarness, type Harness } from './testing/user.harness';
+import { activatedUser, codeOf, countingDeps, openHarness, withdrawnUser, type Harness } from './testing/user.harness';
 
 let h: Harness;
 
@@ -106,7 +106,9 @@ describe('createProcess costs one statement', () => {
       ['PIN', 'READY'],
       ['BIO', 'READY'],
     ]);
-    expect(await h.processes.getRunningProcess({ processId: p.id, userId: user.id })).toEqual(p);
+    const { userName, ...stored } = p;
+    expect(await h.processes.getRunningProcess({ processId: p.id, userId: user.id })).toEqual(stored);
+    expect(userName).toBe('홍길동');
   });
 
   it('an unknown user is still INVALID_ARGUMENT, also where no policy applies', async () => {
@@ -488,5 +490,112 @@ describe('getProcess verifies the signature with the active signing certificate'
     // No active certificate (revoked or never issued): not verified.
     h.certificates.delete(user.id);
     expect((await get(await sign(origin))).verified).toBe(false);
+  });
+});
+
+describe("createProcess answers the user's name from its insert (issue 17, ADR 0018)", () => {
+  it('the name FindByUserId answers, for an active, a blocked and a withdrawn member, in the one statement', async () => {
+    const { user } = await activatedUser(h);
+    await h.db.updateTable('users').set({ user_name: '남궁민수' }).where('id', '=', user.id.toString()).execute();
+    const counting = countingDeps(h.deps);
+    const processes = createProcesses(counting.deps);
+    await processes.createProcess({ userId: user.id, transactionType: 'TRANSFER', transactionContext: transfer(10_000) });
+    counting.statements.length = 0;
+    const p = await processes.createProcess({ userId: user.id, transactionType: 'TRANSFER', transactionContext: transfer(10_000) });
+    expect(counting.statements).toEqual(['RawNode']);
+    expect(p.userName).toBe('남궁민수');
+    expect(p.userName).toBe((await h.accounts.findByUserId(user.id)).userName);
+
+    await h.accounts.updateUserStatus({ userId: user.id, expectedStatus: 'ACTIVATED', newStatus: 'BLOCKED', reason: '', unlock: false });
+    expect((await h.processes.createProcess({ userId: user.id, transactionType: 'LOGIN', transactionContext: '{}' })).userName).toBe(
+      '남궁민수',
+    );
+
+    // A withdrawn member's name is kept only sealed: FindByUserId answers it empty, and so does this.
+    const withdrawn = await withdrawnUser(h, '김철수');
+    const created = await h.processes.createProcess({ userId: withdrawn, transactionType: 'LOGIN', transactionContext: '{}' });
+    expect(created.userName).toBe('');
+    expect((await h.accounts.findByUserId(withdrawn)).userName).toBe('');
+  });
+});
+
+describe("getProcess with consume answers a recipient's status from the consume statement (issue 17, ADR 0018)", () => {
+  async function signedTransfer() {
+    const now = h.clock.now();
+    const ca = await createSigningCa({ now });
+    const keys = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, [
+      'sign',
+      'verify',
+    ])) as webcrypto.CryptoKeyPair;
+    const { user } = await activatedUser(h);
+    const certificate = await issueSigningCertificate({
+      csr: await parseSigningCsr((await createCsr(keys)).pem),
+      ca,
+      userId: user.id.toString(),
+      validityDays: 365,
+      now,
+    });
+    h.certificates.set(user.id, { certificateDer: certificate.der, issuerDer: new Uint8Array(ca.cert.rawData) });
+    const context = transfer(10_000);
+    const p = await h.processes.createProcess({ userId: user.id, transactionType: 'TRANSFER', transactionContext: context });
+    await h.processes.completeAuthentication({ processId: p.id, userId: user.id, type: 'BIO' });
+    const signed = (
+      await signData({
+        content: new TextEncoder().encode(context),
+        certificateDer: certificate.der,
+        privateKey: keys.privateKey,
+        detached: true,
+        signingTime: now,
+      })
+    ).base64;
+    const consume = (recipientUserId: bigint | undefined, signedData = signed, processes = h.processes) =>
+      processes.getProcess({
+        processId: p.id,
+        userId: user.id,
+        signedData,
+        originData: context,
+        consume: {
+          transactionType: 'TRANSFER',
+          transactionContext: context,
+          ...(recipientUserId === undefined ? {} : { recipientUserId }),
+        },
+      });
+    return { user, consume };
+  }
+
+  it('ACTIVATED, BLOCKED, DEACTIVATED (withdrawn) as FindByUserId; null for no such user; one statement', async () => {
+    const active = (await activatedUser(h)).user.id;
+    const blocked = (await activatedUser(h)).user.id;
+    await h.accounts.updateUserStatus({ userId: blocked, expectedStatus: 'ACTIVATED', newStatus: 'BLOCKED', reason: '', unlock: false });
+    const withdrawn = await withdrawnUser(h);
+
+    const first = await signedTransfer();
+    const counting = countingDeps(h.deps);
+    const spent = await first.consume(active, undefined, createProcesses(counting.deps));
+    expect(spent).toMatchObject({ verified: true, consumed: true, recipientStatus: 'ACTIVATED' });
+    expect(counting.statements).toEqual(['RawNode']);
+
+    for (const [recipient, expected] of [
+      [blocked, 'BLOCKED'],
+      [withdrawn, 'DEACTIVATED'],
+      [987_654_321n, null],
+    ] as const) {
+      const { consume } = await signedTransfer();
+      expect(await consume(recipient)).toMatchObject({ verified: true, consumed: true, recipientStatus: expected });
+      if (expected !== null) expect((await h.accounts.findByUserId(recipient)).status).toBe(expected);
+    }
+  });
+
+  it('also when the process was consumed by an earlier call (a retry); not when the signature fails or none is asked', async () => {
+    const blocked = (await activatedUser(h)).user.id;
+    const { consume } = await signedTransfer();
+    expect(await consume(blocked)).toMatchObject({ consumed: true, recipientStatus: 'ACTIVATED' });
+    await h.accounts.updateUserStatus({ userId: blocked, expectedStatus: 'ACTIVATED', newStatus: 'BLOCKED', reason: '', unlock: false });
+    // The retry after a refusal: the process is this transfer's already, the status is read afresh.
+    expect(await consume(blocked)).toMatchObject({ verified: true, consumed: true, recipientStatus: 'BLOCKED' });
+    const refused = await consume(blocked, 'bm90IGNtcw==');
+    expect(refused).toMatchObject({ verified: false, consumed: false });
+    expect(refused.recipientStatus).toBeUndefined();
+    expect((await consume(undefined)).recipientStatus).toBeUndefined();
   });
 });

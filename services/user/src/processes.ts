@@ -3,9 +3,10 @@ import { verifySignedData, x509 } from '@kfrm/pki';
 import type { UserDomainDeps } from './deps';
 import { parseTransactionContext, selectPolicy, type FactorType } from './policy';
 import { newProcessId, tokenHash } from './tokens';
-import type { ProcessRecord, StoredAuthentication, TransactionTypeName } from './user.model';
+import type { CreatedProcess, ProcessRecord, StoredAuthentication, TransactionTypeName, UserStatusName } from './user.model';
 import {
   consumeDoneProcess,
+  consumeDoneProcessReadingUser,
   findProcess,
   findTokenHolderAndProcess,
   findUserById,
@@ -147,12 +148,13 @@ export function createProcesses(deps: UserDomainDeps) {
      * The policies come from memory (at most MAX_POLICY_CACHE_MS old) and the process is one
      * INSERT … SELECT that checks the user and that the chosen policy is still enabled and
      * unchanged; when it inserts nothing, the user is checked and the policies read again.
+     * The process comes with the user's name as that insert read it (ADR 0018).
      */
     async createProcess(input: {
       userId: bigint;
       transactionType: TransactionTypeName;
       transactionContext: string;
-    }): Promise<ProcessRecord> {
+    }): Promise<CreatedProcess> {
       const context = parseTransactionContext(input.transactionContext);
       // A cached policy that was changed or disabled is read again once; a second miss in a row
       // means operators are editing this very policy now, and a retry later settles it.
@@ -313,14 +315,18 @@ export function createProcesses(deps: UserDomainDeps) {
      * `consumed` is then true when the process is used for exactly that type and context, now or
      * by an earlier call: a retry of the same transaction after a lost answer is told the same,
      * as it is without `consume` (which never looks at consumption).
+     *
+     * With `consume.recipientUserId` and a verified signature, that user's status is read by the
+     * consume statement too and answered as `recipientStatus` (null: no such user), also when the
+     * process was consumed earlier: the caller checks its recipient's standing next (ADR 0018).
      */
     async getProcess(input: {
       processId: string;
       userId: bigint;
       signedData: string;
       originData: string;
-      consume?: { transactionType: TransactionTypeName; transactionContext: string };
-    }): Promise<{ process: ProcessRecord; verified: boolean; consumed?: boolean }> {
+      consume?: { transactionType: TransactionTypeName; transactionContext: string; recipientUserId?: bigint };
+    }): Promise<{ process: ProcessRecord; verified: boolean; consumed?: boolean; recipientStatus?: UserStatusName | null }> {
       if (!validId(input.processId)) throw processNotFound();
       const now = clock();
       if (!input.consume) {
@@ -328,19 +334,23 @@ export function createProcesses(deps: UserDomainDeps) {
         if (!process || process.expiresAt <= now) throw processNotFound();
         return { process, verified: await signatureVerifies(input, now) };
       }
-      const { transactionType, transactionContext } = input.consume;
+      const { transactionType, transactionContext, recipientUserId } = input.consume;
       const verified = await signatureVerifies(input, now);
+      // Read only with a verified signature: an unverified caller is refused before its recipient is looked at.
+      let recipient: { recipientStatus?: UserStatusName | null } = {};
       if (verified) {
-        const consumed = await consumeDoneProcess(db, {
-          id: input.processId,
-          userId: input.userId,
-          transactionType,
-          transactionContext,
-          now,
-        });
+        const target = { id: input.processId, userId: input.userId, transactionType, transactionContext, now };
+        let consumed: ProcessRecord | undefined;
+        if (recipientUserId === undefined) {
+          consumed = await consumeDoneProcess(db, target);
+        } else {
+          const both = await consumeDoneProcessReadingUser(db, { ...target, otherUserId: recipientUserId });
+          consumed = both.consumed;
+          recipient = { recipientStatus: both.recipientStatus };
+        }
         if (consumed) {
           logger.info({ user_id: input.userId.toString(), transaction_type: transactionType }, 'authentication process consumed');
-          return { process: consumed, verified, consumed: true };
+          return { process: consumed, verified, consumed: true, ...recipient };
         }
       }
       const process = await findProcess(db, input.processId, input.userId);
@@ -351,7 +361,7 @@ export function createProcesses(deps: UserDomainDeps) {
         process.consumedAt !== null &&
         process.transactionType === transactionType &&
         process.transactionContext === transactionContext;
-      return { process, verified, consumed: usedForThis };
+      return { process, verified, consumed: usedForThis, ...recipient };
     },
   };
 

@@ -494,6 +494,27 @@ describe('user service over gRPC', () => {
     expect(hidden.code).toBe(grpc.status.NOT_FOUND);
     expect(apiErrorCode(hidden, GetProcessApiError)).toBe(GetProcessApiError_ErrorCode.AUTHENTICATION_PROCESS_NOT_FOUND);
 
+    // Issue 17 (ADR 0018): the creation answers the name FindByUserId does; a consuming read with a
+    // recipient answers that user's status from its own statement (UNKNOWN for no such user), also
+    // on a retry; without a recipient, none.
+    expect(created.userName).toBe('홍길동');
+    expect(created.userName).toBe((await call(users.findByUserId.bind(users), { userId: userId.toString() })).user?.userName);
+    for (const type of [AuthenticationType.PIN, AuthenticationType.BIO])
+      await call(steps.completeAuthentication.bind(steps), { processId, userId, type });
+    const consume = (recipientUserId?: bigint) =>
+      call(users.getProcess.bind(users), {
+        processId,
+        userId,
+        signedData: signed,
+        originData: context,
+        consumeTransactionType: AuthenticatedTransactionType.TRANSFER,
+        consumeTransactionContext: context,
+        recipientUserId,
+      });
+    expect(await consume(other.userId)).toMatchObject({ isVerified: true, consumed: true, recipientStatus: UserStatus.ACTIVATED });
+    expect(await consume(987_654_321n)).toMatchObject({ isVerified: true, consumed: true, recipientStatus: UserStatus.UNKNOWN });
+    expect(await consume()).toMatchObject({ isVerified: true, consumed: true, recipientStatus: undefined });
+
     // The other user has no certificate at auth: SIGNING_CERTIFICATE_NOT_FOUND there is "not verified" here.
     const theirs = await call(users.createProcess.bind(users), {
       userId: other.userId,

@@ -110,10 +110,11 @@ export function userServiceHandlers({ accounts, sessions, processes, residentIds
           transactionType: transactionTypeName(request.transactionType),
           transactionContext: request.transactionContext,
         });
-        return { process: toProtoProcess(process) };
+        // The name as FindByUserId answers it, for a caller that would look it up next (ADR 0018).
+        return { process: toProtoProcess(process), userName: process.userName };
       },
       async getProcess(request) {
-        const { process, verified, consumed } = await processes.getProcess({
+        const { process, verified, consumed, recipientStatus } = await processes.getProcess({
           processId: request.processId,
           userId: requireId(request.userId, 'user_id'),
           signedData: request.signedData,
@@ -124,10 +125,19 @@ export function userServiceHandlers({ accounts, sessions, processes, residentIds
               ? {
                   transactionType: transactionTypeName(request.consumeTransactionType),
                   transactionContext: request.consumeTransactionContext,
+                  // 0 is no user id (as user_id): asked for nobody.
+                  ...(request.recipientUserId ? { recipientUserId: request.recipientUserId } : {}),
                 }
               : undefined,
         });
-        return { process: toProtoProcess(process), isVerified: verified, consumed };
+        return {
+          process: toProtoProcess(process),
+          isVerified: verified,
+          consumed,
+          // null: no such user, which the contract answers as UNKNOWN; undefined: not asked or not read.
+          recipientStatus:
+            recipientStatus === undefined ? undefined : recipientStatus === null ? UserStatus.UNKNOWN : toProtoUserStatus(recipientStatus),
+        };
       },
     },
     {

@@ -48,6 +48,14 @@ export interface ProcessRecord {
   consumedAt: Date | null;
 }
 
+/**
+ * A process as its creation answers it: with its user's name as stored (`user_name`, what
+ * FindByUserId answers; empty for a withdrawn member), read by the insert itself (ADR 0018).
+ */
+export interface CreatedProcess extends ProcessRecord {
+  userName: string;
+}
+
 /** What a session token resolves to: the session and its user. */
 export interface ResolvedSession {
   session: SessionRecord;

@@ -1,6 +1,6 @@
 import { isUniqueViolation, QueryTemplate, type TemplateParam } from '@kfrm/db';
 import { sql, type InferResult, type Kysely, type Selectable, type Transaction } from 'kysely';
-import type { ProcessRecord, SessionRecord, UserRecord } from './user.model';
+import type { CreatedProcess, ProcessRecord, SessionRecord, UserRecord } from './user.model';
 import type {
   KycStatusName,
   ProcessStatusName,
@@ -671,10 +671,11 @@ const table = (name: keyof UserDatabase) => sql.table(`${USER_SCHEMA}.${name}`);
 /**
  * Inserts the process in one statement, only when the user exists and the policy is still
  * enabled for the transaction type with exactly the condition and factors it was chosen by (the
- * caller may have chosen it from a cached read). undefined when nothing was inserted: the caller
- * finds out why on that (rare) path.
+ * caller may have chosen it from a cached read), and answers it with the user's name from the
+ * same read of the user (a transfer's credit memo needs it: ADR 0018). undefined when nothing
+ * was inserted: the caller finds out why on that (rare) path.
  */
-export async function insertProcessIfAllowed(db: UserDb, process: NewProcess, policy: StoredPolicy): Promise<ProcessRecord | undefined> {
+export async function insertProcessIfAllowed(db: UserDb, process: NewProcess, policy: StoredPolicy): Promise<CreatedProcess | undefined> {
   const row = await insertProcessIfAllowedTemplate.executeTakeFirst(db, {
     id: process.id,
     transactionType: process.transactionType,
@@ -687,7 +688,7 @@ export async function insertProcessIfAllowed(db: UserDb, process: NewProcess, po
     conditionText: policy.conditionText,
     authenticationsText: policy.authenticationsText,
   });
-  return row && toProcess(row);
+  return row && { ...toProcess(row), userName: row.user_name };
 }
 
 const insertProcessIfAllowedTemplate = QueryTemplate.of<
@@ -705,19 +706,23 @@ const insertProcessIfAllowedTemplate = QueryTemplate.of<
     authenticationsText: string;
   }
 >()(
-  (_db, param) => sql<Selectable<ProcessesTable>>`
-    insert into ${table('processes')}
-      (id, user_id, transaction_type, transaction_context, policy_id, status, authentications, created_at, expires_at)
-    select ${param('id')}, u.id, ${param('transactionType')}, ${param('transactionContext')}, p.id, 'READY',
-      cast(${param('authentications')} as jsonb), ${param('now')}, ${param('expiresAt')}
-    from ${table('users')} u
-    join ${table('authentication_policies')} p on p.id = ${param('policyId')}
-    where u.id = ${param('userId')}
-      and p.enabled
-      and p.transaction_type = ${param('transactionType')}
-      and p.condition is not distinct from cast(${param('conditionText')} as jsonb)
-      and p.authentications = cast(${param('authenticationsText')} as jsonb)
-    returning *`,
+  // The user is read once (the CTE) for both the insert's check and the name answered with it.
+  (_db, param) => sql<Selectable<ProcessesTable> & { user_name: string }>`
+    with u as (select id, user_name from ${table('users')} where id = ${param('userId')}),
+    inserted as (
+      insert into ${table('processes')}
+        (id, user_id, transaction_type, transaction_context, policy_id, status, authentications, created_at, expires_at)
+      select ${param('id')}, u.id, ${param('transactionType')}, ${param('transactionContext')}, p.id, 'READY',
+        cast(${param('authentications')} as jsonb), ${param('now')}, ${param('expiresAt')}
+      from u
+      join ${table('authentication_policies')} p on p.id = ${param('policyId')}
+      where p.enabled
+        and p.transaction_type = ${param('transactionType')}
+        and p.condition is not distinct from cast(${param('conditionText')} as jsonb)
+        and p.authentications = cast(${param('authenticationsText')} as jsonb)
+      returning *
+    )
+    select inserted.*, u.user_name from inserted join u on u.id = inserted.user_id`,
 );
 
 /** The holder of a user token as a factor check needs it. */
@@ -858,6 +863,55 @@ const consumeUpdate = (db: UserDb, param: TemplateParam<ConsumeParams>) =>
     .where('consumed_at', 'is', null)
     .where('expires_at', '>', param('now'));
 const consumeProcess = QueryTemplate.of<UserDatabase, ConsumeParams>()((db, param) => consumeUpdate(db, param).returningAll());
+
+/**
+ * consumeDoneProcess of an exact context, and in the same statement the status of another user
+ * (the caller's recipient: ADR 0018). Always one row, so the status is answered also when the
+ * process is not consumed by this call: `consumed` undefined then, `recipientStatus` null when
+ * there is no such user.
+ */
+export async function consumeDoneProcessReadingUser(
+  db: UserDb,
+  params: { id: string; userId: bigint; transactionType: TransactionTypeName; transactionContext: string; now: Date; otherUserId: bigint },
+): Promise<{ consumed: ProcessRecord | undefined; recipientStatus: UserStatusName | null }> {
+  const row = await consumeProcessReadingUser.executeTakeFirst(db, {
+    id: params.id,
+    userId: params.userId.toString(),
+    transactionType: params.transactionType,
+    transactionContext: params.transactionContext,
+    now: params.now,
+    otherUserId: params.otherUserId.toString(),
+  });
+  if (!row) throw new Error('the consume statement answered no row');
+  const { recipient_status, ...process } = row;
+  return {
+    consumed: process.id === null ? undefined : toProcess(process as Selectable<ProcessesTable>),
+    recipientStatus: recipient_status,
+  };
+}
+
+type Nullable<T> = { [K in keyof T]: T[K] | null };
+const consumeProcessReadingUser = QueryTemplate.of<UserDatabase, ConsumeParams & { transactionContext: string; otherUserId: string }>()(
+  // Both from one snapshot; the left joins from one row keep the user's status when the UPDATE
+  // matches nothing (not DONE, used already, expired) and the process columns when there is no such user.
+  (_db, param) => sql<Nullable<Selectable<ProcessesTable>> & { recipient_status: UserStatusName | null }>`
+    with other as (select status from ${table('users')} where id = ${param('otherUserId')}),
+    consumed as (
+      update ${table('processes')} set consumed_at = ${param('now')}
+      where id = ${param('id')}
+        and user_id = ${param('userId')}
+        and status = 'DONE'
+        and transaction_type = ${param('transactionType')}
+        and consumed_at is null
+        and expires_at > ${param('now')}
+        and transaction_context = ${param('transactionContext')}
+      returning *
+    )
+    select consumed.*, other.status as recipient_status
+    from (values (1)) as one (x)
+    left join consumed on true
+    left join other on true`,
+);
 const consumeProcessOfContext = QueryTemplate.of<UserDatabase, ConsumeParams & { transactionContext: string }>()((db, param) =>
   consumeUpdate(db, param).where('transaction_context', '=', param('transactionContext')).returningAll(),
 );

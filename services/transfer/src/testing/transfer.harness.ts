@@ -64,15 +64,26 @@ interface FakeProcess {
   consumed: boolean;
 }
 
-/** The user service as the transfer service sees it; `processes` lets tests complete and inspect. */
-export function fakeUserService(options: { consumesOnGetProcess?: boolean } = {}) {
+/** What the stand-in user service serves, when a test needs an older one. */
+export interface FakeUserServiceOptions {
   /** false: a user service that predates GetProcess's consume_* (ignores them). */
+  consumesOnGetProcess?: boolean;
+  /**
+   * false: one that predates CreateProcessResponse.user_name and GetProcess's recipient_user_id
+   * (ADR 0018): answers neither, so the transfer service looks the users up with FindByUserId.
+   */
+  answersUserFacts?: boolean;
+}
+
+/** The user service as the transfer service sees it; `processes` lets tests complete and inspect. */
+export function fakeUserService(options: FakeUserServiceOptions = {}) {
   const consumes = options.consumesOnGetProcess ?? true;
+  const answersUserFacts = options.answersUserFacts ?? true;
   const processes = new Map<string, FakeProcess>();
   const sessions = new Map<string, { userId: string; deviceId: bigint }>();
   /** Member status by user id; ACTIVATED when not set. */
   const statuses = new Map<string, UserStatus>();
-  const calls = { createProcess: 0, getProcess: 0, consumeProcess: 0 };
+  const calls = { createProcess: 0, getProcess: 0, consumeProcess: 0, findByUserId: 0 };
   let next = 0;
   const notFound = () => new DomainError('AUTHENTICATION_PROCESS_NOT_FOUND', 'authentication process not found');
   const own = (id: string, userId: bigint) => {
@@ -105,6 +116,7 @@ export function fakeUserService(options: { consumesOnGetProcess?: boolean } = {}
               return { userSession: UserSession.fromPartial({ userId: BigInt(session.userId), deviceId: session.deviceId }) };
             },
             async findByUserId(request) {
+              calls.findByUserId++;
               const name = USERS[request.userId];
               if (!name) throw new DomainError('USER_NOT_FOUND', 'no such user');
               return {
@@ -133,7 +145,8 @@ export function fakeUserService(options: { consumesOnGetProcess?: boolean } = {}
                 consumed: false,
               };
               processes.set(p.id, p);
-              return { process: wire(p) };
+              // As the real one: the name FindByUserId answers (every process's user exists there).
+              return { process: wire(p), ...(answersUserFacts ? { userName: USERS[p.userId] ?? '' } : {}) };
             },
             async getProcess(request) {
               calls.getProcess++;
@@ -146,7 +159,16 @@ export function fakeUserService(options: { consumesOnGetProcess?: boolean } = {}
               const forThis =
                 p.status === 'DONE' && p.type === request.consumeTransactionType && p.context === request.consumeTransactionContext;
               if (verified && forThis) p.consumed = true;
-              return { process: wire(p), isVerified: verified, consumed: verified && forThis && p.consumed };
+              // The recipient's status, as FindByUserId answers it (UNKNOWN: no such user), only
+              // when asked and verified, as the real one.
+              const recipient = request.recipientUserId?.toString();
+              const recipientStatus =
+                answersUserFacts && verified && recipient !== undefined && recipient !== '0'
+                  ? USERS[recipient]
+                    ? (statuses.get(recipient) ?? UserStatus.ACTIVATED)
+                    : UserStatus.UNKNOWN
+                  : undefined;
+              return { process: wire(p), isVerified: verified, consumed: verified && forThis && p.consumed, recipientStatus };
             },
           },
           {
@@ -228,13 +250,14 @@ const krw = (majorAmount: bigint) => ({ currencyCode: CurrencyCode.KRW, majorAmo
 
 /**
  * `userModule`: the real user service instead of the stand-in (whose helpers then see nothing).
+ * `userService`: the stand-in as an older user service would answer.
  * `accountModule`: the account module built with other options (a ledger clock, for instance).
  */
 export async function startHarness(
   modules: ServiceModule[],
-  options: { userModule?: ServiceModule; accountModule?: ServiceModule } = {},
+  options: { userModule?: ServiceModule; accountModule?: ServiceModule; userService?: FakeUserServiceOptions } = {},
 ): Promise<Harness> {
-  const users = fakeUserService();
+  const users = fakeUserService(options.userService);
   const logs = createCapturingDestination();
   const services = await startTestServices([options.accountModule ?? accountModule, options.userModule ?? users.module, ...modules], {
     name: 'transfer-test',

@@ -17,7 +17,8 @@ import { createResidentIdHasher } from '../resident-id-hash';
 import { createKycDataSealer } from '../kyc-data-seal';
 import { createResidentIdSealer } from '../resident-id-seal';
 import { createSessions } from '../sessions';
-import type { UserDb } from '../user.repository';
+import { tokenHash } from '../tokens';
+import { eraseWithdrawnIdentity, markWithdrawalRequested, type UserDb } from '../user.repository';
 import { USER_SCHEMA, type UserDatabase } from '../user.table';
 
 /** A clock tests move by hand. */
@@ -176,6 +177,34 @@ export async function doneLogin(h: Harness, userId: bigint): Promise<string> {
   const process = await h.processes.createProcess({ userId, transactionType: 'LOGIN', transactionContext: '{}' });
   await h.processes.completeAuthentication({ processId: process.id, userId, type: 'PIN' });
   return process.id;
+}
+
+/**
+ * An ACTIVATED user taken through withdrawal's writes (requested, DEACTIVATED, identity erased):
+ * the row a withdrawn member leaves, its name only sealed (the sealing itself is withdrawal's,
+ * tested in withdrawal.it.test.ts).
+ */
+export async function withdrawnUser(h: Harness, userName = '홍길동') {
+  const { user } = await h.accounts.registerUser(newIdentity({ userName }));
+  await h.accounts.updateUserStatus({ userId: user.id, expectedStatus: 'CREATED', newStatus: 'AGREED', reason: '', unlock: false });
+  await h.accounts.updateUserStatus({ userId: user.id, expectedStatus: 'AGREED', newStatus: 'ACTIVATED', reason: '', unlock: false });
+  const now = h.clock.now();
+  await markWithdrawalRequested(h.db, user.id, now);
+  await h.accounts.updateUserStatus({
+    userId: user.id,
+    expectedStatus: 'ACTIVATED',
+    newStatus: 'DEACTIVATED',
+    reason: 'member withdrawal',
+    unlock: false,
+  });
+  const erased = await eraseWithdrawnIdentity(h.db, user.id, {
+    withdrawnNameSealed: 'sealed-in-test',
+    unusableTokenHash: tokenHash(`unusable-${user.id}-${Math.random()}`),
+    retainUntil: new Date(now.getTime() + 365 * 24 * 3600_000),
+    now,
+  });
+  if (!erased) throw new Error('the withdrawn identity was not erased');
+  return user.id;
 }
 
 /** The DomainError code a promise fails with, 'ok' when it succeeds. */

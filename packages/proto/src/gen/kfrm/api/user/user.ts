@@ -115,7 +115,16 @@ export interface CreateProcessRequest {
 
 export interface CreateProcessResponse {
   /** Required authentication list */
-  process: AuthenticationProcess | undefined;
+  process:
+    | AuthenticationProcess
+    | undefined;
+  /**
+   * Not in the seed (issue 17, ADR 0018; read by transfer's GetPreCheck for the credit memo).
+   * The user's name exactly as FindByUserId answers it (`user_name`: empty for a withdrawn
+   * member), read by the statement that inserted the process, so the caller need not look the
+   * user up. A server that predates it leaves it unset, and the caller calls FindByUserId.
+   */
+  userName?: string | undefined;
 }
 
 export interface FindByCustomerIdRequest {
@@ -153,7 +162,15 @@ export interface GetProcessRequest {
    * used, in the same statement that reads it, so the caller need not call ConsumeProcess.
    */
   consumeTransactionType?: AuthenticatedTransactionType | undefined;
-  consumeTransactionContext?: string | undefined;
+  consumeTransactionContext?:
+    | string
+    | undefined;
+  /**
+   * Not in the seed (issue 17, ADR 0018; set by transfer's Execute to its recipient). With
+   * consume_*: a user whose status the caller checks next, read in the statement that consumes
+   * the process and answered as GetProcessResponse.recipient_status. Ignored without consume_*.
+   */
+  recipientUserId?: bigint | undefined;
 }
 
 export interface GetProcessResponse {
@@ -165,7 +182,17 @@ export interface GetProcessResponse {
    * exactly that type and context, by this call or an earlier one; false when it is not (not
    * verified, not DONE, another type or context).
    */
-  consumed?: boolean | undefined;
+  consumed?:
+    | boolean
+    | undefined;
+  /**
+   * Not in the seed (issue 17, ADR 0018). Answered only when recipient_user_id was asked with
+   * consume_* and the signature verified (a server that predates it leaves it unset, and the
+   * caller reads the user with FindByUserId): that user's status as FindByUserId would answer it,
+   * read by the same statement that consumed (or tried to consume) the process; UNKNOWN when
+   * there is no such user.
+   */
+  recipientStatus?: UserStatus | undefined;
 }
 
 /** 유저 정보 */
@@ -465,7 +492,7 @@ export const CreateProcessRequest: MessageFns<CreateProcessRequest, "kfrm.api.us
 };
 
 function createBaseCreateProcessResponse(): CreateProcessResponse {
-  return { process: undefined };
+  return { process: undefined, userName: undefined };
 }
 
 export const CreateProcessResponse: MessageFns<CreateProcessResponse, "kfrm.api.user.CreateProcessResponse"> = {
@@ -474,6 +501,9 @@ export const CreateProcessResponse: MessageFns<CreateProcessResponse, "kfrm.api.
   encode(message: CreateProcessResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.process !== undefined) {
       AuthenticationProcess.encode(message.process, writer.uint32(10).fork()).join();
+    }
+    if (message.userName !== undefined) {
+      writer.uint32(18).string(message.userName);
     }
     return writer;
   },
@@ -499,6 +529,14 @@ export const CreateProcessResponse: MessageFns<CreateProcessResponse, "kfrm.api.
             message.process = AuthenticationProcess.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.userName = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -512,13 +550,23 @@ export const CreateProcessResponse: MessageFns<CreateProcessResponse, "kfrm.api.
   },
 
   fromJSON(object: any): CreateProcessResponse {
-    return { process: isSet(object.process) ? AuthenticationProcess.fromJSON(object.process) : undefined };
+    return {
+      process: isSet(object.process) ? AuthenticationProcess.fromJSON(object.process) : undefined,
+      userName: isSet(object.userName)
+        ? globalThis.String(object.userName)
+        : isSet(object.user_name)
+        ? globalThis.String(object.user_name)
+        : undefined,
+    };
   },
 
   toJSON(message: CreateProcessResponse): unknown {
     const obj: any = {};
     if (message.process !== undefined) {
       obj.process = AuthenticationProcess.toJSON(message.process);
+    }
+    if (message.userName !== undefined) {
+      obj.userName = message.userName;
     }
     return obj;
   },
@@ -531,6 +579,7 @@ export const CreateProcessResponse: MessageFns<CreateProcessResponse, "kfrm.api.
     message.process = (object.process !== undefined && object.process !== null)
       ? AuthenticationProcess.fromPartial(object.process)
       : undefined;
+    message.userName = object.userName ?? undefined;
     return message;
   },
 };
@@ -998,6 +1047,7 @@ function createBaseGetProcessRequest(): GetProcessRequest {
     originData: "",
     consumeTransactionType: undefined,
     consumeTransactionContext: undefined,
+    recipientUserId: undefined,
   };
 }
 
@@ -1025,6 +1075,12 @@ export const GetProcessRequest: MessageFns<GetProcessRequest, "kfrm.api.user.Get
     }
     if (message.consumeTransactionContext !== undefined) {
       writer.uint32(50).string(message.consumeTransactionContext);
+    }
+    if (message.recipientUserId !== undefined) {
+      if (BigInt.asUintN(64, message.recipientUserId) !== message.recipientUserId) {
+        throw new globalThis.Error("value provided for field message.recipientUserId of type uint64 too large");
+      }
+      writer.uint32(56).uint64(message.recipientUserId);
     }
     return writer;
   },
@@ -1090,6 +1146,14 @@ export const GetProcessRequest: MessageFns<GetProcessRequest, "kfrm.api.user.Get
             message.consumeTransactionContext = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.recipientUserId = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1130,6 +1194,11 @@ export const GetProcessRequest: MessageFns<GetProcessRequest, "kfrm.api.user.Get
         : isSet(object.consume_transaction_context)
         ? globalThis.String(object.consume_transaction_context)
         : undefined,
+      recipientUserId: isSet(object.recipientUserId)
+        ? BigInt(object.recipientUserId)
+        : isSet(object.recipient_user_id)
+        ? BigInt(object.recipient_user_id)
+        : undefined,
     };
   },
 
@@ -1153,6 +1222,9 @@ export const GetProcessRequest: MessageFns<GetProcessRequest, "kfrm.api.user.Get
     if (message.consumeTransactionContext !== undefined) {
       obj.consumeTransactionContext = message.consumeTransactionContext;
     }
+    if (message.recipientUserId !== undefined) {
+      obj.recipientUserId = message.recipientUserId.toString();
+    }
     return obj;
   },
 
@@ -1167,12 +1239,15 @@ export const GetProcessRequest: MessageFns<GetProcessRequest, "kfrm.api.user.Get
     message.originData = object.originData ?? "";
     message.consumeTransactionType = object.consumeTransactionType ?? undefined;
     message.consumeTransactionContext = object.consumeTransactionContext ?? undefined;
+    message.recipientUserId = (object.recipientUserId !== undefined && object.recipientUserId !== null)
+      ? BigInt(object.recipientUserId)
+      : undefined;
     return message;
   },
 };
 
 function createBaseGetProcessResponse(): GetProcessResponse {
-  return { process: undefined, isVerified: false, consumed: undefined };
+  return { process: undefined, isVerified: false, consumed: undefined, recipientStatus: undefined };
 }
 
 export const GetProcessResponse: MessageFns<GetProcessResponse, "kfrm.api.user.GetProcessResponse"> = {
@@ -1187,6 +1262,9 @@ export const GetProcessResponse: MessageFns<GetProcessResponse, "kfrm.api.user.G
     }
     if (message.consumed !== undefined) {
       writer.uint32(24).bool(message.consumed);
+    }
+    if (message.recipientStatus !== undefined) {
+      writer.uint32(32).int32(message.recipientStatus);
     }
     return writer;
   },
@@ -1228,6 +1306,14 @@ export const GetProcessResponse: MessageFns<GetProcessResponse, "kfrm.api.user.G
             message.consumed = reader.bool();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.recipientStatus = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1249,6 +1335,11 @@ export const GetProcessResponse: MessageFns<GetProcessResponse, "kfrm.api.user.G
         ? globalThis.Boolean(object.is_verified)
         : false,
       consumed: isSet(object.consumed) ? globalThis.Boolean(object.consumed) : undefined,
+      recipientStatus: isSet(object.recipientStatus)
+        ? userStatusFromJSON(object.recipientStatus)
+        : isSet(object.recipient_status)
+        ? userStatusFromJSON(object.recipient_status)
+        : undefined,
     };
   },
 
@@ -1263,6 +1354,9 @@ export const GetProcessResponse: MessageFns<GetProcessResponse, "kfrm.api.user.G
     if (message.consumed !== undefined) {
       obj.consumed = message.consumed;
     }
+    if (message.recipientStatus !== undefined) {
+      obj.recipientStatus = userStatusToJSON(message.recipientStatus);
+    }
     return obj;
   },
 
@@ -1276,6 +1370,7 @@ export const GetProcessResponse: MessageFns<GetProcessResponse, "kfrm.api.user.G
       : undefined;
     message.isVerified = object.isVerified ?? false;
     message.consumed = object.consumed ?? undefined;
+    message.recipientStatus = object.recipientStatus ?? undefined;
     return message;
   },
 };
