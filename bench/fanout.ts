@@ -4,7 +4,8 @@
 //   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379 \
 //     npx tsx bench/fanout.ts [--streams 1000] [--tsx]
 //
-// BENCH_HEAP_SNAPSHOT_DIR=<dir> also writes each server's heap snapshot at its base and with the
+// BENCH_PROFILE_DIR=<dir> writes each server's CPU profile of the posting and delivery
+// (fanout-<mode>.cpuprofile). BENCH_HEAP_SNAPSHOT_DIR=<dir> also writes each server's heap snapshot at its base and with the
 // streams open (<mode>-base.heapsnapshot, <mode>-idle.heapsnapshot), after the memory figure.
 //
 // The servers run as an esbuild bundle of bench/lib/fanout-server.ts (scripts/build.ts's
@@ -129,13 +130,15 @@ async function run(mode: 'kfrm' | 'bare', certs: { cert: string; key: string }) 
   };
 
   const snapshotDir = process.env.BENCH_HEAP_SNAPSHOT_DIR;
-  if (snapshotDir) mkdirSync(snapshotDir, { recursive: true });
+  for (const dir of [snapshotDir, process.env.BENCH_PROFILE_DIR]) if (dir) mkdirSync(dir, { recursive: true });
   const snapshotFile = (label: string) => (snapshotDir ? join(snapshotDir, `${mode}-${label}.heapsnapshot`) : undefined);
   const base = await server.ask({ type: 'memory', snapshotFile: snapshotFile('base') }, 'memory');
   const streams = Array.from({ length: STREAMS }, (_, i) => open(i));
   await waitLive(STREAMS);
   const idle = await server.ask({ type: 'memory', snapshotFile: snapshotFile('idle') }, 'memory');
 
+  const profileDir = process.env.BENCH_PROFILE_DIR;
+  if (profileDir) await server.ask({ type: 'profile-start' }, 'profile-started');
   const { committedAt } = await server.ask({ type: 'post', users: USERS }, 'posted');
   const perUser = STREAMS / USERS;
   const deadline = Date.now() + 120_000;
@@ -152,6 +155,7 @@ async function run(mode: 'kfrm' | 'bare', certs: { cert: string; key: string }) 
     }
     first = Math.min(first, committedAt[user]!);
   }
+  if (profileDir) await server.ask({ type: 'profile-stop', file: join(profileDir, `fanout-${mode}.cpuprofile`) }, 'profile-written');
   lags.sort((a, b) => a - b);
   const delivered = lags.length;
 

@@ -9,6 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { writeHeapSnapshot } from 'node:v8';
+import { Session } from 'node:inspector/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { migrateSchema } from '@kfrm/db';
@@ -46,6 +48,8 @@ export type FromServer =
   | { type: 'posted'; committedAt: Record<string, number> }
   | { type: 'memory'; heapUsed: number; rss: number }
   | { type: 'live'; count: number }
+  | { type: 'profile-started' }
+  | { type: 'profile-written' }
   | { type: 'stopped' };
 
 const mode = process.env.FANOUT_MODE === 'bare' ? 'bare' : 'kfrm';
@@ -193,8 +197,22 @@ if (mode === 'bare') {
   };
 }
 
+// A CPU profile of the posting and delivery only (bench/fanout.ts BENCH_PROFILE_DIR).
+let profiler: Session | undefined;
+
 process.on('message', async (m: ToServer) => {
-  if (m.type === 'post') send({ type: 'posted', committedAt: await post(m.users) });
+  if (m.type === 'profile-start') {
+    profiler = new Session();
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    await profiler.post('Profiler.start');
+    send({ type: 'profile-started' });
+  } else if (m.type === 'profile-stop') {
+    const { profile } = await profiler!.post('Profiler.stop');
+    profiler!.disconnect();
+    await writeFile(m.file, JSON.stringify(profile));
+    send({ type: 'profile-written' });
+  } else if (m.type === 'post') send({ type: 'posted', committedAt: await post(m.users) });
   else if (m.type === 'live') send({ type: 'live', count: live });
   else if (m.type === 'memory') {
     // Twice: finalizers of the first pass free more in the second.

@@ -122,6 +122,74 @@ describe('GrpcListener', () => {
     expect(logs.text()).toContain('db password leaked in message');
   });
 
+  it('answers a handler that throws before returning its promise as one that rejects (unary and stream)', async () => {
+    const { address, logs } = await startE2eTestService({
+      encryptText: () => {
+        throw new Error('thrown synchronously');
+      },
+    });
+    const err = (await encryptText(address, 'x').catch((e) => e)) as grpc.ServiceError;
+    expect(err.code).toBe(grpc.status.INTERNAL);
+    expect(logs.text()).toContain('thrown synchronously');
+
+    const listener = new GrpcListener({
+      name: 'test',
+      host: '127.0.0.1',
+      port: 0,
+      credentials: grpc.ServerCredentials.createInsecure(),
+      guard: openGuard,
+      logger: createLogger({ service: 'test', destination: createCapturingDestination() }),
+    });
+    listener.addService(
+      defineService(
+        NotificationServiceService,
+        {
+          subscribeNotification() {
+            throw new Error('stream handler thrown synchronously');
+          },
+        },
+        { subscribeNotification: { access: 'public' } },
+      ),
+    );
+    const port = await listener.start();
+    started.push(listener);
+    const client = new NotificationServiceClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    const call = client.subscribeNotification({});
+    call.on('error', () => undefined);
+    const status = await new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
+    client.close();
+    expect(status.code).toBe(grpc.status.INTERNAL);
+  });
+
+  it("sends a stream's headers (its request id) once access is granted, before any event", async () => {
+    const listener = new GrpcListener({
+      name: 'test',
+      host: '127.0.0.1',
+      port: 0,
+      credentials: grpc.ServerCredentials.createInsecure(),
+      guard: openGuard,
+      logger: createLogger({ service: 'test', destination: createCapturingDestination() }),
+    });
+    listener.addService(
+      defineService(
+        NotificationServiceService,
+        { subscribeNotification: (_req, ctx) => new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve())) },
+        { subscribeNotification: { access: 'public' } },
+      ),
+    );
+    const port = await listener.start();
+    started.push(listener);
+    const client = new NotificationServiceClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    const md = new grpc.Metadata();
+    md.set('x-request-id', 'headers-first-1');
+    const call = client.subscribeNotification({}, md);
+    call.on('error', () => undefined);
+    const headers = await new Promise<grpc.Metadata>((resolve) => call.on('metadata', resolve));
+    expect(headers.get('x-request-id')).toEqual(['headers-first-1']);
+    call.cancel();
+    client.close();
+  });
+
   it('refuses a device method without a client certificate and never runs the handler', async () => {
     let called = false;
     const guard = createMobileAccessGuard({ verifyDevice: async () => ({ deviceId: '1', certificateDer: new Uint8Array() }) });

@@ -35,10 +35,13 @@ export function notificationHandlers(deps: SubscriptionDeps) {
   return defineService(
     NotificationServiceService,
     {
-      async subscribeNotification(_request, ctx, stream) {
+      // Not async: the stream's own promise is returned as it is, so nothing of this function is
+      // kept while the stream is open (an async function kept its frame, or a link to the
+      // returned promise, for the stream's life). What it throws before that reaches the listener
+      // as a rejection would.
+      subscribeNotification(_request, ctx, stream) {
         const session = streamSession(ctx);
         const lastEventId = lastEventIdOf(ctx.metadata);
-        // Returned, not awaited: this function's frame is not kept for the stream's life.
         return streamUserEvents(deps, session, lastEventId, ctx.signal, (event) =>
           stream.write({
             id: event.id.toString(),
