@@ -42,7 +42,13 @@ import { migrations as notificationMigrations } from '../../services/notificatio
 import { createNotificationService, readNotificationConfig } from '../../services/notification/src/notification.module';
 import { NOTIFICATION_SCHEMA } from '../../services/notification/src/notification.table';
 
-export type ToServer = { type: 'post'; users: number } | { type: 'memory'; snapshotFile?: string } | { type: 'live' } | { type: 'stop' };
+export type ToServer =
+  | { type: 'post'; users: number }
+  | { type: 'memory'; snapshotFile?: string }
+  | { type: 'live' }
+  | { type: 'profile-start' }
+  | { type: 'profile-stop'; file: string }
+  | { type: 'stop' };
 export type FromServer =
   | { type: 'ready'; port: number }
   | { type: 'posted'; committedAt: Record<string, number> }
