@@ -76,43 +76,32 @@ export interface ServingListener {
   readonly shuttingDown: boolean;
 }
 
+/** The served call of each call grpc-js reports cancelled (see {@link onCallCancelled}). */
+const servedByCall = new WeakMap<object, ServedCall>();
+
 /**
- * The handler's CallContext. A class so that every call's context has one shape (an object
- * literal with a getter was kept in dictionary mode: ≈ 0.45 KB per open stream), and the logger
- * is only made when something logs.
+ * The 'cancelled' listener of every served call: one function for all, called with the call as
+ * `this` (EventEmitter's contract), instead of a closure per call kept for the call's life.
  */
-class ServedCallContext implements CallContext {
-  constructor(
-    private readonly served: ServedCall,
-    readonly principal: Principal,
-    readonly clientAddress: string,
-    readonly signal: AbortSignal,
-    readonly deadline: Date | undefined,
-  ) {}
-
-  get requestId(): string {
-    return this.served.requestId;
-  }
-
-  get method(): string {
-    return this.served.definition.path;
-  }
-
-  get metadata(): grpc.Metadata {
-    return this.served.call.metadata;
-  }
-
-  get logger(): Logger {
-    return this.served.logger();
-  }
+function onCallCancelled(this: object): void {
+  servedByCall.get(this)?.abort();
 }
 
+const abortServed = (served: ServedCall) => served.abort();
+
 /**
- * Serves one call: {@link run} is started by the listener's method implementation. Subclasses
- * say how the handler is invoked and how its outcome reaches grpc-js.
+ * Serves one call: {@link start} is called by the listener's method implementation. Subclasses
+ * say how the handler is invoked and how its outcome reaches grpc-js. The call is also the
+ * handler's CallContext (one object per call, one shape for all of them: an object literal with
+ * a getter was kept in dictionary mode, ≈ 0.45 KB per open stream), with the logger made only
+ * when something logs.
  */
-export abstract class ServedCall {
+export abstract class ServedCall implements CallContext {
   readonly requestId: string;
+  /** Set once access is granted (before the handler runs). */
+  principal!: Principal;
+  clientAddress = '';
+  deadline: Date | undefined;
   private readonly started = performance.now();
   private readonly observation: CallObservation | undefined;
   private callLogger: Logger | undefined;
@@ -130,6 +119,18 @@ export abstract class ServedCall {
   ) {
     this.requestId = requestIdOf(call.metadata);
     this.observation = listener.options.observer?.start({ path: definition.path, requestId: this.requestId, metadata: call.metadata });
+  }
+
+  get method(): string {
+    return this.definition.path;
+  }
+
+  get metadata(): grpc.Metadata {
+    return this.call.metadata;
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
   }
 
   /** The handler ran (or was refused) and its outcome must reach the client. */
@@ -151,7 +152,7 @@ export abstract class ServedCall {
    * The call's child logger, made when something first logs: a stream held open for hours would
    * otherwise keep one (≈ 0.7 KB) for its whole life without using it until its end.
    */
-  logger(): Logger {
+  get logger(): Logger {
     this.callLogger ??= this.listener.options.logger.child({
       listener: this.listener.options.name,
       request_id: this.requestId,
@@ -237,11 +238,13 @@ export abstract class ServedCall {
   private async prepare(): Promise<CallContext> {
     const { call, listener } = this;
     const options = listener.options;
-    call.on('cancelled', this.onCancelled);
+    servedByCall.set(call, this);
+    call.on('cancelled', onCallCancelled);
     listener.running.add(this);
     const deadline = deadlineToDate(call.getDeadline());
+    this.deadline = deadline;
     if (deadline) {
-      this.timer = setTimeout(this.onCancelled, Math.max(0, deadline.getTime() - Date.now()));
+      this.timer = setTimeout(abortServed, Math.max(0, deadline.getTime() - Date.now()), this);
       this.timer.unref();
     }
     const source = options.clientCertificate ?? peerClientCertificate;
@@ -260,26 +263,24 @@ export abstract class ServedCall {
       },
       { path: call.getPath(), operatorRoles: this.policy.operator, callers: this.policy.callers },
     );
-    const clientAddress = inProcess
+    this.clientAddress = inProcess
       ? IN_PROCESS_PEER
       : (options.clientAddress ?? peerClientAddress)({ metadata: call.metadata, peerAddress: addressWithoutPort(call.getPeer()) });
-    return new ServedCallContext(this, principal, clientAddress, this.controller.signal, deadline);
+    this.principal = principal;
+    return this;
   }
-
-  // The one closure a call keeps: grpc-js emits 'cancelled' on the call and timers call functions.
-  private readonly onCancelled = () => this.controller.abort();
 
   private cleanup(): void {
     if (this.timer) clearTimeout(this.timer);
     this.listener.running.delete(this);
     // grpc-js reports a finished call's closed stream as 'cancelled' too: without this, every
     // call would abort its (already finished) signal, building a DOMException for nobody.
-    this.call.off('cancelled', this.onCancelled);
+    this.call.off('cancelled', onCallCancelled);
   }
 
   private async succeeded(result: unknown): Promise<void> {
     if (this.audited) await this.recordOutcome(this.audited, 'ok');
-    this.logger().info({ code: 'OK', duration_ms: this.elapsedMs() }, 'call done');
+    this.logger.info({ code: 'OK', duration_ms: this.elapsedMs() }, 'call done');
     this.observation?.end(grpc.status.OK, 'OK');
     this.sendHeaders();
     this.finish(null, result);
@@ -297,8 +298,8 @@ export abstract class ServedCall {
         await this.recordOutcome(audited, outcome);
       }
     }
-    if (mapped.unexpected) this.logger().error({ ...fields, err }, 'call failed');
-    else this.logger().info({ ...fields, reason: mapped.error.details }, 'call rejected');
+    if (mapped.unexpected) this.logger.error({ ...fields, err }, 'call failed');
+    else this.logger.info({ ...fields, reason: mapped.error.details }, 'call rejected');
     this.observation?.end(mapped.error.code, fields.code);
     this.sendHeaders();
     this.finish(mapped.error);
@@ -312,7 +313,7 @@ export abstract class ServedCall {
     try {
       await this.listener.options.audit!.append({ ...audited, outcome });
     } catch (err) {
-      this.logger().error({ err, audit: { ...audited, outcome } }, 'audit append failed');
+      this.logger.error({ err, audit: { ...audited, outcome } }, 'audit append failed');
     }
   }
 }
@@ -361,21 +362,24 @@ export class UnaryServedCall extends ServedCall {
 }
 
 /**
- * The writer a stream handler gets: respects back-pressure and the call's life. Sends the
- * call's headers with its first message.
+ * A server-streaming call: the handler writes until it returns or the call ends. The call is also
+ * the handler's writer (back-pressure and the call's life respected).
  */
-class CallStreamWriter implements StreamWriter<unknown> {
+export class StreamServedCall extends ServedCall implements StreamWriter<unknown> {
   constructor(
-    private readonly served: StreamServedCall,
-    private readonly signal: AbortSignal,
-  ) {}
+    listener: ServingListener,
+    override readonly call: grpc.ServerWritableStream<unknown, unknown>,
+    definition: MethodDefinitionLike,
+    policy: MethodPolicy,
+    handler: Handler | undefined,
+  ) {
+    super(listener, call, definition, policy, handler);
+  }
 
   write(message: unknown): Promise<void> {
-    const { signal } = this;
-    const call = this.served.call;
+    const { signal, call } = this;
     return new Promise<void>((resolve, reject) => {
       if (signal.aborted) return reject(signal.reason ?? new Error('call ended'));
-      this.served.sendHeaders();
       if (call.write(message)) return resolve();
       // The client is slow: wait for the transport to drain instead of buffering.
       const onDrain = () => {
@@ -390,24 +394,10 @@ class CallStreamWriter implements StreamWriter<unknown> {
       signal.addEventListener('abort', onAbort, { once: true });
     });
   }
-}
-
-/** A server-streaming call: the handler writes until it returns or the call ends. */
-export class StreamServedCall extends ServedCall {
-  constructor(
-    listener: ServingListener,
-    override readonly call: grpc.ServerWritableStream<unknown, unknown>,
-    definition: MethodDefinitionLike,
-    policy: MethodPolicy,
-    handler: Handler | undefined,
-  ) {
-    super(listener, call, definition, policy, handler);
-  }
 
   protected invoke(ctx: CallContext): Promise<unknown> {
     this.sendHeaders();
-    const writer = new CallStreamWriter(this, ctx.signal);
-    return (this.handler as (req: unknown, ctx: CallContext, w: StreamWriter<unknown>) => Promise<void>)(this.call.request, ctx, writer);
+    return (this.handler as (req: unknown, ctx: CallContext, w: StreamWriter<unknown>) => Promise<void>)(this.call.request, ctx, this);
   }
 
   protected finish(error: MappedError | null): void {

@@ -1,9 +1,14 @@
 import { type CommonCode, failWith, InvalidArgumentError } from '@kfrm/errors';
-import { NotificationEventType, NotificationServiceService } from '@kfrm/proto/gen/kfrm/api/notification/notification';
-import { defineService, raises, type CallContext } from '@kfrm/server-kit';
+import {
+  type NotificationEventResponse,
+  NotificationEventType,
+  NotificationServiceService,
+} from '@kfrm/proto/gen/kfrm/api/notification/notification';
+import { defineService, raises, type CallContext, type StreamWriter } from '@kfrm/server-kit';
 import type { Metadata } from '@grpc/grpc-js';
 import type { StreamSession } from './live-streams';
-import { streamUserEvents, type SubscriptionDeps } from './subscription';
+import type { NotificationEvent } from './notification-event';
+import { type EventSink, streamUserEvents, type SubscriptionDeps } from './subscription';
 
 /** Request metadata naming the last event id the client saw (the seed request has no field for it). */
 export const LAST_EVENT_ID_HEADER = 'last-event-id';
@@ -31,6 +36,20 @@ function streamSession(ctx: CallContext): StreamSession {
   return session;
 }
 
+/** A stream's events in the seed's message (an object, not a closure: one per open stream). */
+class EventResponseWriter implements EventSink {
+  constructor(private readonly stream: StreamWriter<NotificationEventResponse>) {}
+
+  write(event: NotificationEvent): Promise<void> {
+    return this.stream.write({
+      id: event.id.toString(),
+      title: event.title,
+      content: event.content,
+      type: NotificationEventType.TRANSFER_SUCCEED,
+    });
+  }
+}
+
 export function notificationHandlers(deps: SubscriptionDeps) {
   return defineService(
     NotificationServiceService,
@@ -42,14 +61,7 @@ export function notificationHandlers(deps: SubscriptionDeps) {
       subscribeNotification(_request, ctx, stream) {
         const session = streamSession(ctx);
         const lastEventId = lastEventIdOf(ctx.metadata);
-        return streamUserEvents(deps, session, lastEventId, ctx.signal, (event) =>
-          stream.write({
-            id: event.id.toString(),
-            title: event.title,
-            content: event.content,
-            type: NotificationEventType.TRANSFER_SUCCEED,
-          }),
-        );
+        return streamUserEvents(deps, session, lastEventId, ctx.signal, new EventResponseWriter(stream));
       },
     },
     // The seed gives this method no error message of its own.

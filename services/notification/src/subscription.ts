@@ -4,7 +4,7 @@ import type { LiveStream, LiveStreams, StreamSession } from './live-streams';
 import type { NotificationEvent } from './notification-event';
 import { listUserEventsAfter } from './notification.repository';
 import type { NotificationDatabase } from './notification.table';
-import type { StreamSlots } from './stream-slots';
+import type { StreamSlot, StreamSlots } from './stream-slots';
 
 export interface SubscriptionOptions {
   /** Live events buffered for one stream while its client is slow; beyond it the stream ends. */
@@ -39,9 +39,9 @@ export interface SubscriptionDeps {
 }
 
 /**
- * Streams one user's events until `signal` aborts (client gone, deadline, shutdown: returns
- * normally), the client falls `queueLimit` events behind (throws SubscriberTooSlowError), or the
- * session is revoked (throws UNAUTHENTICATED; see live-streams.ts).
+ * Streams one user's events until `signal` aborts (client gone, deadline, shutdown: resolves),
+ * the client falls `queueLimit` events behind (rejects with SubscriberTooSlowError), or the
+ * session is revoked (rejects with UNAUTHENTICATED; see live-streams.ts).
  *
  * Order of work, so nothing falls between replay and live: join the replica's live streams
  * first (live events buffer in a bounded queue), then replay the stored events after
@@ -53,61 +53,34 @@ export interface SubscriptionDeps {
  * one sent, as a reconnecting client would, before it drains the queue again. The relay copies
  * events into `events` before it publishes them, so every event is in one of the two.
  *
- * The slot is released in `finally`, before the handler's error or end reaches the client: a
- * phone told UNAUTHENTICATED, or the new phone of the same user, finds it free.
+ * The slot is released before the returned promise settles, so before the handler's error or
+ * end reaches the client: a phone told UNAUTHENTICATED, or the new phone of the same user, finds
+ * it free.
  */
-export async function streamUserEvents(
+export function streamUserEvents(
   deps: SubscriptionDeps,
   session: StreamSession,
   lastEventId: bigint | undefined,
   signal: AbortSignal,
-  write: (event: NotificationEvent) => Promise<void>,
+  sink: EventSink,
 ): Promise<void> {
-  const userId = session.userId;
-  const slot = await deps.slots.acquire(userId);
-  if (!slot) throw new TooManyStreamsError('too many notification streams for this user');
-  const closeGauge = deps.onStreamOpen?.();
-  const feed = new StreamFeed(session, deps.options.queueLimit, signal, write, lastEventId ?? 0n);
-  // The feed itself is the listener (handleEvent): no closure per stream.
-  signal.addEventListener('abort', feed);
-  let joined = false;
-  try {
-    await deps.streams.add(feed);
-    joined = true;
-    if (lastEventId !== undefined && !(await feed.replay(deps, lastEventId))) return;
-    deps.onLive?.(userId);
-    for (;;) {
-      if (signal.aborted) return;
-      feed.check();
-      if (feed.held) {
-        await feed.waitForWork();
-        continue;
-      }
-      if (feed.gapSeen) {
-        feed.gapSeen = false;
-        // A failed read ends the stream (UNAVAILABLE); the client resumes from its last id.
-        if (!(await feed.replay(deps, feed.lastSent))) return;
-        continue;
-      }
-      const event = feed.queue.shift();
-      if (!event) {
-        await feed.waitForWork();
-        continue;
-      }
-      if (!(await feed.send(event))) return;
-    }
-  } finally {
-    signal.removeEventListener('abort', feed);
-    if (joined) deps.streams.remove(feed);
-    await slot.release();
-    closeGauge?.();
-  }
+  // The feed's own promise, not one that follows it (each link would be kept while the stream is open).
+  return new StreamFeed(deps, session, signal, sink, lastEventId).open();
+}
+
+/** Where a stream's events go (the handler's writer, in the client's message). */
+export interface EventSink {
+  /** Resolves once the event is handed to the transport (waits while the client is slow). */
+  write(event: NotificationEvent): Promise<void>;
 }
 
 /**
  * One stream's state between the replica's live events and its writer. A class rather than a
- * dozen closures: with 10,000 idle streams open, what each holds is most of the replica's memory
- * (docs/performance.md, "Notification fan-out").
+ * dozen closures, and driven by what happens to it (an event, a gap, a hold, the end) rather than
+ * by a loop waiting for work: with 10,000 idle streams open, what each holds is most of the
+ * replica's memory (docs/performance.md, "Notification fan-out"). While a stream is idle no
+ * function of it is suspended; {@link pump} runs when there is something to do and returns when
+ * there is not.
  */
 class StreamFeed implements LiveStream {
   /** Live events not written yet, in publish order (bounded by `queueLimit`). */
@@ -117,6 +90,15 @@ class StreamFeed implements LiveStream {
   gapSeen = false;
   held = false;
   ended: Error | undefined;
+  /** The replay at opening or pump is running: what happens meanwhile is seen by it. */
+  private busy = true;
+  private joined = false;
+  private closed = false;
+  private slot: StreamSlot | undefined;
+  private closeGauge: (() => void) | undefined;
+  private resolveEnded: (() => void) | undefined;
+  private rejectEnded: ((err: unknown) => void) | undefined;
+  /** Only while a replay waits out a hold. */
   private wake: (() => void) | undefined;
   /**
    * Settles when the queue overflows or the stream is ended, so a write stuck on a client that
@@ -127,18 +109,28 @@ class StreamFeed implements LiveStream {
   private interrupt: (() => void) | undefined;
 
   constructor(
+    private readonly deps: SubscriptionDeps,
     readonly session: StreamSession,
-    private readonly queueLimit: number,
     private readonly signal: AbortSignal,
-    private readonly write: (event: NotificationEvent) => Promise<void>,
-    lastSent: bigint,
+    private readonly sink: EventSink,
+    private readonly lastEventId: bigint | undefined,
   ) {
-    this.lastSent = lastSent;
+    this.lastSent = lastEventId ?? 0n;
+  }
+
+  /** Takes a slot, joins the live streams, replays, then pumps; settles when the stream ends. */
+  open(): Promise<void> {
+    const ended = new Promise<void>((resolve, reject) => {
+      this.resolveEnded = resolve;
+      this.rejectEnded = reject;
+    });
+    void this.join();
+    return ended;
   }
 
   deliver(event: NotificationEvent): void {
     if (this.overflow || this.ended) return;
-    if (this.queue.length >= this.queueLimit) {
+    if (this.queue.length >= this.deps.options.queueLimit) {
       // Drop what is buffered: the client resumes from the last id it saw, which the replay covers.
       this.overflow = true;
       this.queue.length = 0;
@@ -170,19 +162,86 @@ class StreamFeed implements LiveStream {
     this.notify();
   }
 
-  check(): void {
+  private check(): void {
     if (this.ended) throw this.ended;
     if (this.overflow) throw new SubscriberTooSlowError('notification stream fell too far behind');
   }
 
-  waitForWork(): Promise<void> {
+  private async join(): Promise<void> {
+    let slot: StreamSlot | undefined;
+    try {
+      slot = await this.deps.slots.acquire(this.session.userId);
+      if (!slot) throw new TooManyStreamsError('too many notification streams for this user');
+    } catch (err) {
+      // Nothing taken yet: nothing to give back.
+      this.closed = true;
+      return this.rejectEnded!(err);
+    }
+    this.slot = slot;
+    this.closeGauge = this.deps.onStreamOpen?.();
+    // The feed itself is the listener (handleEvent).
+    this.signal.addEventListener('abort', this);
+    try {
+      await this.deps.streams.add(this);
+      this.joined = true;
+      if (this.lastEventId !== undefined && !(await this.replay(this.lastEventId))) return this.close();
+      this.deps.onLive?.(this.session.userId);
+    } catch (err) {
+      return this.close(err, true);
+    }
+    this.busy = false;
+    return this.pump();
+  }
+
+  /** Does what there is to do, then returns (an event, a gap, a hold or the end calls it again). */
+  private async pump(): Promise<void> {
+    if (this.busy || this.closed) return;
+    this.busy = true;
+    try {
+      for (;;) {
+        if (this.signal.aborted) return await this.close();
+        this.check();
+        if (this.held) return;
+        if (this.gapSeen) {
+          this.gapSeen = false;
+          // A failed read ends the stream (UNAVAILABLE); the client resumes from its last id.
+          if (!(await this.replay(this.lastSent))) return await this.close();
+          continue;
+        }
+        const event = this.queue.shift();
+        if (!event) return;
+        if (!(await this.send(event))) return await this.close();
+      }
+    } catch (err) {
+      return await this.close(err, true);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /**
+   * Leaves the live streams and gives the slot back, then settles the stream: ended (`failed`
+   * false) or with `error`.
+   */
+  private async close(error?: unknown, failed = false): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.signal.removeEventListener('abort', this);
+    if (this.joined) this.deps.streams.remove(this);
+    await this.slot!.release();
+    this.closeGauge?.();
+    if (failed) this.rejectEnded!(error);
+    else this.resolveEnded!();
+  }
+
+  private waitForWork(): Promise<void> {
     return new Promise<void>((resolve) => (this.wake = resolve));
   }
 
   /** Writes `event` unless already sent; false when the call was aborted meanwhile. */
-  async send(event: NotificationEvent): Promise<boolean> {
+  private async send(event: NotificationEvent): Promise<boolean> {
     if (event.id <= this.lastSent) return true;
-    const written = this.write(event);
+    const written = this.sink.write(event);
     // The write may still reject (at abort) after the race is decided; that is expected.
     written.catch(() => undefined);
     try {
@@ -197,7 +256,8 @@ class StreamFeed implements LiveStream {
   }
 
   /** Sends the stored events after `afterId`; false when the stream ended meanwhile. */
-  async replay(deps: SubscriptionDeps, afterId: bigint): Promise<boolean> {
+  private async replay(afterId: bigint): Promise<boolean> {
+    const { deps } = this;
     for (const event of await listUserEventsAfter(deps.db, this.session.userId, afterId, deps.options.replayLimit)) {
       if (this.signal.aborted) return false;
       this.check();
@@ -218,9 +278,11 @@ class StreamFeed implements LiveStream {
     return this.interruption;
   }
 
+  /** Wakes a replay waiting out a hold, or pumps (pump returns at once while busy: the running one sees it). */
   private notify(): void {
     const wake = this.wake;
     this.wake = undefined;
     wake?.();
+    void this.pump();
   }
 }
