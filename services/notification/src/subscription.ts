@@ -74,6 +74,17 @@ export interface EventSink {
   write(event: NotificationEvent): Promise<void>;
 }
 
+/** The feed of each open stream's signal, for the one abort listener every feed shares. */
+const feedBySignal = new WeakMap<EventTarget, StreamFeed>();
+
+/**
+ * The abort listener of every stream's signal: one function for all (an object listener made
+ * Node wrap it in a closure per stream, kept for the stream's life).
+ */
+function onStreamAborted(event: Event): void {
+  if (event.target) feedBySignal.get(event.target)?.aborted();
+}
+
 /**
  * One stream's state between the replica's live events and its writer. A class rather than a
  * dozen closures, and driven by what happens to it (an event, a gap, a hold, the end) rather than
@@ -157,8 +168,8 @@ class StreamFeed implements LiveStream {
     this.notify();
   }
 
-  /** The abort listener (EventTarget calls handleEvent on an object listener). */
-  handleEvent(): void {
+  /** The call's signal aborted (client gone, deadline, shutdown). */
+  aborted(): void {
     this.notify();
   }
 
@@ -179,8 +190,8 @@ class StreamFeed implements LiveStream {
     }
     this.slot = slot;
     this.closeGauge = this.deps.onStreamOpen?.();
-    // The feed itself is the listener (handleEvent).
-    this.signal.addEventListener('abort', this);
+    feedBySignal.set(this.signal, this);
+    this.signal.addEventListener('abort', onStreamAborted);
     try {
       await this.deps.streams.add(this);
       this.joined = true;
@@ -226,7 +237,8 @@ class StreamFeed implements LiveStream {
   private async close(error?: unknown, failed = false): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.signal.removeEventListener('abort', this);
+    this.signal.removeEventListener('abort', onStreamAborted);
+    feedBySignal.delete(this.signal);
     if (this.joined) this.deps.streams.remove(this);
     await this.slot!.release();
     this.closeGauge?.();
