@@ -14,6 +14,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { migrateSchema } from '@kfrm/db';
+import { createGrpcServerObserver, createMetrics, createTracing } from '../../packages/observability/src/index';
 import { openTestDatabase } from '@kfrm/db/test-database';
 import { createLogger } from '../../packages/logging/src/index';
 import { LedgerServiceClient } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
@@ -154,7 +155,15 @@ if (mode === 'bare') {
       return () => live--;
     },
   });
-  const mobile = new GrpcListener({ name: 'mobile', host: '127.0.0.1', port: 0, credentials, guard: benchGuard, logger });
+  // Metrics and a server span per call, as start-services gives every listener (tracing without
+  // an exporter still makes spans, so trace ids reach logs): what a stream keeps includes them.
+  const observer = createGrpcServerObserver({
+    listener: 'mobile',
+    metrics: createMetrics(),
+    tracing: createTracing({ serviceName: 'fanout-bench' }),
+    trustIncomingTraceContext: false,
+  });
+  const mobile = new GrpcListener({ name: 'mobile', host: '127.0.0.1', port: 0, credentials, guard: benchGuard, logger, observer });
   mobile.addService(service.registration);
   port = await mobile.start();
   const from = await ledger.createAccount({ ownerUserId: 'house', name: 'from', currency: 'KRW' });

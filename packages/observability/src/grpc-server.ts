@@ -1,4 +1,4 @@
-import { SpanKind, SpanStatusCode, trace, ROOT_CONTEXT } from '@opentelemetry/api';
+import { type Context, type Span, SpanKind, SpanStatusCode, trace, ROOT_CONTEXT } from '@opentelemetry/api';
 import { REQUEST_ID_KEY, withContext } from './context';
 import type { KfrmMetrics } from './metrics';
 import { extractTraceContext, type HeaderSource, type Tracing } from './tracing';
@@ -16,6 +16,14 @@ export interface ObservedCallScope {
   logFields: Record<string, string>;
   /** Runs the call's work with its span (and request id) as the active context. */
   run<T>(fn: () => T): T;
+  /**
+   * A server stream is open (access granted, its handler about to run). A stream lives for
+   * hours: its span ends here, covering the opening, and what `run` runs from now on carries the
+   * request id only, so neither the span nor its context is kept for the stream's life (≈ 1.8 KB
+   * per idle stream, bench/fanout.ts). Logs keep the span's ids (`logFields`); `end` still counts
+   * the stream's status and duration in the metrics.
+   */
+  streamOpened(): void;
   /** Once, with the gRPC status the call ended with. */
   end(code: number, codeName: string): void;
 }
@@ -42,43 +50,88 @@ export function splitMethodPath(path: string): { service: string; method: string
   return { service, method };
 }
 
+/** Method paths are static (one per registered method): split once each, not per call. */
+const splitPaths = new Map<string, { service: string; method: string }>();
+const MAX_SPLIT_PATHS = 4096;
+
+function methodOf(path: string): { service: string; method: string } {
+  let parts = splitPaths.get(path);
+  if (!parts) {
+    parts = splitMethodPath(path);
+    // Unknown paths (a client calling methods that do not exist) must not grow it without bound.
+    if (splitPaths.size < MAX_SPLIT_PATHS) splitPaths.set(path, parts);
+  }
+  return parts;
+}
+
+/** One call's metrics and server span. A class: a stream keeps it for its whole life. */
+class ObservedServerCall implements ObservedCallScope {
+  readonly logFields: Record<string, string>;
+  private readonly started = performance.now();
+  private readonly names: { service: string; method: string };
+  private span: Span | undefined;
+  private context: Context;
+  private ended = false;
+
+  constructor(
+    private readonly options: GrpcServerObserverOptions,
+    call: ObservedCall,
+  ) {
+    const { metrics, tracing, listener } = options;
+    const names = methodOf(call.path);
+    this.names = names;
+    metrics?.grpcStarted.inc({ listener, service: names.service, method: names.method });
+    const parent = options.trustIncomingTraceContext ? extractTraceContext(call.metadata) : ROOT_CONTEXT;
+    const span = tracing?.tracer.startSpan(
+      `${names.service}/${names.method}`,
+      {
+        kind: SpanKind.SERVER,
+        attributes: { 'rpc.system': 'grpc', 'rpc.service': names.service, 'rpc.method': names.method, 'kfrm.listener': listener },
+      },
+      parent,
+    );
+    this.span = span;
+    this.context = (span ? trace.setSpan(parent, span) : parent).setValue(REQUEST_ID_KEY, call.requestId);
+    const ids = span?.spanContext();
+    this.logFields = ids ? { trace_id: ids.traceId, span_id: ids.spanId } : {};
+  }
+
+  run<T>(fn: () => T): T {
+    return withContext(this.context, fn);
+  }
+
+  streamOpened(): void {
+    const span = this.span;
+    if (!span) return;
+    this.span = undefined;
+    span.setAttribute('kfrm.stream', 'opened');
+    span.end();
+    this.context = ROOT_CONTEXT.setValue(REQUEST_ID_KEY, this.context.getValue(REQUEST_ID_KEY));
+  }
+
+  end(code: number, codeName: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    const { metrics, listener } = this.options;
+    const { service, method } = this.names;
+    const seconds = (performance.now() - this.started) / 1e3;
+    metrics?.grpcHandled.inc({ listener, service, method, code: codeName });
+    metrics?.grpcHandlingSeconds.observe({ listener, service, method }, seconds);
+    const span = this.span;
+    if (span) {
+      this.span = undefined;
+      span.setAttribute('rpc.grpc.status_code', code);
+      if (SERVER_ERROR_CODES.has(code)) span.setStatus({ code: SpanStatusCode.ERROR, message: codeName });
+      span.end();
+    }
+  }
+}
+
 /** Metrics and a server span for every call a GrpcListener serves. */
 export function createGrpcServerObserver(options: GrpcServerObserverOptions) {
-  const { listener, metrics, tracing } = options;
   return {
     start(call: ObservedCall): ObservedCallScope {
-      const started = process.hrtime.bigint();
-      const { service, method } = splitMethodPath(call.path);
-      metrics?.grpcStarted.inc({ listener, service, method });
-      const parent = options.trustIncomingTraceContext ? extractTraceContext(call.metadata) : ROOT_CONTEXT;
-      const span = tracing?.tracer.startSpan(
-        `${service}/${method}`,
-        {
-          kind: SpanKind.SERVER,
-          attributes: { 'rpc.system': 'grpc', 'rpc.service': service, 'rpc.method': method, 'kfrm.listener': listener },
-        },
-        parent,
-      );
-      const ctx = (span ? trace.setSpan(parent, span) : parent).setValue(REQUEST_ID_KEY, call.requestId);
-      const ids = span?.spanContext();
-      const logFields: Record<string, string> = ids ? { trace_id: ids.traceId, span_id: ids.spanId } : {};
-      let ended = false;
-      return {
-        logFields,
-        run: (fn) => withContext(ctx, fn),
-        end(code, codeName) {
-          if (ended) return;
-          ended = true;
-          const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-          metrics?.grpcHandled.inc({ listener, service, method, code: codeName });
-          metrics?.grpcHandlingSeconds.observe({ listener, service, method }, seconds);
-          if (span) {
-            span.setAttribute('rpc.grpc.status_code', code);
-            if (SERVER_ERROR_CODES.has(code)) span.setStatus({ code: SpanStatusCode.ERROR, message: codeName });
-            span.end();
-          }
-        },
-      };
+      return new ObservedServerCall(options, call);
     },
   };
 }

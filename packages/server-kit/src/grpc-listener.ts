@@ -68,9 +68,9 @@ export interface ListenerOptions {
 }
 
 /**
- * Told about every call `serve()` handles. `start` runs before the access check; `run` wraps the
- * guard and the handler (so the observer's context, e.g. the active span, covers both); `end`
- * gets the final status once.
+ * Told about every call a listener serves. `start` runs before the access check; `run` wraps the
+ * guard, the handler and the outcome's bookkeeping (so the observer's context, e.g. the active
+ * span, covers them); `end` gets the final status once.
  */
 export interface CallObserver {
   start(call: { path: string; requestId: string; metadata: grpc.Metadata }): CallObservation;
@@ -79,6 +79,11 @@ export interface CallObservation {
   /** Extra fields for the call's logger, e.g. trace_id and span_id. */
   logFields: Record<string, string>;
   run<T>(fn: () => T): T;
+  /**
+   * A server stream is open: access granted, its handler about to run (it may then be open for
+   * hours). The observer may let go of what it would keep until `end` (a span and its context).
+   */
+  streamOpened?(): void;
   end(code: grpc.status, codeName: string): void;
 }
 

@@ -133,14 +133,20 @@ export abstract class ServedCall implements CallContext {
     return this.controller.signal;
   }
 
+  /** A server stream (open for as long as its client stays). */
+  protected abstract get streaming(): boolean;
   /** The handler ran (or was refused) and its outcome must reach the client. */
   protected abstract invoke(ctx: CallContext): Promise<unknown>;
   protected abstract finish(error: MappedError | null, result?: unknown): void;
 
   /** Serves the call; never rejects. */
   start(): void {
-    if (this.observation) void this.observation.run(() => this.run());
-    else void this.run();
+    void this.run();
+  }
+
+  /** In the observer's context (its span, the request id) when there is one. */
+  private observed<T>(fn: () => T): T {
+    return this.observation ? this.observation.run(fn) : fn();
   }
 
   /** Ends the call's signal: the client cancelled, its deadline passed or the listener shuts down. */
@@ -188,16 +194,20 @@ export abstract class ServedCall implements CallContext {
     let failure: unknown;
     let failed = false;
     try {
+      const ctx = await this.observed(() => this.authorize());
+      // A stream's observer lets go of its span before the handler runs (streamOpened).
+      if (this.streaming) this.observation?.streamOpened?.();
       // The handler's promise awaited here directly (not returned through another async
-      // function): a stream's handler is pending for hours, and every link kept is memory.
-      result = await this.invoke(await this.authorize());
+      // function): a stream's handler is pending for hours, and every link kept is memory. This
+      // function itself runs outside the observer's context, so its frame keeps none.
+      result = await this.observed(() => this.invoke(ctx));
     } catch (err) {
       failed = true;
       failure = err;
     }
     try {
-      if (failed) await this.failed(failure);
-      else await this.succeeded(result);
+      if (failed) await this.observed(() => this.failed(failure));
+      else await this.observed(() => this.succeeded(result));
     } finally {
       this.cleanup();
     }
@@ -331,6 +341,10 @@ export class UnaryServedCall extends ServedCall {
     super(listener, call, definition, policy, handler);
   }
 
+  protected get streaming(): boolean {
+    return false;
+  }
+
   protected invoke(ctx: CallContext): Promise<unknown> {
     const { call, definition, policy } = this;
     const run = () => (this.handler as (req: unknown, ctx: CallContext) => Promise<unknown>)(call.request, ctx);
@@ -374,6 +388,10 @@ export class StreamServedCall extends ServedCall implements StreamWriter<unknown
     handler: Handler | undefined,
   ) {
     super(listener, call, definition, policy, handler);
+  }
+
+  protected get streaming(): boolean {
+    return true;
   }
 
   write(message: unknown): Promise<void> {
