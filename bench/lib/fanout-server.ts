@@ -1,7 +1,8 @@
 // The server side of bench/fanout.ts, in its own process (IPC only), so its memory and event loop
 // are its own. Mode `kfrm`: the real ledger (PostTransfer, batching, outbox, commit announcement)
 // and the real notification service (relay, Redis, shared subscriptions, slots) on a scratch
-// PostgreSQL database and a Redis prefix, its stream method on a TLS listener. Mode `bare`: a
+// PostgreSQL database and a Redis prefix, its stream method on a TLS listener with the observer
+// (metrics, a span per call) production listeners have. Mode `bare`: a
 // grpc-js server-streaming broadcast of the same message type over the same TLS, nothing else.
 // Both take the user from metadata `x-bench-user` (the device-certificate and session checks are
 // not what this measures; bench/reads.ts and the login bench cover them).
