@@ -64,6 +64,26 @@ function encryptText(address: string, plainText: string, deadlineMs?: number) {
   );
 }
 
+/** A listener serving one stream method (public), and a client of it. */
+async function startNotificationService(
+  subscribeNotification: NonNullable<HandlersOf<typeof NotificationServiceService>['subscribeNotification']>,
+): Promise<NotificationServiceClient> {
+  const listener = new GrpcListener({
+    name: 'test',
+    host: '127.0.0.1',
+    port: 0,
+    credentials: grpc.ServerCredentials.createInsecure(),
+    guard: openGuard,
+    logger: createLogger({ service: 'test', destination: createCapturingDestination() }),
+  });
+  listener.addService(
+    defineService(NotificationServiceService, { subscribeNotification }, { subscribeNotification: { access: 'public' } }),
+  );
+  const port = await listener.start();
+  started.push(listener);
+  return new NotificationServiceClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+}
+
 describe('GrpcListener', () => {
   it('serves a handler and answers UNIMPLEMENTED for a method without one', async () => {
     const { address } = await startE2eTestService({ encryptText: async (req) => ({ encryptedText: req.plainText.toUpperCase() }) });
@@ -132,28 +152,9 @@ describe('GrpcListener', () => {
     expect(err.code).toBe(grpc.status.INTERNAL);
     expect(logs.text()).toContain('thrown synchronously');
 
-    const listener = new GrpcListener({
-      name: 'test',
-      host: '127.0.0.1',
-      port: 0,
-      credentials: grpc.ServerCredentials.createInsecure(),
-      guard: openGuard,
-      logger: createLogger({ service: 'test', destination: createCapturingDestination() }),
+    const client = await startNotificationService(() => {
+      throw new Error('stream handler thrown synchronously');
     });
-    listener.addService(
-      defineService(
-        NotificationServiceService,
-        {
-          subscribeNotification() {
-            throw new Error('stream handler thrown synchronously');
-          },
-        },
-        { subscribeNotification: { access: 'public' } },
-      ),
-    );
-    const port = await listener.start();
-    started.push(listener);
-    const client = new NotificationServiceClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
     const call = client.subscribeNotification({});
     call.on('error', () => undefined);
     const status = await new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
@@ -162,24 +163,9 @@ describe('GrpcListener', () => {
   });
 
   it("sends a stream's headers (its request id) once access is granted, before any event", async () => {
-    const listener = new GrpcListener({
-      name: 'test',
-      host: '127.0.0.1',
-      port: 0,
-      credentials: grpc.ServerCredentials.createInsecure(),
-      guard: openGuard,
-      logger: createLogger({ service: 'test', destination: createCapturingDestination() }),
-    });
-    listener.addService(
-      defineService(
-        NotificationServiceService,
-        { subscribeNotification: (_req, ctx) => new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve())) },
-        { subscribeNotification: { access: 'public' } },
-      ),
+    const client = await startNotificationService(
+      (_req, ctx) => new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve())),
     );
-    const port = await listener.start();
-    started.push(listener);
-    const client = new NotificationServiceClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
     const md = new grpc.Metadata();
     md.set('x-request-id', 'headers-first-1');
     const call = client.subscribeNotification({}, md);
