@@ -67,21 +67,22 @@ function encryptText(address: string, plainText: string, deadlineMs?: number) {
 /** A listener serving one stream method (public), and a client of it. */
 async function startNotificationService(
   subscribeNotification: NonNullable<HandlersOf<typeof NotificationServiceService>['subscribeNotification']>,
-): Promise<NotificationServiceClient> {
+  logger = createLogger({ service: 'test', destination: createCapturingDestination() }),
+): Promise<{ listener: GrpcListener; client: NotificationServiceClient }> {
   const listener = new GrpcListener({
     name: 'test',
     host: '127.0.0.1',
     port: 0,
     credentials: grpc.ServerCredentials.createInsecure(),
     guard: openGuard,
-    logger: createLogger({ service: 'test', destination: createCapturingDestination() }),
+    logger,
   });
   listener.addService(
     defineService(NotificationServiceService, { subscribeNotification }, { subscribeNotification: { access: 'public' } }),
   );
   const port = await listener.start();
   started.push(listener);
-  return new NotificationServiceClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  return { listener, client: new NotificationServiceClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) };
 }
 
 describe('GrpcListener', () => {
@@ -152,7 +153,7 @@ describe('GrpcListener', () => {
     expect(err.code).toBe(grpc.status.INTERNAL);
     expect(logs.text()).toContain('thrown synchronously');
 
-    const client = await startNotificationService(() => {
+    const { client } = await startNotificationService(() => {
       throw new Error('stream handler thrown synchronously');
     });
     const call = client.subscribeNotification({});
@@ -163,7 +164,7 @@ describe('GrpcListener', () => {
   });
 
   it("sends a stream's headers (its request id) once access is granted, before any event", async () => {
-    const client = await startNotificationService(
+    const { client } = await startNotificationService(
       (_req, ctx) => new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve())),
     );
     const md = new grpc.Metadata();
@@ -222,29 +223,10 @@ describe('GrpcListener', () => {
     }) as typeof logger.child;
     let opened!: () => void;
     const open = new Promise<void>((resolve) => (opened = resolve));
-    const listener = new GrpcListener({
-      name: 'test',
-      host: '127.0.0.1',
-      port: 0,
-      credentials: grpc.ServerCredentials.createInsecure(),
-      guard: openGuard,
-      logger,
-    });
-    listener.addService(
-      defineService(
-        NotificationServiceService,
-        {
-          async subscribeNotification(_req, ctx) {
-            opened();
-            await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
-          },
-        },
-        { subscribeNotification: { access: 'public' } },
-      ),
-    );
-    const port = await listener.start();
-    started.push(listener);
-    const client = new NotificationServiceClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    const { client } = await startNotificationService(async (_req, ctx) => {
+      opened();
+      await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
+    }, logger);
     const md = new grpc.Metadata();
     md.set('x-request-id', 'idle-stream-1');
     const call = client.subscribeNotification({}, md);
@@ -263,32 +245,13 @@ describe('GrpcListener', () => {
   });
 
   it('ends server streams cleanly on shutdown', async () => {
-    const logs = createCapturingDestination();
-    const listener = new GrpcListener({
-      name: 'test',
-      host: '127.0.0.1',
-      port: 0,
-      credentials: grpc.ServerCredentials.createInsecure(),
-      guard: openGuard,
-      logger: createLogger({ service: 'test', destination: logs }),
+    const { listener, client } = await startNotificationService(async (_req, ctx, stream) => {
+      let n = 0;
+      while (!ctx.signal.aborted) {
+        await stream.write({ id: String(++n), title: 't', content: 'c', type: NotificationEventType.TRANSFER_SUCCEED });
+        await new Promise((r) => setTimeout(r, 20));
+      }
     });
-    listener.addService(
-      defineService(
-        NotificationServiceService,
-        {
-          async subscribeNotification(_req, ctx, stream) {
-            let n = 0;
-            while (!ctx.signal.aborted) {
-              await stream.write({ id: String(++n), title: 't', content: 'c', type: NotificationEventType.TRANSFER_SUCCEED });
-              await new Promise((r) => setTimeout(r, 20));
-            }
-          },
-        },
-        { subscribeNotification: { access: 'public' } },
-      ),
-    );
-    const port = await listener.start();
-    const client = new NotificationServiceClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
     const call = client.subscribeNotification({});
     const received: NotificationEventResponse[] = [];
     const ended = new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
