@@ -6,16 +6,16 @@
  * fields, and answers every documented result code for the inputs in test-data.ts. Faults
  * (delay, HTTP status, connection reset, forced result) can be injected for tests.
  */
-import { generateKeyPair as generateKeyPairCallback, randomBytes, type KeyObject } from 'node:crypto';
+import { randomBytes, type KeyObject } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { promisify } from 'node:util';
 import type { Logger } from '@kfrm/logging';
 import { bankName, isListedBankCode } from '../bank-codes';
 import { LOGIN_ID_PATTERN, PHONE_NUMBER_PATTERN } from '../member-registration';
 import { ARS_CODE_PATTERN, type ArsFailReason } from '../ars-registration';
 import { MAX_HISTORY_PAGE_SIZE, MAX_MOVEMENT_AMOUNT, TRAN_ID_PATTERN, type MoneyMovementKind } from '../money-movement';
 import { CipherError, decryptCompact, encryptCompact, toPrivateKey, toPublicKey, type KeyMaterial } from '../cipher';
+import { newSandboxKeyPair } from './sandbox-key-files';
 import { PATHS } from '../konaplate-client';
 import {
   HEADER,
@@ -42,8 +42,6 @@ import {
   type SandboxHolder,
   type SandboxRegisteredAccounts,
 } from './test-data';
-
-const generateKeyPair = promisify(generateKeyPairCallback);
 
 /** A given RSA private key (checked as the cipher checks keys) with its public half. */
 function keyPairOf(material: KeyMaterial): { privateKey: KeyObject; publicKey: KeyObject } {
@@ -251,11 +249,11 @@ export async function startKonaplateSandbox(options: KonaplateSandboxOptions = {
   // more on a loaded machine). Keys given in the options (the embedded default's, from its data
   // directory) skip that wait.
   const [server, client] = await Promise.all([
-    options.serverPrivateKey === undefined ? generateKeyPair('rsa', { modulusLength: 2048 }) : keyPairOf(options.serverPrivateKey),
+    options.serverPrivateKey === undefined ? newSandboxKeyPair() : keyPairOf(options.serverPrivateKey),
     options.clientPublicKey !== undefined
       ? undefined
       : options.clientPrivateKey === undefined
-        ? generateKeyPair('rsa', { modulusLength: 2048 })
+        ? newSandboxKeyPair()
         : keyPairOf(options.clientPrivateKey),
   ]);
   let clientPublic: KeyObject;

@@ -6,6 +6,9 @@ import { toPrivateKey } from '../cipher';
 
 const generateKeyPair = promisify(generateKeyPairCallback);
 
+/** A new RSA-2048 pair for the sandbox (a prime search on a worker thread). */
+export const newSandboxKeyPair = () => generateKeyPair('rsa', { modulusLength: 2048 });
+
 /** The two RSA private keys a sandbox runs with (startKonaplateSandbox's serverPrivateKey and clientPrivateKey). */
 export interface SandboxKeyPairs {
   serverPrivateKey: KeyObject;
@@ -42,7 +45,7 @@ async function ensureKeyFile(file: string): Promise<KeyObject> {
   }
   if (pem === undefined) {
     await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-    const { privateKey } = await generateKeyPair('rsa', { modulusLength: 2048 });
+    const { privateKey } = await newSandboxKeyPair();
     const aside = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
     try {
       await writeFile(aside, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600, flag: 'wx' });
