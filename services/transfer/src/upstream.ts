@@ -400,10 +400,7 @@ export function grpcUsers(users: () => UserServiceClient, steps: () => ProcessSt
     }
   }
   return {
-    async createTransferProcess(userId, context) {
-      const res = await createProcess(userId, AuthenticatedTransactionType.TRANSFER, context);
-      return { process: res.process, userName: res.userName };
-    },
+    createTransferProcess: (userId, context) => createProcess(userId, AuthenticatedTransactionType.TRANSFER, context),
     createLimitChangeProcess: async (userId, context) =>
       (await createProcess(userId, AuthenticatedTransactionType.CHANGE_TRANSFER_LIMIT, context)).process,
     consumeTransferProcess: (input) => consumeProcess(AuthenticatedTransactionType.TRANSFER, input),

@@ -893,20 +893,11 @@ export async function consumeDoneProcessReadingUser(
 type Nullable<T> = { [K in keyof T]: T[K] | null };
 const consumeProcessReadingUser = QueryTemplate.of<UserDatabase, ConsumeParams & { transactionContext: string; otherUserId: string }>()(
   // Both from one snapshot; the left joins from one row keep the user's status when the UPDATE
-  // matches nothing (not DONE, used already, expired) and the process columns when there is no such user.
-  (_db, param) => sql<Nullable<Selectable<ProcessesTable>> & { recipient_status: UserStatusName | null }>`
+  // (consumeProcessOfContext's) matches nothing (not DONE, used already, expired) and the process
+  // columns when there is no such user.
+  (db, param) => sql<Nullable<Selectable<ProcessesTable>> & { recipient_status: UserStatusName | null }>`
     with other as (select status from ${table('users')} where id = ${param('otherUserId')}),
-    consumed as (
-      update ${table('processes')} set consumed_at = ${param('now')}
-      where id = ${param('id')}
-        and user_id = ${param('userId')}
-        and status = 'DONE'
-        and transaction_type = ${param('transactionType')}
-        and consumed_at is null
-        and expires_at > ${param('now')}
-        and transaction_context = ${param('transactionContext')}
-      returning *
-    )
+    consumed as (${consumeUpdate(db, param).where('transaction_context', '=', param('transactionContext')).returningAll()})
     select consumed.*, other.status as recipient_status
     from (values (1)) as one (x)
     left join consumed on true
