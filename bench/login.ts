@@ -24,6 +24,7 @@ import { EncryptedMessage_ProviderType } from '@kfrm/proto/gen/kfrm/api/common/c
 import { createSecretHasher, OWASP_ARGON2ID_PARAMETERS } from '@kfrm/credentials';
 import { startBackendProcess } from './lib/backend-process';
 import { transactionCounter } from './lib/pg-transactions';
+import { formatRedisCallsPerOperation, readRedisCommandCalls, redisCallsDelta } from './lib/redis-commands';
 import { cpuDelta, cpuMsByCommand } from './lib/process-cpu';
 
 const seconds = Number(process.argv[2] ?? 5);
@@ -80,10 +81,20 @@ try {
   // Warm up every phone's connection and E2E keys.
   await Promise.all(phones.map((p) => loginWithPin(p.app, p.userToken, PIN)));
   const transactions = backend.databaseName ? transactionCounter(process.env.DATABASE_URL!, backend.databaseName) : undefined;
+  // Redis commands per step (INFO commandstats), net of the backend's idle rate over the same quiet window.
+  const redisUrl = process.env.REDIS_URL;
+  const readRedis = () => (redisUrl ? readRedisCommandCalls(redisUrl) : new Map<string, number>());
+  const idleRedisBefore = readRedis();
+  const idleStarted = performance.now();
   const idlePerSecond = (await transactions?.measureIdle(5_000)) ?? Number.NaN;
+  const idleRedisSeconds = (performance.now() - idleStarted) / 1000;
+  const idleRedisPerSecond = new Map(
+    [...redisCallsDelta(idleRedisBefore, readRedis())].map(([name, n]) => [name, n / idleRedisSeconds] as const),
+  );
 
   // PostgreSQL transactions of each step: every phone makes the step in turn (16 at a time).
   const stepTransactions: string[] = [];
+  const stepRedisCalls: string[] = [];
   if (transactions) {
     const inTurn = async (step: (i: number) => Promise<unknown>) => {
       let next = 0;
@@ -121,8 +132,17 @@ try {
       ],
     ];
     for (const [name, step] of steps) {
-      const { transactions: count } = await transactions.around(() => inTurn(step));
+      let redis = '';
+      const { transactions: count } = await transactions.around(async () => {
+        const before = readRedis();
+        const started = performance.now();
+        await inTurn(step);
+        const seconds = (performance.now() - started) / 1000;
+        if (redisUrl)
+          redis = formatRedisCallsPerOperation(redisCallsDelta(before, readRedis()), phones.length, idleRedisPerSecond, seconds);
+      });
       stepTransactions.push(`${name} ${(count / phones.length).toFixed(2)}`);
+      if (redis) stepRedisCalls.push(`  ${name}: ${redis}`);
     }
   }
 
@@ -190,6 +210,8 @@ try {
   console.log(`|---:|---:|---:|${SERVERS.map(() => '---:').join('|')}|`);
   for (const row of cpuRows) console.log(`| ${row.join(' | ')} |`);
   console.log(`\nPostgreSQL transactions per step: ${stepTransactions.join(', ') || 'not measured (PGlite)'}`);
+  if (stepRedisCalls.length > 0)
+    console.log(`Redis commands per step (INFO commandstats, idle rate taken off):\n${stepRedisCalls.join('\n')}`);
   console.log(`load average after: ${loadAverage()}`);
   for (const p of phones) p.app.close();
 } finally {

@@ -37,6 +37,7 @@ import { UserAccountServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user_int
 import { type Customer, krw, openCustomer, PIN } from '../tests/lib/bank-customer';
 import { startBackendProcess } from './lib/backend-process';
 import { cpuDelta, cpuMsByCommand } from './lib/process-cpu';
+import { formatRedisCallsPerOperation, readRedisCommandCalls, redisCallsDelta } from './lib/redis-commands';
 
 const databaseUrl = process.env.DATABASE_URL;
 if (!databaseUrl) {
@@ -375,6 +376,10 @@ try {
   // quiet window first, is taken off.
   const transactionsPerOperation = new Map<string, number>();
   let idleTransactionsPerSecond = NaN;
+  // Redis commands per operation (INFO commandstats), over the same windows and idle rate.
+  const redisUrl = process.env.REDIS_URL;
+  const redisCallsPerOperation = new Map<string, string>();
+  let idleRedisPerSecond = new Map<string, number>();
   if (backend.databaseName) {
     const STATS_SETTLE_MS = 11_000;
     const settle = () => new Promise((resolve) => setTimeout(resolve, STATS_SETTLE_MS));
@@ -393,20 +398,32 @@ try {
           { encoding: 'utf8' },
         ).trim(),
       );
+    const readRedis = () => (redisUrl ? readRedisCommandCalls(redisUrl) : new Map<string, number>());
     await settle();
     let lastXacts = readXacts();
+    let lastRedis = readRedis();
     let lastAt = performance.now();
     await settle();
-    idleTransactionsPerSecond = (readXacts() - lastXacts) / ((performance.now() - lastAt) / 1000);
+    const idleSeconds = (performance.now() - lastAt) / 1000;
+    idleTransactionsPerSecond = (readXacts() - lastXacts) / idleSeconds;
+    idleRedisPerSecond = new Map([...redisCallsDelta(lastRedis, readRedis())].map(([name, n]) => [name, n / idleSeconds]));
     lastXacts = readXacts();
+    lastRedis = readRedis();
     lastAt = performance.now();
     const window = async (name: string, work: () => Promise<number>) => {
       const count = await work();
       await settle();
       const xacts = readXacts();
+      const redis = readRedis();
       const now = performance.now();
       transactionsPerOperation.set(name, (xacts - lastXacts - (idleTransactionsPerSecond * (now - lastAt)) / 1000) / count);
+      if (redisUrl)
+        redisCallsPerOperation.set(
+          name,
+          formatRedisCallsPerOperation(redisCallsDelta(lastRedis, redis), count, idleRedisPerSecond, (now - lastAt) / 1000),
+        );
       lastXacts = xacts;
+      lastRedis = redis;
       lastAt = now;
     };
     for (const factor of ['PIN', 'BIO'] as const) {
@@ -553,6 +570,10 @@ try {
     console.log(
       `  full PIN transfer: ${(t('GetPreCheck') + t('AuthenticatePin') + t('Execute (after PIN)')).toFixed(1)}; biometric transfer: ${(t('GetPreCheck') + t('AuthenticateBiometric') + t('Execute (after BIO)')).toFixed(1)}`,
     );
+  }
+  if (redisCallsPerOperation.size > 0) {
+    console.log('\nRedis commands per operation (INFO commandstats over the same windows, idle rate taken off):');
+    for (const [name, calls] of redisCallsPerOperation) console.log(`  ${name}: ${calls}`);
   }
   for (const r of rows) {
     for (const [kind, result] of [

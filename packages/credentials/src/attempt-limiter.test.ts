@@ -152,6 +152,27 @@ for (const target of storeTargets) {
         expect(caller.row).toEqual({ failures: MAX_ATTEMPTS, locked: true });
       });
 
+      it('a claim is one store call, and a claim on a locked credential takes no slot', async () => {
+        // Every PIN check makes this claim: one round trip, the lock flag read in the same step.
+        const calls: string[] = [];
+        const counted = new Proxy(store, {
+          get(target, name, receiver) {
+            const value = Reflect.get(target, name, receiver);
+            if (typeof value !== 'function') return value;
+            return (...args: unknown[]) => {
+              calls.push(String(name));
+              return (value as (...a: unknown[]) => unknown).apply(target, args);
+            };
+          },
+        });
+        const countedLimiter = createAttemptLimiter(counted, { kind: 'pin', maxAttempts: MAX_ATTEMPTS, ...TTLS });
+        expect(await countedLimiter.claim(id, { failures: 0, locked: false })).toEqual({ allowed: true, attempt: 1 });
+        expect(calls).toHaveLength(1);
+        await store.set(`locked:pin:${id}`, '1', { ttlMs: 60_000 });
+        expect(await countedLimiter.claim(id, { failures: 0, locked: false })).toEqual({ allowed: false, reason: 'locked' });
+        expect(await store.get(`attempts:pin:${id}`)).toBe('1');
+      });
+
       it('a persisted lock refuses even when the store has no lock', async () => {
         expect(await limiter.claim(id, { failures: 0, locked: true })).toEqual({ allowed: false, reason: 'locked' });
       });

@@ -4,9 +4,9 @@
  *
  * The protocol, per attempt:
  *   1. `claim(credentialId, persisted)` BEFORE checking the secret. It atomically takes a
- *      numbered attempt slot (INCR on a per-credential counter) and refuses, without the secret
- *      being checked at all, when the credential is locked or the slot number exceeds
- *      `maxAttempts`. Because the slot is taken before the (slow) hash is checked, N+50 racing
+ *      numbered attempt slot (INCR on a per-credential counter, unless the lock flag is set:
+ *      one script) and refuses, without the secret being checked at all, when the credential
+ *      is locked or the slot number exceeds `maxAttempts`. Because the slot is taken before the (slow) hash is checked, N+50 racing
  *      wrong attempts get slots 1..N+50 and only the first N are evaluated; a read-check-then-
  *      increment design would let all of them through.
  *   2. Check the secret (only when the claim was allowed).
@@ -113,7 +113,6 @@ export function createAttemptLimiter(store: Store, options: AttemptLimiterOption
     async claim(credentialId, persisted) {
       if (persisted !== undefined) assertPersisted(persisted);
       if (persisted?.locked) return { allowed: false, reason: 'locked' };
-      if ((await store.get(lockKey(credentialId))) !== null) return { allowed: false, reason: 'locked' };
       if (persisted !== undefined && persisted.failures >= maxAttempts) {
         // The row says the limit was reached but the lock never got persisted (or the store
         // lost it): restore the lock rather than offer fresh attempts.
@@ -123,7 +122,10 @@ export function createAttemptLimiter(store: Store, options: AttemptLimiterOption
       if (persisted !== undefined && persisted.failures > 0) {
         await store.setIfAbsent(counterKey(credentialId), String(persisted.failures), counterTtlMs);
       }
-      const attempt = await store.incrWithTtl(counterKey(credentialId), counterTtlMs);
+      // The lock flag closes the counter in the same step: a locked credential takes no slot, and
+      // the common attempt is one round trip (a read of the flag and then the increment were two).
+      const attempt = await store.incrWithTtlUnlessExists(counterKey(credentialId), lockKey(credentialId), counterTtlMs);
+      if (attempt === null) return { allowed: false, reason: 'locked' };
       if (attempt > maxAttempts) return { allowed: false, reason: 'exhausted' };
       return { allowed: true, attempt };
     },

@@ -391,6 +391,33 @@ describe('key sessions', () => {
       ).rejects.toThrow();
     });
 
+    it('a replay neither opens nor replaces the app key; an opening is two store calls (the session, then claim + app key)', async () => {
+      const calls: string[] = [];
+      const counted = new Proxy(store, {
+        get(target, name, receiver) {
+          const value = Reflect.get(target, name, receiver);
+          if (typeof value !== 'function') return value;
+          return (...args: unknown[]) => {
+            calls.push(String(name));
+            return (value as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        },
+      });
+      const own = createKeySessions(counted, sessions.kek);
+      const session = await createKeySession(own, 'BANKING');
+      const first = await seal(session, 'first');
+      const second = await seal(session, 'second');
+      await openEncryptedMessage(own, first.encryptedMessage, 'BANKING');
+      calls.length = 0;
+      await openEncryptedMessage(own, second.encryptedMessage, 'BANKING');
+      expect(calls).toEqual(['get', 'setIfAbsentThenSet']);
+      // The first message again: refused, and replies still go to the second message's key.
+      expect((await failure(openEncryptedMessage(own, first.encryptedMessage, 'BANKING'))).code).toBe('E2E_DECRYPTION_FAILED');
+      const reply = await encryptForApp(own, session.sessionId, 'BANKING', text('to the latest'));
+      const opened = await decryptFromServer(reply, second.ephemeralPrivateKey, { sessionId: session.sessionId, provider: 'BANKING' });
+      expect(new TextDecoder().decode(opened)).toBe('to the latest');
+    });
+
     it('keeps the app key no longer than the session', async () => {
       const session = await createKeySession(sessions, 'AUTH');
       await openEncryptedMessage(sessions, (await seal(session, 'x')).encryptedMessage, 'AUTH');

@@ -209,13 +209,21 @@ export async function openEncryptedMessage(
   }
   // A captured message must not be usable twice (a PIN replayed into another process): the first
   // opening claims it for the rest of the session's life. Claimed after a successful decryption,
-  // so garbage cannot fill the store.
+  // so garbage cannot fill the store. The claim also keeps the sender's epk, for EncryptText's
+  // answer, in the same step: a replay is refused before it could replace the epk, and neither
+  // outlives the session (the TTL is what is left of its deadline).
   const remaining = Math.floor(record.exp - sessions.now());
-  if (remaining <= 0 || !(await sessions.store.setIfAbsent(usedMessageKey(message.sessionId, message.message), '1', remaining))) {
+  const claimed =
+    remaining > 0 &&
+    (await sessions.store.setIfAbsentThenSet(usedMessageKey(message.sessionId, message.message), '1', remaining, {
+      key: appKeyKey(message.sessionId),
+      value: JSON.stringify(header.epk),
+      ttlMs: remaining,
+    }));
+  if (!claimed) {
     plaintext.fill(0);
     throw decryptionFailed('message was already opened');
   }
-  await rememberAppKey(sessions, message.sessionId, record, header.epk);
   return plaintext;
 }
 
@@ -233,13 +241,6 @@ export async function openEncryptedText(
   } finally {
     bytes.fill(0);
   }
-}
-
-async function rememberAppKey(sessions: KeySessions, sessionId: string, record: SessionRecord, epk: P256PublicJwk): Promise<void> {
-  // Never outlives the session: the TTL is what is left of the session's own deadline.
-  const remaining = Math.floor(record.exp - sessions.now());
-  if (remaining <= 0) return;
-  await sessions.store.set(appKeyKey(sessionId), JSON.stringify(epk), { ttlMs: remaining });
 }
 
 /**

@@ -69,7 +69,14 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         for (const ttlMs of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
           await expect(store.set(key, 'v', { ttlMs })).rejects.toBeInstanceOf(RangeError);
           await expect(store.setIfAbsent(key, 'v', ttlMs)).rejects.toBeInstanceOf(RangeError);
+          await expect(store.setIfAbsentThenSet(key, 'v', ttlMs, { key: `${key}:then`, value: 'w', ttlMs: 1000 })).rejects.toBeInstanceOf(
+            RangeError,
+          );
+          await expect(store.setIfAbsentThenSet(key, 'v', 1000, { key: `${key}:then`, value: 'w', ttlMs })).rejects.toBeInstanceOf(
+            RangeError,
+          );
           await expect(store.incrWithTtl(key, ttlMs)).rejects.toBeInstanceOf(RangeError);
+          await expect(store.incrWithTtlUnlessExists(key, `${key}:guard`, ttlMs)).rejects.toBeInstanceOf(RangeError);
           await expect(store.expireMs(key, ttlMs)).rejects.toBeInstanceOf(RangeError);
         }
         await expect(store.set(key, 'v', undefined as unknown as { ttlMs: number })).rejects.toBeInstanceOf(RangeError);
@@ -154,6 +161,41 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       });
     });
 
+    describe('setIfAbsentThenSet', () => {
+      it('writes both when the key is new, neither when it exists', async () => {
+        const key = fresh('claim');
+        const then = { key: `${key}:then`, value: 'first', ttlMs: 300 };
+        expect(await store.setIfAbsentThenSet(key, '1', 10_000, then)).toBe(true);
+        expect(await store.get(key)).toBe('1');
+        expect(await store.get(then.key)).toBe('first');
+        expect(await store.ttlMs(then.key)).toBeLessThanOrEqual(300);
+        expect(await store.setIfAbsentThenSet(key, '2', 10_000, { ...then, value: 'second' })).toBe(false);
+        expect(await store.get(key)).toBe('1');
+        expect(await store.get(then.key)).toBe('first');
+      });
+
+      it('overwrites the second key whenever the claim succeeds', async () => {
+        const key = fresh('claim-over');
+        await store.set(`${key}:then`, 'old', { ttlMs: 10_000 });
+        expect(await store.setIfAbsentThenSet(key, '1', 10_000, { key: `${key}:then`, value: 'new', ttlMs: 200 })).toBe(true);
+        expect(await store.get(`${key}:then`)).toBe('new');
+        expect(await store.ttlMs(`${key}:then`)).toBeLessThanOrEqual(200);
+      });
+
+      it("50 concurrent claims: exactly one wins, and the second key holds the winner's value", async () => {
+        const key = fresh('claim-race');
+        const results = await Promise.all(
+          Array.from({ length: 50 }, (_, i) =>
+            store.setIfAbsentThenSet(key, String(i), 10_000, { key: `${key}:then`, value: String(i), ttlMs: 10_000 }),
+          ),
+        );
+        expect(results.filter(Boolean)).toHaveLength(1);
+        const winner = results.indexOf(true);
+        expect(await store.get(key)).toBe(String(winner));
+        expect(await store.get(`${key}:then`)).toBe(String(winner));
+      });
+    });
+
     describe('getDel', () => {
       it('returns the value once, then null', async () => {
         const key = fresh('getdel');
@@ -214,6 +256,54 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         const key = fresh('incr-nan');
         await store.set(key, 'abc', { ttlMs: 10_000 });
         const error = await store.incrWithTtl(key, 10_000).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(error).toBeInstanceOf(Error);
+        expect(error).not.toBeInstanceOf(StoreUnavailableError);
+        expect(await store.get(key)).toBe('abc');
+      });
+    });
+
+    describe('incrWithTtlUnlessExists', () => {
+      it('counts like incrWithTtl while the guard is missing, with the TTL set at creation', async () => {
+        const key = fresh('guarded');
+        expect(await store.incrWithTtlUnlessExists(key, `${key}:guard`, 300)).toBe(1);
+        await sleep(150);
+        expect(await store.incrWithTtlUnlessExists(key, `${key}:guard`, 300)).toBe(2);
+        expect(await store.ttlMs(key)).toBeLessThanOrEqual(200);
+        expect(await store.get(key)).toBe('2');
+      });
+
+      it('answers null and writes nothing once the guard exists', async () => {
+        const key = fresh('guarded-closed');
+        await store.set(`${key}:guard`, '1', { ttlMs: 10_000 });
+        expect(await store.incrWithTtlUnlessExists(key, `${key}:guard`, 10_000)).toBeNull();
+        expect(await store.get(key)).toBeNull();
+        await store.set(key, '3', { ttlMs: 10_000 });
+        expect(await store.incrWithTtlUnlessExists(key, `${key}:guard`, 10_000)).toBeNull();
+        expect(await store.get(key)).toBe('3');
+        await store.del(`${key}:guard`);
+        expect(await store.incrWithTtlUnlessExists(key, `${key}:guard`, 10_000)).toBe(4);
+      });
+
+      it('200 concurrent increments with the guard set midway: the counted ones are 1..n exactly once', async () => {
+        const key = fresh('guarded-race');
+        const results = await Promise.all(
+          Array.from({ length: 200 }, async (_, i) => {
+            if (i === 100) await store.set(`${key}:guard`, '1', { ttlMs: 10_000 });
+            return store.incrWithTtlUnlessExists(key, `${key}:guard`, 10_000);
+          }),
+        );
+        const counted = results.filter((r): r is number => r !== null).sort((a, b) => a - b);
+        expect(counted).toEqual(Array.from({ length: counted.length }, (_, i) => i + 1));
+        expect(await store.get(key)).toBe(counted.length === 0 ? null : String(counted.length));
+      });
+
+      it('rejects (as a usage error) when the counter is not an integer, leaving it', async () => {
+        const key = fresh('guarded-nan');
+        await store.set(key, 'abc', { ttlMs: 10_000 });
+        const error = await store.incrWithTtlUnlessExists(key, `${key}:guard`, 10_000).then(
           () => undefined,
           (e: unknown) => e,
         );
@@ -304,6 +394,12 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(await store.get(`${ns}:a:k`)).toBe('from-a');
 
         expect(await b.incrWithTtl('k', 10_000)).toBe(1);
+        // Both keys of a guarded increment are the view's: a's 'k' does not guard b's counter.
+        expect(await b.incrWithTtlUnlessExists('counter', 'k', 10_000)).toBeNull();
+        expect(await a.incrWithTtlUnlessExists('counter', 'guard', 10_000)).toBe(1);
+        expect(await store.get(`${ns}:a:counter`)).toBe('1');
+        expect(await b.setIfAbsentThenSet('claim', '1', 10_000, { key: 'then', value: 'v', ttlMs: 10_000 })).toBe(true);
+        expect(await store.get(`${ns}:b:then`)).toBe('v');
         expect(await a.get('k')).toBe('from-a');
         expect(await b.getDel('k')).toBe('1');
         expect(await a.compareAndDelete('k', 'from-a')).toBe(true);
@@ -437,11 +533,13 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
           ['get', () => closing.get(key)],
           ['set', () => closing.set(key, 'v', { ttlMs: 1000 })],
           ['setIfAbsent', () => closing.setIfAbsent(key, 'v', 1000)],
+          ['setIfAbsentThenSet', () => closing.setIfAbsentThenSet(key, 'v', 1000, { key: `${key}:then`, value: 'w', ttlMs: 1000 })],
           ['getDel', () => closing.getDel(key)],
           ['del', () => closing.del(key)],
           ['expireMs', () => closing.expireMs(key, 1000)],
           ['ttlMs', () => closing.ttlMs(key)],
           ['incrWithTtl', () => closing.incrWithTtl(key, 1000)],
+          ['incrWithTtlUnlessExists', () => closing.incrWithTtlUnlessExists(key, `${key}:guard`, 1000)],
           ['compareAndDelete', () => closing.compareAndDelete(key, 'v')],
           ['publish', () => closing.publish(channel, 'm')],
           ['subscribe', () => closing.subscribe(channel, () => {})],

@@ -31,6 +31,7 @@ export function instrumentStore(store: Store, observe: StoreObserver): Store {
     get: (key) => timed('get', () => store.get(key)),
     set: (key, value, options) => timed('set', () => store.set(key, value, options)),
     setIfAbsent: (key, value, ttlMs) => timed('setIfAbsent', () => store.setIfAbsent(key, value, ttlMs)),
+    setIfAbsentThenSet: (key, value, ttlMs, then) => timed('setIfAbsentThenSet', () => store.setIfAbsentThenSet(key, value, ttlMs, then)),
     setFirstAbsent: (keys, value, ttlMs) => timed('setFirstAbsent', () => store.setFirstAbsent(keys, value, ttlMs)),
     expireIfEquals: (key, expected, ttlMs) => timed('expireIfEquals', () => store.expireIfEquals(key, expected, ttlMs)),
     getDel: (key) => timed('getDel', () => store.getDel(key)),
@@ -38,6 +39,8 @@ export function instrumentStore(store: Store, observe: StoreObserver): Store {
     expireMs: (key, ttlMs) => timed('expireMs', () => store.expireMs(key, ttlMs)),
     ttlMs: (key) => timed('ttlMs', () => store.ttlMs(key)),
     incrWithTtl: (key, ttlMs) => timed('incrWithTtl', () => store.incrWithTtl(key, ttlMs)),
+    incrWithTtlUnlessExists: (key, guardKey, ttlMs) =>
+      timed('incrWithTtlUnlessExists', () => store.incrWithTtlUnlessExists(key, guardKey, ttlMs)),
     compareAndDelete: (key, expected) => timed('compareAndDelete', () => store.compareAndDelete(key, expected)),
     publish: (channel, message) => timed('publish', () => store.publish(channel, message)),
     subscribe: (channel, onMessage, options) => timed('subscribe', () => store.subscribe(channel, onMessage, options)),

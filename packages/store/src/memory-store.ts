@@ -85,6 +85,20 @@ export class MemoryStore implements Store {
     return true;
   }
 
+  async setIfAbsentThenSet(
+    key: string,
+    value: string,
+    ttlMs: number,
+    then: { key: string; value: string; ttlMs: number },
+  ): Promise<boolean> {
+    this.assertOpen();
+    assertString(then.value, 'value');
+    assertTtl(then.ttlMs);
+    if (!(await this.setIfAbsent(key, value, ttlMs))) return false;
+    this.data.set(then.key, { value: then.value, expiresAt: this.now() + then.ttlMs });
+    return true;
+  }
+
   async setFirstAbsent(keys: readonly string[], value: string, ttlMs: number): Promise<number> {
     this.assertOpen();
     assertKeys(keys);
@@ -152,6 +166,13 @@ export class MemoryStore implements Store {
     if (!Number.isSafeInteger(current) || !Number.isSafeInteger(next)) throw new Error(NOT_AN_INTEGER);
     entry.value = String(next); // the deadline is deliberately left alone: fixed window
     return next;
+  }
+
+  async incrWithTtlUnlessExists(key: string, guardKey: string, ttlMs: number): Promise<number | null> {
+    this.assertOpen();
+    assertTtl(ttlMs);
+    if (this.live(guardKey)) return null;
+    return this.incrWithTtl(key, ttlMs);
   }
 
   async compareAndDelete(key: string, expected: string): Promise<boolean> {

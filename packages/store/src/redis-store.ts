@@ -47,6 +47,27 @@ end
 return n
 `;
 
+/** INCR_WITH_TTL unless KEYS[2] exists: then -1, nothing written. */
+const INCR_WITH_TTL_UNLESS_EXISTS = `
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  return -1
+end
+local n = redis.call('INCR', KEYS[1])
+if redis.call('PTTL', KEYS[1]) < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+return n
+`;
+
+/** SET KEYS[1] NX PX, and only when that set it, SET KEYS[2] PX: 1 when both were written, else 0. */
+const SET_IF_ABSENT_THEN_SET = `
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
+  return 1
+end
+return 0
+`;
+
 /** Delete only when the value matches (lock release by the holder's token). */
 const COMPARE_AND_DELETE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -91,6 +112,8 @@ interface Script {
 const script = (source: string): Script => ({ source, sha: createHash('sha1').update(source).digest('hex') });
 const SCRIPTS = {
   incrWithTtl: script(INCR_WITH_TTL),
+  setIfAbsentThenSet: script(SET_IF_ABSENT_THEN_SET),
+  incrWithTtlUnlessExists: script(INCR_WITH_TTL_UNLESS_EXISTS),
   compareAndDelete: script(COMPARE_AND_DELETE),
   setFirstAbsent: script(SET_FIRST_ABSENT),
   expireIfEquals: script(EXPIRE_IF_EQUALS),
@@ -267,6 +290,22 @@ export class RedisStore implements Store {
     return reply === 'OK';
   }
 
+  async setIfAbsentThenSet(
+    key: string,
+    value: string,
+    ttlMs: number,
+    then: { key: string; value: string; ttlMs: number },
+  ): Promise<boolean> {
+    assertString(value, 'value');
+    assertString(then.value, 'value');
+    assertTtl(ttlMs);
+    assertTtl(then.ttlMs);
+    const created = await this.run('SET NX+SET', () =>
+      this.evalScript(SCRIPTS.setIfAbsentThenSet, [key, then.key], [value, String(ttlMs), then.value, String(then.ttlMs)]),
+    );
+    return Number(created) === 1;
+  }
+
   async setFirstAbsent(keys: readonly string[], value: string, ttlMs: number): Promise<number> {
     assertKeys(keys);
     assertString(value, 'value');
@@ -304,6 +343,14 @@ export class RedisStore implements Store {
   async incrWithTtl(key: string, ttlMs: number): Promise<number> {
     assertTtl(ttlMs);
     return Number(await this.run('INCR+PEXPIRE', () => this.evalScript(SCRIPTS.incrWithTtl, [key], [String(ttlMs)])));
+  }
+
+  async incrWithTtlUnlessExists(key: string, guardKey: string, ttlMs: number): Promise<number | null> {
+    assertTtl(ttlMs);
+    const n = Number(
+      await this.run('EXISTS?INCR+PEXPIRE', () => this.evalScript(SCRIPTS.incrWithTtlUnlessExists, [key, guardKey], [String(ttlMs)])),
+    );
+    return n < 0 ? null : n;
   }
 
   async compareAndDelete(key: string, expected: string): Promise<boolean> {

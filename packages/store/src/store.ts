@@ -58,6 +58,13 @@ export interface Store {
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
 
   /**
+   * {@link setIfAbsent} on `key`, and only when that created it, a plain {@link set} of `then`:
+   * one atomic step, one round trip. True when `key` was created (and `then` written). Use to
+   * claim something once and record what goes with the claim.
+   */
+  setIfAbsentThenSet(key: string, value: string, ttlMs: number, then: { key: string; value: string; ttlMs: number }): Promise<boolean>;
+
+  /**
    * Sets the first of `keys` that does not exist (`SET NX PX` on each in order, in one atomic
    * step) and returns its index, or -1 when every key exists. One round trip for what would
    * otherwise be one per key: claiming one of N slots (a user's notification streams).
@@ -102,6 +109,13 @@ export interface Store {
    * Use for rate limiting and failed-attempt counters.
    */
   incrWithTtl(key: string, ttlMs: number): Promise<number>;
+
+  /**
+   * {@link incrWithTtl}, unless `guardKey` exists: then nothing is incremented and the answer is
+   * null. One atomic step, one round trip: an attempt counter that a lock flag closes (a locked
+   * credential takes no slot), where a read of the flag and then an increment were two.
+   */
+  incrWithTtlUnlessExists(key: string, guardKey: string, ttlMs: number): Promise<number | null>;
 
   /**
    * Deletes the key only if its value equals `expected`, atomically; true when deleted.
@@ -186,6 +200,8 @@ export function prefixed(store: Store, prefix: string): Store {
     get: (key) => guard(() => store.get(k(key))),
     set: (key, value, options) => guard(() => store.set(k(key), value, options)),
     setIfAbsent: (key, value, ttlMs) => guard(() => store.setIfAbsent(k(key), value, ttlMs)),
+    setIfAbsentThenSet: (key, value, ttlMs, then) =>
+      guard(() => store.setIfAbsentThenSet(k(key), value, ttlMs, { key: k(then.key), value: then.value, ttlMs: then.ttlMs })),
     setFirstAbsent: (keys, value, ttlMs) => guard(() => store.setFirstAbsent(keys.map(k), value, ttlMs)),
     expireIfEquals: (key, expected, ttlMs) => guard(() => store.expireIfEquals(k(key), expected, ttlMs)),
     getDel: (key) => guard(() => store.getDel(k(key))),
@@ -193,6 +209,7 @@ export function prefixed(store: Store, prefix: string): Store {
     expireMs: (key, ttlMs) => guard(() => store.expireMs(k(key), ttlMs)),
     ttlMs: (key) => guard(() => store.ttlMs(k(key))),
     incrWithTtl: (key, ttlMs) => guard(() => store.incrWithTtl(k(key), ttlMs)),
+    incrWithTtlUnlessExists: (key, guardKey, ttlMs) => guard(() => store.incrWithTtlUnlessExists(k(key), k(guardKey), ttlMs)),
     compareAndDelete: (key, expected) => guard(() => store.compareAndDelete(k(key), expected)),
     publish: (channel, message) => guard(() => store.publish(k(channel), message)),
     subscribe: (channel, onMessage, options) =>
