@@ -9,7 +9,8 @@
 // Both sides run with the same concurrency. The backend runs in a child process; the phones (E2E
 // encryption, TLS) run in this one and share the machine's CPUs with it. PostgreSQL transactions
 // per login (pg_stat_database of the backend's scratch database) are printed for each row, and
-// per step once (PrepareLogin, AuthenticatePinForLogin, Login, each for every phone in turn).
+// per step once (PrepareLogin, AuthenticatePinForLogin, Login, each for every phone in turn),
+// with the step's Redis commands (INFO commandstats).
 // BENCH_CONCURRENCY (default 1,16,64, at most 64); BENCH_BACKEND_PROF=<dir> writes the backend's
 // CPU profile; BENCH_PROFILE_DIR=<dir> one of each row's logins only (login-<concurrency>.cpuprofile).
 import './lib/bench-limits';

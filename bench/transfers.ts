@@ -7,7 +7,8 @@
 // ledger post alone (LedgerService.PostTransfer on the internal listener, same clients and
 // accounts), pgbench's built-in TPC-B-like transaction on the same server with the same client
 // counts, argon2id verifies (the work a PIN transfer must do) at the same concurrency and one
-// verify's CPU, and PostgreSQL transactions per operation from pg_stat_database.
+// verify's CPU, PostgreSQL transactions per operation from pg_stat_database, and Redis commands
+// per operation from INFO commandstats.
 //
 //   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379 \
 //     npx tsx bench/transfers.ts

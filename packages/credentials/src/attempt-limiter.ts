@@ -6,9 +6,9 @@
  *   1. `claim(credentialId, persisted)` BEFORE checking the secret. It atomically takes a
  *      numbered attempt slot (INCR on a per-credential counter, unless the lock flag is set:
  *      one script) and refuses, without the secret being checked at all, when the credential
- *      is locked or the slot number exceeds `maxAttempts`. Because the slot is taken before the (slow) hash is checked, N+50 racing
- *      wrong attempts get slots 1..N+50 and only the first N are evaluated; a read-check-then-
- *      increment design would let all of them through.
+ *      is locked or the slot number exceeds `maxAttempts`. Because the slot is taken before
+ *      the (slow) hash is checked, N+50 racing wrong attempts get slots 1..N+50 and only the
+ *      first N are evaluated; a read-check-then-increment design would let all of them through.
  *   2. Check the secret (only when the claim was allowed).
  *   3. Wrong: `recordFailure(credentialId, claim.attempt)` → `{ failures, locked }`. The call that
  *      reaches `maxAttempts` sets the lock flag. Right: `recordSuccess(credentialId)` resets

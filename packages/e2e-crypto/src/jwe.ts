@@ -146,18 +146,19 @@ function concatKdfSha256(sharedSecret: Buffer, header: E2eJweHeader): Buffer {
     length.writeUInt32BE(bytes.length);
     return [length, bytes];
   };
-  return createHash('sha256')
-    .update(
-      Buffer.concat([
-        Buffer.from([0, 0, 0, 1]),
-        sharedSecret,
-        ...lengthPrefixed(Buffer.from(JWE_ENC, 'ascii')),
-        ...lengthPrefixed(Buffer.from(header.apu ?? '', 'base64url')),
-        ...lengthPrefixed(Buffer.from(header.apv ?? '', 'base64url')),
-        Buffer.from([0, 0, 1, 0]),
-      ]),
-    )
-    .digest();
+  const input = Buffer.concat([
+    Buffer.from([0, 0, 0, 1]),
+    sharedSecret,
+    ...lengthPrefixed(Buffer.from(JWE_ENC, 'ascii')),
+    ...lengthPrefixed(Buffer.from(header.apu ?? '', 'base64url')),
+    ...lengthPrefixed(Buffer.from(header.apv ?? '', 'base64url')),
+    Buffer.from([0, 0, 1, 0]),
+  ]);
+  try {
+    return createHash('sha256').update(input).digest();
+  } finally {
+    input.fill(0); // it holds a copy of Z
+  }
 }
 
 export interface FixedEncryptionInputs {
