@@ -11,7 +11,8 @@
 // per login (pg_stat_database of the backend's scratch database) are printed for each row, and
 // per step once (PrepareLogin, AuthenticatePinForLogin, Login, each for every phone in turn),
 // with the step's Redis commands (INFO commandstats).
-// BENCH_CONCURRENCY (default 1,16,64, at most 64); BENCH_BACKEND_PROF=<dir> writes the backend's
+// BENCH_CONCURRENCY (default 1,16,64, at most 64); BENCH_WARMUP_SECONDS (unmeasured logins at the
+// largest concurrency first, default 10); BENCH_BACKEND_PROF=<dir> writes the backend's
 // CPU profile; BENCH_PROFILE_DIR=<dir> one of each row's logins only (login-<concurrency>.cpuprofile).
 import './lib/bench-limits';
 import { randomBytes } from 'node:crypto';
@@ -30,8 +31,9 @@ import { cpuDelta, cpuMsByCommand } from './lib/process-cpu';
 
 const seconds = Number(process.argv[2] ?? 5);
 const concurrencies = (process.env.BENCH_CONCURRENCY ?? '1,16,64').split(',').map(Number);
-if (concurrencies.some((c) => !Number.isInteger(c) || c < 1 || c > 64)) {
-  console.error('BENCH_CONCURRENCY: integers in 1..64');
+const warmupSeconds = Number(process.env.BENCH_WARMUP_SECONDS ?? 10);
+if (concurrencies.some((c) => !Number.isInteger(c) || c < 1 || c > 64) || !(warmupSeconds >= 0 && warmupSeconds <= 120)) {
+  console.error('BENCH_CONCURRENCY: integers in 1..64; BENCH_WARMUP_SECONDS in [0, 120]');
   process.exit(2);
 }
 const loadAverage = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
@@ -79,8 +81,14 @@ try {
     });
     phones.push({ app, userToken: user.userToken });
   }
-  // Warm up every phone's connection and E2E keys.
+  // Warm up every phone's connection and E2E keys, then log in unmeasured for a while: until V8
+  // has compiled the hot paths its compiler threads add CPU to every login (a long-running server
+  // does not pay that).
   await Promise.all(phones.map((p) => loginWithPin(p.app, p.userToken, PIN)));
+  if (warmupSeconds > 0)
+    await forDuration(maxWorkers, warmupSeconds * 1000, async (w) => {
+      await loginWithPin(phones[w]!.app, phones[w]!.userToken, PIN);
+    });
   const transactions = backend.databaseName ? transactionCounter(process.env.DATABASE_URL!, backend.databaseName) : undefined;
   // Redis commands per step (INFO commandstats), net of the backend's idle rate over the same quiet window.
   const redisUrl = process.env.REDIS_URL;

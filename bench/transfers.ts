@@ -14,7 +14,8 @@
 //     npx tsx bench/transfers.ts
 //
 // Env: BENCH_SECONDS (per run, default 5), BENCH_CLIENTS (default "1,16,64"), BENCH_POOL_MAX
-// (the backend's connection pool, default 20). Everything runs in scratch databases (created
+// (the backend's connection pool, default 20), BENCH_WARMUP_SECONDS (unmeasured PIN, then
+// biometric, transfers at the largest client count before the runs, default 10 each). Everything runs in scratch databases (created
 // here, dropped at the end) and under a random store prefix. Clients are closed loops: each
 // awaits its transfer's answer before starting the next. Setup and runs are bounded in count and
 // time; a watchdog ends the process if anything hangs.
@@ -46,11 +47,16 @@ if (!databaseUrl) {
   process.exit(2);
 }
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
+const warmupSeconds = Number(process.env.BENCH_WARMUP_SECONDS ?? 10);
 const clientCounts = (process.env.BENCH_CLIENTS ?? '1,16,64').split(',').map(Number);
 const poolMax = Number(process.env.BENCH_POOL_MAX ?? 20);
 const profileDir = process.env.BENCH_PROFILE_DIR;
-if (!(seconds > 0 && seconds <= 120) || clientCounts.some((c) => !Number.isInteger(c) || c < 1 || c > 64)) {
-  console.error('BENCH_SECONDS must be in (0, 120], BENCH_CLIENTS integers in 1..64');
+if (
+  !(seconds > 0 && seconds <= 120) ||
+  !(warmupSeconds >= 0 && warmupSeconds <= 120) ||
+  clientCounts.some((c) => !Number.isInteger(c) || c < 1 || c > 64)
+) {
+  console.error('BENCH_SECONDS must be in (0, 120], BENCH_WARMUP_SECONDS in [0, 120], BENCH_CLIENTS integers in 1..64');
   process.exit(2);
 }
 const maxClients = Math.max(...clientCounts);
@@ -67,13 +73,14 @@ const SERVERS = ['postgres', 'redis-server'] as const;
 const { AUTH } = EncryptedMessage_ProviderType;
 
 // Setup (USERS sign-ups, each a few argon2 hashes), the transaction-count windows (about 80 s), and
-// per row three loops, pgbench and argon2id of `seconds` each, with a wide margin.
+// the warm-up (two loops of `warmupSeconds`), per row three loops, pgbench and argon2id of
+// `seconds` each, with a wide margin.
 const watchdog = setTimeout(
   () => {
     console.error('bench/transfers: watchdog fired, giving up');
     process.exit(1);
   },
-  (720 + 20 * seconds * clientCounts.length) * 1000,
+  (720 + 4 * warmupSeconds + 20 * seconds * clientCounts.length) * 1000,
 );
 watchdog.unref();
 
@@ -136,14 +143,18 @@ interface Result {
  * of the calls that succeeded. At high latency a client completes only a few transfers in a short
  * run, so the rate is over the whole time to the last completion, not the nominal duration.
  */
-async function closedLoop(clients: number, work: (client: number, next: () => number) => Promise<void>): Promise<Result> {
+async function closedLoop(
+  clients: number,
+  work: (client: number, next: () => number) => Promise<void>,
+  runSeconds = seconds,
+): Promise<Result> {
   const latencies: number[] = [];
   const failed = new Map<string, number>();
   const begin = performance.now();
   const cpuBefore = process.cpuUsage();
   const backendBefore = await backend.cpuMs();
   const serversBefore = cpuMsByCommand(SERVERS);
-  const deadline = begin + seconds * 1000;
+  const deadline = begin + runSeconds * 1000;
   await Promise.all(
     Array.from({ length: clients }, async (_, c) => {
       let state = ((c + 1) * 2654435761) >>> 0;
@@ -486,6 +497,15 @@ try {
     argonPerSecond: number;
     load: string;
   }[] = [];
+  // Unmeasured PIN and biometric transfers first, at the largest client count: until V8 has
+  // compiled the hot paths, its compiler threads add CPU to every transfer, and the first
+  // measured workload paid for it (a long-running server does not).
+  if (warmupSeconds > 0) {
+    const warmClients = Math.max(...clientCounts);
+    await Promise.all(senders.map((p) => p.app.fetchKeys()));
+    for (const factor of ['PIN', 'BIO'] as const)
+      await closedLoop(warmClients, (c, next) => transfer(senders[c]!, targetOf(c, next, false), factor, noPhases()), warmupSeconds);
+  }
   for (const hotScenario of [false, true]) {
     for (const clients of clientCounts) {
       // E2E key sessions last 10 minutes: a fresh one per run for every phone.
