@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { StoreUnavailableError, type Store } from '@kfrm/store';
+import { instrumentStore, StoreUnavailableError, type Store } from '@kfrm/store';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createAttemptLimiter, type AttemptLimiter, type PersistedAttemptState } from './attempt-limiter';
 import { createSecretHasher } from './secret-hasher';
@@ -155,16 +155,7 @@ for (const target of storeTargets) {
       it('a claim is one store call, and a claim on a locked credential takes no slot', async () => {
         // Every PIN check makes this claim: one round trip, the lock flag read in the same step.
         const calls: string[] = [];
-        const counted = new Proxy(store, {
-          get(target, name, receiver) {
-            const value = Reflect.get(target, name, receiver);
-            if (typeof value !== 'function') return value;
-            return (...args: unknown[]) => {
-              calls.push(String(name));
-              return (value as (...a: unknown[]) => unknown).apply(target, args);
-            };
-          },
-        });
+        const counted = instrumentStore(store, (op) => calls.push(op));
         const countedLimiter = createAttemptLimiter(counted, { kind: 'pin', maxAttempts: MAX_ATTEMPTS, ...TTLS });
         expect(await countedLimiter.claim(id, { failures: 0, locked: false })).toEqual({ allowed: true, attempt: 1 });
         expect(calls).toHaveLength(1);

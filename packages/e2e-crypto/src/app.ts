@@ -57,5 +57,5 @@ export async function decryptFromServer(
   const header = parseE2eJwe(compact);
   if (header.kid !== expected.sessionId) throw new Error('kid is not the expected session');
   if (header[PROVIDER_HEADER] !== expected.provider) throw new Error('provider is not the expected one');
-  return decryptCompact(compact, ephemeralPrivateKey);
+  return decryptCompact(compact, ephemeralPrivateKey, header);
 }

@@ -2,7 +2,7 @@ import { CompactEncrypt, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DomainError, InvalidArgumentError } from '@kfrm/errors';
 import { EncryptedMessage_ProviderType, type EncryptedMessage } from '@kfrm/proto/gen/kfrm/api/common/common';
-import { createMemoryStore, createStore, type Store } from '@kfrm/store';
+import { createMemoryStore, createStore, instrumentStore, type Store } from '@kfrm/store';
 import { decryptFromServer, encryptForSession } from './app';
 import { DECRYPTION_FAILED_MESSAGE } from './errors';
 import { MAX_COMPACT_JWE_LENGTH } from './jwe';
@@ -393,16 +393,7 @@ describe('key sessions', () => {
 
     it('a replay neither opens nor replaces the app key; an opening is two store calls (the session, then claim + app key)', async () => {
       const calls: string[] = [];
-      const counted = new Proxy(store, {
-        get(target, name, receiver) {
-          const value = Reflect.get(target, name, receiver);
-          if (typeof value !== 'function') return value;
-          return (...args: unknown[]) => {
-            calls.push(String(name));
-            return (value as (...a: unknown[]) => unknown).apply(target, args);
-          };
-        },
-      });
+      const counted = instrumentStore(store, (op) => calls.push(op));
       const own = createKeySessions(counted, sessions.kek);
       const session = await createKeySession(own, 'BANKING');
       const first = await seal(session, 'first');

@@ -203,7 +203,7 @@ export async function openEncryptedMessage(
   const privateKey = await unsealPrivateKey(sessions, message.sessionId, record);
   let plaintext: Uint8Array;
   try {
-    plaintext = await decryptCompact(message.message, privateKey);
+    plaintext = await decryptCompact(message.message, privateKey, header);
   } catch (err) {
     throw decryptionFailed('JWE decryption failed', err);
   }

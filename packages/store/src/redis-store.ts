@@ -51,13 +51,7 @@ return n
 const INCR_WITH_TTL_UNLESS_EXISTS = `
 if redis.call('EXISTS', KEYS[2]) == 1 then
   return -1
-end
-local n = redis.call('INCR', KEYS[1])
-if redis.call('PTTL', KEYS[1]) < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-end
-return n
-`;
+end${INCR_WITH_TTL}`;
 
 /** SET KEYS[1] NX PX, and only when that set it, SET KEYS[2] PX: 1 when both were written, else 0. */
 const SET_IF_ABSENT_THEN_SET = `
