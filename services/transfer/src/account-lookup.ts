@@ -3,7 +3,7 @@ import { isWellFormedAccountNumber, isWellFormedInstitutionCode, maskName } from
 import { findInstitution, OWN_INSTITUTION_CODE } from './institutions';
 import type { InterbankDirectory } from './interbank-directory';
 import { sourceFailed, targetFailed } from './transfer-errors';
-import type { LedgerPort, TargetAccount, UserPort } from './upstream';
+import type { Holder, LedgerPort, TargetAccount, UserPort } from './upstream';
 
 export interface AccountLookupDeps {
   ledger: LedgerPort;
@@ -30,11 +30,18 @@ export async function ownTarget(
   account: TargetAccount | undefined,
 ): Promise<{ target: Target; holderName?: string }> {
   if (account?.currency !== 'KRW') return { target: { ok: false, code: 'NOT_VALID_ACCOUNT' } };
-  // Only an ACTIVATED member receives (docs/design.md, "Member and account standing").
   const holder = await deps.users.findHolder(account.ownerUserId);
-  if (holder === undefined || holder.standing === 'OTHER') return { target: { ok: false, code: 'NOT_VALID_ACCOUNT' } };
-  if (holder.standing === 'BLOCKED') return { target: { ok: false, code: 'BLOCKED_ACCOUNT' } };
-  return { target: { ok: true, holderName: maskName(holder.name), ownerUserId: account.ownerUserId }, holderName: holder.name };
+  return { target: holderTarget(holder, account.ownerUserId), holderName: holder?.name };
+}
+
+/**
+ * One of our accounts as a target, from its holder as read (null or undefined: no such user).
+ * Only an ACTIVATED member receives (docs/design.md, "Member and account standing").
+ */
+export function holderTarget(holder: Holder | null | undefined, ownerUserId: string): Target {
+  if (!holder || holder.standing === 'OTHER') return { ok: false, code: 'NOT_VALID_ACCOUNT' };
+  if (holder.standing === 'BLOCKED') return { ok: false, code: 'BLOCKED_ACCOUNT' };
+  return { ok: true, holderName: maskName(holder.name), ownerUserId };
 }
 
 /** Another institution's account, through the interbank directory. */

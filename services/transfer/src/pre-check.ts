@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '@kfrm/logging';
 import { autoTopUpCovers } from './auto-top-up';
 import type { AuthenticationProcess } from '@kfrm/proto/gen/kfrm/api/common/common';
-import { type AccountLookupDeps, interbankTarget, ownTarget, type Target } from './account-lookup';
+import { type AccountLookupDeps, holderTarget, interbankTarget, ownTarget, type Target } from './account-lookup';
 import { isWellFormedAccountNumber, processContext, signedContent, type TransferTerms } from './canonical';
 import { findInstitution, OWN_INSTITUTION_CODE } from './institutions';
 import { preCheckFailed } from './transfer-errors';
@@ -33,6 +33,24 @@ export interface PreCheckInput {
   amountMinor: bigint;
   recipientVisibleMessage: string;
   selfVisibleMessage: string;
+}
+
+/**
+ * What the checks after the target's would refuse, in the ledger's order, so that pre-check and
+ * posting answer the same: the per-transaction limit, then the daily limit with what the ledger
+ * counted today (posted transfers and withdrawals, read with the account: transfers pre-checked
+ * and not yet posted are not in it, so this is the early answer only; the posting checks the
+ * same counter under the account lock and cannot go over the limit), then the balance (a
+ * shortfall an automatic top-up may still cover).
+ */
+function refusalAfterTarget(
+  source: { limitPerTransactionMinor: bigint | null; limitPerDayMinor: bigint | null; debitedTodayMinor: bigint; balanceMinor: bigint },
+  amount: bigint,
+): 'transaction-limit' | 'daily-limit' | 'shortfall' | undefined {
+  if (source.limitPerTransactionMinor !== null && amount > source.limitPerTransactionMinor) return 'transaction-limit';
+  if (source.limitPerDayMinor !== null && source.debitedTodayMinor + amount > source.limitPerDayMinor) return 'daily-limit';
+  if (amount > source.balanceMinor) return 'shortfall';
+  return undefined;
 }
 
 /** Digits kept for logs: the last four. */
@@ -75,33 +93,35 @@ export async function preCheckTransfer(
   if (source?.currency !== 'KRW' || source.closed) throw preCheckFailed('INVALID_SOURCE_ACCOUNT', 'the source account is not valid');
   if (internal && input.targetAccountNumber === input.sourceAccountNumber)
     throw preCheckFailed('INVALID_TARGET_ACCOUNT', 'the target account is not valid');
+  const amount = input.amountMinor;
+  const later = refusalAfterTarget(source, amount);
   let target: Target = { ok: false, code: 'NOT_VALID_ACCOUNT' };
   // The holder's own name when the target is one of the caller's own accounts: the sender's name too.
   let ownName: string | undefined;
+  // One of our members as the target, when nothing after the target's check would refuse: their
+  // standing and name are read by the process's creation, which creates nothing for a recipient
+  // who is not ACTIVE (ADR 0019). Otherwise the target is looked up first, so that
+  // INVALID_TARGET_ACCOUNT still comes before the limits and the balance.
+  let recipientUserId: string | undefined;
   if (wellFormedTarget && internal) {
-    const own = await ownTarget(deps, parties.target);
-    target = own.target;
-    if (parties.target?.ownerUserId === userId) ownName = own.holderName;
+    if (parties.target?.currency === 'KRW' && later === undefined) recipientUserId = parties.target.ownerUserId;
+    else {
+      const own = await ownTarget(deps, parties.target);
+      target = own.target;
+      if (parties.target?.ownerUserId === userId) ownName = own.holderName;
+    }
   } else if (wellFormedTarget) {
     target = await interbankTarget(deps, input.targetInstitutionCode, input.targetAccountNumber);
   }
-  if (!target.ok) throw preCheckFailed('INVALID_TARGET_ACCOUNT', 'the target account is not valid');
+  if (recipientUserId === undefined && !target.ok) throw preCheckFailed('INVALID_TARGET_ACCOUNT', 'the target account is not valid');
 
-  const amount = input.amountMinor;
-  if (source.limitPerTransactionMinor !== null && amount > source.limitPerTransactionMinor) {
-    throw preCheckFailed('TRANSFER_LIMIT_EXCEEDED', 'the amount is over the per-transaction limit');
-  }
-  const now = clock();
-  // What the ledger has counted today (posted transfers and withdrawals), read with the account:
-  // transfers pre-checked and not yet posted are not in it, so this is the early answer only; the
-  // posting checks the same counter under the account lock and cannot go over the limit.
-  if (source.limitPerDayMinor !== null && source.debitedTodayMinor + amount > source.limitPerDayMinor)
-    throw preCheckFailed('TRANSFER_LIMIT_EXCEEDED', 'the amount is over the daily limit');
-  // After the limits, in the ledger's order, so pre-check and posting answer the same.
+  if (later === 'transaction-limit') throw preCheckFailed('TRANSFER_LIMIT_EXCEEDED', 'the amount is over the per-transaction limit');
+  if (later === 'daily-limit') throw preCheckFailed('TRANSFER_LIMIT_EXCEEDED', 'the amount is over the daily limit');
   // A shortfall that the user's automatic top-up covers today is topped up at Execute.
-  if (amount > source.balanceMinor && !(await autoTopUpCovers(deps, userId, amount - source.balanceMinor)))
+  if (later === 'shortfall' && !(await autoTopUpCovers(deps, userId, amount - source.balanceMinor)))
     throw preCheckFailed('INSUFFICIENT_BALANCE', 'the balance is not sufficient');
 
+  const now = clock();
   const terms: TransferTerms = {
     sourceAccountNumber: source.accountNumber,
     targetInstitutionCode: input.targetInstitutionCode,
@@ -111,10 +131,20 @@ export async function preCheckTransfer(
   };
   const transferId = randomUUID();
   const context = processContext(transferId, terms);
-  const { process, userName } = await users.createTransferProcess(userId, context);
+  const created = await users.createTransferProcess(userId, context, recipientUserId);
+  if (recipientUserId !== undefined) {
+    // A user service that predates ADR 0019 answers no recipient and created the process anyway
+    // (it expires unused when the recipient is refused).
+    const holder = created.recipient !== undefined ? created.recipient : await users.findHolder(recipientUserId);
+    target = holderTarget(holder, recipientUserId);
+    if (recipientUserId === userId) ownName = holder?.name;
+  }
+  // No process: the recipient was not ACTIVE (target is refused then too).
+  const process = created.process;
+  if (!target.ok || !process) throw preCheckFailed('INVALID_TARGET_ACCOUNT', 'the target account is not valid');
   // The sender's name, for the credit memo when the recipient message is empty: as the process's
   // creation read it (ADR 0018); looked up only from a user service that does not answer it.
-  const senderName = recipientMessage === '' ? (userName ?? ownName ?? (await users.findUserName(userId)) ?? '') : '';
+  const senderName = recipientMessage === '' ? (created.userName ?? ownName ?? (await users.findUserName(userId)) ?? '') : '';
   const signed = signedContent(process.processId, terms);
   await insertPendingTransfer(db, {
     id: transferId,

@@ -208,17 +208,19 @@ describe('transfers with the real user service', () => {
     expect(await h.balance(bob.userId, b.accountNumber)).toBe(1_000_000n);
   });
 
-  it("takes the sender's name from the process's creation and the recipient's standing from its consumption (ADR 0018)", async () => {
+  it("takes the sender's name and the recipient's from the process's creation and the recipient's standing from its consumption (ADRs 0018, 0019)", async () => {
     const alice = await user('박지민');
     const bob = await user('최유리');
     const a = await h.openAccount(alice.userId, 100_000n);
     const b = await h.openAccount(bob.userId, 0n);
     const db = h.database.kysely<TransferDatabase>(TRANSFER_SCHEMA);
     const input = internal(a.accountNumber, b.accountNumber, 5_000n);
-    const { process } = await transfers.preCheck(alice.userId, input);
-    // The target's holder is looked up (masked name, standing); the sender's name is not.
-    expect(lookups).toMatchObject({ findUserName: 0 });
     const holderLookups = lookups.findHolder;
+    const { process } = await transfers.preCheck(alice.userId, input);
+    // Neither the sender's name nor the target's holder (masked name, standing) is a lookup of
+    // its own: both come with the process's creation (ADRs 0018, 0019).
+    expect(lookups).toEqual({ findHolder: holderLookups, findUserName: 0 });
+    expect((await findTransferByProcess(db, process.processId))!.target_holder_name).toBe('최*리');
     await complete(process.processId, alice.userId, AuthenticationType.PIN);
     const signedData = await alice.sign(signedContent(process.processId, terms(input)));
     const execute = () => transfers.execute(alice.userId, { processId: process.processId, signature: { ...input, signedData } });

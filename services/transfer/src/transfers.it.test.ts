@@ -221,7 +221,7 @@ describe('transfers on the real ledger', () => {
     expect(await h.balance(A, a.accountNumber)).toBe(7_000n);
   });
 
-  it("skips the recipient's standing at Execute, and the second name lookup at pre-check, for the sender's own account", async () => {
+  it("reads the recipient with the process's creation at pre-check (ADR 0019), and skips their standing at Execute for the sender's own account", async () => {
     const a = await h.openAccount(A, 10_000n);
     const aOther = await h.openAccount(A, 0n);
     const b = await h.openAccount(B, 0n);
@@ -233,21 +233,50 @@ describe('transfers on the real ledger', () => {
     };
     const t = transfers({ users });
     const own = await prepare(t, A, internal(a.accountNumber, aOther.accountNumber, 1_000n));
-    expect(calls).toEqual({ findHolder: 1, findUserName: 0 });
+    expect(calls).toEqual({ findHolder: 0, findUserName: 0 });
     await t.execute(A, own.request);
-    expect(calls).toEqual({ findHolder: 1, findUserName: 0 });
+    expect(calls).toEqual({ findHolder: 0, findUserName: 0 });
     expect(await h.balance(A, aOther.accountNumber)).toBe(1_000n);
     const row = await findTransferByProcess(db, own.processId);
     // The sender's name (홍길동) on the credit side, as before.
     expect([row!.state, row!.credit_memo, row!.target_holder_name]).toEqual(['SUCCEEDED', '홍길동', '홍*동']);
 
-    // Another's account: the sender's name comes with the process (ADR 0018), the recipient's
-    // standing at Execute with the process's consumption; neither is a lookup of its own.
+    // Another's account: the sender's name and the recipient's name and standing come with the
+    // process (ADRs 0018, 0019), the recipient's standing at Execute with the process's
+    // consumption; none is a lookup of its own.
     const other = await prepare(t, A, internal(a.accountNumber, b.accountNumber, 1_000n));
-    expect(calls).toEqual({ findHolder: 2, findUserName: 0 });
+    expect(calls).toEqual({ findHolder: 0, findUserName: 0 });
     await t.execute(A, other.request);
-    expect(calls).toEqual({ findHolder: 2, findUserName: 0 });
+    expect(calls).toEqual({ findHolder: 0, findUserName: 0 });
     expect((await findTransferByProcess(db, other.processId))!.credit_memo).toBe('홍길동');
+  });
+
+  it('refuses a recipient who is not ACTIVE at pre-check from the creation, which makes no process; INVALID_TARGET_ACCOUNT still before limits and balance (ADR 0019)', async () => {
+    const calls = { findHolder: 0 };
+    const t = transfers({ users: { ...realUsers, findHolder: (userId) => (calls.findHolder++, realUsers.findHolder(userId)) } });
+    const a = await h.openAccount(A, 3_000n, { perTransaction: 5_000n, perDay: 70_000n });
+    const b = await h.openAccount(B, 0n);
+    const processes = h.users.processes.size;
+    h.users.statuses.set(B, UserStatus.BLOCKED);
+    try {
+      expect(await codeOf(t.preCheck(A, internal(a.accountNumber, b.accountNumber, 1_000n)))).toBe('INVALID_TARGET_ACCOUNT');
+      expect([calls.findHolder, h.users.processes.size]).toEqual([0, processes]);
+      // Over the per-transaction limit, or over the balance: the target is looked up first, and
+      // its refusal comes first, as before the fold.
+      for (const amount of [6_000n, 4_000n])
+        expect(await codeOf(t.preCheck(A, internal(a.accountNumber, b.accountNumber, amount)))).toBe('INVALID_TARGET_ACCOUNT');
+      expect([calls.findHolder, h.users.processes.size]).toEqual([2, processes]);
+      h.users.statuses.set(B, UserStatus.DEACTIVATED);
+      expect(await codeOf(t.preCheck(A, internal(a.accountNumber, b.accountNumber, 1_000n)))).toBe('INVALID_TARGET_ACCOUNT');
+    } finally {
+      h.users.statuses.delete(B);
+    }
+    expect(h.users.processes.size).toBe(processes);
+    expect(await codeOf(t.preCheck(A, internal(a.accountNumber, b.accountNumber, 6_000n)))).toBe('TRANSFER_LIMIT_EXCEEDED');
+    expect(await codeOf(t.preCheck(A, internal(a.accountNumber, b.accountNumber, 4_000n)))).toBe('INSUFFICIENT_BALANCE');
+    const { process } = await t.preCheck(A, internal(a.accountNumber, b.accountNumber, 1_000n));
+    expect(h.users.processes.get(process.processId)?.userId).toBe(A);
+    expect([calls.findHolder, h.users.processes.size]).toEqual([4, processes + 1]);
   });
 
   it('refuses a recipient BLOCKED since the pre-check on the status GetProcess answers, without a user lookup; the retry moves once they are active', async () => {

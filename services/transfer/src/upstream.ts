@@ -164,13 +164,30 @@ export function grpcFunding(client: () => FundingInternalServiceClient, timeoutM
 export type ProcessStatus = 'READY' | 'IN_PROGRESS' | 'DONE';
 export type HolderStanding = 'ACTIVE' | 'BLOCKED' | 'OTHER';
 
+/** An account holder as a recipient: their name (unmasked) and standing. */
+export interface Holder {
+  name: string;
+  standing: HolderStanding;
+}
+
+/**
+ * A TRANSFER process's creation. `recipient` answers the recipient asked for (null: no such
+ * user); undefined when none was asked, or from a user service that predates it (ADR 0019),
+ * which creates the process whatever the recipient's standing. Without a process: the recipient
+ * is not ACTIVE, and nothing was created.
+ */
+export type CreatedTransferProcess =
+  | { process: AuthenticationProcess; userName: string | undefined; recipient?: Holder | null }
+  | { process: undefined; userName: undefined; recipient: Holder | null };
+
 export interface UserPort {
   /**
    * TRANSFER process for the context; its id and what the app needs to show, and the user's name
    * as findUserName answers it, read with the process's creation (undefined from a user service
-   * that predates that: ADR 0018).
+   * that predates that: ADR 0018). With recipientUserId, only while that user is ACTIVE, whose
+   * name and standing come with it as findHolder answers them (ADR 0019).
    */
-  createTransferProcess(userId: string, context: string): Promise<{ process: AuthenticationProcess; userName: string | undefined }>;
+  createTransferProcess(userId: string, context: string, recipientUserId?: string): Promise<CreatedTransferProcess>;
   /** undefined: no such process of this user (unknown, another user's, expired). */
   getProcess(input: {
     processId: string;
@@ -202,7 +219,7 @@ export interface UserPort {
    * An account holder's name and standing: ACTIVE (ACTIVATED), BLOCKED, or OTHER (registering,
    * withdrawn). undefined when there is no such user.
    */
-  findHolder(userId: string): Promise<{ name: string; standing: HolderStanding } | undefined>;
+  findHolder(userId: string): Promise<Holder | undefined>;
   /** CHANGE_TRANSFER_LIMIT process (step-up for raising a limit) for the context. */
   createLimitChangeProcess(userId: string, context: string): Promise<AuthenticationProcess>;
   /** As consumeTransferProcess, for a CHANGE_TRANSFER_LIMIT process. */
@@ -355,13 +372,23 @@ const STATUS: Record<number, ProcessStatus> = {
 
 /** The user service: UserService (processes, user names) and ProcessStepService (consumption). */
 export function grpcUsers(users: () => UserServiceClient, steps: () => ProcessStepServiceClient, timeoutMs = 5_000): UserPort {
-  async function createProcess(userId: string, transactionType: AuthenticatedTransactionType, context: string) {
+  async function createProcess(
+    userId: string,
+    transactionType: AuthenticatedTransactionType,
+    context: string,
+    recipientUserId?: string,
+  ): Promise<CreatedTransferProcess> {
     let res;
     try {
       res = await unaryCall(
         users(),
         'createProcess',
-        { userId: BigInt(userId), transactionType, transactionContext: context },
+        {
+          userId: BigInt(userId),
+          transactionType,
+          transactionContext: context,
+          ...(recipientUserId === undefined ? {} : { recipientUserId: BigInt(recipientUserId) }),
+        },
         { timeoutMs },
       );
     } catch (err) {
@@ -369,8 +396,17 @@ export function grpcUsers(users: () => UserServiceClient, steps: () => ProcessSt
       // A refusal (no policy for this context) is a configuration bug, not an outage.
       throw new Error(`CreateProcess refused the ${AuthenticatedTransactionType[transactionType]} context`, { cause: err });
     }
-    if (!res.process) throw unavailable('the user service', new Error('CreateProcess answered without a process'));
-    return { process: res.process, userName: res.userName };
+    // recipient_status unset: not asked, or a user service that predates it (the caller asks findHolder).
+    const recipient =
+      res.recipientStatus === undefined
+        ? undefined
+        : res.recipientStatus === UserStatus.UNKNOWN
+          ? null
+          : { name: res.recipientName ?? '', standing: standingOf(res.recipientStatus) };
+    if (res.process) return { process: res.process, userName: res.userName, recipient };
+    // Only a recipient who is not ACTIVE leaves a creation without a process.
+    if (recipient !== undefined && recipient?.standing !== 'ACTIVE') return { process: undefined, userName: undefined, recipient };
+    throw unavailable('the user service', new Error('CreateProcess answered without a process'));
   }
   async function consumeProcess(
     transactionType: AuthenticatedTransactionType,
@@ -400,9 +436,10 @@ export function grpcUsers(users: () => UserServiceClient, steps: () => ProcessSt
     }
   }
   return {
-    createTransferProcess: (userId, context) => createProcess(userId, AuthenticatedTransactionType.TRANSFER, context),
+    createTransferProcess: (userId, context, recipientUserId) =>
+      createProcess(userId, AuthenticatedTransactionType.TRANSFER, context, recipientUserId),
     createLimitChangeProcess: async (userId, context) =>
-      (await createProcess(userId, AuthenticatedTransactionType.CHANGE_TRANSFER_LIMIT, context)).process,
+      (await createProcess(userId, AuthenticatedTransactionType.CHANGE_TRANSFER_LIMIT, context)).process!,
     consumeTransferProcess: (input) => consumeProcess(AuthenticatedTransactionType.TRANSFER, input),
     consumeLimitChangeProcess: (input) => consumeProcess(AuthenticatedTransactionType.CHANGE_TRANSFER_LIMIT, input),
     async getProcess(input) {

@@ -519,6 +519,64 @@ describe("createProcess answers the user's name from its insert (issue 17, ADR 0
   });
 });
 
+describe('createProcessForRecipient reads the recipient in the insert and inserts only for an ACTIVATED one (issue 17, ADR 0019)', () => {
+  const processesOf = async (userId: bigint) =>
+    (await h.db.selectFrom('processes').select('id').where('user_id', '=', userId.toString()).execute()).length;
+
+  it('an ACTIVATED recipient: the process, with both names as FindByUserId answers them, in one statement', async () => {
+    const { user } = await activatedUser(h);
+    const recipient = (await activatedUser(h)).user.id;
+    await h.db.updateTable('users').set({ user_name: '제갈공명' }).where('id', '=', recipient.toString()).execute();
+    const counting = countingDeps(h.deps);
+    const processes = createProcesses(counting.deps);
+    const input = {
+      userId: user.id,
+      transactionType: 'TRANSFER',
+      transactionContext: transfer(10_000),
+      recipientUserId: recipient,
+    } as const;
+    await processes.createProcessForRecipient(input);
+    counting.statements.length = 0;
+    const { created, recipient: facts } = await processes.createProcessForRecipient(input);
+    expect(counting.statements).toEqual(['RawNode']);
+    expect(created).toMatchObject({ userId: user.id, status: 'READY', transactionType: 'TRANSFER' });
+    expect(created!.userName).toBe((await h.accounts.findByUserId(user.id)).userName);
+    expect(facts).toEqual({ status: 'ACTIVATED', userName: '제갈공명' });
+    expect(await h.db.selectFrom('processes').select('id').where('id', '=', created!.id).executeTakeFirst()).toBeDefined();
+  });
+
+  it('BLOCKED, DEACTIVATED (withdrawn) or no such user: answered as FindByUserId would, and no process inserted', async () => {
+    const { user } = await activatedUser(h);
+    const blocked = (await activatedUser(h)).user.id;
+    await h.accounts.updateUserStatus({ userId: blocked, expectedStatus: 'ACTIVATED', newStatus: 'BLOCKED', reason: '', unlock: false });
+    const withdrawn = await withdrawnUser(h, '김철수');
+    for (const [recipientUserId, expected] of [
+      [blocked, { status: 'BLOCKED', userName: (await h.accounts.findByUserId(blocked)).userName }],
+      [withdrawn, { status: 'DEACTIVATED', userName: '' }],
+      [987_654_321n, { status: null, userName: '' }],
+    ] as const) {
+      const before = await processesOf(user.id);
+      const answer = await h.processes.createProcessForRecipient({
+        userId: user.id,
+        transactionType: 'TRANSFER',
+        transactionContext: transfer(10_000),
+        recipientUserId,
+      });
+      expect(answer).toEqual({ created: undefined, recipient: expected });
+      expect(await processesOf(user.id)).toBe(before);
+    }
+  });
+
+  it('the sender is checked as createProcess checks it; no policy is still AUTHENTICATION_POLICY_NOT_FOUND', async () => {
+    const recipient = (await activatedUser(h)).user.id;
+    const create = (userId: bigint, transactionContext: string) =>
+      h.processes.createProcessForRecipient({ userId, transactionType: 'TRANSFER', transactionContext, recipientUserId: recipient });
+    await expect(create(987_654_321n, transfer(10_000))).rejects.toThrow('no such user');
+    const { user } = await activatedUser(h);
+    expect(await codeOf(create(user.id, '{}'))).toBe('AUTHENTICATION_POLICY_NOT_FOUND');
+  });
+});
+
 describe("getProcess with consume answers a recipient's status from the consume statement (issue 17, ADR 0018)", () => {
   async function signedTransfer() {
     const now = h.clock.now();

@@ -10,12 +10,22 @@ import {
   findProcess,
   findTokenHolderAndProcess,
   findUserById,
+  insertProcessForRecipient,
   insertProcessIfAllowed,
   listPolicies,
+  type NewProcess,
+  type RecipientFacts,
   type StoredPolicy,
   type TokenHolder,
   updateProcessStepsIfUnchanged,
 } from './user.repository';
+
+/** What a process is created for. */
+export interface ProcessToCreate {
+  userId: bigint;
+  transactionType: TransactionTypeName;
+  transactionContext: string;
+}
 
 const MAX_PROCESS_ID_CHARS = 64;
 /** As FindByUserToken: a longer string is no user token. */
@@ -134,6 +144,61 @@ export function createProcesses(deps: UserDomainDeps) {
     if (!(await findUserById(db, userId))) throw new InvalidArgumentError('no such user');
   }
 
+  /**
+   * The policy choice both creations share. `insert` runs the guarded insert for the chosen
+   * policy; `settled` false means it inserted nothing for the user's or the policy's sake: a
+   * cached policy that was changed or disabled is read again once; a second miss in a row means
+   * operators are editing this very policy now, and a retry later settles it.
+   */
+  async function createFromPolicy<Answer>(
+    input: ProcessToCreate,
+    insert: (
+      process: NewProcess,
+      policy: StoredPolicy,
+    ) => Promise<{ created: CreatedProcess | undefined; answer: Answer; settled: boolean }>,
+  ): Promise<{ created: CreatedProcess | undefined; answer: Answer }> {
+    const context = parseTransactionContext(input.transactionContext);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const policies = await policiesFor(input.transactionType);
+      const policy = selectPolicy(policies, context);
+      if (!policy || policy.authentications.length === 0) {
+        // As before this path read the policies: an unknown user is told first.
+        await requireUser(input.userId);
+        if (!policy) throw createFailed('AUTHENTICATION_POLICY_NOT_FOUND', 'no authentication policy applies');
+        throw createFailed('EMPTY_AUTHENTICATION_PROCESS', 'the authentication process is empty');
+      }
+      const now = clock();
+      const outcome = await insert(
+        {
+          id: newProcessId(),
+          userId: input.userId,
+          transactionType: input.transactionType,
+          transactionContext: input.transactionContext,
+          authentications: policy.authentications.map((a) => ({ type: a.type, fallback: a.fallback, status: 'READY' })),
+          now,
+          expiresAt: new Date(now.getTime() + deps.processTtlMs),
+        },
+        policies.find((p) => p.id === policy.id)!,
+      );
+      if (outcome.settled) {
+        if (outcome.created)
+          logger.info(
+            {
+              user_id: input.userId.toString(),
+              transaction_type: input.transactionType,
+              policy_id: policy.id,
+              factors: policy.authentications.map((a) => a.type),
+            },
+            'authentication process created',
+          );
+        return { created: outcome.created, answer: outcome.answer };
+      }
+      await requireUser(input.userId);
+      policyCache.delete(input.transactionType);
+    }
+    throw new Error('the authentication policies changed during every attempt to use them');
+  }
+
   return {
     /** Drops the cached policies: the next process reads them again (tests, after changing them). */
     forgetPolicies(): void {
@@ -150,53 +215,29 @@ export function createProcesses(deps: UserDomainDeps) {
      * unchanged; when it inserts nothing, the user is checked and the policies read again.
      * The process comes with the user's name as that insert read it (ADR 0018).
      */
-    async createProcess(input: {
-      userId: bigint;
-      transactionType: TransactionTypeName;
-      transactionContext: string;
-    }): Promise<CreatedProcess> {
-      const context = parseTransactionContext(input.transactionContext);
-      // A cached policy that was changed or disabled is read again once; a second miss in a row
-      // means operators are editing this very policy now, and a retry later settles it.
-      for (let attempt = 0; attempt < 3; attempt++) {
-        const policies = await policiesFor(input.transactionType);
-        const policy = selectPolicy(policies, context);
-        if (!policy || policy.authentications.length === 0) {
-          // As before this path read the policies: an unknown user is told first.
-          await requireUser(input.userId);
-          if (!policy) throw createFailed('AUTHENTICATION_POLICY_NOT_FOUND', 'no authentication policy applies');
-          throw createFailed('EMPTY_AUTHENTICATION_PROCESS', 'the authentication process is empty');
-        }
-        const now = clock();
-        const process = await insertProcessIfAllowed(
-          db,
-          {
-            id: newProcessId(),
-            userId: input.userId,
-            transactionType: input.transactionType,
-            transactionContext: input.transactionContext,
-            authentications: policy.authentications.map((a) => ({ type: a.type, fallback: a.fallback, status: 'READY' })),
-            now,
-            expiresAt: new Date(now.getTime() + deps.processTtlMs),
-          },
-          policies.find((p) => p.id === policy.id)!,
-        );
-        if (process) {
-          logger.info(
-            {
-              user_id: input.userId.toString(),
-              transaction_type: input.transactionType,
-              policy_id: policy.id,
-              factors: policy.authentications.map((a) => a.type),
-            },
-            'authentication process created',
-          );
-          return process;
-        }
-        await requireUser(input.userId);
-        policyCache.delete(input.transactionType);
-      }
-      throw new Error('the authentication policies changed during every attempt to use them');
+    async createProcess(input: ProcessToCreate): Promise<CreatedProcess> {
+      const { created } = await createFromPolicy(input, async (process, policy) => {
+        const created = await insertProcessIfAllowed(db, process, policy);
+        return { created, answer: undefined, settled: created !== undefined };
+      });
+      return created!;
+    },
+
+    /**
+     * As createProcess, only while `recipientUserId` is ACTIVATED (a transfer's recipient), in the
+     * same statement, which also answers that user's status (null: no such user) and name as
+     * FindByUserId would (ADR 0019). `created` is undefined when the recipient is not ACTIVATED.
+     */
+    async createProcessForRecipient(
+      input: ProcessToCreate & { recipientUserId: bigint },
+    ): Promise<{ created: CreatedProcess | undefined; recipient: RecipientFacts }> {
+      const { created, answer } = await createFromPolicy(input, async (process, policy) => {
+        const { created, recipient } = await insertProcessForRecipient(db, process, policy, input.recipientUserId);
+        // Not inserted because of the recipient: answered, not retried. Otherwise (the user or
+        // the policy) as createProcess.
+        return { created, answer: recipient, settled: created !== undefined || recipient.status !== 'ACTIVATED' };
+      });
+      return { created, recipient: answer! };
     },
 
     /** The user's process while it can still be completed; RUNNING_PROCESS_NOT_FOUND otherwise. */

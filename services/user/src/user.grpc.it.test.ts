@@ -515,6 +515,22 @@ describe('user service over gRPC', () => {
     expect(await consume(987_654_321n)).toMatchObject({ isVerified: true, consumed: true, recipientStatus: UserStatus.UNKNOWN });
     expect(await consume()).toMatchObject({ isVerified: true, consumed: true, recipientStatus: undefined });
 
+    // ADR 0019: a creation with a recipient answers their status and name, and creates a process
+    // only for an ACTIVATED one; without a recipient, neither is answered.
+    const forRecipient = (recipientUserId?: bigint) =>
+      call(users.createProcess.bind(users), {
+        userId,
+        transactionType: AuthenticatedTransactionType.TRANSFER,
+        transactionContext: context,
+        recipientUserId,
+      });
+    const toOther = await forRecipient(other.userId);
+    expect(toOther.process?.processId).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(toOther).toMatchObject({ userName: '홍길동', recipientStatus: UserStatus.ACTIVATED });
+    expect(toOther.recipientName).toBe((await call(users.findByUserId.bind(users), { userId: other.userId.toString() })).user?.userName);
+    expect(await forRecipient(987_654_321n)).toEqual({ process: undefined, recipientStatus: UserStatus.UNKNOWN, recipientName: '' });
+    expect(await forRecipient()).toMatchObject({ userName: '홍길동', recipientStatus: undefined, recipientName: undefined });
+
     // The other user has no certificate at auth: SIGNING_CERTIFICATE_NOT_FOUND there is "not verified" here.
     const theirs = await call(users.createProcess.bind(users), {
       userId: other.userId,

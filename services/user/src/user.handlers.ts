@@ -105,13 +105,25 @@ export function userServiceHandlers({ accounts, sessions, processes, residentIds
         return { user: toProtoUser(await accounts.findByUserId(parseUserId(request.userId)), residentIds) };
       },
       async createProcess(request) {
-        const process = await processes.createProcess({
+        const input = {
           userId: requireId(request.userId, 'user_id'),
           transactionType: transactionTypeName(request.transactionType),
           transactionContext: request.transactionContext,
-        });
-        // The name as FindByUserId answers it, for a caller that would look it up next (ADR 0018).
-        return { process: toProtoProcess(process), userName: process.userName };
+        };
+        // 0 is no user id (as user_id): asked for nobody.
+        if (!request.recipientUserId) {
+          const process = await processes.createProcess(input);
+          // The name as FindByUserId answers it, for a caller that would look it up next (ADR 0018).
+          return { process: toProtoProcess(process), userName: process.userName };
+        }
+        const { created, recipient } = await processes.createProcessForRecipient({ ...input, recipientUserId: request.recipientUserId });
+        // No process unless the recipient is ACTIVATED (ADR 0019); no such user answers UNKNOWN, as FindByUserId's contract.
+        return {
+          process: created && toProtoProcess(created),
+          userName: created?.userName,
+          recipientStatus: recipient.status === null ? UserStatus.UNKNOWN : toProtoUserStatus(recipient.status),
+          recipientName: recipient.userName,
+        };
       },
       async getProcess(request) {
         const { process, verified, consumed, recipientStatus } = await processes.getProcess({

@@ -676,53 +676,109 @@ const table = (name: keyof UserDatabase) => sql.table(`${USER_SCHEMA}.${name}`);
  * was inserted: the caller finds out why on that (rare) path.
  */
 export async function insertProcessIfAllowed(db: UserDb, process: NewProcess, policy: StoredPolicy): Promise<CreatedProcess | undefined> {
-  const row = await insertProcessIfAllowedTemplate.executeTakeFirst(db, {
-    id: process.id,
-    transactionType: process.transactionType,
-    transactionContext: process.transactionContext,
-    authentications: JSON.stringify(process.authentications),
-    now: process.now,
-    expiresAt: process.expiresAt,
-    policyId: policy.id,
-    userId: process.userId.toString(),
-    conditionText: policy.conditionText,
-    authenticationsText: policy.authenticationsText,
-  });
+  const row = await insertProcessIfAllowedTemplate.executeTakeFirst(db, insertParams(process, policy));
   return row && { ...toProcess(row), userName: row.user_name };
 }
 
-const insertProcessIfAllowedTemplate = QueryTemplate.of<
-  UserDatabase,
-  {
-    id: string;
-    transactionType: TransactionTypeName;
-    transactionContext: string;
-    authentications: string;
-    now: Date;
-    expiresAt: Date;
-    policyId: string;
-    userId: string;
-    conditionText: string | null;
-    authenticationsText: string;
-  }
->()(
+/** Another user read by a process's insert: their status (null: no such user) and name as stored. */
+export interface RecipientFacts {
+  status: UserStatusName | null;
+  userName: string;
+}
+
+/**
+ * As insertProcessIfAllowed, and the insert also requires `recipientUserId` to be ACTIVATED: the
+ * statement reads that user too and answers their status and name whether or not it inserted
+ * (ADR 0019). `created` undefined: nothing inserted (the recipient, or the rare reasons above).
+ */
+export async function insertProcessForRecipient(
+  db: UserDb,
+  process: NewProcess,
+  policy: StoredPolicy,
+  recipientUserId: bigint,
+): Promise<{ created: CreatedProcess | undefined; recipient: RecipientFacts }> {
+  const row = await insertProcessForRecipientTemplate.executeTakeFirst(db, {
+    ...insertParams(process, policy),
+    recipientUserId: recipientUserId.toString(),
+  });
+  if (!row) throw new Error('the process insert answered no row');
+  const { recipient_status, recipient_name, user_name, ...inserted } = row;
+  return {
+    created: inserted.id === null ? undefined : { ...toProcess(inserted as Selectable<ProcessesTable>), userName: user_name ?? '' },
+    recipient: { status: recipient_status, userName: recipient_name ?? '' },
+  };
+}
+
+type InsertParams = {
+  id: string;
+  transactionType: TransactionTypeName;
+  transactionContext: string;
+  authentications: string;
+  now: Date;
+  expiresAt: Date;
+  policyId: string;
+  userId: string;
+  conditionText: string | null;
+  authenticationsText: string;
+};
+
+const insertParams = (process: NewProcess, policy: StoredPolicy): InsertParams => ({
+  id: process.id,
+  transactionType: process.transactionType,
+  transactionContext: process.transactionContext,
+  authentications: JSON.stringify(process.authentications),
+  now: process.now,
+  expiresAt: process.expiresAt,
+  policyId: policy.id,
+  userId: process.userId.toString(),
+  conditionText: policy.conditionText,
+  authenticationsText: policy.authenticationsText,
+});
+
+/**
+ * The guarded insert both templates share: from the user CTE `u`, only with the policy as it was
+ * chosen, and `also` for any further condition.
+ */
+const guardedProcessInsert = (param: TemplateParam<InsertParams>, also = sql`true`) => sql`
+  insert into ${table('processes')}
+    (id, user_id, transaction_type, transaction_context, policy_id, status, authentications, created_at, expires_at)
+  select ${param('id')}, u.id, ${param('transactionType')}, ${param('transactionContext')}, p.id, 'READY',
+    cast(${param('authentications')} as jsonb), ${param('now')}, ${param('expiresAt')}
+  from u
+  join ${table('authentication_policies')} p on p.id = ${param('policyId')}
+  where p.enabled
+    and p.transaction_type = ${param('transactionType')}
+    and p.condition is not distinct from cast(${param('conditionText')} as jsonb)
+    and p.authentications = cast(${param('authenticationsText')} as jsonb)
+    and ${also}
+  returning *`;
+
+const insertProcessIfAllowedTemplate = QueryTemplate.of<UserDatabase, InsertParams>()(
   // The user is read once (the CTE) for both the insert's check and the name answered with it.
   (_db, param) => sql<Selectable<ProcessesTable> & { user_name: string }>`
     with u as (select id, user_name from ${table('users')} where id = ${param('userId')}),
-    inserted as (
-      insert into ${table('processes')}
-        (id, user_id, transaction_type, transaction_context, policy_id, status, authentications, created_at, expires_at)
-      select ${param('id')}, u.id, ${param('transactionType')}, ${param('transactionContext')}, p.id, 'READY',
-        cast(${param('authentications')} as jsonb), ${param('now')}, ${param('expiresAt')}
-      from u
-      join ${table('authentication_policies')} p on p.id = ${param('policyId')}
-      where p.enabled
-        and p.transaction_type = ${param('transactionType')}
-        and p.condition is not distinct from cast(${param('conditionText')} as jsonb)
-        and p.authentications = cast(${param('authenticationsText')} as jsonb)
-      returning *
-    )
+    inserted as (${guardedProcessInsert(param)})
     select inserted.*, u.user_name from inserted join u on u.id = inserted.user_id`,
+);
+
+const insertProcessForRecipientTemplate = QueryTemplate.of<UserDatabase, InsertParams & { recipientUserId: string }>()(
+  // One snapshot for the recipient's check and what is answered; the left joins from one row
+  // answer the recipient also when nothing was inserted.
+  (_db, param) => sql<
+    Nullable<Selectable<ProcessesTable>> & {
+      user_name: string | null;
+      recipient_status: UserStatusName | null;
+      recipient_name: string | null;
+    }
+  >`
+    with u as (select id, user_name from ${table('users')} where id = ${param('userId')}),
+    r as (select status, user_name from ${table('users')} where id = ${param('recipientUserId')}),
+    inserted as (${guardedProcessInsert(param, sql`exists (select 1 from r where r.status = 'ACTIVATED')`)})
+    select inserted.*, u.user_name, r.status as recipient_status, r.user_name as recipient_name
+    from (values (1)) as one (x)
+    left join inserted on true
+    left join u on true
+    left join r on true`,
 );
 
 /** The holder of a user token as a factor check needs it. */

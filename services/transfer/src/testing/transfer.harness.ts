@@ -69,8 +69,9 @@ export interface FakeUserServiceOptions {
   /** false: a user service that predates GetProcess's consume_* (ignores them). */
   consumesOnGetProcess?: boolean;
   /**
-   * false: one that predates CreateProcessResponse.user_name and GetProcess's recipient_user_id
-   * (ADR 0018): answers neither, so the transfer service looks the users up with FindByUserId.
+   * false: one that predates CreateProcessResponse.user_name, GetProcess's recipient_user_id
+   * (ADR 0018) and CreateProcess's (ADR 0019): answers none, so the transfer service looks the
+   * users up with FindByUserId.
    */
   answersUserFacts?: boolean;
 }
@@ -136,6 +137,17 @@ export function fakeUserService(options: FakeUserServiceOptions = {}) {
               const context = JSON.parse(request.transactionContext) as { amount?: { major_amount?: string } };
               if (type === AuthenticatedTransactionType.TRANSFER && !/^\d+$/.test(context.amount?.major_amount ?? ''))
                 throw new DomainError('AUTHENTICATION_POLICY_NOT_FOUND', 'no policy');
+              // As the real one (ADR 0019): a recipient asked for is answered as FindByUserId would
+              // (UNKNOWN: no such user), and nothing is created unless they are ACTIVATED.
+              const recipient = request.recipientUserId ? request.recipientUserId.toString() : undefined;
+              const recipientFacts =
+                answersUserFacts && recipient !== undefined
+                  ? USERS[recipient]
+                    ? { recipientStatus: statuses.get(recipient) ?? UserStatus.ACTIVATED, recipientName: USERS[recipient] }
+                    : { recipientStatus: UserStatus.UNKNOWN, recipientName: '' }
+                  : {};
+              if (recipientFacts.recipientStatus !== undefined && recipientFacts.recipientStatus !== UserStatus.ACTIVATED)
+                return { process: undefined, ...recipientFacts };
               const p: FakeProcess = {
                 id: `proc-${++next}-x`,
                 userId: request.userId.toString(),
@@ -146,7 +158,7 @@ export function fakeUserService(options: FakeUserServiceOptions = {}) {
               };
               processes.set(p.id, p);
               // As the real one: the name FindByUserId answers (every process's user exists there).
-              return { process: wire(p), ...(answersUserFacts ? { userName: USERS[p.userId] ?? '' } : {}) };
+              return { process: wire(p), ...(answersUserFacts ? { userName: USERS[p.userId] ?? '', ...recipientFacts } : {}) };
             },
             async getProcess(request) {
               calls.getProcess++;

@@ -111,6 +111,13 @@ export interface CreateProcessRequest {
   transactionType: AuthenticatedTransactionType;
   /** process condition 평가 시 바인딩 될 transaction context. json format */
   transactionContext: string;
+  /**
+   * Not in the seed (issue 17, ADR 0019; set by transfer's GetPreCheck to the target account's
+   * holder). A user whose standing and name the caller checks next: read by the statement that
+   * inserts the process, which inserts it only while that user is ACTIVATED; answered as
+   * CreateProcessResponse.recipient_status and recipient_name. 0 is nobody.
+   */
+  recipientUserId?: bigint | undefined;
 }
 
 export interface CreateProcessResponse {
@@ -124,7 +131,25 @@ export interface CreateProcessResponse {
    * member), read by the statement that inserted the process, so the caller need not look the
    * user up. A server that predates it leaves it unset, and the caller calls FindByUserId.
    */
-  userName?: string | undefined;
+  userName?:
+    | string
+    | undefined;
+  /**
+   * Not in the seed (issue 17, ADR 0019). Answered only when recipient_user_id was asked (a
+   * server that predates it leaves it unset and creates the process whatever the recipient's
+   * standing; the caller then reads the recipient with FindByUserId): that user's status as
+   * FindByUserId would answer it, read by the statement that inserted (or did not insert) the
+   * process; UNKNOWN when there is no such user. Anything but ACTIVATED: no process was created
+   * and `process` is unset.
+   */
+  recipientStatus?:
+    | UserStatus
+    | undefined;
+  /**
+   * With recipient_status: that user's name exactly as FindByUserId answers it (empty for a
+   * withdrawn member, and for no such user).
+   */
+  recipientName?: string | undefined;
 }
 
 export interface FindByCustomerIdRequest {
@@ -378,7 +403,7 @@ export function getProcessApiError_ErrorCodeToJSON(object: GetProcessApiError_Er
 }
 
 function createBaseCreateProcessRequest(): CreateProcessRequest {
-  return { userId: 0n, transactionType: 0, transactionContext: "" };
+  return { userId: 0n, transactionType: 0, transactionContext: "", recipientUserId: undefined };
 }
 
 export const CreateProcessRequest: MessageFns<CreateProcessRequest, "kfrm.api.user.CreateProcessRequest"> = {
@@ -396,6 +421,12 @@ export const CreateProcessRequest: MessageFns<CreateProcessRequest, "kfrm.api.us
     }
     if (message.transactionContext !== "") {
       writer.uint32(26).string(message.transactionContext);
+    }
+    if (message.recipientUserId !== undefined) {
+      if (BigInt.asUintN(64, message.recipientUserId) !== message.recipientUserId) {
+        throw new globalThis.Error("value provided for field message.recipientUserId of type uint64 too large");
+      }
+      writer.uint32(32).uint64(message.recipientUserId);
     }
     return writer;
   },
@@ -437,6 +468,14 @@ export const CreateProcessRequest: MessageFns<CreateProcessRequest, "kfrm.api.us
             message.transactionContext = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.recipientUserId = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -462,6 +501,11 @@ export const CreateProcessRequest: MessageFns<CreateProcessRequest, "kfrm.api.us
         : isSet(object.transaction_context)
         ? globalThis.String(object.transaction_context)
         : "",
+      recipientUserId: isSet(object.recipientUserId)
+        ? BigInt(object.recipientUserId)
+        : isSet(object.recipient_user_id)
+        ? BigInt(object.recipient_user_id)
+        : undefined,
     };
   },
 
@@ -476,6 +520,9 @@ export const CreateProcessRequest: MessageFns<CreateProcessRequest, "kfrm.api.us
     if (message.transactionContext !== "") {
       obj.transactionContext = message.transactionContext;
     }
+    if (message.recipientUserId !== undefined) {
+      obj.recipientUserId = message.recipientUserId.toString();
+    }
     return obj;
   },
 
@@ -487,12 +534,15 @@ export const CreateProcessRequest: MessageFns<CreateProcessRequest, "kfrm.api.us
     message.userId = (object.userId !== undefined && object.userId !== null) ? BigInt(object.userId) : 0n;
     message.transactionType = object.transactionType ?? 0;
     message.transactionContext = object.transactionContext ?? "";
+    message.recipientUserId = (object.recipientUserId !== undefined && object.recipientUserId !== null)
+      ? BigInt(object.recipientUserId)
+      : undefined;
     return message;
   },
 };
 
 function createBaseCreateProcessResponse(): CreateProcessResponse {
-  return { process: undefined, userName: undefined };
+  return { process: undefined, userName: undefined, recipientStatus: undefined, recipientName: undefined };
 }
 
 export const CreateProcessResponse: MessageFns<CreateProcessResponse, "kfrm.api.user.CreateProcessResponse"> = {
@@ -504,6 +554,12 @@ export const CreateProcessResponse: MessageFns<CreateProcessResponse, "kfrm.api.
     }
     if (message.userName !== undefined) {
       writer.uint32(18).string(message.userName);
+    }
+    if (message.recipientStatus !== undefined) {
+      writer.uint32(24).int32(message.recipientStatus);
+    }
+    if (message.recipientName !== undefined) {
+      writer.uint32(34).string(message.recipientName);
     }
     return writer;
   },
@@ -537,6 +593,22 @@ export const CreateProcessResponse: MessageFns<CreateProcessResponse, "kfrm.api.
             message.userName = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.recipientStatus = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.recipientName = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -557,6 +629,16 @@ export const CreateProcessResponse: MessageFns<CreateProcessResponse, "kfrm.api.
         : isSet(object.user_name)
         ? globalThis.String(object.user_name)
         : undefined,
+      recipientStatus: isSet(object.recipientStatus)
+        ? userStatusFromJSON(object.recipientStatus)
+        : isSet(object.recipient_status)
+        ? userStatusFromJSON(object.recipient_status)
+        : undefined,
+      recipientName: isSet(object.recipientName)
+        ? globalThis.String(object.recipientName)
+        : isSet(object.recipient_name)
+        ? globalThis.String(object.recipient_name)
+        : undefined,
     };
   },
 
@@ -567,6 +649,12 @@ export const CreateProcessResponse: MessageFns<CreateProcessResponse, "kfrm.api.
     }
     if (message.userName !== undefined) {
       obj.userName = message.userName;
+    }
+    if (message.recipientStatus !== undefined) {
+      obj.recipientStatus = userStatusToJSON(message.recipientStatus);
+    }
+    if (message.recipientName !== undefined) {
+      obj.recipientName = message.recipientName;
     }
     return obj;
   },
@@ -580,6 +668,8 @@ export const CreateProcessResponse: MessageFns<CreateProcessResponse, "kfrm.api.
       ? AuthenticationProcess.fromPartial(object.process)
       : undefined;
     message.userName = object.userName ?? undefined;
+    message.recipientStatus = object.recipientStatus ?? undefined;
+    message.recipientName = object.recipientName ?? undefined;
     return message;
   },
 };
