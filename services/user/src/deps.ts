@@ -49,6 +49,11 @@ export interface UserDomainDeps {
    * MAX_POLICY_CACHE_MS. 0 reads them for every process (tests that change policies).
    */
   policyCacheMs?: number;
+  /**
+   * How many running processes this instance remembers as it wrote them last, so a factor check
+   * need not read them back (ADR 0020); default RUNNING_PROCESSES_MAX_ENTRIES, 0 remembers none.
+   */
+  runningProcessesMemory?: number;
   now?: () => Date;
 }
 

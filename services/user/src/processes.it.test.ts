@@ -180,6 +180,87 @@ describe('cached policies', () => {
   });
 });
 
+describe('a running process as this instance wrote it last (issue 17, ADR 0020)', () => {
+  it("GetRunningProcess after the creation and after a step is no statement; a DONE, expired or other user's process is not answered from memory", async () => {
+    const { user } = await activatedUser(h);
+    const other = (await activatedUser(h)).user.id;
+    const counting = countingDeps(h.deps);
+    const processes = createProcesses(counting.deps);
+    const p = await processes.createProcess({ userId: user.id, transactionType: 'TRANSFER', transactionContext: transfer(2_000_000) });
+    counting.statements.length = 0;
+    const running = await processes.getRunningProcess({ processId: p.id, userId: user.id });
+    expect(counting.statements).toEqual([]);
+    expect(running).toMatchObject({ id: p.id, status: 'READY' });
+    expect(processRevision(running)).toBe(processRevision(await h.processes.getRunningProcess({ processId: p.id, userId: user.id })));
+    // Another user's id is never answered from memory: read, and not found, as before.
+    expect(await codeOf(processes.getRunningProcess({ processId: p.id, userId: other }))).toBe('RUNNING_PROCESS_NOT_FOUND');
+    expect(counting.statements).toEqual(['SelectQueryNode']);
+
+    await processes.completeAuthentication({ processId: p.id, userId: user.id, type: 'PIN', revision: processRevision(running) });
+    counting.statements.length = 0;
+    const afterPin = await processes.getRunningProcess({ processId: p.id, userId: user.id });
+    expect(counting.statements).toEqual([]);
+    expect(afterPin.authentications.map((a) => a.status)).toEqual(['DONE', 'READY']);
+    await processes.completeAuthentication({ processId: p.id, userId: user.id, type: 'BIO', revision: processRevision(afterPin) });
+    // DONE: forgotten, read, and not running.
+    counting.statements.length = 0;
+    expect(await codeOf(processes.getRunningProcess({ processId: p.id, userId: user.id }))).toBe('RUNNING_PROCESS_NOT_FOUND');
+    expect(counting.statements).toEqual(['SelectQueryNode']);
+
+    const later = await processes.createProcess({ userId: user.id, transactionType: 'LOGIN', transactionContext: '{}' });
+    h.clock.advance(h.deps.processTtlMs + 1);
+    try {
+      counting.statements.length = 0;
+      expect(await codeOf(processes.getRunningProcess({ processId: later.id, userId: user.id }))).toBe('RUNNING_PROCESS_NOT_FOUND');
+      expect(counting.statements).toEqual([]);
+    } finally {
+      h.clock.advance(-(h.deps.processTtlMs + 1));
+    }
+  });
+
+  it('a copy that another instance moved past is caught by the compare-and-set: the step is decided on the stored process, once', async () => {
+    const { user } = await activatedUser(h);
+    const here = createProcesses(h.deps);
+    const elsewhere = createProcesses(h.deps);
+    const p = await here.createProcess({ userId: user.id, transactionType: 'TRANSFER', transactionContext: transfer(2_000_000) });
+    const fromElsewhere = await elsewhere.getRunningProcess({ processId: p.id, userId: user.id });
+    await elsewhere.completeAuthentication({ processId: p.id, userId: user.id, type: 'PIN', revision: processRevision(fromElsewhere) });
+    // Here still remembers both steps READY (what the database said a moment ago)…
+    const stale = await here.getRunningProcess({ processId: p.id, userId: user.id });
+    expect(stale.authentications.map((a) => a.status)).toEqual(['READY', 'READY']);
+    // …and a second PIN from that copy is refused on the stored process, not applied twice.
+    expect(
+      await codeOf(here.completeAuthentication({ processId: p.id, userId: user.id, type: 'PIN', revision: processRevision(stale) })),
+    ).toBe('AUTHENTICATION_TYPE_NOT_DEFINED');
+    // Forgotten after the refusal: the next answer is the stored one.
+    expect((await here.getRunningProcess({ processId: p.id, userId: user.id })).authentications.map((a) => a.status)).toEqual([
+      'DONE',
+      'READY',
+    ]);
+    const done = await here.completeAuthentication({ processId: p.id, userId: user.id, type: 'BIO', revision: processRevision(stale) });
+    expect(done.status).toBe('DONE');
+    expect(done.authentications.map((a) => a.done_with)).toEqual(['PIN', 'BIO']);
+  });
+
+  it('remembers none with runningProcessesMemory 0, and at most as many as it is given', async () => {
+    const { user } = await activatedUser(h);
+    const counting = countingDeps(h.deps);
+    const none = createProcesses({ ...counting.deps, runningProcessesMemory: 0 });
+    const p = await none.createProcess({ userId: user.id, transactionType: 'LOGIN', transactionContext: '{}' });
+    counting.statements.length = 0;
+    await none.getRunningProcess({ processId: p.id, userId: user.id });
+    expect(counting.statements).toEqual(['SelectQueryNode']);
+
+    const two = createProcesses({ ...counting.deps, runningProcessesMemory: 2 });
+    const made = [];
+    for (let i = 0; i < 3; i++) made.push(await two.createProcess({ userId: user.id, transactionType: 'LOGIN', transactionContext: '{}' }));
+    counting.statements.length = 0;
+    for (const q of made) await two.getRunningProcess({ processId: q.id, userId: user.id });
+    // The oldest was let go of: one read.
+    expect(counting.statements).toEqual(['SelectQueryNode']);
+  });
+});
+
 describe('completing a process', () => {
   it('with the revision GetRunningProcess gave: one UPDATE, no transaction', async () => {
     const { user } = await activatedUser(h);

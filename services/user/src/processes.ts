@@ -2,6 +2,7 @@ import { failWith, InvalidArgumentError } from '@kfrm/errors';
 import { verifySignedData, x509 } from '@kfrm/pki';
 import type { UserDomainDeps } from './deps';
 import { parseTransactionContext, selectPolicy, type FactorType } from './policy';
+import { RUNNING_PROCESSES_MAX_ENTRIES, RunningProcessesMemory } from './running-processes-memory';
 import { newProcessId, tokenHash } from './tokens';
 import type { CreatedProcess, ProcessRecord, StoredAuthentication, TransactionTypeName, UserStatusName } from './user.model';
 import {
@@ -118,6 +119,8 @@ export function createProcesses(deps: UserDomainDeps) {
   const clock = deps.now ?? (() => new Date());
   const { db, logger } = deps;
   const policyCacheMs = Math.min(deps.policyCacheMs ?? MAX_POLICY_CACHE_MS, MAX_POLICY_CACHE_MS);
+  /** Running processes this instance wrote last: the factor check's read of them (ADR 0020). */
+  const running = new RunningProcessesMemory(deps.runningProcessesMemory ?? RUNNING_PROCESSES_MAX_ENTRIES);
   /** Enabled policies by transaction type, read at most policyCacheMs ago (monotonic clock). */
   const policyCache = new Map<TransactionTypeName, { until: number; policies: Promise<StoredPolicy[]> }>();
 
@@ -181,7 +184,10 @@ export function createProcesses(deps: UserDomainDeps) {
         policies.find((p) => p.id === policy.id)!,
       );
       if (outcome.settled) {
-        if (outcome.created)
+        if (outcome.created) {
+          // The process alone, as a read of it answers (the name is the creation's answer only).
+          const { userName: _name, ...process } = outcome.created;
+          running.remember(process, now);
           logger.info(
             {
               user_id: input.userId.toString(),
@@ -191,6 +197,7 @@ export function createProcesses(deps: UserDomainDeps) {
             },
             'authentication process created',
           );
+        }
         return { created: outcome.created, answer: outcome.answer };
       }
       await requireUser(input.userId);
@@ -243,8 +250,14 @@ export function createProcesses(deps: UserDomainDeps) {
     /** The user's process while it can still be completed; RUNNING_PROCESS_NOT_FOUND otherwise. */
     async getRunningProcess(input: { processId: string; userId: bigint }): Promise<ProcessRecord> {
       if (!validId(input.processId)) throw runningNotFound();
+      const now = clock();
+      // As this instance last wrote it, when it did: the step that follows is a compare-and-set,
+      // which reads afresh if the process moved elsewhere meanwhile.
+      const remembered = running.find(input.processId, input.userId, now);
+      if (remembered === 'expired') throw runningNotFound();
+      if (remembered) return remembered;
       const process = await findProcess(db, input.processId, input.userId);
-      if (!isRunning(process, clock())) throw runningNotFound();
+      if (!isRunning(process, now)) throw runningNotFound();
       return process;
     },
 
@@ -306,10 +319,13 @@ export function createProcesses(deps: UserDomainDeps) {
           now,
         });
         if (process) {
+          running.remember(process, now);
           logger.info({ user_id: input.userId.toString(), type: input.type, status: process.status }, 'authentication completed');
           return process;
         }
-        // Completed by another call meanwhile, expired, or not this user's: read it again.
+        // Completed by another call meanwhile, expired, or not this user's: read it again (and
+        // no longer answer it from memory).
+        running.forget(input.processId);
         known = undefined;
       }
       throw new Error('the authentication process kept changing while it was being completed');
