@@ -46,6 +46,24 @@ describe('createLogger', () => {
     expect(text).toContain('boom');
   });
 
+  it("writes an error's class name as its type, once and readable, also when the class sets `name` as a field", () => {
+    class UpstreamUnavailableError extends Error {
+      override name = 'UpstreamUnavailableError';
+    }
+    const dest = createCapturingDestination();
+    createLogger({ service: 'test', destination: dest }).warn(
+      { err: new UpstreamUnavailableError('down', { cause: Object.assign(new TypeError('inner'), { name: 'TypeError' }) }) },
+      'failed',
+    );
+    const line = JSON.parse(dest.lines[0]!);
+    expect(line.err.type).toBe('UpstreamUnavailableError');
+    expect(line.err).not.toHaveProperty('name');
+    expect(line.err.cause.type).toBe('TypeError');
+    expect(line.err.cause).not.toHaveProperty('name');
+    // A person's name elsewhere in the record is still masked.
+    expect(dest.text()).not.toContain('"name":"U');
+  });
+
   it('masks account numbers, names and phones', () => {
     const dest = createCapturingDestination();
     createLogger({ service: 'test', destination: dest }).info(

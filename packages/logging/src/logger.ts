@@ -26,8 +26,10 @@ export function createLogger(options: LoggerOptions): Logger {
         level: (label) => ({ level: label }),
         log: (record) => redactRecord(record),
       },
-      // Errors are serialised by redactRecord (it keeps the stack, drops secret fields).
-      serializers: {},
+      // Errors are serialised by redactRecord (type, message, stack, cause; drops secret fields).
+      // pino's own `err` serializer would run first and hand it a plain object whose type is
+      // "Object" and whose `name` field then reads as a person's name and is masked.
+      serializers: { err: (err: unknown) => err },
     },
     options.destination,
   );

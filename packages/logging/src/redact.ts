@@ -63,7 +63,8 @@ export function redactValue(key: string, value: unknown, depth = 0): unknown {
 
 function redactError(err: Error, depth: number): Record<string, unknown> {
   const out: Record<string, unknown> = { type: err.name, message: err.message, stack: err.stack };
-  for (const [k, v] of Object.entries(err)) out[k] = redactValue(k, v, depth);
+  // An own `name` (a class that sets it as a field) is the type already written: not a person's name.
+  for (const [k, v] of Object.entries(err)) if (k !== 'name') out[k] = redactValue(k, v, depth);
   if (err.cause !== undefined) out.cause = redactValue('cause', err.cause, depth);
   return out;
 }
