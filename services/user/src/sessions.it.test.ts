@@ -98,9 +98,35 @@ describe('createSession by user token', () => {
     const counting = countingDeps(h.deps);
     const issued = await createSessions(counting.deps).createSession({ userToken, deviceId: user.deviceId!, processId });
     expect(issued).toMatchObject({ userId: user.id, userName: user.userName });
-    // One transaction: the user (locked), the process consumed, the session.
-    expect(counting.statements).toEqual(['transaction', 'SelectQueryNode', 'UpdateQueryNode', 'InsertQueryNode']);
+    // One statement (issue 17): the user (locked), the process consumed, the session.
+    expect(counting.statements).toEqual(['RawNode']);
     expect((await h.sessions.findBySessionToken(issued.sessionToken)).user.id).toBe(user.id);
+  });
+
+  it('one process yields one session when logins race; a block racing them leaves no live session behind', async () => {
+    const { user, userToken } = await activatedUser(h);
+    const processId = await doneLogin(h, user.id);
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () => codeOf(h.sessions.createSession({ userToken, deviceId: user.deviceId!, processId }))),
+    );
+    expect(results.filter((r) => r === 'ok')).toHaveLength(1);
+    expect(results.filter((r) => r === 'AUTHENTICATION_FAILED')).toHaveLength(4);
+    const sessionsOf = async (userId: bigint) =>
+      h.db.selectFrom('sessions').select(['id', 'revoked_at']).where('user_id', '=', userId.toString()).execute();
+    expect(await sessionsOf(user.id)).toHaveLength(1);
+
+    // The user row is locked by the login statement: a block either comes first (no session) or
+    // after (and revokes the session it finds).
+    for (let round = 0; round < 5; round++) {
+      const { user: racer, userToken: token } = await activatedUser(h);
+      const login = await doneLogin(h, racer.id);
+      const [created] = await Promise.all([
+        codeOf(h.sessions.createSession({ userToken: token, deviceId: racer.deviceId!, processId: login })),
+        h.accounts.updateUserStatus({ userId: racer.id, expectedStatus: 'ACTIVATED', newStatus: 'BLOCKED', reason: '', unlock: false }),
+      ]);
+      expect(['ok', 'AUTHENTICATION_FAILED']).toContain(created);
+      expect((await sessionsOf(racer.id)).filter((row) => row.revoked_at === null)).toEqual([]);
+    }
   });
 
   it('an unknown token, another device or a user who is not ACTIVATED: AUTHENTICATION_FAILED, the process kept', async () => {

@@ -1,13 +1,13 @@
 import { failWith } from '@kfrm/errors';
 import type { UserDomainDeps } from './deps';
 import { newFamilyId, newToken, tokenHash } from './tokens';
-import type { ResolvedSession, UserRecord } from './user.model';
+import type { ResolvedSession } from './user.model';
 import {
   consumeDoneProcess,
+  createSessionForUserTokenHash,
   findLiveSession,
   findProcess,
   findUserById,
-  findUserByTokenHash,
   insertSession,
   listLiveLogins,
   type LiveLogin,
@@ -54,24 +54,31 @@ export function createSessions(deps: UserDomainDeps) {
   const clock = deps.now ?? (() => new Date());
   const { db, logger } = deps;
 
+  /** A new session and refresh token pair of a family, and the hashes that are stored. */
+  function newTokens(now: Date, familyExpiresAt: Date) {
+    const sessionToken = newToken();
+    const refreshToken = newToken();
+    const sessionExpiresAt = new Date(Math.min(now.getTime() + deps.sessionTtlMs, familyExpiresAt.getTime()));
+    return {
+      issued: { sessionToken, sessionExpiresAt, refreshToken, refreshExpiresAt: familyExpiresAt } satisfies IssuedSession,
+      hashes: { sessionTokenHash: tokenHash(sessionToken), refreshTokenHash: tokenHash(refreshToken), sessionExpiresAt },
+    };
+  }
+
   async function issue(
     trx: UserTrx,
     params: { userId: bigint; deviceId: bigint; familyId: string; familyExpiresAt: Date; now: Date },
   ): Promise<IssuedSession> {
-    const sessionToken = newToken();
-    const refreshToken = newToken();
-    const sessionExpiresAt = new Date(Math.min(params.now.getTime() + deps.sessionTtlMs, params.familyExpiresAt.getTime()));
+    const tokens = newTokens(params.now, params.familyExpiresAt);
     await insertSession(trx, {
       familyId: params.familyId,
       userId: params.userId,
       deviceId: params.deviceId,
-      sessionTokenHash: tokenHash(sessionToken),
-      refreshTokenHash: tokenHash(refreshToken),
-      sessionExpiresAt,
       familyExpiresAt: params.familyExpiresAt,
       now: params.now,
+      ...tokens.hashes,
     });
-    return { sessionToken, sessionExpiresAt, refreshToken, refreshExpiresAt: params.familyExpiresAt };
+    return tokens.issued;
   }
 
   return {
@@ -82,8 +89,9 @@ export function createSessions(deps: UserDomainDeps) {
      * used, user not ACTIVATED or not on this device: AUTHENTICATION_FAILED (nothing consumed).
      *
      * The user is given by id or as the holder of `userToken` (the login's caller): then it is
-     * looked up and locked in this transaction, before the process is touched, and an unknown
-     * token is AUTHENTICATION_FAILED too.
+     * looked up and locked by the same single statement that consumes the process and writes the
+     * session (nothing is consumed unless the holder is usable), and an unknown token is
+     * AUTHENTICATION_FAILED too.
      */
     async createSession(
       input: { deviceId: bigint; processId: string } & ({ userId: bigint } | { userToken: string }),
@@ -95,17 +103,32 @@ export function createSessions(deps: UserDomainDeps) {
         (typeof input.userToken !== 'string' || input.userToken === '' || input.userToken.length > MAX_TOKEN_CHARS)
       )
         throw failed();
-      const issued = await db.transaction().execute(async (trx) => {
-        // The user row is locked before the session is written: a concurrent block (which revokes
-        // the user's sessions) either comes after and revokes this one, or before and refuses it.
-        const usable = (user: UserRecord | undefined): user is UserRecord =>
-          user?.status === 'ACTIVATED' && input.deviceId !== 0n && user.deviceId === input.deviceId;
-        let user: UserRecord | undefined;
-        if ('userToken' in input) {
-          user = await findUserByTokenHash(trx, tokenHash(input.userToken), { forUpdate: true });
-          if (!usable(user)) throw failed();
+      if ('userToken' in input) {
+        // The login's path, one statement: the holder locked, the process consumed, the session.
+        if (input.deviceId === 0n) throw failed();
+        const familyExpiresAt = new Date(now.getTime() + deps.refreshFamilyTtlMs);
+        const tokens = newTokens(now, familyExpiresAt);
+        const login = await createSessionForUserTokenHash(db, {
+          userTokenHash: tokenHash(input.userToken),
+          processId: input.processId,
+          deviceId: input.deviceId,
+          familyId: newFamilyId(),
+          familyExpiresAt,
+          now,
+          ...tokens.hashes,
+        });
+        if (!login.user) throw failed();
+        if (!login.issued) {
+          const process = await findProcess(db, input.processId, login.user.id);
+          if (!process || process.expiresAt <= now)
+            throw createFailed('AUTHENTICATION_PROCESS_NOT_FOUND', 'authentication process not found');
+          throw failed();
         }
-        const userId = user?.id ?? (input as { userId: bigint }).userId;
+        logger.info({ user_id: login.user.id.toString(), device_id: input.deviceId.toString() }, 'session created');
+        return { ...tokens.issued, userId: login.user.id, userName: login.user.userName };
+      }
+      const { userId } = input;
+      const issued = await db.transaction().execute(async (trx) => {
         const consumed = await consumeDoneProcess(trx, { id: input.processId, userId, transactionType: 'LOGIN', now });
         if (!consumed) {
           const process = await findProcess(trx, input.processId, userId);
@@ -113,8 +136,10 @@ export function createSessions(deps: UserDomainDeps) {
             throw createFailed('AUTHENTICATION_PROCESS_NOT_FOUND', 'authentication process not found');
           throw failed();
         }
-        user ??= await findUserById(trx, userId, { forUpdate: true });
-        if (!usable(user)) throw failed();
+        // The user row is locked before the session is written: a concurrent block (which revokes
+        // the user's sessions) either comes after and revokes this one, or before and refuses it.
+        const user = await findUserById(trx, userId, { forUpdate: true });
+        if (user?.status !== 'ACTIVATED' || input.deviceId === 0n || user.deviceId !== input.deviceId) throw failed();
         const tokens = await issue(trx, {
           userId: user.id,
           deviceId: input.deviceId,

@@ -461,6 +461,71 @@ export async function insertSession(trx: UserTrx, session: NewSession): Promise<
   });
 }
 
+/**
+ * A login by user token in one statement (issue 17): the token's holder locked (FOR UPDATE, so a
+ * concurrent block either comes after and revokes this session, or before and is seen here), and
+ * only when they are ACTIVATED on `deviceId`, their DONE LOGIN process consumed and, only when it
+ * was, the session inserted. Answers the holder when usable (undefined: no usable holder) and
+ * whether the session was issued; a holder whose process was not consumed is answered so the
+ * caller can tell an unknown process from a used one.
+ */
+export async function createSessionForUserTokenHash(
+  db: UserDb,
+  params: Omit<NewSession, 'userId'> & { userTokenHash: string; processId: string },
+): Promise<{ user: { id: bigint; userName: string } | undefined; issued: boolean }> {
+  const row = await createSessionForUserTokenTemplate.executeTakeFirst(db, {
+    userTokenHash: params.userTokenHash,
+    processId: params.processId,
+    familyId: params.familyId,
+    deviceId: params.deviceId.toString(),
+    sessionTokenHash: params.sessionTokenHash,
+    refreshTokenHash: params.refreshTokenHash,
+    sessionExpiresAt: params.sessionExpiresAt,
+    familyExpiresAt: params.familyExpiresAt,
+    now: params.now,
+  });
+  if (!row) throw new Error('the login statement answered no row');
+  return { user: row.user_id === null ? undefined : { id: BigInt(row.user_id), userName: row.user_name! }, issued: row.issued };
+}
+
+const createSessionForUserTokenTemplate = QueryTemplate.of<
+  UserDatabase,
+  Omit<SessionInsertParams, 'userId'> & { userTokenHash: string; processId: string }
+>()(
+  // The consume is consumeUpdate's, for a LOGIN process of the usable holder; the insert reads
+  // the consumed row, so it runs only after the consume applied.
+  (_db, param) => sql<{ user_id: string | null; user_name: string | null; issued: boolean }>`
+    with u as (
+      select id, user_name, status, device_id from ${table('users')}
+      where user_token_hash = ${param('userTokenHash')}
+      for update
+    ),
+    usable as (
+      select id, user_name from u where status = 'ACTIVATED' and device_id = cast(${param('deviceId')} as bigint)
+    ),
+    consumed as (
+      update ${table('processes')} set consumed_at = ${param('now')}
+      where id = ${param('processId')}
+        and user_id = (select id from usable)
+        and status = 'DONE'
+        and transaction_type = 'LOGIN'
+        and consumed_at is null
+        and expires_at > ${param('now')}
+      returning user_id
+    ),
+    inserted as (
+      insert into ${table('sessions')}
+        (family_id, user_id, device_id, session_token_hash, refresh_token_hash, session_expires_at, family_expires_at, created_at)
+      select ${param('familyId')}, consumed.user_id, cast(${param('deviceId')} as bigint), ${param('sessionTokenHash')},
+        ${param('refreshTokenHash')}, ${param('sessionExpiresAt')}, ${param('familyExpiresAt')}, ${param('now')}
+      from consumed
+      returning user_id
+    )
+    select usable.id as user_id, usable.user_name, exists (select 1 from inserted) as issued
+    from (values (1)) as one (x)
+    left join usable on true`,
+);
+
 /** A session whose token is live at `now` (not expired, rotated or revoked), with its user. */
 // One statement for both, built and compiled once (the mobile guard resolves a session on every
 // cache miss).
