@@ -438,6 +438,7 @@ export function grpcUsers(users: () => UserServiceClient, steps: () => ProcessSt
   return {
     createTransferProcess: (userId, context, recipientUserId) =>
       createProcess(userId, AuthenticatedTransactionType.TRANSFER, context, recipientUserId),
+    // Without a recipient the creation always answers a process (or throws).
     createLimitChangeProcess: async (userId, context) =>
       (await createProcess(userId, AuthenticatedTransactionType.CHANGE_TRANSFER_LIMIT, context)).process!,
     consumeTransferProcess: (input) => consumeProcess(AuthenticatedTransactionType.TRANSFER, input),

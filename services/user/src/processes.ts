@@ -227,6 +227,7 @@ export function createProcesses(deps: UserDomainDeps) {
         const created = await insertProcessIfAllowed(db, process, policy);
         return { created, answer: undefined, settled: created !== undefined };
       });
+      // Settled only once inserted.
       return created!;
     },
 
@@ -244,7 +245,7 @@ export function createProcesses(deps: UserDomainDeps) {
         // the policy) as createProcess.
         return { created, answer: recipient, settled: created !== undefined || recipient.status !== 'ACTIVATED' };
       });
-      return { created, recipient: answer! };
+      return { created, recipient: answer };
     },
 
     /** The user's process while it can still be completed; RUNNING_PROCESS_NOT_FOUND otherwise. */

@@ -492,7 +492,8 @@ const createSessionForUserTokenTemplate = QueryTemplate.of<
   UserDatabase,
   Omit<SessionInsertParams, 'userId'> & { userTokenHash: string; processId: string }
 >()(
-  // The consume is consumeUpdate's, for a LOGIN process of the usable holder; the insert reads
+  // The consume has consumeUpdate's conditions, for a LOGIN process of the usable holder (the
+  // holder comes from the CTE, so the builder cannot be reused); the insert reads
   // the consumed row, so it runs only after the consume applied.
   (_db, param) => sql<{ user_id: string | null; user_name: string | null; issued: boolean }>`
     with u as (
