@@ -23,10 +23,6 @@ export class RunningProcessesMemory {
 
   constructor(private readonly maxEntries = RUNNING_PROCESSES_MAX_ENTRIES) {}
 
-  get size(): number {
-    return this.entries.size;
-  }
-
   /** The process as this instance just wrote it; a DONE one is forgotten instead. */
   remember(process: ProcessRecord, now: Date): void {
     this.entries.delete(process.id);

@@ -84,6 +84,8 @@ export function fakeUserService(options: FakeUserServiceOptions = {}) {
   const sessions = new Map<string, { userId: string; deviceId: bigint }>();
   /** Member status by user id; ACTIVATED when not set. */
   const statuses = new Map<string, UserStatus>();
+  /** A user's status as FindByUserId answers it; UNKNOWN for no such user (what the recipient fields carry). */
+  const statusOf = (userId: string) => (USERS[userId] ? (statuses.get(userId) ?? UserStatus.ACTIVATED) : UserStatus.UNKNOWN);
   const calls = { createProcess: 0, getProcess: 0, consumeProcess: 0, findByUserId: 0 };
   let next = 0;
   const notFound = () => new DomainError('AUTHENTICATION_PROCESS_NOT_FOUND', 'authentication process not found');
@@ -124,7 +126,7 @@ export function fakeUserService(options: FakeUserServiceOptions = {}) {
                 user: User.fromPartial({
                   userId: BigInt(request.userId),
                   userName: name,
-                  userStatus: statuses.get(request.userId) ?? UserStatus.ACTIVATED,
+                  userStatus: statusOf(request.userId),
                 }),
               };
             },
@@ -142,9 +144,7 @@ export function fakeUserService(options: FakeUserServiceOptions = {}) {
               const recipient = request.recipientUserId ? request.recipientUserId.toString() : undefined;
               const recipientFacts =
                 answersUserFacts && recipient !== undefined
-                  ? USERS[recipient]
-                    ? { recipientStatus: statuses.get(recipient) ?? UserStatus.ACTIVATED, recipientName: USERS[recipient] }
-                    : { recipientStatus: UserStatus.UNKNOWN, recipientName: '' }
+                  ? { recipientStatus: statusOf(recipient), recipientName: USERS[recipient] ?? '' }
                   : {};
               if (recipientFacts.recipientStatus !== undefined && recipientFacts.recipientStatus !== UserStatus.ACTIVATED)
                 return { process: undefined, ...recipientFacts };
@@ -175,11 +175,7 @@ export function fakeUserService(options: FakeUserServiceOptions = {}) {
               // when asked and verified, as the real one.
               const recipient = request.recipientUserId?.toString();
               const recipientStatus =
-                answersUserFacts && verified && recipient !== undefined && recipient !== '0'
-                  ? USERS[recipient]
-                    ? (statuses.get(recipient) ?? UserStatus.ACTIVATED)
-                    : UserStatus.UNKNOWN
-                  : undefined;
+                answersUserFacts && verified && recipient !== undefined && recipient !== '0' ? statusOf(recipient) : undefined;
               return { process: wire(p), isVerified: verified, consumed: verified && forThis && p.consumed, recipientStatus };
             },
           },
