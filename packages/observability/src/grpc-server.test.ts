@@ -1,11 +1,12 @@
-import { trace } from '@opentelemetry/api';
+import { context, createContextKey, trace } from '@opentelemetry/api';
 import { describe, expect, it } from 'vitest';
-import { activeRequestId } from './context';
+import { activeRequestId, REQUEST_ID_KEY, RequestIdContext } from './context';
 import { createGrpcServerObserver } from './grpc-server';
 import { createMetrics } from './metrics';
 import { createTracing, InMemorySpanExporter } from './tracing';
 
 const metadata = { get: () => [] };
+const OTHER_KEY = createContextKey('test.other');
 
 function observed() {
   const exporter = new InMemorySpanExporter();
@@ -44,6 +45,18 @@ describe('createGrpcServerObserver', () => {
       span: undefined,
       requestId: 'req-2',
     });
+    // A stream is open for hours: its context is the request id alone, not a map and three closures.
+    expect(call.run(() => context.active())).toBeInstanceOf(RequestIdContext);
+    // Work started in the stream's context may still add to it (a child span, a value of its own).
+    const child = call.run(() => {
+      const added = context.active().setValue(OTHER_KEY, 'x');
+      return {
+        requestId: added.getValue(REQUEST_ID_KEY),
+        other: added.getValue(OTHER_KEY),
+        removed: added.deleteValue(REQUEST_ID_KEY).getValue(REQUEST_ID_KEY),
+      };
+    });
+    expect(child).toEqual({ requestId: 'req-2', other: 'x', removed: undefined });
     call.end(1, 'CANCELLED');
     expect(exporter.getFinishedSpans()).toHaveLength(1);
     expect(call.logFields.trace_id).toBe(traceId);

@@ -1,5 +1,5 @@
 import { type Context, type Span, SpanKind, SpanStatusCode, trace, ROOT_CONTEXT } from '@opentelemetry/api';
-import { REQUEST_ID_KEY, withContext } from './context';
+import { REQUEST_ID_KEY, RequestIdContext, withContext } from './context';
 import type { KfrmMetrics } from './metrics';
 import { extractTraceContext, type HeaderSource, type Tracing } from './tracing';
 
@@ -106,7 +106,7 @@ class ObservedServerCall implements ObservedCallScope {
     this.span = undefined;
     span.setAttribute('kfrm.stream', 'opened');
     span.end();
-    this.context = ROOT_CONTEXT.setValue(REQUEST_ID_KEY, this.context.getValue(REQUEST_ID_KEY));
+    this.context = new RequestIdContext(this.context.getValue(REQUEST_ID_KEY));
   }
 
   end(code: number, codeName: string): void {

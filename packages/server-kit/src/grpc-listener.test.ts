@@ -244,6 +244,67 @@ describe('GrpcListener', () => {
     expect(line).toMatchObject({ listener: 'test', method: '/kfrm.api.notification.NotificationService/SubscribeNotification' });
   });
 
+  it("tells a stream's end watcher when the client cancels, and ctx.signal read afterwards is already aborted", async () => {
+    let watched!: () => void;
+    const told = new Promise<void>((resolve) => (watched = resolve));
+    let after: { ended: boolean; signalAborted: boolean; write: unknown } | undefined;
+    let opened!: () => void;
+    const open = new Promise<void>((resolve) => (opened = resolve));
+    const { client } = await startNotificationService(async (_req, ctx, stream) => {
+      await new Promise<void>((resolve) => {
+        stream.watchEnd({
+          callEnded() {
+            watched();
+            resolve();
+          },
+        });
+        opened();
+      });
+      const write = await stream.write({ id: '1', title: 't', content: 'c', type: NotificationEventType.TRANSFER_SUCCEED }).catch((e) => e);
+      after = { ended: stream.ended, signalAborted: ctx.signal.aborted, write };
+    });
+    const call = client.subscribeNotification({});
+    call.on('error', () => undefined);
+    await open;
+    call.cancel();
+    await told;
+    await vi.waitFor(() => expect(after).toBeDefined());
+    client.close();
+    expect(after).toMatchObject({ ended: true, signalAborted: true });
+    expect(after!.write).toBeInstanceOf(Error);
+  });
+
+  it("tells a stream's end watcher at shutdown; a watcher replaced by undefined is not told", async () => {
+    const calls: string[] = [];
+    let opened = 0;
+    const { listener, client } = await startNotificationService(async (_req, _ctx, stream) => {
+      const name = `stream-${++opened}`;
+      await new Promise<void>((resolve) => {
+        stream.watchEnd({
+          callEnded() {
+            calls.push(name);
+            resolve();
+          },
+        });
+        if (name === 'stream-2') {
+          stream.watchEnd(undefined);
+          setTimeout(resolve, 300);
+        }
+      });
+    });
+    const first = client.subscribeNotification({});
+    first.on('error', () => undefined);
+    first.on('data', () => undefined);
+    await vi.waitFor(() => expect(opened).toBe(1));
+    const second = client.subscribeNotification({});
+    second.on('error', () => undefined);
+    second.on('data', () => undefined);
+    await vi.waitFor(() => expect(opened).toBe(2));
+    await listener.shutdown(2_000);
+    client.close();
+    expect(calls).toEqual(['stream-1']);
+  });
+
   it('ends server streams cleanly on shutdown', async () => {
     const { listener, client } = await startNotificationService(async (_req, ctx, stream) => {
       let n = 0;

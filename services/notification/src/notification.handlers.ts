@@ -4,7 +4,7 @@ import {
   NotificationEventType,
   NotificationServiceService,
 } from '@kfrm/proto/gen/kfrm/api/notification/notification';
-import { defineService, raises, type CallContext, type StreamWriter } from '@kfrm/server-kit';
+import { type CallEndWatcher, defineService, raises, type CallContext, type StreamWriter } from '@kfrm/server-kit';
 import type { Metadata } from '@grpc/grpc-js';
 import type { StreamSession } from './live-streams';
 import type { NotificationEvent } from './notification-event';
@@ -48,6 +48,14 @@ class EventResponseWriter implements EventSink {
       type: NotificationEventType.TRANSFER_SUCCEED,
     });
   }
+
+  get ended(): boolean {
+    return this.stream.ended;
+  }
+
+  watchEnd(watcher: CallEndWatcher | undefined): void {
+    this.stream.watchEnd(watcher);
+  }
 }
 
 export function notificationHandlers(deps: SubscriptionDeps) {
@@ -61,7 +69,7 @@ export function notificationHandlers(deps: SubscriptionDeps) {
       subscribeNotification(_request, ctx, stream) {
         const session = streamSession(ctx);
         const lastEventId = lastEventIdOf(ctx.metadata);
-        return streamUserEvents(deps, session, lastEventId, ctx.signal, new EventResponseWriter(stream));
+        return streamUserEvents(deps, session, lastEventId, new EventResponseWriter(stream));
       },
     },
     // The seed gives this method no error message of its own.

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { CallEndWatcher } from '@kfrm/server-kit';
 import { RateLimitedError } from '@kfrm/errors';
 import type { LiveStream, LiveStreams, StreamSession } from './live-streams';
 import type { NotificationEvent } from './notification-event';
@@ -39,7 +40,7 @@ export interface SubscriptionDeps {
 }
 
 /**
- * Streams one user's events until `signal` aborts (client gone, deadline, shutdown: resolves),
+ * Streams one user's events to `sink` until its call ends (client gone, deadline, shutdown: resolves),
  * the client falls `queueLimit` events behind (rejects with SubscriberTooSlowError), or the
  * session is revoked (rejects with UNAUTHENTICATED; see live-streams.ts).
  *
@@ -61,28 +62,23 @@ export function streamUserEvents(
   deps: SubscriptionDeps,
   session: StreamSession,
   lastEventId: bigint | undefined,
-  signal: AbortSignal,
   sink: EventSink,
 ): Promise<void> {
   // The feed's own promise, not one that follows it (each link would be kept while the stream is open).
-  return new StreamFeed(deps, session, signal, sink, lastEventId).open();
+  return new StreamFeed(deps, session, sink, lastEventId).open();
 }
 
-/** Where a stream's events go (the handler's writer, in the client's message). */
+/** Where a stream's events go (the handler's writer, in the client's message), and whether its call still runs. */
 export interface EventSink {
   /** Resolves once the event is handed to the transport (waits while the client is slow). */
   write(event: NotificationEvent): Promise<void>;
-}
-
-/** The feed of each open stream's signal, for the one abort listener every feed shares. */
-const feedBySignal = new WeakMap<EventTarget, StreamFeed>();
-
-/**
- * The abort listener of every stream's signal: one function for all (an object listener made
- * Node wrap it in a closure per stream, kept for the stream's life).
- */
-function onStreamAborted(event: Event): void {
-  if (event.target) feedBySignal.get(event.target)?.aborted();
+  /** The call has ended (client gone, deadline, shutdown). */
+  readonly ended: boolean;
+  /**
+   * Tells the feed when the call ends (the server kit's StreamWriter.watchEnd: one reference,
+   * where a listener on the call's AbortSignal kept ≈ 0.6 KB per open stream).
+   */
+  watchEnd(watcher: CallEndWatcher | undefined): void;
 }
 
 /**
@@ -93,7 +89,7 @@ function onStreamAborted(event: Event): void {
  * function of it is suspended; {@link pump} runs when there is something to do and returns when
  * there is not.
  */
-class StreamFeed implements LiveStream {
+class StreamFeed implements LiveStream, CallEndWatcher {
   /** Live events not written yet, in publish order (bounded by `queueLimit`). */
   readonly queue: NotificationEvent[] = [];
   lastSent: bigint;
@@ -122,7 +118,6 @@ class StreamFeed implements LiveStream {
   constructor(
     private readonly deps: SubscriptionDeps,
     readonly session: StreamSession,
-    private readonly signal: AbortSignal,
     private readonly sink: EventSink,
     private readonly lastEventId: bigint | undefined,
   ) {
@@ -168,8 +163,8 @@ class StreamFeed implements LiveStream {
     this.notify();
   }
 
-  /** The call's signal aborted (client gone, deadline, shutdown). */
-  aborted(): void {
+  /** The call ended (client gone, deadline, shutdown). */
+  callEnded(): void {
     this.notify();
   }
 
@@ -190,8 +185,7 @@ class StreamFeed implements LiveStream {
     }
     this.slot = slot;
     this.closeGauge = this.deps.onStreamOpen?.();
-    feedBySignal.set(this.signal, this);
-    this.signal.addEventListener('abort', onStreamAborted);
+    this.sink.watchEnd(this);
     try {
       await this.deps.streams.add(this);
       this.joined = true;
@@ -210,7 +204,7 @@ class StreamFeed implements LiveStream {
     this.busy = true;
     try {
       for (;;) {
-        if (this.signal.aborted) return await this.close();
+        if (this.sink.ended) return await this.close();
         this.check();
         if (this.held) return;
         if (this.gapSeen) {
@@ -237,8 +231,7 @@ class StreamFeed implements LiveStream {
   private async close(error?: unknown, failed = false): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.signal.removeEventListener('abort', onStreamAborted);
-    feedBySignal.delete(this.signal);
+    this.sink.watchEnd(undefined);
     if (this.joined) this.deps.streams.remove(this);
     await this.slot!.release();
     this.closeGauge?.();
@@ -259,7 +252,7 @@ class StreamFeed implements LiveStream {
     try {
       await Promise.race([written, this.interrupted()]);
     } catch (err) {
-      if (this.signal.aborted) return false;
+      if (this.sink.ended) return false;
       throw err;
     }
     this.check();
@@ -271,10 +264,10 @@ class StreamFeed implements LiveStream {
   private async replay(afterId: bigint): Promise<boolean> {
     const { deps } = this;
     for (const event of await listUserEventsAfter(deps.db, this.session.userId, afterId, deps.options.replayLimit)) {
-      if (this.signal.aborted) return false;
+      if (this.sink.ended) return false;
       this.check();
       // A revocation announced during the replay: nothing more until the session is re-checked.
-      while (this.held && !this.ended && !this.signal.aborted) await this.waitForWork();
+      while (this.held && !this.ended && !this.sink.ended) await this.waitForWork();
       this.check();
       if (!(await this.send(event))) return false;
     }
