@@ -284,6 +284,65 @@ describe('SubscribeNotification', () => {
     expect(survivors.filter((node) => node.service.relay.isLeader)).toHaveLength(1);
   });
 
+  it('keeps relaying through a lock renewal the store did not answer, while the lease lasts; steps down when it runs out, and leads again after', async () => {
+    const defaults = readNotificationConfig({});
+    const config = { ...testConfig, lockTtlMs: defaults.lockTtlMs };
+    const shared = await openSharedStores(1);
+    closeStores = shared.close;
+    // The store times out on the relayer lock's renewals (as a busy process's Redis client does)
+    // while `renewalFailures` lasts; everything else gets through.
+    let renewalFailures = 0;
+    let failedRenewals = 0;
+    const inner = shared.stores[0]!;
+    const store = new Proxy(inner, {
+      get: (target, prop) => {
+        const value = Reflect.get(target, prop) as unknown;
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          const renewal = (prop === 'get' || prop === 'expireMs' || prop === 'expireIfEquals') && String(args[0]).endsWith(RELAY_LOCK_KEY);
+          if (renewal && renewalFailures > 0) {
+            renewalFailures--;
+            failedRenewals++;
+            return Promise.reject(new StoreUnavailableError('redis PEXPIRE failed: Command timed out (test)'));
+          }
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const node = await new Instance(database, store, () => ledger.client, config).start();
+    instances = [node];
+    await until(() => node.service.relay.isLeader, 'the relayer');
+    const sub = await node.subscribe('user-a', 0n);
+
+    // One renewal fails: the lease it renewed a moment ago still holds, so it goes on leading.
+    renewalFailures = 1;
+    let steppedDown = false;
+    const watch = setInterval(() => {
+      if (!node.service.relay.isLeader) steppedDown = true;
+    }, 5);
+    try {
+      await until(() => failedRenewals === 1, 'a failed renewal');
+      const id = ledger.append('user-a');
+      await until(() => sub.events.length === 1, 'an event after the failed renewal');
+      expect(sub.ids()).toEqual([id]);
+      // Two more renewals (a third of the lease apart) have succeeded since.
+      await new Promise((resolve) => setTimeout(resolve, config.lockTtlMs));
+      expect(steppedDown).toBe(false);
+    } finally {
+      clearInterval(watch);
+    }
+
+    // Renewals fail for longer than the lease: it stops leading, then leads again once they get through.
+    renewalFailures = 1_000;
+    await until(() => !node.service.relay.isLeader, 'stepping down');
+    renewalFailures = 0;
+    await until(() => node.service.relay.isLeader, 'leading again');
+    const later = ledger.append('user-a');
+    await until(() => sub.events.length === 2, 'an event after leading again');
+    expect(sub.ids().at(-1)).toBe(later);
+    sub.call.cancel();
+  });
+
   it('ends the streams of a revoked session at once with UNAUTHENTICATED, frees their slots, and keeps the others', async () => {
     const [node] = await startInstances(1, { ...testConfig, streamsPerUser: 1 });
     const revoked = await node!.subscribe('user-a');

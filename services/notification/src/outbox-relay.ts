@@ -49,6 +49,14 @@ export class OutboxRelay {
   private stopped = false;
   private loop: Promise<void> | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
+  private renewing = false;
+  /** Stepped down after a renewal the store did not answer: the lock may still hold our token. */
+  private mayStillHold = false;
+  /**
+   * When our lock has surely lapsed unless renewed (performance.now(), from when the command that
+   * set or extended it was sent: the store starts its TTL later than that, never earlier).
+   */
+  private leaseEndsAt = 0;
   private wake: (() => void) | undefined;
   private woken = false;
   private unsubscribeWake: Unsubscribe | undefined;
@@ -147,33 +155,60 @@ export class OutboxRelay {
   }
 
   private async tryAcquire(): Promise<void> {
-    if (!(await this.store.setIfAbsent(RELAY_LOCK_KEY, this.token, this.options.lockTtlMs))) return;
+    const sentAt = performance.now();
+    if (!(await this.store.setIfAbsent(RELAY_LOCK_KEY, this.token, this.options.lockTtlMs))) {
+      // We stepped down while the store did not answer, so the lock may still be ours: take it
+      // up again at once rather than wait out our own lease (asked once, not on every retry).
+      if (!this.mayStillHold) return;
+      this.mayStillHold = false;
+      if (!(await this.store.expireIfEquals(RELAY_LOCK_KEY, this.token, this.options.lockTtlMs))) return;
+    }
+    this.leaseEndsAt = sentAt + this.options.lockTtlMs;
     this.leader = true;
     // Others may have relayed while we did not hold the lock.
     this.cursor = undefined;
     this.logger.info('relayer lock acquired');
     if (this.renewTimer) clearInterval(this.renewTimer);
-    this.renewTimer = setInterval(() => void this.renew(), Math.max(1, Math.floor(this.options.lockTtlMs / 3)));
+    this.renewTimer = setInterval(() => void this.renew(), this.renewIntervalMs());
     this.renewTimer.unref();
   }
 
   private async renew(): Promise<void> {
+    // A renewal the store is slow to answer is not doubled by the next tick.
+    if (this.renewing || !this.leader) return;
+    this.renewing = true;
+    const sentAt = performance.now();
     try {
-      // Extend only our own lock. (Between the read and the extension the key could expire and be
-      // taken by another replica; we would then extend theirs, which is harmless, and find out
-      // at the next renewal. The cursor's compare-and-set keeps the overlap from double-publishing.)
-      if ((await this.store.get(RELAY_LOCK_KEY)) === this.token && (await this.store.expireMs(RELAY_LOCK_KEY, this.options.lockTtlMs)))
+      // Extends the lock only while it is still ours (one atomic command).
+      if (await this.store.expireIfEquals(RELAY_LOCK_KEY, this.token, this.options.lockTtlMs)) {
+        this.leaseEndsAt = sentAt + this.options.lockTtlMs;
         return;
+      }
       this.logger.warn('relayer lock lost');
     } catch (err) {
-      // Without the store we cannot prove we still hold the lock: step down.
+      // The store did not answer (a busy process's Redis client times out now and then). The lock
+      // is ours until its lease runs out: lead on if the next renewal comes before that. Stepping
+      // down at once left nobody relaying until our own lease lapsed, since no replica, this
+      // one included, could take a lock still held. (The cursor's compare-and-set keeps any
+      // overlap from double-publishing either way.)
+      if (performance.now() + this.renewIntervalMs() < this.leaseEndsAt) {
+        this.logger.warn({ err }, 'relayer lock renewal failed; the lease still holds, retrying');
+        return;
+      }
       this.logger.warn({ err }, 'relayer lock renewal failed');
+      this.mayStillHold = true;
+    } finally {
+      this.renewing = false;
     }
     this.leader = false;
     // The next relayer publishes from its own rounds; streams replay the rest from `events`.
     this.unpublished = [];
     if (this.renewTimer) clearInterval(this.renewTimer);
     this.renewTimer = undefined;
+  }
+
+  private renewIntervalMs(): number {
+    return Math.max(1, Math.floor(this.options.lockTtlMs / 3));
   }
 
   /** One round; returns how many events it relayed. */
