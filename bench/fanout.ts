@@ -155,6 +155,14 @@ async function run(mode: 'kfrm' | 'bare', certs: { cert: string; key: string }) 
     }
     first = Math.min(first, committedAt[user]!);
   }
+  const { writtenAt, readAt } = await server.ask({ type: 'written' }, 'written');
+  const serverLags = Object.entries(writtenAt)
+    .flatMap(([user, times]) => times.map((t) => t - committedAt[user]!))
+    .sort((a, b) => a - b);
+  // kfrm only: commit → the relay's read of the outbox, per event.
+  const readLags = Object.entries(readAt)
+    .map(([user, t]) => t - committedAt[user]!)
+    .sort((a, b) => a - b);
   if (profileDir) await server.ask({ type: 'profile-stop', file: join(profileDir, `fanout-${mode}.cpuprofile`) }, 'profile-written');
   lags.sort((a, b) => a - b);
   const delivered = lags.length;
@@ -181,6 +189,10 @@ async function run(mode: 'kfrm' | 'bare', certs: { cert: string; key: string }) 
     perUser,
     p50: percentile(lags, 50),
     p99: percentile(lags, 99),
+    serverP50: percentile(serverLags, 50),
+    serverP99: percentile(serverLags, 99),
+    readP50: percentile(readLags, 50),
+    readP99: percentile(readLags, 99),
     perSecond: delivered / ((last - first) / 1000),
     idleBytesPerStream: (idle.heapUsed - base.heapUsed) / STREAMS,
     idleRssPerStream: (idle.rss - base.rss) / STREAMS,
@@ -201,7 +213,9 @@ for (const mode of ['bare', 'kfrm'] as const) {
   const r = await run(mode, certs);
   results.push(r);
   console.log(
-    `${mode.padEnd(4)}: delivered ${r.delivered}/${r.expected}; lag p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms; ` +
+    `${mode.padEnd(4)}: delivered ${r.delivered}/${r.expected}; lag p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms ` +
+      `(of which the server, commit → handed to grpc-js: p50 ${r.serverP50.toFixed(1)} ms, p99 ${r.serverP99.toFixed(1)} ms` +
+      `${mode === 'kfrm' ? `; commit → read by the relay: p50 ${r.readP50.toFixed(1)} ms, p99 ${r.readP99.toFixed(1)} ms` : ''}); ` +
       `${r.perSecond.toFixed(0)} deliveries/s; heap ${r.heapBaseMb.toFixed(1)} MB base, ${r.heapOpenMb.toFixed(1)} MB open ` +
       `(${(r.idleBytesPerStream / 1024).toFixed(1)} KB heap, ${(r.idleRssPerStream / 1024).toFixed(1)} KB RSS per idle stream), ` +
       `${r.heapAfterCloseMb.toFixed(1)} MB after closing; burst of ${BURST}: ${r.burstAccepted} live, ${r.burstRefused} refused`,

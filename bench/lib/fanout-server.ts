@@ -32,6 +32,7 @@ import {
   unauthenticated,
   type AccessGuard,
 } from '../../packages/server-kit/src/index';
+import { StreamServedCall } from '../../packages/server-kit/src/served-call';
 import { createStore, prefixed } from '@kfrm/store';
 import { ledgerHandlers } from '../../services/account/src/ledger.handlers';
 import { createLedger } from '../../services/account/src/ledger';
@@ -48,6 +49,7 @@ export type ToServer =
   | { type: 'post'; users: number }
   | { type: 'memory'; snapshotFile?: string }
   | { type: 'live' }
+  | { type: 'written' }
   | { type: 'profile-start' }
   | { type: 'profile-stop'; file: string }
   | { type: 'stop' };
@@ -56,6 +58,7 @@ export type FromServer =
   | { type: 'posted'; committedAt: Record<string, number> }
   | { type: 'memory'; heapUsed: number; rss: number }
   | { type: 'live'; count: number }
+  | { type: 'written'; writtenAt: Record<string, number[]>; readAt: Record<string, number> }
   | { type: 'profile-started' }
   | { type: 'profile-written' }
   | { type: 'stopped' };
@@ -73,6 +76,18 @@ void new Error('parse the source map now').stack;
 const now = () => performance.timeOrigin + performance.now();
 const send = (m: FromServer) => process.send!(m);
 let live = 0;
+/**
+ * When each user's event was handed to grpc-js, per stream: the server's share of the delivery
+ * lag (the rest is the transport and the bench's client, on the same two cores).
+ */
+const writtenAt: Record<string, number[]> = {};
+/** When the relay read each user's event from the ledger's outbox: splits the server's share in two. */
+const readAt: Record<string, number> = {};
+function recordWrite(user: string): void {
+  const times = writtenAt[user] ?? [];
+  writtenAt[user] = times;
+  times.push(now());
+}
 
 const benchGuard: AccessGuard = {
   async authorize(level, call) {
@@ -115,7 +130,10 @@ if (mode === 'bare') {
       const user = `u${u}`;
       committedAt[user] = now();
       const event = { id: String(++id), title: '입금', content: '1,000원이 입금되었습니다.', type: NotificationEventType.TRANSFER_SUCCEED };
-      for (const call of streams.get(user) ?? []) call.write(event);
+      for (const call of streams.get(user) ?? []) {
+        call.write(event);
+        recordWrite(user);
+      }
     }
     return committedAt;
   };
@@ -144,11 +162,18 @@ if (mode === 'bare') {
   internal.addService(ledgerHandlers(ledger));
   const internalPort = await internal.start();
   const ledgerClient = new LedgerServiceClient(`127.0.0.1:${internalPort}`, identity.as('notification'));
+  const outbox = ledgerOutboxSource(() => ledgerClient);
   const service = createNotificationService({
     db: database,
     store,
     logger,
-    source: ledgerOutboxSource(() => ledgerClient),
+    source: {
+      async listAfter(afterId, limit) {
+        const events = await outbox.listAfter(afterId, limit);
+        for (const event of events) readAt[event.userId] = now();
+        return events;
+      },
+    },
     checkSession: async () => true,
     config: { ...readNotificationConfig({}), streamsPerUser: 100 },
     onStreamOpen: () => {
@@ -164,6 +189,11 @@ if (mode === 'bare') {
     tracing: createTracing({ serviceName: 'fanout-bench' }),
     trustIncomingTraceContext: false,
   });
+  const write = StreamServedCall.prototype.write;
+  StreamServedCall.prototype.write = function (this: StreamServedCall, message: unknown) {
+    recordWrite(this.principal.session!.userId);
+    return write.call(this, message);
+  };
   const mobile = new GrpcListener({ name: 'mobile', host: '127.0.0.1', port: 0, credentials, guard: benchGuard, logger, observer });
   mobile.addService(service.registration);
   port = await mobile.start();
@@ -230,6 +260,7 @@ process.on('message', async (m: ToServer) => {
     send({ type: 'profile-written' });
   } else if (m.type === 'post') send({ type: 'posted', committedAt: await post(m.users) });
   else if (m.type === 'live') send({ type: 'live', count: live });
+  else if (m.type === 'written') send({ type: 'written', writtenAt, readAt });
   else if (m.type === 'memory') {
     // Twice: finalizers of the first pass free more in the second.
     globalThis.gc?.();
