@@ -6,7 +6,7 @@
 //
 // BENCH_PROFILE_DIR=<dir> writes each server's CPU profile of the posting and delivery
 // (fanout-<mode>.cpuprofile). BENCH_HEAP_SNAPSHOT_DIR=<dir> also writes each server's heap snapshot at its base and with the
-// streams open (<mode>-base.heapsnapshot, <mode>-idle.heapsnapshot), after the memory figure.
+// streams open and after they closed (<mode>-base, <mode>-idle, <mode>-closed .heapsnapshot), after the memory figure.
 //
 // The servers run as an esbuild bundle of bench/lib/fanout-server.ts (scripts/build.ts's
 // options: the code as containers run it); `--tsx` runs the TypeScript through tsx instead,
@@ -132,6 +132,14 @@ async function run(mode: 'kfrm' | 'bare', certs: { cert: string; key: string }) 
   const snapshotDir = process.env.BENCH_HEAP_SNAPSHOT_DIR;
   for (const dir of [snapshotDir, process.env.BENCH_PROFILE_DIR]) if (dir) mkdirSync(dir, { recursive: true });
   const snapshotFile = (label: string) => (snapshotDir ? join(snapshotDir, `${mode}-${label}.heapsnapshot`) : undefined);
+  // Warm-up: every client connection opened, its first streams opened and closed, so the base
+  // and the figure after closing both have the connections, the compiled code and the source maps
+  // a stream's life needs (otherwise "after closing" counts them as memory not given back).
+  const warmup = Array.from({ length: Math.max(CONNECTIONS, Math.min(STREAMS, BURST)) }, (_, i) => open(i));
+  await waitLive(warmup.length);
+  for (const s of warmup) s.call.cancel();
+  await Promise.all(warmup.map((s) => s.status));
+  await waitLive(0);
   const base = await server.ask({ type: 'memory', snapshotFile: snapshotFile('base') }, 'memory');
   const streams = Array.from({ length: STREAMS }, (_, i) => open(i));
   await waitLive(STREAMS);
@@ -171,7 +179,7 @@ async function run(mode: 'kfrm' | 'bare', certs: { cert: string; key: string }) 
   await Promise.all(streams.map((s) => s.status));
   await waitLive(0);
   await new Promise((r) => setTimeout(r, 500));
-  const closed = await server.ask({ type: 'memory' }, 'memory');
+  const closed = await server.ask({ type: 'memory', snapshotFile: snapshotFile('closed') }, 'memory');
 
   // Reconnect burst: 1,000 opens at once.
   const burst = Array.from({ length: BURST }, (_, i) => open(i));
