@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DomainError, InvalidArgumentError, UpstreamRefusal, UpstreamUnavailableError } from '@kfrm/errors';
@@ -5,7 +6,7 @@ import { createCapturingDestination, createLogger } from '@kfrm/logging';
 import { REQUEST_ID_KEY, activeContext, withContext } from '@kfrm/observability';
 import { GetKeyApiError, GetKeyApiError_ErrorCode, KeyServiceClient, KeyServiceService } from '@kfrm/proto/gen/kfrm/api/key/key';
 import { apiErrorType, defineService, GrpcListener, type AccessGuard, type CallContext, type HandlersOf } from '@kfrm/server-kit';
-import { inProcessInterceptor } from './in-process-calls';
+import { inProcessInterceptor, routeInProcess } from './in-process-calls';
 import { grpcStatusOf, unaryCall } from './internal-calls';
 import { propagationInterceptor } from './internal-clients';
 
@@ -18,7 +19,12 @@ afterEach(async () => {
   await Promise.all(started.splice(0).map((l) => l.shutdown(200)));
 });
 
-/** A KeyService on a real listener, and a client of each path: in-process (ADR 0004) and network. */
+/**
+ * A KeyService on a real listener, and a client of each path: in-process through grpc-js's client
+ * and the interceptor (ADR 0004), in-process direct (routeInProcess, as internal-clients.ts makes
+ * them: unaryCall skips the grpc-js client), and network. `interceptorCalls` counts calls that
+ * went through the direct client's interceptor chain.
+ */
 async function setUp(handlers: HandlersOf<typeof KeyServiceService>) {
   const listener = new GrpcListener({
     name: 'internal',
@@ -38,8 +44,18 @@ async function setUp(handlers: HandlersOf<typeof KeyServiceService>) {
     interceptors: [propagationInterceptor, inProcessInterceptor((path) => listener.inProcessUnary(path))],
   });
   const network = new KeyServiceClient(address, grpc.credentials.createInsecure(), { interceptors: [propagationInterceptor] });
-  clients.push(inProcess, network);
-  return { paths: { inProcess, network } };
+  let interceptorCalls = 0;
+  const counting: grpc.Interceptor = (options, nextCall) => {
+    interceptorCalls++;
+    return new grpc.InterceptingCall(nextCall(options));
+  };
+  const resolve = (path: string) => listener.inProcessUnary(path);
+  const direct = new KeyServiceClient(address, grpc.credentials.createInsecure(), {
+    interceptors: [counting, propagationInterceptor, inProcessInterceptor(resolve)],
+  });
+  routeInProcess(direct, resolve);
+  clients.push(inProcess, network, direct);
+  return { paths: { inProcess, direct, network }, interceptorCalls: () => interceptorCalls };
 }
 
 const failure = (promise: Promise<unknown>) =>
@@ -63,7 +79,7 @@ describe('unaryCall', () => {
       );
       expect(response).toEqual({ provider: 1, sessionId: 'session-1', publicKey: 'pk' });
     }
-    expect(seen.map((ctx) => ctx.requestId)).toEqual(['req-42', 'req-42']);
+    expect(seen.map((ctx) => ctx.requestId)).toEqual(['req-42', 'req-42', 'req-42']);
   });
 
   it("turns the callee's seed code into a typed UpstreamRefusal, on both paths", async () => {
@@ -114,6 +130,23 @@ describe('unaryCall', () => {
     clients.push(nobody);
     const down = await failure(unaryCall(nobody, 'getKey', { provider: 1 }, { timeoutMs: 2_000 }));
     expect(down).toBeInstanceOf(UpstreamUnavailableError);
+  });
+
+  it("serves a routed client's calls without grpc-js's client, and leaves no listener on a caller's signal", async () => {
+    const { paths, interceptorCalls } = await setUp({
+      getKey: async (req) => ({ provider: req.provider, sessionId: 'session-1', publicKey: 'pk' }),
+    });
+    // One signal for many calls (a stream's, say): each call's listener goes with its answer.
+    const signal = new AbortController().signal;
+    for (let i = 0; i < 20; i++) await unaryCall(paths.direct, 'getKey', { provider: 1 }, { signal });
+    expect(interceptorCalls()).toBe(0);
+    expect(getEventListeners(signal, 'abort')).toHaveLength(0);
+    // Called on the client itself, it still goes through the interceptor (and in process).
+    const viaClient = await new Promise((resolve, reject) =>
+      paths.direct.getKey({ provider: 1 }, (err, res) => (err ? reject(err) : resolve(res))),
+    );
+    expect(viaClient).toEqual({ provider: 1, sessionId: 'session-1', publicKey: 'pk' });
+    expect(interceptorCalls()).toBe(1);
   });
 
   it('takes only unary method names of the client', async () => {

@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { UpstreamRefusal, UpstreamUnavailableError, type SeedCode } from '@kfrm/errors';
 import { apiErrorCode, codeName, type ApiErrorType } from '@kfrm/server-kit';
+import { directInProcessCall } from './in-process-calls';
 
 /**
  * Statuses after which the other service did not answer: unreachable, past the deadline,
@@ -72,7 +73,20 @@ export function unaryCall<C extends grpc.Client, K extends UnaryMethodName<C>, C
   request: RequestOf<C, K>,
   options: UnaryCallOptions<Code> = {},
 ): Promise<ResponseOf<C, K>> {
-  const fn = client[method] as unknown as UnaryMethod<RequestOf<C, K>, ResponseOf<C, K>>;
+  const fn = client[method] as unknown as UnaryMethod<RequestOf<C, K>, ResponseOf<C, K>> & { path?: string };
+  const direct = typeof fn?.path === 'string' ? directInProcessCall(client, fn.path) : undefined;
+  if (direct) {
+    if (options.signal?.aborted)
+      return Promise.reject(new UpstreamUnavailableError(`${method}: cancelled before the call`, { cause: options.signal.reason }));
+    return direct(request, {
+      metadata: options.metadata ?? new grpc.Metadata(),
+      timeoutMs: options.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
+      signal: options.signal,
+    }).then((result) => {
+      if (result.ok) return result.response as ResponseOf<C, K>;
+      throw callFailure(method, serviceError(result.status), options.errors);
+    });
+  }
   return new Promise((resolve, reject) => {
     if (options.signal?.aborted)
       return reject(new UpstreamUnavailableError(`${method}: cancelled before the call`, { cause: options.signal.reason }));
@@ -90,6 +104,11 @@ export function unaryCall<C extends grpc.Client, K extends UnaryMethodName<C>, C
     const cancel = () => call.cancel();
     options.signal?.addEventListener('abort', cancel, { once: true });
   });
+}
+
+/** A status as grpc-js's client reports it (its callErrorFromStatus): an Error with the status's fields. */
+function serviceError(status: grpc.StatusObject): grpc.ServiceError {
+  return Object.assign(new Error(`${status.code} ${grpc.status[status.code]}: ${status.details}`), status);
 }
 
 /** What a failed call rejects with (see unaryCall). */

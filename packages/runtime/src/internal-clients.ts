@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import type { ListenAddress } from '@kfrm/config';
 import { outgoingHeaders } from '@kfrm/observability';
-import { inProcessInterceptor, type InProcessResolver } from './in-process-calls';
+import { inProcessInterceptor, type InProcessResolver, routeInProcess } from './in-process-calls';
 
 export type ClientConstructor<C extends grpc.Client> = (new (
   address: string,
@@ -107,6 +107,8 @@ export function createInternalClients(options: {
             ...(own && options.inProcess ? [inProcessInterceptor(options.inProcess, options.callerService)] : []),
           ],
         });
+        // unaryCall serves these calls without the grpc-js client; the interceptor covers direct use.
+        if (own && options.inProcess) routeInProcess(client, options.inProcess, options.callerService);
         clients.set(ctor, client);
       }
       return client;

@@ -292,15 +292,15 @@ export class GrpcListener {
           },
         });
         if (call.caller) inProcessCallers.set(surface, call.caller);
-        call.signal?.addEventListener(
-          'abort',
-          () => {
-            surface.cancelled = true;
-            surface.emit('cancelled');
-          },
-          { once: true },
-        );
+        const onAbort = () => {
+          surface.cancelled = true;
+          surface.emit('cancelled');
+        };
+        // The caller's signal may outlive the call (a stream's, used for many calls): the
+        // listener goes when the call is answered.
+        call.signal?.addEventListener('abort', onAbort, { once: true });
         implementation(surface as unknown as grpc.ServerUnaryCall<unknown, unknown>, (error, value) => {
+          call.signal?.removeEventListener('abort', onAbort);
           if (error) {
             const status = {
               code: error.code ?? grpc.status.UNKNOWN,
