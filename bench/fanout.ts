@@ -14,9 +14,12 @@
 //
 // Streams are spread over 1,000 users at most (10,000 streams = 1,000 users × 10) and client
 // connections of 50 streams each (at least 16). Prints per mode: delivery lag p50/p99 from the
-// COMMIT of each event's posting (the bare broadcast: from its write call), deliveries per second,
-// the server's heap and RSS per idle stream and after the streams closed, and a reconnect burst of 1,000 stream opens; then the
-// ratios and `uptime`. The servers run in a child process (bench/lib/fanout-server.ts).
+// COMMIT of each event's posting (the bare broadcast: from its write call) to the client's receipt,
+// with the server's share of it (commit → handed to grpc-js) and, for kfrm, the relay's (commit →
+// read from the ledger's outbox); deliveries per second; the server's heap and RSS per idle stream
+// (over a base taken after a warm-up: connections and first streams opened and closed) and after
+// the streams closed; and a reconnect burst of 1,000 stream opens; then the ratios and `uptime`.
+// The servers run in a child process (bench/lib/fanout-server.ts).
 import './lib/bench-limits';
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
