@@ -94,13 +94,13 @@ export function inProcessInterceptor(resolve: InProcessResolver, caller?: string
   };
 }
 
-/** Clients whose calls to this process's own methods {@link callInProcess} may serve directly. */
+/** Clients whose calls to this process's own methods {@link directInProcessCall} may serve directly. */
 const directRoutes = new WeakMap<grpc.Client, { resolve: InProcessResolver; caller: string | undefined }>();
 
 /**
  * Lets `unaryCall` (internal-calls.ts) serve `client`'s calls to methods this process serves
  * without grpc-js's client at all: no call object, interceptor chain, metadata listeners or
- * caller-stack Error per call (≈ half the CPU of an in-process call). The client keeps
+ * caller-stack Error per call (about 30 % of an in-process call's CPU). The client keeps
  * {@link inProcessInterceptor} for calls made on it directly; both paths answer alike.
  */
 export function routeInProcess(client: grpc.Client, resolve: InProcessResolver, caller?: string): void {
@@ -124,8 +124,10 @@ export function directInProcessCall(
   | ((request: unknown, options: { metadata: grpc.Metadata; timeoutMs: number; signal?: AbortSignal }) => Promise<DirectCallResult>)
   | undefined {
   const route = directRoutes.get(client);
-  const serve = route?.resolve(path);
+  if (!route) return undefined;
+  const serve = route.resolve(path);
   if (!serve) return undefined;
+  const caller = route.caller;
   return (request, { metadata, timeoutMs, signal }) =>
     new Promise<DirectCallResult>((resolve) => {
       for (const [key, value] of Object.entries(outgoingHeaders())) {
@@ -145,7 +147,7 @@ export function directInProcessCall(
       const timer = setTimeout(() => end({ ok: false, status: statusOnly(grpc.status.DEADLINE_EXCEEDED, 'Deadline exceeded') }), timeoutMs);
       const cancel = () => end({ ok: false, status: statusOnly(grpc.status.CANCELLED, 'Cancelled on client') });
       signal?.addEventListener('abort', cancel, { once: true });
-      serve({ request, metadata, deadline, signal, caller: route!.caller }).then(
+      serve({ request, metadata, deadline, signal, caller }).then(
         (result) => {
           // As the interceptor: a failure at the deadline is DEADLINE_EXCEEDED.
           if (result.status.code === grpc.status.OK) return end({ ok: true, response: result.response });

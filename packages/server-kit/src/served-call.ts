@@ -407,6 +407,8 @@ export class UnaryServedCall extends ServedCall {
  * the handler's writer (back-pressure and the call's life respected).
  */
 export class StreamServedCall extends ServedCall implements StreamWriter<unknown> {
+  private endWatcher: CallEndWatcher | undefined;
+
   constructor(
     listener: ServingListener,
     override readonly call: grpc.ServerWritableStream<unknown, unknown>,
@@ -416,8 +418,6 @@ export class StreamServedCall extends ServedCall implements StreamWriter<unknown
   ) {
     super(listener, call, definition, policy, handler);
   }
-
-  private endWatcher: CallEndWatcher | undefined;
 
   protected get streaming(): boolean {
     return true;
