@@ -2,11 +2,14 @@
 // bare grpc-js server-streaming broadcast over the same TLS (issue 17 target 6).
 //
 //   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379 \
-//     npx tsx bench/fanout.ts [--streams 1000] [--tsx]
+//     npx tsx bench/fanout.ts [--streams 1000] [--tsx] [--split]
 //
 // BENCH_PROFILE_DIR=<dir> writes each server's CPU profile of the posting and delivery
 // (fanout-<mode>.cpuprofile). BENCH_HEAP_SNAPSHOT_DIR=<dir> also writes each server's heap snapshot at its base and with the
 // streams open and after they closed (<mode>-base, <mode>-idle, <mode>-closed .heapsnapshot), after the memory figure.
+//
+// `--split` runs kfrm's ledger in a process of its own (as split deployments do): the notification
+// server then relays and delivers only, and the postings' commits cost it nothing.
 //
 // The servers run as an esbuild bundle of bench/lib/fanout-server.ts (scripts/build.ts's
 // options: the code as containers run it); `--tsx` runs the TypeScript through tsx instead,
@@ -38,6 +41,8 @@ const USERS = Math.min(STREAMS, 1_000);
 const CONNECTIONS = Math.max(16, Math.ceil(STREAMS / 50));
 const BURST = 1_000;
 const RUNNER = process.argv.includes('--tsx') ? 'tsx' : 'compiled';
+/** The ledger in a process of its own, as in split deployments (default: in the notification server's, as in the embedded default). */
+const SPLIT = process.argv.includes('--split');
 const serverEntry = fileURLToPath(
   new URL(RUNNER === 'tsx' ? './lib/fanout-server.ts' : '../dist/bench/fanout-server.mjs', import.meta.url),
 );
@@ -76,7 +81,7 @@ function tls() {
 function startServer(mode: 'kfrm' | 'bare', certs: { cert: string; key: string }) {
   const child: ChildProcess = fork(serverEntry, [], {
     execArgv: [...(RUNNER === 'tsx' ? ['--import', 'tsx'] : ['--enable-source-maps']), '--expose-gc'],
-    env: { ...process.env, FANOUT_MODE: mode, FANOUT_TLS: JSON.stringify(certs) },
+    env: { ...process.env, FANOUT_MODE: mode, FANOUT_TLS: JSON.stringify(certs), ...(SPLIT ? { FANOUT_SPLIT: '1' } : {}) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const ask = <T extends FromServer['type']>(message: ToServer | undefined, type: T) =>
@@ -204,6 +209,8 @@ async function run(mode: 'kfrm' | 'bare', certs: { cert: string; key: string }) 
     serverP99: percentile(serverLags, 99),
     readP50: percentile(readLags, 50),
     readP99: percentile(readLags, 99),
+    // How fast the events were committed: delivery keeps up only while commits come slower than it writes.
+    postingMs: Math.max(...Object.values(committedAt)) - Math.min(...Object.values(committedAt)),
     perSecond: delivered / ((last - first) / 1000),
     idleBytesPerStream: (idle.heapUsed - base.heapUsed) / STREAMS,
     idleRssPerStream: (idle.rss - base.rss) / STREAMS,
@@ -217,7 +224,7 @@ async function run(mode: 'kfrm' | 'bare', certs: { cert: string; key: string }) 
 
 const certs = tls();
 console.log(
-  `fan-out: ${STREAMS} streams over ${USERS} users, ${CONNECTIONS} TLS connections, servers ${RUNNER}; load before: ${execFileSync('uptime').toString().trim()}`,
+  `fan-out: ${STREAMS} streams over ${USERS} users, ${CONNECTIONS} TLS connections, servers ${RUNNER}${SPLIT ? ', ledger in its own process' : ''}; load before: ${execFileSync('uptime').toString().trim()}`,
 );
 const results = [];
 for (const mode of ['bare', 'kfrm'] as const) {
@@ -227,7 +234,7 @@ for (const mode of ['bare', 'kfrm'] as const) {
     `${mode.padEnd(4)}: delivered ${r.delivered}/${r.expected}; lag p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms ` +
       `(of which the server, commit → handed to grpc-js: p50 ${r.serverP50.toFixed(1)} ms, p99 ${r.serverP99.toFixed(1)} ms` +
       `${mode === 'kfrm' ? `; commit → read by the relay: p50 ${r.readP50.toFixed(1)} ms, p99 ${r.readP99.toFixed(1)} ms` : ''}); ` +
-      `${r.perSecond.toFixed(0)} deliveries/s; heap ${r.heapBaseMb.toFixed(1)} MB base, ${r.heapOpenMb.toFixed(1)} MB open ` +
+      `${r.perSecond.toFixed(0)} deliveries/s (the ${USERS} ${mode === 'kfrm' ? 'postings committed' : 'events written'} over ${r.postingMs.toFixed(0)} ms); heap ${r.heapBaseMb.toFixed(1)} MB base, ${r.heapOpenMb.toFixed(1)} MB open ` +
       `(${(r.idleBytesPerStream / 1024).toFixed(1)} KB heap, ${(r.idleRssPerStream / 1024).toFixed(1)} KB RSS per idle stream), ` +
       `${r.heapAfterCloseMb.toFixed(1)} MB after closing; burst of ${BURST}: ${r.burstAccepted} live, ${r.burstRefused} refused`,
   );

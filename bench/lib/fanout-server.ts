@@ -6,6 +6,7 @@
 // grpc-js server-streaming broadcast of the same message type over the same TLS, nothing else.
 // Both take the user from metadata `x-bench-user` (the device-certificate and session checks are
 // not what this measures; bench/reads.ts and the login bench cover them).
+import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,8 +14,9 @@ import { writeHeapSnapshot } from 'node:v8';
 import { Session } from 'node:inspector/promises';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
-import { migrateSchema } from '@kfrm/db';
+import { type DatabaseHandle, migrateSchema, openDatabase } from '@kfrm/db';
 import { createGrpcServerObserver, createMetrics, createTracing } from '../../packages/observability/src/index';
 import { openTestDatabase } from '@kfrm/db/test-database';
 import { createLogger } from '../../packages/logging/src/index';
@@ -24,7 +26,7 @@ import {
   NotificationServiceService,
   type NotificationEventResponse,
 } from '@kfrm/proto/gen/kfrm/api/notification/notification';
-import { testServiceIdentity } from '../../packages/runtime/src/testing/service-identity.fixtures';
+import { type TestServiceIdentity, testServiceIdentity } from '../../packages/runtime/src/testing/service-identity.fixtures';
 import {
   GrpcListener,
   internalAccessGuard,
@@ -33,7 +35,7 @@ import {
   type AccessGuard,
 } from '../../packages/server-kit/src/index';
 import { StreamServedCall } from '../../packages/server-kit/src/served-call';
-import { createStore, prefixed } from '@kfrm/store';
+import { createStore, prefixed, type Store } from '@kfrm/store';
 import { ledgerHandlers } from '../../services/account/src/ledger.handlers';
 import { createLedger } from '../../services/account/src/ledger';
 import { LedgerPoster } from '../../services/account/src/ledger-poster';
@@ -63,7 +65,7 @@ export type FromServer =
   | { type: 'profile-written' }
   | { type: 'stopped' };
 
-const mode = process.env.FANOUT_MODE === 'bare' ? 'bare' : 'kfrm';
+const mode = process.env.FANOUT_MODE === 'bare' || process.env.FANOUT_MODE === 'ledger' ? process.env.FANOUT_MODE : 'kfrm';
 const { cert, key } = JSON.parse(process.env.FANOUT_TLS!) as { cert: string; key: string };
 const credentials = grpc.ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(cert), private_key: Buffer.from(key) }], false);
 const logger = createLogger({ service: 'fanout-bench', level: 'warn' });
@@ -96,6 +98,108 @@ const benchGuard: AccessGuard = {
     return { level, session: { userId: user, deviceId: `d-${user}`, sessionToken: `t-${user}` } };
   },
 };
+
+const SPLIT = process.env.FANOUT_SPLIT === '1';
+
+interface RunningLedger {
+  port: number;
+  post: (users: number) => Promise<Record<string, number>>;
+  stop: () => Promise<void>;
+}
+
+/**
+ * The real ledger (PostTransfer, batching, outbox, commit announcement on the store) on its internal
+ * mTLS listener, two funded accounts, and `post`: one PostTransfer per user from 32 callers at
+ * once, as a loaded transfer service would post, with each posting's commit time.
+ */
+async function startLedger(database: DatabaseHandle, store: Store, identity: TestServiceIdentity): Promise<RunningLedger> {
+  const db = database.kysely<LedgerDatabase>(LEDGER_SCHEMA);
+  const poster = new LedgerPoster(db, { maxBatchSize: 32, onOutboxCommitted: outboxCommitAnnouncer(store, logger) });
+  const ledger = createLedger({ db, poster, store });
+  const internal = new GrpcListener({
+    name: 'internal',
+    host: '127.0.0.1',
+    port: 0,
+    credentials: internalServerCredentials(identity.listenerFiles),
+    guard: internalAccessGuard,
+    logger,
+  });
+  internal.addService(ledgerHandlers(ledger));
+  const internalPort = await internal.start();
+  const from = await ledger.createAccount({ ownerUserId: 'house', name: 'from', currency: 'KRW' });
+  const to = await ledger.createAccount({ ownerUserId: 'house', name: 'to', currency: 'KRW' });
+  await ledger.deposit({
+    idempotencyKey: 'fund',
+    accountNumber: from.accountNumber,
+    amount: { currency: 'KRW', minor: 10n ** 15n },
+    memo: '',
+  });
+  let round = 0;
+  return {
+    port: internalPort,
+    async post(users) {
+      round++;
+      const committedAt: Record<string, number> = {};
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: 32 }, async () => {
+          while (next < users) {
+            const user = `u${next++}`;
+            await ledger.postTransfer({
+              idempotencyKey: `r${round}-${user}`,
+              fromAccountNumber: from.accountNumber,
+              toAccountNumber: to.accountNumber,
+              amount: { currency: 'KRW', minor: 1_000n },
+              debitMemo: '',
+              creditMemo: '',
+              events: [{ userId: user, type: 'TRANSFER_SUCCEED', kind: 'TRANSFER_IN', counterpartyName: '' }],
+            });
+            committedAt[user] = now();
+          }
+        }),
+      );
+      return committedAt;
+    },
+    async stop() {
+      await internal.shutdown(1_000);
+      await poster.close();
+    },
+  };
+}
+
+/** The ledger in a child process (this file, FANOUT_MODE=ledger), spoken to over IPC. */
+async function forkLedger(env: Record<string, string>): Promise<RunningLedger> {
+  const child = fork(fileURLToPath(import.meta.url), [], {
+    env: { ...process.env, ...env, FANOUT_MODE: 'ledger' },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const next = <T extends FromServer['type']>(type: T) =>
+    new Promise<Extract<FromServer, { type: T }>>((resolve, reject) => {
+      const onMessage = (m: FromServer) => {
+        if (m.type !== type) return;
+        child.off('message', onMessage);
+        child.off('exit', onExit);
+        resolve(m as Extract<FromServer, { type: T }>);
+      };
+      const onExit = (code: number | null) => reject(new Error(`fan-out ledger exited (${code})`));
+      child.on('message', onMessage);
+      child.once('exit', onExit);
+    });
+  const { port } = await next('ready');
+  return {
+    port,
+    async post(users) {
+      const posted = next('posted');
+      child.send({ type: 'post', users } satisfies ToServer);
+      return (await posted).committedAt;
+    },
+    async stop() {
+      const stopped = next('stopped');
+      child.send({ type: 'stop' } satisfies ToServer);
+      await stopped;
+    },
+  };
+}
 
 let post: (users: number) => Promise<Record<string, number>>;
 let stop: () => Promise<void>;
@@ -138,30 +242,39 @@ if (mode === 'bare') {
     return committedAt;
   };
   stop = () => new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+} else if (mode === 'ledger') {
+  // The ledger alone, in its own process (FANOUT_SPLIT: the notification server forked it), on the
+  // notification server's scratch database and store prefix.
+  const database = await openDatabase({ databaseUrl: process.env.FANOUT_DATABASE_URL!, poolMax: 20 });
+  const baseStore = await createStore({ redisUrl: process.env.REDIS_URL });
+  const store = prefixed(baseStore, process.env.FANOUT_STORE_PREFIX!);
+  const identity = await testServiceIdentity(process.env.FANOUT_PKI_DIR!, ['notification']);
+  const ledger = await startLedger(database, store, identity);
+  port = ledger.port;
+  post = ledger.post;
+  stop = async () => {
+    await ledger.stop();
+    await store.close();
+    await baseStore.close();
+    await database.close();
+  };
 } else {
   const database = await openTestDatabase({ backend: 'postgres', poolMax: 20 });
   await migrateSchema(database, { schema: LEDGER_SCHEMA, migrations: ledgerMigrations });
   await migrateSchema(database, { schema: NOTIFICATION_SCHEMA, migrations: notificationMigrations });
   const baseStore = await createStore({ redisUrl: process.env.REDIS_URL });
-  const store = prefixed(baseStore, `bench-fanout-${randomBytes(4).toString('hex')}:`);
-  const db = database.kysely<LedgerDatabase>(LEDGER_SCHEMA);
-  const poster = new LedgerPoster(db, { maxBatchSize: 32, onOutboxCommitted: outboxCommitAnnouncer(store, logger) });
-  const ledger = createLedger({ db, poster, store });
+  const storePrefix = `bench-fanout-${randomBytes(4).toString('hex')}:`;
+  const store = prefixed(baseStore, storePrefix);
   // The relay reads the ledger's outbox as the notification service (internal mTLS, service
   // identity: docs/adr/0014-service-identity.md), as it does in split deployments.
   const pkiDir = await mkdtemp(join(tmpdir(), 'kfrm-bench-fanout-pki-'));
   const identity = await testServiceIdentity(pkiDir, ['notification']);
-  const internal = new GrpcListener({
-    name: 'internal',
-    host: '127.0.0.1',
-    port: 0,
-    credentials: internalServerCredentials(identity.listenerFiles),
-    guard: internalAccessGuard,
-    logger,
-  });
-  internal.addService(ledgerHandlers(ledger));
-  const internalPort = await internal.start();
-  const ledgerClient = new LedgerServiceClient(`127.0.0.1:${internalPort}`, identity.as('notification'));
+  // FANOUT_SPLIT: the ledger in a process of its own, as in split deployments; else in this one,
+  // as in the embedded default (the same process posts, relays and delivers).
+  const ledger = SPLIT
+    ? await forkLedger({ FANOUT_DATABASE_URL: database.databaseUrl!, FANOUT_STORE_PREFIX: storePrefix, FANOUT_PKI_DIR: pkiDir })
+    : await startLedger(database, store, identity);
+  const ledgerClient = new LedgerServiceClient(`127.0.0.1:${ledger.port}`, identity.as('notification'));
   const outbox = ledgerOutboxSource(() => ledgerClient);
   const service = createNotificationService({
     db: database,
@@ -197,46 +310,13 @@ if (mode === 'bare') {
   const mobile = new GrpcListener({ name: 'mobile', host: '127.0.0.1', port: 0, credentials, guard: benchGuard, logger, observer });
   mobile.addService(service.registration);
   port = await mobile.start();
-  const from = await ledger.createAccount({ ownerUserId: 'house', name: 'from', currency: 'KRW' });
-  const to = await ledger.createAccount({ ownerUserId: 'house', name: 'to', currency: 'KRW' });
-  await ledger.deposit({
-    idempotencyKey: 'fund',
-    accountNumber: from.accountNumber,
-    amount: { currency: 'KRW', minor: 10n ** 15n },
-    memo: '',
-  });
-  let round = 0;
-  post = async (users) => {
-    round++;
-    const committedAt: Record<string, number> = {};
-    let next = 0;
-    // 32 callers at once, as a loaded transfer service would post.
-    await Promise.all(
-      Array.from({ length: 32 }, async () => {
-        while (next < users) {
-          const user = `u${next++}`;
-          await ledger.postTransfer({
-            idempotencyKey: `r${round}-${user}`,
-            fromAccountNumber: from.accountNumber,
-            toAccountNumber: to.accountNumber,
-            amount: { currency: 'KRW', minor: 1_000n },
-            debitMemo: '',
-            creditMemo: '',
-            events: [{ userId: user, type: 'TRANSFER_SUCCEED', kind: 'TRANSFER_IN', counterpartyName: '' }],
-          });
-          committedAt[user] = now();
-        }
-      }),
-    );
-    return committedAt;
-  };
+  post = ledger.post;
   stop = async () => {
     await mobile.shutdown(1_000);
     await service.close();
     ledgerClient.close();
-    await internal.shutdown(1_000);
+    await ledger.stop();
     await rm(pkiDir, { recursive: true, force: true });
-    await poster.close();
     await store.close();
     await baseStore.close();
     await database.close();
