@@ -5,7 +5,9 @@
 // (metrics, a span per call) production listeners have. Mode `bare`: a
 // grpc-js server-streaming broadcast of the same message type over the same TLS, nothing else.
 // Both take the user from metadata `x-bench-user` (the device-certificate and session checks are
-// not what this measures; bench/reads.ts and the login bench cover them).
+// not what this measures; bench/reads.ts and the login bench cover them). With FANOUT_SPLIT (the
+// bench's --split) a kfrm server forks this file again in mode `ledger`: the ledger alone, on the
+// same scratch database, store prefix and internal PKI, posting when told over IPC.
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
