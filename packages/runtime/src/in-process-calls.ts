@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { outgoingHeaders } from '@kfrm/observability';
-import { deadlineToDate, type InProcessUnary } from '@kfrm/server-kit';
+import { deadlineToDate, type InProcessCall, type InProcessUnary } from '@kfrm/server-kit';
 
 /** The unary method at a full path, when this process serves it; else undefined (the call goes over the network). */
 export type InProcessResolver = (path: string) => InProcessUnary | undefined;
@@ -26,6 +26,71 @@ const DEADLINE_SLACK_MS = 5;
 const statusOnly = (code: grpc.status, details: string): grpc.StatusObject => ({ code, details, metadata: new grpc.Metadata() });
 
 /**
+ * The caller's trace context (`traceparent`, `tracestate`) and request id (`x-request-id`) on
+ * `metadata`, for an internal call; a header the caller set itself is kept.
+ */
+export function putCallerHeaders(metadata: grpc.Metadata): void {
+  for (const [key, value] of Object.entries(outgoingHeaders())) {
+    if (metadata.get(key).length === 0) metadata.set(key, value);
+  }
+}
+
+/** How an in-process call ended, as a network client would report it. */
+interface ClientOutcome {
+  status: grpc.StatusObject;
+  /** Response headers, when the listener answered. */
+  headers?: grpc.Metadata;
+  /** Set when the status is OK. */
+  response?: unknown;
+}
+
+/**
+ * One call to `serve` (the listener's in-process path), ended as a network client would end it:
+ * DEADLINE_EXCEEDED at the deadline, also when the handler's own deadline timer failed it a
+ * moment before ours; CANCELLED once `signal` aborts (the listener aborts the handler's signal
+ * then, and its served call at the deadline); INTERNAL if the listener itself failed. Both
+ * in-process paths end their calls here.
+ */
+function callAsClient(serve: InProcessUnary, call: InProcessCall): Promise<ClientOutcome> {
+  const { deadline, signal } = call;
+  if (signal?.aborted) return Promise.resolve({ status: statusOnly(grpc.status.CANCELLED, 'Cancelled on client') });
+  const left = deadline ? deadline.getTime() - Date.now() : Number.POSITIVE_INFINITY;
+  if (left <= 0) return Promise.resolve({ status: statusOnly(grpc.status.DEADLINE_EXCEEDED, 'Deadline exceeded') });
+  return new Promise<ClientOutcome>((resolve) => {
+    let ended = false;
+    const end = (outcome: ClientOutcome) => {
+      if (ended) return;
+      ended = true;
+      if (timer) clearTimeout(timer);
+      signal?.removeEventListener('abort', cancel);
+      resolve(outcome);
+    };
+    const timer = Number.isFinite(left)
+      ? setTimeout(() => end({ status: statusOnly(grpc.status.DEADLINE_EXCEEDED, 'Deadline exceeded') }), left)
+      : undefined;
+    const cancel = () => end({ status: statusOnly(grpc.status.CANCELLED, 'Cancelled on client') });
+    signal?.addEventListener('abort', cancel, { once: true });
+    serve(call).then(
+      (result) => {
+        if (result.status.code === grpc.status.OK)
+          return end({ status: result.status, headers: result.metadata, response: result.response });
+        // The handler's own deadline timer (same instant, its own clock reading) may fire just
+        // before ours and fail the call: a failure at the deadline is DEADLINE_EXCEEDED, as a
+        // network client reports whatever the server said after its own timer.
+        const atDeadline = deadline !== undefined && Date.now() >= deadline.getTime() - DEADLINE_SLACK_MS;
+        end(
+          atDeadline
+            ? { status: statusOnly(grpc.status.DEADLINE_EXCEEDED, 'Deadline exceeded') }
+            : { status: result.status, headers: result.metadata },
+        );
+      },
+      (err: unknown) =>
+        end({ status: statusOnly(grpc.status.INTERNAL, `in-process call failed: ${(err as Error)?.message ?? String(err)}`) }),
+    );
+  });
+}
+
+/**
  * A client interceptor that answers unary calls to methods this process serves by calling the
  * internal listener directly ({@link GrpcListener.inProcessUnary}) instead of through HTTP/2.
  * Put it last, after the interceptors that add headers (trace context, request id): it ends the
@@ -45,12 +110,10 @@ export function inProcessInterceptor(resolve: InProcessResolver, caller?: string
     let metadata = new grpc.Metadata();
     let request: unknown;
     let ended = false;
-    let timer: NodeJS.Timeout | undefined;
     const controller = new AbortController();
-    const end = (status: grpc.StatusObject, headers?: grpc.Metadata, response?: unknown) => {
+    const end = ({ status, headers, response }: ClientOutcome) => {
       if (ended) return;
       ended = true;
-      if (timer) clearTimeout(timer);
       if (headers) listener?.onReceiveMetadata(headers);
       if (response !== undefined) listener?.onReceiveMessage(response);
       listener?.onReceiveStatus(status);
@@ -65,30 +128,12 @@ export function inProcessInterceptor(resolve: InProcessResolver, caller?: string
       },
       halfClose() {
         const deadline = deadlineToDate(options.deadline);
-        if (deadline) {
-          const left = deadline.getTime() - Date.now();
-          if (left <= 0) return end(statusOnly(grpc.status.DEADLINE_EXCEEDED, 'Deadline exceeded'));
-          timer = setTimeout(() => {
-            controller.abort();
-            end(statusOnly(grpc.status.DEADLINE_EXCEEDED, 'Deadline exceeded'));
-          }, left);
-        }
-        serve({ request, metadata, deadline, signal: controller.signal, caller }).then(
-          (result) => {
-            // The handler's own deadline timer (same instant, its own clock reading) may fire just
-            // before ours and fail the call: a failure at the deadline is DEADLINE_EXCEEDED, as a
-            // network client reports whatever the server said after its own timer.
-            const atDeadline = deadline !== undefined && Date.now() >= deadline.getTime() - DEADLINE_SLACK_MS;
-            if (atDeadline && result.status.code !== grpc.status.OK)
-              return end(statusOnly(grpc.status.DEADLINE_EXCEEDED, 'Deadline exceeded'));
-            end(result.status, result.metadata, result.status.code === grpc.status.OK ? result.response : undefined);
-          },
-          (err: unknown) => end(statusOnly(grpc.status.INTERNAL, `in-process call failed: ${(err as Error)?.message ?? String(err)}`)),
-        );
+        void callAsClient(serve, { request, metadata, deadline, signal: controller.signal, caller }).then(end);
       },
       cancel() {
+        // Also before halfClose, when no call has started to end it.
         controller.abort();
-        end(statusOnly(grpc.status.CANCELLED, 'Cancelled on client'));
+        end({ status: statusOnly(grpc.status.CANCELLED, 'Cancelled on client') });
       },
     });
   };
@@ -100,62 +145,38 @@ const directRoutes = new WeakMap<grpc.Client, { resolve: InProcessResolver; call
 /**
  * Lets `unaryCall` (internal-calls.ts) serve `client`'s calls to methods this process serves
  * without grpc-js's client at all: no call object, interceptor chain, metadata listeners or
- * caller-stack Error per call (about a quarter of an in-process call's CPU, bench/internal-calls.ts). The client keeps
- * {@link inProcessInterceptor} for calls made on it directly; both paths answer alike.
+ * caller-stack Error per call (about a quarter of an in-process call's CPU, bench/internal-calls.ts).
+ * The client keeps {@link inProcessInterceptor} for calls made on it directly; both paths end
+ * their calls the same way ({@link callAsClient}).
  */
 export function routeInProcess(client: grpc.Client, resolve: InProcessResolver, caller?: string): void {
   directRoutes.set(client, { resolve, caller });
 }
 
-/** What a direct in-process call gives back: the response, or the status a network client would report. */
-export type DirectCallResult = { ok: true; response: unknown } | { ok: false; status: grpc.StatusObject };
-
 /**
  * The call `unaryCall` makes to `path` when `client` is routed in process and this process serves
- * it, else undefined. What {@link inProcessInterceptor} does, without the grpc-js client around
- * it: the caller's trace context and request id as headers (a header already set is kept),
- * DEADLINE_EXCEEDED at the deadline and CANCELLED when `signal` aborts (the handler's signal
- * aborted in both cases), request and response copied through their encoding by the listener.
+ * it, else undefined: the caller's headers put on `metadata` (as the clients' propagation
+ * interceptor does), then the listener's in-process path, ended as by {@link inProcessInterceptor}.
+ * The answer is the status with, when OK, the response (copied through its encoding by the listener).
  */
 export function directInProcessCall(
   client: grpc.Client,
   path: string,
 ):
-  | ((request: unknown, options: { metadata: grpc.Metadata; timeoutMs: number; signal?: AbortSignal }) => Promise<DirectCallResult>)
+  | ((
+      request: unknown,
+      options: { metadata: grpc.Metadata; timeoutMs: number; signal?: AbortSignal },
+    ) => Promise<{ status: grpc.StatusObject; response?: unknown }>)
   | undefined {
   const route = directRoutes.get(client);
   if (!route) return undefined;
   const serve = route.resolve(path);
   if (!serve) return undefined;
   const caller = route.caller;
-  return (request, { metadata, timeoutMs, signal }) =>
-    new Promise<DirectCallResult>((resolve) => {
-      for (const [key, value] of Object.entries(outgoingHeaders())) {
-        if (metadata.get(key).length === 0) metadata.set(key, value);
-      }
-      const deadline = new Date(Date.now() + timeoutMs);
-      let ended = false;
-      const end = (result: DirectCallResult) => {
-        if (ended) return;
-        ended = true;
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', cancel);
-        resolve(result);
-      };
-      // The served call aborts the handler's signal at the deadline itself (its own timer), and
-      // when `signal` aborts (the listener watches it): no controller of our own is needed.
-      const timer = setTimeout(() => end({ ok: false, status: statusOnly(grpc.status.DEADLINE_EXCEEDED, 'Deadline exceeded') }), timeoutMs);
-      const cancel = () => end({ ok: false, status: statusOnly(grpc.status.CANCELLED, 'Cancelled on client') });
-      signal?.addEventListener('abort', cancel, { once: true });
-      serve({ request, metadata, deadline, signal, caller }).then(
-        (result) => {
-          // As the interceptor: a failure at the deadline is DEADLINE_EXCEEDED.
-          if (result.status.code === grpc.status.OK) return end({ ok: true, response: result.response });
-          const atDeadline = Date.now() >= deadline.getTime() - DEADLINE_SLACK_MS;
-          end({ ok: false, status: atDeadline ? statusOnly(grpc.status.DEADLINE_EXCEEDED, 'Deadline exceeded') : result.status });
-        },
-        (err: unknown) =>
-          end({ ok: false, status: statusOnly(grpc.status.INTERNAL, `in-process call failed: ${(err as Error)?.message ?? String(err)}`) }),
-      );
-    });
+  return (request, { metadata, timeoutMs, signal }) => {
+    putCallerHeaders(metadata);
+    // No controller of our own: the listener aborts the handler's signal when `signal` aborts,
+    // and its served call at the deadline.
+    return callAsClient(serve, { request, metadata, deadline: new Date(Date.now() + timeoutMs), signal, caller });
+  };
 }

@@ -82,9 +82,9 @@ export function unaryCall<C extends grpc.Client, K extends UnaryMethodName<C>, C
       metadata: options.metadata ?? new grpc.Metadata(),
       timeoutMs: options.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
       signal: options.signal,
-    }).then((result) => {
-      if (result.ok) return result.response as ResponseOf<C, K>;
-      throw callFailure(method, serviceError(result.status), options.errors);
+    }).then(({ status, response }) => {
+      if (status.code === grpc.status.OK) return response as ResponseOf<C, K>;
+      throw callFailure(method, serviceError(status), options.errors);
     });
   }
   return new Promise((resolve, reject) => {

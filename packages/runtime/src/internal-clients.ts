@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import type { ListenAddress } from '@kfrm/config';
-import { outgoingHeaders } from '@kfrm/observability';
-import { inProcessInterceptor, type InProcessResolver, routeInProcess } from './in-process-calls';
+import { inProcessInterceptor, type InProcessResolver, putCallerHeaders, routeInProcess } from './in-process-calls';
 
 export type ClientConstructor<C extends grpc.Client> = (new (
   address: string,
@@ -41,9 +40,7 @@ export function internalPackageOf(ctor: { service: Record<string, { path: string
 export const propagationInterceptor: grpc.Interceptor = (options, nextCall) =>
   new grpc.InterceptingCall(nextCall(options), {
     start(metadata, listener, next) {
-      for (const [key, value] of Object.entries(outgoingHeaders())) {
-        if (metadata.get(key).length === 0) metadata.set(key, value);
-      }
+      putCallerHeaders(metadata);
       next(metadata, listener);
     },
   });
