@@ -32,6 +32,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { NotificationServiceClient, type NotificationEventResponse } from '@kfrm/proto/gen/kfrm/api/notification/notification';
+import { childAsker } from './lib/child-ask';
 import type { FromServer, ToServer } from './lib/fanout-server';
 
 const arg = process.argv.indexOf('--streams');
@@ -84,19 +85,7 @@ function startServer(mode: 'kfrm' | 'bare', certs: { cert: string; key: string }
     env: { ...process.env, FANOUT_MODE: mode, FANOUT_TLS: JSON.stringify(certs), ...(SPLIT ? { FANOUT_SPLIT: '1' } : {}) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  const ask = <T extends FromServer['type']>(message: ToServer | undefined, type: T) =>
-    new Promise<Extract<FromServer, { type: T }>>((resolve, reject) => {
-      const onMessage = (m: FromServer) => {
-        if (m.type !== type) return;
-        child.off('message', onMessage);
-        child.off('exit', onExit);
-        resolve(m as Extract<FromServer, { type: T }>);
-      };
-      const onExit = (code: number | null) => reject(new Error(`fan-out server exited (${code})`));
-      child.on('message', onMessage);
-      child.once('exit', onExit);
-      if (message) child.send(message);
-    });
+  const ask = childAsker<ToServer, FromServer>(child, 'fan-out server');
   return { ready: ask(undefined, 'ready'), ask };
 }
 

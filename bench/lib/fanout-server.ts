@@ -37,6 +37,7 @@ import {
   type AccessGuard,
 } from '../../packages/server-kit/src/index';
 import { StreamServedCall } from '../../packages/server-kit/src/served-call';
+import { childAsker } from './child-ask';
 import { createStore, prefixed, type Store } from '@kfrm/store';
 import { ledgerHandlers } from '../../services/account/src/ledger.handlers';
 import { createLedger } from '../../services/account/src/ledger';
@@ -175,30 +176,15 @@ async function forkLedger(env: Record<string, string>): Promise<RunningLedger> {
     env: { ...process.env, ...env, FANOUT_MODE: 'ledger' },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  const next = <T extends FromServer['type']>(type: T) =>
-    new Promise<Extract<FromServer, { type: T }>>((resolve, reject) => {
-      const onMessage = (m: FromServer) => {
-        if (m.type !== type) return;
-        child.off('message', onMessage);
-        child.off('exit', onExit);
-        resolve(m as Extract<FromServer, { type: T }>);
-      };
-      const onExit = (code: number | null) => reject(new Error(`fan-out ledger exited (${code})`));
-      child.on('message', onMessage);
-      child.once('exit', onExit);
-    });
-  const { port } = await next('ready');
+  const ask = childAsker<ToServer, FromServer>(child, 'fan-out ledger');
+  const { port } = await ask(undefined, 'ready');
   return {
     port,
     async post(users) {
-      const posted = next('posted');
-      child.send({ type: 'post', users } satisfies ToServer);
-      return (await posted).committedAt;
+      return (await ask({ type: 'post', users }, 'posted')).committedAt;
     },
     async stop() {
-      const stopped = next('stopped');
-      child.send({ type: 'stop' } satisfies ToServer);
-      await stopped;
+      await ask({ type: 'stop' }, 'stopped');
     },
   };
 }
