@@ -185,15 +185,27 @@ try {
     const logins = counted.result;
     const { phones: phonesUsage, servers } = cpu;
     const perLogin = (ms: number) => (ms / loginCount).toFixed(1);
+    const phonesMs = (phonesUsage.user + phonesUsage.system) / 1000;
+    let verifyCount = 0;
+    const verifyCpuBefore = process.cpuUsage();
+    const verifies = await forDuration(workers, seconds * 1000, async () => {
+      if (!(await hasher.verifySecret(hash, PIN))) throw new Error('verify failed');
+      verifyCount++;
+    });
+    const verifyCpu = process.cpuUsage(verifyCpuBefore);
+    const verifyMs = (verifyCpu.user + verifyCpu.system) / 1000 / verifyCount;
+    const serverMs = cpu.backendMs + SERVERS.reduce((sum, name) => sum + servers[name]!, 0);
     cpuRows.push([
       String(workers),
       perLogin(cpu.backendMs),
-      perLogin((phonesUsage.user + phonesUsage.system) / 1000),
+      perLogin(phonesMs),
       ...SERVERS.map((name) => perLogin(servers[name]!)),
+      verifyMs.toFixed(1),
+      (serverMs / loginCount / verifyMs).toFixed(2),
+      // With the phones on the same cores, a server whose only cost was the verify could reach
+      // no more logins per verify than this: what the phones take is not there for verifies.
+      (verifyMs / (verifyMs + phonesMs / loginCount)).toFixed(2),
     ]);
-    const verifies = await forDuration(workers, seconds * 1000, async () => {
-      if (!(await hasher.verifySecret(hash, PIN))) throw new Error('verify failed');
-    });
     rows.push([
       String(workers),
       logins.toFixed(1),
@@ -214,9 +226,12 @@ try {
   console.log('| concurrency | logins/s (gRPC) | argon2 verifies/s | ratio | PG transactions/login | load avg |');
   console.log('|---:|---:|---:|---:|---:|---|');
   for (const row of rows) console.log(`| ${row.join(' | ')} |`);
-  console.log('\nCPU per login (ms, all threads of each process; the argon2id verify is in the backend):');
-  console.log(`| concurrency | backend | phones (this process) | ${SERVERS.join(' | ')} |`);
-  console.log(`|---:|---:|---:|${SERVERS.map(() => '---:').join('|')}|`);
+  console.log('\nCPU per login (ms, all threads of each process; the argon2id verify is in the backend), against one verify at');
+  console.log('the same concurrency (ms of CPU); the ceiling is logins per verify for a server that did nothing but the verify:');
+  console.log(
+    `| concurrency | backend | phones (this process) | ${SERVERS.join(' | ')} | argon2id verify | server / verify | ceiling of logins / verifies |`,
+  );
+  console.log(`|---:|---:|---:|${SERVERS.map(() => '---:').join('|')}|---:|---:|---:|`);
   for (const row of cpuRows) console.log(`| ${row.join(' | ')} |`);
   console.log(`\nPostgreSQL transactions per step: ${stepTransactions.join(', ') || 'not measured (PGlite)'}`);
   if (stepRedisCalls.length > 0)

@@ -18,7 +18,9 @@
 // biometric, transfers at the largest client count before the runs, default 10 each). Everything runs in scratch databases (created
 // here, dropped at the end) and under a random store prefix. Clients are closed loops: each
 // awaits its transfer's answer before starting the next. Setup and runs are bounded in count and
-// time; a watchdog ends the process if anything hangs.
+// time; a watchdog ends the process if anything hangs. BENCH_PROFILE_DIR=<dir> writes the
+// backend's CPU profile of each workload; with BENCH_PROFILE_ALLOCATIONS=1, its sampled
+// allocations instead (.heapprofile, collected objects included: what the GC had to deal with).
 import './lib/bench-limits';
 import { mintLocalOperatorToken, operatorTokenInterceptor } from '@kfrm/runtime';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -511,9 +513,17 @@ try {
       // E2E key sessions last 10 minutes: a fresh one per run for every phone.
       await Promise.all(senders.map((p) => p.app.fetchKeys()));
       const load = loadAverage();
-      // BENCH_PROFILE_DIR=<dir>: the backend's CPU profile of each workload, one file each.
+      // BENCH_PROFILE_DIR=<dir>: the backend's CPU (or allocation) profile of each workload, one file each.
       const profiled = <T>(name: string, run: () => Promise<T>) =>
-        profileDir ? backend.profile(join(profileDir, `${name}-${clients}-${hotScenario ? 'hot' : 'random'}.cpuprofile`), run) : run();
+        profileDir
+          ? backend.profile(
+              join(
+                profileDir,
+                `${name}-${clients}-${hotScenario ? 'hot' : 'random'}.${process.env.BENCH_PROFILE_ALLOCATIONS === '1' ? 'heapprofile' : 'cpuprofile'}`,
+              ),
+              run,
+            )
+          : run();
       const phases = noPhases();
       const full = await profiled('pin', () =>
         closedLoop(clients, (c, next) => transfer(senders[c]!, targetOf(c, next, hotScenario), 'PIN', phases)),
@@ -553,14 +563,15 @@ try {
   console.log(
     `one argon2id verify (m=${a.memoryCostKiB} KiB t=${a.timeCost} p=${a.parallelism}), alone, sequential: ${argonMs.toFixed(1)} ms wall, ${argonCpuMs.toFixed(1)} ms CPU`,
   );
-  console.log('\nfull PIN transfers (GetPreCheck, AuthenticatePin, sign, Execute) against argon2id verifies at the same concurrency:');
+  console.log('\nfull PIN transfers (GetPreCheck, AuthenticatePin, sign, Execute) against argon2id verifies at the same concurrency;');
+  console.log('the ceiling is transfers per verify for a server that did nothing but the verify, the phones on the same cores:');
   console.log(
-    '| workload | clients | transfers/s | p50 / p99 ms | CPU ms / transfer (backend, phones, pg+redis) | server CPU / argon2id CPU | argon2id verifies/s | transfers / verifies | load avg (1/5/15 min) |',
+    '| workload | clients | transfers/s | p50 / p99 ms | CPU ms / transfer (backend, phones, pg+redis) | server CPU / argon2id CPU | argon2id verifies/s | transfers / verifies | ceiling | load avg (1/5/15 min) |',
   );
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---|');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const r of rows) {
     console.log(
-      `| ${r.workload} | ${r.clients} | ${f(r.full.tps, 1)} | ${f(r.full.p50, 1)} / ${f(r.full.p99, 1)} | ${f(r.full.cpuMs, 1)}, ${f(r.full.phonesCpuMs, 1)}, ${f(r.full.dbCpuMs, 1)} | ${ratio(serverCpu(r.full), argonCpuMs)} | ${f(r.argonPerSecond)} | ${ratio(r.full.tps, r.argonPerSecond)} | ${r.load} |`,
+      `| ${r.workload} | ${r.clients} | ${f(r.full.tps, 1)} | ${f(r.full.p50, 1)} / ${f(r.full.p99, 1)} | ${f(r.full.cpuMs, 1)}, ${f(r.full.phonesCpuMs, 1)}, ${f(r.full.dbCpuMs, 1)} | ${ratio(serverCpu(r.full), argonCpuMs)} | ${f(r.argonPerSecond)} | ${ratio(r.full.tps, r.argonPerSecond)} | ${ratio(argonCpuMs, argonCpuMs + r.full.phonesCpuMs)} | ${r.load} |`,
     );
   }
   console.log('\nbiometric transfers (GetPreCheck, AuthenticateBiometric, sign, Execute) and the ledger post alone against pgbench TPC-B:');

@@ -95,17 +95,30 @@ async function stop(): Promise<void> {
   }
 }
 
-// A CPU profile of one stretch of the run only (a benchmark's measured calls, not its set-up).
+// A profile of one stretch of the run only (a benchmark's measured calls, not its set-up): CPU,
+// or with BENCH_PROFILE_ALLOCATIONS=1 the allocations sampled by V8's heap profiler, those
+// collected since included (what the garbage collector had to deal with, by allocating stack).
+const ALLOCATION_SAMPLING_BYTES = 32 * 1024;
 let profiler: Session | undefined;
+const profilingAllocations = process.env.BENCH_PROFILE_ALLOCATIONS === '1';
 async function startProfile(): Promise<void> {
   profiler = new Session();
   profiler.connect();
-  await profiler.post('Profiler.enable');
-  await profiler.post('Profiler.start');
+  if (profilingAllocations) {
+    await profiler.post('HeapProfiler.enable');
+    await profiler.post('HeapProfiler.startSampling', {
+      samplingInterval: ALLOCATION_SAMPLING_BYTES,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    } as never);
+  } else {
+    await profiler.post('Profiler.enable');
+    await profiler.post('Profiler.start');
+  }
   send({ type: 'profile-started' });
 }
 async function stopProfile(file: string): Promise<void> {
-  const { profile } = await profiler!.post('Profiler.stop');
+  const { profile } = profilingAllocations ? await profiler!.post('HeapProfiler.stopSampling') : await profiler!.post('Profiler.stop');
   profiler!.disconnect();
   profiler = undefined;
   await mkdir(dirname(file), { recursive: true });
