@@ -3,3 +3,4 @@ export * from './pattern-rules';
 export * from './secret-hasher';
 export * from './attempt-limiter';
 export * from './rate-limit';
+export * from './concurrency-limit';

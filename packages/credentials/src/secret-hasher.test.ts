@@ -1,4 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { parseOptions, verify as rawVerify, verifySync as rawVerifySync } from '@node-rs/argon2';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createSecretHasher, OWASP_ARGON2ID_PARAMETERS, type SecretHasher } from './secret-hasher';
@@ -106,6 +107,34 @@ describe('verifySecret', () => {
       for (let i = 0; i < 8; i++) rawVerifySync(stored, hmac);
     });
     expect(ticks).toBe(0);
+  });
+});
+
+describe('how many hashes run at once', () => {
+  it('never more than maxConcurrentHashes: the others wait their turn, and all complete', async () => {
+    const one = createSecretHasher({ pepper, maxConcurrentHashes: 1 });
+    const all = Promise.all([one.verifySecret(stored, pin), one.verifySecret(stored, '000001'), one.hashSecret(pin), one.dummyVerify()]);
+    expect(one.hashingLoad()).toEqual({ running: 1, waiting: 3 });
+    const [right, wrong, rehashed, dummy] = await all;
+    expect([right, wrong, dummy]).toEqual([true, false, false]);
+    expect(await one.verifySecret(rehashed, pin)).toBe(true);
+    expect(one.hashingLoad()).toEqual({ running: 0, waiting: 0 });
+  });
+
+  it('by default one per core, shared by every hasher of the process (auth and casa run in one backend)', async () => {
+    const [a, b] = [createSecretHasher({ pepper }), createSecretHasher({ pepper: randomBytes(32) })];
+    const cores = availableParallelism();
+    await a.dummyHash();
+    await b.dummyHash();
+    const all = Promise.all([...Array.from({ length: cores + 1 }, () => a.verifySecret(stored, pin)), b.dummyVerify()]);
+    expect(b.hashingLoad()).toEqual({ running: cores, waiting: 2 });
+    expect(a.hashingLoad()).toEqual(b.hashingLoad());
+    await all;
+    expect(a.hashingLoad()).toEqual({ running: 0, waiting: 0 });
+  });
+
+  it('refuses a maxConcurrentHashes that is not a positive integer', () => {
+    for (const max of [0, -1, 2.5]) expect(() => createSecretHasher({ pepper, maxConcurrentHashes: max })).toThrow(RangeError);
   });
 });
 
