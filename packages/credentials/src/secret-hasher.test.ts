@@ -114,11 +114,11 @@ describe('how many hashes run at once', () => {
   it('never more than maxConcurrentHashes: the others wait their turn, and all complete', async () => {
     const one = createSecretHasher({ pepper, maxConcurrentHashes: 1 });
     const all = Promise.all([one.verifySecret(stored, pin), one.verifySecret(stored, '000001'), one.hashSecret(pin), one.dummyVerify()]);
-    expect(one.hashingLoad()).toEqual({ running: 1, waiting: 3 });
+    expect(one.hashing.load()).toEqual({ running: 1, waiting: 3 });
     const [right, wrong, rehashed, dummy] = await all;
     expect([right, wrong, dummy]).toEqual([true, false, false]);
     expect(await one.verifySecret(rehashed, pin)).toBe(true);
-    expect(one.hashingLoad()).toEqual({ running: 0, waiting: 0 });
+    expect(one.hashing.load()).toEqual({ running: 0, waiting: 0 });
   });
 
   it('by default one per core, shared by every hasher of the process (auth and casa run in one backend)', async () => {
@@ -127,10 +127,10 @@ describe('how many hashes run at once', () => {
     await a.dummyHash();
     await b.dummyHash();
     const all = Promise.all([...Array.from({ length: cores + 1 }, () => a.verifySecret(stored, pin)), b.dummyVerify()]);
-    expect(b.hashingLoad()).toEqual({ running: cores, waiting: 2 });
-    expect(a.hashingLoad()).toEqual(b.hashingLoad());
+    expect(b.hashing.load()).toEqual({ running: cores, waiting: 2 });
+    expect(a.hashing).toBe(b.hashing);
     await all;
-    expect(a.hashingLoad()).toEqual({ running: 0, waiting: 0 });
+    expect(a.hashing.load()).toEqual({ running: 0, waiting: 0 });
   });
 
   it('refuses a maxConcurrentHashes that is not a positive integer', () => {

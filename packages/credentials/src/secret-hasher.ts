@@ -89,8 +89,8 @@ export interface SecretHasher {
   dummyVerify(): Promise<false>;
   /** The hash {@link dummyVerify} checks against (random, never a user's); exposed so tests can see its parameters. */
   dummyHash(): Promise<string>;
-  /** Hashes and verifies running now and waiting for their turn (under this hasher's limit). */
-  hashingLoad(): { running: number; waiting: number };
+  /** The limit its hashes and verifies run under: the process's, unless `maxConcurrentHashes` gave it its own. */
+  readonly hashing: ConcurrencyLimit;
 }
 
 /** The process's limit, made when the first hasher without its own is. */
@@ -171,7 +171,7 @@ export function createSecretHasher(options: SecretHasherOptions): SecretHasher {
         return false as const;
       }),
     dummyHash: () => dummy ?? hashing.run(dummyWithinPlace),
-    hashingLoad: () => hashing.load(),
+    hashing,
   };
 }
 

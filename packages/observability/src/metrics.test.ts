@@ -60,6 +60,23 @@ describe('createMetrics', () => {
   });
 });
 
+describe('secret hashing', () => {
+  it('reads the hashes running and waiting at every scrape, each limit once however often it is observed', async () => {
+    const metrics = createMetrics({ defaultMetrics: false });
+    expect(await metrics.text()).not.toMatch(/^kfrm_secret_hashing\{/m);
+    // Auth's and casa's hashers share the process's limit; a test hasher may have its own.
+    let shared = { running: 2, waiting: 5 };
+    const processLimit = { load: () => shared };
+    metrics.observeSecretHashing(processLimit);
+    metrics.observeSecretHashing(processLimit);
+    metrics.observeSecretHashing({ load: () => ({ running: 1, waiting: 0 }) });
+    shared = { running: 2, waiting: 7 };
+    const text = await metrics.text();
+    expect(value(text, 'kfrm_secret_hashing{state="running"}')).toBe(3);
+    expect(value(text, 'kfrm_secret_hashing{state="waiting"}')).toBe(7);
+  });
+});
+
 describe('metrics endpoint', () => {
   it('answers GET /metrics and /healthz, refuses other methods', async () => {
     const metrics = createMetrics({ defaultMetrics: false });

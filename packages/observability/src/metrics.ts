@@ -33,6 +33,11 @@ export interface StreamSubscribers {
   open(service: string): () => void;
 }
 
+/** What a limit on concurrent hashing tells (`@kfrm/credentials`' ConcurrencyLimit). */
+export interface HashingLimit {
+  load(): { running: number; waiting: number };
+}
+
 export interface KfrmMetrics {
   readonly registry: Registry;
   readonly grpcStarted: Counter<'listener' | 'service' | 'method'>;
@@ -49,6 +54,11 @@ export interface KfrmMetrics {
   readonly fundingReconciliationMismatches: Counter<'kind'>;
   /** Reads the pool at every scrape; call once with the process's database handle. */
   observeDbPool(read: () => DbPoolStats | undefined): void;
+  /**
+   * Reads a limit on argon2id hashing at every scrape (`kfrm_secret_hashing`: running, and
+   * waiting for a place). Hashers share one limit per process by default: each limit counts once.
+   */
+  observeSecretHashing(limit: HashingLimit): void;
   storeObserver: StoreOperationObserver;
   externalCallObserver(provider: string): ExternalCallObserver;
   /** The exposition text of every metric (Prometheus text format 0.0.4). */
@@ -103,6 +113,25 @@ export function createMetrics(options: CreateMetricsOptions = {}): KfrmMetrics {
       this.set({ state: 'total' }, stats.total);
       this.set({ state: 'idle' }, stats.idle);
       this.set({ state: 'waiting' }, stats.waiting);
+    },
+  });
+  const hashingLimits = new Set<HashingLimit>();
+  new Gauge({
+    name: 'kfrm_secret_hashing',
+    help: 'argon2id hashes and verifies running, and waiting for a place (at most one per core runs at once).',
+    labelNames: ['state'] as const,
+    registers,
+    collect() {
+      if (hashingLimits.size === 0) return;
+      let running = 0;
+      let waiting = 0;
+      for (const limit of hashingLimits) {
+        const load = limit.load();
+        running += load.running;
+        waiting += load.waiting;
+      }
+      this.set({ state: 'running' }, running);
+      this.set({ state: 'waiting' }, waiting);
     },
   });
   const storeOperations = new Counter({
@@ -178,6 +207,9 @@ export function createMetrics(options: CreateMetricsOptions = {}): KfrmMetrics {
     },
     observeDbPool(read) {
       readPool = read;
+    },
+    observeSecretHashing(limit) {
+      hashingLimits.add(limit);
     },
     storeObserver(op, outcome, seconds) {
       storeOperations.inc({ op, outcome });

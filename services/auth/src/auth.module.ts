@@ -83,18 +83,20 @@ export function createAuthModule(options: AuthModuleOptions = {}): ServiceModule
     mobilePackages: ['kfrm.api.appversion', 'kfrm.api.auth', 'kfrm.api.authentication'],
     schema: AUTH_SCHEMA,
     migrations,
-    async create({ db, store, logger, config, internalClients }) {
+    async create({ db, store, logger, config, internalClients, metrics }) {
       const identityDb = db.kysely<IdentityDatabase>(AUTH_SCHEMA);
       const settings = { ...readIdentitySettings(options.env), ...options.settings };
       // Keys are read once, here: the pepper never reaches the database or a log.
       const [pepper, signingCa, e2e] = await Promise.all([loadPepper(config), loadAuthSigningCa(config), openKeySessions(store, config)]);
       const authStore = prefixed(store, 'auth:');
+      const hasher = createSecretHasher({ pepper });
+      metrics.observeSecretHashing(hasher.hashing);
       const deps: IdentityDeps = {
         db: identityDb,
         store: authStore,
         users: options.userDirectory ?? createUserDirectory(internalClients),
         e2e,
-        hasher: createSecretHasher({ pepper }),
+        hasher,
         limiters: {
           pin: createAttemptLimiter(authStore, { kind: 'pin', maxAttempts: settings.maxSecretAttempts }),
           pattern: createAttemptLimiter(authStore, { kind: 'pattern', maxAttempts: settings.maxSecretAttempts }),

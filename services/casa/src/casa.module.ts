@@ -48,16 +48,18 @@ export function createCasaModule(options: CasaModuleOptions = {}): ServiceModule
     mobilePackages: ['kfrm.api.casa'],
     schema: CASA_SCHEMA,
     migrations,
-    async create({ db, logger, config, internalClients }) {
+    async create({ db, logger, config, internalClients, metrics }) {
       const casaConfig = readCasaConfig(options.env);
       const pepper = await loadCasaPepper(casaConfig, config);
       if (pepper.source === 'KFRM_AUTH_PEPPER_FILE')
         logger.warn('KFRM_CASA_PEPPER_FILE is not set: the casa pepper is derived from the auth pepper file');
+      const hasher = createSecretHasher({ pepper: pepper.key });
+      metrics.observeSecretHashing(hasher.hashing);
       const casa = createCasa({
         db: db.kysely<CasaDatabase>(CASA_SCHEMA),
         users: grpcUserDirectory(() => internalClients.get(UserServiceClient)),
         ledger: grpcLedgerAccounts(() => internalClients.get(LedgerServiceClient)),
-        hasher: createSecretHasher({ pepper: pepper.key }),
+        hasher,
         logger,
         limit: { perTransactionKrw: BigInt(casaConfig.limitPerTransactionKrw), perDayKrw: BigInt(casaConfig.limitPerDayKrw) },
         ...(options.claimMs !== undefined ? { claimMs: options.claimMs } : {}),
