@@ -96,6 +96,11 @@ export interface SecretHasher {
 /** The process's limit, made when the first hasher without its own is. */
 let processHashing: ConcurrencyLimit | undefined;
 
+function processHashingLimit(): ConcurrencyLimit {
+  if (!processHashing) processHashing = createConcurrencyLimit(availableParallelism());
+  return processHashing;
+}
+
 export function createSecretHasher(options: SecretHasherOptions): SecretHasher {
   if (!(options.pepper instanceof Uint8Array) || options.pepper.byteLength < PEPPER_MIN_BYTES) {
     throw new RangeError(`pepper must be at least ${PEPPER_MIN_BYTES} bytes`);
@@ -116,10 +121,7 @@ export function createSecretHasher(options: SecretHasherOptions): SecretHasher {
     return createHmac('sha256', pepper).update(secret, 'utf8').digest('hex');
   };
 
-  const hashing =
-    options.maxConcurrentHashes === undefined
-      ? (processHashing ??= createConcurrencyLimit(availableParallelism()))
-      : createConcurrencyLimit(options.maxConcurrentHashes);
+  const hashing = options.maxConcurrentHashes === undefined ? processHashingLimit() : createConcurrencyLimit(options.maxConcurrentHashes);
 
   // @node-rs/argon2 draws a fresh random salt for every hash() call.
   const hashSecret = (secret: string): Promise<string> => {
