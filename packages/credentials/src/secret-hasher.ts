@@ -24,11 +24,13 @@
  * run). That pool has UV_THREADPOOL_SIZE threads (default 4), shared with fs, dns.lookup, zlib
  * and WebCrypto (the PKCS#7 signature checks). So hashes do not take it all, at most one per
  * core runs at once, process-wide (every hasher shares the limit); the others wait in order.
- * More at once buys nothing: on 2 cores, 16 verifies in flight on 4 threads gave 175 verifies/s
- * at 11.3 ms of CPU each, on 2 places 192–199/s at 9.2–9.4 ms (the memory-hard passes of four
- * 19 MiB blocks evict each other from the caches), and file, DNS and signature work no longer
- * queues behind a burst of logins. `maxConcurrentHashes` sets another limit for one hasher (a
- * container whose CPU quota is below the cores it sees).
+ * More at once buys nothing: on 2 cores, 16 verifies in flight on 4 threads gave 174–190
+ * verifies/s at 10.4–11.3 ms of CPU each, on 2 places 180–199/s at 9.2–9.7 ms (four memory-hard
+ * passes over 19 MiB each take turns on two cores and evict each other from the caches), and
+ * file, DNS and signature work no longer queues behind a burst of logins. A process sees its
+ * cores through `availableParallelism()` (CPU affinity, not a container's CPU quota: there the
+ * pool's threads remain the bound, as before). `maxConcurrentHashes` gives one hasher a limit
+ * of its own (tests).
  *
  * Timing: verification compares in constant time inside argon2, and {@link SecretHasher.dummyVerify}
  * costs one verify at the current parameters, so "unknown user" can be made to take as long as
