@@ -111,6 +111,7 @@ async function startProfile(): Promise<void> {
   profiler.connect();
   if (profilingAllocations) {
     await profiler.post('HeapProfiler.enable');
+    // Node 20's inspector typings predate the two include… flags; V8 takes them.
     await profiler.post('HeapProfiler.startSampling', {
       samplingInterval: ALLOCATION_SAMPLING_BYTES,
       includeObjectsCollectedByMajorGC: true,
