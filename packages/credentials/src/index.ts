@@ -4,3 +4,4 @@ export * from './secret-hasher';
 export * from './attempt-limiter';
 export * from './rate-limit';
 export * from './concurrency-limit';
+export * from './available-cores';

@@ -27,18 +27,18 @@
  * More at once buys nothing: on 2 cores, 16 verifies in flight on 4 threads gave 174–190
  * verifies/s at 10.4–11.3 ms of CPU each, on 2 places 180–199/s at 9.2–9.7 ms (four memory-hard
  * passes over 19 MiB each take turns on two cores and evict each other from the caches), and
- * file, DNS and signature work no longer queues behind a burst of logins. A process sees its
- * cores through `availableParallelism()` (CPU affinity, not a container's CPU quota: there the
- * pool's threads remain the bound, as before). `maxConcurrentHashes` gives one hasher a limit
- * of its own (tests).
+ * file, DNS and signature work no longer queues behind a burst of logins. The cores are those
+ * the process may use, a container's CPU quota included (`availableCores`: our Kubernetes pods
+ * have one CPU, on nodes with many). `maxConcurrentHashes` gives one hasher a limit of its own
+ * (tests).
  *
  * Timing: verification compares in constant time inside argon2, and {@link SecretHasher.dummyVerify}
  * costs one verify at the current parameters, so "unknown user" can be made to take as long as
  * "wrong PIN" (no enumeration by timing).
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import { availableParallelism } from 'node:os';
 import { hash, parseOptions, verify, type Algorithm, type Options, type Version } from '@node-rs/argon2';
+import { availableCores } from './available-cores';
 import { createConcurrencyLimit, type ConcurrencyLimit } from './concurrency-limit';
 
 export interface Argon2Parameters {
@@ -99,7 +99,7 @@ export interface SecretHasher {
 let processHashing: ConcurrencyLimit | undefined;
 
 function processHashingLimit(): ConcurrencyLimit {
-  if (!processHashing) processHashing = createConcurrencyLimit(availableParallelism());
+  if (!processHashing) processHashing = createConcurrencyLimit(availableCores());
   return processHashing;
 }
 
