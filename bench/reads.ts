@@ -28,6 +28,7 @@ import { UserAccountServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user_int
 import { mintLocalOperatorToken, operatorTokenInterceptor } from '@kfrm/runtime';
 import { type Customer, openCustomer } from '../tests/lib/bank-customer';
 import type { FromBareServer, ToBareServer } from './lib/bare-unary-server';
+import { childAsker } from './lib/child-ask';
 import { startBackendProcess } from './lib/backend-process';
 import { cpuDelta, cpuMsByCommand } from './lib/process-cpu';
 import { transactionCounter } from './lib/pg-transactions';
@@ -111,27 +112,15 @@ const bare = fork(fileURLToPath(new URL('./lib/bare-unary-server.ts', import.met
   env: { ...process.env, BARE_SERVER_TLS: JSON.stringify(backend.mobileTls) },
   stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
 });
-const fromBare = <T extends FromBareServer['type']>(type: T) =>
-  new Promise<Extract<FromBareServer, { type: T }>>((resolve, reject) => {
-    const onMessage = (m: FromBareServer) => {
-      if (m.type !== type) return;
-      bare.off('message', onMessage);
-      bare.off('exit', reject);
-      resolve(m as Extract<FromBareServer, { type: T }>);
-    };
-    bare.on('message', onMessage);
-    bare.once('exit', reject);
-  });
+const askBare = childAsker<ToBareServer, FromBareServer>(bare, 'bare server');
 const bareCpuMs = async () => {
-  const answer = fromBare('cpu');
-  bare.send({ type: 'cpu' } satisfies ToBareServer);
-  const { usage } = await answer;
+  const { usage } = await askBare({ type: 'cpu' }, 'cpu');
   return (usage.user + usage.system) / 1000;
 };
 const phones: Customer[] = [];
 const bareClients: AccountServiceClient[] = [];
 try {
-  const { port: barePort } = await fromBare('ready');
+  const { port: barePort } = await askBare(undefined, 'ready');
   if (!backend.databaseName) throw new Error('the backend must run on PostgreSQL (DATABASE_URL)');
   const transactions = transactionCounter(databaseUrl, backend.databaseName);
   const internalAddress = `127.0.0.1:${backend.internalPort}`;
