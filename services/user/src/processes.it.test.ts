@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCsr, createSigningCa, issueSigningCertificate, parseSigningCsr, signData } from '@kfrm/pki';
 import { DEFAULT_TTLS } from './deps';
 import { createProcesses, MAX_POLICY_CACHE_MS, processRevision } from './processes';
-import { activatedUser, codeOf, countingDeps, openHarness, withdrawnUser, type Harness } from './testing/user.harness';
+import { activatedUser, codeOf, countingDeps, newIdentity, openHarness, withdrawnUser, type Harness } from './testing/user.harness';
 
 let h: Harness;
 
@@ -440,6 +440,127 @@ describe('getRunningProcessForUserToken', () => {
     expect(await h.processes.getRunningProcessForUserToken({ userToken, processId: late.id })).toEqual({
       user: { id: user.id, status: 'ACTIVATED', deviceId: user.deviceId },
     });
+  });
+});
+
+describe('createProcessForUserToken finds the holder in the insert (issue 17, ADR 0021)', () => {
+  const login = (userToken: string, deviceId: bigint, listedUserIds: bigint[] = []) => ({
+    userToken,
+    deviceId,
+    transactionType: 'LOGIN' as const,
+    transactionContext: '{"biometric_enabled":false}',
+    listedUserIds,
+    transactionContextIfListed: '{"biometric_enabled":true}',
+  });
+  const processesOf = async (userId: bigint) =>
+    (await h.db.selectFrom('processes').select('id').where('user_id', '=', userId.toString()).execute()).length;
+  const factors = (p: { authentications: { type: string; fallback: string }[] }) => p.authentications.map((a) => [a.type, a.fallback]);
+
+  it("one statement: the listed holder's context and policy, else the other; the process as a read answers it, from memory", async () => {
+    const { user, userToken } = await activatedUser(h);
+    const other = await activatedUser(h);
+    const counting = countingDeps(h.deps);
+    const processes = createProcesses(counting.deps);
+    await processes.createProcessForUserToken(login(userToken, user.deviceId!));
+    counting.statements.length = 0;
+
+    const plain = await processes.createProcessForUserToken(login(userToken, user.deviceId!, [other.user.id]));
+    expect(counting.statements).toEqual(['RawNode']);
+    expect(plain).toMatchObject({
+      userId: user.id,
+      status: 'READY',
+      transactionType: 'LOGIN',
+      transactionContext: '{"biometric_enabled":false}',
+    });
+    expect(factors(plain!)).toEqual([['PIN', 'PATTERN']]);
+    expect(plain!.userName).toBe((await h.accounts.findByUserId(user.id)).userName);
+
+    const bio = await processes.createProcessForUserToken(login(userToken, user.deviceId!, [other.user.id, user.id]));
+    expect(counting.statements).toEqual(['RawNode', 'RawNode']);
+    expect(bio!.transactionContext).toBe('{"biometric_enabled":true}');
+    expect(factors(bio!)).toEqual([['BIO', 'PIN']]);
+
+    const { userName: _name, ...stored } = bio!;
+    expect(await processes.getRunningProcess({ processId: bio!.id, userId: user.id })).toEqual(stored);
+    expect(counting.statements).toHaveLength(2);
+    expect(await h.processes.getRunningProcess({ processId: bio!.id, userId: user.id })).toEqual(stored);
+  });
+
+  it('no process and no error for an unknown token, another device, or a holder who is not ACTIVATED', async () => {
+    const { user, userToken } = await activatedUser(h);
+    const blocked = await activatedUser(h);
+    await h.accounts.updateUserStatus({
+      userId: blocked.user.id,
+      expectedStatus: 'ACTIVATED',
+      newStatus: 'BLOCKED',
+      reason: '',
+      unlock: false,
+    });
+    const created = await h.accounts.registerUser(newIdentity({}));
+    const before = [await processesOf(user.id), await processesOf(blocked.user.id), await processesOf(created.user.id)];
+    for (const input of [
+      login(userToken, user.deviceId! + 1n),
+      login(userToken, user.deviceId! + 1n, [user.id]),
+      login(blocked.userToken, blocked.user.deviceId!),
+      login(created.userToken, created.user.deviceId!),
+      login('A'.repeat(43), user.deviceId!),
+      login('', user.deviceId!),
+      login('A'.repeat(513), user.deviceId!),
+    ]) {
+      expect(await h.processes.createProcessForUserToken(input)).toBeUndefined();
+    }
+    expect([await processesOf(user.id), await processesOf(blocked.user.id), await processesOf(created.user.id)]).toEqual(before);
+  });
+
+  it("the holder's own context decides: no policy for it is AUTHENTICATION_POLICY_NOT_FOUND, the other context's none is not", async () => {
+    const { user, userToken } = await activatedUser(h);
+    const transferTo = (listedUserIds: bigint[]) => ({
+      ...login(userToken, user.deviceId!, listedUserIds),
+      transactionType: 'TRANSFER' as const,
+      transactionContext: transfer(10_000),
+      transactionContextIfListed: '{}',
+    });
+    expect(factors((await h.processes.createProcessForUserToken(transferTo([])))!)).toEqual([['BIO', 'PIN']]);
+    const before = await processesOf(user.id);
+    expect(await codeOf(h.processes.createProcessForUserToken(transferTo([user.id])))).toBe('AUTHENTICATION_POLICY_NOT_FOUND');
+    // An unusable holder is told apart first, as by createProcess's unknown user.
+    expect(await h.processes.createProcessForUserToken({ ...transferTo([user.id]), deviceId: user.deviceId! + 1n })).toBeUndefined();
+    expect(await processesOf(user.id)).toBe(before);
+    await expect(h.processes.createProcessForUserToken({ ...transferTo([]), transactionContextIfListed: 'not json' })).rejects.toThrow(
+      /JSON/,
+    );
+  });
+
+  it('a cached policy that was changed since is never applied: the holder is read, the policies read again', async () => {
+    const { user, userToken } = await activatedUser(h);
+    const cached = createProcesses(h.deps);
+    const probe = { ...login(userToken, user.deviceId!), transactionContext: '{"token_probe":1}' };
+    expect(factors((await cached.createProcessForUserToken(probe))!)).toEqual([['PIN', 'PATTERN']]);
+    const [added] = await h.db
+      .insertInto('authentication_policies')
+      .values({
+        transaction_type: 'LOGIN',
+        priority: 4,
+        condition: JSON.stringify({ path: 'token_probe', op: 'exists' }),
+        authentications: JSON.stringify([{ type: 'PATTERN' }]),
+        description: 'test: token probe',
+      })
+      .returning('id')
+      .execute();
+    try {
+      cached.forgetPolicies();
+      expect(factors((await cached.createProcessForUserToken(probe))!)).toEqual([['PATTERN', 'NONE']]);
+      await h.db
+        .updateTable('authentication_policies')
+        .set({ authentications: JSON.stringify([{ type: 'PIN' }]) })
+        .where('id', '=', added!.id)
+        .execute();
+      expect(factors((await cached.createProcessForUserToken(probe))!)).toEqual([['PIN', 'NONE']]);
+      await h.db.updateTable('authentication_policies').set({ authentications: '[]' }).where('id', '=', added!.id).execute();
+      expect(await codeOf(cached.createProcessForUserToken(probe))).toBe('EMPTY_AUTHENTICATION_PROCESS');
+    } finally {
+      await h.db.updateTable('authentication_policies').set({ enabled: false }).where('id', '=', added!.id).execute();
+    }
   });
 });
 

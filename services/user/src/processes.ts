@@ -11,15 +11,29 @@ import {
   findProcess,
   findTokenHolderAndProcess,
   findUserById,
+  findUserByTokenHash,
   insertProcessForRecipient,
+  insertProcessForUserToken,
   insertProcessIfAllowed,
   listPolicies,
   type NewProcess,
+  type ProcessCandidate,
   type RecipientFacts,
   type StoredPolicy,
   type TokenHolder,
   updateProcessStepsIfUnchanged,
 } from './user.repository';
+
+/** A process for the holder of a user token who may use it on `deviceId` (see createProcessForUserToken). */
+export interface ProcessForUserToken {
+  userToken: string;
+  deviceId: bigint;
+  transactionType: TransactionTypeName;
+  /** The context for a holder who is not one of `listedUserIds`. */
+  transactionContext: string;
+  listedUserIds: readonly bigint[];
+  transactionContextIfListed: string;
+}
 
 /** What a process is created for. */
 export interface ProcessToCreate {
@@ -246,6 +260,71 @@ export function createProcesses(deps: UserDomainDeps) {
         return { created, answer: recipient, settled: created !== undefined || recipient.status !== 'ACTIVATED' };
       });
       return { created, recipient: answer };
+    },
+
+    /**
+     * A process for the holder of a user token, when they may use it on the calling device
+     * (ACTIVATED and bound to `deviceId`), from one statement that finds the holder and inserts
+     * (ADR 0021): with `transactionContextIfListed` when the holder is one of `listedUserIds`,
+     * else with `transactionContext`; the policy follows the context as in createProcess.
+     * undefined, and nothing inserted, when the token has no such holder. When the insert finds
+     * the holder but not their candidate's policy as chosen, the holder is read to tell which:
+     * AUTHENTICATION_POLICY_NOT_FOUND, EMPTY_AUTHENTICATION_PROCESS, or a changed policy read
+     * again.
+     */
+    async createProcessForUserToken(input: ProcessForUserToken): Promise<CreatedProcess | undefined> {
+      const { userToken, deviceId, transactionType } = input;
+      if (typeof userToken !== 'string' || userToken === '' || userToken.length > MAX_USER_TOKEN_CHARS) return undefined;
+      const contexts = {
+        unlisted: { text: input.transactionContext, value: parseTransactionContext(input.transactionContext) },
+        listed: { text: input.transactionContextIfListed, value: parseTransactionContext(input.transactionContextIfListed) },
+      };
+      const userTokenHash = tokenHash(userToken);
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const policies = await policiesFor(transactionType);
+        const candidate = (context: { text: string; value: unknown }) => {
+          const selected = selectPolicy(policies, context.value);
+          return {
+            transactionContext: context.text,
+            authentications: (selected?.authentications ?? []).map((a) => ({
+              type: a.type,
+              fallback: a.fallback,
+              status: 'READY' as const,
+            })),
+            // An empty policy inserts nothing either: it is refused below, for its holder only.
+            policy: selected && selected.authentications.length > 0 ? policies.find((p) => p.id === selected.id) : undefined,
+            selected,
+          };
+        };
+        const unlisted = candidate(contexts.unlisted);
+        const listed = candidate(contexts.listed);
+        const now = clock();
+        const created = await insertProcessForUserToken(
+          db,
+          { id: newProcessId(), transactionType, now, expiresAt: new Date(now.getTime() + deps.processTtlMs) },
+          { userTokenHash, deviceId, listedUserIds: input.listedUserIds },
+          { unlisted, listed } satisfies Record<string, ProcessCandidate>,
+        );
+        if (created) {
+          const { userName: _name, ...process } = created;
+          running.remember(process, now);
+          logger.info(
+            { user_id: created.userId.toString(), transaction_type: transactionType, factors: created.authentications.map((a) => a.type) },
+            'authentication process created',
+          );
+          return created;
+        }
+        // Nothing inserted: no holder who may use the token here (the common refusal), or the
+        // holder's policy is missing, empty, or was changed since it was cached.
+        const holder = await findUserByTokenHash(db, userTokenHash);
+        if (holder?.status !== 'ACTIVATED' || holder.deviceId !== deviceId) return undefined;
+        const theirs = input.listedUserIds.includes(holder.id) ? listed : unlisted;
+        if (!theirs.selected) throw createFailed('AUTHENTICATION_POLICY_NOT_FOUND', 'no authentication policy applies');
+        if (theirs.selected.authentications.length === 0)
+          throw createFailed('EMPTY_AUTHENTICATION_PROCESS', 'the authentication process is empty');
+        policyCache.delete(transactionType);
+      }
+      throw new Error('the authentication policies changed during every attempt to use them');
     },
 
     /** The user's process while it can still be completed; RUNNING_PROCESS_NOT_FOUND otherwise. */

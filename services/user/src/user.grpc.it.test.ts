@@ -39,6 +39,8 @@ import {
 import {
   CompleteAuthenticationApiError,
   CompleteAuthenticationApiError_ErrorCode,
+  CreateProcessForUserTokenApiError,
+  CreateProcessForUserTokenApiError_ErrorCode,
   FindSessionIdApiError,
   FindSessionIdApiError_ErrorCode,
   ProcessStepServiceClient,
@@ -300,6 +302,51 @@ describe('user service over gRPC', () => {
     const asTransfer = new UserAccountServiceClient(`127.0.0.1:${running.internalPort}`, services.identity!.as('transfer'));
     try {
       const refused = await failure(call(asTransfer.getRunningProcessForUserToken.bind(asTransfer), { userToken, processId }));
+      expect(refused.code).toBe(grpc.status.PERMISSION_DENIED);
+    } finally {
+      asTransfer.close();
+    }
+  });
+
+  it("CreateProcessForUserToken (ADR 0021): the holder's process on its device, the listed context for a listed holder, nothing for anyone else", async () => {
+    const { userId, deviceId, userToken } = await activated();
+    const request = {
+      userToken,
+      deviceId,
+      transactionType: AuthenticatedTransactionType.LOGIN,
+      transactionContext: '{"biometric_enabled":false}',
+      listedUserIds: [userId + 1n],
+      transactionContextIfListed: '{"biometric_enabled":true}',
+    };
+    const pin = await call(accounts.createProcessForUserToken.bind(accounts), request);
+    expect(pin.process?.processId).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(pin.process?.authentications.map((a) => a.type)).toEqual([AuthenticationType.PIN]);
+    const read = await call(steps.getRunningProcess.bind(steps), { processId: pin.process!.processId, userId });
+    expect(read.process).toEqual(pin.process);
+    const bio = await call(accounts.createProcessForUserToken.bind(accounts), { ...request, listedUserIds: [userId] });
+    expect(bio.process?.authentications.map((a) => a.type)).toEqual([AuthenticationType.BIO]);
+
+    for (const other of [{ deviceId: deviceId + 1n }, { userToken: 'A'.repeat(43) }]) {
+      expect((await call(accounts.createProcessForUserToken.bind(accounts), { ...request, ...other })).process).toBeUndefined();
+    }
+    const noDevice = await failure(call(accounts.createProcessForUserToken.bind(accounts), { ...request, deviceId: 0n }));
+    expect(noDevice.code).toBe(grpc.status.INVALID_ARGUMENT);
+    const noPolicy = await failure(
+      call(accounts.createProcessForUserToken.bind(accounts), {
+        ...request,
+        transactionType: AuthenticatedTransactionType.TRANSFER,
+        transactionContext: '{}',
+      }),
+    );
+    expect(noPolicy.code).toBe(grpc.status.NOT_FOUND);
+    expect(apiErrorCode(noPolicy, CreateProcessForUserTokenApiError)).toBe(
+      CreateProcessForUserTokenApiError_ErrorCode.AUTHENTICATION_POLICY_NOT_FOUND,
+    );
+
+    // Only auth creates processes for a token's holder.
+    const asTransfer = new UserAccountServiceClient(`127.0.0.1:${running.internalPort}`, services.identity!.as('transfer'));
+    try {
+      const refused = await failure(call(asTransfer.createProcessForUserToken.bind(asTransfer), request));
       expect(refused.code).toBe(grpc.status.PERMISSION_DENIED);
     } finally {
       asTransfer.close();

@@ -16,6 +16,8 @@ import {
   CompleteAuthenticationApiError_ErrorCode,
   ConsumeProcessApiError,
   ConsumeProcessApiError_ErrorCode,
+  CreateProcessForUserTokenApiError,
+  CreateProcessForUserTokenApiError_ErrorCode,
   CreateSessionApiError,
   CreateSessionApiError_ErrorCode,
   FindByUserTokenApiError,
@@ -212,6 +214,17 @@ export function userAccountHandlers({ accounts, residentIds, kycReview, processe
           revision: process ? processRevision(process) : '',
         };
       },
+      async createProcessForUserToken(request) {
+        const process = await processes.createProcessForUserToken({
+          userToken: request.userToken,
+          deviceId: requireId(request.deviceId, 'device_id'),
+          transactionType: transactionTypeName(request.transactionType),
+          transactionContext: request.transactionContext,
+          listedUserIds: request.listedUserIds,
+          transactionContextIfListed: request.transactionContextIfListed,
+        });
+        return { process: process && toProtoProcess(process) };
+      },
       async updateUserStatus(request) {
         const user = await accounts.updateUserStatus({
           userId: requireId(request.userId, 'user_id'),
@@ -309,6 +322,12 @@ export function userAccountHandlers({ accounts, residentIds, kycReview, processe
         raises: raises<FindUserCode>(),
       },
       getRunningProcessForUserToken: { access: 'internal', callers: ['auth'], raises: raises() },
+      createProcessForUserToken: {
+        access: 'internal',
+        callers: ['auth'],
+        errors: apiErrorType(CreateProcessForUserTokenApiError, CreateProcessForUserTokenApiError_ErrorCode),
+        raises: raises<CreateProcessCode>(),
+      },
       updateUserStatus: {
         access: 'internal',
         callers: ['auth', 'user'],

@@ -847,6 +847,108 @@ const insertProcessForRecipientTemplate = QueryTemplate.of<UserDatabase, InsertP
     left join r on true`,
 );
 
+/**
+ * One of the two processes insertProcessForUserToken may insert: the context it is created with
+ * and the policy chosen for that context (undefined: no policy applies to it).
+ */
+export interface ProcessCandidate {
+  transactionContext: string;
+  authentications: NewProcess['authentications'];
+  policy: StoredPolicy | undefined;
+}
+
+/**
+ * A process for the holder of a user token, in one statement: only when the holder is ACTIVATED
+ * and bound to `deviceId`, with `listed` when the holder is one of `listedUserIds` and
+ * `unlisted` otherwise, and only with that candidate's policy as it was chosen (ADR 0021).
+ * undefined: nothing inserted (no such holder, or that candidate's policy is missing or changed).
+ */
+export async function insertProcessForUserToken(
+  db: UserDb,
+  process: Omit<NewProcess, 'userId' | 'transactionContext' | 'authentications'>,
+  holder: { userTokenHash: string; deviceId: bigint; listedUserIds: readonly bigint[] },
+  candidates: { unlisted: ProcessCandidate; listed: ProcessCandidate },
+): Promise<CreatedProcess | undefined> {
+  const { unlisted, listed } = candidates;
+  const row = await insertProcessForUserTokenTemplate.executeTakeFirst(db, {
+    id: process.id,
+    transactionType: process.transactionType,
+    now: process.now,
+    expiresAt: process.expiresAt,
+    userTokenHash: holder.userTokenHash,
+    deviceId: holder.deviceId.toString(),
+    listedUserIds: holder.listedUserIds.map(String),
+    context: unlisted.transactionContext,
+    authentications: JSON.stringify(unlisted.authentications),
+    policyId: unlisted.policy?.id ?? null,
+    conditionText: unlisted.policy?.conditionText ?? null,
+    authenticationsText: unlisted.policy?.authenticationsText ?? null,
+    listedContext: listed.transactionContext,
+    listedAuthentications: JSON.stringify(listed.authentications),
+    listedPolicyId: listed.policy?.id ?? null,
+    listedConditionText: listed.policy?.conditionText ?? null,
+    listedAuthenticationsText: listed.policy?.authenticationsText ?? null,
+  });
+  return row && { ...toProcess(row), userName: row.user_name };
+}
+
+type InsertForUserTokenParams = {
+  id: string;
+  transactionType: TransactionTypeName;
+  now: Date;
+  expiresAt: Date;
+  userTokenHash: string;
+  deviceId: string;
+  listedUserIds: string[];
+  context: string;
+  authentications: string;
+  policyId: string | null;
+  conditionText: string | null;
+  authenticationsText: string | null;
+  listedContext: string;
+  listedAuthentications: string;
+  listedPolicyId: string | null;
+  listedConditionText: string | null;
+  listedAuthenticationsText: string | null;
+};
+
+const insertProcessForUserTokenTemplate = QueryTemplate.of<UserDatabase, InsertForUserTokenParams>()(
+  // The holder is found by the insert itself (no read before it); the candidate follows from
+  // whether they are listed, and its policy must still be enabled and unchanged, as in
+  // guardedProcessInsert. A candidate without a policy (null id) joins none.
+  (_db, param) => sql<Selectable<ProcessesTable> & { user_name: string }>`
+    with u as (
+      select id, user_name, id = any(cast(${param('listedUserIds')} as bigint[])) as listed
+      from ${table('users')}
+      where user_token_hash = ${param('userTokenHash')} and status = 'ACTIVATED'
+        and device_id = cast(${param('deviceId')} as bigint)
+    ),
+    c (listed, context, authentications, policy_id, condition_text, authentications_text) as (
+      values
+        (false, cast(${param('context')} as text), cast(${param('authentications')} as jsonb),
+         cast(${param('policyId')} as bigint), cast(${param('conditionText')} as jsonb),
+         cast(${param('authenticationsText')} as jsonb)),
+        (true, cast(${param('listedContext')} as text), cast(${param('listedAuthentications')} as jsonb),
+         cast(${param('listedPolicyId')} as bigint), cast(${param('listedConditionText')} as jsonb),
+         cast(${param('listedAuthenticationsText')} as jsonb))
+    ),
+    inserted as (
+      insert into ${table('processes')}
+        (id, user_id, transaction_type, transaction_context, policy_id, status, authentications, created_at, expires_at)
+      select ${param('id')}, u.id, ${param('transactionType')}, c.context, p.id, 'READY', c.authentications,
+        ${param('now')}, ${param('expiresAt')}
+      from u
+      join c on c.listed = u.listed
+      join ${table('authentication_policies')} p on p.id = c.policy_id
+      where p.enabled
+        and p.transaction_type = ${param('transactionType')}
+        and p.condition is not distinct from c.condition_text
+        and p.authentications = c.authentications_text
+      returning *
+    )
+    select inserted.*, u.user_name from inserted join u on u.id = inserted.user_id`,
+);
+
 /** The holder of a user token as a factor check needs it. */
 export interface TokenHolder {
   id: bigint;

@@ -211,6 +211,19 @@ describe('identity over gRPC', () => {
     expect(bioAgain.process?.authentications[0]?.type).toBe(AuthenticationType.BIO);
   });
 
+  it("a biometric key on the device is its own user's only: another user of the device logs in with the PIN (ADR 0021)", async () => {
+    const app = await h.newPhone();
+    const withKey = await h.register(app);
+    const withoutKey = await h.register(app, { biometric: false, residentId: '900115-1000009' });
+    const l = loginSvc(app);
+    const first = await unary(l, l.prepareLogin, { userToken: withKey.userToken });
+    expect(first.process?.authentications[0]?.type).toBe(AuthenticationType.BIO);
+    const second = await unary(l, l.prepareLogin, { userToken: withoutKey.userToken });
+    expect(second.process?.authentications[0]?.type).toBe(AuthenticationType.PIN);
+    const session = await h.loginWithPin(app, withoutKey.userToken);
+    h.secretsSeen.push(session.sessionToken, session.refreshToken);
+  });
+
   it('moves a user to a new device, revoking the old device and its sessions', async () => {
     const oldPhone = await h.newPhone();
     const user = await h.register(oldPhone);

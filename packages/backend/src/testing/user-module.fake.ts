@@ -29,6 +29,8 @@ import {
   CompleteAuthenticationApiError_ErrorCode,
   ConsumeProcessApiError,
   ConsumeProcessApiError_ErrorCode,
+  CreateProcessForUserTokenApiError,
+  CreateProcessForUserTokenApiError_ErrorCode,
   CreateSessionApiError,
   CreateSessionApiError_ErrorCode,
   FindByUserTokenApiError,
@@ -290,6 +292,21 @@ export function createFakeUserModule(): { module: ServiceModule; state: FakeUser
               const expiresAt = new Date(Date.now() + 600_000).toISOString();
               return { user: holder, process: view(p), transactionType: p.type, expiresAt, revision: '' };
             },
+            async createProcessForUserToken(r) {
+              check();
+              const u = [...state.users.values()].find((x) => x.tokenHash === hash(r.userToken));
+              if (!u || u.status !== UserStatus.ACTIVATED || u.deviceId !== r.deviceId) return { process: undefined };
+              const listed = r.listedUserIds.includes(u.userId);
+              const p: FakeProcess = {
+                processId: randomBytes(16).toString('base64url'),
+                userId: u.userId,
+                type: r.transactionType,
+                authentications: policy(r.transactionType, listed ? r.transactionContextIfListed : r.transactionContext),
+                consumed: false,
+              };
+              state.processes.set(p.processId, p);
+              return { process: view(p) };
+            },
             async updateUserStatus(r) {
               check();
               const u = user(r.userId);
@@ -377,6 +394,7 @@ export function createFakeUserModule(): { module: ServiceModule; state: FakeUser
             registerUser: internal(RegisterUserApiError, RegisterUserApiError_ErrorCode),
             findByUserToken: internal(FindByUserTokenApiError, FindByUserTokenApiError_ErrorCode),
             getRunningProcessForUserToken: { access: 'internal', callers: ['*'] },
+            createProcessForUserToken: internal(CreateProcessForUserTokenApiError, CreateProcessForUserTokenApiError_ErrorCode),
             updateUserStatus: internal(UpdateUserStatusApiError, UpdateUserStatusApiError_ErrorCode),
             updateCustomerInfo: internal(UpdateCustomerInfoApiError, UpdateCustomerInfoApiError_ErrorCode),
             updateKyc: internal(UpdateKycApiError, UpdateKycApiError_ErrorCode),

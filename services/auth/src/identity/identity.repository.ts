@@ -204,6 +204,17 @@ export function findBiometricKey(db: Db, userId: bigint) {
   return biometricKeyOfUser.executeTakeFirst(db, { userId: String(userId) });
 }
 
+const enabledBiometricKeysOnDevice = QueryTemplate.of<IdentityDatabase, { deviceId: string }>()((db, param) =>
+  // `enabled` written out, not a parameter: the partial index (migration 003) must match every plan.
+  db.selectFrom('biometric_keys').select('user_id').where('device_id', '=', param('deviceId')).where(sql<boolean>`enabled`),
+);
+
+/** The users whose enabled biometric key lives on this device (usually none or one). */
+export async function findUsersWithBiometricKeyOnDevice(db: Db, deviceId: bigint): Promise<bigint[]> {
+  const rows = await enabledBiometricKeysOnDevice.execute(db, { deviceId: String(deviceId) });
+  return rows.map((r) => BigInt(r.user_id));
+}
+
 export async function saveBiometricKey(db: Db, userId: bigint, deviceId: bigint, publicKey: Uint8Array): Promise<void> {
   const values = { device_id: deviceId, public_key: Buffer.from(publicKey), enabled: true, updated_at: new Date() };
   await db

@@ -1,35 +1,35 @@
 import { failWith, isDomainError, PermissionDeniedError } from '@kfrm/errors';
 import { AuthenticatedTransactionType } from '@kfrm/proto/gen/kfrm/api/common/common';
-import { UserStatus } from '@kfrm/proto/gen/kfrm/api/common/user/status/user_status';
 import { authenticationFailed } from './authentication';
 import type { IdentityDeps } from './identity-deps';
 import * as repo from './identity.repository';
 import type { DirectoryCode } from './user-directory';
 
-export type PrepareLoginCode = DirectoryCode['findByUserToken'] | DirectoryCode['createProcess'];
+export type PrepareLoginCode = DirectoryCode['createProcessForUserToken'];
 /** CreateSession's refusals (an unusable user token among them) become AUTHENTICATION_FAILED. */
 export type LoginCode = 'AUTHENTICATION_FAILED';
 export type RefreshSessionCode = 'INVALID_LOGIN_SESSION' | DirectoryCode['rotateSession'];
+
+/** The LOGIN process's context; the user service's policies choose the factors from it. */
+const loginContext = (biometricEnabled: boolean) => JSON.stringify({ biometric_enabled: biometricEnabled });
 
 /** Login with a LOGIN process, and session refresh; everything bound to the calling device. */
 export function createLogin(deps: IdentityDeps) {
   const { db, users } = deps;
 
-  async function loginUser(userToken: string, deviceId: bigint) {
-    const user = await users.findByUserToken(userToken);
-    if (!user || user.deviceId !== deviceId || user.userStatus !== UserStatus.ACTIVATED) return undefined;
-    return user;
-  }
-
   return {
     async prepareLogin(userToken: string, deviceId: bigint) {
-      const user = await loginUser(userToken, deviceId);
+      // The key lives in the device's secure hardware: only a key on this device can sign in.
+      // Looked up by device before the user is known, so the user service finds the token's
+      // holder and creates the process in one statement (ADR 0021).
+      const biometricUsers = await repo.findUsersWithBiometricKeyOnDevice(db, deviceId);
+      const process = await users.createProcessForUserToken(userToken, deviceId, AuthenticatedTransactionType.LOGIN, loginContext(false), {
+        userIds: biometricUsers,
+        context: loginContext(true),
+      });
       // Unknown token, another device's token, or a user who cannot log in: one answer.
-      if (!user) throw new PermissionDeniedError('login is not possible with this user token on this device');
-      const key = await repo.findBiometricKey(db, user.userId);
-      const biometricEnabled = key?.enabled && BigInt(key.device_id) === deviceId;
-      // The user service's policies choose the factors; biometric_enabled selects the biometric one.
-      return users.createProcess(user.userId, AuthenticatedTransactionType.LOGIN, JSON.stringify({ biometric_enabled: biometricEnabled }));
+      if (!process) throw new PermissionDeniedError('login is not possible with this user token on this device');
+      return process;
     },
 
     async login(userToken: string, processId: string, deviceId: bigint) {

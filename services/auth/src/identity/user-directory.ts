@@ -26,6 +26,8 @@ import {
   CompleteAuthenticationApiError_ErrorCode,
   ConsumeProcessApiError,
   ConsumeProcessApiError_ErrorCode,
+  CreateProcessForUserTokenApiError,
+  CreateProcessForUserTokenApiError_ErrorCode,
   CreateSessionApiError,
   CreateSessionApiError_ErrorCode,
   FindByUserTokenApiError,
@@ -96,6 +98,18 @@ export interface UserDirectory {
   /** `deviceUuid` becomes the user's registered DeviceUUID; '' keeps the one on record. */
   bindDevice(userId: bigint, deviceId: bigint, deviceUuid: string): Promise<bigint>;
   createProcess(userId: bigint, type: AuthenticatedTransactionType, context: string): Promise<AuthenticationProcess>;
+  /**
+   * A process for the holder of the user token, when they are ACTIVATED and bound to `deviceId`,
+   * found and created in one call (and one statement): with `contextIfListed` when the holder is
+   * one of `listedUserIds`, else `context`. undefined for no such holder (ADR 0021).
+   */
+  createProcessForUserToken(
+    userToken: string,
+    deviceId: bigint,
+    type: AuthenticatedTransactionType,
+    context: string,
+    listed: { userIds: readonly bigint[]; context: string },
+  ): Promise<AuthenticationProcess | undefined>;
   getRunningProcess(processId: string, userId: bigint): Promise<RunningProcess>;
   /**
    * The holder of the user token and, when it is theirs and running, the process, in one call
@@ -149,6 +163,7 @@ export interface DirectoryCode {
   updateKyc: CodeOf<typeof UpdateKycApiError_ErrorCode>;
   bindDevice: CodeOf<typeof BindDeviceApiError_ErrorCode>;
   createProcess: CodeOf<typeof CreateProcessApiError_ErrorCode>;
+  createProcessForUserToken: CodeOf<typeof CreateProcessForUserTokenApiError_ErrorCode>;
   getRunningProcess: CodeOf<typeof GetRunningProcessApiError_ErrorCode>;
   completeAuthentication: CodeOf<typeof CompleteAuthenticationApiError_ErrorCode>;
   consumeProcess: CodeOf<typeof ConsumeProcessApiError_ErrorCode>;
@@ -175,6 +190,7 @@ const errors = {
   updateKyc: apiErrorType(UpdateKycApiError, UpdateKycApiError_ErrorCode),
   bindDevice: apiErrorType(BindDeviceApiError, BindDeviceApiError_ErrorCode),
   createProcess: apiErrorType(CreateProcessApiError, CreateProcessApiError_ErrorCode),
+  createProcessForUserToken: apiErrorType(CreateProcessForUserTokenApiError, CreateProcessForUserTokenApiError_ErrorCode),
   getRunningProcess: apiErrorType(GetRunningProcessApiError, GetRunningProcessApiError_ErrorCode),
   completeAuthentication: apiErrorType(CompleteAuthenticationApiError, CompleteAuthenticationApiError_ErrorCode),
   consumeProcess: apiErrorType(ConsumeProcessApiError, ConsumeProcessApiError_ErrorCode),
@@ -263,6 +279,23 @@ export function createUserDirectory(clients: InternalClients): UserDirectory {
         { errors: errors.createProcess },
       ).catch(asAuthError);
       if (!r.process) throw new Error('CreateProcess answered without a process');
+      return r.process;
+    },
+    async createProcessForUserToken(userToken, deviceId, transactionType, transactionContext, listed) {
+      if (!userToken) return undefined;
+      const r = await unaryCall(
+        accounts(),
+        'createProcessForUserToken',
+        {
+          userToken,
+          deviceId,
+          transactionType,
+          transactionContext,
+          listedUserIds: [...listed.userIds],
+          transactionContextIfListed: listed.context,
+        },
+        { errors: errors.createProcessForUserToken },
+      ).catch(asAuthError);
       return r.process;
     },
     async getRunningProcess(processId, userId) {

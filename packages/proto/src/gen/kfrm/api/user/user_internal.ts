@@ -149,6 +149,68 @@ export function findByUserTokenApiError_ErrorCodeToJSON(object: FindByUserTokenA
   }
 }
 
+export interface CreateProcessForUserTokenRequest {
+  userToken: string;
+  /** The holder must be ACTIVATED and bound to this device (DeviceCertificate id), else no process. */
+  deviceId: bigint;
+  transactionType: AuthenticatedTransactionType;
+  /** As CreateProcessRequest.transaction_context, for a holder not in listed_user_ids. */
+  transactionContext: string;
+  /**
+   * Users for whom transaction_context_if_listed is the context instead (the caller's knowledge
+   * about them, e.g. an enabled biometric key on the device); the policy follows the context.
+   */
+  listedUserIds: bigint[];
+  transactionContextIfListed: string;
+}
+
+export interface CreateProcessForUserTokenResponse {
+  /** absent when the token has no ACTIVATED holder bound to device_id */
+  process: AuthenticationProcess | undefined;
+}
+
+/** As CreateProcessApiError, for the context that applies to the holder. */
+export interface CreateProcessForUserTokenApiError {
+  code: CreateProcessForUserTokenApiError_ErrorCode;
+}
+
+export enum CreateProcessForUserTokenApiError_ErrorCode {
+  AUTHENTICATION_POLICY_NOT_FOUND = 0,
+  EMPTY_AUTHENTICATION_PROCESS = 1,
+  UNRECOGNIZED = -1,
+}
+
+export function createProcessForUserTokenApiError_ErrorCodeFromJSON(
+  object: any,
+): CreateProcessForUserTokenApiError_ErrorCode {
+  switch (object) {
+    case 0:
+    case "AUTHENTICATION_POLICY_NOT_FOUND":
+      return CreateProcessForUserTokenApiError_ErrorCode.AUTHENTICATION_POLICY_NOT_FOUND;
+    case 1:
+    case "EMPTY_AUTHENTICATION_PROCESS":
+      return CreateProcessForUserTokenApiError_ErrorCode.EMPTY_AUTHENTICATION_PROCESS;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return CreateProcessForUserTokenApiError_ErrorCode.UNRECOGNIZED;
+  }
+}
+
+export function createProcessForUserTokenApiError_ErrorCodeToJSON(
+  object: CreateProcessForUserTokenApiError_ErrorCode,
+): string {
+  switch (object) {
+    case CreateProcessForUserTokenApiError_ErrorCode.AUTHENTICATION_POLICY_NOT_FOUND:
+      return "AUTHENTICATION_POLICY_NOT_FOUND";
+    case CreateProcessForUserTokenApiError_ErrorCode.EMPTY_AUTHENTICATION_PROCESS:
+      return "EMPTY_AUTHENTICATION_PROCESS";
+    case CreateProcessForUserTokenApiError_ErrorCode.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export interface UpdateUserStatusRequest {
   userId: bigint;
   /** compare-and-set: refused unless the user is in this status now */
@@ -1546,6 +1608,357 @@ export const FindByUserTokenApiError: MessageFns<FindByUserTokenApiError, "kfrm.
   },
   fromPartial(object: DeepPartial<FindByUserTokenApiError>): FindByUserTokenApiError {
     const message = createBaseFindByUserTokenApiError();
+    message.code = object.code ?? 0;
+    return message;
+  },
+};
+
+function createBaseCreateProcessForUserTokenRequest(): CreateProcessForUserTokenRequest {
+  return {
+    userToken: "",
+    deviceId: 0n,
+    transactionType: 0,
+    transactionContext: "",
+    listedUserIds: [],
+    transactionContextIfListed: "",
+  };
+}
+
+export const CreateProcessForUserTokenRequest: MessageFns<
+  CreateProcessForUserTokenRequest,
+  "kfrm.api.user.CreateProcessForUserTokenRequest"
+> = {
+  $type: "kfrm.api.user.CreateProcessForUserTokenRequest" as const,
+
+  encode(message: CreateProcessForUserTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userToken !== "") {
+      writer.uint32(10).string(message.userToken);
+    }
+    if (message.deviceId !== 0n) {
+      if (BigInt.asUintN(64, message.deviceId) !== message.deviceId) {
+        throw new globalThis.Error("value provided for field message.deviceId of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.deviceId);
+    }
+    if (message.transactionType !== 0) {
+      writer.uint32(24).int32(message.transactionType);
+    }
+    if (message.transactionContext !== "") {
+      writer.uint32(34).string(message.transactionContext);
+    }
+    if (message.listedUserIds.length !== 0) {
+      writer.uint32(42).fork();
+      for (const v of message.listedUserIds) {
+        if (BigInt.asUintN(64, v) !== v) {
+          throw new globalThis.Error("a value provided in array field listedUserIds of type uint64 is too large");
+        }
+        writer.uint64(v);
+      }
+      writer.join();
+    }
+    if (message.transactionContextIfListed !== "") {
+      writer.uint32(50).string(message.transactionContextIfListed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateProcessForUserTokenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateProcessForUserTokenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userToken = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.deviceId = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.transactionType = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.transactionContext = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag === 40) {
+              message.listedUserIds.push(reader.uint64() as bigint);
+
+              continue;
+            }
+
+            if (tag === 42) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.listedUserIds.push(reader.uint64() as bigint);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.transactionContextIfListed = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateProcessForUserTokenRequest {
+    return {
+      userToken: isSet(object.userToken)
+        ? globalThis.String(object.userToken)
+        : isSet(object.user_token)
+        ? globalThis.String(object.user_token)
+        : "",
+      deviceId: isSet(object.deviceId)
+        ? BigInt(object.deviceId)
+        : isSet(object.device_id)
+        ? BigInt(object.device_id)
+        : 0n,
+      transactionType: isSet(object.transactionType)
+        ? authenticatedTransactionTypeFromJSON(object.transactionType)
+        : isSet(object.transaction_type)
+        ? authenticatedTransactionTypeFromJSON(object.transaction_type)
+        : 0,
+      transactionContext: isSet(object.transactionContext)
+        ? globalThis.String(object.transactionContext)
+        : isSet(object.transaction_context)
+        ? globalThis.String(object.transaction_context)
+        : "",
+      listedUserIds: globalThis.Array.isArray(object?.listedUserIds)
+        ? object.listedUserIds.map((e: any) => BigInt(e))
+        : globalThis.Array.isArray(object?.listed_user_ids)
+        ? object.listed_user_ids.map((e: any) => BigInt(e))
+        : [],
+      transactionContextIfListed: isSet(object.transactionContextIfListed)
+        ? globalThis.String(object.transactionContextIfListed)
+        : isSet(object.transaction_context_if_listed)
+        ? globalThis.String(object.transaction_context_if_listed)
+        : "",
+    };
+  },
+
+  toJSON(message: CreateProcessForUserTokenRequest): unknown {
+    const obj: any = {};
+    if (message.userToken !== "") {
+      obj.userToken = message.userToken;
+    }
+    if (message.deviceId !== 0n) {
+      obj.deviceId = message.deviceId.toString();
+    }
+    if (message.transactionType !== 0) {
+      obj.transactionType = authenticatedTransactionTypeToJSON(message.transactionType);
+    }
+    if (message.transactionContext !== "") {
+      obj.transactionContext = message.transactionContext;
+    }
+    if (message.listedUserIds?.length) {
+      obj.listedUserIds = message.listedUserIds.map((e) => e.toString());
+    }
+    if (message.transactionContextIfListed !== "") {
+      obj.transactionContextIfListed = message.transactionContextIfListed;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CreateProcessForUserTokenRequest>): CreateProcessForUserTokenRequest {
+    return CreateProcessForUserTokenRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CreateProcessForUserTokenRequest>): CreateProcessForUserTokenRequest {
+    const message = createBaseCreateProcessForUserTokenRequest();
+    message.userToken = object.userToken ?? "";
+    message.deviceId = (object.deviceId !== undefined && object.deviceId !== null) ? BigInt(object.deviceId) : 0n;
+    message.transactionType = object.transactionType ?? 0;
+    message.transactionContext = object.transactionContext ?? "";
+    message.listedUserIds = object.listedUserIds?.map((e) => BigInt(e)) || [];
+    message.transactionContextIfListed = object.transactionContextIfListed ?? "";
+    return message;
+  },
+};
+
+function createBaseCreateProcessForUserTokenResponse(): CreateProcessForUserTokenResponse {
+  return { process: undefined };
+}
+
+export const CreateProcessForUserTokenResponse: MessageFns<
+  CreateProcessForUserTokenResponse,
+  "kfrm.api.user.CreateProcessForUserTokenResponse"
+> = {
+  $type: "kfrm.api.user.CreateProcessForUserTokenResponse" as const,
+
+  encode(message: CreateProcessForUserTokenResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.process !== undefined) {
+      AuthenticationProcess.encode(message.process, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateProcessForUserTokenResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateProcessForUserTokenResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.process = AuthenticationProcess.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateProcessForUserTokenResponse {
+    return { process: isSet(object.process) ? AuthenticationProcess.fromJSON(object.process) : undefined };
+  },
+
+  toJSON(message: CreateProcessForUserTokenResponse): unknown {
+    const obj: any = {};
+    if (message.process !== undefined) {
+      obj.process = AuthenticationProcess.toJSON(message.process);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CreateProcessForUserTokenResponse>): CreateProcessForUserTokenResponse {
+    return CreateProcessForUserTokenResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CreateProcessForUserTokenResponse>): CreateProcessForUserTokenResponse {
+    const message = createBaseCreateProcessForUserTokenResponse();
+    message.process = (object.process !== undefined && object.process !== null)
+      ? AuthenticationProcess.fromPartial(object.process)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCreateProcessForUserTokenApiError(): CreateProcessForUserTokenApiError {
+  return { code: 0 };
+}
+
+export const CreateProcessForUserTokenApiError: MessageFns<
+  CreateProcessForUserTokenApiError,
+  "kfrm.api.user.CreateProcessForUserTokenApiError"
+> = {
+  $type: "kfrm.api.user.CreateProcessForUserTokenApiError" as const,
+
+  encode(message: CreateProcessForUserTokenApiError, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== 0) {
+      writer.uint32(8).int32(message.code);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateProcessForUserTokenApiError {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateProcessForUserTokenApiError();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.code = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateProcessForUserTokenApiError {
+    return { code: isSet(object.code) ? createProcessForUserTokenApiError_ErrorCodeFromJSON(object.code) : 0 };
+  },
+
+  toJSON(message: CreateProcessForUserTokenApiError): unknown {
+    const obj: any = {};
+    if (message.code !== 0) {
+      obj.code = createProcessForUserTokenApiError_ErrorCodeToJSON(message.code);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CreateProcessForUserTokenApiError>): CreateProcessForUserTokenApiError {
+    return CreateProcessForUserTokenApiError.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CreateProcessForUserTokenApiError>): CreateProcessForUserTokenApiError {
+    const message = createBaseCreateProcessForUserTokenApiError();
     message.code = object.code ?? 0;
     return message;
   },
@@ -6866,6 +7279,24 @@ export const UserAccountServiceService = {
     responseDeserialize: (value: Buffer): GetRunningProcessForUserTokenResponse =>
       GetRunningProcessForUserTokenResponse.decode(value),
   },
+  /**
+   * FindByUserToken and UserService.CreateProcess in one statement, for the holder of a user
+   * token who may log in on the calling device (issue 17, ADR 0021). No process, and no error,
+   * when the token has no such holder: the caller refuses that as it refuses an unknown token.
+   */
+  createProcessForUserToken: {
+    path: "/kfrm.api.user.UserAccountService/CreateProcessForUserToken" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateProcessForUserTokenRequest): Buffer =>
+      Buffer.from(CreateProcessForUserTokenRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateProcessForUserTokenRequest =>
+      CreateProcessForUserTokenRequest.decode(value),
+    responseSerialize: (value: CreateProcessForUserTokenResponse): Buffer =>
+      Buffer.from(CreateProcessForUserTokenResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateProcessForUserTokenResponse =>
+      CreateProcessForUserTokenResponse.decode(value),
+  },
   updateUserStatus: {
     path: "/kfrm.api.user.UserAccountService/UpdateUserStatus" as const,
     requestStream: false as const,
@@ -6970,6 +7401,12 @@ export interface UserAccountServiceServer extends UntypedServiceImplementation {
     GetRunningProcessForUserTokenRequest,
     GetRunningProcessForUserTokenResponse
   >;
+  /**
+   * FindByUserToken and UserService.CreateProcess in one statement, for the holder of a user
+   * token who may log in on the calling device (issue 17, ADR 0021). No process, and no error,
+   * when the token has no such holder: the caller refuses that as it refuses an unknown token.
+   */
+  createProcessForUserToken: handleUnaryCall<CreateProcessForUserTokenRequest, CreateProcessForUserTokenResponse>;
   updateUserStatus: handleUnaryCall<UpdateUserStatusRequest, UpdateUserStatusResponse>;
   updateCustomerInfo: handleUnaryCall<UpdateCustomerInfoRequest, UpdateCustomerInfoResponse>;
   updateKyc: handleUnaryCall<UpdateKycRequest, UpdateKycResponse>;
@@ -7038,6 +7475,26 @@ export interface UserAccountServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetRunningProcessForUserTokenResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * FindByUserToken and UserService.CreateProcess in one statement, for the holder of a user
+   * token who may log in on the calling device (issue 17, ADR 0021). No process, and no error,
+   * when the token has no such holder: the caller refuses that as it refuses an unknown token.
+   */
+  createProcessForUserToken(
+    request: CreateProcessForUserTokenRequest,
+    callback: (error: ServiceError | null, response: CreateProcessForUserTokenResponse) => void,
+  ): ClientUnaryCall;
+  createProcessForUserToken(
+    request: CreateProcessForUserTokenRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateProcessForUserTokenResponse) => void,
+  ): ClientUnaryCall;
+  createProcessForUserToken(
+    request: CreateProcessForUserTokenRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateProcessForUserTokenResponse) => void,
   ): ClientUnaryCall;
   updateUserStatus(
     request: UpdateUserStatusRequest,
