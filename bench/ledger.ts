@@ -5,7 +5,8 @@
 //
 //   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npx tsx bench/ledger.ts
 //
-// Env: BENCH_SECONDS (per run, default 5), BENCH_CLIENTS (default "1,16,64"), BENCH_BATCH_CONCURRENCY,
+// Env: BENCH_SECONDS (per run, default 5), BENCH_CLIENTS (default "1,16,64"), BENCH_EVENTS (1: two
+// outbox events per post, as the transfer service's; default none), BENCH_BATCH_CONCURRENCY,
 // BENCH_BATCH_LINGER_MS, BENCH_BATCH_MAX (batched mode; default the poster's own). Everything runs in
 // scratch databases (created here, dropped at the end). Callers are closed loops: each awaits its
 // transfer's acknowledgement (after COMMIT) before sending the next.
@@ -29,6 +30,10 @@ if (!databaseUrl) {
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const clientCounts = (process.env.BENCH_CLIENTS ?? '1,16,64').split(',').map(Number);
 const ACCOUNTS = 1_000;
+// BENCH_EVENTS=1: every post also writes two outbox events, as the transfer service's posts do.
+// Outbox writers take the outbox_position row last and hold it until COMMIT (ids visible in
+// order), so their commits queue one behind the other; batching is what spreads that.
+const WITH_EVENTS = process.env.BENCH_EVENTS === '1';
 // Unbatched mode gets one connection per caller, as pgbench does (max_connections permitting).
 const POOL_MAX = 80;
 
@@ -102,7 +107,12 @@ async function runLedger(
             amount: { currency: 'KRW', minor: 1n },
             debitMemo: 'bench',
             creditMemo: 'bench',
-            events: [],
+            events: WITH_EVENTS
+              ? [
+                  { userId: 'bench-from', type: 'TRANSFER_SUCCEED', kind: 'TRANSFER_OUT', counterpartyName: 'bench' },
+                  { userId: 'bench-to', type: 'TRANSFER_SUCCEED', kind: 'TRANSFER_IN', counterpartyName: 'bench' },
+                ]
+              : [],
           });
           latencies.push(performance.now() - start);
         } catch {
@@ -177,7 +187,7 @@ try {
 
   const f = (n: number | undefined, digits = 0) => (n === undefined || Number.isNaN(n) ? '-' : n.toFixed(digits));
   console.log(
-    `\nledger benchmark: ${seconds}s per run, synchronous_commit=${syncCommit}, ${cpus().length} CPUs, batched = ${JSON.stringify(MODES.batched(1)) === '{}' ? 'the poster defaults (32 per batch, 1 ms linger only while a batch is in flight, 2 in flight)' : JSON.stringify(MODES.batched(1))}`,
+    `\nledger benchmark: ${seconds}s per run, synchronous_commit=${syncCommit}, ${cpus().length} CPUs, batched = ${JSON.stringify(MODES.batched(1)) === '{}' ? 'the poster defaults (32 per batch, 1 ms linger only while a batch is in flight, 2 in flight)' : JSON.stringify(MODES.batched(1))}, ${WITH_EVENTS ? 'two outbox events per post' : 'no outbox events'}`,
   );
   console.log(
     '| workload | clients | unbatched tx/s | p50 / p99 ms | batched tx/s | p50 / p99 ms | pgbench TPC-B tps | batched / pgbench | load avg (1/5/15 min) |',
