@@ -486,8 +486,11 @@ describe('createProcessForUserToken finds the holder in the insert (issue 17, AD
     expect(await h.processes.getRunningProcess({ processId: bio!.id, userId: user.id })).toEqual(stored);
   });
 
-  it('no process and no error for an unknown token, another device, or a holder who is not ACTIVATED', async () => {
+  it('no process and no error for an unknown token, another device, or a holder who is not ACTIVATED: the insert alone says so', async () => {
     const { user, userToken } = await activatedUser(h);
+    const counting = countingDeps(h.deps);
+    const processes = createProcesses(counting.deps);
+    await processes.createProcessForUserToken(login(userToken, user.deviceId!));
     const blocked = await activatedUser(h);
     await h.accounts.updateUserStatus({
       userId: blocked.user.id,
@@ -507,7 +510,10 @@ describe('createProcessForUserToken finds the holder in the insert (issue 17, AD
       login('', user.deviceId!),
       login('A'.repeat(513), user.deviceId!),
     ]) {
-      expect(await h.processes.createProcessForUserToken(input)).toBeUndefined();
+      counting.statements.length = 0;
+      expect(await processes.createProcessForUserToken(input)).toBeUndefined();
+      // One statement; none for a string that cannot be a user token.
+      expect(counting.statements).toEqual(['', 'A'.repeat(513)].includes(input.userToken) ? [] : ['RawNode']);
     }
     expect([await processesOf(user.id), await processesOf(blocked.user.id), await processesOf(created.user.id)]).toEqual(before);
   });
@@ -520,9 +526,13 @@ describe('createProcessForUserToken finds the holder in the insert (issue 17, AD
       transactionContext: transfer(10_000),
       transactionContextIfListed: '{}',
     });
-    expect(factors((await h.processes.createProcessForUserToken(transferTo([])))!)).toEqual([['BIO', 'PIN']]);
+    const counting = countingDeps(h.deps);
+    const processes = createProcesses(counting.deps);
+    expect(factors((await processes.createProcessForUserToken(transferTo([])))!)).toEqual([['BIO', 'PIN']]);
     const before = await processesOf(user.id);
-    expect(await codeOf(h.processes.createProcessForUserToken(transferTo([user.id])))).toBe('AUTHENTICATION_POLICY_NOT_FOUND');
+    counting.statements.length = 0;
+    expect(await codeOf(processes.createProcessForUserToken(transferTo([user.id])))).toBe('AUTHENTICATION_POLICY_NOT_FOUND');
+    expect(counting.statements).toEqual(['RawNode']);
     // An unusable holder is told apart first, as by createProcess's unknown user.
     expect(await h.processes.createProcessForUserToken({ ...transferTo([user.id]), deviceId: user.deviceId! + 1n })).toBeUndefined();
     expect(await processesOf(user.id)).toBe(before);

@@ -11,7 +11,6 @@ import {
   findProcess,
   findTokenHolderAndProcess,
   findUserById,
-  findUserByTokenHash,
   insertProcessForRecipient,
   insertProcessForUserToken,
   insertProcessIfAllowed,
@@ -268,7 +267,7 @@ export function createProcesses(deps: UserDomainDeps) {
      * (ADR 0021): with `transactionContextIfListed` when the holder is one of `listedUserIds`,
      * else with `transactionContext`; the policy follows the context as in createProcess.
      * undefined, and nothing inserted, when the token has no such holder. When the insert finds
-     * the holder but not their candidate's policy as chosen, the holder is read to tell which:
+     * the holder but not their candidate's policy as chosen (it says so, no read follows):
      * AUTHENTICATION_POLICY_NOT_FOUND, EMPTY_AUTHENTICATION_PROCESS, or a changed policy read
      * again.
      */
@@ -299,12 +298,14 @@ export function createProcesses(deps: UserDomainDeps) {
         const unlisted = candidate(contexts.unlisted);
         const listed = candidate(contexts.listed);
         const now = clock();
-        const created = await insertProcessForUserToken(
+        const { holder, created } = await insertProcessForUserToken(
           db,
           { id: newProcessId(), transactionType, now, expiresAt: new Date(now.getTime() + deps.processTtlMs) },
           { userTokenHash, deviceId, listedUserIds: input.listedUserIds },
           { unlisted, listed } satisfies Record<string, ProcessCandidate>,
         );
+        // No holder who may use the token here: the common refusal, answered by the insert itself.
+        if (!holder) return undefined;
         if (created) {
           const { userName: _name, ...process } = created;
           running.remember(process, now);
@@ -314,11 +315,8 @@ export function createProcesses(deps: UserDomainDeps) {
           );
           return created;
         }
-        // Nothing inserted: no holder who may use the token here (the common refusal), or the
-        // holder's policy is missing, empty, or was changed since it was cached.
-        const holder = await findUserByTokenHash(db, userTokenHash);
-        if (holder?.status !== 'ACTIVATED' || holder.deviceId !== deviceId) return undefined;
-        const theirs = input.listedUserIds.includes(holder.id) ? listed : unlisted;
+        // The holder's policy is missing, empty, or was changed since it was cached.
+        const theirs = holder.listed ? listed : unlisted;
         if (!theirs.selected) throw createFailed('AUTHENTICATION_POLICY_NOT_FOUND', 'no authentication policy applies');
         if (theirs.selected.authentications.length === 0)
           throw createFailed('EMPTY_AUTHENTICATION_PROCESS', 'the authentication process is empty');

@@ -860,24 +860,26 @@ export interface ProcessCandidate {
 /**
  * A process for the holder of a user token, in one statement: only when the holder is ACTIVATED
  * and bound to `deviceId`, with `listed` when the holder is one of `listedUserIds` and
- * `unlisted` otherwise, and only with that candidate's policy as it was chosen (ADR 0021).
- * undefined: nothing inserted (no such holder, or that candidate's policy is missing or changed).
+ * `unlisted` otherwise, and only with that candidate's policy as it was chosen (ADR 0021). The
+ * statement also answers whether there is such a holder and which candidate is theirs, whether
+ * or not it inserted, so no refusal needs a second read. `holder` undefined: no such holder;
+ * `created` undefined with a holder: their candidate's policy is missing or was changed.
  */
 export async function insertProcessForUserToken(
   db: UserDb,
   process: Omit<NewProcess, 'userId' | 'transactionContext' | 'authentications'>,
-  holder: { userTokenHash: string; deviceId: bigint; listedUserIds: readonly bigint[] },
+  token: { userTokenHash: string; deviceId: bigint; listedUserIds: readonly bigint[] },
   candidates: { unlisted: ProcessCandidate; listed: ProcessCandidate },
-): Promise<CreatedProcess | undefined> {
+): Promise<{ holder?: { id: bigint; listed: boolean }; created?: CreatedProcess }> {
   const { unlisted, listed } = candidates;
   const row = await insertProcessForUserTokenTemplate.executeTakeFirst(db, {
     id: process.id,
     transactionType: process.transactionType,
     now: process.now,
     expiresAt: process.expiresAt,
-    userTokenHash: holder.userTokenHash,
-    deviceId: holder.deviceId.toString(),
-    listedUserIds: holder.listedUserIds.map(String),
+    userTokenHash: token.userTokenHash,
+    deviceId: token.deviceId.toString(),
+    listedUserIds: token.listedUserIds.map(String),
     context: unlisted.transactionContext,
     authentications: JSON.stringify(unlisted.authentications),
     policyId: unlisted.policy?.id ?? null,
@@ -889,7 +891,12 @@ export async function insertProcessForUserToken(
     listedConditionText: listed.policy?.conditionText ?? null,
     listedAuthenticationsText: listed.policy?.authenticationsText ?? null,
   });
-  return row && { ...toProcess(row), userName: row.user_name };
+  if (!row) throw new Error('the process insert answered no row');
+  const { holder_id, holder_listed, user_name, ...inserted } = row;
+  if (holder_id === null) return {};
+  const holder = { id: BigInt(holder_id), listed: holder_listed === true };
+  if (inserted.id === null) return { holder };
+  return { holder, created: { ...toProcess(inserted as Selectable<ProcessesTable>), userName: user_name ?? '' } };
 }
 
 type InsertForUserTokenParams = {
@@ -915,8 +922,11 @@ type InsertForUserTokenParams = {
 const insertProcessForUserTokenTemplate = QueryTemplate.of<UserDatabase, InsertForUserTokenParams>()(
   // The holder is found by the insert itself (no read before it); the candidate follows from
   // whether they are listed, and its policy must still be enabled and unchanged, as in
-  // guardedProcessInsert. A candidate without a policy (null id) joins none.
-  (_db, param) => sql<Selectable<ProcessesTable> & { user_name: string }>`
+  // guardedProcessInsert. A candidate without a policy (null id) joins none. The left joins from
+  // one row answer the holder also when nothing was inserted (as insertProcessForRecipient).
+  (_db, param) => sql<
+    Nullable<Selectable<ProcessesTable>> & { user_name: string | null; holder_id: string | null; holder_listed: boolean | null }
+  >`
     with u as (
       select id, user_name, id = any(cast(${param('listedUserIds')} as bigint[])) as listed
       from ${table('users')}
@@ -946,7 +956,10 @@ const insertProcessForUserTokenTemplate = QueryTemplate.of<UserDatabase, InsertF
         and p.authentications = c.authentications_text
       returning *
     )
-    select inserted.*, u.user_name from inserted join u on u.id = inserted.user_id`,
+    select inserted.*, u.user_name, u.id as holder_id, u.listed as holder_listed
+    from (values (1)) as one (x)
+    left join u on true
+    left join inserted on true`,
 );
 
 /** The holder of a user token as a factor check needs it. */

@@ -214,7 +214,7 @@ describe('identity over gRPC', () => {
   it("a biometric key on the device is its own user's only: another user of the device logs in with the PIN (ADR 0021)", async () => {
     const app = await h.newPhone();
     const withKey = await h.register(app);
-    const withoutKey = await h.register(app, { biometric: false, residentId: '900115-1000009' });
+    const withoutKey = await h.register(app, { biometric: false });
     const l = loginSvc(app);
     const first = await unary(l, l.prepareLogin, { userToken: withKey.userToken });
     expect(first.process?.authentications[0]?.type).toBe(AuthenticationType.BIO);

@@ -19,6 +19,8 @@ export function createLogin(deps: IdentityDeps) {
 
   return {
     async prepareLogin(userToken: string, deviceId: bigint) {
+      const refused = () => new PermissionDeniedError('login is not possible with this user token on this device');
+      if (!userToken) throw refused();
       // The key lives in the device's secure hardware: only a key on this device can sign in.
       // Looked up by device before the user is known, so the user service finds the token's
       // holder and creates the process in one statement (ADR 0021).
@@ -28,7 +30,7 @@ export function createLogin(deps: IdentityDeps) {
         context: loginContext(true),
       });
       // Unknown token, another device's token, or a user who cannot log in: one answer.
-      if (!process) throw new PermissionDeniedError('login is not possible with this user token on this device');
+      if (!process) throw refused();
       return process;
     },
 
