@@ -541,7 +541,7 @@ describe('createProcessForUserToken finds the holder in the insert (issue 17, AD
     );
   });
 
-  it('a cached policy that was changed since is never applied: the holder is read, the policies read again', async () => {
+  it('a cached policy that was changed since is never applied: the insert tells, and the policies are read again', async () => {
     const { user, userToken } = await activatedUser(h);
     const cached = createProcesses(h.deps);
     const probe = { ...login(userToken, user.deviceId!), transactionContext: '{"token_probe":1}' };
