@@ -1,7 +1,7 @@
 import { failWith, InvalidArgumentError } from '@kfrm/errors';
 import { verifySignedData, x509 } from '@kfrm/pki';
 import type { UserDomainDeps } from './deps';
-import { parseTransactionContext, selectPolicy, type FactorType } from './policy';
+import { parseTransactionContext, selectPolicy, type FactorType, type SelectedPolicy } from './policy';
 import { RUNNING_PROCESSES_MAX_ENTRIES, RunningProcessesMemory } from './running-processes-memory';
 import { newProcessId, tokenHash } from './tokens';
 import type { CreatedProcess, ProcessRecord, StoredAuthentication, TransactionTypeName, UserStatusName } from './user.model';
@@ -160,6 +160,26 @@ export function createProcesses(deps: UserDomainDeps) {
     if (!(await findUserById(db, userId))) throw new InvalidArgumentError('no such user');
   }
 
+  /** The steps a new process gets from its policy: every factor READY. */
+  const readySteps = (policy: SelectedPolicy): StoredAuthentication[] =>
+    policy.authentications.map((a) => ({ type: a.type, fallback: a.fallback, status: 'READY' }));
+
+  /** A process just inserted: remembered as written (ADR 0020) and logged. */
+  function recordCreated(created: CreatedProcess, policyId: string, now: Date): void {
+    // The process alone, as a read of it answers (the name is the creation's answer only).
+    const { userName: _name, ...process } = created;
+    running.remember(process, now);
+    logger.info(
+      {
+        user_id: created.userId.toString(),
+        transaction_type: created.transactionType,
+        policy_id: policyId,
+        factors: created.authentications.map((a) => a.type),
+      },
+      'authentication process created',
+    );
+  }
+
   /**
    * The policy choice both creations share. `insert` runs the guarded insert for the chosen
    * policy; `settled` false means it inserted nothing for the user's or the policy's sake: a
@@ -190,27 +210,14 @@ export function createProcesses(deps: UserDomainDeps) {
           userId: input.userId,
           transactionType: input.transactionType,
           transactionContext: input.transactionContext,
-          authentications: policy.authentications.map((a) => ({ type: a.type, fallback: a.fallback, status: 'READY' })),
+          authentications: readySteps(policy),
           now,
           expiresAt: new Date(now.getTime() + deps.processTtlMs),
         },
         policies.find((p) => p.id === policy.id)!,
       );
       if (outcome.settled) {
-        if (outcome.created) {
-          // The process alone, as a read of it answers (the name is the creation's answer only).
-          const { userName: _name, ...process } = outcome.created;
-          running.remember(process, now);
-          logger.info(
-            {
-              user_id: input.userId.toString(),
-              transaction_type: input.transactionType,
-              policy_id: policy.id,
-              factors: policy.authentications.map((a) => a.type),
-            },
-            'authentication process created',
-          );
-        }
+        if (outcome.created) recordCreated(outcome.created, policy.id, now);
         return { created: outcome.created, answer: outcome.answer };
       }
       await requireUser(input.userId);
@@ -285,11 +292,7 @@ export function createProcesses(deps: UserDomainDeps) {
           const selected = selectPolicy(policies, context.value);
           return {
             transactionContext: context.text,
-            authentications: (selected?.authentications ?? []).map((a) => ({
-              type: a.type,
-              fallback: a.fallback,
-              status: 'READY' as const,
-            })),
+            authentications: selected ? readySteps(selected) : [],
             // An empty policy inserts nothing either: it is refused below, for its holder only.
             policy: selected && selected.authentications.length > 0 ? policies.find((p) => p.id === selected.id) : undefined,
             selected,
@@ -306,17 +309,13 @@ export function createProcesses(deps: UserDomainDeps) {
         );
         // No holder who may use the token here: the common refusal, answered by the insert itself.
         if (!holder) return undefined;
+        const theirs = holder.listed ? listed : unlisted;
         if (created) {
-          const { userName: _name, ...process } = created;
-          running.remember(process, now);
-          logger.info(
-            { user_id: created.userId.toString(), transaction_type: transactionType, factors: created.authentications.map((a) => a.type) },
-            'authentication process created',
-          );
+          // Inserted only with their policy (the statement's guard), so it is there.
+          recordCreated(created, theirs.policy!.id, now);
           return created;
         }
         // The holder's policy is missing, empty, or was changed since it was cached.
-        const theirs = holder.listed ? listed : unlisted;
         if (!theirs.selected) throw createFailed('AUTHENTICATION_POLICY_NOT_FOUND', 'no authentication policy applies');
         if (theirs.selected.authentications.length === 0)
           throw createFailed('EMPTY_AUTHENTICATION_PROCESS', 'the authentication process is empty');
