@@ -802,6 +802,17 @@ const insertParams = (process: NewProcess, policy: StoredPolicy): InsertParams =
 });
 
 /**
+ * The policy row `p` is still the one chosen from the cached policies: enabled, for this
+ * transaction type, with the same condition and factors. Every process insert applies only then
+ * (a policy changed since it was cached is read again, never applied).
+ */
+const policyAsChosen = (chosen: { transactionType: unknown; conditionText: unknown; authenticationsText: unknown }) => sql`
+  p.enabled
+    and p.transaction_type = ${chosen.transactionType}
+    and p.condition is not distinct from cast(${chosen.conditionText} as jsonb)
+    and p.authentications = cast(${chosen.authenticationsText} as jsonb)`;
+
+/**
  * The guarded insert both templates share: from the user CTE `u`, only with the policy as it was
  * chosen, and `also` for any further condition.
  */
@@ -812,10 +823,11 @@ const guardedProcessInsert = (param: TemplateParam<InsertParams>, also = sql`tru
     cast(${param('authentications')} as jsonb), ${param('now')}, ${param('expiresAt')}
   from u
   join ${table('authentication_policies')} p on p.id = ${param('policyId')}
-  where p.enabled
-    and p.transaction_type = ${param('transactionType')}
-    and p.condition is not distinct from cast(${param('conditionText')} as jsonb)
-    and p.authentications = cast(${param('authenticationsText')} as jsonb)
+  where ${policyAsChosen({
+    transactionType: param('transactionType'),
+    conditionText: param('conditionText'),
+    authenticationsText: param('authenticationsText'),
+  })}
     and ${also}
   returning *`;
 
@@ -950,10 +962,11 @@ const insertProcessForUserTokenTemplate = QueryTemplate.of<UserDatabase, InsertF
       from u
       join c on c.listed = u.listed
       join ${table('authentication_policies')} p on p.id = c.policy_id
-      where p.enabled
-        and p.transaction_type = ${param('transactionType')}
-        and p.condition is not distinct from c.condition_text
-        and p.authentications = c.authentications_text
+      where ${policyAsChosen({
+        transactionType: param('transactionType'),
+        conditionText: sql`c.condition_text`,
+        authenticationsText: sql`c.authentications_text`,
+      })}
       returning *
     )
     select inserted.*, u.user_name, u.id as holder_id, u.listed as holder_listed
