@@ -8,8 +8,8 @@
 // Packages are bundled except those that read files next to their own code at run time or ship
 // native or WebAssembly parts; those stay in node_modules (root dependencies, so they resolve
 // from dist/).
-import { cp, mkdir, readdir, rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { cp, mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
@@ -70,12 +70,37 @@ export async function entryPoints(): Promise<Record<string, string>> {
   return entries;
 }
 
-export async function buildDist(): Promise<void> {
-  await rm(outdir, { recursive: true, force: true });
-  await buildBundles(await entryPoints(), outdir);
+/** The production build into `dir` (default dist/; another folder must be inside the repository). */
+export async function buildDist(dir: string = outdir): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+  await buildBundles(await entryPoints(), dir);
   // @kfrm/proto finds its descriptor set next to the code: dist/gen/ once bundled.
-  await mkdir(join(outdir, 'gen'), { recursive: true });
-  await cp(join(root, 'packages/proto/src/gen/descriptor-set.binpb'), join(outdir, 'gen/descriptor-set.binpb'));
+  await mkdir(join(dir, 'gen'), { recursive: true });
+  await cp(join(root, 'packages/proto/src/gen/descriptor-set.binpb'), join(dir, 'gen/descriptor-set.binpb'));
+  await copyPGliteWorker(dir);
+}
+
+/**
+ * The embedded PGlite's worker thread runs a file of its own, which @kfrm/db finds next to its
+ * code (`new URL('./pglite-worker.mjs', import.meta.url)`): next to the bundle's chunks once
+ * bundled. Every entry point opens the database, so that code is in a shared chunk at the top of
+ * `dir`; a bundle that put it anywhere else would start no embedded database, so that fails the
+ * build, as does a bundle where the reference is not found at all (this check would then be blind).
+ */
+export async function copyPGliteWorker(dir: string): Promise<void> {
+  await cp(join(root, 'packages/db/src/pglite-worker.mjs'), join(dir, 'pglite-worker.mjs'));
+  const reference = /new URL\(["'`]\.\/pglite-worker\.mjs["'`], import\.meta\.url\)/;
+  const referencing: string[] = [];
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile() || !entry.name.endsWith('.mjs') || entry.name === 'pglite-worker.mjs') continue;
+    const path = join(entry.parentPath, entry.name);
+    if (reference.test(await readFile(path, 'utf8'))) referencing.push(path);
+  }
+  if (referencing.length === 0)
+    throw new Error(`no bundle in ${dir} starts the PGlite worker: the check for where it looks is out of date`);
+  const misplaced = referencing.filter((path) => dirname(path) !== dir);
+  if (misplaced.length > 0)
+    throw new Error(`${misplaced.join(', ')} look for the PGlite worker in their own folder; only files at the top of ${dir} find it`);
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

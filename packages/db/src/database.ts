@@ -1,17 +1,15 @@
 /**
- * Opening the database: a pg Pool on `DATABASE_URL` (real mode) or one in-process PGlite
- * (embedded default). One handle per process; every service gets its Kysely instance from it via
+ * Opening the database: a pg Pool on `DATABASE_URL` (real mode) or one PGlite, on a worker thread
+ * of this process (embedded default; pglite-thread.ts). One handle per process; every service gets its Kysely instance from it via
  * `handle.kysely<ServiceDB>('<its schema>')`. All those instances share the handle's pool (or the
  * single PGlite connection), so close the handle, never the Kysely instances.
  */
-import { mkdirSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
-import type { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, type LogEvent, type PostgresPool, type PostgresPoolClient } from 'kysely';
 import pg from 'pg';
 import { asDatabaseUnavailable } from './errors';
 import { PGliteDialect } from './pglite-dialect';
+import { PGliteThread, takeEarlyPGliteThread } from './pglite-thread';
 import { queryPrepared } from './prepared-statements';
 import { OID, keepText, parseUnquotedArray } from './type-parsers';
 
@@ -236,39 +234,23 @@ function outageTypedPool(pool: pg.Pool, preparedStatements: boolean): PostgresPo
   };
 }
 
-/**
- * PGlite is PostgreSQL compiled to WebAssembly. V8 compiles it first with its baseline compiler
- * (Liftoff) and then recompiles hot functions with TurboFan on background threads; during the
- * embedded default's start the main thread was seen blocked on that recompilation for 0.5–0.7 s
- * (a futex wait with no JavaScript running), and PGlite's own open took ≈ 2.3 s instead of
- * ≈ 1.6 s. Baseline code only: the start went from ≈ 2.8 s to ≈ 2.0 s to "started", and small
- * queries ran no slower (3,000 selects 0.8–1.0 s either way; docs/performance.md). Only
- * WebAssembly is affected (PGlite is this process's only module), and only when PGlite is used:
- * real mode never loads it.
- */
-let liftoffOnly = false;
-function preferBaselineWasm(): void {
-  if (liftoffOnly) return;
-  setFlagsFromString('--liftoff-only');
-  liftoffOnly = true;
-}
-
 async function openPGlite(options: OpenDatabaseOptions): Promise<DatabaseHandle> {
-  preferBaselineWasm();
-  const { PGlite } = await import('@electric-sql/pglite');
   let dataDir: string | undefined;
   if (options.dataDir) {
     dataDir = resolvePath(options.dataDir);
     if (openDataDirs.has(dataDir)) {
       throw new Error(`PGlite data directory ${dataDir} is already open in this process; share the handle instead`);
     }
-    mkdirSync(dataDir, { recursive: true });
     openDataDirs.add(dataDir);
   }
-  let pglite: PGlite;
+  // PGlite runs on a worker thread of its own (pglite-thread.ts); the embedded default's entry
+  // point may have started it already, before the services' code loaded.
+  const pglite =
+    (dataDir !== undefined ? takeEarlyPGliteThread(dataDir) : undefined) ?? new PGliteThread(dataDir !== undefined ? { dataDir } : {});
   try {
-    pglite = await PGlite.create(dataDir !== undefined ? { dataDir } : {});
+    await pglite.waitReady;
   } catch (err) {
+    await pglite.close().catch(() => undefined);
     if (dataDir) openDataDirs.delete(dataDir);
     throw err;
   }
@@ -280,7 +262,7 @@ async function openPGlite(options: OpenDatabaseOptions): Promise<DatabaseHandle>
   return makeHandle('pglite', base, async () => {
     try {
       // Kysely only destroys an initialised driver; close an instance nobody queried, too.
-      if (!pglite.closed) await pglite.close();
+      await pglite.close();
     } finally {
       if (dataDir) openDataDirs.delete(dataDir);
     }
