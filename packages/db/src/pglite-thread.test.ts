@@ -62,6 +62,17 @@ describe('PGlite on its worker thread', () => {
     await thread.close();
   });
 
+  it('a parameter that cannot cross threads fails that query alone; the next one runs', async () => {
+    const thread = new PGliteThread();
+    try {
+      await thread.waitReady;
+      await expect(thread.query('select $1::text as v', [() => 'not data'])).rejects.toThrow(/could not be cloned/);
+      expect((await thread.query<{ v: string }>('select $1::text as v', ['data'])).rows).toEqual([{ v: 'data' }]);
+    } finally {
+      await thread.close();
+    }
+  });
+
   it('parsers given per query run on the main thread, on the text the worker returns', async () => {
     const thread = new PGliteThread();
     try {
@@ -133,5 +144,19 @@ describe('the embedded database started early', () => {
       timeout: 30_000,
     });
     expect(stdout.trim()).toBe('answered');
+  }, 60_000);
+
+  it('a statement refused before it was sent (a parameter that cannot be copied) is not waited for', async () => {
+    const script = [
+      "import { PGliteThread } from './packages/db/src/pglite-thread.ts';",
+      'const thread = new PGliteThread();',
+      'await thread.waitReady;',
+      "await thread.query('select $1::text', [() => 'not data']).catch(() => console.log('refused'));",
+    ].join('\n');
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: repoRoot,
+      timeout: 30_000,
+    });
+    expect(stdout.trim()).toBe('refused');
   }, 60_000);
 });

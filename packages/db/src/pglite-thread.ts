@@ -179,9 +179,16 @@ export class PGliteThread implements PGliteLike {
     if (this.#ended) return Promise.reject(this.#ended);
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
+      try {
+        // Throws for what cannot be copied to another thread (a function, a class's own
+        // methods): nothing was sent, so nothing is owed.
+        this.#worker.postMessage({ id, ...request });
+      } catch (err) {
+        reject(err);
+        return;
+      }
       this.#pending.set(id, { resolve, reject });
       this.#holdProcess();
-      this.#worker.postMessage({ id, ...request });
     });
   }
 
