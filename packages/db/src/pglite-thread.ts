@@ -212,10 +212,14 @@ const startedEarly = new Map<string, PGliteThread>();
  * same data directory. The embedded default calls it before loading the services' code, so
  * PGlite's open runs alongside. A thread nobody takes over is not kept alive for it.
  */
-export function startPGliteThreadEarly(dataDir: string): void {
+export function startPGliteThreadEarly(dataDir: string): PGliteThread {
   const key = resolvePath(dataDir);
-  if (startedEarly.has(key)) return;
-  startedEarly.set(key, new PGliteThread({ dataDir: key }));
+  let thread = startedEarly.get(key);
+  if (!thread) {
+    thread = new PGliteThread({ dataDir: key });
+    startedEarly.set(key, thread);
+  }
+  return thread;
 }
 
 /** The thread started early for `dataDir`, handed over once; undefined when there is none. */

@@ -44,12 +44,15 @@ function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
  * whose database or store is gone answers every call UNAVAILABLE, so it should not be sent
  * calls. The process itself stays up and keeps checking; the pg pool and ioredis reconnect on
  * their own, and the first check that passes makes it SERVING again. The embedded default's
- * PGlite and in-process store live and die with the process: nothing to watch.
+ * PGlite is checked too: it runs on a thread of its own (ADR 0022), which can end while the
+ * process lives on, and it does not come back. The in-process store lives and dies with the
+ * process: nothing to watch.
  */
 export function watchDependencies(options: DependencyHealthOptions): DependencyHealth {
   const { db, store, metrics, logger } = options;
   const checks: Record<string, () => Promise<unknown>> = {};
   if (db.kind === 'postgres') checks.postgres = () => sql`select 1`.execute(db.kysely());
+  if (db.kind === 'pglite') checks.pglite = () => sql`select 1`.execute(db.kysely());
   if (options.storeIsRemote) checks.redis = () => store.ping();
   const names = Object.keys(checks);
   const timeoutsBeforeDown = options.timeoutsBeforeDown ?? 3;

@@ -430,9 +430,11 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
       for (const registration of instance.mobile ?? []) for (const listener of phoneFacing) listener.addService(registration);
       for (const registration of instance.internal ?? []) internal.addService(registration);
     }
-    internalPort = await internal.start();
-    const mobilePort = await mobile?.start();
-    const edgePort = await edge?.start();
+    // NOT_SERVING until the whole start is done (see the end): an orchestrator that sees SERVING
+    // sends calls, and may send SIGTERM, which runService only handles once this returns.
+    internalPort = await internal.start({ serving: false });
+    const mobilePort = await mobile?.start({ serving: false });
+    const edgePort = await edge?.start({ serving: false });
     for (const instance of instances) await instance.start?.();
     metricsEndpoint = await startMetricsIfFree(metrics, config, logger);
     const openMetrics = metricsEndpoint;
@@ -453,6 +455,9 @@ export async function startServices(modules: ServiceModule[], options: StartOpti
 
     let stopped: Promise<void> | undefined;
     const openStore = store;
+    // Last, and synchronous up to the return: no health answer can say SERVING before the caller
+    // (runService) has its shutdown handler in place, in the same turn of the event loop.
+    for (const listener of [...phoneFacing, internal]) listener.setServing(true);
     return {
       config,
       logger,

@@ -188,7 +188,11 @@ export class GrpcListener {
     this.serviceNames.push(registration.name);
   }
 
-  async start(): Promise<number> {
+  /**
+   * Binds and starts taking calls. grpc.health.v1 answers SERVING from then on, unless `serving`
+   * is false: then NOT_SERVING until `setServing(true)` (a process with more to start first).
+   */
+  async start(options: { serving?: boolean } = {}): Promise<number> {
     const { host, port, credentials, descriptorSet } = this.options;
     if (descriptorSet) {
       // Reflection lists only what this listener serves: the mobile listener does not advertise
@@ -209,8 +213,7 @@ export class GrpcListener {
     );
     // TLS from certificate files: connections are dropped until they are read.
     await credentialsLoaded(credentials);
-    for (const name of this.serviceNames) this.health.setStatus(name, 'SERVING');
-    this.health.setStatus('', 'SERVING');
+    this.setServing(options.serving ?? true);
     this.options.logger.info(
       { listener: this.options.name, address: `${host}:${this.boundPort}`, services: this.serviceNames.length },
       'listening',
