@@ -1,8 +1,9 @@
 /**
  * Opening the database: a pg Pool on `DATABASE_URL` (real mode) or one PGlite, on a worker thread
- * of this process (embedded default; pglite-thread.ts). One handle per process; every service gets its Kysely instance from it via
- * `handle.kysely<ServiceDB>('<its schema>')`. All those instances share the handle's pool (or the
- * single PGlite connection), so close the handle, never the Kysely instances.
+ * of this process (embedded default; pglite-thread.ts, ADR 0022). One handle per process; every
+ * service gets its Kysely instance from it via `handle.kysely<ServiceDB>('<its schema>')`. All
+ * those instances share the handle's pool (or the single PGlite connection), so close the handle,
+ * never the Kysely instances.
  */
 import { resolve as resolvePath } from 'node:path';
 import { Kysely, PostgresDialect, type LogEvent, type PostgresPool, type PostgresPoolClient } from 'kysely';

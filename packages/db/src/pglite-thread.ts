@@ -6,8 +6,8 @@
  * thread its open (≈ 0.6 s for an existing data directory, ≈ 2 s for a new one) could only start
  * once the services' code had loaded, and each query's execution took the event loop from the
  * gRPC servers. On its own thread it opens while the rest loads (`startPGliteThreadEarly`, called
- * first thing by the embedded default's entry point) and runs queries on the other core. See
- * docs/performance.md, "Start to first health answer".
+ * first thing by the embedded default's entry point) and runs queries on the other core
+ * (ADR 0022, with what each statement's hop between the threads costs).
  *
  * What crosses the threads is plain data: the SQL and its parameters one way, rows the other.
  * Parsers are functions and cannot cross, so the worker returns the text of the types the caller
@@ -210,7 +210,7 @@ const startedEarly = new Map<string, PGliteThread>();
 /**
  * Starts the embedded database's thread now, for the `openDatabase` call that will come for the
  * same data directory. The embedded default calls it before loading the services' code, so
- * PGlite's open runs alongside. A thread nobody takes over is not kept alive for it.
+ * PGlite's open runs alongside. It holds the process open only while it opens, like any thread.
  */
 export function startPGliteThreadEarly(dataDir: string): PGliteThread {
   const key = resolvePath(dataDir);
