@@ -1,8 +1,8 @@
 /**
  * The embedded default's database, started before the services' code loads: PGlite opens on its
  * own thread (@kfrm/db's pglite-thread.ts) while the main thread loads and compiles everything
- * else, instead of after it (docs/performance.md, "Start to first health answer"). The start's
- * `openDatabase` for the same data directory takes the thread over.
+ * else, instead of after it (ADR 0022). The start's `openDatabase` for the same data directory
+ * takes the thread over.
  *
  * Light on purpose: an entry point imports this module, and only this one, before the rest.
  */
