@@ -13,6 +13,15 @@ import { PGliteThread, startPGliteThreadEarly, takeEarlyPGliteThread } from './p
 
 const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
 
+/** Runs `source` as an ES module in a process of its own (from the repository root); its stdout. */
+async function runModule(source: string): Promise<string> {
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', source], {
+    cwd: repoRoot,
+    timeout: 30_000,
+  });
+  return stdout;
+}
+
 describe('PGlite on its worker thread', () => {
   let handle: DatabaseHandle;
 
@@ -139,10 +148,7 @@ describe('the embedded database started early', () => {
       'const handle = await openDatabase();',
       "setTimeout(() => sql`select 'answered' as v, pg_sleep(0.3)`.execute(handle.kysely()).then((r) => console.log(r.rows[0].v)), 50);",
     ].join('\n');
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-      cwd: repoRoot,
-      timeout: 30_000,
-    });
+    const stdout = await runModule(script);
     expect(stdout.trim()).toBe('answered');
   }, 60_000);
 
@@ -153,10 +159,7 @@ describe('the embedded database started early', () => {
       'await thread.waitReady;',
       "await thread.query('select $1::text', [() => 'not data']).catch(() => console.log('refused'));",
     ].join('\n');
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-      cwd: repoRoot,
-      timeout: 30_000,
-    });
+    const stdout = await runModule(script);
     expect(stdout.trim()).toBe('refused');
   }, 60_000);
 });

@@ -41,12 +41,30 @@ async function healthOf(port: number): Promise<string> {
   }
 }
 
+/** A data directory, PGlite, an in-process store and free ports for one start. */
+async function startOptions() {
+  const dataDir = await mkdtemp(join(tmpdir(), 'kfrm-runtime-'));
+  const database = await openTestDatabase({ backend: 'pglite' });
+  const store = createMemoryStore();
+  const [mobilePort, internalPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
+  const options = {
+    name: 'runtime-test',
+    env: {
+      KFRM_DATA_DIR: dataDir,
+      KFRM_MOBILE_LISTEN: `127.0.0.1:${mobilePort}`,
+      KFRM_INTERNAL_LISTEN: `127.0.0.1:${internalPort}`,
+      KFRM_METRICS_LISTEN: `127.0.0.1:${metricsPort}`,
+    },
+    db: database,
+    store,
+    logDestination: createCapturingDestination(),
+  };
+  return { dataDir, database, store, mobilePort, internalPort, options };
+}
+
 describe('startServices', () => {
   it('answers NOT_SERVING until the whole start is done, then SERVING', async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'kfrm-runtime-'));
-    const database = await openTestDatabase({ backend: 'pglite' });
-    const store = createMemoryStore();
-    const [mobilePort, internalPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
+    const { dataDir, database, store, internalPort, options } = await startOptions();
     let releaseStart!: () => void;
     let startReached!: () => void;
     const reached = new Promise<void>((resolve) => (startReached = resolve));
@@ -61,18 +79,7 @@ describe('startServices', () => {
           }),
       }),
     };
-    const starting = startServices([slow], {
-      name: 'runtime-test',
-      env: {
-        KFRM_DATA_DIR: dataDir,
-        KFRM_MOBILE_LISTEN: `127.0.0.1:${mobilePort}`,
-        KFRM_INTERNAL_LISTEN: `127.0.0.1:${internalPort}`,
-        KFRM_METRICS_LISTEN: `127.0.0.1:${metricsPort}`,
-      },
-      db: database,
-      store,
-      logDestination: createCapturingDestination(),
-    });
+    const starting = startServices([slow], options);
     try {
       await reached;
       expect(await healthOf(internalPort)).toBe('NOT_SERVING');
@@ -91,10 +98,7 @@ describe('startServices', () => {
   }, 60_000);
 
   it('releases both listeners when a module fails to start its background work', async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'kfrm-runtime-'));
-    const database = await openTestDatabase({ backend: 'pglite' });
-    const store = createMemoryStore();
-    const [mobilePort, internalPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
+    const { dataDir, database, store, mobilePort, internalPort, options } = await startOptions();
     const failing: ServiceModule = {
       name: 'failing',
       create: () => ({
@@ -104,20 +108,7 @@ describe('startServices', () => {
       }),
     };
     try {
-      await expect(
-        startServices([failing], {
-          name: 'runtime-test',
-          env: {
-            KFRM_DATA_DIR: dataDir,
-            KFRM_MOBILE_LISTEN: `127.0.0.1:${mobilePort}`,
-            KFRM_INTERNAL_LISTEN: `127.0.0.1:${internalPort}`,
-            KFRM_METRICS_LISTEN: `127.0.0.1:${metricsPort}`,
-          },
-          db: database,
-          store,
-          logDestination: createCapturingDestination(),
-        }),
-      ).rejects.toThrow('relay could not start');
+      await expect(startServices([failing], options)).rejects.toThrow('relay could not start');
       expect(await canBind(mobilePort)).toBe(true);
       expect(await canBind(internalPort)).toBe(true);
     } finally {
