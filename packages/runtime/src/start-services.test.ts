@@ -81,7 +81,8 @@ describe('startServices', () => {
     };
     const starting = startServices([slow], options);
     try {
-      await reached;
+      // A start that fails before it gets there fails the test now, not at its timeout.
+      await Promise.race([reached, starting]);
       expect(await healthOf(internalPort)).toBe('NOT_SERVING');
       releaseStart();
       const running = await starting;
