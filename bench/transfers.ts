@@ -13,7 +13,8 @@
 //   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379 \
 //     npx tsx bench/transfers.ts
 //
-// Env: BENCH_SECONDS (per run, default 5), BENCH_CLIENTS (default "1,16,64"), BENCH_POOL_MAX
+// Env: BENCH_SECONDS (per run, default 5), BENCH_CLIENTS (default "1,16,64"), BENCH_WORKLOADS
+// (some of pin,bio,post; default all; the transaction and command counts need pin and bio), BENCH_POOL_MAX
 // (the backend's connection pool, default 20), BENCH_WARMUP_SECONDS (unmeasured PIN, then
 // biometric, transfers at the largest client count before the runs, default 10 each). Everything runs in scratch databases (created
 // here, dropped at the end) and under a random store prefix. Clients are closed loops: each
@@ -21,6 +22,13 @@
 // time; a watchdog ends the process if anything hangs. BENCH_PROFILE_DIR=<dir> writes the
 // backend's CPU profile of each workload; with BENCH_PROFILE_ALLOCATIONS=1, its sampled
 // allocations instead (.heapprofile, collected objects included: what the GC had to deal with).
+// The backend runs compiled, as the containers run it (BENCH_BACKEND_RUNNER=tsx: through tsx).
+//
+// Beside each ratio to pgbench, its bound: what the ratio would be if the backend, PostgreSQL
+// and Redis cost nothing and the load generator had every core (cores / its CPU per operation,
+// over pgbench's rate). pgbench's own CPU per transaction is printed for comparison: its
+// client is C over the PostgreSQL protocol, ours is TLS, HTTP/2 and, for a transfer, the phone's
+// E2E encryption and signatures.
 import './lib/bench-limits';
 import { mintLocalOperatorToken, operatorTokenInterceptor } from '@kfrm/runtime';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -40,7 +48,7 @@ import { TransferServiceClient } from '@kfrm/proto/gen/kfrm/api/transfer/transfe
 import { UserAccountServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user_internal';
 import { type Customer, krw, openCustomer, PIN } from '../tests/lib/bank-customer';
 import { startBackendProcess } from './lib/backend-process';
-import { cpuDelta, cpuMsByCommand } from './lib/process-cpu';
+import { cpuDelta, cpuMsByCommand, endedChildrenCpuMs } from './lib/process-cpu';
 import { formatRedisCallsPerOperation, readRedisCommandCalls, redisCallsDelta } from './lib/redis-commands';
 
 const databaseUrl = process.env.DATABASE_URL;
@@ -53,12 +61,20 @@ const warmupSeconds = Number(process.env.BENCH_WARMUP_SECONDS ?? 10);
 const clientCounts = (process.env.BENCH_CLIENTS ?? '1,16,64').split(',').map(Number);
 const poolMax = Number(process.env.BENCH_POOL_MAX ?? 20);
 const profileDir = process.env.BENCH_PROFILE_DIR;
+const WORKLOAD_NAMES = ['pin', 'bio', 'post'] as const;
+type Workload = (typeof WORKLOAD_NAMES)[number];
+/** BENCH_WORKLOADS: which of the PIN transfer, the biometric transfer and the ledger post alone run (default all). */
+const workloads = new Set((process.env.BENCH_WORKLOADS ?? WORKLOAD_NAMES.join(',')).split(',').map((w) => w.trim()));
+const runs = (w: Workload) => workloads.has(w);
 if (
+  [...workloads].some((w) => !(WORKLOAD_NAMES as readonly string[]).includes(w)) ||
   !(seconds > 0 && seconds <= 120) ||
   !(warmupSeconds >= 0 && warmupSeconds <= 120) ||
   clientCounts.some((c) => !Number.isInteger(c) || c < 1 || c > 64)
 ) {
-  console.error('BENCH_SECONDS must be in (0, 120], BENCH_WARMUP_SECONDS in [0, 120], BENCH_CLIENTS integers in 1..64');
+  console.error(
+    'BENCH_SECONDS must be in (0, 120], BENCH_WARMUP_SECONDS in [0, 120], BENCH_CLIENTS integers in 1..64, BENCH_WORKLOADS some of pin,bio,post',
+  );
   process.exit(2);
 }
 const maxClients = Math.max(...clientCounts);
@@ -140,6 +156,11 @@ interface Result {
   failed: Map<string, number>;
 }
 
+/** The result of a workload that BENCH_WORKLOADS left out: printed as "-". */
+function notRun(): Result {
+  return { count: 0, tps: NaN, p50: NaN, p99: NaN, cpuMs: NaN, phonesCpuMs: NaN, dbCpuMs: NaN, failed: new Map() };
+}
+
 /**
  * Closed-loop clients that start work for `seconds`, then wait for what is in flight; latencies
  * of the calls that succeeded. At high latency a client completes only a few transfers in a short
@@ -201,8 +222,17 @@ function admin(text: string): void {
   execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', databaseUrl!, '-c', text], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
-function runPgbench(url: string, clients: number): number | undefined {
+interface PgbenchRun {
+  tps: number;
+  /** CPU ms per transaction: pgbench itself (the load generator) and PostgreSQL. */
+  clientCpuMs: number;
+  serverCpuMs: number;
+}
+
+function runPgbench(url: string, clients: number): PgbenchRun | undefined {
   const threads = Math.max(1, Math.min(clients, 2));
+  const clientBefore = endedChildrenCpuMs();
+  const serverBefore = cpuMsByCommand(['postgres']);
   const out = spawnSync('pgbench', ['-M', 'prepared', '-c', String(clients), '-j', String(threads), '-T', String(seconds), '-n', url], {
     encoding: 'utf8',
     timeout: (seconds + 60) * 1000,
@@ -212,7 +242,13 @@ function runPgbench(url: string, clients: number): number | undefined {
     console.error('pgbench failed:', (out.stderr ?? '').slice(0, 500));
     return undefined;
   }
-  return Number(match[1]);
+  const tps = Number(match[1]);
+  const transactions = Number(/number of transactions actually processed: (\d+)/.exec(out.stdout)?.[1] ?? tps * seconds);
+  return {
+    tps,
+    clientCpuMs: (endedChildrenCpuMs() - clientBefore) / transactions,
+    serverCpuMs: cpuDelta(serverBefore, cpuMsByCommand(['postgres'])).postgres! / transactions,
+  };
 }
 
 type Phone = Customer;
@@ -394,7 +430,7 @@ try {
   const redisUrl = process.env.REDIS_URL;
   const redisCallsPerOperation = new Map<string, string>();
   let idleRedisPerSecond = new Map<string, number>();
-  if (backend.databaseName) {
+  if (backend.databaseName && runs('pin') && runs('bio')) {
     const STATS_SETTLE_MS = 11_000;
     const settle = () => new Promise((resolve) => setTimeout(resolve, STATS_SETTLE_MS));
     const readXacts = () =>
@@ -495,7 +531,7 @@ try {
     bio: Result;
     bioPhases: Phases;
     post: Result;
-    pgbench: number | undefined;
+    pgbench: PgbenchRun | undefined;
     argonPerSecond: number;
     load: string;
   }[] = [];
@@ -506,7 +542,9 @@ try {
     const warmClients = Math.max(...clientCounts);
     await Promise.all(senders.map((p) => p.app.fetchKeys()));
     for (const factor of ['PIN', 'BIO'] as const)
-      await closedLoop(warmClients, (c, next) => transfer(senders[c]!, targetOf(c, next, false), factor, noPhases()), warmupSeconds);
+      if (runs(factor === 'PIN' ? 'pin' : 'bio'))
+        await closedLoop(warmClients, (c, next) => transfer(senders[c]!, targetOf(c, next, false), factor, noPhases()), warmupSeconds);
+    if (runs('post')) await closedLoop(warmClients, (c, next) => postOnly(senders[c]!, targetOf(c, next, false)), warmupSeconds);
   }
   for (const hotScenario of [false, true]) {
     for (const clients of clientCounts) {
@@ -525,17 +563,27 @@ try {
             )
           : run();
       const phases = noPhases();
-      const full = await profiled('pin', () =>
-        closedLoop(clients, (c, next) => transfer(senders[c]!, targetOf(c, next, hotScenario), 'PIN', phases)),
-      );
+      const full = runs('pin')
+        ? await profiled('pin', () =>
+            closedLoop(clients, (c, next) => transfer(senders[c]!, targetOf(c, next, hotScenario), 'PIN', phases)),
+          )
+        : notRun();
       const bioPhases = noPhases();
-      const bio = await profiled('bio', () =>
-        closedLoop(clients, (c, next) => transfer(senders[c]!, targetOf(c, next, hotScenario), 'BIO', bioPhases)),
-      );
-      const post = await profiled('post', () => closedLoop(clients, (c, next) => postOnly(senders[c]!, targetOf(c, next, hotScenario))));
+      const bio = runs('bio')
+        ? await profiled('bio', () =>
+            closedLoop(clients, (c, next) => transfer(senders[c]!, targetOf(c, next, hotScenario), 'BIO', bioPhases)),
+          )
+        : notRun();
+      const post = runs('post')
+        ? await profiled('post', () => closedLoop(clients, (c, next) => postOnly(senders[c]!, targetOf(c, next, hotScenario))))
+        : notRun();
       // pgbench at scale 1 has a single branch row every transaction updates: its own hot row.
       const pgbench = haveTools && !hotScenario ? runPgbench(pgbenchUrl, clients) : rows.find((r) => r.clients === clients)?.pgbench;
-      const argonPerSecond = hotScenario ? rows.find((r) => r.clients === clients)!.argonPerSecond : await argonRate(clients);
+      const argonPerSecond = !runs('pin')
+        ? NaN
+        : hotScenario
+          ? rows.find((r) => r.clients === clients)!.argonPerSecond
+          : await argonRate(clients);
       rows.push({
         workload: hotScenario ? 'one hot account (credited)' : `${senders.length} accounts, random pairs`,
         clients,
@@ -553,7 +601,7 @@ try {
   }
 
   const f = (n: number | undefined, digits = 0) => (n === undefined || Number.isNaN(n) ? '-' : n.toFixed(digits));
-  const ratio = (a: number, b: number | undefined) => (b ? (a / b).toFixed(2) : '-');
+  const ratio = (a: number, b: number | undefined) => (b && !Number.isNaN(a) ? (a / b).toFixed(2) : '-');
   const serverCpu = (r: Result) => r.cpuMs + r.dbCpuMs;
   const a = OWASP_ARGON2ID_PARAMETERS;
   console.log(
@@ -574,14 +622,19 @@ try {
       `| ${r.workload} | ${r.clients} | ${f(r.full.tps, 1)} | ${f(r.full.p50, 1)} / ${f(r.full.p99, 1)} | ${f(r.full.cpuMs, 1)}, ${f(r.full.phonesCpuMs, 1)}, ${f(r.full.dbCpuMs, 1)} | ${ratio(serverCpu(r.full), argonCpuMs)} | ${f(r.argonPerSecond)} | ${ratio(r.full.tps, r.argonPerSecond)} | ${ratio(argonCpuMs, argonCpuMs + r.full.phonesCpuMs)} | ${r.load} |`,
     );
   }
-  console.log('\nbiometric transfers (GetPreCheck, AuthenticateBiometric, sign, Execute) and the ledger post alone against pgbench TPC-B:');
+  console.log('\nbiometric transfers (GetPreCheck, AuthenticateBiometric, sign, Execute) and the ledger post alone against pgbench TPC-B;');
   console.log(
-    '| workload | clients | biometric transfers/s | p50 / p99 ms | CPU ms / transfer (backend, phones, pg+redis) | PostTransfer/s (ledger only) | p50 / p99 ms | CPU ms / post (backend, pg+redis) | pgbench TPC-B tps | biometric / pgbench | ledger / pgbench | load avg (1/5/15 min) |',
+    `the bound is the ratio if the backend, PostgreSQL and Redis cost nothing: the load generator alone on the ${cpus().length} cores (cores / its CPU per operation, over pgbench's rate):`,
   );
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+  console.log(
+    '| workload | clients | biometric transfers/s | p50 / p99 ms | CPU ms / transfer (backend, phones, pg+redis) | PostTransfer/s (ledger only) | p50 / p99 ms | CPU ms / post (backend, client, pg+redis) | pgbench TPC-B tps | CPU ms / pgbench transaction (pgbench, PostgreSQL) | biometric / pgbench (bound) | ledger / pgbench (bound) | load avg (1/5/15 min) |',
+  );
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+  const bound = (clientCpuMs: number, pgbench: PgbenchRun | undefined) => ratio((cpus().length * 1000) / clientCpuMs, pgbench?.tps);
   for (const r of rows) {
+    const pg = r.pgbench;
     console.log(
-      `| ${r.workload} | ${r.clients} | ${f(r.bio.tps, 1)} | ${f(r.bio.p50, 1)} / ${f(r.bio.p99, 1)} | ${f(r.bio.cpuMs, 1)}, ${f(r.bio.phonesCpuMs, 1)}, ${f(r.bio.dbCpuMs, 1)} | ${f(r.post.tps)} | ${f(r.post.p50, 1)} / ${f(r.post.p99, 1)} | ${f(r.post.cpuMs, 2)}, ${f(r.post.dbCpuMs, 2)} | ${f(r.pgbench)} | ${ratio(r.bio.tps, r.pgbench)} | ${ratio(r.post.tps, r.pgbench)} | ${r.load} |`,
+      `| ${r.workload} | ${r.clients} | ${f(r.bio.tps, 1)} | ${f(r.bio.p50, 1)} / ${f(r.bio.p99, 1)} | ${f(r.bio.cpuMs, 1)}, ${f(r.bio.phonesCpuMs, 1)}, ${f(r.bio.dbCpuMs, 1)} | ${f(r.post.tps)} | ${f(r.post.p50, 1)} / ${f(r.post.p99, 1)} | ${f(r.post.cpuMs, 2)}, ${f(r.post.phonesCpuMs, 2)}, ${f(r.post.dbCpuMs, 2)} | ${f(pg?.tps)} | ${f(pg?.clientCpuMs, 2)}, ${f(pg?.serverCpuMs, 2)} | ${ratio(r.bio.tps, pg?.tps)} (${bound(r.bio.phonesCpuMs, pg)}) | ${ratio(r.post.tps, pg?.tps)} (${bound(r.post.phonesCpuMs, pg)}) | ${r.load} |`,
     );
   }
   console.log('\nwhere a transfer spends its time (mean ms per successful transfer, as the client sees it; PIN / biometric):');

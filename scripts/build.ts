@@ -74,6 +74,11 @@ export async function entryPoints(): Promise<Record<string, string>> {
 export async function buildDist(dir: string = outdir): Promise<void> {
   await rm(dir, { recursive: true, force: true });
   await buildBundles(await entryPoints(), dir);
+  await copyRuntimeFiles(dir);
+}
+
+/** The files bundled code reads beside itself at run time: the descriptor set and the PGlite worker. */
+export async function copyRuntimeFiles(dir: string): Promise<void> {
   // @kfrm/proto finds its descriptor set next to the code: dist/gen/ once bundled.
   await mkdir(join(dir, 'gen'), { recursive: true });
   await cp(join(root, 'packages/proto/src/gen/descriptor-set.binpb'), join(dir, 'gen/descriptor-set.binpb'));

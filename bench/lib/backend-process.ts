@@ -1,10 +1,13 @@
-// Starts the backend for a benchmark in a child process (./backend-child.ts) and stops it.
+// Starts the backend for a benchmark in a child process (./backend-child.ts, compiled by default) and stops it.
 // Benchmarks used to start it in their own process, so the load generator's TLS, E2E encryption
 // and signatures ran on the backend's event loop and were counted as the backend's cost.
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildBundles, copyRuntimeFiles } from '../../scripts/build';
 
 export interface BackendConfig {
   /** Service module names (packages/backend/src/service-modules.ts); default all. */
@@ -70,16 +73,48 @@ export interface BackendProcess {
 }
 
 /**
+ * Where the compiled backend child is bundled: inside the repository, so its packages resolve;
+ * one folder per benchmark process, so two benchmarks never rebuild each other's files.
+ */
+const COMPILED_DIR = fileURLToPath(new URL(`../../dist/bench-backend/${process.pid}`, import.meta.url));
+
+/** Bundles the backend child as the production build bundles an entry point, with the files it reads beside itself. */
+async function buildBackendChild(): Promise<void> {
+  await removeBackendChild();
+  await buildBundles({ 'backend-child': 'bench/lib/backend-child.ts' }, COMPILED_DIR);
+  await copyRuntimeFiles(COMPILED_DIR);
+}
+
+function removeBackendChild(): Promise<void> {
+  return rm(COMPILED_DIR, { recursive: true, force: true });
+}
+
+/**
+ * `BENCH_BACKEND_RUNNER=tsx` runs the backend child through tsx; by default it is bundled as the
+ * production build bundles the services (scripts/build.ts) and run as compiled JavaScript, as
+ * the containers run it. tsx keeps every function's name with a helper called at each closure's
+ * creation, which production code does not pay.
+ */
+function backendRunner(): 'compiled' | 'tsx' {
+  const runner = process.env.BENCH_BACKEND_RUNNER ?? 'compiled';
+  if (runner !== 'compiled' && runner !== 'tsx') throw new Error(`BENCH_BACKEND_RUNNER must be compiled or tsx, not ${runner}`);
+  return runner;
+}
+
+/**
  * `BENCH_BACKEND_PROF=<dir>` runs the child with `--cpu-prof` into that directory (the profile
  * of the backend alone, written when it stops). `BENCH_BACKEND_NODE_FLAGS` adds Node flags to the
  * child only (e.g. `--perf-basic-prof-only-functions`, for `perf record` to name JavaScript frames).
  */
 export async function startBackendProcess(config: BackendConfig = {}, timeoutMs = 180_000): Promise<BackendProcess> {
   const profDir = process.env.BENCH_BACKEND_PROF;
-  const child: ChildProcess = fork(fileURLToPath(new URL('./backend-child.ts', import.meta.url)), [], {
+  const runner = backendRunner();
+  if (runner === 'compiled') await buildBackendChild();
+  const entry =
+    runner === 'compiled' ? join(COMPILED_DIR, 'backend-child.mjs') : fileURLToPath(new URL('./backend-child.ts', import.meta.url));
+  const child: ChildProcess = fork(entry, [], {
     execArgv: [
-      '--import',
-      'tsx',
+      ...(runner === 'compiled' ? ['--enable-source-maps'] : ['--import', 'tsx']),
       ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []),
       ...(process.env.BENCH_BACKEND_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? []),
     ],
@@ -106,6 +141,7 @@ export async function startBackendProcess(config: BackendConfig = {}, timeoutMs 
     ready = await next('ready', timeoutMs);
   } catch (err) {
     child.kill('SIGKILL');
+    await removeBackendChild();
     throw err;
   }
   return {
@@ -136,12 +172,14 @@ export async function startBackendProcess(config: BackendConfig = {}, timeoutMs 
       }
     },
     async stop() {
-      if (child.exitCode !== null) return;
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.send({ type: 'stop' } satisfies ToBackend);
-      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-      await exited;
-      clearTimeout(timer);
+      if (child.exitCode === null) {
+        const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+        child.send({ type: 'stop' } satisfies ToBackend);
+        const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      await removeBackendChild();
     },
   };
 }

@@ -39,3 +39,14 @@ export function cpuMsByCommand(names: readonly string[]): Record<string, number>
 export function cpuDelta(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.keys(after).map((k) => [k, after[k]! - (before[k] ?? 0)]));
 }
+
+/**
+ * Milliseconds of CPU used by this process's children that have ended and been waited for (a
+ * `spawnSync` run once it returns): what a one-shot tool such as pgbench cost, from the growth.
+ */
+export function endedChildrenCpuMs(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // cutime and cstime are fields 16 and 17 (fields[13] and fields[14] after the command name).
+  return ((Number(fields[13]) + Number(fields[14])) / TICKS_PER_SECOND) * 1000;
+}
