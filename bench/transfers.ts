@@ -544,7 +544,9 @@ try {
     for (const factor of ['PIN', 'BIO'] as const)
       if (runs(factor === 'PIN' ? 'pin' : 'bio'))
         await closedLoop(warmClients, (c, next) => transfer(senders[c]!, targetOf(c, next, false), factor, noPhases()), warmupSeconds);
-    if (runs('post')) await closedLoop(warmClients, (c, next) => postOnly(senders[c]!, targetOf(c, next, false)), warmupSeconds);
+    // Posts alone warm up only in a run without transfers (BENCH_WORKLOADS=post): the default run stays as it was.
+    if (!runs('pin') && !runs('bio'))
+      await closedLoop(warmClients, (c, next) => postOnly(senders[c]!, targetOf(c, next, false)), warmupSeconds);
   }
   for (const hotScenario of [false, true]) {
     for (const clients of clientCounts) {
