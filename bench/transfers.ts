@@ -147,6 +147,8 @@ interface Result {
   tps: number;
   p50: number;
   p99: number;
+  /** Mean latency of the calls that succeeded, ms. */
+  mean: number;
   /** CPU time of the backend process (every service, argon2 threads included) per completion. */
   cpuMs: number;
   /** CPU time of this process (the phones, or the ledger client) per completion. */
@@ -158,7 +160,34 @@ interface Result {
 
 /** The result of a workload that BENCH_WORKLOADS left out: printed as "-". */
 function notRun(): Result {
-  return { count: 0, tps: NaN, p50: NaN, p99: NaN, cpuMs: NaN, phonesCpuMs: NaN, dbCpuMs: NaN, failed: new Map() };
+  return { count: 0, tps: NaN, p50: NaN, p99: NaN, mean: NaN, cpuMs: NaN, phonesCpuMs: NaN, dbCpuMs: NaN, failed: new Map() };
+}
+
+/**
+ * The backend's own time handling `method` on the internal listener (receipt to status), from
+ * its /metrics: the histogram's sum in seconds and its count, over every series of the method.
+ */
+async function serverHandling(method: string): Promise<{ seconds: number; calls: number } | undefined> {
+  if (backend.metricsPort === undefined) return undefined;
+  const text = await (await fetch(`http://127.0.0.1:${backend.metricsPort}/metrics`)).text();
+  let seconds = 0;
+  let calls = 0;
+  for (const line of text.split('\n')) {
+    const m = /^kfrm_grpc_server_handling_seconds_(sum|count)\{([^}]*)\} (\S+)$/.exec(line);
+    if (!m || !m[2]!.includes('listener="internal"') || !m[2]!.includes(`method="${method}"`)) continue;
+    if (m[1] === 'sum') seconds += Number(m[3]);
+    else calls += Number(m[3]);
+  }
+  return { seconds, calls };
+}
+
+/** Mean ms per call between two readings of `serverHandling`. */
+function handlingMsSince(
+  before: { seconds: number; calls: number } | undefined,
+  after: { seconds: number; calls: number } | undefined,
+): number {
+  if (!before || !after || after.calls === before.calls) return NaN;
+  return ((after.seconds - before.seconds) * 1000) / (after.calls - before.calls);
 }
 
 /**
@@ -205,6 +234,7 @@ async function closedLoop(
     tps: latencies.length / elapsedSeconds,
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
+    mean: latencies.length ? latencies.reduce((a, b) => a + b, 0) / latencies.length : NaN,
     cpuMs: latencies.length ? backendMs / latencies.length : NaN,
     phonesCpuMs: latencies.length ? (cpu.user + cpu.system) / 1000 / latencies.length : NaN,
     dbCpuMs: latencies.length ? (servers.postgres! + servers['redis-server']!) / latencies.length : NaN,
@@ -531,6 +561,8 @@ try {
     bio: Result;
     bioPhases: Phases;
     post: Result;
+    /** The backend's own mean time per PostTransfer in that run (receipt to status), ms. */
+    postServerMs: number;
     pgbench: PgbenchRun | undefined;
     argonPerSecond: number;
     load: string;
@@ -576,6 +608,7 @@ try {
             closedLoop(clients, (c, next) => transfer(senders[c]!, targetOf(c, next, hotScenario), 'BIO', bioPhases)),
           )
         : notRun();
+      const handledBefore = await serverHandling('PostTransfer');
       const post = runs('post')
         ? await profiled('post', () => closedLoop(clients, (c, next) => postOnly(senders[c]!, targetOf(c, next, hotScenario))))
         : notRun();
@@ -594,6 +627,7 @@ try {
         bio,
         bioPhases,
         post,
+        postServerMs: handlingMsSince(handledBefore, await serverHandling('PostTransfer')),
         pgbench,
         argonPerSecond,
         load,
@@ -639,6 +673,12 @@ try {
       `| ${r.workload} | ${r.clients} | ${f(r.bio.tps, 1)} | ${f(r.bio.p50, 1)} / ${f(r.bio.p99, 1)} | ${f(r.bio.cpuMs, 1)}, ${f(r.bio.phonesCpuMs, 1)}, ${f(r.bio.dbCpuMs, 1)} | ${f(r.post.tps)} | ${f(r.post.p50, 1)} / ${f(r.post.p99, 1)} | ${f(r.post.cpuMs, 2)}, ${f(r.post.phonesCpuMs, 2)}, ${f(r.post.dbCpuMs, 2)} | ${f(pg?.tps)} | ${f(pg?.clientCpuMs, 2)}, ${f(pg?.serverCpuMs, 2)} | ${ratio(r.bio.tps, pg?.tps)} (${bound(r.bio.phonesCpuMs, pg)}) | ${ratio(r.post.tps, pg?.tps)} (${bound(r.post.phonesCpuMs, pg)}) | ${r.load} |`,
     );
   }
+  console.log(
+    '\nthe ledger post alone, mean ms per call: in the backend (kfrm_grpc_server_handling_seconds, receipt to status) and as the client saw it:',
+  );
+  console.log('| workload | clients | in the backend | at the client |');
+  console.log('|---|---:|---:|---:|');
+  for (const r of rows) console.log(`| ${r.workload} | ${r.clients} | ${f(r.postServerMs, 2)} | ${f(r.post.mean, 2)} |`);
   console.log('\nwhere a transfer spends its time (mean ms per successful transfer, as the client sees it; PIN / biometric):');
   console.log(`| workload | clients | ${PHASES.join(' | ')} |`);
   console.log(`|---|---:|${PHASES.map(() => '---:').join('|')}|`);

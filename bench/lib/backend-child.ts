@@ -148,6 +148,7 @@ send({
   mobileTls: { serverCertFile: tls.serverCertFile, serverKeyFile: tls.serverKeyFile, deviceCaCertFile: tls.deviceCaCertFile },
   mobilePort: running.mobilePort,
   internalPort: running.internalPort,
+  metricsPort: running.metricsPort,
   serverCaCertFile: running.serverCaCertFile,
   databaseSource: database.source,
   databaseName: database.databaseName,

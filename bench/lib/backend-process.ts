@@ -24,6 +24,7 @@ export type FromBackend =
       type: 'ready';
       mobilePort: number;
       internalPort: number;
+      metricsPort: number | undefined;
       serverCaCertFile: string;
       databaseSource: string;
       databaseName: string | undefined;
@@ -52,6 +53,8 @@ export interface InternalPkiFiles {
 export interface BackendProcess {
   mobilePort: number;
   internalPort: number;
+  /** Port of the backend's GET /metrics (undefined if it did not listen). */
+  metricsPort: number | undefined;
   serverCaCertFile: string;
   databaseSource: string;
   /** The scratch PostgreSQL database's name (pg_stat_database counts its transactions); undefined on PGlite. */
@@ -147,6 +150,7 @@ export async function startBackendProcess(config: BackendConfig = {}, timeoutMs 
   return {
     mobilePort: ready.mobilePort,
     internalPort: ready.internalPort,
+    metricsPort: ready.metricsPort,
     serverCaCertFile: ready.serverCaCertFile,
     databaseSource: ready.databaseSource,
     databaseName: ready.databaseName,
