@@ -75,21 +75,20 @@ export interface BackendProcess {
   stop(): Promise<void>;
 }
 
+let backendsStarted = 0;
+
 /**
- * Where the compiled backend child is bundled: inside the repository, so its packages resolve;
- * one folder per benchmark process, so two benchmarks never rebuild each other's files.
+ * Bundles the backend child as the production build bundles an entry point, with the files it
+ * reads beside itself, into a folder of its own: inside the repository, so its packages
+ * resolve; one per backend, so no backend's files are rebuilt or removed under another. Returns
+ * the folder.
  */
-const COMPILED_DIR = fileURLToPath(new URL(`../../dist/bench-backend/${process.pid}`, import.meta.url));
-
-/** Bundles the backend child as the production build bundles an entry point, with the files it reads beside itself. */
-async function buildBackendChild(): Promise<void> {
-  await removeBackendChild();
-  await buildBundles({ 'backend-child': 'bench/lib/backend-child.ts' }, COMPILED_DIR);
-  await copyRuntimeFiles(COMPILED_DIR);
-}
-
-function removeBackendChild(): Promise<void> {
-  return rm(COMPILED_DIR, { recursive: true, force: true });
+async function buildBackendChild(): Promise<string> {
+  const dir = fileURLToPath(new URL(`../../dist/bench-backend/${process.pid}-${++backendsStarted}`, import.meta.url));
+  await rm(dir, { recursive: true, force: true });
+  await buildBundles({ 'backend-child': 'bench/lib/backend-child.ts' }, dir);
+  await copyRuntimeFiles(dir);
+  return dir;
 }
 
 /**
@@ -112,9 +111,9 @@ function backendRunner(): 'compiled' | 'tsx' {
 export async function startBackendProcess(config: BackendConfig = {}, timeoutMs = 180_000): Promise<BackendProcess> {
   const profDir = process.env.BENCH_BACKEND_PROF;
   const runner = backendRunner();
-  if (runner === 'compiled') await buildBackendChild();
-  const entry =
-    runner === 'compiled' ? join(COMPILED_DIR, 'backend-child.mjs') : fileURLToPath(new URL('./backend-child.ts', import.meta.url));
+  const compiledDir = runner === 'compiled' ? await buildBackendChild() : undefined;
+  const removeCompiled = () => (compiledDir ? rm(compiledDir, { recursive: true, force: true }) : Promise.resolve());
+  const entry = compiledDir ? join(compiledDir, 'backend-child.mjs') : fileURLToPath(new URL('./backend-child.ts', import.meta.url));
   const child: ChildProcess = fork(entry, [], {
     execArgv: [
       ...(runner === 'compiled' ? ['--enable-source-maps'] : ['--import', 'tsx']),
@@ -144,7 +143,7 @@ export async function startBackendProcess(config: BackendConfig = {}, timeoutMs 
     ready = await next('ready', timeoutMs);
   } catch (err) {
     child.kill('SIGKILL');
-    await removeBackendChild();
+    await removeCompiled();
     throw err;
   }
   return {
@@ -183,7 +182,7 @@ export async function startBackendProcess(config: BackendConfig = {}, timeoutMs 
         await exited;
         clearTimeout(timer);
       }
-      await removeBackendChild();
+      await removeCompiled();
     },
   };
 }
