@@ -169,7 +169,14 @@ function notRun(): Result {
  */
 async function serverHandling(method: string): Promise<{ seconds: number; calls: number } | undefined> {
   if (backend.metricsPort === undefined) return undefined;
-  const text = await (await fetch(`http://127.0.0.1:${backend.metricsPort}/metrics`)).text();
+  let text: string;
+  try {
+    text = await (await fetch(`http://127.0.0.1:${backend.metricsPort}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+  } catch (err) {
+    // A figure beside the others: the run goes on without it ("-").
+    console.error('backend /metrics not read:', err);
+    return undefined;
+  }
   let seconds = 0;
   let calls = 0;
   for (const line of text.split('\n')) {
