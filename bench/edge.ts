@@ -128,23 +128,42 @@ async function transfersPerSecond(phones: Phone[]): Promise<number> {
 }
 
 /** A phone set up, tried again once after a failed connection (seen once on a machine at load 11). */
-async function phoneAt(index: number, address: string, operator: string, serverCaPem: Buffer, operatorToken: string): Promise<Phone> {
+async function phoneAt(
+  index: number,
+  address: string,
+  operator: string,
+  serverCaPem: Buffer,
+  operatorToken: string,
+  operatorCredentials?: grpc.ChannelCredentials,
+): Promise<Phone> {
   try {
-    return await setUpPhone(index, address, serverCaPem, operator, operatorToken);
+    return await setUpPhone(index, address, serverCaPem, operator, operatorToken, operatorCredentials);
   } catch (err) {
     if ((err as grpc.ServiceError).code !== grpc.status.UNAVAILABLE) throw err;
     console.log(`  (phone ${index}: ${(err as grpc.ServiceError).details}; trying again)`);
     await sleep(1_000);
-    return setUpPhone(index + 1000, address, serverCaPem, operator, operatorToken);
+    return setUpPhone(index + 1000, address, serverCaPem, operator, operatorToken, operatorCredentials);
   }
 }
 
-/** `operatorIssuerDir`: the local operator issuer of the backend (start:split's data directory, the embedded one's). */
-async function phonesAt(address: string, operator: string, serverCaPem: Buffer, operatorIssuerDir: string): Promise<Phone[]> {
+/**
+ * `operatorIssuerDir`: the local operator issuer of the backend (start:split's data directory, the
+ * embedded one's). `operatorCredentials`: how to reach `operator` (plaintext by default; the
+ * benchmarks' backend has service identity on its internal listener, so TLS to its CA).
+ */
+async function phonesAt(
+  address: string,
+  operator: string,
+  serverCaPem: Buffer,
+  operatorIssuerDir: string,
+  operatorCredentials?: grpc.ChannelCredentials,
+): Promise<Phone[]> {
   const operatorToken = await mintLocalOperatorToken(operatorIssuerDir, { roles: ['teller', 'kyc-reviewer'], subject: 'bench' });
   const phones: Phone[] = [];
   for (let i = 0; i < CLIENTS; i += 4) {
-    const batch = [0, 1, 2, 3].filter((k) => i + k < CLIENTS).map((k) => phoneAt(i + k, address, operator, serverCaPem, operatorToken));
+    const batch = [0, 1, 2, 3]
+      .filter((k) => i + k < CLIENTS)
+      .map((k) => phoneAt(i + k, address, operator, serverCaPem, operatorToken, operatorCredentials));
     phones.push(...(await Promise.all(batch)));
   }
   return phones;
@@ -218,6 +237,7 @@ try {
       `127.0.0.1:${backend.internalPort}`,
       readFileSync(backend.serverCaCertFile),
       backend.operatorIssuerDir,
+      backend.internal.operatorTool(),
     );
     allInOneTps = await transfersPerSecond(phones);
     for (const phone of phones) phone.app.close();

@@ -52,10 +52,12 @@ export async function setUpPhone(
   internalAddress: string,
   /** A token with the teller and kyc-reviewer roles (docs/operators.md). */
   operatorToken: string,
+  /** How to reach the internal listener: plaintext by default; TLS where it has service identity (the benchmarks' backend). */
+  internalCredentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
 ): Promise<Phone> {
   const operator = { interceptors: [operatorTokenInterceptor(operatorToken)] };
-  const ledger = new LedgerServiceClient(internalAddress, grpc.credentials.createInsecure(), operator);
-  const userAccounts = new UserAccountServiceClient(internalAddress, grpc.credentials.createInsecure(), operator);
+  const ledger = new LedgerServiceClient(internalAddress, internalCredentials, operator);
+  const userAccounts = new UserAccountServiceClient(internalAddress, internalCredentials, operator);
   try {
     const customer = await openCustomer({
       label: `Fault User ${index}`,
