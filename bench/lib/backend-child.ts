@@ -17,6 +17,7 @@ import { authModule, createAuthModule, type AuthModuleOptions } from '@kfrm/serv
 import { createStore, prefixed } from '@kfrm/store';
 import { serviceModules } from '../../packages/backend/src/service-modules';
 import type { BackendConfig, FromBackend, ToBackend } from './backend-process';
+import { threadCpuMs } from './process-cpu';
 
 /** The services a benchmark calls the internal listener as (certificates made for them). */
 const BENCH_CALLER_SERVICES = ['transfer', 'notification'];
@@ -133,7 +134,7 @@ async function stopProfile(file: string): Promise<void> {
 }
 
 process.on('message', (message: ToBackend) => {
-  if (message.type === 'cpu') send({ type: 'cpu', usage: process.cpuUsage() });
+  if (message.type === 'cpu') send({ type: 'cpu', usage: process.cpuUsage(), mainThreadMs: threadCpuMs(process.pid) });
   else if (message.type === 'stop') void stop();
   else if (message.type === 'profile-start') void startProfile();
   else if (message.type === 'profile-stop') void stopProfile(message.file);

@@ -32,7 +32,7 @@ export type FromBackend =
       mobileTls: MobileTlsFiles;
       internalPki: InternalPkiFiles;
     }
-  | { type: 'cpu'; usage: NodeJS.CpuUsage }
+  | { type: 'cpu'; usage: NodeJS.CpuUsage; mainThreadMs: number | undefined }
   | { type: 'profile-started' }
   | { type: 'profile-written'; file: string }
   | { type: 'stopped' };
@@ -68,8 +68,15 @@ export interface BackendProcess {
    * client certificate, for operator methods called with a token.
    */
   internal: { as(service: string): grpc.ChannelCredentials; operatorTool(): grpc.ChannelCredentials };
+  /** The backend process's id (its CPU time per thread is in /proc/<pid>/task). */
+  pid: number;
   /** CPU time the backend process has used so far (all its threads), in ms. */
   cpuMs(): Promise<number>;
+  /**
+   * The same, and its main thread's share (where the JavaScript runs; the rest is libuv's pool,
+   * where the argon2id verifies run, and V8's helper threads); `mainThread` is NaN without /proc.
+   */
+  threadsCpuMs(): Promise<{ all: number; mainThread: number }>;
   /** Runs `work` with the backend's CPU profiler on (node:inspector), and writes the profile to `file`. */
   profile<T>(file: string, work: () => Promise<T>): Promise<T>;
   stop(): Promise<void>;
@@ -146,7 +153,14 @@ export async function startBackendProcess(config: BackendConfig = {}, timeoutMs 
     await removeCompiled();
     throw err;
   }
+  const threadsCpuMs = async () => {
+    const answer = next('cpu', 10_000);
+    child.send({ type: 'cpu' } satisfies ToBackend);
+    const { usage, mainThreadMs } = await answer;
+    return { all: (usage.user + usage.system) / 1000, mainThread: mainThreadMs ?? Number.NaN };
+  };
   return {
+    pid: child.pid!,
     mobilePort: ready.mobilePort,
     internalPort: ready.internalPort,
     metricsPort: ready.metricsPort,
@@ -156,12 +170,8 @@ export async function startBackendProcess(config: BackendConfig = {}, timeoutMs 
     mobileTls: ready.mobileTls,
     operatorIssuerDir: ready.operatorIssuerDir,
     internal: internalCredentials(ready.internalPki),
-    async cpuMs() {
-      const answer = next('cpu', 10_000);
-      child.send({ type: 'cpu' } satisfies ToBackend);
-      const { usage } = await answer;
-      return (usage.user + usage.system) / 1000;
-    },
+    cpuMs: async () => (await threadsCpuMs()).all,
+    threadsCpuMs,
     async profile(file, work) {
       const started = next('profile-started', 10_000);
       child.send({ type: 'profile-start' } satisfies ToBackend);

@@ -50,3 +50,20 @@ export function endedChildrenCpuMs(): number {
   // cutime and cstime are fields 16 and 17 (fields[13] and fields[14] after the command name).
   return ((Number(fields[13]) + Number(fields[14])) / TICKS_PER_SECOND) * 1000;
 }
+
+/**
+ * Milliseconds of CPU (user + system) used so far by one thread of a process, from
+ * /proc/<pid>/task/<tid>/stat; a process's main thread has tid = pid. Undefined where /proc does
+ * not answer. In a Node process the main thread runs the JavaScript; the argon2id verifies run on
+ * libuv's pool and the garbage collector's and compiler's work partly on V8's helper threads.
+ */
+export function threadCpuMs(pid: number, tid: number = pid): number | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND) * 1000;
+}
