@@ -17,22 +17,13 @@
 // after its answer (a relay's next step) lands in the next call's reading; the work the
 // backend does with nobody calling (pollers) is measured first and printed, not subtracted.
 import './lib/bench-limits';
-import { sign } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { canonicalTransferBytes, unary } from '@kfrm/app-client';
-import { signData } from '@kfrm/pki';
+import { unary } from '@kfrm/app-client';
 import { AccountServiceClient } from '@kfrm/proto/gen/kfrm/api/account/account';
-import { LedgerServiceClient } from '@kfrm/proto/gen/kfrm/api/account/ledger_internal';
-import { AuthenticationServiceClient } from '@kfrm/proto/gen/kfrm/api/authentication/authentication';
-import { EncryptedMessage_ProviderType } from '@kfrm/proto/gen/kfrm/api/common/common';
-import { TransferServiceClient } from '@kfrm/proto/gen/kfrm/api/transfer/transfer';
-import { UserAccountServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user_internal';
-import { mintLocalOperatorToken, operatorTokenInterceptor } from '@kfrm/runtime';
 import { serviceModules } from '../packages/backend/src/service-modules';
-import { type Customer, krw, openCustomer, PIN } from '../tests/lib/bank-customer';
 import { startBackendProcess } from './lib/backend-process';
 import { threadCpuMs } from './lib/process-cpu';
+import { openCustomerPair, type TransferFactor, transferOneKrw } from './lib/transfer-steps';
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 300);
 const warmupRounds = Number(process.env.BENCH_WARMUP_ROUNDS ?? 60);
@@ -74,32 +65,11 @@ function backendCpu(): { main: number; all: number } {
   return { main, all };
 }
 
-const internal = `127.0.0.1:${backend.internalPort}`;
-const token = await mintLocalOperatorToken(backend.operatorIssuerDir, {
-  roles: ['teller', 'kyc-reviewer'],
-  subject: 'call-cpu',
-  ttlSeconds: 3600,
-});
-const operator = { interceptors: [operatorTokenInterceptor(token)] };
-const ledger = new LedgerServiceClient(internal, backend.internal.operatorTool(), operator);
-const userAccounts = new UserAccountServiceClient(internal, backend.internal.operatorTool(), operator);
-const customers: Customer[] = [];
+let closeCustomers = () => {};
 try {
-  const serverCaPem = await readFile(backend.serverCaCertFile);
-  for (const i of [0, 1])
-    customers.push(
-      await openCustomer({
-        label: `Call CPU ${i}`,
-        address: `127.0.0.1:${backend.mobilePort}`,
-        serverCaPem,
-        fundingKrw: 900_000n,
-        operator: { ledger, userAccounts },
-        biometric: true,
-      }),
-    );
-  const [a, b] = customers as [Customer, Customer];
-  const transfers = a.app.client(TransferServiceClient);
-  const authentication = a.app.client(AuthenticationServiceClient);
+  const pair = await openCustomerPair(backend, 'Call CPU');
+  closeCustomers = pair.close;
+  const [a, b] = pair.customers;
   const accounts = a.app.client(AccountServiceClient);
 
   const perCall = new Map<string, { main: number; all: number; calls: number }>();
@@ -117,64 +87,15 @@ try {
     }
     return result;
   };
-  const transfer = async (factor: 'PIN' | 'BIO') => {
-    const pre = await call('GetPreCheck', () =>
-      unary(
-        transfers,
-        transfers.getPreCheck,
-        {
-          sourceAccountNumber: a.accountNumber,
-          targetAccountNumber: b.accountNumber,
-          targetInstitutionCode: '333',
-          amount: krw(1n),
-          recipientVisibleMessage: 'call-cpu',
-          selfVisibleMessage: 'call-cpu',
-        },
-        a.session,
-      ),
+  const callNames = { PIN: 'AuthenticatePin', BIO: 'AuthenticateBiometric' } as const;
+  const transfer = (factor: TransferFactor) =>
+    transferOneKrw(
+      a,
+      b,
+      factor,
+      (step, work) => call(step === 'authenticate' ? callNames[factor] : step === 'Execute' ? `Execute (after ${factor})` : step, work),
+      'call-cpu',
     );
-    const processId = pre.process!.processId;
-    if (factor === 'PIN') {
-      const pin = await a.app.encrypt(EncryptedMessage_ProviderType.AUTH, PIN);
-      await call('AuthenticatePin', () => unary(authentication, authentication.authenticatePin, { processId, pin }, a.session));
-    } else {
-      const signature = sign('sha256', Buffer.from(`kfrm-biometric-v1:${processId}`), a.user.biometricKey!.privateKey).toString('base64');
-      await call('AuthenticateBiometric', () =>
-        unary(authentication, authentication.authenticateBiometric, { processId, signature }, a.session),
-      );
-    }
-    const signed = await signData({
-      content: canonicalTransferBytes({
-        processId,
-        sourceAccountNumber: a.accountNumber,
-        targetInstitutionCode: '333',
-        targetAccountNumber: b.accountNumber,
-        amountMinor: 1n,
-      }),
-      certificateDer: a.user.signingCertificateDer,
-      privateKey: a.user.signingKey.privateKey,
-      detached: false,
-    });
-    await call(`Execute (after ${factor})`, () =>
-      unary(
-        transfers,
-        transfers.execute,
-        {
-          recipientVisibleMessage: 'call-cpu',
-          selfVisibleMessage: 'call-cpu',
-          authenticationProcessId: processId,
-          signatureInfo: {
-            signedData: signed.base64,
-            sourceAccountNumber: a.accountNumber,
-            targetAccountNumber: b.accountNumber,
-            targetInstitutionCode: '333',
-            amount: krw(1n),
-          },
-        },
-        a.session,
-      ),
-    );
-  };
   const round = async () => {
     await transfer('PIN');
     await transfer('BIO');
@@ -218,8 +139,6 @@ try {
   );
   console.log(`load average before: ${loadBefore}, after: ${loadAverage()}`);
 } finally {
-  for (const c of customers) c.app.close();
-  ledger.close();
-  userAccounts.close();
+  closeCustomers();
   await backend.stop();
 }
