@@ -52,7 +52,8 @@ USER 10001:10001
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "dist/grpc-health-check.mjs", "--timeout-ms", "3000"]
 
-# One node process, so SIGTERM from tini reaches the code directly; stack traces point into the
-# TypeScript through the bundles' source maps.
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "--enable-source-maps"]
+# One node process, so SIGTERM from tini reaches the code directly. No --enable-source-maps
+# (ADR 0023): logged stacks name bundle positions, which `node dist/map-stack.mjs` maps back to
+# the TypeScript; NODE_OPTIONS=--enable-source-maps turns Node's own mapping on for one container.
+ENTRYPOINT ["/usr/bin/tini", "--", "node"]
 CMD ["dist/backend.mjs"]

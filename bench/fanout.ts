@@ -81,7 +81,7 @@ function tls() {
 
 function startServer(mode: 'kfrm' | 'bare', certs: { cert: string; key: string }) {
   const child: ChildProcess = fork(serverEntry, [], {
-    execArgv: [...(RUNNER === 'tsx' ? ['--import', 'tsx'] : ['--enable-source-maps']), '--expose-gc'],
+    execArgv: [...(RUNNER === 'tsx' ? ['--import', 'tsx'] : []), '--expose-gc'],
     env: { ...process.env, FANOUT_MODE: mode, FANOUT_TLS: JSON.stringify(certs), ...(SPLIT ? { FANOUT_SPLIT: '1' } : {}) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

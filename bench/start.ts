@@ -33,7 +33,7 @@ watchdog.unref();
 
 type Runner = 'tsx' | 'compiled';
 const command = (runner: Runner): string[] =>
-  runner === 'tsx' ? ['--import', 'tsx', 'packages/backend/src/main.ts'] : ['--enable-source-maps', 'dist/backend.mjs'];
+  runner === 'tsx' ? ['--import', 'tsx', 'packages/backend/src/main.ts'] : ['dist/backend.mjs'];
 
 /**
  * CPU time (user + system, ms) the process has used so far, from /proc: on a machine shared with

@@ -26,7 +26,7 @@ describe('the production build (dist/)', () => {
     expect(readdirSync(dist)).toContain('pglite-worker.mjs');
 
     const internalPort = await freePort();
-    const child = spawn(process.execPath, ['--enable-source-maps', join(dist, 'backend.mjs')], {
+    const child = spawn(process.execPath, [join(dist, 'backend.mjs')], {
       cwd: root,
       env: {
         PATH: process.env.PATH ?? '',

@@ -48,9 +48,9 @@ export async function buildBundles(entries: Record<string, string>, dir: string)
     format: 'esm',
     external: EXTERNAL_PACKAGES,
     sourcemap: true,
-    // Stack traces need the mappings, not a copy of every source file: without the sources the
-    // maps are a fraction of the size, and Node reads and parses them at every start
-    // (--enable-source-maps).
+    // Mapping a stack needs the mappings, not a copy of every source file: without the sources
+    // the maps are a fraction of the size. They are read by map-stack, and by Node only when a
+    // process is started with --enable-source-maps (ADR 0023).
     sourcesContent: false,
     logLevel: 'warning',
     // Bundled CommonJS packages call require() for Node's built-ins.
@@ -65,6 +65,8 @@ export async function entryPoints(): Promise<Record<string, string>> {
     backend: 'packages/backend/src/main.ts',
     migrate: 'packages/backend/src/migrate.ts',
     'grpc-health-check': 'scripts/grpc-health-check.ts',
+    // Logged stacks name bundle positions (no --enable-source-maps, ADR 0023): this maps them back.
+    'map-stack': 'scripts/map-stack.ts',
   };
   for (const service of await readdir(join(root, 'services'))) entries[`services/${service}`] = `services/${service}/src/main.ts`;
   return entries;

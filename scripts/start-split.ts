@@ -172,7 +172,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     KFRM_INTERNAL_CA_CERT_FILE: pki.internalCaCertFile,
     ...(localOperatorIssuer ? { KFRM_OPERATOR_JWKS_FILE: join(operatorIssuerDir, 'jwks.json') } : {}),
   };
-  const migrate = spawnSync(process.execPath, ['--enable-source-maps', join(repoRoot, 'dist/migrate.mjs')], {
+  const migrate = spawnSync(process.execPath, [join(repoRoot, 'dist/migrate.mjs')], {
     env: baseEnv,
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -204,7 +204,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   let stopping = false;
 
   const launch = (p: ServiceProcess) => {
-    const child = spawn(process.execPath, ['--enable-source-maps', join(repoRoot, `dist/services/${p.service}.mjs`)], {
+    const child = spawn(process.execPath, [join(repoRoot, `dist/services/${p.service}.mjs`)], {
       env: {
         ...baseEnv,
         ...targets,

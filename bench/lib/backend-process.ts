@@ -123,7 +123,7 @@ export async function startBackendProcess(config: BackendConfig = {}, timeoutMs 
   const entry = compiledDir ? join(compiledDir, 'backend-child.mjs') : fileURLToPath(new URL('./backend-child.ts', import.meta.url));
   const child: ChildProcess = fork(entry, [], {
     execArgv: [
-      ...(runner === 'compiled' ? ['--enable-source-maps'] : ['--import', 'tsx']),
+      ...(runner === 'compiled' ? [] : ['--import', 'tsx']),
       ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []),
       ...(process.env.BENCH_BACKEND_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? []),
     ],

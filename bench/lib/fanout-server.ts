@@ -72,11 +72,12 @@ const mode = process.env.FANOUT_MODE === 'bare' || process.env.FANOUT_MODE === '
 const { cert, key } = JSON.parse(process.env.FANOUT_TLS!) as { cert: string; key: string };
 const credentials = grpc.ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(cert), private_key: Buffer.from(key) }], false);
 const logger = createLogger({ service: 'fanout-bench', level: 'warn' });
-// With --enable-source-maps, the first stack trace formatted in the process parses the bundle's
-// source map: ≈ 0.4 s and ≈ 40 MB of heap kept for the process's life (Node's SourceMap holds one
-// array per mapping). Whichever server formats one first during the run (a logged error, a
-// cancelled call) would show it as memory not given back after the streams close. Paid here,
-// before the base figure, so the memory figures compare streams with streams.
+// Where stacks are source-mapped (the --tsx runner; NODE_OPTIONS=--enable-source-maps; not the
+// compiled default, ADR 0023), the first stack trace formatted in the process parses the source
+// map: ≈ 0.4 s and ≈ 40 MB of heap kept for the process's life (Node's SourceMap holds one array
+// per mapping). Whichever server formats one first during the run (a logged error, a cancelled
+// call) would show it as memory not given back after the streams close. Paid here, before the
+// base figure, so the memory figures compare streams with streams.
 void new Error('parse the source map now').stack;
 const now = () => performance.timeOrigin + performance.now();
 const send = (m: FromServer) => process.send!(m);
