@@ -17,12 +17,12 @@
 // after its answer (a relay's next step) lands in the next call's reading; the work the
 // backend does with nobody calling (pollers) is measured first and printed, not subtracted.
 import './lib/bench-limits';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { unary } from '@kfrm/app-client';
 import { AccountServiceClient } from '@kfrm/proto/gen/kfrm/api/account/account';
 import { serviceModules } from '../packages/backend/src/service-modules';
 import { startBackendProcess } from './lib/backend-process';
-import { threadCpuMs } from './lib/process-cpu';
+import { threadCpuMs, loadAverage } from './lib/process-cpu';
 import { openCustomerPair, type TransferFactor, transferOneKrw } from './lib/transfer-steps';
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 300);
@@ -46,7 +46,6 @@ if (
   );
   process.exit(2);
 }
-const loadAverage = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
 const backend = await startBackendProcess({
   authSettings: { secretChecksPerDeviceWindow: 1_000_000 },

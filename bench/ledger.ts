@@ -12,7 +12,6 @@
 // transfer's acknowledgement (after COMMIT) before sending the next.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 // The root package has no dependencies of its own: the workspace packages are imported by path.
 import { migrateSchema, openDatabase } from '../packages/db/src/index';
@@ -21,6 +20,7 @@ import { createLedger } from '../services/account/src/ledger';
 import { LedgerPoster, type LedgerPosterOptions } from '../services/account/src/ledger-poster';
 import { LEDGER_SCHEMA, type LedgerDatabase } from '../services/account/src/ledger.table';
 import { migrations } from '../services/account/src/migrations';
+import { loadAverage } from './lib/process-cpu';
 
 const databaseUrl = process.env.DATABASE_URL;
 if (!databaseUrl) {
@@ -146,7 +146,6 @@ admin(`create database "${name}"`);
 const benchUrl = withDatabase(databaseUrl, name);
 const db = await openDatabase({ databaseUrl: benchUrl, poolMax: 8 });
 const rows: { workload: string; clients: number; unbatched: Result; batched: Result; pgbench: number | undefined; load: string }[] = [];
-const loadAverage = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 try {
   await migrateSchema(db, { schema: LEDGER_SCHEMA, migrations });
   const kysely = db.kysely<LedgerDatabase>(LEDGER_SCHEMA);

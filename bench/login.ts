@@ -16,7 +16,6 @@
 // CPU profile; BENCH_PROFILE_DIR=<dir> one of each row's logins only (login-<concurrency>.cpuprofile).
 import './lib/bench-limits';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppClient, loginWithPin, registerUser, unary } from '@kfrm/app-client';
@@ -27,7 +26,7 @@ import { createSecretHasher, OWASP_ARGON2ID_PARAMETERS } from '@kfrm/credentials
 import { startBackendProcess } from './lib/backend-process';
 import { transactionCounter } from './lib/pg-transactions';
 import { formatRedisCallsPerOperation, readRedisCommandCalls, redisCallsDelta } from './lib/redis-commands';
-import { cpuDelta, cpuMsByCommand } from './lib/process-cpu';
+import { cpuDelta, cpuMsByCommand, loadAverage } from './lib/process-cpu';
 
 const seconds = Number(process.argv[2] ?? 5);
 const concurrencies = (process.env.BENCH_CONCURRENCY ?? '1,16,64').split(',').map(Number);
@@ -36,7 +35,6 @@ if (concurrencies.some((c) => !Number.isInteger(c) || c < 1 || c > 64) || !(warm
   console.error('BENCH_CONCURRENCY: integers in 1..64; BENCH_WARMUP_SECONDS in [0, 120]');
   process.exit(2);
 }
-const loadAverage = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 const PIN = '582916';
 /** The servers the logins use besides the backend, by command name (their CPU per login is printed). */
 const SERVERS = ['postgres', 'redis-server'] as const;

@@ -16,7 +16,6 @@
 // (reads-<clients>.cpuprofile; the runs only, not the set-up), BENCH_BACKEND_PROF=<dir> one of its whole life.
 import './lib/bench-limits';
 import { fork } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,7 +29,7 @@ import { type Customer, openCustomer } from '../tests/lib/bank-customer';
 import type { FromBareServer, ToBareServer } from './lib/bare-unary-server';
 import { childAsker } from './lib/child-ask';
 import { startBackendProcess } from './lib/backend-process';
-import { cpuDelta, cpuMsByCommand } from './lib/process-cpu';
+import { cpuDelta, cpuMsByCommand, loadAverage } from './lib/process-cpu';
 import { transactionCounter } from './lib/pg-transactions';
 
 const databaseUrl = process.env.DATABASE_URL;
@@ -57,8 +56,6 @@ const watchdog = setTimeout(
   (600 + clientCounts.length * (2 * seconds + 60)) * 1000,
 );
 watchdog.unref();
-
-const loadAverage = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
 interface Run {
   reads: number;

@@ -20,10 +20,10 @@ import { checkHealth } from '../scripts/grpc-health-check';
 import { devSecretsEnv, ensureDevSecrets } from '../scripts/dev-certs';
 import { buildDist } from '../scripts/build';
 import { freePort } from '../tests/fault/lib/free-port';
+import { loadAverage } from './lib/process-cpu';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const warmStarts = Number(process.env.BENCH_STARTS ?? 3);
-const loadAverage = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
 const watchdog = setTimeout(() => {
   console.error('bench/start: watchdog fired');

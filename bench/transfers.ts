@@ -35,7 +35,6 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes, sign } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { unary } from '@kfrm/app-client';
@@ -48,7 +47,7 @@ import { TransferServiceClient } from '@kfrm/proto/gen/kfrm/api/transfer/transfe
 import { UserAccountServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user_internal';
 import { type Customer, krw, openCustomer, PIN } from '../tests/lib/bank-customer';
 import { startBackendProcess } from './lib/backend-process';
-import { cpuDelta, cpuMsByCommand, endedChildrenCpuMs } from './lib/process-cpu';
+import { cpuDelta, cpuMsByCommand, endedChildrenCpuMs, loadAverage } from './lib/process-cpu';
 import { formatRedisCallsPerOperation, readRedisCommandCalls, redisCallsDelta } from './lib/redis-commands';
 
 const databaseUrl = process.env.DATABASE_URL;
@@ -101,8 +100,6 @@ const watchdog = setTimeout(
   (720 + 4 * warmupSeconds + 20 * seconds * clientCounts.length) * 1000,
 );
 watchdog.unref();
-
-const loadAverage = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
 /** The canonical bytes the app signs (docs/transfer-signing.md), built on the app's side. */
 function canonicalBytes(processId: string, source: string, target: string, amountMinor: bigint): Uint8Array {

@@ -67,3 +67,8 @@ export function threadCpuMs(pid: number, tid: number = pid): number | undefined 
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return ((Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND) * 1000;
 }
+
+/** The machine's load average over 1, 5 and 15 minutes, as `uptime` prints it (the benches print it beside each figure). */
+export function loadAverage(): string {
+  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+}
