@@ -9,7 +9,10 @@
 // outbox events per post, as the transfer service's; default none), BENCH_BATCH_CONCURRENCY,
 // BENCH_BATCH_LINGER_MS, BENCH_BATCH_MAX (batched mode; default the poster's own). Everything runs in
 // scratch databases (created here, dropped at the end). Callers are closed loops: each awaits its
-// transfer's acknowledgement (after COMMIT) before sending the next.
+// transfer's acknowledgement (after COMMIT) before sending the next. PostgreSQL's CPU per post
+// (and per pgbench transaction) is read from /proc over each run's window: it includes whatever
+// the server does in the background meanwhile (autovacuum after the previous run, checkpoints),
+// so compare it over several runs.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
@@ -20,7 +23,7 @@ import { createLedger } from '../services/account/src/ledger';
 import { LedgerPoster, type LedgerPosterOptions } from '../services/account/src/ledger-poster';
 import { LEDGER_SCHEMA, type LedgerDatabase } from '../services/account/src/ledger.table';
 import { migrations } from '../services/account/src/migrations';
-import { loadAverage } from './lib/process-cpu';
+import { cpuMsByCommand, loadAverage } from './lib/process-cpu';
 
 const databaseUrl = process.env.DATABASE_URL;
 if (!databaseUrl) {
@@ -70,7 +73,12 @@ interface Result {
   p50: number;
   p99: number;
   refused: number;
+  /** PostgreSQL's CPU (every postgres process, /proc) per acknowledged post, ms. */
+  pgCpuMs: number;
 }
+
+/** PostgreSQL's CPU so far, ms (all its processes: the backends, the WAL writer, the checkpointer). */
+const postgresCpuMs = () => cpuMsByCommand(['postgres']).postgres!;
 
 async function runLedger(
   mode: keyof typeof MODES,
@@ -89,6 +97,7 @@ async function runLedger(
   const latencies: number[] = [];
   let refused = 0;
   let seq = 0;
+  const pgBefore = postgresCpuMs();
   const deadline = performance.now() + seconds * 1000;
   await Promise.all(
     Array.from({ length: clients }, async (_, c) => {
@@ -121,23 +130,27 @@ async function runLedger(
       }
     }),
   );
+  const pgCpuMs = (postgresCpuMs() - pgBefore) / latencies.length;
   await poster.close();
   await db.close();
   latencies.sort((a, b) => a - b);
-  return { tps: latencies.length / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), refused };
+  return { tps: latencies.length / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), refused, pgCpuMs };
 }
 
-function runPgbench(url: string, clients: number): number | undefined {
+function runPgbench(url: string, clients: number): { tps: number; pgCpuMs: number } | undefined {
   const threads = Math.max(1, Math.min(clients, cpus().length));
+  const pgBefore = postgresCpuMs();
   const out = spawnSync('pgbench', ['-M', 'prepared', '-c', String(clients), '-j', String(threads), '-T', String(seconds), '-n', url], {
     encoding: 'utf8',
   });
+  const pgCpu = postgresCpuMs() - pgBefore;
   const match = /tps = ([\d.]+) \(without initial connection time\)/.exec(out.stdout) ?? /tps = ([\d.]+)/.exec(out.stdout);
-  if (!match) {
+  const processed = /number of transactions actually processed: (\d+)/.exec(out.stdout);
+  if (!match || !processed) {
     console.error('pgbench failed:', out.stderr.slice(0, 500));
     return undefined;
   }
-  return Number(match[1]);
+  return { tps: Number(match[1]), pgCpuMs: pgCpu / Number(processed[1]) };
 }
 
 const name = `kfrm_bench_${randomBytes(4).toString('hex')}`;
@@ -145,7 +158,14 @@ const pgbenchName = `${name}_pgbench`;
 admin(`create database "${name}"`);
 const benchUrl = withDatabase(databaseUrl, name);
 const db = await openDatabase({ databaseUrl: benchUrl, poolMax: 8 });
-const rows: { workload: string; clients: number; unbatched: Result; batched: Result; pgbench: number | undefined; load: string }[] = [];
+const rows: {
+  workload: string;
+  clients: number;
+  unbatched: Result;
+  batched: Result;
+  pgbench: { tps: number; pgCpuMs: number } | undefined;
+  load: string;
+}[] = [];
 try {
   await migrateSchema(db, { schema: LEDGER_SCHEMA, migrations });
   const kysely = db.kysely<LedgerDatabase>(LEDGER_SCHEMA);
@@ -189,12 +209,12 @@ try {
     `\nledger benchmark: ${seconds}s per run, synchronous_commit=${syncCommit}, ${cpus().length} CPUs, batched = ${JSON.stringify(MODES.batched(1)) === '{}' ? 'the poster defaults (32 per batch, 1 ms linger only while a batch is in flight, 2 in flight)' : JSON.stringify(MODES.batched(1))}, ${WITH_EVENTS ? 'two outbox events per post' : 'no outbox events'}`,
   );
   console.log(
-    '| workload | clients | unbatched tx/s | p50 / p99 ms | batched tx/s | p50 / p99 ms | pgbench TPC-B tps | batched / pgbench | load avg (1/5/15 min) |',
+    '| workload | clients | unbatched tx/s | p50 / p99 ms | PostgreSQL CPU ms / post | batched tx/s | p50 / p99 ms | PostgreSQL CPU ms / post | pgbench TPC-B tps | PostgreSQL CPU ms / pgbench tx | batched / pgbench | load avg (1/5/15 min) |',
   );
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---|');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const r of rows) {
     console.log(
-      `| ${r.workload} | ${r.clients} | ${f(r.unbatched.tps)} | ${f(r.unbatched.p50, 1)} / ${f(r.unbatched.p99, 1)} | ${f(r.batched.tps)} | ${f(r.batched.p50, 1)} / ${f(r.batched.p99, 1)} | ${f(r.pgbench)} | ${r.pgbench ? (r.batched.tps / r.pgbench).toFixed(2) : '-'} | ${r.load} |`,
+      `| ${r.workload} | ${r.clients} | ${f(r.unbatched.tps)} | ${f(r.unbatched.p50, 1)} / ${f(r.unbatched.p99, 1)} | ${f(r.unbatched.pgCpuMs, 3)} | ${f(r.batched.tps)} | ${f(r.batched.p50, 1)} / ${f(r.batched.p99, 1)} | ${f(r.batched.pgCpuMs, 3)} | ${f(r.pgbench?.tps)} | ${f(r.pgbench?.pgCpuMs, 3)} | ${r.pgbench ? (r.batched.tps / r.pgbench.tps).toFixed(2) : '-'} | ${r.load} |`,
     );
   }
   const refused = rows.reduce((s, r) => s + r.unbatched.refused + r.batched.refused, 0);
