@@ -11,6 +11,7 @@ import { CasaOpeningServiceClient } from '@kfrm/proto/gen/kfrm/api/casa/casa';
 import { CurrencyCode } from '@kfrm/proto/gen/kfrm/api/common/common';
 import { KycStatus } from '@kfrm/proto/gen/kfrm/api/user/user';
 import { UserAccountServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user_internal';
+import type { OpenTestDatabaseOptions } from '@kfrm/db/test-database';
 import { startTestServices } from '@kfrm/runtime/testing/services.harness';
 import { serviceModules } from '../service-modules';
 
@@ -28,8 +29,8 @@ export interface Customer {
   accountNumber: string;
 }
 
-export async function startBankJourney(name: string) {
-  const services = await startTestServices(serviceModules, { name, env: { LOG_LEVEL: 'silent' } });
+export async function startBankJourney(name: string, options: { databaseOptions?: OpenTestDatabaseOptions } = {}) {
+  const services = await startTestServices(serviceModules, { name, env: { LOG_LEVEL: 'silent' }, ...options });
   const { running, mobileAddress, serverCaPem } = services;
   const internal = `127.0.0.1:${running.internalPort}`;
   // The operator's side: a teller funds, a KYC reviewer approves (tokens of the local issuer).
