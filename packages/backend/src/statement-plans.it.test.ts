@@ -3,11 +3,11 @@
 // unless the generic plan is estimated dearer than the custom ones: then it plans afresh at every
 // execution, for good. The ledger's batch write did that, 0.45 ms of the server's time per batch
 // (docs/performance.md, sixteenth session). Here a customer's hot paths (logins, PIN transfers,
-// balance reads) run on a one-connection pool, so pg_prepared_statements, which lists one
+// account and history reads) run on a one-connection pool, so pg_prepared_statements, which lists one
 // session's statements, lists every statement they use; none executed often may keep being
 // planned afresh. Named statements only exist on PostgreSQL (PGlite runs every statement unnamed).
 import { loginWithPin, transferWithPin, unary, withSession } from '@kfrm/app-client';
-import { AccountServiceClient } from '@kfrm/proto/gen/kfrm/api/account/account';
+import { AccountServiceClient, ListTransactionsRequest } from '@kfrm/proto/gen/kfrm/api/account/account';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBankJourney, type BankJourney, type Customer } from './testing/bank-journey.harness';
@@ -27,7 +27,7 @@ describe.skipIf(!process.env.DATABASE_URL)('statements on the hot paths settle o
   }, 120_000);
   afterAll(async () => bank?.close());
 
-  it('after repeated logins, PIN transfers and reads, no statement executed often is still planned at every execution', async () => {
+  it('after repeated logins, PIN transfers, account reads and history pages, no statement executed often is still planned at every execution', async () => {
     const accounts = alice.app.client(AccountServiceClient);
     for (let i = 0; i < ROUNDS; i++) {
       const { sessionToken } = await loginWithPin(alice.app, alice.user.userToken, alice.profile.pin);
@@ -41,7 +41,16 @@ describe.skipIf(!process.env.DATABASE_URL)('statements on the hot paths settle o
         signingCertificateDer: alice.user.signingCertificateDer,
       });
       expect(sent.success).toBe(true);
-      await unary(accounts, accounts.getAccount, { accountNumber: alice.accountNumber }, withSession(sessionToken));
+      const session = withSession(sessionToken);
+      await unary(accounts, accounts.getAccount, { accountNumber: alice.accountNumber }, session);
+      await unary(accounts, accounts.listAccounts, {}, session);
+      const { transactions } = await unary(
+        accounts,
+        accounts.listTransactions,
+        ListTransactionsRequest.fromPartial({ accountNumber: alice.accountNumber, page: 1, pageSize: 20 }),
+        session,
+      );
+      expect(transactions.length).toBe(Math.min(i + 2, 20));
     }
     const { rows } = await sql<{ statement: string; generic_plans: string; custom_plans: string }>`
       select statement, generic_plans, custom_plans from pg_prepared_statements`.execute(bank.services.database.kysely());
