@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLedger, type Ledger } from './ledger';
 import { LedgerOverloadedError, LedgerPoster } from './ledger-poster';
 import type { AccountRow } from './ledger.repository';
-import { krw, openTestLedger, type TestLedger } from './testing/ledger.harness';
+import { krw, oneWonTransfer, openTestLedger, type TestLedger } from './testing/ledger.harness';
 import { createMemoryStore } from '@kfrm/store';
 import { sql } from 'kysely';
 
@@ -159,19 +159,7 @@ describe('overload', () => {
       const a = await t.ledger.createAccount({ ownerUserId: 'q1', name: 'a', currency: 'KRW' });
       const b = await t.ledger.createAccount({ ownerUserId: 'q2', name: 'b', currency: 'KRW' });
       await t.ledger.deposit({ idempotencyKey: 'q-fund', accountNumber: a.accountNumber, amount: krw(100), memo: '' });
-      const results = await Promise.allSettled(
-        Array.from({ length: 8 }, (_, i) =>
-          t.ledger.postTransfer({
-            idempotencyKey: `q-${i}`,
-            fromAccountNumber: a.accountNumber,
-            toAccountNumber: b.accountNumber,
-            amount: krw(1),
-            debitMemo: '',
-            creditMemo: '',
-            events: [],
-          }),
-        ),
-      );
+      const results = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => t.ledger.postTransfer(oneWonTransfer(a, b, `q-${i}`))));
       const refused = results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason as Error);
       expect(refused.length).toBeGreaterThan(0);
       for (const err of refused) expect(err).toBeInstanceOf(LedgerOverloadedError);
@@ -190,16 +178,6 @@ describe('overload', () => {
 });
 
 describe('when a batch starts', () => {
-  const transfer = (from: AccountRow, to: AccountRow, key: string) => ({
-    idempotencyKey: key,
-    fromAccountNumber: from.accountNumber,
-    toAccountNumber: to.accountNumber,
-    amount: krw(1),
-    debitMemo: '',
-    creditMemo: '',
-    events: [],
-  });
-
   it('an idle poster posts at once: the linger only gathers postings while another batch is in flight', async () => {
     // A linger far longer than the test's timeout: a lone posting that waited for it would time out.
     const t = await openTestLedger({ maxBatchSize: 32, lingerMs: 600_000, maxConcurrentBatches: 2 });
@@ -207,11 +185,11 @@ describe('when a batch starts', () => {
       const a = await t.ledger.createAccount({ ownerUserId: 'idle1', name: 'a', currency: 'KRW' });
       const b = await t.ledger.createAccount({ ownerUserId: 'idle2', name: 'b', currency: 'KRW' });
       await t.ledger.deposit({ idempotencyKey: 'idle-fund', accountNumber: a.accountNumber, amount: krw(100), memo: '' });
-      const first = await t.ledger.postTransfer(transfer(a, b, 'idle-1'));
+      const first = await t.ledger.postTransfer(oneWonTransfer(a, b, 'idle-1'));
       expect(first.from.balanceAfter.minor).toBe(99n);
       // Postings that arrive while that one's batch commits wait for it and then go together.
-      const lone = t.ledger.postTransfer(transfer(a, b, 'idle-2'));
-      const together = [3, 4, 5].map((i) => t.ledger.postTransfer(transfer(a, b, `idle-${i}`)));
+      const lone = t.ledger.postTransfer(oneWonTransfer(a, b, 'idle-2'));
+      const together = [3, 4, 5].map((i) => t.ledger.postTransfer(oneWonTransfer(a, b, `idle-${i}`)));
       await Promise.all([lone, ...together]);
       // Rows written by one transaction share its id (xmin).
       const rows = await t.db

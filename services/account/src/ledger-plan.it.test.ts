@@ -5,7 +5,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AccountRow } from './ledger.repository';
-import { krw, openTestLedger, type TestLedger } from './testing/ledger.harness';
+import { krw, oneWonTransfer, openTestLedger, type TestLedger } from './testing/ledger.harness';
 
 describe.skipIf(!process.env.DATABASE_URL)('the batch write on PostgreSQL', () => {
   let t: TestLedger;
@@ -32,15 +32,7 @@ describe.skipIf(!process.env.DATABASE_URL)('the batch write on PostgreSQL', () =
   it('is never planned afresh: every batch binds the generic plan', async () => {
     const before = await writePlans();
     for (let i = 0; i < 8; i++) {
-      const posted = await t.ledger.postTransfer({
-        idempotencyKey: `plan-${i}`,
-        fromAccountNumber: from.accountNumber,
-        toAccountNumber: to.accountNumber,
-        amount: krw(1),
-        debitMemo: '',
-        creditMemo: '',
-        events: [],
-      });
+      const posted = await t.ledger.postTransfer(oneWonTransfer(from, to, `plan-${i}`));
       expect(posted.to.balanceAfter.minor).toBe(BigInt(i + 1));
     }
     const after = await writePlans();

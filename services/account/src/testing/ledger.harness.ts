@@ -42,3 +42,14 @@ export async function openTestLedger(options: LedgerPosterOptions & { poolMax?: 
 }
 
 export const krw = (minor: bigint | number) => ({ currency: 'KRW' as const, minor: BigInt(minor) });
+
+/** A transfer of one won between two accounts, without memos or events. */
+export const oneWonTransfer = (from: { accountNumber: string }, to: { accountNumber: string }, idempotencyKey: string) => ({
+  idempotencyKey,
+  fromAccountNumber: from.accountNumber,
+  toAccountNumber: to.accountNumber,
+  amount: krw(1),
+  debitMemo: '',
+  creditMemo: '',
+  events: [],
+});
