@@ -31,7 +31,14 @@ export interface PrivatePostgres {
   destroy(): void;
 }
 
-export async function startPrivatePostgres(): Promise<PrivatePostgres> {
+export interface PrivatePostgresOptions {
+  /** Default false: the fault tests kill the server, not the machine. A benchmark wants it on. */
+  fsync?: boolean;
+  /** More server settings, each passed as `-c name=value` (e.g. shared_preload_libraries). */
+  settings?: Record<string, string>;
+}
+
+export async function startPrivatePostgres(settings: PrivatePostgresOptions = {}): Promise<PrivatePostgres> {
   const bin = postgresBinDir();
   if (!bin) throw new Error('no PostgreSQL server binaries under /usr/lib/postgresql');
   const port = await freePort();
@@ -50,8 +57,12 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
     if (result.status !== 0) throw new Error(`${tool} ${args.join(' ')} failed (${result.status}): ${result.stderr || result.stdout}`);
   };
   run('initdb', ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync', '--no-instructions']);
-  // Unix sockets in the cluster's own directory; fsync off: the tests kill the server, not the machine.
-  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100`;
+  // Unix sockets in the cluster's own directory.
+  const extra = Object.entries(settings.settings ?? {}).map(([name, value]) => {
+    if (!/^[a-z_.]+$/.test(name) || !/^[A-Za-z0-9_.,-]+$/.test(value)) throw new Error(`unsupported server setting ${name}=${value}`);
+    return ` -c ${name}=${value}`;
+  });
+  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=${settings.fsync ? 'on' : 'off'} -c max_connections=100${extra.join('')}`;
   const start = () => run('pg_ctl', ['start', '-w', '-t', '60', '-D', dataDir, '-l', join(dir, 'server.log'), '-o', options]);
   start();
   const postmasterPid = () => {
