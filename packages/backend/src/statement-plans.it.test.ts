@@ -1,11 +1,12 @@
 // PostgreSQL keeps a plan per prepared statement and connection. With plan_cache_mode = auto it
 // plans a statement afresh for its first five executions, then settles on the generic plan,
-// unless the generic plan is estimated dearer than the custom ones: then it plans afresh at every
-// execution, for good. The ledger's batch write did that, 0.45 ms of the server's time per batch
-// (docs/performance.md, sixteenth session). Here a customer's hot paths (logins, PIN transfers,
-// account and history reads) run on a one-connection pool, so pg_prepared_statements, which lists one
-// session's statements, lists every statement they use; none executed often may keep being
-// planned afresh. Named statements only exist on PostgreSQL (PGlite runs every statement unnamed).
+// unless the generic plan is estimated dearer than the custom ones: then it plans afresh at
+// every execution, for good. The ledger's batch write did that, 0.45 ms of the server's time per
+// batch (docs/performance.md, sixteenth session). Here a customer's hot paths (logins, PIN
+// transfers, account and history reads) run on a one-connection pool, so pg_prepared_statements,
+// which lists one session's statements, lists every statement they use; none executed often may
+// keep being planned afresh. Named statements only exist on PostgreSQL (PGlite runs every
+// statement unnamed).
 import { loginWithPin, transferWithPin, unary, withSession } from '@kfrm/app-client';
 import { AccountServiceClient, ListTransactionsRequest } from '@kfrm/proto/gen/kfrm/api/account/account';
 import { sql } from 'kysely';

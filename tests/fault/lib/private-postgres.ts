@@ -38,7 +38,7 @@ export interface PrivatePostgresOptions {
   settings?: Record<string, string>;
 }
 
-export async function startPrivatePostgres(settings: PrivatePostgresOptions = {}): Promise<PrivatePostgres> {
+export async function startPrivatePostgres(config: PrivatePostgresOptions = {}): Promise<PrivatePostgres> {
   const bin = postgresBinDir();
   if (!bin) throw new Error('no PostgreSQL server binaries under /usr/lib/postgresql');
   const port = await freePort();
@@ -58,11 +58,11 @@ export async function startPrivatePostgres(settings: PrivatePostgresOptions = {}
   };
   run('initdb', ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync', '--no-instructions']);
   // Unix sockets in the cluster's own directory.
-  const extra = Object.entries(settings.settings ?? {}).map(([name, value]) => {
+  const extra = Object.entries(config.settings ?? {}).map(([name, value]) => {
     if (!/^[a-z_.]+$/.test(name) || !/^[A-Za-z0-9_.,-]+$/.test(value)) throw new Error(`unsupported server setting ${name}=${value}`);
     return ` -c ${name}=${value}`;
   });
-  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=${settings.fsync ? 'on' : 'off'} -c max_connections=100${extra.join('')}`;
+  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=${config.fsync ? 'on' : 'off'} -c max_connections=100${extra.join('')}`;
   const start = () => run('pg_ctl', ['start', '-w', '-t', '60', '-D', dataDir, '-l', join(dir, 'server.log'), '-o', options]);
   start();
   const postmasterPid = () => {
