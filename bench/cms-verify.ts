@@ -7,7 +7,6 @@
 // work no implementation can skip — and the ratio of the two, with the load average (the machine
 // is shared, so the figures move with it).
 import { createPublicKey, type KeyObject, verify as cryptoVerify } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import {
   createCsr,
   createSigningCa,
@@ -18,9 +17,9 @@ import {
   webcrypto,
   x509,
 } from '@kfrm/pki';
+import { loadAverage } from './lib/process-cpu';
 
 const N = Number(process.argv[2] ?? 3000);
-const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
 // A realistic transfer payload: what packages/app-client's canonicalTransferBytes makes.
 const payload = new TextEncoder().encode(
@@ -105,7 +104,7 @@ async function timed(n: number, run: () => Promise<unknown> | unknown): Promise<
   return { perSecond: (n * 1000) / ms, cpuMicrosEach: (cpuMicros() - cpu) / n };
 }
 
-console.log(`bench/cms-verify.ts · ${N} verifies per key · node ${process.version} · load average before: ${load()}`);
+console.log(`bench/cms-verify.ts · ${N} verifies per key · node ${process.version} · load average before: ${loadAverage()}`);
 for (const signer of signers) {
   const csr = await parseSigningCsr((await createCsr(signer.keys)).base64);
   const issued = await issueSigningCertificate({ csr, ca, userId: `bench-${signer.name}`, validityDays: 30 });
@@ -128,13 +127,13 @@ for (const signer of signers) {
   await timed(Math.min(500, N), bare);
 
   const full = await timed(N, () => verifySignedData(params));
-  const fullLoad = load();
+  const fullLoad = loadAverage();
   const floor = await timed(N, bare);
-  const floorLoad = load();
+  const floorLoad = loadAverage();
   console.log(
     `${signer.name.padEnd(8)} SignedData ${signed.der.length} B · verifySignedData ${full.perSecond.toFixed(0)}/s, ` +
       `${full.cpuMicrosEach.toFixed(0)} µs CPU each (load ${fullLoad}) · bare crypto.verify ${floor.perSecond.toFixed(0)}/s, ` +
       `${floor.cpuMicrosEach.toFixed(0)} µs CPU each (load ${floorLoad}) · ratio ${(full.cpuMicrosEach / floor.cpuMicrosEach).toFixed(2)}×`,
   );
 }
-console.log(`load average after: ${load()}`);
+console.log(`load average after: ${loadAverage()}`);
