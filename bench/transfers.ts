@@ -173,11 +173,20 @@ function notRun(): Result {
   };
 }
 
-/**
- * The backend's own time handling `method` on the internal listener (receipt to status), from
- * its /metrics: the histogram's sum in seconds and its count, over every series of the method.
- */
-async function serverHandling(method: string): Promise<{ seconds: number; calls: number } | undefined> {
+/** Sums and counts of the backend's histograms that split a ledger post's time in the backend. */
+interface PostReadings {
+  /** PostTransfer on the internal listener, receipt to status (kfrm_grpc_server_handling_seconds). */
+  handling: SumCount;
+  /** Committed batches: postings (kfrm_ledger_batch_postings), start to COMMIT (kfrm_ledger_batch_seconds). */
+  batchPostings: SumCount;
+  batchSeconds: SumCount;
+  /** Each posting's wait for its batch (kfrm_ledger_posting_wait_seconds). */
+  postingWait: SumCount;
+}
+type SumCount = { sum: number; count: number };
+
+/** The backend's /metrics, read for `PostReadings`; undefined when it cannot be read. */
+async function postReadings(): Promise<PostReadings | undefined> {
   if (backend.metricsPort === undefined) return undefined;
   let text: string;
   try {
@@ -187,24 +196,43 @@ async function serverHandling(method: string): Promise<{ seconds: number; calls:
     console.error('backend /metrics not read:', err);
     return undefined;
   }
-  let seconds = 0;
-  let calls = 0;
+  const readings: PostReadings = {
+    handling: { sum: 0, count: 0 },
+    batchPostings: { sum: 0, count: 0 },
+    batchSeconds: { sum: 0, count: 0 },
+    postingWait: { sum: 0, count: 0 },
+  };
+  const add = (into: SumCount, kind: string, value: string) => {
+    if (kind === 'sum') into.sum += Number(value);
+    else into.count += Number(value);
+  };
   for (const line of text.split('\n')) {
-    const m = /^kfrm_grpc_server_handling_seconds_(sum|count)\{([^}]*)\} (\S+)$/.exec(line);
-    if (!m || !m[2]!.includes('listener="internal"') || !m[2]!.includes(`method="${method}"`)) continue;
-    if (m[1] === 'sum') seconds += Number(m[3]);
-    else calls += Number(m[3]);
+    const m = /^(kfrm_\w+)_(sum|count)(?:\{([^}]*)\})? (\S+)$/.exec(line);
+    if (!m) continue;
+    const [, name, kind, labels = '', value] = m as unknown as [string, string, string, string | undefined, string];
+    if (name === 'kfrm_grpc_server_handling_seconds') {
+      if (labels.includes('listener="internal"') && labels.includes('method="PostTransfer"')) add(readings.handling, kind, value);
+    } else if (name === 'kfrm_ledger_batch_postings' && labels.includes('outcome="committed"')) add(readings.batchPostings, kind, value);
+    else if (name === 'kfrm_ledger_batch_seconds' && labels.includes('outcome="committed"')) add(readings.batchSeconds, kind, value);
+    else if (name === 'kfrm_ledger_posting_wait_seconds') add(readings.postingWait, kind, value);
   }
-  return { seconds, calls };
+  return readings;
 }
 
-/** Mean ms per call between two readings of `serverHandling`. */
-function handlingMsSince(
-  before: { seconds: number; calls: number } | undefined,
-  after: { seconds: number; calls: number } | undefined,
-): number {
-  if (!before || !after || after.calls === before.calls) return NaN;
-  return ((after.seconds - before.seconds) * 1000) / (after.calls - before.calls);
+/** Mean of a histogram between two readings (its sum over its count); NaN without both. */
+function meanSince(before: SumCount | undefined, after: SumCount | undefined, scale = 1): number {
+  if (!before || !after || after.count === before.count) return NaN;
+  return ((after.sum - before.sum) * scale) / (after.count - before.count);
+}
+
+/** What the post alone's run shows of its time in the backend, from two readings. */
+function postTimes(before: PostReadings | undefined, after: PostReadings | undefined) {
+  return {
+    handlingMs: meanSince(before?.handling, after?.handling, 1000),
+    waitMs: meanSince(before?.postingWait, after?.postingWait, 1000),
+    batchMs: meanSince(before?.batchSeconds, after?.batchSeconds, 1000),
+    postingsPerBatch: meanSince(before?.batchPostings, after?.batchPostings),
+  };
 }
 
 /**
@@ -579,8 +607,11 @@ try {
     bio: Result;
     bioPhases: Phases;
     post: Result;
-    /** The backend's own mean time per PostTransfer in that run (receipt to status), ms. */
-    postServerMs: number;
+    /**
+     * The backend's own mean time per PostTransfer in that run (receipt to status), of which
+     * each posting's wait for a batch, and the batches' mean time and size, ms.
+     */
+    postInBackend: ReturnType<typeof postTimes>;
     pgbench: PgbenchRun | undefined;
     argonPerSecond: number;
     load: string;
@@ -626,7 +657,7 @@ try {
             closedLoop(clients, (c, next) => transfer(senders[c]!, targetOf(c, next, hotScenario), 'BIO', bioPhases)),
           )
         : notRun();
-      const handledBefore = await serverHandling('PostTransfer');
+      const readingsBefore = await postReadings();
       const post = runs('post')
         ? await profiled('post', () => closedLoop(clients, (c, next) => postOnly(senders[c]!, targetOf(c, next, hotScenario))))
         : notRun();
@@ -645,7 +676,7 @@ try {
         bio,
         bioPhases,
         post,
-        postServerMs: handlingMsSince(handledBefore, await serverHandling('PostTransfer')),
+        postInBackend: postTimes(readingsBefore, await postReadings()),
         pgbench,
         argonPerSecond,
         load,
@@ -692,11 +723,17 @@ try {
     );
   }
   console.log(
-    '\nthe ledger post alone, mean ms per call: in the backend (kfrm_grpc_server_handling_seconds, receipt to status) and as the client saw it:',
+    '\nthe ledger post alone, mean ms per call: in the backend (kfrm_grpc_server_handling_seconds, receipt to status), of which waiting for a batch' +
+      ' (kfrm_ledger_posting_wait_seconds), and as the client saw it; the batches (kfrm_ledger_batch_*): mean ms from start to COMMIT, mean postings:',
   );
-  console.log('| workload | clients | in the backend | at the client |');
-  console.log('|---|---:|---:|---:|');
-  for (const r of rows) console.log(`| ${r.workload} | ${r.clients} | ${f(r.postServerMs, 2)} | ${f(r.post.mean, 2)} |`);
+  console.log('| workload | clients | in the backend | waiting for a batch | at the client | a batch, ms | postings per batch |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|');
+  for (const r of rows) {
+    const b = r.postInBackend;
+    console.log(
+      `| ${r.workload} | ${r.clients} | ${f(b.handlingMs, 2)} | ${f(b.waitMs, 2)} | ${f(r.post.mean, 2)} | ${f(b.batchMs, 2)} | ${f(b.postingsPerBatch, 1)} |`,
+    );
+  }
   console.log('\nwhere a transfer spends its time (mean ms per successful transfer, as the client sees it; PIN / biometric):');
   console.log(`| workload | clients | ${PHASES.join(' | ')} |`);
   console.log(`|---|---:|${PHASES.map(() => '---:').join('|')}|`);

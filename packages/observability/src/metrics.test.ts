@@ -77,6 +77,28 @@ describe('secret hashing', () => {
   });
 });
 
+describe('ledger batches', () => {
+  it("records batch sizes, durations, retries and each posting's wait; reads the queue at every scrape", async () => {
+    const metrics = createMetrics({ defaultMetrics: false });
+    expect(await metrics.text()).not.toMatch(/^kfrm_ledger_postings\{/m);
+    let load = { queued: 0, batchesInFlight: 0 };
+    metrics.observeLedgerPoster({ load: () => load });
+    metrics.ledgerBatchObserver({ postings: 3, outcome: 'committed', seconds: 0.0015, attempts: 1, waitsSeconds: [0, 0.0004, 0.002] });
+    metrics.ledgerBatchObserver({ postings: 1, outcome: 'failed', seconds: 0.2, attempts: 5, waitsSeconds: [0.03] });
+    load = { queued: 12, batchesInFlight: 2 };
+    const text = await metrics.text();
+    expect(value(text, 'kfrm_ledger_postings{state="queued"}')).toBe(12);
+    expect(value(text, 'kfrm_ledger_postings{state="batches_in_flight"}')).toBe(2);
+    expect(value(text, 'kfrm_ledger_batch_postings_sum{outcome="committed"}')).toBe(3);
+    expect(value(text, 'kfrm_ledger_batch_postings_count{outcome="failed"}')).toBe(1);
+    expect(value(text, 'kfrm_ledger_batch_seconds_bucket{le="0.002",outcome="committed"}')).toBe(1);
+    expect(value(text, 'kfrm_ledger_batch_seconds_bucket{le="0.1",outcome="failed"}')).toBe(0);
+    expect(value(text, 'kfrm_ledger_batch_retries_total')).toBe(4);
+    expect(value(text, 'kfrm_ledger_posting_wait_seconds_count')).toBe(4);
+    expect(value(text, 'kfrm_ledger_posting_wait_seconds_bucket{le="0.0005"}')).toBe(2);
+  });
+});
+
 describe('metrics endpoint', () => {
   it('answers GET /metrics and /healthz, refuses other methods', async () => {
     const metrics = createMetrics({ defaultMetrics: false });

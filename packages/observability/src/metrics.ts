@@ -2,6 +2,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 /** Seconds; from sub-millisecond store reads to multi-second external calls. */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Seconds; a ledger batch takes about a millisecond alone, and its linger is one by default. */
+const LEDGER_BUCKETS = [0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
 export interface DbPoolStats {
   total: number;
@@ -33,6 +35,28 @@ export interface StreamSubscribers {
   open(service: string): () => void;
 }
 
+/**
+ * One batch of the ledger's poster, committed or failed as a whole (the account service reports
+ * it; see services/account/src/ledger-poster.ts). Counts and durations only, never what was posted.
+ */
+export interface LedgerBatchEvent {
+  /** Postings in the batch. */
+  postings: number;
+  outcome: 'committed' | 'failed';
+  /** From the batch's start to its COMMIT answered (or its failure), every attempt included. */
+  seconds: number;
+  /** Transaction attempts (1 unless a serialization failure, deadlock or lost claim redid it). */
+  attempts: number;
+  /** Each posting's wait in the queue, from its arrival to its batch's start. */
+  waitsSeconds: readonly number[];
+}
+export type LedgerBatchObserver = (event: LedgerBatchEvent) => void;
+
+/** What the ledger's poster holds at a scrape. */
+export interface LedgerPosterLoad {
+  load(): { queued: number; batchesInFlight: number };
+}
+
 /** What a limit on concurrent hashing tells (`@kfrm/credentials`' ConcurrencyLimit). */
 export interface HashingLimit {
   load(): { running: number; waiting: number };
@@ -59,6 +83,13 @@ export interface KfrmMetrics {
    * waiting for a place). Hashers share one limit per process by default: each limit counts once.
    */
   observeSecretHashing(limit: HashingLimit): void;
+  /**
+   * Reads the ledger poster's queue at every scrape (`kfrm_ledger_postings`: queued, and batches
+   * in flight). One poster per process.
+   */
+  observeLedgerPoster(poster: LedgerPosterLoad): void;
+  /** Records a ledger batch (`kfrm_ledger_batch_*`, `kfrm_ledger_posting_wait_seconds`). */
+  ledgerBatchObserver: LedgerBatchObserver;
   storeObserver: StoreOperationObserver;
   externalCallObserver(provider: string): ExternalCallObserver;
   /** The exposition text of every metric (Prometheus text format 0.0.4). */
@@ -181,6 +212,47 @@ export function createMetrics(options: CreateMetricsOptions = {}): KfrmMetrics {
     registers,
   });
 
+  // The ledger's batching (KFRM_LEDGER_BATCH_*): how full batches are, how long postings wait for
+  // one and how long one takes, so an operator can tell a slow database from a short queue.
+  let ledgerPoster: LedgerPosterLoad | undefined;
+  new Gauge({
+    name: 'kfrm_ledger_postings',
+    help: 'Ledger postings waiting for a batch (queued), and batches in flight (batches_in_flight); absent without the account service.',
+    labelNames: ['state'] as const,
+    registers,
+    collect() {
+      const load = ledgerPoster?.load();
+      if (!load) return;
+      this.set({ state: 'queued' }, load.queued);
+      this.set({ state: 'batches_in_flight' }, load.batchesInFlight);
+    },
+  });
+  const ledgerBatchPostings = new Histogram({
+    name: 'kfrm_ledger_batch_postings',
+    help: 'Postings per ledger batch (one transaction), by outcome.',
+    labelNames: ['outcome'] as const,
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000],
+    registers,
+  });
+  const ledgerBatchSeconds = new Histogram({
+    name: 'kfrm_ledger_batch_seconds',
+    help: 'A ledger batch from its start to its COMMIT answered (or its failure), every attempt included, by outcome.',
+    labelNames: ['outcome'] as const,
+    buckets: LEDGER_BUCKETS,
+    registers,
+  });
+  const ledgerBatchRetries = new Counter({
+    name: 'kfrm_ledger_batch_retries_total',
+    help: 'Ledger batch attempts redone (serialization failure, deadlock or an idempotency key claimed concurrently).',
+    registers,
+  });
+  const ledgerPostingWaitSeconds = new Histogram({
+    name: 'kfrm_ledger_posting_wait_seconds',
+    help: "A ledger posting's wait from its arrival to its batch's start (linger, or every batch slot busy).",
+    buckets: LEDGER_BUCKETS,
+    registers,
+  });
+
   return {
     registry,
     dependencyUp,
@@ -210,6 +282,15 @@ export function createMetrics(options: CreateMetricsOptions = {}): KfrmMetrics {
     },
     observeSecretHashing(limit) {
       hashingLimits.add(limit);
+    },
+    observeLedgerPoster(poster) {
+      ledgerPoster = poster;
+    },
+    ledgerBatchObserver({ postings, outcome, seconds, attempts, waitsSeconds }) {
+      ledgerBatchPostings.observe({ outcome }, postings);
+      ledgerBatchSeconds.observe({ outcome }, seconds);
+      if (attempts > 1) ledgerBatchRetries.inc(attempts - 1);
+      for (const wait of waitsSeconds) ledgerPostingWaitSeconds.observe(wait);
     },
     storeObserver(op, outcome, seconds) {
       storeOperations.inc({ op, outcome });

@@ -38,14 +38,16 @@ export function createAccountModule(options: AccountModuleOptions = {}): Service
     mobilePackages: ['kfrm.api.account'],
     schema: LEDGER_SCHEMA,
     migrations,
-    create({ db, store, logger, config: runtime }) {
+    create({ db, store, logger, config: runtime, metrics }) {
       const config = readAccountConfig(options.env);
       const kysely = db.kysely<LedgerDatabase>(LEDGER_SCHEMA);
       const poster = new LedgerPoster(kysely, {
         ...config,
         onOutboxCommitted: outboxCommitAnnouncer(store, logger),
+        onBatch: metrics.ledgerBatchObserver,
         ...options.poster,
       });
+      metrics.observeLedgerPoster(poster);
       // One clock and time zone for the poster's daily counter and the ledger's reading of it.
       const ledger = createLedger({
         db: kysely,

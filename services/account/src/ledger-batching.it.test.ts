@@ -3,7 +3,7 @@
 import { DomainError } from '@kfrm/errors';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLedger, type Ledger } from './ledger';
-import { LedgerOverloadedError, LedgerPoster } from './ledger-poster';
+import { type LedgerBatchReport, LedgerOverloadedError, LedgerPoster } from './ledger-poster';
 import type { AccountRow } from './ledger.repository';
 import { krw, oneWonTransfer, openTestLedger, type TestLedger } from './testing/ledger.harness';
 import { createMemoryStore } from '@kfrm/store';
@@ -207,4 +207,56 @@ describe('when a batch starts', () => {
       await t.close();
     }
   }, 30_000);
+});
+
+describe('what each batch reports (metrics)', () => {
+  it('reports every batch once with its postings, attempts and waits, committed or failed, and a throwing observer changes nothing', async () => {
+    const reports: LedgerBatchReport[] = [];
+    let throwing = false;
+    const t = await openTestLedger({
+      maxBatchSize: 32,
+      lingerMs: 0,
+      maxConcurrentBatches: 1,
+      onBatch: (r) => {
+        reports.push(r);
+        if (throwing) throw new Error('observer failed');
+      },
+    });
+    try {
+      const a = await t.ledger.createAccount({ ownerUserId: 'm1', name: 'a', currency: 'KRW' });
+      const b = await t.ledger.createAccount({ ownerUserId: 'm2', name: 'b', currency: 'KRW' });
+      await t.ledger.deposit({ idempotencyKey: 'm-fund', accountNumber: a.accountNumber, amount: krw(100), memo: '' });
+      reports.length = 0;
+      // The first goes alone (idle poster); the four sent while it commits wait and go together.
+      const first = t.ledger.postTransfer(oneWonTransfer(a, b, 'm-1'));
+      const rest = [2, 3, 4, 5].map((i) => t.ledger.postTransfer(oneWonTransfer(a, b, `m-${i}`)));
+      expect(t.poster.load()).toEqual({ queued: 4, batchesInFlight: 1 });
+      await Promise.all([first, ...rest]);
+      expect(t.poster.load()).toEqual({ queued: 0, batchesInFlight: 0 });
+      expect(reports.map((r) => [r.postings, r.outcome, r.attempts])).toEqual([
+        [1, 'committed', 1],
+        [4, 'committed', 1],
+      ]);
+      const [alone, together] = reports as [LedgerBatchReport, LedgerBatchReport];
+      expect(alone.waitsSeconds).toHaveLength(1);
+      // The four waited at least as long as the batch before them took.
+      for (const wait of together.waitsSeconds) expect(wait).toBeGreaterThanOrEqual(alone.seconds * 0.5);
+      for (const r of reports) expect(r.seconds).toBeGreaterThan(0);
+
+      // An observer that throws changes no caller's answer.
+      throwing = true;
+      const posted = await t.ledger.postTransfer(oneWonTransfer(a, b, 'm-6'));
+      expect(posted.from.balanceAfter.minor).toBe(94n);
+
+      // A batch that fails as a whole is reported as failed (the pool is closed under it).
+      throwing = false;
+      reports.length = 0;
+      await t.database.close();
+      await expect(t.ledger.postTransfer(oneWonTransfer(a, b, 'm-7'))).rejects.toThrow();
+      expect(reports.map((r) => [r.postings, r.outcome])).toEqual([[1, 'failed']]);
+    } finally {
+      await t.poster.close();
+      await t.database.close().catch(() => {}); // closed above unless an expectation failed first
+    }
+  });
 });

@@ -84,11 +84,30 @@ export interface LedgerPosterOptions {
    * Must not throw or block (it runs before the callers are answered).
    */
   onOutboxCommitted?: () => void;
+  /**
+   * Called once per batch when it has committed or failed, before its callers are answered (the
+   * composition records it in metrics). Must not block; whatever it throws is ignored.
+   */
+  onBatch?: (report: LedgerBatchReport) => void;
+}
+
+/** What one batch was: its size, how long it took and how long its postings waited for it. */
+export interface LedgerBatchReport {
+  postings: number;
+  outcome: 'committed' | 'failed';
+  /** From the batch's start to its COMMIT answered (or its failure), every attempt included. */
+  seconds: number;
+  /** Transaction attempts (more than 1 after a serialization failure, deadlock or lost claim). */
+  attempts: number;
+  /** Each posting's wait, from `post()` to its batch's start. */
+  waitsSeconds: number[];
 }
 
 interface Pending {
   request: PostRequest;
   requestHash: string;
+  /** performance.now() at `post()`. */
+  queuedAt: number;
   resolve(result: PostResult): void;
   reject(err: unknown): void;
 }
@@ -228,9 +247,14 @@ export class LedgerPoster {
     if (this.queue.length >= this.maxQueued) return Promise.reject(new LedgerOverloadedError('too many postings waiting'));
     const requestHash = requestHashOf(request);
     return new Promise<PostResult>((resolve, reject) => {
-      this.queue.push({ request, requestHash, resolve, reject });
+      this.queue.push({ request, requestHash, queuedAt: performance.now(), resolve, reject });
       this.schedule();
     });
+  }
+
+  /** Postings waiting for a batch, and batches in flight (for metrics). */
+  load(): { queued: number; batchesInFlight: number } {
+    return { queued: this.queue.length, batchesInFlight: this.inFlight };
   }
 
   /** Stops taking postings; resolves when every queued and running batch is done. */
@@ -289,6 +313,8 @@ export class LedgerPoster {
   }
 
   private async runBatch(batch: Pending[]): Promise<void> {
+    const startedAt = performance.now();
+    let attempts = 0;
     let outcomes: Outcome[];
     let wroteEvents = false;
     try {
@@ -298,7 +324,8 @@ export class LedgerPoster {
       let lookUpKeys = false;
       outcomes = await withLedgerTransaction(
         this.db,
-        async (trx) => {
+        async (trx, attemptNumber) => {
+          attempts = attemptNumber;
           try {
             const attempt = await this.postBatch(trx, batch, lookUpKeys);
             // Decided by the attempt that commits (a retried attempt overwrites an earlier one). A
@@ -313,12 +340,31 @@ export class LedgerPoster {
         this.options.retry,
       );
     } catch (err) {
+      this.report(batch, 'failed', startedAt, attempts);
       for (const p of batch) p.reject(err);
       return;
     }
+    this.report(batch, 'committed', startedAt, attempts);
     if (wroteEvents) this.options.onOutboxCommitted?.();
     // Only now, after COMMIT, does anyone hear about their posting.
     outcomes.forEach((o, i) => (o.ok ? batch[i]!.resolve(o.result) : batch[i]!.reject(o.error)));
+  }
+
+  private report(batch: Pending[], outcome: LedgerBatchReport['outcome'], startedAt: number, attempts: number): void {
+    const onBatch = this.options.onBatch;
+    if (!onBatch) return;
+    try {
+      onBatch({
+        postings: batch.length,
+        outcome,
+        seconds: (performance.now() - startedAt) / 1000,
+        // 0 when the transaction could not even begin (no connection): it was still one try.
+        attempts: Math.max(1, attempts),
+        waitsSeconds: batch.map((p) => Math.max(0, startedAt - p.queuedAt) / 1000),
+      });
+    } catch {
+      // Metrics must never change what the callers are answered.
+    }
   }
 
   /** One attempt at the batch, inside its transaction. Pure function of the locked state. */
