@@ -529,7 +529,7 @@ describe('ledger failures and invariants', () => {
     const fromId = (
       await t.db.selectFrom('accounts').select('id').where('account_number', '=', from.accountNumber).executeTakeFirstOrThrow()
     ).id;
-    // One-sided entry: refused at COMMIT by the deferred check.
+    // One-sided entry: refused at the end of the statement that inserts its posting (migration 007).
     await expect(
       t.db.transaction().execute(async (trx) => {
         const e = await trx
