@@ -87,9 +87,12 @@ export async function buildSignedData(
   overrides: SignedDataOverrides,
 ): Promise<{ der: Uint8Array; base64: string }> {
   const signers = [{ certificateDer: params.certificateDer, privateKey: params.privateKey }, ...(overrides.extraSigners ?? [])];
-  const certificates = (overrides.embeddedCertificates ?? signers.map((s) => s.certificateDer)).map((der) =>
-    pkijs.Certificate.fromBER(der),
-  );
+  // Each signer's certificate is parsed once: it is embedded and names its signer (ASN.1 parsing
+  // in JavaScript is most of what a signature costs the phone besides the key operation).
+  const parsedSigners = signers.map((s) => pkijs.Certificate.fromBER(s.certificateDer));
+  const certificates = overrides.embeddedCertificates
+    ? overrides.embeddedCertificates.map((der) => pkijs.Certificate.fromBER(der))
+    : parsedSigners;
   const signedData = new pkijs.SignedData({
     version: overrides.subjectKeyIdentifierSid ? 3 : 1,
     encapContentInfo: new pkijs.EncapsulatedContentInfo({
@@ -100,7 +103,7 @@ export async function buildSignedData(
     certificates,
   });
   for (const [index, signer] of signers.entries()) {
-    const certificate = pkijs.Certificate.fromBER(signer.certificateDer);
+    const certificate = parsedSigners[index]!;
     const hash = params.hash ?? keyHash(signer.privateKey) ?? 'SHA-256';
     const digest = overrides.messageDigest ?? new Uint8Array(await webcrypto.subtle.digest(hash, params.content));
     signedData.signerInfos.push(
