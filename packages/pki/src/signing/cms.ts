@@ -26,6 +26,7 @@ import {
   type Tlv,
   whole,
 } from './cms-structure';
+import { writeSignedData } from './cms-writer';
 import { decodePemOrBase64 } from './csr';
 import { checkDerStructure } from './der';
 
@@ -79,6 +80,16 @@ export interface SignedDataOverrides {
  * messageDigest and signingTime, content attached or detached. Returns the ContentInfo DER.
  */
 export async function signData(params: SignDataParams): Promise<{ der: Uint8Array; base64: string }> {
+  // Written directly for the keys a phone has (cms-writer.ts); pkijs builds any other.
+  const der = writeSignedData({
+    content: params.content,
+    certificateDer: params.certificateDer,
+    privateKey: params.privateKey,
+    detached: params.detached,
+    hash: params.hash ?? keyHash(params.privateKey) ?? 'SHA-256',
+    signingTime: params.signingTime ?? new Date(),
+  });
+  if (der) return { der, base64: Buffer.from(der).toString('base64') };
   return buildSignedData(params, {});
 }
 
