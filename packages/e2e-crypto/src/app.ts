@@ -1,7 +1,8 @@
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import type { EncryptedMessage } from '@kfrm/proto/gen/kfrm/api/common/common';
 import type { CryptoKey } from './webcrypto-types';
 import { decryptCompact, encryptCompact, parseE2eJwe, PROVIDER_HEADER } from './jwe';
-import { generateP256KeyPair, importSpkiBase64 } from './keys';
+import { publicKeyFromSpkiBase64 } from './keys';
 import { providerType, type E2eProvider } from './provider';
 
 /**
@@ -14,16 +15,34 @@ export interface AppEncryption {
    * The ephemeral private key this message was encrypted with. Keep it only while waiting for a
    * server reply in the same session (EncryptText): the reply is encrypted to its public half.
    */
-  ephemeralPrivateKey: CryptoKey;
+  ephemeralPrivateKey: CryptoKey | KeyObject;
 }
 
 export interface AppEncryptionOptions {
   /** Test vectors only: a fixed ephemeral key and IV make the output deterministic. */
-  fixed?: { ephemeralPrivateKey: CryptoKey; iv: Uint8Array };
+  fixed?: { ephemeralPrivateKey: CryptoKey | KeyObject; iv: Uint8Array };
 }
 
 function bytesOf(plaintext: Uint8Array | string): Uint8Array {
   return typeof plaintext === 'string' ? new TextEncoder().encode(plaintext) : plaintext;
+}
+
+/**
+ * The server keys this app encrypted for lately, read once each: importing a P-256 point
+ * (OpenSSL checks it is on the curve) costs ≈ 150 µs, more than the key agreement. A phone
+ * holds one or two key sessions at a time.
+ */
+const serverKeys = new Map<string, KeyObject>();
+const SERVER_KEYS_KEPT = 8;
+
+function serverKeyOf(publicKeySpkiBase64: string): KeyObject {
+  let key = serverKeys.get(publicKeySpkiBase64);
+  if (!key) {
+    key = publicKeyFromSpkiBase64(publicKeySpkiBase64);
+    if (serverKeys.size >= SERVER_KEYS_KEPT) serverKeys.delete(serverKeys.keys().next().value!);
+    serverKeys.set(publicKeySpkiBase64, key);
+  }
+  return key;
 }
 
 /** Encrypts for a key session obtained from GetKey/ListKeys. */
@@ -34,8 +53,8 @@ export async function encryptForSession(
   plaintext: Uint8Array | string,
   options: AppEncryptionOptions = {},
 ): Promise<AppEncryption> {
-  const serverKey = await importSpkiBase64(publicKeySpkiBase64);
-  const ephemeralPrivateKey = options.fixed?.ephemeralPrivateKey ?? (await generateP256KeyPair()).privateKey;
+  const serverKey = serverKeyOf(publicKeySpkiBase64);
+  const ephemeralPrivateKey = options.fixed?.ephemeralPrivateKey ?? generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
   // The ephemeral key is made here rather than inside jose so the app can keep its private half.
   const message = await encryptCompact(serverKey, { kid: sessionId, provider }, bytesOf(plaintext), {
     ephemeralPrivateKey,
@@ -51,7 +70,7 @@ export async function encryptForSession(
  */
 export async function decryptFromServer(
   compact: string,
-  ephemeralPrivateKey: CryptoKey,
+  ephemeralPrivateKey: CryptoKey | KeyObject,
   expected: { sessionId: string; provider: E2eProvider },
 ): Promise<Uint8Array> {
   const header = parseE2eJwe(compact);

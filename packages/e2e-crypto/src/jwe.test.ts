@@ -1,6 +1,7 @@
-import { CompactEncrypt } from 'jose';
+import { generateKeyPairSync } from 'node:crypto';
+import { CompactEncrypt, compactDecrypt } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { decryptCompact } from './jwe';
+import { decryptCompact, encryptCompact } from './jwe';
 import { generateP256KeyPair } from './keys';
 import type { CryptoKey } from './webcrypto-types';
 
@@ -64,5 +65,40 @@ describe('decryptCompact (ECDH-ES + A256GCM, RFC 7518)', () => {
       const tampered = Buffer.from(JSON.stringify({ ...header, ...bad })).toString('base64url');
       await expect(decryptCompact([tampered, ...rest].join('.'), pair.privateKey)).rejects.toThrow();
     }
+  });
+});
+
+describe('encryptCompact (ECDH-ES + A256GCM, RFC 7518)', () => {
+  it('writes what jose opens, with the header jose writes: many keys and lengths', async () => {
+    for (let i = 0; i < 30; i++) {
+      const pair = await generateP256KeyPair();
+      const plaintext = new Uint8Array(1 + i * 13).map((_, j) => (i + j) % 256);
+      const compact = await encryptCompact(pair.publicKey, { kid: `session-${i}`, provider: 'AUTH' }, plaintext);
+      const opened = await compactDecrypt(compact, pair.privateKey);
+      expect(Buffer.from(opened.plaintext).equals(Buffer.from(plaintext))).toBe(true);
+      expect(Object.keys(opened.protectedHeader)).toEqual(['alg', 'enc', 'kid', 'kfrm_provider', 'epk']);
+      expect(Object.keys(opened.protectedHeader.epk!)).toEqual(['x', 'crv', 'kty', 'y']);
+      expect(opened.protectedHeader).toMatchObject({ alg: 'ECDH-ES', enc: 'A256GCM', kid: `session-${i}`, kfrm_provider: 'AUTH' });
+      // And our own reader, with its strict header rules.
+      expect(Buffer.from(await decryptCompact(compact, pair.privateKey)).equals(Buffer.from(plaintext))).toBe(true);
+    }
+  });
+
+  it('draws a fresh ephemeral key and IV for every message', async () => {
+    const pair = await generateP256KeyPair();
+    const seen = new Set<string>();
+    for (let i = 0; i < 20; i++) {
+      const [header, , iv] = (await encryptCompact(pair.publicKey, { kid: 's', provider: 'AUTH' }, new Uint8Array([1]))).split('.');
+      seen.add(`${JSON.parse(Buffer.from(header!, 'base64url').toString()).epk.x}`);
+      seen.add(`iv:${iv}`);
+    }
+    expect(seen.size).toBe(40);
+  });
+
+  it('refuses a recipient key that is not a P-256 public key', async () => {
+    const pair = await generateP256KeyPair();
+    await expect(encryptCompact(pair.privateKey, { kid: 's', provider: 'AUTH' }, new Uint8Array([1]))).rejects.toThrow(/P-256 public key/);
+    const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey;
+    await expect(encryptCompact(p384, { kid: 's', provider: 'AUTH' }, new Uint8Array([1]))).rejects.toThrow(/P-256 public key/);
   });
 });

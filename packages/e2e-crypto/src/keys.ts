@@ -1,4 +1,4 @@
-import { webcrypto } from 'node:crypto';
+import { createPublicKey, type KeyObject, webcrypto } from 'node:crypto';
 import type { CryptoKey, CryptoKeyPair, JsonWebKey } from './webcrypto-types';
 import type { P256PublicJwk } from './jwe';
 
@@ -24,6 +24,16 @@ export async function importSpkiBase64(spkiBase64: string): Promise<CryptoKey> {
   const der = Buffer.from(spkiBase64, 'base64');
   if (der.length !== P256_SPKI_DER_LENGTH) throw new TypeError('public key is not a P-256 SPKI');
   return subtle.importKey('spki', der, ECDH_P256, true, []);
+}
+
+/** {@link importSpkiBase64}'s checks, answering a KeyObject at once (no WebCrypto job). */
+export function publicKeyFromSpkiBase64(spkiBase64: string): KeyObject {
+  if (typeof spkiBase64 !== 'string' || !BASE64.test(spkiBase64)) throw new TypeError('public key is not base64');
+  const der = Buffer.from(spkiBase64, 'base64');
+  if (der.length !== P256_SPKI_DER_LENGTH) throw new TypeError('public key is not a P-256 SPKI');
+  const key = createPublicKey({ key: der, format: 'der', type: 'spki' });
+  if (key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') throw new TypeError('public key is not a P-256 SPKI');
+  return key;
 }
 
 export async function exportPkcs8(privateKey: CryptoKey): Promise<Buffer> {
