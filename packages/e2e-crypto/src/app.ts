@@ -28,12 +28,12 @@ function bytesOf(plaintext: Uint8Array | string): Uint8Array {
 }
 
 /**
- * The server keys this app encrypted for lately, read once each: importing a P-256 point
+ * The server keys this process encrypted for lately, read once each: importing a P-256 point
  * (OpenSSL checks it is on the curve) costs ≈ 150 µs, more than the key agreement. A phone
- * holds one or two key sessions at a time.
+ * holds one or two key sessions at a time; a test or benchmark process drives many phones.
  */
 const serverKeys = new Map<string, KeyObject>();
-const SERVER_KEYS_KEPT = 8;
+const SERVER_KEYS_KEPT = 256;
 
 function serverKeyOf(publicKeySpkiBase64: string): KeyObject {
   let key = serverKeys.get(publicKeySpkiBase64);
@@ -54,10 +54,13 @@ export async function encryptForSession(
   options: AppEncryptionOptions = {},
 ): Promise<AppEncryption> {
   const serverKey = serverKeyOf(publicKeySpkiBase64);
-  const ephemeralPrivateKey = options.fixed?.ephemeralPrivateKey ?? generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
-  // The ephemeral key is made here rather than inside jose so the app can keep its private half.
+  // The ephemeral key is made here rather than inside encryptCompact so the app can keep its
+  // private half.
+  const fresh = options.fixed ? undefined : generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const ephemeralPrivateKey = options.fixed?.ephemeralPrivateKey ?? fresh!.privateKey;
   const message = await encryptCompact(serverKey, { kid: sessionId, provider }, bytesOf(plaintext), {
     ephemeralPrivateKey,
+    ephemeralPublicKey: fresh?.publicKey,
     iv: options.fixed?.iv,
   });
   return { encryptedMessage: { message, provider: providerType(provider), sessionId }, ephemeralPrivateKey };

@@ -181,6 +181,8 @@ export interface FixedEncryptionInputs {
    * must keep the private half to read the server's reply; test vectors pin one.
    */
   ephemeralPrivateKey: CryptoKey | KeyObject;
+  /** Its public half, when the caller made the pair (else derived from the private key). */
+  ephemeralPublicKey?: KeyObject;
   /** 12 bytes; test vectors only. Omitted, a random IV is drawn. */
   iv?: Uint8Array;
 }
@@ -206,8 +208,13 @@ export async function encryptCompact(
   if (recipient.type !== 'public' || recipient.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
     throw new TypeError('the recipient key is not a P-256 public key');
   }
-  const ephemeral = fixed ? asKeyObject(fixed.ephemeralPrivateKey) : generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
-  const { x, y } = createPublicKey(ephemeral).export({ format: 'jwk' });
+  const ephemeral = fixed
+    ? {
+        privateKey: asKeyObject(fixed.ephemeralPrivateKey),
+        publicKey: fixed.ephemeralPublicKey ?? createPublicKey(asKeyObject(fixed.ephemeralPrivateKey)),
+      }
+    : generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const { x, y } = ephemeral.publicKey.export({ format: 'jwk' });
   const protectedHeader: E2eJweHeader = {
     alg: JWE_ALG,
     enc: JWE_ENC,
@@ -216,7 +223,7 @@ export async function encryptCompact(
     epk: { x, crv: 'P-256', kty: 'EC', y } as unknown as P256PublicJwk,
   };
   const protectedB64 = Buffer.from(JSON.stringify(protectedHeader), 'utf8').toString('base64url');
-  const sharedSecret = diffieHellman({ privateKey: ephemeral, publicKey: recipient });
+  const sharedSecret = diffieHellman({ privateKey: ephemeral.privateKey, publicKey: recipient });
   const contentKey = concatKdfSha256(sharedSecret, protectedHeader);
   sharedSecret.fill(0);
   try {
