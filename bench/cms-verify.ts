@@ -7,53 +7,14 @@
 // work no implementation can skip — and the ratio of the two, with the load average (the machine
 // is shared, so the figures move with it).
 import { createPublicKey, type KeyObject, verify as cryptoVerify } from 'node:crypto';
-import {
-  createCsr,
-  createSigningCa,
-  issueSigningCertificate,
-  parseSigningCsr,
-  signData,
-  verifySignedData,
-  webcrypto,
-  x509,
-} from '@kfrm/pki';
+import { createSigningCa, signData, verifySignedData, x509 } from '@kfrm/pki';
+import { benchSigners, timed, transferPayload as payload } from './lib/cms-signers';
 import { loadAverage } from './lib/process-cpu';
 
 const N = Number(process.argv[2] ?? 3000);
 
-// A realistic transfer payload: what packages/app-client's canonicalTransferBytes makes.
-const payload = new TextEncoder().encode(
-  JSON.stringify({
-    v: 1,
-    process_id: '0193a4f2-7c1e-7d3a-9b8e-5f2d1c0a9e77',
-    source_account_number: '3333-01-1234567',
-    target_institution_code: '088',
-    target_account_number: '110-123-456789',
-    currency: 'KRW',
-    amount_minor: '150000',
-  }),
-);
-
-type Keys = { publicKey: CryptoKey; privateKey: CryptoKey };
-type CryptoKey = Parameters<typeof webcrypto.subtle.exportKey>[1];
-
 const ca = await createSigningCa();
-const signers: { name: string; keys: Keys; hash: string }[] = [
-  {
-    name: 'RSA-2048',
-    hash: 'sha256',
-    keys: (await webcrypto.subtle.generateKey(
-      { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' },
-      true,
-      ['sign', 'verify'],
-    )) as Keys,
-  },
-  {
-    name: 'P-256',
-    hash: 'sha256',
-    keys: (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as Keys,
-  },
-];
+const signers = await benchSigners(ca);
 
 /** DER children of the constructed value at `at`: [start, end) of each, whole TLVs. */
 function children(der: Uint8Array, at: { start: number; end: number }): { start: number; end: number; tag: number }[] {
@@ -91,31 +52,21 @@ function signedParts(der: Uint8Array): { signedAttributes: Uint8Array; signature
   return { signedAttributes, signature: octets.slice(skip) };
 }
 
-function cpuMicros(): number {
-  const u = process.cpuUsage();
-  return u.user + u.system;
-}
-
-async function timed(n: number, run: () => Promise<unknown> | unknown): Promise<{ perSecond: number; cpuMicrosEach: number }> {
-  const cpu = cpuMicros();
-  const started = performance.now();
-  for (let i = 0; i < n; i++) await run();
-  const ms = performance.now() - started;
-  return { perSecond: (n * 1000) / ms, cpuMicrosEach: (cpuMicros() - cpu) / n };
-}
-
 console.log(`bench/cms-verify.ts · ${N} verifies per key · node ${process.version} · load average before: ${loadAverage()}`);
 for (const signer of signers) {
-  const csr = await parseSigningCsr((await createCsr(signer.keys)).base64);
-  const issued = await issueSigningCertificate({ csr, ca, userId: `bench-${signer.name}`, validityDays: 30 });
-  const signed = await signData({ content: payload, certificateDer: issued.der, privateKey: signer.keys.privateKey, detached: false });
-  const params = { signedData: signed.base64, expectedContent: payload, trustedSigner: issued.der, signingCa: ca.cert };
+  const signed = await signData({
+    content: payload,
+    certificateDer: signer.certificateDer,
+    privateKey: signer.keys.privateKey,
+    detached: false,
+  });
+  const params = { signedData: signed.base64, expectedContent: payload, trustedSigner: signer.certificateDer, signingCa: ca.cert };
 
   const first = await verifySignedData(params);
   if (!first.ok) throw new Error(`${signer.name}: the signature does not verify (${first.detail})`);
   const { signedAttributes, signature } = signedParts(signed.der);
   const key: KeyObject = createPublicKey({
-    key: Buffer.from(new x509.X509Certificate(issued.der).publicKey.rawData),
+    key: Buffer.from(new x509.X509Certificate(signer.certificateDer).publicKey.rawData),
     format: 'der',
     type: 'spki',
   });
