@@ -220,7 +220,8 @@ export async function encryptCompact(
     enc: JWE_ENC,
     kid: header.kid,
     [PROVIDER_HEADER]: header.provider,
-    epk: { x, crv: 'P-256', kty: 'EC', y } as unknown as P256PublicJwk,
+    // x, crv, kty, y: the members in jose's order (the vectors' header is serialized as written).
+    epk: { x: x as string, crv: 'P-256', kty: 'EC', y: y as string },
   };
   const protectedB64 = Buffer.from(JSON.stringify(protectedHeader), 'utf8').toString('base64url');
   const sharedSecret = diffieHellman({ privateKey: ephemeral.privateKey, publicKey: recipient });

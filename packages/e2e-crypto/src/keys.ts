@@ -18,15 +18,10 @@ export async function exportSpkiBase64(publicKey: CryptoKey): Promise<string> {
   return Buffer.from(await subtle.exportKey('spki', publicKey)).toString('base64');
 }
 
-/** Reads a base64 SPKI DER public key; refuses anything that is not a P-256 point. */
-export async function importSpkiBase64(spkiBase64: string): Promise<CryptoKey> {
-  if (typeof spkiBase64 !== 'string' || !BASE64.test(spkiBase64)) throw new TypeError('public key is not base64');
-  const der = Buffer.from(spkiBase64, 'base64');
-  if (der.length !== P256_SPKI_DER_LENGTH) throw new TypeError('public key is not a P-256 SPKI');
-  return subtle.importKey('spki', der, ECDH_P256, true, []);
-}
-
-/** {@link importSpkiBase64}'s checks, answering a KeyObject at once (no WebCrypto job). */
+/**
+ * Reads a base64 SPKI DER public key; refuses anything that is not a P-256 point. A KeyObject
+ * at once, not a WebCrypto job.
+ */
 export function publicKeyFromSpkiBase64(spkiBase64: string): KeyObject {
   if (typeof spkiBase64 !== 'string' || !BASE64.test(spkiBase64)) throw new TypeError('public key is not base64');
   const der = Buffer.from(spkiBase64, 'base64');
