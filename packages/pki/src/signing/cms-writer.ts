@@ -130,7 +130,8 @@ function signatureAlgorithm(key: CryptoKey, hash: HashName): Uint8Array | undefi
   if (key.algorithm.name === 'RSASSA-PKCS1-v1_5') {
     // WebCrypto signs with the key's own digest; another one is pkijs's business.
     const own = (key.algorithm as WebCrypto.RsaHashedKeyAlgorithm).hash.name;
-    // Without parameters, as pkijs writes it (RFC 4055 would have NULL; verifiers take both).
+    // Without parameters, as pkijs writes it: RFC 4055 asks for NULL and has verifiers accept
+    // them absent too.
     return own === hash ? sequence(oid(RSA_OID[hash])) : undefined;
   }
   return undefined;
