@@ -162,6 +162,38 @@ describe('findBySessionToken', () => {
     expect(await h.sessions.revokeSessions({ userId: revoked.user.id, deviceId: 0n, reason: 'logout' })).toBe(1);
     expect(await codeOf(h.sessions.findBySessionToken(revoked.issued.sessionToken))).toBe('LOGIN_SESSION_EXPIRED');
   });
+
+  it('answers look-ups made at once (they share statements) each with its own session or refusal', async () => {
+    const live = await Promise.all(Array.from({ length: 6 }, () => loggedIn()));
+    const revoked = await loggedIn();
+    await h.sessions.revokeSessions({ userId: revoked.user.id, deviceId: 0n, reason: 'logout' });
+    const rotated = await loggedIn();
+    await h.sessions.rotateSession({ refreshToken: rotated.issued.refreshToken, deviceId: rotated.deviceId });
+    const tokens = [
+      ...live.map((l) => l.issued.sessionToken),
+      revoked.issued.sessionToken,
+      live[2]!.issued.sessionToken,
+      'B'.repeat(43),
+      rotated.issued.sessionToken,
+      live[0]!.issued.sessionToken,
+    ];
+    const answers = await Promise.all(
+      tokens.map((t) =>
+        h.sessions.findBySessionToken(t).then(
+          (found) => found.user.id,
+          (err: unknown) => (err as { code?: string }).code,
+        ),
+      ),
+    );
+    expect(answers).toEqual([
+      ...live.map((l) => l.user.id),
+      'LOGIN_SESSION_EXPIRED',
+      live[2]!.user.id,
+      'LOGIN_SESSION_EXPIRED',
+      'LOGIN_SESSION_EXPIRED',
+      live[0]!.user.id,
+    ]);
+  });
 });
 
 describe('rotateSession', () => {

@@ -1,4 +1,4 @@
-import { isUniqueViolation, QueryTemplate, type TemplateParam } from '@kfrm/db';
+import { batchedRead, isUniqueViolation, QueryTemplate, type TemplateParam } from '@kfrm/db';
 import { sql, type InferResult, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { CreatedProcess, ProcessRecord, SessionRecord, UserRecord } from './user.model';
 import type {
@@ -529,13 +529,15 @@ const createSessionForUserTokenTemplate = QueryTemplate.of<
 
 /** A session whose token is live at `now` (not expired, rotated or revoked), with its user. */
 // One statement for both, built and compiled once (the mobile guard resolves a session on every
-// cache miss).
-const selectLiveSession = (db: UserDb, sessionTokenHash: string, now: Date) =>
+// cache miss), and batched: the look-ups of concurrent calls that arrive while one is on its way
+// share a statement (`batchedRead`).
+const selectLiveSessions = (db: UserDb, sessionTokenHashes: string[], now: Date) =>
   db
     .selectFrom('sessions as s')
     .innerJoin('users as u', 'u.id', 's.user_id')
     .selectAll('u')
     .select([
+      's.session_token_hash as s_session_token_hash',
       's.id as s_id',
       's.family_id as s_family_id',
       's.user_id as s_user_id',
@@ -545,22 +547,34 @@ const selectLiveSession = (db: UserDb, sessionTokenHash: string, now: Date) =>
       's.rotated_at as s_rotated_at',
       's.revoked_at as s_revoked_at',
     ])
-    .where('s.session_token_hash', '=', sessionTokenHash)
+    .where('s.session_token_hash', '=', sql<string>`any(${sessionTokenHashes}::text[])`)
     .where('s.revoked_at', 'is', null)
     .where('s.rotated_at', 'is', null)
     .where('s.session_expires_at', '>', now)
     .where('s.family_expires_at', '>', now);
-type LiveSessionRow = InferResult<ReturnType<typeof selectLiveSession>>[number];
-const liveSessionByTokenHash = new QueryTemplate<{ sessionTokenHash: string; now: Date }, LiveSessionRow>((db, param) =>
-  selectLiveSession(db as UserDb, param('sessionTokenHash'), param('now')),
+type LiveSessionRow = InferResult<ReturnType<typeof selectLiveSessions>>[number];
+const liveSessionsByTokenHashes = new QueryTemplate<{ sessionTokenHashes: string[]; now: Date }, LiveSessionRow>((db, param) =>
+  selectLiveSessions(db as UserDb, param('sessionTokenHashes'), param('now')),
 );
+
+// A batch judges expiry at the latest `now` of its requests: a session that expired while a
+// request waited for the batch counts as expired, as it would for a look-up a moment later.
+const readLiveSession = batchedRead(async (db: UserDb, asked: readonly { sessionTokenHash: string; now: Date }[]) => {
+  const now = new Date(Math.max(...asked.map((a) => a.now.getTime())));
+  const rows = await liveSessionsByTokenHashes.execute(db, {
+    sessionTokenHashes: [...new Set(asked.map((a) => a.sessionTokenHash))],
+    now,
+  });
+  const byHash = new Map(rows.map((row) => [row.s_session_token_hash, row]));
+  return asked.map((a) => byHash.get(a.sessionTokenHash));
+});
 
 export async function findLiveSession(
   db: UserDb,
   sessionTokenHash: string,
   now: Date,
 ): Promise<{ session: SessionRecord; user: UserRecord } | undefined> {
-  const row = await liveSessionByTokenHash.executeTakeFirst(db, { sessionTokenHash, now });
+  const row = await readLiveSession(db, { sessionTokenHash, now });
   if (!row) return undefined;
   const session: SessionRecord = {
     id: BigInt(row.s_id),

@@ -1,4 +1,4 @@
-import { QueryTemplate } from '@kfrm/db';
+import { batchedRead, QueryTemplate } from '@kfrm/db';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { IdentityDatabase, SecretKind } from './identity.table';
 
@@ -83,16 +83,28 @@ export async function completeRegistration(db: Db, userId: bigint): Promise<void
 
 // The factor reads of every PIN/biometric/signature check are QueryTemplates: built and compiled
 // once, not per call (Kysely's build/compile was ≈ 5–6 % of the backend's CPU under transfers).
-const secretOfUser = QueryTemplate.of<IdentityDatabase, { userId: string; kind: SecretKind }>()((db, param) =>
+// They are read in batches (`batchedRead`): the checks of concurrent calls that arrive while such
+// a read is on its way share one statement. A batch asks for every user with every kind asked
+// and keeps the pairs asked for (two kinds at most, so at most twice the rows).
+const secretsOfUsers = QueryTemplate.of<IdentityDatabase, { userIds: string[]; kinds: SecretKind[] }>()((db, param) =>
   db
     .selectFrom('secret_credentials')
-    .select(['hash', 'failures', 'locked'])
-    .where('user_id', '=', param('userId'))
-    .where('kind', '=', param('kind')),
+    .select(['user_id', 'kind', 'hash', 'failures', 'locked'])
+    .where('user_id', '=', sql<string>`any(${param('userIds')}::bigint[])`)
+    .where('kind', '=', sql<SecretKind>`any(${param('kinds')}::text[])`),
 );
 
+const readSecret = batchedRead(async (db: Db, asked: readonly { userId: bigint; kind: SecretKind }[]) => {
+  const rows = await secretsOfUsers.execute(db, {
+    userIds: [...new Set(asked.map((a) => String(a.userId)))],
+    kinds: [...new Set(asked.map((a) => a.kind))],
+  });
+  const byPair = new Map(rows.map(({ user_id, kind, ...secret }) => [`${user_id}/${kind}`, secret]));
+  return asked.map((a) => byPair.get(`${a.userId}/${a.kind}`));
+});
+
 export function findSecret(db: Db, userId: bigint, kind: SecretKind) {
-  return secretOfUser.executeTakeFirst(db, { userId: String(userId), kind });
+  return readSecret(db, { userId, kind });
 }
 
 /** Confirms a secret: the pending hash becomes the credential, with a clean attempt record. */
@@ -196,12 +208,22 @@ export async function revokeAllCredentials(
 
 // ---- biometric keys ------------------------------------------------------------------------
 
-const biometricKeyOfUser = QueryTemplate.of<IdentityDatabase, { userId: string }>()((db, param) =>
-  db.selectFrom('biometric_keys').select(['device_id', 'public_key', 'enabled']).where('user_id', '=', param('userId')),
+const biometricKeysOfUsers = QueryTemplate.of<IdentityDatabase, { userIds: string[] }>()((db, param) =>
+  db
+    .selectFrom('biometric_keys')
+    .select(['user_id', 'device_id', 'public_key', 'enabled'])
+    .where('user_id', '=', sql<string>`any(${param('userIds')}::bigint[])`),
 );
 
+// Batched like the secrets' reads (one key per user: the primary key).
+const readBiometricKey = batchedRead(async (db: Db, userIds: readonly bigint[]) => {
+  const rows = await biometricKeysOfUsers.execute(db, { userIds: [...new Set(userIds.map(String))] });
+  const byUser = new Map(rows.map(({ user_id, ...key }) => [String(user_id), key]));
+  return userIds.map((id) => byUser.get(String(id)));
+});
+
 export function findBiometricKey(db: Db, userId: bigint) {
-  return biometricKeyOfUser.executeTakeFirst(db, { userId: String(userId) });
+  return readBiometricKey(db, userId);
 }
 
 const enabledBiometricKeysOnDevice = QueryTemplate.of<IdentityDatabase, { deviceId: string }>()((db, param) =>
@@ -300,15 +322,25 @@ export async function revokeActiveCertificates(db: Db, userId: bigint, now: Date
   return Number(result.numUpdatedRows);
 }
 
-const activeCertificateOfUser = QueryTemplate.of<IdentityDatabase, { userId: string; now: Date }>()((db, param) =>
+const activeCertificatesOfUsers = QueryTemplate.of<IdentityDatabase, { userIds: string[]; now: Date }>()((db, param) =>
   db
     .selectFrom('signing_certificates')
-    .select(['der', 'serial_number', 'not_after'])
-    .where('user_id', '=', param('userId'))
+    .select(['user_id', 'der', 'serial_number', 'not_after'])
+    .where('user_id', '=', sql<string>`any(${param('userIds')}::bigint[])`)
     .where('status', '=', 'active')
     .where('not_after', '>', param('now')),
 );
 
+// Batched like the secrets' reads (one active certificate per user: a unique index). A batch
+// judges expiry at the latest `now` of its requests: a certificate that expired while a request
+// waited for the batch counts as expired, as it would for a request made a moment later.
+const readActiveCertificate = batchedRead(async (db: Db, asked: readonly { userId: bigint; now: Date }[]) => {
+  const now = new Date(Math.max(...asked.map((a) => a.now.getTime())));
+  const rows = await activeCertificatesOfUsers.execute(db, { userIds: [...new Set(asked.map((a) => String(a.userId)))], now });
+  const byUser = new Map(rows.map(({ user_id, ...certificate }) => [String(user_id), certificate]));
+  return asked.map((a) => byUser.get(String(a.userId)));
+});
+
 export function findActiveCertificate(db: Db, userId: bigint, now: Date) {
-  return activeCertificateOfUser.executeTakeFirst(db, { userId: String(userId), now });
+  return readActiveCertificate(db, { userId, now });
 }

@@ -1,0 +1,95 @@
+import type { Kysely } from 'kysely';
+
+export interface ReadBatcherOptions {
+  /** Most requests in one statement. Default 64. */
+  maxBatch?: number;
+  /** Statements of this kind on their way at once; requests beyond wait for one to return. Default 2. */
+  maxInFlight?: number;
+}
+
+/**
+ * Reads one row by key, and what arrives while such reads are on their way goes together.
+ * `readMany` answers a list of requests in one statement, a row (or undefined) per request in
+ * the same order.
+ *
+ * Scheduled like the ledger's poster, not like DataLoader: a request that finds a free slot
+ * (fewer than `maxInFlight` statements out) starts at once, so an idle server adds no wait to
+ * any read; requests that arrive while every slot is busy queue, and the next free slot takes
+ * them all (up to `maxBatch`) as one statement. Under concurrency the reads of many calls cost
+ * PostgreSQL one transaction and one round trip, and the backend one query, instead of one each
+ * (`bench/read-batches.ts`).
+ *
+ * A statement that fails fails every request it carried, with its error: the same outcome each
+ * would have had alone (the reads are by key, so one request cannot make a statement fail that
+ * the others would have passed). A batch's statement starts no earlier than any of its requests
+ * arrived, so its snapshot is never older than a read of their own would have been.
+ */
+export class ReadBatcher<Request, Row> {
+  private readonly maxBatch: number;
+  private readonly maxInFlight: number;
+  private queue: { request: Request; resolve: (row: Row | undefined) => void; reject: (err: unknown) => void }[] = [];
+  private inFlight = 0;
+
+  constructor(
+    private readonly readMany: (requests: readonly Request[]) => Promise<readonly (Row | undefined)[]>,
+    options: ReadBatcherOptions = {},
+  ) {
+    this.maxBatch = options.maxBatch ?? 64;
+    this.maxInFlight = options.maxInFlight ?? 2;
+    if (!Number.isInteger(this.maxBatch) || this.maxBatch < 1) throw new RangeError('maxBatch must be a positive integer');
+    if (!Number.isInteger(this.maxInFlight) || this.maxInFlight < 1) throw new RangeError('maxInFlight must be a positive integer');
+  }
+
+  read(request: Request): Promise<Row | undefined> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ request, resolve, reject });
+      this.drain();
+    });
+  }
+
+  private drain(): void {
+    while (this.inFlight < this.maxInFlight && this.queue.length > 0) this.start(this.queue.splice(0, this.maxBatch));
+  }
+
+  private start(batch: typeof this.queue): void {
+    this.inFlight++;
+    let answered: Promise<readonly (Row | undefined)[]>;
+    try {
+      answered = this.readMany(batch.map((b) => b.request));
+    } catch (err) {
+      answered = Promise.reject(err);
+    }
+    answered
+      .then((rows) => {
+        if (rows.length !== batch.length) throw new Error(`a batched read answered ${rows.length} rows for ${batch.length} requests`);
+        batch.forEach((b, i) => b.resolve(rows[i]));
+      })
+      .catch((err: unknown) => {
+        for (const b of batch) b.reject(err);
+      })
+      .finally(() => {
+        this.inFlight--;
+        this.drain();
+      });
+  }
+}
+
+/**
+ * A repository's read by key, batched per database handle (see {@link ReadBatcher}). Inside a
+ * transaction the read runs on its own, on the transaction's connection and snapshot.
+ */
+export function batchedRead<Db extends Kysely<any>, Request, Row>(
+  readMany: (db: Db, requests: readonly Request[]) => Promise<readonly (Row | undefined)[]>,
+  options: ReadBatcherOptions = {},
+): (db: Db, request: Request) => Promise<Row | undefined> {
+  const batchers = new WeakMap<Db, ReadBatcher<Request, Row>>();
+  return (db, request) => {
+    if (db.isTransaction) return readMany(db, [request]).then((rows) => rows[0]);
+    let batcher = batchers.get(db);
+    if (!batcher) {
+      batcher = new ReadBatcher((requests) => readMany(db, requests), options);
+      batchers.set(db, batcher);
+    }
+    return batcher.read(request);
+  };
+}
