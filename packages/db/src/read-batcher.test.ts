@@ -139,7 +139,10 @@ describe.each(targets)('batchedRead on %s', (_name, open) => {
 
   type Row = { id: number; name: string };
   const itemsByIds = new QueryTemplate<{ ids: number[] }, Row>((db, param) =>
-    db.selectFrom('items').select(['id', 'name']).where('id', '=', sql<number>`any(${param('ids')}::int[])`),
+    db
+      .selectFrom('items')
+      .select(['id', 'name'])
+      .where('id', '=', sql<number>`any(${param('ids')}::int[])`),
   );
   const findItem = batchedRead(
     async (db: Kysely<any>, ids: readonly number[]) => {

@@ -17,7 +17,7 @@ export interface ReadBatcherOptions {
  * any read; requests that arrive while every slot is busy queue, and the next free slot takes
  * them all (up to `maxBatch`) as one statement. Under concurrency the reads of many calls cost
  * PostgreSQL one transaction and one round trip, and the backend one query, instead of one each
- * (`bench/read-batches.ts`).
+ * (docs/performance.md, nineteenth session; ADR 0026).
  *
  * A statement that fails fails every request it carried, with its error: the same outcome each
  * would have had alone (the reads are by key, so one request cannot make a statement fail that

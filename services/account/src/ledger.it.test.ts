@@ -106,6 +106,47 @@ for (const mode of modes) {
         ...extra,
       });
 
+    it('reads made at once (they share statements) answer each caller with its own account, or refuse', async () => {
+      const accounts = await Promise.all(
+        ['r1', 'r2', 'r3', 'r4'].map((owner, i) => funded(`${mode.name}-${owner}`, BigInt(100 * (i + 1)))),
+      );
+      const [a, b, c, d] = accounts as [AccountRow, AccountRow, AccountRow, AccountRow];
+      const reads = [
+        () => t.ledger.getAccountForOwner(a.ownerUserId!, a.accountNumber),
+        () => t.ledger.getAccountForOwner(b.ownerUserId!, b.accountNumber),
+        () => t.ledger.getAccountForOwner(a.ownerUserId!, b.accountNumber),
+        () => t.ledger.getTransferTarget(c.accountNumber),
+        () => t.ledger.getTransferTarget('9999-0000-0000'),
+        () => t.ledger.getAccountForOwner(d.ownerUserId!, d.accountNumber),
+        () => t.ledger.getAccountForOwner(a.ownerUserId!, a.accountNumber),
+      ];
+      const answers = await Promise.all(
+        reads.map((read) =>
+          read().then(
+            (acc) => `${acc.accountNumber}:${acc.balanceMinor}`,
+            (err: unknown) => codeOf(Promise.reject(err)),
+          ),
+        ),
+      );
+      expect(answers).toEqual([
+        `${a.accountNumber}:100`,
+        `${b.accountNumber}:200`,
+        'ACCOUNT_NOT_FOUND',
+        `${c.accountNumber}:300`,
+        'ACCOUNT_NOT_FOUND',
+        `${d.accountNumber}:400`,
+        `${a.accountNumber}:100`,
+      ]);
+      // Each caller has its own object, though the two reads of `a` shared a row.
+      const [first, second] = await Promise.all([
+        t.ledger.getAccountForOwner(a.ownerUserId!, a.accountNumber),
+        t.ledger.getAccountForOwner(a.ownerUserId!, a.accountNumber),
+        t.ledger.getAccountForOwner(a.ownerUserId!, a.accountNumber),
+      ]).then((all) => [all[1]!, all[2]!]);
+      expect(first).toEqual(second);
+      expect(first).not.toBe(second);
+    });
+
     it('conservation: random concurrent transfers keep the total, never go negative, balances equal their postings, acknowledged ones posted once', async () => {
       const random = prng(20261124);
       const initial = [3_000n, 4_000n, 5_000n, 6_000n, 7_000n];

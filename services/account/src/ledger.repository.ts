@@ -1,5 +1,5 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
-import { QueryTemplate } from '@kfrm/db';
+import { batchedRead, QueryTemplate } from '@kfrm/db';
 import type { PostingKind } from './ledger-poster';
 import type { Currency } from './money';
 import { LEDGER_SCHEMA, type LedgerDatabase } from './ledger.table';
@@ -187,20 +187,28 @@ export async function insertCustomerAccount(db: LedgerDb, row: NewAccountRow): P
   return normalise(inserted);
 }
 
-// Every balance read and every transfer target: built and compiled once (QueryTemplate).
-const accountByNumber = new QueryTemplate<{ accountNumber: string }, unknown>((db, param) =>
-  selectAccounts(db as LedgerDb).where('account_number', '=', param('accountNumber')),
-);
-
-export async function findAccountByNumber(db: LedgerDb | LedgerTrx, accountNumber: string): Promise<AccountRow | undefined> {
-  const row = await accountByNumber.executeTakeFirst(db, { accountNumber });
-  return row ? normalise(row) : undefined;
-}
-
-// Both parties of every transfer: one statement text for any number of accounts (`= any`).
+// Both parties of every transfer, and batches of single reads: one statement text for any number
+// of accounts (`= any`), built and compiled once (QueryTemplate).
 const accountsByNumbers = QueryTemplate.of<LedgerDatabase, { accountNumbers: string[] }>()((db, param) =>
   selectAccounts(db).where('account_number', '=', sql<string>`any(${param('accountNumbers')}::text[])`),
 );
+
+// Every balance read and every transfer target. Batched (`batchedRead`): the reads of concurrent
+// calls that arrive while one is on its way share a statement.
+const readAccountByNumber = batchedRead(async (db: LedgerDb | LedgerTrx, numbers: readonly string[]) => {
+  const rows = (await accountsByNumbers.execute(db, { accountNumbers: [...new Set(numbers)] })).map(normalise);
+  const byNumber = new Map(rows.map((a) => [a.accountNumber, a]));
+  // Each request its own object: callers may change what they are given (a number asked twice in
+  // one batch would otherwise share one).
+  return numbers.map((n) => {
+    const account = byNumber.get(n);
+    return account && { ...account };
+  });
+});
+
+export function findAccountByNumber(db: LedgerDb | LedgerTrx, accountNumber: string): Promise<AccountRow | undefined> {
+  return readAccountByNumber(db, accountNumber);
+}
 
 /** The accounts with these numbers (any kind), in one statement; numbers not found are left out. */
 export async function findAccountsByNumbers(db: LedgerDb, accountNumbers: string[]): Promise<AccountRow[]> {

@@ -443,6 +443,40 @@ describe('getRunningProcessForUserToken', () => {
   });
 });
 
+describe('getRunningProcessForUserToken, asked at once by concurrent logins', () => {
+  it('shares statements, and answers each its own holder and process, another holder’s process never', async () => {
+    const holders = await Promise.all(Array.from({ length: 4 }, () => activatedUser(h)));
+    const processes = await Promise.all(
+      holders.map(({ user }) => h.processes.createProcess({ userId: user.id, transactionType: 'LOGIN', transactionContext: '{}' })),
+    );
+    const counting = countingDeps(h.deps);
+    const ask = createProcesses(counting.deps).getRunningProcessForUserToken;
+    const asked: [number | 'unknown', number][] = [
+      [0, 0],
+      [1, 1],
+      [2, 0],
+      [3, 3],
+      ['unknown', 2],
+      [1, 1],
+      [0, 3],
+      [2, 2],
+    ];
+    const answers = await Promise.all(
+      asked.map(([holder, process]) =>
+        ask({ userToken: holder === 'unknown' ? 'C'.repeat(43) : holders[holder]!.userToken, processId: processes[process]!.id }),
+      ),
+    );
+    expect(answers.map((a) => (a.user ? `${a.user.id}:${a.process ? a.process.id : '-'}` : 'none'))).toEqual(
+      asked.map(([holder, process]) =>
+        holder === 'unknown' ? 'none' : `${holders[holder]!.user.id}:${holder === process ? processes[process]!.id : '-'}`,
+      ),
+    );
+    expect(answers[1]).toEqual(answers[5]);
+    expect(answers[1]!.user).not.toBe(answers[5]!.user);
+    expect(counting.statements.length).toBeLessThan(asked.length);
+  });
+});
+
 describe('createProcessForUserToken finds the holder in the insert (issue 17, ADR 0021)', () => {
   const login = (userToken: string, deviceId: bigint, listedUserIds: bigint[] = []) => ({
     userToken,

@@ -999,24 +999,50 @@ export interface TokenHolder {
 /**
  * The holder of the user token and its process with this id, in one statement (a left join:
  * the user also when the process is not theirs or does not exist). undefined for no holder.
+ * Batched (`batchedRead`): the checks of concurrent logins that arrive while one is on its way
+ * share a statement, which reads every holder asked with every process asked and keeps the
+ * pairs asked for (a process joins only its own user, by construction).
  */
 export async function findTokenHolderAndProcess(
   db: UserDb,
   userTokenHash: string,
   processId: string,
 ): Promise<{ user: TokenHolder; process: ProcessRecord | undefined } | undefined> {
-  const row = await tokenHolderAndProcess.executeTakeFirst(db, { userTokenHash, processId });
-  if (!row) return undefined;
-  const user = { id: BigInt(row.u_id), status: row.u_status, deviceId: row.u_device_id === null ? null : BigInt(row.u_device_id) };
-  if (row.id === null) return { user, process: undefined };
-  return { user, process: toProcess(row as Selectable<ProcessesTable>) };
+  return readTokenHolderAndProcess(db, { userTokenHash, processId });
 }
 
-const tokenHolderAndProcess = QueryTemplate.of<UserDatabase, { userTokenHash: string; processId: string }>()((db, param) =>
+const readTokenHolderAndProcess = batchedRead(async (db: UserDb, asked: readonly { userTokenHash: string; processId: string }[]) => {
+  const rows = await tokenHoldersAndProcesses.execute(db, {
+    userTokenHashes: [...new Set(asked.map((a) => a.userTokenHash))],
+    processIds: [...new Set(asked.map((a) => a.processId))],
+  });
+  const holders = new Map<string, TokenHolder>();
+  const processes = new Map<string, (typeof rows)[number]>();
+  for (const row of rows) {
+    holders.set(row.u_user_token_hash, {
+      id: BigInt(row.u_id),
+      status: row.u_status,
+      deviceId: row.u_device_id === null ? null : BigInt(row.u_device_id),
+    });
+    if (row.id !== null) processes.set(`${row.u_user_token_hash}/${row.id}`, row);
+  }
+  return asked.map((a) => {
+    const holder = holders.get(a.userTokenHash);
+    if (!holder) return undefined;
+    const row = processes.get(`${a.userTokenHash}/${a.processId}`);
+    // Each request its own objects, as when read alone.
+    return { user: { ...holder }, process: row ? toProcess(row as Selectable<ProcessesTable>) : undefined };
+  });
+});
+
+const tokenHoldersAndProcesses = QueryTemplate.of<UserDatabase, { userTokenHashes: string[]; processIds: string[] }>()((db, param) =>
   db
     .selectFrom('users as u')
-    .leftJoin('processes as p', (join) => join.on('p.id', '=', param('processId')).onRef('p.user_id', '=', 'u.id'))
+    .leftJoin('processes as p', (join) =>
+      join.on('p.id', '=', sql<string>`any(${param('processIds')}::text[])`).onRef('p.user_id', '=', 'u.id'),
+    )
     .select([
+      'u.user_token_hash as u_user_token_hash',
       'u.id as u_id',
       'u.status as u_status',
       'u.device_id as u_device_id',
@@ -1032,7 +1058,7 @@ const tokenHolderAndProcess = QueryTemplate.of<UserDatabase, { userTokenHash: st
       'p.completed_at',
       'p.consumed_at',
     ])
-    .where('u.user_token_hash', '=', param('userTokenHash')),
+    .where('u.user_token_hash', '=', sql<string>`any(${param('userTokenHashes')}::text[])`),
 );
 
 /** The user's process with this id (another user's is not found, by construction). */

@@ -3,7 +3,7 @@ import { openTestDatabase, type TestDatabase } from '@kfrm/db/test-database';
 import type { Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrations } from '../migrations';
-import { findActiveCertificate, findBiometricKey, findSecret } from './identity.repository';
+import { findActiveCertificate, findBiometricKey, findSecret, findUsersWithBiometricKeyOnDevice } from './identity.repository';
 import type { IdentityDatabase } from './identity.table';
 
 // The factor reads of PIN, biometric and signature checks are batched: concurrent checks share
@@ -28,7 +28,13 @@ beforeAll(async () => {
     if (user !== 5)
       await db
         .insertInto('biometric_keys')
-        .values({ user_id: String(user), device_id: String(100 + user), public_key: Uint8Array.of(user), enabled: user !== 6, updated_at: now })
+        .values({
+          user_id: String(user),
+          device_id: String(100 + user),
+          public_key: Uint8Array.of(user),
+          enabled: user !== 6,
+          updated_at: now,
+        })
         .execute();
     const certificate = (serial: string, status: 'active' | 'revoked', notAfter: Date) =>
       db
@@ -64,7 +70,13 @@ describe('the factor reads, made at once by concurrent checks', () => {
       [8n, 'pattern'],
       [1n, 'pin'],
     ];
-    const { answers, statements: used } = await atOnce(asked.map(([user, kind]) => () => findSecret(db, user, kind)));
+    const { answers, statements: used } = await atOnce(
+      asked.map(
+        ([user, kind]) =>
+          () =>
+            findSecret(db, user, kind),
+      ),
+    );
     expect(answers).toEqual([
       { hash: 'pin-of-1', failures: 1, locked: false },
       { hash: 'pattern-of-2', failures: 0, locked: false },
@@ -90,6 +102,19 @@ describe('the factor reads, made at once by concurrent checks', () => {
       { device: '106', key: [6], enabled: false },
     ]);
     expect(used).toBeLessThan(users.length);
+  });
+
+  it('findUsersWithBiometricKeyOnDevice: each device the users of its enabled keys, in a list of its own', async () => {
+    await db
+      .insertInto('biometric_keys')
+      .values({ user_id: '9', device_id: '101', public_key: Uint8Array.of(9), enabled: true, updated_at: now })
+      .onConflict((oc) => oc.doNothing())
+      .execute();
+    const devices = [101n, 106n, 102n, 105n, 101n];
+    const { answers, statements: used } = await atOnce(devices.map((device) => () => findUsersWithBiometricKeyOnDevice(db, device)));
+    expect(answers.map((users) => users.map(String).sort())).toEqual([['1', '9'], [], ['2'], [], ['1', '9']]);
+    expect(answers[0]).not.toBe(answers[4]);
+    expect(used).toBeLessThan(devices.length);
   });
 
   it('findActiveCertificate: each user their active, unexpired certificate; none when revoked, expired or missing', async () => {

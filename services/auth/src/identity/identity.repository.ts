@@ -100,7 +100,11 @@ const readSecret = batchedRead(async (db: Db, asked: readonly { userId: bigint; 
     kinds: [...new Set(asked.map((a) => a.kind))],
   });
   const byPair = new Map(rows.map(({ user_id, kind, ...secret }) => [`${user_id}/${kind}`, secret]));
-  return asked.map((a) => byPair.get(`${a.userId}/${a.kind}`));
+  // Each request its own object, as when read alone (a pair asked twice in one batch would otherwise share one).
+  return asked.map((a) => {
+    const secret = byPair.get(`${a.userId}/${a.kind}`);
+    return secret && { ...secret };
+  });
 });
 
 export function findSecret(db: Db, userId: bigint, kind: SecretKind) {
@@ -219,22 +223,40 @@ const biometricKeysOfUsers = QueryTemplate.of<IdentityDatabase, { userIds: strin
 const readBiometricKey = batchedRead(async (db: Db, userIds: readonly bigint[]) => {
   const rows = await biometricKeysOfUsers.execute(db, { userIds: [...new Set(userIds.map(String))] });
   const byUser = new Map(rows.map(({ user_id, ...key }) => [String(user_id), key]));
-  return userIds.map((id) => byUser.get(String(id)));
+  return userIds.map((id) => {
+    const key = byUser.get(String(id));
+    return key && { ...key };
+  });
 });
 
 export function findBiometricKey(db: Db, userId: bigint) {
   return readBiometricKey(db, userId);
 }
 
-const enabledBiometricKeysOnDevice = QueryTemplate.of<IdentityDatabase, { deviceId: string }>()((db, param) =>
+const enabledBiometricKeysOnDevices = QueryTemplate.of<IdentityDatabase, { deviceIds: string[] }>()((db, param) =>
   // `enabled` written out, not a parameter: the partial index (migration 003) must match every plan.
-  db.selectFrom('biometric_keys').select('user_id').where('device_id', '=', param('deviceId')).where(sql<boolean>`enabled`),
+  db
+    .selectFrom('biometric_keys')
+    .select(['device_id', 'user_id'])
+    .where('device_id', '=', sql<string>`any(${param('deviceIds')}::bigint[])`)
+    .where(sql<boolean>`enabled`),
 );
+
+// Batched like the secrets' reads (PrepareLogin asks it of every login).
+const readUsersWithBiometricKeyOnDevice = batchedRead(async (db: Db, deviceIds: readonly bigint[]) => {
+  const rows = await enabledBiometricKeysOnDevices.execute(db, { deviceIds: [...new Set(deviceIds.map(String))] });
+  const byDevice = new Map<string, bigint[]>();
+  for (const row of rows) {
+    const users = byDevice.get(String(row.device_id)) ?? [];
+    users.push(BigInt(row.user_id));
+    byDevice.set(String(row.device_id), users);
+  }
+  return deviceIds.map((id) => [...(byDevice.get(String(id)) ?? [])]);
+});
 
 /** The users whose enabled biometric key lives on this device (usually none or one). */
 export async function findUsersWithBiometricKeyOnDevice(db: Db, deviceId: bigint): Promise<bigint[]> {
-  const rows = await enabledBiometricKeysOnDevice.execute(db, { deviceId: String(deviceId) });
-  return rows.map((r) => BigInt(r.user_id));
+  return (await readUsersWithBiometricKeyOnDevice(db, deviceId)) ?? [];
 }
 
 export async function saveBiometricKey(db: Db, userId: bigint, deviceId: bigint, publicKey: Uint8Array): Promise<void> {
@@ -338,7 +360,10 @@ const readActiveCertificate = batchedRead(async (db: Db, asked: readonly { userI
   const now = new Date(Math.max(...asked.map((a) => a.now.getTime())));
   const rows = await activeCertificatesOfUsers.execute(db, { userIds: [...new Set(asked.map((a) => String(a.userId)))], now });
   const byUser = new Map(rows.map(({ user_id, ...certificate }) => [String(user_id), certificate]));
-  return asked.map((a) => byUser.get(String(a.userId)));
+  return asked.map((a) => {
+    const certificate = byUser.get(String(a.userId));
+    return certificate && { ...certificate };
+  });
 });
 
 export function findActiveCertificate(db: Db, userId: bigint, now: Date) {
