@@ -2,7 +2,7 @@ import { type Kysely, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type DatabaseHandle } from './database';
 import { QueryTemplate } from './query-template';
-import { batchedRead, ReadBatcher } from './read-batcher';
+import { anyOfKeys, batchedRead, ReadBatcher } from './read-batcher';
 
 /** A reader whose statements the test answers by hand, in any order. */
 function manualReader() {
@@ -142,7 +142,7 @@ describe.each(targets)('batchedRead on %s', (_name, open) => {
     db
       .selectFrom('items')
       .select(['id', 'name'])
-      .where('id', '=', sql<number>`any(${param('ids')}::int[])`),
+      .where('id', '=', anyOfKeys<number>(param('ids'), 'bigint')),
   );
   const findItem = batchedRead(
     async (db: Kysely<any>, ids: readonly number[]) => {

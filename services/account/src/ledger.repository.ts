@@ -1,5 +1,5 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
-import { batchedRead, QueryTemplate } from '@kfrm/db';
+import { anyOfKeys, batchedRead, QueryTemplate } from '@kfrm/db';
 import type { PostingKind } from './ledger-poster';
 import type { Currency } from './money';
 import { LEDGER_SCHEMA, type LedgerDatabase } from './ledger.table';
@@ -190,7 +190,7 @@ export async function insertCustomerAccount(db: LedgerDb, row: NewAccountRow): P
 // Both parties of every transfer, and batches of single reads: one statement text for any number
 // of accounts (`= any`), built and compiled once (QueryTemplate).
 const accountsByNumbers = QueryTemplate.of<LedgerDatabase, { accountNumbers: string[] }>()((db, param) =>
-  selectAccounts(db).where('account_number', '=', sql<string>`any(${param('accountNumbers')}::text[])`),
+  selectAccounts(db).where('account_number', '=', anyOfKeys(param('accountNumbers'), 'text')),
 );
 
 // Every balance read and every transfer target. Batched (`batchedRead`): the reads of concurrent

@@ -1,4 +1,4 @@
-import { batchedRead, isUniqueViolation, QueryTemplate, type TemplateParam } from '@kfrm/db';
+import { anyOfKeys, batchedRead, isUniqueViolation, QueryTemplate, type TemplateParam } from '@kfrm/db';
 import { sql, type InferResult, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { CreatedProcess, ProcessRecord, SessionRecord, UserRecord } from './user.model';
 import type {
@@ -547,7 +547,7 @@ const selectLiveSessions = (db: UserDb, sessionTokenHashes: string[], now: Date)
       's.rotated_at as s_rotated_at',
       's.revoked_at as s_revoked_at',
     ])
-    .where('s.session_token_hash', '=', sql<string>`any(${sessionTokenHashes}::text[])`)
+    .where('s.session_token_hash', '=', anyOfKeys(sessionTokenHashes, 'text'))
     .where('s.revoked_at', 'is', null)
     .where('s.rotated_at', 'is', null)
     .where('s.session_expires_at', '>', now)
@@ -1039,7 +1039,7 @@ const tokenHoldersAndProcesses = QueryTemplate.of<UserDatabase, { userTokenHashe
   db
     .selectFrom('users as u')
     .leftJoin('processes as p', (join) =>
-      join.on('p.id', '=', sql<string>`any(${param('processIds')}::text[])`).onRef('p.user_id', '=', 'u.id'),
+      join.on('p.id', '=', anyOfKeys(param('processIds'), 'text')).onRef('p.user_id', '=', 'u.id'),
     )
     .select([
       'u.user_token_hash as u_user_token_hash',
@@ -1058,7 +1058,7 @@ const tokenHoldersAndProcesses = QueryTemplate.of<UserDatabase, { userTokenHashe
       'p.completed_at',
       'p.consumed_at',
     ])
-    .where('u.user_token_hash', '=', sql<string>`any(${param('userTokenHashes')}::text[])`),
+    .where('u.user_token_hash', '=', anyOfKeys(param('userTokenHashes'), 'text')),
 );
 
 /** The user's process with this id (another user's is not found, by construction). */

@@ -1,4 +1,4 @@
-import { batchedRead, QueryTemplate } from '@kfrm/db';
+import { anyOfKeys, batchedRead, QueryTemplate } from '@kfrm/db';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { IdentityDatabase, SecretKind } from './identity.table';
 
@@ -90,8 +90,8 @@ const secretsOfUsers = QueryTemplate.of<IdentityDatabase, { userIds: string[]; k
   db
     .selectFrom('secret_credentials')
     .select(['user_id', 'kind', 'hash', 'failures', 'locked'])
-    .where('user_id', '=', sql<string>`any(${param('userIds')}::bigint[])`)
-    .where('kind', '=', sql<SecretKind>`any(${param('kinds')}::text[])`),
+    .where('user_id', '=', anyOfKeys(param('userIds'), 'bigint'))
+    .where('kind', '=', anyOfKeys<SecretKind>(param('kinds'), 'text')),
 );
 
 const readSecret = batchedRead(async (db: Db, asked: readonly { userId: bigint; kind: SecretKind }[]) => {
@@ -216,7 +216,7 @@ const biometricKeysOfUsers = QueryTemplate.of<IdentityDatabase, { userIds: strin
   db
     .selectFrom('biometric_keys')
     .select(['user_id', 'device_id', 'public_key', 'enabled'])
-    .where('user_id', '=', sql<string>`any(${param('userIds')}::bigint[])`),
+    .where('user_id', '=', anyOfKeys(param('userIds'), 'bigint')),
 );
 
 // Batched like the secrets' reads (one key per user: the primary key).
@@ -238,7 +238,7 @@ const enabledBiometricKeysOnDevices = QueryTemplate.of<IdentityDatabase, { devic
   db
     .selectFrom('biometric_keys')
     .select(['device_id', 'user_id'])
-    .where('device_id', '=', sql<string>`any(${param('deviceIds')}::bigint[])`)
+    .where('device_id', '=', anyOfKeys(param('deviceIds'), 'bigint'))
     .where(sql<boolean>`enabled`),
 );
 
@@ -348,7 +348,7 @@ const activeCertificatesOfUsers = QueryTemplate.of<IdentityDatabase, { userIds: 
   db
     .selectFrom('signing_certificates')
     .select(['user_id', 'der', 'serial_number', 'not_after'])
-    .where('user_id', '=', sql<string>`any(${param('userIds')}::bigint[])`)
+    .where('user_id', '=', anyOfKeys(param('userIds'), 'bigint'))
     .where('status', '=', 'active')
     .where('not_after', '>', param('now')),
 );
