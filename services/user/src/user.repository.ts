@@ -1038,9 +1038,7 @@ const readTokenHolderAndProcess = batchedRead(async (db: UserDb, asked: readonly
 const tokenHoldersAndProcesses = QueryTemplate.of<UserDatabase, { userTokenHashes: string[]; processIds: string[] }>()((db, param) =>
   db
     .selectFrom('users as u')
-    .leftJoin('processes as p', (join) =>
-      join.on('p.id', '=', anyOfKeys(param('processIds'), 'text')).onRef('p.user_id', '=', 'u.id'),
-    )
+    .leftJoin('processes as p', (join) => join.on('p.id', '=', anyOfKeys(param('processIds'), 'text')).onRef('p.user_id', '=', 'u.id'))
     .select([
       'u.user_token_hash as u_user_token_hash',
       'u.id as u_id',
