@@ -574,6 +574,8 @@ export async function findLiveSession(
   sessionTokenHash: string,
   now: Date,
 ): Promise<{ session: SessionRecord; user: UserRecord } | undefined> {
+  // Refused here, alone: in a batch an invalid time would fail the others' look-ups too.
+  if (Number.isNaN(now.getTime())) throw new RangeError('findLiveSession: now is not a valid time');
   const row = await readLiveSession(db, { sessionTokenHash, now });
   if (!row) return undefined;
   const session: SessionRecord = {

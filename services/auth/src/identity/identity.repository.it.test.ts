@@ -139,6 +139,21 @@ describe('the factor reads, made at once by concurrent checks', () => {
     expect((await findActiveCertificate(db, 7n, before))?.serial_number).toBe('expired-7');
   });
 
+  it('findActiveCertificate refuses an invalid time alone: the reads made with it are answered', async () => {
+    // The first two take both statement slots; the next three would go together.
+    const reads = [
+      findActiveCertificate(db, 1n, now),
+      findActiveCertificate(db, 8n, now),
+      findActiveCertificate(db, 1n, now),
+      findActiveCertificate(db, 2n, new Date(Number.NaN)),
+      findActiveCertificate(db, 8n, now),
+    ];
+    const [, , first, invalid, third] = await Promise.allSettled(reads);
+    expect(first).toMatchObject({ status: 'fulfilled', value: { serial_number: 'serial-1' } });
+    expect(invalid).toMatchObject({ status: 'rejected', reason: expect.any(RangeError) });
+    expect(third).toMatchObject({ status: 'fulfilled', value: { serial_number: 'serial-8' } });
+  });
+
   it('inside a transaction a read sees the transaction’s own writes', async () => {
     const hash = await db.transaction().execute(async (trx) => {
       await trx.updateTable('secret_credentials').set({ hash: 'changed' }).where('user_id', '=', '3').where('kind', '=', 'pin').execute();

@@ -366,6 +366,8 @@ const readActiveCertificate = batchedRead(async (db: Db, asked: readonly { userI
   });
 });
 
-export function findActiveCertificate(db: Db, userId: bigint, now: Date) {
+export async function findActiveCertificate(db: Db, userId: bigint, now: Date) {
+  // Refused here, alone: in a batch an invalid time would fail the others' reads too.
+  if (Number.isNaN(now.getTime())) throw new RangeError('findActiveCertificate: now is not a valid time');
   return readActiveCertificate(db, { userId, now });
 }
