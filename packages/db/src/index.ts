@@ -21,5 +21,5 @@ export type { PGliteDialectConfig, PGliteLike } from './pglite-dialect';
 export { QueryTemplate } from './query-template';
 export { isPreparedStatementSql } from './prepared-statements';
 export type { TemplateParam, TemplateQuery } from './query-template';
-export { ReadBatcher, anyOfKeys, batchedRead } from './read-batcher';
+export { ReadBatcher, answerEach, anyOfKeys, batchedRead } from './read-batcher';
 export type { KeyArrayType, ReadBatcherOptions } from './read-batcher';

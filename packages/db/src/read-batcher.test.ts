@@ -2,7 +2,7 @@ import { type Kysely, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type DatabaseHandle } from './database';
 import { QueryTemplate } from './query-template';
-import { anyOfKeys, batchedRead, ReadBatcher } from './read-batcher';
+import { answerEach, anyOfKeys, batchedRead, ReadBatcher } from './read-batcher';
 
 /** A reader whose statements the test answers by hand, in any order. */
 function manualReader() {
@@ -114,6 +114,19 @@ describe('ReadBatcher', () => {
     const read = async () => [];
     expect(() => new ReadBatcher(read, { maxBatch: 0 })).toThrow(RangeError);
     expect(() => new ReadBatcher(read, { maxInFlight: 1.5 })).toThrow(RangeError);
+  });
+});
+
+describe('answerEach', () => {
+  it('answers each request with the row of its key, undefined without one, each in a copy of its own', () => {
+    const rows: [string, { v: number }][] = [
+      ['a', { v: 1 }],
+      ['b', { v: 2 }],
+    ];
+    const answers = answerEach(['b', 'x', 'a', 'b'], (k) => k, rows);
+    expect(answers).toEqual([{ v: 2 }, undefined, { v: 1 }, { v: 2 }]);
+    expect(answers[0]).not.toBe(answers[3]);
+    expect(answers[0]).not.toBe(rows[1]![1]);
   });
 });
 

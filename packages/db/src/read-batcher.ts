@@ -94,6 +94,23 @@ export function batchedRead<Db extends Kysely<any>, Request, Row>(
   };
 }
 
+/**
+ * A batch's answer, one per request: the row whose key is the request's, or undefined. Each
+ * request gets its own shallow copy, as a read of its own would have: a key asked twice in one
+ * batch must not hand two callers one object.
+ */
+export function answerEach<Request, Row extends object>(
+  requests: readonly Request[],
+  keyOf: (request: Request) => string,
+  rows: Iterable<readonly [key: string, row: Row]>,
+): (Row | undefined)[] {
+  const byKey = new Map(rows);
+  return requests.map((request) => {
+    const row = byKey.get(keyOf(request));
+    return row && { ...row };
+  });
+}
+
 /** Element types a batched read's keys come in. */
 export type KeyArrayType = 'text' | 'bigint';
 

@@ -1,5 +1,5 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
-import { anyOfKeys, batchedRead, QueryTemplate } from '@kfrm/db';
+import { answerEach, anyOfKeys, batchedRead, QueryTemplate } from '@kfrm/db';
 import type { PostingKind } from './ledger-poster';
 import type { Currency } from './money';
 import { LEDGER_SCHEMA, type LedgerDatabase } from './ledger.table';
@@ -197,13 +197,11 @@ const accountsByNumbers = QueryTemplate.of<LedgerDatabase, { accountNumbers: str
 // calls that arrive while one is on its way share a statement.
 const readAccountByNumber = batchedRead(async (db: LedgerDb | LedgerTrx, numbers: readonly string[]) => {
   const rows = (await accountsByNumbers.execute(db, { accountNumbers: [...new Set(numbers)] })).map(normalise);
-  const byNumber = new Map(rows.map((a) => [a.accountNumber, a]));
-  // Each request its own object: callers may change what they are given (a number asked twice in
-  // one batch would otherwise share one).
-  return numbers.map((n) => {
-    const account = byNumber.get(n);
-    return account && { ...account };
-  });
+  return answerEach(
+    numbers,
+    (n) => n,
+    rows.map((a) => [a.accountNumber, a] as const),
+  );
 });
 
 export function findAccountByNumber(db: LedgerDb | LedgerTrx, accountNumber: string): Promise<AccountRow | undefined> {

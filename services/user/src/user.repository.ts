@@ -1,4 +1,4 @@
-import { anyOfKeys, batchedRead, isUniqueViolation, QueryTemplate, type TemplateParam } from '@kfrm/db';
+import { answerEach, anyOfKeys, batchedRead, isUniqueViolation, QueryTemplate, type TemplateParam } from '@kfrm/db';
 import { sql, type InferResult, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { CreatedProcess, ProcessRecord, SessionRecord, UserRecord } from './user.model';
 import type {
@@ -565,8 +565,11 @@ const readLiveSession = batchedRead(async (db: UserDb, asked: readonly { session
     sessionTokenHashes: [...new Set(asked.map((a) => a.sessionTokenHash))],
     now,
   });
-  const byHash = new Map(rows.map((row) => [row.s_session_token_hash, row]));
-  return asked.map((a) => byHash.get(a.sessionTokenHash));
+  return answerEach(
+    asked,
+    (a) => a.sessionTokenHash,
+    rows.map((row) => [row.s_session_token_hash, row] as const),
+  );
 });
 
 export async function findLiveSession(

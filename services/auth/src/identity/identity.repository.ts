@@ -1,4 +1,4 @@
-import { anyOfKeys, batchedRead, QueryTemplate } from '@kfrm/db';
+import { answerEach, anyOfKeys, batchedRead, QueryTemplate } from '@kfrm/db';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { IdentityDatabase, SecretKind } from './identity.table';
 
@@ -99,12 +99,11 @@ const readSecret = batchedRead(async (db: Db, asked: readonly { userId: bigint; 
     userIds: [...new Set(asked.map((a) => String(a.userId)))],
     kinds: [...new Set(asked.map((a) => a.kind))],
   });
-  const byPair = new Map(rows.map(({ user_id, kind, ...secret }) => [`${user_id}/${kind}`, secret]));
-  // Each request its own object, as when read alone (a pair asked twice in one batch would otherwise share one).
-  return asked.map((a) => {
-    const secret = byPair.get(`${a.userId}/${a.kind}`);
-    return secret && { ...secret };
-  });
+  return answerEach(
+    asked,
+    (a) => `${a.userId}/${a.kind}`,
+    rows.map(({ user_id, kind, ...secret }) => [`${user_id}/${kind}`, secret] as const),
+  );
 });
 
 export function findSecret(db: Db, userId: bigint, kind: SecretKind) {
@@ -222,11 +221,11 @@ const biometricKeysOfUsers = QueryTemplate.of<IdentityDatabase, { userIds: strin
 // Batched like the secrets' reads (one key per user: the primary key).
 const readBiometricKey = batchedRead(async (db: Db, userIds: readonly bigint[]) => {
   const rows = await biometricKeysOfUsers.execute(db, { userIds: [...new Set(userIds.map(String))] });
-  const byUser = new Map(rows.map(({ user_id, ...key }) => [String(user_id), key]));
-  return userIds.map((id) => {
-    const key = byUser.get(String(id));
-    return key && { ...key };
-  });
+  return answerEach(
+    userIds,
+    String,
+    rows.map(({ user_id, ...key }) => [String(user_id), key] as const),
+  );
 });
 
 export function findBiometricKey(db: Db, userId: bigint) {
@@ -359,11 +358,11 @@ const activeCertificatesOfUsers = QueryTemplate.of<IdentityDatabase, { userIds: 
 const readActiveCertificate = batchedRead(async (db: Db, asked: readonly { userId: bigint; now: Date }[]) => {
   const now = new Date(Math.max(...asked.map((a) => a.now.getTime())));
   const rows = await activeCertificatesOfUsers.execute(db, { userIds: [...new Set(asked.map((a) => String(a.userId)))], now });
-  const byUser = new Map(rows.map(({ user_id, ...certificate }) => [String(user_id), certificate]));
-  return asked.map((a) => {
-    const certificate = byUser.get(String(a.userId));
-    return certificate && { ...certificate };
-  });
+  return answerEach(
+    asked,
+    (a) => String(a.userId),
+    rows.map(({ user_id, ...certificate }) => [String(user_id), certificate] as const),
+  );
 });
 
 export async function findActiveCertificate(db: Db, userId: bigint, now: Date) {
