@@ -23,3 +23,7 @@ export { isPreparedStatementSql } from './prepared-statements';
 export type { TemplateParam, TemplateQuery } from './query-template';
 export { ReadBatcher, answerEach, anyOfKeys, batchedRead } from './read-batcher';
 export type { KeyArrayType, ReadBatcherOptions } from './read-batcher';
+export { StatementBatcher } from './statement-batcher';
+export type { StatementBatcherOptions, StatementBatcherRules } from './statement-batcher';
+export { batchedWrite, failedOnItsRows } from './write-batcher';
+export type { WriteBatcherOptions } from './write-batcher';

@@ -1,23 +1,14 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely';
+import { StatementBatcher, type StatementBatcherOptions } from './statement-batcher';
 
-export interface ReadBatcherOptions {
-  /** Most requests in one statement. Default 64. */
-  maxBatch?: number;
-  /** Statements of this kind on their way at once; requests beyond wait for one to return. Default 2. */
-  maxInFlight?: number;
-}
+export type ReadBatcherOptions = StatementBatcherOptions;
 
 /**
- * Reads one row by key, and what arrives while such reads are on their way goes together.
- * `readMany` answers a list of requests in one statement, a row (or undefined) per request in
- * the same order.
- *
- * Scheduled like the ledger's poster, not like DataLoader: a request that finds a free slot
- * (fewer than `maxInFlight` statements out) starts at once, so an idle server adds no wait to
- * any read; requests that arrive while every slot is busy queue, and the next free slot takes
- * them all (up to `maxBatch`) as one statement. Under concurrency the reads of many calls cost
- * PostgreSQL one transaction and one round trip, and the backend one query, instead of one each
- * (docs/performance.md, nineteenth session; ADR 0026).
+ * Reads one row by key, and what arrives while such reads are on their way goes together
+ * ({@link StatementBatcher}'s scheduling). `readMany` answers a list of requests in one
+ * statement, a row (or undefined) per request in the same order. Under concurrency the reads of
+ * many calls cost PostgreSQL one transaction and one round trip, and the backend one query,
+ * instead of one each (docs/performance.md, nineteenth session; ADR 0026).
  *
  * A statement that fails fails every request it carried, with its error: the same outcome each
  * would have had alone (the reads are by key, so one request cannot make a statement fail that
@@ -25,52 +16,14 @@ export interface ReadBatcherOptions {
  * arrived, so its snapshot is never older than a read of their own would have been.
  */
 export class ReadBatcher<Request, Row> {
-  private readonly maxBatch: number;
-  private readonly maxInFlight: number;
-  private queue: { request: Request; resolve: (row: Row | undefined) => void; reject: (err: unknown) => void }[] = [];
-  private inFlight = 0;
+  private readonly batcher: StatementBatcher<Request, Row | undefined>;
 
-  constructor(
-    private readonly readMany: (requests: readonly Request[]) => Promise<readonly (Row | undefined)[]>,
-    options: ReadBatcherOptions = {},
-  ) {
-    this.maxBatch = options.maxBatch ?? 64;
-    this.maxInFlight = options.maxInFlight ?? 2;
-    if (!Number.isInteger(this.maxBatch) || this.maxBatch < 1) throw new RangeError('maxBatch must be a positive integer');
-    if (!Number.isInteger(this.maxInFlight) || this.maxInFlight < 1) throw new RangeError('maxInFlight must be a positive integer');
+  constructor(readMany: (requests: readonly Request[]) => Promise<readonly (Row | undefined)[]>, options: ReadBatcherOptions = {}) {
+    this.batcher = new StatementBatcher(readMany, options);
   }
 
   read(request: Request): Promise<Row | undefined> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ request, resolve, reject });
-      this.drain();
-    });
-  }
-
-  private drain(): void {
-    while (this.inFlight < this.maxInFlight && this.queue.length > 0) this.start(this.queue.splice(0, this.maxBatch));
-  }
-
-  private start(batch: typeof this.queue): void {
-    this.inFlight++;
-    let answered: Promise<readonly (Row | undefined)[]>;
-    try {
-      answered = this.readMany(batch.map((b) => b.request));
-    } catch (err) {
-      answered = Promise.reject(err);
-    }
-    answered
-      .then((rows) => {
-        if (rows.length !== batch.length) throw new Error(`a batched read answered ${rows.length} rows for ${batch.length} requests`);
-        batch.forEach((b, i) => b.resolve(rows[i]));
-      })
-      .catch((err: unknown) => {
-        for (const b of batch) b.reject(err);
-      })
-      .finally(() => {
-        this.inFlight--;
-        this.drain();
-      });
+    return this.batcher.run(request);
   }
 }
 
