@@ -1,6 +1,6 @@
-import { QueryTemplate } from '@kfrm/db';
+import { batchedWrite, QueryTemplate } from '@kfrm/db';
 import { sql, type Kysely, type Selectable } from 'kysely';
-import type { TransferDatabase, TransferTable } from './transfer.table';
+import { TRANSFER_SCHEMA, type TransferDatabase, type TransferTable } from './transfer.table';
 
 export type TransferDb = Kysely<TransferDatabase>;
 export type TransferRow = Selectable<TransferTable>;
@@ -87,6 +87,9 @@ export async function findTransfer(db: TransferDb, id: string): Promise<Transfer
  * an EXECUTING transfer whose lease runs out, as a crash while driving it does. The memos Execute
  * gave (absent: the pre-check's stay) are set in the same statement, so the posted lines are the
  * decided ones.
+ *
+ * Batched (`batchedWrite`, ADR 0027): the decisions of concurrent Executes that arrive while one
+ * is on its way share a statement, one per transfer at a time.
  */
 export async function markExecutingLeased(
   db: TransferDb,
@@ -97,7 +100,7 @@ export async function markExecutingLeased(
   until: Date,
   memos: { debitMemo?: string; creditMemo?: string } = {},
 ): Promise<TransferRow | undefined> {
-  return markExecuting.executeTakeFirst(db, {
+  return writeExecuting(db, {
     id,
     signatureSha256,
     now,
@@ -108,7 +111,7 @@ export async function markExecutingLeased(
   });
 }
 
-type ExecutingParams = {
+type ExecutingRequest = {
   id: string;
   signatureSha256: string;
   now: Date;
@@ -117,22 +120,50 @@ type ExecutingParams = {
   debitMemo: string | null;
   creditMemo: string | null;
 };
+
+const writeExecuting = batchedWrite(
+  async (db: TransferDb, asked: readonly ExecutingRequest[]) => {
+    const rows = await markExecutingMany.execute(db, {
+      ids: asked.map((a) => a.id),
+      signatures: asked.map((a) => a.signatureSha256),
+      nows: asked.map((a) => a.now),
+      owners: asked.map((a) => a.owner),
+      untils: asked.map((a) => a.until),
+      debitMemos: asked.map((a) => a.debitMemo),
+      creditMemos: asked.map((a) => a.creditMemo),
+    });
+    // One request per transfer in a batch (the key), so a row answers the request of its id.
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return asked.map((a) => byId.get(a.id));
+  },
+  (request) => request.id,
+);
+
+const t = (name: keyof TransferDatabase) => sql.table(`${TRANSFER_SCHEMA}.${name}`);
 /** A memo not given (null) keeps the stored one: one statement for every combination. */
-const markExecuting = QueryTemplate.of<TransferDatabase, ExecutingParams>()((db, param) =>
-  db
-    .updateTable('transfers')
-    .set({
-      state: 'EXECUTING',
-      signature_sha256: param('signatureSha256'),
-      executing_at: param('now'),
-      lease_owner: param('owner'),
-      lease_until: param('until'),
-      debit_memo: sql<string>`coalesce(${param('debitMemo')}::text, debit_memo)`,
-      credit_memo: sql<string>`coalesce(${param('creditMemo')}::text, credit_memo)`,
-    })
-    .where('id', '=', param('id'))
-    .where('state', '=', 'PENDING')
-    .returningAll(),
+const markExecutingMany = new QueryTemplate<
+  {
+    ids: string[];
+    signatures: string[];
+    nows: Date[];
+    owners: string[];
+    untils: Date[];
+    debitMemos: (string | null)[];
+    creditMemos: (string | null)[];
+  },
+  TransferRow
+>(
+  (_db, param) => sql<TransferRow>`
+    update ${t('transfers')} as t
+    set state = 'EXECUTING', signature_sha256 = v.signature_sha256, executing_at = v.executing_at,
+        lease_owner = v.lease_owner, lease_until = v.lease_until,
+        debit_memo = coalesce(v.debit_memo, t.debit_memo), credit_memo = coalesce(v.credit_memo, t.credit_memo)
+    from unnest(${param('ids')}::text[], ${param('signatures')}::text[], ${param('nows')}::timestamptz[],
+                ${param('owners')}::text[], ${param('untils')}::timestamptz[],
+                ${param('debitMemos')}::text[], ${param('creditMemos')}::text[])
+      as v(id, signature_sha256, executing_at, lease_owner, lease_until, debit_memo, credit_memo)
+    where t.id = v.id and t.state = 'PENDING'
+    returning t.*`,
 );
 
 /** Takes the right to drive an EXECUTING transfer until `until`, unless someone else holds it. */
@@ -150,24 +181,35 @@ export async function takeLease(db: TransferDb, id: string, owner: string, now: 
 /**
  * EXECUTING → SUCCEEDED. Also from FAILED: the ledger is the truth, and a posting that committed
  * must never be shown as failed (only possible when a lease ran out mid-call).
+ *
+ * Batched (`batchedWrite`, ADR 0027), one per transfer at a time.
  */
 export async function markSucceeded(db: TransferDb, id: string, entryId: bigint, now: Date): Promise<void> {
-  await succeeded.executeResult(db, { id, entryId: entryId.toString(), now });
+  await writeSucceeded(db, { id, entryId: entryId.toString(), now });
 }
 
-const succeeded = QueryTemplate.of<TransferDatabase, { id: string; entryId: string; now: Date }>()((db, param) =>
-  db
-    .updateTable('transfers')
-    .set({
-      state: 'SUCCEEDED',
-      entry_id: param('entryId'),
-      failure_code: null,
-      finished_at: param('now'),
-      lease_owner: null,
-      lease_until: null,
-    })
-    .where('id', '=', param('id'))
-    .where('state', 'in', ['EXECUTING', 'FAILED']),
+type SucceededRequest = { id: string; entryId: string; now: Date };
+
+const writeSucceeded = batchedWrite(
+  async (db: TransferDb, asked: readonly SucceededRequest[]) => {
+    await markSucceededMany.execute(db, {
+      ids: asked.map((a) => a.id),
+      entryIds: asked.map((a) => a.entryId),
+      nows: asked.map((a) => a.now),
+    });
+    return asked.map(() => undefined);
+  },
+  (request) => request.id,
+);
+
+const markSucceededMany = new QueryTemplate<{ ids: string[]; entryIds: string[]; nows: Date[] }, never>(
+  (_db, param) => sql<never>`
+    update ${t('transfers')} as t
+    set state = 'SUCCEEDED', entry_id = v.entry_id, failure_code = null, finished_at = v.finished_at,
+        lease_owner = null, lease_until = null
+    from unnest(${param('ids')}::text[], ${param('entryIds')}::bigint[], ${param('nows')}::timestamptz[])
+      as v(id, entry_id, finished_at)
+    where t.id = v.id and t.state in ('EXECUTING', 'FAILED')`,
 );
 
 /** EXECUTING → FAILED with the ledger's refusal, only by the lease holder. */

@@ -1,0 +1,115 @@
+import { migrateSchema } from '@kfrm/db';
+import { openTestDatabase, type TestDatabase } from '@kfrm/db/test-database';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrations } from './migrations';
+import { findTransfer, insertPendingTransfer, markExecutingLeased, markSucceeded, type TransferDb } from './transfer.repository';
+import { TRANSFER_SCHEMA, type TransferDatabase } from './transfer.table';
+
+// The decisions and outcomes of concurrent Executes share statements (ADR 0027). Each must still
+// get the outcome it would have had alone: one decision per transfer, the later of two for one
+// transfer refused, a transfer decided before refused.
+let database: TestDatabase;
+let db: TransferDb;
+let statements = 0;
+const now = new Date('2026-12-07T12:00:00Z');
+const until = new Date('2026-12-07T12:00:30Z');
+/** A SHA-256 in hex, as the column asks, told apart by its owner. */
+const sig = (owner: string) => Buffer.from(owner).toString('hex').padEnd(64, '0').slice(0, 64);
+
+beforeAll(async () => {
+  database = await openTestDatabase({ log: { debug: () => void statements++ } });
+  await migrateSchema(database, { schema: TRANSFER_SCHEMA, migrations });
+  db = database.kysely<TransferDatabase>(TRANSFER_SCHEMA);
+});
+
+afterAll(async () => {
+  await database?.close();
+});
+
+let seq = 0;
+async function pendingTransfer(): Promise<string> {
+  const id = `t-${process.pid}-${++seq}`;
+  await insertPendingTransfer(db, {
+    id,
+    userId: '1',
+    sourceAccountNumber: '1000000001',
+    targetInstitutionCode: '333',
+    targetAccountNumber: '1000000002',
+    targetHolderName: 'B',
+    targetOwnerUserId: '2',
+    amountMinor: 1_000n,
+    debitMemo: 'pre-check debit',
+    creditMemo: 'pre-check credit',
+    processId: `p-${id}`,
+    processContext: 'ctx',
+    signedContent: 'content',
+    createdAt: now,
+  });
+  return id;
+}
+
+/** Runs the writes at once and counts the statements they took. */
+async function atOnce<T>(writes: (() => Promise<T>)[]): Promise<{ answers: T[]; statements: number }> {
+  const before = statements;
+  const answers = await Promise.all(writes.map((write) => write()));
+  return { answers, statements: statements - before };
+}
+
+describe('the transfer marks, made at once by concurrent Executes', () => {
+  it('markExecutingLeased: each transfer decided once, with its own signature, lease and memos; a decided one refused', async () => {
+    const ids = await Promise.all(Array.from({ length: 6 }, () => pendingTransfer()));
+    const decidedBefore = ids[5]!;
+    expect(await markExecutingLeased(db, decidedBefore, sig('owner-early'), now, 'owner-early', until)).toBeDefined();
+    const asked: [id: string, owner: string, memos?: { debitMemo?: string; creditMemo?: string }][] = [
+      [ids[0]!, 'owner-0'],
+      [ids[1]!, 'owner-1', { debitMemo: 'given debit' }],
+      // Two Executes of one transfer: the first decides it, the second finds it decided.
+      [ids[2]!, 'owner-2a'],
+      [ids[2]!, 'owner-2b'],
+      [ids[3]!, 'owner-3', { creditMemo: 'given credit' }],
+      [decidedBefore, 'owner-late'],
+      ['no-such-transfer', 'owner-x'],
+      [ids[4]!, 'owner-4'],
+    ];
+    const { answers, statements: used } = await atOnce(
+      asked.map(
+        ([id, owner, memos]) =>
+          () =>
+            markExecutingLeased(db, id, sig(owner), now, owner, until, memos),
+      ),
+    );
+    expect(
+      answers.map((row) => row && [row.id, row.state, row.lease_owner, row.signature_sha256, row.debit_memo, row.credit_memo]),
+    ).toEqual([
+      [ids[0], 'EXECUTING', 'owner-0', sig('owner-0'), 'pre-check debit', 'pre-check credit'],
+      [ids[1], 'EXECUTING', 'owner-1', sig('owner-1'), 'given debit', 'pre-check credit'],
+      [ids[2], 'EXECUTING', 'owner-2a', sig('owner-2a'), 'pre-check debit', 'pre-check credit'],
+      undefined,
+      [ids[3], 'EXECUTING', 'owner-3', sig('owner-3'), 'pre-check debit', 'given credit'],
+      undefined,
+      undefined,
+      [ids[4], 'EXECUTING', 'owner-4', sig('owner-4'), 'pre-check debit', 'pre-check credit'],
+    ]);
+    expect(answers[0]!.lease_until).toEqual(until);
+    expect(answers[0]!.executing_at).toEqual(now);
+    expect((await findTransfer(db, decidedBefore))!.lease_owner).toBe('owner-early');
+    expect((await findTransfer(db, ids[2]!))!.lease_owner).toBe('owner-2a');
+    expect(used).toBeLessThan(asked.length);
+  });
+
+  it('markSucceeded: each executing transfer succeeds with its own entry; a pending one is left as it is', async () => {
+    const ids = await Promise.all(Array.from({ length: 5 }, () => pendingTransfer()));
+    for (const id of ids.slice(0, 4)) await markExecutingLeased(db, id, sig('owner'), now, 'owner', until);
+    const finished = new Date('2026-12-07T12:00:01Z');
+    const { statements: used } = await atOnce(ids.map((id, i) => () => markSucceeded(db, id, 500n + BigInt(i), finished)));
+    const rows = await Promise.all(ids.map((id) => findTransfer(db, id)));
+    expect(rows.map((r) => [r!.state, r!.entry_id, r!.lease_owner, r!.finished_at])).toEqual([
+      ['SUCCEEDED', '500', null, finished],
+      ['SUCCEEDED', '501', null, finished],
+      ['SUCCEEDED', '502', null, finished],
+      ['SUCCEEDED', '503', null, finished],
+      ['PENDING', null, null, null],
+    ]);
+    expect(used).toBeLessThan(ids.length);
+  });
+});
