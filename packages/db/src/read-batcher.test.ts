@@ -2,7 +2,8 @@ import { type Kysely, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type DatabaseHandle } from './database';
 import { QueryTemplate } from './query-template';
-import { answerEach, anyOfKeys, batchedRead, ReadBatcher } from './read-batcher';
+import { anyOfKeys } from './batch-arrays';
+import { answerEach, batchedRead, ReadBatcher } from './read-batcher';
 
 /** A reader whose statements the test answers by hand, in any order. */
 function manualReader() {

@@ -1,4 +1,4 @@
-import { type Kysely, type RawBuilder, sql } from 'kysely';
+import type { Kysely } from 'kysely';
 import { StatementBatcher, type StatementBatcherOptions } from './statement-batcher';
 
 export type ReadBatcherOptions = StatementBatcherOptions;
@@ -62,22 +62,4 @@ export function answerEach<Request, Row extends object>(
     const row = byKey.get(keyOf(request));
     return row && { ...row };
   });
-}
-
-/** Element types a batched read's keys come in. */
-export type KeyArrayType = 'text' | 'bigint';
-
-/**
- * `any(…)` over an array parameter, for a batched read's `where key = anyOfKeys(param('keys'), 'text')`.
- *
- * Written as `any(cast((select $1::text[]) as text[]))`, not `any($1::text[])`: with the array in
- * plain sight, PostgreSQL's custom plan for a batch of one is estimated far cheaper than the
- * generic plan (which assumes ten keys), so `plan_cache_mode = auto` plans the statement afresh
- * at every execution, for good (`statement-plans.it.test.ts` caught it). Behind a one-row
- * subquery (an InitPlan) neither plan sees the array, the two cost the same, and the statement
- * settles on its generic plan after five executions. The key is still an index condition.
- */
-export function anyOfKeys<Key = string>(keys: unknown, type: KeyArrayType): RawBuilder<Key> {
-  const arrayType = sql.raw(`${type}[]`);
-  return sql<Key>`any(cast((select ${keys}::${arrayType}) as ${arrayType}))`;
 }

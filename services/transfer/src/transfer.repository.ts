@@ -1,4 +1,4 @@
-import { batchedWrite, QueryTemplate } from '@kfrm/db';
+import { batchedWrite, hiddenArray, QueryTemplate } from '@kfrm/db';
 import { sql, type Kysely, type Selectable } from 'kysely';
 import { TRANSFER_SCHEMA, type TransferDatabase, type TransferTable } from './transfer.table';
 
@@ -158,9 +158,9 @@ const markExecutingMany = new QueryTemplate<
     set state = 'EXECUTING', signature_sha256 = v.signature_sha256, executing_at = v.executing_at,
         lease_owner = v.lease_owner, lease_until = v.lease_until,
         debit_memo = coalesce(v.debit_memo, t.debit_memo), credit_memo = coalesce(v.credit_memo, t.credit_memo)
-    from unnest(${param('ids')}::text[], ${param('signatures')}::text[], ${param('nows')}::timestamptz[],
-                ${param('owners')}::text[], ${param('untils')}::timestamptz[],
-                ${param('debitMemos')}::text[], ${param('creditMemos')}::text[])
+    from unnest(${hiddenArray(param('ids'), 'text')}, ${hiddenArray(param('signatures'), 'text')}, ${hiddenArray(param('nows'), 'timestamptz')},
+                ${hiddenArray(param('owners'), 'text')}, ${hiddenArray(param('untils'), 'timestamptz')},
+                ${hiddenArray(param('debitMemos'), 'text')}, ${hiddenArray(param('creditMemos'), 'text')})
       as v(id, signature_sha256, executing_at, lease_owner, lease_until, debit_memo, credit_memo)
     where t.id = v.id and t.state = 'PENDING'
     returning t.*`,
@@ -207,7 +207,7 @@ const markSucceededMany = new QueryTemplate<{ ids: string[]; entryIds: string[];
     update ${t('transfers')} as t
     set state = 'SUCCEEDED', entry_id = v.entry_id, failure_code = null, finished_at = v.finished_at,
         lease_owner = null, lease_until = null
-    from unnest(${param('ids')}::text[], ${param('entryIds')}::bigint[], ${param('nows')}::timestamptz[])
+    from unnest(${hiddenArray(param('ids'), 'text')}, ${hiddenArray(param('entryIds'), 'bigint')}, ${hiddenArray(param('nows'), 'timestamptz')})
       as v(id, entry_id, finished_at)
     where t.id = v.id and t.state in ('EXECUTING', 'FAILED')`,
 );

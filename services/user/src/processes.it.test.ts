@@ -274,7 +274,7 @@ describe('completing a process', () => {
       type: 'PIN',
       revision: processRevision(running),
     });
-    expect(counting.statements).toEqual(['UpdateQueryNode']);
+    expect(counting.statements).toEqual(['RawNode']);
     expect(afterPin.status).toBe('IN_PROGRESS');
     expect(afterPin.authentications.map((a) => a.status)).toEqual(['DONE', 'READY']);
 
@@ -287,7 +287,7 @@ describe('completing a process', () => {
       revision: processRevision(running),
     });
     expect(done.status).toBe('DONE');
-    expect(counting.statements).toEqual(['UpdateQueryNode', 'SelectQueryNode', 'UpdateQueryNode']);
+    expect(counting.statements).toEqual(['RawNode', 'SelectQueryNode', 'RawNode']);
     expect(
       await codeOf(processes.completeAuthentication({ processId: p.id, userId: user.id, type: 'BIO', revision: processRevision(done) })),
     ).toBe('RUNNING_PROCESS_NOT_FOUND');
@@ -299,7 +299,53 @@ describe('completing a process', () => {
     const counting = countingDeps(h.deps);
     const done = await createProcesses(counting.deps).completeAuthentication({ processId: p.id, userId: user.id, type: 'PIN' });
     expect(done.status).toBe('DONE');
-    expect(counting.statements).toEqual(['SelectQueryNode', 'UpdateQueryNode']);
+    expect(counting.statements).toEqual(['SelectQueryNode', 'RawNode']);
+  });
+
+  it('completions made at once share statements (ADR 0027); each gets its own outcome, and two steps of one process apply one after the other', async () => {
+    const logins = await Promise.all(
+      Array.from({ length: 5 }, async () => {
+        const { user } = await activatedUser(h);
+        const p = await h.processes.createProcess({ userId: user.id, transactionType: 'LOGIN', transactionContext: '{}' });
+        return { user, p, revision: processRevision(await h.processes.getRunningProcess({ processId: p.id, userId: user.id })) };
+      }),
+    );
+    const { user: payer } = await activatedUser(h);
+    const twoSteps = await h.processes.createProcess({
+      userId: payer.id,
+      transactionType: 'TRANSFER',
+      transactionContext: transfer(2_000_000),
+    });
+    const twoStepsRevision = processRevision(await h.processes.getRunningProcess({ processId: twoSteps.id, userId: payer.id }));
+    const counting = countingDeps(h.deps);
+    const processes = createProcesses(counting.deps);
+    const outcomes = await Promise.all([
+      ...logins.map(({ user, p, revision }) =>
+        processes.completeAuthentication({ processId: p.id, userId: user.id, type: 'PIN', revision }),
+      ),
+      // Both from the same revision: the second compares with what the first left, is refused, reads and applies.
+      processes.completeAuthentication({ processId: twoSteps.id, userId: payer.id, type: 'PIN', revision: twoStepsRevision }),
+      processes.completeAuthentication({ processId: twoSteps.id, userId: payer.id, type: 'BIO', revision: twoStepsRevision }),
+      // Another user's process: not found, whatever it shares a statement with.
+      codeOf(
+        processes.completeAuthentication({ processId: logins[0]!.p.id, userId: payer.id, type: 'PIN', revision: logins[0]!.revision }),
+      ),
+    ]);
+    expect(outcomes.slice(0, 5).map((o) => typeof o === 'object' && [o.id, o.status])).toEqual(logins.map(({ p }) => [p.id, 'DONE']));
+    expect(outcomes[7]).toBe('RUNNING_PROCESS_NOT_FOUND');
+    const stored = await h.db.selectFrom('processes').selectAll().where('id', '=', twoSteps.id).executeTakeFirstOrThrow();
+    expect(stored.status).toBe('DONE');
+    expect(stored.authentications.map((a) => [a.type, a.status])).toEqual([
+      ['PIN', 'DONE'],
+      ['BIO', 'DONE'],
+    ]);
+    expect(stored.completed_at).not.toBeNull();
+    for (const { p } of logins) {
+      const row = await h.db.selectFrom('processes').selectAll().where('id', '=', p.id).executeTakeFirstOrThrow();
+      expect([row.status, row.completed_at !== null]).toEqual(['DONE', true]);
+    }
+    // Eight completions; alone they cost nine updates (the stale one's twice) and two reads.
+    expect(counting.statements.filter((k) => k !== 'SelectQueryNode').length).toBeLessThan(7);
   });
 
   it('a revision naming steps the process does not have changes nothing it should not', async () => {
@@ -888,6 +934,31 @@ describe("getProcess with consume answers a recipient's status from the consume 
       expect(await consume(recipient)).toMatchObject({ verified: true, consumed: true, recipientStatus: expected });
       if (expected !== null) expect((await h.accounts.findByUserId(recipient)).status).toBe(expected);
     }
+  });
+
+  it('consumptions made at once share statements (ADR 0027), each with its own recipient status', async () => {
+    const active = (await activatedUser(h)).user.id;
+    const blocked = (await activatedUser(h)).user.id;
+    await h.accounts.updateUserStatus({ userId: blocked, expectedStatus: 'ACTIVATED', newStatus: 'BLOCKED', reason: '', unlock: false });
+    const withdrawn = await withdrawnUser(h);
+    const recipients = [active, blocked, withdrawn, 987_654_321n, active, blocked];
+    const transfers = await Promise.all(recipients.map(() => signedTransfer()));
+    const counting = countingDeps(h.deps);
+    const processes = createProcesses(counting.deps);
+    const answers = await Promise.all(transfers.map(({ consume }, i) => consume(recipients[i], undefined, processes)));
+    expect(answers.map((a) => [a.verified, a.consumed, a.recipientStatus])).toEqual([
+      [true, true, 'ACTIVATED'],
+      [true, true, 'BLOCKED'],
+      [true, true, 'DEACTIVATED'],
+      [true, true, null],
+      [true, true, 'ACTIVATED'],
+      [true, true, 'BLOCKED'],
+    ]);
+    for (const { user } of transfers) {
+      const rows = await h.db.selectFrom('processes').select('consumed_at').where('user_id', '=', user.id.toString()).execute();
+      expect(rows.map((r) => r.consumed_at !== null)).toEqual([true]);
+    }
+    expect(counting.statements.length).toBeLessThan(transfers.length);
   });
 
   it('also when the process was consumed by an earlier call (a retry); not when the signature fails or none is asked', async () => {

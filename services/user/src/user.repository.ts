@@ -1,4 +1,13 @@
-import { answerEach, anyOfKeys, batchedRead, isUniqueViolation, QueryTemplate, type TemplateParam } from '@kfrm/db';
+import {
+  answerEach,
+  anyOfKeys,
+  batchedRead,
+  batchedWrite,
+  hiddenArray,
+  isUniqueViolation,
+  QueryTemplate,
+  type TemplateParam,
+} from '@kfrm/db';
 import { sql, type InferResult, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { CreatedProcess, ProcessRecord, SessionRecord, UserRecord } from './user.model';
 import type {
@@ -1086,6 +1095,10 @@ const processByIdForUpdate = processTemplate((db, param) => selectProcess(db, pa
  * compare-and-set, so it applies only while the stored steps are still exactly `expected` (steps
  * only ever go from READY to DONE, so equal steps mean no other completion came in between) and
  * the process is unexpired and not DONE. undefined when it did not apply.
+ *
+ * Batched (`batchedWrite`, ADR 0027): the steps of concurrent authentications that arrive while
+ * one is on its way share a statement, one per process at a time, so a second step of one process
+ * compares with what the first left, as it would alone.
  */
 export async function updateProcessStepsIfUnchanged(
   db: UserDb,
@@ -1098,8 +1111,7 @@ export async function updateProcessStepsIfUnchanged(
     now: Date;
   },
 ): Promise<ProcessRecord | undefined> {
-  // completed_at is set only by the step that makes the process DONE: two statements.
-  const row = await (params.status === 'DONE' ? completeProcessSteps : advanceProcessSteps).executeTakeFirst(db, {
+  const row = await writeProcessSteps(db, {
     id: params.id,
     userId: params.userId.toString(),
     status: params.status,
@@ -1110,23 +1122,41 @@ export async function updateProcessStepsIfUnchanged(
   return row && toProcess(row);
 }
 
-type StepsParams = { id: string; userId: string; status: ProcessStatusName; next: string; expected: string; now: Date };
-const updateSteps = (db: UserDb, param: TemplateParam<StepsParams>, done: boolean) =>
-  db
-    .updateTable('processes')
-    .set({
-      status: param('status'),
-      authentications: param('next'),
-      ...(done ? { completed_at: param('now') } : {}),
-    })
-    .where('id', '=', param('id'))
-    .where('user_id', '=', param('userId'))
-    .where('status', '!=', 'DONE')
-    .where('expires_at', '>', param('now'))
-    .where(sql<boolean>`authentications = cast(${param('expected')} as jsonb)`)
-    .returningAll();
-const advanceProcessSteps = QueryTemplate.of<UserDatabase, StepsParams>()((db, param) => updateSteps(db, param, false));
-const completeProcessSteps = QueryTemplate.of<UserDatabase, StepsParams>()((db, param) => updateSteps(db, param, true));
+type StepsRequest = { id: string; userId: string; status: ProcessStatusName; next: string; expected: string; now: Date };
+
+const writeProcessSteps = batchedWrite(
+  async (db: UserDb, asked: readonly StepsRequest[]) => {
+    const rows = await updateStepsMany.execute(db, {
+      ids: asked.map((a) => a.id),
+      userIds: asked.map((a) => a.userId),
+      statuses: asked.map((a) => a.status),
+      nexts: asked.map((a) => a.next),
+      expecteds: asked.map((a) => a.expected),
+      nows: asked.map((a) => a.now),
+    });
+    // One request per process in a batch (the key), so a row answers the request of its id.
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return asked.map((a) => byId.get(a.id));
+  },
+  (request) => request.id,
+);
+
+/** completed_at is set only by the step that makes the process DONE. */
+const updateStepsMany = new QueryTemplate<
+  { ids: string[]; userIds: string[]; statuses: string[]; nexts: string[]; expecteds: string[]; nows: Date[] },
+  Selectable<ProcessesTable>
+>(
+  (_db, param) => sql<Selectable<ProcessesTable>>`
+    update ${table('processes')} as p
+    set status = v.status, authentications = cast(v.next as jsonb),
+        completed_at = case when v.status = 'DONE' then v.now else p.completed_at end
+    from unnest(${hiddenArray(param('ids'), 'text')}, ${hiddenArray(param('userIds'), 'bigint')}, ${hiddenArray(param('statuses'), 'text')},
+                ${hiddenArray(param('nexts'), 'text')}, ${hiddenArray(param('expecteds'), 'text')}, ${hiddenArray(param('nows'), 'timestamptz')})
+      as v(id, user_id, status, next, expected, now)
+    where p.id = v.id and p.user_id = v.user_id and p.status != 'DONE' and p.expires_at > v.now
+      and p.authentications = cast(v.expected as jsonb)
+    returning p.*`,
+);
 
 /**
  * Marks a DONE, unexpired, unconsumed process of this user, type and (when given) exact context
@@ -1159,15 +1189,18 @@ const consumeProcess = QueryTemplate.of<UserDatabase, ConsumeParams>()((db, para
 
 /**
  * consumeDoneProcess of an exact context, and in the same statement the status of another user
- * (the caller's recipient: ADR 0018). Always one row, so the status is answered also when the
+ * (the caller's recipient: ADR 0018). Always answers, so the status is answered also when the
  * process is not consumed by this call: `consumed` undefined then, `recipientStatus` null when
  * there is no such user.
+ *
+ * Batched (`batchedWrite`, ADR 0027): the consumptions of concurrent Executes that arrive while
+ * one is on its way share a statement, one per process at a time.
  */
 export async function consumeDoneProcessReadingUser(
   db: UserDb,
   params: { id: string; userId: bigint; transactionType: TransactionTypeName; transactionContext: string; now: Date; otherUserId: bigint },
 ): Promise<{ consumed: ProcessRecord | undefined; recipientStatus: UserStatusName | null }> {
-  const row = await consumeProcessReadingUser.executeTakeFirst(db, {
+  const row = await writeConsumption(db, {
     id: params.id,
     userId: params.userId.toString(),
     transactionType: params.transactionType,
@@ -1176,26 +1209,69 @@ export async function consumeDoneProcessReadingUser(
     otherUserId: params.otherUserId.toString(),
   });
   if (!row) throw new Error('the consume statement answered no row');
-  const { recipient_status, ...process } = row;
+  const { recipient_status, ord: _ord, ...process } = row;
   return {
     consumed: process.id === null ? undefined : toProcess(process as Selectable<ProcessesTable>),
     recipientStatus: recipient_status,
   };
 }
 
+type ConsumptionRequest = ConsumeParams & { transactionContext: string; otherUserId: string };
 type Nullable<T> = { [K in keyof T]: T[K] | null };
-const consumeProcessReadingUser = QueryTemplate.of<UserDatabase, ConsumeParams & { transactionContext: string; otherUserId: string }>()(
-  // Both from one snapshot; the left joins from one row keep the user's status when the UPDATE
-  // (consumeProcessOfContext's) matches nothing (not DONE, used already, expired) and the process
-  // columns when there is no such user.
-  (db, param) => sql<Nullable<Selectable<ProcessesTable>> & { recipient_status: UserStatusName | null }>`
-    with other as (select status from ${table('users')} where id = ${param('otherUserId')}),
-    consumed as (${consumeUpdate(db, param).where('transaction_context', '=', param('transactionContext')).returningAll()})
-    select consumed.*, other.status as recipient_status
-    from (values (1)) as one (x)
-    left join consumed on true
-    left join other on true`,
+type ConsumptionRow = Nullable<Selectable<ProcessesTable>> & { recipient_status: UserStatusName | null; ord: string };
+
+const writeConsumption = batchedWrite(
+  async (db: UserDb, asked: readonly ConsumptionRequest[]) => {
+    const rows = await consumeReadingUsersMany.execute(db, {
+      ids: asked.map((a) => a.id),
+      userIds: asked.map((a) => a.userId),
+      transactionTypes: asked.map((a) => a.transactionType),
+      transactionContexts: asked.map((a) => a.transactionContext),
+      nows: asked.map((a) => a.now),
+      otherUserIds: asked.map((a) => a.otherUserId),
+    });
+    // A row per request (the left joins below), numbered as asked.
+    const byOrd = new Map(rows.map((r) => [Number(r.ord), r]));
+    return asked.map((_a, i) => byOrd.get(i + 1));
+  },
+  (request) => request.id,
 );
+
+const consumeReadingUsersMany = new QueryTemplate<
+  {
+    ids: string[];
+    userIds: string[];
+    transactionTypes: string[];
+    transactionContexts: string[];
+    nows: Date[];
+    otherUserIds: string[];
+  },
+  ConsumptionRow
+>(
+  // consumeProcessOfContext's UPDATE and the other users' statuses, from one snapshot; the left
+  // joins from each request's row keep the user's status when the UPDATE matches nothing (not
+  // DONE, used already, expired) and the process columns when there is no such user.
+  (_db, param) => sql<ConsumptionRow>`
+    with asked as (
+      select * from unnest(${hiddenArray(param('ids'), 'text')}, ${hiddenArray(param('userIds'), 'bigint')}, ${hiddenArray(param('transactionTypes'), 'text')},
+                           ${hiddenArray(param('transactionContexts'), 'text')}, ${hiddenArray(param('nows'), 'timestamptz')},
+                           ${hiddenArray(param('otherUserIds'), 'bigint')}) with ordinality
+        as a(id, user_id, transaction_type, transaction_context, now, other_user_id, ord)
+    ),
+    consumed as (
+      update ${table('processes')} as p set consumed_at = asked.now
+      from asked
+      where p.id = asked.id and p.user_id = asked.user_id and p.status = 'DONE'
+        and p.transaction_type = asked.transaction_type and p.consumed_at is null and p.expires_at > asked.now
+        and p.transaction_context = asked.transaction_context
+      returning p.*
+    )
+    select consumed.*, other.status as recipient_status, asked.ord
+    from asked
+    left join consumed on consumed.id = asked.id
+    left join ${table('users')} as other on other.id = asked.other_user_id`,
+);
+
 const consumeProcessOfContext = QueryTemplate.of<UserDatabase, ConsumeParams & { transactionContext: string }>()((db, param) =>
   consumeUpdate(db, param).where('transaction_context', '=', param('transactionContext')).returningAll(),
 );
