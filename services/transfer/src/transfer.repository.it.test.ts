@@ -1,4 +1,4 @@
-import { migrateSchema } from '@kfrm/db';
+import { isUniqueViolation, migrateSchema } from '@kfrm/db';
 import { openTestDatabase, type TestDatabase } from '@kfrm/db/test-database';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrations } from './migrations';
@@ -27,7 +27,7 @@ afterAll(async () => {
 });
 
 let seq = 0;
-async function pendingTransfer(): Promise<string> {
+async function pendingTransfer(processId?: string): Promise<string> {
   const id = `t-${process.pid}-${++seq}`;
   await insertPendingTransfer(db, {
     id,
@@ -40,7 +40,7 @@ async function pendingTransfer(): Promise<string> {
     amountMinor: 1_000n,
     debitMemo: 'pre-check debit',
     creditMemo: 'pre-check credit',
-    processId: `p-${id}`,
+    processId: processId ?? `p-${id}`,
     processContext: 'ctx',
     signedContent: 'content',
     createdAt: now,
@@ -54,6 +54,33 @@ async function atOnce<T>(writes: (() => Promise<T>)[]): Promise<{ answers: T[]; 
   const answers = await Promise.all(writes.map((write) => write()));
   return { answers, statements: statements - before };
 }
+
+describe('the pending transfers of concurrent pre-checks', () => {
+  it('are inserted in fewer statements; a second transfer for one process fails alone, the others are written', async () => {
+    const outcomes = await Promise.allSettled([
+      pendingTransfer(),
+      pendingTransfer('shared-process'),
+      pendingTransfer(),
+      pendingTransfer('shared-process'),
+      pendingTransfer(),
+      pendingTransfer(),
+    ]);
+    // The two for one process went in different statements, on different connections: either
+    // may commit first, and the other fails, alone.
+    const refused = outcomes.flatMap((o, i) => (o.status === 'rejected' ? [i] : []));
+    expect([[1], [3]]).toContainEqual(refused);
+    expect(isUniqueViolation((outcomes[refused[0]!] as PromiseRejectedResult).reason)).toBe(true);
+    const written = await Promise.all(outcomes.map((o) => (o.status === 'fulfilled' ? findTransfer(db, o.value) : undefined)));
+    expect(written.map((row) => row && [row.state, row.amount_minor, row.target_owner_user_id, row.created_at])).toEqual(
+      outcomes.map((o) => (o.status === 'fulfilled' ? ['PENDING', '1000', '2', now] : undefined)),
+    );
+    // Without a failure, six inserts at once take fewer than six statements (with one, the batch
+    // that carried it was sent again one by one).
+    const clean = statements;
+    await Promise.all(Array.from({ length: 6 }, () => pendingTransfer()));
+    expect(statements - clean).toBeLessThan(6);
+  });
+});
 
 describe('the transfer marks, made at once by concurrent Executes', () => {
   it('markExecutingLeased: each transfer decided once, with its own signature, lease and memos; a decided one refused', async () => {

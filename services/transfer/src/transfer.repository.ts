@@ -23,54 +23,79 @@ export interface NewTransfer {
 }
 
 // The writes of every transfer (insert, decision, outcome) are QueryTemplates: built and compiled
-// once, not per call (Kysely's build/compile was ≈ 5–6 % of the backend's CPU under transfers).
-type InsertParams = Omit<NewTransfer, 'amountMinor'> & { amountMinor: string };
-const insertPending = QueryTemplate.of<TransferDatabase, InsertParams>()((db, param) =>
-  db.insertInto('transfers').values({
-    id: param('id'),
-    user_id: param('userId'),
-    source_account_number: param('sourceAccountNumber'),
-    target_institution_code: param('targetInstitutionCode'),
-    target_account_number: param('targetAccountNumber'),
-    target_holder_name: param('targetHolderName'),
-    target_owner_user_id: param('targetOwnerUserId'),
-    currency: 'KRW',
-    amount_minor: param('amountMinor'),
-    debit_memo: param('debitMemo'),
-    credit_memo: param('creditMemo'),
-    process_id: param('processId'),
-    process_context: param('processContext'),
-    signed_content: param('signedContent'),
-    state: 'PENDING',
-    signature_sha256: null,
-    failure_code: null,
-    entry_id: null,
-    lease_owner: null,
-    lease_until: null,
-    created_at: param('createdAt'),
-    executing_at: null,
-    finished_at: null,
-  }),
+// once, not per call (Kysely's build/compile was ≈ 5–6 % of the backend's CPU under transfers),
+// and batched (`batchedWrite`, ADR 0027): the writes of concurrent calls that arrive while one is
+// on its way share a statement, one per transfer at a time.
+
+/**
+ * A PENDING transfer. A process that already has one (`process_id` unique) fails with the unique
+ * violation, alone: the others it shared a statement with are written.
+ */
+export async function insertPendingTransfer(db: TransferDb, t: NewTransfer): Promise<void> {
+  await writePending(db, t);
+}
+
+const writePending = batchedWrite(
+  async (db: TransferDb, asked: readonly NewTransfer[]) => {
+    await insertPendingMany.execute(db, {
+      ids: asked.map((t) => t.id),
+      userIds: asked.map((t) => t.userId),
+      sourceAccountNumbers: asked.map((t) => t.sourceAccountNumber),
+      targetInstitutionCodes: asked.map((t) => t.targetInstitutionCode),
+      targetAccountNumbers: asked.map((t) => t.targetAccountNumber),
+      targetHolderNames: asked.map((t) => t.targetHolderName),
+      targetOwnerUserIds: asked.map((t) => t.targetOwnerUserId),
+      amounts: asked.map((t) => t.amountMinor.toString()),
+      debitMemos: asked.map((t) => t.debitMemo),
+      creditMemos: asked.map((t) => t.creditMemo),
+      processIds: asked.map((t) => t.processId),
+      processContexts: asked.map((t) => t.processContext),
+      signedContents: asked.map((t) => t.signedContent),
+      createdAts: asked.map((t) => t.createdAt),
+    });
+    return asked.map(() => undefined);
+  },
+  (t) => t.id,
 );
 
-export async function insertPendingTransfer(db: TransferDb, t: NewTransfer): Promise<void> {
-  await insertPending.executeResult(db, {
-    id: t.id,
-    userId: t.userId,
-    sourceAccountNumber: t.sourceAccountNumber,
-    targetInstitutionCode: t.targetInstitutionCode,
-    targetAccountNumber: t.targetAccountNumber,
-    targetHolderName: t.targetHolderName,
-    targetOwnerUserId: t.targetOwnerUserId,
-    amountMinor: t.amountMinor.toString(),
-    debitMemo: t.debitMemo,
-    creditMemo: t.creditMemo,
-    processId: t.processId,
-    processContext: t.processContext,
-    signedContent: t.signedContent,
-    createdAt: t.createdAt,
-  });
-}
+type PendingArrays = {
+  ids: string[];
+  userIds: string[];
+  sourceAccountNumbers: string[];
+  targetInstitutionCodes: string[];
+  targetAccountNumbers: string[];
+  targetHolderNames: string[];
+  targetOwnerUserIds: (string | null)[];
+  amounts: string[];
+  debitMemos: string[];
+  creditMemos: string[];
+  processIds: string[];
+  processContexts: string[];
+  signedContents: string[];
+  createdAts: Date[];
+};
+
+const t = (name: keyof TransferDatabase) => sql.table(`${TRANSFER_SCHEMA}.${name}`);
+const insertPendingMany = new QueryTemplate<PendingArrays, never>(
+  (_db, param) => sql<never>`
+    insert into ${t('transfers')} (id, user_id, source_account_number, target_institution_code,
+      target_account_number, target_holder_name, target_owner_user_id, currency, amount_minor,
+      debit_memo, credit_memo, process_id, process_context, signed_content, state, created_at)
+    select v.id, v.user_id, v.source_account_number, v.target_institution_code,
+      v.target_account_number, v.target_holder_name, v.target_owner_user_id, 'KRW', v.amount_minor,
+      v.debit_memo, v.credit_memo, v.process_id, v.process_context, v.signed_content, 'PENDING', v.created_at
+    from unnest(
+      ${hiddenArray(param('ids'), 'text')}, ${hiddenArray(param('userIds'), 'text')},
+      ${hiddenArray(param('sourceAccountNumbers'), 'text')}, ${hiddenArray(param('targetInstitutionCodes'), 'text')},
+      ${hiddenArray(param('targetAccountNumbers'), 'text')}, ${hiddenArray(param('targetHolderNames'), 'text')},
+      ${hiddenArray(param('targetOwnerUserIds'), 'text')}, ${hiddenArray(param('amounts'), 'bigint')},
+      ${hiddenArray(param('debitMemos'), 'text')}, ${hiddenArray(param('creditMemos'), 'text')},
+      ${hiddenArray(param('processIds'), 'text')}, ${hiddenArray(param('processContexts'), 'text')},
+      ${hiddenArray(param('signedContents'), 'text')}, ${hiddenArray(param('createdAts'), 'timestamptz')})
+      as v(id, user_id, source_account_number, target_institution_code, target_account_number,
+           target_holder_name, target_owner_user_id, amount_minor, debit_memo, credit_memo,
+           process_id, process_context, signed_content, created_at)`,
+);
 
 export async function findTransferByProcess(db: TransferDb, processId: string): Promise<TransferRow | undefined> {
   return db.selectFrom('transfers').selectAll().where('process_id', '=', processId).executeTakeFirst();
@@ -139,7 +164,6 @@ const writeExecuting = batchedWrite(
   (request) => request.id,
 );
 
-const t = (name: keyof TransferDatabase) => sql.table(`${TRANSFER_SCHEMA}.${name}`);
 /** A memo not given (null) keeps the stored one: one statement for every combination. */
 const markExecutingMany = new QueryTemplate<
   {
