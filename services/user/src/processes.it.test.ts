@@ -859,6 +859,47 @@ describe('createProcessForRecipient reads the recipient in the insert and insert
     }
   });
 
+  it('creations made at once share statements (ADR 0027), each with its own process, names and recipient', async () => {
+    const senders = await Promise.all(Array.from({ length: 4 }, async () => (await activatedUser(h)).user));
+    const active = (await activatedUser(h)).user;
+    const blocked = (await activatedUser(h)).user.id;
+    await h.accounts.updateUserStatus({ userId: blocked, expectedStatus: 'ACTIVATED', newStatus: 'BLOCKED', reason: '', unlock: false });
+    const counting = countingDeps(h.deps);
+    const processes = createProcesses(counting.deps);
+    // Warm the policy cache, so only the inserts are counted.
+    await processes.createProcess({ userId: senders[0]!.id, transactionType: 'LOGIN', transactionContext: '{}' });
+    counting.statements.length = 0;
+    const toRecipient = (userId: bigint, recipientUserId: bigint) =>
+      processes.createProcessForRecipient({ userId, transactionType: 'TRANSFER', transactionContext: transfer(10_000), recipientUserId });
+    const [toActive, toBlocked, toNobody, login, toActiveAgain] = await Promise.all([
+      toRecipient(senders[0]!.id, active.id),
+      toRecipient(senders[1]!.id, blocked),
+      toRecipient(senders[2]!.id, 987_654_321n),
+      processes.createProcess({ userId: senders[3]!.id, transactionType: 'LOGIN', transactionContext: '{}' }),
+      toRecipient(senders[3]!.id, active.id),
+    ]);
+    const activeName = (await h.accounts.findByUserId(active.id)).userName;
+    expect(toActive.created).toMatchObject({
+      userId: senders[0]!.id,
+      status: 'READY',
+      transactionType: 'TRANSFER',
+      userName: senders[0]!.userName,
+    });
+    expect(toActive.recipient).toEqual({ status: 'ACTIVATED', userName: activeName });
+    expect(toBlocked).toEqual({
+      created: undefined,
+      recipient: { status: 'BLOCKED', userName: (await h.accounts.findByUserId(blocked)).userName },
+    });
+    expect(toNobody).toEqual({ created: undefined, recipient: { status: null, userName: '' } });
+    expect(login).toMatchObject({ userId: senders[3]!.id, transactionType: 'LOGIN', userName: senders[3]!.userName });
+    expect(toActiveAgain.created).toMatchObject({ userId: senders[3]!.id, transactionType: 'TRANSFER' });
+    expect(toActiveAgain.created!.id).not.toBe(login.id);
+    expect(await processesOf(senders[1]!.id)).toBe(0);
+    expect(await processesOf(senders[2]!.id)).toBe(0);
+    expect(await processesOf(senders[3]!.id)).toBe(2);
+    expect(counting.statements.length).toBeLessThan(5);
+  });
+
   it('the sender is checked as createProcess checks it; no policy is still AUTHENTICATION_POLICY_NOT_FOUND', async () => {
     const recipient = (await activatedUser(h)).user.id;
     const create = (userId: bigint, transactionContext: string) =>

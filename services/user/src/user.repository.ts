@@ -770,8 +770,9 @@ const table = (name: keyof UserDatabase) => sql.table(`${USER_SCHEMA}.${name}`);
  * was inserted: the caller finds out why on that (rare) path.
  */
 export async function insertProcessIfAllowed(db: UserDb, process: NewProcess, policy: StoredPolicy): Promise<CreatedProcess | undefined> {
-  const row = await insertProcessIfAllowedTemplate.executeTakeFirst(db, insertParams(process, policy));
-  return row && { ...toProcess(row), userName: row.user_name };
+  const row = await writeProcess(db, { ...insertParams(process, policy), recipientUserId: null });
+  if (!row) throw new Error('the process insert answered no row');
+  return row.id === null ? undefined : { ...toProcess(row as Selectable<ProcessesTable>), userName: row.user_name ?? '' };
 }
 
 /** Another user read by a process's insert: their status (null: no such user) and name as stored. */
@@ -791,12 +792,9 @@ export async function insertProcessForRecipient(
   policy: StoredPolicy,
   recipientUserId: bigint,
 ): Promise<{ created: CreatedProcess | undefined; recipient: RecipientFacts }> {
-  const row = await insertProcessForRecipientTemplate.executeTakeFirst(db, {
-    ...insertParams(process, policy),
-    recipientUserId: recipientUserId.toString(),
-  });
+  const row = await writeProcess(db, { ...insertParams(process, policy), recipientUserId: recipientUserId.toString() });
   if (!row) throw new Error('the process insert answered no row');
-  const { recipient_status, recipient_name, user_name, ...inserted } = row;
+  const { recipient_status, recipient_name, user_name, ord: _ord, ...inserted } = row;
   return {
     created: inserted.id === null ? undefined : { ...toProcess(inserted as Selectable<ProcessesTable>), userName: user_name ?? '' },
     recipient: { status: recipient_status, userName: recipient_name ?? '' },
@@ -841,50 +839,95 @@ const policyAsChosen = (chosen: { transactionType: unknown; conditionText: unkno
     and p.authentications = cast(${chosen.authenticationsText} as jsonb)`;
 
 /**
- * The guarded insert both templates share: from the user CTE `u`, only with the policy as it was
- * chosen, and `also` for any further condition.
+ * The process inserts of concurrent calls (insertProcessIfAllowed, insertProcessForRecipient) that
+ * arrive while one is on its way share a statement (`batchedWrite`, ADR 0027). A process id is new
+ * (a UUID), so two requests never share a key.
  */
-const guardedProcessInsert = (param: TemplateParam<InsertParams>, also = sql`true`) => sql`
-  insert into ${table('processes')}
-    (id, user_id, transaction_type, transaction_context, policy_id, status, authentications, created_at, expires_at)
-  select ${param('id')}, u.id, ${param('transactionType')}, ${param('transactionContext')}, p.id, 'READY',
-    cast(${param('authentications')} as jsonb), ${param('now')}, ${param('expiresAt')}
-  from u
-  join ${table('authentication_policies')} p on p.id = ${param('policyId')}
-  where ${policyAsChosen({
-    transactionType: param('transactionType'),
-    conditionText: param('conditionText'),
-    authenticationsText: param('authenticationsText'),
-  })}
-    and ${also}
-  returning *`;
-
-const insertProcessIfAllowedTemplate = QueryTemplate.of<UserDatabase, InsertParams>()(
-  // The user is read once (the CTE) for both the insert's check and the name answered with it.
-  (_db, param) => sql<Selectable<ProcessesTable> & { user_name: string }>`
-    with u as (select id, user_name from ${table('users')} where id = ${param('userId')}),
-    inserted as (${guardedProcessInsert(param)})
-    select inserted.*, u.user_name from inserted join u on u.id = inserted.user_id`,
+const writeProcess = batchedWrite(
+  async (db: UserDb, asked: readonly ProcessInsertRequest[]) => {
+    const rows = await insertProcessesMany.execute(db, {
+      ids: asked.map((a) => a.id),
+      userIds: asked.map((a) => a.userId),
+      transactionTypes: asked.map((a) => a.transactionType),
+      transactionContexts: asked.map((a) => a.transactionContext),
+      authentications: asked.map((a) => a.authentications),
+      nows: asked.map((a) => a.now),
+      expiresAts: asked.map((a) => a.expiresAt),
+      policyIds: asked.map((a) => a.policyId),
+      conditionTexts: asked.map((a) => a.conditionText),
+      authenticationsTexts: asked.map((a) => a.authenticationsText),
+      recipientUserIds: asked.map((a) => a.recipientUserId),
+    });
+    // A row per request (the left joins below), numbered as asked.
+    const byOrd = new Map(rows.map((r) => [Number(r.ord), r]));
+    return asked.map((_a, i) => byOrd.get(i + 1));
+  },
+  (request) => request.id,
 );
 
-const insertProcessForRecipientTemplate = QueryTemplate.of<UserDatabase, InsertParams & { recipientUserId: string }>()(
-  // One snapshot for the recipient's check and what is answered; the left joins from one row
-  // answer the recipient also when nothing was inserted.
-  (_db, param) => sql<
-    Nullable<Selectable<ProcessesTable>> & {
-      user_name: string | null;
-      recipient_status: UserStatusName | null;
-      recipient_name: string | null;
-    }
-  >`
-    with u as (select id, user_name from ${table('users')} where id = ${param('userId')}),
-    r as (select status, user_name from ${table('users')} where id = ${param('recipientUserId')}),
-    inserted as (${guardedProcessInsert(param, sql`exists (select 1 from r where r.status = 'ACTIVATED')`)})
-    select inserted.*, u.user_name, r.status as recipient_status, r.user_name as recipient_name
-    from (values (1)) as one (x)
-    left join inserted on true
-    left join u on true
-    left join r on true`,
+/** `recipientUserId` null: no recipient to check (insertProcessIfAllowed). */
+type ProcessInsertRequest = InsertParams & { recipientUserId: string | null };
+type ProcessInsertRow = Nullable<Selectable<ProcessesTable>> & {
+  user_name: string | null;
+  recipient_status: UserStatusName | null;
+  recipient_name: string | null;
+  ord: string;
+};
+
+const insertProcessesMany = new QueryTemplate<
+  {
+    ids: string[];
+    userIds: string[];
+    transactionTypes: string[];
+    transactionContexts: string[];
+    authentications: string[];
+    nows: Date[];
+    expiresAts: Date[];
+    policyIds: string[];
+    conditionTexts: (string | null)[];
+    authenticationsTexts: string[];
+    recipientUserIds: (string | null)[];
+  },
+  ProcessInsertRow
+>(
+  // Each request's process only when its user exists, its policy is as it was chosen and, when
+  // it names a recipient, the recipient is ACTIVATED (ADR 0019). One snapshot for the checks and
+  // what is answered: the left joins from each request's row answer the user's name and the
+  // recipient also when nothing was inserted.
+  (_db, param) => sql<ProcessInsertRow>`
+    with asked as (
+      select * from unnest(
+        ${hiddenArray(param('ids'), 'text')}, ${hiddenArray(param('userIds'), 'bigint')},
+        ${hiddenArray(param('transactionTypes'), 'text')}, ${hiddenArray(param('transactionContexts'), 'text')},
+        ${hiddenArray(param('authentications'), 'text')}, ${hiddenArray(param('nows'), 'timestamptz')},
+        ${hiddenArray(param('expiresAts'), 'timestamptz')}, ${hiddenArray(param('policyIds'), 'bigint')},
+        ${hiddenArray(param('conditionTexts'), 'text')}, ${hiddenArray(param('authenticationsTexts'), 'text')},
+        ${hiddenArray(param('recipientUserIds'), 'bigint')}) with ordinality
+        as a(id, user_id, transaction_type, transaction_context, authentications, now, expires_at, policy_id,
+             condition_text, authentications_text, recipient_user_id, ord)
+    ),
+    inserted as (
+      insert into ${table('processes')}
+        (id, user_id, transaction_type, transaction_context, policy_id, status, authentications, created_at, expires_at)
+      select asked.id, u.id, asked.transaction_type, asked.transaction_context, p.id, 'READY',
+        cast(asked.authentications as jsonb), asked.now, asked.expires_at
+      from asked
+      join ${table('users')} u on u.id = asked.user_id
+      join ${table('authentication_policies')} p on p.id = asked.policy_id
+      where ${policyAsChosen({
+        transactionType: sql`asked.transaction_type`,
+        conditionText: sql`asked.condition_text`,
+        authenticationsText: sql`asked.authentications_text`,
+      })}
+        and (asked.recipient_user_id is null
+             or exists (select 1 from ${table('users')} r where r.id = asked.recipient_user_id and r.status = 'ACTIVATED'))
+      returning *
+    )
+    select inserted.*, u.user_name, r.status as recipient_status, r.user_name as recipient_name, asked.ord
+    from asked
+    left join inserted on inserted.id = asked.id
+    left join ${table('users')} u on u.id = asked.user_id
+    left join ${table('users')} r on r.id = asked.recipient_user_id`,
 );
 
 /**
@@ -962,7 +1005,7 @@ type InsertForUserTokenParams = {
 const insertProcessForUserTokenTemplate = QueryTemplate.of<UserDatabase, InsertForUserTokenParams>()(
   // The holder is found by the insert itself (no read before it); the candidate follows from
   // whether they are listed, and its policy must still be enabled and unchanged, as in
-  // guardedProcessInsert. A candidate without a policy (null id) joins none. The left joins from
+  // insertProcessesMany. A candidate without a policy (null id) joins none. The left joins from
   // one row answer the holder also when nothing was inserted (as insertProcessForRecipient).
   (_db, param) => sql<
     Nullable<Selectable<ProcessesTable>> & { user_name: string | null; holder_id: string | null; holder_listed: boolean | null }
