@@ -5,7 +5,8 @@
 //   in flight as callers (every write alone, as before ADR 0027);
 // - "unnest, alone": the batched statement's form (`update … from unnest(…)`) with one row each,
 //   as many in flight as callers: what the batched form costs when nothing shares it;
-// - "batched (2 in flight)": `batchedWrite` with its defaults.
+// - "batched (2 in flight)": `batchedWrite` with its defaults (a write that meets none goes as the
+//   one-row statement).
 //
 //   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npx tsx bench/write-batches.ts
 //
@@ -67,13 +68,17 @@ try {
     const written = new Set((await many.execute(wdb, { ids: asked.map((w) => w.id), nows: asked.map((w) => w.now) })).map((r) => r.id));
     return asked.map((w) => written.has(w.id));
   };
+  const writeOne = async (wdb: Kysely<any>, w: Write) => {
+    statements++;
+    return (await simple.execute(wdb, w)).length === 1;
+  };
   const modes: Record<string, (wdb: Kysely<any>, w: Write) => Promise<boolean>> = {
-    'simple, alone': async (wdb, w) => {
-      statements++;
-      return (await simple.execute(wdb, w)).length === 1;
-    },
-    'unnest, alone': batchedWrite(writeMany, (w) => w.id, { maxInFlight: 64 }),
-    'batched (2 in flight)': batchedWrite(writeMany, (w) => w.id),
+    'simple, alone': writeOne,
+    // The batched form even for one write (batchedWrite sends a lone write as the simple statement).
+    'unnest, alone': batchedWrite({ one: async (wdb, w) => (await writeMany(wdb, [w]))[0]!, many: writeMany }, (w) => w.id, {
+      maxInFlight: 64,
+    }),
+    'batched (2 in flight)': batchedWrite({ one: writeOne, many: writeMany }, (w) => w.id),
   };
 
   const postgresCpu = () => cpuMsByCommand(['postgres']).postgres!;

@@ -28,4 +28,4 @@ export type { KeyArrayType } from './batch-arrays';
 export { StatementBatcher } from './statement-batcher';
 export type { StatementBatcherOptions, StatementBatcherRules } from './statement-batcher';
 export { batchedWrite, failedOnItsRows } from './write-batcher';
-export type { WriteBatcherOptions } from './write-batcher';
+export type { BatchedWriteStatements, WriteBatcherOptions } from './write-batcher';

@@ -18,11 +18,26 @@ export function failedOnItsRows(err: unknown): boolean {
   return code !== undefined && /^(22|23|40)/.test(code);
 }
 
+/** The two statements of a batched write. */
+export interface BatchedWriteStatements<Db, Request, Outcome> {
+  /**
+   * A write alone, as the one-row statement (`update … where id = $1 and …`). Batches of one,
+   * writes inside a transaction and the retries one by one use it. PostgreSQL runs a lone write
+   * faster this way than as a one-row `unnest`: the batched form's InitPlans and join cost it
+   * 1.1–2× the execution time on the services' small tables (`bench/pg-statements.ts`,
+   * docs/performance.md, twentieth session), so a server with no concurrent writes pays nothing.
+   */
+  one: (db: Db, request: Request) => Promise<Outcome>;
+  /** Two or more writes in one statement, an outcome per request in the same order. */
+  many: (db: Db, requests: readonly Request[]) => Promise<readonly Outcome[]>;
+}
+
 /**
- * A repository's write by key, batched per database handle (ADR 0027): `writeMany` writes a list
- * of requests in one statement (one transaction, one WAL flush) and answers an outcome per request
- * in the same order (typically the row a guarded UPDATE changed, or undefined where its guard did
- * not hold).
+ * A repository's write by key, batched per database handle (ADR 0027): two or more writes that
+ * meet go to PostgreSQL as one statement (one transaction, one WAL flush), `statements.many`,
+ * which answers an outcome per request in the same order (typically the row a guarded UPDATE
+ * changed, or undefined where its guard did not hold); a write that meets none goes alone, as
+ * `statements.one`.
  *
  * What {@link StatementBatcher} schedules, with two rules that keep each write's outcome the one it
  * would have had alone:
@@ -35,20 +50,19 @@ export function failedOnItsRows(err: unknown): boolean {
  * Inside a transaction a write runs on its own, on the transaction's connection.
  */
 export function batchedWrite<Db extends Kysely<any>, Request, Outcome>(
-  writeMany: (db: Db, requests: readonly Request[]) => Promise<readonly Outcome[]>,
+  statements: BatchedWriteStatements<Db, Request, Outcome>,
   keyOf: (request: Request) => string,
   options: WriteBatcherOptions = {},
 ): (db: Db, request: Request) => Promise<Outcome> {
+  const { one, many } = statements;
   const batchers = new WeakMap<Db, StatementBatcher<Request, Outcome>>();
   return async (db, request) => {
-    if (db.isTransaction) {
-      const outcomes = await writeMany(db, [request]);
-      if (outcomes.length !== 1) throw new Error(`a batched write answered ${outcomes.length} outcomes for 1 request`);
-      return outcomes[0] as Outcome;
-    }
+    if (db.isTransaction) return one(db, request);
     let batcher = batchers.get(db);
     if (!batcher) {
-      batcher = new StatementBatcher((requests) => writeMany(db, requests), options, { keyOf, retryAloneAfter: failedOnItsRows });
+      const writeBatch = async (requests: readonly Request[]) =>
+        requests.length === 1 ? [await one(db, requests[0] as Request)] : many(db, requests);
+      batcher = new StatementBatcher(writeBatch, options, { keyOf, retryAloneAfter: failedOnItsRows });
       batchers.set(db, batcher);
     }
     return batcher.run(request);

@@ -36,26 +36,60 @@ export async function insertPendingTransfer(db: TransferDb, t: NewTransfer): Pro
 }
 
 const writePending = batchedWrite(
-  async (db: TransferDb, asked: readonly NewTransfer[]) => {
-    await insertPendingMany.execute(db, {
-      ids: asked.map((t) => t.id),
-      userIds: asked.map((t) => t.userId),
-      sourceAccountNumbers: asked.map((t) => t.sourceAccountNumber),
-      targetInstitutionCodes: asked.map((t) => t.targetInstitutionCode),
-      targetAccountNumbers: asked.map((t) => t.targetAccountNumber),
-      targetHolderNames: asked.map((t) => t.targetHolderName),
-      targetOwnerUserIds: asked.map((t) => t.targetOwnerUserId),
-      amounts: asked.map((t) => t.amountMinor.toString()),
-      debitMemos: asked.map((t) => t.debitMemo),
-      creditMemos: asked.map((t) => t.creditMemo),
-      processIds: asked.map((t) => t.processId),
-      processContexts: asked.map((t) => t.processContext),
-      signedContents: asked.map((t) => t.signedContent),
-      createdAts: asked.map((t) => t.createdAt),
-    });
-    return asked.map(() => undefined);
+  {
+    one: async (db: TransferDb, t: NewTransfer) => {
+      await insertPending.executeResult(db, { ...t, amountMinor: t.amountMinor.toString() });
+    },
+    many: async (db: TransferDb, asked: readonly NewTransfer[]) => {
+      await insertPendingMany.execute(db, {
+        ids: asked.map((t) => t.id),
+        userIds: asked.map((t) => t.userId),
+        sourceAccountNumbers: asked.map((t) => t.sourceAccountNumber),
+        targetInstitutionCodes: asked.map((t) => t.targetInstitutionCode),
+        targetAccountNumbers: asked.map((t) => t.targetAccountNumber),
+        targetHolderNames: asked.map((t) => t.targetHolderName),
+        targetOwnerUserIds: asked.map((t) => t.targetOwnerUserId),
+        amounts: asked.map((t) => t.amountMinor.toString()),
+        debitMemos: asked.map((t) => t.debitMemo),
+        creditMemos: asked.map((t) => t.creditMemo),
+        processIds: asked.map((t) => t.processId),
+        processContexts: asked.map((t) => t.processContext),
+        signedContents: asked.map((t) => t.signedContent),
+        createdAts: asked.map((t) => t.createdAt),
+      });
+      return asked.map(() => undefined);
+    },
   },
   (t) => t.id,
+);
+
+type InsertParams = Omit<NewTransfer, 'amountMinor'> & { amountMinor: string };
+const insertPending = QueryTemplate.of<TransferDatabase, InsertParams>()((db, param) =>
+  db.insertInto('transfers').values({
+    id: param('id'),
+    user_id: param('userId'),
+    source_account_number: param('sourceAccountNumber'),
+    target_institution_code: param('targetInstitutionCode'),
+    target_account_number: param('targetAccountNumber'),
+    target_holder_name: param('targetHolderName'),
+    target_owner_user_id: param('targetOwnerUserId'),
+    currency: 'KRW',
+    amount_minor: param('amountMinor'),
+    debit_memo: param('debitMemo'),
+    credit_memo: param('creditMemo'),
+    process_id: param('processId'),
+    process_context: param('processContext'),
+    signed_content: param('signedContent'),
+    state: 'PENDING',
+    signature_sha256: null,
+    failure_code: null,
+    entry_id: null,
+    lease_owner: null,
+    lease_until: null,
+    created_at: param('createdAt'),
+    executing_at: null,
+    finished_at: null,
+  }),
 );
 
 type PendingArrays = {
@@ -147,24 +181,43 @@ type ExecutingRequest = {
 };
 
 const writeExecuting = batchedWrite(
-  async (db: TransferDb, asked: readonly ExecutingRequest[]) => {
-    const rows = await markExecutingMany.execute(db, {
-      ids: asked.map((a) => a.id),
-      signatures: asked.map((a) => a.signatureSha256),
-      nows: asked.map((a) => a.now),
-      owners: asked.map((a) => a.owner),
-      untils: asked.map((a) => a.until),
-      debitMemos: asked.map((a) => a.debitMemo),
-      creditMemos: asked.map((a) => a.creditMemo),
-    });
-    // One request per transfer in a batch (the key), so a row answers the request of its id.
-    const byId = new Map(rows.map((r) => [r.id, r]));
-    return asked.map((a) => byId.get(a.id));
+  {
+    one: (db: TransferDb, request: ExecutingRequest) => markExecuting.executeTakeFirst(db, request),
+    many: async (db: TransferDb, asked: readonly ExecutingRequest[]) => {
+      const rows = await markExecutingMany.execute(db, {
+        ids: asked.map((a) => a.id),
+        signatures: asked.map((a) => a.signatureSha256),
+        nows: asked.map((a) => a.now),
+        owners: asked.map((a) => a.owner),
+        untils: asked.map((a) => a.until),
+        debitMemos: asked.map((a) => a.debitMemo),
+        creditMemos: asked.map((a) => a.creditMemo),
+      });
+      // One request per transfer in a batch (the key), so a row answers the request of its id.
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      return asked.map((a) => byId.get(a.id));
+    },
   },
   (request) => request.id,
 );
 
 /** A memo not given (null) keeps the stored one: one statement for every combination. */
+const markExecuting = QueryTemplate.of<TransferDatabase, ExecutingRequest>()((db, param) =>
+  db
+    .updateTable('transfers')
+    .set({
+      state: 'EXECUTING',
+      signature_sha256: param('signatureSha256'),
+      executing_at: param('now'),
+      lease_owner: param('owner'),
+      lease_until: param('until'),
+      debit_memo: sql<string>`coalesce(${param('debitMemo')}::text, debit_memo)`,
+      credit_memo: sql<string>`coalesce(${param('creditMemo')}::text, credit_memo)`,
+    })
+    .where('id', '=', param('id'))
+    .where('state', '=', 'PENDING')
+    .returningAll(),
+);
 const markExecutingMany = new QueryTemplate<
   {
     ids: string[];
@@ -215,15 +268,35 @@ export async function markSucceeded(db: TransferDb, id: string, entryId: bigint,
 type SucceededRequest = { id: string; entryId: string; now: Date };
 
 const writeSucceeded = batchedWrite(
-  async (db: TransferDb, asked: readonly SucceededRequest[]) => {
-    await markSucceededMany.execute(db, {
-      ids: asked.map((a) => a.id),
-      entryIds: asked.map((a) => a.entryId),
-      nows: asked.map((a) => a.now),
-    });
-    return asked.map(() => undefined);
+  {
+    one: async (db: TransferDb, request: SucceededRequest) => {
+      await succeeded.executeResult(db, request);
+    },
+    many: async (db: TransferDb, asked: readonly SucceededRequest[]) => {
+      await markSucceededMany.execute(db, {
+        ids: asked.map((a) => a.id),
+        entryIds: asked.map((a) => a.entryId),
+        nows: asked.map((a) => a.now),
+      });
+      return asked.map(() => undefined);
+    },
   },
   (request) => request.id,
+);
+
+const succeeded = QueryTemplate.of<TransferDatabase, SucceededRequest>()((db, param) =>
+  db
+    .updateTable('transfers')
+    .set({
+      state: 'SUCCEEDED',
+      entry_id: param('entryId'),
+      failure_code: null,
+      finished_at: param('now'),
+      lease_owner: null,
+      lease_until: null,
+    })
+    .where('id', '=', param('id'))
+    .where('state', 'in', ['EXECUTING', 'FAILED']),
 );
 
 const markSucceededMany = new QueryTemplate<{ ids: string[]; entryIds: string[]; nows: Date[] }, never>(

@@ -163,9 +163,8 @@ describe('transfers on the real ledger', () => {
     });
     await transfers({ db: counted }).execute(A, request);
     expect(await h.balance(A, a.accountNumber)).toBe(9_000n);
-    // Each is its own transaction (and a WAL flush for the updates): fewer is cheaper. The two
-    // updates are raw SQL (the batched marks, ADR 0027: here each alone).
-    expect(statements).toEqual(['SelectQueryNode', 'RawNode', 'RawNode']);
+    // Each is its own transaction (and a WAL flush for the updates): fewer is cheaper.
+    expect(statements).toEqual(['SelectQueryNode', 'UpdateQueryNode', 'UpdateQueryNode']);
   });
 
   it('the first Execute on the instance that pre-checked it decides from memory: 2 statements, no read of the transfer', async () => {
@@ -188,7 +187,7 @@ describe('transfers on the real ledger', () => {
     const { request, processId } = await prepare(t, A, internal(a.accountNumber, b.accountNumber, 1_000n));
     counting = true;
     await t.execute(A, request);
-    expect(statements).toEqual(['RawNode', 'RawNode']);
+    expect(statements).toEqual(['UpdateQueryNode', 'UpdateQueryNode']);
     expect(await h.balance(A, a.accountNumber)).toBe(9_000n);
     // Taken once: the retry reads the row and answers the same, moving nothing more.
     statements.length = 0;

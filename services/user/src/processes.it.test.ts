@@ -274,7 +274,7 @@ describe('completing a process', () => {
       type: 'PIN',
       revision: processRevision(running),
     });
-    expect(counting.statements).toEqual(['RawNode']);
+    expect(counting.statements).toEqual(['UpdateQueryNode']);
     expect(afterPin.status).toBe('IN_PROGRESS');
     expect(afterPin.authentications.map((a) => a.status)).toEqual(['DONE', 'READY']);
 
@@ -287,7 +287,7 @@ describe('completing a process', () => {
       revision: processRevision(running),
     });
     expect(done.status).toBe('DONE');
-    expect(counting.statements).toEqual(['RawNode', 'SelectQueryNode', 'RawNode']);
+    expect(counting.statements).toEqual(['UpdateQueryNode', 'SelectQueryNode', 'UpdateQueryNode']);
     expect(
       await codeOf(processes.completeAuthentication({ processId: p.id, userId: user.id, type: 'BIO', revision: processRevision(done) })),
     ).toBe('RUNNING_PROCESS_NOT_FOUND');
@@ -299,7 +299,7 @@ describe('completing a process', () => {
     const counting = countingDeps(h.deps);
     const done = await createProcesses(counting.deps).completeAuthentication({ processId: p.id, userId: user.id, type: 'PIN' });
     expect(done.status).toBe('DONE');
-    expect(counting.statements).toEqual(['SelectQueryNode', 'RawNode']);
+    expect(counting.statements).toEqual(['SelectQueryNode', 'UpdateQueryNode']);
   });
 
   it('completions made at once share statements (ADR 0027); each gets its own outcome, and two steps of one process apply one after the other', async () => {

@@ -770,9 +770,8 @@ const table = (name: keyof UserDatabase) => sql.table(`${USER_SCHEMA}.${name}`);
  * was inserted: the caller finds out why on that (rare) path.
  */
 export async function insertProcessIfAllowed(db: UserDb, process: NewProcess, policy: StoredPolicy): Promise<CreatedProcess | undefined> {
-  const row = await writeProcess(db, { ...insertParams(process, policy), recipientUserId: null });
-  if (!row) throw new Error('the process insert answered no row');
-  return row.id === null ? undefined : { ...toProcess(row as Selectable<ProcessesTable>), userName: row.user_name ?? '' };
+  const { inserted, userName } = await writeProcess(db, { ...insertParams(process, policy), recipientUserId: null });
+  return inserted && { ...toProcess(inserted), userName: userName ?? '' };
 }
 
 /** Another user read by a process's insert: their status (null: no such user) and name as stored. */
@@ -792,12 +791,10 @@ export async function insertProcessForRecipient(
   policy: StoredPolicy,
   recipientUserId: bigint,
 ): Promise<{ created: CreatedProcess | undefined; recipient: RecipientFacts }> {
-  const row = await writeProcess(db, { ...insertParams(process, policy), recipientUserId: recipientUserId.toString() });
-  if (!row) throw new Error('the process insert answered no row');
-  const { recipient_status, recipient_name, user_name, ord: _ord, ...inserted } = row;
+  const outcome = await writeProcess(db, { ...insertParams(process, policy), recipientUserId: recipientUserId.toString() });
   return {
-    created: inserted.id === null ? undefined : { ...toProcess(inserted as Selectable<ProcessesTable>), userName: user_name ?? '' },
-    recipient: { status: recipient_status, userName: recipient_name ?? '' },
+    created: outcome.inserted && { ...toProcess(outcome.inserted), userName: outcome.userName ?? '' },
+    recipient: { status: outcome.recipientStatus, userName: outcome.recipientName ?? '' },
   };
 }
 
@@ -844,35 +841,117 @@ const policyAsChosen = (chosen: { transactionType: unknown; conditionText: unkno
  * (a UUID), so two requests never share a key.
  */
 const writeProcess = batchedWrite(
-  async (db: UserDb, asked: readonly ProcessInsertRequest[]) => {
-    const rows = await insertProcessesMany.execute(db, {
-      ids: asked.map((a) => a.id),
-      userIds: asked.map((a) => a.userId),
-      transactionTypes: asked.map((a) => a.transactionType),
-      transactionContexts: asked.map((a) => a.transactionContext),
-      authentications: asked.map((a) => a.authentications),
-      nows: asked.map((a) => a.now),
-      expiresAts: asked.map((a) => a.expiresAt),
-      policyIds: asked.map((a) => a.policyId),
-      conditionTexts: asked.map((a) => a.conditionText),
-      authenticationsTexts: asked.map((a) => a.authenticationsText),
-      recipientUserIds: asked.map((a) => a.recipientUserId),
-    });
-    // A row per request (the left joins below), numbered as asked.
-    const byOrd = new Map(rows.map((r) => [Number(r.ord), r]));
-    return asked.map((_a, i) => byOrd.get(i + 1));
+  {
+    one: async (db: UserDb, request: ProcessInsertRequest): Promise<ProcessInsertOutcome> => {
+      const { recipientUserId, ...params } = request;
+      if (recipientUserId === null) {
+        const row = await insertProcessIfAllowedTemplate.executeTakeFirst(db, params);
+        if (!row) return { inserted: undefined, userName: null, recipientStatus: null, recipientName: null };
+        const { user_name, ...inserted } = row;
+        return { inserted, userName: user_name, recipientStatus: null, recipientName: null };
+      }
+      const row = await insertProcessForRecipientTemplate.executeTakeFirst(db, { ...params, recipientUserId });
+      if (!row) throw new Error('the process insert answered no row');
+      return toInsertOutcome(row);
+    },
+    many: async (db: UserDb, asked: readonly ProcessInsertRequest[]) => {
+      const rows = await insertProcessesMany.execute(db, {
+        ids: asked.map((a) => a.id),
+        userIds: asked.map((a) => a.userId),
+        transactionTypes: asked.map((a) => a.transactionType),
+        transactionContexts: asked.map((a) => a.transactionContext),
+        authentications: asked.map((a) => a.authentications),
+        nows: asked.map((a) => a.now),
+        expiresAts: asked.map((a) => a.expiresAt),
+        policyIds: asked.map((a) => a.policyId),
+        conditionTexts: asked.map((a) => a.conditionText),
+        authenticationsTexts: asked.map((a) => a.authenticationsText),
+        recipientUserIds: asked.map((a) => a.recipientUserId),
+      });
+      // A row per request (the left joins below), numbered as asked.
+      const byOrd = new Map(rows.map((r) => [Number(r.ord), r]));
+      return asked.map((_a, i) => {
+        const row = byOrd.get(i + 1);
+        if (!row) throw new Error('the process insert answered no row for a request');
+        return toInsertOutcome(row);
+      });
+    },
   },
   (request) => request.id,
 );
 
 /** `recipientUserId` null: no recipient to check (insertProcessIfAllowed). */
 type ProcessInsertRequest = InsertParams & { recipientUserId: string | null };
+/** The process when inserted, the user's name, and the recipient (null: none named, or no such user). */
+type ProcessInsertOutcome = {
+  inserted: Selectable<ProcessesTable> | undefined;
+  userName: string | null;
+  recipientStatus: UserStatusName | null;
+  recipientName: string | null;
+};
 type ProcessInsertRow = Nullable<Selectable<ProcessesTable>> & {
   user_name: string | null;
   recipient_status: UserStatusName | null;
   recipient_name: string | null;
-  ord: string;
+  ord?: string;
 };
+
+function toInsertOutcome(row: ProcessInsertRow): ProcessInsertOutcome {
+  const { recipient_status, recipient_name, user_name, ord: _ord, ...inserted } = row;
+  return {
+    inserted: inserted.id === null ? undefined : (inserted as Selectable<ProcessesTable>),
+    userName: user_name,
+    recipientStatus: recipient_status,
+    recipientName: recipient_name,
+  };
+}
+
+/**
+ * The guarded insert both templates share: from the user CTE `u`, only with the policy as it was
+ * chosen, and `also` for any further condition.
+ */
+const guardedProcessInsert = (param: TemplateParam<InsertParams>, also = sql`true`) => sql`
+  insert into ${table('processes')}
+    (id, user_id, transaction_type, transaction_context, policy_id, status, authentications, created_at, expires_at)
+  select ${param('id')}, u.id, ${param('transactionType')}, ${param('transactionContext')}, p.id, 'READY',
+    cast(${param('authentications')} as jsonb), ${param('now')}, ${param('expiresAt')}
+  from u
+  join ${table('authentication_policies')} p on p.id = ${param('policyId')}
+  where ${policyAsChosen({
+    transactionType: param('transactionType'),
+    conditionText: param('conditionText'),
+    authenticationsText: param('authenticationsText'),
+  })}
+    and ${also}
+  returning *`;
+
+const insertProcessIfAllowedTemplate = QueryTemplate.of<UserDatabase, InsertParams>()(
+  // The user is read once (the CTE) for both the insert's check and the name answered with it.
+  (_db, param) => sql<Selectable<ProcessesTable> & { user_name: string }>`
+    with u as (select id, user_name from ${table('users')} where id = ${param('userId')}),
+    inserted as (${guardedProcessInsert(param)})
+    select inserted.*, u.user_name from inserted join u on u.id = inserted.user_id`,
+);
+
+const insertProcessForRecipientTemplate = QueryTemplate.of<UserDatabase, InsertParams & { recipientUserId: string }>()(
+  // One snapshot for the recipient's check and what is answered; the left joins from one row
+  // answer the recipient also when nothing was inserted.
+  (_db, param) => sql<
+    Nullable<Selectable<ProcessesTable>> & {
+      user_name: string | null;
+      recipient_status: UserStatusName | null;
+      recipient_name: string | null;
+    }
+  >`
+    with u as (select id, user_name from ${table('users')} where id = ${param('userId')}),
+    r as (select status, user_name from ${table('users')} where id = ${param('recipientUserId')}),
+    inserted as (${guardedProcessInsert(param, sql`exists (select 1 from r where r.status = 'ACTIVATED')`)})
+    select inserted.*, u.user_name, r.status as recipient_status, r.user_name as recipient_name
+    from (values (1)) as one (x)
+    left join inserted on true
+    left join u on true
+    left join r on true`,
+);
 
 const insertProcessesMany = new QueryTemplate<
   {
@@ -1168,21 +1247,43 @@ export async function updateProcessStepsIfUnchanged(
 type StepsRequest = { id: string; userId: string; status: ProcessStatusName; next: string; expected: string; now: Date };
 
 const writeProcessSteps = batchedWrite(
-  async (db: UserDb, asked: readonly StepsRequest[]) => {
-    const rows = await updateStepsMany.execute(db, {
-      ids: asked.map((a) => a.id),
-      userIds: asked.map((a) => a.userId),
-      statuses: asked.map((a) => a.status),
-      nexts: asked.map((a) => a.next),
-      expecteds: asked.map((a) => a.expected),
-      nows: asked.map((a) => a.now),
-    });
-    // One request per process in a batch (the key), so a row answers the request of its id.
-    const byId = new Map(rows.map((r) => [r.id, r]));
-    return asked.map((a) => byId.get(a.id));
+  {
+    // completed_at is set only by the step that makes the process DONE: two one-row statements.
+    one: (db: UserDb, request: StepsRequest) =>
+      (request.status === 'DONE' ? completeProcessSteps : advanceProcessSteps).executeTakeFirst(db, request),
+    many: async (db: UserDb, asked: readonly StepsRequest[]) => {
+      const rows = await updateStepsMany.execute(db, {
+        ids: asked.map((a) => a.id),
+        userIds: asked.map((a) => a.userId),
+        statuses: asked.map((a) => a.status),
+        nexts: asked.map((a) => a.next),
+        expecteds: asked.map((a) => a.expected),
+        nows: asked.map((a) => a.now),
+      });
+      // One request per process in a batch (the key), so a row answers the request of its id.
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      return asked.map((a) => byId.get(a.id));
+    },
   },
   (request) => request.id,
 );
+
+const updateSteps = (db: UserDb, param: TemplateParam<StepsRequest>, done: boolean) =>
+  db
+    .updateTable('processes')
+    .set({
+      status: param('status'),
+      authentications: param('next'),
+      ...(done ? { completed_at: param('now') } : {}),
+    })
+    .where('id', '=', param('id'))
+    .where('user_id', '=', param('userId'))
+    .where('status', '!=', 'DONE')
+    .where('expires_at', '>', param('now'))
+    .where(sql<boolean>`authentications = cast(${param('expected')} as jsonb)`)
+    .returningAll();
+const advanceProcessSteps = QueryTemplate.of<UserDatabase, StepsRequest>()((db, param) => updateSteps(db, param, false));
+const completeProcessSteps = QueryTemplate.of<UserDatabase, StepsRequest>()((db, param) => updateSteps(db, param, true));
 
 /** completed_at is set only by the step that makes the process DONE. */
 const updateStepsMany = new QueryTemplate<
@@ -1264,20 +1365,39 @@ type Nullable<T> = { [K in keyof T]: T[K] | null };
 type ConsumptionRow = Nullable<Selectable<ProcessesTable>> & { recipient_status: UserStatusName | null; ord: string };
 
 const writeConsumption = batchedWrite(
-  async (db: UserDb, asked: readonly ConsumptionRequest[]) => {
-    const rows = await consumeReadingUsersMany.execute(db, {
-      ids: asked.map((a) => a.id),
-      userIds: asked.map((a) => a.userId),
-      transactionTypes: asked.map((a) => a.transactionType),
-      transactionContexts: asked.map((a) => a.transactionContext),
-      nows: asked.map((a) => a.now),
-      otherUserIds: asked.map((a) => a.otherUserId),
-    });
-    // A row per request (the left joins below), numbered as asked.
-    const byOrd = new Map(rows.map((r) => [Number(r.ord), r]));
-    return asked.map((_a, i) => byOrd.get(i + 1));
+  {
+    one: async (db: UserDb, request: ConsumptionRequest): Promise<ConsumptionRow | undefined> => {
+      const row = await consumeProcessReadingUser.executeTakeFirst(db, request);
+      return row && { ...row, ord: '1' };
+    },
+    many: async (db: UserDb, asked: readonly ConsumptionRequest[]) => {
+      const rows = await consumeReadingUsersMany.execute(db, {
+        ids: asked.map((a) => a.id),
+        userIds: asked.map((a) => a.userId),
+        transactionTypes: asked.map((a) => a.transactionType),
+        transactionContexts: asked.map((a) => a.transactionContext),
+        nows: asked.map((a) => a.now),
+        otherUserIds: asked.map((a) => a.otherUserId),
+      });
+      // A row per request (the left joins below), numbered as asked.
+      const byOrd = new Map(rows.map((r) => [Number(r.ord), r]));
+      return asked.map((_a, i) => byOrd.get(i + 1));
+    },
   },
   (request) => request.id,
+);
+
+const consumeProcessReadingUser = QueryTemplate.of<UserDatabase, ConsumptionRequest>()(
+  // Both from one snapshot; the left joins from one row keep the user's status when the UPDATE
+  // (consumeProcessOfContext's) matches nothing (not DONE, used already, expired) and the process
+  // columns when there is no such user.
+  (db, param) => sql<Nullable<Selectable<ProcessesTable>> & { recipient_status: UserStatusName | null }>`
+    with other as (select status from ${table('users')} where id = ${param('otherUserId')}),
+    consumed as (${consumeUpdate(db, param).where('transaction_context', '=', param('transactionContext')).returningAll()})
+    select consumed.*, other.status as recipient_status
+    from (values (1)) as one (x)
+    left join consumed on true
+    left join other on true`,
 );
 
 const consumeReadingUsersMany = new QueryTemplate<
