@@ -109,10 +109,10 @@ type PendingArrays = {
   createdAts: Date[];
 };
 
-const t = (name: keyof TransferDatabase) => sql.table(`${TRANSFER_SCHEMA}.${name}`);
+const table = (name: keyof TransferDatabase) => sql.table(`${TRANSFER_SCHEMA}.${name}`);
 const insertPendingMany = new QueryTemplate<PendingArrays, never>(
   (_db, param) => sql<never>`
-    insert into ${t('transfers')} (id, user_id, source_account_number, target_institution_code,
+    insert into ${table('transfers')} (id, user_id, source_account_number, target_institution_code,
       target_account_number, target_holder_name, target_owner_user_id, currency, amount_minor,
       debit_memo, credit_memo, process_id, process_context, signed_content, state, created_at)
     select v.id, v.user_id, v.source_account_number, v.target_institution_code,
@@ -231,7 +231,7 @@ const markExecutingMany = new QueryTemplate<
   TransferRow
 >(
   (_db, param) => sql<TransferRow>`
-    update ${t('transfers')} as t
+    update ${table('transfers')} as t
     set state = 'EXECUTING', signature_sha256 = v.signature_sha256, executing_at = v.executing_at,
         lease_owner = v.lease_owner, lease_until = v.lease_until,
         debit_memo = coalesce(v.debit_memo, t.debit_memo), credit_memo = coalesce(v.credit_memo, t.credit_memo)
@@ -301,7 +301,7 @@ const succeeded = QueryTemplate.of<TransferDatabase, SucceededRequest>()((db, pa
 
 const markSucceededMany = new QueryTemplate<{ ids: string[]; entryIds: string[]; nows: Date[] }, never>(
   (_db, param) => sql<never>`
-    update ${t('transfers')} as t
+    update ${table('transfers')} as t
     set state = 'SUCCEEDED', entry_id = v.entry_id, failure_code = null, finished_at = v.finished_at,
         lease_owner = null, lease_until = null
     from unnest(${hiddenArray(param('ids'), 'text')}, ${hiddenArray(param('entryIds'), 'bigint')}, ${hiddenArray(param('nows'), 'timestamptz')})

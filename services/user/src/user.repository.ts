@@ -889,6 +889,7 @@ type ProcessInsertOutcome = {
   recipientStatus: UserStatusName | null;
   recipientName: string | null;
 };
+/** `ord`: the request's number in a batch (the batched statement's only). */
 type ProcessInsertRow = Nullable<Selectable<ProcessesTable>> & {
   user_name: string | null;
   recipient_status: UserStatusName | null;
@@ -1362,14 +1363,13 @@ export async function consumeDoneProcessReadingUser(
 
 type ConsumptionRequest = ConsumeParams & { transactionContext: string; otherUserId: string };
 type Nullable<T> = { [K in keyof T]: T[K] | null };
-type ConsumptionRow = Nullable<Selectable<ProcessesTable>> & { recipient_status: UserStatusName | null; ord: string };
+/** `ord`: the request's number in a batch (the batched statement's only). */
+type ConsumptionRow = Nullable<Selectable<ProcessesTable>> & { recipient_status: UserStatusName | null; ord?: string };
 
 const writeConsumption = batchedWrite(
   {
-    one: async (db: UserDb, request: ConsumptionRequest): Promise<ConsumptionRow | undefined> => {
-      const row = await consumeProcessReadingUser.executeTakeFirst(db, request);
-      return row && { ...row, ord: '1' };
-    },
+    one: (db: UserDb, request: ConsumptionRequest): Promise<ConsumptionRow | undefined> =>
+      consumeProcessReadingUser.executeTakeFirst(db, request),
     many: async (db: UserDb, asked: readonly ConsumptionRequest[]) => {
       const rows = await consumeReadingUsersMany.execute(db, {
         ids: asked.map((a) => a.id),
