@@ -96,9 +96,11 @@ describe('StatementBatcher with keys (writes)', () => {
 });
 
 describe('failedOnItsRows', () => {
-  it('is true for data, integrity and deadlock errors, false for connection, shutdown and non-database errors', () => {
+  it('is true for data, integrity, deadlock and serialization errors; false for connection, shutdown, unknown completion and non-database errors', () => {
     expect(['22007', '23505', '23503', '23514', '40P01', '40001'].map((c) => failedOnItsRows(pgError(c)))).toEqual(Array(6).fill(true));
-    expect(['08006', '57P01', '57014', '53300', 'XX000', '42P01'].map((c) => failedOnItsRows(pgError(c)))).toEqual(Array(6).fill(false));
+    expect(['08006', '57P01', '57014', '53300', 'XX000', '42P01', '40003'].map((c) => failedOnItsRows(pgError(c)))).toEqual(
+      Array(7).fill(false),
+    );
     expect(failedOnItsRows(Object.assign(new Error('reset'), { code: 'ECONNRESET' }))).toBe(false);
     expect(failedOnItsRows(new Error('timeout'))).toBe(false);
   });

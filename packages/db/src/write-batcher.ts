@@ -7,15 +7,15 @@ export type WriteBatcherOptions = StatementBatcherOptions;
 /**
  * Errors PostgreSQL reports for a statement's rows, not for its connection or server: data
  * exceptions (class 22: a value one request gave), integrity violations (23: a row one request
- * would write) and transaction rollbacks (40: a deadlock between two batches that lock the same
- * rows in different orders). The statement was rolled back, nothing of it was written, so each
+ * would write), and a deadlock or serialization failure (40P01, 40001: two batches that lock the
+ * same rows in different orders); not 40003, "statement completion unknown". The statement was rolled back, nothing of it was written, so each
  * request can be sent again on its own and get its own outcome. Anything else (a lost
  * connection, where a COMMIT's outcome is unknown; a shutting-down server) fails the batch's
  * requests as it would have failed each alone, and is never retried here.
  */
 export function failedOnItsRows(err: unknown): boolean {
   const code = pgErrorCode(err);
-  return code !== undefined && /^(22|23|40)/.test(code);
+  return code !== undefined && /^(22...|23...|40001|40P01)$/.test(code);
 }
 
 /** The two statements of a batched write. */
