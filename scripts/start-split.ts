@@ -62,17 +62,21 @@ function listensOn(port: number): Promise<boolean> {
 
 /**
  * A free port below Linux's ephemeral range (32768–60999): a service started again after a crash
- * binds its port again, and by then an outgoing connection must not have been given it.
+ * binds its port again, and by then an outgoing connection must not have been given it. Between
+ * 20000 and 26000, apart from the tests' own private servers (tests/fault/lib/free-port.ts,
+ * 26000–32000): a port is checked free and bound a moment later, and in that moment the tests
+ * running beside start:split (a private PostgreSQL or Redis, restarted on its port) must not take
+ * it. A CI run lost the race once ("No address added": the transfer service could not bind).
  */
 async function freePort(taken: Set<number>): Promise<number> {
   for (let attempt = 0; attempt < 100; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const port = 20_000 + Math.floor(Math.random() * 6_000);
     if (!taken.has(port) && (await listensOn(port))) {
       taken.add(port);
       return port;
     }
   }
-  throw new Error('no free port between 20000 and 32000');
+  throw new Error('no free port between 20000 and 26000');
 }
 
 function listenOf(value: string | undefined, fallback: string): string {

@@ -15,11 +15,13 @@ function listenOnce(port: number): Promise<number> {
 /**
  * A TCP port on 127.0.0.1 that nothing listened on a moment ago, below Linux's ephemeral range
  * (32768–60999): a process the test restarts binds it again later, and by then another test's
- * listener on port 0 must not have been given it.
+ * listener on port 0 must not have been given it. Between 26000 and 32000, apart from the ports
+ * start:split gives the services it runs (20000–26000, scripts/start-split.ts), which the edge
+ * test runs beside these.
  */
 export async function freePort(): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const candidate = 20_000 + Math.floor(Math.random() * 12_000);
+    const candidate = 26_000 + Math.floor(Math.random() * 6_000);
     const port = await listenOnce(candidate).catch(() => undefined);
     if (port !== undefined) return port;
   }
