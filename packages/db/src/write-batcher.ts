@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { pgErrorCode } from './errors';
+import { isSerializationFailure, pgErrorCode } from './errors';
 import { StatementBatcher, type StatementBatcherOptions } from './statement-batcher';
 
 export type WriteBatcherOptions = StatementBatcherOptions;
@@ -14,8 +14,7 @@ export type WriteBatcherOptions = StatementBatcherOptions;
  * requests as it would have failed each alone, and is never retried here.
  */
 export function failedOnItsRows(err: unknown): boolean {
-  const code = pgErrorCode(err);
-  return code !== undefined && /^(22...|23...|40001|40P01)$/.test(code);
+  return isSerializationFailure(err) || /^2[23]...$/.test(pgErrorCode(err) ?? '');
 }
 
 /** The two statements of a batched write. */
