@@ -21,7 +21,7 @@ export type { PGliteDialectConfig, PGliteLike } from './pglite-dialect';
 export { QueryTemplate } from './query-template';
 export { isPreparedStatementSql } from './prepared-statements';
 export type { TemplateParam, TemplateQuery } from './query-template';
-export { ReadBatcher, answerEach, batchedRead } from './read-batcher';
+export { answerEach, batchedRead } from './read-batcher';
 export type { ReadBatcherOptions } from './read-batcher';
 export { anyOfKeys, hiddenArray } from './batch-arrays';
 export type { KeyArrayType } from './batch-arrays';

@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type DatabaseHandle } from './database';
 import { QueryTemplate } from './query-template';
 import { anyOfKeys } from './batch-arrays';
-import { answerEach, batchedRead, ReadBatcher } from './read-batcher';
+import { answerEach, batchedRead } from './read-batcher';
+import { StatementBatcher } from './statement-batcher';
 
 /** A reader whose statements the test answers by hand, in any order. */
 function manualReader() {
@@ -21,13 +22,13 @@ function manualReader() {
 
 const settle = () => new Promise((r) => setImmediate(r));
 
-describe('ReadBatcher', () => {
+describe('StatementBatcher, as batchedRead uses it (no keys)', () => {
   it('starts a read at once while a slot is free: an idle reader adds no wait', async () => {
     const { calls, readMany } = manualReader();
-    const batcher = new ReadBatcher(readMany, { maxInFlight: 2 });
-    const first = batcher.read('a');
+    const batcher = new StatementBatcher(readMany, { maxInFlight: 2 });
+    const first = batcher.run('a');
     expect(calls.map((c) => c.requests)).toEqual([['a']]);
-    const second = batcher.read('b');
+    const second = batcher.run('b');
     expect(calls.map((c) => c.requests)).toEqual([['a'], ['b']]);
     calls[0]!.answer();
     calls[1]!.answer();
@@ -37,8 +38,8 @@ describe('ReadBatcher', () => {
 
   it('queues while every slot is busy and sends the queue as one statement when a slot frees', async () => {
     const { calls, readMany } = manualReader();
-    const batcher = new ReadBatcher(readMany, { maxInFlight: 1 });
-    const reads = ['a', 'b', 'c', 'd'].map((k) => batcher.read(k));
+    const batcher = new StatementBatcher(readMany, { maxInFlight: 1 });
+    const reads = ['a', 'b', 'c', 'd'].map((k) => batcher.run(k));
     expect(calls.map((c) => c.requests)).toEqual([['a']]);
     calls[0]!.answer();
     await settle();
@@ -49,8 +50,8 @@ describe('ReadBatcher', () => {
 
   it('keeps a batch to maxBatch requests and the rest for the next free slot', async () => {
     const { calls, readMany } = manualReader();
-    const batcher = new ReadBatcher(readMany, { maxInFlight: 1, maxBatch: 2 });
-    const reads = ['a', 'b', 'c', 'd', 'e'].map((k) => batcher.read(k));
+    const batcher = new StatementBatcher(readMany, { maxInFlight: 1, maxBatch: 2 });
+    const reads = ['a', 'b', 'c', 'd', 'e'].map((k) => batcher.run(k));
     calls[0]!.answer();
     await settle();
     expect(calls[1]!.requests).toEqual(['b', 'c']);
@@ -63,8 +64,8 @@ describe('ReadBatcher', () => {
 
   it('asks twice for a key asked twice: each request has its own answer', async () => {
     const { calls, readMany } = manualReader();
-    const batcher = new ReadBatcher(readMany, { maxInFlight: 1 });
-    const reads = ['a', 'x', 'x'].map((k) => batcher.read(k));
+    const batcher = new StatementBatcher(readMany, { maxInFlight: 1 });
+    const reads = ['a', 'x', 'x'].map((k) => batcher.run(k));
     calls[0]!.answer();
     await settle();
     expect(calls[1]!.requests).toEqual(['x', 'x']);
@@ -74,10 +75,10 @@ describe('ReadBatcher', () => {
 
   it('fails every request of a failed statement with its error, and goes on with the next', async () => {
     const { calls, readMany } = manualReader();
-    const batcher = new ReadBatcher(readMany, { maxInFlight: 1 });
-    const a = batcher.read('a');
-    const b = batcher.read('b');
-    const c = batcher.read('c');
+    const batcher = new StatementBatcher(readMany, { maxInFlight: 1 });
+    const a = batcher.run('a');
+    const b = batcher.run('b');
+    const c = batcher.run('c');
     const boom = new Error('connection lost');
     calls[0]!.fail(boom);
     await expect(a).rejects.toBe(boom);
@@ -85,36 +86,36 @@ describe('ReadBatcher', () => {
     calls[1]!.fail(boom);
     await expect(b).rejects.toBe(boom);
     await expect(c).rejects.toBe(boom);
-    const d = batcher.read('d');
+    const d = batcher.run('d');
     calls[2]!.answer();
     expect(await d).toBe('row of d');
   });
 
   it('fails a batch whose answer does not have a row per request, rather than hand out wrong rows', async () => {
     const { calls, readMany } = manualReader();
-    const batcher = new ReadBatcher(readMany, { maxInFlight: 1 });
-    const a = batcher.read('a');
+    const batcher = new StatementBatcher(readMany, { maxInFlight: 1 });
+    const a = batcher.run('a');
     calls[0]!.answer(['one', 'two']);
     await expect(a).rejects.toThrow(/answered 2 rows for 1 requests/);
   });
 
   it('fails the requests of a reader that throws instead of answering, and frees its slot', async () => {
     let throwNext = true;
-    const batcher = new ReadBatcher(async (requests: readonly string[]) => {
+    const batcher = new StatementBatcher(async (requests: readonly string[]) => {
       if (throwNext) {
         throwNext = false;
         throw new Error('bad statement');
       }
       return requests.map((r) => r.toUpperCase());
     });
-    await expect(batcher.read('a')).rejects.toThrow('bad statement');
-    expect(await batcher.read('b')).toBe('B');
+    await expect(batcher.run('a')).rejects.toThrow('bad statement');
+    expect(await batcher.run('b')).toBe('B');
   });
 
   it('refuses options that would stall it', () => {
     const read = async () => [];
-    expect(() => new ReadBatcher(read, { maxBatch: 0 })).toThrow(RangeError);
-    expect(() => new ReadBatcher(read, { maxInFlight: 1.5 })).toThrow(RangeError);
+    expect(() => new StatementBatcher(read, { maxBatch: 0 })).toThrow(RangeError);
+    expect(() => new StatementBatcher(read, { maxInFlight: 1.5 })).toThrow(RangeError);
   });
 });
 

@@ -4,46 +4,31 @@ import { StatementBatcher, type StatementBatcherOptions } from './statement-batc
 export type ReadBatcherOptions = StatementBatcherOptions;
 
 /**
- * Reads one row by key, and what arrives while such reads are on their way goes together
- * ({@link StatementBatcher}'s scheduling). `readMany` answers a list of requests in one
- * statement, a row (or undefined) per request in the same order. Under concurrency the reads of
- * many calls cost PostgreSQL one transaction and one round trip, and the backend one query,
- * instead of one each (docs/performance.md, nineteenth session; ADR 0026).
+ * A repository's read by key, batched per database handle: `readMany` answers a list of requests
+ * in one statement, a row (or undefined) per request in the same order, and what arrives while
+ * such reads are on their way goes together ({@link StatementBatcher}'s scheduling). Under
+ * concurrency the reads of many calls cost PostgreSQL one transaction and one round trip, and the
+ * backend one query, instead of one each (docs/performance.md, nineteenth session; ADR 0026).
  *
  * A statement that fails fails every request it carried, with its error: the same outcome each
  * would have had alone (the reads are by key, so one request cannot make a statement fail that
  * the others would have passed). A batch's statement starts no earlier than any of its requests
- * arrived, so its snapshot is never older than a read of their own would have been.
- */
-export class ReadBatcher<Request, Row> {
-  private readonly batcher: StatementBatcher<Request, Row | undefined>;
-
-  constructor(readMany: (requests: readonly Request[]) => Promise<readonly (Row | undefined)[]>, options: ReadBatcherOptions = {}) {
-    this.batcher = new StatementBatcher(readMany, options);
-  }
-
-  read(request: Request): Promise<Row | undefined> {
-    return this.batcher.run(request);
-  }
-}
-
-/**
- * A repository's read by key, batched per database handle (see {@link ReadBatcher}). Inside a
+ * arrived, so its snapshot is never older than a read of their own would have been. Inside a
  * transaction the read runs on its own, on the transaction's connection and snapshot.
  */
 export function batchedRead<Db extends Kysely<any>, Request, Row>(
   readMany: (db: Db, requests: readonly Request[]) => Promise<readonly (Row | undefined)[]>,
   options: ReadBatcherOptions = {},
 ): (db: Db, request: Request) => Promise<Row | undefined> {
-  const batchers = new WeakMap<Db, ReadBatcher<Request, Row>>();
+  const batchers = new WeakMap<Db, StatementBatcher<Request, Row | undefined>>();
   return (db, request) => {
     if (db.isTransaction) return readMany(db, [request]).then((rows) => rows[0]);
     let batcher = batchers.get(db);
     if (!batcher) {
-      batcher = new ReadBatcher((requests) => readMany(db, requests), options);
+      batcher = new StatementBatcher((requests) => readMany(db, requests), options);
       batchers.set(db, batcher);
     }
-    return batcher.read(request);
+    return batcher.run(request);
   };
 }
 
