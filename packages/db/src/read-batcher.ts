@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { StatementBatcher, type StatementBatcherOptions } from './statement-batcher';
+import { perDatabase, StatementBatcher, type StatementBatcherOptions } from './statement-batcher';
 
 export type ReadBatcherOptions = StatementBatcherOptions;
 
@@ -20,16 +20,8 @@ export function batchedRead<Db extends Kysely<any>, Request, Row>(
   readMany: (db: Db, requests: readonly Request[]) => Promise<readonly (Row | undefined)[]>,
   options: ReadBatcherOptions = {},
 ): (db: Db, request: Request) => Promise<Row | undefined> {
-  const batchers = new WeakMap<Db, StatementBatcher<Request, Row | undefined>>();
-  return (db, request) => {
-    if (db.isTransaction) return readMany(db, [request]).then((rows) => rows[0]);
-    let batcher = batchers.get(db);
-    if (!batcher) {
-      batcher = new StatementBatcher((requests) => readMany(db, requests), options);
-      batchers.set(db, batcher);
-    }
-    return batcher.run(request);
-  };
+  const batcherOf = perDatabase((db: Db) => new StatementBatcher<Request, Row | undefined>((requests) => readMany(db, requests), options));
+  return (db, request) => (db.isTransaction ? readMany(db, [request]).then((rows) => rows[0]) : batcherOf(db).run(request));
 }
 
 /**

@@ -130,3 +130,16 @@ export class StatementBatcher<Request, Answer> {
     }
   }
 }
+
+/** One value per database handle, made on first use (a repository's batcher for each handle). */
+export function perDatabase<Db extends object, Value>(make: (db: Db) => Value): (db: Db) => Value {
+  const made = new WeakMap<Db, Value>();
+  return (db) => {
+    let value = made.get(db);
+    if (value === undefined) {
+      value = make(db);
+      made.set(db, value);
+    }
+    return value;
+  };
+}

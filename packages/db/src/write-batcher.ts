@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import { isSerializationFailure, pgErrorCode } from './errors';
-import { StatementBatcher, type StatementBatcherOptions } from './statement-batcher';
+import { perDatabase, StatementBatcher, type StatementBatcherOptions } from './statement-batcher';
 
 export type WriteBatcherOptions = StatementBatcherOptions;
 
@@ -54,16 +54,13 @@ export function batchedWrite<Db extends Kysely<any>, Request, Outcome>(
   options: WriteBatcherOptions = {},
 ): (db: Db, request: Request) => Promise<Outcome> {
   const { one, many } = statements;
-  const batchers = new WeakMap<Db, StatementBatcher<Request, Outcome>>();
-  return async (db, request) => {
-    if (db.isTransaction) return one(db, request);
-    let batcher = batchers.get(db);
-    if (!batcher) {
-      const writeBatch = async (requests: readonly Request[]) =>
-        requests.length === 1 ? [await one(db, requests[0] as Request)] : many(db, requests);
-      batcher = new StatementBatcher(writeBatch, options, { keyOf, retryAloneAfter: failedOnItsRows });
-      batchers.set(db, batcher);
-    }
-    return batcher.run(request);
-  };
+  const batcherOf = perDatabase(
+    (db: Db) =>
+      new StatementBatcher(
+        async (requests: readonly Request[]) => (requests.length === 1 ? [await one(db, requests[0] as Request)] : many(db, requests)),
+        options,
+        { keyOf, retryAloneAfter: failedOnItsRows },
+      ),
+  );
+  return (db, request) => (db.isTransaction ? one(db, request) : batcherOf(db).run(request));
 }
