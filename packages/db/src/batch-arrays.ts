@@ -7,9 +7,11 @@ export type KeyArrayType = 'text' | 'bigint' | 'timestamptz';
  * A batched statement's array parameter, hidden from the planner: `cast((select $1::text[]) as text[])`.
  *
  * With the array in plain sight, PostgreSQL's custom plan knows its length, and for a batch of one
- * it is estimated far cheaper than the generic plan (which assumes ten keys, or a hundred rows from
- * `unnest`), so `plan_cache_mode = auto` plans the statement afresh at every execution, for good
- * (`statement-plans.it.test.ts` caught it, for `= any(…)` and for `unnest(…)`). Behind a one-row
+ * to a few keys on a table of thousands of rows it is estimated far cheaper than the generic plan
+ * (which assumes ten keys, or a hundred rows from `unnest`), so `plan_cache_mode = auto` plans the
+ * statement afresh at every execution, for good (`statement-plans.it.test.ts` caught it, for
+ * `= any(…)` and for `unnest(…)`; the batched writes' tests, `*.plans.it.test.ts` and
+ * transfer.repository.it.test.ts, catch it for batches of 2 to 5). Behind a one-row
  * subquery (an InitPlan) neither plan sees the array, the two cost the same, and the statement
  * settles on its generic plan after five executions.
  */

@@ -1,5 +1,7 @@
 import { isUniqueViolation, migrateSchema } from '@kfrm/db';
 import { openTestDatabase, type TestDatabase } from '@kfrm/db/test-database';
+import { planCacheReport } from '@kfrm/db/testing/plan-cache.harness';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrations } from './migrations';
 import { findTransfer, insertPendingTransfer, markExecutingLeased, markSucceeded, type TransferDb } from './transfer.repository';
@@ -27,9 +29,9 @@ afterAll(async () => {
 });
 
 let seq = 0;
-async function pendingTransfer(processId?: string): Promise<string> {
+async function pendingTransfer(processId?: string, into: TransferDb = db): Promise<string> {
   const id = `t-${process.pid}-${++seq}`;
-  await insertPendingTransfer(db, {
+  await insertPendingTransfer(into, {
     id,
     userId: '1',
     sourceAccountNumber: '1000000001',
@@ -139,4 +141,49 @@ describe('the transfer marks, made at once by concurrent Executes', () => {
     ]);
     expect(used).toBeLessThan(ids.length);
   });
+});
+
+// Calls one at a time never use the batched statements, so the hot paths' plan check
+// (packages/backend statement-plans.it.test.ts) does not see them. A batched statement whose custom
+// plan, knowing its arrays, looks cheaper than the generic one is planned afresh at every
+// execution, for good (`hiddenArray`).
+describe.skipIf(!process.env.DATABASE_URL)('the batched transfer writes settle on a cached plan', () => {
+  it('rounds of four to seven pre-checks, decisions and outcomes at once, on one connection: no statement planned afresh each time', async () => {
+    const ROUNDS = 12;
+    const single = await openTestDatabase({ backend: 'postgres', poolMax: 1 });
+    try {
+      await migrateSchema(single, { schema: TRANSFER_SCHEMA, migrations });
+      const one = single.kysely<TransferDatabase>(TRANSFER_SCHEMA);
+      // On a handful of rows every plan costs the same; with a bank's worth, a plan that expects
+      // the batch's few rows looks far cheaper than one that expects `unnest`'s default hundred.
+      await sql`
+        insert into transfer.transfers (id, user_id, source_account_number, target_institution_code,
+          target_account_number, target_holder_name, currency, amount_minor, debit_memo, credit_memo,
+          process_id, process_context, signed_content, state, created_at)
+        select 'old-' || n, '1', '1000000001', '333', '1000000002', 'B', 'KRW', 1000, 'd', 'c',
+          'old-p-' || n, 'ctx', 'content', 'PENDING', now()
+        from generate_series(1, 20000) as n;
+        analyze transfer.transfers`.execute(one);
+      for (let round = 0; round < ROUNDS; round++) {
+        // Two of them go alone (two statements of a kind on their way at once), the others wait
+        // and share the next: each round runs each batched form once, with 2 to 5 rows.
+        const ids = await Promise.all(Array.from({ length: 4 + (round % 4) }, () => pendingTransfer(undefined, one)));
+        await Promise.all(ids.map((id) => markExecutingLeased(one, id, sig(id), now, 'owner', until)));
+        await Promise.all(ids.map((id, i) => markSucceeded(one, id, BigInt(round * 10 + i + 1), now)));
+      }
+      const { executed, plannedAfresh } = await planCacheReport(one, ROUNDS);
+      const batched = executed.filter((statement) => statement.includes('unnest('));
+      const kinds = batched.map((statement) => {
+        const flat = statement.replace(/\s+/g, ' ');
+        if (flat.includes('insert into "transfer"."transfers"')) return 'pending';
+        if (flat.includes("set state = 'EXECUTING'")) return 'executing';
+        if (flat.includes("set state = 'SUCCEEDED'")) return 'succeeded';
+        return flat.slice(0, 80);
+      });
+      expect(kinds.sort()).toEqual(['executing', 'pending', 'succeeded']);
+      expect(plannedAfresh).toEqual([]);
+    } finally {
+      await single.close();
+    }
+  }, 60_000);
 });
