@@ -1,6 +1,6 @@
 import { isUniqueViolation, migrateSchema } from '@kfrm/db';
 import { openTestDatabase, type TestDatabase } from '@kfrm/db/test-database';
-import { planCacheReport } from '@kfrm/db/testing/plan-cache.harness';
+import { planCacheReport, statementKinds } from '@kfrm/db/testing/plan-cache.harness';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrations } from './migrations';
@@ -173,12 +173,10 @@ describe.skipIf(!process.env.DATABASE_URL)('the batched transfer writes settle o
       }
       const { executed, plannedAfresh } = await planCacheReport(one, ROUNDS);
       const batched = executed.filter((statement) => statement.includes('unnest('));
-      const kinds = batched.map((statement) => {
-        const flat = statement.replace(/\s+/g, ' ');
-        if (flat.includes('insert into "transfer"."transfers"')) return 'pending';
-        if (flat.includes("set state = 'EXECUTING'")) return 'executing';
-        if (flat.includes("set state = 'SUCCEEDED'")) return 'succeeded';
-        return flat.slice(0, 80);
+      const kinds = statementKinds(batched, {
+        pending: 'insert into "transfer"."transfers"',
+        executing: "set state = 'EXECUTING'",
+        succeeded: "set state = 'SUCCEEDED'",
       });
       expect(kinds.sort()).toEqual(['executing', 'pending', 'succeeded']);
       expect(plannedAfresh).toEqual([]);

@@ -1,6 +1,6 @@
 import { migrateSchema } from '@kfrm/db';
 import { openTestDatabase } from '@kfrm/db/test-database';
-import { planCacheReport } from '@kfrm/db/testing/plan-cache.harness';
+import { planCacheReport, statementKinds } from '@kfrm/db/testing/plan-cache.harness';
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { migrations } from './migrations';
@@ -93,12 +93,11 @@ describe.skipIf(!process.env.DATABASE_URL)('the batched process writes settle on
 
       const { executed, plannedAfresh } = await planCacheReport(db, ROUNDS);
       const batched = executed.filter((statement) => statement.includes('unnest('));
-      const kinds = batched.map((statement) => {
-        const flat = statement.replace(/\s+/g, ' ');
-        if (flat.includes('insert into "users"."processes"')) return 'creation';
-        if (flat.includes('set consumed_at')) return 'consumption';
-        if (flat.includes('update "users"."processes"')) return 'steps';
-        return flat.slice(0, 80);
+      // The consumption before the steps: its statement updates the processes too.
+      const kinds = statementKinds(batched, {
+        creation: 'insert into "users"."processes"',
+        consumption: 'set consumed_at',
+        steps: 'update "users"."processes"',
       });
       expect(kinds.sort()).toEqual(['consumption', 'creation', 'steps']);
       expect(plannedAfresh).toEqual([]);

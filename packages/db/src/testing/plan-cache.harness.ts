@@ -36,3 +36,15 @@ export async function planCacheReport(db: Kysely<any>, minExecutions: number): P
       .map((r) => `${r.custom_plans} of ${executions(r)} planned afresh: ${r.statement.replace(/\s+/g, ' ').slice(0, 160)}`),
   };
 }
+
+/**
+ * Names each statement by the first of `kinds` (name → text it contains, whitespace collapsed)
+ * that matches, in the order given; a statement that matches none keeps its first 80 characters,
+ * so an assertion's diff shows it.
+ */
+export function statementKinds(statements: readonly string[], kinds: Record<string, string>): string[] {
+  return statements.map((statement) => {
+    const flat = statement.replace(/\s+/g, ' ');
+    return Object.entries(kinds).find(([, text]) => flat.includes(text))?.[0] ?? flat.slice(0, 80);
+  });
+}
