@@ -78,7 +78,8 @@ const running = await startServices(modules, {
     // landed in whichever window of operations came next (22 of them in a 16-call login step).
     // Once a minute, it stays out of the benches' transactions per operation.
     KFRM_DEPENDENCY_CHECK_MS: '60000',
-    LOG_LEVEL: 'warn',
+    // BENCH_LOG_LEVEL (backend-process.ts): warn unless a benchmark measures the per-call lines.
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
     ...identity.env,
   },
   db: database,

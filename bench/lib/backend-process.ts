@@ -2,7 +2,7 @@
 // Benchmarks used to start it in their own process, so the load generator's TLS, E2E encryption
 // and signatures ran on the backend's event loop and were counted as the backend's cost.
 import { fork, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -114,6 +114,9 @@ function backendRunner(): 'compiled' | 'tsx' {
  * `BENCH_BACKEND_PROF=<dir>` runs the child with `--cpu-prof` into that directory (the profile
  * of the backend alone, written when it stops). `BENCH_BACKEND_NODE_FLAGS` adds Node flags to the
  * child only (e.g. `--perf-basic-prof-only-functions`, for `perf record` to name JavaScript frames).
+ * `BENCH_LOG_LEVEL` sets the backend's LOG_LEVEL (default warn: the benchmarks' figures leave the
+ * per-call lines out); at info or below, its stdout goes to `BENCH_LOG_FILE` (default /dev/null),
+ * written as a deployment's log collector would read it, not onto the benchmark's tables.
  */
 export async function startBackendProcess(config: BackendConfig = {}, timeoutMs = 180_000): Promise<BackendProcess> {
   const profDir = process.env.BENCH_BACKEND_PROF;
@@ -121,6 +124,10 @@ export async function startBackendProcess(config: BackendConfig = {}, timeoutMs 
   const compiledDir = runner === 'compiled' ? await buildBackendChild() : undefined;
   const removeCompiled = () => (compiledDir ? rm(compiledDir, { recursive: true, force: true }) : Promise.resolve());
   const entry = compiledDir ? join(compiledDir, 'backend-child.mjs') : fileURLToPath(new URL('./backend-child.ts', import.meta.url));
+  const logLevel = process.env.BENCH_LOG_LEVEL ?? 'warn';
+  const logFd = ['warn', 'error', 'fatal', 'silent'].includes(logLevel)
+    ? undefined
+    : openSync(process.env.BENCH_LOG_FILE ?? '/dev/null', 'a');
   const child: ChildProcess = fork(entry, [], {
     execArgv: [
       ...(runner === 'compiled' ? [] : ['--import', 'tsx']),
@@ -128,8 +135,10 @@ export async function startBackendProcess(config: BackendConfig = {}, timeoutMs 
       ...(process.env.BENCH_BACKEND_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? []),
     ],
     env: { ...process.env, BENCH_BACKEND_CONFIG: JSON.stringify(config) },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    stdio: ['ignore', logFd ?? 'inherit', 'inherit', 'ipc'],
   });
+  // The child holds its own copy of the descriptor.
+  if (logFd !== undefined) closeSync(logFd);
   const next = <T extends FromBackend['type']>(type: T, ms: number) =>
     new Promise<Extract<FromBackend, { type: T }>>((resolve, reject) => {
       const timer = setTimeout(() => done(new Error(`backend process: no '${type}' within ${ms} ms`)), ms);
