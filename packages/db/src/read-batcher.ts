@@ -27,7 +27,8 @@ export function batchedRead<Db extends Kysely<any>, Request, Row>(
 /**
  * A batch's answer, one per request: the row whose key is the request's, or undefined. Each
  * request gets its own shallow copy, as a read of its own would have: a key asked twice in one
- * batch must not hand two callers one object.
+ * batch must not hand two callers one object. Batched writes by key (`batchedWrite`, one request
+ * per key in a batch) answer with it too.
  */
 export function answerEach<Request, Row extends object>(
   requests: readonly Request[],

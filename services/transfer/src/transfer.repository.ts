@@ -1,4 +1,4 @@
-import { batchedWrite, hiddenArray, QueryTemplate } from '@kfrm/db';
+import { answerEach, batchedWrite, hiddenArray, QueryTemplate } from '@kfrm/db';
 import { sql, type Kysely, type Selectable } from 'kysely';
 import { TRANSFER_SCHEMA, type TransferDatabase, type TransferTable } from './transfer.table';
 
@@ -194,8 +194,11 @@ const writeExecuting = batchedWrite(
         creditMemos: asked.map((a) => a.creditMemo),
       });
       // One request per transfer in a batch (the key), so a row answers the request of its id.
-      const byId = new Map(rows.map((r) => [r.id, r]));
-      return asked.map((a) => byId.get(a.id));
+      return answerEach(
+        asked,
+        (a) => a.id,
+        rows.map((r) => [r.id, r] as const),
+      );
     },
   },
   (request) => request.id,

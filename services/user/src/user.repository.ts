@@ -1262,8 +1262,11 @@ const writeProcessSteps = batchedWrite(
         nows: asked.map((a) => a.now),
       });
       // One request per process in a batch (the key), so a row answers the request of its id.
-      const byId = new Map(rows.map((r) => [r.id, r]));
-      return asked.map((a) => byId.get(a.id));
+      return answerEach(
+        asked,
+        (a) => a.id,
+        rows.map((r) => [r.id, r] as const),
+      );
     },
   },
   (request) => request.id,
