@@ -1,13 +1,10 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, type DatabaseHandle } from './database';
+import type { DatabaseHandle } from './database';
+import { bothDialects } from './testing/dialects.harness';
 import { QueryTemplate } from './query-template';
 
-// Both dialects: the embedded PGlite, and PostgreSQL when DATABASE_URL is set (as in CI).
-const targets: [string, () => Promise<DatabaseHandle>][] = [['pglite', () => openDatabase({})]];
-if (process.env.DATABASE_URL) targets.push(['postgres', () => openDatabase({ databaseUrl: process.env.DATABASE_URL })]);
-
-describe.each(targets)('QueryTemplate on %s', (_name, open) => {
+describe.each(bothDialects())('QueryTemplate on %s', (_name, open) => {
   let handle: DatabaseHandle;
   const schema = `qt_${process.pid}_${Math.floor(Math.random() * 1e6)}`;
   beforeAll(async () => {

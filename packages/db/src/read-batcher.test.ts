@@ -1,6 +1,7 @@
 import { type Kysely, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, type DatabaseHandle } from './database';
+import type { DatabaseHandle } from './database';
+import { bothDialects } from './testing/dialects.harness';
 import { QueryTemplate } from './query-template';
 import { anyOfKeys } from './batch-arrays';
 import { answerEach, batchedRead } from './read-batcher';
@@ -132,11 +133,7 @@ describe('answerEach', () => {
   });
 });
 
-// Both dialects: the embedded PGlite, and PostgreSQL when DATABASE_URL is set (as in CI).
-const targets: [string, () => Promise<DatabaseHandle>][] = [['pglite', () => openDatabase({})]];
-if (process.env.DATABASE_URL) targets.push(['postgres', () => openDatabase({ databaseUrl: process.env.DATABASE_URL })]);
-
-describe.each(targets)('batchedRead on %s', (_name, open) => {
+describe.each(bothDialects())('batchedRead on %s', (_name, open) => {
   let handle: DatabaseHandle;
   const statements: string[] = [];
   const schema = `rb_${process.pid}_${Math.floor(Math.random() * 1e6)}`;
