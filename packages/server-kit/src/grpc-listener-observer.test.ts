@@ -85,4 +85,55 @@ describe('GrpcListener observer hook', () => {
     const done = logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.request_id === 'r-ok');
     expect(done.find((l) => l.msg === 'call done')).toMatchObject({ trace_id: 'trace-of-r-ok' });
   });
+
+  it('makes no per-call child logger for lines its level leaves out, and still logs what it keeps', async () => {
+    const logs = createCapturingDestination();
+    const logger = createLogger({ service: 'test', destination: logs, level: 'warn' });
+    const childrenMade: unknown[] = [];
+    const child = logger.child.bind(logger);
+    logger.child = ((bindings: Record<string, unknown>, options?: object) => {
+      childrenMade.push(bindings);
+      return child(bindings, options);
+    }) as typeof logger.child;
+    const listener = new GrpcListener({
+      name: 'test',
+      host: '127.0.0.1',
+      port: 0,
+      credentials: grpc.ServerCredentials.createInsecure(),
+      guard: { authorize: async (level) => ({ level }) },
+      logger,
+    });
+    listener.addService(
+      defineService(
+        E2eTestServiceService,
+        {
+          async encryptText(request) {
+            if (request.plainText === '') throw new InvalidArgumentError('empty');
+            if (request.plainText === 'bug') throw new Error('a bug');
+            return { encryptedText: request.plainText };
+          },
+        },
+        { encryptText: { access: 'public' }, decryptText: { access: 'public' } },
+      ),
+    );
+    const port = await listener.start();
+    started.push(listener);
+    const client = new E2eTestServiceClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    const send = (plainText: string) =>
+      new Promise<grpc.ServiceError | null>((resolve) =>
+        client.encryptText({ plainText, provider: 1, sessionId: 's' }, (err) => resolve(err)),
+      );
+    expect(await send('abc')).toBeNull();
+    expect((await send(''))?.code).toBe(grpc.status.INVALID_ARGUMENT);
+    // "call done" and "call rejected" are info lines: at warn nothing is written and no child is made.
+    expect(childrenMade).toEqual([]);
+    expect(logs.lines).toEqual([]);
+    expect((await send('bug'))?.code).toBe(grpc.status.INTERNAL);
+    client.close();
+    // An unexpected error is an error line: it is written, with the call's fields.
+    expect(childrenMade).toHaveLength(1);
+    expect(logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>)).toEqual([
+      expect.objectContaining({ level: 'error', msg: 'call failed', method: '/kfrm.api.e2e.E2eTestService/EncryptText', listener: 'test' }),
+    ]);
+  });
 });

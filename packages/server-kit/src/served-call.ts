@@ -188,6 +188,15 @@ export abstract class ServedCall implements CallContext {
   }
 
   /**
+   * Whether the listener's level keeps info lines. Asked before "call done" and "call rejected",
+   * so that at `warn` a call does not make its child logger (≈ 2 % of the allocated bytes of a
+   * transfer) only for pino to drop the line.
+   */
+  private logsInfo(): boolean {
+    return this.listener.options.logger.isLevelEnabled('info');
+  }
+
+  /**
    * The response headers (the request id), once. A unary call's leave with its answer (sent
    * before, they would go in a write of their own while the handler waits on the database). A
    * stream's leave once access is granted, before the handler runs: the client learns the stream
@@ -317,7 +326,7 @@ export abstract class ServedCall implements CallContext {
 
   private async succeeded(result: unknown): Promise<void> {
     if (this.audited) await this.recordOutcome(this.audited, 'ok');
-    this.logger.info({ code: 'OK', duration_ms: this.elapsedMs() }, 'call done');
+    if (this.logsInfo()) this.logger.info({ code: 'OK', duration_ms: this.elapsedMs() }, 'call done');
     this.observation?.end(grpc.status.OK, 'OK');
     this.sendHeaders();
     this.finish(null, result);
@@ -336,7 +345,7 @@ export abstract class ServedCall implements CallContext {
       }
     }
     if (mapped.unexpected) this.logger.error({ ...fields, err }, 'call failed');
-    else this.logger.info({ ...fields, reason: mapped.error.details }, 'call rejected');
+    else if (this.logsInfo()) this.logger.info({ ...fields, reason: mapped.error.details }, 'call rejected');
     this.observation?.end(mapped.error.code, fields.code);
     this.sendHeaders();
     this.finish(mapped.error);
