@@ -14,9 +14,11 @@ import {
   resetForgottenPin,
   revokeSession,
   type IdentityReverification,
+  canonicalTransferBytes,
   transferWithPin,
   unary,
   type SigningCredential,
+  withSession,
 } from '@kfrm/app-client';
 import {
   DeviceChangeServiceClient,
@@ -48,9 +50,11 @@ import {
   AuthenticatePinForLoginApiError,
   AuthenticatePinForLoginApiError_ErrorCode,
 } from '@kfrm/proto/gen/kfrm/api/authentication/authentication';
-import { AuthenticationProcess_ProcessStatus } from '@kfrm/proto/gen/kfrm/api/common/common';
+import { AuthenticationProcess_ProcessStatus, CurrencyCode } from '@kfrm/proto/gen/kfrm/api/common/common';
 import { CommonApiError, CommonApiError_ErrorCode } from '@kfrm/proto/gen/kfrm/api/common/error';
 import { UserAccountServiceClient } from '@kfrm/proto/gen/kfrm/api/user/user_internal';
+import { TransferServiceClient } from '@kfrm/proto/gen/kfrm/api/transfer/transfer';
+import { signData } from '@kfrm/pki';
 import { apiErrorCode } from '@kfrm/server-kit';
 import { userModule } from '@kfrm/service-user';
 import { startBankJourney, type BankJourney, type Customer } from './testing/bank-journey.harness';
@@ -455,5 +459,55 @@ describe('signing certificate after a device change, over the embedded backend',
     const previous = await refusal(transferWithPin(newPhone, sessionToken, order(alice, bob, reissued, 1_000n)));
     expect(apiErrorCode(previous, CommonApiError)).toBe(CommonApiError_ErrorCode.DIGITAL_SIGNATURE_VERIFICATION_FAILED);
     expect((await transferWithPin(newPhone, sessionToken, order(alice, bob, again, 1_000n))).success).toBe(true);
+  });
+
+  // The transfer's PIN check reads the active certificate for the Execute that follows (ADR 0028):
+  // a certificate changed in between must decide that Execute, not what the check read.
+  it('decides Execute by the certificate active at Execute, when it changed after the transfer’s PIN check', async () => {
+    const alice = await bank.customer(500_000n);
+    const bob = await bank.customer();
+    const transfers = alice.app.client(TransferServiceClient);
+    const session = withSession(alice.sessionToken);
+    const amount = { currencyCode: CurrencyCode.KRW, majorAmount: 10_000n, minorAmount: 0n };
+    const terms = {
+      sourceAccountNumber: alice.accountNumber,
+      targetAccountNumber: bob.accountNumber,
+      targetInstitutionCode: OWN_INSTITUTION,
+    };
+    const preCheck = await unary(
+      transfers,
+      transfers.getPreCheck,
+      { ...terms, amount, recipientVisibleMessage: '', selfVisibleMessage: '' },
+      session,
+    );
+    const processId = preCheck.process!.processId;
+    await authenticatePin(alice.app, processId, alice.profile.pin, session);
+    const execute = async (credential: SigningCredential) => {
+      const signed = await signData({
+        content: canonicalTransferBytes({ processId, ...terms, amountMinor: 10_000n }),
+        certificateDer: credential.signingCertificateDer,
+        privateKey: credential.signingKey.privateKey,
+        detached: false,
+      });
+      return unary(
+        transfers,
+        transfers.execute,
+        {
+          recipientVisibleMessage: '',
+          selfVisibleMessage: '',
+          authenticationProcessId: processId,
+          signatureInfo: { ...terms, signedData: signed.base64, amount },
+        },
+        session,
+      );
+    };
+
+    // Reissued between the PIN check and Execute: the sign-up certificate the check read is revoked.
+    const reissued = await reissueSigningCertificate(alice.app, alice.sessionToken, alice.profile.pin);
+    const signedUp: SigningCredential = { signingKey: alice.user.signingKey, signingCertificateDer: alice.user.signingCertificateDer };
+    const old = await refusal(execute(signedUp));
+    expect(apiErrorCode(old, CommonApiError)).toBe(CommonApiError_ErrorCode.DIGITAL_SIGNATURE_VERIFICATION_FAILED);
+    // The refusal spent nothing: the same process, signed with the reissued certificate, goes through.
+    expect((await execute(reissued)).success).toBe(true);
   });
 });

@@ -11,6 +11,7 @@ import { createCredentialChange } from './identity/credential-change';
 import { credentialChangeHandlers, sessionManagementHandlers, signingCertificateHandlers } from './identity/credential.handlers';
 import { createDeviceChange } from './identity/device-change';
 import { DEFAULT_IDENTITY_SETTINGS, type IdentityDeps, type IdentitySettings } from './identity/identity-deps';
+import { SigningCertificateMemo } from './identity/signing-certificate-memo';
 import {
   authenticationHandlers,
   biometricHandlers,
@@ -112,6 +113,7 @@ export function createAuthModule(options: AuthModuleOptions = {}): ServiceModule
           }),
         },
         signingCa,
+        signingCertificates: new SigningCertificateMemo(),
         verifier: options.identityVerifier ?? createSandboxIdentityVerifier(),
         logger,
         settings,

@@ -1,6 +1,6 @@
 // The factor check as a use case, on a real database and a store that can be made to fail, with
 // the user service replaced by a recording stand-in: what is persisted when the store fails.
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createAttemptLimiter, createSecretHasher } from '@kfrm/credentials';
 import { migrateSchema } from '@kfrm/db';
@@ -21,9 +21,11 @@ import { createMemoryStore, StoreUnavailableError, type Store } from '@kfrm/stor
 import type { Kysely } from 'kysely';
 import { migrations } from '../migrations';
 import { createAuthentication, type Caller } from './authentication';
+import { biometricChallenge } from './biometric-key';
 import { DEFAULT_IDENTITY_SETTINGS, type IdentityDeps } from './identity-deps';
 import { createSandboxIdentityVerifier } from './identity-verifier';
 import type { IdentityDatabase } from './identity.table';
+import { SigningCertificateMemo } from './signing-certificate-memo';
 import type { UserDirectory } from './user-directory';
 
 const MAX = 3;
@@ -55,16 +57,19 @@ describe('authentication use case', () => {
   let encrypt: (text: string) => Promise<EncryptedMessage>;
   const userId = 42n;
   const caller: Caller = { kind: 'session', userId, deviceId: 7n };
+  /** The running process the user service stand-in answers: a transfer asking for PIN or BIO unless a test says otherwise. */
+  const running = { transactionType: AuthenticatedTransactionType.TRANSFER };
 
   const users = {
     async getRunningProcess(processId: string) {
       return {
-        transactionType: AuthenticatedTransactionType.TRANSFER,
+        transactionType: running.transactionType,
         process: {
           processId,
           status: AuthenticationProcess_ProcessStatus.READY,
           authentications: [
             { type: AuthenticationType.PIN, fallback: AuthenticationType.NONE, status: Authentication_AuthenticationStatus.READY },
+            { type: AuthenticationType.BIO, fallback: AuthenticationType.PIN, status: Authentication_AuthenticationStatus.READY },
           ],
         },
         revision: `revision-of-${processId}`,
@@ -104,6 +109,7 @@ describe('authentication use case', () => {
         pattern: createAttemptLimiter(store, { kind: 'pattern-off-device', maxAttempts: MAX }),
       },
       signingCa: await createSigningCa(),
+      signingCertificates: new SigningCertificateMemo(),
       verifier: createSandboxIdentityVerifier(),
       logger: createLogger({ service: 'test', level: 'silent' }),
       settings: { ...DEFAULT_IDENTITY_SETTINGS, maxSecretAttempts: MAX, secretChecksPerDeviceWindow: 1_000 },
@@ -120,6 +126,7 @@ describe('authentication use case', () => {
   });
 
   beforeEach(() => {
+    running.transactionType = AuthenticatedTransactionType.TRANSFER;
     failing.when = () => false;
     completed.length = 0;
     revisions.length = 0;
@@ -158,6 +165,124 @@ describe('authentication use case', () => {
     failing.when = (method) => method === 'incrWithTtl';
     expect(await code(attempt(PIN))).toBe('StoreUnavailableError');
     expect(completed).toEqual([]);
+  });
+
+  describe("a transfer's factor check and the user's signing certificate (ADR 0028)", () => {
+    const signer = 43n;
+    const signerCaller: Caller = { kind: 'session', userId: signer, deviceId: 8n };
+    const biometric = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const notAfter = new Date(Date.now() + 86_400_000);
+    /** Statements sent through `deps.db`, counted as they complete. */
+    let statements = 0;
+    let counted: IdentityDeps;
+
+    beforeAll(async () => {
+      await db
+        .insertInto('secret_credentials')
+        .values({ user_id: signer, kind: 'pin', hash: await deps.hasher.hashSecret(PIN), updated_at: new Date() })
+        .execute();
+      await db
+        .insertInto('biometric_keys')
+        .values({
+          user_id: signer,
+          device_id: signerCaller.deviceId,
+          public_key: biometric.publicKey.export({ format: 'der', type: 'spki' }),
+          enabled: true,
+          updated_at: new Date(),
+        })
+        .execute();
+      const countingDb = db.withPlugin({
+        transformQuery: (args) => args.node,
+        transformResult: async (args) => {
+          statements++;
+          return args.result;
+        },
+      });
+      counted = { ...deps, db: countingDb, signingCertificates: new SigningCertificateMemo() };
+    });
+
+    beforeEach(async () => {
+      await db.deleteFrom('signing_certificates').where('user_id', '=', String(signer)).execute();
+      await db
+        .insertInto('signing_certificates')
+        .values({
+          user_id: signer,
+          serial_number: 'serial-43',
+          der: Buffer.from('certificate of 43'),
+          status: 'active',
+          not_after: notAfter,
+        })
+        .execute();
+    });
+
+    const withPin = async (pin: string, processId = 'transfer-1') =>
+      code(createAuthentication(counted).authenticate(signerCaller, processId, { type: 'PIN', secret: await encrypt(pin) }));
+    const withBiometricKey = (processId: string) =>
+      code(
+        createAuthentication(counted).authenticate(signerCaller, processId, {
+          type: 'BIO',
+          signature: sign('sha256', biometricChallenge(processId), biometric.privateKey).toString('base64'),
+        }),
+      );
+    /** What the certificate request that follows finds in the memo, as identity.handlers asks it. */
+    const remembered = () => counted.signingCertificates.take(signer, new Date());
+
+    it('a PIN check reads the certificate in the same statement and keeps it for the one request that follows', async () => {
+      statements = 0;
+      expect(await withPin(PIN)).toBe('OK');
+      expect(statements).toBe(1);
+      const certificate = remembered();
+      expect(certificate).toMatchObject({ serialNumber: 'serial-43', notAfter });
+      expect(Buffer.from(certificate!.der).toString()).toBe('certificate of 43');
+      expect(remembered()).toBeUndefined();
+    });
+
+    it('a biometric check does the same, in one statement', async () => {
+      statements = 0;
+      expect(await withBiometricKey('transfer-bio-1')).toBe('OK');
+      expect(statements).toBe(1);
+      expect(remembered()?.serialNumber).toBe('serial-43');
+    });
+
+    it('keeps nothing for a wrong PIN or a refused signature', async () => {
+      expect(await withPin('582917')).toBe('AUTHENTICATION_FAILED');
+      expect(remembered()).toBeUndefined();
+      expect(
+        await code(createAuthentication(counted).authenticate(signerCaller, 'transfer-bio-2', { type: 'BIO', signature: 'AAAA' })),
+      ).toBe('AUTHENTICATION_FAILED');
+      expect(remembered()).toBeUndefined();
+      expect(await withPin(PIN)).toBe('OK'); // clears the failure for the tests after
+      remembered();
+    });
+
+    it('reads no certificate for a process that is not a transfer', async () => {
+      running.transactionType = AuthenticatedTransactionType.CHANGE_TRANSFER_LIMIT;
+      expect(await withPin(PIN)).toBe('OK');
+      expect(remembered()).toBeUndefined();
+    });
+
+    it('keeps nothing when the user has no active certificate: revoked, pending or expired', async () => {
+      for (const change of [{ status: 'revoked' as const }, { status: 'pending' as const }, { not_after: new Date(Date.now() - 1) }]) {
+        await db
+          .updateTable('signing_certificates')
+          .set({ status: 'active', not_after: notAfter, ...change })
+          .where('user_id', '=', String(signer))
+          .execute();
+        expect(await withPin(PIN)).toBe('OK');
+        expect(remembered()).toBeUndefined();
+      }
+    });
+
+    it('keeps nothing read before a change of the certificates that ended while the check ran', async () => {
+      // The change ends after the read and before the PIN is found right: while the attempt is
+      // claimed (the limiter's store call after the read).
+      failing.when = (method) => {
+        if (method === 'incrWithTtlUnlessExists') void counted.signingCertificates.whileChanging(signer, async () => {});
+        return false;
+      };
+      expect(await withPin(PIN)).toBe('OK');
+      expect(remembered()).toBeUndefined();
+    });
   });
 
   it('persists the lock on the row when the store cannot take it, and refuses the right PIN after', async () => {

@@ -12,6 +12,7 @@ import { UserStatus } from '@kfrm/proto/gen/kfrm/api/common/user/status/user_sta
 import { verifyBiometricSignature } from './biometric-key';
 import { throttle, type E2eCode, type IdentityDeps } from './identity-deps';
 import * as repo from './identity.repository';
+import type { RememberedCertificate } from './signing-certificate-memo';
 import type { SecretKind } from './identity.table';
 import type { DirectoryCode, RunningProcess } from './user-directory';
 
@@ -146,10 +147,47 @@ export function createAuthentication(deps: IdentityDeps) {
     throw authenticationFailed();
   }
 
-  async function verifySecret(userId: bigint, type: 'PIN' | 'PATTERN', secret: string, deviceId: bigint): Promise<void> {
+  /**
+   * The factor's row. For a transfer, read in the same statement as the user's active signing
+   * certificate, which `keepCertificate` hands to the memo once the factor is verified: the app
+   * signs and sends Execute right after this check, and the user service then asks for that
+   * certificate (ADR 0028).
+   */
+  async function readFactor<T>(
+    userId: bigint,
+    forTransfer: boolean,
+    alone: () => Promise<T | undefined>,
+    withCertificate: (now: Date) => Promise<{ factor: T; certificate: RememberedCertificate | undefined } | undefined>,
+  ): Promise<{ factor: T | undefined; keepCertificate(): void }> {
+    if (!forTransfer) return { factor: await alone(), keepCertificate: () => {} };
+    const ticket = deps.signingCertificates.beforeRead();
+    const found = await withCertificate(deps.now());
+    return {
+      factor: found?.factor,
+      keepCertificate: () => {
+        if (found?.certificate) deps.signingCertificates.remember(userId, found.certificate, ticket);
+      },
+    };
+  }
+
+  async function verifySecret(
+    userId: bigint,
+    type: 'PIN' | 'PATTERN',
+    secret: string,
+    deviceId: bigint,
+    forTransfer = false,
+  ): Promise<void> {
     const kind = KIND[type];
     await throttle(store, `${kind}:device:${deviceId}`, deps.settings.secretChecksPerDeviceWindow, TEN_MINUTES_MS);
-    const row = await repo.findSecret(db, userId, kind);
+    const { factor: row, keepCertificate } = await readFactor(
+      userId,
+      forTransfer,
+      () => repo.findSecret(db, userId, kind),
+      async (now) => {
+        const found = await repo.findSecretWithActiveCertificate(db, userId, kind, now);
+        return found && { factor: found.secret, certificate: found.certificate };
+      },
+    );
     if (!row) {
       await deps.hasher.dummyVerify();
       throw fail(type === 'PIN' ? 'USER_PIN_NOT_FOUND' : 'USER_PATTERN_NOT_FOUND', `no ${kind} is registered`);
@@ -168,6 +206,7 @@ export function createAuthentication(deps: IdentityDeps) {
       const rehash = deps.hasher.needsRehash(row.hash) ? await deps.hasher.hashSecret(secret) : undefined;
       // Most checks succeed with no failures on record: no write then (one less WAL flush per login).
       if (row.failures > 0 || rehash) await repo.recordSecretSuccess(db, userId, kind, rehash);
+      keepCertificate();
       return;
     }
     let failure: { failures: number; locked: boolean };
@@ -194,8 +233,22 @@ export function createAuthentication(deps: IdentityDeps) {
     });
   }
 
-  async function verifyBiometric(userId: bigint, processId: string, signature: string, deviceId: bigint): Promise<void> {
-    const key = await repo.findBiometricKey(db, userId);
+  async function verifyBiometric(
+    userId: bigint,
+    processId: string,
+    signature: string,
+    deviceId: bigint,
+    forTransfer: boolean,
+  ): Promise<void> {
+    const { factor: key, keepCertificate } = await readFactor(
+      userId,
+      forTransfer,
+      () => repo.findBiometricKey(db, userId),
+      async (now) => {
+        const found = await repo.findBiometricKeyWithActiveCertificate(db, userId, now);
+        return found && { factor: found.key, certificate: found.certificate };
+      },
+    );
     if (!key) throw fail('USER_BIOMETRIC_NOT_FOUND', 'no biometric key is registered');
     if (!key.enabled) throw fail('USER_BIOMETRIC_DISABLED', 'biometric authentication is turned off');
     // The key lives in this device's secure hardware; a signature from elsewhere is not ours.
@@ -204,6 +257,7 @@ export function createAuthentication(deps: IdentityDeps) {
     // The challenge (the process id) is good for one successful signature, ever: the first
     // writer wins atomically, a replay of the same signature finds the mark.
     if (!(await store.setIfAbsent(`bio-challenge:${processId}`, '1', USED_CHALLENGE_TTL_MS))) throw authenticationFailed();
+    keepCertificate();
   }
 
   return {
@@ -224,9 +278,11 @@ export function createAuthentication(deps: IdentityDeps) {
         (a) => a.status === Authentication_AuthenticationStatus.READY && (a.type === type || a.fallback === type),
       );
       if (!defined) throw fail('AUTHENTICATION_TYPE_NOT_DEFINED', 'the process does not ask for this authentication');
-      if (factor.type === 'BIO') await verifyBiometric(userId, processId, factor.signature, caller.deviceId);
+      // A transfer is signed and executed right after this check (ADR 0028).
+      const forTransfer = caller.kind === 'session' && running.transactionType === AuthenticatedTransactionType.TRANSFER;
+      if (factor.type === 'BIO') await verifyBiometric(userId, processId, factor.signature, caller.deviceId, forTransfer);
       else if (offDevice) await verifySecretOffDevice(userId, factor.type, secret!, caller.deviceId);
-      else await verifySecret(userId, factor.type, secret!, caller.deviceId);
+      else await verifySecret(userId, factor.type, secret!, caller.deviceId, forTransfer);
       // The revision: one guarded write, no second read of the process (ADR 0015).
       return users.completeAuthentication(processId, userId, type, running.revision);
     },

@@ -8,10 +8,10 @@ import type { IdentityDeps } from './identity-deps';
 import { revokeAllCredentials } from './identity.repository';
 
 export async function revokeCredentials(
-  deps: Pick<IdentityDeps, 'db' | 'logger' | 'now'>,
+  deps: Pick<IdentityDeps, 'db' | 'logger' | 'now' | 'signingCertificates'>,
   userId: bigint,
 ): Promise<{ secretsDeleted: number; biometricKeysDeleted: number; certificatesRevoked: number }> {
-  const revoked = await revokeAllCredentials(deps.db, userId, deps.now());
+  const revoked = await deps.signingCertificates.whileChanging(userId, () => revokeAllCredentials(deps.db, userId, deps.now()));
   deps.logger.info({ user_id: String(userId), ...revoked }, 'credentials revoked (member withdrawal)');
   return revoked;
 }

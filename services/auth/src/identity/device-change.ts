@@ -104,7 +104,7 @@ export function createDeviceChange(deps: IdentityDeps) {
       // The biometric key and the signing key live in the old device's hardware: they cannot
       // follow the user. The new phone gets a signing certificate with ReissueSigningCertificate.
       await repo.disableBiometricKey(deps.db, user.userId);
-      await repo.revokeActiveCertificates(deps.db, user.userId, deps.now());
+      await deps.signingCertificates.whileChanging(user.userId, () => repo.revokeActiveCertificates(deps.db, user.userId, deps.now()));
       if (previous !== 0n && previous !== deviceId) {
         await users.revokeDevice(previous);
         await users.revokeSessions(user.userId, previous, 'device changed');

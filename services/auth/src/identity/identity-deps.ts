@@ -6,6 +6,7 @@ import type { Logger } from '@kfrm/logging';
 import type { SigningCa } from '@kfrm/pki';
 import type { Store } from '@kfrm/store';
 import type { IdentityVerifier } from './identity-verifier';
+import type { SigningCertificateMemo } from './signing-certificate-memo';
 import type { IdentityDatabase, SecretKind } from './identity.table';
 import type { UserDirectory } from './user-directory';
 
@@ -57,6 +58,11 @@ export interface IdentityDeps {
    */
   offDeviceLimiters: Record<SecretKind, AttemptLimiter>;
   signingCa: SigningCa;
+  /**
+   * Active signing certificates read by a transfer's factor check, for the Execute that follows
+   * (ADR 0028). Every change of a user's certificates goes through `whileChanging`.
+   */
+  signingCertificates: SigningCertificateMemo;
   verifier: IdentityVerifier;
   logger: Logger;
   settings: IdentitySettings;

@@ -387,7 +387,9 @@ export function credentialHandlers(deps: IdentityDeps, unlock: Unlock) {
     CredentialServiceService,
     {
       getActiveSigningCertificate: declared(E.getActiveSigningCertificate, async (r) => {
-        const active = await repo.findActiveCertificate(deps.db, r.userId, deps.now());
+        const now = deps.now();
+        // Usually the one the transfer's factor check has just read (ADR 0028).
+        const active = deps.signingCertificates.take(r.userId, now) ?? (await repo.findActiveCertificate(deps.db, r.userId, now));
         if (!active) throw failWith<GetActiveSigningCertificateCode>()('SIGNING_CERTIFICATE_NOT_FOUND', 'no active signing certificate');
         return {
           certificate: Buffer.from(active.der).toString('base64'),

@@ -3,7 +3,14 @@ import { openTestDatabase, type TestDatabase } from '@kfrm/db/test-database';
 import type { Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrations } from '../migrations';
-import { findActiveCertificate, findBiometricKey, findSecret, findUsersWithBiometricKeyOnDevice } from './identity.repository';
+import {
+  findActiveCertificate,
+  findBiometricKey,
+  findBiometricKeyWithActiveCertificate,
+  findSecret,
+  findSecretWithActiveCertificate,
+  findUsersWithBiometricKeyOnDevice,
+} from './identity.repository';
 import type { IdentityDatabase } from './identity.table';
 
 // The factor reads of PIN, biometric and signature checks are batched: concurrent checks share
@@ -152,6 +159,62 @@ describe('the factor reads, made at once by concurrent checks', () => {
     expect(first).toMatchObject({ status: 'fulfilled', value: { serial_number: 'serial-1' } });
     expect(invalid).toMatchObject({ status: 'rejected', reason: expect.any(RangeError) });
     expect(third).toMatchObject({ status: 'fulfilled', value: { serial_number: 'serial-8' } });
+  });
+
+  it('findSecretWithActiveCertificate: each (user, kind) its secret and the user’s active certificate, in one row', async () => {
+    const asked: [bigint, 'pin' | 'pattern'][] = [
+      [2n, 'pin'],
+      [3n, 'pin'],
+      [7n, 'pin'],
+      [2n, 'pattern'],
+      [5n, 'pattern'],
+      [8n, 'pin'],
+    ];
+    const { answers, statements: used } = await atOnce(
+      asked.map(
+        ([user, kind]) =>
+          () =>
+            findSecretWithActiveCertificate(db, user, kind, now),
+      ),
+    );
+    const serial = (answer: (typeof answers)[number]) =>
+      answer && { hash: answer.secret.hash, certificate: answer.certificate?.serialNumber };
+    // User 3 has no active certificate, user 7's expired, user 5 no pattern.
+    expect(answers.map(serial)).toEqual([
+      { hash: 'pin-of-2', certificate: 'serial-2' },
+      { hash: 'pin-of-3', certificate: undefined },
+      { hash: 'pin-of-7', certificate: undefined },
+      { hash: 'pattern-of-2', certificate: 'serial-2' },
+      undefined,
+      { hash: 'pin-of-8', certificate: 'serial-8' },
+    ]);
+    expect(answers[0]!.secret).toEqual({ hash: 'pin-of-2', failures: 2, locked: false });
+    expect({ ...answers[0]!.certificate, der: [...answers[0]!.certificate!.der] }).toEqual({
+      der: [2],
+      serialNumber: 'serial-2',
+      notAfter: new Date('2027-06-01T00:00:00Z'),
+    });
+    expect(used).toBeLessThan(asked.length);
+  });
+
+  it('findBiometricKeyWithActiveCertificate: each user their key and active certificate; the expiry judged at the latest time asked', async () => {
+    const before = new Date('2026-12-07T11:59:00Z');
+    const { answers } = await atOnce([
+      () => findBiometricKeyWithActiveCertificate(db, 1n, now),
+      () => findBiometricKeyWithActiveCertificate(db, 1n, now),
+      () => findBiometricKeyWithActiveCertificate(db, 7n, before),
+      () => findBiometricKeyWithActiveCertificate(db, 5n, now),
+      () => findBiometricKeyWithActiveCertificate(db, 3n, now),
+    ]);
+    expect(answers.map((a) => a && { device: a.key.device_id, enabled: a.key.enabled, certificate: a.certificate?.serialNumber })).toEqual([
+      { device: '101', enabled: true, certificate: 'serial-1' },
+      { device: '101', enabled: true, certificate: 'serial-1' },
+      { device: '107', enabled: true, certificate: undefined },
+      undefined,
+      { device: '103', enabled: true, certificate: undefined },
+    ]);
+    expect((await findBiometricKeyWithActiveCertificate(db, 7n, before))?.certificate?.serialNumber).toBe('expired-7');
+    await expect(findBiometricKeyWithActiveCertificate(db, 1n, new Date(Number.NaN))).rejects.toThrow(RangeError);
   });
 
   it('inside a transaction a read sees the transaction’s own writes', async () => {

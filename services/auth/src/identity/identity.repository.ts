@@ -79,6 +79,25 @@ export async function completeRegistration(db: Db, userId: bigint): Promise<void
     .execute();
 }
 
+/**
+ * The active certificate's columns, as the factor reads of a transfer select them beside the
+ * factor (ADR 0028): a left join, so all three are null without one.
+ */
+const ACTIVE_CERTIFICATE_COLUMNS = [
+  's.der as certificate_der',
+  's.serial_number as certificate_serial',
+  's.not_after as certificate_not_after',
+] as const;
+
+function activeCertificateOf(row: {
+  certificate_der: Uint8Array | null;
+  certificate_serial: string | null;
+  certificate_not_after: Date | null;
+}): { der: Uint8Array; serialNumber: string; notAfter: Date } | undefined {
+  const { certificate_der: der, certificate_serial: serialNumber, certificate_not_after: notAfter } = row;
+  return der !== null && serialNumber !== null && notAfter !== null ? { der, serialNumber, notAfter } : undefined;
+}
+
 // ---- PIN and pattern -----------------------------------------------------------------------
 
 // The factor reads of every PIN/biometric/signature check are QueryTemplates: built and compiled
@@ -108,6 +127,43 @@ const readSecret = batchedRead(async (db: Db, asked: readonly { userId: bigint; 
 
 export function findSecret(db: Db, userId: bigint, kind: SecretKind) {
   return readSecret(db, { userId, kind });
+}
+
+// A transfer's factor check reads the user's active signing certificate in the same statement
+// (ADR 0028): the Execute that follows asks for it a moment later. Same batching; the certificate
+// is judged at the batch's latest `now`, as readActiveCertificate judges it.
+const secretsOfUsersWithActiveCertificate = QueryTemplate.of<IdentityDatabase, { userIds: string[]; kinds: SecretKind[]; now: Date }>()(
+  (db, param) =>
+    db
+      .selectFrom('secret_credentials as c')
+      .leftJoin('signing_certificates as s', (join) =>
+        join.onRef('s.user_id', '=', 'c.user_id').on('s.status', '=', 'active').on('s.not_after', '>', param('now')),
+      )
+      .select(['c.user_id', 'c.kind', 'c.hash', 'c.failures', 'c.locked', ...ACTIVE_CERTIFICATE_COLUMNS])
+      .where('c.user_id', '=', anyOfKeys(param('userIds'), 'bigint'))
+      .where('c.kind', '=', anyOfKeys<SecretKind>(param('kinds'), 'text')),
+);
+
+const readSecretWithActiveCertificate = batchedRead(async (db: Db, asked: readonly { userId: bigint; kind: SecretKind; now: Date }[]) => {
+  const rows = await secretsOfUsersWithActiveCertificate.execute(db, {
+    userIds: [...new Set(asked.map((a) => String(a.userId)))],
+    kinds: [...new Set(asked.map((a) => a.kind))],
+    now: latestOf(asked),
+  });
+  return answerEach(
+    asked,
+    (a) => `${a.userId}/${a.kind}`,
+    rows.map(
+      ({ user_id, kind, hash, failures, locked, ...certificate }) =>
+        [`${user_id}/${kind}`, { secret: { hash, failures, locked }, certificate: activeCertificateOf(certificate) }] as const,
+    ),
+  );
+});
+
+/** {@link findSecret}, with the user's active signing certificate at `now` (undefined without one). */
+export async function findSecretWithActiveCertificate(db: Db, userId: bigint, kind: SecretKind, now: Date) {
+  refuseInvalidTime(now, 'findSecretWithActiveCertificate');
+  return readSecretWithActiveCertificate(db, { userId, kind, now });
 }
 
 /** Confirms a secret: the pending hash becomes the credential, with a clean attempt record. */
@@ -230,6 +286,38 @@ const readBiometricKey = batchedRead(async (db: Db, userIds: readonly bigint[]) 
 
 export function findBiometricKey(db: Db, userId: bigint) {
   return readBiometricKey(db, userId);
+}
+
+// As secretsOfUsersWithActiveCertificate, for a transfer checked by biometric key.
+const biometricKeysOfUsersWithActiveCertificate = QueryTemplate.of<IdentityDatabase, { userIds: string[]; now: Date }>()((db, param) =>
+  db
+    .selectFrom('biometric_keys as k')
+    .leftJoin('signing_certificates as s', (join) =>
+      join.onRef('s.user_id', '=', 'k.user_id').on('s.status', '=', 'active').on('s.not_after', '>', param('now')),
+    )
+    .select(['k.user_id', 'k.device_id', 'k.public_key', 'k.enabled', ...ACTIVE_CERTIFICATE_COLUMNS])
+    .where('k.user_id', '=', anyOfKeys(param('userIds'), 'bigint')),
+);
+
+const readBiometricKeyWithActiveCertificate = batchedRead(async (db: Db, asked: readonly { userId: bigint; now: Date }[]) => {
+  const rows = await biometricKeysOfUsersWithActiveCertificate.execute(db, {
+    userIds: [...new Set(asked.map((a) => String(a.userId)))],
+    now: latestOf(asked),
+  });
+  return answerEach(
+    asked,
+    (a) => String(a.userId),
+    rows.map(
+      ({ user_id, device_id, public_key, enabled, ...certificate }) =>
+        [String(user_id), { key: { device_id, public_key, enabled }, certificate: activeCertificateOf(certificate) }] as const,
+    ),
+  );
+});
+
+/** {@link findBiometricKey}, with the user's active signing certificate at `now` (undefined without one). */
+export async function findBiometricKeyWithActiveCertificate(db: Db, userId: bigint, now: Date) {
+  refuseInvalidTime(now, 'findBiometricKeyWithActiveCertificate');
+  return readBiometricKeyWithActiveCertificate(db, { userId, now });
 }
 
 const enabledBiometricKeysOnDevices = QueryTemplate.of<IdentityDatabase, { deviceIds: string[] }>()((db, param) =>
@@ -356,7 +444,7 @@ const activeCertificatesOfUsers = QueryTemplate.of<IdentityDatabase, { userIds: 
 // judges expiry at the latest `now` of its requests: a certificate that expired while a request
 // waited for the batch counts as expired, as it would for a request made a moment later.
 const readActiveCertificate = batchedRead(async (db: Db, asked: readonly { userId: bigint; now: Date }[]) => {
-  const now = new Date(Math.max(...asked.map((a) => a.now.getTime())));
+  const now = latestOf(asked);
   const rows = await activeCertificatesOfUsers.execute(db, { userIds: [...new Set(asked.map((a) => String(a.userId)))], now });
   return answerEach(
     asked,
@@ -366,7 +454,16 @@ const readActiveCertificate = batchedRead(async (db: Db, asked: readonly { userI
 });
 
 export async function findActiveCertificate(db: Db, userId: bigint, now: Date) {
-  // Refused here, alone: in a batch an invalid time would fail the others' reads too.
-  if (Number.isNaN(now.getTime())) throw new RangeError('findActiveCertificate: now is not a valid time');
+  refuseInvalidTime(now, 'findActiveCertificate');
   return readActiveCertificate(db, { userId, now });
+}
+
+/** Refused before batching, alone: in a batch an invalid time would fail the others' reads too. */
+function refuseInvalidTime(now: Date, what: string): void {
+  if (Number.isNaN(now.getTime())) throw new RangeError(`${what}: now is not a valid time`);
+}
+
+/** The latest `now` of a batch's requests: a certificate that expired while one waited counts as expired. */
+function latestOf(asked: readonly { now: Date }[]): Date {
+  return new Date(Math.max(...asked.map((a) => a.now.getTime())));
 }

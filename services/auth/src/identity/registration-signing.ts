@@ -16,7 +16,8 @@ const verifyFailed = failWith<VerifySigningCertificateCode>();
 
 const HOUR_MS = 60 * 60_000;
 
-export type RegistrationSigningDeps = RegistrationAccessDeps & Pick<IdentityDeps, 'store' | 'signingCa' | 'logger' | 'settings'>;
+export type RegistrationSigningDeps = RegistrationAccessDeps &
+  Pick<IdentityDeps, 'store' | 'signingCa' | 'signingCertificates' | 'logger' | 'settings'>;
 
 /** IssueSigningCertificate: the certificate is stored pending, with a verification token to sign. */
 export async function issueUserSigningCertificate(deps: RegistrationSigningDeps, userToken: string, deviceId: bigint, csrText: string) {
@@ -62,5 +63,7 @@ export async function verifyUserSigningCertificate(deps: RegistrationSigningDeps
     deps.logger.info({ detail: result.detail }, 'signing certificate verification refused');
     throw verifyFailed('SIGNING_CERTIFICATE_VERIFICATION_FAILED', 'the signature over the verification token is not valid');
   }
-  await db.transaction().execute((tx) => repo.activateCertificate(tx, userId, pending.id, now));
+  await deps.signingCertificates.whileChanging(userId, () =>
+    db.transaction().execute((tx) => repo.activateCertificate(tx, userId, pending.id, now)),
+  );
 }

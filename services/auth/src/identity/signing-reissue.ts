@@ -100,7 +100,9 @@ export function createSigningReissue(deps: IdentityDeps) {
         deps.logger.info({ detail: result.detail }, 'reissued signing certificate verification refused');
         throw verifyFailed('SIGNING_CERTIFICATE_VERIFICATION_FAILED', 'the signature over the verification token is not valid');
       }
-      await db.transaction().execute((tx) => repo.activateCertificate(tx, userId, pending.id, now));
+      await deps.signingCertificates.whileChanging(userId, () =>
+        db.transaction().execute((tx) => repo.activateCertificate(tx, userId, pending.id, now)),
+      );
       deps.logger.info({ user_id: String(userId) }, 'reissued signing certificate active; the others revoked');
     },
   };
