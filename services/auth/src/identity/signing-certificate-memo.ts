@@ -7,9 +7,9 @@
  *
  * An entry serves one request, at most `maxAgeMs` (1 s, the bound ADR 0013 gives sessions and
  * device revocation) after the read that found it started, and never at or past the
- * certificate's `notAfter`. Whatever changes a user's certificates in this process forgets them
- * (`forget`), and a read that was on its way meanwhile is not remembered (it may have seen the
- * certificate before the change). A change made by another process is seen within the same
+ * certificate's `notAfter`. Whatever changes a user's certificates in this process first drops
+ * what is remembered for that user (`forget`), and a read that was on its way meanwhile is not
+ * remembered (it may have seen the certificate before the change). A change made by another process is seen within the same
  * second, or at once by a request the memo does not answer.
  */
 export interface RememberedCertificate {
